@@ -1,0 +1,45 @@
+#include <algorithm>
+
+#include "kernels.h"
+
+namespace tessel::reference {
+
+Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out) {
+  const Shape& xs = in[0].desc->shape;
+  const Shape& ws = in[1].desc->shape;
+  const Shape& ys = out.desc->shape;
+  const int64_t n = xs[0], c = xs[1], h = xs[2], w = xs[3];
+  const int64_t o = ws[0], cg = ws[1], kh = ws[2], kw = ws[3];
+  const int64_t oh = ys[2], ow = ys[3], og = o / p.group;
+  const float* x = static_cast<const float*>(in[0].data);
+  const float* wt = static_cast<const float*>(in[1].data);
+  const float* bias = p.hasBias ? static_cast<const float*>(in[2].data) : nullptr;
+  float* y = static_cast<float*>(out.data);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oc = 0; oc < o; ++oc) {
+      const int64_t g = oc / og;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          float acc = bias ? bias[oc] : 0.f;
+          for (int64_t ic = 0; ic < cg; ++ic) {
+            const float* xp = x + (b * c + g * cg + ic) * h * w;
+            const float* wp = wt + (oc * cg + ic) * kh * kw;
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              const int64_t iy = oy * p.stride[0] - p.pads[0] + ky * p.dilation[0];
+              if (iy < 0 || iy >= h) continue;
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                const int64_t ix = ox * p.stride[1] - p.pads[1] + kx * p.dilation[1];
+                if (ix < 0 || ix >= w) continue;
+                acc += xp[iy * w + ix] * wp[ky * kw + kx];
+              }
+            }
+          }
+          if (p.activation == Activation::Relu) acc = std::max(acc, 0.f);
+          if (p.activation == Activation::Clip) acc = std::min(std::max(acc, p.actMin), p.actMax);
+          y[((b * o + oc) * oh + oy) * ow + ox] = acc;
+        }
+    }
+  return Status::ok();
+}
+
+}  // namespace tessel::reference

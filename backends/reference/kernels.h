@@ -1,0 +1,21 @@
+// Reference kernels: plain C++ for every primitive, the oracle all other backends are tested
+// against. Clarity over speed; never removed.
+#pragma once
+
+#include <span>
+
+#include "tessel/runtime/backend.h"
+
+namespace tessel::reference {
+
+using Inputs = std::span<const ConstTensorView>;
+
+Status runRaster(const RasterParams& p, Inputs in, const TensorView& out);
+Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out);
+Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out);
+Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out);
+Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out);
+Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out);
+Status runPool(const PoolParams& p, Inputs in, const TensorView& out);
+
+}  // namespace tessel::reference

@@ -1,0 +1,21 @@
+// Turns an N-D strided copy into the fewest 3-D regions: the one place rasters are built from
+// shapes, used by every movement rule (transpose, slice, concat, pad, resize, broadcast).
+#pragma once
+
+#include <vector>
+
+#include "tessel/core/region.h"
+#include "tessel/core/tensor_desc.h"
+
+namespace tessel::decompose {
+
+struct StridedView {
+  int64_t offset = 0;
+  Shape strides;  // one per dim of the copied shape, in elements
+};
+
+// Appends regions copying every index of `shape` from src to dst (source index `source`).
+void appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
+                       const StridedView& dst, const Shape& shape);
+
+}  // namespace tessel::decompose

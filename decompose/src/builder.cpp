@@ -1,0 +1,109 @@
+#include "builder.h"
+
+#include <algorithm>
+
+namespace tessel::decompose {
+
+LoweringBuilder::LoweringBuilder(const Node& node) : node_(node) {
+  lowering_.numInputs = static_cast<int>(node.inputs.size());
+  lowering_.numOutputs = node.numOutputs;
+  for (const NodeInput& in : node.inputs) lowering_.tensors.push_back(in.desc);
+  lowering_.tensors.resize(node.inputs.size() + node.numOutputs);
+}
+
+int32_t LoweringBuilder::setOutput(size_t i, TensorDesc d) {
+  lowering_.tensors[output(i)] = std::move(d);
+  return output(i);
+}
+
+int32_t LoweringBuilder::temp(TensorDesc d) {
+  lowering_.tensors.push_back(std::move(d));
+  return static_cast<int32_t>(lowering_.tensors.size() - 1);
+}
+
+int32_t LoweringBuilder::constant(TensorDesc d, const void* bytes) {
+  const auto* p = static_cast<const uint8_t*>(bytes);
+  std::vector<uint8_t> data(p, p + d.byteSize());
+  int32_t id = temp(std::move(d));
+  lowering_.constants[id] = std::move(data);
+  return id;
+}
+
+int32_t LoweringBuilder::scalar(DType dtype, double value) {
+  switch (dtype) {
+    case DType::F32: { float v = static_cast<float>(value); return constant({dtype, {}}, &v); }
+    case DType::F64: return constant({dtype, {}}, &value);
+    case DType::I32: { auto v = static_cast<int32_t>(value); return constant({dtype, {}}, &v); }
+    case DType::I64: { auto v = static_cast<int64_t>(value); return constant({dtype, {}}, &v); }
+    default: break;
+  }
+  float v = static_cast<float>(value);
+  return constant({DType::F32, {}}, &v);
+}
+
+void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, int32_t out) {
+  Primitive p;
+  p.params = std::move(params);
+  p.inputs = std::move(inputs);
+  p.outputs = {out};
+  p.origin = node_.name;
+  lowering_.primitives.push_back(std::move(p));
+}
+
+void LoweringBuilder::binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out) {
+  const Shape& o = shape(out);
+  emit(BinaryParams{kind, broadcastStrides(shape(lhs), o), broadcastStrides(shape(rhs), o)},
+       {lhs, rhs}, out);
+}
+
+void LoweringBuilder::binaryPerChannel(BinaryKind kind, int32_t lhs, int32_t rhs, int64_t axis,
+                                       int32_t out) {
+  Shape rs(shape(out).size(), 0);
+  rs[axis] = 1;
+  emit(BinaryParams{kind, denseStrides(shape(lhs)), rs}, {lhs, rhs}, out);
+}
+
+int32_t LoweringBuilder::binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs) {
+  int32_t t = temp(desc(lhs));
+  binary(kind, lhs, rhs, t);
+  return t;
+}
+
+Result<Lowering> LoweringBuilder::finish() {
+  for (int i = 0; i < node_.numOutputs; ++i)
+    if (lowering_.tensors[output(i)].dtype == DType::Undefined)
+      return internalError(node_.label() + ": rule left output " + std::to_string(i) + " undefined");
+  return std::move(lowering_);
+}
+
+Result<Shape> broadcastShapes(const Shape& a, const Shape& b) {
+  const size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      return invalidArgument("shapes " + shapeToString(a) + " and " + shapeToString(b) +
+                             " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Shape broadcastStrides(const Shape& in, const Shape& out) {
+  Shape dense = denseStrides(in);
+  Shape strides(out.size(), 0);
+  const size_t lead = out.size() - in.size();
+  for (size_t i = 0; i < in.size(); ++i)
+    strides[lead + i] = in[i] == 1 ? 0 : dense[i];
+  return strides;
+}
+
+Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank) {
+  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+    return node.error("axis " + std::to_string(axis) + " out of range for rank " +
+                      std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+}  // namespace tessel::decompose

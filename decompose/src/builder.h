@@ -1,0 +1,58 @@
+// LoweringBuilder: what every decomposition rule uses to create tensors and primitives.
+#pragma once
+
+#include <cstring>
+
+#include "tessel/decompose/lowering.h"
+#include "tessel/decompose/strided_copy.h"
+
+namespace tessel::decompose {
+
+class LoweringBuilder {
+ public:
+  explicit LoweringBuilder(const Node& node);
+
+  const Node& node() const { return node_; }
+  int32_t input(size_t i) const { return static_cast<int32_t>(i); }
+  int32_t output(size_t i) const { return static_cast<int32_t>(node_.inputs.size() + i); }
+  const TensorDesc& desc(int32_t id) const { return lowering_.tensors[id]; }
+  const Shape& shape(int32_t id) const { return lowering_.tensors[id].shape; }
+
+  // Declares output i's description; every output must be declared before finish().
+  int32_t setOutput(size_t i, TensorDesc desc);
+  int32_t temp(TensorDesc desc);
+  int32_t constant(TensorDesc desc, const void* bytes);
+  int32_t scalar(DType dtype, double value);  // a rank-0 constant of dtype
+
+  void emit(PrimitiveParams params, std::vector<int32_t> inputs, int32_t out);
+  void view(int32_t in, int32_t out) { emit(ViewParams{}, {in}, out); }
+  void unary(UnaryKind kind, int32_t in, int32_t out, float alpha = 0, float beta = 0) {
+    emit(UnaryParams{kind, alpha, beta}, {in}, out);
+  }
+  // Numpy-broadcasting binary; `out` must have the broadcast shape.
+  void binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out);
+  // Binary where `rhs` (shape [C]) broadcasts along `axis` of lhs.
+  void binaryPerChannel(BinaryKind kind, int32_t lhs, int32_t rhs, int64_t axis, int32_t out);
+  // A temp of `lhs`'s shape holding lhs op rhs (numpy broadcasting).
+  int32_t binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs);
+
+  Result<Lowering> finish();
+
+ private:
+  const Node& node_;
+  Lowering lowering_;
+};
+
+// Numpy broadcast of two shapes, or an error.
+Result<Shape> broadcastShapes(const Shape& a, const Shape& b);
+// Strides that read a tensor of shape `in` while iterating `out` (numpy broadcasting).
+Shape broadcastStrides(const Shape& in, const Shape& out);
+// Normalizes a possibly negative axis against rank; error names the node.
+Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank);
+
+// The rule functions named in onnx_ops.def.
+#define TESSEL_ONNX_OP(op, rule, summary) Status rule(LoweringBuilder& b);
+#include "tessel/decompose/onnx_ops.def"
+#undef TESSEL_ONNX_OP
+
+}  // namespace tessel::decompose

@@ -1,0 +1,163 @@
+// Rules for elementwise operators: unary kinds, broadcasting binaries, batch normalization.
+#include <limits>
+#include <utility>
+
+#include "builder.h"
+
+namespace tessel::decompose {
+namespace {
+
+const std::pair<const char*, UnaryKind> kUnaryOps[] = {
+    {"Abs", UnaryKind::Abs},         {"Cast", UnaryKind::Cast},
+    {"Ceil", UnaryKind::Ceil},       {"Clip", UnaryKind::Clip},
+    {"Erf", UnaryKind::Erf},         {"Exp", UnaryKind::Exp},
+    {"Floor", UnaryKind::Floor},     {"HardSigmoid", UnaryKind::HardSigmoid},
+    {"HardSwish", UnaryKind::HardSwish}, {"LeakyRelu", UnaryKind::LeakyRelu},
+    {"Log", UnaryKind::Log},         {"Neg", UnaryKind::Neg},
+    {"Reciprocal", UnaryKind::Reciprocal}, {"Relu", UnaryKind::Relu},
+    {"Sigmoid", UnaryKind::Sigmoid}, {"Sqrt", UnaryKind::Sqrt},
+    {"Tanh", UnaryKind::Tanh},
+};
+
+const std::pair<const char*, BinaryKind> kBinaryOps[] = {
+    {"Add", BinaryKind::Add}, {"Sub", BinaryKind::Sub}, {"Mul", BinaryKind::Mul},
+    {"Div", BinaryKind::Div}, {"Max", BinaryKind::Max}, {"Min", BinaryKind::Min},
+    {"Pow", BinaryKind::Pow},
+};
+
+bool isNumeric(DType t) { return t == DType::F32 || t == DType::I32 || t == DType::I64; }
+
+// Clip bounds from attributes (opset < 11) or optional constant inputs.
+Status clipBounds(const Node& n, float* lo, float* hi) {
+  *lo = -std::numeric_limits<float>::infinity();
+  *hi = std::numeric_limits<float>::infinity();
+  if (n.opset < 11) {
+    TESSEL_ASSIGN_OR_RETURN(double mn, n.floatAttr("min", *lo));
+    TESSEL_ASSIGN_OR_RETURN(double mx, n.floatAttr("max", *hi));
+    *lo = static_cast<float>(mn);
+    *hi = static_cast<float>(mx);
+    return Status::ok();
+  }
+  if (n.hasInput(1)) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> v, n.constFloats(1, "min"));
+    if (v.size() != 1) return n.error("'min' must be a scalar");
+    *lo = static_cast<float>(v[0]);
+  }
+  if (n.hasInput(2)) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> v, n.constFloats(2, "max"));
+    if (v.size() != 1) return n.error("'max' must be a scalar");
+    *hi = static_cast<float>(v[0]);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Status lowerUnary(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  UnaryKind kind = UnaryKind::Identity;
+  for (const auto& [name, k] : kUnaryOps)
+    if (n.opType == name) kind = k;
+  TensorDesc out = b.desc(b.input(0));
+  float alpha = 0, beta = 0;
+  switch (kind) {
+    case UnaryKind::Cast: {
+      TESSEL_ASSIGN_OR_RETURN(int64_t to, n.intAttr("to", 0));
+      auto dt = dtypeFromOnnx(static_cast<int>(to));
+      if (!dt) return unsupported(n.label() + ": cast to ONNX type " + std::to_string(to));
+      out.dtype = *dt;
+      break;
+    }
+    case UnaryKind::Clip: TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta)); break;
+    case UnaryKind::HardSigmoid: {
+      TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.2));
+      TESSEL_ASSIGN_OR_RETURN(double c, n.floatAttr("beta", 0.5));
+      alpha = static_cast<float>(a);
+      beta = static_cast<float>(c);
+      break;
+    }
+    case UnaryKind::LeakyRelu: {
+      TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.01));
+      alpha = static_cast<float>(a);
+      break;
+    }
+    default: break;
+  }
+  const DType in = b.desc(b.input(0)).dtype;
+  const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
+  if (!anyType && in != DType::F32)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) +
+                       " (only f32)");
+  if (kind == UnaryKind::Cast && (!isNumeric(in) && in != DType::Bool && in != DType::U8))
+    return unsupported(n.label() + ": cast from " + std::string(dtypeName(in)));
+  b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
+  return Status::ok();
+}
+
+Status lowerBinary(LoweringBuilder& b) {
+  const Node& n = b.node();
+  BinaryKind kind = BinaryKind::Add;
+  for (const auto& [name, k] : kBinaryOps)
+    if (n.opType == name) kind = k;
+  const size_t count = n.inputs.size();
+  const bool variadic = kind == BinaryKind::Max || kind == BinaryKind::Min;
+  if (count < 1 || (!variadic && count != 2)) return n.error("expects 2 inputs");
+  for (size_t i = 0; i < count; ++i) {
+    if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
+    const DType t = b.desc(b.input(i)).dtype;
+    if (!isNumeric(t)) return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
+    if (t != b.desc(b.input(0)).dtype) return n.error("inputs have different element types");
+  }
+  if (count == 1) {
+    b.setOutput(0, b.desc(b.input(0)));
+    b.view(b.input(0), b.output(0));
+    return Status::ok();
+  }
+  Shape outShape = b.shape(b.input(0));
+  for (size_t i = 1; i < count; ++i) {
+    auto s = broadcastShapes(outShape, b.shape(b.input(i)));
+    if (!s.isOk()) return n.error(s.status().message());
+    outShape = *s;
+  }
+  const DType dt = b.desc(b.input(0)).dtype;
+  int32_t out = b.setOutput(0, {dt, outShape});
+  int32_t acc = b.input(0);
+  for (size_t i = 1; i < count; ++i) {
+    int32_t dst = i + 1 == count ? out : b.temp({dt, outShape});
+    b.binary(kind, acc, b.input(i), dst);
+    acc = dst;
+  }
+  return Status::ok();
+}
+
+// y = x * inv + shift per channel, with inv = scale / sqrt(var + eps) and shift = B - mean * inv.
+// The per-channel arithmetic runs on constants and folds away at convert time.
+Status lowerBatchNorm(LoweringBuilder& b) {
+  const Node& n = b.node();
+  for (size_t i = 0; i < 5; ++i)
+    if (!n.hasInput(i)) return n.error("expects 5 inputs");
+  if (n.numOutputs != 1) return unsupported(n.label() + ": training mode (extra outputs)");
+  const TensorDesc& x = b.desc(b.input(0));
+  if (x.rank() < 2 || x.dtype != DType::F32) return n.error("input must be f32 of rank >= 2");
+  const int64_t c = x.shape[1];
+  for (size_t i = 1; i < 5; ++i)
+    if (b.desc(b.input(i)).shape != Shape{c} || b.desc(b.input(i)).dtype != DType::F32)
+      return n.error("parameter " + std::to_string(i) + " must be f32[" + std::to_string(c) + "]");
+  TESSEL_ASSIGN_OR_RETURN(double eps, n.floatAttr("epsilon", 1e-5));
+  const TensorDesc vec{DType::F32, {c}};
+  int32_t v = b.temp(vec);
+  b.binary(BinaryKind::Add, b.input(4), b.scalar(DType::F32, eps), v);
+  int32_t sd = b.temp(vec);
+  b.unary(UnaryKind::Sqrt, v, sd);
+  int32_t inv = b.temp(vec);
+  b.binary(BinaryKind::Div, b.input(1), sd, inv);
+  int32_t shift = b.binaryTemp(BinaryKind::Sub, b.input(2), b.binaryTemp(BinaryKind::Mul, b.input(3), inv));
+  int32_t out = b.setOutput(0, x);
+  int32_t scaled = b.temp(x);
+  b.binaryPerChannel(BinaryKind::Mul, b.input(0), inv, 1, scaled);
+  b.binaryPerChannel(BinaryKind::Add, scaled, shift, 1, out);
+  return Status::ok();
+}
+
+}  // namespace tessel::decompose

@@ -1,0 +1,42 @@
+#include <set>
+
+#include "builder.h"
+
+namespace tessel::decompose {
+namespace {
+
+using RuleFn = Status (*)(LoweringBuilder&);
+
+RuleFn findRule(const std::string& opType) {
+#define TESSEL_ONNX_OP(op, rule, summary) \
+  if (opType == #op) return &rule;
+#include "tessel/decompose/onnx_ops.def"
+#undef TESSEL_ONNX_OP
+  return nullptr;
+}
+
+}  // namespace
+
+bool isSupportedOp(const std::string& opType) { return findRule(opType) != nullptr; }
+
+Result<Lowering> lower(const Node& node) {
+  RuleFn rule = findRule(node.opType);
+  if (!rule)
+    return unsupported("operator '" + node.opType + "' (node '" + node.name + "', opset " +
+                       std::to_string(node.opset) + ") is not supported");
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const NodeInput& in = node.inputs[i];
+    if (!in.present) continue;
+    auto count = elementCount(in.desc.shape);
+    if (!count.isOk()) return count.status().withContext(node.label() + " input " + std::to_string(i));
+  }
+  LoweringBuilder b(node);
+  TESSEL_RETURN_IF_ERROR(rule(b));
+  for (int i = 0; i < node.numOutputs; ++i) {
+    auto count = elementCount(b.desc(b.output(i)).shape);
+    if (!count.isOk()) return count.status().withContext(node.label() + " output");
+  }
+  return b.finish();
+}
+
+}  // namespace tessel::decompose

@@ -1,0 +1,435 @@
+// Rules for operators that only move memory: views, transposes, slices, concatenation, gathers
+// with constant indices, padding, broadcasting and nearest resizing. All become rasters or views.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "builder.h"
+
+namespace tessel::decompose {
+namespace {
+
+int64_t product(const Shape& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to && i < s.size(); ++i) p *= s[i];
+  return p;
+}
+
+// Axes from the input `index` (newer opsets) or the attribute `axes`.
+Result<std::vector<int64_t>> axesArg(const Node& n, size_t index) {
+  if (n.hasInput(index)) return n.constInts(index, "axes");
+  return n.intsAttr("axes", {});
+}
+
+Result<Shape> reshapeTarget(const Node& n, const Shape& in) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> target, n.constInts(1, "shape"));
+  TESSEL_ASSIGN_OR_RETURN(int64_t allowZero, n.intAttr("allowzero", 0));
+  Shape out(target.size());
+  int64_t known = 1, inferAt = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    int64_t d = target[i];
+    if (d == 0 && !allowZero) {
+      if (i >= in.size()) return n.error("shape copies dim " + std::to_string(i) + " that the input lacks");
+      d = in[i];
+    }
+    if (d == -1) {
+      if (inferAt >= 0) return n.error("shape has more than one -1");
+      inferAt = static_cast<int64_t>(i);
+      continue;
+    }
+    if (d < 0) return n.error("shape has a negative dim");
+    out[i] = d;
+    known *= d;
+  }
+  const int64_t total = product(in, 0, in.size());
+  if (inferAt >= 0) {
+    if (known == 0 || total % known != 0) return n.error("cannot infer the -1 dim of " + shapeToString(target));
+    out[inferAt] = total / known;
+  } else if (known != total) {
+    return n.error("cannot reshape " + shapeToString(in) + " to " + shapeToString(out));
+  }
+  return out;
+}
+
+Result<Shape> viewShape(const Node& n, const Shape& in) {
+  const int64_t rank = static_cast<int64_t>(in.size());
+  if (n.opType == "Reshape") return reshapeTarget(n, in);
+  if (n.opType == "Flatten") {
+    TESSEL_ASSIGN_OR_RETURN(int64_t axis, n.intAttr("axis", 1));
+    if (axis < -rank || axis > rank) return n.error("axis out of range");
+    if (axis < 0) axis += rank;
+    return Shape{product(in, 0, axis), product(in, axis, in.size())};
+  }
+  if (n.opType == "Squeeze") {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> axes, axesArg(n, 1));
+    std::vector<bool> drop(in.size(), axes.empty());
+    if (axes.empty())
+      for (size_t i = 0; i < in.size(); ++i) drop[i] = in[i] == 1;
+    for (int64_t a : axes) {
+      TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, a, rank));
+      if (in[ax] != 1) return n.error("cannot squeeze dim " + std::to_string(ax) + " of size " + std::to_string(in[ax]));
+      drop[ax] = true;
+    }
+    Shape out;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (!drop[i]) out.push_back(in[i]);
+    return out;
+  }
+  if (n.opType == "Unsqueeze") {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> axes, axesArg(n, 1));
+    const int64_t outRank = rank + static_cast<int64_t>(axes.size());
+    std::vector<bool> inserted(outRank, false);
+    for (int64_t a : axes) {
+      TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, a, outRank));
+      if (inserted[ax]) return n.error("repeated axis");
+      inserted[ax] = true;
+    }
+    Shape out;
+    size_t next = 0;
+    for (int64_t i = 0; i < outRank; ++i) out.push_back(inserted[i] ? 1 : in[next++]);
+    return out;
+  }
+  if (n.numOutputs != 1) return unsupported(n.label() + ": extra outputs");
+  return in;  // Identity, Dropout
+}
+
+// Copies all of tensor `src` into `dst` at element offset `dstOffset` with `dstStrides`.
+void copyInto(RasterParams* r, int32_t source, const Shape& srcShape, int64_t dstOffset,
+              const Shape& dstStrides) {
+  appendStridedCopy(&r->regions, source, {0, denseStrides(srcShape)}, {dstOffset, dstStrides},
+                    srcShape);
+}
+
+// Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
+Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std::string& round,
+                              int64_t y, int64_t in, int64_t out, double scale) {
+  double x = 0;
+  if (coord == "half_pixel") x = (y + 0.5) / scale - 0.5;
+  else if (coord == "pytorch_half_pixel") x = out > 1 ? (y + 0.5) / scale - 0.5 : 0;
+  else if (coord == "align_corners") x = out > 1 ? y * double(in - 1) / double(out - 1) : 0;
+  else if (coord == "asymmetric") x = y / scale;
+  else if (coord == "tf_half_pixel_for_nearest") x = (y + 0.5) / scale;
+  else return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
+  double r = 0;
+  if (round == "round_prefer_floor") r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x);
+  else if (round == "round_prefer_ceil") r = std::round(x);
+  else if (round == "floor") r = std::floor(x);
+  else if (round == "ceil") r = std::ceil(x);
+  else return unsupported(n.label() + ": nearest_mode " + round);
+  return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in - 1);
+}
+
+}  // namespace
+
+Status lowerView(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  TESSEL_ASSIGN_OR_RETURN(Shape shape, viewShape(n, b.shape(b.input(0))));
+  b.view(b.input(0), b.setOutput(0, {b.desc(b.input(0)).dtype, shape}));
+  return Status::ok();
+}
+
+Status lowerTranspose(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  std::vector<int64_t> dflt(x.rank());
+  for (int64_t i = 0; i < x.rank(); ++i) dflt[i] = x.rank() - 1 - i;
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> perm, n.intsAttr("perm", dflt));
+  if (static_cast<int64_t>(perm.size()) != x.rank()) return n.error("perm length differs from rank");
+  std::vector<bool> seen(perm.size(), false);
+  const Shape inStrides = denseStrides(x.shape);
+  Shape outShape, srcStrides;
+  for (int64_t p : perm) {
+    if (p < 0 || p >= x.rank() || seen[p]) return n.error("perm is not a permutation");
+    seen[p] = true;
+    outShape.push_back(x.shape[p]);
+    srcStrides.push_back(inStrides[p]);
+  }
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {0, srcStrides}, {0, denseStrides(outShape)}, outShape);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerSlice(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (n.opset < 10) {
+    TESSEL_ASSIGN_OR_RETURN(starts, n.intsAttr("starts", {}));
+    TESSEL_ASSIGN_OR_RETURN(ends, n.intsAttr("ends", {}));
+    TESSEL_ASSIGN_OR_RETURN(axes, n.intsAttr("axes", {}));
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(starts, n.constInts(1, "starts"));
+    TESSEL_ASSIGN_OR_RETURN(ends, n.constInts(2, "ends"));
+    if (n.hasInput(3)) { TESSEL_ASSIGN_OR_RETURN(axes, n.constInts(3, "axes")); }
+    if (n.hasInput(4)) { TESSEL_ASSIGN_OR_RETURN(steps, n.constInts(4, "steps")); }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    return n.error("starts, ends, axes and steps differ in length");
+  const Shape inStrides = denseStrides(x.shape);
+  Shape outShape = x.shape, srcStrides = inStrides;
+  int64_t offset = 0;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, axes[i], x.rank()));
+    const int64_t dim = x.shape[ax], step = steps[i];
+    if (step == 0) return n.error("step is zero");
+    int64_t s = starts[i], e = ends[i];
+    if (s < 0) s = s < -dim ? 0 - (step < 0) : s + dim;
+    if (e < 0) e = e < -dim ? -1 : e + dim;
+    int64_t len = 0;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      len = e > s ? (e - s + step - 1) / step : 0;
+    } else {
+      s = std::clamp<int64_t>(s, -1, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      len = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+    }
+    outShape[ax] = len;
+    if (len > 0) offset += s * inStrides[ax];
+    srcStrides[ax] = inStrides[ax] * step;
+  }
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {offset, srcStrides}, {0, denseStrides(outShape)}, outShape);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerConcat(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (n.inputs.empty() || !n.hasInput(0)) return n.error("expects at least one input");
+  const TensorDesc& first = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, first.rank()));
+  Shape outShape = first.shape;
+  outShape[axis] = 0;
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
+    const TensorDesc& d = b.desc(b.input(i));
+    if (d.dtype != first.dtype || d.rank() != first.rank()) return n.error("inputs differ in type or rank");
+    for (int64_t k = 0; k < d.rank(); ++k)
+      if (k != axis && d.shape[k] != first.shape[k])
+        return n.error("input " + std::to_string(i) + " shape " + shapeToString(d.shape) +
+                       " does not match " + shapeToString(first.shape));
+    outShape[axis] += d.shape[axis];
+  }
+  const Shape outStrides = denseStrides(outShape);
+  RasterParams r;
+  int64_t at = 0;
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    copyInto(&r, static_cast<int32_t>(i), b.shape(b.input(i)), at * outStrides[axis], outStrides);
+    at += b.shape(b.input(i))[axis];
+  }
+  std::vector<int32_t> ins;
+  for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(b.input(i));
+  b.emit(r, ins, b.setOutput(0, {first.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerSplit(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  std::vector<int64_t> parts;
+  if (n.hasInput(1)) {
+    TESSEL_ASSIGN_OR_RETURN(parts, n.constInts(1, "split"));
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(parts, n.intsAttr("split", {}));
+  }
+  const int64_t dim = x.shape[axis];
+  if (parts.empty()) {
+    const int64_t k = n.numOutputs;
+    const int64_t each = (dim + k - 1) / k;
+    for (int64_t i = 0; i < k; ++i) parts.push_back(std::max<int64_t>(0, std::min(each, dim - i * each)));
+  }
+  int64_t total = 0;
+  for (int64_t p : parts) total += p < 0 ? dim + 1 : p;
+  if (static_cast<int>(parts.size()) != n.numOutputs || total != dim)
+    return n.error("split sizes do not add up to dim " + std::to_string(dim));
+  const Shape inStrides = denseStrides(x.shape);
+  int64_t at = 0;
+  for (int i = 0; i < n.numOutputs; ++i) {
+    Shape outShape = x.shape;
+    outShape[axis] = parts[i];
+    RasterParams r;
+    appendStridedCopy(&r.regions, 0, {at * inStrides[axis], inStrides}, {0, denseStrides(outShape)}, outShape);
+    b.emit(r, {b.input(0)}, b.setOutput(i, {x.dtype, outShape}));
+    at += parts[i];
+  }
+  return Status::ok();
+}
+
+Status lowerGather(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, n.constInts(1, "indices"));
+  const Shape& idxShape = b.shape(b.input(1));
+  Shape outShape(x.shape.begin(), x.shape.begin() + axis);
+  outShape.insert(outShape.end(), idxShape.begin(), idxShape.end());
+  outShape.insert(outShape.end(), x.shape.begin() + axis + 1, x.shape.end());
+  const int64_t outer = product(x.shape, 0, axis), inner = product(x.shape, axis + 1, x.shape.size());
+  const int64_t dim = x.shape[axis], count = static_cast<int64_t>(idx.size());
+  RasterParams r;
+  for (int64_t j = 0; j < count; ++j) {
+    int64_t i = idx[j] < 0 ? idx[j] + dim : idx[j];
+    if (i < 0 || i >= dim) return n.error("index " + std::to_string(idx[j]) + " out of range for dim " + std::to_string(dim));
+    appendStridedCopy(&r.regions, 0, {i * inner, {dim * inner, 1}}, {j * inner, {count * inner, 1}},
+                      {outer, inner});
+  }
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerShape(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const Shape& in = b.shape(b.input(0));
+  const int64_t rank = static_cast<int64_t>(in.size());
+  TESSEL_ASSIGN_OR_RETURN(int64_t start, n.intAttr("start", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t end, n.intAttr("end", rank));
+  if (start < 0) start += rank;
+  if (end < 0) end += rank;
+  start = std::clamp<int64_t>(start, 0, rank);
+  end = std::clamp<int64_t>(end, start, rank);
+  std::vector<int64_t> dims(in.begin() + start, in.begin() + end);
+  const TensorDesc d{DType::I64, {static_cast<int64_t>(dims.size())}};
+  int32_t c = b.constant(d, dims.data());
+  RasterParams r;
+  copyInto(&r, 0, d.shape, 0, {1});
+  b.emit(r, {c}, b.setOutput(0, d));
+  return Status::ok();
+}
+
+Status lowerConstantOfShape(LoweringBuilder& b) {
+  const Node& n = b.node();
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> shape, n.constInts(0, "shape"));
+  TESSEL_ASSIGN_OR_RETURN(double value, n.floatAttr("value", 0.0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t onnxType, n.intAttr("value.dtype", 1));
+  auto dt = dtypeFromOnnx(static_cast<int>(onnxType));
+  if (!dt) return unsupported(n.label() + ": value of ONNX type " + std::to_string(onnxType));
+  for (int64_t d : shape)
+    if (d < 0) return n.error("negative dim in shape");
+  RasterParams r;
+  r.fill = value;
+  b.emit(r, {b.input(0)}, b.setOutput(0, {*dt, shape}));
+  return Status::ok();
+}
+
+Status lowerPad(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "constant"));
+  if (mode != "constant") return unsupported(n.label() + ": pad mode '" + mode + "'");
+  std::vector<int64_t> pads;
+  double value = 0;
+  if (n.opset < 11) {
+    TESSEL_ASSIGN_OR_RETURN(pads, n.intsAttr("pads", {}));
+    TESSEL_ASSIGN_OR_RETURN(value, n.floatAttr("value", 0.0));
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(pads, n.constInts(1, "pads"));
+    if (n.hasInput(2)) {
+      TESSEL_ASSIGN_OR_RETURN(std::vector<double> v, n.constFloats(2, "constant_value"));
+      if (v.size() != 1) return n.error("constant_value must be a scalar");
+      value = v[0];
+    }
+    if (n.hasInput(3)) return unsupported(n.label() + ": the axes input");
+  }
+  if (static_cast<int64_t>(pads.size()) != 2 * x.rank()) return n.error("pads must have 2*rank values");
+  Shape outShape = x.shape;
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    if (pads[i] < 0 || pads[i + x.rank()] < 0) return unsupported(n.label() + ": negative pads");
+    outShape[i] += pads[i] + pads[i + x.rank()];
+  }
+  const Shape outStrides = denseStrides(outShape);
+  int64_t offset = 0;
+  for (int64_t i = 0; i < x.rank(); ++i) offset += pads[i] * outStrides[i];
+  RasterParams r;
+  r.fill = value;
+  copyInto(&r, 0, x.shape, offset, outStrides);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerExpand(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> target, n.constInts(1, "shape"));
+  auto out = broadcastShapes(x.shape, target);
+  if (!out.isOk()) return n.error(out.status().message());
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {0, broadcastStrides(x.shape, *out)}, {0, denseStrides(*out)}, *out);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, *out}));
+  return Status::ok();
+}
+
+// Nearest resize by integer factors: one strided copy of the input per phase of the factors.
+Status lowerResize(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "nearest"));
+  if (mode != "nearest") return unsupported(n.label() + ": resize mode '" + mode + "' (only nearest)");
+  TESSEL_ASSIGN_OR_RETURN(std::string coord,
+                          n.stringAttr("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel"));
+  TESSEL_ASSIGN_OR_RETURN(std::string round, n.stringAttr("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor"));
+  const size_t scalesAt = n.opset < 11 ? 1 : 2, sizesAt = 3;
+  std::vector<double> scales;
+  Shape outShape;
+  if (n.hasInput(sizesAt) && b.desc(b.input(sizesAt)).numel() > 0) {
+    TESSEL_ASSIGN_OR_RETURN(outShape, n.constInts(sizesAt, "sizes"));
+    for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(outShape.size()); ++i)
+      scales.push_back(x.shape[i] ? double(outShape[i]) / x.shape[i] : 1.0);
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(scales, n.constFloats(scalesAt, "scales"));
+    for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(scales.size()); ++i)
+      outShape.push_back(static_cast<int64_t>(std::floor(x.shape[i] * scales[i])));
+  }
+  if (static_cast<int64_t>(outShape.size()) != x.rank() || static_cast<int64_t>(scales.size()) != x.rank())
+    return n.error("scales or sizes do not match the input rank");
+  Shape factor(x.rank());
+  for (int64_t a = 0; a < x.rank(); ++a) {
+    if (x.shape[a] == 0 || outShape[a] % x.shape[a] != 0)
+      return unsupported(n.label() + ": non-integer resize factor on axis " + std::to_string(a));
+    factor[a] = outShape[a] / x.shape[a];
+    for (int64_t y = 0; y < outShape[a]; ++y) {
+      TESSEL_ASSIGN_OR_RETURN(int64_t src, nearestSource(n, coord, round, y, x.shape[a], outShape[a], scales[a]));
+      if (src != y / factor[a])
+        return unsupported(n.label() + ": nearest mapping with " + coord + "/" + round +
+                           " is not a plain integer upsampling");
+    }
+  }
+  const Shape outStrides = denseStrides(outShape);
+  Shape dstStrides(x.rank());
+  for (int64_t a = 0; a < x.rank(); ++a) dstStrides[a] = outStrides[a] * factor[a];
+  RasterParams r;
+  Shape phase(x.rank(), 0);
+  while (true) {
+    int64_t offset = 0;
+    for (int64_t a = 0; a < x.rank(); ++a) offset += phase[a] * outStrides[a];
+    copyInto(&r, 0, x.shape, offset, dstStrides);
+    int64_t a = x.rank() - 1;
+    for (; a >= 0; --a) {
+      if (++phase[a] < factor[a]) break;
+      phase[a] = 0;
+    }
+    if (a < 0) break;
+  }
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+}  // namespace tessel::decompose

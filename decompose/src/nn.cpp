@@ -1,0 +1,294 @@
+// Rules for convolution, pooling and matrix products.
+#include <algorithm>
+
+#include "builder.h"
+
+namespace tessel::decompose {
+namespace {
+
+struct Window {
+  std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, dilation{1, 1};
+  std::array<int64_t, 4> pads{};
+  std::array<int64_t, 2> out{};
+};
+
+Result<std::array<int64_t, 2>> pair(const Node& n, const char* key, std::array<int64_t, 2> dflt) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v, n.intsAttr(key, {dflt[0], dflt[1]}));
+  if (v.size() != 2) return n.error(std::string("'") + key + "' must have 2 values");
+  if (v[0] < 1 || v[1] < 1) return n.error(std::string("'") + key + "' values must be positive");
+  return std::array<int64_t, 2>{v[0], v[1]};
+}
+
+// Kernel geometry, pads (explicit or auto_pad) and output size of a 2-D window over `in` (H, W).
+Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> kernel,
+                      bool ceilMode) {
+  Window w;
+  w.kernel = kernel;
+  TESSEL_ASSIGN_OR_RETURN(w.stride, pair(n, "strides", {1, 1}));
+  TESSEL_ASSIGN_OR_RETURN(w.dilation, pair(n, "dilations", {1, 1}));
+  TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
+  std::array<int64_t, 2> span{};
+  for (int i = 0; i < 2; ++i) span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
+  if (autoPad == "NOTSET") {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> p, n.intsAttr("pads", {0, 0, 0, 0}));
+    if (p.size() != 4) return n.error("'pads' must have 4 values");
+    for (int i = 0; i < 4; ++i) {
+      if (p[i] < 0) return unsupported(n.label() + ": negative pads");
+      w.pads[i] = p[i];
+    }
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    for (int i = 0; i < 2; ++i) {
+      int64_t out = (in[i] + w.stride[i] - 1) / w.stride[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - in[i]);
+      int64_t small = total / 2;
+      w.pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+      w.pads[i + 2] = total - w.pads[i];
+    }
+  } else if (autoPad != "VALID") {
+    return n.error("unknown auto_pad '" + autoPad + "'");
+  }
+  for (int i = 0; i < 2; ++i) {
+    const int64_t padded = in[i] + w.pads[i] + w.pads[i + 2];
+    if (padded < span[i]) return n.error("kernel is larger than the padded input");
+    int64_t out = (padded - span[i]) / w.stride[i] + 1;
+    if (ceilMode) {
+      out = (padded - span[i] + w.stride[i] - 1) / w.stride[i] + 1;
+      if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out;  // last window must start inside
+      // Extend the end padding so the floor formula of the primitive gives the same size.
+      w.pads[i + 2] += std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - padded);
+    }
+    w.out[i] = out;
+  }
+  return w;
+}
+
+Status require4d(const Node& n, const TensorDesc& x) {
+  if (x.rank() != 4) return unsupported(n.label() + ": only 2-D (NCHW) inputs are supported, got " +
+                                        x.toString());
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  return Status::ok();
+}
+
+}  // namespace
+
+Status lowerConv(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
+  const TensorDesc& x = b.desc(b.input(0));
+  const TensorDesc& wt = b.desc(b.input(1));
+  TESSEL_RETURN_IF_ERROR(require4d(n, x));
+  if (wt.rank() != 4) return n.error("weight must be 4-D, got " + wt.toString());
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
+  if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
+      wt.shape[0] % group != 0)
+    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
+                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", {wt.shape[2], wt.shape[3]}));
+  if (ks != std::vector<int64_t>{wt.shape[2], wt.shape[3]})
+    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
+                   shapeToString({wt.shape[2], wt.shape[3]}));
+  TESSEL_ASSIGN_OR_RETURN(Window w, window(n, {x.shape[2], x.shape[3]}, {wt.shape[2], wt.shape[3]}, false));
+  Conv2dParams p;
+  p.stride = w.stride;
+  p.pads = w.pads;
+  p.dilation = w.dilation;
+  p.group = group;
+  std::vector<int32_t> ins = {b.input(0), b.input(1)};
+  if (n.hasInput(2)) {
+    if (b.desc(b.input(2)).numel() != wt.shape[0]) return n.error("bias size does not match");
+    p.hasBias = true;
+    ins.push_back(b.input(2));
+  }
+  int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], wt.shape[0], w.out[0], w.out[1]}});
+  b.emit(p, ins, out);
+  return Status::ok();
+}
+
+// A transposed convolution is a stride-1 convolution over the input spread out with zeros
+// (stride - 1 between elements, kernel - 1 - pad around) with the weight's in/out channels
+// swapped and its taps reversed. Both rearrangements are rasters; the weight one folds away.
+Status lowerConvTranspose(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
+  const TensorDesc x = b.desc(b.input(0));
+  const TensorDesc wt = b.desc(b.input(1));
+  TESSEL_RETURN_IF_ERROR(require4d(n, x));
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
+  if (group != 1) return unsupported(n.label() + ": grouped transposed convolution");
+  if (wt.rank() != 4 || wt.shape[0] != x.shape[1])
+    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels");
+  TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
+  if (autoPad != "NOTSET") return unsupported(n.label() + ": auto_pad " + autoPad);
+  if (n.hasAttr("output_shape")) return unsupported(n.label() + ": output_shape attribute");
+  TESSEL_ASSIGN_OR_RETURN(auto stride, pair(n, "strides", {1, 1}));
+  TESSEL_ASSIGN_OR_RETURN(auto dil, pair(n, "dilations", {1, 1}));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads, n.intsAttr("pads", {0, 0, 0, 0}));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad, n.intsAttr("output_padding", {0, 0}));
+  if (pads.size() != 4 || outPad.size() != 2) return n.error("bad pads or output_padding");
+  const int64_t cin = x.shape[1], cout = wt.shape[1], kh = wt.shape[2], kw = wt.shape[3];
+  const std::array<int64_t, 2> k{kh, kw};
+  std::array<int64_t, 2> lead{}, trail{}, spread{}, outHW{};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t edge = (k[i] - 1) * dil[i];
+    lead[i] = edge - pads[i];
+    trail[i] = edge - pads[i + 2] + outPad[i];
+    if (lead[i] < 0 || trail[i] < 0)
+      return unsupported(n.label() + ": pads larger than the dilated kernel");
+    spread[i] = (x.shape[2 + i] - 1) * stride[i] + 1 + lead[i] + trail[i];
+    outHW[i] = spread[i] - edge;
+  }
+  // Input spread out with zeros.
+  const Shape spreadShape{x.shape[0], cin, spread[0], spread[1]};
+  int32_t xs = b.temp({DType::F32, spreadShape});
+  RasterParams rx;
+  rx.fill = 0.0;
+  const Shape xsStrides = denseStrides(spreadShape);
+  appendStridedCopy(&rx.regions, 0, {0, denseStrides(x.shape)},
+                    {lead[0] * xsStrides[2] + lead[1],
+                     {xsStrides[0], xsStrides[1], stride[0] * xsStrides[2], stride[1]}},
+                    x.shape);
+  b.emit(rx, {b.input(0)}, xs);
+  // Weight [Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw] with taps reversed (both spatial axes
+  // reversed is the flattened tap index reversed).
+  const int64_t taps = kh * kw;
+  int32_t wf = b.temp({DType::F32, {cout, cin, kh, kw}});
+  RasterParams rw;
+  appendStridedCopy(&rw.regions, 0, {taps - 1, {taps, cout * taps, -1}},
+                    {0, {cin * taps, taps, 1}}, {cout, cin, taps});
+  b.emit(rw, {b.input(1)}, wf);
+  Conv2dParams p;
+  p.dilation = dil;
+  std::vector<int32_t> ins = {xs, wf};
+  if (n.hasInput(2)) {
+    if (b.desc(b.input(2)).numel() != cout) return n.error("bias size does not match");
+    p.hasBias = true;
+    ins.push_back(b.input(2));
+  }
+  int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], cout, outHW[0], outHW[1]}});
+  b.emit(p, ins, out);
+  return Status::ok();
+}
+
+Status lowerPool(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  if (n.numOutputs != 1) return unsupported(n.label() + ": the indices output");
+  const TensorDesc& x = b.desc(b.input(0));
+  TESSEL_RETURN_IF_ERROR(require4d(n, x));
+  if (!n.hasAttr("kernel_shape")) return n.error("missing 'kernel_shape'");
+  TESSEL_ASSIGN_OR_RETURN(auto kernel, pair(n, "kernel_shape", {1, 1}));
+  TESSEL_ASSIGN_OR_RETURN(int64_t ceilMode, n.intAttr("ceil_mode", 0));
+  TESSEL_ASSIGN_OR_RETURN(Window w, window(n, {x.shape[2], x.shape[3]}, kernel, ceilMode != 0));
+  if (w.dilation != std::array<int64_t, 2>{1, 1}) return unsupported(n.label() + ": dilated pooling");
+  PoolParams p;
+  p.kind = n.opType == "MaxPool" ? PoolKind::Max : PoolKind::Avg;
+  p.kernel = w.kernel;
+  p.stride = w.stride;
+  p.pads = w.pads;
+  TESSEL_ASSIGN_OR_RETURN(int64_t cip, n.intAttr("count_include_pad", 0));
+  p.countIncludePad = cip != 0;
+  b.emit(p, {b.input(0)}, b.setOutput(0, {DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}}));
+  return Status::ok();
+}
+
+Status lowerGlobalPool(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc& x = b.desc(b.input(0));
+  if (x.rank() < 3 || x.dtype != DType::F32) return n.error("input must be f32 of rank >= 3");
+  Shape outShape = x.shape;
+  int64_t extent = 1;
+  for (size_t i = 2; i < outShape.size(); ++i) {
+    extent *= outShape[i];
+    outShape[i] = 1;
+  }
+  ReduceParams r;
+  r.kind = n.opType == "GlobalMaxPool" ? ReduceKind::Max : ReduceKind::Mean;
+  r.outer = x.shape[0] * x.shape[1];
+  r.extent = extent;
+  b.emit(r, {b.input(0)}, b.setOutput(0, {DType::F32, outShape}));
+  return Status::ok();
+}
+
+Status lowerGemm(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects A and B");
+  const TensorDesc& a = b.desc(b.input(0));
+  const TensorDesc& bm = b.desc(b.input(1));
+  if (a.rank() != 2 || bm.rank() != 2 || a.dtype != DType::F32 || bm.dtype != DType::F32)
+    return n.error("A and B must be 2-D f32, got " + a.toString() + " and " + bm.toString());
+  TESSEL_ASSIGN_OR_RETURN(int64_t transA, n.intAttr("transA", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t transB, n.intAttr("transB", 0));
+  TESSEL_ASSIGN_OR_RETURN(double alpha, n.floatAttr("alpha", 1.0));
+  TESSEL_ASSIGN_OR_RETURN(double beta, n.floatAttr("beta", 1.0));
+  MatMulParams p;
+  p.m = transA ? a.shape[1] : a.shape[0];
+  p.k = transA ? a.shape[0] : a.shape[1];
+  p.n = transB ? bm.shape[0] : bm.shape[1];
+  if ((transB ? bm.shape[1] : bm.shape[0]) != p.k)
+    return n.error("inner dims differ: A " + shapeToString(a.shape) + ", B " + shapeToString(bm.shape));
+  p.aStrides = transA ? std::array<int64_t, 3>{0, 1, p.m} : std::array<int64_t, 3>{0, p.k, 1};
+  p.bStrides = transB ? std::array<int64_t, 3>{0, 1, p.k} : std::array<int64_t, 3>{0, p.n, 1};
+  int32_t lhs = b.input(0);
+  if (alpha != 1.0) lhs = b.binaryTemp(BinaryKind::Mul, lhs, b.scalar(DType::F32, alpha));
+  std::vector<int32_t> ins = {lhs, b.input(1)};
+  const Shape outShape{p.m, p.n};
+  if (n.hasInput(2) && beta != 0.0) {
+    int32_t c = b.input(2);
+    auto bs = broadcastShapes(b.shape(c), outShape);
+    if (!bs.isOk() || *bs != outShape) return n.error("C does not broadcast to " + shapeToString(outShape));
+    if (beta != 1.0) c = b.binaryTemp(BinaryKind::Mul, c, b.scalar(DType::F32, beta));
+    Shape cs = broadcastStrides(b.shape(c), outShape);
+    p.hasBias = true;
+    p.biasStrides = {cs[0], cs[1]};
+    ins.push_back(c);
+  }
+  b.emit(p, ins, b.setOutput(0, {DType::F32, outShape}));
+  return Status::ok();
+}
+
+Status lowerMatMul(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects 2 inputs");
+  Shape as = b.shape(b.input(0)), bs = b.shape(b.input(1));
+  if (b.desc(b.input(0)).dtype != DType::F32 || b.desc(b.input(1)).dtype != DType::F32)
+    return unsupported(n.label() + ": only f32 inputs are supported");
+  if (as.empty() || bs.empty()) return n.error("inputs must have rank >= 1");
+  const bool vecA = as.size() == 1, vecB = bs.size() == 1;
+  if (vecA) as.insert(as.begin(), 1);
+  if (vecB) bs.push_back(1);
+  MatMulParams p;
+  p.m = as[as.size() - 2];
+  p.k = as.back();
+  p.n = bs.back();
+  if (bs[bs.size() - 2] != p.k)
+    return n.error("inner dims differ: " + shapeToString(b.shape(b.input(0))) + " x " +
+                   shapeToString(b.shape(b.input(1))));
+  const Shape aBatch(as.begin(), as.end() - 2), bBatch(bs.begin(), bs.end() - 2);
+  auto ob = broadcastShapes(aBatch, bBatch);
+  if (!ob.isOk()) return n.error(ob.status().message());
+  Shape outBatch = *ob;
+  p.batch = 1;
+  for (int64_t d : outBatch) p.batch *= d;
+  auto batchStride = [&](const Shape& batch, int64_t block, int64_t* stride) {
+    int64_t count = 1;
+    for (int64_t d : batch) count *= d;
+    if (count == 1) { *stride = 0; return true; }
+    Shape padded(outBatch.size() - batch.size(), 1);
+    padded.insert(padded.end(), batch.begin(), batch.end());
+    *stride = block;
+    return padded == outBatch;
+  };
+  int64_t sa = 0, sb = 0;
+  if (!batchStride(aBatch, p.m * p.k, &sa) || !batchStride(bBatch, p.k * p.n, &sb))
+    return unsupported(n.label() + ": batch dims that broadcast on both sides");
+  p.aStrides = {sa, p.k, 1};
+  p.bStrides = {sb, p.n, 1};
+  Shape outShape = outBatch;
+  if (!vecA) outShape.push_back(p.m);
+  if (!vecB) outShape.push_back(p.n);
+  b.emit(p, {b.input(0), b.input(1)}, b.setOutput(0, {DType::F32, outShape}));
+  return Status::ok();
+}
+
+}  // namespace tessel::decompose

@@ -1,0 +1,83 @@
+#include "tessel/decompose/node.h"
+
+#include <cstring>
+
+namespace tessel::decompose {
+namespace {
+
+template <typename T>
+Result<T> typedAttr(const Node& n, const std::string& key, const T& dflt, const char* kind) {
+  auto it = n.attrs.find(key);
+  if (it == n.attrs.end()) return dflt;
+  if (const T* v = std::get_if<T>(&it->second)) return *v;
+  return n.error("attribute '" + key + "' is not " + kind);
+}
+
+}  // namespace
+
+Result<int64_t> Node::intAttr(const std::string& key, int64_t dflt) const {
+  return typedAttr<int64_t>(*this, key, dflt, "an int");
+}
+
+Result<double> Node::floatAttr(const std::string& key, double dflt) const {
+  auto it = attrs.find(key);
+  if (it != attrs.end())
+    if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
+  return typedAttr<double>(*this, key, dflt, "a float");
+}
+
+Result<std::string> Node::stringAttr(const std::string& key, const std::string& dflt) const {
+  return typedAttr<std::string>(*this, key, dflt, "a string");
+}
+
+Result<std::vector<int64_t>> Node::intsAttr(const std::string& key,
+                                            const std::vector<int64_t>& dflt) const {
+  return typedAttr<std::vector<int64_t>>(*this, key, dflt, "a list of ints");
+}
+
+Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
+  if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
+  const NodeInput& in = inputs[i];
+  if (!in.constant)
+    return unsupported(label() + ": input '" + what + "' must be a constant known at convert time");
+  const int64_t n = in.desc.numel();
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  if (in.desc.dtype == DType::I64) {
+    std::memcpy(v.data(), in.constant, n * sizeof(int64_t));
+  } else if (in.desc.dtype == DType::I32) {
+    const auto* p = static_cast<const int32_t*>(in.constant);
+    for (int64_t k = 0; k < n; ++k) v[k] = p[k];
+  } else {
+    return error(std::string("input '") + what + "' must be int32 or int64");
+  }
+  return v;
+}
+
+Result<std::vector<double>> Node::constFloats(size_t i, const char* what) const {
+  if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
+  const NodeInput& in = inputs[i];
+  if (!in.constant)
+    return unsupported(label() + ": input '" + what + "' must be a constant known at convert time");
+  const int64_t n = in.desc.numel();
+  std::vector<double> v(static_cast<size_t>(n));
+  if (in.desc.dtype == DType::F32) {
+    const auto* p = static_cast<const float*>(in.constant);
+    for (int64_t k = 0; k < n; ++k) v[k] = p[k];
+  } else if (in.desc.dtype == DType::F64) {
+    std::memcpy(v.data(), in.constant, n * sizeof(double));
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ints, constInts(i, what));
+    for (int64_t k = 0; k < n; ++k) v[k] = static_cast<double>(ints[k]);
+  }
+  return v;
+}
+
+std::string Node::label() const {
+  return opType + " '" + name + "'";
+}
+
+Status Node::error(const std::string& why) const {
+  return invalidArgument(label() + ": " + why);
+}
+
+}  // namespace tessel::decompose

@@ -1,0 +1,55 @@
+#include "tessel/decompose/strided_copy.h"
+
+namespace tessel::decompose {
+
+void appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
+                       const StridedView& dst, const Shape& shape) {
+  Shape size, ss, ds;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0) return;
+    if (shape[i] == 1) continue;
+    // Merge with the previous kept dim when both views are contiguous across the pair.
+    if (!size.empty() && ss.back() == src.strides[i] * shape[i] &&
+        ds.back() == dst.strides[i] * shape[i]) {
+      size.back() *= shape[i];
+      ss.back() = src.strides[i];
+      ds.back() = dst.strides[i];
+      continue;
+    }
+    size.push_back(shape[i]);
+    ss.push_back(src.strides[i]);
+    ds.push_back(dst.strides[i]);
+  }
+  while (size.size() < 3) {
+    size.insert(size.begin(), 1);
+    ss.insert(ss.begin(), 0);
+    ds.insert(ds.begin(), 0);
+  }
+  const size_t lead = size.size() - 3;
+  Shape idx(lead, 0);
+  while (true) {
+    Region r;
+    r.source = source;
+    r.src.offset = src.offset;
+    r.dst.offset = dst.offset;
+    for (size_t i = 0; i < lead; ++i) {
+      r.src.offset += idx[i] * ss[i];
+      r.dst.offset += idx[i] * ds[i];
+    }
+    for (int i = 0; i < 3; ++i) {
+      r.size[i] = size[lead + i];
+      r.src.stride[i] = ss[lead + i];
+      r.dst.stride[i] = ds[lead + i];
+    }
+    regions->push_back(r);
+    size_t d = lead;
+    while (d > 0) {
+      if (++idx[d - 1] < size[d - 1]) break;
+      idx[d - 1] = 0;
+      --d;
+    }
+    if (d == 0) return;
+  }
+}
+
+}  // namespace tessel::decompose

@@ -1,0 +1,81 @@
+/* Tessel runtime C API. Every fallible call returns a tessel_status: NULL on success, otherwise
+ * an object the caller frees with tessel_status_free. Every handle has a create/release pair.
+ * No exception crosses this boundary. */
+#ifndef TESSEL_TESSEL_H_
+#define TESSEL_TESSEL_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tessel_status_s* tessel_status;
+typedef struct tessel_model_s tessel_model;
+typedef struct tessel_session_s tessel_session;
+
+typedef enum {
+  TESSEL_OK = 0,
+  TESSEL_INVALID_ARGUMENT = 1,
+  TESSEL_UNSUPPORTED = 2,
+  TESSEL_CORRUPT = 3,
+  TESSEL_NOT_FOUND = 4,
+  TESSEL_IO = 5,
+  TESSEL_INTERNAL = 6
+} tessel_status_code;
+
+typedef enum {
+  TESSEL_DTYPE_UNDEFINED = 0,
+  TESSEL_DTYPE_F32 = 1,
+  TESSEL_DTYPE_U8 = 2,
+  TESSEL_DTYPE_I8 = 3,
+  TESSEL_DTYPE_I32 = 4,
+  TESSEL_DTYPE_I64 = 5,
+  TESSEL_DTYPE_BOOL = 6,
+  TESSEL_DTYPE_F64 = 7
+} tessel_dtype;
+
+tessel_status_code tessel_status_get_code(tessel_status status);
+const char* tessel_status_get_message(tessel_status status);
+void tessel_status_free(tessel_status status);
+
+/* Loads a .tsl artifact (mapped, verified). */
+tessel_status tessel_model_load_file(const char* path, tessel_model** out_model);
+tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_model** out_model);
+void tessel_model_release(tessel_model* model);
+
+typedef struct {
+  const char* name;    /* valid while the model lives */
+  tessel_dtype dtype;
+  size_t rank;
+  const int64_t* dims; /* valid while the model lives */
+  size_t byte_size;
+} tessel_tensor_info;
+
+size_t tessel_model_input_count(const tessel_model* model);
+size_t tessel_model_output_count(const tessel_model* model);
+tessel_status tessel_model_input_info(const tessel_model* model, size_t index, tessel_tensor_info* out);
+tessel_status tessel_model_output_info(const tessel_model* model, size_t index, tessel_tensor_info* out);
+
+typedef struct {
+  const char* backend; /* NULL or "" = the artifact's plan */
+} tessel_session_options;
+
+tessel_status tessel_session_create(const tessel_model* model, const tessel_session_options* options,
+                                    tessel_session** out_session);
+void tessel_session_release(tessel_session* session);
+/* Copies `size` bytes (exactly the input's byte size) into input `index`. */
+tessel_status tessel_session_set_input(tessel_session* session, size_t index, const void* data, size_t size);
+tessel_status tessel_session_run(tessel_session* session);
+/* Points at output `index`; valid until the next run or the session's release. */
+tessel_status tessel_session_get_output(const tessel_session* session, size_t index, const void** data,
+                                        size_t* size);
+/* Bytes of the session's planned arena (peak memory for intermediate tensors). */
+int64_t tessel_session_arena_bytes(const tessel_session* session);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif /* TESSEL_TESSEL_H_ */

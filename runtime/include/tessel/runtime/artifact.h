@@ -1,0 +1,22 @@
+// The .tsl artifact: writing a Program to one flatbuffer and loading it back, untrusted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tessel/runtime/program.h"
+
+namespace tessel {
+
+inline constexpr uint32_t kArtifactFormatVersion = 1;
+
+// Serializes a program (constants copied into the file, 64-byte aligned).
+std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer);
+
+// Verifies and loads an artifact from bytes the Program then owns.
+Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes);
+// Maps a file and loads it; the Program keeps the mapping alive.
+Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path);
+
+}  // namespace tessel

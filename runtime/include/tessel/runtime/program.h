@@ -1,0 +1,35 @@
+// Program: a loaded, validated model in memory: tensors, constants, primitives in execution order.
+// Built by the artifact loader, by the convert-time constant folder and by tests.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessel/core/primitive.h"
+
+namespace tessel {
+
+struct ProgramTensor {
+  std::string name;
+  TensorDesc desc;
+  const void* data = nullptr;  // constants only: desc.byteSize() bytes kept alive by the Program
+};
+
+struct Program {
+  std::vector<ProgramTensor> tensors;
+  std::vector<Primitive> primitives;
+  std::vector<std::string> backends;  // the plan: backend per primitive ("" = any)
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> outputs;
+  std::shared_ptr<const void> storage;  // owns whatever constant data points into
+
+  std::vector<TensorDesc> descs() const;
+  bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
+};
+
+// Checks ids, shapes, every primitive's params, that each non-constant, non-input tensor is
+// written by exactly one primitive before it is read, and that outputs are produced.
+Status validateProgram(const Program& program);
+
+}  // namespace tessel

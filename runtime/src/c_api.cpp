@@ -1,0 +1,146 @@
+// The C API over Program/Session. Catches nothing because nothing below throws, except
+// allocation failure, which is turned into a status at this boundary.
+#include <new>
+
+#include "tessel/runtime/artifact.h"
+#include "tessel/runtime/session.h"
+#include "tessel/tessel.h"
+
+struct tessel_status_s {
+  tessel_status_code code;
+  std::string message;
+};
+
+struct tessel_model_s {
+  std::shared_ptr<const tessel::Program> program;
+};
+
+struct tessel_session_s {
+  tessel::BackendRegistry registry;
+  std::unique_ptr<tessel::Session> session;
+};
+
+namespace {
+
+static_assert(TESSEL_DTYPE_F64 == static_cast<int>(tessel::DType::F64) &&
+                  TESSEL_DTYPE_F32 == static_cast<int>(tessel::DType::F32) &&
+                  TESSEL_DTYPE_I64 == static_cast<int>(tessel::DType::I64),
+              "tessel_dtype must follow tessel::DType");
+
+tessel_status make(tessel_status_code code, std::string message) {
+  return new (std::nothrow) tessel_status_s{code, std::move(message)};
+}
+
+tessel_status fromStatus(const tessel::Status& s) {
+  if (s.isOk()) return nullptr;
+  return make(static_cast<tessel_status_code>(s.code()), s.message());
+}
+
+template <typename F>
+tessel_status guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return make(TESSEL_INTERNAL, "out of memory");
+  } catch (...) {
+    return make(TESSEL_INTERNAL, "unexpected internal error");
+  }
+}
+
+tessel_status infoOf(const tessel_model* model, const std::vector<int32_t>& ids, size_t index,
+                     tessel_tensor_info* out) {
+  if (!model || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  if (index >= ids.size()) return make(TESSEL_INVALID_ARGUMENT, "tensor index out of range");
+  const tessel::ProgramTensor& t = model->program->tensors[ids[index]];
+  out->name = t.name.c_str();
+  out->dtype = static_cast<tessel_dtype>(t.desc.dtype);
+  out->rank = t.desc.shape.size();
+  out->dims = t.desc.shape.data();
+  out->byte_size = static_cast<size_t>(t.desc.byteSize());
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+tessel_status_code tessel_status_get_code(tessel_status s) { return s ? s->code : TESSEL_OK; }
+const char* tessel_status_get_message(tessel_status s) { return s ? s->message.c_str() : ""; }
+void tessel_status_free(tessel_status s) { delete s; }
+
+tessel_status tessel_model_load_file(const char* path, tessel_model** out) {
+  if (!path || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  return guarded([&]() -> tessel_status {
+    auto prog = tessel::loadArtifactFile(path);
+    if (!prog.isOk()) return fromStatus(prog.status());
+    *out = new tessel_model_s{std::move(prog).value()};
+    return nullptr;
+  });
+}
+
+tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_model** out) {
+  if (!data || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  return guarded([&]() -> tessel_status {
+    const auto* p = static_cast<const uint8_t*>(data);
+    auto prog = tessel::loadArtifact(std::vector<uint8_t>(p, p + size));
+    if (!prog.isOk()) return fromStatus(prog.status());
+    *out = new tessel_model_s{std::move(prog).value()};
+    return nullptr;
+  });
+}
+
+void tessel_model_release(tessel_model* model) { delete model; }
+
+size_t tessel_model_input_count(const tessel_model* m) { return m ? m->program->inputs.size() : 0; }
+size_t tessel_model_output_count(const tessel_model* m) { return m ? m->program->outputs.size() : 0; }
+
+tessel_status tessel_model_input_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
+  return m ? infoOf(m, m->program->inputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
+}
+
+tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
+  return m ? infoOf(m, m->program->outputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
+}
+
+tessel_status tessel_session_create(const tessel_model* model, const tessel_session_options* options,
+                                    tessel_session** out) {
+  if (!model || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  return guarded([&]() -> tessel_status {
+    auto s = std::make_unique<tessel_session_s>();
+    tessel::registerBuiltinBackends(s->registry);
+    tessel::SessionOptions opts;
+    if (options && options->backend) opts.backend = options->backend;
+    auto session = tessel::Session::create(model->program, s->registry, opts);
+    if (!session.isOk()) return fromStatus(session.status());
+    s->session = std::move(session).value();
+    *out = s.release();
+    return nullptr;
+  });
+}
+
+void tessel_session_release(tessel_session* s) { delete s; }
+
+tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* data, size_t size) {
+  if (!s || (!data && size)) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  return fromStatus(s->session->setInput(i, data, size));
+}
+
+tessel_status tessel_session_run(tessel_session* s) {
+  if (!s) return make(TESSEL_INVALID_ARGUMENT, "null session");
+  return guarded([&]() { return fromStatus(s->session->run()); });
+}
+
+tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const void** data, size_t* size) {
+  if (!s || !data || !size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  const tessel::Program& p = s->session->program();
+  if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+  *data = s->session->outputData(i);
+  *size = static_cast<size_t>(p.tensors[p.outputs[i]].desc.byteSize());
+  return nullptr;
+}
+
+int64_t tessel_session_arena_bytes(const tessel_session* s) {
+  return s ? s->session->memoryPlan().arenaBytes : 0;
+}
+
+}  // extern "C"
