@@ -51,7 +51,7 @@ void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, 
 }
 
 void LoweringBuilder::binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out) {
-  const Shape& o = shape(out);
+  const Shape o = shape(out);
   emit(BinaryParams{kind, broadcastStrides(shape(lhs), o), broadcastStrides(shape(rhs), o)},
        {lhs, rhs}, out);
 }

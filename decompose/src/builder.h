@@ -15,8 +15,9 @@ class LoweringBuilder {
   const Node& node() const { return node_; }
   int32_t input(size_t i) const { return static_cast<int32_t>(i); }
   int32_t output(size_t i) const { return static_cast<int32_t>(node_.inputs.size() + i); }
-  const TensorDesc& desc(int32_t id) const { return lowering_.tensors[id]; }
-  const Shape& shape(int32_t id) const { return lowering_.tensors[id].shape; }
+  // By value: rules create tensors while they hold descriptions, which moves the storage.
+  TensorDesc desc(int32_t id) const { return lowering_.tensors[id]; }
+  Shape shape(int32_t id) const { return lowering_.tensors[id].shape; }
 
   // Declares output i's description; every output must be declared before finish().
   int32_t setOutput(size_t i, TensorDesc desc);

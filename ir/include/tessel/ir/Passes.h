@@ -1,0 +1,27 @@
+// The tessel passes (one per file in ir/lib) and the pipeline `tessel convert` runs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "tessel/core/status.h"
+
+namespace tessel::ir {
+
+#define GEN_PASS_DECL
+#include "tessel/ir/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "tessel/ir/Passes.h.inc"
+
+// decompose, fold constants, fuse rasters, canonicalize (drops dead ops).
+void buildLoweringPipeline(mlir::OpPassManager& pm);
+
+// Serializes @main (primitives only) into artifact bytes.
+// `backends`: the plan's candidates in order of preference (empty: every built-in backend).
+Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends);
+
+}  // namespace tessel::ir

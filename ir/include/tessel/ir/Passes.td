@@ -1,0 +1,48 @@
+#ifndef TESSEL_PASSES_TD
+#define TESSEL_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def TesselDecompose : Pass<"tessel-decompose", "mlir::ModuleOp"> {
+  let summary = "rewrites every high-level op into raster and atomic primitives";
+  let description = [{
+    A dialect conversion: every `tessel.onnx.*` op is illegal afterwards, so an op without a
+    rule fails the pass. The rules are the MLIR-free ones in decompose/, shared with the runtime.
+  }];
+  let dependentDialects = ["::tessel::ir::TesselDialect"];
+}
+
+def TesselFoldConstants : Pass<"tessel-fold-constants", "mlir::ModuleOp"> {
+  let summary = "evaluates primitives whose operands are all constants";
+  let description = [{
+    Runs such primitives on the reference backend at convert time and replaces them with
+    constants (batch-norm scale arithmetic, weight rearrangements of transposed convolutions).
+  }];
+  let options = [
+    Option<"maxElements", "max-elements", "int64_t", "int64_t{1} << 24",
+           "do not fold results larger than this many elements">
+  ];
+}
+
+def TesselFuseRaster : Pass<"tessel-fuse-raster", "mlir::ModuleOp"> {
+  let summary = "fuses adjacent rasters and turns identity rasters into views";
+  let description = [{
+    A raster reading another single-source raster (or a view) reads that raster's source
+    directly when the regions compose; a raster that copies its source in order becomes a
+    `tessel.view`; views of views collapse.
+  }];
+}
+
+def TesselEmit : Pass<"tessel-emit", "mlir::ModuleOp"> {
+  let summary = "writes the primitive graph of @main to a .tsl artifact";
+  let description = [{
+    Fails on any op that is not a primitive, a constant or an absent marker. The artifact
+    holds tensors, constants (64-byte aligned), primitives in order, and the backend plan.
+  }];
+  let options = [
+    Option<"outputPath", "output", "std::string", "\"\"", "artifact file to write">,
+    Option<"backend", "backends", "std::string", "\"\"", "comma-separated backends to plan with, in order of preference">
+  ];
+}
+
+#endif

@@ -1,0 +1,124 @@
+// tessel-decompose: high-level ops -> primitives through the rules in decompose/.
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "tessel/decompose/lowering.h"
+#include "tessel/ir/Passes.h"
+#include "tessel/ir/PrimitiveConversion.h"
+
+namespace tessel::ir {
+#define GEN_PASS_DEF_TESSELDECOMPOSE
+#include "tessel/ir/Passes.h.inc"
+
+namespace {
+
+constexpr llvm::StringLiteral kOnnxPrefix = "tessel.onnx.";
+
+Result<decompose::AttrValue> attrValue(mlir::Attribute a) {
+  if (auto i = a.dyn_cast<mlir::IntegerAttr>()) return decompose::AttrValue(i.getInt());
+  if (auto f = a.dyn_cast<mlir::FloatAttr>()) return decompose::AttrValue(f.getValueAsDouble());
+  if (auto s = a.dyn_cast<mlir::StringAttr>()) return decompose::AttrValue(s.str());
+  if (auto v = a.dyn_cast<mlir::DenseI64ArrayAttr>())
+    return decompose::AttrValue(std::vector<int64_t>(v.asArrayRef().begin(), v.asArrayRef().end()));
+  if (auto v = a.dyn_cast<mlir::DenseF64ArrayAttr>())
+    return decompose::AttrValue(std::vector<double>(v.asArrayRef().begin(), v.asArrayRef().end()));
+  return unsupported("attribute kind");
+}
+
+std::string nodeName(mlir::Location loc) {
+  if (auto name = loc.dyn_cast<mlir::NameLoc>()) return name.getName().str();
+  return "";
+}
+
+int moduleOpset(mlir::Operation* op) {
+  auto module = op->getParentOfType<mlir::ModuleOp>();
+  if (module)
+    if (auto a = module->getAttrOfType<mlir::IntegerAttr>("tessel.onnx_opset")) return static_cast<int>(a.getInt());
+  return 13;
+}
+
+struct DecomposeHighLevelOp : public mlir::ConversionPattern {
+  explicit DecomposeHighLevelOp(mlir::MLIRContext* ctx)
+      : ConversionPattern(mlir::Pattern::MatchAnyOpTypeTag(), 1, ctx) {}
+
+  mlir::LogicalResult matchAndRewrite(mlir::Operation* op, llvm::ArrayRef<mlir::Value> operands,
+                                      mlir::ConversionPatternRewriter& rewriter) const override {
+    llvm::StringRef opName = op->getName().getStringRef();
+    if (!opName.startswith(kOnnxPrefix)) return mlir::failure();
+    decompose::Node node;
+    node.opType = opName.drop_front(kOnnxPrefix.size()).str();
+    node.name = nodeName(op->getLoc());
+    node.opset = moduleOpset(op);
+    node.numOutputs = static_cast<int>(op->getNumResults());
+    for (const mlir::NamedAttribute& a : op->getAttrs()) {
+      auto v = attrValue(a.getValue());
+      if (!v.isOk()) return op->emitError() << node.label() << ": attribute '" << a.getName().str() << "' has an unsupported kind";
+      node.attrs[a.getName().str()] = *v;
+    }
+    std::vector<std::vector<uint8_t>> expanded;  // keeps expanded constant bytes alive
+    expanded.reserve(operands.size());
+    for (mlir::Value v : operands) {
+      decompose::NodeInput in;
+      if (!v.getType().isa<mlir::NoneType>()) {
+        auto desc = fromMlirType(v.getType());
+        if (!desc.isOk()) return op->emitError() << node.label() << ": " << desc.status().message();
+        in.present = true;
+        in.desc = *desc;
+        if (auto c = v.getDefiningOp<ConstantOp>()) {
+          auto bytes = constantBytes(c);
+          if (bytes.isOk()) {
+            expanded.push_back(std::move(bytes).value());
+            in.constant = expanded.back().data();
+          }
+        }
+      }
+      node.inputs.push_back(in);
+    }
+    auto lowered = decompose::lower(node);
+    if (!lowered.isOk()) return op->emitError() << lowered.status().message();
+    const decompose::Lowering& low = *lowered;
+    std::vector<mlir::Value> ids(low.tensors.size());
+    for (size_t i = 0; i < operands.size(); ++i) ids[i] = operands[i];
+    mlir::MLIRContext* ctx = op->getContext();
+    for (const auto& [id, bytes] : low.constants) {
+      auto type = toMlirType(ctx, low.tensors[id]).cast<mlir::RankedTensorType>();
+      ids[id] = rewriter.create<ConstantOp>(op->getLoc(), makeDenseAttr(type, bytes.data()));
+    }
+    for (const Primitive& p : low.primitives) {
+      llvm::SmallVector<mlir::Value> ins;
+      for (int32_t id : p.inputs) ins.push_back(ids[id]);
+      const int32_t out = p.outputs[0];
+      mlir::Operation* prim = buildPrimitiveOp(rewriter, op->getLoc(), p, ins, toMlirType(ctx, low.tensors[out]));
+      ids[out] = prim->getResult(0);
+    }
+    llvm::SmallVector<mlir::Value> results;
+    for (int i = 0; i < low.numOutputs; ++i) {
+      mlir::Value v = ids[low.numInputs + i];
+      if (!v) return op->emitError() << node.label() << ": rule wrote no value for output " << i;
+      if (v.getType() != op->getResult(i).getType())
+        return op->emitError() << node.label() << ": decomposition gives " << v.getType()
+                               << " for output " << i << ", the op declares " << op->getResult(i).getType();
+      results.push_back(v);
+    }
+    rewriter.replaceOp(op, results);
+    return mlir::success();
+  }
+};
+
+struct TesselDecompose : impl::TesselDecomposeBase<TesselDecompose> {
+  void runOnOperation() override {
+    mlir::MLIRContext* ctx = &getContext();
+    mlir::ConversionTarget target(*ctx);
+    target.addLegalDialect<TesselDialect>();
+    target.addLegalDialect<mlir::func::FuncDialect>();
+#define TESSEL_ONNX_OP(op, rule, summary) target.addIllegalOp<Onnx##op##Op>();
+#include "tessel/decompose/onnx_ops.def"
+#undef TESSEL_ONNX_OP
+    mlir::RewritePatternSet patterns(ctx);
+    patterns.add<DecomposeHighLevelOp>(ctx);
+    if (mlir::failed(mlir::applyPartialConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+}  // namespace
+}  // namespace tessel::ir

@@ -1,0 +1,354 @@
+#include "commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "pipeline.h"
+#include "tensor_io.h"
+#include "tessel/runtime/session.h"
+
+namespace tessel::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "tessel: error: %s\n", message.c_str());
+  return 1;
+}
+
+int fail(const Status& s) { return fail(s.message()); }
+
+// Parsed flags: repeated ones keep every value; positional arguments in order.
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> flags;
+  std::string error;
+
+  std::string get(const std::string& k, const std::string& dflt = "") const {
+    auto it = flags.find(k);
+    return it == flags.end() ? dflt : it->second.back();
+  }
+  bool has(const std::string& k) const { return flags.count(k) != 0; }
+};
+
+Args parse(const std::vector<std::string>& argv, const std::vector<std::string>& valued,
+           const std::vector<std::string>& boolean) {
+  Args a;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& s = argv[i];
+    if (s.rfind("-", 0) != 0 || s == "-") {
+      a.positional.push_back(s);
+      continue;
+    }
+    std::string key = s, value;
+    const bool inlineValue = s.find('=') != std::string::npos && s.rfind("--", 0) == 0;
+    if (inlineValue) {
+      key = s.substr(0, s.find('='));
+      value = s.substr(s.find('=') + 1);
+    }
+    if (std::find(boolean.begin(), boolean.end(), key) != boolean.end()) {
+      a.flags[key].push_back("1");
+      continue;
+    }
+    if (std::find(valued.begin(), valued.end(), key) == valued.end()) {
+      a.error = "unknown option '" + key + "'";
+      return a;
+    }
+    if (!inlineValue) {
+      if (i + 1 >= argv.size()) {
+        a.error = "option '" + key + "' needs a value";
+        return a;
+      }
+      value = argv[++i];
+    }
+    a.flags[key].push_back(value);
+  }
+  return a;
+}
+
+Result<Shape> parseDims(const std::string& text) {
+  Shape dims;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t next = text.find('x', pos);
+    std::string item = text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    char* end = nullptr;
+    long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || v < 0) return invalidArgument("bad dims '" + text + "' (expected e.g. 1x3x224x224)");
+    dims.push_back(v);
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return dims;
+}
+
+Result<ConvertOptions> convertOptions(const Args& a) {
+  ConvertOptions o;
+  if (a.has("--shape"))
+    for (const std::string& s : a.flags.at("--shape")) {
+      const size_t eq = s.find('=');
+      if (eq == std::string::npos) return invalidArgument("--shape expects NAME=DIMS, got '" + s + "'");
+      TESSEL_ASSIGN_OR_RETURN(o.shapes[s.substr(0, eq)], parseDims(s.substr(eq + 1)));
+    }
+  std::string list = a.get("--backends");
+  for (size_t pos = 0; !list.empty() && pos <= list.size();) {
+    size_t next = list.find(',', pos);
+    o.backends.push_back(list.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  const std::string search = a.get("--search", "off");
+  if (search != "off")
+    return unsupported("--search " + search + ": the semi-auto search is not built yet; only 'off' (first-fit plan)");
+  o.dumpMlirAfter = a.get("--dump-mlir");
+  return o;
+}
+
+Status checkThreads(const Args& a) {
+  const std::string t = a.get("--threads", "1");
+  if (t != "1") return unsupported("--threads " + t + ": the runtime is single-threaded for now");
+  return Status::ok();
+}
+
+// A session with `inputs` set, in model input order.
+Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog, const BackendRegistry& registry,
+                                         const std::string& backend, const std::vector<HostTensor>& inputs) {
+  SessionOptions so;
+  so.backend = backend;
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ProgramTensor& t = prog->tensors[prog->inputs[i]];
+    if (inputs[i].desc.dtype != t.desc.dtype)
+      return invalidArgument("input '" + t.name + "' expects " + std::string(dtypeName(t.desc.dtype)) + ", got " +
+                             std::string(dtypeName(inputs[i].desc.dtype)));
+    if (inputs[i].desc.shape != t.desc.shape)
+      return invalidArgument("input '" + t.name + "' expects shape " + shapeToString(t.desc.shape) + ", got " +
+                             shapeToString(inputs[i].desc.shape));
+    TESSEL_RETURN_IF_ERROR(s->setInput(i, inputs[i].bytes.data(), inputs[i].bytes.size()));
+  }
+  return s;
+}
+
+std::vector<HostTensor> randomInputs(const Program& prog) {
+  std::vector<HostTensor> ins;
+  for (size_t i = 0; i < prog.inputs.size(); ++i) {
+    const ProgramTensor& t = prog.tensors[prog.inputs[i]];
+    ins.push_back(randomTensor(t.name, t.desc, 1234 + i));
+  }
+  return ins;
+}
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// ONNX test data files sorted by their index: input_0.pb, input_1.pb, ..., input_10.pb.
+std::vector<fs::path> indexedFiles(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::pair<int, fs::path>> found;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && e.path().extension() == ".pb")
+      found.emplace_back(std::atoi(name.c_str() + prefix.size()), e.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> out;
+  for (auto& f : found) out.push_back(f.second);
+  return out;
+}
+
+}  // namespace
+
+int convertCommand(const std::vector<std::string>& argv) {
+  Args a = parse(argv, {"-o", "--shape", "--backends", "--search", "--dump-mlir"}, {});
+  if (!a.error.empty()) return fail(a.error);
+  if (a.positional.size() != 1 || !a.has("-o"))
+    return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search off]");
+  auto opts = convertOptions(a);
+  if (!opts.isOk()) return fail(opts.status());
+  auto bytes = convertOnnxFile(a.positional[0], *opts);
+  if (!bytes.isOk()) return fail(bytes.status());
+  std::ofstream f(a.get("-o"), std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+  if (!f) return fail("cannot write '" + a.get("-o") + "'");
+  std::printf("wrote %s (%zu bytes)\n", a.get("-o").c_str(), bytes->size());
+  return 0;
+}
+
+int runCommand(const std::vector<std::string>& argv) {
+  Args a = parse(argv, {"--input", "--output-dir", "--threads", "--backend", "--shape", "--backends"}, {});
+  if (!a.error.empty()) return fail(a.error);
+  if (a.positional.size() != 1)
+    return fail("usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]");
+  if (Status s = checkThreads(a); !s.isOk()) return fail(s);
+  auto opts = convertOptions(a);
+  if (!opts.isOk()) return fail(opts.status());
+  std::map<std::string, HostTensor> given;
+  if (a.has("--input"))
+    for (const std::string& s : a.flags.at("--input")) {
+      const size_t eq = s.find('=');
+      if (eq == std::string::npos) return fail("--input expects NAME=FILE, got '" + s + "'");
+      auto t = readTensorFile(s.substr(eq + 1));
+      if (!t.isOk()) return fail(t.status());
+      t->name = s.substr(0, eq);
+      if (!opts->shapes.count(t->name)) opts->shapes[t->name] = t->desc.shape;
+      given[t->name] = std::move(t).value();
+    }
+  const bool isOnnx = a.positional[0].size() > 5 && a.positional[0].ends_with(".onnx");
+  if (!isOnnx) opts->shapes.clear();
+  auto prog = loadModel(a.positional[0], *opts);
+  if (!prog.isOk()) return fail(prog.status());
+  std::vector<HostTensor> inputs = randomInputs(**prog);
+  for (auto& in : inputs) {
+    auto it = given.find(in.name);
+    if (it != given.end()) {
+      in = std::move(it->second);
+      given.erase(it);
+    }
+  }
+  if (!given.empty()) return fail("--input names '" + given.begin()->first + "', which is not a model input");
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  auto session = prepare(*prog, registry, a.get("--backend"), inputs);
+  if (!session.isOk()) return fail(session.status());
+  const auto t0 = Clock::now();
+  if (Status s = (*session)->run(); !s.isOk()) return fail(s);
+  const double ms = msSince(t0);
+  const Program& p = **prog;
+  const std::string outDir = a.get("--output-dir");
+  if (!outDir.empty()) fs::create_directories(outDir);
+  for (size_t i = 0; i < p.outputs.size(); ++i) {
+    const ProgramTensor& t = p.tensors[p.outputs[i]];
+    std::printf("output %s: %s\n", t.name.c_str(), summarize(t.desc, (*session)->outputData(i)).c_str());
+    if (!outDir.empty()) {
+      std::string file = t.name;
+      std::replace(file.begin(), file.end(), '/', '_');
+      Status s = frontend::writeTensorProtoFile((fs::path(outDir) / (file + ".pb")).string(), t.name, t.desc,
+                                                (*session)->outputData(i));
+      if (!s.isOk()) return fail(s);
+    }
+  }
+  std::printf("latency %.2f ms (one run), arena %.2f MiB, %zu primitives\n", ms,
+              (*session)->memoryPlan().arenaBytes / 1048576.0, p.primitives.size());
+  return 0;
+}
+
+int checkCommand(const std::vector<std::string>& argv) {
+  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--backends"}, {});
+  if (!a.error.empty()) return fail(a.error);
+  if (a.positional.empty()) return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME]");
+  const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
+  const double atol = std::atof(a.get("--atol", "1e-4").c_str());
+  int passed = 0, failed = 0, skipped = 0;
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  for (const std::string& dirArg : a.positional) {
+    const fs::path dir(dirArg);
+    std::vector<fs::path> sets;
+    if (fs::is_directory(dir))
+      for (const auto& e : fs::directory_iterator(dir))
+        if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+    std::sort(sets.begin(), sets.end());
+    if (!fs::exists(dir / "model.onnx") || sets.empty()) {
+      std::printf("SKIP %s: no model.onnx or test_data_set_*\n", dirArg.c_str());
+      ++skipped;
+      continue;
+    }
+    for (const fs::path& set : sets) {
+      const std::string label = (dir.filename() / set.filename()).string();
+      auto report = [&](const std::string& why) {
+        std::printf("FAIL %s: %s\n", label.c_str(), why.c_str());
+        ++failed;
+      };
+      std::vector<HostTensor> inputs, expected;
+      Status bad;
+      for (const fs::path& f : indexedFiles(set, "input_")) {
+        auto t = readTensorFile(f.string());
+        if (!t.isOk()) { bad = t.status(); break; }
+        inputs.push_back(std::move(t).value());
+      }
+      for (const fs::path& f : indexedFiles(set, "output_")) {
+        auto t = readTensorFile(f.string());
+        if (!t.isOk()) { bad = t.status(); break; }
+        expected.push_back(std::move(t).value());
+      }
+      if (!bad.isOk()) { report(bad.message()); continue; }
+      ConvertOptions opts;
+      auto model = frontend::readOnnxModel((dir / "model.onnx").string());
+      if (!model.isOk()) { report(model.status().message()); continue; }
+      for (size_t i = 0; i < inputs.size() && i < model->inputs.size(); ++i)
+        opts.shapes[model->inputs[i].name] = inputs[i].desc.shape;
+      auto prog = loadModel((dir / "model.onnx").string(), opts);
+      if (!prog.isOk()) { report(prog.status().message()); continue; }
+      if (inputs.size() != (*prog)->inputs.size() || expected.size() != (*prog)->outputs.size()) {
+        report("test data has " + std::to_string(inputs.size()) + " inputs and " + std::to_string(expected.size()) +
+               " outputs, the model " + std::to_string((*prog)->inputs.size()) + " and " +
+               std::to_string((*prog)->outputs.size()));
+        continue;
+      }
+      auto session = prepare(*prog, registry, a.get("--backend"), inputs);
+      if (!session.isOk()) { report(session.status().message()); continue; }
+      const auto t0 = Clock::now();
+      if (Status s = (*session)->run(); !s.isOk()) { report(s.message()); continue; }
+      const double ms = msSince(t0);
+      std::string why;
+      double maxAbs = 0, maxRel = 0;
+      for (size_t i = 0; i < expected.size() && why.empty(); ++i) {
+        const ProgramTensor& t = (*prog)->tensors[(*prog)->outputs[i]];
+        Comparison c = compareTensors(t.desc, (*session)->outputData(i), expected[i], rtol, atol);
+        if (!c.ok) why = "output '" + t.name + "': " + c.why;
+        maxAbs = std::max(maxAbs, c.maxAbsErr);
+        maxRel = std::max(maxRel, c.maxRelErr);
+      }
+      if (!why.empty()) { report(why); continue; }
+      std::printf("PASS %s (max abs err %.3g, max rel err %.3g, %.1f ms)\n", label.c_str(), maxAbs, maxRel, ms);
+      ++passed;
+    }
+  }
+  std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  return failed ? 1 : 0;
+}
+
+int benchCommand(const std::vector<std::string>& argv) {
+  Args a = parse(argv, {"--shape", "--threads", "--backend", "--backends", "--runs", "--warmup"}, {"--json"});
+  if (!a.error.empty()) return fail(a.error);
+  if (a.positional.size() != 1)
+    return fail("usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]");
+  if (Status s = checkThreads(a); !s.isOk()) return fail(s);
+  auto opts = convertOptions(a);
+  if (!opts.isOk()) return fail(opts.status());
+  auto prog = loadModel(a.positional[0], *opts);
+  if (!prog.isOk()) return fail(prog.status());
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  auto session = prepare(*prog, registry, a.get("--backend"), randomInputs(**prog));
+  if (!session.isOk()) return fail(session.status());
+  const int warmup = std::max(0, std::atoi(a.get("--warmup", "2").c_str()));
+  const int runs = std::max(1, std::atoi(a.get("--runs", "10").c_str()));
+  for (int i = 0; i < warmup; ++i)
+    if (Status s = (*session)->run(); !s.isOk()) return fail(s);
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = Clock::now();
+    if (Status s = (*session)->run(); !s.isOk()) return fail(s);
+    ms.push_back(msSince(t0));
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+  const double arenaMiB = (*session)->memoryPlan().arenaBytes / 1048576.0;
+  if (a.has("--json")) {
+    std::printf("{\"model\": \"%s\", \"runs\": %d, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
+                a.positional[0].c_str(), runs, ms.front(), median, ms.back(), arenaMiB);
+  } else {
+    std::printf("%s: %d runs, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f MiB)\n",
+                a.positional[0].c_str(), runs, ms.front(), median, ms.back(), arenaMiB);
+  }
+  return 0;
+}
+
+}  // namespace tessel::cli

@@ -1,0 +1,31 @@
+// tessel: the command-line front door (convert, run, check, bench).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  const char* usage =
+      "usage: tessel <command> [args]\n"
+      "  convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search off]\n"
+      "  run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]\n"
+      "  check DIR... [--rtol R] [--atol A] [--backend NAME]\n"
+      "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n";
+  if (argc < 2) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "convert") return tessel::cli::convertCommand(args);
+  if (cmd == "run") return tessel::cli::runCommand(args);
+  if (cmd == "check") return tessel::cli::checkCommand(args);
+  if (cmd == "bench") return tessel::cli::benchCommand(args);
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "tessel: error: unknown command '%s'\n%s", cmd.c_str(), usage);
+  return 2;
+}

@@ -1,0 +1,36 @@
+// Host tensors for the CLI: .pb/.npy files, seeded random inputs, summaries and comparison.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tessel/core/tensor_desc.h"
+
+namespace tessel::cli {
+
+struct HostTensor {
+  std::string name;
+  TensorDesc desc;
+  std::vector<uint8_t> bytes;
+};
+
+// ONNX TensorProto (.pb) or NumPy (.npy, little-endian, C order).
+Result<HostTensor> readTensorFile(const std::string& path);
+HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_t seed);
+
+// Elements as doubles (any dtype).
+std::vector<double> toDoubles(const TensorDesc& desc, const void* data);
+std::string summarize(const TensorDesc& desc, const void* data);
+
+struct Comparison {
+  bool ok = true;
+  double maxAbsErr = 0;
+  double maxRelErr = 0;
+  std::string why;  // set when !ok
+};
+// |actual - expected| <= atol + rtol * |expected| everywhere; also fails when the actual output
+// is constant (all zeros included) while the expected one is not, so a do-nothing runtime fails.
+Comparison compareTensors(const TensorDesc& desc, const void* actual, const HostTensor& expected,
+                          double rtol, double atol);
+
+}  // namespace tessel::cli
