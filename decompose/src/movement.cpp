@@ -90,7 +90,13 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
     return out;
   }
   if (n.numOutputs != 1) return unsupported(n.label() + ": extra outputs");
-  return in;  // Identity, Dropout
+  if (n.opType == "Dropout" && n.hasInput(2)) {
+    // training_mode: only a constant false keeps Dropout the identity.
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> training, n.constFloats(2, "training_mode"));
+    if (training.size() != 1 || training[0] != 0.0)
+      return unsupported(n.label() + ": training mode");
+  }
+  return in;  // Identity, Dropout at inference
 }
 
 // Copies all of tensor `src` into `dst` at element offset `dstOffset` with `dstStrides`.

@@ -42,13 +42,16 @@ Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
     return unsupported(label() + ": input '" + what + "' must be a constant known at convert time");
   const int64_t n = in.desc.numel();
   std::vector<int64_t> v(static_cast<size_t>(n));
-  if (in.desc.dtype == DType::I64) {
-    std::memcpy(v.data(), in.constant, n * sizeof(int64_t));
-  } else if (in.desc.dtype == DType::I32) {
-    const auto* p = static_cast<const int32_t*>(in.constant);
-    for (int64_t k = 0; k < n; ++k) v[k] = p[k];
-  } else {
-    return error(std::string("input '") + what + "' must be int32 or int64");
+  auto widen = [&](auto* typed) {
+    for (int64_t k = 0; k < n; ++k) v[k] = static_cast<int64_t>(typed[k]);
+  };
+  switch (in.desc.dtype) {
+    case DType::I64: widen(static_cast<const int64_t*>(in.constant)); break;
+    case DType::I32: widen(static_cast<const int32_t*>(in.constant)); break;
+    case DType::I8: widen(static_cast<const int8_t*>(in.constant)); break;
+    case DType::U8: widen(static_cast<const uint8_t*>(in.constant)); break;
+    case DType::Bool: widen(static_cast<const bool*>(in.constant)); break;
+    default: return error(std::string("input '") + what + "' must have an integer type");
   }
   return v;
 }
