@@ -72,7 +72,8 @@ int32_t LoweringBuilder::binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs) {
 Result<Lowering> LoweringBuilder::finish() {
   for (int i = 0; i < node_.numOutputs; ++i)
     if (lowering_.tensors[output(i)].dtype == DType::Undefined)
-      return internalError(node_.label() + ": rule left output " + std::to_string(i) + " undefined");
+      return node_.error("declares " + std::to_string(node_.numOutputs) + " outputs; output " +
+                         std::to_string(i) + " is not one this operator produces");
   return std::move(lowering_);
 }
 

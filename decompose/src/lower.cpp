@@ -24,6 +24,7 @@ Result<Lowering> lower(const Node& node) {
   if (!rule)
     return unsupported("operator '" + node.opType + "' (node '" + node.name + "', opset " +
                        std::to_string(node.opset) + ") is not supported");
+  if (node.numOutputs < 1) return node.error("has no outputs");
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     const NodeInput& in = node.inputs[i];
     if (!in.present) continue;

@@ -108,11 +108,17 @@ std::vector<int32_t> ids(const flatbuffers::Vector<int32_t>* v) {
 }
 
 Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size) {
-  if (size < 8 || !fb::ModelBufferHasIdentifier(bytes))
+  // Layout: 4-byte little-endian size of the rest, then the flatbuffer; the size catches
+  // truncation that would otherwise cut only trailing padding.
+  if (size < 12 || !flatbuffers::BufferHasIdentifier(bytes + 4, fb::ModelIdentifier()))
     return corrupt("not a Tessel artifact (missing TSL1 identifier)");
+  const uint32_t declared = flatbuffers::ReadScalar<uint32_t>(bytes);
+  if (declared != size - 4)
+    return corrupt("artifact is " + std::to_string(size) + " bytes, its header says " +
+                   std::to_string(static_cast<uint64_t>(declared) + 4) + " (truncated or padded)");
   flatbuffers::Verifier verifier(bytes, size, /*max_depth=*/16, /*max_tables=*/10'000'000);
-  if (!fb::VerifyModelBuffer(verifier)) return corrupt("artifact failed flatbuffer verification");
-  const fb::Model* m = fb::GetModel(bytes);
+  if (!fb::VerifySizePrefixedModelBuffer(verifier)) return corrupt("artifact failed flatbuffer verification");
+  const fb::Model* m = fb::GetSizePrefixedModel(bytes);
   if (m->format_version() != kArtifactFormatVersion)
     return corrupt("artifact format version " + std::to_string(m->format_version()) +
                    " (this runtime reads " + std::to_string(kArtifactFormatVersion) + ")");
@@ -158,8 +164,13 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
 }  // namespace
 
 Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes) {
-  auto owned = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Program> prog, buildProgram(owned->data(), owned->size()));
+  // Constants are 64-byte aligned relative to the buffer: give the buffer that alignment too.
+  auto owned = std::shared_ptr<uint8_t[]>(new (std::nothrow) uint8_t[bytes.size() + 64]);
+  if (!owned) return invalidArgument("cannot allocate " + std::to_string(bytes.size()) + " bytes");
+  const auto base = reinterpret_cast<uintptr_t>(owned.get());
+  uint8_t* aligned = owned.get() + (64 - base % 64) % 64;
+  if (!bytes.empty()) std::memcpy(aligned, bytes.data(), bytes.size());
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Program> prog, buildProgram(aligned, bytes.size()));
   prog->storage = owned;
   return std::shared_ptr<const Program>(std::move(prog));
 }

@@ -99,7 +99,7 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
   auto outputVec = b.CreateVector(program.outputs);
   auto model = fb::CreateModel(b, kArtifactFormatVersion, producerStr, tensorVec, primVec, inputVec,
                                outputVec, data, fnv1a64(blob.data(), blob.size()));
-  fb::FinishModelBuffer(b, model);
+  fb::FinishSizePrefixedModelBuffer(b, model);
   return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
 

@@ -7,7 +7,10 @@
 #include <fstream>
 #include <map>
 
+#include <unistd.h>
+
 #include "pipeline.h"
+#include "tessel/runtime/artifact.h"
 #include "tensor_io.h"
 #include "tessel/runtime/session.h"
 
@@ -162,6 +165,20 @@ std::vector<fs::path> indexedFiles(const fs::path& dir, const std::string& prefi
   return out;
 }
 
+// Converts to a .tsl file and loads it back with the runtime's file loader (mmap), so checks
+// cover the artifact exactly as devices see it.
+Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onnx, const ConvertOptions& opts) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, convertOnnxFile(onnx, opts));
+  std::string path = (fs::temp_directory_path() / "tessel-check-XXXXXX").string();
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0) return ioError("cannot create a temporary artifact file");
+  const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  ::close(fd);
+  auto prog = written ? loadArtifactFile(path) : Result<std::shared_ptr<const Program>>(ioError("cannot write " + path));
+  fs::remove(path);  // the mapping outlives the name
+  return prog;
+}
+
 }  // namespace
 
 int convertCommand(const std::vector<std::string>& argv) {
@@ -283,7 +300,7 @@ int checkCommand(const std::vector<std::string>& argv) {
       if (!model.isOk()) { report(model.status().message()); continue; }
       for (size_t i = 0; i < inputs.size() && i < model->inputs.size(); ++i)
         opts.shapes[model->inputs[i].name] = inputs[i].desc.shape;
-      auto prog = loadModel((dir / "model.onnx").string(), opts);
+      auto prog = convertThroughFile((dir / "model.onnx").string(), opts);
       if (!prog.isOk()) { report(prog.status().message()); continue; }
       if (inputs.size() != (*prog)->inputs.size() || expected.size() != (*prog)->outputs.size()) {
         report("test data has " + std::to_string(inputs.size()) + " inputs and " + std::to_string(expected.size()) +

@@ -1,0 +1,197 @@
+// Memory planning, the artifact format (round trip and damaged files) and the C API.
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "tessel/runtime/artifact.h"
+#include "tessel/runtime/session.h"
+#include "tessel/tessel.h"
+#include "test_util.h"
+
+using namespace tessel;
+
+namespace {
+
+// x -> relu -> view -> transpose(raster) -> add(x^T...) : a small program with a constant.
+std::shared_ptr<Program> smallProgram() {
+  auto prog = std::make_shared<Program>();
+  static const float kBias[3] = {0.5f, -1.f, 2.f};
+  prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr},
+                   {"r", {DType::F32, {2, 3}}, nullptr},
+                   {"v", {DType::F32, {6}}, nullptr},
+                   {"t", {DType::F32, {3, 2}}, nullptr},
+                   {"b", {DType::F32, {3, 1}}, kBias},
+                   {"y", {DType::F32, {3, 2}}, nullptr}};
+  Primitive relu{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"};
+  Primitive view{ViewParams{}, {1}, {2}, "flat"};
+  RasterParams tp;
+  tp.regions = {Region{0, {0, {0, 1, 3}}, {0, {0, 2, 1}}, {1, 3, 2}}};
+  Primitive transpose{tp, {2}, {3}, "transpose"};
+  Primitive add{BinaryParams{BinaryKind::Add, {2, 1}, {1, 0}}, {3, 4}, {5}, "add"};
+  prog->primitives = {relu, view, transpose, add};
+  prog->inputs = {0};
+  prog->outputs = {5};
+  return prog;
+}
+
+std::vector<float> runSmall(std::shared_ptr<const Program> prog, const std::vector<float>& x) {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  auto s = Session::create(prog, registry);
+  REQUIRE(s.isOk());
+  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
+  REQUIRE((*s)->run().isOk());
+  const auto* y = static_cast<const float*>((*s)->outputData(0));
+  return {y, y + 6};
+}
+
+}  // namespace
+
+TEST_CASE("the small program computes relu(x)^T + b") {
+  std::vector<float> x{1, -2, 3, -4, 5, -6};
+  auto y = runSmall(smallProgram(), x);
+  // relu(x) = [[1,0,3],[0,5,0]]; transposed [[1,0],[0,5],[3,0]]; + b per row.
+  CHECK(y == std::vector<float>{1.5f, 0.5f, -1.f, 4.f, 5.f, 2.f});
+}
+
+TEST_CASE("memory plan: simultaneously live buffers never overlap, views alias") {
+  // A chain with skip connections: t_i = relu(t_{i-1}), and t_i += t_{i-3}.
+  auto prog = std::make_shared<Program>();
+  prog->tensors.push_back({"x", {DType::F32, {64}}, nullptr});
+  prog->inputs = {0};
+  for (int i = 1; i <= 20; ++i) {
+    const int64_t size = 64 + (i % 5) * 32;
+    const int32_t prev = static_cast<int32_t>(prog->tensors.size() - 1);
+    prog->tensors.push_back({"r" + std::to_string(i), {DType::F32, prog->tensors[prev].desc.shape}, nullptr});
+    prog->primitives.push_back({UnaryParams{UnaryKind::Relu}, {prev}, {prev + 1}, ""});
+    prog->tensors.push_back({"v" + std::to_string(i), {DType::F32, {size}}, nullptr});
+    RasterParams r;
+    r.fill = 0.0;
+    r.regions = {Region{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, std::min<int64_t>(size, prog->tensors[prev].desc.numel())}}};
+    prog->primitives.push_back({r, {prev + 1}, {prev + 2}, ""});
+  }
+  prog->outputs = {static_cast<int32_t>(prog->tensors.size() - 1)};
+  REQUIRE(validateProgram(*prog).isOk());
+  MemoryPlan plan = planMemory(*prog);
+  CHECK(plan.arenaBytes < plan.unsharedBytes);
+  // Live ranges from the program itself; overlapping ranges must get disjoint bytes.
+  const size_t n = prog->tensors.size();
+  std::vector<int64_t> first(n, -1), last(n, -1);
+  for (size_t i = 0; i < prog->primitives.size(); ++i) {
+    for (int32_t id : prog->primitives[i].inputs) last[id] = static_cast<int64_t>(i);
+    first[prog->primitives[i].outputs[0]] = static_cast<int64_t>(i);
+  }
+  last[prog->outputs[0]] = static_cast<int64_t>(prog->primitives.size());
+  for (size_t a = 0; a < n; ++a)
+    for (size_t b = a + 1; b < n; ++b) {
+      if (last[a] < first[b] || last[b] < first[a]) continue;
+      const int64_t ea = plan.offsets[a] + prog->tensors[a].desc.byteSize();
+      const int64_t eb = plan.offsets[b] + prog->tensors[b].desc.byteSize();
+      INFO("tensors " << a << " and " << b);
+      CHECK((ea <= plan.offsets[b] || eb <= plan.offsets[a]));
+    }
+  auto small = smallProgram();
+  MemoryPlan sp = planMemory(*small);
+  CHECK(sp.aliasOf[2] == 1);
+  CHECK(sp.offsets[2] == sp.offsets[1]);
+  CHECK(sp.offsets[4] == MemoryPlan::kNoOffset);
+}
+
+TEST_CASE("artifacts round-trip and run the same") {
+  auto prog = smallProgram();
+  std::vector<uint8_t> bytes = writeArtifact(*prog, "test");
+  auto loaded = loadArtifact(bytes);
+  REQUIRE(loaded.isOk());
+  REQUIRE((*loaded)->primitives.size() == prog->primitives.size());
+  for (size_t i = 0; i < prog->primitives.size(); ++i)
+    CHECK((*loaded)->primitives[i].params == prog->primitives[i].params);
+  std::vector<float> x{1, -2, 3, -4, 5, -6};
+  CHECK(runSmall(*loaded, x) == runSmall(prog, x));
+  CHECK(reinterpret_cast<uintptr_t>((*loaded)->tensors[4].data) % 64 == 0);
+}
+
+TEST_CASE("damaged artifacts are rejected, never crash") {
+  const std::vector<uint8_t> good = writeArtifact(*smallProgram(), "test");
+  for (size_t cut = 0; cut < good.size(); cut += 7) {
+    std::vector<uint8_t> bad(good.begin(), good.begin() + cut);
+    CHECK_FALSE(loadArtifact(bad).isOk());
+  }
+  std::mt19937 rng(9);
+  int rejected = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    std::vector<uint8_t> bad = good;
+    for (int flips = 0; flips < 3; ++flips) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    auto loaded = loadArtifact(bad);
+    if (!loaded.isOk()) { ++rejected; continue; }
+    // What loads must be valid and runnable.
+    CHECK(validateProgram(**loaded).isOk());
+  }
+  CHECK(rejected > 1000);
+  auto wrongMagic = good;
+  wrongMagic[8] = 'X';  // after the 4-byte size prefix and the root offset
+  auto r = loadArtifact(wrongMagic);
+  REQUIRE_FALSE(r.isOk());
+  CHECK(r.status().message() == "not a Tessel artifact (missing TSL1 identifier)");
+}
+
+TEST_CASE("C API: status on every call, create/release pairs") {
+  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
+  tessel_model* model = nullptr;
+  REQUIRE(tessel_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  CHECK(tessel_model_input_count(model) == 1);
+  tessel_tensor_info info{};
+  REQUIRE(tessel_model_input_info(model, 0, &info) == nullptr);
+  CHECK(std::string(info.name) == "x");
+  CHECK(info.dtype == TESSEL_DTYPE_F32);
+  CHECK(info.byte_size == 24);
+  tessel_status s = tessel_model_output_info(model, 3, &info);
+  REQUIRE(s != nullptr);
+  CHECK(tessel_status_get_code(s) == TESSEL_INVALID_ARGUMENT);
+  tessel_status_free(s);
+
+  tessel_session* session = nullptr;
+  tessel_session_options opts{"nope"};
+  s = tessel_session_create(model, &opts, &session);
+  REQUIRE(s != nullptr);
+  CHECK(std::string(tessel_status_get_message(s)) == "no backend named 'nope'");
+  tessel_status_free(s);
+  REQUIRE(tessel_session_create(model, nullptr, &session) == nullptr);
+  float x[6] = {1, -2, 3, -4, 5, -6};
+  s = tessel_session_set_input(session, 0, x, 20);
+  REQUIRE(s != nullptr);
+  CHECK(std::string(tessel_status_get_message(s)) == "input 'x' expects 24 bytes (f32[2,3]), got 20");
+  tessel_status_free(s);
+  REQUIRE(tessel_session_set_input(session, 0, x, sizeof x) == nullptr);
+  REQUIRE(tessel_session_run(session) == nullptr);
+  const void* out = nullptr;
+  size_t size = 0;
+  REQUIRE(tessel_session_get_output(session, 0, &out, &size) == nullptr);
+  CHECK(size == 24);
+  CHECK(static_cast<const float*>(out)[3] == 4.f);
+  CHECK(tessel_session_arena_bytes(session) > 0);
+  tessel_session_release(session);
+  tessel_model_release(model);
+
+  CHECK(tessel_status_get_code(nullptr) == TESSEL_OK);
+  s = tessel_model_load_memory(nullptr, 0, &model);
+  CHECK(tessel_status_get_code(s) == TESSEL_INVALID_ARGUMENT);
+  tessel_status_free(s);
+  uint8_t junk[16] = {1, 2, 3};
+  s = tessel_model_load_memory(junk, sizeof junk, &model);
+  CHECK(tessel_status_get_code(s) == TESSEL_CORRUPT);
+  tessel_status_free(s);
+  s = tessel_model_load_file("/nonexistent.tsl", &model);
+  CHECK(tessel_status_get_code(s) == TESSEL_IO);
+  tessel_status_free(s);
+}
+
+TEST_CASE("a preferred backend that declines a primitive falls back") {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  SessionOptions opts;
+  opts.backend = "null";
+  auto s = Session::create(smallProgram(), registry, opts);
+  REQUIRE(s.isOk());
+  const auto& assigned = (*s)->assignment();
+  CHECK(assigned[0]->name() == "reference");  // relu: arithmetic
+  CHECK(assigned[2]->name() == "null");       // transpose: pure movement
+}
