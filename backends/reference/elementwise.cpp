@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <type_traits>
 
 #include "kernels.h"
 
@@ -30,11 +32,27 @@ float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   return x;
 }
 
+// Float to integer saturates (NaN gives 0): out-of-range conversion is undefined in C++ and
+// unspecified in ONNX, and must not be undefined here.
+template <typename To, typename From>
+To castValue(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    if (std::isnan(v)) return To(0);
+    if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
+    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+    return static_cast<To>(v);
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
 template <typename To, typename From>
 void convert(const void* src, void* dst, int64_t n) {
   const From* s = static_cast<const From*>(src);
   To* d = static_cast<To*>(dst);
-  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<To>(s[i]);
+  for (int64_t i = 0; i < n; ++i) d[i] = castValue<To>(s[i]);
 }
 
 template <typename To>
@@ -66,18 +84,36 @@ Status cast(DType from, DType to, const void* src, void* dst, int64_t n) {
   return internalError("cast to undefined dtype");
 }
 
+// Integer arithmetic wraps (two's complement) like ONNX runtimes do in practice; signed
+// overflow must not be undefined behaviour here.
 template <typename T>
 T binaryValue(BinaryKind k, T a, T b) {
-  switch (k) {
-    case BinaryKind::Add: return a + b;
-    case BinaryKind::Sub: return a - b;
-    case BinaryKind::Mul: return a * b;
-    case BinaryKind::Div: return b == T(0) && !std::is_floating_point_v<T> ? T(0) : a / b;
-    case BinaryKind::Max: return std::max(a, b);
-    case BinaryKind::Min: return std::min(a, b);
-    case BinaryKind::Pow: return static_cast<T>(std::pow(a, b));
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    switch (k) {
+      case BinaryKind::Add: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+      case BinaryKind::Sub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+      case BinaryKind::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+      case BinaryKind::Div:
+        if (b == 0 || (a == std::numeric_limits<T>::min() && b == T(-1))) return T(0);
+        return a / b;
+      case BinaryKind::Max: return std::max(a, b);
+      case BinaryKind::Min: return std::min(a, b);
+      case BinaryKind::Pow: return castValue<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    }
+    return a;
+  } else {
+    switch (k) {
+      case BinaryKind::Add: return a + b;
+      case BinaryKind::Sub: return a - b;
+      case BinaryKind::Mul: return a * b;
+      case BinaryKind::Div: return a / b;
+      case BinaryKind::Max: return std::max(a, b);
+      case BinaryKind::Min: return std::min(a, b);
+      case BinaryKind::Pow: return std::pow(a, b);
+    }
+    return a;
   }
-  return a;
 }
 
 // Walks the output in row-major order, carrying both inputs' offsets along.

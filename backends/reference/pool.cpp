@@ -18,10 +18,12 @@ Status runPool(const PoolParams& p, Inputs in, const TensorView& out) {
         float best = -std::numeric_limits<float>::infinity();
         double sum = 0;
         int64_t count = 0;
-        for (int64_t ky = 0; ky < p.kernel[0]; ++ky)
-          for (int64_t kx = 0; kx < p.kernel[1]; ++kx) {
+        // Only the part of the window inside the input: padding contributes nothing.
+        const int64_t ky0 = std::max<int64_t>(0, -y0), ky1 = std::min(p.kernel[0], h - y0);
+        const int64_t kx0 = std::max<int64_t>(0, -x0), kx1 = std::min(p.kernel[1], w - x0);
+        for (int64_t ky = ky0; ky < ky1; ++ky)
+          for (int64_t kx = kx0; kx < kx1; ++kx) {
             const int64_t iy = y0 + ky, ix = x0 + kx;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
             const float v = x[(pl * h + iy) * w + ix];
             best = std::max(best, v);
             sum += v;

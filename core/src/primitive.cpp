@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tessel/core/checked_math.h"
+
 namespace tessel {
 namespace {
 
@@ -43,7 +45,7 @@ bool stridedReach(const Shape& shape, const std::vector<int64_t>& strides, int64
   *reach = 0;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (strides[i] < 0 || strides[i] > (int64_t{1} << 40)) return false;
-    if (shape[i] > 0) *reach += (shape[i] - 1) * strides[i];
+    if (shape[i] > 0 && !checkedMulAdd(shape[i] - 1, strides[i], reach)) return false;
   }
   return true;
 }
@@ -66,19 +68,23 @@ Status validateBinary(const BinaryParams& b, const TensorDesc& l, const TensorDe
 Status validateMatMul(const MatMulParams& m, const std::vector<const TensorDesc*>& in,
                       const TensorDesc& out) {
   if (m.batch < 0 || m.m < 0 || m.n < 0 || m.k < 0) return corrupt("matmul negative dims");
-  if (out.numel() != m.batch * m.m * m.n) return corrupt("matmul output size mismatch");
+  int64_t count = 0;
+  if (!checkedProduct({m.batch, m.m, m.n}, &count) || out.numel() != count)
+    return corrupt("matmul output size mismatch");
   if (m.hasBias != (in.size() == 3)) return corrupt("matmul bias flag does not match inputs");
-  if (m.batch * m.m * m.n == 0 || m.k == 0) return Status::ok();
+  if (count == 0) return Status::ok();
   int64_t reach = 0;
+  if (m.hasBias && (!stridedReach({m.m, m.n}, {m.biasStrides[0], m.biasStrides[1]}, &reach) ||
+                    reach >= in[2]->numel()))
+    return corrupt("matmul bias strides reach outside bias");
+  if (m.k == 0) return Status::ok();
+  if (m.k > in[0]->numel() || m.k > in[1]->numel()) return corrupt("matmul k exceeds its operands");
   if (!stridedReach({m.batch, m.m, m.k}, {m.aStrides.begin(), m.aStrides.end()}, &reach) ||
       reach >= in[0]->numel())
     return corrupt("matmul a strides reach outside a");
   if (!stridedReach({m.batch, m.k, m.n}, {m.bStrides.begin(), m.bStrides.end()}, &reach) ||
       reach >= in[1]->numel())
     return corrupt("matmul b strides reach outside b");
-  if (m.hasBias && (!stridedReach({m.m, m.n}, {m.biasStrides[0], m.biasStrides[1]}, &reach) ||
-                    reach >= in[2]->numel()))
-    return corrupt("matmul bias strides reach outside bias");
   return Status::ok();
 }
 
@@ -124,8 +130,9 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
       return validateBinary(p.as<BinaryParams>(), *in[0], *in[1], out);
     case PrimitiveKind::Reduce: {
       const auto& r = p.as<ReduceParams>();
-      if (r.outer < 0 || r.extent < 0 || r.inner < 0 || r.outer * r.extent * r.inner != in[0]->numel() ||
-          r.outer * r.inner != out.numel())
+      int64_t all = 0, kept = 0;
+      if (r.outer < 0 || r.extent < 0 || r.inner < 0 || !checkedProduct({r.outer, r.extent, r.inner}, &all) ||
+          !checkedProduct({r.outer, r.inner}, &kept) || all != in[0]->numel() || kept != out.numel())
         return corrupt("reduce dims do not match its tensors");
       return Status::ok();
     }

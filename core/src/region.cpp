@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "tessel/core/checked_math.h"
+
 namespace tessel {
 namespace {
 
@@ -11,9 +13,9 @@ bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t*
   for (int i = 0; i < 3; ++i) {
     if (size[i] < 0) return false;
     if (size[i] == 0) return true;
-    int64_t reach = (size[i] - 1) * v.stride[i];
-    if (v.stride[i] > (int64_t{1} << 40) || v.stride[i] < -(int64_t{1} << 40)) return false;
-    if (reach > 0) *hi += reach; else *lo += reach;
+    int64_t reach = 0;
+    if (!checkedMulAdd(size[i] - 1, v.stride[i], &reach)) return false;
+    if (__builtin_add_overflow(reach > 0 ? *hi : *lo, reach, reach > 0 ? hi : lo)) return false;
   }
   return true;
 }
@@ -22,9 +24,10 @@ bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t*
 
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount) {
   if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return Status::ok();
-  if (r.size[0] > (int64_t{1} << 40) || r.size[1] > (int64_t{1} << 40) ||
-      r.size[2] > (int64_t{1} << 40))
-    return corrupt("region size out of range");
+  // A destination element is written at most once per region: more is a repeat, not a copy.
+  int64_t volume = 0;
+  if (!checkedProduct({r.size[0], r.size[1], r.size[2]}, &volume) || volume > dstCount)
+    return corrupt("region copies more elements than its destination holds");
   int64_t lo = 0, hi = 0;
   if (!viewRange(r.src, r.size, &lo, &hi) || lo < 0 || hi >= srcCount)
     return corrupt("region reads outside its source (" + std::to_string(srcCount) + " elements)");

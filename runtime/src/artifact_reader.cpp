@@ -17,17 +17,23 @@ namespace fb = tessel::fb;
 static_assert(static_cast<int>(fb::Params_MAX) == std::variant_size_v<PrimitiveParams> - 1,
               "artifact.fbs Params union and primitives.def disagree");
 
+// The flatbuffers verifier checks a vector's length field, not its 8-byte elements' alignment.
+bool aligned8(const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; }
+
 template <size_t N>
 Result<std::array<int64_t, N>> fixed(const flatbuffers::Vector<int64_t>* v, const char* what) {
   if (!v || v->size() != N)
     return corrupt(std::string(what) + " must have " + std::to_string(N) + " values");
+  if (!aligned8(v->data())) return corrupt(std::string(what) + " is misaligned");
   std::array<int64_t, N> a{};
   for (size_t i = 0; i < N; ++i) a[i] = v->Get(static_cast<flatbuffers::uoffset_t>(i));
   return a;
 }
 
-std::vector<int64_t> longs(const flatbuffers::Vector<int64_t>* v) {
-  return v ? std::vector<int64_t>(v->begin(), v->end()) : std::vector<int64_t>{};
+Result<std::vector<int64_t>> longs(const flatbuffers::Vector<int64_t>* v) {
+  if (!v) return std::vector<int64_t>{};
+  if (!aligned8(v->data())) return corrupt("misaligned integer vector");
+  return std::vector<int64_t>(v->begin(), v->end());
 }
 
 template <typename E>
@@ -37,10 +43,12 @@ Result<E> enumValue(uint8_t raw, uint8_t count, const char* what) {
 }
 
 Result<PrimitiveParams> readParams(const fb::Primitive& p) {
+  if (!p.params()) return corrupt("primitive has no params");
   switch (p.params_type()) {
     case fb::Params_RasterParams: {
       const auto* r = p.params_as_RasterParams();
       RasterParams out;
+      if (r->regions() && !aligned8(r->regions()->data())) return corrupt("misaligned regions");
       if (r->regions())
         for (const fb::Region* g : *r->regions())
           out.regions.push_back({g->source(), {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},
@@ -58,7 +66,9 @@ Result<PrimitiveParams> readParams(const fb::Primitive& p) {
     case fb::Params_BinaryParams: {
       const auto* u = p.params_as_BinaryParams();
       TESSEL_ASSIGN_OR_RETURN(BinaryKind k, enumValue<BinaryKind>(u->kind(), kBinaryKindCount, "binary kind"));
-      return PrimitiveParams(BinaryParams{k, longs(u->lhs_strides()), longs(u->rhs_strides())});
+      TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> lhs, longs(u->lhs_strides()));
+      TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> rhs, longs(u->rhs_strides()));
+      return PrimitiveParams(BinaryParams{k, std::move(lhs), std::move(rhs)});
     }
     case fb::Params_ReduceParams: {
       const auto* u = p.params_as_ReduceParams();
@@ -135,13 +145,15 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
     if (t->dtype() == 0 || dtypeSize(static_cast<DType>(t->dtype())) == 0)
       return corrupt("tensor '" + pt.name + "' has unknown dtype " + std::to_string(t->dtype()));
     pt.desc.dtype = static_cast<DType>(t->dtype());
-    pt.desc.shape = longs(t->shape());
+    TESSEL_ASSIGN_OR_RETURN(pt.desc.shape, longs(t->shape()));
     auto n = elementCount(pt.desc.shape);
     if (!n.isOk()) return corrupt("tensor '" + pt.name + "': " + n.status().message());
     if (t->role() == fb::TensorRole_Constant) {
       const uint64_t want = static_cast<uint64_t>(pt.desc.byteSize());
       if (t->data_size() != want || t->data_offset() > blobSize || blobSize - t->data_offset() < want)
         return corrupt("constant '" + pt.name + "' lies outside the data section");
+      if (reinterpret_cast<uintptr_t>(blob + t->data_offset()) % 64 != 0)
+        return corrupt("constant '" + pt.name + "' is not 64-byte aligned");
       pt.data = blob + t->data_offset();
     }
     prog->tensors.push_back(std::move(pt));

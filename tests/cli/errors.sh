@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Bad input through the CLI: each case must fail with one clear line on stderr and a non-zero
+# exit, never a crash. Usage: errors.sh TESSEL_BINARY
+set -uo pipefail
+tessel=$1
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$here/make_models.py" "$work" || exit 1
+failures=0 passed=0
+
+# expect NAME EXPECTED_SUBSTRING -- COMMAND...
+expect() {
+  local name=$1 want=$2
+  shift 3
+  "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ] || [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$work/err"; then
+    echo "FAIL $name: exit $rc, stderr:"; cat "$work/err"
+    failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+
+"$tessel" convert "$work/relu.onnx" -o "$work/relu.tsl" >/dev/null || { echo "FAIL: cannot convert relu.onnx"; exit 1; }
+head -c 100 /dev/urandom >"$work/random.bin"
+head -c 37 "$work/relu.onnx" >"$work/truncated.onnx"
+head -c $(( $(stat -c %s "$work/relu.tsl") - 9 )) "$work/relu.tsl" >"$work/truncated.tsl"
+
+expect unsupported-op "operator 'Celu' (node 'celu_0', opset 13) is not supported" -- "$tessel" convert "$work/unsupported.onnx" -o "$work/u.tsl"
+expect corrupt-onnx "not a valid ONNX model" -- "$tessel" convert "$work/random.bin" -o "$work/c.tsl"
+expect truncated-onnx "truncated.onnx" -- "$tessel" convert "$work/truncated.onnx" -o "$work/t.tsl"
+expect missing-onnx "cannot open" -- "$tessel" convert "$work/nope.onnx" -o "$work/n.tsl"
+expect corrupt-tsl "not a Tessel artifact" -- "$tessel" run "$work/random.bin"
+expect truncated-tsl "truncated or padded" -- "$tessel" run "$work/truncated.tsl"
+expect wrong-shape "input 'x' expects shape [1,4], got [1,5]" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_shape.npy"
+expect wrong-dtype "input 'x' expects f32, got i64" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_dtype.npy"
+expect unknown-input "--input names 'z', which is not a model input" -- "$tessel" run "$work/relu.tsl" --input "z=$work/x_ok.npy"
+expect bad-shape-flag "--shape expects NAME=DIMS" -- "$tessel" convert "$work/relu.onnx" -o "$work/r2.tsl" --shape x
+expect unknown-backend "no backend named 'gpu9'" -- "$tessel" run "$work/relu.tsl" --backend gpu9
+
+echo "$passed passed, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,25 @@
+#!/usr/bin/python3
+"""Writes the small models and tensors the CLI error tests feed to tessel."""
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def model(op, name, **attrs):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    node = helper.make_node(op, ["x"], ["y"], name=name, **attrs)
+    graph = helper.make_graph([node], "g", [x], [y])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+out = sys.argv[1]
+onnx.save(model("Relu", "relu_0"), f"{out}/relu.onnx")
+onnx.save(model("Celu", "celu_0"), f"{out}/unsupported.onnx")
+np.save(f"{out}/x_ok.npy", np.ones((1, 4), np.float32))
+np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
+np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))
+with open(f"{out}/x_ok.pb", "wb") as f:
+    f.write(numpy_helper.from_array(np.ones((1, 4), np.float32), "x").SerializeToString())
