@@ -26,6 +26,7 @@ class NullBackend final : public Backend {
     auto* dst = static_cast<uint8_t*>(out.data);
     for (const Region& r : p.as<RasterParams>().regions) {
       const auto* src = static_cast<const uint8_t*>(in[r.source].data);
+      if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
       for (int64_t i = 0; i < r.size[0]; ++i)
         for (int64_t j = 0; j < r.size[1]; ++j)
           for (int64_t k = 0; k < r.size[2]; ++k) {

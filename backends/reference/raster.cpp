@@ -14,6 +14,7 @@ void fillAll(void* dst, int64_t count, double value) {
 
 template <typename T>
 void copyRegion(const Region& r, const void* src, void* dst) {
+  if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return;
   const T* s = static_cast<const T*>(src);
   T* d = static_cast<T*>(dst);
   for (int64_t i = 0; i < r.size[0]; ++i)

@@ -18,6 +18,7 @@ static_assert(static_cast<int>(fb::Params_MAX) == std::variant_size_v<PrimitiveP
               "artifact.fbs Params union and primitives.def disagree");
 
 // The flatbuffers verifier checks a vector's length field, not its 8-byte elements' alignment.
+// Empty vectors may sit at any 4-byte position: nothing is read from them.
 bool aligned8(const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; }
 
 template <size_t N>
@@ -32,7 +33,7 @@ Result<std::array<int64_t, N>> fixed(const flatbuffers::Vector<int64_t>* v, cons
 
 Result<std::vector<int64_t>> longs(const flatbuffers::Vector<int64_t>* v) {
   if (!v) return std::vector<int64_t>{};
-  if (!aligned8(v->data())) return corrupt("misaligned integer vector");
+  if (v->size() > 0 && !aligned8(v->data())) return corrupt("misaligned integer vector");
   return std::vector<int64_t>(v->begin(), v->end());
 }
 
@@ -48,7 +49,8 @@ Result<PrimitiveParams> readParams(const fb::Primitive& p) {
     case fb::Params_RasterParams: {
       const auto* r = p.params_as_RasterParams();
       RasterParams out;
-      if (r->regions() && !aligned8(r->regions()->data())) return corrupt("misaligned regions");
+      if (r->regions() && r->regions()->size() > 0 && !aligned8(r->regions()->data()))
+        return corrupt("misaligned regions");
       if (r->regions())
         for (const fb::Region* g : *r->regions())
           out.regions.push_back({g->source(), {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},

@@ -33,6 +33,6 @@ clang++-16 -fsanitize=fuzzer,address,undefined "${objs[@]}" -o "$out/artifact_fu
 # Seeds: artifacts the compiler writes.
 "$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$out/corpus/emit.tsl" >/dev/null
 "$build/tools/tessel-opt" "$root/tests/lit/decompose.mlir" -tessel-decompose -o "$out/decomposed.mlir" >/dev/null
-"$out/artifact_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
+"$out/artifact_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
   -artifact_prefix="$out/" "$out/corpus" "$root/tests/fuzz/regressions" 2>"$out/fuzz.log" || { tail -n 60 "$out/fuzz.log"; exit 1; }
 echo "fuzzer: $(grep -c '' "$out/fuzz.log") log lines, no crash in ${seconds}s"
