@@ -1,6 +1,6 @@
-#include <algorithm>
-
 #include "kernels.h"
+
+#include <algorithm>
 
 namespace tessel::reference {
 
@@ -42,4 +42,4 @@ Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

@@ -1,116 +1,116 @@
+#include "kernels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
-
-#include "kernels.h"
 
 namespace tessel::reference {
 namespace {
 
 float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   switch (k) {
-    case UnaryKind::Identity:
-    case UnaryKind::Cast: return x;
-    case UnaryKind::Relu: return x > 0.f ? x : 0.f;
-    case UnaryKind::LeakyRelu: return x >= 0.f ? x : alpha * x;
-    case UnaryKind::Clip: return std::min(std::max(x, alpha), beta);
-    case UnaryKind::Sigmoid: return 1.f / (1.f + std::exp(-x));
-    case UnaryKind::HardSigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
-    case UnaryKind::HardSwish: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
-    case UnaryKind::Tanh: return std::tanh(x);
-    case UnaryKind::Exp: return std::exp(x);
-    case UnaryKind::Log: return std::log(x);
-    case UnaryKind::Sqrt: return std::sqrt(x);
-    case UnaryKind::Reciprocal: return 1.f / x;
-    case UnaryKind::Neg: return -x;
-    case UnaryKind::Abs: return std::fabs(x);
-    case UnaryKind::Floor: return std::floor(x);
-    case UnaryKind::Ceil: return std::ceil(x);
-    case UnaryKind::Erf: return std::erf(x);
+  case UnaryKind::Identity:
+  case UnaryKind::Cast: return x;
+  case UnaryKind::Relu: return x > 0.f ? x : 0.f;
+  case UnaryKind::LeakyRelu: return x >= 0.f ? x : alpha * x;
+  case UnaryKind::Clip: return std::min(std::max(x, alpha), beta);
+  case UnaryKind::Sigmoid: return 1.f / (1.f + std::exp(-x));
+  case UnaryKind::HardSigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
+  case UnaryKind::HardSwish: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
+  case UnaryKind::Tanh: return std::tanh(x);
+  case UnaryKind::Exp: return std::exp(x);
+  case UnaryKind::Log: return std::log(x);
+  case UnaryKind::Sqrt: return std::sqrt(x);
+  case UnaryKind::Reciprocal: return 1.f / x;
+  case UnaryKind::Neg: return -x;
+  case UnaryKind::Abs: return std::fabs(x);
+  case UnaryKind::Floor: return std::floor(x);
+  case UnaryKind::Ceil: return std::ceil(x);
+  case UnaryKind::Erf: return std::erf(x);
   }
   return x;
 }
 
 // Float to integer saturates (NaN gives 0): out-of-range conversion is undefined in C++ and
 // unspecified in ONNX, and must not be undefined here.
-template <typename To, typename From>
-To castValue(From v) {
+template <typename To, typename From> To castValue(From v) {
   if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
     if (std::isnan(v)) return To(0);
-    if (v <= static_cast<From>(std::numeric_limits<To>::lowest())) return std::numeric_limits<To>::lowest();
-    if (v >= static_cast<From>(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+    if (v <= static_cast<From>(std::numeric_limits<To>::lowest()))
+      return std::numeric_limits<To>::lowest();
+    if (v >= static_cast<From>(std::numeric_limits<To>::max()))
+      return std::numeric_limits<To>::max();
     return static_cast<To>(v);
   } else {
     return static_cast<To>(v);
   }
 }
 
-template <typename To, typename From>
-void convert(const void* src, void* dst, int64_t n) {
+template <typename To, typename From> void convert(const void* src, void* dst, int64_t n) {
   const From* s = static_cast<const From*>(src);
   To* d = static_cast<To*>(dst);
-  for (int64_t i = 0; i < n; ++i) d[i] = castValue<To>(s[i]);
+  for (int64_t i = 0; i < n; ++i)
+    d[i] = castValue<To>(s[i]);
 }
 
-template <typename To>
-Status castFrom(DType from, const void* src, void* dst, int64_t n) {
+template <typename To> Status castFrom(DType from, const void* src, void* dst, int64_t n) {
   switch (from) {
-    case DType::F32: convert<To, float>(src, dst, n); return Status::ok();
-    case DType::F64: convert<To, double>(src, dst, n); return Status::ok();
-    case DType::I64: convert<To, int64_t>(src, dst, n); return Status::ok();
-    case DType::I32: convert<To, int32_t>(src, dst, n); return Status::ok();
-    case DType::I8: convert<To, int8_t>(src, dst, n); return Status::ok();
-    case DType::U8: convert<To, uint8_t>(src, dst, n); return Status::ok();
-    case DType::Bool: convert<To, bool>(src, dst, n); return Status::ok();
-    case DType::Undefined: break;
+  case DType::F32: convert<To, float>(src, dst, n); return Status::ok();
+  case DType::F64: convert<To, double>(src, dst, n); return Status::ok();
+  case DType::I64: convert<To, int64_t>(src, dst, n); return Status::ok();
+  case DType::I32: convert<To, int32_t>(src, dst, n); return Status::ok();
+  case DType::I8: convert<To, int8_t>(src, dst, n); return Status::ok();
+  case DType::U8: convert<To, uint8_t>(src, dst, n); return Status::ok();
+  case DType::Bool: convert<To, bool>(src, dst, n); return Status::ok();
+  case DType::Undefined: break;
   }
   return internalError("cast from undefined dtype");
 }
 
 Status cast(DType from, DType to, const void* src, void* dst, int64_t n) {
   switch (to) {
-    case DType::F32: return castFrom<float>(from, src, dst, n);
-    case DType::F64: return castFrom<double>(from, src, dst, n);
-    case DType::I64: return castFrom<int64_t>(from, src, dst, n);
-    case DType::I32: return castFrom<int32_t>(from, src, dst, n);
-    case DType::I8: return castFrom<int8_t>(from, src, dst, n);
-    case DType::U8: return castFrom<uint8_t>(from, src, dst, n);
-    case DType::Bool: return castFrom<bool>(from, src, dst, n);
-    case DType::Undefined: break;
+  case DType::F32: return castFrom<float>(from, src, dst, n);
+  case DType::F64: return castFrom<double>(from, src, dst, n);
+  case DType::I64: return castFrom<int64_t>(from, src, dst, n);
+  case DType::I32: return castFrom<int32_t>(from, src, dst, n);
+  case DType::I8: return castFrom<int8_t>(from, src, dst, n);
+  case DType::U8: return castFrom<uint8_t>(from, src, dst, n);
+  case DType::Bool: return castFrom<bool>(from, src, dst, n);
+  case DType::Undefined: break;
   }
   return internalError("cast to undefined dtype");
 }
 
 // Integer arithmetic wraps (two's complement) like ONNX runtimes do in practice; signed
 // overflow must not be undefined behaviour here.
-template <typename T>
-T binaryValue(BinaryKind k, T a, T b) {
+template <typename T> T binaryValue(BinaryKind k, T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     using U = std::make_unsigned_t<T>;
     switch (k) {
-      case BinaryKind::Add: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
-      case BinaryKind::Sub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
-      case BinaryKind::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
-      case BinaryKind::Div:
-        if (b == 0 || (a == std::numeric_limits<T>::min() && b == T(-1))) return T(0);
-        return a / b;
-      case BinaryKind::Max: return std::max(a, b);
-      case BinaryKind::Min: return std::min(a, b);
-      case BinaryKind::Pow: return castValue<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    case BinaryKind::Add: return static_cast<T>(static_cast<U>(a) + static_cast<U>(b));
+    case BinaryKind::Sub: return static_cast<T>(static_cast<U>(a) - static_cast<U>(b));
+    case BinaryKind::Mul: return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
+    case BinaryKind::Div:
+      if (b == 0 || (a == std::numeric_limits<T>::min() && b == T(-1))) return T(0);
+      return a / b;
+    case BinaryKind::Max: return std::max(a, b);
+    case BinaryKind::Min: return std::min(a, b);
+    case BinaryKind::Pow:
+      return castValue<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
     }
     return a;
   } else {
     switch (k) {
-      case BinaryKind::Add: return a + b;
-      case BinaryKind::Sub: return a - b;
-      case BinaryKind::Mul: return a * b;
-      case BinaryKind::Div: return a / b;
-      case BinaryKind::Max: return std::max(a, b);
-      case BinaryKind::Min: return std::min(a, b);
-      case BinaryKind::Pow: return std::pow(a, b);
+    case BinaryKind::Add: return a + b;
+    case BinaryKind::Sub: return a - b;
+    case BinaryKind::Mul: return a * b;
+    case BinaryKind::Div: return a / b;
+    case BinaryKind::Max: return std::max(a, b);
+    case BinaryKind::Min: return std::min(a, b);
+    case BinaryKind::Pow: return std::pow(a, b);
     }
     return a;
   }
@@ -121,7 +121,8 @@ template <typename T>
 void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* b, T* out) {
   const size_t rank = shape.size();
   int64_t total = 1;
-  for (int64_t d : shape) total *= d;
+  for (int64_t d : shape)
+    total *= d;
   if (total == 0) return;
   Shape idx(rank, 0);
   int64_t oa = 0, ob = 0;
@@ -140,7 +141,7 @@ void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* 
   }
 }
 
-}  // namespace
+} // namespace
 
 Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out) {
   const int64_t n = out.desc->numel();
@@ -148,28 +149,29 @@ Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out) {
     return cast(in[0].desc->dtype, out.desc->dtype, in[0].data, out.data, n);
   const float* x = static_cast<const float*>(in[0].data);
   float* y = static_cast<float*>(out.data);
-  for (int64_t i = 0; i < n; ++i) y[i] = unaryValue(p.kind, x[i], p.alpha, p.beta);
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = unaryValue(p.kind, x[i], p.alpha, p.beta);
   return Status::ok();
 }
 
 Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
   const Shape& s = out.desc->shape;
   switch (out.desc->dtype) {
-    case DType::F32:
-      binaryLoop(p, s, static_cast<const float*>(in[0].data), static_cast<const float*>(in[1].data),
-                 static_cast<float*>(out.data));
-      return Status::ok();
-    case DType::I64:
-      binaryLoop(p, s, static_cast<const int64_t*>(in[0].data),
-                 static_cast<const int64_t*>(in[1].data), static_cast<int64_t*>(out.data));
-      return Status::ok();
-    case DType::I32:
-      binaryLoop(p, s, static_cast<const int32_t*>(in[0].data),
-                 static_cast<const int32_t*>(in[1].data), static_cast<int32_t*>(out.data));
-      return Status::ok();
-    default: break;
+  case DType::F32:
+    binaryLoop(p, s, static_cast<const float*>(in[0].data), static_cast<const float*>(in[1].data),
+               static_cast<float*>(out.data));
+    return Status::ok();
+  case DType::I64:
+    binaryLoop(p, s, static_cast<const int64_t*>(in[0].data),
+               static_cast<const int64_t*>(in[1].data), static_cast<int64_t*>(out.data));
+    return Status::ok();
+  case DType::I32:
+    binaryLoop(p, s, static_cast<const int32_t*>(in[0].data),
+               static_cast<const int32_t*>(in[1].data), static_cast<int32_t*>(out.data));
+    return Status::ok();
+  default: break;
   }
   return unsupported("binary on " + std::string(dtypeName(out.desc->dtype)));
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

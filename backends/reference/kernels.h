@@ -2,9 +2,9 @@
 // against. Clarity over speed; never removed.
 #pragma once
 
-#include <span>
-
 #include "tessel/runtime/backend.h"
+
+#include <span>
 
 namespace tessel::reference {
 
@@ -18,4 +18,4 @@ Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out);
 Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out);
 Status runPool(const PoolParams& p, Inputs in, const TensorView& out);
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

@@ -7,7 +7,7 @@ Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out) {
   const float* b = static_cast<const float*>(in[1].data);
   const float* bias = p.hasBias ? static_cast<const float*>(in[2].data) : nullptr;
   float* y = static_cast<float*>(out.data);
-  if (p.batch == 0 || p.m == 0 || p.n == 0) return Status::ok();  // nothing to write
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return Status::ok(); // nothing to write
   for (int64_t t = 0; t < p.batch; ++t)
     for (int64_t i = 0; i < p.m; ++i)
       for (int64_t j = 0; j < p.n; ++j) {
@@ -20,4 +20,4 @@ Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

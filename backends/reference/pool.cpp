@@ -1,7 +1,7 @@
+#include "kernels.h"
+
 #include <algorithm>
 #include <limits>
-
-#include "kernels.h"
 
 namespace tessel::reference {
 
@@ -45,4 +45,4 @@ Status runPool(const PoolParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

@@ -1,19 +1,18 @@
-#include <cstring>
-
 #include "kernels.h"
+
+#include <cstring>
 
 namespace tessel::reference {
 namespace {
 
-template <typename T>
-void fillAll(void* dst, int64_t count, double value) {
+template <typename T> void fillAll(void* dst, int64_t count, double value) {
   T* d = static_cast<T*>(dst);
   const T v = static_cast<T>(value);
-  for (int64_t i = 0; i < count; ++i) d[i] = v;
+  for (int64_t i = 0; i < count; ++i)
+    d[i] = v;
 }
 
-template <typename T>
-void copyRegion(const Region& r, const void* src, void* dst) {
+template <typename T> void copyRegion(const Region& r, const void* src, void* dst) {
   if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return;
   const T* s = static_cast<const T*>(src);
   T* d = static_cast<T*>(dst);
@@ -24,34 +23,34 @@ void copyRegion(const Region& r, const void* src, void* dst) {
             s[r.src.offset + i * r.src.stride[0] + j * r.src.stride[1] + k * r.src.stride[2]];
 }
 
-}  // namespace
+} // namespace
 
 Status runRaster(const RasterParams& p, Inputs in, const TensorView& out) {
   const size_t elem = dtypeSize(out.desc->dtype);
   const int64_t count = out.desc->numel();
   if (p.fill) {
     switch (out.desc->dtype) {
-      case DType::F32: fillAll<float>(out.data, count, *p.fill); break;
-      case DType::F64: fillAll<double>(out.data, count, *p.fill); break;
-      case DType::I64: fillAll<int64_t>(out.data, count, *p.fill); break;
-      case DType::I32: fillAll<int32_t>(out.data, count, *p.fill); break;
-      case DType::I8: fillAll<int8_t>(out.data, count, *p.fill); break;
-      case DType::U8: fillAll<uint8_t>(out.data, count, *p.fill); break;
-      case DType::Bool: fillAll<bool>(out.data, count, *p.fill); break;
-      case DType::Undefined: return internalError("raster fill of undefined dtype");
+    case DType::F32: fillAll<float>(out.data, count, *p.fill); break;
+    case DType::F64: fillAll<double>(out.data, count, *p.fill); break;
+    case DType::I64: fillAll<int64_t>(out.data, count, *p.fill); break;
+    case DType::I32: fillAll<int32_t>(out.data, count, *p.fill); break;
+    case DType::I8: fillAll<int8_t>(out.data, count, *p.fill); break;
+    case DType::U8: fillAll<uint8_t>(out.data, count, *p.fill); break;
+    case DType::Bool: fillAll<bool>(out.data, count, *p.fill); break;
+    case DType::Undefined: return internalError("raster fill of undefined dtype");
     }
   }
   for (const Region& r : p.regions) {
     const void* src = in[r.source].data;
     switch (elem) {
-      case 1: copyRegion<uint8_t>(r, src, out.data); break;
-      case 2: copyRegion<uint16_t>(r, src, out.data); break;
-      case 4: copyRegion<uint32_t>(r, src, out.data); break;
-      case 8: copyRegion<uint64_t>(r, src, out.data); break;
-      default: return internalError("raster of element size " + std::to_string(elem));
+    case 1: copyRegion<uint8_t>(r, src, out.data); break;
+    case 2: copyRegion<uint16_t>(r, src, out.data); break;
+    case 4: copyRegion<uint32_t>(r, src, out.data); break;
+    case 8: copyRegion<uint64_t>(r, src, out.data); break;
+    default: return internalError("raster of element size " + std::to_string(elem));
     }
   }
   return Status::ok();
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

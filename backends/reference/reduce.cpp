@@ -1,14 +1,14 @@
+#include "kernels.h"
+
 #include <algorithm>
 #include <limits>
-
-#include "kernels.h"
 
 namespace tessel::reference {
 
 Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
   const float* x = static_cast<const float*>(in[0].data);
   float* y = static_cast<float*>(out.data);
-  if (p.outer == 0 || p.inner == 0) return Status::ok();  // nothing to write
+  if (p.outer == 0 || p.inner == 0) return Status::ok(); // nothing to write
   for (int64_t o = 0; o < p.outer; ++o) {
     for (int64_t i = 0; i < p.inner; ++i) {
       double acc = 0;
@@ -28,4 +28,4 @@ Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-}  // namespace tessel::reference
+} // namespace tessel::reference

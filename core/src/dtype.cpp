@@ -4,28 +4,28 @@ namespace tessel {
 
 size_t dtypeSize(DType t) {
   switch (t) {
-#define X(name, ctype, str, onnx) \
+#define X(name, ctype, str, onnx)                                                                  \
   case DType::name: return sizeof(ctype);
     TESSEL_DTYPES(X)
 #undef X
-    case DType::Undefined: break;
+  case DType::Undefined: break;
   }
   return 0;
 }
 
 std::string_view dtypeName(DType t) {
   switch (t) {
-#define X(name, ctype, str, onnx) \
+#define X(name, ctype, str, onnx)                                                                  \
   case DType::name: return str;
     TESSEL_DTYPES(X)
 #undef X
-    case DType::Undefined: break;
+  case DType::Undefined: break;
   }
   return "undefined";
 }
 
 std::optional<DType> dtypeFromOnnx(int onnxCode) {
-#define X(name, ctype, str, onnx) \
+#define X(name, ctype, str, onnx)                                                                  \
   if (onnxCode == (onnx)) return DType::name;
   TESSEL_DTYPES(X)
 #undef X
@@ -34,21 +34,21 @@ std::optional<DType> dtypeFromOnnx(int onnxCode) {
 
 int dtypeToOnnx(DType t) {
   switch (t) {
-#define X(name, ctype, str, onnx) \
+#define X(name, ctype, str, onnx)                                                                  \
   case DType::name: return onnx;
     TESSEL_DTYPES(X)
 #undef X
-    case DType::Undefined: break;
+  case DType::Undefined: break;
   }
   return 0;
 }
 
 std::optional<DType> dtypeFromName(std::string_view name) {
-#define X(n, ctype, str, onnx) \
+#define X(n, ctype, str, onnx)                                                                     \
   if (name == (str)) return DType::n;
   TESSEL_DTYPES(X)
 #undef X
   return std::nullopt;
 }
 
-}  // namespace tessel
+} // namespace tessel

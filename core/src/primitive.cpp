@@ -1,8 +1,8 @@
 #include "tessel/core/primitive.h"
 
-#include <string>
-
 #include "tessel/core/checked_math.h"
+
+#include <string>
 
 namespace tessel {
 namespace {
@@ -108,88 +108,108 @@ Status validateWindow(const std::array<int64_t, 2>& kernel, const std::array<int
 Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& in,
                       const TensorDesc& out) {
   switch (p.kind()) {
-    case PrimitiveKind::Raster: {
-      const auto& r = p.as<RasterParams>();
-      for (const Region& reg : r.regions) {
-        if (reg.source < 0 || static_cast<size_t>(reg.source) >= in.size())
-          return corrupt("raster region names source " + std::to_string(reg.source));
-        TESSEL_RETURN_IF_ERROR(checkRegionBounds(reg, in[reg.source]->numel(), out.numel()));
-        if (in[reg.source]->dtype != out.dtype) return corrupt("raster source dtype differs");
-      }
-      return Status::ok();
+  case PrimitiveKind::Raster: {
+    const auto& r = p.as<RasterParams>();
+    for (const Region& reg : r.regions) {
+      if (reg.source < 0 || static_cast<size_t>(reg.source) >= in.size())
+        return corrupt("raster region names source " + std::to_string(reg.source));
+      TESSEL_RETURN_IF_ERROR(checkRegionBounds(reg, in[reg.source]->numel(), out.numel()));
+      if (in[reg.source]->dtype != out.dtype) return corrupt("raster source dtype differs");
     }
-    case PrimitiveKind::View:
-      if (in[0]->byteSize() != out.byteSize()) return corrupt("view changes the byte size");
-      return Status::ok();
-    case PrimitiveKind::Unary:
-      if (in[0]->numel() != out.numel()) return corrupt("unary changes the element count");
-      if (p.as<UnaryParams>().kind != UnaryKind::Cast && in[0]->dtype != out.dtype)
-        return corrupt("unary changes the dtype");
-      return Status::ok();
-    case PrimitiveKind::Binary:
-      return validateBinary(p.as<BinaryParams>(), *in[0], *in[1], out);
-    case PrimitiveKind::Reduce: {
-      const auto& r = p.as<ReduceParams>();
-      int64_t all = 0, kept = 0;
-      if (r.outer < 0 || r.extent < 0 || r.inner < 0 || !checkedProduct({r.outer, r.extent, r.inner}, &all) ||
-          !checkedProduct({r.outer, r.inner}, &kept) || all != in[0]->numel() || kept != out.numel())
-        return corrupt("reduce dims do not match its tensors");
-      return Status::ok();
-    }
-    case PrimitiveKind::MatMul:
-      return validateMatMul(p.as<MatMulParams>(), in, out);
-    case PrimitiveKind::Conv2d: {
-      const auto& c = p.as<Conv2dParams>();
-      const TensorDesc& x = *in[0];
-      const TensorDesc& w = *in[1];
-      if (w.rank() != 4 || x.rank() != 4 || out.rank() != 4) return corrupt("conv2d needs 4-D tensors");
-      if (c.group < 1 || x.shape[1] % c.group != 0 || w.shape[0] % c.group != 0 ||
-          w.shape[1] * c.group != x.shape[1] || w.shape[0] != out.shape[1] ||
-          x.shape[0] != out.shape[0])
-        return corrupt("conv2d channels do not match weight " + shapeToString(w.shape));
-      if (c.hasBias != (in.size() == 3) || (c.hasBias && in[2]->numel() != w.shape[0]))
-        return corrupt("conv2d bias does not match");
-      return validateWindow({w.shape[2], w.shape[3]}, c.stride, c.pads, c.dilation, x, out);
-    }
-    case PrimitiveKind::Pool: {
-      const auto& pp = p.as<PoolParams>();
-      if (in[0]->shape.size() == 4 && out.shape.size() == 4 &&
-          (in[0]->shape[0] != out.shape[0] || in[0]->shape[1] != out.shape[1]))
-        return corrupt("pool changes batch or channels");
-      return validateWindow(pp.kernel, pp.stride, pp.pads, {1, 1}, *in[0], out);
-    }
+    return Status::ok();
+  }
+  case PrimitiveKind::View:
+    if (in[0]->byteSize() != out.byteSize()) return corrupt("view changes the byte size");
+    return Status::ok();
+  case PrimitiveKind::Unary:
+    if (in[0]->numel() != out.numel()) return corrupt("unary changes the element count");
+    if (p.as<UnaryParams>().kind != UnaryKind::Cast && in[0]->dtype != out.dtype)
+      return corrupt("unary changes the dtype");
+    return Status::ok();
+  case PrimitiveKind::Binary: return validateBinary(p.as<BinaryParams>(), *in[0], *in[1], out);
+  case PrimitiveKind::Reduce: {
+    const auto& r = p.as<ReduceParams>();
+    int64_t all = 0, kept = 0;
+    if (r.outer < 0 || r.extent < 0 || r.inner < 0 ||
+        !checkedProduct({r.outer, r.extent, r.inner}, &all) ||
+        !checkedProduct({r.outer, r.inner}, &kept) || all != in[0]->numel() || kept != out.numel())
+      return corrupt("reduce dims do not match its tensors");
+    return Status::ok();
+  }
+  case PrimitiveKind::MatMul: return validateMatMul(p.as<MatMulParams>(), in, out);
+  case PrimitiveKind::Conv2d: {
+    const auto& c = p.as<Conv2dParams>();
+    const TensorDesc& x = *in[0];
+    const TensorDesc& w = *in[1];
+    if (w.rank() != 4 || x.rank() != 4 || out.rank() != 4)
+      return corrupt("conv2d needs 4-D tensors");
+    if (c.group < 1 || x.shape[1] % c.group != 0 || w.shape[0] % c.group != 0 ||
+        w.shape[1] * c.group != x.shape[1] || w.shape[0] != out.shape[1] ||
+        x.shape[0] != out.shape[0])
+      return corrupt("conv2d channels do not match weight " + shapeToString(w.shape));
+    if (c.hasBias != (in.size() == 3) || (c.hasBias && in[2]->numel() != w.shape[0]))
+      return corrupt("conv2d bias does not match");
+    return validateWindow({w.shape[2], w.shape[3]}, c.stride, c.pads, c.dilation, x, out);
+  }
+  case PrimitiveKind::Pool: {
+    const auto& pp = p.as<PoolParams>();
+    if (in[0]->shape.size() == 4 && out.shape.size() == 4 &&
+        (in[0]->shape[0] != out.shape[0] || in[0]->shape[1] != out.shape[1]))
+      return corrupt("pool changes batch or channels");
+    return validateWindow(pp.kernel, pp.stride, pp.pads, {1, 1}, *in[0], out);
+  }
   }
   return corrupt("unknown primitive kind");
 }
 
-}  // namespace
+} // namespace
 
-std::string_view primitiveName(PrimitiveKind k) { return kPrimitiveNames[static_cast<int>(k)]; }
-std::string_view unaryName(UnaryKind k) { return kUnaryNames[static_cast<int>(k)]; }
-std::string_view binaryName(BinaryKind k) { return kBinaryNames[static_cast<int>(k)]; }
-std::string_view reduceName(ReduceKind k) { return kReduceNames[static_cast<int>(k)]; }
-std::string_view poolName(PoolKind k) { return kPoolNames[static_cast<int>(k)]; }
+std::string_view primitiveName(PrimitiveKind k) {
+  return kPrimitiveNames[static_cast<int>(k)];
+}
+std::string_view unaryName(UnaryKind k) {
+  return kUnaryNames[static_cast<int>(k)];
+}
+std::string_view binaryName(BinaryKind k) {
+  return kBinaryNames[static_cast<int>(k)];
+}
+std::string_view reduceName(ReduceKind k) {
+  return kReduceNames[static_cast<int>(k)];
+}
+std::string_view poolName(PoolKind k) {
+  return kPoolNames[static_cast<int>(k)];
+}
 std::optional<PrimitiveKind> primitiveFromName(std::string_view s) {
   return lookup<PrimitiveKind>(kPrimitiveNames, s);
 }
-std::optional<UnaryKind> unaryFromName(std::string_view s) { return lookup<UnaryKind>(kUnaryNames, s); }
+std::optional<UnaryKind> unaryFromName(std::string_view s) {
+  return lookup<UnaryKind>(kUnaryNames, s);
+}
 std::optional<BinaryKind> binaryFromName(std::string_view s) {
   return lookup<BinaryKind>(kBinaryNames, s);
 }
 std::optional<ReduceKind> reduceFromName(std::string_view s) {
   return lookup<ReduceKind>(kReduceNames, s);
 }
-std::optional<PoolKind> poolFromName(std::string_view s) { return lookup<PoolKind>(kPoolNames, s); }
+std::optional<PoolKind> poolFromName(std::string_view s) {
+  return lookup<PoolKind>(kPoolNames, s);
+}
 
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors) {
   if (std::holds_alternative<std::monostate>(p.params)) return corrupt("primitive without params");
   size_t maxIn = 1, minIn = 1;
   switch (p.kind()) {
-    case PrimitiveKind::Raster: minIn = 1; maxIn = 1 << 16; break;
-    case PrimitiveKind::Binary: minIn = maxIn = 2; break;
-    case PrimitiveKind::MatMul:
-    case PrimitiveKind::Conv2d: minIn = 2; maxIn = 3; break;
-    default: break;
+  case PrimitiveKind::Raster:
+    minIn = 1;
+    maxIn = 1 << 16;
+    break;
+  case PrimitiveKind::Binary: minIn = maxIn = 2; break;
+  case PrimitiveKind::MatMul:
+  case PrimitiveKind::Conv2d:
+    minIn = 2;
+    maxIn = 3;
+    break;
+  default: break;
   }
   TESSEL_RETURN_IF_ERROR(expectCounts(p, minIn, maxIn));
   std::vector<const TensorDesc*> in;
@@ -206,4 +226,4 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
                        (p.origin.empty() ? "" : " '" + p.origin + "'"));
 }
 
-}  // namespace tessel
+} // namespace tessel

@@ -1,8 +1,8 @@
 #include "tessel/core/region.h"
 
-#include <string>
-
 #include "tessel/core/checked_math.h"
+
+#include <string>
 
 namespace tessel {
 namespace {
@@ -20,7 +20,7 @@ bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t*
   return true;
 }
 
-}  // namespace
+} // namespace
 
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount) {
   if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return Status::ok();
@@ -70,4 +70,4 @@ Result<std::vector<Region>> unflattenRegions(const std::vector<int64_t>& flat) {
   return regions;
 }
 
-}  // namespace tessel
+} // namespace tessel

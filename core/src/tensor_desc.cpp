@@ -22,13 +22,15 @@ Shape denseStrides(const Shape& shape) {
 
 std::string shapeToString(const Shape& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? "," : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
 int64_t TensorDesc::numel() const {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    n *= d;
   return n;
 }
 
@@ -36,4 +38,4 @@ std::string TensorDesc::toString() const {
   return std::string(dtypeName(dtype)) + shapeToString(shape);
 }
 
-}  // namespace tessel
+} // namespace tessel

@@ -7,7 +7,8 @@ namespace tessel::decompose {
 LoweringBuilder::LoweringBuilder(const Node& node) : node_(node) {
   lowering_.numInputs = static_cast<int>(node.inputs.size());
   lowering_.numOutputs = node.numOutputs;
-  for (const NodeInput& in : node.inputs) lowering_.tensors.push_back(in.desc);
+  for (const NodeInput& in : node.inputs)
+    lowering_.tensors.push_back(in.desc);
   lowering_.tensors.resize(node.inputs.size() + node.numOutputs);
 }
 
@@ -31,11 +32,20 @@ int32_t LoweringBuilder::constant(TensorDesc d, const void* bytes) {
 
 int32_t LoweringBuilder::scalar(DType dtype, double value) {
   switch (dtype) {
-    case DType::F32: { float v = static_cast<float>(value); return constant({dtype, {}}, &v); }
-    case DType::F64: return constant({dtype, {}}, &value);
-    case DType::I32: { auto v = static_cast<int32_t>(value); return constant({dtype, {}}, &v); }
-    case DType::I64: { auto v = static_cast<int64_t>(value); return constant({dtype, {}}, &v); }
-    default: break;
+  case DType::F32: {
+    float v = static_cast<float>(value);
+    return constant({dtype, {}}, &v);
+  }
+  case DType::F64: return constant({dtype, {}}, &value);
+  case DType::I32: {
+    auto v = static_cast<int32_t>(value);
+    return constant({dtype, {}}, &v);
+  }
+  case DType::I64: {
+    auto v = static_cast<int64_t>(value);
+    return constant({dtype, {}}, &v);
+  }
+  default: break;
   }
   float v = static_cast<float>(value);
   return constant({DType::F32, {}}, &v);
@@ -107,4 +117,4 @@ Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

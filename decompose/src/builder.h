@@ -1,15 +1,15 @@
 // LoweringBuilder: what every decomposition rule uses to create tensors and primitives.
 #pragma once
 
-#include <cstring>
-
 #include "tessel/decompose/lowering.h"
 #include "tessel/decompose/strided_copy.h"
+
+#include <cstring>
 
 namespace tessel::decompose {
 
 class LoweringBuilder {
- public:
+public:
   explicit LoweringBuilder(const Node& node);
 
   const Node& node() const { return node_; }
@@ -23,7 +23,7 @@ class LoweringBuilder {
   int32_t setOutput(size_t i, TensorDesc desc);
   int32_t temp(TensorDesc desc);
   int32_t constant(TensorDesc desc, const void* bytes);
-  int32_t scalar(DType dtype, double value);  // a rank-0 constant of dtype
+  int32_t scalar(DType dtype, double value); // a rank-0 constant of dtype
 
   void emit(PrimitiveParams params, std::vector<int32_t> inputs, int32_t out);
   void view(int32_t in, int32_t out) { emit(ViewParams{}, {in}, out); }
@@ -39,7 +39,7 @@ class LoweringBuilder {
 
   Result<Lowering> finish();
 
- private:
+private:
   const Node& node_;
   Lowering lowering_;
 };
@@ -56,4 +56,4 @@ Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank);
 #include "tessel/decompose/onnx_ops.def"
 #undef TESSEL_ONNX_OP
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

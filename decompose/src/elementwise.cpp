@@ -1,21 +1,29 @@
 // Rules for elementwise operators: unary kinds, broadcasting binaries, batch normalization.
+#include "builder.h"
+
 #include <limits>
 #include <utility>
-
-#include "builder.h"
 
 namespace tessel::decompose {
 namespace {
 
 const std::pair<const char*, UnaryKind> kUnaryOps[] = {
-    {"Abs", UnaryKind::Abs},         {"Cast", UnaryKind::Cast},
-    {"Ceil", UnaryKind::Ceil},       {"Clip", UnaryKind::Clip},
-    {"Erf", UnaryKind::Erf},         {"Exp", UnaryKind::Exp},
-    {"Floor", UnaryKind::Floor},     {"HardSigmoid", UnaryKind::HardSigmoid},
-    {"HardSwish", UnaryKind::HardSwish}, {"LeakyRelu", UnaryKind::LeakyRelu},
-    {"Log", UnaryKind::Log},         {"Neg", UnaryKind::Neg},
-    {"Reciprocal", UnaryKind::Reciprocal}, {"Relu", UnaryKind::Relu},
-    {"Sigmoid", UnaryKind::Sigmoid}, {"Sqrt", UnaryKind::Sqrt},
+    {"Abs", UnaryKind::Abs},
+    {"Cast", UnaryKind::Cast},
+    {"Ceil", UnaryKind::Ceil},
+    {"Clip", UnaryKind::Clip},
+    {"Erf", UnaryKind::Erf},
+    {"Exp", UnaryKind::Exp},
+    {"Floor", UnaryKind::Floor},
+    {"HardSigmoid", UnaryKind::HardSigmoid},
+    {"HardSwish", UnaryKind::HardSwish},
+    {"LeakyRelu", UnaryKind::LeakyRelu},
+    {"Log", UnaryKind::Log},
+    {"Neg", UnaryKind::Neg},
+    {"Reciprocal", UnaryKind::Reciprocal},
+    {"Relu", UnaryKind::Relu},
+    {"Sigmoid", UnaryKind::Sigmoid},
+    {"Sqrt", UnaryKind::Sqrt},
     {"Tanh", UnaryKind::Tanh},
 };
 
@@ -25,7 +33,9 @@ const std::pair<const char*, BinaryKind> kBinaryOps[] = {
     {"Pow", BinaryKind::Pow},
 };
 
-bool isNumeric(DType t) { return t == DType::F32 || t == DType::I32 || t == DType::I64; }
+bool isNumeric(DType t) {
+  return t == DType::F32 || t == DType::I32 || t == DType::I64;
+}
 
 // Clip bounds from attributes (opset < 11) or optional constant inputs.
 Status clipBounds(const Node& n, float* lo, float* hi) {
@@ -51,7 +61,7 @@ Status clipBounds(const Node& n, float* lo, float* hi) {
   return Status::ok();
 }
 
-}  // namespace
+} // namespace
 
 Status lowerUnary(LoweringBuilder& b) {
   const Node& n = b.node();
@@ -62,33 +72,32 @@ Status lowerUnary(LoweringBuilder& b) {
   TensorDesc out = b.desc(b.input(0));
   float alpha = 0, beta = 0;
   switch (kind) {
-    case UnaryKind::Cast: {
-      TESSEL_ASSIGN_OR_RETURN(int64_t to, n.intAttr("to", 0));
-      auto dt = dtypeFromOnnx(static_cast<int>(to));
-      if (!dt) return unsupported(n.label() + ": cast to ONNX type " + std::to_string(to));
-      out.dtype = *dt;
-      break;
-    }
-    case UnaryKind::Clip: TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta)); break;
-    case UnaryKind::HardSigmoid: {
-      TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.2));
-      TESSEL_ASSIGN_OR_RETURN(double c, n.floatAttr("beta", 0.5));
-      alpha = static_cast<float>(a);
-      beta = static_cast<float>(c);
-      break;
-    }
-    case UnaryKind::LeakyRelu: {
-      TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.01));
-      alpha = static_cast<float>(a);
-      break;
-    }
-    default: break;
+  case UnaryKind::Cast: {
+    TESSEL_ASSIGN_OR_RETURN(int64_t to, n.intAttr("to", 0));
+    auto dt = dtypeFromOnnx(static_cast<int>(to));
+    if (!dt) return unsupported(n.label() + ": cast to ONNX type " + std::to_string(to));
+    out.dtype = *dt;
+    break;
+  }
+  case UnaryKind::Clip: TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta)); break;
+  case UnaryKind::HardSigmoid: {
+    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.2));
+    TESSEL_ASSIGN_OR_RETURN(double c, n.floatAttr("beta", 0.5));
+    alpha = static_cast<float>(a);
+    beta = static_cast<float>(c);
+    break;
+  }
+  case UnaryKind::LeakyRelu: {
+    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.01));
+    alpha = static_cast<float>(a);
+    break;
+  }
+  default: break;
   }
   const DType in = b.desc(b.input(0)).dtype;
   const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
   if (!anyType && in != DType::F32)
-    return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) +
-                       " (only f32)");
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) + " (only f32)");
   if (kind == UnaryKind::Cast && (!isNumeric(in) && in != DType::Bool && in != DType::U8))
     return unsupported(n.label() + ": cast from " + std::string(dtypeName(in)));
   b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
@@ -106,7 +115,8 @@ Status lowerBinary(LoweringBuilder& b) {
   for (size_t i = 0; i < count; ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
     const DType t = b.desc(b.input(i)).dtype;
-    if (!isNumeric(t)) return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
+    if (!isNumeric(t))
+      return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
     if (t != b.desc(b.input(0)).dtype) return n.error("inputs have different element types");
   }
   if (count == 1) {
@@ -152,7 +162,8 @@ Status lowerBatchNorm(LoweringBuilder& b) {
   b.unary(UnaryKind::Sqrt, v, sd);
   int32_t inv = b.temp(vec);
   b.binary(BinaryKind::Div, b.input(1), sd, inv);
-  int32_t shift = b.binaryTemp(BinaryKind::Sub, b.input(2), b.binaryTemp(BinaryKind::Mul, b.input(3), inv));
+  int32_t shift =
+      b.binaryTemp(BinaryKind::Sub, b.input(2), b.binaryTemp(BinaryKind::Mul, b.input(3), inv));
   int32_t out = b.setOutput(0, x);
   int32_t scaled = b.temp(x);
   b.binaryPerChannel(BinaryKind::Mul, b.input(0), inv, 1, scaled);
@@ -160,4 +171,4 @@ Status lowerBatchNorm(LoweringBuilder& b) {
   return Status::ok();
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -1,6 +1,6 @@
-#include <set>
-
 #include "builder.h"
+
+#include <set>
 
 namespace tessel::decompose {
 namespace {
@@ -8,16 +8,18 @@ namespace {
 using RuleFn = Status (*)(LoweringBuilder&);
 
 RuleFn findRule(const std::string& opType) {
-#define TESSEL_ONNX_OP(op, rule, summary) \
+#define TESSEL_ONNX_OP(op, rule, summary)                                                          \
   if (opType == #op) return &rule;
 #include "tessel/decompose/onnx_ops.def"
 #undef TESSEL_ONNX_OP
   return nullptr;
 }
 
-}  // namespace
+} // namespace
 
-bool isSupportedOp(const std::string& opType) { return findRule(opType) != nullptr; }
+bool isSupportedOp(const std::string& opType) {
+  return findRule(opType) != nullptr;
+}
 
 Result<Lowering> lower(const Node& node) {
   RuleFn rule = findRule(node.opType);
@@ -29,7 +31,8 @@ Result<Lowering> lower(const Node& node) {
     const NodeInput& in = node.inputs[i];
     if (!in.present) continue;
     auto count = elementCount(in.desc.shape);
-    if (!count.isOk()) return count.status().withContext(node.label() + " input " + std::to_string(i));
+    if (!count.isOk())
+      return count.status().withContext(node.label() + " input " + std::to_string(i));
   }
   LoweringBuilder b(node);
   TESSEL_RETURN_IF_ERROR(rule(b));
@@ -40,4 +43,4 @@ Result<Lowering> lower(const Node& node) {
   return b.finish();
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -1,17 +1,18 @@
 // Rules for operators that only move memory: views, transposes, slices, concatenation, gathers
 // with constant indices, padding, broadcasting and nearest resizing. All become rasters or views.
+#include "builder.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include "builder.h"
 
 namespace tessel::decompose {
 namespace {
 
 int64_t product(const Shape& s, size_t from, size_t to) {
   int64_t p = 1;
-  for (size_t i = from; i < to && i < s.size(); ++i) p *= s[i];
+  for (size_t i = from; i < to && i < s.size(); ++i)
+    p *= s[i];
   return p;
 }
 
@@ -29,7 +30,8 @@ Result<Shape> reshapeTarget(const Node& n, const Shape& in) {
   for (size_t i = 0; i < target.size(); ++i) {
     int64_t d = target[i];
     if (d == 0 && !allowZero) {
-      if (i >= in.size()) return n.error("shape copies dim " + std::to_string(i) + " that the input lacks");
+      if (i >= in.size())
+        return n.error("shape copies dim " + std::to_string(i) + " that the input lacks");
       d = in[i];
     }
     if (d == -1) {
@@ -43,7 +45,8 @@ Result<Shape> reshapeTarget(const Node& n, const Shape& in) {
   }
   const int64_t total = product(in, 0, in.size());
   if (inferAt >= 0) {
-    if (known == 0 || total % known != 0) return n.error("cannot infer the -1 dim of " + shapeToString(target));
+    if (known == 0 || total % known != 0)
+      return n.error("cannot infer the -1 dim of " + shapeToString(target));
     out[inferAt] = total / known;
   } else if (known != total) {
     return n.error("cannot reshape " + shapeToString(in) + " to " + shapeToString(out));
@@ -64,10 +67,13 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
     TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> axes, axesArg(n, 1));
     std::vector<bool> drop(in.size(), axes.empty());
     if (axes.empty())
-      for (size_t i = 0; i < in.size(); ++i) drop[i] = in[i] == 1;
+      for (size_t i = 0; i < in.size(); ++i)
+        drop[i] = in[i] == 1;
     for (int64_t a : axes) {
       TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, a, rank));
-      if (in[ax] != 1) return n.error("cannot squeeze dim " + std::to_string(ax) + " of size " + std::to_string(in[ax]));
+      if (in[ax] != 1)
+        return n.error("cannot squeeze dim " + std::to_string(ax) + " of size " +
+                       std::to_string(in[ax]));
       drop[ax] = true;
     }
     Shape out;
@@ -86,7 +92,8 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
     }
     Shape out;
     size_t next = 0;
-    for (int64_t i = 0; i < outRank; ++i) out.push_back(inserted[i] ? 1 : in[next++]);
+    for (int64_t i = 0; i < outRank; ++i)
+      out.push_back(inserted[i] ? 1 : in[next++]);
     return out;
   }
   if (n.numOutputs != 1) return unsupported(n.label() + ": extra outputs");
@@ -96,7 +103,7 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
     if (training.size() != 1 || training[0] != 0.0)
       return unsupported(n.label() + ": training mode");
   }
-  return in;  // Identity, Dropout at inference
+  return in; // Identity, Dropout at inference
 }
 
 // Copies all of tensor `src` into `dst` at element offset `dstOffset` with `dstStrides`.
@@ -110,22 +117,33 @@ void copyInto(RasterParams* r, int32_t source, const Shape& srcShape, int64_t ds
 Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std::string& round,
                               int64_t y, int64_t in, int64_t out, double scale) {
   double x = 0;
-  if (coord == "half_pixel") x = (y + 0.5) / scale - 0.5;
-  else if (coord == "pytorch_half_pixel") x = out > 1 ? (y + 0.5) / scale - 0.5 : 0;
-  else if (coord == "align_corners") x = out > 1 ? y * double(in - 1) / double(out - 1) : 0;
-  else if (coord == "asymmetric") x = y / scale;
-  else if (coord == "tf_half_pixel_for_nearest") x = (y + 0.5) / scale;
-  else return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
+  if (coord == "half_pixel")
+    x = (y + 0.5) / scale - 0.5;
+  else if (coord == "pytorch_half_pixel")
+    x = out > 1 ? (y + 0.5) / scale - 0.5 : 0;
+  else if (coord == "align_corners")
+    x = out > 1 ? y * double(in - 1) / double(out - 1) : 0;
+  else if (coord == "asymmetric")
+    x = y / scale;
+  else if (coord == "tf_half_pixel_for_nearest")
+    x = (y + 0.5) / scale;
+  else
+    return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
   double r = 0;
-  if (round == "round_prefer_floor") r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x);
-  else if (round == "round_prefer_ceil") r = std::round(x);
-  else if (round == "floor") r = std::floor(x);
-  else if (round == "ceil") r = std::ceil(x);
-  else return unsupported(n.label() + ": nearest_mode " + round);
+  if (round == "round_prefer_floor")
+    r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x);
+  else if (round == "round_prefer_ceil")
+    r = std::round(x);
+  else if (round == "floor")
+    r = std::floor(x);
+  else if (round == "ceil")
+    r = std::ceil(x);
+  else
+    return unsupported(n.label() + ": nearest_mode " + round);
   return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in - 1);
 }
 
-}  // namespace
+} // namespace
 
 Status lowerView(LoweringBuilder& b) {
   const Node& n = b.node();
@@ -140,9 +158,11 @@ Status lowerTranspose(LoweringBuilder& b) {
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc& x = b.desc(b.input(0));
   std::vector<int64_t> dflt(x.rank());
-  for (int64_t i = 0; i < x.rank(); ++i) dflt[i] = x.rank() - 1 - i;
+  for (int64_t i = 0; i < x.rank(); ++i)
+    dflt[i] = x.rank() - 1 - i;
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> perm, n.intsAttr("perm", dflt));
-  if (static_cast<int64_t>(perm.size()) != x.rank()) return n.error("perm length differs from rank");
+  if (static_cast<int64_t>(perm.size()) != x.rank())
+    return n.error("perm length differs from rank");
   std::vector<bool> seen(perm.size(), false);
   const Shape inStrides = denseStrides(x.shape);
   Shape outShape, srcStrides;
@@ -170,11 +190,16 @@ Status lowerSlice(LoweringBuilder& b) {
   } else {
     TESSEL_ASSIGN_OR_RETURN(starts, n.constInts(1, "starts"));
     TESSEL_ASSIGN_OR_RETURN(ends, n.constInts(2, "ends"));
-    if (n.hasInput(3)) { TESSEL_ASSIGN_OR_RETURN(axes, n.constInts(3, "axes")); }
-    if (n.hasInput(4)) { TESSEL_ASSIGN_OR_RETURN(steps, n.constInts(4, "steps")); }
+    if (n.hasInput(3)) {
+      TESSEL_ASSIGN_OR_RETURN(axes, n.constInts(3, "axes"));
+    }
+    if (n.hasInput(4)) {
+      TESSEL_ASSIGN_OR_RETURN(steps, n.constInts(4, "steps"));
+    }
   }
   if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(static_cast<int64_t>(i));
   if (steps.empty()) steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     return n.error("starts, ends, axes and steps differ in length");
@@ -219,7 +244,8 @@ Status lowerConcat(LoweringBuilder& b) {
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
     const TensorDesc& d = b.desc(b.input(i));
-    if (d.dtype != first.dtype || d.rank() != first.rank()) return n.error("inputs differ in type or rank");
+    if (d.dtype != first.dtype || d.rank() != first.rank())
+      return n.error("inputs differ in type or rank");
     for (int64_t k = 0; k < d.rank(); ++k)
       if (k != axis && d.shape[k] != first.shape[k])
         return n.error("input " + std::to_string(i) + " shape " + shapeToString(d.shape) +
@@ -234,7 +260,8 @@ Status lowerConcat(LoweringBuilder& b) {
     at += b.shape(b.input(i))[axis];
   }
   std::vector<int32_t> ins;
-  for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(b.input(i));
+  for (size_t i = 0; i < n.inputs.size(); ++i)
+    ins.push_back(b.input(i));
   b.emit(r, ins, b.setOutput(0, {first.dtype, outShape}));
   return Status::ok();
 }
@@ -255,10 +282,12 @@ Status lowerSplit(LoweringBuilder& b) {
   if (parts.empty()) {
     const int64_t k = n.numOutputs;
     const int64_t each = (dim + k - 1) / k;
-    for (int64_t i = 0; i < k; ++i) parts.push_back(std::max<int64_t>(0, std::min(each, dim - i * each)));
+    for (int64_t i = 0; i < k; ++i)
+      parts.push_back(std::max<int64_t>(0, std::min(each, dim - i * each)));
   }
   int64_t total = 0;
-  for (int64_t p : parts) total += p < 0 ? dim + 1 : p;
+  for (int64_t p : parts)
+    total += p < 0 ? dim + 1 : p;
   if (static_cast<int>(parts.size()) != n.numOutputs || total != dim)
     return n.error("split sizes do not add up to dim " + std::to_string(dim));
   const Shape inStrides = denseStrides(x.shape);
@@ -267,7 +296,8 @@ Status lowerSplit(LoweringBuilder& b) {
     Shape outShape = x.shape;
     outShape[axis] = parts[i];
     RasterParams r;
-    appendStridedCopy(&r.regions, 0, {at * inStrides[axis], inStrides}, {0, denseStrides(outShape)}, outShape);
+    appendStridedCopy(&r.regions, 0, {at * inStrides[axis], inStrides}, {0, denseStrides(outShape)},
+                      outShape);
     b.emit(r, {b.input(0)}, b.setOutput(i, {x.dtype, outShape}));
     at += parts[i];
   }
@@ -285,12 +315,15 @@ Status lowerGather(LoweringBuilder& b) {
   Shape outShape(x.shape.begin(), x.shape.begin() + axis);
   outShape.insert(outShape.end(), idxShape.begin(), idxShape.end());
   outShape.insert(outShape.end(), x.shape.begin() + axis + 1, x.shape.end());
-  const int64_t outer = product(x.shape, 0, axis), inner = product(x.shape, axis + 1, x.shape.size());
+  const int64_t outer = product(x.shape, 0, axis),
+                inner = product(x.shape, axis + 1, x.shape.size());
   const int64_t dim = x.shape[axis], count = static_cast<int64_t>(idx.size());
   RasterParams r;
   for (int64_t j = 0; j < count; ++j) {
     int64_t i = idx[j] < 0 ? idx[j] + dim : idx[j];
-    if (i < 0 || i >= dim) return n.error("index " + std::to_string(idx[j]) + " out of range for dim " + std::to_string(dim));
+    if (i < 0 || i >= dim)
+      return n.error("index " + std::to_string(idx[j]) + " out of range for dim " +
+                     std::to_string(dim));
     appendStridedCopy(&r.regions, 0, {i * inner, {dim * inner, 1}}, {j * inner, {count * inner, 1}},
                       {outer, inner});
   }
@@ -353,7 +386,8 @@ Status lowerPad(LoweringBuilder& b) {
     }
     if (n.hasInput(3)) return unsupported(n.label() + ": the axes input");
   }
-  if (static_cast<int64_t>(pads.size()) != 2 * x.rank()) return n.error("pads must have 2*rank values");
+  if (static_cast<int64_t>(pads.size()) != 2 * x.rank())
+    return n.error("pads must have 2*rank values");
   Shape outShape = x.shape;
   for (int64_t i = 0; i < x.rank(); ++i) {
     if (pads[i] < 0 || pads[i + x.rank()] < 0) return unsupported(n.label() + ": negative pads");
@@ -361,7 +395,8 @@ Status lowerPad(LoweringBuilder& b) {
   }
   const Shape outStrides = denseStrides(outShape);
   int64_t offset = 0;
-  for (int64_t i = 0; i < x.rank(); ++i) offset += pads[i] * outStrides[i];
+  for (int64_t i = 0; i < x.rank(); ++i)
+    offset += pads[i] * outStrides[i];
   RasterParams r;
   r.fill = value;
   copyInto(&r, 0, x.shape, offset, outStrides);
@@ -377,7 +412,8 @@ Status lowerExpand(LoweringBuilder& b) {
   auto out = broadcastShapes(x.shape, target);
   if (!out.isOk()) return n.error(out.status().message());
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, broadcastStrides(x.shape, *out)}, {0, denseStrides(*out)}, *out);
+  appendStridedCopy(&r.regions, 0, {0, broadcastStrides(x.shape, *out)}, {0, denseStrides(*out)},
+                    *out);
   b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, *out}));
   return Status::ok();
 }
@@ -388,10 +424,14 @@ Status lowerResize(LoweringBuilder& b) {
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc& x = b.desc(b.input(0));
   TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "nearest"));
-  if (mode != "nearest") return unsupported(n.label() + ": resize mode '" + mode + "' (only nearest)");
-  TESSEL_ASSIGN_OR_RETURN(std::string coord,
-                          n.stringAttr("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel"));
-  TESSEL_ASSIGN_OR_RETURN(std::string round, n.stringAttr("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor"));
+  if (mode != "nearest")
+    return unsupported(n.label() + ": resize mode '" + mode + "' (only nearest)");
+  TESSEL_ASSIGN_OR_RETURN(
+      std::string coord,
+      n.stringAttr("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel"));
+  TESSEL_ASSIGN_OR_RETURN(
+      std::string round,
+      n.stringAttr("nearest_mode", n.opset < 11 ? "floor" : "round_prefer_floor"));
   const size_t scalesAt = n.opset < 11 ? 1 : 2, sizesAt = 3;
   std::vector<double> scales;
   Shape outShape;
@@ -404,7 +444,8 @@ Status lowerResize(LoweringBuilder& b) {
     for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(scales.size()); ++i)
       outShape.push_back(static_cast<int64_t>(std::floor(x.shape[i] * scales[i])));
   }
-  if (static_cast<int64_t>(outShape.size()) != x.rank() || static_cast<int64_t>(scales.size()) != x.rank())
+  if (static_cast<int64_t>(outShape.size()) != x.rank() ||
+      static_cast<int64_t>(scales.size()) != x.rank())
     return n.error("scales or sizes do not match the input rank");
   Shape factor(x.rank());
   for (int64_t a = 0; a < x.rank(); ++a) {
@@ -412,7 +453,8 @@ Status lowerResize(LoweringBuilder& b) {
       return unsupported(n.label() + ": non-integer resize factor on axis " + std::to_string(a));
     factor[a] = outShape[a] / x.shape[a];
     for (int64_t y = 0; y < outShape[a]; ++y) {
-      TESSEL_ASSIGN_OR_RETURN(int64_t src, nearestSource(n, coord, round, y, x.shape[a], outShape[a], scales[a]));
+      TESSEL_ASSIGN_OR_RETURN(
+          int64_t src, nearestSource(n, coord, round, y, x.shape[a], outShape[a], scales[a]));
       if (src != y / factor[a])
         return unsupported(n.label() + ": nearest mapping with " + coord + "/" + round +
                            " is not a plain integer upsampling");
@@ -420,12 +462,14 @@ Status lowerResize(LoweringBuilder& b) {
   }
   const Shape outStrides = denseStrides(outShape);
   Shape dstStrides(x.rank());
-  for (int64_t a = 0; a < x.rank(); ++a) dstStrides[a] = outStrides[a] * factor[a];
+  for (int64_t a = 0; a < x.rank(); ++a)
+    dstStrides[a] = outStrides[a] * factor[a];
   RasterParams r;
   Shape phase(x.rank(), 0);
   while (true) {
     int64_t offset = 0;
-    for (int64_t a = 0; a < x.rank(); ++a) offset += phase[a] * outStrides[a];
+    for (int64_t a = 0; a < x.rank(); ++a)
+      offset += phase[a] * outStrides[a];
     copyInto(&r, 0, x.shape, offset, dstStrides);
     int64_t a = x.rank() - 1;
     for (; a >= 0; --a) {
@@ -438,4 +482,4 @@ Status lowerResize(LoweringBuilder& b) {
   return Status::ok();
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

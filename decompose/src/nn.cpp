@@ -1,7 +1,7 @@
 // Rules for convolution, pooling and matrix products.
-#include <algorithm>
-
 #include "builder.h"
+
+#include <algorithm>
 
 namespace tessel::decompose {
 namespace {
@@ -28,7 +28,8 @@ Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> ker
   TESSEL_ASSIGN_OR_RETURN(w.dilation, pair(n, "dilations", {1, 1}));
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
   std::array<int64_t, 2> span{};
-  for (int i = 0; i < 2; ++i) span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
+  for (int i = 0; i < 2; ++i)
+    span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
   if (autoPad == "NOTSET") {
     TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> p, n.intsAttr("pads", {0, 0, 0, 0}));
     if (p.size() != 4) return n.error("'pads' must have 4 values");
@@ -53,7 +54,7 @@ Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> ker
     int64_t out = (padded - span[i]) / w.stride[i] + 1;
     if (ceilMode) {
       out = (padded - span[i] + w.stride[i] - 1) / w.stride[i] + 1;
-      if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out;  // last window must start inside
+      if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out; // last window must start inside
       // Extend the end padding so the floor formula of the primitive gives the same size.
       w.pads[i + 2] += std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - padded);
     }
@@ -63,13 +64,13 @@ Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> ker
 }
 
 Status require4d(const Node& n, const TensorDesc& x) {
-  if (x.rank() != 4) return unsupported(n.label() + ": only 2-D (NCHW) inputs are supported, got " +
-                                        x.toString());
+  if (x.rank() != 4)
+    return unsupported(n.label() + ": only 2-D (NCHW) inputs are supported, got " + x.toString());
   if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
   return Status::ok();
 }
 
-}  // namespace
+} // namespace
 
 Status lowerConv(LoweringBuilder& b) {
   const Node& n = b.node();
@@ -83,11 +84,13 @@ Status lowerConv(LoweringBuilder& b) {
       wt.shape[0] % group != 0)
     return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
                    std::to_string(x.shape[1]) + " with group " + std::to_string(group));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", {wt.shape[2], wt.shape[3]}));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks,
+                          n.intsAttr("kernel_shape", {wt.shape[2], wt.shape[3]}));
   if (ks != std::vector<int64_t>{wt.shape[2], wt.shape[3]})
     return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
                    shapeToString({wt.shape[2], wt.shape[3]}));
-  TESSEL_ASSIGN_OR_RETURN(Window w, window(n, {x.shape[2], x.shape[3]}, {wt.shape[2], wt.shape[3]}, false));
+  TESSEL_ASSIGN_OR_RETURN(Window w,
+                          window(n, {x.shape[2], x.shape[3]}, {wt.shape[2], wt.shape[3]}, false));
   Conv2dParams p;
   p.stride = w.stride;
   p.pads = w.pads;
@@ -153,8 +156,8 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   const int64_t taps = kh * kw;
   int32_t wf = b.temp({DType::F32, {cout, cin, kh, kw}});
   RasterParams rw;
-  appendStridedCopy(&rw.regions, 0, {taps - 1, {taps, cout * taps, -1}},
-                    {0, {cin * taps, taps, 1}}, {cout, cin, taps});
+  appendStridedCopy(&rw.regions, 0, {taps - 1, {taps, cout * taps, -1}}, {0, {cin * taps, taps, 1}},
+                    {cout, cin, taps});
   b.emit(rw, {b.input(1)}, wf);
   Conv2dParams p;
   p.dilation = dil;
@@ -179,7 +182,8 @@ Status lowerPool(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(auto kernel, pair(n, "kernel_shape", {1, 1}));
   TESSEL_ASSIGN_OR_RETURN(int64_t ceilMode, n.intAttr("ceil_mode", 0));
   TESSEL_ASSIGN_OR_RETURN(Window w, window(n, {x.shape[2], x.shape[3]}, kernel, ceilMode != 0));
-  if (w.dilation != std::array<int64_t, 2>{1, 1}) return unsupported(n.label() + ": dilated pooling");
+  if (w.dilation != std::array<int64_t, 2>{1, 1})
+    return unsupported(n.label() + ": dilated pooling");
   PoolParams p;
   p.kind = n.opType == "MaxPool" ? PoolKind::Max : PoolKind::Avg;
   p.kernel = w.kernel;
@@ -187,7 +191,8 @@ Status lowerPool(LoweringBuilder& b) {
   p.pads = w.pads;
   TESSEL_ASSIGN_OR_RETURN(int64_t cip, n.intAttr("count_include_pad", 0));
   p.countIncludePad = cip != 0;
-  b.emit(p, {b.input(0)}, b.setOutput(0, {DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}}));
+  b.emit(p, {b.input(0)},
+         b.setOutput(0, {DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}}));
   return Status::ok();
 }
 
@@ -226,7 +231,8 @@ Status lowerGemm(LoweringBuilder& b) {
   p.k = transA ? a.shape[0] : a.shape[1];
   p.n = transB ? bm.shape[0] : bm.shape[1];
   if ((transB ? bm.shape[1] : bm.shape[0]) != p.k)
-    return n.error("inner dims differ: A " + shapeToString(a.shape) + ", B " + shapeToString(bm.shape));
+    return n.error("inner dims differ: A " + shapeToString(a.shape) + ", B " +
+                   shapeToString(bm.shape));
   p.aStrides = transA ? std::array<int64_t, 3>{0, 1, p.m} : std::array<int64_t, 3>{0, p.k, 1};
   p.bStrides = transB ? std::array<int64_t, 3>{0, 1, p.k} : std::array<int64_t, 3>{0, p.n, 1};
   int32_t lhs = b.input(0);
@@ -236,7 +242,8 @@ Status lowerGemm(LoweringBuilder& b) {
   if (n.hasInput(2) && beta != 0.0) {
     int32_t c = b.input(2);
     auto bs = broadcastShapes(b.shape(c), outShape);
-    if (!bs.isOk() || *bs != outShape) return n.error("C does not broadcast to " + shapeToString(outShape));
+    if (!bs.isOk() || *bs != outShape)
+      return n.error("C does not broadcast to " + shapeToString(outShape));
     if (beta != 1.0) c = b.binaryTemp(BinaryKind::Mul, c, b.scalar(DType::F32, beta));
     Shape cs = broadcastStrides(b.shape(c), outShape);
     p.hasBias = true;
@@ -269,11 +276,16 @@ Status lowerMatMul(LoweringBuilder& b) {
   if (!ob.isOk()) return n.error(ob.status().message());
   Shape outBatch = *ob;
   p.batch = 1;
-  for (int64_t d : outBatch) p.batch *= d;
+  for (int64_t d : outBatch)
+    p.batch *= d;
   auto batchStride = [&](const Shape& batch, int64_t block, int64_t* stride) {
     int64_t count = 1;
-    for (int64_t d : batch) count *= d;
-    if (count == 1) { *stride = 0; return true; }
+    for (int64_t d : batch)
+      count *= d;
+    if (count == 1) {
+      *stride = 0;
+      return true;
+    }
     Shape padded(outBatch.size() - batch.size(), 1);
     padded.insert(padded.end(), batch.begin(), batch.end());
     *stride = block;
@@ -291,4 +303,4 @@ Status lowerMatMul(LoweringBuilder& b) {
   return Status::ok();
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

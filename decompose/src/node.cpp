@@ -13,7 +13,7 @@ Result<T> typedAttr(const Node& n, const std::string& key, const T& dflt, const 
   return n.error("attribute '" + key + "' is not " + kind);
 }
 
-}  // namespace
+} // namespace
 
 Result<int64_t> Node::intAttr(const std::string& key, int64_t dflt) const {
   return typedAttr<int64_t>(*this, key, dflt, "an int");
@@ -43,15 +43,16 @@ Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
   const int64_t n = in.desc.numel();
   std::vector<int64_t> v(static_cast<size_t>(n));
   auto widen = [&](auto* typed) {
-    for (int64_t k = 0; k < n; ++k) v[k] = static_cast<int64_t>(typed[k]);
+    for (int64_t k = 0; k < n; ++k)
+      v[k] = static_cast<int64_t>(typed[k]);
   };
   switch (in.desc.dtype) {
-    case DType::I64: widen(static_cast<const int64_t*>(in.constant)); break;
-    case DType::I32: widen(static_cast<const int32_t*>(in.constant)); break;
-    case DType::I8: widen(static_cast<const int8_t*>(in.constant)); break;
-    case DType::U8: widen(static_cast<const uint8_t*>(in.constant)); break;
-    case DType::Bool: widen(static_cast<const bool*>(in.constant)); break;
-    default: return error(std::string("input '") + what + "' must have an integer type");
+  case DType::I64: widen(static_cast<const int64_t*>(in.constant)); break;
+  case DType::I32: widen(static_cast<const int32_t*>(in.constant)); break;
+  case DType::I8: widen(static_cast<const int8_t*>(in.constant)); break;
+  case DType::U8: widen(static_cast<const uint8_t*>(in.constant)); break;
+  case DType::Bool: widen(static_cast<const bool*>(in.constant)); break;
+  default: return error(std::string("input '") + what + "' must have an integer type");
   }
   return v;
 }
@@ -65,12 +66,14 @@ Result<std::vector<double>> Node::constFloats(size_t i, const char* what) const 
   std::vector<double> v(static_cast<size_t>(n));
   if (in.desc.dtype == DType::F32) {
     const auto* p = static_cast<const float*>(in.constant);
-    for (int64_t k = 0; k < n; ++k) v[k] = p[k];
+    for (int64_t k = 0; k < n; ++k)
+      v[k] = p[k];
   } else if (in.desc.dtype == DType::F64) {
     std::memcpy(v.data(), in.constant, n * sizeof(double));
   } else {
     TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ints, constInts(i, what));
-    for (int64_t k = 0; k < n; ++k) v[k] = static_cast<double>(ints[k]);
+    for (int64_t k = 0; k < n; ++k)
+      v[k] = static_cast<double>(ints[k]);
   }
   return v;
 }
@@ -83,4 +86,4 @@ Status Node::error(const std::string& why) const {
   return invalidArgument(label() + ": " + why);
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -16,9 +16,11 @@ bool isDenseFromZero(const RegionView& v, const std::array<int64_t, 3>& size) {
   return true;
 }
 
-int64_t volume(const std::array<int64_t, 3>& s) { return s[0] * s[1] * s[2]; }
+int64_t volume(const std::array<int64_t, 3>& s) {
+  return s[0] * s[1] * s[2];
+}
 
-}  // namespace
+} // namespace
 
 bool isIdentityRaster(const RasterParams& r, int64_t srcCount, int64_t dstCount) {
   if (r.fill || r.regions.size() != 1 || srcCount != dstCount) return false;
@@ -71,7 +73,8 @@ std::optional<std::vector<Region>> composeRegions(const RasterParams& producer,
     for (int d = 0; d < 3; ++d)
       if (lo[d] < 0 || hi[d] >= p.size[d]) return std::nullopt;
     src.offset = p.src.offset;
-    for (int d = 0; d < 3; ++d) src.offset += start[d] * p.src.stride[d];
+    for (int d = 0; d < 3; ++d)
+      src.offset += start[d] * p.src.stride[d];
     c.source = consumerSource;
     c.src = src;
     out.push_back(c);
@@ -79,4 +82,4 @@ std::optional<std::vector<Region>> composeRegions(const RasterParams& producer,
   return out;
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -1,14 +1,15 @@
 // Rules for reductions and softmax.
-#include <algorithm>
-
 #include "builder.h"
+
+#include <algorithm>
 
 namespace tessel::decompose {
 namespace {
 
 int64_t product(const Shape& s, size_t from, size_t to) {
   int64_t p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
+  for (size_t i = from; i < to; ++i)
+    p *= s[i];
   return p;
 }
 
@@ -19,7 +20,7 @@ ReduceKind reduceKindOf(const std::string& op) {
   return ReduceKind::Sum;
 }
 
-}  // namespace
+} // namespace
 
 // Reduces runs of adjacent axes one after another, innermost first: a mean of equal-sized means
 // is the overall mean, so every kind composes.
@@ -31,7 +32,9 @@ Status lowerReduce(LoweringBuilder& b) {
   std::vector<int64_t> axes;
   const bool axesAsInput = n.opType == "ReduceSum" ? n.opset >= 13 : n.opset >= 18;
   if (axesAsInput) {
-    if (n.hasInput(1)) { TESSEL_ASSIGN_OR_RETURN(axes, n.constInts(1, "axes")); }
+    if (n.hasInput(1)) {
+      TESSEL_ASSIGN_OR_RETURN(axes, n.constInts(1, "axes"));
+    }
   } else {
     TESSEL_ASSIGN_OR_RETURN(axes, n.intsAttr("axes", {}));
   }
@@ -48,8 +51,10 @@ Status lowerReduce(LoweringBuilder& b) {
   }
   Shape kept = x.shape, squeezed;
   for (int64_t i = 0; i < x.rank(); ++i) {
-    if (reduced[i]) kept[i] = 1;
-    else squeezed.push_back(x.shape[i]);
+    if (reduced[i])
+      kept[i] = 1;
+    else
+      squeezed.push_back(x.shape[i]);
   }
   int32_t out = b.setOutput(0, {x.dtype, keepDims ? kept : squeezed});
   // Runs of reduced axes, innermost first.
@@ -57,7 +62,8 @@ Status lowerReduce(LoweringBuilder& b) {
   for (int64_t i = x.rank() - 1; i >= 0; --i) {
     if (!reduced[i]) continue;
     int64_t end = i + 1;
-    while (i > 0 && reduced[i - 1]) --i;
+    while (i > 0 && reduced[i - 1])
+      --i;
     runs.emplace_back(i, end);
   }
   Shape cur = x.shape;
@@ -70,7 +76,8 @@ Status lowerReduce(LoweringBuilder& b) {
     auto [from, to] = runs[k];
     ReduceParams r{reduceKindOf(n.opType), product(cur, 0, from), product(cur, from, to),
                    product(cur, to, cur.size())};
-    for (int64_t i = from; i < to; ++i) cur[i] = 1;
+    for (int64_t i = from; i < to; ++i)
+      cur[i] = 1;
     int32_t dst = k + 1 == runs.size() ? out : b.temp({x.dtype, cur});
     b.emit(r, {src}, dst);
     src = dst;
@@ -112,4 +119,4 @@ Status lowerSoftmax(LoweringBuilder& b) {
   return Status::ok();
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

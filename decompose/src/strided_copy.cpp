@@ -52,4 +52,4 @@ void appendStridedCopy(std::vector<Region>* regions, int32_t source, const Strid
   }
 }
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -46,7 +46,7 @@ tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_mod
 void tessel_model_release(tessel_model* model);
 
 typedef struct {
-  const char* name;    /* valid while the model lives */
+  const char* name; /* valid while the model lives */
   tessel_dtype dtype;
   size_t rank;
   const int64_t* dims; /* valid while the model lives */
@@ -55,27 +55,31 @@ typedef struct {
 
 size_t tessel_model_input_count(const tessel_model* model);
 size_t tessel_model_output_count(const tessel_model* model);
-tessel_status tessel_model_input_info(const tessel_model* model, size_t index, tessel_tensor_info* out);
-tessel_status tessel_model_output_info(const tessel_model* model, size_t index, tessel_tensor_info* out);
+tessel_status tessel_model_input_info(const tessel_model* model, size_t index,
+                                      tessel_tensor_info* out);
+tessel_status tessel_model_output_info(const tessel_model* model, size_t index,
+                                       tessel_tensor_info* out);
 
 typedef struct {
   const char* backend; /* NULL or "" = the artifact's plan */
 } tessel_session_options;
 
-tessel_status tessel_session_create(const tessel_model* model, const tessel_session_options* options,
+tessel_status tessel_session_create(const tessel_model* model,
+                                    const tessel_session_options* options,
                                     tessel_session** out_session);
 void tessel_session_release(tessel_session* session);
 /* Copies `size` bytes (exactly the input's byte size) into input `index`. */
-tessel_status tessel_session_set_input(tessel_session* session, size_t index, const void* data, size_t size);
+tessel_status tessel_session_set_input(tessel_session* session, size_t index, const void* data,
+                                       size_t size);
 tessel_status tessel_session_run(tessel_session* session);
 /* Points at output `index`; valid until the next run or the session's release. */
-tessel_status tessel_session_get_output(const tessel_session* session, size_t index, const void** data,
-                                        size_t* size);
+tessel_status tessel_session_get_output(const tessel_session* session, size_t index,
+                                        const void** data, size_t* size);
 /* Bytes of the session's planned arena (peak memory for intermediate tensors). */
 int64_t tessel_session_arena_bytes(const tessel_session* session);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
 #endif /* TESSEL_TESSEL_H_ */

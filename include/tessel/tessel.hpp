@@ -1,11 +1,11 @@
 // Thin C++ wrapper over tessel.h: RAII handles, errors as tessel::Error values (no exceptions).
 #pragma once
 
+#include "tessel/tessel.h"
+
 #include <memory>
 #include <string>
 #include <utility>
-
-#include "tessel/tessel.h"
 
 namespace tessel::api {
 
@@ -23,7 +23,7 @@ inline Error take(tessel_status s) {
 }
 
 class Model {
- public:
+public:
   static Error load(const std::string& path, Model* out) {
     tessel_model* m = nullptr;
     Error e = take(tessel_model_load_file(path.c_str(), &m));
@@ -44,12 +44,12 @@ class Model {
     return info;
   }
 
- private:
+private:
   std::unique_ptr<tessel_model, void (*)(tessel_model*)> model_{nullptr, tessel_model_release};
 };
 
 class Session {
- public:
+public:
   static Error create(const Model& model, const std::string& backend, Session* out) {
     tessel_session_options opts{backend.c_str()};
     tessel_session* s = nullptr;
@@ -66,8 +66,9 @@ class Session {
   }
   int64_t arenaBytes() const { return tessel_session_arena_bytes(session_.get()); }
 
- private:
-  std::unique_ptr<tessel_session, void (*)(tessel_session*)> session_{nullptr, tessel_session_release};
+private:
+  std::unique_ptr<tessel_session, void (*)(tessel_session*)> session_{nullptr,
+                                                                      tessel_session_release};
 };
 
-}  // namespace tessel::api
+} // namespace tessel::api

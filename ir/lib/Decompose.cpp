@@ -32,7 +32,8 @@ std::string nodeName(mlir::Location loc) {
 int moduleOpset(mlir::Operation* op) {
   auto module = op->getParentOfType<mlir::ModuleOp>();
   if (module)
-    if (auto a = module->getAttrOfType<mlir::IntegerAttr>("tessel.onnx_opset")) return static_cast<int>(a.getInt());
+    if (auto a = module->getAttrOfType<mlir::IntegerAttr>("tessel.onnx_opset"))
+      return static_cast<int>(a.getInt());
   return 13;
 }
 
@@ -51,10 +52,12 @@ struct DecomposeHighLevelOp : public mlir::ConversionPattern {
     node.numOutputs = static_cast<int>(op->getNumResults());
     for (const mlir::NamedAttribute& a : op->getAttrs()) {
       auto v = attrValue(a.getValue());
-      if (!v.isOk()) return op->emitError() << node.label() << ": attribute '" << a.getName().str() << "' has an unsupported kind";
+      if (!v.isOk())
+        return op->emitError() << node.label() << ": attribute '" << a.getName().str()
+                               << "' has an unsupported kind";
       node.attrs[a.getName().str()] = *v;
     }
-    std::vector<std::vector<uint8_t>> expanded;  // keeps expanded constant bytes alive
+    std::vector<std::vector<uint8_t>> expanded; // keeps expanded constant bytes alive
     expanded.reserve(operands.size());
     for (mlir::Value v : operands) {
       decompose::NodeInput in;
@@ -77,7 +80,8 @@ struct DecomposeHighLevelOp : public mlir::ConversionPattern {
     if (!lowered.isOk()) return op->emitError() << lowered.status().message();
     const decompose::Lowering& low = *lowered;
     std::vector<mlir::Value> ids(low.tensors.size());
-    for (size_t i = 0; i < operands.size(); ++i) ids[i] = operands[i];
+    for (size_t i = 0; i < operands.size(); ++i)
+      ids[i] = operands[i];
     mlir::MLIRContext* ctx = op->getContext();
     for (const auto& [id, bytes] : low.constants) {
       auto type = toMlirType(ctx, low.tensors[id]).cast<mlir::RankedTensorType>();
@@ -85,9 +89,11 @@ struct DecomposeHighLevelOp : public mlir::ConversionPattern {
     }
     for (const Primitive& p : low.primitives) {
       llvm::SmallVector<mlir::Value> ins;
-      for (int32_t id : p.inputs) ins.push_back(ids[id]);
+      for (int32_t id : p.inputs)
+        ins.push_back(ids[id]);
       const int32_t out = p.outputs[0];
-      mlir::Operation* prim = buildPrimitiveOp(rewriter, op->getLoc(), p, ins, toMlirType(ctx, low.tensors[out]));
+      mlir::Operation* prim =
+          buildPrimitiveOp(rewriter, op->getLoc(), p, ins, toMlirType(ctx, low.tensors[out]));
       ids[out] = prim->getResult(0);
     }
     llvm::SmallVector<mlir::Value> results;
@@ -96,7 +102,8 @@ struct DecomposeHighLevelOp : public mlir::ConversionPattern {
       if (!v) return op->emitError() << node.label() << ": rule wrote no value for output " << i;
       if (v.getType() != op->getResult(i).getType())
         return op->emitError() << node.label() << ": decomposition gives " << v.getType()
-                               << " for output " << i << ", the op declares " << op->getResult(i).getType();
+                               << " for output " << i << ", the op declares "
+                               << op->getResult(i).getType();
       results.push_back(v);
     }
     rewriter.replaceOp(op, results);
@@ -120,5 +127,5 @@ struct TesselDecompose : impl::TesselDecomposeBase<TesselDecompose> {
   }
 };
 
-}  // namespace
-}  // namespace tessel::ir
+} // namespace
+} // namespace tessel::ir

@@ -1,8 +1,7 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "tessel/ir/PrimitiveConversion.h"
-#include "tessel/ir/TesselDialect.h"
-
 #include "tessel/ir/TesselDialect.cpp.inc"
+#include "tessel/ir/TesselDialect.h"
 
 #define GET_OP_CLASSES
 #include "tessel/ir/TesselOps.cpp.inc"
@@ -17,7 +16,7 @@ void TesselDialect::initialize() {
 }
 
 mlir::Operation* TesselDialect::materializeConstant(mlir::OpBuilder& builder, mlir::Attribute value,
-                                                   mlir::Type type, mlir::Location loc) {
+                                                    mlir::Type type, mlir::Location loc) {
   auto elements = value.dyn_cast<mlir::ElementsAttr>();
   if (!elements || elements.getType() != type) return nullptr;
   return builder.create<ConstantOp>(loc, elements);
@@ -43,9 +42,11 @@ mlir::LogicalResult verifyPrimitive(mlir::Operation* op) {
   return mlir::success();
 }
 
-}  // namespace
+} // namespace
 
-mlir::OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+mlir::OpFoldResult ConstantOp::fold(FoldAdaptor) {
+  return getValue();
+}
 
 mlir::LogicalResult ConstantOp::verify() {
   if (getValue().getType() != getResult().getType())
@@ -64,13 +65,29 @@ mlir::OpFoldResult ViewOp::fold(FoldAdaptor adaptor) {
   return {};
 }
 
-mlir::LogicalResult RasterOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult ViewOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult UnaryOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult BinaryOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult ReduceOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult MatMulOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult Conv2dOp::verify() { return verifyPrimitive(*this); }
-mlir::LogicalResult PoolOp::verify() { return verifyPrimitive(*this); }
+mlir::LogicalResult RasterOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult ViewOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult UnaryOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult BinaryOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult ReduceOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult MatMulOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult Conv2dOp::verify() {
+  return verifyPrimitive(*this);
+}
+mlir::LogicalResult PoolOp::verify() {
+  return verifyPrimitive(*this);
+}
 
-}  // namespace tessel::ir
+} // namespace tessel::ir

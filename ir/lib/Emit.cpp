@@ -1,12 +1,13 @@
 // tessel-emit: @main's primitives -> .tsl artifact bytes.
-#include <fstream>
-
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
-#include "llvm/ADT/StringExtras.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/backend.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <fstream>
 
 namespace tessel::ir {
 #define GEN_PASS_DEF_TESSELEMIT
@@ -36,7 +37,8 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
       return signalPassFailure();
     }
     std::ofstream f(outputPath, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+    f.write(reinterpret_cast<const char*>(bytes->data()),
+            static_cast<std::streamsize>(bytes->size()));
     if (!f) {
       getOperation().emitError("cannot write '" + outputPath + "'");
       signalPassFailure();
@@ -44,7 +46,7 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
   }
 };
 
-}  // namespace
+} // namespace
 
 // The plan: each primitive goes to the first listed backend (all built-in ones when the list is
 // empty) that supports it. The search pass will replace this first-fit choice.
@@ -58,7 +60,8 @@ Status planBackends(Program& prog, const std::vector<std::string>& backends) {
     order.push_back(b);
   }
   if (order.empty())
-    for (const auto& b : registry.all()) order.push_back(b.get());
+    for (const auto& b : registry.all())
+      order.push_back(b.get());
   const std::vector<TensorDesc> descs = prog.descs();
   prog.backends.clear();
   for (const Primitive& p : prog.primitives) {
@@ -73,7 +76,8 @@ Status planBackends(Program& prog, const std::vector<std::string>& backends) {
   return Status::ok();
 }
 
-Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends) {
+Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
+                                          const std::vector<std::string>& backends) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return invalidArgument("module has no @main function");
   Program prog;
@@ -88,18 +92,22 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vect
   };
   mlir::Block& body = func.getBody().front();
   for (unsigned i = 0; i < body.getNumArguments(); ++i) {
-    TESSEL_ASSIGN_OR_RETURN(int32_t id, addTensor(body.getArgument(i), nameAttr(func.getArgAttrDict(i), "input" + std::to_string(i))));
+    TESSEL_ASSIGN_OR_RETURN(
+        int32_t id, addTensor(body.getArgument(i),
+                              nameAttr(func.getArgAttrDict(i), "input" + std::to_string(i))));
     prog.inputs.push_back(id);
   }
   // Constants are stored in the order they are met; count them first so storage never moves.
   size_t constants = 0;
-  for (mlir::Operation& op : body) constants += llvm::isa<ConstantOp>(op);
+  for (mlir::Operation& op : body)
+    constants += llvm::isa<ConstantOp>(op);
   storage->reserve(constants);
   for (mlir::Operation& op : body) {
     if (auto c = llvm::dyn_cast<ConstantOp>(op)) {
       if (c->use_empty()) continue;
       TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, constantBytes(c));
-      TESSEL_ASSIGN_OR_RETURN(int32_t id, addTensor(c.getResult(), "const" + std::to_string(prog.tensors.size())));
+      TESSEL_ASSIGN_OR_RETURN(
+          int32_t id, addTensor(c.getResult(), "const" + std::to_string(prog.tensors.size())));
       storage->push_back(std::move(bytes));
       prog.tensors[id].data = storage->back().data();
       continue;
@@ -122,7 +130,8 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vect
       if (it == ids.end()) return internalError("operand defined outside @main's body");
       p.inputs[i] = it->second;
     }
-    TESSEL_ASSIGN_OR_RETURN(int32_t out, addTensor(op.getResult(0), "t" + std::to_string(prog.tensors.size())));
+    TESSEL_ASSIGN_OR_RETURN(int32_t out,
+                            addTensor(op.getResult(0), "t" + std::to_string(prog.tensors.size())));
     p.outputs = {out};
     prog.primitives.push_back(std::move(p));
   }
@@ -132,5 +141,4 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vect
   return writeArtifact(prog, "tessel-convert");
 }
 
-
-}  // namespace tessel::ir
+} // namespace tessel::ir

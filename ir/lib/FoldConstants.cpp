@@ -32,7 +32,8 @@ Result<std::optional<mlir::DenseElementsAttr>> evaluate(mlir::Operation* op, int
   TESSEL_ASSIGN_OR_RETURN(Primitive prim, primitiveFromOp(op));
   low.primitives.push_back(std::move(prim));
   std::vector<const void*> data;
-  for (const auto& b : inputs) data.push_back(b.data());
+  for (const auto& b : inputs)
+    data.push_back(b.data());
   TESSEL_ASSIGN_OR_RETURN(auto outs, frontend::evaluateLowering(low, data));
   return std::optional<mlir::DenseElementsAttr>(makeDenseAttr(resultType, outs[0]->data()));
 }
@@ -59,5 +60,5 @@ struct TesselFoldConstants : impl::TesselFoldConstantsBase<TesselFoldConstants> 
   }
 };
 
-}  // namespace
-}  // namespace tessel::ir
+} // namespace
+} // namespace tessel::ir

@@ -11,9 +11,13 @@ namespace tessel::ir {
 
 namespace {
 
-int64_t numel(mlir::Value v) { return v.getType().cast<mlir::RankedTensorType>().getNumElements(); }
+int64_t numel(mlir::Value v) {
+  return v.getType().cast<mlir::RankedTensorType>().getNumElements();
+}
 
-RasterParams paramsOf(RasterOp op) { return primitiveFromOp(op).value().as<RasterParams>(); }
+RasterParams paramsOf(RasterOp op) {
+  return primitiveFromOp(op).value().as<RasterParams>();
+}
 
 void setRegions(RasterOp op, const std::vector<Region>& regions) {
   op.setRegionsAttr(mlir::DenseI64ArrayAttr::get(op.getContext(), flattenRegions(regions)));
@@ -33,8 +37,8 @@ bool fuseSources(RasterOp op) {
     }
     auto producer = src.getDefiningOp<RasterOp>();
     if (!producer || producer->getNumOperands() != 1) continue;
-    auto composed = decompose::composeRegions(paramsOf(producer), numel(producer.getResult()), params,
-                                              static_cast<int32_t>(i));
+    auto composed = decompose::composeRegions(paramsOf(producer), numel(producer.getResult()),
+                                              params, static_cast<int32_t>(i));
     if (!composed) continue;
     params.regions = std::move(*composed);
     setRegions(op, params.regions);
@@ -54,7 +58,8 @@ struct TesselFuseRaster : impl::TesselFuseRasterBase<TesselFuseRaster> {
       for (RasterOp op : rasters) {
         changed |= fuseSources(op);
         if (op->getNumOperands() == 1 &&
-            decompose::isIdentityRaster(paramsOf(op), numel(op->getOperand(0)), numel(op.getResult()))) {
+            decompose::isIdentityRaster(paramsOf(op), numel(op->getOperand(0)),
+                                        numel(op.getResult()))) {
           mlir::OpBuilder b(op);
           auto view = b.create<ViewOp>(op->getLoc(), op.getResult().getType(), op->getOperand(0));
           op.getResult().replaceAllUsesWith(view.getResult());
@@ -66,5 +71,5 @@ struct TesselFuseRaster : impl::TesselFuseRasterBase<TesselFuseRaster> {
   }
 };
 
-}  // namespace
-}  // namespace tessel::ir
+} // namespace
+} // namespace tessel::ir

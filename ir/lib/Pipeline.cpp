@@ -12,4 +12,4 @@ void buildLoweringPipeline(mlir::OpPassManager& pm) {
   pm.addPass(mlir::createCanonicalizerPass());
 }
 
-}  // namespace tessel::ir
+} // namespace tessel::ir

@@ -1,24 +1,26 @@
 #include "tessel/ir/PrimitiveConversion.h"
 
-#include <cstring>
-
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cstring>
 
 namespace tessel::ir {
 namespace {
 
-std::vector<int64_t> vec(llvm::ArrayRef<int64_t> a) { return {a.begin(), a.end()}; }
+std::vector<int64_t> vec(llvm::ArrayRef<int64_t> a) {
+  return {a.begin(), a.end()};
+}
 
 template <size_t N>
 Result<std::array<int64_t, N>> fixed(llvm::ArrayRef<int64_t> a, const char* what) {
-  if (a.size() != N) return corrupt(std::string(what) + " must have " + std::to_string(N) + " values");
+  if (a.size() != N)
+    return corrupt(std::string(what) + " must have " + std::to_string(N) + " values");
   std::array<int64_t, N> out{};
   std::copy(a.begin(), a.end(), out.begin());
   return out;
 }
 
-template <typename E>
-Result<E> named(std::optional<E> v, llvm::StringRef name, const char* what) {
+template <typename E> Result<E> named(std::optional<E> v, llvm::StringRef name, const char* what) {
   if (!v) return corrupt(std::string("unknown ") + what + " '" + name.str() + "'");
   return *v;
 }
@@ -32,9 +34,9 @@ Result<Activation> activationFromName(llvm::StringRef s) {
 
 const char* activationName(Activation a) {
   switch (a) {
-    case Activation::None: return "none";
-    case Activation::Relu: return "relu";
-    case Activation::Clip: return "clip";
+  case Activation::None: return "none";
+  case Activation::Relu: return "relu";
+  case Activation::Clip: return "clip";
   }
   return "none";
 }
@@ -49,15 +51,19 @@ Result<PrimitiveParams> paramsOf(mlir::Operation* op) {
       })
       .Case<ViewOp>([](ViewOp) -> Result<PrimitiveParams> { return PrimitiveParams(ViewParams{}); })
       .Case<UnaryOp>([](UnaryOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(UnaryKind k, named(unaryFromName(u.getKind().str()), u.getKind(), "unary kind"));
-        return PrimitiveParams(UnaryParams{k, u.getAlpha().convertToFloat(), u.getBeta().convertToFloat()});
+        TESSEL_ASSIGN_OR_RETURN(UnaryKind k,
+                                named(unaryFromName(u.getKind().str()), u.getKind(), "unary kind"));
+        return PrimitiveParams(
+            UnaryParams{k, u.getAlpha().convertToFloat(), u.getBeta().convertToFloat()});
       })
       .Case<BinaryOp>([](BinaryOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(BinaryKind k, named(binaryFromName(u.getKind().str()), u.getKind(), "binary kind"));
+        TESSEL_ASSIGN_OR_RETURN(
+            BinaryKind k, named(binaryFromName(u.getKind().str()), u.getKind(), "binary kind"));
         return PrimitiveParams(BinaryParams{k, vec(u.getLhsStrides()), vec(u.getRhsStrides())});
       })
       .Case<ReduceOp>([](ReduceOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(ReduceKind k, named(reduceFromName(u.getKind().str()), u.getKind(), "reduce kind"));
+        TESSEL_ASSIGN_OR_RETURN(
+            ReduceKind k, named(reduceFromName(u.getKind().str()), u.getKind(), "reduce kind"));
         return PrimitiveParams(ReduceParams{k, static_cast<int64_t>(u.getOuter()),
                                             static_cast<int64_t>(u.getExtent()),
                                             static_cast<int64_t>(u.getInner())});
@@ -65,7 +71,10 @@ Result<PrimitiveParams> paramsOf(mlir::Operation* op) {
       .Case<MatMulOp>([](MatMulOp u) -> Result<PrimitiveParams> {
         MatMulParams p;
         TESSEL_ASSIGN_OR_RETURN(auto dims, fixed<4>(u.getDims(), "matmul dims"));
-        p.batch = dims[0]; p.m = dims[1]; p.n = dims[2]; p.k = dims[3];
+        p.batch = dims[0];
+        p.m = dims[1];
+        p.n = dims[2];
+        p.k = dims[3];
         TESSEL_ASSIGN_OR_RETURN(p.aStrides, fixed<3>(u.getAStrides(), "a_strides"));
         TESSEL_ASSIGN_OR_RETURN(p.bStrides, fixed<3>(u.getBStrides(), "b_strides"));
         TESSEL_ASSIGN_OR_RETURN(p.biasStrides, fixed<2>(u.getBiasStrides(), "bias_strides"));
@@ -86,7 +95,8 @@ Result<PrimitiveParams> paramsOf(mlir::Operation* op) {
       })
       .Case<PoolOp>([](PoolOp u) -> Result<PrimitiveParams> {
         PoolParams p;
-        TESSEL_ASSIGN_OR_RETURN(p.kind, named(poolFromName(u.getKind().str()), u.getKind(), "pool kind"));
+        TESSEL_ASSIGN_OR_RETURN(p.kind,
+                                named(poolFromName(u.getKind().str()), u.getKind(), "pool kind"));
         TESSEL_ASSIGN_OR_RETURN(p.kernel, fixed<2>(u.getKernel(), "kernel"));
         TESSEL_ASSIGN_OR_RETURN(p.stride, fixed<2>(u.getStrides(), "strides"));
         TESSEL_ASSIGN_OR_RETURN(p.pads, fixed<4>(u.getPads(), "pads"));
@@ -98,19 +108,19 @@ Result<PrimitiveParams> paramsOf(mlir::Operation* op) {
       });
 }
 
-}  // namespace
+} // namespace
 
 mlir::Type toMlirType(mlir::MLIRContext* ctx, const TensorDesc& desc) {
   mlir::Type elt;
   switch (desc.dtype) {
-    case DType::F32: elt = mlir::Float32Type::get(ctx); break;
-    case DType::F64: elt = mlir::Float64Type::get(ctx); break;
-    case DType::I64: elt = mlir::IntegerType::get(ctx, 64); break;
-    case DType::I32: elt = mlir::IntegerType::get(ctx, 32); break;
-    case DType::I8: elt = mlir::IntegerType::get(ctx, 8); break;
-    case DType::U8: elt = mlir::IntegerType::get(ctx, 8, mlir::IntegerType::Unsigned); break;
-    case DType::Bool: elt = mlir::IntegerType::get(ctx, 1); break;
-    case DType::Undefined: return mlir::NoneType::get(ctx);
+  case DType::F32: elt = mlir::Float32Type::get(ctx); break;
+  case DType::F64: elt = mlir::Float64Type::get(ctx); break;
+  case DType::I64: elt = mlir::IntegerType::get(ctx, 64); break;
+  case DType::I32: elt = mlir::IntegerType::get(ctx, 32); break;
+  case DType::I8: elt = mlir::IntegerType::get(ctx, 8); break;
+  case DType::U8: elt = mlir::IntegerType::get(ctx, 8, mlir::IntegerType::Unsigned); break;
+  case DType::Bool: elt = mlir::IntegerType::get(ctx, 1); break;
+  case DType::Undefined: return mlir::NoneType::get(ctx);
   }
   return mlir::RankedTensorType::get(desc.shape, elt);
 }
@@ -141,7 +151,8 @@ bool isPrimitiveOp(mlir::Operation* op) {
 Result<Primitive> primitiveFromOp(mlir::Operation* op) {
   Primitive p;
   TESSEL_ASSIGN_OR_RETURN(p.params, paramsOf(op));
-  for (unsigned i = 0; i < op->getNumOperands(); ++i) p.inputs.push_back(static_cast<int32_t>(i));
+  for (unsigned i = 0; i < op->getNumOperands(); ++i)
+    p.inputs.push_back(static_cast<int32_t>(i));
   p.outputs = {static_cast<int32_t>(op->getNumOperands())};
   if (auto name = op->getLoc().dyn_cast<mlir::NameLoc>()) p.origin = name.getName().str();
   return p;
@@ -149,7 +160,9 @@ Result<Primitive> primitiveFromOp(mlir::Operation* op) {
 
 mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const Primitive& prim,
                                   mlir::ValueRange in, mlir::Type type) {
-  auto i64s = [&](const auto& a) { return b.getDenseI64ArrayAttr(std::vector<int64_t>(a.begin(), a.end())); };
+  auto i64s = [&](const auto& a) {
+    return b.getDenseI64ArrayAttr(std::vector<int64_t>(a.begin(), a.end()));
+  };
   return std::visit(
       [&](const auto& p) -> mlir::Operation* {
         using P = std::decay_t<decltype(p)>;
@@ -180,8 +193,9 @@ mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const 
                                     b.getStringAttr(activationName(p.activation)),
                                     b.getF32FloatAttr(p.actMin), b.getF32FloatAttr(p.actMax));
         } else if constexpr (std::is_same_v<P, PoolParams>) {
-          return b.create<PoolOp>(loc, type, in[0], b.getStringAttr(poolName(p.kind)), i64s(p.kernel),
-                                  i64s(p.stride), i64s(p.pads), b.getBoolAttr(p.countIncludePad));
+          return b.create<PoolOp>(loc, type, in[0], b.getStringAttr(poolName(p.kind)),
+                                  i64s(p.kernel), i64s(p.stride), i64s(p.pads),
+                                  b.getBoolAttr(p.countIncludePad));
         } else {
           return nullptr;
         }
@@ -196,13 +210,15 @@ Result<std::vector<uint8_t>> constantBytes(ConstantOp op) {
   std::vector<uint8_t> out(static_cast<size_t>(desc.byteSize()));
   if (desc.dtype == DType::Bool) {
     size_t i = 0;
-    for (bool v : dense.getValues<bool>()) out[i++] = v;
+    for (bool v : dense.getValues<bool>())
+      out[i++] = v;
     return out;
   }
   llvm::ArrayRef<char> raw = dense.getRawData();
   if (dense.isSplat()) {
     const size_t elem = dtypeSize(desc.dtype);
-    for (size_t i = 0; i + elem <= out.size(); i += elem) std::memcpy(&out[i], raw.data(), elem);
+    for (size_t i = 0; i + elem <= out.size(); i += elem)
+      std::memcpy(&out[i], raw.data(), elem);
   } else if (raw.size() == out.size()) {
     std::memcpy(out.data(), raw.data(), out.size());
   } else {
@@ -223,4 +239,4 @@ mlir::DenseElementsAttr makeDenseAttr(mlir::RankedTensorType type, const void* b
       type, llvm::ArrayRef<char>(static_cast<const char*>(bytes), size));
 }
 
-}  // namespace tessel::ir
+} // namespace tessel::ir

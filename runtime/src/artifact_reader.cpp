@@ -1,13 +1,12 @@
+#include "artifact_generated.h"
+#include "fnv.h"
+#include "tessel/runtime/artifact.h"
+
+#include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cstring>
-
-#include "artifact_generated.h"
-#include "fnv.h"
-#include "tessel/runtime/artifact.h"
 
 namespace tessel {
 namespace {
@@ -19,7 +18,9 @@ static_assert(static_cast<int>(fb::Params_MAX) == std::variant_size_v<PrimitiveP
 
 // The flatbuffers verifier checks a vector's length field, not its 8-byte elements' alignment.
 // Empty vectors may sit at any 4-byte position: nothing is read from them.
-bool aligned8(const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; }
+bool aligned8(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 8 == 0;
+}
 
 template <size_t N>
 Result<std::array<int64_t, N>> fixed(const flatbuffers::Vector<int64_t>* v, const char* what) {
@@ -27,7 +28,8 @@ Result<std::array<int64_t, N>> fixed(const flatbuffers::Vector<int64_t>* v, cons
     return corrupt(std::string(what) + " must have " + std::to_string(N) + " values");
   if (!aligned8(v->data())) return corrupt(std::string(what) + " is misaligned");
   std::array<int64_t, N> a{};
-  for (size_t i = 0; i < N; ++i) a[i] = v->Get(static_cast<flatbuffers::uoffset_t>(i));
+  for (size_t i = 0; i < N; ++i)
+    a[i] = v->Get(static_cast<flatbuffers::uoffset_t>(i));
   return a;
 }
 
@@ -37,8 +39,7 @@ Result<std::vector<int64_t>> longs(const flatbuffers::Vector<int64_t>* v) {
   return std::vector<int64_t>(v->begin(), v->end());
 }
 
-template <typename E>
-Result<E> enumValue(uint8_t raw, uint8_t count, const char* what) {
+template <typename E> Result<E> enumValue(uint8_t raw, uint8_t count, const char* what) {
   if (raw >= count) return corrupt(std::string("unknown ") + what + " " + std::to_string(raw));
   return static_cast<E>(raw);
 }
@@ -46,71 +47,77 @@ Result<E> enumValue(uint8_t raw, uint8_t count, const char* what) {
 Result<PrimitiveParams> readParams(const fb::Primitive& p) {
   if (!p.params()) return corrupt("primitive has no params");
   switch (p.params_type()) {
-    case fb::Params_RasterParams: {
-      const auto* r = p.params_as_RasterParams();
-      RasterParams out;
-      if (r->regions() && r->regions()->size() > 0 && !aligned8(r->regions()->data()))
-        return corrupt("misaligned regions");
-      if (r->regions())
-        for (const fb::Region* g : *r->regions())
-          out.regions.push_back({g->source(), {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},
-                                 {g->dst_offset(), {g->dst_s0(), g->dst_s1(), g->dst_s2()}},
-                                 {g->size0(), g->size1(), g->size2()}});
-      if (r->has_fill()) out.fill = r->fill();
-      return PrimitiveParams(out);
-    }
-    case fb::Params_ViewParams: return PrimitiveParams(ViewParams{});
-    case fb::Params_UnaryParams: {
-      const auto* u = p.params_as_UnaryParams();
-      TESSEL_ASSIGN_OR_RETURN(UnaryKind k, enumValue<UnaryKind>(u->kind(), kUnaryKindCount, "unary kind"));
-      return PrimitiveParams(UnaryParams{k, u->alpha(), u->beta()});
-    }
-    case fb::Params_BinaryParams: {
-      const auto* u = p.params_as_BinaryParams();
-      TESSEL_ASSIGN_OR_RETURN(BinaryKind k, enumValue<BinaryKind>(u->kind(), kBinaryKindCount, "binary kind"));
-      TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> lhs, longs(u->lhs_strides()));
-      TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> rhs, longs(u->rhs_strides()));
-      return PrimitiveParams(BinaryParams{k, std::move(lhs), std::move(rhs)});
-    }
-    case fb::Params_ReduceParams: {
-      const auto* u = p.params_as_ReduceParams();
-      TESSEL_ASSIGN_OR_RETURN(ReduceKind k, enumValue<ReduceKind>(u->kind(), 4, "reduce kind"));
-      return PrimitiveParams(ReduceParams{k, u->outer(), u->extent(), u->inner()});
-    }
-    case fb::Params_MatMulParams: {
-      const auto* u = p.params_as_MatMulParams();
-      MatMulParams m;
-      m.batch = u->batch(); m.m = u->m(); m.n = u->n(); m.k = u->k();
-      TESSEL_ASSIGN_OR_RETURN(m.aStrides, fixed<3>(u->a_strides(), "matmul a strides"));
-      TESSEL_ASSIGN_OR_RETURN(m.bStrides, fixed<3>(u->b_strides(), "matmul b strides"));
-      m.hasBias = u->has_bias();
-      TESSEL_ASSIGN_OR_RETURN(m.biasStrides, fixed<2>(u->bias_strides(), "matmul bias strides"));
-      return PrimitiveParams(m);
-    }
-    case fb::Params_Conv2dParams: {
-      const auto* u = p.params_as_Conv2dParams();
-      Conv2dParams c;
-      TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "conv2d stride"));
-      TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "conv2d pads"));
-      TESSEL_ASSIGN_OR_RETURN(c.dilation, fixed<2>(u->dilation(), "conv2d dilation"));
-      c.group = u->group();
-      c.hasBias = u->has_bias();
-      TESSEL_ASSIGN_OR_RETURN(c.activation, enumValue<Activation>(u->activation(), 3, "activation"));
-      c.actMin = u->act_min();
-      c.actMax = u->act_max();
-      return PrimitiveParams(c);
-    }
-    case fb::Params_PoolParams: {
-      const auto* u = p.params_as_PoolParams();
-      PoolParams c;
-      TESSEL_ASSIGN_OR_RETURN(c.kind, enumValue<PoolKind>(u->kind(), 2, "pool kind"));
-      TESSEL_ASSIGN_OR_RETURN(c.kernel, fixed<2>(u->kernel(), "pool kernel"));
-      TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "pool stride"));
-      TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "pool pads"));
-      c.countIncludePad = u->count_include_pad();
-      return PrimitiveParams(c);
-    }
-    default: break;
+  case fb::Params_RasterParams: {
+    const auto* r = p.params_as_RasterParams();
+    RasterParams out;
+    if (r->regions() && r->regions()->size() > 0 && !aligned8(r->regions()->data()))
+      return corrupt("misaligned regions");
+    if (r->regions())
+      for (const fb::Region* g : *r->regions())
+        out.regions.push_back({g->source(),
+                               {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},
+                               {g->dst_offset(), {g->dst_s0(), g->dst_s1(), g->dst_s2()}},
+                               {g->size0(), g->size1(), g->size2()}});
+    if (r->has_fill()) out.fill = r->fill();
+    return PrimitiveParams(out);
+  }
+  case fb::Params_ViewParams: return PrimitiveParams(ViewParams{});
+  case fb::Params_UnaryParams: {
+    const auto* u = p.params_as_UnaryParams();
+    TESSEL_ASSIGN_OR_RETURN(UnaryKind k,
+                            enumValue<UnaryKind>(u->kind(), kUnaryKindCount, "unary kind"));
+    return PrimitiveParams(UnaryParams{k, u->alpha(), u->beta()});
+  }
+  case fb::Params_BinaryParams: {
+    const auto* u = p.params_as_BinaryParams();
+    TESSEL_ASSIGN_OR_RETURN(BinaryKind k,
+                            enumValue<BinaryKind>(u->kind(), kBinaryKindCount, "binary kind"));
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> lhs, longs(u->lhs_strides()));
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> rhs, longs(u->rhs_strides()));
+    return PrimitiveParams(BinaryParams{k, std::move(lhs), std::move(rhs)});
+  }
+  case fb::Params_ReduceParams: {
+    const auto* u = p.params_as_ReduceParams();
+    TESSEL_ASSIGN_OR_RETURN(ReduceKind k, enumValue<ReduceKind>(u->kind(), 4, "reduce kind"));
+    return PrimitiveParams(ReduceParams{k, u->outer(), u->extent(), u->inner()});
+  }
+  case fb::Params_MatMulParams: {
+    const auto* u = p.params_as_MatMulParams();
+    MatMulParams m;
+    m.batch = u->batch();
+    m.m = u->m();
+    m.n = u->n();
+    m.k = u->k();
+    TESSEL_ASSIGN_OR_RETURN(m.aStrides, fixed<3>(u->a_strides(), "matmul a strides"));
+    TESSEL_ASSIGN_OR_RETURN(m.bStrides, fixed<3>(u->b_strides(), "matmul b strides"));
+    m.hasBias = u->has_bias();
+    TESSEL_ASSIGN_OR_RETURN(m.biasStrides, fixed<2>(u->bias_strides(), "matmul bias strides"));
+    return PrimitiveParams(m);
+  }
+  case fb::Params_Conv2dParams: {
+    const auto* u = p.params_as_Conv2dParams();
+    Conv2dParams c;
+    TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "conv2d stride"));
+    TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "conv2d pads"));
+    TESSEL_ASSIGN_OR_RETURN(c.dilation, fixed<2>(u->dilation(), "conv2d dilation"));
+    c.group = u->group();
+    c.hasBias = u->has_bias();
+    TESSEL_ASSIGN_OR_RETURN(c.activation, enumValue<Activation>(u->activation(), 3, "activation"));
+    c.actMin = u->act_min();
+    c.actMax = u->act_max();
+    return PrimitiveParams(c);
+  }
+  case fb::Params_PoolParams: {
+    const auto* u = p.params_as_PoolParams();
+    PoolParams c;
+    TESSEL_ASSIGN_OR_RETURN(c.kind, enumValue<PoolKind>(u->kind(), 2, "pool kind"));
+    TESSEL_ASSIGN_OR_RETURN(c.kernel, fixed<2>(u->kernel(), "pool kernel"));
+    TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "pool stride"));
+    TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "pool pads"));
+    c.countIncludePad = u->count_include_pad();
+    return PrimitiveParams(c);
+  }
+  default: break;
   }
   return corrupt("primitive has no params");
 }
@@ -129,7 +136,8 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
     return corrupt("artifact is " + std::to_string(size) + " bytes, its header says " +
                    std::to_string(static_cast<uint64_t>(declared) + 4) + " (truncated or padded)");
   flatbuffers::Verifier verifier(bytes, size, /*max_depth=*/16, /*max_tables=*/10'000'000);
-  if (!fb::VerifySizePrefixedModelBuffer(verifier)) return corrupt("artifact failed flatbuffer verification");
+  if (!fb::VerifySizePrefixedModelBuffer(verifier))
+    return corrupt("artifact failed flatbuffer verification");
   const fb::Model* m = fb::GetSizePrefixedModel(bytes);
   if (m->format_version() != kArtifactFormatVersion)
     return corrupt("artifact format version " + std::to_string(m->format_version()) +
@@ -137,7 +145,8 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   const auto* data = m->data();
   const uint8_t* blob = data ? data->data() : nullptr;
   const size_t blobSize = data ? data->size() : 0;
-  if (fnv1a64(blob, blobSize) != m->data_hash()) return corrupt("artifact constant data checksum mismatch");
+  if (fnv1a64(blob, blobSize) != m->data_hash())
+    return corrupt("artifact constant data checksum mismatch");
 
   auto prog = std::make_shared<Program>();
   if (!m->tensors() || !m->primitives()) return corrupt("artifact has no tensors or primitives");
@@ -152,7 +161,8 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
     if (!n.isOk()) return corrupt("tensor '" + pt.name + "': " + n.status().message());
     if (t->role() == fb::TensorRole_Constant) {
       const uint64_t want = static_cast<uint64_t>(pt.desc.byteSize());
-      if (t->data_size() != want || t->data_offset() > blobSize || blobSize - t->data_offset() < want)
+      if (t->data_size() != want || t->data_offset() > blobSize ||
+          blobSize - t->data_offset() < want)
         return corrupt("constant '" + pt.name + "' lies outside the data section");
       if (reinterpret_cast<uintptr_t>(blob + t->data_offset()) % 64 != 0)
         return corrupt("constant '" + pt.name + "' is not 64-byte aligned");
@@ -175,7 +185,7 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   return prog;
 }
 
-}  // namespace
+} // namespace
 
 Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes) {
   // Constants are 64-byte aligned relative to the buffer: give the buffer that alignment too.
@@ -205,11 +215,12 @@ Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path)
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) return ioError("cannot map '" + path + "'");
-  std::shared_ptr<const void> mapping(map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  std::shared_ptr<const void> mapping(
+      map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   auto prog = buildProgram(static_cast<const uint8_t*>(map), size);
   if (!prog.isOk()) return prog.status().withContext("'" + path + "'");
   prog.value()->storage = mapping;
   return std::shared_ptr<const Program>(std::move(prog).value());
 }
 
-}  // namespace tessel
+} // namespace tessel

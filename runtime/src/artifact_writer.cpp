@@ -1,8 +1,8 @@
-#include <cstring>
-
 #include "artifact_generated.h"
 #include "fnv.h"
 #include "tessel/runtime/artifact.h"
+
+#include <cstring>
 
 namespace tessel {
 namespace {
@@ -11,8 +11,7 @@ namespace fb = tessel::fb;
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-template <typename A>
-Offset<flatbuffers::Vector<int64_t>> longs(FlatBufferBuilder& b, const A& a) {
+template <typename A> Offset<flatbuffers::Vector<int64_t>> longs(FlatBufferBuilder& b, const A& a) {
   return b.CreateVector(std::vector<int64_t>(a.begin(), a.end()));
 }
 
@@ -25,10 +24,13 @@ fb::Region toFb(const Region& r) {
 // One overload per params struct; the union tag follows primitives.def order.
 Offset<void> params(FlatBufferBuilder& b, const RasterParams& p) {
   std::vector<fb::Region> regions;
-  for (const Region& r : p.regions) regions.push_back(toFb(r));
+  for (const Region& r : p.regions)
+    regions.push_back(toFb(r));
   return fb::CreateRasterParamsDirect(b, &regions, p.fill.has_value(), p.fill.value_or(0)).Union();
 }
-Offset<void> params(FlatBufferBuilder& b, const ViewParams&) { return fb::CreateViewParams(b).Union(); }
+Offset<void> params(FlatBufferBuilder& b, const ViewParams&) {
+  return fb::CreateViewParams(b).Union();
+}
 Offset<void> params(FlatBufferBuilder& b, const UnaryParams& p) {
   return fb::CreateUnaryParams(b, static_cast<uint8_t>(p.kind), p.alpha, p.beta).Union();
 }
@@ -37,7 +39,8 @@ Offset<void> params(FlatBufferBuilder& b, const BinaryParams& p) {
   return fb::CreateBinaryParams(b, static_cast<uint8_t>(p.kind), l, r).Union();
 }
 Offset<void> params(FlatBufferBuilder& b, const ReduceParams& p) {
-  return fb::CreateReduceParams(b, static_cast<uint8_t>(p.kind), p.outer, p.extent, p.inner).Union();
+  return fb::CreateReduceParams(b, static_cast<uint8_t>(p.kind), p.outer, p.extent, p.inner)
+      .Union();
 }
 Offset<void> params(FlatBufferBuilder& b, const MatMulParams& p) {
   auto as = longs(b, p.aStrides), bs = longs(b, p.bStrides), cs = longs(b, p.biasStrides);
@@ -53,9 +56,11 @@ Offset<void> params(FlatBufferBuilder& b, const PoolParams& p) {
   auto k = longs(b, p.kernel), s = longs(b, p.stride), pd = longs(b, p.pads);
   return fb::CreatePoolParams(b, static_cast<uint8_t>(p.kind), k, s, pd, p.countIncludePad).Union();
 }
-Offset<void> params(FlatBufferBuilder&, const std::monostate&) { return 0; }
+Offset<void> params(FlatBufferBuilder&, const std::monostate&) {
+  return 0;
+}
 
-}  // namespace
+} // namespace
 
 std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer) {
   FlatBufferBuilder b(1 << 16);
@@ -77,8 +82,10 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
   for (size_t i = 0; i < program.tensors.size(); ++i) {
     const ProgramTensor& t = program.tensors[i];
     fb::TensorRole role = fb::TensorRole_Intermediate;
-    for (int32_t id : program.inputs) if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Input;
-    for (int32_t id : program.outputs) if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Output;
+    for (int32_t id : program.inputs)
+      if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Input;
+    for (int32_t id : program.outputs)
+      if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Output;
     if (t.data) role = fb::TensorRole_Constant;
     tensors.push_back(fb::CreateTensorDirect(b, t.name.c_str(), static_cast<uint8_t>(t.desc.dtype),
                                              &t.desc.shape, role, offsets[i],
@@ -90,7 +97,8 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
     auto par = std::visit([&](const auto& v) { return params(b, v); }, p.params);
     const std::string& backend = program.backends.empty() ? std::string() : program.backends[i];
     prims.push_back(fb::CreatePrimitiveDirect(b, static_cast<fb::Params>(p.params.index() + 1), par,
-                                              &p.inputs, &p.outputs, p.origin.c_str(), backend.c_str()));
+                                              &p.inputs, &p.outputs, p.origin.c_str(),
+                                              backend.c_str()));
   }
   auto producerStr = b.CreateString(producer);
   auto tensorVec = b.CreateVector(tensors);
@@ -103,4 +111,4 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
   return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }
 
-}  // namespace tessel
+} // namespace tessel

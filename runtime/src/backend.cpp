@@ -5,7 +5,8 @@ namespace tessel {
 double Backend::estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors) const {
   // Bytes moved at 10 GB/s: a neutral default that backends override with their own roofline.
   double bytes = static_cast<double>(tensors[p.outputs[0]].byteSize());
-  for (int32_t id : p.inputs) bytes += static_cast<double>(tensors[id].byteSize());
+  for (int32_t id : p.inputs)
+    bytes += static_cast<double>(tensors[id].byteSize());
   return bytes / 10e9;
 }
 
@@ -19,4 +20,4 @@ Backend* BackendRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-}  // namespace tessel
+} // namespace tessel

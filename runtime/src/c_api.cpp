@@ -1,10 +1,10 @@
 // The C API over Program/Session. Catches nothing because nothing below throws, except
 // allocation failure, which is turned into a status at this boundary.
-#include <new>
-
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 #include "tessel/tessel.h"
+
+#include <new>
 
 struct tessel_status_s {
   tessel_status_code code;
@@ -36,8 +36,7 @@ tessel_status fromStatus(const tessel::Status& s) {
   return make(static_cast<tessel_status_code>(s.code()), s.message());
 }
 
-template <typename F>
-tessel_status guarded(F&& f) {
+template <typename F> tessel_status guarded(F&& f) {
   try {
     return f();
   } catch (const std::bad_alloc&) {
@@ -60,13 +59,19 @@ tessel_status infoOf(const tessel_model* model, const std::vector<int32_t>& ids,
   return nullptr;
 }
 
-}  // namespace
+} // namespace
 
 extern "C" {
 
-tessel_status_code tessel_status_get_code(tessel_status s) { return s ? s->code : TESSEL_OK; }
-const char* tessel_status_get_message(tessel_status s) { return s ? s->message.c_str() : ""; }
-void tessel_status_free(tessel_status s) { delete s; }
+tessel_status_code tessel_status_get_code(tessel_status s) {
+  return s ? s->code : TESSEL_OK;
+}
+const char* tessel_status_get_message(tessel_status s) {
+  return s ? s->message.c_str() : "";
+}
+void tessel_status_free(tessel_status s) {
+  delete s;
+}
 
 tessel_status tessel_model_load_file(const char* path, tessel_model** out) {
   if (!path || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
@@ -89,10 +94,16 @@ tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_mod
   });
 }
 
-void tessel_model_release(tessel_model* model) { delete model; }
+void tessel_model_release(tessel_model* model) {
+  delete model;
+}
 
-size_t tessel_model_input_count(const tessel_model* m) { return m ? m->program->inputs.size() : 0; }
-size_t tessel_model_output_count(const tessel_model* m) { return m ? m->program->outputs.size() : 0; }
+size_t tessel_model_input_count(const tessel_model* m) {
+  return m ? m->program->inputs.size() : 0;
+}
+size_t tessel_model_output_count(const tessel_model* m) {
+  return m ? m->program->outputs.size() : 0;
+}
 
 tessel_status tessel_model_input_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
   return m ? infoOf(m, m->program->inputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
@@ -102,8 +113,8 @@ tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_t
   return m ? infoOf(m, m->program->outputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
 }
 
-tessel_status tessel_session_create(const tessel_model* model, const tessel_session_options* options,
-                                    tessel_session** out) {
+tessel_status tessel_session_create(const tessel_model* model,
+                                    const tessel_session_options* options, tessel_session** out) {
   if (!model || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
   return guarded([&]() -> tessel_status {
     auto s = std::make_unique<tessel_session_s>();
@@ -118,7 +129,9 @@ tessel_status tessel_session_create(const tessel_model* model, const tessel_sess
   });
 }
 
-void tessel_session_release(tessel_session* s) { delete s; }
+void tessel_session_release(tessel_session* s) {
+  delete s;
+}
 
 tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* data, size_t size) {
   if (!s || (!data && size)) return make(TESSEL_INVALID_ARGUMENT, "null argument");
@@ -130,7 +143,8 @@ tessel_status tessel_session_run(tessel_session* s) {
   return guarded([&]() { return fromStatus(s->session->run()); });
 }
 
-tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const void** data, size_t* size) {
+tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const void** data,
+                                        size_t* size) {
   if (!s || !data || !size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
   const tessel::Program& p = s->session->program();
   if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
@@ -143,4 +157,4 @@ int64_t tessel_session_arena_bytes(const tessel_session* s) {
   return s ? s->session->memoryPlan().arenaBytes : 0;
 }
 
-}  // extern "C"
+} // extern "C"

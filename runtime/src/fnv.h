@@ -16,4 +16,4 @@ inline uint64_t fnv1a64(const uint8_t* data, size_t size) {
   return h;
 }
 
-}  // namespace tessel
+} // namespace tessel

@@ -5,7 +5,8 @@ namespace tessel {
 std::vector<TensorDesc> Program::descs() const {
   std::vector<TensorDesc> d;
   d.reserve(tensors.size());
-  for (const ProgramTensor& t : tensors) d.push_back(t.desc);
+  for (const ProgramTensor& t : tensors)
+    d.push_back(t.desc);
   return d;
 }
 
@@ -17,10 +18,12 @@ Status validateProgram(const Program& program) {
     if (!n.isOk()) return n.status().withContext("tensor '" + t.name + "'");
   }
   std::vector<bool> ready(count, false);
-  for (size_t i = 0; i < count; ++i) ready[i] = program.tensors[i].data != nullptr;
+  for (size_t i = 0; i < count; ++i)
+    ready[i] = program.tensors[i].data != nullptr;
   for (int32_t id : program.inputs) {
     if (id < 0 || static_cast<size_t>(id) >= count) return corrupt("input id out of range");
-    if (ready[id]) return corrupt("input '" + program.tensors[id].name + "' is also a constant or repeated");
+    if (ready[id])
+      return corrupt("input '" + program.tensors[id].name + "' is also a constant or repeated");
     ready[id] = true;
   }
   if (!program.backends.empty() && program.backends.size() != program.primitives.size())
@@ -45,4 +48,4 @@ Status validateProgram(const Program& program) {
   return Status::ok();
 }
 
-}  // namespace tessel
+} // namespace tessel

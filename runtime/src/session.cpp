@@ -33,7 +33,9 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> 
   }
   s->plan_ = planMemory(prog);
   s->arena_.reset(new (std::nothrow) uint8_t[s->plan_.arenaBytes + 64]);
-  if (!s->arena_) return invalidArgument("cannot allocate an arena of " + std::to_string(s->plan_.arenaBytes) + " bytes");
+  if (!s->arena_)
+    return invalidArgument("cannot allocate an arena of " + std::to_string(s->plan_.arenaBytes) +
+                           " bytes");
   auto base = reinterpret_cast<uintptr_t>(s->arena_.get());
   s->arenaBase_ = s->arena_.get() + ((64 - base % 64) % 64);
   return s;
@@ -46,7 +48,8 @@ const void* Session::tensorData(int32_t id) const {
 }
 
 Status Session::setInput(size_t i, const void* data, size_t bytes) {
-  if (i >= program_->inputs.size()) return invalidArgument("input index " + std::to_string(i) + " out of range");
+  if (i >= program_->inputs.size())
+    return invalidArgument("input index " + std::to_string(i) + " out of range");
   const ProgramTensor& t = program_->tensors[program_->inputs[i]];
   if (bytes != static_cast<size_t>(t.desc.byteSize()))
     return invalidArgument("input '" + t.name + "' expects " + std::to_string(t.desc.byteSize()) +
@@ -59,9 +62,10 @@ Status Session::run() {
   std::vector<ConstTensorView> ins;
   for (size_t i = 0; i < program_->primitives.size(); ++i) {
     const Primitive& p = program_->primitives[i];
-    if (p.kind() == PrimitiveKind::View) continue;  // shares its source's bytes
+    if (p.kind() == PrimitiveKind::View) continue; // shares its source's bytes
     ins.clear();
-    for (int32_t id : p.inputs) ins.push_back({&descs_[id], tensorData(id)});
+    for (int32_t id : p.inputs)
+      ins.push_back({&descs_[id], tensorData(id)});
     const int32_t out = p.outputs[0];
     TensorView o{&descs_[out], const_cast<void*>(tensorData(out))};
     Status s = assigned_[i]->run(p, ins, o);
@@ -70,4 +74,4 @@ Status Session::run() {
   return Status::ok();
 }
 
-}  // namespace tessel
+} // namespace tessel

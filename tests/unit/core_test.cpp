@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "tessel/core/primitive.h"
+
+#include <catch2/catch.hpp>
 
 using namespace tessel;
 
@@ -22,14 +22,14 @@ TEST_CASE("region bounds cover negative strides and empty regions") {
   r.src = {5, {0, 0, -1}};
   r.dst = {0, {0, 0, 1}};
   r.size = {1, 1, 6};
-  CHECK(checkRegionBounds(r, 6, 6).isOk());   // reads 5..0
+  CHECK(checkRegionBounds(r, 6, 6).isOk()); // reads 5..0
   r.src.offset = 4;
-  CHECK_FALSE(checkRegionBounds(r, 6, 6).isOk());  // would read -1
+  CHECK_FALSE(checkRegionBounds(r, 6, 6).isOk()); // would read -1
   r.size = {1, 0, 6};
-  CHECK(checkRegionBounds(r, 0, 0).isOk());  // empty: touches nothing
+  CHECK(checkRegionBounds(r, 0, 0).isOk()); // empty: touches nothing
   r.size = {1, 1, 7};
   r.src.offset = 6;
-  CHECK_FALSE(checkRegionBounds(r, 7, 6).isOk());  // writes past 6
+  CHECK_FALSE(checkRegionBounds(r, 7, 6).isOk()); // writes past 6
 }
 
 TEST_CASE("regions flatten and unflatten losslessly") {
@@ -57,7 +57,7 @@ TEST_CASE("validatePrimitive names the fault") {
   CHECK(validatePrimitive(p, t).message().find("out of range") != std::string::npos);
 
   Primitive b;
-  b.params = BinaryParams{BinaryKind::Add, {3, 1}, {0, 2}};  // rhs walks past its 4 elements
+  b.params = BinaryParams{BinaryKind::Add, {3, 1}, {0, 2}}; // rhs walks past its 4 elements
   b.inputs = {0, 2};
   b.outputs = {0};
   CHECK(validatePrimitive(b, t).message().find("rhs strides reach outside") != std::string::npos);

@@ -1,15 +1,15 @@
 // Decomposition rules: shapes, errors, and numbers (run on the reference backend) against direct
 // formulas; strided copies and raster fusion against naive index arithmetic.
-#include <catch2/catch.hpp>
-#include <cmath>
-#include <cstring>
-#include <numeric>
-
 #include "tessel/decompose/lowering.h"
 #include "tessel/decompose/raster_fusion.h"
 #include "tessel/decompose/strided_copy.h"
 #include "tessel/frontend/graph.h"
 #include "test_util.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <numeric>
 
 using namespace tessel;
 using namespace tessel::decompose;
@@ -17,7 +17,9 @@ using test::randomFloats;
 
 namespace {
 
-NodeInput tensorInput(DType t, Shape s) { return {true, {t, std::move(s)}, nullptr}; }
+NodeInput tensorInput(DType t, Shape s) {
+  return {true, {t, std::move(s)}, nullptr};
+}
 NodeInput constInput(const std::vector<int64_t>& v) {
   return {true, {DType::I64, {static_cast<int64_t>(v.size())}}, v.data()};
 }
@@ -40,20 +42,24 @@ std::vector<float> evaluate(const Node& node, const std::vector<std::vector<floa
   return v;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("strided copies reproduce N-D transposes and slices") {
   std::mt19937 rng(3);
   for (int trial = 0; trial < 100; ++trial) {
     const size_t rank = 1 + trial % 6;
     Shape shape(rank);
-    for (auto& d : shape) d = 1 + static_cast<int64_t>(rng() % 4);
+    for (auto& d : shape)
+      d = 1 + static_cast<int64_t>(rng() % 4);
     std::vector<int64_t> perm(rank);
     std::iota(perm.begin(), perm.end(), 0);
     std::shuffle(perm.begin(), perm.end(), rng);
     const Shape inStrides = denseStrides(shape);
     Shape outShape, src;
-    for (int64_t p : perm) { outShape.push_back(shape[p]); src.push_back(inStrides[p]); }
+    for (int64_t p : perm) {
+      outShape.push_back(shape[p]);
+      src.push_back(inStrides[p]);
+    }
     std::vector<Region> regions;
     appendStridedCopy(&regions, 0, {0, src}, {0, denseStrides(outShape)}, outShape);
     const int64_t n = elementCount(shape).value();
@@ -69,7 +75,8 @@ TEST_CASE("strided copies reproduce N-D transposes and slices") {
     Shape idx(rank, 0);
     for (int64_t flat = 0; flat < n; ++flat) {
       int64_t s = 0;
-      for (size_t d = 0; d < rank; ++d) s += idx[d] * src[d];
+      for (size_t d = 0; d < rank; ++d)
+        s += idx[d] * src[d];
       REQUIRE(out[flat] == s);
       for (size_t d = rank; d-- > 0;) {
         if (++idx[d] < outShape[d]) break;
@@ -100,7 +107,8 @@ TEST_CASE("composed rasters equal running them one after the other") {
     const Shape st = denseStrides(shape);
     Shape ps{shape[perm[0]], shape[perm[1]], shape[perm[2]]};
     RasterParams producer;
-    appendStridedCopy(&producer.regions, 0, {0, {st[perm[0]], st[perm[1]], st[perm[2]]}}, {0, denseStrides(ps)}, ps);
+    appendStridedCopy(&producer.regions, 0, {0, {st[perm[0]], st[perm[1]], st[perm[2]]}},
+                      {0, denseStrides(ps)}, ps);
     if (producer.regions.size() != 1) continue;
     Shape start(3), step(3), cs(3);
     for (int d = 0; d < 3; ++d) {
@@ -123,9 +131,10 @@ TEST_CASE("composed rasters equal running them one after the other") {
     const int64_t outCount = cs[0] * cs[1] * cs[2];
     RasterParams f;
     f.regions = *fused;
-    CHECK(runRaster(f, src, outCount) == runRaster(consumer, runRaster(producer, src, n), outCount));
+    CHECK(runRaster(f, src, outCount) ==
+          runRaster(consumer, runRaster(producer, src, n), outCount));
   }
-  CHECK(composed > 100);  // slices of transposes must usually compose
+  CHECK(composed > 100); // slices of transposes must usually compose
 }
 
 TEST_CASE("identity rasters are recognised") {
@@ -147,7 +156,8 @@ TEST_CASE("unsupported operators name the operator, node and opset") {
   auto low = lower(n);
   REQUIRE_FALSE(low.isOk());
   CHECK(low.status().code() == StatusCode::kUnsupported);
-  CHECK(low.status().message() == "operator 'NonMaxSuppression' (node 'nms_7', opset 11) is not supported");
+  CHECK(low.status().message() ==
+        "operator 'NonMaxSuppression' (node 'nms_7', opset 11) is not supported");
 }
 
 TEST_CASE("conv shape inference with explicit and automatic padding") {
@@ -187,7 +197,8 @@ TEST_CASE("slice clamps bounds and walks negative steps") {
   Node n;
   n.opType = "Slice";
   n.name = "s";
-  n.inputs = {tensorInput(DType::F32, {2, 5}), constInput(starts), constInput(ends), constInput(axes), constInput(steps)};
+  n.inputs = {tensorInput(DType::F32, {2, 5}), constInput(starts), constInput(ends),
+              constInput(axes), constInput(steps)};
   std::vector<float> x(10);
   std::iota(x.begin(), x.end(), 0.f);
   TensorDesc d;
@@ -206,15 +217,17 @@ TEST_CASE("transposed convolution equals its definition") {
   n.attrs["strides"] = std::vector<int64_t>{s, s};
   n.attrs["pads"] = std::vector<int64_t>{1, 0, 0, 1};
   n.attrs["output_padding"] = std::vector<int64_t>{1, 0};
-  auto x = randomFloats(cin * h * w, 1), wt = randomFloats(cin * cout * k * k, 2), b = randomFloats(cout, 3);
+  auto x = randomFloats(cin * h * w, 1), wt = randomFloats(cin * cout * k * k, 2),
+       b = randomFloats(cout, 3);
   TensorDesc d;
   auto y = evaluate(n, {x, wt, b}, &d);
-  const int64_t oh = (h - 1) * s + k - 1 + 1, ow = (w - 1) * s + k - 1;  // pads and output_padding
+  const int64_t oh = (h - 1) * s + k - 1 + 1, ow = (w - 1) * s + k - 1; // pads and output_padding
   REQUIRE(d.shape == Shape{1, cout, oh, ow});
   // Definition: y[o][i*s + ky - pad_top][j*s + kx - pad_left] += x[c][i][j] * w[c][o][ky][kx].
   std::vector<float> want(cout * oh * ow, 0.f);
   for (int64_t o = 0; o < cout; ++o)
-    for (int64_t t = 0; t < oh * ow; ++t) want[o * oh * ow + t] = b[o];
+    for (int64_t t = 0; t < oh * ow; ++t)
+      want[o * oh * ow + t] = b[o];
   for (int64_t c = 0; c < cin; ++c)
     for (int64_t i = 0; i < h; ++i)
       for (int64_t j = 0; j < w; ++j)
@@ -223,10 +236,12 @@ TEST_CASE("transposed convolution equals its definition") {
             for (int64_t kx = 0; kx < k; ++kx) {
               const int64_t yy = i * s + ky - 1, xx = j * s + kx;
               if (yy < 0 || yy >= oh || xx < 0 || xx >= ow) continue;
-              want[(o * oh + yy) * ow + xx] += x[(c * h + i) * w + j] * wt[((c * cout + o) * k + ky) * k + kx];
+              want[(o * oh + yy) * ow + xx] +=
+                  x[(c * h + i) * w + j] * wt[((c * cout + o) * k + ky) * k + kx];
             }
   REQUIRE(y.size() == want.size());
-  for (size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(want[i]).margin(1e-5));
+  for (size_t i = 0; i < y.size(); ++i)
+    CHECK(y[i] == Approx(want[i]).margin(1e-5));
 }
 
 TEST_CASE("softmax and multi-axis reduce-mean") {
@@ -238,8 +253,10 @@ TEST_CASE("softmax and multi-axis reduce-mean") {
   auto y = evaluate(sm, {x});
   for (int r = 0; r < 2; ++r) {
     double z = 0;
-    for (int c = 0; c < 3; ++c) z += std::exp(x[r * 3 + c] - x[r * 3 + 2]);
-    for (int c = 0; c < 3; ++c) CHECK(y[r * 3 + c] == Approx(std::exp(x[r * 3 + c] - x[r * 3 + 2]) / z));
+    for (int c = 0; c < 3; ++c)
+      z += std::exp(x[r * 3 + c] - x[r * 3 + 2]);
+    for (int c = 0; c < 3; ++c)
+      CHECK(y[r * 3 + c] == Approx(std::exp(x[r * 3 + c] - x[r * 3 + 2]) / z));
   }
   Node rm;
   rm.opType = "ReduceMean";
@@ -254,7 +271,8 @@ TEST_CASE("softmax and multi-axis reduce-mean") {
   for (int j = 0; j < 3; ++j) {
     float sum = 0;
     for (int i = 0; i < 2; ++i)
-      for (int k = 0; k < 4; ++k) sum += v[(i * 3 + j) * 4 + k];
+      for (int k = 0; k < 4; ++k)
+        sum += v[(i * 3 + j) * 4 + k];
     CHECK(m[j] == Approx(sum / 8));
   }
 }

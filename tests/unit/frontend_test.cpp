@@ -1,9 +1,8 @@
 // The ONNX frontend on models built here: unsupported operators, damaged files, shape folding.
-#include <onnx/onnx_pb.h>
+#include "tessel/frontend/graph.h"
 
 #include <catch2/catch.hpp>
-
-#include "tessel/frontend/graph.h"
+#include <onnx/onnx_pb.h>
 
 using namespace tessel;
 using namespace tessel::frontend;
@@ -35,7 +34,7 @@ Result<ImportedGraph> importBytes(const std::string& bytes, const ShapeOverrides
   return importGraph(*model, shapes);
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("an unsupported operator is an error naming it, the node and the opset") {
   auto g = importBytes(modelWith("Celu").SerializeAsString());
@@ -51,7 +50,8 @@ TEST_CASE("truncated or corrupt models are errors, never crashes") {
   w->set_name("w");
   w->set_data_type(1);
   w->add_dims(4);
-  for (int i = 0; i < 4; ++i) w->add_float_data(1.f + i);
+  for (int i = 0; i < 4; ++i)
+    w->add_float_data(1.f + i);
   const std::string good = m.SerializeAsString();
   REQUIRE(importBytes(good).isOk());
   for (size_t cut = 0; cut < good.size(); ++cut) {
@@ -61,7 +61,7 @@ TEST_CASE("truncated or corrupt models are errors, never crashes") {
   std::string flipped = good;
   for (size_t i = 0; i < flipped.size(); ++i) {
     flipped[i] ^= 0x5a;
-    (void)importBytes(flipped);  // any status is fine; no crash, no abort
+    (void)importBytes(flipped); // any status is fine; no crash, no abort
     flipped[i] ^= 0x5a;
   }
   w->clear_float_data();
@@ -88,7 +88,8 @@ TEST_CASE("shape subgraphs fold to constants at import") {
     t->set_name(name);
     t->set_data_type(7);
     if (!scalar) t->add_dims(static_cast<int64_t>(v.size()));
-    for (int64_t x : v) t->add_int64_data(x);
+    for (int64_t x : v)
+      t->add_int64_data(x);
   };
   constI64("zero", {0}, true);
   constI64("axes", {0}, false);
@@ -97,7 +98,8 @@ TEST_CASE("shape subgraphs fold to constants at import") {
     auto* n = g->add_node();
     n->set_op_type(op);
     n->set_name(op + "_" + out);
-    for (auto& i : ins) n->add_input(i);
+    for (auto& i : ins)
+      n->add_input(i);
     n->add_output(out);
     return n;
   };

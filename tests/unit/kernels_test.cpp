@@ -1,9 +1,9 @@
 // The reference kernels against independent formulations, and every other backend that claims a
 // primitive against the reference, over shapes that hit edge cases.
+#include "test_util.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
-
-#include "test_util.h"
 
 using namespace tessel;
 using test::backendNamed;
@@ -33,7 +33,8 @@ std::vector<float> scatterConv(const Shape& xs, const std::vector<float>& x, con
               const int64_t oy = ty / p.stride[0], ox = tx / p.stride[1];
               if (oy >= ys[2] || ox >= ys[3]) continue;
               for (int64_t o = g * og; o < (g + 1) * og; ++o)
-                y[((n * ys[1] + o) * ys[2] + oy) * ys[3] + ox] += v * w[((o * cg + ic) * ws[2] + ky) * ws[3] + kx];
+                y[((n * ys[1] + o) * ys[2] + oy) * ys[3] + ox] +=
+                    v * w[((o * cg + ic) * ws[2] + ky) * ws[3] + kx];
             }
         }
   for (int64_t n = 0; n < ys[0]; ++n)
@@ -60,18 +61,24 @@ int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64
   return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("reference conv2d matches a scatter formulation") {
-  struct Case { Shape x; int64_t o, kh, kw, group, stride, dil; std::array<int64_t, 4> pads; bool bias; Activation act; };
+  struct Case {
+    Shape x;
+    int64_t o, kh, kw, group, stride, dil;
+    std::array<int64_t, 4> pads;
+    bool bias;
+    Activation act;
+  };
   const Case cases[] = {
       {{1, 3, 7, 7}, 4, 3, 3, 1, 1, 1, {1, 1, 1, 1}, true, Activation::None},
       {{2, 4, 9, 5}, 6, 3, 1, 2, 2, 1, {0, 0, 2, 0}, false, Activation::Relu},
-      {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 2, {2, 2, 2, 2}, true, Activation::Clip},   // depthwise, dilated
-      {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, {2, 1, 0, 1}, true, Activation::None},  // odd, asymmetric
-      {{1, 6, 1, 1}, 3, 1, 1, 3, 1, 1, {0, 0, 0, 0}, false, Activation::None},   // 1x1 grouped
+      {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 2, {2, 2, 2, 2}, true, Activation::Clip}, // depthwise, dilated
+      {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, {2, 1, 0, 1}, true, Activation::None}, // odd, asymmetric
+      {{1, 6, 1, 1}, 3, 1, 1, 3, 1, 1, {0, 0, 0, 0}, false, Activation::None},  // 1x1 grouped
       {{1, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, Activation::None},
-      {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, Activation::None},   // empty batch
+      {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, Activation::None}, // empty batch
   };
   uint32_t seed = 1;
   for (const Case& c : cases) {
@@ -88,7 +95,8 @@ TEST_CASE("reference conv2d matches a scatter formulation") {
     const Shape ys{c.x[0], c.o, windowOut(c.x[2], c.kh, c.stride, c.dil, c.pads[0], c.pads[2]),
                    windowOut(c.x[3], c.kw, c.stride, c.dil, c.pads[1], c.pads[3])};
     std::vector<TensorDesc> descs = {{DType::F32, c.x}, {DType::F32, ws}};
-    std::vector<std::vector<float>> in = {randomFloats(descs[0].numel(), seed++), randomFloats(descs[1].numel(), seed++)};
+    std::vector<std::vector<float>> in = {randomFloats(descs[0].numel(), seed++),
+                                          randomFloats(descs[1].numel(), seed++)};
     if (c.bias) {
       descs.push_back({DType::F32, {c.o}});
       in.push_back(randomFloats(c.o, seed++));
@@ -120,7 +128,7 @@ TEST_CASE("reference pooling matches a direct window walk") {
             for (int64_t ky = 0; ky < 3; ++ky)
               for (int64_t kx = 0; kx < 2; ++kx) {
                 const int64_t iy = oy * 2 - 1 + ky, ix = ox * 2 + kx;
-                if (iy < 7 + 2 && ix < 6 + 1) ++padded;  // inside the padded input
+                if (iy < 7 + 2 && ix < 6 + 1) ++padded; // inside the padded input
                 if (iy < 0 || iy >= 7 || ix < 0 || ix >= 6) continue;
                 const float v = data[(c * 7 + iy) * 6 + ix];
                 best = std::max(best, v);
@@ -142,27 +150,32 @@ TEST_CASE("reference binary broadcasts through strides") {
                    {{DType::F32, out}, {DType::F32, {3, 1}}, {DType::F32, out}}, {a, b});
   for (int64_t i = 0; i < 2; ++i)
     for (int64_t j = 0; j < 3; ++j)
-      for (int64_t k = 0; k < 4; ++k) CHECK(got[(i * 3 + j) * 4 + k] == a[(i * 3 + j) * 4 + k] - b[j]);
+      for (int64_t k = 0; k < 4; ++k)
+        CHECK(got[(i * 3 + j) * 4 + k] == a[(i * 3 + j) * 4 + k] - b[j]);
 }
 
 TEST_CASE("reference matmul honours transposed strides and bias") {
   const int64_t m = 3, n = 5, k = 7;
   auto a = randomFloats(k * m, 7), b = randomFloats(n * k, 8), bias = randomFloats(n, 9);
   MatMulParams p;
-  p.m = m; p.n = n; p.k = k;
-  p.aStrides = {0, 1, m};  // a stored [k, m]
-  p.bStrides = {0, 1, k};  // b stored [n, k]
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  p.aStrides = {0, 1, m}; // a stored [k, m]
+  p.bStrides = {0, 1, k}; // b stored [n, k]
   p.hasBias = true;
   p.biasStrides = {0, 1};
   Primitive prim;
   prim.params = p;
-  auto got = runOn(backendNamed("reference"), prim,
-                   {{DType::F32, {k, m}}, {DType::F32, {n, k}}, {DType::F32, {n}}, {DType::F32, {m, n}}},
-                   {a, b, bias});
+  auto got =
+      runOn(backendNamed("reference"), prim,
+            {{DType::F32, {k, m}}, {DType::F32, {n, k}}, {DType::F32, {n}}, {DType::F32, {m, n}}},
+            {a, b, bias});
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       float want = bias[j];
-      for (int64_t t = 0; t < k; ++t) want += a[t * m + i] * b[j * k + t];
+      for (int64_t t = 0; t < k; ++t)
+        want += a[t * m + i] * b[j * k + t];
       CHECK(got[i * n + j] == Approx(want).epsilon(1e-5));
     }
 }
@@ -172,15 +185,21 @@ TEST_CASE("reference reduce over the middle of [outer, extent, inner]") {
   for (ReduceKind kind : {ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max, ReduceKind::Min}) {
     Primitive prim;
     prim.params = ReduceParams{kind, 2, 5, 3};
-    auto got = runOn(backendNamed("reference"), prim, {{DType::F32, {2, 5, 3}}, {DType::F32, {2, 1, 3}}}, {x});
+    auto got = runOn(backendNamed("reference"), prim,
+                     {{DType::F32, {2, 5, 3}}, {DType::F32, {2, 1, 3}}}, {x});
     for (int64_t o = 0; o < 2; ++o)
       for (int64_t i = 0; i < 3; ++i) {
         float sum = 0, mx = -INFINITY, mn = INFINITY;
         for (int64_t e = 0; e < 5; ++e) {
           const float v = x[(o * 5 + e) * 3 + i];
-          sum += v; mx = std::max(mx, v); mn = std::min(mn, v);
+          sum += v;
+          mx = std::max(mx, v);
+          mn = std::min(mn, v);
         }
-        const float want = kind == ReduceKind::Sum ? sum : kind == ReduceKind::Mean ? sum / 5 : kind == ReduceKind::Max ? mx : mn;
+        const float want = kind == ReduceKind::Sum    ? sum
+                           : kind == ReduceKind::Mean ? sum / 5
+                           : kind == ReduceKind::Max  ? mx
+                                                      : mn;
         CHECK(got[o * 3 + i] == Approx(want).epsilon(1e-5));
       }
   }
@@ -198,7 +217,8 @@ TEST_CASE("every backend that claims a raster agrees with the reference") {
     std::uniform_int_distribution<int64_t> st(-3, 3);
     r.src.stride = {st(rng) * 90, st(rng) * 10, st(rng)};
     int64_t lo = 0;
-    for (int i = 0; i < 3; ++i) lo += std::min<int64_t>(0, (std::max<int64_t>(r.size[i], 1) - 1) * r.src.stride[i]);
+    for (int i = 0; i < 3; ++i)
+      lo += std::min<int64_t>(0, (std::max<int64_t>(r.size[i], 1) - 1) * r.src.stride[i]);
     r.src.offset = -lo;
     r.dst.stride = {r.size[1] * r.size[2], r.size[2], 1};
     RasterParams p;
@@ -206,7 +226,7 @@ TEST_CASE("every backend that claims a raster agrees with the reference") {
     const TensorDesc src{DType::F32, {8, 9, 10}};
     const TensorDesc dst{DType::F32, {std::max<int64_t>(r.size[0] * r.size[1] * r.size[2], 1)}};
     if (!checkRegionBounds(r, src.numel(), dst.numel()).isOk()) continue;
-    if (r.size[0] == 0) p.fill = 0.5;  // nothing copied: the fill must show
+    if (r.size[0] == 0) p.fill = 0.5; // nothing copied: the fill must show
     auto data = randomFloats(src.numel(), 100 + trial);
     Primitive prim;
     prim.params = p;

@@ -1,11 +1,11 @@
 // Memory planning, the artifact format (round trip and damaged files) and the C API.
-#include <catch2/catch.hpp>
-#include <cstring>
-
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 #include "tessel/tessel.h"
 #include "test_util.h"
+
+#include <catch2/catch.hpp>
+#include <cstring>
 
 using namespace tessel;
 
@@ -15,12 +15,9 @@ namespace {
 std::shared_ptr<Program> smallProgram() {
   auto prog = std::make_shared<Program>();
   static const float kBias[3] = {0.5f, -1.f, 2.f};
-  prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr},
-                   {"r", {DType::F32, {2, 3}}, nullptr},
-                   {"v", {DType::F32, {6}}, nullptr},
-                   {"t", {DType::F32, {3, 2}}, nullptr},
-                   {"b", {DType::F32, {3, 1}}, kBias},
-                   {"y", {DType::F32, {3, 2}}, nullptr}};
+  prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr}, {"r", {DType::F32, {2, 3}}, nullptr},
+                   {"v", {DType::F32, {6}}, nullptr},    {"t", {DType::F32, {3, 2}}, nullptr},
+                   {"b", {DType::F32, {3, 1}}, kBias},   {"y", {DType::F32, {3, 2}}, nullptr}};
   Primitive relu{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"};
   Primitive view{ViewParams{}, {1}, {2}, "flat"};
   RasterParams tp;
@@ -44,7 +41,7 @@ std::vector<float> runSmall(std::shared_ptr<const Program> prog, const std::vect
   return {y, y + 6};
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("the small program computes relu(x)^T + b") {
   std::vector<float> x{1, -2, 3, -4, 5, -6};
@@ -61,12 +58,16 @@ TEST_CASE("memory plan: simultaneously live buffers never overlap, views alias")
   for (int i = 1; i <= 20; ++i) {
     const int64_t size = 64 + (i % 5) * 32;
     const int32_t prev = static_cast<int32_t>(prog->tensors.size() - 1);
-    prog->tensors.push_back({"r" + std::to_string(i), {DType::F32, prog->tensors[prev].desc.shape}, nullptr});
+    prog->tensors.push_back(
+        {"r" + std::to_string(i), {DType::F32, prog->tensors[prev].desc.shape}, nullptr});
     prog->primitives.push_back({UnaryParams{UnaryKind::Relu}, {prev}, {prev + 1}, ""});
     prog->tensors.push_back({"v" + std::to_string(i), {DType::F32, {size}}, nullptr});
     RasterParams r;
     r.fill = 0.0;
-    r.regions = {Region{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, std::min<int64_t>(size, prog->tensors[prev].desc.numel())}}};
+    r.regions = {Region{0,
+                        {0, {0, 0, 1}},
+                        {0, {0, 0, 1}},
+                        {1, 1, std::min<int64_t>(size, prog->tensors[prev].desc.numel())}}};
     prog->primitives.push_back({r, {prev + 1}, {prev + 2}, ""});
   }
   prog->outputs = {static_cast<int32_t>(prog->tensors.size() - 1)};
@@ -77,7 +78,8 @@ TEST_CASE("memory plan: simultaneously live buffers never overlap, views alias")
   const size_t n = prog->tensors.size();
   std::vector<int64_t> first(n, -1), last(n, -1);
   for (size_t i = 0; i < prog->primitives.size(); ++i) {
-    for (int32_t id : prog->primitives[i].inputs) last[id] = static_cast<int64_t>(i);
+    for (int32_t id : prog->primitives[i].inputs)
+      last[id] = static_cast<int64_t>(i);
     first[prog->primitives[i].outputs[0]] = static_cast<int64_t>(i);
   }
   last[prog->outputs[0]] = static_cast<int64_t>(prog->primitives.size());
@@ -119,15 +121,19 @@ TEST_CASE("damaged artifacts are rejected, never crash") {
   int rejected = 0;
   for (int trial = 0; trial < 2000; ++trial) {
     std::vector<uint8_t> bad = good;
-    for (int flips = 0; flips < 3; ++flips) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    for (int flips = 0; flips < 3; ++flips)
+      bad[rng() % bad.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
     auto loaded = loadArtifact(bad);
-    if (!loaded.isOk()) { ++rejected; continue; }
+    if (!loaded.isOk()) {
+      ++rejected;
+      continue;
+    }
     // What loads must be valid and runnable.
     CHECK(validateProgram(**loaded).isOk());
   }
   CHECK(rejected > 1000);
   auto wrongMagic = good;
-  wrongMagic[8] = 'X';  // after the 4-byte size prefix and the root offset
+  wrongMagic[8] = 'X'; // after the 4-byte size prefix and the root offset
   auto r = loadArtifact(wrongMagic);
   REQUIRE_FALSE(r.isOk());
   CHECK(r.status().message() == "not a Tessel artifact (missing TSL1 identifier)");
@@ -158,7 +164,8 @@ TEST_CASE("C API: status on every call, create/release pairs") {
   float x[6] = {1, -2, 3, -4, 5, -6};
   s = tessel_session_set_input(session, 0, x, 20);
   REQUIRE(s != nullptr);
-  CHECK(std::string(tessel_status_get_message(s)) == "input 'x' expects 24 bytes (f32[2,3]), got 20");
+  CHECK(std::string(tessel_status_get_message(s)) ==
+        "input 'x' expects 24 bytes (f32[2,3]), got 20");
   tessel_status_free(s);
   REQUIRE(tessel_session_set_input(session, 0, x, sizeof x) == nullptr);
   REQUIRE(tessel_session_run(session) == nullptr);
@@ -192,6 +199,6 @@ TEST_CASE("a preferred backend that declines a primitive falls back") {
   auto s = Session::create(smallProgram(), registry, opts);
   REQUIRE(s.isOk());
   const auto& assigned = (*s)->assignment();
-  CHECK(assigned[0]->name() == "reference");  // relu: arithmetic
-  CHECK(assigned[2]->name() == "null");       // transpose: pure movement
+  CHECK(assigned[0]->name() == "reference"); // relu: arithmetic
+  CHECK(assigned[2]->name() == "null");      // transpose: pure movement
 }

@@ -1,10 +1,10 @@
 // Helpers for unit tests: seeded random data, running one primitive on a backend.
 #pragma once
 
+#include "tessel/runtime/backend.h"
+
 #include <random>
 #include <vector>
-
-#include "tessel/runtime/backend.h"
 
 namespace tessel::test {
 
@@ -12,7 +12,8 @@ inline std::vector<float> randomFloats(int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(-1.f, 1.f);
   std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = d(rng);
+  for (float& x : v)
+    x = d(rng);
   return v;
 }
 
@@ -20,11 +21,13 @@ inline std::vector<float> randomFloats(int64_t n, uint32_t seed) {
 inline std::vector<float> runOn(Backend& backend, Primitive p, const std::vector<TensorDesc>& descs,
                                 const std::vector<std::vector<float>>& inputs) {
   std::vector<ConstTensorView> in;
-  for (size_t i = 0; i < inputs.size(); ++i) in.push_back({&descs[i], inputs[i].data()});
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in.push_back({&descs[i], inputs[i].data()});
   const TensorDesc& outDesc = descs[inputs.size()];
   std::vector<float> out(static_cast<size_t>(outDesc.numel()), -777.f);
   p.inputs.clear();
-  for (size_t i = 0; i < inputs.size(); ++i) p.inputs.push_back(static_cast<int32_t>(i));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    p.inputs.push_back(static_cast<int32_t>(i));
   p.outputs = {static_cast<int32_t>(inputs.size())};
   Status v = validatePrimitive(p, descs);
   if (!v.isOk()) throw std::runtime_error(v.message());
@@ -44,4 +47,4 @@ inline Backend& backendNamed(const char* name) {
   return *b;
 }
 
-}  // namespace tessel::test
+} // namespace tessel::test

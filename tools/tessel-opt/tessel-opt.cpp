@@ -10,5 +10,6 @@ int main(int argc, char** argv) {
   registry.insert<tessel::ir::TesselDialect, mlir::func::FuncDialect>();
   mlir::registerTransformsPasses();
   tessel::ir::registerTesselPasses();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "Tessel optimizer driver\n", registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Tessel optimizer driver\n", registry));
 }

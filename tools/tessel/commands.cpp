@@ -1,18 +1,17 @@
 #include "commands.h"
 
+#include "pipeline.h"
+#include "tensor_io.h"
+#include "tessel/runtime/artifact.h"
+#include "tessel/runtime/session.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-
 #include <unistd.h>
-
-#include "pipeline.h"
-#include "tessel/runtime/artifact.h"
-#include "tensor_io.h"
-#include "tessel/runtime/session.h"
 
 namespace tessel::cli {
 namespace {
@@ -25,7 +24,9 @@ int fail(const std::string& message) {
   return 1;
 }
 
-int fail(const Status& s) { return fail(s.message()); }
+int fail(const Status& s) {
+  return fail(s.message());
+}
 
 // Parsed flags: repeated ones keep every value; positional arguments in order.
 struct Args {
@@ -83,7 +84,8 @@ Result<Shape> parseDims(const std::string& text) {
     std::string item = text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     char* end = nullptr;
     long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 0) return invalidArgument("bad dims '" + text + "' (expected e.g. 1x3x224x224)");
+    if (item.empty() || *end != '\0' || v < 0)
+      return invalidArgument("bad dims '" + text + "' (expected e.g. 1x3x224x224)");
     dims.push_back(v);
     if (next == std::string::npos) break;
     pos = next + 1;
@@ -96,19 +98,22 @@ Result<ConvertOptions> convertOptions(const Args& a) {
   if (a.has("--shape"))
     for (const std::string& s : a.flags.at("--shape")) {
       const size_t eq = s.find('=');
-      if (eq == std::string::npos) return invalidArgument("--shape expects NAME=DIMS, got '" + s + "'");
+      if (eq == std::string::npos)
+        return invalidArgument("--shape expects NAME=DIMS, got '" + s + "'");
       TESSEL_ASSIGN_OR_RETURN(o.shapes[s.substr(0, eq)], parseDims(s.substr(eq + 1)));
     }
   std::string list = a.get("--backends");
   for (size_t pos = 0; !list.empty() && pos <= list.size();) {
     size_t next = list.find(',', pos);
-    o.backends.push_back(list.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    o.backends.push_back(
+        list.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
     if (next == std::string::npos) break;
     pos = next + 1;
   }
   const std::string search = a.get("--search", "off");
   if (search != "off")
-    return unsupported("--search " + search + ": the semi-auto search is not built yet; only 'off' (first-fit plan)");
+    return unsupported("--search " + search +
+                       ": the semi-auto search is not built yet; only 'off' (first-fit plan)");
   o.dumpMlirAfter = a.get("--dump-mlir");
   return o;
 }
@@ -120,19 +125,22 @@ Status checkThreads(const Args& a) {
 }
 
 // A session with `inputs` set, in model input order.
-Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog, const BackendRegistry& registry,
-                                         const std::string& backend, const std::vector<HostTensor>& inputs) {
+Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
+                                         const BackendRegistry& registry,
+                                         const std::string& backend,
+                                         const std::vector<HostTensor>& inputs) {
   SessionOptions so;
   so.backend = backend;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ProgramTensor& t = prog->tensors[prog->inputs[i]];
     if (inputs[i].desc.dtype != t.desc.dtype)
-      return invalidArgument("input '" + t.name + "' expects " + std::string(dtypeName(t.desc.dtype)) + ", got " +
+      return invalidArgument("input '" + t.name + "' expects " +
+                             std::string(dtypeName(t.desc.dtype)) + ", got " +
                              std::string(dtypeName(inputs[i].desc.dtype)));
     if (inputs[i].desc.shape != t.desc.shape)
-      return invalidArgument("input '" + t.name + "' expects shape " + shapeToString(t.desc.shape) + ", got " +
-                             shapeToString(inputs[i].desc.shape));
+      return invalidArgument("input '" + t.name + "' expects shape " + shapeToString(t.desc.shape) +
+                             ", got " + shapeToString(inputs[i].desc.shape));
     TESSEL_RETURN_IF_ERROR(s->setInput(i, inputs[i].bytes.data(), inputs[i].bytes.size()));
   }
   return s;
@@ -161,47 +169,55 @@ std::vector<fs::path> indexedFiles(const fs::path& dir, const std::string& prefi
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> out;
-  for (auto& f : found) out.push_back(f.second);
+  for (auto& f : found)
+    out.push_back(f.second);
   return out;
 }
 
 // Converts to a .tsl file and loads it back with the runtime's file loader (mmap), so checks
 // cover the artifact exactly as devices see it.
-Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onnx, const ConvertOptions& opts) {
+Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onnx,
+                                                          const ConvertOptions& opts) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, convertOnnxFile(onnx, opts));
   std::string path = (fs::temp_directory_path() / "tessel-check-XXXXXX").string();
   const int fd = ::mkstemp(path.data());
   if (fd < 0) return ioError("cannot create a temporary artifact file");
-  const bool written = ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  const bool written =
+      ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
   ::close(fd);
-  auto prog = written ? loadArtifactFile(path) : Result<std::shared_ptr<const Program>>(ioError("cannot write " + path));
-  fs::remove(path);  // the mapping outlives the name
+  auto prog = written ? loadArtifactFile(path)
+                      : Result<std::shared_ptr<const Program>>(ioError("cannot write " + path));
+  fs::remove(path); // the mapping outlives the name
   return prog;
 }
 
-}  // namespace
+} // namespace
 
 int convertCommand(const std::vector<std::string>& argv) {
   Args a = parse(argv, {"-o", "--shape", "--backends", "--search", "--dump-mlir"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
-    return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search off]");
+    return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
+                "LIST] [--search off]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+  f.write(reinterpret_cast<const char*>(bytes->data()),
+          static_cast<std::streamsize>(bytes->size()));
   if (!f) return fail("cannot write '" + a.get("-o") + "'");
   std::printf("wrote %s (%zu bytes)\n", a.get("-o").c_str(), bytes->size());
   return 0;
 }
 
 int runCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--input", "--output-dir", "--threads", "--backend", "--shape", "--backends"}, {});
+  Args a = parse(
+      argv, {"--input", "--output-dir", "--threads", "--backend", "--shape", "--backends"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1)
-    return fail("usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]");
+    return fail("usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir "
+                "DIR] [--backend NAME]");
   if (Status s = checkThreads(a); !s.isOk()) return fail(s);
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
@@ -228,7 +244,8 @@ int runCommand(const std::vector<std::string>& argv) {
       given.erase(it);
     }
   }
-  if (!given.empty()) return fail("--input names '" + given.begin()->first + "', which is not a model input");
+  if (!given.empty())
+    return fail("--input names '" + given.begin()->first + "', which is not a model input");
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   auto session = prepare(*prog, registry, a.get("--backend"), inputs);
@@ -241,12 +258,13 @@ int runCommand(const std::vector<std::string>& argv) {
   if (!outDir.empty()) fs::create_directories(outDir);
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const ProgramTensor& t = p.tensors[p.outputs[i]];
-    std::printf("output %s: %s\n", t.name.c_str(), summarize(t.desc, (*session)->outputData(i)).c_str());
+    std::printf("output %s: %s\n", t.name.c_str(),
+                summarize(t.desc, (*session)->outputData(i)).c_str());
     if (!outDir.empty()) {
       std::string file = t.name;
       std::replace(file.begin(), file.end(), '/', '_');
-      Status s = frontend::writeTensorProtoFile((fs::path(outDir) / (file + ".pb")).string(), t.name, t.desc,
-                                                (*session)->outputData(i));
+      Status s = frontend::writeTensorProtoFile((fs::path(outDir) / (file + ".pb")).string(),
+                                                t.name, t.desc, (*session)->outputData(i));
       if (!s.isOk()) return fail(s);
     }
   }
@@ -258,7 +276,8 @@ int runCommand(const std::vector<std::string>& argv) {
 int checkCommand(const std::vector<std::string>& argv) {
   Args a = parse(argv, {"--rtol", "--atol", "--backend", "--backends"}, {});
   if (!a.error.empty()) return fail(a.error);
-  if (a.positional.empty()) return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME]");
+  if (a.positional.empty())
+    return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME]");
   const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
   const double atol = std::atof(a.get("--atol", "1e-4").c_str());
   int passed = 0, failed = 0, skipped = 0;
@@ -269,7 +288,8 @@ int checkCommand(const std::vector<std::string>& argv) {
     std::vector<fs::path> sets;
     if (fs::is_directory(dir))
       for (const auto& e : fs::directory_iterator(dir))
-        if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
+        if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
+          sets.push_back(e.path());
     std::sort(sets.begin(), sets.end());
     if (!fs::exists(dir / "model.onnx") || sets.empty()) {
       std::printf("SKIP %s: no model.onnx or test_data_set_*\n", dirArg.c_str());
@@ -286,32 +306,54 @@ int checkCommand(const std::vector<std::string>& argv) {
       Status bad;
       for (const fs::path& f : indexedFiles(set, "input_")) {
         auto t = readTensorFile(f.string());
-        if (!t.isOk()) { bad = t.status(); break; }
+        if (!t.isOk()) {
+          bad = t.status();
+          break;
+        }
         inputs.push_back(std::move(t).value());
       }
       for (const fs::path& f : indexedFiles(set, "output_")) {
         auto t = readTensorFile(f.string());
-        if (!t.isOk()) { bad = t.status(); break; }
+        if (!t.isOk()) {
+          bad = t.status();
+          break;
+        }
         expected.push_back(std::move(t).value());
       }
-      if (!bad.isOk()) { report(bad.message()); continue; }
+      if (!bad.isOk()) {
+        report(bad.message());
+        continue;
+      }
       ConvertOptions opts;
       auto model = frontend::readOnnxModel((dir / "model.onnx").string());
-      if (!model.isOk()) { report(model.status().message()); continue; }
+      if (!model.isOk()) {
+        report(model.status().message());
+        continue;
+      }
       for (size_t i = 0; i < inputs.size() && i < model->inputs.size(); ++i)
         opts.shapes[model->inputs[i].name] = inputs[i].desc.shape;
       auto prog = convertThroughFile((dir / "model.onnx").string(), opts);
-      if (!prog.isOk()) { report(prog.status().message()); continue; }
+      if (!prog.isOk()) {
+        report(prog.status().message());
+        continue;
+      }
       if (inputs.size() != (*prog)->inputs.size() || expected.size() != (*prog)->outputs.size()) {
-        report("test data has " + std::to_string(inputs.size()) + " inputs and " + std::to_string(expected.size()) +
-               " outputs, the model " + std::to_string((*prog)->inputs.size()) + " and " +
+        report("test data has " + std::to_string(inputs.size()) + " inputs and " +
+               std::to_string(expected.size()) + " outputs, the model " +
+               std::to_string((*prog)->inputs.size()) + " and " +
                std::to_string((*prog)->outputs.size()));
         continue;
       }
       auto session = prepare(*prog, registry, a.get("--backend"), inputs);
-      if (!session.isOk()) { report(session.status().message()); continue; }
+      if (!session.isOk()) {
+        report(session.status().message());
+        continue;
+      }
       const auto t0 = Clock::now();
-      if (Status s = (*session)->run(); !s.isOk()) { report(s.message()); continue; }
+      if (Status s = (*session)->run(); !s.isOk()) {
+        report(s.message());
+        continue;
+      }
       const double ms = msSince(t0);
       std::string why;
       double maxAbs = 0, maxRel = 0;
@@ -322,8 +364,12 @@ int checkCommand(const std::vector<std::string>& argv) {
         maxAbs = std::max(maxAbs, c.maxAbsErr);
         maxRel = std::max(maxRel, c.maxRelErr);
       }
-      if (!why.empty()) { report(why); continue; }
-      std::printf("PASS %s (max abs err %.3g, max rel err %.3g, %.1f ms)\n", label.c_str(), maxAbs, maxRel, ms);
+      if (!why.empty()) {
+        report(why);
+        continue;
+      }
+      std::printf("PASS %s (max abs err %.3g, max rel err %.3g, %.1f ms)\n", label.c_str(), maxAbs,
+                  maxRel, ms);
       ++passed;
     }
   }
@@ -332,10 +378,12 @@ int checkCommand(const std::vector<std::string>& argv) {
 }
 
 int benchCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--shape", "--threads", "--backend", "--backends", "--runs", "--warmup"}, {"--json"});
+  Args a = parse(argv, {"--shape", "--threads", "--backend", "--backends", "--runs", "--warmup"},
+                 {"--json"});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1)
-    return fail("usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]");
+    return fail("usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] "
+                "[--warmup N] [--json]");
   if (Status s = checkThreads(a); !s.isOk()) return fail(s);
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
@@ -359,7 +407,8 @@ int benchCommand(const std::vector<std::string>& argv) {
   const double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
   const double arenaMiB = (*session)->memoryPlan().arenaBytes / 1048576.0;
   if (a.has("--json")) {
-    std::printf("{\"model\": \"%s\", \"runs\": %d, \"min_ms\": %.3f, \"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
+    std::printf("{\"model\": \"%s\", \"runs\": %d, \"min_ms\": %.3f, \"median_ms\": %.3f, "
+                "\"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
                 a.positional[0].c_str(), runs, ms.front(), median, ms.back(), arenaMiB);
   } else {
     std::printf("%s: %d runs, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f MiB)\n",
@@ -368,4 +417,4 @@ int benchCommand(const std::vector<std::string>& argv) {
   return 0;
 }
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

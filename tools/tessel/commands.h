@@ -11,4 +11,4 @@ int runCommand(const std::vector<std::string>& args);
 int checkCommand(const std::vector<std::string>& args);
 int benchCommand(const std::vector<std::string>& args);
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

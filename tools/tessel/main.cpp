@@ -1,9 +1,9 @@
 // tessel: the command-line front door (convert, run, check, bench).
+#include "commands.h"
+
 #include <cstdio>
 #include <string>
 #include <vector>
-
-#include "commands.h"
 
 int main(int argc, char** argv) {
   const char* usage =

@@ -10,31 +10,37 @@
 
 namespace tessel::cli {
 
-Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path, const ConvertOptions& options) {
+Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
+                                             const ConvertOptions& options) {
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel model, frontend::readOnnxModel(path));
-  TESSEL_ASSIGN_OR_RETURN(frontend::ImportedGraph graph, frontend::importGraph(model, options.shapes));
+  TESSEL_ASSIGN_OR_RETURN(frontend::ImportedGraph graph,
+                          frontend::importGraph(model, options.shapes));
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   std::string firstError;
   mlir::ScopedDiagnosticHandler handler(&ctx, [&](mlir::Diagnostic& d) {
-    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty()) firstError = d.str();
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error && firstError.empty())
+      firstError = d.str();
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module = frontend::importToMlir(ctx, graph);
   if (options.dumpMlirAfter == "import") (*module)->print(llvm::errs());
-  if (mlir::failed(mlir::verify(*module))) return internalError("imported module does not verify: " + firstError);
+  if (mlir::failed(mlir::verify(*module)))
+    return internalError("imported module does not verify: " + firstError);
   mlir::PassManager pm(&ctx);
   ir::buildLoweringPipeline(pm);
-  if (mlir::failed(pm.run(*module))) return unsupported(firstError.empty() ? "lowering failed" : firstError);
+  if (mlir::failed(pm.run(*module)))
+    return unsupported(firstError.empty() ? "lowering failed" : firstError);
   if (options.dumpMlirAfter == "lower") (*module)->print(llvm::errs());
   return ir::emitArtifact(*module, options.backends);
 }
 
-Result<std::shared_ptr<const Program>> loadModel(const std::string& path, const ConvertOptions& options) {
+Result<std::shared_ptr<const Program>> loadModel(const std::string& path,
+                                                 const ConvertOptions& options) {
   const bool isOnnx = path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
   if (!isOnnx) return loadArtifactFile(path);
   TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, convertOnnxFile(path, options));
   return loadArtifact(std::move(bytes));
 }
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

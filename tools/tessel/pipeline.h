@@ -1,23 +1,25 @@
 // ONNX file -> artifact bytes: the convert pipeline shared by `convert`, `run`, `check`, `bench`.
 #pragma once
 
-#include <string>
-#include <vector>
-
 #include "tessel/frontend/graph.h"
 #include "tessel/runtime/program.h"
+
+#include <string>
+#include <vector>
 
 namespace tessel::cli {
 
 struct ConvertOptions {
   frontend::ShapeOverrides shapes;
-  std::vector<std::string> backends;  // plan: first that supports each primitive; empty = all
-  std::string dumpMlirAfter;          // "import" or "lower": print the module to stderr
+  std::vector<std::string> backends; // plan: first that supports each primitive; empty = all
+  std::string dumpMlirAfter;         // "import" or "lower": print the module to stderr
 };
 
-Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path, const ConvertOptions& options);
+Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
+                                             const ConvertOptions& options);
 
 // Loads a .tsl, or converts an .onnx in memory and loads the artifact it gives.
-Result<std::shared_ptr<const Program>> loadModel(const std::string& path, const ConvertOptions& options);
+Result<std::shared_ptr<const Program>> loadModel(const std::string& path,
+                                                 const ConvertOptions& options);
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

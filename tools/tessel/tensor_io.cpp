@@ -1,19 +1,19 @@
 #include "tensor_io.h"
 
+#include "tessel/frontend/onnx_model.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 
-#include "tessel/frontend/onnx_model.h"
-
 namespace tessel::cli {
 namespace {
 
-template <typename T>
-void appendAs(const void* data, int64_t n, std::vector<double>* out) {
+template <typename T> void appendAs(const void* data, int64_t n, std::vector<double>* out) {
   const T* p = static_cast<const T*>(data);
-  for (int64_t i = 0; i < n; ++i) out->push_back(static_cast<double>(p[i]));
+  for (int64_t i = 0; i < n; ++i)
+    out->push_back(static_cast<double>(p[i]));
 }
 
 Result<DType> npyDtype(const std::string& descr) {
@@ -62,7 +62,8 @@ Result<HostTensor> readNpy(const std::string& path, const std::vector<uint8_t>& 
   size_t pos = 0;
   while (pos < shape.size()) {
     size_t next = shape.find(',', pos);
-    std::string item = shape.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    std::string item =
+        shape.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
     if (!item.empty()) {
       char* end = nullptr;
@@ -83,7 +84,7 @@ Result<HostTensor> readNpy(const std::string& path, const std::vector<uint8_t>& 
   return t;
 }
 
-}  // namespace
+} // namespace
 
 Result<HostTensor> readTensorFile(const std::string& path) {
   if (path.size() > 4 && path.compare(path.size() - 4, 4, ".npy") == 0) {
@@ -101,8 +102,9 @@ HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_
   const int64_t n = desc.numel();
   if (desc.dtype == DType::F32) {
     auto* p = reinterpret_cast<float*>(t.bytes.data());
-    for (int64_t i = 0; i < n; ++i) p[i] = uni(rng);
-  }  // other dtypes stay zero: indices and masks are safer that way
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = uni(rng);
+  } // other dtypes stay zero: indices and masks are safer that way
   return t;
 }
 
@@ -111,14 +113,14 @@ std::vector<double> toDoubles(const TensorDesc& desc, const void* data) {
   const int64_t n = desc.numel();
   v.reserve(static_cast<size_t>(n));
   switch (desc.dtype) {
-    case DType::F32: appendAs<float>(data, n, &v); break;
-    case DType::F64: appendAs<double>(data, n, &v); break;
-    case DType::I64: appendAs<int64_t>(data, n, &v); break;
-    case DType::I32: appendAs<int32_t>(data, n, &v); break;
-    case DType::I8: appendAs<int8_t>(data, n, &v); break;
-    case DType::U8: appendAs<uint8_t>(data, n, &v); break;
-    case DType::Bool: appendAs<bool>(data, n, &v); break;
-    case DType::Undefined: break;
+  case DType::F32: appendAs<float>(data, n, &v); break;
+  case DType::F64: appendAs<double>(data, n, &v); break;
+  case DType::I64: appendAs<int64_t>(data, n, &v); break;
+  case DType::I32: appendAs<int32_t>(data, n, &v); break;
+  case DType::I8: appendAs<int8_t>(data, n, &v); break;
+  case DType::U8: appendAs<uint8_t>(data, n, &v); break;
+  case DType::Bool: appendAs<bool>(data, n, &v); break;
+  case DType::Undefined: break;
   }
   return v;
 }
@@ -129,12 +131,16 @@ std::string summarize(const TensorDesc& desc, const void* data) {
   double lo = v[0], hi = v[0], sum = 0;
   size_t arg = 0;
   for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] > hi) { hi = v[i]; arg = i; }
+    if (v[i] > hi) {
+      hi = v[i];
+      arg = i;
+    }
     lo = std::min(lo, v[i]);
     sum += v[i];
   }
   char buf[160];
-  std::snprintf(buf, sizeof buf, " min %.5g max %.5g mean %.5g argmax %zu", lo, hi, sum / v.size(), arg);
+  std::snprintf(buf, sizeof buf, " min %.5g max %.5g mean %.5g argmax %zu", lo, hi, sum / v.size(),
+                arg);
   return desc.toString() + buf;
 }
 
@@ -143,7 +149,8 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
   Comparison c;
   if (desc.shape != expected.desc.shape) {
     c.ok = false;
-    c.why = "shape " + shapeToString(desc.shape) + " differs from the reference " + shapeToString(expected.desc.shape);
+    c.why = "shape " + shapeToString(desc.shape) + " differs from the reference " +
+            shapeToString(expected.desc.shape);
     return c;
   }
   const std::vector<double> a = toDoubles(desc, actual);
@@ -152,9 +159,12 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
   double worstExcess = 0;
   for (size_t i = 0; i < a.size(); ++i) {
     const double err = std::fabs(a[i] - e[i]);
-    if (!(err <= atol + rtol * std::fabs(e[i]))) {  // NaN fails too
+    if (!(err <= atol + rtol * std::fabs(e[i]))) { // NaN fails too
       const double excess = std::isnan(err) ? INFINITY : err - atol - rtol * std::fabs(e[i]);
-      if (c.ok || excess > worstExcess) { worst = i; worstExcess = excess; }
+      if (c.ok || excess > worstExcess) {
+        worst = i;
+        worstExcess = excess;
+      }
       c.ok = false;
     }
     c.maxAbsErr = std::max(c.maxAbsErr, err);
@@ -162,7 +172,8 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
   }
   if (!c.ok) {
     char buf[200];
-    std::snprintf(buf, sizeof buf, "element %zu is %.6g, reference %.6g", worst, a[worst], e[worst]);
+    std::snprintf(buf, sizeof buf, "element %zu is %.6g, reference %.6g", worst, a[worst],
+                  e[worst]);
     c.why = buf;
     return c;
   }
@@ -176,4 +187,4 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
   return c;
 }
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

@@ -1,10 +1,10 @@
 // Host tensors for the CLI: .pb/.npy files, seeded random inputs, summaries and comparison.
 #pragma once
 
+#include "tessel/core/tensor_desc.h"
+
 #include <string>
 #include <vector>
-
-#include "tessel/core/tensor_desc.h"
 
 namespace tessel::cli {
 
@@ -26,11 +26,11 @@ struct Comparison {
   bool ok = true;
   double maxAbsErr = 0;
   double maxRelErr = 0;
-  std::string why;  // set when !ok
+  std::string why; // set when !ok
 };
 // |actual - expected| <= atol + rtol * |expected| everywhere; also fails when the actual output
 // is constant (all zeros included) while the expected one is not, so a do-nothing runtime fails.
 Comparison compareTensors(const TensorDesc& desc, const void* actual, const HostTensor& expected,
                           double rtol, double atol);
 
-}  // namespace tessel::cli
+} // namespace tessel::cli

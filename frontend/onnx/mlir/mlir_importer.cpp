@@ -15,7 +15,7 @@ mlir::Attribute toAttr(mlir::OpBuilder& b, const decompose::AttrValue& v) {
   return mlir::DenseF64ArrayAttr::get(b.getContext(), std::get<std::vector<double>>(v));
 }
 
-}  // namespace
+} // namespace
 
 mlir::OwningOpRef<mlir::ModuleOp> importToMlir(mlir::MLIRContext& ctx, const ImportedGraph& g) {
   ctx.loadDialect<ir::TesselDialect, mlir::func::FuncDialect>();
@@ -25,8 +25,10 @@ mlir::OwningOpRef<mlir::ModuleOp> importToMlir(mlir::MLIRContext& ctx, const Imp
   (*module)->setAttr("tessel.onnx_opset", b.getI64IntegerAttr(g.opset));
   auto typeOf = [&](int32_t id) { return ir::toMlirType(&ctx, g.values[id].desc); };
   llvm::SmallVector<mlir::Type> ins, outs;
-  for (int32_t id : g.inputs) ins.push_back(typeOf(id));
-  for (int32_t id : g.outputs) outs.push_back(typeOf(id));
+  for (int32_t id : g.inputs)
+    ins.push_back(typeOf(id));
+  for (int32_t id : g.outputs)
+    outs.push_back(typeOf(id));
   b.setInsertionPointToEnd(module->getBody());
   auto func = b.create<mlir::func::FuncOp>(loc, "main", b.getFunctionType(ins, outs));
   for (size_t i = 0; i < g.inputs.size(); ++i)
@@ -37,7 +39,8 @@ mlir::OwningOpRef<mlir::ModuleOp> importToMlir(mlir::MLIRContext& ctx, const Imp
   b.setInsertionPointToStart(entry);
 
   std::vector<mlir::Value> values(g.values.size());
-  for (size_t i = 0; i < g.inputs.size(); ++i) values[g.inputs[i]] = entry->getArgument(i);
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    values[g.inputs[i]] = entry->getArgument(i);
   mlir::Value absent;
   auto valueOf = [&](int32_t id) -> mlir::Value {
     if (id < 0) {
@@ -55,16 +58,21 @@ mlir::OwningOpRef<mlir::ModuleOp> importToMlir(mlir::MLIRContext& ctx, const Imp
   for (const GraphNode& n : g.nodes) {
     mlir::OperationState state(mlir::NameLoc::get(b.getStringAttr(n.node.name)),
                                "tessel.onnx." + n.node.opType);
-    for (int32_t id : n.inputs) state.addOperands(valueOf(id));
-    for (int32_t id : n.outputs) state.addTypes(typeOf(id));
-    for (const auto& [key, v] : n.node.attrs) state.addAttribute(key, toAttr(b, v));
+    for (int32_t id : n.inputs)
+      state.addOperands(valueOf(id));
+    for (int32_t id : n.outputs)
+      state.addTypes(typeOf(id));
+    for (const auto& [key, v] : n.node.attrs)
+      state.addAttribute(key, toAttr(b, v));
     mlir::Operation* op = b.create(state);
-    for (size_t i = 0; i < n.outputs.size(); ++i) values[n.outputs[i]] = op->getResult(i);
+    for (size_t i = 0; i < n.outputs.size(); ++i)
+      values[n.outputs[i]] = op->getResult(i);
   }
   llvm::SmallVector<mlir::Value> results;
-  for (int32_t id : g.outputs) results.push_back(valueOf(id));
+  for (int32_t id : g.outputs)
+    results.push_back(valueOf(id));
   b.create<mlir::func::ReturnOp>(loc, results);
   return module;
 }
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

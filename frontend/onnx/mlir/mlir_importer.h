@@ -9,4 +9,4 @@ namespace tessel::frontend {
 
 mlir::OwningOpRef<mlir::ModuleOp> importToMlir(mlir::MLIRContext& ctx, const ImportedGraph& graph);
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

@@ -1,9 +1,9 @@
-#include <cstring>
-
 #include "tessel/backends/reference.h"
 #include "tessel/decompose/lowering.h"
 #include "tessel/frontend/graph.h"
 #include "tessel/runtime/session.h"
+
+#include <cstring>
 
 namespace tessel::frontend {
 namespace {
@@ -96,11 +96,12 @@ Result<Shape> inputShape(const OnnxValueInfo& in, const ShapeOverrides& shapes) 
   }
   for (int64_t d : in.dims)
     if (d < 0)
-      return invalidArgument("input '" + in.name + "' has a symbolic dim; pass --shape " + in.name + "=DIMS");
+      return invalidArgument("input '" + in.name + "' has a symbolic dim; pass --shape " + in.name +
+                             "=DIMS");
   return in.dims;
 }
 
-}  // namespace
+} // namespace
 
 Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
                                             const std::vector<const void*>& inputs) {
@@ -111,7 +112,7 @@ Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
     ProgramTensor t{"t" + std::to_string(id), low.tensors[id], nullptr};
     if (id < static_cast<size_t>(low.numInputs)) {
       t.data = inputs[id] ? inputs[id] : &kAbsent;
-      if (!inputs[id]) t.desc = {DType::U8, {1}};  // absent: a placeholder no rule reads
+      if (!inputs[id]) t.desc = {DType::U8, {1}}; // absent: a placeholder no rule reads
     } else if (auto c = low.constants.find(static_cast<int32_t>(id)); c != low.constants.end()) {
       keep->push_back(std::make_shared<const std::vector<uint8_t>>(c->second));
       t.data = keep->back()->data();
@@ -119,7 +120,8 @@ Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
     prog->tensors.push_back(std::move(t));
   }
   prog->primitives = low.primitives;
-  for (int i = 0; i < low.numOutputs; ++i) prog->outputs.push_back(low.numInputs + i);
+  for (int i = 0; i < low.numOutputs; ++i)
+    prog->outputs.push_back(low.numInputs + i);
   prog->storage = keep;
   TESSEL_RETURN_IF_ERROR(validateProgram(*prog));
   BackendRegistry registry;
@@ -145,14 +147,16 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
     byName[g.values.back().name] = id;
     return id;
   };
-  for (const auto& t : model.initializers) define({t.name, t.desc, t.bytes});
+  for (const auto& t : model.initializers)
+    define({t.name, t.desc, t.bytes});
   for (const auto& in : model.inputs) {
     TESSEL_ASSIGN_OR_RETURN(Shape s, inputShape(in, shapes));
     g.inputs.push_back(define({in.name, {in.dtype, s}, nullptr}));
   }
   for (const auto& [name, dims] : shapes) {
     bool known = false;
-    for (const auto& in : model.inputs) known = known || in.name == name;
+    for (const auto& in : model.inputs)
+      known = known || in.name == name;
     if (!known) return invalidArgument("--shape names '" + name + "', which is not a model input");
   }
   for (const OnnxNode& n : model.nodes) {
@@ -176,7 +180,8 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
       }
       auto it = byName.find(in);
       if (it == byName.end())
-        return corrupt(n.opType + " '" + n.name + "' reads '" + in + "', which no earlier node defines");
+        return corrupt(n.opType + " '" + n.name + "' reads '" + in +
+                       "', which no earlier node defines");
       const GraphValue& v = g.values[it->second];
       gn.inputs.push_back(it->second);
       gn.node.inputs.push_back({true, v.desc, v.constant ? v.constant->data() : nullptr});
@@ -185,13 +190,16 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
     const std::vector<TensorDesc> outs = low.outputDescs();
     if (readsOnlyConstants(low, gn.node)) {
       std::vector<const void*> data;
-      for (const auto& in : gn.node.inputs) data.push_back(in.constant);
+      for (const auto& in : gn.node.inputs)
+        data.push_back(in.constant);
       auto values = evaluateLowering(low, data);
       if (!values.isOk()) return values.status().withContext(gn.node.label());
-      for (size_t i = 0; i < outs.size(); ++i) define({n.outputs[i], outs[i], (*values)[i]});
+      for (size_t i = 0; i < outs.size(); ++i)
+        define({n.outputs[i], outs[i], (*values)[i]});
       continue;
     }
-    for (size_t i = 0; i < outs.size(); ++i) gn.outputs.push_back(define({n.outputs[i], outs[i], nullptr}));
+    for (size_t i = 0; i < outs.size(); ++i)
+      gn.outputs.push_back(define({n.outputs[i], outs[i], nullptr}));
     g.nodes.push_back(std::move(gn));
   }
   for (const std::string& out : model.outputs) {
@@ -202,4 +210,4 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
   return g;
 }
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

@@ -1,10 +1,9 @@
-#include <onnx/onnx_pb.h>
+#include "tessel/frontend/onnx_model.h"
 
 #include <cstring>
 #include <fstream>
+#include <onnx/onnx_pb.h>
 #include <set>
-
-#include "tessel/frontend/onnx_model.h"
 
 namespace tessel::frontend {
 namespace {
@@ -13,17 +12,20 @@ template <typename Src, typename Dst>
 void copyTyped(const google::protobuf::RepeatedField<Src>& from, std::vector<uint8_t>* out) {
   out->resize(from.size() * sizeof(Dst));
   auto* d = reinterpret_cast<Dst*>(out->data());
-  for (int i = 0; i < from.size(); ++i) d[i] = static_cast<Dst>(from.Get(i));
+  for (int i = 0; i < from.size(); ++i)
+    d[i] = static_cast<Dst>(from.Get(i));
 }
 
 Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
   OnnxTensor out;
   out.name = t.name();
   auto dt = dtypeFromOnnx(t.data_type());
-  if (!dt) return unsupported("tensor '" + t.name() + "' has unsupported ONNX element type " +
-                              std::to_string(t.data_type()));
+  if (!dt)
+    return unsupported("tensor '" + t.name() + "' has unsupported ONNX element type " +
+                       std::to_string(t.data_type()));
   out.desc.dtype = *dt;
-  for (int64_t d : t.dims()) out.desc.shape.push_back(d);
+  for (int64_t d : t.dims())
+    out.desc.shape.push_back(d);
   auto count = elementCount(out.desc.shape);
   if (!count.isOk()) return count.status().withContext("tensor '" + t.name() + "'");
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
@@ -34,19 +36,20 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
     bytes->assign(t.raw_data().begin(), t.raw_data().end());
   } else {
     switch (*dt) {
-      case DType::F32: copyTyped<float, float>(t.float_data(), bytes.get()); break;
-      case DType::F64: copyTyped<double, double>(t.double_data(), bytes.get()); break;
-      case DType::I64: copyTyped<int64_t, int64_t>(t.int64_data(), bytes.get()); break;
-      case DType::I32: copyTyped<int32_t, int32_t>(t.int32_data(), bytes.get()); break;
-      case DType::I8: copyTyped<int32_t, int8_t>(t.int32_data(), bytes.get()); break;
-      case DType::U8: copyTyped<int32_t, uint8_t>(t.int32_data(), bytes.get()); break;
-      case DType::Bool: copyTyped<int32_t, bool>(t.int32_data(), bytes.get()); break;
-      case DType::Undefined: break;
+    case DType::F32: copyTyped<float, float>(t.float_data(), bytes.get()); break;
+    case DType::F64: copyTyped<double, double>(t.double_data(), bytes.get()); break;
+    case DType::I64: copyTyped<int64_t, int64_t>(t.int64_data(), bytes.get()); break;
+    case DType::I32: copyTyped<int32_t, int32_t>(t.int32_data(), bytes.get()); break;
+    case DType::I8: copyTyped<int32_t, int8_t>(t.int32_data(), bytes.get()); break;
+    case DType::U8: copyTyped<int32_t, uint8_t>(t.int32_data(), bytes.get()); break;
+    case DType::Bool: copyTyped<int32_t, bool>(t.int32_data(), bytes.get()); break;
+    case DType::Undefined: break;
     }
   }
   if (bytes->size() != want)
     return corrupt("tensor '" + t.name() + "' holds " + std::to_string(bytes->size()) +
-                   " bytes, its shape " + shapeToString(out.desc.shape) + " needs " + std::to_string(want));
+                   " bytes, its shape " + shapeToString(out.desc.shape) + " needs " +
+                   std::to_string(want));
   out.bytes = std::move(bytes);
   return out;
 }
@@ -54,17 +57,21 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
 Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a, OnnxNode* out) {
   using A = onnx::AttributeProto;
   switch (a.type()) {
-    case A::INT: out->attrs[a.name()] = static_cast<int64_t>(a.i()); return Status::ok();
-    case A::FLOAT: out->attrs[a.name()] = static_cast<double>(a.f()); return Status::ok();
-    case A::STRING: out->attrs[a.name()] = a.s(); return Status::ok();
-    case A::INTS: out->attrs[a.name()] = std::vector<int64_t>(a.ints().begin(), a.ints().end()); return Status::ok();
-    case A::FLOATS: out->attrs[a.name()] = std::vector<double>(a.floats().begin(), a.floats().end()); return Status::ok();
-    case A::TENSOR: {
-      TESSEL_ASSIGN_OR_RETURN(OnnxTensor t, convertTensor(a.t()));
-      out->tensorAttrs[a.name()] = std::move(t);
-      return Status::ok();
-    }
-    default: break;
+  case A::INT: out->attrs[a.name()] = static_cast<int64_t>(a.i()); return Status::ok();
+  case A::FLOAT: out->attrs[a.name()] = static_cast<double>(a.f()); return Status::ok();
+  case A::STRING: out->attrs[a.name()] = a.s(); return Status::ok();
+  case A::INTS:
+    out->attrs[a.name()] = std::vector<int64_t>(a.ints().begin(), a.ints().end());
+    return Status::ok();
+  case A::FLOATS:
+    out->attrs[a.name()] = std::vector<double>(a.floats().begin(), a.floats().end());
+    return Status::ok();
+  case A::TENSOR: {
+    TESSEL_ASSIGN_OR_RETURN(OnnxTensor t, convertTensor(a.t()));
+    out->tensorAttrs[a.name()] = std::move(t);
+    return Status::ok();
+  }
+  default: break;
   }
   return unsupported(n.op_type() + " '" + n.name() + "': attribute '" + a.name() + "' of type " +
                      A::AttributeType_Name(a.type()));
@@ -73,16 +80,20 @@ Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a,
 Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v) {
   OnnxValueInfo info;
   info.name = v.name();
-  if (!v.type().has_tensor_type()) return unsupported("graph input '" + v.name() + "' is not a tensor");
+  if (!v.type().has_tensor_type())
+    return unsupported("graph input '" + v.name() + "' is not a tensor");
   const auto& tt = v.type().tensor_type();
   auto dt = dtypeFromOnnx(tt.elem_type());
-  if (!dt) return unsupported("graph input '" + v.name() + "' has ONNX element type " + std::to_string(tt.elem_type()));
+  if (!dt)
+    return unsupported("graph input '" + v.name() + "' has ONNX element type " +
+                       std::to_string(tt.elem_type()));
   info.dtype = *dt;
-  for (const auto& d : tt.shape().dim()) info.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  for (const auto& d : tt.shape().dim())
+    info.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
   return info;
 }
 
-}  // namespace
+} // namespace
 
 Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
   onnx::ModelProto proto;
@@ -91,7 +102,8 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
   if (!proto.has_graph()) return corrupt("ONNX model has no graph");
   OnnxModel model;
   for (const auto& op : proto.opset_import())
-    if (op.domain().empty() || op.domain() == "ai.onnx") model.opset = static_cast<int>(op.version());
+    if (op.domain().empty() || op.domain() == "ai.onnx")
+      model.opset = static_cast<int>(op.version());
   if (model.opset <= 0) return corrupt("ONNX model declares no default-domain opset");
   const auto& g = proto.graph();
   for (const auto& init : g.initializer()) {
@@ -99,13 +111,15 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
     model.initializers.push_back(std::move(t));
   }
   std::set<std::string> initNames;
-  for (const auto& t : model.initializers) initNames.insert(t.name);
+  for (const auto& t : model.initializers)
+    initNames.insert(t.name);
   for (const auto& in : g.input()) {
     if (initNames.count(in.name())) continue;
     TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(in));
     model.inputs.push_back(std::move(info));
   }
-  for (const auto& out : g.output()) model.outputs.push_back(out.name());
+  for (const auto& out : g.output())
+    model.outputs.push_back(out.name());
   if (model.outputs.empty()) return corrupt("ONNX graph has no outputs");
   for (const auto& n : g.node()) {
     if (!n.domain().empty() && n.domain() != "ai.onnx")
@@ -113,10 +127,12 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
                          n.domain() + "' is not supported");
     OnnxNode node;
     node.opType = n.op_type();
-    node.name = n.name().empty() ? n.op_type() + "_" + std::to_string(model.nodes.size()) : n.name();
+    node.name =
+        n.name().empty() ? n.op_type() + "_" + std::to_string(model.nodes.size()) : n.name();
     node.inputs.assign(n.input().begin(), n.input().end());
     node.outputs.assign(n.output().begin(), n.output().end());
-    for (const auto& a : n.attribute()) TESSEL_RETURN_IF_ERROR(convertAttribute(n, a, &node));
+    for (const auto& a : n.attribute())
+      TESSEL_RETURN_IF_ERROR(convertAttribute(n, a, &node));
     model.nodes.push_back(std::move(node));
   }
   return model;
@@ -147,16 +163,17 @@ Result<OnnxTensor> readTensorProtoFile(const std::string& path) {
   return tensor;
 }
 
-Status writeTensorProtoFile(const std::string& path, const std::string& name, const TensorDesc& desc,
-                            const void* data) {
+Status writeTensorProtoFile(const std::string& path, const std::string& name,
+                            const TensorDesc& desc, const void* data) {
   onnx::TensorProto t;
   t.set_name(name);
   t.set_data_type(dtypeToOnnx(desc.dtype));
-  for (int64_t d : desc.shape) t.add_dims(d);
+  for (int64_t d : desc.shape)
+    t.add_dims(d);
   t.set_raw_data(data, static_cast<size_t>(desc.byteSize()));
   std::ofstream f(path, std::ios::binary);
   if (!f || !t.SerializeToOstream(&f)) return ioError("cannot write '" + path + "'");
   return Status::ok();
 }
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

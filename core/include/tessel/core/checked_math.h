@@ -21,4 +21,4 @@ inline bool checkedMulAdd(int64_t a, int64_t b, int64_t* acc) {
   return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(*acc, p, acc);
 }
 
-}  // namespace tessel
+} // namespace tessel

@@ -9,13 +9,13 @@
 namespace tessel {
 
 // X(enum name, C type, printable name, ONNX TensorProto.DataType code)
-#define TESSEL_DTYPES(X)            \
-  X(F32, float, "f32", 1)           \
-  X(U8, uint8_t, "u8", 2)           \
-  X(I8, int8_t, "i8", 3)            \
-  X(I32, int32_t, "i32", 6)         \
-  X(I64, int64_t, "i64", 7)         \
-  X(Bool, bool, "bool", 9)          \
+#define TESSEL_DTYPES(X)                                                                           \
+  X(F32, float, "f32", 1)                                                                          \
+  X(U8, uint8_t, "u8", 2)                                                                          \
+  X(I8, int8_t, "i8", 3)                                                                           \
+  X(I32, int32_t, "i32", 6)                                                                        \
+  X(I64, int64_t, "i64", 7)                                                                        \
+  X(Bool, bool, "bool", 9)                                                                         \
   X(F64, double, "f64", 11)
 
 enum class DType : uint8_t {
@@ -31,4 +31,4 @@ std::optional<DType> dtypeFromOnnx(int onnxCode);
 int dtypeToOnnx(DType t);
 std::optional<DType> dtypeFromName(std::string_view name);
 
-}  // namespace tessel
+} // namespace tessel

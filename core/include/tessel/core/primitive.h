@@ -2,6 +2,9 @@
 // the decomposition rules, the MLIR passes (through attributes), the artifact and the backends.
 #pragma once
 
+#include "tessel/core/region.h"
+#include "tessel/core/tensor_desc.h"
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -9,9 +12,6 @@
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include "tessel/core/region.h"
-#include "tessel/core/tensor_desc.h"
 
 namespace tessel {
 
@@ -114,7 +114,7 @@ enum class Activation : uint8_t { None, Relu, Clip };
 // applied after the bias; Clip bounds to [actMin, actMax].
 struct Conv2dParams {
   std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> pads{};  // top, left, bottom, right
+  std::array<int64_t, 4> pads{}; // top, left, bottom, right
   std::array<int64_t, 2> dilation{1, 1};
   int64_t group = 1;
   bool hasBias = false;
@@ -142,17 +142,16 @@ using PrimitiveParams = std::variant<
 
 struct Primitive {
   PrimitiveParams params;
-  std::vector<int32_t> inputs;   // tensor ids
-  std::vector<int32_t> outputs;  // tensor ids
-  std::string origin;            // the model node it came from, for error messages
+  std::vector<int32_t> inputs;  // tensor ids
+  std::vector<int32_t> outputs; // tensor ids
+  std::string origin;           // the model node it came from, for error messages
 
   PrimitiveKind kind() const { return static_cast<PrimitiveKind>(params.index()); }
-  template <typename P>
-  const P& as() const { return std::get<P>(params); }
+  template <typename P> const P& as() const { return std::get<P>(params); }
 };
 
 // Checks a primitive's params against its tensors' descriptions: counts, ranks, shapes, strides
 // and region bounds. Every consumer of untrusted primitives calls this before running them.
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors);
 
-}  // namespace tessel
+} // namespace tessel

@@ -1,24 +1,24 @@
 // Region: one strided 3-D copy, the unit of every raster primitive (see ARCHITECTURE.md).
 #pragma once
 
+#include "tessel/core/status.h"
+
 #include <array>
 #include <cstdint>
 #include <vector>
 
-#include "tessel/core/status.h"
-
 namespace tessel {
 
 struct RegionView {
-  int64_t offset = 0;                  // in elements
-  std::array<int64_t, 3> stride{};     // in elements, outermost first
+  int64_t offset = 0;              // in elements
+  std::array<int64_t, 3> stride{}; // in elements, outermost first
   bool operator==(const RegionView&) const = default;
 };
 
 // dst[dst.offset + i*dst.stride[0] + j*dst.stride[1] + k*dst.stride[2]] =
 // src_{source}[src.offset + i*src.stride[0] + ...] for (i, j, k) < size.
 struct Region {
-  int32_t source = 0;  // which raster input the elements come from
+  int32_t source = 0; // which raster input the elements come from
   RegionView src;
   RegionView dst;
   std::array<int64_t, 3> size{1, 1, 1};
@@ -33,4 +33,4 @@ inline constexpr int kRegionFlatSize = 12;
 std::vector<int64_t> flattenRegions(const std::vector<Region>& regions);
 Result<std::vector<Region>> unflattenRegions(const std::vector<int64_t>& flat);
 
-}  // namespace tessel
+} // namespace tessel

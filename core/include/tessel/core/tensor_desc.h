@@ -1,12 +1,12 @@
 // Shape and TensorDesc: static descriptions of tensors, shared by compiler and runtime.
 #pragma once
 
+#include "tessel/core/dtype.h"
+#include "tessel/core/status.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "tessel/core/dtype.h"
-#include "tessel/core/status.h"
 
 namespace tessel {
 
@@ -30,4 +30,4 @@ struct TensorDesc {
   std::string toString() const;
 };
 
-}  // namespace tessel
+} // namespace tessel

@@ -1,12 +1,12 @@
 // Lowering: the result of decomposing one Node into raster and atomic primitives.
 #pragma once
 
+#include "tessel/core/primitive.h"
+#include "tessel/decompose/node.h"
+
 #include <cstdint>
 #include <map>
 #include <vector>
-
-#include "tessel/core/primitive.h"
-#include "tessel/decompose/node.h"
 
 namespace tessel::decompose {
 
@@ -29,4 +29,4 @@ bool isSupportedOp(const std::string& opType);
 // Infers output descriptions and decomposes; errors name the node and the reason.
 Result<Lowering> lower(const Node& node);
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

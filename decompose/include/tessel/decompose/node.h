@@ -2,13 +2,13 @@
 // the decomposition rules. MLIR-free: built by the ONNX importer, the decompose pass and tests.
 #pragma once
 
+#include "tessel/core/tensor_desc.h"
+
 #include <cstdint>
 #include <map>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include "tessel/core/tensor_desc.h"
 
 namespace tessel::decompose {
 
@@ -16,9 +16,9 @@ using AttrValue =
     std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
 
 struct NodeInput {
-  bool present = false;            // ONNX optional inputs may be absent
+  bool present = false; // ONNX optional inputs may be absent
   TensorDesc desc;
-  const void* constant = nullptr;  // dense bytes of desc when the value is known at convert time
+  const void* constant = nullptr; // dense bytes of desc when the value is known at convert time
 };
 
 struct Node {
@@ -47,4 +47,4 @@ struct Node {
   Status error(const std::string& why) const;
 };
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -2,10 +2,10 @@
 // recognising identity rasters (which become views). Used by the tessel-fuse-raster pass.
 #pragma once
 
+#include "tessel/core/primitive.h"
+
 #include <optional>
 #include <vector>
-
-#include "tessel/core/primitive.h"
 
 namespace tessel::decompose {
 
@@ -21,4 +21,4 @@ std::optional<std::vector<Region>> composeRegions(const RasterParams& producer,
                                                   const RasterParams& consumer,
                                                   int32_t consumerSource);
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

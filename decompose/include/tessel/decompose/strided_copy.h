@@ -2,20 +2,20 @@
 // shapes, used by every movement rule (transpose, slice, concat, pad, resize, broadcast).
 #pragma once
 
-#include <vector>
-
 #include "tessel/core/region.h"
 #include "tessel/core/tensor_desc.h"
+
+#include <vector>
 
 namespace tessel::decompose {
 
 struct StridedView {
   int64_t offset = 0;
-  Shape strides;  // one per dim of the copied shape, in elements
+  Shape strides; // one per dim of the copied shape, in elements
 };
 
 // Appends regions copying every index of `shape` from src to dst (source index `source`).
 void appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
                        const StridedView& dst, const Shape& shape);
 
-}  // namespace tessel::decompose
+} // namespace tessel::decompose

@@ -1,13 +1,13 @@
 // The tessel passes (one per file in ir/lib) and the pipeline `tessel convert` runs.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
 #include "tessel/core/status.h"
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace tessel::ir {
 
@@ -22,6 +22,7 @@ void buildLoweringPipeline(mlir::OpPassManager& pm);
 
 // Serializes @main (primitives only) into artifact bytes.
 // `backends`: the plan's candidates in order of preference (empty: every built-in backend).
-Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends);
+Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
+                                          const std::vector<std::string>& backends);
 
-}  // namespace tessel::ir
+} // namespace tessel::ir

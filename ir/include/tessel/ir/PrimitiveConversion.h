@@ -24,4 +24,4 @@ mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const 
 Result<std::vector<uint8_t>> constantBytes(ConstantOp op);
 mlir::DenseElementsAttr makeDenseAttr(mlir::RankedTensorType type, const void* bytes);
 
-}  // namespace tessel::ir
+} // namespace tessel::ir

@@ -7,7 +7,6 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
-
 #include "tessel/ir/TesselDialect.h.inc"
 
 #define GET_OP_CLASSES

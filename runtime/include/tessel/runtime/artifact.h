@@ -1,11 +1,11 @@
 // The .tsl artifact: writing a Program to one flatbuffer and loading it back, untrusted.
 #pragma once
 
+#include "tessel/runtime/program.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "tessel/runtime/program.h"
 
 namespace tessel {
 
@@ -19,4 +19,4 @@ Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes);
 // Maps a file and loads it; the Program keeps the mapping alive.
 Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path);
 
-}  // namespace tessel
+} // namespace tessel

@@ -2,13 +2,13 @@
 // primitives it supports and hands it tensors. Nothing in runtime/ names a specific backend.
 #pragma once
 
+#include "tessel/core/primitive.h"
+
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "tessel/core/primitive.h"
 
 namespace tessel {
 
@@ -23,7 +23,7 @@ struct ConstTensorView {
 };
 
 class Backend {
- public:
+public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
   // Whether run() accepts this primitive (its kind, params and tensor dtypes).
@@ -37,16 +37,16 @@ class Backend {
 };
 
 class BackendRegistry {
- public:
+public:
   void add(std::unique_ptr<Backend> backend);
   Backend* find(std::string_view name) const;
   const std::vector<std::unique_ptr<Backend>>& all() const { return backends_; }
 
- private:
+private:
   std::vector<std::unique_ptr<Backend>> backends_;
 };
 
 // Registers every backend compiled into this build (generated from the CMake backend list).
 void registerBuiltinBackends(BackendRegistry& registry);
 
-}  // namespace tessel
+} // namespace tessel

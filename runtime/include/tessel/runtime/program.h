@@ -2,27 +2,27 @@
 // Built by the artifact loader, by the convert-time constant folder and by tests.
 #pragma once
 
+#include "tessel/core/primitive.h"
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "tessel/core/primitive.h"
 
 namespace tessel {
 
 struct ProgramTensor {
   std::string name;
   TensorDesc desc;
-  const void* data = nullptr;  // constants only: desc.byteSize() bytes kept alive by the Program
+  const void* data = nullptr; // constants only: desc.byteSize() bytes kept alive by the Program
 };
 
 struct Program {
   std::vector<ProgramTensor> tensors;
   std::vector<Primitive> primitives;
-  std::vector<std::string> backends;  // the plan: backend per primitive ("" = any)
+  std::vector<std::string> backends; // the plan: backend per primitive ("" = any)
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
-  std::shared_ptr<const void> storage;  // owns whatever constant data points into
+  std::shared_ptr<const void> storage; // owns whatever constant data points into
 
   std::vector<TensorDesc> descs() const;
   bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
@@ -32,4 +32,4 @@ struct Program {
 // written by exactly one primitive before it is read, and that outputs are produced.
 Status validateProgram(const Program& program);
 
-}  // namespace tessel
+} // namespace tessel

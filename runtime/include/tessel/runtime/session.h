@@ -2,21 +2,21 @@
 // takes inputs, runs, exposes outputs.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "tessel/runtime/backend.h"
 #include "tessel/runtime/memory_plan.h"
 #include "tessel/runtime/program.h"
 
+#include <memory>
+#include <string>
+
 namespace tessel {
 
 struct SessionOptions {
-  std::string backend;  // prefer this backend where it supports a primitive ("" = the plan's)
+  std::string backend; // prefer this backend where it supports a primitive ("" = the plan's)
 };
 
 class Session {
- public:
+public:
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options = {});
@@ -30,7 +30,7 @@ class Session {
   const MemoryPlan& memoryPlan() const { return plan_; }
   const std::vector<Backend*>& assignment() const { return assigned_; }
 
- private:
+private:
   Session() = default;
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
@@ -40,4 +40,4 @@ class Session {
   uint8_t* arenaBase_ = nullptr;
 };
 
-}  // namespace tessel
+} // namespace tessel

@@ -4,4 +4,4 @@
 
 namespace tessel {
 void registerNullBackend(BackendRegistry& registry);
-}  // namespace tessel
+} // namespace tessel

@@ -4,4 +4,4 @@
 
 namespace tessel {
 void registerReferenceBackend(BackendRegistry& registry);
-}  // namespace tessel
+} // namespace tessel

@@ -4,32 +4,32 @@
 // importer turns it into the tessel dialect.
 #pragma once
 
+#include "tessel/decompose/lowering.h"
+#include "tessel/frontend/onnx_model.h"
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "tessel/decompose/lowering.h"
-#include "tessel/frontend/onnx_model.h"
 
 namespace tessel::frontend {
 
 struct GraphValue {
   std::string name;
   TensorDesc desc;
-  std::shared_ptr<const std::vector<uint8_t>> constant;  // set for constants
+  std::shared_ptr<const std::vector<uint8_t>> constant; // set for constants
 };
 
 struct GraphNode {
-  decompose::Node node;          // attributes and input descriptions (constant data included)
-  std::vector<int32_t> inputs;   // value ids; -1 for an absent optional input
-  std::vector<int32_t> outputs;  // value ids
+  decompose::Node node;         // attributes and input descriptions (constant data included)
+  std::vector<int32_t> inputs;  // value ids; -1 for an absent optional input
+  std::vector<int32_t> outputs; // value ids
 };
 
 struct ImportedGraph {
   int opset = 0;
   std::vector<GraphValue> values;
-  std::vector<GraphNode> nodes;  // topological order, constant nodes folded away
+  std::vector<GraphNode> nodes; // topological order, constant nodes folded away
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
 };
@@ -47,4 +47,4 @@ using ConstantBytes = std::shared_ptr<const std::vector<uint8_t>>;
 Result<std::vector<ConstantBytes>> evaluateLowering(const decompose::Lowering& lowering,
                                                     const std::vector<const void*>& inputs);
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

@@ -2,25 +2,25 @@
 // structs (no protobuf or MLIR types leak out of the reader).
 #pragma once
 
+#include "tessel/decompose/node.h"
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "tessel/decompose/node.h"
 
 namespace tessel::frontend {
 
 struct OnnxTensor {
   std::string name;
   TensorDesc desc;
-  std::shared_ptr<const std::vector<uint8_t>> bytes;  // dense little-endian, desc.byteSize() long
+  std::shared_ptr<const std::vector<uint8_t>> bytes; // dense little-endian, desc.byteSize() long
 };
 
 struct OnnxNode {
   std::string opType;
   std::string name;
-  std::vector<std::string> inputs;   // "" marks an absent optional input
+  std::vector<std::string> inputs; // "" marks an absent optional input
   std::vector<std::string> outputs;
   std::map<std::string, decompose::AttrValue> attrs;
   std::map<std::string, OnnxTensor> tensorAttrs;
@@ -29,14 +29,14 @@ struct OnnxNode {
 struct OnnxValueInfo {
   std::string name;
   DType dtype = DType::Undefined;
-  std::vector<int64_t> dims;  // -1 where the dim is symbolic or unknown
+  std::vector<int64_t> dims; // -1 where the dim is symbolic or unknown
 };
 
 struct OnnxModel {
   int opset = 0;
   std::vector<OnnxNode> nodes;
   std::vector<OnnxTensor> initializers;
-  std::vector<OnnxValueInfo> inputs;  // graph inputs that are not initializers
+  std::vector<OnnxValueInfo> inputs; // graph inputs that are not initializers
   std::vector<std::string> outputs;
 };
 
@@ -45,9 +45,9 @@ Result<OnnxModel> readOnnxModel(const std::string& path);
 
 // ONNX TensorProto files (test_data_set_*/input_0.pb).
 Result<OnnxTensor> readTensorProtoFile(const std::string& path);
-Status writeTensorProtoFile(const std::string& path, const std::string& name, const TensorDesc& desc,
-                            const void* data);
+Status writeTensorProtoFile(const std::string& path, const std::string& name,
+                            const TensorDesc& desc, const void* data);
 
 Result<std::vector<uint8_t>> readFileBytes(const std::string& path);
 
-}  // namespace tessel::frontend
+} // namespace tessel::frontend

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every C++ source follows .clang-format (LLVM base, 100 columns).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mapfile -t files < <(find core decompose frontend ir runtime backends tools tests include \
+  -name '*.cpp' -o -name '*.h' -o -name '*.hpp' | sort)
+clang-format --dry-run -Werror "${files[@]}"
+echo "format: ${#files[@]} files clean"
