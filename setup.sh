@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+  build-essential cmake ninja-build ccache pkg-config git binutils clang-format
   # offline side: MLIR/LLVM 16 (pinned), clang for libFuzzer
   llvm-16-dev libmlir-16-dev mlir-16-tools llvm-16-tools clang-16 libclang-rt-16-dev
   # artifact schema and ONNX protobuf
