@@ -9,16 +9,26 @@ using namespace tessel::frontend;
 
 namespace {
 
-onnx::ModelProto modelWith(const std::string& op, int64_t n = 4) {
+// An opset-13 model with one f32 input "x"; a negative dim is symbolic ("batch").
+onnx::ModelProto modelWithInput(const std::vector<int64_t>& dims) {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(13);
-  auto* g = m.mutable_graph();
-  auto* in = g->add_input();
-  in->set_name("x");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
+  auto* tt = m.mutable_graph()->add_input()->mutable_type()->mutable_tensor_type();
+  m.mutable_graph()->mutable_input(0)->set_name("x");
   tt->set_elem_type(1);
-  tt->mutable_shape()->add_dim()->set_dim_value(n);
+  for (int64_t d : dims) {
+    if (d < 0)
+      tt->mutable_shape()->add_dim()->set_dim_param("batch");
+    else
+      tt->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  return m;
+}
+
+onnx::ModelProto modelWith(const std::string& op, int64_t n = 4) {
+  onnx::ModelProto m = modelWithInput({n});
+  auto* g = m.mutable_graph();
   auto* node = g->add_node();
   node->set_op_type(op);
   node->set_name("node_0");
@@ -73,16 +83,8 @@ TEST_CASE("truncated or corrupt models are errors, never crashes") {
 
 TEST_CASE("shape subgraphs fold to constants at import") {
   // y = Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1]))  ->  only the Reshape remains.
-  onnx::ModelProto m;
-  m.add_opset_import()->set_version(13);
+  onnx::ModelProto m = modelWithInput({-1, 3, 4});
   auto* g = m.mutable_graph();
-  auto* in = g->add_input();
-  in->set_name("x");
-  auto* tt = in->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(1);
-  tt->mutable_shape()->add_dim()->set_dim_param("batch");
-  tt->mutable_shape()->add_dim()->set_dim_value(3);
-  tt->mutable_shape()->add_dim()->set_dim_value(4);
   auto constI64 = [&](const std::string& name, std::vector<int64_t> v, bool scalar) {
     auto* t = g->add_initializer();
     t->set_name(name);

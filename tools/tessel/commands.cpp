@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <unistd.h>
 
 namespace tessel::cli {
@@ -211,70 +212,176 @@ int convertCommand(const std::vector<std::string>& argv) {
   return 0;
 }
 
-int runCommand(const std::vector<std::string>& argv) {
-  Args a = parse(
-      argv, {"--input", "--output-dir", "--threads", "--backend", "--shape", "--backends"}, {});
-  if (!a.error.empty()) return fail(a.error);
-  if (a.positional.size() != 1)
-    return fail("usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir "
-                "DIR] [--backend NAME]");
-  if (Status s = checkThreads(a); !s.isOk()) return fail(s);
-  auto opts = convertOptions(a);
-  if (!opts.isOk()) return fail(opts.status());
+namespace {
+
+// Parses a command that loads one model: the flags, one positional MODEL, threads and convert
+// options. Errors are printed; nullopt means "exit 1".
+struct ModelCommand {
+  Args args;
+  ConvertOptions options;
+};
+
+std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& argv,
+                                              std::vector<std::string> valued,
+                                              const std::vector<std::string>& boolean,
+                                              const char* usage) {
+  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends"});
+  ModelCommand c{parse(argv, valued, boolean), {}};
+  Status s;
+  if (!c.args.error.empty())
+    s = invalidArgument(c.args.error);
+  else if (c.args.positional.size() != 1)
+    s = invalidArgument(usage);
+  else
+    s = checkThreads(c.args);
+  if (s.isOk()) {
+    auto opts = convertOptions(c.args);
+    if (opts.isOk())
+      c.options = std::move(opts).value();
+    else
+      s = opts.status();
+  }
+  if (!s.isOk()) {
+    fail(s);
+    return std::nullopt;
+  }
+  return c;
+}
+
+// --input NAME=FILE values, by name; each also pins the shape the model is converted with.
+Result<std::map<std::string, HostTensor>> givenInputs(const Args& a, ConvertOptions* opts) {
   std::map<std::string, HostTensor> given;
-  if (a.has("--input"))
-    for (const std::string& s : a.flags.at("--input")) {
-      const size_t eq = s.find('=');
-      if (eq == std::string::npos) return fail("--input expects NAME=FILE, got '" + s + "'");
-      auto t = readTensorFile(s.substr(eq + 1));
-      if (!t.isOk()) return fail(t.status());
-      t->name = s.substr(0, eq);
-      if (!opts->shapes.count(t->name)) opts->shapes[t->name] = t->desc.shape;
-      given[t->name] = std::move(t).value();
-    }
-  const bool isOnnx = a.positional[0].size() > 5 && a.positional[0].ends_with(".onnx");
-  if (!isOnnx) opts->shapes.clear();
-  auto prog = loadModel(a.positional[0], *opts);
-  if (!prog.isOk()) return fail(prog.status());
-  std::vector<HostTensor> inputs = randomInputs(**prog);
+  if (!a.has("--input")) return given;
+  for (const std::string& s : a.flags.at("--input")) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos)
+      return invalidArgument("--input expects NAME=FILE, got '" + s + "'");
+    TESSEL_ASSIGN_OR_RETURN(HostTensor t, readTensorFile(s.substr(eq + 1)));
+    t.name = s.substr(0, eq);
+    if (!opts->shapes.count(t.name)) opts->shapes[t.name] = t.desc.shape;
+    given[t.name] = std::move(t);
+  }
+  return given;
+}
+
+// Seeded random inputs, replaced by the given ones; a given name the model lacks is an error.
+Result<std::vector<HostTensor>> modelInputs(const Program& prog,
+                                            std::map<std::string, HostTensor> given) {
+  std::vector<HostTensor> inputs = randomInputs(prog);
   for (auto& in : inputs) {
     auto it = given.find(in.name);
-    if (it != given.end()) {
-      in = std::move(it->second);
-      given.erase(it);
-    }
+    if (it == given.end()) continue;
+    in = std::move(it->second);
+    given.erase(it);
   }
   if (!given.empty())
-    return fail("--input names '" + given.begin()->first + "', which is not a model input");
-  BackendRegistry registry;
-  registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), inputs);
-  if (!session.isOk()) return fail(session.status());
-  const auto t0 = Clock::now();
-  if (Status s = (*session)->run(); !s.isOk()) return fail(s);
-  const double ms = msSince(t0);
-  const Program& p = **prog;
-  const std::string outDir = a.get("--output-dir");
+    return invalidArgument("--input names '" + given.begin()->first +
+                           "', which is not a model input");
+  return inputs;
+}
+
+Status writeOutputs(const Session& session, const std::string& outDir) {
+  const Program& p = session.program();
   if (!outDir.empty()) fs::create_directories(outDir);
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const ProgramTensor& t = p.tensors[p.outputs[i]];
     std::printf("output %s: %s\n", t.name.c_str(),
-                summarize(t.desc, (*session)->outputData(i)).c_str());
-    if (!outDir.empty()) {
-      std::string file = t.name;
-      std::replace(file.begin(), file.end(), '/', '_');
-      Status s = frontend::writeTensorProtoFile((fs::path(outDir) / (file + ".pb")).string(),
-                                                t.name, t.desc, (*session)->outputData(i));
-      if (!s.isOk()) return fail(s);
-    }
+                summarize(t.desc, session.outputData(i)).c_str());
+    if (outDir.empty()) continue;
+    std::string file = t.name;
+    std::replace(file.begin(), file.end(), '/', '_');
+    TESSEL_RETURN_IF_ERROR(frontend::writeTensorProtoFile(
+        (fs::path(outDir) / (file + ".pb")).string(), t.name, t.desc, session.outputData(i)));
   }
+  return Status::ok();
+}
+
+Status runModel(ModelCommand& c) {
+  const std::string& path = c.args.positional[0];
+  TESSEL_ASSIGN_OR_RETURN(auto given, givenInputs(c.args, &c.options));
+  if (!path.ends_with(".onnx")) c.options.shapes.clear(); // an artifact's shapes are fixed
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog, loadModel(path, c.options));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, c.args.get("--backend"), inputs));
+  const auto t0 = Clock::now();
+  TESSEL_RETURN_IF_ERROR(session->run());
+  const double ms = msSince(t0);
+  TESSEL_RETURN_IF_ERROR(writeOutputs(*session, c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run), arena %.2f MiB, %zu primitives\n", ms,
-              (*session)->memoryPlan().arenaBytes / 1048576.0, p.primitives.size());
-  return 0;
+              session->memoryPlan().arenaBytes / 1048576.0, prog->primitives.size());
+  return Status::ok();
+}
+
+Result<std::vector<HostTensor>> readIndexedTensors(const fs::path& set, const std::string& prefix) {
+  std::vector<HostTensor> tensors;
+  for (const fs::path& f : indexedFiles(set, prefix)) {
+    TESSEL_ASSIGN_OR_RETURN(HostTensor t, readTensorFile(f.string()));
+    tensors.push_back(std::move(t));
+  }
+  return tensors;
+}
+
+struct CaseResult {
+  double maxAbsErr = 0, maxRelErr = 0, ms = 0;
+};
+
+// One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
+Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
+                               const BackendRegistry& registry, const std::string& backend,
+                               double rtol, double atol) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
+  TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
+  ConvertOptions opts;
+  for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
+    opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
+                          convertThroughFile(model.string(), opts));
+  if (inputs.size() != prog->inputs.size() || expected.size() != prog->outputs.size())
+    return invalidArgument("test data has " + std::to_string(inputs.size()) + " inputs and " +
+                           std::to_string(expected.size()) + " outputs, the model " +
+                           std::to_string(prog->inputs.size()) + " and " +
+                           std::to_string(prog->outputs.size()));
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, inputs));
+  const auto t0 = Clock::now();
+  TESSEL_RETURN_IF_ERROR(session->run());
+  CaseResult r;
+  r.ms = msSince(t0);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const ProgramTensor& t = prog->tensors[prog->outputs[i]];
+    Comparison c = compareTensors(t.desc, session->outputData(i), expected[i], rtol, atol);
+    if (!c.ok) return invalidArgument("output '" + t.name + "': " + c.why);
+    r.maxAbsErr = std::max(r.maxAbsErr, c.maxAbsErr);
+    r.maxRelErr = std::max(r.maxRelErr, c.maxRelErr);
+  }
+  return r;
+}
+
+std::vector<fs::path> testDataSets(const fs::path& dir) {
+  std::vector<fs::path> sets;
+  if (!fs::is_directory(dir)) return sets;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
+      sets.push_back(e.path());
+  std::sort(sets.begin(), sets.end());
+  return sets;
+}
+
+} // namespace
+
+int runCommand(const std::vector<std::string>& argv) {
+  auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
+                             "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
+                             "[--output-dir DIR] [--backend NAME]");
+  if (!c) return 1;
+  Status s = runModel(*c);
+  return s.isOk() ? 0 : fail(s);
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--backends"}, {});
+  Args a = parse(argv, {"--rtol", "--atol", "--backend"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME]");
@@ -285,12 +392,7 @@ int checkCommand(const std::vector<std::string>& argv) {
   registerBuiltinBackends(registry);
   for (const std::string& dirArg : a.positional) {
     const fs::path dir(dirArg);
-    std::vector<fs::path> sets;
-    if (fs::is_directory(dir))
-      for (const auto& e : fs::directory_iterator(dir))
-        if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0)
-          sets.push_back(e.path());
-    std::sort(sets.begin(), sets.end());
+    const std::vector<fs::path> sets = testDataSets(dir);
     if (!fs::exists(dir / "model.onnx") || sets.empty()) {
       std::printf("SKIP %s: no model.onnx or test_data_set_*\n", dirArg.c_str());
       ++skipped;
@@ -298,78 +400,14 @@ int checkCommand(const std::vector<std::string>& argv) {
     }
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
-      auto report = [&](const std::string& why) {
-        std::printf("FAIL %s: %s\n", label.c_str(), why.c_str());
+      auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), rtol, atol);
+      if (!r.isOk()) {
+        std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;
-      };
-      std::vector<HostTensor> inputs, expected;
-      Status bad;
-      for (const fs::path& f : indexedFiles(set, "input_")) {
-        auto t = readTensorFile(f.string());
-        if (!t.isOk()) {
-          bad = t.status();
-          break;
-        }
-        inputs.push_back(std::move(t).value());
-      }
-      for (const fs::path& f : indexedFiles(set, "output_")) {
-        auto t = readTensorFile(f.string());
-        if (!t.isOk()) {
-          bad = t.status();
-          break;
-        }
-        expected.push_back(std::move(t).value());
-      }
-      if (!bad.isOk()) {
-        report(bad.message());
         continue;
       }
-      ConvertOptions opts;
-      auto model = frontend::readOnnxModel((dir / "model.onnx").string());
-      if (!model.isOk()) {
-        report(model.status().message());
-        continue;
-      }
-      for (size_t i = 0; i < inputs.size() && i < model->inputs.size(); ++i)
-        opts.shapes[model->inputs[i].name] = inputs[i].desc.shape;
-      auto prog = convertThroughFile((dir / "model.onnx").string(), opts);
-      if (!prog.isOk()) {
-        report(prog.status().message());
-        continue;
-      }
-      if (inputs.size() != (*prog)->inputs.size() || expected.size() != (*prog)->outputs.size()) {
-        report("test data has " + std::to_string(inputs.size()) + " inputs and " +
-               std::to_string(expected.size()) + " outputs, the model " +
-               std::to_string((*prog)->inputs.size()) + " and " +
-               std::to_string((*prog)->outputs.size()));
-        continue;
-      }
-      auto session = prepare(*prog, registry, a.get("--backend"), inputs);
-      if (!session.isOk()) {
-        report(session.status().message());
-        continue;
-      }
-      const auto t0 = Clock::now();
-      if (Status s = (*session)->run(); !s.isOk()) {
-        report(s.message());
-        continue;
-      }
-      const double ms = msSince(t0);
-      std::string why;
-      double maxAbs = 0, maxRel = 0;
-      for (size_t i = 0; i < expected.size() && why.empty(); ++i) {
-        const ProgramTensor& t = (*prog)->tensors[(*prog)->outputs[i]];
-        Comparison c = compareTensors(t.desc, (*session)->outputData(i), expected[i], rtol, atol);
-        if (!c.ok) why = "output '" + t.name + "': " + c.why;
-        maxAbs = std::max(maxAbs, c.maxAbsErr);
-        maxRel = std::max(maxRel, c.maxRelErr);
-      }
-      if (!why.empty()) {
-        report(why);
-        continue;
-      }
-      std::printf("PASS %s (max abs err %.3g, max rel err %.3g, %.1f ms)\n", label.c_str(), maxAbs,
-                  maxRel, ms);
+      std::printf("PASS %s (max abs err %.3g, max rel err %.3g, %.1f ms)\n", label.c_str(),
+                  r->maxAbsErr, r->maxRelErr, r->ms);
       ++passed;
     }
   }
@@ -378,16 +416,12 @@ int checkCommand(const std::vector<std::string>& argv) {
 }
 
 int benchCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--shape", "--threads", "--backend", "--backends", "--runs", "--warmup"},
-                 {"--json"});
-  if (!a.error.empty()) return fail(a.error);
-  if (a.positional.size() != 1)
-    return fail("usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] "
-                "[--warmup N] [--json]");
-  if (Status s = checkThreads(a); !s.isOk()) return fail(s);
-  auto opts = convertOptions(a);
-  if (!opts.isOk()) return fail(opts.status());
-  auto prog = loadModel(a.positional[0], *opts);
+  auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json"},
+                             "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
+                             "[--runs N] [--warmup N] [--json]");
+  if (!c) return 1;
+  const Args& a = c->args;
+  auto prog = loadModel(a.positional[0], c->options);
   if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
