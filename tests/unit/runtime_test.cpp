@@ -2,10 +2,14 @@
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 #include "tessel/tessel.h"
+#include "tessel/tessel.hpp"
 #include "test_util.h"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <unistd.h>
 
 using namespace tessel;
 
@@ -201,4 +205,31 @@ TEST_CASE("a preferred backend that declines a primitive falls back") {
   const auto& assigned = (*s)->assignment();
   CHECK(assigned[0]->name() == "reference"); // relu: arithmetic
   CHECK(assigned[2]->name() == "null");      // transpose: pure movement
+}
+
+TEST_CASE("C++ wrapper: RAII handles and Error values") {
+  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
+  char path[] = "/tmp/tessel-wrapper-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  api::Model model;
+  REQUIRE_FALSE(api::Model::load(path, &model));
+  std::remove(path);
+  CHECK(model.inputCount() == 1);
+  CHECK(std::string(model.output(0).name) == "y");
+  api::Session session;
+  REQUIRE_FALSE(api::Session::create(model, "", &session));
+  float x[6] = {1, -2, 3, -4, 5, -6};
+  api::Error e = session.setInput(0, x, 4);
+  CHECK(e.code == TESSEL_INVALID_ARGUMENT);
+  REQUIRE_FALSE(session.setInput(0, x, sizeof x));
+  REQUIRE_FALSE(session.run());
+  const void* out = nullptr;
+  size_t size = 0;
+  REQUIRE_FALSE(session.output(0, &out, &size));
+  CHECK(static_cast<const float*>(out)[0] == 1.5f);
+  api::Model missing;
+  CHECK(api::Model::load("/nonexistent.tsl", &missing).code == TESSEL_IO);
 }
