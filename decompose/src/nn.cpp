@@ -70,6 +70,44 @@ Status require4d(const Node& n, const TensorDesc& x) {
   return Status::ok();
 }
 
+// The optional bias (input 2) of a convolution with `channels` outputs.
+Status appendBias(LoweringBuilder& b, int64_t channels, Conv2dParams* p,
+                  std::vector<int32_t>* ins) {
+  if (!b.node().hasInput(2)) return Status::ok();
+  if (b.desc(b.input(2)).numel() != channels) return b.node().error("bias size does not match");
+  p->hasBias = true;
+  ins->push_back(b.input(2));
+  return Status::ok();
+}
+
+// The input spread out with zeros: `stride - 1` zeros between elements, `lead` before, the rest
+// up to `spread` after.
+int32_t spreadInput(LoweringBuilder& b, const TensorDesc& x, std::array<int64_t, 2> stride,
+                    std::array<int64_t, 2> lead, std::array<int64_t, 2> spread) {
+  const Shape spreadShape{x.shape[0], x.shape[1], spread[0], spread[1]};
+  const int32_t xs = b.temp({DType::F32, spreadShape});
+  RasterParams r;
+  r.fill = 0.0;
+  const Shape st = denseStrides(spreadShape);
+  appendStridedCopy(&r.regions, 0, {0, denseStrides(x.shape)},
+                    {lead[0] * st[2] + lead[1], {st[0], st[1], stride[0] * st[2], stride[1]}},
+                    x.shape);
+  b.emit(r, {b.input(0)}, xs);
+  return xs;
+}
+
+// Weight [Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw] with its taps reversed (reversing both
+// spatial axes reverses the flattened tap index).
+int32_t reversedWeight(LoweringBuilder& b, const TensorDesc& wt) {
+  const int64_t cin = wt.shape[0], cout = wt.shape[1], taps = wt.shape[2] * wt.shape[3];
+  const int32_t wf = b.temp({DType::F32, {cout, cin, wt.shape[2], wt.shape[3]}});
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {taps - 1, {taps, cout * taps, -1}}, {0, {cin * taps, taps, 1}},
+                    {cout, cin, taps});
+  b.emit(r, {b.input(1)}, wf);
+  return wf;
+}
+
 } // namespace
 
 Status lowerConv(LoweringBuilder& b) {
@@ -97,11 +135,7 @@ Status lowerConv(LoweringBuilder& b) {
   p.dilation = w.dilation;
   p.group = group;
   std::vector<int32_t> ins = {b.input(0), b.input(1)};
-  if (n.hasInput(2)) {
-    if (b.desc(b.input(2)).numel() != wt.shape[0]) return n.error("bias size does not match");
-    p.hasBias = true;
-    ins.push_back(b.input(2));
-  }
+  TESSEL_RETURN_IF_ERROR(appendBias(b, wt.shape[0], &p, &ins));
   int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], wt.shape[0], w.out[0], w.out[1]}});
   b.emit(p, ins, out);
   return Status::ok();
@@ -128,8 +162,8 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads, n.intsAttr("pads", {0, 0, 0, 0}));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad, n.intsAttr("output_padding", {0, 0}));
   if (pads.size() != 4 || outPad.size() != 2) return n.error("bad pads or output_padding");
-  const int64_t cin = x.shape[1], cout = wt.shape[1], kh = wt.shape[2], kw = wt.shape[3];
-  const std::array<int64_t, 2> k{kh, kw};
+  const int64_t cout = wt.shape[1];
+  const std::array<int64_t, 2> k{wt.shape[2], wt.shape[3]};
   std::array<int64_t, 2> lead{}, trail{}, spread{}, outHW{};
   for (int i = 0; i < 2; ++i) {
     const int64_t edge = (k[i] - 1) * dil[i];
@@ -140,33 +174,12 @@ Status lowerConvTranspose(LoweringBuilder& b) {
     spread[i] = (x.shape[2 + i] - 1) * stride[i] + 1 + lead[i] + trail[i];
     outHW[i] = spread[i] - edge;
   }
-  // Input spread out with zeros.
-  const Shape spreadShape{x.shape[0], cin, spread[0], spread[1]};
-  int32_t xs = b.temp({DType::F32, spreadShape});
-  RasterParams rx;
-  rx.fill = 0.0;
-  const Shape xsStrides = denseStrides(spreadShape);
-  appendStridedCopy(&rx.regions, 0, {0, denseStrides(x.shape)},
-                    {lead[0] * xsStrides[2] + lead[1],
-                     {xsStrides[0], xsStrides[1], stride[0] * xsStrides[2], stride[1]}},
-                    x.shape);
-  b.emit(rx, {b.input(0)}, xs);
-  // Weight [Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw] with taps reversed (both spatial axes
-  // reversed is the flattened tap index reversed).
-  const int64_t taps = kh * kw;
-  int32_t wf = b.temp({DType::F32, {cout, cin, kh, kw}});
-  RasterParams rw;
-  appendStridedCopy(&rw.regions, 0, {taps - 1, {taps, cout * taps, -1}}, {0, {cin * taps, taps, 1}},
-                    {cout, cin, taps});
-  b.emit(rw, {b.input(1)}, wf);
+  const int32_t xs = spreadInput(b, x, stride, lead, spread);
+  const int32_t wf = reversedWeight(b, wt);
   Conv2dParams p;
   p.dilation = dil;
   std::vector<int32_t> ins = {xs, wf};
-  if (n.hasInput(2)) {
-    if (b.desc(b.input(2)).numel() != cout) return n.error("bias size does not match");
-    p.hasBias = true;
-    ins.push_back(b.input(2));
-  }
+  TESSEL_RETURN_IF_ERROR(appendBias(b, cout, &p, &ins));
   int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], cout, outHW[0], outHW[1]}});
   b.emit(p, ins, out);
   return Status::ok();

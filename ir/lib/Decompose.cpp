@@ -37,75 +37,84 @@ int moduleOpset(mlir::Operation* op) {
   return 13;
 }
 
+// The rules' view of a high-level op: its type, name, attributes and operand descriptions, with
+// the bytes of constant operands (`storage` keeps expanded splats alive).
+Result<decompose::Node> nodeOf(mlir::Operation* op, llvm::ArrayRef<mlir::Value> operands,
+                               std::vector<std::vector<uint8_t>>* storage) {
+  decompose::Node node;
+  node.opType = op->getName().getStringRef().drop_front(kOnnxPrefix.size()).str();
+  node.name = nodeName(op->getLoc());
+  node.opset = moduleOpset(op);
+  node.numOutputs = static_cast<int>(op->getNumResults());
+  for (const mlir::NamedAttribute& a : op->getAttrs()) {
+    auto v = attrValue(a.getValue());
+    if (!v.isOk())
+      return unsupported(node.label() + ": attribute '" + a.getName().str() +
+                         "' has an unsupported kind");
+    node.attrs[a.getName().str()] = *v;
+  }
+  storage->reserve(operands.size());
+  for (mlir::Value v : operands) {
+    decompose::NodeInput in;
+    if (!v.getType().isa<mlir::NoneType>()) {
+      auto desc = fromMlirType(v.getType());
+      if (!desc.isOk()) return desc.status().withContext(node.label());
+      in.present = true;
+      in.desc = *desc;
+      if (auto c = v.getDefiningOp<ConstantOp>()) {
+        auto bytes = constantBytes(c);
+        if (bytes.isOk()) {
+          storage->push_back(std::move(bytes).value());
+          in.constant = storage->back().data();
+        }
+      }
+    }
+    node.inputs.push_back(in);
+  }
+  return node;
+}
+
+// Creates the lowering's constants and primitives; returns the values of the node's outputs.
+llvm::SmallVector<mlir::Value> materialize(const decompose::Lowering& low,
+                                           llvm::ArrayRef<mlir::Value> operands, mlir::Location loc,
+                                           mlir::OpBuilder& b) {
+  std::vector<mlir::Value> ids(low.tensors.size());
+  std::copy(operands.begin(), operands.end(), ids.begin());
+  mlir::MLIRContext* ctx = b.getContext();
+  for (const auto& [id, bytes] : low.constants) {
+    auto type = toMlirType(ctx, low.tensors[id]).cast<mlir::RankedTensorType>();
+    ids[id] = b.create<ConstantOp>(loc, makeDenseAttr(type, bytes.data()));
+  }
+  for (const Primitive& p : low.primitives) {
+    llvm::SmallVector<mlir::Value> ins;
+    for (int32_t id : p.inputs)
+      ins.push_back(ids[id]);
+    const int32_t out = p.outputs[0];
+    ids[out] = buildPrimitiveOp(b, loc, p, ins, toMlirType(ctx, low.tensors[out]))->getResult(0);
+  }
+  return {ids.begin() + low.numInputs, ids.begin() + low.numInputs + low.numOutputs};
+}
+
 struct DecomposeHighLevelOp : public mlir::ConversionPattern {
   explicit DecomposeHighLevelOp(mlir::MLIRContext* ctx)
       : ConversionPattern(mlir::Pattern::MatchAnyOpTypeTag(), 1, ctx) {}
 
   mlir::LogicalResult matchAndRewrite(mlir::Operation* op, llvm::ArrayRef<mlir::Value> operands,
                                       mlir::ConversionPatternRewriter& rewriter) const override {
-    llvm::StringRef opName = op->getName().getStringRef();
-    if (!opName.startswith(kOnnxPrefix)) return mlir::failure();
-    decompose::Node node;
-    node.opType = opName.drop_front(kOnnxPrefix.size()).str();
-    node.name = nodeName(op->getLoc());
-    node.opset = moduleOpset(op);
-    node.numOutputs = static_cast<int>(op->getNumResults());
-    for (const mlir::NamedAttribute& a : op->getAttrs()) {
-      auto v = attrValue(a.getValue());
-      if (!v.isOk())
-        return op->emitError() << node.label() << ": attribute '" << a.getName().str()
-                               << "' has an unsupported kind";
-      node.attrs[a.getName().str()] = *v;
-    }
-    std::vector<std::vector<uint8_t>> expanded; // keeps expanded constant bytes alive
-    expanded.reserve(operands.size());
-    for (mlir::Value v : operands) {
-      decompose::NodeInput in;
-      if (!v.getType().isa<mlir::NoneType>()) {
-        auto desc = fromMlirType(v.getType());
-        if (!desc.isOk()) return op->emitError() << node.label() << ": " << desc.status().message();
-        in.present = true;
-        in.desc = *desc;
-        if (auto c = v.getDefiningOp<ConstantOp>()) {
-          auto bytes = constantBytes(c);
-          if (bytes.isOk()) {
-            expanded.push_back(std::move(bytes).value());
-            in.constant = expanded.back().data();
-          }
-        }
-      }
-      node.inputs.push_back(in);
-    }
-    auto lowered = decompose::lower(node);
+    if (!op->getName().getStringRef().startswith(kOnnxPrefix)) return mlir::failure();
+    std::vector<std::vector<uint8_t>> storage;
+    auto node = nodeOf(op, operands, &storage);
+    if (!node.isOk()) return op->emitError() << node.status().message();
+    auto lowered = decompose::lower(*node);
     if (!lowered.isOk()) return op->emitError() << lowered.status().message();
-    const decompose::Lowering& low = *lowered;
-    std::vector<mlir::Value> ids(low.tensors.size());
-    for (size_t i = 0; i < operands.size(); ++i)
-      ids[i] = operands[i];
-    mlir::MLIRContext* ctx = op->getContext();
-    for (const auto& [id, bytes] : low.constants) {
-      auto type = toMlirType(ctx, low.tensors[id]).cast<mlir::RankedTensorType>();
-      ids[id] = rewriter.create<ConstantOp>(op->getLoc(), makeDenseAttr(type, bytes.data()));
-    }
-    for (const Primitive& p : low.primitives) {
-      llvm::SmallVector<mlir::Value> ins;
-      for (int32_t id : p.inputs)
-        ins.push_back(ids[id]);
-      const int32_t out = p.outputs[0];
-      mlir::Operation* prim =
-          buildPrimitiveOp(rewriter, op->getLoc(), p, ins, toMlirType(ctx, low.tensors[out]));
-      ids[out] = prim->getResult(0);
-    }
-    llvm::SmallVector<mlir::Value> results;
-    for (int i = 0; i < low.numOutputs; ++i) {
-      mlir::Value v = ids[low.numInputs + i];
-      if (!v) return op->emitError() << node.label() << ": rule wrote no value for output " << i;
-      if (v.getType() != op->getResult(i).getType())
-        return op->emitError() << node.label() << ": decomposition gives " << v.getType()
+    llvm::SmallVector<mlir::Value> results =
+        materialize(*lowered, operands, op->getLoc(), rewriter);
+    for (unsigned i = 0; i < op->getNumResults(); ++i)
+      if (!results[i] || results[i].getType() != op->getResult(i).getType())
+        return op->emitError() << node->label() << ": decomposition gives "
+                               << (results[i] ? results[i].getType() : mlir::Type())
                                << " for output " << i << ", the op declares "
                                << op->getResult(i).getType();
-      results.push_back(v);
-    }
     rewriter.replaceOp(op, results);
     return mlir::success();
   }
