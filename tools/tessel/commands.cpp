@@ -309,8 +309,10 @@ Status runModel(ModelCommand& c) {
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
   TESSEL_RETURN_IF_ERROR(writeOutputs(*session, c.args.get("--output-dir")));
-  std::printf("latency %.2f ms (one run), arena %.2f MiB, %zu primitives\n", ms,
-              session->memoryPlan().arenaBytes / 1048576.0, prog->primitives.size());
+  const MemoryPlan& plan = session->memoryPlan();
+  std::printf(
+      "latency %.2f ms (one run), arena %.2f MiB (%.2f MiB without reuse), %zu primitives\n", ms,
+      plan.arenaBytes / 1048576.0, plan.unsharedBytes / 1048576.0, prog->primitives.size());
   return Status::ok();
 }
 
