@@ -5,6 +5,8 @@
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
 
+#include <deque>
+
 namespace tessel::ir {
 #define GEN_PASS_DEF_TESSELDECOMPOSE
 #include "tessel/ir/Passes.h.inc"
@@ -40,7 +42,7 @@ int moduleOpset(mlir::Operation* op) {
 // The rules' view of a high-level op: its type, name, attributes and operand descriptions, with
 // the bytes of constant operands (`storage` keeps expanded splats alive).
 Result<decompose::Node> nodeOf(mlir::Operation* op, llvm::ArrayRef<mlir::Value> operands,
-                               std::vector<std::vector<uint8_t>>* storage) {
+                               std::deque<std::vector<uint8_t>>* storage) {
   decompose::Node node;
   node.opType = op->getName().getStringRef().drop_front(kOnnxPrefix.size()).str();
   node.name = nodeName(op->getLoc());
@@ -53,7 +55,6 @@ Result<decompose::Node> nodeOf(mlir::Operation* op, llvm::ArrayRef<mlir::Value> 
                          "' has an unsupported kind");
     node.attrs[a.getName().str()] = *v;
   }
-  storage->reserve(operands.size());
   for (mlir::Value v : operands) {
     decompose::NodeInput in;
     if (!v.getType().isa<mlir::NoneType>()) {
@@ -62,11 +63,8 @@ Result<decompose::Node> nodeOf(mlir::Operation* op, llvm::ArrayRef<mlir::Value> 
       in.present = true;
       in.desc = *desc;
       if (auto c = v.getDefiningOp<ConstantOp>()) {
-        auto bytes = constantBytes(c);
-        if (bytes.isOk()) {
-          storage->push_back(std::move(bytes).value());
-          in.constant = storage->back().data();
-        }
+        auto bytes = constantData(c, &storage->emplace_back());
+        if (bytes.isOk()) in.constant = *bytes;
       }
     }
     node.inputs.push_back(in);
@@ -102,7 +100,7 @@ struct DecomposeHighLevelOp : public mlir::ConversionPattern {
   mlir::LogicalResult matchAndRewrite(mlir::Operation* op, llvm::ArrayRef<mlir::Value> operands,
                                       mlir::ConversionPatternRewriter& rewriter) const override {
     if (!op->getName().getStringRef().startswith(kOnnxPrefix)) return mlir::failure();
-    std::vector<std::vector<uint8_t>> storage;
+    std::deque<std::vector<uint8_t>> storage;
     auto node = nodeOf(op, operands, &storage);
     if (!node.isOk()) return op->emitError() << node.status().message();
     auto lowered = decompose::lower(*node);

@@ -7,6 +7,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 
+#include <deque>
 #include <fstream>
 
 namespace tessel::ir {
@@ -81,7 +82,7 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return invalidArgument("module has no @main function");
   Program prog;
-  auto storage = std::make_shared<std::vector<std::vector<uint8_t>>>();
+  auto storage = std::make_shared<std::deque<std::vector<uint8_t>>>();
   llvm::DenseMap<mlir::Value, int32_t> ids;
   auto addTensor = [&](mlir::Value v, std::string name) -> Result<int32_t> {
     TESSEL_ASSIGN_OR_RETURN(TensorDesc desc, fromMlirType(v.getType()));
@@ -97,19 +98,13 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
                               nameAttr(func.getArgAttrDict(i), "input" + std::to_string(i))));
     prog.inputs.push_back(id);
   }
-  // Constants are stored in the order they are met; count them first so storage never moves.
-  size_t constants = 0;
-  for (mlir::Operation& op : body)
-    constants += llvm::isa<ConstantOp>(op);
-  storage->reserve(constants);
   for (mlir::Operation& op : body) {
     if (auto c = llvm::dyn_cast<ConstantOp>(op)) {
       if (c->use_empty()) continue;
-      TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, constantBytes(c));
+      TESSEL_ASSIGN_OR_RETURN(const void* data, constantData(c, &storage->emplace_back()));
       TESSEL_ASSIGN_OR_RETURN(
           int32_t id, addTensor(c.getResult(), "const" + std::to_string(prog.tensors.size())));
-      storage->push_back(std::move(bytes));
-      prog.tensors[id].data = storage->back().data();
+      prog.tensors[id].data = data;
       continue;
     }
     if (auto ret = llvm::dyn_cast<mlir::func::ReturnOp>(op)) {

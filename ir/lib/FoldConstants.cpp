@@ -4,6 +4,8 @@
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
 
+#include <deque>
+
 namespace tessel::ir {
 #define GEN_PASS_DEF_TESSELFOLDCONSTANTS
 #include "tessel/ir/Passes.h.inc"
@@ -18,22 +20,20 @@ Result<std::optional<mlir::DenseElementsAttr>> evaluate(mlir::Operation* op, int
   decompose::Lowering low;
   low.numInputs = static_cast<int>(op->getNumOperands());
   low.numOutputs = 1;
-  std::vector<std::vector<uint8_t>> inputs;
+  std::deque<std::vector<uint8_t>> scratch;
+  std::vector<const void*> data;
   for (mlir::Value v : op->getOperands()) {
     auto c = v.getDefiningOp<ConstantOp>();
     if (!c) return std::optional<mlir::DenseElementsAttr>();
     TESSEL_ASSIGN_OR_RETURN(TensorDesc desc, fromMlirType(v.getType()));
-    TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, constantBytes(c));
+    TESSEL_ASSIGN_OR_RETURN(const void* bytes, constantData(c, &scratch.emplace_back()));
     low.tensors.push_back(desc);
-    inputs.push_back(std::move(bytes));
+    data.push_back(bytes);
   }
   TESSEL_ASSIGN_OR_RETURN(TensorDesc outDesc, fromMlirType(resultType));
   low.tensors.push_back(outDesc);
   TESSEL_ASSIGN_OR_RETURN(Primitive prim, primitiveFromOp(op));
   low.primitives.push_back(std::move(prim));
-  std::vector<const void*> data;
-  for (const auto& b : inputs)
-    data.push_back(b.data());
   TESSEL_ASSIGN_OR_RETURN(auto outs, frontend::evaluateLowering(low, data));
   return std::optional<mlir::DenseElementsAttr>(makeDenseAttr(resultType, outs[0]->data()));
 }

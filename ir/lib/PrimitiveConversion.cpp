@@ -203,28 +203,27 @@ mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const 
       prim.params);
 }
 
-Result<std::vector<uint8_t>> constantBytes(ConstantOp op) {
+Result<const void*> constantData(ConstantOp op, std::vector<uint8_t>* scratch) {
   auto dense = op.getValue().dyn_cast<mlir::DenseElementsAttr>();
   if (!dense) return unsupported("constant is not dense");
   TESSEL_ASSIGN_OR_RETURN(TensorDesc desc, fromMlirType(dense.getType()));
-  std::vector<uint8_t> out(static_cast<size_t>(desc.byteSize()));
+  const size_t size = static_cast<size_t>(desc.byteSize());
+  llvm::ArrayRef<char> raw = dense.getRawData();
+  if (desc.dtype != DType::Bool && !dense.isSplat()) {
+    if (raw.size() != size) return internalError("constant raw data size mismatch");
+    return static_cast<const void*>(raw.data());
+  }
+  scratch->assign(size, 0);
   if (desc.dtype == DType::Bool) {
     size_t i = 0;
     for (bool v : dense.getValues<bool>())
-      out[i++] = v;
-    return out;
-  }
-  llvm::ArrayRef<char> raw = dense.getRawData();
-  if (dense.isSplat()) {
-    const size_t elem = dtypeSize(desc.dtype);
-    for (size_t i = 0; i + elem <= out.size(); i += elem)
-      std::memcpy(&out[i], raw.data(), elem);
-  } else if (raw.size() == out.size()) {
-    std::memcpy(out.data(), raw.data(), out.size());
+      (*scratch)[i++] = v;
   } else {
-    return internalError("constant raw data size mismatch");
+    const size_t elem = dtypeSize(desc.dtype);
+    for (size_t i = 0; i + elem <= size; i += elem)
+      std::memcpy(scratch->data() + i, raw.data(), elem);
   }
-  return out;
+  return static_cast<const void*>(scratch->data());
 }
 
 mlir::DenseElementsAttr makeDenseAttr(mlir::RankedTensorType type, const void* bytes) {

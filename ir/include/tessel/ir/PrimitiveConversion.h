@@ -20,8 +20,9 @@ Result<Primitive> primitiveFromOp(mlir::Operation* op);
 mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const Primitive& p,
                                   mlir::ValueRange inputs, mlir::Type resultType);
 
-// Dense row-major bytes of a constant (splats expanded, booleans one byte each).
-Result<std::vector<uint8_t>> constantBytes(ConstantOp op);
+// Dense row-major bytes of a constant: the attribute's own storage where it already has that
+// layout (valid while the context lives), else expanded into *scratch (splats, booleans).
+Result<const void*> constantData(ConstantOp op, std::vector<uint8_t>* scratch);
 mlir::DenseElementsAttr makeDenseAttr(mlir::RankedTensorType type, const void* bytes);
 
 } // namespace tessel::ir
