@@ -1,38 +1,71 @@
 #!/usr/bin/env bash
-# Builds the artifact-loader fuzzer with clang-16 (libFuzzer + ASan + UBSan) from the runtime's
-# sources and runs it for a few seconds from a seed corpus of real artifacts.
-# Usage: run_fuzzer.sh BUILD_DIR [SECONDS]
+# Builds the libFuzzer targets with clang-16 (+ ASan + UBSan) from the project's sources and runs
+# each from a seed corpus, with a fixed seed and run count so CI is reproducible (the time limit
+# only caps a slow machine). Inputs that once broke a target stay in regressions/.
+#   artifact: the .tsl loader, then running what loads (seeds: an emitted artifact)
+#   onnx:     the ONNX frontend (seeds: the node models of libonnx-testdata)
+# Usage: run_fuzzer.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -euo pipefail
 build=$(cd "$1" && pwd)
-seconds=${2:-20}
+seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$build/fuzz"
-mkdir -p "$out/corpus"
+mkdir -p "$out"
 cxx="clang++-16"
 command -v ccache >/dev/null && cxx="ccache clang++-16"
-sources=(
-  "$root"/core/src/*.cpp
-  "$root"/runtime/src/{program,backend,memory_plan,session,artifact_reader,artifact_writer}.cpp
-  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp
-  "$build"/runtime/builtin_backends.cpp
-  "$root"/tests/fuzz/artifact_fuzzer.cpp
-)
-objs=()
-for src in "${sources[@]}"; do
-  obj="$out/$(echo "$src" | md5sum | cut -c1-12).o"
-  $cxx -std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
-    -I"$root/core/include" -I"$root/runtime/include" -I"$root/include" \
-    -I"$root/backends/reference/include" -I"$root/backends/null/include" -I"$build/core/generated" \
-    -c "$src" -o "$obj" &
-  objs+=("$obj")
-  # two compile jobs at a time
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  -DONNX_NAMESPACE=onnx -DONNX_ML=1
+  -I"$root/core/include" -I"$root/runtime/include" -I"$root/include" -I"$root/decompose/include"
+  -I"$root/frontend/onnx/include" -I"$root/backends/reference/include"
+  -I"$root/backends/null/include" -I"$build/core/generated")
+
+# Compiles sources (two at a time) and prints the object files.
+compile() {
+  local objs=() src obj
+  for src in "$@"; do
+    obj="$out/$(echo "$src" | md5sum | cut -c1-12).o"
+    $cxx "${flags[@]}" -c "$src" -o "$obj" &
+    objs+=("$obj")
+    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
+  done
+  wait
+  printf '%s\n' "${objs[@]}"
+}
+
+mapfile -t runtime < <(compile "$root"/core/src/*.cpp \
+  "$root"/runtime/src/{program,backend,memory_plan,session,artifact_reader,artifact_writer}.cpp \
+  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$build"/runtime/builtin_backends.cpp)
+mapfile -t frontend < <(compile "$root"/decompose/src/*.cpp "$root"/frontend/onnx/src/*.cpp)
+mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
+mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")
+clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${artifactMain[@]}" -o "$out/artifact_fuzzer"
+clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${frontend[@]}" "${onnxMain[@]}" \
+  -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
+
+# run TARGET RUNS SEED_DIR...
+run() {
+  local target=$1 runs=$2
+  shift 2
+  rm -rf "$out/corpus-$target" && mkdir -p "$out/corpus-$target"
+  if ! "$out/${target}_fuzzer" -seed=20261127 -runs="$runs" -max_total_time="$seconds" -timeout=10 \
+      -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 -artifact_prefix="$out/$target-" \
+      "$out/corpus-$target" "$@" 2>"$out/$target.log"; then
+    tail -n 60 "$out/$target.log"
+    echo "fuzzer $target: FAILED (input saved as $out/$target-*)"
+    return 1
+  fi
+  echo "fuzzer $target: $(grep -oE 'DONE +cov: [0-9]+' "$out/$target.log" || echo 'time limit'), no crash"
+}
+
+seeds="$out/seeds-artifact"
+mkdir -p "$seeds"
+"$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$seeds/emit.tsl" >/dev/null
+onnxSeeds="$out/seeds-onnx"
+mkdir -p "$onnxSeeds"
+for m in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
+  cp "$m" "$onnxSeeds/$(basename "$(dirname "$m")").onnx"
 done
-wait
-clang++-16 -fsanitize=fuzzer,address,undefined "${objs[@]}" -o "$out/artifact_fuzzer"
-# A fixed seed and run count keep CI reproducible; the time limit only caps a slow machine.
-rm -rf "$out/corpus/"*
-"$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$out/corpus/emit.tsl" >/dev/null
-"$out/artifact_fuzzer" -seed=20261127 -runs="${FUZZ_RUNS:-2000000}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=0 \
-  -artifact_prefix="$out/" "$out/corpus" "$root/tests/fuzz/regressions" 2>"$out/fuzz.log" || { tail -n 60 "$out/fuzz.log"; exit 1; }
-echo "fuzzer: $(grep -oE 'DONE +cov: [0-9]+' "$out/fuzz.log" || echo 'time limit'), no crash"
+status=0
+run artifact "${FUZZ_RUNS:-2000000}" "$seeds" "$root/tests/fuzz/regressions" || status=1
+run onnx "${FUZZ_ONNX_RUNS:-200000}" "$onnxSeeds" "$root/tests/fuzz/regressions-onnx" || status=1
+exit $status

@@ -72,10 +72,18 @@ Status scalarTensorAttrs(const OnnxNode& n, decompose::Node* node) {
   return Status::ok();
 }
 
+constexpr int64_t kMaxFoldElements = int64_t{1} << 24;
+
 // True when no primitive of the lowering reads a non-constant node input: the outputs are then
 // known at convert time (all-constant inputs, or Shape, which only reads its input's shape).
 bool readsOnlyConstants(const decompose::Lowering& low, const decompose::Node& node) {
   if (low.primitives.empty()) return false;
+  // Folding materialises the outputs now; huge ones (a ConstantOfShape of gigabytes) stay
+  // operations and cost memory only when run.
+  int64_t elements = 0;
+  for (const TensorDesc& d : low.outputDescs())
+    elements += d.numel();
+  if (elements > kMaxFoldElements) return false;
   for (const Primitive& p : low.primitives)
     for (int32_t id : p.inputs)
       if (id < low.numInputs && !node.inputs[id].constant) return false;
