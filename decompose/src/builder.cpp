@@ -111,7 +111,8 @@ Shape broadcastStrides(const Shape& in, const Shape& out) {
 }
 
 Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank) {
-  if (axis < -rank || axis >= std::max<int64_t>(rank, 1))
+  if (rank == 0) return node.error("has an axis but its input is a scalar");
+  if (axis < -rank || axis >= rank)
     return node.error("axis " + std::to_string(axis) + " out of range for rank " +
                       std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
