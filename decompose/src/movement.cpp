@@ -9,6 +9,8 @@
 namespace tessel::decompose {
 namespace {
 
+constexpr int64_t kMaxPad = int64_t{1} << 32;
+
 int64_t product(const Shape& s, size_t from, size_t to) {
   int64_t p = 1;
   for (size_t i = from; i < to && i < s.size(); ++i)
@@ -41,7 +43,7 @@ Result<Shape> reshapeTarget(const Node& n, const Shape& in) {
     }
     if (d < 0) return n.error("shape has a negative dim");
     out[i] = d;
-    known *= d;
+    if (__builtin_mul_overflow(known, d, &known)) return n.error("shape overflows");
   }
   const int64_t total = product(in, 0, in.size());
   if (inferAt >= 0) {
@@ -140,7 +142,7 @@ Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std
     r = std::ceil(x);
   else
     return unsupported(n.label() + ": nearest_mode " + round);
-  return std::clamp<int64_t>(static_cast<int64_t>(r), 0, in - 1);
+  return static_cast<int64_t>(std::clamp<double>(r, 0.0, static_cast<double>(in - 1)));
 }
 
 } // namespace
@@ -209,7 +211,7 @@ Status lowerSlice(LoweringBuilder& b) {
   for (size_t i = 0; i < starts.size(); ++i) {
     TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, axes[i], x.rank()));
     const int64_t dim = x.shape[ax], step = steps[i];
-    if (step == 0) return n.error("step is zero");
+    if (step == 0 || step == INT64_MIN) return n.error("step is zero or out of range");
     int64_t s = starts[i], e = ends[i];
     if (s < 0) s = s < -dim ? 0 - (step < 0) : s + dim;
     if (e < 0) e = e < -dim ? -1 : e + dim;
@@ -217,11 +219,11 @@ Status lowerSlice(LoweringBuilder& b) {
     if (step > 0) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
-      len = e > s ? (e - s + step - 1) / step : 0;
+      len = e > s ? (e - s - 1) / step + 1 : 0;
     } else {
       s = std::clamp<int64_t>(s, -1, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
-      len = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      len = s > e ? (s - e - 1) / -step + 1 : 0;
     }
     outShape[ax] = len;
     if (len > 0) offset += s * inStrides[ax];
@@ -286,8 +288,10 @@ Status lowerSplit(LoweringBuilder& b) {
       parts.push_back(std::max<int64_t>(0, std::min(each, dim - i * each)));
   }
   int64_t total = 0;
-  for (int64_t p : parts)
-    total += p < 0 ? dim + 1 : p;
+  for (int64_t p : parts) {
+    if (p < 0 || p > dim) return n.error("split size " + std::to_string(p) + " out of range");
+    total += p;
+  }
   if (static_cast<int>(parts.size()) != n.numOutputs || total != dim)
     return n.error("split sizes do not add up to dim " + std::to_string(dim));
   const Shape inStrides = denseStrides(x.shape);
@@ -391,6 +395,7 @@ Status lowerPad(LoweringBuilder& b) {
   Shape outShape = x.shape;
   for (int64_t i = 0; i < x.rank(); ++i) {
     if (pads[i] < 0 || pads[i + x.rank()] < 0) return unsupported(n.label() + ": negative pads");
+    if (pads[i] > kMaxPad || pads[i + x.rank()] > kMaxPad) return n.error("pads out of range");
     outShape[i] += pads[i] + pads[i + x.rank()];
   }
   const Shape outStrides = denseStrides(outShape);
@@ -441,6 +446,8 @@ Status lowerResize(LoweringBuilder& b) {
       scales.push_back(x.shape[i] ? double(outShape[i]) / x.shape[i] : 1.0);
   } else {
     TESSEL_ASSIGN_OR_RETURN(scales, n.constFloats(scalesAt, "scales"));
+    for (double s : scales)
+      if (!(s > 0 && s <= 1e6)) return n.error("scale " + std::to_string(s) + " out of range");
     for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(scales.size()); ++i)
       outShape.push_back(static_cast<int64_t>(std::floor(x.shape[i] * scales[i])));
   }

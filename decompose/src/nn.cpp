@@ -6,6 +6,10 @@
 namespace tessel::decompose {
 namespace {
 
+// Bounds on window geometry (the artifact validator's too): far beyond any real model, small
+// enough that no size arithmetic overflows.
+constexpr int64_t kMaxWindow = int64_t{1} << 20;
+
 struct Window {
   std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, dilation{1, 1};
   std::array<int64_t, 4> pads{};
@@ -15,7 +19,8 @@ struct Window {
 Result<std::array<int64_t, 2>> pair(const Node& n, const char* key, std::array<int64_t, 2> dflt) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v, n.intsAttr(key, {dflt[0], dflt[1]}));
   if (v.size() != 2) return n.error(std::string("'") + key + "' must have 2 values");
-  if (v[0] < 1 || v[1] < 1) return n.error(std::string("'") + key + "' values must be positive");
+  if (v[0] < 1 || v[1] < 1 || v[0] > kMaxWindow || v[1] > kMaxWindow)
+    return n.error(std::string("'") + key + "' values must be in [1, 2^20]");
   return std::array<int64_t, 2>{v[0], v[1]};
 }
 
@@ -35,6 +40,7 @@ Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> ker
     if (p.size() != 4) return n.error("'pads' must have 4 values");
     for (int i = 0; i < 4; ++i) {
       if (p[i] < 0) return unsupported(n.label() + ": negative pads");
+      if (p[i] > kMaxWindow) return n.error("pads out of range");
       w.pads[i] = p[i];
     }
   } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
@@ -162,6 +168,10 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads, n.intsAttr("pads", {0, 0, 0, 0}));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad, n.intsAttr("output_padding", {0, 0}));
   if (pads.size() != 4 || outPad.size() != 2) return n.error("bad pads or output_padding");
+  for (int64_t v : pads)
+    if (v < 0 || v > kMaxWindow) return n.error("pads out of range");
+  for (int64_t v : outPad)
+    if (v < 0 || v > kMaxWindow) return n.error("output_padding out of range");
   const int64_t cout = wt.shape[1];
   const std::array<int64_t, 2> k{wt.shape[2], wt.shape[3]};
   std::array<int64_t, 2> lead{}, trail{}, spread{}, outHW{};
