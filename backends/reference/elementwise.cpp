@@ -28,6 +28,25 @@ float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   case UnaryKind::Floor: return std::floor(x);
   case UnaryKind::Ceil: return std::ceil(x);
   case UnaryKind::Erf: return std::erf(x);
+  case UnaryKind::Sin: return std::sin(x);
+  case UnaryKind::Cos: return std::cos(x);
+  case UnaryKind::Tan: return std::tan(x);
+  case UnaryKind::Asin: return std::asin(x);
+  case UnaryKind::Acos: return std::acos(x);
+  case UnaryKind::Atan: return std::atan(x);
+  case UnaryKind::Sinh: return std::sinh(x);
+  case UnaryKind::Cosh: return std::cosh(x);
+  case UnaryKind::Asinh: return std::asinh(x);
+  case UnaryKind::Acosh: return std::acosh(x);
+  case UnaryKind::Atanh: return std::atanh(x);
+  case UnaryKind::Softplus: return x > 20.f ? x : std::log1p(std::exp(x));
+  case UnaryKind::Softsign: return x / (1.f + std::fabs(x));
+  case UnaryKind::Elu: return x >= 0.f ? x : alpha * std::expm1(x);
+  case UnaryKind::Selu: return beta * (x > 0.f ? x : alpha * std::expm1(x));
+  case UnaryKind::Celu: return std::max(0.f, x) + std::min(0.f, alpha * std::expm1(x / alpha));
+  case UnaryKind::ThresholdedRelu: return x > alpha ? x : 0.f;
+  case UnaryKind::Sign: return static_cast<float>((x > 0.f) - (x < 0.f));
+  case UnaryKind::Round: return std::nearbyint(x);
   }
   return x;
 }

@@ -25,12 +25,31 @@ const std::pair<const char*, UnaryKind> kUnaryOps[] = {
     {"Sigmoid", UnaryKind::Sigmoid},
     {"Sqrt", UnaryKind::Sqrt},
     {"Tanh", UnaryKind::Tanh},
+    {"Sin", UnaryKind::Sin},
+    {"Cos", UnaryKind::Cos},
+    {"Tan", UnaryKind::Tan},
+    {"Asin", UnaryKind::Asin},
+    {"Acos", UnaryKind::Acos},
+    {"Atan", UnaryKind::Atan},
+    {"Sinh", UnaryKind::Sinh},
+    {"Cosh", UnaryKind::Cosh},
+    {"Asinh", UnaryKind::Asinh},
+    {"Acosh", UnaryKind::Acosh},
+    {"Atanh", UnaryKind::Atanh},
+    {"Softplus", UnaryKind::Softplus},
+    {"Softsign", UnaryKind::Softsign},
+    {"Elu", UnaryKind::Elu},
+    {"Selu", UnaryKind::Selu},
+    {"Celu", UnaryKind::Celu},
+    {"ThresholdedRelu", UnaryKind::ThresholdedRelu},
+    {"Sign", UnaryKind::Sign},
+    {"Round", UnaryKind::Round},
 };
 
 const std::pair<const char*, BinaryKind> kBinaryOps[] = {
     {"Add", BinaryKind::Add}, {"Sub", BinaryKind::Sub}, {"Mul", BinaryKind::Mul},
     {"Div", BinaryKind::Div}, {"Max", BinaryKind::Max}, {"Min", BinaryKind::Min},
-    {"Pow", BinaryKind::Pow},
+    {"Pow", BinaryKind::Pow}, {"Sum", BinaryKind::Add}, {"Mean", BinaryKind::Add},
 };
 
 bool isNumeric(DType t) {
@@ -87,14 +106,31 @@ Status lowerUnary(LoweringBuilder& b) {
     beta = static_cast<float>(c);
     break;
   }
-  case UnaryKind::LeakyRelu: {
-    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.01));
+  case UnaryKind::LeakyRelu:
+  case UnaryKind::Elu:
+  case UnaryKind::Celu:
+  case UnaryKind::ThresholdedRelu: {
+    TESSEL_ASSIGN_OR_RETURN(double a,
+                            n.floatAttr("alpha", kind == UnaryKind::LeakyRelu ? 0.01 : 1.0));
+    if (kind == UnaryKind::Celu && a == 0.0) return n.error("alpha must not be 0");
     alpha = static_cast<float>(a);
+    break;
+  }
+  case UnaryKind::Selu: {
+    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 1.67326319217681884765625));
+    TESSEL_ASSIGN_OR_RETURN(double g, n.floatAttr("gamma", 1.05070102214813232421875));
+    alpha = static_cast<float>(a);
+    beta = static_cast<float>(g);
     break;
   }
   default: break;
   }
   const DType in = b.desc(b.input(0)).dtype;
+  if (kind == UnaryKind::Neg && (in == DType::I64 || in == DType::I32)) {
+    // Integer negation (shape arithmetic) is 0 - x.
+    b.binary(BinaryKind::Sub, b.scalar(in, 0), b.input(0), b.setOutput(0, out));
+    return Status::ok();
+  }
   const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
   if (!anyType && in != DType::F32)
     return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) + " (only f32)");
@@ -110,7 +146,9 @@ Status lowerBinary(LoweringBuilder& b) {
   for (const auto& [name, k] : kBinaryOps)
     if (n.opType == name) kind = k;
   const size_t count = n.inputs.size();
-  const bool variadic = kind == BinaryKind::Max || kind == BinaryKind::Min;
+  const bool mean = n.opType == "Mean";
+  const bool variadic =
+      kind == BinaryKind::Max || kind == BinaryKind::Min || n.opType == "Sum" || mean;
   if (count < 1 || (!variadic && count != 2)) return n.error("expects 2 inputs");
   for (size_t i = 0; i < count; ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
@@ -134,10 +172,28 @@ Status lowerBinary(LoweringBuilder& b) {
   int32_t out = b.setOutput(0, {dt, outShape});
   int32_t acc = b.input(0);
   for (size_t i = 1; i < count; ++i) {
-    int32_t dst = i + 1 == count ? out : b.temp({dt, outShape});
+    int32_t dst = i + 1 == count && !mean ? out : b.temp({dt, outShape});
     b.binary(kind, acc, b.input(i), dst);
     acc = dst;
   }
+  if (mean) b.binary(BinaryKind::Div, acc, b.scalar(dt, static_cast<double>(count)), out);
+  return Status::ok();
+}
+
+// y = relu(x) + slope * (x - relu(x)), the slope broadcast to x.
+Status lowerPRelu(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects X and slope");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32 || b.desc(b.input(1)).dtype != DType::F32)
+    return unsupported(n.label() + ": only f32 inputs are supported");
+  auto s = broadcastShapes(x.shape, b.shape(b.input(1)));
+  if (!s.isOk() || *s != x.shape) return n.error("slope does not broadcast to X");
+  const int32_t pos = b.temp(x);
+  b.unary(UnaryKind::Relu, b.input(0), pos);
+  const int32_t neg = b.binaryTemp(BinaryKind::Sub, b.input(0), pos);
+  const int32_t scaled = b.binaryTemp(BinaryKind::Mul, neg, b.input(1));
+  b.binary(BinaryKind::Add, pos, scaled, b.setOutput(0, x));
   return Status::ok();
 }
 

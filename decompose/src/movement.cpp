@@ -490,3 +490,80 @@ Status lowerResize(LoweringBuilder& b) {
 }
 
 } // namespace tessel::decompose
+
+namespace tessel::decompose {
+
+// Every tile is one strided copy of the input: iterate [r0, d0, r1, d1, ...] with the repeat
+// dims reading stride 0.
+Status lowerTile(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, n.constInts(1, "repeats"));
+  if (static_cast<int64_t>(repeats.size()) != x.rank())
+    return n.error("repeats length differs from rank");
+  Shape outShape(x.rank()), iter, src, dst;
+  const Shape inStrides = denseStrides(x.shape);
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    if (repeats[i] < 0) return n.error("negative repeat");
+    if (__builtin_mul_overflow(x.shape[i], repeats[i], &outShape[i]))
+      return n.error("output too large");
+  }
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  const Shape outStrides = denseStrides(outShape);
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    iter.insert(iter.end(), {repeats[i], x.shape[i]});
+    src.insert(src.end(), {0, inStrides[i]});
+    dst.insert(dst.end(), {x.shape[i] * outStrides[i], outStrides[i]});
+  }
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {0, src}, {0, dst}, iter);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+// DepthToSpace and SpaceToDepth: a 6-D transpose, one raster.
+Status lowerDepthSpace(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.rank() != 4) return n.error("input must be 4-D");
+  TESSEL_ASSIGN_OR_RETURN(int64_t bs, n.intAttr("blocksize", 0));
+  if (bs < 1 || bs > 1 << 16) return n.error("blocksize out of range");
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  Shape iter, src, outShape;
+  if (n.opType == "DepthToSpace") {
+    if (C % (bs * bs) != 0) return n.error("channels are not a multiple of blocksize^2");
+    TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "DCR"));
+    if (mode != "DCR" && mode != "CRD") return n.error("unknown mode '" + mode + "'");
+    const int64_t c = C / (bs * bs), hw = H * W;
+    // Output [N, c, H, bs, W, bs]: channel read = DCR (i*bs + j)*c + ch, CRD ch*bs*bs + i*bs + j.
+    iter = {N, c, H, bs, W, bs};
+    src = mode == "DCR" ? Shape{C * hw, hw, W, bs * c * hw, 1, c * hw}
+                        : Shape{C * hw, bs * bs * hw, W, bs * hw, 1, hw};
+    outShape = {N, c, H * bs, W * bs};
+  } else {
+    if (H % bs != 0 || W % bs != 0) return n.error("spatial dims are not multiples of blocksize");
+    // Output [N, bs, bs, C, H/bs, W/bs]: channel (i*bs + j)*C + c reads x[c][h*bs + i][w*bs + j].
+    iter = {N, bs, bs, C, H / bs, W / bs};
+    src = {C * H * W, W, 1, H * W, bs * W, bs};
+    outShape = {N, C * bs * bs, H / bs, W / bs};
+  }
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {0, src}, {0, denseStrides(iter)}, iter);
+  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+Status lowerSize(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const int64_t count = b.desc(b.input(0)).numel();
+  const TensorDesc d{DType::I64, {}};
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, {0, {}}, {0, {}}, {});
+  b.emit(r, {b.constant(d, &count)}, b.setOutput(0, d));
+  return Status::ok();
+}
+
+} // namespace tessel::decompose

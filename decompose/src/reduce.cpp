@@ -1,5 +1,6 @@
 // Rules for reductions and softmax.
 #include "builder.h"
+#include "tessel/decompose/strided_copy.h"
 
 #include <algorithm>
 
@@ -17,17 +18,68 @@ ReduceKind reduceKindOf(const std::string& op) {
   if (op == "ReduceMean") return ReduceKind::Mean;
   if (op == "ReduceMax") return ReduceKind::Max;
   if (op == "ReduceMin") return ReduceKind::Min;
-  return ReduceKind::Sum;
+  return ReduceKind::Sum; // ReduceSum, ReduceL1, ReduceL2, ReduceLogSum, ...
+}
+
+// Reduces `src` over the runs of adjacent `reduced` axes into `dst`, innermost run first.
+void reduceRuns(LoweringBuilder& b, ReduceKind kind, int32_t src, const std::vector<bool>& reduced,
+                int32_t dst) {
+  Shape cur = b.shape(src);
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t i = static_cast<int64_t>(cur.size()) - 1; i >= 0; --i) {
+    if (!reduced[i]) continue;
+    const int64_t end = i + 1;
+    while (i > 0 && reduced[i - 1])
+      --i;
+    runs.emplace_back(i, end);
+  }
+  if (runs.empty()) {
+    b.view(src, dst);
+    return;
+  }
+  for (size_t k = 0; k < runs.size(); ++k) {
+    auto [from, to] = runs[k];
+    ReduceParams r{kind, product(cur, 0, from), product(cur, from, to),
+                   product(cur, to, cur.size())};
+    for (int64_t i = from; i < to; ++i)
+      cur[i] = 1;
+    const int32_t next = k + 1 == runs.size() ? dst : b.temp({DType::F32, cur});
+    b.emit(r, {src}, next);
+    src = next;
+  }
+}
+
+struct Normalized {
+  int32_t value;  // (x - mean) / stddev, [outer, extent, inner]
+  int32_t mean;   // [outer, 1, inner]
+  int32_t stddev; // sqrt(var + eps), [outer, 1, inner]
+};
+
+// Normalizes over the middle dim of an [outer, extent, inner] tensor.
+Normalized normalizeMiddle(LoweringBuilder& b, int32_t x3, double eps) {
+  const Shape s = b.shape(x3);
+  const TensorDesc full{DType::F32, s}, part{DType::F32, {s[0], 1, s[2]}};
+  const ReduceParams mean{ReduceKind::Mean, s[0], s[1], s[2]};
+  const int32_t mu = b.temp(part);
+  b.emit(mean, {x3}, mu);
+  const int32_t centered = b.binaryTemp(BinaryKind::Sub, x3, mu);
+  const int32_t squared = b.binaryTemp(BinaryKind::Mul, centered, centered);
+  const int32_t var = b.temp(part);
+  b.emit(mean, {squared}, var);
+  const int32_t sd = b.temp(part);
+  b.unary(UnaryKind::Sqrt, b.binaryTemp(BinaryKind::Add, var, b.scalar(DType::F32, eps)), sd);
+  return {b.binaryTemp(BinaryKind::Div, centered, sd), mu, sd};
 }
 
 } // namespace
 
-// Reduces runs of adjacent axes one after another, innermost first: a mean of equal-sized means
-// is the overall mean, so every kind composes.
+// Runs of adjacent axes reduce one after another, innermost first: a mean of equal-sized means
+// is the overall mean, so every kind composes. L1, L2, SumSquare, LogSum and LogSumExp are a sum
+// between an elementwise step before (abs, square, exp) and after (sqrt, log).
 Status lowerReduce(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
-  const TensorDesc& x = b.desc(b.input(0));
+  const TensorDesc x = b.desc(b.input(0));
   if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
   std::vector<int64_t> axes;
   const bool axesAsInput = n.opType == "ReduceSum" ? n.opset >= 13 : n.opset >= 18;
@@ -56,32 +108,19 @@ Status lowerReduce(LoweringBuilder& b) {
     else
       squeezed.push_back(x.shape[i]);
   }
-  int32_t out = b.setOutput(0, {x.dtype, keepDims ? kept : squeezed});
-  // Runs of reduced axes, innermost first.
-  std::vector<std::pair<int64_t, int64_t>> runs;
-  for (int64_t i = x.rank() - 1; i >= 0; --i) {
-    if (!reduced[i]) continue;
-    int64_t end = i + 1;
-    while (i > 0 && reduced[i - 1])
-      --i;
-    runs.emplace_back(i, end);
-  }
-  Shape cur = x.shape;
+  const std::string& op = n.opType;
   int32_t src = b.input(0);
-  if (runs.empty()) {
-    b.view(src, out);
-    return Status::ok();
+  if (op == "ReduceL1" || op == "ReduceLogSumExp") {
+    src = b.temp(x);
+    b.unary(op == "ReduceL1" ? UnaryKind::Abs : UnaryKind::Exp, b.input(0), src);
+  } else if (op == "ReduceL2" || op == "ReduceSumSquare") {
+    src = b.binaryTemp(BinaryKind::Mul, b.input(0), b.input(0));
   }
-  for (size_t k = 0; k < runs.size(); ++k) {
-    auto [from, to] = runs[k];
-    ReduceParams r{reduceKindOf(n.opType), product(cur, 0, from), product(cur, from, to),
-                   product(cur, to, cur.size())};
-    for (int64_t i = from; i < to; ++i)
-      cur[i] = 1;
-    int32_t dst = k + 1 == runs.size() ? out : b.temp({x.dtype, cur});
-    b.emit(r, {src}, dst);
-    src = dst;
-  }
+  const bool root = op == "ReduceL2", log = op == "ReduceLogSum" || op == "ReduceLogSumExp";
+  const int32_t out = b.setOutput(0, {x.dtype, keepDims ? kept : squeezed});
+  const int32_t sum = root || log ? b.temp(b.desc(out)) : out;
+  reduceRuns(b, reduceKindOf(op), src, reduced, sum);
+  if (root || log) b.unary(root ? UnaryKind::Sqrt : UnaryKind::Log, sum, out);
   return Status::ok();
 }
 
@@ -114,8 +153,84 @@ Status lowerSoftmax(LoweringBuilder& b) {
   int32_t sum = b.temp(part);
   b.emit(ReduceParams{ReduceKind::Sum, outer, extent, inner}, {e}, sum);
   int32_t y3 = b.temp(full);
-  b.binary(BinaryKind::Div, e, sum, y3);
+  if (n.opType == "LogSoftmax") {
+    const int32_t logSum = b.temp(part);
+    b.unary(UnaryKind::Log, sum, logSum);
+    b.binary(BinaryKind::Sub, shifted, logSum, y3);
+  } else {
+    b.binary(BinaryKind::Div, e, sum, y3);
+  }
   b.view(y3, b.setOutput(0, x));
+  return Status::ok();
+}
+
+Status lowerInstanceNorm(LoweringBuilder& b) {
+  const Node& n = b.node();
+  for (size_t i = 0; i < 3; ++i)
+    if (!n.hasInput(i)) return n.error("expects input, scale and B");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.rank() < 3 || x.dtype != DType::F32) return n.error("input must be f32 of rank >= 3");
+  for (size_t i = 1; i < 3; ++i)
+    if (b.desc(b.input(i)).numel() != x.shape[1]) return n.error("scale and B must have C values");
+  TESSEL_ASSIGN_OR_RETURN(double eps, n.floatAttr("epsilon", 1e-5));
+  const int32_t x3 =
+      b.temp({DType::F32, {x.shape[0] * x.shape[1], product(x.shape, 2, x.shape.size()), 1}});
+  b.view(b.input(0), x3);
+  const int32_t normalized = b.temp(x);
+  b.view(normalizeMiddle(b, x3, eps).value, normalized);
+  const int32_t scaled = b.temp(x);
+  b.binaryPerChannel(BinaryKind::Mul, normalized, b.input(1), 1, scaled);
+  b.binaryPerChannel(BinaryKind::Add, scaled, b.input(2), 1, b.setOutput(0, x));
+  return Status::ok();
+}
+
+Status lowerLayerNorm(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects X and Scale");
+  if (n.numOutputs > 3) return n.error("has more than 3 outputs");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", -1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(double eps, n.floatAttr("epsilon", 1e-5));
+  const int64_t outer = product(x.shape, 0, axis), extent = product(x.shape, axis, x.shape.size());
+  const Shape rows{outer, extent};
+  const int32_t x3 = b.temp({DType::F32, {outer, extent, 1}});
+  b.view(b.input(0), x3);
+  const int32_t normalized = b.temp({DType::F32, rows});
+  const Normalized norm = normalizeMiddle(b, x3, eps);
+  b.view(norm.value, normalized);
+  // Scale and B cover the normalized dims (or broadcast within them): read them as [extent].
+  auto asRow = [&](size_t i) -> Result<int32_t> {
+    const Shape tail(x.shape.begin() + axis, x.shape.end());
+    auto s = broadcastShapes(tail, b.shape(b.input(i)));
+    if (!s.isOk() || *s != tail)
+      return n.error("Scale and B must broadcast to " + shapeToString(tail));
+    const int32_t full = b.temp({DType::F32, tail});
+    RasterParams r;
+    appendStridedCopy(&r.regions, 0, {0, broadcastStrides(b.shape(b.input(i)), tail)},
+                      {0, denseStrides(tail)}, tail);
+    b.emit(r, {b.input(i)}, full);
+    const int32_t row = b.temp({DType::F32, {extent}});
+    b.view(full, row);
+    return row;
+  };
+  TESSEL_ASSIGN_OR_RETURN(int32_t scale, asRow(1));
+  const int32_t y = b.temp({DType::F32, rows});
+  int32_t last = y;
+  b.binary(BinaryKind::Mul, normalized, scale, y);
+  if (n.hasInput(2)) {
+    TESSEL_ASSIGN_OR_RETURN(int32_t bias, asRow(2));
+    last = b.binaryTemp(BinaryKind::Add, y, bias);
+  }
+  b.view(last, b.setOutput(0, x));
+  // Optional outputs: Mean and InvStdDev, shaped like X with the normalized dims set to 1.
+  Shape stat = x.shape;
+  for (int64_t i = axis; i < x.rank(); ++i)
+    stat[i] = 1;
+  if (n.numOutputs > 1) b.view(norm.mean, b.setOutput(1, {DType::F32, stat}));
+  if (n.numOutputs > 2)
+    b.unary(UnaryKind::Reciprocal, norm.stddev, b.setOutput(2, {DType::F32, stat}));
   return Status::ok();
 }
 

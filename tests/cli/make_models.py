@@ -17,7 +17,7 @@ def model(op, name, **attrs):
 
 out = sys.argv[1]
 onnx.save(model("Relu", "relu_0"), f"{out}/relu.onnx")
-onnx.save(model("Celu", "celu_0"), f"{out}/unsupported.onnx")
+onnx.save(model("Einsum", "einsum_0"), f"{out}/unsupported.onnx")
 np.save(f"{out}/x_ok.npy", np.ones((1, 4), np.float32))
 np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
 np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))
