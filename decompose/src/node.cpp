@@ -35,6 +35,10 @@ Result<std::vector<int64_t>> Node::intsAttr(const std::string& key,
   return typedAttr<std::vector<int64_t>>(*this, key, dflt, "a list of ints");
 }
 
+Result<std::vector<double>> Node::floatsAttr(const std::string& key) const {
+  return typedAttr<std::vector<double>>(*this, key, {}, "a list of floats");
+}
+
 Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
   if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
   const NodeInput& in = inputs[i];

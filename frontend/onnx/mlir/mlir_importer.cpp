@@ -12,7 +12,7 @@ mlir::Attribute toAttr(mlir::OpBuilder& b, const decompose::AttrValue& v) {
   if (auto* f = std::get_if<double>(&v)) return b.getF64FloatAttr(*f);
   if (auto* s = std::get_if<std::string>(&v)) return b.getStringAttr(*s);
   if (auto* is = std::get_if<std::vector<int64_t>>(&v)) return b.getDenseI64ArrayAttr(*is);
-  return mlir::DenseF64ArrayAttr::get(b.getContext(), std::get<std::vector<double>>(v));
+  return mlir::DenseF64ArrayAttr::get(b.getContext(), *std::get_if<std::vector<double>>(&v));
 }
 
 } // namespace

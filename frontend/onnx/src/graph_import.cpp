@@ -24,32 +24,36 @@ Result<GraphValue> constantNodeValue(const OnnxNode& n) {
     const auto* b = static_cast<const uint8_t*>(p);
     return std::make_shared<const std::vector<uint8_t>>(b, b + size);
   };
-  for (const auto& [key, attr] : n.attrs) {
-    if (key == "value_float") {
-      float f = static_cast<float>(std::get<double>(attr));
-      v.desc = {DType::F32, {}};
-      v.constant = bytesOf(&f, sizeof f);
-      return v;
-    }
-    if (key == "value_int") {
-      int64_t i = std::get<int64_t>(attr);
-      v.desc = {DType::I64, {}};
-      v.constant = bytesOf(&i, sizeof i);
-      return v;
-    }
-    if (key == "value_ints") {
-      const auto& ints = std::get<std::vector<int64_t>>(attr);
-      v.desc = {DType::I64, {static_cast<int64_t>(ints.size())}};
-      v.constant = bytesOf(ints.data(), ints.size() * sizeof(int64_t));
-      return v;
-    }
-    if (key == "value_floats") {
-      const auto& d = std::get<std::vector<double>>(attr);
-      std::vector<float> f(d.begin(), d.end());
-      v.desc = {DType::F32, {static_cast<int64_t>(f.size())}};
-      v.constant = bytesOf(f.data(), f.size() * sizeof(float));
-      return v;
-    }
+  // The typed accessors turn an attribute of the wrong type into an error naming the node.
+  decompose::Node attrs;
+  attrs.opType = n.opType;
+  attrs.name = n.name;
+  attrs.attrs = n.attrs;
+  if (attrs.hasAttr("value_float")) {
+    TESSEL_ASSIGN_OR_RETURN(double d, attrs.floatAttr("value_float", 0));
+    const float f = static_cast<float>(d);
+    v.desc = {DType::F32, {}};
+    v.constant = bytesOf(&f, sizeof f);
+    return v;
+  }
+  if (attrs.hasAttr("value_int")) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t i, attrs.intAttr("value_int", 0));
+    v.desc = {DType::I64, {}};
+    v.constant = bytesOf(&i, sizeof i);
+    return v;
+  }
+  if (attrs.hasAttr("value_ints")) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ints, attrs.intsAttr("value_ints", {}));
+    v.desc = {DType::I64, {static_cast<int64_t>(ints.size())}};
+    v.constant = bytesOf(ints.data(), ints.size() * sizeof(int64_t));
+    return v;
+  }
+  if (attrs.hasAttr("value_floats")) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> d, attrs.floatsAttr("value_floats"));
+    std::vector<float> f(d.begin(), d.end());
+    v.desc = {DType::F32, {static_cast<int64_t>(f.size())}};
+    v.constant = bytesOf(f.data(), f.size() * sizeof(float));
+    return v;
   }
   return unsupported("Constant '" + n.name + "': no supported value attribute");
 }

@@ -35,6 +35,7 @@ struct Node {
   Result<std::string> stringAttr(const std::string& key, const std::string& dflt) const;
   Result<std::vector<int64_t>> intsAttr(const std::string& key,
                                         const std::vector<int64_t>& dflt) const;
+  Result<std::vector<double>> floatsAttr(const std::string& key) const;
   bool hasAttr(const std::string& key) const { return attrs.count(key) != 0; }
 
   bool hasInput(size_t i) const { return i < inputs.size() && inputs[i].present; }
