@@ -58,6 +58,13 @@ Result<GraphValue> constantNodeValue(const OnnxNode& n) {
   return unsupported("Constant '" + n.name + "': no supported value attribute");
 }
 
+// Non-null for every constant, empty ones included (null marks "not known at convert time").
+const void* constantPointer(const GraphValue& v) {
+  static const uint8_t kEmpty = 0;
+  if (!v.constant) return nullptr;
+  return v.constant->empty() ? &kEmpty : v.constant->data();
+}
+
 // Tensor attributes of other operators (ConstantOfShape's value) become a scalar attribute plus
 // "<name>.dtype" with the ONNX element type.
 Status scalarTensorAttrs(const OnnxNode& n, decompose::Node* node) {
@@ -196,7 +203,7 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
                        "', which no earlier node defines");
       const GraphValue& v = g.values[it->second];
       gn.inputs.push_back(it->second);
-      gn.node.inputs.push_back({true, v.desc, v.constant ? v.constant->data() : nullptr});
+      gn.node.inputs.push_back({true, v.desc, constantPointer(v)});
     }
     TESSEL_ASSIGN_OR_RETURN(decompose::Lowering low, decompose::lower(gn.node));
     const std::vector<TensorDesc> outs = low.outputDescs();
