@@ -43,12 +43,4 @@ int dtypeToOnnx(DType t) {
   return 0;
 }
 
-std::optional<DType> dtypeFromName(std::string_view name) {
-#define X(n, ctype, str, onnx)                                                                     \
-  if (name == (str)) return DType::n;
-  TESSEL_DTYPES(X)
-#undef X
-  return std::nullopt;
-}
-
 } // namespace tessel

@@ -29,6 +29,5 @@ size_t dtypeSize(DType t);
 std::string_view dtypeName(DType t);
 std::optional<DType> dtypeFromOnnx(int onnxCode);
 int dtypeToOnnx(DType t);
-std::optional<DType> dtypeFromName(std::string_view name);
 
 } // namespace tessel

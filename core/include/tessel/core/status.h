@@ -17,8 +17,6 @@ enum class StatusCode {
   kInternal,
 };
 
-const char* statusCodeName(StatusCode code);
-
 class [[nodiscard]] Status {
 public:
   Status() = default;
