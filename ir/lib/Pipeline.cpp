@@ -9,6 +9,7 @@ void buildLoweringPipeline(mlir::OpPassManager& pm) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(createTesselFoldConstants());
   pm.addPass(createTesselFuseRaster());
+  pm.addPass(createTesselFuseActivation());
   pm.addPass(mlir::createCanonicalizerPass());
 }
 

@@ -393,7 +393,8 @@ int checkCommand(const std::vector<std::string>& argv) {
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   for (const std::string& dirArg : a.positional) {
-    const fs::path dir(dirArg);
+    fs::path dir = fs::path(dirArg).lexically_normal();
+    if (dir.filename().empty()) dir = dir.parent_path(); // "case/" names the case too
     const std::vector<fs::path> sets = testDataSets(dir);
     if (!fs::exists(dir / "model.onnx") || sets.empty()) {
       std::printf("SKIP %s: no model.onnx or test_data_set_*\n", dirArg.c_str());

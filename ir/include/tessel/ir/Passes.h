@@ -17,7 +17,8 @@ namespace tessel::ir {
 #define GEN_PASS_REGISTRATION
 #include "tessel/ir/Passes.h.inc"
 
-// decompose, fold constants, fuse rasters, canonicalize (drops dead ops).
+// decompose, canonicalize, fold constants, fuse rasters, fuse activations, canonicalize
+// (drops dead ops).
 void buildLoweringPipeline(mlir::OpPassManager& pm);
 
 // Serializes @main (primitives only) into artifact bytes.

@@ -33,6 +33,15 @@ def TesselFuseRaster : Pass<"tessel-fuse-raster", "mlir::ModuleOp"> {
   }];
 }
 
+def TesselFuseActivation : Pass<"tessel-fuse-activation", "mlir::ModuleOp"> {
+  let summary = "folds a relu or clip that alone consumes a conv2d into the conv2d";
+  let description = [{
+    conv2d carries an optional activation applied after the bias; a following
+    `tessel.unary {kind = "relu"}` or `{kind = "clip"}` that is the convolution's only user
+    becomes that activation, saving a pass over the output.
+  }];
+}
+
 def TesselEmit : Pass<"tessel-emit", "mlir::ModuleOp"> {
   let summary = "writes the primitive graph of @main to a .tsl artifact";
   let description = [{
