@@ -115,6 +115,15 @@ void copyInto(RasterParams* r, int32_t source, const Shape& srcShape, int64_t ds
                     srcShape);
 }
 
+// Output `output` = input 0 read through `src` over the index space `iter`, written densely and
+// shaped `outShape` (the same element count): transposes, slices, splits, broadcasts.
+void readStrided(LoweringBuilder& b, const StridedView& src, const Shape& iter, DType dtype,
+                 const Shape& outShape, size_t output = 0) {
+  RasterParams r;
+  appendStridedCopy(&r.regions, 0, src, {0, denseStrides(iter)}, iter);
+  b.emit(r, {b.input(0)}, b.setOutput(output, {dtype, outShape}));
+}
+
 // Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
 Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std::string& round,
                               int64_t y, int64_t in, int64_t out, double scale) {
@@ -174,9 +183,7 @@ Status lowerTranspose(LoweringBuilder& b) {
     outShape.push_back(x.shape[p]);
     srcStrides.push_back(inStrides[p]);
   }
-  RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, srcStrides}, {0, denseStrides(outShape)}, outShape);
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  readStrided(b, {0, srcStrides}, outShape, x.dtype, outShape);
   return Status::ok();
 }
 
@@ -229,9 +236,7 @@ Status lowerSlice(LoweringBuilder& b) {
     if (len > 0) offset += s * inStrides[ax];
     srcStrides[ax] = inStrides[ax] * step;
   }
-  RasterParams r;
-  appendStridedCopy(&r.regions, 0, {offset, srcStrides}, {0, denseStrides(outShape)}, outShape);
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  readStrided(b, {offset, srcStrides}, outShape, x.dtype, outShape);
   return Status::ok();
 }
 
@@ -299,10 +304,7 @@ Status lowerSplit(LoweringBuilder& b) {
   for (int i = 0; i < n.numOutputs; ++i) {
     Shape outShape = x.shape;
     outShape[axis] = parts[i];
-    RasterParams r;
-    appendStridedCopy(&r.regions, 0, {at * inStrides[axis], inStrides}, {0, denseStrides(outShape)},
-                      outShape);
-    b.emit(r, {b.input(0)}, b.setOutput(i, {x.dtype, outShape}));
+    readStrided(b, {at * inStrides[axis], inStrides}, outShape, x.dtype, outShape, i);
     at += parts[i];
   }
   return Status::ok();
@@ -416,10 +418,7 @@ Status lowerExpand(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> target, n.constInts(1, "shape"));
   auto out = broadcastShapes(x.shape, target);
   if (!out.isOk()) return n.error(out.status().message());
-  RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, broadcastStrides(x.shape, *out)}, {0, denseStrides(*out)},
-                    *out);
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, *out}));
+  readStrided(b, {0, broadcastStrides(x.shape, *out)}, *out, x.dtype, *out);
   return Status::ok();
 }
 
@@ -489,10 +488,6 @@ Status lowerResize(LoweringBuilder& b) {
   return Status::ok();
 }
 
-} // namespace tessel::decompose
-
-namespace tessel::decompose {
-
 // Every tile is one strided copy of the input: iterate [r0, d0, r1, d1, ...] with the repeat
 // dims reading stride 0.
 Status lowerTile(LoweringBuilder& b) {
@@ -549,9 +544,7 @@ Status lowerDepthSpace(LoweringBuilder& b) {
     src = {C * H * W, W, 1, H * W, bs * W, bs};
     outShape = {N, C * bs * bs, H / bs, W / bs};
   }
-  RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, src}, {0, denseStrides(iter)}, iter);
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  readStrided(b, {0, src}, iter, x.dtype, outShape);
   return Status::ok();
 }
 
