@@ -1,55 +1,37 @@
 // Rules for elementwise operators: unary kinds, broadcasting binaries, batch normalization.
 #include "builder.h"
 
+#include <cctype>
 #include <limits>
-#include <utility>
+#include <optional>
+#include <string>
 
 namespace tessel::decompose {
 namespace {
 
-const std::pair<const char*, UnaryKind> kUnaryOps[] = {
-    {"Abs", UnaryKind::Abs},
-    {"Cast", UnaryKind::Cast},
-    {"Ceil", UnaryKind::Ceil},
-    {"Clip", UnaryKind::Clip},
-    {"Erf", UnaryKind::Erf},
-    {"Exp", UnaryKind::Exp},
-    {"Floor", UnaryKind::Floor},
-    {"HardSigmoid", UnaryKind::HardSigmoid},
-    {"HardSwish", UnaryKind::HardSwish},
-    {"LeakyRelu", UnaryKind::LeakyRelu},
-    {"Log", UnaryKind::Log},
-    {"Neg", UnaryKind::Neg},
-    {"Reciprocal", UnaryKind::Reciprocal},
-    {"Relu", UnaryKind::Relu},
-    {"Sigmoid", UnaryKind::Sigmoid},
-    {"Sqrt", UnaryKind::Sqrt},
-    {"Tanh", UnaryKind::Tanh},
-    {"Sin", UnaryKind::Sin},
-    {"Cos", UnaryKind::Cos},
-    {"Tan", UnaryKind::Tan},
-    {"Asin", UnaryKind::Asin},
-    {"Acos", UnaryKind::Acos},
-    {"Atan", UnaryKind::Atan},
-    {"Sinh", UnaryKind::Sinh},
-    {"Cosh", UnaryKind::Cosh},
-    {"Asinh", UnaryKind::Asinh},
-    {"Acosh", UnaryKind::Acosh},
-    {"Atanh", UnaryKind::Atanh},
-    {"Softplus", UnaryKind::Softplus},
-    {"Softsign", UnaryKind::Softsign},
-    {"Elu", UnaryKind::Elu},
-    {"Selu", UnaryKind::Selu},
-    {"Celu", UnaryKind::Celu},
-    {"ThresholdedRelu", UnaryKind::ThresholdedRelu},
-    {"Sign", UnaryKind::Sign},
-    {"Round", UnaryKind::Round},
-};
+// ONNX names of the elementwise operators are the kind names of unary.def and binary.def,
+// capitalised: "LeakyRelu" is "leakyrelu". Lowercasing keeps those lists the only ones.
+std::string lowercase(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
-const std::pair<const char*, BinaryKind> kBinaryOps[] = {
-    {"Add", BinaryKind::Add}, {"Sub", BinaryKind::Sub}, {"Mul", BinaryKind::Mul},
-    {"Div", BinaryKind::Div}, {"Max", BinaryKind::Max}, {"Min", BinaryKind::Min},
-    {"Pow", BinaryKind::Pow}, {"Sum", BinaryKind::Add}, {"Mean", BinaryKind::Add},
+// The ONNX attributes that become a unary kind's alpha and beta, with ONNX's defaults.
+struct UnaryAttrs {
+  UnaryKind kind;
+  const char* alphaKey;
+  double alphaDefault;
+  const char* betaKey;
+  double betaDefault;
+};
+const UnaryAttrs kUnaryAttrs[] = {
+    {UnaryKind::HardSigmoid, "alpha", 0.2, "beta", 0.5},
+    {UnaryKind::LeakyRelu, "alpha", 0.01, nullptr, 0},
+    {UnaryKind::Elu, "alpha", 1.0, nullptr, 0},
+    {UnaryKind::Celu, "alpha", 1.0, nullptr, 0},
+    {UnaryKind::ThresholdedRelu, "alpha", 1.0, nullptr, 0},
+    {UnaryKind::Selu, "alpha", 1.67326319217681884765625, "gamma", 1.05070102214813232421875},
 };
 
 bool isNumeric(DType t) {
@@ -85,46 +67,29 @@ Status clipBounds(const Node& n, float* lo, float* hi) {
 Status lowerUnary(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
-  UnaryKind kind = UnaryKind::Identity;
-  for (const auto& [name, k] : kUnaryOps)
-    if (n.opType == name) kind = k;
+  const std::optional<UnaryKind> found = unaryFromName(lowercase(n.opType));
+  if (!found) return internalError(n.label() + ": no unary kind for this operator");
+  const UnaryKind kind = *found;
   TensorDesc out = b.desc(b.input(0));
   float alpha = 0, beta = 0;
-  switch (kind) {
-  case UnaryKind::Cast: {
+  if (kind == UnaryKind::Cast) {
     TESSEL_ASSIGN_OR_RETURN(int64_t to, n.intAttr("to", 0));
     auto dt = dtypeFromOnnx(static_cast<int>(to));
     if (!dt) return unsupported(n.label() + ": cast to ONNX type " + std::to_string(to));
     out.dtype = *dt;
-    break;
+  } else if (kind == UnaryKind::Clip) {
+    TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta));
   }
-  case UnaryKind::Clip: TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta)); break;
-  case UnaryKind::HardSigmoid: {
-    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 0.2));
-    TESSEL_ASSIGN_OR_RETURN(double c, n.floatAttr("beta", 0.5));
-    alpha = static_cast<float>(a);
-    beta = static_cast<float>(c);
-    break;
+  for (const UnaryAttrs& a : kUnaryAttrs) {
+    if (a.kind != kind) continue;
+    TESSEL_ASSIGN_OR_RETURN(double av, n.floatAttr(a.alphaKey, a.alphaDefault));
+    alpha = static_cast<float>(av);
+    if (a.betaKey) {
+      TESSEL_ASSIGN_OR_RETURN(double bv, n.floatAttr(a.betaKey, a.betaDefault));
+      beta = static_cast<float>(bv);
+    }
   }
-  case UnaryKind::LeakyRelu:
-  case UnaryKind::Elu:
-  case UnaryKind::Celu:
-  case UnaryKind::ThresholdedRelu: {
-    TESSEL_ASSIGN_OR_RETURN(double a,
-                            n.floatAttr("alpha", kind == UnaryKind::LeakyRelu ? 0.01 : 1.0));
-    if (kind == UnaryKind::Celu && a == 0.0) return n.error("alpha must not be 0");
-    alpha = static_cast<float>(a);
-    break;
-  }
-  case UnaryKind::Selu: {
-    TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("alpha", 1.67326319217681884765625));
-    TESSEL_ASSIGN_OR_RETURN(double g, n.floatAttr("gamma", 1.05070102214813232421875));
-    alpha = static_cast<float>(a);
-    beta = static_cast<float>(g);
-    break;
-  }
-  default: break;
-  }
+  if (kind == UnaryKind::Celu && alpha == 0.f) return n.error("alpha must not be 0");
   const DType in = b.desc(b.input(0)).dtype;
   if (kind == UnaryKind::Neg && (in == DType::I64 || in == DType::I32)) {
     // Integer negation (shape arithmetic) is 0 - x.
@@ -142,13 +107,15 @@ Status lowerUnary(LoweringBuilder& b) {
 
 Status lowerBinary(LoweringBuilder& b) {
   const Node& n = b.node();
-  BinaryKind kind = BinaryKind::Add;
-  for (const auto& [name, k] : kBinaryOps)
-    if (n.opType == name) kind = k;
+  // Sum and Mean are variadic additions; every other name is a kind of binary.def.
+  const bool sum = n.opType == "Sum" || n.opType == "Mean";
+  const std::optional<BinaryKind> found =
+      sum ? BinaryKind::Add : binaryFromName(lowercase(n.opType));
+  if (!found) return internalError(n.label() + ": no binary kind for this operator");
+  const BinaryKind kind = *found;
   const size_t count = n.inputs.size();
   const bool mean = n.opType == "Mean";
-  const bool variadic =
-      kind == BinaryKind::Max || kind == BinaryKind::Min || n.opType == "Sum" || mean;
+  const bool variadic = kind == BinaryKind::Max || kind == BinaryKind::Min || sum;
   if (count < 1 || (!variadic && count != 2)) return n.error("expects 2 inputs");
   for (size_t i = 0; i < count; ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));

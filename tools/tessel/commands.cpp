@@ -299,7 +299,6 @@ Status writeOutputs(const Session& session, const std::string& outDir) {
 Status runModel(ModelCommand& c) {
   const std::string& path = c.args.positional[0];
   TESSEL_ASSIGN_OR_RETURN(auto given, givenInputs(c.args, &c.options));
-  if (!path.ends_with(".onnx")) c.options.shapes.clear(); // an artifact's shapes are fixed
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog, loadModel(path, c.options));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
   BackendRegistry registry;

@@ -37,8 +37,7 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
 
 Result<std::shared_ptr<const Program>> loadModel(const std::string& path,
                                                  const ConvertOptions& options) {
-  const bool isOnnx = path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
-  if (!isOnnx) return loadArtifactFile(path);
+  if (!path.ends_with(".onnx")) return loadArtifactFile(path); // its shapes are fixed
   TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, convertOnnxFile(path, options));
   return loadArtifact(std::move(bytes));
 }
