@@ -9,23 +9,28 @@
 namespace tessel {
 namespace {
 
-class NullBackend final : public Backend {
+// The descriptor: what the planner and the compiler see. No kernels, no device.
+class NullDescriptor final : public BackendDescriptor {
 public:
   std::string_view name() const override { return "null"; }
-
   bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
     // Fills need a typed value; leave them to backends that do arithmetic.
     return p.kind() == PrimitiveKind::View ||
            (p.kind() == PrimitiveKind::Raster && !p.as<RasterParams>().fill);
   }
+};
 
-  Status run(const Primitive& p, std::span<const ConstTensorView> in,
-             const TensorView& out) override {
-    if (p.kind() == PrimitiveKind::View) return Status::ok();
+// One prepared raster: copies element by element through its regions.
+class NullRasterKernel final : public PreparedKernel {
+public:
+  explicit NullRasterKernel(const RasterParams& params) : params_(params) {}
+
+  Status run(const ExecContext&, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
     const size_t elem = dtypeSize(out.desc->dtype);
-    auto* dst = static_cast<uint8_t*>(out.data);
-    for (const Region& r : p.as<RasterParams>().regions) {
-      const auto* src = static_cast<const uint8_t*>(in[r.source].data);
+    auto* dst = out.mutableHostData<uint8_t>();
+    for (const Region& r : params_.regions) {
+      const auto* src = in[r.source].hostData<uint8_t>();
       if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
       for (int64_t i = 0; i < r.size[0]; ++i)
         for (int64_t j = 0; j < r.size[1]; ++j)
@@ -39,6 +44,26 @@ public:
     }
     return Status::ok();
   }
+
+private:
+  const RasterParams& params_;
+};
+
+// The executor: the host device (process memory, shared thread pool) and prepare().
+class NullBackend final : public Backend {
+public:
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    const Primitive& p = *args.primitive;
+    if (p.kind() != PrimitiveKind::Raster || args.choice.id != 0)
+      return unsupported("the null backend runs rasters only");
+    return std::unique_ptr<PreparedKernel>(
+        std::make_unique<NullRasterKernel>(p.as<RasterParams>()));
+  }
+
+private:
+  NullDescriptor descriptor_;
 };
 
 } // namespace

@@ -8,6 +8,15 @@
 
 namespace tessel::reference {
 
+// Host tensors as the plain kernels take them.
+struct TensorView {
+  const TensorDesc* desc;
+  void* data;
+};
+struct ConstTensorView {
+  const TensorDesc* desc;
+  const void* data;
+};
 using Inputs = std::span<const ConstTensorView>;
 
 Status runRaster(const RasterParams& p, Inputs in, const TensorView& out);

@@ -1,4 +1,5 @@
-// The reference backend: every primitive in plain C++ (see kernels.h).
+// The reference backend: every primitive in plain C++ (see kernels.h), one kernel each, single
+// threaded, on host memory.
 #include "kernels.h"
 #include "tessel/backends/reference.h"
 
@@ -13,7 +14,7 @@ bool isFloatOnly(const Primitive& p, const std::vector<TensorDesc>& t) {
   return t[p.outputs[0]].dtype == DType::F32;
 }
 
-class ReferenceBackend final : public Backend {
+class ReferenceDescriptor final : public BackendDescriptor {
 public:
   std::string_view name() const override { return "reference"; }
 
@@ -32,21 +33,60 @@ public:
     default: return isFloatOnly(p, t);
     }
   }
+};
 
-  Status run(const Primitive& p, std::span<const ConstTensorView> in,
-             const TensorView& out) override {
-    switch (p.kind()) {
-    case PrimitiveKind::Raster: return reference::runRaster(p.as<RasterParams>(), in, out);
-    case PrimitiveKind::View: return Status::ok();
-    case PrimitiveKind::Unary: return reference::runUnary(p.as<UnaryParams>(), in, out);
-    case PrimitiveKind::Binary: return reference::runBinary(p.as<BinaryParams>(), in, out);
-    case PrimitiveKind::Reduce: return reference::runReduce(p.as<ReduceParams>(), in, out);
-    case PrimitiveKind::MatMul: return reference::runMatMul(p.as<MatMulParams>(), in, out);
-    case PrimitiveKind::Conv2d: return reference::runConv2d(p.as<Conv2dParams>(), in, out);
-    case PrimitiveKind::Pool: return reference::runPool(p.as<PoolParams>(), in, out);
+// Runs the primitive's params through the plain kernels; the params live as long as the model.
+class ReferenceKernel final : public PreparedKernel {
+public:
+  explicit ReferenceKernel(const PrimitiveParams& params) : params_(params) {}
+
+  Status run(const ExecContext&, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    using reference::ConstTensorView;
+    ConstTensorView views[8];
+    std::vector<ConstTensorView> many;
+    ConstTensorView* in = views;
+    if (inputs.size() > std::size(views)) {
+      many.resize(inputs.size());
+      in = many.data();
     }
-    return internalError("unknown primitive");
+    for (size_t i = 0; i < inputs.size(); ++i)
+      in[i] = {inputs[i].desc, inputs[i].buffer.hostPointer()};
+    const reference::Inputs ins(in, inputs.size());
+    const reference::TensorView out{output.desc, output.buffer.hostPointer()};
+    return std::visit(
+        [&](const auto& p) -> Status {
+          using P = std::decay_t<decltype(p)>;
+          if constexpr (std::is_same_v<P, RasterParams>) return reference::runRaster(p, ins, out);
+          if constexpr (std::is_same_v<P, UnaryParams>) return reference::runUnary(p, ins, out);
+          if constexpr (std::is_same_v<P, BinaryParams>) return reference::runBinary(p, ins, out);
+          if constexpr (std::is_same_v<P, ReduceParams>) return reference::runReduce(p, ins, out);
+          if constexpr (std::is_same_v<P, MatMulParams>) return reference::runMatMul(p, ins, out);
+          if constexpr (std::is_same_v<P, Conv2dParams>) return reference::runConv2d(p, ins, out);
+          if constexpr (std::is_same_v<P, PoolParams>) return reference::runPool(p, ins, out);
+          if constexpr (std::is_same_v<P, ViewParams>) return Status::ok();
+          return internalError("unknown primitive");
+        },
+        params_);
   }
+
+private:
+  const PrimitiveParams& params_;
+};
+
+class ReferenceBackend final : public Backend {
+public:
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    if (args.choice.id != 0)
+      return corrupt("reference has no kernel " + std::to_string(args.choice.id));
+    return std::unique_ptr<PreparedKernel>(
+        std::make_unique<ReferenceKernel>(args.primitive->params));
+  }
+
+private:
+  ReferenceDescriptor descriptor_;
 };
 
 } // namespace

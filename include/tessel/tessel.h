@@ -42,7 +42,12 @@ void tessel_status_free(tessel_status status);
 
 /* Loads a .tsl artifact (mapped, verified). */
 tessel_status tessel_model_load_file(const char* path, tessel_model** out_model);
+/* Loads from bytes the call copies; `data` may be freed when it returns. */
 tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_model** out_model);
+/* Loads from bytes read in place, without a copy: the caller keeps them alive and unchanged until
+ * tessel_model_release. `data` must be 64-byte aligned (constants are used where they lie). */
+tessel_status tessel_model_load_memory_borrowed(const void* data, size_t size,
+                                                tessel_model** out_model);
 void tessel_model_release(tessel_model* model);
 
 typedef struct {
@@ -60,10 +65,19 @@ tessel_status tessel_model_input_info(const tessel_model* model, size_t index,
 tessel_status tessel_model_output_info(const tessel_model* model, size_t index,
                                        tessel_tensor_info* out);
 
+/* Grows at the end only: struct_size tells the library which fields the caller knows, so a
+ * program built against an older header keeps working. Fill it with tessel_session_options_init
+ * before setting fields. */
 typedef struct {
-  const char* backend; /* NULL or "" = the artifact's plan */
+  size_t struct_size;  /* sizeof(tessel_session_options) as the caller compiled it */
+  const char* backend; /* NULL or "" = the artifact's plan; otherwise preferred where it can */
+  int32_t threads; /* kernel threads, the caller included; 0 = every core this process may use */
 } tessel_session_options;
 
+void tessel_session_options_init(tessel_session_options* options);
+
+/* Sessions of one model share its prepared kernels (packed weights); each session has its own
+ * arena and may run on its own thread. `options` may be NULL (defaults). */
 tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options,
                                     tessel_session** out_session);
@@ -75,8 +89,11 @@ tessel_status tessel_session_run(tessel_session* session);
 /* Points at output `index`; valid until the next run or the session's release. */
 tessel_status tessel_session_get_output(const tessel_session* session, size_t index,
                                         const void** data, size_t* size);
-/* Bytes of the session's planned arena (peak memory for intermediate tensors). */
+/* Bytes of the session's planned arenas, all memory spaces (peak memory for intermediate tensors
+ * and kernel workspace). */
 int64_t tessel_session_arena_bytes(const tessel_session* session);
+/* The thread count the session runs kernels with. */
+int32_t tessel_session_threads(const tessel_session* session);
 
 #ifdef __cplusplus
 } /* extern "C" */

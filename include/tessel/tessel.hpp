@@ -50,8 +50,12 @@ private:
 
 class Session {
 public:
-  static Error create(const Model& model, const std::string& backend, Session* out) {
-    tessel_session_options opts{backend.c_str()};
+  static Error create(const Model& model, const std::string& backend, Session* out,
+                      int32_t threads = 0) {
+    tessel_session_options opts;
+    tessel_session_options_init(&opts);
+    opts.backend = backend.c_str();
+    opts.threads = threads;
     tessel_session* s = nullptr;
     Error e = take(tessel_session_create(model.get(), &opts, &s));
     if (!e) out->session_.reset(s);

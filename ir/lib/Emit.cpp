@@ -4,6 +4,7 @@
 #include "tessel/ir/PrimitiveConversion.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/backend.h"
+#include "tessel/search/assign.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -49,31 +50,33 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
 
 } // namespace
 
-// The plan: each primitive goes to the first listed backend (all built-in ones when the list is
-// empty) that supports it. The search pass will replace this first-fit choice.
+// The plan: each primitive goes to the first listed backend (all built-in ones, in priority
+// order, when the list is empty) that supports it, through the same planner the runtime uses.
+// The search pass will replace its choice rule.
 Status planBackends(Program& prog, const std::vector<std::string>& backends) {
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  std::vector<Backend*> order;
+  search::AssignRequest request;
   for (const std::string& name : backends) {
     Backend* b = registry.find(name);
     if (!b) return invalidArgument("no backend named '" + name + "'");
-    order.push_back(b);
+    request.descriptors.push_back(&b->descriptor());
   }
-  if (order.empty())
-    for (const auto& b : registry.all())
-      order.push_back(b.get());
+  if (request.descriptors.empty()) request.descriptors = registry.descriptors();
   const std::vector<TensorDesc> descs = prog.descs();
+  request.primitives = prog.primitives;
+  request.tensors = &descs;
+  auto assigned = search::assignBackends(request);
+  if (!assigned.isOk())
+    return assigned.status().withContext(
+        "with backends " + (backends.empty() ? std::string("(all)") : llvm::join(backends, ",")));
   prog.backends.clear();
-  for (const Primitive& p : prog.primitives) {
-    std::string chosen;
-    for (Backend* b : order)
-      if (chosen.empty() && b->supports(p, descs)) chosen = std::string(b->name());
-    if (chosen.empty())
-      return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
-                         "': none of the requested backends supports it");
-    prog.backends.push_back(chosen);
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
+    const int b = assigned->backend[i];
+    prog.backends.push_back(b == search::kNoBackend ? std::string()
+                                                    : std::string(request.descriptors[b]->name()));
   }
+  prog.kernels = assigned->kernel;
   return Status::ok();
 }
 

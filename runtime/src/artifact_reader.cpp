@@ -199,6 +199,13 @@ Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes) 
   return std::shared_ptr<const Program>(std::move(prog));
 }
 
+Result<std::shared_ptr<const Program>> loadArtifactBorrowed(const uint8_t* bytes, size_t size) {
+  if (reinterpret_cast<uintptr_t>(bytes) % 64 != 0)
+    return invalidArgument("borrowed artifact bytes must be 64-byte aligned");
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Program> prog, buildProgram(bytes, size));
+  return std::shared_ptr<const Program>(std::move(prog));
+}
+
 Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ioError("cannot open '" + path + "': " + std::strerror(errno));

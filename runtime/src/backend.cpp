@@ -1,8 +1,21 @@
 #include "tessel/runtime/backend.h"
 
+#include "tessel/runtime/thread_pool.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
 namespace tessel {
 
-double Backend::estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors) const {
+std::vector<KernelCandidate> BackendDescriptor::candidates(const Primitive&,
+                                                           const std::vector<TensorDesc>&) const {
+  return {KernelCandidate{KernelChoice{}, std::string(name()) + "_default"}};
+}
+
+double BackendDescriptor::estimateSeconds(const Primitive& p,
+                                          const std::vector<TensorDesc>& tensors,
+                                          const KernelChoice&, int) const {
   // Bytes moved at 10 GB/s: a neutral default that backends override with their own roofline.
   double bytes = static_cast<double>(tensors[p.outputs[0]].byteSize());
   for (int32_t id : p.inputs)
@@ -18,6 +31,92 @@ Backend* BackendRegistry::find(std::string_view name) const {
   for (const auto& b : backends_)
     if (b->name() == name) return b.get();
   return nullptr;
+}
+
+std::vector<const BackendDescriptor*> BackendRegistry::descriptors() const {
+  std::vector<const BackendDescriptor*> out;
+  for (const auto& b : backends_)
+    out.push_back(&b->descriptor());
+  return out;
+}
+
+namespace {
+
+class HostStream final : public Stream {
+public:
+  Status wait() override { return Status::ok(); }
+};
+
+class HostDevice final : public Device {
+public:
+  std::string_view memorySpace() const override { return kHostSpace; }
+  ThreadPool* threadPool() override { return &pool_; }
+  Result<BufferRef> allocate(int64_t bytes) override {
+    // 64-byte aligned (a cache line, an AVX-512 register); never null, even for 0 bytes.
+    const size_t size = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, size);
+    if (!p)
+      return invalidArgument("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
+    return BufferRef{p, 0};
+  }
+  void release(BufferRef buffer) override { std::free(buffer.handle); }
+  Result<std::unique_ptr<Stream>> createStream() override {
+    return std::unique_ptr<Stream>(std::make_unique<HostStream>());
+  }
+  Status upload(Stream&, const BufferRef& dst, const void* src, int64_t bytes) override {
+    if (bytes) std::memcpy(dst.hostPointer(), src, static_cast<size_t>(bytes));
+    return Status::ok();
+  }
+  Status download(Stream&, void* dst, const BufferRef& src, int64_t bytes) override {
+    if (bytes) std::memcpy(dst, src.hostPointer(), static_cast<size_t>(bytes));
+    return Status::ok();
+  }
+
+private:
+  ThreadPool pool_;
+};
+
+} // namespace
+
+std::shared_ptr<Device> hostDevice() {
+  static std::shared_ptr<Device> device = std::make_shared<HostDevice>();
+  return device;
+}
+
+Status runPrimitiveOnHost(Backend& backend, const Primitive& p,
+                          const std::vector<TensorDesc>& tensors,
+                          std::span<const void* const> inputs, void* output,
+                          const HostRunOptions& options) {
+  if (backend.descriptor().memorySpace() != kHostSpace)
+    return invalidArgument("backend '" + std::string(backend.name()) + "' is not a host backend");
+  if (inputs.size() != p.inputs.size()) return invalidArgument("input count mismatch");
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  PrepareArgs args;
+  args.primitive = &p;
+  args.tensors = &tensors;
+  args.choice = options.choice;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    args.constants.push_back(i < 64 && (options.constantMask >> i & 1) ? inputs[i] : nullptr);
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel, backend.prepare(args, *device));
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
+  std::vector<TensorArg> in;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    in.push_back({&tensors[p.inputs[i]], {const_cast<void*>(inputs[i]), 0}});
+  ExecContext ctx;
+  ctx.device = device.get();
+  ctx.stream = stream.get();
+  ctx.pool = device->threadPool();
+  ctx.threads = std::max(options.threads, 1);
+  ctx.workspaceBytes = kernel->workspaceBytes(ctx.threads);
+  BufferRef workspace;
+  if (ctx.workspaceBytes > 0) {
+    TESSEL_ASSIGN_OR_RETURN(workspace, device->allocate(ctx.workspaceBytes));
+    ctx.workspace = workspace;
+  }
+  Status s = kernel->run(ctx, in, {&tensors[p.outputs[0]], {output, 0}});
+  if (workspace.handle) device->release(workspace);
+  TESSEL_RETURN_IF_ERROR(s);
+  return stream->wait();
 }
 
 } // namespace tessel

@@ -2,8 +2,12 @@
 // allocation failure, which is turned into a status at this boundary.
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
+#include "tessel/runtime/thread_pool.h"
 #include "tessel/tessel.h"
 
+#include <cstddef>
+#include <map>
+#include <mutex>
 #include <new>
 
 struct tessel_status_s {
@@ -11,12 +15,15 @@ struct tessel_status_s {
   std::string message;
 };
 
+// A model keeps one PreparedModel per preferred backend, made by its first session and shared
+// by the later ones.
 struct tessel_model_s {
   std::shared_ptr<const tessel::Program> program;
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<const tessel::PreparedModel>> prepared;
 };
 
 struct tessel_session_s {
-  tessel::BackendRegistry registry;
   std::unique_ptr<tessel::Session> session;
 };
 
@@ -44,6 +51,44 @@ template <typename F> tessel_status guarded(F&& f) {
   } catch (...) {
     return make(TESSEL_INTERNAL, "unexpected internal error");
   }
+}
+
+// The built-in backends, registered once; prepared models point into them.
+const tessel::BackendRegistry& builtinRegistry() {
+  static const tessel::BackendRegistry registry = [] {
+    tessel::BackendRegistry r;
+    tessel::registerBuiltinBackends(r);
+    return r;
+  }();
+  return registry;
+}
+
+tessel_status loaded(tessel::Result<std::shared_ptr<const tessel::Program>> prog,
+                     tessel_model** out) {
+  if (!prog.isOk()) return fromStatus(prog.status());
+  auto* m = new tessel_model_s();
+  m->program = std::move(prog).value();
+  *out = m;
+  return nullptr;
+}
+
+// Options as the caller's header version laid them out: fields past struct_size keep defaults.
+tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options* o) {
+  tessel::SessionOptions opts;
+  if (!o) return opts;
+  auto has = [&](size_t offset, size_t size) { return o->struct_size >= offset + size; };
+  if (!has(offsetof(tessel_session_options, backend), sizeof o->backend))
+    return tessel::invalidArgument("tessel_session_options.struct_size " +
+                                   std::to_string(o->struct_size) +
+                                   " is too small: call tessel_session_options_init first");
+  if (o->backend) opts.backend = o->backend;
+  if (has(offsetof(tessel_session_options, threads), sizeof o->threads)) {
+    if (o->threads < 0 || o->threads > 1024)
+      return tessel::invalidArgument("threads " + std::to_string(o->threads) +
+                                     " is outside 0..1024");
+    opts.threads = o->threads;
+  }
+  return opts;
 }
 
 tessel_status infoOf(const tessel_model* model, const std::vector<int32_t>& ids, size_t index,
@@ -75,22 +120,21 @@ void tessel_status_free(tessel_status s) {
 
 tessel_status tessel_model_load_file(const char* path, tessel_model** out) {
   if (!path || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
-  return guarded([&]() -> tessel_status {
-    auto prog = tessel::loadArtifactFile(path);
-    if (!prog.isOk()) return fromStatus(prog.status());
-    *out = new tessel_model_s{std::move(prog).value()};
-    return nullptr;
-  });
+  return guarded([&]() { return loaded(tessel::loadArtifactFile(path), out); });
 }
 
 tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_model** out) {
   if (!data || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
-  return guarded([&]() -> tessel_status {
+  return guarded([&]() {
     const auto* p = static_cast<const uint8_t*>(data);
-    auto prog = tessel::loadArtifact(std::vector<uint8_t>(p, p + size));
-    if (!prog.isOk()) return fromStatus(prog.status());
-    *out = new tessel_model_s{std::move(prog).value()};
-    return nullptr;
+    return loaded(tessel::loadArtifact(std::vector<uint8_t>(p, p + size)), out);
+  });
+}
+
+tessel_status tessel_model_load_memory_borrowed(const void* data, size_t size, tessel_model** out) {
+  if (!data || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  return guarded([&]() {
+    return loaded(tessel::loadArtifactBorrowed(static_cast<const uint8_t*>(data), size), out);
   });
 }
 
@@ -117,11 +161,22 @@ tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options, tessel_session** out) {
   if (!model || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
   return guarded([&]() -> tessel_status {
+    auto opts = readOptions(options);
+    if (!opts.isOk()) return fromStatus(opts.status());
+    auto* m = const_cast<tessel_model*>(model); // the cache is the only mutable part
+    std::shared_ptr<const tessel::PreparedModel> prepared;
+    {
+      std::lock_guard<std::mutex> lock(m->mutex);
+      auto& slot = m->prepared[opts->backend];
+      if (!slot) {
+        auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend);
+        if (!p.isOk()) return fromStatus(p.status());
+        slot = std::move(p).value();
+      }
+      prepared = slot;
+    }
     auto s = std::make_unique<tessel_session_s>();
-    tessel::registerBuiltinBackends(s->registry);
-    tessel::SessionOptions opts;
-    if (options && options->backend) opts.backend = options->backend;
-    auto session = tessel::Session::create(model->program, s->registry, opts);
+    auto session = tessel::Session::create(prepared, *opts);
     if (!session.isOk()) return fromStatus(session.status());
     s->session = std::move(session).value();
     *out = s.release();
@@ -154,7 +209,17 @@ tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const
 }
 
 int64_t tessel_session_arena_bytes(const tessel_session* s) {
-  return s ? s->session->memoryPlan().arenaBytes : 0;
+  return s ? s->session->arenaBytes() : 0;
+}
+
+int32_t tessel_session_threads(const tessel_session* s) {
+  return s ? s->session->threads() : 0;
+}
+
+void tessel_session_options_init(tessel_session_options* o) {
+  if (!o) return;
+  *o = tessel_session_options{};
+  o->struct_size = sizeof(tessel_session_options);
 }
 
 } // extern "C"

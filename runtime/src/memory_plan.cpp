@@ -6,21 +6,46 @@
 namespace tessel {
 namespace {
 
-constexpr int64_t kAlign = 64;
-
 int64_t alignUp(int64_t v) {
-  return (v + kAlign - 1) / kAlign * kAlign;
+  return (v + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
 }
 
-struct Buffer {
-  int32_t root;
-  int64_t bytes;
-  int64_t first; // primitive index of the first write (-1: before the run)
-  int64_t last;  // primitive index of the last read
-  int64_t offset = 0;
-};
-
 } // namespace
+
+ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers) {
+  ArenaLayout layout;
+  layout.offsets.assign(buffers.size(), 0);
+  std::vector<int64_t> bytes(buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i)
+    bytes[i] = alignUp(std::max<int64_t>(buffers[i].bytes, 1));
+  // Greedy by size: each buffer takes the lowest offset free during its whole lifetime.
+  std::vector<size_t> order(buffers.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return bytes[a] > bytes[b]; });
+  std::vector<size_t> placed;
+  std::vector<std::pair<int64_t, int64_t>> busy;
+  for (size_t bi : order) {
+    const Lifetime& b = buffers[bi];
+    busy.clear();
+    for (size_t pi : placed) {
+      const Lifetime& o = buffers[pi];
+      if (o.last < b.first || b.last < o.first) continue;
+      busy.emplace_back(layout.offsets[pi], layout.offsets[pi] + bytes[pi]);
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (auto [lo, hi] : busy) {
+      if (offset + bytes[bi] <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    layout.offsets[bi] = offset;
+    placed.push_back(bi);
+    layout.arenaBytes = std::max(layout.arenaBytes, offset + bytes[bi]);
+    layout.unsharedBytes += bytes[bi];
+  }
+  return layout;
+}
 
 MemoryPlan planMemory(const Program& program) {
   const size_t count = program.tensors.size();
@@ -46,41 +71,20 @@ MemoryPlan planMemory(const Program& program) {
   for (int32_t id : program.outputs)
     last[plan.aliasOf[id]] = end;
 
-  std::vector<Buffer> buffers;
+  std::vector<Lifetime> buffers;
+  std::vector<int32_t> roots;
   for (size_t id = 0; id < count; ++id) {
     if (plan.aliasOf[id] != static_cast<int32_t>(id) || program.tensors[id].data) continue;
     if (first[id] == end && last[id] < 0) continue; // never used
-    buffers.push_back({static_cast<int32_t>(id),
-                       alignUp(std::max<int64_t>(program.tensors[id].desc.byteSize(), 1)),
-                       first[id], std::max(last[id], first[id])});
+    buffers.push_back(
+        {program.tensors[id].desc.byteSize(), first[id], std::max(last[id], first[id])});
+    roots.push_back(static_cast<int32_t>(id));
   }
-  // Greedy by size: each buffer takes the lowest offset free during its whole lifetime.
-  std::vector<size_t> order(buffers.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return buffers[a].bytes > buffers[b].bytes; });
-  std::vector<size_t> placed;
-  for (size_t bi : order) {
-    Buffer& b = buffers[bi];
-    std::vector<std::pair<int64_t, int64_t>> busy;
-    for (size_t pi : placed) {
-      const Buffer& o = buffers[pi];
-      if (o.last < b.first || b.last < o.first) continue;
-      busy.emplace_back(o.offset, o.offset + o.bytes);
-    }
-    std::sort(busy.begin(), busy.end());
-    int64_t offset = 0;
-    for (auto [lo, hi] : busy) {
-      if (offset + b.bytes <= lo) break;
-      offset = std::max(offset, hi);
-    }
-    b.offset = offset;
-    placed.push_back(bi);
-    plan.arenaBytes = std::max(plan.arenaBytes, offset + b.bytes);
-    plan.unsharedBytes += b.bytes;
-  }
-  for (const Buffer& b : buffers)
-    plan.offsets[b.root] = b.offset;
+  const ArenaLayout layout = packLifetimes(buffers);
+  plan.arenaBytes = layout.arenaBytes;
+  plan.unsharedBytes = layout.unsharedBytes;
+  for (size_t i = 0; i < roots.size(); ++i)
+    plan.offsets[roots[i]] = layout.offsets[i];
   for (size_t id = 0; id < count; ++id)
     plan.offsets[id] = plan.offsets[plan.aliasOf[id]];
   return plan;

@@ -28,6 +28,8 @@ Status validateProgram(const Program& program) {
   }
   if (!program.backends.empty() && program.backends.size() != program.primitives.size())
     return corrupt("plan length differs from the primitive count");
+  if (!program.kernels.empty() && program.kernels.size() != program.primitives.size())
+    return corrupt("kernel plan length differs from the primitive count");
   const std::vector<TensorDesc> descs = program.descs();
   for (const Primitive& p : program.primitives) {
     TESSEL_RETURN_IF_ERROR(validatePrimitive(p, descs));

@@ -1,77 +1,296 @@
 #include "tessel/runtime/session.h"
 
+#include "tessel/runtime/thread_pool.h"
+
 #include <cstring>
+#include <map>
 
 namespace tessel {
+
+namespace detail {
+enum class StepKind { Kernel, Upload, Download };
+struct PlanStep {
+  StepKind kind = StepKind::Kernel;
+  int32_t primitive = -1;      // kernels
+  std::vector<int32_t> inputs; // kernels: session tensor ids; copies: the source
+  int32_t output = -1;
+  int workspace = -1; // kernels: lifetime index in the step's space
+  int space = 0;      // kernels: where it runs; copies: the device side
+};
+} // namespace detail
+
+struct Session::Plan {
+  struct Space {
+    std::string name;
+    std::shared_ptr<Device> device;
+    std::unique_ptr<Stream> stream;
+    std::vector<Lifetime> lifetimes;
+    std::vector<int64_t> offsets; // per lifetime
+    BufferRef arena;
+    bool allocated = false;
+  };
+  struct Tensor {
+    const TensorDesc* desc = nullptr;
+    int space = 0;
+    int32_t root = 0; // the tensor whose storage this one uses (views)
+    const void* constant = nullptr;
+    int lifetime = -1; // index into its space's lifetimes
+  };
+  using StepKind = detail::StepKind;
+  using Step = detail::PlanStep;
+
+  std::vector<Space> spaces; // [0] is the host
+  std::vector<Tensor> tensors;
+  std::vector<std::unique_ptr<TensorDesc>> copyDescs;
+  std::vector<Step> preload, steps;
+  std::vector<int32_t> outputs; // per program output: a host tensor
+
+  int spaceOf(const std::shared_ptr<Device>& device) {
+    for (size_t i = 0; i < spaces.size(); ++i)
+      if (spaces[i].name == device->memorySpace()) return static_cast<int>(i);
+    spaces.push_back({std::string(device->memorySpace()), device, nullptr, {}, {}, {}, false});
+    return static_cast<int>(spaces.size() - 1);
+  }
+  bool isConstant(int32_t id) const { return tensors[tensors[id].root].constant != nullptr; }
+  BufferRef ref(int32_t id) const {
+    const Tensor& r = tensors[tensors[id].root];
+    if (r.constant) return {const_cast<void*>(r.constant), 0};
+    const Space& s = spaces[r.space];
+    return {s.arena.handle, s.arena.offset + s.offsets[r.lifetime]};
+  }
+};
+
+namespace {
+
+using Plan = Session::Plan;
+
+// Makes tensor `id` available in `space`: itself, or a copy made by a step appended to `steps`
+// (via the host when neither side is the host). Tensors never change, so one copy per space.
+int32_t ensureIn(Plan& plan, std::map<std::pair<int32_t, int>, int32_t>& copies, int32_t id,
+                 int space, std::vector<Plan::Step>& steps) {
+  if (plan.tensors[id].space == space) return id;
+  auto it = copies.find({id, space});
+  if (it != copies.end()) return it->second;
+  int32_t src = id;
+  if (plan.tensors[id].space != 0 && space != 0) src = ensureIn(plan, copies, id, 0, steps);
+  const auto copy = static_cast<int32_t>(plan.tensors.size());
+  plan.copyDescs.push_back(std::make_unique<TensorDesc>(*plan.tensors[id].desc));
+  plan.tensors.push_back({plan.copyDescs.back().get(), space, copy, nullptr, -1});
+  Plan::Step step;
+  step.kind = space == 0 ? Plan::StepKind::Download : Plan::StepKind::Upload;
+  step.inputs = {src};
+  step.output = copy;
+  step.space = space == 0 ? plan.tensors[src].space : space;
+  steps.push_back(std::move(step));
+  copies[{id, space}] = copy;
+  return copy;
+}
+
+} // namespace
+
+Session::~Session() {
+  if (!plan_) return;
+  for (Plan::Space& s : plan_->spaces)
+    if (s.allocated) s.device->release(s.arena);
+}
 
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
+                          PreparedModel::create(std::move(program), registry, options.backend));
+  return create(std::move(model), options);
+}
+
+Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const PreparedModel> model,
+                                                 const SessionOptions& options) {
+  if (options.threads < 0)
+    return invalidArgument("thread count " + std::to_string(options.threads) + " is negative");
   std::unique_ptr<Session> s(new Session());
-  s->program_ = std::move(program);
-  const Program& prog = *s->program_;
-  s->descs_ = prog.descs();
-  Backend* preferred = nullptr;
-  if (!options.backend.empty()) {
-    preferred = registry.find(options.backend);
-    if (!preferred) return invalidArgument("no backend named '" + options.backend + "'");
-  }
-  for (size_t i = 0; i < prog.primitives.size(); ++i) {
-    const Primitive& p = prog.primitives[i];
-    Backend* chosen = nullptr;
-    if (preferred && preferred->supports(p, s->descs_)) chosen = preferred;
-    if (!chosen && !prog.backends.empty() && !prog.backends[i].empty()) {
-      Backend* planned = registry.find(prog.backends[i]);
-      if (planned && planned->supports(p, s->descs_)) chosen = planned;
-    }
-    for (const auto& b : registry.all())
-      if (!chosen && b->supports(p, s->descs_)) chosen = b.get();
-    if (!chosen)
-      return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
-                         "': no registered backend supports it");
-    s->assigned_.push_back(chosen);
-  }
-  s->plan_ = planMemory(prog);
-  s->arena_.reset(new (std::nothrow) uint8_t[s->plan_.arenaBytes + 64]);
-  if (!s->arena_)
-    return invalidArgument("cannot allocate an arena of " + std::to_string(s->plan_.arenaBytes) +
-                           " bytes");
-  auto base = reinterpret_cast<uintptr_t>(s->arena_.get());
-  s->arenaBase_ = s->arena_.get() + ((64 - base % 64) % 64);
+  s->model_ = std::move(model);
+  s->threads_ = options.threads > 0 ? options.threads : defaultThreadCount();
+  TESSEL_RETURN_IF_ERROR(s->build());
+  TESSEL_RETURN_IF_ERROR(s->allocate());
+  // Constants a device reads are uploaded once, here.
+  for (const Plan::Step& step : s->plan_->preload)
+    TESSEL_RETURN_IF_ERROR(s->runStep(step));
   return s;
 }
 
-const void* Session::tensorData(int32_t id) const {
-  const int32_t root = plan_.aliasOf[id];
-  if (program_->tensors[root].data) return program_->tensors[root].data;
-  return arenaBase_ + plan_.offsets[root];
+// Steps, tensor placement and copies between spaces.
+Status Session::build() {
+  plan_ = std::make_unique<Plan>();
+  Plan& plan = *plan_;
+  const Program& prog = model_->program();
+  plan.spaceOf(hostDevice());
+  for (size_t id = 0; id < prog.tensors.size(); ++id)
+    plan.tensors.push_back(
+        {&model_->descs()[id], 0, static_cast<int32_t>(id), prog.tensors[id].data, -1});
+  std::map<std::pair<int32_t, int>, int32_t> copies;
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
+    const Primitive& p = prog.primitives[i];
+    Plan::Tensor& out = plan.tensors[p.outputs[0]];
+    if (!model_->backend(i)) { // a view: same bytes, same space
+      out.space = plan.tensors[p.inputs[0]].space;
+      out.root = plan.tensors[p.inputs[0]].root;
+      continue;
+    }
+    const int space = plan.spaceOf(model_->device(i));
+    Plan::Step step;
+    step.primitive = static_cast<int32_t>(i);
+    step.space = space;
+    for (int32_t id : p.inputs)
+      step.inputs.push_back(
+          ensureIn(plan, copies, id, space, plan.isConstant(id) ? plan.preload : plan.steps));
+    step.output = p.outputs[0];
+    plan.tensors[p.outputs[0]].space = space;
+    plan.steps.push_back(std::move(step));
+  }
+  for (int32_t id : prog.outputs)
+    plan.outputs.push_back(ensureIn(plan, copies, id, 0, plan.steps));
+  return Status::ok();
 }
 
-Status Session::setInput(size_t i, const void* data, size_t bytes) {
-  if (i >= program_->inputs.size())
-    return invalidArgument("input index " + std::to_string(i) + " out of range");
-  const ProgramTensor& t = program_->tensors[program_->inputs[i]];
-  if (bytes != static_cast<size_t>(t.desc.byteSize()))
-    return invalidArgument("input '" + t.name + "' expects " + std::to_string(t.desc.byteSize()) +
-                           " bytes (" + t.desc.toString() + "), got " + std::to_string(bytes));
-  if (bytes) std::memcpy(const_cast<void*>(tensorData(program_->inputs[i])), data, bytes);
+// Lifetimes over the steps, one arena per space, workspace included.
+Status Session::allocate() {
+  Plan& plan = *plan_;
+  const Program& prog = model_->program();
+  const auto end = static_cast<int64_t>(plan.steps.size());
+  std::vector<int64_t> first(plan.tensors.size(), end), last(plan.tensors.size(), -1);
+  for (int32_t id : prog.inputs)
+    first[id] = -1;
+  for (const Plan::Step& s : plan.preload) {
+    first[s.output] = -1;
+    last[s.output] = end;
+  }
+  for (int64_t i = 0; i < end; ++i) {
+    const Plan::Step& s = plan.steps[i];
+    for (int32_t id : s.inputs)
+      last[plan.tensors[id].root] = std::max(last[plan.tensors[id].root], i);
+    const int32_t root = plan.tensors[s.output].root;
+    first[root] = std::min(first[root], i);
+    last[root] = std::max(last[root], i);
+  }
+  for (int32_t id : plan.outputs)
+    last[plan.tensors[id].root] = end;
+  for (size_t id = 0; id < plan.tensors.size(); ++id) {
+    Plan::Tensor& t = plan.tensors[id];
+    if (t.root != static_cast<int32_t>(id) || t.constant) continue;
+    if (first[id] == end && last[id] < 0) continue; // never used
+    auto& lifetimes = plan.spaces[t.space].lifetimes;
+    t.lifetime = static_cast<int>(lifetimes.size());
+    lifetimes.push_back({t.desc->byteSize(), first[id], std::max(last[id], first[id])});
+  }
+  for (int64_t i = 0; i < end; ++i) {
+    Plan::Step& s = plan.steps[i];
+    if (s.kind != Plan::StepKind::Kernel) continue;
+    const int64_t bytes = model_->kernel(s.primitive)->workspaceBytes(threads_);
+    if (bytes <= 0) continue;
+    auto& lifetimes = plan.spaces[s.space].lifetimes;
+    s.workspace = static_cast<int>(lifetimes.size());
+    lifetimes.push_back({bytes, i, i});
+  }
+  for (Plan::Space& space : plan.spaces) {
+    const ArenaLayout layout = packLifetimes(space.lifetimes);
+    space.offsets = layout.offsets;
+    arenaStats_.push_back({space.name, layout.arenaBytes, layout.unsharedBytes});
+    auto arena = space.device->allocate(layout.arenaBytes);
+    if (!arena.isOk()) return arena.status().withContext("arena in memory space " + space.name);
+    space.arena = *arena;
+    space.allocated = true;
+    auto stream = space.device->createStream();
+    if (!stream.isOk()) return stream.status().withContext("stream in memory space " + space.name);
+    space.stream = std::move(stream).value();
+  }
+  preloadCopies_ = static_cast<int>(plan.preload.size());
+  return Status::ok();
+}
+
+Status Session::runStep(const Plan::Step& s) {
+  Plan& plan = *plan_;
+  Plan::Space& space = plan.spaces[s.space];
+  const int64_t bytes = plan.tensors[s.output].desc->byteSize();
+  switch (s.kind) {
+  case Plan::StepKind::Upload:
+    TESSEL_RETURN_IF_ERROR(space.device->upload(*space.stream, plan.ref(s.output),
+                                                plan.ref(s.inputs[0]).hostPointer(), bytes));
+    // The host bytes may be reused by the next step: the copy must have finished.
+    return space.stream->wait();
+  case Plan::StepKind::Download:
+    TESSEL_RETURN_IF_ERROR(space.device->download(*space.stream, plan.ref(s.output).hostPointer(),
+                                                  plan.ref(s.inputs[0]), bytes));
+    return space.stream->wait();
+  case Plan::StepKind::Kernel: break;
+  }
+  TensorArg args[8];
+  std::vector<TensorArg> many;
+  TensorArg* in = args;
+  if (s.inputs.size() > std::size(args)) {
+    many.resize(s.inputs.size());
+    in = many.data();
+  }
+  for (size_t k = 0; k < s.inputs.size(); ++k)
+    in[k] = {plan.tensors[s.inputs[k]].desc, plan.ref(s.inputs[k])};
+  ExecContext ctx;
+  ctx.device = space.device.get();
+  ctx.stream = space.stream.get();
+  ctx.pool = space.device->threadPool();
+  ctx.threads = threads_;
+  if (s.workspace >= 0) {
+    ctx.workspace = {space.arena.handle, space.arena.offset + space.offsets[s.workspace]};
+    ctx.workspaceBytes = space.lifetimes[s.workspace].bytes;
+  }
+  Status st =
+      model_->kernel(s.primitive)
+          ->run(ctx, {in, s.inputs.size()}, {plan.tensors[s.output].desc, plan.ref(s.output)});
+  if (!st.isOk())
+    return st.withContext(std::string(model_->backend(s.primitive)->name()) + " backend");
   return Status::ok();
 }
 
 Status Session::run() {
-  std::vector<ConstTensorView> ins;
-  for (size_t i = 0; i < program_->primitives.size(); ++i) {
-    const Primitive& p = program_->primitives[i];
-    if (p.kind() == PrimitiveKind::View) continue; // shares its source's bytes
-    ins.clear();
-    for (int32_t id : p.inputs)
-      ins.push_back({&descs_[id], tensorData(id)});
-    const int32_t out = p.outputs[0];
-    TensorView o{&descs_[out], const_cast<void*>(tensorData(out))};
-    Status s = assigned_[i]->run(p, ins, o);
-    if (!s.isOk()) return s.withContext(std::string(assigned_[i]->name()) + " backend");
-  }
+  for (const Plan::Step& step : plan_->steps)
+    TESSEL_RETURN_IF_ERROR(runStep(step));
+  for (Plan::Space& space : plan_->spaces)
+    TESSEL_RETURN_IF_ERROR(space.stream->wait());
   return Status::ok();
+}
+
+Status Session::setInput(size_t i, const void* data, size_t bytes) {
+  const Program& prog = model_->program();
+  if (i >= prog.inputs.size())
+    return invalidArgument("input index " + std::to_string(i) + " out of range");
+  const ProgramTensor& t = prog.tensors[prog.inputs[i]];
+  if (bytes != static_cast<size_t>(t.desc.byteSize()))
+    return invalidArgument("input '" + t.name + "' expects " + std::to_string(t.desc.byteSize()) +
+                           " bytes (" + t.desc.toString() + "), got " + std::to_string(bytes));
+  if (bytes) std::memcpy(plan_->ref(prog.inputs[i]).hostPointer(), data, bytes);
+  return Status::ok();
+}
+
+const void* Session::outputData(size_t i) const {
+  return plan_->ref(plan_->outputs[i]).hostPointer();
+}
+
+int64_t Session::arenaBytes() const {
+  int64_t total = 0;
+  for (const Arena& a : arenaStats_)
+    total += a.bytes;
+  return total;
+}
+
+int64_t Session::unsharedBytes() const {
+  int64_t total = 0;
+  for (const Arena& a : arenaStats_)
+    total += a.unsharedBytes;
+  return total;
+}
+
+int Session::runCopyCount() const {
+  int n = 0;
+  for (const Plan::Step& s : plan_->steps)
+    n += s.kind != Plan::StepKind::Kernel;
+  return n;
 }
 
 } // namespace tessel

@@ -15,7 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (elements > 4096) return 0; // keep each run short
   tessel::BackendRegistry registry;
   tessel::registerBuiltinBackends(registry);
-  auto session = tessel::Session::create(*prog, registry);
+  tessel::SessionOptions one;
+  one.threads = 1;
+  auto session = tessel::Session::create(*prog, registry, one);
   if (session.isOk()) (void)(*session)->run();
   return 0;
 }

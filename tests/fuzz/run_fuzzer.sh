@@ -15,7 +15,7 @@ cxx="clang++-16"
 command -v ccache >/dev/null && cxx="ccache clang++-16"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
   -DONNX_NAMESPACE=onnx -DONNX_ML=1
-  -I"$root/core/include" -I"$root/runtime/include" -I"$root/include" -I"$root/decompose/include"
+  -pthread -I"$root/core/include" -I"$root/runtime/include" -I"$root/search/include" -I"$root/include" -I"$root/decompose/include"
   -I"$root/frontend/onnx/include" -I"$root/backends/reference/include"
   -I"$root/backends/null/include" -I"$build/core/generated")
 
@@ -33,7 +33,7 @@ compile() {
 }
 
 mapfile -t runtime < <(compile "$root"/core/src/*.cpp \
-  "$root"/runtime/src/{program,backend,memory_plan,session,artifact_reader,artifact_writer}.cpp \
+  "$root"/runtime/src/*.cpp "$root"/search/src/*.cpp \
   "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$build"/runtime/builtin_backends.cpp)
 mapfile -t frontend < <(compile "$root"/decompose/src/*.cpp "$root"/frontend/onnx/src/*.cpp)
 mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")

@@ -234,7 +234,7 @@ TEST_CASE("every backend that claims a raster agrees with the reference") {
     for (const auto& b : registry.all()) {
       prim.inputs = {0};
       prim.outputs = {1};
-      if (!b->supports(prim, {src, dst})) continue;
+      if (!b->descriptor().supports(prim, {src, dst})) continue;
       INFO("backend " << b->name() << ", trial " << trial);
       CHECK(runOn(*b, prim, {src, dst}, {data}) == want);
     }

@@ -5,10 +5,14 @@
 #include "tessel/tessel.hpp"
 #include "test_util.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <thread>
 #include <unistd.h>
 
 using namespace tessel;
@@ -159,7 +163,9 @@ TEST_CASE("C API: status on every call, create/release pairs") {
   tessel_status_free(s);
 
   tessel_session* session = nullptr;
-  tessel_session_options opts{"nope"};
+  tessel_session_options opts;
+  tessel_session_options_init(&opts);
+  opts.backend = "nope";
   s = tessel_session_create(model, &opts, &session);
   REQUIRE(s != nullptr);
   CHECK(std::string(tessel_status_get_message(s)) == "no backend named 'nope'");
@@ -202,9 +208,9 @@ TEST_CASE("a preferred backend that declines a primitive falls back") {
   opts.backend = "null";
   auto s = Session::create(smallProgram(), registry, opts);
   REQUIRE(s.isOk());
-  const auto& assigned = (*s)->assignment();
-  CHECK(assigned[0]->name() == "reference"); // relu: arithmetic
-  CHECK(assigned[2]->name() == "null");      // transpose: pure movement
+  CHECK((*s)->backendOf(0)->name() == "reference"); // relu: arithmetic
+  CHECK((*s)->backendOf(1) == nullptr);             // view: no kernel
+  CHECK((*s)->backendOf(2)->name() == "null");      // transpose: pure movement
 }
 
 TEST_CASE("C++ wrapper: RAII handles and Error values") {
@@ -232,4 +238,88 @@ TEST_CASE("C++ wrapper: RAII handles and Error values") {
   CHECK(static_cast<const float*>(out)[0] == 1.5f);
   api::Model missing;
   CHECK(api::Model::load("/nonexistent.tsl", &missing).code == TESSEL_IO);
+}
+
+TEST_CASE("C API: options grow by struct_size; threads; sessions share one prepared model") {
+  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
+  tessel_model* model = nullptr;
+  REQUIRE(tessel_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  tessel_session_options opts;
+  tessel_session_options_init(&opts);
+  CHECK(opts.struct_size == sizeof opts);
+  CHECK(opts.threads == 0);
+  tessel_session* session = nullptr;
+  opts.struct_size = 4; // older than any header: refused, not misread
+  tessel_status s = tessel_session_create(model, &opts, &session);
+  REQUIRE(s != nullptr);
+  CHECK(tessel_status_get_code(s) == TESSEL_INVALID_ARGUMENT);
+  tessel_status_free(s);
+  // A caller that knows only {struct_size, backend}: threads keep their default.
+  opts.struct_size = offsetof(tessel_session_options, threads);
+  opts.threads = -5;
+  REQUIRE(tessel_session_create(model, &opts, &session) == nullptr);
+  CHECK(tessel_session_threads(session) >= 1);
+  tessel_session_release(session);
+  tessel_session_options_init(&opts);
+  opts.threads = -5;
+  s = tessel_session_create(model, &opts, &session);
+  REQUIRE(s != nullptr);
+  tessel_status_free(s);
+
+  // Several sessions, each on its own thread, over one model.
+  opts.threads = 2;
+  std::vector<tessel_session*> sessions(3, nullptr);
+  for (auto*& one : sessions)
+    REQUIRE(tessel_session_create(model, &opts, &one) == nullptr);
+  CHECK(tessel_session_threads(sessions[0]) == 2);
+  std::vector<std::thread> runners;
+  std::atomic<int> wrong{0};
+  for (size_t i = 0; i < sessions.size(); ++i)
+    runners.emplace_back([&, i] {
+      const float x[6] = {1, -2, 3, -4, 5, -6};
+      for (int rep = 0; rep < 20; ++rep) {
+        if (tessel_session_set_input(sessions[i], 0, x, sizeof x) ||
+            tessel_session_run(sessions[i]))
+          ++wrong;
+        const void* out = nullptr;
+        size_t size = 0;
+        if (tessel_session_get_output(sessions[i], 0, &out, &size) ||
+            static_cast<const float*>(out)[3] != 4.f)
+          ++wrong;
+      }
+    });
+  for (auto& t : runners)
+    t.join();
+  CHECK(wrong.load() == 0);
+  for (auto* one : sessions)
+    tessel_session_release(one);
+  tessel_model_release(model);
+}
+
+TEST_CASE("C API: a borrowed buffer is read in place and must be 64-byte aligned") {
+  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
+  auto* raw = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes.size() + 64 + 63) / 64 * 64));
+  REQUIRE(raw);
+  std::memcpy(raw, bytes.data(), bytes.size());
+  tessel_model* model = nullptr;
+  REQUIRE(tessel_model_load_memory_borrowed(raw, bytes.size(), &model) == nullptr);
+  tessel_session* session = nullptr;
+  REQUIRE(tessel_session_create(model, nullptr, &session) == nullptr);
+  const float x[6] = {1, -2, 3, -4, 5, -6};
+  REQUIRE(tessel_session_set_input(session, 0, x, sizeof x) == nullptr);
+  REQUIRE(tessel_session_run(session) == nullptr);
+  const void* out = nullptr;
+  size_t size = 0;
+  REQUIRE(tessel_session_get_output(session, 0, &out, &size) == nullptr);
+  CHECK(static_cast<const float*>(out)[0] == 1.5f);
+  tessel_session_release(session);
+  tessel_model_release(model);
+
+  std::memmove(raw + 8, raw, bytes.size());
+  tessel_status s = tessel_model_load_memory_borrowed(raw + 8, bytes.size(), &model);
+  REQUIRE(s != nullptr);
+  CHECK(std::string(tessel_status_get_message(s)) ==
+        "borrowed artifact bytes must be 64-byte aligned");
+  tessel_status_free(s);
+  std::free(raw);
 }

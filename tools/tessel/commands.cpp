@@ -119,19 +119,24 @@ Result<ConvertOptions> convertOptions(const Args& a) {
   return o;
 }
 
-Status checkThreads(const Args& a) {
-  const std::string t = a.get("--threads", "1");
-  if (t != "1") return unsupported("--threads " + t + ": the runtime is single-threaded for now");
-  return Status::ok();
+// --threads N: kernel threads, the caller included; 0 (the default) = every core we may use.
+Result<int> parseThreads(const Args& a) {
+  const std::string t = a.get("--threads", "0");
+  char* end = nullptr;
+  const long n = std::strtol(t.c_str(), &end, 10);
+  if (t.empty() || *end != '\0' || n < 0 || n > 1024)
+    return invalidArgument("--threads expects a count from 0 to 1024, got '" + t + "'");
+  return static_cast<int>(n);
 }
 
 // A session with `inputs` set, in model input order.
 Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
                                          const BackendRegistry& registry,
-                                         const std::string& backend,
+                                         const std::string& backend, int threads,
                                          const std::vector<HostTensor>& inputs) {
   SessionOptions so;
   so.backend = backend;
+  so.threads = threads;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ProgramTensor& t = prog->tensors[prog->inputs[i]];
@@ -219,6 +224,7 @@ namespace {
 struct ModelCommand {
   Args args;
   ConvertOptions options;
+  int threads = 0;
 };
 
 std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& argv,
@@ -232,8 +238,13 @@ std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& ar
     s = invalidArgument(c.args.error);
   else if (c.args.positional.size() != 1)
     s = invalidArgument(usage);
-  else
-    s = checkThreads(c.args);
+  if (s.isOk()) {
+    auto threads = parseThreads(c.args);
+    if (threads.isOk())
+      c.threads = *threads;
+    else
+      s = threads.status();
+  }
   if (s.isOk()) {
     auto opts = convertOptions(c.args);
     if (opts.isOk())
@@ -303,15 +314,16 @@ Status runModel(ModelCommand& c) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, c.args.get("--backend"), inputs));
+  TESSEL_ASSIGN_OR_RETURN(auto session,
+                          prepare(prog, registry, c.args.get("--backend"), c.threads, inputs));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
   TESSEL_RETURN_IF_ERROR(writeOutputs(*session, c.args.get("--output-dir")));
-  const MemoryPlan& plan = session->memoryPlan();
-  std::printf(
-      "latency %.2f ms (one run), arena %.2f MiB (%.2f MiB without reuse), %zu primitives\n", ms,
-      plan.arenaBytes / 1048576.0, plan.unsharedBytes / 1048576.0, prog->primitives.size());
+  std::printf("latency %.2f ms (one run, %d threads), arena %.2f MiB (%.2f MiB without reuse), "
+              "%zu primitives\n",
+              ms, session->threads(), session->arenaBytes() / 1048576.0,
+              session->unsharedBytes() / 1048576.0, prog->primitives.size());
   return Status::ok();
 }
 
@@ -331,7 +343,7 @@ struct CaseResult {
 // One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
 Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                                const BackendRegistry& registry, const std::string& backend,
-                               double rtol, double atol) {
+                               int threads, double rtol, double atol) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
@@ -345,7 +357,7 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                            std::to_string(expected.size()) + " outputs, the model " +
                            std::to_string(prog->inputs.size()) + " and " +
                            std::to_string(prog->outputs.size()));
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, inputs));
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, threads, inputs));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   CaseResult r;
@@ -382,10 +394,13 @@ int runCommand(const std::vector<std::string>& argv) {
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--rtol", "--atol", "--backend"}, {});
+  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
-    return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME]");
+    return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
+                "[--threads N]");
+  auto threads = parseThreads(a);
+  if (!threads.isOk()) return fail(threads.status());
   const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
   const double atol = std::atof(a.get("--atol", "1e-4").c_str());
   int passed = 0, failed = 0, skipped = 0;
@@ -402,7 +417,8 @@ int checkCommand(const std::vector<std::string>& argv) {
     }
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
-      auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), rtol, atol);
+      auto r =
+          runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads, rtol, atol);
       if (!r.isOk()) {
         std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;
@@ -427,7 +443,7 @@ int benchCommand(const std::vector<std::string>& argv) {
   if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), randomInputs(**prog));
+  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog));
   if (!session.isOk()) return fail(session.status());
   const int warmup = std::max(0, std::atoi(a.get("--warmup", "2").c_str()));
   const int runs = std::max(1, std::atoi(a.get("--runs", "10").c_str()));
@@ -441,14 +457,16 @@ int benchCommand(const std::vector<std::string>& argv) {
   }
   std::sort(ms.begin(), ms.end());
   const double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
-  const double arenaMiB = (*session)->memoryPlan().arenaBytes / 1048576.0;
+  const double arenaMiB = (*session)->arenaBytes() / 1048576.0;
+  const int threads = (*session)->threads();
   if (a.has("--json")) {
-    std::printf("{\"model\": \"%s\", \"runs\": %d, \"min_ms\": %.3f, \"median_ms\": %.3f, "
-                "\"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
-                a.positional[0].c_str(), runs, ms.front(), median, ms.back(), arenaMiB);
+    std::printf("{\"model\": \"%s\", \"runs\": %d, \"threads\": %d, \"min_ms\": %.3f, "
+                "\"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
+                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB);
   } else {
-    std::printf("%s: %d runs, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f MiB)\n",
-                a.positional[0].c_str(), runs, ms.front(), median, ms.back(), arenaMiB);
+    std::printf("%s: %d runs, %d threads, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f "
+                "MiB)\n",
+                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB);
   }
   return 0;
 }

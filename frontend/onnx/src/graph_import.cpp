@@ -145,7 +145,9 @@ Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
   TESSEL_RETURN_IF_ERROR(validateProgram(*prog));
   BackendRegistry registry;
   registerReferenceBackend(registry);
-  TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(prog, registry));
+  SessionOptions one;
+  one.threads = 1; // constant folding: small, and no worker threads in the converter
+  TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(prog, registry, one));
   TESSEL_RETURN_IF_ERROR(session->run());
   std::vector<Bytes> outs;
   for (int i = 0; i < low.numOutputs; ++i) {

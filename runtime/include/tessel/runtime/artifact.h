@@ -16,6 +16,8 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
 
 // Verifies and loads an artifact from bytes the Program then owns.
 Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes);
+// Loads from bytes the caller keeps alive and unchanged while the Program lives (64-byte aligned).
+Result<std::shared_ptr<const Program>> loadArtifactBorrowed(const uint8_t* bytes, size_t size);
 // Maps a file and loads it; the Program keeps the mapping alive.
 Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path);
 

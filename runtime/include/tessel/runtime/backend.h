@@ -1,5 +1,14 @@
-// The backend plugin contract. A backend runs primitives on one device; the runtime asks which
-// primitives it supports and hands it tensors. Nothing in runtime/ names a specific backend.
+// The backend plugin contract (v2). docs/backend-contract.md is the long form.
+//
+// A backend has two halves:
+//  - its descriptor (BackendDescriptor): name, memory space, what it supports, its kernel
+//    candidates per primitive and a cost estimate for each. Small and free of kernels: the
+//    compiler's planner and the search use it without creating any device;
+//  - its executor (Backend): the per-device object (Device: allocator, thread pool, queues) shared
+//    by every session in the process, and prepare(), which builds a PreparedKernel per primitive
+//    once per model (packed weights, chosen variant) that every session of that model shares.
+// Per-session state (arenas per memory space, workspace, streams) belongs to the runtime's
+// Session. Nothing in runtime/ names a specific backend.
 #pragma once
 
 #include "tessel/core/primitive.h"
@@ -12,28 +21,134 @@
 
 namespace tessel {
 
-struct TensorView {
-  const TensorDesc* desc;
-  void* data;
+class ThreadPool;
+
+// Memory spaces are named; "host" is ordinary process memory that any host backend reads.
+inline constexpr std::string_view kHostSpace = "host";
+
+// A place in one memory space. Host spaces: `handle` is a base pointer. Device spaces: an opaque
+// handle of the device's own (a VkBuffer, a cl_mem), which only that device dereferences.
+struct BufferRef {
+  void* handle = nullptr;
+  int64_t offset = 0; // bytes from the handle's start
+  void* hostPointer() const { return static_cast<uint8_t*>(handle) + offset; }
 };
 
-struct ConstTensorView {
-  const TensorDesc* desc;
-  const void* data;
+// A tensor as a kernel sees it: its description and where its bytes are.
+struct TensorArg {
+  const TensorDesc* desc = nullptr;
+  BufferRef buffer;
+  template <typename T> const T* hostData() const {
+    return static_cast<const T*>(buffer.hostPointer());
+  }
+  template <typename T> T* mutableHostData() const { return static_cast<T*>(buffer.hostPointer()); }
+};
+
+// Which kernel runs a primitive: a backend-defined id and its tunable parameters (tile sizes,
+// Winograd tile, ...). Stored per primitive in the artifact's plan; id 0 is the backend's default.
+struct KernelChoice {
+  uint32_t id = 0;
+  std::vector<int64_t> params;
+  bool operator==(const KernelChoice&) const = default;
+};
+
+struct KernelCandidate {
+  KernelChoice choice;
+  std::string name; // e.g. "f32_gemm_6x16__avx2_fma"
+};
+
+class BackendDescriptor {
+public:
+  virtual ~BackendDescriptor() = default;
+  virtual std::string_view name() const = 0;
+  // Where this backend's tensors live; "host" unless it owns device memory.
+  virtual std::string_view memorySpace() const { return kHostSpace; }
+  // Whether some kernel of this backend computes this primitive exactly (kind, params, dtypes).
+  virtual bool supports(const Primitive& p, const std::vector<TensorDesc>& tensors) const = 0;
+  // The kernels that could run a supported primitive, best guess first. Default: one, id 0.
+  virtual std::vector<KernelCandidate> candidates(const Primitive& p,
+                                                  const std::vector<TensorDesc>& tensors) const;
+  // Roofline estimate in seconds for one candidate at `threads` threads; the search weighs
+  // backends and kernels with it. The default counts bytes moved at 10 GB/s.
+  virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                                 const KernelChoice& choice, int threads) const;
+};
+
+// A device's ordered queue. Host devices run everything synchronously; a GPU device records or
+// enqueues and wait() blocks until all of it has finished.
+class Stream {
+public:
+  virtual ~Stream() = default;
+  virtual Status wait() = 0;
+};
+
+// The per-device object: one per backend per process, shared by every session.
+class Device {
+public:
+  virtual ~Device() = default;
+  virtual std::string_view memorySpace() const = 0;
+  // Host devices share the process's thread pool; device backends have none.
+  virtual ThreadPool* threadPool() { return nullptr; }
+  virtual Result<BufferRef> allocate(int64_t bytes) = 0;
+  virtual void release(BufferRef buffer) = 0;
+  virtual Result<std::unique_ptr<Stream>> createStream() = 0;
+  // Copies between host memory and this device's space, ordered on `stream`. A download's bytes
+  // may be read only after stream.wait().
+  virtual Status upload(Stream& stream, const BufferRef& dst, const void* src, int64_t bytes) = 0;
+  virtual Status download(Stream& stream, void* dst, const BufferRef& src, int64_t bytes) = 0;
+};
+
+// The process's host device: aligned host memory and the shared thread pool. Host backends
+// return it from Backend::device().
+std::shared_ptr<Device> hostDevice();
+
+// What a kernel gets at run time from the session that runs it.
+struct ExecContext {
+  Device* device = nullptr;
+  Stream* stream = nullptr;
+  ThreadPool* pool = nullptr; // host devices: the pool to run parallel loops on
+  int threads = 1;            // the session's thread count (>= 1)
+  BufferRef workspace;        // workspaceBytes(threads) bytes in the device's space
+  int64_t workspaceBytes = 0;
+};
+
+// A primitive bound to a kernel, built once per model at load and shared by every session of
+// that model: run() must not modify it (sessions may run concurrently).
+class PreparedKernel {
+public:
+  virtual ~PreparedKernel() = default;
+  // Scratch bytes one run needs in the device's space at `threads` threads.
+  virtual int64_t workspaceBytes(int threads) const {
+    (void)threads;
+    return 0;
+  }
+  // Inputs and output are in the backend's memory space, output preallocated.
+  virtual Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+                     const TensorArg& output) const = 0;
+};
+
+// What prepare() may look at: the primitive, every tensor's description, and the host bytes of
+// each input that is a constant (weights to pack or upload; null for the others). All of them
+// stay valid while the model lives (a kernel may point at them); a kernel that keeps a packed
+// copy need not.
+struct PrepareArgs {
+  const Primitive* primitive = nullptr;
+  const std::vector<TensorDesc>* tensors = nullptr;
+  std::vector<const void*> constants; // per input
+  KernelChoice choice;
 };
 
 class Backend {
 public:
   virtual ~Backend() = default;
-  virtual std::string_view name() const = 0;
-  // Whether run() accepts this primitive (its kind, params and tensor dtypes).
-  virtual bool supports(const Primitive& p, const std::vector<TensorDesc>& tensors) const = 0;
-  // Roofline estimate in seconds: the search weighs backends with it.
-  virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors) const;
-  // Runs one validated primitive. Host memory: device backends copy in and out behind this call
-  // until the session learns device buffers.
-  virtual Status run(const Primitive& p, std::span<const ConstTensorView> inputs,
-                     const TensorView& output) = 0;
+  virtual const BackendDescriptor& descriptor() const = 0;
+  std::string_view name() const { return descriptor().name(); }
+  // The per-device object, created on first call and then shared (a missing driver is an error
+  // here, never at registration).
+  virtual Result<std::shared_ptr<Device>> device() = 0;
+  // Binds a supported primitive to the chosen kernel.
+  virtual Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
+                                                          Device& device) const = 0;
 };
 
 class BackendRegistry {
@@ -41,12 +156,27 @@ public:
   void add(std::unique_ptr<Backend> backend);
   Backend* find(std::string_view name) const;
   const std::vector<std::unique_ptr<Backend>>& all() const { return backends_; }
+  std::vector<const BackendDescriptor*> descriptors() const;
 
 private:
   std::vector<std::unique_ptr<Backend>> backends_;
 };
 
-// Registers every backend compiled into this build (generated from the CMake backend list).
+// Registers every backend compiled into this build (generated from the CMake backend list), in
+// priority order: the planner's first choice comes first.
 void registerBuiltinBackends(BackendRegistry& registry);
+
+// Runs one validated primitive on host memory with a fresh prepared kernel: for tests and tools
+// that compare kernels, not for serving (it prepares on every call). `inputs` and `output` are
+// host pointers; input i is handed to prepare() as a constant when bit i of constantMask is set.
+struct HostRunOptions {
+  int threads = 1;
+  uint64_t constantMask = 0;
+  KernelChoice choice;
+};
+Status runPrimitiveOnHost(Backend& backend, const Primitive& p,
+                          const std::vector<TensorDesc>& tensors,
+                          std::span<const void* const> inputs, void* output,
+                          const HostRunOptions& options = {});
 
 } // namespace tessel

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "tessel/core/primitive.h"
+#include "tessel/runtime/backend.h"
 
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@ struct Program {
   std::vector<ProgramTensor> tensors;
   std::vector<Primitive> primitives;
   std::vector<std::string> backends; // the plan: backend per primitive ("" = any)
+  std::vector<KernelChoice> kernels; // the plan: kernel per primitive (empty = defaults)
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
   std::shared_ptr<const void> storage; // owns whatever constant data points into

@@ -1,43 +1,74 @@
-// Session: runs a Program: binds every primitive to a backend, allocates the planned arena,
-// takes inputs, runs, exposes outputs.
+// Session: one execution of a PreparedModel: per memory space an arena planned over the steps,
+// the copies the plan needs between spaces, per-device streams and the thread count. Sessions of
+// one model share its prepared kernels; each session runs on one caller thread at a time.
 #pragma once
 
-#include "tessel/runtime/backend.h"
 #include "tessel/runtime/memory_plan.h"
-#include "tessel/runtime/program.h"
+#include "tessel/runtime/prepared_model.h"
 
 #include <memory>
 #include <string>
 
 namespace tessel {
 
+namespace detail {
+struct PlanStep;
+}
+
 struct SessionOptions {
   std::string backend; // prefer this backend where it supports a primitive ("" = the plan's)
+  int threads = 0;     // threads for kernels, the caller included; 0 = defaultThreadCount()
 };
 
 class Session {
 public:
+  static Result<std::unique_ptr<Session>> create(std::shared_ptr<const PreparedModel> model,
+                                                 const SessionOptions& options = {});
+  // Prepares the program (with options.backend preferred), then creates a session on it.
   static Result<std::unique_ptr<Session>> create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options = {});
+  ~Session();
 
-  const Program& program() const { return *program_; }
+  const Program& program() const { return model_->program(); }
+  const PreparedModel& preparedModel() const { return *model_; }
+  int threads() const { return threads_; }
   // Copies bytes into input i; bytes must equal the input's byte size.
   Status setInput(size_t i, const void* data, size_t bytes);
   Status run();
-  const void* tensorData(int32_t id) const;
-  const void* outputData(size_t i) const { return tensorData(program_->outputs[i]); }
-  const MemoryPlan& memoryPlan() const { return plan_; }
-  const std::vector<Backend*>& assignment() const { return assigned_; }
+  // Host bytes of output i, valid until the next run.
+  const void* outputData(size_t i) const;
+
+  // What the plan costs in memory and copies, per memory space.
+  struct Arena {
+    std::string space;
+    int64_t bytes = 0;         // peak bytes of this space's arena (tensors and workspace)
+    int64_t unsharedBytes = 0; // without reuse
+  };
+  const std::vector<Arena>& arenas() const { return arenaStats_; }
+  int64_t arenaBytes() const;    // all spaces
+  int64_t unsharedBytes() const; // all spaces
+  // Copies between memory spaces: once at creation (constants a device reads) and per run.
+  int preloadCopyCount() const { return preloadCopies_; }
+  int runCopyCount() const;
+  // The backend of primitive i (null for views).
+  Backend* backendOf(size_t i) const { return model_->backend(i); }
+
+private:
+public:
+  struct Plan; // steps, tensor placement, arenas (session.cpp)
 
 private:
   Session() = default;
-  std::shared_ptr<const Program> program_;
-  std::vector<TensorDesc> descs_;
-  MemoryPlan plan_;
-  std::vector<Backend*> assigned_;
-  std::unique_ptr<uint8_t[]> arena_;
-  uint8_t* arenaBase_ = nullptr;
+  Status build();
+  Status allocate();
+  Status runStep(const detail::PlanStep& s);
+
+  std::shared_ptr<const PreparedModel> model_;
+  int threads_ = 1;
+  std::unique_ptr<Plan> plan_;
+  std::vector<Arena> arenaStats_;
+  int preloadCopies_ = 0;
 };
 
 } // namespace tessel

@@ -1,0 +1,43 @@
+// PreparedModel: a Program bound to backends: the plan (backend and kernel per primitive) and one
+// PreparedKernel per primitive, built once and shared, read-only, by every session of the model.
+#pragma once
+
+#include "tessel/runtime/backend.h"
+#include "tessel/runtime/program.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessel {
+
+class PreparedModel {
+public:
+  // The registry must outlive the result (its backends prepared the kernels). `preferred` names
+  // a backend that takes every primitive it supports ("" = the artifact's plan).
+  static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
+                                                             const BackendRegistry& registry,
+                                                             const std::string& preferred = "");
+
+  const Program& program() const { return *program_; }
+  const std::vector<TensorDesc>& descs() const { return descs_; }
+  // Per primitive; views have no backend, device or kernel (they alias their input).
+  Backend* backend(size_t i) const { return steps_[i].backend; }
+  const std::shared_ptr<Device>& device(size_t i) const { return steps_[i].device; }
+  const PreparedKernel* kernel(size_t i) const { return steps_[i].kernel.get(); }
+  const KernelChoice& choice(size_t i) const { return steps_[i].choice; }
+
+private:
+  struct Bound {
+    Backend* backend = nullptr;
+    std::shared_ptr<Device> device;
+    KernelChoice choice;
+    std::unique_ptr<PreparedKernel> kernel;
+  };
+  PreparedModel() = default;
+  std::shared_ptr<const Program> program_;
+  std::vector<TensorDesc> descs_;
+  std::vector<Bound> steps_;
+};
+
+} // namespace tessel

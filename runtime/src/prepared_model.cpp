@@ -1,0 +1,48 @@
+#include "tessel/runtime/prepared_model.h"
+
+#include "tessel/search/assign.h"
+
+namespace tessel {
+
+Result<std::shared_ptr<const PreparedModel>>
+PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
+                      const std::string& preferred) {
+  std::shared_ptr<PreparedModel> m(new PreparedModel());
+  m->program_ = std::move(program);
+  const Program& prog = *m->program_;
+  m->descs_ = prog.descs();
+  search::AssignRequest request;
+  request.primitives = prog.primitives;
+  request.tensors = &m->descs_;
+  request.descriptors = registry.descriptors();
+  request.preferred = preferred;
+  request.planned = prog.backends;
+  request.plannedKernels = prog.kernels;
+  TESSEL_ASSIGN_OR_RETURN(search::Assignment a, search::assignBackends(request));
+
+  m->steps_.resize(prog.primitives.size());
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
+    if (a.backend[i] == search::kNoBackend) continue;
+    const Primitive& p = prog.primitives[i];
+    Bound& bound = m->steps_[i];
+    bound.backend = registry.all()[a.backend[i]].get();
+    bound.choice = a.kernel[i];
+    const std::string where = std::string(primitiveName(p.kind())) + " '" + p.origin + "' on " +
+                              std::string(bound.backend->name());
+    auto device = bound.backend->device();
+    if (!device.isOk()) return device.status().withContext(where);
+    bound.device = std::move(device).value();
+    PrepareArgs args;
+    args.primitive = &p;
+    args.tensors = &m->descs_;
+    args.choice = bound.choice;
+    for (int32_t id : p.inputs)
+      args.constants.push_back(prog.tensors[id].data);
+    auto kernel = bound.backend->prepare(args, *bound.device);
+    if (!kernel.isOk()) return kernel.status().withContext(where);
+    bound.kernel = std::move(kernel).value();
+  }
+  return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+} // namespace tessel

@@ -1,0 +1,104 @@
+#include "tessel/runtime/thread_pool.h"
+
+#include <sched.h>
+
+namespace tessel {
+
+struct ThreadPool::Loop {
+  const TaskFn* fn = nullptr;
+  int64_t tasks = 0;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<int> slots{1}; // slot 0 is the caller's
+  std::mutex mutex;
+  std::condition_variable finished;
+};
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& t : workers_)
+    t.join();
+}
+
+int ThreadPool::workerCount() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(workers_.size());
+}
+
+void ThreadPool::ensureWorkers(int count) {
+  // Called with mutex_ held.
+  while (static_cast<int>(workers_.size()) < count)
+    workers_.emplace_back([this] { workerMain(); });
+}
+
+void ThreadPool::drain(Loop& loop, int slot) {
+  int64_t finished = 0;
+  for (int64_t t = loop.next.fetch_add(1); t < loop.tasks; t = loop.next.fetch_add(1)) {
+    (*loop.fn)(t, slot);
+    ++finished;
+  }
+  if (finished && loop.done.fetch_add(finished) + finished == loop.tasks) {
+    std::lock_guard<std::mutex> lock(loop.mutex);
+    loop.finished.notify_all();
+  }
+}
+
+void ThreadPool::workerMain() {
+  for (;;) {
+    std::shared_ptr<Loop> loop;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      loop = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    // A helper that arrives after the caller took every task finds nothing to do and leaves.
+    if (loop->next.load() < loop->tasks) drain(*loop, loop->slots.fetch_add(1));
+  }
+}
+
+void ThreadPool::parallelFor(int64_t tasks, int threads, const TaskFn& fn) {
+  if (tasks <= 0) return;
+  const int helpers = static_cast<int>(std::min<int64_t>(std::max(threads, 1), tasks)) - 1;
+  if (helpers == 0) {
+    for (int64_t t = 0; t < tasks; ++t)
+      fn(t, 0);
+    return;
+  }
+  auto loop = std::make_shared<Loop>();
+  loop->fn = &fn;
+  loop->tasks = tasks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ensureWorkers(helpers);
+    for (int i = 0; i < helpers; ++i)
+      queue_.push_back(loop);
+  }
+  if (helpers == 1)
+    wake_.notify_one();
+  else
+    wake_.notify_all();
+  drain(*loop, 0);
+  // Tasks a helper has taken may still run: wait for them; fn must outlive every call.
+  if (loop->done.load() != loop->tasks) {
+    std::unique_lock<std::mutex> lock(loop->mutex);
+    loop->finished.wait(lock, [&] { return loop->done.load() == loop->tasks; });
+  }
+}
+
+int defaultThreadCount() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+} // namespace tessel

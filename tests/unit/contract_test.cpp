@@ -1,0 +1,260 @@
+// Backend contract v2: the thread pool, and the device path proved with a test backend whose
+// tensors live in their own memory space (opaque handles, never host pointers), counting the
+// copies the runtime inserts.
+#include "tessel/runtime/session.h"
+#include "tessel/runtime/thread_pool.h"
+#include "test_util.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <thread>
+
+using namespace tessel;
+
+TEST_CASE("thread pool: every task runs once, slots stay below the thread count") {
+  ThreadPool pool;
+  for (int threads : {1, 2, 3, 8}) {
+    for (int64_t tasks : {0, 1, 2, 7, 1000}) {
+      std::vector<std::atomic<int>> runs(static_cast<size_t>(tasks));
+      std::atomic<int> badSlot{0};
+      pool.parallelFor(tasks, threads, [&](int64_t t, int slot) {
+        runs[static_cast<size_t>(t)].fetch_add(1);
+        if (slot < 0 || slot >= threads) badSlot.fetch_add(1);
+      });
+      for (auto& r : runs)
+        CHECK(r.load() == 1);
+      CHECK(badSlot.load() == 0);
+    }
+  }
+  CHECK(pool.workerCount() == 7);
+}
+
+TEST_CASE("thread pool: concurrent callers each finish their own loop") {
+  ThreadPool pool;
+  std::atomic<int64_t> total{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c)
+    callers.emplace_back([&] {
+      for (int rep = 0; rep < 50; ++rep)
+        pool.parallelFor(64, 3, [&](int64_t t, int) { total.fetch_add(t); });
+    });
+  for (auto& t : callers)
+    t.join();
+  CHECK(total.load() == 4 * 50 * (63 * 64 / 2));
+}
+
+namespace {
+
+// Device memory simulated in separate host allocations. A handle points at a Block; a kernel
+// handed anything else (a host pointer) fails loudly instead of reading it.
+struct Block {
+  static constexpr uint64_t kMagic = 0x7e55e1d0;
+  uint64_t magic = kMagic;
+  std::vector<uint8_t> bytes;
+};
+
+Block* blockOf(void* handle) {
+  auto* b = static_cast<Block*>(handle);
+  return b && b->magic == Block::kMagic ? b : nullptr;
+}
+
+struct Counts {
+  int uploads = 0, downloads = 0, waits = 0;
+};
+
+class SimStream final : public Stream {
+public:
+  explicit SimStream(Counts* c) : counts_(c) {}
+  Status wait() override {
+    ++counts_->waits;
+    return Status::ok();
+  }
+
+private:
+  Counts* counts_;
+};
+
+class SimDevice final : public Device {
+public:
+  Counts counts;
+  std::string_view memorySpace() const override { return "sim"; }
+  Result<BufferRef> allocate(int64_t bytes) override {
+    auto* b = new Block();
+    b->bytes.assign(static_cast<size_t>(bytes), 0xAB);
+    return BufferRef{b, 0};
+  }
+  void release(BufferRef buffer) override { delete blockOf(buffer.handle); }
+  Result<std::unique_ptr<Stream>> createStream() override {
+    return std::unique_ptr<Stream>(std::make_unique<SimStream>(&counts));
+  }
+  Status upload(Stream&, const BufferRef& dst, const void* src, int64_t bytes) override {
+    Block* b = blockOf(dst.handle);
+    if (!b) return internalError("upload to a non-device buffer");
+    std::memcpy(b->bytes.data() + dst.offset, src, static_cast<size_t>(bytes));
+    ++counts.uploads;
+    return Status::ok();
+  }
+  Status download(Stream&, void* dst, const BufferRef& src, int64_t bytes) override {
+    Block* b = blockOf(src.handle);
+    if (!b) return internalError("download from a non-device buffer");
+    std::memcpy(dst, b->bytes.data() + src.offset, static_cast<size_t>(bytes));
+    ++counts.downloads;
+    return Status::ok();
+  }
+};
+
+float* deviceFloats(const BufferRef& r) {
+  Block* b = blockOf(r.handle);
+  return b ? reinterpret_cast<float*>(b->bytes.data() + r.offset) : nullptr;
+}
+
+// Relu, and add with a same-shape operand: enough arithmetic to force copies both ways.
+class SimDescriptor final : public BackendDescriptor {
+public:
+  std::string_view name() const override { return "sim"; }
+  std::string_view memorySpace() const override { return "sim"; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    if (t[p.outputs[0]].dtype != DType::F32) return false;
+    if (p.kind() == PrimitiveKind::Unary) return p.as<UnaryParams>().kind == UnaryKind::Relu;
+    if (p.kind() == PrimitiveKind::Binary)
+      return p.as<BinaryParams>().kind == BinaryKind::Add &&
+             t[p.inputs[0]].shape == t[p.outputs[0]].shape &&
+             t[p.inputs[1]].shape == t[p.outputs[0]].shape;
+    return false;
+  }
+};
+
+class SimKernel final : public PreparedKernel {
+public:
+  explicit SimKernel(PrimitiveKind kind) : kind_(kind) {}
+  int64_t workspaceBytes(int) const override { return 16; }
+  Status run(const ExecContext& ctx, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
+    float* y = deviceFloats(out.buffer);
+    if (!y || !deviceFloats(ctx.workspace)) return internalError("output or workspace not on sim");
+    const int64_t n = out.desc->numel();
+    std::vector<const float*> x;
+    for (const TensorArg& a : in) {
+      x.push_back(deviceFloats(a.buffer));
+      if (!x.back()) return internalError("input not on sim");
+    }
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = kind_ == PrimitiveKind::Unary ? std::max(x[0][i], 0.f) : x[0][i] + x[1][i];
+    return Status::ok();
+  }
+
+private:
+  PrimitiveKind kind_;
+};
+
+class SimBackend final : public Backend {
+public:
+  std::shared_ptr<SimDevice> sim = std::make_shared<SimDevice>();
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return std::shared_ptr<Device>(sim); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& a, Device&) const override {
+    return std::unique_ptr<PreparedKernel>(std::make_unique<SimKernel>(a.primitive->kind()));
+  }
+
+private:
+  SimDescriptor descriptor_;
+};
+
+// x -> relu (sim) -> transpose (host) -> relu (sim) -> view -> add constant (sim) -> y, and the
+// transpose also feeds a second output straight from the host.
+std::shared_ptr<Program> splitProgram() {
+  auto prog = std::make_shared<Program>();
+  static const float kB[6] = {0.5f, -1.f, 2.f, 0.f, 1.f, -3.f};
+  prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr}, {"r", {DType::F32, {2, 3}}, nullptr},
+                   {"t", {DType::F32, {3, 2}}, nullptr}, {"r2", {DType::F32, {3, 2}}, nullptr},
+                   {"v", {DType::F32, {6}}, nullptr},    {"b", {DType::F32, {6}}, kB},
+                   {"y", {DType::F32, {6}}, nullptr}};
+  RasterParams tp;
+  tp.regions = {Region{0, {0, {0, 1, 3}}, {0, {0, 2, 1}}, {1, 3, 2}}};
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu1"},
+                      {tp, {1}, {2}, "transpose"},
+                      {UnaryParams{UnaryKind::Relu}, {2}, {3}, "relu2"},
+                      {ViewParams{}, {3}, {4}, "flat"},
+                      {BinaryParams{BinaryKind::Add, {1}, {1}}, {4, 5}, {6}, "add"}};
+  prog->inputs = {0};
+  prog->outputs = {6, 2};
+  return prog;
+}
+
+std::vector<float> runWith(const BackendRegistry& registry, const std::string& preferred,
+                           Session** keep, std::unique_ptr<Session>* owner) {
+  SessionOptions opts;
+  opts.backend = preferred;
+  opts.threads = 1;
+  auto s = Session::create(splitProgram(), registry, opts);
+  REQUIRE(s.isOk());
+  *owner = std::move(s).value();
+  *keep = owner->get();
+  const float x[6] = {1, -2, 3, -4, 5, -6};
+  REQUIRE((*keep)->setInput(0, x, sizeof x).isOk());
+  REQUIRE((*keep)->run().isOk());
+  const auto* y = static_cast<const float*>((*keep)->outputData(0));
+  const auto* t = static_cast<const float*>((*keep)->outputData(1));
+  std::vector<float> out(y, y + 6);
+  out.insert(out.end(), t, t + 6);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a device-memory backend gets exactly the copies a split plan needs") {
+  BackendRegistry host;
+  registerBuiltinBackends(host);
+  Session* s = nullptr;
+  std::unique_ptr<Session> owner;
+  const std::vector<float> want = runWith(host, "", &s, &owner);
+  CHECK(s->runCopyCount() == 0);
+  CHECK(s->preloadCopyCount() == 0);
+
+  BackendRegistry registry;
+  auto sim = std::make_unique<SimBackend>();
+  SimDevice* device = sim->sim.get();
+  registry.add(std::move(sim));
+  registerBuiltinBackends(registry);
+  CHECK(runWith(registry, "sim", &s, &owner) == want);
+  CHECK(s->backendOf(0)->name() == "sim");
+  CHECK(s->backendOf(1)->name() == "reference");
+  CHECK(s->backendOf(3) == nullptr);
+  // Per run: x up, r down (for the host transpose), t up, y down. Once: the constant b up.
+  CHECK(s->preloadCopyCount() == 1);
+  CHECK(s->runCopyCount() == 4);
+  CHECK(device->counts.uploads == 3);
+  CHECK(device->counts.downloads == 2);
+  REQUIRE(s->run().isOk());
+  CHECK(device->counts.uploads == 5);
+  CHECK(device->counts.downloads == 4);
+  REQUIRE(s->arenas().size() == 2);
+  CHECK(s->arenas()[1].space == "sim");
+  CHECK(s->arenas()[1].bytes > 0);
+}
+
+TEST_CASE("sessions with more threads give the same answers") {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  auto model = PreparedModel::create(splitProgram(), registry);
+  REQUIRE(model.isOk());
+  const float x[6] = {1, -2, 3, -4, 5, -6};
+  std::vector<float> first;
+  for (int threads : {1, 2, 4}) {
+    SessionOptions opts;
+    opts.threads = threads;
+    auto s = Session::create(*model, opts);
+    REQUIRE(s.isOk());
+    CHECK((*s)->threads() == threads);
+    REQUIRE((*s)->setInput(0, x, sizeof x).isOk());
+    REQUIRE((*s)->run().isOk());
+    const auto* y = static_cast<const float*>((*s)->outputData(0));
+    std::vector<float> got(y, y + 6);
+    if (first.empty()) first = got;
+    CHECK(got == first);
+  }
+  SessionOptions bad;
+  bad.threads = -1;
+  CHECK_FALSE(Session::create(*model, bad).isOk());
+}
