@@ -34,11 +34,10 @@ Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out) {
               }
             }
           }
-          if (p.activation == Activation::Relu) acc = std::max(acc, 0.f);
-          if (p.activation == Activation::Clip) acc = std::min(std::max(acc, p.actMin), p.actMax);
           y[((b * o + oc) * oh + oy) * ow + ox] = acc;
         }
     }
+  applyPostOps(p.postOps, in, o, oh * ow, y, out.desc->numel());
   return Status::ok();
 }
 

@@ -6,7 +6,6 @@
 #include <type_traits>
 
 namespace tessel::reference {
-namespace {
 
 float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   switch (k) {
@@ -50,6 +49,8 @@ float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   }
   return x;
 }
+
+namespace {
 
 // Float to integer saturates (NaN gives 0): out-of-range conversion is undefined in C++ and
 // unspecified in ONNX, and must not be undefined here.
@@ -161,6 +162,37 @@ void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* 
 }
 
 } // namespace
+
+float binaryValueF32(BinaryKind k, float a, float b) {
+  return binaryValue<float>(k, a, b);
+}
+
+void applyPostOps(const PostOps& ops, Inputs in, int64_t channels, int64_t inner, float* y,
+                  int64_t n) {
+  for (const PostOp& op : ops) {
+    if (!op.isBinary) {
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = unaryValue(op.unary, y[i], op.alpha, op.beta);
+      continue;
+    }
+    const auto* x = static_cast<const float*>(in[op.operand].data);
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = op.broadcast == Broadcast::Scalar    ? x[0]
+                      : op.broadcast == Broadcast::Channel ? x[i / inner % channels]
+                                                           : x[i];
+      y[i] =
+          op.operandFirst ? binaryValueF32(op.binary, v, y[i]) : binaryValueF32(op.binary, y[i], v);
+    }
+  }
+}
+
+Status runElementwise(const ElementwiseParams& p, Inputs in, const TensorView& out) {
+  const int64_t n = out.desc->numel();
+  float* y = static_cast<float*>(out.data);
+  if (n && y != in[0].data) std::copy_n(static_cast<const float*>(in[0].data), n, y);
+  applyPostOps(p.postOps, in, p.channels, p.inner, y, n);
+  return Status::ok();
+}
 
 Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out) {
   const int64_t n = out.desc->numel();

@@ -26,5 +26,13 @@ Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out);
 Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out);
 Status runConv2d(const Conv2dParams& p, Inputs in, const TensorView& out);
 Status runPool(const PoolParams& p, Inputs in, const TensorView& out);
+Status runElementwise(const ElementwiseParams& p, Inputs in, const TensorView& out);
+
+// Scalar semantics of the elementwise kinds (core/unary.def, binary.def), for every kernel here.
+float unaryValue(UnaryKind k, float x, float alpha, float beta);
+float binaryValueF32(BinaryKind k, float a, float b);
+// Applies a post-op list in place to y[0..n), viewed as [outer, channels, inner].
+void applyPostOps(const PostOps& ops, Inputs in, int64_t channels, int64_t inner, float* y,
+                  int64_t n);
 
 } // namespace tessel::reference

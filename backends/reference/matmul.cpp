@@ -17,6 +17,7 @@ Status runMatMul(const MatMulParams& p, Inputs in, const TensorView& out) {
                  b[t * p.bStrides[0] + k * p.bStrides[1] + j * p.bStrides[2]];
         y[(t * p.m + i) * p.n + j] = acc;
       }
+  applyPostOps(p.postOps, in, p.n, 1, y, p.batch * p.m * p.n);
   return Status::ok();
 }
 

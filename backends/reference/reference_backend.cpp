@@ -19,6 +19,12 @@ public:
   std::string_view name() const override { return "reference"; }
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    // Blocked layouts reach the reference only through rasters (layout conversions).
+    if (p.kind() != PrimitiveKind::Raster && p.kind() != PrimitiveKind::View) {
+      for (int32_t id : p.inputs)
+        if (t[id].layout != Layout::Plain) return false;
+      if (t[p.outputs[0]].layout != Layout::Plain) return false;
+    }
     switch (p.kind()) {
     case PrimitiveKind::Raster:
     case PrimitiveKind::View: return true;
@@ -64,6 +70,8 @@ public:
           if constexpr (std::is_same_v<P, MatMulParams>) return reference::runMatMul(p, ins, out);
           if constexpr (std::is_same_v<P, Conv2dParams>) return reference::runConv2d(p, ins, out);
           if constexpr (std::is_same_v<P, PoolParams>) return reference::runPool(p, ins, out);
+          if constexpr (std::is_same_v<P, ElementwiseParams>)
+            return reference::runElementwise(p, ins, out);
           if constexpr (std::is_same_v<P, ViewParams>) return Status::ok();
           return internalError("unknown primitive");
         },

@@ -2,17 +2,12 @@
 
 #include "tessel/core/checked_math.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tessel {
 namespace {
-
-template <typename E, size_t N>
-std::optional<E> lookup(const std::string_view (&names)[N], std::string_view s) {
-  for (size_t i = 0; i < N; ++i)
-    if (names[i] == s) return static_cast<E>(i);
-  return std::nullopt;
-}
 
 const std::string_view kPrimitiveNames[] = {
 #define TESSEL_PRIMITIVE(name, mnemonic) mnemonic,
@@ -29,8 +24,21 @@ const std::string_view kBinaryNames[] = {
 #include "tessel/core/binary.def"
 #undef TESSEL_BINARY
 };
-const std::string_view kReduceNames[] = {"sum", "mean", "max", "min"};
-const std::string_view kPoolNames[] = {"max", "avg"};
+const std::string_view kReduceNames[] = {
+#define TESSEL_REDUCE(name, str) str,
+#include "tessel/core/reduce.def"
+#undef TESSEL_REDUCE
+};
+const std::string_view kPoolNames[] = {
+#define TESSEL_POOL(name, str) str,
+#include "tessel/core/pool.def"
+#undef TESSEL_POOL
+};
+const std::string_view kBroadcastNames[] = {
+#define TESSEL_BROADCAST(name, str) str,
+#include "tessel/core/broadcast.def"
+#undef TESSEL_BROADCAST
+};
 
 Status expectCounts(const Primitive& p, size_t minIn, size_t maxIn) {
   if (p.inputs.size() < minIn || p.inputs.size() > maxIn || p.outputs.size() != 1)
@@ -71,7 +79,7 @@ Status validateMatMul(const MatMulParams& m, const std::vector<const TensorDesc*
   int64_t count = 0;
   if (!checkedProduct({m.batch, m.m, m.n}, &count) || out.numel() != count)
     return corrupt("matmul output size mismatch");
-  if (m.hasBias != (in.size() == 3)) return corrupt("matmul bias flag does not match inputs");
+  if (in.size() < (m.hasBias ? 3u : 2u)) return corrupt("matmul bias flag does not match inputs");
   if (count == 0) return Status::ok();
   int64_t reach = 0;
   if (m.hasBias && (!stridedReach({m.m, m.n}, {m.biasStrides[0], m.biasStrides[1]}, &reach) ||
@@ -105,6 +113,52 @@ Status validateWindow(const std::array<int64_t, 2>& kernel, const std::array<int
   return Status::ok();
 }
 
+// The channel count post-ops broadcast over (see PostOp).
+int64_t postOpChannels(const Primitive& p, const TensorDesc& out) {
+  switch (p.kind()) {
+  case PrimitiveKind::Conv2d: return out.rank() == 4 ? out.shape[1] : 0;
+  case PrimitiveKind::MatMul: return p.as<MatMulParams>().n;
+  case PrimitiveKind::Elementwise: return p.as<ElementwiseParams>().channels;
+  default: return 0;
+  }
+}
+
+Status validatePostOps(const Primitive& p, const std::vector<const TensorDesc*>& in,
+                       const TensorDesc& out) {
+  const PostOps* ops = postOpsOf(p);
+  const size_t base = baseInputCount(p);
+  if (!ops) return Status::ok();
+  if (in.size() < base) return corrupt("has fewer inputs than its params need");
+  if (!ops->empty() && out.dtype != DType::F32) return corrupt("post-ops need an f32 result");
+  std::vector<bool> used(in.size(), false);
+  for (const PostOp& op : *ops) {
+    const std::string what = "post-op '" + formatPostOp(op) + "'";
+    if (!op.isBinary) {
+      if (static_cast<int>(op.unary) >= enumCount<UnaryKind>() || op.unary == UnaryKind::Cast)
+        return corrupt(what + " is not an elementwise function");
+      continue;
+    }
+    if (static_cast<int>(op.binary) >= enumCount<BinaryKind>() ||
+        static_cast<int>(op.broadcast) >= enumCount<Broadcast>())
+      return corrupt(what + " has an unknown kind");
+    if (op.operand < static_cast<int32_t>(base) || static_cast<size_t>(op.operand) >= in.size())
+      return corrupt(what + " names input " + std::to_string(op.operand) + " of " +
+                     std::to_string(in.size()) + " (post-op operands follow the first " +
+                     std::to_string(base) + ")");
+    const TensorDesc& x = *in[op.operand];
+    const int64_t want = op.broadcast == Broadcast::Scalar    ? 1
+                         : op.broadcast == Broadcast::Channel ? postOpChannels(p, out)
+                                                              : out.numel();
+    if (x.numel() != want || x.dtype != out.dtype)
+      return corrupt(what + " operand " + x.toString() + " does not hold " + std::to_string(want) +
+                     " " + std::string(dtypeName(out.dtype)) + " elements");
+    used[op.operand] = true;
+  }
+  for (size_t i = base; i < in.size(); ++i)
+    if (!used[i]) return corrupt("input " + std::to_string(i) + " is no post-op's operand");
+  return Status::ok();
+}
+
 Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& in,
                       const TensorDesc& out) {
   switch (p.kind()) {
@@ -113,7 +167,9 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
     for (const Region& reg : r.regions) {
       if (reg.source < 0 || static_cast<size_t>(reg.source) >= in.size())
         return corrupt("raster region names source " + std::to_string(reg.source));
-      TESSEL_RETURN_IF_ERROR(checkRegionBounds(reg, in[reg.source]->numel(), out.numel()));
+      // Regions index elements as stored (a layout conversion is a raster).
+      TESSEL_RETURN_IF_ERROR(
+          checkRegionBounds(reg, in[reg.source]->storageNumel(), out.storageNumel()));
       if (in[reg.source]->dtype != out.dtype) return corrupt("raster source dtype differs");
     }
     return Status::ok();
@@ -147,9 +203,21 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
         w.shape[1] * c.group != x.shape[1] || w.shape[0] != out.shape[1] ||
         x.shape[0] != out.shape[0])
       return corrupt("conv2d channels do not match weight " + shapeToString(w.shape));
-    if (c.hasBias != (in.size() == 3) || (c.hasBias && in[2]->numel() != w.shape[0]))
+    if (in.size() < (c.hasBias ? 3u : 2u) || (c.hasBias && in[2]->numel() != w.shape[0]))
       return corrupt("conv2d bias does not match");
     return validateWindow({w.shape[2], w.shape[3]}, c.stride, c.pads, c.dilation, x, out);
+  }
+  case PrimitiveKind::Elementwise: {
+    const auto& e = p.as<ElementwiseParams>();
+    if (in[0]->numel() != out.numel() || in[0]->dtype != out.dtype)
+      return corrupt("elementwise changes the element count or dtype");
+    int64_t block = 0;
+    if (e.channels < 1 || e.inner < 1 || !checkedProduct({e.channels, e.inner}, &block) ||
+        out.numel() % block != 0)
+      return corrupt("elementwise channels " + std::to_string(e.channels) + " x inner " +
+                     std::to_string(e.inner) + " do not divide its " + std::to_string(out.numel()) +
+                     " elements");
+    return Status::ok();
   }
   case PrimitiveKind::Pool: {
     const auto& pp = p.as<PoolParams>();
@@ -164,35 +232,94 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
 
 } // namespace
 
-std::string_view primitiveName(PrimitiveKind k) {
-  return kPrimitiveNames[static_cast<int>(k)];
+template <> std::span<const std::string_view> enumNames<PrimitiveKind>() {
+  return kPrimitiveNames;
 }
-std::string_view unaryName(UnaryKind k) {
-  return kUnaryNames[static_cast<int>(k)];
+template <> std::span<const std::string_view> enumNames<UnaryKind>() {
+  return kUnaryNames;
 }
-std::string_view binaryName(BinaryKind k) {
-  return kBinaryNames[static_cast<int>(k)];
+template <> std::span<const std::string_view> enumNames<BinaryKind>() {
+  return kBinaryNames;
 }
-std::string_view reduceName(ReduceKind k) {
-  return kReduceNames[static_cast<int>(k)];
+template <> std::span<const std::string_view> enumNames<ReduceKind>() {
+  return kReduceNames;
 }
-std::string_view poolName(PoolKind k) {
-  return kPoolNames[static_cast<int>(k)];
+template <> std::span<const std::string_view> enumNames<PoolKind>() {
+  return kPoolNames;
 }
-std::optional<PrimitiveKind> primitiveFromName(std::string_view s) {
-  return lookup<PrimitiveKind>(kPrimitiveNames, s);
+template <> std::span<const std::string_view> enumNames<Broadcast>() {
+  return kBroadcastNames;
 }
-std::optional<UnaryKind> unaryFromName(std::string_view s) {
-  return lookup<UnaryKind>(kUnaryNames, s);
+
+std::string formatPostOp(const PostOp& op) {
+  char buf[96];
+  if (op.isBinary) {
+    std::snprintf(buf, sizeof buf, "%s %s %d%s", std::string(enumName(op.binary)).c_str(),
+                  std::string(enumName(op.broadcast)).c_str(), op.operand,
+                  op.operandFirst ? " first" : "");
+    return buf;
+  }
+  if (op.alpha == 0.f && op.beta == 0.f) return std::string(enumName(op.unary));
+  // %.9g round-trips every float.
+  std::snprintf(buf, sizeof buf, "%s %.9g %.9g", std::string(enumName(op.unary)).c_str(),
+                static_cast<double>(op.alpha), static_cast<double>(op.beta));
+  return buf;
 }
-std::optional<BinaryKind> binaryFromName(std::string_view s) {
-  return lookup<BinaryKind>(kBinaryNames, s);
+
+Result<PostOp> parsePostOp(std::string_view text) {
+  std::vector<std::string> words;
+  for (size_t i = 0; i < text.size();) {
+    while (i < text.size() && text[i] == ' ')
+      ++i;
+    size_t j = i;
+    while (j < text.size() && text[j] != ' ')
+      ++j;
+    if (j > i) words.emplace_back(text.substr(i, j - i));
+    i = j;
+  }
+  const std::string bad = "post-op '" + std::string(text) + "'";
+  if (words.empty()) return corrupt("empty post-op");
+  if (auto u = enumFromName<UnaryKind>(words[0])) {
+    if (words.size() != 1 && words.size() != 3)
+      return corrupt(bad + ": expected NAME [ALPHA BETA]");
+    PostOp op = PostOp::makeUnary(*u);
+    if (words.size() == 3) {
+      char* end1 = nullptr;
+      char* end2 = nullptr;
+      op.alpha = std::strtof(words[1].c_str(), &end1);
+      op.beta = std::strtof(words[2].c_str(), &end2);
+      if (*end1 || *end2) return corrupt(bad + ": bad number");
+    }
+    return op;
+  }
+  auto b = enumFromName<BinaryKind>(words[0]);
+  if (!b) return corrupt(bad + ": unknown kind '" + words[0] + "'");
+  if (words.size() != 3 && !(words.size() == 4 && words[3] == "first"))
+    return corrupt(bad + ": expected OP BROADCAST OPERAND [first]");
+  auto how = enumFromName<Broadcast>(words[1]);
+  if (!how) return corrupt(bad + ": unknown broadcast '" + words[1] + "'");
+  char* end = nullptr;
+  const long operand = std::strtol(words[2].c_str(), &end, 10);
+  if (*end || operand < 0 || operand > (1 << 16)) return corrupt(bad + ": bad operand index");
+  return PostOp::makeBinary(*b, *how, static_cast<int32_t>(operand), words.size() == 4);
 }
-std::optional<ReduceKind> reduceFromName(std::string_view s) {
-  return lookup<ReduceKind>(kReduceNames, s);
+
+const PostOps* postOpsOf(const Primitive& p) {
+  switch (p.kind()) {
+  case PrimitiveKind::Conv2d: return &p.as<Conv2dParams>().postOps;
+  case PrimitiveKind::MatMul: return &p.as<MatMulParams>().postOps;
+  case PrimitiveKind::Elementwise: return &p.as<ElementwiseParams>().postOps;
+  default: return nullptr;
+  }
 }
-std::optional<PoolKind> poolFromName(std::string_view s) {
-  return lookup<PoolKind>(kPoolNames, s);
+
+size_t baseInputCount(const Primitive& p) {
+  switch (p.kind()) {
+  case PrimitiveKind::Conv2d: return p.as<Conv2dParams>().hasBias ? 3 : 2;
+  case PrimitiveKind::MatMul: return p.as<MatMulParams>().hasBias ? 3 : 2;
+  case PrimitiveKind::Elementwise: return 1;
+  default: return p.inputs.size();
+  }
 }
 
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors) {
@@ -206,8 +333,10 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
   case PrimitiveKind::Binary: minIn = maxIn = 2; break;
   case PrimitiveKind::MatMul:
   case PrimitiveKind::Conv2d:
-    minIn = 2;
-    maxIn = 3;
+  case PrimitiveKind::Elementwise:
+    // Base inputs, then post-op operands (validatePostOps checks each is used).
+    minIn = p.kind() == PrimitiveKind::Elementwise ? 1 : 2;
+    maxIn = 1 << 10;
     break;
   default: break;
   }
@@ -222,6 +351,7 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
   if (outId < 0 || static_cast<size_t>(outId) >= tensors.size())
     return corrupt("primitive output id " + std::to_string(outId) + " out of range");
   Status s = validateParams(p, in, tensors[outId]);
+  if (s.isOk()) s = validatePostOps(p, in, tensors[outId]);
   return s.withContext(std::string(primitiveName(p.kind())) +
                        (p.origin.empty() ? "" : " '" + p.origin + "'"));
 }

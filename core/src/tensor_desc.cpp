@@ -34,8 +34,42 @@ int64_t TensorDesc::numel() const {
   return n;
 }
 
+int64_t layoutBlock(Layout layout) {
+  switch (layout) {
+  case Layout::Plain: return 0;
+  case Layout::NCHWc8: return 8;
+  case Layout::NCHWc16: return 16;
+  }
+  return 0;
+}
+
+std::string_view layoutName(Layout layout) {
+  switch (layout) {
+  case Layout::Plain: return "plain";
+  case Layout::NCHWc8: return "nchwc8";
+  case Layout::NCHWc16: return "nchwc16";
+  }
+  return "?";
+}
+
+Shape TensorDesc::storageShape() const {
+  const int64_t b = layoutBlock(layout);
+  if (b == 0 || shape.size() != 4) return shape;
+  return {shape[0], (shape[1] + b - 1) / b, shape[2], shape[3], b};
+}
+
+int64_t TensorDesc::storageNumel() const {
+  if (layout == Layout::Plain) return numel();
+  int64_t n = 1;
+  for (int64_t d : storageShape())
+    n *= d;
+  return n;
+}
+
 std::string TensorDesc::toString() const {
-  return std::string(dtypeName(dtype)) + shapeToString(shape);
+  std::string s = std::string(dtypeName(dtype)) + shapeToString(shape);
+  if (layout != Layout::Plain) s += "@" + std::string(layoutName(layout));
+  return s;
 }
 
 } // namespace tessel

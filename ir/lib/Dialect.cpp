@@ -55,39 +55,23 @@ mlir::LogicalResult ConstantOp::verify() {
 }
 
 mlir::OpFoldResult ViewOp::fold(FoldAdaptor adaptor) {
-  if (getInput().getType() == getResult().getType()) return getInput();
-  if (auto dense = llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(adaptor.getInput()))
+  if (getNumOperands() != 1) return {};
+  mlir::Value input = getInputs()[0];
+  if (input.getType() == getResult().getType()) return input;
+  if (auto dense = llvm::dyn_cast_or_null<mlir::DenseElementsAttr>(adaptor.getInputs()[0]))
     return dense.reshape(getResult().getType().cast<mlir::ShapedType>());
-  if (auto inner = getInput().getDefiningOp<ViewOp>()) {
-    getInputMutable().assign(inner.getInput());
+  if (auto inner = input.getDefiningOp<ViewOp>(); inner && inner->getNumOperands() == 1) {
+    getOperation()->setOperand(0, inner->getOperand(0));
     return getResult();
   }
   return {};
 }
 
-mlir::LogicalResult RasterOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult ViewOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult UnaryOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult BinaryOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult ReduceOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult MatMulOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult Conv2dOp::verify() {
-  return verifyPrimitive(*this);
-}
-mlir::LogicalResult PoolOp::verify() {
-  return verifyPrimitive(*this);
-}
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  mlir::LogicalResult name##Op::verify() {                                                         \
+    return verifyPrimitive(*this);                                                                 \
+  }
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
 
 } // namespace tessel::ir

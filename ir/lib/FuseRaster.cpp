@@ -15,8 +15,10 @@ int64_t numel(mlir::Value v) {
   return v.getType().cast<mlir::RankedTensorType>().getNumElements();
 }
 
-RasterParams paramsOf(RasterOp op) {
-  return primitiveFromOp(op).value().as<RasterParams>();
+std::optional<RasterParams> paramsOf(RasterOp op) {
+  auto p = primitiveFromOp(op);
+  if (!p.isOk()) return std::nullopt; // the verifier reports it
+  return p->as<RasterParams>();
 }
 
 void setRegions(RasterOp op, const std::vector<Region>& regions) {
@@ -26,19 +28,23 @@ void setRegions(RasterOp op, const std::vector<Region>& regions) {
 // Rewrites `op` to read past producer rasters and views; true when anything changed.
 bool fuseSources(RasterOp op) {
   bool changed = false;
-  RasterParams params = paramsOf(op);
+  std::optional<RasterParams> own = paramsOf(op);
+  if (!own) return false;
+  RasterParams& params = *own;
   for (unsigned i = 0; i < op->getNumOperands(); ++i) {
     mlir::Value src = op->getOperand(i);
     if (auto view = src.getDefiningOp<ViewOp>()) {
       // A view keeps the element order, so offsets into it are offsets into its input.
-      op->setOperand(i, view.getInput());
+      op->setOperand(i, view->getOperand(0));
       changed = true;
       continue;
     }
     auto producer = src.getDefiningOp<RasterOp>();
     if (!producer || producer->getNumOperands() != 1) continue;
-    auto composed = decompose::composeRegions(paramsOf(producer), numel(producer.getResult()),
-                                              params, static_cast<int32_t>(i));
+    std::optional<RasterParams> inner = paramsOf(producer);
+    if (!inner) continue;
+    auto composed = decompose::composeRegions(*inner, numel(producer.getResult()), params,
+                                              static_cast<int32_t>(i));
     if (!composed) continue;
     params.regions = std::move(*composed);
     setRegions(op, params.regions);
@@ -57,11 +63,12 @@ struct TesselFuseRaster : impl::TesselFuseRasterBase<TesselFuseRaster> {
       getOperation().walk([&](RasterOp op) { rasters.push_back(op); });
       for (RasterOp op : rasters) {
         changed |= fuseSources(op);
-        if (op->getNumOperands() == 1 &&
-            decompose::isIdentityRaster(paramsOf(op), numel(op->getOperand(0)),
-                                        numel(op.getResult()))) {
+        std::optional<RasterParams> own = paramsOf(op);
+        if (own && op->getNumOperands() == 1 &&
+            decompose::isIdentityRaster(*own, numel(op->getOperand(0)), numel(op.getResult()))) {
           mlir::OpBuilder b(op);
-          auto view = b.create<ViewOp>(op->getLoc(), op.getResult().getType(), op->getOperand(0));
+          auto view = b.create<ViewOp>(op->getLoc(), op.getResult().getType(),
+                                       mlir::ValueRange{op->getOperand(0)});
           op.getResult().replaceAllUsesWith(view.getResult());
           op->erase();
           changed = true;

@@ -7,105 +7,144 @@
 namespace tessel::ir {
 namespace {
 
-std::vector<int64_t> vec(llvm::ArrayRef<int64_t> a) {
-  return {a.begin(), a.end()};
+// One pair of converters per field type of primitives.def: attribute -> field (an absent
+// attribute keeps the struct's default, which is also the ODS default) and field -> attribute.
+Status badAttr(llvm::StringRef name, const char* want) {
+  return corrupt("attribute '" + name.str() + "' is not " + want);
 }
 
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, int64_t& out) {
+  auto i = a.dyn_cast<mlir::IntegerAttr>();
+  if (!i) return badAttr(name, "an integer");
+  out = i.getInt();
+  return Status::ok();
+}
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, float& out) {
+  auto f = a.dyn_cast<mlir::FloatAttr>();
+  if (!f) return badAttr(name, "a float");
+  out = static_cast<float>(f.getValueAsDouble());
+  return Status::ok();
+}
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, bool& out) {
+  auto b = a.dyn_cast<mlir::BoolAttr>();
+  if (!b) return badAttr(name, "a bool");
+  out = b.getValue();
+  return Status::ok();
+}
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, I64List& out) {
+  auto d = a.dyn_cast<mlir::DenseI64ArrayAttr>();
+  if (!d) return badAttr(name, "an i64 array");
+  out.assign(d.asArrayRef().begin(), d.asArrayRef().end());
+  return Status::ok();
+}
 template <size_t N>
-Result<std::array<int64_t, N>> fixed(llvm::ArrayRef<int64_t> a, const char* what) {
-  if (a.size() != N)
-    return corrupt(std::string(what) + " must have " + std::to_string(N) + " values");
-  std::array<int64_t, N> out{};
-  std::copy(a.begin(), a.end(), out.begin());
-  return out;
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, std::array<int64_t, N>& out) {
+  I64List v;
+  TESSEL_RETURN_IF_ERROR(fromAttr(a, name, v));
+  if (v.size() != N)
+    return corrupt("attribute '" + name.str() + "' must have " + std::to_string(N) + " values");
+  std::copy(v.begin(), v.end(), out.begin());
+  return Status::ok();
 }
-
-template <typename E> Result<E> named(std::optional<E> v, llvm::StringRef name, const char* what) {
-  if (!v) return corrupt(std::string("unknown ") + what + " '" + name.str() + "'");
-  return *v;
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, Regions& out) {
+  I64List flat;
+  TESSEL_RETURN_IF_ERROR(fromAttr(a, name, flat));
+  TESSEL_ASSIGN_OR_RETURN(out, unflattenRegions(flat));
+  return Status::ok();
 }
-
-Result<Activation> activationFromName(llvm::StringRef s) {
-  if (s == "none") return Activation::None;
-  if (s == "relu") return Activation::Relu;
-  if (s == "clip") return Activation::Clip;
-  return corrupt("unknown activation '" + s.str() + "'");
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, OptF64& out) {
+  auto f = a.dyn_cast<mlir::FloatAttr>();
+  if (!f) return badAttr(name, "a float");
+  out = f.getValueAsDouble();
+  return Status::ok();
 }
-
-const char* activationName(Activation a) {
-  switch (a) {
-  case Activation::None: return "none";
-  case Activation::Relu: return "relu";
-  case Activation::Clip: return "clip";
+Status fromAttr(mlir::Attribute a, llvm::StringRef name, PostOps& out) {
+  auto list = a.dyn_cast<mlir::ArrayAttr>();
+  if (!list) return badAttr(name, "an array of strings");
+  for (mlir::Attribute e : list) {
+    auto str = e.dyn_cast<mlir::StringAttr>();
+    if (!str) return badAttr(name, "an array of strings");
+    TESSEL_ASSIGN_OR_RETURN(PostOp op, parsePostOp(str.getValue().str()));
+    out.push_back(op);
   }
-  return "none";
+  return Status::ok();
+}
+template <typename E>
+requires std::is_enum_v<E> Status fromAttr(mlir::Attribute a, llvm::StringRef name, E& out) {
+  auto str = a.dyn_cast<mlir::StringAttr>();
+  if (!str) return badAttr(name, "a string");
+  auto v = enumFromName<E>(str.getValue().str());
+  if (!v) return corrupt("unknown " + name.str() + " '" + str.getValue().str() + "'");
+  out = *v;
+  return Status::ok();
+}
+
+mlir::Attribute toAttr(mlir::Builder& b, int64_t v) {
+  return b.getI64IntegerAttr(v);
+}
+mlir::Attribute toAttr(mlir::Builder& b, float v) {
+  return b.getF32FloatAttr(v);
+}
+mlir::Attribute toAttr(mlir::Builder& b, bool v) {
+  return b.getBoolAttr(v);
+}
+mlir::Attribute toAttr(mlir::Builder& b, const I64List& v) {
+  return b.getDenseI64ArrayAttr(v);
+}
+template <size_t N> mlir::Attribute toAttr(mlir::Builder& b, const std::array<int64_t, N>& v) {
+  return b.getDenseI64ArrayAttr(llvm::ArrayRef<int64_t>(v.data(), N));
+}
+mlir::Attribute toAttr(mlir::Builder& b, const Regions& v) {
+  return b.getDenseI64ArrayAttr(flattenRegions(v));
+}
+mlir::Attribute toAttr(mlir::Builder& b, const OptF64& v) {
+  return v ? b.getF64FloatAttr(*v) : mlir::Attribute();
+}
+mlir::Attribute toAttr(mlir::Builder& b, const PostOps& v) {
+  if (v.empty()) return {}; // the ODS default
+  llvm::SmallVector<mlir::Attribute> items;
+  for (const PostOp& op : v)
+    items.push_back(b.getStringAttr(formatPostOp(op)));
+  return b.getArrayAttr(items);
+}
+template <typename E>
+requires std::is_enum_v<E> mlir::Attribute toAttr(mlir::Builder& b, E v) {
+  return b.getStringAttr(enumName(v));
+}
+
+// A default-constructed params struct of the given kind.
+PrimitiveParams defaultParams(PrimitiveKind kind) {
+  switch (kind) {
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  case PrimitiveKind::name:                                                                        \
+    return name##Params{};
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
+  }
+  return std::monostate{};
+}
+
+std::optional<PrimitiveKind> kindOf(mlir::Operation* op) {
+  if (op->getName().getDialectNamespace() != "tessel") return std::nullopt;
+  return primitiveFromName(op->getName().stripDialect().str());
 }
 
 Result<PrimitiveParams> paramsOf(mlir::Operation* op) {
-  return llvm::TypeSwitch<mlir::Operation*, Result<PrimitiveParams>>(op)
-      .Case<RasterOp>([](RasterOp r) -> Result<PrimitiveParams> {
-        RasterParams p;
-        TESSEL_ASSIGN_OR_RETURN(p.regions, unflattenRegions(vec(r.getRegions())));
-        if (auto fill = r.getFill()) p.fill = fill->convertToDouble();
-        return PrimitiveParams(p);
-      })
-      .Case<ViewOp>([](ViewOp) -> Result<PrimitiveParams> { return PrimitiveParams(ViewParams{}); })
-      .Case<UnaryOp>([](UnaryOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(UnaryKind k,
-                                named(unaryFromName(u.getKind().str()), u.getKind(), "unary kind"));
-        return PrimitiveParams(
-            UnaryParams{k, u.getAlpha().convertToFloat(), u.getBeta().convertToFloat()});
-      })
-      .Case<BinaryOp>([](BinaryOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(
-            BinaryKind k, named(binaryFromName(u.getKind().str()), u.getKind(), "binary kind"));
-        return PrimitiveParams(BinaryParams{k, vec(u.getLhsStrides()), vec(u.getRhsStrides())});
-      })
-      .Case<ReduceOp>([](ReduceOp u) -> Result<PrimitiveParams> {
-        TESSEL_ASSIGN_OR_RETURN(
-            ReduceKind k, named(reduceFromName(u.getKind().str()), u.getKind(), "reduce kind"));
-        return PrimitiveParams(ReduceParams{k, static_cast<int64_t>(u.getOuter()),
-                                            static_cast<int64_t>(u.getExtent()),
-                                            static_cast<int64_t>(u.getInner())});
-      })
-      .Case<MatMulOp>([](MatMulOp u) -> Result<PrimitiveParams> {
-        MatMulParams p;
-        TESSEL_ASSIGN_OR_RETURN(auto dims, fixed<4>(u.getDims(), "matmul dims"));
-        p.batch = dims[0];
-        p.m = dims[1];
-        p.n = dims[2];
-        p.k = dims[3];
-        TESSEL_ASSIGN_OR_RETURN(p.aStrides, fixed<3>(u.getAStrides(), "a_strides"));
-        TESSEL_ASSIGN_OR_RETURN(p.bStrides, fixed<3>(u.getBStrides(), "b_strides"));
-        TESSEL_ASSIGN_OR_RETURN(p.biasStrides, fixed<2>(u.getBiasStrides(), "bias_strides"));
-        p.hasBias = static_cast<bool>(u.getBias());
-        return PrimitiveParams(p);
-      })
-      .Case<Conv2dOp>([](Conv2dOp u) -> Result<PrimitiveParams> {
-        Conv2dParams p;
-        TESSEL_ASSIGN_OR_RETURN(p.stride, fixed<2>(u.getStrides(), "strides"));
-        TESSEL_ASSIGN_OR_RETURN(p.pads, fixed<4>(u.getPads(), "pads"));
-        TESSEL_ASSIGN_OR_RETURN(p.dilation, fixed<2>(u.getDilations(), "dilations"));
-        p.group = static_cast<int64_t>(u.getGroup());
-        p.hasBias = static_cast<bool>(u.getBias());
-        TESSEL_ASSIGN_OR_RETURN(p.activation, activationFromName(u.getActivation()));
-        p.actMin = u.getActMin().convertToFloat();
-        p.actMax = u.getActMax().convertToFloat();
-        return PrimitiveParams(p);
-      })
-      .Case<PoolOp>([](PoolOp u) -> Result<PrimitiveParams> {
-        PoolParams p;
-        TESSEL_ASSIGN_OR_RETURN(p.kind,
-                                named(poolFromName(u.getKind().str()), u.getKind(), "pool kind"));
-        TESSEL_ASSIGN_OR_RETURN(p.kernel, fixed<2>(u.getKernel(), "kernel"));
-        TESSEL_ASSIGN_OR_RETURN(p.stride, fixed<2>(u.getStrides(), "strides"));
-        TESSEL_ASSIGN_OR_RETURN(p.pads, fixed<4>(u.getPads(), "pads"));
-        p.countIncludePad = u.getCountIncludePad();
-        return PrimitiveParams(p);
-      })
-      .Default([](mlir::Operation* o) -> Result<PrimitiveParams> {
-        return corrupt("'" + o->getName().getStringRef().str() + "' is not a primitive");
-      });
+  auto kind = kindOf(op);
+  if (!kind) return corrupt("'" + op->getName().getStringRef().str() + "' is not a primitive");
+  PrimitiveParams params = defaultParams(*kind);
+  Status status;
+  std::visit(
+      [&](auto& p) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>)
+          visitFields(p, [&](const char* name, auto& field) {
+            if (!status.isOk()) return;
+            if (mlir::Attribute a = op->getAttr(name)) status = fromAttr(a, name, field);
+          });
+      },
+      params);
+  TESSEL_RETURN_IF_ERROR(status);
+  return params;
 }
 
 } // namespace
@@ -145,7 +184,7 @@ Result<TensorDesc> fromMlirType(mlir::Type type) {
 }
 
 bool isPrimitiveOp(mlir::Operation* op) {
-  return llvm::isa<RasterOp, ViewOp, UnaryOp, BinaryOp, ReduceOp, MatMulOp, Conv2dOp, PoolOp>(op);
+  return kindOf(op).has_value();
 }
 
 Result<Primitive> primitiveFromOp(mlir::Operation* op) {
@@ -160,47 +199,19 @@ Result<Primitive> primitiveFromOp(mlir::Operation* op) {
 
 mlir::Operation* buildPrimitiveOp(mlir::OpBuilder& b, mlir::Location loc, const Primitive& prim,
                                   mlir::ValueRange in, mlir::Type type) {
-  auto i64s = [&](const auto& a) {
-    return b.getDenseI64ArrayAttr(std::vector<int64_t>(a.begin(), a.end()));
-  };
-  return std::visit(
-      [&](const auto& p) -> mlir::Operation* {
-        using P = std::decay_t<decltype(p)>;
-        if constexpr (std::is_same_v<P, RasterParams>) {
-          mlir::FloatAttr fill = p.fill ? b.getF64FloatAttr(*p.fill) : mlir::FloatAttr();
-          return b.create<RasterOp>(loc, type, in, i64s(flattenRegions(p.regions)), fill);
-        } else if constexpr (std::is_same_v<P, ViewParams>) {
-          return b.create<ViewOp>(loc, type, in[0]);
-        } else if constexpr (std::is_same_v<P, UnaryParams>) {
-          return b.create<UnaryOp>(loc, type, in[0], b.getStringAttr(unaryName(p.kind)),
-                                   b.getF32FloatAttr(p.alpha), b.getF32FloatAttr(p.beta));
-        } else if constexpr (std::is_same_v<P, BinaryParams>) {
-          return b.create<BinaryOp>(loc, type, in[0], in[1], b.getStringAttr(binaryName(p.kind)),
-                                    i64s(p.lhsStrides), i64s(p.rhsStrides));
-        } else if constexpr (std::is_same_v<P, ReduceParams>) {
-          return b.create<ReduceOp>(loc, type, in[0], b.getStringAttr(reduceName(p.kind)),
-                                    b.getI64IntegerAttr(p.outer), b.getI64IntegerAttr(p.extent),
-                                    b.getI64IntegerAttr(p.inner));
-        } else if constexpr (std::is_same_v<P, MatMulParams>) {
-          mlir::Value bias = p.hasBias ? in[2] : mlir::Value();
-          return b.create<MatMulOp>(loc, type, in[0], in[1], bias,
-                                    i64s(std::array<int64_t, 4>{p.batch, p.m, p.n, p.k}),
-                                    i64s(p.aStrides), i64s(p.bStrides), i64s(p.biasStrides));
-        } else if constexpr (std::is_same_v<P, Conv2dParams>) {
-          mlir::Value bias = p.hasBias ? in[2] : mlir::Value();
-          return b.create<Conv2dOp>(loc, type, in[0], in[1], bias, i64s(p.stride), i64s(p.pads),
-                                    i64s(p.dilation), b.getI64IntegerAttr(p.group),
-                                    b.getStringAttr(activationName(p.activation)),
-                                    b.getF32FloatAttr(p.actMin), b.getF32FloatAttr(p.actMax));
-        } else if constexpr (std::is_same_v<P, PoolParams>) {
-          return b.create<PoolOp>(loc, type, in[0], b.getStringAttr(poolName(p.kind)),
-                                  i64s(p.kernel), i64s(p.stride), i64s(p.pads),
-                                  b.getBoolAttr(p.countIncludePad));
-        } else {
-          return nullptr;
-        }
+  if (std::holds_alternative<std::monostate>(prim.params)) return nullptr;
+  mlir::OperationState state(loc, "tessel." + std::string(primitiveName(prim.kind())));
+  state.addOperands(in);
+  state.addTypes(type);
+  std::visit(
+      [&](const auto& p) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(p)>, std::monostate>)
+          visitFields(p, [&](const char* name, const auto& field) {
+            if (mlir::Attribute a = toAttr(b, field)) state.addAttribute(name, a);
+          });
       },
       prim.params);
+  return b.create(state);
 }
 
 Result<const void*> constantData(ConstantOp op, std::vector<uint8_t>* scratch) {

@@ -39,84 +39,89 @@ Result<std::vector<int64_t>> longs(const flatbuffers::Vector<int64_t>* v) {
   return std::vector<int64_t>(v->begin(), v->end());
 }
 
-template <typename E> Result<E> enumValue(uint8_t raw, uint8_t count, const char* what) {
-  if (raw >= count) return corrupt(std::string("unknown ") + what + " " + std::to_string(raw));
-  return static_cast<E>(raw);
+// One reader per field type of primitives.def; the generated switch below calls them by field.
+template <typename T> Status readField(T v, T* out, const char*) {
+  *out = v;
+  return Status::ok();
+}
+template <size_t N>
+Status readField(const flatbuffers::Vector<int64_t>* v, std::array<int64_t, N>* out,
+                 const char* what) {
+  TESSEL_ASSIGN_OR_RETURN(*out, fixed<N>(v, what));
+  return Status::ok();
+}
+Status readField(const flatbuffers::Vector<int64_t>* v, I64List* out, const char* what) {
+  auto r = longs(v);
+  if (!r.isOk()) return r.status().withContext(what);
+  *out = std::move(r).value();
+  return Status::ok();
+}
+template <typename E>
+requires std::is_enum_v<E> Status enumField(uint8_t raw, E* out, const char* what) {
+  if (raw >= enumCount<E>())
+    return corrupt(std::string(what) + " " + std::to_string(raw) + " is unknown");
+  *out = static_cast<E>(raw);
+  return Status::ok();
+}
+Status readField(uint8_t raw, UnaryKind* out, const char* what) {
+  return enumField(raw, out, what);
+}
+Status readField(uint8_t raw, BinaryKind* out, const char* what) {
+  return enumField(raw, out, what);
+}
+Status readField(uint8_t raw, ReduceKind* out, const char* what) {
+  return enumField(raw, out, what);
+}
+Status readField(uint8_t raw, PoolKind* out, const char* what) {
+  return enumField(raw, out, what);
+}
+Status readField(flatbuffers::Optional<double> v, OptF64* out, const char*) {
+  if (v.has_value()) *out = *v;
+  return Status::ok();
+}
+Status readField(const flatbuffers::Vector<const fb::Region*>* v, Regions* out, const char* what) {
+  if (!v) return Status::ok();
+  if (v->size() > 0 && !aligned8(v->data())) return corrupt(std::string(what) + " is misaligned");
+  out->reserve(v->size());
+  for (const fb::Region* g : *v)
+    out->push_back({g->source(),
+                    {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},
+                    {g->dst_offset(), {g->dst_s0(), g->dst_s1(), g->dst_s2()}},
+                    {g->size0(), g->size1(), g->size2()}});
+  return Status::ok();
+}
+Status readField(const flatbuffers::Vector<const fb::PostOp*>* v, PostOps* out, const char* what) {
+  if (!v) return Status::ok();
+  for (const fb::PostOp* f : *v) {
+    PostOp op;
+    if (f->kind() > 1) return corrupt(std::string(what) + ": unknown post-op kind");
+    op.isBinary = f->kind() == 1;
+    TESSEL_RETURN_IF_ERROR(op.isBinary ? enumField(f->op(), &op.binary, what)
+                                       : enumField(f->op(), &op.unary, what));
+    TESSEL_RETURN_IF_ERROR(enumField(f->broadcast(), &op.broadcast, what));
+    op.operandFirst = f->operand_first();
+    op.operand = f->operand();
+    op.alpha = f->alpha();
+    op.beta = f->beta();
+    out->push_back(op);
+  }
+  return Status::ok();
 }
 
 Result<PrimitiveParams> readParams(const fb::Primitive& p) {
   if (!p.params()) return corrupt("primitive has no params");
   switch (p.params_type()) {
-  case fb::Params_RasterParams: {
-    const auto* r = p.params_as_RasterParams();
-    RasterParams out;
-    if (r->regions() && r->regions()->size() > 0 && !aligned8(r->regions()->data()))
-      return corrupt("misaligned regions");
-    if (r->regions())
-      for (const fb::Region* g : *r->regions())
-        out.regions.push_back({g->source(),
-                               {g->src_offset(), {g->src_s0(), g->src_s1(), g->src_s2()}},
-                               {g->dst_offset(), {g->dst_s0(), g->dst_s1(), g->dst_s2()}},
-                               {g->size0(), g->size1(), g->size2()}});
-    if (r->has_fill()) out.fill = r->fill();
-    return PrimitiveParams(out);
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  case fb::Params_##name##Params: {                                                                \
+    [[maybe_unused]] const auto* t = p.params_as_##name##Params();                                 \
+    name##Params out;
+#define TESSEL_FIELD(prim, type, name, snake, ...)                                                 \
+  TESSEL_RETURN_IF_ERROR(readField(t->snake(), &out.name, #prim " " #snake));
+#define TESSEL_PRIMITIVE_END(name)                                                                 \
+  return PrimitiveParams(std::move(out));                                                          \
   }
-  case fb::Params_ViewParams: return PrimitiveParams(ViewParams{});
-  case fb::Params_UnaryParams: {
-    const auto* u = p.params_as_UnaryParams();
-    TESSEL_ASSIGN_OR_RETURN(UnaryKind k,
-                            enumValue<UnaryKind>(u->kind(), kUnaryKindCount, "unary kind"));
-    return PrimitiveParams(UnaryParams{k, u->alpha(), u->beta()});
-  }
-  case fb::Params_BinaryParams: {
-    const auto* u = p.params_as_BinaryParams();
-    TESSEL_ASSIGN_OR_RETURN(BinaryKind k,
-                            enumValue<BinaryKind>(u->kind(), kBinaryKindCount, "binary kind"));
-    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> lhs, longs(u->lhs_strides()));
-    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> rhs, longs(u->rhs_strides()));
-    return PrimitiveParams(BinaryParams{k, std::move(lhs), std::move(rhs)});
-  }
-  case fb::Params_ReduceParams: {
-    const auto* u = p.params_as_ReduceParams();
-    TESSEL_ASSIGN_OR_RETURN(ReduceKind k, enumValue<ReduceKind>(u->kind(), 4, "reduce kind"));
-    return PrimitiveParams(ReduceParams{k, u->outer(), u->extent(), u->inner()});
-  }
-  case fb::Params_MatMulParams: {
-    const auto* u = p.params_as_MatMulParams();
-    MatMulParams m;
-    m.batch = u->batch();
-    m.m = u->m();
-    m.n = u->n();
-    m.k = u->k();
-    TESSEL_ASSIGN_OR_RETURN(m.aStrides, fixed<3>(u->a_strides(), "matmul a strides"));
-    TESSEL_ASSIGN_OR_RETURN(m.bStrides, fixed<3>(u->b_strides(), "matmul b strides"));
-    m.hasBias = u->has_bias();
-    TESSEL_ASSIGN_OR_RETURN(m.biasStrides, fixed<2>(u->bias_strides(), "matmul bias strides"));
-    return PrimitiveParams(m);
-  }
-  case fb::Params_Conv2dParams: {
-    const auto* u = p.params_as_Conv2dParams();
-    Conv2dParams c;
-    TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "conv2d stride"));
-    TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "conv2d pads"));
-    TESSEL_ASSIGN_OR_RETURN(c.dilation, fixed<2>(u->dilation(), "conv2d dilation"));
-    c.group = u->group();
-    c.hasBias = u->has_bias();
-    TESSEL_ASSIGN_OR_RETURN(c.activation, enumValue<Activation>(u->activation(), 3, "activation"));
-    c.actMin = u->act_min();
-    c.actMax = u->act_max();
-    return PrimitiveParams(c);
-  }
-  case fb::Params_PoolParams: {
-    const auto* u = p.params_as_PoolParams();
-    PoolParams c;
-    TESSEL_ASSIGN_OR_RETURN(c.kind, enumValue<PoolKind>(u->kind(), 2, "pool kind"));
-    TESSEL_ASSIGN_OR_RETURN(c.kernel, fixed<2>(u->kernel(), "pool kernel"));
-    TESSEL_ASSIGN_OR_RETURN(c.stride, fixed<2>(u->stride(), "pool stride"));
-    TESSEL_ASSIGN_OR_RETURN(c.pads, fixed<4>(u->pads(), "pool pads"));
-    c.countIncludePad = u->count_include_pad();
-    return PrimitiveParams(c);
-  }
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
   default: break;
   }
   return corrupt("primitive has no params");
@@ -157,7 +162,11 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
       return corrupt("tensor '" + pt.name + "' has unknown dtype " + std::to_string(t->dtype()));
     pt.desc.dtype = static_cast<DType>(t->dtype());
     TESSEL_ASSIGN_OR_RETURN(pt.desc.shape, longs(t->shape()));
-    auto n = elementCount(pt.desc.shape);
+    if (t->layout() >= kLayoutCount || (t->layout() != 0 && pt.desc.shape.size() != 4))
+      return corrupt("tensor '" + pt.name + "' has layout " + std::to_string(t->layout()) +
+                     " (a blocked layout needs 4 dims)");
+    pt.desc.layout = static_cast<Layout>(t->layout());
+    auto n = elementCount(pt.desc.storageShape());
     if (!n.isOk()) return corrupt("tensor '" + pt.name + "': " + n.status().message());
     if (t->role() == fb::TensorRole_Constant) {
       const uint64_t want = static_cast<uint64_t>(pt.desc.byteSize());
@@ -177,7 +186,17 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
     prim.outputs = ids(p->outputs());
     prim.origin = p->origin() ? p->origin()->str() : std::string();
     prog->backends.push_back(p->backend() ? p->backend()->str() : std::string());
+    KernelChoice kernel;
+    kernel.id = p->kernel_id();
+    TESSEL_ASSIGN_OR_RETURN(kernel.params, longs(p->kernel_params()));
+    prog->kernels.push_back(std::move(kernel));
     prog->primitives.push_back(std::move(prim));
+  }
+  if (const fb::Target* t = m->target()) {
+    prog->target.isa = t->isa() ? t->isa()->str() : std::string();
+    prog->target.block = t->block();
+    prog->target.threads = t->threads();
+    prog->target.costModelVersion = t->cost_model_version();
   }
   prog->inputs = ids(m->inputs());
   prog->outputs = ids(m->outputs());

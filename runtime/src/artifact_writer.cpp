@@ -15,47 +15,46 @@ template <typename A> Offset<flatbuffers::Vector<int64_t>> longs(FlatBufferBuild
   return b.CreateVector(std::vector<int64_t>(a.begin(), a.end()));
 }
 
-fb::Region toFb(const Region& r) {
-  return fb::Region(r.source, r.src.offset, r.src.stride[0], r.src.stride[1], r.src.stride[2],
-                    r.dst.offset, r.dst.stride[0], r.dst.stride[1], r.dst.stride[2], r.size[0],
-                    r.size[1], r.size[2]);
+// One converter per field type of primitives.def, into flatc's object-API structs.
+template <typename T> void toFb(const T& v, T* out) {
+  *out = v;
+}
+template <size_t N> void toFb(const std::array<int64_t, N>& v, std::vector<int64_t>* out) {
+  out->assign(v.begin(), v.end());
+}
+template <typename E>
+requires std::is_enum_v<E>
+void toFb(E v, uint8_t* out) {
+  *out = static_cast<uint8_t>(v);
+}
+void toFb(const OptF64& v, flatbuffers::Optional<double>* out) {
+  *out = v ? flatbuffers::Optional<double>(*v) : flatbuffers::nullopt;
+}
+void toFb(const Regions& v, std::vector<fb::Region>* out) {
+  for (const Region& r : v)
+    out->emplace_back(r.source, r.src.offset, r.src.stride[0], r.src.stride[1], r.src.stride[2],
+                      r.dst.offset, r.dst.stride[0], r.dst.stride[1], r.dst.stride[2], r.size[0],
+                      r.size[1], r.size[2]);
+}
+void toFb(const PostOps& v, std::vector<fb::PostOp>* out) {
+  for (const PostOp& p : v)
+    out->emplace_back(p.isBinary ? 1 : 0,
+                      p.isBinary ? static_cast<uint8_t>(p.binary) : static_cast<uint8_t>(p.unary),
+                      static_cast<uint8_t>(p.broadcast), p.operandFirst, p.operand, p.alpha,
+                      p.beta);
 }
 
-// One overload per params struct; the union tag follows primitives.def order.
-Offset<void> params(FlatBufferBuilder& b, const RasterParams& p) {
-  std::vector<fb::Region> regions;
-  for (const Region& r : p.regions)
-    regions.push_back(toFb(r));
-  return fb::CreateRasterParamsDirect(b, &regions, p.fill.has_value(), p.fill.value_or(0)).Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const ViewParams&) {
-  return fb::CreateViewParams(b).Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const UnaryParams& p) {
-  return fb::CreateUnaryParams(b, static_cast<uint8_t>(p.kind), p.alpha, p.beta).Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const BinaryParams& p) {
-  auto l = longs(b, p.lhsStrides), r = longs(b, p.rhsStrides);
-  return fb::CreateBinaryParams(b, static_cast<uint8_t>(p.kind), l, r).Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const ReduceParams& p) {
-  return fb::CreateReduceParams(b, static_cast<uint8_t>(p.kind), p.outer, p.extent, p.inner)
-      .Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const MatMulParams& p) {
-  auto as = longs(b, p.aStrides), bs = longs(b, p.bStrides), cs = longs(b, p.biasStrides);
-  return fb::CreateMatMulParams(b, p.batch, p.m, p.n, p.k, as, bs, p.hasBias, cs).Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const Conv2dParams& p) {
-  auto s = longs(b, p.stride), pd = longs(b, p.pads), d = longs(b, p.dilation);
-  return fb::CreateConv2dParams(b, s, pd, d, p.group, p.hasBias, static_cast<uint8_t>(p.activation),
-                                p.actMin, p.actMax)
-      .Union();
-}
-Offset<void> params(FlatBufferBuilder& b, const PoolParams& p) {
-  auto k = longs(b, p.kernel), s = longs(b, p.stride), pd = longs(b, p.pads);
-  return fb::CreatePoolParams(b, static_cast<uint8_t>(p.kind), k, s, pd, p.countIncludePad).Union();
-}
+// params(builder, NameParams): one per primitive, generated from primitives.def.
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  Offset<void> params(FlatBufferBuilder& b, const name##Params& p) {                               \
+    (void)p;                                                                                       \
+    fb::name##ParamsT t;
+#define TESSEL_FIELD(prim, type, name, snake, ...) toFb(p.name, &t.snake);
+#define TESSEL_PRIMITIVE_END(name)                                                                 \
+  return fb::Create##name##Params(b, &t).Union();                                                  \
+  }
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
 Offset<void> params(FlatBufferBuilder&, const std::monostate&) {
   return 0;
 }
@@ -87,26 +86,29 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
     for (int32_t id : program.outputs)
       if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Output;
     if (t.data) role = fb::TensorRole_Constant;
-    tensors.push_back(fb::CreateTensorDirect(b, t.name.c_str(), static_cast<uint8_t>(t.desc.dtype),
-                                             &t.desc.shape, role, offsets[i],
-                                             t.data ? t.desc.byteSize() : 0));
+    tensors.push_back(fb::CreateTensorDirect(
+        b, t.name.c_str(), static_cast<uint8_t>(t.desc.dtype), &t.desc.shape, role, offsets[i],
+        t.data ? t.desc.byteSize() : 0, static_cast<uint8_t>(t.desc.layout)));
   }
   std::vector<Offset<fb::Primitive>> prims;
   for (size_t i = 0; i < program.primitives.size(); ++i) {
     const Primitive& p = program.primitives[i];
     auto par = std::visit([&](const auto& v) { return params(b, v); }, p.params);
     const std::string& backend = program.backends.empty() ? std::string() : program.backends[i];
+    const KernelChoice kernel = program.kernels.empty() ? KernelChoice{} : program.kernels[i];
     prims.push_back(fb::CreatePrimitiveDirect(b, static_cast<fb::Params>(p.params.index() + 1), par,
                                               &p.inputs, &p.outputs, p.origin.c_str(),
-                                              backend.c_str()));
+                                              backend.c_str(), kernel.id, &kernel.params));
   }
   auto producerStr = b.CreateString(producer);
   auto tensorVec = b.CreateVector(tensors);
   auto primVec = b.CreateVector(prims);
   auto inputVec = b.CreateVector(program.inputs);
   auto outputVec = b.CreateVector(program.outputs);
+  auto target = fb::CreateTargetDirect(b, program.target.isa.c_str(), program.target.block,
+                                       program.target.threads, program.target.costModelVersion);
   auto model = fb::CreateModel(b, kArtifactFormatVersion, producerStr, tensorVec, primVec, inputVec,
-                               outputVec, data, fnv1a64(blob.data(), blob.size()));
+                               outputVec, data, fnv1a64(blob.data(), blob.size()), target);
   fb::FinishSizePrefixedModelBuffer(b, model);
   return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
 }

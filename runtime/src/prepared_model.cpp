@@ -1,5 +1,6 @@
 #include "tessel/runtime/prepared_model.h"
 
+#include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
 
 namespace tessel {
@@ -8,13 +9,29 @@ Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const std::string& preferred) {
   std::shared_ptr<PreparedModel> m(new PreparedModel());
+  // Fused forms no registered backend runs become plain primitives.
+  const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
+  std::vector<bool> split(program->primitives.size(), false);
+  bool anySplit = false;
+  const std::vector<TensorDesc> before = program->descs();
+  for (size_t i = 0; i < program->primitives.size(); ++i) {
+    const Primitive& p = program->primitives[i];
+    const PostOps* ops = postOpsOf(p);
+    if (!ops || ops->empty()) continue;
+    bool runs = false;
+    for (const BackendDescriptor* d : descriptors)
+      runs = runs || d->supports(p, before);
+    split[i] = !runs;
+    anySplit = anySplit || !runs;
+  }
+  if (anySplit) program = splitPostOps(*program, split);
   m->program_ = std::move(program);
   const Program& prog = *m->program_;
   m->descs_ = prog.descs();
   search::AssignRequest request;
   request.primitives = prog.primitives;
   request.tensors = &m->descs_;
-  request.descriptors = registry.descriptors();
+  request.descriptors = descriptors;
   request.preferred = preferred;
   request.planned = prog.backends;
   request.plannedKernels = prog.kernels;

@@ -14,7 +14,11 @@ Status validateProgram(const Program& program) {
   const size_t count = program.tensors.size();
   for (const ProgramTensor& t : program.tensors) {
     if (dtypeSize(t.desc.dtype) == 0) return corrupt("tensor '" + t.name + "' has no valid dtype");
-    auto n = elementCount(t.desc.shape);
+    if (static_cast<int>(t.desc.layout) >= kLayoutCount ||
+        (t.desc.layout != Layout::Plain && t.desc.rank() != 4))
+      return corrupt("tensor '" + t.name + "' has layout " +
+                     std::to_string(static_cast<int>(t.desc.layout)) + ", which needs a 4-D shape");
+    auto n = elementCount(t.desc.storageShape());
     if (!n.isOk()) return n.status().withContext("tensor '" + t.name + "'");
   }
   std::vector<bool> ready(count, false);

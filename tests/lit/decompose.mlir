@@ -5,7 +5,7 @@
 
 module attributes {tessel.onnx_opset = 13 : i64} {
   // CHECK-LABEL: func.func @conv_relu
-  // CHECK: tessel.conv2d %{{.*}}, %{{.*}}, %{{.*}} {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>}
+  // CHECK: tessel.conv2d %{{.*}}, %{{.*}}, %{{.*}} {dilation = array<i64: 1, 1>, has_bias = true, pads = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>}
   // CHECK: tessel.unary %{{.*}} {kind = "relu"}
   func.func @conv_relu(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>, %b: tensor<4xf32>) -> tensor<1x4x4x4xf32> {
     %0 = tessel.onnx.Conv(%x, %w, %b) {pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<4xf32>) -> tensor<1x4x4x4xf32>
@@ -66,8 +66,8 @@ module attributes {tessel.onnx_opset = 13 : i64} {
   }
 
   // CHECK-LABEL: func.func @pooling
-  // CHECK: tessel.pool %arg0 {kernel = array<i64: 3, 3>, kind = "max", pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>}
-  // CHECK: tessel.reduce {{.*}} {extent = 16 : i64, inner = 1 : i64, kind = "mean", outer = 4 : i64}
+  // CHECK: tessel.pool %arg0 {kernel = array<i64: 3, 3>, kind = "max", pads = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>}
+  // CHECK: tessel.reduce {{.*}} {extent = 16 : i64, kind = "mean", outer = 4 : i64}
   // CHECK: tessel.view {{.*}} -> tensor<1x4xf32>
   func.func @pooling(%x: tensor<1x4x8x8xf32>) -> tensor<1x4xf32> {
     %0 = tessel.onnx.MaxPool(%x) {kernel_shape = array<i64: 3, 3>, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 2, 2>} : (tensor<1x4x8x8xf32>) -> tensor<1x4x4x4xf32>
@@ -77,7 +77,7 @@ module attributes {tessel.onnx_opset = 13 : i64} {
   }
 
   // CHECK-LABEL: func.func @gemm
-  // CHECK: tessel.matmul %arg0, %arg1, %arg2 {a_strides = array<i64: 0, 8, 1>, b_strides = array<i64: 0, 1, 8>, bias_strides = array<i64: 0, 1>, dims = array<i64: 1, 2, 5, 8>}
+  // CHECK: tessel.matmul %arg0, %arg1, %arg2 {a_strides = array<i64: 0, 8, 1>, b_strides = array<i64: 0, 1, 8>, bias_strides = array<i64: 0, 1>, has_bias = true, k = 8 : i64, m = 2 : i64, n = 5 : i64}
   func.func @gemm(%a: tensor<2x8xf32>, %b: tensor<5x8xf32>, %c: tensor<5xf32>) -> tensor<2x5xf32> {
     %0 = tessel.onnx.Gemm(%a, %b, %c) {alpha = 1.0 : f64, beta = 1.0 : f64, transB = 1 : i64} : (tensor<2x8xf32>, tensor<5x8xf32>, tensor<5xf32>) -> tensor<2x5xf32>
     return %0 : tensor<2x5xf32>
@@ -118,7 +118,7 @@ module attributes {tessel.onnx_opset = 13 : i64} {
   // CHECK-LABEL: func.func @shape_ops
   // CHECK: tessel.constant dense<[1, 3, 5]> : tensor<3xi64>
   // CHECK: tessel.raster
-  // CHECK: tessel.reduce %arg0 {extent = 5 : i64, inner = 1 : i64, kind = "mean", outer = 3 : i64}
+  // CHECK: tessel.reduce %arg0 {extent = 5 : i64, kind = "mean", outer = 3 : i64}
   // CHECK: tessel.view
   func.func @shape_ops(%x: tensor<1x3x5xf32>) -> (tensor<1xi64>, tensor<1x3x1xf32>) {
     %idx = tessel.constant dense<2> : tensor<i64>

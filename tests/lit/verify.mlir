@@ -11,14 +11,14 @@ func.func @raster_out_of_bounds(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
 
 func.func @conv_channels(%x: tensor<1x3x8x8xf32>, %w: tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32> {
   // expected-error @+1 {{conv2d channels do not match weight [4,2,3,3]}}
-  %0 = tessel.conv2d %x, %w {dilations = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
+  %0 = tessel.conv2d %x, %w {dilation = array<i64: 1, 1>, group = 1 : i64, pads = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x8x8xf32>, tensor<4x2x3x3xf32>) -> tensor<1x4x6x6xf32>
   return %0 : tensor<1x4x6x6xf32>
 }
 
 // -----
 
 func.func @unary_kind(%x: tensor<4xf32>) -> tensor<4xf32> {
-  // expected-error @+1 {{unknown unary kind 'gelu2'}}
+  // expected-error @+1 {{unknown kind 'gelu2'}}
   %0 = tessel.unary %x {kind = "gelu2"} : (tensor<4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
@@ -29,4 +29,36 @@ func.func @view_size(%x: tensor<4xf32>) -> tensor<5xf32> {
   // expected-error @+1 {{view changes the byte size}}
   %0 = tessel.view %x : (tensor<4xf32>) -> tensor<5xf32>
   return %0 : tensor<5xf32>
+}
+
+// -----
+
+func.func @post_op_operand(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1xf32>, %s: tensor<2xf32>) -> tensor<1x3x4x4xf32> {
+  // expected-error @+1 {{post-op 'add channel 2' operand f32[2] does not hold 3 f32 elements}}
+  %0 = tessel.conv2d %x, %w, %s {dilation = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>, post_ops = ["add channel 2"]} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>, tensor<2xf32>) -> tensor<1x3x4x4xf32>
+  return %0 : tensor<1x3x4x4xf32>
+}
+
+// -----
+
+func.func @post_op_syntax(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{post-op 'add sideways 1': unknown broadcast 'sideways'}}
+  %0 = tessel.elementwise %x {post_ops = ["add sideways 1"]} : (tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @elementwise_blocks(%x: tensor<6xf32>) -> tensor<6xf32> {
+  // expected-error @+1 {{elementwise channels 4 x inner 1 do not divide its 6 elements}}
+  %0 = tessel.elementwise %x {channels = 4, post_ops = ["relu"]} : (tensor<6xf32>) -> tensor<6xf32>
+  return %0 : tensor<6xf32>
+}
+
+// -----
+
+func.func @post_op_unused_input(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{input 1 is no post-op's operand}}
+  %0 = tessel.elementwise %x, %y {post_ops = ["relu"]} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
 }

@@ -64,11 +64,11 @@ TEST_CASE("validatePrimitive names the fault") {
 }
 
 TEST_CASE("names round-trip through the X-macro lists") {
-  for (int k = 0; k < kUnaryKindCount; ++k) {
+  for (int k = 0; k < enumCount<UnaryKind>(); ++k) {
     auto kind = static_cast<UnaryKind>(k);
     CHECK(unaryFromName(unaryName(kind)) == kind);
   }
-  for (int k = 0; k < kBinaryKindCount; ++k) {
+  for (int k = 0; k < enumCount<BinaryKind>(); ++k) {
     auto kind = static_cast<BinaryKind>(k);
     CHECK(binaryFromName(binaryName(kind)) == kind);
   }

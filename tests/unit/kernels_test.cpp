@@ -42,8 +42,10 @@ std::vector<float> scatterConv(const Shape& xs, const std::vector<float>& x, con
       for (int64_t i = 0; i < ys[2] * ys[3]; ++i) {
         float& v = y[(n * ys[1] + o) * ys[2] * ys[3] + i];
         if (bias) v += (*bias)[o];
-        if (p.activation == Activation::Relu) v = std::max(v, 0.f);
-        if (p.activation == Activation::Clip) v = std::min(std::max(v, p.actMin), p.actMax);
+        for (const PostOp& op : p.postOps) { // the tests use relu and clip only
+          if (op.unary == UnaryKind::Relu) v = std::max(v, 0.f);
+          if (op.unary == UnaryKind::Clip) v = std::min(std::max(v, op.alpha), op.beta);
+        }
       }
   return y;
 }
@@ -69,16 +71,17 @@ TEST_CASE("reference conv2d matches a scatter formulation") {
     int64_t o, kh, kw, group, stride, dil;
     std::array<int64_t, 4> pads;
     bool bias;
-    Activation act;
+    UnaryKind act; // identity: none
   };
   const Case cases[] = {
-      {{1, 3, 7, 7}, 4, 3, 3, 1, 1, 1, {1, 1, 1, 1}, true, Activation::None},
-      {{2, 4, 9, 5}, 6, 3, 1, 2, 2, 1, {0, 0, 2, 0}, false, Activation::Relu},
-      {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 2, {2, 2, 2, 2}, true, Activation::Clip}, // depthwise, dilated
-      {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, {2, 1, 0, 1}, true, Activation::None}, // odd, asymmetric
-      {{1, 6, 1, 1}, 3, 1, 1, 3, 1, 1, {0, 0, 0, 0}, false, Activation::None},  // 1x1 grouped
-      {{1, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, Activation::None},
-      {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, Activation::None}, // empty batch
+      {{1, 3, 7, 7}, 4, 3, 3, 1, 1, 1, {1, 1, 1, 1}, true, UnaryKind::Identity},
+      {{2, 4, 9, 5}, 6, 3, 1, 2, 2, 1, {0, 0, 2, 0}, false, UnaryKind::Relu},
+      {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 2, {2, 2, 2, 2}, true, UnaryKind::Clip}, // depthwise, dilated
+      {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, {2, 1, 0, 1}, true, UnaryKind::Identity}, // odd,
+                                                                                   // asymmetric
+      {{1, 6, 1, 1}, 3, 1, 1, 3, 1, 1, {0, 0, 0, 0}, false, UnaryKind::Identity},  // 1x1 grouped
+      {{1, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, UnaryKind::Identity},
+      {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, {0, 0, 0, 0}, false, UnaryKind::Identity}, // empty batch
   };
   uint32_t seed = 1;
   for (const Case& c : cases) {
@@ -88,9 +91,7 @@ TEST_CASE("reference conv2d matches a scatter formulation") {
     p.pads = c.pads;
     p.group = c.group;
     p.hasBias = c.bias;
-    p.activation = c.act;
-    p.actMin = -0.2f;
-    p.actMax = 0.3f;
+    if (c.act != UnaryKind::Identity) p.postOps = {PostOp::makeUnary(c.act, -0.2f, 0.3f)};
     const Shape ws{c.o, c.x[1] / c.group, c.kh, c.kw};
     const Shape ys{c.x[0], c.o, windowOut(c.x[2], c.kh, c.stride, c.dil, c.pads[0], c.pads[2]),
                    windowOut(c.x[3], c.kw, c.stride, c.dil, c.pads[1], c.pads[3])};

@@ -3,11 +3,13 @@
 #pragma once
 
 #include "tessel/core/region.h"
+#include "tessel/core/status.h"
 #include "tessel/core/tensor_desc.h"
 
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -33,106 +35,150 @@ enum class BinaryKind : uint8_t {
 #undef TESSEL_BINARY
 };
 
-inline constexpr int kUnaryKindCount = 0
-#define TESSEL_UNARY(name, str) +1
-#include "tessel/core/unary.def"
-#undef TESSEL_UNARY
-    ;
-inline constexpr int kBinaryKindCount = 0
-#define TESSEL_BINARY(name, str) +1
-#include "tessel/core/binary.def"
-#undef TESSEL_BINARY
-    ;
-
-enum class ReduceKind : uint8_t { Sum, Mean, Max, Min };
-enum class PoolKind : uint8_t { Max, Avg };
-
-std::string_view primitiveName(PrimitiveKind k);
-std::string_view unaryName(UnaryKind k);
-std::string_view binaryName(BinaryKind k);
-std::string_view reduceName(ReduceKind k);
-std::string_view poolName(PoolKind k);
-std::optional<PrimitiveKind> primitiveFromName(std::string_view s);
-std::optional<UnaryKind> unaryFromName(std::string_view s);
-std::optional<BinaryKind> binaryFromName(std::string_view s);
-std::optional<ReduceKind> reduceFromName(std::string_view s);
-std::optional<PoolKind> poolFromName(std::string_view s);
-
-// Inputs: one or more sources (Region::source indexes them). Output elements no region writes are
-// set to `fill` when present; a raster without fill must cover its output.
-struct RasterParams {
-  std::vector<Region> regions;
-  std::optional<double> fill;
-  bool operator==(const RasterParams&) const = default;
+enum class ReduceKind : uint8_t {
+#define TESSEL_REDUCE(name, str) name,
+#include "tessel/core/reduce.def"
+#undef TESSEL_REDUCE
 };
 
-// Input and output have the same element count; the output is the input's bytes, reshaped.
-struct ViewParams {
-  bool operator==(const ViewParams&) const = default;
+enum class PoolKind : uint8_t {
+#define TESSEL_POOL(name, str) name,
+#include "tessel/core/pool.def"
+#undef TESSEL_POOL
 };
 
-// Elementwise over dense tensors of equal element count.
-struct UnaryParams {
-  UnaryKind kind = UnaryKind::Identity;
+enum class Broadcast : uint8_t {
+#define TESSEL_BROADCAST(name, str) name,
+#include "tessel/core/broadcast.def"
+#undef TESSEL_BROADCAST
+};
+
+// Names of every kind enum, in enum order (from the .def files): the text form in MLIR, the
+// bound a reader checks raw bytes against.
+template <typename E> std::span<const std::string_view> enumNames();
+template <typename E> int enumCount() {
+  return static_cast<int>(enumNames<E>().size());
+}
+template <typename E> std::string_view enumName(E e) {
+  const auto names = enumNames<E>();
+  const auto i = static_cast<size_t>(e);
+  return i < names.size() ? names[i] : std::string_view("?");
+}
+template <typename E> std::optional<E> enumFromName(std::string_view s) {
+  const auto names = enumNames<E>();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == s) return static_cast<E>(i);
+  return std::nullopt;
+}
+
+inline std::string_view primitiveName(PrimitiveKind k) {
+  return enumName(k);
+}
+inline std::string_view unaryName(UnaryKind k) {
+  return enumName(k);
+}
+inline std::string_view binaryName(BinaryKind k) {
+  return enumName(k);
+}
+inline std::string_view reduceName(ReduceKind k) {
+  return enumName(k);
+}
+inline std::string_view poolName(PoolKind k) {
+  return enumName(k);
+}
+inline std::optional<PrimitiveKind> primitiveFromName(std::string_view s) {
+  return enumFromName<PrimitiveKind>(s);
+}
+inline std::optional<UnaryKind> unaryFromName(std::string_view s) {
+  return enumFromName<UnaryKind>(s);
+}
+inline std::optional<BinaryKind> binaryFromName(std::string_view s) {
+  return enumFromName<BinaryKind>(s);
+}
+inline std::optional<ReduceKind> reduceFromName(std::string_view s) {
+  return enumFromName<ReduceKind>(s);
+}
+inline std::optional<PoolKind> poolFromName(std::string_view s) {
+  return enumFromName<PoolKind>(s);
+}
+
+// One step applied to every element v of a result, in list order: v = unary(v; alpha, beta), or
+// v = v op x (x op v when operandFirst), x read from input `operand` as `broadcast` says. What
+// "channel" means is the primitive's (conv2d: C of the output; matmul: n; elementwise: its
+// channels field).
+struct PostOp {
+  bool isBinary = false;
+  UnaryKind unary = UnaryKind::Identity;
   float alpha = 0.f;
   float beta = 0.f;
-  bool operator==(const UnaryParams&) const = default;
+  BinaryKind binary = BinaryKind::Add;
+  Broadcast broadcast = Broadcast::Scalar;
+  int32_t operand = 0;
+  bool operandFirst = false;
+  bool operator==(const PostOp&) const = default;
+
+  static PostOp makeUnary(UnaryKind k, float a = 0.f, float b = 0.f) {
+    PostOp p;
+    p.unary = k;
+    p.alpha = a;
+    p.beta = b;
+    return p;
+  }
+  static PostOp makeBinary(BinaryKind k, Broadcast how, int32_t operand, bool first = false) {
+    PostOp p;
+    p.isBinary = true;
+    p.binary = k;
+    p.broadcast = how;
+    p.operand = operand;
+    p.operandFirst = first;
+    return p;
+  }
 };
 
-// out[idx] = lhs[idx . lhsStrides] op rhs[idx . rhsStrides], idx over the output's shape; a zero
-// stride broadcasts.
-struct BinaryParams {
-  BinaryKind kind = BinaryKind::Add;
-  std::vector<int64_t> lhsStrides;
-  std::vector<int64_t> rhsStrides;
-  bool operator==(const BinaryParams&) const = default;
-};
+// Text form (MLIR attribute, reports): "relu", "clip 0 6", "add channel 2", "sub full 3 first".
+std::string formatPostOp(const PostOp& op);
+Result<PostOp> parsePostOp(std::string_view text);
 
-// The input viewed as [outer, extent, inner] reduces its middle dim into [outer, inner].
-struct ReduceParams {
-  ReduceKind kind = ReduceKind::Sum;
-  int64_t outer = 1;
-  int64_t extent = 1;
-  int64_t inner = 1;
-  bool operator==(const ReduceParams&) const = default;
-};
+// Field types of primitives.def.
+using I64 = int64_t;
+using F32 = float;
+using Bool = bool;
+using I64x2 = std::array<int64_t, 2>;
+using I64x3 = std::array<int64_t, 3>;
+using I64x4 = std::array<int64_t, 4>;
+using I64List = std::vector<int64_t>;
+using Regions = std::vector<Region>;
+using OptF64 = std::optional<double>;
+using PostOps = std::vector<PostOp>;
 
-// out[b, m, n] = sum_k a[b*as0 + m*as1 + k*as2] * b[b*bs0 + k*bs1 + n*bs2] (+ bias[m*cs0 + n*cs1]);
-// out is dense [batch, m, n]. Inputs: a, b and optionally bias.
-struct MatMulParams {
-  int64_t batch = 1, m = 1, n = 1, k = 1;
-  std::array<int64_t, 3> aStrides{};
-  std::array<int64_t, 3> bStrides{};
-  bool hasBias = false;
-  std::array<int64_t, 2> biasStrides{};
-  bool operator==(const MatMulParams&) const = default;
-};
+// One struct per primitive, NameParams, generated from primitives.def (semantics there).
+#define TESSEL_PRIMITIVE(name, mnemonic) struct name##Params {
+#define TESSEL_FIELD(prim, type, name, snake, ...) type name{__VA_ARGS__};
+#define TESSEL_PRIMITIVE_END(name)                                                                 \
+  bool operator==(const name##Params&) const = default;                                            \
+  }                                                                                                \
+  ;
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
 
-enum class Activation : uint8_t { None, Relu, Clip };
-
-// NCHW input, OIHW weight (I = C / group), optional bias [O], NCHW output. The activation is
-// applied after the bias; Clip bounds to [actMin, actMax].
-struct Conv2dParams {
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> pads{}; // top, left, bottom, right
-  std::array<int64_t, 2> dilation{1, 1};
-  int64_t group = 1;
-  bool hasBias = false;
-  Activation activation = Activation::None;
-  float actMin = 0.f;
-  float actMax = 0.f;
-  bool operator==(const Conv2dParams&) const = default;
-};
-
-// NCHW pooling; padded elements are ignored by max and, unless countIncludePad, by avg.
-struct PoolParams {
-  PoolKind kind = PoolKind::Max;
-  std::array<int64_t, 2> kernel{1, 1};
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> pads{};
-  bool countIncludePad = false;
-  bool operator==(const PoolParams&) const = default;
-};
+// visitFields(params, f) calls f("snake_name", field) for each field in table order: generic
+// conversions (MLIR attributes) are written once over it.
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  template <typename F> void visitFields(name##Params& p, F&& f) {                                 \
+    (void)p;                                                                                       \
+    (void)f;
+#define TESSEL_FIELD(prim, type, name, snake, ...) f(#snake, p.name);
+#define TESSEL_PRIMITIVE_END(name) }
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
+#define TESSEL_PRIMITIVE(name, mnemonic)                                                           \
+  template <typename F> void visitFields(const name##Params& p, F&& f) {                           \
+    (void)p;                                                                                       \
+    (void)f;
+#define TESSEL_FIELD(prim, type, name, snake, ...) f(#snake, p.name);
+#define TESSEL_PRIMITIVE_END(name) }
+#include "tessel/core/primitives.def"
+#undef TESSEL_PRIMITIVE
 
 using PrimitiveParams = std::variant<
 #define TESSEL_PRIMITIVE(name, mnemonic) name##Params,
@@ -149,6 +195,11 @@ struct Primitive {
   PrimitiveKind kind() const { return static_cast<PrimitiveKind>(params.index()); }
   template <typename P> const P& as() const { return std::get<P>(params); }
 };
+
+// The post-op list of a conv2d, matmul or elementwise primitive (null for the others), and the
+// number of inputs before the post-op operands.
+const PostOps* postOpsOf(const Primitive& p);
+size_t baseInputCount(const Primitive& p);
 
 // Checks a primitive's params against its tensors' descriptions: counts, ranks, shapes, strides
 // and region bounds. Every consumer of untrusted primitives calls this before running them.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tessel {
@@ -18,14 +19,28 @@ Result<int64_t> elementCount(const Shape& shape);
 Shape denseStrides(const Shape& shape);
 std::string shapeToString(const Shape& shape);
 
+// How a tensor's logical dims lie in memory. plain: row-major over the shape. nchwc8/nchwc16: a
+// 4-D [N, C, H, W] tensor stored as 5-D [N, ceil(C/B), H, W, B], B = 8 or 16; the channels past
+// C in the last block are zero.
+enum class Layout : uint8_t { Plain = 0, NCHWc8 = 1, NCHWc16 = 2 };
+inline constexpr int kLayoutCount = 3;
+// The channel block B of a blocked layout, 0 for plain.
+int64_t layoutBlock(Layout layout);
+std::string_view layoutName(Layout layout);
+
 struct TensorDesc {
   DType dtype = DType::Undefined;
-  Shape shape;
+  Shape shape; // logical dims
+  Layout layout = Layout::Plain;
 
   int64_t rank() const { return static_cast<int64_t>(shape.size()); }
-  // Element count; assumes a validated shape (elementCount() checks).
+  // Logical element count; assumes a validated shape (elementCount() checks).
   int64_t numel() const;
-  int64_t byteSize() const { return numel() * static_cast<int64_t>(dtypeSize(dtype)); }
+  // Elements in memory: numel(), or with a blocked layout the padded channels too.
+  int64_t storageNumel() const;
+  // The dims as stored: the shape, or [N, ceil(C/B), H, W, B].
+  Shape storageShape() const;
+  int64_t byteSize() const { return storageNumel() * static_cast<int64_t>(dtypeSize(dtype)); }
   bool operator==(const TensorDesc&) const = default;
   std::string toString() const;
 };

@@ -9,7 +9,8 @@
 
 namespace tessel {
 
-inline constexpr uint32_t kArtifactFormatVersion = 1;
+// 2: per-tensor layouts, per-primitive kernel choice, the target table, post-op lists.
+inline constexpr uint32_t kArtifactFormatVersion = 2;
 
 // Serializes a program (constants copied into the file, 64-byte aligned).
 std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer);

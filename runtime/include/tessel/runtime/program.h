@@ -17,11 +17,21 @@ struct ProgramTensor {
   const void* data = nullptr; // constants only: desc.byteSize() bytes kept alive by the Program
 };
 
+// What the plan was made for (the artifact's target table); a runtime on another target may
+// re-plan. Empty/0 fields mean "any".
+struct TargetInfo {
+  std::string isa;
+  int32_t block = 0;
+  int32_t threads = 0;
+  uint32_t costModelVersion = 0;
+};
+
 struct Program {
   std::vector<ProgramTensor> tensors;
   std::vector<Primitive> primitives;
   std::vector<std::string> backends; // the plan: backend per primitive ("" = any)
   std::vector<KernelChoice> kernels; // the plan: kernel per primitive (empty = defaults)
+  TargetInfo target;
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
   std::shared_ptr<const void> storage; // owns whatever constant data points into

@@ -1,0 +1,61 @@
+#ifndef TESSEL_PRIMITIVE_DOCS_TD
+#define TESSEL_PRIMITIVE_DOCS_TD
+
+// The documentation of each primitive op; the ops themselves (operands, attributes) are generated
+// from core/include/tessel/core/primitives.def into PrimitiveOps.td, which names these records.
+class PrimitiveDoc<string s, string d> {
+  string summary = s;
+  string description = d;
+  bit folder = 0;
+}
+
+def RasterDoc : PrimitiveDoc<"copies elements from sources to the result through strided 3-D regions", [{
+  `regions` holds 12 integers per region: source index, source offset and 3 strides,
+  destination offset and 3 strides, 3 sizes (elements as stored). Elements no region writes
+  take `fill`; without `fill` the regions must cover the result. A transpose:
+  `%t = tessel.raster %x {regions = array<i64: 0, 0, 0, 1, 3, 0, 0, 2, 1, 1, 3, 2>} : (tensor<2x3xf32>) -> tensor<3x2xf32>`
+}]>;
+
+def ViewDoc : PrimitiveDoc<"the same elements under a new shape (no copy)", [{
+  `%v = tessel.view %x : (tensor<2x3xf32>) -> tensor<6xf32>`
+}]> { let folder = 1; }
+
+def UnaryDoc : PrimitiveDoc<"an elementwise function of one tensor", [{
+  `kind` names a line of core/unary.def; `alpha`/`beta` are its parameters (clip bounds,
+  hardsigmoid slope and offset).
+  `%y = tessel.unary %x {kind = "relu"} : (tensor<4xf32>) -> tensor<4xf32>`
+}]>;
+
+def BinaryDoc : PrimitiveDoc<"an elementwise function of two tensors, broadcast through strides", [{
+  Strides are per result dim, in elements of each operand; 0 broadcasts.
+  `%y = tessel.binary %a, %b {kind = "add", lhs_strides = array<i64: 3, 1>, rhs_strides = array<i64: 0, 1>} : (tensor<2x3xf32>, tensor<3xf32>) -> tensor<2x3xf32>`
+}]>;
+
+def ReduceDoc : PrimitiveDoc<"reduces the middle dim of an [outer, extent, inner] view", [{
+  `%m = tessel.reduce %x {kind = "mean", outer = 8, extent = 49, inner = 1} : (tensor<1x8x7x7xf32>) -> tensor<1x8x1x1xf32>`
+}]>;
+
+def MatMulDoc : PrimitiveDoc<"batched matrix product with strided operands, optional bias and post-ops", [{
+  Operands: a, b, the bias when `has_bias`, then post-op operands. `a_strides` over
+  (batch, m, k), `b_strides` over (batch, k, n), `bias_strides` over (m, n). The result is dense
+  [batch, m, n] in any shape of that size; `post_ops` treat n as the channel.
+  `%y = tessel.matmul %a, %b {batch = 1, m = 2, n = 4, k = 3, a_strides = array<i64: 0, 3, 1>, b_strides = array<i64: 0, 4, 1>, bias_strides = array<i64: 0, 0>, post_ops = ["relu"]} : (tensor<2x3xf32>, tensor<3x4xf32>) -> tensor<2x4xf32>`
+}]>;
+
+def Conv2dDoc : PrimitiveDoc<"2-D convolution, NCHW input, OIHW weight, optional bias and post-ops", [{
+  Operands: input, weight, the bias when `has_bias`, then post-op operands. `pads` = [top,
+  left, bottom, right]; `group` > 1 is grouped (depthwise when it equals the channels).
+  `post_ops` apply in order to each result element, C as the channel: "relu", "clip 0 6",
+  "add channel 3" (operand 3 holds one value per channel), "add full 3" (a residual).
+}]>;
+
+def PoolDoc : PrimitiveDoc<"2-D max or average pooling over NCHW", [{
+  `kind` is "max" or "avg"; `pads` = [top, left, bottom, right].
+}]>;
+
+def ElementwiseDoc : PrimitiveDoc<"a post-op program over one tensor", [{
+  `%y = tessel.elementwise %x, %s {channels = 8, inner = 49, post_ops = ["mul channel 1", "sigmoid"]} : (tensor<1x8x7x7xf32>, tensor<8xf32>) -> tensor<1x8x7x7xf32>`
+  The result is the input with `post_ops` applied, viewed as [outer, channels, inner].
+}]>;
+
+#endif
