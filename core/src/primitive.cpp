@@ -313,6 +313,27 @@ const PostOps* postOpsOf(const Primitive& p) {
   }
 }
 
+double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const double out = static_cast<double>(t[p.outputs[0]].numel());
+  const PostOps* ops = postOpsOf(p);
+  const double post = ops ? out * static_cast<double>(ops->size()) : 0.0;
+  switch (p.kind()) {
+  case PrimitiveKind::Conv2d: {
+    const Shape& w = t[p.inputs[1]].shape;
+    return 2.0 * out * static_cast<double>(w[1] * w[2] * w[3]) + post;
+  }
+  case PrimitiveKind::MatMul: {
+    const auto& m = p.as<MatMulParams>();
+    return 2.0 * static_cast<double>(m.batch * m.m * m.n) * static_cast<double>(m.k) + post;
+  }
+  case PrimitiveKind::Raster:
+  case PrimitiveKind::View: return 0.0;
+  case PrimitiveKind::Reduce:
+  case PrimitiveKind::Pool: return static_cast<double>(t[p.inputs[0]].numel());
+  default: return out + post;
+  }
+}
+
 size_t baseInputCount(const Primitive& p) {
   switch (p.kind()) {
   case PrimitiveKind::Conv2d: return p.as<Conv2dParams>().hasBias ? 3 : 2;

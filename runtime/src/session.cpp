@@ -2,6 +2,7 @@
 
 #include "tessel/runtime/thread_pool.h"
 
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -253,6 +254,18 @@ Status Session::run() {
     TESSEL_RETURN_IF_ERROR(runStep(step));
   for (Plan::Space& space : plan_->spaces)
     TESSEL_RETURN_IF_ERROR(space.stream->wait());
+  return Status::ok();
+}
+
+Status Session::runProfiled(std::vector<StepTime>* times) {
+  times->clear();
+  for (const Plan::Step& step : plan_->steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    TESSEL_RETURN_IF_ERROR(runStep(step));
+    TESSEL_RETURN_IF_ERROR(plan_->spaces[step.space].stream->wait());
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    times->push_back({step.kind == Plan::StepKind::Kernel ? step.primitive : -1, dt.count()});
+  }
   return Status::ok();
 }
 

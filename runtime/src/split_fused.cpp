@@ -68,7 +68,7 @@ std::shared_ptr<Program> splitPostOps(const Program& program, const std::vector<
     }
     const TensorDesc& y = program.tensors[p.outputs[0]].desc;
     const auto [channels, inner] = channelsAndInner(p, y);
-    const int64_t outer = channels * inner ? y.numel() / (channels * inner) : 0;
+    const int64_t outer = channels * inner != 0 ? y.numel() / (channels * inner) : 0;
     const TensorDesc flat{y.dtype, {outer, channels, inner}};
     const std::string base = program.tensors[p.outputs[0]].name;
     std::vector<int32_t> baseInputs(p.inputs.begin(), p.inputs.begin() + baseInputCount(p));

@@ -17,14 +17,19 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-saniti
   -DONNX_NAMESPACE=onnx -DONNX_ML=1
   -pthread -I"$root/core/include" -I"$root/runtime/include" -I"$root/search/include" -I"$root/include" -I"$root/decompose/include"
   -I"$root/frontend/onnx/include" -I"$root/backends/reference/include"
-  -I"$root/backends/null/include" -I"$build/core/generated")
+  -I"$root/backends/null/include" -I"$root/backends/cpu_x86/include" -I"$build/core/generated")
 
 # Compiles sources (two at a time) and prints the object files.
 compile() {
   local objs=() src obj
   for src in "$@"; do
     obj="$out/$(echo "$src" | md5sum | cut -c1-12).o"
-    $cxx "${flags[@]}" -c "$src" -o "$obj" &
+    local isa=() # cpu_x86 families: the flags backends/cpu_x86/CMakeLists.txt gives them
+    case "$src" in
+    */family_avx2.cpp) isa=(-mavx2 -mfma) ;;
+    */family_avx512.cpp) isa=(-mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma) ;;
+    esac
+    $cxx "${flags[@]}" "${isa[@]}" -c "$src" -o "$obj" &
     objs+=("$obj")
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
   done
@@ -34,7 +39,8 @@ compile() {
 
 mapfile -t runtime < <(compile "$root"/core/src/*.cpp \
   "$root"/runtime/src/*.cpp "$root"/search/src/*.cpp \
-  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$build"/runtime/builtin_backends.cpp)
+  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$root"/backends/cpu_x86/*.cpp \
+  "$build"/runtime/builtin_backends.cpp)
 mapfile -t frontend < <(compile "$root"/decompose/src/*.cpp "$root"/frontend/onnx/src/*.cpp)
 mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
 mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")

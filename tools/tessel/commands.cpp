@@ -433,10 +433,55 @@ int checkCommand(const std::vector<std::string>& argv) {
   return failed ? 1 : 0;
 }
 
+// Each step's minimum time over `runs` profiled runs, with its GFLOP/s, slowest first.
+Status printPerOp(Session& session, int runs) {
+  std::vector<Session::StepTime> best, times;
+  for (int r = 0; r < runs; ++r) {
+    TESSEL_RETURN_IF_ERROR(session.runProfiled(&times));
+    if (best.empty()) best = times;
+    for (size_t i = 0; i < times.size() && i < best.size(); ++i)
+      best[i].seconds = std::min(best[i].seconds, times[i].seconds);
+  }
+  const Program& prog = session.program();
+  const std::vector<TensorDesc> descs = prog.descs();
+  double total = 0, flops = 0;
+  for (const auto& t : best)
+    total += t.seconds;
+  std::sort(best.begin(), best.end(),
+            [](const auto& x, const auto& y) { return x.seconds > y.seconds; });
+  std::printf("%8s %6s %-8s %-10s %-28s %-22s %9s\n", "ms", "%", "gflop/s", "backend", "primitive",
+              "output", "origin");
+  for (const auto& t : best) {
+    if (t.primitive < 0) {
+      std::printf("%8.3f %6.1f %-8s %-10s %-28s\n", t.seconds * 1e3, 100 * t.seconds / total, "",
+                  "", "copy between memory spaces");
+      continue;
+    }
+    const Primitive& p = prog.primitives[t.primitive];
+    const double f = primitiveFlops(p, descs);
+    flops += f;
+    const Backend* b = session.backendOf(t.primitive);
+    std::string what(primitiveName(p.kind()));
+    if (p.kind() == PrimitiveKind::Conv2d) {
+      const Shape& w = descs[p.inputs[1]].shape;
+      what += " " + std::to_string(w[2]) + "x" + std::to_string(w[3]) + " s" +
+              std::to_string(p.as<Conv2dParams>().stride[0]) + " g" +
+              std::to_string(p.as<Conv2dParams>().group);
+    }
+    std::printf("%8.3f %6.1f %8.1f %-10s %-28s %-22s %s\n", t.seconds * 1e3,
+                100 * t.seconds / total, t.seconds > 0 ? f / t.seconds / 1e9 : 0.0,
+                b ? std::string(b->name()).c_str() : "", what.c_str(),
+                descs[p.outputs[0]].toString().c_str(), p.origin.c_str());
+  }
+  std::printf("total %.3f ms over %zu steps, %.2f GFLOP, %.1f GFLOP/s\n", total * 1e3, best.size(),
+              flops / 1e9, total > 0 ? flops / total / 1e9 : 0.0);
+  return Status::ok();
+}
+
 int benchCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json"},
+  auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
                              "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
-                             "[--runs N] [--warmup N] [--json]");
+                             "[--threads N] [--runs N] [--warmup N] [--json] [--per-op]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
@@ -455,6 +500,8 @@ int benchCommand(const std::vector<std::string>& argv) {
     if (Status s = (*session)->run(); !s.isOk()) return fail(s);
     ms.push_back(msSince(t0));
   }
+  if (a.has("--per-op"))
+    if (Status s = printPerOp(**session, runs); !s.isOk()) return fail(s);
   std::sort(ms.begin(), ms.end());
   const double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
   const double arenaMiB = (*session)->arenaBytes() / 1048576.0;

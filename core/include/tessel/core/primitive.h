@@ -201,6 +201,10 @@ struct Primitive {
 const PostOps* postOpsOf(const Primitive& p);
 size_t baseInputCount(const Primitive& p);
 
+// Floating-point operations of one run (a multiply-add counts two); elementwise work counts one
+// per output element and post-op; pure data movement counts none.
+double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& tensors);
+
 // Checks a primitive's params against its tensors' descriptions: counts, ranks, shapes, strides
 // and region bounds. Every consumer of untrusted primitives calls this before running them.
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors);

@@ -36,6 +36,15 @@ public:
   // Copies bytes into input i; bytes must equal the input's byte size.
   Status setInput(size_t i, const void* data, size_t bytes);
   Status run();
+  // One executed step of a profiled run: a primitive's kernel (primitive >= 0) or a copy
+  // between memory spaces (primitive -1), with its wall time.
+  struct StepTime {
+    int32_t primitive = -1;
+    double seconds = 0;
+  };
+  // run(), timing each step (devices are waited on after every step, so times are honest and
+  // the run is slower than an unprofiled one).
+  Status runProfiled(std::vector<StepTime>* times);
   // Host bytes of output i, valid until the next run.
   const void* outputData(size_t i) const;
 

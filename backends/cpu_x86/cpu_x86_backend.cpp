@@ -1,0 +1,115 @@
+// The cpu_x86 backend: descriptor (what the planner sees) and executor (kernels of the family
+// chosen from cpuid, or TESSEL_X86_ISA). Kernels: conv2d (packed GEMM or depthwise), matmul,
+// and unary/binary/elementwise programs, all fp32 on plain layouts with post-ops fused.
+#include "conv.h"
+#include "elementwise.h"
+#include "matmul.h"
+#include "tessel/backends/cpu_x86.h"
+
+#include <cstdlib>
+
+namespace tessel {
+namespace {
+
+using x86::KernelTable;
+
+bool allF32Plain(const Primitive& p, const std::vector<TensorDesc>& t) {
+  for (int32_t id : p.inputs)
+    if (t[id].dtype != DType::F32 || t[id].layout != Layout::Plain) return false;
+  return t[p.outputs[0]].dtype == DType::F32 && t[p.outputs[0]].layout == Layout::Plain;
+}
+
+class CpuX86Descriptor final : public BackendDescriptor {
+public:
+  explicit CpuX86Descriptor(const KernelTable& t) : table_(t) {}
+  std::string_view name() const override { return "cpu_x86"; }
+
+  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    if (!allF32Plain(p, t)) return false;
+    switch (p.kind()) {
+    case PrimitiveKind::Conv2d: return x86::vectorPostOps(p.as<Conv2dParams>().postOps);
+    case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
+    case PrimitiveKind::Unary:
+    case PrimitiveKind::Binary:
+    case PrimitiveKind::Elementwise: return x86::elementwiseSupported(p, t);
+    default: return false;
+    }
+  }
+
+  std::vector<KernelCandidate> candidates(const Primitive& p,
+                                          const std::vector<TensorDesc>&) const override {
+    const std::string family(x86::familyName(table_.family));
+    const std::string tile = std::to_string(table_.mr) + "x" + std::to_string(table_.nr);
+    switch (p.kind()) {
+    case PrimitiveKind::Conv2d: return {{{}, "f32_conv2d_gemm_" + tile + "__" + family}};
+    case PrimitiveKind::MatMul: return {{{}, "f32_gemm_" + tile + "__" + family}};
+    default: return {{{}, "f32_elementwise__" + family}};
+    }
+  }
+
+  // Roofline at the family's nominal FMA rate: the search refines it with measurements.
+  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
+                         const KernelChoice& choice, int threads) const override {
+    const double memory = BackendDescriptor::estimateSeconds(p, t, choice, threads);
+    double flops = 0;
+    const TensorDesc& y = t[p.outputs[0]];
+    if (p.kind() == PrimitiveKind::Conv2d) {
+      const TensorDesc& w = t[p.inputs[1]];
+      flops = 2.0 * static_cast<double>(y.numel()) * w.shape[1] * w.shape[2] * w.shape[3];
+    } else if (p.kind() == PrimitiveKind::MatMul) {
+      const auto& m = p.as<MatMulParams>();
+      flops = 2.0 * m.batch * m.m * m.n * m.k;
+    }
+    const double peak = 2.0 * 2 * table_.vectorWidth * 3e9 * std::max(threads, 1);
+    return std::max(memory, flops / peak);
+  }
+
+private:
+  const KernelTable& table_;
+};
+
+class CpuX86Backend final : public Backend {
+public:
+  explicit CpuX86Backend(const KernelTable& t) : table_(t), descriptor_(t) {}
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
+
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    const Primitive& p = *args.primitive;
+    if (args.choice.id != 0)
+      return corrupt("cpu_x86 has no kernel " + std::to_string(args.choice.id) + " for " +
+                     std::string(primitiveName(p.kind())));
+    if (!descriptor_.supports(p, *args.tensors))
+      return unsupported("cpu_x86 does not run this " + std::string(primitiveName(p.kind())));
+    std::unique_ptr<PreparedKernel> k;
+    switch (p.kind()) {
+    case PrimitiveKind::Conv2d: k = x86::prepareConv(table_, args); break;
+    case PrimitiveKind::MatMul: k = x86::prepareMatMul(table_, args); break;
+    default: k = x86::prepareElementwise(table_, args); break;
+    }
+    if (!k) return internalError("cpu_x86 could not prepare a supported primitive");
+    return k;
+  }
+
+private:
+  const KernelTable& table_;
+  CpuX86Descriptor descriptor_;
+};
+
+} // namespace
+
+bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* name) {
+  std::string why;
+  const x86::IsaFamily family = x86::chooseFamily(x86::detectCpuFeatures(), name, &why);
+  if (family == x86::IsaFamily::None) return false; // the reference backend runs everything
+  const KernelTable& table =
+      family == x86::IsaFamily::Avx512 ? x86::avx512Kernels() : x86::avx2Kernels();
+  registry.add(std::make_unique<CpuX86Backend>(table));
+  return true;
+}
+
+void registerCpuX86Backend(BackendRegistry& registry) {
+  registerCpuX86BackendFamily(registry, std::getenv("TESSEL_X86_ISA"));
+}
+
+} // namespace tessel

@@ -1,0 +1,45 @@
+// Baseline-ISA driver code shared by the cpu_x86 kernels: post-op plans, the family in use,
+// parallel loops. The vector code is behind KernelTable.
+#pragma once
+
+#include "kernel_table.h"
+#include "tessel/runtime/backend.h"
+#include "tessel/runtime/thread_pool.h"
+
+#include <functional>
+#include <span>
+#include <vector>
+
+namespace tessel::x86 {
+
+// Whether the family kernels have a vector form of this kind (kernels_impl.h unary/binary).
+bool vectorUnary(UnaryKind k);
+bool vectorBinary(BinaryKind k);
+bool vectorPostOps(const PostOps& ops);
+
+// A primitive's post-ops with their operands still named by input index; resolve() gives the
+// kernels' form for one output (operand pointers, Full operands offset to that output).
+class EpiloguePlan {
+public:
+  // channel: how the primitive's channel spreads over rows and columns (Row for conv, Column
+  // for matmul). A bias, when biasInput >= 0, comes first as an "add" spread as biasSpread.
+  EpiloguePlan(const PostOps& ops, Spread channel, int biasInput, Spread biasSpread,
+               int64_t biasLd = 0);
+  bool empty() const { return ops_.empty(); }
+  // fullOffset: elements from a Full operand's start to this output's origin; ld its row pitch.
+  void resolve(std::span<const TensorArg> inputs, int64_t fullOffset, int64_t ld,
+               std::vector<EpilogueOp>* out) const;
+
+private:
+  std::vector<EpilogueOp> ops_;
+  std::vector<int> operand_; // per op: input index, -1 for unary
+  bool hasBias_ = false;     // ops_[0] is the bias
+};
+
+// Runs fn(task, slot) for every task on the context's pool (or inline without one).
+void parallelFor(const ExecContext& ctx, int64_t tasks,
+                 const std::function<void(int64_t task, int slot)>& fn);
+
+int64_t ceilDiv(int64_t a, int64_t b);
+
+} // namespace tessel::x86

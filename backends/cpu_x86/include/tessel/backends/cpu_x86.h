@@ -1,0 +1,12 @@
+#pragma once
+
+#include "tessel/runtime/backend.h"
+
+namespace tessel {
+// x86-64 CPU kernels (AVX2+FMA, AVX-512), the family picked from cpuid at registration unless
+// TESSEL_X86_ISA=avx2|avx512 forces one. Registers nothing on a CPU without AVX2 and FMA.
+void registerCpuX86Backend(BackendRegistry& registry);
+// The same with the family named ("avx2", "avx512"); false, registering nothing, when this CPU
+// cannot run it. For tests that sweep every family the machine has.
+bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* family);
+} // namespace tessel

@@ -1,0 +1,101 @@
+// The kernels of one ISA family, as plain function pointers: the driver code (baseline x86-64,
+// threads, blocking, packing plans) calls them; each family's translation unit fills its table
+// from the same templates (kernels_impl.h) compiled with its own flags.
+#pragma once
+
+#include "cpu_features.h"
+
+#include <cstdint>
+
+namespace tessel::x86 {
+
+// Where a binary post-op's operand value for output (row, col) comes from.
+enum class Spread : uint8_t {
+  Scalar, // data[0]
+  Row,    // data[row]
+  Column, // data[col]
+  Full,   // data[row * ld + col]
+};
+
+// A post-op as the kernels apply it (from tessel::PostOp with its operand resolved).
+struct EpilogueOp {
+  bool isBinary = false;
+  uint8_t op = 0; // UnaryKind or BinaryKind
+  Spread spread = Spread::Scalar;
+  bool operandFirst = false;
+  float alpha = 0.f, beta = 0.f;
+  const float* data = nullptr; // binary operand
+  int64_t ld = 0;              // Full: elements between consecutive rows
+};
+
+// The post-ops of one output, in order (a bias is an "add" by row or column in front).
+struct Epilogue {
+  const EpilogueOp* ops = nullptr;
+  int count = 0;
+};
+
+// One microkernel call: C[rows x cols] (+)= A panel (kc x MR, packed) * B panel (kc x NR,
+// packed), then the epilogue when given (the last K block). row0/col0 locate C in the output
+// for the epilogue's operands.
+struct GemmTile {
+  int64_t kc = 0;
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int rows = 0;
+  int cols = 0;
+  bool accumulate = false;
+  const Epilogue* ep = nullptr;
+  int64_t row0 = 0, col0 = 0;
+};
+
+// Geometry of one convolution group's input plane stack, for implicit im2col packing.
+struct ConvGeometry {
+  const float* x = nullptr; // [C, H, W] of this batch image and group
+  int64_t h = 0, w = 0, kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+  int64_t oh = 0, ow = 0;
+};
+
+// One depthwise channel: y[oh, ow] = sum w[ky, kx] x[oy*sh - ph + ky*dh, ox*sw - pw + kx*dw].
+struct DepthwisePlane {
+  ConvGeometry g;      // x is this channel's plane
+  const float* weight; // kh * kw
+  float* y;            // oh * ow
+  float* scratch;      // depthwiseScratchFloats(g) floats
+  const Epilogue* ep;
+  int64_t channel; // the epilogue's row
+};
+
+// Floats of scratch one depthwise plane needs: the padded plane split into sw column phases.
+int64_t depthwiseScratchFloats(const ConvGeometry& g);
+
+struct KernelTable {
+  IsaFamily family = IsaFamily::None;
+  int vectorWidth = 0;
+  int mr = 0; // microkernel rows
+  int nr = 0; // microkernel columns
+  void (*gemm)(const GemmTile& t) = nullptr;
+  // Packs rows k0..k0+kc of a row-major matrix (ld elements per row), columns n0..n0+cols
+  // (cols <= nr), into one B panel (kc x nr, zero-padded).
+  void (*packB)(const float* src, int64_t ld, int64_t k0, int64_t kc, int64_t n0, int cols,
+                float* dst) = nullptr;
+  // The same from the implicit im2col matrix of a convolution: row k = (c, ky, kx), column n =
+  // (oy, ox).
+  void (*packBConv)(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int cols,
+                    float* dst) = nullptr;
+  // Packs rows m0..m0+rows (rows <= mr) of a matrix with strides (rs, ks) over (m, k) into one
+  // A panel (kc x mr, zero-padded), columns k0..k0+kc.
+  void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
+                int64_t kc, float* dst) = nullptr;
+  void (*depthwise)(const DepthwisePlane& p) = nullptr;
+  // y[i] = epilogue(x[i]) for n consecutive elements of one row starting at column col (x may
+  // be y).
+  void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
+                      int64_t col) = nullptr;
+};
+
+const KernelTable& avx2Kernels();
+const KernelTable& avx512Kernels();
+
+} // namespace tessel::x86

@@ -1,0 +1,272 @@
+// cpu_x86 kernels of every ISA family this CPU has, against the reference backend, over shapes
+// that hit the edges: one and prime sizes, microkernel row and column tails, K past one block,
+// strides, dilation, asymmetric pads, groups, depthwise, every post-op form.
+#include "tessel/backends/cpu_x86.h"
+#include "test_util.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdio>
+
+using namespace tessel;
+using test::backendNamed;
+using test::randomFloats;
+
+namespace {
+
+struct Family {
+  const char* name;
+  BackendRegistry registry;
+  Backend* backend = nullptr;
+};
+
+// The families this CPU runs; an AVX-512 test says so when the CPU lacks it.
+std::vector<std::unique_ptr<Family>>& families() {
+  static std::vector<std::unique_ptr<Family>> all = [] {
+    std::vector<std::unique_ptr<Family>> v;
+    for (const char* name : {"avx2", "avx512"}) {
+      auto f = std::make_unique<Family>();
+      f->name = name;
+      if (!registerCpuX86BackendFamily(f->registry, name)) {
+        WARN("cpu_x86 " << name << ": this CPU lacks it; its kernels are not tested here");
+        continue;
+      }
+      f->backend = f->registry.find("cpu_x86");
+      v.push_back(std::move(f));
+    }
+    return v;
+  }();
+  return all;
+}
+
+// Runs `p` on every family and on the reference; inputs 0..n-1 are tensors descs[0..n-1], the
+// output descs[n]. Inputs in constantMask are handed to prepare() as constants.
+void compareWithReference(Primitive p, const std::vector<TensorDesc>& descs,
+                          const std::vector<std::vector<float>>& inputs, uint64_t constantMask,
+                          float tol = 2e-5f) {
+  p.inputs.clear();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    p.inputs.push_back(static_cast<int32_t>(i));
+  p.outputs = {static_cast<int32_t>(inputs.size())};
+  REQUIRE(validatePrimitive(p, descs).isOk());
+  std::vector<const void*> in;
+  for (const auto& v : inputs)
+    in.push_back(v.data());
+  const int64_t n = descs[inputs.size()].numel();
+  std::vector<float> want(static_cast<size_t>(n), -7.f);
+  REQUIRE(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, want.data()).isOk());
+  for (auto& f : families()) {
+    REQUIRE(f->backend->descriptor().supports(p, descs));
+    for (int threads : {1, 3}) {
+      std::vector<float> got(static_cast<size_t>(n), -9.f);
+      HostRunOptions o;
+      o.threads = threads;
+      o.constantMask = constantMask;
+      Status s = runPrimitiveOnHost(*f->backend, p, descs, in, got.data(), o);
+      INFO(f->name << ", " << threads << " threads, " << descs[inputs.size()].toString());
+      REQUIRE(s.isOk());
+      for (int64_t i = 0; i < n; ++i) {
+        const float w = want[static_cast<size_t>(i)], g = got[static_cast<size_t>(i)];
+        if (std::fabs(g - w) > tol * (1.f + std::fabs(w))) {
+          FAIL_CHECK("element " << i << ": got " << g << ", want " << w);
+          break;
+        }
+      }
+    }
+  }
+}
+
+struct ConvCase {
+  Shape x;
+  int64_t o, kh, kw, group, sh, sw, dil;
+  I64x4 pads;
+  bool bias;
+  PostOps post; // operands: per-channel at index base, full at base+1 when named
+};
+
+int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+  const int64_t span = (k - 1) * d + 1;
+  return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
+}
+
+void runConvCase(const ConvCase& c, uint32_t seed, bool constantWeights) {
+  Conv2dParams p;
+  p.stride = {c.sh, c.sw};
+  p.dilation = {c.dil, c.dil};
+  p.pads = c.pads;
+  p.group = c.group;
+  p.hasBias = c.bias;
+  p.postOps = c.post;
+  const Shape ws{c.o, c.x[1] / c.group, c.kh, c.kw};
+  const Shape ys{c.x[0], c.o, windowOut(c.x[2], c.kh, c.sh, c.dil, c.pads[0], c.pads[2]),
+                 windowOut(c.x[3], c.kw, c.sw, c.dil, c.pads[1], c.pads[3])};
+  std::vector<TensorDesc> d{{DType::F32, c.x}, {DType::F32, ws}};
+  if (c.bias) d.push_back({DType::F32, {c.o}});
+  const size_t base = d.size();
+  for (const PostOp& op : c.post) {
+    if (!op.isBinary) continue;
+    const int64_t n = op.broadcast == Broadcast::Scalar    ? 1
+                      : op.broadcast == Broadcast::Channel ? c.o
+                                                           : ys[0] * ys[1] * ys[2] * ys[3];
+    if (static_cast<size_t>(op.operand) == d.size()) d.push_back({DType::F32, {n}});
+  }
+  d.push_back({DType::F32, ys});
+  std::vector<std::vector<float>> in;
+  for (size_t i = 0; i + 1 < d.size(); ++i)
+    in.push_back(randomFloats(d[i].numel(), seed + static_cast<uint32_t>(i)));
+  for (size_t i = base; i < in.size(); ++i) // post-op operands away from zero: divisors
+    for (float& v : in[i])
+      v += v >= 0 ? 0.5f : -0.5f;
+  Primitive prim;
+  prim.params = p;
+  compareWithReference(prim, d, in, constantWeights ? 0b10 : 0, 5e-5f);
+}
+
+} // namespace
+
+TEST_CASE("cpu_x86 conv2d agrees with the reference") {
+  const PostOps relu{PostOp::makeUnary(UnaryKind::Relu)};
+  const PostOps clip{PostOp::makeUnary(UnaryKind::Clip, -0.1f, 0.2f)};
+  const ConvCase cases[] = {
+      {{1, 3, 7, 7}, 4, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, relu},
+      {{1, 64, 14, 14}, 64, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, {}},    // K = 576: 3 K blocks
+      {{2, 5, 9, 11}, 13, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, clip},   // odd, strided, batch 2
+      {{1, 3, 23, 23}, 8, 7, 7, 1, 2, 2, 1, {3, 3, 3, 3}, true, relu},    // the stem
+      {{1, 17, 5, 6}, 29, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},      // pointwise, tails
+      {{1, 16, 9, 9}, 7, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, false, {}},      // strided 1x1
+      {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 1, 2, {2, 2, 2, 2}, true, clip},      // depthwise dilated
+      {{1, 12, 17, 19}, 12, 3, 3, 12, 2, 2, 1, {1, 1, 1, 1}, true, relu}, // depthwise s2
+      {{1, 5, 9, 7}, 5, 5, 5, 5, 1, 1, 1, {2, 1, 2, 3}, false, {}},       // depthwise 5x5 odd pads
+      {{1, 6, 8, 8}, 9, 3, 1, 3, 1, 2, 1, {1, 0, 0, 1}, true, {}},        // grouped, asymmetric
+      {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, 1, {2, 1, 0, 1}, true, {}},
+      {{1, 1, 1, 1}, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}},
+      {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}}, // empty batch
+  };
+  uint32_t seed = 10;
+  for (const ConvCase& c : cases) {
+    INFO("x " << shapeToString(c.x) << " o " << c.o << " k " << c.kh << "x" << c.kw << " g "
+              << c.group);
+    runConvCase(c, seed, true);
+    runConvCase(c, seed, false); // weights computed at run time
+    seed += 10;
+  }
+}
+
+TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vector unary") {
+  std::vector<PostOps> lists = {
+      {PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
+       PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 4), PostOp::makeUnary(UnaryKind::Relu)},
+      {PostOp::makeBinary(BinaryKind::Sub, Broadcast::Scalar, 3, true),
+       PostOp::makeBinary(BinaryKind::Div, Broadcast::Channel, 4, true)},
+      {PostOp::makeBinary(BinaryKind::Max, Broadcast::Full, 3),
+       PostOp::makeBinary(BinaryKind::Min, Broadcast::Scalar, 4)},
+  };
+  for (UnaryKind k : {UnaryKind::Identity, UnaryKind::LeakyRelu, UnaryKind::Sigmoid,
+                      UnaryKind::HardSigmoid, UnaryKind::HardSwish, UnaryKind::Tanh, UnaryKind::Exp,
+                      UnaryKind::Neg, UnaryKind::Abs, UnaryKind::Erf})
+    lists.push_back({PostOp::makeUnary(k, 0.3f, 0.4f)});
+  uint32_t seed = 500;
+  for (const PostOps& post : lists) {
+    INFO("post-ops " << formatPostOp(post[0]));
+    runConvCase({{1, 6, 5, 7}, 11, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed, true);
+    runConvCase({{1, 6, 5, 7}, 6, 3, 3, 6, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed + 1, true);
+    seed += 5;
+  }
+}
+
+TEST_CASE("cpu_x86 matmul agrees with the reference") {
+  struct Case {
+    int64_t batch, m, n, k;
+    bool transA, transB, bias, constB;
+    I64x2 biasStrides;
+  };
+  const Case cases[] = {
+      {1, 1, 1000, 512, false, true, true, true, {0, 1}}, // a classifier
+      {1, 7, 13, 300, false, false, false, true, {0, 0}}, // tails, K past one block
+      {3, 5, 17, 9, true, false, true, false, {1, 0}},    // batched, bias per row
+      {2, 13, 33, 4, false, true, true, true, {0, 0}},    // scalar bias
+      {1, 4, 6, 5, false, false, true, false, {6, 1}},    // full bias
+      {1, 3, 4, 0, false, false, true, true, {0, 1}},     // k = 0: bias only
+  };
+  uint32_t seed = 900;
+  for (const Case& c : cases) {
+    INFO("batch " << c.batch << " m " << c.m << " n " << c.n << " k " << c.k);
+    MatMulParams p;
+    p.batch = c.batch, p.m = c.m, p.n = c.n, p.k = c.k;
+    p.aStrides = c.transA ? I64x3{c.m * c.k, 1, c.m} : I64x3{c.m * c.k, c.k, 1};
+    p.bStrides = c.transB ? I64x3{c.k * c.n, 1, c.k} : I64x3{c.k * c.n, c.k == 0 ? 0 : c.n, 1};
+    if (c.batch == 1) p.aStrides[0] = p.bStrides[0] = 0;
+    p.hasBias = c.bias;
+    p.biasStrides = c.biasStrides;
+    p.postOps = {PostOp::makeUnary(UnaryKind::HardSwish)};
+    std::vector<TensorDesc> d{{DType::F32, {c.batch, c.m, c.k}}, {DType::F32, {c.batch, c.k, c.n}}};
+    if (c.bias) d.push_back({DType::F32, {c.m * c.n}});
+    d.push_back({DType::F32, {c.batch, c.m, c.n}});
+    std::vector<std::vector<float>> in;
+    for (size_t i = 0; i + 1 < d.size(); ++i)
+      in.push_back(randomFloats(std::max<int64_t>(d[i].numel(), 1), seed++));
+    Primitive prim;
+    prim.params = p;
+    compareWithReference(prim, d, in, c.constB ? 0b10 : 0, 5e-5f);
+  }
+}
+
+TEST_CASE("cpu_x86 unary, binary and elementwise agree with the reference") {
+  const Shape s{2, 3, 5, 7};
+  const TensorDesc t{DType::F32, s};
+  uint32_t seed = 1200;
+  // Every unary kind the family claims.
+  for (int k = 0; k < enumCount<UnaryKind>(); ++k) {
+    Primitive u;
+    u.params = UnaryParams{static_cast<UnaryKind>(k), 0.25f, 0.6f};
+    u.inputs = {0};
+    u.outputs = {1};
+    for (auto& f : families()) {
+      if (!f->backend->descriptor().supports(u, {t, t})) continue;
+      INFO("unary " << enumName(static_cast<UnaryKind>(k)));
+      compareWithReference(u, {t, t}, {randomFloats(t.numel(), seed++)}, 0, 2e-6f);
+      break;
+    }
+  }
+  // Binary: dense with dense, scalar, channel (either side), with a tail of odd sizes.
+  const std::vector<std::pair<std::vector<int64_t>, Shape>> rhs = {
+      {{105, 35, 7, 1}, s}, {{0, 0, 0, 0}, {1}}, {{0, 1, 0, 0}, {3}}, {{0, 0, 0, 1}, {7}}};
+  for (BinaryKind k : {BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div,
+                       BinaryKind::Max, BinaryKind::Min})
+    for (const auto& [strides, shape] : rhs)
+      for (bool swap : {false, true}) {
+        BinaryParams b{k, {105, 35, 7, 1}, strides};
+        std::vector<TensorDesc> d{t, {DType::F32, shape}, t};
+        std::vector<std::vector<float>> in{randomFloats(t.numel(), seed++),
+                                           randomFloats(d[1].numel(), seed++)};
+        if (swap) {
+          std::swap(b.lhsStrides, b.rhsStrides);
+          std::swap(d[0], d[1]);
+          std::swap(in[0], in[1]);
+        }
+        for (auto& v : in)
+          for (float& x : v)
+            x += x >= 0 ? 0.5f : -0.5f; // keep divisors away from zero
+        Primitive p;
+        p.params = b;
+        INFO("binary " << enumName(k) << " rhs " << shapeToString(shape)
+                       << (swap ? " swapped" : ""));
+        compareWithReference(p, d, in, 0, 1e-6f);
+      }
+  // An elementwise program with per-channel operands over [outer, channels, inner] and [.., 1].
+  for (int64_t inner : {35, 1}) {
+    ElementwiseParams e;
+    e.channels = inner == 1 ? 7 : 3;
+    e.inner = inner;
+    e.postOps = {PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 1),
+                 PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 2),
+                 PostOp::makeUnary(UnaryKind::Sigmoid)};
+    std::vector<TensorDesc> d{t, {DType::F32, {e.channels}}, t, t};
+    Primitive p;
+    p.params = e;
+    compareWithReference(p, d,
+                         {randomFloats(t.numel(), seed++), randomFloats(e.channels, seed++),
+                          randomFloats(t.numel(), seed++)},
+                         0, 2e-6f);
+  }
+}
