@@ -37,23 +37,96 @@ bool isDepthwise(const ConvShape& s) {
   return s.group == s.c && s.o == s.c && s.cg == 1;
 }
 
+bool winogradApplies(const Conv2dParams& p, const ConvShape& s) {
+  return s.kh == 3 && s.kw == 3 && p.stride == I64x2{1, 1} && p.dilation == I64x2{1, 1} &&
+         s.group == 1;
+}
+
+struct WinogradShape {
+  int64_t tilesH, tilesW, tilesWPadded, tiles, panels, tilesPadded;
+};
+
+WinogradShape winogradShape(const ConvShape& s, int nr) {
+  WinogradShape w{};
+  w.tilesH = ceilDiv(s.oh, kWinogradTile);
+  w.tilesW = ceilDiv(s.ow, kWinogradTile);
+  w.tilesWPadded = ceilDiv(w.tilesW, 8) * 8;
+  w.tiles = w.tilesH * w.tilesWPadded;
+  w.panels = ceilDiv(w.tiles, nr);
+  w.tilesPadded = w.panels * nr;
+  return w;
+}
+
+// The one place the conv2d variant is chosen: the microkernel work each variant issues, with
+// transforms and packing counted as memory traffic (a cost model the search refines later).
+ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
+                          bool constantWeights) {
+  if (isDepthwise(s)) return ConvVariant::Depthwise;
+  if (!winogradApplies(p, s) || !constantWeights) return ConvVariant::Gemm;
+  const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
+  const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
+  const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * 2;
+  const WinogradShape w = winogradShape(s, t.nr);
+  const double tiles = static_cast<double>(w.tilesPadded);
+  const double wino = kWinogradPoints * (rowsPadded * tiles * s.c) +
+                      kWinogradPoints * tiles * (s.c + s.o) * 4 + s.c * s.h * s.w * 12.0;
+  return wino < gemm ? ConvVariant::Winograd : ConvVariant::Gemm;
+}
+
+// U = G g G^T per (o, c), G rows [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6]
+// [1/24 -1/12 1/6] [0 0 1], packed per point as MR-row panels [36][panel][c][mr].
+std::vector<float> winogradWeights(const KernelTable& t, const ConvShape& s, const float* w) {
+  static const double g[6][3] = {{0.25, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  const int64_t mPanels = ceilDiv(s.o, t.mr);
+  std::vector<float> out(static_cast<size_t>(kWinogradPoints * mPanels * s.c * t.mr), 0.f);
+  for (int64_t o = 0; o < s.o; ++o)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const float* k = w + (o * s.c + c) * 9;
+      double gk[6][3]; // G g
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 3; ++j)
+          gk[i][j] = g[i][0] * k[j] + g[i][1] * k[3 + j] + g[i][2] * k[6 + j];
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          const double u = gk[i][0] * g[j][0] + gk[i][1] * g[j][1] + gk[i][2] * g[j][2];
+          const int64_t point = i * 6 + j, panel = o / t.mr, row = o % t.mr;
+          out[static_cast<size_t>(((point * mPanels + panel) * s.c + c) * t.mr + row)] =
+              static_cast<float>(u);
+        }
+    }
+  return out;
+}
+
 class ConvKernel final : public PreparedKernel {
 public:
-  ConvKernel(const KernelTable& t, const Conv2dParams& p, const ConvShape& s, const void* weight)
-      : t_(t), p_(p), s_(s), depthwise_(isDepthwise(s)),
+  ConvKernel(const KernelTable& t, const Conv2dParams& p, const ConvShape& s, const void* weight,
+             ConvVariant variant)
+      : t_(t), p_(p), s_(s), variant_(variant), depthwise_(variant == ConvVariant::Depthwise),
         epilogue_(p.postOps, Spread::Row, p.hasBias ? 2 : -1, Spread::Row) {
-    kc_ = t.nr >= 32 ? 128 : 256;
+    kc_ = 256; // a B panel of 256 rows stays in L1 (32 KiB) for NR = 16 and in L2 for NR = 32
     mPanels_ = ceilDiv(s.og, t.mr);
     pointwise_ = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
                  p.dilation == I64x2{1, 1};
-    if (!depthwise_ && weight) {
+    if (variant_ == ConvVariant::Winograd) {
+      wino_ = winogradShape(s, t.nr);
+      packed_ = winogradWeights(t, s, static_cast<const float*>(weight));
+    } else if (!depthwise_ && weight) {
       packed_.resize(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
       packWeights(static_cast<const float*>(weight), packed_.data());
     }
   }
 
   int64_t workspaceBytes(int threads) const override {
-    if (depthwise_) return threads * depthwiseScratchFloats(geometry(p_, s_, nullptr)) * 4;
+    if (variant_ == ConvVariant::Winograd)
+      return (kWinogradPoints * wino_.tilesPadded * (s_.c + s_.o) +
+              threads * kWinogradPoints * wino_.tilesWPadded) *
+             4;
+    if (depthwise_) return threads * windowScratchFloats(geometry(p_, s_, nullptr)) * 4;
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
   }
@@ -76,7 +149,9 @@ public:
       const Epilogue ep{ops.data(), static_cast<int>(ops.size())};
       const float* xb = x + b * s_.c * s_.h * s_.w;
       float* yb = y + b * s_.o * plane;
-      if (depthwise_)
+      if (variant_ == ConvVariant::Winograd)
+        runWinograd(ctx, xb, yb, ws, ep);
+      else if (depthwise_)
         runDepthwise(ctx, in[1].hostData<float>(), xb, yb, ws, ep);
       else
         runGemm(ctx, a, xb, yb, ws, ep);
@@ -85,12 +160,14 @@ public:
   }
 
 private:
-  // Output columns per task: enough tasks for the threads, each a few panels wide.
+  // Output columns per task: as many panels as keep the packed B block in L2, so the weights
+  // stream once per block; fewer only when that leaves threads without columns to take (rows
+  // are split as well then, see runGemm).
   int64_t chunkPanels(int threads) const {
     const int64_t nPanels = ceilDiv(s_.oh * s_.ow, t_.nr);
     const int64_t maxPanels = t_.nr >= 32 ? 4 : 8;
-    const int64_t want = ceilDiv(nPanels * s_.group, 4 * std::max(threads, 1));
-    return std::clamp<int64_t>(want, 1, maxPanels);
+    const int64_t perThread = ceilDiv(nPanels * s_.group, std::max(threads, 1));
+    return std::clamp<int64_t>(std::min(perThread, nPanels), 1, maxPanels);
   }
 
   void packWeights(const float* w, float* dst) const {
@@ -105,9 +182,9 @@ private:
   void runDepthwise(const ExecContext& ctx, const float* w, const float* x, float* y, float* ws,
                     const Epilogue& ep) const {
     const ConvGeometry g0 = geometry(p_, s_, nullptr);
-    const int64_t scratch = depthwiseScratchFloats(g0);
+    const int64_t scratch = windowScratchFloats(g0);
     parallelFor(ctx, s_.c, [&](int64_t c, int slot) {
-      DepthwisePlane plane;
+      WindowPlane plane;
       plane.g = g0;
       plane.g.x = x + c * s_.h * s_.w;
       plane.weight = w + c * s_.kh * s_.kw;
@@ -115,7 +192,56 @@ private:
       plane.scratch = ws + slot * scratch;
       plane.ep = ep.count ? &ep : nullptr;
       plane.channel = c;
-      t_.depthwise(plane);
+      t_.window(plane);
+    });
+  }
+
+  // Input transform per channel, one GEMM per point (M = o, K = c, N = tiles), output
+  // transform per channel with the epilogue.
+  void runWinograd(const ExecContext& ctx, const float* x, float* y, float* ws,
+                   const Epilogue& ep) const {
+    WinogradPlan plan;
+    plan.x = x;
+    plan.c = s_.c, plan.h = s_.h, plan.w = s_.w, plan.ph = p_.pads[0], plan.pw = p_.pads[1];
+    plan.o = s_.o, plan.oh = s_.oh, plan.ow = s_.ow;
+    plan.tilesH = wino_.tilesH, plan.tilesW = wino_.tilesW;
+    plan.tilesWPadded = wino_.tilesWPadded, plan.tilesPadded = wino_.tilesPadded;
+    plan.nr = t_.nr;
+    float* v = ws;
+    float* m = v + kWinogradPoints * wino_.tilesPadded * s_.c;
+    float* scratch = m + kWinogradPoints * wino_.tilesPadded * s_.o;
+    plan.v = v, plan.m = m, plan.y = y;
+    plan.ep = ep.count ? &ep : nullptr;
+    const int64_t scratchFloats = winogradInputScratch(plan);
+    const int64_t cChunk = std::max<int64_t>(1, ceilDiv(s_.c, 4 * ctx.threads));
+    parallelFor(ctx, ceilDiv(s_.c, cChunk), [&](int64_t task, int slot) {
+      const int64_t c0 = task * cChunk;
+      t_.winogradInput(plan, c0, std::min(s_.c, c0 + cChunk), scratch + slot * scratchFloats);
+    });
+    const int64_t tasks = kWinogradPoints * mPanels_ * wino_.panels;
+    parallelFor(ctx, tasks, [&](int64_t task, int) {
+      const int64_t np = task % wino_.panels, mp = task / wino_.panels % mPanels_;
+      const int64_t point = task / wino_.panels / mPanels_;
+      const float* a = packed_.data() + (point * mPanels_ + mp) * s_.c * t_.mr;
+      const float* b = v + (point * wino_.panels + np) * s_.c * t_.nr;
+      float* c = m + (point * s_.o + mp * t_.mr) * wino_.tilesPadded + np * t_.nr;
+      for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
+        GemmTile tile;
+        tile.kc = std::min(kc_, s_.c - k0);
+        tile.a = a + k0 * t_.mr;
+        tile.b = b + k0 * t_.nr;
+        tile.c = c;
+        tile.ldc = wino_.tilesPadded;
+        tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.o - mp * t_.mr));
+        tile.cols = t_.nr;
+        tile.accumulate = k0 > 0;
+        t_.gemm(tile);
+      }
+    });
+    const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
+    parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
+      const int64_t o0 = task * oChunk;
+      t_.winogradOutput(plan, o0, std::min(s_.o, o0 + oChunk));
     });
   }
 
@@ -143,6 +269,7 @@ private:
         for (int64_t pj = p0; pj < p1; ++pj) {
           const int width = static_cast<int>(std::min<int64_t>(t_.nr, cols - pj * t_.nr));
           float* dst = bpack + (pj - p0) * kc * t_.nr;
+          if (pointwise_ && width == t_.nr) continue; // read in place below
           if (pointwise_)
             t_.packB(geo.x, cols, k0, kc, pj * t_.nr, width, dst);
           else
@@ -154,7 +281,9 @@ private:
             GemmTile tile;
             tile.kc = kc;
             tile.a = a + ((g * mPanels_ + mp) * s_.k + k0) * t_.mr;
-            tile.b = bpack + (pj - p0) * kc * t_.nr;
+            const bool direct = pointwise_ && (pj + 1) * t_.nr <= cols;
+            tile.b = direct ? geo.x + k0 * cols + pj * t_.nr : bpack + (pj - p0) * kc * t_.nr;
+            tile.ldb = direct ? cols : t_.nr;
             tile.row0 = g * s_.og + mp * t_.mr;
             tile.col0 = pj * t_.nr;
             tile.c = y + tile.row0 * cols + tile.col0;
@@ -172,7 +301,9 @@ private:
   const KernelTable& t_;
   const Conv2dParams& p_;
   ConvShape s_;
+  ConvVariant variant_;
   bool depthwise_;
+  WinogradShape wino_{};
   bool pointwise_ = false;
   EpiloguePlan epilogue_;
   int64_t kc_ = 256;
@@ -192,7 +323,18 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
   const auto& p = prim.as<Conv2dParams>();
   const std::vector<TensorDesc>& d = *args.tensors;
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
-  return std::make_unique<ConvKernel>(table, p, s, args.constants[1]);
+  const bool constant = args.constants[1] != nullptr;
+  ConvVariant variant = chooseVariant(table, p, s, constant);
+  const auto id = static_cast<ConvVariant>(args.choice.id);
+  if (args.choice.id != 0) {
+    // An explicit choice (the artifact's plan, a test) must apply to this convolution.
+    const bool fits = (id == ConvVariant::Gemm && !isDepthwise(s)) ||
+                      (id == ConvVariant::Depthwise && isDepthwise(s)) ||
+                      (id == ConvVariant::Winograd && winogradApplies(p, s) && constant);
+    if (!fits) return nullptr;
+    variant = id;
+  }
+  return std::make_unique<ConvKernel>(table, p, s, args.constants[1], variant);
 }
 
 } // namespace tessel::x86

@@ -4,6 +4,7 @@
 #include "conv.h"
 #include "elementwise.h"
 #include "matmul.h"
+#include "pool.h"
 #include "tessel/backends/cpu_x86.h"
 
 #include <cstdlib>
@@ -29,6 +30,7 @@ public:
     switch (p.kind()) {
     case PrimitiveKind::Conv2d: return x86::vectorPostOps(p.as<Conv2dParams>().postOps);
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
+    case PrimitiveKind::Pool: return true;
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:
     case PrimitiveKind::Elementwise: return x86::elementwiseSupported(p, t);
@@ -43,6 +45,7 @@ public:
     switch (p.kind()) {
     case PrimitiveKind::Conv2d: return {{{}, "f32_conv2d_gemm_" + tile + "__" + family}};
     case PrimitiveKind::MatMul: return {{{}, "f32_gemm_" + tile + "__" + family}};
+    case PrimitiveKind::Pool: return {{{}, "f32_pool_window__" + family}};
     default: return {{{}, "f32_elementwise__" + family}};
     }
   }
@@ -76,7 +79,7 @@ public:
 
   Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
     const Primitive& p = *args.primitive;
-    if (args.choice.id != 0)
+    if (args.choice.id != 0 && p.kind() != PrimitiveKind::Conv2d)
       return corrupt("cpu_x86 has no kernel " + std::to_string(args.choice.id) + " for " +
                      std::string(primitiveName(p.kind())));
     if (!descriptor_.supports(p, *args.tensors))
@@ -85,9 +88,12 @@ public:
     switch (p.kind()) {
     case PrimitiveKind::Conv2d: k = x86::prepareConv(table_, args); break;
     case PrimitiveKind::MatMul: k = x86::prepareMatMul(table_, args); break;
+    case PrimitiveKind::Pool: k = x86::preparePool(table_, args); break;
     default: k = x86::prepareElementwise(table_, args); break;
     }
-    if (!k) return internalError("cpu_x86 could not prepare a supported primitive");
+    if (!k)
+      return corrupt("cpu_x86 kernel " + std::to_string(args.choice.id) + " does not apply to " +
+                     std::string(primitiveName(p.kind())) + " '" + p.origin + "'");
     return k;
   }
 

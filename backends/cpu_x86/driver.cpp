@@ -86,10 +86,12 @@ int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-int64_t depthwiseScratchFloats(const ConvGeometry& g) {
+int64_t windowScratchFloats(const ConvGeometry& g) {
   const int64_t rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  return g.sw * rows * ceilDiv(cols, g.sw);
+  // phases, per-column divisors (rounded to even), then one int64 tap offset per tap
+  const int64_t phases = g.sw * rows * ceilDiv(cols, g.sw);
+  return ((phases + 1) & ~int64_t{1}) + ((g.ow + 1) & ~int64_t{1}) + 2 * g.kh * g.kw;
 }
 
 } // namespace tessel::x86

@@ -1,5 +1,6 @@
 // The AVX-512 family: kernels_impl.h with 16-lane vectors and a 12 x 32 microkernel. Compiled
 // with -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma; called only after cpuid says so.
+#include "isa_avx2.h"
 #include "isa_avx512.h"
 #include "kernel_table.h"
 

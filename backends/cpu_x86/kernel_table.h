@@ -41,6 +41,8 @@ struct GemmTile {
   int64_t kc = 0;
   const float* a = nullptr;
   const float* b = nullptr;
+  int64_t ldb = 0; // floats between consecutive k rows of b: nr for a packed panel; a pointwise
+                   // convolution reads full panels straight from its input (ldb = h * w)
   float* c = nullptr;
   int64_t ldc = 0;
   int rows = 0;
@@ -57,18 +59,50 @@ struct ConvGeometry {
   int64_t oh = 0, ow = 0;
 };
 
-// One depthwise channel: y[oh, ow] = sum w[ky, kx] x[oy*sh - ph + ky*dh, ox*sw - pw + kx*dw].
-struct DepthwisePlane {
-  ConvGeometry g;      // x is this channel's plane
-  const float* weight; // kh * kw
-  float* y;            // oh * ow
-  float* scratch;      // depthwiseScratchFloats(g) floats
-  const Epilogue* ep;
-  int64_t channel; // the epilogue's row
+// What a window kernel computes over each window of one plane.
+enum class WindowMode : uint8_t { Depthwise, Max, Avg };
+
+// One plane of a window op. Depthwise: y[oh, ow] = sum w[ky, kx] x[oy*sh - ph + ky*dh,
+// ox*sw - pw + kx*dw]; Max: the largest input inside the window (padding ignored); Avg: the
+// mean over the window, dividing by the inputs inside it, or with countIncludePad by the window
+// clipped to the padded input (padBottom, padRight).
+struct WindowPlane {
+  ConvGeometry g; // x is this plane
+  WindowMode mode = WindowMode::Depthwise;
+  const float* weight = nullptr; // depthwise: kh * kw
+  bool countIncludePad = false;
+  int64_t padBottom = 0, padRight = 0;
+  float* y = nullptr;       // oh * ow
+  float* scratch = nullptr; // windowScratchFloats(g) floats
+  const Epilogue* ep = nullptr;
+  int64_t channel = 0; // the epilogue's row
 };
 
-// Floats of scratch one depthwise plane needs: the padded plane split into sw column phases.
-int64_t depthwiseScratchFloats(const ConvGeometry& g);
+// Floats of scratch one window plane needs: the padded plane split into sw column phases, a
+// per-column divisor for averages and the tap offsets. The scratch must be 8-byte aligned.
+int64_t windowScratchFloats(const ConvGeometry& g);
+
+// Winograd F(4x4, 3x3) of one batch image: 6x6 input tiles every 4 pixels; tile (ty, tx) has the
+// linear index ty * tilesWPadded + tx (rows padded to 8 tiles, so 8-tile vectors never straddle
+// a GEMM panel). v: the transformed input as GEMM B panels, [36][panels][c][nr]; m: the GEMM
+// result, [36][o][tilesPadded]; y: the output [o][oh][ow], the epilogue applied per channel.
+struct WinogradPlan {
+  const float* x = nullptr;
+  int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
+  int64_t o = 0, oh = 0, ow = 0;
+  int64_t tilesH = 0, tilesW = 0, tilesWPadded = 0, tilesPadded = 0;
+  int nr = 0;
+  float* v = nullptr;
+  const float* m = nullptr;
+  float* y = nullptr;
+  const Epilogue* ep = nullptr;
+};
+inline constexpr int kWinogradTile = 4;    // outputs per tile side
+inline constexpr int kWinogradPoints = 36; // (4 + 3 - 1)^2
+// Floats of scratch one winogradInput call needs.
+inline int64_t winogradInputScratch(const WinogradPlan& p) {
+  return kWinogradPoints * p.tilesWPadded;
+}
 
 struct KernelTable {
   IsaFamily family = IsaFamily::None;
@@ -88,7 +122,11 @@ struct KernelTable {
   // A panel (kc x mr, zero-padded), columns k0..k0+kc.
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
                 int64_t kc, float* dst) = nullptr;
-  void (*depthwise)(const DepthwisePlane& p) = nullptr;
+  void (*window)(const WindowPlane& p) = nullptr;
+  // Transforms input channels c0..c1 into v; scratch: winogradInputScratch floats.
+  void (*winogradInput)(const WinogradPlan& p, int64_t c0, int64_t c1, float* scratch) = nullptr;
+  // Transforms m back into output channels o0..o1 of y and applies the epilogue.
+  void (*winogradOutput)(const WinogradPlan& p, int64_t o0, int64_t o1) = nullptr;
   // y[i] = epilogue(x[i]) for n consecutive elements of one row starting at column col (x may
   // be y).
   void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,

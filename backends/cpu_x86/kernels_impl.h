@@ -132,6 +132,48 @@ inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) 
   return v;
 }
 
+// The common epilogues decoded once: an optional per-row add (a bias) then an optional relu or
+// clip. Anything else goes through epilogue() op by op.
+struct FastEpilogue {
+  bool usable = false;
+  const float* rowAdd = nullptr;
+  int act = 0; // 0 none, 1 relu, 2 clip
+  float lo = 0.f, hi = 0.f;
+};
+
+inline FastEpilogue decode(const Epilogue* ep) {
+  FastEpilogue f;
+  if (!ep) {
+    f.usable = true;
+    return f;
+  }
+  int i = 0;
+  if (i < ep->count && ep->ops[i].isBinary && ep->ops[i].spread == Spread::Row &&
+      ep->ops[i].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[i].operandFirst)
+    f.rowAdd = ep->ops[i++].data;
+  if (i < ep->count && !ep->ops[i].isBinary) {
+    const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
+    if (u == kinds::Unary::Relu) {
+      f.act = 1;
+      ++i;
+    } else if (u == kinds::Unary::Clip) {
+      f.act = 2;
+      f.lo = ep->ops[i].alpha;
+      f.hi = ep->ops[i].beta;
+      ++i;
+    }
+  }
+  f.usable = i == ep->count;
+  return f;
+}
+
+inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
+  if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
+  if (f.act == 1) v = I::max(v, I::zero());
+  if (f.act == 2) v = I::min(I::max(v, I::set1(f.lo)), I::set1(f.hi));
+  return v;
+}
+
 // C[ROWS x NV*W] (+)= A panel (stride MR) * B panel.
 template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   constexpr int NR = NV * W;
@@ -143,7 +185,8 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
       acc[r][j] = I::zero();
   const float* a = t.a;
   const float* b = t.b;
-  for (int64_t k = 0; k < t.kc; ++k, a += MR, b += NR) {
+  const int64_t ldb = t.ldb ? t.ldb : NR;
+  for (int64_t k = 0; k < t.kc; ++k, a += MR, b += ldb) {
     V bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
@@ -156,8 +199,23 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
         acc[r][j] = I::fma(av, bv[j], acc[r][j]);
     }
   }
-  const int rows = t.rows < ROWS ? t.rows : ROWS;
-  for (int r = 0; r < rows; ++r) {
+  // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
+  // full-width tile with a bias and relu/clip, or nothing) stays in registers.
+  const FastEpilogue fast = decode(t.ep);
+  if (t.cols == NR && fast.usable) {
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      float* c = t.c + r * t.ldc;
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        V v = acc[r][j];
+        if (t.accumulate) v = I::add(v, I::load(c + j * W));
+        I::store(c + j * W, fastEpilogue(v, fast, t.row0 + r));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < ROWS; ++r) {
     float* c = t.c + r * t.ldc;
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
@@ -165,13 +223,17 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
       if (valid <= 0) break;
       V v = acc[r][j];
       if (t.accumulate) v = I::add(v, loadUpTo(c + j * W, valid));
-      if (t.ep) v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
+      if (fast.usable)
+        v = fastEpilogue(v, fast, t.row0 + r);
+      else
+        v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
       storeUpTo(c + j * W, v, valid);
     }
   }
 }
 
 template <int MR, int NV, int ROWS = MR> void gemmDispatch(const GemmTile& t) {
+  if (t.rows <= 0) return;
   if constexpr (ROWS == 1) {
     gemmTile<1, MR, NV>(t);
   } else {
@@ -242,38 +304,156 @@ void packA(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64
       dst[r] = r < rows ? src[(m0 + r) * rs + (k0 + k) * ks] : 0.f;
 }
 
-// Depthwise: the padded plane split into sw column phases, so every tap of a vector of outputs
+// Window ops: the padded plane split into sw column phases, so every tap of a vector of outputs
 // is one contiguous load: input column ox*sw + t lies in phase t % sw at ox + t / sw.
-inline void depthwise(const DepthwisePlane& p) {
-  const ConvGeometry& g = p.g;
-  const int64_t rowsNeeded = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  const int64_t colsNeeded = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  const int64_t phaseW = (colsNeeded + g.sw - 1) / g.sw;
-  const int64_t phaseSize = rowsNeeded * phaseW;
-  for (int64_t r = 0; r < rowsNeeded; ++r) {
+inline void fillPhases(const ConvGeometry& g, float pad, int64_t rows, int64_t phaseW,
+                       float* scratch) {
+  for (int64_t r = 0; r < rows; ++r) {
     const int64_t iy = r - g.ph;
-    const bool rowIn = iy >= 0 && iy < g.h;
-    for (int64_t c = 0; c < colsNeeded; ++c) {
-      const int64_t ix = c - g.pw;
-      const float v = rowIn && ix >= 0 && ix < g.w ? g.x[iy * g.w + ix] : 0.f;
-      p.scratch[(c % g.sw) * phaseSize + r * phaseW + c / g.sw] = v;
+    const float* src = g.x + iy * g.w;
+    for (int64_t q = 0; q < g.sw; ++q) {
+      float* dst = scratch + (q * rows + r) * phaseW;
+      if (iy < 0 || iy >= g.h) {
+        for (int64_t c = 0; c < phaseW; ++c)
+          dst[c] = pad;
+        continue;
+      }
+      // Phase column c holds input column c*sw + q - pw: inside the row for c in [lo, hi).
+      const int64_t first = g.pw - q; // c*sw >= first
+      const int64_t lo = first <= 0 ? 0 : minI((first + g.sw - 1) / g.sw, phaseW);
+      const int64_t end = g.w + g.pw - q; // c*sw < end
+      const int64_t hi = end <= 0 ? lo : minI(phaseW, (end + g.sw - 1) / g.sw);
+      for (int64_t c = 0; c < lo; ++c)
+        dst[c] = pad;
+      const float* from = src + q - g.pw;
+      if (g.sw == 1) {
+        int64_t c = lo;
+        for (; c + W <= hi; c += W)
+          I::store(dst + c, I::load(from + c));
+        for (; c < hi; ++c)
+          dst[c] = from[c];
+      } else if (g.sw == 2) {
+        for (int64_t c = lo; c < hi; ++c)
+          dst[c] = from[2 * c];
+      } else {
+        for (int64_t c = lo; c < hi; ++c)
+          dst[c] = from[c * g.sw];
+      }
+      for (int64_t c = hi > lo ? hi : lo; c < phaseW; ++c)
+        dst[c] = pad;
     }
   }
-  for (int64_t oy = 0; oy < g.oh; ++oy) {
-    for (int64_t ox = 0; ox < g.ow; ox += W) {
-      const int valid = static_cast<int>(minI(W, g.ow - ox));
-      V acc = I::zero();
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        const int64_t row = oy * g.sh + ky * g.dh;
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const int64_t t = kx * g.dw;
-          const float* src = p.scratch + (t % g.sw) * phaseSize + row * phaseW + ox + t / g.sw;
-          acc = I::fma(I::set1(p.weight[ky * g.kw + kx]), loadUpTo(src, valid), acc);
-        }
-      }
-      if (p.ep) acc = epilogue(acc, *p.ep, p.channel, oy * g.ow + ox, valid);
-      storeUpTo(p.y + oy * g.ow + ox, acc, valid);
+}
+
+// One output row of a window op, NV vectors from column ox (the last may be partial).
+template <WindowMode MODE, int NV>
+inline void windowRow(const WindowPlane& p, const float* base, const int64_t* tapOffset,
+                      int64_t taps, int64_t oy, int64_t ox, int lastValid, float rowCount,
+                      const float* colDiv, const FastEpilogue& fast) {
+  const ConvGeometry& g = p.g;
+  const V init = MODE == WindowMode::Max ? I::set1(-__builtin_inff()) : I::zero();
+  V acc[NV];
+  for (int j = 0; j < NV; ++j)
+    acc[j] = init;
+  for (int64_t i = 0; i < taps; ++i) {
+    const float* at = base + tapOffset[i];
+    V v[NV];
+    for (int j = 0; j < NV; ++j)
+      v[j] = j == NV - 1 ? loadUpTo(at + j * W, lastValid) : I::load(at + j * W);
+    if constexpr (MODE == WindowMode::Max) {
+      for (int j = 0; j < NV; ++j)
+        acc[j] = I::max(acc[j], v[j]);
+    } else if constexpr (MODE == WindowMode::Avg) {
+      for (int j = 0; j < NV; ++j)
+        acc[j] = I::add(acc[j], v[j]);
+    } else {
+      const V w = I::set1(p.weight[i]);
+      for (int j = 0; j < NV; ++j)
+        acc[j] = I::fma(w, v[j], acc[j]);
     }
+  }
+  for (int j = 0; j < NV; ++j) {
+    const int valid = j == NV - 1 ? lastValid : W;
+    const int64_t x0 = ox + j * W;
+    V r = acc[j];
+    if constexpr (MODE == WindowMode::Avg) {
+      // An empty window averages to 0, as in the reference.
+      const V count = I::mul(I::set1(rowCount), loadUpTo(colDiv + x0, valid));
+      r = I::div(r, I::max(count, I::set1(1.f)));
+    }
+    if (fast.usable)
+      r = fastEpilogue(r, fast, p.channel);
+    else
+      r = epilogue(r, *p.ep, p.channel, oy * g.ow + x0, valid);
+    storeUpTo(p.y + oy * g.ow + x0, r, valid);
+  }
+}
+
+template <WindowMode MODE> inline void windowPlane(const WindowPlane& p) {
+  const ConvGeometry& g = p.g;
+  const int64_t rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t phaseW = (cols + g.sw - 1) / g.sw;
+  fillPhases(g, MODE == WindowMode::Max ? -__builtin_inff() : 0.f, rows, phaseW, p.scratch);
+  // averages: inputs per window, by column (after the phases, at an even float offset)
+  float* colDiv = p.scratch + ((g.sw * rows * phaseW + 1) & ~int64_t{1});
+  if (MODE == WindowMode::Avg)
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const int64_t x0 = ox * g.sw - g.pw;
+      const int64_t hi =
+          p.countIncludePad ? minI(x0 + g.kw, g.w + p.padRight) : minI(x0 + g.kw, g.w);
+      const int64_t lo = p.countIncludePad ? x0 : (x0 < 0 ? 0 : x0);
+      colDiv[ox] = static_cast<float>(hi > lo ? hi - lo : 0);
+    }
+  // Where tap (ky, kx) of output (oy, 0) starts in the scratch, less oy * sh * phaseW: the
+  // divisions by the stride stay out of the loops.
+  int64_t* tapOffset = reinterpret_cast<int64_t*>(colDiv + ((g.ow + 1) & ~int64_t{1}));
+  for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t kx = 0; kx < g.kw; ++kx) {
+      const int64_t t = kx * g.dw;
+      tapOffset[ky * g.kw + kx] = ((t % g.sw) * rows + ky * g.dh) * phaseW + t / g.sw;
+    }
+  const int64_t taps = g.kh * g.kw;
+  const FastEpilogue fast = decode(p.ep);
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    float rowCount = 1.f;
+    if (MODE == WindowMode::Avg) {
+      const int64_t y0 = oy * g.sh - g.ph;
+      const int64_t hi =
+          p.countIncludePad ? minI(y0 + g.kh, g.h + p.padBottom) : minI(y0 + g.kh, g.h);
+      const int64_t lo = p.countIncludePad ? y0 : (y0 < 0 ? 0 : y0);
+      rowCount = static_cast<float>(hi > lo ? hi - lo : 0);
+    }
+    const float* rowBase = p.scratch + oy * g.sh * phaseW;
+    // Up to four vectors at once: independent accumulators hide the FMA latency.
+    for (int64_t ox = 0; ox < g.ow; ox += 4 * W) {
+      const int64_t left = g.ow - ox;
+      const int nv = static_cast<int>(minI(4, (left + W - 1) / W));
+      const int lastValid = static_cast<int>(left - (nv - 1) * W >= W ? W : left - (nv - 1) * W);
+      const float* base = rowBase + ox;
+      switch (nv) {
+      case 4:
+        windowRow<MODE, 4>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
+        break;
+      case 3:
+        windowRow<MODE, 3>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
+        break;
+      case 2:
+        windowRow<MODE, 2>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
+        break;
+      default:
+        windowRow<MODE, 1>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
+        break;
+      }
+    }
+  }
+}
+
+inline void window(const WindowPlane& p) {
+  switch (p.mode) {
+  case WindowMode::Max: windowPlane<WindowMode::Max>(p); break;
+  case WindowMode::Avg: windowPlane<WindowMode::Avg>(p); break;
+  case WindowMode::Depthwise: windowPlane<WindowMode::Depthwise>(p); break;
   }
 }
 
@@ -288,6 +468,120 @@ inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep,
   }
 }
 
+// Winograd F(4,3) transforms, vectorised over 8 tiles with 8-lane vectors in both families (tile
+// rows are short: 8 lanes waste less than 16). B^T d B with B^T rows
+// [4 0 -5 0 1 0] [0 -4 -4 1 1 0] [0 4 -4 -1 1 0] [0 -2 -1 2 1 0] [0 2 -1 -2 1 0] [0 4 0 -5 0 1].
+namespace wino {
+using T8 = Avx2;
+using V8 = T8::V;
+
+inline void inputRows(const V8 d[6], V8 out[6]) {
+  const V8 four = T8::set1(4.f), five = T8::set1(5.f), two = T8::set1(2.f);
+  out[0] = T8::add(T8::sub(T8::mul(four, d[0]), T8::mul(five, d[2])), d[4]);
+  const V8 a = T8::sub(d[4], T8::mul(four, d[2])), b = T8::sub(d[3], T8::mul(four, d[1]));
+  out[1] = T8::add(a, b);
+  out[2] = T8::sub(a, b);
+  const V8 c = T8::sub(d[4], d[2]), e = T8::mul(two, T8::sub(d[3], d[1]));
+  out[3] = T8::add(c, e);
+  out[4] = T8::sub(c, e);
+  out[5] = T8::add(T8::sub(T8::mul(four, d[1]), T8::mul(five, d[3])), d[5]);
+}
+
+// A^T rows [1 1 1 1 1 0] [0 1 -1 2 -2 0] [0 1 1 4 4 0] [0 1 -1 8 -8 1].
+inline void outputRows(const V8 m[6], V8 out[4]) {
+  const V8 a = T8::add(m[1], m[2]), b = T8::sub(m[1], m[2]);
+  const V8 c = T8::add(m[3], m[4]), d = T8::sub(m[3], m[4]);
+  out[0] = T8::add(T8::add(m[0], a), c);
+  out[1] = T8::fma(T8::set1(2.f), d, b);
+  out[2] = T8::fma(T8::set1(4.f), c, a);
+  out[3] = T8::add(T8::fma(T8::set1(8.f), d, b), m[5]);
+}
+} // namespace wino
+
+inline void winogradInput(const WinogradPlan& p, int64_t c0, int64_t c1, float* buf) {
+  using namespace wino;
+  const int64_t twp = p.tilesWPadded;
+  const int64_t panelFloats = p.c * p.nr;
+  const int64_t panels = p.tilesPadded / p.nr;
+  for (int64_t c = c0; c < c1; ++c) {
+    const float* plane = p.x + c * p.h * p.w;
+    for (int64_t ty = 0; ty < p.tilesH; ++ty) {
+      // buf[(r*6 + col)][tx] = the input at row ty*4 + r, column tx*4 + col (zero outside).
+      for (int r = 0; r < 6; ++r) {
+        const int64_t iy = ty * 4 + r - p.ph;
+        const bool rowIn = iy >= 0 && iy < p.h;
+        for (int col = 0; col < 6; ++col) {
+          float* dst = buf + (r * 6 + col) * twp;
+          for (int64_t tx = 0; tx < twp; ++tx) {
+            const int64_t ix = tx * 4 + col - p.pw;
+            dst[tx] = rowIn && tx < p.tilesW && ix >= 0 && ix < p.w ? plane[iy * p.w + ix] : 0.f;
+          }
+        }
+      }
+      for (int64_t tx = 0; tx < twp; tx += 8) {
+        V8 t[6][6];
+        for (int col = 0; col < 6; ++col) {
+          V8 d[6], o[6];
+          for (int r = 0; r < 6; ++r)
+            d[r] = T8::load(buf + (r * 6 + col) * twp + tx);
+          inputRows(d, o);
+          for (int r = 0; r < 6; ++r)
+            t[r][col] = o[r];
+        }
+        const int64_t tile = ty * twp + tx;
+        const int64_t panel = tile / p.nr, lane = tile % p.nr;
+        for (int r = 0; r < 6; ++r) {
+          V8 o[6];
+          inputRows(t[r], o);
+          for (int col = 0; col < 6; ++col) {
+            const int64_t xi = r * 6 + col;
+            T8::store(p.v + (xi * panels + panel) * panelFloats + c * p.nr + lane, o[col]);
+          }
+        }
+      }
+    }
+  }
+}
+
+inline void winogradOutput(const WinogradPlan& p, int64_t o0, int64_t o1) {
+  using namespace wino;
+  const int64_t twp = p.tilesWPadded;
+  const int64_t pointStride = p.o * p.tilesPadded;
+  for (int64_t o = o0; o < o1; ++o) {
+    float* plane = p.y + o * p.oh * p.ow;
+    for (int64_t ty = 0; ty < p.tilesH; ++ty)
+      for (int64_t tx = 0; tx < twp && tx < p.tilesW; tx += 8) {
+        const float* m = p.m + o * p.tilesPadded + ty * twp + tx;
+        V8 t[4][6];
+        for (int col = 0; col < 6; ++col) {
+          V8 d[6], out[4];
+          for (int r = 0; r < 6; ++r)
+            d[r] = T8::load(m + (r * 6 + col) * pointStride);
+          outputRows(d, out);
+          for (int r = 0; r < 4; ++r)
+            t[r][col] = out[r];
+        }
+        alignas(32) float res[4][4][8];
+        for (int r = 0; r < 4; ++r) {
+          V8 out[4];
+          outputRows(t[r], out);
+          for (int col = 0; col < 4; ++col)
+            T8::store(res[r][col], out[col]);
+        }
+        const int64_t lanes = minI(8, p.tilesW - tx);
+        for (int64_t l = 0; l < lanes; ++l)
+          for (int r = 0; r < 4; ++r) {
+            const int64_t oy = ty * 4 + r;
+            if (oy >= p.oh) break;
+            const int64_t ox0 = (tx + l) * 4;
+            for (int col = 0; col < 4 && ox0 + col < p.ow; ++col)
+              plane[oy * p.ow + ox0 + col] = res[r][col][l];
+          }
+      }
+    if (p.ep) epilogueRow(plane, plane, p.oh * p.ow, *p.ep, o, 0);
+  }
+}
+
 // The table of this family: MR x NV*W microkernels.
 template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   KernelTable t;
@@ -299,7 +593,9 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.packB = &packB<NV * W>;
   t.packBConv = &packBConv<NV * W>;
   t.packA = &packA<MR>;
-  t.depthwise = &depthwise;
+  t.window = &window;
   t.epilogueRow = &epilogueRow;
+  t.winogradInput = &winogradInput;
+  t.winogradOutput = &winogradOutput;
   return t;
 }

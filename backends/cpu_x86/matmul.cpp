@@ -32,7 +32,7 @@ public:
   MatMulKernel(const KernelTable& t, const MatMulParams& p, const void* b, Spread bias,
                int64_t biasLd)
       : t_(t), p_(p), epilogue_(p.postOps, Spread::Column, p.hasBias ? 2 : -1, bias, biasLd) {
-    kc_ = t.nr >= 32 ? 128 : 256;
+    kc_ = 256;
     mPanels_ = ceilDiv(p.m, t.mr);
     nPanels_ = ceilDiv(p.n, t.nr);
     bBatches_ = p.bStrides[0] == 0 ? 1 : p.batch;
