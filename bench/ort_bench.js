@@ -1,13 +1,15 @@
 // onnxruntime-node timing of one model on seeded inputs, for side-by-side ratios with tessel.
-// Usage: node ort_bench.js MODEL.onnx NAME=1x3x224x224 [RUNS] [WARMUP]  -> one JSON line
+// Usage: node ort_bench.js MODEL.onnx NAME=1x3x224x224 [RUNS] [WARMUP] [THREADS]  -> one JSON line
+// graphOptimizationLevel 'all', THREADS intra-op threads (default 1), one inter-op thread.
 const ort = require('onnxruntime-node');
 
 async function main() {
-  const [model, shapeArg, runsArg, warmArg] = process.argv.slice(2);
+  const [model, shapeArg, runsArg, warmArg, threadsArg] = process.argv.slice(2);
   const [name, dims] = shapeArg.split('=');
   const shape = dims.split('x').map(Number);
   const runs = Number(runsArg || 10), warmup = Number(warmArg || 2);
-  const session = await ort.InferenceSession.create(model, {intraOpNumThreads: 1, interOpNumThreads: 1});
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: Number(threadsArg || 1), interOpNumThreads: 1, graphOptimizationLevel: 'all'});
   const n = shape.reduce((a, b) => a * b, 1);
   const data = new Float32Array(n);
   let seed = 1234;

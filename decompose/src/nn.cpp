@@ -114,6 +114,43 @@ int32_t reversedWeight(LoweringBuilder& b, const TensorDesc& wt) {
   return wf;
 }
 
+// Kernel equal to stride, no pads or dilation: every input pixel writes its own kh x kw output
+// block and no zero is ever multiplied. A 1x1 convolution to Cout*kh*kw channels, channel
+// (co, ky, kx) = out[co] at (iy*kh + ky, ix*kw + kx), then a depth-to-space raster. The weight
+// and bias rearrangements are rasters over constants and fold away.
+Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const TensorDesc& wt) {
+  const int64_t n = x.shape[0], cin = wt.shape[0], cout = wt.shape[1];
+  const int64_t kh = wt.shape[2], kw = wt.shape[3], taps = kh * kw;
+  const int64_t h = x.shape[2], w = x.shape[3];
+  // Weight [Cin, Cout*taps] -> [Cout*taps, Cin, 1, 1].
+  const int32_t w1 = b.temp({DType::F32, {cout * taps, cin, 1, 1}});
+  RasterParams wr;
+  appendStridedCopy(&wr.regions, 0, {0, {0, 1, cout * taps}}, {0, {0, cin, 1}},
+                    {1, cout * taps, cin});
+  b.emit(wr, {b.input(1)}, w1);
+  Conv2dParams p;
+  std::vector<int32_t> ins = {b.input(0), w1};
+  if (b.node().hasInput(2)) {
+    if (b.desc(b.input(2)).numel() != cout) return b.node().error("bias size does not match");
+    const int32_t b1 = b.temp({DType::F32, {cout * taps}});
+    RasterParams br;
+    appendStridedCopy(&br.regions, 0, {0, {0, 1, 0}}, {0, {0, taps, 1}}, {1, cout, taps});
+    b.emit(br, {b.input(2)}, b1);
+    p.hasBias = true;
+    ins.push_back(b1);
+  }
+  const int32_t y1 = b.temp({DType::F32, {n, cout * taps, h, w}});
+  b.emit(p, ins, y1);
+  const int32_t out = b.setOutput(0, {DType::F32, {n, cout, h * kh, w * kw}});
+  RasterParams d2s;
+  for (int64_t ky = 0; ky < kh; ++ky)
+    for (int64_t kx = 0; kx < kw; ++kx)
+      appendStridedCopy(&d2s.regions, 0, {(ky * kw + kx) * h * w, {taps * h * w, w, 1}},
+                        {ky * w * kw + kx, {h * kh * w * kw, kh * w * kw, kw}}, {n * cout, h, w});
+  b.emit(d2s, {y1}, out);
+  return Status::ok();
+}
+
 } // namespace
 
 Status lowerConv(LoweringBuilder& b) {
@@ -184,6 +221,9 @@ Status lowerConvTranspose(LoweringBuilder& b) {
     spread[i] = (x.shape[2 + i] - 1) * stride[i] + 1 + lead[i] + trail[i];
     outHW[i] = spread[i] - edge;
   }
+  if (stride == k && dil == std::array<int64_t, 2>{1, 1} &&
+      pads == std::vector<int64_t>{0, 0, 0, 0} && outPad == std::vector<int64_t>{0, 0})
+    return blockTransposedConv(b, x, wt);
   const int32_t xs = spreadInput(b, x, stride, lead, spread);
   const int32_t wf = reversedWeight(b, wt);
   Conv2dParams p;

@@ -9,7 +9,7 @@ void buildLoweringPipeline(mlir::OpPassManager& pm) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(createTesselFoldConstants());
   pm.addPass(createTesselFuseRaster());
-  pm.addPass(createTesselFuseActivation());
+  pm.addPass(createTesselFuseElementwise());
   pm.addPass(mlir::createCanonicalizerPass());
 }
 

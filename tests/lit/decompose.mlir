@@ -24,10 +24,21 @@ module attributes {tessel.onnx_opset = 13 : i64} {
 
   // Spread the input with zeros (raster with fill), reverse and swap the weight (raster), convolve.
   // CHECK-LABEL: func.func @conv_transpose
-  // CHECK: %[[X:.*]] = tessel.raster %arg0 {fill = 0.000000e+00 : f64, regions = array<i64: 0, 0, 9, 3, 1, 8, 49, 14, 2, 2, 3, 3>} : (tensor<1x2x3x3xf32>) -> tensor<1x2x7x7xf32>
-  // CHECK: %[[W:.*]] = tessel.raster %arg1 {regions = array<i64: 0, 3, 4, 16, -1, 0, 8, 4, 1, 4, 2, 4>} : (tensor<2x4x2x2xf32>) -> tensor<4x2x2x2xf32>
-  // CHECK: tessel.conv2d %[[X]], %[[W]] {{.*}} -> tensor<1x4x6x6xf32>
-  func.func @conv_transpose(%x: tensor<1x2x3x3xf32>, %w: tensor<2x4x2x2xf32>) -> tensor<1x4x6x6xf32> {
+  // CHECK: %[[X:.*]] = tessel.raster %arg0 {fill = 0.000000e+00 : f64, regions = {{.*}}} : (tensor<1x2x3x3xf32>) -> tensor<1x2x9x9xf32>
+  // CHECK: %[[W:.*]] = tessel.raster %arg1 {regions = {{.*}}} : (tensor<2x4x3x3xf32>) -> tensor<4x2x3x3xf32>
+  // CHECK: tessel.conv2d %[[X]], %[[W]] {{.*}} -> tensor<1x4x7x7xf32>
+  func.func @conv_transpose(%x: tensor<1x2x3x3xf32>, %w: tensor<2x4x3x3xf32>) -> tensor<1x4x7x7xf32> {
+    %0 = tessel.onnx.ConvTranspose(%x, %w) {kernel_shape = array<i64: 3, 3>, strides = array<i64: 2, 2>} : (tensor<1x2x3x3xf32>, tensor<2x4x3x3xf32>) -> tensor<1x4x7x7xf32>
+    return %0 : tensor<1x4x7x7xf32>
+  }
+
+  // Kernel = stride: a 1x1 convolution to Cout*kh*kw channels (weight [Cin, Cout*4] transposed
+  // by a raster), then depth-to-space (one region per tap, no fill: no zero is multiplied).
+  // CHECK-LABEL: func.func @conv_transpose_blocks
+  // CHECK: %[[W:.*]] = tessel.raster %arg1 {regions = array<i64: 0, 0, 0, 1, 16, 0, 0, 2, 1, 1, 16, 2>} : (tensor<2x4x2x2xf32>) -> tensor<16x2x1x1xf32>
+  // CHECK: %[[Y:.*]] = tessel.conv2d %arg0, %[[W]] {{.*}} -> tensor<1x16x3x3xf32>
+  // CHECK: tessel.raster %[[Y]] {regions = array<i64: 0, 0, 36, 3, 1, 0, 36, 12, 2, 4, 3, 3, 0, 9, 36, 3, 1, 1, 36, 12, 2, 4, 3, 3, 0, 18, 36, 3, 1, 6, 36, 12, 2, 4, 3, 3, 0, 27, 36, 3, 1, 7, 36, 12, 2, 4, 3, 3>} : (tensor<1x16x3x3xf32>) -> tensor<1x4x6x6xf32>
+  func.func @conv_transpose_blocks(%x: tensor<1x2x3x3xf32>, %w: tensor<2x4x2x2xf32>) -> tensor<1x4x6x6xf32> {
     %0 = tessel.onnx.ConvTranspose(%x, %w) {kernel_shape = array<i64: 2, 2>, strides = array<i64: 2, 2>} : (tensor<1x2x3x3xf32>, tensor<2x4x2x2xf32>) -> tensor<1x4x6x6xf32>
     return %0 : tensor<1x4x6x6xf32>
   }

@@ -207,41 +207,86 @@ TEST_CASE("slice clamps bounds and walks negative steps") {
   CHECK(y == std::vector<float>{9, 7, 5, 4, 2, 0});
 }
 
-TEST_CASE("transposed convolution equals its definition") {
-  const int64_t cin = 2, cout = 3, h = 3, w = 4, k = 3, s = 2;
+namespace {
+
+struct TransposedCase {
+  int64_t n, cin, cout, h, w, kh, kw, sh, sw;
+  std::vector<int64_t> pads, outPad;
+  bool bias;
+};
+
+// Lowers a ConvTranspose, runs it, compares with the definition; returns the lowering.
+Lowering checkTransposed(const TransposedCase& c, uint32_t seed) {
   Node n;
   n.opType = "ConvTranspose";
   n.name = "ct";
-  n.inputs = {tensorInput(DType::F32, {1, cin, h, w}), tensorInput(DType::F32, {cin, cout, k, k}),
-              tensorInput(DType::F32, {cout})};
-  n.attrs["strides"] = std::vector<int64_t>{s, s};
-  n.attrs["pads"] = std::vector<int64_t>{1, 0, 0, 1};
-  n.attrs["output_padding"] = std::vector<int64_t>{1, 0};
-  auto x = randomFloats(cin * h * w, 1), wt = randomFloats(cin * cout * k * k, 2),
-       b = randomFloats(cout, 3);
+  n.inputs = {tensorInput(DType::F32, {c.n, c.cin, c.h, c.w}),
+              tensorInput(DType::F32, {c.cin, c.cout, c.kh, c.kw})};
+  if (c.bias) n.inputs.push_back(tensorInput(DType::F32, {c.cout}));
+  n.attrs["strides"] = std::vector<int64_t>{c.sh, c.sw};
+  n.attrs["pads"] = c.pads;
+  n.attrs["output_padding"] = c.outPad;
+  auto x = randomFloats(c.n * c.cin * c.h * c.w, seed),
+       wt = randomFloats(c.cin * c.cout * c.kh * c.kw, seed + 1),
+       b = randomFloats(c.cout, seed + 2);
+  std::vector<std::vector<float>> data{x, wt};
+  if (c.bias) data.push_back(b);
   TensorDesc d;
-  auto y = evaluate(n, {x, wt, b}, &d);
-  const int64_t oh = (h - 1) * s + k - 1 + 1, ow = (w - 1) * s + k - 1; // pads and output_padding
-  REQUIRE(d.shape == Shape{1, cout, oh, ow});
-  // Definition: y[o][i*s + ky - pad_top][j*s + kx - pad_left] += x[c][i][j] * w[c][o][ky][kx].
-  std::vector<float> want(cout * oh * ow, 0.f);
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t t = 0; t < oh * ow; ++t)
-      want[o * oh * ow + t] = b[o];
-  for (int64_t c = 0; c < cin; ++c)
-    for (int64_t i = 0; i < h; ++i)
-      for (int64_t j = 0; j < w; ++j)
-        for (int64_t o = 0; o < cout; ++o)
-          for (int64_t ky = 0; ky < k; ++ky)
-            for (int64_t kx = 0; kx < k; ++kx) {
-              const int64_t yy = i * s + ky - 1, xx = j * s + kx;
-              if (yy < 0 || yy >= oh || xx < 0 || xx >= ow) continue;
-              want[(o * oh + yy) * ow + xx] +=
-                  x[(c * h + i) * w + j] * wt[((c * cout + o) * k + ky) * k + kx];
-            }
+  auto y = evaluate(n, data, &d);
+  const int64_t oh = (c.h - 1) * c.sh + c.kh - c.pads[0] - c.pads[2] + c.outPad[0];
+  const int64_t ow = (c.w - 1) * c.sw + c.kw - c.pads[1] - c.pads[3] + c.outPad[1];
+  REQUIRE(d.shape == Shape{c.n, c.cout, oh, ow});
+  // y[o][i*s + ky - pad_top][j*s + kx - pad_left] += x[c][i][j] * w[c][o][ky][kx].
+  std::vector<float> want(c.n * c.cout * oh * ow, 0.f);
+  for (int64_t b0 = 0; b0 < c.n; ++b0)
+    for (int64_t o = 0; o < c.cout; ++o)
+      for (int64_t t = 0; t < oh * ow; ++t)
+        want[(b0 * c.cout + o) * oh * ow + t] = c.bias ? b[o] : 0.f;
+  for (int64_t b0 = 0; b0 < c.n; ++b0)
+    for (int64_t ci = 0; ci < c.cin; ++ci)
+      for (int64_t i = 0; i < c.h; ++i)
+        for (int64_t j = 0; j < c.w; ++j)
+          for (int64_t o = 0; o < c.cout; ++o)
+            for (int64_t ky = 0; ky < c.kh; ++ky)
+              for (int64_t kx = 0; kx < c.kw; ++kx) {
+                const int64_t yy = i * c.sh + ky - c.pads[0], xx = j * c.sw + kx - c.pads[1];
+                if (yy < 0 || yy >= oh || xx < 0 || xx >= ow) continue;
+                want[((b0 * c.cout + o) * oh + yy) * ow + xx] +=
+                    x[((b0 * c.cin + ci) * c.h + i) * c.w + j] *
+                    wt[((ci * c.cout + o) * c.kh + ky) * c.kw + kx];
+              }
   REQUIRE(y.size() == want.size());
   for (size_t i = 0; i < y.size(); ++i)
     CHECK(y[i] == Approx(want[i]).margin(1e-5));
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  return std::move(low).value();
+}
+
+} // namespace
+
+TEST_CASE("transposed convolution equals its definition") {
+  checkTransposed({1, 2, 3, 3, 4, 3, 3, 2, 2, {1, 0, 0, 1}, {1, 0}, true}, 1);
+  checkTransposed({2, 3, 2, 2, 3, 2, 2, 1, 1, {0, 0, 0, 0}, {0, 0}, false}, 4);
+}
+
+TEST_CASE("transposed convolution with kernel = stride multiplies no inserted zeros") {
+  for (const TransposedCase& c :
+       {TransposedCase{1, 3, 4, 5, 6, 2, 2, 2, 2, {0, 0, 0, 0}, {0, 0}, true},
+        TransposedCase{2, 2, 3, 3, 2, 2, 3, 2, 3, {0, 0, 0, 0}, {0, 0}, false},
+        TransposedCase{1, 1, 1, 1, 1, 4, 4, 4, 4, {0, 0, 0, 0}, {0, 0}, true}}) {
+    const Lowering low = checkTransposed(c, 10);
+    // One 1x1 convolution over the input itself, and no raster that spreads it with zeros.
+    int convs = 0;
+    for (const Primitive& p : low.primitives) {
+      if (p.kind() == PrimitiveKind::Raster) CHECK_FALSE(p.as<RasterParams>().fill.has_value());
+      if (p.kind() != PrimitiveKind::Conv2d) continue;
+      ++convs;
+      CHECK(low.tensors[p.inputs[1]].shape == Shape{c.cout * c.kh * c.kw, c.cin, 1, 1});
+      CHECK(p.inputs[0] == 0);
+    }
+    CHECK(convs == 1);
+  }
 }
 
 TEST_CASE("softmax and multi-axis reduce-mean") {

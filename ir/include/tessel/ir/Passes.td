@@ -33,12 +33,15 @@ def TesselFuseRaster : Pass<"tessel-fuse-raster", "mlir::ModuleOp"> {
   }];
 }
 
-def TesselFuseActivation : Pass<"tessel-fuse-activation", "mlir::ModuleOp"> {
-  let summary = "folds a relu or clip that alone consumes a conv2d into the conv2d";
+def TesselFuseElementwise : Pass<"tessel-fuse-elementwise", "mlir::ModuleOp"> {
+  let summary = "fuses elementwise work into the conv2d or matmul that produces its input";
   let description = [{
-    conv2d carries an optional activation applied after the bias; a following
-    `tessel.unary {kind = "relu"}` or `{kind = "clip"}` that is the convolution's only user
-    becomes that activation, saving a pass over the output.
+    Hardswish spelled as `x * clip(x + 3, 0, 6) / 6` or `x * hardsigmoid(x)` first becomes one
+    `tessel.unary {kind = "hardswish"}`. Then a unary, or a binary whose other operand is a
+    scalar, one value per channel or a tensor of the result's shape (defined before the
+    producer), that is the only user of a conv2d or matmul result becomes the last of the
+    producer's `post_ops` (the operand appended to its inputs), repeatedly: bias and batch-norm
+    affines, residual adds and activations cost no pass over the output.
   }];
 }
 
