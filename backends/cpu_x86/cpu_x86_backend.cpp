@@ -4,6 +4,7 @@
 #include "conv.h"
 #include "elementwise.h"
 #include "matmul.h"
+#include "movement.h"
 #include "pool.h"
 #include "tessel/backends/cpu_x86.h"
 
@@ -26,11 +27,13 @@ public:
   std::string_view name() const override { return "cpu_x86"; }
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
     if (!allF32Plain(p, t)) return false;
     switch (p.kind()) {
     case PrimitiveKind::Conv2d: return x86::vectorPostOps(p.as<Conv2dParams>().postOps);
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
-    case PrimitiveKind::Pool: return true;
+    case PrimitiveKind::Pool:
+    case PrimitiveKind::Reduce: return true;
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:
     case PrimitiveKind::Elementwise: return x86::elementwiseSupported(p, t);
@@ -46,6 +49,8 @@ public:
     case PrimitiveKind::Conv2d: return {{{}, "f32_conv2d_gemm_" + tile + "__" + family}};
     case PrimitiveKind::MatMul: return {{{}, "f32_gemm_" + tile + "__" + family}};
     case PrimitiveKind::Pool: return {{{}, "f32_pool_window__" + family}};
+    case PrimitiveKind::Raster: return {{{}, "raster_memcpy"}};
+    case PrimitiveKind::Reduce: return {{{}, "f32_reduce__" + family}};
     default: return {{{}, "f32_elementwise__" + family}};
     }
   }
@@ -89,6 +94,8 @@ public:
     case PrimitiveKind::Conv2d: k = x86::prepareConv(table_, args); break;
     case PrimitiveKind::MatMul: k = x86::prepareMatMul(table_, args); break;
     case PrimitiveKind::Pool: k = x86::preparePool(table_, args); break;
+    case PrimitiveKind::Raster: k = x86::prepareRaster(table_, args); break;
+    case PrimitiveKind::Reduce: k = x86::prepareReduce(table_, args); break;
     default: k = x86::prepareElementwise(table_, args); break;
     }
     if (!k)

@@ -123,6 +123,13 @@ struct KernelTable {
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
                 int64_t kc, float* dst) = nullptr;
   void (*window)(const WindowPlane& p) = nullptr;
+  // Reduce kinds as in core/reduce.def. rows: y[o] = reduce(x[o * extent .. + extent]) for o in
+  // o0..o1 (inner = 1). columns: y[o * inner + i] = reduce over e of x[(o * extent + e) * inner
+  // + i], for one o.
+  void (*reduceRows)(const float* x, int64_t o0, int64_t o1, int64_t extent, uint8_t kind,
+                     float* y) = nullptr;
+  void (*reduceColumns)(const float* x, int64_t extent, int64_t inner, uint8_t kind,
+                        float* y) = nullptr;
   // Transforms input channels c0..c1 into v; scratch: winogradInputScratch floats.
   void (*winogradInput)(const WinogradPlan& p, int64_t c0, int64_t c1, float* scratch) = nullptr;
   // Transforms m back into output channels o0..o1 of y and applies the epilogue.

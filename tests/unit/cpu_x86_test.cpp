@@ -335,3 +335,28 @@ TEST_CASE("cpu_x86 pooling agrees with the reference") {
     compareWithReference(prim, {x, y}, {randomFloats(x.numel(), seed++)}, 0, 1e-6f);
   }
 }
+
+TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
+  uint32_t seed = 1700;
+  for (ReduceKind k : {ReduceKind::Sum, ReduceKind::Mean, ReduceKind::Max, ReduceKind::Min})
+    for (const I64x3& dims :
+         {I64x3{7, 99, 1}, I64x3{3, 1, 1}, I64x3{2, 5, 37}, I64x3{1, 64, 16}, I64x3{4, 0, 3}}) {
+      ReduceParams r{k, dims[0], dims[1], dims[2]};
+      const TensorDesc x{DType::F32, {dims[0], dims[1], dims[2]}};
+      const TensorDesc y{DType::F32, {dims[0], dims[2]}};
+      Primitive p;
+      p.params = r;
+      INFO("reduce " << enumName(k) << " " << dims[0] << "x" << dims[1] << "x" << dims[2]);
+      compareWithReference(p, {x, y}, {randomFloats(std::max<int64_t>(x.numel(), 1), seed++)}, 0,
+                           1e-6f);
+    }
+  // Interleaving two sources with a broadcast and a fill: strided, zero-stride and memcpy rows.
+  RasterParams r;
+  r.regions = {Region{0, {0, {0, 6, 1}}, {0, {0, 12, 2}}, {1, 4, 6}},
+               Region{1, {0, {0, 0, 1}}, {1, {0, 12, 2}}, {1, 3, 6}}};
+  r.fill = 0.25;
+  const TensorDesc a{DType::F32, {4, 6}}, b{DType::F32, {6}}, out{DType::F32, {4, 12}};
+  Primitive p;
+  p.params = r;
+  compareWithReference(p, {a, b, out}, {randomFloats(24, seed++), randomFloats(6, seed++)}, 0, 0.f);
+}

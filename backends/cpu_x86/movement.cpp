@@ -1,0 +1,141 @@
+#include "movement.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tessel::x86 {
+namespace {
+
+// The fill value of a raster as `elem` bytes of the output dtype.
+void fillBytes(DType t, double v, uint8_t* out) {
+  switch (t) {
+  case DType::F32: {
+    const float f = static_cast<float>(v);
+    std::memcpy(out, &f, 4);
+    return;
+  }
+  case DType::F64: std::memcpy(out, &v, 8); return;
+  case DType::I64: {
+    const auto i = static_cast<int64_t>(v);
+    std::memcpy(out, &i, 8);
+    return;
+  }
+  case DType::I32: {
+    const auto i = static_cast<int32_t>(v);
+    std::memcpy(out, &i, 4);
+    return;
+  }
+  default: *out = static_cast<uint8_t>(v != 0); return;
+  }
+}
+
+class RasterKernel final : public PreparedKernel {
+public:
+  explicit RasterKernel(const RasterParams& p) : p_(p) {
+    for (const Region& r : p.regions)
+      rows_ += r.size[0] * r.size[1] * (r.size[2] > 0 ? 1 : 0);
+  }
+
+  Status run(const ExecContext& ctx, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
+    const size_t elem = dtypeSize(out.desc->dtype);
+    auto* dst = out.mutableHostData<uint8_t>();
+    if (p_.fill) {
+      const int64_t n = out.desc->storageNumel();
+      if (*p_.fill == 0.0) {
+        std::memset(dst, 0, static_cast<size_t>(n) * elem);
+      } else {
+        uint8_t v[8];
+        fillBytes(out.desc->dtype, *p_.fill, v);
+        for (int64_t i = 0; i < n; ++i)
+          std::memcpy(dst + i * elem, v, elem);
+      }
+    }
+    // Tasks: runs of rows (i, j) over all regions, about 4 per thread.
+    const int64_t tasks = std::min<int64_t>(rows_, std::max(1, ctx.threads) * 4);
+    if (tasks == 0) return Status::ok();
+    parallelFor(ctx, tasks, [&](int64_t task, int) {
+      const int64_t r0 = rows_ * task / tasks, r1 = rows_ * (task + 1) / tasks;
+      int64_t row = 0;
+      for (const Region& r : p_.regions) {
+        if (r.size[2] <= 0) continue;
+        const int64_t count = r.size[0] * r.size[1];
+        if (row + count <= r0 || row >= r1) {
+          row += count;
+          continue;
+        }
+        const auto* src = in[r.source].hostData<uint8_t>();
+        for (int64_t q = std::max(r0 - row, int64_t{0}); q < std::min(r1 - row, count); ++q)
+          copyRow(r, q / r.size[1], q % r.size[1], src, dst, elem);
+        row += count;
+      }
+    });
+    return Status::ok();
+  }
+
+private:
+  static void copyRow(const Region& r, int64_t i, int64_t j, const uint8_t* src, uint8_t* dst,
+                      size_t elem) {
+    const int64_t s = r.src.offset + i * r.src.stride[0] + j * r.src.stride[1];
+    const int64_t d = r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1];
+    const int64_t n = r.size[2];
+    if (r.src.stride[2] == 1 && r.dst.stride[2] == 1) {
+      std::memcpy(dst + d * elem, src + s * elem, static_cast<size_t>(n) * elem);
+      return;
+    }
+    if (elem == 4) { // the common case, without a memcpy call per element
+      const auto* sp = reinterpret_cast<const uint32_t*>(src) + s;
+      auto* dp = reinterpret_cast<uint32_t*>(dst) + d;
+      for (int64_t k = 0; k < n; ++k)
+        dp[k * r.dst.stride[2]] = sp[k * r.src.stride[2]];
+      return;
+    }
+    for (int64_t k = 0; k < n; ++k)
+      std::memcpy(dst + (d + k * r.dst.stride[2]) * elem, src + (s + k * r.src.stride[2]) * elem,
+                  elem);
+  }
+
+  const RasterParams& p_;
+  int64_t rows_ = 0;
+};
+
+class ReduceKernel final : public PreparedKernel {
+public:
+  ReduceKernel(const KernelTable& t, const ReduceParams& p) : t_(t), p_(p) {}
+
+  Status run(const ExecContext& ctx, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
+    const float* x = in[0].hostData<float>();
+    float* y = out.mutableHostData<float>();
+    const auto kind = static_cast<uint8_t>(p_.kind);
+    if (p_.outer == 0 || p_.inner == 0) return Status::ok();
+    if (p_.inner == 1) {
+      const int64_t tasks = std::min<int64_t>(p_.outer, std::max(1, ctx.threads) * 4);
+      parallelFor(ctx, tasks, [&](int64_t task, int) {
+        t_.reduceRows(x, p_.outer * task / tasks, p_.outer * (task + 1) / tasks, p_.extent, kind,
+                      y);
+      });
+      return Status::ok();
+    }
+    parallelFor(ctx, p_.outer, [&](int64_t o, int) {
+      t_.reduceColumns(x + o * p_.extent * p_.inner, p_.extent, p_.inner, kind, y + o * p_.inner);
+    });
+    return Status::ok();
+  }
+
+private:
+  const KernelTable& t_;
+  const ReduceParams& p_;
+};
+
+} // namespace
+
+std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable&, const PrepareArgs& args) {
+  return std::make_unique<RasterKernel>(args.primitive->as<RasterParams>());
+}
+
+std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args) {
+  return std::make_unique<ReduceKernel>(table, args.primitive->as<ReduceParams>());
+}
+
+} // namespace tessel::x86

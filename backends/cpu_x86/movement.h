@@ -1,0 +1,14 @@
+#pragma once
+
+#include "driver.h"
+
+#include <memory>
+
+namespace tessel::x86 {
+
+// Rasters of any dtype and layout (regions copy runs with memcpy, broadcasts with fills) and f32
+// reductions, split across the thread pool.
+std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable& table, const PrepareArgs& args);
+std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args);
+
+} // namespace tessel::x86
