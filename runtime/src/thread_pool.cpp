@@ -3,6 +3,18 @@
 #include <sched.h>
 
 namespace tessel {
+namespace {
+// About 50 us of spinning before a worker sleeps.
+constexpr int kSpinIterations = 20000;
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+} // namespace
 
 struct ThreadPool::Loop {
   const TaskFn* fn = nullptr;
@@ -18,6 +30,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    stoppingFlag_ = true;
   }
   wake_.notify_all();
   for (std::thread& t : workers_)
@@ -49,6 +62,12 @@ void ThreadPool::drain(Loop& loop, int slot) {
 
 void ThreadPool::workerMain() {
   for (;;) {
+    // Spin a little before sleeping: a model runs its loops back to back, and waking a sleeping
+    // thread costs more than a small loop.
+    for (int spin = 0; spin < kSpinIterations && queued_.load(std::memory_order_acquire) == 0 &&
+                       !stoppingFlag_.load(std::memory_order_relaxed);
+         ++spin)
+      cpuRelax();
     std::shared_ptr<Loop> loop;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -56,6 +75,7 @@ void ThreadPool::workerMain() {
       if (stopping_) return;
       loop = std::move(queue_.front());
       queue_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     // A helper that arrives after the caller took every task finds nothing to do and leaves.
     if (loop->next.load() < loop->tasks) drain(*loop, loop->slots.fetch_add(1));
@@ -78,6 +98,7 @@ void ThreadPool::parallelFor(int64_t tasks, int threads, const TaskFn& fn) {
     ensureWorkers(helpers);
     for (int i = 0; i < helpers; ++i)
       queue_.push_back(loop);
+    queued_.fetch_add(helpers, std::memory_order_release);
   }
   if (helpers == 1)
     wake_.notify_one();

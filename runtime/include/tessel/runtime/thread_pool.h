@@ -40,8 +40,10 @@ private:
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Loop>> queue_; // one entry per helper a loop asked for
+  std::atomic<int> queued_{0};              // queue_.size(), readable without the mutex
   std::vector<std::thread> workers_;
   bool stopping_ = false;
+  std::atomic<bool> stoppingFlag_{false};
 };
 
 // Threads a session gets when it asks for 0: the cores this process may run on.
