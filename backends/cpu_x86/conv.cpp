@@ -183,16 +183,20 @@ private:
                     const Epilogue& ep) const {
     const ConvGeometry g0 = geometry(p_, s_, nullptr);
     const int64_t scratch = windowScratchFloats(g0);
-    parallelFor(ctx, s_.c, [&](int64_t c, int slot) {
+    // A few tasks per thread, each a run of planes: small planes pay their set-up once.
+    const int64_t tasks = std::min<int64_t>(s_.c, 4 * std::max(ctx.threads, 1));
+    parallelFor(ctx, tasks, [&](int64_t task, int slot) {
+      const int64_t c0 = s_.c * task / tasks, c1 = s_.c * (task + 1) / tasks;
       WindowPlane plane;
       plane.g = g0;
-      plane.g.x = x + c * s_.h * s_.w;
-      plane.weight = w + c * s_.kh * s_.kw;
-      plane.y = y + c * s_.oh * s_.ow;
+      plane.g.x = x + c0 * s_.h * s_.w;
+      plane.weight = w + c0 * s_.kh * s_.kw;
+      plane.y = y + c0 * s_.oh * s_.ow;
       plane.scratch = ws + slot * scratch;
       plane.ep = ep.count ? &ep : nullptr;
-      plane.channel = c;
-      t_.window(plane);
+      plane.channel = c0;
+      plane.planes = c1 - c0;
+      if (plane.planes > 0) t_.window(plane);
     });
   }
 

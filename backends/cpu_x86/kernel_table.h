@@ -76,9 +76,12 @@ struct WindowPlane {
   float* scratch = nullptr; // windowScratchFloats(g) floats
   const Epilogue* ep = nullptr;
   int64_t channel = 0; // the epilogue's row
+  // Consecutive planes to run: plane i reads x + i*h*w, weight + i*kh*kw, writes y + i*oh*ow,
+  // channel + i (the per-plane set-up is paid once).
+  int64_t planes = 1;
 };
 
-// Floats of scratch one window plane needs: the padded plane split into sw column phases, a
+// Floats of scratch one window call needs: the padded plane split into sw column phases, a
 // per-column divisor for averages and the tap offsets. The scratch must be 8-byte aligned.
 int64_t windowScratchFloats(const ConvGeometry& g);
 

@@ -346,15 +346,19 @@ inline void fillPhases(const ConvGeometry& g, float pad, int64_t rows, int64_t p
 }
 
 // One output row of a window op, NV vectors from column ox (the last may be partial).
-template <WindowMode MODE, int NV>
+// TAPS > 0 fixes the tap count at compile time (3x3 windows): the tap loop unrolls and the
+// depthwise weights stay in registers (wv).
+template <WindowMode MODE, int NV, int TAPS>
 inline void windowRow(const WindowPlane& p, const float* base, const int64_t* tapOffset,
-                      int64_t taps, int64_t oy, int64_t ox, int lastValid, float rowCount,
-                      const float* colDiv, const FastEpilogue& fast) {
+                      int64_t runtimeTaps, const V* wv, int64_t oy, int64_t ox, int lastValid,
+                      float rowCount, const float* colDiv, const FastEpilogue& fast) {
   const ConvGeometry& g = p.g;
+  const int64_t taps = TAPS > 0 ? TAPS : runtimeTaps;
   const V init = MODE == WindowMode::Max ? I::set1(-__builtin_inff()) : I::zero();
   V acc[NV];
   for (int j = 0; j < NV; ++j)
     acc[j] = init;
+#pragma GCC unroll 9
   for (int64_t i = 0; i < taps; ++i) {
     const float* at = base + tapOffset[i];
     V v[NV];
@@ -367,7 +371,7 @@ inline void windowRow(const WindowPlane& p, const float* base, const int64_t* ta
       for (int j = 0; j < NV; ++j)
         acc[j] = I::add(acc[j], v[j]);
     } else {
-      const V w = I::set1(p.weight[i]);
+      const V w = TAPS > 0 ? wv[i] : I::set1(p.weight[i]);
       for (int j = 0; j < NV; ++j)
         acc[j] = I::fma(w, v[j], acc[j]);
     }
@@ -389,12 +393,40 @@ inline void windowRow(const WindowPlane& p, const float* base, const int64_t* ta
   }
 }
 
+template <WindowMode MODE, int TAPS>
+inline void windowRowAnyWidth(const WindowPlane& p, int nv, const float* base,
+                              const int64_t* tapOffset, int64_t taps, const V* wv, int64_t oy,
+                              int64_t ox, int lastValid, float rowCount, const float* colDiv,
+                              const FastEpilogue& fast) {
+  switch (nv) {
+  case 4:
+    windowRow<MODE, 4, TAPS>(p, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount, colDiv,
+                             fast);
+    break;
+  case 3:
+    windowRow<MODE, 3, TAPS>(p, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount, colDiv,
+                             fast);
+    break;
+  case 2:
+    windowRow<MODE, 2, TAPS>(p, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount, colDiv,
+                             fast);
+    break;
+  default:
+    windowRow<MODE, 1, TAPS>(p, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount, colDiv,
+                             fast);
+    break;
+  }
+}
+
+template <WindowMode MODE>
+inline void windowRows(const WindowPlane& p, int64_t rows, int64_t phaseW, const float* colDiv,
+                       const int64_t* tapOffset, int64_t taps, const FastEpilogue& fast);
+
 template <WindowMode MODE> inline void windowPlane(const WindowPlane& p) {
   const ConvGeometry& g = p.g;
   const int64_t rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
   const int64_t phaseW = (cols + g.sw - 1) / g.sw;
-  fillPhases(g, MODE == WindowMode::Max ? -__builtin_inff() : 0.f, rows, phaseW, p.scratch);
   // averages: inputs per window, by column (after the phases, at an even float offset)
   float* colDiv = p.scratch + ((g.sw * rows * phaseW + 1) & ~int64_t{1});
   if (MODE == WindowMode::Avg)
@@ -415,6 +447,25 @@ template <WindowMode MODE> inline void windowPlane(const WindowPlane& p) {
     }
   const int64_t taps = g.kh * g.kw;
   const FastEpilogue fast = decode(p.ep);
+  for (int64_t plane = 0; plane < p.planes; ++plane) {
+    WindowPlane cur = p;
+    cur.g.x = g.x + plane * g.h * g.w;
+    cur.y = p.y + plane * g.oh * g.ow;
+    cur.weight = p.weight ? p.weight + plane * taps : nullptr;
+    cur.channel = p.channel + plane;
+    windowRows<MODE>(cur, rows, phaseW, colDiv, tapOffset, taps, fast);
+  }
+}
+
+template <WindowMode MODE>
+inline void windowRows(const WindowPlane& p, int64_t rows, int64_t phaseW, const float* colDiv,
+                       const int64_t* tapOffset, int64_t taps, const FastEpilogue& fast) {
+  const ConvGeometry& g = p.g;
+  fillPhases(g, MODE == WindowMode::Max ? -__builtin_inff() : 0.f, rows, phaseW, p.scratch);
+  V wv[9];
+  if (MODE == WindowMode::Depthwise && taps == 9)
+    for (int i = 0; i < 9; ++i)
+      wv[i] = I::set1(p.weight[i]);
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     float rowCount = 1.f;
     if (MODE == WindowMode::Avg) {
@@ -431,20 +482,12 @@ template <WindowMode MODE> inline void windowPlane(const WindowPlane& p) {
       const int nv = static_cast<int>(minI(4, (left + W - 1) / W));
       const int lastValid = static_cast<int>(left - (nv - 1) * W >= W ? W : left - (nv - 1) * W);
       const float* base = rowBase + ox;
-      switch (nv) {
-      case 4:
-        windowRow<MODE, 4>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
-        break;
-      case 3:
-        windowRow<MODE, 3>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
-        break;
-      case 2:
-        windowRow<MODE, 2>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
-        break;
-      default:
-        windowRow<MODE, 1>(p, base, tapOffset, taps, oy, ox, lastValid, rowCount, colDiv, fast);
-        break;
-      }
+      if (taps == 9)
+        windowRowAnyWidth<MODE, 9>(p, nv, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount,
+                                   colDiv, fast);
+      else
+        windowRowAnyWidth<MODE, 0>(p, nv, base, tapOffset, taps, wv, oy, ox, lastValid, rowCount,
+                                   colDiv, fast);
     }
   }
 }

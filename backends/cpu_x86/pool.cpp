@@ -23,17 +23,20 @@ public:
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
     const int64_t scratch = windowScratchFloats(g_);
-    parallelFor(ctx, planes_, [&](int64_t plane, int slot) {
+    const int64_t tasks = std::min<int64_t>(planes_, 4 * std::max(ctx.threads, 1));
+    parallelFor(ctx, tasks, [&](int64_t task, int slot) {
+      const int64_t p0 = planes_ * task / tasks, p1 = planes_ * (task + 1) / tasks;
       WindowPlane w;
       w.g = g_;
-      w.g.x = x + plane * g_.h * g_.w;
+      w.g.x = x + p0 * g_.h * g_.w;
       w.mode = p_.kind == PoolKind::Max ? WindowMode::Max : WindowMode::Avg;
       w.countIncludePad = p_.countIncludePad;
       w.padBottom = p_.pads[2];
       w.padRight = p_.pads[3];
-      w.y = y + plane * g_.oh * g_.ow;
+      w.y = y + p0 * g_.oh * g_.ow;
       w.scratch = ws + slot * scratch;
-      t_.window(w);
+      w.planes = p1 - p0;
+      if (w.planes > 0) t_.window(w);
     });
     return Status::ok();
   }
