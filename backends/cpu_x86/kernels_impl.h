@@ -260,10 +260,12 @@ void packB(const float* src, int64_t ld, int64_t k0, int64_t kc, int64_t n0, int
 template <int NR>
 void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int cols, float* dst) {
   const int64_t kArea = g.kh * g.kw;
+  // (c, ky, kx) of row k, advanced incrementally: no division per row.
+  int64_t c = k0 / kArea, ky = k0 % kArea / g.kw, kx = k0 % g.kw;
+  const int64_t oy0 = n0 / g.ow, ox0 = n0 % g.ow;
   for (int64_t k = k0; k < k0 + kc; ++k, dst += NR) {
-    const int64_t c = k / kArea, ky = k % kArea / g.kw, kx = k % g.kw;
     const float* plane = g.x + c * g.h * g.w;
-    int64_t oy = n0 / g.ow, ox = n0 % g.ow;
+    int64_t oy = oy0, ox = ox0;
     int j = 0;
     while (j < cols) {
       const int run = static_cast<int>(minI(cols - j, g.ow - ox));
@@ -281,10 +283,21 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
           for (; q < run; ++q)
             dst[j + q] = row[ix0 + q];
         } else {
-          for (int q = 0; q < run; ++q) {
-            const int64_t ix = ix0 + q * g.sw;
-            dst[j + q] = ix >= 0 && ix < g.w ? row[ix] : 0.f;
-          }
+          // Columns q with ix0 + q*sw inside the row: [lo, hi); zeros around them.
+          const int lo = ix0 >= 0 ? 0 : static_cast<int>(minI(run, (-ix0 + g.sw - 1) / g.sw));
+          const int hi =
+              g.w - ix0 <= 0 ? lo : static_cast<int>(minI(run, (g.w - ix0 + g.sw - 1) / g.sw));
+          int q = 0;
+          for (; q < lo; ++q)
+            dst[j + q] = 0.f;
+          if (g.sw == 2)
+            for (; q < hi; ++q)
+              dst[j + q] = row[ix0 + 2 * q];
+          else
+            for (; q < hi; ++q)
+              dst[j + q] = row[ix0 + q * g.sw];
+          for (; q < run; ++q)
+            dst[j + q] = 0.f;
         }
       }
       j += run;
@@ -293,6 +306,13 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
     }
     for (; j < NR; ++j)
       dst[j] = 0.f;
+    if (++kx == g.kw) {
+      kx = 0;
+      if (++ky == g.kh) {
+        ky = 0;
+        ++c;
+      }
+    }
   }
 }
 
@@ -549,16 +569,26 @@ inline void winogradInput(const WinogradPlan& p, int64_t c0, int64_t c1, float* 
   for (int64_t c = c0; c < c1; ++c) {
     const float* plane = p.x + c * p.h * p.w;
     for (int64_t ty = 0; ty < p.tilesH; ++ty) {
-      // buf[(r*6 + col)][tx] = the input at row ty*4 + r, column tx*4 + col (zero outside).
+      // buf[(r*6 + col)][tx] = the input at row ty*4 + r, column tx*4 + col (zero outside):
+      // zeros, then a stride-4 copy over the tiles whose column lies inside, then zeros.
       for (int r = 0; r < 6; ++r) {
         const int64_t iy = ty * 4 + r - p.ph;
         const bool rowIn = iy >= 0 && iy < p.h;
+        const float* row = rowIn ? plane + iy * p.w : plane;
         for (int col = 0; col < 6; ++col) {
           float* dst = buf + (r * 6 + col) * twp;
-          for (int64_t tx = 0; tx < twp; ++tx) {
-            const int64_t ix = tx * 4 + col - p.pw;
-            dst[tx] = rowIn && tx < p.tilesW && ix >= 0 && ix < p.w ? plane[iy * p.w + ix] : 0.f;
-          }
+          const int64_t shift = col - p.pw; // ix = tx*4 + shift
+          int64_t lo = shift >= 0 ? 0 : (-shift + 3) / 4;
+          int64_t hi = p.w - shift <= 0 ? 0 : (p.w - shift + 3) / 4;
+          hi = minI(hi, p.tilesW);
+          if (!rowIn || lo > hi) lo = hi = 0;
+          int64_t tx = 0;
+          for (; tx < lo; ++tx)
+            dst[tx] = 0.f;
+          for (; tx < hi; ++tx)
+            dst[tx] = row[4 * tx + shift];
+          for (; tx < twp; ++tx)
+            dst[tx] = 0.f;
         }
       }
       for (int64_t tx = 0; tx < twp; tx += 8) {
