@@ -59,18 +59,45 @@ WinogradShape winogradShape(const ConvShape& s, int nr) {
 
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
 // transforms and packing counted as memory traffic (a cost model the search refines later).
+// Rows per panel of the transposed GEMM: the positions spread evenly over as few panels as the
+// microkernel's rows allow (49 positions: 5 panels of 10, not 4 of 12 and one of 1).
+int64_t transposedRows(const KernelTable& t, const ConvShape& s) {
+  const int64_t n = s.oh * s.ow;
+  return std::max<int64_t>(1, ceilDiv(n, ceilDiv(n, t.mr)));
+}
+
+// The transposed form packs every position's im2col row at once: keep that workspace small
+// (1 Mi floats); it pays off only for small outputs anyway.
+bool transposedApplies(const ConvShape& s, bool constantWeights) {
+  return s.group == 1 && constantWeights && s.oh * s.ow * s.k <= (int64_t{1} << 20);
+}
+
 ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
                           bool constantWeights) {
   if (isDepthwise(s)) return ConvVariant::Depthwise;
-  if (!winogradApplies(p, s) || !constantWeights) return ConvVariant::Gemm;
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
   const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * 2;
+  ConvVariant best = ConvVariant::Gemm;
+  double bestCost = gemm;
+  if (transposedApplies(s, constantWeights)) {
+    const int64_t rows = transposedRows(t, s);
+    const double positions = static_cast<double>(ceilDiv(s.oh * s.ow, rows) * rows);
+    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
+    // The same packing, plus the transpose of the result.
+    const double transposed =
+        positions * lanes * static_cast<double>(s.k) + positions * s.k * 2 + 2.0 * s.o * positions;
+    if (transposed < 0.95 * bestCost) {
+      best = ConvVariant::GemmTransposed;
+      bestCost = transposed;
+    }
+  }
+  if (!winogradApplies(p, s) || !constantWeights) return best;
   const WinogradShape w = winogradShape(s, t.nr);
   const double tiles = static_cast<double>(w.tilesPadded);
   const double wino = kWinogradPoints * (rowsPadded * tiles * s.c) +
                       kWinogradPoints * tiles * (s.c + s.o) * 4 + s.c * s.h * s.w * 12.0;
-  return wino < gemm ? ConvVariant::Winograd : ConvVariant::Gemm;
+  return wino < bestCost ? ConvVariant::Winograd : best;
 }
 
 // U = G g G^T per (o, c), G rows [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6]
@@ -115,6 +142,15 @@ public:
     if (variant_ == ConvVariant::Winograd) {
       wino_ = winogradShape(s, t.nr);
       packed_ = winogradWeights(t, s, static_cast<const float*>(weight));
+    } else if (variant_ == ConvVariant::GemmTransposed) {
+      // Weights [O, K] as B panels: [o panel][k][nr], lanes over o.
+      const int64_t oPanels = ceilDiv(s.o, t.nr);
+      const auto* w = static_cast<const float*>(weight);
+      packed_.assign(static_cast<size_t>(oPanels * s.k * t.nr), 0.f);
+      for (int64_t op = 0; op < oPanels; ++op)
+        for (int64_t k = 0; k < s.k; ++k)
+          for (int j = 0; j < t.nr && op * t.nr + j < s.o; ++j)
+            packed_[static_cast<size_t>((op * s.k + k) * t.nr + j)] = w[(op * t.nr + j) * s.k + k];
     } else if (!depthwise_ && weight) {
       packed_.resize(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
       packWeights(static_cast<const float*>(weight), packed_.data());
@@ -122,6 +158,10 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
+    if (variant_ == ConvVariant::GemmTransposed) // packed positions, the transposed result
+      return (ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr +
+              s_.oh * s_.ow * s_.o) *
+             4;
     if (variant_ == ConvVariant::Winograd)
       return (kWinogradPoints * wino_.tilesPadded * (s_.c + s_.o) +
               threads * kWinogradPoints * wino_.tilesWPadded) *
@@ -151,6 +191,8 @@ public:
       float* yb = y + b * s_.o * plane;
       if (variant_ == ConvVariant::Winograd)
         runWinograd(ctx, xb, yb, ws, ep);
+      else if (variant_ == ConvVariant::GemmTransposed)
+        runTransposed(ctx, xb, yb, ws, ep);
       else if (depthwise_)
         runDepthwise(ctx, in[1].hostData<float>(), xb, yb, ws, ep);
       else
@@ -197,6 +239,46 @@ private:
       plane.channel = c0;
       plane.planes = c1 - c0;
       if (plane.planes > 0) t_.window(plane);
+    });
+  }
+
+  // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels of transposedRows, output
+  // channels in the lanes; then the transpose into NCHW with the epilogue per channel.
+  void runTransposed(const ExecContext& ctx, const float* x, float* y, float* ws,
+                     const Epilogue& ep) const {
+    const int64_t n = s_.oh * s_.ow;
+    const int64_t rows = transposedRows(t_, s_);
+    const int64_t rPanels = ceilDiv(n, rows), oPanels = ceilDiv(s_.o, t_.nr);
+    float* apack = ws;
+    float* ct = apack + rPanels * s_.k * t_.mr;
+    const ConvGeometry geo = geometry(p_, s_, x);
+    parallelFor(ctx, rPanels, [&](int64_t rp, int) {
+      const int r = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
+      t_.packAConv(geo, 0, s_.k, rp * rows, r, apack + rp * s_.k * t_.mr);
+    });
+    parallelFor(ctx, rPanels * oPanels, [&](int64_t task, int) {
+      const int64_t rp = task % rPanels, op = task / rPanels;
+      for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
+        GemmTile tile;
+        tile.kc = std::min(kc_, s_.k - k0);
+        tile.a = apack + (rp * s_.k + k0) * t_.mr;
+        tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
+        tile.c = ct + rp * rows * s_.o + op * t_.nr;
+        tile.ldc = s_.o;
+        tile.rows = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
+        tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+        tile.accumulate = k0 > 0;
+        t_.gemm(tile);
+      }
+    });
+    const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
+    parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
+      for (int64_t o = task * oChunk; o < std::min(s_.o, (task + 1) * oChunk); ++o) {
+        float* row = y + o * n;
+        for (int64_t i = 0; i < n; ++i)
+          row[i] = ct[i * s_.o + o];
+        if (ep.count) t_.epilogueRow(row, row, n, ep, o, 0);
+      }
     });
   }
 
@@ -334,7 +416,8 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
     // An explicit choice (the artifact's plan, a test) must apply to this convolution.
     const bool fits = (id == ConvVariant::Gemm && !isDepthwise(s)) ||
                       (id == ConvVariant::Depthwise && isDepthwise(s)) ||
-                      (id == ConvVariant::Winograd && winogradApplies(p, s) && constant);
+                      (id == ConvVariant::Winograd && winogradApplies(p, s) && constant) ||
+                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant));
     if (!fits) return nullptr;
     variant = id;
   }

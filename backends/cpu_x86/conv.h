@@ -7,7 +7,15 @@
 namespace tessel::x86 {
 
 // conv2d kernel ids (KernelChoice::id); 0 lets the cost model choose.
-enum class ConvVariant : uint32_t { Auto = 0, Gemm = 1, Winograd = 2, Depthwise = 3 };
+// GemmTransposed puts output channels in the vector lanes and output positions in the rows:
+// for small outputs (7x7) whose positions fill few lanes.
+enum class ConvVariant : uint32_t {
+  Auto = 0,
+  Gemm = 1,
+  Winograd = 2,
+  Depthwise = 3,
+  GemmTransposed = 4
+};
 
 bool convSupported(const Conv2dParams& p, const std::vector<const TensorDesc*>& tensors);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);

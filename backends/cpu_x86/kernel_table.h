@@ -121,6 +121,10 @@ struct KernelTable {
   // (oy, ox).
   void (*packBConv)(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int cols,
                     float* dst) = nullptr;
+  // The transposed im2col of a convolution as one A panel: row n (an output position,
+  // n0..n0+rows, rows <= mr), column k = (c, ky, kx), for rows k0..k0+kc of im2col.
+  void (*packAConv)(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int rows,
+                    float* dst) = nullptr;
   // Packs rows m0..m0+rows (rows <= mr) of a matrix with strides (rs, ks) over (m, k) into one
   // A panel (kc x mr, zero-padded), columns k0..k0+kc.
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,

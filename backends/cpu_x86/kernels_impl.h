@@ -722,6 +722,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.gemm = &gemmDispatch<MR, NV>;
   t.packB = &packB<NV * W>;
   t.packBConv = &packBConv<NV * W>;
+  t.packAConv = &packBConv<MR>; // the same layout: [k][width] with width = mr
   t.packA = &packA<MR>;
   t.window = &window;
   t.epilogueRow = &epilogueRow;

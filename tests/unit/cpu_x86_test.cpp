@@ -181,6 +181,22 @@ TEST_CASE("cpu_x86 Winograd F(4,3) stays within its error bound on every tile ed
   CHECK(worst < 2e-5);
 }
 
+TEST_CASE("cpu_x86 transposed GEMM conv2d (positions in rows, channels in lanes)") {
+  // Kernel id 4 forces it: positions that split unevenly over row panels, channels past and
+  // short of one panel of lanes, strides, pads, post-ops with every operand spread.
+  const PostOps post{PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
+                     PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 4),
+                     PostOp::makeUnary(UnaryKind::Relu)};
+  uint32_t seed = 400;
+  for (const ConvCase& c : {ConvCase{{1, 64, 7, 7}, 40, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post},
+                            ConvCase{{2, 9, 5, 6}, 33, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
+                            ConvCase{{1, 300, 4, 4}, 17, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
+                            ConvCase{{1, 3, 1, 1}, 5, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}}}) {
+    INFO("x " << shapeToString(c.x) << " o " << c.o);
+    runConvCase(c, seed++, true, 4);
+  }
+}
+
 TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vector unary") {
   std::vector<PostOps> lists = {
       {PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
