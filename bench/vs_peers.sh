@@ -51,7 +51,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 family=${TESSEL_X86_ISA:-$(grep -qw avx512f /proc/cpuinfo && echo avx512 || echo avx2)}
 echo "CPU: $cpu; cpu_x86 family in use: $family; FMA peak per core (GFLOP/s, this run):" \
   $("$root/build/bench/tessel_fma_peak" | tr '\n' ' ')
-echo "onnxruntime-node $(NODE_PATH="$models/node/node_modules" node -e "console.log(require('onnxruntime-node/package.json').version)"), MNN $(basename "$(readlink -f "$mnn")"), $runs runs each"
+echo "onnxruntime-node $(NODE_PATH="$models/node/node_modules" node -e "console.log(require('onnxruntime-node/package.json').version)"), MNN from $mnn, $runs runs each"
 
 for t in "${threads[@]}"; do
   for pass in 1 2; do
