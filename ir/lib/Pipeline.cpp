@@ -10,6 +10,7 @@ void buildLoweringPipeline(mlir::OpPassManager& pm) {
   pm.addPass(createTesselFoldConstants());
   pm.addPass(createTesselFuseRaster());
   pm.addPass(createTesselFuseElementwise());
+  pm.addPass(createTesselFoldAffine());
   pm.addPass(mlir::createCanonicalizerPass());
 }
 

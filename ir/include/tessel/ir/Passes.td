@@ -45,6 +45,18 @@ def TesselFuseElementwise : Pass<"tessel-fuse-elementwise", "mlir::ModuleOp"> {
   }];
 }
 
+def TesselFoldAffine : Pass<"tessel-fold-affine", "mlir::ModuleOp"> {
+  let summary = "folds constant scales and shifts at the head of a conv2d's post-ops into it";
+  let description = [{
+    A conv2d with constant weights whose post-ops start with multiplies, divides, adds or
+    subtracts by constant scalars or per-channel vectors (a batch-norm after the convolution, a
+    learnable scale and shift) gets them folded: the weights of each output channel scaled, the
+    bias (created when absent) scaled and shifted. Run after tessel-fuse-elementwise, which
+    moves those steps into the post-ops; tessel-fold-constants' canonicalization drops the old
+    constants.
+  }];
+}
+
 def TesselEmit : Pass<"tessel-emit", "mlir::ModuleOp"> {
   let summary = "writes the primitive graph of @main to a .tsl artifact";
   let description = [{
