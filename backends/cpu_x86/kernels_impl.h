@@ -132,13 +132,16 @@ inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) 
   return v;
 }
 
-// The common epilogues decoded once: an optional per-row add (a bias) then an optional relu or
-// clip. Anything else goes through epilogue() op by op.
+// The common epilogues decoded once per call: an optional per-row add (a bias), an optional
+// activation (relu, clip, hardswish, hardsigmoid, leaky relu), then an optional scalar scale and
+// shift. Anything else goes through epilogue() op by op.
 struct FastEpilogue {
   bool usable = false;
   const float* rowAdd = nullptr;
-  int act = 0; // 0 none, 1 relu, 2 clip
-  float lo = 0.f, hi = 0.f;
+  int act = 0; // 0 none, 1 relu, 2 clip, 3 hardswish, 4 hardsigmoid, 5 leaky relu
+  float alpha = 0.f, beta = 0.f;
+  bool affine = false; // v * scale + shift
+  float scale = 1.f, shift = 0.f;
 };
 
 inline FastEpilogue decode(const Epilogue* ep) {
@@ -148,20 +151,35 @@ inline FastEpilogue decode(const Epilogue* ep) {
     return f;
   }
   int i = 0;
+  const auto scalarOp = [&](int at, kinds::Binary kind) {
+    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == Spread::Scalar &&
+           ep->ops[at].op == static_cast<uint8_t>(kind);
+  };
   if (i < ep->count && ep->ops[i].isBinary && ep->ops[i].spread == Spread::Row &&
       ep->ops[i].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[i].operandFirst)
     f.rowAdd = ep->ops[i++].data;
   if (i < ep->count && !ep->ops[i].isBinary) {
     const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
-    if (u == kinds::Unary::Relu) {
-      f.act = 1;
-      ++i;
-    } else if (u == kinds::Unary::Clip) {
-      f.act = 2;
-      f.lo = ep->ops[i].alpha;
-      f.hi = ep->ops[i].beta;
+    const int act = u == kinds::Unary::Relu          ? 1
+                    : u == kinds::Unary::Clip        ? 2
+                    : u == kinds::Unary::HardSwish   ? 3
+                    : u == kinds::Unary::HardSigmoid ? 4
+                    : u == kinds::Unary::LeakyRelu   ? 5
+                                                     : 0;
+    if (act) {
+      f.act = act;
+      f.alpha = ep->ops[i].alpha;
+      f.beta = ep->ops[i].beta;
       ++i;
     }
+  }
+  if (scalarOp(i, kinds::Binary::Mul)) {
+    f.affine = true;
+    f.scale = ep->ops[i++].data[0];
+  }
+  if (scalarOp(i, kinds::Binary::Add)) {
+    f.affine = true;
+    f.shift = ep->ops[i++].data[0];
   }
   f.usable = i == ep->count;
   return f;
@@ -169,8 +187,20 @@ inline FastEpilogue decode(const Epilogue* ep) {
 
 inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
   if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
-  if (f.act == 1) v = I::max(v, I::zero());
-  if (f.act == 2) v = I::min(I::max(v, I::set1(f.lo)), I::set1(f.hi));
+  switch (f.act) {
+  case 1: v = I::max(v, I::zero()); break;
+  case 2: v = I::min(I::max(v, I::set1(f.alpha)), I::set1(f.beta)); break;
+  case 3:
+    v = I::mul(
+        v, I::min(I::max(I::fma(v, I::set1(1.f / 6.f), I::set1(0.5f)), I::zero()), I::set1(1.f)));
+    break;
+  case 4:
+    v = I::min(I::max(I::fma(I::set1(f.alpha), v, I::set1(f.beta)), I::zero()), I::set1(1.f));
+    break;
+  case 5: v = I::add(I::max(v, I::zero()), I::mul(I::set1(f.alpha), I::min(v, I::zero()))); break;
+  default: break;
+  }
+  if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
   return v;
 }
 

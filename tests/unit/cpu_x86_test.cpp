@@ -205,6 +205,14 @@ TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vec
        PostOp::makeBinary(BinaryKind::Div, Broadcast::Channel, 4, true)},
       {PostOp::makeBinary(BinaryKind::Max, Broadcast::Full, 3),
        PostOp::makeBinary(BinaryKind::Min, Broadcast::Scalar, 4)},
+      // The decoded fast forms: bias, an activation, a scalar scale and shift.
+      {PostOp::makeUnary(UnaryKind::HardSwish),
+       PostOp::makeBinary(BinaryKind::Mul, Broadcast::Scalar, 3),
+       PostOp::makeBinary(BinaryKind::Add, Broadcast::Scalar, 4)},
+      {PostOp::makeUnary(UnaryKind::LeakyRelu, 0.1f),
+       PostOp::makeBinary(BinaryKind::Add, Broadcast::Scalar, 3)},
+      {PostOp::makeUnary(UnaryKind::HardSigmoid, 0.2f, 0.5f),
+       PostOp::makeBinary(BinaryKind::Mul, Broadcast::Scalar, 3)},
   };
   for (UnaryKind k : {UnaryKind::Identity, UnaryKind::LeakyRelu, UnaryKind::Sigmoid,
                       UnaryKind::HardSigmoid, UnaryKind::HardSwish, UnaryKind::Tanh, UnaryKind::Exp,
