@@ -91,6 +91,9 @@ public:
       : t_(t), prog_(std::move(prog)), rowPlan_(prog_.ops, Spread::Row, -1, Spread::Row),
         columnPlan_(prog_.ops, Spread::Column, -1, Spread::Column) {}
 
+  // Each element is read before the element at its index is written.
+  int inPlaceInput() const override { return prog_.x; }
+
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
     const int64_t n = out.desc->numel();

@@ -46,6 +46,12 @@ class ReferenceKernel final : public PreparedKernel {
 public:
   explicit ReferenceKernel(const PrimitiveParams& params) : params_(params) {}
 
+  // A unary that keeps the dtype reads element i before writing element i.
+  int inPlaceInput() const override {
+    const auto* u = std::get_if<UnaryParams>(&params_);
+    return u && u->kind != UnaryKind::Cast ? 0 : -1;
+  }
+
   Status run(const ExecContext&, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     using reference::ConstTensorView;

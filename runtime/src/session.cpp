@@ -1,5 +1,6 @@
 #include "tessel/runtime/session.h"
 
+#include "session_plan.h"
 #include "tessel/runtime/thread_pool.h"
 
 #include <chrono>
@@ -7,59 +8,6 @@
 #include <map>
 
 namespace tessel {
-
-namespace detail {
-enum class StepKind { Kernel, Upload, Download };
-struct PlanStep {
-  StepKind kind = StepKind::Kernel;
-  int32_t primitive = -1;      // kernels
-  std::vector<int32_t> inputs; // kernels: session tensor ids; copies: the source
-  int32_t output = -1;
-  int workspace = -1; // kernels: lifetime index in the step's space
-  int space = 0;      // kernels: where it runs; copies: the device side
-};
-} // namespace detail
-
-struct Session::Plan {
-  struct Space {
-    std::string name;
-    std::shared_ptr<Device> device;
-    std::unique_ptr<Stream> stream;
-    std::vector<Lifetime> lifetimes;
-    std::vector<int64_t> offsets; // per lifetime
-    BufferRef arena;
-    bool allocated = false;
-  };
-  struct Tensor {
-    const TensorDesc* desc = nullptr;
-    int space = 0;
-    int32_t root = 0; // the tensor whose storage this one uses (views)
-    const void* constant = nullptr;
-    int lifetime = -1; // index into its space's lifetimes
-  };
-  using StepKind = detail::StepKind;
-  using Step = detail::PlanStep;
-
-  std::vector<Space> spaces; // [0] is the host
-  std::vector<Tensor> tensors;
-  std::vector<std::unique_ptr<TensorDesc>> copyDescs;
-  std::vector<Step> preload, steps;
-  std::vector<int32_t> outputs; // per program output: a host tensor
-
-  int spaceOf(const std::shared_ptr<Device>& device) {
-    for (size_t i = 0; i < spaces.size(); ++i)
-      if (spaces[i].name == device->memorySpace()) return static_cast<int>(i);
-    spaces.push_back({std::string(device->memorySpace()), device, nullptr, {}, {}, {}, false});
-    return static_cast<int>(spaces.size() - 1);
-  }
-  bool isConstant(int32_t id) const { return tensors[tensors[id].root].constant != nullptr; }
-  BufferRef ref(int32_t id) const {
-    const Tensor& r = tensors[tensors[id].root];
-    if (r.constant) return {const_cast<void*>(r.constant), 0};
-    const Space& s = spaces[r.space];
-    return {s.arena.handle, s.arena.offset + s.offsets[r.lifetime]};
-  }
-};
 
 namespace {
 
@@ -76,7 +24,7 @@ int32_t ensureIn(Plan& plan, std::map<std::pair<int32_t, int>, int32_t>& copies,
   if (plan.tensors[id].space != 0 && space != 0) src = ensureIn(plan, copies, id, 0, steps);
   const auto copy = static_cast<int32_t>(plan.tensors.size());
   plan.copyDescs.push_back(std::make_unique<TensorDesc>(*plan.tensors[id].desc));
-  plan.tensors.push_back({plan.copyDescs.back().get(), space, copy, nullptr, -1});
+  plan.tensors.push_back({plan.copyDescs.back().get(), space, -1, 0, nullptr, -1});
   Plan::Step step;
   step.kind = space == 0 ? Plan::StepKind::Download : Plan::StepKind::Upload;
   step.inputs = {src};
@@ -125,15 +73,14 @@ Status Session::build() {
   const Program& prog = model_->program();
   plan.spaceOf(hostDevice());
   for (size_t id = 0; id < prog.tensors.size(); ++id)
-    plan.tensors.push_back(
-        {&model_->descs()[id], 0, static_cast<int32_t>(id), prog.tensors[id].data, -1});
+    plan.tensors.push_back({&model_->descs()[id], 0, -1, 0, prog.tensors[id].data, -1});
   std::map<std::pair<int32_t, int>, int32_t> copies;
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
     const Primitive& p = prog.primitives[i];
     Plan::Tensor& out = plan.tensors[p.outputs[0]];
     if (!model_->backend(i)) { // a view: same bytes, same space
       out.space = plan.tensors[p.inputs[0]].space;
-      out.root = plan.tensors[p.inputs[0]].root;
+      out.aliasOf = p.inputs[0];
       continue;
     }
     const int space = plan.spaceOf(model_->device(i));
@@ -149,6 +96,7 @@ Status Session::build() {
   }
   for (int32_t id : prog.outputs)
     plan.outputs.push_back(ensureIn(plan, copies, id, 0, plan.steps));
+  planAliases(plan, *model_);
   return Status::ok();
 }
 
@@ -157,26 +105,28 @@ Status Session::allocate() {
   Plan& plan = *plan_;
   const Program& prog = model_->program();
   const auto end = static_cast<int64_t>(plan.steps.size());
+  // Lifetimes of storage roots: aliases (views, in-place outputs, slices) extend their root's.
   std::vector<int64_t> first(plan.tensors.size(), end), last(plan.tensors.size(), -1);
   for (int32_t id : prog.inputs)
-    first[id] = -1;
+    first[plan.rootOf(id)] = -1;
   for (const Plan::Step& s : plan.preload) {
-    first[s.output] = -1;
-    last[s.output] = end;
+    first[plan.rootOf(s.output)] = -1;
+    last[plan.rootOf(s.output)] = end;
   }
   for (int64_t i = 0; i < end; ++i) {
     const Plan::Step& s = plan.steps[i];
+    if (s.skip) continue;
     for (int32_t id : s.inputs)
-      last[plan.tensors[id].root] = std::max(last[plan.tensors[id].root], i);
-    const int32_t root = plan.tensors[s.output].root;
+      last[plan.rootOf(id)] = std::max(last[plan.rootOf(id)], i);
+    const int32_t root = plan.rootOf(s.output);
     first[root] = std::min(first[root], i);
     last[root] = std::max(last[root], i);
   }
   for (int32_t id : plan.outputs)
-    last[plan.tensors[id].root] = end;
+    last[plan.rootOf(id)] = end;
   for (size_t id = 0; id < plan.tensors.size(); ++id) {
     Plan::Tensor& t = plan.tensors[id];
-    if (t.root != static_cast<int32_t>(id) || t.constant) continue;
+    if (t.aliasOf >= 0 || t.constant) continue;
     if (first[id] == end && last[id] < 0) continue; // never used
     auto& lifetimes = plan.spaces[t.space].lifetimes;
     t.lifetime = static_cast<int>(lifetimes.size());
@@ -209,6 +159,7 @@ Status Session::allocate() {
 
 Status Session::runStep(const Plan::Step& s) {
   Plan& plan = *plan_;
+  if (s.skip) return Status::ok(); // a raster whose copies the aliases made unnecessary
   Plan::Space& space = plan.spaces[s.space];
   const int64_t bytes = plan.tensors[s.output].desc->byteSize();
   switch (s.kind) {
@@ -260,6 +211,7 @@ Status Session::run() {
 Status Session::runProfiled(std::vector<StepTime>* times) {
   times->clear();
   for (const Plan::Step& step : plan_->steps) {
+    if (step.skip) continue;
     const auto t0 = std::chrono::steady_clock::now();
     TESSEL_RETURN_IF_ERROR(runStep(step));
     TESSEL_RETURN_IF_ERROR(plan_->spaces[step.space].stream->wait());
@@ -297,6 +249,17 @@ int64_t Session::unsharedBytes() const {
   for (const Arena& a : arenaStats_)
     total += a.unsharedBytes;
   return total;
+}
+
+int Session::skippedRasterCount() const {
+  int n = 0;
+  for (const Plan::Step& s : plan_->steps)
+    n += s.skip;
+  return n;
+}
+
+int Session::inPlaceCount() const {
+  return plan_->inPlace;
 }
 
 int Session::runCopyCount() const {

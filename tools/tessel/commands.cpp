@@ -321,9 +321,10 @@ Status runModel(ModelCommand& c) {
   const double ms = msSince(t0);
   TESSEL_RETURN_IF_ERROR(writeOutputs(*session, c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, %d threads), arena %.2f MiB (%.2f MiB without reuse), "
-              "%zu primitives\n",
+              "%zu primitives (%d rasters aliased away, %d outputs written in place)\n",
               ms, session->threads(), session->arenaBytes() / 1048576.0,
-              session->unsharedBytes() / 1048576.0, prog->primitives.size());
+              session->unsharedBytes() / 1048576.0, prog->primitives.size(),
+              session->skippedRasterCount(), session->inPlaceCount());
   return Status::ok();
 }
 

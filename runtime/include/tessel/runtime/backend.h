@@ -122,6 +122,9 @@ public:
     (void)threads;
     return 0;
   }
+  // An input whose storage the output may take when that input dies at this step (the kernel
+  // reads each element before writing the element at the same index); -1 for none.
+  virtual int inPlaceInput() const { return -1; }
   // Inputs and output are in the backend's memory space, output preallocated.
   virtual Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
                      const TensorArg& output) const = 0;

@@ -60,6 +60,10 @@ public:
   // Copies between memory spaces: once at creation (constants a device reads) and per run.
   int preloadCopyCount() const { return preloadCopies_; }
   int runCopyCount() const;
+  // Storage sharing the plan found: rasters made unnecessary (concats whose sources write in
+  // place, contiguous slices read in place) and outputs written over a dying input.
+  int skippedRasterCount() const;
+  int inPlaceCount() const;
   // The backend of primitive i (null for views).
   Backend* backendOf(size_t i) const { return model_->backend(i); }
 

@@ -1,0 +1,152 @@
+// Storage sharing that costs no copy: concat and slice rasters become aliases, elementwise
+// outputs overwrite inputs that die. Decided once per session, before the arenas are planned.
+#include "session_plan.h"
+
+#include <algorithm>
+
+namespace tessel {
+namespace {
+
+using Plan = Session::Plan;
+
+// Whether a region walks `count` elements one after another from `offset` on one side.
+bool contiguous(const RegionView& v, const std::array<int64_t, 3>& size) {
+  return (size[2] <= 1 || v.stride[2] == 1) && (size[1] <= 1 || v.stride[1] == size[2]) &&
+         (size[0] <= 1 || v.stride[0] == size[1] * size[2]);
+}
+
+int64_t elements(const Region& r) {
+  return r.size[0] * r.size[1] * r.size[2];
+}
+
+struct Usage {
+  std::vector<int> readers;    // per tensor: non-skipped steps reading it directly
+  std::vector<int> aliases;    // per tensor: tensors aliasing it
+  std::vector<int64_t> writer; // per tensor: the kernel step writing it, -1 if none
+  std::vector<bool> pinned;    // program inputs and outputs, constants: storage kept as is
+};
+
+Usage usageOf(const Plan& plan, const Program& prog) {
+  Usage u;
+  const size_t n = plan.tensors.size();
+  u.readers.assign(n, 0);
+  u.aliases.assign(n, 0);
+  u.writer.assign(n, -1);
+  u.pinned.assign(n, false);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto& s = plan.steps[i];
+    for (int32_t id : s.inputs)
+      ++u.readers[id];
+    if (s.kind == detail::StepKind::Kernel) u.writer[s.output] = static_cast<int64_t>(i);
+  }
+  for (size_t id = 0; id < n; ++id) {
+    if (plan.tensors[id].aliasOf >= 0) ++u.aliases[plan.tensors[id].aliasOf];
+    if (plan.tensors[id].constant) u.pinned[id] = true;
+  }
+  for (int32_t id : prog.inputs)
+    u.pinned[id] = true;
+  for (int32_t id : prog.outputs)
+    u.pinned[id] = true;
+  for (int32_t id : plan.outputs)
+    u.pinned[id] = true;
+  return u;
+}
+
+// A raster that copies one contiguous slice of its source into the whole output: the output
+// reads the source in place.
+bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r) {
+  if (r.fill || r.regions.size() != 1) return false;
+  const Region& g = r.regions[0];
+  const int32_t src = step.inputs[g.source], out = step.output;
+  const TensorDesc& o = *plan.tensors[out].desc;
+  if (plan.tensors[src].space != plan.tensors[out].space || g.dst.offset != 0 ||
+      elements(g) != o.storageNumel() || !contiguous(g.src, g.size) || !contiguous(g.dst, g.size))
+    return false;
+  plan.tensors[out].aliasOf = src;
+  plan.tensors[out].aliasOffset = g.src.offset * static_cast<int64_t>(dtypeSize(o.dtype));
+  step.skip = true;
+  return true;
+}
+
+// A raster that copies whole tensors, each once and contiguously, into disjoint ranges of its
+// output (a concat): each source, when only this raster reads it, is written in place.
+bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, const Usage& u) {
+  if (r.fill || r.regions.empty()) return false;
+  const int32_t out = step.output;
+  const auto elem = static_cast<int64_t>(dtypeSize(plan.tensors[out].desc->dtype));
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::vector<int32_t> sources;
+  for (const Region& g : r.regions) {
+    const int32_t src = step.inputs[g.source];
+    const Plan::Tensor& t = plan.tensors[src];
+    if (g.src.offset != 0 || elements(g) != t.desc->storageNumel() || !contiguous(g.src, g.size) ||
+        !contiguous(g.dst, g.size))
+      return false;
+    if (t.aliasOf >= 0 || u.aliases[src] || u.pinned[src] || u.readers[src] != 1 ||
+        u.writer[src] < 0 || t.space != plan.tensors[out].space)
+      return false;
+    if (std::find(sources.begin(), sources.end(), src) != sources.end()) return false;
+    sources.push_back(src);
+    ranges.emplace_back(g.dst.offset, g.dst.offset + elements(g));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) return false;
+  for (size_t k = 0; k < r.regions.size(); ++k) {
+    plan.tensors[sources[k]].aliasOf = out;
+    plan.tensors[sources[k]].aliasOffset = r.regions[k].dst.offset * elem;
+  }
+  step.skip = true;
+  return true;
+}
+
+} // namespace
+
+void planAliases(Plan& plan, const PreparedModel& model) {
+  const Program& prog = model.program();
+  // 1. Rasters that only move whole tensors.
+  for (Plan::Step& step : plan.steps) {
+    if (step.kind != detail::StepKind::Kernel) continue;
+    const Primitive& p = prog.primitives[step.primitive];
+    if (p.kind() != PrimitiveKind::Raster || plan.tensors[step.output].aliasOf >= 0) continue;
+    const auto& r = p.as<RasterParams>();
+    const Usage u = usageOf(plan, prog);
+    if (u.pinned[step.output] && !aliasSlice(plan, step, r)) continue;
+    if (!aliasSlice(plan, step, r)) aliasConcat(plan, step, r, u);
+  }
+  // 2. Outputs written over an input that dies at their step.
+  const auto end = static_cast<int64_t>(plan.steps.size());
+  std::vector<int64_t> lastRead(plan.tensors.size(), -1);
+  std::vector<bool> pinned(plan.tensors.size(), false);
+  const Usage u = usageOf(plan, prog);
+  for (size_t id = 0; id < plan.tensors.size(); ++id)
+    if (u.pinned[id]) pinned[plan.rootOf(static_cast<int32_t>(id))] = true;
+  for (const Plan::Step& s : plan.preload)
+    pinned[plan.rootOf(s.output)] = true;
+  for (int64_t i = 0; i < end; ++i) {
+    if (plan.steps[i].skip) continue;
+    for (int32_t id : plan.steps[i].inputs)
+      lastRead[plan.rootOf(id)] = std::max(lastRead[plan.rootOf(id)], i);
+  }
+  for (int32_t id : plan.outputs)
+    lastRead[plan.rootOf(id)] = end;
+  for (int64_t i = 0; i < end; ++i) {
+    Plan::Step& s = plan.steps[i];
+    if (s.skip || s.kind != detail::StepKind::Kernel) continue;
+    const int which = model.kernel(s.primitive)->inPlaceInput();
+    if (which < 0 || static_cast<size_t>(which) >= s.inputs.size()) continue;
+    const int32_t in = s.inputs[which], out = s.output;
+    const int32_t root = plan.rootOf(in);
+    if (pinned[root] || plan.tensors[out].aliasOf >= 0 || lastRead[root] != i ||
+        plan.tensors[in].space != plan.tensors[out].space ||
+        plan.tensors[in].desc->byteSize() != plan.tensors[out].desc->byteSize())
+      continue;
+    plan.tensors[out].aliasOf = in;
+    plan.tensors[out].aliasOffset = 0;
+    lastRead[root] = std::max(lastRead[root], lastRead[out]);
+    pinned[root] = pinned[root] || pinned[out];
+    ++plan.inPlace;
+  }
+}
+
+} // namespace tessel
