@@ -8,7 +8,9 @@
 #include "pool.h"
 #include "tessel/backends/cpu_x86.h"
 
+#include <chrono>
 #include <cstdlib>
+#include <mutex>
 
 namespace tessel {
 namespace {
@@ -72,8 +74,24 @@ public:
     return std::max(memory, flops / peak);
   }
 
+  double measuredPeakFlops() const override {
+    std::call_once(peakOnce_, [this] {
+      double best = 0;
+      for (int r = 0; r < 5; ++r) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const double flops = table_.fmaProbe(1'000'000);
+        const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+        best = std::max(best, flops / dt.count());
+      }
+      peak_ = best;
+    });
+    return peak_;
+  }
+
 private:
   const KernelTable& table_;
+  mutable std::once_flag peakOnce_;
+  mutable double peak_ = 0;
 };
 
 class CpuX86Backend final : public Backend {

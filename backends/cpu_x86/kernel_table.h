@@ -109,6 +109,8 @@ inline int64_t winogradInputScratch(const WinogradPlan& p) {
 
 struct KernelTable {
   IsaFamily family = IsaFamily::None;
+  // Multiply-adds of `iterations` rounds of 12 independent vector FMAs; returns the FLOPs done.
+  double (*fmaProbe)(int64_t iterations) = nullptr;
   int vectorWidth = 0;
   int mr = 0; // microkernel rows
   int nr = 0; // microkernel columns

@@ -742,10 +742,34 @@ inline void reduceColumns(const float* x, int64_t extent, int64_t inner, uint8_t
   }
 }
 
+// Twelve independent FMA chains from distinct starting values (a volatile seed), so the
+// compiler can neither merge nor fold them: the family's FMA throughput.
+inline volatile float probeSeed = 0.5f;
+inline double fmaProbe(int64_t iterations) {
+  const float seed = probeSeed;
+  V a[12];
+  for (int i = 0; i < 12; ++i)
+    a[i] = I::set1(seed + static_cast<float>(i));
+  const V x = I::set1(seed * 1.998f), y = I::set1(seed * 2e-4f);
+  for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i)
+      a[i] = I::fma(a[i], x, y);
+  }
+  V s = a[0];
+  for (int i = 1; i < 12; ++i)
+    s = I::add(s, a[i]);
+  alignas(64) float out[W];
+  I::store(out, s);
+  probeSeed = out[0] * 0.f + 0.5f;
+  return 2.0 * W * 12 * static_cast<double>(iterations);
+}
+
 // The table of this family: MR x NV*W microkernels.
 template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   KernelTable t;
   t.family = family;
+  t.fmaProbe = &fmaProbe;
   t.vectorWidth = W;
   t.mr = MR;
   t.nr = NV * W;

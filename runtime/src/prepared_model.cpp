@@ -3,6 +3,8 @@
 #include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
 
+#include <algorithm>
+
 namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
@@ -60,6 +62,14 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     bound.kernel = std::move(kernel).value();
   }
   return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+std::vector<Backend*> PreparedModel::backendsUsed() const {
+  std::vector<Backend*> used;
+  for (const Bound& b : steps_)
+    if (b.backend && std::find(used.begin(), used.end(), b.backend) == used.end())
+      used.push_back(b.backend);
+  return used;
 }
 
 } // namespace tessel

@@ -450,8 +450,8 @@ Status printPerOp(Session& session, int runs) {
     total += t.seconds;
   std::sort(best.begin(), best.end(),
             [](const auto& x, const auto& y) { return x.seconds > y.seconds; });
-  std::printf("%8s %6s %-8s %-10s %-28s %-22s %9s\n", "ms", "%", "gflop/s", "backend", "primitive",
-              "output", "origin");
+  std::printf("%8s %6s %8s %6s %-10s %-28s %-22s %s\n", "ms", "%", "gflop/s", "%peak", "backend",
+              "primitive", "output", "origin");
   for (const auto& t : best) {
     if (t.primitive < 0) {
       std::printf("%8.3f %6.1f %-8s %-10s %-28s\n", t.seconds * 1e3, 100 * t.seconds / total, "",
@@ -469,13 +469,23 @@ Status printPerOp(Session& session, int runs) {
               std::to_string(p.as<Conv2dParams>().stride[0]) + " g" +
               std::to_string(p.as<Conv2dParams>().group);
     }
-    std::printf("%8.3f %6.1f %8.1f %-10s %-28s %-22s %s\n", t.seconds * 1e3,
-                100 * t.seconds / total, t.seconds > 0 ? f / t.seconds / 1e9 : 0.0,
+    // Fraction of the backend's measured peak at the session's threads (Winograd can pass 100%:
+    // FLOPs are counted for the direct form).
+    const double peak = b ? b->descriptor().measuredPeakFlops() * session.threads() : 0;
+    const double rate = t.seconds > 0 ? f / t.seconds : 0.0;
+    char peakText[16] = "";
+    if (peak > 0) std::snprintf(peakText, sizeof peakText, "%.0f", 100 * rate / peak);
+    std::printf("%8.3f %6.1f %8.1f %6s %-10s %-28s %-22s %s\n", t.seconds * 1e3,
+                100 * t.seconds / total, rate / 1e9, peakText,
                 b ? std::string(b->name()).c_str() : "", what.c_str(),
                 descs[p.outputs[0]].toString().c_str(), p.origin.c_str());
   }
   std::printf("total %.3f ms over %zu steps, %.2f GFLOP, %.1f GFLOP/s\n", total * 1e3, best.size(),
               flops / 1e9, total > 0 ? flops / total / 1e9 : 0.0);
+  for (const auto& b : session.preparedModel().backendsUsed())
+    if (double peak = b->descriptor().measuredPeakFlops(); peak > 0)
+      std::printf("%s: measured FMA peak %.1f GFLOP/s per thread\n", std::string(b->name()).c_str(),
+                  peak / 1e9);
   return Status::ok();
 }
 

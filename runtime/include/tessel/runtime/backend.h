@@ -72,6 +72,9 @@ public:
   // backends and kernels with it. The default counts bytes moved at 10 GB/s.
   virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                  const KernelChoice& choice, int threads) const;
+  // The fp32 multiply-add peak of one thread in FLOP/s, measured on this device the first time
+  // it is asked (a few milliseconds); 0 when the backend does not measure it.
+  virtual double measuredPeakFlops() const { return 0; }
 };
 
 // A device's ordered queue. Host devices run everything synchronously; a GPU device records or

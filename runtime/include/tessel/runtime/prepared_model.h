@@ -26,6 +26,8 @@ public:
   const std::shared_ptr<Device>& device(size_t i) const { return steps_[i].device; }
   const PreparedKernel* kernel(size_t i) const { return steps_[i].kernel.get(); }
   const KernelChoice& choice(size_t i) const { return steps_[i].choice; }
+  // Each backend that runs a primitive, once, in first-use order.
+  std::vector<Backend*> backendsUsed() const;
 
 private:
   struct Bound {
