@@ -5,6 +5,9 @@
 # ratio is believed only when both agree. ratio = tessel min / the faster peer's min (<= 1.00:
 # tessel wins). MNN's tool reports min and average, not a median.
 # Do not run while anything else builds or tests: this machine is shared.
+# Then, per model at one thread: peak resident memory of a process that loads the model and runs
+# it once (Tessel through its C API alone, bench/first_run.c; onnxruntime in node, less node's own
+# footprint with the module loaded; MNN's benchmark.out for one run), and load + first-run time.
 # Usage: bench/vs_peers.sh [RUNS] [THREADS...]        (defaults: 20 runs, threads 1 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,4 +78,28 @@ for t in "${threads[@]}"; do
         "$omed" "$mmin" "$mavg" "$ratio"
     done
   done
+done
+
+# peak RSS (KiB) of a command's process tree, and its stdout
+rss() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}")
+PY
+}
+echo
+echo "memory and start-up, 1 thread (peak RSS MiB; load + first run ms)"
+printf '%-20s %10s %10s %10s %12s %12s\n' model tessel_rss ort_rss mnn_rss tessel_start ort_start
+nodeBase=$(rss env NODE_PATH="$models/node/node_modules" node "$root/bench/ort_first_run.js" --baseline | head -1)
+for c in "${cases[@]}"; do
+  read -r name dir input dims <<<"$c"
+  mapfile -t t < <(rss "$root/build/bench/tessel_first_run" "$work/$name.tsl" 1)
+  mapfile -t o < <(rss env NODE_PATH="$models/node/node_modules" node "$root/bench/ort_first_run.js" \
+    "$models/$dir/model.onnx" "$input=$dims" 1)
+  mapfile -t m < <(rss env LD_LIBRARY_PATH="$mnn" "$mnn/benchmark.out" "$work/mnn-$name" 1 0 0 1 0)
+  printf '%-20s %10.1f %10.1f %10.1f %12.1f %12.1f\n' "$name" "$(python3 -c "print(${t[0]} / 1024)")" \
+    "$(python3 -c "print((${o[0]} - $nodeBase) / 1024)")" "$(python3 -c "print(${m[0]} / 1024)")" \
+    "$(field "${t[1]}" load_and_first_ms)" "$(field "${o[1]}" load_and_first_ms)"
 done
