@@ -35,8 +35,9 @@ public:
     kc_ = 256;
     mPanels_ = ceilDiv(p.m, t.mr);
     nPanels_ = ceilDiv(p.n, t.nr);
-    bBatches_ = p.bStrides[0] == 0 ? 1 : p.batch;
-    if (b) {
+    // With k = 0 nothing of a or b is read, and validation checks none of their strides.
+    bBatches_ = p.bStrides[0] == 0 || p.k == 0 ? 1 : p.batch;
+    if (b && p.k > 0) {
       packedB_.resize(static_cast<size_t>(bBatches_ * bFloats()));
       for (int64_t bt = 0; bt < bBatches_; ++bt)
         packB(static_cast<const float*>(b) + bt * p.bStrides[0], packedB_.data() + bt * bFloats());
@@ -55,14 +56,14 @@ public:
     float* bscratch = apack + mPanels_ * p_.k * t_.mr;
     std::vector<EpilogueOp> ops;
     for (int64_t bt = 0; bt < p_.batch; ++bt) {
-      const float* a = in[0].hostData<float>() + bt * p_.aStrides[0];
+      const float* a = in[0].hostData<float>() + (p_.k > 0 ? bt * p_.aStrides[0] : 0);
       for (int64_t mp = 0; mp < mPanels_; ++mp)
         t_.packA(a, p_.aStrides[1], p_.aStrides[2], mp * t_.mr,
                  static_cast<int>(std::min<int64_t>(t_.mr, p_.m - mp * t_.mr)), 0, p_.k,
                  apack + mp * p_.k * t_.mr);
       const float* b = packedB_.data() + (bBatches_ == 1 ? 0 : bt) * bFloats();
       if (packedB_.empty()) {
-        packB(in[1].hostData<float>() + bt * p_.bStrides[0], bscratch);
+        if (p_.k > 0) packB(in[1].hostData<float>() + bt * p_.bStrides[0], bscratch);
         b = bscratch;
       }
       epilogue_.resolve(in, bt * p_.m * p_.n, p_.n, &ops);

@@ -82,4 +82,106 @@ std::optional<std::vector<Region>> composeRegions(const RasterParams& producer,
   return out;
 }
 
+namespace {
+
+struct Block {
+  int64_t begin, end; // producer elements [begin, end)
+  Region region;      // the producer region writing it
+};
+
+// The smallest and largest source index a region reads.
+std::pair<int64_t, int64_t> srcSpan(const Region& r) {
+  int64_t lo = r.src.offset, hi = r.src.offset;
+  for (int i = 0; i < 3; ++i) {
+    const int64_t reach = (r.size[i] - 1) * r.src.stride[i];
+    (reach > 0 ? hi : lo) += reach;
+  }
+  return {lo, hi};
+}
+
+const Block* blockOf(const std::vector<Block>& blocks, const Region& r) {
+  const auto [lo, hi] = srcSpan(r);
+  for (const Block& b : blocks)
+    if (lo >= b.begin && hi < b.end) return &b;
+  return nullptr;
+}
+
+// `c` (reading the producer) split into pieces that each lie within one block: itself, or its
+// slices along the first dim that makes every slice fit. Empty when none does.
+std::vector<Region> piecesWithinBlocks(const std::vector<Block>& blocks, const Region& c,
+                                       size_t budget) {
+  if (blockOf(blocks, c)) return {c};
+  for (int d = 0; d < 3; ++d) {
+    if (c.size[d] <= 1 || static_cast<size_t>(c.size[d]) > budget) continue;
+    std::vector<Region> pieces;
+    for (int64_t j = 0; j < c.size[d]; ++j) {
+      Region piece = c;
+      piece.size[d] = 1;
+      piece.src.offset += j * c.src.stride[d];
+      piece.dst.offset += j * c.dst.stride[d];
+      if (!blockOf(blocks, piece)) break;
+      pieces.push_back(piece);
+    }
+    if (pieces.size() == static_cast<size_t>(c.size[d])) return pieces;
+  }
+  return {};
+}
+
+} // namespace
+
+std::optional<std::vector<Region>>
+composeThroughBlocks(const RasterParams& producer, int64_t producerCount,
+                     const RasterParams& consumer, int32_t consumerSource,
+                     const std::vector<int32_t>& sourceIndex, size_t maxRegions) {
+  if (producer.fill || producer.regions.empty()) return std::nullopt;
+  std::vector<Block> blocks;
+  int64_t covered = 0;
+  for (const Region& r : producer.regions) {
+    const int64_t n = volume(r.size);
+    if (n == 0) continue;
+    RegionView zero = r.dst;
+    zero.offset = 0;
+    if (!isDenseFromZero(zero, r.size) || r.dst.offset < 0 || r.dst.offset + n > producerCount ||
+        r.source < 0 || static_cast<size_t>(r.source) >= sourceIndex.size())
+      return std::nullopt;
+    blocks.push_back({r.dst.offset, r.dst.offset + n, r});
+    covered += n;
+  }
+  if (covered != producerCount) return std::nullopt;
+  for (size_t i = 0; i < blocks.size(); ++i)
+    for (size_t j = i + 1; j < blocks.size(); ++j)
+      if (blocks[i].begin < blocks[j].end && blocks[j].begin < blocks[i].end) return std::nullopt;
+
+  std::vector<Region> out;
+  for (const Region& c : consumer.regions) {
+    if (c.source != consumerSource) {
+      out.push_back(c);
+      continue;
+    }
+    if (volume(c.size) == 0) continue;
+    const std::vector<Region> pieces =
+        piecesWithinBlocks(blocks, c, maxRegions > out.size() ? maxRegions - out.size() : 0);
+    if (pieces.empty()) return std::nullopt;
+    for (Region piece : pieces) {
+      const Block& b = *blockOf(blocks, piece);
+      // The block as a one-region producer of its own elements.
+      RasterParams single;
+      single.regions = {b.region};
+      single.regions[0].source = 0;
+      single.regions[0].dst.offset = 0;
+      piece.src.offset -= b.begin;
+      piece.source = 0;
+      RasterParams one;
+      one.regions = {piece};
+      auto composed = composeRegions(single, b.end - b.begin, one, 0);
+      if (!composed || composed->size() != 1) return std::nullopt;
+      Region r = (*composed)[0];
+      r.source = sourceIndex[b.region.source];
+      out.push_back(r);
+    }
+    if (out.size() > maxRegions) return std::nullopt;
+  }
+  return out;
+}
+
 } // namespace tessel::decompose

@@ -32,4 +32,15 @@ module {
     %2 = tessel.raster %1 {regions = array<i64: 0, 1, 0, 0, 1, 0, 0, 0, 1, 1, 1, 4>} : (tensor<6xf32>) -> tensor<4xf32>
     return %2 : tensor<4xf32>
   }
+
+  // A channel shuffle over a concat (shufflenet): the transpose reads the concat's sources
+  // directly, split along the dim that selects the half; the concat goes away.
+  // CHECK-LABEL: func.func @shuffle_over_concat
+  // CHECK-NEXT: %[[S:.*]] = tessel.raster %arg0, %arg1 {regions = array<i64: 0, 0, 4, 0, 1, 0, 8, 4, 1, 3, 1, 4, 1, 0, 4, 0, 1, 4, 8, 4, 1, 3, 1, 4>} : (tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<3x2x4xf32>
+  // CHECK-NEXT: return %[[S]]
+  func.func @shuffle_over_concat(%a: tensor<3x4xf32>, %b: tensor<3x4xf32>) -> tensor<3x2x4xf32> {
+    %0 = tessel.raster %a, %b {regions = array<i64: 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 12, 1, 0, 0, 0, 1, 12, 0, 0, 1, 1, 1, 12>} : (tensor<3x4xf32>, tensor<3x4xf32>) -> tensor<2x3x4xf32>
+    %1 = tessel.raster %0 {regions = array<i64: 0, 0, 4, 12, 1, 0, 8, 4, 1, 3, 2, 4>} : (tensor<2x3x4xf32>) -> tensor<3x2x4xf32>
+    return %1 : tensor<3x2x4xf32>
+  }
 }

@@ -137,6 +137,60 @@ TEST_CASE("composed rasters equal running them one after the other") {
   CHECK(composed > 100); // slices of transposes must usually compose
 }
 
+TEST_CASE("rasters reading a concat compose through its blocks") {
+  // Multi-source rasters over distinct value ranges: source k holds values 1000k + index.
+  auto run = [](const RasterParams& p, const std::vector<std::vector<int64_t>>& srcs,
+                int64_t count) {
+    std::vector<int64_t> out(count, -1);
+    for (const Region& r : p.regions)
+      for (int64_t i = 0; i < r.size[0]; ++i)
+        for (int64_t j = 0; j < r.size[1]; ++j)
+          for (int64_t k = 0; k < r.size[2]; ++k)
+            out[r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1] + k * r.dst.stride[2]] =
+                srcs[r.source][r.src.offset + i * r.src.stride[0] + j * r.src.stride[1] +
+                               k * r.src.stride[2]];
+    return out;
+  };
+  // A channel shuffle as shufflenet spells it: concat of a (c x hw, the first half of a bigger
+  // tensor) and b (c x hw), then the transpose [2, c, hw] -> [c, 2, hw].
+  for (const auto& [c, hw] : std::vector<std::pair<int64_t, int64_t>>{{3, 4}, {5, 1}, {1, 7}}) {
+    const int64_t half = c * hw;
+    std::vector<std::vector<int64_t>> srcs(2);
+    for (int64_t i = 0; i < 2 * half; ++i)
+      srcs[0].push_back(i);
+    for (int64_t i = 0; i < half; ++i)
+      srcs[1].push_back(1000 + i);
+    RasterParams concat;
+    appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, half});
+    appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {half, {0, 0, 1}}, {1, 1, half});
+    RasterParams shuffle;
+    appendStridedCopy(&shuffle.regions, 0, {0, {hw, half, 1}}, {0, {2 * hw, hw, 1}}, {c, 2, hw});
+    auto fused = composeThroughBlocks(concat, 2 * half, shuffle, 0, {0, 1});
+    REQUIRE(fused.has_value());
+    RasterParams f;
+    f.regions = *fused;
+    CHECK(run(f, srcs, 2 * half) == run(shuffle, {run(concat, srcs, 2 * half)}, 2 * half));
+  }
+  // A run straddling two blocks splits into single elements, within the region budget only.
+  RasterParams concat;
+  appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5});
+  appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {5, {0, 0, 1}}, {1, 1, 5});
+  RasterParams straddle;
+  appendStridedCopy(&straddle.regions, 0, {3, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 4});
+  const std::vector<std::vector<int64_t>> two{{0, 1, 2, 3, 4}, {10, 11, 12, 13, 14}};
+  auto pieces = composeThroughBlocks(concat, 10, straddle, 0, {0, 1});
+  REQUIRE(pieces.has_value());
+  CHECK(pieces->size() == 4);
+  RasterParams f;
+  f.regions = *pieces;
+  CHECK(run(f, two, 4) == std::vector<int64_t>{3, 4, 10, 11});
+  CHECK_FALSE(composeThroughBlocks(concat, 10, straddle, 0, {0, 1}, 2).has_value());
+  // Blocks that do not cover the producer (a fill would be needed): refused.
+  RasterParams partial;
+  appendStridedCopy(&partial.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5});
+  CHECK_FALSE(composeThroughBlocks(partial, 10, straddle, 0, {0}).has_value());
+}
+
 TEST_CASE("identity rasters are recognised") {
   RasterParams r;
   appendStridedCopy(&r.regions, 0, {0, {12, 4, 1}}, {0, {12, 4, 1}}, {2, 3, 4});

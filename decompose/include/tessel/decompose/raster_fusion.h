@@ -21,4 +21,14 @@ std::optional<std::vector<Region>> composeRegions(const RasterParams& producer,
                                                   const RasterParams& consumer,
                                                   int32_t consumerSource);
 
+// The same for a producer with several regions, each writing one contiguous block of its output
+// (a concat; the regions cover the output exactly once): every consumer region reading the
+// producer, whole or split along one of its dims, must lie within single blocks; each piece is
+// composed with its block's region and reads that region's source, renumbered through
+// `sourceIndex` (producer source -> consumer source index). Pieces are capped at `maxRegions`.
+std::optional<std::vector<Region>>
+composeThroughBlocks(const RasterParams& producer, int64_t producerCount,
+                     const RasterParams& consumer, int32_t consumerSource,
+                     const std::vector<int32_t>& sourceIndex, size_t maxRegions = 256);
+
 } // namespace tessel::decompose
