@@ -42,6 +42,20 @@ std::vector<float> evaluate(const Node& node, const std::vector<std::vector<floa
   return v;
 }
 
+// Runs a raster on integer sources, element by element (-1 where nothing is written).
+std::vector<int64_t> runRaster(const RasterParams& p, const std::vector<std::vector<int64_t>>& srcs,
+                               int64_t count) {
+  std::vector<int64_t> out(count, -1);
+  for (const Region& r : p.regions)
+    for (int64_t i = 0; i < r.size[0]; ++i)
+      for (int64_t j = 0; j < r.size[1]; ++j)
+        for (int64_t k = 0; k < r.size[2]; ++k)
+          out[r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1] + k * r.dst.stride[2]] =
+              srcs[r.source]
+                  [r.src.offset + i * r.src.stride[0] + j * r.src.stride[1] + k * r.src.stride[2]];
+  return out;
+}
+
 } // namespace
 
 TEST_CASE("strided copies reproduce N-D transposes and slices") {
@@ -88,16 +102,6 @@ TEST_CASE("strided copies reproduce N-D transposes and slices") {
 
 TEST_CASE("composed rasters equal running them one after the other") {
   std::mt19937 rng(5);
-  auto runRaster = [](const RasterParams& p, const std::vector<int64_t>& src, int64_t count) {
-    std::vector<int64_t> out(count, -1);
-    for (const Region& r : p.regions)
-      for (int64_t i = 0; i < r.size[0]; ++i)
-        for (int64_t j = 0; j < r.size[1]; ++j)
-          for (int64_t k = 0; k < r.size[2]; ++k)
-            out[r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1] + k * r.dst.stride[2]] =
-                src[r.src.offset + i * r.src.stride[0] + j * r.src.stride[1] + k * r.src.stride[2]];
-    return out;
-  };
   int composed = 0;
   for (int trial = 0; trial < 300; ++trial) {
     // Producer: a transpose of a 3-D tensor; consumer: a strided slice of its output.
@@ -131,26 +135,14 @@ TEST_CASE("composed rasters equal running them one after the other") {
     const int64_t outCount = cs[0] * cs[1] * cs[2];
     RasterParams f;
     f.regions = *fused;
-    CHECK(runRaster(f, src, outCount) ==
-          runRaster(consumer, runRaster(producer, src, n), outCount));
+    CHECK(runRaster(f, {src}, outCount) ==
+          runRaster(consumer, {runRaster(producer, {src}, n)}, outCount));
   }
   CHECK(composed > 100); // slices of transposes must usually compose
 }
 
 TEST_CASE("rasters reading a concat compose through its blocks") {
-  // Multi-source rasters over distinct value ranges: source k holds values 1000k + index.
-  auto run = [](const RasterParams& p, const std::vector<std::vector<int64_t>>& srcs,
-                int64_t count) {
-    std::vector<int64_t> out(count, -1);
-    for (const Region& r : p.regions)
-      for (int64_t i = 0; i < r.size[0]; ++i)
-        for (int64_t j = 0; j < r.size[1]; ++j)
-          for (int64_t k = 0; k < r.size[2]; ++k)
-            out[r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1] + k * r.dst.stride[2]] =
-                srcs[r.source][r.src.offset + i * r.src.stride[0] + j * r.src.stride[1] +
-                               k * r.src.stride[2]];
-    return out;
-  };
+  const auto& run = runRaster;
   // A channel shuffle as shufflenet spells it: concat of a (c x hw, the first half of a bigger
   // tensor) and b (c x hw), then the transpose [2, c, hw] -> [c, 2, hw].
   for (const auto& [c, hw] : std::vector<std::pair<int64_t, int64_t>>{{3, 4}, {5, 1}, {1, 7}}) {
