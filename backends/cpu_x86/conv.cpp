@@ -42,8 +42,11 @@ bool winogradApplies(const Conv2dParams& p, const ConvShape& s) {
          s.group == 1;
 }
 
+// Tiles are processed in blocks of whole tile rows, sized so a block's transformed input
+// (36 x c x tiles floats) stays near 512 KiB, but at least one GEMM panel wide.
 struct WinogradShape {
-  int64_t tilesH, tilesW, tilesWPadded, tiles, panels, tilesPadded;
+  int64_t tilesH, tilesW, tilesWPadded, tiles, panels, tilesPadded; // one block
+  int64_t rowsPerBlock, blocks;
 };
 
 WinogradShape winogradShape(const ConvShape& s, int nr) {
@@ -51,7 +54,22 @@ WinogradShape winogradShape(const ConvShape& s, int nr) {
   w.tilesH = ceilDiv(s.oh, kWinogradTile);
   w.tilesW = ceilDiv(s.ow, kWinogradTile);
   w.tilesWPadded = ceilDiv(w.tilesW, 8) * 8;
-  w.tiles = w.tilesH * w.tilesWPadded;
+  // The fewest rows near 512 KiB of transformed input whose tiles fill their GEMM panels to
+  // 7/8 at least, within 2 MiB; else the rows for 512 KiB.
+  const int64_t perTile = kWinogradPoints * s.c * 4;
+  const int64_t target = std::max<int64_t>(nr, 512 * 1024 / perTile);
+  const int64_t first = std::clamp<int64_t>(target / w.tilesWPadded, 1, w.tilesH);
+  const int64_t last = std::clamp<int64_t>(2048 * 1024 / perTile / w.tilesWPadded, first, w.tilesH);
+  w.rowsPerBlock = first;
+  for (int64_t r = first; r <= last; ++r) {
+    const int64_t tiles = r * w.tilesWPadded, padded = ceilDiv(tiles, nr) * nr;
+    if ((padded - tiles) * 8 <= padded) {
+      w.rowsPerBlock = r;
+      break;
+    }
+  }
+  w.blocks = ceilDiv(w.tilesH, w.rowsPerBlock);
+  w.tiles = w.rowsPerBlock * w.tilesWPadded;
   w.panels = ceilDiv(w.tiles, nr);
   w.tilesPadded = w.panels * nr;
   return w;
@@ -94,7 +112,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   }
   if (!winogradApplies(p, s) || !constantWeights) return best;
   const WinogradShape w = winogradShape(s, t.nr);
-  const double tiles = static_cast<double>(w.tilesPadded);
+  const double tiles = static_cast<double>(w.blocks * w.tilesPadded);
   const double wino = kWinogradPoints * (rowsPadded * tiles * s.c) +
                       kWinogradPoints * tiles * (s.c + s.o) * 4 + s.c * s.h * s.w * 12.0;
   return wino < bestCost ? ConvVariant::Winograd : best;
@@ -162,10 +180,8 @@ public:
       return (ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr +
               s_.oh * s_.ow * s_.o) *
              4;
-    if (variant_ == ConvVariant::Winograd)
-      return (kWinogradPoints * wino_.tilesPadded * (s_.c + s_.o) +
-              threads * kWinogradPoints * wino_.tilesWPadded) *
-             4;
+    if (variant_ == ConvVariant::Winograd) // a block's v and m and a gather row, per thread
+      return threads * winogradBlockFloats() * 4;
     if (depthwise_) return threads * windowScratchFloats(geometry(p_, s_, nullptr)) * 4;
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
@@ -282,53 +298,84 @@ private:
     });
   }
 
-  // Input transform per channel, one GEMM per point (M = o, K = c, N = tiles), output
-  // transform per channel with the epilogue.
+  int64_t winogradBlockFloats() const {
+    return kWinogradPoints * wino_.tilesPadded * (s_.c + s_.o) +
+           kWinogradPoints * wino_.tilesWPadded;
+  }
+
+  // Per block of tile rows: input transform, one GEMM per point (M = o, K = c, N = the block's
+  // tiles), output transform with the epilogue. Blocks go to threads when there are enough of
+  // them; otherwise each block's phases are split across threads.
   void runWinograd(const ExecContext& ctx, const float* x, float* y, float* ws,
                    const Epilogue& ep) const {
-    WinogradPlan plan;
-    plan.x = x;
-    plan.c = s_.c, plan.h = s_.h, plan.w = s_.w, plan.ph = p_.pads[0], plan.pw = p_.pads[1];
-    plan.o = s_.o, plan.oh = s_.oh, plan.ow = s_.ow;
-    plan.tilesH = wino_.tilesH, plan.tilesW = wino_.tilesW;
-    plan.tilesWPadded = wino_.tilesWPadded, plan.tilesPadded = wino_.tilesPadded;
-    plan.nr = t_.nr;
-    float* v = ws;
-    float* m = v + kWinogradPoints * wino_.tilesPadded * s_.c;
-    float* scratch = m + kWinogradPoints * wino_.tilesPadded * s_.o;
-    plan.v = v, plan.m = m, plan.y = y;
-    plan.ep = ep.count ? &ep : nullptr;
-    const int64_t scratchFloats = winogradInputScratch(plan);
-    const int64_t cChunk = std::max<int64_t>(1, ceilDiv(s_.c, 4 * ctx.threads));
-    parallelFor(ctx, ceilDiv(s_.c, cChunk), [&](int64_t task, int slot) {
-      const int64_t c0 = task * cChunk;
-      t_.winogradInput(plan, c0, std::min(s_.c, c0 + cChunk), scratch + slot * scratchFloats);
-    });
-    const int64_t tasks = kWinogradPoints * mPanels_ * wino_.panels;
-    parallelFor(ctx, tasks, [&](int64_t task, int) {
-      const int64_t np = task % wino_.panels, mp = task / wino_.panels % mPanels_;
-      const int64_t point = task / wino_.panels / mPanels_;
-      const float* a = packed_.data() + (point * mPanels_ + mp) * s_.c * t_.mr;
-      const float* b = v + (point * wino_.panels + np) * s_.c * t_.nr;
-      float* c = m + (point * s_.o + mp * t_.mr) * wino_.tilesPadded + np * t_.nr;
-      for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
-        GemmTile tile;
-        tile.kc = std::min(kc_, s_.c - k0);
-        tile.a = a + k0 * t_.mr;
-        tile.b = b + k0 * t_.nr;
-        tile.c = c;
-        tile.ldc = wino_.tilesPadded;
-        tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.o - mp * t_.mr));
-        tile.cols = t_.nr;
-        tile.accumulate = k0 > 0;
-        t_.gemm(tile);
-      }
-    });
-    const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
-    parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
-      const int64_t o0 = task * oChunk;
-      t_.winogradOutput(plan, o0, std::min(s_.o, o0 + oChunk));
-    });
+    WinogradPlan base;
+    base.x = x;
+    base.c = s_.c, base.h = s_.h, base.w = s_.w, base.ph = p_.pads[0], base.pw = p_.pads[1];
+    base.o = s_.o, base.oh = s_.oh, base.ow = s_.ow;
+    base.tilesH = wino_.tilesH, base.tilesW = wino_.tilesW;
+    base.tilesWPadded = wino_.tilesWPadded, base.tilesPadded = wino_.tilesPadded;
+    base.nr = t_.nr;
+    base.y = y;
+    base.ep = ep.count ? &ep : nullptr;
+    auto planFor = [&](int64_t block, float* buffers) {
+      WinogradPlan plan = base;
+      plan.ty0 = block * wino_.rowsPerBlock;
+      plan.ty1 = std::min(wino_.tilesH, plan.ty0 + wino_.rowsPerBlock);
+      plan.v = buffers;
+      plan.m = buffers + kWinogradPoints * wino_.tilesPadded * s_.c;
+      return plan;
+    };
+    const int64_t blockFloats = winogradBlockFloats();
+    const int64_t gatherOffset = blockFloats - kWinogradPoints * wino_.tilesWPadded;
+    if (ctx.threads <= 1 || wino_.blocks >= 2 * ctx.threads) {
+      parallelFor(ctx, wino_.blocks, [&](int64_t block, int slot) {
+        float* buffers = ws + slot * blockFloats;
+        const WinogradPlan plan = planFor(block, buffers);
+        t_.winogradInput(plan, 0, s_.c, buffers + gatherOffset);
+        for (int64_t task = 0; task < kWinogradPoints * mPanels_ * wino_.panels; ++task)
+          winogradGemm(plan, task);
+        t_.winogradOutput(plan, 0, s_.o);
+      });
+      return;
+    }
+    for (int64_t block = 0; block < wino_.blocks; ++block) {
+      const WinogradPlan plan = planFor(block, ws);
+      const int64_t cChunk = std::max<int64_t>(1, ceilDiv(s_.c, 4 * ctx.threads));
+      parallelFor(ctx, ceilDiv(s_.c, cChunk), [&](int64_t task, int slot) {
+        const int64_t c0 = task * cChunk;
+        // Slot 0 gathers in the block's own row; the others use their (unused) buffers.
+        float* gather = ws + slot * blockFloats + gatherOffset;
+        t_.winogradInput(plan, c0, std::min(s_.c, c0 + cChunk), gather);
+      });
+      parallelFor(ctx, kWinogradPoints * mPanels_ * wino_.panels,
+                  [&](int64_t task, int) { winogradGemm(plan, task); });
+      const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
+      parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
+        const int64_t o0 = task * oChunk;
+        t_.winogradOutput(plan, o0, std::min(s_.o, o0 + oChunk));
+      });
+    }
+  }
+
+  // GEMM task (point, row panel, column panel) of one block.
+  void winogradGemm(const WinogradPlan& plan, int64_t task) const {
+    const int64_t np = task % wino_.panels, mp = task / wino_.panels % mPanels_;
+    const int64_t point = task / wino_.panels / mPanels_;
+    const float* a = packed_.data() + (point * mPanels_ + mp) * s_.c * t_.mr;
+    const float* b = plan.v + (point * wino_.panels + np) * s_.c * t_.nr;
+    float* c = plan.m + (point * s_.o + mp * t_.mr) * wino_.tilesPadded + np * t_.nr;
+    for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
+      GemmTile tile;
+      tile.kc = std::min(kc_, s_.c - k0);
+      tile.a = a + k0 * t_.mr;
+      tile.b = b + k0 * t_.nr;
+      tile.c = c;
+      tile.ldc = wino_.tilesPadded;
+      tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.o - mp * t_.mr));
+      tile.cols = t_.nr;
+      tile.accumulate = k0 > 0;
+      t_.gemm(tile);
+    }
   }
 
   void runGemm(const ExecContext& ctx, const float* a, const float* x, float* y, float* ws,

@@ -89,14 +89,19 @@ int64_t windowScratchFloats(const ConvGeometry& g);
 // linear index ty * tilesWPadded + tx (rows padded to 8 tiles, so 8-tile vectors never straddle
 // a GEMM panel). v: the transformed input as GEMM B panels, [36][panels][c][nr]; m: the GEMM
 // result, [36][o][tilesPadded]; y: the output [o][oh][ow], the epilogue applied per channel.
+//
+// A plan covers the block of tile rows [ty0, ty1): v and m hold that block only, its tiles
+// numbered from (ty0, 0), tilesPadded of them (whole GEMM panels), so a block's buffers stay in
+// cache while its 36 GEMMs run.
 struct WinogradPlan {
   const float* x = nullptr;
   int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
   int64_t o = 0, oh = 0, ow = 0;
   int64_t tilesH = 0, tilesW = 0, tilesWPadded = 0, tilesPadded = 0;
+  int64_t ty0 = 0, ty1 = 0;
   int nr = 0;
   float* v = nullptr;
-  const float* m = nullptr;
+  float* m = nullptr;
   float* y = nullptr;
   const Epilogue* ep = nullptr;
 };

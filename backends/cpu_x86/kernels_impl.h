@@ -598,7 +598,7 @@ inline void winogradInput(const WinogradPlan& p, int64_t c0, int64_t c1, float* 
   const int64_t panels = p.tilesPadded / p.nr;
   for (int64_t c = c0; c < c1; ++c) {
     const float* plane = p.x + c * p.h * p.w;
-    for (int64_t ty = 0; ty < p.tilesH; ++ty) {
+    for (int64_t ty = p.ty0; ty < p.ty1; ++ty) {
       // buf[(r*6 + col)][tx] = the input at row ty*4 + r, column tx*4 + col (zero outside):
       // zeros, then a stride-4 copy over the tiles whose column lies inside, then zeros.
       for (int r = 0; r < 6; ++r) {
@@ -631,7 +631,7 @@ inline void winogradInput(const WinogradPlan& p, int64_t c0, int64_t c1, float* 
           for (int r = 0; r < 6; ++r)
             t[r][col] = o[r];
         }
-        const int64_t tile = ty * twp + tx;
+        const int64_t tile = (ty - p.ty0) * twp + tx;
         const int64_t panel = tile / p.nr, lane = tile % p.nr;
         for (int r = 0; r < 6; ++r) {
           V8 o[6];
@@ -652,9 +652,9 @@ inline void winogradOutput(const WinogradPlan& p, int64_t o0, int64_t o1) {
   const int64_t pointStride = p.o * p.tilesPadded;
   for (int64_t o = o0; o < o1; ++o) {
     float* plane = p.y + o * p.oh * p.ow;
-    for (int64_t ty = 0; ty < p.tilesH; ++ty)
+    for (int64_t ty = p.ty0; ty < p.ty1; ++ty)
       for (int64_t tx = 0; tx < twp && tx < p.tilesW; tx += 8) {
-        const float* m = p.m + o * p.tilesPadded + ty * twp + tx;
+        const float* m = p.m + o * p.tilesPadded + (ty - p.ty0) * twp + tx;
         V8 t[4][6];
         for (int col = 0; col < 6; ++col) {
           V8 d[6], out[4];
@@ -681,7 +681,11 @@ inline void winogradOutput(const WinogradPlan& p, int64_t o0, int64_t o1) {
               plane[oy * p.ow + ox0 + col] = res[r][col][l];
           }
       }
-    if (p.ep) epilogueRow(plane, plane, p.oh * p.ow, *p.ep, o, 0);
+    // The block's output rows, a contiguous range of the plane.
+    const int64_t row0 = p.ty0 * 4, row1 = minI(p.ty1 * 4, p.oh);
+    if (p.ep && row1 > row0)
+      epilogueRow(plane + row0 * p.ow, plane + row0 * p.ow, (row1 - row0) * p.ow, *p.ep, o,
+                  row0 * p.ow);
   }
 }
 
