@@ -175,6 +175,10 @@ public:
     }
   }
 
+  // The weights are packed (GEMM with constant weights, transposed GEMM) or transformed
+  // (Winograd) at load: run() never reads the originals.
+  bool readsConstant(size_t input) const override { return input != 1 || packed_.empty(); }
+
   int64_t workspaceBytes(int threads) const override {
     if (variant_ == ConvVariant::GemmTransposed) // packed positions, the transposed result
       return (ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr +

@@ -44,6 +44,9 @@ public:
     }
   }
 
+  // A constant b is packed at load.
+  bool readsConstant(size_t input) const override { return input != 1 || packedB_.empty(); }
+
   int64_t workspaceBytes(int) const override {
     return (mPanels_ * p_.k * t_.mr + (packedB_.empty() ? bFloats() : 0)) * 4;
   }

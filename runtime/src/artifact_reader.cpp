@@ -246,6 +246,7 @@ Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path)
   auto prog = buildProgram(static_cast<const uint8_t*>(map), size);
   if (!prog.isOk()) return prog.status().withContext("'" + path + "'");
   prog.value()->storage = mapping;
+  prog.value()->constantsReloadable = true;
   return std::shared_ptr<const Program>(std::move(prog).value());
 }
 

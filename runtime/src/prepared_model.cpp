@@ -4,6 +4,8 @@
 #include "tessel/search/assign.h"
 
 #include <algorithm>
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace tessel {
 
@@ -40,8 +42,13 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   TESSEL_ASSIGN_OR_RETURN(search::Assignment a, search::assignBackends(request));
 
   m->steps_.resize(prog.primitives.size());
+  ConstantRelease release;
+  release.plan(prog);
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
-    if (a.backend[i] == search::kNoBackend) continue;
+    if (a.backend[i] == search::kNoBackend) { // a view reads its input's bytes in place
+      release.prepared(prog, i, nullptr);
+      continue;
+    }
     const Primitive& p = prog.primitives[i];
     Bound& bound = m->steps_[i];
     bound.backend = registry.all()[a.backend[i]].get();
@@ -60,8 +67,52 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     auto kernel = bound.backend->prepare(args, *bound.device);
     if (!kernel.isOk()) return kernel.status().withContext(where);
     bound.kernel = std::move(kernel).value();
+    release.prepared(prog, i, bound.kernel.get());
   }
   return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+namespace {
+
+// Gives back the whole pages of a constant's bytes in a file mapping; they fault back in from
+// the file if anything reads them again.
+void releasePages(const ProgramTensor& t) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(t.data);
+  const uintptr_t end = begin + static_cast<uintptr_t>(t.desc.byteSize());
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+} // namespace
+
+// Constants whose every reader keeps its own copy (packed weights) release their mapped pages
+// as soon as their last reader is prepared, so the raw and packed weights are not resident at
+// once.
+void PreparedModel::ConstantRelease::plan(const Program& prog) {
+  enabled = prog.constantsReloadable;
+  lastUse.assign(prog.tensors.size(), -1);
+  stillRead.assign(prog.tensors.size(), false);
+  for (size_t i = 0; i < prog.primitives.size(); ++i)
+    for (int32_t id : prog.primitives[i].inputs)
+      if (prog.tensors[id].data) lastUse[id] = static_cast<int64_t>(i);
+  for (int32_t id : prog.outputs)
+    stillRead[id] = true;
+}
+
+void PreparedModel::ConstantRelease::prepared(const Program& prog, size_t i,
+                                              const PreparedKernel* kernel) {
+  if (!enabled) return;
+  const Primitive& p = prog.primitives[i];
+  for (size_t k = 0; k < p.inputs.size(); ++k) {
+    const int32_t id = p.inputs[k];
+    if (!prog.tensors[id].data) continue;
+    if (!kernel || kernel->readsConstant(k)) stillRead[id] = true;
+    if (lastUse[id] == static_cast<int64_t>(i) && !stillRead[id]) {
+      releasePages(prog.tensors[id]);
+      stillRead[id] = true; // released once
+    }
+  }
 }
 
 std::vector<Backend*> PreparedModel::backendsUsed() const {

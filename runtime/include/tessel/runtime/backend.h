@@ -125,6 +125,12 @@ public:
     (void)threads;
     return 0;
   }
+  // Whether run() reads constant input i (PrepareArgs::constants) from where it lies; false when
+  // the kernel keeps its own packed or transformed copy, so the source pages may be released.
+  virtual bool readsConstant(size_t input) const {
+    (void)input;
+    return true;
+  }
   // An input whose storage the output may take when that input dies at this step (the kernel
   // reads each element before writing the element at the same index); -1 for none.
   virtual int inPlaceInput() const { return -1; }

@@ -37,6 +37,14 @@ private:
     std::unique_ptr<PreparedKernel> kernel;
   };
   PreparedModel() = default;
+  // Releases the mapped pages of constants whose readers all keep their own copies.
+  struct ConstantRelease {
+    bool enabled = false;
+    std::vector<int64_t> lastUse; // per tensor: the last primitive reading it
+    std::vector<bool> stillRead;  // per tensor: some kernel reads it in place (or it is out)
+    void plan(const Program& prog);
+    void prepared(const Program& prog, size_t i, const PreparedKernel* kernel);
+  };
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
   std::vector<Bound> steps_;

@@ -35,6 +35,9 @@ struct Program {
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
   std::shared_ptr<const void> storage; // owns whatever constant data points into
+  // Constant bytes live in a read-only file mapping: pages released with madvise come back from
+  // the file when read again, so a kernel's packed copy lets the raw pages go.
+  bool constantsReloadable = false;
 
   std::vector<TensorDesc> descs() const;
   bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
