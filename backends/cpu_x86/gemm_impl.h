@@ -1,0 +1,152 @@
+// The GEMM microkernels and the panel packers of the cpu_x86 kernels.
+// Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
+
+// C[ROWS x NV*W] (+)= A panel (stride MR) * B panel.
+template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
+  constexpr int NR = NV * W;
+  V acc[ROWS][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[r][j] = I::zero();
+  const float* a = t.a;
+  const float* b = t.b;
+  const int64_t ldb = t.ldb ? t.ldb : NR;
+  for (int64_t k = 0; k < t.kc; ++k, a += MR, b += ldb) {
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      bv[j] = I::load(b + j * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      const V av = I::set1(a[r]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::fma(av, bv[j], acc[r][j]);
+    }
+  }
+  // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
+  // full-width tile with a bias and relu/clip, or nothing) stays in registers.
+  const FastEpilogue fast = decode(t.ep);
+  if (t.cols == NR && fast.usable) {
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      float* c = t.c + r * t.ldc;
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        V v = acc[r][j];
+        if (t.accumulate) v = I::add(v, I::load(c + j * W));
+        I::store(c + j * W, fastEpilogue(v, fast, t.row0 + r));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < ROWS; ++r) {
+    float* c = t.c + r * t.ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      const int valid = t.cols - j * W >= W ? W : t.cols - j * W;
+      if (valid <= 0) break;
+      V v = acc[r][j];
+      if (t.accumulate) v = I::add(v, loadUpTo(c + j * W, valid));
+      if (fast.usable)
+        v = fastEpilogue(v, fast, t.row0 + r);
+      else
+        v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
+      storeUpTo(c + j * W, v, valid);
+    }
+  }
+}
+
+template <int MR, int NV, int ROWS = MR> void gemmDispatch(const GemmTile& t) {
+  if (t.rows <= 0) return;
+  if constexpr (ROWS == 1) {
+    gemmTile<1, MR, NV>(t);
+  } else {
+    if (t.rows >= ROWS)
+      gemmTile<ROWS, MR, NV>(t);
+    else
+      gemmDispatch<MR, NV, ROWS - 1>(t);
+  }
+}
+
+template <int NR>
+void packB(const float* src, int64_t ld, int64_t k0, int64_t kc, int64_t n0, int cols, float* dst) {
+  for (int64_t k = 0; k < kc; ++k, dst += NR) {
+    const float* s = src + (k0 + k) * ld + n0;
+    for (int j = 0; j < NR; j += W) {
+      const int valid = cols - j >= W ? W : (cols - j > 0 ? cols - j : 0);
+      I::store(dst + j, valid > 0 ? loadUpTo(s + j, valid) : I::zero());
+    }
+  }
+}
+
+// Implicit im2col: row k = (c, ky, kx), column n = (oy, ox). Runs of columns within one output
+// row read consecutive input columns when sw == 1.
+template <int NR>
+void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int cols, float* dst) {
+  const int64_t kArea = g.kh * g.kw;
+  // (c, ky, kx) of row k, advanced incrementally: no division per row.
+  int64_t c = k0 / kArea, ky = k0 % kArea / g.kw, kx = k0 % g.kw;
+  const int64_t oy0 = n0 / g.ow, ox0 = n0 % g.ow;
+  for (int64_t k = k0; k < k0 + kc; ++k, dst += NR) {
+    const float* plane = g.x + c * g.h * g.w;
+    int64_t oy = oy0, ox = ox0;
+    int j = 0;
+    while (j < cols) {
+      const int run = static_cast<int>(minI(cols - j, g.ow - ox));
+      const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+      if (iy < 0 || iy >= g.h) {
+        for (int q = 0; q < run; ++q)
+          dst[j + q] = 0.f;
+      } else {
+        const float* row = plane + iy * g.w;
+        const int64_t ix0 = ox * g.sw - g.pw + kx * g.dw;
+        if (g.sw == 1 && ix0 >= 0 && ix0 + run <= g.w) {
+          int q = 0;
+          for (; q + W <= run; q += W)
+            I::store(dst + j + q, I::load(row + ix0 + q));
+          for (; q < run; ++q)
+            dst[j + q] = row[ix0 + q];
+        } else {
+          // Columns q with ix0 + q*sw inside the row: [lo, hi); zeros around them.
+          const int lo = ix0 >= 0 ? 0 : static_cast<int>(minI(run, (-ix0 + g.sw - 1) / g.sw));
+          const int hi =
+              g.w - ix0 <= 0 ? lo : static_cast<int>(minI(run, (g.w - ix0 + g.sw - 1) / g.sw));
+          int q = 0;
+          for (; q < lo; ++q)
+            dst[j + q] = 0.f;
+          if (g.sw == 2)
+            for (; q < hi; ++q)
+              dst[j + q] = row[ix0 + 2 * q];
+          else
+            for (; q < hi; ++q)
+              dst[j + q] = row[ix0 + q * g.sw];
+          for (; q < run; ++q)
+            dst[j + q] = 0.f;
+        }
+      }
+      j += run;
+      ox = 0;
+      ++oy;
+    }
+    for (; j < NR; ++j)
+      dst[j] = 0.f;
+    if (++kx == g.kw) {
+      kx = 0;
+      if (++ky == g.kh) {
+        ky = 0;
+        ++c;
+      }
+    }
+  }
+}
+
+template <int MR>
+void packA(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0, int64_t kc,
+           float* dst) {
+  for (int64_t k = 0; k < kc; ++k, dst += MR)
+    for (int r = 0; r < MR; ++r)
+      dst[r] = r < rows ? src[(m0 + r) * rs + (k0 + k) * ks] : 0.f;
+}

@@ -1,0 +1,202 @@
+// Vector math, elementwise kinds and the post-op epilogue of the cpu_x86 kernels.
+// Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
+
+namespace kinds {
+enum class Unary : uint8_t {
+#define TESSEL_UNARY(name, str) name,
+#include "tessel/core/unary.def"
+#undef TESSEL_UNARY
+};
+enum class Binary : uint8_t {
+#define TESSEL_BINARY(name, str) name,
+#include "tessel/core/binary.def"
+#undef TESSEL_BINARY
+};
+} // namespace kinds
+
+using V = I::V;
+constexpr int W = I::W;
+
+inline int64_t minI(int64_t a, int64_t b) {
+  return a < b ? a : b;
+}
+
+// e^x: x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor polynomial to r^7 (relative error < 1e-8
+// before rounding), 2^n through the exponent.
+inline V vexp(V x) {
+  x = I::min(I::max(x, I::set1(-87.3f)), I::set1(88.3f));
+  const V n = I::round(I::mul(x, I::set1(1.44269504088896341f)));
+  V r = I::fma(n, I::set1(-0.693359375f), x);
+  r = I::fma(n, I::set1(2.12194440e-4f), r);
+  V p = I::set1(1.f / 5040.f);
+  p = I::fma(p, r, I::set1(1.f / 720.f));
+  p = I::fma(p, r, I::set1(1.f / 120.f));
+  p = I::fma(p, r, I::set1(1.f / 24.f));
+  p = I::fma(p, r, I::set1(1.f / 6.f));
+  p = I::fma(p, r, I::set1(0.5f));
+  p = I::fma(p, r, I::set1(1.f));
+  p = I::fma(p, r, I::set1(1.f));
+  return I::mul(p, I::pow2(n));
+}
+
+inline V vsigmoid(V x) {
+  return I::div(I::set1(1.f), I::add(I::set1(1.f), vexp(I::neg(x))));
+}
+
+// erf by Abramowitz and Stegun 7.1.26 (absolute error < 1.5e-7).
+inline V verf(V x) {
+  const V ax = I::abs(x);
+  const V t = I::div(I::set1(1.f), I::fma(I::set1(0.3275911f), ax, I::set1(1.f)));
+  V p = I::set1(1.061405429f);
+  p = I::fma(p, t, I::set1(-1.453152027f));
+  p = I::fma(p, t, I::set1(1.421413741f));
+  p = I::fma(p, t, I::set1(-0.284496736f));
+  p = I::fma(p, t, I::set1(0.254829592f));
+  p = I::mul(p, t);
+  const V y = I::sub(I::set1(1.f), I::mul(p, vexp(I::neg(I::mul(ax, ax)))));
+  return I::blendMask(I::ge(x, I::zero()), y, I::neg(y));
+}
+
+// The unary kinds with a vector form here; x86::vectorUnary (cpu_x86_backend.cpp) must agree,
+// which the kernel sweep over every kind checks.
+inline V unary(uint8_t op, V x, float alpha, float beta) {
+  using U = kinds::Unary;
+  switch (static_cast<U>(op)) {
+  case U::Identity: return x;
+  case U::Relu: return I::max(x, I::zero());
+  case U::LeakyRelu:
+    return I::add(I::max(x, I::zero()), I::mul(I::set1(alpha), I::min(x, I::zero())));
+  case U::Clip: return I::min(I::max(x, I::set1(alpha)), I::set1(beta));
+  case U::Sigmoid: return vsigmoid(x);
+  case U::HardSigmoid:
+    return I::min(I::max(I::fma(I::set1(alpha), x, I::set1(beta)), I::zero()), I::set1(1.f));
+  case U::HardSwish:
+    return I::mul(
+        x, I::min(I::max(I::fma(x, I::set1(1.f / 6.f), I::set1(0.5f)), I::zero()), I::set1(1.f)));
+  case U::Tanh: {
+    const V s = vsigmoid(I::add(x, x));
+    return I::sub(I::add(s, s), I::set1(1.f));
+  }
+  case U::Exp: return vexp(x);
+  case U::Neg: return I::neg(x);
+  case U::Abs: return I::abs(x);
+  case U::Erf: return verf(x);
+  case U::Reciprocal: return I::div(I::set1(1.f), x);
+  default: return x;
+  }
+}
+
+inline V binary(uint8_t op, V a, V b) {
+  using B = kinds::Binary;
+  switch (static_cast<B>(op)) {
+  case B::Add: return I::add(a, b);
+  case B::Sub: return I::sub(a, b);
+  case B::Mul: return I::mul(a, b);
+  case B::Div: return I::div(a, b);
+  case B::Max: return I::max(a, b);
+  case B::Min: return I::min(a, b);
+  default: return a;
+  }
+}
+
+inline V loadUpTo(const float* p, int valid) {
+  return valid == W ? I::load(p) : I::loadPartial(p, valid);
+}
+inline void storeUpTo(float* p, V v, int valid) {
+  if (valid == W)
+    I::store(p, v);
+  else
+    I::storePartial(p, v, valid);
+}
+
+// The epilogue on `valid` lanes of one row, columns col..col+valid.
+inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) {
+  for (int i = 0; i < ep.count; ++i) {
+    const EpilogueOp& op = ep.ops[i];
+    if (!op.isBinary) {
+      v = unary(op.op, v, op.alpha, op.beta);
+      continue;
+    }
+    V x = I::zero();
+    switch (op.spread) {
+    case Spread::Scalar: x = I::set1(op.data[0]); break;
+    case Spread::Row: x = I::set1(op.data[row]); break;
+    case Spread::Column: x = loadUpTo(op.data + col, valid); break;
+    case Spread::Full: x = loadUpTo(op.data + row * op.ld + col, valid); break;
+    }
+    v = op.operandFirst ? binary(op.op, x, v) : binary(op.op, v, x);
+  }
+  return v;
+}
+
+// The common epilogues decoded once per call: an optional per-row add (a bias), an optional
+// activation (relu, clip, hardswish, hardsigmoid, leaky relu), then an optional scalar scale and
+// shift. Anything else goes through epilogue() op by op.
+struct FastEpilogue {
+  bool usable = false;
+  const float* rowAdd = nullptr;
+  int act = 0; // 0 none, 1 relu, 2 clip, 3 hardswish, 4 hardsigmoid, 5 leaky relu
+  float alpha = 0.f, beta = 0.f;
+  bool affine = false; // v * scale + shift
+  float scale = 1.f, shift = 0.f;
+};
+
+inline FastEpilogue decode(const Epilogue* ep) {
+  FastEpilogue f;
+  if (!ep) {
+    f.usable = true;
+    return f;
+  }
+  int i = 0;
+  const auto scalarOp = [&](int at, kinds::Binary kind) {
+    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == Spread::Scalar &&
+           ep->ops[at].op == static_cast<uint8_t>(kind);
+  };
+  if (i < ep->count && ep->ops[i].isBinary && ep->ops[i].spread == Spread::Row &&
+      ep->ops[i].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[i].operandFirst)
+    f.rowAdd = ep->ops[i++].data;
+  if (i < ep->count && !ep->ops[i].isBinary) {
+    const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
+    const int act = u == kinds::Unary::Relu          ? 1
+                    : u == kinds::Unary::Clip        ? 2
+                    : u == kinds::Unary::HardSwish   ? 3
+                    : u == kinds::Unary::HardSigmoid ? 4
+                    : u == kinds::Unary::LeakyRelu   ? 5
+                                                     : 0;
+    if (act) {
+      f.act = act;
+      f.alpha = ep->ops[i].alpha;
+      f.beta = ep->ops[i].beta;
+      ++i;
+    }
+  }
+  if (scalarOp(i, kinds::Binary::Mul)) {
+    f.affine = true;
+    f.scale = ep->ops[i++].data[0];
+  }
+  if (scalarOp(i, kinds::Binary::Add)) {
+    f.affine = true;
+    f.shift = ep->ops[i++].data[0];
+  }
+  f.usable = i == ep->count;
+  return f;
+}
+
+inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
+  if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
+  switch (f.act) {
+  case 1: v = I::max(v, I::zero()); break;
+  case 2: v = I::min(I::max(v, I::set1(f.alpha)), I::set1(f.beta)); break;
+  case 3:
+    v = I::mul(
+        v, I::min(I::max(I::fma(v, I::set1(1.f / 6.f), I::set1(0.5f)), I::zero()), I::set1(1.f)));
+    break;
+  case 4:
+    v = I::min(I::max(I::fma(I::set1(f.alpha), v, I::set1(f.beta)), I::zero()), I::set1(1.f));
+    break;
+  case 5: v = I::add(I::max(v, I::zero()), I::mul(I::set1(f.alpha), I::min(v, I::zero()))); break;
+  default: break;
+  }
+  if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
+  return v;
+}
