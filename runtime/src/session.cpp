@@ -154,6 +154,7 @@ Status Session::allocate() {
     space.stream = std::move(stream).value();
   }
   preloadCopies_ = static_cast<int>(plan.preload.size());
+  plan.bind();
   return Status::ok();
 }
 
@@ -161,28 +162,19 @@ Status Session::runStep(const Plan::Step& s) {
   Plan& plan = *plan_;
   if (s.skip) return Status::ok(); // a raster whose copies the aliases made unnecessary
   Plan::Space& space = plan.spaces[s.space];
-  const int64_t bytes = plan.tensors[s.output].desc->byteSize();
+  const int64_t bytes = s.out.desc->byteSize();
   switch (s.kind) {
   case Plan::StepKind::Upload:
-    TESSEL_RETURN_IF_ERROR(space.device->upload(*space.stream, plan.ref(s.output),
-                                                plan.ref(s.inputs[0]).hostPointer(), bytes));
+    TESSEL_RETURN_IF_ERROR(
+        space.device->upload(*space.stream, s.out.buffer, s.args[0].buffer.hostPointer(), bytes));
     // The host bytes may be reused by the next step: the copy must have finished.
     return space.stream->wait();
   case Plan::StepKind::Download:
-    TESSEL_RETURN_IF_ERROR(space.device->download(*space.stream, plan.ref(s.output).hostPointer(),
-                                                  plan.ref(s.inputs[0]), bytes));
+    TESSEL_RETURN_IF_ERROR(
+        space.device->download(*space.stream, s.out.buffer.hostPointer(), s.args[0].buffer, bytes));
     return space.stream->wait();
   case Plan::StepKind::Kernel: break;
   }
-  TensorArg args[8];
-  std::vector<TensorArg> many;
-  TensorArg* in = args;
-  if (s.inputs.size() > std::size(args)) {
-    many.resize(s.inputs.size());
-    in = many.data();
-  }
-  for (size_t k = 0; k < s.inputs.size(); ++k)
-    in[k] = {plan.tensors[s.inputs[k]].desc, plan.ref(s.inputs[k])};
   ExecContext ctx;
   ctx.device = space.device.get();
   ctx.stream = space.stream.get();
@@ -192,9 +184,7 @@ Status Session::runStep(const Plan::Step& s) {
     ctx.workspace = {space.arena.handle, space.arena.offset + space.offsets[s.workspace]};
     ctx.workspaceBytes = space.lifetimes[s.workspace].bytes;
   }
-  Status st =
-      model_->kernel(s.primitive)
-          ->run(ctx, {in, s.inputs.size()}, {plan.tensors[s.output].desc, plan.ref(s.output)});
+  Status st = model_->kernel(s.primitive)->run(ctx, s.args, s.out);
   if (!st.isOk())
     return st.withContext(std::string(model_->backend(s.primitive)->name()) + " backend");
   return Status::ok();

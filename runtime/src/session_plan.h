@@ -17,6 +17,9 @@ struct PlanStep {
   int workspace = -1; // kernels: lifetime index in the step's space
   int space = 0;      // kernels: where it runs; copies: the device side
   bool skip = false;  // a raster made unnecessary by aliasing (planAliases)
+  // Bound once allocate() has placed the arenas (Plan::bind): the buffers never move after.
+  std::vector<TensorArg> args; // per input
+  TensorArg out;
 };
 } // namespace detail
 
@@ -72,6 +75,17 @@ struct Session::Plan {
     if (r.constant) return {const_cast<uint8_t*>(static_cast<const uint8_t*>(r.constant)), off};
     const Space& s = spaces[r.space];
     return {s.arena.handle, s.arena.offset + s.offsets[r.lifetime] + off};
+  }
+  // Resolves every step's tensors to buffers once, so a run walks no alias chains.
+  void bind() {
+    for (std::vector<Step>* list : {&preload, &steps})
+      for (Step& s : *list) {
+        if (s.skip) continue;
+        s.args.clear();
+        for (int32_t id : s.inputs)
+          s.args.push_back({tensors[id].desc, ref(id)});
+        s.out = {tensors[s.output].desc, ref(s.output)};
+      }
   }
 };
 
