@@ -20,8 +20,8 @@ int64_t elements(const Region& r) {
 }
 
 struct Usage {
-  std::vector<int> readers;    // per tensor: non-skipped steps reading it directly
-  std::vector<int> aliases;    // per tensor: tensors aliasing it
+  std::vector<int> readers;    // per tensor: steps reading it directly (skipped ones too)
+  std::vector<int> aliases;    // per tensor: tensors aliasing it (kept current by the aliasers)
   std::vector<int64_t> writer; // per tensor: the kernel step writing it, -1 if none
   std::vector<bool> pinned;    // program inputs and outputs, constants: storage kept as is
 };
@@ -54,7 +54,7 @@ Usage usageOf(const Plan& plan, const Program& prog) {
 
 // A raster that copies one contiguous slice of its source into the whole output: the output
 // reads the source in place.
-bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r) {
+bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
   if (r.fill || r.regions.size() != 1) return false;
   const Region& g = r.regions[0];
   const int32_t src = step.inputs[g.source], out = step.output;
@@ -64,13 +64,14 @@ bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r) {
     return false;
   plan.tensors[out].aliasOf = src;
   plan.tensors[out].aliasOffset = g.src.offset * static_cast<int64_t>(dtypeSize(o.dtype));
+  ++u.aliases[src];
   step.skip = true;
   return true;
 }
 
 // A raster that copies whole tensors, each once and contiguously, into disjoint ranges of its
 // output (a concat): each source, when only this raster reads it, is written in place.
-bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, const Usage& u) {
+bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
   if (r.fill || r.regions.empty()) return false;
   const int32_t out = step.output;
   const auto elem = static_cast<int64_t>(dtypeSize(plan.tensors[out].desc->dtype));
@@ -96,6 +97,7 @@ bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, const Usag
     plan.tensors[sources[k]].aliasOf = out;
     plan.tensors[sources[k]].aliasOffset = r.regions[k].dst.offset * elem;
   }
+  u.aliases[out] += static_cast<int>(sources.size());
   step.skip = true;
   return true;
 }
@@ -104,21 +106,22 @@ bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, const Usag
 
 void planAliases(Plan& plan, const PreparedModel& model) {
   const Program& prog = model.program();
+  // Aliasing changes no step's reads or writes; only the alias counts move, and the aliasers
+  // update those.
+  Usage u = usageOf(plan, prog);
   // 1. Rasters that only move whole tensors.
   for (Plan::Step& step : plan.steps) {
     if (step.kind != detail::StepKind::Kernel) continue;
     const Primitive& p = prog.primitives[step.primitive];
     if (p.kind() != PrimitiveKind::Raster || plan.tensors[step.output].aliasOf >= 0) continue;
     const auto& r = p.as<RasterParams>();
-    const Usage u = usageOf(plan, prog);
-    if (u.pinned[step.output] && !aliasSlice(plan, step, r)) continue;
-    if (!aliasSlice(plan, step, r)) aliasConcat(plan, step, r, u);
+    if (aliasSlice(plan, step, r, u) || u.pinned[step.output]) continue;
+    aliasConcat(plan, step, r, u);
   }
   // 2. Outputs written over an input that dies at their step.
   const auto end = static_cast<int64_t>(plan.steps.size());
   std::vector<int64_t> lastRead(plan.tensors.size(), -1);
   std::vector<bool> pinned(plan.tensors.size(), false);
-  const Usage u = usageOf(plan, prog);
   for (size_t id = 0; id < plan.tensors.size(); ++id)
     if (u.pinned[id]) pinned[plan.rootOf(static_cast<int32_t>(id))] = true;
   for (const Plan::Step& s : plan.preload)
