@@ -11,6 +11,7 @@
 using namespace tessel;
 using test::backendNamed;
 using test::randomFloats;
+using test::windowOut;
 
 namespace {
 
@@ -93,11 +94,6 @@ struct ConvCase {
   bool bias;
   PostOps post; // operands: per-channel at index base, full at base+1 when named
 };
-
-int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
-  const int64_t span = (k - 1) * d + 1;
-  return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
-}
 
 double runConvCase(const ConvCase& c, uint32_t seed, bool constantWeights, uint32_t kernel = 0,
                    float tol = 5e-5f) {

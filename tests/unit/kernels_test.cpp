@@ -9,6 +9,7 @@ using namespace tessel;
 using test::backendNamed;
 using test::randomFloats;
 using test::runOn;
+using test::windowOut;
 
 namespace {
 
@@ -56,11 +57,6 @@ void requireClose(const std::vector<float>& a, const std::vector<float>& b, floa
     INFO("element " << i);
     REQUIRE(std::fabs(a[i] - b[i]) <= tol * (1.f + std::fabs(b[i])));
   }
-}
-
-int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
-  const int64_t span = (k - 1) * d + 1;
-  return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
 }
 
 } // namespace

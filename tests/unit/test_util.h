@@ -36,6 +36,13 @@ inline std::vector<float> runOn(Backend& backend, Primitive p, const std::vector
   return out;
 }
 
+// Output extent of a window op (conv, pool) along one axis, written out apart from the code
+// under test: input `in`, kernel k, stride s, dilation d, pads pb and pe.
+inline int64_t windowOut(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+  const int64_t span = (k - 1) * d + 1;
+  return in + pb + pe < span ? 0 : (in + pb + pe - span) / s + 1;
+}
+
 inline Backend& backendNamed(const char* name) {
   static BackendRegistry registry = [] {
     BackendRegistry r;
