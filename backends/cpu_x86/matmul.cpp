@@ -35,9 +35,11 @@ public:
     kc_ = 256;
     mPanels_ = ceilDiv(p.m, t.mr);
     nPanels_ = ceilDiv(p.n, t.nr);
-    // With k = 0 nothing of a or b is read, and validation checks none of their strides.
-    bBatches_ = p.bStrides[0] == 0 || p.k == 0 ? 1 : p.batch;
-    if (b && p.k > 0) {
+    // With k = 0 or an empty output nothing of a or b is read, and validation checks none of
+    // their strides: b is not packed then.
+    empty_ = p.batch == 0 || p.m == 0 || p.n == 0;
+    bBatches_ = p.bStrides[0] == 0 || p.k == 0 || empty_ ? 1 : p.batch;
+    if (b && p.k > 0 && !empty_) {
       packedB_.resize(static_cast<size_t>(bBatches_ * bFloats()));
       for (int64_t bt = 0; bt < bBatches_; ++bt)
         packB(static_cast<const float*>(b) + bt * p.bStrides[0], packedB_.data() + bt * bFloats());
@@ -48,12 +50,13 @@ public:
   bool readsConstant(size_t input) const override { return input != 1 || packedB_.empty(); }
 
   int64_t workspaceBytes(int) const override {
+    if (empty_) return 0;
     return (mPanels_ * p_.k * t_.mr + (packedB_.empty() ? bFloats() : 0)) * 4;
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
-    if (p_.batch == 0 || p_.m == 0 || p_.n == 0) return Status::ok();
+    if (empty_) return Status::ok();
     float* y = out.mutableHostData<float>();
     float* apack = static_cast<float*>(ctx.workspace.hostPointer());
     float* bscratch = apack + mPanels_ * p_.k * t_.mr;
@@ -119,6 +122,7 @@ private:
   const MatMulParams& p_;
   EpiloguePlan epilogue_;
   int64_t kc_ = 256, mPanels_ = 0, nPanels_ = 0, bBatches_ = 1;
+  bool empty_ = false; // no output element: nothing is read or written
   std::vector<float> packedB_;
 };
 
