@@ -181,12 +181,12 @@ public:
 
   int64_t workspaceBytes(int threads) const override {
     if (variant_ == ConvVariant::GemmTransposed) // packed positions, the transposed result
-      return (ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr +
+      return ((pointwise_ ? 0 : ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr) +
               s_.oh * s_.ow * s_.o) *
              4;
     if (variant_ == ConvVariant::Winograd) // a block's v and m and a gather row, per thread
       return threads * winogradBlockFloats() * 4;
-    if (depthwise_) return threads * windowScratchFloats(geometry(p_, s_, nullptr)) * 4;
+    if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
   }
@@ -243,45 +243,41 @@ private:
 
   void runDepthwise(const ExecContext& ctx, const float* w, const float* x, float* y, float* ws,
                     const Epilogue& ep) const {
-    const ConvGeometry g0 = geometry(p_, s_, nullptr);
-    const int64_t scratch = windowScratchFloats(g0);
-    // A few tasks per thread, each a run of planes: small planes pay their set-up once.
-    const int64_t tasks = std::min<int64_t>(s_.c, 4 * std::max(ctx.threads, 1));
-    parallelFor(ctx, tasks, [&](int64_t task, int slot) {
-      const int64_t c0 = s_.c * task / tasks, c1 = s_.c * (task + 1) / tasks;
-      WindowPlane plane;
-      plane.g = g0;
-      plane.g.x = x + c0 * s_.h * s_.w;
-      plane.weight = w + c0 * s_.kh * s_.kw;
-      plane.y = y + c0 * s_.oh * s_.ow;
-      plane.scratch = ws + slot * scratch;
-      plane.ep = ep.count ? &ep : nullptr;
-      plane.channel = c0;
-      plane.planes = c1 - c0;
-      if (plane.planes > 0) t_.window(plane);
-    });
+    WindowBlock block;
+    block.g = geometry(p_, s_, x);
+    block.weight = w;
+    block.y = y;
+    block.ep = ep.count ? &ep : nullptr;
+    runWindow(ctx, t_, block, s_.c, ws);
   }
 
   // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels of transposedRows, output
-  // channels in the lanes; then the transpose into NCHW with the epilogue per channel.
+  // channels in the lanes; then the transpose into NCHW with the epilogue per channel. A
+  // pointwise convolution's im2col^T panels are its input read in place (k stride h * w).
   void runTransposed(const ExecContext& ctx, const float* x, float* y, float* ws,
                      const Epilogue& ep) const {
     const int64_t n = s_.oh * s_.ow;
     const int64_t rows = transposedRows(t_, s_);
     const int64_t rPanels = ceilDiv(n, rows), oPanels = ceilDiv(s_.o, t_.nr);
     float* apack = ws;
-    float* ct = apack + rPanels * s_.k * t_.mr;
+    float* ct = pointwise_ ? ws : apack + rPanels * s_.k * t_.mr;
     const ConvGeometry geo = geometry(p_, s_, x);
-    parallelFor(ctx, rPanels, [&](int64_t rp, int) {
-      const int r = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
-      t_.packAConv(geo, 0, s_.k, rp * rows, r, apack + rp * s_.k * t_.mr);
-    });
+    if (!pointwise_)
+      parallelFor(ctx, rPanels, [&](int64_t rp, int) {
+        const int r = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
+        t_.packAConv(geo, 0, s_.k, rp * rows, r, apack + rp * s_.k * t_.mr);
+      });
     parallelFor(ctx, rPanels * oPanels, [&](int64_t task, int) {
       const int64_t rp = task % rPanels, op = task / rPanels;
       for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
         GemmTile tile;
         tile.kc = std::min(kc_, s_.k - k0);
-        tile.a = apack + (rp * s_.k + k0) * t_.mr;
+        if (pointwise_) {
+          tile.a = x + k0 * n + rp * rows;
+          tile.lda = n;
+        } else {
+          tile.a = apack + (rp * s_.k + k0) * t_.mr;
+        }
         tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
         tile.c = ct + rp * rows * s_.o + op * t_.nr;
         tile.ldc = s_.o;
@@ -291,14 +287,12 @@ private:
         t_.gemm(tile);
       }
     });
-    const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
+    const int64_t lanes = t_.vectorWidth;
+    const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * std::max(ctx.threads, 1)), lanes) * lanes;
     parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
-      for (int64_t o = task * oChunk; o < std::min(s_.o, (task + 1) * oChunk); ++o) {
-        float* row = y + o * n;
-        for (int64_t i = 0; i < n; ++i)
-          row[i] = ct[i * s_.o + o];
-        if (ep.count) t_.epilogueRow(row, row, n, ep, o, 0);
-      }
+      const int64_t o0 = task * oChunk;
+      t_.transposeEpilogue(ct, s_.o, n, o0, std::min(s_.o, o0 + oChunk), y,
+                           ep.count ? &ep : nullptr);
     });
   }
 

@@ -1,5 +1,7 @@
 #include "driver.h"
 
+#include <algorithm>
+
 namespace tessel::x86 {
 
 bool vectorUnary(UnaryKind k) {
@@ -86,12 +88,50 @@ int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-int64_t windowScratchFloats(const ConvGeometry& g) {
-  const int64_t rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-  const int64_t cols = (g.ow - 1) * g.sw + (g.kw - 1) * g.dw + 1;
-  // phases, per-column divisors (rounded to even), then one int64 tap offset per tap
-  const int64_t phases = g.sw * rows * ceilDiv(cols, g.sw);
-  return ((phases + 1) & ~int64_t{1}) + ((g.ow + 1) & ~int64_t{1}) + 2 * g.kh * g.kw;
+WindowStrip windowStrip(const ConvGeometry& g, int lanes) {
+  WindowStrip s;
+  const int64_t window = (g.kh - 1) * g.dh + 1;
+  s.cols = (ceilDiv(std::max<int64_t>(g.ow, 1), lanes) * lanes - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  const int64_t fit = 24 * 1024 / (s.cols * lanes); // input rows in 96 KiB
+  s.rows = fit > window ? (fit - window) / g.sh + 1 : 1;
+  s.rows = std::clamp<int64_t>(s.rows, 1, std::max<int64_t>(g.oh, 1));
+  s.inRows = (s.rows - 1) * g.sh + window;
+  // the strip, the weights as [taps][lanes], then one int64 tap offset per tap
+  const int64_t taps = g.kh * g.kw;
+  s.floats = ceilDiv(s.inRows * s.cols * lanes + taps * lanes + 2 * taps, 16) * 16;
+  return s;
+}
+
+int64_t windowWorkspaceBytes(const KernelTable& t, const ConvGeometry& g, int threads) {
+  return std::max(threads, 1) * windowStrip(g, t.vectorWidth).floats * 4;
+}
+
+void runWindow(const ExecContext& ctx, const KernelTable& t, const WindowBlock& block,
+               int64_t channels, float* ws) {
+  const ConvGeometry& g = block.g;
+  if (channels == 0 || g.oh == 0 || g.ow == 0) return;
+  const int lanes = t.vectorWidth;
+  const WindowStrip strip = windowStrip(g, lanes);
+  const int64_t blocks = ceilDiv(channels, lanes);
+  // Runs of rows as well when there are too few channel blocks for a few tasks per thread.
+  const int64_t chunks =
+      std::min(ceilDiv(g.oh, strip.rows), ceilDiv(4 * std::max(ctx.threads, 1), blocks));
+  const int64_t rowsPerChunk = ceilDiv(g.oh, std::max<int64_t>(chunks, 1));
+  const int64_t taps = g.kh * g.kw;
+  parallelFor(ctx, blocks * chunks, [&](int64_t task, int slot) {
+    const int64_t b = task / chunks, chunk = task % chunks, c0 = b * lanes;
+    WindowBlock w = block;
+    w.g.x = g.x + c0 * g.h * g.w;
+    if (w.weight) w.weight += c0 * taps;
+    w.channels = static_cast<int>(std::min<int64_t>(lanes, channels - c0));
+    w.y = block.y + c0 * g.oh * g.ow;
+    w.oy0 = chunk * rowsPerChunk;
+    w.oy1 = std::min(g.oh, w.oy0 + rowsPerChunk);
+    w.strip = strip;
+    w.scratch = ws + slot * strip.floats;
+    w.channel = block.channel + c0;
+    if (w.oy0 < w.oy1) t.window(w);
+  });
 }
 
 } // namespace tessel::x86

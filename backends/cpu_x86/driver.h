@@ -42,4 +42,11 @@ void parallelFor(const ExecContext& ctx, int64_t tasks,
 
 int64_t ceilDiv(int64_t a, int64_t b);
 
+// A window op (depthwise convolution, pooling) over `channels` planes: block.g.x, block.weight,
+// block.y, block.channel locate the first channel; the rest of block is shared. Tasks of one
+// block of W channels and a run of output rows; ws: windowWorkspaceBytes of scratch.
+void runWindow(const ExecContext& ctx, const KernelTable& t, const WindowBlock& block,
+               int64_t channels, float* ws);
+int64_t windowWorkspaceBytes(const KernelTable& t, const ConvGeometry& g, int threads);
+
 } // namespace tessel::x86

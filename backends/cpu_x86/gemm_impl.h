@@ -1,7 +1,8 @@
 // The GEMM microkernels and the panel packers of the cpu_x86 kernels.
 // Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
 
-// C[ROWS x NV*W] (+)= A panel (stride MR) * B panel.
+// C[ROWS x NV*W] (+)= A panel (k stride lda, MR when packed) * B panel; only rows < ROWS of a
+// are read.
 template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   constexpr int NR = NV * W;
   V acc[ROWS][NV];
@@ -12,8 +13,8 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
       acc[r][j] = I::zero();
   const float* a = t.a;
   const float* b = t.b;
-  const int64_t ldb = t.ldb ? t.ldb : NR;
-  for (int64_t k = 0; k < t.kc; ++k, a += MR, b += ldb) {
+  const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : MR;
+  for (int64_t k = 0; k < t.kc; ++k, a += lda, b += ldb) {
     V bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)

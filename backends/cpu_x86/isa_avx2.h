@@ -35,6 +35,25 @@ struct Avx2 {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  // r[i][j] <- r[j][i] for the 8 x 8 matrix whose rows are r[0..7].
+  static void transpose(V* r) {
+    V u[8];
+    for (int g = 0; g < 2; ++g) {
+      const V t0 = _mm256_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+      const V t1 = _mm256_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+      const V t2 = _mm256_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+      const V t3 = _mm256_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+      // u[4g + m], 128-bit lane L: column 4L + m of rows 4g..4g+3
+      u[4 * g] = _mm256_shuffle_ps(t0, t2, 0x44);
+      u[4 * g + 1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+      u[4 * g + 2] = _mm256_shuffle_ps(t1, t3, 0x44);
+      u[4 * g + 3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int m = 0; m < 4; ++m) {
+      r[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
+      r[4 + m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x31);
+    }
+  }
   static V blendMask(V cond, V a, V b) { return _mm256_blendv_ps(b, a, cond); }
 };
 

@@ -32,6 +32,32 @@ struct Avx512 {
                                _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
   }
   static V pow2(V n) { return _mm512_scalef_ps(_mm512_set1_ps(1.f), n); }
+  // r[i][j] <- r[j][i] for the 16 x 16 matrix whose rows are r[0..15]: 4 x 4 transposes
+  // inside each 128-bit lane, then two rounds of lane shuffles.
+  static void transpose(V* r) {
+    V u[16];
+    for (int g = 0; g < 4; ++g) {
+      const V t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);
+      const V t1 = _mm512_unpackhi_ps(r[4 * g], r[4 * g + 1]);
+      const V t2 = _mm512_unpacklo_ps(r[4 * g + 2], r[4 * g + 3]);
+      const V t3 = _mm512_unpackhi_ps(r[4 * g + 2], r[4 * g + 3]);
+      // u[4g + m], 128-bit lane L: column 4L + m of rows 4g..4g+3
+      u[4 * g] = _mm512_shuffle_ps(t0, t2, 0x44);
+      u[4 * g + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+      u[4 * g + 2] = _mm512_shuffle_ps(t1, t3, 0x44);
+      u[4 * g + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+    }
+    for (int m = 0; m < 4; ++m) {
+      const V a = _mm512_shuffle_f32x4(u[m], u[4 + m], 0x88); // lanes 0, 2 of rows 0-7
+      const V b = _mm512_shuffle_f32x4(u[m], u[4 + m], 0xDD); // lanes 1, 3
+      const V c = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0x88);
+      const V d = _mm512_shuffle_f32x4(u[8 + m], u[12 + m], 0xDD);
+      r[m] = _mm512_shuffle_f32x4(a, c, 0x88);
+      r[8 + m] = _mm512_shuffle_f32x4(a, c, 0xDD);
+      r[4 + m] = _mm512_shuffle_f32x4(b, d, 0x88);
+      r[12 + m] = _mm512_shuffle_f32x4(b, d, 0xDD);
+    }
+  }
   // a where cond (all ones) else b
   static V blendMask(V cond, V a, V b) {
     const __mmask16 m = _mm512_movepi32_mask(_mm512_castps_si512(cond));

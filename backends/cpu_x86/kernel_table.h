@@ -40,6 +40,8 @@ struct Epilogue {
 struct GemmTile {
   int64_t kc = 0;
   const float* a = nullptr;
+  int64_t lda = 0; // floats between consecutive k rows of a: mr for a packed panel (0 means mr);
+                   // a pointwise convolution's transposed form reads its input in place (h * w)
   const float* b = nullptr;
   int64_t ldb = 0; // floats between consecutive k rows of b: nr for a packed panel; a pointwise
                    // convolution reads full panels straight from its input (ldb = h * w)
@@ -62,28 +64,39 @@ struct ConvGeometry {
 // What a window kernel computes over each window of one plane.
 enum class WindowMode : uint8_t { Depthwise, Max, Avg };
 
-// One plane of a window op. Depthwise: y[oh, ow] = sum w[ky, kx] x[oy*sh - ph + ky*dh,
-// ox*sw - pw + kx*dw]; Max: the largest input inside the window (padding ignored); Avg: the
-// mean over the window, dividing by the inputs inside it, or with countIncludePad by the window
-// clipped to the padded input (padBottom, padRight).
-struct WindowPlane {
-  ConvGeometry g; // x is this plane
+// The strip a window kernel works on: output rows per strip (the input rows they need,
+// transposed once, stay near 96 KiB), its input rows and padded columns (whole tiles of W output
+// columns), and the scratch floats one call needs (a multiple of 16).
+struct WindowStrip {
+  int64_t rows = 1, inRows = 1, cols = 1, floats = 0;
+};
+WindowStrip windowStrip(const ConvGeometry& g, int lanes);
+
+// A window op over a block of up to W channels (W = the family's vector width), the channels in
+// the vector lanes. Depthwise: y[oh, ow] = sum w[ky, kx] x[oy*sh - ph + ky*dh, ox*sw - pw +
+// kx*dw]; Max: the largest input inside the window (padding ignored); Avg: the mean over the
+// window, dividing by the inputs inside it, or with countIncludePad by the window clipped to the
+// padded input (padBottom, padRight).
+//
+// The kernel works on strips of strip.rows output rows: the input rows a strip needs are
+// transposed into the scratch as [rows][cols][W] with the padding filled in (the nchwc layout
+// of a blocked tensor), each tile of W output columns accumulates in registers (one vector per
+// column, every tap a full aligned load), and the tile is transposed back into the NCHW planes
+// with the epilogue.
+struct WindowBlock {
+  ConvGeometry g; // x: the plane of the block's first channel; planes h * w apart
   WindowMode mode = WindowMode::Depthwise;
-  const float* weight = nullptr; // depthwise: kh * kw
+  const float* weight = nullptr; // depthwise: [channels][kh * kw] from the first channel
+  int channels = 0;              // 1..W
   bool countIncludePad = false;
   int64_t padBottom = 0, padRight = 0;
-  float* y = nullptr;       // oh * ow
-  float* scratch = nullptr; // windowScratchFloats(g) floats
+  float* y = nullptr;       // the first channel's output plane; planes oh * ow apart
+  int64_t oy0 = 0, oy1 = 0; // output rows to compute
+  WindowStrip strip;        // windowStrip(g, W)
+  float* scratch = nullptr; // strip.floats, 64-byte aligned
   const Epilogue* ep = nullptr;
-  int64_t channel = 0; // the epilogue's row
-  // Consecutive planes to run: plane i reads x + i*h*w, weight + i*kh*kw, writes y + i*oh*ow,
-  // channel + i (the per-plane set-up is paid once).
-  int64_t planes = 1;
+  int64_t channel = 0; // the epilogue's row of the first channel
 };
-
-// Floats of scratch one window call needs: the padded plane split into sw column phases, a
-// per-column divisor for averages and the tap offsets. The scratch must be 8-byte aligned.
-int64_t windowScratchFloats(const ConvGeometry& g);
 
 // Winograd F(4x4, 3x3) of one batch image: 6x6 input tiles every 4 pixels; tile (ty, tx) has the
 // linear index ty * tilesWPadded + tx (rows padded to 8 tiles, so 8-tile vectors never straddle
@@ -136,7 +149,7 @@ struct KernelTable {
   // A panel (kc x mr, zero-padded), columns k0..k0+kc.
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
                 int64_t kc, float* dst) = nullptr;
-  void (*window)(const WindowPlane& p) = nullptr;
+  void (*window)(const WindowBlock& p) = nullptr;
   // Reduce kinds as in core/reduce.def. rows: y[o] = reduce(x[o * extent .. + extent]) for o in
   // o0..o1 (inner = 1). columns: y[o * inner + i] = reduce over e of x[(o * extent + e) * inner
   // + i], for one o.
@@ -152,6 +165,11 @@ struct KernelTable {
   // be y).
   void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
                       int64_t col) = nullptr;
+  // y[o * n + i] = epilogue(x[i * ldx + o]) for rows o in [o0, o1) and columns i in [0, n): a
+  // positions-by-channels result into NCHW, W x W blocks transposed in registers (ep may be
+  // null).
+  void (*transposeEpilogue)(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
+                            float* y, const Epilogue* ep) = nullptr;
 };
 
 const KernelTable& avx2Kernels();

@@ -30,6 +30,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.packA = &packA<MR>;
   t.window = &window;
   t.epilogueRow = &epilogueRow;
+  t.transposeEpilogue = &transposeEpilogue;
   t.reduceRows = &reduceRows;
   t.reduceColumns = &reduceColumns;
   t.winogradInput = &winogradInput;

@@ -13,31 +13,20 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    return threads * windowScratchFloats(g_) * 4;
+    return windowWorkspaceBytes(t_, g_, threads);
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
-    if (g_.oh == 0 || g_.ow == 0) return Status::ok();
-    const float* x = in[0].hostData<float>();
-    float* y = out.mutableHostData<float>();
-    float* ws = static_cast<float*>(ctx.workspace.hostPointer());
-    const int64_t scratch = windowScratchFloats(g_);
-    const int64_t tasks = std::min<int64_t>(planes_, 4 * std::max(ctx.threads, 1));
-    parallelFor(ctx, tasks, [&](int64_t task, int slot) {
-      const int64_t p0 = planes_ * task / tasks, p1 = planes_ * (task + 1) / tasks;
-      WindowPlane w;
-      w.g = g_;
-      w.g.x = x + p0 * g_.h * g_.w;
-      w.mode = p_.kind == PoolKind::Max ? WindowMode::Max : WindowMode::Avg;
-      w.countIncludePad = p_.countIncludePad;
-      w.padBottom = p_.pads[2];
-      w.padRight = p_.pads[3];
-      w.y = y + p0 * g_.oh * g_.ow;
-      w.scratch = ws + slot * scratch;
-      w.planes = p1 - p0;
-      if (w.planes > 0) t_.window(w);
-    });
+    WindowBlock w;
+    w.g = g_;
+    w.g.x = in[0].hostData<float>();
+    w.mode = p_.kind == PoolKind::Max ? WindowMode::Max : WindowMode::Avg;
+    w.countIncludePad = p_.countIncludePad;
+    w.padBottom = p_.pads[2];
+    w.padRight = p_.pads[3];
+    w.y = out.mutableHostData<float>();
+    runWindow(ctx, t_, w, planes_, static_cast<float*>(ctx.workspace.hostPointer()));
     return Status::ok();
   }
 

@@ -144,7 +144,12 @@ TEST_CASE("cpu_x86 conv2d agrees with the reference") {
       {{1, 8, 6, 6}, 8, 3, 3, 8, 1, 1, 2, {2, 2, 2, 2}, true, clip},      // depthwise dilated
       {{1, 12, 17, 19}, 12, 3, 3, 12, 2, 2, 1, {1, 1, 1, 1}, true, relu}, // depthwise s2
       {{1, 5, 9, 7}, 5, 5, 5, 5, 1, 1, 1, {2, 1, 2, 3}, false, {}},       // depthwise 5x5 odd pads
-      {{1, 6, 8, 8}, 9, 3, 1, 3, 1, 2, 1, {1, 0, 0, 1}, true, {}},        // grouped, asymmetric
+      // depthwise past one block of lanes with a channel tail, planes over several strips
+      {{1, 21, 40, 131}, 21, 3, 3, 21, 1, 1, 1, {1, 1, 1, 1}, true, relu},
+      {{2, 35, 29, 67}, 35, 3, 3, 35, 2, 2, 1, {1, 0, 1, 2}, true, clip},
+      {{1, 17, 12, 9}, 17, 3, 3, 17, 2, 2, 2, {2, 2, 2, 2}, false, {}}, // dilated, strided
+      {{1, 16, 1, 1}, 16, 3, 3, 16, 1, 1, 1, {1, 1, 1, 1}, true, relu}, // all but one tap padding
+      {{1, 6, 8, 8}, 9, 3, 1, 3, 1, 2, 1, {1, 0, 0, 1}, true, {}},      // grouped, asymmetric
       {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, 1, {2, 1, 0, 1}, true, {}},
       {{1, 1, 1, 1}, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}},
       {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}}, // empty batch
@@ -184,10 +189,14 @@ TEST_CASE("cpu_x86 transposed GEMM conv2d (positions in rows, channels in lanes)
                      PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 4),
                      PostOp::makeUnary(UnaryKind::Relu)};
   uint32_t seed = 400;
-  for (const ConvCase& c : {ConvCase{{1, 64, 7, 7}, 40, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post},
-                            ConvCase{{2, 9, 5, 6}, 33, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
-                            ConvCase{{1, 300, 4, 4}, 17, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
-                            ConvCase{{1, 3, 1, 1}, 5, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}}}) {
+  for (const ConvCase& c :
+       {ConvCase{{1, 64, 7, 7}, 40, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post},
+        ConvCase{{2, 9, 5, 6}, 33, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
+        ConvCase{{1, 300, 4, 4}, 17, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
+        ConvCase{{1, 3, 1, 1}, 5, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
+        // pointwise: the input read in place, K past one block, tails
+        ConvCase{{2, 300, 5, 7}, 37, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post},
+        ConvCase{{1, 64, 14, 14}, 96, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}}}) {
     INFO("x " << shapeToString(c.x) << " o " << c.o);
     runConvCase(c, seed++, true, 4);
   }
@@ -335,6 +344,9 @@ TEST_CASE("cpu_x86 pooling agrees with the reference") {
       {{1, 4, 9, 10}, PoolKind::Avg, {3, 3}, {2, 2}, {1, 1, 2, 2}, true},
       {{1, 2, 7, 7}, PoolKind::Avg, {7, 7}, {1, 1}, {0, 0, 0, 0}, false}, // global
       {{1, 1, 2, 2}, PoolKind::Max, {5, 5}, {1, 1}, {2, 2, 2, 2}, false}, // window past the input
+      {{1, 37, 111, 111}, PoolKind::Max, {3, 3}, {2, 2}, {0, 0, 0, 0}, false}, // strips, tails
+      {{2, 19, 30, 41}, PoolKind::Avg, {3, 3}, {1, 1}, {1, 1, 1, 1}, true},
+      {{1, 18, 23, 17}, PoolKind::Avg, {2, 5}, {3, 2}, {0, 2, 1, 0}, false},
   };
   uint32_t seed = 1500;
   for (const Case& c : cases) {
