@@ -75,6 +75,30 @@ WinogradShape winogradShape(const ConvShape& s, int nr) {
   return w;
 }
 
+// The tiles of Winograd with channels in the lanes: output tile side m, tile rows per GEMM panel
+// (the tiles spread evenly over as few microkernel panels as they need).
+struct LanesShape {
+  int m = 4, points = 36;
+  int64_t tilesH = 0, tilesW = 0, tiles = 0, rows = 0, panels = 0;
+};
+
+LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
+  LanesShape l;
+  l.m = m;
+  l.points = winogradLanesPoints(m);
+  l.tilesH = ceilDiv(s.oh, m), l.tilesW = ceilDiv(s.ow, m);
+  l.tiles = l.tilesH * l.tilesW;
+  l.rows = std::max<int64_t>(1, ceilDiv(l.tiles, ceilDiv(l.tiles, t.mr)));
+  l.panels = ceilDiv(l.tiles, l.rows);
+  return l;
+}
+
+// v, m and the output by position, held whole: for outputs of few tiles only.
+bool lanesApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
+  return winogradApplies(p, s) && constantWeights &&
+         36 * ceilDiv(s.oh, 2) * ceilDiv(s.ow, 2) * (s.c + s.o) <= (int64_t{1} << 22);
+}
+
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
 // transforms and packing counted as memory traffic (a cost model the search refines later).
 // Rows per panel of the transposed GEMM: the positions spread evenly over as few panels as the
@@ -115,7 +139,60 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   const double tiles = static_cast<double>(w.blocks * w.tilesPadded);
   const double wino = kWinogradPoints * (rowsPadded * tiles * s.c) +
                       kWinogradPoints * tiles * (s.c + s.o) * 4 + s.c * s.h * s.w * 12.0;
-  return wino < bestCost ? ConvVariant::Winograd : best;
+  if (wino < bestCost) {
+    best = ConvVariant::Winograd;
+    bestCost = wino;
+  }
+  if (!lanesApplies(p, s, constantWeights)) return best;
+  for (int m : {2, 4}) {
+    const LanesShape l = lanesShape(t, s, m);
+    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
+    const double rows = static_cast<double>(l.panels * l.rows);
+    // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), packing the
+    // tiles into panels, the transpose into NCHW, and reading the transformed weights.
+    const double cost = l.points * rows * lanes * s.c +
+                        l.points * static_cast<double>(l.tiles) * (s.c + s.o) * 4 +
+                        l.points * static_cast<double>(l.tiles) * s.c * 2 +
+                        2.0 * s.o * s.oh * s.ow + l.points * static_cast<double>(s.c) * s.o * 8;
+    if (cost < bestCost) {
+      best = m == 2 ? ConvVariant::WinogradLanes2 : ConvVariant::WinogradLanes4;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
+// U = G g G^T per (o, c) for F(m, 3), transposed for GEMMs with the output channels in the
+// lanes: B panels [point][o panel][c][nr].
+std::vector<float> winogradLanesWeights(const KernelTable& t, const ConvShape& s, int m,
+                                        const float* w) {
+  static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static const double g4[6][3] = {{0.25, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  const int n = m + 2;
+  const auto g = [&](int i, int j) { return m == 2 ? g2[i][j] : g4[i][j]; };
+  const int64_t oPanels = ceilDiv(s.o, t.nr);
+  std::vector<float> out(static_cast<size_t>(n * n * oPanels * s.c * t.nr), 0.f);
+  for (int64_t o = 0; o < s.o; ++o)
+    for (int64_t c = 0; c < s.c; ++c) {
+      const float* k = w + (o * s.c + c) * 9;
+      double gk[6][3]; // G g
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < 3; ++j)
+          gk[i][j] = g(i, 0) * k[j] + g(i, 1) * k[3 + j] + g(i, 2) * k[6 + j];
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j) {
+          const double u = gk[i][0] * g(j, 0) + gk[i][1] * g(j, 1) + gk[i][2] * g(j, 2);
+          const int64_t point = i * n + j, panel = o / t.nr, lane = o % t.nr;
+          out[static_cast<size_t>(((point * oPanels + panel) * s.c + c) * t.nr + lane)] =
+              static_cast<float>(u);
+        }
+    }
+  return out;
 }
 
 // U = G g G^T per (o, c), G rows [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6]
@@ -157,7 +234,10 @@ public:
     mPanels_ = ceilDiv(s.og, t.mr);
     pointwise_ = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
                  p.dilation == I64x2{1, 1};
-    if (variant_ == ConvVariant::Winograd) {
+    if (variant_ == ConvVariant::WinogradLanes2 || variant_ == ConvVariant::WinogradLanes4) {
+      lanes_ = lanesShape(t, s, variant_ == ConvVariant::WinogradLanes2 ? 2 : 4);
+      packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
+    } else if (variant_ == ConvVariant::Winograd) {
       wino_ = winogradShape(s, t.nr);
       packed_ = winogradWeights(t, s, static_cast<const float*>(weight));
     } else if (variant_ == ConvVariant::GemmTransposed) {
@@ -186,6 +266,10 @@ public:
              4;
     if (variant_ == ConvVariant::Winograd) // a block's v and m and a gather row, per thread
       return threads * winogradBlockFloats() * 4;
+    if (lanes_.tiles > 0) // v, m, the output by position; per thread a strip or an A panel
+      return (lanes_.points * lanes_.tiles * (s_.c + s_.o) + s_.oh * s_.ow * s_.o +
+              threads * lanesThreadFloats()) *
+             4;
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
@@ -211,6 +295,8 @@ public:
       float* yb = y + b * s_.o * plane;
       if (variant_ == ConvVariant::Winograd)
         runWinograd(ctx, xb, yb, ws, ep);
+      else if (lanes_.tiles > 0)
+        runWinogradLanes(ctx, xb, yb, ws, ep);
       else if (variant_ == ConvVariant::GemmTransposed)
         runTransposed(ctx, xb, yb, ws, ep);
       else if (depthwise_)
@@ -355,6 +441,81 @@ private:
     }
   }
 
+  int64_t lanesThreadFloats() const {
+    const int64_t strip = (lanes_.tilesH * lanes_.m + 2) * (lanes_.tilesW * lanes_.m + 2);
+    return std::max(strip * t_.vectorWidth, s_.c * t_.mr) + 16;
+  }
+
+  // Winograd with channels in the lanes: input transform per block of W channels, per point the
+  // GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (tile panels packed per task, output channels in
+  // the microkernel's lanes), output transform per block of W output channels into the output
+  // by position, and its transpose into NCHW with the epilogue.
+  void runWinogradLanes(const ExecContext& ctx, const float* x, float* y, float* ws,
+                        const Epilogue& ep) const {
+    const LanesShape& l = lanes_;
+    const int64_t lanes = t_.vectorWidth, points = l.points;
+    WinogradLanesPlan plan;
+    plan.x = x;
+    plan.c = s_.c, plan.h = s_.h, plan.w = s_.w, plan.ph = p_.pads[0], plan.pw = p_.pads[1];
+    plan.o = s_.o, plan.oh = s_.oh, plan.ow = s_.ow;
+    plan.m = l.m;
+    plan.tilesH = l.tilesH, plan.tilesW = l.tilesW;
+    plan.v = ws;
+    float* mres = plan.v + points * l.tiles * s_.c;
+    plan.mres = mres;
+    plan.yt = mres + points * l.tiles * s_.o;
+    float* perThread = plan.yt + s_.oh * s_.ow * s_.o;
+    const int64_t threadFloats = lanesThreadFloats();
+    const int threads = std::max(ctx.threads, 1);
+    const int64_t cBlocks = ceilDiv(s_.c, lanes), oBlocks = ceilDiv(s_.o, lanes);
+    const auto rowChunks = [&](int64_t blocks) {
+      return std::min(l.tilesH, ceilDiv(2 * threads, blocks));
+    };
+    const int64_t inChunks = rowChunks(cBlocks), inRows = ceilDiv(l.tilesH, inChunks);
+    parallelFor(ctx, cBlocks * inChunks, [&](int64_t task, int slot) {
+      const int64_t cb = task / inChunks, ty0 = task % inChunks * inRows;
+      const int64_t ty1 = std::min(l.tilesH, ty0 + inRows);
+      if (ty0 < ty1)
+        t_.winogradLanesInput(plan, cb * lanes,
+                              static_cast<int>(std::min(lanes, s_.c - cb * lanes)), ty0, ty1,
+                              perThread + slot * threadFloats);
+    });
+    const int64_t oPanels = ceilDiv(s_.o, t_.nr);
+    parallelFor(ctx, points * l.panels, [&](int64_t task, int slot) {
+      const int64_t point = task / l.panels, tp = task % l.panels;
+      const int rows = static_cast<int>(std::min(l.rows, l.tiles - tp * l.rows));
+      float* apack = perThread + slot * threadFloats;
+      t_.packA(plan.v + point * l.tiles * s_.c, s_.c, 1, tp * l.rows, rows, 0, s_.c, apack);
+      for (int64_t op = 0; op < oPanels; ++op)
+        for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
+          GemmTile tile;
+          tile.kc = std::min(kc_, s_.c - k0);
+          tile.a = apack + k0 * t_.mr;
+          tile.b = packed_.data() + ((point * oPanels + op) * s_.c + k0) * t_.nr;
+          tile.c = mres + (point * l.tiles + tp * l.rows) * s_.o + op * t_.nr;
+          tile.ldc = s_.o;
+          tile.rows = rows;
+          tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+          tile.accumulate = k0 > 0;
+          t_.gemm(tile);
+        }
+    });
+    const int64_t outChunks = rowChunks(oBlocks), outRows = ceilDiv(l.tilesH, outChunks);
+    parallelFor(ctx, oBlocks * outChunks, [&](int64_t task, int) {
+      const int64_t ob = task / outChunks, ty0 = task % outChunks * outRows;
+      const int64_t ty1 = std::min(l.tilesH, ty0 + outRows);
+      if (ty0 < ty1)
+        t_.winogradLanesOutput(plan, ob * lanes,
+                               static_cast<int>(std::min(lanes, s_.o - ob * lanes)), ty0, ty1);
+    });
+    const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * threads), lanes) * lanes;
+    parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
+      const int64_t o0 = task * oChunk;
+      t_.transposeEpilogue(plan.yt, s_.o, s_.oh * s_.ow, o0, std::min(s_.o, o0 + oChunk), y,
+                           ep.count ? &ep : nullptr);
+    });
+  }
+
   // GEMM task (point, row panel, column panel) of one block.
   void winogradGemm(const WinogradPlan& plan, int64_t task) const {
     const int64_t np = task % wino_.panels, mp = task / wino_.panels % mPanels_;
@@ -435,6 +596,7 @@ private:
   ConvVariant variant_;
   bool depthwise_;
   WinogradShape wino_{};
+  LanesShape lanes_{}; // tiles > 0: WinogradLanes2/4
   bool pointwise_ = false;
   EpiloguePlan epilogue_;
   int64_t kc_ = 256;
@@ -462,7 +624,9 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
     const bool fits = (id == ConvVariant::Gemm && !isDepthwise(s)) ||
                       (id == ConvVariant::Depthwise && isDepthwise(s)) ||
                       (id == ConvVariant::Winograd && winogradApplies(p, s) && constant) ||
-                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant));
+                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
+                      ((id == ConvVariant::WinogradLanes2 || id == ConvVariant::WinogradLanes4) &&
+                       lanesApplies(p, s, constant));
     if (!fits) return nullptr;
     variant = id;
   }

@@ -83,6 +83,12 @@ void packB(const float* src, int64_t ld, int64_t k0, int64_t kc, int64_t n0, int
   }
 }
 
+// ceil(n / s) for n > 0 without a division for the common strides (a division per run of
+// columns costs more than the copy).
+inline int64_t ceilDivStride(int64_t n, int64_t s) {
+  return s == 1 ? n : s == 2 ? (n + 1) >> 1 : (n + s - 1) / s;
+}
+
 // Implicit im2col: row k = (c, ky, kx), column n = (oy, ox). Runs of columns within one output
 // row read consecutive input columns when sw == 1.
 template <int NR>
@@ -112,16 +118,19 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
             dst[j + q] = row[ix0 + q];
         } else {
           // Columns q with ix0 + q*sw inside the row: [lo, hi); zeros around them.
-          const int lo = ix0 >= 0 ? 0 : static_cast<int>(minI(run, (-ix0 + g.sw - 1) / g.sw));
+          const int lo = ix0 >= 0 ? 0 : static_cast<int>(minI(run, ceilDivStride(-ix0, g.sw)));
           const int hi =
-              g.w - ix0 <= 0 ? lo : static_cast<int>(minI(run, (g.w - ix0 + g.sw - 1) / g.sw));
+              g.w - ix0 <= 0 ? lo : static_cast<int>(minI(run, ceilDivStride(g.w - ix0, g.sw)));
           int q = 0;
           for (; q < lo; ++q)
             dst[j + q] = 0.f;
-          if (g.sw == 2)
+          if (g.sw == 2) {
+            // whole vectors of even columns while their 2W-float loads stay inside the row
+            for (; q + W <= hi && ix0 + 2 * (q + W) <= g.w; q += W)
+              I::store(dst + j + q, I::loadEven(row + ix0 + 2 * q));
             for (; q < hi; ++q)
               dst[j + q] = row[ix0 + 2 * q];
-          else
+          } else
             for (; q < hi; ++q)
               dst[j + q] = row[ix0 + q * g.sw];
           for (; q < run; ++q)

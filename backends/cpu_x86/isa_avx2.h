@@ -35,6 +35,11 @@ struct Avx2 {
     __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
   }
+  // p[0], p[2], ..., p[2W - 2]: reads 2W floats
+  static V loadEven(const float* p) {
+    const V t = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), 0x88);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+  }
   // r[i][j] <- r[j][i] for the 8 x 8 matrix whose rows are r[0..7].
   static void transpose(V* r) {
     V u[8];

@@ -32,6 +32,12 @@ struct Avx512 {
                                _mm512_castsi512_ps(_mm512_set1_epi32(-1)));
   }
   static V pow2(V n) { return _mm512_scalef_ps(_mm512_set1_ps(1.f), n); }
+  // p[0], p[2], ..., p[2W - 2]: reads 2W floats
+  static V loadEven(const float* p) {
+    const __m512i idx =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), idx, _mm512_loadu_ps(p + 16));
+  }
   // r[i][j] <- r[j][i] for the 16 x 16 matrix whose rows are r[0..15]: 4 x 4 transposes
   // inside each 128-bit lane, then two rounds of lane shuffles.
   static void transpose(V* r) {

@@ -125,6 +125,23 @@ inline int64_t winogradInputScratch(const WinogradPlan& p) {
   return kWinogradPoints * p.tilesWPadded;
 }
 
+// Winograd F(m x m, 3x3), m = 2 or 4, with channels in the vector lanes, for outputs of few
+// tiles: v[point][tile][c] (tiles numbered ty * tilesW + tx, no padding), the GEMM result
+// m[point][tile][o], and yt[oh * ow][o], the output by position before its transpose into NCHW.
+struct WinogradLanesPlan {
+  const float* x = nullptr; // [c][h][w]
+  int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
+  int64_t o = 0, oh = 0, ow = 0;
+  int m = 4;
+  int64_t tilesH = 0, tilesW = 0;
+  float* v = nullptr;
+  const float* mres = nullptr;
+  float* yt = nullptr;
+};
+inline int winogradLanesPoints(int m) {
+  return (m + 2) * (m + 2);
+}
+
 struct KernelTable {
   IsaFamily family = IsaFamily::None;
   // Multiply-adds of `iterations` rounds of 12 independent vector FMAs; returns the FLOPs done.
@@ -161,6 +178,13 @@ struct KernelTable {
   void (*winogradInput)(const WinogradPlan& p, int64_t c0, int64_t c1, float* scratch) = nullptr;
   // Transforms m back into output channels o0..o1 of y and applies the epilogue.
   void (*winogradOutput)(const WinogradPlan& p, int64_t o0, int64_t o1) = nullptr;
+  // Input channels c0..c0+channels (channels <= W) of tile rows ty0..ty1 into v; scratch:
+  // winogradLanesScratch floats.
+  void (*winogradLanesInput)(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t ty0,
+                             int64_t ty1, float* scratch) = nullptr;
+  // Output channels o0..o0+channels (channels <= W) of tile rows ty0..ty1 from mres into yt.
+  void (*winogradLanesOutput)(const WinogradLanesPlan& p, int64_t o0, int channels, int64_t ty0,
+                              int64_t ty1) = nullptr;
   // y[i] = epilogue(x[i]) for n consecutive elements of one row starting at column col (x may
   // be y).
   void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,

@@ -35,5 +35,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.reduceColumns = &reduceColumns;
   t.winogradInput = &winogradInput;
   t.winogradOutput = &winogradOutput;
+  t.winogradLanesInput = &winogradLanesInput;
+  t.winogradLanesOutput = &winogradLanesOutput;
   return t;
 }
