@@ -37,49 +37,18 @@ bool isDepthwise(const ConvShape& s) {
   return s.group == s.c && s.o == s.c && s.cg == 1;
 }
 
-bool winogradApplies(const Conv2dParams& p, const ConvShape& s) {
-  return s.kh == 3 && s.kw == 3 && p.stride == I64x2{1, 1} && p.dilation == I64x2{1, 1} &&
-         s.group == 1;
+bool winogradApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
+  return constantWeights && s.oh > 0 && s.ow > 0 && s.kh == 3 && s.kw == 3 &&
+         p.stride == I64x2{1, 1} && p.dilation == I64x2{1, 1} && s.group == 1;
 }
 
-// Tiles are processed in blocks of whole tile rows, sized so a block's transformed input
-// (36 x c x tiles floats) stays near 512 KiB, but at least one GEMM panel wide.
-struct WinogradShape {
-  int64_t tilesH, tilesW, tilesWPadded, tiles, panels, tilesPadded; // one block
-  int64_t rowsPerBlock, blocks;
-};
-
-WinogradShape winogradShape(const ConvShape& s, int nr) {
-  WinogradShape w{};
-  w.tilesH = ceilDiv(s.oh, kWinogradTile);
-  w.tilesW = ceilDiv(s.ow, kWinogradTile);
-  w.tilesWPadded = ceilDiv(w.tilesW, 8) * 8;
-  // The fewest rows near 512 KiB of transformed input whose tiles fill their GEMM panels to
-  // 7/8 at least, within 2 MiB; else the rows for 512 KiB.
-  const int64_t perTile = kWinogradPoints * s.c * 4;
-  const int64_t target = std::max<int64_t>(nr, 512 * 1024 / perTile);
-  const int64_t first = std::clamp<int64_t>(target / w.tilesWPadded, 1, w.tilesH);
-  const int64_t last = std::clamp<int64_t>(2048 * 1024 / perTile / w.tilesWPadded, first, w.tilesH);
-  w.rowsPerBlock = first;
-  for (int64_t r = first; r <= last; ++r) {
-    const int64_t tiles = r * w.tilesWPadded, padded = ceilDiv(tiles, nr) * nr;
-    if ((padded - tiles) * 8 <= padded) {
-      w.rowsPerBlock = r;
-      break;
-    }
-  }
-  w.blocks = ceilDiv(w.tilesH, w.rowsPerBlock);
-  w.tiles = w.rowsPerBlock * w.tilesWPadded;
-  w.panels = ceilDiv(w.tiles, nr);
-  w.tilesPadded = w.panels * nr;
-  return w;
-}
-
-// The tiles of Winograd with channels in the lanes: output tile side m, tile rows per GEMM panel
-// (the tiles spread evenly over as few microkernel panels as they need).
+// The tiles of Winograd with channels in the lanes: output tile side m, blocks of whole tile rows
+// whose transformed input and GEMM result (points x tiles x (c + o) floats) stay near 4 MiB, and
+// tile rows per GEMM panel (a block's tiles spread evenly over as few microkernel panels as they
+// need).
 struct LanesShape {
   int m = 4, points = 36;
-  int64_t tilesH = 0, tilesW = 0, tiles = 0, rows = 0, panels = 0;
+  int64_t tilesH = 0, tilesW = 0, rowsPerBlock = 0, blocks = 0, blockTiles = 0, rows = 0;
 };
 
 LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
@@ -87,16 +56,13 @@ LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
   l.m = m;
   l.points = winogradLanesPoints(m);
   l.tilesH = ceilDiv(s.oh, m), l.tilesW = ceilDiv(s.ow, m);
-  l.tiles = l.tilesH * l.tilesW;
-  l.rows = std::max<int64_t>(1, ceilDiv(l.tiles, ceilDiv(l.tiles, t.mr)));
-  l.panels = ceilDiv(l.tiles, l.rows);
+  const int64_t fit = std::max<int64_t>(1, (1024 * 1024) / (l.points * (s.c + s.o)));
+  l.rowsPerBlock =
+      std::clamp<int64_t>(fit / std::max<int64_t>(l.tilesW, 1), 1, std::max<int64_t>(l.tilesH, 1));
+  l.blocks = ceilDiv(l.tilesH, l.rowsPerBlock);
+  l.blockTiles = l.rowsPerBlock * l.tilesW;
+  l.rows = std::max<int64_t>(1, ceilDiv(l.blockTiles, ceilDiv(l.blockTiles, t.mr)));
   return l;
-}
-
-// v, m and the output by position, held whole: for outputs of few tiles only.
-bool lanesApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
-  return winogradApplies(p, s) && constantWeights &&
-         36 * ceilDiv(s.oh, 2) * ceilDiv(s.ow, 2) * (s.c + s.o) <= (int64_t{1} << 22);
 }
 
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
@@ -134,28 +100,21 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
       bestCost = transposed;
     }
   }
-  if (!winogradApplies(p, s) || !constantWeights) return best;
-  const WinogradShape w = winogradShape(s, t.nr);
-  const double tiles = static_cast<double>(w.blocks * w.tilesPadded);
-  const double wino = kWinogradPoints * (rowsPadded * tiles * s.c) +
-                      kWinogradPoints * tiles * (s.c + s.o) * 4 + s.c * s.h * s.w * 12.0;
-  if (wino < bestCost) {
-    best = ConvVariant::Winograd;
-    bestCost = wino;
-  }
-  if (!lanesApplies(p, s, constantWeights)) return best;
+  if (!winogradApplies(p, s, constantWeights)) return best;
   for (int m : {2, 4}) {
     const LanesShape l = lanesShape(t, s, m);
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
-    const double rows = static_cast<double>(l.panels * l.rows);
+    const double tiles = static_cast<double>(l.tilesH * l.tilesW);
+    const double rows =
+        static_cast<double>(l.blocks * ceilDiv(l.blockTiles, l.rows) * l.rows); // padded
     // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), packing the
-    // tiles into panels, the transpose into NCHW, and reading the transformed weights.
-    const double cost = l.points * rows * lanes * s.c +
-                        l.points * static_cast<double>(l.tiles) * (s.c + s.o) * 4 +
-                        l.points * static_cast<double>(l.tiles) * s.c * 2 +
-                        2.0 * s.o * s.oh * s.ow + l.points * static_cast<double>(s.c) * s.o * 8;
+    // tiles into panels, the transpose into NCHW, and reading the transformed weights once per
+    // block.
+    const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 +
+                        l.points * tiles * s.c * 2 + 2.0 * s.o * s.oh * s.ow +
+                        l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks);
     if (cost < bestCost) {
-      best = m == 2 ? ConvVariant::WinogradLanes2 : ConvVariant::WinogradLanes4;
+      best = m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd;
       bestCost = cost;
     }
   }
@@ -195,35 +154,6 @@ std::vector<float> winogradLanesWeights(const KernelTable& t, const ConvShape& s
   return out;
 }
 
-// U = G g G^T per (o, c), G rows [1/4 0 0] [-1/6 -1/6 -1/6] [-1/6 1/6 -1/6] [1/24 1/12 1/6]
-// [1/24 -1/12 1/6] [0 0 1], packed per point as MR-row panels [36][panel][c][mr].
-std::vector<float> winogradWeights(const KernelTable& t, const ConvShape& s, const float* w) {
-  static const double g[6][3] = {{0.25, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
-  const int64_t mPanels = ceilDiv(s.o, t.mr);
-  std::vector<float> out(static_cast<size_t>(kWinogradPoints * mPanels * s.c * t.mr), 0.f);
-  for (int64_t o = 0; o < s.o; ++o)
-    for (int64_t c = 0; c < s.c; ++c) {
-      const float* k = w + (o * s.c + c) * 9;
-      double gk[6][3]; // G g
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 3; ++j)
-          gk[i][j] = g[i][0] * k[j] + g[i][1] * k[3 + j] + g[i][2] * k[6 + j];
-      for (int i = 0; i < 6; ++i)
-        for (int j = 0; j < 6; ++j) {
-          const double u = gk[i][0] * g[j][0] + gk[i][1] * g[j][1] + gk[i][2] * g[j][2];
-          const int64_t point = i * 6 + j, panel = o / t.mr, row = o % t.mr;
-          out[static_cast<size_t>(((point * mPanels + panel) * s.c + c) * t.mr + row)] =
-              static_cast<float>(u);
-        }
-    }
-  return out;
-}
-
 class ConvKernel final : public PreparedKernel {
 public:
   ConvKernel(const KernelTable& t, const Conv2dParams& p, const ConvShape& s, const void* weight,
@@ -234,12 +164,9 @@ public:
     mPanels_ = ceilDiv(s.og, t.mr);
     pointwise_ = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
                  p.dilation == I64x2{1, 1};
-    if (variant_ == ConvVariant::WinogradLanes2 || variant_ == ConvVariant::WinogradLanes4) {
-      lanes_ = lanesShape(t, s, variant_ == ConvVariant::WinogradLanes2 ? 2 : 4);
+    if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
+      lanes_ = lanesShape(t, s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
-    } else if (variant_ == ConvVariant::Winograd) {
-      wino_ = winogradShape(s, t.nr);
-      packed_ = winogradWeights(t, s, static_cast<const float*>(weight));
     } else if (variant_ == ConvVariant::GemmTransposed) {
       // Weights [O, K] as B panels: [o panel][k][nr], lanes over o.
       const int64_t oPanels = ceilDiv(s.o, t.nr);
@@ -264,12 +191,8 @@ public:
       return ((pointwise_ ? 0 : ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr) +
               s_.oh * s_.ow * s_.o) *
              4;
-    if (variant_ == ConvVariant::Winograd) // a block's v and m and a gather row, per thread
-      return threads * winogradBlockFloats() * 4;
-    if (lanes_.tiles > 0) // v, m, the output by position; per thread a strip or an A panel
-      return (lanes_.points * lanes_.tiles * (s_.c + s_.o) + s_.oh * s_.ow * s_.o +
-              threads * lanesThreadFloats()) *
-             4;
+    if (lanes_.blocks > 0) // per thread: a block's buffers and a strip or an A panel
+      return threads * (lanesBlockFloats() + lanesThreadFloats()) * 4;
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
@@ -293,9 +216,7 @@ public:
       const Epilogue ep{ops.data(), static_cast<int>(ops.size())};
       const float* xb = x + b * s_.c * s_.h * s_.w;
       float* yb = y + b * s_.o * plane;
-      if (variant_ == ConvVariant::Winograd)
-        runWinograd(ctx, xb, yb, ws, ep);
-      else if (lanes_.tiles > 0)
+      if (lanes_.blocks > 0)
         runWinogradLanes(ctx, xb, yb, ws, ep);
       else if (variant_ == ConvVariant::GemmTransposed)
         runTransposed(ctx, xb, yb, ws, ep);
@@ -377,122 +298,95 @@ private:
     const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * std::max(ctx.threads, 1)), lanes) * lanes;
     parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
       const int64_t o0 = task * oChunk;
-      t_.transposeEpilogue(ct, s_.o, n, o0, std::min(s_.o, o0 + oChunk), y,
+      t_.transposeEpilogue(ct, s_.o, n, o0, std::min(s_.o, o0 + oChunk), y, n, 0,
                            ep.count ? &ep : nullptr);
     });
   }
 
-  int64_t winogradBlockFloats() const {
-    return kWinogradPoints * wino_.tilesPadded * (s_.c + s_.o) +
-           kWinogradPoints * wino_.tilesWPadded;
+  // A block's v, m and output by position.
+  int64_t lanesBlockFloats() const {
+    return lanes_.points * lanes_.blockTiles * (s_.c + s_.o) +
+           lanes_.rowsPerBlock * lanes_.m * s_.ow * s_.o;
   }
-
-  // Per block of tile rows: input transform, one GEMM per point (M = o, K = c, N = the block's
-  // tiles), output transform with the epilogue. Blocks go to threads when there are enough of
-  // them; otherwise each block's phases are split across threads.
-  void runWinograd(const ExecContext& ctx, const float* x, float* y, float* ws,
-                   const Epilogue& ep) const {
-    WinogradPlan base;
-    base.x = x;
-    base.c = s_.c, base.h = s_.h, base.w = s_.w, base.ph = p_.pads[0], base.pw = p_.pads[1];
-    base.o = s_.o, base.oh = s_.oh, base.ow = s_.ow;
-    base.tilesH = wino_.tilesH, base.tilesW = wino_.tilesW;
-    base.tilesWPadded = wino_.tilesWPadded, base.tilesPadded = wino_.tilesPadded;
-    base.nr = t_.nr;
-    base.y = y;
-    base.ep = ep.count ? &ep : nullptr;
-    auto planFor = [&](int64_t block, float* buffers) {
-      WinogradPlan plan = base;
-      plan.ty0 = block * wino_.rowsPerBlock;
-      plan.ty1 = std::min(wino_.tilesH, plan.ty0 + wino_.rowsPerBlock);
-      plan.v = buffers;
-      plan.m = buffers + kWinogradPoints * wino_.tilesPadded * s_.c;
-      return plan;
-    };
-    const int64_t blockFloats = winogradBlockFloats();
-    const int64_t gatherOffset = blockFloats - kWinogradPoints * wino_.tilesWPadded;
-    if (ctx.threads <= 1 || wino_.blocks >= 2 * ctx.threads) {
-      parallelFor(ctx, wino_.blocks, [&](int64_t block, int slot) {
-        float* buffers = ws + slot * blockFloats;
-        const WinogradPlan plan = planFor(block, buffers);
-        t_.winogradInput(plan, 0, s_.c, buffers + gatherOffset);
-        for (int64_t task = 0; task < kWinogradPoints * mPanels_ * wino_.panels; ++task)
-          winogradGemm(plan, task);
-        t_.winogradOutput(plan, 0, s_.o);
-      });
-      return;
-    }
-    for (int64_t block = 0; block < wino_.blocks; ++block) {
-      const WinogradPlan plan = planFor(block, ws);
-      const int64_t cChunk = std::max<int64_t>(1, ceilDiv(s_.c, 4 * ctx.threads));
-      parallelFor(ctx, ceilDiv(s_.c, cChunk), [&](int64_t task, int slot) {
-        const int64_t c0 = task * cChunk;
-        // Slot 0 gathers in the block's own row; the others use their (unused) buffers.
-        float* gather = ws + slot * blockFloats + gatherOffset;
-        t_.winogradInput(plan, c0, std::min(s_.c, c0 + cChunk), gather);
-      });
-      parallelFor(ctx, kWinogradPoints * mPanels_ * wino_.panels,
-                  [&](int64_t task, int) { winogradGemm(plan, task); });
-      const int64_t oChunk = std::max<int64_t>(1, ceilDiv(s_.o, 4 * ctx.threads));
-      parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
-        const int64_t o0 = task * oChunk;
-        t_.winogradOutput(plan, o0, std::min(s_.o, o0 + oChunk));
-      });
-    }
-  }
-
   int64_t lanesThreadFloats() const {
-    const int64_t strip = (lanes_.tilesH * lanes_.m + 2) * (lanes_.tilesW * lanes_.m + 2);
-    return std::max(strip * t_.vectorWidth, s_.c * t_.mr) + 16;
+    const int64_t strip =
+        (lanes_.rowsPerBlock * lanes_.m + 2) * (lanes_.tilesW * lanes_.m + 2) * t_.vectorWidth;
+    return ceilDiv(std::max(strip, s_.c * t_.mr), 16) * 16;
   }
 
-  // Winograd with channels in the lanes: input transform per block of W channels, per point the
-  // GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (tile panels packed per task, output channels in
-  // the microkernel's lanes), output transform per block of W output channels into the output
-  // by position, and its transpose into NCHW with the epilogue.
+  // Winograd with channels in the lanes, per block of tile rows: input transform per block of W
+  // channels, per point the GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (tile panels packed per
+  // task, output channels in the microkernel's lanes), output transform per block of W output
+  // channels into the output by position, and its transpose into NCHW with the epilogue. Blocks
+  // go to threads when there are enough of them; otherwise each block's phases are split.
   void runWinogradLanes(const ExecContext& ctx, const float* x, float* y, float* ws,
                         const Epilogue& ep) const {
     const LanesShape& l = lanes_;
+    const int threads = std::max(ctx.threads, 1);
+    const int64_t setFloats = lanesBlockFloats() + lanesThreadFloats();
+    if (threads <= 1 || l.blocks >= 2 * threads) {
+      const ExecContext serial = [&] {
+        ExecContext c = ctx;
+        c.threads = 1;
+        return c;
+      }();
+      parallelFor(ctx, l.blocks, [&](int64_t block, int slot) {
+        float* set = ws + slot * setFloats;
+        lanesBlock(serial, x, y, block, set, set + lanesBlockFloats(), 0, ep);
+      });
+      return;
+    }
+    for (int64_t block = 0; block < l.blocks; ++block)
+      lanesBlock(ctx, x, y, block, ws, ws + lanesBlockFloats(), setFloats, ep);
+  }
+
+  // One block of tile rows; buffers: v, m, the output by position; scratch + slot * scratchStride:
+  // each thread's strip or A panel.
+  void lanesBlock(const ExecContext& ctx, const float* x, float* y, int64_t block, float* buffers,
+                  float* scratch, int64_t scratchStride, const Epilogue& ep) const {
+    const LanesShape& l = lanes_;
     const int64_t lanes = t_.vectorWidth, points = l.points;
+    const int threads = std::max(ctx.threads, 1);
     WinogradLanesPlan plan;
     plan.x = x;
     plan.c = s_.c, plan.h = s_.h, plan.w = s_.w, plan.ph = p_.pads[0], plan.pw = p_.pads[1];
     plan.o = s_.o, plan.oh = s_.oh, plan.ow = s_.ow;
     plan.m = l.m;
     plan.tilesH = l.tilesH, plan.tilesW = l.tilesW;
-    plan.v = ws;
-    float* mres = plan.v + points * l.tiles * s_.c;
+    plan.blockTy0 = block * l.rowsPerBlock;
+    plan.tiles = l.blockTiles;
+    const int64_t ty0 = plan.blockTy0, ty1 = std::min(l.tilesH, ty0 + l.rowsPerBlock);
+    const int64_t tiles = (ty1 - ty0) * l.tilesW;
+    plan.v = buffers;
+    float* mres = plan.v + points * l.blockTiles * s_.c;
     plan.mres = mres;
-    plan.yt = mres + points * l.tiles * s_.o;
-    float* perThread = plan.yt + s_.oh * s_.ow * s_.o;
-    const int64_t threadFloats = lanesThreadFloats();
-    const int threads = std::max(ctx.threads, 1);
+    plan.yt = mres + points * l.blockTiles * s_.o;
     const int64_t cBlocks = ceilDiv(s_.c, lanes), oBlocks = ceilDiv(s_.o, lanes);
     const auto rowChunks = [&](int64_t blocks) {
-      return std::min(l.tilesH, ceilDiv(2 * threads, blocks));
+      return std::min(ty1 - ty0, ceilDiv(2 * threads, blocks));
     };
-    const int64_t inChunks = rowChunks(cBlocks), inRows = ceilDiv(l.tilesH, inChunks);
+    const int64_t inChunks = rowChunks(cBlocks), inRows = ceilDiv(ty1 - ty0, inChunks);
     parallelFor(ctx, cBlocks * inChunks, [&](int64_t task, int slot) {
-      const int64_t cb = task / inChunks, ty0 = task % inChunks * inRows;
-      const int64_t ty1 = std::min(l.tilesH, ty0 + inRows);
-      if (ty0 < ty1)
+      const int64_t cb = task / inChunks, r0 = ty0 + task % inChunks * inRows;
+      const int64_t r1 = std::min(ty1, r0 + inRows);
+      if (r0 < r1)
         t_.winogradLanesInput(plan, cb * lanes,
-                              static_cast<int>(std::min(lanes, s_.c - cb * lanes)), ty0, ty1,
-                              perThread + slot * threadFloats);
+                              static_cast<int>(std::min(lanes, s_.c - cb * lanes)), r0, r1,
+                              scratch + slot * scratchStride);
     });
-    const int64_t oPanels = ceilDiv(s_.o, t_.nr);
-    parallelFor(ctx, points * l.panels, [&](int64_t task, int slot) {
-      const int64_t point = task / l.panels, tp = task % l.panels;
-      const int rows = static_cast<int>(std::min(l.rows, l.tiles - tp * l.rows));
-      float* apack = perThread + slot * threadFloats;
-      t_.packA(plan.v + point * l.tiles * s_.c, s_.c, 1, tp * l.rows, rows, 0, s_.c, apack);
+    const int64_t oPanels = ceilDiv(s_.o, t_.nr), tPanels = ceilDiv(tiles, l.rows);
+    parallelFor(ctx, points * tPanels, [&](int64_t task, int slot) {
+      const int64_t point = task / tPanels, tp = task % tPanels;
+      const int rows = static_cast<int>(std::min(l.rows, tiles - tp * l.rows));
+      float* apack = scratch + slot * scratchStride;
+      t_.packA(plan.v + point * l.blockTiles * s_.c, s_.c, 1, tp * l.rows, rows, 0, s_.c, apack);
       for (int64_t op = 0; op < oPanels; ++op)
         for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
           GemmTile tile;
           tile.kc = std::min(kc_, s_.c - k0);
           tile.a = apack + k0 * t_.mr;
           tile.b = packed_.data() + ((point * oPanels + op) * s_.c + k0) * t_.nr;
-          tile.c = mres + (point * l.tiles + tp * l.rows) * s_.o + op * t_.nr;
+          tile.c = mres + (point * l.blockTiles + tp * l.rows) * s_.o + op * t_.nr;
           tile.ldc = s_.o;
           tile.rows = rows;
           tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
@@ -500,41 +394,22 @@ private:
           t_.gemm(tile);
         }
     });
-    const int64_t outChunks = rowChunks(oBlocks), outRows = ceilDiv(l.tilesH, outChunks);
+    const int64_t outChunks = rowChunks(oBlocks), outRows = ceilDiv(ty1 - ty0, outChunks);
     parallelFor(ctx, oBlocks * outChunks, [&](int64_t task, int) {
-      const int64_t ob = task / outChunks, ty0 = task % outChunks * outRows;
-      const int64_t ty1 = std::min(l.tilesH, ty0 + outRows);
-      if (ty0 < ty1)
+      const int64_t ob = task / outChunks, r0 = ty0 + task % outChunks * outRows;
+      const int64_t r1 = std::min(ty1, r0 + outRows);
+      if (r0 < r1)
         t_.winogradLanesOutput(plan, ob * lanes,
-                               static_cast<int>(std::min(lanes, s_.o - ob * lanes)), ty0, ty1);
+                               static_cast<int>(std::min(lanes, s_.o - ob * lanes)), r0, r1);
     });
+    // The block's output rows are one contiguous run of positions of every plane.
+    const int64_t p0 = ty0 * l.m * s_.ow, p1 = std::min(ty1 * l.m, s_.oh) * s_.ow;
     const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * threads), lanes) * lanes;
     parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
       const int64_t o0 = task * oChunk;
-      t_.transposeEpilogue(plan.yt, s_.o, s_.oh * s_.ow, o0, std::min(s_.o, o0 + oChunk), y,
-                           ep.count ? &ep : nullptr);
+      t_.transposeEpilogue(plan.yt, s_.o, p1 - p0, o0, std::min(s_.o, o0 + oChunk), y + p0,
+                           s_.oh * s_.ow, p0, ep.count ? &ep : nullptr);
     });
-  }
-
-  // GEMM task (point, row panel, column panel) of one block.
-  void winogradGemm(const WinogradPlan& plan, int64_t task) const {
-    const int64_t np = task % wino_.panels, mp = task / wino_.panels % mPanels_;
-    const int64_t point = task / wino_.panels / mPanels_;
-    const float* a = packed_.data() + (point * mPanels_ + mp) * s_.c * t_.mr;
-    const float* b = plan.v + (point * wino_.panels + np) * s_.c * t_.nr;
-    float* c = plan.m + (point * s_.o + mp * t_.mr) * wino_.tilesPadded + np * t_.nr;
-    for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
-      GemmTile tile;
-      tile.kc = std::min(kc_, s_.c - k0);
-      tile.a = a + k0 * t_.mr;
-      tile.b = b + k0 * t_.nr;
-      tile.c = c;
-      tile.ldc = wino_.tilesPadded;
-      tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.o - mp * t_.mr));
-      tile.cols = t_.nr;
-      tile.accumulate = k0 > 0;
-      t_.gemm(tile);
-    }
   }
 
   void runGemm(const ExecContext& ctx, const float* a, const float* x, float* y, float* ws,
@@ -595,8 +470,7 @@ private:
   ConvShape s_;
   ConvVariant variant_;
   bool depthwise_;
-  WinogradShape wino_{};
-  LanesShape lanes_{}; // tiles > 0: WinogradLanes2/4
+  LanesShape lanes_{}; // blocks > 0: Winograd, Winograd2
   bool pointwise_ = false;
   EpiloguePlan epilogue_;
   int64_t kc_ = 256;
@@ -623,10 +497,9 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
     // An explicit choice (the artifact's plan, a test) must apply to this convolution.
     const bool fits = (id == ConvVariant::Gemm && !isDepthwise(s)) ||
                       (id == ConvVariant::Depthwise && isDepthwise(s)) ||
-                      (id == ConvVariant::Winograd && winogradApplies(p, s) && constant) ||
-                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
-                      ((id == ConvVariant::WinogradLanes2 || id == ConvVariant::WinogradLanes4) &&
-                       lanesApplies(p, s, constant));
+                      ((id == ConvVariant::Winograd || id == ConvVariant::Winograd2) &&
+                       winogradApplies(p, s, constant)) ||
+                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant));
     if (!fits) return nullptr;
     variant = id;
   }

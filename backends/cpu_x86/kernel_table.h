@@ -98,42 +98,17 @@ struct WindowBlock {
   int64_t channel = 0; // the epilogue's row of the first channel
 };
 
-// Winograd F(4x4, 3x3) of one batch image: 6x6 input tiles every 4 pixels; tile (ty, tx) has the
-// linear index ty * tilesWPadded + tx (rows padded to 8 tiles, so 8-tile vectors never straddle
-// a GEMM panel). v: the transformed input as GEMM B panels, [36][panels][c][nr]; m: the GEMM
-// result, [36][o][tilesPadded]; y: the output [o][oh][ow], the epilogue applied per channel.
-//
-// A plan covers the block of tile rows [ty0, ty1): v and m hold that block only, its tiles
-// numbered from (ty0, 0), tilesPadded of them (whole GEMM panels), so a block's buffers stay in
-// cache while its 36 GEMMs run.
-struct WinogradPlan {
-  const float* x = nullptr;
-  int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
-  int64_t o = 0, oh = 0, ow = 0;
-  int64_t tilesH = 0, tilesW = 0, tilesWPadded = 0, tilesPadded = 0;
-  int64_t ty0 = 0, ty1 = 0;
-  int nr = 0;
-  float* v = nullptr;
-  float* m = nullptr;
-  float* y = nullptr;
-  const Epilogue* ep = nullptr;
-};
-inline constexpr int kWinogradTile = 4;    // outputs per tile side
-inline constexpr int kWinogradPoints = 36; // (4 + 3 - 1)^2
-// Floats of scratch one winogradInput call needs.
-inline int64_t winogradInputScratch(const WinogradPlan& p) {
-  return kWinogradPoints * p.tilesWPadded;
-}
-
-// Winograd F(m x m, 3x3), m = 2 or 4, with channels in the vector lanes, for outputs of few
-// tiles: v[point][tile][c] (tiles numbered ty * tilesW + tx, no padding), the GEMM result
-// m[point][tile][o], and yt[oh * ow][o], the output by position before its transpose into NCHW.
+// Winograd F(m x m, 3x3), m = 2 or 4, with channels in the vector lanes, over a block of whole
+// tile rows from blockTy0: v[point][tile][c] (tiles numbered (ty - blockTy0) * tilesW + tx, no
+// padding, `tiles` of them per point), the GEMM result m[point][tile][o], and yt[position][o],
+// the block's output rows by position (from row blockTy0 * m) before their transpose into NCHW.
 struct WinogradLanesPlan {
   const float* x = nullptr; // [c][h][w]
   int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
   int64_t o = 0, oh = 0, ow = 0;
   int m = 4;
   int64_t tilesH = 0, tilesW = 0;
+  int64_t blockTy0 = 0, tiles = 0;
   float* v = nullptr;
   const float* mres = nullptr;
   float* yt = nullptr;
@@ -174,10 +149,6 @@ struct KernelTable {
                      float* y) = nullptr;
   void (*reduceColumns)(const float* x, int64_t extent, int64_t inner, uint8_t kind,
                         float* y) = nullptr;
-  // Transforms input channels c0..c1 into v; scratch: winogradInputScratch floats.
-  void (*winogradInput)(const WinogradPlan& p, int64_t c0, int64_t c1, float* scratch) = nullptr;
-  // Transforms m back into output channels o0..o1 of y and applies the epilogue.
-  void (*winogradOutput)(const WinogradPlan& p, int64_t o0, int64_t o1) = nullptr;
   // Input channels c0..c0+channels (channels <= W) of tile rows ty0..ty1 into v; scratch:
   // winogradLanesScratch floats.
   void (*winogradLanesInput)(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t ty0,
@@ -189,11 +160,11 @@ struct KernelTable {
   // be y).
   void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
                       int64_t col) = nullptr;
-  // y[o * n + i] = epilogue(x[i * ldx + o]) for rows o in [o0, o1) and columns i in [0, n): a
-  // positions-by-channels result into NCHW, W x W blocks transposed in registers (ep may be
-  // null).
+  // y[o * ldy + i] = epilogue(x[i * ldx + o]) for rows o in [o0, o1) and columns i in [0, n)
+  // (the epilogue's column col0 + i): a positions-by-channels result into NCHW, W x W blocks
+  // transposed in registers (ep may be null).
   void (*transposeEpilogue)(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                            float* y, const Epilogue* ep) = nullptr;
+                            float* y, int64_t ldy, int64_t col0, const Epilogue* ep) = nullptr;
 };
 
 const KernelTable& avx2Kernels();

@@ -33,8 +33,6 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.transposeEpilogue = &transposeEpilogue;
   t.reduceRows = &reduceRows;
   t.reduceColumns = &reduceColumns;
-  t.winogradInput = &winogradInput;
-  t.winogradOutput = &winogradOutput;
   t.winogradLanesInput = &winogradLanesInput;
   t.winogradLanesOutput = &winogradLanesOutput;
   return t;

@@ -149,7 +149,7 @@ inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep,
 }
 
 inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                              float* y, const Epilogue* ep) {
+                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
   const FastEpilogue fast = decode(ep);
   for (int64_t ob = o0; ob < o1; ob += W) {
     const int channels = static_cast<int>(minI(W, o1 - ob));
@@ -164,8 +164,8 @@ inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0
         if (fast.usable)
           r = fastEpilogue(r, fast, ob + l);
         else
-          r = epilogue(r, *ep, ob + l, i0, positions);
-        storeUpTo(y + (ob + l) * n + i0, r, positions);
+          r = epilogue(r, *ep, ob + l, col0 + i0, positions);
+        storeUpTo(y + (ob + l) * ldy + i0, r, positions);
       }
     }
   }

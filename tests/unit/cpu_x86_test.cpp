@@ -164,28 +164,10 @@ TEST_CASE("cpu_x86 conv2d agrees with the reference") {
   }
 }
 
-TEST_CASE("cpu_x86 Winograd F(4,3) stays within its error bound on every tile edge") {
-  // Kernel id 2 forces Winograd; outputs of every size mod 4, pads that cut tiles, channels past
-  // one K block and tails of the microkernel rows. F(4,3) on [-1, 1] data measured here: 5.8e-6
-  // of the result's scale at worst (the bound allows 2e-5; the direct GEMM stays below 1e-6).
-  const PostOps relu{PostOp::makeUnary(UnaryKind::Relu)};
-  double worst = 0;
-  uint32_t seed = 300;
-  for (const ConvCase& c :
-       {ConvCase{{1, 3, 8, 8}, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, relu},
-        ConvCase{{1, 17, 9, 13}, 13, 3, 3, 1, 1, 1, 1, {0, 1, 2, 0}, false, {}},
-        ConvCase{{2, 300, 6, 7}, 7, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, {}},
-        ConvCase{{1, 64, 31, 30}, 33, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, relu}}) {
-    INFO("x " << shapeToString(c.x) << " o " << c.o);
-    worst = std::max(worst, runConvCase(c, seed++, true, 2, 2e-5f));
-  }
-  CHECK(worst < 2e-5);
-}
-
-TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) with channels in the lanes") {
-  // Kernel ids 5 and 6: outputs of every size mod 4, pads that cut tiles, channels past one K
-  // block and short of one block of lanes, tiles past one microkernel panel, batch 2, post-ops
-  // with every operand spread.
+TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on every tile edge") {
+  // Kernel ids 5 (F(2,3)) and 2 (F(4,3)), channels in the lanes: outputs of every size mod 4, pads
+  // that cut tiles, channels past one K block and short of one block of lanes, tiles past one
+  // microkernel panel, batch 2, post-ops with every operand spread.
   const PostOps post{PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
                      PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 4),
                      PostOp::makeUnary(UnaryKind::Relu)};
@@ -197,10 +179,12 @@ TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) with channels in the lanes") {
         ConvCase{{1, 17, 9, 13}, 13, 3, 3, 1, 1, 1, 1, {0, 1, 2, 0}, false, {}},
         ConvCase{{2, 300, 6, 7}, 40, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post},
         ConvCase{{1, 64, 14, 14}, 33, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, relu},
-        ConvCase{{1, 20, 1, 1}, 70, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, {}}})
+        ConvCase{{1, 20, 1, 1}, 70, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, {}},
+        // several blocks of tile rows (the last one short), the epilogue's full operand per block
+        ConvCase{{1, 200, 30, 37}, 150, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}})
     for (int m : {2, 4}) {
       INFO("x " << shapeToString(c.x) << " o " << c.o << " F(" << m << ",3)");
-      const double e = runConvCase(c, seed++, true, m == 2 ? 5 : 6, 2e-5f);
+      const double e = runConvCase(c, seed++, true, m == 2 ? 5 : 2, 2e-5f);
       worst[m / 4] = std::max(worst[m / 4], e);
     }
   CHECK(worst[0] < 2e-5);
