@@ -108,9 +108,8 @@ void ThreadPool::parallelFor(int64_t tasks, int threads, const TaskFn& fn) {
   // Tasks a helper has taken may still run: wait for them (spinning first: a helper usually
   // finishes within microseconds, and a sleep and wake-up costs more); fn must outlive every
   // call.
-  for (int spin = 0; spin < kSpinIterations && loop->done.load(std::memory_order_acquire) !=
-                                                   loop->tasks;
-       ++spin)
+  for (int spin = 0;
+       spin < kSpinIterations && loop->done.load(std::memory_order_acquire) != loop->tasks; ++spin)
     cpuRelax();
   if (loop->done.load() != loop->tasks) {
     std::unique_lock<std::mutex> lock(loop->mutex);
