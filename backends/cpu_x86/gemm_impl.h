@@ -1,11 +1,53 @@
 // The GEMM microkernels and the panel packers of the cpu_x86 kernels.
 // Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
 
+// Stores a full-width tile with a fast epilogue (ACT its activation) as straight-line code, the
+// accumulators staying in registers.
+template <int ROWS, int NV, int ACT>
+__attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const GemmTile& t,
+                                                     const FastEpilogue& f) {
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r) {
+    float* c = t.c + r * t.ldc;
+    const V add = f.rowAdd ? I::set1(f.rowAdd[t.row0 + r]) : I::zero();
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      V v = acc[r][j];
+      if (t.accumulate) v = I::add(v, I::load(c + j * W));
+      v = activate<ACT>(I::add(v, add), f);
+      if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
+      I::store(c + j * W, v);
+    }
+  }
+}
+
+// Stores rows x (nv vectors) of accumulators from acc (ld floats per row) into the tile's C with
+// any epilogue, for partial tiles.
+__attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld, int rows, int nv,
+                                                   const GemmTile& t, const FastEpilogue& fast) {
+  for (int r = 0; r < rows; ++r) {
+    float* c = t.c + r * t.ldc;
+    for (int j = 0; j < nv; ++j) {
+      const int valid = t.cols - j * W >= W ? W : t.cols - j * W;
+      if (valid <= 0) break;
+      V v = I::load(acc + r * ld + j * W);
+      if (t.accumulate) v = I::add(v, loadUpTo(c + j * W, valid));
+      if (fast.usable)
+        v = fastEpilogue(v, fast, t.row0 + r);
+      else
+        v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
+      storeUpTo(c + j * W, v, valid);
+    }
+  }
+}
+
 // C[ROWS x NV*W] (+)= A panel (k stride lda, MR when packed) * B panel; only rows < ROWS of a
 // are read.
 template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   constexpr int NR = NV * W;
   V acc[ROWS][NV];
+  // Decoded before the loop: nothing but the tile's stores runs while the accumulators are live.
+  const FastEpilogue fast = decode(t.ep);
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
@@ -29,35 +71,26 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a bias and relu/clip, or nothing) stays in registers.
-  const FastEpilogue fast = decode(t.ep);
   if (t.cols == NR && fast.usable) {
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      float* c = t.c + r * t.ldc;
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) {
-        V v = acc[r][j];
-        if (t.accumulate) v = I::add(v, I::load(c + j * W));
-        I::store(c + j * W, fastEpilogue(v, fast, t.row0 + r));
-      }
+    switch (fast.act) {
+    case 1: storeTile<ROWS, NV, 1>(acc, t, fast); break;
+    case 2: storeTile<ROWS, NV, 2>(acc, t, fast); break;
+    case 3: storeTile<ROWS, NV, 3>(acc, t, fast); break;
+    case 4: storeTile<ROWS, NV, 4>(acc, t, fast); break;
+    case 5: storeTile<ROWS, NV, 5>(acc, t, fast); break;
+    default: storeTile<ROWS, NV, 0>(acc, t, fast); break;
     }
     return;
   }
-  for (int r = 0; r < ROWS; ++r) {
-    float* c = t.c + r * t.ldc;
+  // Everything else (partial tiles, other epilogues) from a copy in memory, so the common path
+  // above keeps the accumulators in registers.
+  alignas(64) float spilled[ROWS][NV * W];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      const int valid = t.cols - j * W >= W ? W : t.cols - j * W;
-      if (valid <= 0) break;
-      V v = acc[r][j];
-      if (t.accumulate) v = I::add(v, loadUpTo(c + j * W, valid));
-      if (fast.usable)
-        v = fastEpilogue(v, fast, t.row0 + r);
-      else
-        v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
-      storeUpTo(c + j * W, v, valid);
-    }
-  }
+    for (int j = 0; j < NV; ++j)
+      I::store(spilled[r] + j * W, acc[r][j]);
+  storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
 }
 
 template <int MR, int NV, int ROWS = MR> void gemmDispatch(const GemmTile& t) {

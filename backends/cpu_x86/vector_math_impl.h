@@ -182,19 +182,29 @@ inline FastEpilogue decode(const Epilogue* ep) {
   return f;
 }
 
+// The activation of a fast epilogue, ACT as in FastEpilogue::act (a compile-time constant in
+// unrolled tile stores).
+template <int ACT> inline V activate(V v, const FastEpilogue& f) {
+  if constexpr (ACT == 1) return I::max(v, I::zero());
+  if constexpr (ACT == 2) return I::min(I::max(v, I::set1(f.alpha)), I::set1(f.beta));
+  if constexpr (ACT == 3)
+    return I::mul(
+        v, I::min(I::max(I::fma(v, I::set1(1.f / 6.f), I::set1(0.5f)), I::zero()), I::set1(1.f)));
+  if constexpr (ACT == 4)
+    return I::min(I::max(I::fma(I::set1(f.alpha), v, I::set1(f.beta)), I::zero()), I::set1(1.f));
+  if constexpr (ACT == 5)
+    return I::add(I::max(v, I::zero()), I::mul(I::set1(f.alpha), I::min(v, I::zero())));
+  return v;
+}
+
 inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
   if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
   switch (f.act) {
-  case 1: v = I::max(v, I::zero()); break;
-  case 2: v = I::min(I::max(v, I::set1(f.alpha)), I::set1(f.beta)); break;
-  case 3:
-    v = I::mul(
-        v, I::min(I::max(I::fma(v, I::set1(1.f / 6.f), I::set1(0.5f)), I::zero()), I::set1(1.f)));
-    break;
-  case 4:
-    v = I::min(I::max(I::fma(I::set1(f.alpha), v, I::set1(f.beta)), I::zero()), I::set1(1.f));
-    break;
-  case 5: v = I::add(I::max(v, I::zero()), I::mul(I::set1(f.alpha), I::min(v, I::zero()))); break;
+  case 1: v = activate<1>(v, f); break;
+  case 2: v = activate<2>(v, f); break;
+  case 3: v = activate<3>(v, f); break;
+  case 4: v = activate<4>(v, f); break;
+  case 5: v = activate<5>(v, f); break;
   default: break;
   }
   if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));

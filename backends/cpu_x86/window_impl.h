@@ -2,9 +2,19 @@
 // Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
 // A window call covers W channels in the vector lanes (WindowBlock in kernel_table.h).
 
+// n vectors of v from p. Loops of vector stores stay loops here and in fillStrip: GCC would
+// otherwise turn them into memcpy calls (rep movs), slow for the few vectors a row's padding or
+// a tail of columns has.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void
+fillVectors(float* p, int64_t n, V v) {
+  for (int64_t i = 0; i < n; ++i)
+    I::store(p + i * W, v);
+}
+
 // Transposes input rows iy0..iy0+rows of the block's planes into the strip: strip column c holds
 // input column c - pw, `pad` outside the input and in the lanes past the block's channels.
-inline void fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows, float pad, float* strip) {
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void
+fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows, float pad, float* strip) {
   const ConvGeometry& g = p.g;
   const int64_t cols = p.strip.cols, plane = g.h * g.w;
   const V padV = I::set1(pad);
@@ -13,14 +23,25 @@ inline void fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows, float pad
     const int64_t iy = iy0 + r;
     float* row = strip + r * cols * W;
     if (iy < 0 || iy >= g.h || xEnd <= 0) {
-      for (int64_t c = 0; c < cols; ++c)
-        I::store(row + c * W, padV);
+      fillVectors(row, cols, padV);
       continue;
     }
-    for (int64_t c = 0; c < g.pw; ++c)
-      I::store(row + c * W, padV);
+    fillVectors(row, g.pw, padV);
     const float* src = g.x + iy * g.w;
-    for (int64_t x0 = 0; x0 < xEnd; x0 += W) {
+    int64_t x0 = 0;
+    if (p.channels == W) // whole W x W blocks: no masks, no branches
+      for (; x0 + W <= xEnd; x0 += W) {
+        V v[W];
+#pragma GCC unroll 16
+        for (int l = 0; l < W; ++l)
+          v[l] = I::load(src + l * plane + x0);
+        I::transpose(v);
+        float* at = row + (g.pw + x0) * W;
+#pragma GCC unroll 16
+        for (int j = 0; j < W; ++j)
+          I::store(at + j * W, v[j]);
+      }
+    for (; x0 < xEnd; x0 += W) {
       const int valid = static_cast<int>(minI(W, xEnd - x0));
       V v[W];
       for (int l = 0; l < W; ++l)
@@ -30,8 +51,7 @@ inline void fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows, float pad
       for (int j = 0; j < valid; ++j)
         I::store(at + j * W, v[j]);
     }
-    for (int64_t c = g.pw + xEnd; c < cols; ++c)
-      I::store(row + c * W, padV);
+    fillVectors(row + (g.pw + xEnd) * W, cols - g.pw - xEnd, padV);
   }
 }
 
