@@ -197,6 +197,27 @@ template <int ACT> inline V activate(V v, const FastEpilogue& f) {
   return v;
 }
 
+// A fast epilogue on a vector whose lanes are channels: bias holds the lanes' row adds.
+template <int ACT> inline V laneEpilogue(V v, V bias, const FastEpilogue& f) {
+  v = activate<ACT>(I::add(v, bias), f);
+  if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
+  return v;
+}
+
+// Calls fn(std::integral_constant<int, ACT>) with the fast epilogue's activation as a
+// compile-time constant, or ACT = -1 when the epilogue is not a fast one.
+template <class Fn> inline void withActivation(const FastEpilogue& f, Fn&& fn) {
+  if (!f.usable) return fn(std::integral_constant<int, -1>{});
+  switch (f.act) {
+  case 1: return fn(std::integral_constant<int, 1>{});
+  case 2: return fn(std::integral_constant<int, 2>{});
+  case 3: return fn(std::integral_constant<int, 3>{});
+  case 4: return fn(std::integral_constant<int, 4>{});
+  case 5: return fn(std::integral_constant<int, 5>{});
+  default: return fn(std::integral_constant<int, 0>{});
+  }
+}
+
 inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
   if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
   switch (f.act) {

@@ -66,11 +66,13 @@ inline float windowCount(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
 }
 
 // Output rows oyBegin..oyEnd from the strip that starts at input row oyBegin * sh - ph. TAPS > 0
-// fixes the tap count at compile time (3x3 windows) so the tap loop unrolls.
-template <WindowMode MODE, int TAPS>
+// fixes the tap count at compile time (3x3 windows) so the tap loop unrolls. ACT >= 0: a fast
+// epilogue with that activation, applied with the channels still in the lanes (bias: their row
+// adds); -1: any epilogue, per channel after the transpose.
+template <WindowMode MODE, int TAPS, int ACT>
 inline void windowStripRows(const WindowBlock& p, const float* strip, const float* weights,
                             const int64_t* tapOffset, int64_t runtimeTaps, int64_t oyBegin,
-                            int64_t oyEnd, const FastEpilogue& fast) {
+                            int64_t oyEnd, const FastEpilogue& fast, V bias) {
   const ConvGeometry& g = p.g;
   const int64_t taps = TAPS > 0 ? TAPS : runtimeTaps;
   const int64_t colStep = g.sw * W, outPlane = g.oh * g.ow;
@@ -108,14 +110,20 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
           // An empty window averages to 0, as in the reference.
           acc[j] = I::div(acc[j], I::set1(count > 1.f ? count : 1.f));
         }
+      if constexpr (ACT >= 0)
+        for (int j = 0; j < W; ++j)
+          acc[j] = laneEpilogue<ACT>(acc[j], bias, fast);
       I::transpose(acc); // acc[l]: channel l, columns ox0..ox0+W
       float* y = p.y + oy * g.ow + ox0;
+      if (ACT >= 0 && nt == W && p.channels == W) {
+#pragma GCC unroll 16
+        for (int l = 0; l < W; ++l)
+          I::store(y + l * outPlane, acc[l]);
+        continue;
+      }
       for (int l = 0; l < p.channels; ++l) {
         V r = acc[l];
-        if (fast.usable)
-          r = fastEpilogue(r, fast, p.channel + l);
-        else
-          r = epilogue(r, *p.ep, p.channel + l, oy * g.ow + ox0, nt);
+        if constexpr (ACT < 0) r = epilogue(r, *p.ep, p.channel + l, oy * g.ow + ox0, nt);
         storeUpTo(y + l * outPlane, r, nt);
       }
     }
@@ -137,15 +145,19 @@ template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
       for (int l = 0; l < W; ++l)
         weights[t * W + l] = l < p.channels ? p.weight[l * taps + t] : 0.f;
   const FastEpilogue fast = decode(p.ep);
+  const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + p.channel, p.channels) : I::zero();
   const float pad = MODE == WindowMode::Max ? -__builtin_inff() : 0.f;
   const int64_t window = (g.kh - 1) * g.dh + 1;
   for (int64_t oy = p.oy0; oy < p.oy1; oy += s.rows) {
     const int64_t oyEnd = minI(p.oy1, oy + s.rows);
     fillStrip(p, oy * g.sh - g.ph, (oyEnd - oy - 1) * g.sh + window, pad, strip);
-    if (taps == 9)
-      windowStripRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast);
-    else
-      windowStripRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast);
+    withActivation(fast, [&](auto act) {
+      constexpr int ACT = decltype(act)::value;
+      if (taps == 9)
+        windowStripRows<MODE, 9, ACT>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+      else
+        windowStripRows<MODE, 0, ACT>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+    });
   }
 }
 
@@ -168,25 +180,40 @@ inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep,
   }
 }
 
-inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
-  const FastEpilogue fast = decode(ep);
+template <int ACT>
+inline void transposeEpilogueAct(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
+                                 float* y, int64_t ldy, int64_t col0, const Epilogue* ep,
+                                 const FastEpilogue& fast) {
   for (int64_t ob = o0; ob < o1; ob += W) {
     const int channels = static_cast<int>(minI(W, o1 - ob));
+    const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + ob, channels) : I::zero();
     for (int64_t i0 = 0; i0 < n; i0 += W) {
       const int positions = static_cast<int>(minI(W, n - i0));
       V v[W];
-      for (int i = 0; i < W; ++i)
+      for (int i = 0; i < W; ++i) {
         v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + ob, channels) : I::zero();
+        if constexpr (ACT >= 0) v[i] = laneEpilogue<ACT>(v[i], bias, fast);
+      }
       I::transpose(v); // v[l]: channel ob + l, positions i0..i0+W
+      if (ACT >= 0 && positions == W && channels == W) {
+#pragma GCC unroll 16
+        for (int l = 0; l < W; ++l)
+          I::store(y + (ob + l) * ldy + i0, v[l]);
+        continue;
+      }
       for (int l = 0; l < channels; ++l) {
         V r = v[l];
-        if (fast.usable)
-          r = fastEpilogue(r, fast, ob + l);
-        else
-          r = epilogue(r, *ep, ob + l, col0 + i0, positions);
+        if constexpr (ACT < 0) r = epilogue(r, *ep, ob + l, col0 + i0, positions);
         storeUpTo(y + (ob + l) * ldy + i0, r, positions);
       }
     }
   }
+}
+
+inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
+                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
+  const FastEpilogue fast = decode(ep);
+  withActivation(fast, [&](auto act) {
+    transposeEpilogueAct<decltype(act)::value>(x, ldx, n, o0, o1, y, ldy, col0, ep, fast);
+  });
 }
