@@ -65,6 +65,31 @@ LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
   return l;
 }
 
+// The direct form: few input channels (the im2col matrix would be mostly packing work), any
+// kernel, stride, dilation and padding.
+bool directApplies(const ConvShape& s, bool constantWeights) {
+  return constantWeights && s.group == 1 && s.c <= 8 && s.k <= 1024 && s.oh > 0 && s.ow > 0;
+}
+
+// The zero-padded input the direct form reads: every window inside it.
+struct PaddedInput {
+  int64_t h = 0, w = 0;
+};
+PaddedInput paddedInput(const Conv2dParams& p, const ConvShape& s) {
+  PaddedInput pi;
+  pi.h = std::max(s.h + p.pads[0] + p.pads[2],
+                  (s.oh - 1) * p.stride[0] + (s.kh - 1) * p.dilation[0] + 1);
+  pi.w = std::max(s.w + p.pads[1] + p.pads[3],
+                  (s.ow - 1) * p.stride[1] + (s.kw - 1) * p.dilation[1] + 1);
+  return pi;
+}
+
+// Output positions of one row per direct tile: spread evenly over as few tiles as the
+// microkernel's rows allow.
+int64_t directRows(const KernelTable& t, const ConvShape& s) {
+  return std::max<int64_t>(1, ceilDiv(s.ow, ceilDiv(s.ow, t.mr)));
+}
+
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
 // transforms and packing counted as memory traffic (a cost model the search refines later).
 // Rows per panel of the transposed GEMM: the positions spread evenly over as few panels as the
@@ -85,7 +110,10 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   if (isDepthwise(s)) return ConvVariant::Depthwise;
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
-  const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * 2;
+  // Packing im2col panels: a copy per element, a gather (and its set-up per run of columns)
+  // when strided.
+  const double pack = p.stride == I64x2{1, 1} ? 2 : 6;
+  const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack;
   ConvVariant best = ConvVariant::Gemm;
   double bestCost = gemm;
   if (transposedApplies(s, constantWeights)) {
@@ -93,11 +121,24 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const double positions = static_cast<double>(ceilDiv(s.oh * s.ow, rows) * rows);
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     // The same packing, plus the transpose of the result.
-    const double transposed =
-        positions * lanes * static_cast<double>(s.k) + positions * s.k * 2 + 2.0 * s.o * positions;
+    const double transposed = positions * lanes * static_cast<double>(s.k) +
+                              positions * s.k * pack + 2.0 * s.o * positions;
     if (transposed < 0.95 * bestCost) {
       best = ConvVariant::GemmTransposed;
       bestCost = transposed;
+    }
+  }
+  if (directApplies(s, constantWeights)) {
+    const int64_t rows = directRows(t, s);
+    const double positions = static_cast<double>(s.oh * ceilDiv(s.ow, rows) * rows);
+    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
+    const PaddedInput pi = paddedInput(p, s);
+    // No packing: the padded copy of the input, and the transpose of the result.
+    const double direct = positions * lanes * static_cast<double>(s.k) +
+                          static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
+    if (direct < bestCost) {
+      best = ConvVariant::Direct;
+      bestCost = direct;
     }
   }
   if (!winogradApplies(p, s, constantWeights)) return best;
@@ -167,7 +208,7 @@ public:
     if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
       lanes_ = lanesShape(t, s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
-    } else if (variant_ == ConvVariant::GemmTransposed) {
+    } else if (variant_ == ConvVariant::GemmTransposed || variant_ == ConvVariant::Direct) {
       // Weights [O, K] as B panels: [o panel][k][nr], lanes over o.
       const int64_t oPanels = ceilDiv(s.o, t.nr);
       const auto* w = static_cast<const float*>(weight);
@@ -180,6 +221,16 @@ public:
       packed_.resize(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
       packWeights(static_cast<const float*>(weight), packed_.data());
     }
+    if (variant_ == ConvVariant::Direct) {
+      padded_ = paddedInput(p, s);
+      koff_.resize(static_cast<size_t>(s.k));
+      for (int64_t c = 0; c < s.c; ++c)
+        for (int64_t ky = 0; ky < s.kh; ++ky)
+          for (int64_t kx = 0; kx < s.kw; ++kx)
+            koff_[static_cast<size_t>((c * s.kh + ky) * s.kw + kx)] =
+                (c * padded_.h + ky * p.dilation[0]) * padded_.w + kx * p.dilation[1];
+      directChunkRows_ = std::clamp<int64_t>(65536 / std::max<int64_t>(s.ow * s.o, 1), 1, s.oh);
+    }
   }
 
   // The weights are packed (GEMM with constant weights, transposed GEMM) or transformed
@@ -191,6 +242,8 @@ public:
       return ((pointwise_ ? 0 : ceilDiv(s_.oh * s_.ow, transposedRows(t_, s_)) * s_.k * t_.mr) +
               s_.oh * s_.ow * s_.o) *
              4;
+    if (variant_ == ConvVariant::Direct) // the padded input; per thread a chunk of rows by position
+      return (s_.c * padded_.h * padded_.w + threads * directChunkRows_ * s_.ow * s_.o) * 4;
     if (lanes_.blocks > 0) // per thread: a block's buffers and a strip or an A panel
       return threads * (lanesBlockFloats() + lanesThreadFloats()) * 4;
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
@@ -218,6 +271,8 @@ public:
       float* yb = y + b * s_.o * plane;
       if (lanes_.blocks > 0)
         runWinogradLanes(ctx, xb, yb, ws, ep);
+      else if (variant_ == ConvVariant::Direct)
+        runDirect(ctx, xb, yb, ws, ep);
       else if (variant_ == ConvVariant::GemmTransposed)
         runTransposed(ctx, xb, yb, ws, ep);
       else if (depthwise_)
@@ -256,6 +311,51 @@ private:
     block.y = y;
     block.ep = ep.count ? &ep : nullptr;
     runWindow(ctx, t_, block, s_.c, ws);
+  }
+
+  // Direct: the input copied into a zero-padded buffer, then per chunk of output rows
+  // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
+  // directRows positions of one output row, stride sw apart) times the weights (output channels in
+  // the lanes), and the chunk's positions transposed into NCHW with the epilogue.
+  void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
+                 const Epilogue& ep) const {
+    const int64_t ph = padded_.h, pw = padded_.w, top = p_.pads[0], left = p_.pads[1];
+    float* xp = ws;
+    parallelFor(ctx, s_.c, [&](int64_t c, int) {
+      float* plane = xp + c * ph * pw;
+      std::fill(plane, plane + ph * pw, 0.f);
+      for (int64_t iy = 0; iy < s_.h; ++iy)
+        std::copy(x + (c * s_.h + iy) * s_.w, x + (c * s_.h + iy + 1) * s_.w,
+                  plane + (iy + top) * pw + left);
+    });
+    const int64_t rows = directRows(t_, s_), oPanels = ceilDiv(s_.o, t_.nr);
+    const int64_t chunks = ceilDiv(s_.oh, directChunkRows_);
+    float* staging = xp + s_.c * ph * pw;
+    const int64_t sh = p_.stride[0], sw = p_.stride[1];
+    parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
+      float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
+      const int64_t oy0 = chunk * directChunkRows_, oy1 = std::min(s_.oh, oy0 + directChunkRows_);
+      for (int64_t oy = oy0; oy < oy1; ++oy)
+        for (int64_t ox0 = 0; ox0 < s_.ow; ox0 += rows)
+          for (int64_t op = 0; op < oPanels; ++op)
+            for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
+              GemmTile tile;
+              tile.kc = std::min(kc_, s_.k - k0);
+              tile.a = xp + oy * sh * pw + ox0 * sw;
+              tile.koff = koff_.data() + k0;
+              tile.ars = sw;
+              tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
+              tile.c = yt + ((oy - oy0) * s_.ow + ox0) * s_.o + op * t_.nr;
+              tile.ldc = s_.o;
+              tile.rows = static_cast<int>(std::min(rows, s_.ow - ox0));
+              tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+              tile.accumulate = k0 > 0;
+              t_.gemmDirect(tile);
+            }
+      const int64_t p0 = oy0 * s_.ow;
+      t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, y + p0, s_.oh * s_.ow, p0,
+                           ep.count ? &ep : nullptr);
+    });
   }
 
   // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels of transposedRows, output
@@ -470,7 +570,10 @@ private:
   ConvShape s_;
   ConvVariant variant_;
   bool depthwise_;
-  LanesShape lanes_{}; // blocks > 0: Winograd, Winograd2
+  LanesShape lanes_{};        // blocks > 0: Winograd, Winograd2
+  PaddedInput padded_{};      // Direct
+  std::vector<int64_t> koff_; // Direct: k = (c, ky, kx) -> offset in the padded input
+  int64_t directChunkRows_ = 1;
   bool pointwise_ = false;
   EpiloguePlan epilogue_;
   int64_t kc_ = 256;
@@ -499,7 +602,8 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
                       (id == ConvVariant::Depthwise && isDepthwise(s)) ||
                       ((id == ConvVariant::Winograd || id == ConvVariant::Winograd2) &&
                        winogradApplies(p, s, constant)) ||
-                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant));
+                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
+                      (id == ConvVariant::Direct && directApplies(s, constant));
     if (!fits) return nullptr;
     variant = id;
   }

@@ -10,7 +10,9 @@ namespace tessel::x86 {
 // GemmTransposed puts output channels in the vector lanes and output positions in the rows:
 // for small outputs (7x7) whose positions fill few lanes. Winograd F(4,3) and Winograd2 F(2,3)
 // are the same way round: channels in the lanes of the transforms and of the GEMMs, tiles in the
-// rows.
+// rows. Direct reads a zero-padded copy of the input in place (no im2col packing), output
+// channels in the lanes and output positions of a row in the rows: for convolutions of few
+// input channels (network stems), whose packing costs more than their arithmetic.
 enum class ConvVariant : uint32_t {
   Auto = 0,
   Gemm = 1,
@@ -18,6 +20,7 @@ enum class ConvVariant : uint32_t {
   Depthwise = 3,
   GemmTransposed = 4,
   Winograd2 = 5,
+  Direct = 6,
 };
 
 bool convSupported(const Conv2dParams& p, const std::vector<const TensorDesc*>& tensors);

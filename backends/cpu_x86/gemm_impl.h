@@ -21,6 +21,21 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
   }
 }
 
+// storeTile with the activation dispatched (a switch, not a lambda: the accumulators must not
+// escape to memory).
+template <int ROWS, int NV>
+__attribute__((always_inline)) inline void storeTileFast(V (&acc)[ROWS][NV], const GemmTile& t,
+                                                         const FastEpilogue& f) {
+  switch (f.act) {
+  case 1: storeTile<ROWS, NV, 1>(acc, t, f); break;
+  case 2: storeTile<ROWS, NV, 2>(acc, t, f); break;
+  case 3: storeTile<ROWS, NV, 3>(acc, t, f); break;
+  case 4: storeTile<ROWS, NV, 4>(acc, t, f); break;
+  case 5: storeTile<ROWS, NV, 5>(acc, t, f); break;
+  default: storeTile<ROWS, NV, 0>(acc, t, f); break;
+  }
+}
+
 // Stores rows x (nv vectors) of accumulators from acc (ld floats per row) into the tile's C with
 // any epilogue, for partial tiles.
 __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld, int rows, int nv,
@@ -72,14 +87,7 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a bias and relu/clip, or nothing) stays in registers.
   if (t.cols == NR && fast.usable) {
-    switch (fast.act) {
-    case 1: storeTile<ROWS, NV, 1>(acc, t, fast); break;
-    case 2: storeTile<ROWS, NV, 2>(acc, t, fast); break;
-    case 3: storeTile<ROWS, NV, 3>(acc, t, fast); break;
-    case 4: storeTile<ROWS, NV, 4>(acc, t, fast); break;
-    case 5: storeTile<ROWS, NV, 5>(acc, t, fast); break;
-    default: storeTile<ROWS, NV, 0>(acc, t, fast); break;
-    }
+    storeTileFast<ROWS, NV>(acc, t, fast);
     return;
   }
   // Everything else (partial tiles, other epilogues) from a copy in memory, so the common path
@@ -91,6 +99,58 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
     for (int j = 0; j < NV; ++j)
       I::store(spilled[r] + j * W, acc[r][j]);
   storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
+}
+
+// C[ROWS x NV*W] (+)= A * B panel with A read in place: a[koff[k] + r * ars] (a direct
+// convolution over a padded input: k = (c, ky, kx), rows = output positions of one row).
+template <int ROWS, int NV> void gemmDirectTile(const GemmTile& t) {
+  constexpr int NR = NV * W;
+  V acc[ROWS][NV];
+  const FastEpilogue fast = decode(t.ep);
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[r][j] = I::zero();
+  const float* b = t.b;
+  const int64_t ldb = t.ldb ? t.ldb : NR, ars = t.ars;
+  for (int64_t k = 0; k < t.kc; ++k, b += ldb) {
+    const float* a = t.a + t.koff[k];
+    V bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      bv[j] = I::load(b + j * W);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      const V av = I::set1(a[r * ars]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::fma(av, bv[j], acc[r][j]);
+    }
+  }
+  if (t.cols == NR && fast.usable) {
+    storeTileFast<ROWS, NV>(acc, t, fast);
+    return;
+  }
+  alignas(64) float spilled[ROWS][NV * W];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      I::store(spilled[r] + j * W, acc[r][j]);
+  storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
+}
+
+template <int MR, int NV, int ROWS = MR> void gemmDirectDispatch(const GemmTile& t) {
+  if (t.rows <= 0) return;
+  if constexpr (ROWS == 1) {
+    gemmDirectTile<1, NV>(t);
+  } else {
+    if (t.rows >= ROWS)
+      gemmDirectTile<ROWS, NV>(t);
+    else
+      gemmDirectDispatch<MR, NV, ROWS - 1>(t);
+  }
 }
 
 template <int MR, int NV, int ROWS = MR> void gemmDispatch(const GemmTile& t) {

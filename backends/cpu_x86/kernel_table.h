@@ -42,6 +42,10 @@ struct GemmTile {
   const float* a = nullptr;
   int64_t lda = 0; // floats between consecutive k rows of a: mr for a packed panel (0 means mr);
                    // a pointwise convolution's transposed form reads its input in place (h * w)
+  // Direct convolution (gemmDirect only): a row r, column k is a[koff[k] + r * ars], the
+  // padded input read in place.
+  const int64_t* koff = nullptr;
+  int64_t ars = 1;
   const float* b = nullptr;
   int64_t ldb = 0; // floats between consecutive k rows of b: nr for a packed panel; a pointwise
                    // convolution reads full panels straight from its input (ldb = h * w)
@@ -125,6 +129,8 @@ struct KernelTable {
   int mr = 0; // microkernel rows
   int nr = 0; // microkernel columns
   void (*gemm)(const GemmTile& t) = nullptr;
+  // The same with a indirect: rows r of column k at a + koff[k] + r * ars.
+  void (*gemmDirect)(const GemmTile& t) = nullptr;
   // Packs rows k0..k0+kc of a row-major matrix (ld elements per row), columns n0..n0+cols
   // (cols <= nr), into one B panel (kc x nr, zero-padded).
   void (*packB)(const float* src, int64_t ld, int64_t k0, int64_t kc, int64_t n0, int cols,

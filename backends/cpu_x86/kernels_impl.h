@@ -24,6 +24,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.mr = MR;
   t.nr = NV * W;
   t.gemm = &gemmDispatch<MR, NV>;
+  t.gemmDirect = &gemmDirectDispatch<MR, NV>;
   t.packB = &packB<NV * W>;
   t.packBConv = &packBConv<NV * W>;
   t.packAConv = &packBConv<MR>; // the same layout: [k][width] with width = mr

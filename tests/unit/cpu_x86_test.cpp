@@ -191,6 +191,27 @@ TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on e
   CHECK(worst[1] < 2e-5);
 }
 
+TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in lanes)") {
+  // Kernel id 6: stems (7x7 s2, 3x3 s2 with and without padding), asymmetric pads, dilation,
+  // output channels short of and past one panel of lanes, rows split over tiles, K past one
+  // block, batch 2, post-ops with every operand spread.
+  const PostOps post{PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
+                     PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 4),
+                     PostOp::makeUnary(UnaryKind::Relu)};
+  const PostOps clip{PostOp::makeUnary(UnaryKind::Clip, -0.1f, 0.2f)};
+  uint32_t seed = 450;
+  for (const ConvCase& c :
+       {ConvCase{{1, 3, 45, 47}, 64, 7, 7, 1, 2, 2, 1, {3, 3, 3, 3}, true, clip},
+        ConvCase{{2, 3, 29, 30}, 24, 3, 3, 1, 2, 2, 1, {0, 0, 0, 0}, true, post},
+        ConvCase{{1, 3, 31, 17}, 33, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
+        ConvCase{{1, 5, 13, 11}, 7, 3, 5, 1, 1, 3, 2, {2, 1, 0, 3}, true, {}},
+        ConvCase{{1, 8, 9, 10}, 40, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, true, post},
+        ConvCase{{1, 1, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}}}) {
+    INFO("x " << shapeToString(c.x) << " o " << c.o);
+    runConvCase(c, seed++, true, 6);
+  }
+}
+
 TEST_CASE("cpu_x86 transposed GEMM conv2d (positions in rows, channels in lanes)") {
   // Kernel id 4 forces it: positions that split unevenly over row panels, channels past and
   // short of one panel of lanes, strides, pads, post-ops with every operand spread.
