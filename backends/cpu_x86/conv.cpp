@@ -65,10 +65,17 @@ LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
   return l;
 }
 
-// The direct form: few input channels (the im2col matrix would be mostly packing work), any
-// kernel, stride, dilation and padding.
-bool directApplies(const ConvShape& s, bool constantWeights) {
-  return constantWeights && s.group == 1 && s.c <= 8 && s.k <= 1024 && s.oh > 0 && s.ow > 0;
+// The direct form: any kernel, stride, dilation and padding but pointwise (whose GEMMs read the
+// input in place already), while the padded copy of the input stays within 1 Mi floats; the
+// cost model takes it where im2col packing would cost more than the copy (stems, strided
+// convolutions).
+bool directApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
+  const int64_t h = s.h + p.pads[0] + p.pads[2] + s.kh * p.dilation[0];
+  const int64_t w = s.w + p.pads[1] + p.pads[3] + s.kw * p.dilation[1];
+  const bool pointwise = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
+                         p.dilation == I64x2{1, 1};
+  return constantWeights && s.group == 1 && !pointwise && s.oh > 0 && s.ow > 0 &&
+         s.c * h * w <= (1 << 20);
 }
 
 // The zero-padded input the direct form reads: every window inside it.
@@ -110,9 +117,11 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   if (isDepthwise(s)) return ConvVariant::Depthwise;
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
-  // Packing im2col panels: a copy per element, a gather (and its set-up per run of columns)
-  // when strided.
-  const double pack = p.stride == I64x2{1, 1} ? 2 : 6;
+  // Packing im2col panels: none for a pointwise convolution (read in place), a copy per
+  // element, a gather (and its set-up per run of columns) when strided.
+  const bool pointwise = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
+                         p.dilation == I64x2{1, 1};
+  const double pack = pointwise ? 0.25 : p.stride == I64x2{1, 1} ? 2 : 6;
   const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack;
   ConvVariant best = ConvVariant::Gemm;
   double bestCost = gemm;
@@ -128,14 +137,14 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
       bestCost = transposed;
     }
   }
-  if (directApplies(s, constantWeights)) {
+  if (directApplies(p, s, constantWeights)) {
     const int64_t rows = directRows(t, s);
     const double positions = static_cast<double>(s.oh * ceilDiv(s.ow, rows) * rows);
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the transpose of the result.
     const double direct = positions * lanes * static_cast<double>(s.k) +
-                          static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
+                          2.0 * static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
     if (direct < bestCost) {
       best = ConvVariant::Direct;
       bestCost = direct;
@@ -603,7 +612,7 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
                       ((id == ConvVariant::Winograd || id == ConvVariant::Winograd2) &&
                        winogradApplies(p, s, constant)) ||
                       (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
-                      (id == ConvVariant::Direct && directApplies(s, constant));
+                      (id == ConvVariant::Direct && directApplies(p, s, constant));
     if (!fits) return nullptr;
     variant = id;
   }

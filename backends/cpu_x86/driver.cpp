@@ -85,7 +85,7 @@ void parallelFor(const ExecContext& ctx, int64_t tasks,
 }
 
 int64_t ceilDiv(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
+  return a / b + (a % b != 0); // no overflow near INT64_MAX (dims of empty tensors may be huge)
 }
 
 WindowStrip windowStrip(const ConvGeometry& g, int lanes) {

@@ -33,11 +33,11 @@ public:
                int64_t biasLd)
       : t_(t), p_(p), epilogue_(p.postOps, Spread::Column, p.hasBias ? 2 : -1, bias, biasLd) {
     kc_ = 256;
-    mPanels_ = ceilDiv(p.m, t.mr);
-    nPanels_ = ceilDiv(p.n, t.nr);
     // With k = 0 or an empty output nothing of a or b is read, and validation checks none of
-    // their strides: b is not packed then.
+    // their strides (nor bounds the other dims): b is not packed then, and no panel counted.
     empty_ = p.batch == 0 || p.m == 0 || p.n == 0;
+    mPanels_ = empty_ ? 0 : ceilDiv(p.m, t.mr);
+    nPanels_ = empty_ ? 0 : ceilDiv(p.n, t.nr);
     bBatches_ = p.bStrides[0] == 0 || p.k == 0 || empty_ ? 1 : p.batch;
     if (b && p.k > 0 && !empty_) {
       packedB_.resize(static_cast<size_t>(bBatches_ * bFloats()));

@@ -206,7 +206,7 @@ TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in la
         ConvCase{{1, 3, 31, 17}, 33, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
         ConvCase{{1, 5, 13, 11}, 7, 3, 5, 1, 1, 3, 2, {2, 1, 0, 3}, true, {}},
         ConvCase{{1, 8, 9, 10}, 40, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, true, post},
-        ConvCase{{1, 1, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}}}) {
+        ConvCase{{1, 2, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, false, {}}}) { // 1x1 padded
     INFO("x " << shapeToString(c.x) << " o " << c.o);
     runConvCase(c, seed++, true, 6);
   }
