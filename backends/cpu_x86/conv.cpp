@@ -132,7 +132,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     // The same packing, plus the transpose of the result.
     const double transposed = positions * lanes * static_cast<double>(s.k) +
                               positions * s.k * pack + 2.0 * s.o * positions;
-    if (transposed < 0.95 * bestCost) {
+    if (transposed < bestCost) {
       best = ConvVariant::GemmTransposed;
       bestCost = transposed;
     }
