@@ -117,11 +117,15 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   if (isDepthwise(s)) return ConvVariant::Depthwise;
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
-  // Packing im2col panels: none for a pointwise convolution (read in place), a copy per
-  // element, a gather (and its set-up per run of columns) when strided.
+  // Packing im2col panels, in the same units (one per lane-FMA; a cycle is ~16), measured on
+  // stems: none for a pointwise convolution (read in place); per element a copy, or a gather
+  // when strided, plus the set-up of each run of columns (runs of NR for the GEMM, of only MR
+  // positions for the transposed form).
   const bool pointwise = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
                          p.dilation == I64x2{1, 1};
-  const double pack = pointwise ? 0.25 : p.stride == I64x2{1, 1} ? 2 : 6;
+  const bool strided = p.stride != I64x2{1, 1};
+  const double pack = pointwise ? 0.25 : strided ? 22 : 8;
+  const double packTransposed = pointwise ? 0.25 : strided ? 64 : 24;
   const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack;
   ConvVariant best = ConvVariant::Gemm;
   double bestCost = gemm;
@@ -129,9 +133,9 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const int64_t rows = transposedRows(t, s);
     const double positions = static_cast<double>(ceilDiv(s.oh * s.ow, rows) * rows);
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
-    // The same packing, plus the transpose of the result.
+    // Packing, plus the transpose of the result.
     const double transposed = positions * lanes * static_cast<double>(s.k) +
-                              positions * s.k * pack + 2.0 * s.o * positions;
+                              positions * s.k * packTransposed + 2.0 * s.o * positions;
     if (transposed < bestCost) {
       best = ConvVariant::GemmTransposed;
       bestCost = transposed;
@@ -144,7 +148,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the transpose of the result.
     const double direct = positions * lanes * static_cast<double>(s.k) +
-                          2.0 * static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
+                          4.0 * static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
     if (direct < bestCost) {
       best = ConvVariant::Direct;
       bestCost = direct;

@@ -256,7 +256,8 @@ TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vec
   uint32_t seed = 500;
   for (const PostOps& post : lists) {
     INFO("post-ops " << formatPostOp(post[0]));
-    runConvCase({{1, 6, 5, 7}, 11, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed, true);
+    // The GEMM pinned: the cost model may take Winograd here, whose error exp would amplify.
+    runConvCase({{1, 6, 5, 7}, 11, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed, true, 1);
     runConvCase({{1, 6, 5, 7}, 6, 3, 3, 6, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed + 1, true);
     seed += 5;
   }
