@@ -147,8 +147,10 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the transpose of the result.
+    const bool inPlace = pi.h == s.h && pi.w == s.w;
     const double direct = positions * lanes * static_cast<double>(s.k) +
-                          4.0 * static_cast<double>(s.c * pi.h * pi.w) + 2.0 * s.o * s.oh * s.ow;
+                          (inPlace ? 0.0 : 4.0 * static_cast<double>(s.c * pi.h * pi.w)) +
+                          2.0 * s.o * s.oh * s.ow;
     if (direct < bestCost) {
       best = ConvVariant::Direct;
       bestCost = direct;
@@ -256,7 +258,9 @@ public:
               s_.oh * s_.ow * s_.o) *
              4;
     if (variant_ == ConvVariant::Direct) // the padded input; per thread a chunk of rows by position
-      return (s_.c * padded_.h * padded_.w + threads * directChunkRows_ * s_.ow * s_.o) * 4;
+      return ((directInPlace() ? 0 : s_.c * padded_.h * padded_.w) +
+              threads * directChunkRows_ * s_.ow * s_.o) *
+             4;
     if (lanes_.blocks > 0) // per thread: a block's buffers and a strip or an A panel
       return threads * (lanesBlockFloats() + lanesThreadFloats()) * 4;
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
@@ -330,20 +334,27 @@ private:
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
   // directRows positions of one output row, stride sw apart) times the weights (output channels in
   // the lanes), and the chunk's positions transposed into NCHW with the epilogue.
+  bool directInPlace() const { return padded_.h == s_.h && padded_.w == s_.w; }
+
   void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
                  const Epilogue& ep) const {
     const int64_t ph = padded_.h, pw = padded_.w, top = p_.pads[0], left = p_.pads[1];
-    float* xp = ws;
-    parallelFor(ctx, s_.c, [&](int64_t c, int) {
-      float* plane = xp + c * ph * pw;
-      std::fill(plane, plane + ph * pw, 0.f);
-      for (int64_t iy = 0; iy < s_.h; ++iy)
-        std::copy(x + (c * s_.h + iy) * s_.w, x + (c * s_.h + iy + 1) * s_.w,
-                  plane + (iy + top) * pw + left);
-    });
+    // Without padding every window lies inside the input: read it in place.
+    const float* xp = x;
+    if (!directInPlace()) {
+      float* copy = ws;
+      parallelFor(ctx, s_.c, [&](int64_t c, int) {
+        float* plane = copy + c * ph * pw;
+        std::fill(plane, plane + ph * pw, 0.f);
+        for (int64_t iy = 0; iy < s_.h; ++iy)
+          std::copy(x + (c * s_.h + iy) * s_.w, x + (c * s_.h + iy + 1) * s_.w,
+                    plane + (iy + top) * pw + left);
+      });
+      xp = copy;
+    }
     const int64_t rows = directRows(t_, s_), oPanels = ceilDiv(s_.o, t_.nr);
     const int64_t chunks = ceilDiv(s_.oh, directChunkRows_);
-    float* staging = xp + s_.c * ph * pw;
+    float* staging = ws + (directInPlace() ? 0 : s_.c * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;

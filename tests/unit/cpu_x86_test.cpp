@@ -192,7 +192,8 @@ TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on e
 }
 
 TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in lanes)") {
-  // Kernel id 6: stems (7x7 s2, 3x3 s2 with and without padding), asymmetric pads, dilation,
+  // Kernel id 6: stems (7x7 s2, 3x3 s2 with and without padding: without, the input is read in
+  // place), a strided 1x1, asymmetric pads, dilation,
   // output channels short of and past one panel of lanes, rows split over tiles, K past one
   // block, batch 2, post-ops with every operand spread.
   const PostOps post{PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, 3),
@@ -206,6 +207,7 @@ TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in la
         ConvCase{{1, 3, 31, 17}, 33, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
         ConvCase{{1, 5, 13, 11}, 7, 3, 5, 1, 1, 3, 2, {2, 1, 0, 3}, true, {}},
         ConvCase{{1, 8, 9, 10}, 40, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, true, post},
+        ConvCase{{1, 16, 9, 9}, 7, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, post},  // in place
         ConvCase{{1, 2, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, false, {}}}) { // 1x1 padded
     INFO("x " << shapeToString(c.x) << " o " << c.o);
     runConvCase(c, seed++, true, 6);
