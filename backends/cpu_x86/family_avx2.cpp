@@ -4,7 +4,6 @@
 #include "kernel_table.h"
 
 #include <cstdint>
-#include <type_traits> // integral_constant only: no code
 
 namespace tessel::x86 {
 namespace avx2_family {

@@ -5,7 +5,6 @@
 #include "kernel_table.h"
 
 #include <cstdint>
-#include <type_traits> // integral_constant only: no code
 
 namespace tessel::x86 {
 namespace avx512_family {

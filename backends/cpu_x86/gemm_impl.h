@@ -128,8 +128,9 @@ template <int ROWS, int NV> void gemmDirectTile(const GemmTile& t) {
         acc[r][j] = I::fma(av, bv[j], acc[r][j]);
     }
   }
-  if (t.cols == NR && fast.usable) {
-    storeTileFast<ROWS, NV>(acc, t, fast);
+  // The direct form's tiles go to a buffer by position, the epilogue applied later.
+  if (t.cols == NR && !t.ep) {
+    storeTile<ROWS, NV, 0>(acc, t, fast);
     return;
   }
   alignas(64) float spilled[ROWS][NV * W];

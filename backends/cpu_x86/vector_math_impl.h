@@ -197,24 +197,23 @@ template <int ACT> inline V activate(V v, const FastEpilogue& f) {
   return v;
 }
 
-// A fast epilogue on a vector whose lanes are channels: bias holds the lanes' row adds.
-template <int ACT> inline V laneEpilogue(V v, V bias, const FastEpilogue& f) {
-  v = activate<ACT>(I::add(v, bias), f);
-  if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
-  return v;
+// A fast epilogue on n vectors whose lanes are channels (bias: the lanes' row adds), the
+// activation switched once for all of them.
+template <int ACT> inline void laneEpilogueAct(V* v, int n, V bias, const FastEpilogue& f) {
+  for (int i = 0; i < n; ++i) {
+    V x = activate<ACT>(I::add(v[i], bias), f);
+    if (f.affine) x = I::fma(x, I::set1(f.scale), I::set1(f.shift));
+    v[i] = x;
+  }
 }
-
-// Calls fn(std::integral_constant<int, ACT>) with the fast epilogue's activation as a
-// compile-time constant, or ACT = -1 when the epilogue is not a fast one.
-template <class Fn> inline void withActivation(const FastEpilogue& f, Fn&& fn) {
-  if (!f.usable) return fn(std::integral_constant<int, -1>{});
+inline void laneEpilogue(V* v, int n, V bias, const FastEpilogue& f) {
   switch (f.act) {
-  case 1: return fn(std::integral_constant<int, 1>{});
-  case 2: return fn(std::integral_constant<int, 2>{});
-  case 3: return fn(std::integral_constant<int, 3>{});
-  case 4: return fn(std::integral_constant<int, 4>{});
-  case 5: return fn(std::integral_constant<int, 5>{});
-  default: return fn(std::integral_constant<int, 0>{});
+  case 1: laneEpilogueAct<1>(v, n, bias, f); break;
+  case 2: laneEpilogueAct<2>(v, n, bias, f); break;
+  case 3: laneEpilogueAct<3>(v, n, bias, f); break;
+  case 4: laneEpilogueAct<4>(v, n, bias, f); break;
+  case 5: laneEpilogueAct<5>(v, n, bias, f); break;
+  default: laneEpilogueAct<0>(v, n, bias, f); break;
   }
 }
 

@@ -66,10 +66,10 @@ inline float windowCount(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
 }
 
 // Output rows oyBegin..oyEnd from the strip that starts at input row oyBegin * sh - ph. TAPS > 0
-// fixes the tap count at compile time (3x3 windows) so the tap loop unrolls. ACT >= 0: a fast
-// epilogue with that activation, applied with the channels still in the lanes (bias: their row
-// adds); -1: any epilogue, per channel after the transpose.
-template <WindowMode MODE, int TAPS, int ACT>
+// fixes the tap count at compile time (3x3 windows) so the tap loop unrolls. A fast epilogue is
+// applied with the channels still in the lanes (bias: their row adds); any other per channel
+// after the transpose.
+template <WindowMode MODE, int TAPS>
 inline void windowStripRows(const WindowBlock& p, const float* strip, const float* weights,
                             const int64_t* tapOffset, int64_t runtimeTaps, int64_t oyBegin,
                             int64_t oyEnd, const FastEpilogue& fast, V bias) {
@@ -110,12 +110,10 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
           // An empty window averages to 0, as in the reference.
           acc[j] = I::div(acc[j], I::set1(count > 1.f ? count : 1.f));
         }
-      if constexpr (ACT >= 0)
-        for (int j = 0; j < W; ++j)
-          acc[j] = laneEpilogue<ACT>(acc[j], bias, fast);
+      if (fast.usable) laneEpilogue(acc, W, bias, fast);
       I::transpose(acc); // acc[l]: channel l, columns ox0..ox0+W
       float* y = p.y + oy * g.ow + ox0;
-      if (ACT >= 0 && nt == W && p.channels == W) {
+      if (fast.usable && nt == W && p.channels == W) {
 #pragma GCC unroll 16
         for (int l = 0; l < W; ++l)
           I::store(y + l * outPlane, acc[l]);
@@ -123,7 +121,7 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
       }
       for (int l = 0; l < p.channels; ++l) {
         V r = acc[l];
-        if constexpr (ACT < 0) r = epilogue(r, *p.ep, p.channel + l, oy * g.ow + ox0, nt);
+        if (!fast.usable) r = epilogue(r, *p.ep, p.channel + l, oy * g.ow + ox0, nt);
         storeUpTo(y + l * outPlane, r, nt);
       }
     }
@@ -151,13 +149,10 @@ template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
   for (int64_t oy = p.oy0; oy < p.oy1; oy += s.rows) {
     const int64_t oyEnd = minI(p.oy1, oy + s.rows);
     fillStrip(p, oy * g.sh - g.ph, (oyEnd - oy - 1) * g.sh + window, pad, strip);
-    withActivation(fast, [&](auto act) {
-      constexpr int ACT = decltype(act)::value;
-      if (taps == 9)
-        windowStripRows<MODE, 9, ACT>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
-      else
-        windowStripRows<MODE, 0, ACT>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
-    });
+    if (taps == 9)
+      windowStripRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+    else
+      windowStripRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
   }
 }
 
@@ -180,22 +175,20 @@ inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep,
   }
 }
 
-template <int ACT>
-inline void transposeEpilogueAct(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                                 float* y, int64_t ldy, int64_t col0, const Epilogue* ep,
-                                 const FastEpilogue& fast) {
+inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
+                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
+  const FastEpilogue fast = decode(ep);
   for (int64_t ob = o0; ob < o1; ob += W) {
     const int channels = static_cast<int>(minI(W, o1 - ob));
     const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + ob, channels) : I::zero();
     for (int64_t i0 = 0; i0 < n; i0 += W) {
       const int positions = static_cast<int>(minI(W, n - i0));
       V v[W];
-      for (int i = 0; i < W; ++i) {
+      for (int i = 0; i < W; ++i)
         v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + ob, channels) : I::zero();
-        if constexpr (ACT >= 0) v[i] = laneEpilogue<ACT>(v[i], bias, fast);
-      }
+      if (fast.usable) laneEpilogue(v, W, bias, fast);
       I::transpose(v); // v[l]: channel ob + l, positions i0..i0+W
-      if (ACT >= 0 && positions == W && channels == W) {
+      if (fast.usable && positions == W && channels == W) {
 #pragma GCC unroll 16
         for (int l = 0; l < W; ++l)
           I::store(y + (ob + l) * ldy + i0, v[l]);
@@ -203,17 +196,9 @@ inline void transposeEpilogueAct(const float* x, int64_t ldx, int64_t n, int64_t
       }
       for (int l = 0; l < channels; ++l) {
         V r = v[l];
-        if constexpr (ACT < 0) r = epilogue(r, *ep, ob + l, col0 + i0, positions);
+        if (!fast.usable) r = epilogue(r, *ep, ob + l, col0 + i0, positions);
         storeUpTo(y + (ob + l) * ldy + i0, r, positions);
       }
     }
   }
-}
-
-inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
-  const FastEpilogue fast = decode(ep);
-  withActivation(fast, [&](auto act) {
-    transposeEpilogueAct<decltype(act)::value>(x, ldx, n, o0, o1, y, ldy, col0, ep, fast);
-  });
 }
