@@ -56,9 +56,11 @@ __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld,
   }
 }
 
-// C[ROWS x NV*W] (+)= A panel (k stride lda, MR when packed) * B panel; only rows < ROWS of a
-// are read.
-template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
+// C[ROWS x NV*W] (+)= A * B panel. A packed (DIRECT false): row r, column k at a[k * lda + r]
+// (lda = MR when 0); DIRECT: the input read in place, a[koff[k] + r * ars] (a direct convolution
+// over a padded input: k = (c, ky, kx), rows = output positions of one row). Only rows < ROWS of
+// a are read.
+template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, int64_t mr) {
   constexpr int NR = NV * W;
   V acc[ROWS][NV];
   // Decoded before the loop: nothing but the tile's stores runs while the accumulators are live.
@@ -70,25 +72,35 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
       acc[r][j] = I::zero();
   const float* a = t.a;
   const float* b = t.b;
-  const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : MR;
-  for (int64_t k = 0; k < t.kc; ++k, a += lda, b += ldb) {
+  const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr, ars = t.ars;
+  for (int64_t k = 0; k < t.kc; ++k, b += ldb) {
+    const float* ak = DIRECT ? t.a + t.koff[k] : a;
     V bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       bv[j] = I::load(b + j * W);
 #pragma GCC unroll 16
     for (int r = 0; r < ROWS; ++r) {
-      const V av = I::set1(a[r]);
+      const V av = I::set1(ak[DIRECT ? r * ars : r]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
         acc[r][j] = I::fma(av, bv[j], acc[r][j]);
     }
+    if (!DIRECT) a += lda;
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
-  // full-width tile with a bias and relu/clip, or nothing) stays in registers.
+  // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a
+  // buffer by position with no epilogue (applied with the transpose).
   if (t.cols == NR && fast.usable) {
-    storeTileFast<ROWS, NV>(acc, t, fast);
-    return;
+    if constexpr (DIRECT) {
+      if (!t.ep) {
+        storeTile<ROWS, NV, 0>(acc, t, fast);
+        return;
+      }
+    } else {
+      storeTileFast<ROWS, NV>(acc, t, fast);
+      return;
+    }
   }
   // Everything else (partial tiles, other epilogues) from a copy in memory, so the common path
   // above keeps the accumulators in registers.
@@ -101,45 +113,11 @@ template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
   storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
 }
 
-// C[ROWS x NV*W] (+)= A * B panel with A read in place: a[koff[k] + r * ars] (a direct
-// convolution over a padded input: k = (c, ky, kx), rows = output positions of one row).
+template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
+  gemmTileImpl<ROWS, NV, false>(t, MR);
+}
 template <int ROWS, int NV> void gemmDirectTile(const GemmTile& t) {
-  constexpr int NR = NV * W;
-  V acc[ROWS][NV];
-  const FastEpilogue fast = decode(t.ep);
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      acc[r][j] = I::zero();
-  const float* b = t.b;
-  const int64_t ldb = t.ldb ? t.ldb : NR, ars = t.ars;
-  for (int64_t k = 0; k < t.kc; ++k, b += ldb) {
-    const float* a = t.a + t.koff[k];
-    V bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      bv[j] = I::load(b + j * W);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      const V av = I::set1(a[r * ars]);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[r][j] = I::fma(av, bv[j], acc[r][j]);
-    }
-  }
-  // The direct form's tiles go to a buffer by position, the epilogue applied later.
-  if (t.cols == NR && !t.ep) {
-    storeTile<ROWS, NV, 0>(acc, t, fast);
-    return;
-  }
-  alignas(64) float spilled[ROWS][NV * W];
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      I::store(spilled[r] + j * W, acc[r][j]);
-  storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
+  gemmTileImpl<ROWS, NV, true>(t, 0);
 }
 
 template <int MR, int NV, int ROWS = MR> void gemmDirectDispatch(const GemmTile& t) {
