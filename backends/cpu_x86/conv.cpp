@@ -398,32 +398,36 @@ private:
         const int r = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
         t_.packAConv(geo, 0, s_.k, rp * rows, r, apack + rp * s_.k * t_.mr);
       });
-    parallelFor(ctx, rPanels * oPanels, [&](int64_t task, int) {
-      const int64_t rp = task % rPanels, op = task / rPanels;
-      for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
-        GemmTile tile;
-        tile.kc = std::min(kc_, s_.k - k0);
-        if (pointwise_) {
-          tile.a = x + k0 * n + rp * rows;
-          tile.lda = n;
-        } else {
-          tile.a = apack + (rp * s_.k + k0) * t_.mr;
+    // Tasks of one panel of output channels and a run of row panels: the B panel is reused
+    // across the run, and the task transposes its own results into NCHW (no second pass over
+    // the result, no data from another thread).
+    const int64_t runs = std::min(rPanels, ceilDiv(2 * std::max(ctx.threads, 1), oPanels));
+    const int64_t perRun = ceilDiv(rPanels, runs);
+    parallelFor(ctx, oPanels * runs, [&](int64_t task, int) {
+      const int64_t op = task / runs, rp0 = task % runs * perRun;
+      const int64_t rp1 = std::min(rPanels, rp0 + perRun);
+      if (rp0 >= rp1) return;
+      for (int64_t rp = rp0; rp < rp1; ++rp)
+        for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
+          GemmTile tile;
+          tile.kc = std::min(kc_, s_.k - k0);
+          if (pointwise_) {
+            tile.a = x + k0 * n + rp * rows;
+            tile.lda = n;
+          } else {
+            tile.a = apack + (rp * s_.k + k0) * t_.mr;
+          }
+          tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
+          tile.c = ct + rp * rows * s_.o + op * t_.nr;
+          tile.ldc = s_.o;
+          tile.rows = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
+          tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+          tile.accumulate = k0 > 0;
+          t_.gemm(tile);
         }
-        tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-        tile.c = ct + rp * rows * s_.o + op * t_.nr;
-        tile.ldc = s_.o;
-        tile.rows = static_cast<int>(std::min<int64_t>(rows, n - rp * rows));
-        tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
-        tile.accumulate = k0 > 0;
-        t_.gemm(tile);
-      }
-    });
-    const int64_t lanes = t_.vectorWidth;
-    const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * std::max(ctx.threads, 1)), lanes) * lanes;
-    parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
-      const int64_t o0 = task * oChunk;
-      t_.transposeEpilogue(ct, s_.o, n, o0, std::min(s_.o, o0 + oChunk), y, n, 0,
-                           ep.count ? &ep : nullptr);
+      const int64_t p0 = rp0 * rows, p1 = std::min(n, rp1 * rows), o0 = op * t_.nr;
+      t_.transposeEpilogue(ct + p0 * s_.o, s_.o, p1 - p0, o0, std::min(s_.o, o0 + t_.nr), y + p0, n,
+                           p0, ep.count ? &ep : nullptr);
     });
   }
 
