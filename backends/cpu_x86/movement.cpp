@@ -1,6 +1,7 @@
 #include "movement.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace tessel::x86 {
@@ -29,11 +30,47 @@ void fillBytes(DType t, double v, uint8_t* out) {
   }
 }
 
+// Whether two regions of one size and one destination stride set may write the same element,
+// decided exactly when the strides of the levels longer than 1 are positive and nest
+// (stride[0] >= size[1] * stride[1], stride[1] >= size[2] * stride[2]): then an offset difference
+// has at most two candidates per level. Anything else counts as overlapping.
+bool mayOverlap(const Region& a, const Region& b) {
+  const auto& n = a.size;
+  std::array<int64_t, 3> st = a.dst.stride;
+  for (int l = 2; l >= 0; --l)
+    if (n[l] == 1) st[l] = l == 2 ? 1 : st[l + 1] * n[l + 1]; // a level of one: any nesting stride
+  if (st[2] <= 0 || st[1] < n[2] * st[2] || st[0] < n[1] * st[1]) return true;
+  const auto floorDiv = [](int64_t x, int64_t y) {
+    return x / y - (x % y != 0 && (x < 0) != (y < 0));
+  };
+  const int64_t d = a.dst.offset - b.dst.offset;
+  for (int64_t di = floorDiv(d, st[0]); di <= floorDiv(d, st[0]) + 1; ++di) {
+    if (di <= -n[0] || di >= n[0]) continue;
+    const int64_t r0 = d - di * st[0];
+    for (int64_t dj = floorDiv(r0, st[1]); dj <= floorDiv(r0, st[1]) + 1; ++dj) {
+      if (dj <= -n[1] || dj >= n[1]) continue;
+      const int64_t r1 = r0 - dj * st[1];
+      if (r1 % st[2] == 0 && r1 / st[2] > -n[2] && r1 / st[2] < n[2]) return true;
+    }
+  }
+  return false;
+}
+
 class RasterKernel final : public PreparedKernel {
 public:
   explicit RasterKernel(const RasterParams& p) : p_(p) {
     for (const Region& r : p.regions)
       rows_ += r.size[0] * r.size[1] * (r.size[2] > 0 ? 1 : 0);
+    // Row by row across regions only when that cannot change the result: one shape, one
+    // destination stride set, no element written twice.
+    interleaved_ = p.regions.size() > 1 &&
+                   p.regions.front().size[0] * p.regions.front().size[1] >= 8; // rows to split
+    for (const Region& r : p.regions)
+      interleaved_ = interleaved_ && r.size == p.regions.front().size && r.size[2] > 0 &&
+                     r.dst.stride == p.regions.front().dst.stride;
+    for (size_t i = 0; interleaved_ && i < p.regions.size(); ++i)
+      for (size_t j = i + 1; interleaved_ && j < p.regions.size(); ++j)
+        interleaved_ = !mayOverlap(p.regions[i], p.regions[j]);
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
@@ -54,6 +91,19 @@ public:
     // Tasks: runs of rows (i, j) over all regions, about 4 per thread.
     const int64_t tasks = std::min<int64_t>(rows_, std::max(1, ctx.threads) * 4);
     if (tasks == 0) return Status::ok();
+    if (interleaved_) {
+      // Regions of one shape (a depth-to-space, an upsampling) take turns row by row, so the
+      // output lines they share are written while in cache, not once per region.
+      const Region& first = p_.regions.front();
+      const int64_t count = first.size[0] * first.size[1];
+      const int64_t rowTasks = std::min<int64_t>(count, std::max(1, ctx.threads) * 4);
+      parallelFor(ctx, rowTasks, [&](int64_t task, int) {
+        for (int64_t q = count * task / rowTasks; q < count * (task + 1) / rowTasks; ++q)
+          for (const Region& r : p_.regions)
+            copyRow(r, q / r.size[1], q % r.size[1], in[r.source].hostData<uint8_t>(), dst, elem);
+      });
+      return Status::ok();
+    }
     parallelFor(ctx, tasks, [&](int64_t task, int) {
       const int64_t r0 = rows_ * task / tasks, r1 = rows_ * (task + 1) / tasks;
       int64_t row = 0;
@@ -97,6 +147,7 @@ private:
 
   const RasterParams& p_;
   int64_t rows_ = 0;
+  bool interleaved_ = false; // every region of one shape
 };
 
 class ReduceKernel final : public PreparedKernel {

@@ -424,4 +424,28 @@ TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
   Primitive p;
   p.params = r;
   compareWithReference(p, {a, b, out}, {randomFloats(24, seed++), randomFloats(6, seed++)}, 0, 0.f);
+
+  // Regions of one shape, taken row by row together when no element is written twice: a
+  // depth-to-space of 4 x [3, 5, 7] into [3, 10, 14] (disjoint, interleaved)...
+  RasterParams d2s;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx)
+      d2s.regions.push_back(
+          Region{0, {(dy * 2 + dx) * 105, {35, 7, 1}}, {dy * 14 + dx, {140, 28, 2}}, {3, 5, 7}});
+  Primitive pd;
+  pd.params = d2s;
+  compareWithReference(pd,
+                       {TensorDesc{DType::F32, {4, 3, 5, 7}}, TensorDesc{DType::F32, {3, 10, 14}}},
+                       {randomFloats(420, seed++)}, 0, 0.f);
+  // ... and two that overlap a row apart, where the later region must win everywhere (taken
+  // row by row, the first region's next row would overwrite the second's).
+  RasterParams over;
+  over.regions = {Region{0, {0, {0, 5, 1}}, {0, {0, 5, 1}}, {1, 8, 5}},
+                  Region{1, {0, {0, 5, 1}}, {5, {0, 5, 1}}, {1, 8, 5}}};
+  Primitive po;
+  po.params = over;
+  compareWithReference(po,
+                       {TensorDesc{DType::F32, {8, 5}}, TensorDesc{DType::F32, {8, 5}},
+                        TensorDesc{DType::F32, {9, 5}}},
+                       {randomFloats(40, seed++), randomFloats(40, seed++)}, 0, 0.f);
 }
