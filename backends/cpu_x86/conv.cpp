@@ -261,8 +261,10 @@ public:
       return ((directInPlace() ? 0 : s_.c * padded_.h * padded_.w) +
               threads * directChunkRows_ * s_.ow * s_.o) *
              4;
-    if (lanes_.blocks > 0) // per thread: a block's buffers and a strip or an A panel
-      return threads * (lanesBlockFloats() + lanesThreadFloats()) * 4;
+    if (lanes_.blocks > 0) // a block's buffers per thread, or one block's and a strip per thread
+      return (lanesBlocksInParallel(threads) ? threads * (lanesBlockFloats() + lanesThreadFloats())
+                                             : lanesBlockFloats() + threads * lanesThreadFloats()) *
+             4;
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
     const int64_t weights = packed_.empty() ? s_.group * mPanels_ * s_.k * t_.mr : 0;
     return (weights + threads * kc_ * chunkPanels(threads) * t_.nr) * 4;
@@ -450,9 +452,8 @@ private:
   void runWinogradLanes(const ExecContext& ctx, const float* x, float* y, float* ws,
                         const Epilogue& ep) const {
     const LanesShape& l = lanes_;
-    const int threads = std::max(ctx.threads, 1);
     const int64_t setFloats = lanesBlockFloats() + lanesThreadFloats();
-    if (threads <= 1 || l.blocks >= 2 * threads) {
+    if (lanesBlocksInParallel(ctx.threads)) {
       const ExecContext serial = [&] {
         ExecContext c = ctx;
         c.threads = 1;
@@ -465,7 +466,12 @@ private:
       return;
     }
     for (int64_t block = 0; block < l.blocks; ++block)
-      lanesBlock(ctx, x, y, block, ws, ws + lanesBlockFloats(), setFloats, ep);
+      lanesBlock(ctx, x, y, block, ws, ws + lanesBlockFloats(), lanesThreadFloats(), ep);
+  }
+
+  // Whole blocks to threads (each with its own buffers) when there are enough of them.
+  bool lanesBlocksInParallel(int threads) const {
+    return threads <= 1 || lanes_.blocks >= 2 * static_cast<int64_t>(threads);
   }
 
   // One block of tile rows; buffers: v, m, the output by position; scratch + slot * scratchStride:
