@@ -23,6 +23,21 @@ bool allF32Plain(const Primitive& p, const std::vector<TensorDesc>& t) {
   return t[p.outputs[0]].dtype == DType::F32 && t[p.outputs[0]].layout == Layout::Plain;
 }
 
+// Window ops' tiling arithmetic (strips, tiles, panels, padded copies) stays far inside int64
+// for dimensions up to 2^24; a file with larger ones (valid, but no real model) runs on the
+// reference backend, whose loops are checked element by element.
+bool dimsFit(const Primitive& p, const std::vector<TensorDesc>& t) {
+  constexpr int64_t kMax = int64_t{1} << 24;
+  const auto fits = [&](int32_t id) {
+    for (int64_t d : t[id].shape)
+      if (d > kMax) return false;
+    return true;
+  };
+  for (int32_t id : p.inputs)
+    if (!fits(id)) return false;
+  return fits(p.outputs[0]);
+}
+
 class CpuX86Descriptor final : public BackendDescriptor {
 public:
   explicit CpuX86Descriptor(const KernelTable& t) : table_(t) {}
@@ -32,9 +47,10 @@ public:
     if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
     if (!allF32Plain(p, t)) return false;
     switch (p.kind()) {
-    case PrimitiveKind::Conv2d: return x86::vectorPostOps(p.as<Conv2dParams>().postOps);
+    case PrimitiveKind::Conv2d:
+      return dimsFit(p, t) && x86::vectorPostOps(p.as<Conv2dParams>().postOps);
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
-    case PrimitiveKind::Pool:
+    case PrimitiveKind::Pool: return dimsFit(p, t);
     case PrimitiveKind::Reduce: return true;
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:

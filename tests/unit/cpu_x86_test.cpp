@@ -191,6 +191,33 @@ TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on e
   CHECK(worst[1] < 2e-5);
 }
 
+TEST_CASE("cpu_x86 declines convolutions and pools with dimensions past 2^24") {
+  // Valid (an empty batch) but no real model: the tiling arithmetic is only sized for less, so
+  // the reference backend takes them.
+  const int64_t huge = (int64_t{1} << 24) + 1;
+  Conv2dParams c;
+  Primitive conv;
+  conv.params = c;
+  conv.inputs = {0, 1};
+  conv.outputs = {2};
+  const std::vector<TensorDesc> cd = {TensorDesc{DType::F32, {0, 2, huge, 1}},
+                                      TensorDesc{DType::F32, {3, 2, 1, 1}},
+                                      TensorDesc{DType::F32, {0, 3, huge, 1}}};
+  REQUIRE(validatePrimitive(conv, cd).isOk());
+  PoolParams pp;
+  Primitive pool;
+  pool.params = pp;
+  pool.inputs = {0};
+  pool.outputs = {1};
+  const std::vector<TensorDesc> pd = {TensorDesc{DType::F32, {0, 2, huge, 1}},
+                                      TensorDesc{DType::F32, {0, 2, huge, 1}}};
+  REQUIRE(validatePrimitive(pool, pd).isOk());
+  for (auto& f : families()) {
+    CHECK_FALSE(f->backend->descriptor().supports(conv, cd));
+    CHECK_FALSE(f->backend->descriptor().supports(pool, pd));
+  }
+}
+
 TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in lanes)") {
   // Kernel id 6: stems (7x7 s2, 3x3 s2 with and without padding: without, the input is read in
   // place), a strided 1x1, asymmetric pads, dilation,
