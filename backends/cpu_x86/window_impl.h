@@ -2,19 +2,25 @@
 // Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
 // A window call covers W channels in the vector lanes (WindowBlock in kernel_table.h).
 
+// GCC only (clang has no such attribute and no such rewrite to avoid).
+#if defined(__GNUC__) && !defined(__clang__)
+#define TESSEL_KEEP_STORE_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TESSEL_KEEP_STORE_LOOPS
+#endif
+
 // n vectors of v from p. Loops of vector stores stay loops here and in fillStrip: GCC would
 // otherwise turn them into memcpy calls (rep movs), slow for the few vectors a row's padding or
 // a tail of columns has.
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void
-fillVectors(float* p, int64_t n, V v) {
+TESSEL_KEEP_STORE_LOOPS inline void fillVectors(float* p, int64_t n, V v) {
   for (int64_t i = 0; i < n; ++i)
     I::store(p + i * W, v);
 }
 
 // Transposes input rows iy0..iy0+rows of the block's planes into the strip: strip column c holds
 // input column c - pw, `pad` outside the input and in the lanes past the block's channels.
-__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void
-fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows, float pad, float* strip) {
+TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0, int64_t rows,
+                                              float pad, float* strip) {
   const ConvGeometry& g = p.g;
   const int64_t cols = p.strip.cols, plane = g.h * g.w;
   const V padV = I::set1(pad);
