@@ -3,6 +3,8 @@
 // packed panel by panel per run (never materialised), and the post-ops applied in registers.
 #include "conv.h"
 
+#include "tessel/core/checked_math.h"
+
 #include <algorithm>
 
 namespace tessel::x86 {
@@ -37,6 +39,18 @@ bool isDepthwise(const ConvShape& s) {
   return s.group == s.c && s.o == s.c && s.cg == 1;
 }
 
+// 1x1, stride 1, no padding or dilation: the input is its own im2col matrix.
+bool isPointwise(const Conv2dParams& p, const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
+         p.dilation == I64x2{1, 1};
+}
+
+// Rows per microkernel panel when n rows spread evenly over as few panels of at most mr as they
+// need (49: 5 panels of 10, not 4 of 12 and one of 1).
+int64_t evenRows(int64_t n, int64_t mr) {
+  return std::max<int64_t>(1, ceilDiv(n, std::max<int64_t>(ceilDiv(n, mr), 1)));
+}
+
 bool winogradApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
   return constantWeights && s.oh > 0 && s.ow > 0 && s.kh == 3 && s.kw == 3 &&
          p.stride == I64x2{1, 1} && p.dilation == I64x2{1, 1} && s.group == 1;
@@ -61,7 +75,7 @@ LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
       std::clamp<int64_t>(fit / std::max<int64_t>(l.tilesW, 1), 1, std::max<int64_t>(l.tilesH, 1));
   l.blocks = ceilDiv(l.tilesH, l.rowsPerBlock);
   l.blockTiles = l.rowsPerBlock * l.tilesW;
-  l.rows = std::max<int64_t>(1, ceilDiv(l.blockTiles, ceilDiv(l.blockTiles, t.mr)));
+  l.rows = evenRows(l.blockTiles, t.mr);
   return l;
 }
 
@@ -69,18 +83,11 @@ LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
 // input in place already), while the padded copy of the input stays within 1 Mi floats; the
 // cost model takes it where im2col packing would cost more than the copy (stems, strided
 // convolutions).
-bool directApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
-  const int64_t h = s.h + p.pads[0] + p.pads[2] + s.kh * p.dilation[0];
-  const int64_t w = s.w + p.pads[1] + p.pads[3] + s.kw * p.dilation[1];
-  const bool pointwise = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
-                         p.dilation == I64x2{1, 1};
-  return constantWeights && s.group == 1 && !pointwise && s.oh > 0 && s.ow > 0 &&
-         s.c * h * w <= (1 << 20);
-}
-
-// The zero-padded input the direct form reads: every window inside it.
+// The zero-padded input the direct form reads: every window inside it; inPlace when that is the
+// input itself (no padding, no window past its end).
 struct PaddedInput {
   int64_t h = 0, w = 0;
+  bool inPlace = false;
 };
 PaddedInput paddedInput(const Conv2dParams& p, const ConvShape& s) {
   PaddedInput pi;
@@ -88,29 +95,41 @@ PaddedInput paddedInput(const Conv2dParams& p, const ConvShape& s) {
                   (s.oh - 1) * p.stride[0] + (s.kh - 1) * p.dilation[0] + 1);
   pi.w = std::max(s.w + p.pads[1] + p.pads[3],
                   (s.ow - 1) * p.stride[1] + (s.kw - 1) * p.dilation[1] + 1);
+  pi.inPlace = pi.h == s.h && pi.w == s.w;
   return pi;
 }
 
-// Output positions of one row per direct tile: spread evenly over as few tiles as the
-// microkernel's rows allow.
-int64_t directRows(const KernelTable& t, const ConvShape& s) {
-  return std::max<int64_t>(1, ceilDiv(s.ow, ceilDiv(s.ow, t.mr)));
+// The direct form: any kernel, stride, dilation and padding but pointwise (whose GEMMs read the
+// input in place already), while the padded copy of the input stays within 1 Mi floats; the
+// cost model takes it where im2col packing would cost more than the copy (stems, strided
+// convolutions).
+bool directApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
+  if (!constantWeights || s.group != 1 || isPointwise(p, s) || s.oh <= 0 || s.ow <= 0) return false;
+  const PaddedInput pi = paddedInput(p, s);
+  int64_t floats = 0;
+  return checkedProduct({s.c, pi.h, pi.w}, &floats) && floats <= (int64_t{1} << 20);
 }
 
-// The one place the conv2d variant is chosen: the microkernel work each variant issues, with
-// transforms and packing counted as memory traffic (a cost model the search refines later).
-// Rows per panel of the transposed GEMM: the positions spread evenly over as few panels as the
-// microkernel's rows allow (49 positions: 5 panels of 10, not 4 of 12 and one of 1).
+// Output positions of one row per direct tile.
+int64_t directRows(const KernelTable& t, const ConvShape& s) {
+  return evenRows(s.ow, t.mr);
+}
+
+// Rows per panel of the transposed GEMM: the output positions spread evenly.
 int64_t transposedRows(const KernelTable& t, const ConvShape& s) {
-  const int64_t n = s.oh * s.ow;
-  return std::max<int64_t>(1, ceilDiv(n, ceilDiv(n, t.mr)));
+  return evenRows(s.oh * s.ow, t.mr);
 }
 
 // The transposed form packs every position's im2col row at once: keep that workspace small
 // (1 Mi floats); it pays off only for small outputs anyway.
 bool transposedApplies(const ConvShape& s, bool constantWeights) {
-  return s.group == 1 && constantWeights && s.oh * s.ow * s.k <= (int64_t{1} << 20);
+  int64_t floats = 0;
+  return s.group == 1 && constantWeights && checkedProduct({s.oh, s.ow, s.k}, &floats) &&
+         floats <= (int64_t{1} << 20);
 }
+
+// The one place the conv2d variant is chosen: the microkernel work each variant issues, with
+// transforms and packing counted as memory traffic (a cost model the search refines later).
 
 ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
                           bool constantWeights) {
@@ -121,8 +140,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   // stems: none for a pointwise convolution (read in place); per element a copy, or a gather
   // when strided, plus the set-up of each run of columns (runs of NR for the GEMM, of only MR
   // positions for the transposed form).
-  const bool pointwise = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
-                         p.dilation == I64x2{1, 1};
+  const bool pointwise = isPointwise(p, s);
   const bool strided = p.stride != I64x2{1, 1};
   const double pack = pointwise ? 0.25 : strided ? 22 : 8;
   const double packTransposed = pointwise ? 0.25 : strided ? 64 : 24;
@@ -147,9 +165,8 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the transpose of the result.
-    const bool inPlace = pi.h == s.h && pi.w == s.w;
     const double direct = positions * lanes * static_cast<double>(s.k) +
-                          (inPlace ? 0.0 : 4.0 * static_cast<double>(s.c * pi.h * pi.w)) +
+                          (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.c * pi.h * pi.w)) +
                           2.0 * s.o * s.oh * s.ow;
     if (direct < bestCost) {
       best = ConvVariant::Direct;
@@ -218,8 +235,7 @@ public:
         epilogue_(p.postOps, Spread::Row, p.hasBias ? 2 : -1, Spread::Row) {
     kc_ = 256; // a B panel of 256 rows stays in L1 (32 KiB) for NR = 16 and in L2 for NR = 32
     mPanels_ = ceilDiv(s.og, t.mr);
-    pointwise_ = s.kh == 1 && s.kw == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
-                 p.dilation == I64x2{1, 1};
+    pointwise_ = isPointwise(p, s);
     if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
       lanes_ = lanesShape(t, s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
@@ -258,7 +274,7 @@ public:
               s_.oh * s_.ow * s_.o) *
              4;
     if (variant_ == ConvVariant::Direct) // the padded input; per thread a chunk of rows by position
-      return ((directInPlace() ? 0 : s_.c * padded_.h * padded_.w) +
+      return ((padded_.inPlace ? 0 : s_.c * padded_.h * padded_.w) +
               threads * directChunkRows_ * s_.ow * s_.o) *
              4;
     if (lanes_.blocks > 0) // a block's buffers per thread, or one block's and a strip per thread
@@ -272,6 +288,9 @@ public:
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
+    // An empty output (a window longer than the padded input, no channels): nothing to compute,
+    // and no variant's tiling is defined for it.
+    if (s_.n == 0 || s_.o == 0 || s_.oh == 0 || s_.ow == 0) return Status::ok();
     const float* x = in[0].hostData<float>();
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
@@ -336,14 +355,12 @@ private:
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
   // directRows positions of one output row, stride sw apart) times the weights (output channels in
   // the lanes), and the chunk's positions transposed into NCHW with the epilogue.
-  bool directInPlace() const { return padded_.h == s_.h && padded_.w == s_.w; }
-
   void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
                  const Epilogue& ep) const {
     const int64_t ph = padded_.h, pw = padded_.w, top = p_.pads[0], left = p_.pads[1];
     // Without padding every window lies inside the input: read it in place.
     const float* xp = x;
-    if (!directInPlace()) {
+    if (!padded_.inPlace) {
       float* copy = ws;
       parallelFor(ctx, s_.c, [&](int64_t c, int) {
         float* plane = copy + c * ph * pw;
@@ -356,7 +373,7 @@ private:
     }
     const int64_t rows = directRows(t_, s_), oPanels = ceilDiv(s_.o, t_.nr);
     const int64_t chunks = ceilDiv(s_.oh, directChunkRows_);
-    float* staging = ws + (directInPlace() ? 0 : s_.c * ph * pw);
+    float* staging = ws + (padded_.inPlace ? 0 : s_.c * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;

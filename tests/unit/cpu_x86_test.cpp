@@ -153,6 +153,7 @@ TEST_CASE("cpu_x86 conv2d agrees with the reference") {
       {{1, 5, 11, 13}, 7, 5, 3, 1, 3, 1, 1, {2, 1, 0, 1}, true, {}},
       {{1, 1, 1, 1}, 1, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}},
       {{0, 2, 4, 4}, 2, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, false, {}}, // empty batch
+      {{1, 2, 2, 5}, 3, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},  // empty output plane
   };
   uint32_t seed = 10;
   for (const ConvCase& c : cases) {
