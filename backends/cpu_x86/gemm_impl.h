@@ -113,34 +113,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
   storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
 }
 
-template <int ROWS, int MR, int NV> void gemmTile(const GemmTile& t) {
-  gemmTileImpl<ROWS, NV, false>(t, MR);
-}
-template <int ROWS, int NV> void gemmDirectTile(const GemmTile& t) {
-  gemmTileImpl<ROWS, NV, true>(t, 0);
-}
-
-template <int MR, int NV, int ROWS = MR> void gemmDirectDispatch(const GemmTile& t) {
+// The tile kernel for t.rows rows: ROWS counts down from MR to the tile's rows.
+template <int MR, int NV, bool DIRECT, int ROWS = MR> void gemmDispatch(const GemmTile& t) {
   if (t.rows <= 0) return;
   if constexpr (ROWS == 1) {
-    gemmDirectTile<1, NV>(t);
+    gemmTileImpl<1, NV, DIRECT>(t, MR);
   } else {
     if (t.rows >= ROWS)
-      gemmDirectTile<ROWS, NV>(t);
+      gemmTileImpl<ROWS, NV, DIRECT>(t, MR);
     else
-      gemmDirectDispatch<MR, NV, ROWS - 1>(t);
-  }
-}
-
-template <int MR, int NV, int ROWS = MR> void gemmDispatch(const GemmTile& t) {
-  if (t.rows <= 0) return;
-  if constexpr (ROWS == 1) {
-    gemmTile<1, MR, NV>(t);
-  } else {
-    if (t.rows >= ROWS)
-      gemmTile<ROWS, MR, NV>(t);
-    else
-      gemmDispatch<MR, NV, ROWS - 1>(t);
+      gemmDispatch<MR, NV, DIRECT, ROWS - 1>(t);
   }
 }
 

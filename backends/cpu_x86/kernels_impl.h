@@ -23,8 +23,8 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.vectorWidth = W;
   t.mr = MR;
   t.nr = NV * W;
-  t.gemm = &gemmDispatch<MR, NV>;
-  t.gemmDirect = &gemmDirectDispatch<MR, NV>;
+  t.gemm = &gemmDispatch<MR, NV, false>;
+  t.gemmDirect = &gemmDispatch<MR, NV, true>;
   t.packB = &packB<NV * W>;
   t.packBConv = &packBConv<NV * W>;
   t.packAConv = &packBConv<MR>; // the same layout: [k][width] with width = mr
