@@ -61,6 +61,28 @@ TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0,
   }
 }
 
+// v[j] holds W channels (lanes) of column j: the epilogue, then the W x W transpose, then rows
+// l < channels stored at y + l * ldy, columns [0, valid). A fast epilogue runs on the lanes
+// (bias: the channels' row adds); any other per row after the transpose, rows row0 + l, columns
+// col.. of its operands.
+inline void storeTransposed(V* v, int channels, int valid, float* y, int64_t ldy,
+                            const FastEpilogue& fast, V bias, const Epilogue* ep, int64_t row0,
+                            int64_t col) {
+  if (fast.usable) laneEpilogue(v, W, bias, fast);
+  I::transpose(v); // v[l]: channel l, columns 0..W
+  if (fast.usable && valid == W && channels == W) {
+#pragma GCC unroll 16
+    for (int l = 0; l < W; ++l)
+      I::store(y + l * ldy, v[l]);
+    return;
+  }
+  for (int l = 0; l < channels; ++l) {
+    V r = v[l];
+    if (!fast.usable) r = epilogue(r, *ep, row0 + l, col, valid);
+    storeUpTo(y + l * ldy, r, valid);
+  }
+}
+
 // Inputs inside the window of output position o along one axis (average pooling's divisor).
 inline float windowCount(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t extent,
                          int64_t padAfter, bool includePad) {
@@ -116,20 +138,8 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
           // An empty window averages to 0, as in the reference.
           acc[j] = I::div(acc[j], I::set1(count > 1.f ? count : 1.f));
         }
-      if (fast.usable) laneEpilogue(acc, W, bias, fast);
-      I::transpose(acc); // acc[l]: channel l, columns ox0..ox0+W
-      float* y = p.y + oy * g.ow + ox0;
-      if (fast.usable && nt == W && p.channels == W) {
-#pragma GCC unroll 16
-        for (int l = 0; l < W; ++l)
-          I::store(y + l * outPlane, acc[l]);
-        continue;
-      }
-      for (int l = 0; l < p.channels; ++l) {
-        V r = acc[l];
-        if (!fast.usable) r = epilogue(r, *p.ep, p.channel + l, oy * g.ow + ox0, nt);
-        storeUpTo(y + l * outPlane, r, nt);
-      }
+      storeTransposed(acc, p.channels, nt, p.y + oy * g.ow + ox0, outPlane, fast, bias, p.ep,
+                      p.channel, oy * g.ow + ox0);
     }
   }
 }
@@ -192,19 +202,8 @@ inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0
       V v[W];
       for (int i = 0; i < W; ++i)
         v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + ob, channels) : I::zero();
-      if (fast.usable) laneEpilogue(v, W, bias, fast);
-      I::transpose(v); // v[l]: channel ob + l, positions i0..i0+W
-      if (fast.usable && positions == W && channels == W) {
-#pragma GCC unroll 16
-        for (int l = 0; l < W; ++l)
-          I::store(y + (ob + l) * ldy + i0, v[l]);
-        continue;
-      }
-      for (int l = 0; l < channels; ++l) {
-        V r = v[l];
-        if (!fast.usable) r = epilogue(r, *ep, ob + l, col0 + i0, positions);
-        storeUpTo(y + (ob + l) * ldy + i0, r, positions);
-      }
+      storeTransposed(v, channels, positions, y + ob * ldy + i0, ldy, fast, bias, ep, ob,
+                      col0 + i0);
     }
   }
 }

@@ -43,7 +43,7 @@ template <int M> inline void outputRows(const V* m, V* out) {
 template <int M>
 inline void input(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t ty0, int64_t ty1,
                   float* strip) {
-  constexpr int N = M + 2, P = N * N;
+  constexpr int N = M + 2;
   WindowBlock b;
   b.g.x = p.x + c0 * p.h * p.w;
   b.g.h = p.h, b.g.w = p.w, b.g.pw = p.pw;
@@ -71,7 +71,6 @@ inline void input(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t 
           storeUpTo(dst + (r * N + col) * tiles * p.c, o[col], channels);
       }
     }
-  (void)P;
 }
 
 template <int M>
