@@ -1,6 +1,8 @@
-// conv2d on plain NCHW: depthwise planes, or a packed GEMM per group, C[O, OH*OW] = W[O, K] *
-// im2col(x)[K, OH*OW], with the weights packed into MR-row panels at load, the im2col matrix
-// packed panel by panel per run (never materialised), and the post-ops applied in registers.
+// conv2d on plain NCHW, in the variant chooseVariant picks (or the artifact pins): a packed GEMM
+// per group, C[O, OH*OW] = W[O, K] * im2col(x)[K, OH*OW] (weights packed into MR-row panels at
+// load, the im2col matrix packed panel by panel per run, never materialised); its transposed
+// form; Winograd F(4,3) or F(2,3); the direct form; or the window kernel for depthwise. Post-ops
+// are applied in registers. The variants are described in README.md.
 #include "conv.h"
 
 #include "tessel/core/checked_math.h"
