@@ -10,9 +10,10 @@ namespace tessel::x86 {
 // GemmTransposed puts output channels in the vector lanes and output positions in the rows:
 // for small outputs (7x7) whose positions fill few lanes. Winograd F(4,3) and Winograd2 F(2,3)
 // are the same way round: channels in the lanes of the transforms and of the GEMMs, tiles in the
-// rows. Direct reads a zero-padded copy of the input in place (no im2col packing), output
-// channels in the lanes and output positions of a row in the rows: for convolutions of few
-// input channels (network stems), whose packing costs more than their arithmetic.
+// rows. Direct reads the input (or a zero-padded copy) in place, no im2col packing, output
+// channels in the lanes and output positions of a row in the rows: for any non-pointwise
+// convolution, chosen where packing would cost more than the arithmetic (stems, strided
+// convolutions).
 enum class ConvVariant : uint32_t {
   Auto = 0,
   Gemm = 1,
