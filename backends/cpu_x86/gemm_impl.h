@@ -210,6 +210,17 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
 template <int MR>
 void packA(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0, int64_t kc,
            float* dst) {
+  static_assert(MR <= W, "a panel row is one vector");
+  if (rs == 1 && kc > 0) {
+    // The rows of a panel are consecutive floats (a pointwise convolution's positions): one
+    // masked load per k, stored as a whole vector that the next k's store overlaps, the last k
+    // only its MR floats.
+    const float* s = src + m0 + k0 * ks;
+    for (int64_t k = 0; k < kc - 1; ++k, s += ks, dst += MR)
+      I::store(dst, I::loadPartial(s, rows));
+    storeUpTo(dst, I::loadPartial(s, rows), MR);
+    return;
+  }
   for (int64_t k = 0; k < kc; ++k, dst += MR)
     for (int r = 0; r < MR; ++r)
       dst[r] = r < rows ? src[(m0 + r) * rs + (k0 + k) * ks] : 0.f;

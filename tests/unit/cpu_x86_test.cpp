@@ -254,9 +254,14 @@ TEST_CASE("cpu_x86 transposed GEMM conv2d (positions in rows, channels in lanes)
         ConvCase{{2, 9, 5, 6}, 33, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
         ConvCase{{1, 300, 4, 4}, 17, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
         ConvCase{{1, 3, 1, 1}, 5, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
-        // pointwise: the input read in place, K past one block, tails
+        // pointwise: the input read in place (few panels of output channels), K past one
+        // block, tails
         ConvCase{{2, 300, 5, 7}, 37, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post},
-        ConvCase{{1, 64, 14, 14}, 96, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}}}) {
+        ConvCase{{1, 64, 14, 14}, 96, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, {}},
+        // pointwise with the input packed (many panels of output channels), K in two blocks,
+        // positions in panels of unequal rows
+        ConvCase{{1, 1100, 3, 5}, 130, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post},
+        ConvCase{{2, 40, 7, 7}, 200, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post}}) {
     INFO("x " << shapeToString(c.x) << " o " << c.o);
     runConvCase(c, seed++, true, 4);
   }

@@ -450,7 +450,7 @@ Status printPerOp(Session& session, int runs) {
     total += t.seconds;
   std::sort(best.begin(), best.end(),
             [](const auto& x, const auto& y) { return x.seconds > y.seconds; });
-  std::printf("%8s %6s %8s %6s %-10s %-28s %-22s %s\n", "ms", "%", "gflop/s", "%peak", "backend",
+  std::printf("%8s %6s %8s %6s %-10s %-44s %-22s %s\n", "ms", "%", "gflop/s", "%peak", "backend",
               "primitive", "output", "origin");
   for (const auto& t : best) {
     if (t.primitive < 0) {
@@ -475,7 +475,10 @@ Status printPerOp(Session& session, int runs) {
     const double rate = t.seconds > 0 ? f / t.seconds : 0.0;
     char peakText[16] = "";
     if (peak > 0) std::snprintf(peakText, sizeof peakText, "%.0f", 100 * rate / peak);
-    std::printf("%8.3f %6.1f %8.1f %6s %-10s %-28s %-22s %s\n", t.seconds * 1e3,
+    const PreparedKernel* k = session.preparedModel().kernel(t.primitive);
+    const std::string kernel = k ? k->describe() : std::string();
+    if (!kernel.empty()) what += " [" + kernel + "]";
+    std::printf("%8.3f %6.1f %8.1f %6s %-10s %-44s %-22s %s\n", t.seconds * 1e3,
                 100 * t.seconds / total, rate / 1e9, peakText,
                 b ? std::string(b->name()).c_str() : "", what.c_str(),
                 descs[p.outputs[0]].toString().c_str(), p.origin.c_str());

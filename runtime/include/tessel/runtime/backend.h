@@ -134,6 +134,9 @@ public:
   // An input whose storage the output may take when that input dies at this step (the kernel
   // reads each element before writing the element at the same index); -1 for none.
   virtual int inPlaceInput() const { return -1; }
+  // The kernel that runs, in a few words for reports (`tessel bench --per-op`): the variant the
+  // backend picked and what it packs; empty when there is nothing to tell.
+  virtual std::string describe() const { return {}; }
   // Inputs and output are in the backend's memory space, output preallocated.
   virtual Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
                      const TensorArg& output) const = 0;
