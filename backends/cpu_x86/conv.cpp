@@ -449,11 +449,9 @@ private:
     if (packTransposedA_)
       parallelFor(ctx, rPanels, [&](int64_t rp, int) {
         if (pointwise_)
-          t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k,
-                   apack + rp * s_.k * t_.mr);
+          t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
         else
-          t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp),
-                       apack + rp * s_.k * t_.mr);
+          t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp), apack + rp * s_.k * t_.mr);
       });
     // Tasks of one panel of output channels and a run of row panels: the B panel is reused
     // across the run, and the task transposes its own results into NCHW (no second pass over
