@@ -8,12 +8,17 @@
 #include "tessel/core/checked_math.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace tessel::x86 {
 namespace {
 
 struct ConvShape {
   int64_t n, c, h, w, o, kh, kw, oh, ow, group, cg, og, k;
+  int64_t xBlock, yBlock; // the input's and output's nchwc block size, 0 when plain
+  // Channels as stored: padded to whole blocks when blocked.
+  int64_t cStored() const { return xBlock ? ceilDiv(c, xBlock) * xBlock : c; }
+  int64_t oStored() const { return yBlock ? ceilDiv(o, yBlock) * yBlock : o; }
 };
 
 ConvShape shapeOf(const Conv2dParams& p, const TensorDesc& x, const TensorDesc& w,
@@ -24,6 +29,7 @@ ConvShape shapeOf(const Conv2dParams& p, const TensorDesc& x, const TensorDesc& 
   s.oh = y.shape[2], s.ow = y.shape[3];
   s.group = p.group, s.cg = s.c / p.group, s.og = s.o / p.group;
   s.k = s.cg * s.kh * s.kw;
+  s.xBlock = layoutBlock(x.layout), s.yBlock = layoutBlock(y.layout);
   return s;
 }
 
@@ -34,6 +40,7 @@ ConvGeometry geometry(const Conv2dParams& p, const ConvShape& s, const float* x)
   g.sh = p.stride[0], g.sw = p.stride[1], g.ph = p.pads[0], g.pw = p.pads[1];
   g.dh = p.dilation[0], g.dw = p.dilation[1];
   g.oh = s.oh, g.ow = s.ow;
+  g.block = s.xBlock;
   return g;
 }
 
@@ -76,7 +83,7 @@ struct LanesShape {
   int64_t tilesH = 0, tilesW = 0, rowsPerBlock = 0, blocks = 0, blockTiles = 0;
 };
 
-LanesShape lanesShape(const KernelTable& t, const ConvShape& s, int m) {
+LanesShape lanesShape(const ConvShape& s, int m) {
   LanesShape l;
   l.m = m;
   l.points = winogradLanesPoints(m);
@@ -117,7 +124,7 @@ bool directApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeigh
   if (!constantWeights || s.group != 1 || isPointwise(p, s) || s.oh <= 0 || s.ow <= 0) return false;
   const PaddedInput pi = paddedInput(p, s);
   int64_t floats = 0;
-  return checkedProduct({s.c, pi.h, pi.w}, &floats) && floats <= (int64_t{1} << 20);
+  return checkedProduct({s.cStored(), pi.h, pi.w}, &floats) && floats <= (int64_t{1} << 20);
 }
 
 // The direct form's tiles: panels of the output positions of one row.
@@ -138,6 +145,17 @@ bool transposedApplies(const ConvShape& s, bool constantWeights) {
          floats <= (int64_t{1} << 20);
 }
 
+// Which variants read and write blocked nchwc tensors: the ones with the channels in the vector
+// lanes. The plain GEMM (positions in the lanes) neither; the transposed GEMM writes either and
+// reads a blocked input only when pointwise (its A panels are then the input read in place).
+bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& s) {
+  switch (v) {
+  case ConvVariant::Gemm: return !s.xBlock && !s.yBlock;
+  case ConvVariant::GemmTransposed: return !s.xBlock || isPointwise(p, s);
+  default: return true;
+  }
+}
+
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
 // transforms and packing counted as memory traffic (a cost model the search refines later).
 
@@ -155,9 +173,15 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   const double pack = pointwise ? 0.25 : strided ? 22 : 8;
   const double packTransposed = pointwise ? 0.25 : strided ? 64 : 24;
   const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack;
-  ConvVariant best = ConvVariant::Gemm;
-  double bestCost = gemm;
-  if (transposedApplies(s, constantWeights)) {
+  // Auto when no variant applies to the tensors' layouts (convSupported declines then).
+  ConvVariant best = ConvVariant::Auto;
+  double bestCost = std::numeric_limits<double>::infinity();
+  if (variantTakesLayouts(ConvVariant::Gemm, p, s)) {
+    best = ConvVariant::Gemm;
+    bestCost = gemm;
+  }
+  if (transposedApplies(s, constantWeights) &&
+      variantTakesLayouts(ConvVariant::GemmTransposed, p, s)) {
     const Panels panels = transposedPanels(t, s);
     const double positions = static_cast<double>(panels.count * panels.largest());
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
@@ -175,9 +199,10 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the transpose of the result.
-    const double direct = positions * lanes * static_cast<double>(s.k) +
-                          (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.c * pi.h * pi.w)) +
-                          2.0 * s.o * s.oh * s.ow;
+    const double direct =
+        positions * lanes * static_cast<double>(s.k) +
+        (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.cStored() * pi.h * pi.w)) +
+        2.0 * s.o * s.oh * s.ow;
     if (direct < bestCost) {
       best = ConvVariant::Direct;
       bestCost = direct;
@@ -185,7 +210,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
   }
   if (!winogradApplies(p, s, constantWeights)) return best;
   for (int m : {2, 4}) {
-    const LanesShape l = lanesShape(t, s, m);
+    const LanesShape l = lanesShape(s, m);
     const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const double tiles = static_cast<double>(l.tilesH * l.tilesW);
     const Panels panels(l.blockTiles, t.mr);
@@ -253,9 +278,15 @@ public:
     // input is that matrix already, read in place when few panels of output channels reuse it;
     // with many, one packing pass costs less than the partial cache lines of the in-place reads
     // (320->1280 at 7x7 on AVX2: 0.70 -> 0.58 ms; 32->16 at 112x112: 0.25 -> 0.32 packed).
-    packTransposedA_ = !pointwise_ || ceilDiv(s.o, t.nr) >= 4;
+    // A blocked input is read in place through an offset table (gemmDirect): k = input channel.
+    packTransposedA_ = !s.xBlock && (!pointwise_ || ceilDiv(s.o, t.nr) >= 4);
+    if (variant_ == ConvVariant::GemmTransposed && s.xBlock) {
+      koff_.resize(static_cast<size_t>(s.k));
+      for (int64_t c = 0; c < s.k; ++c)
+        koff_[static_cast<size_t>(c)] = laneOffset(s.xBlock, s.h * s.w, c, 0);
+    }
     if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
-      lanes_ = lanesShape(t, s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
+      lanes_ = lanesShape(s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
     } else if (variant_ == ConvVariant::GemmTransposed || variant_ == ConvVariant::Direct) {
       // Weights [O, K] as B panels: [o panel][k][nr], lanes over o.
@@ -273,11 +304,13 @@ public:
     if (variant_ == ConvVariant::Direct) {
       padded_ = paddedInput(p, s);
       koff_.resize(static_cast<size_t>(s.k));
+      const int64_t step = s.xBlock ? s.xBlock : 1; // floats between neighbouring positions
       for (int64_t c = 0; c < s.c; ++c)
         for (int64_t ky = 0; ky < s.kh; ++ky)
           for (int64_t kx = 0; kx < s.kw; ++kx)
             koff_[static_cast<size_t>((c * s.kh + ky) * s.kw + kx)] =
-                (c * padded_.h + ky * p.dilation[0]) * padded_.w + kx * p.dilation[1];
+                laneOffset(s.xBlock, padded_.h * padded_.w, c, 0) +
+                (ky * p.dilation[0] * padded_.w + kx * p.dilation[1]) * step;
       directChunkRows_ = std::clamp<int64_t>(65536 / std::max<int64_t>(s.ow * s.o, 1), 1, s.oh);
     }
   }
@@ -301,12 +334,13 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    if (variant_ == ConvVariant::GemmTransposed) // packed positions, the transposed result
+    if (variant_ == ConvVariant::GemmTransposed) // packed positions; the transposed result, or a
+                                                 // tile per thread for a blocked output
       return ((packTransposedA_ ? transposedPanels(t_, s_).count * s_.k * t_.mr : 0) +
-              s_.oh * s_.ow * s_.o) *
+              (s_.yBlock ? threads * t_.mr * t_.nr : s_.oh * s_.ow * s_.o)) *
              4;
     if (variant_ == ConvVariant::Direct) // the padded input; per thread a chunk of rows by position
-      return ((padded_.inPlace ? 0 : s_.c * padded_.h * padded_.w) +
+      return ((padded_.inPlace ? 0 : s_.cStored() * padded_.h * padded_.w) +
               threads * directChunkRows_ * s_.ow * s_.o) *
              4;
     if (lanes_.blocks > 0) // a block's buffers per thread, or one block's and a strip per thread
@@ -335,10 +369,11 @@ public:
     const int64_t plane = s_.oh * s_.ow;
     std::vector<EpilogueOp> ops;
     for (int64_t b = 0; b < s_.n; ++b) {
-      epilogue_.resolve(in, b * s_.o * plane, plane, &ops);
+      // Full operands are laid out as the output (convSupported).
+      epilogue_.resolve(in, b * s_.oStored() * plane, plane, &ops);
       const Epilogue ep{ops.data(), static_cast<int>(ops.size())};
-      const float* xb = x + b * s_.c * s_.h * s_.w;
-      float* yb = y + b * s_.o * plane;
+      const float* xb = x + b * s_.cStored() * s_.h * s_.w;
+      float* yb = y + b * s_.oStored() * plane;
       if (lanes_.blocks > 0)
         runWinogradLanes(ctx, xb, yb, ws, ep);
       else if (variant_ == ConvVariant::Direct)
@@ -379,6 +414,7 @@ private:
     block.g = geometry(p_, s_, x);
     block.weight = w;
     block.y = y;
+    block.yBlock = s_.yBlock;
     block.ep = ep.count ? &ep : nullptr;
     runWindow(ctx, t_, block, s_.c, ws);
   }
@@ -386,28 +422,32 @@ private:
   // Direct: the input copied into a zero-padded buffer, then per chunk of output rows
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
   // directRows positions of one output row, stride sw apart) times the weights (output channels in
-  // the lanes), and the chunk's positions transposed into NCHW with the epilogue.
+  // the lanes), and the chunk's positions stored (transposed into NCHW, or as they are into a
+  // blocked output) with the epilogue. A blocked input stays blocked in its padded copy: a
+  // plane of padded positions per block of channels, B floats per position.
   void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
                  const Epilogue& ep) const {
     const int64_t ph = padded_.h, pw = padded_.w, top = p_.pads[0], left = p_.pads[1];
+    const int64_t step = s_.xBlock ? s_.xBlock : 1; // floats per position of a plane
     // Without padding every window lies inside the input: read it in place.
     const float* xpad = x;
     if (!padded_.inPlace) {
       float* copy = ws;
-      parallelFor(ctx, s_.c, [&](int64_t c, int) {
-        float* plane = copy + c * ph * pw;
-        std::fill(plane, plane + ph * pw, 0.f);
+      parallelFor(ctx, s_.cStored() / step, [&](int64_t c, int) {
+        float* plane = copy + c * ph * pw * step;
+        std::fill(plane, plane + ph * pw * step, 0.f);
         for (int64_t iy = 0; iy < s_.h; ++iy)
-          std::copy(x + (c * s_.h + iy) * s_.w, x + (c * s_.h + iy + 1) * s_.w,
-                    plane + (iy + top) * pw + left);
+          std::copy(x + (c * s_.h + iy) * s_.w * step, x + (c * s_.h + iy + 1) * s_.w * step,
+                    plane + ((iy + top) * pw + left) * step);
       });
       xpad = copy;
     }
     const Panels panels = directPanels(t_, s_);
     const int64_t oPanels = ceilDiv(s_.o, t_.nr);
     const int64_t chunks = ceilDiv(s_.oh, directChunkRows_);
-    float* staging = ws + (padded_.inPlace ? 0 : s_.c * ph * pw);
+    float* staging = ws + (padded_.inPlace ? 0 : s_.cStored() * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
+    const LaneOutput out{y, s_.oh * s_.ow, s_.yBlock, s_.o};
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
       const int64_t oy0 = chunk * directChunkRows_, oy1 = std::min(s_.oh, oy0 + directChunkRows_);
@@ -418,9 +458,9 @@ private:
               GemmTile tile;
               tile.kc = std::min(kc_, s_.k - k0);
               const int64_t ox0 = panels.begin(xp);
-              tile.a = xpad + oy * sh * pw + ox0 * sw;
+              tile.a = xpad + (oy * sh * pw + ox0 * sw) * step;
               tile.koff = koff_.data() + k0;
-              tile.ars = sw;
+              tile.ars = sw * step;
               tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
               tile.c = yt + ((oy - oy0) * s_.ow + ox0) * s_.o + op * t_.nr;
               tile.ldc = s_.o;
@@ -430,14 +470,15 @@ private:
               t_.gemmDirect(tile);
             }
       const int64_t p0 = oy0 * s_.ow;
-      t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, y + p0, s_.oh * s_.ow, p0,
+      t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, out, p0,
                            ep.count ? &ep : nullptr);
     });
   }
 
   // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels (transposedPanels), output
-  // channels in the lanes; then the transpose into NCHW with the epilogue per channel. A
-  // pointwise convolution's im2col^T panels are its input read in place (k stride h * w).
+  // channels in the lanes; then the store with the epilogue: into NCHW, transposed, per task; into
+  // a blocked output, per tile from a tile-sized buffer. A pointwise convolution's im2col^T panels
+  // are its input: packed, or read in place (plain: k stride h * w; blocked: the offset table).
   void runTransposed(const ExecContext& ctx, const float* x, float* y, float* ws,
                      const Epilogue& ep) const {
     const int64_t n = s_.oh * s_.ow;
@@ -453,36 +494,52 @@ private:
         else
           t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp), apack + rp * s_.k * t_.mr);
       });
+    const LaneOutput out{y, n, s_.yBlock, s_.o};
+    const Epilogue* epp = ep.count ? &ep : nullptr;
     // Tasks of one panel of output channels and a run of row panels: the B panel is reused
-    // across the run, and the task transposes its own results into NCHW (no second pass over
-    // the result, no data from another thread).
+    // across the run, and the task stores its own results (no second pass over the result, no
+    // data from another thread).
     const int64_t runs = std::min(rPanels, ceilDiv(2 * std::max(ctx.threads, 1), oPanels));
     const int64_t perRun = ceilDiv(rPanels, runs);
-    parallelFor(ctx, oPanels * runs, [&](int64_t task, int) {
+    parallelFor(ctx, oPanels * runs, [&](int64_t task, int slot) {
       const int64_t op = task / runs, rp0 = task % runs * perRun;
       const int64_t rp1 = std::min(rPanels, rp0 + perRun);
       if (rp0 >= rp1) return;
-      for (int64_t rp = rp0; rp < rp1; ++rp)
+      const int64_t o0 = op * t_.nr, o1 = std::min(s_.o, o0 + t_.nr);
+      float* tileBuffer = ct + slot * t_.mr * t_.nr; // blocked output
+      for (int64_t rp = rp0; rp < rp1; ++rp) {
         for (int64_t k0 = 0; k0 < s_.k; k0 += transposedKc_) {
           GemmTile tile;
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
             tile.a = apack + (rp * s_.k + k0) * t_.mr;
+          } else if (s_.xBlock) {
+            tile.a = x + panels.begin(rp) * s_.xBlock;
+            tile.koff = koff_.data() + k0;
+            tile.ars = s_.xBlock;
           } else {
             tile.a = x + k0 * n + panels.begin(rp);
             tile.lda = n;
           }
           tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-          tile.c = ct + panels.begin(rp) * s_.o + op * t_.nr;
-          tile.ldc = s_.o;
+          tile.c = s_.yBlock ? tileBuffer : ct + panels.begin(rp) * s_.o + o0;
+          tile.ldc = s_.yBlock ? t_.nr : s_.o;
           tile.rows = panels.rows(rp);
-          tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+          tile.cols = static_cast<int>(o1 - o0);
           tile.accumulate = k0 > 0;
-          t_.gemm(tile);
+          if (s_.xBlock)
+            t_.gemmDirect(tile);
+          else
+            t_.gemm(tile);
         }
-      const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1), o0 = op * t_.nr;
-      t_.transposeEpilogue(ct + p0 * s_.o, s_.o, p1 - p0, o0, std::min(s_.o, o0 + t_.nr), y + p0, n,
-                           p0, ep.count ? &ep : nullptr);
+        if (s_.yBlock)
+          t_.transposeEpilogue(tileBuffer, t_.nr, panels.rows(rp), o0, o1, out, panels.begin(rp),
+                               epp);
+      }
+      if (!s_.yBlock) {
+        const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
+        t_.transposeEpilogue(ct + p0 * s_.o + o0, s_.o, p1 - p0, o0, o1, out, p0, epp);
+      }
     });
   }
 
@@ -536,6 +593,7 @@ private:
     const int threads = std::max(ctx.threads, 1);
     WinogradLanesPlan plan;
     plan.x = x;
+    plan.xBlock = s_.xBlock;
     plan.c = s_.c, plan.h = s_.h, plan.w = s_.w, plan.ph = p_.pads[0], plan.pw = p_.pads[1];
     plan.o = s_.o, plan.oh = s_.oh, plan.ow = s_.ow;
     plan.m = l.m;
@@ -596,8 +654,9 @@ private:
     const int64_t oChunk = ceilDiv(ceilDiv(s_.o, 4 * threads), lanes) * lanes;
     parallelFor(ctx, ceilDiv(s_.o, oChunk), [&](int64_t task, int) {
       const int64_t o0 = task * oChunk;
-      t_.transposeEpilogue(plan.yt, s_.o, p1 - p0, o0, std::min(s_.o, o0 + oChunk), y + p0,
-                           s_.oh * s_.ow, p0, ep.count ? &ep : nullptr);
+      t_.transposeEpilogue(plan.yt + o0, s_.o, p1 - p0, o0, std::min(s_.o, o0 + oChunk),
+                           LaneOutput{y, s_.oh * s_.ow, s_.yBlock, s_.o}, p0,
+                           ep.count ? &ep : nullptr);
     });
   }
 
@@ -674,9 +733,28 @@ private:
 
 } // namespace
 
-bool convSupported(const Conv2dParams& p, const std::vector<const TensorDesc*>& t) {
-  (void)t;
-  return vectorPostOps(p.postOps);
+bool convSupported(const KernelTable& table, const Primitive& prim,
+                   const std::vector<TensorDesc>& d) {
+  const auto& p = prim.as<Conv2dParams>();
+  if (!vectorPostOps(p.postOps)) return false;
+  const TensorDesc& x = d[prim.inputs[0]];
+  const TensorDesc& y = d[prim.outputs[0]];
+  const auto takes = [](Layout l) { return l == Layout::Plain || l == Layout::NCHWc16; };
+  if (!takes(x.layout) || !takes(y.layout)) return false;
+  // Weights and bias plain; a Full post-op operand laid out as the output, the others plain.
+  for (size_t i = 1; i < prim.inputs.size(); ++i) {
+    bool full = false;
+    for (const PostOp& op : p.postOps)
+      full = full || (op.isBinary && op.broadcast == Broadcast::Full &&
+                      op.operand == static_cast<int32_t>(i));
+    if (d[prim.inputs[i]].layout != (full ? y.layout : Layout::Plain)) return false;
+  }
+  if (x.layout == Layout::Plain && y.layout == Layout::Plain) return true;
+  // Blocked tensors need a variant with the channels in the lanes. Weights are taken as
+  // constant: blocked layouts are proposed only around convolutions with constant weights
+  // (search::assignLayouts); prepareConv declines the others.
+  const ConvShape s = shapeOf(p, x, d[prim.inputs[1]], y);
+  return chooseVariant(table, p, s, true) != ConvVariant::Auto;
 }
 
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args) {
@@ -686,6 +764,7 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
   const bool constant = args.constants[1] != nullptr;
   ConvVariant variant = chooseVariant(table, p, s, constant);
+  if (variant == ConvVariant::Auto) return nullptr; // blocked layouts no variant here takes
   const auto id = static_cast<ConvVariant>(args.choice.id);
   if (args.choice.id != 0) {
     // An explicit choice (the artifact's plan, a test) must apply to this convolution.
@@ -695,7 +774,7 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
                        winogradApplies(p, s, constant)) ||
                       (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
                       (id == ConvVariant::Direct && directApplies(p, s, constant));
-    if (!fits) return nullptr;
+    if (!fits || !variantTakesLayouts(id, p, s)) return nullptr;
     variant = id;
   }
   return std::make_unique<ConvKernel>(table, p, s, args.constants[1], variant);

@@ -24,7 +24,11 @@ enum class ConvVariant : uint32_t {
   Direct = 6,
 };
 
-bool convSupported(const Conv2dParams& p, const std::vector<const TensorDesc*>& tensors);
+// Post-ops with vector forms; tensors plain, or blocked nchwc16 (input, output and the Full
+// post-op operands, laid out as the output) where a variant with the channels in the lanes
+// applies.
+bool convSupported(const KernelTable& table, const Primitive& p,
+                   const std::vector<TensorDesc>& tensors);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
 
 } // namespace tessel::x86

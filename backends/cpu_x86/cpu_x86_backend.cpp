@@ -1,6 +1,7 @@
 // The cpu_x86 backend: descriptor (what the planner sees) and executor (kernels of the family
 // chosen from cpuid, or TESSEL_X86_ISA). Kernels: conv2d (packed GEMM or depthwise), matmul,
-// and unary/binary/elementwise programs, all fp32 on plain layouts with post-ops fused.
+// and unary/binary/elementwise programs, all fp32 with post-ops fused; conv2d and pooling also
+// on blocked nchwc16 tensors.
 #include "conv.h"
 #include "elementwise.h"
 #include "matmul.h"
@@ -17,10 +18,22 @@ namespace {
 
 using x86::KernelTable;
 
-bool allF32Plain(const Primitive& p, const std::vector<TensorDesc>& t) {
+bool allF32(const Primitive& p, const std::vector<TensorDesc>& t) {
   for (int32_t id : p.inputs)
-    if (t[id].dtype != DType::F32 || t[id].layout != Layout::Plain) return false;
-  return t[p.outputs[0]].dtype == DType::F32 && t[p.outputs[0]].layout == Layout::Plain;
+    if (t[id].dtype != DType::F32) return false;
+  return t[p.outputs[0]].dtype == DType::F32;
+}
+
+bool allPlain(const Primitive& p, const std::vector<TensorDesc>& t) {
+  for (int32_t id : p.inputs)
+    if (t[id].layout != Layout::Plain) return false;
+  return t[p.outputs[0]].layout == Layout::Plain;
+}
+
+// Pooling runs plain or blocked nchwc16, its input and output alike.
+bool poolLayouts(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const Layout l = t[p.inputs[0]].layout;
+  return (l == Layout::Plain || l == Layout::NCHWc16) && t[p.outputs[0]].layout == l;
 }
 
 // Window ops' tiling arithmetic (strips, tiles, panels, padded copies) stays far inside int64
@@ -45,12 +58,15 @@ public:
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
     if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
-    if (!allF32Plain(p, t)) return false;
+    if (!allF32(p, t)) return false;
     switch (p.kind()) {
-    case PrimitiveKind::Conv2d:
-      return dimsFit(p, t) && x86::vectorPostOps(p.as<Conv2dParams>().postOps);
+    case PrimitiveKind::Conv2d: return dimsFit(p, t) && x86::convSupported(table_, p, t);
+    case PrimitiveKind::Pool: return dimsFit(p, t) && poolLayouts(p, t);
+    default: break;
+    }
+    if (!allPlain(p, t)) return false;
+    switch (p.kind()) {
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
-    case PrimitiveKind::Pool: return dimsFit(p, t);
     case PrimitiveKind::Reduce: return true;
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:

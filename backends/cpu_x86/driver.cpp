@@ -70,6 +70,8 @@ void EpiloguePlan::resolve(std::span<const TensorArg> inputs, int64_t fullOffset
     if (e.spread == Spread::Full && !(hasBias_ && i == 0)) { // a bias is the same for every output
       e.data += fullOffset;
       if (e.ld == 0) e.ld = ld;
+      const TensorDesc* d = inputs[operand_[i]].desc;
+      e.block = d ? layoutBlock(d->layout) : 0;
     }
   }
 }
@@ -112,7 +114,10 @@ void runWindow(const ExecContext& ctx, const KernelTable& t, const WindowBlock& 
   if (channels == 0 || g.oh == 0 || g.ow == 0) return;
   const int lanes = t.vectorWidth;
   const WindowStrip strip = windowStrip(g, lanes);
-  const int64_t blocks = ceilDiv(channels, lanes);
+  // A blocked output's last block is written whole: groups of lanes past the channels store
+  // zeros.
+  const int64_t stored = block.yBlock ? ceilDiv(channels, block.yBlock) * block.yBlock : channels;
+  const int64_t blocks = ceilDiv(stored, lanes);
   // Runs of rows as well when there are too few channel blocks for a few tasks per thread.
   const int64_t chunks =
       std::min(ceilDiv(g.oh, strip.rows), ceilDiv(4 * std::max(ctx.threads, 1), blocks));
@@ -121,10 +126,9 @@ void runWindow(const ExecContext& ctx, const KernelTable& t, const WindowBlock& 
   parallelFor(ctx, blocks * chunks, [&](int64_t task, int slot) {
     const int64_t b = task / chunks, chunk = task % chunks, c0 = b * lanes;
     WindowBlock w = block;
-    w.g.x = g.x + c0 * g.h * g.w;
+    w.g.x = g.x + laneOffset(g.block, g.h * g.w, c0, 0);
     if (w.weight) w.weight += c0 * taps;
-    w.channels = static_cast<int>(std::min<int64_t>(lanes, channels - c0));
-    w.y = block.y + c0 * g.oh * g.ow;
+    w.channels = static_cast<int>(std::clamp<int64_t>(channels - c0, 0, lanes));
     w.oy0 = chunk * rowsPerChunk;
     w.oy1 = std::min(g.oh, w.oy0 + rowsPerChunk);
     w.strip = strip;

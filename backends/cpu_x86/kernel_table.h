@@ -26,6 +26,9 @@ struct EpilogueOp {
   float alpha = 0.f, beta = 0.f;
   const float* data = nullptr; // binary operand
   int64_t ld = 0;              // Full: elements between consecutive rows
+  int64_t block = 0; // Full, channels-in-lanes epilogues only: the operand is blocked nchwc (row r
+                     // = channel, col = position: data + (r / block) * ld * block + col * block +
+                     // r % block); 0 for plain
 };
 
 // The post-ops of one output, in order (a bias is an "add" by row or column in front).
@@ -63,7 +66,25 @@ struct ConvGeometry {
   const float* x = nullptr; // [C, H, W] of this batch image and group
   int64_t h = 0, w = 0, kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
   int64_t oh = 0, ow = 0;
+  // Channels-in-lanes kernels only (window, Winograd input): 0 when x is plain NCHW (x: the first
+  // channel's plane), else the nchwc block size B (x: the first channel's float in its block;
+  // positions B floats apart, the first channel at a lane offset below B that W channels fit).
+  int64_t block = 0;
 };
+
+// Where a channels-in-lanes kernel writes channel c at position p (row-major over the output
+// plane) of one image: plain NCHW (y + c * plane + p) or blocked nchwc (y + (c / block) * plane *
+// block + p * block + c % block). Lanes of a blocked block past the tensor's channels are
+// written as zeros (by the store that ends at the last channel).
+struct LaneOutput {
+  float* y = nullptr;
+  int64_t plane = 0;
+  int64_t block = 0;
+  int64_t channels = 0; // the tensor's: a store that ends here zeroes the rest of its block
+};
+inline int64_t laneOffset(int64_t block, int64_t plane, int64_t c, int64_t p) {
+  return block ? (c / block) * plane * block + p * block + c % block : c * plane + p;
+}
 
 // What a window kernel computes over each window of one plane.
 enum class WindowMode : uint8_t { Depthwise, Max, Avg };
@@ -83,23 +104,25 @@ WindowStrip windowStrip(const ConvGeometry& g, int lanes);
 // padded input (padBottom, padRight).
 //
 // The kernel works on strips of strip.rows output rows: the input rows a strip needs are
-// transposed into the scratch as [rows][cols][W] with the padding filled in (the nchwc layout
-// of a blocked tensor), each tile of W output columns accumulates in registers (one vector per
-// column, every tap a full aligned load), and the tile is transposed back into the NCHW planes
-// with the epilogue.
+// transposed (copied, from a blocked input) into the scratch as [rows][cols][W] with the padding
+// filled in (the nchwc layout of a blocked tensor), each tile of W output columns accumulates in
+// registers (one vector per column, every tap a full aligned load), and the tile is stored with
+// the epilogue: transposed back into NCHW planes, or as it is into a blocked output.
 struct WindowBlock {
-  ConvGeometry g; // x: the plane of the block's first channel; planes h * w apart
+  ConvGeometry g; // x: the block's first channel (its plane, or its float in a blocked input)
   WindowMode mode = WindowMode::Depthwise;
   const float* weight = nullptr; // depthwise: [channels][kh * kw] from the first channel
   int channels = 0;              // 1..W
   bool countIncludePad = false;
   int64_t padBottom = 0, padRight = 0;
-  float* y = nullptr;       // the first channel's output plane; planes oh * ow apart
+  float* y = nullptr; // the output of channel 0: channel `channel` (the first of the block) is
+                      // written at laneOffset(yBlock, oh * ow, channel, position) from here
+  int64_t yBlock = 0; // 0: plain NCHW output; else blocked nchwc with this block size
   int64_t oy0 = 0, oy1 = 0; // output rows to compute
   WindowStrip strip;        // windowStrip(g, W)
   float* scratch = nullptr; // strip.floats, 64-byte aligned
   const Epilogue* ep = nullptr;
-  int64_t channel = 0; // the epilogue's row of the first channel
+  int64_t channel = 0; // the first channel: the epilogue's row and the output's channel
 };
 
 // Winograd F(m x m, 3x3), m = 2 or 4, with channels in the vector lanes, over a block of whole
@@ -107,7 +130,8 @@ struct WindowBlock {
 // padding, `tiles` of them per point), the GEMM result m[point][tile][o], and yt[position][o],
 // the block's output rows by position (from row blockTy0 * m) before their transpose into NCHW.
 struct WinogradLanesPlan {
-  const float* x = nullptr; // [c][h][w]
+  const float* x = nullptr; // [c][h][w], or blocked nchwc when xBlock
+  int64_t xBlock = 0;
   int64_t c = 0, h = 0, w = 0, ph = 0, pw = 0;
   int64_t o = 0, oh = 0, ow = 0;
   int m = 4;
@@ -166,11 +190,11 @@ struct KernelTable {
   // be y).
   void (*epilogueRow)(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
                       int64_t col) = nullptr;
-  // y[o * ldy + i] = epilogue(x[i * ldx + o]) for rows o in [o0, o1) and columns i in [0, n)
-  // (the epilogue's column col0 + i): a positions-by-channels result into NCHW, W x W blocks
-  // transposed in registers (ep may be null).
+  // Output channel o at position col0 + i = epilogue(x[i * ldx + o - o0]) for o in [o0, o1) and
+  // i in [0, n): a positions-by-channels result into the output, plain (W x W blocks transposed
+  // in registers) or blocked (lanes stored as they are); ep may be null.
   void (*transposeEpilogue)(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                            float* y, int64_t ldy, int64_t col0, const Epilogue* ep) = nullptr;
+                            const LaneOutput& out, int64_t col0, const Epilogue* ep) = nullptr;
 };
 
 const KernelTable& avx2Kernels();

@@ -33,6 +33,14 @@ TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0,
       continue;
     }
     fillVectors(row, g.pw, padV);
+    if (g.block) { // blocked nchwc: the lanes lie together already (lanes past the channels: 0)
+      const float* src = g.x + iy * g.w * g.block;
+      float* at = row + g.pw * W;
+      for (int64_t x = 0; x < xEnd; ++x)
+        I::store(at + x * W, I::load(src + x * g.block));
+      fillVectors(row + (g.pw + xEnd) * W, cols - g.pw - xEnd, padV);
+      continue;
+    }
     const float* src = g.x + iy * g.w;
     int64_t x0 = 0;
     if (p.channels == W) // whole W x W blocks: no masks, no branches
@@ -61,13 +69,53 @@ TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0,
   }
 }
 
-// v[j] holds W channels (lanes) of column j: the epilogue, then the W x W transpose, then rows
-// l < channels stored at y + l * ldy, columns [0, valid). A fast epilogue runs on the lanes
-// (bias: the channels' row adds); any other per row after the transpose, rows row0 + l, columns
-// col.. of its operands.
-inline void storeTransposed(V* v, int channels, int valid, float* y, int64_t ldy,
-                            const FastEpilogue& fast, V bias, const Epilogue* ep, int64_t row0,
-                            int64_t col) {
+// Lanes below n set (sign bit), the rest clear: a blendMask condition.
+inline V laneMask(int n) {
+  static const float minusOnes[16] = {-1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f,
+                                      -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f};
+  return loadUpTo(minusOnes, n);
+}
+
+// The epilogue on one vector of channels c0.. (lanes) at position pos: the general form of
+// laneEpilogue, for any list (Full operands blocked like the output, EpilogueOp::block).
+inline V epilogueLanes(V v, const Epilogue& ep, int64_t c0, int channels, int64_t pos) {
+  for (int i = 0; i < ep.count; ++i) {
+    const EpilogueOp& op = ep.ops[i];
+    if (!op.isBinary) {
+      v = unary(op.op, v, op.alpha, op.beta);
+      continue;
+    }
+    V x = I::zero();
+    switch (op.spread) {
+    case Spread::Scalar: x = I::set1(op.data[0]); break;
+    case Spread::Row: x = loadUpTo(op.data + c0, channels); break;
+    case Spread::Column: x = I::set1(op.data[pos]); break;
+    case Spread::Full: x = I::load(op.data + laneOffset(op.block, op.ld, c0, pos)); break;
+    }
+    v = op.operandFirst ? binary(op.op, x, v) : binary(op.op, v, x);
+  }
+  return v;
+}
+
+// v[j] holds channels c0..c0+channels (lanes) at position pos0 + j, j < valid: the epilogue, then
+// the store. Plain output: a fast epilogue on the lanes (bias: the channels' row adds), the W x W
+// transpose, rows stored, any other epilogue per row after the transpose. Blocked output: the
+// epilogue on the lanes, lanes past the channels zeroed, each vector stored as it is.
+inline void storeLanes(V* v, int channels, int valid, const LaneOutput& out, int64_t c0,
+                       int64_t pos0, const FastEpilogue& fast, V bias, const Epilogue* ep) {
+  if (out.block) {
+    float* y = out.y + laneOffset(out.block, out.plane, c0, pos0);
+    if (fast.usable) laneEpilogue(v, valid, bias, fast);
+    const V keep = laneMask(channels);
+    for (int j = 0; j < valid; ++j) {
+      V r = fast.usable ? v[j] : epilogueLanes(v[j], *ep, c0, channels, pos0 + j);
+      if (channels < W) r = I::blendMask(keep, r, I::zero());
+      I::store(y + j * out.block, r);
+    }
+    return;
+  }
+  float* y = out.y + c0 * out.plane + pos0;
+  const int64_t ldy = out.plane;
   if (fast.usable) laneEpilogue(v, W, bias, fast);
   I::transpose(v); // v[l]: channel l, columns 0..W
   if (fast.usable && valid == W && channels == W) {
@@ -78,7 +126,7 @@ inline void storeTransposed(V* v, int channels, int valid, float* y, int64_t ldy
   }
   for (int l = 0; l < channels; ++l) {
     V r = v[l];
-    if (!fast.usable) r = epilogue(r, *ep, row0 + l, col, valid);
+    if (!fast.usable) r = epilogue(r, *ep, c0 + l, pos0, valid);
     storeUpTo(y + l * ldy, r, valid);
   }
 }
@@ -103,7 +151,8 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
                             int64_t oyEnd, const FastEpilogue& fast, V bias) {
   const ConvGeometry& g = p.g;
   const int64_t taps = TAPS > 0 ? TAPS : runtimeTaps;
-  const int64_t colStep = g.sw * W, outPlane = g.oh * g.ow;
+  const int64_t colStep = g.sw * W;
+  const LaneOutput out{p.y, g.oh * g.ow, p.yBlock, 0};
   const V init = MODE == WindowMode::Max ? I::set1(-__builtin_inff()) : I::zero();
   for (int64_t oy = oyBegin; oy < oyEnd; ++oy) {
     const float* rowBase = strip + (oy - oyBegin) * g.sh * p.strip.cols * W;
@@ -138,8 +187,7 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
           // An empty window averages to 0, as in the reference.
           acc[j] = I::div(acc[j], I::set1(count > 1.f ? count : 1.f));
         }
-      storeTransposed(acc, p.channels, nt, p.y + oy * g.ow + ox0, outPlane, fast, bias, p.ep,
-                      p.channel, oy * g.ow + ox0);
+      storeLanes(acc, p.channels, nt, out, p.channel, oy * g.ow + ox0, fast, bias, p.ep);
     }
   }
 }
@@ -192,18 +240,20 @@ inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep,
 }
 
 inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0, int64_t o1,
-                              float* y, int64_t ldy, int64_t col0, const Epilogue* ep) {
+                              const LaneOutput& out, int64_t col0, const Epilogue* ep) {
   const FastEpilogue fast = decode(ep);
-  for (int64_t ob = o0; ob < o1; ob += W) {
-    const int channels = static_cast<int>(minI(W, o1 - ob));
+  // The last channels of a blocked output: their block's padded lanes too (zeros).
+  const int64_t end =
+      out.block && o1 == out.channels ? (o1 + out.block - 1) / out.block * out.block : o1;
+  for (int64_t ob = o0; ob < end; ob += W) {
+    const int channels = static_cast<int>(ob < o1 ? minI(W, o1 - ob) : 0);
     const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + ob, channels) : I::zero();
     for (int64_t i0 = 0; i0 < n; i0 += W) {
       const int positions = static_cast<int>(minI(W, n - i0));
       V v[W];
       for (int i = 0; i < W; ++i)
-        v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + ob, channels) : I::zero();
-      storeTransposed(v, channels, positions, y + ob * ldy + i0, ldy, fast, bias, ep, ob,
-                      col0 + i0);
+        v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + (ob - o0), channels) : I::zero();
+      storeLanes(v, channels, positions, out, ob, col0 + i0, fast, bias, ep);
     }
   }
 }

@@ -45,7 +45,8 @@ inline void input(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t 
                   float* strip) {
   constexpr int N = M + 2;
   WindowBlock b;
-  b.g.x = p.x + c0 * p.h * p.w;
+  b.g.x = p.x + laneOffset(p.xBlock, p.h * p.w, c0, 0);
+  b.g.block = p.xBlock;
   b.g.h = p.h, b.g.w = p.w, b.g.pw = p.pw;
   b.channels = channels;
   b.strip.cols = p.tilesW * M + 2;

@@ -40,14 +40,52 @@ std::vector<std::unique_ptr<Family>>& families() {
   return all;
 }
 
+// Plain NCHW data in the storage of `d`: as it is, or blocked nchwc with the padded channels
+// zero.
+std::vector<float> toLayout(const std::vector<float>& plain, const TensorDesc& d) {
+  const int64_t b = layoutBlock(d.layout);
+  if (!b) return plain;
+  const Shape& s = d.shape;
+  const int64_t plane = s[2] * s[3];
+  std::vector<float> out(static_cast<size_t>(d.storageNumel()), 0.f);
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t c = 0; c < s[1]; ++c)
+      for (int64_t q = 0; q < plane; ++q)
+        out[static_cast<size_t>(n * (d.storageNumel() / s[0]) + (c / b) * plane * b + q * b +
+                                c % b)] = plain[static_cast<size_t>((n * s[1] + c) * plane + q)];
+  return out;
+}
+
+// The plain NCHW data of a tensor stored as `d`; a blocked one's padded channels must be zero.
+std::vector<float> fromLayout(const std::vector<float>& stored, const TensorDesc& d) {
+  const int64_t b = layoutBlock(d.layout);
+  if (!b) return stored;
+  const Shape& s = d.shape;
+  const int64_t plane = s[2] * s[3], image = d.storageNumel() / std::max<int64_t>(s[0], 1);
+  std::vector<float> out(static_cast<size_t>(d.numel()));
+  for (int64_t n = 0; n < s[0]; ++n)
+    for (int64_t c = 0; c < (s[1] + b - 1) / b * b; ++c)
+      for (int64_t q = 0; q < plane; ++q) {
+        const float v =
+            stored[static_cast<size_t>(n * image + (c / b) * plane * b + q * b + c % b)];
+        if (c < s[1])
+          out[static_cast<size_t>((n * s[1] + c) * plane + q)] = v;
+        else if (v != 0.f)
+          FAIL_CHECK("padded channel " << c << " holds " << v);
+      }
+  return out;
+}
+
 // Runs `p` on every family and on the reference; inputs 0..n-1 are tensors descs[0..n-1], the
 // output descs[n]. Inputs in constantMask are handed to prepare() as constants. An element
 // passes when |got - want| <= tol * (1 + max |want|): summation order and Winograd transforms
 // move errors with the scale of the whole result, not of the element. Returns the largest
-// error seen, relative to 1 + max |want|.
+// error seen, relative to 1 + max |want|. layouts, when given, are the tensors' layouts on
+// cpu_x86 (the reference runs them plain): data is converted in and out.
 double compareWithReference(Primitive p, const std::vector<TensorDesc>& descs,
                             const std::vector<std::vector<float>>& inputs, uint64_t constantMask,
-                            float tol = 2e-5f, uint32_t kernel = 0) {
+                            float tol = 2e-5f, uint32_t kernel = 0,
+                            const std::vector<Layout>& layouts = {}) {
   p.inputs.clear();
   for (size_t i = 0; i < inputs.size(); ++i)
     p.inputs.push_back(static_cast<int32_t>(i));
@@ -62,18 +100,29 @@ double compareWithReference(Primitive p, const std::vector<TensorDesc>& descs,
   float scale = 1.f;
   for (float w : want)
     scale = std::max(scale, 1.f + std::fabs(w));
+  std::vector<TensorDesc> laid = descs;
+  for (size_t i = 0; i < layouts.size(); ++i)
+    laid[i].layout = layouts[i];
+  std::vector<std::vector<float>> stored;
+  std::vector<const void*> storedIn;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    stored.push_back(toLayout(inputs[i], laid[i]));
+  for (const auto& v : stored)
+    storedIn.push_back(v.data());
+  const TensorDesc& out = laid[inputs.size()];
   double worst = 0;
   for (auto& f : families()) {
-    REQUIRE(f->backend->descriptor().supports(p, descs));
+    REQUIRE(f->backend->descriptor().supports(p, laid));
     for (int threads : {1, 3}) {
-      std::vector<float> got(static_cast<size_t>(n), -9.f);
+      std::vector<float> got(static_cast<size_t>(out.storageNumel()), -9.f);
       HostRunOptions o;
       o.threads = threads;
       o.constantMask = constantMask;
       o.choice.id = kernel;
-      Status s = runPrimitiveOnHost(*f->backend, p, descs, in, got.data(), o);
-      INFO(f->name << ", " << threads << " threads, " << descs[inputs.size()].toString());
+      Status s = runPrimitiveOnHost(*f->backend, p, laid, storedIn, got.data(), o);
+      INFO(f->name << ", " << threads << " threads, " << out.toString());
       REQUIRE(s.isOk());
+      got = fromLayout(got, out);
       for (int64_t i = 0; i < n; ++i) {
         const float w = want[static_cast<size_t>(i)], g = got[static_cast<size_t>(i)];
         worst = std::max(worst, static_cast<double>(std::fabs(g - w) / scale));
@@ -95,8 +144,12 @@ struct ConvCase {
   PostOps post; // operands: per-channel at index base, full at base+1 when named
 };
 
+// xLayout, yLayout: the input's and output's layouts on cpu_x86 (Full post-op operands as the
+// output's; they are then 4-D).
 double runConvCase(const ConvCase& c, uint32_t seed, bool constantWeights, uint32_t kernel = 0,
-                   float tol = 5e-5f) {
+                   float tol = 5e-5f, Layout xLayout = Layout::Plain,
+                   Layout yLayout = Layout::Plain) {
+  const bool laid = xLayout != Layout::Plain || yLayout != Layout::Plain;
   Conv2dParams p;
   p.stride = {c.sh, c.sw};
   p.dilation = {c.dil, c.dil};
@@ -110,14 +163,20 @@ double runConvCase(const ConvCase& c, uint32_t seed, bool constantWeights, uint3
   std::vector<TensorDesc> d{{DType::F32, c.x}, {DType::F32, ws}};
   if (c.bias) d.push_back({DType::F32, {c.o}});
   const size_t base = d.size();
+  std::vector<Layout> layouts(d.size(), Layout::Plain);
+  layouts[0] = xLayout;
   for (const PostOp& op : c.post) {
     if (!op.isBinary) continue;
     const int64_t n = op.broadcast == Broadcast::Scalar    ? 1
                       : op.broadcast == Broadcast::Channel ? c.o
                                                            : ys[0] * ys[1] * ys[2] * ys[3];
-    if (static_cast<size_t>(op.operand) == d.size()) d.push_back({DType::F32, {n}});
+    if (static_cast<size_t>(op.operand) != d.size()) continue;
+    const bool full = op.broadcast == Broadcast::Full;
+    d.push_back({DType::F32, full && laid ? ys : Shape{n}});
+    layouts.push_back(full ? yLayout : Layout::Plain);
   }
   d.push_back({DType::F32, ys});
+  layouts.push_back(yLayout);
   std::vector<std::vector<float>> in;
   for (size_t i = 0; i + 1 < d.size(); ++i)
     in.push_back(randomFloats(d[i].numel(), seed + static_cast<uint32_t>(i)));
@@ -126,7 +185,8 @@ double runConvCase(const ConvCase& c, uint32_t seed, bool constantWeights, uint3
       v += v >= 0 ? 0.5f : -0.5f;
   Primitive prim;
   prim.params = p;
-  return compareWithReference(prim, d, in, constantWeights ? 0b10 : 0, tol, kernel);
+  return compareWithReference(prim, d, in, constantWeights ? 0b10 : 0, tol, kernel,
+                              laid ? layouts : std::vector<Layout>{});
 }
 
 } // namespace
@@ -264,6 +324,56 @@ TEST_CASE("cpu_x86 transposed GEMM conv2d (positions in rows, channels in lanes)
         ConvCase{{2, 40, 7, 7}, 200, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post}}) {
     INFO("x " << shapeToString(c.x) << " o " << c.o);
     runConvCase(c, seed++, true, 4);
+  }
+}
+
+TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc16 tensors") {
+  // Every variant with the channels in the lanes, reading and writing blocked tensors in each
+  // combination with plain ones: channel counts short of a block and past it (padded channels
+  // must come out zero, whatever the epilogue makes of a zero), residual operands blocked like
+  // the output, batches.
+  const PostOps residual{PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 3),
+                         PostOp::makeUnary(UnaryKind::HardSigmoid, 0.2f, 0.5f)};
+  const PostOps clip{PostOp::makeUnary(UnaryKind::Clip, 0.f, 6.f)};
+  const Layout B = Layout::NCHWc16, P = Layout::Plain;
+  struct Case {
+    ConvCase c;
+    uint32_t kernel;
+  };
+  const Case cases[] = {
+      // depthwise (window kernel)
+      {{{1, 24, 13, 11}, 24, 3, 3, 24, 1, 1, 1, {1, 1, 1, 1}, true, clip}, 3},
+      {{{2, 40, 9, 8}, 40, 3, 3, 40, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 3},
+      // pointwise, transposed GEMM: the blocked input read in place through the offset table
+      {{{1, 24, 7, 9}, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
+      {{{2, 300, 5, 3}, 20, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, clip}, 4},
+      // direct: padded copy and in place, strided, 1x1 stride 2
+      {{{1, 20, 11, 10}, 36, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
+      {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, {}}, 6},
+      {{{1, 3, 15, 14}, 18, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, clip}, 6},
+      // Winograd F(2,3) and F(4,3)
+      {{{1, 19, 10, 9}, 21, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, residual}, 5},
+      {{{2, 33, 12, 13}, 17, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, clip}, 2},
+  };
+  uint32_t seed = 2100;
+  for (const Case& k : cases)
+    for (const auto& [xl, yl] : {std::pair{B, B}, std::pair{B, P}, std::pair{P, B}}) {
+      INFO("x " << shapeToString(k.c.x) << " o " << k.c.o << " kernel " << k.kernel << " layouts "
+                << layoutName(xl) << " -> " << layoutName(yl));
+      runConvCase(k.c, seed++, true, k.kernel, k.kernel == 2 ? 2e-4f : 5e-5f, xl, yl);
+    }
+  // Pooling: input and output blocked alike, every image's padded channels pooled to zero.
+  for (const PoolKind kind : {PoolKind::Max, PoolKind::Avg}) {
+    PoolParams p;
+    p.kind = kind;
+    p.kernel = {3, 3};
+    p.stride = {2, 2};
+    p.pads = {1, 1, 1, 1};
+    const TensorDesc x{DType::F32, {2, 20, 15, 14}}, y{DType::F32, {2, 20, 8, 7}};
+    Primitive prim;
+    prim.params = p;
+    INFO("pool " << enumName(kind));
+    compareWithReference(prim, {x, y}, {randomFloats(x.numel(), seed++)}, 0, 1e-6f, 0, {B, B});
   }
 }
 
