@@ -158,75 +158,85 @@ bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& 
 
 // The one place the conv2d variant is chosen: the microkernel work each variant issues, with
 // transforms and packing counted as memory traffic (a cost model the search refines later).
+// Units: lane-FMAs (a cycle is 2 * W of them). Variants with the channels in the lanes transpose
+// their results into a plain output (about 2 per element) but store a blocked one as it is
+// (about 0.5); a blocked input spares Winograd its strip transposes.
+struct VariantCost {
+  ConvVariant variant = ConvVariant::Auto; // Auto: none applies to the tensors' layouts
+  double cost = std::numeric_limits<double>::infinity();
+};
 
-ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
-                          bool constantWeights) {
-  if (isDepthwise(s)) return ConvVariant::Depthwise;
+VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
+                         bool constantWeights) {
+  const double outputs = static_cast<double>(s.oh * s.ow);
+  const double store = s.yBlock ? 0.5 * static_cast<double>(s.oStored()) * outputs
+                                : 2.0 * static_cast<double>(s.o) * outputs;
+  if (isDepthwise(s)) {
+    // Taps on W-channel vectors; the input transposed into the strips (a copy when blocked),
+    // the result transposed out (stored as it is when blocked): measured ~4 per element each
+    // way on 576x14x14, ~1 blocked.
+    const double lanes = static_cast<double>(ceilDiv(s.c, t.vectorWidth) * t.vectorWidth);
+    const double in = static_cast<double>(s.h * s.w) * (s.xBlock ? 1.0 : 4.0) * lanes;
+    const double out = outputs * (s.yBlock ? 1.0 : 4.0) * lanes;
+    return {ConvVariant::Depthwise, static_cast<double>(s.kh * s.kw) * outputs * lanes + in + out};
+  }
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
-  // Packing im2col panels, in the same units (one per lane-FMA; a cycle is ~16), measured on
-  // stems: none for a pointwise convolution (read in place); per element a copy, or a gather
-  // when strided, plus the set-up of each run of columns (runs of NR for the GEMM, of only MR
-  // positions for the transposed form).
+  // Packing im2col panels, in the same units, measured on stems: none for a pointwise
+  // convolution (read in place); per element a copy, or a gather when strided, plus the set-up
+  // of each run of columns (runs of NR for the GEMM, of only MR positions for the transposed
+  // form).
   const bool pointwise = isPointwise(p, s);
   const bool strided = p.stride != I64x2{1, 1};
   const double pack = pointwise ? 0.25 : strided ? 22 : 8;
   const double packTransposed = pointwise ? 0.25 : strided ? 64 : 24;
-  const double gemm = rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack;
-  // Auto when no variant applies to the tensors' layouts (convSupported declines then).
-  ConvVariant best = ConvVariant::Auto;
-  double bestCost = std::numeric_limits<double>::infinity();
-  if (variantTakesLayouts(ConvVariant::Gemm, p, s)) {
-    best = ConvVariant::Gemm;
-    bestCost = gemm;
-  }
+  VariantCost best;
+  const auto consider = [&](ConvVariant v, double cost) {
+    if (cost < best.cost) best = {v, cost};
+  };
+  if (variantTakesLayouts(ConvVariant::Gemm, p, s))
+    consider(ConvVariant::Gemm, rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack);
+  const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
   if (transposedApplies(s, constantWeights) &&
       variantTakesLayouts(ConvVariant::GemmTransposed, p, s)) {
     const Panels panels = transposedPanels(t, s);
     const double positions = static_cast<double>(panels.count * panels.largest());
-    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
-    // Packing, plus the transpose of the result.
-    const double transposed = positions * lanes * static_cast<double>(s.k) +
-                              positions * s.k * packTransposed + 2.0 * s.o * positions;
-    if (transposed < bestCost) {
-      best = ConvVariant::GemmTransposed;
-      bestCost = transposed;
-    }
+    // Packing, the results through the staging buffer (~4 per element: what makes this form
+    // lose to the plain GEMM when K is small: 24->144 at 56x56, 0.47 vs 0.34 ms), the store.
+    consider(ConvVariant::GemmTransposed,
+             positions * lanes * static_cast<double>(s.k) + positions * s.k * packTransposed +
+                 4.0 * static_cast<double>(s.oStored()) * outputs + store);
   }
   if (directApplies(p, s, constantWeights)) {
     const Panels panels = directPanels(t, s);
     const double positions = static_cast<double>(s.oh * panels.count * panels.largest());
-    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const PaddedInput pi = paddedInput(p, s);
-    // No packing: the padded copy of the input, and the transpose of the result.
-    const double direct =
-        positions * lanes * static_cast<double>(s.k) +
-        (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.cStored() * pi.h * pi.w)) +
-        2.0 * s.o * s.oh * s.ow;
-    if (direct < bestCost) {
-      best = ConvVariant::Direct;
-      bestCost = direct;
-    }
+    // No packing: the padded copy of the input, and the store of the result.
+    consider(ConvVariant::Direct,
+             positions * lanes * static_cast<double>(s.k) +
+                 (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.cStored() * pi.h * pi.w)) + store);
   }
   if (!winogradApplies(p, s, constantWeights)) return best;
   for (int m : {2, 4}) {
     const LanesShape l = lanesShape(s, m);
-    const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
     const double tiles = static_cast<double>(l.tilesH * l.tilesW);
     const Panels panels(l.blockTiles, t.mr);
     const double rows = static_cast<double>(l.blocks * panels.count * panels.largest()); // padded
     // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), packing the
-    // tiles into panels, the transpose into NCHW, and reading the transformed weights once per
-    // block.
+    // tiles into panels, the store, reading the transformed weights once per block, and for a
+    // blocked input the strip transposes it spares.
     const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 +
-                        l.points * tiles * s.c * 2 + 2.0 * s.o * s.oh * s.ow +
-                        l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks);
-    if (cost < bestCost) {
-      best = m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd;
-      bestCost = cost;
-    }
+                        l.points * tiles * s.c * 2 + store +
+                        l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks) -
+                        (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0);
+    consider(m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd, cost);
   }
   return best;
+}
+
+ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
+                          bool constantWeights) {
+  return costVariants(t, p, s, constantWeights).variant;
 }
 
 // U = G g G^T per (o, c) for F(m, 3), transposed for GEMMs with the output channels in the
@@ -272,19 +282,15 @@ public:
     // The transposed form's panels are both packed and contiguous: blocks of k only past 1024
     // (equal ones), as each block stores and reloads the tile (960->320 at 7x7: 5% faster).
     transposedKc_ = ceilDiv(s.k, std::max<int64_t>(1, ceilDiv(s.k, 1024)));
+    if (s.xBlock) transposedKc_ = ceilDiv(transposedKc_, s.xBlock) * s.xBlock; // whole blocks
     mPanels_ = ceilDiv(s.og, t.mr);
     pointwise_ = isPointwise(p, s);
     // The transposed form's A panels are positions x input channels. A pointwise convolution's
     // input is that matrix already, read in place when few panels of output channels reuse it;
     // with many, one packing pass costs less than the partial cache lines of the in-place reads
     // (320->1280 at 7x7 on AVX2: 0.70 -> 0.58 ms; 32->16 at 112x112: 0.25 -> 0.32 packed).
-    // A blocked input is read in place through an offset table (gemmDirect): k = input channel.
-    packTransposedA_ = !s.xBlock && (!pointwise_ || ceilDiv(s.o, t.nr) >= 4);
-    if (variant_ == ConvVariant::GemmTransposed && s.xBlock) {
-      koff_.resize(static_cast<size_t>(s.k));
-      for (int64_t c = 0; c < s.k; ++c)
-        koff_[static_cast<size_t>(c)] = laneOffset(s.xBlock, s.h * s.w, c, 0);
-    }
+    // A blocked input is packed (a transpose per block) or read in place alike.
+    packTransposedA_ = !pointwise_ || ceilDiv(s.o, t.nr) >= 4;
     if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
       lanes_ = lanesShape(s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
@@ -334,10 +340,9 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    if (variant_ == ConvVariant::GemmTransposed) // packed positions; the transposed result, or a
-                                                 // tile per thread for a blocked output
+    if (variant_ == ConvVariant::GemmTransposed) // packed positions, per thread a run's results
       return ((packTransposedA_ ? transposedPanels(t_, s_).count * s_.k * t_.mr : 0) +
-              (s_.yBlock ? threads * t_.mr * t_.nr : s_.oh * s_.ow * s_.o)) *
+              threads * transposedRunPanels(threads) * transposedPanels(t_, s_).largest() * t_.nr) *
              4;
     if (variant_ == ConvVariant::Direct) // the padded input; per thread a chunk of rows by position
       return ((padded_.inPlace ? 0 : s_.cStored() * padded_.h * padded_.w) +
@@ -476,8 +481,8 @@ private:
   }
 
   // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels (transposedPanels), output
-  // channels in the lanes; then the store with the epilogue: into NCHW, transposed, per task; into
-  // a blocked output, per tile from a tile-sized buffer. A pointwise convolution's im2col^T panels
+  // channels in the lanes; then each task stores its results with the epilogue (into NCHW,
+  // transposed, or as they are into a blocked output). A pointwise convolution's im2col^T panels
   // are its input: packed, or read in place (plain: k stride h * w; blocked: the offset table).
   void runTransposed(const ExecContext& ctx, const float* x, float* y, float* ws,
                      const Epilogue& ep) const {
@@ -485,11 +490,14 @@ private:
     const Panels panels = transposedPanels(t_, s_);
     const int64_t rPanels = panels.count, oPanels = ceilDiv(s_.o, t_.nr);
     float* apack = ws;
-    float* ct = packTransposedA_ ? apack + rPanels * s_.k * t_.mr : ws;
+    float* staging = packTransposedA_ ? apack + rPanels * s_.k * t_.mr : ws;
     const ConvGeometry geo = geometry(p_, s_, x);
     if (packTransposedA_)
       parallelFor(ctx, rPanels, [&](int64_t rp, int) {
-        if (pointwise_)
+        if (pointwise_ && s_.xBlock)
+          t_.packABlocked(x, n * s_.xBlock, panels.begin(rp), panels.rows(rp), 0, s_.k,
+                          apack + rp * s_.k * t_.mr);
+        else if (pointwise_)
           t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
         else
           t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp), apack + rp * s_.k * t_.mr);
@@ -497,50 +505,57 @@ private:
     const LaneOutput out{y, n, s_.yBlock, s_.o};
     const Epilogue* epp = ep.count ? &ep : nullptr;
     // Tasks of one panel of output channels and a run of row panels: the B panel is reused
-    // across the run, and the task stores its own results (no second pass over the result, no
-    // data from another thread).
-    const int64_t runs = std::min(rPanels, ceilDiv(2 * std::max(ctx.threads, 1), oPanels));
-    const int64_t perRun = ceilDiv(rPanels, runs);
+    // across the run, the results gather in the thread's staging buffer (a run's positions by
+    // the panel's channels, kept near L2's size) and the task stores them (no data from another
+    // thread).
+    const int64_t perRun = transposedRunPanels(ctx.threads);
+    const int64_t runs = ceilDiv(rPanels, perRun);
     parallelFor(ctx, oPanels * runs, [&](int64_t task, int slot) {
       const int64_t op = task / runs, rp0 = task % runs * perRun;
       const int64_t rp1 = std::min(rPanels, rp0 + perRun);
       if (rp0 >= rp1) return;
       const int64_t o0 = op * t_.nr, o1 = std::min(s_.o, o0 + t_.nr);
-      float* tileBuffer = ct + slot * t_.mr * t_.nr; // blocked output
+      const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
+      float* ct = staging + slot * perRun * panels.largest() * t_.nr;
       for (int64_t rp = rp0; rp < rp1; ++rp) {
         for (int64_t k0 = 0; k0 < s_.k; k0 += transposedKc_) {
           GemmTile tile;
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
             tile.a = apack + (rp * s_.k + k0) * t_.mr;
-          } else if (s_.xBlock) {
-            tile.a = x + panels.begin(rp) * s_.xBlock;
-            tile.koff = koff_.data() + k0;
+          } else if (s_.xBlock) { // k0 is a multiple of the block (transposedKc_)
+            tile.a = x + laneOffset(s_.xBlock, n, k0, panels.begin(rp));
+            tile.lda = n * s_.xBlock;
             tile.ars = s_.xBlock;
           } else {
             tile.a = x + k0 * n + panels.begin(rp);
             tile.lda = n;
           }
           tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-          tile.c = s_.yBlock ? tileBuffer : ct + panels.begin(rp) * s_.o + o0;
-          tile.ldc = s_.yBlock ? t_.nr : s_.o;
+          tile.c = ct + (panels.begin(rp) - p0) * t_.nr;
+          tile.ldc = t_.nr;
           tile.rows = panels.rows(rp);
           tile.cols = static_cast<int>(o1 - o0);
           tile.accumulate = k0 > 0;
-          if (s_.xBlock)
+          if (s_.xBlock && !packTransposedA_)
             t_.gemmDirect(tile);
           else
             t_.gemm(tile);
         }
-        if (s_.yBlock)
-          t_.transposeEpilogue(tileBuffer, t_.nr, panels.rows(rp), o0, o1, out, panels.begin(rp),
-                               epp);
       }
-      if (!s_.yBlock) {
-        const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
-        t_.transposeEpilogue(ct + p0 * s_.o + o0, s_.o, p1 - p0, o0, o1, out, p0, epp);
-      }
+      t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
     });
+  }
+
+  // Row panels per task of the transposed form: enough runs for two tasks per thread, each
+  // run's staged results (positions x nr) within 128 KiB.
+  int64_t transposedRunPanels(int threads) const {
+    const Panels panels = transposedPanels(t_, s_);
+    const int64_t oPanels = ceilDiv(s_.o, t_.nr);
+    const int64_t fit = std::max<int64_t>(1, (128 * 1024 / 4) / (panels.largest() * t_.nr));
+    const int64_t runs =
+        std::min(panels.count, ceilDiv(2 * std::max(threads, 1), std::max<int64_t>(oPanels, 1)));
+    return std::max<int64_t>(1, std::min(fit, ceilDiv(panels.count, std::max<int64_t>(runs, 1))));
   }
 
   // A block's v, m and output by position.
@@ -739,7 +754,10 @@ bool convSupported(const KernelTable& table, const Primitive& prim,
   if (!vectorPostOps(p.postOps)) return false;
   const TensorDesc& x = d[prim.inputs[0]];
   const TensorDesc& y = d[prim.outputs[0]];
-  const auto takes = [](Layout l) { return l == Layout::Plain || l == Layout::NCHWc16; };
+  // Blocked tensors in blocks of the family's vector width: a vector of lanes is a whole block.
+  const auto takes = [&](Layout l) {
+    return l == Layout::Plain || layoutBlock(l) == table.vectorWidth;
+  };
   if (!takes(x.layout) || !takes(y.layout)) return false;
   // Weights and bias plain; a Full post-op operand laid out as the output, the others plain.
   for (size_t i = 1; i < prim.inputs.size(); ++i) {
@@ -755,6 +773,13 @@ bool convSupported(const KernelTable& table, const Primitive& prim,
   // (search::assignLayouts); prepareConv declines the others.
   const ConvShape s = shapeOf(p, x, d[prim.inputs[1]], y);
   return chooseVariant(table, p, s, true) != ConvVariant::Auto;
+}
+
+double convLaneFmas(const KernelTable& table, const Primitive& prim,
+                    const std::vector<TensorDesc>& d) {
+  const auto& p = prim.as<Conv2dParams>();
+  const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
+  return costVariants(table, p, s, true).cost * static_cast<double>(std::max<int64_t>(s.n, 1));
 }
 
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args) {

@@ -24,11 +24,15 @@ enum class ConvVariant : uint32_t {
   Direct = 6,
 };
 
-// Post-ops with vector forms; tensors plain, or blocked nchwc16 (input, output and the Full
-// post-op operands, laid out as the output) where a variant with the channels in the lanes
-// applies.
+// Post-ops with vector forms; tensors plain, or blocked nchwc with the family's vector width as
+// the block (input, output and the Full post-op operands, laid out as the output) where a
+// variant with the channels in the lanes applies.
 bool convSupported(const KernelTable& table, const Primitive& p,
                    const std::vector<TensorDesc>& tensors);
+// The cost model's work for the variant it picks, in lane-FMAs (a cycle is 2 * W of them),
+// with the tensors' layouts: what the layout assignment weighs (through estimateSeconds).
+double convLaneFmas(const KernelTable& table, const Primitive& p,
+                    const std::vector<TensorDesc>& tensors);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
 
 } // namespace tessel::x86

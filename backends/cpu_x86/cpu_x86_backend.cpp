@@ -1,7 +1,7 @@
 // The cpu_x86 backend: descriptor (what the planner sees) and executor (kernels of the family
 // chosen from cpuid, or TESSEL_X86_ISA). Kernels: conv2d (packed GEMM or depthwise), matmul,
 // and unary/binary/elementwise programs, all fp32 with post-ops fused; conv2d and pooling also
-// on blocked nchwc16 tensors.
+// on blocked nchwc tensors (nchwc8 with AVX2, nchwc16 with AVX-512).
 #include "conv.h"
 #include "elementwise.h"
 #include "matmul.h"
@@ -30,10 +30,11 @@ bool allPlain(const Primitive& p, const std::vector<TensorDesc>& t) {
   return t[p.outputs[0]].layout == Layout::Plain;
 }
 
-// Pooling runs plain or blocked nchwc16, its input and output alike.
-bool poolLayouts(const Primitive& p, const std::vector<TensorDesc>& t) {
+// Pooling runs plain or blocked in blocks of the family's vector width, its input and output
+// alike.
+bool poolLayouts(const KernelTable& k, const Primitive& p, const std::vector<TensorDesc>& t) {
   const Layout l = t[p.inputs[0]].layout;
-  return (l == Layout::Plain || l == Layout::NCHWc16) && t[p.outputs[0]].layout == l;
+  return (l == Layout::Plain || layoutBlock(l) == k.vectorWidth) && t[p.outputs[0]].layout == l;
 }
 
 // Window ops' tiling arithmetic (strips, tiles, panels, padded copies) stays far inside int64
@@ -61,7 +62,7 @@ public:
     if (!allF32(p, t)) return false;
     switch (p.kind()) {
     case PrimitiveKind::Conv2d: return dimsFit(p, t) && x86::convSupported(table_, p, t);
-    case PrimitiveKind::Pool: return dimsFit(p, t) && poolLayouts(p, t);
+    case PrimitiveKind::Pool: return dimsFit(p, t) && poolLayouts(table_, p, t);
     default: break;
     }
     if (!allPlain(p, t)) return false;
@@ -90,8 +91,15 @@ public:
   }
 
   // Roofline at the family's nominal FMA rate: the search refines it with measurements.
+  // Convolutions and pooling: the kernels' own cost model (the variant it picks, packing,
+  // transforms and transposes, with the tensors' layouts) at 2 * W lane-FMAs a cycle.
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
                          const KernelChoice& choice, int threads) const override {
+    const double laneRate = 2.0 * table_.vectorWidth * 3e9 * std::max(threads, 1);
+    if (p.kind() == PrimitiveKind::Conv2d && supports(p, t))
+      return x86::convLaneFmas(table_, p, t) / laneRate;
+    if (p.kind() == PrimitiveKind::Pool && supports(p, t))
+      return x86::poolLaneFmas(table_, p, t) / laneRate;
     const double memory = BackendDescriptor::estimateSeconds(p, t, choice, threads);
     double flops = 0;
     const TensorDesc& y = t[p.outputs[0]];

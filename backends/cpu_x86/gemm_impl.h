@@ -56,10 +56,29 @@ __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld,
   }
 }
 
+// One k step of a tile: acc += a (ROWS values, STRIDE apart; ars when STRIDE is 0) x b (NV
+// vectors).
+template <int ROWS, int NV, int STRIDE>
+__attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const float* ak, int64_t ars,
+                                                   const float* b) {
+  V bv[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    bv[j] = I::load(b + j * W);
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r) {
+    const V av = I::set1(ak[STRIDE ? r * STRIDE : r * ars]);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[r][j] = I::fma(av, bv[j], acc[r][j]);
+  }
+}
+
 // C[ROWS x NV*W] (+)= A * B panel. A packed (DIRECT false): row r, column k at a[k * lda + r]
 // (lda = MR when 0); DIRECT: the input read in place, a[koff[k] + r * ars] (a direct convolution
-// over a padded input: k = (c, ky, kx), rows = output positions of one row). Only rows < ROWS of
-// a are read.
+// over a padded input: k = (c, ky, kx), rows = output positions of one row), or without koff
+// a[(k / W) * lda + k % W + r * W] (a blocked input, k = channel, from a block boundary). Only
+// rows < ROWS of a are read.
 template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, int64_t mr) {
   constexpr int NR = NV * W;
   V acc[ROWS][NV];
@@ -70,23 +89,22 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       acc[r][j] = I::zero();
-  const float* a = t.a;
   const float* b = t.b;
-  const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr, ars = t.ars;
-  for (int64_t k = 0; k < t.kc; ++k, b += ldb) {
-    const float* ak = DIRECT ? t.a + t.koff[k] : a;
-    V bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      bv[j] = I::load(b + j * W);
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r) {
-      const V av = I::set1(ak[DIRECT ? r * ars : r]);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[r][j] = I::fma(av, bv[j], acc[r][j]);
+  const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr;
+  if (!DIRECT) {
+    const float* a = t.a;
+    for (int64_t k = 0; k < t.kc; ++k, b += ldb, a += lda)
+      fmaStep<ROWS, NV, 1>(acc, a, 1, b);
+  } else if (t.koff) {
+    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+      fmaStep<ROWS, NV, 0>(acc, t.a + t.koff[k], t.ars, b);
+  } else { // blocked: W channels of a block, then the next block lda floats on
+    for (int64_t k0 = 0; k0 < t.kc; k0 += W) {
+      const float* ak = t.a + (k0 / W) * lda;
+      const int64_t n = minI(W, t.kc - k0);
+      for (int64_t k = 0; k < n; ++k, b += ldb)
+        fmaStep<ROWS, NV, W>(acc, ak + k, 0, b);
     }
-    if (!DIRECT) a += lda;
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a
@@ -204,6 +222,30 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
         ++c;
       }
     }
+  }
+}
+
+// One A panel (kc x MR) from a blocked input: rows = positions p0..p0+rows, columns k = channels
+// k0..k0+kc (k0 at a block boundary), block b at x + b * blockStride, position p at + p * W. Each
+// block's rows x W floats are transposed in registers.
+template <int MR>
+void packABlocked(const float* x, int64_t blockStride, int64_t p0, int rows, int64_t k0, int64_t kc,
+                  float* dst) {
+  static_assert(MR <= W, "a panel row is one vector");
+  for (int64_t kb = 0; kb < kc; kb += W) {
+    const float* src = x + (k0 + kb) / W * blockStride + p0 * W;
+    V v[W];
+    for (int r = 0; r < W; ++r)
+      v[r] = r < rows ? I::load(src + r * W) : I::zero();
+    I::transpose(v); // v[c]: channel c of the positions
+    const int64_t n = minI(W, kc - kb);
+    float* d = dst + kb * MR;
+    // Whole vectors overlapping the next channel's row, the last one only its MR floats.
+    for (int64_t c = 0; c < n; ++c)
+      if (kb + c + 1 < kc)
+        I::store(d + c * MR, v[c]);
+      else
+        storeUpTo(d + c * MR, v[c], MR);
   }
 }
 

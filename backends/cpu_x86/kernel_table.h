@@ -45,8 +45,9 @@ struct GemmTile {
   const float* a = nullptr;
   int64_t lda = 0; // floats between consecutive k rows of a: mr for a packed panel (0 means mr);
                    // a pointwise convolution's transposed form reads its input in place (h * w)
-  // Direct convolution (gemmDirect only): a row r, column k is a[koff[k] + r * ars], the
-  // padded input read in place.
+  // gemmDirect only: a row r, column k is a[koff[k] + r * ars] (a direct convolution, the
+  // padded input read in place), or without koff a[(k / W) * lda + k % W + r * ars] (a blocked
+  // input read in place, k = channel, a at a block boundary).
   const int64_t* koff = nullptr;
   int64_t ars = 1;
   const float* b = nullptr;
@@ -153,7 +154,8 @@ struct KernelTable {
   int mr = 0; // microkernel rows
   int nr = 0; // microkernel columns
   void (*gemm)(const GemmTile& t) = nullptr;
-  // The same with a indirect: rows r of column k at a + koff[k] + r * ars.
+  // The same with a read in place (GemmTile::koff): rows r of column k at a + koff[k] + r * ars,
+  // or in a blocked input.
   void (*gemmDirect)(const GemmTile& t) = nullptr;
   // Packs rows k0..k0+kc of a row-major matrix (ld elements per row), columns n0..n0+cols
   // (cols <= nr), into one B panel (kc x nr, zero-padded).
@@ -171,6 +173,10 @@ struct KernelTable {
   // A panel (kc x mr, zero-padded), columns k0..k0+kc.
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
                 int64_t kc, float* dst) = nullptr;
+  // The same from a blocked input (block size W): rows = positions p0..p0+rows, columns =
+  // channels k0..k0+kc, k0 at a block boundary; block b at x + b * blockStride.
+  void (*packABlocked)(const float* x, int64_t blockStride, int64_t p0, int rows, int64_t k0,
+                       int64_t kc, float* dst) = nullptr;
   void (*window)(const WindowBlock& p) = nullptr;
   // Reduce kinds as in core/reduce.def. rows: y[o] = reduce(x[o * extent .. + extent]) for o in
   // o0..o1 (inner = 1). columns: y[o * inner + i] = reduce over e of x[(o * extent + e) * inner

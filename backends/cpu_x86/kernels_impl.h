@@ -29,6 +29,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.packBConv = &packBConv<NV * W>;
   t.packAConv = &packBConv<MR>; // the same layout: [k][width] with width = mr
   t.packA = &packA<MR>;
+  t.packABlocked = &packABlocked<MR>;
   t.window = &window;
   t.epilogueRow = &epilogueRow;
   t.transposeEpilogue = &transposeEpilogue;

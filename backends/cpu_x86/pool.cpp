@@ -46,6 +46,22 @@ private:
 
 } // namespace
 
+double poolLaneFmas(const KernelTable& table, const Primitive& p,
+                    const std::vector<TensorDesc>& t) {
+  const TensorDesc& x = t[p.inputs[0]];
+  const TensorDesc& y = t[p.outputs[0]];
+  const auto& params = p.as<PoolParams>();
+  const double lanes = static_cast<double>(x.shape[0]) *
+                       static_cast<double>(ceilDiv(x.shape[1], table.vectorWidth)) *
+                       table.vectorWidth;
+  const bool blocked = x.layout != Layout::Plain;
+  const double in = static_cast<double>(x.shape[2] * x.shape[3]) * (blocked ? 1.0 : 4.0);
+  const double out = static_cast<double>(y.shape[2] * y.shape[3]) * (blocked ? 1.0 : 4.0);
+  return lanes *
+         (static_cast<double>(params.kernel[0] * params.kernel[1] * y.shape[2] * y.shape[3]) + in +
+          out);
+}
+
 std::unique_ptr<PreparedKernel> preparePool(const KernelTable& table, const PrepareArgs& args) {
   const Primitive& p = *args.primitive;
   const std::vector<TensorDesc>& d = *args.tensors;

@@ -105,7 +105,15 @@ inline void storeLanes(V* v, int channels, int valid, const LaneOutput& out, int
                        int64_t pos0, const FastEpilogue& fast, V bias, const Epilogue* ep) {
   if (out.block) {
     float* y = out.y + laneOffset(out.block, out.plane, c0, pos0);
-    if (fast.usable) laneEpilogue(v, valid, bias, fast);
+    if (fast.usable) {
+      laneEpilogue(v, W, bias, fast);
+      if (valid == W && channels == W) { // the common case: straight-line stores
+#pragma GCC unroll 16
+        for (int j = 0; j < W; ++j)
+          I::store(y + j * out.block, v[j]);
+        return;
+      }
+    }
     const V keep = laneMask(channels);
     for (int j = 0; j < valid; ++j) {
       V r = fast.usable ? v[j] : epilogueLanes(v[j], *ep, c0, channels, pos0 + j);

@@ -2,6 +2,7 @@
 
 #include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
+#include "tessel/search/layouts.h"
 
 #include <algorithm>
 #include <sys/mman.h>
@@ -11,7 +12,7 @@ namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-                      const std::string& preferred) {
+                      const std::string& preferred, bool blockedLayouts) {
   std::shared_ptr<PreparedModel> m(new PreparedModel());
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
@@ -40,6 +41,23 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.planned = prog.backends;
   request.plannedKernels = prog.kernels;
   TESSEL_ASSIGN_OR_RETURN(search::Assignment a, search::assignBackends(request));
+  const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(),
+                                    [](const TensorDesc& d) { return d.layout == Layout::Plain; });
+  if (blockedLayouts && allPlain) {
+    search::LayoutRequest layouts;
+    layouts.primitives = prog.primitives;
+    layouts.descriptors = descriptors;
+    layouts.assignment = &a;
+    layouts.pinned.assign(prog.tensors.size(), false);
+    layouts.constant.assign(prog.tensors.size(), false);
+    for (size_t id = 0; id < prog.tensors.size(); ++id)
+      layouts.constant[id] = layouts.pinned[id] = prog.tensors[id].data != nullptr;
+    for (int32_t id : prog.inputs)
+      layouts.pinned[id] = true;
+    for (int32_t id : prog.outputs)
+      layouts.pinned[id] = true;
+    m->blocked_ = search::assignLayouts(layouts, &m->descs_);
+  }
 
   m->steps_.resize(prog.primitives.size());
   ConstantRelease release;

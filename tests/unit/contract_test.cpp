@@ -355,3 +355,99 @@ TEST_CASE("memory plan: an output takes the storage of an input that dies at its
   const auto* d = static_cast<const float*>(s->outputData(0));
   CHECK(std::vector<float>(d, d + 4) == y);
 }
+
+namespace {
+
+// x -> 1x1 conv (a) -> depthwise 3x3 + clip (b) -> 1x1 conv + a (c) -> max pool (d) -> 1x1
+// conv (y), at 7x7 with 160/960 channels: the shape of mobilenet_v2's last blocks, where
+// blocked tensors save the depthwise and pooling transposes. With `reluTail`, d is also read by
+// a relu (an output): a primitive that takes only plain tensors.
+std::shared_ptr<Program> blockedChain(bool reluTail) {
+  static const std::vector<float> w0 = test::randomFloats(960 * 160, 1),
+                                  w1 = test::randomFloats(960 * 9, 2),
+                                  w2 = test::randomFloats(960 * 960, 3),
+                                  w3 = test::randomFloats(160 * 960, 4);
+  auto prog = std::make_shared<Program>();
+  const auto t = [](const char* name, Shape s, const float* data = nullptr) {
+    return ProgramTensor{name, {DType::F32, std::move(s)}, data};
+  };
+  prog->tensors = {t("x", {1, 160, 7, 7}),
+                   t("w0", {960, 160, 1, 1}, w0.data()),
+                   t("a", {1, 960, 7, 7}),
+                   t("w1", {960, 1, 3, 3}, w1.data()),
+                   t("b", {1, 960, 7, 7}),
+                   t("w2", {960, 960, 1, 1}, w2.data()),
+                   t("c", {1, 960, 7, 7}),
+                   t("d", {1, 960, 7, 7}),
+                   t("w3", {160, 960, 1, 1}, w3.data()),
+                   t("y", {1, 160, 7, 7}),
+                   t("r", {1, 960, 7, 7})};
+  Conv2dParams pw, dw, res;
+  dw.pads = {1, 1, 1, 1};
+  dw.group = 960;
+  dw.postOps = {PostOp::makeUnary(UnaryKind::Clip, 0.f, 6.f)};
+  res.postOps = {PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 2)};
+  PoolParams pool;
+  pool.kind = PoolKind::Max;
+  pool.kernel = {3, 3};
+  pool.pads = {1, 1, 1, 1};
+  prog->primitives = {{pw, {0, 1}, {2}, "expand"},
+                      {dw, {2, 3}, {4}, "depthwise"},
+                      {res, {4, 5, 2}, {6}, "project"},
+                      {pool, {6}, {7}, "pool"},
+                      {pw, {7, 8}, {9}, "head"}};
+  prog->inputs = {0};
+  prog->outputs = {9};
+  if (reluTail) {
+    prog->primitives.push_back(relu(7, 10));
+    prog->outputs.push_back(10);
+  }
+  return prog;
+}
+
+} // namespace
+
+TEST_CASE("layouts: tensors between kernels with channels in the lanes are blocked at load") {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const std::vector<float> x = test::randomFloats(160 * 49, 9);
+  for (bool reluTail : {false, true}) {
+    INFO((reluTail ? "with" : "without") << " a relu reading the pool's output");
+    std::vector<std::vector<float>> outs;
+    std::vector<TensorDesc> descs;
+    for (bool blocked : {false, true}) {
+      auto model = PreparedModel::create(blockedChain(reluTail), registry, "", blocked);
+      REQUIRE(model.isOk());
+      SessionOptions one;
+      one.threads = 1;
+      auto s = Session::create(*model, one);
+      REQUIRE(s.isOk());
+      REQUIRE((*s)->setInput(0, x.data(), x.size() * 4).isOk());
+      REQUIRE((*s)->run().isOk());
+      const auto* y = static_cast<const float*>((*s)->outputData(0));
+      outs.emplace_back(y, y + 160 * 49);
+      if (blocked)
+        descs = (*model)->descs();
+      else
+        CHECK((*model)->blockedTensorCount() == 0);
+    }
+    for (size_t i = 0; i < outs[0].size(); ++i)
+      REQUIRE(outs[1][i] == Approx(outs[0][i]).epsilon(1e-4).margin(1e-3));
+    if (registry.find("cpu_x86") == nullptr) continue; // no blocked layouts without it
+    const auto layoutOf = [&](size_t id) { return descs[id].layout; };
+    // Input, output and weights stay plain; the residual's operand (a) and result (c) share a
+    // layout; the depthwise output is blocked (its transposes are what blocking saves).
+    for (size_t id : {0, 1, 3, 5, 8, 9})
+      CHECK(layoutOf(id) == Layout::Plain);
+    CHECK(layoutOf(2) == layoutOf(6));
+    CHECK(layoutOf(4) != Layout::Plain);
+    // d is read by the relu when reluTail: plain then, and the pool that writes it takes its
+    // input in the same layout.
+    if (reluTail) {
+      CHECK(layoutOf(7) == Layout::Plain);
+      CHECK(layoutOf(6) == Layout::Plain);
+    } else {
+      CHECK(layoutOf(7) != Layout::Plain);
+    }
+  }
+}

@@ -129,14 +129,24 @@ Result<int> parseThreads(const Args& a) {
   return static_cast<int>(n);
 }
 
+// --layouts auto|plain: blocked layouts chosen at load (the default), or every tensor plain.
+Result<bool> parseLayouts(const Args& a) {
+  const std::string l = a.get("--layouts", "auto");
+  if (l != "auto" && l != "plain")
+    return invalidArgument("--layouts expects auto or plain, got '" + l + "'");
+  return l == "auto";
+}
+
 // A session with `inputs` set, in model input order.
 Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
                                          const BackendRegistry& registry,
                                          const std::string& backend, int threads,
-                                         const std::vector<HostTensor>& inputs) {
+                                         const std::vector<HostTensor>& inputs,
+                                         bool blockedLayouts) {
   SessionOptions so;
   so.backend = backend;
   so.threads = threads;
+  so.blockedLayouts = blockedLayouts;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ProgramTensor& t = prog->tensors[prog->inputs[i]];
@@ -225,13 +235,14 @@ struct ModelCommand {
   Args args;
   ConvertOptions options;
   int threads = 0;
+  bool blockedLayouts = true;
 };
 
 std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& argv,
                                               std::vector<std::string> valued,
                                               const std::vector<std::string>& boolean,
                                               const char* usage) {
-  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends"});
+  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends", "--layouts"});
   ModelCommand c{parse(argv, valued, boolean), {}};
   Status s;
   if (!c.args.error.empty())
@@ -244,6 +255,13 @@ std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& ar
       c.threads = *threads;
     else
       s = threads.status();
+  }
+  if (s.isOk()) {
+    auto layouts = parseLayouts(c.args);
+    if (layouts.isOk())
+      c.blockedLayouts = *layouts;
+    else
+      s = layouts.status();
   }
   if (s.isOk()) {
     auto opts = convertOptions(c.args);
@@ -314,8 +332,8 @@ Status runModel(ModelCommand& c) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  TESSEL_ASSIGN_OR_RETURN(auto session,
-                          prepare(prog, registry, c.args.get("--backend"), c.threads, inputs));
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, c.args.get("--backend"), c.threads,
+                                                inputs, c.blockedLayouts));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
@@ -344,7 +362,7 @@ struct CaseResult {
 // One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
 Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                                const BackendRegistry& registry, const std::string& backend,
-                               int threads, double rtol, double atol) {
+                               int threads, bool blockedLayouts, double rtol, double atol) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
@@ -358,7 +376,8 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                            std::to_string(expected.size()) + " outputs, the model " +
                            std::to_string(prog->inputs.size()) + " and " +
                            std::to_string(prog->outputs.size()));
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, threads, inputs));
+  TESSEL_ASSIGN_OR_RETURN(auto session,
+                          prepare(prog, registry, backend, threads, inputs, blockedLayouts));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   CaseResult r;
@@ -388,20 +407,22 @@ std::vector<fs::path> testDataSets(const fs::path& dir) {
 int runCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
                              "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
-                             "[--output-dir DIR] [--backend NAME]");
+                             "[--output-dir DIR] [--backend NAME] [--layouts auto|plain]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads"}, {});
+  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads", "--layouts"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
-                "[--threads N]");
+                "[--threads N] [--layouts auto|plain]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
+  auto layouts = parseLayouts(a);
+  if (!layouts.isOk()) return fail(layouts.status());
   const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
   const double atol = std::atof(a.get("--atol", "1e-4").c_str());
   int passed = 0, failed = 0, skipped = 0;
@@ -418,8 +439,8 @@ int checkCommand(const std::vector<std::string>& argv) {
     }
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
-      auto r =
-          runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads, rtol, atol);
+      auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads,
+                           *layouts, rtol, atol);
       if (!r.isOk()) {
         std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;
@@ -444,7 +465,7 @@ Status printPerOp(Session& session, int runs) {
       best[i].seconds = std::min(best[i].seconds, times[i].seconds);
   }
   const Program& prog = session.program();
-  const std::vector<TensorDesc> descs = prog.descs();
+  const std::vector<TensorDesc>& descs = session.preparedModel().descs(); // layouts as run
   double total = 0, flops = 0;
   for (const auto& t : best)
     total += t.seconds;
@@ -495,14 +516,16 @@ Status printPerOp(Session& session, int runs) {
 int benchCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
                              "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
-                             "[--threads N] [--runs N] [--warmup N] [--json] [--per-op]");
+                             "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
+                             "[--layouts auto|plain]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
   if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog));
+  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog),
+                         c->blockedLayouts);
   if (!session.isOk()) return fail(session.status());
   const int warmup = std::max(0, std::atoi(a.get("--warmup", "2").c_str()));
   const int runs = std::max(1, std::atoi(a.get("--runs", "10").c_str()));

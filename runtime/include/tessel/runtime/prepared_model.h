@@ -14,13 +14,18 @@ namespace tessel {
 class PreparedModel {
 public:
   // The registry must outlive the result (its backends prepared the kernels). `preferred` names
-  // a backend that takes every primitive it supports ("" = the artifact's plan).
+  // a backend that takes every primitive it supports ("" = the artifact's plan). With
+  // blockedLayouts, an artifact whose tensors are all plain gets blocked layouts between the
+  // kernels that take them (search::assignLayouts); an artifact that sets layouts keeps its own.
   static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
                                                              const BackendRegistry& registry,
-                                                             const std::string& preferred = "");
+                                                             const std::string& preferred = "",
+                                                             bool blockedLayouts = true);
 
   const Program& program() const { return *program_; }
+  // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
   const std::vector<TensorDesc>& descs() const { return descs_; }
+  int blockedTensorCount() const { return blocked_; }
   // Per primitive; views have no backend, device or kernel (they alias their input).
   Backend* backend(size_t i) const { return steps_[i].backend; }
   const std::shared_ptr<Device>& device(size_t i) const { return steps_[i].device; }
@@ -48,6 +53,7 @@ private:
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
   std::vector<Bound> steps_;
+  int blocked_ = 0;
 };
 
 } // namespace tessel

@@ -16,8 +16,9 @@ struct PlanStep;
 }
 
 struct SessionOptions {
-  std::string backend; // prefer this backend where it supports a primitive ("" = the plan's)
-  int threads = 0;     // threads for kernels, the caller included; 0 = defaultThreadCount()
+  std::string backend;        // prefer this backend where it supports a primitive ("" = the plan's)
+  int threads = 0;            // threads for kernels, the caller included; 0 = defaultThreadCount()
+  bool blockedLayouts = true; // blocked layouts chosen at load (PreparedModel::create)
 };
 
 class Session {

@@ -1,0 +1,129 @@
+#include "tessel/search/layouts.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace tessel::search {
+namespace {
+
+// Tried in this order for each group; a backend takes the one that suits its vectors.
+constexpr Layout kBlocked[] = {Layout::NCHWc8, Layout::NCHWc16};
+
+// Union-find over tensor ids.
+struct Groups {
+  std::vector<size_t> parent;
+  explicit Groups(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), size_t{0}); }
+  size_t find(size_t x) {
+    while (parent[x] != x)
+      x = parent[x] = parent[parent[x]];
+    return x;
+  }
+  void join(size_t a, size_t b) { parent[find(a)] = find(b); }
+};
+
+bool isFullOperand(const Conv2dParams& p, size_t input) {
+  for (const PostOp& op : p.postOps)
+    if (op.isBinary && op.broadcast == Broadcast::Full && op.operand == static_cast<int32_t>(input))
+      return true;
+  return false;
+}
+
+// Whether primitive p may read its input `input` blocked, or write its output so (input < 0).
+bool takesBlocked(const Primitive& p, int input, const LayoutRequest& r) {
+  switch (p.kind()) {
+  case PrimitiveKind::Pool: return input <= 0;
+  case PrimitiveKind::Conv2d: {
+    if (p.inputs.size() < 2 || !r.constant[p.inputs[1]]) return false;
+    const auto& c = p.as<Conv2dParams>();
+    return input <= 0 || isFullOperand(c, static_cast<size_t>(input));
+  }
+  default: return false;
+  }
+}
+
+bool shapeFits(const TensorDesc& d, Layout layout) {
+  if (d.dtype != DType::F32 || d.rank() != 4) return false;
+  const int64_t c = d.shape[1], block = layoutBlock(layout);
+  const int64_t stored = (c + block - 1) / block * block;
+  return c > 0 && 2 * stored <= 3 * c;
+}
+
+} // namespace
+
+int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
+  std::vector<TensorDesc>& t = *tensors;
+  const size_t n = t.size();
+  std::vector<bool> eligible(n, false);
+  std::vector<std::vector<size_t>> touching(n); // primitives writing or reading the tensor
+  for (size_t id = 0; id < n; ++id)
+    eligible[id] = !r.pinned[id] && !r.constant[id];
+  std::vector<bool> written(n, false);
+  for (size_t i = 0; i < r.primitives.size(); ++i) {
+    const Primitive& p = r.primitives[i];
+    const bool runs = r.assignment->backend[i] != kNoBackend;
+    const int32_t out = p.outputs[0];
+    written[out] = true;
+    touching[out].push_back(i);
+    if (!runs || !takesBlocked(p, -1, r)) eligible[out] = false;
+    for (size_t k = 0; k < p.inputs.size(); ++k) {
+      const int32_t id = p.inputs[k];
+      touching[id].push_back(i);
+      if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[id] = false;
+    }
+  }
+  // Tensors a kernel addresses alike change together: a conv2d's output and its Full post-op
+  // operands, a pooling's input and output.
+  Groups groups(n);
+  for (const Primitive& p : r.primitives) {
+    if (p.kind() == PrimitiveKind::Conv2d)
+      for (size_t k = 1; k < p.inputs.size(); ++k)
+        if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
+    if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
+  }
+  std::vector<std::vector<size_t>> members(n);
+  for (size_t id = 0; id < n; ++id)
+    members[groups.find(id)].push_back(id);
+
+  int blocked = 0;
+  for (size_t root = 0; root < n; ++root) {
+    const std::vector<size_t>& group = members[root];
+    if (group.empty()) continue;
+    bool ok = true;
+    for (size_t id : group)
+      ok = ok && eligible[id] && written[id];
+    if (!ok) continue;
+    for (const Layout layout : kBlocked) {
+      bool fits = true;
+      for (size_t id : group)
+        fits = fits && shapeFits(t[id], layout);
+      if (!fits) continue;
+      // The primitives touching the group, once each, timed before and after.
+      std::vector<size_t> prims;
+      for (size_t id : group)
+        for (size_t i : touching[id])
+          if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
+      const auto seconds = [&] {
+        double total = 0;
+        for (size_t i : prims)
+          total += r.descriptors[r.assignment->backend[i]]->estimateSeconds(
+              r.primitives[i], t, KernelChoice{}, r.threads);
+        return total;
+      };
+      const double before = seconds();
+      for (size_t id : group)
+        t[id].layout = layout;
+      for (size_t i : prims)
+        fits = fits && r.descriptors[r.assignment->backend[i]]->supports(r.primitives[i], t);
+      fits = fits && seconds() < before;
+      if (fits) {
+        blocked += static_cast<int>(group.size());
+        break;
+      }
+      for (size_t id : group)
+        t[id].layout = Layout::Plain;
+    }
+  }
+  return blocked;
+}
+
+} // namespace tessel::search
