@@ -92,7 +92,7 @@ PY
 echo
 echo "memory and start-up, 1 thread (peak RSS MiB; load + first run ms)"
 printf '%-20s %10s %10s %10s %12s %12s\n' model tessel_rss ort_rss mnn_rss tessel_start ort_start
-nodeBase=$(rss env NODE_PATH="$models/node/node_modules" node "$root/bench/ort_first_run.js" --baseline | head -1)
+nodeBase=$(rss env NODE_PATH="$models/node/node_modules" node "$root/bench/ort_first_run.js" --baseline | sed -n 1p)
 for c in "${cases[@]}"; do
   read -r name dir input dims <<<"$c"
   mapfile -t t < <(rss "$root/build/bench/tessel_first_run" "$work/$name.tsl" 1)
