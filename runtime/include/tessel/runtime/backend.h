@@ -188,6 +188,10 @@ struct HostRunOptions {
   int threads = 1;
   uint64_t constantMask = 0;
   KernelChoice choice;
+  // Runs the prepared kernel this many times (warm after the first) and, when bestSeconds is
+  // set, stores the fastest run's wall time there: a candidate timed in isolation.
+  int runs = 1;
+  double* bestSeconds = nullptr;
 };
 Status runPrimitiveOnHost(Backend& backend, const Primitive& p,
                           const std::vector<TensorDesc>& tensors,
