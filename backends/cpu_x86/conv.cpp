@@ -201,11 +201,12 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
       variantTakesLayouts(ConvVariant::GemmTransposed, p, s)) {
     const Panels panels = transposedPanels(t, s);
     const double positions = static_cast<double>(panels.count * panels.largest());
-    // Packing, the results through the staging buffer (~4 per element: what makes this form
-    // lose to the plain GEMM when K is small: 24->144 at 56x56, 0.47 vs 0.34 ms), the store.
+    // Packing, the results through the staging buffer into a plain output (~4 per element:
+    // what makes this form lose to the plain GEMM when K is small: 24->144 at 56x56, 0.47 vs
+    // 0.34 ms) and the store; a blocked output takes the tiles straight from the registers.
     consider(ConvVariant::GemmTransposed,
              positions * lanes * static_cast<double>(s.k) + positions * s.k * packTransposed +
-                 4.0 * static_cast<double>(s.oStored()) * outputs + store);
+                 (s.yBlock ? 0.0 : 4.0 * static_cast<double>(s.o) * outputs + store));
   }
   if (directApplies(p, s, constantWeights)) {
     const Panels panels = directPanels(t, s);
@@ -277,20 +278,21 @@ public:
   ConvKernel(const KernelTable& t, const Conv2dParams& p, const ConvShape& s, const void* weight,
              ConvVariant variant)
       : t_(t), p_(p), s_(s), variant_(variant), depthwise_(variant == ConvVariant::Depthwise),
-        epilogue_(p.postOps, Spread::Row, p.hasBias ? 2 : -1, Spread::Row) {
+        epilogue_(p.postOps, Spread::Row, p.hasBias ? 2 : -1, Spread::Row),
+        epilogueColumns_(p.postOps, Spread::Column, p.hasBias ? 2 : -1, Spread::Column) {
     kc_ = 256; // a B panel of 256 rows stays in L1 (32 KiB) for NR = 16 and in L2 for NR = 32
     // The transposed form's panels are both packed and contiguous: blocks of k only past 1024
     // (equal ones), as each block stores and reloads the tile (960->320 at 7x7: 5% faster).
     transposedKc_ = ceilDiv(s.k, std::max<int64_t>(1, ceilDiv(s.k, 1024)));
-    if (s.xBlock) transposedKc_ = ceilDiv(transposedKc_, s.xBlock) * s.xBlock; // whole blocks
     mPanels_ = ceilDiv(s.og, t.mr);
     pointwise_ = isPointwise(p, s);
     // The transposed form's A panels are positions x input channels. A pointwise convolution's
     // input is that matrix already, read in place when few panels of output channels reuse it;
     // with many, one packing pass costs less than the partial cache lines of the in-place reads
     // (320->1280 at 7x7 on AVX2: 0.70 -> 0.58 ms; 32->16 at 112x112: 0.25 -> 0.32 packed).
-    // A blocked input is packed (a transpose per block) or read in place alike.
-    packTransposedA_ = !pointwise_ || ceilDiv(s.o, t.nr) >= 4;
+    // A blocked input is always packed (a W x W transpose per block: read in place, its rows
+    // lie a block apart, and the tiles ran 10-20% slower).
+    packTransposedA_ = !pointwise_ || s.xBlock || ceilDiv(s.o, t.nr) >= 4;
     if (variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd) {
       lanes_ = lanesShape(s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
@@ -383,9 +385,12 @@ public:
         runWinogradLanes(ctx, xb, yb, ws, ep);
       else if (variant_ == ConvVariant::Direct)
         runDirect(ctx, xb, yb, ws, ep);
-      else if (variant_ == ConvVariant::GemmTransposed)
-        runTransposed(ctx, xb, yb, ws, ep);
-      else if (depthwise_)
+      else if (variant_ == ConvVariant::GemmTransposed) {
+        std::vector<EpilogueOp> columnOps;
+        if (s_.yBlock) epilogueColumns_.resolve(in, b * s_.oStored() * plane, plane, &columnOps);
+        const Epilogue columns{columnOps.data(), static_cast<int>(columnOps.size())};
+        runTransposed(ctx, xb, yb, ws, ep, columns);
+      } else if (depthwise_)
         runDepthwise(ctx, in[1].hostData<float>(), xb, yb, ws, ep);
       else
         runGemm(ctx, a, xb, yb, ws, ep);
@@ -488,9 +493,9 @@ private:
   // C^T[positions, o] = im2col(x)^T * W^T: positions in row panels (transposedPanels), output
   // channels in the lanes; then each task stores its results with the epilogue (into NCHW,
   // transposed, or as they are into a blocked output). A pointwise convolution's im2col^T panels
-  // are its input: packed, or read in place (plain: k stride h * w; blocked: the offset table).
+  // are its input: packed (always when blocked), or read in place (plain: k stride h * w).
   void runTransposed(const ExecContext& ctx, const float* x, float* y, float* ws,
-                     const Epilogue& ep) const {
+                     const Epilogue& ep, const Epilogue& columns) const {
     const int64_t n = s_.oh * s_.ow;
     const Panels panels = transposedPanels(t_, s_);
     const int64_t rPanels = panels.count, oPanels = ceilDiv(s_.o, t_.nr);
@@ -509,6 +514,13 @@ private:
       });
     const LaneOutput out{y, n, s_.yBlock, s_.o};
     const Epilogue* epp = ep.count ? &ep : nullptr;
+    // A blocked output whose epilogue the tiles apply in registers takes the tiles as they are:
+    // each vector of a tile row is a block of channels (plane * B floats apart), no staging.
+    const Epilogue* columnsp = columns.count ? &columns : nullptr;
+    const bool direct = s_.yBlock && t_.columnEpilogueFits(columnsp);
+    const float* residual = nullptr; // a Full operand, laid out as the output
+    for (int i = 0; direct && i < columns.count; ++i)
+      if (columns.ops[i].spread == Spread::Full) residual = columns.ops[i].data;
     // Tasks of one panel of output channels and a run of row panels: the B panel is reused
     // across the run, the results gather in the thread's staging buffer (a run's positions by
     // the panel's channels, kept near L2's size) and the task stores them (no data from another
@@ -528,10 +540,6 @@ private:
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
             tile.a = apack + (rp * s_.k + k0) * t_.mr;
-          } else if (s_.xBlock) { // k0 is a multiple of the block (transposedKc_)
-            tile.a = x + laneOffset(s_.xBlock, n, k0, panels.begin(rp));
-            tile.lda = n * s_.xBlock;
-            tile.ars = s_.xBlock;
           } else {
             tile.a = x + k0 * n + panels.begin(rp);
             tile.lda = n;
@@ -542,13 +550,22 @@ private:
           tile.rows = panels.rows(rp);
           tile.cols = static_cast<int>(o1 - o0);
           tile.accumulate = k0 > 0;
-          if (s_.xBlock && !packTransposedA_)
-            t_.gemmDirect(tile);
-          else
-            t_.gemm(tile);
+          if (direct) {
+            const int64_t at = laneOffset(s_.yBlock, n, o0, panels.begin(rp));
+            tile.c = y + at;
+            tile.ldc = s_.yBlock;
+            tile.ldcv = n * s_.yBlock;
+            tile.columnEpilogue = true;
+            tile.col0 = o0;
+            if (k0 + tile.kc >= s_.k) {
+              tile.ep = columnsp;
+              tile.residual = residual ? residual + at : nullptr;
+            }
+          }
+          t_.gemm(tile);
         }
       }
-      t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
+      if (!direct) t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
     });
   }
 
@@ -745,6 +762,8 @@ private:
   bool pointwise_ = false;
   bool packTransposedA_ = true; // GemmTransposed: A panels packed, or the input read in place
   EpiloguePlan epilogue_;
+  EpiloguePlan epilogueColumns_; // the same with the channels in the columns (tiles stored
+                                 // straight into a blocked output)
   int64_t kc_ = 256;
   int64_t transposedKc_ = 256;
   int64_t mPanels_ = 0;

@@ -6,6 +6,7 @@
 template <int ROWS, int NV, int ACT>
 __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const GemmTile& t,
                                                      const FastEpilogue& f) {
+  const int64_t cv = t.ldcv ? t.ldcv : W;
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r) {
     float* c = t.c + r * t.ldc;
@@ -13,10 +14,12 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
       V v = acc[r][j];
-      if (t.accumulate) v = I::add(v, I::load(c + j * W));
+      if (t.accumulate) v = I::add(v, I::load(c + j * cv));
+      if (f.colAdd) v = I::add(v, I::load(f.colAdd + t.col0 + j * W));
+      if (f.residual) v = I::add(v, I::load(t.residual + r * t.ldc + j * cv));
       v = activate<ACT>(I::add(v, add), f);
       if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
-      I::store(c + j * W, v);
+      I::store(c + j * cv, v);
     }
   }
 }
@@ -40,20 +43,33 @@ __attribute__((always_inline)) inline void storeTileFast(V (&acc)[ROWS][NV], con
 // any epilogue, for partial tiles.
 __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld, int rows, int nv,
                                                    const GemmTile& t, const FastEpilogue& fast) {
+  const int64_t cv = t.ldcv ? t.ldcv : W;
   for (int r = 0; r < rows; ++r) {
     float* c = t.c + r * t.ldc;
     for (int j = 0; j < nv; ++j) {
       const int valid = t.cols - j * W >= W ? W : t.cols - j * W;
       if (valid <= 0) break;
       V v = I::load(acc + r * ld + j * W);
-      if (t.accumulate) v = I::add(v, loadUpTo(c + j * W, valid));
-      if (fast.usable)
+      if (t.accumulate) v = I::add(v, loadUpTo(c + j * cv, valid));
+      if (fast.usable) {
+        if (fast.colAdd) v = I::add(v, loadUpTo(fast.colAdd + t.col0 + j * W, valid));
+        if (fast.residual) v = I::add(v, loadUpTo(t.residual + r * t.ldc + j * cv, valid));
         v = fastEpilogue(v, fast, t.row0 + r);
-      else
+      } else {
         v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
-      storeUpTo(c + j * W, v, valid);
+      }
+      if (t.ldcv) // a block of a blocked tensor: whole, its padded channels zero
+        I::store(c + j * cv, valid == W ? v : I::blendMask(laneMask(valid), v, I::zero()));
+      else
+        storeUpTo(c + j * cv, v, valid);
     }
   }
+}
+
+// Whether tiles with the channels in their columns apply ep in registers (GemmTile::
+// columnEpilogue): a bias by column, a residual, an activation, a scalar affine.
+inline bool columnEpilogueFits(const Epilogue* ep) {
+  return decode(ep, true).usable;
 }
 
 // One k step of a tile: acc += a (ROWS values, STRIDE apart; ars when STRIDE is 0) x b (NV
@@ -76,14 +92,13 @@ __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const flo
 
 // C[ROWS x NV*W] (+)= A * B panel. A packed (DIRECT false): row r, column k at a[k * lda + r]
 // (lda = MR when 0); DIRECT: the input read in place, a[koff[k] + r * ars] (a direct convolution
-// over a padded input: k = (c, ky, kx), rows = output positions of one row), or without koff
-// a[(k / W) * lda + k % W + r * W] (a blocked input, k = channel, from a block boundary). Only
-// rows < ROWS of a are read.
+// over a padded input: k = (c, ky, kx), rows = output positions of one row). Only rows < ROWS
+// of a are read.
 template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, int64_t mr) {
   constexpr int NR = NV * W;
   V acc[ROWS][NV];
   // Decoded before the loop: nothing but the tile's stores runs while the accumulators are live.
-  const FastEpilogue fast = decode(t.ep);
+  const FastEpilogue fast = decode(t.ep, t.columnEpilogue);
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
@@ -95,16 +110,9 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
     const float* a = t.a;
     for (int64_t k = 0; k < t.kc; ++k, b += ldb, a += lda)
       fmaStep<ROWS, NV, 1>(acc, a, 1, b);
-  } else if (t.koff) {
+  } else {
     for (int64_t k = 0; k < t.kc; ++k, b += ldb)
       fmaStep<ROWS, NV, 0>(acc, t.a + t.koff[k], t.ars, b);
-  } else { // blocked: W channels of a block, then the next block lda floats on
-    for (int64_t k0 = 0; k0 < t.kc; k0 += W) {
-      const float* ak = t.a + (k0 / W) * lda;
-      const int64_t n = minI(W, t.kc - k0);
-      for (int64_t k = 0; k < n; ++k, b += ldb)
-        fmaStep<ROWS, NV, W>(acc, ak + k, 0, b);
-    }
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a

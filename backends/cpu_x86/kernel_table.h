@@ -46,8 +46,7 @@ struct GemmTile {
   int64_t lda = 0; // floats between consecutive k rows of a: mr for a packed panel (0 means mr);
                    // a pointwise convolution's transposed form reads its input in place (h * w)
   // gemmDirect only: a row r, column k is a[koff[k] + r * ars] (a direct convolution, the
-  // padded input read in place), or without koff a[(k / W) * lda + k % W + r * ars] (a blocked
-  // input read in place, k = channel, a at a block boundary).
+  // padded input read in place).
   const int64_t* koff = nullptr;
   int64_t ars = 1;
   const float* b = nullptr;
@@ -55,6 +54,14 @@ struct GemmTile {
                    // convolution reads full panels straight from its input (ldb = h * w)
   float* c = nullptr;
   int64_t ldc = 0;
+  // Floats between the NV vectors of a row of C: 0 for W (contiguous); a blocked output's
+  // plane * W (each vector a block of channels). Partial vectors are then stored whole, the
+  // lanes past cols zero (a blocked tensor's padded channels).
+  int64_t ldcv = 0;
+  // columnEpilogue: the channels are the columns (bias per column, EpiloguePlan with
+  // Spread::Column) and a Full residual operand is at residual, addressed like c.
+  bool columnEpilogue = false;
+  const float* residual = nullptr;
   int rows = 0;
   int cols = 0;
   bool accumulate = false;
@@ -154,8 +161,10 @@ struct KernelTable {
   int mr = 0; // microkernel rows
   int nr = 0; // microkernel columns
   void (*gemm)(const GemmTile& t) = nullptr;
-  // The same with a read in place (GemmTile::koff): rows r of column k at a + koff[k] + r * ars,
-  // or in a blocked input.
+  // Whether the GEMM tiles apply this epilogue (channels in the columns) in registers: the
+  // condition for storing them straight into a blocked output.
+  bool (*columnEpilogueFits)(const Epilogue* ep) = nullptr;
+  // The same with a read in place (GemmTile::koff): rows r of column k at a + koff[k] + r * ars.
   void (*gemmDirect)(const GemmTile& t) = nullptr;
   // Packs rows k0..k0+kc of a row-major matrix (ld elements per row), columns n0..n0+cols
   // (cols <= nr), into one B panel (kc x nr, zero-padded).

@@ -109,6 +109,13 @@ inline void storeUpTo(float* p, V v, int valid) {
     I::storePartial(p, v, valid);
 }
 
+// Lanes below n set (sign bit), the rest clear: a blendMask condition.
+inline V laneMask(int n) {
+  static const float minusOnes[16] = {-1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f,
+                                      -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f};
+  return loadUpTo(minusOnes, n);
+}
+
 // The epilogue on `valid` lanes of one row, columns col..col+valid.
 inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) {
   for (int i = 0; i < ep.count; ++i) {
@@ -135,13 +142,19 @@ inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) 
 struct FastEpilogue {
   bool usable = false;
   const float* rowAdd = nullptr;
+  // Channels in the columns (a GEMM tile stored straight into a blocked output): a per-column
+  // add (the bias, by channel), then a residual laid out as the tile's C (GemmTile::residual).
+  const float* colAdd = nullptr;
+  bool residual = false;
   int act = 0; // 0 none, 1 relu, 2 clip, 3 hardswish, 4 hardsigmoid, 5 leaky relu
   float alpha = 0.f, beta = 0.f;
   bool affine = false; // v * scale + shift
   float scale = 1.f, shift = 0.f;
 };
 
-inline FastEpilogue decode(const Epilogue* ep) {
+// columns: the tile's channels are its columns (GemmTile::residual set when a Full operand is
+// there): a column add and a residual may lead; otherwise only a row add.
+inline FastEpilogue decode(const Epilogue* ep, bool columns = false) {
   FastEpilogue f;
   if (!ep) {
     f.usable = true;
@@ -152,9 +165,19 @@ inline FastEpilogue decode(const Epilogue* ep) {
     return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == Spread::Scalar &&
            ep->ops[at].op == static_cast<uint8_t>(kind);
   };
-  if (i < ep->count && ep->ops[i].isBinary && ep->ops[i].spread == Spread::Row &&
-      ep->ops[i].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[i].operandFirst)
+  const auto addOf = [&](int at, Spread spread) {
+    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == spread &&
+           ep->ops[at].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[at].operandFirst;
+  };
+  if (columns) {
+    if (addOf(i, Spread::Column)) f.colAdd = ep->ops[i++].data;
+    if (addOf(i, Spread::Full)) {
+      f.residual = true;
+      ++i;
+    }
+  } else if (addOf(i, Spread::Row)) {
     f.rowAdd = ep->ops[i++].data;
+  }
   if (i < ep->count && !ep->ops[i].isBinary) {
     const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
     const int act = u == kinds::Unary::Relu          ? 1

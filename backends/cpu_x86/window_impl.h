@@ -69,13 +69,6 @@ TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0,
   }
 }
 
-// Lanes below n set (sign bit), the rest clear: a blendMask condition.
-inline V laneMask(int n) {
-  static const float minusOnes[16] = {-1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f,
-                                      -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f, -1.f};
-  return loadUpTo(minusOnes, n);
-}
-
 // The epilogue on one vector of channels c0.. (lanes) at position pos: the general form of
 // laneEpilogue, for any list (Full operands blocked like the output, EpilogueOp::block).
 inline V epilogueLanes(V v, const Epilogue& ep, int64_t c0, int channels, int64_t pos) {
