@@ -17,8 +17,8 @@ struct ConvShape {
   int64_t n, c, h, w, o, kh, kw, oh, ow, group, cg, og, k;
   int64_t xBlock, yBlock; // the input's and output's nchwc block size, 0 when plain
   // Channels as stored: padded to whole blocks when blocked.
-  int64_t cStored() const { return xBlock ? ceilDiv(c, xBlock) * xBlock : c; }
-  int64_t oStored() const { return yBlock ? ceilDiv(o, yBlock) * yBlock : o; }
+  int64_t cStored() const { return storedChannels(c, xBlock); }
+  int64_t oStored() const { return storedChannels(o, yBlock); }
 };
 
 ConvShape shapeOf(const Conv2dParams& p, const TensorDesc& x, const TensorDesc& w,
@@ -147,7 +147,8 @@ bool transposedApplies(const ConvShape& s, bool constantWeights) {
 
 // Which variants read and write blocked nchwc tensors: the ones with the channels in the vector
 // lanes. The plain GEMM (positions in the lanes) neither; the transposed GEMM writes either and
-// reads a blocked input only when pointwise (its A panels are then the input read in place).
+// reads a blocked input only when pointwise (its A panels are then the input, packed a block at
+// a time).
 bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& s) {
   switch (v) {
   case ConvVariant::Gemm: return !s.xBlock && !s.yBlock;
@@ -435,8 +436,8 @@ private:
 
   // Direct: the input copied into a zero-padded buffer, then per chunk of output rows
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
-  // directRows positions of one output row, stride sw apart) times the weights (output channels in
-  // the lanes), and the chunk's positions stored (transposed into NCHW, or as they are into a
+  // directPanels positions of one output row, stride sw apart) times the weights (output channels
+  // in the lanes), and the chunk's positions stored (transposed into NCHW, or as they are into a
   // blocked output) with the epilogue. A blocked input stays blocked in its padded copy: a
   // plane of padded positions per block of channels, B floats per position.
   void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
@@ -549,8 +550,6 @@ private:
             tile.lda = n;
           }
           tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-          tile.c = ct + (panels.begin(rp) - p0) * t_.nr;
-          tile.ldc = t_.nr;
           tile.rows = panels.rows(rp);
           tile.cols = static_cast<int>(o1 - o0);
           tile.accumulate = k0 > 0;
@@ -565,6 +564,9 @@ private:
               tile.ep = columnsp;
               tile.residual = residual ? residual + at : nullptr;
             }
+          } else {
+            tile.c = ct + (panels.begin(rp) - p0) * t_.nr;
+            tile.ldc = t_.nr;
           }
           t_.gemm(tile);
         }

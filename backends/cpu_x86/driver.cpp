@@ -116,8 +116,7 @@ void runWindow(const ExecContext& ctx, const KernelTable& t, const WindowBlock& 
   const WindowStrip strip = windowStrip(g, lanes);
   // A blocked output's last block is written whole: groups of lanes past the channels store
   // zeros.
-  const int64_t stored = block.yBlock ? ceilDiv(channels, block.yBlock) * block.yBlock : channels;
-  const int64_t blocks = ceilDiv(stored, lanes);
+  const int64_t blocks = ceilDiv(storedChannels(channels, block.yBlock), lanes);
   // Runs of rows as well when there are too few channel blocks for a few tasks per thread.
   const int64_t chunks =
       std::min(ceilDiv(g.oh, strip.rows), ceilDiv(4 * std::max(ctx.threads, 1), blocks));

@@ -42,6 +42,11 @@ void parallelFor(const ExecContext& ctx, int64_t tasks,
 
 int64_t ceilDiv(int64_t a, int64_t b);
 
+// Channels as a tensor stores them: padded to whole blocks when blocked (block > 0).
+inline int64_t storedChannels(int64_t channels, int64_t block) {
+  return block ? ceilDiv(channels, block) * block : channels;
+}
+
 // A window op (depthwise convolution, pooling) over `channels` planes: block.g.x, block.weight,
 // block.y, block.channel locate the first channel; the rest of block is shared. Tasks of one
 // block of W channels and a run of output rows; ws: windowWorkspaceBytes of scratch.

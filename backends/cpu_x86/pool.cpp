@@ -5,13 +5,10 @@ namespace {
 
 class PoolKernel final : public PreparedKernel {
 public:
-  // Plain: the N * C planes one after another. Blocked (input and output alike, poolSupported):
+  // Plain: the N * C planes one after another. Blocked (input and output alike, poolLayouts):
   // N * ceil(C / B) blocks of B channels, the padded channels pooled too (zeros in, zeros out).
   PoolKernel(const KernelTable& t, const PoolParams& p, const TensorDesc& x, const TensorDesc& y)
-      : t_(t), p_(p), planes_(x.shape[0] * (x.layout == Layout::Plain
-                                                ? x.shape[1]
-                                                : ceilDiv(x.shape[1], layoutBlock(x.layout)) *
-                                                      layoutBlock(x.layout))) {
+      : t_(t), p_(p), planes_(x.shape[0] * storedChannels(x.shape[1], layoutBlock(x.layout))) {
     g_.h = x.shape[2], g_.w = x.shape[3], g_.kh = p.kernel[0], g_.kw = p.kernel[1];
     g_.sh = p.stride[0], g_.sw = p.stride[1], g_.ph = p.pads[0], g_.pw = p.pads[1];
     g_.oh = y.shape[2], g_.ow = y.shape[3];

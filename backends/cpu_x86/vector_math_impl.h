@@ -116,8 +116,11 @@ inline V laneMask(int n) {
   return loadUpTo(minusOnes, n);
 }
 
-// The epilogue on `valid` lanes of one row, columns col..col+valid.
-inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) {
+// The epilogue on `valid` lanes at (row, col): along one row, columns col..col+valid, or with
+// lanesAreRows along one column, rows row..row+valid (channels in the lanes; a Full operand is
+// then blocked like the output, EpilogueOp::block).
+inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid,
+                  bool lanesAreRows = false) {
   for (int i = 0; i < ep.count; ++i) {
     const EpilogueOp& op = ep.ops[i];
     if (!op.isBinary) {
@@ -127,9 +130,13 @@ inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid) 
     V x = I::zero();
     switch (op.spread) {
     case Spread::Scalar: x = I::set1(op.data[0]); break;
-    case Spread::Row: x = I::set1(op.data[row]); break;
-    case Spread::Column: x = loadUpTo(op.data + col, valid); break;
-    case Spread::Full: x = loadUpTo(op.data + row * op.ld + col, valid); break;
+    case Spread::Row:
+      x = lanesAreRows ? loadUpTo(op.data + row, valid) : I::set1(op.data[row]);
+      break;
+    case Spread::Column:
+      x = lanesAreRows ? I::set1(op.data[col]) : loadUpTo(op.data + col, valid);
+      break;
+    case Spread::Full: x = loadUpTo(op.data + laneOffset(op.block, op.ld, row, col), valid); break;
     }
     v = op.operandFirst ? binary(op.op, x, v) : binary(op.op, v, x);
   }

@@ -69,27 +69,6 @@ TESSEL_KEEP_STORE_LOOPS inline void fillStrip(const WindowBlock& p, int64_t iy0,
   }
 }
 
-// The epilogue on one vector of channels c0.. (lanes) at position pos: the general form of
-// laneEpilogue, for any list (Full operands blocked like the output, EpilogueOp::block).
-inline V epilogueLanes(V v, const Epilogue& ep, int64_t c0, int channels, int64_t pos) {
-  for (int i = 0; i < ep.count; ++i) {
-    const EpilogueOp& op = ep.ops[i];
-    if (!op.isBinary) {
-      v = unary(op.op, v, op.alpha, op.beta);
-      continue;
-    }
-    V x = I::zero();
-    switch (op.spread) {
-    case Spread::Scalar: x = I::set1(op.data[0]); break;
-    case Spread::Row: x = loadUpTo(op.data + c0, channels); break;
-    case Spread::Column: x = I::set1(op.data[pos]); break;
-    case Spread::Full: x = I::load(op.data + laneOffset(op.block, op.ld, c0, pos)); break;
-    }
-    v = op.operandFirst ? binary(op.op, x, v) : binary(op.op, v, x);
-  }
-  return v;
-}
-
 // v[j] holds channels c0..c0+channels (lanes) at position pos0 + j, j < valid: the epilogue, then
 // the store. Plain output: a fast epilogue on the lanes (bias: the channels' row adds), the W x W
 // transpose, rows stored, any other epilogue per row after the transpose. Blocked output: the
@@ -109,7 +88,7 @@ inline void storeLanes(V* v, int channels, int valid, const LaneOutput& out, int
     }
     const V keep = laneMask(channels);
     for (int j = 0; j < valid; ++j) {
-      V r = fast.usable ? v[j] : epilogueLanes(v[j], *ep, c0, channels, pos0 + j);
+      V r = fast.usable ? v[j] : epilogue(v[j], *ep, c0, pos0 + j, channels, true);
       if (channels < W) r = I::blendMask(keep, r, I::zero());
       I::store(y + j * out.block, r);
     }

@@ -57,12 +57,10 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
   std::vector<std::vector<size_t>> touching(n); // primitives writing or reading the tensor
   for (size_t id = 0; id < n; ++id)
     eligible[id] = !r.pinned[id] && !r.constant[id];
-  std::vector<bool> written(n, false);
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     const bool runs = r.assignment->backend[i] != kNoBackend;
     const int32_t out = p.outputs[0];
-    written[out] = true;
     touching[out].push_back(i);
     if (!runs || !takesBlocked(p, -1, r)) eligible[out] = false;
     for (size_t k = 0; k < p.inputs.size(); ++k) {
@@ -90,18 +88,18 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
     if (group.empty()) continue;
     bool ok = true;
     for (size_t id : group)
-      ok = ok && eligible[id] && written[id];
+      ok = ok && eligible[id];
     if (!ok) continue;
+    // The primitives touching the group, once each, timed before and after a change.
+    std::vector<size_t> prims;
+    for (size_t id : group)
+      for (size_t i : touching[id])
+        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
     for (const Layout layout : kBlocked) {
       bool fits = true;
       for (size_t id : group)
         fits = fits && shapeFits(t[id], layout);
       if (!fits) continue;
-      // The primitives touching the group, once each, timed before and after.
-      std::vector<size_t> prims;
-      for (size_t id : group)
-        for (size_t i : touching[id])
-          if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
       const auto seconds = [&] {
         double total = 0;
         for (size_t i : prims)
