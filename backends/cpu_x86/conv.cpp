@@ -471,11 +471,11 @@ private:
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
       const int64_t oy0 = chunk * chunkRows, oy1 = std::min(s_.oh, oy0 + chunkRows);
+      GemmTile tile; // every field a call reads is set below (constructed once: it is not small)
       for (int64_t oy = oy0; oy < oy1; ++oy)
         for (int64_t xp = 0; xp < panels.count; ++xp)
           for (int64_t op = 0; op < oPanels; ++op)
             for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
-              GemmTile tile;
               tile.kc = std::min(kc_, s_.k - k0);
               const int64_t ox0 = panels.begin(xp);
               tile.a = xpad + (oy * sh * pw + ox0 * sw) * step;
@@ -539,12 +539,13 @@ private:
       const int64_t o0 = op * t_.nr, o1 = std::min(s_.o, o0 + t_.nr);
       const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
       float* ct = staging + slot * perRun * panels.largest() * t_.nr;
+      GemmTile tile; // constructed once per task: the fields that vary are all set below
       for (int64_t rp = rp0; rp < rp1; ++rp) {
         for (int64_t k0 = 0; k0 < s_.k; k0 += transposedKc_) {
-          GemmTile tile;
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
             tile.a = apack + (rp * s_.k + k0) * t_.mr;
+            tile.lda = 0;
           } else {
             tile.a = x + k0 * n + panels.begin(rp);
             tile.lda = n;
@@ -560,10 +561,9 @@ private:
             tile.ldcv = n * s_.yBlock;
             tile.columnEpilogue = true;
             tile.col0 = o0;
-            if (k0 + tile.kc >= s_.k) {
-              tile.ep = columnsp;
-              tile.residual = residual ? residual + at : nullptr;
-            }
+            const bool last = k0 + tile.kc >= s_.k;
+            tile.ep = last ? columnsp : nullptr;
+            tile.residual = last && residual ? residual + at : nullptr;
           } else {
             tile.c = ct + (panels.begin(rp) - p0) * t_.nr;
             tile.ldc = t_.nr;
@@ -670,9 +670,9 @@ private:
       float* apack = scratch + slot * scratchStride;
       t_.packA(plan.v + point * l.blockTiles * s_.c, s_.c, 1, tilePanels.begin(tp), rows, 0, s_.c,
                apack);
+      GemmTile tile; // every field a call reads is set below
       for (int64_t op = 0; op < oPanels; ++op)
         for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
-          GemmTile tile;
           tile.kc = std::min(kc_, s_.c - k0);
           tile.a = apack + k0 * t_.mr;
           tile.b = packed_.data() + ((point * oPanels + op) * s_.c + k0) * t_.nr;
@@ -734,9 +734,9 @@ private:
             t_.packBConv(geo, k0, kc, pj * t_.nr, width, dst);
         }
         const bool last = k0 + kc >= s_.k;
+        GemmTile tile; // every field a call reads is set below
         for (int64_t pj = p0; pj < p1; ++pj)
           for (int64_t mp = m0; mp < m1; ++mp) {
-            GemmTile tile;
             tile.kc = kc;
             tile.a = a + ((g * mPanels_ + mp) * s_.k + k0) * t_.mr;
             const bool direct = pointwise_ && (pj + 1) * t_.nr <= cols;

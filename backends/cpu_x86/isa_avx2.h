@@ -41,7 +41,7 @@ struct Avx2 {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
   }
   // r[i][j] <- r[j][i] for the 8 x 8 matrix whose rows are r[0..7].
-  static void transpose(V* r) {
+  __attribute__((always_inline)) static inline void transpose(V* r) {
     V u[8];
     for (int g = 0; g < 2; ++g) {
       const V t0 = _mm256_unpacklo_ps(r[4 * g], r[4 * g + 1]);

@@ -40,7 +40,7 @@ struct Avx512 {
   }
   // r[i][j] <- r[j][i] for the 16 x 16 matrix whose rows are r[0..15]: 4 x 4 transposes
   // inside each 128-bit lane, then two rounds of lane shuffles.
-  static void transpose(V* r) {
+  __attribute__((always_inline)) static inline void transpose(V* r) {
     V u[16];
     for (int g = 0; g < 4; ++g) {
       const V t0 = _mm512_unpacklo_ps(r[4 * g], r[4 * g + 1]);

@@ -77,9 +77,9 @@ public:
       float* yb = y + bt * p_.m * p_.n;
       parallelFor(ctx, mPanels_ * nPanels_, [&](int64_t task, int) {
         const int64_t mp = task % mPanels_, np = task / mPanels_;
+        GemmTile tile; // every field a call reads is set below
         for (int64_t k0 = 0; k0 < p_.k || k0 == 0; k0 += kc_) {
           const int64_t kc = std::min(kc_, p_.k - k0);
-          GemmTile tile;
           tile.kc = kc;
           tile.a = apack + (mp * p_.k + k0) * t_.mr;
           tile.b = b + (np * p_.k + k0) * t_.nr;

@@ -111,6 +111,33 @@ inline void storeLanes(V* v, int channels, int valid, const LaneOutput& out, int
   }
 }
 
+// The common case of storeLanes, inlined: `valid` positions of W channels with a fast epilogue
+// (activation ACT; -1 switches on it at run time). y: the tile's first value (channel c0 at
+// position pos0); blocked: vector j (position j) at y + j * ld (ld = the block); plain: the
+// transposed rows, channel l at y + l * ld (ld = the plane).
+template <int ACT, bool BLOCKED>
+__attribute__((always_inline)) inline void storeLanesFull(V* v, int valid, float* y, int64_t ld,
+                                                          V bias, const FastEpilogue& fast) {
+  if constexpr (ACT < 0)
+    laneEpilogue(v, W, bias, fast);
+  else
+    laneEpilogueAct<ACT>(v, W, bias, fast);
+  if constexpr (BLOCKED) {
+    for (int j = 0; j < valid; ++j)
+      I::store(y + j * ld, v[j]);
+  } else {
+    I::transpose(v);
+    if (valid == W) {
+#pragma GCC unroll 16
+      for (int l = 0; l < W; ++l)
+        I::store(y + l * ld, v[l]);
+    } else {
+      for (int l = 0; l < W; ++l)
+        storeUpTo(y + l * ld, v[l], valid);
+    }
+  }
+}
+
 // Inputs inside the window of output position o along one axis (average pooling's divisor).
 inline float windowCount(int64_t o, int64_t stride, int64_t pad, int64_t kernel, int64_t extent,
                          int64_t padAfter, bool includePad) {
@@ -124,8 +151,11 @@ inline float windowCount(int64_t o, int64_t stride, int64_t pad, int64_t kernel,
 // Output rows oyBegin..oyEnd from the strip that starts at input row oyBegin * sh - ph. TAPS > 0
 // fixes the tap count at compile time (3x3 windows) so the tap loop unrolls. A fast epilogue is
 // applied with the channels still in the lanes (bias: their row adds); any other per channel
-// after the transpose.
-template <WindowMode MODE, int TAPS>
+// after the transpose. ACT >= 0 (a fast epilogue with that activation, W channels, the output
+// blocked when BLOCKED): tiles are stored inline, the accumulators staying in registers
+// (storeLanes as a call cost a third of a depthwise convolution's time); ACT < 0: every tile
+// through storeLanes.
+template <WindowMode MODE, int TAPS, int ACT, bool BLOCKED>
 inline void windowStripRows(const WindowBlock& p, const float* strip, const float* weights,
                             const int64_t* tapOffset, int64_t runtimeTaps, int64_t oyBegin,
                             int64_t oyEnd, const FastEpilogue& fast, V bias) {
@@ -133,6 +163,8 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
   const int64_t taps = TAPS > 0 ? TAPS : runtimeTaps;
   const int64_t colStep = g.sw * W;
   const LaneOutput out{p.y, g.oh * g.ow, p.yBlock, 0};
+  float* const yc = p.y + laneOffset(p.yBlock, out.plane, p.channel, 0); // channel c0, position 0
+  const int64_t posStep = BLOCKED ? p.yBlock : 1, ld = BLOCKED ? p.yBlock : out.plane;
   const V init = MODE == WindowMode::Max ? I::set1(-__builtin_inff()) : I::zero();
   for (int64_t oy = oyBegin; oy < oyEnd; ++oy) {
     const float* rowBase = strip + (oy - oyBegin) * g.sh * p.strip.cols * W;
@@ -167,9 +199,62 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
           // An empty window averages to 0, as in the reference.
           acc[j] = I::div(acc[j], I::set1(count > 1.f ? count : 1.f));
         }
-      storeLanes(acc, p.channels, nt, out, p.channel, oy * g.ow + ox0, fast, bias, p.ep);
+      if (ACT >= 0)
+        storeLanesFull<ACT, BLOCKED>(acc, nt, yc + (oy * g.ow + ox0) * posStep, ld, bias, fast);
+      else
+        storeLanes(acc, p.channels, nt, out, p.channel, oy * g.ow + ox0, fast, bias, p.ep);
     }
   }
+}
+
+// windowStripRows with the store specialised where it can be (see there).
+template <WindowMode MODE, int TAPS, int ACT>
+inline void windowRowsAct(const WindowBlock& p, const float* strip, const float* weights,
+                          const int64_t* tapOffset, int64_t taps, int64_t oyBegin, int64_t oyEnd,
+                          const FastEpilogue& fast, V bias) {
+  if (p.yBlock)
+    windowStripRows<MODE, TAPS, ACT, true>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                           bias);
+  else
+    windowStripRows<MODE, TAPS, ACT, false>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd,
+                                            fast, bias);
+}
+
+template <WindowMode MODE, int TAPS>
+inline void windowRows(const WindowBlock& p, const float* strip, const float* weights,
+                       const int64_t* tapOffset, int64_t taps, int64_t oyBegin, int64_t oyEnd,
+                       const FastEpilogue& fast, V bias) {
+  const bool full = fast.usable && p.channels == W && (!p.yBlock || p.yBlock == W);
+  int act = full ? fast.act : -1;
+  if (MODE != WindowMode::Depthwise && act > 0) act = -1; // pooling: no activation kernels
+  switch (act) {
+  case 0:
+    windowRowsAct<MODE, TAPS, 0>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+    return;
+  default: break;
+  }
+  if constexpr (MODE == WindowMode::Depthwise) {
+    switch (act) {
+    case 1:
+      windowRowsAct<MODE, TAPS, 1>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    case 2:
+      windowRowsAct<MODE, TAPS, 2>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    case 3:
+      windowRowsAct<MODE, TAPS, 3>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    case 4:
+      windowRowsAct<MODE, TAPS, 4>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    case 5:
+      windowRowsAct<MODE, TAPS, 5>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    default: break;
+    }
+  }
+  windowStripRows<MODE, TAPS, -1, false>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                         bias);
 }
 
 template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
@@ -194,9 +279,9 @@ template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
     const int64_t oyEnd = minI(p.oy1, oy + s.rows);
     fillStrip(p, oy * g.sh - g.ph, (oyEnd - oy - 1) * g.sh + window, pad, strip);
     if (taps == 9)
-      windowStripRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+      windowRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
     else
-      windowStripRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+      windowRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
   }
 }
 
@@ -228,9 +313,21 @@ inline void transposeEpilogue(const float* x, int64_t ldx, int64_t n, int64_t o0
   for (int64_t ob = o0; ob < end; ob += W) {
     const int channels = static_cast<int>(ob < o1 ? minI(W, o1 - ob) : 0);
     const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + ob, channels) : I::zero();
+    const bool full = fast.usable && channels == W && (!out.block || out.block == W);
+    float* const yc = out.y + laneOffset(out.block, out.plane, ob, 0); // channel ob, position 0
     for (int64_t i0 = 0; i0 < n; i0 += W) {
       const int positions = static_cast<int>(minI(W, n - i0));
       V v[W];
+      if (full && positions == W) { // the common case inline (see storeLanesFull)
+#pragma GCC unroll 16
+        for (int i = 0; i < W; ++i)
+          v[i] = I::load(x + (i0 + i) * ldx + (ob - o0));
+        if (out.block)
+          storeLanesFull<-1, true>(v, W, yc + (col0 + i0) * out.block, out.block, bias, fast);
+        else
+          storeLanesFull<-1, false>(v, W, yc + col0 + i0, out.plane, bias, fast);
+        continue;
+      }
       for (int i = 0; i < W; ++i)
         v[i] = i < positions ? loadUpTo(x + (i0 + i) * ldx + (ob - o0), channels) : I::zero();
       storeLanes(v, channels, positions, out, ob, col0 + i0, fast, bias, ep);
