@@ -1,7 +1,9 @@
 // Times every cpu_x86 conv2d variant that applies to one convolution, in isolation (weights
 // packed once, min of the runs in five interleaved rounds), on plain and blocked tensors: what the
 // cost model in backends/cpu_x86/conv.cpp should rank the same way. Usage: tessel_conv_variants C O
-// H W K STRIDE PAD GROUP [THREADS] [RUNS]
+// H W K STRIDE PAD GROUP [THREADS] [RUNS] [KERNEL_ID]; with KERNEL_ID (0 auto, 1 gemm, 2 winograd
+// F(4,3), 3 depthwise, 4 transposed gemm, 5 winograd F(2,3), 6 direct) only that one, e.g. under
+// `perf record`.
 #include "tessel/backends/cpu_x86.h"
 #include "tessel/runtime/backend.h"
 
@@ -16,7 +18,8 @@ using namespace tessel;
 
 int main(int argc, char** argv) {
   if (argc < 9) {
-    std::fprintf(stderr, "usage: %s C O H W K STRIDE PAD GROUP [THREADS] [RUNS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s C O H W K STRIDE PAD GROUP [THREADS] [RUNS] [KERNEL_ID]\n",
+                 argv[0]);
     return 2;
   }
   const auto arg = [&](int i) { return std::atoll(argv[i]); };
@@ -24,8 +27,9 @@ int main(int argc, char** argv) {
                 pad = arg(7), g = arg(8);
   const int threads = argc > 9 ? static_cast<int>(arg(9)) : 1;
   const int runs = argc > 10 ? static_cast<int>(arg(10)) : 50;
+  const int64_t only = argc > 11 ? arg(11) : -1;
   if (c <= 0 || o <= 0 || h <= 0 || w <= 0 || k <= 0 || s <= 0 || pad < 0 || g <= 0 || c % g ||
-      o % g || threads <= 0 || runs <= 0) {
+      o % g || threads <= 0 || runs <= 0 || only < -1 || only > 6) {
     std::fprintf(stderr, "bad convolution\n");
     return 2;
   }
@@ -80,6 +84,7 @@ int main(int argc, char** argv) {
       prim.outputs = {3};
       if (!cpu->descriptor().supports(prim, laid)) continue;
       for (uint32_t id = 0; id <= 6; ++id) {
+        if (only >= 0 && id != only) continue;
         HostRunOptions opts;
         opts.threads = threads;
         opts.constantMask = 0b110;

@@ -198,8 +198,10 @@ struct KernelTable {
   // winogradLanesScratch floats.
   void (*winogradLanesInput)(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t ty0,
                              int64_t ty1, float* scratch) = nullptr;
-  // Output channels o0..o0+channels (channels <= W) of tile rows ty0..ty1 from mres into yt.
-  void (*winogradLanesOutput)(const WinogradLanesPlan& p, int64_t o0, int channels, int64_t ty0,
+  // Output channels o0..o1 (o0 a multiple of W) of tile rows ty0..ty1 from mres into yt, tile by
+  // tile, every block of W channels of a tile before the next tile (a tile's results at one point
+  // are o floats together: whole cache lines).
+  void (*winogradLanesOutput)(const WinogradLanesPlan& p, int64_t o0, int64_t o1, int64_t ty0,
                               int64_t ty1) = nullptr;
   // y[i] = epilogue(x[i]) for n consecutive elements of one row starting at column col (x may
   // be y).

@@ -75,30 +75,32 @@ inline void input(const WinogradLanesPlan& p, int64_t c0, int channels, int64_t 
 }
 
 template <int M>
-inline void output(const WinogradLanesPlan& p, int64_t o0, int channels, int64_t ty0, int64_t ty1) {
+inline void output(const WinogradLanesPlan& p, int64_t o0, int64_t o1, int64_t ty0, int64_t ty1) {
   constexpr int N = M + 2;
   const int64_t pointStride = p.tiles * p.o, row0 = p.blockTy0 * M;
   for (int64_t ty = ty0; ty < ty1; ++ty)
-    for (int64_t tx = 0; tx < p.tilesW; ++tx) {
-      const float* src = p.mres + ((ty - p.blockTy0) * p.tilesW + tx) * p.o + o0;
-      V t[M][N];
-      for (int col = 0; col < N; ++col) {
-        V d[N], out[M];
-        for (int r = 0; r < N; ++r)
-          d[r] = loadUpTo(src + (r * N + col) * pointStride, channels);
-        outputRows<M>(d, out);
-        for (int r = 0; r < M; ++r)
-          t[r][col] = out[r];
+    for (int64_t tx = 0; tx < p.tilesW; ++tx)
+      for (int64_t ob = o0; ob < o1; ob += W) {
+        const int channels = static_cast<int>(minI(W, o1 - ob));
+        const float* src = p.mres + ((ty - p.blockTy0) * p.tilesW + tx) * p.o + ob;
+        V t[M][N];
+        for (int col = 0; col < N; ++col) {
+          V d[N], out[M];
+          for (int r = 0; r < N; ++r)
+            d[r] = loadUpTo(src + (r * N + col) * pointStride, channels);
+          outputRows<M>(d, out);
+          for (int r = 0; r < M; ++r)
+            t[r][col] = out[r];
+        }
+        for (int r = 0; r < M; ++r) {
+          const int64_t oy = ty * M + r;
+          if (oy >= p.oh) break;
+          V out[M];
+          outputRows<M>(t[r], out);
+          for (int col = 0; col < M && tx * M + col < p.ow; ++col)
+            storeUpTo(p.yt + ((oy - row0) * p.ow + tx * M + col) * p.o + ob, out[col], channels);
+        }
       }
-      for (int r = 0; r < M; ++r) {
-        const int64_t oy = ty * M + r;
-        if (oy >= p.oh) break;
-        V out[M];
-        outputRows<M>(t[r], out);
-        for (int col = 0; col < M && tx * M + col < p.ow; ++col)
-          storeUpTo(p.yt + ((oy - row0) * p.ow + tx * M + col) * p.o + o0, out[col], channels);
-      }
-    }
 }
 } // namespace wlanes
 
@@ -110,10 +112,10 @@ inline void winogradLanesInput(const WinogradLanesPlan& p, int64_t c0, int chann
     wlanes::input<4>(p, c0, channels, ty0, ty1, scratch);
 }
 
-inline void winogradLanesOutput(const WinogradLanesPlan& p, int64_t o0, int channels, int64_t ty0,
+inline void winogradLanesOutput(const WinogradLanesPlan& p, int64_t o0, int64_t o1, int64_t ty0,
                                 int64_t ty1) {
   if (p.m == 2)
-    wlanes::output<2>(p, o0, channels, ty0, ty1);
+    wlanes::output<2>(p, o0, o1, ty0, ty1);
   else
-    wlanes::output<4>(p, o0, channels, ty0, ty1);
+    wlanes::output<4>(p, o0, o1, ty0, ty1);
 }
