@@ -53,13 +53,17 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   std::vector<std::vector<float>> data;
+  // A blocked tensor stores its channels padded to the block (16 at most): room for that.
+  const auto stored = [](int64_t channels, int64_t plane) {
+    return static_cast<size_t>((channels + 15) / 16 * 16 * plane + 64);
+  };
   for (size_t i = 0; i < 3; ++i) {
-    std::vector<float> v(static_cast<size_t>(d[i].numel()) + 64);
+    std::vector<float> v(i == 0 ? stored(c, h * w) : static_cast<size_t>(d[i].numel()) + 64);
     for (float& x : v)
       x = dist(rng);
     data.push_back(std::move(v));
   }
-  std::vector<float> out(static_cast<size_t>(d[3].numel()) + 64 * 16);
+  std::vector<float> out(stored(o, oh * ow));
   const char* names[] = {
       "auto",  "gemm", "winograd F(4,3)", "depthwise", "transposed gemm", "winograd F(2,3)",
       "direct"};

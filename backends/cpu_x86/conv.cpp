@@ -127,9 +127,9 @@ bool directApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeigh
   return checkedProduct({s.cStored(), pi.h, pi.w}, &floats) && floats <= (int64_t{1} << 20);
 }
 
-// The direct form's tiles: panels of the output positions of one row.
-Panels directPanels(const KernelTable& t, const ConvShape& s) {
-  return Panels(s.ow, t.mr);
+// The direct form's tiles: panels of output positions (of a chunk of output rows).
+Panels directPanels(const KernelTable& t, int64_t positions) {
+  return Panels(positions, t.mr);
 }
 
 // The transposed GEMM's row panels: the output positions.
@@ -214,8 +214,8 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
                  (s.yBlock ? 0.0 : 4.0 * static_cast<double>(s.o) * outputs + store));
   }
   if (directApplies(p, s, constantWeights)) {
-    const Panels panels = directPanels(t, s);
-    const double positions = static_cast<double>(s.oh * panels.count * panels.largest());
+    const Panels panels = directPanels(t, s.oh * s.ow);
+    const double positions = static_cast<double>(panels.count * panels.largest());
     const PaddedInput pi = paddedInput(p, s);
     // No packing: the padded copy of the input, and the store of the result.
     consider(ConvVariant::Direct,
@@ -436,9 +436,9 @@ private:
 
   // Direct: the input copied into a zero-padded buffer, then per chunk of output rows
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
-  // directPanels positions of one output row, stride sw apart) times the weights (output channels
-  // in the lanes), and the chunk's positions stored (transposed into NCHW, or as they are into a
-  // blocked output) with the epilogue. A blocked input stays blocked in its padded copy: a
+  // directPanels positions, each at its offset in the padded input) times the weights (output
+  // channels in the lanes), and the chunk's positions stored (transposed into NCHW, or as they are
+  // into a blocked output) with the epilogue. A blocked input stays blocked in its padded copy: a
   // plane of padded positions per block of channels, B floats per position.
   void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
                  const Epilogue& ep) const {
@@ -457,7 +457,6 @@ private:
       });
       xpad = copy;
     }
-    const Panels panels = directPanels(t_, s_);
     const int64_t oPanels = ceilDiv(s_.o, t_.nr);
     // Chunks of output rows: at most directChunkRows_ (their staging stays near 256 KiB), and
     // at least four per thread so the threads finish together (mobilenet_v2's stem at two
@@ -471,24 +470,36 @@ private:
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
       const int64_t oy0 = chunk * chunkRows, oy1 = std::min(s_.oh, oy0 + chunkRows);
+      // Panels of the chunk's positions, across output rows when a row is not a whole number
+      // of panels (7 or 14 wide: panels of 4 + 3 rows ran at 40% of peak): each row of a panel
+      // at its own offset in the padded input.
+      const Panels panels = directPanels(t_, (oy1 - oy0) * s_.ow);
       GemmTile tile; // every field a call reads is set below (constructed once: it is not small)
-      for (int64_t oy = oy0; oy < oy1; ++oy)
-        for (int64_t xp = 0; xp < panels.count; ++xp)
-          for (int64_t op = 0; op < oPanels; ++op)
-            for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
-              tile.kc = std::min(kc_, s_.k - k0);
-              const int64_t ox0 = panels.begin(xp);
-              tile.a = xpad + (oy * sh * pw + ox0 * sw) * step;
-              tile.koff = koff_.data() + k0;
-              tile.ars = sw * step;
-              tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-              tile.c = yt + ((oy - oy0) * s_.ow + ox0) * s_.o + op * t_.nr;
-              tile.ldc = s_.o;
-              tile.rows = panels.rows(xp);
-              tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
-              tile.accumulate = k0 > 0;
-              t_.gemmDirect(tile);
-            }
+      int64_t aoff[16];
+      tile.aoff = aoff;
+      tile.koff = koff_.data();
+      tile.ldc = s_.o;
+      int64_t oy = oy0, ox = 0; // the panel's first position
+      for (int64_t xp = 0; xp < panels.count; ++xp) {
+        const int rows = panels.rows(xp);
+        const int64_t base = (oy * sh * pw + ox * sw) * step;
+        for (int r = 0; r < rows; ++r) {
+          aoff[r] = (oy * sh * pw + ox * sw) * step - base;
+          if (++ox == s_.ow) ox = 0, ++oy;
+        }
+        tile.a = xpad + base;
+        tile.rows = rows;
+        for (int64_t op = 0; op < oPanels; ++op)
+          for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
+            tile.kc = std::min(kc_, s_.k - k0);
+            tile.koff = koff_.data() + k0;
+            tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
+            tile.c = yt + panels.begin(xp) * s_.o + op * t_.nr;
+            tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
+            tile.accumulate = k0 > 0;
+            t_.gemmDirect(tile);
+          }
+      }
       const int64_t p0 = oy0 * s_.ow;
       t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, out, p0,
                            ep.count ? &ep : nullptr);

@@ -90,6 +90,23 @@ __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const flo
   }
 }
 
+// One k step with the rows of a at their own offsets (GemmTile::aoff), held in registers.
+template <int ROWS, int NV>
+__attribute__((always_inline)) inline void
+fmaStepOffsets(V (&acc)[ROWS][NV], const float* ak, const int64_t (&off)[ROWS], const float* b) {
+  V bv[NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    bv[j] = I::load(b + j * W);
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r) {
+    const V av = I::set1(ak[off[r]]);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      acc[r][j] = I::fma(av, bv[j], acc[r][j]);
+  }
+}
+
 // C[ROWS x NV*W] (+)= A * B panel. A packed (DIRECT false): row r, column k at a[k * lda + r]
 // (lda = MR when 0); DIRECT: the input read in place, a[koff[k] + r * ars] (a direct convolution
 // over a padded input: k = (c, ky, kx), rows = output positions of one row). Only rows < ROWS
@@ -110,6 +127,13 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
     const float* a = t.a;
     for (int64_t k = 0; k < t.kc; ++k, b += ldb, a += lda)
       fmaStep<ROWS, NV, 1>(acc, a, 1, b);
+  } else if (t.aoff) {
+    int64_t off[ROWS];
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r)
+      off[r] = t.aoff[r];
+    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+      fmaStepOffsets<ROWS, NV>(acc, t.a + t.koff[k], off, b);
   } else {
     for (int64_t k = 0; k < t.kc; ++k, b += ldb)
       fmaStep<ROWS, NV, 0>(acc, t.a + t.koff[k], t.ars, b);

@@ -46,9 +46,11 @@ struct GemmTile {
   int64_t lda = 0; // floats between consecutive k rows of a: mr for a packed panel (0 means mr);
                    // a pointwise convolution's transposed form reads its input in place (h * w)
   // gemmDirect only: a row r, column k is a[koff[k] + r * ars] (a direct convolution, the
-  // padded input read in place).
+  // padded input read in place), or a[koff[k] + aoff[r]] when aoff is set (rows = output
+  // positions anywhere in the input: a panel may span output rows).
   const int64_t* koff = nullptr;
   int64_t ars = 1;
+  const int64_t* aoff = nullptr;
   const float* b = nullptr;
   int64_t ldb = 0; // floats between consecutive k rows of b: nr for a packed panel; a pointwise
                    // convolution reads full panels straight from its input (ldb = h * w)
