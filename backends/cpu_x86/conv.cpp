@@ -228,11 +228,10 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
     const double tiles = static_cast<double>(l.tilesH * l.tilesW);
     const Panels panels(l.blockTiles, t.mr);
     const double rows = static_cast<double>(l.blocks * panels.count * panels.largest()); // padded
-    // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), packing the
-    // tiles into panels, the store, reading the transformed weights once per block, and for a
-    // blocked input the strip transposes it spares.
-    const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 +
-                        l.points * tiles * s.c * 2 + store +
+    // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), the store,
+    // reading the transformed weights once per block, and for a blocked input the strip
+    // transposes it spares.
+    const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 + store +
                         l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks) -
                         (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0);
     consider(m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd, cost);
@@ -605,13 +604,14 @@ private:
   int64_t lanesThreadFloats() const {
     const int64_t strip =
         (lanes_.rowsPerBlock * lanes_.m + 2) * (lanes_.tilesW * lanes_.m + 2) * t_.vectorWidth;
-    return ceilDiv(std::max(strip, s_.c * t_.mr), 16) * 16;
+    return ceilDiv(strip, 16) * 16;
   }
 
   // Winograd with channels in the lanes, per block of tile rows: input transform per block of W
-  // channels, per point the GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (tile panels packed per
-  // task, output channels in the microkernel's lanes), output transform per block of W output
-  // channels into the output by position, and its transpose into NCHW with the epilogue. Blocks
+  // channels, per point the GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (V read in place, rows
+  // of tiles c floats apart: packing its panels cost 10% of a 64 -> 64 convolution; output
+  // channels in the microkernel's lanes), output transform per tile, every block of W output
+  // channels, into the output by position, and its transpose into NCHW with the epilogue. Blocks
   // go to threads when there are enough of them; otherwise each block's phases are split.
   void runWinogradLanes(const ExecContext& ctx, const float* x, float* y, float* ws,
                         const Epilogue& ep) const {
@@ -639,7 +639,7 @@ private:
   }
 
   // One block of tile rows; buffers: v, m, the output by position; scratch + slot * scratchStride:
-  // each thread's strip or A panel.
+  // each thread's input strip.
   void lanesBlock(const ExecContext& ctx, const float* x, float* y, int64_t block, float* buffers,
                   float* scratch, int64_t scratchStride, const Epilogue& ep) const {
     const LanesShape& l = lanes_;
@@ -680,26 +680,26 @@ private:
     // convolution in task set-up).
     const int64_t runs = std::min(tPanels, ceilDiv(2 * threads, points));
     const int64_t perRun = ceilDiv(tPanels, runs);
-    parallelFor(ctx, points * runs, [&](int64_t task, int slot) {
+    parallelFor(ctx, points * runs, [&](int64_t task, int) {
       const int64_t point = task / runs, tp0 = task % runs * perRun;
       const int64_t tp1 = std::min(tPanels, tp0 + perRun);
-      float* apack = scratch + slot * scratchStride;
       GemmTile tile; // every field a call reads is set below
       for (int64_t tp = tp0; tp < tp1; ++tp) {
         const int rows = tilePanels.rows(tp);
-        t_.packA(plan.v + point * l.blockTiles * s_.c, s_.c, 1, tilePanels.begin(tp), rows, 0, s_.c,
-                 apack);
         for (int64_t op = 0; op < oPanels; ++op)
           for (int64_t k0 = 0; k0 < s_.c; k0 += kc_) {
             tile.kc = std::min(kc_, s_.c - k0);
-            tile.a = apack + k0 * t_.mr;
+            // The transformed tiles read where the input transform left them: row r (a tile)
+            // c floats from the last, k (a channel) contiguous.
+            tile.a = plan.v + (point * l.blockTiles + tilePanels.begin(tp)) * s_.c + k0;
+            tile.ars = s_.c;
             tile.b = packed_.data() + ((point * oPanels + op) * s_.c + k0) * t_.nr;
             tile.c = mres + (point * l.blockTiles + tilePanels.begin(tp)) * s_.o + op * t_.nr;
             tile.ldc = s_.o;
             tile.rows = rows;
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
             tile.accumulate = k0 > 0;
-            t_.gemm(tile);
+            t_.gemmDirect(tile);
           }
       }
     });

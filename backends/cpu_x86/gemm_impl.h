@@ -134,9 +134,12 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
       off[r] = t.aoff[r];
     for (int64_t k = 0; k < t.kc; ++k, b += ldb)
       fmaStepOffsets<ROWS, NV>(acc, t.a + t.koff[k], off, b);
-  } else {
+  } else if (t.koff) {
     for (int64_t k = 0; k < t.kc; ++k, b += ldb)
       fmaStep<ROWS, NV, 0>(acc, t.a + t.koff[k], t.ars, b);
+  } else {
+    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+      fmaStep<ROWS, NV, 0>(acc, t.a + k, t.ars, b);
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a

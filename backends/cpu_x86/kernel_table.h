@@ -47,7 +47,8 @@ struct GemmTile {
                    // a pointwise convolution's transposed form reads its input in place (h * w)
   // gemmDirect only: a row r, column k is a[koff[k] + r * ars] (a direct convolution, the
   // padded input read in place), or a[koff[k] + aoff[r]] when aoff is set (rows = output
-  // positions anywhere in the input: a panel may span output rows).
+  // positions anywhere in the input: a panel may span output rows); no koff: a[k + r * ars]
+  // (row-major A read in place: Winograd's transformed tiles).
   const int64_t* koff = nullptr;
   int64_t ars = 1;
   const int64_t* aoff = nullptr;
