@@ -207,7 +207,10 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
   }
 }
 
-// windowStripRows with the store specialised where it can be (see there).
+// windowStripRows with the store inlined where it can be (see there): depthwise windows whose
+// epilogue is fast, with no activation or the common ones (relu, clip, hardswish), and whose
+// block is full. Pooling (memory-bound) and the other activations keep the call: a template per
+// activation and mode cost 240 KB of code.
 template <WindowMode MODE, int TAPS, int ACT>
 inline void windowRowsAct(const WindowBlock& p, const float* strip, const float* weights,
                           const int64_t* tapOffset, int64_t taps, int64_t oyBegin, int64_t oyEnd,
@@ -224,34 +227,26 @@ template <WindowMode MODE, int TAPS>
 inline void windowRows(const WindowBlock& p, const float* strip, const float* weights,
                        const int64_t* tapOffset, int64_t taps, int64_t oyBegin, int64_t oyEnd,
                        const FastEpilogue& fast, V bias) {
-  const bool full = fast.usable && p.channels == W && (!p.yBlock || p.yBlock == W);
-  int act = full ? fast.act : -1;
-  if (MODE != WindowMode::Depthwise && act > 0) act = -1; // pooling: no activation kernels
-  switch (act) {
-  case 0:
-    windowRowsAct<MODE, TAPS, 0>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-    return;
-  default: break;
-  }
   if constexpr (MODE == WindowMode::Depthwise) {
-    switch (act) {
-    case 1:
-      windowRowsAct<MODE, TAPS, 1>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-      return;
-    case 2:
-      windowRowsAct<MODE, TAPS, 2>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-      return;
-    case 3:
-      windowRowsAct<MODE, TAPS, 3>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-      return;
-    case 4:
-      windowRowsAct<MODE, TAPS, 4>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-      return;
-    case 5:
-      windowRowsAct<MODE, TAPS, 5>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
-      return;
-    default: break;
-    }
+    if (fast.usable && p.channels == W && (!p.yBlock || p.yBlock == W)) switch (fast.act) {
+      case 0:
+        windowRowsAct<MODE, TAPS, 0>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                     bias);
+        return;
+      case 1:
+        windowRowsAct<MODE, TAPS, 1>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                     bias);
+        return;
+      case 2:
+        windowRowsAct<MODE, TAPS, 2>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                     bias);
+        return;
+      case 3:
+        windowRowsAct<MODE, TAPS, 3>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
+                                     bias);
+        return;
+      default: break;
+      }
   }
   windowStripRows<MODE, TAPS, -1, false>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
                                          bias);
@@ -293,14 +288,112 @@ inline void window(const WindowBlock& p) {
   }
 }
 
-inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
-                        int64_t col) {
+// One post-op over n elements of a row, src -> dst (which may be src), its kind a compile-time
+// constant so the loop is straight vector code. OPERAND: 0 none (a unary), 1 a broadcast value,
+// 2 an array along the row.
+template <int OPERAND, typename F>
+inline void rowLoop(const float* src, const float* operand, V value, float* dst, int64_t n, F f) {
   int64_t i = 0;
   for (; i + W <= n; i += W)
-    I::store(y + i, epilogue(I::load(x + i), ep, row, col + i, W));
+    I::store(dst + i, f(I::load(src + i), OPERAND == 2 ? I::load(operand + i) : value));
   if (i < n) {
     const int valid = static_cast<int>(n - i);
-    I::storePartial(y + i, epilogue(I::loadPartial(x + i, valid), ep, row, col + i, valid), valid);
+    const V b = OPERAND == 2 ? I::loadPartial(operand + i, valid) : value;
+    I::storePartial(dst + i, f(I::loadPartial(src + i, valid), b), valid);
+  }
+}
+
+template <int KIND, int OPERAND>
+inline void rowBinary(bool operandFirst, const float* src, const float* operand, V value,
+                      float* dst, int64_t n) {
+  if (operandFirst)
+    rowLoop<OPERAND>(src, operand, value, dst, n,
+                     [](V v, V b) { return binary(static_cast<uint8_t>(KIND), b, v); });
+  else
+    rowLoop<OPERAND>(src, operand, value, dst, n,
+                     [](V v, V b) { return binary(static_cast<uint8_t>(KIND), v, b); });
+}
+
+template <int OPERAND>
+inline void rowBinaryKind(uint8_t kind, bool operandFirst, const float* src, const float* operand,
+                          V value, float* dst, int64_t n) {
+  using B = kinds::Binary;
+  switch (static_cast<B>(kind)) {
+#define TESSEL_BINARY(name, str)                                                                   \
+  case B::name:                                                                                    \
+    rowBinary<static_cast<int>(B::name), OPERAND>(operandFirst, src, operand, value, dst, n);      \
+    return;
+#include "tessel/core/binary.def"
+#undef TESSEL_BINARY
+  }
+}
+
+inline void rowUnary(uint8_t kind, float alpha, float beta, const float* src, float* dst,
+                     int64_t n) {
+  using U = kinds::Unary;
+  switch (static_cast<U>(kind)) {
+#define TESSEL_UNARY(name, str)                                                                    \
+  case U::name:                                                                                    \
+    rowLoop<0>(src, nullptr, I::zero(), dst, n, [alpha, beta](V v, V) {                            \
+      return unary(static_cast<uint8_t>(U::name), v, alpha, beta);                                 \
+    });                                                                                            \
+    return;
+#include "tessel/core/unary.def"
+#undef TESSEL_UNARY
+  }
+}
+
+// Whether op reads an operand laid out along the row that epilogueRow can address as an array.
+inline bool rowArrayOperand(const EpilogueOp& op) {
+  return op.spread == Spread::Column || (op.spread == Spread::Full && op.block == 0);
+}
+
+// y[i] = ep(x[i]) for the n elements of row `row` from column col. Op by op over chunks that
+// stay in L1, each op's kind switched once per chunk (the per-vector interpreter, epilogue(), cost
+// PP-OCR a fifth of its time in elementwise primitives). A program whose later ops read a Full
+// operand keeps the per-element order (that operand may be the input computed in place).
+inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
+                        int64_t col) {
+  bool byOp = true;
+  for (int k = 1; k < ep.count; ++k)
+    byOp = byOp && ep.ops[k].spread != Spread::Full;
+  for (int k = 0; k < ep.count; ++k)
+    byOp =
+        byOp && (!ep.ops[k].isBinary || ep.ops[k].spread != Spread::Full || ep.ops[k].block == 0);
+  if (!byOp) {
+    int64_t i = 0;
+    for (; i + W <= n; i += W)
+      I::store(y + i, epilogue(I::load(x + i), ep, row, col + i, W));
+    if (i < n) {
+      const int valid = static_cast<int>(n - i);
+      I::storePartial(y + i, epilogue(I::loadPartial(x + i, valid), ep, row, col + i, valid),
+                      valid);
+    }
+    return;
+  }
+  if (ep.count == 0) {
+    if (x != y)
+      for (int64_t i = 0; i < n; ++i)
+        y[i] = x[i];
+    return;
+  }
+  constexpr int64_t kChunk = 2048; // 8 KiB
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t len = minI(kChunk, n - c0);
+    const float* src = x + c0;
+    for (int k = 0; k < ep.count; ++k, src = y + c0) {
+      const EpilogueOp& op = ep.ops[k];
+      if (!op.isBinary) {
+        rowUnary(op.op, op.alpha, op.beta, src, y + c0, len);
+      } else if (rowArrayOperand(op)) {
+        const float* operand =
+            op.spread == Spread::Column ? op.data + col + c0 : op.data + row * op.ld + col + c0;
+        rowBinaryKind<2>(op.op, op.operandFirst, src, operand, I::zero(), y + c0, len);
+      } else {
+        const V value = I::set1(op.spread == Spread::Scalar ? op.data[0] : op.data[row]);
+        rowBinaryKind<1>(op.op, op.operandFirst, src, nullptr, value, y + c0, len);
+      }
+    }
   }
 }
 
