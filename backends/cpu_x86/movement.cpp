@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <emmintrin.h> // SSE2: part of the x86-64 baseline
 
 namespace tessel::x86 {
 namespace {
@@ -71,6 +72,23 @@ public:
     for (size_t i = 0; interleaved_ && i < p.regions.size(); ++i)
       for (size_t j = i + 1; interleaved_ && j < p.regions.size(); ++j)
         interleaved_ = !mayOverlap(p.regions[i], p.regions[j]);
+    // Pairs of 4-byte regions whose rows interleave element by element into one output line
+    // (the column phases of a 2x upsampling or depth-to-space: destination stride 2, offsets one
+    // apart, contiguous sources): written together, two vectors unpacked into two.
+    partner_.assign(p.regions.size(), -1);
+    for (size_t i = 0; interleaved_ && i < p.regions.size(); ++i) {
+      const Region& a = p.regions[i];
+      if (partner_[i] != -1 || a.dst.stride[2] != 2 || a.src.stride[2] != 1) continue;
+      for (size_t j = 0; j < p.regions.size(); ++j) {
+        const Region& b = p.regions[j];
+        if (j != i && partner_[j] == -1 && b.src.stride[2] == 1 &&
+            b.dst.offset == a.dst.offset + 1) {
+          partner_[i] = static_cast<int>(j);
+          partner_[j] = -2; // written with i
+          break;
+        }
+      }
+    }
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
@@ -99,8 +117,22 @@ public:
       const int64_t rowTasks = std::min<int64_t>(count, std::max(1, ctx.threads) * 4);
       parallelFor(ctx, rowTasks, [&](int64_t task, int) {
         for (int64_t q = count * task / rowTasks; q < count * (task + 1) / rowTasks; ++q)
-          for (const Region& r : p_.regions)
-            copyRow(r, q / r.size[1], q % r.size[1], in[r.source].hostData<uint8_t>(), dst, elem);
+          for (size_t k = 0; k < p_.regions.size(); ++k) {
+            const Region& r = p_.regions[k];
+            const int64_t i = q / r.size[1], j = q % r.size[1];
+            if (partner_[k] == -2) continue;
+            if (partner_[k] >= 0 && elem == 4) {
+              const Region& b = p_.regions[static_cast<size_t>(partner_[k])];
+              interleaveRows(r, b, i, j, in[r.source].hostData<uint8_t>(),
+                             in[b.source].hostData<uint8_t>(), dst);
+              continue;
+            }
+            copyRow(r, i, j, in[r.source].hostData<uint8_t>(), dst, elem);
+            if (partner_[k] >= 0)
+              copyRow(p_.regions[static_cast<size_t>(partner_[k])], i, j,
+                      in[p_.regions[static_cast<size_t>(partner_[k])].source].hostData<uint8_t>(),
+                      dst, elem);
+          }
       });
       return Status::ok();
     }
@@ -145,9 +177,34 @@ private:
                   elem);
   }
 
+  // Row (i, j) of regions a and b (partners: 4-byte elements, destination stride 2, b one
+  // element after a, contiguous sources) into their shared output line.
+  static void interleaveRows(const Region& a, const Region& b, int64_t i, int64_t j,
+                             const uint8_t* srcA, const uint8_t* srcB, uint8_t* dst) {
+    const auto* pa = reinterpret_cast<const float*>(srcA) + a.src.offset + i * a.src.stride[0] +
+                     j * a.src.stride[1];
+    const auto* pb = reinterpret_cast<const float*>(srcB) + b.src.offset + i * b.src.stride[0] +
+                     j * b.src.stride[1];
+    auto* d =
+        reinterpret_cast<float*>(dst) + a.dst.offset + i * a.dst.stride[0] + j * a.dst.stride[1];
+    const int64_t n = a.size[2];
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) { // moves only: the bits of any 4-byte dtype pass unchanged
+      const __m128 va = _mm_loadu_ps(pa + k), vb = _mm_loadu_ps(pb + k);
+      _mm_storeu_ps(d + 2 * k, _mm_unpacklo_ps(va, vb));
+      _mm_storeu_ps(d + 2 * k + 4, _mm_unpackhi_ps(va, vb));
+    }
+    for (; k < n; ++k) {
+      std::memcpy(d + 2 * k, pa + k, 4);
+      std::memcpy(d + 2 * k + 1, pb + k, 4);
+    }
+  }
+
   const RasterParams& p_;
   int64_t rows_ = 0;
   bool interleaved_ = false; // every region of one shape
+  std::vector<int> partner_; // interleaved: the region written with this one, -2 when this one is
+                             // written with another, -1 alone
 };
 
 class ReduceKernel final : public PreparedKernel {

@@ -588,6 +588,17 @@ TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
   compareWithReference(pd,
                        {TensorDesc{DType::F32, {4, 3, 5, 7}}, TensorDesc{DType::F32, {3, 10, 14}}},
                        {randomFloats(420, seed++)}, 0, 0.f);
+  // A 2x nearest upsampling of [10, 9] into [20, 18]: four regions from one source, listed with
+  // the odd column first (the column pairs are written together, unpacked from two vectors;
+  // 9 columns leave a tail).
+  RasterParams up;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 1; dx >= 0; --dx)
+      up.regions.push_back(Region{0, {0, {9, 0, 1}}, {dy * 18 + dx, {36, 0, 2}}, {10, 1, 9}});
+  Primitive pu;
+  pu.params = up;
+  compareWithReference(pu, {TensorDesc{DType::F32, {10, 9}}, TensorDesc{DType::F32, {20, 18}}},
+                       {randomFloats(90, seed++)}, 0, 0.f);
   // ... and two that overlap a row apart, where the later region must win everywhere (taken
   // row by row, the first region's next row would overwrite the second's).
   RasterParams over;
