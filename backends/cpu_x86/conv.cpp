@@ -96,10 +96,6 @@ LanesShape lanesShape(const ConvShape& s, int m) {
   return l;
 }
 
-// The direct form: any kernel, stride, dilation and padding but pointwise (whose GEMMs read the
-// input in place already), while the padded copy of the input stays within 4 Mi floats (a
-// 640x640 RGB stem: 1.2 Mi; its im2col GEMM ran 30% slower); the cost model takes it where
-// im2col packing would cost more than the copy (stems, strided convolutions).
 // The zero-padded input the direct form reads: every window inside it; inPlace when that is the
 // input itself (no padding, no window past its end).
 struct PaddedInput {
@@ -474,9 +470,8 @@ private:
       // at its own offset in the padded input.
       const Panels panels = directPanels(t_, (oy1 - oy0) * s_.ow);
       GemmTile tile; // every field a call reads is set below (constructed once: it is not small)
-      int64_t aoff[16];
+      int64_t aoff[kMaxMr];
       tile.aoff = aoff;
-      tile.koff = koff_.data();
       tile.ldc = s_.o;
       int64_t oy = oy0, ox = 0; // the panel's first position
       for (int64_t xp = 0; xp < panels.count; ++xp) {

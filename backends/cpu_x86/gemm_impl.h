@@ -72,10 +72,9 @@ inline bool columnEpilogueFits(const Epilogue* ep) {
   return decode(ep, true).usable;
 }
 
-// One k step of a tile: acc += a (ROWS values, STRIDE apart; ars when STRIDE is 0) x b (NV
-// vectors).
-template <int ROWS, int NV, int STRIDE>
-__attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const float* ak, int64_t ars,
+// One k step of a tile: acc += a (ROWS values, row r at ak[at(r)]) x b (NV vectors).
+template <int ROWS, int NV, typename At>
+__attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const float* ak, At at,
                                                    const float* b) {
   V bv[NV];
 #pragma GCC unroll 4
@@ -83,24 +82,7 @@ __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const flo
     bv[j] = I::load(b + j * W);
 #pragma GCC unroll 16
   for (int r = 0; r < ROWS; ++r) {
-    const V av = I::set1(ak[STRIDE ? r * STRIDE : r * ars]);
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      acc[r][j] = I::fma(av, bv[j], acc[r][j]);
-  }
-}
-
-// One k step with the rows of a at their own offsets (GemmTile::aoff), held in registers.
-template <int ROWS, int NV>
-__attribute__((always_inline)) inline void
-fmaStepOffsets(V (&acc)[ROWS][NV], const float* ak, const int64_t (&off)[ROWS], const float* b) {
-  V bv[NV];
-#pragma GCC unroll 4
-  for (int j = 0; j < NV; ++j)
-    bv[j] = I::load(b + j * W);
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r) {
-    const V av = I::set1(ak[off[r]]);
+    const V av = I::set1(ak[at(r)]);
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j)
       acc[r][j] = I::fma(av, bv[j], acc[r][j]);
@@ -125,21 +107,26 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
   const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr;
   if (!DIRECT) {
     const float* a = t.a;
+    const auto packed = [](int r) { return r; };
     for (int64_t k = 0; k < t.kc; ++k, b += ldb, a += lda)
-      fmaStep<ROWS, NV, 1>(acc, a, 1, b);
+      fmaStep<ROWS, NV>(acc, a, packed, b);
   } else if (t.aoff) {
-    int64_t off[ROWS];
+    int64_t off[ROWS]; // the rows' offsets, held in registers
 #pragma GCC unroll 16
     for (int r = 0; r < ROWS; ++r)
       off[r] = t.aoff[r];
+    const auto offsets = [&off](int r) { return off[r]; };
     for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-      fmaStepOffsets<ROWS, NV>(acc, t.a + t.koff[k], off, b);
-  } else if (t.koff) {
-    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-      fmaStep<ROWS, NV, 0>(acc, t.a + t.koff[k], t.ars, b);
+      fmaStep<ROWS, NV>(acc, t.a + t.koff[k], offsets, b);
   } else {
-    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-      fmaStep<ROWS, NV, 0>(acc, t.a + k, t.ars, b);
+    const int64_t ars = t.ars;
+    const auto strided = [ars](int r) { return r * ars; };
+    if (t.koff)
+      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+        fmaStep<ROWS, NV>(acc, t.a + t.koff[k], strided, b);
+    else
+      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+        fmaStep<ROWS, NV>(acc, t.a + k, strided, b);
   }
   // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
   // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a

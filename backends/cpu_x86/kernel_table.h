@@ -37,6 +37,9 @@ struct Epilogue {
   int count = 0;
 };
 
+// The most microkernel rows of any family (buffers of one row's values per tile row).
+constexpr int kMaxMr = 16;
+
 // One microkernel call: C[rows x cols] (+)= A panel (kc x MR, packed) * B panel (kc x NR,
 // packed), then the epilogue when given (the last K block). row0/col0 locate C in the output
 // for the epilogue's operands.
@@ -51,7 +54,7 @@ struct GemmTile {
   // (row-major A read in place: Winograd's transformed tiles).
   const int64_t* koff = nullptr;
   int64_t ars = 1;
-  const int64_t* aoff = nullptr;
+  const int64_t* aoff = nullptr; // rows entries (at most kMaxMr)
   const float* b = nullptr;
   int64_t ldb = 0; // floats between consecutive k rows of b: nr for a packed panel; a pointwise
                    // convolution reads full panels straight from its input (ldb = h * w)

@@ -17,6 +17,7 @@
 
 // The table of this family: MR x NV*W microkernels.
 template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
+  static_assert(MR <= kMaxMr, "GemmTile::aoff buffers hold kMaxMr rows");
   KernelTable t;
   t.family = family;
   t.fmaProbe = &fmaProbe;

@@ -120,18 +120,20 @@ public:
           for (size_t k = 0; k < p_.regions.size(); ++k) {
             const Region& r = p_.regions[k];
             const int64_t i = q / r.size[1], j = q % r.size[1];
-            if (partner_[k] == -2) continue;
-            if (partner_[k] >= 0 && elem == 4) {
-              const Region& b = p_.regions[static_cast<size_t>(partner_[k])];
-              interleaveRows(r, b, i, j, in[r.source].hostData<uint8_t>(),
-                             in[b.source].hostData<uint8_t>(), dst);
+            if (partner_[k] == -2) continue; // written with its partner
+            const auto* src = in[r.source].hostData<uint8_t>();
+            if (partner_[k] < 0) {
+              copyRow(r, i, j, src, dst, elem);
               continue;
             }
-            copyRow(r, i, j, in[r.source].hostData<uint8_t>(), dst, elem);
-            if (partner_[k] >= 0)
-              copyRow(p_.regions[static_cast<size_t>(partner_[k])], i, j,
-                      in[p_.regions[static_cast<size_t>(partner_[k])].source].hostData<uint8_t>(),
-                      dst, elem);
+            const Region& b = p_.regions[static_cast<size_t>(partner_[k])];
+            const auto* srcB = in[b.source].hostData<uint8_t>();
+            if (elem == 4) {
+              interleaveRows(r, b, i, j, src, srcB, dst);
+            } else {
+              copyRow(r, i, j, src, dst, elem);
+              copyRow(b, i, j, srcB, dst, elem);
+            }
           }
       });
       return Status::ok();

@@ -354,12 +354,10 @@ inline bool rowArrayOperand(const EpilogueOp& op) {
 // operand keeps the per-element order (that operand may be the input computed in place).
 inline void epilogueRow(const float* x, float* y, int64_t n, const Epilogue& ep, int64_t row,
                         int64_t col) {
-  bool byOp = true;
-  for (int k = 1; k < ep.count; ++k)
-    byOp = byOp && ep.ops[k].spread != Spread::Full;
+  bool byOp = true; // a Full operand only in the first op, and laid out plainly
   for (int k = 0; k < ep.count; ++k)
-    byOp =
-        byOp && (!ep.ops[k].isBinary || ep.ops[k].spread != Spread::Full || ep.ops[k].block == 0);
+    byOp = byOp && (!ep.ops[k].isBinary || ep.ops[k].spread != Spread::Full ||
+                    (k == 0 && ep.ops[k].block == 0));
   if (!byOp) {
     int64_t i = 0;
     for (; i + W <= n; i += W)
