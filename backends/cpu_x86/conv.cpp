@@ -545,33 +545,41 @@ private:
       const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
       float* ct = staging + slot * perRun * panels.largest() * t_.nr;
       GemmTile tile; // constructed once per task: the fields that vary are all set below
-      for (int64_t rp = rp0; rp < rp1; ++rp) {
+      // The run in one or two calls: its panels of small + 1 rows, then those of small rows.
+      const int64_t split = std::clamp(panels.big, rp0, rp1);
+      for (const auto& [q0, q1] : {std::pair{rp0, split}, std::pair{split, rp1}}) {
+        if (q0 >= q1) continue;
+        const int rows = panels.rows(q0);
+        tile.rows = rows;
+        tile.panels = static_cast<int>(q1 - q0);
+        tile.cols = static_cast<int>(o1 - o0);
+        tile.aStep = packTransposedA_ ? s_.k * t_.mr : rows;
         for (int64_t k0 = 0; k0 < s_.k; k0 += transposedKc_) {
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
-            tile.a = apack + (rp * s_.k + k0) * t_.mr;
+            tile.a = apack + (q0 * s_.k + k0) * t_.mr;
             tile.lda = 0;
           } else {
-            tile.a = x + k0 * n + panels.begin(rp);
+            tile.a = x + k0 * n + panels.begin(q0);
             tile.lda = n;
           }
           tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-          tile.rows = panels.rows(rp);
-          tile.cols = static_cast<int>(o1 - o0);
           tile.accumulate = k0 > 0;
           if (direct) {
-            const int64_t at = laneOffset(s_.yBlock, n, o0, panels.begin(rp));
+            const int64_t at = laneOffset(s_.yBlock, n, o0, panels.begin(q0));
             tile.c = y + at;
             tile.ldc = s_.yBlock;
             tile.ldcv = n * s_.yBlock;
+            tile.cStep = rows * s_.yBlock;
             tile.columnEpilogue = true;
             tile.col0 = o0;
             const bool last = k0 + tile.kc >= s_.k;
             tile.ep = last ? columnsp : nullptr;
             tile.residual = last && residual ? residual + at : nullptr;
           } else {
-            tile.c = ct + (panels.begin(rp) - p0) * t_.nr;
+            tile.c = ct + (panels.begin(q0) - p0) * t_.nr;
             tile.ldc = t_.nr;
+            tile.cStep = rows * t_.nr;
           }
           t_.gemm(tile);
         }
@@ -753,21 +761,29 @@ private:
         }
         const bool last = k0 + kc >= s_.k;
         GemmTile tile; // every field a call reads is set below
+        // Per column panel, the row panels in one call (full ones) and the partial last one.
+        const int64_t fullEnd = std::min(m1, s_.og / t_.mr);
         for (int64_t pj = p0; pj < p1; ++pj)
-          for (int64_t mp = m0; mp < m1; ++mp) {
+          for (const auto& [q0, q1] :
+               {std::pair{m0, std::max(m0, fullEnd)}, std::pair{std::max(m0, fullEnd), m1}}) {
+            if (q0 >= q1) continue;
             tile.kc = kc;
-            tile.a = a + ((g * mPanels_ + mp) * s_.k + k0) * t_.mr;
+            tile.a = a + ((g * mPanels_ + q0) * s_.k + k0) * t_.mr;
             const bool direct = pointwise_ && (pj + 1) * t_.nr <= cols;
             tile.b = direct ? geo.x + k0 * cols + pj * t_.nr : bpack + (pj - p0) * kc * t_.nr;
             tile.ldb = direct ? cols : t_.nr;
-            tile.row0 = g * s_.og + mp * t_.mr;
+            tile.row0 = g * s_.og + q0 * t_.mr;
             tile.col0 = pj * t_.nr;
             tile.c = y + tile.row0 * cols + tile.col0;
             tile.ldc = cols;
-            tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.og - mp * t_.mr));
+            tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.og - q0 * t_.mr));
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, cols - tile.col0));
             tile.accumulate = k0 > 0;
             tile.ep = last && ep.count ? &ep : nullptr;
+            tile.panels = static_cast<int>(q1 - q0);
+            tile.aStep = s_.k * t_.mr;
+            tile.cStep = t_.mr * cols;
+            tile.rowStep = t_.mr;
             t_.gemm(tile);
           }
       }

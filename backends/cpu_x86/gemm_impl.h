@@ -1,62 +1,111 @@
 // The GEMM microkernels and the panel packers of the cpu_x86 kernels.
 // Part of the cpu_x86 kernels: included by kernels_impl.h inside a family's namespace (see there).
 
+// Where one tile of a run (GemmTile::panels) goes: its C, residual and epilogue coordinates.
+struct TilePlace {
+  float* c;
+  const float* residual;
+  int64_t row0, col0;
+};
+
 // Stores a full-width tile with a fast epilogue (ACT its activation) as straight-line code, the
-// accumulators staying in registers.
+// accumulators staying in registers. Phase by phase over the whole tile: one branch per optional
+// part of the epilogue, not one per vector, and the tile's fields read once into locals (a vector
+// store may alias anything, so fields read between stores would be read again).
 template <int ROWS, int NV, int ACT>
 __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const GemmTile& t,
-                                                     const FastEpilogue& f) {
-  const int64_t cv = t.ldcv ? t.ldcv : W;
+                                                     const TilePlace& at, const FastEpilogue& f) {
+  float* const c = at.c;
+  const int64_t ldc = t.ldc, cv = t.ldcv ? t.ldcv : W;
+  if (t.accumulate)
 #pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r) {
-    float* c = t.c + r * t.ldc;
-    const V add = f.rowAdd ? I::set1(f.rowAdd[t.row0 + r]) : I::zero();
+    for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::add(acc[r][j], I::load(c + r * ldc + j * cv));
+  if (f.colAdd) {
+    const float* add = f.colAdd + at.col0;
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) {
-      V v = acc[r][j];
-      if (t.accumulate) v = I::add(v, I::load(c + j * cv));
-      if (f.colAdd) v = I::add(v, I::load(f.colAdd + t.col0 + j * W));
-      if (f.residual) v = I::add(v, I::load(t.residual + r * t.ldc + j * cv));
-      v = activate<ACT>(I::add(v, add), f);
-      if (f.affine) v = I::fma(v, I::set1(f.scale), I::set1(f.shift));
-      I::store(c + j * cv, v);
+      const V b = I::load(add + j * W);
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+        acc[r][j] = I::add(acc[r][j], b);
     }
   }
+  if (f.residual) {
+    const float* res = at.residual;
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
+  }
+  if (f.rowAdd) {
+    const float* add = f.rowAdd + at.row0;
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r) {
+      const V a = I::set1(add[r]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::add(acc[r][j], a);
+    }
+  }
+  if (ACT)
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = activate<ACT>(acc[r][j], f);
+  if (f.affine) {
+    const V scale = I::set1(f.scale), shift = I::set1(f.shift);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::fma(acc[r][j], scale, shift);
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j)
+      I::store(c + r * ldc + j * cv, acc[r][j]);
 }
 
 // storeTile with the activation dispatched (a switch, not a lambda: the accumulators must not
 // escape to memory).
 template <int ROWS, int NV>
-__attribute__((always_inline)) inline void storeTileFast(V (&acc)[ROWS][NV], const GemmTile& t,
-                                                         const FastEpilogue& f) {
+__attribute__((always_inline)) inline void
+storeTileFast(V (&acc)[ROWS][NV], const GemmTile& t, const TilePlace& at, const FastEpilogue& f) {
   switch (f.act) {
-  case 1: storeTile<ROWS, NV, 1>(acc, t, f); break;
-  case 2: storeTile<ROWS, NV, 2>(acc, t, f); break;
-  case 3: storeTile<ROWS, NV, 3>(acc, t, f); break;
-  case 4: storeTile<ROWS, NV, 4>(acc, t, f); break;
-  case 5: storeTile<ROWS, NV, 5>(acc, t, f); break;
-  default: storeTile<ROWS, NV, 0>(acc, t, f); break;
+  case 1: storeTile<ROWS, NV, 1>(acc, t, at, f); break;
+  case 2: storeTile<ROWS, NV, 2>(acc, t, at, f); break;
+  case 3: storeTile<ROWS, NV, 3>(acc, t, at, f); break;
+  case 4: storeTile<ROWS, NV, 4>(acc, t, at, f); break;
+  case 5: storeTile<ROWS, NV, 5>(acc, t, at, f); break;
+  default: storeTile<ROWS, NV, 0>(acc, t, at, f); break;
   }
 }
 
 // Stores rows x (nv vectors) of accumulators from acc (ld floats per row) into the tile's C with
 // any epilogue, for partial tiles.
 __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld, int rows, int nv,
-                                                   const GemmTile& t, const FastEpilogue& fast) {
+                                                   const GemmTile& t, const TilePlace& at,
+                                                   const FastEpilogue& fast) {
   const int64_t cv = t.ldcv ? t.ldcv : W;
   for (int r = 0; r < rows; ++r) {
-    float* c = t.c + r * t.ldc;
+    float* c = at.c + r * t.ldc;
     for (int j = 0; j < nv; ++j) {
       const int valid = t.cols - j * W >= W ? W : t.cols - j * W;
       if (valid <= 0) break;
       V v = I::load(acc + r * ld + j * W);
       if (t.accumulate) v = I::add(v, loadUpTo(c + j * cv, valid));
       if (fast.usable) {
-        if (fast.colAdd) v = I::add(v, loadUpTo(fast.colAdd + t.col0 + j * W, valid));
-        if (fast.residual) v = I::add(v, loadUpTo(t.residual + r * t.ldc + j * cv, valid));
-        v = fastEpilogue(v, fast, t.row0 + r);
+        if (fast.colAdd) v = I::add(v, loadUpTo(fast.colAdd + at.col0 + j * W, valid));
+        if (fast.residual) v = I::add(v, loadUpTo(at.residual + r * t.ldc + j * cv, valid));
+        v = fastEpilogue(v, fast, at.row0 + r);
       } else {
-        v = epilogue(v, *t.ep, t.row0 + r, t.col0 + j * W, valid);
+        v = epilogue(v, *t.ep, at.row0 + r, at.col0 + j * W, valid);
       }
       if (t.ldcv) // a block of a blocked tensor: whole, its padded channels zero
         I::store(c + j * cv, valid == W ? v : I::blendMask(laneMask(valid), v, I::zero()));
@@ -92,65 +141,71 @@ __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const flo
 // C[ROWS x NV*W] (+)= A * B panel. A packed (DIRECT false): row r, column k at a[k * lda + r]
 // (lda = MR when 0); DIRECT: the input read in place, a[koff[k] + r * ars] (a direct convolution
 // over a padded input: k = (c, ky, kx), rows = output positions of one row). Only rows < ROWS
-// of a are read.
+// of a are read. One tile, or t.panels of them (GemmTile::panels).
 template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, int64_t mr) {
   constexpr int NR = NV * W;
-  V acc[ROWS][NV];
   // Decoded before the loop: nothing but the tile's stores runs while the accumulators are live.
   const FastEpilogue fast = decode(t.ep, t.columnEpilogue);
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      acc[r][j] = I::zero();
-  const float* b = t.b;
   const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr;
-  if (!DIRECT) {
-    const float* a = t.a;
-    const auto packed = [](int r) { return r; };
-    for (int64_t k = 0; k < t.kc; ++k, b += ldb, a += lda)
-      fmaStep<ROWS, NV>(acc, a, packed, b);
-  } else if (t.aoff) {
-    int64_t off[ROWS]; // the rows' offsets, held in registers
+  const float *a = t.a, *b0 = t.b;
+  TilePlace at{t.c, t.residual, t.row0, t.col0}; // this panel's
+  for (int panel = 0; panel < t.panels; ++panel) {
+    V acc[ROWS][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < ROWS; ++r)
-      off[r] = t.aoff[r];
-    const auto offsets = [&off](int r) { return off[r]; };
-    for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-      fmaStep<ROWS, NV>(acc, t.a + t.koff[k], offsets, b);
-  } else {
-    const int64_t ars = t.ars;
-    const auto strided = [ars](int r) { return r * ars; };
-    if (t.koff)
-      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-        fmaStep<ROWS, NV>(acc, t.a + t.koff[k], strided, b);
-    else
-      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-        fmaStep<ROWS, NV>(acc, t.a + k, strided, b);
-  }
-  // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
-  // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a
-  // buffer by position with no epilogue (applied with the transpose).
-  if (t.cols == NR && fast.usable) {
-    if constexpr (DIRECT) {
-      if (!t.ep) {
-        storeTile<ROWS, NV, 0>(acc, t, fast);
-        return;
-      }
-    } else {
-      storeTileFast<ROWS, NV>(acc, t, fast);
-      return;
-    }
-  }
-  // Everything else (partial tiles, other epilogues) from a copy in memory, so the common path
-  // above keeps the accumulators in registers.
-  alignas(64) float spilled[ROWS][NV * W];
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      I::store(spilled[r] + j * W, acc[r][j]);
-  storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, fast);
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::zero();
+    const float* b = b0;
+    if (!DIRECT) {
+      const float* ak = a;
+      const auto packed = [](int r) { return r; };
+      for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda)
+        fmaStep<ROWS, NV>(acc, ak, packed, b);
+    } else if (t.aoff) {
+      int64_t off[ROWS]; // the rows' offsets, held in registers
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+        off[r] = t.aoff[r];
+      const auto offsets = [&off](int r) { return off[r]; };
+      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+        fmaStep<ROWS, NV>(acc, a + t.koff[k], offsets, b);
+    } else {
+      const int64_t ars = t.ars;
+      const auto strided = [ars](int r) { return r * ars; };
+      if (t.koff)
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+          fmaStep<ROWS, NV>(acc, a + t.koff[k], strided, b);
+      else
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+          fmaStep<ROWS, NV>(acc, a + k, strided, b);
+    }
+    // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
+    // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a
+    // buffer by position with no epilogue (applied with the transpose).
+    if (t.cols == NR && fast.usable && (!DIRECT || !t.ep)) {
+      if constexpr (DIRECT)
+        storeTile<ROWS, NV, 0>(acc, t, at, fast);
+      else
+        storeTileFast<ROWS, NV>(acc, t, at, fast);
+    } else {
+      // Everything else (partial tiles, other epilogues) from a copy in memory, so the common
+      // path above keeps the accumulators in registers.
+      alignas(64) float spilled[ROWS][NV * W];
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j)
+          I::store(spilled[r] + j * W, acc[r][j]);
+      storeTileAny(&spilled[0][0], NV * W, ROWS, NV, t, at, fast);
+    }
+    a += t.aStep;
+    b0 += t.bStep;
+    at.c += t.cStep;
+    if (at.residual) at.residual += t.cStep;
+    at.row0 += t.rowStep;
+    at.col0 += t.colStep;
+  }
 }
 
 // The tile kernel for t.rows rows: ROWS counts down from MR to the tile's rows.

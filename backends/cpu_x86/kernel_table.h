@@ -73,6 +73,12 @@ struct GemmTile {
   bool accumulate = false;
   const Epilogue* ep = nullptr;
   int64_t row0 = 0, col0 = 0;
+  // A run of `panels` tiles of this shape in one call (the epilogue decoded once, no call per
+  // tile): tile i reads a + i * aStep and b + i * bStep, writes c + i * cStep (its residual at
+  // residual + i * cStep) and takes its epilogue operands at row0 + i * rowStep, col0 + i *
+  // colStep. Not with aoff (its offsets are one tile's).
+  int panels = 1;
+  int64_t aStep = 0, bStep = 0, cStep = 0, rowStep = 0, colStep = 0;
 };
 
 // Geometry of one convolution group's input plane stack, for implicit im2col packing.
