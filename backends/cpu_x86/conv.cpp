@@ -761,6 +761,13 @@ private:
         }
         const bool last = k0 + kc >= s_.k;
         GemmTile tile; // every field a call reads is set below
+        // A plain Full operand laid out as the output (a residual) is read by the tiles in
+        // registers; any other form goes through the general epilogue.
+        const float* residual = nullptr;
+        for (int i = 0; last && i < ep.count; ++i)
+          if (ep.ops[i].isBinary && ep.ops[i].spread == Spread::Full && ep.ops[i].block == 0 &&
+              ep.ops[i].ld == cols)
+            residual = ep.ops[i].data;
         // Per column panel, the row panels in one call (full ones) and the partial last one.
         const int64_t fullEnd = std::min(m1, s_.og / t_.mr);
         for (int64_t pj = p0; pj < p1; ++pj)
@@ -780,6 +787,7 @@ private:
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, cols - tile.col0));
             tile.accumulate = k0 > 0;
             tile.ep = last && ep.count ? &ep : nullptr;
+            tile.residual = residual ? residual + tile.row0 * cols + tile.col0 : nullptr;
             tile.panels = static_cast<int>(q1 - q0);
             tile.aStep = s_.k * t_.mr;
             tile.cStep = t_.mr * cols;

@@ -33,14 +33,6 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
         acc[r][j] = I::add(acc[r][j], b);
     }
   }
-  if (f.residual) {
-    const float* res = at.residual;
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
-  }
   if (f.rowAdd) {
     const float* add = f.rowAdd + at.row0;
 #pragma GCC unroll 16
@@ -50,6 +42,14 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
       for (int j = 0; j < NV; ++j)
         acc[r][j] = I::add(acc[r][j], a);
     }
+  }
+  if (f.residual) {
+    const float* res = at.residual;
+#pragma GCC unroll 16
+    for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j)
+        acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
   }
   if (ACT)
 #pragma GCC unroll 16
@@ -102,8 +102,9 @@ __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld,
       if (t.accumulate) v = I::add(v, loadUpTo(c + j * cv, valid));
       if (fast.usable) {
         if (fast.colAdd) v = I::add(v, loadUpTo(fast.colAdd + at.col0 + j * W, valid));
+        if (fast.rowAdd) v = I::add(v, I::set1(fast.rowAdd[at.row0 + r]));
         if (fast.residual) v = I::add(v, loadUpTo(at.residual + r * t.ldc + j * cv, valid));
-        v = fastEpilogue(v, fast, at.row0 + r);
+        v = fastEpilogue(v, fast);
       } else {
         v = epilogue(v, *t.ep, at.row0 + r, at.col0 + j * W, valid);
       }
@@ -145,7 +146,7 @@ __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const flo
 template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, int64_t mr) {
   constexpr int NR = NV * W;
   // Decoded before the loop: nothing but the tile's stores runs while the accumulators are live.
-  const FastEpilogue fast = decode(t.ep, t.columnEpilogue);
+  const FastEpilogue fast = decode(t.ep, t.columnEpilogue, t.residual != nullptr);
   const int64_t ldb = t.ldb ? t.ldb : NR, lda = t.lda ? t.lda : mr;
   const float *a = t.a, *b0 = t.b;
   TilePlace at{t.c, t.residual, t.row0, t.col0}; // this panel's

@@ -160,8 +160,9 @@ struct FastEpilogue {
 };
 
 // columns: the tile's channels are its columns (GemmTile::residual set when a Full operand is
-// there): a column add and a residual may lead; otherwise only a row add.
-inline FastEpilogue decode(const Epilogue* ep, bool columns = false) {
+// there): a column add and a residual may lead; otherwise a row add, then with rowResidual (the
+// caller has the Full operand at GemmTile::residual) a residual.
+inline FastEpilogue decode(const Epilogue* ep, bool columns = false, bool rowResidual = false) {
   FastEpilogue f;
   if (!ep) {
     f.usable = true;
@@ -182,8 +183,12 @@ inline FastEpilogue decode(const Epilogue* ep, bool columns = false) {
       f.residual = true;
       ++i;
     }
-  } else if (addOf(i, Spread::Row)) {
-    f.rowAdd = ep->ops[i++].data;
+  } else {
+    if (addOf(i, Spread::Row)) f.rowAdd = ep->ops[i++].data;
+    if (rowResidual && addOf(i, Spread::Full)) {
+      f.residual = true;
+      ++i;
+    }
   }
   if (i < ep->count && !ep->ops[i].isBinary) {
     const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
@@ -247,8 +252,7 @@ inline void laneEpilogue(V* v, int n, V bias, const FastEpilogue& f) {
   }
 }
 
-inline V fastEpilogue(V v, const FastEpilogue& f, int64_t row) {
-  if (f.rowAdd) v = I::add(v, I::set1(f.rowAdd[row]));
+inline V fastEpilogue(V v, const FastEpilogue& f) {
   switch (f.act) {
   case 1: v = activate<1>(v, f); break;
   case 2: v = activate<2>(v, f); break;

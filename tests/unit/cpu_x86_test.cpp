@@ -401,6 +401,9 @@ TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vec
        PostOp::makeBinary(BinaryKind::Add, Broadcast::Scalar, 3)},
       {PostOp::makeUnary(UnaryKind::HardSigmoid, 0.2f, 0.5f),
        PostOp::makeBinary(BinaryKind::Mul, Broadcast::Scalar, 3)},
+      // bias, residual, activation: read by the GEMM tiles in registers
+      {PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 3),
+       PostOp::makeUnary(UnaryKind::Clip, 0.f, 6.f)},
   };
   for (UnaryKind k : {UnaryKind::Identity, UnaryKind::LeakyRelu, UnaryKind::Sigmoid,
                       UnaryKind::HardSigmoid, UnaryKind::HardSwish, UnaryKind::Tanh, UnaryKind::Exp,
@@ -412,6 +415,8 @@ TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vec
     // The GEMM pinned: the cost model may take Winograd here, whose error exp would amplify.
     runConvCase({{1, 6, 5, 7}, 11, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed, true, 1);
     runConvCase({{1, 6, 5, 7}, 6, 3, 3, 6, 1, 1, 1, {1, 1, 1, 1}, true, post}, seed + 1, true);
+    // pointwise, the input read in place: full and partial panels of rows and of columns
+    runConvCase({{1, 9, 9, 10}, 13, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, post}, seed + 2, true, 1);
     seed += 5;
   }
 }
