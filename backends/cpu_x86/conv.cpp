@@ -383,13 +383,14 @@ public:
       float* yb = y + b * s_.oStored() * plane;
       if (lanes_.blocks > 0)
         runWinogradLanes(ctx, xb, yb, ws, ep);
-      else if (variant_ == ConvVariant::Direct)
-        runDirect(ctx, xb, yb, ws, ep);
-      else if (variant_ == ConvVariant::GemmTransposed) {
+      else if (variant_ == ConvVariant::Direct || variant_ == ConvVariant::GemmTransposed) {
         std::vector<EpilogueOp> columnOps;
         if (s_.yBlock) epilogueColumns_.resolve(in, b * s_.oStored() * plane, plane, &columnOps);
         const Epilogue columns{columnOps.data(), static_cast<int>(columnOps.size())};
-        runTransposed(ctx, xb, yb, ws, ep, columns);
+        if (variant_ == ConvVariant::Direct)
+          runDirect(ctx, xb, yb, ws, ep, columns);
+        else
+          runTransposed(ctx, xb, yb, ws, ep, columns);
       } else if (depthwise_)
         runDepthwise(ctx, in[1].hostData<float>(), xb, yb, ws, ep);
       else
@@ -433,10 +434,12 @@ private:
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
   // directPanels positions, each at its offset in the padded input) times the weights (output
   // channels in the lanes), and the chunk's positions stored (transposed into NCHW, or as they are
-  // into a blocked output) with the epilogue. A blocked input stays blocked in its padded copy: a
-  // plane of padded positions per block of channels, B floats per position.
-  void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws,
-                 const Epilogue& ep) const {
+  // into a blocked output) with the epilogue; into a blocked output whose epilogue the tiles
+  // apply in registers, the tiles go straight from the registers (no staging). A blocked input
+  // stays blocked in its padded copy: a plane of padded positions per block of channels, B floats
+  // per position.
+  void runDirect(const ExecContext& ctx, const float* x, float* y, float* ws, const Epilogue& ep,
+                 const Epilogue& columns) const {
     const int64_t ph = padded_.h, pw = padded_.w, top = p_.pads[0], left = p_.pads[1];
     const int64_t step = s_.xBlock ? s_.xBlock : 1; // floats per position of a plane
     // Without padding every window lies inside the input: read it in place.
@@ -462,6 +465,12 @@ private:
     float* staging = ws + (padded_.inPlace ? 0 : s_.cStored() * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
     const LaneOutput out{y, s_.oh * s_.ow, s_.yBlock, s_.o};
+    const Epilogue* columnsp = columns.count ? &columns : nullptr;
+    const bool straight = s_.yBlock && t_.columnEpilogueFits(columnsp);
+    const float* residual = nullptr; // a Full operand, laid out as the output
+    for (int i = 0; straight && i < columns.count; ++i)
+      if (columns.ops[i].spread == Spread::Full) residual = columns.ops[i].data;
+    const int64_t n = s_.oh * s_.ow;
     parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
       const int64_t oy0 = chunk * chunkRows, oy1 = std::min(s_.oh, oy0 + chunkRows);
@@ -488,12 +497,26 @@ private:
             tile.kc = std::min(kc_, s_.k - k0);
             tile.koff = koff_.data() + k0;
             tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
-            tile.c = yt + panels.begin(xp) * s_.o + op * t_.nr;
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
             tile.accumulate = k0 > 0;
+            if (straight) {
+              const int64_t at =
+                  laneOffset(s_.yBlock, n, op * t_.nr, oy0 * s_.ow + panels.begin(xp));
+              const bool last = k0 + tile.kc >= s_.k;
+              tile.c = y + at;
+              tile.ldc = s_.yBlock;
+              tile.ldcv = n * s_.yBlock;
+              tile.columnEpilogue = true;
+              tile.col0 = op * t_.nr;
+              tile.ep = last ? columnsp : nullptr;
+              tile.residual = last && residual ? residual + at : nullptr;
+            } else {
+              tile.c = yt + panels.begin(xp) * s_.o + op * t_.nr;
+            }
             t_.gemmDirect(tile);
           }
       }
+      if (straight) return;
       const int64_t p0 = oy0 * s_.ow;
       t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, out, p0,
                            ep.count ? &ep : nullptr);

@@ -182,13 +182,9 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
           fmaStep<ROWS, NV>(acc, a + k, strided, b);
     }
     // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
-    // full-width tile with a fast epilogue) stays in registers. The direct form's tiles go to a
-    // buffer by position with no epilogue (applied with the transpose).
-    if (t.cols == NR && fast.usable && (!DIRECT || !t.ep)) {
-      if constexpr (DIRECT)
-        storeTile<ROWS, NV, 0>(acc, t, at, fast);
-      else
-        storeTileFast<ROWS, NV>(acc, t, at, fast);
+    // full-width tile with a fast epilogue) stays in registers.
+    if (t.cols == NR && fast.usable) {
+      storeTileFast<ROWS, NV>(acc, t, at, fast);
     } else {
       // Everything else (partial tiles, other epilogues) from a copy in memory, so the common
       // path above keeps the accumulators in registers.
