@@ -764,6 +764,9 @@ private:
       mChunks = std::min(mPanels_, ceilDiv(2 * ctx.threads, s_.group * nChunks));
     const int64_t panelsPerMChunk = ceilDiv(mPanels_, mChunks);
     const int64_t bufferFloats = kc_ * perChunk * t_.nr;
+    // A pointwise input's rows serve as B panels in place when they start on vector boundaries;
+    // otherwise half the loads of a panel would straddle cache lines.
+    const bool inPlace = pointwise_ && cols % t_.vectorWidth == 0;
     parallelFor(ctx, s_.group * nChunks * mChunks, [&](int64_t task, int slot) {
       const int64_t mc = task % mChunks, nc = task / mChunks % nChunks;
       const int64_t g = task / mChunks / nChunks;
@@ -776,7 +779,7 @@ private:
         for (int64_t pj = p0; pj < p1; ++pj) {
           const int width = static_cast<int>(std::min<int64_t>(t_.nr, cols - pj * t_.nr));
           float* dst = bpack + (pj - p0) * kc * t_.nr;
-          if (pointwise_ && width == t_.nr) continue; // read in place below
+          if (inPlace && width == t_.nr) continue; // read in place below
           if (pointwise_)
             t_.packB(geo.x, cols, k0, kc, pj * t_.nr, width, dst);
           else
@@ -799,7 +802,7 @@ private:
             if (q0 >= q1) continue;
             tile.kc = kc;
             tile.a = a + ((g * mPanels_ + q0) * s_.k + k0) * t_.mr;
-            const bool direct = pointwise_ && (pj + 1) * t_.nr <= cols;
+            const bool direct = inPlace && (pj + 1) * t_.nr <= cols;
             tile.b = direct ? geo.x + k0 * cols + pj * t_.nr : bpack + (pj - p0) * kc * t_.nr;
             tile.ldb = direct ? cols : t_.nr;
             tile.row0 = g * s_.og + q0 * t_.mr;

@@ -208,8 +208,8 @@ inline void windowStripRows(const WindowBlock& p, const float* strip, const floa
 }
 
 // windowStripRows with the store inlined where it can be (see there): depthwise windows whose
-// epilogue is fast, with no activation or the common ones (relu, clip, hardswish), and whose
-// block is full. Pooling (memory-bound) and the other activations keep the call: a template per
+// epilogue is fast, with no activation or the common ones (relu, clip, hardswish), and pooling
+// with no epilogue, whose block is full. The other activations keep the call: a template per
 // activation and mode cost 240 KB of code.
 template <WindowMode MODE, int TAPS, int ACT>
 inline void windowRowsAct(const WindowBlock& p, const float* strip, const float* weights,
@@ -227,7 +227,13 @@ template <WindowMode MODE, int TAPS>
 inline void windowRows(const WindowBlock& p, const float* strip, const float* weights,
                        const int64_t* tapOffset, int64_t taps, int64_t oyBegin, int64_t oyEnd,
                        const FastEpilogue& fast, V bias) {
-  if constexpr (MODE == WindowMode::Depthwise) {
+  if constexpr (MODE != WindowMode::Depthwise) {
+    // Pooling with no epilogue (the common case): stored inline too.
+    if (!p.ep && p.channels == W && (!p.yBlock || p.yBlock == W)) {
+      windowRowsAct<MODE, TAPS, 0>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast, bias);
+      return;
+    }
+  } else {
     if (fast.usable && p.channels == W && (!p.yBlock || p.yBlock == W)) switch (fast.act) {
       case 0:
         windowRowsAct<MODE, TAPS, 0>(p, strip, weights, tapOffset, taps, oyBegin, oyEnd, fast,
