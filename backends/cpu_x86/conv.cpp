@@ -8,6 +8,7 @@
 #include "tessel/core/checked_math.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 namespace tessel::x86 {
@@ -767,6 +768,10 @@ private:
     // A pointwise input's rows serve as B panels in place when they start on vector boundaries;
     // otherwise half the loads of a panel would straddle cache lines.
     const bool inPlace = pointwise_ && cols % t_.vectorWidth == 0;
+    // The loop order of a task: weight panels outer when a K block of the weights outgrows L2
+    // (a classifier's 512 -> 1000 at 13x13), so they are read once per K block, not once per
+    // input panel.
+    const bool weightsOuter = s_.og * std::min(kc_, s_.k) * 4 > 512 * 1024;
     parallelFor(ctx, s_.group * nChunks * mChunks, [&](int64_t task, int slot) {
       const int64_t mc = task % mChunks, nc = task / mChunks % nChunks;
       const int64_t g = task / mChunks / nChunks;
@@ -794,32 +799,59 @@ private:
           if (ep.ops[i].isBinary && ep.ops[i].spread == Spread::Full && ep.ops[i].block == 0 &&
               ep.ops[i].ld == cols)
             residual = ep.ops[i].data;
-        // Per column panel, the row panels in one call (full ones) and the partial last one.
-        const int64_t fullEnd = std::min(m1, s_.og / t_.mr);
-        for (int64_t pj = p0; pj < p1; ++pj)
-          for (const auto& [q0, q1] :
-               {std::pair{m0, std::max(m0, fullEnd)}, std::pair{std::max(m0, fullEnd), m1}}) {
-            if (q0 >= q1) continue;
-            tile.kc = kc;
-            tile.a = a + ((g * mPanels_ + q0) * s_.k + k0) * t_.mr;
-            const bool direct = inPlace && (pj + 1) * t_.nr <= cols;
-            tile.b = direct ? geo.x + k0 * cols + pj * t_.nr : bpack + (pj - p0) * kc * t_.nr;
-            tile.ldb = direct ? cols : t_.nr;
-            tile.row0 = g * s_.og + q0 * t_.mr;
-            tile.col0 = pj * t_.nr;
-            tile.c = y + tile.row0 * cols + tile.col0;
-            tile.ldc = cols;
-            tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.og - q0 * t_.mr));
-            tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, cols - tile.col0));
-            tile.accumulate = k0 > 0;
-            tile.ep = last && ep.count ? &ep : nullptr;
-            tile.residual = residual ? residual + tile.row0 * cols + tile.col0 : nullptr;
-            tile.panels = static_cast<int>(q1 - q0);
-            tile.aStep = s_.k * t_.mr;
-            tile.cStep = t_.mr * cols;
-            tile.rowStep = t_.mr;
-            t_.gemm(tile);
-          }
+        // One tile, the first of a run (panels and steps set by the caller).
+        const auto place = [&](int64_t mp, int64_t pj) {
+          tile.kc = kc;
+          tile.a = a + ((g * mPanels_ + mp) * s_.k + k0) * t_.mr;
+          const bool direct = inPlace && (pj + 1) * t_.nr <= cols;
+          tile.b = direct ? geo.x + k0 * cols + pj * t_.nr : bpack + (pj - p0) * kc * t_.nr;
+          tile.ldb = direct ? cols : t_.nr;
+          tile.row0 = g * s_.og + mp * t_.mr;
+          tile.col0 = pj * t_.nr;
+          tile.c = y + tile.row0 * cols + tile.col0;
+          tile.ldc = cols;
+          tile.rows = static_cast<int>(std::min<int64_t>(t_.mr, s_.og - mp * t_.mr));
+          tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, cols - tile.col0));
+          tile.accumulate = k0 > 0;
+          tile.ep = last && ep.count ? &ep : nullptr;
+          tile.residual = residual ? residual + tile.row0 * cols + tile.col0 : nullptr;
+          return direct;
+        };
+        // Runs of full panels in one call, then the partial last one alone.
+        const auto runs = [](int64_t begin, int64_t end, int64_t full) {
+          const int64_t cut = std::clamp(full, begin, end);
+          return std::array{std::pair{begin, cut}, std::pair{cut, end}};
+        };
+        if (weightsOuter) {
+          // Each weight panel once per K block, the task's input panels (at most 8 x kc x nr
+          // floats) staying in L2.
+          for (int64_t mp = m0; mp < m1; ++mp)
+            for (const auto& [q0, q1] : runs(p0, p1, cols / t_.nr)) {
+              if (q0 >= q1) continue;
+              const bool direct = place(mp, q0);
+              tile.panels = static_cast<int>(q1 - q0);
+              tile.aStep = 0;
+              tile.bStep = direct ? t_.nr : kc * t_.nr;
+              tile.cStep = t_.nr;
+              tile.rowStep = 0;
+              tile.colStep = t_.nr;
+              t_.gemm(tile);
+            }
+        } else {
+          // Per input panel (in L1), the weight panels.
+          for (int64_t pj = p0; pj < p1; ++pj)
+            for (const auto& [q0, q1] : runs(m0, m1, s_.og / t_.mr)) {
+              if (q0 >= q1) continue;
+              place(q0, pj);
+              tile.panels = static_cast<int>(q1 - q0);
+              tile.aStep = s_.k * t_.mr;
+              tile.bStep = 0;
+              tile.cStep = t_.mr * cols;
+              tile.rowStep = t_.mr;
+              tile.colStep = 0;
+              t_.gemm(tile);
+            }
+        }
       }
     });
   }

@@ -228,6 +228,16 @@ TEST_CASE("cpu_x86 conv2d agrees with the reference") {
     runConvCase(c, seed, false); // weights computed at run time
     seed += 10;
   }
+  // The plain GEMM pinned with weights past L2 per K block (weight panels outer): the input's
+  // rows vector-aligned (read in place) or not (packed), im2col, K in two blocks, partial panels
+  // of rows and of columns.
+  for (const ConvCase& c :
+       {ConvCase{{1, 300, 5, 7}, 520, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, relu},
+        ConvCase{{1, 300, 4, 8}, 523, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, clip},
+        ConvCase{{1, 40, 6, 5}, 601, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, relu}}) {
+    INFO("x " << shapeToString(c.x) << " o " << c.o << " k " << c.kh << "x" << c.kw);
+    runConvCase(c, seed++, true, 1);
+  }
 }
 
 TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on every tile edge") {
