@@ -161,8 +161,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
     if (!DIRECT) {
       const float* ak = a;
       const auto packed = [](int r) { return r; };
-      for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda)
-        fmaStep<ROWS, NV>(acc, ak, packed, b);
+      if (panel == 0 && t.prefetchB) {
+        const char* next = reinterpret_cast<const char*>(t.prefetchB);
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda, next += NR * 4) {
+          _mm_prefetch(next, _MM_HINT_T1);
+          fmaStep<ROWS, NV>(acc, ak, packed, b);
+        }
+      } else {
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda)
+          fmaStep<ROWS, NV>(acc, ak, packed, b);
+      }
     } else if (t.aoff) {
       int64_t off[ROWS]; // the rows' offsets, held in registers
 #pragma GCC unroll 16
@@ -177,9 +185,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
       if (t.koff)
         for (int64_t k = 0; k < t.kc; ++k, b += ldb)
           fmaStep<ROWS, NV>(acc, a + t.koff[k], strided, b);
-      else
+      else if (panel == 0 && t.prefetchB) {
+        const char* next = reinterpret_cast<const char*>(t.prefetchB);
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += NR * 4) {
+          _mm_prefetch(next, _MM_HINT_T1);
+          fmaStep<ROWS, NV>(acc, a + k, strided, b);
+        }
+      } else {
         for (int64_t k = 0; k < t.kc; ++k, b += ldb)
           fmaStep<ROWS, NV>(acc, a + k, strided, b);
+      }
     }
     // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
     // full-width tile with a fast epilogue) stays in registers.
