@@ -457,12 +457,21 @@ private:
       xpad = copy;
     }
     const int64_t oPanels = ceilDiv(s_.o, t_.nr);
-    // Chunks of output rows: at most directChunkRows_ (their staging stays near 256 KiB), and
+    // Tasks: chunks of output rows, at most directChunkRows_ (their staging stays near 256 KiB),
     // at least four per thread so the threads finish together (mobilenet_v2's stem at two
-    // threads: 7 chunks of 18 rows split 4 : 3).
-    const int64_t chunkRows = std::min(
-        directChunkRows_, std::max<int64_t>(1, ceilDiv(s_.oh, 4 * std::max(ctx.threads, 1))));
+    // threads: 7 chunks of 18 rows split 4 : 3); each chunk reads every panel of weights. Weights
+    // past 256 KiB (resnet18's 256 -> 512 stride 2: 4.7 MB) come from memory once per chunk:
+    // chunks as large as the staging allows, and the tasks split the panels of weights instead.
+    const int threads = std::max(ctx.threads, 1);
+    const bool bigWeights = s_.k * s_.o * 4 > 256 * 1024;
+    const int64_t chunkRows =
+        bigWeights ? directChunkRows_
+                   : std::min(directChunkRows_,
+                              std::max<int64_t>(1, ceilDiv(s_.oh, 4 * int64_t{threads})));
     const int64_t chunks = ceilDiv(s_.oh, chunkRows);
+    const int64_t opChunks =
+        bigWeights ? std::min(oPanels, ceilDiv(4 * int64_t{threads}, chunks)) : 1;
+    const int64_t opsPerChunk = ceilDiv(oPanels, opChunks);
     float* staging = ws + (padded_.inPlace ? 0 : s_.cStored() * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
     const LaneOutput out{y, s_.oh * s_.ow, s_.yBlock, s_.o};
@@ -472,8 +481,11 @@ private:
     for (int i = 0; straight && i < columns.count; ++i)
       if (columns.ops[i].spread == Spread::Full) residual = columns.ops[i].data;
     const int64_t n = s_.oh * s_.ow;
-    parallelFor(ctx, chunks, [&](int64_t chunk, int slot) {
+    parallelFor(ctx, chunks * opChunks, [&](int64_t task, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
+      const int64_t chunk = task / opChunks, op0 = task % opChunks * opsPerChunk;
+      const int64_t op1 = std::min(oPanels, op0 + opsPerChunk);
+      if (op0 >= op1) return;
       const int64_t oy0 = chunk * chunkRows, oy1 = std::min(s_.oh, oy0 + chunkRows);
       // Panels of the chunk's positions, across output rows when a row is not a whole number
       // of panels (7 or 14 wide: panels of 4 + 3 rows ran at 40% of peak): each row of a panel
@@ -483,21 +495,25 @@ private:
       int64_t aoff[kMaxMr];
       tile.aoff = aoff;
       tile.ldc = s_.o;
-      int64_t oy = oy0, ox = 0; // the panel's first position
-      for (int64_t xp = 0; xp < panels.count; ++xp) {
-        const int rows = panels.rows(xp);
-        const int64_t base = (oy * sh * pw + ox * sw) * step;
-        for (int r = 0; r < rows; ++r) {
-          aoff[r] = (oy * sh * pw + ox * sw) * step - base;
-          if (++ox == s_.ow) ox = 0, ++oy;
-        }
-        tile.a = xpad + base;
-        tile.rows = rows;
-        for (int64_t op = 0; op < oPanels; ++op)
+      // Panels of weights outer: each read once per chunk (in L2 across the chunk's position
+      // panels; 256 -> 512 at 7x7 streamed all 4.7 MB of them once per position panel), the
+      // next one fetched while this one computes.
+      for (int64_t op = op0; op < op1; ++op) {
+        int64_t oy = oy0, ox = 0; // the panel's first position
+        for (int64_t xp = 0; xp < panels.count; ++xp) {
+          const int rows = panels.rows(xp);
+          const int64_t base = (oy * sh * pw + ox * sw) * step;
+          for (int r = 0; r < rows; ++r) {
+            aoff[r] = (oy * sh * pw + ox * sw) * step - base;
+            if (++ox == s_.ow) ox = 0, ++oy;
+          }
+          tile.a = xpad + base;
+          tile.rows = rows;
           for (int64_t k0 = 0; k0 < s_.k; k0 += kc_) {
             tile.kc = std::min(kc_, s_.k - k0);
             tile.koff = koff_.data() + k0;
             tile.b = packed_.data() + (op * s_.k + k0) * t_.nr;
+            tile.prefetchB = xp == 0 && op + 1 < op1 ? tile.b + s_.k * t_.nr : nullptr;
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
             tile.accumulate = k0 > 0;
             if (straight) {
@@ -516,10 +532,11 @@ private:
             }
             t_.gemmDirect(tile);
           }
+        }
       }
       if (straight) return;
-      const int64_t p0 = oy0 * s_.ow;
-      t_.transposeEpilogue(yt, s_.o, (oy1 - oy0) * s_.ow, 0, s_.o, out, p0,
+      const int64_t p0 = oy0 * s_.ow, o0 = op0 * t_.nr, o1 = std::min(s_.o, op1 * t_.nr);
+      t_.transposeEpilogue(yt + o0, s_.o, (oy1 - oy0) * s_.ow, o0, o1, out, p0,
                            ep.count ? &ep : nullptr);
     });
   }

@@ -157,44 +157,39 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
         acc[r][j] = I::zero();
-    const float* b = b0;
-    if (!DIRECT) {
-      const float* ak = a;
-      const auto packed = [](int r) { return r; };
+    // The k loop, step(k, b) one k step; with GemmTile::prefetchB (first tile of the call) a
+    // line of the next B panel fetched per step.
+    const auto kLoop = [&](auto&& step) {
+      const float* b = b0;
       if (panel == 0 && t.prefetchB) {
         const char* next = reinterpret_cast<const char*>(t.prefetchB);
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda, next += NR * 4) {
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += NR * 4) {
           _mm_prefetch(next, _MM_HINT_T1);
-          fmaStep<ROWS, NV>(acc, ak, packed, b);
+          step(k, b);
         }
       } else {
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb, ak += lda)
-          fmaStep<ROWS, NV>(acc, ak, packed, b);
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb)
+          step(k, b);
       }
+    };
+    if (!DIRECT) {
+      const auto packed = [](int r) { return r; };
+      kLoop([&](int64_t k, const float* b) { fmaStep<ROWS, NV>(acc, a + k * lda, packed, b); });
     } else if (t.aoff) {
       int64_t off[ROWS]; // the rows' offsets, held in registers
 #pragma GCC unroll 16
       for (int r = 0; r < ROWS; ++r)
         off[r] = t.aoff[r];
       const auto offsets = [&off](int r) { return off[r]; };
-      for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-        fmaStep<ROWS, NV>(acc, a + t.koff[k], offsets, b);
+      kLoop([&](int64_t k, const float* b) { fmaStep<ROWS, NV>(acc, a + t.koff[k], offsets, b); });
     } else {
       const int64_t ars = t.ars;
       const auto strided = [ars](int r) { return r * ars; };
       if (t.koff)
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-          fmaStep<ROWS, NV>(acc, a + t.koff[k], strided, b);
-      else if (panel == 0 && t.prefetchB) {
-        const char* next = reinterpret_cast<const char*>(t.prefetchB);
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += NR * 4) {
-          _mm_prefetch(next, _MM_HINT_T1);
-          fmaStep<ROWS, NV>(acc, a + k, strided, b);
-        }
-      } else {
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb)
-          fmaStep<ROWS, NV>(acc, a + k, strided, b);
-      }
+        kLoop(
+            [&](int64_t k, const float* b) { fmaStep<ROWS, NV>(acc, a + t.koff[k], strided, b); });
+      else
+        kLoop([&](int64_t k, const float* b) { fmaStep<ROWS, NV>(acc, a + k, strided, b); });
     }
     // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
     // full-width tile with a fast epilogue) stays in registers.
