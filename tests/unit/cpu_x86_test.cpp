@@ -310,8 +310,8 @@ TEST_CASE("cpu_x86 direct conv2d (the padded input read in place, channels in la
         ConvCase{{1, 3, 31, 17}, 33, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, false, {}},
         ConvCase{{1, 5, 13, 11}, 7, 3, 5, 1, 1, 3, 2, {2, 1, 0, 3}, true, {}},
         ConvCase{{1, 8, 9, 10}, 40, 7, 7, 1, 1, 1, 1, {3, 3, 3, 3}, true, post},
-        ConvCase{{1, 16, 9, 9}, 7, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, post},  // in place
-        ConvCase{{1, 2, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, false, {}}, // 1x1 padded
+        ConvCase{{1, 16, 9, 9}, 7, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, post}, // in place
+        ConvCase{{1, 2, 1, 1}, 3, 1, 1, 1, 1, 1, 1, {1, 0, 0, 1}, false, {}},   // 1x1 padded
         // weights past 256 KiB: tasks split the panels of weights (the last one partial)
         ConvCase{{2, 64, 9, 8}, 120, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, post}}) {
     INFO("x " << shapeToString(c.x) << " o " << c.o);
