@@ -448,11 +448,18 @@ private:
     if (!padded_.inPlace) {
       float* copy = ws;
       parallelFor(ctx, s_.cStored() / step, [&](int64_t c, int) {
+        // Zeros only where the input does not land: rows above and below, then per row the
+        // columns either side of the copied ones.
         float* plane = copy + c * ph * pw * step;
-        std::fill(plane, plane + ph * pw * step, 0.f);
-        for (int64_t iy = 0; iy < s_.h; ++iy)
-          std::copy(x + (c * s_.h + iy) * s_.w * step, x + (c * s_.h + iy + 1) * s_.w * step,
-                    plane + ((iy + top) * pw + left) * step);
+        const int64_t rowFloats = pw * step, inRow = s_.w * step, lead = left * step;
+        std::fill(plane, plane + top * rowFloats, 0.f);
+        std::fill(plane + (top + s_.h) * rowFloats, plane + ph * rowFloats, 0.f);
+        for (int64_t iy = 0; iy < s_.h; ++iy) {
+          float* row = plane + (iy + top) * rowFloats;
+          std::fill(row, row + lead, 0.f);
+          std::copy(x + (c * s_.h + iy) * inRow, x + (c * s_.h + iy + 1) * inRow, row + lead);
+          std::fill(row + lead + inRow, row + rowFloats, 0.f);
+        }
       });
       xpad = copy;
     }

@@ -195,6 +195,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
     // full-width tile with a fast epilogue) stays in registers.
     if (t.cols == NR && fast.usable) {
       storeTileFast<ROWS, NV>(acc, t, at, fast);
+    } else if (NV > 1 && t.cols == NR - W && fast.usable) {
+      // One vector short (24 channels in panels of 16): the others stored as a narrower tile.
+      constexpr int NN = NV > 1 ? NV - 1 : 1;
+      V narrow[ROWS][NN];
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j + 1 < NV; ++j)
+          narrow[r][j] = acc[r][j];
+      storeTileFast<ROWS, NN>(narrow, t, at, fast);
     } else {
       // Everything else (partial tiles, other epilogues) from a copy in memory, so the common
       // path above keeps the accumulators in registers.
