@@ -14,24 +14,27 @@ struct TilePlace {
 // store may alias anything, so fields read between stores would be read again).
 template <int ROWS, int NV, int ACT>
 __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const GemmTile& t,
-                                                     const TilePlace& at, const FastEpilogue& f) {
+                                                     const TilePlace& at, const FastEpilogue& f,
+                                                     int nv) {
   float* const c = at.c;
   const int64_t ldc = t.ldc, cv = t.ldcv ? t.ldcv : W;
   if (t.accumulate)
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[r][j] = I::add(acc[r][j], I::load(c + r * ldc + j * cv));
+    for (int j = 0; j < NV; ++j)
+      if (j < nv)
+#pragma GCC unroll 16
+        for (int r = 0; r < ROWS; ++r)
+          acc[r][j] = I::add(acc[r][j], I::load(c + r * ldc + j * cv));
   if (f.colAdd) {
     const float* add = f.colAdd + at.col0;
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) {
-      const V b = I::load(add + j * W);
+    for (int j = 0; j < NV; ++j)
+      if (j < nv) {
+        const V b = I::load(add + j * W);
 #pragma GCC unroll 16
-      for (int r = 0; r < ROWS; ++r)
-        acc[r][j] = I::add(acc[r][j], b);
-    }
+        for (int r = 0; r < ROWS; ++r)
+          acc[r][j] = I::add(acc[r][j], b);
+      }
   }
   if (f.rowAdd) {
     const float* add = f.rowAdd + at.row0;
@@ -45,11 +48,12 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
   }
   if (f.residual) {
     const float* res = at.residual;
-#pragma GCC unroll 16
-    for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j)
-        acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
+    for (int j = 0; j < NV; ++j)
+      if (j < nv)
+#pragma GCC unroll 16
+        for (int r = 0; r < ROWS; ++r)
+          acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
   }
   if (ACT)
 #pragma GCC unroll 16
@@ -65,25 +69,27 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
       for (int j = 0; j < NV; ++j)
         acc[r][j] = I::fma(acc[r][j], scale, shift);
   }
-#pragma GCC unroll 16
-  for (int r = 0; r < ROWS; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      I::store(c + r * ldc + j * cv, acc[r][j]);
+  for (int j = 0; j < NV; ++j)
+    if (j < nv)
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+        I::store(c + r * ldc + j * cv, acc[r][j]);
 }
 
 // storeTile with the activation dispatched (a switch, not a lambda: the accumulators must not
 // escape to memory).
 template <int ROWS, int NV>
-__attribute__((always_inline)) inline void
-storeTileFast(V (&acc)[ROWS][NV], const GemmTile& t, const TilePlace& at, const FastEpilogue& f) {
+__attribute__((always_inline)) inline void storeTileFast(V (&acc)[ROWS][NV], const GemmTile& t,
+                                                         const TilePlace& at, const FastEpilogue& f,
+                                                         int nv) {
   switch (f.act) {
-  case 1: storeTile<ROWS, NV, 1>(acc, t, at, f); break;
-  case 2: storeTile<ROWS, NV, 2>(acc, t, at, f); break;
-  case 3: storeTile<ROWS, NV, 3>(acc, t, at, f); break;
-  case 4: storeTile<ROWS, NV, 4>(acc, t, at, f); break;
-  case 5: storeTile<ROWS, NV, 5>(acc, t, at, f); break;
-  default: storeTile<ROWS, NV, 0>(acc, t, at, f); break;
+  case 1: storeTile<ROWS, NV, 1>(acc, t, at, f, nv); break;
+  case 2: storeTile<ROWS, NV, 2>(acc, t, at, f, nv); break;
+  case 3: storeTile<ROWS, NV, 3>(acc, t, at, f, nv); break;
+  case 4: storeTile<ROWS, NV, 4>(acc, t, at, f, nv); break;
+  case 5: storeTile<ROWS, NV, 5>(acc, t, at, f, nv); break;
+  default: storeTile<ROWS, NV, 0>(acc, t, at, f, nv); break;
   }
 }
 
@@ -193,18 +199,10 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
     }
     // The dispatcher picked ROWS = the tile's rows, so every row is stored; the common case (a
     // full-width tile with a fast epilogue) stays in registers.
-    if (t.cols == NR && fast.usable) {
-      storeTileFast<ROWS, NV>(acc, t, at, fast);
-    } else if (NV > 1 && t.cols == NR - W && fast.usable) {
-      // One vector short (24 channels in panels of 16): the others stored as a narrower tile.
-      constexpr int NN = NV > 1 ? NV - 1 : 1;
-      V narrow[ROWS][NN];
-#pragma GCC unroll 16
-      for (int r = 0; r < ROWS; ++r)
-#pragma GCC unroll 4
-        for (int j = 0; j + 1 < NV; ++j)
-          narrow[r][j] = acc[r][j];
-      storeTileFast<ROWS, NN>(narrow, t, at, fast);
+    // Tiles one vector short (24 channels in panels of 16) the same way, their last vector
+    // unstored.
+    if (fast.usable && (t.cols == NR || (NV > 1 && t.cols == NR - W))) {
+      storeTileFast<ROWS, NV>(acc, t, at, fast, t.cols == NR ? NV : NV - 1);
     } else {
       // Everything else (partial tiles, other epilogues) from a copy in memory, so the common
       // path above keeps the accumulators in registers.
