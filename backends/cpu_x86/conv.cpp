@@ -55,6 +55,20 @@ bool isPointwise(const Conv2dParams& p, const ConvShape& s) {
          p.dilation == I64x2{1, 1};
 }
 
+// [begin, end) as [begin, cut) and [cut, end), cut clamped into the range: runs of panels of one
+// shape, either possibly empty.
+std::array<std::pair<int64_t, int64_t>, 2> splitAt(int64_t begin, int64_t end, int64_t cut) {
+  cut = std::clamp(cut, begin, end);
+  return {std::pair{begin, cut}, std::pair{cut, end}};
+}
+
+// The first operand of ep spread over the whole output (a residual), or null.
+const EpilogueOp* fullOperand(const Epilogue& ep) {
+  for (int i = 0; i < ep.count; ++i)
+    if (ep.ops[i].isBinary && ep.ops[i].spread == Spread::Full) return &ep.ops[i];
+  return nullptr;
+}
+
 // n rows in as few microkernel panels of at most mr rows as they need, their sizes differing by
 // at most one: 49 rows with mr 6 are 9 panels of 5 or 6, not 8 of 6 and one of 1 (a panel of
 // few rows has too few accumulators to hide the FMA latency; 320->1280 at 7x7: 4% faster).
@@ -68,6 +82,11 @@ struct Panels {
   int64_t begin(int64_t i) const { return i * small + std::min(i, big); }
   int rows(int64_t i) const { return static_cast<int>(small + (i < big ? 1 : 0)); }
   int64_t largest() const { return small + (big ? 1 : 0); }
+  // Panels [begin, end) as runs of equal rows (one microkernel call each): those of small + 1
+  // rows, then those of small rows; either may be empty.
+  std::array<std::pair<int64_t, int64_t>, 2> equalRuns(int64_t begin, int64_t end) const {
+    return splitAt(begin, end, big);
+  }
 };
 
 bool winogradApplies(const Conv2dParams& p, const ConvShape& s, bool constantWeights) {
@@ -431,6 +450,36 @@ private:
     runWindow(ctx, t_, block, s_.c, ws);
   }
 
+  // Tiles with the output channels in their columns stored straight into a blocked output, when
+  // the tiles can apply its epilogue in registers (bias by column, a residual laid out as the
+  // output, an activation, a scalar affine): no staging and transpose.
+  struct StraightStore {
+    bool on = false;
+    const Epilogue* ep = nullptr;
+    const float* residual = nullptr; // the Full operand, laid out as the output
+  };
+  StraightStore straightStore(const Epilogue& columns) const {
+    StraightStore st;
+    st.ep = columns.count ? &columns : nullptr;
+    st.on = s_.yBlock && t_.columnEpilogueFits(st.ep);
+    const EpilogueOp* full = st.on ? fullOperand(columns) : nullptr;
+    st.residual = full ? full->data : nullptr;
+    return st;
+  }
+  // Points tile at position p, channel c0 (a multiple of the block) of the blocked output y;
+  // the epilogue only with the last K block.
+  void placeStraight(const StraightStore& st, float* y, int64_t p, int64_t c0, bool last,
+                     GemmTile& tile) const {
+    const int64_t plane = s_.oh * s_.ow, at = laneOffset(s_.yBlock, plane, c0, p);
+    tile.c = y + at;
+    tile.ldc = s_.yBlock;
+    tile.ldcv = plane * s_.yBlock;
+    tile.columnEpilogue = true;
+    tile.col0 = c0;
+    tile.ep = last ? st.ep : nullptr;
+    tile.residual = last && st.residual ? st.residual + at : nullptr;
+  }
+
   // Direct: the input copied into a zero-padded buffer, then per chunk of output rows
   // C^T[positions, o] = sum over k = (c, ky, kx) of the padded input read in place (rows of
   // directPanels positions, each at its offset in the padded input) times the weights (output
@@ -482,12 +531,7 @@ private:
     float* staging = ws + (padded_.inPlace ? 0 : s_.cStored() * ph * pw);
     const int64_t sh = p_.stride[0], sw = p_.stride[1];
     const LaneOutput out{y, s_.oh * s_.ow, s_.yBlock, s_.o};
-    const Epilogue* columnsp = columns.count ? &columns : nullptr;
-    const bool straight = s_.yBlock && t_.columnEpilogueFits(columnsp);
-    const float* residual = nullptr; // a Full operand, laid out as the output
-    for (int i = 0; straight && i < columns.count; ++i)
-      if (columns.ops[i].spread == Spread::Full) residual = columns.ops[i].data;
-    const int64_t n = s_.oh * s_.ow;
+    const StraightStore straight = straightStore(columns);
     parallelFor(ctx, chunks * opChunks, [&](int64_t task, int slot) {
       float* yt = staging + slot * directChunkRows_ * s_.ow * s_.o;
       const int64_t chunk = task / opChunks, op0 = task % opChunks * opsPerChunk;
@@ -523,17 +567,9 @@ private:
             tile.prefetchB = xp == 0 && op + 1 < op1 ? tile.b + s_.k * t_.nr : nullptr;
             tile.cols = static_cast<int>(std::min<int64_t>(t_.nr, s_.o - op * t_.nr));
             tile.accumulate = k0 > 0;
-            if (straight) {
-              const int64_t at =
-                  laneOffset(s_.yBlock, n, op * t_.nr, oy0 * s_.ow + panels.begin(xp));
-              const bool last = k0 + tile.kc >= s_.k;
-              tile.c = y + at;
-              tile.ldc = s_.yBlock;
-              tile.ldcv = n * s_.yBlock;
-              tile.columnEpilogue = true;
-              tile.col0 = op * t_.nr;
-              tile.ep = last ? columnsp : nullptr;
-              tile.residual = last && residual ? residual + at : nullptr;
+            if (straight.on) {
+              placeStraight(straight, y, oy0 * s_.ow + panels.begin(xp), op * t_.nr,
+                            k0 + tile.kc >= s_.k, tile);
             } else {
               tile.c = yt + panels.begin(xp) * s_.o + op * t_.nr;
             }
@@ -541,7 +577,7 @@ private:
           }
         }
       }
-      if (straight) return;
+      if (straight.on) return;
       const int64_t p0 = oy0 * s_.ow, o0 = op0 * t_.nr, o1 = std::min(s_.o, op1 * t_.nr);
       t_.transposeEpilogue(yt + o0, s_.o, (oy1 - oy0) * s_.ow, o0, o1, out, p0,
                            ep.count ? &ep : nullptr);
@@ -574,11 +610,7 @@ private:
     const Epilogue* epp = ep.count ? &ep : nullptr;
     // A blocked output whose epilogue the tiles apply in registers takes the tiles as they are:
     // each vector of a tile row is a block of channels (plane * B floats apart), no staging.
-    const Epilogue* columnsp = columns.count ? &columns : nullptr;
-    const bool direct = s_.yBlock && t_.columnEpilogueFits(columnsp);
-    const float* residual = nullptr; // a Full operand, laid out as the output
-    for (int i = 0; direct && i < columns.count; ++i)
-      if (columns.ops[i].spread == Spread::Full) residual = columns.ops[i].data;
+    const StraightStore direct = straightStore(columns);
     // Tasks of one panel of output channels and a run of row panels: the B panel is reused
     // across the run, the results gather in the thread's staging buffer (a run's positions by
     // the panel's channels, kept near L2's size) and the task stores them (no data from another
@@ -594,8 +626,7 @@ private:
       float* ct = staging + slot * perRun * panels.largest() * t_.nr;
       GemmTile tile; // constructed once per task: the fields that vary are all set below
       // The run in one or two calls: its panels of small + 1 rows, then those of small rows.
-      const int64_t split = std::clamp(panels.big, rp0, rp1);
-      for (const auto& [q0, q1] : {std::pair{rp0, split}, std::pair{split, rp1}}) {
+      for (const auto& [q0, q1] : panels.equalRuns(rp0, rp1)) {
         if (q0 >= q1) continue;
         const int rows = panels.rows(q0);
         tile.rows = rows;
@@ -617,17 +648,9 @@ private:
           // 7x7: 0.41 ms with the weights in cache, 0.51 in mobilenet_v2).
           tile.prefetchB = op + 1 < oPanels ? tile.b + s_.k * t_.nr : nullptr;
           tile.accumulate = k0 > 0;
-          if (direct) {
-            const int64_t at = laneOffset(s_.yBlock, n, o0, panels.begin(q0));
-            tile.c = y + at;
-            tile.ldc = s_.yBlock;
-            tile.ldcv = n * s_.yBlock;
+          if (direct.on) {
+            placeStraight(direct, y, panels.begin(q0), o0, k0 + tile.kc >= s_.k, tile);
             tile.cStep = rows * s_.yBlock;
-            tile.columnEpilogue = true;
-            tile.col0 = o0;
-            const bool last = k0 + tile.kc >= s_.k;
-            tile.ep = last ? columnsp : nullptr;
-            tile.residual = last && residual ? residual + at : nullptr;
           } else {
             tile.c = ct + (panels.begin(q0) - p0) * t_.nr;
             tile.ldc = t_.nr;
@@ -636,7 +659,7 @@ private:
           t_.gemm(tile);
         }
       }
-      if (!direct) t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
+      if (!direct.on) t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
     });
   }
 
@@ -743,10 +766,9 @@ private:
       // 256 channels on: 512 -> 512 at 7x7 streamed them once per tile panel), the next one
       // fetched while this one computes; the task's tile panels in one call per run of equal
       // rows.
-      const int64_t split = std::clamp(tilePanels.big, tp0, tp1);
       for (int64_t op = 0; op < oPanels; ++op)
         for (int64_t k0 = 0; k0 < s_.c; k0 += kc_)
-          for (const auto& [q0, q1] : {std::pair{tp0, split}, std::pair{split, tp1}}) {
+          for (const auto& [q0, q1] : tilePanels.equalRuns(tp0, tp1)) {
             if (q0 >= q1) continue;
             const int rows = tilePanels.rows(q0);
             const int64_t first = point * l.blockTiles + tilePanels.begin(q0);
@@ -832,11 +854,8 @@ private:
         GemmTile tile; // every field a call reads is set below
         // A plain Full operand laid out as the output (a residual) is read by the tiles in
         // registers; any other form goes through the general epilogue.
-        const float* residual = nullptr;
-        for (int i = 0; last && i < ep.count; ++i)
-          if (ep.ops[i].isBinary && ep.ops[i].spread == Spread::Full && ep.ops[i].block == 0 &&
-              ep.ops[i].ld == cols)
-            residual = ep.ops[i].data;
+        const EpilogueOp* full = last ? fullOperand(ep) : nullptr;
+        const float* residual = full && full->block == 0 && full->ld == cols ? full->data : nullptr;
         // One tile, the first of a run (panels and steps set by the caller).
         const auto place = [&](int64_t mp, int64_t pj) {
           tile.kc = kc;
@@ -855,16 +874,12 @@ private:
           tile.residual = residual ? residual + tile.row0 * cols + tile.col0 : nullptr;
           return direct;
         };
-        // Runs of full panels in one call, then the partial last one alone.
-        const auto runs = [](int64_t begin, int64_t end, int64_t full) {
-          const int64_t cut = std::clamp(full, begin, end);
-          return std::array{std::pair{begin, cut}, std::pair{cut, end}};
-        };
+        // Runs of full panels in one call, then the partial last one alone (splitAt).
         if (weightsOuter) {
           // Each weight panel once per K block, the task's input panels (at most 8 x kc x nr
           // floats) staying in L2.
           for (int64_t mp = m0; mp < m1; ++mp)
-            for (const auto& [q0, q1] : runs(p0, p1, cols / t_.nr)) {
+            for (const auto& [q0, q1] : splitAt(p0, p1, cols / t_.nr)) {
               if (q0 >= q1) continue;
               const bool direct = place(mp, q0);
               tile.panels = static_cast<int>(q1 - q0);
@@ -878,7 +893,7 @@ private:
         } else {
           // Per input panel (in L1), the weight panels.
           for (int64_t pj = p0; pj < p1; ++pj)
-            for (const auto& [q0, q1] : runs(m0, m1, s_.og / t_.mr)) {
+            for (const auto& [q0, q1] : splitAt(m0, m1, s_.og / t_.mr)) {
               if (q0 >= q1) continue;
               place(q0, pj);
               tile.panels = static_cast<int>(q1 - q0);

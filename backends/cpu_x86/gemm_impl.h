@@ -8,6 +8,19 @@ struct TilePlace {
   int64_t row0, col0;
 };
 
+// acc += the first nv vectors of each row of a tile laid out like C (row r at p + r * ldc, vector
+// j at + j * cv): C itself when accumulating over K blocks, or a residual.
+template <int ROWS, int NV>
+__attribute__((always_inline)) inline void addLaidOutLikeC(V (&acc)[ROWS][NV], const float* p,
+                                                           int64_t ldc, int64_t cv, int nv) {
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j)
+    if (j < nv)
+#pragma GCC unroll 16
+      for (int r = 0; r < ROWS; ++r)
+        acc[r][j] = I::add(acc[r][j], I::load(p + r * ldc + j * cv));
+}
+
 // Stores a full-width tile with a fast epilogue (ACT its activation) as straight-line code, the
 // accumulators staying in registers. Phase by phase over the whole tile: one branch per optional
 // part of the epilogue, not one per vector, and the tile's fields read once into locals (a vector
@@ -18,13 +31,7 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
                                                      int nv) {
   float* const c = at.c;
   const int64_t ldc = t.ldc, cv = t.ldcv ? t.ldcv : W;
-  if (t.accumulate)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      if (j < nv)
-#pragma GCC unroll 16
-        for (int r = 0; r < ROWS; ++r)
-          acc[r][j] = I::add(acc[r][j], I::load(c + r * ldc + j * cv));
+  if (t.accumulate) addLaidOutLikeC(acc, c, ldc, cv, nv);
   if (f.colAdd) {
     const float* add = f.colAdd + at.col0;
 #pragma GCC unroll 4
@@ -46,15 +53,7 @@ __attribute__((always_inline)) inline void storeTile(V (&acc)[ROWS][NV], const G
         acc[r][j] = I::add(acc[r][j], a);
     }
   }
-  if (f.residual) {
-    const float* res = at.residual;
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j)
-      if (j < nv)
-#pragma GCC unroll 16
-        for (int r = 0; r < ROWS; ++r)
-          acc[r][j] = I::add(acc[r][j], I::load(res + r * ldc + j * cv));
-  }
+  if (f.residual) addLaidOutLikeC(acc, at.residual, ldc, cv, nv);
   if (ACT)
 #pragma GCC unroll 16
     for (int r = 0; r < ROWS; ++r)
