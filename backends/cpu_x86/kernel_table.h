@@ -79,10 +79,9 @@ struct GemmTile {
   // colStep. Not with aoff (its offsets are one tile's).
   int panels = 1;
   int64_t aStep = 0, bStep = 0, cStep = 0, rowStep = 0, colStep = 0;
-  // Packed B panels (ldb = nr) with packed A or, in gemmDirect, A read in place without koff
-  // (Winograd's transformed tiles): the B panel a later call will read (the next panel of
-  // weights), fetched into L2 a line per k step during the first tile, so that its cold read from
-  // memory overlaps this call's arithmetic; null for none.
+  // Packed B panels (ldb = nr), any form of A: the B panel a later call will read (the next
+  // panel of weights), fetched into L2 a line per k step during the first tile, so that its cold
+  // read from memory overlaps this call's arithmetic; null for none.
   const float* prefetchB = nullptr;
 };
 
