@@ -317,14 +317,7 @@ public:
       lanes_ = lanesShape(s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
       packed_ = winogradLanesWeights(t, s, lanes_.m, static_cast<const float*>(weight));
     } else if (variant_ == ConvVariant::GemmTransposed || variant_ == ConvVariant::Direct) {
-      // Weights [O, K] as B panels: [o panel][k][nr], lanes over o.
-      const int64_t oPanels = ceilDiv(s.o, t.nr);
-      const auto* w = static_cast<const float*>(weight);
-      packed_.assign(static_cast<size_t>(oPanels * s.k * t.nr), 0.f);
-      for (int64_t op = 0; op < oPanels; ++op)
-        for (int64_t k = 0; k < s.k; ++k)
-          for (int j = 0; j < t.nr && op * t.nr + j < s.o; ++j)
-            packed_[static_cast<size_t>((op * s.k + k) * t.nr + j)] = w[(op * t.nr + j) * s.k + k];
+      packed_ = packWeightPanels(t, static_cast<const float*>(weight), s.o, s.k);
     } else if (!depthwise_ && weight) {
       packed_.resize(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
       packWeights(static_cast<const float*>(weight), packed_.data());
@@ -930,6 +923,16 @@ private:
 };
 
 } // namespace
+
+std::vector<float> packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k) {
+  const int64_t oPanels = ceilDiv(o, t.nr);
+  std::vector<float> packed(static_cast<size_t>(oPanels * k * t.nr), 0.f);
+  for (int64_t op = 0; op < oPanels; ++op)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int j = 0; j < t.nr && op * t.nr + j < o; ++j)
+        packed[static_cast<size_t>((op * k + kk) * t.nr + j)] = w[(op * t.nr + j) * k + kk];
+  return packed;
+}
 
 bool convSupported(const KernelTable& table, const Primitive& prim,
                    const std::vector<TensorDesc>& d) {

@@ -3,6 +3,7 @@
 #include "driver.h"
 
 #include <memory>
+#include <vector>
 
 namespace tessel::x86 {
 
@@ -34,5 +35,8 @@ bool convSupported(const KernelTable& table, const Primitive& p,
 double convLaneFmas(const KernelTable& table, const Primitive& p,
                     const std::vector<TensorDesc>& tensors);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
+// Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
+// [o panel][k][nr], lanes past O zero.
+std::vector<float> packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k);
 
 } // namespace tessel::x86

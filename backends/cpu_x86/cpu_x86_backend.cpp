@@ -2,6 +2,7 @@
 // chosen from cpuid, or TESSEL_X86_ISA). Kernels: conv2d (packed GEMM or depthwise), matmul,
 // and unary/binary/elementwise programs, all fp32 with post-ops fused; conv2d and pooling also
 // on blocked nchwc tensors (nchwc8 with AVX2, nchwc16 with AVX-512).
+#include "chain.h"
 #include "conv.h"
 #include "elementwise.h"
 #include "matmul.h"
@@ -160,6 +161,13 @@ public:
       return corrupt("cpu_x86 kernel " + std::to_string(args.choice.id) + " does not apply to " +
                      std::string(primitiveName(p.kind())) + " '" + p.origin + "'");
     return k;
+  }
+
+  Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
+                                                       Device&) const override {
+    for (const PrepareArgs& a : chain)
+      if (!descriptor_.supports(*a.primitive, *a.tensors)) return std::unique_ptr<PreparedKernel>();
+    return x86::prepareChain(table_, chain);
   }
 
 private:

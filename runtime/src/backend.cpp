@@ -25,6 +25,11 @@ double BackendDescriptor::estimateSeconds(const Primitive& p,
   return bytes / 10e9;
 }
 
+Result<std::unique_ptr<PreparedKernel>> Backend::prepareChain(std::span<const PrepareArgs>,
+                                                              Device&) const {
+  return std::unique_ptr<PreparedKernel>();
+}
+
 void BackendRegistry::add(std::unique_ptr<Backend> backend) {
   backends_.push_back(std::move(backend));
 }

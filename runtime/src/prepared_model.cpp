@@ -12,7 +12,7 @@ namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-                      const std::string& preferred, bool blockedLayouts) {
+                      const std::string& preferred, bool blockedLayouts, bool chains) {
   std::shared_ptr<PreparedModel> m(new PreparedModel());
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
@@ -60,22 +60,53 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   }
 
   m->steps_.resize(prog.primitives.size());
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
+    Bound& bound = m->steps_[i];
+    bound.head = bound.last = static_cast<int32_t>(i);
+    if (a.backend[i] == search::kNoBackend) continue; // a view reads its input's bytes in place
+    bound.backend = registry.all()[a.backend[i]].get();
+    bound.choice = a.kernel[i];
+    auto device = bound.backend->device();
+    if (!device.isOk()) return device.status().withContext(m->where(i));
+    bound.device = std::move(device).value();
+  }
+  // Readers of each tensor (views and program outputs count): a chain passes on only a tensor
+  // that its next primitive alone reads.
+  std::vector<int> readers(prog.tensors.size(), 0);
+  for (const Primitive& p : prog.primitives)
+    for (int32_t id : p.inputs)
+      ++readers[id];
+  for (int32_t id : prog.outputs)
+    ++readers[id];
   ConstantRelease release;
   release.plan(prog);
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
-    if (a.backend[i] == search::kNoBackend) { // a view reads its input's bytes in place
+    Bound& bound = m->steps_[i];
+    if (!bound.backend) {
       release.prepared(prog, i, nullptr);
       continue;
     }
+    if (chains) {
+      int32_t last = -1;
+      auto chain = m->tryChain(i, readers, &last);
+      if (!chain.isOk()) return chain.status().withContext(m->where(i));
+      if (*chain) {
+        bound.kernel = std::move(chain).value();
+        bound.last = last;
+        ++m->chains_;
+        int next = 0; // the chain kernel's input index of each primitive's inputs
+        for (auto j = static_cast<int32_t>(i); j <= last; ++j) {
+          m->steps_[j].head = static_cast<int32_t>(i);
+          std::vector<int> input;
+          for (size_t k = 0; k < prog.primitives[j].inputs.size(); ++k)
+            input.push_back(j > static_cast<int32_t>(i) && k == 0 ? -1 : next++);
+          release.prepared(prog, j, bound.kernel.get(), input);
+        }
+        i = static_cast<size_t>(last);
+        continue;
+      }
+    }
     const Primitive& p = prog.primitives[i];
-    Bound& bound = m->steps_[i];
-    bound.backend = registry.all()[a.backend[i]].get();
-    bound.choice = a.kernel[i];
-    const std::string where = std::string(primitiveName(p.kind())) + " '" + p.origin + "' on " +
-                              std::string(bound.backend->name());
-    auto device = bound.backend->device();
-    if (!device.isOk()) return device.status().withContext(where);
-    bound.device = std::move(device).value();
     PrepareArgs args;
     args.primitive = &p;
     args.tensors = &m->descs_;
@@ -83,11 +114,64 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     for (int32_t id : p.inputs)
       args.constants.push_back(prog.tensors[id].data);
     auto kernel = bound.backend->prepare(args, *bound.device);
-    if (!kernel.isOk()) return kernel.status().withContext(where);
+    if (!kernel.isOk()) return kernel.status().withContext(m->where(i));
     bound.kernel = std::move(kernel).value();
     release.prepared(prog, i, bound.kernel.get());
   }
   return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+std::string PreparedModel::where(size_t i) const {
+  const Primitive& p = program_->primitives[i];
+  return std::string(primitiveName(p.kind())) + " '" + p.origin + "' on " +
+         std::string(steps_[i].backend->name());
+}
+
+// The longest run of primitives from `first` that could be a chain (at most kMaxChain): same
+// backend, each reading the previous one's output, which nothing else reads, as its input 0;
+// offered to the backend longest first.
+Result<std::unique_ptr<PreparedKernel>>
+PreparedModel::tryChain(size_t first, const std::vector<int>& readers, int32_t* last) {
+  constexpr size_t kMaxChain = 3;
+  const Program& prog = *program_;
+  const Bound& head = steps_[first];
+  size_t end = first + 1;
+  while (end < prog.primitives.size() && end - first < kMaxChain) {
+    const Primitive& prev = prog.primitives[end - 1];
+    const Primitive& p = prog.primitives[end];
+    const int32_t passed = prev.outputs[0];
+    if (steps_[end].backend != head.backend || p.inputs.empty() || p.inputs[0] != passed ||
+        readers[passed] != 1 || prog.tensors[passed].data)
+      break;
+    ++end;
+  }
+  for (; end - first >= 2; --end) {
+    std::vector<PrepareArgs> chain;
+    for (size_t j = first; j < end; ++j) {
+      PrepareArgs args;
+      args.primitive = &prog.primitives[j];
+      args.tensors = &descs_;
+      args.choice = steps_[j].choice;
+      for (int32_t id : prog.primitives[j].inputs)
+        args.constants.push_back(prog.tensors[id].data);
+      chain.push_back(std::move(args));
+    }
+    auto kernel = head.backend->prepareChain(chain, *head.device);
+    if (!kernel.isOk() || *kernel) {
+      *last = static_cast<int32_t>(end - 1);
+      return kernel;
+    }
+  }
+  return std::unique_ptr<PreparedKernel>();
+}
+
+std::vector<int32_t> PreparedModel::stepInputs(size_t head) const {
+  std::vector<int32_t> inputs;
+  for (auto j = static_cast<int32_t>(head); j <= chainLast(head); ++j) {
+    const std::vector<int32_t>& in = program_->primitives[j].inputs;
+    inputs.insert(inputs.end(), in.begin() + (j > static_cast<int32_t>(head) ? 1 : 0), in.end());
+  }
+  return inputs;
 }
 
 namespace {
@@ -119,13 +203,15 @@ void PreparedModel::ConstantRelease::plan(const Program& prog) {
 }
 
 void PreparedModel::ConstantRelease::prepared(const Program& prog, size_t i,
-                                              const PreparedKernel* kernel) {
+                                              const PreparedKernel* kernel,
+                                              const std::vector<int>& input) {
   if (!enabled) return;
   const Primitive& p = prog.primitives[i];
   for (size_t k = 0; k < p.inputs.size(); ++k) {
     const int32_t id = p.inputs[k];
     if (!prog.tensors[id].data) continue;
-    if (!kernel || kernel->readsConstant(k)) stillRead[id] = true;
+    const size_t at = input.empty() ? k : static_cast<size_t>(input[k]);
+    if (!kernel || kernel->readsConstant(at)) stillRead[id] = true;
     if (lastUse[id] == static_cast<int64_t>(i) && !stillRead[id]) {
       releasePages(prog.tensors[id]);
       stillRead[id] = true; // released once

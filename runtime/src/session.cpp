@@ -46,9 +46,9 @@ Session::~Session() {
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
-  TESSEL_ASSIGN_OR_RETURN(
-      std::shared_ptr<const PreparedModel> model,
-      PreparedModel::create(std::move(program), registry, options.backend, options.blockedLayouts));
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
+                          PreparedModel::create(std::move(program), registry, options.backend,
+                                                options.blockedLayouts, options.chains));
   return create(std::move(model), options);
 }
 
@@ -84,15 +84,18 @@ Status Session::build() {
       out.aliasOf = p.inputs[0];
       continue;
     }
+    // A chain runs as one step, at its first primitive: the inputs of all, the last's output.
+    if (model_->chainHead(i) != static_cast<int32_t>(i)) continue;
+    const int32_t output = prog.primitives[model_->chainLast(i)].outputs[0];
     const int space = plan.spaceOf(model_->device(i));
     Plan::Step step;
     step.primitive = static_cast<int32_t>(i);
     step.space = space;
-    for (int32_t id : p.inputs)
+    for (int32_t id : model_->stepInputs(i))
       step.inputs.push_back(
           ensureIn(plan, copies, id, space, plan.isConstant(id) ? plan.preload : plan.steps));
-    step.output = p.outputs[0];
-    plan.tensors[p.outputs[0]].space = space;
+    step.output = output;
+    plan.tensors[output].space = space;
     plan.steps.push_back(std::move(step));
   }
   for (int32_t id : prog.outputs)
@@ -207,7 +210,10 @@ Status Session::runProfiled(std::vector<StepTime>* times) {
     TESSEL_RETURN_IF_ERROR(runStep(step));
     TESSEL_RETURN_IF_ERROR(plan_->spaces[step.space].stream->wait());
     const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
-    times->push_back({step.kind == Plan::StepKind::Kernel ? step.primitive : -1, dt.count()});
+    const bool kernel = step.kind == Plan::StepKind::Kernel;
+    times->push_back({kernel ? step.primitive : -1,
+                      kernel ? model_->chainLast(static_cast<size_t>(step.primitive)) : -1,
+                      dt.count()});
   }
   return Status::ok();
 }

@@ -2,8 +2,10 @@
 // that hit the edges: one and prime sizes, microkernel row and column tails, K past one block,
 // strides, dilation, asymmetric pads, groups, depthwise, every post-op form.
 #include "tessel/backends/cpu_x86.h"
+#include "tessel/runtime/session.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -630,4 +632,159 @@ TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
                        {TensorDesc{DType::F32, {8, 5}}, TensorDesc{DType::F32, {8, 5}},
                         TensorDesc{DType::F32, {9, 5}}},
                        {randomFloats(40, seed++), randomFloats(40, seed++)}, 0, 0.f);
+}
+
+namespace {
+
+// A pointwise convolution followed by a depthwise one, as a program: x -> 1x1 conv (bias,
+// `expandOps`) -> e -> kh x kw depthwise (bias, `dwOps`; a Full operand is the program input r,
+// shaped as the output) -> y.
+struct ChainCase {
+  Shape x;
+  int64_t ce, kh, kw, sh, sw, dil;
+  I64x4 pads;
+  PostOps expandOps, dwOps;
+};
+
+std::shared_ptr<Program> chainProgram(const ChainCase& c, std::vector<std::vector<float>>* inputs,
+                                      std::vector<std::vector<float>>* keep) {
+  const Shape ys{c.x[0], c.ce, windowOut(c.x[2], c.kh, c.sh, c.dil, c.pads[0], c.pads[2]),
+                 windowOut(c.x[3], c.kw, c.sw, c.dil, c.pads[1], c.pads[3])};
+  const Shape es{c.x[0], c.ce, c.x[2], c.x[3]};
+  keep->clear();
+  keep->push_back(randomFloats(c.ce * c.x[1], 11));
+  keep->push_back(randomFloats(c.ce, 12));
+  keep->push_back(randomFloats(c.ce * c.kh * c.kw, 13));
+  keep->push_back(randomFloats(c.ce, 14));
+  auto prog = std::make_shared<Program>();
+  const auto t = [](const char* name, Shape s, const float* data = nullptr) {
+    return ProgramTensor{name, {DType::F32, std::move(s)}, data};
+  };
+  prog->tensors = {t("x", c.x),
+                   t("we", {c.ce, c.x[1], 1, 1}, (*keep)[0].data()),
+                   t("be", {c.ce}, (*keep)[1].data()),
+                   t("e", es),
+                   t("wd", {c.ce, 1, c.kh, c.kw}, (*keep)[2].data()),
+                   t("bd", {c.ce}, (*keep)[3].data()),
+                   t("r", ys),
+                   t("y", ys)};
+  Conv2dParams pe, pd;
+  pe.hasBias = pd.hasBias = true;
+  pe.postOps = c.expandOps;
+  pd.stride = {c.sh, c.sw};
+  pd.dilation = {c.dil, c.dil};
+  pd.pads = c.pads;
+  pd.group = c.ce;
+  pd.postOps = c.dwOps;
+  std::vector<int32_t> dwIn{3, 4, 5};
+  const bool full = std::any_of(c.dwOps.begin(), c.dwOps.end(), [](const PostOp& op) {
+    return op.isBinary && op.broadcast == Broadcast::Full;
+  });
+  if (full) dwIn.push_back(6);
+  prog->primitives = {{pe, {0, 1, 2}, {3}, "expand"}, {pd, dwIn, {7}, "depthwise"}};
+  prog->inputs = {0};
+  if (full) prog->inputs.push_back(6);
+  prog->outputs = {7};
+  inputs->clear();
+  for (int32_t id : prog->inputs)
+    inputs->push_back(randomFloats(prog->tensors[id].desc.numel(), 20 + id));
+  REQUIRE(validateProgram(*prog).isOk());
+  return prog;
+}
+
+// The program's output through a session, and how many chains its kernels run.
+std::vector<float> runChainProgram(std::shared_ptr<Program> prog, const BackendRegistry& registry,
+                                   const char* backend, bool blocked, bool chains, int threads,
+                                   const std::vector<std::vector<float>>& inputs, int* chainCount) {
+  auto model = PreparedModel::create(prog, registry, backend, blocked, chains);
+  REQUIRE(model.isOk());
+  *chainCount = (*model)->chainCount();
+  SessionOptions so;
+  so.threads = threads;
+  auto s = Session::create(*model, so);
+  REQUIRE(s.isOk());
+  for (size_t i = 0; i < inputs.size(); ++i)
+    REQUIRE((*s)->setInput(i, inputs[i].data(), inputs[i].size() * 4).isOk());
+  REQUIRE((*s)->run().isOk());
+  const auto* y = static_cast<const float*>((*s)->outputData(0));
+  return {y, y + prog->tensors[prog->outputs[0]].desc.numel()};
+}
+
+} // namespace
+
+TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on the reference") {
+  const PostOps clip{PostOp::makeUnary(UnaryKind::Clip, 0.f, 6.f)};
+  const PostOps hswish{PostOp::makeUnary(UnaryKind::HardSwish, 1.f / 6, 0.5f)};
+  const PostOps residual{PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, 3),
+                         PostOp::makeUnary(UnaryKind::Relu)};
+  // Expanded tensors past the 512 KiB below which the chain does not pay; band edges (several
+  // bands, a last short one), expanded channels that are not whole groups or vectors, strides,
+  // asymmetric pads, dilation, 5x5 windows, two images, a residual operand after the chain, an
+  // input with more channels than one K block.
+  const std::vector<ChainCase> cases = {
+      {{1, 8, 61, 59}, 40, 3, 3, 1, 1, 1, {1, 1, 1, 1}, clip, clip},
+      {{2, 5, 97, 97}, 36, 3, 3, 2, 2, 1, {0, 1, 1, 0}, clip, {}},
+      {{1, 16, 120, 120}, 20, 5, 5, 1, 1, 1, {2, 2, 2, 2}, {}, hswish},
+      {{1, 3, 101, 100}, 24, 3, 3, 1, 2, 2, {2, 2, 2, 2}, hswish, clip},
+      {{1, 24, 250, 31}, 48, 3, 3, 2, 1, 1, {1, 1, 1, 1}, clip, residual},
+      {{1, 300, 12, 40}, 288, 3, 3, 1, 1, 1, {1, 0, 1, 0}, clip, clip},
+      {{1, 600, 10, 30}, 448, 3, 3, 1, 1, 1, {1, 1, 1, 1}, {}, clip}, // K in two blocks
+  };
+  BackendRegistry all;
+  registerBuiltinBackends(all);
+  for (const ChainCase& c : cases) {
+    std::vector<std::vector<float>> inputs, keep;
+    auto prog = chainProgram(c, &inputs, &keep);
+    int chained = -1;
+    const std::vector<float> want =
+        runChainProgram(prog, all, "reference", false, true, 1, inputs, &chained);
+    CHECK(chained == 0);
+    float scale = 1.f;
+    for (float w : want)
+      scale = std::max(scale, 1.f + std::fabs(w));
+    for (auto& f : families())
+      for (bool blocked : {false, true})
+        for (int threads : {1, 3}) {
+          INFO(f->name << ", x " << shapeToString(c.x) << " -> " << c.ce << " channels, "
+                       << (blocked ? "blocked" : "plain") << ", " << threads << " threads");
+          const std::vector<float> got =
+              runChainProgram(prog, f->registry, "", blocked, true, threads, inputs, &chained);
+          CHECK(chained == 1);
+          for (size_t i = 0; i < want.size(); ++i)
+            if (std::fabs(got[i] - want[i]) > 5e-5f * scale) {
+              FAIL_CHECK("element " << i << ": got " << got[i] << ", want " << want[i]);
+              break;
+            }
+        }
+  }
+}
+
+TEST_CASE("chains: the runtime offers only tensors nothing else reads, and the arena shrinks") {
+  const PostOps clip{PostOp::makeUnary(UnaryKind::Clip, 0.f, 6.f)};
+  const ChainCase c{{1, 8, 64, 64}, 48, 3, 3, 1, 1, 1, {1, 1, 1, 1}, clip, clip};
+  std::vector<std::vector<float>> inputs, keep;
+  auto prog = chainProgram(c, &inputs, &keep);
+  for (auto& f : families()) {
+    INFO(f->name);
+    int chained = -1;
+    SessionOptions so;
+    so.threads = 2;
+    auto fused = Session::create(prog, f->registry, so);
+    so.chains = false;
+    auto plain = Session::create(prog, f->registry, so);
+    REQUIRE(fused.isOk());
+    REQUIRE(plain.isOk());
+    CHECK((*fused)->preparedModel().chainCount() == 1);
+    CHECK((*fused)->preparedModel().chainLast(0) == 1);
+    CHECK((*fused)->preparedModel().kernel(1) == nullptr);
+    CHECK((*plain)->preparedModel().chainCount() == 0);
+    // The expanded tensor (48 x 64 x 64 floats) has no storage when chained; the chain's
+    // workspace (a band's packed input and expansion per thread) takes back part of it.
+    CHECK((*plain)->arenaBytes() - (*fused)->arenaBytes() >= 48 * 64 * 64 * 4 / 4);
+    // The expanded tensor also an output: read by two, not chained.
+    auto both = std::make_shared<Program>(*prog);
+    both->outputs.push_back(3);
+    runChainProgram(both, f->registry, "", false, true, 1, inputs, &chained);
+    CHECK(chained == 0);
+  }
 }

@@ -137,16 +137,32 @@ Result<bool> parseLayouts(const Args& a) {
   return l == "auto";
 }
 
+// --chains auto|off: chains of primitives run by one kernel where a backend has one (the
+// default), or every primitive on its own.
+Result<bool> parseChains(const Args& a) {
+  const std::string l = a.get("--chains", "auto");
+  if (l != "auto" && l != "off")
+    return invalidArgument("--chains expects auto or off, got '" + l + "'");
+  return l == "auto";
+}
+
+// What the load decides that the flags can turn off (--layouts, --chains).
+struct LoadChoices {
+  bool blockedLayouts = true;
+  bool chains = true;
+};
+
 // A session with `inputs` set, in model input order.
 Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
                                          const BackendRegistry& registry,
                                          const std::string& backend, int threads,
                                          const std::vector<HostTensor>& inputs,
-                                         bool blockedLayouts) {
+                                         const LoadChoices& load) {
   SessionOptions so;
   so.backend = backend;
   so.threads = threads;
-  so.blockedLayouts = blockedLayouts;
+  so.blockedLayouts = load.blockedLayouts;
+  so.chains = load.chains;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ProgramTensor& t = prog->tensors[prog->inputs[i]];
@@ -235,14 +251,15 @@ struct ModelCommand {
   Args args;
   ConvertOptions options;
   int threads = 0;
-  bool blockedLayouts = true;
+  LoadChoices load;
 };
 
 std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& argv,
                                               std::vector<std::string> valued,
                                               const std::vector<std::string>& boolean,
                                               const char* usage) {
-  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends", "--layouts"});
+  valued.insert(valued.end(),
+                {"--shape", "--threads", "--backend", "--backends", "--layouts", "--chains"});
   ModelCommand c{parse(argv, valued, boolean), {}};
   Status s;
   if (!c.args.error.empty())
@@ -259,9 +276,16 @@ std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& ar
   if (s.isOk()) {
     auto layouts = parseLayouts(c.args);
     if (layouts.isOk())
-      c.blockedLayouts = *layouts;
+      c.load.blockedLayouts = *layouts;
     else
       s = layouts.status();
+  }
+  if (s.isOk()) {
+    auto chains = parseChains(c.args);
+    if (chains.isOk())
+      c.load.chains = *chains;
+    else
+      s = chains.status();
   }
   if (s.isOk()) {
     auto opts = convertOptions(c.args);
@@ -332,8 +356,8 @@ Status runModel(ModelCommand& c) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, c.args.get("--backend"), c.threads,
-                                                inputs, c.blockedLayouts));
+  TESSEL_ASSIGN_OR_RETURN(
+      auto session, prepare(prog, registry, c.args.get("--backend"), c.threads, inputs, c.load));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
@@ -362,7 +386,7 @@ struct CaseResult {
 // One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
 Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                                const BackendRegistry& registry, const std::string& backend,
-                               int threads, bool blockedLayouts, double rtol, double atol) {
+                               int threads, const LoadChoices& load, double rtol, double atol) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
@@ -376,8 +400,7 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                            std::to_string(expected.size()) + " outputs, the model " +
                            std::to_string(prog->inputs.size()) + " and " +
                            std::to_string(prog->outputs.size()));
-  TESSEL_ASSIGN_OR_RETURN(auto session,
-                          prepare(prog, registry, backend, threads, inputs, blockedLayouts));
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, threads, inputs, load));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   CaseResult r;
@@ -405,24 +428,28 @@ std::vector<fs::path> testDataSets(const fs::path& dir) {
 } // namespace
 
 int runCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
-                             "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
-                             "[--output-dir DIR] [--backend NAME] [--layouts auto|plain]");
+  auto c = parseModelCommand(
+      argv, {"--input", "--output-dir"}, {},
+      "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
+      "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains auto|off]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads", "--layouts"}, {});
+  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads", "--layouts", "--chains"}, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
-                "[--threads N] [--layouts auto|plain]");
+                "[--threads N] [--layouts auto|plain] [--chains auto|off]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto layouts = parseLayouts(a);
   if (!layouts.isOk()) return fail(layouts.status());
+  auto chains = parseChains(a);
+  if (!chains.isOk()) return fail(chains.status());
+  const LoadChoices load{*layouts, *chains};
   const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
   const double atol = std::atof(a.get("--atol", "1e-4").c_str());
   int passed = 0, failed = 0, skipped = 0;
@@ -439,8 +466,8 @@ int checkCommand(const std::vector<std::string>& argv) {
     }
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
-      auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads,
-                           *layouts, rtol, atol);
+      auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads, load,
+                           rtol, atol);
       if (!r.isOk()) {
         std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;
@@ -479,17 +506,24 @@ Status printPerOp(Session& session, int runs) {
                   "", "copy between memory spaces");
       continue;
     }
-    const Primitive& p = prog.primitives[t.primitive];
-    const double f = primitiveFlops(p, descs);
+    // A chain's step: its primitives' names joined by " + ", their FLOPs summed.
+    double f = 0;
+    std::string what;
+    for (int32_t j = t.primitive; j <= t.last; ++j) {
+      const Primitive& p = prog.primitives[j];
+      f += primitiveFlops(p, descs);
+      if (!what.empty()) what += " + ";
+      what += primitiveName(p.kind());
+      if (p.kind() == PrimitiveKind::Conv2d) {
+        const Shape& w = descs[p.inputs[1]].shape;
+        what += " " + std::to_string(w[2]) + "x" + std::to_string(w[3]) + " s" +
+                std::to_string(p.as<Conv2dParams>().stride[0]) + " g" +
+                std::to_string(p.as<Conv2dParams>().group);
+      }
+    }
+    const Primitive& p = prog.primitives[t.last];
     flops += f;
     const Backend* b = session.backendOf(t.primitive);
-    std::string what(primitiveName(p.kind()));
-    if (p.kind() == PrimitiveKind::Conv2d) {
-      const Shape& w = descs[p.inputs[1]].shape;
-      what += " " + std::to_string(w[2]) + "x" + std::to_string(w[3]) + " s" +
-              std::to_string(p.as<Conv2dParams>().stride[0]) + " g" +
-              std::to_string(p.as<Conv2dParams>().group);
-    }
     // Fraction of the backend's measured peak at the session's threads (Winograd can pass 100%:
     // FLOPs are counted for the direct form).
     const double peak = b ? b->descriptor().measuredPeakFlops() * session.threads() : 0;
@@ -517,15 +551,15 @@ int benchCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
                              "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
                              "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
-                             "[--layouts auto|plain]");
+                             "[--layouts auto|plain] [--chains auto|off]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
   if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog),
-                         c->blockedLayouts);
+  auto session =
+      prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog), c->load);
   if (!session.isOk()) return fail(session.status());
   const int warmup = std::max(0, std::atoi(a.get("--warmup", "2").c_str()));
   const int runs = std::max(1, std::atoi(a.get("--runs", "10").c_str()));

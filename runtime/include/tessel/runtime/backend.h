@@ -164,6 +164,16 @@ public:
   // Binds a supported primitive to the chosen kernel.
   virtual Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
                                                           Device& device) const = 0;
+  // One kernel for a chain of primitives that the runtime offers at load (consecutive in the
+  // program, on this backend, each after the first reading the previous one's output as its
+  // input 0, an output nothing else reads): the intermediate results stay inside the kernel and
+  // never reach the arena. Its run() gets the chain's inputs in order (every primitive's inputs
+  // less the chained input 0 of the later ones) and the last primitive's output;
+  // readsConstant() and inPlaceInput() index that list. Null (the default) when this backend has
+  // no kernel for the chain, or one that would not pay on this device: the primitives are then
+  // prepared one by one. Decided by the executor, which knows the device's caches.
+  virtual Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
+                                                               Device& device) const;
 };
 
 class BackendRegistry {

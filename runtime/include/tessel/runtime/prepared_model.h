@@ -17,10 +17,11 @@ public:
   // a backend that takes every primitive it supports ("" = the artifact's plan). With
   // blockedLayouts, an artifact whose tensors are all plain gets blocked layouts between the
   // kernels that take them (search::assignLayouts); an artifact that sets layouts keeps its own.
-  static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
-                                                             const BackendRegistry& registry,
-                                                             const std::string& preferred = "",
-                                                             bool blockedLayouts = true);
+  // With chains, runs of primitives whose backend offers one kernel for them
+  // (Backend::prepareChain) run as one step.
+  static Result<std::shared_ptr<const PreparedModel>>
+  create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
+         const std::string& preferred = "", bool blockedLayouts = true, bool chains = true);
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -29,7 +30,15 @@ public:
   // Per primitive; views have no backend, device or kernel (they alias their input).
   Backend* backend(size_t i) const { return steps_[i].backend; }
   const std::shared_ptr<Device>& device(size_t i) const { return steps_[i].device; }
+  // Null for views and for the later primitives of a chain (the first one's kernel runs it).
   const PreparedKernel* kernel(size_t i) const { return steps_[i].kernel.get(); }
+  // The chain primitive i belongs to: its first and last primitive (both i when it runs alone).
+  int32_t chainHead(size_t i) const { return steps_[i].head; }
+  int32_t chainLast(size_t i) const { return steps_[steps_[i].head].last; }
+  int chainCount() const { return chains_; }
+  // The inputs a step running primitives head..chainLast(head) reads, in the order its kernel
+  // takes them (the later primitives' chained input 0 left out).
+  std::vector<int32_t> stepInputs(size_t head) const;
   const KernelChoice& choice(size_t i) const { return steps_[i].choice; }
   // Each backend that runs a primitive, once, in first-use order.
   std::vector<Backend*> backendsUsed() const;
@@ -40,20 +49,28 @@ private:
     std::shared_ptr<Device> device;
     KernelChoice choice;
     std::unique_ptr<PreparedKernel> kernel;
+    int32_t head = -1, last = -1; // the chain this primitive belongs to
   };
+  // Offers backend chains of primitives from `first`; returns the chain's kernel (null: none).
+  Result<std::unique_ptr<PreparedKernel>> tryChain(size_t first, const std::vector<int>& readers,
+                                                   int32_t* last);
   PreparedModel() = default;
+  std::string where(size_t i) const; // "conv2d 'node' on backend", for errors
   // Releases the mapped pages of constants whose readers all keep their own copies.
   struct ConstantRelease {
     bool enabled = false;
     std::vector<int64_t> lastUse; // per tensor: the last primitive reading it
     std::vector<bool> stillRead;  // per tensor: some kernel reads it in place (or it is out)
     void plan(const Program& prog);
-    void prepared(const Program& prog, size_t i, const PreparedKernel* kernel);
+    // input: the index of primitive i's input k in the kernel's input list
+    void prepared(const Program& prog, size_t i, const PreparedKernel* kernel,
+                  const std::vector<int>& input = {});
   };
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
   std::vector<Bound> steps_;
   int blocked_ = 0;
+  int chains_ = 0;
 };
 
 } // namespace tessel

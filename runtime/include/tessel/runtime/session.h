@@ -19,6 +19,7 @@ struct SessionOptions {
   std::string backend;        // prefer this backend where it supports a primitive ("" = the plan's)
   int threads = 0;            // threads for kernels, the caller included; 0 = defaultThreadCount()
   bool blockedLayouts = true; // blocked layouts chosen at load (PreparedModel::create)
+  bool chains = true;         // chains of primitives run by one kernel where a backend has one
 };
 
 class Session {
@@ -37,10 +38,12 @@ public:
   // Copies bytes into input i; bytes must equal the input's byte size.
   Status setInput(size_t i, const void* data, size_t bytes);
   Status run();
-  // One executed step of a profiled run: a primitive's kernel (primitive >= 0) or a copy
-  // between memory spaces (primitive -1), with its wall time.
+  // One executed step of a profiled run: a primitive's kernel (primitive >= 0; a chain's runs
+  // primitives primitive..last) or a copy between memory spaces (primitive -1), with its wall
+  // time.
   struct StepTime {
     int32_t primitive = -1;
+    int32_t last = -1;
     double seconds = 0;
   };
   // run(), timing each step (devices are waited on after every step, so times are honest and
