@@ -22,7 +22,7 @@ namespace {
 // kernels anyway, and each runs its own best tiling.
 constexpr int64_t kMinExpandedBytes = 512 * 1024;
 // Floats a task's packed input rows and expanded group may take: a band's working set in L2.
-constexpr int64_t kBandFloats = 64 * 1024;
+constexpr int64_t kBandFloats = 128 * 1024;
 
 bool pointwise(const Conv2dParams& p, const Shape& w) {
   return w[2] == 1 && w[3] == 1 && p.stride == I64x2{1, 1} && p.pads == I64x4{} &&
@@ -53,186 +53,236 @@ public:
   PointwiseDepthwise(const KernelTable& t, const Conv2dParams& pe, const Conv2dParams& pd,
                      const std::vector<TensorDesc>& d, const Primitive& e, const Primitive& dw,
                      const float* we, const float* wd)
-      : t_(t), pd_(pd), expandInputs_(e.inputs.size()),
+      : t_(t), expandInputs_(e.inputs.size()),
         expandEp_(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column),
         dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row) {
     const TensorDesc& x = d[e.inputs[0]];
     const TensorDesc& y = d[dw.outputs[0]];
-    n_ = x.shape[0], cin_ = x.shape[1], h_ = x.shape[2], w_ = x.shape[3];
+    n_ = x.shape[0], cin_ = x.shape[1];
     ce_ = d[e.outputs[0]].shape[1];
-    kh_ = d[dw.inputs[1]].shape[2], kw_ = d[dw.inputs[1]].shape[3];
-    oh_ = y.shape[2], ow_ = y.shape[3];
     xBlock_ = layoutBlock(x.layout), yBlock_ = layoutBlock(y.layout);
+    g_.h = x.shape[2], g_.w = x.shape[3];
+    g_.kh = d[dw.inputs[1]].shape[2], g_.kw = d[dw.inputs[1]].shape[3];
+    g_.sh = pd.stride[0], g_.sw = pd.stride[1], g_.ph = pd.pads[0], g_.pw = pd.pads[1];
+    g_.dh = pd.dilation[0], g_.dw = pd.dilation[1];
+    g_.oh = y.shape[2], g_.ow = y.shape[3];
+    g_.block = t.vectorWidth;
     packed_ = packWeightPanels(t, we, ce_, cin_);
-    dwWeights_.assign(wd, wd + ce_ * kh_ * kw_);
-    // Bands: input rows (packed input and one group's expansion) within kBandFloats, output
-    // rows spread evenly over as few bands as that allows.
-    window_ = (kh_ - 1) * pd.dilation[0] + 1;
-    const int64_t fitRows =
-        std::max(window_, kBandFloats / std::max<int64_t>(1, w_ * (cin_ + t.nr)));
-    const int64_t maxRows = std::clamp<int64_t>((fitRows - window_) / pd.stride[0] + 1, 1, oh_);
-    bands_ = ceilDiv(oh_, maxRows);
-    bandRows_ = ceilDiv(oh_, bands_);
-    bands_ = ceilDiv(oh_, bandRows_);
-    inRowsMax_ = std::min(h_, (bandRows_ - 1) * pd.stride[0] + window_);
+    dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
+    // The strip columns the window kernel reads (whole tiles of W output columns), of which the
+    // input's columns [0, xEnd) lie at pw..; each input row's positions in balanced panels.
+    cols_ = windowStrip(g_, t.vectorWidth).cols;
+    xEnd_ = std::clamp<int64_t>(cols_ - g_.pw, 0, g_.w);
+    rowPanels_ = Panels(xEnd_, t.mr).count;
+    // Bands: a band's strip of one group's expansion and its packed input rows within
+    // kBandFloats, output rows spread evenly over as few bands as that allows.
+    window_ = (g_.kh - 1) * g_.dh + 1;
+    const int64_t perRow =
+        cols_ * t.nr + (xBlock_ || ceilDiv(ce_, t.nr) >= 4 ? rowPanels_ * t.mr * cin_ : 0);
+    const int64_t fitRows = std::max(window_, kBandFloats / std::max<int64_t>(1, perRow));
+    const int64_t maxRows = std::clamp<int64_t>((fitRows - window_) / g_.sh + 1, 1, g_.oh);
+    bands_ = ceilDiv(g_.oh, maxRows);
+    bandRows_ = ceilDiv(g_.oh, bands_);
+    bands_ = ceilDiv(g_.oh, bandRows_);
+    stripRows_ = (bandRows_ - 1) * g_.sh + window_;
     groups_ = ceilDiv(ce_, t.nr);
-    strip_ = windowStrip(geometryE(nullptr, 0, inRowsMax_), t.vectorWidth);
+    // The input rows packed once per band when many groups read them (or they are blocked);
+    // with few, read in place as the unfused transposed GEMM does (16 -> 32 at 160x160: the
+    // packing cost the chain 9%).
+    packA_ = xBlock_ || groups_ >= 4;
   }
 
   // The expand's weights are packed and the depthwise's copied at load.
   bool readsConstant(size_t input) const override { return input != 1 && input != expandInputs_; }
 
   std::string describe() const override {
-    return "chain: pointwise in bands of " + std::to_string(bandRows_) +
-           " rows into the depthwise window";
+    return "chain: pointwise into the depthwise strips, bands of " + std::to_string(bandRows_) +
+           " rows";
   }
 
   int64_t workspaceBytes(int threads) const override {
-    return std::max(threads, 1) * threadFloats() * 4;
+    return (packFloats() + std::max(threads, 1) * threadFloats()) * 4;
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
-    if (n_ == 0 || ce_ == 0 || oh_ == 0 || ow_ == 0) return Status::ok();
+    if (n_ == 0 || ce_ == 0 || g_.oh == 0 || g_.ow == 0) return Status::ok();
     const float* x = in[0].hostData<float>();
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
+    float* apack = ws;
+    float* perThread = ws + packFloats();
     // The depthwise primitive's inputs by its own numbering (its input 0, the expanded tensor,
     // never exists).
     std::vector<TensorArg> dwIn(1);
     dwIn.insert(dwIn.end(), in.begin() + static_cast<int64_t>(expandInputs_), in.end());
-    const int64_t plane = oh_ * ow_, oStored = storedChannels(ce_, yBlock_);
+    const int64_t plane = g_.oh * g_.ow, oStored = storedChannels(ce_, yBlock_);
     const int threads = std::max(ctx.threads, 1);
-    // Tasks: a band and a run of channel groups, enough of them for four per thread.
-    const int64_t chunks =
-        std::clamp<int64_t>(ceilDiv(4 * int64_t{threads}, n_ * bands_), 1, groups_);
-    const int64_t perChunk = ceilDiv(groups_, chunks);
-    const int64_t runs = ceilDiv(groups_, perChunk);
     std::vector<EpilogueOp> expandOps, dwOps;
     expandEp_.resolve(in.subspan(0, expandInputs_), 0, 0, &expandOps);
     const Epilogue expandEp{expandOps.data(), static_cast<int>(expandOps.size())};
+    // Few groups read the input in place: tasks of a band and a group, the bands narrowed until
+    // there are about four tasks per thread and a whole number per thread (3 tasks on 2 threads
+    // wait a third of the time); each band expands its window's overlap with the next again.
+    int64_t bands = bands_;
+    if (!packA_ && threads > 1) {
+      bands = std::max(bands, ceilDiv(4 * int64_t{threads}, n_ * groups_));
+      while ((n_ * groups_ * bands) % threads != 0 && bands < g_.oh)
+        ++bands;
+    }
+    const int64_t bandRows = ceilDiv(g_.oh, std::min(bands, g_.oh));
+    bands = ceilDiv(g_.oh, bandRows);
     for (int64_t b = 0; b < n_; ++b) {
       dwEp_.resolve(dwIn, b * oStored * plane, plane, &dwOps);
       const Epilogue dwEp{dwOps.data(), static_cast<int>(dwOps.size())};
-      const float* xb = x + b * storedChannels(cin_, xBlock_) * h_ * w_;
+      const Epilogue* ep[2] = {expandOps.empty() ? nullptr : &expandEp,
+                               dwOps.empty() ? nullptr : &dwEp};
+      const float* xb = x + b * storedChannels(cin_, xBlock_) * g_.h * g_.w;
       float* yb = y + b * oStored * plane;
-      parallelFor(ctx, bands_ * runs, [&](int64_t task, int slot) {
-        const int64_t band = task / runs, g0 = task % runs * perChunk;
-        runBand(xb, yb, band, g0, std::min(groups_, g0 + perChunk), ws + slot * threadFloats(),
-                expandOps.empty() ? nullptr : &expandEp, dwOps.empty() ? nullptr : &dwEp);
-      });
+      if (!packA_) {
+        parallelFor(ctx, bands * groups_, [&](int64_t task, int slot) {
+          const Band band = bandAt(task / groups_ * bandRows, bandRows);
+          runGroup(band, xb, nullptr, yb, task % groups_, perThread + slot * threadFloats(), ep);
+        });
+        continue;
+      }
+      // Many groups: per band, its input rows packed once by all threads, then the groups.
+      for (int64_t oy0 = 0; oy0 < g_.oh; oy0 += bandRows) {
+        const Band band = bandAt(oy0, bandRows);
+        parallelFor(ctx, band.iy1 - band.iy0,
+                    [&](int64_t r, int) { packRow(band, xb, band.iy0 + r, apack); });
+        parallelFor(ctx, groups_, [&](int64_t g, int slot) {
+          runGroup(band, xb, apack, yb, g, perThread + slot * threadFloats(), ep);
+        });
+      }
     }
     return Status::ok();
   }
 
 private:
-  // The depthwise geometry over an expansion of input rows iy0.. (rows of them): its rows are
-  // the input's shifted by iy0, so the padding above grows by iy0; rows outside it are padding
-  // or rows the band does not read.
-  ConvGeometry geometryE(const float* e, int64_t iy0, int64_t rows) const {
-    ConvGeometry g;
-    g.x = e;
-    g.h = rows, g.w = w_, g.kh = kh_, g.kw = kw_;
-    g.sh = pd_.stride[0], g.sw = pd_.stride[1];
-    g.ph = pd_.pads[0] + iy0, g.pw = pd_.pads[1];
-    g.dh = pd_.dilation[0], g.dw = pd_.dilation[1];
-    g.oh = oh_, g.ow = ow_;
-    g.block = t_.vectorWidth;
-    return g;
-  }
-
-  int64_t packFloats() const { return ceilDiv(inRowsMax_ * w_, t_.mr) * cin_ * t_.mr; }
-  int64_t expandFloats() const { return inRowsMax_ * w_ * t_.nr; }
+  // The input rows packed for a band ([row][panel][cin][mr]), shared by the threads; per
+  // thread one group's strips ([nr / W][stripRows][cols][W]) and the window kernel's weights.
+  int64_t packFloats() const { return packA_ ? stripRows_ * rowPanels_ * cin_ * t_.mr : 0; }
+  int64_t stripFloats() const { return stripRows_ * cols_ * t_.vectorWidth; }
   int64_t threadFloats() const {
-    return ceilDiv(packFloats() + expandFloats(), 16) * 16 + strip_.floats;
+    return ceilDiv(stripFloats() * (t_.nr / t_.vectorWidth), 16) * 16 +
+           windowTapFloats(g_, t_.vectorWidth);
   }
 
-  void runBand(const float* x, float* y, int64_t band, int64_t g0, int64_t g1, float* ws,
-               const Epilogue* expandEp, const Epilogue* dwEp) const {
-    const int64_t sh = pd_.stride[0], ph = pd_.pads[0];
-    const int64_t oy0 = band * bandRows_, oy1 = std::min(oh_, oy0 + bandRows_);
-    if (oy0 >= oy1) return;
-    // The input rows the band's windows reach, inside the input.
-    const int64_t iy0 = std::clamp<int64_t>(oy0 * sh - ph, 0, h_);
-    const int64_t iy1 = std::clamp<int64_t>((oy1 - 1) * sh - ph + window_, iy0, h_);
-    const int64_t rows = iy1 - iy0, positions = rows * w_, planeE = positions;
-    float* apack = ws;
-    float* e = ws + packFloats();
-    float* scratch = ws + ceilDiv(packFloats() + expandFloats(), 16) * 16;
-    const int W = t_.vectorWidth;
-    const int64_t panelCount = ceilDiv(positions, t_.mr);
-    for (int64_t rp = 0; rp < panelCount; ++rp) {
-      const int64_t p0 = iy0 * w_ + rp * t_.mr;
-      const int r = static_cast<int>(std::min<int64_t>(t_.mr, positions - rp * t_.mr));
+  // Output rows oy0..oy1; their strip starts at input row top (above the input when in the
+  // padding) and spans `rows`, of which iy0..iy1 lie inside the input.
+  struct Band {
+    int64_t oy0, oy1, top, rows, iy0, iy1;
+  };
+  Band bandAt(int64_t oy0, int64_t bandRows) const {
+    Band b;
+    b.oy0 = oy0, b.oy1 = std::min(g_.oh, oy0 + bandRows);
+    b.top = oy0 * g_.sh - g_.ph, b.rows = (b.oy1 - oy0 - 1) * g_.sh + window_;
+    b.iy0 = std::clamp<int64_t>(b.top, 0, g_.h);
+    b.iy1 = std::clamp<int64_t>(b.top + b.rows, b.iy0, g_.h);
+    return b;
+  }
+
+  void packRow(const Band& band, const float* x, int64_t iy, float* apack) const {
+    const Panels panels(xEnd_, t_.mr);
+    for (int64_t rp = 0; rp < rowPanels_; ++rp) {
+      float* dst = apack + ((iy - band.iy0) * rowPanels_ + rp) * cin_ * t_.mr;
+      const int64_t p0 = iy * g_.w + panels.begin(rp);
       if (xBlock_)
-        t_.packABlocked(x, h_ * w_ * xBlock_, p0, r, 0, cin_, apack + rp * cin_ * t_.mr);
+        t_.packABlocked(x, g_.h * g_.w * xBlock_, p0, panels.rows(rp), 0, cin_, dst);
       else
-        t_.packA(x, 1, h_ * w_, p0, r, 0, cin_, apack + rp * cin_ * t_.mr);
+        t_.packA(x, 1, g_.h * g_.w, p0, panels.rows(rp), 0, cin_, dst);
     }
-    const int64_t full = positions / t_.mr, rest = positions % t_.mr;
+  }
+
+  // One group of nr expanded channels over a band: the expansion row by row into the strips
+  // (each vector a block of W channels, a strip apart; bias and activation applied by the
+  // tiles), then the depthwise convolution of its channels, W at a time, from the strips.
+  // apack: the band's packed input rows, or null to read the input in place. ep: the expand's
+  // and the depthwise's epilogues.
+  void runGroup(const Band& band, const float* x, const float* apack, float* y, int64_t g,
+                float* ws, const Epilogue* const ep[2]) const {
+    const int W = t_.vectorWidth;
+    const int64_t rowFloats = cols_ * W, blockFloats = stripFloats();
+    float* strips = ws;
+    float* taps = ws + ceilDiv(blockFloats * (t_.nr / W), 16) * 16;
+    const int64_t c0 = g * t_.nr;
+    const int cols = static_cast<int>(std::min<int64_t>(t_.nr, ce_ - c0));
+    // The strips' padding: rows outside the input, and the columns either side of the input's
+    // in the others (the expansion writes none of them).
+    for (int64_t blk = 0; blk * W < cols; ++blk) {
+      float* strip = strips + blk * blockFloats;
+      for (int64_t r = 0; r < band.rows; ++r) {
+        float* row = strip + r * rowFloats;
+        const int64_t iy = band.top + r;
+        if (iy < 0 || iy >= g_.h) {
+          std::fill(row, row + rowFloats, 0.f);
+          continue;
+        }
+        std::fill(row, row + g_.pw * W, 0.f);
+        std::fill(row + (g_.pw + xEnd_) * W, row + rowFloats, 0.f);
+      }
+    }
+    const Panels panels(xEnd_, t_.mr);
+    const int64_t panelFloats = cin_ * t_.mr;
     constexpr int64_t kKc = 512;
     GemmTile tile;
-    for (int64_t g = g0; g < g1; ++g) {
-      const int64_t c0 = g * t_.nr;
-      const int cols = static_cast<int>(std::min<int64_t>(t_.nr, ce_ - c0));
-      // The group's expansion: positions x cols, stored as blocks of W channels (a plane of
-      // positions each), bias and activation applied by the tiles.
-      for (const auto& [q0, count, r] : {std::array<int64_t, 3>{0, full, t_.mr},
-                                         std::array<int64_t, 3>{full, rest ? 1 : 0, rest}}) {
-        if (count == 0) continue;
-        tile.rows = static_cast<int>(r);
-        tile.panels = static_cast<int>(count);
-        tile.cols = cols;
-        tile.lda = 0;
-        tile.aStep = cin_ * t_.mr;
-        tile.bStep = 0;
-        tile.c = e + q0 * t_.mr * W;
-        tile.ldc = W;
-        tile.ldcv = planeE * W;
-        tile.cStep = t_.mr * W;
-        tile.columnEpilogue = true;
-        tile.residual = nullptr;
-        tile.row0 = q0 * t_.mr;
-        tile.rowStep = t_.mr;
-        tile.col0 = c0;
-        tile.colStep = 0;
+    tile.cols = cols;
+    tile.lda = apack ? 0 : g_.h * g_.w;
+    tile.bStep = 0;
+    tile.ldc = W;
+    tile.ldcv = blockFloats;
+    tile.columnEpilogue = true;
+    tile.residual = nullptr;
+    tile.col0 = c0;
+    tile.colStep = 0;
+    tile.prefetchB = nullptr;
+    for (int64_t iy = band.iy0; iy < band.iy1; ++iy)
+      for (const auto& [q0, q1] : panels.equalRuns(0, rowPanels_)) {
+        if (q0 >= q1) continue;
+        const int r = panels.rows(q0);
+        tile.rows = r;
+        tile.panels = static_cast<int>(q1 - q0);
+        tile.aStep = apack ? panelFloats : r;
+        tile.c = strips + (iy - band.top) * rowFloats + (g_.pw + panels.begin(q0)) * W;
+        tile.cStep = r * W;
+        tile.row0 = iy * g_.w + panels.begin(q0);
+        tile.rowStep = r;
         for (int64_t k0 = 0; k0 < cin_; k0 += kKc) {
           tile.kc = std::min(kKc, cin_ - k0);
-          tile.a = apack + q0 * cin_ * t_.mr + k0 * t_.mr;
+          tile.a = apack ? apack + ((iy - band.iy0) * rowPanels_ + q0) * panelFloats + k0 * t_.mr
+                         : x + k0 * g_.h * g_.w + iy * g_.w + panels.begin(q0);
           tile.b = packed_.data() + (g * cin_ + k0) * t_.nr;
-          tile.prefetchB = nullptr;
           tile.accumulate = k0 > 0;
-          tile.ep = k0 + tile.kc >= cin_ ? expandEp : nullptr;
+          tile.ep = k0 + tile.kc >= cin_ ? ep[0] : nullptr;
           t_.gemm(tile);
         }
       }
-      // The depthwise convolution of the group's channels, W at a time, into the output.
-      for (int64_t cb = 0; cb < cols; cb += W) {
-        WindowBlock wb;
-        wb.g = geometryE(e + cb * planeE, iy0, rows);
-        wb.mode = WindowMode::Depthwise;
-        wb.weight = dwWeights_.data() + (c0 + cb) * kh_ * kw_;
-        wb.channels = static_cast<int>(std::min<int64_t>(W, cols - cb));
-        wb.y = y;
-        wb.yBlock = yBlock_;
-        wb.oy0 = oy0, wb.oy1 = oy1;
-        wb.strip = strip_;
-        wb.scratch = scratch;
-        wb.ep = dwEp;
-        wb.channel = c0 + cb;
-        t_.window(wb);
-      }
+    for (int64_t cb = 0; cb < cols; cb += W) {
+      WindowBlock wb;
+      wb.g = g_;
+      wb.mode = WindowMode::Depthwise;
+      wb.weight = dwWeights_.data() + (c0 + cb) * g_.kh * g_.kw;
+      wb.channels = static_cast<int>(std::min<int64_t>(W, cols - cb));
+      wb.y = y;
+      wb.yBlock = yBlock_;
+      wb.oy0 = band.oy0, wb.oy1 = band.oy1;
+      wb.strip.cols = cols_;
+      wb.scratch = taps;
+      wb.ep = ep[1];
+      wb.channel = c0 + cb;
+      t_.windowDepthwiseFilled(wb, strips + cb / W * blockFloats);
     }
   }
 
   const KernelTable& t_;
-  Conv2dParams pd_;
   size_t expandInputs_;
   EpiloguePlan expandEp_, dwEp_;
-  int64_t n_ = 0, cin_ = 0, h_ = 0, w_ = 0, ce_ = 0, kh_ = 0, kw_ = 0, oh_ = 0, ow_ = 0;
-  int64_t xBlock_ = 0, yBlock_ = 0;
-  int64_t window_ = 1, bands_ = 1, bandRows_ = 1, inRowsMax_ = 1, groups_ = 1;
-  WindowStrip strip_;
+  ConvGeometry g_; // the depthwise convolution's (x unused)
+  int64_t n_ = 0, cin_ = 0, ce_ = 0, xBlock_ = 0, yBlock_ = 0;
+  int64_t cols_ = 1, xEnd_ = 0, rowPanels_ = 0;
+  int64_t window_ = 1, bands_ = 1, bandRows_ = 1, stripRows_ = 1, groups_ = 1;
+  bool packA_ = true;
   std::vector<float> packed_;    // expand weights as B panels
   std::vector<float> dwWeights_; // [ce][kh * kw]
 };

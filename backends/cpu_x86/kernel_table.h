@@ -149,6 +149,12 @@ struct WindowBlock {
   int64_t channel = 0; // the first channel: the epilogue's row and the output's channel
 };
 
+// Scratch floats of windowDepthwiseFilled: the weights as [taps][lanes], one int64 per tap.
+inline int64_t windowTapFloats(const ConvGeometry& g, int lanes) {
+  const int64_t taps = g.kh * g.kw;
+  return (taps * lanes + 2 * taps + 15) / 16 * 16;
+}
+
 // Winograd F(m x m, 3x3), m = 2 or 4, with channels in the vector lanes, over a block of whole
 // tile rows from blockTy0: v[point][tile][c] (tiles numbered (ty - blockTy0) * tilesW + tx, no
 // padding, `tiles` of them per point), the GEMM result m[point][tile][o], and yt[position][o],
@@ -203,6 +209,10 @@ struct KernelTable {
   void (*packABlocked)(const float* x, int64_t blockStride, int64_t p0, int rows, int64_t k0,
                        int64_t kc, float* dst) = nullptr;
   void (*window)(const WindowBlock& p) = nullptr;
+  // Depthwise over a strip the caller filled as the window kernel fills its own ([input rows
+  // from p.oy0 * sh - ph][p.strip.cols][W], padding included): output rows p.oy0..p.oy1;
+  // p.scratch holds the weights and tap offsets (windowTapFloats).
+  void (*windowDepthwiseFilled)(const WindowBlock& p, const float* strip) = nullptr;
   // Reduce kinds as in core/reduce.def. rows: y[o] = reduce(x[o * extent .. + extent]) for o in
   // o0..o1 (inner = 1). columns: y[o * inner + i] = reduce over e of x[(o * extent + e) * inner
   // + i], for one o.

@@ -33,6 +33,7 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.packA = &packA<MR>;
   t.packABlocked = &packABlocked<MR>;
   t.window = &window;
+  t.windowDepthwiseFilled = &windowDepthwiseFilled;
   t.epilogueRow = &epilogueRow;
   t.transposeEpilogue = &transposeEpilogue;
   t.reduceRows = &reduceRows;

@@ -258,32 +258,56 @@ inline void windowRows(const WindowBlock& p, const float* strip, const float* we
                                          bias);
 }
 
-template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
+// The weights of the block's channels as [taps][W] (depthwise) and each tap's offset in a strip
+// of p.strip.cols columns, at `weights` (taps * W floats, then taps int64).
+template <WindowMode MODE>
+inline const int64_t* windowTaps(const WindowBlock& p, float* weights) {
   const ConvGeometry& g = p.g;
-  const WindowStrip& s = p.strip;
   const int64_t taps = g.kh * g.kw;
-  float* strip = p.scratch;
-  float* weights = strip + s.inRows * s.cols * W;
   auto* tapOffset = reinterpret_cast<int64_t*>(weights + taps * W);
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx)
-      tapOffset[ky * g.kw + kx] = (ky * g.dh * s.cols + kx * g.dw) * W;
+      tapOffset[ky * g.kw + kx] = (ky * g.dh * p.strip.cols + kx * g.dw) * W;
   if (MODE == WindowMode::Depthwise)
     for (int64_t t = 0; t < taps; ++t)
       for (int l = 0; l < W; ++l)
         weights[t * W + l] = l < p.channels ? p.weight[l * taps + t] : 0.f;
+  return tapOffset;
+}
+
+template <WindowMode MODE>
+inline void windowStripPass(const WindowBlock& p, const float* strip, const float* weights,
+                            const int64_t* tapOffset, int64_t oy, int64_t oyEnd) {
+  const int64_t taps = p.g.kh * p.g.kw;
   const FastEpilogue fast = decode(p.ep);
   const V bias = fast.rowAdd ? loadUpTo(fast.rowAdd + p.channel, p.channels) : I::zero();
+  if (taps == 9)
+    windowRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+  else
+    windowRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+}
+
+template <WindowMode MODE> inline void windowBlock(const WindowBlock& p) {
+  const ConvGeometry& g = p.g;
+  const WindowStrip& s = p.strip;
+  float* strip = p.scratch;
+  float* weights = strip + s.inRows * s.cols * W;
+  const int64_t* tapOffset = windowTaps<MODE>(p, weights);
   const float pad = MODE == WindowMode::Max ? -__builtin_inff() : 0.f;
   const int64_t window = (g.kh - 1) * g.dh + 1;
   for (int64_t oy = p.oy0; oy < p.oy1; oy += s.rows) {
     const int64_t oyEnd = minI(p.oy1, oy + s.rows);
     fillStrip(p, oy * g.sh - g.ph, (oyEnd - oy - 1) * g.sh + window, pad, strip);
-    if (taps == 9)
-      windowRows<MODE, 9>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
-    else
-      windowRows<MODE, 0>(p, strip, weights, tapOffset, taps, oy, oyEnd, fast, bias);
+    windowStripPass<MODE>(p, strip, weights, tapOffset, oy, oyEnd);
   }
+}
+
+// Depthwise over a strip the caller filled: p.strip.cols columns of W lanes per input row, from
+// input row oy0 * sh - ph, the padding in place; output rows oy0..oy1 in one pass. p.scratch:
+// the weights and tap offsets (taps * W + 2 * taps floats).
+inline void windowDepthwiseFilled(const WindowBlock& p, const float* strip) {
+  const int64_t* tapOffset = windowTaps<WindowMode::Depthwise>(p, p.scratch);
+  windowStripPass<WindowMode::Depthwise>(p, strip, p.scratch, tapOffset, p.oy0, p.oy1);
 }
 
 inline void window(const WindowBlock& p) {

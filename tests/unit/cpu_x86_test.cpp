@@ -644,6 +644,7 @@ struct ChainCase {
   int64_t ce, kh, kw, sh, sw, dil;
   I64x4 pads;
   PostOps expandOps, dwOps;
+  bool pre = false; // x first through a pointwise convolution: the chain's input may be blocked
 };
 
 std::shared_ptr<Program> chainProgram(const ChainCase& c, std::vector<std::vector<float>>* inputs,
@@ -682,6 +683,13 @@ std::shared_ptr<Program> chainProgram(const ChainCase& c, std::vector<std::vecto
   });
   if (full) dwIn.push_back(6);
   prog->primitives = {{pe, {0, 1, 2}, {3}, "expand"}, {pd, dwIn, {7}, "depthwise"}};
+  if (c.pre) { // x -> 1x1 conv -> p, which the expand reads
+    keep->push_back(randomFloats(c.x[1] * c.x[1], 15));
+    prog->tensors.push_back(t("wp", {c.x[1], c.x[1], 1, 1}, keep->back().data()));
+    prog->tensors.push_back(t("p", c.x));
+    prog->primitives.insert(prog->primitives.begin(), {Conv2dParams{}, {0, 8}, {9}, "pre"});
+    prog->primitives[1].inputs[0] = 9;
+  }
   prog->inputs = {0};
   if (full) prog->inputs.push_back(6);
   prog->outputs = {7};
@@ -695,10 +703,15 @@ std::shared_ptr<Program> chainProgram(const ChainCase& c, std::vector<std::vecto
 // The program's output through a session, and how many chains its kernels run.
 std::vector<float> runChainProgram(std::shared_ptr<Program> prog, const BackendRegistry& registry,
                                    const char* backend, bool blocked, bool chains, int threads,
-                                   const std::vector<std::vector<float>>& inputs, int* chainCount) {
+                                   const std::vector<std::vector<float>>& inputs, int* chainCount,
+                                   bool* blockedInput = nullptr) {
   auto model = PreparedModel::create(prog, registry, backend, blocked, chains);
   REQUIRE(model.isOk());
   *chainCount = (*model)->chainCount();
+  for (size_t i = 0; blockedInput && i < prog->primitives.size(); ++i)
+    if ((*model)->chainLast(i) != static_cast<int32_t>(i) && (*model)->chainHead(i) == i)
+      *blockedInput =
+          *blockedInput || (*model)->descs()[prog->primitives[i].inputs[0]].layout != Layout::Plain;
   SessionOptions so;
   so.threads = threads;
   auto s = Session::create(*model, so);
@@ -729,9 +742,13 @@ TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on
       {{1, 24, 250, 31}, 48, 3, 3, 2, 1, 1, {1, 1, 1, 1}, clip, residual},
       {{1, 300, 12, 40}, 288, 3, 3, 1, 1, 1, {1, 0, 1, 0}, clip, clip},
       {{1, 600, 10, 30}, 448, 3, 3, 1, 1, 1, {1, 1, 1, 1}, {}, clip}, // K in two blocks
+      // The chain's input written by a convolution: blocked when layouts are.
+      {{1, 16, 64, 50}, 96, 3, 3, 2, 2, 1, {1, 1, 1, 1}, clip, clip, true},
+      {{1, 24, 70, 70}, 40, 3, 3, 1, 1, 1, {1, 1, 1, 1}, clip, {}, true},
   };
   BackendRegistry all;
   registerBuiltinBackends(all);
+  bool blockedInput = false;
   for (const ChainCase& c : cases) {
     std::vector<std::vector<float>> inputs, keep;
     auto prog = chainProgram(c, &inputs, &keep);
@@ -747,8 +764,8 @@ TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on
         for (int threads : {1, 3}) {
           INFO(f->name << ", x " << shapeToString(c.x) << " -> " << c.ce << " channels, "
                        << (blocked ? "blocked" : "plain") << ", " << threads << " threads");
-          const std::vector<float> got =
-              runChainProgram(prog, f->registry, "", blocked, true, threads, inputs, &chained);
+          const std::vector<float> got = runChainProgram(prog, f->registry, "", blocked, true,
+                                                         threads, inputs, &chained, &blockedInput);
           CHECK(chained == 1);
           for (size_t i = 0; i < want.size(); ++i)
             if (std::fabs(got[i] - want[i]) > 5e-5f * scale) {
@@ -757,6 +774,7 @@ TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on
             }
         }
   }
+  CHECK(blockedInput); // the chain read a blocked input at least once
 }
 
 TEST_CASE("chains: the runtime offers only tensors nothing else reads, and the arena shrinks") {
