@@ -1,13 +1,12 @@
 // Chains of primitives run as one kernel. A pointwise convolution followed by a depthwise one
-// (mobilenet's expand and depthwise halves, shufflenet's branches): unfused, the expanded
-// tensor (mobilenet_v2's 96 x 112 x 112: 4.8 MB) is written to memory and read back, and at two
-// threads the expand runs at the memory's pace. Here a task takes a band of output rows and a
-// run of channel groups: it packs the input rows the band needs once, then per group of NR
-// expanded channels computes them with the transposed GEMM's tiles straight into a small blocked
-// buffer (bias and activation in registers) and runs the depthwise window kernel over it into
-// the output. Input rows shared by two bands are expanded twice; bands are as tall as the cache
-// budget allows to keep that small. The reference is the two primitives run one after the other
-// (tests/backends/cpu_x86_chain_test.cpp).
+// (mobilenet's expand and depthwise halves, PP-OCR's blocks): unfused, the expanded tensor
+// (mobilenet_v2's 96 x 112 x 112: 4.8 MB) goes to memory and back, and the depthwise kernel
+// transposes it into its strips. Here the output rows go in bands; per group of NR expanded
+// channels the transposed GEMM's tiles store the expansion (bias and activation in registers)
+// straight into the window kernel's strips, which it then runs on as they are. Input rows shared
+// by two bands are expanded twice; bands are as tall as the cache budget allows to keep that
+// small. The reference is the two primitives run one after the other
+// (tests/unit/cpu_x86_test.cpp).
 #include "chain.h"
 
 #include "conv.h"
@@ -21,7 +20,8 @@ namespace {
 // Bytes the expanded tensor must reach before fusing pays: below, it stays in L2 between the two
 // kernels anyway, and each runs its own best tiling.
 constexpr int64_t kMinExpandedBytes = 512 * 1024;
-// Floats a task's packed input rows and expanded group may take: a band's working set in L2.
+// Floats a band may take (one group's strips and the packed input rows): 512 KiB measured best
+// of 256 KiB, 512 KiB and 1 MiB (fewer bands expand fewer shared rows twice).
 constexpr int64_t kBandFloats = 128 * 1024;
 
 bool pointwise(const Conv2dParams& p, const Shape& w) {

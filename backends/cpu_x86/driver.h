@@ -46,8 +46,7 @@ int64_t ceilDiv(int64_t a, int64_t b);
 
 // [begin, end) as [begin, cut) and [cut, end), cut clamped into the range: runs of panels of one
 // shape, either possibly empty.
-inline std::array<std::pair<int64_t, int64_t>, 2> splitAt(int64_t begin, int64_t end,
-                                                          int64_t cut) {
+inline std::array<std::pair<int64_t, int64_t>, 2> splitAt(int64_t begin, int64_t end, int64_t cut) {
   cut = std::clamp(cut, begin, end);
   return {std::pair{begin, cut}, std::pair{cut, end}};
 }

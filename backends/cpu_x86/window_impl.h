@@ -260,8 +260,7 @@ inline void windowRows(const WindowBlock& p, const float* strip, const float* we
 
 // The weights of the block's channels as [taps][W] (depthwise) and each tap's offset in a strip
 // of p.strip.cols columns, at `weights` (taps * W floats, then taps int64).
-template <WindowMode MODE>
-inline const int64_t* windowTaps(const WindowBlock& p, float* weights) {
+template <WindowMode MODE> inline const int64_t* windowTaps(const WindowBlock& p, float* weights) {
   const ConvGeometry& g = p.g;
   const int64_t taps = g.kh * g.kw;
   auto* tapOffset = reinterpret_cast<int64_t*>(weights + taps * W);
