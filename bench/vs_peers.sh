@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Tessel against onnxruntime (npm onnxruntime-node, graphOptimizationLevel 'all') and MNN
 # (../shared/peers/mnn, benchmark.out) on the public models, same shapes, same intra-op thread
-# count, engines alternating model by model; every table is printed twice (two passes) so a
+# count, the engines alternating turn by turn (below); every table is printed twice (two passes) so a
 # ratio is believed only when both agree. ratio = tessel min / the faster peer's min (<= 1.00:
 # tessel wins). MNN's tool reports min and average, not a median.
 # Do not run while anything else builds or tests: this machine is shared.
 # Then, per model at one thread: peak resident memory of a process that loads the model and runs
 # it once (Tessel through its C API alone, bench/first_run.c; onnxruntime in node, less node's own
 # footprint with the module loaded; MNN's benchmark.out for one run), and load + first-run time.
+# Each engine's RUNS are taken in TESSEL_BENCH_ROUNDS turns (default 4), the engines alternating
+# turn by turn, so that a busy minute lands on all three rather than on one.
 # Usage: bench/vs_peers.sh [RUNS] [THREADS...]        (defaults: 20 runs, threads 1 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-20}
 shift || true
+rounds=${TESSEL_BENCH_ROUNDS:-4}              # each engine's runs split over this many turns
+perRound=$(((runs + rounds - 1) / rounds))
 threads=("$@")
 [ ${#threads[@]} -gt 0 ] || threads=(1 2)
 models=${TESSEL_MODELS_DIR:-$HOME/.cache/tessel/models}
@@ -54,7 +58,7 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 family=${TESSEL_X86_ISA:-$(grep -qw avx512f /proc/cpuinfo && echo avx512 || echo avx2)}
 echo "CPU: $cpu; cpu_x86 family in use: $family; FMA peak per core (GFLOP/s, this run):" \
   $("$root/build/bench/tessel_fma_peak" | tr '\n' ' ')
-echo "onnxruntime-node $(NODE_PATH="$models/node/node_modules" node -e "console.log(require('onnxruntime-node/package.json').version)"), MNN from $mnn, $runs runs each"
+echo "onnxruntime-node $(NODE_PATH="$models/node/node_modules" node -e "console.log(require('onnxruntime-node/package.json').version)"), MNN from $mnn, $runs runs each in $rounds turns"
 
 for t in "${threads[@]}"; do
   for pass in 1 2; do
@@ -64,16 +68,31 @@ for t in "${threads[@]}"; do
       mnn_min mnn_avg ratio
     for c in "${cases[@]}"; do
       read -r name dir input dims <<<"$c"
-      tj=$("$tessel" bench "$work/$name.tsl" --threads "$t" --runs "$runs" --warmup 3 --json)
-      oj=$(NODE_PATH="$models/node/node_modules" node "$root/bench/ort_bench.js" \
-        "$models/$dir/model.onnx" "$input=$dims" "$runs" 3 "$t")
-      ml=$(LD_LIBRARY_PATH="$mnn" "$mnn/benchmark.out" "$work/mnn-$name" "$runs" 3 0 "$t" 0 2>&1 |
-        grep "$name.mnn")
-      mmin=$(echo "$ml" | sed -E 's/.*min = *([0-9.]+).*/\1/')
-      mavg=$(echo "$ml" | sed -E 's/.*avg = *([0-9.]+).*/\1/')
-      tmin=$(field "$tj" min_ms) tmed=$(field "$tj" median_ms)
-      omin=$(field "$oj" min_ms) omed=$(field "$oj" median_ms)
-      ratio=$(python3 -c "print(f'{$tmin / min($omin, $mmin):.2f}')")
+      # Rounds: each engine in turn, a share of the runs each time, so that all three sample
+      # the same minutes of this shared machine (a neighbour moves a model's time by 30% within
+      # a minute); min over every round, median = the median of the rounds' medians (MNN: the
+      # mean of their means).
+      tmins=() tmeds=() omins=() omeds=() mmins=() mavgs=()
+      for ((r = 0; r < rounds; r++)); do
+        tj=$("$tessel" bench "$work/$name.tsl" --threads "$t" --runs "$perRound" --warmup 3 --json)
+        oj=$(NODE_PATH="$models/node/node_modules" node "$root/bench/ort_bench.js" \
+          "$models/$dir/model.onnx" "$input=$dims" "$perRound" 3 "$t")
+        ml=$(LD_LIBRARY_PATH="$mnn" "$mnn/benchmark.out" "$work/mnn-$name" "$perRound" 3 0 "$t" 0 2>&1 |
+          grep "$name.mnn")
+        tmins+=("$(field "$tj" min_ms)") tmeds+=("$(field "$tj" median_ms)")
+        omins+=("$(field "$oj" min_ms)") omeds+=("$(field "$oj" median_ms)")
+        mmins+=("$(echo "$ml" | sed -E 's/.*min = *([0-9.]+).*/\1/')")
+        mavgs+=("$(echo "$ml" | sed -E 's/.*avg = *([0-9.]+).*/\1/')")
+      done
+      read -r tmin tmed omin omed mmin mavg ratio < <(python3 - "${tmins[*]}" "${tmeds[*]}" \
+        "${omins[*]}" "${omeds[*]}" "${mmins[*]}" "${mavgs[*]}" <<'PY'
+import statistics, sys
+v = [[float(x) for x in a.split()] for a in sys.argv[1:]]
+tmin, omin, mmin = min(v[0]), min(v[2]), min(v[4])
+print(tmin, statistics.median(v[1]), omin, statistics.median(v[3]), mmin,
+      statistics.mean(v[5]), f"{tmin / min(omin, mmin):.2f}")
+PY
+      )
       printf '%-20s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %7s\n' "$name" "$tmin" "$tmed" "$omin" \
         "$omed" "$mmin" "$mavg" "$ratio"
     done

@@ -219,7 +219,7 @@ private:
           std::fill(row, row + rowFloats, 0.f);
           continue;
         }
-        std::fill(row, row + g_.pw * W, 0.f);
+        std::fill(row, row + std::min(g_.pw, cols_) * W, 0.f);
         std::fill(row + (g_.pw + xEnd_) * W, row + rowFloats, 0.f);
       }
     }
