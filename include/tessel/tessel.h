@@ -22,7 +22,8 @@ typedef enum {
   TESSEL_CORRUPT = 3,
   TESSEL_NOT_FOUND = 4,
   TESSEL_IO = 5,
-  TESSEL_INTERNAL = 6
+  TESSEL_INTERNAL = 6,
+  TESSEL_RESOURCE_EXHAUSTED = 7
 } tessel_status_code;
 
 typedef enum {

@@ -1,5 +1,6 @@
 #include "artifact_generated.h"
 #include "fnv.h"
+#include "tessel/core/file.h"
 #include "tessel/runtime/artifact.h"
 
 #include <cstring>
@@ -176,6 +177,13 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
       if (reinterpret_cast<uintptr_t>(blob + t->data_offset()) % 64 != 0)
         return corrupt("constant '" + pt.name + "' is not 64-byte aligned");
       pt.data = blob + t->data_offset();
+      // A bool is the byte 0 or 1 (kernels compute on it as such); the converter writes no other.
+      if (pt.desc.dtype == DType::Bool)
+        for (uint64_t i = 0; i < want; ++i)
+          if (blob[t->data_offset() + i] > 1)
+            return corrupt("bool constant '" + pt.name + "' holds the byte " +
+                           std::to_string(blob[t->data_offset() + i]) + " at element " +
+                           std::to_string(i) + " (bools are 0 or 1)");
     }
     prog->tensors.push_back(std::move(pt));
   }
@@ -226,14 +234,9 @@ Result<std::shared_ptr<const Program>> loadArtifactBorrowed(const uint8_t* bytes
 }
 
 Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ioError("cannot open '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return ioError("'" + path + "' is not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  int64_t fileSize = 0;
+  TESSEL_ASSIGN_OR_RETURN(int fd, openRegularFile(path, &fileSize));
+  const auto size = static_cast<size_t>(fileSize);
   if (size == 0) {
     ::close(fd);
     return corrupt("'" + path + "' is empty");

@@ -226,7 +226,15 @@ Status Session::setInput(size_t i, const void* data, size_t bytes) {
   if (bytes != static_cast<size_t>(t.desc.byteSize()))
     return invalidArgument("input '" + t.name + "' expects " + std::to_string(t.desc.byteSize()) +
                            " bytes (" + t.desc.toString() + "), got " + std::to_string(bytes));
-  if (bytes) std::memcpy(plan_->ref(prog.inputs[i]).hostPointer(), data, bytes);
+  void* dst = plan_->ref(prog.inputs[i]).hostPointer();
+  if (t.desc.dtype == DType::Bool) { // any nonzero byte is true, stored as 1 (docs/c-api.md)
+    const auto* src = static_cast<const uint8_t*>(data);
+    auto* out = static_cast<uint8_t*>(dst);
+    for (size_t k = 0; k < bytes; ++k)
+      out[k] = src[k] != 0;
+  } else if (bytes) {
+    std::memcpy(dst, data, bytes);
+  }
   return Status::ok();
 }
 

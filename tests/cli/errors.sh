@@ -41,6 +41,19 @@ expect wrong-dtype "input 'x' expects f32, got i64" -- "$tessel" run "$work/relu
 expect unknown-input "--input names 'z', which is not a model input" -- "$tessel" run "$work/relu.tsl" --input "z=$work/x_ok.npy"
 expect bad-shape-flag "--shape expects NAME=DIMS" -- "$tessel" convert "$work/relu.onnx" -o "$work/r2.tsl" --shape x
 expect unknown-backend "no backend named 'gpu9'" -- "$tessel" run "$work/relu.tsl" --backend gpu9
+# Files that are not regular files: refused without blocking (a FIFO would wait for a writer).
+mkfifo "$work/fifo.tsl" "$work/fifo.npy"
+expect fifo-model "is a FIFO, not a regular file" -- timeout 10 "$tessel" run "$work/fifo.tsl"
+expect fifo-onnx "is a FIFO, not a regular file" -- timeout 10 "$tessel" convert "$work/fifo.tsl" -o "$work/f.tsl"
+expect fifo-input "is a FIFO, not a regular file" -- timeout 10 "$tessel" run "$work/relu.tsl" --input "x=$work/fifo.npy"
+expect directory-model "is a directory, not a regular file" -- "$tessel" run "$work"
+expect directory-input "is a directory, not a regular file" -- "$tessel" run "$work/relu.tsl" --input "x=$work"
+expect output-dir-is-file "exists and is not a directory" -- "$tessel" run "$work/relu.tsl" --output-dir "$work/relu.tsl"
+# Numbers are parsed whole.
+expect bad-runs "--runs expects a whole number from 1 to 1000000, got '5x'" -- "$tessel" bench "$work/relu.tsl" --runs 5x
+expect huge-warmup "--warmup expects a whole number" -- "$tessel" bench "$work/relu.tsl" --warmup 99999999999999999999
+expect bad-threads "--threads expects a whole number from 0 to 1024, got '-1'" -- "$tessel" run "$work/relu.tsl" --threads -1
+expect bad-rtol "--rtol expects a number >= 0, got 'nan'" -- "$tessel" check "$work" --rtol nan
 
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

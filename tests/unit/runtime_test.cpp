@@ -372,3 +372,42 @@ TEST_CASE("packed weights release their mapped pages; a later reader gets them b
     scale = std::max(scale, std::fabs(v));
   CHECK(scale > 1.f); // the weights were really there, not zero pages
 }
+
+TEST_CASE("bools are 0 or 1 at every boundary: inputs normalised, damaged constants refused") {
+  // y = cast(x) + cast(c): x a bool input, c a bool constant.
+  static uint8_t constant[4] = {0, 1, 0, 1};
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::Bool, {4}}, nullptr},
+                   {"c", {DType::Bool, {4}}, constant},
+                   {"fx", {DType::F32, {4}}, nullptr},
+                   {"fc", {DType::F32, {4}}, nullptr},
+                   {"y", {DType::F32, {4}}, nullptr}};
+  prog->primitives = {{UnaryParams{UnaryKind::Cast}, {0}, {2}, "cast_x"},
+                      {UnaryParams{UnaryKind::Cast}, {1}, {3}, "cast_c"},
+                      {BinaryParams{BinaryKind::Add, {1}, {1}}, {2, 3}, {4}, "add"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  REQUIRE(validateProgram(*prog).isOk());
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  for (const char* backend : {"reference", ""}) {
+    INFO("backend '" << backend << "'");
+    SessionOptions so;
+    so.backend = backend;
+    auto s = Session::create(prog, registry, so);
+    REQUIRE(s.isOk());
+    const uint8_t x[4] = {0, 2, 255, 1}; // a C caller's "true" need not be 1
+    REQUIRE((*s)->setInput(0, x, 4).isOk());
+    REQUIRE((*s)->run().isOk());
+    const auto* y = static_cast<const float*>((*s)->outputData(0));
+    CHECK(std::vector<float>(y, y + 4) == std::vector<float>{0, 2, 1, 2});
+  }
+  // An artifact whose bool constant holds a byte other than 0 or 1 (written with a valid
+  // checksum: the writer does not judge) does not load.
+  REQUIRE(loadArtifact(writeArtifact(*prog, "test")).isOk());
+  static uint8_t damaged[4] = {0, 3, 0, 1};
+  prog->tensors[1].data = damaged;
+  auto bad = loadArtifact(writeArtifact(*prog, "test"));
+  REQUIRE_FALSE(bad.isOk());
+  CHECK_THAT(bad.status().message(), Catch::Contains("bool constant 'c' holds the byte 3"));
+}

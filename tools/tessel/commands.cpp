@@ -6,7 +6,9 @@
 #include "tessel/runtime/session.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -119,13 +121,32 @@ Result<ConvertOptions> convertOptions(const Args& a) {
   return o;
 }
 
+// A whole number for `flag` in [lo, hi], the whole text (no trailing characters, no overflow).
+Result<int64_t> parseCount(const Args& a, const std::string& flag, const char* fallback, int64_t lo,
+                           int64_t hi) {
+  const std::string t = a.get(flag, fallback);
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(t.c_str(), &end, 10);
+  if (t.empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi)
+    return invalidArgument(flag + " expects a whole number from " + std::to_string(lo) + " to " +
+                           std::to_string(hi) + ", got '" + t + "'");
+  return static_cast<int64_t>(n);
+}
+
+// A finite number >= 0 for `flag`, the whole text.
+Result<double> parseTolerance(const Args& a, const std::string& flag, const char* fallback) {
+  const std::string t = a.get(flag, fallback);
+  char* end = nullptr;
+  const double v = std::strtod(t.c_str(), &end);
+  if (t.empty() || *end != '\0' || !std::isfinite(v) || v < 0)
+    return invalidArgument(flag + " expects a number >= 0, got '" + t + "'");
+  return v;
+}
+
 // --threads N: kernel threads, the caller included; 0 (the default) = every core we may use.
 Result<int> parseThreads(const Args& a) {
-  const std::string t = a.get("--threads", "0");
-  char* end = nullptr;
-  const long n = std::strtol(t.c_str(), &end, 10);
-  if (t.empty() || *end != '\0' || n < 0 || n > 1024)
-    return invalidArgument("--threads expects a count from 0 to 1024, got '" + t + "'");
+  TESSEL_ASSIGN_OR_RETURN(int64_t n, parseCount(a, "--threads", "0", 0, 1024));
   return static_cast<int>(n);
 }
 
@@ -335,7 +356,13 @@ Result<std::vector<HostTensor>> modelInputs(const Program& prog,
 
 Status writeOutputs(const Session& session, const std::string& outDir) {
   const Program& p = session.program();
-  if (!outDir.empty()) fs::create_directories(outDir);
+  if (!outDir.empty()) {
+    std::error_code ec;
+    if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
+      return invalidArgument("--output-dir '" + outDir + "' exists and is not a directory");
+    fs::create_directories(outDir, ec);
+    if (ec) return ioError("cannot create '" + outDir + "': " + ec.message());
+  }
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const ProgramTensor& t = p.tensors[p.outputs[i]];
     std::printf("output %s: %s\n", t.name.c_str(),
@@ -450,8 +477,11 @@ int checkCommand(const std::vector<std::string>& argv) {
   auto chains = parseChains(a);
   if (!chains.isOk()) return fail(chains.status());
   const LoadChoices load{*layouts, *chains};
-  const double rtol = std::atof(a.get("--rtol", "1e-3").c_str());
-  const double atol = std::atof(a.get("--atol", "1e-4").c_str());
+  auto rtolArg = parseTolerance(a, "--rtol", "1e-3");
+  if (!rtolArg.isOk()) return fail(rtolArg.status());
+  auto atolArg = parseTolerance(a, "--atol", "1e-4");
+  if (!atolArg.isOk()) return fail(atolArg.status());
+  const double rtol = *rtolArg, atol = *atolArg;
   int passed = 0, failed = 0, skipped = 0;
   BackendRegistry registry;
   registerBuiltinBackends(registry);
@@ -561,8 +591,11 @@ int benchCommand(const std::vector<std::string>& argv) {
   auto session =
       prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog), c->load);
   if (!session.isOk()) return fail(session.status());
-  const int warmup = std::max(0, std::atoi(a.get("--warmup", "2").c_str()));
-  const int runs = std::max(1, std::atoi(a.get("--runs", "10").c_str()));
+  auto warmupArg = parseCount(a, "--warmup", "2", 0, 1000000);
+  if (!warmupArg.isOk()) return fail(warmupArg.status());
+  auto runsArg = parseCount(a, "--runs", "10", 1, 1000000);
+  if (!runsArg.isOk()) return fail(runsArg.status());
+  const int warmup = static_cast<int>(*warmupArg), runs = static_cast<int>(*runsArg);
   for (int i = 0; i < warmup; ++i)
     if (Status s = (*session)->run(); !s.isOk()) return fail(s);
   std::vector<double> ms;

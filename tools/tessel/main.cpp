@@ -2,6 +2,8 @@
 #include "commands.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,13 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  // The commands report failures as Status values and check sizes against the memory budget
+  // before allocating; should an allocation still fail (the build has no exceptions, so it
+  // would abort), it ends as one error line and exit status 1.
+  std::set_new_handler([] {
+    std::fputs("tessel: error: out of memory\n", stderr);
+    std::_Exit(1);
+  });
   if (cmd == "convert") return tessel::cli::convertCommand(args);
   if (cmd == "run") return tessel::cli::runCommand(args);
   if (cmd == "check") return tessel::cli::checkCommand(args);

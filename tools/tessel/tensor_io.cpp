@@ -10,10 +10,11 @@
 namespace tessel::cli {
 namespace {
 
-template <typename T> void appendAs(const void* data, int64_t n, std::vector<double>* out) {
-  const T* p = static_cast<const T*>(data);
-  for (int64_t i = 0; i < n; ++i)
-    out->push_back(static_cast<double>(p[i]));
+template <typename T> double as(const void* data, int64_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const uint8_t*>(data) + i * static_cast<int64_t>(sizeof(T)),
+              sizeof(T));
+  return static_cast<double>(v);
 }
 
 Result<DType> npyDtype(const std::string& descr) {
@@ -108,39 +109,38 @@ HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_
   return t;
 }
 
-std::vector<double> toDoubles(const TensorDesc& desc, const void* data) {
-  std::vector<double> v;
-  const int64_t n = desc.numel();
-  v.reserve(static_cast<size_t>(n));
+double valueAt(const TensorDesc& desc, const void* data, int64_t i) {
   switch (desc.dtype) {
-  case DType::F32: appendAs<float>(data, n, &v); break;
-  case DType::F64: appendAs<double>(data, n, &v); break;
-  case DType::I64: appendAs<int64_t>(data, n, &v); break;
-  case DType::I32: appendAs<int32_t>(data, n, &v); break;
-  case DType::I8: appendAs<int8_t>(data, n, &v); break;
-  case DType::U8: appendAs<uint8_t>(data, n, &v); break;
-  case DType::Bool: appendAs<bool>(data, n, &v); break;
+  case DType::F32: return as<float>(data, i);
+  case DType::F64: return as<double>(data, i);
+  case DType::I64: return as<int64_t>(data, i);
+  case DType::I32: return as<int32_t>(data, i);
+  case DType::I8: return as<int8_t>(data, i);
+  case DType::U8: return as<uint8_t>(data, i);
+  case DType::Bool: return as<uint8_t>(data, i) != 0; // any nonzero byte reads as true
   case DType::Undefined: break;
   }
-  return v;
+  return 0;
 }
 
 std::string summarize(const TensorDesc& desc, const void* data) {
-  const std::vector<double> v = toDoubles(desc, data);
-  if (v.empty()) return desc.toString() + " (empty)";
-  double lo = v[0], hi = v[0], sum = 0;
-  size_t arg = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] > hi) {
-      hi = v[i];
+  // Element by element: no copy of the tensor (it may be most of the memory there is).
+  const int64_t n = desc.numel();
+  if (n == 0) return desc.toString() + " (empty)";
+  double lo = valueAt(desc, data, 0), hi = lo, sum = 0;
+  int64_t arg = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = valueAt(desc, data, i);
+    if (v > hi) {
+      hi = v;
       arg = i;
     }
-    lo = std::min(lo, v[i]);
-    sum += v[i];
+    lo = std::min(lo, v);
+    sum += v;
   }
   char buf[160];
-  std::snprintf(buf, sizeof buf, " min %.5g max %.5g mean %.5g argmax %zu", lo, hi, sum / v.size(),
-                arg);
+  std::snprintf(buf, sizeof buf, " min %.5g max %.5g mean %.5g argmax %lld", lo, hi,
+                sum / static_cast<double>(n), static_cast<long long>(arg));
   return desc.toString() + buf;
 }
 
@@ -153,14 +153,18 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
             shapeToString(expected.desc.shape);
     return c;
   }
-  const std::vector<double> a = toDoubles(desc, actual);
-  const std::vector<double> e = toDoubles(expected.desc, expected.bytes.data());
-  size_t worst = 0;
+  const int64_t n = desc.numel();
+  const void* ref = expected.bytes.data();
+  const auto a = [&](int64_t i) { return valueAt(desc, actual, i); };
+  const auto e = [&](int64_t i) { return valueAt(expected.desc, ref, i); };
+  int64_t worst = 0;
   double worstExcess = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double err = std::fabs(a[i] - e[i]);
-    if (!(err <= atol + rtol * std::fabs(e[i]))) { // NaN fails too
-      const double excess = std::isnan(err) ? INFINITY : err - atol - rtol * std::fabs(e[i]);
+  bool aConstant = true, eConstant = true;
+  for (int64_t i = 0; i < n; ++i) {
+    const double ai = a(i), ei = e(i);
+    const double err = std::fabs(ai - ei);
+    if (!(err <= atol + rtol * std::fabs(ei))) { // NaN fails too
+      const double excess = std::isnan(err) ? INFINITY : err - atol - rtol * std::fabs(ei);
       if (c.ok || excess > worstExcess) {
         worst = i;
         worstExcess = excess;
@@ -168,21 +172,20 @@ Comparison compareTensors(const TensorDesc& desc, const void* actual, const Host
       c.ok = false;
     }
     c.maxAbsErr = std::max(c.maxAbsErr, err);
-    if (std::fabs(e[i]) > atol) c.maxRelErr = std::max(c.maxRelErr, err / std::fabs(e[i]));
+    if (std::fabs(ei) > atol) c.maxRelErr = std::max(c.maxRelErr, err / std::fabs(ei));
+    aConstant = aConstant && ai == a(0);
+    eConstant = eConstant && ei == e(0);
   }
   if (!c.ok) {
     char buf[200];
-    std::snprintf(buf, sizeof buf, "element %zu is %.6g, reference %.6g", worst, a[worst],
-                  e[worst]);
+    std::snprintf(buf, sizeof buf, "element %lld is %.6g, reference %.6g",
+                  static_cast<long long>(worst), a(worst), e(worst));
     c.why = buf;
     return c;
   }
-  auto isConstant = [](const std::vector<double>& v) {
-    return std::all_of(v.begin(), v.end(), [&](double x) { return x == v[0]; });
-  };
-  if (a.size() > 1 && isConstant(a) && !isConstant(e)) {
+  if (n > 1 && aConstant && !eConstant) {
     c.ok = false;
-    c.why = "output is constant (" + std::to_string(a[0]) + ") but the reference varies";
+    c.why = "output is constant (" + std::to_string(a(0)) + ") but the reference varies";
   }
   return c;
 }

@@ -18,8 +18,8 @@ struct HostTensor {
 Result<HostTensor> readTensorFile(const std::string& path);
 HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_t seed);
 
-// Elements as doubles (any dtype).
-std::vector<double> toDoubles(const TensorDesc& desc, const void* data);
+// Element i as a double (a bool: any nonzero byte is 1).
+double valueAt(const TensorDesc& desc, const void* data, int64_t i);
 std::string summarize(const TensorDesc& desc, const void* data);
 
 struct Comparison {

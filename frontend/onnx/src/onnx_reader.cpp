@@ -1,7 +1,9 @@
+#include "tessel/core/file.h"
 #include "tessel/frontend/onnx_model.h"
 
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <onnx/onnx_pb.h>
 #include <set>
 
@@ -46,6 +48,10 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
     case DType::Undefined: break;
     }
   }
+  // Bools are one byte each, 0 or 1 everywhere in Tessel: raw bytes other than 0 read as true.
+  if (*dt == DType::Bool)
+    for (uint8_t& b : *bytes)
+      b = b != 0;
   if (bytes->size() != want)
     return corrupt("tensor '" + t.name() + "' holds " + std::to_string(bytes->size()) +
                    " bytes, its shape " + shapeToString(out.desc.shape) + " needs " +
@@ -139,11 +145,8 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
 }
 
 Result<std::vector<uint8_t>> readFileBytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return ioError("cannot open '" + path + "'");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (f.bad()) return ioError("cannot read '" + path + "'");
-  return bytes;
+  // Protobuf messages stop at 2 GiB; a larger file is refused before it is read.
+  return readRegularFile(path, std::numeric_limits<int32_t>::max());
 }
 
 Result<OnnxModel> readOnnxModel(const std::string& path) {

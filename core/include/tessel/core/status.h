@@ -15,6 +15,7 @@ enum class StatusCode {
   kNotFound,
   kIo,
   kInternal,
+  kResourceExhausted, // over a memory or size budget (the limit is in the message)
 };
 
 class [[nodiscard]] Status {
@@ -48,6 +49,9 @@ inline Status internalError(std::string m) {
 }
 inline Status ioError(std::string m) {
   return {StatusCode::kIo, std::move(m)};
+}
+inline Status resourceExhausted(std::string m) {
+  return {StatusCode::kResourceExhausted, std::move(m)};
 }
 
 // A value or the Status that explains why there is none.
