@@ -87,6 +87,11 @@ Status validateMatMul(const MatMulParams& m, const std::vector<const TensorDesc*
     return corrupt("matmul bias strides reach outside bias");
   if (m.k == 0) return Status::ok();
   if (m.k > in[0]->numel() || m.k > in[1]->numel()) return corrupt("matmul k exceeds its operands");
+  // Each product sums k distinct elements of a row of a and of a column of b: a zero stride
+  // along k would let a tiny file ask for any amount of work.
+  if (m.k > 1 && (m.aStrides[2] == 0 || m.bStrides[1] == 0))
+    return corrupt("matmul k = " + std::to_string(m.k) +
+                   " walks no elements of its operands (zero stride along k)");
   if (!stridedReach({m.batch, m.m, m.k}, {m.aStrides.begin(), m.aStrides.end()}, &reach) ||
       reach >= in[0]->numel())
     return corrupt("matmul a strides reach outside a");
@@ -172,6 +177,7 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
           checkRegionBounds(reg, in[reg.source]->storageNumel(), out.storageNumel()));
       if (in[reg.source]->dtype != out.dtype) return corrupt("raster source dtype differs");
     }
+    if (!r.fill) return checkRegionsCover(r.regions, out.storageNumel());
     return Status::ok();
   }
   case PrimitiveKind::View:

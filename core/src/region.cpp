@@ -2,7 +2,9 @@
 
 #include "tessel/core/checked_math.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
 
 namespace tessel {
 namespace {
@@ -34,6 +36,99 @@ Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount) {
   if (!viewRange(r.dst, r.size, &lo, &hi) || lo < 0 || hi >= dstCount)
     return corrupt("region writes outside its destination (" + std::to_string(dstCount) +
                    " elements)");
+  return Status::ok();
+}
+
+namespace {
+
+// Marks [begin, begin + n) in a bitmap of 64-bit words.
+void markRange(std::vector<uint64_t>& bits, int64_t begin, int64_t n) {
+  for (int64_t i = begin, end = begin + n; i < end;) {
+    const int64_t word = i / 64, bit = i % 64;
+    const int64_t take = std::min<int64_t>(64 - bit, end - i);
+    const uint64_t mask = take == 64 ? ~uint64_t{0} : ((uint64_t{1} << take) - 1) << bit;
+    bits[static_cast<size_t>(word)] |= mask;
+    i += take;
+  }
+}
+
+} // namespace
+
+Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
+  if (dstCount <= 0) return Status::ok();
+  // Regions are bounds-checked already (each volume <= dstCount, so no sum below overflows).
+  int64_t total = 0;
+  for (const Region& r : regions)
+    total += r.size[0] * r.size[1] * r.size[2];
+  const std::string of = " of its " + std::to_string(dstCount) + " output elements";
+  if (total < dstCount)
+    return corrupt("raster without fill writes at most " + std::to_string(total) + of);
+  // The check walks what a run walks: a raster writing its output many times over is refused.
+  if (total / 8 > dstCount)
+    return corrupt("raster regions write " + std::to_string(total) +
+                   " elements, more than 8 times" + of);
+  if (dstCount > kCoverBitmapLimit) {
+    // Too large for a bitmap: provable only as dense, disjoint regions that add up.
+    std::vector<std::pair<int64_t, int64_t>> spans;
+    for (const Region& r : regions) {
+      int64_t lo = 0, hi = 0;
+      const int64_t volume = r.size[0] * r.size[1] * r.size[2];
+      if (volume == 0) continue;
+      viewRange(r.dst, r.size, &lo, &hi);
+      // Dense: the axes of more than one element, by stride, each exactly as long as the ones
+      // inside it (so no element is reached twice), spanning exactly the volume.
+      std::vector<std::pair<int64_t, int64_t>> axes; // |stride|, size
+      for (int a = 0; a < 3; ++a)
+        if (r.size[a] > 1)
+          axes.emplace_back(r.dst.stride[a] < 0 ? -r.dst.stride[a] : r.dst.stride[a], r.size[a]);
+      std::sort(axes.begin(), axes.end());
+      int64_t inner = 1;
+      bool dense = true;
+      for (const auto& [stride, size] : axes) {
+        dense = dense && stride == inner;
+        inner *= size;
+      }
+      if (!dense || hi - lo + 1 != volume)
+        return unsupported("raster without fill over " + std::to_string(dstCount) +
+                           " elements: its cover cannot be verified (a region is not dense)");
+      spans.emplace_back(lo, hi);
+    }
+    std::sort(spans.begin(), spans.end());
+    int64_t next = 0;
+    for (const auto& [lo, hi] : spans) {
+      if (lo != next)
+        return corrupt("raster without fill leaves output element " + std::to_string(next) +
+                       " unwritten or writes it twice");
+      next = hi + 1;
+    }
+    if (next != dstCount) return corrupt("raster without fill leaves its last elements unwritten");
+    return Status::ok();
+  }
+  std::vector<uint64_t> bits(static_cast<size_t>((dstCount + 63) / 64), 0);
+  for (const Region& r : regions) {
+    if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
+    for (int64_t i = 0; i < r.size[0]; ++i)
+      for (int64_t j = 0; j < r.size[1]; ++j) {
+        const int64_t row = r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1];
+        if (r.dst.stride[2] == 1) {
+          markRange(bits, row, r.size[2]);
+          continue;
+        }
+        for (int64_t k = 0; k < r.size[2]; ++k) {
+          const int64_t at = row + k * r.dst.stride[2];
+          bits[static_cast<size_t>(at / 64)] |= uint64_t{1} << (at % 64);
+        }
+      }
+  }
+  for (int64_t w = 0; w < static_cast<int64_t>(bits.size()); ++w) {
+    const int64_t valid = std::min<int64_t>(64, dstCount - w * 64);
+    const uint64_t full = valid == 64 ? ~uint64_t{0} : (uint64_t{1} << valid) - 1;
+    if (bits[static_cast<size_t>(w)] != full)
+      return corrupt(
+          "raster without fill leaves output element " +
+          std::to_string(w * 64 + __builtin_ctzll(~bits[static_cast<size_t>(w)] & full)) +
+          " unwritten" + " (" + std::to_string(dstCount) + " elements)");
+  }
   return Status::ok();
 }
 

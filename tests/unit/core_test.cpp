@@ -78,3 +78,61 @@ TEST_CASE("names round-trip through the X-macro lists") {
   CHECK(dtypeToOnnx(DType::I64) == 7);
   CHECK_FALSE(dtypeFromOnnx(16).has_value());
 }
+
+TEST_CASE("a raster without fill must write every output element") {
+  // A 2x3 output from a 3x2 input: the transpose (one region), then damaged covers.
+  std::vector<TensorDesc> t = {{DType::F32, {3, 2}}, {DType::F32, {2, 3}}};
+  RasterParams r;
+  r.regions = {Region{0, {0, {0, 1, 2}}, {0, {0, 3, 1}}, {1, 2, 3}}};
+  Primitive p{r, {0}, {1}, "transpose"};
+  CHECK(validatePrimitive(p, t).isOk());
+  // One element short: the last column of the second row.
+  p.params = RasterParams{{Region{0, {0, {0, 1, 2}}, {0, {0, 3, 1}}, {1, 2, 2}},
+                           Region{0, {4, {0, 0, 1}}, {2, {0, 0, 1}}, {1, 1, 1}}},
+                          std::nullopt};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("writes at most 5 of its 6"));
+  // Six writes, one element twice and one never.
+  p.params = RasterParams{{Region{0, {0, {0, 1, 2}}, {0, {0, 3, 1}}, {1, 2, 2}},
+                           Region{0, {4, {0, 0, 1}}, {2, {0, 0, 1}}, {1, 1, 1}},
+                           Region{0, {5, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 1}}},
+                          std::nullopt};
+  CHECK_THAT(validatePrimitive(p, t).message(),
+             Catch::Contains("leaves output element 5 unwritten"));
+  // No regions at all; with a fill the same raster is fine.
+  p.params = RasterParams{};
+  CHECK_FALSE(validatePrimitive(p, t).isOk());
+  p.params = RasterParams{{}, 0.0};
+  CHECK(validatePrimitive(p, t).isOk());
+  // Writing the output many times over is refused (a run would do that work).
+  std::vector<Region> many(50, Region{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 6}});
+  p.params = RasterParams{many, std::nullopt};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("more than 8 times"));
+}
+
+TEST_CASE("raster cover past the bitmap limit: dense disjoint regions only") {
+  const int64_t n = kCoverBitmapLimit + 10, half = n / 2;
+  const Region lo{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, half}};
+  const Region hi{0, {0, {0, 0, 1}}, {half, {0, 0, 1}}, {1, 1, n - half}};
+  CHECK(checkRegionsCover({hi, lo}, n).isOk());
+  Region gap = hi;
+  gap.dst.offset += 1;
+  gap.size[2] -= 1;
+  CHECK_FALSE(checkRegionsCover({lo, gap}, n).isOk());
+  // Two rows of a strided region (not dense) cannot be verified this way.
+  const Region strided{0, {0, {0, 0, 1}}, {0, {0, 2, 1}}, {1, 2, 1}};
+  const Status s = checkRegionsCover({lo, hi, strided}, n);
+  CHECK(s.code() == StatusCode::kUnsupported);
+}
+
+TEST_CASE("matmul: k must walk its operands") {
+  std::vector<TensorDesc> t = {{DType::F32, {2, 5}}, {DType::F32, {5, 3}}, {DType::F32, {2, 3}}};
+  MatMulParams m;
+  m.m = 2, m.n = 3, m.k = 5;
+  m.aStrides = {0, 5, 1};
+  m.bStrides = {0, 3, 1};
+  Primitive p{m, {0, 1}, {2}, "gemm"};
+  CHECK(validatePrimitive(p, t).isOk());
+  m.aStrides = {0, 5, 0}; // the same element of a k times
+  p.params = m;
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("zero stride along k"));
+}

@@ -28,6 +28,13 @@ struct Region {
 // Checks that every element a region touches lies inside [0, srcCount) and [0, dstCount).
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount);
 
+// Checks that bounds-checked regions write every one of dstCount elements (a raster without a
+// fill: otherwise its output would keep whatever the arena held). Exact up to kCoverBitmapLimit
+// elements (a bitmap); larger outputs must be dense, disjoint regions. Regions writing more than
+// 8 times the output are refused (a run would do that work).
+inline constexpr int64_t kCoverBitmapLimit = int64_t{1} << 28;
+Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount);
+
 // Number of int64 values one region flattens to (MLIR attribute and tests use this form).
 inline constexpr int kRegionFlatSize = 12;
 std::vector<int64_t> flattenRegions(const std::vector<Region>& regions);
