@@ -73,6 +73,10 @@ typedef struct {
   size_t struct_size;  /* sizeof(tessel_session_options) as the caller compiled it */
   const char* backend; /* NULL or "" = the artifact's plan; otherwise preferred where it can */
   int32_t threads; /* kernel threads, the caller included; 0 = every core this process may use */
+  /* Bytes the session's arenas (tensors, workspace) may take; 0 = half the physical memory. A
+   * model needing more fails in tessel_session_create with TESSEL_RESOURCE_EXHAUSTED before
+   * anything is allocated. */
+  int64_t memory_budget;
 } tessel_session_options;
 
 void tessel_session_options_init(tessel_session_options* options);

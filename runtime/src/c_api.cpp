@@ -88,6 +88,12 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
                                      " is outside 0..1024");
     opts.threads = o->threads;
   }
+  if (has(offsetof(tessel_session_options, memory_budget), sizeof o->memory_budget)) {
+    if (o->memory_budget < 0)
+      return tessel::invalidArgument("memory_budget " + std::to_string(o->memory_budget) +
+                                     " is negative");
+    opts.memoryBudget = o->memory_budget;
+  }
   return opts;
 }
 

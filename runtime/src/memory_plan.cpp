@@ -1,7 +1,11 @@
 #include "tessel/runtime/memory_plan.h"
 
 #include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
 #include <numeric>
+#include <queue>
 
 namespace tessel {
 namespace {
@@ -12,13 +16,18 @@ int64_t alignUp(int64_t v) {
 
 } // namespace
 
-ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers) {
-  ArenaLayout layout;
-  layout.offsets.assign(buffers.size(), 0);
-  std::vector<int64_t> bytes(buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i)
-    bytes[i] = alignUp(std::max<int64_t>(buffers[i].bytes, 1));
-  // Greedy by size: each buffer takes the lowest offset free during its whole lifetime.
+namespace {
+// a + b, or INT64_MAX when that overflows (sizes come from untrusted files: the session's
+// budget then refuses the plan).
+int64_t addSat(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
+// Greedy by size: each buffer takes the lowest offset free during its whole lifetime. The
+// tightest packing of the two here, but each buffer looks at every buffer placed before it.
+void packBySize(const std::vector<Lifetime>& buffers, const std::vector<int64_t>& bytes,
+                ArenaLayout* layout) {
   std::vector<size_t> order(buffers.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -31,19 +40,109 @@ ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers) {
     for (size_t pi : placed) {
       const Lifetime& o = buffers[pi];
       if (o.last < b.first || b.last < o.first) continue;
-      busy.emplace_back(layout.offsets[pi], layout.offsets[pi] + bytes[pi]);
+      busy.emplace_back(layout->offsets[pi], addSat(layout->offsets[pi], bytes[pi]));
     }
     std::sort(busy.begin(), busy.end());
     int64_t offset = 0;
     for (auto [lo, hi] : busy) {
-      if (offset + bytes[bi] <= lo) break;
+      if (addSat(offset, bytes[bi]) <= lo) break;
       offset = std::max(offset, hi);
     }
-    layout.offsets[bi] = offset;
+    layout->offsets[bi] = offset;
     placed.push_back(bi);
-    layout.arenaBytes = std::max(layout.arenaBytes, offset + bytes[bi]);
-    layout.unsharedBytes += bytes[bi];
+    layout->arenaBytes = std::max(layout->arenaBytes, addSat(offset, bytes[bi]));
   }
+}
+
+// In order of first use, each buffer takes the smallest free block that holds it (blocks freed
+// when their buffer's lifetime ends, neighbours merged), else the arena grows: O(n log n).
+void packInOrder(const std::vector<Lifetime>& buffers, const std::vector<int64_t>& bytes,
+                 ArenaLayout* layout) {
+  std::vector<size_t> order(buffers.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return buffers[a].first != buffers[b].first ? buffers[a].first < buffers[b].first
+                                                : bytes[a] > bytes[b];
+  });
+  std::map<int64_t, int64_t> freeAt;          // offset -> size
+  std::multimap<int64_t, int64_t> freeBySize; // size -> offset
+  std::priority_queue<std::pair<int64_t, size_t>, std::vector<std::pair<int64_t, size_t>>,
+                      std::greater<>>
+      live; // (last, buffer)
+  int64_t top = 0;
+  const auto eraseBySize = [&](int64_t size, int64_t offset) {
+    auto [lo, hi] = freeBySize.equal_range(size);
+    for (auto it = lo; it != hi; ++it)
+      if (it->second == offset) {
+        freeBySize.erase(it);
+        return;
+      }
+  };
+  const auto release = [&](int64_t offset, int64_t size) {
+    auto next = freeAt.lower_bound(offset);
+    if (next != freeAt.end() && next->first == addSat(offset, size)) { // merge the block after
+      size = addSat(size, next->second);
+      eraseBySize(next->second, next->first);
+      next = freeAt.erase(next);
+    }
+    if (next != freeAt.begin()) { // merge the block before
+      auto prev = std::prev(next);
+      if (addSat(prev->first, prev->second) == offset) {
+        offset = prev->first;
+        size = addSat(size, prev->second);
+        eraseBySize(prev->second, prev->first);
+        freeAt.erase(prev);
+      }
+    }
+    if (addSat(offset, size) == top) { // the arena's end: shrink back
+      top = offset;
+      return;
+    }
+    freeAt[offset] = size;
+    freeBySize.emplace(size, offset);
+  };
+  for (size_t bi : order) {
+    while (!live.empty() && live.top().first < buffers[bi].first) {
+      const size_t done = live.top().second;
+      live.pop();
+      release(layout->offsets[done], bytes[done]);
+    }
+    auto fit = freeBySize.lower_bound(bytes[bi]);
+    if (fit != freeBySize.end()) {
+      const int64_t offset = fit->second, size = fit->first;
+      freeBySize.erase(fit);
+      freeAt.erase(offset);
+      layout->offsets[bi] = offset;
+      if (size > bytes[bi]) {
+        freeAt[offset + bytes[bi]] = size - bytes[bi];
+        freeBySize.emplace(size - bytes[bi], offset + bytes[bi]);
+      }
+    } else {
+      layout->offsets[bi] = top;
+      top = addSat(top, bytes[bi]);
+    }
+    layout->arenaBytes = std::max(layout->arenaBytes, addSat(layout->offsets[bi], bytes[bi]));
+    live.emplace(buffers[bi].last, bi);
+  }
+}
+
+} // namespace
+
+ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers) {
+  ArenaLayout layout;
+  layout.offsets.assign(buffers.size(), 0);
+  std::vector<int64_t> bytes(buffers.size());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const int64_t b = std::max<int64_t>(buffers[i].bytes, 1);
+    bytes[i] = b > std::numeric_limits<int64_t>::max() - kArenaAlignment
+                   ? std::numeric_limits<int64_t>::max() / kArenaAlignment * kArenaAlignment
+                   : alignUp(b);
+    layout.unsharedBytes = addSat(layout.unsharedBytes, bytes[i]);
+  }
+  if (buffers.size() <= kPackBySizeLimit)
+    packBySize(buffers, bytes, &layout);
+  else
+    packInOrder(buffers, bytes, &layout);
   return layout;
 }
 

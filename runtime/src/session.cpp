@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <map>
+#include <unistd.h>
 
 namespace tessel {
 
@@ -59,6 +61,10 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const PreparedM
   std::unique_ptr<Session> s(new Session());
   s->model_ = std::move(model);
   s->threads_ = options.threads > 0 ? options.threads : defaultThreadCount();
+  if (options.memoryBudget < 0)
+    return invalidArgument("memory budget " + std::to_string(options.memoryBudget) +
+                           " is negative");
+  s->budget_ = options.memoryBudget > 0 ? options.memoryBudget : defaultMemoryBudget();
   TESSEL_RETURN_IF_ERROR(s->build());
   TESSEL_RETURN_IF_ERROR(s->allocate());
   // Constants a device reads are uploaded once, here.
@@ -145,8 +151,23 @@ Status Session::allocate() {
     s.workspace = static_cast<int>(lifetimes.size());
     lifetimes.push_back({bytes, i, i});
   }
+  // Every space's arena is planned, and the total checked against the budget, before any is
+  // allocated: a file declaring huge tensors fails here, not in the allocator.
+  std::vector<ArenaLayout> layouts;
+  int64_t total = 0;
   for (Plan::Space& space : plan.spaces) {
-    const ArenaLayout layout = packLifetimes(space.lifetimes);
+    layouts.push_back(packLifetimes(space.lifetimes));
+    if (__builtin_add_overflow(total, layouts.back().arenaBytes, &total))
+      total = std::numeric_limits<int64_t>::max();
+  }
+  if (total > budget_)
+    return resourceExhausted("the session needs " + std::to_string(total) +
+                             " bytes of arena (tensors and workspace at " +
+                             std::to_string(threads_) + " threads), over its memory budget of " +
+                             std::to_string(budget_) + " bytes");
+  for (size_t si = 0; si < plan.spaces.size(); ++si) {
+    Plan::Space& space = plan.spaces[si];
+    const ArenaLayout& layout = layouts[si];
     space.offsets = layout.offsets;
     arenaStats_.push_back({space.name, layout.arenaBytes, layout.unsharedBytes});
     auto arena = space.device->allocate(layout.arenaBytes);
@@ -236,6 +257,17 @@ Status Session::setInput(size_t i, const void* data, size_t bytes) {
     std::memcpy(dst, data, bytes);
   }
   return Status::ok();
+}
+
+void* Session::inputData(size_t i) {
+  const Program& prog = model_->program();
+  return i < prog.inputs.size() ? plan_->ref(prog.inputs[i]).hostPointer() : nullptr;
+}
+
+int64_t defaultMemoryBudget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return int64_t{4} << 30; // unknown: 4 GiB
+  return static_cast<int64_t>(pages) / 2 * page;
 }
 
 const void* Session::outputData(size_t i) const {

@@ -55,5 +55,21 @@ expect huge-warmup "--warmup expects a whole number" -- "$tessel" bench "$work/r
 expect bad-threads "--threads expects a whole number from 0 to 1024, got '-1'" -- "$tessel" run "$work/relu.tsl" --threads -1
 expect bad-rtol "--rtol expects a number >= 0, got 'nan'" -- "$tessel" check "$work" --rtol nan
 
+# Memory budgets: a session whose arena would pass it fails before anything is allocated (and a
+# model declaring 1 TiB tensors against the default budget, half the memory, stays small).
+expect over-budget "over its memory budget of 67108864 bytes" -- "$tessel" run "$work/big.onnx" --memory-budget 64MiB
+expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
+"$tessel" convert "$work/huge.onnx" -o "$work/huge.tsl" >/dev/null 2>&1 || { echo "FAIL: cannot convert huge.onnx"; failures=$((failures + 1)); }
+expect huge-declared "over its memory budget" -- "$tessel" run "$work/huge.tsl"
+rss=$(/usr/bin/python3 -c "
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], capture_output=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)" "$tessel" run "$work/huge.tsl")
+if [ "$rss" -ge 64 ]; then
+  echo "FAIL huge-declared-rss: peak RSS $rss MiB (limit 64)"; failures=$((failures + 1))
+else
+  passed=$((passed + 1))
+fi
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]

@@ -7,9 +7,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def model(op, name, **attrs):
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+def model(op, name, dims=(1, 4), **attrs):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(dims))
     node = helper.make_node(op, ["x"], ["y"], name=name, **attrs)
     graph = helper.make_graph([node], "g", [x], [y])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -18,6 +18,9 @@ def model(op, name, **attrs):
 out = sys.argv[1]
 onnx.save(model("Relu", "relu_0"), f"{out}/relu.onnx")
 onnx.save(model("Einsum", "einsum_0"), f"{out}/unsupported.onnx")
+# Declares 256 MiB tensors, and 1 TiB ones: for the memory budget.
+onnx.save(model("Relu", "relu_big", (8192, 8192)), f"{out}/big.onnx")
+onnx.save(model("Relu", "relu_huge", (1 << 18, 1 << 20)), f"{out}/huge.onnx")
 np.save(f"{out}/x_ok.npy", np.ones((1, 4), np.float32))
 np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
 np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))

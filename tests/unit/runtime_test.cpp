@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <thread>
 #include <unistd.h>
 
@@ -410,4 +412,75 @@ TEST_CASE("bools are 0 or 1 at every boundary: inputs normalised, damaged consta
   auto bad = loadArtifact(writeArtifact(*prog, "test"));
   REQUIRE_FALSE(bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("bool constant 'c' holds the byte 3"));
+}
+
+TEST_CASE("packLifetimes: live buffers never overlap, either packing, any count") {
+  // Random lifetimes over a program of `steps` steps; both packings (by size below
+  // kPackBySizeLimit buffers, in first-use order above) must keep buffers alive at the same
+  // step apart, and the arena must hold the busiest step.
+  for (size_t count : {size_t{1}, size_t{7}, size_t{300}, kPackBySizeLimit + 1, size_t{20000}}) {
+    INFO(count << " buffers");
+    std::mt19937 rng(static_cast<uint32_t>(count));
+    const int64_t steps = static_cast<int64_t>(count) / 2 + 3;
+    std::vector<Lifetime> buffers;
+    for (size_t i = 0; i < count; ++i) {
+      const int64_t first = std::uniform_int_distribution<int64_t>(0, steps - 1)(rng);
+      const int64_t len = std::uniform_int_distribution<int64_t>(0, 6)(rng);
+      buffers.push_back({std::uniform_int_distribution<int64_t>(0, 5000)(rng), first,
+                         std::min(steps - 1, first + len)});
+    }
+    const ArenaLayout a = packLifetimes(buffers);
+    REQUIRE(a.offsets.size() == count);
+    // Per step, the live buffers' byte ranges, checked pairwise after sorting.
+    std::vector<std::vector<size_t>> liveAt(static_cast<size_t>(steps));
+    for (size_t i = 0; i < count; ++i)
+      for (int64_t s = buffers[i].first; s <= buffers[i].last; ++s)
+        liveAt[static_cast<size_t>(s)].push_back(i);
+    int64_t busiest = 0;
+    const auto size = [&](size_t i) {
+      return (std::max<int64_t>(buffers[i].bytes, 1) + kArenaAlignment - 1) / kArenaAlignment *
+             kArenaAlignment;
+    };
+    for (auto& live : liveAt) {
+      std::sort(live.begin(), live.end(),
+                [&](size_t x, size_t y) { return a.offsets[x] < a.offsets[y]; });
+      int64_t sum = 0;
+      for (size_t k = 0; k < live.size(); ++k) {
+        sum += size(live[k]);
+        CHECK(a.offsets[live[k]] % kArenaAlignment == 0);
+        CHECK(a.offsets[live[k]] + size(live[k]) <= a.arenaBytes);
+        if (k + 1 < live.size())
+          REQUIRE(a.offsets[live[k]] + size(live[k]) <= a.offsets[live[k + 1]]);
+      }
+      busiest = std::max(busiest, sum);
+    }
+    CHECK(a.arenaBytes >= busiest);
+    CHECK(a.arenaBytes <= a.unsharedBytes);
+  }
+  // Sizes from a hostile file saturate instead of overflowing.
+  const int64_t huge = std::numeric_limits<int64_t>::max() / 2;
+  const ArenaLayout h = packLifetimes({{huge, 0, 1}, {huge, 0, 1}, {huge, 1, 2}});
+  CHECK(h.arenaBytes == std::numeric_limits<int64_t>::max());
+}
+
+TEST_CASE("a session over its memory budget fails before allocating, naming both numbers") {
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1024, 1024}}, nullptr},
+                   {"y", {DType::F32, {1024, 1024}}, nullptr}};
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"}};
+  prog->inputs = {0};
+  prog->outputs = {1};
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  SessionOptions so;
+  so.memoryBudget = 4 << 20; // x and y need 8 MiB
+  auto s = Session::create(prog, registry, so);
+  REQUIRE_FALSE(s.isOk());
+  CHECK(s.status().code() == StatusCode::kResourceExhausted);
+  CHECK_THAT(s.status().message(), Catch::Contains("over its memory budget of 4194304 bytes"));
+  so.memoryBudget = 16 << 20;
+  CHECK(Session::create(prog, registry, so).isOk());
+  so.memoryBudget = -1;
+  CHECK_FALSE(Session::create(prog, registry, so).isOk());
+  CHECK(defaultMemoryBudget() > 0);
 }

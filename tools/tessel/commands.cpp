@@ -144,6 +144,31 @@ Result<double> parseTolerance(const Args& a, const std::string& flag, const char
   return v;
 }
 
+// --memory-budget N[KiB|MiB|GiB]: bytes a session's arenas may take (0, the default: half the
+// physical memory).
+Result<int64_t> parseBytes(const Args& a, const std::string& flag) {
+  std::string t = a.get(flag, "0");
+  int64_t unit = 1;
+  for (const auto& [suffix, scale] : {std::pair<const char*, int64_t>{"KiB", int64_t{1} << 10},
+                                      {"MiB", int64_t{1} << 20},
+                                      {"GiB", int64_t{1} << 30}}) {
+    const std::string sfx(suffix);
+    if (t.size() > sfx.size() && t.compare(t.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      t.resize(t.size() - sfx.size());
+      unit = scale;
+    }
+  }
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(t.c_str(), &end, 10);
+  int64_t bytes = 0;
+  if (t.empty() || *end != '\0' || errno == ERANGE || n < 0 ||
+      __builtin_mul_overflow(static_cast<int64_t>(n), unit, &bytes))
+    return invalidArgument(flag + " expects bytes (a whole number, optionally with KiB, MiB or " +
+                           "GiB), got '" + a.get(flag, "0") + "'");
+  return bytes;
+}
+
 // --threads N: kernel threads, the caller included; 0 (the default) = every core we may use.
 Result<int> parseThreads(const Args& a) {
   TESSEL_ASSIGN_OR_RETURN(int64_t n, parseCount(a, "--threads", "0", 0, 1024));
@@ -167,45 +192,46 @@ Result<bool> parseChains(const Args& a) {
   return l == "auto";
 }
 
-// What the load decides that the flags can turn off (--layouts, --chains).
+// What the load decides that the flags can turn off or bound (--layouts, --chains,
+// --memory-budget).
 struct LoadChoices {
   bool blockedLayouts = true;
   bool chains = true;
+  int64_t memoryBudget = 0; // 0: the runtime's default
 };
 
-// A session with `inputs` set, in model input order.
+// A session with its inputs set, in model input order: given[i] when not null (its dtype and
+// shape checked), else seeded random values written straight into the session (the model's
+// declared sizes are checked against the memory budget first, by creating the session).
 Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
                                          const BackendRegistry& registry,
                                          const std::string& backend, int threads,
-                                         const std::vector<HostTensor>& inputs,
+                                         const std::vector<const HostTensor*>& given,
                                          const LoadChoices& load) {
   SessionOptions so;
   so.backend = backend;
   so.threads = threads;
   so.blockedLayouts = load.blockedLayouts;
   so.chains = load.chains;
+  so.memoryBudget = load.memoryBudget;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s, Session::create(prog, registry, so));
-  for (size_t i = 0; i < inputs.size(); ++i) {
+  for (size_t i = 0; i < prog->inputs.size(); ++i) {
     const ProgramTensor& t = prog->tensors[prog->inputs[i]];
-    if (inputs[i].desc.dtype != t.desc.dtype)
+    const HostTensor* in = i < given.size() ? given[i] : nullptr;
+    if (!in) {
+      fillRandom(t.desc, s->inputData(i), 1234 + i);
+      continue;
+    }
+    if (in->desc.dtype != t.desc.dtype)
       return invalidArgument("input '" + t.name + "' expects " +
                              std::string(dtypeName(t.desc.dtype)) + ", got " +
-                             std::string(dtypeName(inputs[i].desc.dtype)));
-    if (inputs[i].desc.shape != t.desc.shape)
+                             std::string(dtypeName(in->desc.dtype)));
+    if (in->desc.shape != t.desc.shape)
       return invalidArgument("input '" + t.name + "' expects shape " + shapeToString(t.desc.shape) +
-                             ", got " + shapeToString(inputs[i].desc.shape));
-    TESSEL_RETURN_IF_ERROR(s->setInput(i, inputs[i].bytes.data(), inputs[i].bytes.size()));
+                             ", got " + shapeToString(in->desc.shape));
+    TESSEL_RETURN_IF_ERROR(s->setInput(i, in->bytes.data(), in->bytes.size()));
   }
   return s;
-}
-
-std::vector<HostTensor> randomInputs(const Program& prog) {
-  std::vector<HostTensor> ins;
-  for (size_t i = 0; i < prog.inputs.size(); ++i) {
-    const ProgramTensor& t = prog.tensors[prog.inputs[i]];
-    ins.push_back(randomTensor(t.name, t.desc, 1234 + i));
-  }
-  return ins;
 }
 
 double msSince(Clock::time_point t0) {
@@ -279,8 +305,8 @@ std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& ar
                                               std::vector<std::string> valued,
                                               const std::vector<std::string>& boolean,
                                               const char* usage) {
-  valued.insert(valued.end(),
-                {"--shape", "--threads", "--backend", "--backends", "--layouts", "--chains"});
+  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends", "--layouts",
+                               "--chains", "--memory-budget"});
   ModelCommand c{parse(argv, valued, boolean), {}};
   Status s;
   if (!c.args.error.empty())
@@ -300,6 +326,13 @@ std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& ar
       c.load.blockedLayouts = *layouts;
     else
       s = layouts.status();
+  }
+  if (s.isOk()) {
+    auto budget = parseBytes(c.args, "--memory-budget");
+    if (budget.isOk())
+      c.load.memoryBudget = *budget;
+    else
+      s = budget.status();
   }
   if (s.isOk()) {
     auto chains = parseChains(c.args);
@@ -338,19 +371,23 @@ Result<std::map<std::string, HostTensor>> givenInputs(const Args& a, ConvertOpti
   return given;
 }
 
-// Seeded random inputs, replaced by the given ones; a given name the model lacks is an error.
-Result<std::vector<HostTensor>> modelInputs(const Program& prog,
-                                            std::map<std::string, HostTensor> given) {
-  std::vector<HostTensor> inputs = randomInputs(prog);
-  for (auto& in : inputs) {
-    auto it = given.find(in.name);
+// The given inputs by model input index (null: random); a given name the model lacks is an
+// error.
+Result<std::vector<const HostTensor*>> modelInputs(const Program& prog,
+                                                   const std::map<std::string, HostTensor>& given) {
+  std::vector<const HostTensor*> inputs(prog.inputs.size(), nullptr);
+  size_t used = 0;
+  for (size_t i = 0; i < prog.inputs.size(); ++i) {
+    auto it = given.find(prog.tensors[prog.inputs[i]].name);
     if (it == given.end()) continue;
-    in = std::move(it->second);
-    given.erase(it);
+    inputs[i] = &it->second;
+    ++used;
   }
-  if (!given.empty())
-    return invalidArgument("--input names '" + given.begin()->first +
-                           "', which is not a model input");
+  if (used != given.size())
+    for (const auto& [name, tensor] : given)
+      if (std::none_of(inputs.begin(), inputs.end(),
+                       [&](const HostTensor* t) { return t == &tensor; }))
+        return invalidArgument("--input names '" + name + "', which is not a model input");
   return inputs;
 }
 
@@ -380,7 +417,7 @@ Status runModel(ModelCommand& c) {
   const std::string& path = c.args.positional[0];
   TESSEL_ASSIGN_OR_RETURN(auto given, givenInputs(c.args, &c.options));
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog, loadModel(path, c.options));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, modelInputs(*prog, std::move(given)));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<const HostTensor*> inputs, modelInputs(*prog, given));
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   TESSEL_ASSIGN_OR_RETURN(
@@ -427,7 +464,10 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                            std::to_string(expected.size()) + " outputs, the model " +
                            std::to_string(prog->inputs.size()) + " and " +
                            std::to_string(prog->outputs.size()));
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, threads, inputs, load));
+  std::vector<const HostTensor*> given;
+  for (const HostTensor& t : inputs)
+    given.push_back(&t);
+  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, backend, threads, given, load));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   CaseResult r;
@@ -455,28 +495,34 @@ std::vector<fs::path> testDataSets(const fs::path& dir) {
 } // namespace
 
 int runCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(
-      argv, {"--input", "--output-dir"}, {},
-      "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
-      "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains auto|off]");
+  auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
+                             "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
+                             "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
+                             "auto|off] [--memory-budget N[KiB|MiB|GiB]]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"--rtol", "--atol", "--backend", "--threads", "--layouts", "--chains"}, {});
+  Args a = parse(
+      argv,
+      {"--rtol", "--atol", "--backend", "--threads", "--layouts", "--chains", "--memory-budget"},
+      {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
-                "[--threads N] [--layouts auto|plain] [--chains auto|off]");
+                "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
+                "N[KiB|MiB|GiB]]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto layouts = parseLayouts(a);
   if (!layouts.isOk()) return fail(layouts.status());
   auto chains = parseChains(a);
   if (!chains.isOk()) return fail(chains.status());
-  const LoadChoices load{*layouts, *chains};
+  auto budget = parseBytes(a, "--memory-budget");
+  if (!budget.isOk()) return fail(budget.status());
+  const LoadChoices load{*layouts, *chains, *budget};
   auto rtolArg = parseTolerance(a, "--rtol", "1e-3");
   if (!rtolArg.isOk()) return fail(rtolArg.status());
   auto atolArg = parseTolerance(a, "--atol", "1e-4");
@@ -578,18 +624,18 @@ Status printPerOp(Session& session, int runs) {
 }
 
 int benchCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
-                             "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
-                             "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
-                             "[--layouts auto|plain] [--chains auto|off]");
+  auto c = parseModelCommand(
+      argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
+      "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
+      "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
+      "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
   if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  auto session =
-      prepare(*prog, registry, a.get("--backend"), c->threads, randomInputs(**prog), c->load);
+  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, {}, c->load);
   if (!session.isOk()) return fail(session.status());
   auto warmupArg = parseCount(a, "--warmup", "2", 0, 1000000);
   if (!warmupArg.isOk()) return fail(warmupArg.status());

@@ -96,17 +96,15 @@ Result<HostTensor> readTensorFile(const std::string& path) {
   return HostTensor{t.name, t.desc, *t.bytes};
 }
 
-HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_t seed) {
-  HostTensor t{name, desc, std::vector<uint8_t>(static_cast<size_t>(desc.byteSize()))};
+void fillRandom(const TensorDesc& desc, void* data, uint64_t seed) {
+  std::memset(data, 0, static_cast<size_t>(desc.byteSize())); // other dtypes stay zero: indices
+  if (desc.dtype != DType::F32) return;                       // and masks are safer that way
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  auto* p = static_cast<float*>(data);
   const int64_t n = desc.numel();
-  if (desc.dtype == DType::F32) {
-    auto* p = reinterpret_cast<float*>(t.bytes.data());
-    for (int64_t i = 0; i < n; ++i)
-      p[i] = uni(rng);
-  } // other dtypes stay zero: indices and masks are safer that way
-  return t;
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = uni(rng);
 }
 
 double valueAt(const TensorDesc& desc, const void* data, int64_t i) {

@@ -16,7 +16,8 @@ struct HostTensor {
 
 // ONNX TensorProto (.pb) or NumPy (.npy, little-endian, C order).
 Result<HostTensor> readTensorFile(const std::string& path);
-HostTensor randomTensor(const std::string& name, const TensorDesc& desc, uint64_t seed);
+// Seeded uniform [-1, 1] floats over desc's bytes at data; zeros for other dtypes.
+void fillRandom(const TensorDesc& desc, void* data, uint64_t seed);
 
 // Element i as a double (a bool: any nonzero byte is 1).
 double valueAt(const TensorDesc& desc, const void* data, int64_t i);

@@ -25,6 +25,10 @@ struct ArenaLayout {
   int64_t unsharedBytes = 0;    // what the arena would need without reuse
 };
 
+// Up to kPackBySizeLimit buffers: greedy by size, lowest free offset (quadratic, the tightest);
+// more (a file with 100k primitives): first use order, best-fit free block (O(n log n)).
+// Sizes past INT64_MAX saturate there.
+inline constexpr size_t kPackBySizeLimit = 4096;
 ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers);
 
 struct MemoryPlan {

@@ -20,7 +20,13 @@ struct SessionOptions {
   int threads = 0;            // threads for kernels, the caller included; 0 = defaultThreadCount()
   bool blockedLayouts = true; // blocked layouts chosen at load (PreparedModel::create)
   bool chains = true;         // chains of primitives run by one kernel where a backend has one
+  // Bytes the session's arenas (tensors, inputs, outputs, workspace; every memory space) may
+  // take; a plan needing more fails before anything is allocated. 0 = defaultMemoryBudget().
+  int64_t memoryBudget = 0;
 };
+
+// Half the machine's physical memory: what a session may plan unless told otherwise.
+int64_t defaultMemoryBudget();
 
 class Session {
 public:
@@ -35,8 +41,11 @@ public:
   const Program& program() const { return model_->program(); }
   const PreparedModel& preparedModel() const { return *model_; }
   int threads() const { return threads_; }
-  // Copies bytes into input i; bytes must equal the input's byte size.
+  // Copies bytes into input i; bytes must equal the input's byte size. Bool bytes other than 0
+  // are stored as 1.
   Status setInput(size_t i, const void* data, size_t bytes);
+  // Input i's storage, to be filled in place before run() (host memory; a bool must be 0 or 1).
+  void* inputData(size_t i);
   Status run();
   // One executed step of a profiled run: a primitive's kernel (primitive >= 0; a chain's runs
   // primitives primitive..last) or a copy between memory spaces (primitive -1), with its wall
@@ -83,6 +92,7 @@ private:
 
   std::shared_ptr<const PreparedModel> model_;
   int threads_ = 1;
+  int64_t budget_ = 0;
   std::unique_ptr<Plan> plan_;
   std::vector<Arena> arenaStats_;
   int preloadCopies_ = 0;
