@@ -5,10 +5,12 @@
 #include "tessel/runtime/thread_pool.h"
 #include "tessel/tessel.h"
 
+#include <atomic>
 #include <cstddef>
 #include <map>
 #include <mutex>
 #include <new>
+#include <unordered_set>
 
 struct tessel_status_s {
   tessel_status_code code;
@@ -25,9 +27,50 @@ struct tessel_model_s {
 
 struct tessel_session_s {
   std::unique_ptr<tessel::Session> session;
+  // One caller at a time (docs/c-api.md): a second thread entering set_input, run or get_output
+  // while one is inside gets an error instead of a race.
+  std::atomic<bool> busy{false};
+  bool ran = false; // outputs exist only after a run
 };
 
 namespace {
+
+// Every live handle, so that a released or foreign pointer is refused (and a second release
+// ignored) instead of being dereferenced.
+std::mutex& handlesMutex() {
+  static std::mutex m;
+  return m;
+}
+std::unordered_set<const void*>& liveHandles() {
+  static std::unordered_set<const void*> live;
+  return live;
+}
+void track(const void* h) {
+  std::lock_guard<std::mutex> lock(handlesMutex());
+  liveHandles().insert(h);
+}
+bool isLive(const void* h) {
+  std::lock_guard<std::mutex> lock(handlesMutex());
+  return h && liveHandles().count(h) != 0;
+}
+bool untrack(const void* h) {
+  std::lock_guard<std::mutex> lock(handlesMutex());
+  return h && liveHandles().erase(h) != 0;
+}
+
+// Marks a session busy for the scope; `ok` is false when another thread holds it.
+class SessionUse {
+public:
+  explicit SessionUse(tessel_session_s* s) : s_(s), ok_(!s->busy.exchange(true)) {}
+  ~SessionUse() {
+    if (ok_) s_->busy.store(false);
+  }
+  bool ok() const { return ok_; }
+
+private:
+  tessel_session_s* s_;
+  bool ok_;
+};
 
 static_assert(TESSEL_DTYPE_F64 == static_cast<int>(tessel::DType::F64) &&
                   TESSEL_DTYPE_F32 == static_cast<int>(tessel::DType::F32) &&
@@ -68,6 +111,7 @@ tessel_status loaded(tessel::Result<std::shared_ptr<const tessel::Program>> prog
   if (!prog.isOk()) return fromStatus(prog.status());
   auto* m = new tessel_model_s();
   m->program = std::move(prog).value();
+  track(m);
   *out = m;
   return nullptr;
 }
@@ -145,27 +189,31 @@ tessel_status tessel_model_load_memory_borrowed(const void* data, size_t size, t
 }
 
 void tessel_model_release(tessel_model* model) {
-  delete model;
+  if (untrack(model)) delete model; // a second release, or a foreign pointer: nothing
 }
 
 size_t tessel_model_input_count(const tessel_model* m) {
-  return m ? m->program->inputs.size() : 0;
+  return isLive(m) ? m->program->inputs.size() : 0;
 }
 size_t tessel_model_output_count(const tessel_model* m) {
-  return m ? m->program->outputs.size() : 0;
+  return isLive(m) ? m->program->outputs.size() : 0;
 }
 
 tessel_status tessel_model_input_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return m ? infoOf(m, m->program->inputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
+  return isLive(m) ? infoOf(m, m->program->inputs, i, out)
+                   : make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
 }
 
 tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return m ? infoOf(m, m->program->outputs, i, out) : make(TESSEL_INVALID_ARGUMENT, "null model");
+  return isLive(m) ? infoOf(m, m->program->outputs, i, out)
+                   : make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
 }
 
 tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options, tessel_session** out) {
-  if (!model || !out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  if (!out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  if (!isLive(model))
+    return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
   return guarded([&]() -> tessel_status {
     auto opts = readOptions(options);
     if (!opts.isOk()) return fromStatus(opts.status());
@@ -185,28 +233,54 @@ tessel_status tessel_session_create(const tessel_model* model,
     auto session = tessel::Session::create(prepared, *opts);
     if (!session.isOk()) return fromStatus(session.status());
     s->session = std::move(session).value();
+    track(s.get());
     *out = s.release();
     return nullptr;
   });
 }
 
 void tessel_session_release(tessel_session* s) {
-  delete s;
+  if (untrack(s)) delete s; // a second release, or a foreign pointer: nothing
 }
 
+namespace {
+tessel_status badSession() {
+  return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown session handle");
+}
+tessel_status inUse() {
+  return make(TESSEL_INVALID_ARGUMENT,
+              "the session is in use by another thread (one caller at a time per session; "
+              "create a session per thread)");
+}
+} // namespace
+
 tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* data, size_t size) {
-  if (!s || (!data && size)) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  if (!isLive(s)) return badSession();
+  if (!data && size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
   return fromStatus(s->session->setInput(i, data, size));
 }
 
 tessel_status tessel_session_run(tessel_session* s) {
-  if (!s) return make(TESSEL_INVALID_ARGUMENT, "null session");
-  return guarded([&]() { return fromStatus(s->session->run()); });
+  if (!isLive(s)) return badSession();
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  return guarded([&]() {
+    tessel_status st = fromStatus(s->session->run());
+    s->ran = s->ran || st == nullptr;
+    return st;
+  });
 }
 
-tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const void** data,
+tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, const void** data,
                                         size_t* size) {
-  if (!s || !data || !size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  auto* s = const_cast<tessel_session*>(cs); // only the busy flag changes
+  if (!isLive(s)) return badSession();
+  if (!data || !size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
   const tessel::Program& p = s->session->program();
   if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
   *data = s->session->outputData(i);
@@ -215,11 +289,11 @@ tessel_status tessel_session_get_output(const tessel_session* s, size_t i, const
 }
 
 int64_t tessel_session_arena_bytes(const tessel_session* s) {
-  return s ? s->session->arenaBytes() : 0;
+  return isLive(s) ? s->session->arenaBytes() : 0;
 }
 
 int32_t tessel_session_threads(const tessel_session* s) {
-  return s ? s->session->threads() : 0;
+  return isLive(s) ? s->session->threads() : 0;
 }
 
 void tessel_session_options_init(tessel_session_options* o) {

@@ -167,6 +167,8 @@ MemoryPlan planMemory(const Program& program) {
     first[root] = std::min(first[root], i);
     last[root] = std::max(last[root], i);
   }
+  for (int32_t id : program.inputs) // kept for every run, like the outputs
+    last[plan.aliasOf[id]] = end;
   for (int32_t id : program.outputs)
     last[plan.aliasOf[id]] = end;
 

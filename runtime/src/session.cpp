@@ -132,6 +132,10 @@ Status Session::allocate() {
     first[root] = std::min(first[root], i);
     last[root] = std::max(last[root], i);
   }
+  // Inputs live for the whole session: set once, they serve every later run (a tensor planned
+  // into their storage after their last reader would change them under the caller).
+  for (int32_t id : prog.inputs)
+    last[plan.rootOf(id)] = end;
   for (int32_t id : plan.outputs)
     last[plan.rootOf(id)] = end;
   for (size_t id = 0; id < plan.tensors.size(); ++id) {

@@ -484,3 +484,91 @@ TEST_CASE("a session over its memory budget fails before allocating, naming both
   CHECK_FALSE(Session::create(prog, registry, so).isOk());
   CHECK(defaultMemoryBudget() > 0);
 }
+
+TEST_CASE("C API misuse: stale handles, outputs before a run, one session from two threads") {
+  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
+  tessel_model* model = nullptr;
+  REQUIRE(tessel_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  tessel_session* session = nullptr;
+  tessel_session_options opts;
+  tessel_session_options_init(&opts);
+  opts.memory_budget = 64; // the arena needs more
+  tessel_status st = tessel_session_create(model, &opts, &session);
+  REQUIRE(st != nullptr);
+  CHECK(tessel_status_get_code(st) == TESSEL_RESOURCE_EXHAUSTED);
+  tessel_status_free(st);
+  opts.memory_budget = 0;
+  REQUIRE(tessel_session_create(model, &opts, &session) == nullptr);
+
+  const void* out = nullptr;
+  size_t size = 0;
+  st = tessel_session_get_output(session, 0, &out, &size);
+  REQUIRE(st != nullptr);
+  CHECK_THAT(tessel_status_get_message(st), Catch::Contains("call tessel_session_run first"));
+  tessel_status_free(st);
+
+  // Two threads running one session: each call either runs or is refused, never both at once.
+  const float x[6] = {1, -2, 3, -4, 5, -6};
+  REQUIRE(tessel_session_set_input(session, 0, x, sizeof x) == nullptr);
+  std::atomic<int> ran{0}, refused{0}, other{0};
+  auto hammer = [&] {
+    for (int i = 0; i < 2000; ++i) {
+      tessel_status r = tessel_session_run(session);
+      if (!r)
+        ++ran;
+      else if (std::string(tessel_status_get_message(r)).find("in use by another thread") !=
+               std::string::npos)
+        ++refused;
+      else
+        ++other;
+      tessel_status_free(r);
+    }
+  };
+  std::thread a(hammer), b(hammer);
+  a.join();
+  b.join();
+  CHECK(ran + refused == 4000);
+  CHECK(other == 0);
+  CHECK(ran > 0);
+  REQUIRE(tessel_session_get_output(session, 0, &out, &size) == nullptr);
+  CHECK(static_cast<const float*>(out)[3] == 4.f);
+
+  // Released handles are refused, a second release does nothing.
+  tessel_session_release(session);
+  tessel_session_release(session);
+  st = tessel_session_run(session);
+  REQUIRE(st != nullptr);
+  CHECK_THAT(tessel_status_get_message(st), Catch::Contains("released or unknown session"));
+  tessel_status_free(st);
+  CHECK(tessel_session_arena_bytes(session) == 0);
+  tessel_model_release(model);
+  tessel_model_release(model);
+  CHECK(tessel_model_input_count(model) == 0);
+  st = tessel_session_create(model, nullptr, &session);
+  REQUIRE(st != nullptr);
+  CHECK(tessel_status_get_code(st) == TESSEL_INVALID_ARGUMENT);
+  tessel_status_free(st);
+}
+
+TEST_CASE("inputs set once serve every run: no tensor is planned into their storage") {
+  // smallProgram's x is read only by the first step; its transpose, two steps later, once took
+  // x's storage, so a second run without set_input read garbage.
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  for (const char* backend : {"reference", ""}) {
+    INFO("backend '" << backend << "'");
+    SessionOptions so;
+    so.backend = backend;
+    auto s = Session::create(smallProgram(), registry, so);
+    REQUIRE(s.isOk());
+    const float x[6] = {1, -2, 3, -4, 5, -6};
+    REQUIRE((*s)->setInput(0, x, sizeof x).isOk());
+    std::vector<float> first;
+    for (int run = 0; run < 3; ++run) {
+      REQUIRE((*s)->run().isOk());
+      const auto* y = static_cast<const float*>((*s)->outputData(0));
+      if (run == 0) first.assign(y, y + 6);
+      CHECK(std::vector<float>(y, y + 6) == first);
+    }
+  }
+}
