@@ -41,6 +41,12 @@ expect wrong-dtype "input 'x' expects f32, got i64" -- "$tessel" run "$work/relu
 expect unknown-input "--input names 'z', which is not a model input" -- "$tessel" run "$work/relu.tsl" --input "z=$work/x_ok.npy"
 expect bad-shape-flag "--shape expects NAME=DIMS" -- "$tessel" convert "$work/relu.onnx" -o "$work/r2.tsl" --shape x
 expect unknown-backend "no backend named 'gpu9'" -- "$tessel" run "$work/relu.tsl" --backend gpu9
+# Invalid ONNX: what the ONNX checker refuses, and opsets newer than the build knows.
+expect missing-attribute "Required attribute 'axis' is missing" -- "$tessel" convert "$work/no_axis.onnx" -o "$work/o.tsl"
+expect unknown-attribute "Unrecognized attribute: max for operator Clip" -- "$tessel" convert "$work/clip_attrs.onnx" -o "$work/o.tsl"
+expect value-twice "'y' has been used as output names multiple times" -- "$tessel" convert "$work/twice.onnx" -o "$work/o.tsl"
+expect future-opset "ONNX opset 99 is newer than the newest this build knows" -- "$tessel" convert "$work/opset99.onnx" -o "$work/o.tsl"
+expect ir-version-0 "does not have an ir_version set properly" -- "$tessel" convert "$work/ir0.onnx" -o "$work/o.tsl"
 # Files that are not regular files: refused without blocking (a FIFO would wait for a writer).
 mkfifo "$work/fifo.tsl" "$work/fifo.npy"
 expect fifo-model "is a FIFO, not a regular file" -- timeout 10 "$tessel" run "$work/fifo.tsl"

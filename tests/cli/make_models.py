@@ -17,7 +17,21 @@ def model(op, name, dims=(1, 4), **attrs):
 
 out = sys.argv[1]
 onnx.save(model("Relu", "relu_0"), f"{out}/relu.onnx")
-onnx.save(model("Einsum", "einsum_0"), f"{out}/unsupported.onnx")
+onnx.save(model("Einsum", "einsum_0", equation="ij->ij"), f"{out}/unsupported.onnx")
+# Invalid ONNX the ONNX checker rejects (and an opset from the future).
+onnx.save(model("Concat", "concat_no_axis"), f"{out}/no_axis.onnx")
+onnx.save(model("Clip", "clip_attrs", min=0.0, max=1.0), f"{out}/clip_attrs.onnx")
+x4 = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+y4 = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+twice = helper.make_graph([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Relu", ["x"], ["y"])],
+                          "g", [x4], [y4])
+onnx.save(helper.make_model(twice, opset_imports=[helper.make_opsetid("", 13)]), f"{out}/twice.onnx")
+future = model("Relu", "relu_future")
+future.opset_import[0].version = 99
+onnx.save(future, f"{out}/opset99.onnx")
+no_ir = model("Relu", "relu_no_ir")
+no_ir.ir_version = 0
+onnx.save(no_ir, f"{out}/ir0.onnx")
 # Declares 256 MiB tensors, and 1 TiB ones: for the memory budget.
 onnx.save(model("Relu", "relu_big", (8192, 8192)), f"{out}/big.onnx")
 onnx.save(model("Relu", "relu_huge", (1 << 18, 1 << 20)), f"{out}/huge.onnx")

@@ -49,7 +49,7 @@ mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
 mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")
 clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${artifactMain[@]}" -o "$out/artifact_fuzzer"
 clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${frontend[@]}" "${onnxMain[@]}" \
-  -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
+  -lonnx -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
 
 # run TARGET RUNS SEED_DIR...
 run() {

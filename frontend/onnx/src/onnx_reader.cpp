@@ -4,6 +4,8 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <set>
 
@@ -106,11 +108,29 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
   if (size > static_cast<size_t>(INT32_MAX) || !proto.ParseFromArray(data, static_cast<int>(size)))
     return corrupt("not a valid ONNX model (protobuf parse failed)");
   if (!proto.has_graph()) return corrupt("ONNX model has no graph");
+  // The ONNX checker (libonnx): names defined once (no value, input or initializer twice),
+  // every node's required attributes present and no unknown ones, the IR version and each
+  // opset ones libonnx knows, types of attributes and initializers.
+  try {
+    onnx::checker::check_model(proto);
+  } catch (const std::exception& e) {
+    std::string why = e.what();
+    why = why.substr(0, why.find('\n'));
+    return corrupt("not a valid ONNX model (the ONNX checker: " + why + ")");
+  }
   OnnxModel model;
   for (const auto& op : proto.opset_import())
     if (op.domain().empty() || op.domain() == "ai.onnx")
       model.opset = static_cast<int>(op.version());
   if (model.opset <= 0) return corrupt("ONNX model declares no default-domain opset");
+  // Operators of a newer opset may mean something else: refused, not guessed (the checker
+  // lets unknown opset versions through).
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  const auto onnxRange = ranges.find(onnx::ONNX_DOMAIN);
+  if (onnxRange != ranges.end() && model.opset > onnxRange->second.second)
+    return unsupported("ONNX opset " + std::to_string(model.opset) +
+                       " is newer than the newest this build knows (" +
+                       std::to_string(onnxRange->second.second) + ")");
   const auto& g = proto.graph();
   for (const auto& init : g.initializer()) {
     TESSEL_ASSIGN_OR_RETURN(OnnxTensor t, convertTensor(init));
