@@ -57,14 +57,56 @@ bool mayOverlap(const Region& a, const Region& b) {
   return false;
 }
 
+// The destination rows of a region never meet: strides positive and nested on the levels
+// longer than 1 (then each (i, j) row covers its own elements).
+bool rowsDisjoint(const Region& r) {
+  const auto& n = r.size;
+  std::array<int64_t, 3> st = r.dst.stride;
+  for (int l = 2; l >= 0; --l)
+    if (n[l] == 1) st[l] = l == 2 ? 1 : st[l + 1] * n[l + 1];
+  return st[2] > 0 && st[1] >= n[2] * st[2] && st[0] >= n[1] * st[1];
+}
+
+// First and last destination element a region writes.
+std::pair<int64_t, int64_t> dstSpan(const Region& r) {
+  int64_t lo = r.dst.offset, hi = r.dst.offset;
+  for (int l = 0; l < 3; ++l) {
+    const int64_t reach = (r.size[l] - 1) * r.dst.stride[l];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  return {lo, hi};
+}
+
+// Whether rows of the regions may go to threads in any order: no destination element is
+// written twice (else the later region, or row, must win and the rows keep their order).
+bool writesOnce(const std::vector<Region>& regions) {
+  for (const Region& r : regions)
+    if (r.size[0] * r.size[1] * r.size[2] > 0 && !rowsDisjoint(r)) return false;
+  for (size_t i = 0; i < regions.size(); ++i)
+    for (size_t j = i + 1; j < regions.size(); ++j) {
+      const Region &a = regions[i], &b = regions[j];
+      if (a.size[0] * a.size[1] * a.size[2] == 0 || b.size[0] * b.size[1] * b.size[2] == 0)
+        continue;
+      const auto [alo, ahi] = dstSpan(a);
+      const auto [blo, bhi] = dstSpan(b);
+      if (ahi < blo || bhi < alo) continue; // apart
+      if (a.size == b.size && a.dst.stride == b.dst.stride && !mayOverlap(a, b)) continue;
+      return false;
+    }
+  return true;
+}
+
 class RasterKernel final : public PreparedKernel {
 public:
   explicit RasterKernel(const RasterParams& p) : p_(p) {
     for (const Region& r : p.regions)
       rows_ += r.size[0] * r.size[1] * (r.size[2] > 0 ? 1 : 0);
+    // Pairwise checks are quadratic in the regions: past a few thousand (no converter rule
+    // emits that many), rows run in order on one thread.
+    ordered_ = p.regions.size() > 4096 || !writesOnce(p.regions);
     // Row by row across regions only when that cannot change the result: one shape, one
     // destination stride set, no element written twice.
-    interleaved_ = p.regions.size() > 1 &&
+    interleaved_ = !ordered_ && p.regions.size() > 1 &&
                    p.regions.front().size[0] * p.regions.front().size[1] >= 8; // rows to split
     for (const Region& r : p.regions)
       interleaved_ = interleaved_ && r.size == p.regions.front().size && r.size[2] > 0 &&
@@ -106,8 +148,10 @@ public:
           std::memcpy(dst + i * elem, v, elem);
       }
     }
-    // Tasks: runs of rows (i, j) over all regions, about 4 per thread.
-    const int64_t tasks = std::min<int64_t>(rows_, std::max(1, ctx.threads) * 4);
+    // Tasks: runs of rows (i, j) over all regions, about 4 per thread; one when an element is
+    // written twice (the later write must win).
+    const int64_t tasks = ordered_ ? std::min<int64_t>(rows_, 1)
+                                   : std::min<int64_t>(rows_, std::max(1, ctx.threads) * 4);
     if (tasks == 0) return Status::ok();
     if (interleaved_) {
       // Regions of one shape (a depth-to-space, an upsampling) take turns row by row, so the
@@ -203,6 +247,7 @@ private:
   }
 
   const RasterParams& p_;
+  bool ordered_ = false; // some element is written twice: rows in order, one thread
   int64_t rows_ = 0;
   bool interleaved_ = false; // every region of one shape
   std::vector<int> partner_; // interleaved: the region written with this one, -2 when this one is

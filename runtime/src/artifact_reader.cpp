@@ -133,15 +133,24 @@ std::vector<int32_t> ids(const flatbuffers::Vector<int32_t>* v) {
 }
 
 Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size) {
-  // Layout: 4-byte little-endian size of the rest, then the flatbuffer; the size catches
-  // truncation that would otherwise cut only trailing padding.
-  if (size < 12 || !flatbuffers::BufferHasIdentifier(bytes + 4, fb::ModelIdentifier()))
+  // Layout: 4-byte little-endian size of the flatbuffer, the flatbuffer, then an 8-byte
+  // trailer, FNV-1a 64 of every byte before it: the size catches truncation that would
+  // otherwise cut only trailing padding, the trailer any damage or edit anywhere (a changed
+  // `k` runs as validly as the original).
+  if (size < 20 || !flatbuffers::BufferHasIdentifier(bytes + 4, fb::ModelIdentifier()))
     return corrupt("not a Tessel artifact (missing TSL1 identifier)");
+  const size_t flat = size - 8;
   const uint32_t declared = flatbuffers::ReadScalar<uint32_t>(bytes);
-  if (declared != size - 4)
+  if (declared != flat - 4)
     return corrupt("artifact is " + std::to_string(size) + " bytes, its header says " +
-                   std::to_string(static_cast<uint64_t>(declared) + 4) + " (truncated or padded)");
-  flatbuffers::Verifier verifier(bytes, size, /*max_depth=*/16, /*max_tables=*/10'000'000);
+                   std::to_string(static_cast<uint64_t>(declared) + 12) + " (truncated or padded)");
+  uint64_t trailer = 0;
+  for (int i = 0; i < 8; ++i)
+    trailer |= static_cast<uint64_t>(bytes[flat + i]) << (8 * i);
+  if (fnv1a64(bytes, flat) != trailer)
+    return corrupt("artifact checksum mismatch (the file is damaged or was changed after it "
+                   "was written)");
+  flatbuffers::Verifier verifier(bytes, flat, /*max_depth=*/16, /*max_tables=*/10'000'000);
   if (!fb::VerifySizePrefixedModelBuffer(verifier))
     return corrupt("artifact failed flatbuffer verification");
   const fb::Model* m = fb::GetSizePrefixedModel(bytes);
@@ -151,8 +160,7 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   const auto* data = m->data();
   const uint8_t* blob = data ? data->data() : nullptr;
   const size_t blobSize = data ? data->size() : 0;
-  if (fnv1a64(blob, blobSize) != m->data_hash())
-    return corrupt("artifact constant data checksum mismatch");
+  // data_hash (the constants alone) is covered by the trailer; not hashed twice.
 
   auto prog = std::make_shared<Program>();
   if (!m->tensors() || !m->primitives()) return corrupt("artifact has no tensors or primitives");

@@ -110,7 +110,12 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
   auto model = fb::CreateModel(b, kArtifactFormatVersion, producerStr, tensorVec, primVec, inputVec,
                                outputVec, data, fnv1a64(blob.data(), blob.size()), target);
   fb::FinishSizePrefixedModelBuffer(b, model);
-  return {b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize()};
+  std::vector<uint8_t> out(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  // The trailer: FNV-1a 64 of every byte before it, little-endian.
+  const uint64_t hash = fnv1a64(out.data(), out.size());
+  for (int i = 0; i < 8; ++i)
+    out.push_back(static_cast<uint8_t>(hash >> (8 * i)));
+  return out;
 }
 
 } // namespace tessel

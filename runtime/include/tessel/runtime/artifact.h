@@ -10,7 +10,8 @@
 namespace tessel {
 
 // 2: per-tensor layouts, per-primitive kernel choice, the target table, post-op lists.
-inline constexpr uint32_t kArtifactFormatVersion = 2;
+// 3: a checksum trailer over the whole file.
+inline constexpr uint32_t kArtifactFormatVersion = 3;
 
 // Serializes a program (constants copied into the file, 64-byte aligned).
 std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer);
