@@ -9,7 +9,7 @@ packages=(
   # offline side: MLIR/LLVM 16 (pinned), clang for libFuzzer
   llvm-16-dev libmlir-16-dev mlir-16-tools llvm-16-tools clang-16 libclang-rt-16-dev
   # artifact schema and ONNX protobuf
-  flatbuffers-compiler libflatbuffers-dev protobuf-compiler libprotobuf-dev libonnx-dev
+  flatbuffers-compiler libflatbuffers-dev protobuf-compiler libprotobuf-dev libonnx-dev libxxhash-dev
   # tests: Catch2 v2, ONNX node test data, model export and references
   catch2 libonnx-testdata python3 python3-onnx python3-numpy python3-torch python3-torchvision
   python3-pil fonts-dejavu-core

@@ -1,5 +1,5 @@
 #include "artifact_generated.h"
-#include "fnv.h"
+#include "checksum.h"
 #include "tessel/core/file.h"
 #include "tessel/runtime/artifact.h"
 
@@ -134,7 +134,7 @@ std::vector<int32_t> ids(const flatbuffers::Vector<int32_t>* v) {
 
 Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size) {
   // Layout: 4-byte little-endian size of the flatbuffer, the flatbuffer, then an 8-byte
-  // trailer, FNV-1a 64 of every byte before it: the size catches truncation that would
+  // trailer, XXH3-64 of every byte before it: the size catches truncation that would
   // otherwise cut only trailing padding, the trailer any damage or edit anywhere (a changed
   // `k` runs as validly as the original).
   if (size < 20 || !flatbuffers::BufferHasIdentifier(bytes + 4, fb::ModelIdentifier()))
@@ -147,7 +147,7 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   uint64_t trailer = 0;
   for (int i = 0; i < 8; ++i)
     trailer |= static_cast<uint64_t>(bytes[flat + i]) << (8 * i);
-  if (fnv1a64(bytes, flat) != trailer)
+  if (artifactChecksum(bytes, flat) != trailer)
     return corrupt("artifact checksum mismatch (the file is damaged or was changed after it "
                    "was written)");
   flatbuffers::Verifier verifier(bytes, flat, /*max_depth=*/16, /*max_tables=*/10'000'000);

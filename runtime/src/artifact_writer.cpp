@@ -1,4 +1,5 @@
 #include "artifact_generated.h"
+#include "checksum.h"
 #include "fnv.h"
 #include "tessel/runtime/artifact.h"
 
@@ -111,8 +112,8 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
                                outputVec, data, fnv1a64(blob.data(), blob.size()), target);
   fb::FinishSizePrefixedModelBuffer(b, model);
   std::vector<uint8_t> out(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
-  // The trailer: FNV-1a 64 of every byte before it, little-endian.
-  const uint64_t hash = fnv1a64(out.data(), out.size());
+  // The trailer: XXH3-64 of every byte before it, little-endian.
+  const uint64_t hash = artifactChecksum(out.data(), out.size());
   for (int i = 0; i < 8; ++i)
     out.push_back(static_cast<uint8_t>(hash >> (8 * i)));
   return out;

@@ -1,6 +1,6 @@
 // libFuzzer target: the artifact loader on arbitrary bytes. Whatever loads must also run (on
 // small programs) without memory errors: the loader's validation is what makes that safe.
-#include "../../runtime/src/fnv.h"
+#include "../../runtime/src/checksum.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 
@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // behind it (without it every one stops at the checksum).
   std::vector<uint8_t> bytes(data, data + size);
   if (bytes.size() >= 20) {
-    const uint64_t h = tessel::fnv1a64(bytes.data(), bytes.size() - 8);
+    const uint64_t h = tessel::artifactChecksum(bytes.data(), bytes.size() - 8);
     for (int i = 0; i < 8; ++i)
       bytes[bytes.size() - 8 + i] = static_cast<uint8_t>(h >> (8 * i));
   }
