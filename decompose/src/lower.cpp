@@ -35,7 +35,8 @@ Result<Lowering> lower(const Node& node) {
       return count.status().withContext(node.label() + " input " + std::to_string(i));
   }
   LoweringBuilder b(node);
-  TESSEL_RETURN_IF_ERROR(rule(b));
+  if (Status s = rule(b); !s.isOk()) // named by its node once
+    return s.message().find(node.label()) == std::string::npos ? s.withContext(node.label()) : s;
   for (int i = 0; i < node.numOutputs; ++i) {
     auto count = elementCount(b.desc(b.output(i)).shape);
     if (!count.isOk()) return count.status().withContext(node.label() + " output");

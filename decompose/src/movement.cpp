@@ -109,19 +109,20 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
 }
 
 // Copies all of tensor `src` into `dst` at element offset `dstOffset` with `dstStrides`.
-void copyInto(RasterParams* r, int32_t source, const Shape& srcShape, int64_t dstOffset,
-              const Shape& dstStrides) {
-  appendStridedCopy(&r->regions, source, {0, denseStrides(srcShape)}, {dstOffset, dstStrides},
-                    srcShape);
+Status copyInto(RasterParams* r, int32_t source, const Shape& srcShape, int64_t dstOffset,
+                const Shape& dstStrides) {
+  return appendStridedCopy(&r->regions, source, {0, denseStrides(srcShape)},
+                           {dstOffset, dstStrides}, srcShape);
 }
 
 // Output `output` = input 0 read through `src` over the index space `iter`, written densely and
 // shaped `outShape` (the same element count): transposes, slices, splits, broadcasts.
-void readStrided(LoweringBuilder& b, const StridedView& src, const Shape& iter, DType dtype,
-                 const Shape& outShape, size_t output = 0) {
+Status readStrided(LoweringBuilder& b, const StridedView& src, const Shape& iter, DType dtype,
+                   const Shape& outShape, size_t output = 0) {
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, src, {0, denseStrides(iter)}, iter);
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, src, {0, denseStrides(iter)}, iter));
   b.emit(r, {b.input(0)}, b.setOutput(output, {dtype, outShape}));
+  return Status::ok();
 }
 
 // Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
@@ -183,7 +184,7 @@ Status lowerTranspose(LoweringBuilder& b) {
     outShape.push_back(x.shape[p]);
     srcStrides.push_back(inStrides[p]);
   }
-  readStrided(b, {0, srcStrides}, outShape, x.dtype, outShape);
+  TESSEL_RETURN_IF_ERROR(readStrided(b, {0, srcStrides}, outShape, x.dtype, outShape));
   return Status::ok();
 }
 
@@ -236,7 +237,7 @@ Status lowerSlice(LoweringBuilder& b) {
     if (len > 0) offset += s * inStrides[ax];
     srcStrides[ax] = inStrides[ax] * step;
   }
-  readStrided(b, {offset, srcStrides}, outShape, x.dtype, outShape);
+  TESSEL_RETURN_IF_ERROR(readStrided(b, {offset, srcStrides}, outShape, x.dtype, outShape));
   return Status::ok();
 }
 
@@ -263,7 +264,8 @@ Status lowerConcat(LoweringBuilder& b) {
   RasterParams r;
   int64_t at = 0;
   for (size_t i = 0; i < n.inputs.size(); ++i) {
-    copyInto(&r, static_cast<int32_t>(i), b.shape(b.input(i)), at * outStrides[axis], outStrides);
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, static_cast<int32_t>(i), b.shape(b.input(i)),
+                                    at * outStrides[axis], outStrides));
     at += b.shape(b.input(i))[axis];
   }
   std::vector<int32_t> ins;
@@ -304,7 +306,8 @@ Status lowerSplit(LoweringBuilder& b) {
   for (int i = 0; i < n.numOutputs; ++i) {
     Shape outShape = x.shape;
     outShape[axis] = parts[i];
-    readStrided(b, {at * inStrides[axis], inStrides}, outShape, x.dtype, outShape, i);
+    TESSEL_RETURN_IF_ERROR(
+        readStrided(b, {at * inStrides[axis], inStrides}, outShape, x.dtype, outShape, i));
     at += parts[i];
   }
   return Status::ok();
@@ -330,8 +333,8 @@ Status lowerGather(LoweringBuilder& b) {
     if (i < 0 || i >= dim)
       return n.error("index " + std::to_string(idx[j]) + " out of range for dim " +
                      std::to_string(dim));
-    appendStridedCopy(&r.regions, 0, {i * inner, {dim * inner, 1}}, {j * inner, {count * inner, 1}},
-                      {outer, inner});
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {i * inner, {dim * inner, 1}},
+                                             {j * inner, {count * inner, 1}}, {outer, inner}));
   }
   b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
   return Status::ok();
@@ -352,7 +355,7 @@ Status lowerShape(LoweringBuilder& b) {
   const TensorDesc d{DType::I64, {static_cast<int64_t>(dims.size())}};
   int32_t c = b.constant(d, dims.data());
   RasterParams r;
-  copyInto(&r, 0, d.shape, 0, {1});
+  TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, d.shape, 0, {1}));
   b.emit(r, {c}, b.setOutput(0, d));
   return Status::ok();
 }
@@ -406,7 +409,7 @@ Status lowerPad(LoweringBuilder& b) {
     offset += pads[i] * outStrides[i];
   RasterParams r;
   r.fill = value;
-  copyInto(&r, 0, x.shape, offset, outStrides);
+  TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, outStrides));
   b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
   return Status::ok();
 }
@@ -418,9 +421,12 @@ Status lowerExpand(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> target, n.constInts(1, "shape"));
   auto out = broadcastShapes(x.shape, target);
   if (!out.isOk()) return n.error(out.status().message());
-  readStrided(b, {0, broadcastStrides(x.shape, *out)}, *out, x.dtype, *out);
+  TESSEL_RETURN_IF_ERROR(readStrided(b, {0, broadcastStrides(x.shape, *out)}, *out, x.dtype, *out));
   return Status::ok();
 }
+
+// An output extent past which a resize is refused (its rule checks every output coordinate).
+constexpr int64_t kMaxResizeExtent = int64_t{1} << 24;
 
 // Nearest resize by integer factors: one strided copy of the input per phase of the factors.
 Status lowerResize(LoweringBuilder& b) {
@@ -453,6 +459,12 @@ Status lowerResize(LoweringBuilder& b) {
   if (static_cast<int64_t>(outShape.size()) != x.rank() ||
       static_cast<int64_t>(scales.size()) != x.rank())
     return n.error("scales or sizes do not match the input rank");
+  // Checked before the per-coordinate loop below walks every output row and column.
+  for (int64_t d : outShape)
+    if (d < 0 || d > kMaxResizeExtent)
+      return n.error("output dim " + std::to_string(d) + " out of range (at most " +
+                     std::to_string(kMaxResizeExtent) + ")");
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
   Shape factor(x.rank());
   for (int64_t a = 0; a < x.rank(); ++a) {
     if (x.shape[a] == 0 || outShape[a] % x.shape[a] != 0)
@@ -476,7 +488,7 @@ Status lowerResize(LoweringBuilder& b) {
     int64_t offset = 0;
     for (int64_t a = 0; a < x.rank(); ++a)
       offset += phase[a] * outStrides[a];
-    copyInto(&r, 0, x.shape, offset, dstStrides);
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, dstStrides));
     int64_t a = x.rank() - 1;
     for (; a >= 0; --a) {
       if (++phase[a] < factor[a]) break;
@@ -512,7 +524,7 @@ Status lowerTile(LoweringBuilder& b) {
     dst.insert(dst.end(), {x.shape[i] * outStrides[i], outStrides[i]});
   }
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, src}, {0, dst}, iter);
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, src}, {0, dst}, iter));
   b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
   return Status::ok();
 }
@@ -544,7 +556,7 @@ Status lowerDepthSpace(LoweringBuilder& b) {
     src = {C * H * W, W, 1, H * W, bs * W, bs};
     outShape = {N, C * bs * bs, H / bs, W / bs};
   }
-  readStrided(b, {0, src}, iter, x.dtype, outShape);
+  TESSEL_RETURN_IF_ERROR(readStrided(b, {0, src}, iter, x.dtype, outShape));
   return Status::ok();
 }
 
@@ -554,7 +566,7 @@ Status lowerSize(LoweringBuilder& b) {
   const int64_t count = b.desc(b.input(0)).numel();
   const TensorDesc d{DType::I64, {}};
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, {}}, {0, {}}, {});
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, {}}, {0, {}}, {}));
   b.emit(r, {b.constant(d, &count)}, b.setOutput(0, d));
   return Status::ok();
 }

@@ -88,28 +88,28 @@ Status appendBias(LoweringBuilder& b, int64_t channels, Conv2dParams* p,
 
 // The input spread out with zeros: `stride - 1` zeros between elements, `lead` before, the rest
 // up to `spread` after.
-int32_t spreadInput(LoweringBuilder& b, const TensorDesc& x, std::array<int64_t, 2> stride,
-                    std::array<int64_t, 2> lead, std::array<int64_t, 2> spread) {
+Result<int32_t> spreadInput(LoweringBuilder& b, const TensorDesc& x, std::array<int64_t, 2> stride,
+                            std::array<int64_t, 2> lead, std::array<int64_t, 2> spread) {
   const Shape spreadShape{x.shape[0], x.shape[1], spread[0], spread[1]};
   const int32_t xs = b.temp({DType::F32, spreadShape});
   RasterParams r;
   r.fill = 0.0;
   const Shape st = denseStrides(spreadShape);
-  appendStridedCopy(&r.regions, 0, {0, denseStrides(x.shape)},
-                    {lead[0] * st[2] + lead[1], {st[0], st[1], stride[0] * st[2], stride[1]}},
-                    x.shape);
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(
+      &r.regions, 0, {0, denseStrides(x.shape)},
+      {lead[0] * st[2] + lead[1], {st[0], st[1], stride[0] * st[2], stride[1]}}, x.shape));
   b.emit(r, {b.input(0)}, xs);
   return xs;
 }
 
 // Weight [Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw] with its taps reversed (reversing both
 // spatial axes reverses the flattened tap index).
-int32_t reversedWeight(LoweringBuilder& b, const TensorDesc& wt) {
+Result<int32_t> reversedWeight(LoweringBuilder& b, const TensorDesc& wt) {
   const int64_t cin = wt.shape[0], cout = wt.shape[1], taps = wt.shape[2] * wt.shape[3];
   const int32_t wf = b.temp({DType::F32, {cout, cin, wt.shape[2], wt.shape[3]}});
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, {taps - 1, {taps, cout * taps, -1}}, {0, {cin * taps, taps, 1}},
-                    {cout, cin, taps});
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {taps - 1, {taps, cout * taps, -1}},
+                                           {0, {cin * taps, taps, 1}}, {cout, cin, taps}));
   b.emit(r, {b.input(1)}, wf);
   return wf;
 }
@@ -125,8 +125,8 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
   // Weight [Cin, Cout*taps] -> [Cout*taps, Cin, 1, 1].
   const int32_t w1 = b.temp({DType::F32, {cout * taps, cin, 1, 1}});
   RasterParams wr;
-  appendStridedCopy(&wr.regions, 0, {0, {0, 1, cout * taps}}, {0, {0, cin, 1}},
-                    {1, cout * taps, cin});
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&wr.regions, 0, {0, {0, 1, cout * taps}},
+                                           {0, {0, cin, 1}}, {1, cout * taps, cin}));
   b.emit(wr, {b.input(1)}, w1);
   Conv2dParams p;
   std::vector<int32_t> ins = {b.input(0), w1};
@@ -134,7 +134,8 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
     if (b.desc(b.input(2)).numel() != cout) return b.node().error("bias size does not match");
     const int32_t b1 = b.temp({DType::F32, {cout * taps}});
     RasterParams br;
-    appendStridedCopy(&br.regions, 0, {0, {0, 1, 0}}, {0, {0, taps, 1}}, {1, cout, taps});
+    TESSEL_RETURN_IF_ERROR(
+        appendStridedCopy(&br.regions, 0, {0, {0, 1, 0}}, {0, {0, taps, 1}}, {1, cout, taps}));
     b.emit(br, {b.input(2)}, b1);
     p.hasBias = true;
     ins.push_back(b1);
@@ -145,8 +146,9 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
   RasterParams d2s;
   for (int64_t ky = 0; ky < kh; ++ky)
     for (int64_t kx = 0; kx < kw; ++kx)
-      appendStridedCopy(&d2s.regions, 0, {(ky * kw + kx) * h * w, {taps * h * w, w, 1}},
-                        {ky * w * kw + kx, {h * kh * w * kw, kh * w * kw, kw}}, {n * cout, h, w});
+      TESSEL_RETURN_IF_ERROR(appendStridedCopy(
+          &d2s.regions, 0, {(ky * kw + kx) * h * w, {taps * h * w, w, 1}},
+          {ky * w * kw + kx, {h * kh * w * kw, kh * w * kw, kw}}, {n * cout, h, w}));
   b.emit(d2s, {y1}, out);
   return Status::ok();
 }
@@ -224,8 +226,8 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   if (stride == k && dil == std::array<int64_t, 2>{1, 1} &&
       pads == std::vector<int64_t>{0, 0, 0, 0} && outPad == std::vector<int64_t>{0, 0})
     return blockTransposedConv(b, x, wt);
-  const int32_t xs = spreadInput(b, x, stride, lead, spread);
-  const int32_t wf = reversedWeight(b, wt);
+  TESSEL_ASSIGN_OR_RETURN(const int32_t xs, spreadInput(b, x, stride, lead, spread));
+  TESSEL_ASSIGN_OR_RETURN(const int32_t wf, reversedWeight(b, wt));
   Conv2dParams p;
   p.dilation = dil;
   std::vector<int32_t> ins = {xs, wf};

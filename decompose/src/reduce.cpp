@@ -208,8 +208,9 @@ Status lowerLayerNorm(LoweringBuilder& b) {
       return n.error("Scale and B must broadcast to " + shapeToString(tail));
     const int32_t full = b.temp({DType::F32, tail});
     RasterParams r;
-    appendStridedCopy(&r.regions, 0, {0, broadcastStrides(b.shape(b.input(i)), tail)},
-                      {0, denseStrides(tail)}, tail);
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0,
+                                             {0, broadcastStrides(b.shape(b.input(i)), tail)},
+                                             {0, denseStrides(tail)}, tail));
     b.emit(r, {b.input(i)}, full);
     const int32_t row = b.temp({DType::F32, {extent}});
     b.view(full, row);

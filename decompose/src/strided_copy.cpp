@@ -2,11 +2,11 @@
 
 namespace tessel::decompose {
 
-void appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
-                       const StridedView& dst, const Shape& shape) {
+Status appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
+                         const StridedView& dst, const Shape& shape) {
   Shape size, ss, ds;
   for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 0) return;
+    if (shape[i] == 0) return Status::ok();
     if (shape[i] == 1) continue;
     // Merge with the previous kept dim when both views are contiguous across the pair.
     if (!size.empty() && ss.back() == src.strides[i] * shape[i] &&
@@ -26,6 +26,18 @@ void appendStridedCopy(std::vector<Region>* regions, int32_t source, const Strid
     ds.insert(ds.begin(), 0);
   }
   const size_t lead = size.size() - 3;
+  // One region per index of the leading dims: counted before any is built.
+  size_t count = 1;
+  for (size_t i = 0; i < lead; ++i) {
+    if (static_cast<size_t>(size[i]) > kMaxRasterRegions ||
+        count * static_cast<size_t>(size[i]) > kMaxRasterRegions)
+      return unsupported("a raster of more than " + std::to_string(kMaxRasterRegions) +
+                         " regions (a copy this rule cannot express compactly)");
+    count *= static_cast<size_t>(size[i]);
+  }
+  if (regions->size() + count > kMaxRasterRegions)
+    return unsupported("a raster of more than " + std::to_string(kMaxRasterRegions) +
+                       " regions (a copy this rule cannot express compactly)");
   Shape idx(lead, 0);
   while (true) {
     Region r;
@@ -48,7 +60,7 @@ void appendStridedCopy(std::vector<Region>* regions, int32_t source, const Strid
       idx[d - 1] = 0;
       --d;
     }
-    if (d == 0) return;
+    if (d == 0) return Status::ok();
   }
 }
 

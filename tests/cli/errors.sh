@@ -47,6 +47,13 @@ expect unknown-attribute "Unrecognized attribute: max for operator Clip" -- "$te
 expect value-twice "'y' has been used as output names multiple times" -- "$tessel" convert "$work/twice.onnx" -o "$work/o.tsl"
 expect future-opset "ONNX opset 99 is newer than the newest this build knows" -- "$tessel" convert "$work/opset99.onnx" -o "$work/o.tsl"
 expect ir-version-0 "does not have an ir_version set properly" -- "$tessel" convert "$work/ir0.onnx" -o "$work/o.tsl"
+# Tiny models asking the converter for huge work fail cleanly within seconds (regions counted
+# before they are built, output sizes checked before per-coordinate loops); one that converts
+# (a 240 GB Tile) is then refused by the memory budget.
+expect resize-huge "output dim 1099511627776 out of range" -- timeout 10 "$tessel" convert "$work/resize_huge.onnx" -o "$work/o.tsl"
+expect resize-phases "a raster of more than 262144 regions" -- timeout 10 "$tessel" convert "$work/resize_phases.onnx" -o "$work/o.tsl"
+expect gather-many "Gather 'Gather_0': a raster of more than 262144 regions" -- timeout 10 "$tessel" convert "$work/gather_many.onnx" -o "$work/o.tsl"
+expect tile-huge "over its memory budget" -- timeout 10 "$tessel" run "$work/tile_huge.onnx"
 # Files that are not regular files: refused without blocking (a FIFO would wait for a writer).
 mkfifo "$work/fifo.tsl" "$work/fifo.npy"
 expect fifo-model "is a FIFO, not a regular file" -- timeout 10 "$tessel" run "$work/fifo.tsl"

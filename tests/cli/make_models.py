@@ -40,3 +40,26 @@ np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
 np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))
 with open(f"{out}/x_ok.pb", "wb") as f:
     f.write(numpy_helper.from_array(np.ones((1, 4), np.float32), "x").SerializeToString())
+
+
+# Tiny files asking the converter for huge work: each must fail (or convert) within a second.
+def hostile(nodes, inits, name, xshape, rank):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, xshape)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [f"d{i}" for i in range(rank)])
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), f"{out}/{name}.onnx")
+
+
+def ints(name, v):
+    return numpy_helper.from_array(np.array(v, np.int64), name)
+
+
+hostile([helper.make_node("Resize", ["x", "", "", "s"], ["y"], mode="nearest")],
+        [ints("s", [1, 1, 1 << 40, 1 << 40])], "resize_huge", [1, 1, 2, 2], 4)
+hostile([helper.make_node("Resize", ["x", "", "", "s"], ["y"], mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
+        [ints("s", [1, 1, 1 << 14, 1 << 14])], "resize_phases", [1, 1, 2, 2], 4)
+hostile([helper.make_node("Gather", ["x", "i"], ["y"], axis=0)], [ints("i", [0] * (1 << 19))],
+        "gather_many", [2, 3], 2)
+hostile([helper.make_node("Tile", ["x", "r"], ["y"])], [ints("r", [100000, 100000])], "tile_huge",
+        [2, 3], 2)

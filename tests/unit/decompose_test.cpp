@@ -75,7 +75,7 @@ TEST_CASE("strided copies reproduce N-D transposes and slices") {
       src.push_back(inStrides[p]);
     }
     std::vector<Region> regions;
-    appendStridedCopy(&regions, 0, {0, src}, {0, denseStrides(outShape)}, outShape);
+    REQUIRE(appendStridedCopy(&regions, 0, {0, src}, {0, denseStrides(outShape)}, outShape).isOk());
     const int64_t n = elementCount(shape).value();
     std::vector<int64_t> in(n), out(n, -1);
     std::iota(in.begin(), in.end(), 0);
@@ -111,8 +111,9 @@ TEST_CASE("composed rasters equal running them one after the other") {
     const Shape st = denseStrides(shape);
     Shape ps{shape[perm[0]], shape[perm[1]], shape[perm[2]]};
     RasterParams producer;
-    appendStridedCopy(&producer.regions, 0, {0, {st[perm[0]], st[perm[1]], st[perm[2]]}},
-                      {0, denseStrides(ps)}, ps);
+    REQUIRE(appendStridedCopy(&producer.regions, 0, {0, {st[perm[0]], st[perm[1]], st[perm[2]]}},
+                              {0, denseStrides(ps)}, ps)
+                .isOk());
     if (producer.regions.size() != 1) continue;
     Shape start(3), step(3), cs(3);
     for (int d = 0; d < 3; ++d) {
@@ -122,10 +123,11 @@ TEST_CASE("composed rasters equal running them one after the other") {
     }
     const Shape pst = denseStrides(ps);
     RasterParams consumer;
-    appendStridedCopy(&consumer.regions, 0,
-                      {start[0] * pst[0] + start[1] * pst[1] + start[2] * pst[2],
-                       {step[0] * pst[0], step[1] * pst[1], step[2] * pst[2]}},
-                      {0, denseStrides(cs)}, cs);
+    REQUIRE(appendStridedCopy(&consumer.regions, 0,
+                              {start[0] * pst[0] + start[1] * pst[1] + start[2] * pst[2],
+                               {step[0] * pst[0], step[1] * pst[1], step[2] * pst[2]}},
+                              {0, denseStrides(cs)}, cs)
+                .isOk());
     const int64_t n = shape[0] * shape[1] * shape[2];
     auto fused = composeRegions(producer, n, consumer, 0);
     if (!fused) continue;
@@ -153,10 +155,14 @@ TEST_CASE("rasters reading a concat compose through its blocks") {
     for (int64_t i = 0; i < half; ++i)
       srcs[1].push_back(1000 + i);
     RasterParams concat;
-    appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, half});
-    appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {half, {0, 0, 1}}, {1, 1, half});
+    REQUIRE(
+        appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, half}).isOk());
+    REQUIRE(appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {half, {0, 0, 1}}, {1, 1, half})
+                .isOk());
     RasterParams shuffle;
-    appendStridedCopy(&shuffle.regions, 0, {0, {hw, half, 1}}, {0, {2 * hw, hw, 1}}, {c, 2, hw});
+    REQUIRE(
+        appendStridedCopy(&shuffle.regions, 0, {0, {hw, half, 1}}, {0, {2 * hw, hw, 1}}, {c, 2, hw})
+            .isOk());
     auto fused = composeThroughBlocks(concat, 2 * half, shuffle, 0, {0, 1});
     REQUIRE(fused.has_value());
     RasterParams f;
@@ -165,10 +171,11 @@ TEST_CASE("rasters reading a concat compose through its blocks") {
   }
   // A run straddling two blocks splits into single elements, within the region budget only.
   RasterParams concat;
-  appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5});
-  appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {5, {0, 0, 1}}, {1, 1, 5});
+  REQUIRE(appendStridedCopy(&concat.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5}).isOk());
+  REQUIRE(appendStridedCopy(&concat.regions, 1, {0, {0, 0, 1}}, {5, {0, 0, 1}}, {1, 1, 5}).isOk());
   RasterParams straddle;
-  appendStridedCopy(&straddle.regions, 0, {3, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 4});
+  REQUIRE(
+      appendStridedCopy(&straddle.regions, 0, {3, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 4}).isOk());
   const std::vector<std::vector<int64_t>> two{{0, 1, 2, 3, 4}, {10, 11, 12, 13, 14}};
   auto pieces = composeThroughBlocks(concat, 10, straddle, 0, {0, 1});
   REQUIRE(pieces.has_value());
@@ -179,18 +186,18 @@ TEST_CASE("rasters reading a concat compose through its blocks") {
   CHECK_FALSE(composeThroughBlocks(concat, 10, straddle, 0, {0, 1}, 2).has_value());
   // Blocks that do not cover the producer (a fill would be needed): refused.
   RasterParams partial;
-  appendStridedCopy(&partial.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5});
+  REQUIRE(appendStridedCopy(&partial.regions, 0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 5}).isOk());
   CHECK_FALSE(composeThroughBlocks(partial, 10, straddle, 0, {0}).has_value());
 }
 
 TEST_CASE("identity rasters are recognised") {
   RasterParams r;
-  appendStridedCopy(&r.regions, 0, {0, {12, 4, 1}}, {0, {12, 4, 1}}, {2, 3, 4});
+  REQUIRE(appendStridedCopy(&r.regions, 0, {0, {12, 4, 1}}, {0, {12, 4, 1}}, {2, 3, 4}).isOk());
   CHECK(isIdentityRaster(r, 24, 24));
   r.fill = 0.0;
   CHECK_FALSE(isIdentityRaster(r, 24, 24));
   RasterParams t;
-  appendStridedCopy(&t.regions, 0, {0, {1, 3}}, {0, {2, 1}}, {3, 2});
+  REQUIRE(appendStridedCopy(&t.regions, 0, {0, {1, 3}}, {0, {2, 1}}, {3, 2}).isOk());
   CHECK_FALSE(isIdentityRaster(t, 6, 6));
 }
 
@@ -366,4 +373,16 @@ TEST_CASE("softmax and multi-axis reduce-mean") {
         sum += v[(i * 3 + j) * 4 + k];
     CHECK(m[j] == Approx(sum / 8));
   }
+}
+
+TEST_CASE("a raster past the region budget is refused before it is built") {
+  // A 4-D copy whose leading dims would need 2^20 regions; and one region past a full raster.
+  std::vector<Region> regions;
+  const Status s = appendStridedCopy(&regions, 0, {0, {0, 0, 0, 0, 0}},
+                                     {0, {1 << 22, 1 << 11, 1, 5, 3}}, {1 << 10, 1 << 10, 2, 2, 2});
+  CHECK(s.code() == StatusCode::kUnsupported);
+  CHECK(regions.empty());
+  regions.resize(kMaxRasterRegions);
+  CHECK_FALSE(appendStridedCopy(&regions, 0, {0, {1}}, {0, {1}}, {4}).isOk());
+  CHECK(regions.size() == kMaxRasterRegions);
 }

@@ -14,8 +14,14 @@ struct StridedView {
   Shape strides; // one per dim of the copied shape, in elements
 };
 
-// Appends regions copying every index of `shape` from src to dst (source index `source`).
-void appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
-                       const StridedView& dst, const Shape& shape);
+// The most regions one raster may hold: a rule that would emit more (a Tile, a Gather or a
+// resize phase per region past it) fails, naming the count, before building them (a 200-byte
+// model once asked the converter for gigabytes of regions).
+inline constexpr size_t kMaxRasterRegions = size_t{1} << 18;
+
+// Appends regions copying every index of `shape` from src to dst (source index `source`);
+// refused, appending nothing, when the raster would pass kMaxRasterRegions.
+Status appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
+                         const StridedView& dst, const Shape& shape);
 
 } // namespace tessel::decompose
