@@ -54,6 +54,9 @@ expect resize-huge "output dim 1099511627776 out of range" -- timeout 10 "$tesse
 expect resize-phases "a raster of more than 262144 regions" -- timeout 10 "$tessel" convert "$work/resize_phases.onnx" -o "$work/o.tsl"
 expect gather-many "Gather 'Gather_0': a raster of more than 262144 regions" -- timeout 10 "$tessel" convert "$work/gather_many.onnx" -o "$work/o.tsl"
 expect tile-huge "over its memory budget" -- timeout 10 "$tessel" run "$work/tile_huge.onnx"
+# A file name with a newline still gives one error line.
+expect newline-name 'cannot open' -- "$tessel" run "$work/two
+lines.tsl"
 # Files that are not regular files: refused without blocking (a FIFO would wait for a writer).
 mkfifo "$work/fifo.tsl" "$work/fifo.npy"
 expect fifo-model "is a FIFO, not a regular file" -- timeout 10 "$tessel" run "$work/fifo.tsl"

@@ -22,8 +22,22 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
+// One line whatever the message holds: names from files (node, tensor, file names) may carry
+// newlines or other control bytes; they are printed escaped (\n, \xHH).
 int fail(const std::string& message) {
-  std::fprintf(stderr, "tessel: error: %s\n", message.c_str());
+  std::string line;
+  for (unsigned char c : message) {
+    if (c == '\n') {
+      line += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      line += hex;
+    } else {
+      line += static_cast<char>(c);
+    }
+  }
+  std::fprintf(stderr, "tessel: error: %s\n", line.c_str());
   return 1;
 }
 
