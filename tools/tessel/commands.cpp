@@ -93,16 +93,19 @@ Args parse(const std::vector<std::string>& argv, const std::vector<std::string>&
   return a;
 }
 
+// DIMS: 1x3x224x224; "scalar" (or nothing) for rank 0.
 Result<Shape> parseDims(const std::string& text) {
   Shape dims;
+  if (text.empty() || text == "scalar") return dims;
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t next = text.find('x', pos);
     std::string item = text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
     char* end = nullptr;
+    errno = 0;
     long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0' || v < 0)
-      return invalidArgument("bad dims '" + text + "' (expected e.g. 1x3x224x224)");
+    if (item.empty() || *end != '\0' || v < 0 || errno == ERANGE)
+      return invalidArgument("bad dims '" + text + "' (expected e.g. 1x3x224x224, or scalar)");
     dims.push_back(v);
     if (next == std::string::npos) break;
     pos = next + 1;
