@@ -74,22 +74,21 @@ public:
     cols_ = windowStrip(g_, t.vectorWidth).cols;
     xEnd_ = std::clamp<int64_t>(cols_ - g_.pw, 0, g_.w);
     rowPanels_ = Panels(xEnd_, t.mr).count;
+    groups_ = ceilDiv(ce_, t.nr);
+    // The input rows packed once per band when many groups read them (or they are blocked);
+    // with few, read in place as the unfused transposed GEMM does (16 -> 32 at 160x160: the
+    // packing cost the chain 9%).
+    packA_ = xBlock_ || groups_ >= 4;
     // Bands: a band's strip of one group's expansion and its packed input rows within
     // kBandFloats, output rows spread evenly over as few bands as that allows.
     window_ = (g_.kh - 1) * g_.dh + 1;
-    const int64_t perRow =
-        cols_ * t.nr + (xBlock_ || ceilDiv(ce_, t.nr) >= 4 ? rowPanels_ * t.mr * cin_ : 0);
+    const int64_t perRow = cols_ * t.nr + (packA_ ? rowPanels_ * t.mr * cin_ : 0);
     const int64_t fitRows = std::max(window_, kBandFloats / std::max<int64_t>(1, perRow));
     const int64_t maxRows = std::clamp<int64_t>((fitRows - window_) / g_.sh + 1, 1, g_.oh);
     bands_ = ceilDiv(g_.oh, maxRows);
     bandRows_ = ceilDiv(g_.oh, bands_);
     bands_ = ceilDiv(g_.oh, bandRows_);
     stripRows_ = (bandRows_ - 1) * g_.sh + window_;
-    groups_ = ceilDiv(ce_, t.nr);
-    // The input rows packed once per band when many groups read them (or they are blocked);
-    // with few, read in place as the unfused transposed GEMM does (16 -> 32 at 160x160: the
-    // packing cost the chain 9%).
-    packA_ = xBlock_ || groups_ >= 4;
   }
 
   // The expand's weights are packed and the depthwise's copied at load.
