@@ -47,6 +47,7 @@ expect unknown-attribute "Unrecognized attribute: max for operator Clip" -- "$te
 expect value-twice "'y' has been used as output names multiple times" -- "$tessel" convert "$work/twice.onnx" -o "$work/o.tsl"
 expect future-opset "ONNX opset 99 is newer than the newest this build knows" -- "$tessel" convert "$work/opset99.onnx" -o "$work/o.tsl"
 expect ir-version-0 "does not have an ir_version set properly" -- "$tessel" convert "$work/ir0.onnx" -o "$work/o.tsl"
+expect wrong-output-shape "graph output 'y' is declared f32[1,5] but computes f32[1,4]" -- "$tessel" convert "$work/wrong_output.onnx" -o "$work/o.tsl"
 # Tiny models asking the converter for huge work fail cleanly within seconds (regions counted
 # before they are built, output sizes checked before per-coordinate loops); one that converts
 # (a 240 GB Tile) is then refused by the memory budget.

@@ -32,6 +32,10 @@ onnx.save(future, f"{out}/opset99.onnx")
 no_ir = model("Relu", "relu_no_ir")
 no_ir.ir_version = 0
 onnx.save(no_ir, f"{out}/ir0.onnx")
+# Declares an output shape its graph does not compute.
+wrong = model("Relu", "relu_wrong")
+wrong.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 5
+onnx.save(wrong, f"{out}/wrong_output.onnx")
 # Declares 256 MiB tensors, and 1 TiB ones: for the memory budget.
 onnx.save(model("Relu", "relu_big", (8192, 8192)), f"{out}/big.onnx")
 onnx.save(model("Relu", "relu_huge", (1 << 18, 1 << 20)), f"{out}/huge.onnx")

@@ -223,9 +223,29 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
       gn.outputs.push_back(define({n.outputs[i], outs[i], nullptr}));
     g.nodes.push_back(std::move(gn));
   }
-  for (const std::string& out : model.outputs) {
+  for (size_t i = 0; i < model.outputs.size(); ++i) {
+    const std::string& out = model.outputs[i];
     auto it = byName.find(out);
     if (it == byName.end()) return corrupt("graph output '" + out + "' is never defined");
+    // What the model declares must be what it computes (symbolic dims match any size).
+    if (i < model.outputInfo.size()) {
+      const OnnxValueInfo& declared = model.outputInfo[i];
+      const TensorDesc& got = g.values[it->second].desc;
+      bool same = declared.dtype == got.dtype;
+      if (declared.hasShape) {
+        same = same && declared.dims.size() == got.shape.size();
+        for (size_t d = 0; same && d < declared.dims.size(); ++d)
+          same = declared.dims[d] < 0 || declared.dims[d] == got.shape[d];
+      }
+      if (!same) {
+        std::string dims;
+        for (int64_t d : declared.dims)
+          dims += (dims.empty() ? "" : ",") + (d < 0 ? std::string("?") : std::to_string(d));
+        return corrupt("graph output '" + out + "' is declared " +
+                       std::string(dtypeName(declared.dtype)) + "[" + dims + "] but computes " +
+                       got.toString());
+      }
+    }
     g.outputs.push_back(it->second);
   }
   return g;

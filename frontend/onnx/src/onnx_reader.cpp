@@ -85,17 +85,18 @@ Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a,
                      A::AttributeType_Name(a.type()));
 }
 
-Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v) {
+// role: "graph input" or "graph output", for messages.
+Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std::string& role) {
   OnnxValueInfo info;
   info.name = v.name();
-  if (!v.type().has_tensor_type())
-    return unsupported("graph input '" + v.name() + "' is not a tensor");
+  if (!v.type().has_tensor_type()) return unsupported(role + " '" + v.name() + "' is not a tensor");
   const auto& tt = v.type().tensor_type();
   auto dt = dtypeFromOnnx(tt.elem_type());
   if (!dt)
-    return unsupported("graph input '" + v.name() + "' has ONNX element type " +
+    return unsupported(role + " '" + v.name() + "' has ONNX element type " +
                        std::to_string(tt.elem_type()));
   info.dtype = *dt;
+  info.hasShape = tt.has_shape();
   for (const auto& d : tt.shape().dim())
     info.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
   return info;
@@ -141,11 +142,14 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
     initNames.insert(t.name);
   for (const auto& in : g.input()) {
     if (initNames.count(in.name())) continue;
-    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(in));
+    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(in, "graph input"));
     model.inputs.push_back(std::move(info));
   }
-  for (const auto& out : g.output())
+  for (const auto& out : g.output()) {
     model.outputs.push_back(out.name());
+    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(out, "graph output"));
+    model.outputInfo.push_back(std::move(info));
+  }
   if (model.outputs.empty()) return corrupt("ONNX graph has no outputs");
   for (const auto& n : g.node()) {
     if (!n.domain().empty() && n.domain() != "ai.onnx")

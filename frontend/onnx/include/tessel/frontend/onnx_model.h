@@ -30,6 +30,7 @@ struct OnnxValueInfo {
   std::string name;
   DType dtype = DType::Undefined;
   std::vector<int64_t> dims; // -1 where the dim is symbolic or unknown
+  bool hasShape = true;      // false: no shape declared (any rank)
 };
 
 struct OnnxModel {
@@ -38,6 +39,7 @@ struct OnnxModel {
   std::vector<OnnxTensor> initializers;
   std::vector<OnnxValueInfo> inputs; // graph inputs that are not initializers
   std::vector<std::string> outputs;
+  std::vector<OnnxValueInfo> outputInfo; // per output: what the model declares (checked at import)
 };
 
 Result<OnnxModel> parseOnnxModel(const void* data, size_t size);
