@@ -7,6 +7,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$here/make_models.py" "$work" || exit 1
+# Every case runs under a 4 GiB address-space limit: a file that slipped past a budget would end
+# in an allocation failure here (one error line), not in the machine's OOM killer.
+ulimit -v $((4 * 1024 * 1024))
 failures=0 passed=0
 
 # expect NAME EXPECTED_SUBSTRING -- COMMAND...
@@ -75,6 +78,7 @@ expect bad-rtol "--rtol expects a number >= 0, got 'nan'" -- "$tessel" check "$w
 # Memory budgets: a session whose arena would pass it fails before anything is allocated (and a
 # model declaring 1 TiB tensors against the default budget, half the memory, stays small).
 expect over-budget "over its memory budget of 67108864 bytes" -- "$tessel" run "$work/big.onnx" --memory-budget 64MiB
+expect under-ulimit "cannot allocate 8589934592 bytes" -- "$tessel" run "$work/big8.onnx" --memory-budget 16GiB
 expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
 "$tessel" convert "$work/huge.onnx" -o "$work/huge.tsl" >/dev/null 2>&1 || { echo "FAIL: cannot convert huge.onnx"; failures=$((failures + 1)); }
 expect huge-declared "over its memory budget" -- "$tessel" run "$work/huge.tsl"

@@ -38,6 +38,7 @@ wrong.graph.output[0].type.tensor_type.shape.dim[1].dim_value = 5
 onnx.save(wrong, f"{out}/wrong_output.onnx")
 # Declares 256 MiB tensors, and 1 TiB ones: for the memory budget.
 onnx.save(model("Relu", "relu_big", (8192, 8192)), f"{out}/big.onnx")
+onnx.save(model("Relu", "relu_8g", (1 << 15, 1 << 15)), f"{out}/big8.onnx")
 onnx.save(model("Relu", "relu_huge", (1 << 18, 1 << 20)), f"{out}/huge.onnx")
 np.save(f"{out}/x_ok.npy", np.ones((1, 4), np.float32))
 np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
