@@ -41,7 +41,7 @@ tessel_status_code tessel_status_get_code(tessel_status status);
 const char* tessel_status_get_message(tessel_status status);
 void tessel_status_free(tessel_status status);
 
-/* Loads a .tsl artifact (mapped, verified). */
+/* Loads a .tsl artifact (read into memory the model owns, verified; the file is kept open). */
 tessel_status tessel_model_load_file(const char* path, tessel_model** out_model);
 /* Loads from bytes the call copies; `data` may be freed when it returns. */
 tessel_status tessel_model_load_memory(const void* data, size_t size, tessel_model** out_model);

@@ -3,6 +3,7 @@
 #include "tessel/core/file.h"
 #include "tessel/runtime/artifact.h"
 
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -249,15 +250,36 @@ Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path)
     ::close(fd);
     return corrupt("'" + path + "' is empty");
   }
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED) return ioError("cannot map '" + path + "'");
-  std::shared_ptr<const void> mapping(
-      map, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  auto prog = buildProgram(static_cast<const uint8_t*>(map), size);
-  if (!prog.isOk()) return prog.status().withContext("'" + path + "'");
-  prog.value()->storage = mapping;
-  prog.value()->constantsReloadable = true;
+  // Read, not mapped: the loaded model owns its bytes, so truncating or rewriting the file
+  // later can neither fault a running session (SIGBUS) nor change its weights. Anonymous pages
+  // (64-byte aligned) let constants that kernels pack be given back (ConstantSource).
+  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) {
+    ::close(fd);
+    return resourceExhausted("cannot allocate " + std::to_string(size) + " bytes for '" + path +
+                             "'");
+  }
+  std::shared_ptr<const void> owned(
+      mem, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+  auto* bytes = static_cast<uint8_t*>(mem);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return ioError("cannot read '" + path + "' (" + (n < 0 ? std::strerror(errno) : "it shrank") +
+                     ")");
+    }
+    done += static_cast<size_t>(n);
+  }
+  auto prog = buildProgram(bytes, size);
+  if (!prog.isOk()) {
+    ::close(fd);
+    return prog.status().withContext("'" + path + "'");
+  }
+  prog.value()->storage = owned;
+  prog.value()->constantSource = std::make_shared<ConstantSource>(fd, path, bytes, size);
   return std::shared_ptr<const Program>(std::move(prog).value());
 }
 

@@ -13,6 +13,8 @@ namespace tessel {
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const std::string& preferred, bool blockedLayouts, bool chains) {
+  // Constants an earlier prepare of this program gave back are read again from its file first.
+  if (program->constantSource) TESSEL_RETURN_IF_ERROR(program->constantSource->restore());
   std::shared_ptr<PreparedModel> m(new PreparedModel());
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
@@ -174,25 +176,11 @@ std::vector<int32_t> PreparedModel::stepInputs(size_t head) const {
   return inputs;
 }
 
-namespace {
-
-// Gives back the whole pages of a constant's bytes in a file mapping; they fault back in from
-// the file if anything reads them again.
-void releasePages(const ProgramTensor& t) {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<uintptr_t>(t.data);
-  const uintptr_t end = begin + static_cast<uintptr_t>(t.desc.byteSize());
-  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-}
-
-} // namespace
-
 // Constants whose every reader keeps its own copy (packed weights) release their mapped pages
 // as soon as their last reader is prepared, so the raw and packed weights are not resident at
 // once.
 void PreparedModel::ConstantRelease::plan(const Program& prog) {
-  enabled = prog.constantsReloadable;
+  enabled = prog.constantSource != nullptr;
   lastUse.assign(prog.tensors.size(), -1);
   stillRead.assign(prog.tensors.size(), false);
   for (size_t i = 0; i < prog.primitives.size(); ++i)
@@ -213,7 +201,7 @@ void PreparedModel::ConstantRelease::prepared(const Program& prog, size_t i,
     const size_t at = input.empty() ? k : static_cast<size_t>(input[k]);
     if (!kernel || kernel->readsConstant(at)) stillRead[id] = true;
     if (lastUse[id] == static_cast<int64_t>(i) && !stillRead[id]) {
-      releasePages(prog.tensors[id]);
+      prog.constantSource->release(prog.tensors[id].data, prog.tensors[id].desc.byteSize());
       stillRead[id] = true; // released once
     }
   }

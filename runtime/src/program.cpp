@@ -1,5 +1,12 @@
 #include "tessel/runtime/program.h"
 
+#include "checksum.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
+
 namespace tessel {
 
 std::vector<TensorDesc> Program::descs() const {
@@ -51,6 +58,59 @@ Status validateProgram(const Program& program) {
     if (id < 0 || static_cast<size_t>(id) >= count) return corrupt("output id out of range");
     if (!ready[id]) return corrupt("output '" + program.tensors[id].name + "' is never written");
   }
+  return Status::ok();
+}
+
+ConstantSource::~ConstantSource() {
+  ::close(fd_);
+}
+
+void ConstantSource::release(const void* data, int64_t size) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  const uintptr_t end = begin + static_cast<uintptr_t>(size);
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (last <= first) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Private anonymous pages: given back now, zero if read before restore().
+  madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  released_.emplace_back(first - reinterpret_cast<uintptr_t>(bytes_), last - first);
+}
+
+bool ConstantSource::anyReleased() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !released_.empty();
+}
+
+Status ConstantSource::restore() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (released_.empty()) return Status::ok();
+  // The whole file again (through the descriptor kept open: renamed or unlinked, it is still
+  // the file loaded), checked against the checksum the loaded bytes were verified with (the
+  // trailer is never released): only unchanged bytes may refill the released pages.
+  std::vector<uint8_t> again(size_);
+  size_t done = 0;
+  while (done < size_) {
+    const ssize_t n = ::pread(fd_, again.data() + done, size_ - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  again.resize(done);
+  uint64_t trailer = 0; // the checksum the loaded bytes were verified against
+  for (int i = 0; i < 8; ++i)
+    trailer |= static_cast<uint64_t>(bytes_[size_ - 8 + i]) << (8 * i);
+  const bool same = again.size() == size_ && size_ >= 20 &&
+                    std::memcmp(again.data() + size_ - 8, bytes_ + size_ - 8, 8) == 0 &&
+                    artifactChecksum(again.data(), size_ - 8) == trailer;
+  if (!same)
+    return ioError("'" + path_ +
+                   "' changed on disk since it was loaded: constants this model "
+                   "gave back after preparing cannot be read again (load it again)");
+  // Only the released pages: the others may be read by running sessions.
+  for (const auto& [offset, length] : released_)
+    std::memcpy(bytes_ + offset, again.data() + offset, length);
+  released_.clear();
   return Status::ok();
 }
 

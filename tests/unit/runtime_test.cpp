@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -328,7 +329,7 @@ TEST_CASE("C API: a borrowed buffer is read in place and must be 64-byte aligned
   std::free(raw);
 }
 
-TEST_CASE("packed weights release their mapped pages; a later reader gets them back intact") {
+TEST_CASE("packed weights release their pages; a later reader gets them back intact") {
   // conv 64 -> 64, 3x3, weights 147 KiB: whole pages to release once cpu_x86 has packed them.
   auto prog = std::make_shared<Program>();
   static const std::vector<float> w = test::randomFloats(64 * 64 * 9, 77);
@@ -347,9 +348,9 @@ TEST_CASE("packed weights release their mapped pages; a later reader gets them b
   REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
   ::close(fd);
   auto loaded = loadArtifactFile(path);
-  std::remove(path); // the mapping stays valid
+  std::remove(path); // the model keeps the file open: a restore still reads it
   REQUIRE(loaded.isOk());
-  CHECK((*loaded)->constantsReloadable);
+  CHECK((*loaded)->constantSource != nullptr);
   const auto x = test::randomFloats(64 * 36, 78);
   auto runWith = [&](const std::string& backend) {
     BackendRegistry registry;
@@ -595,4 +596,60 @@ TEST_CASE("ten thousand one-byte mutations of an artifact: each refused or run a
     CHECK(runSmall(*prog, x) == want);
   }
   CHECK(loaded < 100); // the same byte written back now and then
+}
+
+TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file cannot reach it") {
+  auto prog = std::make_shared<Program>();
+  static const std::vector<float> w = test::randomFloats(64 * 64 * 9, 91);
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  prog->tensors = {{"x", {DType::F32, {1, 64, 6, 6}}, nullptr},
+                   {"w", {DType::F32, {64, 64, 3, 3}}, w.data()},
+                   {"y", {DType::F32, {1, 64, 6, 6}}, nullptr}};
+  prog->primitives = {{c, {0, 1}, {2}, "conv"}};
+  prog->inputs = {0};
+  prog->outputs = {2};
+  const std::vector<uint8_t> bytes = writeArtifact(*prog, "test");
+  char path[] = "/tmp/tessel-own-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  auto loaded = loadArtifactFile(path);
+  REQUIRE(loaded.isOk());
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const auto x = test::randomFloats(64 * 36, 92);
+  auto session = Session::create(*loaded, registry, {});
+  REQUIRE(session.isOk());
+  REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+  REQUIRE((*session)->run().isOk());
+  const auto* y = static_cast<const float*>((*session)->outputData(0));
+  const std::vector<float> first(y, y + 64 * 36);
+  // Truncated under the live session: the next run reads only memory the model owns.
+  REQUIRE(::truncate(path, 0) == 0);
+  REQUIRE((*session)->run().isOk());
+  CHECK(std::vector<float>(y, y + 64 * 36) == first);
+  if (registry.find("cpu_x86")) {
+    // cpu_x86 packed the weights and gave their pages back; the reference backend needs them
+    // again, and the file no longer holds what was loaded: refused, not run on zeros.
+    SessionOptions ref;
+    ref.backend = "reference";
+    auto again = Session::create(*loaded, registry, ref);
+    REQUIRE_FALSE(again.isOk());
+    CHECK_THAT(again.status().message(), Catch::Contains("changed on disk since it was loaded"));
+    // Written back unchanged, the file restores them.
+    const int fd2 = ::open(path, O_WRONLY);
+    REQUIRE(fd2 >= 0);
+    REQUIRE(::write(fd2, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    ::close(fd2);
+    auto restored = Session::create(*loaded, registry, ref);
+    REQUIRE(restored.isOk());
+    REQUIRE((*restored)->setInput(0, x.data(), x.size() * 4).isOk());
+    REQUIRE((*restored)->run().isOk());
+    const auto* r = static_cast<const float*>((*restored)->outputData(0));
+    for (size_t i = 0; i < first.size(); ++i)
+      REQUIRE(r[i] == Approx(first[i]).margin(1e-4));
+  }
+  std::remove(path);
 }

@@ -20,7 +20,8 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
 Result<std::shared_ptr<const Program>> loadArtifact(std::vector<uint8_t> bytes);
 // Loads from bytes the caller keeps alive and unchanged while the Program lives (64-byte aligned).
 Result<std::shared_ptr<const Program>> loadArtifactBorrowed(const uint8_t* bytes, size_t size);
-// Maps a file and loads it; the Program keeps the mapping alive.
+// Reads a file into memory the Program owns and loads it; the Program keeps the file open
+// (Program::constantSource) to read released constants back for a later prepare.
 Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path);
 
 } // namespace tessel

@@ -56,7 +56,7 @@ private:
                                                    int32_t* last);
   PreparedModel() = default;
   std::string where(size_t i) const; // "conv2d 'node' on backend", for errors
-  // Releases the mapped pages of constants whose readers all keep their own copies.
+  // Gives back the pages of constants whose readers all keep their own copies.
   struct ConstantRelease {
     bool enabled = false;
     std::vector<int64_t> lastUse; // per tensor: the last primitive reading it

@@ -6,7 +6,9 @@
 #include "tessel/runtime/backend.h"
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessel {
@@ -26,6 +28,33 @@ struct TargetInfo {
   uint32_t costModelVersion = 0;
 };
 
+// Where a file-loaded program's bytes came from, and which of its constants' pages were given
+// back (PreparedModel releases them; restore() reads them back after checking the file).
+class ConstantSource {
+public:
+  // Keeps `fd` open (closed by the destructor): a restore reads the same file even after it is
+  // renamed or unlinked.
+  ConstantSource(int fd, std::string path, uint8_t* bytes, size_t size)
+      : fd_(fd), path_(std::move(path)), bytes_(bytes), size_(size) {}
+  ~ConstantSource();
+  ConstantSource(const ConstantSource&) = delete;
+  ConstantSource& operator=(const ConstantSource&) = delete;
+  // Gives back the whole pages inside [data, data + size) (they read as zeros until restored).
+  void release(const void* data, int64_t size);
+  // Reads every released page back from the file, if its bytes are still those loaded (same
+  // checksum); an error otherwise.
+  Status restore();
+  bool anyReleased() const;
+
+private:
+  mutable std::mutex mutex_;
+  int fd_;
+  std::string path_;
+  uint8_t* bytes_;
+  size_t size_;
+  std::vector<std::pair<size_t, size_t>> released_; // byte offset, length (whole pages)
+};
+
 struct Program {
   std::vector<ProgramTensor> tensors;
   std::vector<Primitive> primitives;
@@ -35,9 +64,11 @@ struct Program {
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
   std::shared_ptr<const void> storage; // owns whatever constant data points into
-  // Constant bytes live in a read-only file mapping: pages released with madvise come back from
-  // the file when read again, so a kernel's packed copy lets the raw pages go.
-  bool constantsReloadable = false;
+  // Set for a program read from a file into memory it owns (loadArtifactFile): constants that
+  // every reader packs may have their pages given back after preparing, and a later prepare
+  // that needs them again restores them from the file, which must still hold the same bytes.
+  // Null otherwise (the caller's bytes are never released).
+  std::shared_ptr<ConstantSource> constantSource;
 
   std::vector<TensorDesc> descs() const;
   bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
