@@ -217,6 +217,18 @@ struct LoadChoices {
   int64_t memoryBudget = 0; // 0: the runtime's default
 };
 
+// The flags that set them, for the commands' flag lists.
+const std::vector<std::string> kLoadFlags = {"--threads", "--layouts", "--chains",
+                                             "--memory-budget"};
+
+Result<LoadChoices> parseLoadChoices(const Args& a) {
+  LoadChoices load;
+  TESSEL_ASSIGN_OR_RETURN(load.blockedLayouts, parseLayouts(a));
+  TESSEL_ASSIGN_OR_RETURN(load.chains, parseChains(a));
+  TESSEL_ASSIGN_OR_RETURN(load.memoryBudget, parseBytes(a, "--memory-budget"));
+  return load;
+}
+
 // A session with its inputs set, in model input order: given[i] when not null (its dtype and
 // shape checked), else seeded random values written straight into the session (the model's
 // declared sizes are checked against the memory budget first, by creating the session).
@@ -318,54 +330,24 @@ struct ModelCommand {
   LoadChoices load;
 };
 
+// Fills c from its parsed flags: one positional MODEL, threads, load choices, convert options.
+Status readModelCommand(ModelCommand* c, const char* usage) {
+  if (!c->args.error.empty()) return invalidArgument(c->args.error);
+  if (c->args.positional.size() != 1) return invalidArgument(usage);
+  TESSEL_ASSIGN_OR_RETURN(c->threads, parseThreads(c->args));
+  TESSEL_ASSIGN_OR_RETURN(c->load, parseLoadChoices(c->args));
+  TESSEL_ASSIGN_OR_RETURN(c->options, convertOptions(c->args));
+  return Status::ok();
+}
+
 std::optional<ModelCommand> parseModelCommand(const std::vector<std::string>& argv,
                                               std::vector<std::string> valued,
                                               const std::vector<std::string>& boolean,
                                               const char* usage) {
-  valued.insert(valued.end(), {"--shape", "--threads", "--backend", "--backends", "--layouts",
-                               "--chains", "--memory-budget"});
+  valued.insert(valued.end(), {"--shape", "--backend", "--backends"});
+  valued.insert(valued.end(), kLoadFlags.begin(), kLoadFlags.end());
   ModelCommand c{parse(argv, valued, boolean), {}};
-  Status s;
-  if (!c.args.error.empty())
-    s = invalidArgument(c.args.error);
-  else if (c.args.positional.size() != 1)
-    s = invalidArgument(usage);
-  if (s.isOk()) {
-    auto threads = parseThreads(c.args);
-    if (threads.isOk())
-      c.threads = *threads;
-    else
-      s = threads.status();
-  }
-  if (s.isOk()) {
-    auto layouts = parseLayouts(c.args);
-    if (layouts.isOk())
-      c.load.blockedLayouts = *layouts;
-    else
-      s = layouts.status();
-  }
-  if (s.isOk()) {
-    auto budget = parseBytes(c.args, "--memory-budget");
-    if (budget.isOk())
-      c.load.memoryBudget = *budget;
-    else
-      s = budget.status();
-  }
-  if (s.isOk()) {
-    auto chains = parseChains(c.args);
-    if (chains.isOk())
-      c.load.chains = *chains;
-    else
-      s = chains.status();
-  }
-  if (s.isOk()) {
-    auto opts = convertOptions(c.args);
-    if (opts.isOk())
-      c.options = std::move(opts).value();
-    else
-      s = opts.status();
-  }
-  if (!s.isOk()) {
+  if (Status s = readModelCommand(&c, usage); !s.isOk()) {
     fail(s);
     return std::nullopt;
   }
@@ -522,10 +504,9 @@ int runCommand(const std::vector<std::string>& argv) {
 }
 
 int checkCommand(const std::vector<std::string>& argv) {
-  Args a = parse(
-      argv,
-      {"--rtol", "--atol", "--backend", "--threads", "--layouts", "--chains", "--memory-budget"},
-      {});
+  std::vector<std::string> valued = {"--rtol", "--atol", "--backend"};
+  valued.insert(valued.end(), kLoadFlags.begin(), kLoadFlags.end());
+  Args a = parse(argv, valued, {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
@@ -533,13 +514,9 @@ int checkCommand(const std::vector<std::string>& argv) {
                 "N[KiB|MiB|GiB]]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
-  auto layouts = parseLayouts(a);
-  if (!layouts.isOk()) return fail(layouts.status());
-  auto chains = parseChains(a);
-  if (!chains.isOk()) return fail(chains.status());
-  auto budget = parseBytes(a, "--memory-budget");
-  if (!budget.isOk()) return fail(budget.status());
-  const LoadChoices load{*layouts, *chains, *budget};
+  auto loadArg = parseLoadChoices(a);
+  if (!loadArg.isOk()) return fail(loadArg.status());
+  const LoadChoices load = *loadArg;
   auto rtolArg = parseTolerance(a, "--rtol", "1e-3");
   if (!rtolArg.isOk()) return fail(rtolArg.status());
   auto atolArg = parseTolerance(a, "--atol", "1e-4");
