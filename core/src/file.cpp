@@ -47,20 +47,23 @@ Result<std::vector<uint8_t>> readRegularFile(const std::string& path, int64_t ma
                              " bytes, more than the limit of " + std::to_string(maxBytes));
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  const Status read = readExactly(fd, bytes.data(), bytes.size(), path);
+  ::close(fd);
+  if (!read.isOk()) return read;
+  return bytes;
+}
+
+Status readExactly(int fd, void* dst, size_t size, const std::string& path) {
+  auto* out = static_cast<uint8_t*>(dst);
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+  while (done < size) {
+    const ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int e = n < 0 ? errno : 0;
-      ::close(fd);
-      return ioError("cannot read '" + path + "'" +
-                     (e ? std::string(": ") + std::strerror(e) : std::string(": file shrank")));
-    }
+    if (n < 0) return ioError("cannot read '" + path + "': " + std::strerror(errno));
+    if (n == 0) return ioError("cannot read '" + path + "': file shrank");
     done += static_cast<size_t>(n);
   }
-  ::close(fd);
-  return bytes;
+  return Status::ok();
 }
 
 } // namespace tessel

@@ -3,7 +3,6 @@
 #include "tessel/core/file.h"
 #include "tessel/runtime/artifact.h"
 
-#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -145,10 +144,7 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   if (declared != flat - 4)
     return corrupt("artifact is " + std::to_string(size) + " bytes, its header says " +
                    std::to_string(static_cast<uint64_t>(declared) + 12) + " (truncated or padded)");
-  uint64_t trailer = 0;
-  for (int i = 0; i < 8; ++i)
-    trailer |= static_cast<uint64_t>(bytes[flat + i]) << (8 * i);
-  if (artifactChecksum(bytes, flat) != trailer)
+  if (artifactChecksum(bytes, flat) != storedChecksum(bytes, size))
     return corrupt("artifact checksum mismatch (the file is damaged or was changed after it "
                    "was written)");
   flatbuffers::Verifier verifier(bytes, flat, /*max_depth=*/16, /*max_tables=*/10'000'000);
@@ -262,16 +258,9 @@ Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path)
   std::shared_ptr<const void> owned(
       mem, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
   auto* bytes = static_cast<uint8_t*>(mem);
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::read(fd, bytes + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return ioError("cannot read '" + path + "' (" + (n < 0 ? std::strerror(errno) : "it shrank") +
-                     ")");
-    }
-    done += static_cast<size_t>(n);
+  if (Status read = readExactly(fd, bytes, size, path); !read.isOk()) {
+    ::close(fd);
+    return read;
   }
   auto prog = buildProgram(bytes, size);
   if (!prog.isOk()) {

@@ -16,4 +16,12 @@ inline uint64_t artifactChecksum(const uint8_t* data, size_t size) {
   return XXH3_64bits(data, size);
 }
 
+// The checksum an artifact of `size` bytes carries: its last 8 bytes, little-endian.
+inline uint64_t storedChecksum(const uint8_t* artifact, size_t size) {
+  uint64_t h = 0;
+  for (int i = 0; i < 8; ++i)
+    h |= static_cast<uint64_t>(artifact[size - 8 + i]) << (8 * i);
+  return h;
+}
+
 } // namespace tessel

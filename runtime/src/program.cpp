@@ -1,8 +1,8 @@
 #include "tessel/runtime/program.h"
 
 #include "checksum.h"
+#include "tessel/core/file.h"
 
-#include <cerrno>
 #include <cstring>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -89,20 +89,9 @@ Status ConstantSource::restore() {
   // the file loaded), checked against the checksum the loaded bytes were verified with (the
   // trailer is never released): only unchanged bytes may refill the released pages.
   std::vector<uint8_t> again(size_);
-  size_t done = 0;
-  while (done < size_) {
-    const ssize_t n = ::pread(fd_, again.data() + done, size_ - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-  again.resize(done);
-  uint64_t trailer = 0; // the checksum the loaded bytes were verified against
-  for (int i = 0; i < 8; ++i)
-    trailer |= static_cast<uint64_t>(bytes_[size_ - 8 + i]) << (8 * i);
-  const bool same = again.size() == size_ && size_ >= 20 &&
+  const bool same = readExactly(fd_, again.data(), size_, path_).isOk() && size_ >= 20 &&
                     std::memcmp(again.data() + size_ - 8, bytes_ + size_ - 8, 8) == 0 &&
-                    artifactChecksum(again.data(), size_ - 8) == trailer;
+                    artifactChecksum(again.data(), size_ - 8) == storedChecksum(bytes_, size_);
   if (!same)
     return ioError("'" + path_ +
                    "' changed on disk since it was loaded: constants this model "

@@ -15,6 +15,10 @@ namespace tessel {
 // FIFO, socket or device is an error naming the path and what it is. The caller closes it.
 Result<int> openRegularFile(const std::string& path, int64_t* size);
 
+// Exactly `size` bytes from the start of the open file `fd` into dst (pread: the descriptor's
+// offset is left alone); an error naming `path` when the file is shorter or unreadable.
+Status readExactly(int fd, void* dst, size_t size, const std::string& path);
+
 // The whole file, refused before reading when it holds more than maxBytes.
 Result<std::vector<uint8_t>>
 readRegularFile(const std::string& path, int64_t maxBytes = std::numeric_limits<int64_t>::max());
