@@ -54,6 +54,31 @@ std::vector<float> runSmall(std::shared_ptr<const Program> prog, const std::vect
   return {y, y + 6};
 }
 
+// The artifact of one 3x3 conv 64 -> 64 on [1, 64, 6, 6] (weights seeded, 147 KiB: whole pages).
+std::vector<uint8_t> convArtifact(uint32_t seed) {
+  const std::vector<float> w = test::randomFloats(64 * 64 * 9, seed);
+  Program prog;
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  prog.tensors = {{"x", {DType::F32, {1, 64, 6, 6}}, nullptr},
+                  {"w", {DType::F32, {64, 64, 3, 3}}, w.data()},
+                  {"y", {DType::F32, {1, 64, 6, 6}}, nullptr}};
+  prog.primitives = {{c, {0, 1}, {2}, "conv"}};
+  prog.inputs = {0};
+  prog.outputs = {2};
+  return writeArtifact(prog, "test"); // the constants are copied in
+}
+
+// `bytes` in a new file under /tmp; returns its path.
+std::string writeTempFile(const std::vector<uint8_t>& bytes) {
+  char path[] = "/tmp/tessel-test-XXXXXX";
+  const int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+  return path;
+}
+
 } // namespace
 
 TEST_CASE("the small program computes relu(x)^T + b") {
@@ -219,15 +244,10 @@ TEST_CASE("a preferred backend that declines a primitive falls back") {
 }
 
 TEST_CASE("C++ wrapper: RAII handles and Error values") {
-  const std::vector<uint8_t> bytes = writeArtifact(*smallProgram(), "test");
-  char path[] = "/tmp/tessel-wrapper-XXXXXX";
-  const int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  ::close(fd);
+  const std::string path = writeTempFile(writeArtifact(*smallProgram(), "test"));
   api::Model model;
   REQUIRE_FALSE(api::Model::load(path, &model));
-  std::remove(path);
+  std::remove(path.c_str());
   CHECK(model.inputCount() == 1);
   CHECK(std::string(model.output(0).name) == "y");
   api::Session session;
@@ -331,24 +351,10 @@ TEST_CASE("C API: a borrowed buffer is read in place and must be 64-byte aligned
 
 TEST_CASE("packed weights release their pages; a later reader gets them back intact") {
   // conv 64 -> 64, 3x3, weights 147 KiB: whole pages to release once cpu_x86 has packed them.
-  auto prog = std::make_shared<Program>();
-  static const std::vector<float> w = test::randomFloats(64 * 64 * 9, 77);
-  Conv2dParams c;
-  c.pads = {1, 1, 1, 1};
-  prog->tensors = {{"x", {DType::F32, {1, 64, 6, 6}}, nullptr},
-                   {"w", {DType::F32, {64, 64, 3, 3}}, w.data()},
-                   {"y", {DType::F32, {1, 64, 6, 6}}, nullptr}};
-  prog->primitives = {{c, {0, 1}, {2}, "conv"}};
-  prog->inputs = {0};
-  prog->outputs = {2};
-  const std::vector<uint8_t> bytes = writeArtifact(*prog, "test");
-  char path[] = "/tmp/tessel-release-XXXXXX";
-  const int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  ::close(fd);
+  const std::vector<uint8_t> bytes = convArtifact(77);
+  const std::string path = writeTempFile(bytes);
   auto loaded = loadArtifactFile(path);
-  std::remove(path); // the model keeps the file open: a restore still reads it
+  std::remove(path.c_str()); // the model keeps the file open: a restore still reads it
   REQUIRE(loaded.isOk());
   CHECK((*loaded)->constantSource != nullptr);
   const auto x = test::randomFloats(64 * 36, 78);
@@ -599,22 +605,8 @@ TEST_CASE("ten thousand one-byte mutations of an artifact: each refused or run a
 }
 
 TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file cannot reach it") {
-  auto prog = std::make_shared<Program>();
-  static const std::vector<float> w = test::randomFloats(64 * 64 * 9, 91);
-  Conv2dParams c;
-  c.pads = {1, 1, 1, 1};
-  prog->tensors = {{"x", {DType::F32, {1, 64, 6, 6}}, nullptr},
-                   {"w", {DType::F32, {64, 64, 3, 3}}, w.data()},
-                   {"y", {DType::F32, {1, 64, 6, 6}}, nullptr}};
-  prog->primitives = {{c, {0, 1}, {2}, "conv"}};
-  prog->inputs = {0};
-  prog->outputs = {2};
-  const std::vector<uint8_t> bytes = writeArtifact(*prog, "test");
-  char path[] = "/tmp/tessel-own-XXXXXX";
-  const int fd = ::mkstemp(path);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  ::close(fd);
+  const std::vector<uint8_t> bytes = convArtifact(91);
+  const std::string path = writeTempFile(bytes);
   auto loaded = loadArtifactFile(path);
   REQUIRE(loaded.isOk());
   BackendRegistry registry;
@@ -627,7 +619,7 @@ TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file canno
   const auto* y = static_cast<const float*>((*session)->outputData(0));
   const std::vector<float> first(y, y + 64 * 36);
   // Truncated under the live session: the next run reads only memory the model owns.
-  REQUIRE(::truncate(path, 0) == 0);
+  REQUIRE(::truncate(path.c_str(), 0) == 0);
   REQUIRE((*session)->run().isOk());
   CHECK(std::vector<float>(y, y + 64 * 36) == first);
   if (registry.find("cpu_x86")) {
@@ -639,7 +631,7 @@ TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file canno
     REQUIRE_FALSE(again.isOk());
     CHECK_THAT(again.status().message(), Catch::Contains("changed on disk since it was loaded"));
     // Written back unchanged, the file restores them.
-    const int fd2 = ::open(path, O_WRONLY);
+    const int fd2 = ::open(path.c_str(), O_WRONLY);
     REQUIRE(fd2 >= 0);
     REQUIRE(::write(fd2, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
     ::close(fd2);
@@ -651,5 +643,5 @@ TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file canno
     for (size_t i = 0; i < first.size(); ++i)
       REQUIRE(r[i] == Approx(first[i]).margin(1e-4));
   }
-  std::remove(path);
+  std::remove(path.c_str());
 }
