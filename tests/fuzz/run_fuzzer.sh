@@ -11,39 +11,11 @@ seconds=${2:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$build/fuzz"
 mkdir -p "$out"
-cxx="clang++-16"
-command -v ccache >/dev/null && cxx="ccache clang++-16"
+source "$root/tests/sanitized_build.sh"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-  -DONNX_NAMESPACE=onnx -DONNX_ML=1
-  -pthread -I"$root/core/include" -I"$root/runtime/include" -I"$root/search/include" -I"$root/include" -I"$root/decompose/include"
-  -I"$root/frontend/onnx/include" -I"$root/backends/reference/include"
-  -I"$root/backends/null/include" -I"$root/backends/cpu_x86/include" -I"$build/core/generated")
+  -DONNX_NAMESPACE=onnx -DONNX_ML=1 -pthread "${includes[@]}")
 
-# Compiles sources (two at a time) and prints the object files.
-compile() {
-  local objs=() src obj
-  for src in "$@"; do
-    obj="$out/$(echo "$src" | md5sum | cut -c1-12).o"
-    # cpu_x86 families: the flags backends/cpu_x86/CMakeLists.txt gives them, and -O0: optimising
-    # their unrolled SIMD kernels under the sanitizers took 3-6 minutes a file (kernels are
-    # checked against the reference in ctest; here they only have to run what loads).
-    local isa=()
-    case "$src" in
-    */family_avx2.cpp) isa=(-mavx2 -mfma -O0) ;;
-    */family_avx512.cpp) isa=(-mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma -O0) ;;
-    esac
-    $cxx "${flags[@]}" "${isa[@]}" -c "$src" -o "$obj" &
-    objs+=("$obj")
-    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-  done
-  wait
-  printf '%s\n' "${objs[@]}"
-}
-
-mapfile -t runtime < <(compile "$root"/core/src/*.cpp \
-  "$root"/runtime/src/*.cpp "$root"/search/src/*.cpp \
-  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$root"/backends/cpu_x86/*.cpp \
-  "$build"/runtime/builtin_backends.cpp)
+mapfile -t runtime < <(compile "${runtimeSources[@]}")
 mapfile -t frontend < <(compile "$root"/decompose/src/*.cpp "$root"/frontend/onnx/src/*.cpp)
 mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
 mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")

@@ -10,26 +10,9 @@ build=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$build/tsan"
 mkdir -p "$out"
-cxx="clang++-16"
-command -v ccache >/dev/null && cxx="ccache clang++-16"
-flags=(-std=c++20 -O1 -g -DNDEBUG -fsanitize=thread -pthread -I"$root/core/include" -I"$root/runtime/include"
-  -I"$root/search/include" -I"$root/include" -I"$root/backends/reference/include"
-  -I"$root/backends/null/include" -I"$root/backends/cpu_x86/include" -I"$build/core/generated")
-objs=()
-for src in "$root"/core/src/*.cpp "$root"/runtime/src/*.cpp "$root"/search/src/*.cpp \
-  "$root"/backends/reference/*.cpp "$root"/backends/null/*.cpp "$root"/backends/cpu_x86/*.cpp \
-  "$build"/runtime/builtin_backends.cpp "$root/tests/tsan/concurrent_sessions.cpp"; do
-  obj="$out/$(echo "$src" | md5sum | cut -c1-12).o"
-  isa=()
-  case "$src" in # the kernel families at -O0: instrumented SIMD code compiles slowly
-  */family_avx2.cpp) isa=(-mavx2 -mfma -O0) ;;
-  */family_avx512.cpp) isa=(-mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma -O0) ;;
-  esac
-  $cxx "${flags[@]}" "${isa[@]}" -c "$src" -o "$obj" &
-  objs+=("$obj")
-  while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n; done
-done
-wait
+source "$root/tests/sanitized_build.sh"
+flags=(-std=c++20 -O1 -g -DNDEBUG -fsanitize=thread -pthread "${includes[@]}")
+mapfile -t objs < <(compile "${runtimeSources[@]}" "$root/tests/tsan/concurrent_sessions.cpp")
 clang++-16 -fsanitize=thread -pthread "${objs[@]}" -o "$out/concurrent_sessions"
 TSAN_OPTIONS="halt_on_error=1 exitcode=66" "$out/concurrent_sessions" >"$out/log" 2>&1 || {
   cat "$out/log"
