@@ -108,19 +108,23 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         continue;
       }
     }
-    const Primitive& p = prog.primitives[i];
-    PrepareArgs args;
-    args.primitive = &p;
-    args.tensors = &m->descs_;
-    args.choice = bound.choice;
-    for (int32_t id : p.inputs)
-      args.constants.push_back(prog.tensors[id].data);
-    auto kernel = bound.backend->prepare(args, *bound.device);
+    auto kernel = bound.backend->prepare(m->prepareArgs(i), *bound.device);
     if (!kernel.isOk()) return kernel.status().withContext(m->where(i));
     bound.kernel = std::move(kernel).value();
     release.prepared(prog, i, bound.kernel.get());
   }
   return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+PrepareArgs PreparedModel::prepareArgs(size_t i) const {
+  const Primitive& p = program_->primitives[i];
+  PrepareArgs args;
+  args.primitive = &p;
+  args.tensors = &descs_;
+  args.choice = steps_[i].choice;
+  for (int32_t id : p.inputs)
+    args.constants.push_back(program_->tensors[id].data);
+  return args;
 }
 
 std::string PreparedModel::where(size_t i) const {
@@ -150,13 +154,7 @@ PreparedModel::tryChain(size_t first, const std::vector<int>& readers, int32_t* 
   for (; end - first >= 2; --end) {
     std::vector<PrepareArgs> chain;
     for (size_t j = first; j < end; ++j) {
-      PrepareArgs args;
-      args.primitive = &prog.primitives[j];
-      args.tensors = &descs_;
-      args.choice = steps_[j].choice;
-      for (int32_t id : prog.primitives[j].inputs)
-        args.constants.push_back(prog.tensors[id].data);
-      chain.push_back(std::move(args));
+      chain.push_back(prepareArgs(j));
     }
     auto kernel = head.backend->prepareChain(chain, *head.device);
     if (!kernel.isOk() || *kernel) {

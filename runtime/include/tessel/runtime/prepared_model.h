@@ -55,7 +55,8 @@ private:
   Result<std::unique_ptr<PreparedKernel>> tryChain(size_t first, const std::vector<int>& readers,
                                                    int32_t* last);
   PreparedModel() = default;
-  std::string where(size_t i) const; // "conv2d 'node' on backend", for errors
+  std::string where(size_t i) const;       // "conv2d 'node' on backend", for errors
+  PrepareArgs prepareArgs(size_t i) const; // primitive i with its constants and chosen kernel
   // Gives back the pages of constants whose readers all keep their own copies.
   struct ConstantRelease {
     bool enabled = false;
