@@ -67,16 +67,6 @@ bool rowsDisjoint(const Region& r) {
   return st[2] > 0 && st[1] >= n[2] * st[2] && st[0] >= n[1] * st[1];
 }
 
-// First and last destination element a region writes.
-std::pair<int64_t, int64_t> dstSpan(const Region& r) {
-  int64_t lo = r.dst.offset, hi = r.dst.offset;
-  for (int l = 0; l < 3; ++l) {
-    const int64_t reach = (r.size[l] - 1) * r.dst.stride[l];
-    (reach < 0 ? lo : hi) += reach;
-  }
-  return {lo, hi};
-}
-
 // Whether rows of the regions may go to threads in any order: no destination element is
 // written twice (else the later region, or row, must win and the rows keep their order).
 bool writesOnce(const std::vector<Region>& regions) {
@@ -87,8 +77,9 @@ bool writesOnce(const std::vector<Region>& regions) {
       const Region &a = regions[i], &b = regions[j];
       if (a.size[0] * a.size[1] * a.size[2] == 0 || b.size[0] * b.size[1] * b.size[2] == 0)
         continue;
-      const auto [alo, ahi] = dstSpan(a);
-      const auto [blo, bhi] = dstSpan(b);
+      int64_t alo = 0, ahi = 0, blo = 0, bhi = 0; // validated regions: no overflow
+      viewRange(a.dst, a.size, &alo, &ahi);
+      viewRange(b.dst, b.size, &blo, &bhi);
       if (ahi < blo || bhi < alo) continue; // apart
       if (a.size == b.size && a.dst.stride == b.dst.stride && !mayOverlap(a, b)) continue;
       return false;

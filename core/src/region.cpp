@@ -7,9 +7,7 @@
 #include <utility>
 
 namespace tessel {
-namespace {
 
-// Smallest and largest element index a view reaches over `size`; false if a size is negative.
 bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t* lo, int64_t* hi) {
   *lo = *hi = v.offset;
   for (int i = 0; i < 3; ++i) {
@@ -21,8 +19,6 @@ bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t*
   }
   return true;
 }
-
-} // namespace
 
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount) {
   if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return Status::ok();

@@ -25,6 +25,10 @@ struct Region {
   bool operator==(const Region&) const = default;
 };
 
+// Smallest and largest element index a view reaches over `size` (meaningless for an empty
+// view: skip those); false if a size is negative or the arithmetic overflows.
+bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t* lo, int64_t* hi);
+
 // Checks that every element a region touches lies inside [0, srcCount) and [0, dstCount).
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount);
 
