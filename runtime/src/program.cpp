@@ -77,11 +77,6 @@ void ConstantSource::release(const void* data, int64_t size) {
   released_.emplace_back(first - reinterpret_cast<uintptr_t>(bytes_), last - first);
 }
 
-bool ConstantSource::anyReleased() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return !released_.empty();
-}
-
 Status ConstantSource::restore() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (released_.empty()) return Status::ok();

@@ -44,7 +44,6 @@ public:
   // Reads every released page back from the file, if its bytes are still those loaded (same
   // checksum); an error otherwise.
   Status restore();
-  bool anyReleased() const;
 
 private:
   mutable std::mutex mutex_;
