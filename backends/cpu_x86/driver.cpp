@@ -98,9 +98,8 @@ WindowStrip windowStrip(const ConvGeometry& g, int lanes) {
   s.rows = fit > window ? (fit - window) / g.sh + 1 : 1;
   s.rows = std::clamp<int64_t>(s.rows, 1, std::max<int64_t>(g.oh, 1));
   s.inRows = (s.rows - 1) * g.sh + window;
-  // the strip, the weights as [taps][lanes], then one int64 tap offset per tap
-  const int64_t taps = g.kh * g.kw;
-  s.floats = ceilDiv(s.inRows * s.cols * lanes + taps * lanes + 2 * taps, 16) * 16;
+  // the strip, then the weights and tap offsets (windowTapFloats)
+  s.floats = ceilDiv(s.inRows * s.cols * lanes, 16) * 16 + windowTapFloats(g, lanes);
   return s;
 }
 
