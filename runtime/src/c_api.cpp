@@ -86,6 +86,20 @@ tessel_status fromStatus(const tessel::Status& s) {
   return make(static_cast<tessel_status_code>(s.code()), s.message());
 }
 
+tessel_status badModel() {
+  return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
+}
+
+tessel_status badSession() {
+  return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown session handle");
+}
+
+tessel_status inUse() {
+  return make(TESSEL_INVALID_ARGUMENT,
+              "the session is in use by another thread (one caller at a time per session; "
+              "create a session per thread)");
+}
+
 template <typename F> tessel_status guarded(F&& f) {
   try {
     return f();
@@ -132,12 +146,8 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
                                      " is outside 0..1024");
     opts.threads = o->threads;
   }
-  if (has(offsetof(tessel_session_options, memory_budget), sizeof o->memory_budget)) {
-    if (o->memory_budget < 0)
-      return tessel::invalidArgument("memory_budget " + std::to_string(o->memory_budget) +
-                                     " is negative");
-    opts.memoryBudget = o->memory_budget;
-  }
+  if (has(offsetof(tessel_session_options, memory_budget), sizeof o->memory_budget))
+    opts.memoryBudget = o->memory_budget; // Session::create refuses a negative one
   return opts;
 }
 
@@ -200,20 +210,17 @@ size_t tessel_model_output_count(const tessel_model* m) {
 }
 
 tessel_status tessel_model_input_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return isLive(m) ? infoOf(m, m->program->inputs, i, out)
-                   : make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
+  return isLive(m) ? infoOf(m, m->program->inputs, i, out) : badModel();
 }
 
 tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return isLive(m) ? infoOf(m, m->program->outputs, i, out)
-                   : make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
+  return isLive(m) ? infoOf(m, m->program->outputs, i, out) : badModel();
 }
 
 tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options, tessel_session** out) {
   if (!out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
-  if (!isLive(model))
-    return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown model handle");
+  if (!isLive(model)) return badModel();
   return guarded([&]() -> tessel_status {
     auto opts = readOptions(options);
     if (!opts.isOk()) return fromStatus(opts.status());
@@ -242,17 +249,6 @@ tessel_status tessel_session_create(const tessel_model* model,
 void tessel_session_release(tessel_session* s) {
   if (untrack(s)) delete s; // a second release, or a foreign pointer: nothing
 }
-
-namespace {
-tessel_status badSession() {
-  return make(TESSEL_INVALID_ARGUMENT, "null, released or unknown session handle");
-}
-tessel_status inUse() {
-  return make(TESSEL_INVALID_ARGUMENT,
-              "the session is in use by another thread (one caller at a time per session; "
-              "create a session per thread)");
-}
-} // namespace
 
 tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* data, size_t size) {
   if (!isLive(s)) return badSession();
