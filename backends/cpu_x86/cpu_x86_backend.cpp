@@ -10,6 +10,7 @@
 #include "pool.h"
 #include "tessel/backends/cpu_x86.h"
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -53,17 +54,42 @@ bool dimsFit(const Primitive& p, const std::vector<TensorDesc>& t) {
   return fits(p.outputs[0]);
 }
 
+// Padding wider than the input plus the (dilated) window is valid ONNX but no real model's: the
+// padded copies here are sized by the pads (a 2^20 pad on a 4x4 input asked 448 MiB of
+// workspace), so such windows run on the reference backend, whose loops skip padding. Within
+// the bound a padded plane is at most three times the input plus the window along each axis.
+bool padsFit(const Primitive& p, const std::vector<TensorDesc>& t) {
+  std::array<int64_t, 2> extent{};
+  I64x4 pads{};
+  if (p.kind() == PrimitiveKind::Conv2d) {
+    const auto& c = p.as<Conv2dParams>();
+    const Shape& w = t[p.inputs[1]].shape;
+    extent = {(w[2] - 1) * c.dilation[0] + 1, (w[3] - 1) * c.dilation[1] + 1};
+    pads = c.pads;
+  } else {
+    const auto& pp = p.as<PoolParams>();
+    extent = pp.kernel;
+    pads = pp.pads;
+  }
+  const Shape& x = t[p.inputs[0]].shape; // dimsFit: every term below is under 2^24
+  const int64_t h = x[2] + extent[0], w = x[3] + extent[1];
+  return pads[0] <= h && pads[2] <= h && pads[1] <= w && pads[3] <= w;
+}
+
 class CpuX86Descriptor final : public BackendDescriptor {
 public:
   explicit CpuX86Descriptor(const KernelTable& t) : table_(t) {}
   std::string_view name() const override { return "cpu_x86"; }
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
+    if (p.kind() == PrimitiveKind::Raster) return true;           // any dtype, any layout: bytes
+    if (p.kind() == PrimitiveKind::Gather) return allPlain(p, t); // any dtype: bytes
     if (!allF32(p, t)) return false;
     switch (p.kind()) {
-    case PrimitiveKind::Conv2d: return dimsFit(p, t) && x86::convSupported(table_, p, t);
-    case PrimitiveKind::Pool: return dimsFit(p, t) && poolLayouts(table_, p, t);
+    case PrimitiveKind::Conv2d:
+      return dimsFit(p, t) && padsFit(p, t) && x86::convSupported(table_, p, t);
+    case PrimitiveKind::Pool:
+      return dimsFit(p, t) && padsFit(p, t) && poolLayouts(table_, p, t);
     default: break;
     }
     if (!allPlain(p, t)) return false;
@@ -86,6 +112,7 @@ public:
     case PrimitiveKind::MatMul: return {{{}, "f32_gemm_" + tile + "__" + family}};
     case PrimitiveKind::Pool: return {{{}, "f32_pool_window__" + family}};
     case PrimitiveKind::Raster: return {{{}, "raster_memcpy"}};
+    case PrimitiveKind::Gather: return {{{}, "gather_rows"}};
     case PrimitiveKind::Reduce: return {{{}, "f32_reduce__" + family}};
     default: return {{{}, "f32_elementwise__" + family}};
     }
@@ -154,6 +181,7 @@ public:
     case PrimitiveKind::MatMul: k = x86::prepareMatMul(table_, args); break;
     case PrimitiveKind::Pool: k = x86::preparePool(table_, args); break;
     case PrimitiveKind::Raster: k = x86::prepareRaster(table_, args); break;
+    case PrimitiveKind::Gather: k = x86::prepareGather(table_, args); break;
     case PrimitiveKind::Reduce: k = x86::prepareReduce(table_, args); break;
     default: k = x86::prepareElementwise(table_, args); break;
     }

@@ -276,6 +276,62 @@ private:
 
 } // namespace
 
+namespace {
+
+// Gather: indices checked first (a bad one fails the run before anything is written), then the
+// rows (outer, index) split across the pool; 4- and 8-byte rows move as words, longer ones with
+// memcpy.
+class GatherKernel final : public PreparedKernel {
+public:
+  explicit GatherKernel(const GatherParams& p) : p_(p) {}
+
+  Status run(const ExecContext& ctx, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
+    const int64_t count = in[1].desc->numel();
+    const bool wide = in[1].desc->dtype == DType::I64;
+    const void* idx = in[1].buffer.hostPointer();
+    for (int64_t j = 0; j < count; ++j)
+      TESSEL_RETURN_IF_ERROR(gatherRow(gatherIndexAt(idx, wide, j), p_.extent).status());
+    const size_t row = static_cast<size_t>(p_.inner) * dtypeSize(out.desc->dtype);
+    const int64_t rows = p_.outer * count;
+    if (rows == 0 || row == 0) return Status::ok();
+    const auto* src = in[0].hostData<uint8_t>();
+    auto* dst = out.mutableHostData<uint8_t>();
+    const int64_t extent = p_.extent;
+    // About 4 tasks per thread, none under 16 KiB of output.
+    const int64_t tasks = std::clamp<int64_t>(static_cast<int64_t>(rows * row / 16384), 1,
+                                              std::max(1, ctx.threads) * 4);
+    parallelFor(ctx, tasks, [&](int64_t task, int) {
+      const int64_t q0 = rows * task / tasks, q1 = rows * (task + 1) / tasks;
+      const auto from = [&](int64_t q) {
+        const int64_t o = q / count, j = q % count;
+        const int64_t r = gatherIndexAt(idx, wide, j);
+        return src + static_cast<size_t>(o * extent + (r < 0 ? r + extent : r)) * row;
+      };
+      if (row == 4) {
+        for (int64_t q = q0; q < q1; ++q)
+          std::memcpy(dst + static_cast<size_t>(q) * 4, from(q), 4);
+      } else if (row == 8) {
+        for (int64_t q = q0; q < q1; ++q)
+          std::memcpy(dst + static_cast<size_t>(q) * 8, from(q), 8);
+      } else {
+        for (int64_t q = q0; q < q1; ++q)
+          std::memcpy(dst + static_cast<size_t>(q) * row, from(q), row);
+      }
+    });
+    return Status::ok();
+  }
+
+private:
+  const GatherParams& p_;
+};
+
+} // namespace
+
+std::unique_ptr<PreparedKernel> prepareGather(const KernelTable&, const PrepareArgs& args) {
+  return std::make_unique<GatherKernel>(args.primitive->as<GatherParams>());
+}
+
 std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable&, const PrepareArgs& args) {
   return std::make_unique<RasterKernel>(args.primitive->as<RasterParams>());
 }

@@ -9,6 +9,8 @@ namespace tessel::x86 {
 // Rasters of any dtype and layout (regions copy runs with memcpy, broadcasts with fills) and f32
 // reductions, split across the thread pool.
 std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable& table, const PrepareArgs& args);
+// Gathers of any dtype: rows copied in parallel after every index is checked.
+std::unique_ptr<PreparedKernel> prepareGather(const KernelTable& table, const PrepareArgs& args);
 std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args);
 
 } // namespace tessel::x86

@@ -53,4 +53,20 @@ Status runRaster(const RasterParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
+// One row copy per (outer, index): the plainest reading of the gather's definition.
+Status runGather(const GatherParams& p, Inputs in, const TensorView& out) {
+  const size_t row = static_cast<size_t>(p.inner) * dtypeSize(out.desc->dtype);
+  const int64_t count = in[1].desc->numel();
+  const bool wide = in[1].desc->dtype == DType::I64;
+  const auto* src = static_cast<const char*>(in[0].data);
+  auto* dst = static_cast<char*>(out.data);
+  for (int64_t j = 0; j < count; ++j) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t r, gatherRow(gatherIndexAt(in[1].data, wide, j), p.extent));
+    for (int64_t o = 0; o < p.outer; ++o)
+      std::memcpy(dst + static_cast<size_t>(o * count + j) * row,
+                  src + static_cast<size_t>(o * p.extent + r) * row, row);
+  }
+  return Status::ok();
+}
+
 } // namespace tessel::reference

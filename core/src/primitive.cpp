@@ -225,6 +225,25 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
                      " elements");
     return Status::ok();
   }
+  case PrimitiveKind::Gather: {
+    const auto& g = p.as<GatherParams>();
+    const TensorDesc& idx = *in[1];
+    if (idx.dtype != DType::I64 && idx.dtype != DType::I32)
+      return corrupt("gather indices are " + std::string(dtypeName(idx.dtype)) +
+                     " (i32 or i64 expected)");
+    if (in[0]->dtype != out.dtype) return corrupt("gather changes the dtype");
+    if (in[0]->layout != Layout::Plain || idx.layout != Layout::Plain ||
+        out.layout != Layout::Plain)
+      return corrupt("gather tensors must be plain");
+    int64_t all = 0, picked = 0;
+    if (g.outer < 0 || g.extent < 0 || g.inner < 0 ||
+        !checkedProduct({g.outer, g.extent, g.inner}, &all) ||
+        !checkedProduct({g.outer, idx.numel(), g.inner}, &picked) || all != in[0]->numel() ||
+        picked != out.numel())
+      return corrupt("gather dims do not match its tensors");
+    if (g.extent == 0 && picked != 0) return corrupt("gather picks from an empty axis");
+    return Status::ok();
+  }
   case PrimitiveKind::Pool: {
     const auto& pp = p.as<PoolParams>();
     if (in[0]->shape.size() == 4 && out.shape.size() == 4 &&
@@ -333,7 +352,8 @@ double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
     return 2.0 * static_cast<double>(m.batch * m.m * m.n) * static_cast<double>(m.k) + post;
   }
   case PrimitiveKind::Raster:
-  case PrimitiveKind::View: return 0.0;
+  case PrimitiveKind::View:
+  case PrimitiveKind::Gather: return 0.0;
   case PrimitiveKind::Reduce:
   case PrimitiveKind::Pool: return static_cast<double>(t[p.inputs[0]].numel());
   default: return out + post;
@@ -349,6 +369,14 @@ size_t baseInputCount(const Primitive& p) {
   }
 }
 
+Result<int64_t> gatherRow(int64_t index, int64_t extent) {
+  const int64_t row = index < 0 ? index + extent : index;
+  if (row < 0 || row >= extent)
+    return invalidArgument("gather index " + std::to_string(index) + " out of range [" +
+                           std::to_string(-extent) + ", " + std::to_string(extent) + ")");
+  return row;
+}
+
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors) {
   if (std::holds_alternative<std::monostate>(p.params)) return corrupt("primitive without params");
   size_t maxIn = 1, minIn = 1;
@@ -357,7 +385,8 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
     minIn = 1;
     maxIn = 1 << 16;
     break;
-  case PrimitiveKind::Binary: minIn = maxIn = 2; break;
+  case PrimitiveKind::Binary:
+  case PrimitiveKind::Gather: minIn = maxIn = 2; break;
   case PrimitiveKind::MatMul:
   case PrimitiveKind::Conv2d:
   case PrimitiveKind::Elementwise:

@@ -235,7 +235,9 @@ Status lowerSlice(LoweringBuilder& b) {
     }
     outShape[ax] = len;
     if (len > 0) offset += s * inStrides[ax];
-    srcStrides[ax] = inStrides[ax] * step;
+    // With two or more elements |step| < dim, so the stride stays inside the tensor's span; a
+    // step past the dim (2^62) must not be multiplied when it picks one element or none.
+    srcStrides[ax] = len > 1 ? inStrides[ax] * step : 0;
   }
   TESSEL_RETURN_IF_ERROR(readStrided(b, {offset, srcStrides}, outShape, x.dtype, outShape));
   return Status::ok();
@@ -313,30 +315,59 @@ Status lowerSplit(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// Constant indices that fall into a few arithmetic runs (a slice, a reversal, a handful of
+// rows) become one raster region per run, which later passes can fuse; longer lists and
+// indices known only at run time become a gather primitive reading the index tensor.
 Status lowerGather(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
   const TensorDesc& x = b.desc(b.input(0));
+  const TensorDesc idxDesc = b.desc(b.input(1));
+  if (idxDesc.dtype != DType::I64 && idxDesc.dtype != DType::I32)
+    return n.error("indices are " + std::string(dtypeName(idxDesc.dtype)) +
+                   " (i32 or i64 expected)");
   TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
   TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, n.constInts(1, "indices"));
-  const Shape& idxShape = b.shape(b.input(1));
   Shape outShape(x.shape.begin(), x.shape.begin() + axis);
-  outShape.insert(outShape.end(), idxShape.begin(), idxShape.end());
+  outShape.insert(outShape.end(), idxDesc.shape.begin(), idxDesc.shape.end());
   outShape.insert(outShape.end(), x.shape.begin() + axis + 1, x.shape.end());
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
   const int64_t outer = product(x.shape, 0, axis),
                 inner = product(x.shape, axis + 1, x.shape.size());
-  const int64_t dim = x.shape[axis], count = static_cast<int64_t>(idx.size());
-  RasterParams r;
-  for (int64_t j = 0; j < count; ++j) {
-    int64_t i = idx[j] < 0 ? idx[j] + dim : idx[j];
-    if (i < 0 || i >= dim)
-      return n.error("index " + std::to_string(idx[j]) + " out of range for dim " +
-                     std::to_string(dim));
-    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {i * inner, {dim * inner, 1}},
-                                             {j * inner, {count * inner, 1}}, {outer, inner}));
+  const int64_t dim = x.shape[axis], count = idxDesc.numel();
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  if (n.inputs[1].constant) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, n.constInts(1, "indices"));
+    for (int64_t& i : idx) {
+      auto row = gatherRow(i, dim);
+      if (!row.isOk()) return n.error(row.status().message() + " on axis " + std::to_string(axis));
+      i = *row;
+    }
+    constexpr size_t kMaxRuns = 16;
+    std::vector<std::pair<int64_t, int64_t>> runs; // (first index position, length)
+    for (int64_t j = 0; j < count && runs.size() <= kMaxRuns;) {
+      int64_t len = 1;
+      if (j + 1 < count) {
+        const int64_t step = idx[j + 1] - idx[j];
+        while (j + len < count && idx[j + len] - idx[j + len - 1] == step)
+          ++len;
+      }
+      runs.push_back({j, len});
+      j += len;
+    }
+    if (runs.size() <= kMaxRuns) {
+      RasterParams r;
+      for (auto [j, len] : runs) {
+        const int64_t step = len > 1 ? idx[j + 1] - idx[j] : 0;
+        TESSEL_RETURN_IF_ERROR(
+            appendStridedCopy(&r.regions, 0, {idx[j] * inner, {dim * inner, step * inner, 1}},
+                              {j * inner, {count * inner, inner, 1}}, {outer, len, inner}));
+      }
+      b.emit(r, {b.input(0)}, out);
+      return Status::ok();
+    }
   }
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  b.emit(GatherParams{outer, dim, inner}, {b.input(0), b.input(1)}, out);
   return Status::ok();
 }
 
@@ -421,14 +452,19 @@ Status lowerExpand(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> target, n.constInts(1, "shape"));
   auto out = broadcastShapes(x.shape, target);
   if (!out.isOk()) return n.error(out.status().message());
+  TESSEL_RETURN_IF_ERROR(elementCount(*out).status().withContext(n.label()));
   TESSEL_RETURN_IF_ERROR(readStrided(b, {0, broadcastStrides(x.shape, *out)}, *out, x.dtype, *out));
   return Status::ok();
 }
 
-// An output extent past which a resize is refused (its rule checks every output coordinate).
-constexpr int64_t kMaxResizeExtent = int64_t{1} << 24;
+// An output extent past which a resize is refused (its rule maps every output coordinate).
+constexpr int64_t kMaxResizeExtent = int64_t{1} << 22;
+// Integer upsamplings with at most this many phases are one raster (a strided copy per phase);
+// other nearest mappings gather along each resized axis through an index table.
+constexpr int64_t kMaxResizePhases = 64;
 
-// Nearest resize by integer factors: one strided copy of the input per phase of the factors.
+// Nearest resize: one raster of strided copies when every axis is a plain integer upsampling
+// with few phases, otherwise one gather per axis whose mapping is not the identity.
 Status lowerResize(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
@@ -459,49 +495,91 @@ Status lowerResize(LoweringBuilder& b) {
   if (static_cast<int64_t>(outShape.size()) != x.rank() ||
       static_cast<int64_t>(scales.size()) != x.rank())
     return n.error("scales or sizes do not match the input rank");
-  // Checked before the per-coordinate loop below walks every output row and column.
+  // Checked before the per-coordinate loops below walk every output row and column.
   for (int64_t d : outShape)
     if (d < 0 || d > kMaxResizeExtent)
       return n.error("output dim " + std::to_string(d) + " out of range (at most " +
                      std::to_string(kMaxResizeExtent) + ")");
   TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
-  Shape factor(x.rank());
+  for (int64_t a = 0; a < x.rank(); ++a)
+    if (x.shape[a] == 0 && outShape[a] != 0)
+      return n.error("resizes an empty axis " + std::to_string(a) + " to " +
+                     std::to_string(outShape[a]));
+  // The source coordinate of every output coordinate, per axis.
+  std::vector<std::vector<int32_t>> maps(x.rank());
+  bool integer = true;
+  int64_t phases = 1;
+  Shape factor(x.rank(), 1);
   for (int64_t a = 0; a < x.rank(); ++a) {
-    if (x.shape[a] == 0 || outShape[a] % x.shape[a] != 0)
-      return unsupported(n.label() + ": non-integer resize factor on axis " + std::to_string(a));
-    factor[a] = outShape[a] / x.shape[a];
     for (int64_t y = 0; y < outShape[a]; ++y) {
       TESSEL_ASSIGN_OR_RETURN(
           int64_t src, nearestSource(n, coord, round, y, x.shape[a], outShape[a], scales[a]));
-      if (src != y / factor[a])
-        return unsupported(n.label() + ": nearest mapping with " + coord + "/" + round +
-                           " is not a plain integer upsampling");
+      maps[a].push_back(static_cast<int32_t>(src));
     }
+    if (x.shape[a] == 0 || outShape[a] % x.shape[a] != 0) {
+      integer = false;
+      continue;
+    }
+    factor[a] = outShape[a] / x.shape[a];
+    for (int64_t y = 0; y < outShape[a]; ++y)
+      integer = integer && maps[a][y] == y / factor[a];
+    phases = std::min(phases * factor[a], kMaxResizePhases + 1);
   }
-  const Shape outStrides = denseStrides(outShape);
-  Shape dstStrides(x.rank());
-  for (int64_t a = 0; a < x.rank(); ++a)
-    dstStrides[a] = outStrides[a] * factor[a];
-  RasterParams r;
-  Shape phase(x.rank(), 0);
-  while (true) {
-    int64_t offset = 0;
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  if (integer && phases <= kMaxResizePhases) {
+    const Shape outStrides = denseStrides(outShape);
+    Shape dstStrides(x.rank());
     for (int64_t a = 0; a < x.rank(); ++a)
-      offset += phase[a] * outStrides[a];
-    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, dstStrides));
-    int64_t a = x.rank() - 1;
-    for (; a >= 0; --a) {
-      if (++phase[a] < factor[a]) break;
-      phase[a] = 0;
+      dstStrides[a] = outStrides[a] * factor[a];
+    RasterParams r;
+    Shape phase(x.rank(), 0);
+    while (true) {
+      int64_t offset = 0;
+      for (int64_t a = 0; a < x.rank(); ++a)
+        offset += phase[a] * outStrides[a];
+      TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, dstStrides));
+      int64_t a = x.rank() - 1;
+      for (; a >= 0; --a) {
+        if (++phase[a] < factor[a]) break;
+        phase[a] = 0;
+      }
+      if (a < 0) break;
     }
-    if (a < 0) break;
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
   }
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  // Gathers along the axes whose mapping is not the identity, the last one into the output.
+  std::vector<int64_t> moved;
+  for (int64_t a = 0; a < x.rank(); ++a) {
+    bool identity = outShape[a] == x.shape[a];
+    for (int64_t y = 0; identity && y < outShape[a]; ++y)
+      identity = maps[a][y] == y;
+    if (!identity) moved.push_back(a);
+  }
+  if (moved.empty()) { // every axis keeps its size and order: a copy
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
+  }
+  int32_t cur = b.input(0);
+  Shape shape = x.shape;
+  for (size_t k = 0; k < moved.size(); ++k) {
+    const int64_t a = moved[k];
+    const int32_t table = b.constant({DType::I32, {outShape[a]}}, maps[a].data());
+    const int64_t extent = shape[a];
+    shape[a] = outShape[a];
+    const int32_t next = k + 1 == moved.size() ? out : b.temp({x.dtype, shape});
+    b.emit(GatherParams{product(shape, 0, a), extent, product(shape, a + 1, shape.size())},
+           {cur, table}, next);
+    cur = next;
+  }
   return Status::ok();
 }
 
-// Every tile is one strided copy of the input: iterate [r0, d0, r1, d1, ...] with the repeat
-// dims reading stride 0.
+// Tiling one axis at a time: each step is one region reading its input with stride 0 along the
+// repeat ([before, repeat, axis * after] <- [before, 0, axis * after]), so a raster never needs
+// more than one region per tiled axis, whatever the repeats.
 Status lowerTile(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
@@ -509,23 +587,37 @@ Status lowerTile(LoweringBuilder& b) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> repeats, n.constInts(1, "repeats"));
   if (static_cast<int64_t>(repeats.size()) != x.rank())
     return n.error("repeats length differs from rank");
-  Shape outShape(x.rank()), iter, src, dst;
-  const Shape inStrides = denseStrides(x.shape);
+  Shape outShape(x.rank());
+  std::vector<int64_t> tiled;
   for (int64_t i = 0; i < x.rank(); ++i) {
     if (repeats[i] < 0) return n.error("negative repeat");
     if (__builtin_mul_overflow(x.shape[i], repeats[i], &outShape[i]))
       return n.error("output too large");
+    if (repeats[i] != 1) tiled.push_back(i);
   }
-  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
-  const Shape outStrides = denseStrides(outShape);
-  for (int64_t i = 0; i < x.rank(); ++i) {
-    iter.insert(iter.end(), {repeats[i], x.shape[i]});
-    src.insert(src.end(), {0, inStrides[i]});
-    dst.insert(dst.end(), {x.shape[i] * outStrides[i], outStrides[i]});
+  auto total = elementCount(outShape);
+  if (!total.isOk()) return total.status().withContext(n.label());
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  if (tiled.empty() || *total == 0) { // a copy, or nothing to write
+    RasterParams r;
+    if (*total > 0) TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
   }
-  RasterParams r;
-  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, src}, {0, dst}, iter));
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  int32_t cur = b.input(0);
+  Shape shape = x.shape;
+  for (size_t k = 0; k < tiled.size(); ++k) {
+    const int64_t a = tiled[k];
+    const int64_t before = product(shape, 0, a), block = product(shape, a, shape.size());
+    shape[a] *= repeats[a];
+    const int32_t next = k + 1 == tiled.size() ? out : b.temp({x.dtype, shape});
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, {block, 0, 1}},
+                                             {0, {repeats[a] * block, block, 1}},
+                                             {before, repeats[a], block}));
+    b.emit(r, {cur}, next);
+    cur = next;
+  }
   return Status::ok();
 }
 

@@ -4,13 +4,17 @@ namespace tessel::decompose {
 
 Status appendStridedCopy(std::vector<Region>* regions, int32_t source, const StridedView& src,
                          const StridedView& dst, const Shape& shape) {
+  // Callers check their shapes; an overflowing one here is refused, never multiplied below.
+  TESSEL_RETURN_IF_ERROR(elementCount(shape).status());
   Shape size, ss, ds;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == 0) return Status::ok();
     if (shape[i] == 1) continue;
     // Merge with the previous kept dim when both views are contiguous across the pair.
-    if (!size.empty() && ss.back() == src.strides[i] * shape[i] &&
-        ds.back() == dst.strides[i] * shape[i]) {
+    int64_t srcSpan = 0, dstSpan = 0;
+    if (!size.empty() && !__builtin_mul_overflow(src.strides[i], shape[i], &srcSpan) &&
+        !__builtin_mul_overflow(dst.strides[i], shape[i], &dstSpan) && ss.back() == srcSpan &&
+        ds.back() == dstSpan) {
       size.back() *= shape[i];
       ss.back() = src.strides[i];
       ds.back() = dst.strides[i];

@@ -214,8 +214,13 @@ Status Session::runStep(const Plan::Step& s) {
     ctx.workspaceBytes = space.lifetimes[s.workspace].bytes;
   }
   Status st = model_->kernel(s.primitive)->run(ctx, s.args, s.out);
-  if (!st.isOk())
-    return st.withContext(std::string(model_->backend(s.primitive)->name()) + " backend");
+  if (!st.isOk()) {
+    // Name what failed: the backend, the primitive and the model node it came from.
+    const Primitive& p = model_->program().primitives[s.primitive];
+    return st.withContext(std::string(model_->backend(s.primitive)->name()) + " " +
+                          std::string(primitiveName(p.kind())) +
+                          (p.origin.empty() ? "" : " '" + p.origin + "'"));
+  }
   return Status::ok();
 }
 

@@ -64,7 +64,8 @@ hostile([helper.make_node("Resize", ["x", "", "", "s"], ["y"], mode="nearest")],
 hostile([helper.make_node("Resize", ["x", "", "", "s"], ["y"], mode="nearest",
                           coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
         [ints("s", [1, 1, 1 << 14, 1 << 14])], "resize_phases", [1, 1, 2, 2], 4)
-hostile([helper.make_node("Gather", ["x", "i"], ["y"], axis=0)], [ints("i", [0] * (1 << 19))],
+hostile([helper.make_node("Gather", ["x", "i"], ["y"], axis=0)],
+        [ints("i", [(j * 7919) % 3 - 2 for j in range(1 << 19)])],
         "gather_many", [2, 3], 2)
 hostile([helper.make_node("Tile", ["x", "r"], ["y"])], [ints("r", [100000, 100000])], "tile_huge",
         [2, 3], 2)

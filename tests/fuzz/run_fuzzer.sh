@@ -3,7 +3,8 @@
 # each from a seed corpus, with a fixed seed and run count so CI is reproducible (the time limit
 # only caps a slow machine). Inputs that once broke a target stay in regressions/.
 #   artifact: the .tsl loader, then running what loads (seeds: an emitted artifact)
-#   onnx:     the ONNX frontend (seeds: the node models of libonnx-testdata)
+#   onnx:     the ONNX frontend, then the whole model run (seeds: the node models of
+#             libonnx-testdata); first it replays the hostile corpora once each
 # Usage: run_fuzzer.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -46,7 +47,26 @@ mkdir -p "$onnxSeeds"
 for m in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
   cp "$m" "$onnxSeeds/$(basename "$(dirname "$m")").onnx"
 done
+# The hostile corpora, replayed once each under the sanitizers and the same memory cap: the tiny
+# models of tests/hostile (huge, zero and negative shape values on every shape-driving operator)
+# and the CLI error tests' models (invalid ONNX, compact-form blow-ups).
+hostile="$out/hostile"
+rm -rf "$hostile" && mkdir -p "$hostile"
+/usr/bin/python3 "$root/tests/hostile/tiny_models.py" "$hostile"
+/usr/bin/python3 "$root/tests/cli/make_models.py" "$hostile"
+replay() {
+  local files=("$hostile"/*.onnx)
+  if ! "$out/onnx_fuzzer" -rss_limit_mb=2048 -timeout=10 -artifact_prefix="$out/hostile-" \
+      "${files[@]}" 2>"$out/hostile.log"; then
+    tail -n 60 "$out/hostile.log"
+    echo "hostile corpus under ASan/UBSan: FAILED"
+    return 1
+  fi
+  echo "hostile corpus under ASan/UBSan: ${#files[@]} models, no finding"
+}
+
 status=0
+replay || status=1
 run artifact "${FUZZ_RUNS:-2000000}" "$seeds" "$root/tests/fuzz/regressions" || status=1
 run onnx "${FUZZ_ONNX_RUNS:-200000}" "$onnxSeeds" "$root/tests/fuzz/regressions-onnx" || status=1
 exit $status

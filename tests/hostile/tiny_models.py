@@ -46,3 +46,35 @@ for a, b in itertools.product(BIG, repeat=2):
          [ints("s", a), ints("l", b), ints("d", 1)], [1], 1)
     save(f"onehot_{n}", [helper.make_node("OneHot", ["i", "d", "v"], ["y"])],
          [ints("i", [0, 1]), ints("d", a), ints("v", [0, 1])], [1], 2)
+
+# Attributes and operands that size windows, splits and axes: the same values on the operators
+# whose shape inference multiplies or adds them (convolution and pooling windows, transposed
+# strides, split sizes, block sizes, axes).
+w = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+n = 0
+for a, b in itertools.product(BIG, repeat=2):
+    n += 1
+    small = [max(v, 1) if v < (1 << 31) else v for v in (a, b)]  # kernel sizes must be >= 1
+    save(f"conv_{n}", [helper.make_node("Conv", ["x", "w"], ["y"], strides=small, pads=[a, b, a, b],
+                                        dilations=small)], [w], [1, 1, 4, 4], 4)
+    save(f"maxpool_{n}", [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=small,
+                                           strides=small, pads=[a, b, 0, 0])], [], [1, 1, 4, 4], 4)
+    save(f"avgpool_{n}", [helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=small,
+                                           pads=[0, 0, a, b], count_include_pad=1)], [], [1, 1, 4, 4], 4)
+    save(f"convt_{n}", [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=small,
+                                         output_padding=[a, b], pads=[0, 0, a, b])], [w], [1, 1, 3, 3], 4)
+    save(f"split_{n}", [helper.make_node("Split", ["x", "s"], ["y", "z"], axis=1)], [ints("s", [a, b])],
+         [2, 6], 2)
+    save(f"unsqueeze_{n}", [helper.make_node("Unsqueeze", ["x", "ax"], ["y"])], [ints("ax", [a, b])],
+         [2, 3], 4)
+    save(f"reducesum_{n}", [helper.make_node("ReduceSum", ["x", "ax"], ["y"])], [ints("ax", [a, b])],
+         [2, 3], 2)
+    save(f"transpose_{n}", [helper.make_node("Transpose", ["x"], ["y"], perm=[a, b])], [], [2, 3], 2)
+    if b == BIG[0]:  # one value each
+        save(f"d2s_{n}", [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=a)], [],
+             [1, 4, 2, 2], 4)
+        save(f"concat_{n}", [helper.make_node("Concat", ["x", "x"], ["y"], axis=a)], [], [2, 3], 2)
+        save(f"flatten_{n}", [helper.make_node("Flatten", ["x"], ["y"], axis=a)], [], [2, 3], 2)
+    save(f"resizef_{n}", [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")],
+         [numpy_helper.from_array(np.array([1, 1, float(a) / 7, float(b) / 3], np.float32), "sc")],
+         [1, 1, 2, 2], 4)

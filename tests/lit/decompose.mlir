@@ -141,4 +141,18 @@ module attributes {tessel.onnx_opset = 13 : i64} {
     %4 = tessel.onnx.Identity(%3) : (tensor<1x3x1xf32>) -> tensor<1x3x1xf32>
     return %2, %4 : tensor<1xi64>, tensor<1x3x1xf32>
   }
+
+  // Indices known only at run time, and a nearest resize by 7/5: gather primitives (the resize
+  // reads an i32 table of source rows, built by the rule).
+  // CHECK-LABEL: func.func @gathers
+  // CHECK: tessel.gather %arg0, %arg1 {extent = 5 : i64, inner = 4 : i64, outer = 3 : i64} : (tensor<3x5x4xf32>, tensor<2xi64>) -> tensor<3x2x4xf32>
+  // CHECK: %[[T:.*]] = tessel.constant dense<[0, 0, 1, 2, 2, 3, 4]> : tensor<7xi32>
+  // CHECK: tessel.gather %arg2, %[[T]] {extent = 5 : i64, outer = 5 : i64} : (tensor<1x1x5x5xf32>, tensor<7xi32>) -> tensor<1x1x5x7xf32>
+  func.func @gathers(%x: tensor<3x5x4xf32>, %i: tensor<2xi64>, %r: tensor<1x1x5x5xf32>) -> (tensor<3x2x4xf32>, tensor<1x1x5x7xf32>) {
+    %none = tessel.absent : none
+    %sizes = tessel.constant dense<[1, 1, 5, 7]> : tensor<4xi64>
+    %0 = tessel.onnx.Gather(%x, %i) {axis = 1 : i64} : (tensor<3x5x4xf32>, tensor<2xi64>) -> tensor<3x2x4xf32>
+    %1 = tessel.onnx.Resize(%r, %none, %none, %sizes) {coordinate_transformation_mode = "asymmetric", mode = "nearest", nearest_mode = "floor"} : (tensor<1x1x5x5xf32>, none, none, tensor<4xi64>) -> tensor<1x1x5x7xf32>
+    return %0, %1 : tensor<3x2x4xf32>, tensor<1x1x5x7xf32>
+  }
 }

@@ -62,3 +62,11 @@ func.func @post_op_unused_input(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<
   %0 = tessel.elementwise %x, %y {post_ops = ["relu"]} : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @gather_indices(%x: tensor<5x3xf32>, %i: tensor<2xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{gather indices are f32 (i32 or i64 expected)}}
+  %0 = tessel.gather %x, %i {outer = 1, extent = 5, inner = 3} : (tensor<5x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}

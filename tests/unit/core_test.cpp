@@ -136,3 +136,35 @@ TEST_CASE("matmul: k must walk its operands") {
   p.params = m;
   CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("zero stride along k"));
 }
+
+TEST_CASE("gather: index dtype, dims and layouts are checked against its tensors") {
+  std::vector<TensorDesc> t = {{DType::U8, {4, 5, 3}},
+                               {DType::I32, {2, 7}},
+                               {DType::U8, {4, 14, 3}},
+                               {DType::F32, {14}},
+                               {DType::F32, {4, 14, 3}}};
+  Primitive p{GatherParams{4, 5, 3}, {0, 1}, {2}, "g"};
+  CHECK(validatePrimitive(p, t).isOk());
+  p.params = GatherParams{4, 15, 1}; // the same element count, another reading
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("gather dims do not match"));
+  p.params = GatherParams{4, 5, 3};
+  p.inputs = {0, 3};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("gather indices are f32"));
+  p.inputs = {0, 1};
+  p.outputs = {4};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("changes the dtype"));
+  p.outputs = {2};
+  p.inputs = {0};
+  CHECK_FALSE(validatePrimitive(p, t).isOk());
+  p.inputs = {0, 1};
+  t[0].layout = Layout::NCHWc8;
+  CHECK_FALSE(validatePrimitive(p, t).isOk());
+  t[0].layout = Layout::Plain;
+  p.params = GatherParams{-4, -5, 3};
+  CHECK_FALSE(validatePrimitive(p, t).isOk());
+  CHECK(gatherRow(-5, 5).value() == 0);
+  CHECK(gatherRow(4, 5).value() == 4);
+  CHECK(gatherRow(5, 5).status().code() == StatusCode::kInvalidArgument);
+  CHECK(gatherRow(-6, 5).status().code() == StatusCode::kInvalidArgument);
+  CHECK_FALSE(gatherRow(0, 0).isOk());
+}

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 using namespace tessel;
 using test::backendNamed;
@@ -293,6 +294,33 @@ TEST_CASE("cpu_x86 declines convolutions and pools with dimensions past 2^24") {
   for (auto& f : families()) {
     CHECK_FALSE(f->backend->descriptor().supports(conv, cd));
     CHECK_FALSE(f->backend->descriptor().supports(pool, pd));
+  }
+}
+
+TEST_CASE("cpu_x86 declines padding wider than the input plus the window; the reference runs it") {
+  // A 3x3 conv and a 2x2 max pool on [1, 2, 4, 4]: pads up to the input extent plus the window
+  // run here; one more (a padded copy sized by the pads, not the data) does not.
+  for (int64_t pad : {7, 8}) {
+    Conv2dParams c;
+    c.pads = {0, pad, 0, 0};
+    Primitive conv{c, {0, 1}, {2}, "conv"};
+    const std::vector<TensorDesc> cd = {TensorDesc{DType::F32, {1, 2, 4, 4}},
+                                        TensorDesc{DType::F32, {3, 2, 3, 3}},
+                                        TensorDesc{DType::F32, {1, 3, 2, 2 + pad}}};
+    REQUIRE(validatePrimitive(conv, cd).isOk());
+    PoolParams pp;
+    pp.kernel = {2, 2};
+    pp.pads = {pad - 1, 0, 0, 0};
+    Primitive pool{pp, {0}, {1}, "pool"};
+    const std::vector<TensorDesc> pd = {TensorDesc{DType::F32, {1, 2, 4, 4}},
+                                        TensorDesc{DType::F32, {1, 2, 3 + pad - 1, 3}}};
+    REQUIRE(validatePrimitive(pool, pd).isOk());
+    for (auto& f : families()) {
+      CHECK(f->backend->descriptor().supports(conv, cd) == (pad <= 4 + 3));
+      CHECK(f->backend->descriptor().supports(pool, pd) == (pad - 1 <= 4 + 2));
+    }
+    CHECK(backendNamed("reference").descriptor().supports(conv, cd));
+    CHECK(backendNamed("reference").descriptor().supports(pool, pd));
   }
 }
 
@@ -635,6 +663,99 @@ TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
                          {TensorDesc{DType::F32, {8, 5}}, TensorDesc{DType::F32, {8, 5}},
                           TensorDesc{DType::F32, {9, 5}}},
                          {randomFloats(40, seed), randomFloats(40, seed + 1)}, 0, 0.f);
+}
+
+TEST_CASE("cpu_x86 gather agrees with the reference (dtypes, index types, edges, bad indices)") {
+  uint32_t seed = 1800;
+  struct Case {
+    int64_t outer, extent, inner;
+    std::vector<int64_t> idx;
+  };
+  const std::vector<Case> cases = {
+      {1, 5, 3, {0, 4, -1, -5, 2}},                // negative indices, rows of 3
+      {3, 7, 1, {6, 6, 0, 3, -2, 1, 5}},           // rows of one element (the resize tables' case)
+      {2, 4, 2, {}},                               // no indices: an empty output
+      {0, 3, 4, {1, 2}},                           // an empty outer dim
+      {4, 3, 0, {2, 0}},                           // empty rows
+      {5, 2, 17, {1, 0, 1, 1, 0, 1, 0}},           // odd rows, memcpy path
+      {2, 1000, 1, std::vector<int64_t>(3000, 0)}, // many rows, split across threads
+  };
+  for (DType dtype : {DType::F32, DType::I64, DType::U8})
+    for (DType indexType : {DType::I64, DType::I32})
+      for (const Case& c : cases) {
+        std::vector<int64_t> idx = c.idx;
+        if (idx.size() == 3000)
+          for (size_t j = 0; j < idx.size(); ++j)
+            idx[j] = static_cast<int64_t>((j * 7919 + seed) % 2000) - 1000;
+        const size_t elem = dtypeSize(dtype);
+        const TensorDesc data{dtype, {c.outer, c.extent, c.inner}};
+        const TensorDesc indices{indexType, {static_cast<int64_t>(idx.size())}};
+        const TensorDesc out{dtype, {c.outer, static_cast<int64_t>(idx.size()), c.inner}};
+        std::vector<uint8_t> x(static_cast<size_t>(data.numel()) * elem);
+        for (size_t i = 0; i < x.size(); ++i)
+          x[i] = static_cast<uint8_t>((i * 131 + seed++) & 0xff);
+        std::vector<uint8_t> idxBytes(idx.size() * dtypeSize(indexType));
+        for (size_t j = 0; j < idx.size(); ++j) {
+          if (indexType == DType::I64)
+            std::memcpy(&idxBytes[j * 8], &idx[j], 8);
+          else {
+            const auto v = static_cast<int32_t>(idx[j]);
+            std::memcpy(&idxBytes[j * 4], &v, 4);
+          }
+        }
+        Primitive p;
+        p.params = GatherParams{c.outer, c.extent, c.inner};
+        p.inputs = {0, 1};
+        p.outputs = {2};
+        const std::vector<TensorDesc> descs{data, indices, out};
+        REQUIRE(validatePrimitive(p, descs).isOk());
+        const std::vector<const void*> in{x.data(), idxBytes.data()};
+        const size_t outBytes = static_cast<size_t>(out.numel()) * elem;
+        std::vector<uint8_t> want(outBytes + 1, 0xa5);
+        REQUIRE(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, want.data()).isOk());
+        // The plain reading, checked here too: the reference is the oracle.
+        for (int64_t o = 0; o < c.outer; ++o)
+          for (size_t j = 0; j < idx.size(); ++j) {
+            const int64_t r = idx[j] < 0 ? idx[j] + c.extent : idx[j];
+            REQUIRE(std::memcmp(&want[(o * idx.size() + j) * c.inner * elem],
+                                &x[(o * c.extent + r) * c.inner * elem], c.inner * elem) == 0);
+          }
+        CHECK(want.back() == 0xa5);
+        for (auto& f : families())
+          for (int threads : {1, 3}) {
+            INFO(f->name << ", " << threads << " threads, " << out.toString() << ", indices "
+                         << indices.toString());
+            REQUIRE(f->backend->descriptor().supports(p, descs));
+            std::vector<uint8_t> got(outBytes + 1, 0x5a);
+            HostRunOptions o;
+            o.threads = threads;
+            REQUIRE(runPrimitiveOnHost(*f->backend, p, descs, in, got.data(), o).isOk());
+            CHECK(std::memcmp(got.data(), want.data(), outBytes) == 0);
+            CHECK(got.back() == 0x5a); // nothing past the output
+          }
+        // An index one past either end fails the run on every backend, naming the index.
+        if (!idx.empty() && c.extent > 0) {
+          for (int64_t bad : {c.extent, -c.extent - 1}) {
+            std::vector<uint8_t> badBytes = idxBytes;
+            const size_t at = idx.size() / 2;
+            if (indexType == DType::I64)
+              std::memcpy(&badBytes[at * 8], &bad, 8);
+            else {
+              const auto v = static_cast<int32_t>(bad);
+              std::memcpy(&badBytes[at * 4], &v, 4);
+            }
+            const std::vector<const void*> badIn{x.data(), badBytes.data()};
+            std::vector<uint8_t> sink(outBytes + 1);
+            Status s = runPrimitiveOnHost(backendNamed("reference"), p, descs, badIn, sink.data());
+            CHECK(s.code() == StatusCode::kInvalidArgument);
+            CHECK_THAT(s.message(), Catch::Contains("gather index " + std::to_string(bad)));
+            for (auto& f : families()) {
+              s = runPrimitiveOnHost(*f->backend, p, descs, badIn, sink.data());
+              CHECK(s.code() == StatusCode::kInvalidArgument);
+            }
+          }
+        }
+      }
 }
 
 namespace {

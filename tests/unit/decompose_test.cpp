@@ -386,3 +386,152 @@ TEST_CASE("a raster past the region budget is refused before it is built") {
   CHECK_FALSE(appendStridedCopy(&regions, 0, {0, {1}}, {0, {1}}, {4}).isOk());
   CHECK(regions.size() == kMaxRasterRegions);
 }
+
+namespace {
+
+int countKind(const Lowering& low, PrimitiveKind k) {
+  int n = 0;
+  for (const Primitive& p : low.primitives)
+    n += p.kind() == k;
+  return n;
+}
+
+Node gatherNode(Shape data, int64_t axis, NodeInput indices) {
+  Node n;
+  n.opType = "Gather";
+  n.name = "g";
+  n.inputs = {tensorInput(DType::F32, std::move(data)), std::move(indices)};
+  n.attrs["axis"] = axis;
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("gather: a few index runs are raster regions; long lists and run-time indices gather") {
+  const auto data = randomFloats(4 * 10 * 3, 11);
+  // Reversal, stride-3 slice and a repeated row: three runs, one region each.
+  std::vector<int64_t> runs;
+  for (int64_t i = 9; i >= 0; --i)
+    runs.push_back(i);
+  for (int64_t i = 0; i < 10; i += 3)
+    runs.push_back(i);
+  for (int k = 0; k < 4; ++k)
+    runs.push_back(-5);
+  // 40 pseudo-random indices: too many runs, one gather primitive reading the constant.
+  std::vector<int64_t> scattered;
+  for (int64_t j = 0; j < 40; ++j)
+    scattered.push_back((j * 7 + 3) % 19 - 9);
+  for (const auto* idx : {&runs, &scattered}) {
+    Node n = gatherNode({4, 10, 3}, 1, constInput(*idx));
+    auto low = lower(n);
+    REQUIRE(low.isOk());
+    const bool few = idx == &runs;
+    CHECK(countKind(*low, PrimitiveKind::Raster) == (few ? 1 : 0));
+    CHECK(countKind(*low, PrimitiveKind::Gather) == (few ? 0 : 1));
+    if (few) CHECK(low->primitives[0].as<RasterParams>().regions.size() == 3);
+    TensorDesc d;
+    const auto got = evaluate(n, {data}, &d);
+    CHECK(d.shape == Shape{4, static_cast<int64_t>(idx->size()), 3});
+    for (int64_t o = 0; o < 4; ++o)
+      for (size_t j = 0; j < idx->size(); ++j)
+        for (int64_t k = 0; k < 3; ++k) {
+          const int64_t r = (*idx)[j] < 0 ? (*idx)[j] + 10 : (*idx)[j];
+          REQUIRE(got[(o * idx->size() + j) * 3 + k] == data[(o * 10 + r) * 3 + k]);
+        }
+  }
+  // Indices known only at run time: shape from the index tensor, checked values at run time.
+  Node n = gatherNode({4, 10, 3}, -2, tensorInput(DType::I32, {2, 2}));
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->outputDescs()[0].shape == Shape{4, 2, 2, 3});
+  CHECK(countKind(*low, PrimitiveKind::Gather) == 1);
+  const std::vector<int32_t> idx{3, -1, 0, 9};
+  auto outs = frontend::evaluateLowering(*low, {data.data(), idx.data()});
+  REQUIRE(outs.isOk());
+  std::vector<float> got((*outs)[0]->size() / 4);
+  std::memcpy(got.data(), (*outs)[0]->data(), (*outs)[0]->size());
+  CHECK(got[3] == data[27]); // o 0, j 1: index -1 -> row 9, k 0
+  CHECK(got[(3 * 4 + 3) * 3 + 2] == data[(3 * 10 + 9) * 3 + 2]);
+  const std::vector<int32_t> bad{3, 10, 0, 0};
+  auto refused = frontend::evaluateLowering(*low, {data.data(), bad.data()});
+  REQUIRE_FALSE(refused.isOk());
+  CHECK_THAT(refused.status().message(), Catch::Contains("gather index 10 out of range [-10, 10)"));
+  // A constant index out of range names the node at convert time; float indices are refused.
+  CHECK_THAT(lower(gatherNode({4, 10, 3}, 1, constInput({10}))).status().message(),
+             Catch::Contains("'g'") && Catch::Contains("gather index 10"));
+  CHECK_FALSE(lower(gatherNode({4, 10, 3}, 1, tensorInput(DType::F32, {2}))).isOk());
+}
+
+TEST_CASE("tile: one single-region raster per tiled axis, whatever the repeats") {
+  Node n;
+  n.opType = "Tile";
+  n.name = "t";
+  const std::vector<int64_t> repeats{3, 1, 2};
+  n.inputs = {tensorInput(DType::F32, {2, 3, 4}), constInput(repeats)};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->primitives.size() == 2);
+  for (const Primitive& p : low->primitives)
+    CHECK(p.as<RasterParams>().regions.size() == 1);
+  const auto data = randomFloats(24, 12);
+  TensorDesc d;
+  const auto got = evaluate(n, {data}, &d);
+  REQUIRE(d.shape == Shape{6, 3, 8});
+  for (int64_t i = 0; i < 6; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t k = 0; k < 8; ++k)
+        REQUIRE(got[(i * 3 + j) * 8 + k] == data[((i % 2) * 3 + j) * 4 + k % 4]);
+  // Repeats that once meant a region per tile (2^20 of them) stay two regions.
+  const std::vector<int64_t> huge{1 << 10, 1 << 10};
+  Node big;
+  big.opType = "Tile";
+  big.name = "big";
+  big.inputs = {tensorInput(DType::F32, {3, 5}), constInput(huge)};
+  auto bigLow = lower(big);
+  REQUIRE(bigLow.isOk());
+  size_t regions = 0;
+  for (const Primitive& p : bigLow->primitives)
+    regions += p.as<RasterParams>().regions.size();
+  CHECK(regions == 2);
+  CHECK(bigLow->outputDescs()[0].shape == Shape{3 << 10, 5 << 10});
+}
+
+TEST_CASE("resize: few-phase integer upsampling is one raster; other nearest maps gather by axis") {
+  const auto data = randomFloats(1 * 2 * 5 * 7, 13);
+  const auto resize = [&](const std::vector<int64_t>& sizes, const std::string& coord,
+                          const std::string& round) {
+    Node n;
+    n.opType = "Resize";
+    n.name = "r";
+    n.inputs = {tensorInput(DType::F32, {1, 2, 5, 7}), {}, {}, constInput(sizes)};
+    n.attrs["coordinate_transformation_mode"] = coord;
+    n.attrs["nearest_mode"] = round;
+    return n;
+  };
+  std::vector<int64_t> twice{1, 2, 10, 14}, odd{1, 2, 8, 11}, many{1, 2, 80, 112};
+  auto up = lower(resize(twice, "asymmetric", "floor"));
+  REQUIRE(up.isOk());
+  CHECK(countKind(*up, PrimitiveKind::Raster) == 1);
+  // 8/5 and 11/7 (asymmetric, floor): gathers along H and W; 16 x 16 = 256 phases: gathers too.
+  for (const auto* sizes : {&odd, &many}) {
+    Node n = resize(*sizes, "asymmetric", "floor");
+    auto low = lower(n);
+    REQUIRE(low.isOk());
+    CHECK(countKind(*low, PrimitiveKind::Gather) == 2);
+    CHECK(countKind(*low, PrimitiveKind::Raster) == 0);
+    TensorDesc d;
+    const auto got = evaluate(n, {data}, &d);
+    REQUIRE(d.shape == Shape(*sizes));
+    const int64_t H = (*sizes)[2], W = (*sizes)[3];
+    for (int64_t c = 0; c < 2; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+          const auto sy = static_cast<int64_t>(std::floor(y * 5.0 / H));
+          const auto sx = static_cast<int64_t>(std::floor(x * 7.0 / W));
+          REQUIRE(got[(c * H + y) * W + x] == data[(c * 5 + sy) * 7 + sx]);
+        }
+  }
+  // Downsampling with half_pixel rounding: still a gather, no error.
+  std::vector<int64_t> down{1, 2, 3, 4};
+  CHECK(lower(resize(down, "half_pixel", "round_prefer_floor")).isOk());
+}

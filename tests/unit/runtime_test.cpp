@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <random>
 #include <thread>
 #include <unistd.h>
@@ -644,4 +645,43 @@ TEST_CASE("a loaded model owns its bytes: truncating or rewriting the file canno
       REQUIRE(r[i] == Approx(first[i]).margin(1e-4));
   }
   std::remove(path.c_str());
+}
+
+TEST_CASE(
+    "a run-time gather index out of range fails the run, names the node; the session goes on") {
+  // y = gather(relu(x), i) along the rows of [4, 3]: indices are an input.
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {4, 3}}, nullptr},
+                   {"i", {DType::I64, {2}}, nullptr},
+                   {"r", {DType::F32, {4, 3}}, nullptr},
+                   {"y", {DType::F32, {2, 3}}, nullptr}};
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {2}, "relu"},
+                      {GatherParams{1, 4, 3}, {2, 1}, {3}, "pick_rows"}};
+  prog->inputs = {0, 1};
+  prog->outputs = {3};
+  REQUIRE(validateProgram(*prog).isOk());
+  auto loaded = loadArtifact(writeArtifact(*prog, "test")); // through the artifact too
+  REQUIRE(loaded.isOk());
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  for (const char* backend : {"reference", ""}) {
+    INFO("backend '" << backend << "'");
+    SessionOptions so;
+    so.backend = backend;
+    auto s = Session::create(*loaded, registry, so);
+    REQUIRE(s.isOk());
+    std::vector<float> x(12);
+    std::iota(x.begin(), x.end(), 0.f);
+    REQUIRE((*s)->setInput(0, x.data(), 48).isOk());
+    const int64_t bad[2] = {1, -5};
+    REQUIRE((*s)->setInput(1, bad, 16).isOk());
+    const Status st = (*s)->run();
+    CHECK(st.code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(st.message(), Catch::Contains("gather 'pick_rows': gather index -5 out of range"));
+    const int64_t good[2] = {-1, 0};
+    REQUIRE((*s)->setInput(1, good, 16).isOk());
+    REQUIRE((*s)->run().isOk());
+    const auto* y = static_cast<const float*>((*s)->outputData(0));
+    CHECK(std::vector<float>(y, y + 6) == std::vector<float>{9, 10, 11, 0, 1, 2});
+  }
 }

@@ -205,6 +205,14 @@ size_t baseInputCount(const Primitive& p);
 // per output element and post-op; pure data movement counts none.
 double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& tensors);
 
+// The row of `extent` a gather index names (negative counts from the end), or an
+// invalid-argument error naming the index (indices are data: a run can meet a bad one).
+Result<int64_t> gatherRow(int64_t index, int64_t extent);
+// Index j of a gather's i32 or i64 index tensor, as int64.
+inline int64_t gatherIndexAt(const void* indices, bool wide, int64_t j) {
+  return wide ? static_cast<const int64_t*>(indices)[j] : static_cast<const int32_t*>(indices)[j];
+}
+
 // Checks a primitive's params against its tensors' descriptions: counts, ranks, shapes, strides
 // and region bounds. Every consumer of untrusted primitives calls this before running them.
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors);

@@ -58,4 +58,12 @@ def ElementwiseDoc : PrimitiveDoc<"a post-op program over one tensor", [{
   The result is the input with `post_ops` applied, viewed as [outer, channels, inner].
 }]>;
 
+def GatherDoc : PrimitiveDoc<"rows of the data picked by an index tensor", [{
+  Operands: data, indices (i32 or i64, any shape of `count` elements). With the data viewed as
+  [outer, extent, inner] and the result as [outer, count, inner], result[o, j, k] =
+  data[o, indices[j], k]; a negative index counts from the end; an index outside
+  [-extent, extent) fails the run. ONNX Gather along an axis; resizes by index tables.
+  `%y = tessel.gather %x, %i {outer = 1, extent = 5, inner = 3} : (tensor<5x3xf32>, tensor<2xi64>) -> tensor<2x3xf32>`
+}]>;
+
 #endif
