@@ -88,8 +88,7 @@ public:
     switch (p.kind()) {
     case PrimitiveKind::Conv2d:
       return dimsFit(p, t) && padsFit(p, t) && x86::convSupported(table_, p, t);
-    case PrimitiveKind::Pool:
-      return dimsFit(p, t) && padsFit(p, t) && poolLayouts(table_, p, t);
+    case PrimitiveKind::Pool: return dimsFit(p, t) && padsFit(p, t) && poolLayouts(table_, p, t);
     default: break;
     }
     if (!allPlain(p, t)) return false;

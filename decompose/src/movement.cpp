@@ -411,7 +411,8 @@ Status lowerPad(LoweringBuilder& b) {
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc& x = b.desc(b.input(0));
   TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "constant"));
-  if (mode != "constant") return unsupported(n.label() + ": pad mode '" + mode + "'");
+  if (mode != "constant" && mode != "edge" && mode != "reflect")
+    return unsupported(n.label() + ": pad mode '" + mode + "'");
   std::vector<int64_t> pads;
   double value = 0;
   if (n.opset < 11) {
@@ -434,14 +435,62 @@ Status lowerPad(LoweringBuilder& b) {
     if (pads[i] > kMaxPad || pads[i + x.rank()] > kMaxPad) return n.error("pads out of range");
     outShape[i] += pads[i] + pads[i + x.rank()];
   }
-  const Shape outStrides = denseStrides(outShape);
-  int64_t offset = 0;
-  for (int64_t i = 0; i < x.rank(); ++i)
-    offset += pads[i] * outStrides[i];
-  RasterParams r;
-  r.fill = value;
-  TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, outStrides));
-  b.emit(r, {b.input(0)}, b.setOutput(0, {x.dtype, outShape}));
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  if (mode == "constant") {
+    const Shape outStrides = denseStrides(outShape);
+    int64_t offset = 0;
+    for (int64_t i = 0; i < x.rank(); ++i)
+      offset += pads[i] * outStrides[i];
+    RasterParams r;
+    r.fill = value;
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, outStrides));
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
+  }
+  // Edge and reflect: one raster per padded axis, viewed as [before, dim, after]: the input rows,
+  // then each band as one strided copy of a border row (edge: stride 0) or of the rows next to
+  // it in reverse order (reflect: stride -after).
+  const bool reflect = mode == "reflect";
+  std::vector<int64_t> padded;
+  for (int64_t a = 0; a < x.rank(); ++a) {
+    const int64_t lo = pads[a], hi = pads[a + x.rank()], d = x.shape[a];
+    if (lo == 0 && hi == 0) continue;
+    if (d == 0 || (reflect && (lo > d - 1 || hi > d - 1)))
+      return n.error(mode + " pads " + std::to_string(lo) + ", " + std::to_string(hi) +
+                     " on axis " + std::to_string(a) + " of size " + std::to_string(d) +
+                     (reflect ? " (reflect needs pads below the size)" : ""));
+    padded.push_back(a);
+  }
+  int32_t cur = b.input(0);
+  Shape shape = x.shape;
+  for (size_t k = 0; k < padded.size(); ++k) {
+    const int64_t a = padded[k], lo = pads[a], hi = pads[a + x.rank()], d = shape[a];
+    const int64_t before = product(shape, 0, a), after = product(shape, a + 1, shape.size());
+    const int64_t od = lo + d + hi;
+    shape[a] = od;
+    const int32_t next = k + 1 == padded.size() ? out : b.temp({x.dtype, shape});
+    RasterParams r;
+    const Shape dst{od * after, after, 1};
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, {d * after, after, 1}},
+                                             {lo * after, dst}, {before, d, after}));
+    const int64_t step = reflect ? -after : 0;
+    if (lo > 0) // output row i < lo reads row lo - i (reflect) or 0 (edge)
+      TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0,
+                                               {reflect ? lo * after : 0, {d * after, step, 1}},
+                                               {0, dst}, {before, lo, after}));
+    if (hi > 0) // output row lo + d + j reads row d - 2 - j (reflect) or d - 1 (edge)
+      TESSEL_RETURN_IF_ERROR(appendStridedCopy(
+          &r.regions, 0, {(reflect ? d - 2 : d - 1) * after, {d * after, step, 1}},
+          {(lo + d) * after, dst}, {before, hi, after}));
+    b.emit(r, {cur}, next);
+    cur = next;
+  }
+  if (padded.empty()) { // nothing to pad: a copy
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
+    b.emit(r, {b.input(0)}, out);
+  }
   return Status::ok();
 }
 

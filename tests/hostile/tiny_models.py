@@ -34,7 +34,8 @@ for a, b in itertools.product(BIG, repeat=2):
     save(f"tile_{n}", [helper.make_node("Tile", ["x", "r"], ["y"])], [ints("r", [a, b])], [2, 3], 2)
     save(f"expand_{n}", [helper.make_node("Expand", ["x", "s"], ["y"])], [ints("s", [a, b])], [1, 1], 2)
     save(f"reshape_{n}", [helper.make_node("Reshape", ["x", "s"], ["y"])], [ints("s", [a, b])], [2, 3], 2)
-    save(f"pad_{n}", [helper.make_node("Pad", ["x", "p"], ["y"])], [ints("p", [a, b, 0, 0])], [2, 3], 2)
+    save(f"pad_{n}", [helper.make_node("Pad", ["x", "p"], ["y"], mode=["constant", "edge", "reflect"][n % 3])],
+         [ints("p", [a, b, 0, 0])], [2, 3], 2)
     save(f"cos_{n}", [helper.make_node("ConstantOfShape", ["s"], ["y"])], [ints("s", [a, b])], [1], 2)
     save(f"slice_{n}", [helper.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["y"])],
          [ints("st", [a]), ints("en", [b]), ints("ax", [0]), ints("sp", [a if a else 1])], [8, 3], 2)

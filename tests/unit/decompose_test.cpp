@@ -535,3 +535,47 @@ TEST_CASE("resize: few-phase integer upsampling is one raster; other nearest map
   std::vector<int64_t> down{1, 2, 3, 4};
   CHECK(lower(resize(down, "half_pixel", "round_prefer_floor")).isOk());
 }
+
+TEST_CASE("pad edge and reflect: one raster per padded axis, three regions each") {
+  const Shape xs{2, 3, 4};
+  const auto data = randomFloats(24, 14);
+  const std::vector<int64_t> pads{1, 0, 3, 0, 2, 2}; // axis 0: 1 before; 1: 2 after; 2: 3, 2
+  for (const char* mode : {"edge", "reflect"}) {
+    INFO(mode);
+    Node n;
+    n.opType = "Pad";
+    n.name = "p";
+    n.inputs = {tensorInput(DType::F32, xs), constInput(pads)};
+    n.attrs["mode"] = std::string(mode);
+    auto low = lower(n);
+    REQUIRE(low.isOk());
+    CHECK(low->primitives.size() == 3);
+    for (const Primitive& p : low->primitives)
+      CHECK(p.as<RasterParams>().regions.size() <= 3);
+    TensorDesc d;
+    const auto got = evaluate(n, {data}, &d);
+    REQUIRE(d.shape == Shape{3, 5, 9});
+    const bool reflect = std::string(mode) == "reflect";
+    // numpy's pad: an index outside [0, dim) clamps (edge) or mirrors without the edge (reflect).
+    const auto source = [&](int64_t i, int64_t dim) {
+      if (reflect) return i < 0 ? -i : i >= dim ? 2 * (dim - 1) - i : i;
+      return std::clamp<int64_t>(i, 0, dim - 1);
+    };
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 5; ++j)
+        for (int64_t k = 0; k < 9; ++k)
+          REQUIRE(got[(i * 5 + j) * 9 + k] ==
+                  data[(source(i - 1, 2) * 3 + source(j, 3)) * 4 + source(k - 3, 4)]);
+  }
+  // Reflect needs pads below the size: 4 on an axis of 4 is an error naming the node.
+  Node bad;
+  bad.opType = "Pad";
+  bad.name = "p";
+  const std::vector<int64_t> wide{0, 0, 4, 0, 0, 0};
+  bad.inputs = {tensorInput(DType::F32, xs), constInput(wide)};
+  bad.attrs["mode"] = std::string("reflect");
+  CHECK_THAT(lower(bad).status().message(),
+             Catch::Contains("'p'") && Catch::Contains("reflect needs pads below the size"));
+  bad.attrs["mode"] = std::string("edge");
+  CHECK(lower(bad).isOk());
+}
