@@ -98,7 +98,8 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
       out.push_back(inserted[i] ? 1 : in[next++]);
     return out;
   }
-  if (n.numOutputs != 1) return unsupported(n.label() + ": extra outputs");
+  if (n.numOutputs != 1 && !(n.opType == "Dropout" && n.numOutputs == 2))
+    return unsupported(n.label() + ": extra outputs");
   if (n.opType == "Dropout" && n.hasInput(2)) {
     // training_mode: only a constant false keeps Dropout the identity.
     TESSEL_ASSIGN_OR_RETURN(std::vector<double> training, n.constFloats(2, "training_mode"));
@@ -162,6 +163,11 @@ Status lowerView(LoweringBuilder& b) {
   if (!n.hasInput(0)) return n.error("missing input");
   TESSEL_ASSIGN_OR_RETURN(Shape shape, viewShape(n, b.shape(b.input(0))));
   b.view(b.input(0), b.setOutput(0, {b.desc(b.input(0)).dtype, shape}));
+  if (n.numOutputs == 2) { // Dropout's mask at inference: every element kept (all true)
+    RasterParams r;
+    r.fill = 1.0;
+    b.emit(r, {b.input(0)}, b.setOutput(1, {DType::Bool, shape}));
+  }
   return Status::ok();
 }
 

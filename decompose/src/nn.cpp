@@ -200,17 +200,53 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   if (wt.rank() != 4 || wt.shape[0] != x.shape[1])
     return n.error("weight " + shapeToString(wt.shape) + " does not match input channels");
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
-  if (autoPad != "NOTSET") return unsupported(n.label() + ": auto_pad " + autoPad);
-  if (n.hasAttr("output_shape")) return unsupported(n.label() + ": output_shape attribute");
+  if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
+      autoPad != "VALID")
+    return n.error("auto_pad " + autoPad);
   TESSEL_ASSIGN_OR_RETURN(auto stride, pair(n, "strides", {1, 1}));
   TESSEL_ASSIGN_OR_RETURN(auto dil, pair(n, "dilations", {1, 1}));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads, n.intsAttr("pads", {0, 0, 0, 0}));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad, n.intsAttr("output_padding", {0, 0}));
   if (pads.size() != 4 || outPad.size() != 2) return n.error("bad pads or output_padding");
-  for (int64_t v : pads)
-    if (v < 0 || v > kMaxWindow) return n.error("pads out of range");
   for (int64_t v : outPad)
     if (v < 0 || v > kMaxWindow) return n.error("output_padding out of range");
+  // An output shape (given, or the input's times the strides under SAME_*) sets the pads: the
+  // natural size minus the wanted one, split with the odd unit at the end for SAME_UPPER and
+  // at the start otherwise (the ONNX definition); a wanted size past the natural one extends
+  // the end like output_padding (as onnxruntime does).
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outputShape, n.intsAttr("output_shape", {}));
+  if (outputShape.size() > 2) outputShape.erase(outputShape.begin(), outputShape.end() - 2);
+  if (!outputShape.empty() && outputShape.size() != 2) return n.error("bad output_shape");
+  // Strides and dilations are at most 2^20 (pair); input and kernel extents at most 2^40 here.
+  for (int i = 0; i < 2; ++i)
+    if (x.shape[2 + i] > (int64_t{1} << 40) || wt.shape[2 + i] > (int64_t{1} << 40))
+      return n.error("spatial dims out of range");
+  if (outputShape.empty() && (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER"))
+    for (int i = 0; i < 2; ++i)
+      outputShape.push_back(x.shape[2 + i] * stride[i]);
+  if (autoPad == "VALID") pads = {0, 0, 0, 0};
+  if (!outputShape.empty()) {
+    for (int i = 0; i < 2; ++i) {
+      if (outputShape[i] < 0 || outputShape[i] > (int64_t{1} << 40))
+        return n.error("output_shape " + std::to_string(outputShape[i]) + " out of range");
+      const int64_t natural =
+          stride[i] * (x.shape[2 + i] - 1) + outPad[i] + (wt.shape[2 + i] - 1) * dil[i] + 1;
+      const int64_t total = natural - outputShape[i];
+      if (total < 0) { // larger than natural: the extra rows grow the end, as output_padding
+        if (-total > kMaxWindow)
+          return n.error("output_shape " + std::to_string(outputShape[i]) + " past the natural " +
+                         std::to_string(natural) + " by more than 2^20");
+        pads[i] = pads[i + 2] = 0;
+        outPad[i] -= total;
+        continue;
+      }
+      const bool upper = autoPad == "SAME_UPPER";
+      pads[i] = upper ? total / 2 : total - total / 2;
+      pads[i + 2] = total - pads[i];
+    }
+  }
+  for (int64_t v : pads)
+    if (v < 0 || v > kMaxWindow) return n.error("pads out of range");
   const int64_t cout = wt.shape[1];
   const std::array<int64_t, 2> k{wt.shape[2], wt.shape[3]};
   std::array<int64_t, 2> lead{}, trail{}, spread{}, outHW{};
