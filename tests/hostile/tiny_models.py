@@ -64,6 +64,8 @@ for a, b in itertools.product(BIG, repeat=2):
                                            pads=[0, 0, a, b], count_include_pad=1)], [], [1, 1, 4, 4], 4)
     save(f"convt_{n}", [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=small,
                                          output_padding=[a, b], pads=[0, 0, a, b])], [w], [1, 1, 3, 3], 4)
+    save(f"convts_{n}", [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=small,
+                                          output_shape=[a, b])], [w], [1, 1, 3, 3], 4)
     save(f"split_{n}", [helper.make_node("Split", ["x", "s"], ["y", "z"], axis=1)], [ints("s", [a, b])],
          [2, 6], 2)
     save(f"unsqueeze_{n}", [helper.make_node("Unsqueeze", ["x", "ax"], ["y"])], [ints("ax", [a, b])],
