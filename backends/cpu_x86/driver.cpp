@@ -24,7 +24,7 @@ bool vectorUnary(UnaryKind k) {
 }
 
 bool vectorBinary(BinaryKind k) {
-  return k != BinaryKind::Pow;
+  return binaryInPostOps(k) && k != BinaryKind::Pow;
 }
 
 bool vectorPostOps(const PostOps& ops) {

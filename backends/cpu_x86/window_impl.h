@@ -350,7 +350,8 @@ inline void rowBinaryKind(uint8_t kind, bool operandFirst, const float* src, con
   switch (static_cast<B>(kind)) {
 #define TESSEL_BINARY(name, str)                                                                   \
   case B::name:                                                                                    \
-    rowBinary<static_cast<int>(B::name), OPERAND>(operandFirst, src, operand, value, dst, n);      \
+    if constexpr (B::name <= B::Pow) /* the kinds a post-op may carry */                           \
+      rowBinary<static_cast<int>(B::name), OPERAND>(operandFirst, src, operand, value, dst, n);    \
     return;
 #include "tessel/core/binary.def"
 #undef TESSEL_BINARY

@@ -120,8 +120,15 @@ template <typename T> T binaryValue(BinaryKind k, T a, T b) {
     case BinaryKind::Min: return std::min(a, b);
     case BinaryKind::Pow:
       return castValue<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    case BinaryKind::Mod:
+    case BinaryKind::FMod: {
+      if (b == 0) return T(0);
+      if (b == T(-1)) return T(0); // also min % -1, which overflows in C++
+      const T r = a % b;           // the dividend's sign
+      return k == BinaryKind::Mod && r != 0 && ((r < 0) != (b < 0)) ? static_cast<T>(r + b) : r;
     }
-    return a;
+    default: return a; // comparisons and logic: compareValue, logicValue
+    }
   } else {
     switch (k) {
     case BinaryKind::Add: return a + b;
@@ -131,14 +138,39 @@ template <typename T> T binaryValue(BinaryKind k, T a, T b) {
     case BinaryKind::Max: return std::max(a, b);
     case BinaryKind::Min: return std::min(a, b);
     case BinaryKind::Pow: return std::pow(a, b);
+    case BinaryKind::Mod:
+    case BinaryKind::FMod: {
+      const T r = std::fmod(a, b); // the dividend's sign
+      return k == BinaryKind::Mod && r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
     }
-    return a;
+    default: return a; // comparisons and logic: compareValue, logicValue
+    }
+  }
+}
+
+template <typename T> bool compareValue(BinaryKind k, T a, T b) {
+  switch (k) {
+  case BinaryKind::Equal: return a == b;
+  case BinaryKind::Less: return a < b;
+  case BinaryKind::Greater: return a > b;
+  case BinaryKind::LessOrEqual: return a <= b;
+  case BinaryKind::GreaterOrEqual: return a >= b;
+  default: return false;
+  }
+}
+
+bool logicValue(BinaryKind k, bool a, bool b) {
+  switch (k) {
+  case BinaryKind::And: return a && b;
+  case BinaryKind::Or: return a || b;
+  case BinaryKind::Xor: return a != b;
+  default: return false;
   }
 }
 
 // Walks the output in row-major order, carrying both inputs' offsets along.
-template <typename T>
-void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* b, T* out) {
+template <typename T, typename O, typename F>
+void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* b, O* out, F f) {
   const size_t rank = shape.size();
   int64_t total = 1;
   for (int64_t d : shape)
@@ -147,7 +179,7 @@ void binaryLoop(const BinaryParams& p, const Shape& shape, const T* a, const T* 
   Shape idx(rank, 0);
   int64_t oa = 0, ob = 0;
   for (int64_t i = 0; i < total; ++i) {
-    out[i] = binaryValue(p.kind, a[oa], b[ob]);
+    out[i] = f(a[oa], b[ob]);
     for (size_t d = rank; d-- > 0;) {
       if (++idx[d] < shape[d]) {
         oa += p.lhsStrides[d];
@@ -205,24 +237,37 @@ Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
+// Bytes of bool tensors are 0 or 1 at every boundary (loaders and set_input normalise them).
+template <typename T> Status binaryOf(const BinaryParams& p, Inputs in, const TensorView& out) {
   const Shape& s = out.desc->shape;
-  switch (out.desc->dtype) {
-  case DType::F32:
-    binaryLoop(p, s, static_cast<const float*>(in[0].data), static_cast<const float*>(in[1].data),
-               static_cast<float*>(out.data));
-    return Status::ok();
-  case DType::I64:
-    binaryLoop(p, s, static_cast<const int64_t*>(in[0].data),
-               static_cast<const int64_t*>(in[1].data), static_cast<int64_t*>(out.data));
-    return Status::ok();
-  case DType::I32:
-    binaryLoop(p, s, static_cast<const int32_t*>(in[0].data),
-               static_cast<const int32_t*>(in[1].data), static_cast<int32_t*>(out.data));
-    return Status::ok();
+  const auto* a = static_cast<const T*>(in[0].data);
+  const auto* b = static_cast<const T*>(in[1].data);
+  const BinaryKind k = p.kind;
+  if (binaryIsComparison(k)) {
+    binaryLoop(p, s, a, b, static_cast<bool*>(out.data),
+               [k](T x, T y) { return compareValue(k, x, y); });
+  } else if constexpr (std::is_same_v<T, bool>) {
+    binaryLoop(p, s, a, b, static_cast<bool*>(out.data),
+               [k](bool x, bool y) { return logicValue(k, x, y); });
+  } else {
+    binaryLoop(p, s, a, b, static_cast<T*>(out.data),
+               [k](T x, T y) { return binaryValue(k, x, y); });
+  }
+  return Status::ok();
+}
+
+Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
+  switch (in[0].desc->dtype) {
+  case DType::F32: return binaryOf<float>(p, in, out);
+  case DType::I64: return binaryOf<int64_t>(p, in, out);
+  case DType::I32: return binaryOf<int32_t>(p, in, out);
+  case DType::Bool:
+    if (binaryIsComparison(p.kind) || binaryIsLogic(p.kind)) return binaryOf<bool>(p, in, out);
+    break;
   default: break;
   }
-  return unsupported("binary on " + std::string(dtypeName(out.desc->dtype)));
+  return unsupported("binary " + std::string(binaryName(p.kind)) + " on " +
+                     std::string(dtypeName(in[0].desc->dtype)));
 }
 
 } // namespace tessel::reference

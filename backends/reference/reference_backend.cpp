@@ -34,8 +34,8 @@ public:
       return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
     }
     case PrimitiveKind::Binary: {
-      const DType d = t[p.outputs[0]].dtype;
-      return d == DType::F32 || d == DType::I64 || d == DType::I32;
+      const DType d = t[p.inputs[0]].dtype;
+      return d == DType::F32 || d == DType::I64 || d == DType::I32 || d == DType::Bool;
     }
     default: return isFloatOnly(p, t);
     }

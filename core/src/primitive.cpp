@@ -68,8 +68,14 @@ Status validateBinary(const BinaryParams& b, const TensorDesc& l, const TensorDe
     return corrupt("binary lhs strides reach outside the lhs tensor");
   if (!stridedReach(out.shape, b.rhsStrides, &reach) || reach >= r.numel())
     return corrupt("binary rhs strides reach outside the rhs tensor");
-  if (l.dtype != r.dtype || (l.dtype != out.dtype && out.dtype != DType::Bool))
-    return corrupt("binary dtypes differ");
+  if (l.dtype != r.dtype) return corrupt("binary operand dtypes differ");
+  if (binaryIsLogic(b.kind) && (l.dtype != DType::Bool || out.dtype != DType::Bool))
+    return corrupt("binary " + std::string(binaryName(b.kind)) + " needs bool tensors");
+  if (binaryIsComparison(b.kind) && out.dtype != DType::Bool)
+    return corrupt("binary " + std::string(binaryName(b.kind)) + " gives a bool output");
+  if (!binaryIsLogic(b.kind) && !binaryIsComparison(b.kind) &&
+      (l.dtype != out.dtype || out.dtype == DType::Bool))
+    return corrupt("binary " + std::string(binaryName(b.kind)) + " needs one numeric dtype");
   return Status::ok();
 }
 
@@ -146,6 +152,8 @@ Status validatePostOps(const Primitive& p, const std::vector<const TensorDesc*>&
     if (static_cast<int>(op.binary) >= enumCount<BinaryKind>() ||
         static_cast<int>(op.broadcast) >= enumCount<Broadcast>())
       return corrupt(what + " has an unknown kind");
+    if (!binaryInPostOps(op.binary))
+      return corrupt(what + " is not an arithmetic step a post-op may carry");
     if (op.operand < static_cast<int32_t>(base) || static_cast<size_t>(op.operand) >= in.size())
       return corrupt(what + " names input " + std::to_string(op.operand) + " of " +
                      std::to_string(in.size()) + " (post-op operands follow the first " +

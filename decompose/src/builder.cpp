@@ -45,6 +45,10 @@ int32_t LoweringBuilder::scalar(DType dtype, double value) {
     auto v = static_cast<int64_t>(value);
     return constant({dtype, {}}, &v);
   }
+  case DType::Bool: {
+    const uint8_t v = value != 0.0;
+    return constant({dtype, {}}, &v);
+  }
   default: break;
   }
   float v = static_cast<float>(value);

@@ -112,7 +112,15 @@ Status lowerBinary(LoweringBuilder& b) {
   const std::optional<BinaryKind> found =
       sum ? BinaryKind::Add : binaryFromName(lowercase(n.opType));
   if (!found) return internalError(n.label() + ": no binary kind for this operator");
-  const BinaryKind kind = *found;
+  BinaryKind kind = *found;
+  if (kind == BinaryKind::Mod) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t fmod, n.intAttr("fmod", 0));
+    if (fmod != 0 && fmod != 1) return n.error("fmod must be 0 or 1");
+    if (fmod == 0 && n.hasInput(0) && b.desc(b.input(0)).dtype == DType::F32)
+      return n.error("fmod must be 1 for floating-point inputs");
+    if (fmod == 1) kind = BinaryKind::FMod;
+  }
+  const bool logic = binaryIsLogic(kind), compare = binaryIsComparison(kind);
   const size_t count = n.inputs.size();
   const bool mean = n.opType == "Mean";
   const bool variadic = kind == BinaryKind::Max || kind == BinaryKind::Min || sum;
@@ -120,8 +128,8 @@ Status lowerBinary(LoweringBuilder& b) {
   for (size_t i = 0; i < count; ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
     const DType t = b.desc(b.input(i)).dtype;
-    if (!isNumeric(t))
-      return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
+    const bool fits = logic ? t == DType::Bool : isNumeric(t) || (compare && t == DType::Bool);
+    if (!fits) return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
     if (t != b.desc(b.input(0)).dtype) return n.error("inputs have different element types");
   }
   if (count == 1) {
@@ -135,7 +143,7 @@ Status lowerBinary(LoweringBuilder& b) {
     if (!s.isOk()) return n.error(s.status().message());
     outShape = *s;
   }
-  const DType dt = b.desc(b.input(0)).dtype;
+  const DType dt = logic || compare ? DType::Bool : b.desc(b.input(0)).dtype;
   int32_t out = b.setOutput(0, {dt, outShape});
   int32_t acc = b.input(0);
   for (size_t i = 1; i < count; ++i) {
@@ -144,6 +152,17 @@ Status lowerBinary(LoweringBuilder& b) {
     acc = dst;
   }
   if (mean) b.binary(BinaryKind::Div, acc, b.scalar(dt, static_cast<double>(count)), out);
+  return Status::ok();
+}
+
+// not x = x xor true.
+Status lowerNot(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::Bool)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  b.binary(BinaryKind::Xor, b.input(0), b.scalar(DType::Bool, 1.0), b.setOutput(0, x));
   return Status::ok();
 }
 

@@ -208,6 +208,7 @@ mlir::Operation* fuseUser(mlir::Operation* producer) {
     ops->push_back(PostOp::makeUnary(u.kind, u.alpha, u.beta));
   } else if (up->kind() == PrimitiveKind::Binary) {
     const auto& bp = up->as<BinaryParams>();
+    if (!binaryInPostOps(bp.kind)) return nullptr; // comparisons, logic, remainders
     const Shape out = shapeOf(y);
     const bool producerIsLhs = user->getOperand(0) == y;
     if (user->getOperand(0) == user->getOperand(1)) return nullptr; // y op y

@@ -105,4 +105,17 @@ module {
     %3 = tessel.unary %2 {kind = "cast"} : (tensor<1x3x4x4xf32>) -> tensor<1x3x4x4xi64>
     return %0, %1, %3 : tensor<1x3x4x4xf32>, tensor<1x3x4x4xf32>, tensor<1x3x4x4xi64>
   }
+
+  // A comparison (bool result) and a remainder are no post-ops: both stay after the conv2d.
+  // CHECK-LABEL: func.func @compare_and_fmod_stay
+  // CHECK: tessel.conv2d {{.*}}: (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+  // CHECK: tessel.binary {{.*}}kind = "less"
+  // CHECK: tessel.binary {{.*}}kind = "fmod"
+  func.func @compare_and_fmod_stay(%x: tensor<1x2x4x4xf32>, %w: tensor<3x2x1x1xf32>, %t: tensor<f32>, %x2: tensor<1x2x4x4xf32>) -> (tensor<1x3x4x4xi1>, tensor<1x3x4x4xf32>) {
+    %0 = tessel.conv2d %x, %w {dilation = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+    %1 = tessel.binary %0, %t {kind = "less", lhs_strides = array<i64: 48, 16, 4, 1>, rhs_strides = array<i64: 0, 0, 0, 0>} : (tensor<1x3x4x4xf32>, tensor<f32>) -> tensor<1x3x4x4xi1>
+    %2 = tessel.conv2d %x2, %w {dilation = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x4x4xf32>, tensor<3x2x1x1xf32>) -> tensor<1x3x4x4xf32>
+    %3 = tessel.binary %2, %t {kind = "fmod", lhs_strides = array<i64: 48, 16, 4, 1>, rhs_strides = array<i64: 0, 0, 0, 0>} : (tensor<1x3x4x4xf32>, tensor<f32>) -> tensor<1x3x4x4xf32>
+    return %1, %3 : tensor<1x3x4x4xi1>, tensor<1x3x4x4xf32>
+  }
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 
 using namespace tessel;
 using test::backendNamed;
@@ -236,4 +237,85 @@ TEST_CASE("every backend that claims a raster agrees with the reference") {
       CHECK(runOn(*b, prim, {src, dst}, {data}) == want);
     }
   }
+}
+
+namespace {
+
+// Runs a binary primitive on the reference backend over two 1-D operands of n elements (rhs
+// broadcast when it has one element) and returns the output bytes.
+template <typename T>
+std::vector<uint8_t> runBinaryBytes(BinaryKind kind, DType in, DType out, const std::vector<T>& a,
+                                    const std::vector<T>& b) {
+  const auto n = static_cast<int64_t>(a.size());
+  Primitive p{BinaryParams{kind, {1}, {b.size() == 1 ? 0 : 1}}, {0, 1}, {2}, "b"};
+  const std::vector<TensorDesc> t{{in, {n}}, {in, {static_cast<int64_t>(b.size())}}, {out, {n}}};
+  REQUIRE(validatePrimitive(p, t).isOk());
+  std::vector<uint8_t> y(static_cast<size_t>(n) * dtypeSize(out));
+  const std::vector<const void*> ins{a.data(), b.data()};
+  REQUIRE(runPrimitiveOnHost(backendNamed("reference"), p, t, ins, y.data()).isOk());
+  return y;
+}
+
+} // namespace
+
+TEST_CASE("reference comparisons, logic and remainders follow ONNX") {
+  const std::vector<float> a{-2.f, 0.f, 1.5f, 3.f, NAN}, b{0.f, 0.f, 2.f, 1.f, NAN};
+  CHECK(runBinaryBytes(BinaryKind::Less, DType::F32, DType::Bool, a, b) ==
+        std::vector<uint8_t>{1, 0, 1, 0, 0});
+  CHECK(runBinaryBytes(BinaryKind::Equal, DType::F32, DType::Bool, a, b) ==
+        std::vector<uint8_t>{0, 1, 0, 0, 0}); // NaN equals nothing
+  CHECK(runBinaryBytes(BinaryKind::GreaterOrEqual, DType::F32, DType::Bool, a, b) ==
+        std::vector<uint8_t>{0, 1, 0, 1, 0});
+  const std::vector<int64_t> i{-7, 7, -7, 7, 5, INT64_MIN}, j{3, -3, -3, 3, 0, -1};
+  // Mod: the divisor's sign; FMod: the dividend's; by zero 0; INT64_MIN % -1 is 0, not a trap.
+  const auto mod = runBinaryBytes(BinaryKind::Mod, DType::I64, DType::I64, i, j);
+  const auto fmod = runBinaryBytes(BinaryKind::FMod, DType::I64, DType::I64, i, j);
+  std::vector<int64_t> m(6), f(6);
+  std::memcpy(m.data(), mod.data(), 48);
+  std::memcpy(f.data(), fmod.data(), 48);
+  CHECK(m == std::vector<int64_t>{2, -2, -1, 1, 0, 0});
+  CHECK(f == std::vector<int64_t>{-1, 1, -1, 1, 0, 0});
+  const std::vector<float> x{-7.5f, 7.5f}, y{2.f};
+  const auto fm = runBinaryBytes(BinaryKind::FMod, DType::F32, DType::F32, x, y);
+  std::vector<float> fv(2);
+  std::memcpy(fv.data(), fm.data(), 8);
+  CHECK(fv == std::vector<float>{-1.5f, 1.5f});
+  const std::vector<uint8_t> p{0, 0, 1, 1}, q{0, 1, 0, 1};
+  CHECK(runBinaryBytes(BinaryKind::And, DType::Bool, DType::Bool, p, q) ==
+        std::vector<uint8_t>{0, 0, 0, 1});
+  CHECK(runBinaryBytes(BinaryKind::Or, DType::Bool, DType::Bool, p, q) ==
+        std::vector<uint8_t>{0, 1, 1, 1});
+  CHECK(runBinaryBytes(BinaryKind::Xor, DType::Bool, DType::Bool, p, q) ==
+        std::vector<uint8_t>{0, 1, 1, 0});
+  CHECK(runBinaryBytes(BinaryKind::Equal, DType::Bool, DType::Bool, p, q) ==
+        std::vector<uint8_t>{1, 0, 0, 1});
+}
+
+TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithmetic only") {
+  const std::vector<TensorDesc> f{{DType::F32, {4}}, {DType::F32, {4}}, {DType::F32, {4}}},
+      fb{{DType::F32, {4}}, {DType::F32, {4}}, {DType::Bool, {4}}},
+      bb{{DType::Bool, {4}}, {DType::Bool, {4}}, {DType::Bool, {4}}};
+  const auto check = [](BinaryKind k, const std::vector<TensorDesc>& t) {
+    return validatePrimitive(Primitive{BinaryParams{k, {1}, {1}}, {0, 1}, {2}, "b"}, t).isOk();
+  };
+  CHECK(check(BinaryKind::Less, fb));
+  CHECK_FALSE(check(BinaryKind::Less, f)); // a comparison gives bools
+  CHECK(check(BinaryKind::Xor, bb));
+  CHECK_FALSE(check(BinaryKind::Xor, fb)); // logic takes bools
+  CHECK(check(BinaryKind::FMod, f));
+  CHECK_FALSE(check(BinaryKind::Add, fb)); // arithmetic keeps the dtype
+  CHECK_FALSE(check(BinaryKind::Add, bb));
+  // No backend but the reference claims them; a comparison is no conv2d post-op.
+  Primitive less{BinaryParams{BinaryKind::Less, {1}, {1}}, {0, 1}, {2}, "b"};
+  CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(less, fb));
+  Primitive fm{BinaryParams{BinaryKind::FMod, {1}, {1}}, {0, 1}, {2}, "b"};
+  CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(fm, f));
+  Conv2dParams c;
+  c.postOps = {PostOp::makeBinary(BinaryKind::Less, Broadcast::Scalar, 2)};
+  Primitive conv{c, {0, 1, 2}, {3}, "conv"};
+  const std::vector<TensorDesc> ct{{DType::F32, {1, 1, 2, 2}},
+                                   {DType::F32, {1, 1, 1, 1}},
+                                   {DType::F32, {}},
+                                   {DType::F32, {1, 1, 2, 2}}};
+  CHECK_THAT(validatePrimitive(conv, ct).message(), Catch::Contains("not an arithmetic step"));
 }

@@ -102,6 +102,18 @@ inline std::optional<PoolKind> poolFromName(std::string_view s) {
   return enumFromName<PoolKind>(s);
 }
 
+// Families of binary kinds (binary.def): the arithmetic kinds up to Pow are the ones a post-op
+// may carry; remainders are arithmetic too; comparisons give bools; logic takes and gives bools.
+constexpr bool binaryInPostOps(BinaryKind k) {
+  return k <= BinaryKind::Pow;
+}
+constexpr bool binaryIsComparison(BinaryKind k) {
+  return k >= BinaryKind::Equal && k <= BinaryKind::GreaterOrEqual;
+}
+constexpr bool binaryIsLogic(BinaryKind k) {
+  return k >= BinaryKind::And && k <= BinaryKind::Xor;
+}
+
 // One step applied to every element v of a result, in list order: v = unary(v; alpha, beta), or
 // v = v op x (x op v when operandFirst), x read from input `operand` as `broadcast` says. What
 // "channel" means is the primitive's (conv2d: C of the output; matmul: n; elementwise: its
