@@ -5,7 +5,44 @@
 
 namespace tessel::reference {
 
+namespace {
+
+// The index of the extreme along the extent: strictly better replaces, equal replaces only with
+// selectLast; NaN is never better (the first element stays when all are NaN).
+template <typename T> void argReduce(const ReduceParams& p, const T* x, int64_t* y) {
+  const bool max = p.kind == ReduceKind::ArgMax;
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t i = 0; i < p.inner; ++i) {
+      int64_t best = 0;
+      T bestValue = x[o * p.extent * p.inner + i];
+      for (int64_t e = 1; e < p.extent; ++e) {
+        const T v = x[(o * p.extent + e) * p.inner + i];
+        const bool better = max ? v > bestValue : v < bestValue;
+        if (better || (p.selectLast && v == bestValue)) {
+          best = e;
+          bestValue = v;
+        }
+      }
+      y[o * p.inner + i] = best;
+    }
+}
+
+} // namespace
+
 Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
+  if (p.kind == ReduceKind::ArgMax || p.kind == ReduceKind::ArgMin) {
+    if (p.outer == 0 || p.inner == 0) return Status::ok();
+    auto* y = static_cast<int64_t*>(out.data);
+    switch (in[0].desc->dtype) {
+    case DType::F32: argReduce(p, static_cast<const float*>(in[0].data), y); break;
+    case DType::I32: argReduce(p, static_cast<const int32_t*>(in[0].data), y); break;
+    case DType::I64: argReduce(p, static_cast<const int64_t*>(in[0].data), y); break;
+    default:
+      return unsupported(std::string(reduceName(p.kind)) + " of " +
+                         std::string(dtypeName(in[0].desc->dtype)));
+    }
+    return Status::ok();
+  }
   const float* x = static_cast<const float*>(in[0].data);
   float* y = static_cast<float*>(out.data);
   if (p.outer == 0 || p.inner == 0) return Status::ok(); // nothing to write

@@ -33,6 +33,12 @@ public:
       const UnaryKind k = p.as<UnaryParams>().kind;
       return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
     }
+    case PrimitiveKind::Reduce: {
+      const ReduceKind k = p.as<ReduceParams>().kind;
+      if (k != ReduceKind::ArgMax && k != ReduceKind::ArgMin) return isFloatOnly(p, t);
+      const DType d = t[p.inputs[0]].dtype;
+      return d == DType::F32 || d == DType::I32 || d == DType::I64;
+    }
     case PrimitiveKind::Binary: {
       const DType d = t[p.inputs[0]].dtype;
       return d == DType::F32 || d == DType::I64 || d == DType::I32 || d == DType::Bool;

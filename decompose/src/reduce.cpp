@@ -124,6 +124,31 @@ Status lowerReduce(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// ArgMax / ArgMin: one reduce of [outer, extent, inner] around the axis, i64 indices.
+Status lowerArgReduce(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32 && x.dtype != DType::I32 && x.dtype != DType::I64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(int64_t keepDims, n.intAttr("keepdims", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t last, n.intAttr("select_last_index", 0));
+  const size_t ax = static_cast<size_t>(axis);
+  if (x.shape[ax] == 0) return n.error("reduces an empty axis " + std::to_string(axis));
+  Shape outShape = x.shape;
+  if (keepDims)
+    outShape[ax] = 1;
+  else
+    outShape.erase(outShape.begin() + axis);
+  ReduceParams r{n.opType == "ArgMax" ? ReduceKind::ArgMax : ReduceKind::ArgMin,
+                 product(x.shape, 0, ax), x.shape[ax], product(x.shape, ax + 1, x.shape.size())};
+  r.selectLast = last != 0;
+  b.emit(r, {b.input(0)}, b.setOutput(0, {DType::I64, outShape}));
+  return Status::ok();
+}
+
 // softmax(x) = exp(x - max) / sum(exp(x - max)) over [outer, extent, inner] views of the input.
 Status lowerSoftmax(LoweringBuilder& b) {
   const Node& n = b.node();

@@ -168,3 +168,23 @@ TEST_CASE("gather: index dtype, dims and layouts are checked against its tensors
   CHECK(gatherRow(-6, 5).status().code() == StatusCode::kInvalidArgument);
   CHECK_FALSE(gatherRow(0, 0).isOk());
 }
+
+TEST_CASE("reduce: argmax/argmin give i64 over a non-empty extent; others keep the dtype") {
+  std::vector<TensorDesc> t = {{DType::F32, {2, 5, 3}},
+                               {DType::I64, {2, 1, 3}},
+                               {DType::F32, {2, 1, 3}},
+                               {DType::F32, {2, 0, 3}},
+                               {DType::I64, {2, 3}}};
+  Primitive p{ReduceParams{ReduceKind::ArgMax, 2, 5, 3}, {0}, {1}, "argmax"};
+  CHECK(validatePrimitive(p, t).isOk());
+  p.outputs = {2};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("argmax/argmin give i64"));
+  p.params = ReduceParams{ReduceKind::Max, 2, 5, 3};
+  CHECK(validatePrimitive(p, t).isOk());
+  p.outputs = {1};
+  CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("reduce changes the dtype"));
+  p.params = ReduceParams{ReduceKind::ArgMin, 2, 0, 3}; // no element to point at
+  p.inputs = {3};
+  p.outputs = {4};
+  CHECK_FALSE(validatePrimitive(p, t).isOk());
+}
