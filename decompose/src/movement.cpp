@@ -676,6 +676,68 @@ Status lowerTile(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// Trilu: the kept triangle of every [rows, cols] matrix, one region per row across the batch
+// (row i keeps columns j - i >= k when upper, j - i <= k when lower); the rest is filled with 0.
+Status lowerTrilu(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.rank() < 2) return n.error("needs a tensor of rank 2 or more");
+  TESSEL_ASSIGN_OR_RETURN(int64_t upper, n.intAttr("upper", 1));
+  int64_t k = 0;
+  if (n.hasInput(1)) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> kv, n.constInts(1, "k"));
+    if (kv.size() != 1) return n.error("k must hold one value");
+    k = kv[0];
+  }
+  const int64_t rows = x.shape[x.rank() - 2], cols = x.shape[x.rank() - 1];
+  const int64_t batch = product(x.shape, 0, x.shape.size() - 2);
+  if (rows > kMaxRasterRegions) return n.error("more than 2^18 rows");
+  RasterParams r;
+  r.fill = 0.0;
+  for (int64_t i = 0; i < rows && batch > 0; ++i) {
+    // Columns [lo, hi) of row i are kept; k is clamped so i + k cannot overflow.
+    const int64_t shift = std::clamp<int64_t>(k, -cols - rows, cols + rows);
+    const int64_t lo = upper ? std::clamp<int64_t>(i + shift, 0, cols) : 0;
+    const int64_t hi = upper ? cols : std::clamp<int64_t>(i + shift + 1, 0, cols);
+    if (hi <= lo) continue;
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {i * cols + lo, {rows * cols, 1}},
+                                             {i * cols + lo, {rows * cols, 1}}, {batch, hi - lo}));
+  }
+  b.emit(r, {b.input(0)}, b.setOutput(0, x));
+  return Status::ok();
+}
+
+// EyeLike: zeros of the input's shape (or the dtype attribute's type) with ones on the diagonal
+// shifted by k: one region writing a scalar one with stride cols + 1.
+Status lowerEyeLike(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.rank() != 2) return n.error("needs a 2-D input");
+  DType dt = x.dtype;
+  if (n.hasAttr("dtype")) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t onnxType, n.intAttr("dtype", 1));
+    auto t = dtypeFromOnnx(static_cast<int>(onnxType));
+    if (!t) return unsupported(n.label() + ": dtype of ONNX type " + std::to_string(onnxType));
+    dt = *t;
+  }
+  if (dt != DType::F32 && dt != DType::I32 && dt != DType::I64 && dt != DType::Bool)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(dt)));
+  TESSEL_ASSIGN_OR_RETURN(int64_t k, n.intAttr("k", 0));
+  const int64_t rows = x.shape[0], cols = x.shape[1];
+  const int64_t row0 = std::clamp<int64_t>(k < 0 ? -k : 0, 0, rows);
+  const int64_t col0 = std::clamp<int64_t>(k > 0 ? k : 0, 0, cols);
+  const int64_t count = std::min(rows - row0, cols - col0);
+  RasterParams r;
+  r.fill = 0.0;
+  if (count > 0)
+    TESSEL_RETURN_IF_ERROR(
+        appendStridedCopy(&r.regions, 0, {0, {0}}, {row0 * cols + col0, {cols + 1}}, {count}));
+  b.emit(r, {b.scalar(dt, 1.0)}, b.setOutput(0, {dt, x.shape}));
+  return Status::ok();
+}
+
 // DepthToSpace and SpaceToDepth: a 6-D transpose, one raster.
 Status lowerDepthSpace(LoweringBuilder& b) {
   const Node& n = b.node();

@@ -149,6 +149,41 @@ Status lowerArgReduce(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// Hardmax: 1 where an element is the first largest along the axis, else 0: the argmax (kept as a
+// dim of 1) compared with the positions 0..extent-1 along the axis, cast to f32.
+Status lowerHardmax(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", n.opset >= 13 ? -1 : 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  const size_t ax = static_cast<size_t>(axis);
+  // Before opset 13 the input is a 2-D [before axis, from axis on] matrix.
+  const int64_t outer = product(x.shape, 0, ax);
+  const int64_t extent = n.opset >= 13 ? x.shape[ax] : product(x.shape, ax, x.shape.size());
+  const int64_t inner = n.opset >= 13 ? product(x.shape, ax + 1, x.shape.size()) : 1;
+  const int32_t out = b.setOutput(0, x);
+  if (x.numel() == 0) {
+    RasterParams r;
+    r.fill = 0.0;
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
+  }
+  const int32_t arg = b.temp({DType::I64, {outer, 1, inner}});
+  b.emit(ReduceParams{ReduceKind::ArgMax, outer, extent, inner}, {b.input(0)}, arg);
+  std::vector<int64_t> positions(static_cast<size_t>(extent));
+  for (int64_t e = 0; e < extent; ++e)
+    positions[static_cast<size_t>(e)] = e;
+  const int32_t iota = b.constant({DType::I64, {1, extent, 1}}, positions.data());
+  const int32_t hit = b.temp({DType::Bool, {outer, extent, inner}});
+  b.binary(BinaryKind::Equal, iota, arg, hit);
+  const int32_t flat = b.temp({DType::F32, {outer, extent, inner}});
+  b.unary(UnaryKind::Cast, hit, flat);
+  b.view(flat, out);
+  return Status::ok();
+}
+
 // softmax(x) = exp(x - max) / sum(exp(x - max)) over [outer, extent, inner] views of the input.
 Status lowerSoftmax(LoweringBuilder& b) {
   const Node& n = b.node();

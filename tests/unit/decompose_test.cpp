@@ -579,3 +579,40 @@ TEST_CASE("pad edge and reflect: one raster per padded axis, three regions each"
   bad.attrs["mode"] = std::string("edge");
   CHECK(lower(bad).isOk());
 }
+
+TEST_CASE("trilu keeps a triangle of every matrix for any k; eyelike sets a shifted diagonal") {
+  const Shape xs{2, 3, 5};
+  const auto data = randomFloats(30, 15);
+  for (int64_t upper : {0, 1})
+    for (int64_t k : {-4, -1, 0, 2, 9}) {
+      INFO("upper " << upper << " k " << k);
+      Node n;
+      n.opType = "Trilu";
+      n.name = "t";
+      const std::vector<int64_t> kv{k};
+      n.inputs = {tensorInput(DType::F32, xs), constInput(kv)};
+      n.attrs["upper"] = upper;
+      auto low = lower(n);
+      REQUIRE(low.isOk());
+      CHECK(low->primitives.at(0).as<RasterParams>().regions.size() <= 3); // a region per row
+      const auto got = evaluate(n, {data});
+      for (int64_t b = 0; b < 2; ++b)
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 5; ++j) {
+            const bool keep = upper ? j - i >= k : j - i <= k;
+            const size_t at = static_cast<size_t>((b * 3 + i) * 5 + j);
+            REQUIRE(got[at] == (keep ? data[at] : 0.f));
+          }
+    }
+  for (int64_t k : {-2, 0, 3, 7}) {
+    Node n;
+    n.opType = "EyeLike";
+    n.name = "e";
+    n.inputs = {tensorInput(DType::F32, {3, 4})};
+    n.attrs["k"] = k;
+    const auto got = evaluate(n, {std::vector<float>(12, 5.f)});
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 4; ++j)
+        REQUIRE(got[static_cast<size_t>(i * 4 + j)] == (j - i == k ? 1.f : 0.f));
+  }
+}
