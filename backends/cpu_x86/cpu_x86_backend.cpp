@@ -94,7 +94,7 @@ public:
     if (!allPlain(p, t)) return false;
     switch (p.kind()) {
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
-    case PrimitiveKind::Reduce: return true;
+    case PrimitiveKind::Reduce: return p.as<ReduceParams>().kind <= ReduceKind::Min; // red::Kind
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:
     case PrimitiveKind::Elementwise: return x86::elementwiseSupported(p, t);

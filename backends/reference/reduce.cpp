@@ -48,12 +48,12 @@ Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
   if (p.outer == 0 || p.inner == 0) return Status::ok(); // nothing to write
   for (int64_t o = 0; o < p.outer; ++o) {
     for (int64_t i = 0; i < p.inner; ++i) {
-      double acc = 0;
+      double acc = p.kind == ReduceKind::Prod ? 1 : 0;
       float best = p.kind == ReduceKind::Max ? -std::numeric_limits<float>::infinity()
                                              : std::numeric_limits<float>::infinity();
       for (int64_t e = 0; e < p.extent; ++e) {
         const float v = x[(o * p.extent + e) * p.inner + i];
-        acc += v;
+        acc = p.kind == ReduceKind::Prod ? acc * v : acc + v;
         best = p.kind == ReduceKind::Max ? std::max(best, v) : std::min(best, v);
       }
       float r = static_cast<float>(acc);

@@ -18,6 +18,7 @@ ReduceKind reduceKindOf(const std::string& op) {
   if (op == "ReduceMean") return ReduceKind::Mean;
   if (op == "ReduceMax") return ReduceKind::Max;
   if (op == "ReduceMin") return ReduceKind::Min;
+  if (op == "ReduceProd") return ReduceKind::Prod;
   return ReduceKind::Sum; // ReduceSum, ReduceL1, ReduceL2, ReduceLogSum, ...
 }
 

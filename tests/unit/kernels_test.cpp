@@ -291,7 +291,8 @@ TEST_CASE("reference comparisons, logic and remainders follow ONNX") {
         std::vector<uint8_t>{1, 0, 0, 1});
 }
 
-TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithmetic only") {
+TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithmetic only; cpu_x86 "
+          "declines what it lacks") {
   const std::vector<TensorDesc> f{{DType::F32, {4}}, {DType::F32, {4}}, {DType::F32, {4}}},
       fb{{DType::F32, {4}}, {DType::F32, {4}}, {DType::Bool, {4}}},
       bb{{DType::Bool, {4}}, {DType::Bool, {4}}, {DType::Bool, {4}}};
@@ -310,6 +311,11 @@ TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithme
   CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(less, fb));
   Primitive fm{BinaryParams{BinaryKind::FMod, {1}, {1}}, {0, 1}, {2}, "b"};
   CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(fm, f));
+  // Likewise a product reduction: cpu_x86's reductions are sums, means and extremes.
+  Primitive prod{ReduceParams{ReduceKind::Prod, 1, 4, 1}, {0}, {1}, "prod"};
+  const std::vector<TensorDesc> rt{{DType::F32, {4}}, {DType::F32, {1}}};
+  CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(prod, rt));
+  CHECK(backendNamed("reference").descriptor().supports(prod, rt));
   Conv2dParams c;
   c.postOps = {PostOp::makeBinary(BinaryKind::Less, Broadcast::Scalar, 2)};
   Primitive conv{c, {0, 1, 2}, {3}, "conv"};
