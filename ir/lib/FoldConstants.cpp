@@ -22,9 +22,16 @@ Result<std::optional<mlir::DenseElementsAttr>> evaluate(mlir::Operation* op, int
   low.numOutputs = 1;
   std::deque<std::vector<uint8_t>> scratch;
   std::vector<const void*> data;
+  int64_t inElements = 0;
   for (mlir::Value v : op->getOperands()) {
     auto c = v.getDefiningOp<ConstantOp>();
     if (!c) return std::optional<mlir::DenseElementsAttr>();
+    inElements += v.getType().cast<mlir::RankedTensorType>().getNumElements();
+  }
+  if (!frontend::worthFolding(resultType.getNumElements(), inElements))
+    return std::optional<mlir::DenseElementsAttr>();
+  for (mlir::Value v : op->getOperands()) {
+    auto c = v.getDefiningOp<ConstantOp>();
     TESSEL_ASSIGN_OR_RETURN(TensorDesc desc, fromMlirType(v.getType()));
     TESSEL_ASSIGN_OR_RETURN(const void* bytes, constantData(c, &scratch.emplace_back()));
     low.tensors.push_back(desc);

@@ -81,3 +81,15 @@ for a, b in itertools.product(BIG, repeat=2):
     save(f"resizef_{n}", [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")],
          [numpy_helper.from_array(np.array([1, 1, float(a) / 7, float(b) / 3], np.float32), "sc")],
          [1, 1, 2, 2], 4)
+
+# Folding must not grow the artifact past what the file holds: six ConstantOfShape of 2^22
+# elements added in a chain (once 96 MB of folded constants from a 0.5 KiB file) stay operations.
+s = ints("s", [1 << 22])
+nodes, prev = [], "x"
+for i in range(6):
+    nodes.append(helper.make_node("ConstantOfShape", ["s"], [f"c{i}"],
+                                  value=numpy_helper.from_array(np.array([i + 1.0], np.float32))))
+    nodes.append(helper.make_node("Add", [prev, f"c{i}"], [f"a{i}"]))
+    prev = f"a{i}"
+nodes.append(helper.make_node("Identity", [prev], ["y"]))
+save("foldchain", nodes, [s], [1 << 22], 1)

@@ -3,6 +3,7 @@
 #include "tessel/frontend/graph.h"
 #include "tessel/runtime/session.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tessel::frontend {
@@ -83,18 +84,18 @@ Status scalarTensorAttrs(const OnnxNode& n, decompose::Node* node) {
   return Status::ok();
 }
 
-constexpr int64_t kMaxFoldElements = int64_t{1} << 24;
-
 // True when no primitive of the lowering reads a non-constant node input: the outputs are then
 // known at convert time (all-constant inputs, or Shape, which only reads its input's shape).
 bool readsOnlyConstants(const decompose::Lowering& low, const decompose::Node& node) {
   if (low.primitives.empty()) return false;
-  // Folding materialises the outputs now; huge ones (a ConstantOfShape of gigabytes) stay
-  // operations and cost memory only when run.
-  int64_t elements = 0;
+  // Folding materialises the outputs now; ones larger than what they are computed from (a
+  // ConstantOfShape of gigabytes) stay operations and cost memory only when run.
+  int64_t elements = 0, inElements = 0;
   for (const TensorDesc& d : low.outputDescs())
     elements += d.numel();
-  if (elements > kMaxFoldElements) return false;
+  for (int i = 0; i < low.numInputs; ++i)
+    if (node.inputs[i].constant) inElements += node.inputs[i].desc.numel();
+  if (!worthFolding(elements, inElements)) return false;
   for (const Primitive& p : low.primitives)
     for (int32_t id : p.inputs)
       if (id < low.numInputs && !node.inputs[id].constant) return false;
@@ -156,6 +157,11 @@ Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
         p, p + prog->tensors[prog->outputs[i]].desc.byteSize()));
   }
   return outs;
+}
+
+bool worthFolding(int64_t outElements, int64_t inElements) {
+  constexpr int64_t kMaxFoldElements = int64_t{1} << 24, kFoldFloor = int64_t{1} << 16;
+  return outElements <= kMaxFoldElements && outElements <= std::max(inElements, kFoldFloor);
 }
 
 Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes) {

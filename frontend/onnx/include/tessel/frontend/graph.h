@@ -47,4 +47,11 @@ using ConstantBytes = std::shared_ptr<const std::vector<uint8_t>>;
 Result<std::vector<ConstantBytes>> evaluateLowering(const decompose::Lowering& lowering,
                                                     const std::vector<const void*>& inputs);
 
+// Whether folding work whose outputs hold `outElements` elements, computed from constants of
+// `inElements` elements, belongs in the artifact: at most 2^24 elements, and no more than the
+// constants it reads or 2^16. Folding shrinks or keeps what the artifact stores (shape
+// arithmetic, batch-norm affines, reversed weights); a generator (ConstantOfShape, an Expand or
+// Tile of a constant) stays an operation, so a tiny file cannot make a huge artifact.
+bool worthFolding(int64_t outElements, int64_t inElements);
+
 } // namespace tessel::frontend
