@@ -45,6 +45,11 @@ np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
 np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))
 with open(f"{out}/x_ok.pb", "wb") as f:
     f.write(numpy_helper.from_array(np.ones((1, 4), np.float32), "x").SerializeToString())
+# An ONNX sequence value file (as the node tests ship), given where a tensor is expected.
+with open(f"{out}/x_seq.pb", "wb") as f:
+    seq = helper.make_sequence("x", onnx.SequenceProto.TENSOR,
+                               [numpy_helper.from_array(np.ones((1, 4), np.float32), "t")])
+    f.write(seq.SerializeToString())
 
 
 # Tiny files asking the converter for huge work: each must fail (or convert) within a second.
