@@ -30,7 +30,7 @@ template <typename T> void argReduce(const ReduceParams& p, const T* x, int64_t*
 } // namespace
 
 Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
-  if (p.kind == ReduceKind::ArgMax || p.kind == ReduceKind::ArgMin) {
+  if (reduceGivesIndex(p.kind)) {
     if (p.outer == 0 || p.inner == 0) return Status::ok();
     auto* y = static_cast<int64_t*>(out.data);
     switch (in[0].desc->dtype) {

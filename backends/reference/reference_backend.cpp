@@ -34,8 +34,7 @@ public:
       return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
     }
     case PrimitiveKind::Reduce: {
-      const ReduceKind k = p.as<ReduceParams>().kind;
-      if (k != ReduceKind::ArgMax && k != ReduceKind::ArgMin) return isFloatOnly(p, t);
+      if (!reduceGivesIndex(p.as<ReduceParams>().kind)) return isFloatOnly(p, t);
       const DType d = t[p.inputs[0]].dtype;
       return d == DType::F32 || d == DType::I32 || d == DType::I64;
     }

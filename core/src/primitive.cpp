@@ -204,7 +204,7 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
         !checkedProduct({r.outer, r.extent, r.inner}, &all) ||
         !checkedProduct({r.outer, r.inner}, &kept) || all != in[0]->numel() || kept != out.numel())
       return corrupt("reduce dims do not match its tensors");
-    const bool arg = r.kind == ReduceKind::ArgMax || r.kind == ReduceKind::ArgMin;
+    const bool arg = reduceGivesIndex(r.kind);
     if (arg ? out.dtype != DType::I64 || (r.extent == 0 && kept != 0) : out.dtype != in[0]->dtype)
       return corrupt(arg ? "argmax/argmin give i64 indices over a non-empty extent"
                          : "reduce changes the dtype");

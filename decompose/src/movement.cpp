@@ -126,6 +126,39 @@ Status readStrided(LoweringBuilder& b, const StridedView& src, const Shape& iter
   return Status::ok();
 }
 
+// One step of an axis-by-axis rule: the tensor viewed as [before, extent, after] around `axis`
+// becomes [before, outShape[axis], after], read from `in`, written to `out`.
+struct AxisStep {
+  int64_t axis, before, extent, after;
+  int32_t in, out;
+};
+
+// Lowers a node axis by axis (Tile, Pad's edge and reflect modes, Resize's gathers): each axis of
+// `axes` in turn takes its extent in `outShape` through `step(const AxisStep&)`, which emits the
+// primitive; the first step reads input 0, the last writes `out`, temporaries lie between. No
+// axis at all is one copy.
+template <typename F>
+Status chainAxes(LoweringBuilder& b, const TensorDesc& x, const std::vector<int64_t>& axes,
+                 const Shape& outShape, int32_t out, F&& step) {
+  if (axes.empty()) {
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
+    b.emit(r, {b.input(0)}, out);
+    return Status::ok();
+  }
+  int32_t cur = b.input(0);
+  Shape shape = x.shape;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const int64_t a = axes[k];
+    AxisStep s{a, product(shape, 0, a), shape[a], product(shape, a + 1, shape.size()), cur, 0};
+    shape[a] = outShape[a];
+    s.out = k + 1 == axes.size() ? out : b.temp({x.dtype, shape});
+    TESSEL_RETURN_IF_ERROR(step(s));
+    cur = s.out;
+  }
+  return Status::ok();
+}
+
 // Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
 Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std::string& round,
                               int64_t y, int64_t in, int64_t out, double scale) {
@@ -468,16 +501,11 @@ Status lowerPad(LoweringBuilder& b) {
                      (reflect ? " (reflect needs pads below the size)" : ""));
     padded.push_back(a);
   }
-  int32_t cur = b.input(0);
-  Shape shape = x.shape;
-  for (size_t k = 0; k < padded.size(); ++k) {
-    const int64_t a = padded[k], lo = pads[a], hi = pads[a + x.rank()], d = shape[a];
-    const int64_t before = product(shape, 0, a), after = product(shape, a + 1, shape.size());
-    const int64_t od = lo + d + hi;
-    shape[a] = od;
-    const int32_t next = k + 1 == padded.size() ? out : b.temp({x.dtype, shape});
+  return chainAxes(b, x, padded, outShape, out, [&](const AxisStep& s) {
+    const int64_t lo = pads[s.axis], hi = pads[s.axis + x.rank()], d = s.extent;
+    const int64_t before = s.before, after = s.after;
     RasterParams r;
-    const Shape dst{od * after, after, 1};
+    const Shape dst{(lo + d + hi) * after, after, 1};
     TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, {d * after, after, 1}},
                                              {lo * after, dst}, {before, d, after}));
     const int64_t step = reflect ? -after : 0;
@@ -489,15 +517,9 @@ Status lowerPad(LoweringBuilder& b) {
       TESSEL_RETURN_IF_ERROR(appendStridedCopy(
           &r.regions, 0, {(reflect ? d - 2 : d - 1) * after, {d * after, step, 1}},
           {(lo + d) * after, dst}, {before, hi, after}));
-    b.emit(r, {cur}, next);
-    cur = next;
-  }
-  if (padded.empty()) { // nothing to pad: a copy
-    RasterParams r;
-    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
-    b.emit(r, {b.input(0)}, out);
-  }
-  return Status::ok();
+    b.emit(r, {s.in}, s.out);
+    return Status::ok();
+  });
 }
 
 Status lowerExpand(LoweringBuilder& b) {
@@ -603,7 +625,7 @@ Status lowerResize(LoweringBuilder& b) {
     b.emit(r, {b.input(0)}, out);
     return Status::ok();
   }
-  // Gathers along the axes whose mapping is not the identity, the last one into the output.
+  // Gathers along the axes whose mapping is not the identity (none: a copy).
   std::vector<int64_t> moved;
   for (int64_t a = 0; a < x.rank(); ++a) {
     bool identity = outShape[a] == x.shape[a];
@@ -611,25 +633,11 @@ Status lowerResize(LoweringBuilder& b) {
       identity = maps[a][y] == y;
     if (!identity) moved.push_back(a);
   }
-  if (moved.empty()) { // every axis keeps its size and order: a copy
-    RasterParams r;
-    TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
-    b.emit(r, {b.input(0)}, out);
+  return chainAxes(b, x, moved, outShape, out, [&](const AxisStep& s) {
+    const int32_t table = b.constant({DType::I32, {outShape[s.axis]}}, maps[s.axis].data());
+    b.emit(GatherParams{s.before, s.extent, s.after}, {s.in, table}, s.out);
     return Status::ok();
-  }
-  int32_t cur = b.input(0);
-  Shape shape = x.shape;
-  for (size_t k = 0; k < moved.size(); ++k) {
-    const int64_t a = moved[k];
-    const int32_t table = b.constant({DType::I32, {outShape[a]}}, maps[a].data());
-    const int64_t extent = shape[a];
-    shape[a] = outShape[a];
-    const int32_t next = k + 1 == moved.size() ? out : b.temp({x.dtype, shape});
-    b.emit(GatherParams{product(shape, 0, a), extent, product(shape, a + 1, shape.size())},
-           {cur, table}, next);
-    cur = next;
-  }
-  return Status::ok();
+  });
 }
 
 // Tiling one axis at a time: each step is one region reading its input with stride 0 along the
@@ -653,27 +661,18 @@ Status lowerTile(LoweringBuilder& b) {
   auto total = elementCount(outShape);
   if (!total.isOk()) return total.status().withContext(n.label());
   const int32_t out = b.setOutput(0, {x.dtype, outShape});
-  if (tiled.empty() || *total == 0) { // a copy, or nothing to write
-    RasterParams r;
-    if (*total > 0) TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, 0, denseStrides(x.shape)));
-    b.emit(r, {b.input(0)}, out);
+  if (*total == 0) { // nothing to write
+    b.emit(RasterParams{}, {b.input(0)}, out);
     return Status::ok();
   }
-  int32_t cur = b.input(0);
-  Shape shape = x.shape;
-  for (size_t k = 0; k < tiled.size(); ++k) {
-    const int64_t a = tiled[k];
-    const int64_t before = product(shape, 0, a), block = product(shape, a, shape.size());
-    shape[a] *= repeats[a];
-    const int32_t next = k + 1 == tiled.size() ? out : b.temp({x.dtype, shape});
+  return chainAxes(b, x, tiled, outShape, out, [&](const AxisStep& s) {
+    const int64_t block = s.extent * s.after, reps = repeats[s.axis];
     RasterParams r;
-    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, {block, 0, 1}},
-                                             {0, {repeats[a] * block, block, 1}},
-                                             {before, repeats[a], block}));
-    b.emit(r, {cur}, next);
-    cur = next;
-  }
-  return Status::ok();
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(
+        &r.regions, 0, {0, {block, 0, 1}}, {0, {reps * block, block, 1}}, {s.before, reps, block}));
+    b.emit(r, {s.in}, s.out);
+    return Status::ok();
+  });
 }
 
 // Trilu: the kept triangle of every [rows, cols] matrix, one region per row across the batch

@@ -113,6 +113,10 @@ constexpr bool binaryIsComparison(BinaryKind k) {
 constexpr bool binaryIsLogic(BinaryKind k) {
   return k >= BinaryKind::And && k <= BinaryKind::Xor;
 }
+// Reduce kinds whose result is an i64 index into the extent (argmax, argmin).
+constexpr bool reduceGivesIndex(ReduceKind k) {
+  return k == ReduceKind::ArgMax || k == ReduceKind::ArgMin;
+}
 
 // One step applied to every element v of a result, in list order: v = unary(v; alpha, beta), or
 // v = v op x (x op v when operandFirst), x read from input `operand` as `broadcast` says. What
