@@ -76,7 +76,7 @@ struct GemmTile {
   // A run of `panels` tiles of this shape in one call (the epilogue decoded once, no call per
   // tile): tile i reads a + i * aStep and b + i * bStep, writes c + i * cStep (its residual at
   // residual + i * cStep) and takes its epilogue operands at row0 + i * rowStep, col0 + i *
-  // colStep. Not with aoff (its offsets are one tile's).
+  // colStep. With aoff, every tile reads its rows at the same offsets from its a.
   int panels = 1;
   int64_t aStep = 0, bStep = 0, cStep = 0, rowStep = 0, colStep = 0;
   // Packed B panels (ldb = nr), any form of A: the B panel a later call will read (the next

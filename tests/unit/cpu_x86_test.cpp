@@ -232,12 +232,14 @@ TEST_CASE("cpu_x86 conv2d agrees with the reference") {
     seed += 10;
   }
   // The plain GEMM pinned with weights past L2 per K block (weight panels outer): the input's
-  // rows vector-aligned (read in place) or not (packed), im2col, K in two blocks, partial panels
-  // of rows and of columns.
+  // rows vector-aligned (read in place) or not (packed), im2col, partial panels of rows and of
+  // columns; every input panel over the whole K in one task (one K block), or, past L2 (the
+  // last), chunks of panels and K in three blocks.
   for (const ConvCase& c :
        {ConvCase{{1, 300, 5, 7}, 520, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, relu},
         ConvCase{{1, 300, 4, 8}, 523, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, clip},
-        ConvCase{{1, 40, 6, 5}, 601, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, relu}}) {
+        ConvCase{{1, 40, 6, 5}, 601, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, relu},
+        ConvCase{{1, 600, 13, 13}, 530, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, relu}}) {
     INFO("x " << shapeToString(c.x) << " o " << c.o << " k " << c.kh << "x" << c.kw);
     runConvCase(c, seed++, true, 1);
   }
@@ -402,6 +404,8 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
       {{{1, 20, 11, 10}, 36, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
       {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, {}}, 6},
       {{{1, 3, 15, 14}, 18, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, clip}, 6},
+      // small weights: every panel of them in one run per panel of positions, the last partial
+      {{{1, 3, 15, 14}, 40, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
       // Winograd F(2,3) and F(4,3)
       {{{1, 19, 10, 9}, 21, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, residual}, 5},
       {{{2, 33, 12, 13}, 17, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, false, clip}, 2},
