@@ -395,6 +395,8 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
       // depthwise (window kernel)
       {{{1, 24, 13, 11}, 24, 3, 3, 24, 1, 1, 1, {1, 1, 1, 1}, true, clip}, 3},
       {{{2, 40, 9, 8}, 40, 3, 3, 40, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 3},
+      // no padding: a blocked input read in place, the last rows from a strip
+      {{{1, 24, 13, 11}, 24, 3, 3, 24, 1, 1, 1, {0, 0, 0, 0}, true, clip}, 3},
       // pointwise, transposed GEMM: the blocked input read in place (few panels of output
       // channels) or packed a block at a time, channels short of a block
       {{{1, 24, 7, 9}, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
@@ -418,20 +420,25 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
                 << (xl ? " blocked" : " plain") << " -> " << (yl ? "blocked" : "plain"));
       runConvCase(k.c, seed++, true, k.kernel, k.kernel == 2 ? 2e-4f : 5e-5f, xl, yl);
     }
-  // Pooling: input and output blocked alike, every image's padded channels pooled to zero.
-  for (const PoolKind kind : {PoolKind::Max, PoolKind::Avg}) {
-    PoolParams p;
-    p.kind = kind;
-    p.kernel = {3, 3};
-    p.stride = {2, 2};
-    p.pads = {1, 1, 1, 1};
-    const TensorDesc x{DType::F32, {2, 20, 15, 14}}, y{DType::F32, {2, 20, 8, 7}};
-    Primitive prim;
-    prim.params = p;
-    INFO("pool " << enumName(kind));
-    compareWithReference(prim, {x, y}, {randomFloats(x.numel(), seed++)}, 0, 1e-6f, 0,
-                         {true, true});
-  }
+  // Pooling: input and output blocked alike, every image's padded channels pooled to zero;
+  // padded, or not (the input read in place but for the last row, whose tail tile would read
+  // past the plane), in two chunks of rows (the second read in place from row 25).
+  for (const PoolKind kind : {PoolKind::Max, PoolKind::Avg})
+    for (const int64_t pad : {0, 1}) {
+      PoolParams p;
+      p.kind = kind;
+      p.kernel = {3, 3};
+      p.stride = {2, 2};
+      p.pads = {pad, pad, pad, pad};
+      const int64_t h = 101, w = 101 - pad;
+      const TensorDesc x{DType::F32, {2, 20, h, w}},
+          y{DType::F32, {2, 20, (h + 2 * pad - 3) / 2 + 1, (w + 2 * pad - 3) / 2 + 1}};
+      Primitive prim;
+      prim.params = p;
+      INFO("pool " << enumName(kind) << " pad " << pad);
+      compareWithReference(prim, {x, y}, {randomFloats(x.numel(), seed++)}, 0, 1e-6f, 0,
+                           {true, true});
+    }
 }
 
 TEST_CASE("cpu_x86 conv2d post-ops: channel, scalar and full operands, every vector unary") {
