@@ -82,8 +82,9 @@ public:
   std::string_view name() const override { return "cpu_x86"; }
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    if (p.kind() == PrimitiveKind::Raster) return true;           // any dtype, any layout: bytes
-    if (p.kind() == PrimitiveKind::Gather) return allPlain(p, t); // any dtype: bytes
+    if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
+    if (p.kind() == PrimitiveKind::Gather || p.kind() == PrimitiveKind::Select)
+      return allPlain(p, t); // any dtype: bytes
     if (!allF32(p, t)) return false;
     switch (p.kind()) {
     case PrimitiveKind::Conv2d:
@@ -112,6 +113,7 @@ public:
     case PrimitiveKind::Pool: return {{{}, "f32_pool_window__" + family}};
     case PrimitiveKind::Raster: return {{{}, "raster_memcpy"}};
     case PrimitiveKind::Gather: return {{{}, "gather_rows"}};
+    case PrimitiveKind::Select: return {{{}, "select_rows"}};
     case PrimitiveKind::Reduce: return {{{}, "f32_reduce__" + family}};
     default: return {{{}, "f32_elementwise__" + family}};
     }
@@ -181,6 +183,7 @@ public:
     case PrimitiveKind::Pool: k = x86::preparePool(table_, args); break;
     case PrimitiveKind::Raster: k = x86::prepareRaster(table_, args); break;
     case PrimitiveKind::Gather: k = x86::prepareGather(table_, args); break;
+    case PrimitiveKind::Select: k = x86::prepareSelect(table_, args); break;
     case PrimitiveKind::Reduce: k = x86::prepareReduce(table_, args); break;
     default: k = x86::prepareElementwise(table_, args); break;
     }

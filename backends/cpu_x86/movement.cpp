@@ -292,6 +292,7 @@ public:
     const void* idx = in[1].buffer.hostPointer();
     for (int64_t j = 0; j < count; ++j)
       TESSEL_RETURN_IF_ERROR(gatherRow(gatherIndexAt(idx, wide, j), p_.extent).status());
+    if (p_.elements) return runElements(ctx, in, out, idx, wide);
     const size_t row = static_cast<size_t>(p_.inner) * dtypeSize(out.desc->dtype);
     const int64_t rows = p_.outer * count;
     if (rows == 0 || row == 0) return Status::ok();
@@ -323,13 +324,103 @@ public:
   }
 
 private:
+  // One element per index (checked by run()), the output split across the pool.
+  Status runElements(const ExecContext& ctx, std::span<const TensorArg> in, const TensorArg& out,
+                     const void* idx, bool wide) const {
+    const int64_t count = out.desc->numel();
+    if (count == 0) return Status::ok();
+    const size_t elem = dtypeSize(out.desc->dtype);
+    const int64_t perOuter = count / p_.outer, inner = p_.inner, extent = p_.extent;
+    const auto* src = in[0].hostData<uint8_t>();
+    auto* dst = out.mutableHostData<uint8_t>();
+    const int64_t tasks = std::clamp<int64_t>(count / 4096, 1, std::max(1, ctx.threads) * 4);
+    parallelFor(ctx, tasks, [&](int64_t task, int) {
+      const int64_t q0 = count * task / tasks, q1 = count * (task + 1) / tasks;
+      const auto copy = [&](auto word) {
+        using T = decltype(word);
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t r = gatherIndexAt(idx, wide, q);
+          const int64_t at = (q / perOuter * extent + (r < 0 ? r + extent : r)) * inner + q % inner;
+          std::memcpy(dst + static_cast<size_t>(q) * sizeof(T),
+                      src + static_cast<size_t>(at) * sizeof(T), sizeof(T));
+        }
+      };
+      switch (elem) {
+      case 1: copy(uint8_t{}); break;
+      case 2: copy(uint16_t{}); break;
+      case 4: copy(uint32_t{}); break;
+      default: copy(uint64_t{}); break;
+      }
+    });
+    return Status::ok();
+  }
+
   const GatherParams& p_;
+};
+
+// Select: the output walked row by row (its last dim), each row's three operands at their
+// offsets, split across the pool; elements of 1, 2, 4 or 8 bytes.
+class SelectKernel final : public PreparedKernel {
+public:
+  explicit SelectKernel(const SelectParams& p) : p_(p) {}
+
+  Status run(const ExecContext& ctx, std::span<const TensorArg> in,
+             const TensorArg& out) const override {
+    const Shape& shape = out.desc->shape;
+    const int64_t total = out.desc->numel();
+    if (total == 0) return Status::ok();
+    const size_t rank = shape.size();
+    const int64_t width = rank ? shape[rank - 1] : 1, rows = total / width;
+    const auto* cond = in[0].hostData<uint8_t>();
+    const auto* lhs = in[1].hostData<uint8_t>();
+    const auto* rhs = in[2].hostData<uint8_t>();
+    auto* dst = out.mutableHostData<uint8_t>();
+    const int64_t tasks = std::clamp<int64_t>(total / 8192, 1, std::max(1, ctx.threads) * 4);
+    parallelFor(ctx, tasks, [&](int64_t task, int) {
+      const int64_t r0 = rows * task / tasks, r1 = rows * (task + 1) / tasks;
+      const auto walk = [&](auto word) {
+        using T = decltype(word);
+        const int64_t cs = rank ? p_.condStrides[rank - 1] : 0;
+        const int64_t ls = rank ? p_.lhsStrides[rank - 1] : 0;
+        const int64_t rs = rank ? p_.rhsStrides[rank - 1] : 0;
+        for (int64_t r = r0; r < r1; ++r) {
+          int64_t oc = 0, ol = 0, orr = 0; // the row's offsets, from its index over the outer dims
+          for (int64_t d = static_cast<int64_t>(rank) - 2, rest = r; d >= 0; --d) {
+            const int64_t i = rest % shape[d];
+            rest /= shape[d];
+            oc += i * p_.condStrides[d], ol += i * p_.lhsStrides[d], orr += i * p_.rhsStrides[d];
+          }
+          T* y = reinterpret_cast<T*>(dst) + r * width;
+          for (int64_t x = 0; x < width; ++x) {
+            T a, b;
+            std::memcpy(&a, lhs + static_cast<size_t>(ol + x * ls) * sizeof(T), sizeof(T));
+            std::memcpy(&b, rhs + static_cast<size_t>(orr + x * rs) * sizeof(T), sizeof(T));
+            y[x] = cond[oc + x * cs] ? a : b;
+          }
+        }
+      };
+      switch (dtypeSize(out.desc->dtype)) {
+      case 1: walk(uint8_t{}); break;
+      case 2: walk(uint16_t{}); break;
+      case 4: walk(uint32_t{}); break;
+      default: walk(uint64_t{}); break;
+      }
+    });
+    return Status::ok();
+  }
+
+private:
+  const SelectParams& p_;
 };
 
 } // namespace
 
 std::unique_ptr<PreparedKernel> prepareGather(const KernelTable&, const PrepareArgs& args) {
   return std::make_unique<GatherKernel>(args.primitive->as<GatherParams>());
+}
+
+std::unique_ptr<PreparedKernel> prepareSelect(const KernelTable&, const PrepareArgs& args) {
+  return std::make_unique<SelectKernel>(args.primitive->as<SelectParams>());
 }
 
 std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable&, const PrepareArgs& args) {

@@ -11,6 +11,8 @@ namespace tessel::x86 {
 std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable& table, const PrepareArgs& args);
 // Gathers of any dtype: rows copied in parallel after every index is checked.
 std::unique_ptr<PreparedKernel> prepareGather(const KernelTable& table, const PrepareArgs& args);
+// Selects (Where) of any dtype: rows of the output split across the pool.
+std::unique_ptr<PreparedKernel> prepareSelect(const KernelTable& table, const PrepareArgs& args);
 std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args);
 
 } // namespace tessel::x86

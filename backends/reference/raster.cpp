@@ -53,18 +53,59 @@ Status runRaster(const RasterParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
-// One row copy per (outer, index): the plainest reading of the gather's definition.
+// One row copy per (outer, index), or one element per index with `elements`: the plainest
+// reading of the gather's definition.
 Status runGather(const GatherParams& p, Inputs in, const TensorView& out) {
-  const size_t row = static_cast<size_t>(p.inner) * dtypeSize(out.desc->dtype);
+  const size_t elem = dtypeSize(out.desc->dtype), row = static_cast<size_t>(p.inner) * elem;
   const int64_t count = in[1].desc->numel();
   const bool wide = in[1].desc->dtype == DType::I64;
   const auto* src = static_cast<const char*>(in[0].data);
   auto* dst = static_cast<char*>(out.data);
+  if (p.elements) {
+    const int64_t perOuter = p.outer * p.inner == 0 ? 0 : count / p.outer; // count * inner
+    for (int64_t q = 0; q < count; ++q) {
+      TESSEL_ASSIGN_OR_RETURN(int64_t r, gatherRow(gatherIndexAt(in[1].data, wide, q), p.extent));
+      const int64_t o = q / perOuter, k = q % p.inner;
+      std::memcpy(dst + static_cast<size_t>(q) * elem,
+                  src + static_cast<size_t>((o * p.extent + r) * p.inner + k) * elem, elem);
+    }
+    return Status::ok();
+  }
   for (int64_t j = 0; j < count; ++j) {
     TESSEL_ASSIGN_OR_RETURN(int64_t r, gatherRow(gatherIndexAt(in[1].data, wide, j), p.extent));
     for (int64_t o = 0; o < p.outer; ++o)
       std::memcpy(dst + static_cast<size_t>(o * count + j) * row,
                   src + static_cast<size_t>(o * p.extent + r) * row, row);
+  }
+  return Status::ok();
+}
+
+// Walks the output in row-major order, carrying the three operands' offsets along.
+Status runSelect(const SelectParams& p, Inputs in, const TensorView& out) {
+  const Shape& shape = out.desc->shape;
+  const int64_t total = out.desc->numel();
+  if (total == 0) return Status::ok();
+  const size_t elem = dtypeSize(out.desc->dtype);
+  const auto* cond = static_cast<const uint8_t*>(in[0].data);
+  const auto* lhs = static_cast<const char*>(in[1].data);
+  const auto* rhs = static_cast<const char*>(in[2].data);
+  auto* dst = static_cast<char*>(out.data);
+  Shape idx(shape.size(), 0);
+  int64_t oc = 0, ol = 0, orr = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    const char* from =
+        cond[oc] ? lhs + static_cast<size_t>(ol) * elem : rhs + static_cast<size_t>(orr) * elem;
+    std::memcpy(dst + static_cast<size_t>(i) * elem, from, elem);
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++idx[d] < shape[d]) {
+        oc += p.condStrides[d], ol += p.lhsStrides[d], orr += p.rhsStrides[d];
+        break;
+      }
+      oc -= (shape[d] - 1) * p.condStrides[d];
+      ol -= (shape[d] - 1) * p.lhsStrides[d];
+      orr -= (shape[d] - 1) * p.rhsStrides[d];
+      idx[d] = 0;
+    }
   }
   return Status::ok();
 }

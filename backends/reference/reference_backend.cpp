@@ -28,7 +28,8 @@ public:
     switch (p.kind()) {
     case PrimitiveKind::Raster:
     case PrimitiveKind::View:
-    case PrimitiveKind::Gather: return true; // bytes of any dtype
+    case PrimitiveKind::Gather:
+    case PrimitiveKind::Select: return true; // bytes of any dtype
     case PrimitiveKind::Unary: {
       const UnaryKind k = p.as<UnaryParams>().kind;
       return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
@@ -85,6 +86,7 @@ public:
           if constexpr (std::is_same_v<P, ElementwiseParams>)
             return reference::runElementwise(p, ins, out);
           if constexpr (std::is_same_v<P, GatherParams>) return reference::runGather(p, ins, out);
+          if constexpr (std::is_same_v<P, SelectParams>) return reference::runSelect(p, ins, out);
           if constexpr (std::is_same_v<P, ViewParams>) return Status::ok();
           return internalError("unknown primitive");
         },

@@ -247,13 +247,40 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
     if (in[0]->layout != Layout::Plain || idx.layout != Layout::Plain ||
         out.layout != Layout::Plain)
       return corrupt("gather tensors must be plain");
-    int64_t all = 0, picked = 0;
+    int64_t all = 0, picked = 0, rows = 0;
     if (g.outer < 0 || g.extent < 0 || g.inner < 0 ||
-        !checkedProduct({g.outer, g.extent, g.inner}, &all) ||
-        !checkedProduct({g.outer, idx.numel(), g.inner}, &picked) || all != in[0]->numel() ||
-        picked != out.numel())
+        !checkedProduct({g.outer, g.extent, g.inner}, &all) || all != in[0]->numel())
       return corrupt("gather dims do not match its tensors");
+    if (g.elements) { // one index per output element, the index tensor laid out as the output
+      if (!checkedProduct({g.outer, g.inner}, &rows) || idx.numel() != out.numel() ||
+          (rows == 0 ? idx.numel() != 0 : idx.numel() % rows != 0))
+        return corrupt("gather elements: the indices must be laid out as the output, [outer, "
+                       "count, inner]");
+      picked = out.numel();
+    } else if (!checkedProduct({g.outer, idx.numel(), g.inner}, &picked) || picked != out.numel()) {
+      return corrupt("gather dims do not match its tensors");
+    }
     if (g.extent == 0 && picked != 0) return corrupt("gather picks from an empty axis");
+    return Status::ok();
+  }
+  case PrimitiveKind::Select: {
+    const auto& sel = p.as<SelectParams>();
+    const size_t rank = out.shape.size();
+    if (sel.condStrides.size() != rank || sel.lhsStrides.size() != rank ||
+        sel.rhsStrides.size() != rank)
+      return corrupt("select strides do not match the output rank");
+    if (in[0]->dtype != DType::Bool) return corrupt("select's condition must be bool");
+    if (in[1]->dtype != out.dtype || in[2]->dtype != out.dtype)
+      return corrupt("select's operands and output differ in dtype");
+    for (const TensorDesc* d : {in[0], in[1], in[2], &out})
+      if (d->layout != Layout::Plain) return corrupt("select tensors must be plain");
+    if (out.numel() == 0) return Status::ok();
+    const std::vector<int64_t>* strides[] = {&sel.condStrides, &sel.lhsStrides, &sel.rhsStrides};
+    for (size_t i = 0; i < 3; ++i) {
+      int64_t reach = 0;
+      if (!stridedReach(out.shape, *strides[i], &reach) || reach >= in[i]->numel())
+        return corrupt("select operand " + std::to_string(i) + "'s strides reach outside it");
+    }
     return Status::ok();
   }
   case PrimitiveKind::Pool: {
@@ -365,7 +392,8 @@ double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
   }
   case PrimitiveKind::Raster:
   case PrimitiveKind::View:
-  case PrimitiveKind::Gather: return 0.0;
+  case PrimitiveKind::Gather:
+  case PrimitiveKind::Select: return 0.0;
   case PrimitiveKind::Reduce:
   case PrimitiveKind::Pool: return static_cast<double>(t[p.inputs[0]].numel());
   default: return out + post;
@@ -399,6 +427,7 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
     break;
   case PrimitiveKind::Binary:
   case PrimitiveKind::Gather: minIn = maxIn = 2; break;
+  case PrimitiveKind::Select: minIn = maxIn = 3; break;
   case PrimitiveKind::MatMul:
   case PrimitiveKind::Conv2d:
   case PrimitiveKind::Elementwise:

@@ -77,6 +77,13 @@ void LoweringBuilder::binaryPerChannel(BinaryKind kind, int32_t lhs, int32_t rhs
   emit(BinaryParams{kind, denseStrides(shape(lhs)), rs}, {lhs, rhs}, out);
 }
 
+void LoweringBuilder::select(int32_t cond, int32_t lhs, int32_t rhs, int32_t out) {
+  const Shape o = shape(out);
+  emit(SelectParams{broadcastStrides(shape(cond), o), broadcastStrides(shape(lhs), o),
+                    broadcastStrides(shape(rhs), o)},
+       {cond, lhs, rhs}, out);
+}
+
 int32_t LoweringBuilder::binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs) {
   int32_t t = temp(desc(lhs));
   binary(kind, lhs, rhs, t);
@@ -89,6 +96,13 @@ Result<Lowering> LoweringBuilder::finish() {
       return node_.error("declares " + std::to_string(node_.numOutputs) + " outputs; output " +
                          std::to_string(i) + " is not one this operator produces");
   return std::move(lowering_);
+}
+
+int64_t product(const Shape& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to && i < s.size(); ++i)
+    p *= s[i];
+  return p;
 }
 
 Result<Shape> broadcastShapes(const Shape& a, const Shape& b) {

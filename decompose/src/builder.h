@@ -36,6 +36,9 @@ public:
   void binaryPerChannel(BinaryKind kind, int32_t lhs, int32_t rhs, int64_t axis, int32_t out);
   // A temp of `lhs`'s shape holding lhs op rhs (numpy broadcasting).
   int32_t binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs);
+  // Numpy-broadcasting select (Where): out[i] = cond[i] ? lhs[i] : rhs[i]; `out` must have the
+  // broadcast shape.
+  void select(int32_t cond, int32_t lhs, int32_t rhs, int32_t out);
 
   Result<Lowering> finish();
 
@@ -44,12 +47,17 @@ private:
   Lowering lowering_;
 };
 
+// The product of dims [from, to) of s (dims past its rank count as 1); shapes here passed
+// elementCount, so it cannot overflow.
+int64_t product(const Shape& s, size_t from, size_t to);
 // Numpy broadcast of two shapes, or an error.
 Result<Shape> broadcastShapes(const Shape& a, const Shape& b);
 // Strides that read a tensor of shape `in` while iterating `out` (numpy broadcasting).
 Shape broadcastStrides(const Shape& in, const Shape& out);
 // Normalizes a possibly negative axis against rank; error names the node.
 Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank);
+// (Log-)softmax of an f32 tensor [outer, extent, inner] over its middle dim: a temp of its shape.
+int32_t softmaxMiddle(LoweringBuilder& b, int32_t x3, bool log);
 
 // The rule functions named in onnx_ops.def.
 #define TESSEL_ONNX_OP(op, rule, summary) Status rule(LoweringBuilder& b);

@@ -155,6 +155,26 @@ Status lowerBinary(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// Where(cond, x, y): one select over the three operands' broadcast shape.
+Status lowerWhere(LoweringBuilder& b) {
+  const Node& n = b.node();
+  for (size_t i = 0; i < 3; ++i)
+    if (!n.hasInput(i)) return n.error("expects condition, X and Y");
+  const TensorDesc c = b.desc(b.input(0)), x = b.desc(b.input(1)), y = b.desc(b.input(2));
+  if (c.dtype != DType::Bool)
+    return n.error("condition is " + std::string(dtypeName(c.dtype)) + " (bool expected)");
+  if (x.dtype != y.dtype) return n.error("X and Y have different element types");
+  Shape outShape = c.shape;
+  for (const Shape& s : {x.shape, y.shape}) {
+    auto joined = broadcastShapes(outShape, s);
+    if (!joined.isOk()) return n.error(joined.status().message());
+    outShape = *joined;
+  }
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  b.select(b.input(0), b.input(1), b.input(2), b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
 // not x = x xor true.
 Status lowerNot(LoweringBuilder& b) {
   const Node& n = b.node();

@@ -11,13 +11,6 @@ namespace {
 
 constexpr int64_t kMaxPad = int64_t{1} << 32;
 
-int64_t product(const Shape& s, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to && i < s.size(); ++i)
-    p *= s[i];
-  return p;
-}
-
 // Axes from the input `index` (newer opsets) or the attribute `axes`.
 Result<std::vector<int64_t>> axesArg(const Node& n, size_t index) {
   if (n.hasInput(index)) return n.constInts(index, "axes");
@@ -407,6 +400,41 @@ Status lowerGather(LoweringBuilder& b) {
     }
   }
   b.emit(GatherParams{outer, dim, inner}, {b.input(0), b.input(1)}, out);
+  return Status::ok();
+}
+
+// GatherElements: one gather in `elements` form over the data viewed as [outer, extent, inner]
+// around the axis, the indices laid out as the output. Indices shorter than the data along other
+// axes read a slice of it (one raster) first.
+Status lowerGatherElements(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1));
+  if (idx.dtype != DType::I64 && idx.dtype != DType::I32)
+    return n.error("indices are " + std::string(dtypeName(idx.dtype)) + " (i32 or i64 expected)");
+  if (idx.rank() != x.rank())
+    return n.error("indices " + shapeToString(idx.shape) + " and data " + shapeToString(x.shape) +
+                   " differ in rank");
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  Shape sliced = idx.shape; // the data's part the indices address: theirs but along the axis
+  sliced[axis] = x.shape[axis];
+  for (size_t d = 0; d < sliced.size(); ++d)
+    if (sliced[d] > x.shape[d])
+      return n.error("indices " + shapeToString(idx.shape) + " exceed data " +
+                     shapeToString(x.shape) + " along axis " + std::to_string(d));
+  const int32_t out = b.setOutput(0, {x.dtype, idx.shape});
+  int32_t data = b.input(0);
+  if (sliced != x.shape) {
+    data = b.temp({x.dtype, sliced});
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {0, denseStrides(x.shape)},
+                                             {0, denseStrides(sliced)}, sliced));
+    b.emit(r, {b.input(0)}, data);
+  }
+  GatherParams g{product(sliced, 0, axis), sliced[axis], product(sliced, axis + 1, sliced.size())};
+  g.elements = true;
+  b.emit(g, {data, b.input(1)}, out);
   return Status::ok();
 }
 

@@ -7,13 +7,6 @@
 namespace tessel::decompose {
 namespace {
 
-int64_t product(const Shape& s, size_t from, size_t to) {
-  int64_t p = 1;
-  for (size_t i = from; i < to; ++i)
-    p *= s[i];
-  return p;
-}
-
 ReduceKind reduceKindOf(const std::string& op) {
   if (op == "ReduceMean") return ReduceKind::Mean;
   if (op == "ReduceMax") return ReduceKind::Max;
@@ -201,10 +194,17 @@ Status lowerSoftmax(LoweringBuilder& b) {
   } else {
     extent = product(x.shape, ax, x.shape.size());
   }
-  const TensorDesc full{DType::F32, {outer, extent, inner}};
-  const TensorDesc part{DType::F32, {outer, 1, inner}};
-  int32_t x3 = b.temp(full);
+  int32_t x3 = b.temp({DType::F32, {outer, extent, inner}});
   b.view(b.input(0), x3);
+  b.view(softmaxMiddle(b, x3, n.opType == "LogSoftmax"), b.setOutput(0, x));
+  return Status::ok();
+}
+
+int32_t softmaxMiddle(LoweringBuilder& b, int32_t x3, bool log) {
+  const Shape s = b.shape(x3);
+  const int64_t outer = s[0], extent = s[1], inner = s[2];
+  const TensorDesc full{DType::F32, s};
+  const TensorDesc part{DType::F32, {outer, 1, inner}};
   int32_t mx = b.temp(part);
   b.emit(ReduceParams{ReduceKind::Max, outer, extent, inner}, {x3}, mx);
   int32_t shifted = b.temp(full);
@@ -214,15 +214,14 @@ Status lowerSoftmax(LoweringBuilder& b) {
   int32_t sum = b.temp(part);
   b.emit(ReduceParams{ReduceKind::Sum, outer, extent, inner}, {e}, sum);
   int32_t y3 = b.temp(full);
-  if (n.opType == "LogSoftmax") {
+  if (log) {
     const int32_t logSum = b.temp(part);
     b.unary(UnaryKind::Log, sum, logSum);
     b.binary(BinaryKind::Sub, shifted, logSum, y3);
   } else {
     b.binary(BinaryKind::Div, e, sum, y3);
   }
-  b.view(y3, b.setOutput(0, x));
-  return Status::ok();
+  return y3;
 }
 
 Status lowerInstanceNorm(LoweringBuilder& b) {

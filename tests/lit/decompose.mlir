@@ -155,4 +155,15 @@ module attributes {tessel.onnx_opset = 13 : i64} {
     %1 = tessel.onnx.Resize(%r, %none, %none, %sizes) {coordinate_transformation_mode = "asymmetric", mode = "nearest", nearest_mode = "floor"} : (tensor<1x1x5x5xf32>, none, none, tensor<4xi64>) -> tensor<1x1x5x7xf32>
     return %0, %1 : tensor<3x2x4xf32>, tensor<1x1x5x7xf32>
   }
+
+  // GatherElements: a gather with one index per result element; Where: a select with
+  // broadcast strides.
+  // CHECK-LABEL: func.func @elements_and_where
+  // CHECK: tessel.gather %arg0, %arg1 {elements = true, extent = 5 : i64, inner = 4 : i64, outer = 3 : i64} : (tensor<3x5x4xf32>, tensor<3x2x4xi64>) -> tensor<3x2x4xf32>
+  // CHECK: tessel.select %arg2, %arg0, %arg3 {cond_strides = array<i64: 0, 1, 0>, lhs_strides = array<i64: 20, 4, 1>, rhs_strides = array<i64: 0, 0, 0>} : (tensor<5x1xi1>, tensor<3x5x4xf32>, tensor<f32>) -> tensor<3x5x4xf32>
+  func.func @elements_and_where(%x: tensor<3x5x4xf32>, %i: tensor<3x2x4xi64>, %c: tensor<5x1xi1>, %y: tensor<f32>) -> (tensor<3x2x4xf32>, tensor<3x5x4xf32>) {
+    %0 = tessel.onnx.GatherElements(%x, %i) {axis = 1 : i64} : (tensor<3x5x4xf32>, tensor<3x2x4xi64>) -> tensor<3x2x4xf32>
+    %1 = tessel.onnx.Where(%c, %x, %y) : (tensor<5x1xi1>, tensor<3x5x4xf32>, tensor<f32>) -> tensor<3x5x4xf32>
+    return %0, %1 : tensor<3x2x4xf32>, tensor<3x5x4xf32>
+  }
 }

@@ -70,3 +70,27 @@ func.func @gather_indices(%x: tensor<5x3xf32>, %i: tensor<2xf32>) -> tensor<2x3x
   %0 = tessel.gather %x, %i {outer = 1, extent = 5, inner = 3} : (tensor<5x3xf32>, tensor<2xf32>) -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+func.func @gather_elements_layout(%x: tensor<2x5x3xf32>, %i: tensor<2x2x2xi64>) -> tensor<2x2x2xf32> {
+  // expected-error @+1 {{gather elements: the indices must be laid out as the output}}
+  %0 = tessel.gather %x, %i {outer = 2, extent = 5, inner = 3, elements = true} : (tensor<2x5x3xf32>, tensor<2x2x2xi64>) -> tensor<2x2x2xf32>
+  return %0 : tensor<2x2x2xf32>
+}
+
+// -----
+
+func.func @select_condition(%c: tensor<4xf32>, %x: tensor<4xf32>, %y: tensor<f32>) -> tensor<4xf32> {
+  // expected-error @+1 {{select's condition must be bool}}
+  %0 = tessel.select %c, %x, %y {cond_strides = array<i64: 1>, lhs_strides = array<i64: 1>, rhs_strides = array<i64: 0>} : (tensor<4xf32>, tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @select_reach(%c: tensor<4xi1>, %x: tensor<3xf32>, %y: tensor<f32>) -> tensor<4xf32> {
+  // expected-error @+1 {{select operand 1's strides reach outside it}}
+  %0 = tessel.select %c, %x, %y {cond_strides = array<i64: 1>, lhs_strides = array<i64: 1>, rhs_strides = array<i64: 0>} : (tensor<4xi1>, tensor<3xf32>, tensor<f32>) -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

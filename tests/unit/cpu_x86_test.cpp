@@ -771,6 +771,202 @@ TEST_CASE("cpu_x86 gather agrees with the reference (dtypes, index types, edges,
 
 namespace {
 
+// Bytes of `n` elements of dtype, patterned by seed (bool: 0 or 1).
+std::vector<uint8_t> patternBytes(DType dtype, int64_t n, uint32_t seed) {
+  std::vector<uint8_t> v(static_cast<size_t>(n) * dtypeSize(dtype));
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<uint8_t>(dtype == DType::Bool ? (i * 7 + seed) % 3 == 0
+                                                     : (i * 131 + seed) & 0xff);
+  return v;
+}
+
+// Runs p on the reference and on every family at 1 and 3 threads: the same bytes, nothing
+// written past the output. Returns the reference's output.
+std::vector<uint8_t> checkAgainstReference(const Primitive& p, const std::vector<TensorDesc>& descs,
+                                           const std::vector<const void*>& in) {
+  const TensorDesc& out = descs[p.outputs[0]];
+  const size_t outBytes = out.byteSize();
+  std::vector<uint8_t> want(outBytes + 1, 0xa5);
+  REQUIRE(validatePrimitive(p, descs).isOk());
+  REQUIRE(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, want.data()).isOk());
+  CHECK(want.back() == 0xa5);
+  for (auto& f : families())
+    for (int threads : {1, 3}) {
+      INFO(f->name << ", " << threads << " threads, " << out.toString());
+      REQUIRE(f->backend->descriptor().supports(p, descs));
+      std::vector<uint8_t> got(outBytes + 1, 0x5a);
+      HostRunOptions o;
+      o.threads = threads;
+      REQUIRE(runPrimitiveOnHost(*f->backend, p, descs, in, got.data(), o).isOk());
+      CHECK(std::memcmp(got.data(), want.data(), outBytes) == 0);
+      CHECK(got.back() == 0x5a);
+    }
+  want.pop_back();
+  return want;
+}
+
+} // namespace
+
+TEST_CASE("cpu_x86 gather elements agrees with the reference (one index per output element)") {
+  uint32_t seed = 2400;
+  struct Case {
+    int64_t outer, extent, count, inner;
+  };
+  // count < extent, = and > (indices repeat), rows of one, empty dims, enough to split.
+  const Case cases[] = {{2, 5, 3, 4}, {1, 3, 3, 1}, {3, 2, 7, 5},   {0, 4, 2, 3},
+                        {2, 4, 0, 3}, {3, 6, 2, 0}, {4, 97, 50, 61}};
+  for (DType dtype : {DType::F32, DType::I64, DType::U8})
+    for (DType indexType : {DType::I64, DType::I32})
+      for (const Case& c : cases) {
+        const TensorDesc data{dtype, {c.outer, c.extent, c.inner}};
+        const TensorDesc indices{indexType, {c.outer, c.count, c.inner}};
+        const TensorDesc out{dtype, {c.outer, c.count, c.inner}};
+        std::vector<int64_t> idx(static_cast<size_t>(indices.numel()));
+        for (size_t q = 0; q < idx.size(); ++q) // every value in [-extent, extent)
+          idx[q] = static_cast<int64_t>((q * 7919 + seed) % (2 * c.extent)) - c.extent;
+        std::vector<uint8_t> idxBytes(idx.size() * dtypeSize(indexType));
+        for (size_t q = 0; q < idx.size(); ++q) {
+          if (indexType == DType::I64) {
+            std::memcpy(&idxBytes[q * 8], &idx[q], 8);
+          } else {
+            const auto v = static_cast<int32_t>(idx[q]);
+            std::memcpy(&idxBytes[q * 4], &v, 4);
+          }
+        }
+        const std::vector<uint8_t> x = patternBytes(dtype, data.numel(), seed++);
+        Primitive p;
+        GatherParams g{c.outer, c.extent, c.inner};
+        g.elements = true;
+        p.params = g;
+        p.inputs = {0, 1};
+        p.outputs = {2};
+        const std::vector<TensorDesc> descs{data, indices, out};
+        INFO("gather elements " << data.toString() << " by " << indices.toString());
+        const std::vector<uint8_t> want =
+            checkAgainstReference(p, descs, {x.data(), idxBytes.data()});
+        // The plain reading of the definition, element by element.
+        const size_t elem = dtypeSize(dtype);
+        for (int64_t o = 0; o < c.outer; ++o)
+          for (int64_t j = 0; j < c.count; ++j)
+            for (int64_t k = 0; k < c.inner; ++k) {
+              const int64_t q = (o * c.count + j) * c.inner + k;
+              const int64_t r = idx[q] < 0 ? idx[q] + c.extent : idx[q];
+              REQUIRE(std::memcmp(&want[q * elem], &x[((o * c.extent + r) * c.inner + k) * elem],
+                                  elem) == 0);
+            }
+        // An index one past either end, last in the tensor, fails every backend's run.
+        if (!idx.empty())
+          for (int64_t bad : {c.extent, -c.extent - 1}) {
+            std::vector<uint8_t> badBytes = idxBytes;
+            const size_t at = idx.size() - 1, width = dtypeSize(indexType);
+            if (indexType == DType::I64) {
+              std::memcpy(&badBytes[at * width], &bad, 8);
+            } else {
+              const auto v = static_cast<int32_t>(bad);
+              std::memcpy(&badBytes[at * width], &v, 4);
+            }
+            std::vector<uint8_t> sink(out.byteSize() + 1);
+            const std::vector<const void*> in{x.data(), badBytes.data()};
+            CHECK(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, sink.data()).code() ==
+                  StatusCode::kInvalidArgument);
+            for (auto& f : families())
+              CHECK(runPrimitiveOnHost(*f->backend, p, descs, in, sink.data()).code() ==
+                    StatusCode::kInvalidArgument);
+          }
+      }
+  // The indices must be laid out as the output, a whole number of [outer, ., inner] rows.
+  Primitive p;
+  GatherParams g{2, 5, 3};
+  g.elements = true;
+  p.params = g;
+  p.inputs = {0, 1};
+  p.outputs = {2};
+  CHECK_FALSE(validatePrimitive(
+                  p, {{DType::F32, {2, 5, 3}}, {DType::I64, {2, 2, 2}}, {DType::F32, {2, 2, 2}}})
+                  .isOk());
+  CHECK(validatePrimitive(
+            p, {{DType::F32, {2, 5, 3}}, {DType::I64, {2, 4, 3}}, {DType::F32, {2, 4, 3}}})
+            .isOk());
+}
+
+TEST_CASE("cpu_x86 select agrees with the reference (broadcasts, dtypes, empty and scalar)") {
+  uint32_t seed = 2600;
+  struct Case {
+    Shape out, cond, lhs, rhs;
+  };
+  const Case cases[] = {
+      {{2, 3, 5}, {3, 1}, {2, 3, 5}, {}},     // condition per row, a scalar alternative
+      {{7}, {7}, {7}, {7}},                   // all dense
+      {{4, 6}, {4, 6}, {1, 6}, {4, 1}},       // operands broadcast both ways
+      {{}, {}, {}, {}},                       // scalars
+      {{0, 3}, {0, 3}, {1, 3}, {}},           // empty
+      {{5, 2000}, {2000}, {5, 2000}, {5, 1}}, // rows split across threads
+      {{3, 1, 4}, {1}, {3, 1, 4}, {3, 1, 4}}, // one condition for all
+  };
+  const auto strides = [](const Shape& in, const Shape& out) {
+    std::vector<int64_t> s(out.size(), 0);
+    int64_t step = 1;
+    for (size_t i = in.size(); i-- > 0;) {
+      s[out.size() - in.size() + i] = in[i] == 1 ? 0 : step;
+      step *= in[i];
+    }
+    return s;
+  };
+  for (DType dtype : {DType::F32, DType::I64, DType::U8, DType::Bool})
+    for (const Case& c : cases) {
+      const TensorDesc cond{DType::Bool, c.cond}, lhs{dtype, c.lhs}, rhs{dtype, c.rhs},
+          out{dtype, c.out};
+      const std::vector<uint8_t> cb = patternBytes(DType::Bool, cond.numel(), seed++);
+      const std::vector<uint8_t> lb = patternBytes(dtype, lhs.numel(), seed++);
+      const std::vector<uint8_t> rb = patternBytes(dtype, rhs.numel(), seed++);
+      Primitive p;
+      p.params = SelectParams{strides(c.cond, c.out), strides(c.lhs, c.out), strides(c.rhs, c.out)};
+      p.inputs = {0, 1, 2};
+      p.outputs = {3};
+      INFO("select " << out.toString() << " from " << cond.toString() << ", " << lhs.toString()
+                     << ", " << rhs.toString());
+      const std::vector<uint8_t> want =
+          checkAgainstReference(p, {cond, lhs, rhs, out}, {cb.data(), lb.data(), rb.data()});
+      // Spot-check the definition at the first and last element.
+      const size_t elem = dtypeSize(dtype);
+      if (out.numel() > 0) {
+        CHECK(std::memcmp(&want[0], cb[0] ? &lb[0] : &rb[0], elem) == 0);
+        const int64_t last = out.numel() - 1;
+        const auto at = [&](const Shape& in) {
+          const std::vector<int64_t> s = strides(in, c.out);
+          int64_t off = 0, rest = last;
+          for (size_t d = c.out.size(); d-- > 0;) {
+            off += rest % c.out[d] * s[d];
+            rest /= c.out[d];
+          }
+          return static_cast<size_t>(off);
+        };
+        CHECK(std::memcmp(&want[last * elem],
+                          cb[at(c.cond)] ? &lb[at(c.lhs) * elem] : &rb[at(c.rhs) * elem],
+                          elem) == 0);
+      }
+    }
+  // The condition must be bool, the operands of the output's dtype, the strides inside.
+  Primitive p;
+  p.params = SelectParams{{1}, {1}, {0}};
+  p.inputs = {0, 1, 2};
+  p.outputs = {3};
+  CHECK(validatePrimitive(
+            p, {{DType::Bool, {4}}, {DType::F32, {4}}, {DType::F32, {}}, {DType::F32, {4}}})
+            .isOk());
+  CHECK_FALSE(validatePrimitive(
+                  p, {{DType::U8, {4}}, {DType::F32, {4}}, {DType::F32, {}}, {DType::F32, {4}}})
+                  .isOk());
+  CHECK_FALSE(validatePrimitive(
+                  p, {{DType::Bool, {4}}, {DType::F32, {4}}, {DType::I64, {}}, {DType::F32, {4}}})
+                  .isOk());
+  CHECK_FALSE(validatePrimitive(
+                  p, {{DType::Bool, {3}}, {DType::F32, {4}}, {DType::F32, {}}, {DType::F32, {4}}})
+                  .isOk());
+}
+
+namespace {
+
 // A pointwise convolution followed by a depthwise one, as a program: x -> 1x1 conv (bias,
 // `expandOps`) -> e -> kh x kw depthwise (bias, `dwOps`; a Full operand is the program input r,
 // shaped as the output) -> y.

@@ -616,3 +616,113 @@ TEST_CASE("trilu keeps a triangle of every matrix for any k; eyelike sets a shif
         REQUIRE(got[static_cast<size_t>(i * 4 + j)] == (j - i == k ? 1.f : 0.f));
   }
 }
+
+TEST_CASE("gather elements: indices shorter than the data off the axis read a slice first") {
+  // data [3, 5], indices [2, 3] along axis 1: rows 0..1 of the data, the first 3 positions.
+  Node n;
+  n.opType = "GatherElements";
+  n.name = "ge";
+  n.inputs = {tensorInput(DType::F32, {3, 5}), tensorInput(DType::I64, {2, 3})};
+  n.attrs["axis"] = int64_t{-1};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(countKind(*low, PrimitiveKind::Raster) == 1);
+  CHECK(countKind(*low, PrimitiveKind::Gather) == 1);
+  CHECK(low->outputDescs()[0].shape == Shape{2, 3});
+  const auto data = randomFloats(15, 3);
+  const std::vector<int64_t> idx{4, 0, -1, 2, -5, 3};
+  auto outs = frontend::evaluateLowering(*low, {data.data(), idx.data()});
+  REQUIRE(outs.isOk());
+  std::vector<float> got(6);
+  std::memcpy(got.data(), (*outs)[0]->data(), 24);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) {
+      const int64_t c = idx[i * 3 + j] < 0 ? idx[i * 3 + j] + 5 : idx[i * 3 + j];
+      CHECK(got[i * 3 + j] == data[i * 5 + c]);
+    }
+  // Indices past the data off the axis, or of another rank, are errors naming the node.
+  n.inputs[1] = tensorInput(DType::I64, {4, 3});
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("'ge'") && Catch::Contains("exceed"));
+  n.inputs[1] = tensorInput(DType::I64, {6});
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("differ in rank"));
+}
+
+TEST_CASE("where broadcasts its three operands; a non-bool condition is refused") {
+  Node n;
+  n.opType = "Where";
+  n.name = "w";
+  n.inputs = {tensorInput(DType::Bool, {2, 1}), tensorInput(DType::F32, {3}),
+              tensorInput(DType::F32, {2, 3})};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->outputDescs()[0].shape == Shape{2, 3});
+  const bool cond[] = {true, false};
+  const auto x = randomFloats(3, 4), y = randomFloats(6, 5);
+  auto outs = frontend::evaluateLowering(*low, {cond, x.data(), y.data()});
+  REQUIRE(outs.isOk());
+  std::vector<float> got(6);
+  std::memcpy(got.data(), (*outs)[0]->data(), 24);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      CHECK(got[i * 3 + j] == (cond[i] ? x[j] : y[i * 3 + j]));
+  n.inputs[0] = tensorInput(DType::F32, {2, 1});
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("bool expected"));
+  n.inputs[0] = tensorInput(DType::Bool, {4, 1});
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("do not broadcast"));
+}
+
+TEST_CASE("negative log-likelihood: weights, ignore_index and every reduction") {
+  // input [N=3, C=4, D=2], target [3, 2] with one ignored position holding a value outside the
+  // classes, weights per class.
+  const auto input = randomFloats(24, 6);
+  const std::vector<int64_t> target{1, 3, -7, 0, 2, 3};
+  const std::vector<float> weight{0.5f, 2.f, 1.f, 3.f};
+  const auto expected = [&](const std::string& reduction, bool weighted) {
+    double sum = 0, norm = 0;
+    std::vector<float> each;
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t d = 0; d < 2; ++d) {
+        const int64_t t = target[n * 2 + d];
+        const double w = t == -7 ? 0.0 : weighted ? weight[t] : 1.0;
+        const double v = t == -7 ? 0.0 : -input[(n * 4 + t) * 2 + d] * w;
+        each.push_back(static_cast<float>(v));
+        sum += v;
+        norm += w;
+      }
+    if (reduction == "none") return each;
+    return std::vector<float>{static_cast<float>(reduction == "sum" ? sum : sum / norm)};
+  };
+  for (const char* reduction : {"none", "sum", "mean"})
+    for (bool weighted : {false, true}) {
+      INFO(reduction << (weighted ? ", weighted" : ""));
+      Node n;
+      n.opType = "NegativeLogLikelihoodLoss";
+      n.name = "nll";
+      n.opset = 13;
+      n.inputs = {tensorInput(DType::F32, {3, 4, 2}), tensorInput(DType::I64, {3, 2})};
+      if (weighted) n.inputs.push_back(tensorInput(DType::F32, {4}));
+      n.attrs["reduction"] = std::string(reduction);
+      n.attrs["ignore_index"] = int64_t{-7};
+      auto low = lower(n);
+      REQUIRE(low.isOk());
+      CHECK(low->outputDescs()[0].shape ==
+            (std::string(reduction) == "none" ? Shape{3, 2} : Shape{}));
+      std::vector<const void*> in{input.data(), target.data()};
+      if (weighted) in.push_back(weight.data());
+      auto outs = frontend::evaluateLowering(*low, in);
+      REQUIRE(outs.isOk());
+      const std::vector<float> want = expected(reduction, weighted);
+      REQUIRE((*outs)[0]->size() == want.size() * 4);
+      std::vector<float> got(want.size());
+      std::memcpy(got.data(), (*outs)[0]->data(), want.size() * 4);
+      for (size_t i = 0; i < want.size(); ++i)
+        CHECK(got[i] == Approx(want[i]).epsilon(1e-5));
+      // A target outside the classes that is not ignored fails the run.
+      std::vector<int64_t> bad = target;
+      bad[4] = 4;
+      in[1] = bad.data();
+      auto refused = frontend::evaluateLowering(*low, in);
+      REQUIRE_FALSE(refused.isOk());
+      CHECK_THAT(refused.status().message(), Catch::Contains("out of range [-4, 4)"));
+    }
+}

@@ -62,8 +62,17 @@ def GatherDoc : PrimitiveDoc<"rows of the data picked by an index tensor", [{
   Operands: data, indices (i32 or i64, any shape of `count` elements). With the data viewed as
   [outer, extent, inner] and the result as [outer, count, inner], result[o, j, k] =
   data[o, indices[j], k]; a negative index counts from the end; an index outside
-  [-extent, extent) fails the run. ONNX Gather along an axis; resizes by index tables.
+  [-extent, extent) fails the run. ONNX Gather along an axis; resizes by index tables. With
+  `elements`, one index per result element, the indices laid out as the result:
+  result[o, j, k] = data[o, indices[o, j, k], k] (ONNX GatherElements).
   `%y = tessel.gather %x, %i {outer = 1, extent = 5, inner = 3} : (tensor<5x3xf32>, tensor<2xi64>) -> tensor<2x3xf32>`
+}]>;
+
+def SelectDoc : PrimitiveDoc<"picks each element from one of two operands by a bool condition", [{
+  Operands: cond (i1), lhs, rhs (the result's element type). result[idx] = cond[idx . cond_strides]
+  ? lhs[idx . lhs_strides] : rhs[idx . rhs_strides], idx over the result's shape; a zero stride
+  broadcasts. ONNX Where.
+  `%y = tessel.select %c, %a, %b {cond_strides = array<i64: 1>, lhs_strides = array<i64: 1>, rhs_strides = array<i64: 0>} : (tensor<4xi1>, tensor<4xf32>, tensor<f32>) -> tensor<4xf32>`
 }]>;
 
 #endif
