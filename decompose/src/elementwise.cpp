@@ -62,6 +62,36 @@ Status clipBounds(const Node& n, float* lo, float* hi) {
   return Status::ok();
 }
 
+// Clip with bounds known only at run time, or of integers: max with min, then min with max
+// (min > max gives max everywhere, as ONNX says). Each bound is a one-element tensor.
+Status clipByBinaries(LoweringBuilder& b) {
+  const Node& n = b.node();
+  const TensorDesc x = b.desc(b.input(0));
+  if (!isNumeric(x.dtype))
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  int32_t acc = b.input(0);
+  const int32_t out = b.setOutput(0, x);
+  const std::pair<size_t, BinaryKind> bounds[] = {{1, BinaryKind::Max}, {2, BinaryKind::Min}};
+  const bool both = n.hasInput(1) && n.hasInput(2);
+  if (!n.hasInput(1) && !n.hasInput(2)) {
+    b.view(acc, out);
+    return Status::ok();
+  }
+  for (const auto& [i, kind] : bounds) {
+    if (!n.hasInput(i)) continue;
+    const TensorDesc bound = b.desc(b.input(i));
+    if (bound.numel() != 1 || bound.dtype != x.dtype)
+      return n.error(std::string(i == 1 ? "'min'" : "'max'") + " must be one " +
+                     std::string(dtypeName(x.dtype)) + " value, got " + bound.toString());
+    const int32_t scalar = b.temp({x.dtype, {}});
+    b.view(b.input(i), scalar);
+    const int32_t dst = both && i == 1 ? b.temp(x) : out;
+    b.binary(kind, acc, scalar, dst);
+    acc = dst;
+  }
+  return Status::ok();
+}
+
 } // namespace
 
 Status lowerUnary(LoweringBuilder& b) {
@@ -78,6 +108,10 @@ Status lowerUnary(LoweringBuilder& b) {
     if (!dt) return unsupported(n.label() + ": cast to ONNX type " + std::to_string(to));
     out.dtype = *dt;
   } else if (kind == UnaryKind::Clip) {
+    const auto runTime = [&](size_t i) { return n.hasInput(i) && !n.inputs[i].constant; };
+    const DType in = b.desc(b.input(0)).dtype;
+    if (n.opset >= 11 && (runTime(1) || runTime(2) || in == DType::I32 || in == DType::I64))
+      return clipByBinaries(b);
     TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta));
   }
   for (const UnaryAttrs& a : kUnaryAttrs) {

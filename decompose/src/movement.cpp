@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 namespace tessel::decompose {
 namespace {
@@ -705,12 +706,37 @@ Status lowerTile(LoweringBuilder& b) {
 
 // Trilu: the kept triangle of every [rows, cols] matrix, one region per row across the batch
 // (row i keeps columns j - i >= k when upper, j - i <= k when lower); the rest is filled with 0.
+// Trilu with k known only at run time: keep[i][j] = (j - i) >= k (upper) or <= k (lower),
+// j - i from a column and a row of indices, then a select of the input or zero.
+Status triluByMask(LoweringBuilder& b, bool upper) {
+  const Node& n = b.node();
+  const TensorDesc x = b.desc(b.input(0)), k = b.desc(b.input(1));
+  if (k.numel() != 1 || k.dtype != DType::I64)
+    return n.error("k must be one i64 value, got " + k.toString());
+  const int64_t rows = x.shape[x.rank() - 2], cols = x.shape[x.rank() - 1];
+  std::vector<int64_t> rowIdx(static_cast<size_t>(rows)), colIdx(static_cast<size_t>(cols));
+  std::iota(rowIdx.begin(), rowIdx.end(), int64_t{0});
+  std::iota(colIdx.begin(), colIdx.end(), int64_t{0});
+  const int32_t row = b.constant({DType::I64, {rows, 1}}, rowIdx.data());
+  const int32_t col = b.constant({DType::I64, {1, cols}}, colIdx.data());
+  const int32_t diff = b.temp({DType::I64, {rows, cols}});
+  b.binary(BinaryKind::Sub, col, row, diff);
+  const int32_t kScalar = b.temp({DType::I64, {}});
+  b.view(b.input(1), kScalar);
+  const int32_t keep = b.temp({DType::Bool, {rows, cols}});
+  b.binary(upper ? BinaryKind::GreaterOrEqual : BinaryKind::LessOrEqual, diff, kScalar, keep);
+  const std::vector<uint8_t> zero(dtypeSize(x.dtype), 0);
+  b.select(keep, b.input(0), b.constant({x.dtype, {}}, zero.data()), b.setOutput(0, x));
+  return Status::ok();
+}
+
 Status lowerTrilu(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc x = b.desc(b.input(0));
   if (x.rank() < 2) return n.error("needs a tensor of rank 2 or more");
   TESSEL_ASSIGN_OR_RETURN(int64_t upper, n.intAttr("upper", 1));
+  if (n.hasInput(1) && !n.inputs[1].constant) return triluByMask(b, upper != 0);
   int64_t k = 0;
   if (n.hasInput(1)) {
     TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> kv, n.constInts(1, "k"));
@@ -719,7 +745,7 @@ Status lowerTrilu(LoweringBuilder& b) {
   }
   const int64_t rows = x.shape[x.rank() - 2], cols = x.shape[x.rank() - 1];
   const int64_t batch = product(x.shape, 0, x.shape.size() - 2);
-  if (rows > kMaxRasterRegions) return n.error("more than 2^18 rows");
+  if (rows > static_cast<int64_t>(kMaxRasterRegions)) return n.error("more than 2^18 rows");
   RasterParams r;
   r.fill = 0.0;
   for (int64_t i = 0; i < rows && batch > 0; ++i) {

@@ -596,12 +596,22 @@ TEST_CASE("trilu keeps a triangle of every matrix for any k; eyelike sets a shif
       REQUIRE(low.isOk());
       CHECK(low->primitives.at(0).as<RasterParams>().regions.size() <= 3); // a region per row
       const auto got = evaluate(n, {data});
+      // k known only at run time: a mask of j - i against k, then a select.
+      n.inputs[1] = tensorInput(DType::I64, {});
+      auto masked = lower(n);
+      REQUIRE(masked.isOk());
+      CHECK(countKind(*masked, PrimitiveKind::Select) == 1);
+      auto outs = frontend::evaluateLowering(*masked, {data.data(), kv.data()});
+      REQUIRE(outs.isOk());
+      std::vector<float> byMask(30);
+      std::memcpy(byMask.data(), (*outs)[0]->data(), 120);
       for (int64_t b = 0; b < 2; ++b)
         for (int64_t i = 0; i < 3; ++i)
           for (int64_t j = 0; j < 5; ++j) {
             const bool keep = upper ? j - i >= k : j - i <= k;
             const size_t at = static_cast<size_t>((b * 3 + i) * 5 + j);
             REQUIRE(got[at] == (keep ? data[at] : 0.f));
+            REQUIRE(byMask[at] == got[at]);
           }
     }
   for (int64_t k : {-2, 0, 3, 7}) {
@@ -725,4 +735,50 @@ TEST_CASE("negative log-likelihood: weights, ignore_index and every reduction") 
       REQUIRE_FALSE(refused.isOk());
       CHECK_THAT(refused.status().message(), Catch::Contains("out of range [-4, 4)"));
     }
+}
+
+TEST_CASE("clip with bounds known only at run time, and of integers, is max then min") {
+  const auto data = randomFloats(12, 21);
+  for (int bounds = 1; bounds < 4; ++bounds) { // min, max, both
+    Node n;
+    n.opType = "Clip";
+    n.name = "c";
+    n.opset = 13;
+    n.inputs = {tensorInput(DType::F32, {3, 4}), tensorInput(DType::F32, {}),
+                tensorInput(DType::F32, {})};
+    if (!(bounds & 1)) n.inputs[1].present = false;
+    if (!(bounds & 2)) n.inputs[2].present = false;
+    auto low = lower(n);
+    REQUIRE(low.isOk());
+    CHECK(countKind(*low, PrimitiveKind::Binary) == (bounds == 3 ? 2 : 1));
+    const float lo = -0.25f, hi = 0.5f;
+    auto outs = frontend::evaluateLowering(*low, {data.data(), &lo, &hi});
+    REQUIRE(outs.isOk());
+    std::vector<float> got(12);
+    std::memcpy(got.data(), (*outs)[0]->data(), 48);
+    for (size_t i = 0; i < 12; ++i) {
+      float want = data[i];
+      if (bounds & 1) want = std::max(want, lo);
+      if (bounds & 2) want = std::min(want, hi);
+      REQUIRE(got[i] == want);
+    }
+  }
+  // Integers, with min above max: max everywhere, as ONNX says.
+  Node n;
+  n.opType = "Clip";
+  n.name = "c";
+  n.opset = 13;
+  const std::vector<int64_t> lo{5}, hi{2};
+  n.inputs = {tensorInput(DType::I64, {4}), constInput(lo), constInput(hi)};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  const std::vector<int64_t> x{-3, 1, 4, 9};
+  auto outs = frontend::evaluateLowering(*low, {x.data(), lo.data(), hi.data()});
+  REQUIRE(outs.isOk());
+  std::vector<int64_t> got(4);
+  std::memcpy(got.data(), (*outs)[0]->data(), 32);
+  CHECK(got == std::vector<int64_t>{2, 2, 2, 2});
+  // A bound of another type or size is an error naming the node.
+  n.inputs[1] = tensorInput(DType::F32, {});
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("'c'") && Catch::Contains("'min'"));
 }
