@@ -3,7 +3,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-mapfile -t files < <(find core decompose frontend ir runtime search backends tools tests include bench \
+mapfile -t files < <(find core decompose graph frontend ir runtime search backends tools tests include bench \
   -name '*.cpp' -o -name '*.h' -o -name '*.hpp' | sort)
 clang-format --dry-run -Werror "${files[@]}"
 echo "format: ${#files[@]} files clean"

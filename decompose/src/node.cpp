@@ -42,8 +42,10 @@ Result<std::vector<double>> Node::floatsAttr(const std::string& key) const {
 Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
   if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
   const NodeInput& in = inputs[i];
-  if (!in.constant)
+  if (!in.constant) {
+    missingValues.push_back(i);
     return unsupported(label() + ": input '" + what + "' must be a constant known at convert time");
+  }
   const int64_t n = in.desc.numel();
   std::vector<int64_t> v(static_cast<size_t>(n));
   auto widen = [&](auto* typed) {
@@ -64,8 +66,10 @@ Result<std::vector<int64_t>> Node::constInts(size_t i, const char* what) const {
 Result<std::vector<double>> Node::constFloats(size_t i, const char* what) const {
   if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
   const NodeInput& in = inputs[i];
-  if (!in.constant)
+  if (!in.constant) {
+    missingValues.push_back(i);
     return unsupported(label() + ": input '" + what + "' must be a constant known at convert time");
+  }
   const int64_t n = in.desc.numel();
   std::vector<double> v(static_cast<size_t>(n));
   if (in.desc.dtype == DType::F32) {

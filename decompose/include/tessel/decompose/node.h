@@ -28,6 +28,9 @@ struct Node {
   std::map<std::string, AttrValue> attrs;
   std::vector<NodeInput> inputs;
   int numOutputs = 1;
+  // Inputs whose values a rule asked for (constInts, constFloats) without getting them: a caller
+  // that can supply them (a graph input's value at run time) lowers again with them.
+  mutable std::vector<size_t> missingValues;
 
   // Attribute accessors: the default when absent, an error when present with another type.
   Result<int64_t> intAttr(const std::string& key, int64_t dflt) const;

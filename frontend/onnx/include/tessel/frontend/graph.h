@@ -1,57 +1,35 @@
-// ImportedGraph: an ONNX graph with every tensor's description inferred, input shapes pinned and
-// every node whose inputs are all constants (shape subgraphs: Shape, Gather, Unsqueeze, Concat,
-// ...) folded by running its decomposition on the reference backend. MLIR-free; the MLIR
-// importer turns it into the tessel dialect.
+// The ONNX importer's graph: an ONNX model as a graph::Graph (tessel/graph/graph.h), specialized
+// to the given input shapes: every tensor's description inferred and every node whose inputs are
+// all constants (shape subgraphs: Shape, Gather, Unsqueeze, Concat, ...) folded. MLIR-free; the
+// MLIR importer turns it into the tessel dialect.
 #pragma once
 
-#include "tessel/decompose/lowering.h"
 #include "tessel/frontend/onnx_model.h"
+#include "tessel/graph/graph.h"
 
 #include <map>
-#include <memory>
 #include <string>
-#include <vector>
 
 namespace tessel::frontend {
 
-struct GraphValue {
-  std::string name;
-  TensorDesc desc;
-  std::shared_ptr<const std::vector<uint8_t>> constant; // set for constants
-};
-
-struct GraphNode {
-  decompose::Node node;         // attributes and input descriptions (constant data included)
-  std::vector<int32_t> inputs;  // value ids; -1 for an absent optional input
-  std::vector<int32_t> outputs; // value ids
-};
-
-struct ImportedGraph {
-  int opset = 0;
-  std::vector<GraphValue> values;
-  std::vector<GraphNode> nodes; // topological order, constant nodes folded away
-  std::vector<int32_t> inputs;
-  std::vector<int32_t> outputs;
-};
+using GraphValue = graph::Value;
+using GraphNode = graph::Node;
+using ImportedGraph = graph::Graph;
+using ConstantBytes = graph::Bytes;
+using graph::evaluateLowering;
+using graph::worthFolding;
 
 // NAME -> dims for inputs whose ONNX dims are symbolic (or to override them).
 using ShapeOverrides = std::map<std::string, Shape>;
 
-Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes);
+// The model as a source graph: initializers and Constant nodes are constants, graph inputs keep
+// their declared dims (-1 where symbolic, rank 0 where no shape is declared), node outputs are
+// undescribed. Errors name what is malformed (a node reading an undefined value).
+Result<graph::Graph> sourceGraph(const OnnxModel& model);
 
-using ConstantBytes = std::shared_ptr<const std::vector<uint8_t>>;
-
-// Runs a lowering on the reference backend at convert time; `inputs` holds the bytes of every
-// node input (null for absent ones). Used to fold constant subgraphs here and in
-// tessel-fold-constants.
-Result<std::vector<ConstantBytes>> evaluateLowering(const decompose::Lowering& lowering,
-                                                    const std::vector<const void*>& inputs);
-
-// Whether folding work whose outputs hold `outElements` elements, computed from constants of
-// `inElements` elements, belongs in the artifact: at most 2^24 elements, and no more than the
-// constants it reads or 2^16. Folding shrinks or keeps what the artifact stores (shape
-// arithmetic, batch-norm affines, reversed weights); a generator (ConstantOfShape, an Expand or
-// Tile of a constant) stays an operation, so a tiny file cannot make a huge artifact.
-bool worthFolding(int64_t outElements, int64_t inElements);
+// sourceGraph specialized to `shapes` (graph::specialize), with every output checked against
+// what the model declares. `wantedInput` as in graph::specialize.
+Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes,
+                                  std::string* wantedInput = nullptr);
 
 } // namespace tessel::frontend

@@ -1,0 +1,71 @@
+// DynamicSession: runs a source graph whose input shapes, or some input values (axes, shapes,
+// bounds fed as inputs), are known only at run time. Each run's signature (input dtypes and
+// shapes, plus the values of the inputs its plan depends on) selects a plan: the graph
+// specialized, decomposed into a Program and prepared into a Session, built on first use and
+// cached (a few, least recently used dropped). Runs with a signature seen before cost what a
+// static session's run costs plus the input copies.
+#pragma once
+
+#include "tessel/graph/graph.h"
+#include "tessel/runtime/session.h"
+
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessel::graph {
+
+struct DynamicOptions {
+  SessionOptions session; // backend preference, threads, memory budget of each plan's session
+  int cachedPlans = 4;    // plans kept; the least recently used beyond that is dropped
+};
+
+// One input of a run: its description and host bytes (desc.byteSize() of them).
+struct InputRef {
+  TensorDesc desc;
+  const void* data = nullptr;
+};
+
+class DynamicSession {
+public:
+  static Result<std::unique_ptr<DynamicSession>> create(std::shared_ptr<const Graph> source,
+                                                        const DynamicOptions& options = {});
+  ~DynamicSession();
+
+  size_t inputCount() const { return source_->inputs.size(); }
+  const Value& input(size_t i) const { return source_->values[source_->inputs[i]]; }
+  size_t outputCount() const { return source_->outputs.size(); }
+
+  // Runs with one InputRef per graph input, in order: their dtypes must be the declared ones and
+  // their shapes fit the declared dims (a symbolic dim takes any size).
+  Status run(const std::vector<InputRef>& inputs);
+  // Output i of the last run: its description and host bytes (valid until the next run).
+  const TensorDesc& outputDesc(size_t i) const;
+  const void* outputData(size_t i) const;
+
+  // Plans built so far (a new signature builds one), and whether the last run built one.
+  int plansBuilt() const { return plansBuilt_; }
+  bool lastRunPlanned() const { return lastRunPlanned_; }
+  // The inputs whose values plans depend on, as found so far.
+  const std::vector<size_t>& valueInputs() const { return valueInputs_; }
+  // The session of the last run's plan.
+  const Session& session() const;
+
+private:
+  struct Plan;
+  DynamicSession() = default;
+  Result<Plan*> planFor(const std::vector<InputRef>& inputs);
+  std::string signature(const std::vector<InputRef>& inputs) const;
+
+  std::shared_ptr<const Graph> source_;
+  DynamicOptions options_;
+  std::shared_ptr<BackendRegistry> registry_;
+  std::list<std::unique_ptr<Plan>> plans_; // most recently used first
+  Plan* last_ = nullptr;
+  std::vector<size_t> valueInputs_;
+  int plansBuilt_ = 0;
+  bool lastRunPlanned_ = false;
+};
+
+} // namespace tessel::graph

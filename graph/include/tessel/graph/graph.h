@@ -1,0 +1,78 @@
+// Graph: a model as high-level nodes (ONNX semantics) over values, the form decomposition on the
+// device starts from. A source graph comes from a model file: initializers are constants, graph
+// inputs may have dims (-1) or values known only at run time, node outputs are undescribed.
+// specialize() fixes the inputs' shapes (and any values a plan depends on), infers every value's
+// description and folds what is known (shape arithmetic); lowerToProgram() decomposes the nodes
+// into one runtime Program. The compiler (frontend, ir/) and dynamic sessions on the device share
+// this code; it links decompose/ and the runtime, never MLIR or protobuf.
+#pragma once
+
+#include "tessel/decompose/lowering.h"
+#include "tessel/runtime/program.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessel::graph {
+
+using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+
+struct Value {
+  std::string name;
+  TensorDesc desc;      // source graphs: Undefined for node outputs, -1 for a symbolic input dim
+  Bytes constant;       // set for constants (initializers, folded values, supplied input values)
+  bool anyRank = false; // a graph input declared without a shape: a given shape of any rank fits
+};
+
+struct Node {
+  decompose::Node node;         // op type, name, opset, attributes, output count; specialized
+                                // graphs also hold the input descriptions (and constant data)
+  std::vector<int32_t> inputs;  // value ids; -1 for an absent optional input
+  std::vector<int32_t> outputs; // value ids
+  // Specialized graphs: the node's decomposition for those descriptions.
+  std::shared_ptr<const decompose::Lowering> lowering;
+};
+
+struct Graph {
+  int opset = 0;
+  std::vector<Value> values;
+  std::vector<Node> nodes; // topological order
+  std::vector<int32_t> inputs;
+  std::vector<int32_t> outputs;
+};
+
+// What a plan is made for: shapes for graph inputs (required where a dim is symbolic; where given
+// otherwise they must agree with the declared dims), and input values the plan may depend on
+// (axes, shapes, bounds fed as graph inputs): those inputs become constants.
+struct Specialization {
+  std::map<std::string, Shape> shapes;
+  std::map<std::string, Bytes> values;
+};
+
+// Infers every value's description and folds each node whose inputs are all known (shape
+// subgraphs) by running its decomposition, keeping the rest with their lowerings. Errors name the
+// node. A node that needs the value of a graph input not in spec.values fails with that input's
+// name in *wantedInput (when given), so a caller holding the value can supply it and retry.
+Result<Graph> specialize(const Graph& source, const Specialization& spec,
+                         std::string* wantedInput = nullptr);
+
+// Decomposes a specialized graph into one Program: every node's lowering, tensors named after
+// their values, the graph inputs that are not constants as inputs, and a copy for any output no
+// primitive writes (a constant or an input passed through).
+Result<std::shared_ptr<Program>> lowerToProgram(const Graph& specialized);
+
+// Runs a lowering on the reference backend; `inputs` holds the bytes of every node input (null
+// for absent ones). Folds constant subgraphs here and in the compiler (tessel-fold-constants).
+Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& lowering,
+                                            const std::vector<const void*>& inputs);
+
+// Whether folding work whose outputs hold `outElements` elements, computed from constants of
+// `inElements` elements, belongs in the artifact: at most 2^24 elements, and no more than the
+// constants it reads or 2^16. Folding shrinks or keeps what the artifact stores (shape
+// arithmetic, batch-norm affines, reversed weights); a generator (ConstantOfShape, an Expand or
+// Tile of a constant) stays an operation, so a tiny file cannot make a huge artifact.
+bool worthFolding(int64_t outElements, int64_t inElements);
+
+} // namespace tessel::graph

@@ -1,0 +1,139 @@
+#include "tessel/graph/dynamic_session.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tessel::graph {
+
+// A plan: the graph specialized for one signature, its program and a session on it.
+struct DynamicSession::Plan {
+  std::string signature;
+  std::shared_ptr<Program> program;
+  std::unique_ptr<Session> session;
+  std::vector<int> sessionInput; // per graph input: its session input, -1 when folded in
+  std::vector<TensorDesc> outputs;
+};
+
+DynamicSession::~DynamicSession() = default;
+
+Result<std::unique_ptr<DynamicSession>> DynamicSession::create(std::shared_ptr<const Graph> source,
+                                                               const DynamicOptions& options) {
+  if (!source) return invalidArgument("no graph");
+  std::unique_ptr<DynamicSession> s(new DynamicSession());
+  s->source_ = std::move(source);
+  s->options_ = options;
+  s->options_.cachedPlans = std::max(1, options.cachedPlans);
+  s->registry_ = std::make_shared<BackendRegistry>();
+  registerBuiltinBackends(*s->registry_);
+  return s;
+}
+
+std::string DynamicSession::signature(const std::vector<InputRef>& inputs) const {
+  std::string sig;
+  for (const InputRef& in : inputs) {
+    sig += std::to_string(static_cast<int>(in.desc.dtype)) + shapeToString(in.desc.shape) + ";";
+  }
+  for (size_t i : valueInputs_) {
+    const auto* p = static_cast<const char*>(inputs[i].data);
+    sig += "v" + std::to_string(i) + ":";
+    sig.append(p, inputs[i].desc.byteSize());
+  }
+  return sig;
+}
+
+Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef>& inputs) {
+  // Specialize with the values found to matter so far; a rule that asks for another graph
+  // input's value adds it and tries again (at most once per input).
+  Graph specialized;
+  for (size_t attempt = 0;; ++attempt) {
+    const std::string sig = signature(inputs);
+    for (auto it = plans_.begin(); it != plans_.end(); ++it)
+      if ((*it)->signature == sig) {
+        plans_.splice(plans_.begin(), plans_, it); // most recently used first
+        return plans_.front().get();
+      }
+    Specialization spec;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      spec.shapes[input(i).name] = inputs[i].desc.shape;
+    for (size_t i : valueInputs_) {
+      const auto* p = static_cast<const uint8_t*>(inputs[i].data);
+      spec.values[input(i).name] =
+          std::make_shared<const std::vector<uint8_t>>(p, p + inputs[i].desc.byteSize());
+    }
+    std::string wanted;
+    auto result = specialize(*source_, spec, &wanted);
+    if (result.isOk()) {
+      specialized = std::move(*result);
+      break;
+    }
+    size_t index = inputs.size();
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (!wanted.empty() && input(i).name == wanted) index = i;
+    if (index == inputs.size() || attempt >= inputs.size() ||
+        std::find(valueInputs_.begin(), valueInputs_.end(), index) != valueInputs_.end())
+      return result.status();
+    valueInputs_.push_back(index);
+    std::sort(valueInputs_.begin(), valueInputs_.end());
+  }
+  auto plan = std::make_unique<Plan>();
+  plan->signature = signature(inputs);
+  TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(specialized));
+  TESSEL_ASSIGN_OR_RETURN(plan->session,
+                          Session::create(plan->program, *registry_, options_.session));
+  int next = 0;
+  for (int32_t v : specialized.inputs)
+    plan->sessionInput.push_back(specialized.values[v].constant ? -1 : next++);
+  for (int32_t id : plan->program->outputs)
+    plan->outputs.push_back(plan->program->tensors[id].desc);
+  plans_.push_front(std::move(plan));
+  while (plans_.size() > static_cast<size_t>(options_.cachedPlans))
+    plans_.pop_back();
+  ++plansBuilt_;
+  lastRunPlanned_ = true;
+  return plans_.front().get();
+}
+
+Status DynamicSession::run(const std::vector<InputRef>& inputs) {
+  if (inputs.size() != inputCount())
+    return invalidArgument("the model has " + std::to_string(inputCount()) + " inputs, " +
+                           std::to_string(inputs.size()) + " given");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value& in = input(i);
+    const TensorDesc& d = inputs[i].desc;
+    if (d.dtype != in.desc.dtype)
+      return invalidArgument("input '" + in.name + "' is " + std::string(dtypeName(in.desc.dtype)) +
+                             ", given " + std::string(dtypeName(d.dtype)));
+    bool fits = d.shape.size() == in.desc.shape.size();
+    for (size_t k = 0; fits && k < d.shape.size(); ++k)
+      fits = d.shape[k] >= 0 && (in.desc.shape[k] < 0 || in.desc.shape[k] == d.shape[k]);
+    if (!fits)
+      return invalidArgument("input '" + in.name + "' has shape " + shapeToString(d.shape) +
+                             ", the model declares " + shapeToString(in.desc.shape));
+    if (!inputs[i].data && d.byteSize() > 0)
+      return invalidArgument("input '" + in.name + "' has no data");
+  }
+  lastRunPlanned_ = false;
+  last_ = nullptr;
+  TESSEL_ASSIGN_OR_RETURN(Plan * plan, planFor(inputs));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (plan->sessionInput[i] >= 0)
+      TESSEL_RETURN_IF_ERROR(plan->session->setInput(static_cast<size_t>(plan->sessionInput[i]),
+                                                     inputs[i].data, inputs[i].desc.byteSize()));
+  TESSEL_RETURN_IF_ERROR(plan->session->run());
+  last_ = plan;
+  return Status::ok();
+}
+
+const TensorDesc& DynamicSession::outputDesc(size_t i) const {
+  return last_->outputs.at(i);
+}
+
+const void* DynamicSession::outputData(size_t i) const {
+  return last_ ? last_->session->outputData(i) : nullptr;
+}
+
+const Session& DynamicSession::session() const {
+  return *last_->session;
+}
+
+} // namespace tessel::graph

@@ -1,0 +1,138 @@
+#include "tessel/graph/graph.h"
+
+#include <algorithm>
+
+namespace tessel::graph {
+namespace {
+
+// Non-null for every constant, empty ones included (null marks "not known before the run").
+const void* constantPointer(const Value& v) {
+  static const uint8_t kEmpty = 0;
+  if (!v.constant) return nullptr;
+  return v.constant->empty() ? &kEmpty : v.constant->data();
+}
+
+// True when no primitive of the lowering reads a non-constant node input: the outputs are then
+// known now (all-constant inputs, or Shape, which only reads its input's shape).
+bool readsOnlyConstants(const decompose::Lowering& low, const decompose::Node& node) {
+  if (low.primitives.empty()) return false;
+  // Folding materialises the outputs now; ones larger than what they are computed from (a
+  // ConstantOfShape of gigabytes) stay operations and cost memory only when run.
+  int64_t elements = 0, inElements = 0;
+  for (const TensorDesc& d : low.outputDescs())
+    elements += d.numel();
+  for (int i = 0; i < low.numInputs; ++i)
+    if (node.inputs[i].constant) inElements += node.inputs[i].desc.numel();
+  if (!worthFolding(elements, inElements)) return false;
+  for (const Primitive& p : low.primitives)
+    for (int32_t id : p.inputs)
+      if (id < low.numInputs && !node.inputs[id].constant) return false;
+  return true;
+}
+
+// The shape input `in` runs with: the given one where there is one (checked against the declared
+// dims), the declared one otherwise (which must then be fully known).
+Result<Shape> inputShape(const Value& in, const Specialization& spec) {
+  const Shape& declared = in.desc.shape;
+  auto it = spec.shapes.find(in.name);
+  if (it != spec.shapes.end()) {
+    if (!in.anyRank && it->second.size() != declared.size())
+      return invalidArgument("--shape " + in.name + ": rank " + std::to_string(it->second.size()) +
+                             " differs from the model's " + std::to_string(declared.size()));
+    for (size_t i = 0; i < it->second.size(); ++i) {
+      if (it->second[i] < 0)
+        return invalidArgument("--shape " + in.name + " " + shapeToString(it->second) +
+                               ": dims cannot be negative");
+      if (!in.anyRank && declared[i] >= 0 && declared[i] != it->second[i])
+        return invalidArgument("--shape " + in.name + " " + shapeToString(it->second) +
+                               " contradicts the model's fixed dim " + std::to_string(i));
+    }
+    return it->second;
+  }
+  for (int64_t d : declared)
+    if (d < 0)
+      return invalidArgument("input '" + in.name + "' has a symbolic dim; pass --shape " + in.name +
+                             "=DIMS");
+  return declared;
+}
+
+} // namespace
+
+Result<Graph> specialize(const Graph& source, const Specialization& spec,
+                         std::string* wantedInput) {
+  Graph g;
+  g.opset = source.opset;
+  g.values = source.values;
+  g.inputs = source.inputs;
+  g.outputs = source.outputs;
+  for (const auto& [name, dims] : spec.shapes) {
+    bool known = false;
+    for (int32_t v : source.inputs)
+      known = known || source.values[v].name == name;
+    if (!known) return invalidArgument("--shape names '" + name + "', which is not a model input");
+  }
+  std::vector<bool> isInput(g.values.size(), false);
+  for (int32_t v : g.inputs) {
+    Value& in = g.values[v];
+    isInput[v] = true;
+    TESSEL_ASSIGN_OR_RETURN(in.desc.shape, inputShape(in, spec));
+    TESSEL_RETURN_IF_ERROR(
+        elementCount(in.desc.shape).status().withContext("input '" + in.name + "'"));
+    if (auto it = spec.values.find(in.name); it != spec.values.end()) {
+      if (!it->second || it->second->size() != in.desc.byteSize())
+        return invalidArgument("input '" + in.name + "': its value holds " +
+                               std::to_string(it->second ? it->second->size() : 0) +
+                               " bytes, its shape " + in.desc.toString() + " needs " +
+                               std::to_string(in.desc.byteSize()));
+      in.constant = it->second;
+    }
+  }
+  for (const Node& src : source.nodes) {
+    Node n = src;
+    n.node.inputs.clear();
+    n.node.missingValues.clear();
+    for (int32_t v : n.inputs) {
+      if (v < 0) {
+        n.node.inputs.push_back({});
+        continue;
+      }
+      const Value& val = g.values[v];
+      if (val.desc.dtype == DType::Undefined)
+        return internalError(n.node.label() + " reads '" + val.name + "' before it is described");
+      n.node.inputs.push_back({true, val.desc, constantPointer(val)});
+    }
+    auto lowered = decompose::lower(n.node);
+    if (!lowered.isOk()) {
+      // A value the rule needs that a graph input will hold at run time: name the input.
+      for (size_t i : n.node.missingValues)
+        if (i < n.inputs.size() && n.inputs[i] >= 0 && isInput[n.inputs[i]] && wantedInput) {
+          *wantedInput = g.values[n.inputs[i]].name;
+          break;
+        }
+      return lowered.status();
+    }
+    const std::vector<TensorDesc> outs = lowered->outputDescs();
+    if (outs.size() != n.outputs.size())
+      return internalError(n.node.label() + ": output count differs from its lowering");
+    if (readsOnlyConstants(*lowered, n.node)) {
+      std::vector<const void*> data;
+      for (const auto& in : n.node.inputs)
+        data.push_back(in.constant);
+      auto values = evaluateLowering(*lowered, data);
+      if (!values.isOk()) return values.status().withContext(n.node.label());
+      for (size_t i = 0; i < outs.size(); ++i)
+        g.values[n.outputs[i]] = {g.values[n.outputs[i]].name, outs[i], (*values)[i]};
+      continue;
+    }
+    for (size_t i = 0; i < outs.size(); ++i)
+      g.values[n.outputs[i]].desc = outs[i];
+    n.lowering = std::make_shared<const decompose::Lowering>(std::move(*lowered));
+    g.nodes.push_back(std::move(n));
+  }
+  for (int32_t v : g.outputs)
+    if (g.values[v].desc.dtype == DType::Undefined)
+      return corrupt("graph output '" + g.values[v].name + "' is never defined");
+  return g;
+}
+
+} // namespace tessel::graph

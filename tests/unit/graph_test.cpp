@@ -1,0 +1,151 @@
+// graph/: specialization to run-time shapes and values, lowering into one program, and dynamic
+// sessions that plan per input signature. Graphs are built here directly (no ONNX, no MLIR).
+#include "tessel/graph/dynamic_session.h"
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+using namespace tessel;
+using namespace tessel::graph;
+
+namespace {
+
+// x: f32 [-1, 4] (a symbolic first dim), s: i64 [2]; y = Reshape(Relu(x), s).
+std::shared_ptr<const Graph> reluReshape() {
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  g->values = {{"x", {DType::F32, {-1, 4}}, nullptr},
+               {"s", {DType::I64, {2}}, nullptr},
+               {"r", {}, nullptr},
+               {"y", {}, nullptr}};
+  g->inputs = {0, 1};
+  g->outputs = {3};
+  Node relu;
+  relu.node.opType = "Relu";
+  relu.node.name = "relu";
+  relu.inputs = {0};
+  relu.outputs = {2};
+  Node reshape;
+  reshape.node.opType = "Reshape";
+  reshape.node.name = "reshape";
+  reshape.inputs = {2, 1};
+  reshape.outputs = {3};
+  g->nodes = {relu, reshape};
+  return g;
+}
+
+std::vector<float> ramp(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(i % 7) - 3.f;
+  return v;
+}
+
+// Runs x [rows, 4] reshaped to `shape`; checks the output's shape and values.
+void runAndCheck(DynamicSession& s, int64_t rows, std::vector<int64_t> shape) {
+  const std::vector<float> x = ramp(rows * 4);
+  REQUIRE(s.run({{{DType::F32, {rows, 4}}, x.data()}, {{DType::I64, {2}}, shape.data()}}).isOk());
+  REQUIRE(s.outputDesc(0).shape == Shape{shape[0], shape[1]});
+  std::vector<float> y(x.size());
+  std::memcpy(y.data(), s.outputData(0), y.size() * 4);
+  for (size_t i = 0; i < x.size(); ++i)
+    REQUIRE(y[i] == std::max(x[i], 0.f));
+}
+
+} // namespace
+
+TEST_CASE("specialize fixes input shapes and names the input whose value a node needs") {
+  const auto g = reluReshape();
+  std::string wanted;
+  Specialization spec;
+  spec.shapes["x"] = {3, 4};
+  auto noValue = specialize(*g, spec, &wanted);
+  REQUIRE_FALSE(noValue.isOk());
+  CHECK(wanted == "s");
+  CHECK_THAT(noValue.status().message(), Catch::Contains("'reshape'"));
+  const std::vector<int64_t> s{6, 2};
+  spec.values["s"] = std::make_shared<const std::vector<uint8_t>>(
+      reinterpret_cast<const uint8_t*>(s.data()), reinterpret_cast<const uint8_t*>(s.data() + 2));
+  auto specialized = specialize(*g, spec);
+  REQUIRE(specialized.isOk());
+  CHECK(specialized->values[3].desc.shape == Shape{6, 2});
+  auto prog = lowerToProgram(*specialized);
+  REQUIRE(prog.isOk());
+  CHECK((*prog)->inputs.size() == 1); // s became a constant
+  // Shapes are checked against the declared dims; a symbolic dim needs a shape.
+  spec.shapes["x"] = {3, 5};
+  CHECK_THAT(specialize(*g, spec).status().message(), Catch::Contains("fixed dim 1"));
+  spec.shapes.erase("x");
+  CHECK_THAT(specialize(*g, spec).status().message(), Catch::Contains("symbolic dim"));
+  spec.shapes["x"] = {3, 4};
+  spec.values["s"] = std::make_shared<const std::vector<uint8_t>>(3, 0);
+  CHECK_THAT(specialize(*g, spec).status().message(), Catch::Contains("holds 3 bytes"));
+}
+
+TEST_CASE("a dynamic session plans once per signature and keeps the recent plans") {
+  DynamicOptions options;
+  options.cachedPlans = 2;
+  options.session.threads = 1;
+  auto created = DynamicSession::create(reluReshape(), options);
+  REQUIRE(created.isOk());
+  DynamicSession& s = **created;
+  runAndCheck(s, 3, {4, 3});
+  CHECK(s.plansBuilt() == 1);
+  CHECK(s.valueInputs() == std::vector<size_t>{1}); // the shape input's value was needed
+  runAndCheck(s, 3, {2, 6});                        // same shapes, another value: another plan
+  CHECK(s.plansBuilt() == 2);
+  runAndCheck(s, 3, {4, 3}); // seen: no planning
+  CHECK(s.plansBuilt() == 2);
+  CHECK_FALSE(s.lastRunPlanned());
+  runAndCheck(s, 5, {10, 2}); // a new batch size: a third plan, the least recent dropped
+  CHECK(s.plansBuilt() == 3);
+  runAndCheck(s, 3, {2, 6}); // dropped: planned again
+  CHECK(s.plansBuilt() == 4);
+  CHECK(s.lastRunPlanned());
+  // Inputs that do not fit are errors naming them; a value the rule refuses names the node; the
+  // session stays usable.
+  const std::vector<float> x = ramp(12);
+  const std::vector<int64_t> bad{5, 5};
+  auto r = s.run({{{DType::F32, {3, 4}}, x.data()}, {{DType::I64, {2}}, bad.data()}});
+  CHECK_THAT(r.message(), Catch::Contains("'reshape'"));
+  const std::vector<int64_t> shape{12, 1};
+  CHECK_THAT(s.run({{{DType::I64, {3, 4}}, x.data()}, {{DType::I64, {2}}, shape.data()}}).message(),
+             Catch::Contains("input 'x' is f32, given i64"));
+  CHECK_THAT(s.run({{{DType::F32, {4, 3}}, x.data()}, {{DType::I64, {2}}, shape.data()}}).message(),
+             Catch::Contains("input 'x' has shape [4,3]"));
+  CHECK_THAT(s.run({{{DType::F32, {3, 4}}, x.data()}}).message(),
+             Catch::Contains("2 inputs, 1 given"));
+  runAndCheck(s, 3, {12, 1});
+}
+
+TEST_CASE("lowerToProgram copies outputs no primitive writes") {
+  // y = x passed through; c = a constant output; z = Neg(x).
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  const std::vector<float> cv{1.f, 2.f};
+  g->values = {{"x", {DType::F32, {2}}, nullptr},
+               {"c",
+                {DType::F32, {2}},
+                std::make_shared<const std::vector<uint8_t>>(
+                    reinterpret_cast<const uint8_t*>(cv.data()),
+                    reinterpret_cast<const uint8_t*>(cv.data() + 2))},
+               {"z", {}, nullptr}};
+  g->inputs = {0};
+  g->outputs = {0, 1, 2, 2};
+  Node neg;
+  neg.node.opType = "Neg";
+  neg.node.name = "neg";
+  neg.inputs = {0};
+  neg.outputs = {2};
+  g->nodes = {neg};
+  auto created = DynamicSession::create(g);
+  REQUIRE(created.isOk());
+  const std::vector<float> x{3.f, -4.f};
+  REQUIRE((*created)->run({{{DType::F32, {2}}, x.data()}}).isOk());
+  const std::vector<std::vector<float>> want{{3.f, -4.f}, {1.f, 2.f}, {-3.f, 4.f}, {-3.f, 4.f}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    std::vector<float> got(2);
+    std::memcpy(got.data(), (*created)->outputData(i), 8);
+    CHECK(got == want[i]);
+  }
+}
