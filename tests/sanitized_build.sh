@@ -5,7 +5,7 @@
 cxx="clang++-16"
 command -v ccache >/dev/null && cxx="ccache clang++-16"
 includes=(-I"$root/core/include" -I"$root/runtime/include" -I"$root/search/include"
-  -I"$root/include" -I"$root/decompose/include" -I"$root/frontend/onnx/include"
+  -I"$root/include" -I"$root/decompose/include" -I"$root/graph/include" -I"$root/frontend/onnx/include"
   -I"$root/backends/reference/include" -I"$root/backends/null/include"
   -I"$root/backends/cpu_x86/include" -I"$build/core/generated")
 # The runtime library's sources: loader, planner, thread pool, C API, every backend.

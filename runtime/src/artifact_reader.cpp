@@ -214,6 +214,9 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
   prog->inputs = ids(m->inputs());
   prog->outputs = ids(m->outputs());
   TESSEL_RETURN_IF_ERROR(validateProgram(*prog));
+  prog->artifact = bytes;
+  prog->artifactSize = flat;
+  prog->plansAtRunTime = m->graph() != nullptr && prog->primitives.empty();
   return prog;
 }
 

@@ -62,7 +62,8 @@ Offset<void> params(FlatBufferBuilder&, const std::monostate&) {
 
 } // namespace
 
-std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer) {
+std::vector<uint8_t> writeArtifact(const Program& program, const std::string& producer,
+                                   ArtifactExtension* graph) {
   FlatBufferBuilder b(1 << 16);
   // Constants first, packed 64-byte aligned into one blob.
   std::vector<uint8_t> blob;
@@ -75,6 +76,7 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
     const auto* p = static_cast<const uint8_t*>(t.data);
     blob.insert(blob.end(), p, p + t.desc.byteSize());
   }
+  if (graph) graph->appendData(&blob);
   b.ForceVectorAlignment(blob.size(), 1, 64);
   auto data = b.CreateVector(blob);
 
@@ -108,8 +110,10 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
   auto outputVec = b.CreateVector(program.outputs);
   auto target = fb::CreateTargetDirect(b, program.target.isa.c_str(), program.target.block,
                                        program.target.threads, program.target.costModelVersion);
-  auto model = fb::CreateModel(b, kArtifactFormatVersion, producerStr, tensorVec, primVec, inputVec,
-                               outputVec, data, fnv1a64(blob.data(), blob.size()), target);
+  const Offset<fb::Graph> graphTable(graph ? graph->build(b) : 0);
+  auto model =
+      fb::CreateModel(b, kArtifactFormatVersion, producerStr, tensorVec, primVec, inputVec,
+                      outputVec, data, fnv1a64(blob.data(), blob.size()), target, graphTable);
   fb::FinishSizePrefixedModelBuffer(b, model);
   std::vector<uint8_t> out(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
   // The trailer: XXH3-64 of every byte before it, little-endian.

@@ -13,6 +13,10 @@ namespace tessel {
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const std::string& preferred, bool blockedLayouts, bool chains) {
+  if (program->plansAtRunTime)
+    return unsupported("the model plans at run time (its plan depends on input shapes or values "
+                       "known only then): run it through a dynamic session (libtessel_graph, "
+                       "docs/dynamic-shapes.md)");
   // Constants an earlier prepare of this program gave back are read again from its file first.
   if (program->constantSource) TESSEL_RETURN_IF_ERROR(program->constantSource->restore());
   std::shared_ptr<PreparedModel> m(new PreparedModel());

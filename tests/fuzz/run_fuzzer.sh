@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang-16 (+ ASan + UBSan) from the project's sources and runs
 # each from a seed corpus, with a fixed seed and run count so CI is reproducible (the time limit
 # only caps a slow machine). Inputs that once broke a target stay in regressions/.
-#   artifact: the .tsl loader, then running what loads (seeds: an emitted artifact)
+#   artifact: the .tsl loader, then running what loads, graph tables included (seeds: an emitted
+#             artifact and three that plan at run time)
 #   onnx:     the ONNX frontend, then the whole model run (seeds: the node models of
 #             libonnx-testdata); first it replays the hostile corpora once each
 # Usage: run_fuzzer.sh BUILD_DIR [SECONDS_PER_TARGET]
@@ -17,12 +18,14 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-saniti
   -DONNX_NAMESPACE=onnx -DONNX_ML=1 -pthread "${includes[@]}")
 
 mapfile -t runtime < <(compile "${runtimeSources[@]}")
-mapfile -t frontend < <(compile "$root"/decompose/src/*.cpp "$root"/frontend/onnx/src/*.cpp)
+mapfile -t graph < <(compile "$root"/decompose/src/*.cpp "$root"/graph/src/*.cpp)
+mapfile -t frontend < <(compile "$root"/frontend/onnx/src/*.cpp)
 mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
 mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")
-clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${artifactMain[@]}" -o "$out/artifact_fuzzer"
-clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${frontend[@]}" "${onnxMain[@]}" \
-  -lonnx -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
+clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${graph[@]}" "${artifactMain[@]}" \
+  -o "$out/artifact_fuzzer"
+clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${graph[@]}" "${frontend[@]}" \
+  "${onnxMain[@]}" -lonnx -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
 
 # run TARGET RUNS SEED_DIR...
 run() {
@@ -42,6 +45,11 @@ run() {
 seeds="$out/seeds-artifact"
 mkdir -p "$seeds"
 "$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$seeds/emit.tsl" >/dev/null
+# Artifacts that plan at run time (a graph table, no program): shapes and bounds fed as inputs.
+for t in test_reshape_reduced_dims test_clip_splitbounds test_slice; do
+  "$build/tools/tessel" convert "/usr/share/libonnx-testdata/data/node/$t/model.onnx" \
+    -o "$seeds/$t.tsl" >/dev/null
+done
 onnxSeeds="$out/seeds-onnx"
 mkdir -p "$onnxSeeds"
 for m in /usr/share/libonnx-testdata/data/node/*/model.onnx; do

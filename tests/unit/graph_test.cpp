@@ -1,6 +1,8 @@
 // graph/: specialization to run-time shapes and values, lowering into one program, and dynamic
 // sessions that plan per input signature. Graphs are built here directly (no ONNX, no MLIR).
+#include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
+#include "tessel/runtime/artifact.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -147,5 +149,113 @@ TEST_CASE("lowerToProgram copies outputs no primitive writes") {
     std::vector<float> got(2);
     std::memcpy(got.data(), (*created)->outputData(i), 8);
     CHECK(got == want[i]);
+  }
+}
+
+namespace {
+
+Bytes bytesOf(const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return std::make_shared<const std::vector<uint8_t>>(b, b + n);
+}
+
+// reluReshape with a constant, every attribute kind on one node, and an absent optional input.
+Graph richGraph() {
+  Graph g = *reluReshape();
+  const std::vector<float> lo{-1.f};
+  g.values.push_back({"lo", {DType::F32, {}}, bytesOf(lo.data(), 4)});
+  g.values.push_back({"z", {}, nullptr});
+  Node clip;
+  clip.node.opType = "Clip";
+  clip.node.name = "clip";
+  clip.node.opset = 13;
+  clip.node.attrs = {{"i", int64_t{-3}},
+                     {"f", 0.5},
+                     {"s", std::string("text")},
+                     {"ints", std::vector<int64_t>{1, -2, 3}},
+                     {"floats", std::vector<double>{0.25, -8}}};
+  clip.inputs = {3, 4, -1};
+  clip.outputs = {5};
+  g.nodes.push_back(clip);
+  g.outputs = {5, 3};
+  return g;
+}
+
+} // namespace
+
+TEST_CASE("an artifact that plans at run time carries its graph; its session runs it") {
+  const Graph g = richGraph();
+  auto loaded = loadArtifact(writeGraphArtifact(g, "test"));
+  REQUIRE(loaded.isOk());
+  CHECK((*loaded)->plansAtRunTime);
+  CHECK((*loaded)->primitives.empty());
+  // A static session refuses it, pointing at the dynamic one.
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  CHECK_THAT(Session::create(*loaded, registry).status().message(),
+             Catch::Contains("plans at run time"));
+  auto back = artifactGraph(**loaded);
+  REQUIRE(back.isOk());
+  REQUIRE(*back);
+  const Graph& r = **back;
+  REQUIRE(r.values.size() == g.values.size());
+  for (size_t i = 0; i < g.values.size(); ++i) {
+    CHECK(r.values[i].name == g.values[i].name);
+    CHECK(r.values[i].desc == g.values[i].desc);
+    CHECK((r.values[i].constant != nullptr) == (g.values[i].constant != nullptr));
+    if (g.values[i].constant) CHECK(*r.values[i].constant == *g.values[i].constant);
+  }
+  REQUIRE(r.nodes.size() == 3);
+  CHECK(r.nodes[2].node.attrs == g.nodes[2].node.attrs);
+  CHECK(r.nodes[2].inputs == g.nodes[2].inputs);
+  CHECK(r.nodes[2].node.opset == 13);
+  CHECK(r.inputs == g.inputs);
+  CHECK(r.outputs == g.outputs);
+  // The graph read back runs: y = Reshape(Relu(x), s), z = Clip(y, -1).
+  auto session = DynamicSession::create(*back);
+  REQUIRE(session.isOk());
+  const std::vector<float> x = ramp(8);
+  const std::vector<int64_t> s{4, 2};
+  REQUIRE(
+      (*session)->run({{{DType::F32, {2, 4}}, x.data()}, {{DType::I64, {2}}, s.data()}}).isOk());
+  CHECK((*session)->outputDesc(0).shape == Shape{4, 2});
+  // A program loaded without a graph has none.
+  Program plain;
+  auto none = artifactGraph(plain);
+  REQUIRE(none.isOk());
+  CHECK_FALSE(*none);
+}
+
+TEST_CASE("a damaged graph table is refused, naming what is wrong") {
+  struct Case {
+    const char* why;
+    void (*damage)(Graph&);
+  };
+  const Case cases[] = {
+      {"names value 99", [](Graph& g) { g.nodes[0].inputs[0] = 99; }},
+      {"before it is defined", [](Graph& g) { g.nodes[0].inputs[0] = 3; }},
+      {"defined elsewhere", [](Graph& g) { g.nodes[1].outputs[0] = 2; }},
+      {"never defined", [](Graph& g) { g.outputs.push_back(2), g.nodes.resize(0); }},
+      {"outside the data section",
+       [](Graph& g) { g.values[4].constant = std::make_shared<const std::vector<uint8_t>>(2, 0); }},
+      {"bool constant holds the byte 2",
+       [](Graph& g) {
+         g.values[4].desc.dtype = DType::Bool;
+         g.values[4].constant = std::make_shared<const std::vector<uint8_t>>(1, 2);
+       }},
+      {"is a constant, listed twice", [](Graph& g) { g.inputs.push_back(4); }},
+      {"has dim -5", [](Graph& g) { g.values[0].desc.shape[0] = -5; }},
+      {"has no operator", [](Graph& g) { g.nodes[0].node.opType.clear(); }},
+      {"has no outputs", [](Graph& g) { g.nodes[2].outputs.clear(); }},
+  };
+  for (const Case& c : cases) {
+    INFO(c.why);
+    Graph g = richGraph();
+    c.damage(g);
+    auto loaded = loadArtifact(writeGraphArtifact(g, "test"));
+    REQUIRE(loaded.isOk()); // the file is sound; its graph is not
+    auto back = artifactGraph(**loaded);
+    REQUIRE_FALSE(back.isOk());
+    CHECK_THAT(back.status().message(), Catch::Contains(c.why));
   }
 }

@@ -2,6 +2,7 @@
 
 #include "pipeline.h"
 #include "tensor_io.h"
+#include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
@@ -397,8 +398,14 @@ Result<std::vector<const HostTensor*>> modelInputs(const Program& prog,
   return inputs;
 }
 
-Status writeOutputs(const Session& session, const std::string& outDir) {
-  const Program& p = session.program();
+// One output of a run, as printed and written.
+struct OutputView {
+  std::string name;
+  TensorDesc desc;
+  const void* data = nullptr;
+};
+
+Status writeOutputs(const std::vector<OutputView>& outputs, const std::string& outDir) {
   if (!outDir.empty()) {
     std::error_code ec;
     if (fs::exists(outDir, ec) && !fs::is_directory(outDir, ec))
@@ -406,16 +413,66 @@ Status writeOutputs(const Session& session, const std::string& outDir) {
     fs::create_directories(outDir, ec);
     if (ec) return ioError("cannot create '" + outDir + "': " + ec.message());
   }
-  for (size_t i = 0; i < p.outputs.size(); ++i) {
-    const ProgramTensor& t = p.tensors[p.outputs[i]];
-    std::printf("output %s: %s\n", t.name.c_str(),
-                summarize(t.desc, session.outputData(i)).c_str());
+  for (const OutputView& o : outputs) {
+    std::printf("output %s: %s\n", o.name.c_str(), summarize(o.desc, o.data).c_str());
     if (outDir.empty()) continue;
-    std::string file = t.name;
+    std::string file = o.name;
     std::replace(file.begin(), file.end(), '/', '_');
     TESSEL_RETURN_IF_ERROR(frontend::writeTensorProtoFile(
-        (fs::path(outDir) / (file + ".pb")).string(), t.name, t.desc, session.outputData(i)));
+        (fs::path(outDir) / (file + ".pb")).string(), o.name, o.desc, o.data));
   }
+  return Status::ok();
+}
+
+// A model that plans at run time: its inputs are the given ones, and random values for those
+// not given whose shapes are fully declared; each run specializes and plans (graph/).
+Status runDynamic(ModelCommand& c, const Program& loaded,
+                  const std::map<std::string, HostTensor>& given) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const graph::Graph> source, graph::artifactGraph(loaded));
+  if (!source) return internalError("the artifact plans at run time but carries no graph");
+  graph::DynamicOptions dyn;
+  dyn.session = sessionOptions(c.args.get("--backend"), c.threads, c.load);
+  TESSEL_ASSIGN_OR_RETURN(auto session, graph::DynamicSession::create(source, dyn));
+  std::vector<HostTensor> filled;
+  filled.reserve(session->inputCount());
+  std::vector<graph::InputRef> refs;
+  size_t used = 0;
+  for (size_t i = 0; i < session->inputCount(); ++i) {
+    const graph::Value& in = session->input(i);
+    if (auto it = given.find(in.name); it != given.end()) {
+      refs.push_back({it->second.desc, it->second.bytes.data()});
+      ++used;
+      continue;
+    }
+    for (int64_t d : in.desc.shape)
+      if (d < 0 || in.anyRank)
+        return invalidArgument("input '" + in.name +
+                               "' has dims known only at run time: give it "
+                               "with --input " +
+                               in.name + "=FILE");
+    HostTensor t{in.name, in.desc, std::vector<uint8_t>(in.desc.byteSize())};
+    fillRandom(t.desc, t.bytes.data(), 1234 + static_cast<uint32_t>(i));
+    filled.push_back(std::move(t));
+    refs.push_back({filled.back().desc, filled.back().bytes.data()});
+  }
+  if (used != given.size())
+    for (const auto& [name, tensor] : given) {
+      bool known = false;
+      for (size_t i = 0; i < session->inputCount(); ++i)
+        known = known || session->input(i).name == name;
+      if (!known)
+        return invalidArgument("--input names '" + name + "', which is not a model input");
+    }
+  const auto t0 = Clock::now();
+  TESSEL_RETURN_IF_ERROR(session->run(refs));
+  const double ms = msSince(t0);
+  std::vector<OutputView> outs;
+  for (size_t i = 0; i < session->outputCount(); ++i)
+    outs.push_back(
+        {source->values[source->outputs[i]].name, session->outputDesc(i), session->outputData(i)});
+  TESSEL_RETURN_IF_ERROR(writeOutputs(outs, c.args.get("--output-dir")));
+  std::printf("latency %.2f ms (one run, planned at run time, %d threads), %zu primitives\n", ms,
+              session->session().threads(), session->session().program().primitives.size());
   return Status::ok();
 }
 
@@ -423,6 +480,7 @@ Status runModel(ModelCommand& c) {
   const std::string& path = c.args.positional[0];
   TESSEL_ASSIGN_OR_RETURN(auto given, givenInputs(c.args, &c.options));
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog, loadModel(path, c.options));
+  if (prog->plansAtRunTime) return runDynamic(c, *prog, given);
   TESSEL_ASSIGN_OR_RETURN(std::vector<const HostTensor*> inputs, modelInputs(*prog, given));
   BackendRegistry registry;
   registerBuiltinBackends(registry);
@@ -431,7 +489,12 @@ Status runModel(ModelCommand& c) {
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
-  TESSEL_RETURN_IF_ERROR(writeOutputs(*session, c.args.get("--output-dir")));
+  std::vector<OutputView> outs;
+  for (size_t i = 0; i < prog->outputs.size(); ++i) {
+    const ProgramTensor& t = prog->tensors[prog->outputs[i]];
+    outs.push_back({t.name, t.desc, session->outputData(i)});
+  }
+  TESSEL_RETURN_IF_ERROR(writeOutputs(outs, c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, %d threads), arena %.2f MiB (%.2f MiB without reuse), "
               "%zu primitives (%d rasters aliased away, %d outputs written in place)\n",
               ms, session->threads(), session->arenaBytes() / 1048576.0,
@@ -470,16 +533,14 @@ Status compareOutputs(const std::vector<std::string>& names, const std::vector<T
 // A model whose plan depends on the values of some inputs (axes, shapes or bounds fed as graph
 // inputs) cannot be compiled ahead of them: it runs through a dynamic session, which specializes
 // and decomposes the graph for the run's shapes and those values (graph/).
-Result<CaseResult> runDynamicCase(const frontend::OnnxModel& onnx,
-                                  const std::vector<HostTensor>& inputs,
+Result<CaseResult> runDynamicCase(const Program& loaded, const std::vector<HostTensor>& inputs,
                                   const std::vector<HostTensor>& expected,
                                   const SessionOptions& options, double rtol, double atol) {
-  TESSEL_ASSIGN_OR_RETURN(graph::Graph source, frontend::sourceGraph(onnx));
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const graph::Graph> source, graph::artifactGraph(loaded));
+  if (!source) return internalError("the artifact plans at run time but carries no graph");
   graph::DynamicOptions dyn;
   dyn.session = options;
-  TESSEL_ASSIGN_OR_RETURN(
-      auto session,
-      graph::DynamicSession::create(std::make_shared<const graph::Graph>(std::move(source)), dyn));
+  TESSEL_ASSIGN_OR_RETURN(auto session, graph::DynamicSession::create(source, dyn));
   if (inputs.size() != session->inputCount() || expected.size() != session->outputCount())
     return invalidArgument("test data has " + std::to_string(inputs.size()) + " inputs and " +
                            std::to_string(expected.size()) + " outputs, the model " +
@@ -497,7 +558,7 @@ Result<CaseResult> runDynamicCase(const frontend::OnnxModel& onnx,
   std::vector<TensorDesc> descs;
   std::vector<const void*> data;
   for (size_t i = 0; i < expected.size(); ++i) {
-    names.push_back(onnx.outputs[i]);
+    names.push_back(source->values[source->outputs[i]].name);
     descs.push_back(session->outputDesc(i));
     data.push_back(session->outputData(i));
   }
@@ -515,15 +576,11 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
   ConvertOptions opts;
   for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
     opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
-  auto converted = convertThroughFile(model.string(), opts);
-  if (!converted.isOk()) {
-    std::string wanted;
-    (void)frontend::importGraph(onnx, opts.shapes, &wanted);
-    if (wanted.empty()) return converted.status();
-    return runDynamicCase(onnx, inputs, expected, sessionOptions(backend, threads, load), rtol,
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
+                          convertThroughFile(model.string(), opts));
+  if (prog->plansAtRunTime)
+    return runDynamicCase(*prog, inputs, expected, sessionOptions(backend, threads, load), rtol,
                           atol);
-  }
-  const std::shared_ptr<const Program> prog = *converted;
   if (inputs.size() != prog->inputs.size() || expected.size() != prog->outputs.size())
     return invalidArgument("test data has " + std::to_string(inputs.size()) + " inputs and " +
                            std::to_string(expected.size()) + " outputs, the model " +

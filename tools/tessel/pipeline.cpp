@@ -5,6 +5,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir_importer.h"
+#include "tessel/graph/artifact.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/runtime/artifact.h"
 
@@ -13,8 +14,21 @@ namespace tessel::cli {
 Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
                                              const ConvertOptions& options) {
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel model, frontend::readOnnxModel(path));
-  TESSEL_ASSIGN_OR_RETURN(frontend::ImportedGraph graph,
-                          frontend::importGraph(model, options.shapes));
+  std::string wanted;
+  auto imported = frontend::importGraph(model, options.shapes, &wanted);
+  if (!imported.isOk()) {
+    if (wanted.empty()) return imported.status();
+    // The plan depends on the value of an input (axes, a shape, bounds fed as inputs): the
+    // artifact carries the graph, and plans at run time (docs/dynamic-shapes.md).
+    TESSEL_ASSIGN_OR_RETURN(graph::Graph source, frontend::sourceGraph(model));
+    for (int32_t v : source.inputs)
+      if (auto it = options.shapes.find(source.values[v].name); it != options.shapes.end()) {
+        source.values[v].desc.shape = it->second;
+        source.values[v].anyRank = false;
+      }
+    return graph::writeGraphArtifact(source, "tessel-convert");
+  }
+  frontend::ImportedGraph graph = std::move(*imported);
   mlir::MLIRContext ctx;
   ctx.disableMultithreading();
   std::string firstError;

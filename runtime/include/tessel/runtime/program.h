@@ -69,6 +69,16 @@ struct Program {
   // Null otherwise (the caller's bytes are never released).
   std::shared_ptr<ConstantSource> constantSource;
 
+  // Set by the artifact loader: the verified artifact (its flatbuffer, size prefix included),
+  // readable while `storage` (or a borrowing caller's bytes) lives, for the parts of the file
+  // another library reads (the graph table: tessel/graph/artifact.h).
+  const uint8_t* artifact = nullptr;
+  size_t artifactSize = 0;
+  // The artifact carries a graph and no program: its plan depends on input shapes or values
+  // known only at run time, so it runs through a dynamic session (libtessel_graph), not a
+  // Session.
+  bool plansAtRunTime = false;
+
   std::vector<TensorDesc> descs() const;
   bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
 };
