@@ -69,6 +69,13 @@ expect sequence-pb "holds an ONNX sequence or optional value ('x'), not a tensor
 expect unknown-input "--input names 'z', which is not a model input" -- "$tessel" run "$work/relu.tsl" --input "z=$work/x_ok.npy"
 expect bad-shape-flag "--shape expects NAME=DIMS" -- "$tessel" convert "$work/relu.onnx" -o "$work/r2.tsl" --shape x
 expect unknown-backend "no backend named 'gpu9'" -- "$tessel" run "$work/relu.tsl" --backend gpu9
+# Planned at run time (a symbolic batch dim, no --shape): runs at any batch, needs its input.
+succeed batch-convert -- "$tessel" convert "$work/batch.onnx" -o "$work/batch.tsl"
+succeed batch-run-3 -- "$tessel" run "$work/batch.tsl" --input "x=$work/x_batch3.npy"
+succeed batch-run-1 -- "$tessel" run "$work/batch.tsl" --input "x=$work/x_ok.npy"
+expect batch-no-input "input 'x' has dims known only at run time: give it with --input x=FILE" -- "$tessel" run "$work/batch.tsl"
+expect batch-wrong-dim "input 'x' has shape [1,5], the model declares [-1,4]" -- "$tessel" run "$work/batch.tsl" --input "x=$work/x_shape.npy"
+expect batch-bench "the model plans at run time" -- "$tessel" bench "$work/batch.tsl"
 # Invalid ONNX: what the ONNX checker refuses, and opsets newer than the build knows.
 expect missing-attribute "Required attribute 'axis' is missing" -- "$tessel" convert "$work/no_axis.onnx" -o "$work/o.tsl"
 expect unknown-attribute "Unrecognized attribute: max for operator Clip" -- "$tessel" convert "$work/clip_attrs.onnx" -o "$work/o.tsl"

@@ -40,7 +40,10 @@ onnx.save(wrong, f"{out}/wrong_output.onnx")
 onnx.save(model("Relu", "relu_big", (8192, 8192)), f"{out}/big.onnx")
 onnx.save(model("Relu", "relu_8g", (1 << 15, 1 << 15)), f"{out}/big8.onnx")
 onnx.save(model("Relu", "relu_huge", (1 << 18, 1 << 20)), f"{out}/huge.onnx")
+# A symbolic batch dim: converted without --shape, the artifact plans at run time.
+onnx.save(model("Relu", "relu_batch", ("batch", 4)), f"{out}/batch.onnx")
 np.save(f"{out}/x_ok.npy", np.ones((1, 4), np.float32))
+np.save(f"{out}/x_batch3.npy", np.ones((3, 4), np.float32))
 np.save(f"{out}/x_shape.npy", np.ones((1, 5), np.float32))
 np.save(f"{out}/x_dtype.npy", np.ones((1, 4), np.int64))
 with open(f"{out}/x_ok.pb", "wb") as f:

@@ -569,12 +569,13 @@ Result<CaseResult> runDynamicCase(const Program& loaded, const std::vector<HostT
 // One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
 Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                                const BackendRegistry& registry, const std::string& backend,
-                               int threads, const LoadChoices& load, double rtol, double atol) {
+                               int threads, const LoadChoices& load, double rtol, double atol,
+                               bool pinShapes) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
   ConvertOptions opts;
-  for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
+  for (size_t i = 0; pinShapes && i < inputs.size() && i < onnx.inputs.size(); ++i)
     opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
                           convertThroughFile(model.string(), opts));
@@ -632,12 +633,12 @@ int runCommand(const std::vector<std::string>& argv) {
 int checkCommand(const std::vector<std::string>& argv) {
   std::vector<std::string> valued = {"--rtol", "--atol", "--backend"};
   valued.insert(valued.end(), kLoadFlags.begin(), kLoadFlags.end());
-  Args a = parse(argv, valued, {});
+  Args a = parse(argv, valued, {"--dynamic"});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
                 "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
-                "N[KiB|MiB|GiB]]");
+                "N[KiB|MiB|GiB]] [--dynamic]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto loadArg = parseLoadChoices(a);
@@ -663,7 +664,7 @@ int checkCommand(const std::vector<std::string>& argv) {
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
       auto r = runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads, load,
-                           rtol, atol);
+                           rtol, atol, !a.has("--dynamic"));
       if (!r.isOk()) {
         std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;

@@ -9,17 +9,27 @@
 #include "tessel/ir/Passes.h"
 #include "tessel/runtime/artifact.h"
 
+#include <algorithm>
+
 namespace tessel::cli {
 
 Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
                                              const ConvertOptions& options) {
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel model, frontend::readOnnxModel(path));
+  // Inputs with dims no --shape pins: the shapes are known only at run time.
+  bool symbolic = false;
+  for (const frontend::OnnxValueInfo& in : model.inputs)
+    if (!options.shapes.count(in.name))
+      symbolic = symbolic || !in.hasShape ||
+                 std::any_of(in.dims.begin(), in.dims.end(), [](int64_t d) { return d < 0; });
   std::string wanted;
-  auto imported = frontend::importGraph(model, options.shapes, &wanted);
+  auto imported = symbolic ? Result<frontend::ImportedGraph>(unsupported("symbolic input dims"))
+                           : frontend::importGraph(model, options.shapes, &wanted);
   if (!imported.isOk()) {
-    if (wanted.empty()) return imported.status();
-    // The plan depends on the value of an input (axes, a shape, bounds fed as inputs): the
-    // artifact carries the graph, and plans at run time (docs/dynamic-shapes.md).
+    if (!symbolic && wanted.empty()) return imported.status();
+    // The plan depends on input shapes or on the value of an input (axes, a shape, bounds fed
+    // as inputs): the artifact carries the graph, and plans at run time
+    // (docs/dynamic-shapes.md). Given shapes are pinned in it; the rest is checked at run time.
     TESSEL_ASSIGN_OR_RETURN(graph::Graph source, frontend::sourceGraph(model));
     for (int32_t v : source.inputs)
       if (auto it = options.shapes.find(source.values[v].name); it != options.shapes.end()) {
