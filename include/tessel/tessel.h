@@ -87,13 +87,23 @@ tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options,
                                     tessel_session** out_session);
 void tessel_session_release(tessel_session* session);
-/* Copies `size` bytes (exactly the input's byte size) into input `index`. */
+/* Sets the shape input `index` has from now on, for models whose input dims are known only at
+ * run time (-1 in tessel_model_input_info's dims; docs/dynamic-shapes.md). Call it before
+ * tessel_session_set_input when the shape changes; a run with a new shape plans again (recent
+ * plans are cached). On a compiled model only the fixed shape is accepted. */
+tessel_status tessel_session_set_input_shape(tessel_session* session, size_t index,
+                                             const int64_t* dims, size_t rank);
+/* Copies `size` bytes (exactly the input's byte size, for its current shape) into input `index`. */
 tessel_status tessel_session_set_input(tessel_session* session, size_t index, const void* data,
                                        size_t size);
 tessel_status tessel_session_run(tessel_session* session);
 /* Points at output `index`; valid until the next run or the session's release. */
 tessel_status tessel_session_get_output(const tessel_session* session, size_t index,
                                         const void** data, size_t* size);
+/* Output `index`'s shape after the last run: its rank in *rank, its dims in dims[0..rank) when
+ * `capacity` (the length of dims) holds them (an error otherwise, *rank still set). */
+tessel_status tessel_session_get_output_shape(const tessel_session* session, size_t index,
+                                              int64_t* dims, size_t capacity, size_t* rank);
 /* Bytes of the session's planned arenas, all memory spaces (peak memory for intermediate tensors
  * and kernel workspace). */
 int64_t tessel_session_arena_bytes(const tessel_session* session);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace tessel::api {
 
@@ -61,12 +62,23 @@ public:
     if (!e) out->session_.reset(s);
     return e;
   }
+  Error setInputShape(size_t i, const std::vector<int64_t>& dims) {
+    return take(tessel_session_set_input_shape(session_.get(), i, dims.data(), dims.size()));
+  }
   Error setInput(size_t i, const void* data, size_t size) {
     return take(tessel_session_set_input(session_.get(), i, data, size));
   }
   Error run() { return take(tessel_session_run(session_.get())); }
   Error output(size_t i, const void** data, size_t* size) const {
     return take(tessel_session_get_output(session_.get(), i, data, size));
+  }
+  // Output i's shape after the last run.
+  Error outputShape(size_t i, std::vector<int64_t>* dims) const {
+    size_t rank = 0;
+    Error e = take(tessel_session_get_output_shape(session_.get(), i, nullptr, 0, &rank));
+    dims->assign(rank, 0);
+    if (rank == 0) return e;
+    return take(tessel_session_get_output_shape(session_.get(), i, dims->data(), rank, &rank));
   }
   int64_t arenaBytes() const { return tessel_session_arena_bytes(session_.get()); }
 

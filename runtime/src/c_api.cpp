@@ -1,6 +1,7 @@
 // The C API over Program/Session. Catches nothing because nothing below throws, except
 // allocation failure, which is turned into a status at this boundary.
 #include "tessel/runtime/artifact.h"
+#include "tessel/runtime/dynamic.h"
 #include "tessel/runtime/session.h"
 #include "tessel/runtime/thread_pool.h"
 #include "tessel/tessel.h"
@@ -23,10 +24,20 @@ struct tessel_model_s {
   std::shared_ptr<const tessel::Program> program;
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<const tessel::PreparedModel>> prepared;
+  // A model that plans at run time (docs/dynamic-shapes.md): its graph, read by libtessel_graph.
+  std::unique_ptr<tessel::DynamicModel> dynamic;
 };
 
 struct tessel_session_s {
   std::unique_ptr<tessel::Session> session;
+  // Sessions on a model that plans at run time: the runner, and each input's shape and bytes
+  // as set for the next run.
+  std::unique_ptr<tessel::DynamicRunner> runner;
+  std::vector<tessel::Shape> shapes;
+  std::vector<std::vector<uint8_t>> inputs;
+  std::vector<bool> inputSet;
+  std::vector<tessel::DType> inputDtypes;
+  size_t outputCount = 0;
   // One caller at a time (docs/c-api.md): a second thread entering set_input, run or get_output
   // while one is inside gets an error instead of a race.
   std::atomic<bool> busy{false};
@@ -123,10 +134,33 @@ const tessel::BackendRegistry& builtinRegistry() {
 tessel_status loaded(tessel::Result<std::shared_ptr<const tessel::Program>> prog,
                      tessel_model** out) {
   if (!prog.isOk()) return fromStatus(prog.status());
-  auto* m = new tessel_model_s();
+  auto m = std::make_unique<tessel_model_s>();
   m->program = std::move(prog).value();
-  track(m);
-  *out = m;
+  if (m->program->plansAtRunTime) { // its graph is read (and checked) now
+    auto dynamic = tessel::openDynamicModel(m->program);
+    if (!dynamic.isOk()) return fromStatus(dynamic.status());
+    m->dynamic = std::move(dynamic).value();
+  }
+  track(m.get());
+  *out = m.release();
+  return nullptr;
+}
+
+// The model's declared inputs or outputs: a dynamic model's from its graph (-1 for dims known
+// only at run time, byte size 0 then), a compiled one's from its program.
+tessel_status dynamicInfo(const std::vector<tessel::DynamicTensorInfo>& infos, size_t index,
+                          tessel_tensor_info* out) {
+  if (!out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  if (index >= infos.size()) return make(TESSEL_INVALID_ARGUMENT, "tensor index out of range");
+  const tessel::DynamicTensorInfo& t = infos[index];
+  out->name = t.name.c_str();
+  out->dtype = static_cast<tessel_dtype>(t.desc.dtype);
+  out->rank = t.desc.shape.size();
+  out->dims = t.desc.shape.data();
+  bool known = true;
+  for (int64_t d : t.desc.shape)
+    known = known && d >= 0;
+  out->byte_size = known ? static_cast<size_t>(t.desc.byteSize()) : 0;
   return nullptr;
 }
 
@@ -203,18 +237,24 @@ void tessel_model_release(tessel_model* model) {
 }
 
 size_t tessel_model_input_count(const tessel_model* m) {
-  return isLive(m) ? m->program->inputs.size() : 0;
+  if (!isLive(m)) return 0;
+  return m->dynamic ? m->dynamic->inputs().size() : m->program->inputs.size();
 }
 size_t tessel_model_output_count(const tessel_model* m) {
-  return isLive(m) ? m->program->outputs.size() : 0;
+  if (!isLive(m)) return 0;
+  return m->dynamic ? m->dynamic->outputs().size() : m->program->outputs.size();
 }
 
 tessel_status tessel_model_input_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return isLive(m) ? infoOf(m, m->program->inputs, i, out) : badModel();
+  if (!isLive(m)) return badModel();
+  return m->dynamic ? dynamicInfo(m->dynamic->inputs(), i, out)
+                    : infoOf(m, m->program->inputs, i, out);
 }
 
 tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_tensor_info* out) {
-  return isLive(m) ? infoOf(m, m->program->outputs, i, out) : badModel();
+  if (!isLive(m)) return badModel();
+  return m->dynamic ? dynamicInfo(m->dynamic->outputs(), i, out)
+                    : infoOf(m, m->program->outputs, i, out);
 }
 
 tessel_status tessel_session_create(const tessel_model* model,
@@ -225,6 +265,23 @@ tessel_status tessel_session_create(const tessel_model* model,
     auto opts = readOptions(options);
     if (!opts.isOk()) return fromStatus(opts.status());
     auto* m = const_cast<tessel_model*>(model); // the cache is the only mutable part
+    if (m->dynamic) {
+      auto runner = m->dynamic->createRunner(*opts);
+      if (!runner.isOk()) return fromStatus(runner.status());
+      auto s = std::make_unique<tessel_session_s>();
+      s->runner = std::move(runner).value();
+      const size_t n = m->dynamic->inputs().size();
+      s->inputs.resize(n);
+      s->inputSet.assign(n, false);
+      for (const tessel::DynamicTensorInfo& in : m->dynamic->inputs()) {
+        s->shapes.push_back(in.desc.shape); // dims known only at run time stay -1 until set
+        s->inputDtypes.push_back(in.desc.dtype);
+      }
+      s->outputCount = m->dynamic->outputs().size();
+      track(s.get());
+      *out = s.release();
+      return nullptr;
+    }
     std::shared_ptr<const tessel::PreparedModel> prepared;
     {
       std::lock_guard<std::mutex> lock(m->mutex);
@@ -250,23 +307,119 @@ void tessel_session_release(tessel_session* s) {
   if (untrack(s)) delete s; // a second release, or a foreign pointer: nothing
 }
 
+tessel_status tessel_session_set_input_shape(tessel_session* s, size_t i, const int64_t* dims,
+                                             size_t rank) {
+  if (!isLive(s)) return badSession();
+  if (!dims && rank) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  const tessel::Shape shape(dims, dims + rank);
+  if (!s->runner) { // a compiled model: its inputs' shapes are fixed
+    const tessel::Program& p = s->session->program();
+    if (i >= p.inputs.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+    const tessel::Shape& fixed = p.tensors[p.inputs[i]].desc.shape;
+    if (shape == fixed) return nullptr;
+    return make(TESSEL_INVALID_ARGUMENT,
+                "input '" + p.tensors[p.inputs[i]].name + "' has the fixed shape " +
+                    tessel::shapeToString(fixed) + " (the model was compiled for it), not " +
+                    tessel::shapeToString(shape));
+  }
+  if (i >= s->shapes.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+  for (int64_t d : shape)
+    if (d < 0) return make(TESSEL_INVALID_ARGUMENT, "dims must not be negative");
+  if (!tessel::elementCount(shape).isOk())
+    return make(TESSEL_INVALID_ARGUMENT, "shape " + tessel::shapeToString(shape) + " overflows");
+  return guarded([&]() -> tessel_status {
+    if (s->shapes[i] != shape) s->inputSet[i] = false; // bytes for the old shape are stale
+    s->shapes[i] = shape;
+    return nullptr;
+  });
+}
+
 tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* data, size_t size) {
   if (!isLive(s)) return badSession();
   if (!data && size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
   SessionUse use(s);
   if (!use.ok()) return inUse();
-  return fromStatus(s->session->setInput(i, data, size));
+  if (!s->runner) return fromStatus(s->session->setInput(i, data, size));
+  if (i >= s->shapes.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+  const tessel::Shape& shape = s->shapes[i];
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return make(TESSEL_INVALID_ARGUMENT, "input " + std::to_string(i) +
+                                               " has dims known only "
+                                               "at run time: call tessel_session_set_input_shape "
+                                               "first");
+    count *= d; // checked in set_input_shape
+  }
+  // The dtype is the declared one (the model's inputs), so the size follows from the shape.
+  return guarded([&]() -> tessel_status {
+    const tessel::DType dtype = s->inputDtypes[i];
+    const size_t want = static_cast<size_t>(count) * tessel::dtypeSize(dtype);
+    if (size != want)
+      return make(TESSEL_INVALID_ARGUMENT,
+                  "input " + std::to_string(i) + " of shape " + tessel::shapeToString(shape) +
+                      " takes " + std::to_string(want) + " bytes, got " + std::to_string(size));
+    const auto* p = static_cast<const uint8_t*>(data);
+    s->inputs[i].assign(p, p + size);
+    if (dtype == tessel::DType::Bool)
+      for (uint8_t& b : s->inputs[i])
+        b = b != 0;
+    s->inputSet[i] = true;
+    return nullptr;
+  });
 }
 
 tessel_status tessel_session_run(tessel_session* s) {
   if (!isLive(s)) return badSession();
   SessionUse use(s);
   if (!use.ok()) return inUse();
-  return guarded([&]() {
-    tessel_status st = fromStatus(s->session->run());
+  return guarded([&]() -> tessel_status {
+    tessel::Status run;
+    if (s->runner) {
+      std::vector<const void*> data;
+      for (size_t i = 0; i < s->inputs.size(); ++i) {
+        if (!s->inputSet[i])
+          return make(TESSEL_INVALID_ARGUMENT, "input " + std::to_string(i) +
+                                                   " was not set for "
+                                                   "its current shape");
+        data.push_back(s->inputs[i].data());
+      }
+      run = s->runner->run(s->shapes, data);
+    } else {
+      run = s->session->run();
+    }
+    tessel_status st = fromStatus(run);
     s->ran = s->ran || st == nullptr;
     return st;
   });
+}
+
+tessel_status tessel_session_get_output_shape(const tessel_session* cs, size_t i, int64_t* dims,
+                                              size_t capacity, size_t* rank) {
+  auto* s = const_cast<tessel_session*>(cs); // only the busy flag changes
+  if (!isLive(s)) return badSession();
+  if (!rank || (!dims && capacity)) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
+  const tessel::Shape* shape = nullptr;
+  if (s->runner) {
+    if (i >= s->outputCount) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+    shape = &s->runner->outputDesc(i).shape;
+  } else {
+    const tessel::Program& p = s->session->program();
+    if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+    shape = &p.tensors[p.outputs[i]].desc.shape;
+  }
+  *rank = shape->size();
+  if (capacity < shape->size())
+    return make(TESSEL_INVALID_ARGUMENT, "output " + std::to_string(i) + " has rank " +
+                                             std::to_string(shape->size()) + ", dims holds " +
+                                             std::to_string(capacity));
+  std::copy(shape->begin(), shape->end(), dims);
+  return nullptr;
 }
 
 tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, const void** data,
@@ -277,6 +430,12 @@ tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, cons
   SessionUse use(s);
   if (!use.ok()) return inUse();
   if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
+  if (s->runner) {
+    if (i >= s->outputCount) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+    *data = s->runner->outputData(i);
+    *size = static_cast<size_t>(s->runner->outputDesc(i).byteSize());
+    return nullptr;
+  }
   const tessel::Program& p = s->session->program();
   if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
   *data = s->session->outputData(i);
@@ -285,11 +444,13 @@ tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, cons
 }
 
 int64_t tessel_session_arena_bytes(const tessel_session* s) {
-  return isLive(s) ? s->session->arenaBytes() : 0;
+  if (!isLive(s)) return 0;
+  return s->runner ? s->runner->arenaBytes() : s->session->arenaBytes();
 }
 
 int32_t tessel_session_threads(const tessel_session* s) {
-  return isLive(s) ? s->session->threads() : 0;
+  if (!isLive(s)) return 0;
+  return s->runner ? s->runner->threads() : s->session->threads();
 }
 
 void tessel_session_options_init(tessel_session_options* o) {

@@ -3,6 +3,7 @@
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
+#include "tessel/tessel.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -258,4 +259,81 @@ TEST_CASE("a damaged graph table is refused, naming what is wrong") {
     REQUIRE_FALSE(back.isOk());
     CHECK_THAT(back.status().message(), Catch::Contains(c.why));
   }
+}
+
+TEST_CASE(
+    "C API: run-time shapes on a model that plans at run time; fixed ones on compiled models") {
+  const std::vector<uint8_t> bytes = writeGraphArtifact(*reluReshape(), "test");
+  tessel_model* model = nullptr;
+  REQUIRE(tessel_model_load_memory(bytes.data(), bytes.size(), &model) == nullptr);
+  tessel_tensor_info info{};
+  REQUIRE(tessel_model_input_info(model, 0, &info) == nullptr);
+  CHECK(std::string(info.name) == "x");
+  REQUIRE(info.rank == 2);
+  CHECK(info.dims[0] == -1); // known only at run time
+  CHECK(info.byte_size == 0);
+  CHECK(tessel_model_output_count(model) == 1);
+  tessel_session* session = nullptr;
+  REQUIRE(tessel_session_create(model, nullptr, &session) == nullptr);
+  const auto code = [](tessel_status s) {
+    const tessel_status_code c = tessel_status_get_code(s);
+    tessel_status_free(s);
+    return c;
+  };
+  const std::vector<float> x = ramp(12);
+  // x's first dim is not known: its bytes need a shape first; negative dims are refused.
+  CHECK(code(tessel_session_set_input(session, 0, x.data(), 48)) == TESSEL_INVALID_ARGUMENT);
+  const int64_t negative[2] = {-2, 4};
+  CHECK(code(tessel_session_set_input_shape(session, 0, negative, 2)) == TESSEL_INVALID_ARGUMENT);
+  const int64_t xDims[2] = {3, 4}, sDims[1] = {2};
+  const std::vector<int64_t> shape{6, 2};
+  REQUIRE(tessel_session_set_input_shape(session, 0, xDims, 2) == nullptr);
+  CHECK(code(tessel_session_set_input(session, 0, x.data(), 44)) == TESSEL_INVALID_ARGUMENT);
+  REQUIRE(tessel_session_set_input(session, 0, x.data(), 48) == nullptr);
+  REQUIRE(tessel_session_set_input_shape(session, 1, sDims, 1) == nullptr); // as declared
+  REQUIRE(tessel_session_set_input(session, 1, shape.data(), 16) == nullptr);
+  size_t rank = 0;
+  int64_t dims[1];
+  CHECK(code(tessel_session_get_output_shape(session, 0, dims, 1, &rank)) ==
+        TESSEL_INVALID_ARGUMENT); // no run yet
+  REQUIRE(tessel_session_run(session) == nullptr);
+  CHECK(code(tessel_session_get_output_shape(session, 0, dims, 1, &rank)) ==
+        TESSEL_INVALID_ARGUMENT); // rank 2 does not fit in 1
+  CHECK(rank == 2);
+  int64_t out[2];
+  REQUIRE(tessel_session_get_output_shape(session, 0, out, 2, &rank) == nullptr);
+  CHECK((out[0] == 6 && out[1] == 2));
+  const void* y = nullptr;
+  size_t size = 0;
+  REQUIRE(tessel_session_get_output(session, 0, &y, &size) == nullptr);
+  CHECK(size == 48);
+  // A new shape makes the old bytes stale: the run refuses until they are set again.
+  const int64_t bigger[2] = {5, 4};
+  REQUIRE(tessel_session_set_input_shape(session, 0, bigger, 2) == nullptr);
+  CHECK(code(tessel_session_run(session)) == TESSEL_INVALID_ARGUMENT);
+  CHECK(tessel_session_arena_bytes(session) > 0);
+  CHECK(tessel_session_threads(session) > 0);
+  tessel_session_release(session);
+  tessel_model_release(model);
+  // A compiled model (the same graph specialized and lowered ahead): only its fixed shape.
+  Specialization spec;
+  spec.shapes["x"] = {3, 4};
+  spec.values["s"] = std::make_shared<const std::vector<uint8_t>>(
+      reinterpret_cast<const uint8_t*>(shape.data()),
+      reinterpret_cast<const uint8_t*>(shape.data() + 2));
+  auto specialized = specialize(*reluReshape(), spec);
+  REQUIRE(specialized.isOk());
+  auto program = lowerToProgram(*specialized);
+  REQUIRE(program.isOk());
+  const std::vector<uint8_t> compiled = writeArtifact(**program, "test");
+  REQUIRE(tessel_model_load_memory(compiled.data(), compiled.size(), &model) == nullptr);
+  REQUIRE(tessel_session_create(model, nullptr, &session) == nullptr);
+  CHECK(tessel_session_set_input_shape(session, 0, xDims, 2) == nullptr);
+  CHECK(code(tessel_session_set_input_shape(session, 0, bigger, 2)) == TESSEL_INVALID_ARGUMENT);
+  REQUIRE(tessel_session_set_input(session, 0, x.data(), 48) == nullptr);
+  REQUIRE(tessel_session_run(session) == nullptr);
+  REQUIRE(tessel_session_get_output_shape(session, 0, out, 2, &rank) == nullptr);
+  CHECK((rank == 2 && out[0] == 6 && out[1] == 2));
+  tessel_session_release(session);
+  tessel_model_release(model);
 }
