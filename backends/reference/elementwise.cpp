@@ -259,6 +259,7 @@ template <typename T> Status binaryOf(const BinaryParams& p, Inputs in, const Te
 Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
   switch (in[0].desc->dtype) {
   case DType::F32: return binaryOf<float>(p, in, out);
+  case DType::F64: return binaryOf<double>(p, in, out);
   case DType::I64: return binaryOf<int64_t>(p, in, out);
   case DType::I32: return binaryOf<int32_t>(p, in, out);
   case DType::Bool:

@@ -41,7 +41,8 @@ public:
     }
     case PrimitiveKind::Binary: {
       const DType d = t[p.inputs[0]].dtype;
-      return d == DType::F32 || d == DType::I64 || d == DType::I32 || d == DType::Bool;
+      return d == DType::F32 || d == DType::F64 || d == DType::I64 || d == DType::I32 ||
+             d == DType::Bool;
     }
     default: return isFloatOnly(p, t);
     }

@@ -133,8 +133,6 @@ Status lowerUnary(LoweringBuilder& b) {
   const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
   if (!anyType && in != DType::F32)
     return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) + " (only f32)");
-  if (kind == UnaryKind::Cast && (!isNumeric(in) && in != DType::Bool && in != DType::U8))
-    return unsupported(n.label() + ": cast from " + std::string(dtypeName(in)));
   b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
   return Status::ok();
 }
@@ -206,6 +204,76 @@ Status lowerWhere(LoweringBuilder& b) {
   }
   TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
   b.select(b.input(0), b.input(1), b.input(2), b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
+// IsNaN: x != x, as equal-then-not (only a NaN differs from itself).
+Status lowerIsNaN(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  const int32_t same = b.temp({DType::Bool, x.shape});
+  b.binary(BinaryKind::Equal, b.input(0), b.input(0), same);
+  b.binary(BinaryKind::Xor, same, b.scalar(DType::Bool, 1.0),
+           b.setOutput(0, {DType::Bool, x.shape}));
+  return Status::ok();
+}
+
+// IsInf: x == +inf, x == -inf, or |x| == inf, as detect_positive and detect_negative say.
+Status lowerIsInf(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  TESSEL_ASSIGN_OR_RETURN(int64_t positive, n.intAttr("detect_positive", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t negative, n.intAttr("detect_negative", 1));
+  const int32_t out = b.setOutput(0, {DType::Bool, x.shape});
+  const double inf = std::numeric_limits<double>::infinity();
+  if (positive && negative) {
+    const int32_t magnitude = b.temp(x);
+    b.unary(UnaryKind::Abs, b.input(0), magnitude);
+    b.binary(BinaryKind::Equal, magnitude, b.scalar(DType::F32, inf), out);
+  } else if (positive || negative) {
+    b.binary(BinaryKind::Equal, b.input(0), b.scalar(DType::F32, positive ? inf : -inf), out);
+  } else {
+    RasterParams none; // detects nothing: all false
+    none.fill = 0.0;
+    b.emit(none, {b.input(0)}, out);
+  }
+  return Status::ok();
+}
+
+// CastLike: a cast to the second input's element type.
+Status lowerCastLike(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and target_type");
+  const TensorDesc x = b.desc(b.input(0));
+  const DType to = b.desc(b.input(1)).dtype; // every element type converts to every other
+  b.unary(UnaryKind::Cast, b.input(0), b.setOutput(0, {to, x.shape}));
+  return Status::ok();
+}
+
+// Shrink: x + bias below -lambd, x - bias above lambd, 0 between: two comparisons, two selects.
+Status lowerShrink(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (!isNumeric(x.dtype))
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  TESSEL_ASSIGN_OR_RETURN(double bias, n.floatAttr("bias", 0.0));
+  TESSEL_ASSIGN_OR_RETURN(double lambd, n.floatAttr("lambd", 0.5));
+  const TensorDesc mask{DType::Bool, x.shape};
+  const int32_t below = b.temp(mask), above = b.temp(mask);
+  b.binary(BinaryKind::Less, b.input(0), b.scalar(x.dtype, -lambd), below);
+  b.binary(BinaryKind::Greater, b.input(0), b.scalar(x.dtype, lambd), above);
+  const int32_t raised = b.binaryTemp(BinaryKind::Add, b.input(0), b.scalar(x.dtype, bias));
+  const int32_t lowered = b.binaryTemp(BinaryKind::Sub, b.input(0), b.scalar(x.dtype, bias));
+  const int32_t upper = b.temp(x);
+  b.select(above, lowered, b.scalar(x.dtype, 0), upper);
+  b.select(below, raised, upper, b.setOutput(0, x));
   return Status::ok();
 }
 

@@ -161,11 +161,11 @@ Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std
     x = (y + 0.5) / scale - 0.5;
   else if (coord == "pytorch_half_pixel")
     x = out > 1 ? (y + 0.5) / scale - 0.5 : 0;
-  else if (coord == "align_corners")
-    x = out > 1 ? y * double(in - 1) / double(out - 1) : 0;
+  else if (coord == "align_corners") // ONNX's resized length: in * scale, unrounded
+    x = out > 1 ? y * double(in - 1) / (in * scale - 1) : 0;
   else if (coord == "asymmetric")
     x = y / scale;
-  else if (coord == "tf_half_pixel_for_nearest")
+  else if (coord == "tf_half_pixel_for_nn")
     x = (y + 0.5) / scale;
   else
     return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
@@ -439,6 +439,60 @@ Status lowerGatherElements(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// OneHot: indices (any numeric type, cast to i64; negative ones count from the end) compared
+// with the positions 0..depth-1 along the new axis, then a select of the on or off value;
+// indices outside [-depth, depth) match nothing and give off everywhere, as ONNX says.
+Status lowerOneHot(LoweringBuilder& b) {
+  const Node& n = b.node();
+  for (size_t i = 0; i < 3; ++i)
+    if (!n.hasInput(i)) return n.error("expects indices, depth and values");
+  const TensorDesc idx = b.desc(b.input(0)), values = b.desc(b.input(2));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<double> depthValue, n.constFloats(1, "depth"));
+  if (depthValue.size() != 1) return n.error("depth must hold one value");
+  // The positions are a table in the artifact (8 bytes each): at most 2^20 of them.
+  constexpr int64_t kMaxDepth = int64_t{1} << 20;
+  if (!(depthValue[0] >= 1 && depthValue[0] <= double(kMaxDepth)))
+    return n.error("depth " + std::to_string(depthValue[0]) + " out of range [1, 2^20]");
+  const auto depth = static_cast<int64_t>(depthValue[0]);
+  if (values.numel() != 2) return n.error("values must hold [off, on]");
+  if (idx.dtype == DType::Bool || idx.dtype == DType::Undefined)
+    return n.error("indices are " + std::string(dtypeName(idx.dtype)));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", -1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, idx.rank() + 1));
+  Shape outShape = idx.shape, expanded = idx.shape, positions(idx.rank() + 1, 1);
+  outShape.insert(outShape.begin() + axis, depth);
+  expanded.insert(expanded.begin() + axis, 1);
+  positions[axis] = depth;
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  // Indices as i64, negative ones moved up by depth.
+  int32_t index = b.input(0);
+  if (idx.dtype != DType::I64) {
+    index = b.temp({DType::I64, idx.shape});
+    b.unary(UnaryKind::Cast, b.input(0), index);
+  }
+  const int32_t negative = b.temp({DType::Bool, idx.shape});
+  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, 0), negative);
+  const int32_t raised = b.binaryTemp(BinaryKind::Add, index, b.scalar(DType::I64, double(depth)));
+  const int32_t normalized = b.temp({DType::I64, idx.shape});
+  b.select(negative, raised, index, normalized);
+  const int32_t column = b.temp({DType::I64, expanded}); // a 1 where the positions go
+  b.view(normalized, column);
+  std::vector<int64_t> iota(static_cast<size_t>(depth));
+  std::iota(iota.begin(), iota.end(), int64_t{0});
+  const int32_t hot = b.temp({DType::Bool, outShape});
+  b.binary(BinaryKind::Equal, column, b.constant({DType::I64, positions}, iota.data()), hot);
+  // off = values[0], on = values[1], as scalars.
+  const auto element = [&](int64_t at) {
+    RasterParams r;
+    r.regions.push_back(Region{0, {at, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 1}});
+    const int32_t t = b.temp({values.dtype, {}});
+    b.emit(r, {b.input(2)}, t);
+    return t;
+  };
+  b.select(hot, element(1), element(0), b.setOutput(0, {values.dtype, outShape}));
+  return Status::ok();
+}
+
 Status lowerShape(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
@@ -565,6 +619,155 @@ Status lowerExpand(LoweringBuilder& b) {
 
 // An output extent past which a resize is refused (its rule maps every output coordinate).
 constexpr int64_t kMaxResizeExtent = int64_t{1} << 22;
+
+// Linear and cubic resizes, separable: along each resized axis every output coordinate reads
+// T input rows (2 or 4, clamped to the edge as ONNX pads) with weights, so the axis is T
+// gathers through i32 tables, each times its weight table, summed. tf_crop_and_resize sets
+// outputs whose source lies outside the input to extrapolation_value (a select at the end).
+Status resizeByTaps(LoweringBuilder& b, const std::string& mode, const std::string& coord,
+                    const std::vector<double>& scales, const Shape& outShape) {
+  const Node& n = b.node();
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32)
+    return unsupported(n.label() + ": " + mode + " resize of element type " +
+                       std::string(dtypeName(x.dtype)) + " (only f32)");
+  TESSEL_ASSIGN_OR_RETURN(int64_t antialias, n.intAttr("antialias", 0));
+  if (antialias != 0) return unsupported(n.label() + ": antialias");
+  TESSEL_ASSIGN_OR_RETURN(double a, n.floatAttr("cubic_coeff_a", -0.75));
+  TESSEL_ASSIGN_OR_RETURN(int64_t excludeOutside, n.intAttr("exclude_outside", 0));
+  TESSEL_ASSIGN_OR_RETURN(double extrapolation, n.floatAttr("extrapolation_value", 0.0));
+  const int64_t rank = x.rank();
+  std::vector<double> roi;
+  if (coord == "tf_crop_and_resize") {
+    if (n.opset < 11) return n.error("tf_crop_and_resize needs an roi input");
+    TESSEL_ASSIGN_OR_RETURN(roi, n.constFloats(1, "roi"));
+    if (static_cast<int64_t>(roi.size()) != 2 * rank)
+      return n.error("roi holds " + std::to_string(roi.size()) + " values, not 2 x rank");
+  }
+  const int taps = mode == "linear" ? 2 : 4;
+  struct Axis {
+    std::vector<std::vector<int32_t>> index; // per tap, per output coordinate
+    std::vector<std::vector<float>> weight;
+    std::vector<uint8_t> inside; // tf_crop_and_resize: the source lies in the input
+    bool identity = true, cropped = false;
+  };
+  std::vector<Axis> axes(rank);
+  for (int64_t d = 0; d < rank; ++d) {
+    Axis& ax = axes[d];
+    const int64_t in = x.shape[d], out = outShape[d];
+    ax.index.assign(taps, std::vector<int32_t>(out));
+    ax.weight.assign(taps, std::vector<float>(out));
+    ax.inside.assign(out, 1);
+    for (int64_t y = 0; y < out; ++y) {
+      double src = 0;
+      if (coord == "half_pixel")
+        src = (y + 0.5) / scales[d] - 0.5;
+      else if (coord == "pytorch_half_pixel")
+        src = out > 1 ? (y + 0.5) / scales[d] - 0.5 : 0;
+      else if (coord == "align_corners") // ONNX's resized length: in * scale, unrounded
+        src = out > 1 ? y * double(in - 1) / (in * scales[d] - 1) : 0;
+      else if (coord == "asymmetric")
+        src = y / scales[d];
+      else if (coord == "tf_crop_and_resize") {
+        const double start = roi[d], end = roi[rank + d];
+        src = out > 1 ? start * (in - 1) + y * (end - start) * (in - 1) / double(out - 1)
+                      : 0.5 * (start + end) * (in - 1);
+        if (src < 0 || src > in - 1) ax.inside[y] = 0, ax.cropped = true;
+      } else {
+        return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
+      }
+      if (!std::isfinite(src)) return n.error("source coordinate is not finite");
+      src = std::clamp(src, -1e9, 1e9);
+      const double base = std::floor(src), r = src - base;
+      double w[4];
+      if (taps == 2) {
+        w[0] = 1 - r, w[1] = r;
+      } else {
+        const auto outer = [a](double t) { return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a; };
+        const auto inner = [a](double t) { return ((a + 2) * t - (a + 3)) * t * t + 1; };
+        w[0] = outer(r + 1), w[1] = inner(r), w[2] = inner(1 - r), w[3] = outer(2 - r);
+      }
+      const int64_t first = static_cast<int64_t>(base) - (taps == 4 ? 1 : 0);
+      double total = 0;
+      for (int t = 0; t < taps; ++t) {
+        const int64_t i = first + t;
+        if (excludeOutside && (i < 0 || i >= in)) w[t] = 0;
+        total += w[t];
+      }
+      for (int t = 0; t < taps; ++t) {
+        const double wt = excludeOutside && total != 0 ? w[t] / total : w[t];
+        ax.index[t][y] = static_cast<int32_t>(std::clamp<int64_t>(first + t, 0, in - 1));
+        ax.weight[t][y] = static_cast<float>(wt);
+        const bool unit = ax.index[t][y] == y && std::abs(wt - 1) < 1e-12;
+        if (!(unit || std::abs(wt) < 1e-12) || (unit && in != out)) ax.identity = false;
+      }
+      bool any = false;
+      for (int t = 0; t < taps; ++t)
+        any = any || (ax.index[t][y] == y && std::abs(ax.weight[t][y] - 1) < 1e-12);
+      if (!any) ax.identity = false;
+    }
+    if (in != out || ax.cropped) ax.identity = false;
+  }
+  std::vector<int64_t> moved;
+  bool cropped = false;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!axes[d].identity) moved.push_back(d);
+    cropped = cropped || axes[d].cropped;
+  }
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  const int32_t result = cropped ? b.temp({x.dtype, outShape}) : out;
+  TESSEL_RETURN_IF_ERROR(chainAxes(b, x, moved, outShape, result, [&](const AxisStep& s) {
+    const Axis& ax = axes[s.axis];
+    const int64_t o = outShape[s.axis];
+    const TensorDesc rows{DType::F32, {s.before, o, s.after}};
+    int32_t acc = -1;
+    for (int t = 0; t < taps; ++t) {
+      bool zero = true;
+      for (float w : ax.weight[t])
+        zero = zero && w == 0.f;
+      if (zero) continue; // a tap no output reads (integer-aligned coordinates)
+      const int32_t table = b.constant({DType::I32, {o}}, ax.index[t].data());
+      const int32_t picked = b.temp(rows);
+      b.emit(GatherParams{s.before, s.extent, s.after}, {s.in, table}, picked);
+      const int32_t weight = b.constant({DType::F32, {1, o, 1}}, ax.weight[t].data());
+      const int32_t term = b.temp(rows);
+      b.binary(BinaryKind::Mul, picked, weight, term);
+      if (acc < 0) {
+        acc = term;
+      } else {
+        const int32_t sum = b.temp(rows);
+        b.binary(BinaryKind::Add, acc, term, sum);
+        acc = sum;
+      }
+    }
+    if (acc < 0) { // every weight zero (a degenerate cubic): zeros
+      RasterParams zeros;
+      zeros.fill = 0.0;
+      b.emit(zeros, {s.in}, s.out);
+      return Status::ok();
+    }
+    b.view(acc, s.out);
+    return Status::ok();
+  }));
+  if (!cropped) return Status::ok();
+  // tf_crop_and_resize: outputs whose source lies outside the input on any axis extrapolate.
+  int32_t inside = -1;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (!axes[d].cropped) continue;
+    Shape shape(rank, 1);
+    shape[d] = outShape[d];
+    const int32_t mask = b.constant({DType::Bool, shape}, axes[d].inside.data());
+    if (inside < 0) {
+      inside = mask;
+      continue;
+    }
+    const int32_t both = b.temp({DType::Bool, broadcastShapes(b.shape(inside), shape).value()});
+    b.binary(BinaryKind::And, inside, mask, both);
+    inside = both;
+  }
+  b.select(inside, result, b.scalar(DType::F32, extrapolation), out);
+  return Status::ok();
+}
 // Integer upsamplings with at most this many phases are one raster (a strided copy per phase);
 // other nearest mappings gather along each resized axis through an index table.
 constexpr int64_t kMaxResizePhases = 64;
@@ -576,8 +779,8 @@ Status lowerResize(LoweringBuilder& b) {
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc& x = b.desc(b.input(0));
   TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "nearest"));
-  if (mode != "nearest")
-    return unsupported(n.label() + ": resize mode '" + mode + "' (only nearest)");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic")
+    return unsupported(n.label() + ": resize mode '" + mode + "'");
   TESSEL_ASSIGN_OR_RETURN(
       std::string coord,
       n.stringAttr("coordinate_transformation_mode", n.opset < 11 ? "asymmetric" : "half_pixel"));
@@ -611,6 +814,7 @@ Status lowerResize(LoweringBuilder& b) {
     if (x.shape[a] == 0 && outShape[a] != 0)
       return n.error("resizes an empty axis " + std::to_string(a) + " to " +
                      std::to_string(outShape[a]));
+  if (mode != "nearest") return resizeByTaps(b, mode, coord, scales, outShape);
   // The source coordinate of every output coordinate, per axis.
   std::vector<std::vector<int32_t>> maps(x.rank());
   bool integer = true;

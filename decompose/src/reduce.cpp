@@ -295,4 +295,65 @@ Status lowerLayerNorm(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// CumSum by doubling (Hillis-Steele): along the axis, viewed as [outer, L, inner], each step adds
+// the running sums shifted by 1, 2, 4, ... positions (a raster with zero fill), so L positions
+// take ceil(log2 L) steps of two primitives; exclusive sums shift once more, reverse sums run on
+// the reversed axis. Integer sums are exact; float sums associate differently from a loop.
+Status lowerCumSum(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects x and axis");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32 && x.dtype != DType::F64 && x.dtype != DType::I32 &&
+      x.dtype != DType::I64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> axisValue, n.constInts(1, "axis"));
+  if (axisValue.size() != 1) return n.error("axis must hold one value");
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisValue[0], x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(int64_t exclusive, n.intAttr("exclusive", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t reverse, n.intAttr("reverse", 0));
+  const int64_t outer = product(x.shape, 0, axis), len = x.shape[axis],
+                inner = product(x.shape, axis + 1, x.rank());
+  const TensorDesc rows{x.dtype, {outer, len, inner}};
+  const int32_t out = b.setOutput(0, x);
+  if (x.numel() == 0) {
+    b.view(b.input(0), out);
+    return Status::ok();
+  }
+  // A copy of `src` with the axis reversed, or shifted by `by` positions (zeros in front).
+  const auto reversed = [&](int32_t src) {
+    RasterParams r;
+    r.regions.push_back(Region{0,
+                               {(len - 1) * inner, {len * inner, -inner, 1}},
+                               {0, {len * inner, inner, 1}},
+                               {outer, len, inner}});
+    const int32_t t = b.temp(rows);
+    b.emit(r, {src}, t);
+    return t;
+  };
+  const auto shifted = [&](int32_t src, int64_t by) {
+    RasterParams r;
+    r.fill = 0.0;
+    if (by < len)
+      r.regions.push_back(Region{0,
+                                 {0, {len * inner, inner, 1}},
+                                 {by * inner, {len * inner, inner, 1}},
+                                 {outer, len - by, inner}});
+    const int32_t t = b.temp(rows);
+    b.emit(r, {src}, t);
+    return t;
+  };
+  int32_t cur = b.temp(rows);
+  b.view(b.input(0), cur);
+  if (reverse) cur = reversed(cur);
+  for (int64_t by = 1; by < len; by *= 2) {
+    const int32_t sum = b.temp(rows);
+    b.binary(BinaryKind::Add, cur, shifted(cur, by), sum);
+    cur = sum;
+  }
+  if (exclusive) cur = shifted(cur, 1);
+  if (reverse) cur = reversed(cur);
+  b.view(cur, out);
+  return Status::ok();
+}
+
 } // namespace tessel::decompose

@@ -782,3 +782,96 @@ TEST_CASE("clip with bounds known only at run time, and of integers, is max then
   n.inputs[1] = tensorInput(DType::F32, {});
   CHECK_THAT(lower(n).status().message(), Catch::Contains("'c'") && Catch::Contains("'min'"));
 }
+
+TEST_CASE("linear resize: two gathers and weights per resized axis, untouched axes skipped") {
+  // [1, 1, 3, 4] -> [1, 1, 3, 7] along the last axis only (half_pixel): the height keeps its
+  // size and its mapping, so only the width gathers.
+  Node n;
+  n.opType = "Resize";
+  n.name = "r";
+  n.opset = 13;
+  const std::vector<int64_t> sizes{1, 1, 3, 7};
+  n.inputs = {tensorInput(DType::F32, {1, 1, 3, 4}), {}, {}, constInput(sizes)};
+  n.attrs["mode"] = std::string("linear");
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(countKind(*low, PrimitiveKind::Gather) == 2);
+  const auto data = randomFloats(12, 31);
+  const auto got = evaluate(n, {data});
+  REQUIRE(got.size() == 21);
+  for (int64_t row = 0; row < 3; ++row)
+    for (int64_t y = 0; y < 7; ++y) {
+      const double src = std::clamp((y + 0.5) * 4.0 / 7.0 - 0.5, 0.0, 3.0);
+      const int64_t i0 = static_cast<int64_t>(std::floor(src)), i1 = std::min<int64_t>(i0 + 1, 3);
+      const double r = src - i0;
+      const double want = data[row * 4 + i0] * (1 - r) + data[row * 4 + i1] * r;
+      CHECK(got[row * 7 + y] == Approx(want).epsilon(1e-6));
+    }
+  // Other element types and antialiasing are refused, naming the node.
+  n.attrs["antialias"] = int64_t{1};
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("'r'") && Catch::Contains("antialias"));
+}
+
+TEST_CASE("cumsum by doubling equals the running sum, exclusive and reversed, on any axis") {
+  const Shape xs{3, 37, 2};
+  std::vector<int64_t> x(3 * 37 * 2);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<int64_t>((i * 7919) % 23) - 11;
+  for (int64_t exclusive : {0, 1})
+    for (int64_t reverse : {0, 1}) {
+      INFO("exclusive " << exclusive << " reverse " << reverse);
+      Node n;
+      n.opType = "CumSum";
+      n.name = "c";
+      const std::vector<int64_t> axis{-2};
+      n.inputs = {tensorInput(DType::I64, xs), constInput(axis)};
+      n.attrs["exclusive"] = exclusive;
+      n.attrs["reverse"] = reverse;
+      auto low = lower(n);
+      REQUIRE(low.isOk());
+      CHECK(countKind(*low, PrimitiveKind::Binary) == 6); // ceil(log2 37) doubling steps
+      auto outs = frontend::evaluateLowering(*low, {x.data(), axis.data()});
+      REQUIRE(outs.isOk());
+      std::vector<int64_t> got(x.size());
+      std::memcpy(got.data(), (*outs)[0]->data(), got.size() * 8);
+      for (int64_t o = 0; o < 3; ++o)
+        for (int64_t k = 0; k < 2; ++k) {
+          int64_t sum = 0;
+          for (int64_t step = 0; step < 37; ++step) {
+            const int64_t i = reverse ? 36 - step : step;
+            const int64_t at = (o * 37 + i) * 2 + k;
+            if (!exclusive) sum += x[at];
+            REQUIRE(got[at] == sum);
+            if (exclusive) sum += x[at];
+          }
+        }
+    }
+}
+
+TEST_CASE("onehot: negative indices count from the end, out-of-range ones are all off") {
+  Node n;
+  n.opType = "OneHot";
+  n.name = "h";
+  n.opset = 11;
+  const std::vector<int64_t> depth{4};
+  n.inputs = {tensorInput(DType::I64, {5}), constInput(depth), tensorInput(DType::F32, {2})};
+  n.attrs["axis"] = int64_t{0};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->outputDescs()[0].shape == Shape{4, 5});
+  const std::vector<int64_t> idx{0, 3, -1, 4, -5};
+  const std::vector<float> values{-2.f, 7.f};
+  auto outs = frontend::evaluateLowering(*low, {idx.data(), depth.data(), values.data()});
+  REQUIRE(outs.isOk());
+  std::vector<float> got(20);
+  std::memcpy(got.data(), (*outs)[0]->data(), 80);
+  for (int64_t d = 0; d < 4; ++d)
+    for (int64_t j = 0; j < 5; ++j) {
+      const int64_t i = idx[j] < 0 ? idx[j] + 4 : idx[j];
+      CHECK(got[d * 5 + j] == (i == d ? 7.f : -2.f));
+    }
+  const std::vector<int64_t> huge{int64_t{1} << 40};
+  n.inputs[1] = constInput(huge);
+  CHECK_THAT(lower(n).status().message(),
+             Catch::Contains("'h'") && Catch::Contains("out of range"));
+}
