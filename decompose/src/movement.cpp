@@ -95,10 +95,18 @@ Result<Shape> viewShape(const Node& n, const Shape& in) {
   if (n.numOutputs != 1 && !(n.opType == "Dropout" && n.numOutputs == 2))
     return unsupported(n.label() + ": extra outputs");
   if (n.opType == "Dropout" && n.hasInput(2)) {
-    // training_mode: only a constant false keeps Dropout the identity.
+    // training_mode: Dropout is the identity when it is false, or when it is true with a ratio
+    // of 0 (nothing dropped, nothing scaled: 1 / (1 - 0)); other training drops at random.
     TESSEL_ASSIGN_OR_RETURN(std::vector<double> training, n.constFloats(2, "training_mode"));
-    if (training.size() != 1 || training[0] != 0.0)
-      return unsupported(n.label() + ": training mode");
+    if (training.size() != 1) return n.error("training_mode must hold one value");
+    double ratio = 0.5;
+    if (training[0] != 0.0 && n.hasInput(1)) {
+      TESSEL_ASSIGN_OR_RETURN(std::vector<double> r, n.constFloats(1, "ratio"));
+      if (r.size() != 1) return n.error("ratio must hold one value");
+      ratio = r[0];
+    }
+    if (training[0] != 0.0 && ratio != 0.0)
+      return unsupported(n.label() + ": training mode with a ratio above 0 (random)");
   }
   return in; // Identity, Dropout at inference
 }
@@ -436,6 +444,90 @@ Status lowerGatherElements(LoweringBuilder& b) {
   GatherParams g{product(sliced, 0, axis), sliced[axis], product(sliced, axis + 1, sliced.size())};
   g.elements = true;
   b.emit(g, {data, b.input(1)}, out);
+  return Status::ok();
+}
+
+// GatherND: each index tuple (the indices' last dim, k values) names a slice of the data after
+// its batch dims. The tuple becomes one row number of the data viewed as [rows, rest] (batch
+// number times the rows a batch holds, plus the tuple's components times their strides, each
+// component negative-from-the-end); one gather picks the rows. A tuple with a component out of
+// range becomes a row number out of range, so the gather fails the run on it.
+Status lowerGatherND(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1));
+  if (idx.dtype != DType::I64) return n.error("indices must be i64");
+  TESSEL_ASSIGN_OR_RETURN(int64_t batchDims, n.intAttr("batch_dims", 0));
+  const int64_t r = x.rank(), q = idx.rank();
+  if (q < 1 || batchDims < 0 || batchDims >= std::min(r, q))
+    return n.error("batch_dims " + std::to_string(batchDims) + " does not fit data rank " +
+                   std::to_string(r) + " and indices rank " + std::to_string(q));
+  const int64_t k = idx.shape[q - 1];
+  if (k < 1 || batchDims + k > r)
+    return n.error("index tuples of " + std::to_string(k) + " values do not fit the data's " +
+                   std::to_string(r - batchDims) + " dims after the batch dims");
+  for (int64_t d = 0; d < batchDims; ++d)
+    if (x.shape[d] != idx.shape[d]) return n.error("batch dims of data and indices differ");
+  Shape outShape(idx.shape.begin(), idx.shape.end() - 1);
+  outShape.insert(outShape.end(), x.shape.begin() + batchDims + k, x.shape.end());
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  const int64_t batches = product(x.shape, 0, batchDims);
+  const int64_t perBatch = product(x.shape, batchDims, batchDims + k); // rows a batch holds
+  const int64_t rest = product(x.shape, batchDims + k, r);
+  const int64_t tuples = product(idx.shape, 0, q - 1),
+                perBatchTuples = tuples / std::max<int64_t>(batches, 1);
+  const TensorDesc column{DType::I64, {tuples}};
+  const TensorDesc flags{DType::Bool, {tuples}};
+  int32_t row = -1, valid = -1;
+  int64_t stride = perBatch;
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t dim = x.shape[batchDims + j];
+    stride /= std::max<int64_t>(dim, 1);
+    RasterParams pick; // component j of every tuple
+    if (tuples > 0)
+      pick.regions.push_back(Region{0, {j, {0, k, 1}}, {0, {0, 1, 1}}, {1, tuples, 1}});
+    const int32_t c = b.temp(column);
+    b.emit(pick, {b.input(1)}, c);
+    const int32_t negative = b.temp(flags);
+    b.binary(BinaryKind::Less, c, b.scalar(DType::I64, 0), negative);
+    const int32_t raised = b.binaryTemp(BinaryKind::Add, c, b.scalar(DType::I64, double(dim)));
+    const int32_t norm = b.temp(column);
+    b.select(negative, raised, c, norm);
+    const int32_t low = b.temp(flags), high = b.temp(flags), inside = b.temp(flags);
+    b.binary(BinaryKind::GreaterOrEqual, norm, b.scalar(DType::I64, 0), low);
+    b.binary(BinaryKind::Less, norm, b.scalar(DType::I64, double(dim)), high);
+    b.binary(BinaryKind::And, low, high, inside);
+    if (valid < 0) {
+      valid = inside;
+    } else {
+      const int32_t both = b.temp(flags);
+      b.binary(BinaryKind::And, valid, inside, both);
+      valid = both;
+    }
+    const int32_t scaled =
+        b.binaryTemp(BinaryKind::Mul, norm, b.scalar(DType::I64, double(stride)));
+    if (row < 0) {
+      row = scaled;
+    } else {
+      const int32_t sum = b.temp(column);
+      b.binary(BinaryKind::Add, row, scaled, sum);
+      row = sum;
+    }
+  }
+  if (batches > 1) { // each batch's rows follow the previous batch's
+    std::vector<int64_t> base(static_cast<size_t>(tuples));
+    for (int64_t t = 0; t < tuples; ++t)
+      base[t] = t / std::max<int64_t>(perBatchTuples, 1) * perBatch;
+    const int32_t offset = b.constant(column, base.data());
+    const int32_t sum = b.temp(column);
+    b.binary(BinaryKind::Add, row, offset, sum);
+    row = sum;
+  }
+  const int64_t rows = batches * perBatch;
+  const int32_t checked = b.temp(column);
+  b.select(valid, row, b.scalar(DType::I64, double(rows)), checked); // rows: out of range
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  b.emit(GatherParams{1, rows, rest}, {b.input(0), checked}, out);
   return Status::ok();
 }
 
@@ -795,7 +887,11 @@ Status lowerResize(LoweringBuilder& b) {
     for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(outShape.size()); ++i)
       scales.push_back(x.shape[i] ? double(outShape[i]) / x.shape[i] : 1.0);
   } else {
-    TESSEL_ASSIGN_OR_RETURN(scales, n.constFloats(scalesAt, "scales"));
+    if (n.opType == "Upsample" && n.hasAttr("scales")) { // Upsample-7: an attribute
+      TESSEL_ASSIGN_OR_RETURN(scales, n.floatsAttr("scales"));
+    } else {
+      TESSEL_ASSIGN_OR_RETURN(scales, n.constFloats(scalesAt, "scales"));
+    }
     for (double s : scales)
       if (!(s > 0 && s <= 1e6)) return n.error("scale " + std::to_string(s) + " out of range");
     for (int64_t i = 0; i < x.rank() && i < static_cast<int64_t>(scales.size()); ++i)

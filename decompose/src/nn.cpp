@@ -273,11 +273,39 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// A 1-D window node's attributes as the 2-D window over [1, L] they describe: kernel, strides
+// and dilations gain a leading 1, pads a leading 0 on each side.
+Result<Node> asTwoD(const Node& n) {
+  Node two = n;
+  for (const char* key : {"kernel_shape", "strides", "dilations"})
+    if (n.hasAttr(key)) {
+      TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v, n.intsAttr(key, {}));
+      if (v.size() != 1) return n.error(std::string("'") + key + "' must have 1 value for 1-D");
+      two.attrs[key] = std::vector<int64_t>{1, v[0]};
+    }
+  if (n.hasAttr("pads")) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v, n.intsAttr("pads", {}));
+    if (v.size() != 2) return n.error("'pads' must have 2 values for 1-D");
+    two.attrs["pads"] = std::vector<int64_t>{0, v[0], 0, v[1]};
+  }
+  return two;
+}
+
 Status lowerPool(LoweringBuilder& b) {
-  const Node& n = b.node();
-  if (!n.hasInput(0)) return n.error("missing input");
-  if (n.numOutputs != 1) return unsupported(n.label() + ": the indices output");
-  const TensorDesc& x = b.desc(b.input(0));
+  const Node& original = b.node();
+  if (!original.hasInput(0)) return original.error("missing input");
+  if (original.numOutputs != 1) return unsupported(original.label() + ": the indices output");
+  TensorDesc x = b.desc(b.input(0));
+  // 1-D pooling is 2-D pooling over [N, C, 1, L].
+  const bool oneD = x.rank() == 3;
+  Node n = original;
+  int32_t input = b.input(0);
+  if (oneD) {
+    TESSEL_ASSIGN_OR_RETURN(n, asTwoD(original));
+    x.shape.insert(x.shape.begin() + 2, 1);
+    input = b.temp(x);
+    b.view(b.input(0), input);
+  }
   TESSEL_RETURN_IF_ERROR(require4d(n, x));
   if (!n.hasAttr("kernel_shape")) return n.error("missing 'kernel_shape'");
   TESSEL_ASSIGN_OR_RETURN(auto kernel, pair(n, "kernel_shape", {1, 1}));
@@ -292,8 +320,14 @@ Status lowerPool(LoweringBuilder& b) {
   p.pads = w.pads;
   TESSEL_ASSIGN_OR_RETURN(int64_t cip, n.intAttr("count_include_pad", 0));
   p.countIncludePad = cip != 0;
-  b.emit(p, {b.input(0)},
-         b.setOutput(0, {DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}}));
+  const TensorDesc y{DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}};
+  if (!oneD) {
+    b.emit(p, {input}, b.setOutput(0, y));
+    return Status::ok();
+  }
+  const int32_t pooled = b.temp(y);
+  b.emit(p, {input}, pooled);
+  b.view(pooled, b.setOutput(0, {DType::F32, {y.shape[0], y.shape[1], y.shape[3]}}));
   return Status::ok();
 }
 

@@ -295,6 +295,69 @@ Status lowerLayerNorm(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// MeanVarianceNormalization: (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default
+// 0, 2, 3), as ONNX's function body computes it; means over several axes as in ReduceMean.
+Status lowerMeanVarianceNormalization(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> axes, n.intsAttr("axes", {0, 2, 3}));
+  std::vector<bool> reduced(x.rank(), false);
+  for (int64_t a : axes) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t ax, normalizeAxis(n, a, x.rank()));
+    reduced[ax] = true;
+  }
+  Shape kept = x.shape;
+  for (int64_t i = 0; i < x.rank(); ++i)
+    if (reduced[i]) kept[i] = 1;
+  const TensorDesc part{DType::F32, kept};
+  const int32_t mean = b.temp(part), meanSquare = b.temp(part);
+  reduceRuns(b, ReduceKind::Mean, b.input(0), reduced, mean);
+  reduceRuns(b, ReduceKind::Mean, b.binaryTemp(BinaryKind::Mul, b.input(0), b.input(0)), reduced,
+             meanSquare);
+  const int32_t variance =
+      b.binaryTemp(BinaryKind::Sub, meanSquare, b.binaryTemp(BinaryKind::Mul, mean, mean));
+  const int32_t deviation = b.temp(part);
+  b.unary(UnaryKind::Sqrt, variance, deviation);
+  const int32_t centered = b.binaryTemp(BinaryKind::Sub, b.input(0), mean);
+  b.binary(BinaryKind::Div, centered,
+           b.binaryTemp(BinaryKind::Add, deviation, b.scalar(DType::F32, 1e-9)), b.setOutput(0, x));
+  return Status::ok();
+}
+
+// LRN: x / (bias + alpha / size * (sum of x^2 over the size channels around each))^beta; the
+// channel window is an average pool (counting pads) over [N, 1, C, H * W], times size.
+Status lowerLRN(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32 || x.rank() < 3)
+    return unsupported(n.label() + ": only f32 inputs of rank 3 or more");
+  TESSEL_ASSIGN_OR_RETURN(double alpha, n.floatAttr("alpha", 1e-4));
+  TESSEL_ASSIGN_OR_RETURN(double beta, n.floatAttr("beta", 0.75));
+  TESSEL_ASSIGN_OR_RETURN(double bias, n.floatAttr("bias", 1.0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t size, n.intAttr("size", 0));
+  if (size < 1 || size > (int64_t{1} << 20)) return n.error("size must be in [1, 2^20]");
+  const int64_t batch = x.shape[0], channels = x.shape[1], plane = product(x.shape, 2, x.rank());
+  const TensorDesc stacked{DType::F32, {batch, 1, channels, plane}};
+  const int32_t square = b.temp(stacked);
+  b.view(b.binaryTemp(BinaryKind::Mul, b.input(0), b.input(0)), square);
+  PoolParams window;
+  window.kind = PoolKind::Avg;
+  window.kernel = {size, 1};
+  window.pads = {(size - 1) / 2, 0, size / 2, 0}; // floor((size-1)/2) before, ceil after
+  window.countIncludePad = true;                  // the average is the sum over size
+  const int32_t average = b.temp(stacked);
+  b.emit(window, {square}, average);
+  const int32_t scaled = b.binaryTemp(BinaryKind::Mul, average, b.scalar(DType::F32, alpha));
+  const int32_t base = b.binaryTemp(BinaryKind::Add, scaled, b.scalar(DType::F32, bias));
+  const int32_t denominator = b.temp(x);
+  b.view(b.binaryTemp(BinaryKind::Pow, base, b.scalar(DType::F32, beta)), denominator);
+  b.binary(BinaryKind::Div, b.input(0), denominator, b.setOutput(0, x));
+  return Status::ok();
+}
+
 // CumSum by doubling (Hillis-Steele): along the axis, viewed as [outer, L, inner], each step adds
 // the running sums shifted by 1, 2, 4, ... positions (a raster with zero fill), so L positions
 // take ceil(log2 L) steps of two primitives; exclusive sums shift once more, reverse sums run on

@@ -875,3 +875,28 @@ TEST_CASE("onehot: negative indices count from the end, out-of-range ones are al
   CHECK_THAT(lower(n).status().message(),
              Catch::Contains("'h'") && Catch::Contains("out of range"));
 }
+
+TEST_CASE("gathernd: tuples become row numbers; a component out of range fails the run") {
+  // data [2, 3, 4], indices [2, 1, 2] with batch_dims 1: per batch, one (row, column) tuple.
+  Node n;
+  n.opType = "GatherND";
+  n.name = "g";
+  n.inputs = {tensorInput(DType::F32, {2, 3, 4}), tensorInput(DType::I64, {2, 1, 2})};
+  n.attrs["batch_dims"] = int64_t{1};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->outputDescs()[0].shape == Shape{2, 1});
+  const auto data = randomFloats(24, 41);
+  const std::vector<int64_t> idx{2, -1, 0, 1}; // batch 0: (2, 3); batch 1: (0, 1)
+  auto outs = frontend::evaluateLowering(*low, {data.data(), idx.data()});
+  REQUIRE(outs.isOk());
+  std::vector<float> got(2);
+  std::memcpy(got.data(), (*outs)[0]->data(), 8);
+  CHECK(got[0] == data[0 * 12 + 2 * 4 + 3]);
+  CHECK(got[1] == data[1 * 12 + 0 * 4 + 1]);
+  // Column 4 is out of range although row * 4 + 4 would land inside the batch: refused.
+  const std::vector<int64_t> bad{0, 4, 0, 0};
+  auto refused = frontend::evaluateLowering(*low, {data.data(), bad.data()});
+  REQUIRE_FALSE(refused.isOk());
+  CHECK_THAT(refused.status().message(), Catch::Contains("out of range"));
+}
