@@ -29,6 +29,7 @@ Status runPool(const PoolParams& p, Inputs in, const TensorView& out);
 Status runElementwise(const ElementwiseParams& p, Inputs in, const TensorView& out);
 Status runGather(const GatherParams& p, Inputs in, const TensorView& out);
 Status runSelect(const SelectParams& p, Inputs in, const TensorView& out);
+Status runTopK(const TopKParams& p, Inputs in, const TensorView& out);
 
 // Scalar semantics of the elementwise kinds (core/unary.def, binary.def), for every kernel here.
 float unaryValue(UnaryKind k, float x, float alpha, float beta);

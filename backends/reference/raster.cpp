@@ -1,6 +1,9 @@
 #include "kernels.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <numeric>
 
 namespace tessel::reference {
 namespace {
@@ -76,6 +79,46 @@ Status runGather(const GatherParams& p, Inputs in, const TensorView& out) {
     for (int64_t o = 0; o < p.outer; ++o)
       std::memcpy(dst + static_cast<size_t>(o * count + j) * row,
                   src + static_cast<size_t>(o * p.extent + r) * row, row);
+  }
+  return Status::ok();
+}
+
+namespace {
+
+// Positions of row (o, :, i) ordered by value (largest or smallest first; NaN largest; ties by
+// position), the first k written.
+template <typename T> void topkOf(const TopKParams& p, const T* x, int64_t* out) {
+  std::vector<int64_t> order(static_cast<size_t>(p.extent));
+  const auto larger = [](T a, T b) { // a ranks above b among the largest
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(a)) return !std::isnan(b);
+      if (std::isnan(b)) return false;
+    }
+    return a > b;
+  };
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t i = 0; i < p.inner; ++i) {
+      const T* row = x + o * p.extent * p.inner + i;
+      std::iota(order.begin(), order.end(), int64_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+        const T va = row[a * p.inner], vb = row[b * p.inner];
+        return p.largest ? larger(va, vb) : larger(vb, va);
+      });
+      for (int64_t j = 0; j < p.k; ++j)
+        out[(o * p.k + j) * p.inner + i] = order[j];
+    }
+}
+
+} // namespace
+
+Status runTopK(const TopKParams& p, Inputs in, const TensorView& out) {
+  auto* y = static_cast<int64_t*>(out.data);
+  switch (in[0].desc->dtype) {
+  case DType::F32: topkOf(p, static_cast<const float*>(in[0].data), y); break;
+  case DType::F64: topkOf(p, static_cast<const double*>(in[0].data), y); break;
+  case DType::I32: topkOf(p, static_cast<const int32_t*>(in[0].data), y); break;
+  case DType::I64: topkOf(p, static_cast<const int64_t*>(in[0].data), y); break;
+  default: return unsupported("topk on " + std::string(dtypeName(in[0].desc->dtype)));
   }
   return Status::ok();
 }

@@ -30,6 +30,7 @@ public:
     case PrimitiveKind::View:
     case PrimitiveKind::Gather:
     case PrimitiveKind::Select: return true; // bytes of any dtype
+    case PrimitiveKind::TopK: return true;   // the dtypes validation allows
     case PrimitiveKind::Unary: {
       const UnaryKind k = p.as<UnaryParams>().kind;
       return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
@@ -88,6 +89,7 @@ public:
             return reference::runElementwise(p, ins, out);
           if constexpr (std::is_same_v<P, GatherParams>) return reference::runGather(p, ins, out);
           if constexpr (std::is_same_v<P, SelectParams>) return reference::runSelect(p, ins, out);
+          if constexpr (std::is_same_v<P, TopKParams>) return reference::runTopK(p, ins, out);
           if constexpr (std::is_same_v<P, ViewParams>) return Status::ok();
           return internalError("unknown primitive");
         },

@@ -263,6 +263,22 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
     if (g.extent == 0 && picked != 0) return corrupt("gather picks from an empty axis");
     return Status::ok();
   }
+  case PrimitiveKind::TopK: {
+    const auto& t = p.as<TopKParams>();
+    int64_t all = 0, picked = 0;
+    if (t.outer < 0 || t.extent < 0 || t.inner < 0 || t.k < 0 || t.k > t.extent ||
+        !checkedProduct({t.outer, t.extent, t.inner}, &all) ||
+        !checkedProduct({t.outer, t.k, t.inner}, &picked) || all != in[0]->numel() ||
+        picked != out.numel())
+      return corrupt("topk dims do not match its tensors (k at most the extent)");
+    const DType d = in[0]->dtype;
+    if (d != DType::F32 && d != DType::F64 && d != DType::I32 && d != DType::I64)
+      return corrupt("topk input is " + std::string(dtypeName(d)));
+    if (out.dtype != DType::I64) return corrupt("topk gives i64 positions");
+    if (in[0]->layout != Layout::Plain || out.layout != Layout::Plain)
+      return corrupt("topk tensors must be plain");
+    return Status::ok();
+  }
   case PrimitiveKind::Select: {
     const auto& sel = p.as<SelectParams>();
     const size_t rank = out.shape.size();
@@ -394,6 +410,7 @@ double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
   case PrimitiveKind::View:
   case PrimitiveKind::Gather:
   case PrimitiveKind::Select: return 0.0;
+  case PrimitiveKind::TopK: return static_cast<double>(t[p.inputs[0]].numel());
   case PrimitiveKind::Reduce:
   case PrimitiveKind::Pool: return static_cast<double>(t[p.inputs[0]].numel());
   default: return out + post;

@@ -531,6 +531,46 @@ Status lowerGatherND(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// Range: start, start + delta, ... up to limit (exclusive), as a table the rule writes: its
+// values are known when the plan is made (constants, or graph inputs' values at run time). At
+// most 2^20 elements: the table lies in the artifact or the plan.
+Status lowerRange(LoweringBuilder& b) {
+  const Node& n = b.node();
+  for (size_t i = 0; i < 3; ++i)
+    if (!n.hasInput(i)) return n.error("expects start, limit and delta");
+  const DType dt = b.desc(b.input(0)).dtype;
+  if (dt != DType::F32 && dt != DType::F64 && dt != DType::I32 && dt != DType::I64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(dt)));
+  double v[3];
+  const char* names[3] = {"start", "limit", "delta"};
+  for (size_t i = 0; i < 3; ++i) {
+    if (b.desc(b.input(i)).dtype != dt) return n.error("inputs have different element types");
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> x, n.constFloats(i, names[i]));
+    if (x.size() != 1) return n.error(std::string(names[i]) + " must hold one value");
+    v[i] = x[0];
+  }
+  if (v[2] == 0 || !std::isfinite(v[0]) || !std::isfinite(v[1]) || !std::isfinite(v[2]))
+    return n.error("start, limit and delta must be finite and delta non-zero");
+  const double count = std::max(std::ceil((v[1] - v[0]) / v[2]), 0.0);
+  constexpr int64_t kMaxRange = int64_t{1} << 20;
+  if (count > double(kMaxRange))
+    return n.error("range of " + std::to_string(count) + " elements (at most 2^20)");
+  const auto len = static_cast<int64_t>(count);
+  const TensorDesc out{dt, {len}};
+  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
+  for (int64_t i = 0; i < len; ++i) {
+    const double x = v[0] + double(i) * v[2];
+    switch (dt) {
+    case DType::F32: reinterpret_cast<float*>(bytes.data())[i] = static_cast<float>(x); break;
+    case DType::F64: reinterpret_cast<double*>(bytes.data())[i] = x; break;
+    case DType::I32: reinterpret_cast<int32_t*>(bytes.data())[i] = static_cast<int32_t>(x); break;
+    default: reinterpret_cast<int64_t*>(bytes.data())[i] = static_cast<int64_t>(x); break;
+    }
+  }
+  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+  return Status::ok();
+}
+
 // OneHot: indices (any numeric type, cast to i64; negative ones count from the end) compared
 // with the positions 0..depth-1 along the new axis, then a select of the on or off value;
 // indices outside [-depth, depth) match nothing and give off everywhere, as ONNX says.

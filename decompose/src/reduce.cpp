@@ -358,6 +358,48 @@ Status lowerLRN(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// TopK: the topk primitive gives the positions (output 1), a gather in elements form picks the
+// values (output 0). K is a value (a graph input's at run time).
+Status lowerTopK(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("missing input");
+  const TensorDesc x = b.desc(b.input(0));
+  if (x.dtype != DType::F32 && x.dtype != DType::F64 && x.dtype != DType::I32 &&
+      x.dtype != DType::I64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
+  int64_t k = 0;
+  if (n.opset < 10) {
+    TESSEL_ASSIGN_OR_RETURN(k, n.intAttr("k", -1));
+  } else {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> kv, n.constInts(1, "K"));
+    if (kv.size() != 1) return n.error("K must hold one value");
+    k = kv[0];
+  }
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", -1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(int64_t largest, n.intAttr("largest", 1));
+  if (k < 0 || k > x.shape[axis])
+    return n.error("K " + std::to_string(k) + " out of range [0, " + std::to_string(x.shape[axis]) +
+                   "]");
+  if (n.numOutputs != 2) return n.error("TopK has 2 outputs");
+  const int64_t outer = product(x.shape, 0, axis), extent = x.shape[axis],
+                inner = product(x.shape, axis + 1, x.rank());
+  Shape outShape = x.shape;
+  outShape[axis] = k;
+  TopKParams t{outer, extent, inner, k, largest != 0};
+  const int32_t positions = b.temp({DType::I64, {outer, k, inner}});
+  b.emit(t, {b.input(0)}, positions);
+  b.view(positions, b.setOutput(1, {DType::I64, outShape}));
+  const int32_t x3 = b.temp({x.dtype, {outer, extent, inner}});
+  b.view(b.input(0), x3);
+  GatherParams values{outer, extent, inner};
+  values.elements = true;
+  const int32_t picked = b.temp({x.dtype, {outer, k, inner}});
+  b.emit(values, {x3, positions}, picked);
+  b.view(picked, b.setOutput(0, {x.dtype, outShape}));
+  return Status::ok();
+}
+
 // CumSum by doubling (Hillis-Steele): along the axis, viewed as [outer, L, inner], each step adds
 // the running sums shifted by 1, 2, 4, ... positions (a raster with zero fill), so L positions
 // take ceil(log2 L) steps of two primitives; exclusive sums shift once more, reverse sums run on

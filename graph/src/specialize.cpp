@@ -87,6 +87,10 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec,
       in.constant = it->second;
     }
   }
+  std::vector<int32_t> producer(g.values.size(), -1); // the source node writing each value
+  for (size_t i = 0; i < source.nodes.size(); ++i)
+    for (int32_t v : source.nodes[i].outputs)
+      if (v >= 0 && static_cast<size_t>(v) < producer.size()) producer[v] = static_cast<int32_t>(i);
   for (const Node& src : source.nodes) {
     Node n = src;
     n.node.inputs.clear();
@@ -103,12 +107,27 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec,
     }
     auto lowered = decompose::lower(n.node);
     if (!lowered.isOk()) {
-      // A value the rule needs that a graph input will hold at run time: name the input.
-      for (size_t i : n.node.missingValues)
-        if (i < n.inputs.size() && n.inputs[i] >= 0 && isInput[n.inputs[i]] && wantedInput) {
-          *wantedInput = g.values[n.inputs[i]].name;
-          break;
+      // A value the rule needs that a graph input will hold at run time, or that is computed
+      // from such inputs (a Range limit from a size input): name the first such input without
+      // a value; with it supplied, the values between fold.
+      for (size_t i : n.node.missingValues) {
+        if (i >= n.inputs.size() || n.inputs[i] < 0 || !wantedInput) continue;
+        std::vector<int32_t> stack{n.inputs[i]};
+        std::vector<bool> seen(g.values.size(), false);
+        while (!stack.empty() && wantedInput->empty()) {
+          const int32_t v = stack.back();
+          stack.pop_back();
+          if (v < 0 || seen[v] || g.values[v].constant) continue;
+          seen[v] = true;
+          if (isInput[v]) {
+            *wantedInput = g.values[v].name;
+          } else if (producer[v] >= 0) {
+            for (int32_t in : source.nodes[producer[v]].inputs)
+              stack.push_back(in);
+          }
         }
+        if (!wantedInput->empty()) break;
+      }
       return lowered.status();
     }
     const std::vector<TensorDesc> outs = lowered->outputDescs();

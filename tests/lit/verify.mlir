@@ -94,3 +94,11 @@ func.func @select_reach(%c: tensor<4xi1>, %x: tensor<3xf32>, %y: tensor<f32>) ->
   %0 = tessel.select %c, %x, %y {cond_strides = array<i64: 1>, lhs_strides = array<i64: 1>, rhs_strides = array<i64: 0>} : (tensor<4xi1>, tensor<3xf32>, tensor<f32>) -> tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @topk_k(%x: tensor<5xf32>) -> tensor<6xi64> {
+  // expected-error @+1 {{topk dims do not match its tensors (k at most the extent)}}
+  %0 = tessel.topk %x {outer = 1, extent = 5, inner = 1, k = 6, largest = true} : (tensor<5xf32>) -> tensor<6xi64>
+  return %0 : tensor<6xi64>
+}

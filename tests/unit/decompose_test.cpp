@@ -900,3 +900,74 @@ TEST_CASE("gathernd: tuples become row numbers; a component out of range fails t
   REQUIRE_FALSE(refused.isOk());
   CHECK_THAT(refused.status().message(), Catch::Contains("out of range"));
 }
+
+TEST_CASE("topk: positions by value, ties in order, NaN largest; values gathered from them") {
+  // x [2, 5, 2] along axis 1, k = 3: each (o, :, i) row ranked.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x{3, 1, 2, 2,  2, nan, -1, 7, 2, 0, // o = 0: rows i = 0, 1 interleaved
+                             5, 5, 4, -4, 5, 1,   9,  9, 0, 1};
+  for (int64_t largest : {1, 0}) {
+    INFO("largest " << largest);
+    Node n;
+    n.opType = "TopK";
+    n.name = "t";
+    n.opset = 11;
+    n.numOutputs = 2;
+    const std::vector<int64_t> k{3};
+    n.inputs = {tensorInput(DType::F32, {2, 5, 2}), constInput(k)};
+    n.attrs["axis"] = int64_t{1};
+    n.attrs["largest"] = largest;
+    auto low = lower(n);
+    REQUIRE(low.isOk());
+    auto outs = frontend::evaluateLowering(*low, {x.data(), k.data()});
+    REQUIRE(outs.isOk());
+    std::vector<float> values(12);
+    std::vector<int64_t> positions(12);
+    std::memcpy(values.data(), (*outs)[0]->data(), 48);
+    std::memcpy(positions.data(), (*outs)[1]->data(), 96);
+    for (int64_t o = 0; o < 2; ++o)
+      for (int64_t i = 0; i < 2; ++i) {
+        std::vector<int64_t> order{0, 1, 2, 3, 4};
+        const auto at = [&](int64_t e) { return x[(o * 5 + e) * 2 + i]; };
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+          const float va = at(a), vb = at(b);
+          const auto above = [](float p, float q) {
+            return std::isnan(p) ? !std::isnan(q) : (!std::isnan(q) && p > q);
+          };
+          return largest ? above(va, vb) : above(vb, va);
+        });
+        for (int64_t j = 0; j < 3; ++j) {
+          const size_t q = static_cast<size_t>((o * 3 + j) * 2 + i);
+          REQUIRE(positions[q] == order[j]);
+          const float want = at(order[j]);
+          REQUIRE((std::isnan(want) ? std::isnan(values[q]) : values[q] == want));
+        }
+      }
+  }
+}
+
+TEST_CASE("range writes start + i * delta below limit; a huge range is refused") {
+  Node n;
+  n.opType = "Range";
+  n.name = "r";
+  n.opset = 11;
+  const std::vector<int64_t> start{10}, limit{-3}, delta{-4};
+  n.inputs = {constInput(start), constInput(limit), constInput(delta)};
+  for (NodeInput& in : n.inputs)
+    in.desc.shape = {};
+  auto low = lower(n);
+  REQUIRE(low.isOk());
+  CHECK(low->outputDescs()[0].shape == Shape{4}); // 10, 6, 2, -2
+  auto outs = frontend::evaluateLowering(*low, {start.data(), limit.data(), delta.data()});
+  REQUIRE(outs.isOk());
+  std::vector<int64_t> got(4);
+  std::memcpy(got.data(), (*outs)[0]->data(), 32);
+  CHECK(got == std::vector<int64_t>{10, 6, 2, -2});
+  const std::vector<int64_t> far{int64_t{1} << 40};
+  n.inputs[1] = constInput(far);
+  n.inputs[1].desc.shape = {};
+  const std::vector<int64_t> up{1};
+  n.inputs[2] = constInput(up);
+  n.inputs[2].desc.shape = {};
+  CHECK_THAT(lower(n).status().message(), Catch::Contains("'r'") && Catch::Contains("2^20"));
+}

@@ -53,8 +53,9 @@ struct Specialization {
 
 // Infers every value's description and folds each node whose inputs are all known (shape
 // subgraphs) by running its decomposition, keeping the rest with their lowerings. Errors name the
-// node. A node that needs the value of a graph input not in spec.values fails with that input's
-// name in *wantedInput (when given), so a caller holding the value can supply it and retry.
+// node. A node that needs the value of a graph input not in spec.values, or a value computed
+// from such inputs, fails with (the first of) those inputs' names in *wantedInput (when given),
+// so a caller holding the values can supply them and retry.
 Result<Graph> specialize(const Graph& source, const Specialization& spec,
                          std::string* wantedInput = nullptr);
 

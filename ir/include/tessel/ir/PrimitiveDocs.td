@@ -75,4 +75,12 @@ def SelectDoc : PrimitiveDoc<"picks each element from one of two operands by a b
   `%y = tessel.select %c, %a, %b {cond_strides = array<i64: 1>, lhs_strides = array<i64: 1>, rhs_strides = array<i64: 0>} : (tensor<4xi1>, tensor<4xf32>, tensor<f32>) -> tensor<4xf32>`
 }]>;
 
+def TopKDoc : PrimitiveDoc<"the positions of the k largest or smallest elements along an axis", [{
+  Operand: x (f32, f64, i32 or i64), viewed as [outer, extent, inner]. result[o, j, i] (i64,
+  [outer, k, inner]) is the position of the j-th largest (without `largest`: smallest) element
+  of x[o, :, i]; equal elements keep their order; NaN is larger than any number. ONNX TopK's
+  indices; its values are a gather of them.
+  `%i = tessel.topk %x {outer = 1, extent = 5, inner = 1, k = 2, largest = true} : (tensor<5xf32>) -> tensor<2xi64>`
+}]>;
+
 #endif
