@@ -3,14 +3,21 @@
 namespace tessel {
 
 Result<int64_t> elementCount(const Shape& shape) {
+  // The product of the non-zero dims is bounded too: an empty tensor [0, 2^62, 2^62] holds no
+  // element, but its strides (denseStrides) would overflow.
   int64_t n = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) return invalidArgument("negative dimension in shape " + shapeToString(shape));
-    if (d != 0 && n > (int64_t{1} << 48) / d)
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (n > (int64_t{1} << 48) / d)
       return invalidArgument("shape " + shapeToString(shape) + " has too many elements");
     n *= d;
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Shape denseStrides(const Shape& shape) {

@@ -344,15 +344,16 @@ tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* 
   if (!s->runner) return fromStatus(s->session->setInput(i, data, size));
   if (i >= s->shapes.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
   const tessel::Shape& shape = s->shapes[i];
-  int64_t count = 1;
-  for (int64_t d : shape) {
+  for (int64_t d : shape)
     if (d < 0)
-      return make(TESSEL_INVALID_ARGUMENT, "input " + std::to_string(i) +
-                                               " has dims known only "
-                                               "at run time: call tessel_session_set_input_shape "
-                                               "first");
-    count *= d; // checked in set_input_shape
-  }
+      return make(
+          TESSEL_INVALID_ARGUMENT,
+          "input " + std::to_string(i) +
+              " has dims known only at run time: call tessel_session_set_input_shape first");
+  // Declared shapes come from the file: checked here as set ones are in set_input_shape.
+  auto elements = tessel::elementCount(shape);
+  if (!elements.isOk()) return fromStatus(elements.status());
+  const int64_t count = *elements;
   // The dtype is the declared one (the model's inputs), so the size follows from the shape.
   return guarded([&]() -> tessel_status {
     const tessel::DType dtype = s->inputDtypes[i];

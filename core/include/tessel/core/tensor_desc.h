@@ -13,7 +13,8 @@ namespace tessel {
 
 using Shape = std::vector<int64_t>;
 
-// Number of elements, or an error when a dim is negative or the product overflows.
+// Number of elements, or an error when a dim is negative or the product of the non-zero dims
+// passes 2^48 (so an empty tensor cannot carry dims whose strides overflow).
 Result<int64_t> elementCount(const Shape& shape);
 // Row-major strides (in elements) of a dense tensor of this shape.
 Shape denseStrides(const Shape& shape);
