@@ -278,6 +278,17 @@ private:
 
 namespace {
 
+// Calls f with a value of the unsigned type of `bytes` (1, 2, 4, else 8) bytes: kernels that
+// move elements of any dtype as words.
+template <typename F> void withWord(size_t bytes, F&& f) {
+  switch (bytes) {
+  case 1: f(uint8_t{}); break;
+  case 2: f(uint16_t{}); break;
+  case 4: f(uint32_t{}); break;
+  default: f(uint64_t{}); break;
+  }
+}
+
 // Gather: indices checked first (a bad one fails the run before anything is written), then the
 // rows (outer, index) split across the pool; 4- and 8-byte rows move as words, longer ones with
 // memcpy.
@@ -336,7 +347,7 @@ private:
     const int64_t tasks = std::clamp<int64_t>(count / 4096, 1, std::max(1, ctx.threads) * 4);
     parallelFor(ctx, tasks, [&](int64_t task, int) {
       const int64_t q0 = count * task / tasks, q1 = count * (task + 1) / tasks;
-      const auto copy = [&](auto word) {
+      withWord(elem, [&](auto word) {
         using T = decltype(word);
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t r = gatherIndexAt(idx, wide, q);
@@ -344,13 +355,7 @@ private:
           std::memcpy(dst + static_cast<size_t>(q) * sizeof(T),
                       src + static_cast<size_t>(at) * sizeof(T), sizeof(T));
         }
-      };
-      switch (elem) {
-      case 1: copy(uint8_t{}); break;
-      case 2: copy(uint16_t{}); break;
-      case 4: copy(uint32_t{}); break;
-      default: copy(uint64_t{}); break;
-      }
+      });
     });
     return Status::ok();
   }
@@ -378,7 +383,7 @@ public:
     const int64_t tasks = std::clamp<int64_t>(total / 8192, 1, std::max(1, ctx.threads) * 4);
     parallelFor(ctx, tasks, [&](int64_t task, int) {
       const int64_t r0 = rows * task / tasks, r1 = rows * (task + 1) / tasks;
-      const auto walk = [&](auto word) {
+      withWord(dtypeSize(out.desc->dtype), [&](auto word) {
         using T = decltype(word);
         const int64_t cs = rank ? p_.condStrides[rank - 1] : 0;
         const int64_t ls = rank ? p_.lhsStrides[rank - 1] : 0;
@@ -398,13 +403,7 @@ public:
             y[x] = cond[oc + x * cs] ? a : b;
           }
         }
-      };
-      switch (dtypeSize(out.desc->dtype)) {
-      case 1: walk(uint8_t{}); break;
-      case 2: walk(uint16_t{}); break;
-      case 4: walk(uint32_t{}); break;
-      default: walk(uint64_t{}); break;
-      }
+      });
     });
     return Status::ok();
   }

@@ -191,6 +191,26 @@ Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std
   return static_cast<int64_t>(std::clamp<double>(r, 0.0, static_cast<double>(in - 1)));
 }
 
+// Index tensor `index` (i64) with its negative values moved up by `extent` (counting from the
+// end, as ONNX's index operands do): a comparison, an add and a select.
+int32_t fromEnd(LoweringBuilder& b, int32_t index, int64_t extent) {
+  const Shape shape = b.shape(index);
+  const int32_t negative = b.temp({DType::Bool, shape});
+  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, 0), negative);
+  const int32_t raised = b.binaryTemp(BinaryKind::Add, index, b.scalar(DType::I64, double(extent)));
+  const int32_t normalized = b.temp({DType::I64, shape});
+  b.select(negative, raised, index, normalized);
+  return normalized;
+}
+
+// The conjunction of bool masks `all` (-1: none yet) and `mask`, broadcast.
+int32_t conjoin(LoweringBuilder& b, int32_t all, int32_t mask) {
+  if (all < 0) return mask;
+  const int32_t both = b.temp({DType::Bool, broadcastShapes(b.shape(all), b.shape(mask)).value()});
+  b.binary(BinaryKind::And, all, mask, both);
+  return both;
+}
+
 } // namespace
 
 Status lowerView(LoweringBuilder& b) {
@@ -488,22 +508,11 @@ Status lowerGatherND(LoweringBuilder& b) {
       pick.regions.push_back(Region{0, {j, {0, k, 1}}, {0, {0, 1, 1}}, {1, tuples, 1}});
     const int32_t c = b.temp(column);
     b.emit(pick, {b.input(1)}, c);
-    const int32_t negative = b.temp(flags);
-    b.binary(BinaryKind::Less, c, b.scalar(DType::I64, 0), negative);
-    const int32_t raised = b.binaryTemp(BinaryKind::Add, c, b.scalar(DType::I64, double(dim)));
-    const int32_t norm = b.temp(column);
-    b.select(negative, raised, c, norm);
-    const int32_t low = b.temp(flags), high = b.temp(flags), inside = b.temp(flags);
+    const int32_t norm = fromEnd(b, c, dim);
+    const int32_t low = b.temp(flags), high = b.temp(flags);
     b.binary(BinaryKind::GreaterOrEqual, norm, b.scalar(DType::I64, 0), low);
     b.binary(BinaryKind::Less, norm, b.scalar(DType::I64, double(dim)), high);
-    b.binary(BinaryKind::And, low, high, inside);
-    if (valid < 0) {
-      valid = inside;
-    } else {
-      const int32_t both = b.temp(flags);
-      b.binary(BinaryKind::And, valid, inside, both);
-      valid = both;
-    }
+    valid = conjoin(b, conjoin(b, valid, low), high);
     const int32_t scaled =
         b.binaryTemp(BinaryKind::Mul, norm, b.scalar(DType::I64, double(stride)));
     if (row < 0) {
@@ -602,11 +611,7 @@ Status lowerOneHot(LoweringBuilder& b) {
     index = b.temp({DType::I64, idx.shape});
     b.unary(UnaryKind::Cast, b.input(0), index);
   }
-  const int32_t negative = b.temp({DType::Bool, idx.shape});
-  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, 0), negative);
-  const int32_t raised = b.binaryTemp(BinaryKind::Add, index, b.scalar(DType::I64, double(depth)));
-  const int32_t normalized = b.temp({DType::I64, idx.shape});
-  b.select(negative, raised, index, normalized);
+  const int32_t normalized = fromEnd(b, index, depth);
   const int32_t column = b.temp({DType::I64, expanded}); // a 1 where the positions go
   b.view(normalized, column);
   std::vector<int64_t> iota(static_cast<size_t>(depth));
@@ -888,14 +893,7 @@ Status resizeByTaps(LoweringBuilder& b, const std::string& mode, const std::stri
     if (!axes[d].cropped) continue;
     Shape shape(rank, 1);
     shape[d] = outShape[d];
-    const int32_t mask = b.constant({DType::Bool, shape}, axes[d].inside.data());
-    if (inside < 0) {
-      inside = mask;
-      continue;
-    }
-    const int32_t both = b.temp({DType::Bool, broadcastShapes(b.shape(inside), shape).value()});
-    b.binary(BinaryKind::And, inside, mask, both);
-    inside = both;
+    inside = conjoin(b, inside, b.constant({DType::Bool, shape}, axes[d].inside.data()));
   }
   b.select(inside, result, b.scalar(DType::F32, extrapolation), out);
   return Status::ok();

@@ -45,8 +45,9 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
   // Specialize with the values found to matter so far; a rule that asks for another graph
   // input's value adds it and tries again (at most once per input).
   Graph specialized;
+  std::string sig;
   for (size_t attempt = 0;; ++attempt) {
-    const std::string sig = signature(inputs);
+    sig = signature(inputs);
     for (auto it = plans_.begin(); it != plans_.end(); ++it)
       if ((*it)->signature == sig) {
         plans_.splice(plans_.begin(), plans_, it); // most recently used first
@@ -76,7 +77,7 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
     std::sort(valueInputs_.begin(), valueInputs_.end());
   }
   auto plan = std::make_unique<Plan>();
-  plan->signature = signature(inputs);
+  plan->signature = std::move(sig); // the signature specialization succeeded with
   TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(specialized));
   TESSEL_ASSIGN_OR_RETURN(plan->session,
                           Session::create(plan->program, *registry_, options_.session));

@@ -676,99 +676,6 @@ TEST_CASE("cpu_x86 reductions and rasters agree with the reference") {
                          {randomFloats(40, seed), randomFloats(40, seed + 1)}, 0, 0.f);
 }
 
-TEST_CASE("cpu_x86 gather agrees with the reference (dtypes, index types, edges, bad indices)") {
-  uint32_t seed = 1800;
-  struct Case {
-    int64_t outer, extent, inner;
-    std::vector<int64_t> idx;
-  };
-  const std::vector<Case> cases = {
-      {1, 5, 3, {0, 4, -1, -5, 2}},                // negative indices, rows of 3
-      {3, 7, 1, {6, 6, 0, 3, -2, 1, 5}},           // rows of one element (the resize tables' case)
-      {2, 4, 2, {}},                               // no indices: an empty output
-      {0, 3, 4, {1, 2}},                           // an empty outer dim
-      {4, 3, 0, {2, 0}},                           // empty rows
-      {5, 2, 17, {1, 0, 1, 1, 0, 1, 0}},           // odd rows, memcpy path
-      {2, 1000, 1, std::vector<int64_t>(3000, 0)}, // many rows, split across threads
-  };
-  for (DType dtype : {DType::F32, DType::I64, DType::U8})
-    for (DType indexType : {DType::I64, DType::I32})
-      for (const Case& c : cases) {
-        std::vector<int64_t> idx = c.idx;
-        if (idx.size() == 3000)
-          for (size_t j = 0; j < idx.size(); ++j)
-            idx[j] = static_cast<int64_t>((j * 7919 + seed) % 2000) - 1000;
-        const size_t elem = dtypeSize(dtype);
-        const TensorDesc data{dtype, {c.outer, c.extent, c.inner}};
-        const TensorDesc indices{indexType, {static_cast<int64_t>(idx.size())}};
-        const TensorDesc out{dtype, {c.outer, static_cast<int64_t>(idx.size()), c.inner}};
-        std::vector<uint8_t> x(static_cast<size_t>(data.numel()) * elem);
-        for (size_t i = 0; i < x.size(); ++i)
-          x[i] = static_cast<uint8_t>((i * 131 + seed++) & 0xff);
-        std::vector<uint8_t> idxBytes(idx.size() * dtypeSize(indexType));
-        for (size_t j = 0; j < idx.size(); ++j) {
-          if (indexType == DType::I64)
-            std::memcpy(&idxBytes[j * 8], &idx[j], 8);
-          else {
-            const auto v = static_cast<int32_t>(idx[j]);
-            std::memcpy(&idxBytes[j * 4], &v, 4);
-          }
-        }
-        Primitive p;
-        p.params = GatherParams{c.outer, c.extent, c.inner};
-        p.inputs = {0, 1};
-        p.outputs = {2};
-        const std::vector<TensorDesc> descs{data, indices, out};
-        REQUIRE(validatePrimitive(p, descs).isOk());
-        const std::vector<const void*> in{x.data(), idxBytes.data()};
-        const size_t outBytes = static_cast<size_t>(out.numel()) * elem;
-        std::vector<uint8_t> want(outBytes + 1, 0xa5);
-        REQUIRE(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, want.data()).isOk());
-        // The plain reading, checked here too: the reference is the oracle.
-        for (int64_t o = 0; o < c.outer; ++o)
-          for (size_t j = 0; j < idx.size(); ++j) {
-            const int64_t r = idx[j] < 0 ? idx[j] + c.extent : idx[j];
-            REQUIRE(std::memcmp(&want[(o * idx.size() + j) * c.inner * elem],
-                                &x[(o * c.extent + r) * c.inner * elem], c.inner * elem) == 0);
-          }
-        CHECK(want.back() == 0xa5);
-        for (auto& f : families())
-          for (int threads : {1, 3}) {
-            INFO(f->name << ", " << threads << " threads, " << out.toString() << ", indices "
-                         << indices.toString());
-            REQUIRE(f->backend->descriptor().supports(p, descs));
-            std::vector<uint8_t> got(outBytes + 1, 0x5a);
-            HostRunOptions o;
-            o.threads = threads;
-            REQUIRE(runPrimitiveOnHost(*f->backend, p, descs, in, got.data(), o).isOk());
-            CHECK(std::memcmp(got.data(), want.data(), outBytes) == 0);
-            CHECK(got.back() == 0x5a); // nothing past the output
-          }
-        // An index one past either end fails the run on every backend, naming the index.
-        if (!idx.empty() && c.extent > 0) {
-          for (int64_t bad : {c.extent, -c.extent - 1}) {
-            std::vector<uint8_t> badBytes = idxBytes;
-            const size_t at = idx.size() / 2;
-            if (indexType == DType::I64)
-              std::memcpy(&badBytes[at * 8], &bad, 8);
-            else {
-              const auto v = static_cast<int32_t>(bad);
-              std::memcpy(&badBytes[at * 4], &v, 4);
-            }
-            const std::vector<const void*> badIn{x.data(), badBytes.data()};
-            std::vector<uint8_t> sink(outBytes + 1);
-            Status s = runPrimitiveOnHost(backendNamed("reference"), p, descs, badIn, sink.data());
-            CHECK(s.code() == StatusCode::kInvalidArgument);
-            CHECK_THAT(s.message(), Catch::Contains("gather index " + std::to_string(bad)));
-            for (auto& f : families()) {
-              s = runPrimitiveOnHost(*f->backend, p, descs, badIn, sink.data());
-              CHECK(s.code() == StatusCode::kInvalidArgument);
-            }
-          }
-        }
-      }
-}
-
 namespace {
 
 // Bytes of `n` elements of dtype, patterned by seed (bool: 0 or 1).
@@ -805,7 +712,89 @@ std::vector<uint8_t> checkAgainstReference(const Primitive& p, const std::vector
   return want;
 }
 
+// Index values as the bytes of an i32 or i64 index tensor.
+std::vector<uint8_t> indexBytes(const std::vector<int64_t>& idx, DType type) {
+  const size_t width = dtypeSize(type);
+  std::vector<uint8_t> bytes(idx.size() * width);
+  for (size_t j = 0; j < idx.size(); ++j) {
+    const auto narrow = static_cast<int32_t>(idx[j]);
+    std::memcpy(&bytes[j * width], type == DType::I64 ? static_cast<const void*>(&idx[j]) : &narrow,
+                width);
+  }
+  return bytes;
+}
+
+// A gather whose index `at` (of x's index bytes) is replaced by `bad`, one past either end: the
+// run fails on the reference, naming the index, and on every family.
+void checkBadIndex(const Primitive& p, const std::vector<TensorDesc>& descs,
+                   const std::vector<uint8_t>& x, std::vector<uint8_t> idxBytes, size_t at,
+                   int64_t bad) {
+  const std::vector<uint8_t> one = indexBytes({bad}, descs[1].dtype);
+  std::memcpy(&idxBytes[at * one.size()], one.data(), one.size());
+  const std::vector<const void*> in{x.data(), idxBytes.data()};
+  std::vector<uint8_t> sink(descs[2].byteSize() + 1);
+  Status s = runPrimitiveOnHost(backendNamed("reference"), p, descs, in, sink.data());
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(s.message(), Catch::Contains("gather index " + std::to_string(bad)));
+  for (auto& f : families()) {
+    s = runPrimitiveOnHost(*f->backend, p, descs, in, sink.data());
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+  }
+}
+
 } // namespace
+
+TEST_CASE("cpu_x86 gather agrees with the reference (dtypes, index types, edges, bad indices)") {
+  uint32_t seed = 1800;
+  struct Case {
+    int64_t outer, extent, inner;
+    std::vector<int64_t> idx;
+  };
+  const std::vector<Case> cases = {
+      {1, 5, 3, {0, 4, -1, -5, 2}},                // negative indices, rows of 3
+      {3, 7, 1, {6, 6, 0, 3, -2, 1, 5}},           // rows of one element (the resize tables' case)
+      {2, 4, 2, {}},                               // no indices: an empty output
+      {0, 3, 4, {1, 2}},                           // an empty outer dim
+      {4, 3, 0, {2, 0}},                           // empty rows
+      {5, 2, 17, {1, 0, 1, 1, 0, 1, 0}},           // odd rows, memcpy path
+      {2, 1000, 1, std::vector<int64_t>(3000, 0)}, // many rows, split across threads
+  };
+  for (DType dtype : {DType::F32, DType::I64, DType::U8})
+    for (DType indexType : {DType::I64, DType::I32})
+      for (const Case& c : cases) {
+        std::vector<int64_t> idx = c.idx;
+        if (idx.size() == 3000)
+          for (size_t j = 0; j < idx.size(); ++j)
+            idx[j] = static_cast<int64_t>((j * 7919 + seed) % 2000) - 1000;
+        const size_t elem = dtypeSize(dtype);
+        const TensorDesc data{dtype, {c.outer, c.extent, c.inner}};
+        const TensorDesc indices{indexType, {static_cast<int64_t>(idx.size())}};
+        const TensorDesc out{dtype, {c.outer, static_cast<int64_t>(idx.size()), c.inner}};
+        std::vector<uint8_t> x(static_cast<size_t>(data.numel()) * elem);
+        for (size_t i = 0; i < x.size(); ++i)
+          x[i] = static_cast<uint8_t>((i * 131 + seed++) & 0xff);
+        const std::vector<uint8_t> idxBytes = indexBytes(idx, indexType);
+        Primitive p;
+        p.params = GatherParams{c.outer, c.extent, c.inner};
+        p.inputs = {0, 1};
+        p.outputs = {2};
+        const std::vector<TensorDesc> descs{data, indices, out};
+        INFO("indices " << indices.toString());
+        const std::vector<uint8_t> want =
+            checkAgainstReference(p, descs, {x.data(), idxBytes.data()});
+        // The plain reading, checked here too: the reference is the oracle.
+        for (int64_t o = 0; o < c.outer; ++o)
+          for (size_t j = 0; j < idx.size(); ++j) {
+            const int64_t r = idx[j] < 0 ? idx[j] + c.extent : idx[j];
+            REQUIRE(std::memcmp(&want[(o * idx.size() + j) * c.inner * elem],
+                                &x[(o * c.extent + r) * c.inner * elem], c.inner * elem) == 0);
+          }
+        // An index one past either end fails the run on every backend, naming the index.
+        if (!idx.empty() && c.extent > 0)
+          for (int64_t bad : {c.extent, -c.extent - 1})
+            checkBadIndex(p, descs, x, idxBytes, idx.size() / 2, bad);
+      }
+}
 
 TEST_CASE("cpu_x86 gather elements agrees with the reference (one index per output element)") {
   uint32_t seed = 2400;
@@ -824,15 +813,7 @@ TEST_CASE("cpu_x86 gather elements agrees with the reference (one index per outp
         std::vector<int64_t> idx(static_cast<size_t>(indices.numel()));
         for (size_t q = 0; q < idx.size(); ++q) // every value in [-extent, extent)
           idx[q] = static_cast<int64_t>((q * 7919 + seed) % (2 * c.extent)) - c.extent;
-        std::vector<uint8_t> idxBytes(idx.size() * dtypeSize(indexType));
-        for (size_t q = 0; q < idx.size(); ++q) {
-          if (indexType == DType::I64) {
-            std::memcpy(&idxBytes[q * 8], &idx[q], 8);
-          } else {
-            const auto v = static_cast<int32_t>(idx[q]);
-            std::memcpy(&idxBytes[q * 4], &v, 4);
-          }
-        }
+        const std::vector<uint8_t> idxBytes = indexBytes(idx, indexType);
         const std::vector<uint8_t> x = patternBytes(dtype, data.numel(), seed++);
         Primitive p;
         GatherParams g{c.outer, c.extent, c.inner};
@@ -856,23 +837,8 @@ TEST_CASE("cpu_x86 gather elements agrees with the reference (one index per outp
             }
         // An index one past either end, last in the tensor, fails every backend's run.
         if (!idx.empty())
-          for (int64_t bad : {c.extent, -c.extent - 1}) {
-            std::vector<uint8_t> badBytes = idxBytes;
-            const size_t at = idx.size() - 1, width = dtypeSize(indexType);
-            if (indexType == DType::I64) {
-              std::memcpy(&badBytes[at * width], &bad, 8);
-            } else {
-              const auto v = static_cast<int32_t>(bad);
-              std::memcpy(&badBytes[at * width], &v, 4);
-            }
-            std::vector<uint8_t> sink(out.byteSize() + 1);
-            const std::vector<const void*> in{x.data(), badBytes.data()};
-            CHECK(runPrimitiveOnHost(backendNamed("reference"), p, descs, in, sink.data()).code() ==
-                  StatusCode::kInvalidArgument);
-            for (auto& f : families())
-              CHECK(runPrimitiveOnHost(*f->backend, p, descs, in, sink.data()).code() ==
-                    StatusCode::kInvalidArgument);
-          }
+          for (int64_t bad : {c.extent, -c.extent - 1})
+            checkBadIndex(p, descs, x, idxBytes, idx.size() - 1, bad);
       }
   // The indices must be laid out as the output, a whole number of [outer, ., inner] rows.
   Primitive p;

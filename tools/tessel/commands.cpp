@@ -405,6 +405,33 @@ struct OutputView {
   const void* data = nullptr;
 };
 
+// The outputs of a session's last run.
+std::vector<OutputView> outputsOf(const Session& session) {
+  const Program& p = session.program();
+  std::vector<OutputView> outs;
+  for (size_t i = 0; i < p.outputs.size(); ++i) {
+    const ProgramTensor& t = p.tensors[p.outputs[i]];
+    outs.push_back({t.name, t.desc, session.outputData(i)});
+  }
+  return outs;
+}
+std::vector<OutputView> outputsOf(const graph::DynamicSession& session) {
+  std::vector<OutputView> outs;
+  for (size_t i = 0; i < session.outputCount(); ++i)
+    outs.push_back({session.output(i).name, session.outputDesc(i), session.outputData(i)});
+  return outs;
+}
+
+// A dynamic session on a loaded artifact that plans at run time (graph/).
+Result<std::unique_ptr<graph::DynamicSession>> openDynamic(const Program& loaded,
+                                                           const SessionOptions& options) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const graph::Graph> source, graph::artifactGraph(loaded));
+  if (!source) return internalError("the artifact plans at run time but carries no graph");
+  graph::DynamicOptions dyn;
+  dyn.session = options;
+  return graph::DynamicSession::create(source, dyn);
+}
+
 Status writeOutputs(const std::vector<OutputView>& outputs, const std::string& outDir) {
   if (!outDir.empty()) {
     std::error_code ec;
@@ -428,11 +455,8 @@ Status writeOutputs(const std::vector<OutputView>& outputs, const std::string& o
 // not given whose shapes are fully declared; each run specializes and plans (graph/).
 Status runDynamic(ModelCommand& c, const Program& loaded,
                   const std::map<std::string, HostTensor>& given) {
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const graph::Graph> source, graph::artifactGraph(loaded));
-  if (!source) return internalError("the artifact plans at run time but carries no graph");
-  graph::DynamicOptions dyn;
-  dyn.session = sessionOptions(c.args.get("--backend"), c.threads, c.load);
-  TESSEL_ASSIGN_OR_RETURN(auto session, graph::DynamicSession::create(source, dyn));
+  TESSEL_ASSIGN_OR_RETURN(auto session, openDynamic(loaded, sessionOptions(c.args.get("--backend"),
+                                                                           c.threads, c.load)));
   std::vector<HostTensor> filled;
   filled.reserve(session->inputCount());
   std::vector<graph::InputRef> refs;
@@ -466,11 +490,7 @@ Status runDynamic(ModelCommand& c, const Program& loaded,
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run(refs));
   const double ms = msSince(t0);
-  std::vector<OutputView> outs;
-  for (size_t i = 0; i < session->outputCount(); ++i)
-    outs.push_back(
-        {source->values[source->outputs[i]].name, session->outputDesc(i), session->outputData(i)});
-  TESSEL_RETURN_IF_ERROR(writeOutputs(outs, c.args.get("--output-dir")));
+  TESSEL_RETURN_IF_ERROR(writeOutputs(outputsOf(*session), c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, planned at run time, %d threads), %zu primitives\n", ms,
               session->session().threads(), session->session().program().primitives.size());
   return Status::ok();
@@ -489,12 +509,7 @@ Status runModel(ModelCommand& c) {
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session->run());
   const double ms = msSince(t0);
-  std::vector<OutputView> outs;
-  for (size_t i = 0; i < prog->outputs.size(); ++i) {
-    const ProgramTensor& t = prog->tensors[prog->outputs[i]];
-    outs.push_back({t.name, t.desc, session->outputData(i)});
-  }
-  TESSEL_RETURN_IF_ERROR(writeOutputs(outs, c.args.get("--output-dir")));
+  TESSEL_RETURN_IF_ERROR(writeOutputs(outputsOf(*session), c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, %d threads), arena %.2f MiB (%.2f MiB without reuse), "
               "%zu primitives (%d rasters aliased away, %d outputs written in place)\n",
               ms, session->threads(), session->arenaBytes() / 1048576.0,
@@ -518,12 +533,12 @@ struct CaseResult {
 };
 
 // Compares every output of a run with the expected tensors.
-Status compareOutputs(const std::vector<std::string>& names, const std::vector<TensorDesc>& descs,
-                      const std::vector<const void*>& data, const std::vector<HostTensor>& expected,
-                      double rtol, double atol, CaseResult* r) {
+Status compareOutputs(const std::vector<OutputView>& outputs,
+                      const std::vector<HostTensor>& expected, double rtol, double atol,
+                      CaseResult* r) {
   for (size_t i = 0; i < expected.size(); ++i) {
-    Comparison c = compareTensors(descs[i], data[i], expected[i], rtol, atol);
-    if (!c.ok) return invalidArgument("output '" + names[i] + "': " + c.why);
+    Comparison c = compareTensors(outputs[i].desc, outputs[i].data, expected[i], rtol, atol);
+    if (!c.ok) return invalidArgument("output '" + outputs[i].name + "': " + c.why);
     r->maxAbsErr = std::max(r->maxAbsErr, c.maxAbsErr);
     r->maxRelErr = std::max(r->maxRelErr, c.maxRelErr);
   }
@@ -536,11 +551,7 @@ Status compareOutputs(const std::vector<std::string>& names, const std::vector<T
 Result<CaseResult> runDynamicCase(const Program& loaded, const std::vector<HostTensor>& inputs,
                                   const std::vector<HostTensor>& expected,
                                   const SessionOptions& options, double rtol, double atol) {
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const graph::Graph> source, graph::artifactGraph(loaded));
-  if (!source) return internalError("the artifact plans at run time but carries no graph");
-  graph::DynamicOptions dyn;
-  dyn.session = options;
-  TESSEL_ASSIGN_OR_RETURN(auto session, graph::DynamicSession::create(source, dyn));
+  TESSEL_ASSIGN_OR_RETURN(auto session, openDynamic(loaded, options));
   if (inputs.size() != session->inputCount() || expected.size() != session->outputCount())
     return invalidArgument("test data has " + std::to_string(inputs.size()) + " inputs and " +
                            std::to_string(expected.size()) + " outputs, the model " +
@@ -554,15 +565,7 @@ Result<CaseResult> runDynamicCase(const Program& loaded, const std::vector<HostT
   CaseResult r;
   r.ms = msSince(t0);
   r.planAtRunTime = true;
-  std::vector<std::string> names;
-  std::vector<TensorDesc> descs;
-  std::vector<const void*> data;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    names.push_back(source->values[source->outputs[i]].name);
-    descs.push_back(session->outputDesc(i));
-    data.push_back(session->outputData(i));
-  }
-  TESSEL_RETURN_IF_ERROR(compareOutputs(names, descs, data, expected, rtol, atol, &r));
+  TESSEL_RETURN_IF_ERROR(compareOutputs(outputsOf(*session), expected, rtol, atol, &r));
   return r;
 }
 
@@ -595,16 +598,7 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
   TESSEL_RETURN_IF_ERROR(session->run());
   CaseResult r;
   r.ms = msSince(t0);
-  std::vector<std::string> names;
-  std::vector<TensorDesc> descs;
-  std::vector<const void*> data;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    const ProgramTensor& t = prog->tensors[prog->outputs[i]];
-    names.push_back(t.name);
-    descs.push_back(t.desc);
-    data.push_back(session->outputData(i));
-  }
-  TESSEL_RETURN_IF_ERROR(compareOutputs(names, descs, data, expected, rtol, atol, &r));
+  TESSEL_RETURN_IF_ERROR(compareOutputs(outputsOf(*session), expected, rtol, atol, &r));
   return r;
 }
 

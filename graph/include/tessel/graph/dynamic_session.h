@@ -36,6 +36,7 @@ public:
   size_t inputCount() const { return source_->inputs.size(); }
   const Value& input(size_t i) const { return source_->values[source_->inputs[i]]; }
   size_t outputCount() const { return source_->outputs.size(); }
+  const Value& output(size_t i) const { return source_->values[source_->outputs[i]]; }
 
   // Runs with one InputRef per graph input, in order: their dtypes must be the declared ones and
   // their shapes fit the declared dims (a symbolic dim takes any size).
