@@ -188,7 +188,8 @@ private:
       float* dst = apack + ((iy - band.iy0) * rowPanels_ + rp) * cin_ * t_.mr;
       const int64_t p0 = iy * g_.w + panels.begin(rp);
       if (xBlock_)
-        t_.packABlocked(x, g_.h * g_.w * xBlock_, p0, panels.rows(rp), 0, cin_, dst);
+        t_.packABlocked(x, g_.h * g_.w * xBlock_, PositionGrid::dense(g_.w), p0, panels.rows(rp), 0,
+                        cin_, dst);
       else
         t_.packA(x, 1, g_.h * g_.w, p0, panels.rows(rp), 0, cin_, dst);
     }

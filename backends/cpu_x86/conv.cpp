@@ -55,6 +55,18 @@ bool isPointwise(const Conv2dParams& p, const ConvShape& s) {
          p.dilation == I64x2{1, 1};
 }
 
+// A 1x1 convolution without padding, any stride (a residual block's downsample): its im2col^T
+// rows are input positions, so a blocked input packs like a pointwise one, through the grid of
+// the positions it reads.
+bool isOneByOne(const ConvShape& s, const Conv2dParams& p) {
+  return s.kh == 1 && s.kw == 1 && p.pads == I64x4{};
+}
+
+// Which input positions the rows of a 1x1 convolution's im2col^T read.
+PositionGrid oneByOneGrid(const Conv2dParams& p, const ConvShape& s) {
+  return {s.ow, p.stride[0] * s.w, p.stride[1]};
+}
+
 // The first operand of ep spread over the whole output (a residual), or null.
 const EpilogueOp* fullOperand(const Epilogue& ep) {
   for (int i = 0; i < ep.count; ++i)
@@ -141,7 +153,7 @@ bool transposedApplies(const ConvShape& s, bool constantWeights) {
 bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& s) {
   switch (v) {
   case ConvVariant::Gemm: return !s.xBlock && !s.yBlock;
-  case ConvVariant::GemmTransposed: return !s.xBlock || isPointwise(p, s);
+  case ConvVariant::GemmTransposed: return !s.xBlock || isOneByOne(s, p);
   default: return true;
   }
 }
@@ -183,7 +195,10 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
   // plain packing where many panels of output channels reuse it, far dearer than the plain
   // in-place reads where few do (32->16 at 112x112: +0.09 ms blocked).
   const double packBlocked = ceilDiv(s.o, t.nr) >= 4 ? 1.5 : 6.0;
-  const double packTransposed = pointwise ? (s.xBlock ? packBlocked : 0.25) : strided ? 64 : 24;
+  const double packTransposed = s.xBlock && isOneByOne(s, p) ? packBlocked
+                                : pointwise                  ? 0.25
+                                : strided                    ? 64
+                                                             : 24;
   VariantCost best;
   const auto consider = [&](ConvVariant v, double cost) {
     if (cost < best.cost) best = {v, cost};
@@ -206,9 +221,12 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
     const Panels panels = directPanels(t, s.oh * s.ow);
     const double positions = static_cast<double>(panels.count * panels.largest());
     const PaddedInput pi = paddedInput(p, s);
-    // No packing: the padded copy of the input, and the store of the result.
+    // No packing: the padded copy of the input, and the store of the result; each row read
+    // through its own offset (a load and an add per row and k step) runs ~12% slower than a
+    // packed panel (1x1 stride 2 on blocked tensors, 64 -> 128 at 56x56: 0.191 against 0.165 ms
+    // for the transposed GEMM that packs them, 256 -> 512 at 14x14: 0.160 against 0.145).
     consider(ConvVariant::Direct,
-             positions * lanes * static_cast<double>(s.k) +
+             1.12 * positions * lanes * static_cast<double>(s.k) +
                  (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.cStored() * pi.h * pi.w)) + store);
   }
   if (!winogradApplies(p, s, constantWeights)) return best;
@@ -597,9 +615,9 @@ private:
     const ConvGeometry geo = geometry(p_, s_, x);
     if (packTransposedA_)
       parallelFor(ctx, rPanels, [&](int64_t rp, int) {
-        if (pointwise_ && s_.xBlock)
-          t_.packABlocked(x, n * s_.xBlock, panels.begin(rp), panels.rows(rp), 0, s_.k,
-                          apack + rp * s_.k * t_.mr);
+        if (s_.xBlock) // 1x1 (variantTakesLayouts)
+          t_.packABlocked(x, s_.h * s_.w * s_.xBlock, oneByOneGrid(p_, s_), panels.begin(rp),
+                          panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
         else if (pointwise_)
           t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
         else

@@ -316,18 +316,27 @@ void packBConv(const ConvGeometry& g, int64_t k0, int64_t kc, int64_t n0, int co
   }
 }
 
-// One A panel (kc x MR) from a blocked input: rows = positions p0..p0+rows, columns k = channels
-// k0..k0+kc (k0 at a block boundary), block b at x + b * blockStride, position p at + p * W. Each
-// block's rows x W floats are transposed in registers.
+// One A panel (kc x MR) from a blocked input: rows = positions p0..p0+rows of grid, columns
+// k = channels k0..k0+kc (k0 at a block boundary), block b at x + b * blockStride, input
+// position q at + q * W. Each block's rows x W floats are transposed in registers.
 template <int MR>
-void packABlocked(const float* x, int64_t blockStride, int64_t p0, int rows, int64_t k0, int64_t kc,
-                  float* dst) {
+void packABlocked(const float* x, int64_t blockStride, const PositionGrid& grid, int64_t p0,
+                  int rows, int64_t k0, int64_t kc, float* dst) {
   static_assert(MR <= W, "a panel row is one vector");
+  int64_t at[MR]; // each row's offset in a block, found once for every block
+  int64_t oy = p0 / grid.cols, ox = p0 % grid.cols;
+  for (int r = 0; r < rows; ++r) {
+    at[r] = (oy * grid.rowStep + ox * grid.colStep) * W;
+    if (++ox == grid.cols) {
+      ox = 0;
+      ++oy;
+    }
+  }
   for (int64_t kb = 0; kb < kc; kb += W) {
-    const float* src = x + (k0 + kb) / W * blockStride + p0 * W;
+    const float* src = x + (k0 + kb) / W * blockStride;
     V v[W];
     for (int r = 0; r < W; ++r)
-      v[r] = r < rows ? I::load(src + r * W) : I::zero();
+      v[r] = r < rows ? I::load(src + at[r]) : I::zero();
     I::transpose(v); // v[c]: channel c of the positions
     const int64_t n = minI(W, kc - kb);
     float* d = dst + kb * MR;

@@ -86,6 +86,15 @@ struct GemmTile {
 };
 
 // Geometry of one convolution group's input plane stack, for implicit im2col packing.
+// Where position p of a panel's rows lies in a blocked input, counted in positions:
+// (p / cols) * rowStep + (p % cols) * colStep. Every position of the input: dense(width); the
+// positions a 1x1 convolution with stride (sh, sw) reads: cols = its output width, rowStep = sh
+// * the input's width, colStep = sw.
+struct PositionGrid {
+  int64_t cols = 1, rowStep = 1, colStep = 1;
+  static PositionGrid dense(int64_t width) { return {width, width, 1}; }
+};
+
 struct ConvGeometry {
   const float* x = nullptr; // [C, H, W] of this batch image and group
   int64_t h = 0, w = 0, kh = 0, kw = 0, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
@@ -204,10 +213,10 @@ struct KernelTable {
   // A panel (kc x mr, zero-padded), columns k0..k0+kc.
   void (*packA)(const float* src, int64_t rs, int64_t ks, int64_t m0, int rows, int64_t k0,
                 int64_t kc, float* dst) = nullptr;
-  // The same from a blocked input (block size W): rows = positions p0..p0+rows, columns =
-  // channels k0..k0+kc, k0 at a block boundary; block b at x + b * blockStride.
-  void (*packABlocked)(const float* x, int64_t blockStride, int64_t p0, int rows, int64_t k0,
-                       int64_t kc, float* dst) = nullptr;
+  // The same from a blocked input (block size W): rows = positions p0..p0+rows of grid,
+  // columns = channels k0..k0+kc, k0 at a block boundary; block b at x + b * blockStride.
+  void (*packABlocked)(const float* x, int64_t blockStride, const PositionGrid& grid, int64_t p0,
+                       int rows, int64_t k0, int64_t kc, float* dst) = nullptr;
   void (*window)(const WindowBlock& p) = nullptr;
   // Depthwise over a strip the caller filled as the window kernel fills its own ([input rows
   // from p.oy0 * sh - ph][p.strip.cols][W], padding included): output rows p.oy0..p.oy1;

@@ -402,6 +402,11 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
       {{{1, 24, 7, 9}, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
       {{{2, 300, 5, 3}, 20, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, clip}, 4},
       {{{1, 37, 5, 7}, 130, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
+      // 1x1 with strides (a downsample): the blocked input's positions packed through their
+      // grid, rows of a panel across output rows, odd sizes, unequal strides, batches
+      {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, residual}, 4},
+      {{{2, 40, 11, 14}, 33, 1, 1, 1, 3, 2, 1, {0, 0, 0, 0}, false, clip}, 4},
+      {{{1, 9, 8, 13}, 70, 1, 1, 1, 2, 3, 1, {0, 0, 0, 0}, true, {}}, 4},
       // direct: padded copy and in place, strided, 1x1 stride 2
       {{{1, 20, 11, 10}, 36, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
       {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, {}}, 6},
