@@ -203,8 +203,14 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
   const auto consider = [&](ConvVariant v, double cost) {
     if (cost < best.cost) best = {v, cost};
   };
+  // The GEMM's tiles store into the output's channel planes, a line in each of MR planes per
+  // tile, written from cold caches: ~5 per element, measured against the transposed form's
+  // staging on pointwise convolutions with few channels, where K is too short to hide it (32 ->
+  // 16 at 112x112: 0.330 against 0.254 ms; 8 -> 32 at 160x160: 0.954 against 0.579; 96 -> 16
+  // at 56x56: 0.209 against 0.184; 24 -> 144 at 56x56 still 0.379 against 0.456).
   if (variantTakesLayouts(ConvVariant::Gemm, p, s))
-    consider(ConvVariant::Gemm, rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack);
+    consider(ConvVariant::Gemm, rowsPadded * cols * static_cast<double>(s.k) + cols * s.k * pack +
+                                    5.0 * static_cast<double>(s.o) * outputs);
   const double lanes = static_cast<double>(ceilDiv(s.o, t.nr) * t.nr);
   if (transposedApplies(s, constantWeights) &&
       variantTakesLayouts(ConvVariant::GemmTransposed, p, s)) {
