@@ -8,29 +8,6 @@
 namespace tessel::x86 {
 namespace {
 
-// The fill value of a raster as `elem` bytes of the output dtype.
-void fillBytes(DType t, double v, uint8_t* out) {
-  switch (t) {
-  case DType::F32: {
-    const float f = static_cast<float>(v);
-    std::memcpy(out, &f, 4);
-    return;
-  }
-  case DType::F64: std::memcpy(out, &v, 8); return;
-  case DType::I64: {
-    const auto i = static_cast<int64_t>(v);
-    std::memcpy(out, &i, 8);
-    return;
-  }
-  case DType::I32: {
-    const auto i = static_cast<int32_t>(v);
-    std::memcpy(out, &i, 4);
-    return;
-  }
-  default: *out = static_cast<uint8_t>(v != 0); return;
-  }
-}
-
 // Whether two regions of one size and one destination stride set may write the same element,
 // decided exactly when the strides of the levels longer than 1 are positive and nest
 // (stride[0] >= size[1] * stride[1], stride[1] >= size[2] * stride[2]): then an offset difference
@@ -134,7 +111,7 @@ public:
         std::memset(dst, 0, static_cast<size_t>(n) * elem);
       } else {
         uint8_t v[8];
-        fillBytes(out.desc->dtype, *p_.fill, v);
+        storeDouble(out.desc->dtype, *p_.fill, v);
         for (int64_t i = 0; i < n; ++i)
           std::memcpy(dst + i * elem, v, elem);
       }

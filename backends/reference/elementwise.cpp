@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -52,56 +53,20 @@ float unaryValue(UnaryKind k, float x, float alpha, float beta) {
 
 namespace {
 
-// Float to integer saturates (NaN gives 0): out-of-range conversion is undefined in C++ and
-// unspecified in ONNX, and must not be undefined here.
-template <typename To, typename From> To castValue(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
-    if (std::isnan(v)) return To(0);
-    if (v <= static_cast<From>(std::numeric_limits<To>::lowest()))
-      return std::numeric_limits<To>::lowest();
-    if (v >= static_cast<From>(std::numeric_limits<To>::max()))
-      return std::numeric_limits<To>::max();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
-template <typename To, typename From> void convert(const void* src, void* dst, int64_t n) {
-  const From* s = static_cast<const From*>(src);
-  To* d = static_cast<To*>(dst);
-  for (int64_t i = 0; i < n; ++i)
-    d[i] = castValue<To>(s[i]);
-}
-
-template <typename To> Status castFrom(DType from, const void* src, void* dst, int64_t n) {
-  switch (from) {
-  case DType::F32: convert<To, float>(src, dst, n); return Status::ok();
-  case DType::F64: convert<To, double>(src, dst, n); return Status::ok();
-  case DType::I64: convert<To, int64_t>(src, dst, n); return Status::ok();
-  case DType::I32: convert<To, int32_t>(src, dst, n); return Status::ok();
-  case DType::I8: convert<To, int8_t>(src, dst, n); return Status::ok();
-  case DType::U8: convert<To, uint8_t>(src, dst, n); return Status::ok();
-  case DType::Bool: convert<To, bool>(src, dst, n); return Status::ok();
-  case DType::Undefined: break;
-  }
-  return internalError("cast from undefined dtype");
-}
-
+// Element by element through castElement (core/dtype.h), the conversions every caller shares:
+// float to integer saturates (NaN gives 0), integers wrap, anything to bool is "not zero".
 Status cast(DType from, DType to, const void* src, void* dst, int64_t n) {
-  switch (to) {
-  case DType::F32: return castFrom<float>(from, src, dst, n);
-  case DType::F64: return castFrom<double>(from, src, dst, n);
-  case DType::I64: return castFrom<int64_t>(from, src, dst, n);
-  case DType::I32: return castFrom<int32_t>(from, src, dst, n);
-  case DType::I8: return castFrom<int8_t>(from, src, dst, n);
-  case DType::U8: return castFrom<uint8_t>(from, src, dst, n);
-  case DType::Bool: return castFrom<bool>(from, src, dst, n);
-  case DType::Undefined: break;
+  const size_t fs = dtypeSize(from), ts = dtypeSize(to);
+  if (fs == 0 || ts == 0) return internalError("cast between undefined dtypes");
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  if (from == to) {
+    if (n > 0 && s != d) std::memmove(d, s, static_cast<size_t>(n) * fs);
+    return Status::ok();
   }
-  return internalError("cast to undefined dtype");
+  for (int64_t i = 0; i < n; ++i)
+    castElement(from, s + i * fs, to, d + i * ts);
+  return Status::ok();
 }
 
 // Integer arithmetic wraps (two's complement) like ONNX runtimes do in practice; signed
@@ -119,13 +84,20 @@ template <typename T> T binaryValue(BinaryKind k, T a, T b) {
     case BinaryKind::Max: return std::max(a, b);
     case BinaryKind::Min: return std::min(a, b);
     case BinaryKind::Pow:
-      return castValue<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+      return saturateFromDouble<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
     case BinaryKind::Mod:
     case BinaryKind::FMod: {
       if (b == 0) return T(0);
-      if (b == T(-1)) return T(0); // also min % -1, which overflows in C++
-      const T r = a % b;           // the dividend's sign
+      if (std::is_signed_v<T> && b == T(-1)) return T(0); // also min % -1, which overflows in C++
+      const T r = a % b;                                  // the dividend's sign
       return k == BinaryKind::Mod && r != 0 && ((r < 0) != (b < 0)) ? static_cast<T>(r + b) : r;
+    }
+    case BinaryKind::ShiftLeft:
+    case BinaryKind::ShiftRight: {
+      // Unsigned only (validateBinary); a shift by the width or more gives 0.
+      if (static_cast<U>(b) >= sizeof(T) * 8) return T(0);
+      const U x = static_cast<U>(a);
+      return static_cast<T>(k == BinaryKind::ShiftLeft ? static_cast<U>(x << b) : x >> b);
     }
     default: return a; // comparisons and logic: compareValue, logicValue
     }
@@ -262,6 +234,12 @@ Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
   case DType::F64: return binaryOf<double>(p, in, out);
   case DType::I64: return binaryOf<int64_t>(p, in, out);
   case DType::I32: return binaryOf<int32_t>(p, in, out);
+  case DType::I16: return binaryOf<int16_t>(p, in, out);
+  case DType::I8: return binaryOf<int8_t>(p, in, out);
+  case DType::U64: return binaryOf<uint64_t>(p, in, out);
+  case DType::U32: return binaryOf<uint32_t>(p, in, out);
+  case DType::U16: return binaryOf<uint16_t>(p, in, out);
+  case DType::U8: return binaryOf<uint8_t>(p, in, out);
   case DType::Bool:
     if (binaryIsComparison(p.kind) || binaryIsLogic(p.kind)) return binaryOf<bool>(p, in, out);
     break;

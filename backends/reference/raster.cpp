@@ -8,13 +8,6 @@
 namespace tessel::reference {
 namespace {
 
-template <typename T> void fillAll(void* dst, int64_t count, double value) {
-  T* d = static_cast<T*>(dst);
-  const T v = static_cast<T>(value);
-  for (int64_t i = 0; i < count; ++i)
-    d[i] = v;
-}
-
 template <typename T> void copyRegion(const Region& r, const void* src, void* dst) {
   if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) return;
   const T* s = static_cast<const T*>(src);
@@ -32,16 +25,11 @@ Status runRaster(const RasterParams& p, Inputs in, const TensorView& out) {
   const size_t elem = dtypeSize(out.desc->dtype);
   const int64_t count = out.desc->numel();
   if (p.fill) {
-    switch (out.desc->dtype) {
-    case DType::F32: fillAll<float>(out.data, count, *p.fill); break;
-    case DType::F64: fillAll<double>(out.data, count, *p.fill); break;
-    case DType::I64: fillAll<int64_t>(out.data, count, *p.fill); break;
-    case DType::I32: fillAll<int32_t>(out.data, count, *p.fill); break;
-    case DType::I8: fillAll<int8_t>(out.data, count, *p.fill); break;
-    case DType::U8: fillAll<uint8_t>(out.data, count, *p.fill); break;
-    case DType::Bool: fillAll<bool>(out.data, count, *p.fill); break;
-    case DType::Undefined: return internalError("raster fill of undefined dtype");
-    }
+    uint8_t value[8];
+    storeDouble(out.desc->dtype, *p.fill, value);
+    auto* d = static_cast<uint8_t*>(out.data);
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(d + i * elem, value, elem);
   }
   for (const Region& r : p.regions) {
     const void* src = in[r.source].data;

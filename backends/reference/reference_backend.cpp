@@ -40,11 +40,8 @@ public:
       const DType d = t[p.inputs[0]].dtype;
       return d == DType::F32 || d == DType::I32 || d == DType::I64;
     }
-    case PrimitiveKind::Binary: {
-      const DType d = t[p.inputs[0]].dtype;
-      return d == DType::F32 || d == DType::F64 || d == DType::I64 || d == DType::I32 ||
-             d == DType::Bool;
-    }
+    case PrimitiveKind::Binary: // every type but the half ones, computed in f32 (rules cast)
+      return !dtypeIsHalf(t[p.inputs[0]].dtype);
     default: return isFloatOnly(p, t);
     }
   }

@@ -71,6 +71,8 @@ Status validateBinary(const BinaryParams& b, const TensorDesc& l, const TensorDe
   if (l.dtype != r.dtype) return corrupt("binary operand dtypes differ");
   if (binaryIsLogic(b.kind) && (l.dtype != DType::Bool || out.dtype != DType::Bool))
     return corrupt("binary " + std::string(binaryName(b.kind)) + " needs bool tensors");
+  if (binaryIsShift(b.kind) && !dtypeIsUnsigned(l.dtype))
+    return corrupt("binary " + std::string(binaryName(b.kind)) + " needs unsigned integers");
   if (binaryIsComparison(b.kind) && out.dtype != DType::Bool)
     return corrupt("binary " + std::string(binaryName(b.kind)) + " gives a bool output");
   if (!binaryIsLogic(b.kind) && !binaryIsComparison(b.kind) &&

@@ -31,28 +31,9 @@ int32_t LoweringBuilder::constant(TensorDesc d, const void* bytes) {
 }
 
 int32_t LoweringBuilder::scalar(DType dtype, double value) {
-  switch (dtype) {
-  case DType::F32: {
-    float v = static_cast<float>(value);
-    return constant({dtype, {}}, &v);
-  }
-  case DType::F64: return constant({dtype, {}}, &value);
-  case DType::I32: {
-    auto v = static_cast<int32_t>(value);
-    return constant({dtype, {}}, &v);
-  }
-  case DType::I64: {
-    auto v = static_cast<int64_t>(value);
-    return constant({dtype, {}}, &v);
-  }
-  case DType::Bool: {
-    const uint8_t v = value != 0.0;
-    return constant({dtype, {}}, &v);
-  }
-  default: break;
-  }
-  float v = static_cast<float>(value);
-  return constant({DType::F32, {}}, &v);
+  uint8_t bytes[8];
+  storeDouble(dtype, value, bytes);
+  return constant({dtype, {}}, bytes);
 }
 
 void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, int32_t out) {
@@ -62,6 +43,15 @@ void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, 
   p.outputs = {out};
   p.origin = node_.name;
   lowering_.primitives.push_back(std::move(p));
+}
+
+int32_t LoweringBuilder::castTemp(int32_t in, DType to) {
+  TensorDesc d = desc(in);
+  if (d.dtype == to) return in;
+  d.dtype = to;
+  const int32_t out = temp(std::move(d));
+  unary(UnaryKind::Cast, in, out);
+  return out;
 }
 
 void LoweringBuilder::binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out) {

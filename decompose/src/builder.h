@@ -30,6 +30,8 @@ public:
   void unary(UnaryKind kind, int32_t in, int32_t out, float alpha = 0, float beta = 0) {
     emit(UnaryParams{kind, alpha, beta}, {in}, out);
   }
+  // `in` as dtype `to`: itself when it has that type, else a temp cast from it.
+  int32_t castTemp(int32_t in, DType to);
   // Numpy-broadcasting binary; `out` must have the broadcast shape.
   void binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out);
   // Binary where `rhs` (shape [C]) broadcasts along `axis` of lhs.

@@ -35,7 +35,23 @@ const UnaryAttrs kUnaryAttrs[] = {
 };
 
 bool isNumeric(DType t) {
-  return t == DType::F32 || t == DType::I32 || t == DType::I64;
+  return dtypeIsFloat(t) || dtypeIsInteger(t);
+}
+
+// The type arithmetic on t runs in: f32 for the half types (storage only, docs/design-notes.md).
+DType computeType(DType t) {
+  return dtypeIsHalf(t) ? DType::F32 : t;
+}
+
+// Output 0 of type `type` computed in type `compute`: the output itself when they agree, else
+// a temp cast into the output after the caller's primitives (finishCast).
+int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute) {
+  const int32_t out = b.setOutput(0, type);
+  if (type.dtype == compute) return out;
+  return b.temp({compute, type.shape});
+}
+void finishCast(LoweringBuilder& b, int32_t computed) {
+  if (computed != b.output(0)) b.unary(UnaryKind::Cast, computed, b.output(0));
 }
 
 // Clip bounds from attributes (opset < 11) or optional constant inputs.
@@ -110,7 +126,7 @@ Status lowerUnary(LoweringBuilder& b) {
   } else if (kind == UnaryKind::Clip) {
     const auto runTime = [&](size_t i) { return n.hasInput(i) && !n.inputs[i].constant; };
     const DType in = b.desc(b.input(0)).dtype;
-    if (n.opset >= 11 && (runTime(1) || runTime(2) || in == DType::I32 || in == DType::I64))
+    if (n.opset >= 11 && (runTime(1) || runTime(2) || dtypeIsInteger(in) || dtypeIsHalf(in)))
       return clipByBinaries(b);
     TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta));
   }
@@ -131,9 +147,15 @@ Status lowerUnary(LoweringBuilder& b) {
     return Status::ok();
   }
   const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
-  if (!anyType && in != DType::F32)
+  if (!anyType && computeType(in) != DType::F32)
     return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) + " (only f32)");
-  b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
+  if (anyType) {
+    b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
+    return Status::ok();
+  }
+  const int32_t result = computedOutput(b, out, DType::F32);
+  b.unary(kind, b.castTemp(b.input(0), DType::F32), result, alpha, beta);
+  finishCast(b, result);
   return Status::ok();
 }
 
@@ -148,7 +170,7 @@ Status lowerBinary(LoweringBuilder& b) {
   if (kind == BinaryKind::Mod) {
     TESSEL_ASSIGN_OR_RETURN(int64_t fmod, n.intAttr("fmod", 0));
     if (fmod != 0 && fmod != 1) return n.error("fmod must be 0 or 1");
-    if (fmod == 0 && n.hasInput(0) && b.desc(b.input(0)).dtype == DType::F32)
+    if (fmod == 0 && n.hasInput(0) && dtypeIsFloat(b.desc(b.input(0)).dtype))
       return n.error("fmod must be 1 for floating-point inputs");
     if (fmod == 1) kind = BinaryKind::FMod;
   }
@@ -157,12 +179,15 @@ Status lowerBinary(LoweringBuilder& b) {
   const bool mean = n.opType == "Mean";
   const bool variadic = kind == BinaryKind::Max || kind == BinaryKind::Min || sum;
   if (count < 1 || (!variadic && count != 2)) return n.error("expects 2 inputs");
+  // Pow's exponent may have any numeric type; every other operator's inputs share one.
+  const bool pow = kind == BinaryKind::Pow;
   for (size_t i = 0; i < count; ++i) {
     if (!n.hasInput(i)) return n.error("missing input " + std::to_string(i));
     const DType t = b.desc(b.input(i)).dtype;
     const bool fits = logic ? t == DType::Bool : isNumeric(t) || (compare && t == DType::Bool);
     if (!fits) return unsupported(n.label() + ": element type " + std::string(dtypeName(t)));
-    if (t != b.desc(b.input(0)).dtype) return n.error("inputs have different element types");
+    if (t != b.desc(b.input(0)).dtype && !pow)
+      return n.error("inputs have different element types");
   }
   if (count == 1) {
     b.setOutput(0, b.desc(b.input(0)));
@@ -175,15 +200,42 @@ Status lowerBinary(LoweringBuilder& b) {
     if (!s.isOk()) return n.error(s.status().message());
     outShape = *s;
   }
-  const DType dt = logic || compare ? DType::Bool : b.desc(b.input(0)).dtype;
-  int32_t out = b.setOutput(0, {dt, outShape});
-  int32_t acc = b.input(0);
+  // The type the arithmetic runs in: f32 for the half types; for Pow with an exponent of
+  // another type, the base's (a float base) or f64 (an integer base with a float exponent: the
+  // power of the values, then converted).
+  const DType in0 = b.desc(b.input(0)).dtype;
+  DType compute = computeType(in0);
+  if (pow && dtypeIsInteger(in0) && dtypeIsFloat(b.desc(b.input(1)).dtype)) compute = DType::F64;
+  const DType dt = logic || compare ? DType::Bool : in0;
+  const int32_t out = computedOutput(b, {dt, outShape}, compare || logic ? dt : compute);
+  int32_t acc = b.castTemp(b.input(0), compute);
+  const DType accType = b.desc(out).dtype;
   for (size_t i = 1; i < count; ++i) {
-    int32_t dst = i + 1 == count && !mean ? out : b.temp({dt, outShape});
-    b.binary(kind, acc, b.input(i), dst);
+    int32_t dst = i + 1 == count && !mean ? out : b.temp({accType, outShape});
+    b.binary(kind, acc, b.castTemp(b.input(i), compute), dst);
     acc = dst;
   }
-  if (mean) b.binary(BinaryKind::Div, acc, b.scalar(dt, static_cast<double>(count)), out);
+  if (mean) b.binary(BinaryKind::Div, acc, b.scalar(compute, static_cast<double>(count)), out);
+  finishCast(b, out);
+  return Status::ok();
+}
+
+// BitShift: unsigned integers shifted left or right by the second operand.
+Status lowerBitShift(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects 2 inputs");
+  TESSEL_ASSIGN_OR_RETURN(std::string direction, n.stringAttr("direction", ""));
+  if (direction != "LEFT" && direction != "RIGHT")
+    return n.error("direction must be LEFT or RIGHT, got '" + direction + "'");
+  const TensorDesc x = b.desc(b.input(0)), y = b.desc(b.input(1));
+  if (!dtypeIsUnsigned(x.dtype))
+    return n.error("element type " + std::string(dtypeName(x.dtype)) +
+                   " (BitShift takes unsigned integers)");
+  if (y.dtype != x.dtype) return n.error("inputs have different element types");
+  auto shape = broadcastShapes(x.shape, y.shape);
+  if (!shape.isOk()) return n.error(shape.status().message());
+  b.binary(direction == "LEFT" ? BinaryKind::ShiftLeft : BinaryKind::ShiftRight, b.input(0),
+           b.input(1), b.setOutput(0, {x.dtype, *shape}));
   return Status::ok();
 }
 

@@ -1113,8 +1113,6 @@ Status lowerEyeLike(LoweringBuilder& b) {
     if (!t) return unsupported(n.label() + ": dtype of ONNX type " + std::to_string(onnxType));
     dt = *t;
   }
-  if (dt != DType::F32 && dt != DType::I32 && dt != DType::I64 && dt != DType::Bool)
-    return unsupported(n.label() + ": element type " + std::string(dtypeName(dt)));
   TESSEL_ASSIGN_OR_RETURN(int64_t k, n.intAttr("k", 0));
   const int64_t rows = x.shape[0], cols = x.shape[1];
   const int64_t row0 = std::clamp<int64_t>(k < 0 ? -k : 0, 0, rows);

@@ -296,15 +296,27 @@ Status lowerPool(LoweringBuilder& b) {
   if (!original.hasInput(0)) return original.error("missing input");
   if (original.numOutputs != 1) return unsupported(original.label() + ": the indices output");
   TensorDesc x = b.desc(b.input(0));
+  const DType type = x.dtype;
+  // Pooling runs in f32: the half types, and for MaxPool the 8- and 16-bit integers, whose
+  // values f32 holds exactly, go there and back.
+  const bool max = original.opType == "MaxPool";
+  const bool viaF32 =
+      dtypeIsHalf(type) ||
+      (max && (type == DType::I8 || type == DType::U8 || type == DType::I16 || type == DType::U16));
+  int32_t input = b.input(0);
+  if (viaF32) {
+    input = b.castTemp(input, DType::F32);
+    x.dtype = DType::F32;
+  }
   // 1-D pooling is 2-D pooling over [N, C, 1, L].
   const bool oneD = x.rank() == 3;
   Node n = original;
-  int32_t input = b.input(0);
   if (oneD) {
     TESSEL_ASSIGN_OR_RETURN(n, asTwoD(original));
     x.shape.insert(x.shape.begin() + 2, 1);
-    input = b.temp(x);
-    b.view(b.input(0), input);
+    const int32_t viewed = b.temp(x);
+    b.view(input, viewed);
+    input = viewed;
   }
   TESSEL_RETURN_IF_ERROR(require4d(n, x));
   if (!n.hasAttr("kernel_shape")) return n.error("missing 'kernel_shape'");
@@ -314,20 +326,31 @@ Status lowerPool(LoweringBuilder& b) {
   if (w.dilation != std::array<int64_t, 2>{1, 1})
     return unsupported(n.label() + ": dilated pooling");
   PoolParams p;
-  p.kind = n.opType == "MaxPool" ? PoolKind::Max : PoolKind::Avg;
+  p.kind = max ? PoolKind::Max : PoolKind::Avg;
   p.kernel = w.kernel;
   p.stride = w.stride;
   p.pads = w.pads;
   TESSEL_ASSIGN_OR_RETURN(int64_t cip, n.intAttr("count_include_pad", 0));
   p.countIncludePad = cip != 0;
   const TensorDesc y{DType::F32, {x.shape[0], x.shape[1], w.out[0], w.out[1]}};
-  if (!oneD) {
-    b.emit(p, {input}, b.setOutput(0, y));
+  Shape outShape = y.shape;
+  if (oneD) outShape.erase(outShape.begin() + 2);
+  const int32_t out = b.setOutput(0, {type, outShape});
+  if (!oneD && !viaF32) {
+    b.emit(p, {input}, out);
     return Status::ok();
   }
   const int32_t pooled = b.temp(y);
   b.emit(p, {input}, pooled);
-  b.view(pooled, b.setOutput(0, {DType::F32, {y.shape[0], y.shape[1], y.shape[3]}}));
+  int32_t result = pooled;
+  if (oneD) {
+    result = b.temp({DType::F32, outShape});
+    b.view(pooled, result);
+  }
+  if (viaF32)
+    b.unary(UnaryKind::Cast, result, out);
+  else
+    b.view(result, out);
   return Status::ok();
 }
 

@@ -79,7 +79,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec,
     TESSEL_RETURN_IF_ERROR(
         elementCount(in.desc.shape).status().withContext("input '" + in.name + "'"));
     if (auto it = spec.values.find(in.name); it != spec.values.end()) {
-      if (!it->second || it->second->size() != in.desc.byteSize())
+      if (!it->second || static_cast<int64_t>(it->second->size()) != in.desc.byteSize())
         return invalidArgument("input '" + in.name + "': its value holds " +
                                std::to_string(it->second ? it->second->size() : 0) +
                                " bytes, its shape " + in.desc.toString() + " needs " +

@@ -34,7 +34,13 @@ typedef enum {
   TESSEL_DTYPE_I32 = 4,
   TESSEL_DTYPE_I64 = 5,
   TESSEL_DTYPE_BOOL = 6,
-  TESSEL_DTYPE_F64 = 7
+  TESSEL_DTYPE_F64 = 7,
+  TESSEL_DTYPE_F16 = 8,  /* IEEE binary16, 2 bytes */
+  TESSEL_DTYPE_BF16 = 9, /* bfloat16: the upper 16 bits of an f32 */
+  TESSEL_DTYPE_I16 = 10,
+  TESSEL_DTYPE_U16 = 11,
+  TESSEL_DTYPE_U32 = 12,
+  TESSEL_DTYPE_U64 = 13
 } tessel_dtype;
 
 tessel_status_code tessel_status_get_code(tessel_status status);

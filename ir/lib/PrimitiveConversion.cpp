@@ -159,6 +159,12 @@ mlir::Type toMlirType(mlir::MLIRContext* ctx, const TensorDesc& desc) {
   case DType::I8: elt = mlir::IntegerType::get(ctx, 8); break;
   case DType::U8: elt = mlir::IntegerType::get(ctx, 8, mlir::IntegerType::Unsigned); break;
   case DType::Bool: elt = mlir::IntegerType::get(ctx, 1); break;
+  case DType::F16: elt = mlir::Float16Type::get(ctx); break;
+  case DType::BF16: elt = mlir::BFloat16Type::get(ctx); break;
+  case DType::I16: elt = mlir::IntegerType::get(ctx, 16); break;
+  case DType::U16: elt = mlir::IntegerType::get(ctx, 16, mlir::IntegerType::Unsigned); break;
+  case DType::U32: elt = mlir::IntegerType::get(ctx, 32, mlir::IntegerType::Unsigned); break;
+  case DType::U64: elt = mlir::IntegerType::get(ctx, 64, mlir::IntegerType::Unsigned); break;
   case DType::Undefined: return mlir::NoneType::get(ctx);
   }
   return mlir::RankedTensorType::get(desc.shape, elt);
@@ -172,6 +178,12 @@ Result<DType> dtypeFromElementType(mlir::Type t) {
   if (t.isSignlessInteger(8)) return DType::I8;
   if (t.isSignlessInteger(32)) return DType::I32;
   if (t.isSignlessInteger(64)) return DType::I64;
+  if (t.isF16()) return DType::F16;
+  if (t.isBF16()) return DType::BF16;
+  if (t.isSignlessInteger(16)) return DType::I16;
+  if (t.isUnsignedInteger(16)) return DType::U16;
+  if (t.isUnsignedInteger(32)) return DType::U32;
+  if (t.isUnsignedInteger(64)) return DType::U64;
   return unsupported("element type is not one of Tessel's dtypes");
 }
 

@@ -83,10 +83,13 @@ private:
   bool ok_;
 };
 
-static_assert(TESSEL_DTYPE_F64 == static_cast<int>(tessel::DType::F64) &&
-                  TESSEL_DTYPE_F32 == static_cast<int>(tessel::DType::F32) &&
-                  TESSEL_DTYPE_I64 == static_cast<int>(tessel::DType::I64),
-              "tessel_dtype must follow tessel::DType");
+#define TESSEL_DTYPE_FOLLOWS(name, ctype, str, onnx)                                               \
+  static_assert(TESSEL_DTYPE_##name == static_cast<int>(tessel::DType::name),                      \
+                "tessel_dtype must follow tessel::DType");
+#define TESSEL_DTYPE_Bool TESSEL_DTYPE_BOOL
+TESSEL_DTYPES(TESSEL_DTYPE_FOLLOWS)
+#undef TESSEL_DTYPE_Bool
+#undef TESSEL_DTYPE_FOLLOWS
 
 tessel_status make(tessel_status_code code, std::string message) {
   return new (std::nothrow) tessel_status_s{code, std::move(message)};

@@ -18,26 +18,13 @@ std::vector<uint8_t> patterned(const tessel::TensorDesc& d) {
   for (size_t i = 0; elem && i < bytes.size() / elem; ++i) {
     const auto v = static_cast<int64_t>(i % 7) - 2;
     uint8_t* at = bytes.data() + i * elem;
-    switch (d.dtype) {
-    case tessel::DType::F32: {
-      const float f = static_cast<float>(v) * 0.75f;
-      std::memcpy(at, &f, 4);
-      break;
-    }
-    case tessel::DType::F64: {
-      const double f = static_cast<double>(v) * 0.75;
-      std::memcpy(at, &f, 8);
-      break;
-    }
-    case tessel::DType::I64: std::memcpy(at, &v, 8); break;
-    case tessel::DType::I32: {
-      const auto w = static_cast<int32_t>(v);
-      std::memcpy(at, &w, 4);
-      break;
-    }
-    case tessel::DType::Bool: *at = static_cast<uint8_t>(i & 1); break;
-    default: *at = static_cast<uint8_t>(v + 2); break;
-    }
+    if (d.dtype == tessel::DType::Bool)
+      *at = static_cast<uint8_t>(i & 1);
+    else if (tessel::dtypeIsFloat(d.dtype))
+      tessel::storeDouble(d.dtype, static_cast<double>(v) * 0.75, at);
+    else // unsigned types see 0..4, signed ones -2..4
+      tessel::storeDouble(d.dtype,
+                          static_cast<double>(tessel::dtypeIsUnsigned(d.dtype) ? v + 2 : v), at);
   }
   return bytes;
 }

@@ -1,6 +1,8 @@
 #include "tessel/core/primitive.h"
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
 
 using namespace tessel;
 
@@ -79,7 +81,68 @@ TEST_CASE("names round-trip through the X-macro lists") {
   CHECK_FALSE(primitiveFromName("gemm").has_value());
   CHECK(dtypeFromOnnx(1) == DType::F32);
   CHECK(dtypeToOnnx(DType::I64) == 7);
-  CHECK_FALSE(dtypeFromOnnx(16).has_value());
+  CHECK(dtypeFromOnnx(16) == DType::BF16);
+  CHECK_FALSE(dtypeFromOnnx(8).has_value()); // string
+}
+
+TEST_CASE("f16 and bf16 convert from f32 rounding to nearest even") {
+  // Exact values, the largest and smallest normal and subnormal halves.
+  for (const float v : {0.f, -0.f, 1.f, -2.5f, 65504.f, 6.103515625e-5f, 5.9604644775390625e-8f})
+    CHECK(halfToFloat(floatToHalf(v)) == v);
+  CHECK(floatToHalf(1.f) == 0x3c00);
+  CHECK(floatToHalf(-0.f) == 0x8000);
+  // Ties: 1 + 2^-11 lies halfway between 1 and the next half up; even (1) wins; 1 + 3 * 2^-11
+  // rounds up to the even 1 + 2^-9.
+  CHECK(floatToHalf(1.f + 0x1p-11f) == 0x3c00);
+  CHECK(floatToHalf(1.f + 3 * 0x1p-11f) == 0x3c02);
+  CHECK(floatToHalf(1.f + 0x1p-11f + 0x1p-20f) == 0x3c01); // past the tie
+  // Overflow: 65520 is the tie above 65504 and rounds to infinity; below it to 65504.
+  CHECK(floatToHalf(65519.f) == 0x7bff);
+  CHECK(floatToHalf(65520.f) == 0x7c00);
+  CHECK(floatToHalf(-1e10f) == 0xfc00);
+  CHECK(std::isinf(halfToFloat(0x7c00)));
+  // Subnormals: 2^-25 is the tie between 0 and the smallest subnormal (0 is even); 3 * 2^-25
+  // rounds to 2 units.
+  CHECK(floatToHalf(0x1p-25f) == 0x0000);
+  CHECK(floatToHalf(3 * 0x1p-25f) == 0x0002);
+  CHECK(floatToHalf(0x1p-14f - 0x1p-26f) == 0x0400); // rounds up into the normals
+  CHECK(std::isnan(halfToFloat(floatToHalf(std::nanf("")))));
+  CHECK(halfToFloat(0x3555) == Approx(0.33325195f).epsilon(0));
+  // bf16: the upper half of an f32, rounded to nearest even.
+  CHECK(floatToBfloat16(1.f) == 0x3f80);
+  CHECK(floatToBfloat16(1.f + 0x1p-8f) == 0x3f80);     // tie to even
+  CHECK(floatToBfloat16(1.f + 3 * 0x1p-8f) == 0x3f82); // tie to even, up
+  CHECK(bfloat16ToFloat(0x4049) == 3.140625f);
+  CHECK(std::isnan(bfloat16ToFloat(floatToBfloat16(std::nanf("")))));
+  CHECK(floatToBfloat16(3.4e38f) == 0x7f80); // rounds past the largest: infinity
+}
+
+TEST_CASE("castElement: floats saturate into integers, integers wrap, doubles round once") {
+  const auto cast = [](DType from, const auto& v, DType to) {
+    uint64_t out = 0;
+    castElement(from, &v, to, &out);
+    return out;
+  };
+  CHECK(cast(DType::F32, 300.f, DType::U8) == 255);
+  CHECK(cast(DType::F32, -5.7f, DType::U8) == 0);
+  CHECK(cast(DType::F32, std::nanf(""), DType::I32) == 0);
+  CHECK(static_cast<int16_t>(cast(DType::F64, -1e9, DType::I16)) == INT16_MIN);
+  CHECK(cast(DType::F64, 1e30, DType::U64) == UINT64_MAX);
+  CHECK(cast(DType::I64, int64_t{-1}, DType::U16) == 0xffff); // the low bits
+  CHECK(cast(DType::I32, int32_t{70000}, DType::I16) == static_cast<uint16_t>(4464));
+  CHECK(cast(DType::U64, UINT64_MAX, DType::I8) == 0xff);
+  CHECK(cast(DType::I8, int8_t{-3}, DType::I64) == static_cast<uint64_t>(-3));
+  CHECK(cast(DType::U32, uint32_t{2}, DType::Bool) == 1);
+  CHECK(cast(DType::F32, -0.f, DType::Bool) == 0);
+  double d = 0;
+  uint64_t bits = cast(DType::U64, UINT64_MAX, DType::F64);
+  std::memcpy(&d, &bits, 8);
+  CHECK(d == 18446744073709551615.0);
+  // f64 -> f16 in one rounding: 1 + 2^-11 + 2^-40 is just past the tie, so it rounds up,
+  // where a detour through f32 (which rounds it to the tie itself) would give 1.
+  CHECK(cast(DType::F64, 1.0 + 0x1p-11 + 0x1p-40, DType::F16) == 0x3c01);
+  CHECK(cast(DType::F64, 1.0 + 0x1p-8 + 0x1p-40, DType::BF16) == 0x3f81);
+  CHECK(cast(DType::F16, uint16_t{0xc500}, DType::I32) == static_cast<uint32_t>(-5));
 }
 
 TEST_CASE("a raster without fill must write every output element") {

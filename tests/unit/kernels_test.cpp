@@ -291,6 +291,56 @@ TEST_CASE("reference comparisons, logic and remainders follow ONNX") {
         std::vector<uint8_t>{1, 0, 0, 1});
 }
 
+// The output of runBinaryBytes as values of T.
+template <typename T> std::vector<T> asValues(const std::vector<uint8_t>& bytes) {
+  std::vector<T> v(bytes.size() / sizeof(T));
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+TEST_CASE("reference integer arithmetic on every width wraps, divides and shifts like ONNX") {
+  // 8-bit: wrapping sums and products, Mod with the divisor's sign, by zero 0.
+  const std::vector<int8_t> a{100, -128, -7, 7, 5}, b{100, -1, 3, -3, 0};
+  CHECK(asValues<int8_t>(runBinaryBytes(BinaryKind::Add, DType::I8, DType::I8, a, b)) ==
+        std::vector<int8_t>{-56, 127, -4, 4, 5});
+  CHECK(asValues<int8_t>(runBinaryBytes(BinaryKind::Mod, DType::I8, DType::I8, a, b)) ==
+        std::vector<int8_t>{0, 0, 2, -2, 0});
+  CHECK(asValues<int8_t>(runBinaryBytes(BinaryKind::Div, DType::I8, DType::I8, a, b)) ==
+        std::vector<int8_t>{1, 0, -2, -2, 0}); // -128 / -1 overflows: 0, like by zero
+  // Unsigned: no sign games (x % max is x), wrapping subtraction, extremes.
+  const std::vector<uint32_t> u{7, 0, UINT32_MAX, 10}, v{UINT32_MAX, 1, 2, 3};
+  CHECK(asValues<uint32_t>(runBinaryBytes(BinaryKind::Mod, DType::U32, DType::U32, u, v)) ==
+        std::vector<uint32_t>{7, 0, 1, 1});
+  CHECK(asValues<uint32_t>(runBinaryBytes(BinaryKind::Sub, DType::U32, DType::U32, u, v)) ==
+        std::vector<uint32_t>{8, UINT32_MAX, UINT32_MAX - 2, 7});
+  CHECK(asValues<uint32_t>(runBinaryBytes(BinaryKind::Max, DType::U32, DType::U32, u, v)) ==
+        std::vector<uint32_t>{UINT32_MAX, 1, UINT32_MAX, 10});
+  const std::vector<int16_t> s{-300, 300}, t{2};
+  CHECK(asValues<int16_t>(runBinaryBytes(BinaryKind::Mul, DType::I16, DType::I16, s, t)) ==
+        std::vector<int16_t>{-600, 600});
+  CHECK(asValues<int16_t>(runBinaryBytes(BinaryKind::Pow, DType::I16, DType::I16, s, t)) ==
+        std::vector<int16_t>{INT16_MAX, INT16_MAX}); // 90000 saturates
+  // Shifts: a width or more gives 0; left drops the high bits.
+  const std::vector<uint8_t> x{1, 0x81, 0xff, 16}, y{7, 1, 8, 4};
+  CHECK(runBinaryBytes(BinaryKind::ShiftLeft, DType::U8, DType::U8, x, y) ==
+        std::vector<uint8_t>{0x80, 0x02, 0, 0});
+  CHECK(runBinaryBytes(BinaryKind::ShiftRight, DType::U8, DType::U8, x, y) ==
+        std::vector<uint8_t>{0, 0x40, 0, 1});
+  const std::vector<uint64_t> w{1, UINT64_MAX}, z{63, 64};
+  CHECK(asValues<uint64_t>(runBinaryBytes(BinaryKind::ShiftLeft, DType::U64, DType::U64, w, z)) ==
+        std::vector<uint64_t>{uint64_t{1} << 63, 0});
+  // Shifts take unsigned integers only.
+  const std::vector<TensorDesc> ii{{DType::I32, {2}}, {DType::I32, {2}}, {DType::I32, {2}}};
+  Primitive shl{BinaryParams{BinaryKind::ShiftLeft, {1}, {1}}, {0, 1}, {2}, "b"};
+  CHECK_THAT(validatePrimitive(shl, ii).message(), Catch::Contains("unsigned"));
+  // Half types are storage: no backend computes on them (rules cast to f32).
+  const std::vector<TensorDesc> hh{{DType::F16, {2}}, {DType::F16, {2}}, {DType::F16, {2}}};
+  Primitive add{BinaryParams{BinaryKind::Add, {1}, {1}}, {0, 1}, {2}, "b"};
+  CHECK(validatePrimitive(add, hh).isOk());
+  CHECK_FALSE(backendNamed("reference").descriptor().supports(add, hh));
+  CHECK_FALSE(backendNamed("cpu_x86").descriptor().supports(add, hh));
+}
+
 TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithmetic only; cpu_x86 "
           "declines what it lacks") {
   const std::vector<TensorDesc> f{{DType::F32, {4}}, {DType::F32, {4}}, {DType::F32, {4}}},

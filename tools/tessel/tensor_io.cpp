@@ -10,13 +10,6 @@
 namespace tessel::cli {
 namespace {
 
-template <typename T> double as(const void* data, int64_t i) {
-  T v;
-  std::memcpy(&v, static_cast<const uint8_t*>(data) + i * static_cast<int64_t>(sizeof(T)),
-              sizeof(T));
-  return static_cast<double>(v);
-}
-
 Result<DType> npyDtype(const std::string& descr) {
   if (descr == "<f4") return DType::F32;
   if (descr == "<f8") return DType::F64;
@@ -25,6 +18,11 @@ Result<DType> npyDtype(const std::string& descr) {
   if (descr == "|i1") return DType::I8;
   if (descr == "|u1") return DType::U8;
   if (descr == "|b1") return DType::Bool;
+  if (descr == "<f2") return DType::F16;
+  if (descr == "<i2") return DType::I16;
+  if (descr == "<u2") return DType::U16;
+  if (descr == "<u4") return DType::U32;
+  if (descr == "<u8") return DType::U64;
   return unsupported("npy dtype '" + descr + "'");
 }
 
@@ -108,17 +106,8 @@ void fillRandom(const TensorDesc& desc, void* data, uint64_t seed) {
 }
 
 double valueAt(const TensorDesc& desc, const void* data, int64_t i) {
-  switch (desc.dtype) {
-  case DType::F32: return as<float>(data, i);
-  case DType::F64: return as<double>(data, i);
-  case DType::I64: return as<int64_t>(data, i);
-  case DType::I32: return as<int32_t>(data, i);
-  case DType::I8: return as<int8_t>(data, i);
-  case DType::U8: return as<uint8_t>(data, i);
-  case DType::Bool: return as<uint8_t>(data, i) != 0; // any nonzero byte reads as true
-  case DType::Undefined: break;
-  }
-  return 0;
+  const auto elem = static_cast<int64_t>(dtypeSize(desc.dtype)); // any nonzero bool reads true
+  return loadAsDouble(desc.dtype, static_cast<const uint8_t*>(data) + i * elem);
 }
 
 std::string summarize(const TensorDesc& desc, const void* data) {

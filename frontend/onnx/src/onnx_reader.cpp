@@ -1,6 +1,7 @@
 #include "tessel/core/file.h"
 #include "tessel/frontend/onnx_model.h"
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -12,6 +13,17 @@
 
 namespace tessel::frontend {
 namespace {
+
+// An ONNX element type by its name in the standard (STRING, COMPLEX64, ...), lowercased like
+// Tessel's own names; a code the standard does not define by its number.
+std::string onnxTypeName(int code) {
+  if (!onnx::TensorProto::DataType_IsValid(code)) return "code " + std::to_string(code);
+  std::string name =
+      onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(code));
+  for (char& c : name)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
 
 template <typename Src, typename Dst>
 void copyTyped(const google::protobuf::RepeatedField<Src>& from, std::vector<uint8_t>* out) {
@@ -26,8 +38,8 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
   out.name = t.name();
   auto dt = dtypeFromOnnx(t.data_type());
   if (!dt)
-    return unsupported("tensor '" + t.name() + "' has unsupported ONNX element type " +
-                       std::to_string(t.data_type()));
+    return unsupported("tensor '" + t.name() + "' has unsupported element type " +
+                       onnxTypeName(t.data_type()));
   out.desc.dtype = *dt;
   for (int64_t d : t.dims())
     out.desc.shape.push_back(d);
@@ -48,6 +60,13 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
     case DType::I8: copyTyped<int32_t, int8_t>(t.int32_data(), bytes.get()); break;
     case DType::U8: copyTyped<int32_t, uint8_t>(t.int32_data(), bytes.get()); break;
     case DType::Bool: copyTyped<int32_t, bool>(t.int32_data(), bytes.get()); break;
+    // 16-bit types (f16 and bf16 as their bits) sit in int32_data, u32 and u64 in uint64_data.
+    case DType::I16: copyTyped<int32_t, int16_t>(t.int32_data(), bytes.get()); break;
+    case DType::U16:
+    case DType::F16:
+    case DType::BF16: copyTyped<int32_t, uint16_t>(t.int32_data(), bytes.get()); break;
+    case DType::U32: copyTyped<uint64_t, uint32_t>(t.uint64_data(), bytes.get()); break;
+    case DType::U64: copyTyped<uint64_t, uint64_t>(t.uint64_data(), bytes.get()); break;
     case DType::Undefined: break;
     }
   }
@@ -94,8 +113,8 @@ Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std:
   const auto& tt = v.type().tensor_type();
   auto dt = dtypeFromOnnx(tt.elem_type());
   if (!dt)
-    return unsupported(role + " '" + v.name() + "' has ONNX element type " +
-                       std::to_string(tt.elem_type()));
+    return unsupported(role + " '" + v.name() + "' has unsupported element type " +
+                       onnxTypeName(tt.elem_type()));
   info.dtype = *dt;
   info.hasShape = tt.has_shape();
   for (const auto& d : tt.shape().dim())

@@ -113,6 +113,10 @@ constexpr bool binaryIsComparison(BinaryKind k) {
 constexpr bool binaryIsLogic(BinaryKind k) {
   return k >= BinaryKind::And && k <= BinaryKind::Xor;
 }
+// Bit shifts: unsigned integers only.
+constexpr bool binaryIsShift(BinaryKind k) {
+  return k == BinaryKind::ShiftLeft || k == BinaryKind::ShiftRight;
+}
 // Reduce kinds whose result is an i64 index into the extent (argmax, argmin).
 constexpr bool reduceGivesIndex(ReduceKind k) {
   return k == ReduceKind::ArgMax || k == ReduceKind::ArgMin;
