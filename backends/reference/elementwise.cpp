@@ -8,21 +8,24 @@
 
 namespace tessel::reference {
 
-float unaryValue(UnaryKind k, float x, float alpha, float beta) {
+namespace {
+
+// Every unary kind on f32 or f64 (the std functions' overloads of T).
+template <typename T> T unaryOf(UnaryKind k, T x, T alpha, T beta) {
   switch (k) {
   case UnaryKind::Identity:
   case UnaryKind::Cast: return x;
-  case UnaryKind::Relu: return x > 0.f ? x : 0.f;
-  case UnaryKind::LeakyRelu: return x >= 0.f ? x : alpha * x;
+  case UnaryKind::Relu: return x > T(0) ? x : T(0);
+  case UnaryKind::LeakyRelu: return x >= T(0) ? x : alpha * x;
   case UnaryKind::Clip: return std::min(std::max(x, alpha), beta);
-  case UnaryKind::Sigmoid: return 1.f / (1.f + std::exp(-x));
-  case UnaryKind::HardSigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
-  case UnaryKind::HardSwish: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
+  case UnaryKind::Sigmoid: return T(1) / (T(1) + std::exp(-x));
+  case UnaryKind::HardSigmoid: return std::max(T(0), std::min(T(1), alpha * x + beta));
+  case UnaryKind::HardSwish: return x * std::max(T(0), std::min(T(1), x / T(6) + T(0.5)));
   case UnaryKind::Tanh: return std::tanh(x);
   case UnaryKind::Exp: return std::exp(x);
   case UnaryKind::Log: return std::log(x);
   case UnaryKind::Sqrt: return std::sqrt(x);
-  case UnaryKind::Reciprocal: return 1.f / x;
+  case UnaryKind::Reciprocal: return T(1) / x;
   case UnaryKind::Neg: return -x;
   case UnaryKind::Abs: return std::fabs(x);
   case UnaryKind::Floor: return std::floor(x);
@@ -39,16 +42,22 @@ float unaryValue(UnaryKind k, float x, float alpha, float beta) {
   case UnaryKind::Asinh: return std::asinh(x);
   case UnaryKind::Acosh: return std::acosh(x);
   case UnaryKind::Atanh: return std::atanh(x);
-  case UnaryKind::Softplus: return x > 20.f ? x : std::log1p(std::exp(x));
-  case UnaryKind::Softsign: return x / (1.f + std::fabs(x));
-  case UnaryKind::Elu: return x >= 0.f ? x : alpha * std::expm1(x);
-  case UnaryKind::Selu: return beta * (x > 0.f ? x : alpha * std::expm1(x));
-  case UnaryKind::Celu: return std::max(0.f, x) + std::min(0.f, alpha * std::expm1(x / alpha));
-  case UnaryKind::ThresholdedRelu: return x > alpha ? x : 0.f;
-  case UnaryKind::Sign: return static_cast<float>((x > 0.f) - (x < 0.f));
+  case UnaryKind::Softplus: return x > T(20) ? x : std::log1p(std::exp(x));
+  case UnaryKind::Softsign: return x / (T(1) + std::fabs(x));
+  case UnaryKind::Elu: return x >= T(0) ? x : alpha * std::expm1(x);
+  case UnaryKind::Selu: return beta * (x > T(0) ? x : alpha * std::expm1(x));
+  case UnaryKind::Celu: return std::max(T(0), x) + std::min(T(0), alpha * std::expm1(x / alpha));
+  case UnaryKind::ThresholdedRelu: return x > alpha ? x : T(0);
+  case UnaryKind::Sign: return static_cast<T>((x > T(0)) - (x < T(0)));
   case UnaryKind::Round: return std::nearbyint(x);
   }
   return x;
+}
+
+} // namespace
+
+float unaryValue(UnaryKind k, float x, float alpha, float beta) {
+  return unaryOf<float>(k, x, alpha, beta);
 }
 
 namespace {
@@ -202,10 +211,16 @@ Status runUnary(const UnaryParams& p, Inputs in, const TensorView& out) {
   const int64_t n = out.desc->numel();
   if (p.kind == UnaryKind::Cast || p.kind == UnaryKind::Identity)
     return cast(in[0].desc->dtype, out.desc->dtype, in[0].data, out.data, n);
-  const float* x = static_cast<const float*>(in[0].data);
-  float* y = static_cast<float*>(out.data);
-  for (int64_t i = 0; i < n; ++i)
-    y[i] = unaryValue(p.kind, x[i], p.alpha, p.beta);
+  const auto apply = [&](auto* y) {
+    using T = std::remove_pointer_t<decltype(y)>;
+    const T* x = static_cast<const T*>(in[0].data);
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = unaryOf<T>(p.kind, x[i], static_cast<T>(p.alpha), static_cast<T>(p.beta));
+  };
+  if (out.desc->dtype == DType::F64)
+    apply(static_cast<double*>(out.data));
+  else
+    apply(static_cast<float*>(out.data));
   return Status::ok();
 }
 

@@ -27,6 +27,26 @@ template <typename T> void argReduce(const ReduceParams& p, const T* x, int64_t*
     }
 }
 
+// Sums, means and products accumulate in double; extremes keep T.
+template <typename T> void reduceValues(const ReduceParams& p, const T* x, T* y) {
+  for (int64_t o = 0; o < p.outer; ++o) {
+    for (int64_t i = 0; i < p.inner; ++i) {
+      double acc = p.kind == ReduceKind::Prod ? 1 : 0;
+      T best = p.kind == ReduceKind::Max ? -std::numeric_limits<T>::infinity()
+                                         : std::numeric_limits<T>::infinity();
+      for (int64_t e = 0; e < p.extent; ++e) {
+        const T v = x[(o * p.extent + e) * p.inner + i];
+        acc = p.kind == ReduceKind::Prod ? acc * v : acc + v;
+        best = p.kind == ReduceKind::Max ? std::max(best, v) : std::min(best, v);
+      }
+      T r = static_cast<T>(acc);
+      if (p.kind == ReduceKind::Mean) r = static_cast<T>(acc / static_cast<double>(p.extent));
+      if (p.kind == ReduceKind::Max || p.kind == ReduceKind::Min) r = best;
+      y[o * p.inner + i] = r;
+    }
+  }
+}
+
 } // namespace
 
 Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
@@ -43,25 +63,11 @@ Status runReduce(const ReduceParams& p, Inputs in, const TensorView& out) {
     }
     return Status::ok();
   }
-  const float* x = static_cast<const float*>(in[0].data);
-  float* y = static_cast<float*>(out.data);
   if (p.outer == 0 || p.inner == 0) return Status::ok(); // nothing to write
-  for (int64_t o = 0; o < p.outer; ++o) {
-    for (int64_t i = 0; i < p.inner; ++i) {
-      double acc = p.kind == ReduceKind::Prod ? 1 : 0;
-      float best = p.kind == ReduceKind::Max ? -std::numeric_limits<float>::infinity()
-                                             : std::numeric_limits<float>::infinity();
-      for (int64_t e = 0; e < p.extent; ++e) {
-        const float v = x[(o * p.extent + e) * p.inner + i];
-        acc = p.kind == ReduceKind::Prod ? acc * v : acc + v;
-        best = p.kind == ReduceKind::Max ? std::max(best, v) : std::min(best, v);
-      }
-      float r = static_cast<float>(acc);
-      if (p.kind == ReduceKind::Mean) r = static_cast<float>(acc / static_cast<double>(p.extent));
-      if (p.kind == ReduceKind::Max || p.kind == ReduceKind::Min) r = best;
-      y[o * p.inner + i] = r;
-    }
-  }
+  if (in[0].desc->dtype == DType::F64)
+    reduceValues(p, static_cast<const double*>(in[0].data), static_cast<double*>(out.data));
+  else
+    reduceValues(p, static_cast<const float*>(in[0].data), static_cast<float*>(out.data));
   return Status::ok();
 }
 

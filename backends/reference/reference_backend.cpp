@@ -8,10 +8,19 @@
 namespace tessel {
 namespace {
 
-bool isFloatOnly(const Primitive& p, const std::vector<TensorDesc>& t) {
+bool allOf(DType d, const Primitive& p, const std::vector<TensorDesc>& t) {
   for (int32_t id : p.inputs)
-    if (t[id].dtype != DType::F32) return false;
-  return t[p.outputs[0]].dtype == DType::F32;
+    if (t[id].dtype != d) return false;
+  return t[p.outputs[0]].dtype == d;
+}
+
+bool isFloatOnly(const Primitive& p, const std::vector<TensorDesc>& t) {
+  return allOf(DType::F32, p, t);
+}
+
+// Unary kinds and reductions also run in f64.
+bool isF32OrF64(const Primitive& p, const std::vector<TensorDesc>& t) {
+  return allOf(DType::F32, p, t) || allOf(DType::F64, p, t);
 }
 
 class ReferenceDescriptor final : public BackendDescriptor {
@@ -33,10 +42,10 @@ public:
     case PrimitiveKind::TopK: return true;   // the dtypes validation allows
     case PrimitiveKind::Unary: {
       const UnaryKind k = p.as<UnaryParams>().kind;
-      return k == UnaryKind::Cast || k == UnaryKind::Identity || isFloatOnly(p, t);
+      return k == UnaryKind::Cast || k == UnaryKind::Identity || isF32OrF64(p, t);
     }
     case PrimitiveKind::Reduce: {
-      if (!reduceGivesIndex(p.as<ReduceParams>().kind)) return isFloatOnly(p, t);
+      if (!reduceGivesIndex(p.as<ReduceParams>().kind)) return isF32OrF64(p, t);
       const DType d = t[p.inputs[0]].dtype;
       return d == DType::F32 || d == DType::I32 || d == DType::I64;
     }

@@ -85,14 +85,15 @@ Status clipByBinaries(LoweringBuilder& b) {
   const TensorDesc x = b.desc(b.input(0));
   if (!isNumeric(x.dtype))
     return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)));
-  int32_t acc = b.input(0);
-  const int32_t out = b.setOutput(0, x);
-  const std::pair<size_t, BinaryKind> bounds[] = {{1, BinaryKind::Max}, {2, BinaryKind::Min}};
-  const bool both = n.hasInput(1) && n.hasInput(2);
   if (!n.hasInput(1) && !n.hasInput(2)) {
-    b.view(acc, out);
+    b.view(b.input(0), b.setOutput(0, x));
     return Status::ok();
   }
+  const DType compute = computeType(x.dtype);
+  int32_t acc = b.castTemp(b.input(0), compute);
+  const int32_t out = computedOutput(b, x, compute);
+  const std::pair<size_t, BinaryKind> bounds[] = {{1, BinaryKind::Max}, {2, BinaryKind::Min}};
+  const bool both = n.hasInput(1) && n.hasInput(2);
   for (const auto& [i, kind] : bounds) {
     if (!n.hasInput(i)) continue;
     const TensorDesc bound = b.desc(b.input(i));
@@ -101,10 +102,11 @@ Status clipByBinaries(LoweringBuilder& b) {
                      std::string(dtypeName(x.dtype)) + " value, got " + bound.toString());
     const int32_t scalar = b.temp({x.dtype, {}});
     b.view(b.input(i), scalar);
-    const int32_t dst = both && i == 1 ? b.temp(x) : out;
-    b.binary(kind, acc, scalar, dst);
+    const int32_t dst = both && i == 1 ? b.temp({compute, x.shape}) : out;
+    b.binary(kind, acc, b.castTemp(scalar, compute), dst);
     acc = dst;
   }
+  finishCast(b, out);
   return Status::ok();
 }
 
@@ -126,8 +128,8 @@ Status lowerUnary(LoweringBuilder& b) {
   } else if (kind == UnaryKind::Clip) {
     const auto runTime = [&](size_t i) { return n.hasInput(i) && !n.inputs[i].constant; };
     const DType in = b.desc(b.input(0)).dtype;
-    if (n.opset >= 11 && (runTime(1) || runTime(2) || dtypeIsInteger(in) || dtypeIsHalf(in)))
-      return clipByBinaries(b);
+    // Bounds as tensors where alpha and beta (f32) cannot hold them exactly.
+    if (n.opset >= 11 && (runTime(1) || runTime(2) || in != DType::F32)) return clipByBinaries(b);
     TESSEL_RETURN_IF_ERROR(clipBounds(n, &alpha, &beta));
   }
   for (const UnaryAttrs& a : kUnaryAttrs) {
@@ -147,14 +149,16 @@ Status lowerUnary(LoweringBuilder& b) {
     return Status::ok();
   }
   const bool anyType = kind == UnaryKind::Cast || kind == UnaryKind::Identity;
-  if (!anyType && computeType(in) != DType::F32)
-    return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) + " (only f32)");
+  const DType compute = computeType(in);
+  if (!anyType && compute != DType::F32 && compute != DType::F64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(in)) +
+                       " (floating-point only)");
   if (anyType) {
     b.unary(kind, b.input(0), b.setOutput(0, out), alpha, beta);
     return Status::ok();
   }
-  const int32_t result = computedOutput(b, out, DType::F32);
-  b.unary(kind, b.castTemp(b.input(0), DType::F32), result, alpha, beta);
+  const int32_t result = computedOutput(b, out, compute);
+  b.unary(kind, b.castTemp(b.input(0), compute), result, alpha, beta);
   finishCast(b, result);
   return Status::ok();
 }

@@ -74,7 +74,11 @@ Status lowerReduce(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0)) return n.error("missing input");
   const TensorDesc x = b.desc(b.input(0));
-  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  // f32 and f64 as they are, the half types in f32.
+  const DType compute = dtypeIsHalf(x.dtype) ? DType::F32 : x.dtype;
+  if (compute != DType::F32 && compute != DType::F64)
+    return unsupported(n.label() + ": element type " + std::string(dtypeName(x.dtype)) +
+                       " (floating-point only)");
   std::vector<int64_t> axes;
   const bool axesAsInput = n.opType == "ReduceSum" ? n.opset >= 13 : n.opset >= 18;
   if (axesAsInput) {
@@ -103,18 +107,21 @@ Status lowerReduce(LoweringBuilder& b) {
       squeezed.push_back(x.shape[i]);
   }
   const std::string& op = n.opType;
-  int32_t src = b.input(0);
+  const int32_t in = b.castTemp(b.input(0), compute);
+  int32_t src = in;
   if (op == "ReduceL1" || op == "ReduceLogSumExp") {
-    src = b.temp(x);
-    b.unary(op == "ReduceL1" ? UnaryKind::Abs : UnaryKind::Exp, b.input(0), src);
+    src = b.temp(b.desc(in));
+    b.unary(op == "ReduceL1" ? UnaryKind::Abs : UnaryKind::Exp, in, src);
   } else if (op == "ReduceL2" || op == "ReduceSumSquare") {
-    src = b.binaryTemp(BinaryKind::Mul, b.input(0), b.input(0));
+    src = b.binaryTemp(BinaryKind::Mul, in, in);
   }
   const bool root = op == "ReduceL2", log = op == "ReduceLogSum" || op == "ReduceLogSumExp";
   const int32_t out = b.setOutput(0, {x.dtype, keepDims ? kept : squeezed});
-  const int32_t sum = root || log ? b.temp(b.desc(out)) : out;
+  const int32_t result = compute == x.dtype ? out : b.temp({compute, b.shape(out)});
+  const int32_t sum = root || log ? b.temp(b.desc(result)) : result;
   reduceRuns(b, reduceKindOf(op), src, reduced, sum);
-  if (root || log) b.unary(root ? UnaryKind::Sqrt : UnaryKind::Log, sum, out);
+  if (root || log) b.unary(root ? UnaryKind::Sqrt : UnaryKind::Log, sum, result);
+  if (result != out) b.unary(UnaryKind::Cast, result, out);
   return Status::ok();
 }
 
