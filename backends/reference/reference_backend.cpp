@@ -51,6 +51,8 @@ public:
     }
     case PrimitiveKind::Binary: // every type but the half ones, computed in f32 (rules cast)
       return !dtypeIsHalf(t[p.inputs[0]].dtype);
+    case PrimitiveKind::MatMul: // post-ops need f32 (validation)
+    case PrimitiveKind::Conv2d: return isF32OrF64(p, t);
     default: return isFloatOnly(p, t);
     }
   }

@@ -61,6 +61,14 @@ Result<int64_t> normalizeAxis(const Node& node, int64_t axis, int64_t rank);
 // (Log-)softmax of an f32 tensor [outer, extent, inner] over its middle dim: a temp of its shape.
 int32_t softmaxMiddle(LoweringBuilder& b, int32_t x3, bool log);
 
+// The numpy matrix product of a and bm (one type: f32, or f64 on the reference), as output 0 or
+// a temp; returns it.
+Result<int32_t> numpyMatMul(LoweringBuilder& b, int32_t a, int32_t bm, bool asOutput);
+// The node's Conv attributes (group, kernel_shape, strides, pads or auto_pad, dilations)
+// checked against input x and weight wt (4-D): p's geometry and the output shape.
+Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const TensorDesc& wt,
+                                Conv2dParams* p);
+
 // The rule functions named in onnx_ops.def.
 #define TESSEL_ONNX_OP(op, rule, summary) Status rule(LoweringBuilder& b);
 #include "tessel/decompose/onnx_ops.def"

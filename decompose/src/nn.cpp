@@ -155,12 +155,10 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
 
 } // namespace
 
-Status lowerConv(LoweringBuilder& b) {
-  const Node& n = b.node();
-  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
-  const TensorDesc& x = b.desc(b.input(0));
-  const TensorDesc& wt = b.desc(b.input(1));
-  TESSEL_RETURN_IF_ERROR(require4d(n, x));
+Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const TensorDesc& wt,
+                                Conv2dParams* p) {
+  if (x.rank() != 4)
+    return unsupported(n.label() + ": only 2-D (NCHW) inputs are supported, got " + x.toString());
   if (wt.rank() != 4) return n.error("weight must be 4-D, got " + wt.toString());
   TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
   if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
@@ -174,15 +172,24 @@ Status lowerConv(LoweringBuilder& b) {
                    shapeToString({wt.shape[2], wt.shape[3]}));
   TESSEL_ASSIGN_OR_RETURN(Window w,
                           window(n, {x.shape[2], x.shape[3]}, {wt.shape[2], wt.shape[3]}, false));
+  p->stride = w.stride;
+  p->pads = w.pads;
+  p->dilation = w.dilation;
+  p->group = group;
+  return Shape{x.shape[0], wt.shape[0], w.out[0], w.out[1]};
+}
+
+Status lowerConv(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
+  const TensorDesc& x = b.desc(b.input(0));
+  const TensorDesc& wt = b.desc(b.input(1));
+  TESSEL_RETURN_IF_ERROR(require4d(n, x));
   Conv2dParams p;
-  p.stride = w.stride;
-  p.pads = w.pads;
-  p.dilation = w.dilation;
-  p.group = group;
+  TESSEL_ASSIGN_OR_RETURN(Shape outShape, convolutionParams(n, x, wt, &p));
   std::vector<int32_t> ins = {b.input(0), b.input(1)};
   TESSEL_RETURN_IF_ERROR(appendBias(b, wt.shape[0], &p, &ins));
-  int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], wt.shape[0], w.out[0], w.out[1]}});
-  b.emit(p, ins, out);
+  b.emit(p, ins, b.setOutput(0, {DType::F32, outShape}));
   return Status::ok();
 }
 
@@ -412,12 +419,10 @@ Status lowerGemm(LoweringBuilder& b) {
   return Status::ok();
 }
 
-Status lowerMatMul(LoweringBuilder& b) {
+Result<int32_t> numpyMatMul(LoweringBuilder& b, int32_t a, int32_t bm, bool asOutput) {
   const Node& n = b.node();
-  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects 2 inputs");
-  Shape as = b.shape(b.input(0)), bs = b.shape(b.input(1));
-  if (b.desc(b.input(0)).dtype != DType::F32 || b.desc(b.input(1)).dtype != DType::F32)
-    return unsupported(n.label() + ": only f32 inputs are supported");
+  Shape as = b.shape(a), bs = b.shape(bm);
+  const DType type = b.desc(a).dtype;
   if (as.empty() || bs.empty()) return n.error("inputs must have rank >= 1");
   const bool vecA = as.size() == 1, vecB = bs.size() == 1;
   if (vecA) as.insert(as.begin(), 1);
@@ -427,8 +432,8 @@ Status lowerMatMul(LoweringBuilder& b) {
   p.k = as.back();
   p.n = bs.back();
   if (bs[bs.size() - 2] != p.k)
-    return n.error("inner dims differ: " + shapeToString(b.shape(b.input(0))) + " x " +
-                   shapeToString(b.shape(b.input(1))));
+    return n.error("inner dims differ: " + shapeToString(b.shape(a)) + " x " +
+                   shapeToString(b.shape(bm)));
   const Shape aBatch(as.begin(), as.end() - 2), bBatch(bs.begin(), bs.end() - 2);
   auto ob = broadcastShapes(aBatch, bBatch);
   if (!ob.isOk()) return n.error(ob.status().message());
@@ -457,8 +462,17 @@ Status lowerMatMul(LoweringBuilder& b) {
   Shape outShape = outBatch;
   if (!vecA) outShape.push_back(p.m);
   if (!vecB) outShape.push_back(p.n);
-  b.emit(p, {b.input(0), b.input(1)}, b.setOutput(0, {DType::F32, outShape}));
-  return Status::ok();
+  const int32_t out = asOutput ? b.setOutput(0, {type, outShape}) : b.temp({type, outShape});
+  b.emit(p, {a, bm}, out);
+  return out;
+}
+
+Status lowerMatMul(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects 2 inputs");
+  if (b.desc(b.input(0)).dtype != DType::F32 || b.desc(b.input(1)).dtype != DType::F32)
+    return unsupported(n.label() + ": only f32 inputs are supported");
+  return numpyMatMul(b, b.input(0), b.input(1), true).status();
 }
 
 } // namespace tessel::decompose
