@@ -1,0 +1,50 @@
+#!/usr/bin/python3
+"""Single-operator models for the operators whose ONNX node tests leave attribute combinations
+out, one directory each (model.onnx, inputs in test_data_set_0 and as raw files for reference.js).
+
+  make_cases.py OUT_DIR    writes OUT_DIR/<case>/ for every case below
+"""
+import os
+import sys
+
+from onnx import TensorProto, helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "models"))
+import make_test_data  # noqa: E402  (the model tests' seeded inputs)
+
+
+def single_op(op, inputs, output, opset, **attrs):
+    node = helper.make_node(op, [n for n, _ in inputs], [output[0]], **attrs)
+    graph = helper.make_graph(
+        [node], op.lower(),
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, output[1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def cases():
+    # GridSample: every mode, padding and corner alignment; standard normal grid values put a
+    # third of the points outside [-1, 1], so every padding rule is exercised. Two images.
+    for mode in ("bilinear", "nearest", "bicubic"):
+        for padding in ("zeros", "border", "reflection"):
+            for align in (0, 1):
+                yield (f"gridsample_{mode}_{padding}_{align}",
+                       single_op("GridSample", [("X", [2, 3, 5, 6]), ("G", [2, 4, 7, 2])],
+                                 ("Y", [2, 3, 4, 7]), 16, mode=mode, padding_mode=padding,
+                                 align_corners=align))
+
+
+def main():
+    import onnx
+    out = sys.argv[1]
+    for name, model in cases():
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        onnx.save(model, os.path.join(d, "model.onnx"))
+        make_test_data.write_inputs(os.path.join(d, "model.onnx"), d, False, None)
+
+
+if __name__ == "__main__":
+    main()
