@@ -243,6 +243,36 @@ template <typename T> Status binaryOf(const BinaryParams& p, Inputs in, const Te
   return Status::ok();
 }
 
+namespace {
+
+template <typename T> void combineOf(BinaryKind kind, void* dst, const void* src, int64_t n) {
+  T* d = static_cast<T*>(dst);
+  const T* s = static_cast<const T*>(src);
+  for (int64_t i = 0; i < n; ++i)
+    d[i] = binaryValue<T>(kind, d[i], s[i]);
+}
+
+} // namespace
+
+Status combineElements(DType t, BinaryKind kind, void* dst, const void* src, int64_t n) {
+  switch (t) {
+  case DType::F32: combineOf<float>(kind, dst, src, n); break;
+  case DType::F64: combineOf<double>(kind, dst, src, n); break;
+  case DType::I64: combineOf<int64_t>(kind, dst, src, n); break;
+  case DType::I32: combineOf<int32_t>(kind, dst, src, n); break;
+  case DType::I16: combineOf<int16_t>(kind, dst, src, n); break;
+  case DType::I8: combineOf<int8_t>(kind, dst, src, n); break;
+  case DType::U64: combineOf<uint64_t>(kind, dst, src, n); break;
+  case DType::U32: combineOf<uint32_t>(kind, dst, src, n); break;
+  case DType::U16: combineOf<uint16_t>(kind, dst, src, n); break;
+  case DType::U8: combineOf<uint8_t>(kind, dst, src, n); break;
+  default:
+    return unsupported(std::string(binaryName(kind)) + " of " + std::string(dtypeName(t)) +
+                       " elements");
+  }
+  return Status::ok();
+}
+
 Status runBinary(const BinaryParams& p, Inputs in, const TensorView& out) {
   switch (in[0].desc->dtype) {
   case DType::F32: return binaryOf<float>(p, in, out);

@@ -71,6 +71,30 @@ Status runGather(const GatherParams& p, Inputs in, const TensorView& out) {
   return Status::ok();
 }
 
+// The data copied, then each index's rows written (or combined, combineElements) in order.
+Status runScatter(const ScatterParams& p, Inputs in, const TensorView& out) {
+  const DType t = out.desc->dtype;
+  const size_t elem = dtypeSize(t), row = static_cast<size_t>(p.inner) * elem;
+  const int64_t count = in[1].desc->numel();
+  const bool wide = in[1].desc->dtype == DType::I64;
+  const auto* upd = static_cast<const char*>(in[2].data);
+  auto* dst = static_cast<char*>(out.data);
+  if (dst != in[0].data && out.desc->numel() > 0)
+    std::memcpy(dst, in[0].data, static_cast<size_t>(out.desc->numel()) * elem);
+  for (int64_t j = 0; j < count; ++j) {
+    TESSEL_ASSIGN_OR_RETURN(int64_t r, gatherRow(gatherIndexAt(in[1].data, wide, j), p.extent));
+    for (int64_t o = 0; o < p.outer; ++o) {
+      char* at = dst + static_cast<size_t>(o * p.extent + r) * row;
+      const char* from = upd + static_cast<size_t>(o * count + j) * row;
+      if (p.reduce)
+        TESSEL_RETURN_IF_ERROR(combineElements(t, p.kind, at, from, p.inner));
+      else
+        std::memcpy(at, from, row);
+    }
+  }
+  return Status::ok();
+}
+
 namespace {
 
 // Positions of row (o, :, i) ordered by value (largest or smallest first; NaN largest; ties by

@@ -38,6 +38,7 @@ public:
     case PrimitiveKind::Raster:
     case PrimitiveKind::View:
     case PrimitiveKind::Gather:
+    case PrimitiveKind::Scatter:             // combining: the dtypes validation allows
     case PrimitiveKind::Select: return true; // bytes of any dtype
     case PrimitiveKind::TopK: return true;   // the dtypes validation allows
     case PrimitiveKind::Unary: {
@@ -98,6 +99,7 @@ public:
           if constexpr (std::is_same_v<P, GatherParams>) return reference::runGather(p, ins, out);
           if constexpr (std::is_same_v<P, SelectParams>) return reference::runSelect(p, ins, out);
           if constexpr (std::is_same_v<P, TopKParams>) return reference::runTopK(p, ins, out);
+          if constexpr (std::is_same_v<P, ScatterParams>) return reference::runScatter(p, ins, out);
           if constexpr (std::is_same_v<P, ViewParams>) return Status::ok();
           return internalError("unknown primitive");
         },

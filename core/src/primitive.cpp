@@ -265,6 +265,30 @@ Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& 
     if (g.extent == 0 && picked != 0) return corrupt("gather picks from an empty axis");
     return Status::ok();
   }
+  case PrimitiveKind::Scatter: {
+    const auto& sc = p.as<ScatterParams>();
+    const TensorDesc &idx = *in[1], &upd = *in[2];
+    if (idx.dtype != DType::I64 && idx.dtype != DType::I32)
+      return corrupt("scatter indices are " + std::string(dtypeName(idx.dtype)) +
+                     " (i32 or i64 expected)");
+    if (in[0]->dtype != out.dtype || upd.dtype != out.dtype)
+      return corrupt("scatter data, updates and output differ in dtype");
+    if (in[0]->layout != Layout::Plain || idx.layout != Layout::Plain ||
+        upd.layout != Layout::Plain || out.layout != Layout::Plain)
+      return corrupt("scatter tensors must be plain");
+    int64_t all = 0, written = 0;
+    if (sc.outer < 0 || sc.extent < 0 || sc.inner < 0 ||
+        !checkedProduct({sc.outer, sc.extent, sc.inner}, &all) || all != in[0]->numel() ||
+        all != out.numel() || !checkedProduct({sc.outer, idx.numel(), sc.inner}, &written) ||
+        written != upd.numel())
+      return corrupt("scatter dims do not match its tensors");
+    if (sc.extent == 0 && written != 0) return corrupt("scatter writes into an empty axis");
+    if (sc.reduce && ((sc.kind != BinaryKind::Add && sc.kind != BinaryKind::Mul &&
+                       sc.kind != BinaryKind::Max && sc.kind != BinaryKind::Min) ||
+                      out.dtype == DType::Bool || dtypeIsHalf(out.dtype)))
+      return corrupt("scatter combines by add, mul, max or min, on numbers computed as they are");
+    return Status::ok();
+  }
   case PrimitiveKind::TopK: {
     const auto& t = p.as<TopKParams>();
     int64_t all = 0, picked = 0;
@@ -411,6 +435,7 @@ double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
   case PrimitiveKind::Raster:
   case PrimitiveKind::View:
   case PrimitiveKind::Gather:
+  case PrimitiveKind::Scatter:
   case PrimitiveKind::Select: return 0.0;
   case PrimitiveKind::TopK: return static_cast<double>(t[p.inputs[0]].numel());
   case PrimitiveKind::Reduce:
@@ -446,7 +471,8 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
     break;
   case PrimitiveKind::Binary:
   case PrimitiveKind::Gather: minIn = maxIn = 2; break;
-  case PrimitiveKind::Select: minIn = maxIn = 3; break;
+  case PrimitiveKind::Select:
+  case PrimitiveKind::Scatter: minIn = maxIn = 3; break;
   case PrimitiveKind::MatMul:
   case PrimitiveKind::Conv2d:
   case PrimitiveKind::Elementwise:

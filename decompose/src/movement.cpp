@@ -467,18 +467,22 @@ Status lowerGatherElements(LoweringBuilder& b) {
   return Status::ok();
 }
 
-// GatherND: each index tuple (the indices' last dim, k values) names a slice of the data after
-// its batch dims. The tuple becomes one row number of the data viewed as [rows, rest] (batch
-// number times the rows a batch holds, plus the tuple's components times their strides, each
-// component negative-from-the-end); one gather picks the rows. A tuple with a component out of
-// range becomes a row number out of range, so the gather fails the run on it.
-Status lowerGatherND(LoweringBuilder& b) {
+// The rows that the index tuples of input `indicesInput` (its last dim, k values; i64) name in
+// data of shape `data` viewed as [rows, rest] after `batchDims` batch dims: per tuple the batch
+// number times the rows a batch holds, plus the tuple's components (negative from the end)
+// times their strides; a tuple with a component out of range becomes row `rows`, out of range,
+// so the gather or scatter reading it fails the run rather than touching a neighbour.
+struct TupleRows {
+  int32_t rows; // i64 [tuples]
+  int64_t rowCount, rest, k;
+};
+
+Result<TupleRows> tupleRows(LoweringBuilder& b, size_t indicesInput, const Shape& data,
+                            int64_t batchDims) {
   const Node& n = b.node();
-  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
-  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1));
+  const TensorDesc idx = b.desc(b.input(indicesInput));
   if (idx.dtype != DType::I64) return n.error("indices must be i64");
-  TESSEL_ASSIGN_OR_RETURN(int64_t batchDims, n.intAttr("batch_dims", 0));
-  const int64_t r = x.rank(), q = idx.rank();
+  const int64_t r = static_cast<int64_t>(data.size()), q = idx.rank();
   if (q < 1 || batchDims < 0 || batchDims >= std::min(r, q))
     return n.error("batch_dims " + std::to_string(batchDims) + " does not fit data rank " +
                    std::to_string(r) + " and indices rank " + std::to_string(q));
@@ -487,13 +491,9 @@ Status lowerGatherND(LoweringBuilder& b) {
     return n.error("index tuples of " + std::to_string(k) + " values do not fit the data's " +
                    std::to_string(r - batchDims) + " dims after the batch dims");
   for (int64_t d = 0; d < batchDims; ++d)
-    if (x.shape[d] != idx.shape[d]) return n.error("batch dims of data and indices differ");
-  Shape outShape(idx.shape.begin(), idx.shape.end() - 1);
-  outShape.insert(outShape.end(), x.shape.begin() + batchDims + k, x.shape.end());
-  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
-  const int64_t batches = product(x.shape, 0, batchDims);
-  const int64_t perBatch = product(x.shape, batchDims, batchDims + k); // rows a batch holds
-  const int64_t rest = product(x.shape, batchDims + k, r);
+    if (data[d] != idx.shape[d]) return n.error("batch dims of data and indices differ");
+  const int64_t batches = product(data, 0, batchDims);
+  const int64_t perBatch = product(data, batchDims, batchDims + k); // rows a batch holds
   const int64_t tuples = product(idx.shape, 0, q - 1),
                 perBatchTuples = tuples / std::max<int64_t>(batches, 1);
   const TensorDesc column{DType::I64, {tuples}};
@@ -501,13 +501,13 @@ Status lowerGatherND(LoweringBuilder& b) {
   int32_t row = -1, valid = -1;
   int64_t stride = perBatch;
   for (int64_t j = 0; j < k; ++j) {
-    const int64_t dim = x.shape[batchDims + j];
+    const int64_t dim = data[batchDims + j];
     stride /= std::max<int64_t>(dim, 1);
     RasterParams pick; // component j of every tuple
     if (tuples > 0)
       pick.regions.push_back(Region{0, {j, {0, k, 1}}, {0, {0, 1, 1}}, {1, tuples, 1}});
     const int32_t c = b.temp(column);
-    b.emit(pick, {b.input(1)}, c);
+    b.emit(pick, {b.input(indicesInput)}, c);
     const int32_t norm = fromEnd(b, c, dim);
     const int32_t low = b.temp(flags), high = b.temp(flags);
     b.binary(BinaryKind::GreaterOrEqual, norm, b.scalar(DType::I64, 0), low);
@@ -535,9 +535,117 @@ Status lowerGatherND(LoweringBuilder& b) {
   const int64_t rows = batches * perBatch;
   const int32_t checked = b.temp(column);
   b.select(valid, row, b.scalar(DType::I64, double(rows)), checked); // rows: out of range
+  return TupleRows{checked, rows, product(data, batchDims + k, data.size()), k};
+}
+
+// GatherND: each index tuple names a slice of the data after its batch dims: one gather of the
+// rows they name (tupleRows).
+Status lowerGatherND(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects data and indices");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t batchDims, n.intAttr("batch_dims", 0));
+  TESSEL_ASSIGN_OR_RETURN(TupleRows t, tupleRows(b, 1, x.shape, batchDims));
+  Shape outShape(idx.shape.begin(), idx.shape.end() - 1);
+  outShape.insert(outShape.end(), x.shape.begin() + batchDims + t.k, x.shape.end());
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
   const int32_t out = b.setOutput(0, {x.dtype, outShape});
-  b.emit(GatherParams{1, rows, rest}, {b.input(0), checked}, out);
+  b.emit(GatherParams{1, t.rowCount, t.rest}, {b.input(0), t.rows}, out);
   return Status::ok();
+}
+
+// The `reduction` attribute of the scatter operators: none, or the binary kind it combines by.
+Result<std::optional<BinaryKind>> scatterReduction(const Node& n) {
+  TESSEL_ASSIGN_OR_RETURN(std::string r, n.stringAttr("reduction", "none"));
+  if (r == "none") return std::optional<BinaryKind>{};
+  if (r == "add") return std::optional<BinaryKind>{BinaryKind::Add};
+  if (r == "mul") return std::optional<BinaryKind>{BinaryKind::Mul};
+  if (r == "max") return std::optional<BinaryKind>{BinaryKind::Max};
+  if (r == "min") return std::optional<BinaryKind>{BinaryKind::Min};
+  return n.error("reduction '" + r + "' (none, add, mul, max or min expected)");
+}
+
+// The scatter primitive over rows `rows` (i64, one per update row) of the data viewed as
+// [1, rowCount, rest], the updates as [1, count, rest], into output 0.
+Status scatterRows(LoweringBuilder& b, int32_t rows, int64_t rowCount, int64_t rest,
+                   int32_t updates) {
+  const Node& n = b.node();
+  TESSEL_ASSIGN_OR_RETURN(std::optional<BinaryKind> reduction, scatterReduction(n));
+  const TensorDesc x = b.desc(b.input(0)), u = b.desc(updates);
+  if (u.dtype != x.dtype) return n.error("updates' element type differs from the data's");
+  if (u.numel() != b.desc(rows).numel() * rest)
+    return n.error("updates " + shapeToString(u.shape) + " do not match the indices");
+  if (reduction && (x.dtype == DType::Bool || dtypeIsHalf(x.dtype)))
+    return unsupported(n.label() + ": reduction on " + std::string(dtypeName(x.dtype)));
+  ScatterParams p{1, rowCount, rest, reduction.has_value(), reduction.value_or(BinaryKind::Add)};
+  b.emit(p, {b.input(0), rows, updates}, b.setOutput(0, x));
+  return Status::ok();
+}
+
+// ScatterND(data, indices, updates): the rows the index tuples name (tupleRows) replaced or
+// combined by the updates, in order.
+Status lowerScatterND(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1) || !n.hasInput(2))
+    return n.error("expects data, indices and updates");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1)), u = b.desc(b.input(2));
+  TESSEL_ASSIGN_OR_RETURN(TupleRows t, tupleRows(b, 1, x.shape, 0));
+  Shape want(idx.shape.begin(), idx.shape.end() - 1);
+  want.insert(want.end(), x.shape.begin() + t.k, x.shape.end());
+  if (u.shape != want)
+    return n.error("updates " + shapeToString(u.shape) + " are not " + shapeToString(want));
+  return scatterRows(b, t.rows, t.rowCount, t.rest, b.input(2));
+}
+
+// ScatterElements(data, indices, updates, axis) (and Scatter, its old name): each update goes
+// to its own position with the index along the axis, every other coordinate its own. The
+// position becomes one flat row of the data viewed as [elements, 1]: a constant of the other
+// coordinates' offsets plus the index (negative from the end) times the axis' stride; an index
+// out of range becomes a row out of range, failing the run.
+Status lowerScatterElements(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1) || !n.hasInput(2))
+    return n.error("expects data, indices and updates");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1)), u = b.desc(b.input(2));
+  if (idx.dtype != DType::I64 && idx.dtype != DType::I32)
+    return n.error("indices are " + std::string(dtypeName(idx.dtype)) + " (i32 or i64 expected)");
+  if (idx.rank() != x.rank() || u.shape != idx.shape)
+    return n.error("indices " + shapeToString(idx.shape) + " and updates " +
+                   shapeToString(u.shape) + " must have one shape of the data's rank " +
+                   std::to_string(x.rank()));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axisAttr, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, normalizeAxis(n, axisAttr, x.rank()));
+  for (int64_t d = 0; d < x.rank(); ++d)
+    if (d != axis && idx.shape[d] > x.shape[d])
+      return n.error("indices " + shapeToString(idx.shape) + " exceed data " +
+                     shapeToString(x.shape) + " along axis " + std::to_string(d));
+  const int64_t count = idx.numel(), elements = x.numel();
+  const Shape strides = denseStrides(x.shape);
+  std::vector<int64_t> base(static_cast<size_t>(count));
+  const Shape position = denseStrides(idx.shape);
+  for (int64_t q = 0; q < count; ++q) {
+    int64_t offset = 0;
+    for (int64_t d = 0; d < x.rank(); ++d)
+      if (d != axis) offset += q / position[d] % idx.shape[d] * strides[d];
+    base[static_cast<size_t>(q)] = offset;
+  }
+  const TensorDesc flat{DType::I64, {count}};
+  const TensorDesc flags{DType::Bool, {count}};
+  int32_t index = b.temp({idx.dtype, {count}});
+  b.view(b.input(1), index);
+  index = fromEnd(b, b.castTemp(index, DType::I64), x.shape[axis]);
+  const int32_t low = b.temp(flags), high = b.temp(flags);
+  b.binary(BinaryKind::GreaterOrEqual, index, b.scalar(DType::I64, 0), low);
+  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, double(x.shape[axis])), high);
+  const int32_t offsets = b.binaryTemp(
+      BinaryKind::Add,
+      b.binaryTemp(BinaryKind::Mul, index, b.scalar(DType::I64, double(strides[axis]))),
+      b.constant(flat, base.data()));
+  const int32_t rows = b.temp(flat);
+  b.select(conjoin(b, low, high), offsets, b.scalar(DType::I64, double(elements)), rows);
+  const int32_t updates = b.temp({u.dtype, {count}});
+  b.view(b.input(2), updates);
+  return scatterRows(b, rows, elements, 1, updates);
 }
 
 // Range: start, start + delta, ... up to limit (exclusive), as a table the rule writes: its

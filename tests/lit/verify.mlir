@@ -102,3 +102,19 @@ func.func @topk_k(%x: tensor<5xf32>) -> tensor<6xi64> {
   %0 = tessel.topk %x {outer = 1, extent = 5, inner = 1, k = 6, largest = true} : (tensor<5xf32>) -> tensor<6xi64>
   return %0 : tensor<6xi64>
 }
+
+// -----
+
+func.func @scatter_updates(%x: tensor<5x3xf32>, %i: tensor<2xi64>, %u: tensor<3x3xf32>) -> tensor<5x3xf32> {
+  // expected-error @+1 {{scatter dims do not match its tensors}}
+  %0 = tessel.scatter %x, %i, %u {outer = 1, extent = 5, inner = 3, reduce = false, kind = "add"} : (tensor<5x3xf32>, tensor<2xi64>, tensor<3x3xf32>) -> tensor<5x3xf32>
+  return %0 : tensor<5x3xf32>
+}
+
+// -----
+
+func.func @scatter_reduction(%x: tensor<5xf32>, %i: tensor<2xi64>, %u: tensor<2xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{scatter combines by add, mul, max or min}}
+  %0 = tessel.scatter %x, %i, %u {outer = 1, extent = 5, inner = 1, reduce = true, kind = "sub"} : (tensor<5xf32>, tensor<2xi64>, tensor<2xf32>) -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}

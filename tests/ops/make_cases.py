@@ -7,18 +7,23 @@ out, one directory each (model.onnx, inputs in test_data_set_0 and as raw files 
 import os
 import sys
 
-from onnx import TensorProto, helper
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "models"))
 import make_test_data  # noqa: E402  (the model tests' seeded inputs)
 
 
-def single_op(op, inputs, output, opset, **attrs):
-    node = helper.make_node(op, [n for n, _ in inputs], [output[0]], **attrs)
+def single_op(op, inputs, output, opset, constants=(), order=None, **attrs):
+    """One node over f32 graph inputs [(name, shape)] and constants [(name, array)], in `order`
+    (names) or inputs first."""
+    names = order or [n for n, _ in inputs] + [n for n, _ in constants]
+    node = helper.make_node(op, names, [output[0]], **attrs)
     graph = helper.make_graph(
         [node], op.lower(),
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
-        [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, output[1])])
+        [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, output[1])],
+        [numpy_helper.from_array(v, n) for n, v in constants])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
@@ -34,6 +39,24 @@ def cases():
                        single_op("GridSample", [("X", [2, 3, 5, 6]), ("G", [2, 4, 7, 2])],
                                  ("Y", [2, 3, 4, 7]), 16, mode=mode, padding_mode=padding,
                                  align_corners=align))
+    # ScatterElements and ScatterND with the reductions of opset 16 (max and min came with 18,
+    # newer than Debian's ONNX knows), indices with duplicates and negative values; the updates
+    # are graph inputs, the indices constants.
+    elements = np.array([[1, -1, 0], [2, 2, -4], [0, 3, 1]], dtype=np.int64)  # along axis 1
+    tuples = np.array([[[1, -2], [0, 0]], [[1, 2], [1, -2]]], dtype=np.int64)  # into [3, 4, 5]
+    for reduction in ("none", "add", "mul"):
+        if reduction != "none":  # duplicates are undefined without a reduction
+            yield (f"scatterelements_{reduction}",
+                   single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 3])], ("Y", [3, 4]),
+                             16, [("I", elements)], ["X", "I", "U"], axis=1, reduction=reduction))
+            yield (f"scatternd_{reduction}",
+                   single_op("ScatterND", [("X", [3, 4, 5]), ("U", [2, 2, 5])],
+                             ("Y", [3, 4, 5]), 16, [("I", tuples)], ["X", "I", "U"],
+                             reduction=reduction))
+    yield ("scatterelements_none",
+           single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
+                     [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
+                     axis=1))
 
 
 def main():

@@ -375,3 +375,45 @@ TEST_CASE("binary kinds are checked against their dtypes; post-ops carry arithme
                                    {DType::F32, {1, 1, 2, 2}}};
   CHECK_THAT(validatePrimitive(conv, ct).message(), Catch::Contains("not an arithmetic step"));
 }
+
+TEST_CASE("reference scatter replaces or combines rows in index order, negative from the end") {
+  // data [4, 2]; indices 1, -1 (row 3), 1 again: the later write to row 1 wins.
+  const std::vector<float> data{0, 1, 2, 3, 4, 5, 6, 7}, upd{10, 11, 20, 21, 30, 31};
+  const std::vector<int64_t> idx{1, -1, 1};
+  const std::vector<TensorDesc> t{
+      {DType::F32, {4, 2}}, {DType::I64, {3}}, {DType::F32, {3, 2}}, {DType::F32, {4, 2}}};
+  const auto run = [&](bool reduce, BinaryKind kind, const std::vector<int64_t>& indices) {
+    Primitive p{ScatterParams{1, 4, 2, reduce, kind}, {0, 1, 2}, {3}, "s"};
+    REQUIRE(validatePrimitive(p, t).isOk());
+    std::vector<float> y(8, -1.f);
+    const std::vector<const void*> ins{data.data(), indices.data(), upd.data()};
+    const Status s = runPrimitiveOnHost(backendNamed("reference"), p, t, ins, y.data());
+    return std::make_pair(s, y);
+  };
+  CHECK(run(false, BinaryKind::Add, idx).second == std::vector<float>{0, 1, 30, 31, 4, 5, 20, 21});
+  CHECK(run(true, BinaryKind::Add, idx).second == std::vector<float>{0, 1, 42, 45, 4, 5, 26, 28});
+  CHECK(run(true, BinaryKind::Mul, idx).second ==
+        std::vector<float>{0, 1, 600, 1023, 4, 5, 120, 147});
+  CHECK(run(true, BinaryKind::Min, idx).second == std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7});
+  // An index outside [-4, 4) fails the run, naming it.
+  const auto bad = run(false, BinaryKind::Add, {1, 4, 0});
+  CHECK_THAT(bad.first.message(), Catch::Contains("index 4 out of range [-4, 4)"));
+  // Validation: updates must be [outer, count, inner]; combining needs a numeric kind.
+  Primitive wrong{ScatterParams{1, 4, 2, false, BinaryKind::Add}, {0, 1, 2}, {3}, "s"};
+  std::vector<TensorDesc> short2 = t;
+  short2[2] = {DType::F32, {2, 2}};
+  CHECK_THAT(validatePrimitive(wrong, short2).message(), Catch::Contains("scatter dims"));
+  Primitive sub{ScatterParams{1, 4, 2, true, BinaryKind::Sub}, {0, 1, 2}, {3}, "s"};
+  CHECK_THAT(validatePrimitive(sub, t).message(), Catch::Contains("add, mul, max or min"));
+  // Integer rows combine with wrapping arithmetic; i32 indices.
+  const std::vector<int32_t> small{0, 1, 2, 2147483647}, plus{1, 1};
+  const std::vector<int32_t> at{3, 3};
+  const std::vector<TensorDesc> it{
+      {DType::I32, {4, 1}}, {DType::I32, {2}}, {DType::I32, {2, 1}}, {DType::I32, {4, 1}}};
+  Primitive add{ScatterParams{1, 4, 1, true, BinaryKind::Add}, {0, 1, 2}, {3}, "s"};
+  REQUIRE(validatePrimitive(add, it).isOk());
+  std::vector<int32_t> y(4);
+  const std::vector<const void*> ins{small.data(), at.data(), plus.data()};
+  REQUIRE(runPrimitiveOnHost(backendNamed("reference"), add, it, ins, y.data()).isOk());
+  CHECK(y == std::vector<int32_t>{0, 1, 2, -2147483647});
+}

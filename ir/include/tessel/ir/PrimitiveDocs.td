@@ -83,4 +83,14 @@ def TopKDoc : PrimitiveDoc<"the positions of the k largest or smallest elements 
   `%i = tessel.topk %x {outer = 1, extent = 5, inner = 1, k = 2, largest = true} : (tensor<5xf32>) -> tensor<2xi64>`
 }]>;
 
+def ScatterDoc : PrimitiveDoc<"the data with rows replaced or combined at positions an index tensor names", [{
+  Operands: data, indices (i32 or i64, `count` elements), updates (the data's element type).
+  With the data and the result viewed as [outer, extent, inner] and the updates as [outer,
+  count, inner]: the result is the data, then for each j in order result[o, indices[j], k] =
+  updates[o, j, k] (with `reduce`: combined with it by `kind`, add, mul, max or min); a
+  negative index counts from the end; one outside [-extent, extent) fails the run. ONNX
+  ScatterND and ScatterElements.
+  `%y = tessel.scatter %x, %i, %u {outer = 1, extent = 5, inner = 3, reduce = false, kind = "add"} : (tensor<5x3xf32>, tensor<2xi64>, tensor<2x3xf32>) -> tensor<5x3xf32>`
+}]>;
+
 #endif
