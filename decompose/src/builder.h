@@ -69,6 +69,11 @@ Result<int32_t> numpyMatMul(LoweringBuilder& b, int32_t a, int32_t bm, bool asOu
 Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const TensorDesc& wt,
                                 Conv2dParams* p);
 
+// Reduces `src` over the runs of adjacent `reduced` axes (kept as dims of 1) into `dst`,
+// innermost run first.
+void reduceRuns(LoweringBuilder& b, ReduceKind kind, int32_t src, const std::vector<bool>& reduced,
+                int32_t dst);
+
 // The rule functions named in onnx_ops.def.
 #define TESSEL_ONNX_OP(op, rule, summary) Status rule(LoweringBuilder& b);
 #include "tessel/decompose/onnx_ops.def"

@@ -15,34 +15,6 @@ ReduceKind reduceKindOf(const std::string& op) {
   return ReduceKind::Sum; // ReduceSum, ReduceL1, ReduceL2, ReduceLogSum, ...
 }
 
-// Reduces `src` over the runs of adjacent `reduced` axes into `dst`, innermost run first.
-void reduceRuns(LoweringBuilder& b, ReduceKind kind, int32_t src, const std::vector<bool>& reduced,
-                int32_t dst) {
-  Shape cur = b.shape(src);
-  std::vector<std::pair<int64_t, int64_t>> runs;
-  for (int64_t i = static_cast<int64_t>(cur.size()) - 1; i >= 0; --i) {
-    if (!reduced[i]) continue;
-    const int64_t end = i + 1;
-    while (i > 0 && reduced[i - 1])
-      --i;
-    runs.emplace_back(i, end);
-  }
-  if (runs.empty()) {
-    b.view(src, dst);
-    return;
-  }
-  for (size_t k = 0; k < runs.size(); ++k) {
-    auto [from, to] = runs[k];
-    ReduceParams r{kind, product(cur, 0, from), product(cur, from, to),
-                   product(cur, to, cur.size())};
-    for (int64_t i = from; i < to; ++i)
-      cur[i] = 1;
-    const int32_t next = k + 1 == runs.size() ? dst : b.temp({DType::F32, cur});
-    b.emit(r, {src}, next);
-    src = next;
-  }
-}
-
 struct Normalized {
   int32_t value;  // (x - mean) / stddev, [outer, extent, inner]
   int32_t mean;   // [outer, 1, inner]
@@ -66,6 +38,33 @@ Normalized normalizeMiddle(LoweringBuilder& b, int32_t x3, double eps) {
 }
 
 } // namespace
+
+void reduceRuns(LoweringBuilder& b, ReduceKind kind, int32_t src, const std::vector<bool>& reduced,
+                int32_t dst) {
+  Shape cur = b.shape(src);
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t i = static_cast<int64_t>(cur.size()) - 1; i >= 0; --i) {
+    if (!reduced[i]) continue;
+    const int64_t end = i + 1;
+    while (i > 0 && reduced[i - 1])
+      --i;
+    runs.emplace_back(i, end);
+  }
+  if (runs.empty()) {
+    b.view(src, dst);
+    return;
+  }
+  for (size_t k = 0; k < runs.size(); ++k) {
+    auto [from, to] = runs[k];
+    ReduceParams r{kind, product(cur, 0, from), product(cur, from, to),
+                   product(cur, to, cur.size())};
+    for (int64_t i = from; i < to; ++i)
+      cur[i] = 1;
+    const int32_t next = k + 1 == runs.size() ? dst : b.temp({b.desc(src).dtype, cur});
+    b.emit(r, {src}, next);
+    src = next;
+  }
+}
 
 // Runs of adjacent axes reduce one after another, innermost first: a mean of equal-sized means
 // is the overall mean, so every kind composes. L1, L2, SumSquare, LogSum and LogSumExp are a sum

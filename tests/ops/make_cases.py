@@ -53,6 +53,22 @@ def cases():
                    single_op("ScatterND", [("X", [3, 4, 5]), ("U", [2, 2, 5])],
                              ("Y", [3, 4, 5]), 16, [("I", tuples)], ["X", "I", "U"],
                              reduction=reduction))
+    # Einsum: attention's contraction, a chain of three, broadcast ellipses, diagonals, sums
+    # over all but the batch, an implicit output, an outer product.
+    einsums = [
+        ("attention", "bhqd,bhkd->bhqk", [[2, 3, 4, 5], [2, 3, 6, 5]], [2, 3, 4, 6]),
+        ("chain", "ij,jk,kl->il", [[3, 4], [4, 5], [5, 2]], [3, 2]),
+        ("ellipsis", "...ij,...jk->...ik", [[2, 1, 3, 4], [1, 5, 4, 2]], [2, 5, 3, 2]),
+        ("diagonal", "iij->ji", [[3, 3, 4]], [4, 3]),
+        ("total", "bij->b", [[2, 3, 4]], [2]),
+        ("implicit", "ij,jk", [[3, 4], [4, 5]], [3, 5]),
+        ("outer", "i,j->ij", [[3], [4]], [3, 4]),
+        ("trace_product", "bij,bji->b", [[2, 3, 4], [2, 4, 3]], [2]),
+    ]
+    for name, equation, shapes, out in einsums:
+        yield (f"einsum_{name}",
+               single_op("Einsum", [(f"X{i}", s) for i, s in enumerate(shapes)], ("Y", out), 12,
+                         equation=equation))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
