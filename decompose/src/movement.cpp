@@ -191,6 +191,16 @@ Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std
   return static_cast<int64_t>(std::clamp<double>(r, 0.0, static_cast<double>(in - 1)));
 }
 
+// Output 0 as a 1-D table of `values` in type t (written when the plan is made).
+void writeTable(LoweringBuilder& b, DType t, const std::vector<double>& values) {
+  const TensorDesc out{t, {static_cast<int64_t>(values.size())}};
+  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
+  const size_t elem = dtypeSize(t);
+  for (size_t i = 0; i < values.size(); ++i)
+    storeDouble(t, values[i], bytes.data() + i * elem);
+  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+}
+
 // Index tensor `index` (i64) with its negative values moved up by `extent` (counting from the
 // end, as ONNX's index operands do): a comparison, an add and a select.
 int32_t fromEnd(LoweringBuilder& b, int32_t index, int64_t extent) {
@@ -673,18 +683,45 @@ Status lowerRange(LoweringBuilder& b) {
   if (count > double(kMaxRange))
     return n.error("range of " + std::to_string(count) + " elements (at most 2^20)");
   const auto len = static_cast<int64_t>(count);
-  const TensorDesc out{dt, {len}};
-  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
-  for (int64_t i = 0; i < len; ++i) {
-    const double x = v[0] + double(i) * v[2];
-    switch (dt) {
-    case DType::F32: reinterpret_cast<float*>(bytes.data())[i] = static_cast<float>(x); break;
-    case DType::F64: reinterpret_cast<double*>(bytes.data())[i] = x; break;
-    case DType::I32: reinterpret_cast<int32_t*>(bytes.data())[i] = static_cast<int32_t>(x); break;
-    default: reinterpret_cast<int64_t*>(bytes.data())[i] = static_cast<int64_t>(x); break;
-    }
+  std::vector<double> values(static_cast<size_t>(len));
+  for (int64_t i = 0; i < len; ++i)
+    values[static_cast<size_t>(i)] = v[0] + double(i) * v[2];
+  writeTable(b, dt, values);
+  return Status::ok();
+}
+
+// HannWindow, HammingWindow, BlackmanWindow: a table of `size` values (its value known when
+// the plan is made, as Range's operands), cosine sums over 2 pi n / N (N = size when periodic,
+// size - 1 when symmetric), in the type output_datatype names.
+Status lowerWindowFunction(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0)) return n.error("expects size");
+  TESSEL_ASSIGN_OR_RETURN(std::vector<double> sizeValue, n.constFloats(0, "size"));
+  if (sizeValue.size() != 1 || !(sizeValue[0] >= 0) || sizeValue[0] > double(int64_t{1} << 20))
+    return n.error("size must be one value in [0, 2^20]");
+  TESSEL_ASSIGN_OR_RETURN(int64_t periodic, n.intAttr("periodic", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t typeCode, n.intAttr("output_datatype", 1));
+  const std::optional<DType> type = dtypeFromOnnx(static_cast<int>(typeCode));
+  if (!type || *type == DType::Bool)
+    return n.error("output_datatype " + std::to_string(typeCode) + " is not a numeric type");
+  const auto size = static_cast<int64_t>(sizeValue[0]);
+  // Cosine coefficients a0 - a1 cos(x) + a2 cos(2x).
+  double a[3] = {0.5, 0.5, 0.0};
+  if (n.opType == "HammingWindow") {
+    a[0] = 25.0 / 46.0;
+    a[1] = 1.0 - a[0];
+  } else if (n.opType == "BlackmanWindow") {
+    a[0] = 0.42;
+    a[1] = 0.5;
+    a[2] = 0.08;
   }
-  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+  const double period = static_cast<double>(periodic ? size : size - 1);
+  std::vector<double> values(static_cast<size_t>(size));
+  for (int64_t i = 0; i < size; ++i) {
+    const double x = period > 0 ? 2.0 * M_PI * static_cast<double>(i) / period : 0.0;
+    values[static_cast<size_t>(i)] = a[0] - a[1] * std::cos(x) + a[2] * std::cos(2.0 * x);
+  }
+  writeTable(b, *type, values);
   return Status::ok();
 }
 
