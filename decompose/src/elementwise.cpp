@@ -363,10 +363,64 @@ Status lowerPRelu(LoweringBuilder& b) {
 
 // y = x * inv + shift per channel, with inv = scale / sqrt(var + eps) and shift = B - mean * inv.
 // The per-channel arithmetic runs on constants and folds away at convert time.
+// BatchNormalization in training mode (opset 14+): the batch's own mean and (population)
+// variance over every axis but the channels normalize X; outputs 1 and 2 are the running
+// statistics, input * momentum + batch's * (1 - momentum).
+Status batchNormTraining(LoweringBuilder& b) {
+  const Node& n = b.node();
+  const TensorDesc x = b.desc(b.input(0));
+  const int64_t c = x.shape[1];
+  TESSEL_ASSIGN_OR_RETURN(double eps, n.floatAttr("epsilon", 1e-5));
+  TESSEL_ASSIGN_OR_RETURN(double momentum, n.floatAttr("momentum", 0.9));
+  std::vector<bool> reduced(x.shape.size(), true);
+  reduced[1] = false;
+  Shape perChannel(x.shape.size(), 1);
+  perChannel[1] = c;
+  const TensorDesc stat{DType::F32, perChannel};
+  const int32_t mean = b.temp(stat);
+  reduceRuns(b, ReduceKind::Mean, b.input(0), reduced, mean);
+  const int32_t centered = b.binaryTemp(BinaryKind::Sub, b.input(0), mean);
+  const int32_t var = b.temp(stat);
+  reduceRuns(b, ReduceKind::Mean, b.binaryTemp(BinaryKind::Mul, centered, centered), reduced, var);
+  const int32_t sd = b.temp(stat);
+  b.unary(UnaryKind::Sqrt, b.binaryTemp(BinaryKind::Add, var, b.scalar(DType::F32, eps)), sd);
+  const auto shaped = [&](size_t i) {
+    const int32_t v = b.temp(stat);
+    b.view(b.input(i), v);
+    return v;
+  };
+  const int32_t scaled =
+      b.binaryTemp(BinaryKind::Mul, b.binaryTemp(BinaryKind::Div, centered, sd), shaped(1));
+  b.binary(BinaryKind::Add, scaled, shaped(2), b.setOutput(0, x));
+  const TensorDesc vec{DType::F32, {c}};
+  const std::pair<size_t, int32_t> running[] = {{3, mean}, {4, var}};
+  for (size_t k = 0; k < 2 && k + 1 < static_cast<size_t>(n.numOutputs); ++k) {
+    const auto [input, batchStat] = running[k];
+    const int32_t flat = b.temp(vec);
+    b.view(batchStat, flat);
+    const int32_t kept =
+        b.binaryTemp(BinaryKind::Mul, b.input(input), b.scalar(DType::F32, momentum));
+    const int32_t fresh = b.binaryTemp(BinaryKind::Mul, flat, b.scalar(DType::F32, 1 - momentum));
+    b.binary(BinaryKind::Add, kept, fresh, b.setOutput(k + 1, vec));
+  }
+  return Status::ok();
+}
+
 Status lowerBatchNorm(LoweringBuilder& b) {
   const Node& n = b.node();
   for (size_t i = 0; i < 5; ++i)
     if (!n.hasInput(i)) return n.error("expects 5 inputs");
+  TESSEL_ASSIGN_OR_RETURN(int64_t training, n.intAttr("training_mode", 0));
+  if (training != 0 && n.opset >= 14) {
+    const TensorDesc x = b.desc(b.input(0));
+    if (x.rank() < 2 || x.dtype != DType::F32) return n.error("input must be f32 of rank >= 2");
+    for (size_t i = 1; i < 5; ++i)
+      if (b.desc(b.input(i)).shape != Shape{x.shape[1]} || b.desc(b.input(i)).dtype != DType::F32)
+        return n.error("parameter " + std::to_string(i) + " must be f32[" +
+                       std::to_string(x.shape[1]) + "]");
+    if (n.numOutputs > 3) return n.error("has more than 3 outputs");
+    return batchNormTraining(b);
+  }
   if (n.numOutputs != 1) return unsupported(n.label() + ": training mode (extra outputs)");
   const TensorDesc& x = b.desc(b.input(0));
   if (x.rank() < 2 || x.dtype != DType::F32) return n.error("input must be f32 of rank >= 2");

@@ -564,6 +564,122 @@ Status lowerGatherND(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// MaxUnpool(X, I[, output_shape]): zeros of the output's shape (given, or each spatial dim
+// (in - 1) * stride + kernel - pads), then X's values scattered to the flat positions I names
+// (MaxPool's indices: over the whole tensor).
+Status lowerMaxUnpool(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects X and I");
+  const TensorDesc x = b.desc(b.input(0)), idx = b.desc(b.input(1));
+  if (idx.dtype != DType::I64 || idx.shape != x.shape)
+    return n.error("indices must be i64 of X's shape " + shapeToString(x.shape));
+  const int64_t spatial = x.rank() - 2;
+  if (spatial < 1) return n.error("X must have spatial dims");
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, n.intsAttr("kernel_shape", {}));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> strides,
+                          n.intsAttr("strides", std::vector<int64_t>(spatial, 1)));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads,
+                          n.intsAttr("pads", std::vector<int64_t>(2 * spatial, 0)));
+  if (static_cast<int64_t>(kernel.size()) != spatial ||
+      static_cast<int64_t>(strides.size()) != spatial ||
+      static_cast<int64_t>(pads.size()) != 2 * spatial)
+    return n.error("kernel_shape, strides and pads must match " + std::to_string(spatial) +
+                   " spatial dims");
+  constexpr int64_t kMax = int64_t{1} << 20; // no product below can overflow
+  for (int64_t d = 0; d < spatial; ++d)
+    if (kernel[d] < 1 || kernel[d] > kMax || strides[d] < 1 || strides[d] > kMax || pads[d] < 0 ||
+        pads[d] > kMax || pads[spatial + d] < 0 || pads[spatial + d] > kMax ||
+        x.shape[2 + d] > kMax)
+      return n.error("kernel_shape, strides, pads and dims must lie in [1, 2^20] (pads from 0)");
+  Shape inferred = x.shape;
+  for (int64_t d = 0; d < spatial; ++d)
+    inferred[2 + d] = (x.shape[2 + d] - 1) * strides[d] + kernel[d] - pads[d] - pads[spatial + d];
+  for (int64_t d : inferred)
+    if (d < 0) return n.error("output shape " + shapeToString(inferred) + " is negative");
+  Shape outShape = inferred;
+  if (n.hasInput(2)) {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> given, n.constInts(2, "output_shape"));
+    bool fits = given.size() == inferred.size();
+    for (size_t d = 0; fits && d < given.size(); ++d)
+      fits = d < 2 ? given[d] == inferred[d] : given[d] >= inferred[d];
+    if (!fits)
+      return n.error("output_shape " + shapeToString(given) + " is not " + shapeToString(inferred) +
+                     " or larger in its spatial dims");
+    outShape = given;
+  }
+  TESSEL_ASSIGN_OR_RETURN(const int64_t total, elementCount(inferred));
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  const TensorDesc unpooled{x.dtype, inferred};
+  RasterParams zeros; // a fill: X only as the raster's (unread) source
+  zeros.fill = 0.0;
+  const int32_t base = b.temp(unpooled);
+  b.emit(zeros, {b.input(0)}, base);
+  const int32_t positions = b.temp({DType::I64, {idx.numel()}});
+  b.view(b.input(1), positions);
+  const int32_t values = b.temp({x.dtype, {x.numel()}});
+  b.view(b.input(0), values);
+  // The indices address the inferred shape; a larger output_shape pads it with zeros after.
+  const bool padded = outShape != inferred;
+  const int32_t out = b.setOutput(0, {x.dtype, outShape});
+  const int32_t scattered = padded ? b.temp(unpooled) : out;
+  b.emit(ScatterParams{1, total, 1, false, BinaryKind::Add}, {base, positions, values}, scattered);
+  if (padded) {
+    RasterParams pad;
+    pad.fill = 0.0;
+    TESSEL_RETURN_IF_ERROR(copyInto(&pad, 0, inferred, 0, denseStrides(outShape)));
+    b.emit(pad, {scattered}, out);
+  }
+  return Status::ok();
+}
+
+// ReverseSequence(input, sequence_lens): along the time axis the first sequence_lens[b]
+// elements of batch b reversed, the rest kept: an elements gather whose index at (t, b) is
+// len[b] - 1 - t below len[b], t above.
+Status lowerReverseSequence(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and sequence_lens");
+  const TensorDesc x = b.desc(b.input(0)), lens = b.desc(b.input(1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t batchAxis, n.intAttr("batch_axis", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t timeAxis, n.intAttr("time_axis", 0));
+  if (x.rank() < 2 || batchAxis == timeAxis || batchAxis < 0 || batchAxis > 1 || timeAxis < 0 ||
+      timeAxis > 1)
+    return n.error("batch_axis and time_axis must be 0 and 1 of an input of rank >= 2");
+  const int64_t steps = x.shape[timeAxis], batch = x.shape[batchAxis];
+  if ((lens.dtype != DType::I64 && lens.dtype != DType::I32) || lens.shape != Shape{batch})
+    return n.error("sequence_lens must be i32 or i64 [" + std::to_string(batch) + "]");
+  // [T, B] or [B, T] as the axes lie: the positions t and the lengths, broadcast.
+  Shape tShape{1, 1}, bShape{1, 1}, pair{1, 1};
+  tShape[timeAxis] = steps;
+  bShape[batchAxis] = batch;
+  pair[timeAxis] = steps;
+  pair[batchAxis] = batch;
+  std::vector<int64_t> iota(static_cast<size_t>(steps));
+  for (int64_t t = 0; t < steps; ++t)
+    iota[static_cast<size_t>(t)] = t;
+  const int32_t t = b.constant({DType::I64, tShape}, iota.data());
+  const int32_t len = b.temp({DType::I64, bShape});
+  b.view(b.castTemp(b.input(1), DType::I64), len);
+  const int32_t inside = b.temp({DType::Bool, pair});
+  b.binary(BinaryKind::Less, t, len, inside);
+  const int32_t last = b.binaryTemp(BinaryKind::Sub, len, b.scalar(DType::I64, 1));
+  const int32_t mirrored = b.temp({DType::I64, pair});
+  b.binary(BinaryKind::Sub, last, t, mirrored);
+  const int32_t index2 = b.temp({DType::I64, pair});
+  b.select(inside, mirrored, t, index2);
+  // The index for every element: the pair's, repeated over the trailing dims.
+  const int64_t inner = product(x.shape, 2, x.shape.size());
+  const int32_t index = b.temp({DType::I64, x.shape});
+  RasterParams spread;
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&spread.regions, 0, {0, {pair[1], 1, 0}},
+                                           {0, {pair[1] * inner, inner, 1}},
+                                           {pair[0], pair[1], inner}));
+  b.emit(spread, {index2}, index);
+  GatherParams g{timeAxis == 0 ? 1 : batch, steps, timeAxis == 0 ? batch * inner : inner};
+  g.elements = true;
+  b.emit(g, {b.input(0), index}, b.setOutput(0, x));
+  return Status::ok();
+}
+
 // The `reduction` attribute of the scatter operators: none, or the binary kind it combines by.
 Result<std::optional<BinaryKind>> scatterReduction(const Node& n) {
   TESSEL_ASSIGN_OR_RETURN(std::string r, n.stringAttr("reduction", "none"));

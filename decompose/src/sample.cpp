@@ -125,7 +125,7 @@ Status lowerGridSample(LoweringBuilder& b) {
   if (batch * channels * points == 0) {
     RasterParams fill;
     fill.fill = 0.0;
-    b.emit(fill, {}, out);
+    b.emit(fill, {b.input(0)}, out); // a fill: X only as the (unread) source
     return Status::ok();
   }
   if (h == 0 || w == 0) return n.error("samples an empty image " + x.toString());
