@@ -18,11 +18,12 @@ def single_op(op, inputs, output, opset, constants=(), order=None, **attrs):
     """One node over f32 graph inputs [(name, shape)] and constants [(name, array)], in `order`
     (names) or inputs first."""
     names = order or [n for n, _ in inputs] + [n for n, _ in constants]
-    node = helper.make_node(op, names, [output[0]], **attrs)
+    outputs = output if isinstance(output, list) else [output]  # [(name, shape)], "" skips one
+    node = helper.make_node(op, names, [n for n, _ in outputs], **attrs)
     graph = helper.make_graph(
         [node], op.lower(),
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
-        [helper.make_tensor_value_info(output[0], TensorProto.FLOAT, output[1])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs if n],
         [numpy_helper.from_array(v, n) for n, v in constants])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
@@ -69,6 +70,25 @@ def cases():
         yield (f"einsum_{name}",
                single_op("Einsum", [(f"X{i}", s) for i, s in enumerate(shapes)], ("Y", out), 12,
                          equation=equation))
+    # Recurrent cells: both directions, biases, initial states, per-batch lengths (the second
+    # batch stops early), peepholes, clip, both GRU reset forms; every output (onnxruntime
+    # has no batch-major layout: ONNX's *_batchwise node tests cover it). X [seq 5, batch 2, input 3], hidden 4.
+    lens = [("L", np.array([5, 3], dtype=np.int32))]
+    for op, gates, extra in (("RNN", 1, {}), ("GRU", 3, {"linear_before_reset": 0}),
+                             ("GRU", 3, {"linear_before_reset": 1}), ("LSTM", 4, {})):
+        for direction, dirs in (("reverse", 1), ("bidirectional", 2)):
+            inputs = [("X", [5, 2, 3]), ("W", [dirs, gates * 4, 3]), ("R", [dirs, gates * 4, 4]),
+                      ("B", [dirs, 8 * gates]), ("H0", [dirs, 2, 4])]
+            order = ["X", "W", "R", "B", "L", "H0"]
+            outputs = [("Y", [5, dirs, 2, 4]), ("Y_h", [dirs, 2, 4])]
+            if op == "LSTM":
+                inputs += [("C0", [dirs, 2, 4]), ("P", [dirs, 12])]
+                order += ["C0", "P"]
+                outputs.append(("Y_c", [dirs, 2, 4]))
+            tag = op.lower() + ("_lbr" if extra.get("linear_before_reset") else "")
+            yield (f"{tag}_{direction}",
+                   single_op(op, inputs, outputs, 14, lens, order, hidden_size=4,
+                             direction=direction, clip=2.5, **extra))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
