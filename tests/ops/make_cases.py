@@ -89,6 +89,20 @@ def cases():
             yield (f"{tag}_{direction}",
                    single_op(op, inputs, outputs, 14, lens, order, hidden_size=4,
                              direction=direction, clip=2.5, **extra))
+    # DFT along the middle and a later axis, real and complex, onesided, inverse, lengths
+    # padding and cutting the input; STFT with a window.
+    def length(v):
+        return [("N", np.array(v, dtype=np.int64))]
+    yield ("dft_onesided", single_op("DFT", [("X", [2, 9, 1])], ("Y", [2, 5, 2]), 17,
+                                     onesided=1, axis=1))
+    yield ("dft_padded", single_op("DFT", [("X", [2, 6, 2])], ("Y", [2, 8, 2]), 17, length(8),
+                                   axis=1))
+    yield ("dft_cut", single_op("DFT", [("X", [3, 10, 1])], ("Y", [3, 7, 2]), 17, length(7),
+                                axis=1))
+    yield ("dft_inverse_axis2", single_op("DFT", [("X", [2, 3, 5, 2])], ("Y", [2, 3, 5, 2]), 17,
+                                          axis=2, inverse=1))
+    yield ("stft_window", single_op("STFT", [("S", [2, 50, 1]), ("W", [12])], ("Y", [2, 7, 7, 2]),
+                                    17, [("T", np.array(6, dtype=np.int64))], ["S", "T", "W"]))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],

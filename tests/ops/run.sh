@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Operators against onnxruntime: the single-operator cases of make_cases.py, their reference
 # outputs from onnxruntime-node (installed by ../models/fetch_models.sh), checked with `tessel
-# check` on the backend given. Usage: run.sh TESSEL_BINARY BACKEND
+# check` on the backend given (rtol 1e-4, atol 1e-4: the peers' own float noise near zero, as
+# a transform's empty bins, is 1e-5). Usage: run.sh TESSEL_BINARY BACKEND
 set -euo pipefail
 tessel=$1
 backend=$2
@@ -15,6 +16,6 @@ for d in "$work"/*/; do
   /usr/bin/python3 "$here/../models/make_test_data.py" outputs "$d" >/dev/null
 done
 status=0
-"$tessel" check --backend "$backend" --rtol 1e-4 --atol 1e-5 "$work"/*/ >"$work/log" 2>&1 || status=1
+"$tessel" check --backend "$backend" --rtol 1e-4 --atol 1e-4 "$work"/*/ >"$work/log" 2>&1 || status=1
 grep -v '^PASS' "$work/log" || true
 exit $status
