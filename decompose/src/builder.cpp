@@ -45,6 +45,16 @@ void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, 
   lowering_.primitives.push_back(std::move(p));
 }
 
+int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute) {
+  const int32_t out = b.setOutput(0, type);
+  if (type.dtype == compute) return out;
+  return b.temp({compute, type.shape});
+}
+
+void finishCast(LoweringBuilder& b, int32_t computed) {
+  if (computed != b.output(0)) b.unary(UnaryKind::Cast, computed, b.output(0));
+}
+
 int32_t LoweringBuilder::castTemp(int32_t in, DType to) {
   TensorDesc d = desc(in);
   if (d.dtype == to) return in;

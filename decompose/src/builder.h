@@ -49,6 +49,11 @@ private:
   Lowering lowering_;
 };
 
+// Output 0 of type `type` computed in type `compute`: the output itself when they agree, else a
+// temp that finishCast casts into the output after the caller's primitives.
+int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute);
+void finishCast(LoweringBuilder& b, int32_t computed);
+
 // The product of dims [from, to) of s (dims past its rank count as 1); shapes here passed
 // elementCount, so it cannot overflow.
 int64_t product(const Shape& s, size_t from, size_t to);

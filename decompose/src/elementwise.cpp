@@ -43,17 +43,6 @@ DType computeType(DType t) {
   return dtypeIsHalf(t) ? DType::F32 : t;
 }
 
-// Output 0 of type `type` computed in type `compute`: the output itself when they agree, else
-// a temp cast into the output after the caller's primitives (finishCast).
-int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute) {
-  const int32_t out = b.setOutput(0, type);
-  if (type.dtype == compute) return out;
-  return b.temp({compute, type.shape});
-}
-void finishCast(LoweringBuilder& b, int32_t computed) {
-  if (computed != b.output(0)) b.unary(UnaryKind::Cast, computed, b.output(0));
-}
-
 // Clip bounds from attributes (opset < 11) or optional constant inputs.
 Status clipBounds(const Node& n, float* lo, float* hi) {
   *lo = -std::numeric_limits<float>::infinity();

@@ -189,10 +189,9 @@ Status lowerDequantizeLinear(LoweringBuilder& b) {
     TESSEL_ASSIGN_OR_RETURN(int32_t zeroPoint, perAxis(b, 2, x, axis, "x_zero_point"));
     v = b.binaryTemp(BinaryKind::Sub, v, zeroPoint);
   }
-  const int32_t out = b.setOutput(0, {outType, x.shape});
-  const int32_t result = outType == DType::F32 ? out : b.temp({DType::F32, x.shape});
+  const int32_t result = computedOutput(b, {outType, x.shape}, DType::F32);
   b.binary(BinaryKind::Mul, v, scale, result);
-  if (result != out) b.unary(UnaryKind::Cast, result, out);
+  finishCast(b, result);
   return Status::ok();
 }
 
