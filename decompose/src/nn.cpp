@@ -1,7 +1,9 @@
 // Rules for convolution, pooling and matrix products.
 #include "builder.h"
+#include "tessel/core/checked_math.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace tessel::decompose {
 namespace {
@@ -10,6 +12,80 @@ namespace {
 // enough that no size arithmetic overflows.
 constexpr int64_t kMaxWindow = int64_t{1} << 20;
 
+// Window geometry over any number of spatial dims: kernel, stride, dilation, pads (begin ...,
+// end ...) and output sizes.
+struct WindowNd {
+  std::vector<int64_t> kernel, stride, dilation, pads, out;
+  std::vector<int64_t> ceilExtra; // end padding added for ceil_mode, per dim
+};
+
+Result<std::vector<int64_t>> perDim(const Node& n, const char* key, size_t dims, int64_t dflt) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v,
+                          n.intsAttr(key, std::vector<int64_t>(dims, dflt)));
+  if (v.size() != dims)
+    return n.error(std::string("'") + key + "' must have " + std::to_string(dims) + " values");
+  for (int64_t x : v)
+    if (x < 1 || x > kMaxWindow)
+      return n.error(std::string("'") + key + "' values must be in [1, 2^20]");
+  return v;
+}
+
+// Kernel geometry, pads (explicit or auto_pad) and output size of a window over `in` (the
+// spatial dims).
+Result<WindowNd> windowNd(const Node& n, const Shape& in, std::vector<int64_t> kernel,
+                          bool ceilMode) {
+  const size_t dims = in.size();
+  WindowNd w;
+  w.kernel = std::move(kernel);
+  for (int64_t k : w.kernel)
+    if (k < 1 || k > kMaxWindow) return n.error("'kernel_shape' values must be in [1, 2^20]");
+  TESSEL_ASSIGN_OR_RETURN(w.stride, perDim(n, "strides", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(w.dilation, perDim(n, "dilations", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
+  std::vector<int64_t> span(dims);
+  for (size_t i = 0; i < dims; ++i)
+    span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
+  w.pads.assign(2 * dims, 0);
+  if (autoPad == "NOTSET") {
+    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> p,
+                            n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
+    if (p.size() != 2 * dims)
+      return n.error("'pads' must have " + std::to_string(2 * dims) + " values");
+    for (size_t i = 0; i < 2 * dims; ++i) {
+      if (p[i] < 0) return unsupported(n.label() + ": negative pads");
+      if (p[i] > kMaxWindow) return n.error("pads out of range");
+      w.pads[i] = p[i];
+    }
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    for (size_t i = 0; i < dims; ++i) {
+      int64_t out = (in[i] + w.stride[i] - 1) / w.stride[i];
+      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - in[i]);
+      int64_t small = total / 2;
+      w.pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+      w.pads[i + dims] = total - w.pads[i];
+    }
+  } else if (autoPad != "VALID") {
+    return n.error("unknown auto_pad '" + autoPad + "'");
+  }
+  w.out.assign(dims, 0);
+  w.ceilExtra.assign(dims, 0);
+  for (size_t i = 0; i < dims; ++i) {
+    const int64_t padded = in[i] + w.pads[i] + w.pads[i + dims];
+    if (padded < span[i]) return n.error("kernel is larger than the padded input");
+    int64_t out = (padded - span[i]) / w.stride[i] + 1;
+    if (ceilMode) {
+      out = (padded - span[i] + w.stride[i] - 1) / w.stride[i] + 1;
+      if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out; // last window must start inside
+      // Extend the end padding so the floor formula of the primitive gives the same size.
+      w.ceilExtra[i] = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - padded);
+      w.pads[i + dims] += w.ceilExtra[i];
+    }
+    w.out[i] = out;
+  }
+  return w;
+}
+
+// The 2-D form the conv2d and pool primitives take.
 struct Window {
   std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, dilation{1, 1};
   std::array<int64_t, 4> pads{};
@@ -24,47 +100,17 @@ Result<std::array<int64_t, 2>> pair(const Node& n, const char* key, std::array<i
   return std::array<int64_t, 2>{v[0], v[1]};
 }
 
-// Kernel geometry, pads (explicit or auto_pad) and output size of a 2-D window over `in` (H, W).
 Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> kernel,
                       bool ceilMode) {
+  TESSEL_ASSIGN_OR_RETURN(WindowNd nd, windowNd(n, in, {kernel[0], kernel[1]}, ceilMode));
   Window w;
-  w.kernel = kernel;
-  TESSEL_ASSIGN_OR_RETURN(w.stride, pair(n, "strides", {1, 1}));
-  TESSEL_ASSIGN_OR_RETURN(w.dilation, pair(n, "dilations", {1, 1}));
-  TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
-  std::array<int64_t, 2> span{};
-  for (int i = 0; i < 2; ++i)
-    span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
-  if (autoPad == "NOTSET") {
-    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> p, n.intsAttr("pads", {0, 0, 0, 0}));
-    if (p.size() != 4) return n.error("'pads' must have 4 values");
-    for (int i = 0; i < 4; ++i) {
-      if (p[i] < 0) return unsupported(n.label() + ": negative pads");
-      if (p[i] > kMaxWindow) return n.error("pads out of range");
-      w.pads[i] = p[i];
-    }
-  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-    for (int i = 0; i < 2; ++i) {
-      int64_t out = (in[i] + w.stride[i] - 1) / w.stride[i];
-      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - in[i]);
-      int64_t small = total / 2;
-      w.pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
-      w.pads[i + 2] = total - w.pads[i];
-    }
-  } else if (autoPad != "VALID") {
-    return n.error("unknown auto_pad '" + autoPad + "'");
-  }
-  for (int i = 0; i < 2; ++i) {
-    const int64_t padded = in[i] + w.pads[i] + w.pads[i + 2];
-    if (padded < span[i]) return n.error("kernel is larger than the padded input");
-    int64_t out = (padded - span[i]) / w.stride[i] + 1;
-    if (ceilMode) {
-      out = (padded - span[i] + w.stride[i] - 1) / w.stride[i] + 1;
-      if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out; // last window must start inside
-      // Extend the end padding so the floor formula of the primitive gives the same size.
-      w.pads[i + 2] += std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - padded);
-    }
-    w.out[i] = out;
+  for (size_t i = 0; i < 2; ++i) {
+    w.kernel[i] = nd.kernel[i];
+    w.stride[i] = nd.stride[i];
+    w.dilation[i] = nd.dilation[i];
+    w.out[i] = nd.out[i];
+    w.pads[i] = nd.pads[i];
+    w.pads[i + 2] = nd.pads[i + 2];
   }
   return w;
 }
@@ -298,10 +344,133 @@ Result<Node> asTwoD(const Node& n) {
   return two;
 }
 
+// Pooling the pool primitive cannot express (3-D and beyond, dilation, MaxPool's indices) by
+// windows: one raster lays every window out as [N * C, outputs, taps] (taps outside the input
+// filled with -inf for max, 0 for average; one region per tap over the outputs whose tap lies
+// inside), one reduction over the taps, and for the indices an argmax whose tap becomes the
+// input position through a table of (output, tap) -> flat position. `input` is f32.
+Status poolByWindows(LoweringBuilder& b, int32_t input, DType type) {
+  const Node& n = b.node();
+  const TensorDesc x = b.desc(input);
+  const size_t dims = static_cast<size_t>(x.rank() - 2);
+  const bool max = n.opType == "MaxPool";
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, n.intsAttr("kernel_shape", {}));
+  if (kernel.size() != dims)
+    return n.error("'kernel_shape' must have " + std::to_string(dims) + " values");
+  TESSEL_ASSIGN_OR_RETURN(int64_t ceilMode, n.intAttr("ceil_mode", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t includePad, n.intAttr("count_include_pad", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t storageOrder, n.intAttr("storage_order", 0));
+  if (storageOrder != 0 && storageOrder != 1) return n.error("storage_order must be 0 or 1");
+  const Shape in(x.shape.begin() + 2, x.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(WindowNd w, windowNd(n, in, kernel, ceilMode != 0));
+  const int64_t planes = x.shape[0] * x.shape[1], plane = product(in, 0, dims);
+  const int64_t outputs = product(w.out, 0, dims), taps = product(w.kernel, 0, dims);
+  int64_t laid = 0;
+  if (!checkedProduct({planes, outputs, taps}, &laid) || laid > (int64_t{1} << 26))
+    return unsupported(n.label() + ": " + std::to_string(planes) + " x " + std::to_string(outputs) +
+                       " windows of " + std::to_string(taps) + " taps (at most 2^26 laid out)");
+  const Shape inStrides = denseStrides(in), outStrides = denseStrides(w.out);
+  // The indices' spatial strides: row-major, or column-major (storage_order 1: the first
+  // spatial dim moves fastest).
+  Shape indexStrides = inStrides;
+  if (storageOrder == 1)
+    for (size_t i = 0; i < dims; ++i)
+      indexStrides[i] = product(in, 0, i);
+  RasterParams r;
+  r.fill = max ? -std::numeric_limits<double>::infinity() : 0.0;
+  std::vector<int64_t> tap(dims, 0);
+  std::vector<int64_t> position(static_cast<size_t>(outputs * taps), 0); // flat input position
+  std::vector<float> count(static_cast<size_t>(outputs), 0.f);
+  for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t i = static_cast<int64_t>(dims) - 1, rest = t; i >= 0; --i) {
+      tap[i] = rest % w.kernel[i];
+      rest /= w.kernel[i];
+    }
+    Shape shape{planes}, src{plane}, dst{outputs * taps};
+    int64_t srcOffset = 0, dstOffset = t;
+    bool empty = false;
+    for (size_t i = 0; i < dims; ++i) {
+      const int64_t shift = tap[i] * w.dilation[i] - w.pads[i]; // input = o * stride + shift
+      const int64_t lo = std::max<int64_t>(0, (-shift + w.stride[i] - 1) / w.stride[i]);
+      const int64_t hi = std::min(w.out[i], (in[i] - 1 - shift) / w.stride[i] + 1);
+      if (in[i] - 1 - shift < 0 || hi <= lo) {
+        empty = true;
+        break;
+      }
+      shape.push_back(hi - lo);
+      src.push_back(w.stride[i] * inStrides[i]);
+      dst.push_back(outStrides[i] * taps);
+      srcOffset += (lo * w.stride[i] + shift) * inStrides[i];
+      dstOffset += lo * outStrides[i] * taps;
+    }
+    if (!empty)
+      TESSEL_RETURN_IF_ERROR(
+          appendStridedCopy(&r.regions, 0, {srcOffset, src}, {dstOffset, dst}, shape));
+    // The tables: each output's flat position of this tap, and how many taps it averages.
+    for (int64_t o = 0; o < outputs; ++o) {
+      int64_t flat = 0;
+      bool inside = true, padded = true;
+      for (size_t i = 0; i < dims; ++i) {
+        const int64_t at =
+            o / outStrides[i] % w.out[i] * w.stride[i] + tap[i] * w.dilation[i] - w.pads[i];
+        inside = inside && at >= 0 && at < in[i];
+        padded = padded && at >= -w.pads[i] && at < in[i] + w.pads[i + dims] - w.ceilExtra[i];
+        flat += at * indexStrides[i];
+      }
+      position[static_cast<size_t>(o * taps + t)] = flat;
+      if (includePad ? padded : inside) count[static_cast<size_t>(o)] += 1.f;
+    }
+  }
+  const int32_t windows = b.temp({DType::F32, {planes, outputs, taps}});
+  b.emit(r, {input}, windows);
+  Shape outShape{x.shape[0], x.shape[1]};
+  outShape.insert(outShape.end(), w.out.begin(), w.out.end());
+  const int32_t pooled = b.temp({DType::F32, {planes, outputs}});
+  b.emit(ReduceParams{max ? ReduceKind::Max : ReduceKind::Sum, planes * outputs, taps, 1},
+         {windows}, pooled);
+  int32_t result = pooled;
+  if (!max)
+    result =
+        b.binaryTemp(BinaryKind::Div, pooled, b.constant({DType::F32, {outputs}}, count.data()));
+  const int32_t y = b.setOutput(0, {type, outShape});
+  if (type == DType::F32) {
+    b.view(result, y);
+  } else {
+    const int32_t shaped = b.temp({DType::F32, outShape});
+    b.view(result, shaped);
+    b.unary(UnaryKind::Cast, shaped, y);
+  }
+  if (n.numOutputs < 2) return Status::ok();
+  // Indices: the argmax tap's input position, plus the plane's offset (ONNX counts them over
+  // the whole tensor).
+  const int32_t best = b.temp({DType::I64, {planes * outputs, 1, 1}});
+  b.emit(ReduceParams{ReduceKind::ArgMax, planes * outputs, taps, 1}, {windows}, best);
+  const int32_t table = b.constant({DType::I64, {outputs, taps}}, position.data());
+  const int32_t spread = b.temp({DType::I64, {planes * outputs, taps, 1}});
+  RasterParams copies;
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&copies.regions, 0, {0, {0, taps, 1}},
+                                           {0, {outputs * taps, taps, 1}},
+                                           {planes, outputs, taps}));
+  b.emit(copies, {table}, spread);
+  GatherParams g{planes * outputs, taps, 1};
+  g.elements = true;
+  const int32_t picked = b.temp({DType::I64, {planes, outputs}});
+  b.emit(g, {spread, best}, picked);
+  std::vector<int64_t> offsets(static_cast<size_t>(planes));
+  for (int64_t p = 0; p < planes; ++p)
+    offsets[static_cast<size_t>(p)] = p * plane;
+  const int32_t base = b.constant({DType::I64, {planes, 1}}, offsets.data());
+  const int32_t indices = b.temp({DType::I64, {planes, outputs}});
+  b.binary(BinaryKind::Add, picked, base, indices);
+  b.view(indices, b.setOutput(1, {DType::I64, outShape}));
+  return Status::ok();
+}
+
 Status lowerPool(LoweringBuilder& b) {
   const Node& original = b.node();
   if (!original.hasInput(0)) return original.error("missing input");
-  if (original.numOutputs != 1) return unsupported(original.label() + ": the indices output");
+  if (original.numOutputs > 2 || (original.numOutputs == 2 && original.opType != "MaxPool"))
+    return original.error("has too many outputs");
   TensorDesc x = b.desc(b.input(0));
   const DType type = x.dtype;
   // Pooling runs in f32: the half types, and for MaxPool the 8- and 16-bit integers, whose
@@ -315,6 +484,13 @@ Status lowerPool(LoweringBuilder& b) {
     input = b.castTemp(input, DType::F32);
     x.dtype = DType::F32;
   }
+  // What the 2-D pool primitive cannot express goes through windows.
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> dilations, original.intsAttr("dilations", {}));
+  const bool dilated =
+      std::any_of(dilations.begin(), dilations.end(), [](int64_t d) { return d != 1; });
+  if (x.dtype == DType::F32 && x.rank() >= 3 &&
+      (x.rank() > 4 || original.numOutputs == 2 || dilated))
+    return poolByWindows(b, input, type);
   // 1-D pooling is 2-D pooling over [N, C, 1, L].
   const bool oneD = x.rank() == 3;
   Node n = original;

@@ -103,6 +103,17 @@ def cases():
                                           axis=2, inverse=1))
     yield ("stft_window", single_op("STFT", [("S", [2, 50, 1]), ("W", [12])], ("Y", [2, 7, 7, 2]),
                                     17, [("T", np.array(6, dtype=np.int64))], ["S", "T", "W"]))
+    # Pooling through windows: 3-D max and average (with pads counted, ceil mode), dilated 2-D.
+    yield ("maxpool_3d", single_op("MaxPool", [("X", [1, 2, 5, 6, 4])], ("Y", [1, 2, 3, 3, 4]),
+                                   13, kernel_shape=[2, 3, 2], strides=[2, 2, 1],
+                                   pads=[1, 0, 1, 1, 1, 0]))
+    yield ("averagepool_3d_ceil", single_op("AveragePool", [("X", [1, 2, 5, 6, 4])],
+                                            ("Y", [1, 2, 3, 3, 2]), 13, kernel_shape=[3, 3, 2],
+                                            strides=[2, 2, 2], pads=[1, 1, 0, 1, 0, 1],
+                                            ceil_mode=1, count_include_pad=1))
+    yield ("maxpool_dilated_ceil", single_op("MaxPool", [("X", [2, 3, 9, 8])], ("Y", [2, 3, 4, 4]),
+                                             13, kernel_shape=[3, 2], strides=[2, 2],
+                                             dilations=[2, 3], pads=[1, 0, 1, 1], ceil_mode=1))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
