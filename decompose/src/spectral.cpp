@@ -187,4 +187,66 @@ Status lowerSTFT(LoweringBuilder& b) {
   return Status::ok();
 }
 
+// MelWeightMatrix(num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz):
+// [dft_length / 2 + 1, num_mel_bins] triangular filters on the mel scale, a table written when
+// the plan is made (its operands' values known then), as ONNX's reference computes it.
+Status lowerMelWeightMatrix(LoweringBuilder& b) {
+  const Node& n = b.node();
+  const char* names[5] = {"num_mel_bins", "dft_length", "sample_rate", "lower_edge_hertz",
+                          "upper_edge_hertz"};
+  double v[5];
+  for (size_t i = 0; i < 5; ++i) {
+    if (!n.hasInput(i)) return n.error(std::string("missing ") + names[i]);
+    TESSEL_ASSIGN_OR_RETURN(std::vector<double> x, n.constFloats(i, names[i]));
+    if (x.size() != 1 || !std::isfinite(x[0]))
+      return n.error(std::string(names[i]) + " must be one finite value");
+    v[i] = x[0];
+  }
+  const auto mels = static_cast<int64_t>(v[0]), length = static_cast<int64_t>(v[1]);
+  if (mels < 1 || mels > 4096 || length < 1 || length > (1 << 16) || v[2] <= 0 || v[3] < 0 ||
+      v[4] < v[3])
+    return n.error("needs 1..4096 mel bins, a dft_length in 1..65536, a positive sample rate "
+                   "and 0 <= lower_edge_hertz <= upper_edge_hertz");
+  TESSEL_ASSIGN_OR_RETURN(int64_t typeCode, n.intAttr("output_datatype", 1));
+  const std::optional<DType> type = dtypeFromOnnx(static_cast<int>(typeCode));
+  if (!type || *type == DType::Bool)
+    return n.error("output_datatype " + std::to_string(typeCode) + " is not a numeric type");
+  const int64_t spectrogramBins = length / 2 + 1;
+  const double lowMel = 2595.0 * std::log10(1.0 + v[3] / 700.0);
+  const double highMel = 2595.0 * std::log10(1.0 + v[4] / 700.0);
+  const double step = (highMel - lowMel) / static_cast<double>(mels + 2);
+  std::vector<int64_t> edge(static_cast<size_t>(mels + 2));
+  for (int64_t i = 0; i < mels + 2; ++i) {
+    const double hz =
+        700.0 * (std::pow(10.0, (static_cast<double>(i) * step + lowMel) / 2595.0) - 1.0);
+    edge[static_cast<size_t>(i)] =
+        static_cast<int64_t>(std::floor(static_cast<double>(length + 1) * hz / v[2]));
+  }
+  if (edge.back() >= spectrogramBins || edge.front() < 0)
+    return n.error("the filters reach past the spectrogram's " + std::to_string(spectrogramBins) +
+                   " bins (upper_edge_hertz above half the sample rate)");
+  std::vector<double> table(static_cast<size_t>(spectrogramBins * mels), 0.0);
+  const auto at = [&](int64_t bin, int64_t mel) -> double& {
+    return table[static_cast<size_t>(bin * mels + mel)];
+  };
+  for (int64_t i = 0; i < mels; ++i) {
+    const int64_t lo = edge[static_cast<size_t>(i)], center = edge[static_cast<size_t>(i + 1)],
+                  hi = edge[static_cast<size_t>(i + 2)];
+    if (center == lo)
+      at(center, i) = 1.0;
+    else
+      for (int64_t j = lo; j <= center; ++j)
+        at(j, i) = static_cast<double>(j - lo) / static_cast<double>(center - lo);
+    if (hi > center)
+      for (int64_t j = center; j < hi; ++j)
+        at(j, i) = static_cast<double>(hi - j) / static_cast<double>(hi - center);
+  }
+  const TensorDesc out{*type, {spectrogramBins, mels}};
+  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
+  for (size_t i = 0; i < table.size(); ++i)
+    storeDouble(*type, table[i], bytes.data() + i * dtypeSize(*type));
+  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+  return Status::ok();
+}
+
 } // namespace tessel::decompose
