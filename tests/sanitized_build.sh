@@ -4,6 +4,9 @@
 # (its sanitizer and defines) after `includes`.
 cxx="clang++-16"
 command -v ccache >/dev/null && cxx="ccache clang++-16"
+# Paths inside the tree hashed as relative ones (and no working directory in the hash, which
+# -g would add): a fresh checkout, as CI's, reuses the objects an earlier checkout compiled.
+export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
 includes=(-I"$root/core/include" -I"$root/runtime/include" -I"$root/search/include"
   -I"$root/include" -I"$root/decompose/include" -I"$root/graph/include" -I"$root/frontend/onnx/include"
   -I"$root/backends/reference/include" -I"$root/backends/null/include"
