@@ -45,6 +45,16 @@ void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, 
   lowering_.primitives.push_back(std::move(p));
 }
 
+void writeTable(LoweringBuilder& b, DType t, const Shape& shape,
+                const std::vector<double>& values) {
+  const TensorDesc out{t, shape};
+  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
+  const size_t elem = dtypeSize(t);
+  for (size_t i = 0; i < values.size(); ++i)
+    storeDouble(t, values[i], bytes.data() + i * elem);
+  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+}
+
 int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute) {
   const int32_t out = b.setOutput(0, type);
   if (type.dtype == compute) return out;

@@ -30,6 +30,12 @@ public:
   void unary(UnaryKind kind, int32_t in, int32_t out, float alpha = 0, float beta = 0) {
     emit(UnaryParams{kind, alpha, beta}, {in}, out);
   }
+  // A temp of `in`'s description holding kind(in; alpha, beta).
+  int32_t unaryTemp(UnaryKind kind, int32_t in, float alpha = 0, float beta = 0) {
+    const int32_t out = temp(desc(in));
+    unary(kind, in, out, alpha, beta);
+    return out;
+  }
   // `in` as dtype `to`: itself when it has that type, else a temp cast from it.
   int32_t castTemp(int32_t in, DType to);
   // Numpy-broadcasting binary; `out` must have the broadcast shape.
@@ -48,6 +54,10 @@ private:
   const Node& node_;
   Lowering lowering_;
 };
+
+// Output 0 as a table of `values` (row-major) of type t and `shape`, written when the plan is
+// made.
+void writeTable(LoweringBuilder& b, DType t, const Shape& shape, const std::vector<double>& values);
 
 // Output 0 of type `type` computed in type `compute`: the output itself when they agree, else a
 // temp that finishCast casts into the output after the caller's primitives.

@@ -191,16 +191,6 @@ Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std
   return static_cast<int64_t>(std::clamp<double>(r, 0.0, static_cast<double>(in - 1)));
 }
 
-// Output 0 as a 1-D table of `values` in type t (written when the plan is made).
-void writeTable(LoweringBuilder& b, DType t, const std::vector<double>& values) {
-  const TensorDesc out{t, {static_cast<int64_t>(values.size())}};
-  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
-  const size_t elem = dtypeSize(t);
-  for (size_t i = 0; i < values.size(); ++i)
-    storeDouble(t, values[i], bytes.data() + i * elem);
-  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
-}
-
 // Index tensor `index` (i64) with its negative values moved up by `extent` (counting from the
 // end, as ONNX's index operands do): a comparison, an add and a select.
 int32_t fromEnd(LoweringBuilder& b, int32_t index, int64_t extent) {
@@ -211,6 +201,16 @@ int32_t fromEnd(LoweringBuilder& b, int32_t index, int64_t extent) {
   const int32_t normalized = b.temp({DType::I64, shape});
   b.select(negative, raised, index, normalized);
   return normalized;
+}
+
+// Whether each element of index tensor `index` (i64) lies in [0, extent): a bool temp.
+int32_t withinExtent(LoweringBuilder& b, int32_t index, int64_t extent) {
+  const TensorDesc flags{DType::Bool, b.shape(index)};
+  const int32_t low = b.temp(flags), high = b.temp(flags), both = b.temp(flags);
+  b.binary(BinaryKind::GreaterOrEqual, index, b.scalar(DType::I64, 0), low);
+  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, double(extent)), high);
+  b.binary(BinaryKind::And, low, high, both);
+  return both;
 }
 
 // The conjunction of bool masks `all` (-1: none yet) and `mask`, broadcast.
@@ -507,7 +507,6 @@ Result<TupleRows> tupleRows(LoweringBuilder& b, size_t indicesInput, const Shape
   const int64_t tuples = product(idx.shape, 0, q - 1),
                 perBatchTuples = tuples / std::max<int64_t>(batches, 1);
   const TensorDesc column{DType::I64, {tuples}};
-  const TensorDesc flags{DType::Bool, {tuples}};
   int32_t row = -1, valid = -1;
   int64_t stride = perBatch;
   for (int64_t j = 0; j < k; ++j) {
@@ -519,10 +518,7 @@ Result<TupleRows> tupleRows(LoweringBuilder& b, size_t indicesInput, const Shape
     const int32_t c = b.temp(column);
     b.emit(pick, {b.input(indicesInput)}, c);
     const int32_t norm = fromEnd(b, c, dim);
-    const int32_t low = b.temp(flags), high = b.temp(flags);
-    b.binary(BinaryKind::GreaterOrEqual, norm, b.scalar(DType::I64, 0), low);
-    b.binary(BinaryKind::Less, norm, b.scalar(DType::I64, double(dim)), high);
-    valid = conjoin(b, conjoin(b, valid, low), high);
+    valid = conjoin(b, valid, withinExtent(b, norm, dim));
     const int32_t scaled =
         b.binaryTemp(BinaryKind::Mul, norm, b.scalar(DType::I64, double(stride)));
     if (row < 0) {
@@ -756,19 +752,16 @@ Status lowerScatterElements(LoweringBuilder& b) {
     base[static_cast<size_t>(q)] = offset;
   }
   const TensorDesc flat{DType::I64, {count}};
-  const TensorDesc flags{DType::Bool, {count}};
   int32_t index = b.temp({idx.dtype, {count}});
   b.view(b.input(1), index);
   index = fromEnd(b, b.castTemp(index, DType::I64), x.shape[axis]);
-  const int32_t low = b.temp(flags), high = b.temp(flags);
-  b.binary(BinaryKind::GreaterOrEqual, index, b.scalar(DType::I64, 0), low);
-  b.binary(BinaryKind::Less, index, b.scalar(DType::I64, double(x.shape[axis])), high);
   const int32_t offsets = b.binaryTemp(
       BinaryKind::Add,
       b.binaryTemp(BinaryKind::Mul, index, b.scalar(DType::I64, double(strides[axis]))),
       b.constant(flat, base.data()));
   const int32_t rows = b.temp(flat);
-  b.select(conjoin(b, low, high), offsets, b.scalar(DType::I64, double(elements)), rows);
+  b.select(withinExtent(b, index, x.shape[axis]), offsets, b.scalar(DType::I64, double(elements)),
+           rows);
   const int32_t updates = b.temp({u.dtype, {count}});
   b.view(b.input(2), updates);
   return scatterRows(b, rows, elements, 1, updates);
@@ -802,7 +795,7 @@ Status lowerRange(LoweringBuilder& b) {
   std::vector<double> values(static_cast<size_t>(len));
   for (int64_t i = 0; i < len; ++i)
     values[static_cast<size_t>(i)] = v[0] + double(i) * v[2];
-  writeTable(b, dt, values);
+  writeTable(b, dt, {len}, values);
   return Status::ok();
 }
 
@@ -837,7 +830,7 @@ Status lowerWindowFunction(LoweringBuilder& b) {
     const double x = period > 0 ? 2.0 * M_PI * static_cast<double>(i) / period : 0.0;
     values[static_cast<size_t>(i)] = a[0] - a[1] * std::cos(x) + a[2] * std::cos(2.0 * x);
   }
-  writeTable(b, *type, values);
+  writeTable(b, *type, {size}, values);
   return Status::ok();
 }
 

@@ -59,6 +59,24 @@ void quantizeInto(LoweringBuilder& b, int32_t x, int32_t scale, int32_t zeroPoin
   roundIntoInteger(b, b.binaryTemp(BinaryKind::Div, x, scale), zeroPoint, out);
 }
 
+// Input i viewed as a scalar (one element) or, when it holds one value per element of `shape`
+// (non-empty), as `shape`; otherwise an error naming it as `what`.
+Result<int32_t> scalarOrShaped(LoweringBuilder& b, size_t i, const Shape& shape,
+                               const std::string& what) {
+  const TensorDesc d = b.desc(b.input(i));
+  Shape viewed;
+  if (d.numel() != 1) {
+    if (shape.empty() || d.numel() != product(shape, 0, shape.size()))
+      return b.node().error(what + " " + shapeToString(d.shape) +
+                            " is neither a scalar nor one per " +
+                            (shape.empty() ? "tensor" : shapeToString(shape)));
+    viewed = shape;
+  }
+  const int32_t v = b.temp({d.dtype, viewed});
+  b.view(b.input(i), v);
+  return v;
+}
+
 // Input i (u8 or i8) minus its zero point (input zpInput, when present) as f64: exact, and so
 // are the f64 products and sums of such values (below 2^53). zeroShape: how a zero point of
 // more than one element lies against the input (a row's or a channel's), or empty for scalars
@@ -76,19 +94,9 @@ Result<int32_t> centered(LoweringBuilder& b, size_t i, size_t zpInput, const Sha
   if (zp.dtype != x.dtype)
     return n.error(std::string(what) + "'s zero point is " + std::string(dtypeName(zp.dtype)) +
                    ", not " + std::string(dtypeName(x.dtype)));
-  Shape shape;
-  if (zp.numel() != 1) {
-    int64_t count = 1;
-    for (int64_t d : zeroShape)
-      count *= d;
-    if (zeroShape.empty() || zp.numel() != count)
-      return n.error(std::string(what) + "'s zero point " + shapeToString(zp.shape) +
-                     " is neither a scalar nor one per " +
-                     (zeroShape.empty() ? "tensor" : shapeToString(zeroShape)));
-    shape = zeroShape;
-  }
-  const int32_t shaped = b.temp({x.dtype, shape});
-  b.view(b.input(zpInput), shaped);
+  TESSEL_ASSIGN_OR_RETURN(
+      const int32_t shaped,
+      scalarOrShaped(b, zpInput, zeroShape, std::string(what) + "'s zero point"));
   return b.binaryTemp(BinaryKind::Sub, wide, b.castTemp(shaped, DType::F64));
 }
 
@@ -109,20 +117,7 @@ Status requantize(LoweringBuilder& b, int32_t acc, size_t aScale, size_t bScale,
   const auto scaleOf = [&](size_t i) -> Result<int32_t> {
     const TensorDesc d = b.desc(b.input(i));
     if (d.dtype != DType::F32) return n.error("scales must be f32");
-    if (d.numel() == 1) {
-      const int32_t s = b.temp({DType::F32, {}});
-      b.view(b.input(i), s);
-      return s;
-    }
-    int64_t count = 1;
-    for (int64_t dim : scaleShape)
-      count *= dim;
-    if (scaleShape.empty() || d.numel() != count)
-      return n.error("scale " + shapeToString(d.shape) + " is neither a scalar nor one per " +
-                     (scaleShape.empty() ? "tensor" : shapeToString(scaleShape)));
-    const int32_t s = b.temp({DType::F32, scaleShape});
-    b.view(b.input(i), s);
-    return s;
+    return scalarOrShaped(b, i, scaleShape, "scale");
   };
   TESSEL_ASSIGN_OR_RETURN(int32_t sa, scaleOf(aScale));
   TESSEL_ASSIGN_OR_RETURN(int32_t sb, scaleOf(bScale));

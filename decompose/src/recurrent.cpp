@@ -83,9 +83,7 @@ public:
   int32_t op(BinaryKind k, int32_t x, int32_t y) { return b_.binaryTemp(k, x, y); }
   int32_t k(double v) { return b_.scalar(DType::F32, v); }
   int32_t unary(UnaryKind kind, int32_t x, float alpha = 0, float beta = 0) {
-    const int32_t out = b_.temp(b_.desc(x));
-    b_.unary(kind, x, out, alpha, beta);
-    return out;
+    return b_.unaryTemp(kind, x, alpha, beta);
   }
   int32_t activate(const Activation& a, int32_t x) {
     if (a.name == "affine")

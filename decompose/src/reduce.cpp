@@ -109,8 +109,7 @@ Status lowerReduce(LoweringBuilder& b) {
   const int32_t in = b.castTemp(b.input(0), compute);
   int32_t src = in;
   if (op == "ReduceL1" || op == "ReduceLogSumExp") {
-    src = b.temp(b.desc(in));
-    b.unary(op == "ReduceL1" ? UnaryKind::Abs : UnaryKind::Exp, in, src);
+    src = b.unaryTemp(op == "ReduceL1" ? UnaryKind::Abs : UnaryKind::Exp, in);
   } else if (op == "ReduceL2" || op == "ReduceSumSquare") {
     src = b.binaryTemp(BinaryKind::Mul, in, in);
   }

@@ -25,11 +25,7 @@ public:
   int32_t add(int32_t x, int32_t y) { return op(BinaryKind::Add, x, y); }
   int32_t sub(int32_t x, int32_t y) { return op(BinaryKind::Sub, x, y); }
   int32_t mul(int32_t x, int32_t y) { return op(BinaryKind::Mul, x, y); }
-  int32_t unary(UnaryKind kind, int32_t x) {
-    const int32_t out = b_.temp(b_.desc(x));
-    b_.unary(kind, x, out);
-    return out;
-  }
+  int32_t unary(UnaryKind kind, int32_t x) { return b_.unaryTemp(kind, x); }
   int32_t select(int32_t c, int32_t x, int32_t y) {
     const Shape s = *broadcastShapes(*broadcastShapes(b_.shape(c), b_.shape(x)), b_.shape(y));
     const int32_t out = b_.temp({b_.desc(x).dtype, s});

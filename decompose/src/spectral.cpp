@@ -241,11 +241,7 @@ Status lowerMelWeightMatrix(LoweringBuilder& b) {
       for (int64_t j = center; j < hi; ++j)
         at(j, i) = static_cast<double>(hi - j) / static_cast<double>(hi - center);
   }
-  const TensorDesc out{*type, {spectrogramBins, mels}};
-  std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
-  for (size_t i = 0; i < table.size(); ++i)
-    storeDouble(*type, table[i], bytes.data() + i * dtypeSize(*type));
-  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+  writeTable(b, *type, {spectrogramBins, mels}, table);
   return Status::ok();
 }
 
