@@ -45,14 +45,44 @@ void LoweringBuilder::emit(PrimitiveParams params, std::vector<int32_t> inputs, 
   lowering_.primitives.push_back(std::move(p));
 }
 
-void writeTable(LoweringBuilder& b, DType t, const Shape& shape,
-                const std::vector<double>& values) {
+void writeTable(LoweringBuilder& b, DType t, const Shape& shape, const std::vector<double>& values,
+                size_t output) {
   const TensorDesc out{t, shape};
   std::vector<uint8_t> bytes(static_cast<size_t>(out.byteSize()));
   const size_t elem = dtypeSize(t);
   for (size_t i = 0; i < values.size(); ++i)
     storeDouble(t, values[i], bytes.data() + i * elem);
-  b.view(b.constant(out, bytes.data()), b.setOutput(0, out));
+  b.view(b.constant(out, bytes.data()), b.setOutput(output, out));
+}
+
+void gatherKnown(LoweringBuilder& b, int32_t data, const std::vector<int64_t>& idx, int64_t outer,
+                 int64_t dim, int64_t inner, int32_t out) {
+  const auto count = static_cast<int64_t>(idx.size());
+  constexpr size_t kMaxRuns = 16;
+  std::vector<std::pair<int64_t, int64_t>> runs; // (first index position, length)
+  for (int64_t j = 0; j < count && runs.size() <= kMaxRuns;) {
+    int64_t len = 1;
+    if (j + 1 < count) {
+      const int64_t step = idx[j + 1] - idx[j];
+      while (j + len < count && idx[j + len] - idx[j + len - 1] == step)
+        ++len;
+    }
+    runs.push_back({j, len});
+    j += len;
+  }
+  if (runs.size() <= kMaxRuns) {
+    RasterParams r;
+    for (auto [j, len] : runs) {
+      const int64_t step = len > 1 ? idx[j + 1] - idx[j] : 0;
+      // Shapes passed elementCount, and the positions are in range: this cannot fail.
+      (void)appendStridedCopy(&r.regions, 0, {idx[j] * inner, {dim * inner, step * inner, 1}},
+                              {j * inner, {count * inner, inner, 1}}, {outer, len, inner});
+    }
+    b.emit(r, {data}, out);
+    return;
+  }
+  const int32_t table = b.constant({DType::I64, {count}}, idx.data());
+  b.emit(GatherParams{outer, dim, inner}, {data, table}, out);
 }
 
 int32_t computedOutput(LoweringBuilder& b, const TensorDesc& type, DType compute) {

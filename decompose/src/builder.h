@@ -55,9 +55,16 @@ private:
   Lowering lowering_;
 };
 
-// Output 0 as a table of `values` (row-major) of type t and `shape`, written when the plan is
-// made.
-void writeTable(LoweringBuilder& b, DType t, const Shape& shape, const std::vector<double>& values);
+// Output `output` as a table of `values` (row-major) of type t and `shape`, written when the plan
+// is made.
+void writeTable(LoweringBuilder& b, DType t, const Shape& shape, const std::vector<double>& values,
+                size_t output = 0);
+
+// out = data viewed as [outer, dim, inner] gathered along its middle dim at positions known when
+// the plan is made (each in [0, dim)): strided copies when they form few runs, else a gather
+// over an index table.
+void gatherKnown(LoweringBuilder& b, int32_t data, const std::vector<int64_t>& idx, int64_t outer,
+                 int64_t dim, int64_t inner, int32_t out);
 
 // Output 0 of type `type` computed in type `compute`: the output itself when they agree, else a
 // temp that finishCast casts into the output after the caller's primitives.

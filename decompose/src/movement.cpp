@@ -414,29 +414,8 @@ Status lowerGather(LoweringBuilder& b) {
       if (!row.isOk()) return n.error(row.status().message() + " on axis " + std::to_string(axis));
       i = *row;
     }
-    constexpr size_t kMaxRuns = 16;
-    std::vector<std::pair<int64_t, int64_t>> runs; // (first index position, length)
-    for (int64_t j = 0; j < count && runs.size() <= kMaxRuns;) {
-      int64_t len = 1;
-      if (j + 1 < count) {
-        const int64_t step = idx[j + 1] - idx[j];
-        while (j + len < count && idx[j + len] - idx[j + len - 1] == step)
-          ++len;
-      }
-      runs.push_back({j, len});
-      j += len;
-    }
-    if (runs.size() <= kMaxRuns) {
-      RasterParams r;
-      for (auto [j, len] : runs) {
-        const int64_t step = len > 1 ? idx[j + 1] - idx[j] : 0;
-        TESSEL_RETURN_IF_ERROR(
-            appendStridedCopy(&r.regions, 0, {idx[j] * inner, {dim * inner, step * inner, 1}},
-                              {j * inner, {count * inner, inner, 1}}, {outer, len, inner}));
-      }
-      b.emit(r, {b.input(0)}, out);
-      return Status::ok();
-    }
+    gatherKnown(b, b.input(0), idx, outer, dim, inner, out);
+    return Status::ok();
   }
   b.emit(GatherParams{outer, dim, inner}, {b.input(0), b.input(1)}, out);
   return Status::ok();

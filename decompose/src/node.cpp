@@ -86,6 +86,15 @@ Result<std::vector<double>> Node::constFloats(size_t i, const char* what) const 
   return v;
 }
 
+Result<const void*> Node::constData(size_t i, const char* what) const {
+  if (!hasInput(i)) return error(std::string("input '") + what + "' is missing");
+  if (!inputs[i].constant) {
+    missingValues.push_back(i);
+    return unsupported(label() + ": input '" + what + "' must be a known value");
+  }
+  return inputs[i].constant;
+}
+
 std::string Node::label() const {
   return opType + " '" + name + "'";
 }

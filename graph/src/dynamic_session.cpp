@@ -5,13 +5,17 @@
 
 namespace tessel::graph {
 
-// A plan: the graph specialized for one signature, its program and a session on it.
+// A plan: the graph specialized for one signature, its program and a session on it; or, when a
+// rule needs a value computed from the run's data, two stages: the nodes that value depends on,
+// then the rest, each a DynamicSession of its own (so either may be staged again).
 struct DynamicSession::Plan {
   std::string signature;
   std::shared_ptr<Program> program;
   std::unique_ptr<Session> session;
   std::vector<int> sessionInput; // per graph input: its session input, -1 when folded in
   std::vector<TensorDesc> outputs;
+  std::unique_ptr<DynamicSession> prefix, suffix;
+  std::vector<int> prefixFrom, suffixFrom; // as Stages
 };
 
 DynamicSession::~DynamicSession() = default;
@@ -61,15 +65,16 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
       spec.values[input(i).name] =
           std::make_shared<const std::vector<uint8_t>>(p, p + inputs[i].desc.byteSize());
     }
-    std::string wanted;
+    Wanted wanted;
     auto result = specialize(*source_, spec, &wanted);
     if (result.isOk()) {
       specialized = std::move(*result);
       break;
     }
+    if (!wanted.values.empty()) return addPlan(std::move(sig), stagedPlan(wanted));
     size_t index = inputs.size();
     for (size_t i = 0; i < inputs.size(); ++i)
-      if (!wanted.empty() && input(i).name == wanted) index = i;
+      if (!wanted.input.empty() && input(i).name == wanted.input) index = i;
     if (index == inputs.size() || attempt >= inputs.size() ||
         std::find(valueInputs_.begin(), valueInputs_.end(), index) != valueInputs_.end())
       return result.status();
@@ -77,7 +82,6 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
     std::sort(valueInputs_.begin(), valueInputs_.end());
   }
   auto plan = std::make_unique<Plan>();
-  plan->signature = std::move(sig); // the signature specialization succeeded with
   TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(specialized));
   TESSEL_ASSIGN_OR_RETURN(plan->session,
                           Session::create(plan->program, *registry_, options_.session));
@@ -86,12 +90,52 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
     plan->sessionInput.push_back(specialized.values[v].constant ? -1 : next++);
   for (int32_t id : plan->program->outputs)
     plan->outputs.push_back(plan->program->tensors[id].desc);
-  plans_.push_front(std::move(plan));
+  return addPlan(std::move(sig), std::move(plan));
+}
+
+Result<std::unique_ptr<DynamicSession::Plan>> DynamicSession::stagedPlan(const Wanted& wanted) {
+  TESSEL_ASSIGN_OR_RETURN(Stages stages, splitAt(*source_, wanted.values, wanted.described));
+  auto plan = std::make_unique<Plan>();
+  TESSEL_ASSIGN_OR_RETURN(
+      plan->prefix, create(std::make_shared<const Graph>(std::move(stages.prefix)), options_));
+  TESSEL_ASSIGN_OR_RETURN(
+      plan->suffix, create(std::make_shared<const Graph>(std::move(stages.suffix)), options_));
+  plan->prefix->registry_ = plan->suffix->registry_ = registry_;
+  plan->prefixFrom = std::move(stages.prefixFrom);
+  plan->suffixFrom = std::move(stages.suffixFrom);
+  return plan;
+}
+
+Result<DynamicSession::Plan*> DynamicSession::addPlan(std::string signature,
+                                                      Result<std::unique_ptr<Plan>> plan) {
+  if (!plan.isOk()) return plan.status();
+  (*plan)->signature = std::move(signature); // the signature specialization succeeded with
+  plans_.push_front(std::move(*plan));
   while (plans_.size() > static_cast<size_t>(options_.cachedPlans))
     plans_.pop_back();
   ++plansBuilt_;
   lastRunPlanned_ = true;
   return plans_.front().get();
+}
+
+Status DynamicSession::runStages(Plan& plan, const std::vector<InputRef>& inputs) {
+  std::vector<InputRef> prefixInputs;
+  for (int i : plan.prefixFrom)
+    prefixInputs.push_back(inputs[static_cast<size_t>(i)]);
+  TESSEL_RETURN_IF_ERROR(plan.prefix->run(prefixInputs));
+  std::vector<InputRef> suffixInputs;
+  for (int i : plan.suffixFrom) {
+    if (i >= 0) {
+      suffixInputs.push_back(inputs[static_cast<size_t>(i)]);
+    } else {
+      const size_t k = static_cast<size_t>(-1 - i);
+      suffixInputs.push_back({plan.prefix->outputDesc(k), plan.prefix->outputData(k)});
+    }
+  }
+  TESSEL_RETURN_IF_ERROR(plan.suffix->run(suffixInputs));
+  lastRunPlanned_ =
+      lastRunPlanned_ || plan.prefix->lastRunPlanned() || plan.suffix->lastRunPlanned();
+  return Status::ok();
 }
 
 Status DynamicSession::run(const std::vector<InputRef>& inputs) {
@@ -116,6 +160,11 @@ Status DynamicSession::run(const std::vector<InputRef>& inputs) {
   lastRunPlanned_ = false;
   last_ = nullptr;
   TESSEL_ASSIGN_OR_RETURN(Plan * plan, planFor(inputs));
+  if (plan->suffix) {
+    TESSEL_RETURN_IF_ERROR(runStages(*plan, inputs));
+    last_ = plan;
+    return Status::ok();
+  }
   for (size_t i = 0; i < inputs.size(); ++i)
     if (plan->sessionInput[i] >= 0)
       TESSEL_RETURN_IF_ERROR(plan->session->setInput(static_cast<size_t>(plan->sessionInput[i]),
@@ -126,15 +175,21 @@ Status DynamicSession::run(const std::vector<InputRef>& inputs) {
 }
 
 const TensorDesc& DynamicSession::outputDesc(size_t i) const {
-  return last_->outputs.at(i);
+  return last_->suffix ? last_->suffix->outputDesc(i) : last_->outputs.at(i);
 }
 
 const void* DynamicSession::outputData(size_t i) const {
-  return last_ ? last_->session->outputData(i) : nullptr;
+  if (!last_) return nullptr;
+  return last_->suffix ? last_->suffix->outputData(i) : last_->session->outputData(i);
 }
 
 const Session& DynamicSession::session() const {
-  return *last_->session;
+  return last_->suffix ? last_->suffix->session() : *last_->session;
+}
+
+int DynamicSession::stages() const {
+  if (!last_) return 0;
+  return last_->suffix ? last_->prefix->stages() + last_->suffix->stages() : 1;
 }
 
 } // namespace tessel::graph

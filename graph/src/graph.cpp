@@ -19,7 +19,7 @@ Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& low,
       if (!inputs[id]) t.desc = {DType::U8, {1}}; // absent: a placeholder no rule reads
     } else if (auto c = low.constants.find(static_cast<int32_t>(id)); c != low.constants.end()) {
       keep->push_back(std::make_shared<const std::vector<uint8_t>>(c->second));
-      t.data = keep->back()->data();
+      t.data = keep->back()->empty() ? &kAbsent : keep->back()->data();
     }
     prog->tensors.push_back(std::move(t));
   }

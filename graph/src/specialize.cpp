@@ -56,10 +56,54 @@ Result<Shape> inputShape(const Value& in, const Specialization& spec) {
   return declared;
 }
 
+// Graph inputs up to this size whose values a rule needs, directly or through the nodes between,
+// are worth keying plans on (a shape, axes, a size); past it, or when the value is computed from
+// no input (a generator too large to fold), the graph is planned in stages at the needed value.
+constexpr int64_t kValueInputBytes = 4096;
+
+// Fills *wanted for node n, which asked for values it did not get (n.node.missingValues): the
+// first such value, as the graph input it is or the small inputs it is computed from, else as a
+// value to plan in stages at.
+void findWanted(const Graph& g, const Graph& source, const Node& n,
+                const std::vector<bool>& isInput, const std::vector<int32_t>& producer,
+                Wanted* wanted) {
+  std::vector<int32_t> computed; // needed values computed from the run's data
+  for (size_t i : n.node.missingValues) {
+    if (i >= n.inputs.size() || n.inputs[i] < 0 || g.values[n.inputs[i]].constant) continue;
+    const int32_t needed = n.inputs[i];
+    std::vector<int32_t> stack{needed}, inputs;
+    std::vector<bool> seen(g.values.size(), false);
+    bool large = false;
+    while (!stack.empty()) {
+      const int32_t v = stack.back();
+      stack.pop_back();
+      if (v < 0 || seen[v] || g.values[v].constant) continue;
+      seen[v] = true;
+      if (isInput[v]) {
+        inputs.push_back(v);
+        large = large || g.values[v].desc.byteSize() > kValueInputBytes;
+      } else if (producer[v] >= 0) {
+        for (int32_t in : source.nodes[producer[v]].inputs)
+          stack.push_back(in);
+      }
+    }
+    if (isInput[needed] || (!inputs.empty() && !large)) {
+      wanted->input = g.values[isInput[needed] ? needed : inputs.front()].name;
+      return;
+    }
+    if (producer[needed] >= 0 &&
+        std::find(computed.begin(), computed.end(), needed) == computed.end())
+      computed.push_back(needed);
+  }
+  if (computed.empty()) return;
+  wanted->values = std::move(computed);
+  for (const Value& v : g.values)
+    wanted->described.push_back(v.desc);
+}
+
 } // namespace
 
-Result<Graph> specialize(const Graph& source, const Specialization& spec,
-                         std::string* wantedInput) {
+Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted* wanted) {
   Graph g;
   g.opset = source.opset;
   g.values = source.values;
@@ -107,27 +151,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec,
     }
     auto lowered = decompose::lower(n.node);
     if (!lowered.isOk()) {
-      // A value the rule needs that a graph input will hold at run time, or that is computed
-      // from such inputs (a Range limit from a size input): name the first such input without
-      // a value; with it supplied, the values between fold.
-      for (size_t i : n.node.missingValues) {
-        if (i >= n.inputs.size() || n.inputs[i] < 0 || !wantedInput) continue;
-        std::vector<int32_t> stack{n.inputs[i]};
-        std::vector<bool> seen(g.values.size(), false);
-        while (!stack.empty() && wantedInput->empty()) {
-          const int32_t v = stack.back();
-          stack.pop_back();
-          if (v < 0 || seen[v] || g.values[v].constant) continue;
-          seen[v] = true;
-          if (isInput[v]) {
-            *wantedInput = g.values[v].name;
-          } else if (producer[v] >= 0) {
-            for (int32_t in : source.nodes[producer[v]].inputs)
-              stack.push_back(in);
-          }
-        }
-        if (!wantedInput->empty()) break;
-      }
+      if (wanted) findWanted(g, source, n, isInput, producer, wanted);
       return lowered.status();
     }
     const std::vector<TensorDesc> outs = lowered->outputDescs();

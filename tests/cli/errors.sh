@@ -57,7 +57,7 @@ head -c 100 /dev/urandom >"$work/random.bin"
 head -c 37 "$work/relu.onnx" >"$work/truncated.onnx"
 head -c $(( $(stat -c %s "$work/relu.tsl") - 9 )) "$work/relu.tsl" >"$work/truncated.tsl"
 
-expect unsupported-op "operator 'Det' (node 'det_0', opset 13) is not supported" -- "$tessel" convert "$work/unsupported.onnx" -o "$work/u.tsl"
+expect unsupported-op "operator 'RandomUniformLike' (node 'random_0', opset 13) is not supported" -- "$tessel" convert "$work/unsupported.onnx" -o "$work/u.tsl"
 expect corrupt-onnx "not a valid ONNX model" -- "$tessel" convert "$work/random.bin" -o "$work/c.tsl"
 expect truncated-onnx "truncated.onnx" -- "$tessel" convert "$work/truncated.onnx" -o "$work/t.tsl"
 expect missing-onnx "cannot open" -- "$tessel" convert "$work/nope.onnx" -o "$work/n.tsl"

@@ -17,7 +17,7 @@ def model(op, name, dims=(1, 4), **attrs):
 
 out = sys.argv[1]
 onnx.save(model("Relu", "relu_0"), f"{out}/relu.onnx")
-onnx.save(model("Det", "det_0", dims=(4, 4)), f"{out}/unsupported.onnx")
+onnx.save(model("RandomUniformLike", "random_0", dims=(4, 4)), f"{out}/unsupported.onnx")
 # Invalid ONNX the ONNX checker rejects (and an opset from the future).
 onnx.save(model("Concat", "concat_no_axis"), f"{out}/no_axis.onnx")
 onnx.save(model("Clip", "clip_attrs", min=0.0, max=1.0), f"{out}/clip_attrs.onnx")

@@ -1,5 +1,5 @@
 // Runs a model with onnxruntime-node (CPU provider) on the raw inputs listed in CASE_DIR/inputs.json
-// and writes raw float32 outputs plus CASE_DIR/outputs.json. Usage: node reference.js MODEL CASE_DIR
+// and writes the raw outputs plus CASE_DIR/outputs.json (name, dims, element type, file). Usage: node reference.js MODEL CASE_DIR
 const fs = require('fs');
 const path = require('path');
 const ort = require('onnxruntime-node');
@@ -20,7 +20,7 @@ async function main() {
     const t = results[name];
     const file = path.join(caseDir, `output_${idx}.bin`);
     fs.writeFileSync(file, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    meta.push({name, dims: t.dims, file});
+    meta.push({name, dims: t.dims, type: t.type, file});
   });
   fs.writeFileSync(path.join(caseDir, 'outputs.json'), JSON.stringify(meta));
 }

@@ -30,7 +30,46 @@ def single_op(op, inputs, output, opset, constants=(), order=None, **attrs):
     return model
 
 
+def graph_of(nodes, inputs, outputs, opset):
+    """Nodes over f32 graph inputs [(name, shape)] with outputs [(name, element type, shape)]."""
+    graph = helper.make_graph(
+        nodes, "graph",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def staged_cases():
+    """Operators whose output sizes values computed from the run's data decide: the inputs are
+    too large to key a plan on (over 4 KiB), so the graph runs in two stages."""
+    node = helper.make_node
+    i64, f32 = TensorProto.INT64, TensorProto.FLOAT
+    yield ("staged_nonzero", graph_of(
+        [node("Relu", ["X"], ["R"]), node("NonZero", ["R"], ["I"]), node("Neg", ["R"], ["N"])],
+        [("X", [2, 30, 40])], [("I", i64, [3, "k"]), ("N", f32, [2, 30, 40])], 13))
+    yield ("staged_compress", graph_of(
+        [node("ReduceSum", ["X"], ["S"], axes=[1], keepdims=0),
+         node("Constant", [], ["Z"], value=numpy_helper.from_array(np.array(0, np.float32))),
+         node("Greater", ["S", "Z"], ["C"]), node("Compress", ["X", "C"], ["Y"], axis=0)],
+        [("X", [40, 30])], [("Y", f32, ["k", 30])], 11))
+    yield ("staged_unique", graph_of(
+        [node("Constant", [], ["Two"], value=numpy_helper.from_array(np.array(2, np.float32))),
+         node("Mul", ["X", "Two"], ["M"]), node("Floor", ["M"], ["F"]),
+         node("Unique", ["F"], ["Y", "I", "V", "C"], sorted=1)],
+        [("X", [3000])], [("Y", f32, ["u"]), ("I", i64, ["u"]), ("V", i64, [3000]),
+                          ("C", i64, ["u"])], 11))
+    consts = [("M", np.array([5], np.int64)), ("T", np.array([0.4], np.float32)),
+              ("P", np.array([0.6], np.float32))]
+    yield ("staged_nms", graph_of(
+        [node("Constant", [], [n], value=numpy_helper.from_array(v, n)) for n, v in consts] +
+        [node("Sigmoid", ["L"], ["S"]), node("NonMaxSuppression", ["B", "S", "M", "T", "P"], ["K"])],
+        [("B", [2, 300, 4]), ("L", [2, 3, 300])], [("K", i64, ["k", 3])], 11))
+
+
 def cases():
+    yield from staged_cases()
     # GridSample: every mode, padding and corner alignment; standard normal grid values put a
     # third of the points outside [-1, 1], so every padding rule is exercised. Two images.
     for mode in ("bilinear", "nearest", "bicubic"):

@@ -203,14 +203,14 @@ TEST_CASE("identity rasters are recognised") {
 
 TEST_CASE("unsupported operators name the operator, node and opset") {
   Node n;
-  n.opType = "NonMaxSuppression";
-  n.name = "nms_7";
+  n.opType = "TfIdfVectorizer";
+  n.name = "tfidf_7";
   n.opset = 11;
   auto low = lower(n);
   REQUIRE_FALSE(low.isOk());
   CHECK(low.status().code() == StatusCode::kUnsupported);
   CHECK(low.status().message() ==
-        "operator 'NonMaxSuppression' (node 'nms_7', opset 11) is not supported");
+        "operator 'TfIdfVectorizer' (node 'tfidf_7', opset 11) is not supported");
 }
 
 TEST_CASE("conv shape inference with explicit and automatic padding") {

@@ -59,12 +59,13 @@ void runAndCheck(DynamicSession& s, int64_t rows, std::vector<int64_t> shape) {
 
 TEST_CASE("specialize fixes input shapes and names the input whose value a node needs") {
   const auto g = reluReshape();
-  std::string wanted;
+  Wanted wanted;
   Specialization spec;
   spec.shapes["x"] = {3, 4};
   auto noValue = specialize(*g, spec, &wanted);
   REQUIRE_FALSE(noValue.isOk());
-  CHECK(wanted == "s");
+  CHECK(wanted.input == "s");
+  CHECK(wanted.values.empty());
   CHECK_THAT(noValue.status().message(), Catch::Contains("'reshape'"));
   const std::vector<int64_t> s{6, 2};
   spec.values["s"] = std::make_shared<const std::vector<uint8_t>>(
@@ -119,6 +120,84 @@ TEST_CASE("a dynamic session plans once per signature and keeps the recent plans
   CHECK_THAT(s.run({{{DType::F32, {3, 4}}, x.data()}}).message(),
              Catch::Contains("2 inputs, 1 given"));
   runAndCheck(s, 3, {12, 1});
+}
+
+namespace {
+
+// x: f32 [-1]; r = Relu(x); nz = NonZero(r) (its size decided by r's values); n = Neg(r).
+std::shared_ptr<const Graph> reluNonZero() {
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  g->values = {{"x", {DType::F32, {-1}}, nullptr},
+               {"r", {}, nullptr},
+               {"nz", {}, nullptr},
+               {"n", {}, nullptr}};
+  g->inputs = {0};
+  g->outputs = {2, 3};
+  Node relu, nonzero, neg;
+  relu.node.opType = "Relu";
+  relu.inputs = {0};
+  relu.outputs = {1};
+  nonzero.node.opType = "NonZero";
+  nonzero.node.name = "nonzero";
+  nonzero.inputs = {1};
+  nonzero.outputs = {2};
+  neg.node.opType = "Neg";
+  neg.inputs = {1};
+  neg.outputs = {3};
+  g->nodes = {relu, nonzero, neg};
+  return g;
+}
+
+// Runs reluNonZero on x; checks both outputs.
+void runNonZero(DynamicSession& s, const std::vector<float>& x) {
+  const Status ran = s.run({{{DType::F32, {static_cast<int64_t>(x.size())}}, x.data()}});
+  INFO(ran.message());
+  REQUIRE(ran.isOk());
+  std::vector<int64_t> expected;
+  for (size_t i = 0; i < x.size(); ++i)
+    if (x[i] > 0) expected.push_back(static_cast<int64_t>(i));
+  const auto count = static_cast<int64_t>(expected.size());
+  REQUIRE(s.outputDesc(0) == TensorDesc{DType::I64, {1, count}});
+  const auto* nz = static_cast<const int64_t*>(s.outputData(0));
+  CHECK(std::vector<int64_t>(nz, nz + count) == expected);
+  REQUIRE(s.outputDesc(1) == TensorDesc{DType::F32, {static_cast<int64_t>(x.size())}});
+  const auto* n = static_cast<const float*>(s.outputData(1));
+  for (size_t i = 0; i < x.size(); ++i)
+    REQUIRE(n[i] == -std::max(x[i], 0.f));
+}
+
+} // namespace
+
+TEST_CASE("a rule that needs a value computed from the run's data plans the graph in stages") {
+  DynamicOptions options;
+  options.session.threads = 1;
+  auto created = DynamicSession::create(reluNonZero(), options);
+  REQUIRE(created.isOk());
+  {
+    // A small input: its value keys one plan, the whole graph folds into tables.
+    DynamicSession& s = **created;
+    runNonZero(s, {1.f, -2.f, 0.f, 3.f});
+    CHECK(s.stages() == 1);
+    CHECK(s.valueInputs() == std::vector<size_t>{0});
+  }
+  // A large one (in a session that has not keyed on x's value): Relu runs first, NonZero is
+  // planned once r is known, Neg reads r as an input of the second stage.
+  created = DynamicSession::create(reluNonZero(), options);
+  REQUIRE(created.isOk());
+  DynamicSession& s = **created;
+  std::vector<float> x = ramp(3001);
+  runNonZero(s, x);
+  CHECK(s.valueInputs().empty());
+  CHECK(s.stages() == 2);
+  CHECK(s.lastRunPlanned());
+  const int built = s.plansBuilt();
+  x[5] = 10.f; // new data of the same shape: the second stage plans again, the first is reused
+  runNonZero(s, x);
+  CHECK(s.stages() == 2);
+  CHECK(s.plansBuilt() == built);
+  CHECK(s.lastRunPlanned());
+  runNonZero(s, std::vector<float>(2000, -1.f)); // nothing selected: an empty [1, 0]
 }
 
 TEST_CASE("lowerToProgram copies outputs no primitive writes") {

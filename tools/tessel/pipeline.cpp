@@ -22,11 +22,11 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
     if (!options.shapes.count(in.name))
       symbolic = symbolic || !in.hasShape ||
                  std::any_of(in.dims.begin(), in.dims.end(), [](int64_t d) { return d < 0; });
-  std::string wanted;
+  graph::Wanted wanted;
   auto imported = symbolic ? Result<frontend::ImportedGraph>(unsupported("symbolic input dims"))
                            : frontend::importGraph(model, options.shapes, &wanted);
   if (!imported.isOk()) {
-    if (!symbolic && wanted.empty()) return imported.status();
+    if (!symbolic && !wanted.any()) return imported.status();
     // The plan depends on input shapes or on the value of an input (axes, a shape, bounds fed
     // as inputs): the artifact carries the graph, and plans at run time
     // (docs/dynamic-shapes.md). Given shapes are pinned in it; the rest is checked at run time.

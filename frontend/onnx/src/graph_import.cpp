@@ -130,11 +130,11 @@ Result<graph::Graph> sourceGraph(const OnnxModel& model) {
 }
 
 Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes,
-                                  std::string* wantedInput) {
+                                  graph::Wanted* wanted) {
   TESSEL_ASSIGN_OR_RETURN(graph::Graph source, sourceGraph(model));
   graph::Specialization spec;
   spec.shapes = shapes;
-  TESSEL_ASSIGN_OR_RETURN(ImportedGraph g, graph::specialize(source, spec, wantedInput));
+  TESSEL_ASSIGN_OR_RETURN(ImportedGraph g, graph::specialize(source, spec, wanted));
   for (size_t i = 0; i < g.outputs.size() && i < model.outputInfo.size(); ++i) {
     // What the model declares must be what it computes (symbolic dims match any size).
     const OnnxValueInfo& declared = model.outputInfo[i];

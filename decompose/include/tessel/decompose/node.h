@@ -45,6 +45,9 @@ struct Node {
   // The integer values of a constant input (i32 or i64), or an error naming it.
   Result<std::vector<int64_t>> constInts(size_t i, const char* what) const;
   Result<std::vector<double>> constFloats(size_t i, const char* what) const;
+  // The bytes of input i (desc.byteSize() of them) when its value is known: rules whose outputs
+  // the values decide (NonZero, Unique, NonMaxSuppression) read them once a plan has them.
+  Result<const void*> constData(size_t i, const char* what) const;
 
   // "op 'name'" prefix for error messages.
   std::string label() const;

@@ -1,5 +1,7 @@
 // DynamicSession: runs a source graph whose input shapes, or some input values (axes, shapes,
-// bounds fed as inputs), are known only at run time. Each run's signature (input dtypes and
+// bounds fed as inputs), are known only at run time, or whose rules need values computed from the
+// run's data (NonZero's mask, NonMaxSuppression's boxes): the graph then runs in stages, planned
+// at each such value once it is known. Each run's signature (input dtypes and
 // shapes, plus the values of the inputs its plan depends on) selects a plan: the graph
 // specialized, decomposed into a Program and prepared into a Session, built on first use and
 // cached (a few, least recently used dropped). Runs with a signature seen before cost what a
@@ -50,14 +52,20 @@ public:
   bool lastRunPlanned() const { return lastRunPlanned_; }
   // The inputs whose values plans depend on, as found so far.
   const std::vector<size_t>& valueInputs() const { return valueInputs_; }
-  // The session of the last run's plan.
+  // The session of the last run's plan (of its last stage when it ran in stages).
   const Session& session() const;
+  // How many stages the last run's plan ran in: 1, or more when rules needed values computed
+  // from the run's data (each such value splits the graph where it is computed).
+  int stages() const;
 
 private:
   struct Plan;
   DynamicSession() = default;
   Result<Plan*> planFor(const std::vector<InputRef>& inputs);
   std::string signature(const std::vector<InputRef>& inputs) const;
+  Result<std::unique_ptr<Plan>> stagedPlan(const Wanted& wanted);
+  Result<Plan*> addPlan(std::string signature, Result<std::unique_ptr<Plan>> plan);
+  Status runStages(Plan& plan, const std::vector<InputRef>& inputs);
 
   std::shared_ptr<const Graph> source_;
   DynamicOptions options_;

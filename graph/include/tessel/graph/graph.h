@@ -51,13 +51,36 @@ struct Specialization {
   std::map<std::string, Bytes> values;
 };
 
+// What specialize() stopped at: a rule needs a value not known before the run. Either a graph
+// input's value (`input`: axes, a shape, a size fed as an input, or a small input a needed value
+// is computed from), which a caller holding the inputs supplies in Specialization::values, or
+// values computed from the run's data (`values`: the mask of a NonZero, the boxes and scores of a
+// NonMaxSuppression), known only once the nodes before them have run: the graph is then planned
+// in stages (splitAt). `described` holds every value's description as far as it got.
+struct Wanted {
+  std::string input;
+  std::vector<int32_t> values;
+  std::vector<TensorDesc> described;
+  bool any() const { return !input.empty() || !values.empty(); }
+};
+
 // Infers every value's description and folds each node whose inputs are all known (shape
 // subgraphs) by running its decomposition, keeping the rest with their lowerings. Errors name the
-// node. A node that needs the value of a graph input not in spec.values, or a value computed
-// from such inputs, fails with (the first of) those inputs' names in *wantedInput (when given),
-// so a caller holding the values can supply them and retry.
-Result<Graph> specialize(const Graph& source, const Specialization& spec,
-                         std::string* wantedInput = nullptr);
+// node; a node that needs a value not known yet also fills *wanted (when given).
+Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted* wanted = nullptr);
+
+// A source graph split where values computed from the run's data are needed: `prefix` holds the
+// nodes those values depend on and outputs them plus every value of theirs a later node or the
+// graph reads; `suffix` holds the other nodes, with those values as inputs (declared with their
+// dtype and rank, any dims) after the source inputs it reads. Each input of either names its
+// source: prefixFrom[i] is a source input index; suffixFrom[i] is a source input index, or -1 - k
+// for prefix output k. The suffix's outputs are the source's.
+struct Stages {
+  Graph prefix, suffix;
+  std::vector<int> prefixFrom, suffixFrom;
+};
+Result<Stages> splitAt(const Graph& source, const std::vector<int32_t>& values,
+                       const std::vector<TensorDesc>& described);
 
 // Decomposes a specialized graph into one Program: every node's lowering, tensors named after
 // their values, the graph inputs that are not constants as inputs, and a copy for any output no

@@ -28,8 +28,8 @@ using ShapeOverrides = std::map<std::string, Shape>;
 Result<graph::Graph> sourceGraph(const OnnxModel& model);
 
 // sourceGraph specialized to `shapes` (graph::specialize), with every output checked against
-// what the model declares. `wantedInput` as in graph::specialize.
+// what the model declares. `wanted` as in graph::specialize.
 Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes,
-                                  std::string* wantedInput = nullptr);
+                                  graph::Wanted* wanted = nullptr);
 
 } // namespace tessel::frontend
