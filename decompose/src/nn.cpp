@@ -132,32 +132,136 @@ Status appendBias(LoweringBuilder& b, int64_t channels, Conv2dParams* p,
   return Status::ok();
 }
 
-// The input spread out with zeros: `stride - 1` zeros between elements, `lead` before, the rest
-// up to `spread` after.
-Result<int32_t> spreadInput(LoweringBuilder& b, const TensorDesc& x, std::array<int64_t, 2> stride,
-                            std::array<int64_t, 2> lead, std::array<int64_t, 2> spread) {
-  const Shape spreadShape{x.shape[0], x.shape[1], spread[0], spread[1]};
-  const int32_t xs = b.temp({DType::F32, spreadShape});
-  RasterParams r;
-  r.fill = 0.0;
-  const Shape st = denseStrides(spreadShape);
-  TESSEL_RETURN_IF_ERROR(appendStridedCopy(
-      &r.regions, 0, {0, denseStrides(x.shape)},
-      {lead[0] * st[2] + lead[1], {st[0], st[1], stride[0] * st[2], stride[1]}}, x.shape));
-  b.emit(r, {b.input(0)}, xs);
-  return xs;
+// Per spatial dim of a convolution: kernel extent, stride, dilation, pads before and after, and
+// the output extent.
+struct ConvGeometry {
+  std::vector<int64_t> kernel, stride, dilation, padBegin, padEnd, out;
+};
+
+Conv2dParams conv2dOver(const ConvGeometry& g, size_t first, int64_t group) {
+  Conv2dParams p;
+  p.stride = {g.stride[first], g.stride[first + 1]};
+  p.dilation = {g.dilation[first], g.dilation[first + 1]};
+  p.pads = {g.padBegin[first], g.padBegin[first + 1], g.padEnd[first], g.padEnd[first + 1]};
+  p.group = group;
+  return p;
 }
 
-// Weight [Cin, Cout, kh, kw] -> [Cout, Cin, kh, kw] with its taps reversed (reversing both
-// spatial axes reverses the flattened tap index).
-Result<int32_t> reversedWeight(LoweringBuilder& b, const TensorDesc& wt) {
-  const int64_t cin = wt.shape[0], cout = wt.shape[1], taps = wt.shape[2] * wt.shape[3];
-  const int32_t wf = b.temp({DType::F32, {cout, cin, wt.shape[2], wt.shape[3]}});
-  RasterParams r;
-  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, {taps - 1, {taps, cout * taps, -1}},
-                                           {0, {cin * taps, taps, 1}}, {cout, cin, taps}));
-  b.emit(r, {b.input(1)}, wf);
-  return wf;
+// out = conv(x, w) (+ bias when bias >= 0) over any number of spatial dims (x [N, C, S...], w
+// [O, C / group, K...], f32), through conv2d primitives: one spatial dim runs over [N, C, 1, L];
+// two directly; more as one conv2d per tap of the leading dims (all but the last two), over the
+// input rows that tap reads with the leading output positions folded into the batch, summed, and
+// the leading dims moved back behind the channels.
+Status convolveNd(LoweringBuilder& b, int32_t x, int32_t w, int32_t bias, ConvGeometry g,
+                  int64_t group, int32_t out) {
+  TensorDesc xd = b.desc(x), wd = b.desc(w);
+  const TensorDesc od = b.desc(out);
+  if (g.kernel.size() == 1) { // a unit dim in front
+    for (auto* v : {&g.kernel, &g.stride, &g.dilation, &g.out})
+      v->insert(v->begin(), 1);
+    g.padBegin.insert(g.padBegin.begin(), 0);
+    g.padEnd.insert(g.padEnd.begin(), 0);
+    for (auto* d : {&xd, &wd}) {
+      d->shape.insert(d->shape.begin() + 2, 1);
+      const int32_t viewed = b.temp(*d);
+      b.view(d == &xd ? x : w, viewed);
+      (d == &xd ? x : w) = viewed;
+    }
+    Shape yShape = od.shape;
+    yShape.insert(yShape.begin() + 2, 1);
+    const int32_t y = b.temp({DType::F32, yShape});
+    TESSEL_RETURN_IF_ERROR(convolveNd(b, x, w, bias, g, group, y));
+    b.view(y, out);
+    return Status::ok();
+  }
+  const size_t m = g.kernel.size() - 2; // leading spatial dims
+  Conv2dParams p = conv2dOver(g, m, group);
+  if (m == 0) {
+    std::vector<int32_t> ins{x, w};
+    if (bias >= 0) ins.push_back(bias);
+    p.hasBias = bias >= 0;
+    b.emit(p, ins, out);
+    return Status::ok();
+  }
+  const int64_t n = xd.shape[0], c = xd.shape[1], o = wd.shape[0], cg = wd.shape[1];
+  const int64_t plane = xd.shape[2 + m] * xd.shape[3 + m];
+  const int64_t outPlane = g.out[m] * g.out[m + 1], taps2 = g.kernel[m] * g.kernel[m + 1];
+  const int64_t leadOut = product(g.out, 0, m), leadTaps = product(g.kernel, 0, m);
+  const Shape xs = denseStrides(xd.shape), ws = denseStrides(wd.shape);
+  // The input rows of one leading tap, laid out [N, leading outputs..., C, plane].
+  Shape rowsShape{n};
+  for (size_t j = 0; j < m; ++j)
+    rowsShape.push_back(g.out[j]);
+  rowsShape.push_back(c);
+  rowsShape.push_back(plane);
+  const Shape rs = denseStrides(rowsShape);
+  int32_t acc = -1;
+  for (int64_t t = 0; t < leadTaps; ++t) {
+    StridedView src{0, {xs[0]}}, dst{0, {rs[0]}};
+    Shape copied{n};
+    bool empty = false;
+    for (size_t j = 0, rest = static_cast<size_t>(t); j < m; ++j) {
+      const size_t jj = m - 1 - j; // innermost leading dim varies fastest
+      const int64_t tap = static_cast<int64_t>(rest) % g.kernel[jj];
+      rest /= static_cast<size_t>(g.kernel[jj]);
+      // Output positions q read input q * stride - pad + tap * dilation, inside [0, extent).
+      const int64_t shift = tap * g.dilation[jj] - g.padBegin[jj], extent = xd.shape[2 + jj];
+      const int64_t lo = std::max<int64_t>(0, (-shift + g.stride[jj] - 1) / g.stride[jj]);
+      const int64_t hi =
+          std::min(g.out[jj], shift >= extent ? 0 : (extent - 1 - shift) / g.stride[jj] + 1);
+      if (hi <= lo) empty = true;
+      src.offset += (lo * g.stride[jj] + shift) * xs[2 + jj];
+      dst.offset += lo * rs[1 + jj];
+      src.strides.insert(src.strides.begin() + 1, g.stride[jj] * xs[2 + jj]);
+      dst.strides.insert(dst.strides.begin() + 1, rs[1 + jj]);
+      copied.insert(copied.begin() + 1, std::max<int64_t>(0, hi - lo));
+    }
+    if (empty) continue; // this tap reads only padding
+    src.strides.insert(src.strides.end(), {xs[1], 1});
+    dst.strides.insert(dst.strides.end(), {rs[m + 1], 1});
+    copied.insert(copied.end(), {c, plane});
+    const int32_t rows = b.temp({DType::F32, {n * leadOut, c, xd.shape[2 + m], xd.shape[3 + m]}});
+    RasterParams r;
+    r.fill = 0.0;
+    TESSEL_RETURN_IF_ERROR(appendStridedCopy(&r.regions, 0, src, dst, copied));
+    b.emit(r, {x}, rows);
+    // The weight's taps at this leading tap: [O, C / group, kh, kw].
+    int64_t wOffset = 0;
+    for (size_t j = 0, rest = static_cast<size_t>(t); j < m; ++j) {
+      const size_t jj = m - 1 - j;
+      wOffset += (static_cast<int64_t>(rest) % g.kernel[jj]) * ws[2 + jj];
+      rest /= static_cast<size_t>(g.kernel[jj]);
+    }
+    const int32_t wt = b.temp({DType::F32, {o, cg, g.kernel[m], g.kernel[m + 1]}});
+    RasterParams wr;
+    TESSEL_RETURN_IF_ERROR(
+        appendStridedCopy(&wr.regions, 0, {wOffset, {ws[1], 1}}, {0, {taps2, 1}}, {o * cg, taps2}));
+    b.emit(wr, {w}, wt);
+    const int32_t z = b.temp({DType::F32, {n * leadOut, o, g.out[m], g.out[m + 1]}});
+    std::vector<int32_t> ins{rows, wt};
+    p.hasBias = acc < 0 && bias >= 0;
+    if (p.hasBias) ins.push_back(bias);
+    b.emit(p, ins, z);
+    acc = acc < 0 ? z : b.binaryTemp(BinaryKind::Add, acc, z);
+  }
+  if (acc < 0) { // every tap reads padding only: zeros, plus the bias
+    acc = b.temp({DType::F32, {n * leadOut, o, g.out[m], g.out[m + 1]}});
+    RasterParams zero;
+    zero.fill = 0.0;
+    b.emit(zero, {x}, acc);
+    if (bias >= 0) {
+      const int32_t biased = b.temp(b.desc(acc));
+      b.binaryPerChannel(BinaryKind::Add, acc, bias, 1, biased);
+      acc = biased;
+    }
+  }
+  // [N, leading outputs, O, plane] -> [N, O, leading outputs, plane].
+  RasterParams back;
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(
+      &back.regions, 0, {0, {leadOut * o * outPlane, outPlane, o * outPlane, 1}},
+      {0, {o * leadOut * outPlane, leadOut * outPlane, outPlane, 1}}, {n, o, leadOut, outPlane}));
+  b.emit(back, {acc}, out);
+  return Status::ok();
 }
 
 // Kernel equal to stride, no pads or dilation: every input pixel writes its own kh x kw output
@@ -228,39 +332,86 @@ Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const Tensor
 Status lowerConv(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
-  const TensorDesc& x = b.desc(b.input(0));
-  const TensorDesc& wt = b.desc(b.input(1));
-  TESSEL_RETURN_IF_ERROR(require4d(n, x));
-  Conv2dParams p;
-  TESSEL_ASSIGN_OR_RETURN(Shape outShape, convolutionParams(n, x, wt, &p));
-  std::vector<int32_t> ins = {b.input(0), b.input(1)};
-  TESSEL_RETURN_IF_ERROR(appendBias(b, wt.shape[0], &p, &ins));
-  b.emit(p, ins, b.setOutput(0, {DType::F32, outShape}));
-  return Status::ok();
+  const TensorDesc x = b.desc(b.input(0));
+  const TensorDesc wt = b.desc(b.input(1));
+  if (x.rank() == 4) {
+    TESSEL_RETURN_IF_ERROR(require4d(n, x));
+    Conv2dParams p;
+    TESSEL_ASSIGN_OR_RETURN(Shape outShape, convolutionParams(n, x, wt, &p));
+    std::vector<int32_t> ins = {b.input(0), b.input(1)};
+    TESSEL_RETURN_IF_ERROR(appendBias(b, wt.shape[0], &p, &ins));
+    b.emit(p, ins, b.setOutput(0, {DType::F32, outShape}));
+    return Status::ok();
+  }
+  // 1-D and 3-D (and more): the same attributes per spatial dim, through conv2d primitives.
+  if (x.rank() < 3) return n.error("input must have a batch, channel and spatial dims");
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  if (wt.rank() != x.rank())
+    return n.error("weight " + wt.toString() + " must have the input's rank");
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
+  if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
+      wt.shape[0] % group != 0)
+    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
+                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  const Shape spatial(x.shape.begin() + 2, x.shape.end());
+  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
+  if (ks != kernel)
+    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
+                   shapeToString(kernel));
+  TESSEL_ASSIGN_OR_RETURN(WindowNd w, windowNd(n, spatial, kernel, false));
+  const size_t dims = spatial.size();
+  ConvGeometry g{w.kernel,
+                 w.stride,
+                 w.dilation,
+                 {w.pads.begin(), w.pads.begin() + dims},
+                 {w.pads.begin() + dims, w.pads.end()},
+                 w.out};
+  int32_t bias = -1;
+  if (n.hasInput(2)) {
+    if (b.desc(b.input(2)).numel() != wt.shape[0]) return n.error("bias size does not match");
+    bias = b.input(2);
+  }
+  Shape outShape{x.shape[0], wt.shape[0]};
+  outShape.insert(outShape.end(), w.out.begin(), w.out.end());
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  return convolveNd(b, b.input(0), b.input(1), bias, g, group,
+                    b.setOutput(0, {DType::F32, outShape}));
 }
 
 // A transposed convolution is a stride-1 convolution over the input spread out with zeros
 // (stride - 1 between elements, kernel - 1 - pad around) with the weight's in/out channels
-// swapped and its taps reversed. Both rearrangements are rasters; the weight one folds away.
+// swapped (per group) and its taps reversed. Both rearrangements are rasters; the weight one
+// folds away. Any number of spatial dims, as convolveNd.
 Status lowerConvTranspose(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects input and weight");
   const TensorDesc x = b.desc(b.input(0));
   const TensorDesc wt = b.desc(b.input(1));
-  TESSEL_RETURN_IF_ERROR(require4d(n, x));
+  if (x.rank() < 3) return n.error("input must have a batch, channel and spatial dims");
+  if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
+  const size_t dims = static_cast<size_t>(x.rank()) - 2;
   TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
-  if (group != 1) return unsupported(n.label() + ": grouped transposed convolution");
-  if (wt.rank() != 4 || wt.shape[0] != x.shape[1])
-    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels");
+  if (wt.rank() != x.rank() || wt.shape[0] != x.shape[1] || group < 1 || x.shape[1] % group != 0)
+    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
+                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  const std::vector<int64_t> k(wt.shape.begin() + 2, wt.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", k));
+  if (ks != k)
+    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
+                   shapeToString(k));
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
   if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
       autoPad != "VALID")
     return n.error("auto_pad " + autoPad);
-  TESSEL_ASSIGN_OR_RETURN(auto stride, pair(n, "strides", {1, 1}));
-  TESSEL_ASSIGN_OR_RETURN(auto dil, pair(n, "dilations", {1, 1}));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads, n.intsAttr("pads", {0, 0, 0, 0}));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad, n.intsAttr("output_padding", {0, 0}));
-  if (pads.size() != 4 || outPad.size() != 2) return n.error("bad pads or output_padding");
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> stride, perDim(n, "strides", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> dil, perDim(n, "dilations", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads,
+                          n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad,
+                          n.intsAttr("output_padding", std::vector<int64_t>(dims, 0)));
+  if (pads.size() != 2 * dims || outPad.size() != dims)
+    return n.error("bad pads or output_padding");
   for (int64_t v : outPad)
     if (v < 0 || v > kMaxWindow) return n.error("output_padding out of range");
   // An output shape (given, or the input's times the strides under SAME_*) sets the pads: the
@@ -268,62 +419,98 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   // at the start otherwise (the ONNX definition); a wanted size past the natural one extends
   // the end like output_padding (as onnxruntime does).
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outputShape, n.intsAttr("output_shape", {}));
-  if (outputShape.size() > 2) outputShape.erase(outputShape.begin(), outputShape.end() - 2);
-  if (!outputShape.empty() && outputShape.size() != 2) return n.error("bad output_shape");
-  // Strides and dilations are at most 2^20 (pair); input and kernel extents at most 2^40 here.
-  for (int i = 0; i < 2; ++i)
-    if (x.shape[2 + i] > (int64_t{1} << 40) || wt.shape[2 + i] > (int64_t{1} << 40))
+  if (outputShape.size() > dims)
+    outputShape.erase(outputShape.begin(), outputShape.end() - static_cast<int64_t>(dims));
+  if (!outputShape.empty() && outputShape.size() != dims) return n.error("bad output_shape");
+  // Strides and dilations are at most 2^20 (perDim); input and kernel extents at most 2^40 here.
+  for (size_t i = 0; i < dims; ++i)
+    if (x.shape[2 + i] > (int64_t{1} << 40) || k[i] > (int64_t{1} << 40))
       return n.error("spatial dims out of range");
   if (outputShape.empty() && (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER"))
-    for (int i = 0; i < 2; ++i)
+    for (size_t i = 0; i < dims; ++i)
       outputShape.push_back(x.shape[2 + i] * stride[i]);
-  if (autoPad == "VALID") pads = {0, 0, 0, 0};
+  if (autoPad == "VALID") pads.assign(2 * dims, 0);
   if (!outputShape.empty()) {
-    for (int i = 0; i < 2; ++i) {
+    for (size_t i = 0; i < dims; ++i) {
       if (outputShape[i] < 0 || outputShape[i] > (int64_t{1} << 40))
         return n.error("output_shape " + std::to_string(outputShape[i]) + " out of range");
       const int64_t natural =
-          stride[i] * (x.shape[2 + i] - 1) + outPad[i] + (wt.shape[2 + i] - 1) * dil[i] + 1;
+          stride[i] * (x.shape[2 + i] - 1) + outPad[i] + (k[i] - 1) * dil[i] + 1;
       const int64_t total = natural - outputShape[i];
       if (total < 0) { // larger than natural: the extra rows grow the end, as output_padding
         if (-total > kMaxWindow)
           return n.error("output_shape " + std::to_string(outputShape[i]) + " past the natural " +
                          std::to_string(natural) + " by more than 2^20");
-        pads[i] = pads[i + 2] = 0;
+        pads[i] = pads[i + dims] = 0;
         outPad[i] -= total;
         continue;
       }
       const bool upper = autoPad == "SAME_UPPER";
       pads[i] = upper ? total / 2 : total - total / 2;
-      pads[i + 2] = total - pads[i];
+      pads[i + dims] = total - pads[i];
     }
   }
   for (int64_t v : pads)
     if (v < 0 || v > kMaxWindow) return n.error("pads out of range");
-  const int64_t cout = wt.shape[1];
-  const std::array<int64_t, 2> k{wt.shape[2], wt.shape[3]};
-  std::array<int64_t, 2> lead{}, trail{}, spread{}, outHW{};
-  for (int i = 0; i < 2; ++i) {
+  const int64_t cin = x.shape[1], cog = wt.shape[1], cout = cog * group, cig = cin / group;
+  ConvGeometry g;
+  g.kernel = k;
+  g.dilation = dil;
+  g.stride.assign(dims, 1);
+  g.padBegin.assign(dims, 0);
+  g.padEnd.assign(dims, 0);
+  Shape spreadShape{x.shape[0], cin}, outShape{x.shape[0], cout};
+  std::vector<int64_t> lead(dims);
+  for (size_t i = 0; i < dims; ++i) {
     const int64_t edge = (k[i] - 1) * dil[i];
     lead[i] = edge - pads[i];
-    trail[i] = edge - pads[i + 2] + outPad[i];
-    if (lead[i] < 0 || trail[i] < 0)
+    const int64_t trail = edge - pads[i + dims] + outPad[i];
+    if (lead[i] < 0 || trail < 0)
       return unsupported(n.label() + ": pads larger than the dilated kernel");
-    spread[i] = (x.shape[2 + i] - 1) * stride[i] + 1 + lead[i] + trail[i];
-    outHW[i] = spread[i] - edge;
+    spreadShape.push_back((x.shape[2 + i] - 1) * stride[i] + 1 + lead[i] + trail);
+    g.out.push_back(spreadShape.back() - edge);
+    outShape.push_back(g.out.back());
   }
-  if (stride == k && dil == std::array<int64_t, 2>{1, 1} &&
-      pads == std::vector<int64_t>{0, 0, 0, 0} && outPad == std::vector<int64_t>{0, 0})
-    return blockTransposedConv(b, x, wt);
-  TESSEL_ASSIGN_OR_RETURN(const int32_t xs, spreadInput(b, x, stride, lead, spread));
-  TESSEL_ASSIGN_OR_RETURN(const int32_t wf, reversedWeight(b, wt));
-  Conv2dParams p;
-  p.dilation = dil;
-  std::vector<int32_t> ins = {xs, wf};
-  TESSEL_RETURN_IF_ERROR(appendBias(b, cout, &p, &ins));
-  int32_t out = b.setOutput(0, {DType::F32, {x.shape[0], cout, outHW[0], outHW[1]}});
-  b.emit(p, ins, out);
-  return Status::ok();
+  TESSEL_RETURN_IF_ERROR(elementCount(spreadShape).status().withContext(n.label()));
+  TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
+  const bool plain = std::all_of(pads.begin(), pads.end(), [](int64_t v) { return v == 0; }) &&
+                     std::all_of(outPad.begin(), outPad.end(), [](int64_t v) { return v == 0; }) &&
+                     std::all_of(dil.begin(), dil.end(), [](int64_t v) { return v == 1; });
+  if (dims == 2 && group == 1 && plain && stride == k) return blockTransposedConv(b, x, wt);
+  // The input spread out with zeros.
+  const int32_t xs = b.temp({DType::F32, spreadShape});
+  {
+    RasterParams r;
+    r.fill = 0.0;
+    const Shape st = denseStrides(spreadShape);
+    StridedView dst{0, {st[0], st[1]}};
+    for (size_t i = 0; i < dims; ++i) {
+      dst.offset += lead[i] * st[2 + i];
+      dst.strides.push_back(stride[i] * st[2 + i]);
+    }
+    TESSEL_RETURN_IF_ERROR(
+        appendStridedCopy(&r.regions, 0, {0, denseStrides(x.shape)}, dst, x.shape));
+    b.emit(r, {b.input(0)}, xs);
+  }
+  // Weight [Cin, Cout / group, K...] -> [Cout, Cin / group, K...], taps reversed (reversing every
+  // spatial axis reverses the flattened tap index).
+  const int64_t taps = product(k, 0, dims);
+  Shape wfShape{cout, cig};
+  wfShape.insert(wfShape.end(), k.begin(), k.end());
+  const int32_t wf = b.temp({DType::F32, wfShape});
+  {
+    RasterParams r;
+    TESSEL_RETURN_IF_ERROR(
+        appendStridedCopy(&r.regions, 0, {taps - 1, {cig * cog * taps, taps, cog * taps, -1}},
+                          {0, {cog * cig * taps, cig * taps, taps, 1}}, {group, cog, cig, taps}));
+    b.emit(r, {b.input(1)}, wf);
+  }
+  int32_t bias = -1;
+  if (n.hasInput(2)) {
+    if (b.desc(b.input(2)).numel() != cout) return n.error("bias size does not match");
+    bias = b.input(2);
+  }
+  return convolveNd(b, xs, wf, bias, g, group, b.setOutput(0, {DType::F32, outShape}));
 }
 
 // A 1-D window node's attributes as the 2-D window over [1, L] they describe: kernel, strides

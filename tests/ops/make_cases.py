@@ -155,6 +155,28 @@ def cases():
     yield ("maxpool_dilated_ceil", single_op("MaxPool", [("X", [2, 3, 9, 8])], ("Y", [2, 3, 4, 4]),
                                              13, kernel_shape=[3, 2], strides=[2, 2],
                                              dilations=[2, 3], pads=[1, 0, 1, 1], ceil_mode=1))
+    # Convolutions over one and three spatial dims (through conv2d primitives): groups, strides,
+    # dilations, asymmetric pads, biases; transposed ones with output padding and groups.
+    conv = [
+        ("conv_1d", "Conv", [1, 4, 17], [6, 2, 3], [1, 6, 8], dict(group=2, strides=[2],
+                                                                     pads=[1, 0])),
+        ("conv_1d_dilated", "Conv", [2, 3, 20], [4, 3, 4], [2, 4, 18], dict(dilations=[2],
+                                                                              pads=[2, 2])),
+        ("conv_3d", "Conv", [1, 2, 7, 6, 5], [4, 2, 3, 3, 2], [1, 4, 4, 3, 4],
+         dict(strides=[2, 2, 1], pads=[2, 1, 0, 1, 0, 1], dilations=[1, 1, 2])),
+        ("conv_3d_grouped", "Conv", [2, 4, 5, 4, 4], [6, 2, 2, 3, 3], [2, 6, 4, 4, 4],
+         dict(group=2, pads=[0, 1, 1, 0, 1, 1])),
+        ("convtranspose_1d", "ConvTranspose", [1, 4, 9], [4, 3, 3], [1, 6, 19],
+         dict(group=2, strides=[2], output_padding=[1], pads=[1, 0])),
+        ("convtranspose_3d", "ConvTranspose", [1, 2, 3, 4, 3], [2, 3, 2, 3, 3], [1, 3, 6, 8, 4],
+         dict(strides=[2, 2, 1], pads=[0, 1, 1, 0, 0, 0], dilations=[1, 1, 1])),
+        ("convtranspose_2d_grouped", "ConvTranspose", [1, 4, 5, 5], [4, 2, 3, 3], [1, 4, 9, 9],
+         dict(group=2, strides=[2, 2], pads=[1, 1, 1, 1])),
+    ]
+    for name, op, xs, ws, ys, attrs in conv:
+        yield (name, single_op(op, [("X", xs), ("W", ws), ("B", [ws[0] if op == "Conv" else
+                                                                 ws[1] * attrs.get("group", 1)])],
+                               ("Y", ys), 13, **attrs))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
