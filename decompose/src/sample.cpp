@@ -1,8 +1,10 @@
-// GridSample: sampling an image at positions a grid gives, as elementwise steps on the grid's
-// coordinates, gathers of the taps they name, and weighted sums: no sampling primitive.
+// GridSample and RoiAlign: sampling an image at positions a grid gives, as elementwise steps on the
+// grid's coordinates, gathers of the taps they name, and weighted sums: no sampling primitive.
 #include "builder.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace tessel::decompose {
 namespace {
@@ -226,6 +228,157 @@ Status lowerGridSample(LoweringBuilder& b) {
     total = total < 0 ? row : e.add(total, row);
   }
   b.view(total, out);
+  return Status::ok();
+}
+
+} // namespace tessel::decompose
+
+namespace tessel::decompose {
+
+// RoiAlign: per region of interest (its box and batch index known when the plan is made), a grid
+// of output bins, each the average (or the max) of bilinear samples, as onnxruntime samples them:
+// a sample outside [-1, size] reads zeros, one inside clamps to the image. The image's pixels are
+// gathered as rows of channels at every sample's four corners (an index table), weighted by a
+// table (divided by the sample count for averages) and reduced over the taps of each bin.
+Status lowerRoiAlign(LoweringBuilder& b) {
+  const Node& n = b.node();
+  if (!n.hasInput(0) || !n.hasInput(1) || !n.hasInput(2))
+    return n.error("expects X, rois and batch_indices");
+  const TensorDesc x = b.desc(b.input(0));
+  const TensorDesc rois = b.desc(b.input(1));
+  const TensorDesc batchIdx = b.desc(b.input(2));
+  if (x.dtype != DType::F32 || x.rank() != 4)
+    return unsupported(n.label() + ": X must be f32 [N, C, H, W], got " + x.toString());
+  if (rois.dtype != DType::F32 || rois.rank() != 2 || rois.shape[1] != 4 || batchIdx.rank() != 1 ||
+      batchIdx.shape[0] != rois.shape[0])
+    return n.error("rois " + rois.toString() + " and batch_indices " + batchIdx.toString() +
+                   " must be f32 [R, 4] and [R]");
+  TESSEL_ASSIGN_OR_RETURN(std::string mode, n.stringAttr("mode", "avg"));
+  if (mode != "avg" && mode != "max") return n.error("mode must be avg or max");
+  TESSEL_ASSIGN_OR_RETURN(int64_t outH, n.intAttr("output_height", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t outW, n.intAttr("output_width", 1));
+  TESSEL_ASSIGN_OR_RETURN(int64_t ratio, n.intAttr("sampling_ratio", 0));
+  TESSEL_ASSIGN_OR_RETURN(double scale, n.floatAttr("spatial_scale", 1.0));
+  TESSEL_ASSIGN_OR_RETURN(std::string coords,
+                          n.stringAttr("coordinate_transformation_mode",
+                                       n.opset >= 16 ? "half_pixel" : "output_half_pixel"));
+  if (coords != "half_pixel" && coords != "output_half_pixel")
+    return n.error("coordinate_transformation_mode must be half_pixel or output_half_pixel");
+  constexpr int64_t kMaxGrid = 1 << 10;
+  if (outH < 1 || outW < 1 || outH > kMaxGrid || outW > kMaxGrid || ratio < 0 || ratio > 64)
+    return n.error("output size must be in [1, 1024] and sampling_ratio in [0, 64]");
+  auto boxes = n.constFloats(1, "rois");
+  auto batches = n.constInts(2, "batch_indices");
+  if (!boxes.isOk()) return boxes.status();
+  if (!batches.isOk()) return batches.status();
+  const int64_t r = rois.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+  const int64_t bins = outH * outW;
+  const double offset = coords == "half_pixel" ? 0.5 : 0.0;
+  // Per ROI its sample grid; taps per bin = 4 corners x the largest grid (others pad with zero
+  // weights), so the tables are rectangular.
+  struct Roi {
+    double y0, x0, binH, binW;
+    int64_t gridH, gridW;
+  };
+  std::vector<Roi> regions;
+  int64_t taps = 4;
+  for (int64_t i = 0; i < r; ++i) {
+    const double* box = boxes->data() + 4 * i;
+    const int64_t batch = (*batches)[static_cast<size_t>(i)];
+    if (batch < 0 || batch >= x.shape[0])
+      return n.error("batch index " + std::to_string(batch) + " of roi " + std::to_string(i) +
+                     " is outside [0, " + std::to_string(x.shape[0]) + ")");
+    for (int k = 0; k < 4; ++k)
+      if (!std::isfinite(box[k]) || std::abs(box[k] * scale) > double(int64_t{1} << 40))
+        return n.error("roi " + std::to_string(i) + " is not finite or out of range");
+    Roi roi{box[1] * scale - offset, box[0] * scale - offset, 0, 0, 0, 0};
+    double roiH = box[3] * scale - offset - roi.y0, roiW = box[2] * scale - offset - roi.x0;
+    if (offset == 0) roiH = std::max(roiH, 1.0), roiW = std::max(roiW, 1.0);
+    roi.binH = roiH / double(outH);
+    roi.binW = roiW / double(outW);
+    roi.gridH = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roiH / double(outH)));
+    roi.gridW = ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roiW / double(outW)));
+    roi.gridH = std::clamp<int64_t>(roi.gridH, 0, 64);
+    roi.gridW = std::clamp<int64_t>(roi.gridW, 0, 64);
+    taps = std::max(taps, 4 * roi.gridH * roi.gridW);
+    regions.push_back(roi);
+  }
+  const int64_t rows = r * bins;
+  constexpr int64_t kMaxGathered = int64_t{1} << 26;
+  if (rows * taps > kMaxGathered / std::max<int64_t>(c, 1))
+    return n.error(std::to_string(r) + " regions of " + std::to_string(bins) + " bins x " +
+                   std::to_string(taps) + " taps x " + std::to_string(c) +
+                   " channels gather more than 2^26 elements");
+  const bool avg = mode == "avg";
+  std::vector<int64_t> index(static_cast<size_t>(rows * taps), 0);
+  std::vector<float> weight(static_cast<size_t>(rows * taps), 0.f);
+  for (int64_t i = 0; i < r; ++i) {
+    const Roi& roi = regions[static_cast<size_t>(i)];
+    const int64_t base = (*batches)[static_cast<size_t>(i)] * h * w;
+    const double count = double(std::max<int64_t>(roi.gridH * roi.gridW, 1));
+    for (int64_t ph = 0; ph < outH; ++ph)
+      for (int64_t pw = 0; pw < outW; ++pw) {
+        const size_t row = static_cast<size_t>(((i * outH + ph) * outW + pw) * taps);
+        size_t t = 0;
+        for (int64_t iy = 0; iy < roi.gridH; ++iy)
+          for (int64_t ix = 0; ix < roi.gridW; ++ix, t += 4) {
+            double y =
+                roi.y0 + double(ph) * roi.binH + (double(iy) + 0.5) * roi.binH / double(roi.gridH);
+            double xx =
+                roi.x0 + double(pw) * roi.binW + (double(ix) + 0.5) * roi.binW / double(roi.gridW);
+            float wts[4] = {0, 0, 0, 0};
+            int64_t pos[4] = {0, 0, 0, 0};
+            if (!(y < -1.0 || y > double(h) || xx < -1.0 || xx > double(w))) {
+              y = std::max(y, 0.0);
+              xx = std::max(xx, 0.0);
+              auto yl = static_cast<int64_t>(y), xl = static_cast<int64_t>(xx);
+              int64_t yh = yl + 1, xh = xl + 1;
+              if (yl >= h - 1) yh = yl = h - 1, y = double(yl);
+              if (xl >= w - 1) xh = xl = w - 1, xx = double(xl);
+              const double ly = y - double(yl), lx = xx - double(xl);
+              const double hy = 1 - ly, hx = 1 - lx;
+              const double ws[4] = {hy * hx, hy * lx, ly * hx, ly * lx};
+              const int64_t ps[4] = {yl * w + xl, yl * w + xh, yh * w + xl, yh * w + xh};
+              for (int k = 0; k < 4; ++k) {
+                wts[k] = static_cast<float>(avg ? ws[k] / count : ws[k]);
+                pos[k] = ps[k];
+              }
+            }
+            for (int k = 0; k < 4; ++k) {
+              index[row + t + static_cast<size_t>(k)] = base + pos[k];
+              weight[row + t + static_cast<size_t>(k)] = wts[k];
+            }
+          }
+        // Taps past this ROI's grid: zero weight for sums; for max, a copy of the first tap.
+        for (; t < static_cast<size_t>(taps); ++t) {
+          index[row + t] = index[row];
+          weight[row + t] = avg ? 0.f : weight[row];
+        }
+      }
+  }
+  // Channels last: X [N, C, H*W] -> [N * H * W, C] rows, gathered at every tap.
+  const int32_t rowsOfC = b.temp({DType::F32, {x.shape[0] * h * w, c}});
+  RasterParams t;
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&t.regions, 0, {0, {c * h * w, 1, h * w}},
+                                           {0, {h * w * c, c, 1}}, {x.shape[0], h * w, c}));
+  b.emit(t, {b.input(0)}, rowsOfC);
+  const int32_t idx = b.constant({DType::I64, {rows, taps}}, index.data());
+  const int32_t gathered = b.temp({DType::F32, {rows, taps, c}});
+  b.emit(GatherParams{1, x.shape[0] * h * w, c}, {rowsOfC, idx}, gathered);
+  const int32_t wt = b.constant({DType::F32, {rows, taps, 1}}, weight.data());
+  const int32_t weighted = b.binaryTemp(BinaryKind::Mul, gathered, wt);
+  const int32_t reduced = b.temp({DType::F32, {r, bins, c}});
+  ReduceParams red;
+  red.kind = avg ? ReduceKind::Sum : ReduceKind::Max;
+  red.outer = rows;
+  red.extent = taps;
+  red.inner = c;
+  b.emit(red, {weighted}, reduced);
+  // [R, bins, C] -> [R, C, outH, outW].
+  RasterParams back;
+  TESSEL_RETURN_IF_ERROR(appendStridedCopy(&back.regions, 0, {0, {bins * c, 1, c}},
+                                           {0, {c * bins, bins, 1}}, {r, c, bins}));
+  b.emit(back, {reduced}, b.setOutput(0, {DType::F32, {r, c, outH, outW}}));
   return Status::ok();
 }
 

@@ -177,6 +177,19 @@ def cases():
         yield (name, single_op(op, [("X", xs), ("W", ws), ("B", [ws[0] if op == "Conv" else
                                                                  ws[1] * attrs.get("group", 1)])],
                                ("Y", ys), 13, **attrs))
+    # Det by signed products: batched 4x4 and 5x5.
+    yield ("det_4x4", single_op("Det", [("X", [3, 4, 4])], ("Y", [3]), 13))
+    yield ("det_5x5", single_op("Det", [("X", [2, 1, 5, 5])], ("Y", [2, 1]), 13))
+    # RoiAlign: adaptive sampling grids (sampling_ratio 0), a scale, regions partly outside
+    # the image, both modes and both coordinate modes (max with one sample per bin: onnxruntime
+    # warns that its max over several will change, and ONNX's reference agrees with it today).
+    rois = [("R", np.array([[0, 0, 9, 7], [2.5, 1, 11, 9.5], [-2, 3, 5, 14]], np.float32)),
+            ("I", np.array([0, 1, 1], np.int64))]
+    for mode, coords in (("max", "half_pixel"), ("avg", "output_half_pixel"), ("avg", "half_pixel")):
+        yield (f"roialign_{mode}_{coords}",
+               single_op("RoiAlign", [("X", [2, 3, 10, 12])], ("Y", [3, 3, 3, 4]), 16, rois,
+                         mode=mode, coordinate_transformation_mode=coords, output_height=3,
+                         output_width=4, sampling_ratio=int(mode == "max"), spatial_scale=0.8))
     yield ("scatterelements_none",
            single_op("ScatterElements", [("X", [3, 4]), ("U", [3, 2])], ("Y", [3, 4]), 16,
                      [("I", np.array([[3, -4], [1, 0], [-1, 2]], dtype=np.int64))], ["X", "I", "U"],
