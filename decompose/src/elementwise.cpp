@@ -333,19 +333,29 @@ Status lowerNot(LoweringBuilder& b) {
   return Status::ok();
 }
 
-// y = relu(x) + slope * (x - relu(x)), the slope broadcast to x.
+// y = relu(x) + slope * (x - relu(x)), the slope broadcast to x (before opset 7, a slope of one
+// value per channel applies along axis 1, as the exporters of that time wrote it).
 Status lowerPRelu(LoweringBuilder& b) {
   const Node& n = b.node();
   if (!n.hasInput(0) || !n.hasInput(1)) return n.error("expects X and slope");
   const TensorDesc x = b.desc(b.input(0));
   if (x.dtype != DType::F32 || b.desc(b.input(1)).dtype != DType::F32)
     return unsupported(n.label() + ": only f32 inputs are supported");
-  auto s = broadcastShapes(x.shape, b.shape(b.input(1)));
+  int32_t slope = b.input(1);
+  const Shape slopeShape = b.shape(slope);
+  auto s = broadcastShapes(x.shape, slopeShape);
+  if (n.opset < 7 && x.rank() >= 2 && slopeShape == Shape{x.shape[1]} && x.shape[1] != 1) {
+    Shape perChannel(static_cast<size_t>(x.rank()) - 1, 1);
+    perChannel[0] = x.shape[1];
+    slope = b.temp({DType::F32, perChannel});
+    b.view(b.input(1), slope);
+    s = x.shape;
+  }
   if (!s.isOk() || *s != x.shape) return n.error("slope does not broadcast to X");
   const int32_t pos = b.temp(x);
   b.unary(UnaryKind::Relu, b.input(0), pos);
   const int32_t neg = b.binaryTemp(BinaryKind::Sub, b.input(0), pos);
-  const int32_t scaled = b.binaryTemp(BinaryKind::Mul, neg, b.input(1));
+  const int32_t scaled = b.binaryTemp(BinaryKind::Mul, neg, slope);
   b.binary(BinaryKind::Add, pos, scaled, b.setOutput(0, x));
   return Status::ok();
 }

@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# ONNX node conformance: runs `tessel check` over every node test of Debian's libonnx-testdata
-# and compares the failures with the checked-in list for the backend. A new failure is a
-# regression; a listed test that now passes must be removed from the list. Nothing is skipped.
+# ONNX conformance: runs `tessel check` over every test of Debian's libonnx-testdata (the node
+# tests, and the pytorch-converted, pytorch-operator and simple models) and compares the failures
+# with the checked-in list for the backend. A new failure is a regression; a listed test that now
+# passes must be removed from the list. Nothing is skipped. Test names are unique across the
+# directories.
 # Usage: run_node_tests.sh TESSEL_BINARY [BACKEND] [--update]
 set -uo pipefail
 tessel=$1
 backend=${2:-reference}
 here=$(cd "$(dirname "$0")" && pwd)
-data=/usr/share/libonnx-testdata/data/node
+root=/usr/share/libonnx-testdata/data
+dirs="node pytorch-converted pytorch-operator simple"
 known="$here/known_failures_${backend}.txt"
-[ -d "$data" ] || { echo "missing $data (Debian package libonnx-testdata)"; exit 1; }
+for d in $dirs; do
+  [ -d "$root/$d" ] || { echo "missing $root/$d (Debian package libonnx-testdata)"; exit 1; }
+done
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$tessel" check --backend "$backend" "$data"/test_* >"$out" 2>&1
+# shellcheck disable=SC2046
+"$tessel" check --backend "$backend" $(for d in $dirs; do echo "$root/$d"/test_*; done) >"$out" 2>&1
 # One line per failing test: "name  # reason".
 failing=$(grep '^FAIL ' "$out" | sed -E 's|^FAIL ([^/]*)/test_data_set_[0-9]+: (.*)$|\1  # \2|' | sort -u -t' ' -k1,1)
 if [ "${3:-}" = "--update" ]; then
@@ -22,7 +28,16 @@ if [ "${3:-}" = "--update" ]; then
 fi
 new=$(comm -23 <(printf '%s\n' "$failing" | cut -d' ' -f1 | sort) <(cut -d' ' -f1 "$known" | sort))
 fixed=$(comm -13 <(printf '%s\n' "$failing" | cut -d' ' -f1 | sort) <(cut -d' ' -f1 "$known" | sort))
-summary=$(tail -n 1 "$out")
+# Per directory: tests passing of those there.
+summary=""
+for d in $dirs; do
+  total=0 failed=0
+  for t in "$root/$d"/test_*; do
+    total=$((total + 1))
+    printf '%s\n' "$failing" | grep -q "^$(basename "$t") " && failed=$((failed + 1))
+  done
+  summary+="$d $((total - failed))/$total; "
+done
 status=0
 if [ -n "$new" ]; then
   echo "New failures (regressions):"
@@ -34,5 +49,5 @@ if [ -n "$fixed" ]; then
   printf '  %s\n' $fixed
   status=1
 fi
-echo "node tests ($backend): $summary"
+echo "onnx tests ($backend): ${summary%; }"
 exit $status
