@@ -12,32 +12,43 @@ namespace fb = tessel::fb;
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 
-// The graph as the model's `graph` table; its constants go to the data section.
+// The graph as the model's `graph` table (subgraphs nested in their nodes' attributes); every
+// graph's constants go to the data section.
 class GraphTable final : public ArtifactExtension {
 public:
   explicit GraphTable(const Graph& g) : g_(g) {}
 
-  void appendData(std::vector<uint8_t>* data) override {
-    offsets_.assign(g_.values.size(), 0);
-    for (size_t i = 0; i < g_.values.size(); ++i) {
-      const Bytes& c = g_.values[i].constant;
+  void appendData(std::vector<uint8_t>* data) override { place(g_, data); }
+
+  uint32_t build(FlatBufferBuilder& b) override { return table(b, g_).o; }
+
+private:
+  void place(const Graph& g, std::vector<uint8_t>* data) {
+    std::vector<uint64_t>& offsets = offsets_[&g];
+    offsets.assign(g.values.size(), 0);
+    for (size_t i = 0; i < g.values.size(); ++i) {
+      const Bytes& c = g.values[i].constant;
       if (!c) continue;
       data->resize((data->size() + 63) / 64 * 64);
-      offsets_[i] = data->size();
+      offsets[i] = data->size();
       data->insert(data->end(), c->begin(), c->end());
     }
+    for (const Node& n : g.nodes)
+      for (const auto& [key, sub] : n.subgraphs)
+        place(*sub, data);
   }
 
-  uint32_t build(FlatBufferBuilder& b) override {
+  Offset<fb::Graph> table(FlatBufferBuilder& b, const Graph& g) {
+    const std::vector<uint64_t>& offsets = offsets_[&g];
     std::vector<Offset<fb::GraphValue>> values;
-    for (size_t i = 0; i < g_.values.size(); ++i) {
-      const Value& v = g_.values[i];
+    for (size_t i = 0; i < g.values.size(); ++i) {
+      const Value& v = g.values[i];
       values.push_back(fb::CreateGraphValueDirect(
           b, v.name.c_str(), static_cast<uint8_t>(v.desc.dtype), &v.desc.shape, v.anyRank,
-          v.constant != nullptr, offsets_[i], v.constant ? v.constant->size() : 0));
+          v.constant != nullptr, offsets[i], v.constant ? v.constant->size() : 0));
     }
     std::vector<Offset<fb::GraphNode>> nodes;
-    for (const Node& n : g_.nodes) {
+    for (const Node& n : g.nodes) {
       std::vector<Offset<fb::GraphAttr>> attrs;
       for (const auto& [name, value] : n.node.attrs) {
         const auto kind = static_cast<fb::GraphAttrKind>(value.index());
@@ -49,19 +60,26 @@ public:
         attrs.push_back(fb::CreateGraphAttrDirect(b, name.c_str(), kind, i ? *i : 0, f ? *f : 0,
                                                   s ? s->c_str() : nullptr, ints, floats));
       }
+      for (const auto& [name, sub] : n.subgraphs) {
+        const Offset<fb::Graph> sg = table(b, *sub);
+        attrs.push_back(fb::CreateGraphAttrDirect(b, name.c_str(), fb::GraphAttrKind_Graph, 0, 0,
+                                                  nullptr, nullptr, nullptr, sg));
+      }
       nodes.push_back(fb::CreateGraphNodeDirect(b, n.node.opType.c_str(), n.node.name.c_str(),
-                                                n.node.opset, &attrs, &n.inputs, &n.outputs));
+                                                n.node.opset, &attrs, &n.inputs, &n.outputs,
+                                                n.capturedInputs));
     }
-    return fb::CreateGraphDirect(b, g_.opset, &values, &nodes, &g_.inputs, &g_.outputs).o;
+    return fb::CreateGraphDirect(b, g.opset, &values, &nodes, &g.inputs, &g.outputs, &g.captured);
   }
 
-private:
   const Graph& g_;
-  std::vector<uint64_t> offsets_;
+  std::map<const Graph*, std::vector<uint64_t>> offsets_;
 };
 
+// The attribute kinds are decompose::AttrValue's alternatives, in order, then Graph.
 static_assert(std::variant_size_v<decompose::AttrValue> == 5 &&
-                  static_cast<int>(fb::GraphAttrKind_MAX) == 4,
+                  static_cast<int>(fb::GraphAttrKind_Graph) == 5 &&
+                  static_cast<int>(fb::GraphAttrKind_MAX) == 5,
               "GraphAttrKind and decompose::AttrValue disagree");
 
 bool aligned8(const void* p) {
@@ -94,30 +112,25 @@ Result<decompose::AttrValue> readAttr(const fb::GraphAttr& a, const std::string&
     if (a.floats()) v.assign(a.floats()->begin(), a.floats()->end());
     return decompose::AttrValue(std::move(v));
   }
+  case fb::GraphAttrKind_Graph: break; // read by readGraph
   }
   return corrupt(what + " has unknown kind " + std::to_string(static_cast<int>(a.kind())));
 }
 
-} // namespace
-
-std::vector<uint8_t> writeGraphArtifact(const Graph& source, const std::string& producer) {
-  GraphTable table(source);
-  return writeArtifact(Program{}, producer, &table);
-}
-
-Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
-  if (!loaded.artifact) return std::shared_ptr<const Graph>();
-  const fb::Model* m = fb::GetSizePrefixedModel(loaded.artifact); // verified by the loader
-  const fb::Graph* fg = m->graph();
-  if (!fg) return std::shared_ptr<const Graph>();
-  const auto* data = m->data();
-  const uint8_t* blob = data ? data->data() : nullptr;
-  const uint64_t blobSize = data ? data->size() : 0;
+// A graph table (depth 0) or a subgraph in a node's attribute (depth > 0: its inputs may be
+// untyped, and it may read captured values of the enclosing graph), read untrusted.
+Result<std::shared_ptr<const Graph>> readGraph(const fb::Graph& table, const uint8_t* blob,
+                                               uint64_t blobSize, int depth) {
+  const fb::Graph* fg = &table;
+  constexpr int kMaxDepth = 16;
+  if (depth > kMaxDepth) return corrupt("graph: subgraphs nested more than 16 deep");
+  const bool subgraph = depth > 0;
   auto g = std::make_shared<Graph>();
   g->opset = fg->opset();
   const auto count = [](const auto* v) { return v ? static_cast<size_t>(v->size()) : size_t{0}; };
   const size_t nValues = count(fg->values());
-  // Where each value comes from: 0 undefined yet, 1 constant, 2 input, 3 a node's output.
+  // Where each value comes from: 0 undefined yet, 1 constant, 2 input, 3 a node's output,
+  // 4 the enclosing graph.
   std::vector<uint8_t> source(nValues, 0);
   for (size_t i = 0; i < nValues; ++i) {
     const fb::GraphValue* fv = fg->values()->Get(static_cast<flatbuffers::uoffset_t>(i));
@@ -161,11 +174,22 @@ Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
     for (int32_t id : *fg->inputs()) {
       TESSEL_RETURN_IF_ERROR(valueId(id, "a graph input"));
       Value& v = g->values[id];
-      if (source[id] != 0 || v.desc.dtype == DType::Undefined)
+      if (source[id] != 0 || (v.desc.dtype == DType::Undefined && !subgraph))
         return corrupt("graph input '" + v.name + "' is a constant, listed twice or untyped");
       source[id] = 2;
       g->inputs.push_back(id);
     }
+  if (fg->captured() && fg->captured()->size() > 0) {
+    if (!subgraph) return corrupt("the model's graph lists captured values");
+    for (int32_t id : *fg->captured()) {
+      TESSEL_RETURN_IF_ERROR(valueId(id, "a captured value"));
+      Value& v = g->values[id];
+      if (source[id] != 0 || v.desc.dtype != DType::Undefined)
+        return corrupt("captured value '" + v.name + "' is defined here or listed twice");
+      source[id] = 4;
+      g->captured.push_back(id);
+    }
+  }
   if (fg->nodes())
     for (const fb::GraphNode* fn : *fg->nodes()) {
       Node n;
@@ -177,8 +201,15 @@ Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
       if (fn->attrs())
         for (const fb::GraphAttr* a : *fn->attrs()) {
           const std::string name = str(a->name());
-          TESSEL_ASSIGN_OR_RETURN(n.node.attrs[name],
-                                  readAttr(*a, what + " attribute '" + name + "'"));
+          const std::string attr = what + " attribute '" + name + "'";
+          if (a->kind() == fb::GraphAttrKind_Graph) {
+            if (!a->g()) return corrupt(attr + " holds no graph");
+            auto sub = readGraph(*a->g(), blob, blobSize, depth + 1);
+            if (!sub.isOk()) return sub.status().withContext(attr);
+            n.subgraphs[name] = std::move(*sub);
+            continue;
+          }
+          TESSEL_ASSIGN_OR_RETURN(n.node.attrs[name], readAttr(*a, attr));
         }
       if (fn->inputs())
         for (int32_t id : *fn->inputs()) {
@@ -199,6 +230,15 @@ Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
           n.outputs.push_back(id);
         }
       if (n.outputs.empty()) return corrupt(what + " has no outputs");
+      n.capturedInputs = fn->captured_inputs();
+      if (n.capturedInputs < 0 || static_cast<size_t>(n.capturedInputs) > n.inputs.size())
+        return corrupt(what + " has " + std::to_string(n.capturedInputs) + " captured inputs of " +
+                       std::to_string(n.inputs.size()));
+      for (const auto& [key, sub] : n.subgraphs)
+        if (sub->captured.size() != static_cast<size_t>(n.capturedInputs))
+          return corrupt(what + "'s subgraph '" + key + "' reads " +
+                         std::to_string(sub->captured.size()) +
+                         " enclosing values, the node lists " + std::to_string(n.capturedInputs));
       n.node.numOutputs = static_cast<int>(n.outputs.size());
       g->nodes.push_back(std::move(n));
     }
@@ -210,6 +250,22 @@ Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
       g->outputs.push_back(id);
     }
   return std::shared_ptr<const Graph>(std::move(g));
+}
+
+} // namespace
+
+std::vector<uint8_t> writeGraphArtifact(const Graph& source, const std::string& producer) {
+  GraphTable table(source);
+  return writeArtifact(Program{}, producer, &table);
+}
+
+Result<std::shared_ptr<const Graph>> artifactGraph(const Program& loaded) {
+  if (!loaded.artifact) return std::shared_ptr<const Graph>();
+  const fb::Model* m = fb::GetSizePrefixedModel(loaded.artifact); // verified by the loader
+  const fb::Graph* fg = m->graph();
+  if (!fg) return std::shared_ptr<const Graph>();
+  const auto* data = m->data();
+  return readGraph(*fg, data ? data->data() : nullptr, data ? data->size() : 0, 0);
 }
 
 } // namespace tessel::graph

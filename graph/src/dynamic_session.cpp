@@ -94,7 +94,8 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
 }
 
 Result<std::unique_ptr<DynamicSession::Plan>> DynamicSession::stagedPlan(const Wanted& wanted) {
-  TESSEL_ASSIGN_OR_RETURN(Stages stages, splitAt(*source_, wanted.values, wanted.described));
+  TESSEL_ASSIGN_OR_RETURN(Stages stages, splitAt(wanted.expanded ? *wanted.expanded : *source_,
+                                                 wanted.values, wanted.described));
   auto plan = std::make_unique<Plan>();
   TESSEL_ASSIGN_OR_RETURN(
       plan->prefix, create(std::make_shared<const Graph>(std::move(stages.prefix)), options_));

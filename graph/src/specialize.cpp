@@ -1,6 +1,9 @@
+#include "control_flow.h"
 #include "tessel/graph/graph.h"
 
 #include <algorithm>
+#include <deque>
+#include <iterator>
 
 namespace tessel::graph {
 namespace {
@@ -64,7 +67,7 @@ constexpr int64_t kValueInputBytes = 4096;
 // Fills *wanted for node n, which asked for values it did not get (n.node.missingValues): the
 // first such value, as the graph input it is or the small inputs it is computed from, else as a
 // value to plan in stages at.
-void findWanted(const Graph& g, const Graph& source, const Node& n,
+void findWanted(const Graph& g, const Graph& expanded, const Node& n,
                 const std::vector<bool>& isInput, const std::vector<int32_t>& producer,
                 Wanted* wanted) {
   std::vector<int32_t> computed; // needed values computed from the run's data
@@ -83,7 +86,7 @@ void findWanted(const Graph& g, const Graph& source, const Node& n,
         inputs.push_back(v);
         large = large || g.values[v].desc.byteSize() > kValueInputBytes;
       } else if (producer[v] >= 0) {
-        for (int32_t in : source.nodes[producer[v]].inputs)
+        for (int32_t in : expanded.nodes[producer[v]].inputs)
           stack.push_back(in);
       }
     }
@@ -131,12 +134,57 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
       in.constant = it->second;
     }
   }
-  std::vector<int32_t> producer(g.values.size(), -1); // the source node writing each value
-  for (size_t i = 0; i < source.nodes.size(); ++i)
-    for (int32_t v : source.nodes[i].outputs)
-      if (v >= 0 && static_cast<size_t>(v) < producer.size()) producer[v] = static_cast<int32_t>(i);
-  for (const Node& src : source.nodes) {
-    Node n = src;
+  // The source as laid out so far: control-flow nodes replaced by what they laid out (an If's
+  // branch, a Loop's iterations), values added at the ids g gets them. Nodes are taken from the
+  // front of `work`; what a control-flow node lays out goes back to its front.
+  Graph expanded;
+  expanded.opset = source.opset;
+  expanded.values = source.values;
+  expanded.inputs = source.inputs;
+  expanded.outputs = source.outputs;
+  std::deque<Node> work(source.nodes.begin(), source.nodes.end());
+  std::vector<int32_t> producer(g.values.size(), -1); // the expanded node writing each value
+  // On a stop: what is wanted, with the expanded source (the rest of `work` appended).
+  auto stop = [&](const Node& n, Status why) -> Status {
+    if (!wanted) return why;
+    isInput.resize(g.values.size(), false);
+    producer.resize(g.values.size(), -1);
+    findWanted(g, expanded, n, isInput, producer, wanted);
+    if (!wanted->values.empty()) {
+      auto full = std::make_shared<Graph>(expanded);
+      full->nodes.insert(full->nodes.end(), work.begin(), work.end());
+      wanted->expanded = std::move(full);
+    }
+    return why;
+  };
+  constexpr size_t kMaxNodes = size_t{1} << 20;
+  while (!work.empty()) {
+    if (expanded.nodes.size() > kMaxNodes)
+      return invalidArgument("control flow lays out more than 2^20 nodes");
+    Node src = std::move(work.front());
+    work.pop_front();
+    producer.resize(g.values.size(), -1);
+    expanded.nodes.push_back(src);
+    for (int32_t v : src.outputs)
+      if (v >= 0 && static_cast<size_t>(v) < producer.size())
+        producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
+    if (!src.subgraphs.empty()) {
+      for (int32_t v : src.inputs)
+        if (v >= 0 && g.values[v].desc.dtype == DType::Undefined)
+          return internalError(src.node.label() + " reads '" + g.values[v].name +
+                               "' before it is described");
+      src.node.missingValues.clear();
+      std::vector<Node> laidOut;
+      const Status st = layOutControlFlow(src, &g, &expanded, &laidOut);
+      if (!st.isOk()) return stop(src, st);
+      expanded.nodes.pop_back();
+      for (int32_t v : src.outputs)
+        if (v >= 0) producer[v] = -1;
+      work.insert(work.begin(), std::make_move_iterator(laidOut.begin()),
+                  std::make_move_iterator(laidOut.end()));
+      continue;
+    }
+    Node n = std::move(src);
     n.node.inputs.clear();
     n.node.missingValues.clear();
     for (int32_t v : n.inputs) {
@@ -150,10 +198,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
       n.node.inputs.push_back({true, val.desc, constantPointer(val)});
     }
     auto lowered = decompose::lower(n.node);
-    if (!lowered.isOk()) {
-      if (wanted) findWanted(g, source, n, isInput, producer, wanted);
-      return lowered.status();
-    }
+    if (!lowered.isOk()) return stop(n, lowered.status());
     const std::vector<TensorDesc> outs = lowered->outputDescs();
     if (outs.size() != n.outputs.size())
       return internalError(n.node.label() + ": output count differs from its lowering");

@@ -68,8 +68,54 @@ def staged_cases():
         [("B", [2, 300, 4]), ("L", [2, 3, 300])], [("K", i64, ["k", 3])], 11))
 
 
+def control_flow_cases():
+    """If, Loop and Scan with subgraphs reading outer values; conditions computed from inputs
+    too large to key a plan on, so they are planned in stages (a while loop: one per iteration)."""
+    node, f32, i64 = helper.make_node, TensorProto.FLOAT, TensorProto.INT64
+
+    def const(name, value, dtype):
+        return node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, dtype), name))
+
+    def body(name, nodes, inputs, outputs):
+        return helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, t, s)
+                                               for n, t, s in inputs],
+                                 [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs])
+    then = body("then", [node("Relu", ["X"], ["r"]), node("Add", ["r", "r"], ["t"])], [],
+                [("t", f32, [2000])])
+    other = body("else", [node("Neg", ["X"], ["e"])], [], [("e", f32, [2000])])
+    yield ("if_on_data", graph_of(
+        [node("ReduceSum", ["X"], ["S"], keepdims=0), const("Z", 0, np.float32),
+         node("Greater", ["S", "Z"], ["C"]),
+         node("If", ["C"], ["Y"], then_branch=then, else_branch=other)],
+        [("X", [2000])], [("Y", f32, [2000])], 13))
+    # while mean(x) < 0.05: x += 0.01 (each iteration's condition computed by the last; about
+    # five iterations from the seeded input); the means as scan outputs.
+    loop = body("body", [const("step", 0.01, np.float32), node("Add", ["x", "step"], ["x2"]),
+                         node("ReduceMean", ["x2"], ["s"], keepdims=0),
+                         const("limit", 0.05, np.float32), node("Less", ["s", "limit"], ["c2"]),
+                         node("Identity", ["s"], ["s2"])],
+                [("i", i64, []), ("c", TensorProto.BOOL, []), ("x", f32, [2000])],
+                [("c2", TensorProto.BOOL, []), ("x2", f32, [2000]), ("s2", f32, [])])
+    yield ("loop_while_data", graph_of(
+        [node("ReduceMean", ["X"], ["S"], keepdims=0), const("L", 0.05, np.float32),
+         node("Less", ["S", "L"], ["C"]), const("M", 40, np.int64),
+         node("Loop", ["M", "C", "X"], ["Y", "Sums"], body=loop)],
+        [("X", [2000])], [("Y", f32, [2000]), ("Sums", f32, ["n"])], 13))
+    # Scan: a running product over axis 1 read backwards, the steps stacked on axis 1, a
+    # captured bias added at each step.
+    step = body("step", [node("Mul", ["p", "v"], ["m"]), node("Add", ["m", "Bias"], ["p2"]),
+                         node("Identity", ["p2"], ["o"])],
+                [("p", f32, [3]), ("v", f32, [3])], [("p2", f32, [3]), ("o", f32, [3])])
+    yield ("scan_reverse_axis1", graph_of(
+        [const("Bias", [0.1, -0.2, 0.3], np.float32),
+         node("Scan", ["P", "V"], ["Pf", "O"], body=step, num_scan_inputs=1,
+              scan_input_axes=[1], scan_input_directions=[1], scan_output_axes=[1])],
+        [("P", [3]), ("V", [3, 5])], [("Pf", f32, [3]), ("O", f32, [3, 5])], 13))
+
+
 def cases():
     yield from staged_cases()
+    yield from control_flow_cases()
     # GridSample: every mode, padding and corner alignment; standard normal grid values put a
     # third of the points outside [-1, 1], so every padding rule is exercised. Two images.
     for mode in ("bilinear", "nearest", "bicubic"):

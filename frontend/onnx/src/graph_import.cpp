@@ -76,14 +76,36 @@ Status scalarTensorAttrs(const OnnxNode& n, decompose::Node* node) {
 
 } // namespace
 
-Result<graph::Graph> sourceGraph(const OnnxModel& model) {
+namespace {
+
+// Names visible from enclosing graphs, innermost first (null at the model's graph).
+struct Scope {
+  const std::map<std::string, int32_t>* names;
+  const Scope* outer;
+  bool sees(const std::string& name) const {
+    return names->count(name) || (outer && outer->sees(name));
+  }
+};
+
+// A graph (the model's when outer is null) as a graph::Graph; a subgraph's reads of enclosing
+// values become its `captured` values.
+Result<graph::Graph> buildGraph(const OnnxGraph& model, int opset, const Scope* outer) {
   graph::Graph g;
-  g.opset = model.opset;
+  g.opset = opset;
   std::map<std::string, int32_t> byName;
   auto define = [&](GraphValue v) -> int32_t {
     g.values.push_back(std::move(v));
     const int32_t id = static_cast<int32_t>(g.values.size() - 1);
     byName[g.values.back().name] = id;
+    return id;
+  };
+  // A name this graph reads: its own value, or (in a subgraph) one of an enclosing graph's.
+  auto lookup = [&](const std::string& name) -> int32_t {
+    auto it = byName.find(name);
+    if (it != byName.end()) return it->second;
+    if (!outer || !outer->sees(name)) return -1;
+    const int32_t id = define({name, {}, nullptr});
+    g.captured.push_back(id);
     return id;
   };
   for (const auto& t : model.initializers)
@@ -102,7 +124,7 @@ Result<graph::Graph> sourceGraph(const OnnxModel& model) {
     GraphNode gn;
     gn.node.opType = n.opType;
     gn.node.name = n.name;
-    gn.node.opset = model.opset;
+    gn.node.opset = opset;
     gn.node.attrs = n.attrs;
     gn.node.numOutputs = static_cast<int>(n.outputs.size());
     TESSEL_RETURN_IF_ERROR(scalarTensorAttrs(n, &gn.node));
@@ -111,22 +133,61 @@ Result<graph::Graph> sourceGraph(const OnnxModel& model) {
         gn.inputs.push_back(-1);
         continue;
       }
-      auto it = byName.find(in);
-      if (it == byName.end())
+      const int32_t id = lookup(in);
+      if (id < 0)
         return corrupt(n.opType + " '" + n.name + "' reads '" + in +
                        "', which no earlier node defines");
-      gn.inputs.push_back(it->second);
+      gn.inputs.push_back(id);
     }
+    // Subgraphs: each reads the enclosing values all of them read, in one order, so the node
+    // lists them once after its own inputs.
+    const Scope scope{&byName, outer};
+    std::vector<std::string> captured;
+    std::map<std::string, graph::Graph> subs;
+    for (const auto& [key, sub] : n.graphs) {
+      TESSEL_ASSIGN_OR_RETURN(graph::Graph built, buildGraph(*sub, opset, &scope));
+      for (int32_t c : built.captured)
+        if (std::find(captured.begin(), captured.end(), built.values[c].name) == captured.end())
+          captured.push_back(built.values[c].name);
+      subs[key] = std::move(built);
+    }
+    for (auto& [key, sub] : subs) {
+      std::vector<int32_t> ordered;
+      for (const std::string& name : captured) {
+        int32_t found = -1;
+        for (int32_t c : sub.captured)
+          if (sub.values[c].name == name) found = c;
+        if (found < 0) { // read by a sibling only
+          sub.values.push_back({name, {}, nullptr});
+          found = static_cast<int32_t>(sub.values.size() - 1);
+        }
+        ordered.push_back(found);
+      }
+      sub.captured = std::move(ordered);
+      gn.subgraphs[key] = std::make_shared<const graph::Graph>(std::move(sub));
+    }
+    for (const std::string& name : captured) {
+      const int32_t id = lookup(name);
+      if (id < 0) return corrupt(n.opType + " '" + n.name + "' reads unknown '" + name + "'");
+      gn.inputs.push_back(id);
+    }
+    gn.capturedInputs = static_cast<int32_t>(captured.size());
     for (const std::string& out : n.outputs)
       gn.outputs.push_back(define({out, {}, nullptr}));
     g.nodes.push_back(std::move(gn));
   }
   for (const std::string& out : model.outputs) {
-    auto it = byName.find(out);
-    if (it == byName.end()) return corrupt("graph output '" + out + "' is never defined");
-    g.outputs.push_back(it->second);
+    const int32_t id = lookup(out);
+    if (id < 0) return corrupt("graph output '" + out + "' is never defined");
+    g.outputs.push_back(id);
   }
   return g;
+}
+
+} // namespace
+
+Result<graph::Graph> sourceGraph(const OnnxModel& model) {
+  return buildGraph(model, model.opset, nullptr);
 }
 
 Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& shapes,

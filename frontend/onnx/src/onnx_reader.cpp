@@ -82,7 +82,10 @@ Result<OnnxTensor> convertTensor(const onnx::TensorProto& t) {
   return out;
 }
 
-Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a, OnnxNode* out) {
+Status parseGraph(const onnx::GraphProto& g, int depth, OnnxGraph* out);
+
+Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a, int depth,
+                        OnnxNode* out) {
   using A = onnx::AttributeProto;
   switch (a.type()) {
   case A::INT: out->attrs[a.name()] = static_cast<int64_t>(a.i()); return Status::ok();
@@ -99,16 +102,34 @@ Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a,
     out->tensorAttrs[a.name()] = std::move(t);
     return Status::ok();
   }
+  case A::GRAPH: {
+    constexpr int kMaxDepth = 16;
+    if (depth >= kMaxDepth)
+      return unsupported(n.op_type() + " '" + n.name() + "': subgraphs nested more than " +
+                         std::to_string(kMaxDepth) + " deep");
+    auto sub = std::make_shared<OnnxGraph>();
+    TESSEL_RETURN_IF_ERROR(
+        parseGraph(a.g(), depth + 1, sub.get())
+            .withContext(n.op_type() + " '" + n.name() + "' attribute '" + a.name() + "'"));
+    out->graphs[a.name()] = std::move(sub);
+    return Status::ok();
+  }
   default: break;
   }
   return unsupported(n.op_type() + " '" + n.name() + "': attribute '" + a.name() + "' of type " +
                      A::AttributeType_Name(a.type()));
 }
 
-// role: "graph input" or "graph output", for messages.
-Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std::string& role) {
+// role: "graph input" or "graph output", for messages. In a subgraph a value may leave its type
+// to the node running it (dtype Undefined, no shape).
+Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std::string& role,
+                                       bool subgraph = false) {
   OnnxValueInfo info;
   info.name = v.name();
+  if (subgraph && !v.has_type()) {
+    info.hasShape = false;
+    return info;
+  }
   if (!v.type().has_tensor_type()) return unsupported(role + " '" + v.name() + "' is not a tensor");
   const auto& tt = v.type().tensor_type();
   auto dt = dtypeFromOnnx(tt.elem_type());
@@ -152,7 +173,17 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
     return unsupported("ONNX opset " + std::to_string(model.opset) +
                        " is newer than the newest this build knows (" +
                        std::to_string(onnxRange->second.second) + ")");
-  const auto& g = proto.graph();
+  TESSEL_RETURN_IF_ERROR(parseGraph(proto.graph(), 0, &model));
+  if (model.outputs.empty()) return corrupt("ONNX graph has no outputs");
+  return model;
+}
+
+namespace {
+
+// A graph (depth 0) or a subgraph of a node's attribute (depth > 0, nesting bounded).
+Status parseGraph(const onnx::GraphProto& g, int depth, OnnxGraph* out) {
+  OnnxGraph& model = *out;
+  const bool subgraph = depth > 0;
   for (const auto& init : g.initializer()) {
     TESSEL_ASSIGN_OR_RETURN(OnnxTensor t, convertTensor(init));
     model.initializers.push_back(std::move(t));
@@ -162,15 +193,14 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
     initNames.insert(t.name);
   for (const auto& in : g.input()) {
     if (initNames.count(in.name())) continue;
-    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(in, "graph input"));
+    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(in, "graph input", subgraph));
     model.inputs.push_back(std::move(info));
   }
-  for (const auto& out : g.output()) {
-    model.outputs.push_back(out.name());
-    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(out, "graph output"));
+  for (const auto& o : g.output()) {
+    model.outputs.push_back(o.name());
+    TESSEL_ASSIGN_OR_RETURN(OnnxValueInfo info, convertValueInfo(o, "graph output", subgraph));
     model.outputInfo.push_back(std::move(info));
   }
-  if (model.outputs.empty()) return corrupt("ONNX graph has no outputs");
   for (const auto& n : g.node()) {
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       return unsupported("operator '" + n.op_type() + "' (node '" + n.name() + "') of domain '" +
@@ -182,11 +212,13 @@ Result<OnnxModel> parseOnnxModel(const void* data, size_t size) {
     node.inputs.assign(n.input().begin(), n.input().end());
     node.outputs.assign(n.output().begin(), n.output().end());
     for (const auto& a : n.attribute())
-      TESSEL_RETURN_IF_ERROR(convertAttribute(n, a, &node));
+      TESSEL_RETURN_IF_ERROR(convertAttribute(n, a, depth, &node));
     model.nodes.push_back(std::move(node));
   }
-  return model;
+  return Status::ok();
 }
+
+} // namespace
 
 Result<std::vector<uint8_t>> readFileBytes(const std::string& path) {
   // Protobuf messages stop at 2 GiB; a larger file is refused before it is read.

@@ -26,6 +26,8 @@ struct Value {
   bool anyRank = false; // a graph input declared without a shape: a given shape of any rank fits
 };
 
+struct Graph;
+
 struct Node {
   decompose::Node node;         // op type, name, opset, attributes, output count; specialized
                                 // graphs also hold the input descriptions (and constant data)
@@ -33,6 +35,15 @@ struct Node {
   std::vector<int32_t> outputs; // value ids
   // Specialized graphs: the node's decomposition for those descriptions.
   std::shared_ptr<const decompose::Lowering> lowering;
+  // Control flow (If, Loop, Scan): the subgraphs by attribute name. The values they read from
+  // enclosing graphs (their `captured` values, matched by name) follow the operator's own inputs
+  // in `inputs`: the last `capturedInputs` of them, before any `scannedInputs`.
+  std::map<std::string, std::shared_ptr<const Graph>> subgraphs;
+  int32_t capturedInputs = 0;
+  // A Loop part-way through being unrolled: the iterations already laid out, and (last in
+  // `inputs`) their scan outputs, iteration by iteration.
+  int64_t iterationsDone = 0;
+  int32_t scannedInputs = 0;
 };
 
 struct Graph {
@@ -41,6 +52,8 @@ struct Graph {
   std::vector<Node> nodes; // topological order
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
+  // Subgraphs: values read from an enclosing graph, each named as the value it reads there.
+  std::vector<int32_t> captured;
 };
 
 // What a plan is made for: shapes for graph inputs (required where a dim is symbolic; where given
@@ -57,10 +70,14 @@ struct Specialization {
 // values computed from the run's data (`values`: the mask of a NonZero, the boxes and scores of a
 // NonMaxSuppression), known only once the nodes before them have run: the graph is then planned
 // in stages (splitAt). `described` holds every value's description as far as it got.
+// `values` name values of `expanded` when control flow was laid out before the stop (a Loop's
+// condition computed by its previous iteration): the source graph with If branches inlined and
+// Loop iterations unrolled as far as it got, which the stages are then cut from.
 struct Wanted {
   std::string input;
   std::vector<int32_t> values;
   std::vector<TensorDesc> described;
+  std::shared_ptr<const Graph> expanded;
   bool any() const { return !input.empty() || !values.empty(); }
 };
 

@@ -17,6 +17,8 @@ struct OnnxTensor {
   std::shared_ptr<const std::vector<uint8_t>> bytes; // dense little-endian, desc.byteSize() long
 };
 
+struct OnnxGraph;
+
 struct OnnxNode {
   std::string opType;
   std::string name;
@@ -24,6 +26,7 @@ struct OnnxNode {
   std::vector<std::string> outputs;
   std::map<std::string, decompose::AttrValue> attrs;
   std::map<std::string, OnnxTensor> tensorAttrs;
+  std::map<std::string, std::shared_ptr<const OnnxGraph>> graphs; // If's branches, Loop's body
 };
 
 struct OnnxValueInfo {
@@ -33,13 +36,18 @@ struct OnnxValueInfo {
   bool hasShape = true;      // false: no shape declared (any rank)
 };
 
-struct OnnxModel {
-  int opset = 0;
+// A graph: the model's, or a subgraph (whose inputs and outputs may leave their types to the
+// node that runs it: dtype Undefined, no shape; whose nodes may read values of enclosing graphs).
+struct OnnxGraph {
   std::vector<OnnxNode> nodes;
   std::vector<OnnxTensor> initializers;
   std::vector<OnnxValueInfo> inputs; // graph inputs that are not initializers
   std::vector<std::string> outputs;
   std::vector<OnnxValueInfo> outputInfo; // per output: what the model declares (checked at import)
+};
+
+struct OnnxModel : OnnxGraph {
+  int opset = 0;
 };
 
 Result<OnnxModel> parseOnnxModel(const void* data, size_t size);

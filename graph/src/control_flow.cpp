@@ -1,0 +1,383 @@
+// Control flow laid out when the plan is made: an If becomes the nodes of the branch its
+// condition picks, a Loop its iterations one at a time (each needs the previous one's condition),
+// a Scan its steps. What they read that is not known yet stops specialize() like any rule's
+// missing value, so the plan is keyed on it or made in stages there.
+#include "control_flow.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+namespace tessel::graph {
+namespace {
+
+Bytes bytesOf(const void* p, size_t size) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  return std::make_shared<const std::vector<uint8_t>>(b, b + size);
+}
+
+class Layout {
+public:
+  Layout(const Node& owner, Graph* g, Graph* expanded, std::vector<Node>* out)
+      : owner_(owner), g_(*g), expanded_(*expanded), out_(*out) {}
+
+  const std::string& name() const { return owner_.node.name; }
+  Status error(const std::string& why) const {
+    return invalidArgument(owner_.node.opType + " '" + name() + "': " + why);
+  }
+  size_t explicitInputs() const {
+    return owner_.inputs.size() - static_cast<size_t>(owner_.capturedInputs) -
+           static_cast<size_t>(owner_.scannedInputs);
+  }
+  int32_t input(size_t i) const { return i < explicitInputs() ? owner_.inputs[i] : -1; }
+
+  int32_t addValue(Value v) {
+    g_.values.push_back(v);
+    expanded_.values.push_back(std::move(v));
+    return static_cast<int32_t>(g_.values.size() - 1);
+  }
+  int32_t constantI64(int64_t v, const Shape& shape = {}) {
+    return addValue({name() + "/k" + std::to_string(g_.values.size()),
+                     {DType::I64, shape},
+                     bytesOf(&v, sizeof v)});
+  }
+  int32_t constantBool(bool v) {
+    const uint8_t b = v ? 1 : 0;
+    return addValue(
+        {name() + "/k" + std::to_string(g_.values.size()), {DType::Bool, {}}, bytesOf(&b, 1)});
+  }
+  int32_t temp(const std::string& tag) {
+    return addValue({name() + "/" + tag + std::to_string(g_.values.size()), {}, nullptr});
+  }
+  void node(const std::string& op, std::vector<int32_t> inputs, std::vector<int32_t> outputs,
+            std::map<std::string, decompose::AttrValue> attrs = {}) {
+    Node n;
+    n.node.opType = op;
+    n.node.name = name() + "/" + op + std::to_string(out_.size());
+    n.node.opset = 13;
+    n.node.attrs = std::move(attrs);
+    n.node.numOutputs = static_cast<int>(outputs.size());
+    n.inputs = std::move(inputs);
+    n.outputs = std::move(outputs);
+    out_.push_back(std::move(n));
+  }
+  void identity(int32_t from, int32_t to) { node("Identity", {from}, {to}); }
+  void queue(Node n) { out_.push_back(std::move(n)); }
+  // The scalar value of a known input (a bool or an integer).
+  std::optional<int64_t> known(int32_t v) const {
+    const Value& val = g_.values[v];
+    if (!val.constant || val.desc.numel() != 1) return std::nullopt;
+    const void* p = val.constant->data();
+    switch (val.desc.dtype) {
+    case DType::Bool:
+    case DType::U8: return *static_cast<const uint8_t*>(p);
+    case DType::I32: return *static_cast<const int32_t*>(p);
+    case DType::I64: return *static_cast<const int64_t*>(p);
+    default: return std::nullopt;
+    }
+  }
+  // Asks for explicit input i's value the way rules do (missingValues), with an error to return.
+  Status missing(size_t i, const std::string& what) const {
+    owner_.node.missingValues.push_back(i);
+    return unsupported(owner_.node.opType + " '" + name() + "': " + what +
+                       " must be known when the plan is made");
+  }
+
+  // The nodes of `sub` with its inputs bound to `formals`, its captured values to the owner's
+  // captured inputs; its outputs' new ids in *outs. Names gain "<owner>/<tag>/".
+  Status clone(const Graph& sub, const std::vector<int32_t>& formals, const std::string& tag,
+               std::vector<int32_t>* outs) {
+    if (formals.size() != sub.inputs.size())
+      return error("its subgraph takes " + std::to_string(sub.inputs.size()) + " inputs, " +
+                   std::to_string(formals.size()) + " given");
+    if (sub.captured.size() != static_cast<size_t>(owner_.capturedInputs))
+      return error("its subgraph reads " + std::to_string(sub.captured.size()) +
+                   " outer values, the node lists " + std::to_string(owner_.capturedInputs));
+    std::vector<int32_t> map(sub.values.size(), -1);
+    for (size_t i = 0; i < formals.size(); ++i)
+      map[sub.inputs[i]] = formals[i];
+    for (size_t j = 0; j < sub.captured.size(); ++j)
+      map[sub.captured[j]] = owner_.inputs[explicitInputs() + j];
+    const std::string prefix = name() + "/" + tag + "/";
+    auto id = [&](int32_t v) {
+      if (v < 0) return v;
+      if (map[v] < 0) {
+        Value copy = sub.values[v];
+        copy.name = prefix + copy.name;
+        if (!copy.constant) copy.desc = {};
+        map[v] = addValue(std::move(copy));
+      }
+      return map[v];
+    };
+    for (const Node& n : sub.nodes) {
+      Node c = n;
+      c.node.name = prefix + n.node.name;
+      for (int32_t& v : c.inputs)
+        v = id(v);
+      for (int32_t& v : c.outputs)
+        v = id(v);
+      out_.push_back(std::move(c));
+    }
+    outs->clear();
+    for (int32_t v : sub.outputs)
+      outs->push_back(id(v));
+    return Status::ok();
+  }
+
+  const Graph* subgraph(const std::string& key) const {
+    auto it = owner_.subgraphs.find(key);
+    return it == owner_.subgraphs.end() || !it->second ? nullptr : it->second.get();
+  }
+
+  // Output `out` as the values stacked along `axis` (each given a dim of 1 there), in order.
+  void stack(const std::vector<int32_t>& values, int64_t axis, int32_t out) {
+    std::vector<int32_t> parts;
+    for (int32_t v : values) {
+      const int32_t u = temp("unsqueezed");
+      node("Unsqueeze", {v, constantI64(axis, {1})}, {u});
+      parts.push_back(u);
+    }
+    node("Concat", parts, {out}, {{"axis", axis}});
+  }
+
+private:
+  const Node& owner_;
+  Graph& g_;
+  Graph& expanded_;
+  std::vector<Node>& out_;
+};
+
+Status layOutIf(Layout& l, const Node& n) {
+  const int32_t cond = l.input(0);
+  if (cond < 0) return l.error("expects a condition");
+  const std::optional<int64_t> c = l.known(cond);
+  if (!c) return l.missing(0, "its condition");
+  const Graph* branch = l.subgraph(*c ? "then_branch" : "else_branch");
+  if (!branch) return l.error("has no " + std::string(*c ? "then_branch" : "else_branch"));
+  std::vector<int32_t> outs;
+  TESSEL_RETURN_IF_ERROR(l.clone(*branch, {}, *c ? "then" : "else", &outs));
+  if (outs.size() != n.outputs.size())
+    return l.error("its branch has " + std::to_string(outs.size()) + " outputs, the node " +
+                   std::to_string(n.outputs.size()));
+  for (size_t i = 0; i < outs.size(); ++i)
+    l.identity(outs[i], n.outputs[i]);
+  return Status::ok();
+}
+
+// One iteration at a time: the body for iteration i, then the Loop again for the rest (its
+// condition the body's), which the next pass lays out once that condition is known.
+Status layOutLoop(Layout& l, const Node& n) {
+  const Graph* body = l.subgraph("body");
+  if (!body) return l.error("has no body");
+  const size_t carried = l.explicitInputs() < 2 ? 0 : l.explicitInputs() - 2;
+  if (body->outputs.size() < 1 + carried || n.outputs.size() < carried)
+    return l.error("its body's outputs do not match its carried values");
+  const size_t scans = body->outputs.size() - 1 - carried;
+  if (n.outputs.size() != carried + scans)
+    return l.error("has " + std::to_string(n.outputs.size()) + " outputs, its body " +
+                   std::to_string(carried + scans));
+  int64_t trips = INT64_MAX;
+  if (l.input(0) >= 0) {
+    const std::optional<int64_t> m = l.known(l.input(0));
+    if (!m) return l.missing(0, "its trip count");
+    trips = *m;
+  }
+  bool go = true;
+  if (l.input(1) >= 0) {
+    const std::optional<int64_t> c = l.known(l.input(1));
+    if (!c) return l.missing(1, "its condition");
+    go = *c != 0;
+  }
+  const size_t scannedStart = n.inputs.size() - static_cast<size_t>(n.scannedInputs);
+  const int64_t done = n.iterationsDone;
+  constexpr int64_t kMaxIterations = int64_t{1} << 16;
+  if (go && done < trips && done >= kMaxIterations)
+    return l.error("runs more than 2^16 iterations");
+  if (!go || done >= trips) { // finished: the carried values, and the scans stacked
+    for (size_t i = 0; i < carried; ++i)
+      l.identity(n.inputs[2 + i], n.outputs[i]);
+    if (scans > 0 && done == 0)
+      return unsupported(n.node.opType + " '" + l.name() +
+                         "': a loop that runs no iteration has scan outputs of unknown shape");
+    for (size_t k = 0; k < scans; ++k) {
+      std::vector<int32_t> values;
+      for (int64_t it = 0; it < done; ++it)
+        values.push_back(n.inputs[scannedStart + static_cast<size_t>(it) * scans + k]);
+      l.stack(values, 0, n.outputs[carried + k]);
+    }
+    return Status::ok();
+  }
+  std::vector<int32_t> formals{l.constantI64(done),
+                               l.input(1) >= 0 ? l.input(1) : l.constantBool(true)};
+  for (size_t i = 0; i < carried; ++i)
+    formals.push_back(n.inputs[2 + i]);
+  std::vector<int32_t> outs;
+  TESSEL_RETURN_IF_ERROR(l.clone(*body, formals, "i" + std::to_string(done), &outs));
+  // The rest of the loop: without a condition input the body's condition is ignored (ONNX).
+  Node rest = n;
+  if (l.input(1) >= 0) rest.inputs[1] = outs[0];
+  for (size_t i = 0; i < carried; ++i)
+    rest.inputs[2 + i] = outs[1 + i];
+  for (size_t k = 0; k < scans; ++k)
+    rest.inputs.push_back(outs[1 + carried + k]);
+  rest.scannedInputs += static_cast<int32_t>(scans);
+  rest.iterationsDone = done + 1;
+  l.queue(std::move(rest));
+  return Status::ok();
+}
+
+// Scan's steps over `length` positions of the scan inputs (each read along its axis, from the
+// end where its direction is 1): the final states in *states, each step's scan outputs in
+// (*scanned)[k].
+Status scanSteps(Layout& l, const Graph& body, std::vector<int32_t>* states,
+                 const std::vector<int32_t>& inputs, const std::vector<int64_t>& axes,
+                 const std::vector<int64_t>& directions, int64_t length, const std::string& tag,
+                 std::vector<std::vector<int32_t>>* scanned) {
+  const size_t count = states->size();
+  if (body.outputs.size() < count) return l.error("its body has fewer outputs than states");
+  scanned->assign(body.outputs.size() - count, {});
+  for (int64_t t = 0; t < length; ++t) {
+    std::vector<int32_t> formals = *states;
+    for (size_t j = 0; j < inputs.size(); ++j) {
+      const int32_t element = l.temp("element");
+      l.node("Gather", {inputs[j], l.constantI64(directions[j] ? length - 1 - t : t)}, {element},
+             {{"axis", axes[j]}});
+      formals.push_back(element);
+    }
+    std::vector<int32_t> outs;
+    TESSEL_RETURN_IF_ERROR(l.clone(body, formals, tag + "t" + std::to_string(t), &outs));
+    states->assign(outs.begin(), outs.begin() + static_cast<int64_t>(count));
+    for (size_t k = 0; k < scanned->size(); ++k)
+      (*scanned)[k].push_back(outs[count + k]);
+  }
+  return Status::ok();
+}
+
+Result<std::vector<int64_t>> perInput(const Node& n, const char* key, size_t count) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v,
+                          n.node.intsAttr(key, std::vector<int64_t>(count, 0)));
+  if (v.size() != count)
+    return n.node.error(std::string("'") + key + "' must have " + std::to_string(count) +
+                        " values");
+  return v;
+}
+
+// Scan laid out step by step; before opset 9 over each batch entry (axis 0) in turn, time on axis
+// 1, sequence lengths all equal to the time extent.
+Status layOutScan(Layout& l, const Node& n, const Graph& values) {
+  const Graph* body = l.subgraph("body");
+  if (!body) return l.error("has no body");
+  TESSEL_ASSIGN_OR_RETURN(int64_t numScan, n.node.intAttr("num_scan_inputs", 0));
+  const bool batched = n.node.opset < 9;
+  const size_t first = batched ? 1 : 0; // sequence_lens comes first before opset 9
+  const size_t explicitCount = l.explicitInputs();
+  if (numScan < 1 || static_cast<size_t>(numScan) + first > explicitCount)
+    return l.error("num_scan_inputs " + std::to_string(numScan) + " does not fit its " +
+                   std::to_string(explicitCount) + " inputs");
+  const size_t scans = static_cast<size_t>(numScan);
+  const size_t stateCount = explicitCount - first - scans;
+  std::vector<int32_t> states(n.inputs.begin() + static_cast<int64_t>(first),
+                              n.inputs.begin() + static_cast<int64_t>(first + stateCount));
+  std::vector<int32_t> inputs(n.inputs.begin() + static_cast<int64_t>(first + stateCount),
+                              n.inputs.begin() + static_cast<int64_t>(explicitCount));
+  for (int32_t v : states)
+    if (v < 0) return l.error("a state input is absent");
+  for (int32_t v : inputs)
+    if (v < 0) return l.error("a scan input is absent");
+  const size_t outScans = body->outputs.size() - std::min(body->outputs.size(), stateCount);
+  if (n.outputs.size() != stateCount + outScans)
+    return l.error("has " + std::to_string(n.outputs.size()) + " outputs, its body " +
+                   std::to_string(body->outputs.size()));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> inAxes,
+                          perInput(n, "scan_input_axes", batched ? 0 : scans));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> directions,
+                          perInput(n, batched ? "directions" : "scan_input_directions", scans));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outAxes,
+                          perInput(n, "scan_output_axes", batched ? 0 : outScans));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outDirections,
+                          perInput(n, "scan_output_directions", batched ? 0 : outScans));
+  if (batched) {
+    inAxes.assign(scans, 0); // time is axis 0 once a batch entry is taken
+    outAxes.assign(outScans, 0);
+    outDirections.assign(outScans, 0);
+  }
+  // The sequence length: every scan input's extent along its axis.
+  int64_t length = -1, batch = 1;
+  for (size_t j = 0; j < scans; ++j) {
+    const TensorDesc& d = values.values[inputs[j]].desc;
+    int64_t axis = batched ? 1 : inAxes[j];
+    if (axis < 0) axis += d.rank();
+    if (axis < 0 || axis >= d.rank() || (batched && d.rank() < 2))
+      return l.error("scan input " + std::to_string(j) + " " + d.toString() + " has no axis " +
+                     std::to_string(batched ? 1 : inAxes[j]));
+    if (length >= 0 && d.shape[axis] != length)
+      return l.error("scan inputs differ in length along their axes");
+    length = d.shape[axis];
+    if (batched) batch = d.shape[0];
+    if (!batched) inAxes[j] = axis;
+  }
+  if (length == 0 && outScans > 0)
+    return unsupported(n.node.opType + " '" + l.name() +
+                       "': a scan over no step has scan outputs of unknown shape");
+  constexpr int64_t kMaxSteps = int64_t{1} << 16;
+  if (length * batch > kMaxSteps) return l.error("runs more than 2^16 steps");
+  if (batched && n.inputs[0] >= 0) { // sequence_lens: every entry the full length
+    const Value& lens = values.values[n.inputs[0]];
+    if (!lens.constant) return l.missing(0, "its sequence_lens");
+    for (int64_t b = 0; b < lens.desc.numel(); ++b)
+      if (lens.desc.dtype != DType::I32 ||
+          reinterpret_cast<const int32_t*>(lens.constant->data())[b] != length)
+        return unsupported(n.node.opType + " '" + l.name() +
+                           "': sequence_lens shorter than the time axis");
+  }
+  std::vector<std::vector<int32_t>> finals(stateCount), outs(outScans);
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<int32_t> s = states, in = inputs;
+    if (batched) // this batch entry of every state and scan input
+      for (std::vector<int32_t>* list : {&s, &in})
+        for (int32_t& v : *list) {
+          const int32_t entry = l.temp("entry");
+          l.node("Gather", {v, l.constantI64(b)}, {entry}, {{"axis", int64_t{0}}});
+          v = entry;
+        }
+    std::vector<std::vector<int32_t>> scanned;
+    TESSEL_RETURN_IF_ERROR(scanSteps(l, *body, &s, in, inAxes, directions, length,
+                                     batched ? "b" + std::to_string(b) : std::string(), &scanned));
+    for (size_t i = 0; i < stateCount; ++i)
+      finals[i].push_back(s[i]);
+    for (size_t k = 0; k < outScans; ++k) {
+      std::vector<int32_t> steps = scanned[k];
+      if (outDirections[k]) std::reverse(steps.begin(), steps.end());
+      if (!batched) {
+        l.stack(steps, outAxes[k], n.outputs[stateCount + k]);
+        continue;
+      }
+      const int32_t stacked = l.temp("steps");
+      l.stack(steps, 0, stacked);
+      outs[k].push_back(stacked);
+    }
+  }
+  for (size_t i = 0; i < stateCount; ++i) {
+    if (batched)
+      l.stack(finals[i], 0, n.outputs[i]);
+    else
+      l.identity(finals[i][0], n.outputs[i]);
+  }
+  if (batched)
+    for (size_t k = 0; k < outScans; ++k)
+      l.stack(outs[k], 0, n.outputs[stateCount + k]);
+  return Status::ok();
+}
+
+} // namespace
+
+Status layOutControlFlow(const Node& n, Graph* g, Graph* expanded, std::vector<Node>* out) {
+  Layout l(n, g, expanded, out);
+  if (n.node.opType == "If") return layOutIf(l, n);
+  if (n.node.opType == "Loop") return layOutLoop(l, n);
+  if (n.node.opType == "Scan") return layOutScan(l, n, *g);
+  return unsupported("operator '" + n.node.opType + "' (node '" + n.node.name + "', opset " +
+                     std::to_string(n.node.opset) + ") is not supported");
+}
+
+} // namespace tessel::graph
