@@ -48,6 +48,30 @@ void markRange(std::vector<uint64_t>& bits, int64_t begin, int64_t n) {
   }
 }
 
+// Marks begin, begin + stride, ... (n of them; stride > 0): a word at a time when the stride
+// divides 64 (the phases of an upsampling raster), else element by element.
+void markStrided(std::vector<uint64_t>& bits, int64_t begin, int64_t stride, int64_t n) {
+  if (stride == 1) return markRange(bits, begin, n);
+  if (64 % stride != 0) {
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t at = begin + k * stride;
+      bits[static_cast<size_t>(at / 64)] |= uint64_t{1} << (at % 64);
+    }
+    return;
+  }
+  uint64_t pattern = 0; // bits 0, stride, 2 * stride, ... of a word
+  for (int64_t b = 0; b < 64; b += stride)
+    pattern |= uint64_t{1} << b;
+  const int64_t last = begin + (n - 1) * stride;
+  for (int64_t word = begin / 64; word <= last / 64; ++word) {
+    // The positions of this word congruent to begin (mod stride), inside [begin, last].
+    uint64_t mask = pattern << (begin % stride);
+    if (word == begin / 64) mask &= ~uint64_t{0} << (begin % 64);
+    if (word == last / 64 && last % 64 != 63) mask &= (uint64_t{1} << (last % 64 + 1)) - 1;
+    bits[static_cast<size_t>(word)] |= mask;
+  }
+}
+
 } // namespace
 
 Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
@@ -63,57 +87,64 @@ Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
   if (total / 8 > dstCount)
     return corrupt("raster regions write " + std::to_string(total) +
                    " elements, more than 8 times" + of);
-  if (dstCount > kCoverBitmapLimit) {
-    // Too large for a bitmap: provable only as dense, disjoint regions that add up.
-    std::vector<std::pair<int64_t, int64_t>> spans;
-    for (const Region& r : regions) {
-      int64_t lo = 0, hi = 0;
-      const int64_t volume = r.size[0] * r.size[1] * r.size[2];
-      if (volume == 0) continue;
-      viewRange(r.dst, r.size, &lo, &hi);
-      // Dense: the axes of more than one element, by stride, each exactly as long as the ones
-      // inside it (so no element is reached twice), spanning exactly the volume.
-      std::vector<std::pair<int64_t, int64_t>> axes; // |stride|, size
-      for (int a = 0; a < 3; ++a)
-        if (r.size[a] > 1)
-          axes.emplace_back(r.dst.stride[a] < 0 ? -r.dst.stride[a] : r.dst.stride[a], r.size[a]);
-      std::sort(axes.begin(), axes.end());
-      int64_t inner = 1;
-      bool dense = true;
-      for (const auto& [stride, size] : axes) {
-        dense = dense && stride == inner;
-        inner *= size;
-      }
-      if (!dense || hi - lo + 1 != volume)
-        return unsupported("raster without fill over " + std::to_string(dstCount) +
-                           " elements: its cover cannot be verified (a region is not dense)");
-      spans.emplace_back(lo, hi);
+  // First as dense, disjoint regions that add up (cheap: a run over the regions, not the
+  // elements); failing that, a bitmap of the elements, for outputs small enough for one.
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  Status dense = Status::ok();
+  for (const Region& r : regions) {
+    int64_t lo = 0, hi = 0;
+    const int64_t volume = r.size[0] * r.size[1] * r.size[2];
+    if (volume == 0) continue;
+    viewRange(r.dst, r.size, &lo, &hi);
+    // Dense: the axes of more than one element, by stride, each exactly as long as the ones
+    // inside it (so no element is reached twice), spanning exactly the volume.
+    std::vector<std::pair<int64_t, int64_t>> axes; // |stride|, size
+    for (int a = 0; a < 3; ++a)
+      if (r.size[a] > 1)
+        axes.emplace_back(r.dst.stride[a] < 0 ? -r.dst.stride[a] : r.dst.stride[a], r.size[a]);
+    std::sort(axes.begin(), axes.end());
+    int64_t inner = 1;
+    bool isDense = true;
+    for (const auto& [stride, size] : axes) {
+      isDense = isDense && stride == inner;
+      inner *= size;
     }
+    if (!isDense || hi - lo + 1 != volume) {
+      dense = unsupported("raster without fill over " + std::to_string(dstCount) +
+                          " elements: its cover cannot be verified (a region is not dense)");
+      break;
+    }
+    spans.emplace_back(lo, hi);
+  }
+  if (dense.isOk()) {
     std::sort(spans.begin(), spans.end());
     int64_t next = 0;
     for (const auto& [lo, hi] : spans) {
-      if (lo != next)
-        return corrupt("raster without fill leaves output element " + std::to_string(next) +
-                       " unwritten or writes it twice");
+      if (lo != next) {
+        dense = corrupt("raster without fill leaves output element " + std::to_string(next) +
+                        " unwritten or writes it twice");
+        break;
+      }
       next = hi + 1;
     }
-    if (next != dstCount) return corrupt("raster without fill leaves its last elements unwritten");
-    return Status::ok();
+    if (dense.isOk() && next != dstCount)
+      dense = corrupt("raster without fill leaves its last elements unwritten");
+    if (dense.isOk()) return dense;
   }
+  if (dstCount > kCoverBitmapLimit) return dense; // too large for a bitmap
   std::vector<uint64_t> bits(static_cast<size_t>((dstCount + 63) / 64), 0);
   for (const Region& r : regions) {
     if (r.size[0] == 0 || r.size[1] == 0 || r.size[2] == 0) continue;
     for (int64_t i = 0; i < r.size[0]; ++i)
       for (int64_t j = 0; j < r.size[1]; ++j) {
         const int64_t row = r.dst.offset + i * r.dst.stride[0] + j * r.dst.stride[1];
-        if (r.dst.stride[2] == 1) {
-          markRange(bits, row, r.size[2]);
-          continue;
-        }
-        for (int64_t k = 0; k < r.size[2]; ++k) {
-          const int64_t at = row + k * r.dst.stride[2];
-          bits[static_cast<size_t>(at / 64)] |= uint64_t{1} << (at % 64);
-        }
+        const int64_t step = r.dst.stride[2], n = r.size[2];
+        if (step > 0)
+          markStrided(bits, row, step, n);
+        else if (step < 0)
+          markStrided(bits, row + (n - 1) * step, -step, n);
+        else
+          markStrided(bits, row, 1, 1);
       }
   }
   for (int64_t w = 0; w < static_cast<int64_t>(bits.size()); ++w) {

@@ -1,6 +1,7 @@
 #include "tessel/graph/dynamic_session.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace tessel::graph {
@@ -136,6 +137,7 @@ Status DynamicSession::runStages(Plan& plan, const std::vector<InputRef>& inputs
   TESSEL_RETURN_IF_ERROR(plan.suffix->run(suffixInputs));
   lastRunPlanned_ =
       lastRunPlanned_ || plan.prefix->lastRunPlanned() || plan.suffix->lastRunPlanned();
+  lastPlanSeconds_ += plan.prefix->lastPlanSeconds() + plan.suffix->lastPlanSeconds();
   return Status::ok();
 }
 
@@ -159,8 +161,13 @@ Status DynamicSession::run(const std::vector<InputRef>& inputs) {
       return invalidArgument("input '" + in.name + "' has no data");
   }
   lastRunPlanned_ = false;
+  lastPlanSeconds_ = 0;
   last_ = nullptr;
+  const auto planStart = std::chrono::steady_clock::now();
   TESSEL_ASSIGN_OR_RETURN(Plan * plan, planFor(inputs));
+  if (lastRunPlanned_)
+    lastPlanSeconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - planStart).count();
   if (plan->suffix) {
     TESSEL_RETURN_IF_ERROR(runStages(*plan, inputs));
     last_ = plan;

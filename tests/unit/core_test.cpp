@@ -190,6 +190,30 @@ TEST_CASE("raster cover past the bitmap limit: dense disjoint regions only") {
   CHECK(s.code() == StatusCode::kUnsupported);
 }
 
+TEST_CASE("raster cover of interleaved strided regions is checked word by word and exactly") {
+  // A nearest 2x upsample of rows of w: each output row written by two phases of stride 2, at
+  // odd sizes and offsets that cross words; a reversed (negative-stride) phase too.
+  for (int64_t w : {1, 3, 31, 32, 33, 100}) {
+    for (int64_t stride : {2, 4, 3}) {
+      const int64_t rows = 5, width = w * stride, n = rows * width;
+      std::vector<Region> phases;
+      for (int64_t p = 0; p < stride; ++p)
+        phases.push_back(Region{0, {0, {0, 0, 0}}, {p, {0, width, stride}}, {1, rows, w}});
+      CHECK(checkRegionsCover(phases, n).isOk());
+      // Reversed: the same elements from the last one backwards.
+      std::vector<Region> reversed = phases;
+      reversed[0].dst = {(w - 1) * stride, {0, width, -stride}};
+      CHECK(checkRegionsCover(reversed, n).isOk());
+      // The last column of one phase missing (its rows written again at element 0 instead, so
+      // the total stays): refused, naming an element.
+      std::vector<Region> gap = phases;
+      gap.back().size[2] -= 1;
+      gap.push_back(Region{0, {0, {0, 0, 0}}, {0, {0, 0, 0}}, {1, 1, rows}});
+      CHECK_THAT(checkRegionsCover(gap, n).message(), Catch::Contains("unwritten"));
+    }
+  }
+}
+
 TEST_CASE("matmul: k must walk its operands") {
   std::vector<TensorDesc> t = {{DType::F32, {2, 5}}, {DType::F32, {5, 3}}, {DType::F32, {2, 3}}};
   MatMulParams m;

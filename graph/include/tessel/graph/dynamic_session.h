@@ -50,6 +50,9 @@ public:
   // Plans built so far (a new signature builds one), and whether the last run built one.
   int plansBuilt() const { return plansBuilt_; }
   bool lastRunPlanned() const { return lastRunPlanned_; }
+  // Seconds the last run spent making plans (specializing, decomposing, preparing the session:
+  // weights packed included), every stage's; 0 when every plan was cached.
+  double lastPlanSeconds() const { return lastPlanSeconds_; }
   // The inputs whose values plans depend on, as found so far.
   const std::vector<size_t>& valueInputs() const { return valueInputs_; }
   // The session of the last run's plan (of its last stage when it ran in stages).
@@ -75,6 +78,7 @@ private:
   std::vector<size_t> valueInputs_;
   int plansBuilt_ = 0;
   bool lastRunPlanned_ = false;
+  double lastPlanSeconds_ = 0;
 };
 
 } // namespace tessel::graph

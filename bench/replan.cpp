@@ -1,0 +1,94 @@
+// Planning at run time against running: for each input shape given, a model that plans at run
+// time (docs/dynamic-shapes.md) is planned RUNS times from scratch (a fresh session each time:
+// specialization, decomposition, session preparation with its weight packing) and run RUNS times
+// with the plan cached; min and median of both, and planning as a share of one run.
+// Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS]   (DIMS: 1x3x640x640)
+#include "tessel/graph/artifact.h"
+#include "tessel/graph/dynamic_session.h"
+#include "tessel/runtime/artifact.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace tessel;
+
+namespace {
+
+int fail(const std::string& why) {
+  std::fprintf(stderr, "tessel_replan: %s\n", why.c_str());
+  return 1;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return fail("usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS]");
+  const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
+  const int runs = argc > 5 ? std::max(1, std::atoi(argv[5])) : 5;
+  auto loaded = loadArtifactFile(argv[1]);
+  if (!loaded.isOk()) return fail(loaded.status().message());
+  auto source = graph::artifactGraph(**loaded);
+  if (!source.isOk() || !*source) return fail("the artifact does not plan at run time");
+  graph::DynamicOptions options;
+  options.session.threads = threads;
+  std::vector<Shape> shapes;
+  std::stringstream list(argv[3]);
+  for (std::string item; std::getline(list, item, ',');) {
+    Shape s;
+    std::stringstream dims(item);
+    for (std::string d; std::getline(dims, d, 'x');)
+      s.push_back(std::stoll(d));
+    shapes.push_back(s);
+  }
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(0.f, 1.f);
+  std::printf("%-16s %10s %10s %10s %10s %8s\n", "shape", "plan min", "plan med", "run min",
+              "run med", "plan/run");
+  for (const Shape& shape : shapes) {
+    std::vector<graph::InputRef> inputs;
+    std::vector<std::vector<float>> data;
+    auto probe = graph::DynamicSession::create(*source, options);
+    if (!probe.isOk()) return fail(probe.status().message());
+    for (size_t i = 0; i < (*probe)->inputCount(); ++i) {
+      if ((*probe)->input(i).name != argv[2]) return fail("inputs other than INPUT are not fed");
+      data.emplace_back(static_cast<size_t>(TensorDesc{DType::F32, shape}.numel()));
+      for (float& v : data.back())
+        v = dist(rng);
+      inputs.push_back({{DType::F32, shape}, data.back().data()});
+    }
+    std::vector<double> plans, times;
+    std::unique_ptr<graph::DynamicSession> session;
+    for (int r = 0; r < runs; ++r) {
+      auto fresh = graph::DynamicSession::create(*source, options);
+      if (!fresh.isOk()) return fail(fresh.status().message());
+      session = std::move(*fresh);
+      const Status st = session->run(inputs);
+      if (!st.isOk()) return fail(st.message());
+      plans.push_back(session->lastPlanSeconds() * 1e3);
+    }
+    for (int r = 0; r < runs; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const Status st = session->run(inputs);
+      if (!st.isOk()) return fail(st.message());
+      times.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::string label = shapeToString(shape);
+    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%%\n", label.c_str(),
+                *std::min_element(plans.begin(), plans.end()), median(plans),
+                *std::min_element(times.begin(), times.end()), median(times),
+                100 * median(plans) / median(times));
+  }
+  return 0;
+}
