@@ -21,6 +21,15 @@ bool isSupportedOp(const std::string& opType) {
   return findRule(opType) != nullptr;
 }
 
+const std::vector<OpSummary>& supportedOps() {
+  static const std::vector<OpSummary> ops = {
+#define TESSEL_ONNX_OP(op, rule, summary) {#op, summary},
+#include "tessel/decompose/onnx_ops.def"
+#undef TESSEL_ONNX_OP
+  };
+  return ops;
+}
+
 Result<Lowering> lower(const Node& node) {
   RuleFn rule = findRule(node.opType);
   if (!rule)

@@ -147,7 +147,7 @@ private:
   std::vector<Node>& out_;
 };
 
-Status layOutIf(Layout& l, const Node& n) {
+Status layOutIf(Layout& l, const Node& n, const Graph&) {
   const int32_t cond = l.input(0);
   if (cond < 0) return l.error("expects a condition");
   const std::optional<int64_t> c = l.known(cond);
@@ -166,7 +166,7 @@ Status layOutIf(Layout& l, const Node& n) {
 
 // One iteration at a time: the body for iteration i, then the Loop again for the rest (its
 // condition the body's), which the next pass lays out once that condition is known.
-Status layOutLoop(Layout& l, const Node& n) {
+Status layOutLoop(Layout& l, const Node& n, const Graph&) {
   const Graph* body = l.subgraph("body");
   if (!body) return l.error("has no body");
   const size_t carried = l.explicitInputs() < 2 ? 0 : l.explicitInputs() - 2;
@@ -369,13 +369,36 @@ Status layOutScan(Layout& l, const Node& n, const Graph& values) {
   return Status::ok();
 }
 
+// The control-flow operators: the one list the dispatch below and controlFlowOps() read.
+struct ControlFlowOp {
+  const char* op;
+  Status (*layOut)(Layout&, const Node&, const Graph&);
+  const char* summary;
+};
+constexpr ControlFlowOp kControlFlow[] = {
+    {"If", layOutIf, "the branch its condition picks, inlined when the plan is made"},
+    {"Loop", layOutLoop,
+     "its iterations unrolled when the plan is made (a condition computed from data: a stage "
+     "per iteration)"},
+    {"Scan", layOutScan, "its steps unrolled over the scan inputs' length"},
+};
+
 } // namespace
+
+const std::vector<decompose::OpSummary>& controlFlowOps() {
+  static const std::vector<decompose::OpSummary> ops = [] {
+    std::vector<decompose::OpSummary> v;
+    for (const ControlFlowOp& c : kControlFlow)
+      v.push_back({c.op, c.summary});
+    return v;
+  }();
+  return ops;
+}
 
 Status layOutControlFlow(const Node& n, Graph* g, Graph* expanded, std::vector<Node>* out) {
   Layout l(n, g, expanded, out);
-  if (n.node.opType == "If") return layOutIf(l, n);
-  if (n.node.opType == "Loop") return layOutLoop(l, n);
-  if (n.node.opType == "Scan") return layOutScan(l, n, *g);
+  for (const ControlFlowOp& c : kControlFlow)
+    if (n.node.opType == c.op) return c.layOut(l, n, *g);
   return unsupported("operator '" + n.node.opType + "' (node '" + n.node.name + "', opset " +
                      std::to_string(n.node.opset) + ") is not supported");
 }

@@ -13,7 +13,8 @@ int main(int argc, char** argv) {
       "  convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search off]\n"
       "  run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]\n"
       "  check DIR... [--rtol R] [--atol A] [--backend NAME] [--dynamic]\n"
-      "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n";
+      "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n"
+      "  operators   (the supported ONNX operators and element types, as Markdown)\n";
   if (argc < 2) {
     std::fputs(usage, stderr);
     return 2;
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return tessel::cli::runCommand(args);
   if (cmd == "check") return tessel::cli::checkCommand(args);
   if (cmd == "bench") return tessel::cli::benchCommand(args);
+  if (cmd == "operators") return tessel::cli::operatorsCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return 0;

@@ -12,10 +12,7 @@
 #include <set>
 
 namespace tessel::frontend {
-namespace {
 
-// An ONNX element type by its name in the standard (STRING, COMPLEX64, ...), lowercased like
-// Tessel's own names; a code the standard does not define by its number.
 std::string onnxTypeName(int code) {
   if (!onnx::TensorProto::DataType_IsValid(code)) return "code " + std::to_string(code);
   std::string name =
@@ -24,6 +21,8 @@ std::string onnxTypeName(int code) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
 }
+
+namespace {
 
 template <typename Src, typename Dst>
 void copyTyped(const google::protobuf::RepeatedField<Src>& from, std::vector<uint8_t>* out) {

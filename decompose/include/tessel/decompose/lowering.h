@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string_view>
 #include <vector>
 
 namespace tessel::decompose {
@@ -26,6 +27,12 @@ struct Lowering {
 };
 
 bool isSupportedOp(const std::string& opType);
+
+// An operator and what it decomposes into: onnx_ops.def's entries, in its order.
+struct OpSummary {
+  std::string_view op, summary;
+};
+const std::vector<OpSummary>& supportedOps();
 // Infers output descriptions and decomposes; errors name the node and the reason.
 Result<Lowering> lower(const Node& node);
 

@@ -99,6 +99,9 @@ struct Stages {
 Result<Stages> splitAt(const Graph& source, const std::vector<int32_t>& values,
                        const std::vector<TensorDesc>& described);
 
+// The control-flow operators specialize() lays out (If, Loop, Scan) with what each becomes.
+const std::vector<decompose::OpSummary>& controlFlowOps();
+
 // Decomposes a specialized graph into one Program: every node's lowering, tensors named after
 // their values, the graph inputs that are not constants as inputs, and a copy for any output no
 // primitive writes (a constant or an input passed through).

@@ -60,4 +60,8 @@ Status writeTensorProtoFile(const std::string& path, const std::string& name,
 
 Result<std::vector<uint8_t>> readFileBytes(const std::string& path);
 
+// An ONNX element type by its name in the standard (float16, string, ...), lowercased like
+// Tessel's own names; a code the standard does not define by its number.
+std::string onnxTypeName(int code);
+
 } // namespace tessel::frontend
