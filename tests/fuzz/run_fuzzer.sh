@@ -3,7 +3,7 @@
 # each from a seed corpus, with a fixed seed and run count so CI is reproducible (the time limit
 # only caps a slow machine). Inputs that once broke a target stay in regressions/.
 #   artifact: the .tsl loader, then running what loads, graph tables included (seeds: an emitted
-#             artifact and three that plan at run time)
+#             artifact and seven that plan at run time, control flow among them)
 #   onnx:     the ONNX frontend, then the whole model run (seeds: the node models of
 #             libonnx-testdata); first it replays the hostile corpora once each
 # Usage: run_fuzzer.sh BUILD_DIR [SECONDS_PER_TARGET]
@@ -45,8 +45,10 @@ run() {
 seeds="$out/seeds-artifact"
 mkdir -p "$seeds"
 "$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$seeds/emit.tsl" >/dev/null
-# Artifacts that plan at run time (a graph table, no program): shapes and bounds fed as inputs.
-for t in test_reshape_reduced_dims test_clip_splitbounds test_slice; do
+# Artifacts that plan at run time (a graph table, no program): shapes and bounds fed as inputs,
+# subgraphs (If's branches, a Loop body reading an enclosing value), a data-dependent output.
+for t in test_reshape_reduced_dims test_clip_splitbounds test_slice test_if test_loop11 \
+  test_range_float_type_positive_delta_expanded test_nonzero_example; do
   "$build/tools/tessel" convert "/usr/share/libonnx-testdata/data/node/$t/model.onnx" \
     -o "$seeds/$t.tsl" >/dev/null
 done

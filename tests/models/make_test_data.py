@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Write seeded inputs for a model, and wrap reference outputs as ONNX test_data_set_0.
+"""Write seeded inputs for a model, and wrap reference outputs as ONNX test_data_set_N.
 
-  make_test_data.py inputs MODEL.onnx CASE_DIR [--text-page]
-      writes CASE_DIR/test_data_set_0/input_N.pb and CASE_DIR/inputs.json (raw .bin files for node)
-  make_test_data.py outputs CASE_DIR
-      turns the raw outputs written by reference.js into output_N.pb
+  make_test_data.py inputs MODEL.onnx CASE_DIR [--text-page] [--shape AxBxC...] [--set N]
+      writes CASE_DIR/test_data_set_N/input_K.pb (N = 0 unless given) and CASE_DIR/inputs.json
+      (raw .bin files for node)
+  make_test_data.py outputs CASE_DIR [--set N]
+      turns the raw outputs written by reference.js into test_data_set_N/output_K.pb
 """
 import json
 import os
@@ -42,10 +43,10 @@ def text_page(h, w, seed):
     return arr.transpose(2, 0, 1)[None].astype(np.float32).copy()
 
 
-def write_inputs(model_path, case_dir, page, shape_override):
+def write_inputs(model_path, case_dir, page, shape_override, set_index=0):
     model = onnx.load(model_path)
     inits = {i.name for i in model.graph.initializer}
-    ds = os.path.join(case_dir, "test_data_set_0")
+    ds = os.path.join(case_dir, f"test_data_set_{set_index}")
     os.makedirs(ds, exist_ok=True)
     rng = np.random.default_rng(1234)
     meta = []
@@ -68,10 +69,10 @@ def write_inputs(model_path, case_dir, page, shape_override):
         json.dump(meta, f)
 
 
-def write_outputs(case_dir):
+def write_outputs(case_dir, set_index=0):
     with open(os.path.join(case_dir, "outputs.json")) as f:
         meta = json.load(f)
-    ds = os.path.join(case_dir, "test_data_set_0")
+    ds = os.path.join(case_dir, f"test_data_set_{set_index}")
     for idx, out in enumerate(meta):
         dtype = np.dtype(out.get("type", "float32"))  # onnxruntime-node's names are numpy's
         arr = np.fromfile(out["file"], dtype=dtype).reshape(out["dims"])
@@ -84,11 +85,15 @@ def write_outputs(case_dir):
         os.remove(out["file"])
 
 
+def set_index():
+    return int(sys.argv[sys.argv.index("--set") + 1]) if "--set" in sys.argv else 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "inputs":
         shape = None
         if "--shape" in sys.argv:
             shape = [int(v) for v in sys.argv[sys.argv.index("--shape") + 1].split("x")]
-        write_inputs(sys.argv[2], sys.argv[3], "--text-page" in sys.argv, shape)
+        write_inputs(sys.argv[2], sys.argv[3], "--text-page" in sys.argv, shape, set_index())
     else:
-        write_outputs(sys.argv[2])
+        write_outputs(sys.argv[2], set_index())

@@ -1108,3 +1108,45 @@ TEST_CASE("chains: the runtime offers only tensors nothing else reads, and the a
     CHECK(chained == 0);
   }
 }
+
+TEST_CASE("cpu_x86 packs a constant weight once for every session and plan that reads it") {
+  BackendRegistry registry;
+  registerCpuX86Backend(registry);
+  if (registry.all().empty()) return; // no AVX2 here: nothing registers
+  auto weights = std::make_shared<std::vector<float>>(randomFloats(16 * 8 * 9, 3));
+  // One convolution over an input of `side` x `side`: the programs of two input shapes read the
+  // same constant, as a dynamic session's plans do.
+  auto program = [&](int64_t side) {
+    auto prog = std::make_shared<Program>();
+    prog->tensors = {{"x", {DType::F32, {1, 8, side, side}}, nullptr},
+                     {"w", {DType::F32, {16, 8, 3, 3}}, weights->data()},
+                     {"y", {DType::F32, {1, 16, side, side}}, nullptr}};
+    Conv2dParams p;
+    p.pads = {1, 1, 1, 1};
+    Primitive conv;
+    conv.params = p;
+    conv.inputs = {0, 1};
+    conv.outputs = {2};
+    prog->primitives = {conv};
+    prog->inputs = {0};
+    prog->outputs = {2};
+    prog->storage = weights;
+    return std::shared_ptr<const Program>(prog);
+  };
+  SessionOptions options;
+  options.threads = 1;
+  options.backend = "cpu_x86";
+  const int64_t before = cpuX86WeightPackings();
+  auto first = Session::create(program(12), registry, options);
+  REQUIRE(first.isOk());
+  const int64_t packed = cpuX86WeightPackings() - before;
+  CHECK(packed == 1);
+  auto second = Session::create(program(20), registry, options); // another shape, same weight
+  REQUIRE(second.isOk());
+  CHECK(cpuX86WeightPackings() - before == packed);
+  first->reset();
+  second->reset(); // no kernel holds the packing now: the next one packs again
+  auto third = Session::create(program(12), registry, options);
+  REQUIRE(third.isOk());
+  CHECK(cpuX86WeightPackings() - before == 2 * packed);
+}

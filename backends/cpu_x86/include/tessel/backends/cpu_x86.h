@@ -9,4 +9,8 @@ void registerCpuX86Backend(BackendRegistry& registry);
 // The same with the family named ("avx2", "avx512"); false, registering nothing, when this CPU
 // cannot run it. For tests that sweep every family the machine has.
 bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* family);
+// Convolution weights this process has packed so far: a constant packed the same way by another
+// kernel still alive (another session's, another plan's of a dynamic session) is shared, not
+// counted again.
+int64_t cpuX86WeightPackings();
 } // namespace tessel
