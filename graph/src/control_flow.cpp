@@ -1,7 +1,9 @@
 // Control flow laid out when the plan is made: an If becomes the nodes of the branch its
 // condition picks, a Loop its iterations one at a time (each needs the previous one's condition),
-// a Scan its steps. What they read that is not known yet stops specialize() like any rule's
-// missing value, so the plan is keyed on it or made in stages there.
+// a Scan its steps. Sequences are lists of tensor values while the plan is made: their operators
+// keep the lists, and become Splits, Concats and Identities where tensors come in or out. What
+// they read that is not known yet stops specialize() like any rule's missing value, so the plan
+// is keyed on it or made in stages there.
 #include "control_flow.h"
 
 #include <algorithm>
@@ -18,8 +20,9 @@ Bytes bytesOf(const void* p, size_t size) {
 
 class Layout {
 public:
-  Layout(const Node& owner, Graph* g, Graph* expanded, std::vector<Node>* out)
-      : owner_(owner), g_(*g), expanded_(*expanded), out_(*out) {}
+  Layout(const Node& owner, Graph* g, Graph* expanded, Sequences* sequences, bool hide,
+         std::vector<Node>* out)
+      : owner_(owner), g_(*g), expanded_(*expanded), seq_(*sequences), hide_(hide), out_(*out) {}
 
   const std::string& name() const { return owner_.node.name; }
   Status error(const std::string& why) const {
@@ -59,9 +62,40 @@ public:
     n.node.numOutputs = static_cast<int>(outputs.size());
     n.inputs = std::move(inputs);
     n.outputs = std::move(outputs);
+    n.hidden = hide_;
     out_.push_back(std::move(n));
   }
+  // Sequences.
+  bool isSequence(int32_t v) const { return v >= 0 && seq_.count(v); }
+  Result<std::vector<int32_t>> elements(size_t i) const {
+    const int32_t v = input(i);
+    if (!isSequence(v)) return error("input " + std::to_string(i) + " is not a sequence");
+    return seq_.at(v);
+  }
+  void setSequence(int32_t v, std::vector<int32_t> elements) { seq_[v] = std::move(elements); }
+  // Output v as a constant known now.
+  void defineConstant(int32_t v, const TensorDesc& desc, Bytes bytes) {
+    g_.values[v].desc = desc;
+    g_.values[v].constant = std::move(bytes);
+  }
+  // A position input (optional, `dflt` when absent) in [-n, n + past): normalized, or an error.
+  Result<int64_t> position(size_t i, int64_t n, int64_t dflt, int64_t past) const {
+    if (input(i) < 0) return dflt < 0 ? dflt + n : dflt;
+    const std::optional<int64_t> p = known(input(i));
+    if (!p) return missing(i, "its position");
+    if (*p < -n || *p >= n + past)
+      return error("position " + std::to_string(*p) + " outside a sequence of " +
+                   std::to_string(n));
+    return *p < 0 ? *p + n : *p;
+  }
+  const TensorDesc& desc(int32_t v) const { return g_.values[v].desc; }
   void identity(int32_t from, int32_t to) { node("Identity", {from}, {to}); }
+  const Graph& graph() const { return g_; }
+  int32_t constantI64List(const std::vector<int64_t>& v) {
+    return addValue({name() + "/k" + std::to_string(g_.values.size()),
+                     {DType::I64, {static_cast<int64_t>(v.size())}},
+                     bytesOf(v.data(), v.size() * sizeof(int64_t))});
+  }
   void queue(Node n) { out_.push_back(std::move(n)); }
   // The scalar value of a known input (a bool or an integer).
   std::optional<int64_t> known(int32_t v) const {
@@ -144,6 +178,8 @@ private:
   const Node& owner_;
   Graph& g_;
   Graph& expanded_;
+  Sequences& seq_;
+  bool hide_;
   std::vector<Node>& out_;
 };
 
@@ -369,19 +405,228 @@ Status layOutScan(Layout& l, const Node& n, const Graph& values) {
   return Status::ok();
 }
 
+// Sequence operators: the lists kept, tensors in and out through plain nodes.
+Status layOutSequenceEmpty(Layout& l, const Node& n, const Graph&) {
+  l.setSequence(n.outputs[0], {});
+  return Status::ok();
+}
+
+Status layOutSequenceConstruct(Layout& l, const Node& n, const Graph&) {
+  std::vector<int32_t> items;
+  for (size_t i = 0; i < l.explicitInputs(); ++i) {
+    if (l.input(i) < 0 || l.isSequence(l.input(i)))
+      return l.error("input " + std::to_string(i) + " is not a tensor");
+    items.push_back(l.input(i));
+  }
+  l.setSequence(n.outputs[0], std::move(items));
+  return Status::ok();
+}
+
+Status layOutSequenceInsert(Layout& l, const Node& n, const Graph&) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  const int32_t t = l.input(1);
+  if (t < 0 || l.isSequence(t)) return l.error("expects a tensor to insert");
+  const auto size = static_cast<int64_t>(items.size());
+  TESSEL_ASSIGN_OR_RETURN(int64_t at, l.position(2, size, size, 1));
+  items.insert(items.begin() + at, t);
+  l.setSequence(n.outputs[0], std::move(items));
+  return Status::ok();
+}
+
+Status layOutSequenceErase(Layout& l, const Node& n, const Graph&) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  const auto size = static_cast<int64_t>(items.size());
+  if (size == 0) return l.error("erases from an empty sequence");
+  TESSEL_ASSIGN_OR_RETURN(int64_t at, l.position(1, size, -1, 0));
+  items.erase(items.begin() + at);
+  l.setSequence(n.outputs[0], std::move(items));
+  return Status::ok();
+}
+
+Status layOutSequenceAt(Layout& l, const Node& n, const Graph&) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  const auto size = static_cast<int64_t>(items.size());
+  if (l.input(1) < 0) return l.error("expects a position");
+  TESSEL_ASSIGN_OR_RETURN(int64_t at, l.position(1, size, 0, 0));
+  l.identity(items[static_cast<size_t>(at)], n.outputs[0]);
+  return Status::ok();
+}
+
+Status layOutSequenceLength(Layout& l, const Node& n, const Graph&) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  const auto size = static_cast<int64_t>(items.size());
+  l.defineConstant(n.outputs[0], {DType::I64, {}}, bytesOf(&size, sizeof size));
+  return Status::ok();
+}
+
+// SplitToSequence: a Split along the axis (into pieces of 1 without `split`, their axis dropped
+// unless keepdims; into pieces of a scalar `split`'s size, the last shorter; or `split`'s sizes).
+Status layOutSplitToSequence(Layout& l, const Node& n, const Graph&) {
+  const int32_t x = l.input(0);
+  if (x < 0 || l.isSequence(x)) return l.error("expects a tensor to split");
+  const TensorDesc d = l.desc(x);
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, n.node.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t keepdims, n.node.intAttr("keepdims", 1));
+  if (axis < -d.rank() || axis >= d.rank())
+    return l.error("axis " + std::to_string(axis) + " outside rank " + std::to_string(d.rank()));
+  if (axis < 0) axis += d.rank();
+  const int64_t dim = d.shape[static_cast<size_t>(axis)];
+  std::vector<int64_t> sizes;
+  bool squeeze = false;
+  if (l.input(1) < 0) {
+    sizes.assign(static_cast<size_t>(dim), 1);
+    squeeze = keepdims == 0;
+  } else {
+    const Value& split = l.graph().values[l.input(1)];
+    if (!split.constant) return l.missing(1, "its split");
+    std::vector<int64_t> given;
+    for (int64_t i = 0; i < split.desc.numel(); ++i)
+      given.push_back(split.desc.dtype == DType::I32
+                          ? reinterpret_cast<const int32_t*>(split.constant->data())[i]
+                          : reinterpret_cast<const int64_t*>(split.constant->data())[i]);
+    if (split.desc.dtype != DType::I32 && split.desc.dtype != DType::I64)
+      return l.error("split must be i32 or i64");
+    if (split.desc.rank() == 0) {
+      if (given[0] < 1) return l.error("split size " + std::to_string(given[0]));
+      for (int64_t at = 0; at < dim; at += given[0])
+        sizes.push_back(std::min(given[0], dim - at));
+    } else {
+      int64_t total = 0;
+      for (int64_t s : given) {
+        if (s < 0) return l.error("negative split size");
+        total += s;
+      }
+      if (total != dim)
+        return l.error("split sizes add up to " + std::to_string(total) + ", the axis is " +
+                       std::to_string(dim));
+      sizes = given;
+    }
+  }
+  constexpr size_t kMaxElements = size_t{1} << 16;
+  if (sizes.size() > kMaxElements) return l.error("splits into more than 2^16 tensors");
+  std::vector<int32_t> pieces;
+  if (!sizes.empty()) {
+    for (size_t i = 0; i < sizes.size(); ++i)
+      pieces.push_back(l.temp("piece"));
+    l.node("Split", {x, l.constantI64List(sizes)}, pieces, {{"axis", axis}});
+    if (squeeze)
+      for (int32_t& piece : pieces) {
+        const int32_t squeezed = l.temp("squeezed");
+        l.node("Squeeze", {piece, l.constantI64(axis, {1})}, {squeezed});
+        piece = squeezed;
+      }
+  }
+  l.setSequence(n.outputs[0], std::move(pieces));
+  return Status::ok();
+}
+
+Status layOutConcatFromSequence(Layout& l, const Node& n, const Graph&) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  if (items.empty()) return l.error("concatenates an empty sequence");
+  TESSEL_ASSIGN_OR_RETURN(int64_t axis, n.node.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(int64_t newAxis, n.node.intAttr("new_axis", 0));
+  if (newAxis)
+    l.stack(items, axis, n.outputs[0]);
+  else
+    l.node("Concat", items, {n.outputs[0]}, {{"axis", axis}});
+  return Status::ok();
+}
+
+// SequenceMap: the body once per position of the sequence inputs (all one length), tensor inputs
+// passed to every iteration; each body output a sequence.
+Status layOutSequenceMap(Layout& l, const Node& n, const Graph&) {
+  const Graph* body = l.subgraph("body");
+  if (!body) return l.error("has no body");
+  int64_t length = -1;
+  for (size_t i = 0; i < l.explicitInputs(); ++i)
+    if (l.isSequence(l.input(i))) {
+      const auto size = static_cast<int64_t>(l.elements(i)->size());
+      if (length >= 0 && size != length) return l.error("its sequences differ in length");
+      length = size;
+    }
+  if (length < 0) return l.error("its first input is not a sequence");
+  std::vector<std::vector<int32_t>> outs(n.outputs.size());
+  for (int64_t t = 0; t < length; ++t) {
+    std::vector<int32_t> formals;
+    for (size_t i = 0; i < l.explicitInputs(); ++i)
+      formals.push_back(l.isSequence(l.input(i)) ? (*l.elements(i))[static_cast<size_t>(t)]
+                                                 : l.input(i));
+    std::vector<int32_t> got;
+    TESSEL_RETURN_IF_ERROR(l.clone(*body, formals, "m" + std::to_string(t), &got));
+    if (got.size() != n.outputs.size())
+      return l.error("its body has " + std::to_string(got.size()) + " outputs, the node " +
+                     std::to_string(n.outputs.size()));
+    for (size_t k = 0; k < got.size(); ++k)
+      outs[k].push_back(got[k]);
+  }
+  for (size_t k = 0; k < outs.size(); ++k)
+    l.setSequence(n.outputs[k], std::move(outs[k]));
+  return Status::ok();
+}
+
+// Optionals while a plan is made: a list of no tensor or one.
+Status layOutOptional(Layout& l, const Node& n, const Graph&) {
+  if (l.isSequence(l.input(0))) return l.error("optional sequences are not supported");
+  l.setSequence(n.outputs[0],
+                l.input(0) < 0 ? std::vector<int32_t>{} : std::vector<int32_t>{l.input(0)});
+  return Status::ok();
+}
+
+Status layOutOptionalHasElement(Layout& l, const Node& n, const Graph&) {
+  const int32_t o = l.input(0);
+  const uint8_t has = o >= 0 && (!l.isSequence(o) || !l.elements(0)->empty());
+  l.defineConstant(n.outputs[0], {DType::Bool, {}}, bytesOf(&has, 1));
+  return Status::ok();
+}
+
+Status layOutOptionalGetElement(Layout& l, const Node& n, const Graph&) {
+  const int32_t o = l.input(0);
+  if (o < 0) return l.error("expects an input");
+  if (!l.isSequence(o)) {
+    l.identity(o, n.outputs[0]);
+    return Status::ok();
+  }
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  if (items.size() != 1) return l.error("the optional holds no element");
+  l.identity(items[0], n.outputs[0]);
+  return Status::ok();
+}
+
 // The control-flow operators: the one list the dispatch below and controlFlowOps() read.
 struct ControlFlowOp {
   const char* op;
   Status (*layOut)(Layout&, const Node&, const Graph&);
+  bool replaced; // by what it lays out; else it stays, its laid-out nodes hidden (sequences)
   const char* summary;
 };
 constexpr ControlFlowOp kControlFlow[] = {
-    {"If", layOutIf, "the branch its condition picks, inlined when the plan is made"},
-    {"Loop", layOutLoop,
+    {"If", layOutIf, true, "the branch its condition picks, inlined when the plan is made"},
+    {"Loop", layOutLoop, true,
      "its iterations unrolled when the plan is made (a condition computed from data: a stage "
      "per iteration)"},
-    {"Scan", layOutScan, "its steps unrolled over the scan inputs' length"},
+    {"Scan", layOutScan, true, "its steps unrolled over the scan inputs' length"},
+    {"SequenceEmpty", layOutSequenceEmpty, false, "an empty list, kept while the plan is made"},
+    {"SequenceConstruct", layOutSequenceConstruct, false, "a list of its input tensors"},
+    {"SequenceInsert", layOutSequenceInsert, false,
+     "the list with a tensor inserted (position known when the plan is made)"},
+    {"SequenceErase", layOutSequenceErase, false, "the list without one position"},
+    {"SequenceAt", layOutSequenceAt, false, "the tensor at a position, an identity"},
+    {"SequenceLength", layOutSequenceLength, false, "the list's length, a constant"},
+    {"SplitToSequence", layOutSplitToSequence, false,
+     "a Split into pieces of one, of a size, or of given sizes"},
+    {"ConcatFromSequence", layOutConcatFromSequence, false,
+     "a Concat of the list (a stack along a new axis with new_axis)"},
+    {"SequenceMap", layOutSequenceMap, false, "its body once per position, unrolled"},
+    {"Optional", layOutOptional, false, "a list of no tensor or one, while the plan is made"},
+    {"OptionalHasElement", layOutOptionalHasElement, false, "whether it holds one, a constant"},
+    {"OptionalGetElement", layOutOptionalGetElement, false, "its tensor, an identity"},
 };
+
+const ControlFlowOp* findLaidOut(const std::string& op) {
+  for (const ControlFlowOp& c : kControlFlow)
+    if (op == c.op) return &c;
+  return nullptr;
+}
 
 } // namespace
 
@@ -395,10 +640,20 @@ const std::vector<decompose::OpSummary>& controlFlowOps() {
   return ops;
 }
 
-Status layOutControlFlow(const Node& n, Graph* g, Graph* expanded, std::vector<Node>* out) {
-  Layout l(n, g, expanded, out);
-  for (const ControlFlowOp& c : kControlFlow)
-    if (n.node.opType == c.op) return c.layOut(l, n, *g);
+bool laidOut(const std::string& opType) {
+  return findLaidOut(opType) != nullptr;
+}
+
+bool replacedByLayout(const std::string& opType) {
+  const ControlFlowOp* c = findLaidOut(opType);
+  return c && c->replaced;
+}
+
+Status layOutControlFlow(const Node& n, Graph* g, Graph* expanded, Sequences* sequences,
+                         std::vector<Node>* out) {
+  const ControlFlowOp* c = findLaidOut(n.node.opType);
+  Layout l(n, g, expanded, sequences, c && !c->replaced, out);
+  if (c) return c->layOut(l, n, *g);
   return unsupported("operator '" + n.node.opType + "' (node '" + n.node.name + "', opset " +
                      std::to_string(n.node.opset) + ") is not supported");
 }

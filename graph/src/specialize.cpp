@@ -143,6 +143,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   expanded.inputs = source.inputs;
   expanded.outputs = source.outputs;
   std::deque<Node> work(source.nodes.begin(), source.nodes.end());
+  Sequences sequences;                                // sequence values, as lists of tensor values
   std::vector<int32_t> producer(g.values.size(), -1); // the expanded node writing each value
   // On a stop: what is wanted, with the expanded source (the rest of `work` appended).
   auto stop = [&](const Node& n, Status why) -> Status {
@@ -164,26 +165,39 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     Node src = std::move(work.front());
     work.pop_front();
     producer.resize(g.values.size(), -1);
-    expanded.nodes.push_back(src);
-    for (int32_t v : src.outputs)
-      if (v >= 0 && static_cast<size_t>(v) < producer.size())
-        producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
-    if (!src.subgraphs.empty()) {
+    if (!src.hidden) {
+      expanded.nodes.push_back(src);
+      for (int32_t v : src.outputs)
+        if (v >= 0 && static_cast<size_t>(v) < producer.size())
+          producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
+    }
+    const bool readsSequence = std::any_of(src.inputs.begin(), src.inputs.end(),
+                                           [&](int32_t v) { return v >= 0 && sequences.count(v); });
+    if (src.node.opType == "Identity" && readsSequence && src.outputs.size() == 1) {
+      sequences[src.outputs[0]] = sequences[src.inputs[0]]; // a sequence passed on
+      continue;
+    }
+    if (laidOut(src.node.opType)) {
       for (int32_t v : src.inputs)
-        if (v >= 0 && g.values[v].desc.dtype == DType::Undefined)
+        if (v >= 0 && !sequences.count(v) && g.values[v].desc.dtype == DType::Undefined)
           return internalError(src.node.label() + " reads '" + g.values[v].name +
                                "' before it is described");
       src.node.missingValues.clear();
-      std::vector<Node> laidOut;
-      const Status st = layOutControlFlow(src, &g, &expanded, &laidOut);
+      std::vector<Node> laidOutNodes;
+      const Status st = layOutControlFlow(src, &g, &expanded, &sequences, &laidOutNodes);
       if (!st.isOk()) return stop(src, st);
-      expanded.nodes.pop_back();
-      for (int32_t v : src.outputs)
-        if (v >= 0) producer[v] = -1;
-      work.insert(work.begin(), std::make_move_iterator(laidOut.begin()),
-                  std::make_move_iterator(laidOut.end()));
+      if (replacedByLayout(src.node.opType)) {
+        expanded.nodes.pop_back();
+        for (int32_t v : src.outputs)
+          if (v >= 0) producer[v] = -1;
+      }
+      work.insert(work.begin(), std::make_move_iterator(laidOutNodes.begin()),
+                  std::make_move_iterator(laidOutNodes.end()));
       continue;
     }
+    if (readsSequence)
+      return unsupported(src.node.label() + " reads a sequence (only the sequence operators, "
+                                            "Identity, If and Loop take sequences)");
     Node n = std::move(src);
     n.node.inputs.clear();
     n.node.missingValues.clear();
@@ -217,6 +231,10 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     n.lowering = std::make_shared<const decompose::Lowering>(std::move(*lowered));
     g.nodes.push_back(std::move(n));
   }
+  for (int32_t v : g.outputs)
+    if (sequences.count(v))
+      return unsupported("graph output '" + g.values[v].name +
+                         "' is a sequence or an optional: models must output tensors");
   for (int32_t v : g.outputs)
     if (g.values[v].desc.dtype == DType::Undefined)
       return corrupt("graph output '" + g.values[v].name + "' is never defined");

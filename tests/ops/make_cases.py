@@ -76,10 +76,13 @@ def control_flow_cases():
     def const(name, value, dtype):
         return node("Constant", [], [name], value=numpy_helper.from_array(np.array(value, dtype), name))
 
+    def info(n, t, s):  # t None: a sequence of f32 tensors of shape s
+        return (helper.make_tensor_sequence_value_info(n, f32, s) if t is None
+                else helper.make_tensor_value_info(n, t, s))
+
     def body(name, nodes, inputs, outputs):
-        return helper.make_graph(nodes, name, [helper.make_tensor_value_info(n, t, s)
-                                               for n, t, s in inputs],
-                                 [helper.make_tensor_value_info(n, t, s) for n, t, s in outputs])
+        return helper.make_graph(nodes, name, [info(*i) for i in inputs],
+                                 [info(*o) for o in outputs])
     then = body("then", [node("Relu", ["X"], ["r"]), node("Add", ["r", "r"], ["t"])], [],
                 [("t", f32, [2000])])
     other = body("else", [node("Neg", ["X"], ["e"])], [], [("e", f32, [2000])])
@@ -101,6 +104,19 @@ def control_flow_cases():
          node("Less", ["S", "L"], ["C"]), const("M", 40, np.int64),
          node("Loop", ["M", "C", "X"], ["Y", "Sums"], body=loop)],
         [("X", [2000])], [("Y", f32, [2000]), ("Sums", f32, ["n"])], 13))
+    # A list appended to in a loop, then stacked (what torch exports for a Python list built in a
+    # for loop): SequenceEmpty, SequenceInsert carried through Loop, ConcatFromSequence.
+    append = body("append", [node("Mul", ["v", "v"], ["sq"]), node("Add", ["sq", "X"], ["v2"]),
+                             node("SequenceInsert", ["s", "v2"], ["s2"]),
+                             node("Identity", ["c"], ["c2"])],
+                  [("i", i64, []), ("c", TensorProto.BOOL, []), ("v", f32, [4]), ("s", None, [4])],
+                  [("c2", TensorProto.BOOL, []), ("v2", f32, [4]), ("s2", None, [4])])
+    yield ("loop_list_append", graph_of(
+        [node("SequenceEmpty", [], ["E"], dtype=TensorProto.FLOAT), const("M", 3, np.int64),
+         const("T", True, np.bool_), node("Tanh", ["X"], ["V0"]),
+         node("Loop", ["M", "T", "V0", "E"], ["Vf", "S"], body=append),
+         node("ConcatFromSequence", ["S"], ["Y"], axis=0, new_axis=1)],
+        [("X", [4])], [("Y", f32, [3, 4]), ("Vf", f32, [4])], 13))
     # Scan: a running product over axis 1 read backwards, the steps stacked on axis 1, a
     # captured bias added at each step.
     step = body("step", [node("Mul", ["p", "v"], ["m"]), node("Add", ["m", "Bias"], ["p2"]),

@@ -125,7 +125,7 @@ Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std:
                                        bool subgraph = false) {
   OnnxValueInfo info;
   info.name = v.name();
-  if (subgraph && !v.has_type()) {
+  if (subgraph && !v.type().has_tensor_type()) { // untyped, or a sequence the body passes on
     info.hasShape = false;
     return info;
   }

@@ -44,6 +44,8 @@ struct Node {
   // `inputs`) their scan outputs, iteration by iteration.
   int64_t iterationsDone = 0;
   int32_t scannedInputs = 0;
+  // Laid out by a sequence operator, which stays in the expanded graph in its place.
+  bool hidden = false;
 };
 
 struct Graph {
@@ -99,7 +101,8 @@ struct Stages {
 Result<Stages> splitAt(const Graph& source, const std::vector<int32_t>& values,
                        const std::vector<TensorDesc>& described);
 
-// The control-flow operators specialize() lays out (If, Loop, Scan) with what each becomes.
+// The operators specialize() lays out (If, Loop, Scan, the sequence operators) with what each
+// becomes.
 const std::vector<decompose::OpSummary>& controlFlowOps();
 
 // Decomposes a specialized graph into one Program: every node's lowering, tensors named after
