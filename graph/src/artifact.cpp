@@ -45,7 +45,8 @@ private:
       const Value& v = g.values[i];
       values.push_back(fb::CreateGraphValueDirect(
           b, v.name.c_str(), static_cast<uint8_t>(v.desc.dtype), &v.desc.shape, v.anyRank,
-          v.constant != nullptr, offsets[i], v.constant ? v.constant->size() : 0));
+          v.constant != nullptr, offsets[i], v.constant ? v.constant->size() : 0,
+          static_cast<uint8_t>(v.kind)));
     }
     std::vector<Offset<fb::GraphNode>> nodes;
     for (const Node& n : g.nodes) {
@@ -139,6 +140,9 @@ Result<std::shared_ptr<const Graph>> readGraph(const fb::Graph& table, const uin
     const std::string what = "graph value '" + v.name + "'";
     TESSEL_ASSIGN_OR_RETURN(v.desc.shape, longs(fv->shape(), what));
     v.anyRank = fv->any_rank();
+    if (fv->kind() > static_cast<uint8_t>(ValueKind::OptionalSequence))
+      return corrupt(what + " has unknown kind " + std::to_string(fv->kind()));
+    v.kind = static_cast<ValueKind>(fv->kind());
     if (fv->dtype() != 0) {
       if (dtypeSize(static_cast<DType>(fv->dtype())) == 0)
         return corrupt(what + " has unknown dtype " + std::to_string(fv->dtype()));

@@ -70,9 +70,12 @@ public:
   Result<std::vector<int32_t>> elements(size_t i) const {
     const int32_t v = input(i);
     if (!isSequence(v)) return error("input " + std::to_string(i) + " is not a sequence");
-    return seq_.at(v);
+    return seq_.at(v).items;
   }
-  void setSequence(int32_t v, std::vector<int32_t> elements) { seq_[v] = std::move(elements); }
+  bool isOptional(int32_t v) const { return isSequence(v) && seq_.at(v).optional; }
+  void setSequence(int32_t v, std::vector<int32_t> elements, bool optional = false) {
+    seq_[v] = List{std::move(elements), optional};
+  }
   // Output v as a constant known now.
   void defineConstant(int32_t v, const TensorDesc& desc, Bytes bytes) {
     g_.values[v].desc = desc;
@@ -564,17 +567,21 @@ Status layOutSequenceMap(Layout& l, const Node& n, const Graph&) {
   return Status::ok();
 }
 
-// Optionals while a plan is made: a list of no tensor or one.
+// Optionals while a plan is made: an optional tensor is a list of no tensor or one; an optional
+// holding a sequence is the sequence itself.
 Status layOutOptional(Layout& l, const Node& n, const Graph&) {
-  if (l.isSequence(l.input(0))) return l.error("optional sequences are not supported");
-  l.setSequence(n.outputs[0],
-                l.input(0) < 0 ? std::vector<int32_t>{} : std::vector<int32_t>{l.input(0)});
+  const int32_t x = l.input(0);
+  if (l.isOptional(x)) return l.error("optionals of optionals are not supported");
+  if (l.isSequence(x))
+    l.setSequence(n.outputs[0], *l.elements(0));
+  else
+    l.setSequence(n.outputs[0], x < 0 ? std::vector<int32_t>{} : std::vector<int32_t>{x}, true);
   return Status::ok();
 }
 
 Status layOutOptionalHasElement(Layout& l, const Node& n, const Graph&) {
   const int32_t o = l.input(0);
-  const uint8_t has = o >= 0 && (!l.isSequence(o) || !l.elements(0)->empty());
+  const uint8_t has = o >= 0 && (!l.isOptional(o) || !l.elements(0)->empty());
   l.defineConstant(n.outputs[0], {DType::Bool, {}}, bytesOf(&has, 1));
   return Status::ok();
 }
@@ -587,6 +594,10 @@ Status layOutOptionalGetElement(Layout& l, const Node& n, const Graph&) {
     return Status::ok();
   }
   TESSEL_ASSIGN_OR_RETURN(std::vector<int32_t> items, l.elements(0));
+  if (!l.isOptional(o)) { // an optional sequence's sequence
+    l.setSequence(n.outputs[0], std::move(items));
+    return Status::ok();
+  }
   if (items.size() != 1) return l.error("the optional holds no element");
   l.identity(items[0], n.outputs[0]);
   return Status::ok();

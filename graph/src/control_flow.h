@@ -8,10 +8,15 @@
 
 namespace tessel::graph {
 
-// Sequences while a graph is specialized: each sequence value's elements (tensor value ids).
-// Sequences exist only while a plan is made: every sequence operator becomes its elements'
+// Sequences and optionals while a graph is specialized: each such value's elements (tensor value
+// ids), `optional` for an optional tensor (none or one; an optional holding a sequence is that
+// sequence). They exist only while a plan is made: every sequence operator becomes its elements'
 // bookkeeping, or plain nodes (a Split, a Concat, an Identity).
-using Sequences = std::map<int32_t, std::vector<int32_t>>;
+struct List {
+  std::vector<int32_t> items;
+  bool optional = false;
+};
+using Sequences = std::map<int32_t, List>;
 
 // Whether specialize() lays out nodes of this operator instead of decomposing them; and whether
 // the node is replaced by what it lays out (control flow) or stays in the expanded graph with its

@@ -13,8 +13,10 @@ struct DynamicSession::Plan {
   std::string signature;
   std::shared_ptr<Program> program;
   std::unique_ptr<Session> session;
-  std::vector<int> sessionInput; // per graph input: its session input, -1 when folded in
-  std::vector<TensorDesc> outputs;
+  std::vector<int> sessionInput;    // per flattened input: its session input, -1 when folded in
+  std::vector<TensorDesc> outputs;  // flattened: list outputs' elements in their place
+  std::vector<int32_t> outputItems; // per graph output, as Graph::outputItems
+  std::vector<size_t> outputStart;  // per graph output: its first flattened output
   std::unique_ptr<DynamicSession> prefix, suffix;
   std::vector<int> prefixFrom, suffixFrom; // as Stages
 };
@@ -36,6 +38,13 @@ Result<std::unique_ptr<DynamicSession>> DynamicSession::create(std::shared_ptr<c
 std::string DynamicSession::signature(const std::vector<InputRef>& inputs) const {
   std::string sig;
   for (const InputRef& in : inputs) {
+    if (in.list) {
+      sig += in.present ? "[" + std::to_string(in.items.size()) : "[-";
+      for (const InputRef& item : in.items)
+        sig += shapeToString(item.desc.shape);
+      sig += "]";
+      continue;
+    }
     sig += std::to_string(static_cast<int>(in.desc.dtype)) + shapeToString(in.desc.shape) + ";";
   }
   for (size_t i : valueInputs_) {
@@ -59,8 +68,16 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
         return plans_.front().get();
       }
     Specialization spec;
-    for (size_t i = 0; i < inputs.size(); ++i)
-      spec.shapes[input(i).name] = inputs[i].desc.shape;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!inputs[i].list) {
+        spec.shapes[input(i).name] = inputs[i].desc.shape;
+        continue;
+      }
+      if (!inputs[i].present) continue; // an optional without a value
+      std::vector<Shape>& shapes = spec.items[input(i).name];
+      for (const InputRef& item : inputs[i].items)
+        shapes.push_back(item.desc.shape);
+    }
     for (size_t i : valueInputs_) {
       const auto* p = static_cast<const uint8_t*>(inputs[i].data);
       spec.values[input(i).name] =
@@ -91,6 +108,12 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
     plan->sessionInput.push_back(specialized.values[v].constant ? -1 : next++);
   for (int32_t id : plan->program->outputs)
     plan->outputs.push_back(plan->program->tensors[id].desc);
+  plan->outputItems = specialized.outputItems;
+  size_t start = 0;
+  for (int32_t items : plan->outputItems) {
+    plan->outputStart.push_back(start);
+    start += items < 0 ? 1 : static_cast<size_t>(items);
+  }
   return addPlan(std::move(sig), std::move(plan));
 }
 
@@ -147,6 +170,26 @@ Status DynamicSession::run(const std::vector<InputRef>& inputs) {
                            std::to_string(inputs.size()) + " given");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Value& in = input(i);
+    const bool list = in.kind != ValueKind::Tensor;
+    if (inputs[i].list != list)
+      return invalidArgument("input '" + in.name + "' is " +
+                             (list ? "a sequence or optional: give its tensors" : "a tensor") +
+                             ", given " + (list ? "a tensor" : "a list"));
+    if (list) {
+      const bool optional =
+          in.kind == ValueKind::Optional || in.kind == ValueKind::OptionalSequence;
+      if (!inputs[i].present && !optional)
+        return invalidArgument("input '" + in.name + "' is a sequence: it needs a value");
+      for (const InputRef& item : inputs[i].items) {
+        if (item.desc.dtype != in.desc.dtype)
+          return invalidArgument("input '" + in.name + "' holds " +
+                                 std::string(dtypeName(in.desc.dtype)) + ", given " +
+                                 std::string(dtypeName(item.desc.dtype)));
+        if (!item.data && item.desc.byteSize() > 0)
+          return invalidArgument("input '" + in.name + "' has an element without data");
+      }
+      continue;
+    }
     const TensorDesc& d = inputs[i].desc;
     if (d.dtype != in.desc.dtype)
       return invalidArgument("input '" + in.name + "' is " + std::string(dtypeName(in.desc.dtype)) +
@@ -173,22 +216,58 @@ Status DynamicSession::run(const std::vector<InputRef>& inputs) {
     last_ = plan;
     return Status::ok();
   }
-  for (size_t i = 0; i < inputs.size(); ++i)
+  // The tensors in the specialized graph's input order: list inputs' elements in their place.
+  std::vector<const InputRef*> flat;
+  for (const InputRef& in : inputs) {
+    if (!in.list) {
+      flat.push_back(&in);
+      continue;
+    }
+    if (in.present)
+      for (const InputRef& item : in.items)
+        flat.push_back(&item);
+  }
+  if (flat.size() != plan->sessionInput.size())
+    return internalError("the plan takes " + std::to_string(plan->sessionInput.size()) +
+                         " tensors, the run gives " + std::to_string(flat.size()));
+  for (size_t i = 0; i < flat.size(); ++i)
     if (plan->sessionInput[i] >= 0)
       TESSEL_RETURN_IF_ERROR(plan->session->setInput(static_cast<size_t>(plan->sessionInput[i]),
-                                                     inputs[i].data, inputs[i].desc.byteSize()));
+                                                     flat[i]->data, flat[i]->desc.byteSize()));
   TESSEL_RETURN_IF_ERROR(plan->session->run());
   last_ = plan;
   return Status::ok();
 }
 
+int32_t DynamicSession::outputItems(size_t i) const {
+  if (!last_) return -1;
+  if (last_->suffix) return last_->suffix->outputItems(i);
+  return i < last_->outputItems.size() ? last_->outputItems[i] : -1;
+}
+
+const TensorDesc& DynamicSession::outputItemDesc(size_t i, size_t k) const {
+  static const TensorDesc kNone;
+  if (!last_) return kNone;
+  if (last_->suffix) return last_->suffix->outputItemDesc(i, k);
+  if (i >= last_->outputStart.size() || k >= static_cast<size_t>(std::max(1, outputItems(i))))
+    return kNone;
+  return last_->outputs[last_->outputStart[i] + k];
+}
+
+const void* DynamicSession::outputItemData(size_t i, size_t k) const {
+  if (!last_) return nullptr;
+  if (last_->suffix) return last_->suffix->outputItemData(i, k);
+  if (i >= last_->outputStart.size() || k >= static_cast<size_t>(std::max(1, outputItems(i))))
+    return nullptr;
+  return last_->session->outputData(last_->outputStart[i] + k);
+}
+
 const TensorDesc& DynamicSession::outputDesc(size_t i) const {
-  return last_->suffix ? last_->suffix->outputDesc(i) : last_->outputs.at(i);
+  return outputItemDesc(i, 0);
 }
 
 const void* DynamicSession::outputData(size_t i) const {
-  if (!last_) return nullptr;
-  return last_->suffix ? last_->suffix->outputData(i) : last_->session->outputData(i);
+  return outputItemData(i, 0);
 }
 
 const Session& DynamicSession::session() const {

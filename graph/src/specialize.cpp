@@ -119,6 +119,44 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (!known) return invalidArgument("--shape names '" + name + "', which is not a model input");
   }
   std::vector<bool> isInput(g.values.size(), false);
+  // List inputs (sequences, optionals): their elements become the inputs, in their place.
+  Sequences sequences; // sequence values, as lists of tensor values
+  std::vector<int32_t> flatInputs;
+  for (int32_t v : source.inputs) {
+    const Value in = g.values[v];
+    if (in.kind == ValueKind::Tensor) {
+      flatInputs.push_back(v);
+      continue;
+    }
+    const bool optional = in.kind == ValueKind::Optional || in.kind == ValueKind::OptionalSequence;
+    auto it = spec.items.find(in.name);
+    if (it == spec.items.end() && !optional)
+      return invalidArgument("input '" + in.name + "' is a sequence: its elements must be given");
+    List list;
+    list.optional = in.kind == ValueKind::Optional || it == spec.items.end();
+    if (it != spec.items.end()) {
+      if (in.kind == ValueKind::Optional && it->second.size() > 1)
+        return invalidArgument("input '" + in.name + "' is an optional: one tensor at most");
+      constexpr size_t kMaxItems = size_t{1} << 16;
+      if (it->second.size() > kMaxItems)
+        return invalidArgument("input '" + in.name + "' holds more than 2^16 tensors");
+      for (size_t k = 0; k < it->second.size(); ++k) {
+        Value item{
+            in.name + "[" + std::to_string(k) + "]", {in.desc.dtype, it->second[k]}, nullptr};
+        for (int64_t d : item.desc.shape)
+          if (d < 0) return invalidArgument("input '" + item.name + "': dims cannot be negative");
+        TESSEL_RETURN_IF_ERROR(
+            elementCount(item.desc.shape).status().withContext("input '" + item.name + "'"));
+        g.values.push_back(item);
+        const auto id = static_cast<int32_t>(g.values.size() - 1);
+        list.items.push_back(id);
+        flatInputs.push_back(id);
+      }
+    }
+    sequences[v] = std::move(list);
+  }
+  g.inputs = flatInputs;
+  isInput.resize(g.values.size(), false);
   for (int32_t v : g.inputs) {
     Value& in = g.values[v];
     isInput[v] = true;
@@ -139,11 +177,13 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   // front of `work`; what a control-flow node lays out goes back to its front.
   Graph expanded;
   expanded.opset = source.opset;
-  expanded.values = source.values;
+  expanded.values = source.values; // then list inputs' elements, at the ids g gives them
+  expanded.values.insert(expanded.values.end(),
+                         g.values.begin() + static_cast<int64_t>(source.values.size()),
+                         g.values.end());
   expanded.inputs = source.inputs;
   expanded.outputs = source.outputs;
   std::deque<Node> work(source.nodes.begin(), source.nodes.end());
-  Sequences sequences;                                // sequence values, as lists of tensor values
   std::vector<int32_t> producer(g.values.size(), -1); // the expanded node writing each value
   // On a stop: what is wanted, with the expanded source (the rest of `work` appended).
   auto stop = [&](const Node& n, Status why) -> Status {
@@ -231,10 +271,23 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     n.lowering = std::make_shared<const decompose::Lowering>(std::move(*lowered));
     g.nodes.push_back(std::move(n));
   }
-  for (int32_t v : g.outputs)
-    if (sequences.count(v))
-      return unsupported("graph output '" + g.values[v].name +
-                         "' is a sequence or an optional: models must output tensors");
+  // List outputs: their elements in their place.
+  std::vector<int32_t> flatOutputs;
+  for (int32_t v : source.outputs) {
+    const bool declaredList = source.values[v].kind != ValueKind::Tensor;
+    auto it = sequences.find(v);
+    if (it == sequences.end()) {
+      flatOutputs.push_back(v);
+      g.outputItems.push_back(declaredList ? 1 : -1);
+      continue;
+    }
+    if (!declaredList)
+      return invalidArgument("graph output '" + g.values[v].name +
+                             "' is declared a tensor but computes a sequence or an optional");
+    flatOutputs.insert(flatOutputs.end(), it->second.items.begin(), it->second.items.end());
+    g.outputItems.push_back(static_cast<int32_t>(it->second.items.size()));
+  }
+  g.outputs = flatOutputs;
   for (int32_t v : g.outputs)
     if (g.values[v].desc.dtype == DType::Undefined)
       return corrupt("graph output '" + g.values[v].name + "' is never defined");

@@ -65,7 +65,7 @@ expect corrupt-tsl "not a Tessel artifact" -- "$tessel" run "$work/random.bin"
 expect truncated-tsl "truncated or padded" -- "$tessel" run "$work/truncated.tsl"
 expect wrong-shape "input 'x' expects shape [1,4], got [1,5]" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_shape.npy"
 expect wrong-dtype "input 'x' expects f32, got i64" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_dtype.npy"
-expect sequence-pb "holds an ONNX sequence or optional value ('x'), not a tensor" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_seq.pb"
+expect sequence-pb "input 'x' is a tensor; the file given holds an ONNX sequence or optional value, not a tensor" -- "$tessel" run "$work/relu.tsl" --input "x=$work/x_seq.pb"
 expect unknown-input "--input names 'z', which is not a model input" -- "$tessel" run "$work/relu.tsl" --input "z=$work/x_ok.npy"
 expect bad-shape-flag "--shape expects NAME=DIMS" -- "$tessel" convert "$work/relu.onnx" -o "$work/r2.tsl" --shape x
 expect unknown-backend "no backend named 'gpu9'" -- "$tessel" run "$work/relu.tsl" --backend gpu9

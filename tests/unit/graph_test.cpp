@@ -416,3 +416,47 @@ TEST_CASE(
   tessel_session_release(session);
   tessel_model_release(model);
 }
+
+TEST_CASE("sequence inputs and outputs: the elements given and returned as lists") {
+  // s: a sequence of f32; c = ConcatFromSequence(s, axis 0); r = SequenceConstruct(c, c).
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  Value s{"s", {DType::F32, {}}, nullptr};
+  s.kind = ValueKind::Sequence;
+  Value r{"r", {}, nullptr};
+  r.kind = ValueKind::Sequence;
+  g->values = {s, {"c", {}, nullptr}, r};
+  g->inputs = {0};
+  g->outputs = {1, 2};
+  Node concat, construct;
+  concat.node.opType = "ConcatFromSequence";
+  concat.node.name = "concat";
+  concat.node.attrs["axis"] = int64_t{0};
+  concat.inputs = {0};
+  concat.outputs = {1};
+  construct.node.opType = "SequenceConstruct";
+  construct.node.name = "construct";
+  construct.node.numOutputs = 1;
+  construct.inputs = {1, 1};
+  construct.outputs = {2};
+  g->nodes = {concat, construct};
+  auto created = DynamicSession::create(g);
+  REQUIRE(created.isOk());
+  DynamicSession& session = **created;
+  const std::vector<float> a{1, 2, 3}, b{4, 5};
+  InputRef list;
+  list.list = true;
+  list.items = {{{DType::F32, {3}}, a.data()}, {{DType::F32, {2}}, b.data()}};
+  const Status ran = session.run({list});
+  INFO(ran.message());
+  REQUIRE(ran.isOk());
+  CHECK(session.outputItems(0) == -1);
+  REQUIRE(session.outputDesc(0) == TensorDesc{DType::F32, {5}});
+  CHECK(static_cast<const float*>(session.outputData(0))[3] == 4.f);
+  REQUIRE(session.outputItems(1) == 2);
+  CHECK(session.outputItemDesc(1, 1) == TensorDesc{DType::F32, {5}});
+  CHECK(static_cast<const float*>(session.outputItemData(1, 1))[4] == 5.f);
+  // A tensor where the model declares a sequence is refused by name.
+  CHECK_THAT(session.run({{{DType::F32, {3}}, a.data()}}).message(),
+             Catch::Contains("input 's' is a sequence"));
+}

@@ -259,6 +259,10 @@ Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
       fillRandom(t.desc, s->inputData(i), 1234 + i);
       continue;
     }
+    if (in->list)
+      return invalidArgument("input '" + t.name +
+                             "' is a tensor; the file given holds an ONNX "
+                             "sequence or optional value, not a tensor");
     if (in->desc.dtype != t.desc.dtype)
       return invalidArgument("input '" + t.name + "' expects " +
                              std::string(dtypeName(t.desc.dtype)) + ", got " +
@@ -403,6 +407,8 @@ struct OutputView {
   std::string name;
   TensorDesc desc;
   const void* data = nullptr;
+  bool list = false; // a sequence or optional output: its tensors
+  std::vector<OutputView> items;
 };
 
 // The outputs of a session's last run.
@@ -417,9 +423,30 @@ std::vector<OutputView> outputsOf(const Session& session) {
 }
 std::vector<OutputView> outputsOf(const graph::DynamicSession& session) {
   std::vector<OutputView> outs;
-  for (size_t i = 0; i < session.outputCount(); ++i)
-    outs.push_back({session.output(i).name, session.outputDesc(i), session.outputData(i)});
+  for (size_t i = 0; i < session.outputCount(); ++i) {
+    const int32_t items = session.outputItems(i);
+    if (items < 0) {
+      outs.push_back({session.output(i).name, session.outputDesc(i), session.outputData(i)});
+      continue;
+    }
+    OutputView list{session.output(i).name, {}, nullptr, true, {}};
+    for (int32_t k = 0; k < items; ++k)
+      list.items.push_back({session.output(i).name + "[" + std::to_string(k) + "]",
+                            session.outputItemDesc(i, static_cast<size_t>(k)),
+                            session.outputItemData(i, static_cast<size_t>(k))});
+    outs.push_back(std::move(list));
+  }
   return outs;
+}
+
+// A test input as a dynamic session takes it (lists with their tensors).
+graph::InputRef inputRefOf(const HostTensor& t) {
+  graph::InputRef ref{t.desc, t.bytes.data()};
+  ref.list = t.list;
+  ref.present = t.present;
+  for (const HostTensor& item : t.items)
+    ref.items.push_back({item.desc, item.bytes.data()});
+  return ref;
 }
 
 // A dynamic session on a loaded artifact that plans at run time (graph/).
@@ -440,7 +467,15 @@ Status writeOutputs(const std::vector<OutputView>& outputs, const std::string& o
     fs::create_directories(outDir, ec);
     if (ec) return ioError("cannot create '" + outDir + "': " + ec.message());
   }
+  std::vector<OutputView> flat; // lists' tensors in their place, named name[k]
   for (const OutputView& o : outputs) {
+    if (o.list) std::printf("output %s: %zu tensors\n", o.name.c_str(), o.items.size());
+    if (o.list)
+      flat.insert(flat.end(), o.items.begin(), o.items.end());
+    else
+      flat.push_back(o);
+  }
+  for (const OutputView& o : flat) {
     std::printf("output %s: %s\n", o.name.c_str(), summarize(o.desc, o.data).c_str());
     if (outDir.empty()) continue;
     std::string file = o.name;
@@ -539,6 +574,18 @@ Status compareOutputs(const std::vector<OutputView>& outputs,
                       const std::vector<HostTensor>& expected, double rtol, double atol,
                       CaseResult* r) {
   for (size_t i = 0; i < expected.size(); ++i) {
+    if (outputs[i].list || expected[i].list) {
+      // An optional output the reference leaves empty matches one with no tensor.
+      const size_t want = expected[i].list ? expected[i].items.size() : 1;
+      if (!outputs[i].list || outputs[i].items.size() != want)
+        return invalidArgument("output '" + outputs[i].name + "': " +
+                               std::to_string(outputs[i].list ? outputs[i].items.size() : 1) +
+                               " tensors, the reference " + std::to_string(want));
+      std::vector<HostTensor> items =
+          expected[i].list ? expected[i].items : std::vector<HostTensor>{expected[i]};
+      TESSEL_RETURN_IF_ERROR(compareOutputs(outputs[i].items, items, rtol, atol, r));
+      continue;
+    }
     Comparison c = compareTensors(outputs[i].desc, outputs[i].data, expected[i], rtol, atol);
     if (!c.ok) return invalidArgument("output '" + outputs[i].name + "': " + c.why);
     r->maxAbsErr = std::max(r->maxAbsErr, c.maxAbsErr);
@@ -561,7 +608,7 @@ Result<CaseResult> runDynamicCase(graph::DynamicSession& session,
                            std::to_string(session.outputCount()));
   std::vector<graph::InputRef> refs;
   for (const HostTensor& t : inputs)
-    refs.push_back({t.desc, t.bytes.data()});
+    refs.push_back(inputRefOf(t));
   const auto t0 = Clock::now();
   TESSEL_RETURN_IF_ERROR(session.run(refs));
   CaseResult r;

@@ -17,7 +17,12 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
                                              const ConvertOptions& options) {
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel model, frontend::readOnnxModel(path));
   // Inputs with dims no --shape pins: the shapes are known only at run time.
+  // (Sequences and optionals among the inputs or outputs: their lengths too.)
   bool symbolic = false;
+  for (const frontend::OnnxValueInfo& v : model.outputInfo)
+    symbolic = symbolic || v.kind != 0;
+  for (const frontend::OnnxValueInfo& in : model.inputs)
+    symbolic = symbolic || in.kind != 0;
   for (const frontend::OnnxValueInfo& in : model.inputs)
     if (!options.shapes.count(in.name))
       symbolic = symbolic || !in.hasShape ||

@@ -90,8 +90,19 @@ Result<HostTensor> readTensorFile(const std::string& path) {
     TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> file, frontend::readFileBytes(path));
     return readNpy(path, file);
   }
-  TESSEL_ASSIGN_OR_RETURN(frontend::OnnxTensor t, frontend::readTensorProtoFile(path));
-  return HostTensor{t.name, t.desc, *t.bytes};
+  TESSEL_ASSIGN_OR_RETURN(frontend::OnnxValueFile v, frontend::readValueProtoFile(path));
+  HostTensor h;
+  h.name = v.tensor.name;
+  if (!v.list) {
+    h.desc = v.tensor.desc;
+    h.bytes = *v.tensor.bytes;
+    return h;
+  }
+  h.list = true;
+  h.present = v.present;
+  for (const frontend::OnnxTensor& t : v.items)
+    h.items.push_back(HostTensor{t.name, t.desc, *t.bytes});
+  return h;
 }
 
 void fillRandom(const TensorDesc& desc, void* data, uint64_t seed) {

@@ -12,9 +12,14 @@ struct HostTensor {
   std::string name;
   TensorDesc desc;
   std::vector<uint8_t> bytes;
+  // A sequence or optional value (`list`): its tensors; an optional without one: !present.
+  bool list = false;
+  bool present = true;
+  std::vector<HostTensor> items;
 };
 
-// ONNX TensorProto (.pb) or NumPy (.npy, little-endian, C order).
+// ONNX TensorProto (.pb; a SequenceProto or OptionalProto of tensors gives a list) or NumPy
+// (.npy, little-endian, C order).
 Result<HostTensor> readTensorFile(const std::string& path);
 // Seeded uniform [-1, 1] floats over desc's bytes at data; zeros for other dtypes.
 void fillRandom(const TensorDesc& desc, void* data, uint64_t seed);

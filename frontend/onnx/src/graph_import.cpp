@@ -113,6 +113,7 @@ Result<graph::Graph> buildGraph(const OnnxGraph& model, int opset, const Scope* 
   for (const auto& in : model.inputs) {
     GraphValue v{in.name, {in.dtype, in.dims}, nullptr};
     v.anyRank = !in.hasShape;
+    v.kind = static_cast<graph::ValueKind>(in.kind);
     g.inputs.push_back(define(std::move(v)));
   }
   for (const OnnxNode& n : model.nodes) {
@@ -176,9 +177,11 @@ Result<graph::Graph> buildGraph(const OnnxGraph& model, int opset, const Scope* 
       gn.outputs.push_back(define({out, {}, nullptr}));
     g.nodes.push_back(std::move(gn));
   }
-  for (const std::string& out : model.outputs) {
-    const int32_t id = lookup(out);
-    if (id < 0) return corrupt("graph output '" + out + "' is never defined");
+  for (size_t i = 0; i < model.outputs.size(); ++i) {
+    const int32_t id = lookup(model.outputs[i]);
+    if (id < 0) return corrupt("graph output '" + model.outputs[i] + "' is never defined");
+    if (!outer && i < model.outputInfo.size())
+      g.values[id].kind = static_cast<graph::ValueKind>(model.outputInfo[i].kind);
     g.outputs.push_back(id);
   }
   return g;
@@ -199,6 +202,7 @@ Result<ImportedGraph> importGraph(const OnnxModel& model, const ShapeOverrides& 
   for (size_t i = 0; i < g.outputs.size() && i < model.outputInfo.size(); ++i) {
     // What the model declares must be what it computes (symbolic dims match any size).
     const OnnxValueInfo& declared = model.outputInfo[i];
+    if (declared.kind != 0) continue; // a list: its elements are checked when they run
     const TensorDesc& got = g.values[g.outputs[i]].desc;
     bool same = declared.dtype == got.dtype;
     if (declared.hasShape) {

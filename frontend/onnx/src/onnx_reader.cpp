@@ -101,6 +101,11 @@ Status convertAttribute(const onnx::NodeProto& n, const onnx::AttributeProto& a,
     out->tensorAttrs[a.name()] = std::move(t);
     return Status::ok();
   }
+  case A::TYPE_PROTO:
+    // Optional's element type: an optional without a value is an empty list while the plan is
+    // made, whatever its type.
+    if (n.op_type() == "Optional") return Status::ok();
+    break;
   case A::GRAPH: {
     constexpr int kMaxDepth = 16;
     if (depth >= kMaxDepth)
@@ -129,8 +134,20 @@ Result<OnnxValueInfo> convertValueInfo(const onnx::ValueInfoProto& v, const std:
     info.hasShape = false;
     return info;
   }
-  if (!v.type().has_tensor_type()) return unsupported(role + " '" + v.name() + "' is not a tensor");
-  const auto& tt = v.type().tensor_type();
+  // Sequences and optionals of tensors (an optional of a sequence of tensors too): lists.
+  const onnx::TypeProto* type = &v.type();
+  if (type->has_optional_type()) {
+    type = &type->optional_type().elem_type();
+    info.kind = type->has_sequence_type() ? 3 : 2;
+  }
+  if (type->has_sequence_type()) {
+    type = &type->sequence_type().elem_type();
+    info.kind = info.kind == 3 ? 3 : 1;
+  }
+  if (!type->has_tensor_type())
+    return unsupported(role + " '" + v.name() +
+                       "' is not a tensor, nor a sequence or optional of tensors");
+  const auto& tt = type->tensor_type();
   auto dt = dtypeFromOnnx(tt.elem_type());
   if (!dt)
     return unsupported(role + " '" + v.name() + "' has unsupported element type " +
@@ -249,6 +266,48 @@ Result<OnnxTensor> readTensorProtoFile(const std::string& path) {
     return unsupported("'" + path + "' holds an ONNX sequence or optional value ('" + seq.name() +
                        "'), not a tensor: neither is supported");
   return tensor.status().withContext("'" + path + "'");
+}
+
+Result<OnnxValueFile> readValueProtoFile(const std::string& path) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFileBytes(path));
+  OnnxValueFile out;
+  onnx::TensorProto t;
+  Status asTensor = corrupt("'" + path + "' is not an ONNX TensorProto");
+  if (t.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    auto tensor = convertTensor(t);
+    if (tensor.isOk()) {
+      out.tensor = std::move(*tensor);
+      return out;
+    }
+    asTensor = tensor.status().withContext("'" + path + "'");
+  }
+  // SequenceProto and OptionalProto number their fields alike: name 1, element type 2 (none 0,
+  // tensor 1, sequence 3), tensors 3 (one in an optional), a sequence 5. Bytes that read as
+  // neither keep the tensor's error.
+  onnx::SequenceProto seq;
+  if (!seq.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      (seq.elem_type() != onnx::SequenceProto::UNDEFINED &&
+       seq.elem_type() != onnx::SequenceProto::TENSOR &&
+       seq.elem_type() != onnx::SequenceProto::SEQUENCE))
+    return asTensor;
+  const onnx::SequenceProto* list = &seq;
+  if (seq.elem_type() == onnx::SequenceProto::SEQUENCE) {
+    if (seq.sequence_values_size() != 1)
+      return unsupported("'" + path + "' holds a sequence of sequences");
+    list = &seq.sequence_values(0); // an optional holding a sequence
+  }
+  if (list->sparse_tensor_values_size() || list->map_values_size() ||
+      list->optional_values_size() || (list != &seq && list->sequence_values_size()))
+    return unsupported("'" + path + "' holds nested sequences, maps or sparse tensors");
+  out.list = true;
+  out.present = seq.elem_type() != onnx::SequenceProto::UNDEFINED;
+  out.tensor.name = seq.name();
+  for (const auto& item : list->tensor_values()) {
+    auto tensor = convertTensor(item);
+    if (!tensor.isOk()) return tensor.status().withContext("'" + path + "'");
+    out.items.push_back(std::move(*tensor));
+  }
+  return out;
 }
 
 Status writeTensorProtoFile(const std::string& path, const std::string& name,

@@ -23,10 +23,15 @@ struct DynamicOptions {
   int cachedPlans = 4;    // plans kept; the least recently used beyond that is dropped
 };
 
-// One input of a run: its description and host bytes (desc.byteSize() of them).
+// One input of a run: its description and host bytes (desc.byteSize() of them); for an input the
+// model declares a sequence or optional, `list` set and its tensors in `items` (an optional
+// without a value: `present` false).
 struct InputRef {
   TensorDesc desc;
   const void* data = nullptr;
+  bool list = false;
+  bool present = true;
+  std::vector<InputRef> items;
 };
 
 class DynamicSession {
@@ -46,6 +51,10 @@ public:
   // Output i of the last run: its description and host bytes (valid until the next run).
   const TensorDesc& outputDesc(size_t i) const;
   const void* outputData(size_t i) const;
+  // A sequence or optional output: how many tensors it holds (-1 for a tensor output), and each.
+  int32_t outputItems(size_t i) const;
+  const TensorDesc& outputItemDesc(size_t i, size_t k) const;
+  const void* outputItemData(size_t i, size_t k) const;
 
   // Plans built so far (a new signature builds one), and whether the last run built one.
   int plansBuilt() const { return plansBuilt_; }

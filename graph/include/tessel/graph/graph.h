@@ -19,11 +19,17 @@ namespace tessel::graph {
 
 using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
 
+// What a graph input or output holds: a tensor, or (ONNX's sequence and optional types) a list of
+// tensors of desc.dtype: a sequence's elements, an optional's one tensor or none, an optional
+// sequence's elements or none.
+enum class ValueKind : uint8_t { Tensor = 0, Sequence = 1, Optional = 2, OptionalSequence = 3 };
+
 struct Value {
   std::string name;
   TensorDesc desc;      // source graphs: Undefined for node outputs, -1 for a symbolic input dim
   Bytes constant;       // set for constants (initializers, folded values, supplied input values)
   bool anyRank = false; // a graph input declared without a shape: a given shape of any rank fits
+  ValueKind kind = ValueKind::Tensor; // graph inputs and outputs (declared); lists: element dtype
 };
 
 struct Graph;
@@ -56,6 +62,9 @@ struct Graph {
   std::vector<int32_t> outputs;
   // Subgraphs: values read from an enclosing graph, each named as the value it reads there.
   std::vector<int32_t> captured;
+  // Specialized graphs: per source output, -1 for a tensor, else how many of `outputs` (in
+  // order) its list holds; `inputs` likewise hold each list input's elements in its place.
+  std::vector<int32_t> outputItems;
 };
 
 // What a plan is made for: shapes for graph inputs (required where a dim is symbolic; where given
@@ -64,6 +73,9 @@ struct Graph {
 struct Specialization {
   std::map<std::string, Shape> shapes;
   std::map<std::string, Bytes> values;
+  // List inputs (sequences, optionals): their elements' shapes (none: an empty sequence, or an
+  // optional without a value).
+  std::map<std::string, std::vector<Shape>> items;
 };
 
 // What specialize() stopped at: a rule needs a value not known before the run. Either a graph

@@ -31,6 +31,9 @@ struct OnnxNode {
 
 struct OnnxValueInfo {
   std::string name;
+  // 0 a tensor; 1 a sequence, 2 an optional, 3 an optional sequence (of tensors of dtype; dims
+  // are then the elements' where declared): graph::ValueKind's values.
+  int kind = 0;
   DType dtype = DType::Undefined;
   std::vector<int64_t> dims; // -1 where the dim is symbolic or unknown
   bool hasShape = true;      // false: no shape declared (any rank)
@@ -55,6 +58,15 @@ Result<OnnxModel> readOnnxModel(const std::string& path);
 
 // ONNX TensorProto files (test_data_set_*/input_0.pb).
 Result<OnnxTensor> readTensorProtoFile(const std::string& path);
+// A value file that is a tensor, or a list of them (SequenceProto; OptionalProto, whose fields
+// the same bytes hold: its tensor, its sequence's tensors, or none).
+struct OnnxValueFile {
+  bool list = false;
+  bool present = true; // an optional holding nothing: false
+  OnnxTensor tensor;
+  std::vector<OnnxTensor> items;
+};
+Result<OnnxValueFile> readValueProtoFile(const std::string& path);
 Status writeTensorProtoFile(const std::string& path, const std::string& name,
                             const TensorDesc& desc, const void* data);
 
