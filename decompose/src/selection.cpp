@@ -22,6 +22,23 @@ std::vector<double> asDoubles(const std::vector<int64_t>& v) {
   return {v.begin(), v.end()};
 }
 
+// x viewed as [outer, dim, inner] around the node's `axis` attribute, or, without one, as the
+// flattened [1, numel, 1] (axis -1).
+struct AxisView {
+  int64_t outer = 1, dim = 0, inner = 1, axis = -1;
+};
+Result<AxisView> viewAroundAxis(const Node& n, const TensorDesc& x) {
+  AxisView v;
+  v.dim = x.numel();
+  if (!n.hasAttr("axis")) return v;
+  TESSEL_ASSIGN_OR_RETURN(int64_t a, n.intAttr("axis", 0));
+  TESSEL_ASSIGN_OR_RETURN(v.axis, normalizeAxis(n, a, x.rank()));
+  v.outer = product(x.shape, 0, static_cast<size_t>(v.axis));
+  v.dim = x.shape[static_cast<size_t>(v.axis)];
+  v.inner = product(x.shape, static_cast<size_t>(v.axis) + 1, x.shape.size());
+  return v;
+}
+
 } // namespace
 
 // NonZero: the coordinates of the elements that are not zero, [rank, count] in row-major order.
@@ -57,14 +74,8 @@ Status lowerCompress(LoweringBuilder& b) {
   if (cond.dtype != DType::Bool || cond.rank() != 1)
     return n.error("condition must be a 1-D bool tensor, got " + cond.toString());
   TESSEL_ASSIGN_OR_RETURN(const void* mask, n.constData(1, "condition"));
-  int64_t outer = 1, dim = x.numel(), inner = 1, axis = -1;
-  if (n.hasAttr("axis")) {
-    TESSEL_ASSIGN_OR_RETURN(int64_t a, n.intAttr("axis", 0));
-    TESSEL_ASSIGN_OR_RETURN(axis, normalizeAxis(n, a, x.rank()));
-    outer = product(x.shape, 0, static_cast<size_t>(axis));
-    dim = x.shape[axis];
-    inner = product(x.shape, static_cast<size_t>(axis) + 1, x.shape.size());
-  }
+  TESSEL_ASSIGN_OR_RETURN(const AxisView v, viewAroundAxis(n, x));
+  const int64_t outer = v.outer, dim = v.dim, inner = v.inner, axis = v.axis;
   std::vector<int64_t> keep;
   for (int64_t i = 0; i < cond.numel(); ++i) {
     if (!static_cast<const bool*>(mask)[i]) continue;
@@ -90,14 +101,8 @@ Status lowerUnique(LoweringBuilder& b) {
   const TensorDesc x = b.desc(b.input(0));
   TESSEL_ASSIGN_OR_RETURN(int64_t sorted, n.intAttr("sorted", 1));
   TESSEL_ASSIGN_OR_RETURN(const void* data, n.constData(0, "X"));
-  int64_t outer = 1, dim = x.numel(), inner = 1, axis = -1;
-  if (n.hasAttr("axis")) {
-    TESSEL_ASSIGN_OR_RETURN(int64_t a, n.intAttr("axis", 0));
-    TESSEL_ASSIGN_OR_RETURN(axis, normalizeAxis(n, a, x.rank()));
-    outer = product(x.shape, 0, static_cast<size_t>(axis));
-    dim = x.shape[axis];
-    inner = product(x.shape, static_cast<size_t>(axis) + 1, x.shape.size());
-  }
+  TESSEL_ASSIGN_OR_RETURN(const AxisView v, viewAroundAxis(n, x));
+  const int64_t outer = v.outer, dim = v.dim, inner = v.inner, axis = v.axis;
   // Item i: the slice of `outer * inner` elements at position i of the axis, compared
   // lexicographically in (outer, inner) order.
   auto compare = [&](int64_t i, int64_t j) {
