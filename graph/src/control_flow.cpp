@@ -229,9 +229,10 @@ Status layOutLoop(Layout& l, const Node& n, const Graph&) {
   }
   const size_t scannedStart = n.inputs.size() - static_cast<size_t>(n.scannedInputs);
   const int64_t done = n.iterationsDone;
-  constexpr int64_t kMaxIterations = int64_t{1} << 16;
+  // Each iteration carries the scan outputs so far: laying out n of them is O(n^2) in those.
+  constexpr int64_t kMaxIterations = int64_t{1} << 14;
   if (go && done < trips && done >= kMaxIterations)
-    return l.error("runs more than 2^16 iterations");
+    return l.error("runs more than 2^14 iterations");
   if (!go || done >= trips) { // finished: the carried values, and the scans stacked
     for (size_t i = 0; i < carried; ++i)
       l.identity(n.inputs[2 + i], n.outputs[i]);
