@@ -68,6 +68,7 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
         return plans_.front().get();
       }
     Specialization spec;
+    spec.maxLaidOutNodes = options_.maxLaidOutNodes;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (!inputs[i].list) {
         spec.shapes[input(i).name] = inputs[i].desc.shape;
@@ -118,6 +119,11 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
 }
 
 Result<std::unique_ptr<DynamicSession::Plan>> DynamicSession::stagedPlan(const Wanted& wanted) {
+  // Each stage nests a run in the one before (a while loop's iterations, each a stage): bounded.
+  constexpr int kMaxDepth = 256;
+  if (depth_ >= kMaxDepth)
+    return unsupported("the plan needs more than " + std::to_string(kMaxDepth) +
+                       " stages (values computed from the run's data, one after another)");
   TESSEL_ASSIGN_OR_RETURN(Stages stages, splitAt(wanted.expanded ? *wanted.expanded : *source_,
                                                  wanted.values, wanted.described));
   auto plan = std::make_unique<Plan>();
@@ -126,6 +132,7 @@ Result<std::unique_ptr<DynamicSession::Plan>> DynamicSession::stagedPlan(const W
   TESSEL_ASSIGN_OR_RETURN(
       plan->suffix, create(std::make_shared<const Graph>(std::move(stages.suffix)), options_));
   plan->prefix->registry_ = plan->suffix->registry_ = registry_;
+  plan->prefix->depth_ = plan->suffix->depth_ = depth_ + 1;
   plan->prefixFrom = std::move(stages.prefixFrom);
   plan->suffixFrom = std::move(stages.suffixFrom);
   return plan;

@@ -198,10 +198,13 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     }
     return why;
   };
-  constexpr size_t kMaxNodes = size_t{1} << 20;
+  // Control flow lays out at most this many nodes more than the source has (a hostile loop count
+  // is refused in about a second, not planned for minutes).
+  const size_t maxNodes = source.nodes.size() + spec.maxLaidOutNodes;
   while (!work.empty()) {
-    if (expanded.nodes.size() > kMaxNodes)
-      return invalidArgument("control flow lays out more than 2^20 nodes");
+    if (expanded.nodes.size() + work.size() > maxNodes)
+      return invalidArgument("control flow lays out more than " +
+                             std::to_string(spec.maxLaidOutNodes) + " nodes");
     Node src = std::move(work.front());
     work.pop_front();
     producer.resize(g.values.size(), -1);
