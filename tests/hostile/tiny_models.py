@@ -93,3 +93,29 @@ for i in range(6):
     prev = f"a{i}"
 nodes.append(helper.make_node("Identity", [prev], ["y"]))
 save("foldchain", nodes, [s], [1 << 22], 1)
+
+# Control flow laid out when the plan is made must stay bounded: a Loop whose trip count is huge
+# (or absent) with a condition that stays true, with and without a scan output; a Scan over a
+# long axis; an If nested in a Loop body.
+for k, count in enumerate(BIG):
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["c"], ["c2"]), helper.make_node("Relu", ["v"], ["v2"]),
+         helper.make_node("Identity", ["v2"], ["s"])], "b",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("c2", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v2", TensorProto.FLOAT, [2]),
+         helper.make_tensor_value_info("s", TensorProto.FLOAT, [2])])
+    save(f"loop_{k}", [helper.make_node("Loop", ["m" if k % 2 else "", "t", "x"], ["y", "z"],
+                                        body=body)],
+         [ints("m", count), numpy_helper.from_array(np.array(True), "t")], [2], 1)
+save("scan_long", [helper.make_node(
+    "Scan", ["x", "x"], ["y", "z"], num_scan_inputs=1,
+    body=helper.make_graph([helper.make_node("Add", ["a", "b"], ["a2"]),
+                            helper.make_node("Identity", ["a2"], ["o"])], "b",
+                           [helper.make_tensor_value_info("a", TensorProto.FLOAT, []),
+                            helper.make_tensor_value_info("b", TensorProto.FLOAT, [])],
+                           [helper.make_tensor_value_info("a2", TensorProto.FLOAT, []),
+                            helper.make_tensor_value_info("o", TensorProto.FLOAT, [])]))],
+     [], [1 << 20], 1)

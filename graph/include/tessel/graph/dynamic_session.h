@@ -21,7 +21,7 @@ namespace tessel::graph {
 struct DynamicOptions {
   SessionOptions session; // backend preference, threads, memory budget of each plan's session
   int cachedPlans = 4;    // plans kept; the least recently used beyond that is dropped
-  size_t maxLaidOutNodes = size_t{1} << 15; // as Specialization::maxLaidOutNodes
+  size_t maxLaidOutNodes = size_t{1} << 14; // as Specialization::maxLaidOutNodes
 };
 
 // One input of a run: its description and host bytes (desc.byteSize() of them); for an input the

@@ -77,7 +77,7 @@ struct Specialization {
   // optional without a value).
   std::map<std::string, std::vector<Shape>> items;
   // Nodes control flow may lay out beyond the source's (Loop iterations, Scan steps, branches).
-  size_t maxLaidOutNodes = size_t{1} << 15;
+  size_t maxLaidOutNodes = size_t{1} << 14;
 };
 
 // What specialize() stopped at: a rule needs a value not known before the run. Either a graph
