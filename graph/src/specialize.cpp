@@ -214,16 +214,20 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
         if (v >= 0 && static_cast<size_t>(v) < producer.size())
           producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
     }
-    const bool readsSequence = std::any_of(src.inputs.begin(), src.inputs.end(),
-                                           [&](int32_t v) { return v >= 0 && sequences.count(v); });
+    const bool readsSequence =
+        !sequences.empty() && std::any_of(src.inputs.begin(), src.inputs.end(),
+                                          [&](int32_t v) { return v >= 0 && sequences.count(v); });
     if (src.node.opType == "Identity" && readsSequence && src.outputs.size() == 1) {
       sequences[src.outputs[0]] = sequences[src.inputs[0]]; // a sequence passed on
       continue;
     }
     if (laidOut(src.node.opType)) {
-      for (int32_t v : src.inputs)
-        if (v >= 0 && !sequences.count(v) && g.values[v].desc.dtype == DType::Undefined)
-          return internalError(src.node.label() + " reads '" + g.values[v].name +
+      // (A Loop's scan outputs so far, its last inputs, were described as they were laid out.)
+      const size_t checked = src.inputs.size() - static_cast<size_t>(src.scannedInputs);
+      for (size_t k = 0; k < checked; ++k)
+        if (const int32_t v = src.inputs[k];
+            v >= 0 && !sequences.count(v) && g.values[v].desc.dtype == DType::Undefined)
+          return internalError(src.node.label() + " reads '" + g.values[src.inputs[k]].name +
                                "' before it is described");
       src.node.missingValues.clear();
       std::vector<Node> laidOutNodes;
@@ -260,6 +264,15 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (outs.size() != n.outputs.size())
       return internalError(n.node.label() + ": output count differs from its lowering");
     if (readsOnlyConstants(*lowered, n.node)) {
+      // A view of a constant (Identity, Reshape, Squeeze, ...) is that constant's bytes.
+      const decompose::Lowering& low = *lowered;
+      if (low.primitives.size() == 1 && low.primitives[0].kind() == PrimitiveKind::View &&
+          low.numOutputs == 1 && low.primitives[0].outputs[0] == low.numInputs &&
+          low.primitives[0].inputs[0] < low.numInputs) {
+        const int32_t from = n.inputs[static_cast<size_t>(low.primitives[0].inputs[0])];
+        g.values[n.outputs[0]] = {g.values[n.outputs[0]].name, outs[0], g.values[from].constant};
+        continue;
+      }
       std::vector<const void*> data;
       for (const auto& in : n.node.inputs)
         data.push_back(in.constant);

@@ -274,9 +274,12 @@ void* Session::inputData(size_t i) {
 }
 
 int64_t defaultMemoryBudget() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return int64_t{4} << 30; // unknown: 4 GiB
-  return static_cast<int64_t>(pages) / 2 * page;
+  static const int64_t budget = [] { // the machine's memory does not change under a process
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return int64_t{4} << 30; // unknown: 4 GiB
+    return static_cast<int64_t>(pages) / 2 * page;
+  }();
+  return budget;
 }
 
 const void* Session::outputData(size_t i) const {
