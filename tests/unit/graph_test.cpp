@@ -460,3 +460,93 @@ TEST_CASE("sequence inputs and outputs: the elements given and returned as lists
   CHECK_THAT(session.run({{{DType::F32, {3}}, a.data()}}).message(),
              Catch::Contains("input 's' is a sequence"));
 }
+
+TEST_CASE("splitAt: the prefix computes the values and everything later nodes read of it") {
+  // x -> a = Relu(x) -> b = Neg(a) (wanted) ; c = Abs(a) ; out: b2 = Identity(b), c, a.
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  g->values = {{"x", {DType::F32, {4}}, nullptr},
+               {"a", {}, nullptr},
+               {"b", {}, nullptr},
+               {"c", {}, nullptr},
+               {"b2", {}, nullptr}};
+  g->inputs = {0};
+  g->outputs = {4, 3, 1};
+  auto node = [](const char* op, int32_t in, int32_t out) {
+    Node n;
+    n.node.opType = op;
+    n.node.name = op;
+    n.inputs = {in};
+    n.outputs = {out};
+    return n;
+  };
+  g->nodes = {node("Relu", 0, 1), node("Neg", 1, 2), node("Abs", 1, 3), node("Identity", 2, 4)};
+  std::vector<TensorDesc> described(g->values.size(), {DType::F32, {4}});
+  auto stages = splitAt(*g, {2}, described);
+  REQUIRE(stages.isOk());
+  // The prefix: Relu and Neg; it outputs b first, then a (read by Abs and a graph output).
+  REQUIRE(stages->prefix.nodes.size() == 2);
+  CHECK(stages->prefix.outputs == std::vector<int32_t>{2, 1});
+  CHECK(stages->prefixFrom == std::vector<int>{0});
+  // The suffix: Abs and Identity, reading b and a as inputs (x no longer), any dims.
+  REQUIRE(stages->suffix.nodes.size() == 2);
+  CHECK(stages->suffix.inputs == std::vector<int32_t>{2, 1});
+  CHECK(stages->suffixFrom == std::vector<int>{-1, -2});
+  CHECK(stages->suffix.values[2].desc == TensorDesc{DType::F32, {-1}});
+  CHECK(stages->suffix.outputs == g->outputs);
+  // A value no node computes cannot be a cut.
+  CHECK_FALSE(splitAt(*g, {0}, described).isOk());
+}
+
+TEST_CASE("control flow: an If on an input keys plans on it; a Loop unrolls into one plan") {
+  // If(cond) then y = Relu(x) else y = Neg(x), x read from the enclosing graph.
+  auto branch = [](const char* op) {
+    auto b = std::make_shared<Graph>();
+    b->values = {{"x", {}, nullptr}, {"r", {}, nullptr}};
+    b->captured = {0};
+    b->outputs = {1};
+    Node n;
+    n.node.opType = op;
+    n.node.name = op;
+    n.inputs = {0};
+    n.outputs = {1};
+    b->nodes = {n};
+    return b;
+  };
+  auto g = std::make_shared<Graph>();
+  g->opset = 13;
+  g->values = {
+      {"cond", {DType::Bool, {}}, nullptr}, {"x", {DType::F32, {3}}, nullptr}, {"y", {}, nullptr}};
+  g->inputs = {0, 1};
+  g->outputs = {2};
+  Node iff;
+  iff.node.opType = "If";
+  iff.node.name = "if";
+  iff.inputs = {0, 1};
+  iff.capturedInputs = 1;
+  iff.outputs = {2};
+  iff.subgraphs = {{"then_branch", branch("Relu")}, {"else_branch", branch("Neg")}};
+  g->nodes = {iff};
+  auto created = DynamicSession::create(g);
+  REQUIRE(created.isOk());
+  DynamicSession& s = **created;
+  const std::vector<float> x{-1, 2, -3};
+  for (bool c : {true, false, true}) {
+    const uint8_t cond = c;
+    REQUIRE(s.run({{{DType::Bool, {}}, &cond}, {{DType::F32, {3}}, x.data()}}).isOk());
+    const auto* y = static_cast<const float*>(s.outputData(0));
+    for (size_t i = 0; i < 3; ++i)
+      CHECK(y[i] == (c ? std::max(x[i], 0.f) : -x[i]));
+  }
+  CHECK(s.valueInputs() == std::vector<size_t>{0});
+  CHECK(s.plansBuilt() == 2); // one per branch taken; the third run reused the first plan
+  // A subgraph listing another count of enclosing values than its node is refused by name.
+  iff.capturedInputs = 0;
+  iff.inputs = {0};
+  g->nodes = {iff};
+  auto bad = DynamicSession::create(g);
+  REQUIRE(bad.isOk());
+  const uint8_t yes = 1;
+  CHECK_THAT((*bad)->run({{{DType::Bool, {}}, &yes}, {{DType::F32, {3}}, x.data()}}).message(),
+             Catch::Contains("outer values"));
+}
