@@ -101,17 +101,22 @@ public:
   }
   void queue(Node n) { out_.push_back(std::move(n)); }
   // The scalar value of a known input (a bool or an integer).
-  std::optional<int64_t> known(int32_t v) const {
+  // The integer values of value v when known now (the types and conversions of the rules'
+  // constInts: i64, i32, i8, u8, bool), else none.
+  std::optional<std::vector<int64_t>> knownInts(int32_t v) const {
     const Value& val = g_.values[v];
-    if (!val.constant || val.desc.numel() != 1) return std::nullopt;
-    const void* p = val.constant->data();
-    switch (val.desc.dtype) {
-    case DType::Bool:
-    case DType::U8: return *static_cast<const uint8_t*>(p);
-    case DType::I32: return *static_cast<const int32_t*>(p);
-    case DType::I64: return *static_cast<const int64_t*>(p);
-    default: return std::nullopt;
-    }
+    if (!val.constant) return std::nullopt;
+    decompose::Node probe;
+    probe.inputs = {{true, val.desc, val.constant->data()}};
+    auto ints = probe.constInts(0, val.name.c_str());
+    if (!ints.isOk()) return std::nullopt;
+    return std::move(*ints);
+  }
+  // The one integer value v holds, when known now.
+  std::optional<int64_t> known(int32_t v) const {
+    auto ints = knownInts(v);
+    if (!ints || ints->size() != 1) return std::nullopt;
+    return (*ints)[0];
   }
   // Asks for explicit input i's value the way rules do (missingValues), with an error to return.
   Status missing(size_t i, const std::string& what) const {
@@ -362,13 +367,11 @@ Status layOutScan(Layout& l, const Node& n, const Graph& values) {
   constexpr int64_t kMaxSteps = int64_t{1} << 16;
   if (length * batch > kMaxSteps) return l.error("runs more than 2^16 steps");
   if (batched && n.inputs[0] >= 0) { // sequence_lens: every entry the full length
-    const Value& lens = values.values[n.inputs[0]];
-    if (!lens.constant) return l.missing(0, "its sequence_lens");
-    for (int64_t b = 0; b < lens.desc.numel(); ++b)
-      if (lens.desc.dtype != DType::I32 ||
-          reinterpret_cast<const int32_t*>(lens.constant->data())[b] != length)
-        return unsupported(n.node.opType + " '" + l.name() +
-                           "': sequence_lens shorter than the time axis");
+    if (!values.values[n.inputs[0]].constant) return l.missing(0, "its sequence_lens");
+    const std::optional<std::vector<int64_t>> lens = l.knownInts(n.inputs[0]);
+    if (!lens || std::any_of(lens->begin(), lens->end(), [&](int64_t v) { return v != length; }))
+      return unsupported(n.node.opType + " '" + l.name() +
+                         "': sequence_lens shorter than the time axis");
   }
   std::vector<std::vector<int32_t>> finals(stateCount), outs(outScans);
   for (int64_t b = 0; b < batch; ++b) {
@@ -483,13 +486,9 @@ Status layOutSplitToSequence(Layout& l, const Node& n, const Graph&) {
   } else {
     const Value& split = l.graph().values[l.input(1)];
     if (!split.constant) return l.missing(1, "its split");
-    std::vector<int64_t> given;
-    for (int64_t i = 0; i < split.desc.numel(); ++i)
-      given.push_back(split.desc.dtype == DType::I32
-                          ? reinterpret_cast<const int32_t*>(split.constant->data())[i]
-                          : reinterpret_cast<const int64_t*>(split.constant->data())[i]);
     if (split.desc.dtype != DType::I32 && split.desc.dtype != DType::I64)
       return l.error("split must be i32 or i64");
+    const std::vector<int64_t> given = *l.knownInts(l.input(1));
     if (split.desc.rank() == 0) {
       if (given[0] < 1) return l.error("split size " + std::to_string(given[0]));
       for (int64_t at = 0; at < dim; at += given[0])
@@ -498,6 +497,8 @@ Status layOutSplitToSequence(Layout& l, const Node& n, const Graph&) {
       int64_t total = 0;
       for (int64_t s : given) {
         if (s < 0) return l.error("negative split size");
+        if (s > dim - total) // (checked before adding: hostile sizes cannot overflow the sum)
+          return l.error("split sizes add up to more than the axis, " + std::to_string(dim));
         total += s;
       }
       if (total != dim)
