@@ -39,15 +39,20 @@ public:
     expanded_.values.push_back(std::move(v));
     return static_cast<int32_t>(g_.values.size() - 1);
   }
+  // A constant value of `desc` holding `bytes` (desc.byteSize() of them).
+  int32_t constant(const TensorDesc& desc, const void* bytes) {
+    return addValue({name() + "/k" + std::to_string(g_.values.size()), desc,
+                     bytesOf(bytes, static_cast<size_t>(desc.byteSize()))});
+  }
   int32_t constantI64(int64_t v, const Shape& shape = {}) {
-    return addValue({name() + "/k" + std::to_string(g_.values.size()),
-                     {DType::I64, shape},
-                     bytesOf(&v, sizeof v)});
+    return constant({DType::I64, shape}, &v);
+  }
+  int32_t constantI64List(const std::vector<int64_t>& v) {
+    return constant({DType::I64, {static_cast<int64_t>(v.size())}}, v.data());
   }
   int32_t constantBool(bool v) {
     const uint8_t b = v ? 1 : 0;
-    return addValue(
-        {name() + "/k" + std::to_string(g_.values.size()), {DType::Bool, {}}, bytesOf(&b, 1)});
+    return constant({DType::Bool, {}}, &b);
   }
   int32_t temp(const std::string& tag) {
     return addValue({name() + "/" + tag + std::to_string(g_.values.size()), {}, nullptr});
@@ -94,13 +99,7 @@ public:
   const TensorDesc& desc(int32_t v) const { return g_.values[v].desc; }
   void identity(int32_t from, int32_t to) { node("Identity", {from}, {to}); }
   const Graph& graph() const { return g_; }
-  int32_t constantI64List(const std::vector<int64_t>& v) {
-    return addValue({name() + "/k" + std::to_string(g_.values.size()),
-                     {DType::I64, {static_cast<int64_t>(v.size())}},
-                     bytesOf(v.data(), v.size() * sizeof(int64_t))});
-  }
   void queue(Node n) { out_.push_back(std::move(n)); }
-  // The scalar value of a known input (a bool or an integer).
   // The integer values of value v when known now (the types and conversions of the rules'
   // constInts: i64, i32, i8, u8, bool), else none.
   std::optional<std::vector<int64_t>> knownInts(int32_t v) const {
