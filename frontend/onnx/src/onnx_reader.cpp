@@ -248,26 +248,6 @@ Result<OnnxModel> readOnnxModel(const std::string& path) {
   return model;
 }
 
-Result<OnnxTensor> readTensorProtoFile(const std::string& path) {
-  TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFileBytes(path));
-  onnx::TensorProto t;
-  if (!t.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return corrupt("'" + path + "' is not an ONNX TensorProto");
-  auto tensor = convertTensor(t);
-  if (tensor.isOk()) return tensor;
-  // Protobuf parses any message as any other; a file that is no consistent tensor may be one of
-  // ONNX's other value files (the node tests' sequences and optionals, whose messages share one
-  // field layout, so the bytes cannot tell them apart): say so, not what its bytes mean as a
-  // tensor.
-  onnx::SequenceProto seq;
-  if (seq.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) && seq.elem_type() != 0 &&
-      (seq.tensor_values_size() > 0 || seq.sequence_values_size() > 0 ||
-       seq.map_values_size() > 0 || seq.optional_values_size() > 0 || !seq.name().empty()))
-    return unsupported("'" + path + "' holds an ONNX sequence or optional value ('" + seq.name() +
-                       "'), not a tensor: neither is supported");
-  return tensor.status().withContext("'" + path + "'");
-}
-
 Result<OnnxValueFile> readValueProtoFile(const std::string& path) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, readFileBytes(path));
   OnnxValueFile out;

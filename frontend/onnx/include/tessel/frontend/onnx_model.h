@@ -56,9 +56,7 @@ struct OnnxModel : OnnxGraph {
 Result<OnnxModel> parseOnnxModel(const void* data, size_t size);
 Result<OnnxModel> readOnnxModel(const std::string& path);
 
-// ONNX TensorProto files (test_data_set_*/input_0.pb).
-Result<OnnxTensor> readTensorProtoFile(const std::string& path);
-// A value file that is a tensor, or a list of them (SequenceProto; OptionalProto, whose fields
+// ONNX value files (test_data_set_*/input_0.pb): a value file that is a tensor, or a list of them (SequenceProto; OptionalProto, whose fields
 // the same bytes hold: its tensor, its sequence's tensors, or none).
 struct OnnxValueFile {
   bool list = false;
