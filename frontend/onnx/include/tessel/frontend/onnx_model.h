@@ -56,8 +56,8 @@ struct OnnxModel : OnnxGraph {
 Result<OnnxModel> parseOnnxModel(const void* data, size_t size);
 Result<OnnxModel> readOnnxModel(const std::string& path);
 
-// ONNX value files (test_data_set_*/input_0.pb): a value file that is a tensor, or a list of them (SequenceProto; OptionalProto, whose fields
-// the same bytes hold: its tensor, its sequence's tensors, or none).
+// ONNX value files (test_data_set_*/input_0.pb): a tensor, or a list of them (SequenceProto;
+// OptionalProto, whose fields the same bytes hold: its tensor, its sequence's tensors, or none).
 struct OnnxValueFile {
   bool list = false;
   bool present = true; // an optional holding nothing: false
