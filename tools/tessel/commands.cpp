@@ -619,16 +619,38 @@ Result<CaseResult> runDynamicCase(graph::DynamicSession& session,
   return r;
 }
 
+// --dynamic: a case's model converted without pinning shapes, as one dynamic session for all its
+// sets; an error when it converts to a compiled plan (all its shapes fixed).
+Result<std::unique_ptr<graph::DynamicSession>> openCase(const fs::path& model,
+                                                        const SessionOptions& options) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
+                          convertThroughFile(model.string(), {}));
+  if (!prog->plansAtRunTime)
+    return invalidArgument("its shapes are all fixed: it converts to a compiled plan");
+  return openDynamic(*prog, options);
+}
+
+// One test data set on a case's shared dynamic session: the first run (planning a new shape)
+// compared, then a second with the plan cached, timed.
+Result<CaseResult> runOnShared(graph::DynamicSession& session, const fs::path& set, double rtol,
+                               double atol) {
+  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> in, readIndexedTensors(set, "input_"));
+  TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> out, readIndexedTensors(set, "output_"));
+  TESSEL_ASSIGN_OR_RETURN(CaseResult first, runDynamicCase(session, in, out, rtol, atol));
+  TESSEL_ASSIGN_OR_RETURN(CaseResult again, runDynamicCase(session, in, out, rtol, atol));
+  first.cachedMs = again.ms;
+  return first;
+}
+
 // One ONNX test case: convert with the inputs' shapes, run through a .tsl, compare every output.
 Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
                                const BackendRegistry& registry, const std::string& backend,
-                               int threads, const LoadChoices& load, double rtol, double atol,
-                               bool pinShapes) {
+                               int threads, const LoadChoices& load, double rtol, double atol) {
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> inputs, readIndexedTensors(set, "input_"));
   TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> expected, readIndexedTensors(set, "output_"));
   TESSEL_ASSIGN_OR_RETURN(frontend::OnnxModel onnx, frontend::readOnnxModel(model.string()));
   ConvertOptions opts;
-  for (size_t i = 0; pinShapes && i < inputs.size() && i < onnx.inputs.size(); ++i)
+  for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
     opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
                           convertThroughFile(model.string(), opts));
@@ -712,15 +734,8 @@ int checkCommand(const std::vector<std::string>& argv) {
     // printed).
     std::unique_ptr<graph::DynamicSession> shared;
     if (a.has("--dynamic")) {
-      auto prog = convertThroughFile((dir / "model.onnx").string(), {});
       auto session =
-          prog.isOk()
-              ? (*prog)->plansAtRunTime
-                    ? openDynamic(**prog, sessionOptions(a.get("--backend"), *threads, load))
-                    : Result<std::unique_ptr<graph::DynamicSession>>(
-                          invalidArgument("its shapes are all fixed: it "
-                                          "converts to a compiled plan"))
-              : Result<std::unique_ptr<graph::DynamicSession>>(prog.status());
+          openCase(dir / "model.onnx", sessionOptions(a.get("--backend"), *threads, load));
       if (!session.isOk()) {
         std::printf("FAIL %s: %s\n", dirArg.c_str(), session.status().message().c_str());
         ++failed;
@@ -730,16 +745,9 @@ int checkCommand(const std::vector<std::string>& argv) {
     }
     for (const fs::path& set : sets) {
       const std::string label = (dir.filename() / set.filename()).string();
-      auto r = shared ? [&]() -> Result<CaseResult> {
-        TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> in, readIndexedTensors(set, "input_"));
-        TESSEL_ASSIGN_OR_RETURN(std::vector<HostTensor> out, readIndexedTensors(set, "output_"));
-        TESSEL_ASSIGN_OR_RETURN(CaseResult first, runDynamicCase(*shared, in, out, rtol, atol));
-        TESSEL_ASSIGN_OR_RETURN(CaseResult again, runDynamicCase(*shared, in, out, rtol, atol));
-        first.cachedMs = again.ms;
-        return first;
-      }()
-          : runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads, load, rtol,
-                        atol, true);
+      auto r = shared ? runOnShared(*shared, set, rtol, atol)
+                      : runTestCase(dir / "model.onnx", set, registry, a.get("--backend"), *threads,
+                                    load, rtol, atol);
       if (!r.isOk()) {
         std::printf("FAIL %s: %s\n", label.c_str(), r.status().message().c_str());
         ++failed;
