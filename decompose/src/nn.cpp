@@ -303,6 +303,22 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
   return Status::ok();
 }
 
+// A convolution's group, checked against the input's channels and the weight [O, C / group, K...]
+// (of the input's rank), and its kernel_shape, which must be the weight's spatial dims.
+Result<int64_t> convolutionGroup(const Node& n, const TensorDesc& x, const TensorDesc& wt) {
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
+  if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
+      wt.shape[0] % group != 0)
+    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
+                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
+  if (ks != kernel)
+    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
+                   shapeToString(kernel));
+  return group;
+}
+
 } // namespace
 
 Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const TensorDesc& wt,
@@ -310,16 +326,7 @@ Result<Shape> convolutionParams(const Node& n, const TensorDesc& x, const Tensor
   if (x.rank() != 4)
     return unsupported(n.label() + ": only 2-D (NCHW) inputs are supported, got " + x.toString());
   if (wt.rank() != 4) return n.error("weight must be 4-D, got " + wt.toString());
-  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
-  if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
-      wt.shape[0] % group != 0)
-    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
-                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks,
-                          n.intsAttr("kernel_shape", {wt.shape[2], wt.shape[3]}));
-  if (ks != std::vector<int64_t>{wt.shape[2], wt.shape[3]})
-    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
-                   shapeToString({wt.shape[2], wt.shape[3]}));
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, convolutionGroup(n, x, wt));
   TESSEL_ASSIGN_OR_RETURN(Window w,
                           window(n, {x.shape[2], x.shape[3]}, {wt.shape[2], wt.shape[3]}, false));
   p->stride = w.stride;
@@ -348,17 +355,9 @@ Status lowerConv(LoweringBuilder& b) {
   if (x.dtype != DType::F32) return unsupported(n.label() + ": only f32 inputs are supported");
   if (wt.rank() != x.rank())
     return n.error("weight " + wt.toString() + " must have the input's rank");
-  TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
-  if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
-      wt.shape[0] % group != 0)
-    return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
-                   std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  TESSEL_ASSIGN_OR_RETURN(int64_t group, convolutionGroup(n, x, wt));
   const Shape spatial(x.shape.begin() + 2, x.shape.end());
   const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
-  if (ks != kernel)
-    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
-                   shapeToString(kernel));
   TESSEL_ASSIGN_OR_RETURN(WindowNd w, windowNd(n, spatial, kernel, false));
   const size_t dims = spatial.size();
   ConvGeometry g{w.kernel,
