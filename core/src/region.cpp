@@ -3,7 +3,9 @@
 #include "tessel/core/checked_math.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
+#include <tuple>
 #include <utility>
 
 namespace tessel {
@@ -72,6 +74,89 @@ void markStrided(std::vector<uint64_t>& bits, int64_t begin, int64_t stride, int
   }
 }
 
+
+// Regions that differ only in their destination offset (the phases of an upsampling or a
+// space-to-depth raster) form one block when the offsets are a product of arithmetic
+// progressions: {0, 1, 160, 161} is {0, 1} + {0, 160}, two more axes (stride 1 and 160, two
+// each). Returns the progressions' (step, count), innermost first, or false.
+bool offsetAxes(std::vector<int64_t> offsets, std::vector<std::pair<int64_t, int64_t>>* axes) {
+  while (offsets.size() > 1) {
+    const int64_t step = offsets[1] - offsets[0];
+    size_t run = 1;
+    while (run < offsets.size() && offsets[run] == offsets[0] + static_cast<int64_t>(run) * step)
+      ++run;
+    if (offsets.size() % run != 0) return false;
+    std::vector<int64_t> bases;
+    for (size_t b = 0; b < offsets.size(); b += run) {
+      for (size_t i = 0; i < run; ++i)
+        if (offsets[b + i] != offsets[b] + static_cast<int64_t>(i) * step) return false;
+      bases.push_back(offsets[b]);
+    }
+    axes->emplace_back(step, static_cast<int64_t>(run));
+    offsets = std::move(bases);
+  }
+  return true;
+}
+
+// The output spans of regions grouped into dense blocks (each element of a block reached once,
+// the block spanning exactly its volume), or why the regions are not such blocks.
+Status denseSpans(const std::vector<Region>& regions, int64_t dstCount,
+                  std::vector<std::pair<int64_t, int64_t>>* spans) {
+  auto notDense = [&] {
+    return unsupported("raster without fill over " + std::to_string(dstCount) +
+                       " elements: its cover cannot be verified (a region is not dense)");
+  };
+  // Each region's destination walked forwards (a negative stride from its other end), then
+  // regions with the same sizes and strides next to each other, by offset.
+  struct Walk {
+    std::array<int64_t, 3> size, stride;
+    int64_t offset;
+    bool operator<(const Walk& o) const {
+      return std::tie(size, stride, offset) < std::tie(o.size, o.stride, o.offset);
+    }
+  };
+  std::vector<Walk> walks;
+  for (const Region& r : regions) {
+    if (r.size[0] * r.size[1] * r.size[2] == 0) continue;
+    Walk w{r.size, r.dst.stride, r.dst.offset};
+    for (int a = 0; a < 3; ++a) {
+      if (w.size[a] == 1) w.stride[a] = 0; // an axis of one element walks nowhere
+      if (w.stride[a] < 0) {
+        w.offset += (w.size[a] - 1) * w.stride[a];
+        w.stride[a] = -w.stride[a];
+      }
+    }
+    walks.push_back(w);
+  }
+  std::sort(walks.begin(), walks.end());
+  for (size_t first = 0, last = 0; first < walks.size(); first = last) {
+    const Walk& w = walks[first];
+    std::vector<int64_t> offsets;
+    for (last = first;
+         last < walks.size() && walks[last].size == w.size && walks[last].stride == w.stride;
+         ++last)
+      offsets.push_back(walks[last].offset);
+    // Dense: the axes of more than one element, by stride, each exactly as long as the ones
+    // inside it (so no element is reached twice), spanning exactly the volume.
+    std::vector<std::pair<int64_t, int64_t>> axes; // stride, size
+    if (!offsetAxes(offsets, &axes)) return notDense();
+    int64_t hi = offsets.back();
+    for (int a = 0; a < 3; ++a) {
+      if (w.size[a] > 1) axes.emplace_back(w.stride[a], w.size[a]);
+      hi += (w.size[a] - 1) * w.stride[a];
+    }
+    std::sort(axes.begin(), axes.end());
+    int64_t inner = 1;
+    for (const auto& [stride, size] : axes) {
+      if (stride != inner) return notDense();
+      inner *= size;
+    }
+    if (hi - offsets.front() + 1 != inner) return notDense();
+    spans->emplace_back(offsets.front(), hi);
+  }
+  return Status::ok();
+}
+
 } // namespace
 
 Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
@@ -87,35 +172,10 @@ Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
   if (total / 8 > dstCount)
     return corrupt("raster regions write " + std::to_string(total) +
                    " elements, more than 8 times" + of);
-  // First as dense, disjoint regions that add up (cheap: a run over the regions, not the
+  // First as dense, disjoint blocks that add up (cheap: a run over the regions, not the
   // elements); failing that, a bitmap of the elements, for outputs small enough for one.
   std::vector<std::pair<int64_t, int64_t>> spans;
-  Status dense = Status::ok();
-  for (const Region& r : regions) {
-    int64_t lo = 0, hi = 0;
-    const int64_t volume = r.size[0] * r.size[1] * r.size[2];
-    if (volume == 0) continue;
-    viewRange(r.dst, r.size, &lo, &hi);
-    // Dense: the axes of more than one element, by stride, each exactly as long as the ones
-    // inside it (so no element is reached twice), spanning exactly the volume.
-    std::vector<std::pair<int64_t, int64_t>> axes; // |stride|, size
-    for (int a = 0; a < 3; ++a)
-      if (r.size[a] > 1)
-        axes.emplace_back(r.dst.stride[a] < 0 ? -r.dst.stride[a] : r.dst.stride[a], r.size[a]);
-    std::sort(axes.begin(), axes.end());
-    int64_t inner = 1;
-    bool isDense = true;
-    for (const auto& [stride, size] : axes) {
-      isDense = isDense && stride == inner;
-      inner *= size;
-    }
-    if (!isDense || hi - lo + 1 != volume) {
-      dense = unsupported("raster without fill over " + std::to_string(dstCount) +
-                          " elements: its cover cannot be verified (a region is not dense)");
-      break;
-    }
-    spans.emplace_back(lo, hi);
-  }
+  Status dense = denseSpans(regions, dstCount, &spans);
   if (dense.isOk()) {
     std::sort(spans.begin(), spans.end());
     int64_t next = 0;

@@ -190,6 +190,31 @@ TEST_CASE("raster cover past the bitmap limit: dense disjoint regions only") {
   CHECK(s.code() == StatusCode::kUnsupported);
 }
 
+TEST_CASE("raster cover past the bitmap limit: phases that interleave into one dense block") {
+  // A nearest 2x upsample of c planes of 128x128: four phases at offsets {0, 1, 256, 257}, the
+  // block {0, 1} + {0, 256} of strides 1 and 256 inside each phase's walk; one reversed.
+  const int64_t c = (kCoverBitmapLimit >> 16) + 1, plane = 256 * 256, n = c * plane;
+  std::vector<Region> phases;
+  for (int64_t offset : {0, 1, 256, 257})
+    phases.push_back(Region{0, {0, {0, 0, 0}}, {offset, {plane, 512, 2}}, {c, 128, 128}});
+  CHECK(checkRegionsCover(phases, n).isOk());
+  std::vector<Region> reversed = phases;
+  reversed[2].dst = {256 + 127 * 2, {plane, 512, -2}};
+  CHECK(checkRegionsCover(reversed, n).isOk());
+  // A phase shifted by one (not a product of progressions) or written twice cannot be verified.
+  std::vector<Region> shifted = phases;
+  shifted[3].dst.offset = 258;
+  CHECK(checkRegionsCover(shifted, n).code() == StatusCode::kUnsupported);
+  std::vector<Region> twice = phases;
+  twice[3].dst.offset = 256;
+  CHECK(checkRegionsCover(twice, n).code() == StatusCode::kUnsupported);
+  // Phases of stride 2 inside a 3x upsample (a third of each row never written): not dense.
+  std::vector<Region> sparse = phases;
+  for (Region& r : sparse)
+    r.dst.stride[2] = 3;
+  CHECK_FALSE(checkRegionsCover(sparse, n).isOk());
+}
+
 TEST_CASE("raster cover of interleaved strided regions is checked word by word and exactly") {
   // A nearest 2x upsample of rows of w: each output row written by two phases of stride 2, at
   // odd sizes and offsets that cross words; a reversed (negative-stride) phase too.
