@@ -74,7 +74,6 @@ void markStrided(std::vector<uint64_t>& bits, int64_t begin, int64_t stride, int
   }
 }
 
-
 // Regions that differ only in their destination offset (the phases of an upsampling or a
 // space-to-depth raster) form one block when the offsets are a product of arithmetic
 // progressions: {0, 1, 160, 161} is {0, 1} + {0, 160}, two more axes (stride 1 and 160, two
