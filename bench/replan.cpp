@@ -2,11 +2,16 @@
 // time (docs/dynamic-shapes.md) is planned RUNS times from scratch (a fresh session each time:
 // specialization, decomposition, session preparation; weights packed by a session still alive
 // are shared, as within one session planning a new shape) and run RUNS times with the plan
-// cached; min and median of both, and planning as a share of one run.
+// cached; min and median of both, and planning as a share of one run. Then planning's parts,
+// min/median of RUNS each: specialize (shape inference, folding, decomposition), lowerToProgram
+// (one program of the nodes' lowerings) and Session::create (validation, kernels prepared,
+// memory planned).
 // Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS]   (DIMS: 1x3x640x640)
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
+#include "tessel/runtime/backend.h"
+#include "tessel/runtime/session.h"
 
 #include <algorithm>
 #include <chrono>
@@ -54,8 +59,10 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(0.f, 1.f);
-  std::printf("%-16s %10s %10s %10s %10s %8s\n", "shape", "plan min", "plan med", "run min",
-              "run med", "plan/run");
+  std::printf("%-16s %10s %10s %10s %10s %8s %11s %11s %11s\n", "shape", "plan min", "plan med",
+              "run min", "run med", "plan/run", "specialize", "program", "session");
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
   for (const Shape& shape : shapes) {
     std::vector<graph::InputRef> inputs;
     std::vector<std::vector<float>> data;
@@ -66,7 +73,10 @@ int main(int argc, char** argv) {
       data.emplace_back(static_cast<size_t>(TensorDesc{DType::F32, shape}.numel()));
       for (float& v : data.back())
         v = dist(rng);
-      inputs.push_back({{DType::F32, shape}, data.back().data()});
+      graph::InputRef in;
+      in.desc = {DType::F32, shape};
+      in.data = data.back().data();
+      inputs.push_back(in);
     }
     // Each plan from a fresh session, while the one before lives on (as a long-lived session's
     // cached plans for other shapes do: what they prepared may be shared).
@@ -87,11 +97,40 @@ int main(int argc, char** argv) {
       times.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
+    // The parts, for a graph that plans in one stage.
+    std::vector<double> parts[3];
+    graph::Specialization spec;
+    spec.shapes[argv[2]] = shape;
+    for (int r = 0; r < runs; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto lap = [&](int part) {
+        const auto t1 = std::chrono::steady_clock::now();
+        parts[part].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        t0 = t1;
+      };
+      auto specialized = graph::specialize(**source, spec);
+      if (!specialized.isOk()) break; // planned in stages: no parts
+      lap(0);
+      auto program = graph::lowerToProgram(*specialized);
+      if (!program.isOk()) return fail(program.status().message());
+      lap(1);
+      auto created = Session::create(*program, registry, options.session);
+      if (!created.isOk()) return fail(created.status().message());
+      lap(2);
+    }
+    auto part = [&](int k) {
+      char text[32];
+      if (parts[k].empty()) return std::string("-");
+      std::snprintf(text, sizeof text, "%.2f/%.2f",
+                    *std::min_element(parts[k].begin(), parts[k].end()), median(parts[k]));
+      return std::string(text);
+    };
     std::string label = shapeToString(shape);
-    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%%\n", label.c_str(),
+    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s %11s\n", label.c_str(),
                 *std::min_element(plans.begin(), plans.end()), median(plans),
                 *std::min_element(times.begin(), times.end()), median(times),
-                100 * median(plans) / median(times));
+                100 * median(plans) / median(times), part(0).c_str(), part(1).c_str(),
+                part(2).c_str());
   }
   return 0;
 }

@@ -1,18 +1,24 @@
 #include "builder.h"
 
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 namespace tessel::decompose {
 namespace {
 
 using RuleFn = Status (*)(LoweringBuilder&);
 
+// Looked up for every node of every plan a session makes: a hash table, not a chain of string
+// comparisons down the operator list.
 RuleFn findRule(const std::string& opType) {
-#define TESSEL_ONNX_OP(op, rule, summary)                                                          \
-  if (opType == #op) return &rule;
+  static const std::unordered_map<std::string_view, RuleFn> rules = {
+#define TESSEL_ONNX_OP(op, rule, summary) {#op, &rule},
 #include "tessel/decompose/onnx_ops.def"
 #undef TESSEL_ONNX_OP
-  return nullptr;
+  };
+  auto it = rules.find(opType);
+  return it == rules.end() ? nullptr : it->second;
 }
 
 } // namespace

@@ -174,26 +174,48 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   }
   // The source as laid out so far: control-flow nodes replaced by what they laid out (an If's
   // branch, a Loop's iterations), values added at the ids g gets them. Nodes are taken from the
-  // front of `work`; what a control-flow node lays out goes back to its front.
+  // front of `work`, then from the source; what a control-flow node lays out goes to the front
+  // of `work`. Until the first control-flow node (or a stop) needs it, `expanded` is the source
+  // nodes taken so far and is not built: most graphs have no control flow.
+  const auto listValuesEnd = static_cast<int64_t>(g.values.size());
   Graph expanded;
-  expanded.opset = source.opset;
-  expanded.values = source.values; // then list inputs' elements, at the ids g gives them
-  expanded.values.insert(expanded.values.end(),
-                         g.values.begin() + static_cast<int64_t>(source.values.size()),
-                         g.values.end());
-  expanded.inputs = source.inputs;
-  expanded.outputs = source.outputs;
-  std::deque<Node> work(source.nodes.begin(), source.nodes.end());
+  bool expandedBuilt = false;
+  size_t nextSource = 0; // source nodes taken
+  std::deque<Node> work;
   std::vector<int32_t> producer(g.values.size(), -1); // the expanded node writing each value
-  // On a stop: what is wanted, with the expanded source (the rest of `work` appended).
+  auto addExpanded = [&](const Node& n) {
+    expanded.nodes.push_back(n);
+    for (int32_t v : n.outputs)
+      if (v >= 0 && static_cast<size_t>(v) < producer.size())
+        producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
+  };
+  auto buildExpanded = [&] {
+    if (expandedBuilt) return;
+    expandedBuilt = true;
+    expanded.opset = source.opset;
+    expanded.values = source.values; // then list inputs' elements, at the ids g gives them
+    expanded.values.insert(expanded.values.end(),
+                           g.values.begin() + static_cast<int64_t>(source.values.size()),
+                           g.values.begin() + listValuesEnd);
+    expanded.inputs = source.inputs;
+    expanded.outputs = source.outputs;
+    producer.resize(g.values.size(), -1);
+    for (size_t k = 0; k < nextSource; ++k)
+      if (!source.nodes[k].hidden) addExpanded(source.nodes[k]);
+  };
+  // On a stop: what is wanted, with the expanded source (the rest of the nodes appended).
   auto stop = [&](const Node& n, Status why) -> Status {
     if (!wanted) return why;
+    buildExpanded();
     isInput.resize(g.values.size(), false);
     producer.resize(g.values.size(), -1);
     findWanted(g, expanded, n, isInput, producer, wanted);
     if (!wanted->values.empty()) {
       auto full = std::make_shared<Graph>(expanded);
       full->nodes.insert(full->nodes.end(), work.begin(), work.end());
+      full->nodes.insert(full->nodes.end(),
+                         source.nodes.begin() + static_cast<int64_t>(nextSource),
+                         source.nodes.end());
       wanted->expanded = std::move(full);
     }
     return why;
@@ -201,19 +223,20 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   // Control flow lays out at most this many nodes more than the source has (a hostile loop count
   // is refused in about a second, not planned for minutes).
   const size_t maxNodes = source.nodes.size() + spec.maxLaidOutNodes;
-  while (!work.empty()) {
-    if (expanded.nodes.size() + work.size() > maxNodes)
+  while (!work.empty() || nextSource < source.nodes.size()) {
+    const size_t taken = (expandedBuilt ? expanded.nodes.size() : nextSource) + work.size();
+    if (taken + (source.nodes.size() - nextSource) > maxNodes)
       return invalidArgument("control flow lays out more than " +
                              std::to_string(spec.maxLaidOutNodes) + " nodes");
-    Node src = std::move(work.front());
-    work.pop_front();
-    producer.resize(g.values.size(), -1);
-    if (!src.hidden) {
-      expanded.nodes.push_back(src);
-      for (int32_t v : src.outputs)
-        if (v >= 0 && static_cast<size_t>(v) < producer.size())
-          producer[v] = static_cast<int32_t>(expanded.nodes.size() - 1);
+    Node src;
+    if (!work.empty()) {
+      src = std::move(work.front());
+      work.pop_front();
+    } else {
+      src = source.nodes[nextSource++];
     }
+    producer.resize(g.values.size(), -1);
+    if (expandedBuilt && !src.hidden) addExpanded(src);
     const bool readsSequence =
         !sequences.empty() && std::any_of(src.inputs.begin(), src.inputs.end(),
                                           [&](int32_t v) { return v >= 0 && sequences.count(v); });
@@ -230,6 +253,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
           return internalError(src.node.label() + " reads '" + g.values[src.inputs[k]].name +
                                "' before it is described");
       src.node.missingValues.clear();
+      buildExpanded();
       std::vector<Node> laidOutNodes;
       const Status st = layOutControlFlow(src, &g, &expanded, &sequences, &laidOutNodes);
       if (!st.isOk()) return stop(src, st);
