@@ -213,8 +213,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (!wanted->values.empty()) {
       auto full = std::make_shared<Graph>(expanded);
       full->nodes.insert(full->nodes.end(), work.begin(), work.end());
-      full->nodes.insert(full->nodes.end(),
-                         source.nodes.begin() + static_cast<int64_t>(nextSource),
+      full->nodes.insert(full->nodes.end(), source.nodes.begin() + static_cast<int64_t>(nextSource),
                          source.nodes.end());
       wanted->expanded = std::move(full);
     }
