@@ -47,6 +47,7 @@ bool rowsDisjoint(const Region& r) {
 // Whether rows of the regions may go to threads in any order: no destination element is
 // written twice (else the later region, or row, must win and the rows keep their order).
 bool writesOnce(const std::vector<Region>& regions) {
+  if (regionsWriteOnceDense(regions)) return true; // most rasters: no pairs to compare
   for (const Region& r : regions)
     if (r.size[0] * r.size[1] * r.size[2] > 0 && !rowsDisjoint(r)) return false;
   for (size_t i = 0; i < regions.size(); ++i)

@@ -98,13 +98,9 @@ bool offsetAxes(std::vector<int64_t> offsets, std::vector<std::pair<int64_t, int
 }
 
 // The output spans of regions grouped into dense blocks (each element of a block reached once,
-// the block spanning exactly its volume), or why the regions are not such blocks.
-Status denseSpans(const std::vector<Region>& regions, int64_t dstCount,
-                  std::vector<std::pair<int64_t, int64_t>>* spans) {
-  auto notDense = [&] {
-    return unsupported("raster without fill over " + std::to_string(dstCount) +
-                       " elements: its cover cannot be verified (a region is not dense)");
-  };
+// the block spanning exactly its volume), or false when the regions are not such blocks.
+bool denseSpans(const std::vector<Region>& regions,
+                std::vector<std::pair<int64_t, int64_t>>* spans) {
   // Each region's destination walked forwards (a negative stride from its other end), then
   // regions with the same sizes and strides next to each other, by offset.
   struct Walk {
@@ -136,27 +132,43 @@ Status denseSpans(const std::vector<Region>& regions, int64_t dstCount,
          ++last)
       offsets.push_back(walks[last].offset);
     // Dense: the axes of more than one element, by stride, each exactly as long as the ones
-    // inside it (so no element is reached twice), spanning exactly the volume.
-    std::vector<std::pair<int64_t, int64_t>> axes; // stride, size
-    if (!offsetAxes(offsets, &axes)) return notDense();
-    int64_t hi = offsets.back();
-    for (int a = 0; a < 3; ++a) {
-      if (w.size[a] > 1) axes.emplace_back(w.stride[a], w.size[a]);
-      hi += (w.size[a] - 1) * w.stride[a];
-    }
-    std::sort(axes.begin(), axes.end());
-    int64_t inner = 1;
-    for (const auto& [stride, size] : axes) {
-      if (stride != inner) return notDense();
-      inner *= size;
-    }
-    if (hi - offsets.front() + 1 != inner) return notDense();
-    spans->emplace_back(offsets.front(), hi);
+    // inside it (so no element is reached twice), spanning exactly the volume. The group as one
+    // block; failing that (regions apart, not interleaved), each region as a block of its own.
+    auto block = [&](std::vector<std::pair<int64_t, int64_t>> axes, int64_t lo, int64_t hi) {
+      for (int a = 0; a < 3; ++a) {
+        if (w.size[a] > 1) axes.emplace_back(w.stride[a], w.size[a]);
+        hi += (w.size[a] - 1) * w.stride[a];
+      }
+      std::sort(axes.begin(), axes.end());
+      int64_t inner = 1;
+      for (const auto& [stride, size] : axes) {
+        if (stride != inner) return false;
+        inner *= size;
+      }
+      if (hi - lo + 1 != inner) return false;
+      spans->emplace_back(lo, hi);
+      return true;
+    };
+    std::vector<std::pair<int64_t, int64_t>> phases; // stride, size
+    if (offsets.size() > 1 && offsetAxes(offsets, &phases) &&
+        block(phases, offsets.front(), offsets.back()))
+      continue;
+    for (int64_t offset : offsets)
+      if (!block({}, offset, offset)) return false;
   }
-  return Status::ok();
+  return true;
 }
 
 } // namespace
+
+bool regionsWriteOnceDense(const std::vector<Region>& regions) {
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  if (!denseSpans(regions, &spans)) return false;
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].first <= spans[i - 1].second) return false;
+  return true;
+}
 
 Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
   if (dstCount <= 0) return Status::ok();
@@ -174,7 +186,10 @@ Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
   // First as dense, disjoint blocks that add up (cheap: a run over the regions, not the
   // elements); failing that, a bitmap of the elements, for outputs small enough for one.
   std::vector<std::pair<int64_t, int64_t>> spans;
-  Status dense = denseSpans(regions, dstCount, &spans);
+  Status dense = Status::ok();
+  if (!denseSpans(regions, &spans))
+    dense = unsupported("raster without fill over " + std::to_string(dstCount) +
+                        " elements: its cover cannot be verified (a region is not dense)");
   if (dense.isOk()) {
     std::sort(spans.begin(), spans.end());
     int64_t next = 0;

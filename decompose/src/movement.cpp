@@ -405,7 +405,7 @@ Status lowerGather(LoweringBuilder& b) {
   TESSEL_RETURN_IF_ERROR(elementCount(outShape).status().withContext(n.label()));
   const int64_t outer = product(x.shape, 0, axis),
                 inner = product(x.shape, axis + 1, x.shape.size());
-  const int64_t dim = x.shape[axis], count = idxDesc.numel();
+  const int64_t dim = x.shape[axis];
   const int32_t out = b.setOutput(0, {x.dtype, outShape});
   if (n.inputs[1].constant) {
     TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> idx, n.constInts(1, "indices"));

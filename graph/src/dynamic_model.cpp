@@ -18,7 +18,7 @@ public:
                              " inputs, " + std::to_string(shapes.size()) + " given");
     std::vector<InputRef> inputs;
     for (size_t i = 0; i < shapes.size(); ++i)
-      inputs.push_back({{session_->input(i).desc.dtype, shapes[i]}, data[i]});
+      inputs.push_back({{session_->input(i).desc.dtype, shapes[i]}, data[i], false, true, {}});
     return session_->run(inputs);
   }
   const TensorDesc& outputDesc(size_t i) const override { return session_->outputDesc(i); }

@@ -161,7 +161,8 @@ Status DynamicSession::runStages(Plan& plan, const std::vector<InputRef>& inputs
       suffixInputs.push_back(inputs[static_cast<size_t>(i)]);
     } else {
       const size_t k = static_cast<size_t>(-1 - i);
-      suffixInputs.push_back({plan.prefix->outputDesc(k), plan.prefix->outputData(k)});
+      suffixInputs.push_back(
+          {plan.prefix->outputDesc(k), plan.prefix->outputData(k), false, true, {}});
     }
   }
   TESSEL_RETURN_IF_ERROR(plan.suffix->run(suffixInputs));

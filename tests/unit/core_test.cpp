@@ -208,6 +208,19 @@ TEST_CASE("raster cover past the bitmap limit: phases that interleave into one d
   std::vector<Region> twice = phases;
   twice[3].dst.offset = 256;
   CHECK(checkRegionsCover(twice, n).code() == StatusCode::kUnsupported);
+  // The same blocks show that no element is written twice; a repeated or overlapping phase, or
+  // one block overlapping another, does not (false says nothing either way).
+  CHECK(regionsWriteOnceDense(phases));
+  CHECK(regionsWriteOnceDense(reversed));
+  const Region head{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, 10}};
+  Region tail = head;
+  tail.dst.offset = 20;
+  CHECK(regionsWriteOnceDense({tail, head})); // elements 10 to 19 unwritten: still once
+  CHECK_FALSE(regionsWriteOnceDense(twice));
+  CHECK_FALSE(regionsWriteOnceDense(shifted));
+  std::vector<Region> overlapping = phases;
+  overlapping.push_back(Region{0, {0, {0, 0, 1}}, {n - 4, {0, 0, 1}}, {1, 1, 4}});
+  CHECK_FALSE(regionsWriteOnceDense(overlapping));
   // Phases of stride 2 inside a 3x upsample (a third of each row never written): not dense.
   std::vector<Region> sparse = phases;
   for (Region& r : sparse)

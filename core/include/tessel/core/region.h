@@ -39,6 +39,11 @@ Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount);
 inline constexpr int64_t kCoverBitmapLimit = int64_t{1} << 28;
 Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount);
 
+// True when bounds-checked regions write no destination element twice, shown cheaply (sorting,
+// not pairs): their destinations form dense blocks (regions differing only in offset taken
+// together, as the cover check does) that do not overlap. False says nothing either way.
+bool regionsWriteOnceDense(const std::vector<Region>& regions);
+
 // Number of int64 values one region flattens to (MLIR attribute and tests use this form).
 inline constexpr int kRegionFlatSize = 12;
 std::vector<int64_t> flattenRegions(const std::vector<Region>& regions);
