@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
       auto specialized = graph::specialize(**source, spec);
       if (!specialized.isOk()) break; // planned in stages: no parts
       lap(0);
-      auto program = graph::lowerToProgram(*specialized);
+      auto program = graph::lowerToProgram(std::move(*specialized));
       if (!program.isOk()) return fail(program.status().message());
       lap(1);
       auto created = Session::create(*program, registry, options.session);

@@ -119,6 +119,12 @@ public:
     }
   }
 
+  // Every primitive has one candidate, the default kernel (a convolution's variant is picked
+  // when it is prepared).
+  KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
+    return {};
+  }
+
   // Roofline at the family's nominal FMA rate: the search refines it with measurements.
   // Convolutions and pooling: the kernels' own cost model (the variant it picks, packing,
   // transforms and transposes, with the tensors' layouts) at 2 * W lane-FMAs a cycle.

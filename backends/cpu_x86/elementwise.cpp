@@ -16,9 +16,11 @@ struct Program {
 };
 
 bool isDense(const std::vector<int64_t>& strides, const Shape& shape) {
-  const Shape dense = denseStrides(shape);
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] > 1 && strides[i] != dense[i]) return false;
+  int64_t dense = 1; // the dense stride of dim i, innermost first
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] > 1 && strides[i] != dense) return false;
+    dense *= shape[i];
+  }
   return true;
 }
 
@@ -48,14 +50,19 @@ bool spreadOf(const std::vector<int64_t>& strides, const Shape& shape, Broadcast
   return true;
 }
 
+// The program of p, or false when the engine does not run it. Asked once per backend choice and
+// once more to prepare: the check alone builds nothing (out null).
 bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* out) {
+  Program unused;
+  const bool check = out == nullptr;
+  if (check) out = &unused;
   const TensorDesc& y = t[p.outputs[0]];
   switch (p.kind()) {
   case PrimitiveKind::Unary: {
     const auto& u = p.as<UnaryParams>();
     if (!vectorUnary(u.kind)) return false;
     out->inner = y.numel();
-    out->ops = {PostOp::makeUnary(u.kind, u.alpha, u.beta)};
+    if (!check) out->ops = {PostOp::makeUnary(u.kind, u.alpha, u.beta)};
     return true;
   }
   case PrimitiveKind::Elementwise: {
@@ -63,7 +70,7 @@ bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* ou
     if (!vectorPostOps(e.postOps)) return false;
     out->channels = e.channels;
     out->inner = e.inner;
-    out->ops = e.postOps;
+    if (!check) out->ops = e.postOps;
     return true;
   }
   case PrimitiveKind::Binary: {
@@ -78,7 +85,7 @@ bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* ou
                   &out->inner))
       return false;
     if (how != Broadcast::Channel) out->inner = y.numel();
-    out->ops = {PostOp::makeBinary(b.kind, how, lhsDense ? 1 : 0, !lhsDense)};
+    if (!check) out->ops = {PostOp::makeBinary(b.kind, how, lhsDense ? 1 : 0, !lhsDense)};
     return true;
   }
   default: return false;
@@ -150,8 +157,7 @@ private:
 } // namespace
 
 bool elementwiseSupported(const Primitive& p, const std::vector<TensorDesc>& tensors) {
-  Program prog;
-  return programOf(p, tensors, &prog);
+  return programOf(p, tensors, nullptr);
 }
 
 std::unique_ptr<PreparedKernel> prepareElementwise(const KernelTable& table,

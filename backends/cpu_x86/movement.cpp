@@ -77,12 +77,9 @@ public:
     // destination stride set, no element written twice.
     interleaved_ = !ordered_ && p.regions.size() > 1 &&
                    p.regions.front().size[0] * p.regions.front().size[1] >= 8; // rows to split
-    for (const Region& r : p.regions)
+    for (const Region& r : p.regions) // (no two overlap: !ordered_ says so)
       interleaved_ = interleaved_ && r.size == p.regions.front().size && r.size[2] > 0 &&
                      r.dst.stride == p.regions.front().dst.stride;
-    for (size_t i = 0; interleaved_ && i < p.regions.size(); ++i)
-      for (size_t j = i + 1; interleaved_ && j < p.regions.size(); ++j)
-        interleaved_ = !mayOverlap(p.regions[i], p.regions[j]);
     // Pairs of 4-byte regions whose rows interleave element by element into one output line
     // (the column phases of a 2x upsampling or depth-to-space: destination stride 2, offsets one
     // apart, contiguous sources): written together, two vectors unpacked into two.

@@ -461,7 +461,7 @@ Result<int64_t> gatherRow(int64_t index, int64_t extent) {
   return row;
 }
 
-Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors) {
+Status validatePrimitive(const Primitive& p, std::span<const TensorDesc* const> tensors) {
   if (std::holds_alternative<std::monostate>(p.params)) return corrupt("primitive without params");
   size_t maxIn = 1, minIn = 1;
   switch (p.kind()) {
@@ -487,15 +487,24 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
   for (int32_t id : p.inputs) {
     if (id < 0 || static_cast<size_t>(id) >= tensors.size())
       return corrupt("primitive input id " + std::to_string(id) + " out of range");
-    in.push_back(&tensors[id]);
+    in.push_back(tensors[id]);
   }
   int32_t outId = p.outputs[0];
   if (outId < 0 || static_cast<size_t>(outId) >= tensors.size())
     return corrupt("primitive output id " + std::to_string(outId) + " out of range");
-  Status s = validateParams(p, in, tensors[outId]);
-  if (s.isOk()) s = validatePostOps(p, in, tensors[outId]);
+  Status s = validateParams(p, in, *tensors[outId]);
+  if (s.isOk()) s = validatePostOps(p, in, *tensors[outId]);
+  if (s.isOk()) return s; // the context is built for errors only (plans made at run time)
   return s.withContext(std::string(primitiveName(p.kind())) +
                        (p.origin.empty() ? "" : " '" + p.origin + "'"));
+}
+
+Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors) {
+  std::vector<const TensorDesc*> at;
+  at.reserve(tensors.size());
+  for (const TensorDesc& t : tensors)
+    at.push_back(&t);
+  return validatePrimitive(p, at);
 }
 
 } // namespace tessel

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <string_view>
+#include <unordered_map>
 
 namespace tessel::graph {
 namespace {
@@ -634,10 +636,16 @@ constexpr ControlFlowOp kControlFlow[] = {
     {"OptionalGetElement", layOutOptionalGetElement, false, "its tensor, an identity"},
 };
 
+// Asked for every node of every plan: a hash table, not string comparisons down the list.
 const ControlFlowOp* findLaidOut(const std::string& op) {
-  for (const ControlFlowOp& c : kControlFlow)
-    if (op == c.op) return &c;
-  return nullptr;
+  static const std::unordered_map<std::string_view, const ControlFlowOp*> byName = [] {
+    std::unordered_map<std::string_view, const ControlFlowOp*> m;
+    for (const ControlFlowOp& c : kControlFlow)
+      m.emplace(c.op, &c);
+    return m;
+  }();
+  auto it = byName.find(op);
+  return it == byName.end() ? nullptr : it->second;
 }
 
 } // namespace

@@ -101,15 +101,15 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
     std::sort(valueInputs_.begin(), valueInputs_.end());
   }
   auto plan = std::make_unique<Plan>();
-  TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(specialized));
-  TESSEL_ASSIGN_OR_RETURN(plan->session,
-                          Session::create(plan->program, *registry_, options_.session));
   int next = 0;
   for (int32_t v : specialized.inputs)
     plan->sessionInput.push_back(specialized.values[v].constant ? -1 : next++);
+  plan->outputItems = specialized.outputItems;
+  TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(std::move(specialized)));
+  TESSEL_ASSIGN_OR_RETURN(plan->session,
+                          Session::create(plan->program, *registry_, options_.session));
   for (int32_t id : plan->program->outputs)
     plan->outputs.push_back(plan->program->tensors[id].desc);
-  plan->outputItems = specialized.outputItems;
   size_t start = 0;
   for (int32_t items : plan->outputItems) {
     plan->outputStart.push_back(start);

@@ -48,7 +48,7 @@ bool worthFolding(int64_t outElements, int64_t inElements) {
   return outElements <= kMaxFoldElements && outElements <= std::max(inElements, kFoldFloor);
 }
 
-Result<std::shared_ptr<Program>> lowerToProgram(const Graph& g) {
+Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
   auto prog = std::make_shared<Program>();
   auto keep = std::make_shared<std::vector<Bytes>>();
   static const uint8_t kEmpty = 0;
@@ -71,9 +71,10 @@ Result<std::shared_ptr<Program>> lowerToProgram(const Graph& g) {
   for (int32_t v : g.inputs)
     if (!g.values[v].constant) prog->inputs.push_back(valueTensor(v));
   std::vector<bool> written(g.values.size(), false);
-  for (const Node& n : g.nodes) {
+  for (Node& n : g.nodes) {
     if (!n.lowering) return internalError(n.node.label() + ": not specialized");
-    const decompose::Lowering& low = *n.lowering;
+    decompose::Lowering& low = *n.lowering;
+    const bool owned = n.lowering.use_count() == 1;   // this graph's alone: moved, not copied
     std::vector<int32_t> ids(low.tensors.size(), -1); // lowering tensor -> program tensor
     for (int i = 0; i < low.numInputs; ++i)
       if (n.inputs[i] >= 0) ids[i] = valueTensor(n.inputs[i]);
@@ -84,12 +85,14 @@ Result<std::shared_ptr<Program>> lowerToProgram(const Graph& g) {
     for (size_t id = low.numInputs + low.numOutputs; id < low.tensors.size(); ++id) {
       ProgramTensor t{n.node.name + "/t" + std::to_string(id), low.tensors[id], nullptr};
       if (auto c = low.constants.find(static_cast<int32_t>(id)); c != low.constants.end()) {
-        keep->push_back(std::make_shared<const std::vector<uint8_t>>(c->second));
+        keep->push_back(owned ? std::make_shared<const std::vector<uint8_t>>(std::move(c->second))
+                              : std::make_shared<const std::vector<uint8_t>>(c->second));
         t.data = keep->back()->empty() ? &kEmpty : keep->back()->data();
       }
       ids[id] = add(std::move(t));
     }
-    for (Primitive p : low.primitives) {
+    for (Primitive& source : low.primitives) {
+      Primitive p = owned ? std::move(source) : source;
       for (int32_t& id : p.inputs) {
         if (id < 0 || static_cast<size_t>(id) >= ids.size() || ids[id] < 0)
           return internalError(n.node.label() + ": a primitive reads an absent input");

@@ -307,7 +307,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     }
     for (size_t i = 0; i < outs.size(); ++i)
       g.values[n.outputs[i]].desc = outs[i];
-    n.lowering = std::make_shared<const decompose::Lowering>(std::move(*lowered));
+    n.lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
     g.nodes.push_back(std::move(n));
   }
   // List outputs: their elements in their place.

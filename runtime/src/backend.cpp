@@ -15,6 +15,12 @@ std::vector<KernelCandidate> BackendDescriptor::candidates(const Primitive&,
   return {KernelCandidate{KernelChoice{}, std::string(name()) + "_default"}};
 }
 
+KernelChoice BackendDescriptor::firstChoice(const Primitive& p,
+                                            const std::vector<TensorDesc>& tensors) const {
+  std::vector<KernelCandidate> all = candidates(p, tensors);
+  return all.empty() ? KernelChoice{} : std::move(all.front().choice);
+}
+
 double BackendDescriptor::estimateSeconds(const Primitive& p,
                                           const std::vector<TensorDesc>& tensors,
                                           const KernelChoice&, int) const {

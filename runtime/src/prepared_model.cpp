@@ -24,7 +24,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
   std::vector<bool> split(program->primitives.size(), false);
   bool anySplit = false;
-  const std::vector<TensorDesc> before = program->descs();
+  std::vector<TensorDesc> before = program->descs();
   for (size_t i = 0; i < program->primitives.size(); ++i) {
     const Primitive& p = program->primitives[i];
     const PostOps* ops = postOpsOf(p);
@@ -38,7 +38,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   if (anySplit) program = splitPostOps(*program, split);
   m->program_ = std::move(program);
   const Program& prog = *m->program_;
-  m->descs_ = prog.descs();
+  m->descs_ = anySplit ? prog.descs() : std::move(before);
   search::AssignRequest request;
   request.primitives = prog.primitives;
   request.tensors = &m->descs_;

@@ -25,7 +25,7 @@ Status validateProgram(const Program& program) {
         (t.desc.layout != Layout::Plain && t.desc.rank() != 4))
       return corrupt("tensor '" + t.name + "' has layout " +
                      std::to_string(static_cast<int>(t.desc.layout)) + ", which needs a 4-D shape");
-    auto n = elementCount(t.desc.storageShape());
+    auto n = elementCount(t.desc.layout == Layout::Plain ? t.desc.shape : t.desc.storageShape());
     if (!n.isOk()) return n.status().withContext("tensor '" + t.name + "'");
   }
   std::vector<bool> ready(count, false);
@@ -41,7 +41,10 @@ Status validateProgram(const Program& program) {
     return corrupt("plan length differs from the primitive count");
   if (!program.kernels.empty() && program.kernels.size() != program.primitives.size())
     return corrupt("kernel plan length differs from the primitive count");
-  const std::vector<TensorDesc> descs = program.descs();
+  std::vector<const TensorDesc*> descs;
+  descs.reserve(count);
+  for (const ProgramTensor& t : program.tensors)
+    descs.push_back(&t.desc);
   for (const Primitive& p : program.primitives) {
     TESSEL_RETURN_IF_ERROR(validatePrimitive(p, descs));
     for (int32_t id : p.inputs)

@@ -14,8 +14,7 @@ KernelChoice kernelFor(const AssignRequest& r, size_t i, int chosen) {
   const BackendDescriptor& d = *r.descriptors[chosen];
   if (i < r.planned.size() && r.planned[i] == d.name() && i < r.plannedKernels.size())
     return r.plannedKernels[i];
-  auto candidates = d.candidates(r.primitives[i], *r.tensors);
-  return candidates.empty() ? KernelChoice{} : candidates.front().choice;
+  return d.firstChoice(r.primitives[i], *r.tensors);
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <span>
 
 namespace tessel::search {
 namespace {
@@ -54,18 +55,28 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
   std::vector<TensorDesc>& t = *tensors;
   const size_t n = t.size();
   std::vector<bool> eligible(n, false);
-  std::vector<std::vector<size_t>> touching(n); // primitives writing or reading the tensor
   for (size_t id = 0; id < n; ++id)
     eligible[id] = !r.pinned[id] && !r.constant[id];
+  // The primitives writing or reading each tensor: touching[touchStart[id] ...
+  // touchStart[id + 1]) (flat: run for every plan a session makes, also at run time).
+  std::vector<size_t> touchStart(n + 1, 0), touching;
+  for (const Primitive& p : r.primitives) {
+    ++touchStart[p.outputs[0] + 1];
+    for (int32_t id : p.inputs)
+      ++touchStart[id + 1];
+  }
+  std::partial_sum(touchStart.begin(), touchStart.end(), touchStart.begin());
+  touching.resize(touchStart[n]);
+  std::vector<size_t> filled(touchStart.begin(), touchStart.end() - 1);
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     const bool runs = r.assignment->backend[i] != kNoBackend;
     const int32_t out = p.outputs[0];
-    touching[out].push_back(i);
+    touching[filled[out]++] = i;
     if (!runs || !takesBlocked(p, -1, r)) eligible[out] = false;
     for (size_t k = 0; k < p.inputs.size(); ++k) {
       const int32_t id = p.inputs[k];
-      touching[id].push_back(i);
+      touching[filled[id]++] = i;
       if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[id] = false;
     }
   }
@@ -78,23 +89,30 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
         if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
     if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
   }
-  std::vector<std::vector<size_t>> members(n);
+  // The groups, each a run of ids by root (ids ascending within one).
+  std::vector<size_t> byGroup(n), root(n);
   for (size_t id = 0; id < n; ++id)
-    members[groups.find(id)].push_back(id);
+    root[id] = groups.find(id);
+  std::iota(byGroup.begin(), byGroup.end(), size_t{0});
+  std::stable_sort(byGroup.begin(), byGroup.end(),
+                   [&](size_t a, size_t b) { return root[a] < root[b]; });
 
   int blocked = 0;
-  for (size_t root = 0; root < n; ++root) {
-    const std::vector<size_t>& group = members[root];
-    if (group.empty()) continue;
+  std::vector<size_t> prims;
+  for (size_t first = 0, last = 0; first < n; first = last) {
+    for (last = first; last < n && root[byGroup[last]] == root[byGroup[first]];)
+      ++last;
+    const std::span<const size_t> group(byGroup.data() + first, last - first);
     bool ok = true;
     for (size_t id : group)
       ok = ok && eligible[id];
     if (!ok) continue;
     // The primitives touching the group, once each, timed before and after a change.
-    std::vector<size_t> prims;
+    prims.clear();
     for (size_t id : group)
-      for (size_t i : touching[id])
-        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
+      for (size_t k = touchStart[id]; k < touchStart[id + 1]; ++k)
+        if (std::find(prims.begin(), prims.end(), touching[k]) == prims.end())
+          prims.push_back(touching[k]);
     for (const Layout layout : kBlocked) {
       bool fits = true;
       for (size_t id : group)

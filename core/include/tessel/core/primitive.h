@@ -236,5 +236,8 @@ inline int64_t gatherIndexAt(const void* indices, bool wide, int64_t j) {
 // Checks a primitive's params against its tensors' descriptions: counts, ranks, shapes, strides
 // and region bounds. Every consumer of untrusted primitives calls this before running them.
 Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tensors);
+// The same over tensors described elsewhere: `count` of them, tensors[i] pointing at i's
+// description (a program's tensors, checked without copying their descriptions).
+Status validatePrimitive(const Primitive& p, std::span<const TensorDesc* const> tensors);
 
 } // namespace tessel

@@ -5,7 +5,9 @@
 #include "tessel/core/tensor_desc.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -14,6 +16,43 @@ namespace tessel::decompose {
 
 using AttrValue =
     std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>>;
+
+// A node's attributes: a map shared between copies until one of them changes it. Plans made at
+// run time copy every node of the graph per new input shape; sharing keeps that a pointer copy.
+class Attrs {
+public:
+  using Map = std::map<std::string, AttrValue>;
+  using const_iterator = Map::const_iterator;
+
+  Attrs() = default;
+  Attrs(Map map) : map_(std::make_shared<Map>(std::move(map))) {}
+  Attrs(std::initializer_list<Map::value_type> values) : Attrs(Map(values)) {}
+
+  const_iterator begin() const { return map().begin(); }
+  const_iterator end() const { return map().end(); }
+  const_iterator find(const std::string& key) const { return map().find(key); }
+  size_t count(const std::string& key) const { return map().count(key); }
+  size_t size() const { return map().size(); }
+  bool empty() const { return map().empty(); }
+  // Writing gives this node its own map first.
+  AttrValue& operator[](const std::string& key) { return mutableMap()[key]; }
+  size_t erase(const std::string& key) { return mutableMap().erase(key); }
+  bool operator==(const Attrs& o) const { return map() == o.map(); }
+
+private:
+  const Map& map() const {
+    static const Map kEmpty;
+    return map_ ? *map_ : kEmpty;
+  }
+  Map& mutableMap() {
+    if (!map_)
+      map_ = std::make_shared<Map>();
+    else if (map_.use_count() > 1)
+      map_ = std::make_shared<Map>(*map_);
+    return *map_;
+  }
+  std::shared_ptr<Map> map_;
+};
 
 struct NodeInput {
   bool present = false; // ONNX optional inputs may be absent
@@ -25,7 +64,7 @@ struct Node {
   std::string opType;
   std::string name;
   int opset = 13;
-  std::map<std::string, AttrValue> attrs;
+  Attrs attrs;
   std::vector<NodeInput> inputs;
   int numOutputs = 1;
   // Inputs whose values a rule asked for (constInts, constFloats) without getting them: a caller

@@ -40,7 +40,7 @@ struct Node {
   std::vector<int32_t> inputs;  // value ids; -1 for an absent optional input
   std::vector<int32_t> outputs; // value ids
   // Specialized graphs: the node's decomposition for those descriptions.
-  std::shared_ptr<const decompose::Lowering> lowering;
+  std::shared_ptr<decompose::Lowering> lowering;
   // Control flow (If, Loop, Scan): the subgraphs by attribute name. The values they read from
   // enclosing graphs (their `captured` values, matched by name) follow the operator's own inputs
   // in `inputs`: the last `capturedInputs` of them, before any `scannedInputs`.
@@ -121,8 +121,10 @@ const std::vector<decompose::OpSummary>& controlFlowOps();
 
 // Decomposes a specialized graph into one Program: every node's lowering, tensors named after
 // their values, the graph inputs that are not constants as inputs, and a copy for any output no
-// primitive writes (a constant or an input passed through).
-Result<std::shared_ptr<Program>> lowerToProgram(const Graph& specialized);
+// primitive writes (a constant or an input passed through). Lowerings the graph alone holds are
+// moved into the program (pass the graph as an rvalue when it is not needed after: a plan made
+// at run time), shared ones copied.
+Result<std::shared_ptr<Program>> lowerToProgram(Graph specialized);
 
 // Runs a lowering on the reference backend; `inputs` holds the bytes of every node input (null
 // for absent ones). Folds constant subgraphs here and in the compiler (tessel-fold-constants).

@@ -68,6 +68,11 @@ public:
   // The kernels that could run a supported primitive, best guess first. Default: one, id 0.
   virtual std::vector<KernelCandidate> candidates(const Primitive& p,
                                                   const std::vector<TensorDesc>& tensors) const;
+  // The first candidate's choice, which the planner takes when nothing decides otherwise (once
+  // per primitive of every plan, run-time plans included). Default: from candidates(); override
+  // where the candidates' names cost more than the choice.
+  virtual KernelChoice firstChoice(const Primitive& p,
+                                   const std::vector<TensorDesc>& tensors) const;
   // Roofline estimate in seconds for one candidate at `threads` threads; the search weighs
   // backends and kernels with it. The default counts bytes moved at 10 GB/s.
   virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
