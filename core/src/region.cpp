@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <string>
-#include <tuple>
 #include <utility>
 
 namespace tessel {
@@ -101,60 +100,67 @@ bool offsetAxes(std::vector<int64_t> offsets, std::vector<std::pair<int64_t, int
 // the block spanning exactly its volume), or false when the regions are not such blocks.
 bool denseSpans(const std::vector<Region>& regions,
                 std::vector<std::pair<int64_t, int64_t>>* spans) {
-  // Each region's destination walked forwards (a negative stride from its other end), then
-  // regions with the same sizes and strides next to each other, by offset.
+  // Dense: the axes of more than one element, by stride, each exactly as long as the ones
+  // inside it (so no element is reached twice), spanning exactly the volume. `axes` holds the
+  // axes of the offsets (none for one region); [lo, hi] grows by the walk's reach.
+  using Axes = std::vector<std::pair<int64_t, int64_t>>; // stride, size
+  const auto block = [&](const std::array<int64_t, 3>& size, const std::array<int64_t, 3>& stride,
+                         Axes axes, int64_t lo, int64_t hi) {
+    for (int a = 0; a < 3; ++a) {
+      if (size[a] > 1) axes.emplace_back(stride[a], size[a]);
+      hi += (size[a] - 1) * stride[a];
+    }
+    std::sort(axes.begin(), axes.end());
+    int64_t inner = 1;
+    for (const auto& [s, n] : axes) {
+      if (s != inner) return false;
+      inner *= n;
+    }
+    if (hi - lo + 1 != inner) return false;
+    spans->emplace_back(lo, hi);
+    return true;
+  };
+  // Each region's destination walked forwards (a negative stride from its other end), grouped
+  // by sizes and strides. Grouping is a linear search over at most a few dozen groups (the
+  // phases of one raster); regions past them are blocks of their own.
+  constexpr size_t kMaxGroups = 64;
   struct Walk {
     std::array<int64_t, 3> size, stride;
-    int64_t offset;
-    bool operator<(const Walk& o) const {
-      return std::tie(size, stride, offset) < std::tie(o.size, o.stride, o.offset);
-    }
+    std::vector<int64_t> offsets;
   };
   std::vector<Walk> walks;
   for (const Region& r : regions) {
     if (r.size[0] * r.size[1] * r.size[2] == 0) continue;
-    Walk w{r.size, r.dst.stride, r.dst.offset};
+    std::array<int64_t, 3> stride = r.dst.stride;
+    int64_t offset = r.dst.offset;
     for (int a = 0; a < 3; ++a) {
-      if (w.size[a] == 1) w.stride[a] = 0; // an axis of one element walks nowhere
-      if (w.stride[a] < 0) {
-        w.offset += (w.size[a] - 1) * w.stride[a];
-        w.stride[a] = -w.stride[a];
+      if (r.size[a] == 1) stride[a] = 0; // an axis of one element walks nowhere
+      if (stride[a] < 0) {
+        offset += (r.size[a] - 1) * stride[a];
+        stride[a] = -stride[a];
       }
     }
-    walks.push_back(w);
+    auto same = [&](const Walk& w) { return w.size == r.size && w.stride == stride; };
+    auto it = std::find_if(walks.begin(), walks.end(), same);
+    if (it != walks.end()) {
+      it->offsets.push_back(offset);
+    } else if (walks.size() < kMaxGroups) {
+      walks.push_back(Walk{r.size, stride, {offset}});
+    } else if (!block(r.size, stride, {}, offset, offset)) {
+      return false;
+    }
   }
-  std::sort(walks.begin(), walks.end());
-  for (size_t first = 0, last = 0; first < walks.size(); first = last) {
-    const Walk& w = walks[first];
-    std::vector<int64_t> offsets;
-    for (last = first;
-         last < walks.size() && walks[last].size == w.size && walks[last].stride == w.stride;
-         ++last)
-      offsets.push_back(walks[last].offset);
-    // Dense: the axes of more than one element, by stride, each exactly as long as the ones
-    // inside it (so no element is reached twice), spanning exactly the volume. The group as one
-    // block; failing that (regions apart, not interleaved), each region as a block of its own.
-    auto block = [&](std::vector<std::pair<int64_t, int64_t>> axes, int64_t lo, int64_t hi) {
-      for (int a = 0; a < 3; ++a) {
-        if (w.size[a] > 1) axes.emplace_back(w.stride[a], w.size[a]);
-        hi += (w.size[a] - 1) * w.stride[a];
-      }
-      std::sort(axes.begin(), axes.end());
-      int64_t inner = 1;
-      for (const auto& [stride, size] : axes) {
-        if (stride != inner) return false;
-        inner *= size;
-      }
-      if (hi - lo + 1 != inner) return false;
-      spans->emplace_back(lo, hi);
-      return true;
-    };
-    std::vector<std::pair<int64_t, int64_t>> phases; // stride, size
+  // A group as one block (its offsets a product of progressions); failing that (regions apart,
+  // not interleaved), each region as a block of its own.
+  for (Walk& w : walks) {
+    std::vector<int64_t>& offsets = w.offsets;
+    std::sort(offsets.begin(), offsets.end());
+    Axes phases;
     if (offsets.size() > 1 && offsetAxes(offsets, &phases) &&
-        block(phases, offsets.front(), offsets.back()))
+        block(w.size, w.stride, phases, offsets.front(), offsets.back()))
       continue;
     for (int64_t offset : offsets)
-      if (!block({}, offset, offset)) return false;
+      if (!block(w.size, w.stride, {}, offset, offset)) return false;
   }
   return true;
 }

@@ -66,11 +66,10 @@ Shape TensorDesc::storageShape() const {
 }
 
 int64_t TensorDesc::storageNumel() const {
-  if (layout == Layout::Plain) return numel();
-  int64_t n = 1;
-  for (int64_t d : storageShape())
-    n *= d;
-  return n;
+  const int64_t b = layoutBlock(layout);
+  if (b == 0 || shape.size() != 4) return numel();
+  // storageShape()'s product, without building it (asked for every tensor of every plan).
+  return shape[0] * ((shape[1] + b - 1) / b) * shape[2] * shape[3] * b;
 }
 
 std::string TensorDesc::toString() const {

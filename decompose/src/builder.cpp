@@ -8,18 +8,18 @@ LoweringBuilder::LoweringBuilder(const Node& node) : node_(node) {
   lowering_.numInputs = static_cast<int>(node.inputs.size());
   lowering_.numOutputs = node.numOutputs;
   for (const NodeInput& in : node.inputs)
-    lowering_.tensors.push_back(in.desc);
-  lowering_.tensors.resize(node.inputs.size() + node.numOutputs);
+    tensors_.push_back(in.desc);
+  tensors_.resize(node.inputs.size() + node.numOutputs);
 }
 
 int32_t LoweringBuilder::setOutput(size_t i, TensorDesc d) {
-  lowering_.tensors[output(i)] = std::move(d);
+  tensors_[static_cast<size_t>(output(i))] = std::move(d);
   return output(i);
 }
 
 int32_t LoweringBuilder::temp(TensorDesc d) {
-  lowering_.tensors.push_back(std::move(d));
-  return static_cast<int32_t>(lowering_.tensors.size() - 1);
+  tensors_.push_back(std::move(d));
+  return static_cast<int32_t>(tensors_.size() - 1);
 }
 
 int32_t LoweringBuilder::constant(TensorDesc d, const void* bytes) {
@@ -132,9 +132,12 @@ int32_t LoweringBuilder::binaryTemp(BinaryKind kind, int32_t lhs, int32_t rhs) {
 
 Result<Lowering> LoweringBuilder::finish() {
   for (int i = 0; i < node_.numOutputs; ++i)
-    if (lowering_.tensors[output(i)].dtype == DType::Undefined)
+    if (tensors_[static_cast<size_t>(output(i))].dtype == DType::Undefined)
       return node_.error("declares " + std::to_string(node_.numOutputs) + " outputs; output " +
                          std::to_string(i) + " is not one this operator produces");
+  lowering_.tensors.reserve(tensors_.size());
+  for (TensorDesc& d : tensors_)
+    lowering_.tensors.push_back(std::move(d));
   return std::move(lowering_);
 }
 

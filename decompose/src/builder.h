@@ -5,6 +5,7 @@
 #include "tessel/decompose/strided_copy.h"
 
 #include <cstring>
+#include <deque>
 
 namespace tessel::decompose {
 
@@ -15,9 +16,10 @@ public:
   const Node& node() const { return node_; }
   int32_t input(size_t i) const { return static_cast<int32_t>(i); }
   int32_t output(size_t i) const { return static_cast<int32_t>(node_.inputs.size() + i); }
-  // By value: rules create tensors while they hold descriptions, which moves the storage.
-  TensorDesc desc(int32_t id) const { return lowering_.tensors[id]; }
-  Shape shape(int32_t id) const { return lowering_.tensors[id].shape; }
+  // References stay valid while a rule creates tensors (a deque does not move its elements);
+  // setOutput() changes an output's description in place.
+  const TensorDesc& desc(int32_t id) const { return tensors_[static_cast<size_t>(id)]; }
+  const Shape& shape(int32_t id) const { return tensors_[static_cast<size_t>(id)].shape; }
 
   // Declares output i's description; every output must be declared before finish().
   int32_t setOutput(size_t i, TensorDesc desc);
@@ -52,7 +54,8 @@ public:
 
 private:
   const Node& node_;
-  Lowering lowering_;
+  Lowering lowering_;              // primitives and constants; tensors on finish()
+  std::deque<TensorDesc> tensors_; // inputs, outputs, then temporaries
 };
 
 // Output `output` as a table of `values` (row-major) of type t and `shape`, written when the plan

@@ -60,8 +60,8 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
   };
   const auto valueTensor = [&](int32_t v) {
     if (tensorOf[v] >= 0) return tensorOf[v];
-    const Value& val = g.values[v];
-    ProgramTensor t{val.name, val.desc, nullptr};
+    Value& val = g.values[v]; // g is this function's own: its name and description move
+    ProgramTensor t{std::move(val.name), std::move(val.desc), nullptr};
     if (val.constant) {
       keep->push_back(val.constant);
       t.data = val.constant->empty() ? &kEmpty : val.constant->data();
@@ -111,8 +111,8 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
     if (written[v] && !listed[v]) {
       prog->outputs.push_back(src);
     } else {
-      const TensorDesc d = g.values[v].desc;
-      const int32_t copy = add({g.values[v].name, d, nullptr});
+      const TensorDesc d = prog->tensors[src].desc;
+      const int32_t copy = add({prog->tensors[src].name, d, nullptr});
       RasterParams r;
       if (d.numel() > 0)
         r.regions.push_back(Region{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, d.numel()}});
@@ -120,7 +120,7 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
       p.params = std::move(r);
       p.inputs = {src};
       p.outputs = {copy};
-      p.origin = g.values[v].name;
+      p.origin = prog->tensors[src].name;
       prog->primitives.push_back(std::move(p));
       prog->outputs.push_back(copy);
     }

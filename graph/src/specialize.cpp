@@ -108,6 +108,7 @@ void findWanted(const Graph& g, const Graph& expanded, const Node& n,
 
 Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted* wanted) {
   Graph g;
+  g.nodes.reserve(source.nodes.size());
   g.opset = source.opset;
   g.values = source.values;
   g.inputs = source.inputs;

@@ -126,6 +126,7 @@ PrepareArgs PreparedModel::prepareArgs(size_t i) const {
   args.primitive = &p;
   args.tensors = &descs_;
   args.choice = steps_[i].choice;
+  args.constants.reserve(p.inputs.size());
   for (int32_t id : p.inputs)
     args.constants.push_back(program_->tensors[id].data);
   return args;

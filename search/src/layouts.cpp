@@ -89,19 +89,24 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
         if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
     if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
   }
-  // The groups, each a run of ids by root (ids ascending within one).
-  std::vector<size_t> byGroup(n), root(n);
-  for (size_t id = 0; id < n; ++id)
+  // The groups, each a run of ids by root, ids ascending within one (a counting sort by root).
+  std::vector<size_t> root(n), groupStart(n + 1, 0), byGroup(n);
+  for (size_t id = 0; id < n; ++id) {
     root[id] = groups.find(id);
-  std::iota(byGroup.begin(), byGroup.end(), size_t{0});
-  std::stable_sort(byGroup.begin(), byGroup.end(),
-                   [&](size_t a, size_t b) { return root[a] < root[b]; });
+    ++groupStart[root[id] + 1];
+  }
+  std::partial_sum(groupStart.begin(), groupStart.end(), groupStart.begin());
+  {
+    std::vector<size_t> next(groupStart.begin(), groupStart.end() - 1);
+    for (size_t id = 0; id < n; ++id)
+      byGroup[next[root[id]]++] = id;
+  }
 
   int blocked = 0;
   std::vector<size_t> prims;
-  for (size_t first = 0, last = 0; first < n; first = last) {
-    for (last = first; last < n && root[byGroup[last]] == root[byGroup[first]];)
-      ++last;
+  for (size_t g = 0; g < n; ++g) {
+    const size_t first = groupStart[g], last = groupStart[g + 1];
+    if (first == last) continue;
     const std::span<const size_t> group(byGroup.data() + first, last - first);
     bool ok = true;
     for (size_t id : group)

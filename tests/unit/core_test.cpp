@@ -184,6 +184,19 @@ TEST_CASE("raster cover past the bitmap limit: dense disjoint regions only") {
   gap.dst.offset += 1;
   gap.size[2] -= 1;
   CHECK_FALSE(checkRegionsCover({lo, gap}, n).isOk());
+  // Many regions of different sizes (a concat of 80 inputs): past the groups the check keeps,
+  // each is a block of its own.
+  std::vector<Region> pieces;
+  int64_t at = 0;
+  for (int64_t k = 1; k < 80; ++k) {
+    pieces.push_back(Region{0, {0, {0, 0, 1}}, {at, {0, 0, 1}}, {1, 1, k}});
+    at += k;
+  }
+  pieces.push_back(Region{0, {0, {0, 0, 1}}, {at, {0, 0, 1}}, {1, 1, n - at}});
+  CHECK(checkRegionsCover(pieces, n).isOk());
+  pieces.back().dst.offset += 1;
+  pieces.back().size[2] -= 1;
+  CHECK_FALSE(checkRegionsCover(pieces, n).isOk());
   // Two rows of a strided region (not dense) cannot be verified this way.
   const Region strided{0, {0, {0, 0, 1}}, {0, {0, 2, 1}}, {1, 2, 1}};
   const Status s = checkRegionsCover({lo, hi, strided}, n);
