@@ -484,6 +484,7 @@ Status validatePrimitive(const Primitive& p, std::span<const TensorDesc* const> 
   }
   TESSEL_RETURN_IF_ERROR(expectCounts(p, minIn, maxIn));
   std::vector<const TensorDesc*> in;
+  in.reserve(p.inputs.size());
   for (int32_t id : p.inputs) {
     if (id < 0 || static_cast<size_t>(id) >= tensors.size())
       return corrupt("primitive input id " + std::to_string(id) + " out of range");

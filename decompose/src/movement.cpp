@@ -161,33 +161,65 @@ Status chainAxes(LoweringBuilder& b, const TensorDesc& x, const std::vector<int6
   return Status::ok();
 }
 
-// Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
-Result<int64_t> nearestSource(const Node& n, const std::string& coord, const std::string& round,
-                              int64_t y, int64_t in, int64_t out, double scale) {
-  double x = 0;
+// A nearest resize's coordinate transformation and rounding, read from the attributes once (the
+// source index is asked for every output coordinate).
+struct NearestRule {
+  enum class Coord { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn };
+  enum class Round { PreferFloor, PreferCeil, Floor, Ceil };
+  Coord coord;
+  Round round;
+};
+
+Result<NearestRule> nearestRule(const Node& n, const std::string& coord, const std::string& round) {
+  using C = NearestRule::Coord;
+  using R = NearestRule::Round;
+  NearestRule rule{};
   if (coord == "half_pixel")
-    x = (y + 0.5) / scale - 0.5;
+    rule.coord = C::HalfPixel;
   else if (coord == "pytorch_half_pixel")
-    x = out > 1 ? (y + 0.5) / scale - 0.5 : 0;
-  else if (coord == "align_corners") // ONNX's resized length: in * scale, unrounded
-    x = out > 1 ? y * double(in - 1) / (in * scale - 1) : 0;
+    rule.coord = C::PytorchHalfPixel;
+  else if (coord == "align_corners")
+    rule.coord = C::AlignCorners;
   else if (coord == "asymmetric")
-    x = y / scale;
+    rule.coord = C::Asymmetric;
   else if (coord == "tf_half_pixel_for_nn")
-    x = (y + 0.5) / scale;
+    rule.coord = C::TfHalfPixelForNn;
   else
     return unsupported(n.label() + ": coordinate_transformation_mode " + coord);
-  double r = 0;
   if (round == "round_prefer_floor")
-    r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x);
+    rule.round = R::PreferFloor;
   else if (round == "round_prefer_ceil")
-    r = std::round(x);
+    rule.round = R::PreferCeil;
   else if (round == "floor")
-    r = std::floor(x);
+    rule.round = R::Floor;
   else if (round == "ceil")
-    r = std::ceil(x);
+    rule.round = R::Ceil;
   else
     return unsupported(n.label() + ": nearest_mode " + round);
+  return rule;
+}
+
+// Source index for output coordinate y of a nearest resize, per ONNX's coordinate modes.
+int64_t nearestSource(const NearestRule& rule, int64_t y, int64_t in, int64_t out, double scale) {
+  using C = NearestRule::Coord;
+  using R = NearestRule::Round;
+  double x = 0;
+  switch (rule.coord) {
+  case C::HalfPixel: x = (y + 0.5) / scale - 0.5; break;
+  case C::PytorchHalfPixel: x = out > 1 ? (y + 0.5) / scale - 0.5 : 0; break;
+  case C::AlignCorners: // ONNX's resized length: in * scale, unrounded
+    x = out > 1 ? y * double(in - 1) / (in * scale - 1) : 0;
+    break;
+  case C::Asymmetric: x = y / scale; break;
+  case C::TfHalfPixelForNn: x = (y + 0.5) / scale; break;
+  }
+  double r = 0;
+  switch (rule.round) {
+  case R::PreferFloor: r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x); break;
+  case R::PreferCeil: r = std::round(x); break;
+  case R::Floor: r = std::floor(x); break;
+  case R::Ceil: r = std::ceil(x); break;
+  }
   return static_cast<int64_t>(std::clamp<double>(r, 0.0, static_cast<double>(in - 1)));
 }
 
@@ -1187,12 +1219,12 @@ Status lowerResize(LoweringBuilder& b) {
   bool integer = true;
   int64_t phases = 1;
   Shape factor(x.rank(), 1);
+  TESSEL_ASSIGN_OR_RETURN(const NearestRule rule, nearestRule(n, coord, round));
   for (int64_t a = 0; a < x.rank(); ++a) {
-    for (int64_t y = 0; y < outShape[a]; ++y) {
-      TESSEL_ASSIGN_OR_RETURN(
-          int64_t src, nearestSource(n, coord, round, y, x.shape[a], outShape[a], scales[a]));
-      maps[a].push_back(static_cast<int32_t>(src));
-    }
+    maps[a].reserve(static_cast<size_t>(outShape[a]));
+    for (int64_t y = 0; y < outShape[a]; ++y)
+      maps[a].push_back(
+          static_cast<int32_t>(nearestSource(rule, y, x.shape[a], outShape[a], scales[a])));
     if (x.shape[a] == 0 || outShape[a] % x.shape[a] != 0) {
       integer = false;
       continue;

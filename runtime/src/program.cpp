@@ -25,7 +25,8 @@ Status validateProgram(const Program& program) {
         (t.desc.layout != Layout::Plain && t.desc.rank() != 4))
       return corrupt("tensor '" + t.name + "' has layout " +
                      std::to_string(static_cast<int>(t.desc.layout)) + ", which needs a 4-D shape");
-    auto n = elementCount(t.desc.layout == Layout::Plain ? t.desc.shape : t.desc.storageShape());
+    auto n = t.desc.layout == Layout::Plain ? elementCount(t.desc.shape)
+                                            : elementCount(t.desc.storageShape());
     if (!n.isOk()) return n.status().withContext("tensor '" + t.name + "'");
   }
   std::vector<bool> ready(count, false);
