@@ -163,11 +163,13 @@ Result<Shape> broadcastShapes(const Shape& a, const Shape& b) {
 }
 
 Shape broadcastStrides(const Shape& in, const Shape& out) {
-  Shape dense = denseStrides(in);
   Shape strides(out.size(), 0);
   const size_t lead = out.size() - in.size();
-  for (size_t i = 0; i < in.size(); ++i)
-    strides[lead + i] = in[i] == 1 ? 0 : dense[i];
+  int64_t dense = 1; // in's dense stride of dim i, innermost first
+  for (size_t i = in.size(); i-- > 0;) {
+    strides[lead + i] = in[i] == 1 ? 0 : dense;
+    dense *= in[i];
+  }
   return strides;
 }
 
