@@ -94,9 +94,11 @@ bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* ou
 
 class ElementwiseKernel final : public PreparedKernel {
 public:
+  // Only the plan run() uses is built (columns when the channel runs along the rows).
   ElementwiseKernel(const KernelTable& t, Program prog)
-      : t_(t), prog_(std::move(prog)), rowPlan_(prog_.ops, Spread::Row, -1, Spread::Row),
-        columnPlan_(prog_.ops, Spread::Column, -1, Spread::Column) {}
+      : t_(t), prog_(std::move(prog)),
+        rowPlan_(prog_.inner == 1 ? PostOps{} : prog_.ops, Spread::Row, -1, Spread::Row),
+        columnPlan_(prog_.inner == 1 ? prog_.ops : PostOps{}, Spread::Column, -1, Spread::Column) {}
 
   // Each element is read before the element at its index is written.
   int inPlaceInput() const override { return prog_.x; }

@@ -83,7 +83,11 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
       written[n.outputs[i]] = true;
     }
     for (size_t id = low.numInputs + low.numOutputs; id < low.tensors.size(); ++id) {
-      ProgramTensor t{n.node.name + "/t" + std::to_string(id), low.tensors[id], nullptr};
+      std::string name; // "node/tK", built in one allocation
+      name.reserve(n.node.name.size() + 24);
+      name.append(n.node.name).append("/t").append(std::to_string(id));
+      ProgramTensor t{std::move(name), owned ? std::move(low.tensors[id]) : low.tensors[id],
+                      nullptr};
       if (auto c = low.constants.find(static_cast<int32_t>(id)); c != low.constants.end()) {
         keep->push_back(owned ? std::make_shared<const std::vector<uint8_t>>(std::move(c->second))
                               : std::make_shared<const std::vector<uint8_t>>(c->second));

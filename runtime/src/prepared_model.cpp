@@ -156,14 +156,15 @@ PreparedModel::tryChain(size_t first, const std::vector<int>& readers, int32_t* 
       break;
     ++end;
   }
-  for (; end - first >= 2; --end) {
-    std::vector<PrepareArgs> chain;
-    for (size_t j = first; j < end; ++j) {
-      chain.push_back(prepareArgs(j));
-    }
-    auto kernel = head.backend->prepareChain(chain, *head.device);
+  if (end - first < 2) return std::unique_ptr<PreparedKernel>();
+  std::vector<PrepareArgs> chain; // the longest run's arguments, offered shorter by a span
+  chain.reserve(end - first);
+  for (size_t j = first; j < end; ++j)
+    chain.push_back(prepareArgs(j));
+  for (size_t length = chain.size(); length >= 2; --length) {
+    auto kernel = head.backend->prepareChain({chain.data(), length}, *head.device);
     if (!kernel.isOk() || *kernel) {
-      *last = static_cast<int32_t>(end - 1);
+      *last = static_cast<int32_t>(first + length - 1);
       return kernel;
     }
   }
