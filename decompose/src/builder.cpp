@@ -96,8 +96,8 @@ void finishCast(LoweringBuilder& b, int32_t computed) {
 }
 
 int32_t LoweringBuilder::castTemp(int32_t in, DType to) {
+  if (desc(in).dtype == to) return in;
   TensorDesc d = desc(in);
-  if (d.dtype == to) return in;
   d.dtype = to;
   const int32_t out = temp(std::move(d));
   unary(UnaryKind::Cast, in, out);
@@ -105,7 +105,7 @@ int32_t LoweringBuilder::castTemp(int32_t in, DType to) {
 }
 
 void LoweringBuilder::binary(BinaryKind kind, int32_t lhs, int32_t rhs, int32_t out) {
-  const Shape o = shape(out);
+  const Shape& o = shape(out);
   emit(BinaryParams{kind, broadcastStrides(shape(lhs), o), broadcastStrides(shape(rhs), o)},
        {lhs, rhs}, out);
 }
@@ -118,7 +118,7 @@ void LoweringBuilder::binaryPerChannel(BinaryKind kind, int32_t lhs, int32_t rhs
 }
 
 void LoweringBuilder::select(int32_t cond, int32_t lhs, int32_t rhs, int32_t out) {
-  const Shape o = shape(out);
+  const Shape& o = shape(out);
   emit(SelectParams{broadcastStrides(shape(cond), o), broadcastStrides(shape(lhs), o),
                     broadcastStrides(shape(rhs), o)},
        {cond, lhs, rhs}, out);

@@ -191,7 +191,7 @@ Status lowerBinary(LoweringBuilder& b) {
   for (size_t i = 1; i < count; ++i) {
     auto s = broadcastShapes(outShape, b.shape(b.input(i)));
     if (!s.isOk()) return n.error(s.status().message());
-    outShape = *s;
+    outShape = std::move(*s);
   }
   // The type the arithmetic runs in: f32 for the half types; for Pow with an exponent of
   // another type, the base's (a float base) or f64 (an integer base with a float exponent: the

@@ -271,6 +271,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
                                             "Identity, If and Loop take sequences)");
     Node n = std::move(src);
     n.node.inputs.clear();
+    n.node.inputs.reserve(n.inputs.size());
     n.node.missingValues.clear();
     for (int32_t v : n.inputs) {
       if (v < 0) {
@@ -284,7 +285,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     }
     auto lowered = decompose::lower(n.node);
     if (!lowered.isOk()) return stop(n, lowered.status());
-    const std::vector<TensorDesc> outs = lowered->outputDescs();
+    std::vector<TensorDesc> outs = lowered->outputDescs();
     if (outs.size() != n.outputs.size())
       return internalError(n.node.label() + ": output count differs from its lowering");
     if (readsOnlyConstants(*lowered, n.node)) {
@@ -307,7 +308,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
       continue;
     }
     for (size_t i = 0; i < outs.size(); ++i)
-      g.values[n.outputs[i]].desc = outs[i];
+      g.values[n.outputs[i]].desc = std::move(outs[i]);
     n.lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
     g.nodes.push_back(std::move(n));
   }
