@@ -2,6 +2,7 @@
 
 #include "tessel/core/checked_math.h"
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -81,7 +82,7 @@ Status validateBinary(const BinaryParams& b, const TensorDesc& l, const TensorDe
   return Status::ok();
 }
 
-Status validateMatMul(const MatMulParams& m, const std::vector<const TensorDesc*>& in,
+Status validateMatMul(const MatMulParams& m, std::span<const TensorDesc* const> in,
                       const TensorDesc& out) {
   if (m.batch < 0 || m.m < 0 || m.n < 0 || m.k < 0) return corrupt("matmul negative dims");
   int64_t count = 0;
@@ -136,7 +137,7 @@ int64_t postOpChannels(const Primitive& p, const TensorDesc& out) {
   }
 }
 
-Status validatePostOps(const Primitive& p, const std::vector<const TensorDesc*>& in,
+Status validatePostOps(const Primitive& p, std::span<const TensorDesc* const> in,
                        const TensorDesc& out) {
   const PostOps* ops = postOpsOf(p);
   const size_t base = baseInputCount(p);
@@ -174,7 +175,7 @@ Status validatePostOps(const Primitive& p, const std::vector<const TensorDesc*>&
   return Status::ok();
 }
 
-Status validateParams(const Primitive& p, const std::vector<const TensorDesc*>& in,
+Status validateParams(const Primitive& p, std::span<const TensorDesc* const> in,
                       const TensorDesc& out) {
   switch (p.kind()) {
   case PrimitiveKind::Raster: {
@@ -483,12 +484,18 @@ Status validatePrimitive(const Primitive& p, std::span<const TensorDesc* const> 
   default: break;
   }
   TESSEL_RETURN_IF_ERROR(expectCounts(p, minIn, maxIn));
-  std::vector<const TensorDesc*> in;
-  in.reserve(p.inputs.size());
-  for (int32_t id : p.inputs) {
+  // The inputs' descriptions: on the stack for the usual few, else on the heap.
+  std::array<const TensorDesc*, 8> few{};
+  std::vector<const TensorDesc*> many;
+  if (p.inputs.size() > few.size()) many.resize(p.inputs.size());
+  const std::span<const TensorDesc*> in =
+      many.empty() ? std::span<const TensorDesc*>(few.data(), p.inputs.size())
+                   : std::span<const TensorDesc*>(many);
+  for (size_t k = 0; k < p.inputs.size(); ++k) {
+    const int32_t id = p.inputs[k];
     if (id < 0 || static_cast<size_t>(id) >= tensors.size())
       return corrupt("primitive input id " + std::to_string(id) + " out of range");
-    in.push_back(tensors[id]);
+    in[k] = tensors[id];
   }
   int32_t outId = p.outputs[0];
   if (outId < 0 || static_cast<size_t>(outId) >= tensors.size())

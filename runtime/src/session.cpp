@@ -79,6 +79,8 @@ Status Session::build() {
   Plan& plan = *plan_;
   const Program& prog = model_->program();
   plan.spaceOf(hostDevice());
+  plan.tensors.reserve(prog.tensors.size());
+  plan.steps.reserve(prog.primitives.size());
   for (size_t id = 0; id < prog.tensors.size(); ++id)
     plan.tensors.push_back({&model_->descs()[id], 0, -1, 0, prog.tensors[id].data, -1});
   std::map<std::pair<int32_t, int>, int32_t> copies;
