@@ -136,8 +136,8 @@ Result<Lowering> LoweringBuilder::finish() {
       return node_.error("declares " + std::to_string(node_.numOutputs) + " outputs; output " +
                          std::to_string(i) + " is not one this operator produces");
   lowering_.tensors.reserve(tensors_.size());
-  for (TensorDesc& d : tensors_)
-    lowering_.tensors.push_back(std::move(d));
+  for (size_t i = 0; i < tensors_.size(); ++i)
+    lowering_.tensors.push_back(std::move(tensors_[i]));
   return std::move(lowering_);
 }
 

@@ -4,10 +4,40 @@
 #include "tessel/decompose/lowering.h"
 #include "tessel/decompose/strided_copy.h"
 
+#include <array>
 #include <cstring>
-#include <deque>
+#include <memory>
+#include <vector>
 
 namespace tessel::decompose {
+
+// Descriptions whose references stay valid while more are added: the first few in place (most
+// rules need no allocation for them), the rest one allocation each.
+class StableDescs {
+public:
+  size_t size() const { return count_; }
+  TensorDesc& operator[](size_t i) { return i < kInline ? inline_[i] : *overflow_[i - kInline]; }
+  const TensorDesc& operator[](size_t i) const {
+    return i < kInline ? inline_[i] : *overflow_[i - kInline];
+  }
+  void push_back(TensorDesc d) {
+    if (count_ < kInline)
+      inline_[count_] = std::move(d);
+    else
+      overflow_.push_back(std::make_unique<TensorDesc>(std::move(d)));
+    ++count_;
+  }
+  void resize(size_t n) {
+    while (count_ < n)
+      push_back({});
+  }
+
+private:
+  static constexpr size_t kInline = 8;
+  std::array<TensorDesc, kInline> inline_;
+  std::vector<std::unique_ptr<TensorDesc>> overflow_;
+  size_t count_ = 0;
+};
 
 class LoweringBuilder {
 public:
@@ -16,7 +46,7 @@ public:
   const Node& node() const { return node_; }
   int32_t input(size_t i) const { return static_cast<int32_t>(i); }
   int32_t output(size_t i) const { return static_cast<int32_t>(node_.inputs.size() + i); }
-  // References stay valid while a rule creates tensors (a deque does not move its elements);
+  // References stay valid while a rule creates tensors (StableDescs does not move them);
   // setOutput() changes an output's description in place.
   const TensorDesc& desc(int32_t id) const { return tensors_[static_cast<size_t>(id)]; }
   const Shape& shape(int32_t id) const { return tensors_[static_cast<size_t>(id)].shape; }
@@ -54,8 +84,8 @@ public:
 
 private:
   const Node& node_;
-  Lowering lowering_;              // primitives and constants; tensors on finish()
-  std::deque<TensorDesc> tensors_; // inputs, outputs, then temporaries
+  Lowering lowering_;   // primitives and constants; tensors on finish()
+  StableDescs tensors_; // inputs, outputs, then temporaries
 };
 
 // Output `output` as a table of `values` (row-major) of type t and `shape`, written when the plan

@@ -99,9 +99,9 @@ Status Session::build() {
     Plan::Step step;
     step.primitive = static_cast<int32_t>(i);
     step.space = space;
-    for (int32_t id : model_->stepInputs(i))
-      step.inputs.push_back(
-          ensureIn(plan, copies, id, space, plan.isConstant(id) ? plan.preload : plan.steps));
+    step.inputs = model_->stepInputs(i); // each then as available in the step's space
+    for (int32_t& id : step.inputs)
+      id = ensureIn(plan, copies, id, space, plan.isConstant(id) ? plan.preload : plan.steps);
     step.output = output;
     plan.tensors[output].space = space;
     plan.steps.push_back(std::move(step));
