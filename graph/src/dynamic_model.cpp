@@ -12,17 +12,32 @@ class Runner final : public DynamicRunner {
 public:
   explicit Runner(std::unique_ptr<DynamicSession> s) : session_(std::move(s)) {}
 
-  Status run(const std::vector<Shape>& shapes, const std::vector<const void*>& data) override {
-    if (shapes.size() != session_->inputCount() || data.size() != shapes.size())
+  Status run(const std::vector<DynamicInput>& given) override {
+    if (given.size() != session_->inputCount())
       return invalidArgument("the model has " + std::to_string(session_->inputCount()) +
-                             " inputs, " + std::to_string(shapes.size()) + " given");
+                             " inputs, " + std::to_string(given.size()) + " given");
     std::vector<InputRef> inputs;
-    for (size_t i = 0; i < shapes.size(); ++i)
-      inputs.push_back({{session_->input(i).desc.dtype, shapes[i]}, data[i], false, true, {}});
+    for (size_t i = 0; i < given.size(); ++i) {
+      const DynamicInput& in = given[i];
+      const DType dtype = session_->input(i).desc.dtype;
+      InputRef ref{{dtype, in.shape}, in.data, in.list, in.present, {}};
+      if (in.itemShapes.size() != in.itemData.size())
+        return invalidArgument("input " + std::to_string(i) + ": shapes and data differ in count");
+      for (size_t k = 0; k < in.itemShapes.size(); ++k)
+        ref.items.push_back({{dtype, in.itemShapes[k]}, in.itemData[k], false, true, {}});
+      inputs.push_back(std::move(ref));
+    }
     return session_->run(inputs);
   }
   const TensorDesc& outputDesc(size_t i) const override { return session_->outputDesc(i); }
   const void* outputData(size_t i) const override { return session_->outputData(i); }
+  int64_t outputItems(size_t i) const override { return session_->outputItems(i); }
+  const TensorDesc& outputItemDesc(size_t i, size_t k) const override {
+    return session_->outputItemDesc(i, k);
+  }
+  const void* outputItemData(size_t i, size_t k) const override {
+    return session_->outputItemData(i, k);
+  }
   int threads() const override { return threads_; }
   int64_t arenaBytes() const override {
     return session_->plansBuilt() ? session_->session().arenaBytes() : 0;
@@ -37,9 +52,12 @@ class Model final : public DynamicModel {
 public:
   explicit Model(std::shared_ptr<const Graph> g) : graph_(std::move(g)) {
     for (int32_t v : graph_->inputs)
-      inputs_.push_back({graph_->values[v].name, graph_->values[v].desc});
+      inputs_.push_back({graph_->values[v].name, graph_->values[v].desc,
+                         static_cast<DynamicValueKind>(graph_->values[v].kind)});
     for (int32_t v : graph_->outputs)
-      outputs_.push_back({graph_->values[v].name, {graph_->values[v].desc.dtype, {}}});
+      outputs_.push_back({graph_->values[v].name,
+                          {graph_->values[v].desc.dtype, {}},
+                          static_cast<DynamicValueKind>(graph_->values[v].kind)});
   }
   const std::vector<DynamicTensorInfo>& inputs() const override { return inputs_; }
   const std::vector<DynamicTensorInfo>& outputs() const override { return outputs_; }

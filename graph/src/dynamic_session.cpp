@@ -253,21 +253,24 @@ int32_t DynamicSession::outputItems(size_t i) const {
   return i < last_->outputItems.size() ? last_->outputItems[i] : -1;
 }
 
+// Whether the last run's output i has tensor k: a tensor output has one, a list output as many
+// as it holds (an empty sequence or an absent optional none).
+bool DynamicSession::hasOutputItem(size_t i, size_t k) const {
+  const int32_t items = outputItems(i);
+  return i < last_->outputStart.size() && k < static_cast<size_t>(items < 0 ? 1 : items);
+}
+
 const TensorDesc& DynamicSession::outputItemDesc(size_t i, size_t k) const {
   static const TensorDesc kNone;
   if (!last_) return kNone;
   if (last_->suffix) return last_->suffix->outputItemDesc(i, k);
-  if (i >= last_->outputStart.size() || k >= static_cast<size_t>(std::max(1, outputItems(i))))
-    return kNone;
-  return last_->outputs[last_->outputStart[i] + k];
+  return hasOutputItem(i, k) ? last_->outputs[last_->outputStart[i] + k] : kNone;
 }
 
 const void* DynamicSession::outputItemData(size_t i, size_t k) const {
   if (!last_) return nullptr;
   if (last_->suffix) return last_->suffix->outputItemData(i, k);
-  if (i >= last_->outputStart.size() || k >= static_cast<size_t>(std::max(1, outputItems(i))))
-    return nullptr;
-  return last_->session->outputData(last_->outputStart[i] + k);
+  return hasOutputItem(i, k) ? last_->session->outputData(last_->outputStart[i] + k) : nullptr;
 }
 
 const TensorDesc& DynamicSession::outputDesc(size_t i) const {

@@ -110,6 +110,38 @@ tessel_status tessel_session_get_output(const tessel_session* session, size_t in
  * `capacity` (the length of dims) holds them (an error otherwise, *rank still set). */
 tessel_status tessel_session_get_output_shape(const tessel_session* session, size_t index,
                                               int64_t* dims, size_t capacity, size_t* rank);
+/* Sequence and optional inputs and outputs (ONNX's sequence and optional types), on models that
+ * plan at run time: an input or output holds a tensor, or a list of tensors of the dtype its
+ * info gives (its dims and byte size are then empty and 0). */
+typedef enum {
+  TESSEL_VALUE_TENSOR = 0,
+  TESSEL_VALUE_SEQUENCE = 1,          /* any number of tensors */
+  TESSEL_VALUE_OPTIONAL = 2,          /* one tensor, or none */
+  TESSEL_VALUE_OPTIONAL_SEQUENCE = 3, /* a sequence, or none */
+} tessel_value_kind;
+tessel_status tessel_model_input_kind(const tessel_model* model, size_t index,
+                                      tessel_value_kind* kind);
+tessel_status tessel_model_output_kind(const tessel_model* model, size_t index,
+                                       tessel_value_kind* kind);
+/* Sets a sequence or optional input's tensors for the next runs: `count` of them, tensor k with
+ * ranks[k] dims at dims[k] and sizes[k] bytes at data[k] (copied; exactly its byte size). An
+ * optional takes 0 or 1; TESSEL_NO_VALUE as `count` gives an optional (or optional sequence) no
+ * value. The plain setters refuse these inputs, and this one refuses tensor inputs. */
+#define TESSEL_NO_VALUE ((size_t)-1)
+tessel_status tessel_session_set_input_items(tessel_session* session, size_t index, size_t count,
+                                             const int64_t* const* dims, const size_t* ranks,
+                                             const void* const* data, const size_t* sizes);
+/* After a run, a sequence or optional output: how many tensors it holds in *count (0 for an
+ * optional without a value), then tensor `item`'s bytes (valid until the next run or the
+ * session's release) and shape (as tessel_session_get_output_shape). The plain getters refuse
+ * these outputs. */
+tessel_status tessel_session_get_output_item_count(const tessel_session* session, size_t index,
+                                                   size_t* count);
+tessel_status tessel_session_get_output_item(const tessel_session* session, size_t index,
+                                             size_t item, const void** data, size_t* size);
+tessel_status tessel_session_get_output_item_shape(const tessel_session* session, size_t index,
+                                                   size_t item, int64_t* dims, size_t capacity,
+                                                   size_t* rank);
 /* Bytes of the session's planned arenas, all memory spaces (peak memory for intermediate tensors
  * and kernel workspace). */
 int64_t tessel_session_arena_bytes(const tessel_session* session);

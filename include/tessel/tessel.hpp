@@ -44,6 +44,17 @@ public:
     take(tessel_model_output_info(get(), i, &info));
     return info;
   }
+  // Whether input or output i holds a tensor or a list of them (a sequence or optional).
+  tessel_value_kind inputKind(size_t i) const {
+    tessel_value_kind kind = TESSEL_VALUE_TENSOR;
+    take(tessel_model_input_kind(get(), i, &kind));
+    return kind;
+  }
+  tessel_value_kind outputKind(size_t i) const {
+    tessel_value_kind kind = TESSEL_VALUE_TENSOR;
+    take(tessel_model_output_kind(get(), i, &kind));
+    return kind;
+  }
 
 private:
   std::unique_ptr<tessel_model, void (*)(tessel_model*)> model_{nullptr, tessel_model_release};
@@ -79,6 +90,40 @@ public:
     dims->assign(rank, 0);
     if (rank == 0) return e;
     return take(tessel_session_get_output_shape(session_.get(), i, dims->data(), rank, &rank));
+  }
+  // A sequence or optional input's tensors (shapes[k], bytes at data[k] of sizes[k]); an
+  // optional without a value: setInputNoValue.
+  Error setInputItems(size_t i, const std::vector<std::vector<int64_t>>& shapes,
+                      const std::vector<const void*>& data, const std::vector<size_t>& sizes) {
+    std::vector<const int64_t*> dims;
+    std::vector<size_t> ranks;
+    for (const std::vector<int64_t>& s : shapes) {
+      dims.push_back(s.data());
+      ranks.push_back(s.size());
+    }
+    if (data.size() != shapes.size() || sizes.size() != shapes.size())
+      return {TESSEL_INVALID_ARGUMENT, "shapes, data and sizes differ in count"};
+    return take(tessel_session_set_input_items(session_.get(), i, shapes.size(), dims.data(),
+                                               ranks.data(), data.data(), sizes.data()));
+  }
+  Error setInputNoValue(size_t i) {
+    return take(tessel_session_set_input_items(session_.get(), i, TESSEL_NO_VALUE, nullptr, nullptr,
+                                               nullptr, nullptr));
+  }
+  // A sequence or optional output after the last run: its tensor count, and tensor k.
+  Error outputItemCount(size_t i, size_t* count) const {
+    return take(tessel_session_get_output_item_count(session_.get(), i, count));
+  }
+  Error outputItem(size_t i, size_t k, const void** data, size_t* size) const {
+    return take(tessel_session_get_output_item(session_.get(), i, k, data, size));
+  }
+  Error outputItemShape(size_t i, size_t k, std::vector<int64_t>* dims) const {
+    size_t rank = 0;
+    Error e = take(tessel_session_get_output_item_shape(session_.get(), i, k, nullptr, 0, &rank));
+    dims->assign(rank, 0);
+    if (rank == 0) return e;
+    return take(
+        tessel_session_get_output_item_shape(session_.get(), i, k, dims->data(), rank, &rank));
   }
   int64_t arenaBytes() const { return tessel_session_arena_bytes(session_.get()); }
 

@@ -37,6 +37,14 @@ struct tessel_session_s {
   std::vector<std::vector<uint8_t>> inputs;
   std::vector<bool> inputSet;
   std::vector<tessel::DType> inputDtypes;
+  // Sequence and optional inputs: their kinds, and the tensors set for the next run.
+  struct Items {
+    bool set = false, present = true;
+    std::vector<tessel::Shape> shapes;
+    std::vector<std::vector<uint8_t>> bytes;
+  };
+  std::vector<tessel::DynamicValueKind> inputKinds, outputKinds;
+  std::vector<Items> items;
   size_t outputCount = 0;
   // One caller at a time (docs/c-api.md): a second thread entering set_input, run or get_output
   // while one is inside gets an error instead of a race.
@@ -167,6 +175,36 @@ tessel_status dynamicInfo(const std::vector<tessel::DynamicTensorInfo>& infos, s
   return nullptr;
 }
 
+tessel_status kindOf(const tessel_model* m, bool input, size_t index, tessel_value_kind* kind) {
+  if (!kind) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  const size_t count = input ? tessel_model_input_count(m) : tessel_model_output_count(m);
+  if (index >= count) return make(TESSEL_INVALID_ARGUMENT, "tensor index out of range");
+  *kind = TESSEL_VALUE_TENSOR; // a compiled model's inputs and outputs are tensors
+  if (m->dynamic)
+    *kind = static_cast<tessel_value_kind>(
+        (input ? m->dynamic->inputs() : m->dynamic->outputs())[index].kind);
+  return nullptr;
+}
+
+bool isList(tessel::DynamicValueKind k) {
+  return k != tessel::DynamicValueKind::Tensor;
+}
+
+const char* kindName(tessel::DynamicValueKind k) {
+  switch (k) {
+  case tessel::DynamicValueKind::Sequence: return "a sequence";
+  case tessel::DynamicValueKind::Optional: return "an optional";
+  case tessel::DynamicValueKind::OptionalSequence: return "an optional sequence";
+  default: return "a tensor";
+  }
+}
+
+// A list input or output where a tensor one was asked for (or the reverse): the error naming it.
+tessel_status wrongKind(const char* what, size_t i, tessel::DynamicValueKind k, const char* use) {
+  return make(TESSEL_INVALID_ARGUMENT,
+              std::string(what) + " " + std::to_string(i) + " is " + kindName(k) + ": use " + use);
+}
+
 // Options as the caller's header version laid them out: fields past struct_size keep defaults.
 tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options* o) {
   tessel::SessionOptions opts;
@@ -198,6 +236,22 @@ tessel_status infoOf(const tessel_model* model, const std::vector<int32_t>& ids,
   out->rank = t.desc.shape.size();
   out->dims = t.desc.shape.data();
   out->byte_size = static_cast<size_t>(t.desc.byteSize());
+  return nullptr;
+}
+
+// Checks a list output's tensor `item` exists after a run (item == SIZE_MAX: only the output).
+tessel_status outputItemOk(const tessel_session* s, size_t i, size_t item) {
+  if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
+  const size_t outputs = s->runner ? s->outputCount : s->session->program().outputs.size();
+  if (i >= outputs) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+  const tessel::DynamicValueKind kind =
+      s->runner ? s->outputKinds[i] : tessel::DynamicValueKind::Tensor;
+  if (!isList(kind)) return wrongKind("output", i, kind, "tessel_session_get_output (and _shape)");
+  const int64_t count = std::max<int64_t>(0, s->runner->outputItems(i));
+  if (item != SIZE_MAX && item >= static_cast<size_t>(count))
+    return make(TESSEL_INVALID_ARGUMENT, "output " + std::to_string(i) + " holds " +
+                                             std::to_string(count) + " tensors, no tensor " +
+                                             std::to_string(item));
   return nullptr;
 }
 
@@ -260,6 +314,16 @@ tessel_status tessel_model_output_info(const tessel_model* m, size_t i, tessel_t
                     : infoOf(m, m->program->outputs, i, out);
 }
 
+tessel_status tessel_model_input_kind(const tessel_model* m, size_t i, tessel_value_kind* kind) {
+  if (!isLive(m)) return badModel();
+  return kindOf(m, true, i, kind);
+}
+
+tessel_status tessel_model_output_kind(const tessel_model* m, size_t i, tessel_value_kind* kind) {
+  if (!isLive(m)) return badModel();
+  return kindOf(m, false, i, kind);
+}
+
 tessel_status tessel_session_create(const tessel_model* model,
                                     const tessel_session_options* options, tessel_session** out) {
   if (!out) return make(TESSEL_INVALID_ARGUMENT, "null argument");
@@ -276,10 +340,14 @@ tessel_status tessel_session_create(const tessel_model* model,
       const size_t n = m->dynamic->inputs().size();
       s->inputs.resize(n);
       s->inputSet.assign(n, false);
+      s->items.resize(n);
       for (const tessel::DynamicTensorInfo& in : m->dynamic->inputs()) {
         s->shapes.push_back(in.desc.shape); // dims known only at run time stay -1 until set
         s->inputDtypes.push_back(in.desc.dtype);
+        s->inputKinds.push_back(in.kind);
       }
+      for (const tessel::DynamicTensorInfo& out : m->dynamic->outputs())
+        s->outputKinds.push_back(out.kind);
       s->outputCount = m->dynamic->outputs().size();
       track(s.get());
       *out = s.release();
@@ -328,6 +396,8 @@ tessel_status tessel_session_set_input_shape(tessel_session* s, size_t i, const 
                     tessel::shapeToString(shape));
   }
   if (i >= s->shapes.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+  if (isList(s->inputKinds[i]))
+    return wrongKind("input", i, s->inputKinds[i], "tessel_session_set_input_items");
   for (int64_t d : shape)
     if (d < 0) return make(TESSEL_INVALID_ARGUMENT, "dims must not be negative");
   if (!tessel::elementCount(shape).isOk())
@@ -346,6 +416,8 @@ tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* 
   if (!use.ok()) return inUse();
   if (!s->runner) return fromStatus(s->session->setInput(i, data, size));
   if (i >= s->shapes.size()) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+  if (isList(s->inputKinds[i]))
+    return wrongKind("input", i, s->inputKinds[i], "tessel_session_set_input_items");
   const tessel::Shape& shape = s->shapes[i];
   for (int64_t d : shape)
     if (d < 0)
@@ -375,6 +447,64 @@ tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* 
   });
 }
 
+tessel_status tessel_session_set_input_items(tessel_session* s, size_t i, size_t count,
+                                             const int64_t* const* dims, const size_t* ranks,
+                                             const void* const* data, const size_t* sizes) {
+  if (!isLive(s)) return badSession();
+  const bool none = count == TESSEL_NO_VALUE;
+  if (!none && count && (!dims || !ranks || !data || !sizes))
+    return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  const size_t inputs = s->runner ? s->shapes.size() : s->session->program().inputs.size();
+  if (i >= inputs) return make(TESSEL_INVALID_ARGUMENT, "input index out of range");
+  const tessel::DynamicValueKind kind =
+      s->runner ? s->inputKinds[i] : tessel::DynamicValueKind::Tensor;
+  if (!isList(kind)) return wrongKind("input", i, kind, "tessel_session_set_input (and _shape)");
+  using K = tessel::DynamicValueKind;
+  if (none && kind == K::Sequence)
+    return make(TESSEL_INVALID_ARGUMENT,
+                "input " + std::to_string(i) +
+                    " is a sequence: it needs a value (0 tensors or more)");
+  if (!none && kind == K::Optional && count > 1)
+    return make(TESSEL_INVALID_ARGUMENT, "input " + std::to_string(i) +
+                                             " is an optional: one tensor at most, got " +
+                                             std::to_string(count));
+  constexpr size_t kMaxItems = size_t{1} << 16;
+  if (!none && count > kMaxItems)
+    return make(TESSEL_INVALID_ARGUMENT,
+                "input " + std::to_string(i) + " holds more than 2^16 tensors");
+  return guarded([&]() -> tessel_status {
+    tessel_session_s::Items items;
+    items.set = true;
+    items.present = !none;
+    const tessel::DType dtype = s->inputDtypes[i];
+    for (size_t k = 0; !none && k < count; ++k) {
+      const std::string which = "input " + std::to_string(i) + " tensor " + std::to_string(k);
+      if ((!dims[k] && ranks[k]) || (!data[k] && sizes[k]))
+        return make(TESSEL_INVALID_ARGUMENT, which + ": null argument");
+      const tessel::Shape shape(dims[k], dims[k] + ranks[k]);
+      for (int64_t d : shape)
+        if (d < 0) return make(TESSEL_INVALID_ARGUMENT, which + ": dims must not be negative");
+      auto elements = tessel::elementCount(shape);
+      if (!elements.isOk()) return fromStatus(elements.status().withContext(which));
+      const size_t want = static_cast<size_t>(*elements) * tessel::dtypeSize(dtype);
+      if (sizes[k] != want)
+        return make(TESSEL_INVALID_ARGUMENT, which + " of shape " + tessel::shapeToString(shape) +
+                                                 " takes " + std::to_string(want) + " bytes, got " +
+                                                 std::to_string(sizes[k]));
+      const auto* p = static_cast<const uint8_t*>(data[k]);
+      items.shapes.push_back(shape);
+      items.bytes.emplace_back(p, p + sizes[k]);
+      if (dtype == tessel::DType::Bool)
+        for (uint8_t& b : items.bytes.back())
+          b = b != 0;
+    }
+    s->items[i] = std::move(items);
+    return nullptr;
+  });
+}
+
 tessel_status tessel_session_run(tessel_session* s) {
   if (!isLive(s)) return badSession();
   SessionUse use(s);
@@ -382,15 +512,30 @@ tessel_status tessel_session_run(tessel_session* s) {
   return guarded([&]() -> tessel_status {
     tessel::Status run;
     if (s->runner) {
-      std::vector<const void*> data;
+      std::vector<tessel::DynamicInput> inputs(s->inputs.size());
       for (size_t i = 0; i < s->inputs.size(); ++i) {
+        tessel::DynamicInput& in = inputs[i];
+        if (isList(s->inputKinds[i])) {
+          const tessel_session_s::Items& items = s->items[i];
+          if (!items.set)
+            return make(TESSEL_INVALID_ARGUMENT,
+                        "input " + std::to_string(i) + " (" + kindName(s->inputKinds[i]) +
+                            ") was not set: call tessel_session_set_input_items");
+          in.list = true;
+          in.present = items.present;
+          in.itemShapes = items.shapes;
+          for (const std::vector<uint8_t>& b : items.bytes)
+            in.itemData.push_back(b.data());
+          continue;
+        }
         if (!s->inputSet[i])
           return make(TESSEL_INVALID_ARGUMENT, "input " + std::to_string(i) +
                                                    " was not set for "
                                                    "its current shape");
-        data.push_back(s->inputs[i].data());
+        in.shape = s->shapes[i];
+        in.data = s->inputs[i].data();
       }
-      run = s->runner->run(s->shapes, data);
+      run = s->runner->run(inputs);
     } else {
       run = s->session->run();
     }
@@ -411,6 +556,8 @@ tessel_status tessel_session_get_output_shape(const tessel_session* cs, size_t i
   const tessel::Shape* shape = nullptr;
   if (s->runner) {
     if (i >= s->outputCount) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+    if (isList(s->outputKinds[i]))
+      return wrongKind("output", i, s->outputKinds[i], "tessel_session_get_output_item_shape");
     shape = &s->runner->outputDesc(i).shape;
   } else {
     const tessel::Program& p = s->session->program();
@@ -436,6 +583,8 @@ tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, cons
   if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
   if (s->runner) {
     if (i >= s->outputCount) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
+    if (isList(s->outputKinds[i]))
+      return wrongKind("output", i, s->outputKinds[i], "tessel_session_get_output_item");
     *data = s->runner->outputData(i);
     *size = static_cast<size_t>(s->runner->outputDesc(i).byteSize());
     return nullptr;
@@ -444,6 +593,49 @@ tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, cons
   if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
   *data = s->session->outputData(i);
   *size = static_cast<size_t>(p.tensors[p.outputs[i]].desc.byteSize());
+  return nullptr;
+}
+
+tessel_status tessel_session_get_output_item_count(const tessel_session* cs, size_t i,
+                                                   size_t* count) {
+  auto* s = const_cast<tessel_session*>(cs); // only the busy flag changes
+  if (!isLive(s)) return badSession();
+  if (!count) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  if (tessel_status st = outputItemOk(s, i, SIZE_MAX)) return st;
+  *count = static_cast<size_t>(std::max<int64_t>(0, s->runner->outputItems(i)));
+  return nullptr;
+}
+
+tessel_status tessel_session_get_output_item(const tessel_session* cs, size_t i, size_t item,
+                                             const void** data, size_t* size) {
+  auto* s = const_cast<tessel_session*>(cs);
+  if (!isLive(s)) return badSession();
+  if (!data || !size) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  if (tessel_status st = outputItemOk(s, i, item)) return st;
+  *data = s->runner->outputItemData(i, item);
+  *size = static_cast<size_t>(s->runner->outputItemDesc(i, item).byteSize());
+  return nullptr;
+}
+
+tessel_status tessel_session_get_output_item_shape(const tessel_session* cs, size_t i, size_t item,
+                                                   int64_t* dims, size_t capacity, size_t* rank) {
+  auto* s = const_cast<tessel_session*>(cs);
+  if (!isLive(s)) return badSession();
+  if (!rank || (!dims && capacity)) return make(TESSEL_INVALID_ARGUMENT, "null argument");
+  SessionUse use(s);
+  if (!use.ok()) return inUse();
+  if (tessel_status st = outputItemOk(s, i, item)) return st;
+  const tessel::Shape& shape = s->runner->outputItemDesc(i, item).shape;
+  *rank = shape.size();
+  if (capacity < shape.size())
+    return make(TESSEL_INVALID_ARGUMENT,
+                "output " + std::to_string(i) + " tensor " + std::to_string(item) + " has rank " +
+                    std::to_string(shape.size()) + ", dims holds " + std::to_string(capacity));
+  std::copy(shape.begin(), shape.end(), dims);
   return nullptr;
 }
 

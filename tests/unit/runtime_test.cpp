@@ -262,6 +262,14 @@ TEST_CASE("C++ wrapper: RAII handles and Error values") {
   size_t size = 0;
   REQUIRE_FALSE(session.output(0, &out, &size));
   CHECK(static_cast<const float*>(out)[0] == 1.5f);
+  // A compiled model's inputs and outputs are tensors: the list calls refuse them by name.
+  CHECK(model.inputKind(0) == TESSEL_VALUE_TENSOR);
+  CHECK(model.outputKind(0) == TESSEL_VALUE_TENSOR);
+  CHECK_THAT(session.setInputNoValue(0).message, Catch::Contains("input 0 is a tensor"));
+  size_t count = 0;
+  CHECK_THAT(session.outputItemCount(0, &count).message,
+             Catch::Contains("use tessel_session_get_output"));
+  CHECK(session.setInputItems(0, {{1}}, {x, x}, {4}).code == TESSEL_INVALID_ARGUMENT);
   api::Model missing;
   CHECK(api::Model::load("/nonexistent.tsl", &missing).code == TESSEL_IO);
 }

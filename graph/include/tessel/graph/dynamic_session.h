@@ -52,7 +52,8 @@ public:
   // Output i of the last run: its description and host bytes (valid until the next run).
   const TensorDesc& outputDesc(size_t i) const;
   const void* outputData(size_t i) const;
-  // A sequence or optional output: how many tensors it holds (-1 for a tensor output), and each.
+  // A sequence or optional output: how many tensors it holds (-1 for a tensor output), and each
+  // (an index past them: an Undefined description and null bytes).
   int32_t outputItems(size_t i) const;
   const TensorDesc& outputItemDesc(size_t i, size_t k) const;
   const void* outputItemData(size_t i, size_t k) const;
@@ -72,6 +73,7 @@ public:
   int stages() const;
 
 private:
+  bool hasOutputItem(size_t i, size_t k) const;
   struct Plan;
   DynamicSession() = default;
   Result<Plan*> planFor(const std::vector<InputRef>& inputs);
