@@ -1240,13 +1240,19 @@ Status lowerResize(LoweringBuilder& b) {
     Shape dstStrides(x.rank());
     for (int64_t a = 0; a < x.rank(); ++a)
       dstStrides[a] = outStrides[a] * factor[a];
-    RasterParams r;
+    // The phases differ only in where they start: phase 0's regions, shifted for each.
+    RasterParams first, r;
+    TESSEL_RETURN_IF_ERROR(copyInto(&first, 0, x.shape, 0, dstStrides));
+    r.regions.reserve(first.regions.size() * static_cast<size_t>(phases));
     Shape phase(x.rank(), 0);
     while (true) {
       int64_t offset = 0;
       for (int64_t a = 0; a < x.rank(); ++a)
         offset += phase[a] * outStrides[a];
-      TESSEL_RETURN_IF_ERROR(copyInto(&r, 0, x.shape, offset, dstStrides));
+      for (Region region : first.regions) {
+        region.dst.offset += offset;
+        r.regions.push_back(region);
+      }
       int64_t a = x.rank() - 1;
       for (; a >= 0; --a) {
         if (++phase[a] < factor[a]) break;

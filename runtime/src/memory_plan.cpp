@@ -32,24 +32,23 @@ void packBySize(const std::vector<Lifetime>& buffers, const std::vector<int64_t>
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](size_t a, size_t b) { return bytes[a] > bytes[b]; });
+  // Placed buffers by offset: the ones alive with b, met in that order, are its busy ranges
+  // sorted, so the lowest gap that holds b is found in the same pass.
   std::vector<size_t> placed;
-  std::vector<std::pair<int64_t, int64_t>> busy;
+  placed.reserve(buffers.size());
   for (size_t bi : order) {
     const Lifetime& b = buffers[bi];
-    busy.clear();
+    int64_t offset = 0;
     for (size_t pi : placed) {
       const Lifetime& o = buffers[pi];
       if (o.last < b.first || b.last < o.first) continue;
-      busy.emplace_back(layout->offsets[pi], addSat(layout->offsets[pi], bytes[pi]));
-    }
-    std::sort(busy.begin(), busy.end());
-    int64_t offset = 0;
-    for (auto [lo, hi] : busy) {
-      if (addSat(offset, bytes[bi]) <= lo) break;
-      offset = std::max(offset, hi);
+      if (addSat(offset, bytes[bi]) <= layout->offsets[pi]) break;
+      offset = std::max(offset, addSat(layout->offsets[pi], bytes[pi]));
     }
     layout->offsets[bi] = offset;
-    placed.push_back(bi);
+    auto at = std::upper_bound(placed.begin(), placed.end(), offset,
+                               [&](int64_t v, size_t pi) { return v < layout->offsets[pi]; });
+    placed.insert(at, bi);
     layout->arenaBytes = std::max(layout->arenaBytes, addSat(offset, bytes[bi]));
   }
 }
