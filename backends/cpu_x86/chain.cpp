@@ -318,10 +318,15 @@ std::unique_ptr<PreparedKernel> preparePointwiseDepthwise(const KernelTable& t,
 
 } // namespace
 
+bool mayChain(std::span<const PrepareArgs> chain) {
+  return chain.size() == 2 && chain[0].primitive->kind() == PrimitiveKind::Conv2d &&
+         chain[1].primitive->kind() == PrimitiveKind::Conv2d;
+}
+
 std::unique_ptr<PreparedKernel> prepareChain(const KernelTable& table,
                                              std::span<const PrepareArgs> chain) {
-  if (chain.size() == 2) return preparePointwiseDepthwise(table, chain[0], chain[1]);
-  return nullptr;
+  if (!mayChain(chain)) return nullptr;
+  return preparePointwiseDepthwise(table, chain[0], chain[1]);
 }
 
 } // namespace tessel::x86

@@ -12,6 +12,9 @@ namespace tessel::x86 {
 // residual block's expand and depthwise halves), run in bands of rows so the expanded tensor
 // never leaves the cache. Every primitive of the chain is supported on its own (the caller
 // checks).
+// Whether a chain of these primitives' kinds could be one kernel (a cheap look before the
+// backend checks each primitive it runs): a 1x1 convolution into a depthwise one.
+bool mayChain(std::span<const PrepareArgs> chain);
 std::unique_ptr<PreparedKernel> prepareChain(const KernelTable& table,
                                              std::span<const PrepareArgs> chain);
 

@@ -201,6 +201,7 @@ public:
 
   Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
                                                        Device&) const override {
+    if (!x86::mayChain(chain)) return std::unique_ptr<PreparedKernel>(); // before the checks
     for (const PrepareArgs& a : chain)
       if (!descriptor_.supports(*a.primitive, *a.tensors)) return std::unique_ptr<PreparedKernel>();
     return x86::prepareChain(table_, chain);

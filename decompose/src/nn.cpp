@@ -42,42 +42,40 @@ Result<WindowNd> windowNd(const Node& n, const Shape& in, std::vector<int64_t> k
   TESSEL_ASSIGN_OR_RETURN(w.stride, perDim(n, "strides", dims, 1));
   TESSEL_ASSIGN_OR_RETURN(w.dilation, perDim(n, "dilations", dims, 1));
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
-  std::vector<int64_t> span(dims);
-  for (size_t i = 0; i < dims; ++i)
-    span[i] = (w.kernel[i] - 1) * w.dilation[i] + 1;
-  w.pads.assign(2 * dims, 0);
+  const auto span = [&](size_t i) { return (w.kernel[i] - 1) * w.dilation[i] + 1; };
   if (autoPad == "NOTSET") {
-    TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> p,
-                            n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
-    if (p.size() != 2 * dims)
+    TESSEL_ASSIGN_OR_RETURN(w.pads, n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
+    if (w.pads.size() != 2 * dims)
       return n.error("'pads' must have " + std::to_string(2 * dims) + " values");
-    for (size_t i = 0; i < 2 * dims; ++i) {
-      if (p[i] < 0) return unsupported(n.label() + ": negative pads");
-      if (p[i] > kMaxWindow) return n.error("pads out of range");
-      w.pads[i] = p[i];
+    for (int64_t p : w.pads) {
+      if (p < 0) return unsupported(n.label() + ": negative pads");
+      if (p > kMaxWindow) return n.error("pads out of range");
     }
   } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    w.pads.assign(2 * dims, 0);
     for (size_t i = 0; i < dims; ++i) {
       int64_t out = (in[i] + w.stride[i] - 1) / w.stride[i];
-      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - in[i]);
+      int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[i] + span(i) - in[i]);
       int64_t small = total / 2;
       w.pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
       w.pads[i + dims] = total - w.pads[i];
     }
-  } else if (autoPad != "VALID") {
+  } else if (autoPad == "VALID") {
+    w.pads.assign(2 * dims, 0);
+  } else {
     return n.error("unknown auto_pad '" + autoPad + "'");
   }
   w.out.assign(dims, 0);
   w.ceilExtra.assign(dims, 0);
   for (size_t i = 0; i < dims; ++i) {
     const int64_t padded = in[i] + w.pads[i] + w.pads[i + dims];
-    if (padded < span[i]) return n.error("kernel is larger than the padded input");
-    int64_t out = (padded - span[i]) / w.stride[i] + 1;
+    if (padded < span(i)) return n.error("kernel is larger than the padded input");
+    int64_t out = (padded - span(i)) / w.stride[i] + 1;
     if (ceilMode) {
-      out = (padded - span[i] + w.stride[i] - 1) / w.stride[i] + 1;
+      out = (padded - span(i) + w.stride[i] - 1) / w.stride[i] + 1;
       if ((out - 1) * w.stride[i] >= in[i] + w.pads[i]) --out; // last window must start inside
       // Extend the end padding so the floor formula of the primitive gives the same size.
-      w.ceilExtra[i] = std::max<int64_t>(0, (out - 1) * w.stride[i] + span[i] - padded);
+      w.ceilExtra[i] = std::max<int64_t>(0, (out - 1) * w.stride[i] + span(i) - padded);
       w.pads[i + dims] += w.ceilExtra[i];
     }
     w.out[i] = out;
