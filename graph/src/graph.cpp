@@ -71,11 +71,12 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
   for (int32_t v : g.inputs)
     if (!g.values[v].constant) prog->inputs.push_back(valueTensor(v));
   std::vector<bool> written(g.values.size(), false);
+  std::vector<int32_t> ids; // per node: lowering tensor -> program tensor
   for (Node& n : g.nodes) {
     if (!n.lowering) return internalError(n.node.label() + ": not specialized");
     decompose::Lowering& low = *n.lowering;
-    const bool owned = n.lowering.use_count() == 1;   // this graph's alone: moved, not copied
-    std::vector<int32_t> ids(low.tensors.size(), -1); // lowering tensor -> program tensor
+    const bool owned = n.lowering.use_count() == 1; // this graph's alone: moved, not copied
+    ids.assign(low.tensors.size(), -1);
     for (int i = 0; i < low.numInputs; ++i)
       if (n.inputs[i] >= 0) ids[i] = valueTensor(n.inputs[i]);
     for (int i = 0; i < low.numOutputs; ++i) {

@@ -19,18 +19,17 @@ const void* constantPointer(const Value& v) {
 // known now (all-constant inputs, or Shape, which only reads its input's shape).
 bool readsOnlyConstants(const decompose::Lowering& low, const decompose::Node& node) {
   if (low.primitives.empty()) return false;
-  // Folding materialises the outputs now; ones larger than what they are computed from (a
-  // ConstantOfShape of gigabytes) stay operations and cost memory only when run.
-  int64_t elements = 0, inElements = 0;
-  for (const TensorDesc& d : low.outputDescs())
-    elements += d.numel();
-  for (int i = 0; i < low.numInputs; ++i)
-    if (node.inputs[i].constant) inElements += node.inputs[i].desc.numel();
-  if (!worthFolding(elements, inElements)) return false;
   for (const Primitive& p : low.primitives)
     for (int32_t id : p.inputs)
       if (id < low.numInputs && !node.inputs[id].constant) return false;
-  return true;
+  // Folding materialises the outputs now; ones larger than what they are computed from (a
+  // ConstantOfShape of gigabytes) stay operations and cost memory only when run.
+  int64_t elements = 0, inElements = 0;
+  for (int i = 0; i < low.numOutputs; ++i)
+    elements += low.tensors[static_cast<size_t>(low.numInputs + i)].numel();
+  for (int i = 0; i < low.numInputs; ++i)
+    if (node.inputs[i].constant) inElements += node.inputs[i].desc.numel();
+  return worthFolding(elements, inElements);
 }
 
 // The shape input `in` runs with: the given one where there is one (checked against the declared
@@ -285,9 +284,12 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     }
     auto lowered = decompose::lower(n.node);
     if (!lowered.isOk()) return stop(n, lowered.status());
-    std::vector<TensorDesc> outs = lowered->outputDescs();
-    if (outs.size() != n.outputs.size())
+    if (static_cast<size_t>(lowered->numOutputs) != n.outputs.size())
       return internalError(n.node.label() + ": output count differs from its lowering");
+    // Output i's description, as the lowering gives it.
+    const auto outDesc = [&](size_t i) -> const TensorDesc& {
+      return lowered->tensors[static_cast<size_t>(lowered->numInputs) + i];
+    };
     if (readsOnlyConstants(*lowered, n.node)) {
       // A view of a constant (Identity, Reshape, Squeeze, ...) is that constant's bytes.
       const decompose::Lowering& low = *lowered;
@@ -295,7 +297,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
           low.numOutputs == 1 && low.primitives[0].outputs[0] == low.numInputs &&
           low.primitives[0].inputs[0] < low.numInputs) {
         const int32_t from = n.inputs[static_cast<size_t>(low.primitives[0].inputs[0])];
-        g.values[n.outputs[0]] = {g.values[n.outputs[0]].name, outs[0], g.values[from].constant};
+        g.values[n.outputs[0]] = {g.values[n.outputs[0]].name, outDesc(0), g.values[from].constant};
         continue;
       }
       std::vector<const void*> data;
@@ -303,12 +305,12 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
         data.push_back(in.constant);
       auto values = evaluateLowering(*lowered, data);
       if (!values.isOk()) return values.status().withContext(n.node.label());
-      for (size_t i = 0; i < outs.size(); ++i)
-        g.values[n.outputs[i]] = {g.values[n.outputs[i]].name, outs[i], (*values)[i]};
+      for (size_t i = 0; i < n.outputs.size(); ++i)
+        g.values[n.outputs[i]] = {g.values[n.outputs[i]].name, outDesc(i), (*values)[i]};
       continue;
     }
-    for (size_t i = 0; i < outs.size(); ++i)
-      g.values[n.outputs[i]].desc = std::move(outs[i]);
+    for (size_t i = 0; i < n.outputs.size(); ++i)
+      g.values[n.outputs[i]].desc = outDesc(i);
     n.lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
     g.nodes.push_back(std::move(n));
   }
