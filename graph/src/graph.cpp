@@ -54,6 +54,11 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
   static const uint8_t kEmpty = 0;
   // Program tensor of each graph value that is used (-1 until then).
   std::vector<int32_t> tensorOf(g.values.size(), -1);
+  prog->tensors.reserve(g.values.size() * 2); // values, then the lowerings' temporaries
+  size_t primitives = 0;
+  for (const Node& n : g.nodes)
+    primitives += n.lowering ? n.lowering->primitives.size() : 0;
+  prog->primitives.reserve(primitives + g.outputs.size());
   const auto add = [&](ProgramTensor t) {
     prog->tensors.push_back(std::move(t));
     return static_cast<int32_t>(prog->tensors.size() - 1);
