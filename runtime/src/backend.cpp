@@ -108,8 +108,10 @@ Status runPrimitiveOnHost(Backend& backend, const Primitive& p,
   args.primitive = &p;
   args.tensors = &tensors;
   args.choice = options.choice;
+  std::vector<const void*> constants;
   for (size_t i = 0; i < inputs.size(); ++i)
-    args.constants.push_back(i < 64 && (options.constantMask >> i & 1) ? inputs[i] : nullptr);
+    constants.push_back(i < 64 && (options.constantMask >> i & 1) ? inputs[i] : nullptr);
+  args.constants = constants;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel, backend.prepare(args, *device));
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
   std::vector<TensorArg> in;

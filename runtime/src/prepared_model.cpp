@@ -65,6 +65,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     m->blocked_ = search::assignLayouts(layouts, &m->descs_);
   }
 
+  m->constantStart_.reserve(prog.primitives.size());
+  for (const Primitive& p : prog.primitives) {
+    m->constantStart_.push_back(m->constants_.size());
+    for (int32_t id : p.inputs)
+      m->constants_.push_back(prog.tensors[id].data);
+  }
   m->steps_.resize(prog.primitives.size());
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
     Bound& bound = m->steps_[i];
@@ -126,9 +132,8 @@ PrepareArgs PreparedModel::prepareArgs(size_t i) const {
   args.primitive = &p;
   args.tensors = &descs_;
   args.choice = steps_[i].choice;
-  args.constants.reserve(p.inputs.size());
-  for (int32_t id : p.inputs)
-    args.constants.push_back(program_->tensors[id].data);
+  args.constants =
+      std::span<const void* const>(constants_.data() + constantStart_[i], p.inputs.size());
   return args;
 }
 

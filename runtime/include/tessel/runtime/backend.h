@@ -154,7 +154,7 @@ public:
 struct PrepareArgs {
   const Primitive* primitive = nullptr;
   const std::vector<TensorDesc>* tensors = nullptr;
-  std::vector<const void*> constants; // per input
+  std::span<const void* const> constants; // per input; the list itself lives for the call only
   KernelChoice choice;
 };
 

@@ -69,6 +69,10 @@ private:
   };
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
+  // Every primitive's inputs' constant bytes (null for the others), primitive i's from
+  // constantStart_[i]: what prepareArgs hands a backend, built once.
+  std::vector<const void*> constants_;
+  std::vector<size_t> constantStart_;
   std::vector<Bound> steps_;
   int blocked_ = 0;
   int chains_ = 0;
