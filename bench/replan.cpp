@@ -5,8 +5,11 @@
 // cached; min and median of both, and planning as a share of one run. Then planning's parts,
 // min/median of RUNS each: specialize (shape inference, folding, decomposition), lowerToProgram
 // (one program of the nodes' lowerings) and Session::create (validation, kernels prepared,
-// memory planned).
-// Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS]   (DIMS: 1x3x640x640)
+// memory planned). With `parts` last, only the parts are timed (no session runs a model): the
+// form to count planning's instructions with callgrind, which is steadier than this machine's
+// clocks (docs/dynamic-shapes.md, "Planning time").
+// Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS] [parts]
+//        (DIMS: 1x3x640x640)
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
   if (argc < 4) return fail("usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS]");
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   const int runs = argc > 5 ? std::max(1, std::atoi(argv[5])) : 5;
+  const bool partsOnly = argc > 6 && std::string(argv[6]) == "parts";
   auto loaded = loadArtifactFile(argv[1]);
   if (!loaded.isOk()) return fail(loaded.status().message());
   auto source = graph::artifactGraph(**loaded);
@@ -82,7 +86,7 @@ int main(int argc, char** argv) {
     // cached plans for other shapes do: what they prepared may be shared).
     std::vector<double> plans, times;
     std::unique_ptr<graph::DynamicSession> session;
-    for (int r = 0; r < runs; ++r) {
+    for (int r = 0; !partsOnly && r < runs; ++r) {
       auto fresh = graph::DynamicSession::create(*source, options);
       if (!fresh.isOk()) return fail(fresh.status().message());
       const Status st = (*fresh)->run(inputs);
@@ -90,7 +94,7 @@ int main(int argc, char** argv) {
       plans.push_back((*fresh)->lastPlanSeconds() * 1e3);
       session = std::move(*fresh);
     }
-    for (int r = 0; r < runs; ++r) {
+    for (int r = 0; !partsOnly && r < runs; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       const Status st = session->run(inputs);
       if (!st.isOk()) return fail(st.message());
@@ -99,6 +103,7 @@ int main(int argc, char** argv) {
     }
     // The parts, for a graph that plans in one stage.
     std::vector<double> parts[3];
+    std::unique_ptr<Session> previous; // alive while the next is made: packed weights are shared
     graph::Specialization spec;
     spec.shapes[argv[2]] = shape;
     for (int r = 0; r < runs; ++r) {
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
       auto created = Session::create(*program, registry, options.session);
       if (!created.isOk()) return fail(created.status().message());
       lap(2);
+      previous = std::move(*created);
     }
     auto part = [&](int k) {
       char text[32];
@@ -125,12 +131,15 @@ int main(int argc, char** argv) {
                     *std::min_element(parts[k].begin(), parts[k].end()), median(parts[k]));
       return std::string(text);
     };
+    const auto least = [](const std::vector<double>& v) {
+      return v.empty() ? 0.0 : *std::min_element(v.begin(), v.end());
+    };
+    const auto middle = [](const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); };
     std::string label = shapeToString(shape);
     std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s %11s\n", label.c_str(),
-                *std::min_element(plans.begin(), plans.end()), median(plans),
-                *std::min_element(times.begin(), times.end()), median(times),
-                100 * median(plans) / median(times), part(0).c_str(), part(1).c_str(),
-                part(2).c_str());
+                least(plans), middle(plans), least(times), middle(times),
+                times.empty() ? 0.0 : 100 * middle(plans) / middle(times), part(0).c_str(),
+                part(1).c_str(), part(2).c_str());
   }
   return 0;
 }
