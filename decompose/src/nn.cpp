@@ -301,19 +301,25 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
   return Status::ok();
 }
 
+// A convolution's kernel_shape (when given), which must be the weight's spatial dims.
+Status checkKernelShape(const Node& n, const TensorDesc& wt) {
+  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
+  if (ks != kernel)
+    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
+                   shapeToString(kernel));
+  return Status::ok();
+}
+
 // A convolution's group, checked against the input's channels and the weight [O, C / group, K...]
-// (of the input's rank), and its kernel_shape, which must be the weight's spatial dims.
+// (of the input's rank), and its kernel_shape.
 Result<int64_t> convolutionGroup(const Node& n, const TensorDesc& x, const TensorDesc& wt) {
   TESSEL_ASSIGN_OR_RETURN(int64_t group, n.intAttr("group", 1));
   if (group < 1 || x.shape[1] % group != 0 || wt.shape[1] * group != x.shape[1] ||
       wt.shape[0] % group != 0)
     return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
                    std::to_string(x.shape[1]) + " with group " + std::to_string(group));
-  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
-  if (ks != kernel)
-    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
-                   shapeToString(kernel));
+  TESSEL_RETURN_IF_ERROR(checkKernelShape(n, wt));
   return group;
 }
 
@@ -392,11 +398,8 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   if (wt.rank() != x.rank() || wt.shape[0] != x.shape[1] || group < 1 || x.shape[1] % group != 0)
     return n.error("weight " + shapeToString(wt.shape) + " does not match input channels " +
                    std::to_string(x.shape[1]) + " with group " + std::to_string(group));
+  TESSEL_RETURN_IF_ERROR(checkKernelShape(n, wt));
   const std::vector<int64_t> k(wt.shape.begin() + 2, wt.shape.end());
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", k));
-  if (ks != k)
-    return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
-                   shapeToString(k));
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
   if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
       autoPad != "VALID")

@@ -22,6 +22,23 @@ struct Groups {
   void join(size_t a, size_t b) { parent[find(a)] = find(b); }
 };
 
+// Values by key 0..n-1, each key's in the order given, flat rather than a vector per key (the
+// planner runs for every plan a session makes, also at run time). `forEach(emit)` calls
+// emit(key, value) for every pair; it is called twice (a count, then a fill).
+struct Buckets {
+  std::vector<size_t> start, items; // key k's values: items[start[k]] .. items[start[k + 1] - 1]
+  template <typename ForEach> Buckets(size_t n, const ForEach& forEach) : start(n + 1, 0) {
+    forEach([&](size_t key, size_t) { ++start[key + 1]; });
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    items.resize(start[n]);
+    std::vector<size_t> next(start.begin(), start.end() - 1);
+    forEach([&](size_t key, size_t value) { items[next[key]++] = value; });
+  }
+  std::span<const size_t> of(size_t key) const {
+    return {items.data() + start[key], start[key + 1] - start[key]};
+  }
+};
+
 bool isFullOperand(const Conv2dParams& p, size_t input) {
   for (const PostOp& op : p.postOps)
     if (op.isBinary && op.broadcast == Broadcast::Full && op.operand == static_cast<int32_t>(input))
@@ -57,28 +74,20 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
   std::vector<bool> eligible(n, false);
   for (size_t id = 0; id < n; ++id)
     eligible[id] = !r.pinned[id] && !r.constant[id];
-  // The primitives writing or reading each tensor: touching[touchStart[id] ...
-  // touchStart[id + 1]) (flat: run for every plan a session makes, also at run time).
-  std::vector<size_t> touchStart(n + 1, 0), touching;
-  for (const Primitive& p : r.primitives) {
-    ++touchStart[p.outputs[0] + 1];
-    for (int32_t id : p.inputs)
-      ++touchStart[id + 1];
-  }
-  std::partial_sum(touchStart.begin(), touchStart.end(), touchStart.begin());
-  touching.resize(touchStart[n]);
-  std::vector<size_t> filled(touchStart.begin(), touchStart.end() - 1);
+  // The primitives writing or reading each tensor.
+  const Buckets touching(n, [&](const auto& emit) {
+    for (size_t i = 0; i < r.primitives.size(); ++i) {
+      emit(static_cast<size_t>(r.primitives[i].outputs[0]), i);
+      for (int32_t id : r.primitives[i].inputs)
+        emit(static_cast<size_t>(id), i);
+    }
+  });
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     const bool runs = r.assignment->backend[i] != kNoBackend;
-    const int32_t out = p.outputs[0];
-    touching[filled[out]++] = i;
-    if (!runs || !takesBlocked(p, -1, r)) eligible[out] = false;
-    for (size_t k = 0; k < p.inputs.size(); ++k) {
-      const int32_t id = p.inputs[k];
-      touching[filled[id]++] = i;
-      if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[id] = false;
-    }
+    if (!runs || !takesBlocked(p, -1, r)) eligible[p.outputs[0]] = false;
+    for (size_t k = 0; k < p.inputs.size(); ++k)
+      if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[p.inputs[k]] = false;
   }
   // Tensors a kernel addresses alike change together: a conv2d's output and its Full post-op
   // operands, a pooling's input and output.
@@ -89,25 +98,17 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
         if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
     if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
   }
-  // The groups, each a run of ids by root, ids ascending within one (a counting sort by root).
-  std::vector<size_t> root(n), groupStart(n + 1, 0), byGroup(n);
-  for (size_t id = 0; id < n; ++id) {
-    root[id] = groups.find(id);
-    ++groupStart[root[id] + 1];
-  }
-  std::partial_sum(groupStart.begin(), groupStart.end(), groupStart.begin());
-  {
-    std::vector<size_t> next(groupStart.begin(), groupStart.end() - 1);
+  // The groups by root, ids ascending within one.
+  const Buckets members(n, [&](const auto& emit) {
     for (size_t id = 0; id < n; ++id)
-      byGroup[next[root[id]]++] = id;
-  }
+      emit(groups.find(id), id);
+  });
 
   int blocked = 0;
   std::vector<size_t> prims;
   for (size_t g = 0; g < n; ++g) {
-    const size_t first = groupStart[g], last = groupStart[g + 1];
-    if (first == last) continue;
-    const std::span<const size_t> group(byGroup.data() + first, last - first);
+    const std::span<const size_t> group = members.of(g);
+    if (group.empty()) continue;
     bool ok = true;
     for (size_t id : group)
       ok = ok && eligible[id];
@@ -115,9 +116,8 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
     // The primitives touching the group, once each, timed before and after a change.
     prims.clear();
     for (size_t id : group)
-      for (size_t k = touchStart[id]; k < touchStart[id + 1]; ++k)
-        if (std::find(prims.begin(), prims.end(), touching[k]) == prims.end())
-          prims.push_back(touching[k]);
+      for (size_t i : touching.of(id))
+        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
     for (const Layout layout : kBlocked) {
       bool fits = true;
       for (size_t id : group)
