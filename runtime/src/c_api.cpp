@@ -239,19 +239,52 @@ tessel_status infoOf(const tessel_model* model, const std::vector<int32_t>& ids,
   return nullptr;
 }
 
-// Checks a list output's tensor `item` exists after a run (item == SIZE_MAX: only the output).
-tessel_status outputItemOk(const tessel_session* s, size_t i, size_t item) {
+// `size` bytes at `data` as tensor `which` (of `shape`, `elements` of `dtype`) stores them:
+// exactly its byte size, bools as 0 or 1. Into *out.
+tessel_status copyTensorBytes(const std::string& which, tessel::DType dtype,
+                              const tessel::Shape& shape, int64_t elements, const void* data,
+                              size_t size, std::vector<uint8_t>* out) {
+  const size_t want = static_cast<size_t>(elements) * tessel::dtypeSize(dtype);
+  if (size != want)
+    return make(TESSEL_INVALID_ARGUMENT, which + " of shape " + tessel::shapeToString(shape) +
+                                             " takes " + std::to_string(want) + " bytes, got " +
+                                             std::to_string(size));
+  const auto* p = static_cast<const uint8_t*>(data);
+  out->assign(p, p + size);
+  if (dtype == tessel::DType::Bool)
+    for (uint8_t& b : *out)
+      b = b != 0;
+  return nullptr;
+}
+
+// A shape into the caller's dims: *rank always, the dims when `capacity` holds them (else an
+// error naming `which`).
+tessel_status copyShape(const tessel::Shape& shape, const std::string& which, int64_t* dims,
+                        size_t capacity, size_t* rank) {
+  *rank = shape.size();
+  if (capacity < shape.size())
+    return make(TESSEL_INVALID_ARGUMENT, which + " has rank " + std::to_string(shape.size()) +
+                                             ", dims holds " + std::to_string(capacity));
+  std::copy(shape.begin(), shape.end(), dims);
+  return nullptr;
+}
+
+// Checks a list output's tensor `item` exists after a run (item == SIZE_MAX: only the output);
+// its tensor count into *count when given.
+tessel_status outputItemOk(const tessel_session* s, size_t i, size_t item,
+                           size_t* count = nullptr) {
   if (!s->ran) return make(TESSEL_INVALID_ARGUMENT, "no output yet: call tessel_session_run first");
   const size_t outputs = s->runner ? s->outputCount : s->session->program().outputs.size();
   if (i >= outputs) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
   const tessel::DynamicValueKind kind =
       s->runner ? s->outputKinds[i] : tessel::DynamicValueKind::Tensor;
   if (!isList(kind)) return wrongKind("output", i, kind, "tessel_session_get_output (and _shape)");
-  const int64_t count = std::max<int64_t>(0, s->runner->outputItems(i));
-  if (item != SIZE_MAX && item >= static_cast<size_t>(count))
+  const auto items = static_cast<size_t>(std::max<int64_t>(0, s->runner->outputItems(i)));
+  if (item != SIZE_MAX && item >= items)
     return make(TESSEL_INVALID_ARGUMENT, "output " + std::to_string(i) + " holds " +
-                                             std::to_string(count) + " tensors, no tensor " +
+                                             std::to_string(items) + " tensors, no tensor " +
                                              std::to_string(item));
+  if (count) *count = items;
   return nullptr;
 }
 
@@ -431,17 +464,9 @@ tessel_status tessel_session_set_input(tessel_session* s, size_t i, const void* 
   const int64_t count = *elements;
   // The dtype is the declared one (the model's inputs), so the size follows from the shape.
   return guarded([&]() -> tessel_status {
-    const tessel::DType dtype = s->inputDtypes[i];
-    const size_t want = static_cast<size_t>(count) * tessel::dtypeSize(dtype);
-    if (size != want)
-      return make(TESSEL_INVALID_ARGUMENT,
-                  "input " + std::to_string(i) + " of shape " + tessel::shapeToString(shape) +
-                      " takes " + std::to_string(want) + " bytes, got " + std::to_string(size));
-    const auto* p = static_cast<const uint8_t*>(data);
-    s->inputs[i].assign(p, p + size);
-    if (dtype == tessel::DType::Bool)
-      for (uint8_t& b : s->inputs[i])
-        b = b != 0;
+    if (tessel_status st = copyTensorBytes("input " + std::to_string(i), s->inputDtypes[i], shape,
+                                           count, data, size, &s->inputs[i]))
+      return st;
     s->inputSet[i] = true;
     return nullptr;
   });
@@ -488,17 +513,11 @@ tessel_status tessel_session_set_input_items(tessel_session* s, size_t i, size_t
         if (d < 0) return make(TESSEL_INVALID_ARGUMENT, which + ": dims must not be negative");
       auto elements = tessel::elementCount(shape);
       if (!elements.isOk()) return fromStatus(elements.status().withContext(which));
-      const size_t want = static_cast<size_t>(*elements) * tessel::dtypeSize(dtype);
-      if (sizes[k] != want)
-        return make(TESSEL_INVALID_ARGUMENT, which + " of shape " + tessel::shapeToString(shape) +
-                                                 " takes " + std::to_string(want) + " bytes, got " +
-                                                 std::to_string(sizes[k]));
-      const auto* p = static_cast<const uint8_t*>(data[k]);
+      items.bytes.emplace_back();
+      if (tessel_status st = copyTensorBytes(which, dtype, shape, *elements, data[k], sizes[k],
+                                             &items.bytes.back()))
+        return st;
       items.shapes.push_back(shape);
-      items.bytes.emplace_back(p, p + sizes[k]);
-      if (dtype == tessel::DType::Bool)
-        for (uint8_t& b : items.bytes.back())
-          b = b != 0;
     }
     s->items[i] = std::move(items);
     return nullptr;
@@ -564,13 +583,7 @@ tessel_status tessel_session_get_output_shape(const tessel_session* cs, size_t i
     if (i >= p.outputs.size()) return make(TESSEL_INVALID_ARGUMENT, "output index out of range");
     shape = &p.tensors[p.outputs[i]].desc.shape;
   }
-  *rank = shape->size();
-  if (capacity < shape->size())
-    return make(TESSEL_INVALID_ARGUMENT, "output " + std::to_string(i) + " has rank " +
-                                             std::to_string(shape->size()) + ", dims holds " +
-                                             std::to_string(capacity));
-  std::copy(shape->begin(), shape->end(), dims);
-  return nullptr;
+  return copyShape(*shape, "output " + std::to_string(i), dims, capacity, rank);
 }
 
 tessel_status tessel_session_get_output(const tessel_session* cs, size_t i, const void** data,
@@ -603,9 +616,7 @@ tessel_status tessel_session_get_output_item_count(const tessel_session* cs, siz
   if (!count) return make(TESSEL_INVALID_ARGUMENT, "null argument");
   SessionUse use(s);
   if (!use.ok()) return inUse();
-  if (tessel_status st = outputItemOk(s, i, SIZE_MAX)) return st;
-  *count = static_cast<size_t>(std::max<int64_t>(0, s->runner->outputItems(i)));
-  return nullptr;
+  return outputItemOk(s, i, SIZE_MAX, count);
 }
 
 tessel_status tessel_session_get_output_item(const tessel_session* cs, size_t i, size_t item,
@@ -629,14 +640,9 @@ tessel_status tessel_session_get_output_item_shape(const tessel_session* cs, siz
   SessionUse use(s);
   if (!use.ok()) return inUse();
   if (tessel_status st = outputItemOk(s, i, item)) return st;
-  const tessel::Shape& shape = s->runner->outputItemDesc(i, item).shape;
-  *rank = shape.size();
-  if (capacity < shape.size())
-    return make(TESSEL_INVALID_ARGUMENT,
-                "output " + std::to_string(i) + " tensor " + std::to_string(item) + " has rank " +
-                    std::to_string(shape.size()) + ", dims holds " + std::to_string(capacity));
-  std::copy(shape.begin(), shape.end(), dims);
-  return nullptr;
+  return copyShape(s->runner->outputItemDesc(i, item).shape,
+                   "output " + std::to_string(i) + " tensor " + std::to_string(item), dims,
+                   capacity, rank);
 }
 
 int64_t tessel_session_arena_bytes(const tessel_session* s) {
