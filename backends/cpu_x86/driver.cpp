@@ -35,6 +35,8 @@ bool vectorPostOps(const PostOps& ops) {
 
 EpiloguePlan::EpiloguePlan(const PostOps& ops, Spread channel, int biasInput, Spread biasSpread,
                            int64_t biasLd) {
+  ops_.reserve(ops.size() + (biasInput >= 0 ? 1 : 0));
+  operand_.reserve(ops_.capacity());
   if (biasInput >= 0) {
     EpilogueOp bias;
     bias.isBinary = true;

@@ -15,7 +15,7 @@ struct Program {
   PostOps ops;
 };
 
-bool isDense(const std::vector<int64_t>& strides, const Shape& shape) {
+bool isDense(const I64List& strides, const Shape& shape) {
   int64_t dense = 1; // the dense stride of dim i, innermost first
   for (size_t i = shape.size(); i-- > 0;) {
     if (shape[i] > 1 && strides[i] != dense) return false;
@@ -25,8 +25,8 @@ bool isDense(const std::vector<int64_t>& strides, const Shape& shape) {
 }
 
 // How an operand with `strides` spreads over the output: scalar, one dim (a channel), dense.
-bool spreadOf(const std::vector<int64_t>& strides, const Shape& shape, Broadcast* how,
-              int64_t* channels, int64_t* inner) {
+bool spreadOf(const I64List& strides, const Shape& shape, Broadcast* how, int64_t* channels,
+              int64_t* inner) {
   int used = -1, count = 0;
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] > 1 && strides[i] != 0) {
@@ -92,13 +92,15 @@ bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* ou
   }
 }
 
+const PostOps kNoOps;
+
 class ElementwiseKernel final : public PreparedKernel {
 public:
   // Only the plan run() uses is built (columns when the channel runs along the rows).
   ElementwiseKernel(const KernelTable& t, Program prog)
       : t_(t), prog_(std::move(prog)),
-        rowPlan_(prog_.inner == 1 ? PostOps{} : prog_.ops, Spread::Row, -1, Spread::Row),
-        columnPlan_(prog_.inner == 1 ? prog_.ops : PostOps{}, Spread::Column, -1, Spread::Column) {}
+        rowPlan_(prog_.inner == 1 ? kNoOps : prog_.ops, Spread::Row, -1, Spread::Row),
+        columnPlan_(prog_.inner == 1 ? prog_.ops : kNoOps, Spread::Column, -1, Spread::Column) {}
 
   // Each element is read before the element at its index is written.
   int inPlaceInput() const override { return prog_.x; }

@@ -50,7 +50,7 @@ Status expectCounts(const Primitive& p, size_t minIn, size_t maxIn) {
 }
 
 // Largest offset reached by strides over shape; false when any is negative.
-bool stridedReach(const Shape& shape, const std::vector<int64_t>& strides, int64_t* reach) {
+bool stridedReach(const Shape& shape, const I64List& strides, int64_t* reach) {
   *reach = 0;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (strides[i] < 0 || strides[i] > (int64_t{1} << 40)) return false;
@@ -318,7 +318,7 @@ Status validateParams(const Primitive& p, std::span<const TensorDesc* const> in,
     for (const TensorDesc* d : {in[0], in[1], in[2], &out})
       if (d->layout != Layout::Plain) return corrupt("select tensors must be plain");
     if (out.numel() == 0) return Status::ok();
-    const std::vector<int64_t>* strides[] = {&sel.condStrides, &sel.lhsStrides, &sel.rhsStrides};
+    const I64List* strides[] = {&sel.condStrides, &sel.lhsStrides, &sel.rhsStrides};
     for (size_t i = 0; i < 3; ++i) {
       int64_t reach = 0;
       if (!stridedReach(out.shape, *strides[i], &reach) || reach >= in[i]->numel())

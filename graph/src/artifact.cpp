@@ -43,8 +43,9 @@ private:
     std::vector<Offset<fb::GraphValue>> values;
     for (size_t i = 0; i < g.values.size(); ++i) {
       const Value& v = g.values[i];
+      const std::vector<int64_t> shape = v.desc.shape.vec();
       values.push_back(fb::CreateGraphValueDirect(
-          b, v.name.c_str(), static_cast<uint8_t>(v.desc.dtype), &v.desc.shape, v.anyRank,
+          b, v.name.c_str(), static_cast<uint8_t>(v.desc.dtype), &shape, v.anyRank,
           v.constant != nullptr, offsets[i], v.constant ? v.constant->size() : 0,
           static_cast<uint8_t>(v.kind)));
     }

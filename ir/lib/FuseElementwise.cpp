@@ -29,7 +29,7 @@ bool isF32(mlir::Value v) {
   return t && t.getElementType().isF32();
 }
 
-bool allZero(const std::vector<int64_t>& s) {
+bool allZero(const I64List& s) {
   return std::all_of(s.begin(), s.end(), [](int64_t v) { return v == 0; });
 }
 
@@ -38,7 +38,7 @@ Shape shapeOf(mlir::Value v) {
   return Shape(t.getShape().begin(), t.getShape().end());
 }
 
-bool isDense(const std::vector<int64_t>& strides, const Shape& shape) {
+bool isDense(const I64List& strides, const Shape& shape) {
   const Shape dense = denseStrides(shape);
   for (size_t i = 0; i < shape.size(); ++i)
     if (shape[i] > 1 && strides[i] != dense[i]) return false;
@@ -47,7 +47,7 @@ bool isDense(const std::vector<int64_t>& strides, const Shape& shape) {
 
 // The scalar a binary operand holds when the binary reads it with all-zero strides from a
 // constant.
-std::optional<float> scalarConstant(mlir::Value v, const std::vector<int64_t>& strides) {
+std::optional<float> scalarConstant(mlir::Value v, const I64List& strides) {
   auto c = v.getDefiningOp<ConstantOp>();
   if (!c || !isF32(v) || !allZero(strides)) return std::nullopt;
   auto n = elementCount(shapeOf(v));
@@ -167,7 +167,7 @@ std::optional<size_t> channelDim(const Primitive& p, const Shape& out) {
 }
 
 // How a binary reads its other operand relative to the producer's result, if a post-op can.
-std::optional<Broadcast> spreadOf(const std::vector<int64_t>& strides, const Shape& out,
+std::optional<Broadcast> spreadOf(const I64List& strides, const Shape& out,
                                   std::optional<size_t> channel) {
   if (allZero(strides)) return Broadcast::Scalar;
   if (isDense(strides, out)) return Broadcast::Full;

@@ -49,7 +49,7 @@ Status fromAttr(mlir::Attribute a, llvm::StringRef name, std::array<int64_t, N>&
 Status fromAttr(mlir::Attribute a, llvm::StringRef name, Regions& out) {
   I64List flat;
   TESSEL_RETURN_IF_ERROR(fromAttr(a, name, flat));
-  TESSEL_ASSIGN_OR_RETURN(out, unflattenRegions(flat));
+  TESSEL_ASSIGN_OR_RETURN(out, unflattenRegions(flat.vec()));
   return Status::ok();
 }
 Status fromAttr(mlir::Attribute a, llvm::StringRef name, OptF64& out) {
@@ -89,7 +89,7 @@ mlir::Attribute toAttr(mlir::Builder& b, bool v) {
   return b.getBoolAttr(v);
 }
 mlir::Attribute toAttr(mlir::Builder& b, const I64List& v) {
-  return b.getDenseI64ArrayAttr(v);
+  return b.getDenseI64ArrayAttr(llvm::ArrayRef<int64_t>(v.data(), v.size()));
 }
 template <size_t N> mlir::Attribute toAttr(mlir::Builder& b, const std::array<int64_t, N>& v) {
   return b.getDenseI64ArrayAttr(llvm::ArrayRef<int64_t>(v.data(), N));
@@ -167,7 +167,7 @@ mlir::Type toMlirType(mlir::MLIRContext* ctx, const TensorDesc& desc) {
   case DType::U64: elt = mlir::IntegerType::get(ctx, 64, mlir::IntegerType::Unsigned); break;
   case DType::Undefined: return mlir::NoneType::get(ctx);
   }
-  return mlir::RankedTensorType::get(desc.shape, elt);
+  return mlir::RankedTensorType::get(llvm::ArrayRef(desc.shape.data(), desc.shape.size()), elt);
 }
 
 Result<DType> dtypeFromElementType(mlir::Type t) {

@@ -20,6 +20,9 @@ template <typename A> Offset<flatbuffers::Vector<int64_t>> longs(FlatBufferBuild
 template <typename T> void toFb(const T& v, T* out) {
   *out = v;
 }
+void toFb(const I64List& v, std::vector<int64_t>* out) {
+  out->assign(v.begin(), v.end());
+}
 template <size_t N> void toFb(const std::array<int64_t, N>& v, std::vector<int64_t>* out) {
   out->assign(v.begin(), v.end());
 }
@@ -89,8 +92,9 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
     for (int32_t id : program.outputs)
       if (id == static_cast<int32_t>(i)) role = fb::TensorRole_Output;
     if (t.data) role = fb::TensorRole_Constant;
+    const std::vector<int64_t> shape = t.desc.shape.vec();
     tensors.push_back(fb::CreateTensorDirect(
-        b, t.name.c_str(), static_cast<uint8_t>(t.desc.dtype), &t.desc.shape, role, offsets[i],
+        b, t.name.c_str(), static_cast<uint8_t>(t.desc.dtype), &shape, role, offsets[i],
         t.data ? t.desc.byteSize() : 0, static_cast<uint8_t>(t.desc.layout)));
   }
   std::vector<Offset<fb::Primitive>> prims;

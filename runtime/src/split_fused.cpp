@@ -24,7 +24,7 @@ PrimitiveParams withoutPostOps(const Primitive& p) {
   return params;
 }
 
-std::vector<int64_t> operandStrides(Broadcast how) {
+I64List operandStrides(Broadcast how) {
   switch (how) {
   case Broadcast::Scalar: return {0, 0, 0};
   case Broadcast::Channel: return {0, 1, 0};
@@ -83,8 +83,8 @@ std::shared_ptr<Program> splitPostOps(const Program& program, const std::vector<
         s.emit(UnaryParams{op.unary, op.alpha, op.beta}, {current}, next, p.origin, "");
       } else {
         const int32_t x = p.inputs[op.operand];
-        std::vector<int64_t> dense = denseStrides(flat.shape);
-        std::vector<int64_t> xs = operandStrides(op.broadcast);
+        I64List dense = denseStrides(flat.shape);
+        I64List xs = operandStrides(op.broadcast);
         if (xs.empty()) xs = dense;
         BinaryParams b{op.binary, dense, xs};
         std::vector<int32_t> in{current, x};

@@ -22,6 +22,70 @@ TEST_CASE("denseStrides are row-major") {
   CHECK(denseStrides({}).empty());
 }
 
+// Shape keeps up to kInlineDims dims in place and moves to the heap past them: every operation
+// is checked against std::vector across that line, both ways.
+TEST_CASE("Shape behaves as std::vector<int64_t> inline and on the heap") {
+  const auto same = [](const Shape& s, const std::vector<int64_t>& v) {
+    return s.size() == v.size() && std::equal(s.begin(), s.end(), v.begin());
+  };
+  for (size_t n = 0; n <= 2 * Shape::kInlineDims + 1; ++n) {
+    std::vector<int64_t> v;
+    Shape s;
+    for (size_t i = 0; i < n; ++i) {
+      v.push_back(static_cast<int64_t>(i * 7 + 1));
+      s.push_back(static_cast<int64_t>(i * 7 + 1));
+    }
+    REQUIRE(same(s, v));
+    // Copies and moves between inline and heap shapes, in both directions.
+    Shape copy = s;
+    CHECK(same(copy, v));
+    Shape small{9}, big(3 * Shape::kInlineDims, 4);
+    small = s;
+    big = s;
+    CHECK((same(small, v) && same(big, v)));
+    Shape moved = std::move(copy);
+    CHECK(same(moved, v));
+    CHECK(copy.empty()); // NOLINT: moved-from is empty, and usable
+    copy.push_back(5);
+    CHECK(copy == Shape{5});
+    Shape target(2 * Shape::kInlineDims, 1);
+    target = std::move(moved);
+    CHECK(same(target, v));
+    swap(target, small);
+    CHECK(same(small, v));
+    // Inserts at the front, the middle and the end, from its own dims too; erases.
+    std::vector<int64_t> w = v;
+    Shape t = s;
+    w.insert(w.begin(), 2, -1);
+    t.insert(t.begin(), 2, -1);
+    w.insert(w.begin() + static_cast<int64_t>(w.size() / 2), {8, 9});
+    t.insert(t.begin() + static_cast<int64_t>(t.size() / 2), {8, 9});
+    const std::vector<int64_t> head(w.begin(), w.begin() + static_cast<int64_t>(n));
+    w.insert(w.end(), head.begin(), head.end());
+    t.insert(t.end(), t.begin(), t.begin() + static_cast<int64_t>(n)); // its own first n dims
+    CHECK(same(t, w));
+    w.erase(w.begin() + 1, w.begin() + 3);
+    t.erase(t.begin() + 1, t.begin() + 3);
+    w.erase(w.begin());
+    t.erase(t.begin());
+    CHECK(same(t, w));
+    w.resize(n / 2);
+    t.resize(n / 2);
+    CHECK(same(t, w));
+    w.resize(n + 3, 6);
+    t.resize(n + 3, 6);
+    CHECK(same(t, w));
+    CHECK(same(Shape(v), v));
+    CHECK(same(Shape(std::span<const int64_t>(v)), v));
+    CHECK(std::vector<int64_t>(s.vec()) == v);
+    CHECK(s == v);
+  }
+  CHECK(Shape{1, 2} < Shape{1, 3});
+  CHECK(Shape{1, 2} < Shape{1, 2, 0});
+  CHECK_FALSE(Shape{2} < Shape{1, 9});
+  CHECK(Shape(3, 7) == Shape{7, 7, 7});
+}
+
 TEST_CASE("region bounds cover negative strides and empty regions") {
   Region r;
   r.src = {5, {0, 0, -1}};

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tessel/core/dtype.h"
+#include "tessel/core/shape.h"
 #include "tessel/core/status.h"
 
 #include <cstdint>
@@ -10,8 +11,6 @@
 #include <vector>
 
 namespace tessel {
-
-using Shape = std::vector<int64_t>;
 
 // Number of elements, or an error when a dim is negative or the product of the non-zero dims
 // passes 2^48 (so an empty tensor cannot carry dims whose strides overflow).
