@@ -223,17 +223,21 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   // is refused in about a second, not planned for minutes).
   const size_t maxNodes = source.nodes.size() + spec.maxLaidOutNodes;
   while (!work.empty() || nextSource < source.nodes.size()) {
-    const size_t taken = (expandedBuilt ? expanded.nodes.size() : nextSource) + work.size();
-    if (taken + (source.nodes.size() - nextSource) > maxNodes)
+    const size_t laid = (expandedBuilt ? expanded.nodes.size() : nextSource) + work.size();
+    if (laid + (source.nodes.size() - nextSource) > maxNodes)
       return invalidArgument("control flow lays out more than " +
                              std::to_string(spec.maxLaidOutNodes) + " nodes");
-    Node src;
+    // A node from `work` is taken out of it; the source's are read in place and copied once,
+    // into g, when they lower to primitives.
+    Node taken;
+    const Node* next = &taken;
     if (!work.empty()) {
-      src = std::move(work.front());
+      taken = std::move(work.front());
       work.pop_front();
     } else {
-      src = source.nodes[nextSource++];
+      next = &source.nodes[nextSource++];
     }
+    const Node& src = *next;
     producer.resize(g.values.size(), -1);
     if (expandedBuilt && !src.hidden) addExpanded(src);
     const bool readsSequence =
@@ -268,7 +272,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (readsSequence)
       return unsupported(src.node.label() + " reads a sequence (only the sequence operators, "
                                             "Identity, If and Loop take sequences)");
-    Node n = std::move(src);
+    Node& n = next == &taken ? g.nodes.emplace_back(std::move(taken)) : g.nodes.emplace_back(src);
     n.node.inputs.clear();
     n.node.inputs.reserve(n.inputs.size());
     n.node.missingValues.clear();
@@ -283,7 +287,11 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
       n.node.inputs.push_back({true, val.desc, constantPointer(val)});
     }
     auto lowered = decompose::lower(n.node);
-    if (!lowered.isOk()) return stop(n, lowered.status());
+    if (!lowered.isOk()) {
+      const Node failed = std::move(n);
+      g.nodes.pop_back();
+      return stop(failed, lowered.status());
+    }
     if (static_cast<size_t>(lowered->numOutputs) != n.outputs.size())
       return internalError(n.node.label() + ": output count differs from its lowering");
     // Output i's description, as the lowering gives it.
@@ -298,6 +306,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
           low.primitives[0].inputs[0] < low.numInputs) {
         const int32_t from = n.inputs[static_cast<size_t>(low.primitives[0].inputs[0])];
         g.values[n.outputs[0]] = {g.values[n.outputs[0]].name, outDesc(0), g.values[from].constant};
+        g.nodes.pop_back();
         continue;
       }
       std::vector<const void*> data;
@@ -307,12 +316,12 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
       if (!values.isOk()) return values.status().withContext(n.node.label());
       for (size_t i = 0; i < n.outputs.size(); ++i)
         g.values[n.outputs[i]] = {g.values[n.outputs[i]].name, outDesc(i), (*values)[i]};
+      g.nodes.pop_back();
       continue;
     }
     for (size_t i = 0; i < n.outputs.size(); ++i)
       g.values[n.outputs[i]].desc = outDesc(i);
     n.lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
-    g.nodes.push_back(std::move(n));
   }
   // List outputs: their elements in their place.
   std::vector<int32_t> flatOutputs;

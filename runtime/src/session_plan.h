@@ -82,6 +82,7 @@ struct Session::Plan {
       for (Step& s : *list) {
         if (s.skip) continue;
         s.args.clear();
+        s.args.reserve(s.inputs.size());
         for (int32_t id : s.inputs)
           s.args.push_back({tensors[id].desc, ref(id)});
         s.out = {tensors[s.output].desc, ref(s.output)};
