@@ -411,10 +411,13 @@ public:
       return ((padded_.inPlace ? 0 : s_.cStored() * padded_.h * padded_.w) +
               threads * directChunkRows_ * s_.ow * s_.o) *
              4;
-    if (lanes_.blocks > 0) // a block's buffers per thread, or one block's and a strip per thread
-      return (lanesBlocksInParallel(threads) ? threads * (lanesBlockFloats() + lanesThreadFloats())
-                                             : lanesBlockFloats() + threads * lanesThreadFloats()) *
+    if (lanes_.blocks > 0) { // a block's buffers per thread, or one block's and a strip per thread
+      const LanesShape l = lanesFor(threads);
+      return (lanesBlocksInParallel(l, threads)
+                  ? threads * (lanesBlockFloats(l) + lanesThreadFloats(l))
+                  : lanesBlockFloats(l) + threads * lanesThreadFloats(l)) *
              4;
+    }
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
     const int64_t weights = havePacked() ? 0 : s_.group * mPanels_ * s_.k * t_.mr;
     const GemmBlocking blocking = gemmBlocking(threads);
@@ -670,16 +673,17 @@ private:
     float* apack = ws;
     float* staging = packTransposedA_ ? apack + rPanels * s_.k * t_.mr : ws;
     const ConvGeometry geo = geometry(p_, s_, x);
-    if (packTransposedA_)
-      parallelFor(ctx, rPanels, [&](int64_t rp, int) {
-        if (s_.xBlock) // 1x1 (variantTakesLayouts)
-          t_.packABlocked(x, s_.h * s_.w * s_.xBlock, oneByOneGrid(p_, s_), panels.begin(rp),
-                          panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
-        else if (pointwise_)
-          t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
-        else
-          t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp), apack + rp * s_.k * t_.mr);
-      });
+    const auto pack = [&](int64_t rp) {
+      if (s_.xBlock) // 1x1 (variantTakesLayouts)
+        t_.packABlocked(x, s_.h * s_.w * s_.xBlock, oneByOneGrid(p_, s_), panels.begin(rp),
+                        panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
+      else if (pointwise_)
+        t_.packA(x, 1, n, panels.begin(rp), panels.rows(rp), 0, s_.k, apack + rp * s_.k * t_.mr);
+      else
+        t_.packAConv(geo, 0, s_.k, panels.begin(rp), panels.rows(rp), apack + rp * s_.k * t_.mr);
+    };
+    const bool ownRows = transposedOwnRows(ctx.threads);
+    if (packTransposedA_ && !ownRows) parallelFor(ctx, rPanels, [&](int64_t rp, int) { pack(rp); });
     const LaneOutput out{y, n, s_.yBlock, s_.o};
     const Epilogue* epp = ep.count ? &ep : nullptr;
     // A blocked output whose epilogue the tiles apply in registers takes the tiles as they are:
@@ -691,10 +695,7 @@ private:
     // thread).
     const int64_t perRun = transposedRunPanels(ctx.threads);
     const int64_t runs = ceilDiv(rPanels, perRun);
-    parallelFor(ctx, oPanels * runs, [&](int64_t task, int slot) {
-      const int64_t op = task / runs, rp0 = task % runs * perRun;
-      const int64_t rp1 = std::min(rPanels, rp0 + perRun);
-      if (rp0 >= rp1) return;
+    const auto task = [&](int64_t op, int64_t rp0, int64_t rp1, int slot) {
       const int64_t o0 = op * t_.nr, o1 = std::min(s_.o, o0 + t_.nr);
       const int64_t p0 = panels.begin(rp0), p1 = panels.begin(rp1);
       float* ct = staging + slot * perRun * panels.largest() * t_.nr;
@@ -734,7 +735,35 @@ private:
         }
       }
       if (!direct.on) t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
+    };
+    if (ownRows) {
+      // A task packs its own run of positions and computes every channel panel of it: the
+      // packed panels never cross to another core's cache.
+      parallelFor(ctx, runs, [&](int64_t run, int slot) {
+        const int64_t rp0 = run * perRun, rp1 = std::min(rPanels, rp0 + perRun);
+        for (int64_t rp = rp0; rp < rp1; ++rp)
+          pack(rp);
+        for (int64_t op = 0; op < oPanels; ++op)
+          task(op, rp0, rp1, slot);
+      });
+      return;
+    }
+    parallelFor(ctx, oPanels * runs, [&](int64_t t, int slot) {
+      const int64_t op = t / runs, rp0 = t % runs * perRun;
+      const int64_t rp1 = std::min(rPanels, rp0 + perRun);
+      if (rp0 < rp1) task(op, rp0, rp1, slot);
     });
+  }
+
+  // Whether each task of the transposed form packs the positions it computes: more than one
+  // thread, blocked input and output, and at least as many positions as output channels (so
+  // each task streaming every weight panel costs less than moving the packed positions).
+  // Packing them all first, in parallel, hands most panels to another thread's task, and on
+  // cores that share no cache that transfer cost more than the second thread gave (blocked
+  // pointwise 64 -> 64 at 55x55: 0.131 -> 0.069 ms on two threads; one thread: 0.08). Plain
+  // outputs measured slower this way (32 -> 128 at 27x27: 0.036 -> 0.055 ms).
+  bool transposedOwnRows(int threads) const {
+    return packTransposedA_ && threads > 1 && s_.xBlock && s_.yBlock && s_.oh * s_.ow >= s_.o;
   }
 
   // Row panels per task of the transposed form: enough runs for two tasks per thread, each
@@ -743,20 +772,40 @@ private:
     const Panels panels = transposedPanels(t_, s_);
     const int64_t oPanels = ceilDiv(s_.o, t_.nr);
     const int64_t fit = std::max<int64_t>(1, (128 * 1024 / 4) / (panels.largest() * t_.nr));
-    const int64_t runs =
-        std::min(panels.count, ceilDiv(2 * std::max(threads, 1), std::max<int64_t>(oPanels, 1)));
+    const int64_t runs = transposedOwnRows(threads)
+                             ? std::min(panels.count, 2 * static_cast<int64_t>(threads))
+                             : std::min(panels.count, ceilDiv(2 * std::max(threads, 1),
+                                                              std::max<int64_t>(oPanels, 1)));
     return std::max<int64_t>(1, std::min(fit, ceilDiv(panels.count, std::max<int64_t>(runs, 1))));
   }
 
   // A block's v, m and output by position.
-  int64_t lanesBlockFloats() const {
-    return lanes_.points * lanes_.blockTiles * (s_.c + s_.o) +
-           lanes_.rowsPerBlock * lanes_.m * s_.ow * s_.o;
+  int64_t lanesBlockFloats(const LanesShape& l) const {
+    return l.points * l.blockTiles * (s_.c + s_.o) + l.rowsPerBlock * l.m * s_.ow * s_.o;
   }
-  int64_t lanesThreadFloats() const {
-    const int64_t strip =
-        (lanes_.rowsPerBlock * lanes_.m + 2) * (lanes_.tilesW * lanes_.m + 2) * t_.vectorWidth;
+  int64_t lanesThreadFloats(const LanesShape& l) const {
+    const int64_t strip = (l.rowsPerBlock * l.m + 2) * (l.tilesW * l.m + 2) * t_.vectorWidth;
     return ceilDiv(strip, 16) * 16;
+  }
+
+  // The blocks for a thread count. Too few blocks for whole blocks per thread are cut smaller
+  // when each keeps at least two microkernel panels of tiles: a block's phases split across
+  // threads hand each phase's results to the other threads, and on cores that share no cache
+  // (two vCPUs on separate core complexes) that cost more than the second thread gave (16 -> 64
+  // channels at 55x55: 0.14 ms on one thread, 0.22 ms on two).
+  LanesShape lanesFor(int threads) const {
+    LanesShape l = lanes_;
+    if (lanesBlocksInParallel(l, threads)) return l;
+    for (const int64_t blocks :
+         {2 * static_cast<int64_t>(threads), static_cast<int64_t>(threads)}) {
+      const int64_t rows = ceilDiv(l.tilesH, blocks);
+      if (rows * l.tilesW < 2 * t_.mr || ceilDiv(l.tilesH, rows) < threads) continue;
+      l.rowsPerBlock = rows;
+      l.blocks = ceilDiv(l.tilesH, rows);
+      l.blockTiles = rows * l.tilesW;
+      return l;
+    }
+    return l;
   }
 
   // Winograd with channels in the lanes, per block of tile rows: input transform per block of W
@@ -767,9 +816,9 @@ private:
   // go to threads when there are enough of them; otherwise each block's phases are split.
   void runWinogradLanes(const ExecContext& ctx, const float* x, float* y, float* ws,
                         const Epilogue& ep) const {
-    const LanesShape& l = lanes_;
-    const int64_t setFloats = lanesBlockFloats() + lanesThreadFloats();
-    if (lanesBlocksInParallel(ctx.threads)) {
+    const LanesShape l = lanesFor(ctx.threads);
+    const int64_t setFloats = lanesBlockFloats(l) + lanesThreadFloats(l);
+    if (lanesBlocksInParallel(l, ctx.threads)) {
       const ExecContext serial = [&] {
         ExecContext c = ctx;
         c.threads = 1;
@@ -777,24 +826,24 @@ private:
       }();
       parallelFor(ctx, l.blocks, [&](int64_t block, int slot) {
         float* set = ws + slot * setFloats;
-        lanesBlock(serial, x, y, block, set, set + lanesBlockFloats(), 0, ep);
+        lanesBlock(serial, l, x, y, block, set, set + lanesBlockFloats(l), 0, ep);
       });
       return;
     }
     for (int64_t block = 0; block < l.blocks; ++block)
-      lanesBlock(ctx, x, y, block, ws, ws + lanesBlockFloats(), lanesThreadFloats(), ep);
+      lanesBlock(ctx, l, x, y, block, ws, ws + lanesBlockFloats(l), lanesThreadFloats(l), ep);
   }
 
   // Whole blocks to threads (each with its own buffers) when there are enough of them.
-  bool lanesBlocksInParallel(int threads) const {
-    return threads <= 1 || lanes_.blocks >= 2 * static_cast<int64_t>(threads);
+  static bool lanesBlocksInParallel(const LanesShape& l, int threads) {
+    return threads <= 1 || l.blocks >= static_cast<int64_t>(threads);
   }
 
   // One block of tile rows; buffers: v, m, the output by position; scratch + slot * scratchStride:
   // each thread's input strip.
-  void lanesBlock(const ExecContext& ctx, const float* x, float* y, int64_t block, float* buffers,
-                  float* scratch, int64_t scratchStride, const Epilogue& ep) const {
-    const LanesShape& l = lanes_;
+  void lanesBlock(const ExecContext& ctx, const LanesShape& l, const float* x, float* y,
+                  int64_t block, float* buffers, float* scratch, int64_t scratchStride,
+                  const Epilogue& ep) const {
     const int64_t lanes = t_.vectorWidth, points = l.points;
     const int threads = std::max(ctx.threads, 1);
     WinogradLanesPlan plan;

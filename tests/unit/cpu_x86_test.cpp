@@ -262,7 +262,9 @@ TEST_CASE("cpu_x86 Winograd F(2,3) and F(4,3) stay within their error bound on e
         ConvCase{{1, 64, 14, 14}, 33, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, relu},
         ConvCase{{1, 20, 1, 1}, 70, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, {}},
         // several blocks of tile rows (the last one short), the epilogue's full operand per block
-        ConvCase{{1, 200, 30, 37}, 150, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}})
+        ConvCase{{1, 200, 30, 37}, 150, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post},
+        // one block at one thread, cut into smaller blocks for three (the last one short)
+        ConvCase{{2, 16, 40, 36}, 20, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, true, post}})
     for (int m : {2, 4}) {
       INFO("x " << shapeToString(c.x) << " o " << c.o << " F(" << m << ",3)");
       const double e = runConvCase(c, seed++, true, m == 2 ? 5 : 2, 2e-5f);
