@@ -558,15 +558,25 @@ private:
     const float* xpad = x;
     if (!padded_.inPlace) {
       float* copy = ws;
-      parallelFor(ctx, s_.cStored() / step, [&](int64_t c, int) {
+      // Tasks of a plane's rows, about four per thread: a stem's three planes alone left one of
+      // two threads idle half the time.
+      const int64_t planes = s_.cStored() / step;
+      const int64_t pieces = std::min(ph, ceilDiv(4 * int64_t{std::max(ctx.threads, 1)}, planes));
+      const int64_t pieceRows = ceilDiv(ph, pieces);
+      parallelFor(ctx, planes * pieces, [&](int64_t task, int) {
         // Zeros only where the input does not land: rows above and below, then per row the
         // columns either side of the copied ones.
+        const int64_t c = task / pieces, r0 = task % pieces * pieceRows;
+        const int64_t r1 = std::min(ph, r0 + pieceRows);
         float* plane = copy + c * ph * pw * step;
         const int64_t rowFloats = pw * step, inRow = s_.w * step, lead = left * step;
-        std::fill(plane, plane + top * rowFloats, 0.f);
-        std::fill(plane + (top + s_.h) * rowFloats, plane + ph * rowFloats, 0.f);
-        for (int64_t iy = 0; iy < s_.h; ++iy) {
-          float* row = plane + (iy + top) * rowFloats;
+        for (int64_t r = r0; r < r1; ++r) {
+          float* row = plane + r * rowFloats;
+          const int64_t iy = r - top;
+          if (iy < 0 || iy >= s_.h) {
+            std::fill(row, row + rowFloats, 0.f);
+            continue;
+          }
           std::fill(row, row + lead, 0.f);
           std::copy(x + (c * s_.h + iy) * inRow, x + (c * s_.h + iy + 1) * inRow, row + lead);
           std::fill(row + lead + inRow, row + rowFloats, 0.f);

@@ -16,14 +16,25 @@ inline void cpuRelax() {
 }
 } // namespace
 
+// The tasks are cut into one contiguous range per thread: slot s runs its own range first, in
+// order, then takes what is left of the others' (so a late or busy helper delays nothing). The
+// same slot thus computes the same part of a tensor on every run: on cores that share no cache,
+// results that moved between threads from run to run (tasks handed out first come, first
+// served) cost more than the second thread gave.
 struct ThreadPool::Loop {
+  struct alignas(64) Next {
+    std::atomic<int64_t> task{0};
+  };
   const TaskFn* fn = nullptr;
   int64_t tasks = 0;
-  std::atomic<int64_t> next{0};
+  int parts = 1;
+  std::unique_ptr<Next[]> next; // per range: its next task
   std::atomic<int64_t> done{0};
   std::atomic<int> slots{1}; // slot 0 is the caller's
   std::mutex mutex;
   std::condition_variable finished;
+
+  int64_t rangeStart(int part) const { return tasks * part / parts; }
 };
 
 ThreadPool::~ThreadPool() {
@@ -50,9 +61,14 @@ void ThreadPool::ensureWorkers(int count) {
 
 void ThreadPool::drain(Loop& loop, int slot) {
   int64_t finished = 0;
-  for (int64_t t = loop.next.fetch_add(1); t < loop.tasks; t = loop.next.fetch_add(1)) {
-    (*loop.fn)(t, slot);
-    ++finished;
+  for (int k = 0; k < loop.parts; ++k) {
+    const int part = (slot + k) % loop.parts;
+    const int64_t end = loop.rangeStart(part + 1);
+    std::atomic<int64_t>& next = loop.next[part].task;
+    for (int64_t t = next.fetch_add(1); t < end; t = next.fetch_add(1)) {
+      (*loop.fn)(t, slot);
+      ++finished;
+    }
   }
   if (finished && loop.done.fetch_add(finished) + finished == loop.tasks) {
     std::lock_guard<std::mutex> lock(loop.mutex);
@@ -77,8 +93,8 @@ void ThreadPool::workerMain() {
       queue_.pop_front();
       queued_.fetch_sub(1, std::memory_order_relaxed);
     }
-    // A helper that arrives after the caller took every task finds nothing to do and leaves.
-    if (loop->next.load() < loop->tasks) drain(*loop, loop->slots.fetch_add(1));
+    // A helper that arrives after the others took every task finds nothing to do and leaves.
+    if (loop->done.load() < loop->tasks) drain(*loop, loop->slots.fetch_add(1));
   }
 }
 
@@ -93,6 +109,10 @@ void ThreadPool::parallelFor(int64_t tasks, int threads, const TaskFn& fn) {
   auto loop = std::make_shared<Loop>();
   loop->fn = &fn;
   loop->tasks = tasks;
+  loop->parts = helpers + 1;
+  loop->next = std::make_unique<Loop::Next[]>(static_cast<size_t>(loop->parts));
+  for (int part = 0; part < loop->parts; ++part)
+    loop->next[part].task.store(loop->rangeStart(part), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ensureWorkers(helpers);
