@@ -100,7 +100,8 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    return (packFloats() + std::max(threads, 1) * threadFloats()) * 4;
+    const int64_t packs = packA_ && threads > 1 ? threads : 1; // a pack per thread: run()
+    return (packs * packFloats() + std::max(threads, 1) * threadFloats()) * 4;
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
@@ -109,14 +110,18 @@ public:
     const float* x = in[0].hostData<float>();
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
+    const int threads = std::max(ctx.threads, 1);
+    // Many groups on several threads: whole bands per thread, each packing its own input rows
+    // into its own buffer; the rows packed once and shared, the groups split, handed most
+    // panels to another core's cache.
+    const bool bandsPerThread = packA_ && threads > 1;
     float* apack = ws;
-    float* perThread = ws + packFloats();
+    float* perThread = ws + (bandsPerThread ? threads : 1) * packFloats();
     // The depthwise primitive's inputs by its own numbering (its input 0, the expanded tensor,
     // never exists).
     std::vector<TensorArg> dwIn(1);
     dwIn.insert(dwIn.end(), in.begin() + static_cast<int64_t>(expandInputs_), in.end());
     const int64_t plane = g_.oh * g_.ow, oStored = storedChannels(ce_, yBlock_);
-    const int threads = std::max(ctx.threads, 1);
     std::vector<EpilogueOp> expandOps, dwOps;
     expandEp_.resolve(in.subspan(0, expandInputs_), 0, 0, &expandOps);
     const Epilogue expandEp{expandOps.data(), static_cast<int>(expandOps.size())};
@@ -129,6 +134,7 @@ public:
       while ((n_ * groups_ * bands) % threads != 0 && bands < g_.oh)
         ++bands;
     }
+    if (bandsPerThread) bands = std::max(bands, 2 * int64_t{threads});
     const int64_t bandRows = ceilDiv(g_.oh, std::min(bands, g_.oh));
     bands = ceilDiv(g_.oh, bandRows);
     for (int64_t b = 0; b < n_; ++b) {
@@ -145,7 +151,18 @@ public:
         });
         continue;
       }
-      // Many groups: per band, its input rows packed once by all threads, then the groups.
+      if (bandsPerThread) {
+        parallelFor(ctx, bands, [&](int64_t task, int slot) {
+          const Band band = bandAt(task * bandRows, bandRows);
+          float* own = apack + slot * packFloats();
+          for (int64_t iy = band.iy0; iy < band.iy1; ++iy)
+            packRow(band, xb, iy, own);
+          for (int64_t g = 0; g < groups_; ++g)
+            runGroup(band, xb, own, yb, g, perThread + slot * threadFloats(), ep);
+        });
+        continue;
+      }
+      // Many groups, one thread: per band, its input rows packed once, then the groups.
       for (int64_t oy0 = 0; oy0 < g_.oh; oy0 += bandRows) {
         const Band band = bandAt(oy0, bandRows);
         parallelFor(ctx, band.iy1 - band.iy0,
