@@ -27,7 +27,9 @@ public:
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // Runs fn over [0, tasks) with at most `threads` threads (the caller included); returns when
-  // every task has finished. Starts workers on first need; never more than threads - 1.
+  // every task has finished. Starts workers on first need; never more than threads - 1. The
+  // tasks are cut into one contiguous range per thread: slot s runs range s first, in order,
+  // then what is left of the others' (docs/backend-contract.md, Threads).
   void parallelFor(int64_t tasks, int threads, const TaskFn& fn);
   int workerCount() const;
 
