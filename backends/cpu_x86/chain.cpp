@@ -100,7 +100,7 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    const int64_t packs = packA_ && threads > 1 ? threads : 1; // a pack per thread: run()
+    const int64_t packs = bandsPerThread(threads) ? threads : 1;
     return (packs * packFloats() + std::max(threads, 1) * threadFloats()) * 4;
   }
 
@@ -111,12 +111,9 @@ public:
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
     const int threads = std::max(ctx.threads, 1);
-    // Many groups on several threads: whole bands per thread, each packing its own input rows
-    // into its own buffer; the rows packed once and shared, the groups split, handed most
-    // panels to another core's cache.
-    const bool bandsPerThread = packA_ && threads > 1;
+    const bool ownBands = bandsPerThread(threads);
     float* apack = ws;
-    float* perThread = ws + (bandsPerThread ? threads : 1) * packFloats();
+    float* perThread = ws + (ownBands ? threads : 1) * packFloats();
     // The depthwise primitive's inputs by its own numbering (its input 0, the expanded tensor,
     // never exists).
     std::vector<TensorArg> dwIn(1);
@@ -134,7 +131,7 @@ public:
       while ((n_ * groups_ * bands) % threads != 0 && bands < g_.oh)
         ++bands;
     }
-    if (bandsPerThread) bands = std::max(bands, 2 * int64_t{threads});
+    if (ownBands) bands = std::max(bands, 2 * int64_t{threads});
     const int64_t bandRows = ceilDiv(g_.oh, std::min(bands, g_.oh));
     bands = ceilDiv(g_.oh, bandRows);
     for (int64_t b = 0; b < n_; ++b) {
@@ -151,7 +148,7 @@ public:
         });
         continue;
       }
-      if (bandsPerThread) {
+      if (ownBands) {
         parallelFor(ctx, bands, [&](int64_t task, int slot) {
           const Band band = bandAt(task * bandRows, bandRows);
           float* own = apack + slot * packFloats();
@@ -176,6 +173,11 @@ public:
   }
 
 private:
+  // Many groups on several threads: whole bands per thread, each packing its own input rows
+  // into its own buffer (a buffer per thread). Rows packed once and shared, the groups split,
+  // handed most panels to another core's cache.
+  bool bandsPerThread(int threads) const { return packA_ && threads > 1; }
+
   // The input rows packed for a band ([row][panel][cin][mr]), shared by the threads; per
   // thread one group's strips ([nr / W][stripRows][cols][W]) and the window kernel's weights.
   int64_t packFloats() const { return packA_ ? stripRows_ * rowPanels_ * cin_ * t_.mr : 0; }

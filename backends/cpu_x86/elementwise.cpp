@@ -15,15 +15,6 @@ struct Program {
   PostOps ops;
 };
 
-bool isDense(const I64List& strides, const Shape& shape) {
-  int64_t dense = 1; // the dense stride of dim i, innermost first
-  for (size_t i = shape.size(); i-- > 0;) {
-    if (shape[i] > 1 && strides[i] != dense) return false;
-    dense *= shape[i];
-  }
-  return true;
-}
-
 // How an operand with `strides` spreads over the output: scalar, one dim (a channel), dense.
 bool spreadOf(const I64List& strides, const Shape& shape, Broadcast* how, int64_t* channels,
               int64_t* inner) {
@@ -37,7 +28,7 @@ bool spreadOf(const I64List& strides, const Shape& shape, Broadcast* how, int64_
     *how = Broadcast::Scalar;
     return true;
   }
-  if (isDense(strides, shape)) {
+  if (stridesAreDense(strides, shape)) {
     *how = Broadcast::Full;
     return true;
   }
@@ -76,8 +67,8 @@ bool programOf(const Primitive& p, const std::vector<TensorDesc>& t, Program* ou
   case PrimitiveKind::Binary: {
     const auto& b = p.as<BinaryParams>();
     if (!vectorBinary(b.kind)) return false;
-    const bool lhsDense = isDense(b.lhsStrides, y.shape);
-    const bool rhsDense = isDense(b.rhsStrides, y.shape);
+    const bool lhsDense = stridesAreDense(b.lhsStrides, y.shape);
+    const bool rhsDense = stridesAreDense(b.rhsStrides, y.shape);
     if (!lhsDense && !rhsDense) return false;
     out->x = lhsDense ? 0 : 1;
     Broadcast how;

@@ -27,6 +27,15 @@ Shape denseStrides(const Shape& shape) {
   return strides;
 }
 
+bool stridesAreDense(std::span<const int64_t> strides, const Shape& shape) {
+  int64_t dense = 1; // the dense stride of dim i, innermost first
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] > 1 && strides[i] != dense) return false;
+    dense *= shape[i];
+  }
+  return true;
+}
+
 std::string shapeToString(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)

@@ -38,13 +38,6 @@ Shape shapeOf(mlir::Value v) {
   return Shape(t.getShape().begin(), t.getShape().end());
 }
 
-bool isDense(const I64List& strides, const Shape& shape) {
-  const Shape dense = denseStrides(shape);
-  for (size_t i = 0; i < shape.size(); ++i)
-    if (shape[i] > 1 && strides[i] != dense[i]) return false;
-  return true;
-}
-
 // The scalar a binary operand holds when the binary reads it with all-zero strides from a
 // constant.
 std::optional<float> scalarConstant(mlir::Value v, const I64List& strides) {
@@ -68,7 +61,7 @@ mlir::Value sixthOf(mlir::Value v, const Shape& out) {
   auto k = scalarConstant(d->getOperand(1), db.rhsStrides);
   const bool sixth = (db.kind == BinaryKind::Div && k && *k == 6.f) ||
                      (db.kind == BinaryKind::Mul && k && std::fabs(*k - 1.f / 6) < 1e-7f);
-  return sixth && isDense(db.lhsStrides, out) ? d->getOperand(0) : mlir::Value();
+  return sixth && stridesAreDense(db.lhsStrides, out) ? d->getOperand(0) : mlir::Value();
 }
 
 // Whether `v` is clip(x + 3, 0, 6) with single-use links.
@@ -85,7 +78,7 @@ bool isShiftedClip(mlir::Value v, mlir::Value x, const Shape& out) {
   const auto& ab = ap->as<BinaryParams>();
   auto three = scalarConstant(a->getOperand(1), ab.rhsStrides);
   return ab.kind == BinaryKind::Add && three && *three == 3.f && a->getOperand(0) == x &&
-         isDense(ab.lhsStrides, out);
+         stridesAreDense(ab.lhsStrides, out);
 }
 
 // The operands of a dense multiply of two same-shaped values, or none.
@@ -94,7 +87,8 @@ std::optional<std::pair<mlir::Value, mlir::Value>> denseProduct(mlir::Operation*
   if (!m || m->kind() != PrimitiveKind::Binary || !isF32(op->getResult(0))) return std::nullopt;
   const auto& mp = m->as<BinaryParams>();
   const Shape out = shapeOf(op->getResult(0));
-  if (mp.kind != BinaryKind::Mul || !isDense(mp.lhsStrides, out) || !isDense(mp.rhsStrides, out))
+  if (mp.kind != BinaryKind::Mul || !stridesAreDense(mp.lhsStrides, out) ||
+      !stridesAreDense(mp.rhsStrides, out))
     return std::nullopt;
   return std::make_pair(op->getOperand(0), op->getOperand(1));
 }
@@ -170,7 +164,7 @@ std::optional<size_t> channelDim(const Primitive& p, const Shape& out) {
 std::optional<Broadcast> spreadOf(const I64List& strides, const Shape& out,
                                   std::optional<size_t> channel) {
   if (allZero(strides)) return Broadcast::Scalar;
-  if (isDense(strides, out)) return Broadcast::Full;
+  if (stridesAreDense(strides, out)) return Broadcast::Full;
   if (!channel) return std::nullopt;
   for (size_t i = 0; i < out.size(); ++i)
     if (out[i] > 1 && strides[i] != (i == *channel ? 1 : 0)) return std::nullopt;
@@ -216,7 +210,7 @@ mlir::Operation* fuseUser(mlir::Operation* producer) {
     const auto& other = producerIsLhs ? bp.rhsStrides : bp.lhsStrides;
     mlir::Value operand = user->getOperand(producerIsLhs ? 1 : 0);
     auto spread = spreadOf(other, out, channelDim(*prim, out));
-    if (!isDense(own, out) || !spread || !isF32(operand) || !dominates(operand, producer))
+    if (!stridesAreDense(own, out) || !spread || !isF32(operand) || !dominates(operand, producer))
       return nullptr;
     operands.push_back(operand);
     const bool commutative = bp.kind == BinaryKind::Add || bp.kind == BinaryKind::Mul ||

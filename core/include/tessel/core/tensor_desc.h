@@ -6,6 +6,7 @@
 #include "tessel/core/status.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ namespace tessel {
 Result<int64_t> elementCount(const Shape& shape);
 // Row-major strides (in elements) of a dense tensor of this shape.
 Shape denseStrides(const Shape& shape);
+// Whether `strides` (in elements, one per dim of `shape`) are denseStrides(shape) but for dims
+// of one element, whose stride never matters.
+bool stridesAreDense(std::span<const int64_t> strides, const Shape& shape);
 std::string shapeToString(const Shape& shape);
 
 // How a tensor's logical dims lie in memory. plain: row-major over the shape. nchwc8/nchwc16: a
