@@ -162,14 +162,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j)
         acc[r][j] = I::zero();
-    // The k loop, step(k, b) one k step; with GemmTile::prefetchB (first tile of the call) a
-    // line of the next B panel fetched per step.
+    // The k loop, step(k, b) one k step; with GemmTile::prefetchB (first tile of the call) the
+    // next B panel's row fetched per step.
     const auto kLoop = [&](auto&& step) {
       const float* b = b0;
       if (panel == 0 && t.prefetchB) {
         const char* next = reinterpret_cast<const char*>(t.prefetchB);
         for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += NR * 4) {
-          _mm_prefetch(next, _MM_HINT_T1);
+#pragma GCC unroll 4
+          for (int line = 0; line < NR * 4; line += 64)
+            _mm_prefetch(next + line, _MM_HINT_T1);
           step(k, b);
         }
       } else {
