@@ -4,9 +4,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -21,13 +19,14 @@ public:
   // kernel can index per-thread workspace. Each task runs exactly once.
   using TaskFn = std::function<void(int64_t task, int slot)>;
 
-  ThreadPool() = default;
+  ThreadPool();
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // Runs fn over [0, tasks) with at most `threads` threads (the caller included); returns when
-  // every task has finished. Starts workers on first need; never more than threads - 1. The
+  // every task has finished. Starts workers on first need; never more than threads - 1 (nor more
+  // than 255 in the process's pool: more threads than that run with 256). The
   // tasks are cut into one contiguous range per thread: slot s runs range s first, in order,
   // then what is left of the others' (docs/backend-contract.md, Threads).
   void parallelFor(int64_t tasks, int threads, const TaskFn& fn);
@@ -35,17 +34,20 @@ public:
 
 private:
   struct Loop;
+  struct Worker;
+  // Posts loop to worker w when it is idle; false when it serves another loop (the caller's
+  // drain then takes its range).
+  static bool post(Worker& w, Loop& loop);
   void ensureWorkers(int count);
-  void workerMain();
+  void workerMain(Worker& w);
   static void drain(Loop& loop, int slot);
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::shared_ptr<Loop>> queue_; // one entry per helper a loop asked for
-  std::atomic<int> queued_{0};              // queue_.size(), readable without the mutex
-  std::vector<std::thread> workers_;
-  bool stopping_ = false;
-  std::atomic<bool> stoppingFlag_{false};
+  static constexpr int kMaxWorkers = 255;
+  std::mutex growMutex_;            // starting workers
+  std::unique_ptr<Worker[]> slots_; // kMaxWorkers, each its own cache line
+  std::atomic<int> started_{0};     // workers running, slots_[0, started_)
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
 };
 
 // Threads a session gets when it asks for 0: the cores this process may run on.
