@@ -302,7 +302,7 @@ private:
   int64_t cols_ = 1, xEnd_ = 0, rowPanels_ = 0;
   int64_t window_ = 1, bands_ = 1, bandRows_ = 1, stripRows_ = 1, groups_ = 1;
   bool packA_ = true;
-  std::vector<float> packed_;    // expand weights as B panels
+  LargeFloats packed_;           // expand weights as B panels
   std::vector<float> dwWeights_; // [ce][kh * kw]
 };
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cassert>
 #include <functional>
 #include <limits>
 #include <map>
@@ -264,8 +265,7 @@ ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const Con
 
 // U = G g G^T per (o, c) for F(m, 3), transposed for GEMMs with the output channels in the
 // lanes: B panels [point][o panel][c][nr].
-std::vector<float> winogradLanesWeights(const KernelTable& t, const ConvShape& s, int m,
-                                        const float* w) {
+LargeFloats winogradLanesWeights(const KernelTable& t, const ConvShape& s, int m, const float* w) {
   static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   static const double g4[6][3] = {{0.25, 0, 0},
                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -274,24 +274,36 @@ std::vector<float> winogradLanesWeights(const KernelTable& t, const ConvShape& s
                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                   {0, 0, 1}};
   const int n = m + 2;
-  const auto g = [&](int i, int j) { return m == 2 ? g2[i][j] : g4[i][j]; };
+  const double(*g)[3] = m == 2 ? g2 : g4;
   const int64_t oPanels = ceilDiv(s.o, t.nr);
-  std::vector<float> out(static_cast<size_t>(n * n * oPanels * s.c * t.nr), 0.f);
-  for (int64_t o = 0; o < s.o; ++o)
+  LargeFloats out(static_cast<size_t>(n * n * oPanels * s.c * t.nr), 0.f);
+  // Per (panel, input channel) the nr lanes of every point at once, lanes innermost: whole rows
+  // written together (one (o, c) at a time wrote a float into each of n^2 rows megabytes apart),
+  // in loops the compiler vectorizes.
+  constexpr int kMaxNr = 64; // the families' nr: 16 (AVX2), 32 (AVX-512)
+  assert(t.nr <= kMaxNr);
+  double k[9][kMaxNr], gk[6][3][kMaxNr]; // the lanes' weights; G g
+  for (int64_t panel = 0; panel < oPanels; ++panel) {
+    const int lanes = static_cast<int>(std::min<int64_t>(t.nr, s.o - panel * t.nr));
     for (int64_t c = 0; c < s.c; ++c) {
-      const float* k = w + (o * s.c + c) * 9;
-      double gk[6][3]; // G g
+      for (int lane = 0; lane < lanes; ++lane)
+        for (int e = 0; e < 9; ++e)
+          k[e][lane] = w[((panel * t.nr + lane) * s.c + c) * 9 + e];
       for (int i = 0; i < n; ++i)
         for (int j = 0; j < 3; ++j)
-          gk[i][j] = g(i, 0) * k[j] + g(i, 1) * k[3 + j] + g(i, 2) * k[6 + j];
+          for (int lane = 0; lane < lanes; ++lane)
+            gk[i][j][lane] =
+                g[i][0] * k[j][lane] + g[i][1] * k[3 + j][lane] + g[i][2] * k[6 + j][lane];
       for (int i = 0; i < n; ++i)
         for (int j = 0; j < n; ++j) {
-          const double u = gk[i][0] * g(j, 0) + gk[i][1] * g(j, 1) + gk[i][2] * g(j, 2);
-          const int64_t point = i * n + j, panel = o / t.nr, lane = o % t.nr;
-          out[static_cast<size_t>(((point * oPanels + panel) * s.c + c) * t.nr + lane)] =
-              static_cast<float>(u);
+          float* row =
+              out.data() + ((static_cast<int64_t>(i * n + j) * oPanels + panel) * s.c + c) * t.nr;
+          for (int lane = 0; lane < lanes; ++lane)
+            row[lane] = static_cast<float>(gk[i][0][lane] * g[j][0] + gk[i][1][lane] * g[j][1] +
+                                           gk[i][2][lane] * g[j][2]);
         }
     }
+  }
   return out;
 }
 
@@ -302,12 +314,11 @@ std::vector<float> winogradLanesWeights(const KernelTable& t, const ConvShape& s
 // turn hold the entry, so an address cannot be reused while its entry lives.
 std::atomic<int64_t> packings{0};
 
-std::shared_ptr<const std::vector<float>>
-sharedPacking(const void* weight, const std::vector<int64_t>& shape,
-              const std::function<std::vector<float>()>& pack) {
+std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
+                                                 const std::vector<int64_t>& shape,
+                                                 const std::function<LargeFloats()>& pack) {
   static std::mutex mutex;
-  static std::map<std::pair<const void*, std::vector<int64_t>>,
-                  std::weak_ptr<const std::vector<float>>>
+  static std::map<std::pair<const void*, std::vector<int64_t>>, std::weak_ptr<const LargeFloats>>
       cache;
   const auto key = std::make_pair(weight, shape);
   {
@@ -315,7 +326,7 @@ sharedPacking(const void* weight, const std::vector<int64_t>& shape,
     if (auto it = cache.find(key); it != cache.end())
       if (auto live = it->second.lock()) return live;
   }
-  auto packed = std::make_shared<const std::vector<float>>(pack());
+  auto packed = std::make_shared<const LargeFloats>(pack());
   ++packings;
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = cache.begin(); it != cache.end();) // forget entries no kernel holds
@@ -365,7 +376,7 @@ public:
       packed_ = sharedPacking(weight, key, [&] { return packWeightPanels(t, w, s.o, s.k); });
     } else if (!depthwise_ && weight) {
       packed_ = sharedPacking(weight, key, [&] {
-        std::vector<float> panels(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
+        LargeFloats panels(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
         packWeights(w, panels.data());
         return panels;
       });
@@ -1070,14 +1081,14 @@ private:
   const float* packedEnd() const { return packed_ ? packed_->data() + packed_->size() : nullptr; }
   // Weights in MR-row panels per group, or as the variant transforms them; shared with every
   // kernel packing the same constant the same way (sharedPacking).
-  std::shared_ptr<const std::vector<float>> packed_;
+  std::shared_ptr<const LargeFloats> packed_;
 };
 
 } // namespace
 
-std::vector<float> packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k) {
+LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k) {
   const int64_t oPanels = ceilDiv(o, t.nr);
-  std::vector<float> packed(static_cast<size_t>(oPanels * k * t.nr), 0.f);
+  LargeFloats packed(static_cast<size_t>(oPanels * k * t.nr), 0.f);
   for (int64_t op = 0; op < oPanels; ++op)
     for (int64_t kk = 0; kk < k; ++kk)
       for (int j = 0; j < t.nr && op * t.nr + j < o; ++j)

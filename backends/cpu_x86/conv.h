@@ -1,6 +1,7 @@
 #pragma once
 
 #include "driver.h"
+#include "tessel/runtime/large_buffer.h"
 
 #include <memory>
 #include <vector>
@@ -37,6 +38,6 @@ double convLaneFmas(const KernelTable& table, const Primitive& p,
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
 // Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
 // [o panel][k][nr], lanes past O zero.
-std::vector<float> packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k);
+LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k);
 
 } // namespace tessel::x86

@@ -3,6 +3,8 @@
 // The channel of post-ops is n, so they spread by column.
 #include "matmul.h"
 
+#include "tessel/runtime/large_buffer.h"
+
 #include <algorithm>
 
 namespace tessel::x86 {
@@ -123,7 +125,7 @@ private:
   EpiloguePlan epilogue_;
   int64_t kc_ = 256, mPanels_ = 0, nPanels_ = 0, bBatches_ = 1;
   bool empty_ = false; // no output element: nothing is read or written
-  std::vector<float> packedB_;
+  LargeFloats packedB_;
 };
 
 } // namespace

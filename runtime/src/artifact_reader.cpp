@@ -2,10 +2,10 @@
 #include "checksum.h"
 #include "tessel/core/file.h"
 #include "tessel/runtime/artifact.h"
+#include "tessel/runtime/large_buffer.h"
 
 #include <cstring>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,15 +251,16 @@ Result<std::shared_ptr<const Program>> loadArtifactFile(const std::string& path)
   }
   // Read, not mapped: the loaded model owns its bytes, so truncating or rewriting the file
   // later can neither fault a running session (SIGBUS) nor change its weights. Anonymous pages
-  // (64-byte aligned) let constants that kernels pack be given back (ConstantSource).
-  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) {
+  // (64-byte aligned; huge ones for a large file: large_buffer.h) let constants that kernels
+  // pack be given back (ConstantSource).
+  void* mem = mapAnonymous(size);
+  if (!mem) {
     ::close(fd);
     return resourceExhausted("cannot allocate " + std::to_string(size) + " bytes for '" + path +
                              "'");
   }
   std::shared_ptr<const void> owned(
-      mem, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+      mem, [size](const void* p) { unmapAnonymous(const_cast<void*>(p), size); });
   auto* bytes = static_cast<uint8_t*>(mem);
   if (Status read = readExactly(fd, bytes, size, path); !read.isOk()) {
     ::close(fd);

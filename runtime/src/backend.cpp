@@ -1,5 +1,6 @@
 #include "tessel/runtime/backend.h"
 
+#include "tessel/runtime/large_buffer.h"
 #include "tessel/runtime/thread_pool.h"
 
 #include <chrono>
@@ -65,14 +66,23 @@ public:
   std::string_view memorySpace() const override { return kHostSpace; }
   ThreadPool* threadPool() override { return &pool_; }
   Result<BufferRef> allocate(int64_t bytes) override {
-    // 64-byte aligned (a cache line, an AVX-512 register); never null, even for 0 bytes.
-    const size_t size = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, size);
-    if (!p)
+    // 64-byte aligned (a cache line, an AVX-512 register); never null, even for 0 bytes. Large
+    // arenas on huge pages (large_buffer.h): a session's first run faulted its arena in 4 KiB
+    // pages. The size rides in the 64 bytes before the buffer.
+    const size_t size = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + 63) / 64 * 64 + 64;
+    auto* base = static_cast<uint8_t*>(allocateLarge(size));
+    if (!base)
       return invalidArgument("cannot allocate " + std::to_string(bytes) + " bytes of host memory");
-    return BufferRef{p, 0};
+    std::memcpy(base, &size, sizeof size);
+    return BufferRef{base + 64, 0};
   }
-  void release(BufferRef buffer) override { std::free(buffer.handle); }
+  void release(BufferRef buffer) override {
+    if (!buffer.handle) return;
+    uint8_t* base = static_cast<uint8_t*>(buffer.handle) - 64;
+    size_t size = 0;
+    std::memcpy(&size, base, sizeof size);
+    freeLarge(base, size);
+  }
   Result<std::unique_ptr<Stream>> createStream() override {
     return std::unique_ptr<Stream>(std::make_unique<HostStream>());
   }

@@ -1,6 +1,7 @@
 // Backend contract v2: the thread pool, and the device path proved with a test backend whose
 // tensors live in their own memory space (opaque handles, never host pointers), counting the
 // copies the runtime inserts.
+#include "tessel/runtime/large_buffer.h"
 #include "tessel/runtime/session.h"
 #include "tessel/runtime/thread_pool.h"
 #include "test_util.h"
@@ -42,6 +43,35 @@ TEST_CASE("thread pool: concurrent callers each finish their own loop") {
   for (auto& t : callers)
     t.join();
   CHECK(total.load() == 4 * 50 * (63 * 64 / 2));
+}
+
+TEST_CASE("large buffers: aligned, zeroed, writable at every size; huge-page aligned when large") {
+  for (size_t bytes : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, kLargeBufferBytes - 1,
+                       kLargeBufferBytes, kLargeBufferBytes + 1, 3 * kLargeBufferBytes + 4097}) {
+    auto* p = static_cast<unsigned char*>(allocateLarge(bytes));
+    REQUIRE(p != nullptr);
+    CHECK(reinterpret_cast<uintptr_t>(p) % 64 == 0);
+    if (bytes >= kLargeBufferBytes) CHECK(reinterpret_cast<uintptr_t>(p) % kLargeBufferBytes == 0);
+    if (bytes) {
+      p[bytes - 1] = 2;
+      p[0] = 1;
+      CHECK((p[0] == 1 && p[bytes - 1] == (bytes == 1 ? 1 : 2)));
+    }
+    freeLarge(p, bytes);
+    auto* m = static_cast<unsigned char*>(mapAnonymous(bytes));
+    REQUIRE(m != nullptr);
+    bool zero = true;
+    for (size_t i = 0; i < bytes; i += 509)
+      zero = zero && m[i] == 0;
+    CHECK(zero);
+    if (bytes) m[bytes - 1] = 3;
+    unmapAnonymous(m, bytes);
+  }
+  LargeFloats v(kLargeBufferBytes / sizeof(float) + 3, 1.5f);
+  v.push_back(2.f);
+  CHECK(v.front() == 1.5f);
+  CHECK(v.back() == 2.f);
+  CHECK(reinterpret_cast<uintptr_t>(v.data()) % 64 == 0);
 }
 
 namespace {
