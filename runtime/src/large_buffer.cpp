@@ -1,9 +1,12 @@
 #include "tessel/runtime/large_buffer.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <vector>
 
 namespace tessel {
 namespace {
@@ -45,18 +48,93 @@ void unmapAnonymous(void* p, size_t bytes) {
   if (p) ::munmap(p, mappedBytes(bytes));
 }
 
+namespace {
+
+// Large buffers given back, kept for the next allocation they fit (up to twice its size): a
+// session that plans again for a new input shape frees one arena and allocates another, and
+// fresh pages fault again on their first run (a 4 KiB fault cost 12 us on a VM here, a 2 MiB
+// one 200 us), where the heap handed back resident memory. At most kKeep buffers and
+// kKeepBytes in all stay; live ones are remembered with their mapped size, since a buffer
+// handed out again may be larger than its new owner asked for.
+class Reuse {
+public:
+  void* take(size_t bytes) {
+    const size_t size = mappedBytes(bytes);
+    std::lock_guard<std::mutex> lock(mutex_);
+    size_t best = kept_.size();
+    for (size_t i = 0; i < kept_.size(); ++i)
+      if (kept_[i].size >= size && kept_[i].size <= 2 * size &&
+          (best == kept_.size() || kept_[i].size < kept_[best].size))
+        best = i;
+    Block b;
+    if (best < kept_.size()) {
+      b = kept_[best];
+      kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(best));
+      keptBytes_ -= b.size;
+    } else {
+      b.p = mapAnonymous(bytes);
+      b.size = size;
+      if (!b.p) return nullptr;
+    }
+    live_.push_back(b);
+    return b.p;
+  }
+
+  void give(void* p) {
+    std::vector<Block> drop;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = std::find_if(live_.begin(), live_.end(), [p](const Block& b) { return b.p == p; });
+      if (it == live_.end()) return; // not ours: nothing to free
+      const Block b = *it;
+      live_.erase(it);
+      if (b.size > kKeepBytes) {
+        drop.push_back(b);
+      } else {
+        kept_.push_back(b);
+        keptBytes_ += b.size;
+        while (kept_.size() > kKeep || keptBytes_ > kKeepBytes) { // the oldest first
+          drop.push_back(kept_.front());
+          keptBytes_ -= kept_.front().size;
+          kept_.erase(kept_.begin());
+        }
+      }
+    }
+    for (const Block& b : drop)
+      ::munmap(b.p, b.size);
+  }
+
+private:
+  static constexpr size_t kKeep = 4, kKeepBytes = size_t{64} << 20;
+  struct Block {
+    void* p = nullptr;
+    size_t size = 0;
+  };
+  std::mutex mutex_;
+  std::vector<Block> live_, kept_;
+  size_t keptBytes_ = 0;
+};
+
+Reuse& reuse() {
+  static Reuse* r = new Reuse(); // never destroyed: buffers may be freed during exit
+  return *r;
+}
+
+} // namespace
+
 void* allocateLarge(size_t bytes) {
   // aligned_alloc wants a multiple of the alignment; never null for 0 bytes.
   if (bytes < kLargeBufferBytes)
     return std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64 * !bytes);
-  return mapAnonymous(bytes);
+  return reuse().take(bytes);
 }
 
 void freeLarge(void* p, size_t bytes) {
+  if (!p) return;
   if (bytes < kLargeBufferBytes)
     std::free(p);
   else
-    unmapAnonymous(p, bytes);
+    reuse().give(p);
 }
 
 } // namespace tessel

@@ -67,6 +67,16 @@ TEST_CASE("large buffers: aligned, zeroed, writable at every size; huge-page ali
     if (bytes) m[bytes - 1] = 3;
     unmapAnonymous(m, bytes);
   }
+  // A large buffer given back serves the next allocation it fits, up to twice its size.
+  void* first = allocateLarge(3 * kLargeBufferBytes);
+  freeLarge(first, 3 * kLargeBufferBytes);
+  void* again = allocateLarge(2 * kLargeBufferBytes);
+  CHECK(again == first);
+  void* bigger = allocateLarge(4 * kLargeBufferBytes);
+  CHECK(bigger != first);
+  static_cast<unsigned char*>(bigger)[4 * kLargeBufferBytes - 1] = 1;
+  freeLarge(again, 2 * kLargeBufferBytes);
+  freeLarge(bigger, 4 * kLargeBufferBytes);
   LargeFloats v(kLargeBufferBytes / sizeof(float) + 3, 1.5f);
   v.push_back(2.f);
   CHECK(v.front() == 1.5f);

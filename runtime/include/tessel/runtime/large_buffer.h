@@ -3,7 +3,9 @@
 // aligned and marked for transparent huge pages where the system has them (madvise mode is
 // common): a fault then maps 2 MiB instead of 4 KiB. Where page faults are costly (virtual
 // machines) loading resnet18 took 200 ms reading the file and 380 ms packing, mostly faults.
-// Smaller ones come from the heap, 64-byte aligned. Pages are zero when mapped.
+// Smaller ones come from the heap, 64-byte aligned. Large buffers freed are kept a while for
+// the next allocation they fit (at most 4 and 64 MiB): a session planning a new input shape
+// frees an arena and allocates another, which then needs no fresh pages.
 #pragma once
 
 #include <cstddef>
@@ -14,12 +16,13 @@ namespace tessel {
 
 inline constexpr size_t kLargeBufferBytes = size_t{2} << 20;
 
-// 64-byte aligned (2 MiB from kLargeBufferBytes on); null when the system has no memory left.
+// 64-byte aligned (2 MiB from kLargeBufferBytes on), not initialized; null when the system has
+// no memory left.
 void* allocateLarge(size_t bytes);
 // Frees what allocateLarge(bytes) returned, with the same byte count.
 void freeLarge(void* p, size_t bytes);
-// Anonymous pages of their own at any size (whole pages can be given back with madvise), huge
-// from kLargeBufferBytes on as above; freed with unmapAnonymous(p, bytes).
+// Anonymous pages of their own at any size, zero (whole pages can be given back with madvise),
+// huge from kLargeBufferBytes on as above; freed with unmapAnonymous(p, bytes).
 void* mapAnonymous(size_t bytes);
 void unmapAnonymous(void* p, size_t bytes);
 
