@@ -67,7 +67,9 @@ public:
     g_.dh = pd.dilation[0], g_.dw = pd.dilation[1];
     g_.oh = y.shape[2], g_.ow = y.shape[3];
     g_.block = t.vectorWidth;
-    packed_ = packWeightPanels(t, we, ce_, cin_);
+    // Shared with the plans of other input shapes (the key of the transposed form's panels).
+    packed_ = sharedPacking(we, {-1, t.nr, ce_, cin_},
+                            [&] { return packWeightPanels(t, we, ce_, cin_); });
     dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
     // The strip columns the window kernel reads (whole tiles of W output columns), of which the
     // input's columns [0, xEnd) lie at pw..; each input row's positions in balanced panels.
@@ -271,7 +273,7 @@ private:
           tile.kc = std::min(kKc, cin_ - k0);
           tile.a = apack ? apack + ((iy - band.iy0) * rowPanels_ + q0) * panelFloats + k0 * t_.mr
                          : x + k0 * g_.h * g_.w + iy * g_.w + panels.begin(q0);
-          tile.b = packed_.data() + (g * cin_ + k0) * t_.nr;
+          tile.b = packed_->data() + (g * cin_ + k0) * t_.nr;
           tile.accumulate = k0 > 0;
           tile.ep = k0 + tile.kc >= cin_ ? ep[0] : nullptr;
           t_.gemm(tile);
@@ -302,8 +304,8 @@ private:
   int64_t cols_ = 1, xEnd_ = 0, rowPanels_ = 0;
   int64_t window_ = 1, bands_ = 1, bandRows_ = 1, stripRows_ = 1, groups_ = 1;
   bool packA_ = true;
-  LargeFloats packed_;           // expand weights as B panels
-  std::vector<float> dwWeights_; // [ce][kh * kw]
+  std::shared_ptr<const LargeFloats> packed_; // expand weights as B panels
+  std::vector<float> dwWeights_;              // [ce][kh * kw]
 };
 
 std::unique_ptr<PreparedKernel> preparePointwiseDepthwise(const KernelTable& t,

@@ -18,6 +18,35 @@
 #include <mutex>
 
 namespace tessel::x86 {
+
+// Packed weights shared by every kernel that packs the same constant the same way (conv.h): the
+// plans a dynamic session makes for new input shapes, and the sessions of one model, pack each
+// weight once. Keyed by the constant's address and everything the packing depends on: constants are
+// immutable, and a constant outlives the kernels reading it (its program holds it), which in
+// turn hold the entry, so an address cannot be reused while its entry lives.
+std::atomic<int64_t> packings{0};
+
+std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
+                                                 const std::vector<int64_t>& shape,
+                                                 const std::function<LargeFloats()>& pack) {
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, std::vector<int64_t>>, std::weak_ptr<const LargeFloats>>
+      cache;
+  const auto key = std::make_pair(weight, shape);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end())
+      if (auto live = it->second.lock()) return live;
+  }
+  auto packed = std::make_shared<const LargeFloats>(pack());
+  ++packings;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (auto it = cache.begin(); it != cache.end();) // forget entries no kernel holds
+    it = it->second.expired() ? cache.erase(it) : std::next(it);
+  cache[key] = packed;
+  return packed;
+}
+
 namespace {
 
 struct ConvShape {
@@ -305,34 +334,6 @@ LargeFloats winogradLanesWeights(const KernelTable& t, const ConvShape& s, int m
     }
   }
   return out;
-}
-
-// Packed weights shared by every kernel that packs the same constant the same way: the plans a
-// dynamic session makes for new input shapes, and the sessions of one model, pack each weight
-// once. Keyed by the constant's address and everything the packing depends on: constants are
-// immutable, and a constant outlives the kernels reading it (its program holds it), which in
-// turn hold the entry, so an address cannot be reused while its entry lives.
-std::atomic<int64_t> packings{0};
-
-std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
-                                                 const std::vector<int64_t>& shape,
-                                                 const std::function<LargeFloats()>& pack) {
-  static std::mutex mutex;
-  static std::map<std::pair<const void*, std::vector<int64_t>>, std::weak_ptr<const LargeFloats>>
-      cache;
-  const auto key = std::make_pair(weight, shape);
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (auto it = cache.find(key); it != cache.end())
-      if (auto live = it->second.lock()) return live;
-  }
-  auto packed = std::make_shared<const LargeFloats>(pack());
-  ++packings;
-  std::lock_guard<std::mutex> lock(mutex);
-  for (auto it = cache.begin(); it != cache.end();) // forget entries no kernel holds
-    it = it->second.expired() ? cache.erase(it) : std::next(it);
-  cache[key] = packed;
-  return packed;
 }
 
 class ConvKernel final : public PreparedKernel {

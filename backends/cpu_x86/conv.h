@@ -3,6 +3,7 @@
 #include "driver.h"
 #include "tessel/runtime/large_buffer.h"
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -39,5 +40,11 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
 // Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
 // [o panel][k][nr], lanes past O zero.
 LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k);
+// The packing of constant `weight` that `key` (everything the packing depends on) names, made
+// by pack() unless a live kernel already holds it: plans for new input shapes and sessions of
+// one model share their packed weights.
+std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
+                                                 const std::vector<int64_t>& key,
+                                                 const std::function<LargeFloats()>& pack);
 
 } // namespace tessel::x86

@@ -1,6 +1,7 @@
 #include "tessel/graph/graph.h"
 
 #include "tessel/backends/reference.h"
+#include "tessel/graph/fuse.h"
 #include "tessel/runtime/session.h"
 
 #include <algorithm>
@@ -137,6 +138,7 @@ Result<std::shared_ptr<Program>> lowerToProgram(Graph g) {
     listed[v] = true;
   }
   prog->storage = keep;
+  fusePostOps(*prog, keep.get());
   TESSEL_RETURN_IF_ERROR(validateProgram(*prog));
   return prog;
 }

@@ -2,6 +2,7 @@
 // batch-norm after the convolution, a learnable scale and shift) fold into its constant weights
 // and bias, so the kernel runs with a plain bias: y = (W x + b) * s + t = (W s) x + (b s + t).
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "tessel/core/fusion_rules.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
 
@@ -38,43 +39,20 @@ mlir::Operation* foldLeadingAffine(mlir::Operation* op) {
   if (!weights || p.postOps.empty()) return nullptr;
   const auto wType = op->getOperand(1).getType().cast<mlir::RankedTensorType>();
   const int64_t o = wType.getShape()[0];
-  const int64_t perOut = static_cast<int64_t>(weights->size()) / std::max<int64_t>(o, 1);
   std::vector<float> bias(static_cast<size_t>(o), 0.f);
   if (p.hasBias) {
     auto b = constantFloats(op->getOperand(2));
     if (!b || static_cast<int64_t>(b->size()) != o) return nullptr;
     bias = *b;
   }
-  size_t folded = 0;
-  for (; folded < p.postOps.size(); ++folded) {
-    const PostOp& step = p.postOps[folded];
-    if (!step.isBinary || step.operandFirst || step.broadcast == Broadcast::Full) break;
-    const bool scale = step.binary == BinaryKind::Mul || step.binary == BinaryKind::Div;
-    if (!scale && step.binary != BinaryKind::Add && step.binary != BinaryKind::Sub) break;
-    auto values = constantFloats(op->getOperand(step.operand));
-    if (!values) break;
-    auto at = [&](int64_t ch) { return (*values)[step.broadcast == Broadcast::Scalar ? 0 : ch]; };
-    if (step.binary == BinaryKind::Div)
-      for (int64_t ch = 0; ch < o; ++ch)
-        if (at(ch) == 0.f) return nullptr; // x / 0 stays as written
-    for (int64_t ch = 0; ch < o; ++ch) {
-      const float v = at(ch);
-      switch (step.binary) {
-      case BinaryKind::Mul:
-        for (int64_t i = 0; i < perOut; ++i)
-          (*weights)[ch * perOut + i] *= v;
-        bias[ch] *= v;
-        break;
-      case BinaryKind::Div:
-        for (int64_t i = 0; i < perOut; ++i)
-          (*weights)[ch * perOut + i] /= v;
-        bias[ch] /= v;
-        break;
-      case BinaryKind::Add: bias[ch] += v; break;
-      default: bias[ch] -= v; break;
-      }
-    }
-  }
+  std::vector<std::vector<float>> held; // operands' values, alive for the fold
+  const size_t folded =
+      foldLeadingAffine(p.postOps, o, *weights, bias, [&](int32_t k) -> std::span<const float> {
+        auto values = constantFloats(op->getOperand(static_cast<unsigned>(k)));
+        if (!values) return {};
+        held.push_back(std::move(*values));
+        return held.back();
+      });
   if (folded == 0) return nullptr;
   mlir::OpBuilder b(op);
   llvm::SmallVector<mlir::Value> operands{op->getOperand(0),

@@ -4,6 +4,7 @@
 // or a tensor of the result's shape (a bias, a batch-norm affine, a residual), that alone
 // consumes the producer's result becomes the last of its post-ops, repeatedly.
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "tessel/core/fusion_rules.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
 
@@ -29,10 +30,6 @@ bool isF32(mlir::Value v) {
   return t && t.getElementType().isF32();
 }
 
-bool allZero(const I64List& s) {
-  return std::all_of(s.begin(), s.end(), [](int64_t v) { return v == 0; });
-}
-
 Shape shapeOf(mlir::Value v) {
   auto t = v.getType().cast<mlir::RankedTensorType>();
   return Shape(t.getShape().begin(), t.getShape().end());
@@ -42,7 +39,7 @@ Shape shapeOf(mlir::Value v) {
 // constant.
 std::optional<float> scalarConstant(mlir::Value v, const I64List& strides) {
   auto c = v.getDefiningOp<ConstantOp>();
-  if (!c || !isF32(v) || !allZero(strides)) return std::nullopt;
+  if (!c || !isF32(v) || !allZeroStrides(strides)) return std::nullopt;
   auto n = elementCount(shapeOf(v));
   if (!n.isOk() || *n == 0) return std::nullopt;
   std::vector<uint8_t> scratch;
@@ -59,9 +56,8 @@ mlir::Value sixthOf(mlir::Value v, const Shape& out) {
   if (!dp || dp->kind() != PrimitiveKind::Binary) return {};
   const auto& db = dp->as<BinaryParams>();
   auto k = scalarConstant(d->getOperand(1), db.rhsStrides);
-  const bool sixth = (db.kind == BinaryKind::Div && k && *k == 6.f) ||
-                     (db.kind == BinaryKind::Mul && k && std::fabs(*k - 1.f / 6) < 1e-7f);
-  return sixth && stridesAreDense(db.lhsStrides, out) ? d->getOperand(0) : mlir::Value();
+  return k && dividesBySix(db.kind, *k) && stridesAreDense(db.lhsStrides, out) ? d->getOperand(0)
+                                                                               : mlir::Value();
 }
 
 // Whether `v` is clip(x + 3, 0, 6) with single-use links.
@@ -69,15 +65,14 @@ bool isShiftedClip(mlir::Value v, mlir::Value x, const Shape& out) {
   mlir::Operation* c = v.getDefiningOp();
   auto cp = primitiveOf(c);
   if (!cp || !v.hasOneUse() || cp->kind() != PrimitiveKind::Unary) return false;
-  const auto& cu = cp->as<UnaryParams>();
-  if (cu.kind != UnaryKind::Clip || cu.alpha != 0.f || cu.beta != 6.f) return false;
+  if (!clipsZeroToSix(cp->as<UnaryParams>())) return false;
   mlir::Value shifted = c->getOperand(0);
   mlir::Operation* a = shifted.getDefiningOp();
   auto ap = primitiveOf(a);
   if (!ap || !shifted.hasOneUse() || ap->kind() != PrimitiveKind::Binary) return false;
   const auto& ab = ap->as<BinaryParams>();
   auto three = scalarConstant(a->getOperand(1), ab.rhsStrides);
-  return ab.kind == BinaryKind::Add && three && *three == 3.f && a->getOperand(0) == x &&
+  return three && addsThree(ab.kind, *three) && a->getOperand(0) == x &&
          stridesAreDense(ab.lhsStrides, out);
 }
 
@@ -108,12 +103,9 @@ mlir::Value hardswishInput(mlir::Operation* root) {
     if (!other.hasOneUse()) continue;
     if (mlir::Value c = sixthOf(other, out); c && isShiftedClip(c, x, out)) return x;
     auto hp = primitiveOf(other.getDefiningOp());
-    if (hp && hp->kind() == PrimitiveKind::Unary && other.getDefiningOp()->getOperand(0) == x) {
-      const auto& u = hp->as<UnaryParams>();
-      if (u.kind == UnaryKind::HardSigmoid && std::fabs(u.alpha - 1.f / 6) < 1e-6f &&
-          std::fabs(u.beta - 0.5f) < 1e-6f)
-        return x;
-    }
+    if (hp && hp->kind() == PrimitiveKind::Unary && other.getDefiningOp()->getOperand(0) == x &&
+        isHardSigmoidSixth(hp->as<UnaryParams>()))
+      return x;
   }
   return {};
 }
@@ -151,26 +143,6 @@ void recognizeHardswish(mlir::ModuleOp module) {
   }
 }
 
-// The channel dim of a producer's result: conv2d's C, matmul's n when it is the last dim.
-std::optional<size_t> channelDim(const Primitive& p, const Shape& out) {
-  if (p.kind() == PrimitiveKind::Conv2d)
-    return out.size() == 4 ? std::optional<size_t>(1) : std::nullopt;
-  if (p.kind() == PrimitiveKind::MatMul && !out.empty() && out.back() == p.as<MatMulParams>().n)
-    return out.size() - 1;
-  return std::nullopt;
-}
-
-// How a binary reads its other operand relative to the producer's result, if a post-op can.
-std::optional<Broadcast> spreadOf(const I64List& strides, const Shape& out,
-                                  std::optional<size_t> channel) {
-  if (allZero(strides)) return Broadcast::Scalar;
-  if (stridesAreDense(strides, out)) return Broadcast::Full;
-  if (!channel) return std::nullopt;
-  for (size_t i = 0; i < out.size(); ++i)
-    if (out[i] > 1 && strides[i] != (i == *channel ? 1 : 0)) return std::nullopt;
-  return Broadcast::Channel;
-}
-
 bool dominates(mlir::Value v, mlir::Operation* op) {
   mlir::Operation* def = v.getDefiningOp();
   if (!def) return v.getParentBlock() == op->getBlock();
@@ -198,25 +170,17 @@ mlir::Operation* fuseUser(mlir::Operation* producer) {
   llvm::SmallVector<mlir::Value> operands(producer->getOperands());
   if (up->kind() == PrimitiveKind::Unary) {
     const auto& u = up->as<UnaryParams>();
-    if (u.kind == UnaryKind::Cast || u.kind == UnaryKind::Identity) return nullptr;
+    if (!unaryInPostOps(u.kind)) return nullptr;
     ops->push_back(PostOp::makeUnary(u.kind, u.alpha, u.beta));
   } else if (up->kind() == PrimitiveKind::Binary) {
-    const auto& bp = up->as<BinaryParams>();
-    if (!binaryInPostOps(bp.kind)) return nullptr; // comparisons, logic, remainders
-    const Shape out = shapeOf(y);
     const bool producerIsLhs = user->getOperand(0) == y;
     if (user->getOperand(0) == user->getOperand(1)) return nullptr; // y op y
-    const auto& own = producerIsLhs ? bp.lhsStrides : bp.rhsStrides;
-    const auto& other = producerIsLhs ? bp.rhsStrides : bp.lhsStrides;
     mlir::Value operand = user->getOperand(producerIsLhs ? 1 : 0);
-    auto spread = spreadOf(other, out, channelDim(*prim, out));
-    if (!stridesAreDense(own, out) || !spread || !isF32(operand) || !dominates(operand, producer))
-      return nullptr;
+    auto op = binaryPostOp(*prim, up->as<BinaryParams>(), producerIsLhs, shapeOf(y),
+                           static_cast<int32_t>(operands.size()));
+    if (!op || !isF32(operand) || !dominates(operand, producer)) return nullptr;
     operands.push_back(operand);
-    const bool commutative = bp.kind == BinaryKind::Add || bp.kind == BinaryKind::Mul ||
-                             bp.kind == BinaryKind::Max || bp.kind == BinaryKind::Min;
-    ops->push_back(PostOp::makeBinary(bp.kind, *spread, static_cast<int32_t>(operands.size() - 1),
-                                      !producerIsLhs && !commutative));
+    ops->push_back(*op);
   } else {
     return nullptr;
   }

@@ -1,9 +1,12 @@
 // graph/: specialization to run-time shapes and values, lowering into one program, and dynamic
 // sessions that plan per input signature. Graphs are built here directly (no ONNX, no MLIR).
+#include "tessel/backends/reference.h"
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
+#include "tessel/graph/fuse.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/tessel.h"
+#include "test_util.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -549,4 +552,115 @@ TEST_CASE("control flow: an If on an input keys plans on it; a Loop unrolls into
   const uint8_t yes = 1;
   CHECK_THAT((*bad)->run({{{DType::Bool, {}}, &yes}, {{DType::F32, {3}}, x.data()}}).message(),
              Catch::Contains("outer values"));
+}
+
+namespace {
+
+// conv(x) * 0.5 + per-channel c, then hardswish spelled out (h * clip(h + 3, 0, 6) / 6): one
+// output. A second conv's result is an output itself, so the relu reading it stays apart.
+struct FusionCase {
+  std::vector<float> w = test::randomFloats(4 * 3 * 9, 1), bias = test::randomFloats(4, 2),
+                     w2 = test::randomFloats(2 * 3, 3), channel = test::randomFloats(4, 4);
+  float half = 0.5f, three = 3.f, six = 6.f;
+  std::shared_ptr<Program> prog = std::make_shared<Program>();
+
+  int32_t tensor(TensorDesc d, const void* data = nullptr) {
+    prog->tensors.push_back({"t" + std::to_string(prog->tensors.size()), std::move(d), data});
+    return static_cast<int32_t>(prog->tensors.size() - 1);
+  }
+  void add(PrimitiveParams params, std::vector<int32_t> in, int32_t out) {
+    Primitive p;
+    p.params = std::move(params);
+    p.inputs = std::move(in);
+    p.outputs = {out};
+    p.origin = "n" + std::to_string(prog->primitives.size());
+    prog->primitives.push_back(std::move(p));
+  }
+  BinaryParams binary(BinaryKind k, I64List lhs, I64List rhs) {
+    BinaryParams b;
+    b.kind = k;
+    b.lhsStrides = std::move(lhs);
+    b.rhsStrides = std::move(rhs);
+    return b;
+  }
+
+  FusionCase() {
+    const TensorDesc y{DType::F32, {1, 4, 5, 5}};
+    const I64List dense{100, 25, 5, 1}, scalar{0, 0, 0, 0};
+    const int32_t x = tensor({DType::F32, {1, 3, 5, 5}});
+    prog->inputs = {x};
+    Conv2dParams c;
+    c.pads = {1, 1, 1, 1};
+    c.hasBias = true;
+    const int32_t conv = tensor(y);
+    add(c,
+        {x, tensor({DType::F32, {4, 3, 3, 3}}, w.data()), tensor({DType::F32, {4}}, bias.data())},
+        conv);
+    const int32_t scaled = tensor(y), shifted = tensor(y);
+    add(binary(BinaryKind::Mul, dense, scalar), {conv, tensor({DType::F32, {1}}, &half)}, scaled);
+    add(binary(BinaryKind::Add, dense, {0, 1, 0, 0}),
+        {scaled, tensor({DType::F32, {4}}, channel.data())}, shifted);
+    const int32_t plus3 = tensor(y), clipped = tensor(y), product = tensor(y), out = tensor(y);
+    add(binary(BinaryKind::Add, dense, scalar), {shifted, tensor({DType::F32, {1}}, &three)},
+        plus3);
+    add(UnaryParams{UnaryKind::Clip, 0.f, 6.f}, {plus3}, clipped);
+    add(binary(BinaryKind::Mul, dense, dense), {shifted, clipped}, product);
+    add(binary(BinaryKind::Div, dense, scalar), {product, tensor({DType::F32, {1}}, &six)}, out);
+    const int32_t conv2 = tensor({DType::F32, {1, 2, 5, 5}}),
+                  relu = tensor({DType::F32, {1, 2, 5, 5}});
+    add(Conv2dParams{}, {x, tensor({DType::F32, {2, 3, 1, 1}}, w2.data())}, conv2);
+    add(UnaryParams{UnaryKind::Relu}, {conv2}, relu);
+    prog->outputs = {out, conv2, relu};
+  }
+};
+
+std::vector<std::vector<float>> runReference(std::shared_ptr<const Program> prog,
+                                             const std::vector<float>& x) {
+  BackendRegistry registry;
+  registerReferenceBackend(registry);
+  auto s = Session::create(prog, registry);
+  REQUIRE(s.isOk());
+  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
+  REQUIRE((*s)->run().isOk());
+  std::vector<std::vector<float>> outs;
+  for (size_t i = 0; i < prog->outputs.size(); ++i) {
+    const auto* p = static_cast<const float*>((*s)->outputData(i));
+    outs.emplace_back(p, p + prog->tensors[prog->outputs[i]].desc.numel());
+  }
+  return outs;
+}
+
+} // namespace
+
+TEST_CASE("run-time fusion: hardswish recognized, post-ops fused, leading affine folded") {
+  FusionCase f;
+  REQUIRE(validateProgram(*f.prog).isOk());
+  const std::vector<float> x = test::randomFloats(75, 5);
+  const auto before = runReference(f.prog, x);
+  auto fused = std::make_shared<Program>(*f.prog);
+  std::vector<Bytes> keep;
+  fusePostOps(*fused, &keep);
+  REQUIRE(validateProgram(*fused).isOk());
+  // The first conv and everything after it in one primitive; the output conv and relu apart.
+  REQUIRE(fused->primitives.size() == 3);
+  const auto& c = fused->primitives[0].as<Conv2dParams>();
+  REQUIRE(c.postOps.size() == 1); // the scale and shift folded into weights and bias
+  CHECK(c.postOps[0] == PostOp::makeUnary(UnaryKind::HardSwish));
+  CHECK(c.hasBias);
+  CHECK(fused->primitives[0].outputs[0] == f.prog->outputs[0]);
+  CHECK(fused->primitives[1].as<Conv2dParams>().postOps.empty());
+  CHECK(fused->primitives[2].kind() == PrimitiveKind::Unary);
+  CHECK(keep.size() == 2);
+  const auto after = runReference(fused, x);
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    REQUIRE(after[i].size() == before[i].size());
+    for (size_t k = 0; k < before[i].size(); ++k)
+      CHECK(after[i][k] == Approx(before[i][k]).margin(1e-5));
+  }
+  // A second plan of the same constants gets the same folded bytes (so packings are shared).
+  auto again = std::make_shared<Program>(*f.prog);
+  std::vector<Bytes> keepAgain;
+  fusePostOps(*again, &keepAgain);
+  CHECK(keepAgain.at(0) == keep.at(0));
 }
