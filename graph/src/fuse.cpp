@@ -20,7 +20,6 @@ namespace {
 class Fusion {
 public:
   explicit Fusion(Program& prog) : prog_(prog) {
-    hoistConstantWork();
     const size_t n = prog.tensors.size();
     producer_.assign(n, -1);
     readers_.assign(n, 0);
@@ -38,6 +37,7 @@ public:
     }
     for (int32_t t : prog.outputs)
       output_[t] = true;
+    markEarlyWork();
   }
 
   void recognizeHardswish() {
@@ -52,6 +52,7 @@ public:
       ++readers_[x];
       for (int32_t t : old)
         dropReader(t);
+      onlyReader_[x] = static_cast<int32_t>(i); // the chain's other readers of x died
     }
   }
 
@@ -64,66 +65,47 @@ public:
     }
   }
 
-  // Drops the dead primitives (and their plan entries).
+  // Drops the dead primitives (and their plan entries); the early work first.
   void compact() {
-    size_t kept = 0;
     const bool planned = prog_.backends.size() == prog_.primitives.size();
     const bool chosen = prog_.kernels.size() == prog_.primitives.size();
-    for (size_t i = 0; i < prog_.primitives.size(); ++i) {
-      if (dead_[i]) continue;
-      if (kept != i) {
-        prog_.primitives[kept] = std::move(prog_.primitives[i]);
-        if (planned) prog_.backends[kept] = std::move(prog_.backends[i]);
-        if (chosen) prog_.kernels[kept] = std::move(prog_.kernels[i]);
+    std::vector<Primitive> primitives;
+    std::vector<std::string> backends;
+    std::vector<KernelChoice> kernels;
+    primitives.reserve(prog_.primitives.size());
+    for (int pass = anyEarly_ ? 0 : 1; pass < 2; ++pass)
+      for (size_t i = 0; i < prog_.primitives.size(); ++i) {
+        if (dead_[i] || early_[i] != (pass == 0)) continue;
+        primitives.push_back(std::move(prog_.primitives[i]));
+        if (planned) backends.push_back(std::move(prog_.backends[i]));
+        if (chosen) kernels.push_back(std::move(prog_.kernels[i]));
       }
-      ++kept;
-    }
-    prog_.primitives.resize(kept);
-    if (planned) prog_.backends.resize(kept);
-    if (chosen) prog_.kernels.resize(kept);
+    prog_.primitives = std::move(primitives);
+    if (planned) prog_.backends = std::move(backends);
+    if (chosen) prog_.kernels = std::move(kernels);
   }
 
 private:
   // Small work on constants alone (a batch norm's scale and shift from its statistics) moves to
-  // the front, so that its results are ready before the producer they then ride on.
-  void hoistConstantWork() {
-    constexpr int64_t kMaxHoistedBytes = 64 * 1024;
-    std::vector<bool> constant(prog_.tensors.size(), false), hoisted(prog_.primitives.size());
+  // the front when compacted, so its results count as ready before any producer they ride on.
+  void markEarlyWork() {
+    constexpr int64_t kMaxEarlyBytes = 64 * 1024;
+    early_.assign(prog_.primitives.size(), false);
+    fromConstants_.assign(prog_.tensors.size(), false);
     for (size_t t = 0; t < prog_.tensors.size(); ++t)
-      constant[t] = prog_.tensors[t].data != nullptr;
-    bool any = false;
+      fromConstants_[t] = prog_.tensors[t].data != nullptr;
     for (size_t i = 0; i < prog_.primitives.size(); ++i) {
       const Primitive& p = prog_.primitives[i];
       bool onConstants = !p.inputs.empty();
       for (int32_t t : p.inputs)
-        onConstants = onConstants && constant[t];
+        onConstants = onConstants && fromConstants_[t];
       for (int32_t t : p.outputs)
-        onConstants = onConstants && prog_.tensors[t].desc.byteSize() <= kMaxHoistedBytes;
+        onConstants = onConstants && prog_.tensors[t].desc.byteSize() <= kMaxEarlyBytes;
       if (!onConstants) continue;
-      hoisted[i] = any = true;
+      early_[i] = anyEarly_ = true;
       for (int32_t t : p.outputs)
-        constant[t] = true;
+        fromConstants_[t] = true;
     }
-    if (!any) return;
-    const bool planned = prog_.backends.size() == prog_.primitives.size();
-    const bool chosen = prog_.kernels.size() == prog_.primitives.size();
-    std::vector<size_t> order;
-    order.reserve(prog_.primitives.size());
-    for (int pass = 0; pass < 2; ++pass)
-      for (size_t i = 0; i < prog_.primitives.size(); ++i)
-        if (hoisted[i] == (pass == 0)) order.push_back(i);
-    std::vector<Primitive> primitives;
-    std::vector<std::string> backends;
-    std::vector<KernelChoice> kernels;
-    primitives.reserve(order.size());
-    for (size_t i : order) {
-      primitives.push_back(std::move(prog_.primitives[i]));
-      if (planned) backends.push_back(std::move(prog_.backends[i]));
-      if (chosen) kernels.push_back(std::move(prog_.kernels[i]));
-    }
-    prog_.primitives = std::move(primitives);
-    if (planned) prog_.backends = std::move(backends);
-    if (chosen) prog_.kernels = std::move(kernels);
   }
 
   const TensorDesc& desc(int32_t t) const { return prog_.tensors[t].desc; }
@@ -223,9 +205,9 @@ private:
     return -1;
   }
 
-  // Whether tensor t is ready before primitive i runs: a constant, a program input, or written
-  // by an earlier primitive.
-  bool readyBefore(int32_t t, int32_t i) const { return producer_[t] < i; }
+  // Whether tensor t is ready before primitive i runs: a constant, a program input, written by
+  // an earlier primitive, or by early work.
+  bool readyBefore(int32_t t, int32_t i) const { return producer_[t] < i || fromConstants_[t]; }
 
   // Fuses the sole reader of producer i's result into it; whether it did.
   bool fuseUser(int32_t i) {
@@ -275,13 +257,17 @@ private:
   Program& prog_;
   std::vector<int32_t> producer_, readers_;
   mutable std::vector<int32_t> onlyReader_;
-  std::vector<bool> output_, dead_;
+  std::vector<bool> output_, dead_, early_, fromConstants_;
+  bool anyEarly_ = false;
 };
 
-// Folded weights and biases by what they were folded from (the source's constants, shared by
-// every plan of a model, and the post-ops' values), kept while a plan holds them: a new shape's
+// Folded weights and biases by what they were folded from (the addresses of the source's
+// weights and bias, shared by every plan of a model; each folded post-op's kind and values,
+// whose constants a plan's lowering may make anew), kept while a plan holds them: a new shape's
 // plan gets the same bytes, at the same address, so the kernels' packed weights are shared
-// too, and no plan folds them again.
+// too, and no plan folds them again. A plan holding a result holds its weights and bias too (a
+// program keeps every constant it reads), so their addresses in a live entry cannot be reused;
+// an entry no plan holds is ignored.
 struct FoldKey {
   const void* weights;
   const void* bias;
