@@ -168,7 +168,7 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
       const float* b = b0;
       if (panel == 0 && t.prefetchB) {
         const char* next = reinterpret_cast<const char*>(t.prefetchB);
-        for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += NR * 4) {
+        for (int64_t k = 0; k < t.kc; ++k, b += ldb, next += ldb * 4) {
 #pragma GCC unroll 4
           for (int line = 0; line < NR * 4; line += 64)
             _mm_prefetch(next + line, _MM_HINT_T1);
@@ -227,6 +227,16 @@ template <int ROWS, int NV, bool DIRECT> void gemmTileImpl(const GemmTile& t, in
 // The tile kernel for t.rows rows: ROWS counts down from MR to the tile's rows.
 template <int MR, int NV, bool DIRECT, int ROWS = MR> void gemmDispatch(const GemmTile& t) {
   if (t.rows <= 0) return;
+  if constexpr (ROWS == MR && NV > 1) {
+    // Full tiles one vector wide (16 output channels in a panel of 32) by a kernel of one vector
+    // per row, which does not multiply the panel's zero lanes; its B rows are the panel's.
+    if (t.cols <= W && t.rows == MR) {
+      GemmTile narrow = t;
+      if (!narrow.ldb) narrow.ldb = NV * W;
+      gemmTileImpl<MR, 1, DIRECT>(narrow, MR);
+      return;
+    }
+  }
   if constexpr (ROWS == 1) {
     gemmTileImpl<1, NV, DIRECT>(t, MR);
   } else {
