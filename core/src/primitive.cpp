@@ -420,6 +420,10 @@ const PostOps* postOpsOf(const Primitive& p) {
   }
 }
 
+PostOps* postOpsOf(Primitive& p) {
+  return const_cast<PostOps*>(postOpsOf(static_cast<const Primitive&>(p)));
+}
+
 double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
   const double out = static_cast<double>(t[p.outputs[0]].numel());
   const PostOps* ops = postOpsOf(p);

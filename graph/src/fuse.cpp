@@ -218,14 +218,7 @@ private:
     const Primitive& user = prog_.primitives[u];
     const int32_t z = user.outputs[0];
     if (desc(z).dtype != DType::F32 || desc(z).shape != desc(y).shape) return false;
-    PostOps* ops = std::visit(
-        [](auto& v) -> PostOps* {
-          if constexpr (requires { v.postOps; })
-            return &v.postOps;
-          else
-            return nullptr;
-        },
-        p.params);
+    PostOps* ops = postOpsOf(p);
     if (!ops) return false;
     int32_t operand = -1;
     if (user.kind() == PrimitiveKind::Unary) {

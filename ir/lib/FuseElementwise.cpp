@@ -158,14 +158,7 @@ mlir::Operation* fuseUser(mlir::Operation* producer) {
   mlir::Operation* user = *y.getUsers().begin();
   auto up = primitiveOf(user);
   if (!up || user->getResult(0).getType() != y.getType()) return nullptr;
-  PostOps* ops = std::visit(
-      [](auto& v) -> PostOps* {
-        if constexpr (requires { v.postOps; })
-          return &v.postOps;
-        else
-          return nullptr;
-      },
-      prim->params);
+  PostOps* ops = postOpsOf(*prim);
   if (!ops) return nullptr;
   llvm::SmallVector<mlir::Value> operands(producer->getOperands());
   if (up->kind() == PrimitiveKind::Unary) {

@@ -219,6 +219,7 @@ struct Primitive {
 // The post-op list of a conv2d, matmul or elementwise primitive (null for the others), and the
 // number of inputs before the post-op operands.
 const PostOps* postOpsOf(const Primitive& p);
+PostOps* postOpsOf(Primitive& p);
 size_t baseInputCount(const Primitive& p);
 
 // Floating-point operations of one run (a multiply-add counts two); elementwise work counts one
