@@ -67,9 +67,7 @@ public:
     g_.dh = pd.dilation[0], g_.dw = pd.dilation[1];
     g_.oh = y.shape[2], g_.ow = y.shape[3];
     g_.block = t.vectorWidth;
-    // Shared with the plans of other input shapes (the key of the transposed form's panels).
-    packed_ = sharedPacking(we, {-1, t.nr, ce_, cin_},
-                            [&] { return packWeightPanels(t, we, ce_, cin_); });
+    packed_ = sharedWeightPanels(t, we, ce_, cin_);
     dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
     // The strip columns the window kernel reads (whole tiles of W output columns), of which the
     // input's columns [0, xEnd) lie at pw..; each input row's positions in balanced panels.

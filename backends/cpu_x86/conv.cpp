@@ -382,7 +382,7 @@ public:
     if (winograd) {
       packed_ = sharedPacking(weight, key, [&] { return winogradLanesWeights(t, s, lanes_.m, w); });
     } else if (variant_ == ConvVariant::GemmTransposed || variant_ == ConvVariant::Direct) {
-      packed_ = sharedPacking(weight, key, [&] { return packWeightPanels(t, w, s.o, s.k); });
+      packed_ = sharedWeightPanels(t, w, s.o, s.k);
     } else if (!depthwise_ && weight) {
       packed_ = sharedPacking(weight, key, [&] {
         LargeFloats panels(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
@@ -1103,6 +1103,13 @@ LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, in
       for (int j = 0; j < t.nr && op * t.nr + j < o; ++j)
         packed[static_cast<size_t>((op * k + kk) * t.nr + j)] = w[(op * t.nr + j) * k + kk];
   return packed;
+}
+
+std::shared_ptr<const LargeFloats> sharedWeightPanels(const KernelTable& t, const float* w,
+                                                      int64_t o, int64_t k) {
+  // -1: no ConvVariant (whose keys start with the variant), one packing for every reader.
+  return sharedPacking(w, {-1, reinterpret_cast<intptr_t>(&t), o, k},
+                       [&] { return packWeightPanels(t, w, o, k); });
 }
 
 bool convSupported(const KernelTable& table, const Primitive& prim,

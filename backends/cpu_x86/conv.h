@@ -40,6 +40,10 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
 // Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
 // [o panel][k][nr], lanes past O zero.
 LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k);
+// packWeightPanels shared (sharedPacking below) by every kernel reading the same weights so: the
+// transposed and direct forms, the pointwise-into-depthwise chain, in every plan.
+std::shared_ptr<const LargeFloats> sharedWeightPanels(const KernelTable& t, const float* w,
+                                                      int64_t o, int64_t k);
 // The packing of constant `weight` that `key` (everything the packing depends on) names, made
 // by pack() unless a live kernel already holds it: plans for new input shapes and sessions of
 // one model share their packed weights.
