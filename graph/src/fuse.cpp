@@ -326,8 +326,7 @@ void foldAffine(Program& prog, std::vector<Bytes>* keep) {
       std::vector<float> wf(weights.begin(), weights.end());
       std::vector<float> bf = bias.empty() ? std::vector<float>(static_cast<size_t>(o), 0.f)
                                            : std::vector<float>(bias.begin(), bias.end());
-      foldLeadingAffine(PostOps(c.postOps.begin(), c.postOps.begin() + folded), o, wf, bf,
-                        constant);
+      foldLeadingAffine(c.postOps, o, wf, bf, constant); // stops where the trial stopped
       const auto bytes = [](const std::vector<float>& f) {
         const auto* b = reinterpret_cast<const uint8_t*>(f.data());
         return std::make_shared<const std::vector<uint8_t>>(b, b + f.size() * sizeof(float));

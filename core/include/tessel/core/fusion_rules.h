@@ -62,10 +62,10 @@ inline bool isHardSigmoidSixth(const UnaryParams& u) {
          std::fabs(u.beta - 0.5f) < 1e-6f;
 }
 
-// A post-op's list position and operand for fusing a binary that reads the producer's result
-// with strides `own` and its other operand with `other`: the post-op, or none when it cannot
-// ride (a comparison, the result read twice, a broadcast the kernels do not take). `operand`
-// is the input index the other operand will have on the producer.
+// The post-op that carries binary `b` reading the producer's result `out` (as its left operand
+// when producerIsLhs) and another operand, or none when it cannot ride (a comparison, the
+// result not read densely, a broadcast the kernels do not take). `operand` is the input index
+// the other operand will have on the producer.
 inline std::optional<PostOp> binaryPostOp(const Primitive& producer, const BinaryParams& b,
                                           bool producerIsLhs, const Shape& out, int32_t operand) {
   if (!binaryInPostOps(b.kind)) return std::nullopt; // comparisons, logic, remainders
