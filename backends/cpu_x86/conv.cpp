@@ -226,14 +226,14 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
   const bool pointwise = isPointwise(p, s);
   const bool strided = p.stride != I64x2{1, 1};
   const double pack = pointwise ? 0.25 : strided ? 22 : 8;
-  // A blocked pointwise input is always packed (a transpose per block): about as dear as the
-  // plain packing where many panels of output channels reuse it, far dearer than the plain
-  // in-place reads where few do (32->16 at 112x112: +0.09 ms blocked).
+  // A pointwise input is read in place, plain or blocked. A strided 1x1 convolution's blocked
+  // input is packed (a transpose per block): about as dear as the plain packing where many
+  // panels of output channels reuse it, far dearer where few do.
   const double packBlocked = ceilDiv(s.o, t.nr) >= 4 ? 1.5 : 6.0;
-  const double packTransposed = s.xBlock && isOneByOne(s, p) ? packBlocked
-                                : pointwise                  ? 0.25
-                                : strided                    ? 64
-                                                             : 24;
+  const double packTransposed = pointwise                      ? 0.25
+                                : s.xBlock && isOneByOne(s, p) ? packBlocked
+                                : strided                      ? 64
+                                                               : 24;
   VariantCost best;
   const auto consider = [&](ConvVariant v, double cost) {
     if (cost < best.cost) best = {v, cost};
@@ -361,9 +361,17 @@ public:
     // input is that matrix already, read in place when few panels of output channels reuse it;
     // with many, one packing pass costs less than the partial cache lines of the in-place reads
     // (320->1280 at 7x7 on AVX2: 0.70 -> 0.58 ms; 32->16 at 112x112: 0.25 -> 0.32 packed).
-    // A blocked input is always packed (a W x W transpose per block: read in place, its rows
-    // lie a block apart, and the tiles ran 10-20% slower).
-    packTransposedA_ = !pointwise_ || s.xBlock || ceilDiv(s.o, t.nr) >= 4;
+    // A blocked input is always read in place: a row (a position) is one whole line of each
+    // block of channels (koff_ steps from block to block). Packing it (a W x W transpose per
+    // block) cost more than it saved for any count of output channels (one thread, nchwc16:
+    // 128 -> 16 at 55x55 0.108 -> 0.078 ms, 64 -> 128 at 55x55 0.257 -> 0.238, 320 -> 1280 at
+    // 7x7 0.194 -> 0.189; nchwc8 on AVX2: 0.169 -> 0.112, 0.478 -> 0.466, 0.397 -> 0.387).
+    packTransposedA_ = !pointwise_ || (!s.xBlock && ceilDiv(s.o, t.nr) >= 4);
+    if (pointwise_ && s.xBlock && !packTransposedA_) {
+      koff_.resize(static_cast<size_t>(s.k));
+      for (int64_t c = 0; c < s.k; ++c)
+        koff_[static_cast<size_t>(c)] = laneOffset(s.xBlock, s.h * s.w, c, 0);
+    }
     // Everything the packed form depends on besides the weights themselves.
     const bool winograd = variant_ == ConvVariant::Winograd2 || variant_ == ConvVariant::Winograd;
     if (winograd) lanes_ = lanesShape(s, variant_ == ConvVariant::Winograd2 ? 2 : 4);
@@ -737,12 +745,16 @@ private:
         tile.rows = rows;
         tile.panels = static_cast<int>(q1 - q0);
         tile.cols = static_cast<int>(o1 - o0);
-        tile.aStep = packTransposedA_ ? s_.k * t_.mr : rows;
+        tile.aStep = packTransposedA_ ? s_.k * t_.mr : rows * (s_.xBlock ? s_.xBlock : 1);
         for (int64_t k0 = 0; k0 < s_.k; k0 += transposedKc_) {
           tile.kc = std::min(transposedKc_, s_.k - k0);
           if (packTransposedA_) {
             tile.a = apack + (q0 * s_.k + k0) * t_.mr;
             tile.lda = 0;
+          } else if (s_.xBlock) { // row r, channel k: x[koff_[k] + (position + r) * block]
+            tile.a = x + panels.begin(q0) * s_.xBlock;
+            tile.koff = koff_.data() + k0;
+            tile.ars = s_.xBlock;
           } else {
             tile.a = x + k0 * n + panels.begin(q0);
             tile.lda = n;
@@ -761,7 +773,7 @@ private:
             tile.ldc = t_.nr;
             tile.cStep = rows * t_.nr;
           }
-          t_.gemm(tile);
+          (tile.koff ? t_.gemmDirect : t_.gemm)(tile);
         }
       }
       if (!direct.on) t_.transposeEpilogue(ct, t_.nr, p1 - p0, o0, o1, out, p0, epp);
@@ -771,7 +783,7 @@ private:
       // packed panels never cross to another core's cache.
       parallelFor(ctx, runs, [&](int64_t run, int slot) {
         const int64_t rp0 = run * perRun, rp1 = std::min(rPanels, rp0 + perRun);
-        for (int64_t rp = rp0; rp < rp1; ++rp)
+        for (int64_t rp = rp0; rp < rp1 && packTransposedA_; ++rp)
           pack(rp);
         for (int64_t op = 0; op < oPanels; ++op)
           task(op, rp0, rp1, slot);
@@ -785,15 +797,18 @@ private:
     });
   }
 
-  // Whether each task of the transposed form packs the positions it computes: more than one
-  // thread, blocked input and output, and at least as many positions as output channels (so
-  // each task streaming every weight panel costs less than moving the packed positions).
-  // Packing them all first, in parallel, hands most panels to another thread's task, and on
-  // cores that share no cache that transfer cost more than the second thread gave (blocked
-  // pointwise 64 -> 64 at 55x55: 0.131 -> 0.069 ms on two threads; one thread: 0.08). Plain
-  // outputs measured slower this way (32 -> 128 at 27x27: 0.036 -> 0.055 ms).
+  // Whether each task of the transposed form takes a run of positions through every panel of
+  // output channels (packing them first where the form packs): more than one thread, a blocked
+  // input, and at least as many positions as output channels (so each task streaming every
+  // weight panel costs less than moving positions between threads). Split by channels instead,
+  // each thread reads every position, half of them last written by the other thread; split by
+  // positions, a model's consecutive convolutions keep each thread on the rows it wrote, and on
+  // cores that share no cache that is what the second thread gains (blocked pointwise 64 -> 64
+  // at 55x55: 0.131 -> 0.069 ms on two threads, one thread: 0.08; squeezenet1_1's expand 16 ->
+  // 64 at 55x55 into a plain output: 0.096 -> 0.056-0.067 ms in the model, though alone 32 ->
+  // 128 at 27x27 into a plain output measured 0.036 -> 0.055).
   bool transposedOwnRows(int threads) const {
-    return packTransposedA_ && threads > 1 && s_.xBlock && s_.yBlock && s_.oh * s_.ow >= s_.o;
+    return threads > 1 && s_.xBlock && s_.oh * s_.ow >= s_.o;
   }
 
   // Row panels per task of the transposed form: enough runs for two tasks per thread, each
@@ -1073,9 +1088,11 @@ private:
   ConvShape s_;
   ConvVariant variant_;
   bool depthwise_;
-  LanesShape lanes_{};        // blocks > 0: Winograd, Winograd2
-  PaddedInput padded_{};      // Direct
-  std::vector<int64_t> koff_; // Direct: k = (c, ky, kx) -> offset in the padded input
+  LanesShape lanes_{};   // blocks > 0: Winograd, Winograd2
+  PaddedInput padded_{}; // Direct
+  // Direct: k = (c, ky, kx) -> offset in the padded input; GemmTransposed reading a blocked
+  // input in place: channel k -> its offset in the first position's blocks.
+  std::vector<int64_t> koff_;
   int64_t directChunkRows_ = 1;
   bool pointwise_ = false;
   bool packTransposedA_ = true; // GemmTransposed: A panels packed, or the input read in place

@@ -59,6 +59,47 @@ bool takesBlocked(const Primitive& p, int input, const LayoutRequest& r) {
   }
 }
 
+// Whether a region walks its elements one after another on one side.
+bool contiguous(const RegionView& v, const std::array<int64_t, 3>& size) {
+  return (size[2] <= 1 || v.stride[2] == 1) && (size[1] <= 1 || v.stride[1] == size[2]) &&
+         (size[0] <= 1 || v.stride[0] == size[1] * size[2]);
+}
+
+// Whether a raster moves contiguous runs of elements between 4-D fp32 tensors of batch 1 and one
+// plane size (a concat or a slice along the channels, say). Stored blocked, block j of such a
+// tensor is the same run of bytes as its channels jB .. jB + B - 1 stored plain, so the raster's
+// regions (byte movement on the tensors as stored) stay right under a blocked layout when every
+// run starts and ends on a block of channels (alignedRuns).
+bool movesChannelRuns(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& r = p.as<RasterParams>();
+  if (r.fill || r.regions.empty()) return false;
+  const TensorDesc& out = t[p.outputs[0]];
+  const auto fits = [&](const TensorDesc& d) {
+    return d.dtype == DType::F32 && d.rank() == 4 && d.shape[0] == 1 &&
+           d.shape[2] == out.shape[2] && d.shape[3] == out.shape[3];
+  };
+  if (!fits(out)) return false;
+  for (int32_t id : p.inputs)
+    if (!fits(t[id])) return false;
+  for (const Region& g : r.regions)
+    if (!contiguous(g.src, g.size) || !contiguous(g.dst, g.size)) return false;
+  return true;
+}
+
+// movesChannelRuns' rasters under `layout`: every channel count and every run in whole blocks.
+bool alignedRuns(const Primitive& p, const std::vector<TensorDesc>& t, Layout layout) {
+  const int64_t block = layoutBlock(layout);
+  const TensorDesc& out = t[p.outputs[0]];
+  const int64_t unit = block * out.shape[2] * out.shape[3];
+  if (unit <= 0 || out.shape[1] % block) return false;
+  for (int32_t id : p.inputs)
+    if (t[id].shape[1] % block) return false;
+  for (const Region& g : p.as<RasterParams>().regions)
+    if (g.src.offset % unit || g.dst.offset % unit || (g.size[0] * g.size[1] * g.size[2]) % unit)
+      return false;
+  return true;
+}
+
 bool shapeFits(const TensorDesc& d, Layout layout) {
   if (d.dtype != DType::F32 || d.rank() != 4) return false;
   const int64_t c = d.shape[1], block = layoutBlock(layout);
@@ -82,9 +123,14 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
         emit(static_cast<size_t>(id), i);
     }
   });
+  std::vector<bool> channelRuns(r.primitives.size(), false);
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     const bool runs = r.assignment->backend[i] != kNoBackend;
+    if (p.kind() == PrimitiveKind::Raster && runs && movesChannelRuns(p, t)) {
+      channelRuns[i] = true;
+      continue;
+    }
     if (!runs || !takesBlocked(p, -1, r)) eligible[p.outputs[0]] = false;
     for (size_t k = 0; k < p.inputs.size(); ++k)
       if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[p.inputs[k]] = false;
@@ -98,14 +144,53 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
         if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
     if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
   }
+  for (size_t i = 0; i < r.primitives.size(); ++i)
+    if (channelRuns[i])
+      for (int32_t id : r.primitives[i].inputs)
+        groups.join(static_cast<size_t>(id), static_cast<size_t>(r.primitives[i].outputs[0]));
   // The groups by root, ids ascending within one.
   const Buckets members(n, [&](const auto& emit) {
     for (size_t id = 0; id < n; ++id)
       emit(groups.find(id), id);
   });
 
+  // One try per group: blocked when every primitive touching it still runs and their estimated
+  // time drops. A group's estimate depends on its neighbours' layouts (a convolution may take a
+  // cheaper variant once its output is blocked too), so groups left plain get a second try
+  // after the first pass has set the rest.
+  const auto tryBlocked = [&](std::span<const size_t> group, std::vector<size_t>& prims) {
+    prims.clear();
+    for (size_t id : group)
+      for (size_t i : touching.of(id))
+        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
+    const auto seconds = [&] {
+      double total = 0;
+      for (size_t i : prims)
+        total += r.descriptors[r.assignment->backend[i]]->estimateSeconds(
+            r.primitives[i], t, KernelChoice{}, r.threads);
+      return total;
+    };
+    for (const Layout layout : kBlocked) {
+      bool fits = true;
+      for (size_t id : group)
+        fits = fits && shapeFits(t[id], layout);
+      for (size_t i : prims)
+        fits = fits && (!channelRuns[i] || alignedRuns(r.primitives[i], t, layout));
+      if (!fits) continue;
+      const double before = seconds();
+      for (size_t id : group)
+        t[id].layout = layout;
+      for (size_t i : prims)
+        fits = fits && r.descriptors[r.assignment->backend[i]]->supports(r.primitives[i], t);
+      if (fits && seconds() < before) return true;
+      for (size_t id : group)
+        t[id].layout = Layout::Plain;
+    }
+    return false;
+  };
   int blocked = 0;
   std::vector<size_t> prims;
+  std::vector<size_t> retry; // groups (roots) left plain by the first pass
   for (size_t g = 0; g < n; ++g) {
     const std::span<const size_t> group = members.of(g);
     if (group.empty()) continue;
@@ -113,37 +198,13 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
     for (size_t id : group)
       ok = ok && eligible[id];
     if (!ok) continue;
-    // The primitives touching the group, once each, timed before and after a change.
-    prims.clear();
-    for (size_t id : group)
-      for (size_t i : touching.of(id))
-        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
-    for (const Layout layout : kBlocked) {
-      bool fits = true;
-      for (size_t id : group)
-        fits = fits && shapeFits(t[id], layout);
-      if (!fits) continue;
-      const auto seconds = [&] {
-        double total = 0;
-        for (size_t i : prims)
-          total += r.descriptors[r.assignment->backend[i]]->estimateSeconds(
-              r.primitives[i], t, KernelChoice{}, r.threads);
-        return total;
-      };
-      const double before = seconds();
-      for (size_t id : group)
-        t[id].layout = layout;
-      for (size_t i : prims)
-        fits = fits && r.descriptors[r.assignment->backend[i]]->supports(r.primitives[i], t);
-      fits = fits && seconds() < before;
-      if (fits) {
-        blocked += static_cast<int>(group.size());
-        break;
-      }
-      for (size_t id : group)
-        t[id].layout = Layout::Plain;
-    }
+    if (tryBlocked(group, prims))
+      blocked += static_cast<int>(group.size());
+    else
+      retry.push_back(g);
   }
+  for (size_t g : retry)
+    if (tryBlocked(members.of(g), prims)) blocked += static_cast<int>(members.of(g).size());
   return blocked;
 }
 

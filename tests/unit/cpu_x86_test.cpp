@@ -399,11 +399,13 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
       {{{2, 40, 9, 8}, 40, 3, 3, 40, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 3},
       // no padding: a blocked input read in place, the last rows from a strip
       {{{1, 24, 13, 11}, 24, 3, 3, 24, 1, 1, 1, {0, 0, 0, 0}, true, clip}, 3},
-      // pointwise, transposed GEMM: the blocked input read in place (few panels of output
-      // channels) or packed a block at a time, channels short of a block
+      // pointwise, transposed GEMM: the blocked input read in place, channels short of a block,
+      // many panels of output channels, two blocks of K (the second's offsets from channel
+      // 550 on), positions split across threads
       {{{1, 24, 7, 9}, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
       {{{2, 300, 5, 3}, 20, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, false, clip}, 4},
       {{{1, 37, 5, 7}, 130, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
+      {{{1, 1100, 6, 7}, 40, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, true, residual}, 4},
       // 1x1 with strides (a downsample): the blocked input's positions packed through their
       // grid, rows of a panel across output rows, odd sizes, unequal strides, batches
       {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, residual}, 4},

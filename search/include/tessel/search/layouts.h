@@ -22,13 +22,19 @@ struct LayoutRequest {
 // touching them runs so, trying nchwc8 then nchwc16 (a backend takes the block that suits its
 // vectors):
 // - the tensor is 4-D fp32, not pinned, padded by at most half its channels, written by a
-//   conv2d or pooling primitive and read only by conv2d (as its input or as a Full post-op
-//   operand) and pooling primitives, each with constant weights when a convolution;
+//   conv2d, pooling or channel-run raster primitive and read only by conv2d (as its input or as
+//   a Full post-op operand), pooling and channel-run raster primitives, each with constant
+//   weights when a convolution. A channel-run raster moves contiguous runs between tensors of
+//   batch 1 and one plane size (a concat or slice along the channels); it is kept only under a
+//   block size that makes every channel count and run whole blocks, where its regions move the
+//   same bytes blocked as plain;
 // - tensors tied together (a conv2d's output and its Full post-op operands, a pooling's input
-//   and output: the kernels address them alike) change together;
+//   and output: the kernels address them alike; a channel-run raster's sources and output)
+//   change together;
 // - the backend assigned to each primitive that writes or reads one still supports it with the
 //   new layouts, and their estimated time (BackendDescriptor::estimateSeconds) drops; otherwise
-//   the group stays plain.
+//   the group stays plain. Groups left plain are tried once more after the first pass (their
+//   neighbours' layouts change their estimates).
 // Returns how many tensors became blocked.
 int assignLayouts(const LayoutRequest& request, std::vector<TensorDesc>* tensors);
 
