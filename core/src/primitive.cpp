@@ -146,19 +146,20 @@ Status validatePostOps(const Primitive& p, std::span<const TensorDesc* const> in
   if (!ops->empty() && out.dtype != DType::F32) return corrupt("post-ops need an f32 result");
   std::vector<bool> used(in.size(), false);
   for (const PostOp& op : *ops) {
-    const std::string what = "post-op '" + formatPostOp(op) + "'";
+    // Named for an error only: planning validates every primitive of every new shape's plan.
+    const auto what = [&op] { return "post-op '" + formatPostOp(op) + "'"; };
     if (!op.isBinary) {
       if (static_cast<int>(op.unary) >= enumCount<UnaryKind>() || op.unary == UnaryKind::Cast)
-        return corrupt(what + " is not an elementwise function");
+        return corrupt(what() + " is not an elementwise function");
       continue;
     }
     if (static_cast<int>(op.binary) >= enumCount<BinaryKind>() ||
         static_cast<int>(op.broadcast) >= enumCount<Broadcast>())
-      return corrupt(what + " has an unknown kind");
+      return corrupt(what() + " has an unknown kind");
     if (!binaryInPostOps(op.binary))
-      return corrupt(what + " is not an arithmetic step a post-op may carry");
+      return corrupt(what() + " is not an arithmetic step a post-op may carry");
     if (op.operand < static_cast<int32_t>(base) || static_cast<size_t>(op.operand) >= in.size())
-      return corrupt(what + " names input " + std::to_string(op.operand) + " of " +
+      return corrupt(what() + " names input " + std::to_string(op.operand) + " of " +
                      std::to_string(in.size()) + " (post-op operands follow the first " +
                      std::to_string(base) + ")");
     const TensorDesc& x = *in[op.operand];
@@ -166,8 +167,8 @@ Status validatePostOps(const Primitive& p, std::span<const TensorDesc* const> in
                          : op.broadcast == Broadcast::Channel ? postOpChannels(p, out)
                                                               : out.numel();
     if (x.numel() != want || x.dtype != out.dtype)
-      return corrupt(what + " operand " + x.toString() + " does not hold " + std::to_string(want) +
-                     " " + std::string(dtypeName(out.dtype)) + " elements");
+      return corrupt(what() + " operand " + x.toString() + " does not hold " +
+                     std::to_string(want) + " " + std::string(dtypeName(out.dtype)) + " elements");
     used[op.operand] = true;
   }
   for (size_t i = base; i < in.size(); ++i)

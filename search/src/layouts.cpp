@@ -156,8 +156,9 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
 
   // One try per group: blocked when every primitive touching it still runs and their estimated
   // time drops. A group's estimate depends on its neighbours' layouts (a convolution may take a
-  // cheaper variant once its output is blocked too), so groups left plain get a second try
-  // after the first pass has set the rest.
+  // cheaper variant once its output is blocked too), so groups the estimate kept plain get a
+  // second try after the first pass has set the rest.
+  enum class Outcome { Blocked, Slower, Unfit };
   const auto tryBlocked = [&](std::span<const size_t> group, std::vector<size_t>& prims) {
     prims.clear();
     for (size_t id : group)
@@ -170,6 +171,8 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
             r.primitives[i], t, KernelChoice{}, r.threads);
       return total;
     };
+    double before = -1; // estimated once, and only for a layout every primitive runs with
+    Outcome outcome = Outcome::Unfit;
     for (const Layout layout : kBlocked) {
       bool fits = true;
       for (size_t id : group)
@@ -177,20 +180,30 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
       for (size_t i : prims)
         fits = fits && (!channelRuns[i] || alignedRuns(r.primitives[i], t, layout));
       if (!fits) continue;
-      const double before = seconds();
       for (size_t id : group)
         t[id].layout = layout;
       for (size_t i : prims)
         fits = fits && r.descriptors[r.assignment->backend[i]]->supports(r.primitives[i], t);
-      if (fits && seconds() < before) return true;
+      if (fits) {
+        const double after = seconds();
+        if (before < 0) {
+          for (size_t id : group)
+            t[id].layout = Layout::Plain;
+          before = seconds();
+          for (size_t id : group)
+            t[id].layout = layout;
+        }
+        if (after < before) return Outcome::Blocked;
+        outcome = Outcome::Slower;
+      }
       for (size_t id : group)
         t[id].layout = Layout::Plain;
     }
-    return false;
+    return outcome;
   };
   int blocked = 0;
   std::vector<size_t> prims;
-  std::vector<size_t> retry; // groups (roots) left plain by the first pass
+  std::vector<size_t> retry; // groups (roots) the estimate kept plain in the first pass
   for (size_t g = 0; g < n; ++g) {
     const std::span<const size_t> group = members.of(g);
     if (group.empty()) continue;
@@ -198,13 +211,13 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
     for (size_t id : group)
       ok = ok && eligible[id];
     if (!ok) continue;
-    if (tryBlocked(group, prims))
-      blocked += static_cast<int>(group.size());
-    else
-      retry.push_back(g);
+    const Outcome o = tryBlocked(group, prims);
+    if (o == Outcome::Blocked) blocked += static_cast<int>(group.size());
+    if (o == Outcome::Slower) retry.push_back(g);
   }
   for (size_t g : retry)
-    if (tryBlocked(members.of(g), prims)) blocked += static_cast<int>(members.of(g).size());
+    if (tryBlocked(members.of(g), prims) == Outcome::Blocked)
+      blocked += static_cast<int>(members.of(g).size());
   return blocked;
 }
 
