@@ -90,12 +90,13 @@ public:
     case PrimitiveKind::Conv2d:
       return dimsFit(p, t) && padsFit(p, t) && x86::convSupported(table_, p, t);
     case PrimitiveKind::Pool: return dimsFit(p, t) && padsFit(p, t) && poolLayouts(table_, p, t);
+    case PrimitiveKind::Reduce: // red::Kind
+      return p.as<ReduceParams>().kind <= ReduceKind::Min && x86::reduceLayoutsFit(table_, p, t);
     default: break;
     }
     if (!allPlain(p, t)) return false;
     switch (p.kind()) {
     case PrimitiveKind::MatMul: return x86::matmulSupported(p.as<MatMulParams>());
-    case PrimitiveKind::Reduce: return p.as<ReduceParams>().kind <= ReduceKind::Min; // red::Kind
     case PrimitiveKind::Unary:
     case PrimitiveKind::Binary:
     case PrimitiveKind::Elementwise: return x86::elementwiseSupported(p, t);

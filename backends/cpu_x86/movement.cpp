@@ -220,9 +220,16 @@ private:
                              // written with another, -1 alone
 };
 
+// A reduction of [outer, extent, inner]: rows (inner 1) split across the pool, or one task per
+// outer index. A blocked input [N, C/B, H*W, B] reduced over its planes (outer N * C, extent
+// H * W) reduces each block's plane as columns of B lanes and writes the block's channels, the
+// padded lanes dropped, into the plain output.
 class ReduceKernel final : public PreparedKernel {
 public:
-  ReduceKernel(const KernelTable& t, const ReduceParams& p) : t_(t), p_(p) {}
+  ReduceKernel(const KernelTable& t, const ReduceParams& p, const TensorDesc& x)
+      : t_(t), p_(p), block_(layoutBlock(x.layout)) {
+    if (block_) n_ = x.shape[0], c_ = x.shape[1];
+  }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
@@ -230,6 +237,18 @@ public:
     float* y = out.mutableHostData<float>();
     const auto kind = static_cast<uint8_t>(p_.kind);
     if (p_.outer == 0 || p_.inner == 0) return Status::ok();
+    if (block_) {
+      const int64_t blocks = (c_ + block_ - 1) / block_;
+      parallelFor(ctx, n_ * blocks, [&](int64_t o, int) {
+        const int64_t c0 = o % blocks * block_, lanes = std::min(block_, c_ - c0);
+        float* dst = y + o / blocks * c_ + c0;
+        alignas(64) float part[16]; // a block's lanes when some are padding (B = W <= 16)
+        t_.reduceColumns(x + o * p_.extent * block_, p_.extent, block_, kind,
+                         lanes == block_ ? dst : part);
+        if (lanes < block_) std::copy(part, part + lanes, dst);
+      });
+      return Status::ok();
+    }
     if (p_.inner == 1) {
       const int64_t tasks = std::min<int64_t>(p_.outer, std::max(1, ctx.threads) * 4);
       parallelFor(ctx, tasks, [&](int64_t task, int) {
@@ -247,6 +266,7 @@ public:
 private:
   const KernelTable& t_;
   const ReduceParams& p_;
+  int64_t block_ = 0, n_ = 0, c_ = 0; // a blocked input's block, batch and channels
 };
 
 } // namespace
@@ -401,8 +421,19 @@ std::unique_ptr<PreparedKernel> prepareRaster(const KernelTable&, const PrepareA
   return std::make_unique<RasterKernel>(args.primitive->as<RasterParams>());
 }
 
+bool reduceLayoutsFit(const KernelTable& table, const Primitive& p,
+                      const std::vector<TensorDesc>& t) {
+  const TensorDesc& x = t[p.inputs[0]];
+  if (t[p.outputs[0]].layout != Layout::Plain) return false;
+  if (x.layout == Layout::Plain) return true;
+  const auto& r = p.as<ReduceParams>();
+  return x.rank() == 4 && layoutBlock(x.layout) == table.vectorWidth && r.inner == 1 &&
+         r.outer == x.shape[0] * x.shape[1] && r.extent == x.shape[2] * x.shape[3];
+}
+
 std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args) {
-  return std::make_unique<ReduceKernel>(table, args.primitive->as<ReduceParams>());
+  const Primitive& p = *args.primitive;
+  return std::make_unique<ReduceKernel>(table, p.as<ReduceParams>(), (*args.tensors)[p.inputs[0]]);
 }
 
 } // namespace tessel::x86

@@ -86,6 +86,15 @@ bool movesChannelRuns(const Primitive& p, const std::vector<TensorDesc>& t) {
   return true;
 }
 
+// Whether a reduction reads its input as a 4-D tensor whose planes it reduces (a global
+// pooling): a blocked input reduces block by block to the same plain output.
+bool reducesPlanes(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& r = p.as<ReduceParams>();
+  const TensorDesc& x = t[p.inputs[0]];
+  return x.dtype == DType::F32 && x.rank() == 4 && r.inner == 1 &&
+         r.outer == x.shape[0] * x.shape[1] && r.extent == x.shape[2] * x.shape[3];
+}
+
 // movesChannelRuns' rasters under `layout`: every channel count and every run in whole blocks.
 bool alignedRuns(const Primitive& p, const std::vector<TensorDesc>& t, Layout layout) {
   const int64_t block = layoutBlock(layout);
@@ -132,8 +141,10 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
       continue;
     }
     if (!runs || !takesBlocked(p, -1, r)) eligible[p.outputs[0]] = false;
+    const bool planes = p.kind() == PrimitiveKind::Reduce && runs && reducesPlanes(p, t);
     for (size_t k = 0; k < p.inputs.size(); ++k)
-      if (!runs || !takesBlocked(p, static_cast<int>(k), r)) eligible[p.inputs[k]] = false;
+      if (!planes && (!runs || !takesBlocked(p, static_cast<int>(k), r)))
+        eligible[p.inputs[k]] = false;
   }
   // Tensors a kernel addresses alike change together: a conv2d's output and its Full post-op
   // operands, a pooling's input and output.

@@ -429,6 +429,21 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
                 << (xl ? " blocked" : " plain") << " -> " << (yl ? "blocked" : "plain"));
       runConvCase(k.c, seed++, true, k.kernel, k.kernel == 2 ? 2e-4f : 5e-5f, xl, yl);
     }
+  // Global pooling (a reduce over each plane) of a blocked input into a plain output: channels
+  // short of a block and past it, batches, an empty-free odd plane.
+  for (const ReduceKind kind : {ReduceKind::Mean, ReduceKind::Max, ReduceKind::Sum})
+    for (const Shape& shape : {Shape{2, 20, 7, 5}, Shape{1, 48, 3, 3}, Shape{3, 5, 1, 9}}) {
+      ReduceParams r;
+      r.kind = kind;
+      r.outer = shape[0] * shape[1];
+      r.extent = shape[2] * shape[3];
+      Primitive prim;
+      prim.params = r;
+      const TensorDesc x{DType::F32, shape}, y{DType::F32, {shape[0], shape[1], 1, 1}};
+      INFO("reduce " << enumName(kind) << " over the planes of " << x.toString());
+      compareWithReference(prim, {x, y}, {randomFloats(x.numel(), seed++)}, 0, 1e-5f, 0,
+                           {true, false});
+    }
   // Pooling: input and output blocked alike, every image's padded channels pooled to zero;
   // padded, or not (the input read in place but for the last row, whose tail tile would read
   // past the plane), in two chunks of rows (the second read in place from row 25).

@@ -23,11 +23,11 @@ struct LayoutRequest {
 // vectors):
 // - the tensor is 4-D fp32, not pinned, padded by at most half its channels, written by a
 //   conv2d, pooling or channel-run raster primitive and read only by conv2d (as its input or as
-//   a Full post-op operand), pooling and channel-run raster primitives, each with constant
-//   weights when a convolution. A channel-run raster moves contiguous runs between tensors of
-//   batch 1 and one plane size (a concat or slice along the channels); it is kept only under a
-//   block size that makes every channel count and run whole blocks, where its regions move the
-//   same bytes blocked as plain;
+//   a Full post-op operand), pooling, channel-run raster and plane-reducing (global pooling)
+//   reduce primitives, each with constant weights when a convolution. A channel-run raster moves
+//   contiguous runs between tensors of batch 1 and one plane size (a concat or slice along the
+//   channels); it is kept only under a block size that makes every channel count and run whole
+//   blocks, where its regions move the same bytes blocked as plain;
 // - tensors tied together (a conv2d's output and its Full post-op operands, a pooling's input
 //   and output: the kernels address them alike; a channel-run raster's sources and output)
 //   change together;
