@@ -136,6 +136,30 @@ LanesShape lanesShape(const ConvShape& s, int m) {
   return l;
 }
 
+// Whole blocks to threads (each with its own buffers) when there are enough of them; otherwise
+// each block's phases are split across the threads.
+bool lanesBlocksInParallel(const LanesShape& l, int threads) {
+  return threads <= 1 || l.blocks >= static_cast<int64_t>(threads);
+}
+
+// The blocks for a thread count. Too few blocks for whole blocks per thread are cut smaller
+// when each keeps at least two microkernel panels of tiles: a block's phases split across
+// threads hand each phase's results to the other threads, and on cores that share no cache
+// (two vCPUs on separate core complexes) that cost more than the second thread gave (16 -> 64
+// channels at 55x55: 0.14 ms on one thread, 0.22 ms on two).
+LanesShape lanesForThreads(const KernelTable& t, LanesShape l, int threads) {
+  if (lanesBlocksInParallel(l, threads)) return l;
+  for (const int64_t blocks : {2 * static_cast<int64_t>(threads), static_cast<int64_t>(threads)}) {
+    const int64_t rows = ceilDiv(l.tilesH, blocks);
+    if (rows * l.tilesW < 2 * t.mr || ceilDiv(l.tilesH, rows) < threads) continue;
+    l.rowsPerBlock = rows;
+    l.blocks = ceilDiv(l.tilesH, rows);
+    l.blockTiles = rows * l.tilesW;
+    return l;
+  }
+  return l;
+}
+
 // The zero-padded input the direct form reads: every window inside it; inPlace when that is the
 // input itself (no padding, no window past its end).
 struct PaddedInput {
@@ -204,7 +228,7 @@ struct VariantCost {
 };
 
 VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
-                         bool constantWeights) {
+                         bool constantWeights, int threads) {
   const double outputs = static_cast<double>(s.oh * s.ow);
   const double store = s.yBlock ? 0.5 * static_cast<double>(s.oStored()) * outputs
                                 : 2.0 * static_cast<double>(s.o) * outputs;
@@ -281,6 +305,15 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
   if (!winogradApplies(p, s, constantWeights)) return best;
   for (int m : {2, 4}) {
     const LanesShape l = lanesShape(s, m);
+    // At more than one thread, tiles too few for a block of rows per thread split each block's
+    // phases across the threads, and about half of the transformed tiles and their products
+    // (points x tiles x (c + o)) cross to another core (13x13 layers at two threads: F(4,3)'s
+    // 4 tile rows split, F(2,3)'s 7 give each thread its own; squeezenet's 64 -> 256 0.117 ->
+    // 0.105 ms, 48 -> 192 0.077 -> 0.068 in the model; at one thread F(4,3) stays ahead).
+    const double crossing =
+        lanesBlocksInParallel(lanesForThreads(t, l, threads), threads)
+            ? 0.0
+            : 8.0 * l.points * static_cast<double>(l.tilesH * l.tilesW) * (s.c + s.o);
     const double tiles = static_cast<double>(l.tilesH * l.tilesW);
     const Panels panels(l.blockTiles, t.mr);
     const double rows = static_cast<double>(l.blocks * panels.count * panels.largest()); // padded
@@ -289,15 +322,15 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
     // transposes it spares.
     const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 + store +
                         l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks) -
-                        (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0);
+                        (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0) + crossing;
     consider(m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd, cost);
   }
   return best;
 }
 
 ConvVariant chooseVariant(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
-                          bool constantWeights) {
-  return costVariants(t, p, s, constantWeights).variant;
+                          bool constantWeights, int threads) {
+  return costVariants(t, p, s, constantWeights, threads).variant;
 }
 
 // U = G g G^T per (o, c) for F(m, 3), transposed for GEMMs with the output channels in the
@@ -833,25 +866,7 @@ private:
     return ceilDiv(strip, 16) * 16;
   }
 
-  // The blocks for a thread count. Too few blocks for whole blocks per thread are cut smaller
-  // when each keeps at least two microkernel panels of tiles: a block's phases split across
-  // threads hand each phase's results to the other threads, and on cores that share no cache
-  // (two vCPUs on separate core complexes) that cost more than the second thread gave (16 -> 64
-  // channels at 55x55: 0.14 ms on one thread, 0.22 ms on two).
-  LanesShape lanesFor(int threads) const {
-    LanesShape l = lanes_;
-    if (lanesBlocksInParallel(l, threads)) return l;
-    for (const int64_t blocks :
-         {2 * static_cast<int64_t>(threads), static_cast<int64_t>(threads)}) {
-      const int64_t rows = ceilDiv(l.tilesH, blocks);
-      if (rows * l.tilesW < 2 * t_.mr || ceilDiv(l.tilesH, rows) < threads) continue;
-      l.rowsPerBlock = rows;
-      l.blocks = ceilDiv(l.tilesH, rows);
-      l.blockTiles = rows * l.tilesW;
-      return l;
-    }
-    return l;
-  }
+  LanesShape lanesFor(int threads) const { return lanesForThreads(t_, lanes_, threads); }
 
   // Winograd with channels in the lanes, per block of tile rows: input transform per block of W
   // channels, per point the GEMM M^T[tiles][o] = V^T[tiles][c] U^T[c][o] (V read in place, rows
@@ -877,11 +892,6 @@ private:
     }
     for (int64_t block = 0; block < l.blocks; ++block)
       lanesBlock(ctx, l, x, y, block, ws, ws + lanesBlockFloats(l), lanesThreadFloats(l), ep);
-  }
-
-  // Whole blocks to threads (each with its own buffers) when there are enough of them.
-  static bool lanesBlocksInParallel(const LanesShape& l, int threads) {
-    return threads <= 1 || l.blocks >= static_cast<int64_t>(threads);
   }
 
   // One block of tile rows; buffers: v, m, the output by position; scratch + slot * scratchStride:
@@ -1153,14 +1163,15 @@ bool convSupported(const KernelTable& table, const Primitive& prim,
   // constant: blocked layouts are proposed only around convolutions with constant weights
   // (search::assignLayouts); prepareConv declines the others.
   const ConvShape s = shapeOf(p, x, d[prim.inputs[1]], y);
-  return chooseVariant(table, p, s, true) != ConvVariant::Auto;
+  return chooseVariant(table, p, s, true, 1) != ConvVariant::Auto; // layouts alone decide
 }
 
 double convLaneFmas(const KernelTable& table, const Primitive& prim,
-                    const std::vector<TensorDesc>& d) {
+                    const std::vector<TensorDesc>& d, int threads) {
   const auto& p = prim.as<Conv2dParams>();
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
-  return costVariants(table, p, s, true).cost * static_cast<double>(std::max<int64_t>(s.n, 1));
+  return costVariants(table, p, s, true, threads).cost *
+         static_cast<double>(std::max<int64_t>(s.n, 1));
 }
 
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args) {
@@ -1169,7 +1180,7 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
   const std::vector<TensorDesc>& d = *args.tensors;
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
   const bool constant = args.constants[1] != nullptr;
-  ConvVariant variant = chooseVariant(table, p, s, constant);
+  ConvVariant variant = chooseVariant(table, p, s, constant, std::max(args.threads, 1));
   if (variant == ConvVariant::Auto) return nullptr; // blocked layouts no variant here takes
   const auto id = static_cast<ConvVariant>(args.choice.id);
   if (args.choice.id != 0) {

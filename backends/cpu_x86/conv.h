@@ -35,7 +35,7 @@ bool convSupported(const KernelTable& table, const Primitive& p,
 // The cost model's work for the variant it picks, in lane-FMAs (a cycle is 2 * W of them),
 // with the tensors' layouts: what the layout assignment weighs (through estimateSeconds).
 double convLaneFmas(const KernelTable& table, const Primitive& p,
-                    const std::vector<TensorDesc>& tensors);
+                    const std::vector<TensorDesc>& tensors, int threads);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
 // Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
 // [o panel][k][nr], lanes past O zero.

@@ -133,7 +133,7 @@ public:
                          const KernelChoice& choice, int threads) const override {
     const double laneRate = 2.0 * table_.vectorWidth * 3e9 * std::max(threads, 1);
     if (p.kind() == PrimitiveKind::Conv2d && supports(p, t))
-      return x86::convLaneFmas(table_, p, t) / laneRate;
+      return x86::convLaneFmas(table_, p, t, std::max(threads, 1)) / laneRate;
     if (p.kind() == PrimitiveKind::Pool && supports(p, t))
       return x86::poolLaneFmas(table_, p, t) / laneRate;
     const double memory = BackendDescriptor::estimateSeconds(p, t, choice, threads);

@@ -118,6 +118,7 @@ Status runPrimitiveOnHost(Backend& backend, const Primitive& p,
   args.primitive = &p;
   args.tensors = &tensors;
   args.choice = options.choice;
+  args.threads = std::max(options.threads, 1);
   std::vector<const void*> constants;
   for (size_t i = 0; i < inputs.size(); ++i)
     constants.push_back(i < 64 && (options.constantMask >> i & 1) ? inputs[i] : nullptr);

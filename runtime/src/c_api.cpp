@@ -389,9 +389,13 @@ tessel_status tessel_session_create(const tessel_model* model,
     std::shared_ptr<const tessel::PreparedModel> prepared;
     {
       std::lock_guard<std::mutex> lock(m->mutex);
-      auto& slot = m->prepared[opts->backend];
+      // One prepared model per backend and thread count: kernels pick their variants for the
+      // count (PrepareArgs::threads); identical packed weights are shared between them.
+      const int threads = opts->threads > 0 ? opts->threads : tessel::defaultThreadCount();
+      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads)];
       if (!slot) {
-        auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend);
+        auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend,
+                                               opts->blockedLayouts, opts->chains, threads);
         if (!p.isOk()) return fromStatus(p.status());
         slot = std::move(p).value();
       }

@@ -12,7 +12,7 @@ namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-                      const std::string& preferred, bool blockedLayouts, bool chains) {
+                      const std::string& preferred, bool blockedLayouts, bool chains, int threads) {
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -20,6 +20,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   // Constants an earlier prepare of this program gave back are read again from its file first.
   if (program->constantSource) TESSEL_RETURN_IF_ERROR(program->constantSource->restore());
   std::shared_ptr<PreparedModel> m(new PreparedModel());
+  m->threads_ = std::max(threads, 0);
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
   std::vector<bool> split(program->primitives.size(), false);
@@ -54,6 +55,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     layouts.primitives = prog.primitives;
     layouts.descriptors = descriptors;
     layouts.assignment = &a;
+    layouts.threads = std::max(m->threads_, 1);
     layouts.pinned.assign(prog.tensors.size(), false);
     layouts.constant.assign(prog.tensors.size(), false);
     for (size_t id = 0; id < prog.tensors.size(); ++id)
@@ -132,6 +134,7 @@ PrepareArgs PreparedModel::prepareArgs(size_t i) const {
   args.primitive = &p;
   args.tensors = &descs_;
   args.choice = steps_[i].choice;
+  args.threads = threads_;
   args.constants =
       std::span<const void* const>(constants_.data() + constantStart_[i], p.inputs.size());
   return args;

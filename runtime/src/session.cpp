@@ -48,9 +48,11 @@ Session::~Session() {
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
-                          PreparedModel::create(std::move(program), registry, options.backend,
-                                                options.blockedLayouts, options.chains));
+  TESSEL_ASSIGN_OR_RETURN(
+      std::shared_ptr<const PreparedModel> model,
+      PreparedModel::create(std::move(program), registry, options.backend, options.blockedLayouts,
+                            options.chains,
+                            options.threads > 0 ? options.threads : defaultThreadCount()));
   return create(std::move(model), options);
 }
 

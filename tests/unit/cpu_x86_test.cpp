@@ -301,6 +301,47 @@ TEST_CASE("cpu_x86 declines convolutions and pools with dimensions past 2^24") {
   }
 }
 
+TEST_CASE("cpu_x86 picks a convolution's Winograd tile for the thread count it is prepared for") {
+  // 64 -> 256, 3x3, at 13x13 on blocked tensors (squeezenet's last fire modules): F(4,3)'s 4 rows
+  // of tiles are too few for a block per thread at two threads, so its phases would split across
+  // them; F(2,3)'s 7 give each thread its own. One thread keeps F(4,3). Either runs at any count.
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  Primitive conv{c, {0, 1}, {2}, "conv"};
+  const std::vector<float> w = randomFloats(256 * 64 * 9, 41), x = randomFloats(64 * 169, 42);
+  for (auto& f : families()) {
+    const Layout blocked = std::string(f->name) == "avx2" ? Layout::NCHWc8 : Layout::NCHWc16;
+    std::vector<TensorDesc> d = {TensorDesc{DType::F32, {1, 64, 13, 13}},
+                                 TensorDesc{DType::F32, {256, 64, 3, 3}},
+                                 TensorDesc{DType::F32, {1, 256, 13, 13}}};
+    d[0].layout = d[2].layout = blocked;
+    auto device = f->backend->device();
+    REQUIRE(device.isOk());
+    const void* constants[] = {nullptr, w.data()};
+    std::vector<std::string> picked;
+    for (int threads : {0, 1, 2}) {
+      PrepareArgs args;
+      args.primitive = &conv;
+      args.tensors = &d;
+      args.constants = constants;
+      args.threads = threads;
+      auto kernel = f->backend->prepare(args, **device);
+      REQUIRE(kernel.isOk());
+      picked.push_back((*kernel)->describe());
+    }
+    INFO(f->name);
+    CHECK(picked[0] == "winograd F(4,3)");
+    CHECK(picked[1] == "winograd F(4,3)");
+    CHECK(picked[2] == "winograd F(2,3)");
+  }
+  // The results agree whatever the count a kernel was prepared for (runPrimitiveOnHost prepares
+  // for the count it runs at).
+  const std::vector<TensorDesc> plain = {TensorDesc{DType::F32, {1, 64, 13, 13}},
+                                         TensorDesc{DType::F32, {256, 64, 3, 3}},
+                                         TensorDesc{DType::F32, {1, 256, 13, 13}}};
+  compareWithReference(conv, plain, {x, w}, 0b10, 2e-4f, 0, {true, false, true});
+}
+
 TEST_CASE("cpu_x86 declines padding wider than the input plus the window; the reference runs it") {
   // A 3x3 conv and a 2x2 max pool on [1, 2, 4, 4]: pads up to the input extent plus the window
   // run here; one more (a padded copy sized by the pads, not the data) does not.

@@ -156,6 +156,10 @@ struct PrepareArgs {
   const std::vector<TensorDesc>* tensors = nullptr;
   std::span<const void* const> constants; // per input; the list itself lives for the call only
   KernelChoice choice;
+  // The thread count the model's sessions are expected to run with (0: not known, taken as 1).
+  // A kernel runs correctly at any count; it may pick its variant for this one (cpu_x86: a
+  // Winograd tile whose blocks give every thread its own rows).
+  int threads = 0;
 };
 
 class Backend {

@@ -18,10 +18,15 @@ public:
   // blockedLayouts, an artifact whose tensors are all plain gets blocked layouts between the
   // kernels that take them (search::assignLayouts); an artifact that sets layouts keeps its own.
   // With chains, runs of primitives whose backend offers one kernel for them
-  // (Backend::prepareChain) run as one step.
-  static Result<std::shared_ptr<const PreparedModel>>
-  create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-         const std::string& preferred = "", bool blockedLayouts = true, bool chains = true);
+  // (Backend::prepareChain) run as one step. `threads`: the thread count its sessions are
+  // expected to use (0: not known), for the layout estimates and the kernels' variants
+  // (PrepareArgs::threads); a session at another count runs correctly.
+  static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
+                                                             const BackendRegistry& registry,
+                                                             const std::string& preferred = "",
+                                                             bool blockedLayouts = true,
+                                                             bool chains = true, int threads = 0);
+  int threads() const { return threads_; }
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -75,6 +80,7 @@ private:
   std::vector<size_t> constantStart_;
   std::vector<Bound> steps_;
   int blocked_ = 0;
+  int threads_ = 0; // expected by its sessions; 0: not known
   int chains_ = 0;
 };
 
