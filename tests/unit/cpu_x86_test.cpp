@@ -452,8 +452,9 @@ TEST_CASE("cpu_x86 conv2d and pooling on blocked nchwc tensors") {
       {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, residual}, 4},
       {{{2, 40, 11, 14}, 33, 1, 1, 1, 3, 2, 1, {0, 0, 0, 0}, false, clip}, 4},
       {{{1, 9, 8, 13}, 70, 1, 1, 1, 2, 3, 1, {0, 0, 0, 0}, true, {}}, 4},
-      // direct: padded copy and in place, strided, 1x1 stride 2
+      // direct: padded copy and in place, strided, 1x1 stride 2, two blocks of K (1260 = 2 x 630)
       {{{1, 20, 11, 10}, 36, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
+      {{{1, 140, 9, 9}, 40, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, residual}, 6},
       {{{1, 17, 9, 9}, 24, 1, 1, 1, 2, 2, 1, {0, 0, 0, 0}, true, {}}, 6},
       {{{1, 3, 15, 14}, 18, 3, 3, 1, 2, 2, 1, {1, 1, 1, 1}, true, clip}, 6},
       // small weights: every panel of them in one run per panel of positions, the last partial
