@@ -398,6 +398,21 @@ TEST_CASE("memory plan: an output takes the storage of an input that dies at its
 
 namespace {
 
+// Runs a session of `model` on `threads` threads with input 0 = x; the first `count` floats of
+// output 0, and how many rasters the session's aliasing skipped.
+std::vector<float> runOnce(const std::shared_ptr<const PreparedModel>& model, int threads,
+                           const std::vector<float>& x, size_t count, int* skipped = nullptr) {
+  SessionOptions opts;
+  opts.threads = threads;
+  auto s = Session::create(model, opts);
+  REQUIRE(s.isOk());
+  REQUIRE((*s)->setInput(0, x.data(), x.size() * 4).isOk());
+  REQUIRE((*s)->run().isOk());
+  if (skipped) *skipped = (*s)->skippedRasterCount();
+  const auto* y = static_cast<const float*>((*s)->outputData(0));
+  return {y, y + count};
+}
+
 // x -> 1x1 conv (a) -> depthwise 3x3 + clip (b) -> 1x1 conv + a (c) -> max pool (d) -> 1x1
 // conv (y), at 7x7 with 160/960 channels: the shape of mobilenet_v2's last blocks, where
 // blocked tensors save the depthwise and pooling transposes. With `reluTail`, d is also read by
@@ -445,55 +460,6 @@ std::shared_ptr<Program> blockedChain(bool reluTail) {
   return prog;
 }
 
-} // namespace
-
-TEST_CASE("layouts: tensors between kernels with channels in the lanes are blocked at load") {
-  BackendRegistry registry;
-  registerBuiltinBackends(registry);
-  const std::vector<float> x = test::randomFloats(160 * 49, 9);
-  for (bool reluTail : {false, true}) {
-    INFO((reluTail ? "with" : "without") << " a relu reading the pool's output");
-    std::vector<std::vector<float>> outs;
-    std::vector<TensorDesc> descs;
-    for (bool blocked : {false, true}) {
-      auto model = PreparedModel::create(blockedChain(reluTail), registry, "", blocked);
-      REQUIRE(model.isOk());
-      SessionOptions one;
-      one.threads = 1;
-      auto s = Session::create(*model, one);
-      REQUIRE(s.isOk());
-      REQUIRE((*s)->setInput(0, x.data(), x.size() * 4).isOk());
-      REQUIRE((*s)->run().isOk());
-      const auto* y = static_cast<const float*>((*s)->outputData(0));
-      outs.emplace_back(y, y + 160 * 49);
-      if (blocked)
-        descs = (*model)->descs();
-      else
-        CHECK((*model)->blockedTensorCount() == 0);
-    }
-    for (size_t i = 0; i < outs[0].size(); ++i)
-      REQUIRE(outs[1][i] == Approx(outs[0][i]).epsilon(1e-4).margin(1e-3));
-    if (registry.find("cpu_x86") == nullptr) continue; // no blocked layouts without it
-    const auto layoutOf = [&](size_t id) { return descs[id].layout; };
-    // Input, output and weights stay plain; the residual's operand (a) and result (c) share a
-    // layout; the depthwise output is blocked (its transposes are what blocking saves).
-    for (size_t id : {0, 1, 3, 5, 8, 9})
-      CHECK(layoutOf(id) == Layout::Plain);
-    CHECK(layoutOf(2) == layoutOf(6));
-    CHECK(layoutOf(4) != Layout::Plain);
-    // d is read by the relu when reluTail: plain then, and the pool that writes it takes its
-    // input in the same layout.
-    if (reluTail) {
-      CHECK(layoutOf(7) == Layout::Plain);
-      CHECK(layoutOf(6) == Layout::Plain);
-    } else {
-      CHECK(layoutOf(7) != Layout::Plain);
-    }
-  }
-}
-
-namespace {
-
 // x [1,16,13,13] -> 1x1 conv (a, 32 channels) and 3x3 conv (b, `second` channels) -> concat (c)
 // -> 3x3 max pool (d) -> 1x1 conv (h) -> global average pool (y): a squeezenet fire module and
 // head. With `second` a multiple of every block, the concat moves whole blocks of channels.
@@ -534,6 +500,44 @@ std::shared_ptr<Program> fireModule(int64_t second) {
 
 } // namespace
 
+TEST_CASE("layouts: tensors between kernels with channels in the lanes are blocked at load") {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const std::vector<float> x = test::randomFloats(160 * 49, 9);
+  for (bool reluTail : {false, true}) {
+    INFO((reluTail ? "with" : "without") << " a relu reading the pool's output");
+    std::vector<std::vector<float>> outs;
+    std::vector<TensorDesc> descs;
+    for (bool blocked : {false, true}) {
+      auto model = PreparedModel::create(blockedChain(reluTail), registry, "", blocked);
+      REQUIRE(model.isOk());
+      outs.push_back(runOnce(*model, 1, x, 160 * 49));
+      if (blocked)
+        descs = (*model)->descs();
+      else
+        CHECK((*model)->blockedTensorCount() == 0);
+    }
+    for (size_t i = 0; i < outs[0].size(); ++i)
+      REQUIRE(outs[1][i] == Approx(outs[0][i]).epsilon(1e-4).margin(1e-3));
+    if (registry.find("cpu_x86") == nullptr) continue; // no blocked layouts without it
+    const auto layoutOf = [&](size_t id) { return descs[id].layout; };
+    // Input, output and weights stay plain; the residual's operand (a) and result (c) share a
+    // layout; the depthwise output is blocked (its transposes are what blocking saves).
+    for (size_t id : {0, 1, 3, 5, 8, 9})
+      CHECK(layoutOf(id) == Layout::Plain);
+    CHECK(layoutOf(2) == layoutOf(6));
+    CHECK(layoutOf(4) != Layout::Plain);
+    // d is read by the relu when reluTail: plain then, and the pool that writes it takes its
+    // input in the same layout.
+    if (reluTail) {
+      CHECK(layoutOf(7) == Layout::Plain);
+      CHECK(layoutOf(6) == Layout::Plain);
+    } else {
+      CHECK(layoutOf(7) != Layout::Plain);
+    }
+  }
+}
+
 TEST_CASE("layouts: a concat of whole blocks of channels and a global pool's input are blocked") {
   BackendRegistry registry;
   registerBuiltinBackends(registry);
@@ -548,15 +552,9 @@ TEST_CASE("layouts: a concat of whole blocks of channels and a global pool's inp
       INFO(model.status().message());
       REQUIRE(model.isOk());
       for (int threads : {1, 2}) {
-        SessionOptions opts;
-        opts.threads = threads;
-        auto s = Session::create(*model, opts);
-        REQUIRE(s.isOk());
-        REQUIRE((*s)->setInput(0, x.data(), x.size() * 4).isOk());
-        REQUIRE((*s)->run().isOk());
-        const auto* y = static_cast<const float*>((*s)->outputData(0));
-        outs.emplace_back(y, y + 16);
-        CHECK((*s)->skippedRasterCount() == 1); // the producers write into the concat
+        int skipped = 0;
+        outs.push_back(runOnce(*model, threads, x, 16, &skipped));
+        CHECK(skipped == 1); // the producers write into the concat
       }
       if (!blocked || registry.find("cpu_x86") == nullptr) continue;
       const std::vector<TensorDesc>& d = (*model)->descs();
