@@ -820,8 +820,9 @@ private:
       // packed panels never cross to another core's cache.
       parallelFor(ctx, runs, [&](int64_t run, int slot) {
         const int64_t rp0 = run * perRun, rp1 = std::min(rPanels, rp0 + perRun);
-        for (int64_t rp = rp0; rp < rp1 && packTransposedA_; ++rp)
-          pack(rp);
+        if (packTransposedA_)
+          for (int64_t rp = rp0; rp < rp1; ++rp)
+            pack(rp);
         for (int64_t op = 0; op < oPanels; ++op)
           task(op, rp0, rp1, slot);
       });

@@ -426,9 +426,7 @@ bool reduceLayoutsFit(const KernelTable& table, const Primitive& p,
   const TensorDesc& x = t[p.inputs[0]];
   if (t[p.outputs[0]].layout != Layout::Plain) return false;
   if (x.layout == Layout::Plain) return true;
-  const auto& r = p.as<ReduceParams>();
-  return x.rank() == 4 && layoutBlock(x.layout) == table.vectorWidth && r.inner == 1 &&
-         r.outer == x.shape[0] * x.shape[1] && r.extent == x.shape[2] * x.shape[3];
+  return layoutBlock(x.layout) == table.vectorWidth && reducesPlanes(p.as<ReduceParams>(), x);
 }
 
 std::unique_ptr<PreparedKernel> prepareReduce(const KernelTable& table, const PrepareArgs& args) {

@@ -450,6 +450,11 @@ double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& t) {
   }
 }
 
+bool reducesPlanes(const ReduceParams& r, const TensorDesc& x) {
+  return x.rank() == 4 && r.inner == 1 && r.outer == x.shape[0] * x.shape[1] &&
+         r.extent == x.shape[2] * x.shape[3];
+}
+
 size_t baseInputCount(const Primitive& p) {
   switch (p.kind()) {
   case PrimitiveKind::Conv2d: return p.as<Conv2dParams>().hasBias ? 3 : 2;

@@ -9,6 +9,11 @@
 
 namespace tessel {
 
+bool viewContiguous(const RegionView& v, const std::array<int64_t, 3>& size) {
+  return (size[2] <= 1 || v.stride[2] == 1) && (size[1] <= 1 || v.stride[1] == size[2]) &&
+         (size[0] <= 1 || v.stride[0] == size[1] * size[2]);
+}
+
 bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t* lo, int64_t* hi) {
   *lo = *hi = v.offset;
   for (int i = 0; i < 3; ++i) {

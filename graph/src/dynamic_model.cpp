@@ -71,7 +71,7 @@ public:
     dyn.session = options;
     TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<DynamicSession> s, DynamicSession::create(graph_, dyn));
     auto r = std::make_unique<Runner>(std::move(s));
-    r->threads_ = options.threads > 0 ? options.threads : defaultThreadCount();
+    r->threads_ = options.threadCount();
     return std::unique_ptr<DynamicRunner>(std::move(r));
   }
 

@@ -391,7 +391,7 @@ tessel_status tessel_session_create(const tessel_model* model,
       std::lock_guard<std::mutex> lock(m->mutex);
       // One prepared model per backend and thread count: kernels pick their variants for the
       // count (PrepareArgs::threads); identical packed weights are shared between them.
-      const int threads = opts->threads > 0 ? opts->threads : tessel::defaultThreadCount();
+      const int threads = opts->threadCount();
       auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads)];
       if (!slot) {
         auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend,

@@ -48,11 +48,10 @@ Session::~Session() {
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
-  TESSEL_ASSIGN_OR_RETURN(
-      std::shared_ptr<const PreparedModel> model,
-      PreparedModel::create(std::move(program), registry, options.backend, options.blockedLayouts,
-                            options.chains,
-                            options.threads > 0 ? options.threads : defaultThreadCount()));
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
+                          PreparedModel::create(std::move(program), registry, options.backend,
+                                                options.blockedLayouts, options.chains,
+                                                options.threadCount()));
   return create(std::move(model), options);
 }
 
@@ -62,7 +61,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const PreparedM
     return invalidArgument("thread count " + std::to_string(options.threads) + " is negative");
   std::unique_ptr<Session> s(new Session());
   s->model_ = std::move(model);
-  s->threads_ = options.threads > 0 ? options.threads : defaultThreadCount();
+  s->threads_ = options.threadCount();
   if (options.memoryBudget < 0)
     return invalidArgument("memory budget " + std::to_string(options.memoryBudget) +
                            " is negative");
@@ -275,6 +274,10 @@ Status Session::setInput(size_t i, const void* data, size_t bytes) {
 void* Session::inputData(size_t i) {
   const Program& prog = model_->program();
   return i < prog.inputs.size() ? plan_->ref(prog.inputs[i]).hostPointer() : nullptr;
+}
+
+int SessionOptions::threadCount() const {
+  return threads > 0 ? threads : defaultThreadCount();
 }
 
 int64_t defaultMemoryBudget() {

@@ -9,12 +9,6 @@ namespace {
 
 using Plan = Session::Plan;
 
-// Whether a region walks `count` elements one after another from `offset` on one side.
-bool contiguous(const RegionView& v, const std::array<int64_t, 3>& size) {
-  return (size[2] <= 1 || v.stride[2] == 1) && (size[1] <= 1 || v.stride[1] == size[2]) &&
-         (size[0] <= 1 || v.stride[0] == size[1] * size[2]);
-}
-
 int64_t elements(const Region& r) {
   return r.size[0] * r.size[1] * r.size[2];
 }
@@ -60,7 +54,8 @@ bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
   const int32_t src = step.inputs[g.source], out = step.output;
   const TensorDesc& o = *plan.tensors[out].desc;
   if (plan.tensors[src].space != plan.tensors[out].space || g.dst.offset != 0 ||
-      elements(g) != o.storageNumel() || !contiguous(g.src, g.size) || !contiguous(g.dst, g.size))
+      elements(g) != o.storageNumel() || !viewContiguous(g.src, g.size) ||
+      !viewContiguous(g.dst, g.size))
     return false;
   plan.tensors[out].aliasOf = src;
   plan.tensors[out].aliasOffset = g.src.offset * static_cast<int64_t>(dtypeSize(o.dtype));
@@ -80,8 +75,8 @@ bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) 
   for (const Region& g : r.regions) {
     const int32_t src = step.inputs[g.source];
     const Plan::Tensor& t = plan.tensors[src];
-    if (g.src.offset != 0 || elements(g) != t.desc->storageNumel() || !contiguous(g.src, g.size) ||
-        !contiguous(g.dst, g.size))
+    if (g.src.offset != 0 || elements(g) != t.desc->storageNumel() ||
+        !viewContiguous(g.src, g.size) || !viewContiguous(g.dst, g.size))
       return false;
     if (t.aliasOf >= 0 || u.aliases[src] || u.pinned[src] || u.readers[src] != 1 ||
         u.writer[src] < 0 || t.space != plan.tensors[out].space)

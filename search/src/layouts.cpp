@@ -59,12 +59,6 @@ bool takesBlocked(const Primitive& p, int input, const LayoutRequest& r) {
   }
 }
 
-// Whether a region walks its elements one after another on one side.
-bool contiguous(const RegionView& v, const std::array<int64_t, 3>& size) {
-  return (size[2] <= 1 || v.stride[2] == 1) && (size[1] <= 1 || v.stride[1] == size[2]) &&
-         (size[0] <= 1 || v.stride[0] == size[1] * size[2]);
-}
-
 // Whether a raster moves contiguous runs of elements between 4-D fp32 tensors of batch 1 and one
 // plane size (a concat or a slice along the channels, say). Stored blocked, block j of such a
 // tensor is the same run of bytes as its channels jB .. jB + B - 1 stored plain, so the raster's
@@ -82,17 +76,8 @@ bool movesChannelRuns(const Primitive& p, const std::vector<TensorDesc>& t) {
   for (int32_t id : p.inputs)
     if (!fits(t[id])) return false;
   for (const Region& g : r.regions)
-    if (!contiguous(g.src, g.size) || !contiguous(g.dst, g.size)) return false;
+    if (!viewContiguous(g.src, g.size) || !viewContiguous(g.dst, g.size)) return false;
   return true;
-}
-
-// Whether a reduction reads its input as a 4-D tensor whose planes it reduces (a global
-// pooling): a blocked input reduces block by block to the same plain output.
-bool reducesPlanes(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& r = p.as<ReduceParams>();
-  const TensorDesc& x = t[p.inputs[0]];
-  return x.dtype == DType::F32 && x.rank() == 4 && r.inner == 1 &&
-         r.outer == x.shape[0] * x.shape[1] && r.extent == x.shape[2] * x.shape[3];
 }
 
 // movesChannelRuns' rasters under `layout`: every channel count and every run in whole blocks.
@@ -141,7 +126,9 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
       continue;
     }
     if (!runs || !takesBlocked(p, -1, r)) eligible[p.outputs[0]] = false;
-    const bool planes = p.kind() == PrimitiveKind::Reduce && runs && reducesPlanes(p, t);
+    const bool planes = p.kind() == PrimitiveKind::Reduce && runs &&
+                        t[p.inputs[0]].dtype == DType::F32 &&
+                        reducesPlanes(p.as<ReduceParams>(), t[p.inputs[0]]);
     for (size_t k = 0; k < p.inputs.size(); ++k)
       if (!planes && (!runs || !takesBlocked(p, static_cast<int>(k), r)))
         eligible[p.inputs[k]] = false;

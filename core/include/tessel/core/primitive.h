@@ -221,6 +221,9 @@ struct Primitive {
 const PostOps* postOpsOf(const Primitive& p);
 PostOps* postOpsOf(Primitive& p);
 size_t baseInputCount(const Primitive& p);
+// Whether a reduce takes its input x as a 4-D tensor whose planes it reduces (a global pooling:
+// outer N * C, extent H * W), so a blocked x reduces block by block to the same result.
+bool reducesPlanes(const ReduceParams& r, const TensorDesc& x);
 
 // Floating-point operations of one run (a multiply-add counts two); elementwise work counts one
 // per output element and post-op; pure data movement counts none.

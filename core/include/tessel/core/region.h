@@ -29,6 +29,9 @@ struct Region {
 // view: skip those); false if a size is negative or the arithmetic overflows.
 bool viewRange(const RegionView& v, const std::array<int64_t, 3>& size, int64_t* lo, int64_t* hi);
 
+// Whether a view walks its `size` elements one after another from its offset.
+bool viewContiguous(const RegionView& v, const std::array<int64_t, 3>& size);
+
 // Checks that every element a region touches lies inside [0, srcCount) and [0, dstCount).
 Status checkRegionBounds(const Region& r, int64_t srcCount, int64_t dstCount);
 

@@ -26,7 +26,6 @@ public:
                                                              const std::string& preferred = "",
                                                              bool blockedLayouts = true,
                                                              bool chains = true, int threads = 0);
-  int threads() const { return threads_; }
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.

@@ -23,6 +23,8 @@ struct SessionOptions {
   // Bytes the session's arenas (tensors, inputs, outputs, workspace; every memory space) may
   // take; a plan needing more fails before anything is allocated. 0 = defaultMemoryBudget().
   int64_t memoryBudget = 0;
+  // `threads`, or defaultThreadCount() when 0.
+  int threadCount() const;
 };
 
 // Half the machine's physical memory: what a session may plan unless told otherwise.
