@@ -67,7 +67,14 @@ TEST_CASE("large buffers: aligned, zeroed, writable at every size; huge-page ali
     if (bytes) m[bytes - 1] = 3;
     unmapAnonymous(m, bytes);
   }
-  // A large buffer given back serves the next allocation it fits, up to twice its size.
+  // A large buffer given back serves the next allocation it fits, up to twice its size. First
+  // the buffers earlier tests gave back leave the cache (it keeps the newest few): four given
+  // back here, each too large for the allocations below, push them out.
+  std::vector<void*> flush;
+  for (int i = 0; i < 4; ++i)
+    flush.push_back(allocateLarge(10 * kLargeBufferBytes));
+  for (void* f : flush)
+    freeLarge(f, 10 * kLargeBufferBytes);
   void* first = allocateLarge(3 * kLargeBufferBytes);
   freeLarge(first, 3 * kLargeBufferBytes);
   void* again = allocateLarge(2 * kLargeBufferBytes);
