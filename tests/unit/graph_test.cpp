@@ -618,16 +618,7 @@ std::vector<std::vector<float>> runReference(std::shared_ptr<const Program> prog
                                              const std::vector<float>& x) {
   BackendRegistry registry;
   registerReferenceBackend(registry);
-  auto s = Session::create(prog, registry);
-  REQUIRE(s.isOk());
-  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
-  REQUIRE((*s)->run().isOk());
-  std::vector<std::vector<float>> outs;
-  for (size_t i = 0; i < prog->outputs.size(); ++i) {
-    const auto* p = static_cast<const float*>((*s)->outputData(i));
-    outs.emplace_back(p, p + prog->tensors[prog->outputs[i]].desc.numel());
-  }
-  return outs;
+  return test::runProgram(std::move(prog), registry, x);
 }
 
 } // namespace

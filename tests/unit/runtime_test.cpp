@@ -47,12 +47,7 @@ std::shared_ptr<Program> smallProgram() {
 std::vector<float> runSmall(std::shared_ptr<const Program> prog, const std::vector<float>& x) {
   BackendRegistry registry;
   registerBuiltinBackends(registry);
-  auto s = Session::create(prog, registry);
-  REQUIRE(s.isOk());
-  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
-  REQUIRE((*s)->run().isOk());
-  const auto* y = static_cast<const float*>((*s)->outputData(0));
-  return {y, y + 6};
+  return test::runProgram(std::move(prog), registry, x)[0];
 }
 
 // The artifact of one 3x3 conv 64 -> 64 on [1, 64, 6, 6] (weights seeded, 147 KiB: whole pages).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "tessel/runtime/backend.h"
+#include "tessel/runtime/session.h"
 
 #include <random>
 #include <vector>
@@ -34,6 +35,23 @@ inline std::vector<float> runOn(Backend& backend, Primitive p, const std::vector
   Status s = runPrimitiveOnHost(backend, p, descs, in, out.data());
   if (!s.isOk()) throw std::runtime_error(s.message());
   return out;
+}
+
+// Runs `prog` in a session over `registry`'s backends with input 0 = x; every output's floats.
+inline std::vector<std::vector<float>> runProgram(std::shared_ptr<const Program> prog,
+                                                  const BackendRegistry& registry,
+                                                  const std::vector<float>& x) {
+  auto s = Session::create(prog, registry);
+  if (!s.isOk()) throw std::runtime_error(s.status().message());
+  Status st = (*s)->setInput(0, x.data(), x.size() * sizeof(float));
+  if (st.isOk()) st = (*s)->run();
+  if (!st.isOk()) throw std::runtime_error(st.message());
+  std::vector<std::vector<float>> outs;
+  for (size_t i = 0; i < prog->outputs.size(); ++i) {
+    const auto* p = static_cast<const float*>((*s)->outputData(i));
+    outs.emplace_back(p, p + prog->tensors[prog->outputs[i]].desc.numel());
+  }
+  return outs;
 }
 
 // Output extent of a window op (conv, pool) along one axis, written out apart from the code
