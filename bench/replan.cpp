@@ -5,9 +5,11 @@
 // cached; min and median of both, and planning as a share of one run. Then planning's parts,
 // min/median of RUNS each: specialize (shape inference, folding, decomposition), lowerToProgram
 // (one program of the nodes' lowerings) and Session::create (validation, kernels prepared,
-// memory planned). With `parts` last, only the parts are timed (no session runs a model): the
-// form to count planning's instructions with callgrind, which is steadier than this machine's
-// clocks (docs/dynamic-shapes.md, "Planning time").
+// memory planned), each after a run of the model (as in use, the caches hold the run's data, not
+// the planner's); last, how many nodes the graph has and how many primitives its plan runs.
+// With `parts` last, only the parts are timed (no session runs a model): the form to count
+// planning's instructions with callgrind, which is steadier than this machine's clocks
+// (docs/dynamic-shapes.md, "Planning time").
 // Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS] [parts]
 //        (DIMS: 1x3x640x640)
 #include "tessel/graph/artifact.h"
@@ -63,8 +65,8 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(0.f, 1.f);
-  std::printf("%-16s %10s %10s %10s %10s %8s %11s %11s %11s\n", "shape", "plan min", "plan med",
-              "run min", "run med", "plan/run", "specialize", "program", "session");
+  std::printf("%-16s %10s %10s %10s %10s %8s %11s %11s %11s  %s\n", "shape", "plan min", "plan med",
+              "run min", "run med", "plan/run", "specialize", "program", "session", "planned");
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   for (const Shape& shape : shapes) {
@@ -103,10 +105,13 @@ int main(int argc, char** argv) {
     }
     // The parts, for a graph that plans in one stage.
     std::vector<double> parts[3];
+    std::string counts = "-";
     std::unique_ptr<Session> previous; // alive while the next is made: packed weights are shared
     graph::Specialization spec;
     spec.shapes[argv[2]] = shape;
     for (int r = 0; r < runs; ++r) {
+      // As in use, a new shape comes after runs of another: the caches hold the run's data.
+      if (session && !session->run(inputs).isOk()) return fail("the run failed");
       auto t0 = std::chrono::steady_clock::now();
       auto lap = [&](int part) {
         const auto t1 = std::chrono::steady_clock::now();
@@ -122,6 +127,9 @@ int main(int argc, char** argv) {
       auto created = Session::create(*program, registry, options.session);
       if (!created.isOk()) return fail(created.status().message());
       lap(2);
+      if (r == 0)
+        counts = std::to_string((*source)->nodes.size()) + " nodes, " +
+                 std::to_string((*program)->primitives.size()) + " primitives";
       previous = std::move(*created);
     }
     auto part = [&](int k) {
@@ -136,10 +144,10 @@ int main(int argc, char** argv) {
     };
     const auto middle = [](const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); };
     std::string label = shapeToString(shape);
-    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s %11s\n", label.c_str(),
+    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s %11s  %s\n", label.c_str(),
                 least(plans), middle(plans), least(times), middle(times),
                 times.empty() ? 0.0 : 100 * middle(plans) / middle(times), part(0).c_str(),
-                part(1).c_str(), part(2).c_str());
+                part(1).c_str(), part(2).c_str(), counts.c_str());
   }
   return 0;
 }

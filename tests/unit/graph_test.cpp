@@ -4,12 +4,14 @@
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/graph/fuse.h"
+#include "tessel/graph/simplify.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/tessel.h"
 #include "test_util.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <map>
 
 using namespace tessel;
 using namespace tessel::graph;
@@ -654,4 +656,114 @@ TEST_CASE("run-time fusion: hardswish recognized, post-ops fused, leading affine
   std::vector<Bytes> keepAgain;
   fusePostOps(*again, &keepAgain);
   CHECK(keepAgain.at(0) == keep.at(0));
+}
+
+namespace {
+
+// A graph builder for the source-graph rewrites: values by name, nodes in order.
+struct SourceGraph {
+  Graph g;
+  std::map<std::string, int32_t> ids;
+
+  SourceGraph() { g.opset = 13; }
+  int32_t value(const std::string& name, TensorDesc desc = {}, Bytes constant = nullptr) {
+    g.values.push_back({name, std::move(desc), std::move(constant)});
+    return ids[name] = static_cast<int32_t>(g.values.size() - 1);
+  }
+  int32_t floats(const std::string& name, Shape shape, const std::vector<float>& v) {
+    return value(name, {DType::F32, std::move(shape)}, bytesOf(v.data(), v.size() * 4));
+  }
+  void node(const std::string& op, std::vector<std::string> in, const std::string& out,
+            decompose::Attrs attrs = {}) {
+    Node n;
+    n.node.opType = op;
+    n.node.name = out;
+    n.node.opset = g.opset;
+    n.node.attrs = std::move(attrs);
+    for (const std::string& name : in)
+      n.inputs.push_back(ids.at(name));
+    n.outputs = {ids.count(out) ? ids[out] : value(out)};
+    g.nodes.push_back(std::move(n));
+  }
+};
+
+// Runs graph g on x [1, 3, h, w]; every output's values.
+std::vector<std::vector<float>> runSource(const Graph& g, int64_t h, int64_t w) {
+  auto s = DynamicSession::create(std::make_shared<const Graph>(g));
+  REQUIRE(s.isOk());
+  const std::vector<float> x = test::randomFloats(3 * h * w, 11);
+  const Status st = (*s)->run({{{DType::F32, {1, 3, h, w}}, x.data()}});
+  INFO(st.message());
+  REQUIRE(st.isOk());
+  std::vector<std::vector<float>> outs;
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    const auto* p = static_cast<const float*>((*s)->outputData(i));
+    outs.emplace_back(p, p + (*s)->outputDesc(i).numel());
+  }
+  return outs;
+}
+
+} // namespace
+
+TEST_CASE("source-graph rewrites: scales and shifts folded into convs, hardswish recognized") {
+  SourceGraph b;
+  b.value("x", {DType::F32, {1, 3, -1, -1}});
+  b.g.inputs = {b.ids["x"]};
+  b.floats("w", {4, 3, 3, 3}, test::randomFloats(108, 1));
+  b.floats("bias", {4}, test::randomFloats(4, 2));
+  b.floats("half", {1}, {0.5f});
+  b.floats("channel", {1, 4, 1, 1}, test::randomFloats(4, 3));
+  b.floats("three", {}, {3.f});
+  b.floats("zero", {}, {0.f});
+  b.floats("six", {}, {6.f});
+  b.floats("w2", {4, 3, 1, 1}, test::randomFloats(12, 4));
+  b.floats("wide", {1, 4, 1, 1, 1}, test::randomFloats(4, 5));
+  b.floats("pair", {2, 1, 1, 1}, test::randomFloats(2, 6));
+  // conv(x) * 0.5 + channel, then x * clip(x + 3, 0, 6) / 6.
+  b.node("Conv", {"x", "w", "bias"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  b.node("Mul", {"half", "conv"}, "scaled");
+  b.node("Add", {"scaled", "channel"}, "shifted");
+  b.node("Add", {"shifted", "three"}, "plus3");
+  b.node("Clip", {"plus3", "zero", "six"}, "clipped");
+  b.node("Mul", {"shifted", "clipped"}, "product");
+  b.node("Div", {"product", "six"}, "hswish");
+  // conv2's result is an output too: nothing folds into it; relu(conv2) * hardsigmoid(relu).
+  b.node("Conv", {"x", "w2"}, "conv2");
+  b.node("Relu", {"conv2"}, "relu");
+  b.node("HardSigmoid", {"relu"}, "gate", {{"alpha", 1.0 / 6}, {"beta", 0.5}});
+  b.node("Mul", {"relu", "gate"}, "hswish2");
+  // Constants that do not fold: one of higher rank than the result, one making two batches;
+  // a hardsigmoid of another slope.
+  b.node("Conv", {"x", "w2"}, "conv3");
+  b.node("Mul", {"conv3", "wide"}, "raised");
+  b.node("Conv", {"x", "w2"}, "conv4");
+  b.node("Add", {"conv4", "pair"}, "batched");
+  b.node("HardSigmoid", {"batched"}, "gate2", {{"alpha", 0.2}, {"beta", 0.5}});
+  b.node("Mul", {"batched", "gate2"}, "notswish");
+  for (const char* out : {"hswish", "conv2", "hswish2", "raised", "notswish"})
+    b.g.outputs.push_back(b.ids[out]);
+  const Graph before = b.g;
+  Graph after = b.g;
+  REQUIRE(simplifyGraph(after) == 6);
+  std::vector<std::string> ops;
+  for (const Node& n : after.nodes)
+    ops.push_back(n.node.opType);
+  CHECK(ops == std::vector<std::string>{"Conv", "HardSwish", "Conv", "Relu", "HardSwish", "Conv",
+                                        "Mul", "Conv", "Add", "HardSigmoid", "Mul"});
+  // The folded weights replace the originals, which nothing reads any more.
+  for (const Value& v : after.values)
+    CHECK(v.name != "w");
+  for (const Node& n : after.nodes)
+    for (int32_t v : n.inputs)
+      REQUIRE(v < static_cast<int32_t>(after.values.size()));
+  CHECK(simplifyGraph(after) == 0);
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{5, 5}, {7, 3}}) {
+    const auto want = runSource(before, h, w), got = runSource(after, h, w);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      REQUIRE(got[i].size() == want[i].size());
+      for (size_t k = 0; k < want[i].size(); ++k)
+        CHECK(got[i][k] == Approx(want[i][k]).margin(1e-5));
+    }
+  }
 }

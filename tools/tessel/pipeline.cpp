@@ -6,6 +6,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir_importer.h"
 #include "tessel/graph/artifact.h"
+#include "tessel/graph/simplify.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/runtime/artifact.h"
 
@@ -41,6 +42,7 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
         source.values[v].desc.shape = it->second;
         source.values[v].anyRank = false;
       }
+    simplifyGraph(source); // shape-independent rewrites, once here instead of in every plan
     return graph::writeGraphArtifact(source, "tessel-convert");
   }
   frontend::ImportedGraph graph = std::move(*imported);
