@@ -3,11 +3,11 @@
 // specialization, decomposition, session preparation; weights packed by a session still alive
 // are shared, as within one session planning a new shape) and run RUNS times with the plan
 // cached; min and median of both, and planning as a share of one run. Then planning's parts,
-// min/median of RUNS each: specialize (shape inference, folding, decomposition), lowerToProgram
-// (one program of the nodes' lowerings) and Session::create (validation, kernels prepared,
-// memory planned), each after a run of the model (as in use, the caches hold the run's data, not
-// the planner's); last, how many nodes the graph has and how many primitives its plan runs.
-// With `parts` last, only the parts are timed (no session runs a model): the form to count
+// min/median of RUNS each: the program (specializeToProgram: shape inference, folding,
+// decomposition, fusion, validation) and Session::create (backends and layouts assigned, kernels
+// prepared, memory planned), each after a run of the model (as in use, the caches hold the run's
+// data, not the planner's); last, how many nodes the graph has and how many primitives its plan
+// runs. With `parts` last, only the parts are timed (no session runs a model): the form to count
 // planning's instructions with callgrind, which is steadier than this machine's clocks
 // (docs/dynamic-shapes.md, "Planning time").
 // Usage: tessel_replan MODEL.tsl INPUT DIMS[,DIMS...] [THREADS] [RUNS] [parts]
@@ -65,8 +65,8 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> dist(0.f, 1.f);
-  std::printf("%-16s %10s %10s %10s %10s %8s %11s %11s %11s  %s\n", "shape", "plan min", "plan med",
-              "run min", "run med", "plan/run", "specialize", "program", "session", "planned");
+  std::printf("%-16s %10s %10s %10s %10s %8s %11s %11s  %s\n", "shape", "plan min", "plan med",
+              "run min", "run med", "plan/run", "program", "session", "planned");
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   for (const Shape& shape : shapes) {
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     // The parts, for a graph that plans in one stage.
-    std::vector<double> parts[3];
+    std::vector<double> parts[2];
     std::string counts = "-";
     std::unique_ptr<Session> previous; // alive while the next is made: packed weights are shared
     graph::Specialization spec;
@@ -118,15 +118,13 @@ int main(int argc, char** argv) {
         parts[part].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
         t0 = t1;
       };
-      auto specialized = graph::specialize(**source, spec);
-      if (!specialized.isOk()) break; // planned in stages: no parts
+      graph::Graph specialized;
+      auto program = graph::specializeToProgram(**source, spec, nullptr, &specialized);
+      if (!program.isOk()) break; // planned in stages: no parts
       lap(0);
-      auto program = graph::lowerToProgram(std::move(*specialized));
-      if (!program.isOk()) return fail(program.status().message());
-      lap(1);
       auto created = Session::create(*program, registry, options.session);
       if (!created.isOk()) return fail(created.status().message());
-      lap(2);
+      lap(1);
       if (r == 0)
         counts = std::to_string((*source)->nodes.size()) + " nodes, " +
                  std::to_string((*program)->primitives.size()) + " primitives";
@@ -144,10 +142,10 @@ int main(int argc, char** argv) {
     };
     const auto middle = [](const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); };
     std::string label = shapeToString(shape);
-    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s %11s  %s\n", label.c_str(),
+    std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s  %s\n", label.c_str(),
                 least(plans), middle(plans), least(times), middle(times),
                 times.empty() ? 0.0 : 100 * middle(plans) / middle(times), part(0).c_str(),
-                part(1).c_str(), part(2).c_str(), counts.c_str());
+                part(1).c_str(), counts.c_str());
   }
   return 0;
 }

@@ -15,13 +15,12 @@ constexpr int64_t kMaxWindow = int64_t{1} << 20;
 // Window geometry over any number of spatial dims: kernel, stride, dilation, pads (begin ...,
 // end ...) and output sizes.
 struct WindowNd {
-  std::vector<int64_t> kernel, stride, dilation, pads, out;
-  std::vector<int64_t> ceilExtra; // end padding added for ceil_mode, per dim
+  Shape kernel, stride, dilation, pads, out;
+  Shape ceilExtra; // end padding added for ceil_mode, per dim
 };
 
-Result<std::vector<int64_t>> perDim(const Node& n, const char* key, size_t dims, int64_t dflt) {
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v,
-                          n.intsAttr(key, std::vector<int64_t>(dims, dflt)));
+Result<Shape> perDim(const Node& n, const char* key, size_t dims, int64_t dflt) {
+  TESSEL_ASSIGN_OR_RETURN(Shape v, n.dimsAttr(key, Shape(dims, dflt)));
   if (v.size() != dims)
     return n.error(std::string("'") + key + "' must have " + std::to_string(dims) + " values");
   for (int64_t x : v)
@@ -32,8 +31,7 @@ Result<std::vector<int64_t>> perDim(const Node& n, const char* key, size_t dims,
 
 // Kernel geometry, pads (explicit or auto_pad) and output size of a window over `in` (the
 // spatial dims).
-Result<WindowNd> windowNd(const Node& n, const Shape& in, std::vector<int64_t> kernel,
-                          bool ceilMode) {
+Result<WindowNd> windowNd(const Node& n, const Shape& in, Shape kernel, bool ceilMode) {
   const size_t dims = in.size();
   WindowNd w;
   w.kernel = std::move(kernel);
@@ -44,7 +42,7 @@ Result<WindowNd> windowNd(const Node& n, const Shape& in, std::vector<int64_t> k
   TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
   const auto span = [&](size_t i) { return (w.kernel[i] - 1) * w.dilation[i] + 1; };
   if (autoPad == "NOTSET") {
-    TESSEL_ASSIGN_OR_RETURN(w.pads, n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
+    TESSEL_ASSIGN_OR_RETURN(w.pads, n.dimsAttr("pads", Shape(2 * dims, 0)));
     if (w.pads.size() != 2 * dims)
       return n.error("'pads' must have " + std::to_string(2 * dims) + " values");
     for (int64_t p : w.pads) {
@@ -91,7 +89,7 @@ struct Window {
 };
 
 Result<std::array<int64_t, 2>> pair(const Node& n, const char* key, std::array<int64_t, 2> dflt) {
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> v, n.intsAttr(key, {dflt[0], dflt[1]}));
+  TESSEL_ASSIGN_OR_RETURN(Shape v, n.dimsAttr(key, {dflt[0], dflt[1]}));
   if (v.size() != 2) return n.error(std::string("'") + key + "' must have 2 values");
   if (v[0] < 1 || v[1] < 1 || v[0] > kMaxWindow || v[1] > kMaxWindow)
     return n.error(std::string("'") + key + "' values must be in [1, 2^20]");
@@ -133,7 +131,7 @@ Status appendBias(LoweringBuilder& b, int64_t channels, Conv2dParams* p,
 // Per spatial dim of a convolution: kernel extent, stride, dilation, pads before and after, and
 // the output extent.
 struct ConvGeometry {
-  std::vector<int64_t> kernel, stride, dilation, padBegin, padEnd, out;
+  Shape kernel, stride, dilation, padBegin, padEnd, out;
 };
 
 Conv2dParams conv2dOver(const ConvGeometry& g, size_t first, int64_t group) {
@@ -303,8 +301,8 @@ Status blockTransposedConv(LoweringBuilder& b, const TensorDesc& x, const Tensor
 
 // A convolution's kernel_shape (when given), which must be the weight's spatial dims.
 Status checkKernelShape(const Node& n, const TensorDesc& wt) {
-  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> ks, n.intsAttr("kernel_shape", kernel));
+  const Shape kernel(wt.shape.begin() + 2, wt.shape.end());
+  TESSEL_ASSIGN_OR_RETURN(Shape ks, n.dimsAttr("kernel_shape", kernel));
   if (ks != kernel)
     return n.error("kernel shape " + shapeToString(ks) + " does not match weight dims " +
                    shapeToString(kernel));
@@ -361,7 +359,7 @@ Status lowerConv(LoweringBuilder& b) {
     return n.error("weight " + wt.toString() + " must have the input's rank");
   TESSEL_ASSIGN_OR_RETURN(int64_t group, convolutionGroup(n, x, wt));
   const Shape spatial(x.shape.begin() + 2, x.shape.end());
-  const std::vector<int64_t> kernel(wt.shape.begin() + 2, wt.shape.end());
+  const Shape kernel(wt.shape.begin() + 2, wt.shape.end());
   TESSEL_ASSIGN_OR_RETURN(WindowNd w, windowNd(n, spatial, kernel, false));
   const size_t dims = spatial.size();
   ConvGeometry g{w.kernel,
@@ -404,8 +402,8 @@ Status lowerConvTranspose(LoweringBuilder& b) {
   if (autoPad != "NOTSET" && autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER" &&
       autoPad != "VALID")
     return n.error("auto_pad " + autoPad);
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> stride, perDim(n, "strides", dims, 1));
-  TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> dil, perDim(n, "dilations", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(Shape stride, perDim(n, "strides", dims, 1));
+  TESSEL_ASSIGN_OR_RETURN(Shape dil, perDim(n, "dilations", dims, 1));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> pads,
                           n.intsAttr("pads", std::vector<int64_t>(2 * dims, 0)));
   TESSEL_ASSIGN_OR_RETURN(std::vector<int64_t> outPad,

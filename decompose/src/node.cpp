@@ -6,36 +6,43 @@ namespace tessel::decompose {
 namespace {
 
 template <typename T>
-Result<T> typedAttr(const Node& n, const std::string& key, const T& dflt, const char* kind) {
+Result<T> typedAttr(const Node& n, std::string_view key, const T& dflt, const char* kind) {
   auto it = n.attrs.find(key);
   if (it == n.attrs.end()) return dflt;
   if (const T* v = std::get_if<T>(&it->second)) return *v;
-  return n.error("attribute '" + key + "' is not " + kind);
+  return n.error("attribute '" + std::string(key) + "' is not " + kind);
 }
 
 } // namespace
 
-Result<int64_t> Node::intAttr(const std::string& key, int64_t dflt) const {
+Result<int64_t> Node::intAttr(std::string_view key, int64_t dflt) const {
   return typedAttr<int64_t>(*this, key, dflt, "an int");
 }
 
-Result<double> Node::floatAttr(const std::string& key, double dflt) const {
+Result<double> Node::floatAttr(std::string_view key, double dflt) const {
   auto it = attrs.find(key);
   if (it != attrs.end())
     if (const int64_t* v = std::get_if<int64_t>(&it->second)) return static_cast<double>(*v);
   return typedAttr<double>(*this, key, dflt, "a float");
 }
 
-Result<std::string> Node::stringAttr(const std::string& key, const std::string& dflt) const {
+Result<std::string> Node::stringAttr(std::string_view key, const std::string& dflt) const {
   return typedAttr<std::string>(*this, key, dflt, "a string");
 }
 
-Result<std::vector<int64_t>> Node::intsAttr(const std::string& key,
+Result<std::vector<int64_t>> Node::intsAttr(std::string_view key,
                                             const std::vector<int64_t>& dflt) const {
   return typedAttr<std::vector<int64_t>>(*this, key, dflt, "a list of ints");
 }
 
-Result<std::vector<double>> Node::floatsAttr(const std::string& key) const {
+Result<Shape> Node::dimsAttr(std::string_view key, const Shape& dflt) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return dflt;
+  if (const auto* v = std::get_if<std::vector<int64_t>>(&it->second)) return Shape(*v);
+  return error("attribute '" + std::string(key) + "' is not a list of ints");
+}
+
+Result<std::vector<double>> Node::floatsAttr(std::string_view key) const {
   return typedAttr<std::vector<double>>(*this, key, {}, "a list of floats");
 }
 

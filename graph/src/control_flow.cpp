@@ -60,7 +60,7 @@ public:
     return addValue({name() + "/" + tag + std::to_string(g_.values.size()), {}, nullptr});
   }
   void node(const std::string& op, std::vector<int32_t> inputs, std::vector<int32_t> outputs,
-            std::map<std::string, decompose::AttrValue> attrs = {}) {
+            decompose::Attrs::Map attrs = {}) {
     Node n;
     n.node.opType = op;
     n.node.name = name() + "/" + op + std::to_string(out_.size());

@@ -58,7 +58,8 @@ std::string DynamicSession::signature(const std::vector<InputRef>& inputs) const
 Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef>& inputs) {
   // Specialize with the values found to matter so far; a rule that asks for another graph
   // input's value adds it and tries again (at most once per input).
-  Graph specialized;
+  Graph specialized; // its values, inputs and outputs: the nodes went into `program`
+  std::shared_ptr<Program> program;
   std::string sig;
   for (size_t attempt = 0;; ++attempt) {
     sig = signature(inputs);
@@ -85,9 +86,9 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
           std::make_shared<const std::vector<uint8_t>>(p, p + inputs[i].desc.byteSize());
     }
     Wanted wanted;
-    auto result = specialize(*source_, spec, &wanted);
+    auto result = specializeToProgram(*source_, spec, &wanted, &specialized);
     if (result.isOk()) {
-      specialized = std::move(*result);
+      program = std::move(*result);
       break;
     }
     if (!wanted.values.empty()) return addPlan(std::move(sig), stagedPlan(wanted));
@@ -105,7 +106,7 @@ Result<DynamicSession::Plan*> DynamicSession::planFor(const std::vector<InputRef
   for (int32_t v : specialized.inputs)
     plan->sessionInput.push_back(specialized.values[v].constant ? -1 : next++);
   plan->outputItems = specialized.outputItems;
-  TESSEL_ASSIGN_OR_RETURN(plan->program, lowerToProgram(std::move(specialized)));
+  plan->program = std::move(program);
   TESSEL_ASSIGN_OR_RETURN(plan->session,
                           Session::create(plan->program, *registry_, options_.session));
   for (int32_t id : plan->program->outputs)

@@ -1,4 +1,5 @@
 #include "control_flow.h"
+#include "program_builder.h"
 #include "tessel/graph/graph.h"
 
 #include <algorithm>
@@ -103,9 +104,10 @@ void findWanted(const Graph& g, const Graph& expanded, const Node& n,
     wanted->described.push_back(v.desc);
 }
 
-} // namespace
-
-Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted* wanted) {
+// specialize(), and with a sink, specializeToProgram(): each node's lowering goes to the sink as
+// it is made, and the graph returned keeps its values but no nodes.
+Result<Graph> specializeInto(const Graph& source, const Specialization& spec, Wanted* wanted,
+                             std::unique_ptr<ProgramBuilder>* builder) {
   Graph g;
   g.nodes.reserve(source.nodes.size());
   g.opset = source.opset;
@@ -157,6 +159,7 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
   }
   g.inputs = flatInputs;
   isInput.resize(g.values.size(), false);
+  decompose::Node scratch; // with a sink: the node being lowered (its input list reused)
   for (int32_t v : g.inputs) {
     Value& in = g.values[v];
     isInput[v] = true;
@@ -171,6 +174,12 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
                                std::to_string(in.desc.byteSize()));
       in.constant = it->second;
     }
+  }
+  ProgramBuilder* sink = nullptr;
+  if (builder) {
+    *builder = std::make_unique<ProgramBuilder>(g);
+    sink = builder->get();
+    sink->addInputs();
   }
   // The source as laid out so far: control-flow nodes replaced by what they laid out (an If's
   // branch, a Loop's iterations), values added at the ids g gets them. Nodes are taken from the
@@ -272,56 +281,79 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (readsSequence)
       return unsupported(src.node.label() + " reads a sequence (only the sequence operators, "
                                             "Identity, If and Loop take sequences)");
-    Node& n = next == &taken ? g.nodes.emplace_back(std::move(taken)) : g.nodes.emplace_back(src);
-    n.node.inputs.clear();
-    n.node.inputs.reserve(n.inputs.size());
-    n.node.missingValues.clear();
+    // The node as lowered: its copy kept in g, or (with a sink) the scratch node.
+    Node* kept = nullptr;
+    decompose::Node* dn = &scratch;
+    if (!sink) {
+      kept = next == &taken ? &g.nodes.emplace_back(std::move(taken)) : &g.nodes.emplace_back(src);
+      dn = &kept->node;
+    } else {
+      scratch.opType = src.node.opType;
+      scratch.name = src.node.name;
+      scratch.opset = src.node.opset;
+      scratch.attrs = src.node.attrs;
+      scratch.numOutputs = src.node.numOutputs;
+    }
+    const Node& n = kept ? *kept : src;
+    dn->inputs.clear();
+    dn->inputs.reserve(n.inputs.size());
+    dn->missingValues.clear();
     for (int32_t v : n.inputs) {
       if (v < 0) {
-        n.node.inputs.push_back({});
+        dn->inputs.push_back({});
         continue;
       }
       const Value& val = g.values[v];
       if (val.desc.dtype == DType::Undefined)
-        return internalError(n.node.label() + " reads '" + val.name + "' before it is described");
-      n.node.inputs.push_back({true, val.desc, constantPointer(val)});
+        return internalError(dn->label() + " reads '" + val.name + "' before it is described");
+      dn->inputs.push_back({true, val.desc, constantPointer(val)});
     }
-    auto lowered = decompose::lower(n.node);
+    const auto dropKept = [&] {
+      if (kept) g.nodes.pop_back();
+    };
+    auto lowered = decompose::lower(*dn);
     if (!lowered.isOk()) {
-      const Node failed = std::move(n);
-      g.nodes.pop_back();
+      Node failed = kept ? std::move(*kept) : src;
+      if (!kept) failed.node = *dn;
+      dropKept();
       return stop(failed, lowered.status());
     }
     if (static_cast<size_t>(lowered->numOutputs) != n.outputs.size())
-      return internalError(n.node.label() + ": output count differs from its lowering");
+      return internalError(dn->label() + ": output count differs from its lowering");
     // Output i's description, as the lowering gives it.
     const auto outDesc = [&](size_t i) -> const TensorDesc& {
       return lowered->tensors[static_cast<size_t>(lowered->numInputs) + i];
     };
-    if (readsOnlyConstants(*lowered, n.node)) {
+    if (readsOnlyConstants(*lowered, *dn)) {
       // A view of a constant (Identity, Reshape, Squeeze, ...) is that constant's bytes.
       const decompose::Lowering& low = *lowered;
       if (low.primitives.size() == 1 && low.primitives[0].kind() == PrimitiveKind::View &&
           low.numOutputs == 1 && low.primitives[0].outputs[0] == low.numInputs &&
           low.primitives[0].inputs[0] < low.numInputs) {
         const int32_t from = n.inputs[static_cast<size_t>(low.primitives[0].inputs[0])];
-        g.values[n.outputs[0]] = {g.values[n.outputs[0]].name, outDesc(0), g.values[from].constant};
-        g.nodes.pop_back();
+        const int32_t out = n.outputs[0];
+        g.values[out] = {g.values[out].name, outDesc(0), g.values[from].constant};
+        dropKept();
         continue;
       }
       std::vector<const void*> data;
-      for (const auto& in : n.node.inputs)
+      for (const auto& in : dn->inputs)
         data.push_back(in.constant);
       auto values = evaluateLowering(*lowered, data);
-      if (!values.isOk()) return values.status().withContext(n.node.label());
-      for (size_t i = 0; i < n.outputs.size(); ++i)
-        g.values[n.outputs[i]] = {g.values[n.outputs[i]].name, outDesc(i), (*values)[i]};
-      g.nodes.pop_back();
+      if (!values.isOk()) return values.status().withContext(dn->label());
+      const std::vector<int32_t> outs = n.outputs; // n may be the kept node, dropped next
+      dropKept();
+      for (size_t i = 0; i < outs.size(); ++i)
+        g.values[outs[i]] = {g.values[outs[i]].name, outDesc(i), (*values)[i]};
       continue;
     }
     for (size_t i = 0; i < n.outputs.size(); ++i)
       g.values[n.outputs[i]].desc = outDesc(i);
-    n.lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
+    if (sink) {
+      TESSEL_RETURN_IF_ERROR(sink->addNode(*lowered, true, n.inputs, n.outputs, dn->name));
+      continue;
+    }
+    kept->lowering = std::make_shared<decompose::Lowering>(std::move(*lowered));
   }
   // List outputs: their elements in their place.
   std::vector<int32_t> flatOutputs;
@@ -344,6 +376,20 @@ Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted
     if (g.values[v].desc.dtype == DType::Undefined)
       return corrupt("graph output '" + g.values[v].name + "' is never defined");
   return g;
+}
+
+} // namespace
+
+Result<Graph> specialize(const Graph& source, const Specialization& spec, Wanted* wanted) {
+  return specializeInto(source, spec, wanted, nullptr);
+}
+
+Result<std::shared_ptr<Program>> specializeToProgram(const Graph& source,
+                                                     const Specialization& spec, Wanted* wanted,
+                                                     Graph* specialized) {
+  std::unique_ptr<ProgramBuilder> builder;
+  TESSEL_ASSIGN_OR_RETURN(*specialized, specializeInto(source, spec, wanted, &builder));
+  return builder->finish(*specialized, true);
 }
 
 } // namespace tessel::graph

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -21,7 +22,7 @@ using AttrValue =
 // run time copy every node of the graph per new input shape; sharing keeps that a pointer copy.
 class Attrs {
 public:
-  using Map = std::map<std::string, AttrValue>;
+  using Map = std::map<std::string, AttrValue, std::less<>>; // found by string_view: no copies
   using const_iterator = Map::const_iterator;
 
   Attrs() = default;
@@ -30,8 +31,8 @@ public:
 
   const_iterator begin() const { return map().begin(); }
   const_iterator end() const { return map().end(); }
-  const_iterator find(const std::string& key) const { return map().find(key); }
-  size_t count(const std::string& key) const { return map().count(key); }
+  const_iterator find(std::string_view key) const { return map().find(key); }
+  size_t count(std::string_view key) const { return map().count(key); }
   size_t size() const { return map().size(); }
   bool empty() const { return map().empty(); }
   // Writing gives this node its own map first.
@@ -72,13 +73,15 @@ struct Node {
   mutable std::vector<size_t> missingValues;
 
   // Attribute accessors: the default when absent, an error when present with another type.
-  Result<int64_t> intAttr(const std::string& key, int64_t dflt) const;
-  Result<double> floatAttr(const std::string& key, double dflt) const;
-  Result<std::string> stringAttr(const std::string& key, const std::string& dflt) const;
-  Result<std::vector<int64_t>> intsAttr(const std::string& key,
+  Result<int64_t> intAttr(std::string_view key, int64_t dflt) const;
+  Result<double> floatAttr(std::string_view key, double dflt) const;
+  Result<std::string> stringAttr(std::string_view key, const std::string& dflt) const;
+  Result<std::vector<int64_t>> intsAttr(std::string_view key,
                                         const std::vector<int64_t>& dflt) const;
-  Result<std::vector<double>> floatsAttr(const std::string& key) const;
-  bool hasAttr(const std::string& key) const { return attrs.count(key) != 0; }
+  Result<std::vector<double>> floatsAttr(std::string_view key) const;
+  // A list of ints as a Shape (dims, strides, pads: kept inline, no allocation per read).
+  Result<Shape> dimsAttr(std::string_view key, const Shape& dflt) const;
+  bool hasAttr(std::string_view key) const { return attrs.count(key) != 0; }
 
   bool hasInput(size_t i) const { return i < inputs.size() && inputs[i].present; }
   // The integer values of a constant input (i32 or i64), or an error naming it.

@@ -126,6 +126,14 @@ const std::vector<decompose::OpSummary>& controlFlowOps();
 // at run time), shared ones copied.
 Result<std::shared_ptr<Program>> lowerToProgram(Graph specialized);
 
+// specialize() then lowerToProgram() in one pass, the form plans made at run time take: each
+// node's lowering goes into the program as it is made, so no specialized copy of the nodes is
+// kept. *specialized receives the specialized graph's values (their names moved into the
+// program), inputs and outputs; no nodes.
+Result<std::shared_ptr<Program>> specializeToProgram(const Graph& source,
+                                                     const Specialization& spec, Wanted* wanted,
+                                                     Graph* specialized);
+
 // Runs a lowering on the reference backend; `inputs` holds the bytes of every node input (null
 // for absent ones). Folds constant subgraphs here and in the compiler (tessel-fold-constants).
 Result<std::vector<Bytes>> evaluateLowering(const decompose::Lowering& lowering,

@@ -24,7 +24,7 @@ struct OnnxNode {
   std::string name;
   std::vector<std::string> inputs; // "" marks an absent optional input
   std::vector<std::string> outputs;
-  std::map<std::string, decompose::AttrValue> attrs;
+  decompose::Attrs::Map attrs;
   std::map<std::string, OnnxTensor> tensorAttrs;
   std::map<std::string, std::shared_ptr<const OnnxGraph>> graphs; // If's branches, Loop's body
 };
