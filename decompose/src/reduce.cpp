@@ -206,9 +206,8 @@ Status lowerSoftmax(LoweringBuilder& b) {
 }
 
 int32_t softmaxMiddle(LoweringBuilder& b, int32_t x3, bool log) {
-  const Shape s = b.shape(x3);
-  const int64_t outer = s[0], extent = s[1], inner = s[2];
-  const TensorDesc full{DType::F32, s};
+  const TensorDesc full{DType::F32, b.shape(x3)};
+  const int64_t outer = full.shape[0], extent = full.shape[1], inner = full.shape[2];
   const TensorDesc part{DType::F32, {outer, 1, inner}};
   int32_t mx = b.temp(part);
   b.emit(ReduceParams{ReduceKind::Max, outer, extent, inner}, {x3}, mx);

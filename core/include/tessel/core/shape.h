@@ -94,15 +94,15 @@ public:
     if (size_) std::memcpy(grown, data_, size_ * sizeof(int64_t));
     if (data_ != inline_) delete[] data_;
     data_ = grown;
-    capacity_ = n;
+    capacity_ = static_cast<uint32_t>(n);
   }
   void clear() { size_ = 0; }
   void resize(size_t n, int64_t v = 0) {
     if (n > size_) {
-      reserve(std::max(n, 2 * size_));
+      reserve(std::max<size_t>(n, 2 * size_));
       std::fill(data_ + size_, data_ + n, v);
     }
-    size_ = n;
+    size_ = static_cast<uint32_t>(n);
   }
   void assign(size_t n, int64_t v) {
     size_ = 0;
@@ -114,7 +114,7 @@ public:
     size_ = 0;
     reserve(n);
     std::copy(first, last, data_);
-    size_ = n;
+    size_ = static_cast<uint32_t>(n);
   }
   void assign(std::initializer_list<int64_t> dims) { assign(dims.begin(), dims.end()); }
   void push_back(int64_t v) {
@@ -147,7 +147,7 @@ public:
     const auto at = static_cast<size_t>(first - data_);
     const auto n = static_cast<size_t>(last - first);
     std::copy(data_ + at + n, data_ + size_, data_ + at);
-    size_ -= n;
+    size_ -= static_cast<uint32_t>(n);
     return data_ + at;
   }
   void swap(Shape& o) noexcept {
@@ -183,15 +183,18 @@ private:
   // Opens n slots at pos; returns pos's index.
   size_t makeRoom(const_iterator pos, size_t n) {
     const auto at = static_cast<size_t>(pos - data_);
-    reserve(std::max(size_ + n, 2 * size_));
+    reserve(std::max<size_t>(size_ + n, 2 * size_));
     std::copy_backward(data_ + at, data_ + size_, data_ + size_ + n);
-    size_ += n;
+    size_ += static_cast<uint32_t>(n);
     return at;
   }
 
+  // 32-bit counts keep a Shape at one cache line (64 bytes): descriptions, regions and params
+  // are copied by the thousand while a plan is made. No shape has 2^32 dims: their storage alone
+  // would take 32 GiB, which the allocation in reserve() fails to get first.
   int64_t* data_ = inline_;
-  size_t size_ = 0;
-  size_t capacity_ = kInlineDims;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = kInlineDims;
   int64_t inline_[kInlineDims];
 };
 
