@@ -2,7 +2,8 @@
 // time (docs/dynamic-shapes.md) is planned RUNS times from scratch (a fresh session each time:
 // specialization, decomposition, session preparation; weights packed by a session still alive
 // are shared, as within one session planning a new shape) and run RUNS times with the plan
-// cached; min and median of both, and planning as a share of one run. Then planning's parts,
+// cached; min and median of both, and the median of each plan's share of the run timed next to
+// it. Then planning's parts,
 // min/median of RUNS each: the program (specializeToProgram: shape inference, folding,
 // decomposition, fusion, validation) and Session::create (backends and layouts assigned, kernels
 // prepared, memory planned), each after a run of the model (as in use, the caches hold the run's
@@ -85,23 +86,26 @@ int main(int argc, char** argv) {
       inputs.push_back(in);
     }
     // Each plan from a fresh session, while the one before lives on (as a long-lived session's
-    // cached plans for other shapes do: what they prepared may be shared).
-    std::vector<double> plans, times;
+    // cached plans for other shapes do: what they prepared may be shared), then runs of it with
+    // the plan cached, the second timed. Each plan is set against the run next to it (this
+    // machine's speed drifts from minute to minute; a pair shares its minute).
+    std::vector<double> plans, times, shares;
     std::unique_ptr<graph::DynamicSession> session;
     for (int r = 0; !partsOnly && r < runs; ++r) {
       auto fresh = graph::DynamicSession::create(*source, options);
       if (!fresh.isOk()) return fail(fresh.status().message());
-      const Status st = (*fresh)->run(inputs);
+      Status st = (*fresh)->run(inputs);
       if (!st.isOk()) return fail(st.message());
       plans.push_back((*fresh)->lastPlanSeconds() * 1e3);
       session = std::move(*fresh);
-    }
-    for (int r = 0; !partsOnly && r < runs; ++r) {
+      st = session->run(inputs); // a first run's one-time costs (pages, caches) fall here
+      if (!st.isOk()) return fail(st.message());
       const auto t0 = std::chrono::steady_clock::now();
-      const Status st = session->run(inputs);
+      st = session->run(inputs);
       if (!st.isOk()) return fail(st.message());
       times.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      shares.push_back(plans.back() / times.back());
     }
     // The parts, for a graph that plans in one stage.
     std::vector<double> parts[2];
@@ -143,9 +147,8 @@ int main(int argc, char** argv) {
     const auto middle = [](const std::vector<double>& v) { return v.empty() ? 0.0 : median(v); };
     std::string label = shapeToString(shape);
     std::printf("%-16s %10.2f %10.2f %10.2f %10.2f %7.1f%% %11s %11s  %s\n", label.c_str(),
-                least(plans), middle(plans), least(times), middle(times),
-                times.empty() ? 0.0 : 100 * middle(plans) / middle(times), part(0).c_str(),
-                part(1).c_str(), counts.c_str());
+                least(plans), middle(plans), least(times), middle(times), 100 * middle(shares),
+                part(0).c_str(), part(1).c_str(), counts.c_str());
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "tessel/core/fusion_rules.h"
 
 #include <array>
+#include <cmath>
 #include <optional>
 #include <set>
 #include <span>
@@ -62,6 +63,8 @@ public:
       if (!removed_[i] && g_.nodes[i].node.opType == "Conv") removed += foldIntoConv(i);
     for (size_t i = 0; i < g_.nodes.size(); ++i)
       if (!removed_[i]) removed += recognizeHardSwish(i);
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      if (!removed_[i] && g_.nodes[i].node.opType == "Conv") removed += foldIntoConvInput(i);
     if (removed) compact();
     return removed;
   }
@@ -108,24 +111,55 @@ private:
     return static_cast<int32_t>(g_.values.size() - 1);
   }
 
+  // A Conv's constant f32 weights [O, C / group, K...] and bias (zeros when it has none).
+  struct ConvWeights {
+    std::span<const float> weights;
+    std::vector<float> bias;
+    size_t rank = 0;
+    int64_t o = 0;
+  };
+  std::optional<ConvWeights> convWeights(const Node& conv) const {
+    if (!conv.subgraphs.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2 ||
+        conv.inputs.size() > 3 || conv.inputs[0] < 0 || conv.inputs[1] < 0)
+      return std::nullopt;
+    const Value& w = g_.values[conv.inputs[1]];
+    ConvWeights cw;
+    cw.weights = floatsOf(w);
+    cw.rank = w.desc.shape.size();
+    if (cw.weights.empty() || cw.rank < 3 || w.desc.shape[0] <= 0) return std::nullopt;
+    cw.o = w.desc.shape[0];
+    if (conv.inputs.size() == 3 && conv.inputs[2] >= 0) {
+      const std::span<const float> bias = floatsOf(g_.values[conv.inputs[2]]);
+      if (static_cast<int64_t>(bias.size()) != cw.o) return std::nullopt;
+      cw.bias.assign(bias.begin(), bias.end());
+    } else {
+      cw.bias.assign(static_cast<size_t>(cw.o), 0.f);
+    }
+    return cw;
+  }
+
+  // Node i (a Conv) takes new weights and bias, as constants of their own.
+  void replaceWeights(size_t i, const std::vector<float>& weights, const std::vector<float>& bias) {
+    const TensorDesc weightDesc = g_.values[g_.nodes[i].inputs[1]].desc;
+    const std::string weightName = g_.values[g_.nodes[i].inputs[1]].name;
+    const int32_t wv = addConstant(weightName + "/folded", weightDesc, bytesOf(weights));
+    const int32_t bv =
+        addConstant(weightName + "/folded_bias", {DType::F32, {static_cast<int64_t>(bias.size())}},
+                    bytesOf(bias));
+    Node& c = g_.nodes[i];
+    for (size_t k = 1; k < c.inputs.size(); ++k)
+      --readers_[c.inputs[k]];
+    c.inputs = {c.inputs[0], wv, bv};
+  }
+
   // Folds the constant scales and shifts that alone read a Conv's result into its weights and
   // bias (foldLeadingAffine: the rule plan-time fusion folds them by).
   size_t foldIntoConv(size_t i) {
-    Node& conv = g_.nodes[i];
-    if (!conv.subgraphs.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2 ||
-        conv.inputs.size() > 3 || conv.inputs[0] < 0 || conv.inputs[1] < 0)
-      return 0;
-    const Value& w = g_.values[conv.inputs[1]];
-    const std::span<const float> weights = floatsOf(w);
-    const size_t rank = w.desc.shape.size();
-    if (weights.empty() || rank < 3 || w.desc.shape[0] <= 0) return 0;
-    const int64_t o = w.desc.shape[0];
-    std::span<const float> bias;
-    const bool hasBias = conv.inputs.size() == 3 && conv.inputs[2] >= 0;
-    if (hasBias) {
-      bias = floatsOf(g_.values[conv.inputs[2]]);
-      if (static_cast<int64_t>(bias.size()) != o) return 0;
-    }
+    const std::optional<ConvWeights> cw = convWeights(g_.nodes[i]);
+    if (!cw) return 0;
+    const Node& conv = g_.nodes[i];
+    const size_t rank = cw->rank;
+    const int64_t o = cw->o;
     // The chain of single readers, as the post-ops plan-time fusion would make of them.
     PostOps steps;
     std::vector<int32_t> chain, operands;
@@ -148,30 +182,143 @@ private:
       y = user.outputs[0];
     }
     if (steps.empty()) return 0;
-    std::vector<float> newWeights(weights.begin(), weights.end());
-    std::vector<float> newBias = hasBias ? std::vector<float>(bias.begin(), bias.end())
-                                         : std::vector<float>(static_cast<size_t>(o), 0.f);
+    std::vector<float> newWeights(cw->weights.begin(), cw->weights.end());
+    std::vector<float> newBias = cw->bias;
     const size_t folded = foldLeadingAffine(
         steps, o, newWeights, newBias, [&](int32_t k) { return floatsOf(g_.values[operands[k]]); });
     if (folded == 0) return 0;
-    const TensorDesc weightDesc = w.desc;
-    const std::string weightName = w.name;
-    const int32_t wv = addConstant(weightName + "/folded", weightDesc, bytesOf(newWeights));
-    const int32_t bv =
-        addConstant(weightName + "/folded_bias", {DType::F32, {o}}, bytesOf(newBias));
-    Node& c = g_.nodes[i]; // (no reference into g_.values is held past here)
-    for (size_t k = 1; k < c.inputs.size(); ++k)
-      --readers_[c.inputs[k]];
-    c.inputs = {c.inputs[0], wv, bv};
+    replaceWeights(i, newWeights, newBias);
     for (size_t k = 0; k < folded; ++k) {
       removed_[chain[k]] = true;
       --readers_[operands[k]];
     }
+    Node& c = g_.nodes[i];
     const int32_t out = g_.nodes[chain[folded - 1]].outputs[0];
     readers_[c.outputs[0]] = 0;
     c.outputs[0] = out;
     producer_[out] = static_cast<int32_t>(i);
     return folded;
+  }
+
+  // Whether a Conv reads any padding (explicit pads, or SAME auto-padding).
+  static bool padsInput(const Node& conv) {
+    auto autoPad = conv.node.stringAttr("auto_pad", "NOTSET");
+    if (!autoPad.isOk() || (*autoPad != "NOTSET" && *autoPad != "VALID")) return true;
+    auto pads = conv.node.intsAttr("pads", {});
+    if (!pads.isOk()) return true;
+    for (int64_t p : *pads)
+      if (p != 0) return true;
+    return false;
+  }
+
+  // Folds the constant scales and shifts that alone feed a Conv's input into its weights and
+  // bias: conv(a x + b) = conv with weights W a (per input channel) plus sum(W b) per output.
+  // A shift folds only where the conv pads nothing: its border would see b where the input
+  // holds the padding's zeros (a scale keeps zeros zero, so it folds under any padding). Under
+  // padding, a chain with a shift becomes one Add of b / a before the conv scaled by a.
+  size_t foldIntoConvInput(size_t i) {
+    const std::optional<ConvWeights> cw = convWeights(g_.nodes[i]);
+    if (!cw) return 0;
+    const Node& conv = g_.nodes[i];
+    auto groupAttr = conv.node.intAttr("group", 1);
+    if (!groupAttr.isOk() || *groupAttr < 1 || cw->o % *groupAttr != 0) return 0;
+    const int64_t group = *groupAttr;
+    const Shape& wshape = g_.values[conv.inputs[1]].desc.shape;
+    const int64_t perGroup = wshape[1], cin = perGroup * group;
+    const bool padded = padsInput(conv);
+    // Walking back from the conv's input: input = scale * x + shift, per input channel.
+    std::vector<double> scale(static_cast<size_t>(cin), 1.0), shift(static_cast<size_t>(cin), 0.0);
+    std::vector<int32_t> chain, operands;
+    int32_t x = conv.inputs[0];
+    for (;;) {
+      if (readers_[x] != 1 || producer_[x] < 0 || removed_[producer_[x]]) break;
+      const Node& op = g_.nodes[producer_[x]];
+      const auto kind = affineKind(op.node.opType);
+      if (!kind || !plainBinary(op)) break;
+      const bool lhs = op.inputs[1] >= 0 && g_.values[op.inputs[1]].constant;
+      const int32_t c = op.inputs[lhs ? 1 : 0], in = op.inputs[lhs ? 0 : 1];
+      if (in < 0 || c < 0 || g_.values[in].constant) break;
+      if (!lhs && (*kind == BinaryKind::Sub || *kind == BinaryKind::Div)) break; // c - x, c / x
+      if (!channelSpread(g_.values[c], cw->rank, cin)) break;
+      const std::span<const float> v = floatsOf(g_.values[c]);
+      std::vector<double> s2 = scale, t2 = shift;
+      bool ok = true;
+      for (int64_t ch = 0; ch < cin && ok; ++ch) {
+        const double k = v[v.size() == 1 ? 0 : static_cast<size_t>(ch)];
+        switch (*kind) {
+        case BinaryKind::Mul: s2[ch] *= k; break;
+        case BinaryKind::Div:
+          ok = k != 0;
+          s2[ch] /= k;
+          break;
+        case BinaryKind::Add: t2[ch] += s2[ch] * k; break;
+        default: t2[ch] -= s2[ch] * k; break;
+        }
+        ok = ok && std::isfinite(s2[ch]) && std::isfinite(t2[ch]);
+      }
+      if (!ok) break;
+      scale = std::move(s2);
+      shift = std::move(t2);
+      chain.push_back(producer_[x]);
+      operands.push_back(c);
+      x = in;
+    }
+    // Under padding a shift stays, as one Add of shift / scale before the scaled conv (the node
+    // nearest the conv is kept for it): worth it when that leaves fewer nodes.
+    bool shifted = false;
+    for (double t : shift)
+      shifted = shifted || t != 0;
+    const bool keepShift = padded && shifted;
+    if (keepShift) {
+      for (double k : scale)
+        if (k == 0) return 0;
+      if (chain.size() < 2) return 0;
+    }
+    if (chain.empty()) return 0;
+    // W[o][j][taps] reads input channel (o / (O / group)) * perGroup + j.
+    std::vector<float> weights(cw->weights.begin(), cw->weights.end());
+    std::vector<float> bias = cw->bias;
+    const int64_t taps = static_cast<int64_t>(weights.size()) / (cw->o * perGroup);
+    for (int64_t oc = 0; oc < cw->o; ++oc) {
+      double extra = 0;
+      for (int64_t j = 0; j < perGroup; ++j) {
+        const int64_t ch = oc / (cw->o / group) * perGroup + j;
+        float* w = weights.data() + (oc * perGroup + j) * taps;
+        for (int64_t t = 0; t < taps; ++t) {
+          if (!keepShift) extra += static_cast<double>(w[t]) * shift[ch];
+          w[t] = static_cast<float>(w[t] * scale[ch]);
+        }
+      }
+      bias[oc] = static_cast<float>(bias[oc] + extra);
+    }
+    replaceWeights(i, weights, bias);
+    for (size_t k = 0; k < chain.size(); ++k) {
+      removed_[chain[k]] = true;
+      for (int32_t in : g_.nodes[chain[k]].inputs)
+        --readers_[in];
+    }
+    if (!keepShift) {
+      g_.nodes[i].inputs[0] = x;
+      ++readers_[x];
+      return chain.size();
+    }
+    std::vector<float> rest(static_cast<size_t>(cin));
+    for (int64_t ch = 0; ch < cin; ++ch)
+      rest[ch] = static_cast<float>(shift[ch] / scale[ch]);
+    Shape restShape(cw->rank, 1);
+    restShape[1] = cin;
+    const int32_t tv = addConstant(g_.values[g_.nodes[i].inputs[1]].name + "/input_shift",
+                                   {DType::F32, restShape}, bytesOf(rest));
+    Node& add = g_.nodes[chain[0]];
+    removed_[chain[0]] = false;
+    decompose::Node plus;
+    plus.opType = "Add";
+    plus.name = add.node.name;
+    plus.opset = add.node.opset;
+    add.node = std::move(plus);
+    add.inputs = {x, tv};
+    ++readers_[x];
+    return chain.size() - 1;
   }
 
   // A scalar (rank 0) f32 constant's value: it broadcasts without changing any rank.

@@ -705,7 +705,7 @@ std::vector<std::vector<float>> runSource(const Graph& g, int64_t h, int64_t w) 
 
 } // namespace
 
-TEST_CASE("source-graph rewrites: scales and shifts folded into convs, hardswish recognized") {
+TEST_CASE("source-graph rewrites: scales and shifts folded into convs on either side, hardswish") {
   SourceGraph b;
   b.value("x", {DType::F32, {1, 3, -1, -1}});
   b.g.inputs = {b.ids["x"]};
@@ -719,6 +719,11 @@ TEST_CASE("source-graph rewrites: scales and shifts folded into convs, hardswish
   b.floats("w2", {4, 3, 1, 1}, test::randomFloats(12, 4));
   b.floats("wide", {1, 4, 1, 1, 1}, test::randomFloats(4, 5));
   b.floats("pair", {2, 1, 1, 1}, test::randomFloats(2, 6));
+  b.floats("inChannel", {1, 3, 1, 1}, test::randomFloats(3, 7));
+  b.floats("inChannel3d", {3, 1, 1}, test::randomFloats(3, 8));
+  b.floats("w5", {2, 3, 1, 1}, test::randomFloats(6, 9));
+  b.floats("w6", {3, 1, 3, 3}, test::randomFloats(27, 10));
+  b.floats("w7", {2, 3, 3, 3}, test::randomFloats(54, 12));
   // conv(x) * 0.5 + channel, then x * clip(x + 3, 0, 6) / 6.
   b.node("Conv", {"x", "w", "bias"}, "conv", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
   b.node("Mul", {"half", "conv"}, "scaled");
@@ -740,16 +745,33 @@ TEST_CASE("source-graph rewrites: scales and shifts folded into convs, hardswish
   b.node("Add", {"conv4", "pair"}, "batched");
   b.node("HardSigmoid", {"batched"}, "gate2", {{"alpha", 0.2}, {"beta", 0.5}});
   b.node("Mul", {"batched", "gate2"}, "notswish");
-  for (const char* out : {"hswish", "conv2", "hswish2", "raised", "notswish"})
+  // Scales and shifts feeding a conv: both fold where it pads nothing, a scale under padding (a
+  // grouped conv's channels each), a shift under padding stays.
+  b.node("Mul", {"x", "half"}, "pre1");
+  b.node("Sub", {"pre1", "inChannel"}, "pre2");
+  b.node("Conv", {"pre2", "w5"}, "pointwise");
+  b.node("Mul", {"inChannel3d", "x"}, "pre3");
+  b.node("Conv", {"pre3", "w6"}, "depthwise",
+         {{"group", int64_t{3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  b.node("Add", {"x", "half"}, "pre4");
+  b.node("Conv", {"pre4", "w7"}, "shiftedPadded", {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  // A scale then a shift under padding: one Add of shift / scale before the scaled conv.
+  b.node("Mul", {"x", "inChannel"}, "pre5");
+  b.node("Add", {"pre5", "half"}, "pre6");
+  b.node("Conv", {"pre6", "w7"}, "scaledShiftedPadded",
+         {{"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  for (const char* out : {"hswish", "conv2", "hswish2", "raised", "notswish", "pointwise",
+                          "depthwise", "shiftedPadded", "scaledShiftedPadded"})
     b.g.outputs.push_back(b.ids[out]);
   const Graph before = b.g;
   Graph after = b.g;
-  REQUIRE(simplifyGraph(after) == 6);
+  REQUIRE(simplifyGraph(after) == 10);
   std::vector<std::string> ops;
   for (const Node& n : after.nodes)
     ops.push_back(n.node.opType);
   CHECK(ops == std::vector<std::string>{"Conv", "HardSwish", "Conv", "Relu", "HardSwish", "Conv",
-                                        "Mul", "Conv", "Add", "HardSigmoid", "Mul"});
+                                        "Mul", "Conv", "Add", "HardSigmoid", "Mul", "Conv", "Conv",
+                                        "Add", "Conv", "Add", "Conv"});
   // The folded weights replace the originals, which nothing reads any more.
   for (const Value& v : after.values)
     CHECK(v.name != "w");
