@@ -109,8 +109,11 @@ bool denseSpans(const std::vector<Region>& regions,
   // inside it (so no element is reached twice), spanning exactly the volume. `axes` holds the
   // axes of the offsets (none for one region); [lo, hi] grows by the walk's reach.
   using Axes = std::vector<std::pair<int64_t, int64_t>>; // stride, size
+  Axes axes; // reused by every block
+  const Axes kNoPhases;
   const auto block = [&](const std::array<int64_t, 3>& size, const std::array<int64_t, 3>& stride,
-                         Axes axes, int64_t lo, int64_t hi) {
+                         const Axes& phases, int64_t lo, int64_t hi) {
+    axes.assign(phases.begin(), phases.end());
     for (int a = 0; a < 3; ++a) {
       if (size[a] > 1) axes.emplace_back(stride[a], size[a]);
       hi += (size[a] - 1) * stride[a];
@@ -151,7 +154,7 @@ bool denseSpans(const std::vector<Region>& regions,
       it->offsets.push_back(offset);
     } else if (walks.size() < kMaxGroups) {
       walks.push_back(Walk{r.size, stride, {offset}});
-    } else if (!block(r.size, stride, {}, offset, offset)) {
+    } else if (!block(r.size, stride, kNoPhases, offset, offset)) {
       return false;
     }
   }
@@ -165,7 +168,7 @@ bool denseSpans(const std::vector<Region>& regions,
         block(w.size, w.stride, phases, offsets.front(), offsets.back()))
       continue;
     for (int64_t offset : offsets)
-      if (!block(w.size, w.stride, {}, offset, offset)) return false;
+      if (!block(w.size, w.stride, kNoPhases, offset, offset)) return false;
   }
   return true;
 }
@@ -187,13 +190,13 @@ Status checkRegionsCover(const std::vector<Region>& regions, int64_t dstCount) {
   int64_t total = 0;
   for (const Region& r : regions)
     total += r.size[0] * r.size[1] * r.size[2];
-  const std::string of = " of its " + std::to_string(dstCount) + " output elements";
+  const auto of = [&] { return " of its " + std::to_string(dstCount) + " output elements"; };
   if (total < dstCount)
-    return corrupt("raster without fill writes at most " + std::to_string(total) + of);
+    return corrupt("raster without fill writes at most " + std::to_string(total) + of());
   // The check walks what a run walks: a raster writing its output many times over is refused.
   if (total / 8 > dstCount)
     return corrupt("raster regions write " + std::to_string(total) +
-                   " elements, more than 8 times" + of);
+                   " elements, more than 8 times" + of());
   // First as dense, disjoint blocks that add up (cheap: a run over the regions, not the
   // elements); failing that, a bitmap of the elements, for outputs small enough for one.
   std::vector<std::pair<int64_t, int64_t>> spans;

@@ -19,27 +19,46 @@ struct WindowNd {
   Shape ceilExtra; // end padding added for ceil_mode, per dim
 };
 
-Result<Shape> perDim(const Node& n, const char* key, size_t dims, int64_t dflt) {
-  TESSEL_ASSIGN_OR_RETURN(Shape v, n.dimsAttr(key, Shape(dims, dflt)));
-  if (v.size() != dims)
-    return n.error(std::string("'") + key + "' must have " + std::to_string(dims) + " values");
-  for (int64_t x : v)
+// Attribute `key` (a list of ints) into *out: `dims` values, each in [1, 2^20]; `dflt` each
+// when absent.
+Status perDimInto(const Node& n, std::string_view key, size_t dims, int64_t dflt, Shape* out) {
+  auto it = n.attrs.find(key);
+  if (it == n.attrs.end()) {
+    out->assign(dims, dflt);
+    return Status::ok();
+  }
+  const auto* v = std::get_if<std::vector<int64_t>>(&it->second);
+  if (!v) return n.error("attribute '" + std::string(key) + "' is not a list of ints");
+  if (v->size() != dims)
+    return n.error("'" + std::string(key) + "' must have " + std::to_string(dims) + " values");
+  for (int64_t x : *v)
     if (x < 1 || x > kMaxWindow)
-      return n.error(std::string("'") + key + "' values must be in [1, 2^20]");
+      return n.error("'" + std::string(key) + "' values must be in [1, 2^20]");
+  out->assign(v->begin(), v->end());
+  return Status::ok();
+}
+
+Result<Shape> perDim(const Node& n, const char* key, size_t dims, int64_t dflt) {
+  Shape v;
+  TESSEL_RETURN_IF_ERROR(perDimInto(n, key, dims, dflt, &v));
   return v;
 }
 
 // Kernel geometry, pads (explicit or auto_pad) and output size of a window over `in` (the
-// spatial dims).
-Result<WindowNd> windowNd(const Node& n, const Shape& in, Shape kernel, bool ceilMode) {
+// spatial dims), into *w (its kernel set by the caller).
+Status windowInto(const Node& n, const Shape& in, bool ceilMode, WindowNd* wp) {
+  WindowNd& w = *wp;
   const size_t dims = in.size();
-  WindowNd w;
-  w.kernel = std::move(kernel);
   for (int64_t k : w.kernel)
     if (k < 1 || k > kMaxWindow) return n.error("'kernel_shape' values must be in [1, 2^20]");
-  TESSEL_ASSIGN_OR_RETURN(w.stride, perDim(n, "strides", dims, 1));
-  TESSEL_ASSIGN_OR_RETURN(w.dilation, perDim(n, "dilations", dims, 1));
-  TESSEL_ASSIGN_OR_RETURN(std::string autoPad, n.stringAttr("auto_pad", "NOTSET"));
+  TESSEL_RETURN_IF_ERROR(perDimInto(n, "strides", dims, 1, &w.stride));
+  TESSEL_RETURN_IF_ERROR(perDimInto(n, "dilations", dims, 1, &w.dilation));
+  std::string_view autoPad = "NOTSET";
+  if (auto it = n.attrs.find("auto_pad"); it != n.attrs.end()) {
+    const auto* v = std::get_if<std::string>(&it->second);
+    if (!v) return n.error("attribute 'auto_pad' is not a string");
+    autoPad = *v;
+  }
   const auto span = [&](size_t i) { return (w.kernel[i] - 1) * w.dilation[i] + 1; };
   if (autoPad == "NOTSET") {
     TESSEL_ASSIGN_OR_RETURN(w.pads, n.dimsAttr("pads", Shape(2 * dims, 0)));
@@ -61,7 +80,7 @@ Result<WindowNd> windowNd(const Node& n, const Shape& in, Shape kernel, bool cei
   } else if (autoPad == "VALID") {
     w.pads.assign(2 * dims, 0);
   } else {
-    return n.error("unknown auto_pad '" + autoPad + "'");
+    return n.error("unknown auto_pad '" + std::string(autoPad) + "'");
   }
   w.out.assign(dims, 0);
   w.ceilExtra.assign(dims, 0);
@@ -78,6 +97,13 @@ Result<WindowNd> windowNd(const Node& n, const Shape& in, Shape kernel, bool cei
     }
     w.out[i] = out;
   }
+  return Status::ok();
+}
+
+Result<WindowNd> windowNd(const Node& n, const Shape& in, Shape kernel, bool ceilMode) {
+  WindowNd w;
+  w.kernel = std::move(kernel);
+  TESSEL_RETURN_IF_ERROR(windowInto(n, in, ceilMode, &w));
   return w;
 }
 
@@ -98,7 +124,9 @@ Result<std::array<int64_t, 2>> pair(const Node& n, const char* key, std::array<i
 
 Result<Window> window(const Node& n, const Shape& in, std::array<int64_t, 2> kernel,
                       bool ceilMode) {
-  TESSEL_ASSIGN_OR_RETURN(WindowNd nd, windowNd(n, in, {kernel[0], kernel[1]}, ceilMode));
+  WindowNd nd;
+  nd.kernel = {kernel[0], kernel[1]};
+  TESSEL_RETURN_IF_ERROR(windowInto(n, in, ceilMode, &nd));
   Window w;
   for (size_t i = 0; i < 2; ++i) {
     w.kernel[i] = nd.kernel[i];
