@@ -109,7 +109,7 @@ bool denseSpans(const std::vector<Region>& regions,
   // inside it (so no element is reached twice), spanning exactly the volume. `axes` holds the
   // axes of the offsets (none for one region); [lo, hi] grows by the walk's reach.
   using Axes = std::vector<std::pair<int64_t, int64_t>>; // stride, size
-  Axes axes; // reused by every block
+  Axes axes;                                             // reused by every block
   const Axes kNoPhases;
   const auto block = [&](const std::array<int64_t, 3>& size, const std::array<int64_t, 3>& stride,
                          const Axes& phases, int64_t lo, int64_t hi) {

@@ -47,6 +47,22 @@ Backend* BackendRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
+void BackendRegistry::addUnavailable(std::string name, std::string why) {
+  unavailable_.emplace_back(std::move(name), std::move(why));
+}
+
+const std::string* BackendRegistry::unavailable(std::string_view name) const {
+  for (const auto& [n, why] : unavailable_)
+    if (n == name) return &why;
+  return nullptr;
+}
+
+Status BackendRegistry::missing(std::string_view name) const {
+  if (const std::string* why = unavailable(name))
+    return unsupported("backend '" + std::string(name) + "' is not available here: " + *why);
+  return invalidArgument("no backend named '" + std::string(name) + "'");
+}
+
 std::vector<const BackendDescriptor*> BackendRegistry::descriptors() const {
   std::vector<const BackendDescriptor*> out;
   for (const auto& b : backends_)

@@ -40,6 +40,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   m->program_ = std::move(program);
   const Program& prog = *m->program_;
   m->descs_ = anySplit ? prog.descs() : std::move(before);
+  if (!preferred.empty() && !registry.find(preferred)) return registry.missing(preferred);
   search::AssignRequest request;
   request.primitives = prog.primitives;
   request.tensors = &m->descs_;

@@ -239,6 +239,29 @@ TEST_CASE("a preferred backend that declines a primitive falls back") {
   CHECK((*s)->backendOf(2)->name() == "null"); // transpose: pure movement
 }
 
+TEST_CASE("plugin backends load from their own libraries; a missing one says why") {
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  // The null backend is a plugin (libtessel_backend_null.so beside the runtime).
+  REQUIRE(registry.find("null") != nullptr);
+  CHECK(registry.unavailable("null") == nullptr);
+  const std::string_view names[] = {"absent"};
+  loadPluginBackends(registry, names);
+  CHECK(registry.find("absent") == nullptr);
+  REQUIRE(registry.unavailable("absent") != nullptr);
+  CHECK(registry.unavailable("absent")->find("libtessel_backend_absent.so") != std::string::npos);
+  const Status missing = registry.missing("absent");
+  CHECK(missing.code() == StatusCode::kUnsupported);
+  CHECK(missing.message().rfind("backend 'absent' is not available here: ", 0) == 0);
+  CHECK(registry.missing("nope").message() == "no backend named 'nope'");
+  // Asked for by name, an unavailable backend is an error naming the reason.
+  SessionOptions opts;
+  opts.backend = "absent";
+  auto s = Session::create(smallProgram(), registry, opts);
+  REQUIRE_FALSE(s.isOk());
+  CHECK(s.status().message() == missing.message());
+}
+
 TEST_CASE("C++ wrapper: RAII handles and Error values") {
   const std::string path = writeTempFile(writeArtifact(*smallProgram(), "test"));
   api::Model model;

@@ -191,14 +191,37 @@ public:
   Backend* find(std::string_view name) const;
   const std::vector<std::unique_ptr<Backend>>& all() const { return backends_; }
   std::vector<const BackendDescriptor*> descriptors() const;
+  // A backend this build has but this process cannot use (its library or driver missing, no
+  // device), and why: asking for it by name gives that reason instead of "no backend named".
+  void addUnavailable(std::string name, std::string why);
+  const std::string* unavailable(std::string_view name) const;
+  // The error for a backend asked for by name that is not registered.
+  Status missing(std::string_view name) const;
 
 private:
   std::vector<std::unique_ptr<Backend>> backends_;
+  std::vector<std::pair<std::string, std::string>> unavailable_;
 };
 
-// Registers every backend compiled into this build (generated from the CMake backend list), in
-// priority order: the planner's first choice comes first.
+// Registers every backend of this build in priority order (the planner's first choice comes
+// first): the ones compiled into the runtime (CMake's TESSEL_BACKENDS), then the plugin backends
+// (TESSEL_PLUGIN_BACKENDS), each a shared library `libtessel_backend_<name>.so` loaded from the
+// runtime's directory (or TESSEL_BACKEND_DIR) the first time, so that the runtime neither links
+// nor needs a GPU API. A plugin that cannot load, or finds no driver or device, is recorded as
+// unavailable with its reason; the others run.
 void registerBuiltinBackends(BackendRegistry& registry);
+
+// A plugin backend's entry point, `tessel_backend_plugin_v2` (the contract's version): adds its
+// backends to the registry, or returns why it cannot (no driver, no device). Define it with
+// TESSEL_BACKEND_PLUGIN(function) in the plugin's library.
+using BackendPluginEntry = Status (*)(BackendRegistry& registry);
+#define TESSEL_BACKEND_PLUGIN(fn)                                                                  \
+  extern "C" __attribute__((visibility("default"))) ::tessel::Status tessel_backend_plugin_v2(     \
+      ::tessel::BackendRegistry& registry) {                                                       \
+    return fn(registry);                                                                           \
+  }
+// Loads the named plugin backends (see registerBuiltinBackends) into the registry.
+void loadPluginBackends(BackendRegistry& registry, std::span<const std::string_view> names);
 
 // Runs one validated primitive on host memory with a fresh prepared kernel: for tests and tools
 // that compare kernels, not for serving (it prepares on every call). `inputs` and `output` are
