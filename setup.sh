@@ -13,6 +13,10 @@ packages=(
   # tests: Catch2 v2, ONNX node test data, model export and references
   catch2 libonnx-testdata python3 python3-onnx python3-numpy python3-torch python3-torchvision
   python3-pil fonts-dejavu-core
+  # GPU backends: Vulkan (loader, lavapipe as the device here, validation layers, GLSL to SPIR-V,
+  # SPIR-V to MSL for Metal) and OpenCL (ICD loader, headers, PoCL as the device here)
+  libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc spirv-cross
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -40,7 +40,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   m->program_ = std::move(program);
   const Program& prog = *m->program_;
   m->descs_ = anySplit ? prog.descs() : std::move(before);
-  if (!preferred.empty() && !registry.find(preferred)) return registry.missing(preferred);
+  if (!preferred.empty()) { // asked for by name: it must exist and have its device
+    Backend* b = registry.find(preferred);
+    if (!b) return registry.missing(preferred);
+    if (auto d = b->device(); !d.isOk())
+      return d.status().withContext("backend '" + preferred + "'");
+  }
   search::AssignRequest request;
   request.primitives = prog.primitives;
   request.tensors = &m->descs_;

@@ -19,6 +19,12 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # shellcheck disable=SC2046
 "$tessel" check --backend "$backend" $(for d in $dirs; do echo "$root/$d"/test_*; done) >"$out" 2>&1
+# A GPU backend's validation layer (on in ctest) must have nothing to say.
+if grep -q "vulkan validation" "$out"; then
+  grep "vulkan validation" "$out" | head -n 5
+  echo "FAIL: validation messages (above)"
+  exit 1
+fi
 # One line per failing test: "name  # reason".
 failing=$(grep '^FAIL ' "$out" | sed -E 's|^FAIL ([^/]*)/test_data_set_[0-9]+: (.*)$|\1  # \2|' | sort -u -t' ' -k1,1)
 if [ "${3:-}" = "--update" ]; then

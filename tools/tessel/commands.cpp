@@ -333,6 +333,32 @@ int convertCommand(const std::vector<std::string>& argv) {
 
 namespace {
 
+// How many primitives each backend runs in a session, in registry order of first use (views run
+// nowhere); "cpu_x86 52, vulkan 3", or as JSON object members.
+std::vector<std::pair<std::string, int>> primitivesByBackend(const Session& session) {
+  std::vector<std::pair<std::string, int>> counts;
+  for (size_t i = 0; i < session.program().primitives.size(); ++i) {
+    const Backend* b = session.backendOf(i);
+    if (!b) continue;
+    auto it = std::find_if(counts.begin(), counts.end(),
+                           [&](const auto& c) { return c.first == b->name(); });
+    if (it == counts.end())
+      counts.emplace_back(std::string(b->name()), 1);
+    else
+      ++it->second;
+  }
+  return counts;
+}
+
+std::string byBackendText(const Session& session, bool json) {
+  std::string out;
+  for (const auto& [name, n] : primitivesByBackend(session)) {
+    if (!out.empty()) out += ", ";
+    out += json ? "\"" + name + "\": " + std::to_string(n) : name + " " + std::to_string(n);
+  }
+  return json ? "{" + out + "}" : out;
+}
+
 // Parses a command that loads one model: the flags, one positional MODEL, threads and convert
 // options. Errors are printed; nullopt means "exit 1".
 struct ModelCommand {
@@ -528,6 +554,8 @@ Status runDynamic(ModelCommand& c, const Program& loaded,
   TESSEL_RETURN_IF_ERROR(writeOutputs(outputsOf(*session), c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, planned at run time, %d threads), %zu primitives\n", ms,
               session->session().threads(), session->session().program().primitives.size());
+  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
+              byBackendText(session->session(), false).c_str(), session->session().runCopyCount());
   return Status::ok();
 }
 
@@ -550,6 +578,8 @@ Status runModel(ModelCommand& c) {
               ms, session->threads(), session->arenaBytes() / 1048576.0,
               session->unsharedBytes() / 1048576.0, prog->primitives.size(),
               session->skippedRasterCount(), session->inPlaceCount());
+  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
+              byBackendText(*session, false).c_str(), session->runCopyCount());
   return Status::ok();
 }
 
@@ -869,12 +899,15 @@ int benchCommand(const std::vector<std::string>& argv) {
   const int threads = (*session)->threads();
   if (a.has("--json")) {
     std::printf("{\"model\": \"%s\", \"runs\": %d, \"threads\": %d, \"min_ms\": %.3f, "
-                "\"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f}\n",
-                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB);
+                "\"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f, "
+                "\"primitives_by_backend\": %s, \"copies_per_run\": %d}\n",
+                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
+                byBackendText(**session, true).c_str(), (*session)->runCopyCount());
   } else {
     std::printf("%s: %d runs, %d threads, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f "
-                "MiB)\n",
-                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB);
+                "MiB; %s)\n",
+                a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
+                byBackendText(**session, false).c_str());
   }
   return 0;
 }

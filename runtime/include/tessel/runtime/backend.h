@@ -167,8 +167,8 @@ public:
   virtual ~Backend() = default;
   virtual const BackendDescriptor& descriptor() const = 0;
   std::string_view name() const { return descriptor().name(); }
-  // The per-device object, created on first call and then shared (a missing driver is an error
-  // here, never at registration).
+  // The per-device object, created on first call and then shared (a built-in backend's missing
+  // driver is an error here, never at registration; a plugin declines to register instead).
   virtual Result<std::shared_ptr<Device>> device() = 0;
   // Binds a supported primitive to the chosen kernel.
   virtual Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,

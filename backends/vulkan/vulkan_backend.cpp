@@ -1,0 +1,685 @@
+// The Vulkan backend (a plugin: libtessel_backend_vulkan.so). One Vulkan device per process,
+// found on first use; tensors live in its buffers (memory space
+// "vulkan"), kernels are compute shaders compiled at build time (shaders/, SPIR-V embedded),
+// recorded on a session's stream and submitted when the session waits on it. What it runs so
+// far: f32 unary and binary elementwise primitives (the binary ones with numpy broadcasting);
+// the planner gives every other primitive to a CPU backend and the session copies between the
+// spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
+// layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
+// any).
+#include "tessel/runtime/backend.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <vector>
+#include <vulkan/vulkan.h>
+
+namespace tessel {
+namespace {
+
+constexpr std::string_view kSpace = "vulkan";
+constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+
+const uint32_t kUnarySpirv[] =
+#include "unary.spv.inc"
+    ;
+const uint32_t kBinarySpirv[] =
+#include "binary.spv.inc"
+    ;
+
+std::string vkError(const std::string& what, VkResult r) {
+  return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL onValidation(VkDebugUtilsMessageSeverityFlagBitsEXT,
+                                            VkDebugUtilsMessageTypeFlagsEXT,
+                                            const VkDebugUtilsMessengerCallbackDataEXT* data,
+                                            void*) {
+  std::fprintf(stderr, "vulkan validation: %s\n", data && data->pMessage ? data->pMessage : "?");
+  return VK_FALSE;
+}
+
+// Push constants of the two shaders (shaders/*.comp), in their order.
+struct UnaryConstants {
+  uint32_t yOffset, xOffset, count, kind;
+  float alpha, beta;
+};
+struct BinaryConstants {
+  uint32_t yOffset, aOffset, bOffset, count, kind, rank;
+  uint32_t dims[6], aStrides[6], bStrides[6];
+};
+static_assert(sizeof(BinaryConstants) <= 128, "push constants: 128 bytes are guaranteed");
+
+// The process's Vulkan device and what every kernel shares: pipelines and their layout.
+struct Context {
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  VkPhysicalDevice physical = VK_NULL_HANDLE;
+  VkPhysicalDeviceProperties properties{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  VkDevice device = VK_NULL_HANDLE;
+  VkQueue queue = VK_NULL_HANDLE;
+  uint32_t family = 0;
+  std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
+  VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
+  VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
+  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE;
+
+  // A memory type with all of `want` among those `allowed`, or UINT32_MAX.
+  uint32_t memoryType(uint32_t allowed, VkMemoryPropertyFlags want) const {
+    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i)
+      if ((allowed >> i & 1) && (memory.memoryTypes[i].propertyFlags & want) == want) return i;
+    return UINT32_MAX;
+  }
+};
+
+bool validationWanted() {
+  const char* v = std::getenv("TESSEL_VULKAN_VALIDATION");
+  return v && std::strcmp(v, "1") == 0;
+}
+
+bool hasLayer(const char* name) {
+  uint32_t n = 0;
+  vkEnumerateInstanceLayerProperties(&n, nullptr);
+  std::vector<VkLayerProperties> layers(n);
+  vkEnumerateInstanceLayerProperties(&n, layers.data());
+  for (const VkLayerProperties& l : layers)
+    if (std::strcmp(l.layerName, name) == 0) return true;
+  return false;
+}
+
+Result<VkPipeline> makePipeline(Context& c, const uint32_t* code, size_t bytes) {
+  VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  mi.codeSize = bytes;
+  mi.pCode = code;
+  VkShaderModule module = VK_NULL_HANDLE;
+  if (VkResult r = vkCreateShaderModule(c.device, &mi, nullptr, &module); r != VK_SUCCESS)
+    return internalError(vkError("vkCreateShaderModule", r));
+  VkComputePipelineCreateInfo pi{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  pi.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  pi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  pi.stage.module = module;
+  pi.stage.pName = "main";
+  pi.layout = c.pipelineLayout;
+  VkPipeline pipeline = VK_NULL_HANDLE;
+  const VkResult r = vkCreateComputePipelines(c.device, VK_NULL_HANDLE, 1, &pi, nullptr, &pipeline);
+  vkDestroyShaderModule(c.device, module, nullptr);
+  if (r != VK_SUCCESS) return internalError(vkError("vkCreateComputePipelines", r));
+  return pipeline;
+}
+
+// Creates the context: an instance (with the validation layer when asked for), the first device
+// with a compute queue (a discrete or integrated GPU before a CPU implementation such as
+// lavapipe), the pipelines. An error says why there is none.
+Status createContext(Context& c) {
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.pApplicationName = "tessel";
+  app.apiVersion = VK_API_VERSION_1_1;
+  std::vector<const char*> layers, extensions;
+  const bool validate = validationWanted();
+  if (validate) {
+    if (!hasLayer("VK_LAYER_KHRONOS_validation"))
+      return unsupported("TESSEL_VULKAN_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not "
+                         "installed (vulkan-validationlayers)");
+    layers.push_back("VK_LAYER_KHRONOS_validation");
+    extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  }
+  VkInstanceCreateInfo ii{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  ii.pApplicationInfo = &app;
+  ii.enabledLayerCount = static_cast<uint32_t>(layers.size());
+  ii.ppEnabledLayerNames = layers.data();
+  ii.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+  ii.ppEnabledExtensionNames = extensions.data();
+  if (VkResult r = vkCreateInstance(&ii, nullptr, &c.instance); r != VK_SUCCESS)
+    return unsupported(vkError("vkCreateInstance (no Vulkan driver?)", r));
+  if (validate) {
+    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
+        vkGetInstanceProcAddr(c.instance, "vkCreateDebugUtilsMessengerEXT"));
+    VkDebugUtilsMessengerCreateInfoEXT mi{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    mi.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
+                         VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    mi.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    mi.pfnUserCallback = onValidation;
+    if (!create || create(c.instance, &mi, nullptr, &c.messenger) != VK_SUCCESS)
+      return unsupported("vulkan: the validation layer's messenger could not be created");
+  }
+  uint32_t count = 0;
+  vkEnumeratePhysicalDevices(c.instance, &count, nullptr);
+  std::vector<VkPhysicalDevice> devices(count);
+  vkEnumeratePhysicalDevices(c.instance, &count, devices.data());
+  int best = -1;
+  for (const VkPhysicalDevice d : devices) {
+    uint32_t families = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(d, &families, nullptr);
+    std::vector<VkQueueFamilyProperties> props(families);
+    vkGetPhysicalDeviceQueueFamilyProperties(d, &families, props.data());
+    VkPhysicalDeviceProperties p{};
+    vkGetPhysicalDeviceProperties(d, &p);
+    for (uint32_t f = 0; f < families; ++f) {
+      if (!(props[f].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+      const int rank = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU     ? 3
+                       : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 2
+                                                                                : 1;
+      if (rank > best) {
+        best = rank;
+        c.physical = d;
+        c.family = f;
+      }
+      break;
+    }
+  }
+  if (!c.physical)
+    return unsupported("vulkan: no device with a compute queue (" + std::to_string(count) +
+                       " devices)");
+  vkGetPhysicalDeviceProperties(c.physical, &c.properties);
+  vkGetPhysicalDeviceMemoryProperties(c.physical, &c.memory);
+  const float priority = 1.f;
+  VkDeviceQueueCreateInfo qi{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qi.queueFamilyIndex = c.family;
+  qi.queueCount = 1;
+  qi.pQueuePriorities = &priority;
+  VkDeviceCreateInfo di{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  di.queueCreateInfoCount = 1;
+  di.pQueueCreateInfos = &qi;
+  if (VkResult r = vkCreateDevice(c.physical, &di, nullptr, &c.device); r != VK_SUCCESS)
+    return unsupported(vkError("vkCreateDevice", r));
+  vkGetDeviceQueue(c.device, c.family, 0, &c.queue);
+  VkDescriptorSetLayoutBinding bindings[3];
+  for (uint32_t b = 0; b < 3; ++b)
+    bindings[b] = {b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+  li.bindingCount = 3;
+  li.pBindings = bindings;
+  if (VkResult r = vkCreateDescriptorSetLayout(c.device, &li, nullptr, &c.setLayout);
+      r != VK_SUCCESS)
+    return internalError(vkError("vkCreateDescriptorSetLayout", r));
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(BinaryConstants)};
+  VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  pl.setLayoutCount = 1;
+  pl.pSetLayouts = &c.setLayout;
+  pl.pushConstantRangeCount = 1;
+  pl.pPushConstantRanges = &range;
+  if (VkResult r = vkCreatePipelineLayout(c.device, &pl, nullptr, &c.pipelineLayout);
+      r != VK_SUCCESS)
+    return internalError(vkError("vkCreatePipelineLayout", r));
+  TESSEL_ASSIGN_OR_RETURN(c.unary, makePipeline(c, kUnarySpirv, sizeof kUnarySpirv));
+  TESSEL_ASSIGN_OR_RETURN(c.binary, makePipeline(c, kBinarySpirv, sizeof kBinarySpirv));
+  return Status::ok();
+}
+
+// The process's context, made on first use; the same error for every later caller when it
+// could not be made. Kept for the life of the process (the driver is torn down at exit).
+Result<Context*> context() {
+  static Context* made = nullptr;
+  static Status why;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    auto* c = new Context();
+    why = createContext(*c);
+    if (why.isOk()) made = c; // a failed context's handles are left to the process's end
+  });
+  if (!made) return why;
+  return made;
+}
+
+// A buffer of the device with its memory; what BufferRef::handle points to in this space.
+struct Block {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  int64_t bytes = 0;
+  void* mapped = nullptr; // host-visible blocks (staging) only
+};
+
+Result<Block*> makeBlock(Context& c, int64_t bytes, VkBufferUsageFlags usage,
+                         VkMemoryPropertyFlags want, VkMemoryPropertyFlags fallback) {
+  auto* b = new Block();
+  b->bytes = std::max<int64_t>(bytes, 4); // a Vulkan buffer is never empty
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = static_cast<VkDeviceSize>(b->bytes);
+  bi.usage = usage;
+  bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  if (VkResult r = vkCreateBuffer(c.device, &bi, nullptr, &b->buffer); r != VK_SUCCESS) {
+    delete b;
+    return resourceExhausted(vkError("vkCreateBuffer", r));
+  }
+  VkMemoryRequirements req{};
+  vkGetBufferMemoryRequirements(c.device, b->buffer, &req);
+  uint32_t type = c.memoryType(req.memoryTypeBits, want);
+  if (type == UINT32_MAX) type = c.memoryType(req.memoryTypeBits, fallback);
+  VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  ai.allocationSize = req.size;
+  ai.memoryTypeIndex = type;
+  VkResult r = type == UINT32_MAX ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+                                  : vkAllocateMemory(c.device, &ai, nullptr, &b->memory);
+  if (r == VK_SUCCESS) r = vkBindBufferMemory(c.device, b->buffer, b->memory, 0);
+  if (r == VK_SUCCESS &&
+      (c.memory.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT))
+    r = vkMapMemory(c.device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped);
+  if (r != VK_SUCCESS) {
+    vkDestroyBuffer(c.device, b->buffer, nullptr);
+    if (b->memory) vkFreeMemory(c.device, b->memory, nullptr);
+    delete b;
+    return resourceExhausted(vkError("allocating " + std::to_string(bytes) + " bytes", r));
+  }
+  return b;
+}
+
+void freeBlock(Context& c, Block* b) {
+  if (!b) return;
+  if (b->mapped) vkUnmapMemory(c.device, b->memory);
+  vkDestroyBuffer(c.device, b->buffer, nullptr);
+  vkFreeMemory(c.device, b->memory, nullptr);
+  delete b;
+}
+
+Result<Block*> stagingBlock(Context& c, int64_t bytes) {
+  const VkMemoryPropertyFlags host =
+      VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  return makeBlock(c, bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                   host | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, host);
+}
+
+// Every write before it (shaders, copies) visible to every read after it (shaders, copies,
+// the host): one global barrier between consecutive steps.
+void barrier(VkCommandBuffer cmd) {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT |
+                     VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT |
+                           VK_PIPELINE_STAGE_HOST_BIT,
+                       0, 1, &mb, 0, nullptr, 0, nullptr);
+}
+
+// A session's stream: one command buffer that kernels and copies are recorded into, submitted
+// and waited for by wait(); downloads land in the caller's memory then.
+class VulkanStream final : public Stream {
+public:
+  explicit VulkanStream(Context& c) : c_(c) {}
+  ~VulkanStream() override {
+    (void)wait();
+    for (VkDescriptorPool p : pools_)
+      vkDestroyDescriptorPool(c_.device, p, nullptr);
+    if (fence_) vkDestroyFence(c_.device, fence_, nullptr);
+    if (pool_) vkDestroyCommandPool(c_.device, pool_, nullptr);
+  }
+
+  Status init() {
+    VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pi.queueFamilyIndex = c_.family;
+    if (VkResult r = vkCreateCommandPool(c_.device, &pi, nullptr, &pool_); r != VK_SUCCESS)
+      return internalError(vkError("vkCreateCommandPool", r));
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    if (VkResult r = vkAllocateCommandBuffers(c_.device, &ai, &cmd_); r != VK_SUCCESS)
+      return internalError(vkError("vkAllocateCommandBuffers", r));
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (VkResult r = vkCreateFence(c_.device, &fi, nullptr, &fence_); r != VK_SUCCESS)
+      return internalError(vkError("vkCreateFence", r));
+    return Status::ok();
+  }
+
+  // The command buffer, recording.
+  Result<VkCommandBuffer> recording() {
+    if (recording_) return cmd_;
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    if (VkResult r = vkBeginCommandBuffer(cmd_, &bi); r != VK_SUCCESS)
+      return internalError(vkError("vkBeginCommandBuffer", r));
+    recording_ = true;
+    return cmd_;
+  }
+
+  // A descriptor set for one dispatch, from this stream's pools (reset by wait()).
+  Result<VkDescriptorSet> descriptorSet() {
+    for (;;) {
+      if (pools_.empty() || poolFull_) {
+        constexpr uint32_t kSets = 256;
+        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * kSets};
+        VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+        pi.maxSets = kSets;
+        pi.poolSizeCount = 1;
+        pi.pPoolSizes = &size;
+        VkDescriptorPool pool = VK_NULL_HANDLE;
+        if (VkResult r = vkCreateDescriptorPool(c_.device, &pi, nullptr, &pool); r != VK_SUCCESS)
+          return internalError(vkError("vkCreateDescriptorPool", r));
+        pools_.push_back(pool);
+        current_ = pools_.size() - 1;
+        poolFull_ = false;
+      }
+      VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+      ai.descriptorPool = pools_[current_];
+      ai.descriptorSetCount = 1;
+      ai.pSetLayouts = &c_.setLayout;
+      VkDescriptorSet set = VK_NULL_HANDLE;
+      const VkResult r = vkAllocateDescriptorSets(c_.device, &ai, &set);
+      if (r == VK_SUCCESS) return set;
+      if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+        return internalError(vkError("vkAllocateDescriptorSets", r));
+      if (current_ + 1 < pools_.size()) {
+        ++current_; // a pool reset by the last wait
+      } else {
+        poolFull_ = true;
+      }
+    }
+  }
+
+  void keep(Block* staging) { staging_.push_back(staging); }
+  void readBack(void* dst, Block* staging, int64_t bytes) {
+    reads_.push_back({dst, staging, bytes});
+  }
+
+  Status wait() override {
+    if (!recording_) return Status::ok();
+    recording_ = false;
+    Status st = Status::ok();
+    if (VkResult r = vkEndCommandBuffer(cmd_); r != VK_SUCCESS) {
+      st = internalError(vkError("vkEndCommandBuffer", r));
+    } else {
+      VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+      si.commandBufferCount = 1;
+      si.pCommandBuffers = &cmd_;
+      VkResult r2;
+      {
+        std::lock_guard<std::mutex> lock(c_.queueMutex);
+        r2 = vkQueueSubmit(c_.queue, 1, &si, fence_);
+      }
+      if (r2 == VK_SUCCESS) r2 = vkWaitForFences(c_.device, 1, &fence_, VK_TRUE, UINT64_MAX);
+      if (r2 == VK_SUCCESS) r2 = vkResetFences(c_.device, 1, &fence_);
+      if (r2 != VK_SUCCESS) st = internalError(vkError("submitting a run", r2));
+    }
+    if (st.isOk())
+      for (const Read& rd : reads_)
+        std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
+    for (const Read& rd : reads_)
+      freeBlock(c_, rd.staging);
+    for (Block* b : staging_)
+      freeBlock(c_, b);
+    reads_.clear();
+    staging_.clear();
+    vkResetCommandBuffer(cmd_, 0);
+    for (VkDescriptorPool p : pools_)
+      vkResetDescriptorPool(c_.device, p, 0);
+    current_ = 0;
+    poolFull_ = false;
+    return st;
+  }
+
+private:
+  struct Read {
+    void* dst;
+    Block* staging;
+    int64_t bytes;
+  };
+  Context& c_;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  bool recording_ = false;
+  std::vector<VkDescriptorPool> pools_;
+  size_t current_ = 0;
+  bool poolFull_ = false;
+  std::vector<Block*> staging_;
+  std::vector<Read> reads_;
+};
+
+class VulkanDevice final : public Device {
+public:
+  explicit VulkanDevice(Context& c) : c_(c) {}
+  std::string_view memorySpace() const override { return kSpace; }
+  Result<BufferRef> allocate(int64_t bytes) override {
+    TESSEL_ASSIGN_OR_RETURN(Block * b, makeBlock(c_, bytes,
+                                                 VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+                                                     VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                                                     VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                                 VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0));
+    return BufferRef{b, 0};
+  }
+  void release(BufferRef buffer) override { freeBlock(c_, static_cast<Block*>(buffer.handle)); }
+  Result<std::unique_ptr<Stream>> createStream() override {
+    auto s = std::make_unique<VulkanStream>(c_);
+    TESSEL_RETURN_IF_ERROR(s->init());
+    return std::unique_ptr<Stream>(std::move(s));
+  }
+  Status upload(Stream& stream, const BufferRef& dst, const void* src, int64_t bytes) override {
+    if (bytes <= 0) return Status::ok();
+    auto& s = static_cast<VulkanStream&>(stream);
+    TESSEL_ASSIGN_OR_RETURN(Block * staging, stagingBlock(c_, bytes));
+    std::memcpy(staging->mapped, src, static_cast<size_t>(bytes));
+    s.keep(staging);
+    TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
+    const VkBufferCopy region{0, static_cast<VkDeviceSize>(dst.offset),
+                              static_cast<VkDeviceSize>(bytes)};
+    vkCmdCopyBuffer(cmd, staging->buffer, static_cast<Block*>(dst.handle)->buffer, 1, &region);
+    barrier(cmd);
+    return Status::ok();
+  }
+  Status download(Stream& stream, void* dst, const BufferRef& src, int64_t bytes) override {
+    if (bytes <= 0) return Status::ok();
+    auto& s = static_cast<VulkanStream&>(stream);
+    TESSEL_ASSIGN_OR_RETURN(Block * staging, stagingBlock(c_, bytes));
+    s.readBack(dst, staging, bytes);
+    TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
+    const VkBufferCopy region{static_cast<VkDeviceSize>(src.offset), 0,
+                              static_cast<VkDeviceSize>(bytes)};
+    vkCmdCopyBuffer(cmd, static_cast<Block*>(src.handle)->buffer, staging->buffer, 1, &region);
+    barrier(cmd);
+    return Status::ok();
+  }
+
+private:
+  Context& c_;
+};
+
+// A tensor as a dispatch binds it: where its bytes are and how many.
+struct Bound {
+  BufferRef ref;
+  int64_t bytes;
+};
+
+// Records one dispatch of `pipeline` over `count` elements, its tensors bound in order (output
+// first) and its push constants, whose first uints are the tensors' element offsets in what is
+// bound (filled here). Each tensor is bound through a window of its block that starts at the
+// device's offset alignment below it and spans at most maxStorageBufferRange (an arena may be
+// larger than one binding can reach; a tensor may not, supports() checks).
+Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_list<Bound> tensors,
+                void* constants, uint32_t constantBytes, int64_t count) {
+  if (count == 0) return Status::ok();
+  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+  auto& s = *static_cast<VulkanStream*>(ctx.stream);
+  TESSEL_ASSIGN_OR_RETURN(VkDescriptorSet set, s.descriptorSet());
+  const auto align = static_cast<int64_t>(
+      std::max<VkDeviceSize>(c->properties.limits.minStorageBufferOffsetAlignment, 4));
+  const auto maxRange = static_cast<int64_t>(c->properties.limits.maxStorageBufferRange);
+  auto* offsets = static_cast<uint32_t*>(constants);
+  VkDescriptorBufferInfo infos[3];
+  VkWriteDescriptorSet writes[3];
+  uint32_t b = 0;
+  for (const Bound& t : tensors) {
+    const auto* block = static_cast<const Block*>(t.ref.handle);
+    const int64_t start = t.ref.offset / align * align;
+    const int64_t range = std::min(block->bytes - start, maxRange);
+    if (t.ref.offset + t.bytes > start + range)
+      return internalError("vulkan: a tensor of " + std::to_string(t.bytes) +
+                           " bytes is past what one binding reaches");
+    offsets[b] =
+        static_cast<uint32_t>((t.ref.offset - start) / static_cast<int64_t>(sizeof(float)));
+    infos[b] = {block->buffer, static_cast<VkDeviceSize>(start), static_cast<VkDeviceSize>(range)};
+    writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[b].dstSet = set;
+    writes[b].dstBinding = b;
+    writes[b].descriptorCount = 1;
+    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[b].pBufferInfo = &infos[b];
+    ++b;
+  }
+  for (; b < 3; ++b) { // unused bindings see the output's window
+    infos[b] = infos[0];
+    writes[b] = writes[0];
+    writes[b].dstBinding = b;
+    writes[b].pBufferInfo = &infos[b];
+  }
+  vkUpdateDescriptorSets(c->device, 3, writes, 0, nullptr);
+  TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
+  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+  vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipelineLayout, 0, 1, &set, 0,
+                          nullptr);
+  vkCmdPushConstants(cmd, c->pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, constantBytes,
+                     constants);
+  // Groups over x up to the device's limit, then rows of them over y.
+  const int64_t groups = (count + kGroupSize - 1) / kGroupSize;
+  const int64_t maxX = c->properties.limits.maxComputeWorkGroupCount[0];
+  const int64_t x = std::min(groups, maxX);
+  const int64_t y = (groups + x - 1) / x;
+  vkCmdDispatch(cmd, static_cast<uint32_t>(x), static_cast<uint32_t>(y), 1);
+  barrier(cmd);
+  return Status::ok();
+}
+
+class UnaryKernel final : public PreparedKernel {
+public:
+  explicit UnaryKernel(const UnaryParams& u) : u_(u) {}
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    const int64_t n = output.desc->numel();
+    UnaryConstants k{0,        0,      static_cast<uint32_t>(n), static_cast<uint32_t>(u_.kind),
+                     u_.alpha, u_.beta};
+    return dispatch(
+        ctx, c->unary,
+        {{output.buffer, output.desc->byteSize()}, {inputs[0].buffer, inputs[0].desc->byteSize()}},
+        &k, sizeof k, n);
+  }
+
+private:
+  UnaryParams u_;
+};
+
+class BinaryKernel final : public PreparedKernel {
+public:
+  BinaryKernel(const BinaryParams& b, const Shape& out) {
+    k_.kind = static_cast<uint32_t>(b.kind);
+    k_.rank = static_cast<uint32_t>(out.size());
+    for (size_t d = 0; d < out.size(); ++d) {
+      k_.dims[d] = static_cast<uint32_t>(out[d]);
+      k_.aStrides[d] = static_cast<uint32_t>(b.lhsStrides[d]);
+      k_.bStrides[d] = static_cast<uint32_t>(b.rhsStrides[d]);
+    }
+  }
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    BinaryConstants k = k_;
+    const int64_t n = output.desc->numel();
+    k.count = static_cast<uint32_t>(n);
+    return dispatch(ctx, c->binary,
+                    {{output.buffer, output.desc->byteSize()},
+                     {inputs[0].buffer, inputs[0].desc->byteSize()},
+                     {inputs[1].buffer, inputs[1].desc->byteSize()}},
+                    &k, sizeof k, n);
+  }
+
+private:
+  BinaryConstants k_{};
+};
+
+// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
+// alignment a window may start below it).
+bool plainF32(const TensorDesc& d) {
+  if (d.dtype != DType::F32 || d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
+  auto c = context();
+  if (!c.isOk()) return false;
+  const auto& limits = (*c)->properties.limits;
+  return d.byteSize() + static_cast<int64_t>(limits.minStorageBufferOffsetAlignment) <=
+         static_cast<int64_t>(limits.maxStorageBufferRange);
+}
+
+bool binaryKind(BinaryKind k) {
+  switch (k) {
+  case BinaryKind::Add:
+  case BinaryKind::Sub:
+  case BinaryKind::Mul:
+  case BinaryKind::Div:
+  case BinaryKind::Max:
+  case BinaryKind::Min:
+  case BinaryKind::Pow:
+  case BinaryKind::FMod: return true;
+  default: return false;
+  }
+}
+
+class VulkanDescriptor final : public BackendDescriptor {
+public:
+  std::string_view name() const override { return "vulkan"; }
+  std::string_view memorySpace() const override { return kSpace; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    for (int32_t id : p.inputs)
+      if (!plainF32(t[id])) return false;
+    if (!plainF32(t[p.outputs[0]])) return false;
+    switch (p.kind()) {
+    case PrimitiveKind::Unary: return p.as<UnaryParams>().kind != UnaryKind::Cast;
+    case PrimitiveKind::Binary: {
+      const auto& b = p.as<BinaryParams>();
+      const Shape& out = t[p.outputs[0]].shape;
+      if (!binaryKind(b.kind) || out.size() > 6) return false;
+      for (size_t d = 0; d < out.size(); ++d)
+        if (b.lhsStrides[d] < 0 || b.rhsStrides[d] < 0 || b.lhsStrides[d] >= kMaxElements ||
+            b.rhsStrides[d] >= kMaxElements)
+          return false;
+      return true;
+    }
+    default: return false;
+    }
+  }
+  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
+                         int) const override {
+    // A dispatch's fixed cost plus its bytes at a modest bandwidth, until it is measured.
+    return 20e-6 + static_cast<double>(t[p.outputs[0]].byteSize()) * 3 / 20e9;
+  }
+};
+
+class VulkanBackend final : public Backend {
+public:
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    static std::shared_ptr<Device> device = std::make_shared<VulkanDevice>(*c);
+    return device;
+  }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    const Primitive& p = *args.primitive;
+    if (!descriptor_.supports(p, *args.tensors))
+      return unsupported("vulkan: primitive not supported");
+    if (p.kind() == PrimitiveKind::Unary)
+      return std::unique_ptr<PreparedKernel>(std::make_unique<UnaryKernel>(p.as<UnaryParams>()));
+    return std::unique_ptr<PreparedKernel>(
+        std::make_unique<BinaryKernel>(p.as<BinaryParams>(), (*args.tensors)[p.outputs[0]].shape));
+  }
+
+private:
+  VulkanDescriptor descriptor_;
+};
+
+// Registering costs nothing but loading this library and the Vulkan loader: the instance and
+// device (which load the driver, lavapipe's LLVM included) are made the first time the planner
+// asks this backend about a primitive or a session asks for its device; without a device it
+// supports nothing, and a session that asks for it by name gets the reason.
+Status registerPlugin(BackendRegistry& registry) {
+  registry.add(std::make_unique<VulkanBackend>());
+  return Status::ok();
+}
+
+} // namespace
+} // namespace tessel
+
+TESSEL_BACKEND_PLUGIN(tessel::registerPlugin)

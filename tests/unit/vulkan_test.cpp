@@ -1,0 +1,220 @@
+// The Vulkan backend (a plugin) against the reference backend: every primitive it takes, over
+// shapes that hit the edges (empty, one element, odd sizes, broadcasting, more elements than
+// one row of workgroups), and a plan split between it and a CPU backend, with the copies the
+// session inserts. Run with TESSEL_VULKAN_VALIDATION=1 (ctest does): the validation layer's
+// messages fail the test (tests/CMakeLists.txt).
+#include "tessel/backends/reference.h"
+#include "tessel/runtime/session.h"
+#include "test_util.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+using namespace tessel;
+
+namespace {
+
+const BackendRegistry& registry() {
+  static BackendRegistry r = [] {
+    BackendRegistry b;
+    registerBuiltinBackends(b);
+    return b;
+  }();
+  return r;
+}
+
+void requireVulkan() {
+  const std::string* why = registry().unavailable("vulkan");
+  INFO("vulkan unavailable: " << (why ? *why : std::string("not built")));
+  REQUIRE(registry().find("vulkan") != nullptr);
+}
+
+// Runs prog with input x on `backend` (every primitive it supports; the rest on the CPU), and
+// on the reference backend; both outputs.
+std::pair<std::vector<float>, std::vector<float>> runBoth(std::shared_ptr<Program> prog,
+                                                          const std::vector<float>& x,
+                                                          const std::string& backend,
+                                                          int* runCopies = nullptr) {
+  REQUIRE(validateProgram(*prog).isOk());
+  SessionOptions opts;
+  opts.backend = backend;
+  auto s = Session::create(prog, registry(), opts);
+  INFO((s.isOk() ? std::string() : s.status().message()));
+  REQUIRE(s.isOk());
+  for (size_t i = 0; i < prog->primitives.size(); ++i)
+    if (prog->primitives[i].kind() != PrimitiveKind::View &&
+        prog->primitives[i].kind() != PrimitiveKind::Raster)
+      CHECK((*s)->backendOf(i)->name() == backend);
+  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
+  const Status st = (*s)->run();
+  INFO(st.message());
+  REQUIRE(st.isOk());
+  if (runCopies) *runCopies = (*s)->runCopyCount();
+  const int64_t n = prog->tensors[prog->outputs[0]].desc.numel();
+  const auto* p = static_cast<const float*>((*s)->outputData(0));
+  std::vector<float> got(p, p + n);
+  BackendRegistry ref;
+  registerReferenceBackend(ref);
+  return {got, test::runProgram(prog, ref, x)[0]};
+}
+
+// The conformance suite's tolerance: Vulkan lets a device's inverse trigonometric and hyperbolic
+// functions err by more than a CPU's libm (lavapipe's acos: about 2e-4 relative).
+constexpr double kRtol = 1e-3, kAtol = 1e-5;
+
+void compare(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i])) {
+      CHECK(std::isnan(got[i]));
+      continue;
+    }
+    INFO("element " << i);
+    CHECK(got[i] == Approx(want[i]).epsilon(kRtol).margin(kAtol));
+  }
+}
+
+// Inputs inside a unary kind's domain (acosh from 1, atanh and the inverse sines inside (-1, 1),
+// logarithms and roots of positives), spread over it.
+std::vector<float> inputsFor(UnaryKind k, int64_t n) {
+  std::vector<float> x = test::randomFloats(n, 7); // in [-1, 1)
+  for (float& v : x) {
+    switch (k) {
+    case UnaryKind::Log:
+    case UnaryKind::Sqrt: v = std::fabs(v) * 4 + 0.01f; break;
+    case UnaryKind::Acosh: v = std::fabs(v) * 4 + 1.f; break;
+    case UnaryKind::Asin:
+    case UnaryKind::Acos:
+    case UnaryKind::Atanh: v *= 0.99f; break;
+    case UnaryKind::Reciprocal: v = v < 0 ? v - 0.1f : v + 0.1f; break;
+    default: v *= 6; break;
+    }
+  }
+  return x;
+}
+
+std::shared_ptr<Program> unaryProgram(const UnaryParams& u, const Shape& shape) {
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, shape}, nullptr}, {"y", {DType::F32, shape}, nullptr}};
+  prog->primitives = {Primitive{u, {0}, {1}, "unary"}};
+  prog->inputs = {0};
+  prog->outputs = {1};
+  return prog;
+}
+
+// The strides per output dim that read a numpy-broadcast operand of shape `in`.
+I64List broadcastStrides(const Shape& in, const Shape& out) {
+  I64List s(out.size(), 0);
+  int64_t dense = 1;
+  for (size_t k = 0; k < in.size(); ++k) {
+    const size_t i = in.size() - 1 - k, o = out.size() - 1 - k;
+    s[o] = in[i] == 1 ? 0 : dense;
+    dense *= in[i];
+  }
+  return s;
+}
+
+// y = x kind c: x the input (shape `a`), c a constant of shape `b`, y of their broadcast shape.
+std::shared_ptr<Program> binaryProgram(BinaryKind k, const Shape& a, const Shape& b,
+                                       const Shape& out, const std::vector<float>& c) {
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, a}, nullptr},
+                   {"c", {DType::F32, b}, c.empty() ? nullptr : c.data()},
+                   {"y", {DType::F32, out}, nullptr}};
+  static const float kNone = 0;
+  if (c.empty()) prog->tensors[1].data = &kNone;
+  prog->primitives = {Primitive{
+      BinaryParams{k, broadcastStrides(a, out), broadcastStrides(b, out)}, {0, 1}, {2}, "binary"}};
+  prog->inputs = {0};
+  prog->outputs = {2};
+  return prog;
+}
+
+} // namespace
+
+TEST_CASE("vulkan: every unary kind against the reference", "[vulkan]") {
+  requireVulkan();
+  for (int kind = 0; kind <= static_cast<int>(UnaryKind::Round); ++kind) {
+    const auto k = static_cast<UnaryKind>(kind);
+    if (k == UnaryKind::Cast) continue; // changes the dtype: a CPU backend's
+    const float alpha = k == UnaryKind::Clip ? -1.5f : k == UnaryKind::Celu ? 1.3f : 0.7f;
+    const float beta = k == UnaryKind::Clip ? 2.5f : k == UnaryKind::Selu ? 1.05f : 0.4f;
+    for (const Shape& shape : {Shape{0}, Shape{1}, Shape{7}, Shape{3, 5, 17}, Shape{2, 1000}}) {
+      INFO("kind " << kind << " shape " << shapeToString(shape));
+      const int64_t n = TensorDesc{DType::F32, shape}.numel();
+      const std::vector<float> x = inputsFor(k, n);
+      auto [got, want] = runBoth(unaryProgram({k, alpha, beta}, shape), x, "vulkan");
+      compare(got, want);
+    }
+  }
+}
+
+TEST_CASE("vulkan: more elements than one row of workgroups", "[vulkan]") {
+  requireVulkan();
+  // 256 x 65535 invocations fill the x dimension on most devices; past it, rows of groups.
+  const Shape shape{(int64_t{256} * 65535) + 1023};
+  const std::vector<float> x = inputsFor(UnaryKind::Neg, shape[0]);
+  auto [got, want] = runBoth(unaryProgram({UnaryKind::Neg}, shape), x, "vulkan");
+  REQUIRE(got == want);
+}
+
+TEST_CASE("vulkan: binary kinds with broadcasting against the reference", "[vulkan]") {
+  requireVulkan();
+  struct Case {
+    Shape a, b, out;
+  };
+  const std::vector<Case> cases = {
+      {{7}, {7}, {7}},
+      {{2, 3, 4}, {4}, {2, 3, 4}},
+      {{5, 1, 7}, {1, 3, 1}, {5, 3, 7}},
+      {{3}, {}, {3}},
+      {{0, 3}, {3}, {0, 3}},
+      {{2, 1, 3, 1, 2, 3}, {1, 4, 1, 5, 1, 1}, {2, 4, 3, 5, 2, 3}},
+      {{1, 33, 17}, {33, 1}, {1, 33, 17}},
+  };
+  for (BinaryKind k : {BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div,
+                       BinaryKind::Max, BinaryKind::Min, BinaryKind::Pow, BinaryKind::FMod}) {
+    for (const Case& c : cases) {
+      INFO("kind " << static_cast<int>(k) << " " << shapeToString(c.a) << " with "
+                   << shapeToString(c.b));
+      const int64_t na = TensorDesc{DType::F32, c.a}.numel();
+      const int64_t nb = TensorDesc{DType::F32, c.b}.numel();
+      std::vector<float> x = test::randomFloats(na, 3), cv = test::randomFloats(nb, 4);
+      for (float& v : x)
+        v *= 4;
+      for (float& v : cv) // divisors away from zero; integral exponents half the time
+        v = k == BinaryKind::Pow ? std::round(v * 3) : (v < 0 ? v - 0.5f : v + 0.5f);
+      if (k == BinaryKind::Pow)
+        for (size_t i = 0; i < x.size(); i += 2)
+          x[i] = std::fabs(x[i]); // non-integral powers of positives too
+      auto [got, want] = runBoth(binaryProgram(k, c.a, c.b, c.out, cv), x, "vulkan");
+      compare(got, want);
+    }
+  }
+}
+
+TEST_CASE("vulkan: a plan split with a CPU backend copies between the spaces", "[vulkan]") {
+  requireVulkan();
+  // relu on vulkan, a transpose (raster) on the CPU, an add on vulkan again.
+  auto prog = std::make_shared<Program>();
+  static const float kBias[3] = {0.5f, -1.f, 2.f};
+  prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr}, {"r", {DType::F32, {2, 3}}, nullptr},
+                   {"v", {DType::F32, {6}}, nullptr},    {"t", {DType::F32, {3, 2}}, nullptr},
+                   {"b", {DType::F32, {3, 1}}, kBias},   {"y", {DType::F32, {3, 2}}, nullptr}};
+  RasterParams tp;
+  tp.regions = {Region{0, {0, {0, 1, 3}}, {0, {0, 2, 1}}, {1, 3, 2}}};
+  prog->primitives = {Primitive{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"},
+                      Primitive{ViewParams{}, {1}, {2}, "flat"}, Primitive{tp, {2}, {3}, "t"},
+                      Primitive{BinaryParams{BinaryKind::Add, {2, 1}, {1, 0}}, {3, 4}, {5}, "add"}};
+  prog->inputs = {0};
+  prog->outputs = {5};
+  const std::vector<float> x = {1, -2, 3, -4, 5, -6};
+  int copies = 0;
+  for (int run = 0; run < 3; ++run) { // the recorded work starts afresh each run
+    auto [got, want] = runBoth(prog, x, "vulkan", &copies);
+    CHECK(got == want);
+    CHECK(got == std::vector<float>{1.5f, 0.5f, -1.f, 4.f, 5.f, 2.f});
+  }
+  // In: x up; relu's result down to the CPU's transpose, its result up; y down.
+  CHECK(copies == 4);
+}
