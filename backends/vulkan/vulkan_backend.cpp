@@ -2,7 +2,8 @@
 // found on first use; tensors live in its buffers (memory space
 // "vulkan"), kernels are compute shaders compiled at build time (shaders/, SPIR-V embedded),
 // recorded on a session's stream and submitted when the session waits on it. What it runs so
-// far: f32 unary and binary elementwise primitives (the binary ones with numpy broadcasting);
+// far: rasters of 4- and 8-byte elements, f32 unary and binary elementwise primitives (the
+// binary ones with numpy broadcasting);
 // the planner gives every other primitive to a CPU backend and the session copies between the
 // spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
 // layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
@@ -29,6 +30,9 @@ const uint32_t kUnarySpirv[] =
 const uint32_t kBinarySpirv[] =
 #include "binary.spv.inc"
     ;
+const uint32_t kRasterSpirv[] =
+#include "raster.spv.inc"
+    ;
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -51,7 +55,13 @@ struct BinaryConstants {
   uint32_t yOffset, aOffset, bOffset, count, kind, rank;
   uint32_t dims[6], aStrides[6], bStrides[6];
 };
+struct RasterConstants {
+  uint32_t yOffset, xOffset, count, words;
+  int32_t srcOffset, dstOffset, srcStride[3], dstStride[3];
+  uint32_t size1, size2, fill, fillLo, fillHi;
+};
 static_assert(sizeof(BinaryConstants) <= 128, "push constants: 128 bytes are guaranteed");
+static_assert(sizeof(RasterConstants) <= sizeof(BinaryConstants), "one push constant range");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
 struct Context {
@@ -66,7 +76,7 @@ struct Context {
   std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
-  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE;
+  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE, raster = VK_NULL_HANDLE;
 
   // A memory type with all of `want` among those `allowed`, or UINT32_MAX.
   uint32_t memoryType(uint32_t allowed, VkMemoryPropertyFlags want) const {
@@ -209,6 +219,7 @@ Status createContext(Context& c) {
     return internalError(vkError("vkCreatePipelineLayout", r));
   TESSEL_ASSIGN_OR_RETURN(c.unary, makePipeline(c, kUnarySpirv, sizeof kUnarySpirv));
   TESSEL_ASSIGN_OR_RETURN(c.binary, makePipeline(c, kBinarySpirv, sizeof kBinarySpirv));
+  TESSEL_ASSIGN_OR_RETURN(c.raster, makePipeline(c, kRasterSpirv, sizeof kRasterSpirv));
   return Status::ok();
 }
 
@@ -593,15 +604,84 @@ private:
   BinaryConstants k_{};
 };
 
-// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
-// alignment a window may start below it).
-bool plainF32(const TensorDesc& d) {
-  if (d.dtype != DType::F32 || d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
+class RasterKernel final : public PreparedKernel {
+public:
+  explicit RasterKernel(const RasterParams& r) : r_(r) {}
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    const TensorDesc& out = *output.desc;
+    const auto words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
+    const Bound y{output.buffer, out.byteSize()};
+    if (r_.fill) {
+      uint32_t value[2] = {0, 0};
+      storeDouble(out.dtype, *r_.fill, value);
+      RasterConstants k{};
+      k.count = static_cast<uint32_t>(out.numel());
+      k.words = words;
+      k.fill = 1;
+      k.fillLo = value[0];
+      k.fillHi = value[1];
+      TESSEL_RETURN_IF_ERROR(dispatch(ctx, c->raster, {y}, &k, sizeof k, out.numel()));
+    }
+    for (const Region& g : r_.regions) {
+      const int64_t n = g.size[0] * g.size[1] * g.size[2];
+      if (n == 0) continue;
+      RasterConstants k{};
+      k.count = static_cast<uint32_t>(n);
+      k.words = words;
+      k.srcOffset = static_cast<int32_t>(g.src.offset);
+      k.dstOffset = static_cast<int32_t>(g.dst.offset);
+      for (int a = 0; a < 3; ++a) {
+        k.srcStride[a] = static_cast<int32_t>(g.src.stride[a]);
+        k.dstStride[a] = static_cast<int32_t>(g.dst.stride[a]);
+      }
+      k.size1 = static_cast<uint32_t>(g.size[1]);
+      k.size2 = static_cast<uint32_t>(g.size[2]);
+      const TensorArg& in = inputs[static_cast<size_t>(g.source)];
+      TESSEL_RETURN_IF_ERROR(
+          dispatch(ctx, c->raster, {y, {in.buffer, in.desc->byteSize()}}, &k, sizeof k, n));
+    }
+    return Status::ok();
+  }
+
+private:
+  RasterParams r_;
+};
+
+// A plain tensor of 4- or 8-byte elements that one binding reaches (rasters move words).
+bool reachable(const TensorDesc& d) {
+  if (d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
   auto c = context();
   if (!c.isOk()) return false;
   const auto& limits = (*c)->properties.limits;
   return d.byteSize() + static_cast<int64_t>(limits.minStorageBufferOffsetAlignment) <=
          static_cast<int64_t>(limits.maxStorageBufferRange);
+}
+
+bool fitsInt32(int64_t v) {
+  return v > -(int64_t{1} << 31) && v < (int64_t{1} << 31);
+}
+
+bool rasterSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const TensorDesc& out = t[p.outputs[0]];
+  const size_t elem = dtypeSize(out.dtype);
+  if ((elem != 4 && elem != 8) || !reachable(out)) return false;
+  for (int32_t id : p.inputs)
+    if (t[id].dtype != out.dtype || !reachable(t[id])) return false;
+  for (const Region& g : p.as<RasterParams>().regions) {
+    bool ok = fitsInt32(g.src.offset) && fitsInt32(g.dst.offset);
+    for (int a = 0; a < 3; ++a)
+      ok = ok && fitsInt32(g.src.stride[a]) && fitsInt32(g.dst.stride[a]) && fitsInt32(g.size[a]);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
+// alignment a window may start below it).
+bool plainF32(const TensorDesc& d) {
+  return d.dtype == DType::F32 && reachable(d);
 }
 
 bool binaryKind(BinaryKind k) {
@@ -623,6 +703,7 @@ public:
   std::string_view name() const override { return "vulkan"; }
   std::string_view memorySpace() const override { return kSpace; }
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    if (p.kind() == PrimitiveKind::Raster) return rasterSupported(p, t);
     for (int32_t id : p.inputs)
       if (!plainF32(t[id])) return false;
     if (!plainF32(t[p.outputs[0]])) return false;
@@ -662,6 +743,8 @@ public:
       return unsupported("vulkan: primitive not supported");
     if (p.kind() == PrimitiveKind::Unary)
       return std::unique_ptr<PreparedKernel>(std::make_unique<UnaryKernel>(p.as<UnaryParams>()));
+    if (p.kind() == PrimitiveKind::Raster)
+      return std::unique_ptr<PreparedKernel>(std::make_unique<RasterKernel>(p.as<RasterParams>()));
     return std::unique_ptr<PreparedKernel>(
         std::make_unique<BinaryKernel>(p.as<BinaryParams>(), (*args.tensors)[p.outputs[0]].shape));
   }
