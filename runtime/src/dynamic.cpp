@@ -1,5 +1,7 @@
 #include "tessel/runtime/dynamic.h"
 
+#include "runtime_directory.h"
+
 #include <atomic>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -14,15 +16,6 @@ std::atomic<DynamicModelFactory>& factorySlot() {
   return slot;
 }
 
-// The directory this library was loaded from ("" when unknown).
-std::string ownDirectory() {
-  Dl_info info{};
-  if (!dladdr(reinterpret_cast<void*>(&openDynamicModel), &info) || !info.dli_fname) return "";
-  const std::string path = info.dli_fname;
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash);
-}
-
 // Loads libtessel_graph once (its initializer registers the factory); the error of the last
 // attempt otherwise.
 Status loadGraphLibrary() {
@@ -31,7 +24,7 @@ Status loadGraphLibrary() {
   if (factorySlot().load()) return Status::ok();
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("TESSEL_GRAPH_LIBRARY"); env && *env) candidates.push_back(env);
-  if (const std::string dir = ownDirectory(); !dir.empty())
+  if (const std::string dir = runtimeDirectory(); !dir.empty())
     candidates.push_back(dir + "/libtessel_graph.so");
   candidates.push_back("libtessel_graph.so");
   std::string why;

@@ -1,5 +1,6 @@
 // Plugin backends: shared libraries loaded on first use, so the runtime neither links nor needs
 // what they need (a GPU API). See registerBuiltinBackends in tessel/runtime/backend.h.
+#include "runtime_directory.h"
 #include "tessel/runtime/backend.h"
 
 #include <cstdlib>
@@ -8,16 +9,16 @@
 #include <mutex>
 
 namespace tessel {
-namespace {
 
-// The directory this library was loaded from ("" when unknown).
 std::string runtimeDirectory() {
   Dl_info info{};
-  if (!dladdr(reinterpret_cast<void*>(&loadPluginBackends), &info) || !info.dli_fname) return "";
+  if (!dladdr(reinterpret_cast<void*>(&runtimeDirectory), &info) || !info.dli_fname) return "";
   const std::string path = info.dli_fname;
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
 }
+
+namespace {
 
 // A plugin's entry point, or why there is none.
 struct Plugin {
