@@ -37,6 +37,37 @@ inline std::vector<float> runOn(Backend& backend, Primitive p, const std::vector
   return out;
 }
 
+// As runOn, for any backend of `registry` (device backends included): the primitive alone in a
+// program whose inputs are the given tensors, in a session that prefers the backend named.
+inline std::vector<float> runOnNamed(const BackendRegistry& registry, const std::string& name,
+                                     Primitive p, const std::vector<TensorDesc>& descs,
+                                     const std::vector<std::vector<float>>& inputs) {
+  auto prog = std::make_shared<Program>();
+  for (size_t i = 0; i < descs.size(); ++i)
+    prog->tensors.push_back({"t" + std::to_string(i), descs[i], nullptr});
+  p.inputs.clear();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    p.inputs.push_back(static_cast<int32_t>(i));
+    prog->inputs.push_back(static_cast<int32_t>(i));
+  }
+  p.outputs = {static_cast<int32_t>(inputs.size())};
+  prog->outputs = p.outputs;
+  prog->primitives = {std::move(p)};
+  if (Status v = validateProgram(*prog); !v.isOk()) throw std::runtime_error(v.message());
+  SessionOptions opts;
+  opts.backend = name;
+  auto s = Session::create(prog, registry, opts);
+  if (!s.isOk()) throw std::runtime_error(s.status().message());
+  if ((*s)->backendOf(0)->name() != name) throw std::runtime_error(name + " did not take it");
+  Status st = Status::ok();
+  for (size_t i = 0; i < inputs.size() && st.isOk(); ++i)
+    st = (*s)->setInput(i, inputs[i].data(), inputs[i].size() * sizeof(float));
+  if (st.isOk()) st = (*s)->run();
+  if (!st.isOk()) throw std::runtime_error(st.message());
+  const auto* out = static_cast<const float*>((*s)->outputData(0));
+  return {out, out + descs[inputs.size()].numel()};
+}
+
 // Runs `prog` in a session over `registry`'s backends with input 0 = x; every output's floats.
 inline std::vector<std::vector<float>> runProgram(std::shared_ptr<const Program> prog,
                                                   const BackendRegistry& registry,
