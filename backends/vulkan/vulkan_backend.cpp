@@ -2,8 +2,8 @@
 // found on first use; tensors live in its buffers (memory space
 // "vulkan"), kernels are compute shaders compiled at build time (shaders/, SPIR-V embedded),
 // recorded on a session's stream and submitted when the session waits on it. What it runs so
-// far: rasters of 4- and 8-byte elements, f32 unary and binary elementwise primitives (the
-// binary ones with numpy broadcasting);
+// far: rasters of 4- and 8-byte elements, f32 reductions, f32 unary and binary elementwise
+// primitives (the binary ones with numpy broadcasting);
 // the planner gives every other primitive to a CPU backend and the session copies between the
 // spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
 // layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
@@ -33,6 +33,9 @@ const uint32_t kBinarySpirv[] =
 const uint32_t kRasterSpirv[] =
 #include "raster.spv.inc"
     ;
+const uint32_t kReduceSpirv[] =
+#include "reduce.spv.inc"
+    ;
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -60,7 +63,11 @@ struct RasterConstants {
   int32_t srcOffset, dstOffset, srcStride[3], dstStride[3];
   uint32_t size1, size2, fill, fillLo, fillHi;
 };
+struct ReduceConstants {
+  uint32_t yOffset, xOffset, outer, extent, inner, kind, selectLast;
+};
 static_assert(sizeof(BinaryConstants) <= 128, "push constants: 128 bytes are guaranteed");
+static_assert(sizeof(ReduceConstants) <= sizeof(BinaryConstants), "one push constant range");
 static_assert(sizeof(RasterConstants) <= sizeof(BinaryConstants), "one push constant range");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
@@ -76,7 +83,8 @@ struct Context {
   std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
-  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE, raster = VK_NULL_HANDLE;
+  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE, raster = VK_NULL_HANDLE,
+             reduce = VK_NULL_HANDLE;
 
   // A memory type with all of `want` among those `allowed`, or UINT32_MAX.
   uint32_t memoryType(uint32_t allowed, VkMemoryPropertyFlags want) const {
@@ -220,6 +228,7 @@ Status createContext(Context& c) {
   TESSEL_ASSIGN_OR_RETURN(c.unary, makePipeline(c, kUnarySpirv, sizeof kUnarySpirv));
   TESSEL_ASSIGN_OR_RETURN(c.binary, makePipeline(c, kBinarySpirv, sizeof kBinarySpirv));
   TESSEL_ASSIGN_OR_RETURN(c.raster, makePipeline(c, kRasterSpirv, sizeof kRasterSpirv));
+  TESSEL_ASSIGN_OR_RETURN(c.reduce, makePipeline(c, kReduceSpirv, sizeof kReduceSpirv));
   return Status::ok();
 }
 
@@ -649,6 +658,29 @@ private:
   RasterParams r_;
 };
 
+class ReduceKernel final : public PreparedKernel {
+public:
+  explicit ReduceKernel(const ReduceParams& r) : r_(r) {}
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    ReduceConstants k{0,
+                      0,
+                      static_cast<uint32_t>(r_.outer),
+                      static_cast<uint32_t>(r_.extent),
+                      static_cast<uint32_t>(r_.inner),
+                      static_cast<uint32_t>(r_.kind),
+                      r_.selectLast ? 1u : 0u};
+    return dispatch(
+        ctx, c->reduce,
+        {{output.buffer, output.desc->byteSize()}, {inputs[0].buffer, inputs[0].desc->byteSize()}},
+        &k, sizeof k, r_.outer * r_.inner);
+  }
+
+private:
+  ReduceParams r_;
+};
+
 // A plain tensor of 4- or 8-byte elements that one binding reaches (rasters move words).
 bool reachable(const TensorDesc& d) {
   if (d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
@@ -661,6 +693,22 @@ bool reachable(const TensorDesc& d) {
 
 bool fitsInt32(int64_t v) {
   return v > -(int64_t{1} << 31) && v < (int64_t{1} << 31);
+}
+
+// f32 in; f32 out, or i64 indices for argmax and argmin; an empty extent only where the
+// reference gives a value (sums 0, products 1, extremes infinite; arg reductions need one).
+bool reduceSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& r = p.as<ReduceParams>();
+  const TensorDesc& x = t[p.inputs[0]];
+  const TensorDesc& y = t[p.outputs[0]];
+  const bool arg = r.kind == ReduceKind::ArgMax || r.kind == ReduceKind::ArgMin;
+  if (x.dtype != DType::F32 || y.dtype != (arg ? DType::I64 : DType::F32)) return false;
+  if (!reachable(x) || !reachable(y)) return false;
+  if (arg && r.extent == 0) return false;
+  // One invocation walks the extent: lavapipe ends a shader's loops after 65535 iterations, so
+  // longer extents go to a CPU backend until a workgroup-wide reduction takes them.
+  constexpr int64_t kMaxExtent = 32768;
+  return r.outer * r.inner < kMaxElements && r.extent <= kMaxExtent;
 }
 
 bool rasterSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
@@ -704,6 +752,7 @@ public:
   std::string_view memorySpace() const override { return kSpace; }
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
     if (p.kind() == PrimitiveKind::Raster) return rasterSupported(p, t);
+    if (p.kind() == PrimitiveKind::Reduce) return reduceSupported(p, t);
     for (int32_t id : p.inputs)
       if (!plainF32(t[id])) return false;
     if (!plainF32(t[p.outputs[0]])) return false;
@@ -745,6 +794,8 @@ public:
       return std::unique_ptr<PreparedKernel>(std::make_unique<UnaryKernel>(p.as<UnaryParams>()));
     if (p.kind() == PrimitiveKind::Raster)
       return std::unique_ptr<PreparedKernel>(std::make_unique<RasterKernel>(p.as<RasterParams>()));
+    if (p.kind() == PrimitiveKind::Reduce)
+      return std::unique_ptr<PreparedKernel>(std::make_unique<ReduceKernel>(p.as<ReduceParams>()));
     return std::unique_ptr<PreparedKernel>(
         std::make_unique<BinaryKernel>(p.as<BinaryParams>(), (*args.tensors)[p.outputs[0]].shape));
   }
