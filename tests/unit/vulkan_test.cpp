@@ -104,6 +104,32 @@ std::shared_ptr<Program> unaryProgram(const UnaryParams& u, const Shape& shape) 
   return prog;
 }
 
+// Runs prog (one input, given as bytes) on vulkan, checking it took primitive 0, and on the
+// reference backend; both outputs' bytes.
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
+runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes) {
+  REQUIRE(validateProgram(*prog).isOk());
+  SessionOptions opts;
+  opts.backend = "vulkan";
+  auto sv = Session::create(prog, registry(), opts);
+  REQUIRE(sv.isOk());
+  CHECK((*sv)->backendOf(0)->name() == "vulkan");
+  BackendRegistry ref;
+  registerReferenceBackend(ref);
+  auto sr = Session::create(prog, ref);
+  REQUIRE(sr.isOk());
+  std::vector<uint8_t> outs[2];
+  const auto bytes = static_cast<size_t>(prog->tensors[prog->outputs[0]].desc.byteSize());
+  for (int k = 0; k < 2; ++k) {
+    Session& s = k == 0 ? **sv : **sr;
+    REQUIRE(s.setInput(0, input, inputBytes).isOk());
+    REQUIRE(s.run().isOk());
+    const auto* p = static_cast<const uint8_t*>(s.outputData(0));
+    outs[k].assign(p, p + bytes);
+  }
+  return {outs[0], outs[1]};
+}
+
 // The strides per output dim that read a numpy-broadcast operand of shape `in`.
 I64List broadcastStrides(const Shape& in, const Shape& out) {
   I64List s(out.size(), 0);
@@ -230,23 +256,8 @@ TEST_CASE("vulkan: rasters against the reference", "[vulkan]") {
       prog->primitives = {Primitive{r, {0, 1}, {2}, "raster"}};
       prog->inputs = {0};
       prog->outputs = {2};
-      REQUIRE(validateProgram(*prog).isOk());
-      SessionOptions opts;
-      opts.backend = "vulkan";
-      auto sv = Session::create(prog, registry(), opts);
-      REQUIRE(sv.isOk());
-      CHECK((*sv)->backendOf(0)->name() == "vulkan");
-      BackendRegistry ref;
-      registerReferenceBackend(ref);
-      auto sr = Session::create(prog, ref);
-      REQUIRE(sr.isOk());
-      for (auto* s : {&*sv, &*sr}) {
-        REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
-        REQUIRE((*s)->run().isOk());
-      }
-      const int64_t bytes = TensorDesc{dt, c.out}.byteSize();
-      CHECK(std::memcmp((*sv)->outputData(0), (*sr)->outputData(0), static_cast<size_t>(bytes)) ==
-            0);
+      auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
+      CHECK(got == want);
     }
   }
 }
@@ -277,29 +288,16 @@ TEST_CASE("vulkan: every reduce kind against the reference", "[vulkan]") {
         prog->primitives = {Primitive{r, {0}, {1}, "reduce"}};
         prog->inputs = {0};
         prog->outputs = {1};
-        REQUIRE(validateProgram(*prog).isOk());
-        SessionOptions opts;
-        opts.backend = "vulkan";
-        auto sv = Session::create(prog, registry(), opts);
-        REQUIRE(sv.isOk());
-        CHECK((*sv)->backendOf(0)->name() == "vulkan");
-        BackendRegistry ref;
-        registerReferenceBackend(ref);
-        auto sr = Session::create(prog, ref);
-        REQUIRE(sr.isOk());
-        for (auto* s : {&*sv, &*sr}) {
-          REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
-          REQUIRE((*s)->run().isOk());
-        }
-        const int64_t n = c.outer * c.inner;
+        auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
         if (arg) {
-          const auto* got = static_cast<const int64_t*>((*sv)->outputData(0));
-          const auto* want = static_cast<const int64_t*>((*sr)->outputData(0));
-          CHECK(std::vector<int64_t>(got, got + n) == std::vector<int64_t>(want, want + n));
+          CHECK(got == want);
         } else {
-          const auto* got = static_cast<const float*>((*sv)->outputData(0));
-          const auto* want = static_cast<const float*>((*sr)->outputData(0));
-          compare(std::vector<float>(got, got + n), std::vector<float>(want, want + n));
+          const auto floats = [](const std::vector<uint8_t>& b) {
+            std::vector<float> f(b.size() / sizeof(float));
+            std::memcpy(f.data(), b.data(), b.size());
+            return f;
+          };
+          compare(floats(got), floats(want));
         }
       }
     }
