@@ -2,8 +2,8 @@
 // found on first use; tensors live in its buffers (memory space
 // "vulkan"), kernels are compute shaders compiled at build time (shaders/, SPIR-V embedded),
 // recorded on a session's stream and submitted when the session waits on it. What it runs so
-// far: rasters of 4- and 8-byte elements, f32 reductions, f32 unary and binary elementwise
-// primitives (the binary ones with numpy broadcasting);
+// far: rasters of 4- and 8-byte elements, f32 reductions, f32 matmuls without post-ops, f32
+// unary and binary elementwise primitives (the binary ones with numpy broadcasting);
 // the planner gives every other primitive to a CPU backend and the session copies between the
 // spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
 // layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
@@ -22,6 +22,7 @@ namespace {
 
 constexpr std::string_view kSpace = "vulkan";
 constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
+constexpr uint32_t kBindings = 4;    // storage buffers per dispatch: the output, then inputs
 constexpr int64_t kMaxElements = int64_t{1} << 31;
 
 const uint32_t kUnarySpirv[] =
@@ -35,6 +36,9 @@ const uint32_t kRasterSpirv[] =
     ;
 const uint32_t kReduceSpirv[] =
 #include "reduce.spv.inc"
+    ;
+const uint32_t kMatMulSpirv[] =
+#include "matmul.spv.inc"
     ;
 
 std::string vkError(const std::string& what, VkResult r) {
@@ -66,8 +70,14 @@ struct RasterConstants {
 struct ReduceConstants {
   uint32_t yOffset, xOffset, outer, extent, inner, kind, selectLast;
 };
+struct MatMulConstants {
+  uint32_t yOffset, aOffset, bOffset, biasOffset, batch, m, n, k;
+  int32_t aStrides[3], bStrides[3], biasStrides[2];
+  uint32_t hasBias;
+};
 static_assert(sizeof(BinaryConstants) <= 128, "push constants: 128 bytes are guaranteed");
 static_assert(sizeof(ReduceConstants) <= sizeof(BinaryConstants), "one push constant range");
+static_assert(sizeof(MatMulConstants) <= sizeof(BinaryConstants), "one push constant range");
 static_assert(sizeof(RasterConstants) <= sizeof(BinaryConstants), "one push constant range");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
@@ -84,7 +94,7 @@ struct Context {
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
   VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE, raster = VK_NULL_HANDLE,
-             reduce = VK_NULL_HANDLE;
+             reduce = VK_NULL_HANDLE, matmul = VK_NULL_HANDLE;
 
   // A memory type with all of `want` among those `allowed`, or UINT32_MAX.
   uint32_t memoryType(uint32_t allowed, VkMemoryPropertyFlags want) const {
@@ -207,11 +217,11 @@ Status createContext(Context& c) {
   if (VkResult r = vkCreateDevice(c.physical, &di, nullptr, &c.device); r != VK_SUCCESS)
     return unsupported(vkError("vkCreateDevice", r));
   vkGetDeviceQueue(c.device, c.family, 0, &c.queue);
-  VkDescriptorSetLayoutBinding bindings[3];
-  for (uint32_t b = 0; b < 3; ++b)
+  VkDescriptorSetLayoutBinding bindings[kBindings];
+  for (uint32_t b = 0; b < kBindings; ++b)
     bindings[b] = {b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
-  li.bindingCount = 3;
+  li.bindingCount = kBindings;
   li.pBindings = bindings;
   if (VkResult r = vkCreateDescriptorSetLayout(c.device, &li, nullptr, &c.setLayout);
       r != VK_SUCCESS)
@@ -229,6 +239,7 @@ Status createContext(Context& c) {
   TESSEL_ASSIGN_OR_RETURN(c.binary, makePipeline(c, kBinarySpirv, sizeof kBinarySpirv));
   TESSEL_ASSIGN_OR_RETURN(c.raster, makePipeline(c, kRasterSpirv, sizeof kRasterSpirv));
   TESSEL_ASSIGN_OR_RETURN(c.reduce, makePipeline(c, kReduceSpirv, sizeof kReduceSpirv));
+  TESSEL_ASSIGN_OR_RETURN(c.matmul, makePipeline(c, kMatMulSpirv, sizeof kMatMulSpirv));
   return Status::ok();
 }
 
@@ -365,7 +376,7 @@ public:
     for (;;) {
       if (pools_.empty() || poolFull_) {
         constexpr uint32_t kSets = 256;
-        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 3 * kSets};
+        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBindings * kSets};
         VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
         pi.maxSets = kSets;
         pi.poolSizeCount = 1;
@@ -522,8 +533,8 @@ Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_li
       std::max<VkDeviceSize>(c->properties.limits.minStorageBufferOffsetAlignment, 4));
   const auto maxRange = static_cast<int64_t>(c->properties.limits.maxStorageBufferRange);
   auto* offsets = static_cast<uint32_t*>(constants);
-  VkDescriptorBufferInfo infos[3];
-  VkWriteDescriptorSet writes[3];
+  VkDescriptorBufferInfo infos[kBindings];
+  VkWriteDescriptorSet writes[kBindings];
   uint32_t b = 0;
   for (const Bound& t : tensors) {
     const auto* block = static_cast<const Block*>(t.ref.handle);
@@ -543,13 +554,13 @@ Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_li
     writes[b].pBufferInfo = &infos[b];
     ++b;
   }
-  for (; b < 3; ++b) { // unused bindings see the output's window
+  for (; b < kBindings; ++b) { // unused bindings see the output's window
     infos[b] = infos[0];
     writes[b] = writes[0];
     writes[b].dstBinding = b;
     writes[b].pBufferInfo = &infos[b];
   }
-  vkUpdateDescriptorSets(c->device, 3, writes, 0, nullptr);
+  vkUpdateDescriptorSets(c->device, kBindings, writes, 0, nullptr);
   TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
   vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipelineLayout, 0, 1, &set, 0,
@@ -681,6 +692,39 @@ private:
   ReduceParams r_;
 };
 
+class MatMulKernel final : public PreparedKernel {
+public:
+  explicit MatMulKernel(const MatMulParams& p) {
+    k_.batch = static_cast<uint32_t>(p.batch);
+    k_.m = static_cast<uint32_t>(p.m);
+    k_.n = static_cast<uint32_t>(p.n);
+    k_.k = static_cast<uint32_t>(p.k);
+    for (int d = 0; d < 3; ++d) {
+      k_.aStrides[d] = static_cast<int32_t>(p.aStrides[d]);
+      k_.bStrides[d] = static_cast<int32_t>(p.bStrides[d]);
+    }
+    k_.hasBias = p.hasBias ? 1 : 0;
+    for (int d = 0; d < 2 && p.hasBias; ++d)
+      k_.biasStrides[d] = static_cast<int32_t>(p.biasStrides[d]);
+  }
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    MatMulConstants k = k_;
+    const int64_t n = int64_t{k_.batch} * k_.m * k_.n;
+    const Bound y{output.buffer, output.desc->byteSize()};
+    const Bound a{inputs[0].buffer, inputs[0].desc->byteSize()};
+    const Bound b{inputs[1].buffer, inputs[1].desc->byteSize()};
+    if (k_.hasBias)
+      return dispatch(ctx, c->matmul, {y, a, b, {inputs[2].buffer, inputs[2].desc->byteSize()}}, &k,
+                      sizeof k, n);
+    return dispatch(ctx, c->matmul, {y, a, b}, &k, sizeof k, n);
+  }
+
+private:
+  MatMulConstants k_{};
+};
+
 // A plain tensor of 4- or 8-byte elements that one binding reaches (rasters move words).
 bool reachable(const TensorDesc& d) {
   if (d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
@@ -693,6 +737,21 @@ bool reachable(const TensorDesc& d) {
 
 bool fitsInt32(int64_t v) {
   return v > -(int64_t{1} << 31) && v < (int64_t{1} << 31);
+}
+
+// f32 everywhere, no post-ops, k at most 32768 (one invocation walks it), strides in 32 bits.
+bool matmulSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& m = p.as<MatMulParams>();
+  if (!m.postOps.empty() || m.k > 32768) return false;
+  for (int32_t id : p.inputs)
+    if (t[id].dtype != DType::F32 || !reachable(t[id])) return false;
+  if (t[p.outputs[0]].dtype != DType::F32 || !reachable(t[p.outputs[0]])) return false;
+  bool ok = m.batch * m.m * m.n < kMaxElements;
+  for (int d = 0; d < 3; ++d)
+    ok = ok && fitsInt32(m.aStrides[d]) && fitsInt32(m.bStrides[d]);
+  for (int d = 0; d < 2 && m.hasBias; ++d)
+    ok = ok && fitsInt32(m.biasStrides[d]);
+  return ok;
 }
 
 // f32 in; f32 out, or i64 indices for argmax and argmin; an empty extent only where the
@@ -753,6 +812,7 @@ public:
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
     if (p.kind() == PrimitiveKind::Raster) return rasterSupported(p, t);
     if (p.kind() == PrimitiveKind::Reduce) return reduceSupported(p, t);
+    if (p.kind() == PrimitiveKind::MatMul) return matmulSupported(p, t);
     for (int32_t id : p.inputs)
       if (!plainF32(t[id])) return false;
     if (!plainF32(t[p.outputs[0]])) return false;
@@ -796,6 +856,8 @@ public:
       return std::unique_ptr<PreparedKernel>(std::make_unique<RasterKernel>(p.as<RasterParams>()));
     if (p.kind() == PrimitiveKind::Reduce)
       return std::unique_ptr<PreparedKernel>(std::make_unique<ReduceKernel>(p.as<ReduceParams>()));
+    if (p.kind() == PrimitiveKind::MatMul)
+      return std::unique_ptr<PreparedKernel>(std::make_unique<MatMulKernel>(p.as<MatMulParams>()));
     return std::unique_ptr<PreparedKernel>(
         std::make_unique<BinaryKernel>(p.as<BinaryParams>(), (*args.tensors)[p.outputs[0]].shape));
   }

@@ -304,6 +304,48 @@ TEST_CASE("vulkan: every reduce kind against the reference", "[vulkan]") {
   }
 }
 
+TEST_CASE("vulkan: matmuls with strides, broadcast batches and bias against the reference",
+          "[vulkan]") {
+  requireVulkan();
+  struct Case {
+    int64_t batch, m, n, k;
+    bool transposeA, broadcastB, bias, biasPerRow;
+  };
+  const std::vector<Case> cases = {
+      {1, 1, 1, 1, false, false, false, false}, {2, 3, 5, 7, false, false, true, false},
+      {1, 17, 33, 65, true, false, true, true}, {3, 4, 1, 9, false, true, false, false},
+      {2, 5, 6, 3, true, true, true, false},    {1, 2, 3, 32768, false, false, false, false}};
+  for (const Case& c : cases) {
+    INFO(c.batch << "x" << c.m << "x" << c.n << "x" << c.k);
+    MatMulParams mm;
+    mm.batch = c.batch;
+    mm.m = c.m;
+    mm.n = c.n;
+    mm.k = c.k;
+    // A [batch, m, k] (stored [batch, k, m] when transposed), B [batch or 1, k, n].
+    mm.aStrides = c.transposeA ? I64x3{c.m * c.k, 1, c.m} : I64x3{c.m * c.k, c.k, 1};
+    mm.bStrides = {c.broadcastB ? 0 : c.k * c.n, c.n, 1};
+    mm.hasBias = c.bias;
+    if (c.bias) mm.biasStrides = c.biasPerRow ? I64x2{1, 0} : I64x2{0, 1};
+    static std::vector<float> weights, bias;
+    weights = test::randomFloats((c.broadcastB ? 1 : c.batch) * c.k * c.n, 12);
+    bias = test::randomFloats(c.biasPerRow ? c.m : c.n, 13);
+    auto prog = std::make_shared<Program>();
+    prog->tensors = {
+        {"a", {DType::F32, {c.batch, c.transposeA ? c.k : c.m, c.transposeA ? c.m : c.k}}, nullptr},
+        {"b", {DType::F32, {c.broadcastB ? 1 : c.batch, c.k, c.n}}, weights.data()},
+        {"y", {DType::F32, {c.batch, c.m, c.n}}, nullptr},
+        {"bias", {DType::F32, {c.biasPerRow ? c.m : c.n}}, bias.data()}};
+    prog->primitives = {Primitive{
+        mm, c.bias ? std::vector<int32_t>{0, 1, 3} : std::vector<int32_t>{0, 1}, {2}, "matmul"}};
+    prog->inputs = {0};
+    prog->outputs = {2};
+    const std::vector<float> x = test::randomFloats(c.batch * c.m * c.k, 14);
+    auto [got, want] = runBoth(prog, x, "vulkan");
+    compare(got, want);
+  }
+}
+
 TEST_CASE("vulkan: a reduce over a longer extent than one invocation walks goes to the CPU",
           "[vulkan]") {
   requireVulkan();
@@ -314,8 +356,8 @@ TEST_CASE("vulkan: a reduce over a longer extent than one invocation walks goes 
 
 TEST_CASE("vulkan: a plan split with a CPU backend copies between the spaces", "[vulkan]") {
   requireVulkan();
-  // relu on vulkan, a row sum as a matmul by ones (not on vulkan yet) on the CPU, an add on
-  // vulkan again.
+  // relu on vulkan, a row sum as a matmul by ones with a post-op (not on vulkan yet) on the CPU,
+  // an add on vulkan again.
   auto prog = std::make_shared<Program>();
   static const float kBias[2] = {0.5f, -1.f}, kOnes[3] = {1.f, 1.f, 1.f};
   prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr}, {"r", {DType::F32, {2, 3}}, nullptr},
@@ -327,6 +369,7 @@ TEST_CASE("vulkan: a plan split with a CPU backend copies between the spaces", "
   mm.k = 3;
   mm.aStrides = {0, 3, 1};
   mm.bStrides = {0, 1, 1};
+  mm.postOps = {PostOp::makeUnary(UnaryKind::Relu)}; // vulkan's matmul takes none yet
   prog->primitives = {Primitive{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"},
                       Primitive{mm, {1, 5}, {2}, "sum"},
                       Primitive{BinaryParams{BinaryKind::Add, {1, 0}, {1, 0}}, {2, 3}, {4}, "add"}};
