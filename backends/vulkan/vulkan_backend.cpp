@@ -517,14 +517,18 @@ struct Bound {
   BufferRef ref;
   int64_t bytes;
 };
+Bound bound(const TensorArg& t) {
+  return {t.buffer, t.desc->byteSize()};
+}
 
 // Records one dispatch of `pipeline` over `count` elements, its tensors bound in order (output
 // first) and its push constants, whose first uints are the tensors' element offsets in what is
 // bound (filled here). Each tensor is bound through a window of its block that starts at the
 // device's offset alignment below it and spans at most maxStorageBufferRange (an arena may be
 // larger than one binding can reach; a tensor may not, supports() checks).
-Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_list<Bound> tensors,
-                void* constants, uint32_t constantBytes, int64_t count) {
+Status dispatch(const ExecContext& ctx, VkPipeline Context::*pipeline,
+                std::initializer_list<Bound> tensors, void* constants, uint32_t constantBytes,
+                int64_t count) {
   if (count == 0) return Status::ok();
   TESSEL_ASSIGN_OR_RETURN(Context * c, context());
   auto& s = *static_cast<VulkanStream*>(ctx.stream);
@@ -562,7 +566,7 @@ Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_li
   }
   vkUpdateDescriptorSets(c->device, kBindings, writes, 0, nullptr);
   TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
-  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->*pipeline);
   vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipelineLayout, 0, 1, &set, 0,
                           nullptr);
   vkCmdPushConstants(cmd, c->pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, constantBytes,
@@ -582,14 +586,10 @@ public:
   explicit UnaryKernel(const UnaryParams& u) : u_(u) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     const int64_t n = output.desc->numel();
     UnaryConstants k{0,        0,      static_cast<uint32_t>(n), static_cast<uint32_t>(u_.kind),
                      u_.alpha, u_.beta};
-    return dispatch(
-        ctx, c->unary,
-        {{output.buffer, output.desc->byteSize()}, {inputs[0].buffer, inputs[0].desc->byteSize()}},
-        &k, sizeof k, n);
+    return dispatch(ctx, &Context::unary, {bound(output), bound(inputs[0])}, &k, sizeof k, n);
   }
 
 private:
@@ -609,15 +609,11 @@ public:
   }
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     BinaryConstants k = k_;
     const int64_t n = output.desc->numel();
     k.count = static_cast<uint32_t>(n);
-    return dispatch(ctx, c->binary,
-                    {{output.buffer, output.desc->byteSize()},
-                     {inputs[0].buffer, inputs[0].desc->byteSize()},
-                     {inputs[1].buffer, inputs[1].desc->byteSize()}},
-                    &k, sizeof k, n);
+    return dispatch(ctx, &Context::binary, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
+                    sizeof k, n);
   }
 
 private:
@@ -629,10 +625,9 @@ public:
   explicit RasterKernel(const RasterParams& r) : r_(r) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     const TensorDesc& out = *output.desc;
     const auto words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
-    const Bound y{output.buffer, out.byteSize()};
+    const Bound y = bound(output);
     if (r_.fill) {
       uint32_t value[2] = {0, 0};
       storeDouble(out.dtype, *r_.fill, value);
@@ -642,7 +637,7 @@ public:
       k.fill = 1;
       k.fillLo = value[0];
       k.fillHi = value[1];
-      TESSEL_RETURN_IF_ERROR(dispatch(ctx, c->raster, {y}, &k, sizeof k, out.numel()));
+      TESSEL_RETURN_IF_ERROR(dispatch(ctx, &Context::raster, {y}, &k, sizeof k, out.numel()));
     }
     for (const Region& g : r_.regions) {
       const int64_t n = g.size[0] * g.size[1] * g.size[2];
@@ -658,9 +653,9 @@ public:
       }
       k.size1 = static_cast<uint32_t>(g.size[1]);
       k.size2 = static_cast<uint32_t>(g.size[2]);
-      const TensorArg& in = inputs[static_cast<size_t>(g.source)];
-      TESSEL_RETURN_IF_ERROR(
-          dispatch(ctx, c->raster, {y, {in.buffer, in.desc->byteSize()}}, &k, sizeof k, n));
+      TESSEL_RETURN_IF_ERROR(dispatch(ctx, &Context::raster,
+                                      {y, bound(inputs[static_cast<size_t>(g.source)])}, &k,
+                                      sizeof k, n));
     }
     return Status::ok();
   }
@@ -674,7 +669,6 @@ public:
   explicit ReduceKernel(const ReduceParams& r) : r_(r) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     ReduceConstants k{0,
                       0,
                       static_cast<uint32_t>(r_.outer),
@@ -682,10 +676,8 @@ public:
                       static_cast<uint32_t>(r_.inner),
                       static_cast<uint32_t>(r_.kind),
                       r_.selectLast ? 1u : 0u};
-    return dispatch(
-        ctx, c->reduce,
-        {{output.buffer, output.desc->byteSize()}, {inputs[0].buffer, inputs[0].desc->byteSize()}},
-        &k, sizeof k, r_.outer * r_.inner);
+    return dispatch(ctx, &Context::reduce, {bound(output), bound(inputs[0])}, &k, sizeof k,
+                    r_.outer * r_.inner);
   }
 
 private:
@@ -709,16 +701,14 @@ public:
   }
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     MatMulConstants k = k_;
     const int64_t n = int64_t{k_.batch} * k_.m * k_.n;
-    const Bound y{output.buffer, output.desc->byteSize()};
-    const Bound a{inputs[0].buffer, inputs[0].desc->byteSize()};
-    const Bound b{inputs[1].buffer, inputs[1].desc->byteSize()};
     if (k_.hasBias)
-      return dispatch(ctx, c->matmul, {y, a, b, {inputs[2].buffer, inputs[2].desc->byteSize()}}, &k,
+      return dispatch(ctx, &Context::matmul,
+                      {bound(output), bound(inputs[0]), bound(inputs[1]), bound(inputs[2])}, &k,
                       sizeof k, n);
-    return dispatch(ctx, c->matmul, {y, a, b}, &k, sizeof k, n);
+    return dispatch(ctx, &Context::matmul, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
+                    sizeof k, n);
   }
 
 private:

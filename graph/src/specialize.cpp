@@ -109,7 +109,7 @@ void findWanted(const Graph& g, const Graph& expanded, const Node& n,
 Result<Graph> specializeInto(const Graph& source, const Specialization& spec, Wanted* wanted,
                              std::unique_ptr<ProgramBuilder>* builder) {
   Graph g;
-  g.nodes.reserve(source.nodes.size());
+  if (!builder) g.nodes.reserve(source.nodes.size()); // with a sink no node is kept
   g.opset = source.opset;
   g.values = source.values;
   g.inputs = source.inputs;

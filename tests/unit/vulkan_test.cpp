@@ -31,33 +31,45 @@ void requireVulkan() {
   REQUIRE(registry().find("vulkan") != nullptr);
 }
 
-// Runs prog with input x on `backend` (every primitive it supports; the rest on the CPU), and
-// on the reference backend; both outputs.
-std::pair<std::vector<float>, std::vector<float>> runBoth(std::shared_ptr<Program> prog,
-                                                          const std::vector<float>& x,
-                                                          const std::string& backend,
-                                                          int* runCopies = nullptr) {
+// Runs prog (one input, given as bytes) on vulkan, checking it took primitive 0, and on the
+// reference backend; both outputs' bytes.
+std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
+runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes) {
   REQUIRE(validateProgram(*prog).isOk());
   SessionOptions opts;
-  opts.backend = backend;
-  auto s = Session::create(prog, registry(), opts);
-  INFO((s.isOk() ? std::string() : s.status().message()));
-  REQUIRE(s.isOk());
-  for (size_t i = 0; i < prog->primitives.size(); ++i)
-    if (prog->primitives[i].kind() != PrimitiveKind::View &&
-        prog->primitives[i].kind() != PrimitiveKind::Raster)
-      CHECK((*s)->backendOf(i)->name() == backend);
-  REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
-  const Status st = (*s)->run();
-  INFO(st.message());
-  REQUIRE(st.isOk());
-  if (runCopies) *runCopies = (*s)->runCopyCount();
-  const int64_t n = prog->tensors[prog->outputs[0]].desc.numel();
-  const auto* p = static_cast<const float*>((*s)->outputData(0));
-  std::vector<float> got(p, p + n);
+  opts.backend = "vulkan";
+  auto sv = Session::create(prog, registry(), opts);
+  INFO((sv.isOk() ? std::string() : sv.status().message()));
+  REQUIRE(sv.isOk());
+  CHECK((*sv)->backendOf(0)->name() == "vulkan");
   BackendRegistry ref;
   registerReferenceBackend(ref);
-  return {got, test::runProgram(prog, ref, x)[0]};
+  auto sr = Session::create(prog, ref);
+  REQUIRE(sr.isOk());
+  std::vector<uint8_t> outs[2];
+  const auto bytes = static_cast<size_t>(prog->tensors[prog->outputs[0]].desc.byteSize());
+  for (int k = 0; k < 2; ++k) {
+    Session& s = k == 0 ? **sv : **sr;
+    REQUIRE(s.setInput(0, input, inputBytes).isOk());
+    const Status st = s.run();
+    INFO(st.message());
+    REQUIRE(st.isOk());
+    const auto* p = static_cast<const uint8_t*>(s.outputData(0));
+    outs[k].assign(p, p + bytes);
+  }
+  return {outs[0], outs[1]};
+}
+
+// The same over f32 input and output.
+std::pair<std::vector<float>, std::vector<float>> runBoth(const std::shared_ptr<Program>& prog,
+                                                          const std::vector<float>& x) {
+  auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
+  const auto floats = [](const std::vector<uint8_t>& b) {
+    std::vector<float> f(b.size() / sizeof(float));
+    std::memcpy(f.data(), b.data(), b.size());
+    return f;
+  };
+  return {floats(got), floats(want)};
 }
 
 // The conformance suite's tolerance: Vulkan lets a device's inverse trigonometric and hyperbolic
@@ -104,32 +116,6 @@ std::shared_ptr<Program> unaryProgram(const UnaryParams& u, const Shape& shape) 
   return prog;
 }
 
-// Runs prog (one input, given as bytes) on vulkan, checking it took primitive 0, and on the
-// reference backend; both outputs' bytes.
-std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
-runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes) {
-  REQUIRE(validateProgram(*prog).isOk());
-  SessionOptions opts;
-  opts.backend = "vulkan";
-  auto sv = Session::create(prog, registry(), opts);
-  REQUIRE(sv.isOk());
-  CHECK((*sv)->backendOf(0)->name() == "vulkan");
-  BackendRegistry ref;
-  registerReferenceBackend(ref);
-  auto sr = Session::create(prog, ref);
-  REQUIRE(sr.isOk());
-  std::vector<uint8_t> outs[2];
-  const auto bytes = static_cast<size_t>(prog->tensors[prog->outputs[0]].desc.byteSize());
-  for (int k = 0; k < 2; ++k) {
-    Session& s = k == 0 ? **sv : **sr;
-    REQUIRE(s.setInput(0, input, inputBytes).isOk());
-    REQUIRE(s.run().isOk());
-    const auto* p = static_cast<const uint8_t*>(s.outputData(0));
-    outs[k].assign(p, p + bytes);
-  }
-  return {outs[0], outs[1]};
-}
-
 // The strides per output dim that read a numpy-broadcast operand of shape `in`.
 I64List broadcastStrides(const Shape& in, const Shape& out) {
   I64List s(out.size(), 0);
@@ -171,7 +157,7 @@ TEST_CASE("vulkan: every unary kind against the reference", "[vulkan]") {
       INFO("kind " << kind << " shape " << shapeToString(shape));
       const int64_t n = TensorDesc{DType::F32, shape}.numel();
       const std::vector<float> x = inputsFor(k, n);
-      auto [got, want] = runBoth(unaryProgram({k, alpha, beta}, shape), x, "vulkan");
+      auto [got, want] = runBoth(unaryProgram({k, alpha, beta}, shape), x);
       compare(got, want);
     }
   }
@@ -182,7 +168,7 @@ TEST_CASE("vulkan: more elements than one row of workgroups", "[vulkan]") {
   // 256 x 65535 invocations fill the x dimension on most devices; past it, rows of groups.
   const Shape shape{(int64_t{256} * 65535) + 1023};
   const std::vector<float> x = inputsFor(UnaryKind::Neg, shape[0]);
-  auto [got, want] = runBoth(unaryProgram({UnaryKind::Neg}, shape), x, "vulkan");
+  auto [got, want] = runBoth(unaryProgram({UnaryKind::Neg}, shape), x);
   REQUIRE(got == want);
 }
 
@@ -215,7 +201,7 @@ TEST_CASE("vulkan: binary kinds with broadcasting against the reference", "[vulk
       if (k == BinaryKind::Pow)
         for (size_t i = 0; i < x.size(); i += 2)
           x[i] = std::fabs(x[i]); // non-integral powers of positives too
-      auto [got, want] = runBoth(binaryProgram(k, c.a, c.b, c.out, cv), x, "vulkan");
+      auto [got, want] = runBoth(binaryProgram(k, c.a, c.b, c.out, cv), x);
       compare(got, want);
     }
   }
@@ -288,16 +274,12 @@ TEST_CASE("vulkan: every reduce kind against the reference", "[vulkan]") {
         prog->primitives = {Primitive{r, {0}, {1}, "reduce"}};
         prog->inputs = {0};
         prog->outputs = {1};
-        auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
         if (arg) {
+          auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
           CHECK(got == want);
         } else {
-          const auto floats = [](const std::vector<uint8_t>& b) {
-            std::vector<float> f(b.size() / sizeof(float));
-            std::memcpy(f.data(), b.data(), b.size());
-            return f;
-          };
-          compare(floats(got), floats(want));
+          auto [got, want] = runBoth(prog, x);
+          compare(got, want);
         }
       }
     }
@@ -341,7 +323,7 @@ TEST_CASE("vulkan: matmuls with strides, broadcast batches and bias against the 
     prog->inputs = {0};
     prog->outputs = {2};
     const std::vector<float> x = test::randomFloats(c.batch * c.m * c.k, 14);
-    auto [got, want] = runBoth(prog, x, "vulkan");
+    auto [got, want] = runBoth(prog, x);
     compare(got, want);
   }
 }

@@ -359,6 +359,12 @@ std::string byBackendText(const Session& session, bool json) {
   return json ? "{" + out + "}" : out;
 }
 
+// The line `tessel run` ends with: where the primitives ran and what moved between spaces.
+void printByBackend(const Session& session) {
+  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
+              byBackendText(session, false).c_str(), session.runCopyCount());
+}
+
 // Parses a command that loads one model: the flags, one positional MODEL, threads and convert
 // options. Errors are printed; nullopt means "exit 1".
 struct ModelCommand {
@@ -554,8 +560,7 @@ Status runDynamic(ModelCommand& c, const Program& loaded,
   TESSEL_RETURN_IF_ERROR(writeOutputs(outputsOf(*session), c.args.get("--output-dir")));
   std::printf("latency %.2f ms (one run, planned at run time, %d threads), %zu primitives\n", ms,
               session->session().threads(), session->session().program().primitives.size());
-  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
-              byBackendText(session->session(), false).c_str(), session->session().runCopyCount());
+  printByBackend(session->session());
   return Status::ok();
 }
 
@@ -578,8 +583,7 @@ Status runModel(ModelCommand& c) {
               ms, session->threads(), session->arenaBytes() / 1048576.0,
               session->unsharedBytes() / 1048576.0, prog->primitives.size(),
               session->skippedRasterCount(), session->inPlaceCount());
-  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
-              byBackendText(*session, false).c_str(), session->runCopyCount());
+  printByBackend(*session);
   return Status::ok();
 }
 
