@@ -10,10 +10,13 @@
 // any).
 #include "tessel/runtime/backend.h"
 
+#include <bit>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <span>
 #include <vector>
 #include <vulkan/vulkan.h>
 
@@ -22,7 +25,9 @@ namespace {
 
 constexpr std::string_view kSpace = "vulkan";
 constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
-constexpr uint32_t kBindings = 4;    // storage buffers per dispatch: the output, then inputs
+constexpr uint32_t kBindings = 8;    // storage buffers per dispatch: the output, then inputs
+constexpr uint32_t kPushBytes = 128; // push constants every device has
+constexpr size_t kMaxPostOps = 8;    // shaders/postops.glsl
 constexpr int64_t kMaxElements = int64_t{1} << 31;
 
 const uint32_t kUnarySpirv[] =
@@ -40,6 +45,27 @@ const uint32_t kReduceSpirv[] =
 const uint32_t kMatMulSpirv[] =
 #include "matmul.spv.inc"
     ;
+const uint32_t kConv2dSpirv[] =
+#include "conv2d.spv.inc"
+    ;
+const uint32_t kPoolSpirv[] =
+#include "pool.spv.inc"
+    ;
+const uint32_t kElementwiseSpirv[] =
+#include "elementwise.spv.inc"
+    ;
+
+// The compute shaders, each made into pipelines on first use (one per specialization).
+enum class Shader : uint8_t { Unary, Binary, Raster, Reduce, MatMul, Conv2d, Pool, Elementwise };
+struct ShaderCode {
+  const uint32_t* words;
+  size_t bytes;
+};
+const ShaderCode kShaders[] = {
+    {kUnarySpirv, sizeof kUnarySpirv},   {kBinarySpirv, sizeof kBinarySpirv},
+    {kRasterSpirv, sizeof kRasterSpirv}, {kReduceSpirv, sizeof kReduceSpirv},
+    {kMatMulSpirv, sizeof kMatMulSpirv}, {kConv2dSpirv, sizeof kConv2dSpirv},
+    {kPoolSpirv, sizeof kPoolSpirv},     {kElementwiseSpirv, sizeof kElementwiseSpirv}};
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -70,15 +96,30 @@ struct RasterConstants {
 struct ReduceConstants {
   uint32_t yOffset, xOffset, outer, extent, inner, kind, selectLast;
 };
+// The kernels with post-ops bind every input (shaders/operands.glsl): eight offsets first.
 struct MatMulConstants {
-  uint32_t yOffset, aOffset, bOffset, biasOffset, batch, m, n, k;
+  uint32_t off[kBindings], batch, m, n, k;
   int32_t aStrides[3], bStrides[3], biasStrides[2];
   uint32_t hasBias;
 };
-static_assert(sizeof(BinaryConstants) <= 128, "push constants: 128 bytes are guaranteed");
-static_assert(sizeof(ReduceConstants) <= sizeof(BinaryConstants), "one push constant range");
-static_assert(sizeof(MatMulConstants) <= sizeof(BinaryConstants), "one push constant range");
-static_assert(sizeof(RasterConstants) <= sizeof(BinaryConstants), "one push constant range");
+struct Conv2dConstants {
+  uint32_t off[kBindings], n, c, h, w, o, oh, ow, groups, cg, og, ocBlocks, pxBlocks;
+  int32_t sh, sw, pt, pl, dh, dw;
+  uint32_t hasBias;
+};
+struct PoolConstants {
+  uint32_t yOffset, xOffset, planes, h, w, oh, ow;
+  int32_t kh, kw, sh, sw, pt, pl, pb, pr;
+  uint32_t kind, countIncludePad;
+};
+struct ElementwiseConstants {
+  uint32_t off[kBindings], count, channels, inner;
+};
+static_assert(sizeof(BinaryConstants) <= kPushBytes && sizeof(ReduceConstants) <= kPushBytes &&
+                  sizeof(MatMulConstants) <= kPushBytes && sizeof(RasterConstants) <= kPushBytes &&
+                  sizeof(Conv2dConstants) <= kPushBytes && sizeof(PoolConstants) <= kPushBytes &&
+                  sizeof(ElementwiseConstants) <= kPushBytes,
+              "push constants: 128 bytes are guaranteed");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
 struct Context {
@@ -93,8 +134,11 @@ struct Context {
   std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
-  VkPipeline unary = VK_NULL_HANDLE, binary = VK_NULL_HANDLE, raster = VK_NULL_HANDLE,
-             reduce = VK_NULL_HANDLE, matmul = VK_NULL_HANDLE;
+  std::mutex pipelineMutex;
+  std::map<std::vector<uint32_t>, VkPipeline> pipelines; // by shader, then specialization
+
+  // The pipeline of `shader` with specialization constant i = spec[i], made on first use.
+  Result<VkPipeline> pipeline(Shader shader, std::span<const uint32_t> spec = {});
 
   // A memory type with all of `want` among those `allowed`, or UINT32_MAX.
   uint32_t memoryType(uint32_t allowed, VkMemoryPropertyFlags want) const {
@@ -119,10 +163,11 @@ bool hasLayer(const char* name) {
   return false;
 }
 
-Result<VkPipeline> makePipeline(Context& c, const uint32_t* code, size_t bytes) {
+Result<VkPipeline> makePipeline(Context& c, const ShaderCode& code,
+                                std::span<const uint32_t> spec) {
   VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  mi.codeSize = bytes;
-  mi.pCode = code;
+  mi.codeSize = code.bytes;
+  mi.pCode = code.words;
   VkShaderModule module = VK_NULL_HANDLE;
   if (VkResult r = vkCreateShaderModule(c.device, &mi, nullptr, &module); r != VK_SUCCESS)
     return internalError(vkError("vkCreateShaderModule", r));
@@ -131,6 +176,12 @@ Result<VkPipeline> makePipeline(Context& c, const uint32_t* code, size_t bytes) 
   pi.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
   pi.stage.module = module;
   pi.stage.pName = "main";
+  std::vector<VkSpecializationMapEntry> entries(spec.size());
+  for (uint32_t i = 0; i < entries.size(); ++i)
+    entries[i] = {i, i * 4, 4};
+  const VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(),
+                                spec.size_bytes(), spec.data()};
+  if (!spec.empty()) pi.stage.pSpecializationInfo = &si;
   pi.layout = c.pipelineLayout;
   VkPipeline pipeline = VK_NULL_HANDLE;
   const VkResult r = vkCreateComputePipelines(c.device, VK_NULL_HANDLE, 1, &pi, nullptr, &pipeline);
@@ -226,7 +277,7 @@ Status createContext(Context& c) {
   if (VkResult r = vkCreateDescriptorSetLayout(c.device, &li, nullptr, &c.setLayout);
       r != VK_SUCCESS)
     return internalError(vkError("vkCreateDescriptorSetLayout", r));
-  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(BinaryConstants)};
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes};
   VkPipelineLayoutCreateInfo pl{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
   pl.setLayoutCount = 1;
   pl.pSetLayouts = &c.setLayout;
@@ -235,12 +286,20 @@ Status createContext(Context& c) {
   if (VkResult r = vkCreatePipelineLayout(c.device, &pl, nullptr, &c.pipelineLayout);
       r != VK_SUCCESS)
     return internalError(vkError("vkCreatePipelineLayout", r));
-  TESSEL_ASSIGN_OR_RETURN(c.unary, makePipeline(c, kUnarySpirv, sizeof kUnarySpirv));
-  TESSEL_ASSIGN_OR_RETURN(c.binary, makePipeline(c, kBinarySpirv, sizeof kBinarySpirv));
-  TESSEL_ASSIGN_OR_RETURN(c.raster, makePipeline(c, kRasterSpirv, sizeof kRasterSpirv));
-  TESSEL_ASSIGN_OR_RETURN(c.reduce, makePipeline(c, kReduceSpirv, sizeof kReduceSpirv));
-  TESSEL_ASSIGN_OR_RETURN(c.matmul, makePipeline(c, kMatMulSpirv, sizeof kMatMulSpirv));
   return Status::ok();
+}
+
+Result<VkPipeline> Context::pipeline(Shader shader, std::span<const uint32_t> spec) {
+  std::vector<uint32_t> key;
+  key.reserve(spec.size() + 1);
+  key.push_back(static_cast<uint32_t>(shader));
+  key.insert(key.end(), spec.begin(), spec.end());
+  std::lock_guard<std::mutex> lock(pipelineMutex);
+  if (auto it = pipelines.find(key); it != pipelines.end()) return it->second;
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline made,
+                          makePipeline(*this, kShaders[static_cast<size_t>(shader)], spec));
+  pipelines.emplace(std::move(key), made);
+  return made;
 }
 
 // The process's context, made on first use; the same error for every later caller when it
@@ -526,10 +585,10 @@ Bound bound(const TensorArg& t) {
 // bound (filled here). Each tensor is bound through a window of its block that starts at the
 // device's offset alignment below it and spans at most maxStorageBufferRange (an arena may be
 // larger than one binding can reach; a tensor may not, supports() checks).
-Status dispatch(const ExecContext& ctx, VkPipeline Context::*pipeline,
-                std::initializer_list<Bound> tensors, void* constants, uint32_t constantBytes,
-                int64_t count) {
+Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::span<const Bound> tensors,
+                void* constants, uint32_t constantBytes, int64_t count) {
   if (count == 0) return Status::ok();
+  if (tensors.size() > kBindings) return internalError("vulkan: too many tensors for a dispatch");
   TESSEL_ASSIGN_OR_RETURN(Context * c, context());
   auto& s = *static_cast<VulkanStream*>(ctx.stream);
   TESSEL_ASSIGN_OR_RETURN(VkDescriptorSet set, s.descriptorSet());
@@ -566,7 +625,7 @@ Status dispatch(const ExecContext& ctx, VkPipeline Context::*pipeline,
   }
   vkUpdateDescriptorSets(c->device, kBindings, writes, 0, nullptr);
   TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
-  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->*pipeline);
+  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipelineLayout, 0, 1, &set, 0,
                           nullptr);
   vkCmdPushConstants(cmd, c->pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, constantBytes,
@@ -581,48 +640,85 @@ Status dispatch(const ExecContext& ctx, VkPipeline Context::*pipeline,
   return Status::ok();
 }
 
-class UnaryKernel final : public PreparedKernel {
-public:
-  explicit UnaryKernel(const UnaryParams& u) : u_(u) {}
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    const int64_t n = output.desc->numel();
-    UnaryConstants k{0,        0,      static_cast<uint32_t>(n), static_cast<uint32_t>(u_.kind),
-                     u_.alpha, u_.beta};
-    return dispatch(ctx, &Context::unary, {bound(output), bound(inputs[0])}, &k, sizeof k, n);
-  }
+Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_list<Bound> tensors,
+                void* constants, uint32_t constantBytes, int64_t count) {
+  return dispatch(ctx, pipeline, std::span<const Bound>(tensors.begin(), tensors.size()), constants,
+                  constantBytes, count);
+}
 
-private:
-  UnaryParams u_;
+// The same with the output and every input bound in order: binding i + 1 is input i, as the
+// kernels with post-ops expect (shaders/operands.glsl).
+Status dispatchAll(const ExecContext& ctx, VkPipeline pipeline, std::span<const TensorArg> inputs,
+                   const TensorArg& output, void* constants, uint32_t constantBytes,
+                   int64_t count) {
+  Bound all[kBindings];
+  if (inputs.size() + 1 > kBindings) return internalError("vulkan: too many inputs");
+  all[0] = bound(output);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    all[i + 1] = bound(inputs[i]);
+  return dispatch(ctx, pipeline, std::span<const Bound>(all, inputs.size() + 1), constants,
+                  constantBytes, count);
+}
+
+// The specialization constants of a post-op list (shaders/postops.glsl): its length, each
+// step's code, alphas, betas.
+constexpr size_t kPostOpSpecWords = 1 + 3 * kMaxPostOps;
+std::vector<uint32_t> postOpSpec(const PostOps& ops) {
+  std::vector<uint32_t> spec(kPostOpSpecWords, 0);
+  spec[0] = static_cast<uint32_t>(ops.size());
+  for (size_t i = 0; i < ops.size() && i < kMaxPostOps; ++i) {
+    const PostOp& op = ops[i];
+    spec[1 + i] = op.isBinary ? static_cast<uint32_t>(op.binary) | 0x100u |
+                                    static_cast<uint32_t>(op.broadcast) << 9 |
+                                    static_cast<uint32_t>(op.operand) << 11 |
+                                    (op.operandFirst ? 0x4000u : 0)
+                              : static_cast<uint32_t>(op.unary);
+    spec[1 + kMaxPostOps + i] = std::bit_cast<uint32_t>(op.alpha);
+    spec[1 + 2 * kMaxPostOps + i] = std::bit_cast<uint32_t>(op.beta);
+  }
+  return spec;
+}
+
+// A kernel whose work is one pipeline (made at prepare) and a fixed set of push constants.
+template <typename Constants> class OneDispatchKernel : public PreparedKernel {
+public:
+  OneDispatchKernel(VkPipeline pipeline, const Constants& k, int64_t count)
+      : pipeline_(pipeline), k_(k), count_(count) {}
+
+protected:
+  VkPipeline pipeline_;
+  Constants k_;
+  int64_t count_;
 };
 
-class BinaryKernel final : public PreparedKernel {
+class UnaryKernel final : public OneDispatchKernel<UnaryConstants> {
 public:
-  BinaryKernel(const BinaryParams& b, const Shape& out) {
-    k_.kind = static_cast<uint32_t>(b.kind);
-    k_.rank = static_cast<uint32_t>(out.size());
-    for (size_t d = 0; d < out.size(); ++d) {
-      k_.dims[d] = static_cast<uint32_t>(out[d]);
-      k_.aStrides[d] = static_cast<uint32_t>(b.lhsStrides[d]);
-      k_.bStrides[d] = static_cast<uint32_t>(b.rhsStrides[d]);
-    }
+  using OneDispatchKernel::OneDispatchKernel;
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    UnaryConstants k = k_;
+    k.count = static_cast<uint32_t>(output.desc->numel());
+    return dispatch(ctx, pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
+                    output.desc->numel());
   }
+};
+
+class BinaryKernel final : public OneDispatchKernel<BinaryConstants> {
+public:
+  using OneDispatchKernel::OneDispatchKernel;
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     BinaryConstants k = k_;
     const int64_t n = output.desc->numel();
     k.count = static_cast<uint32_t>(n);
-    return dispatch(ctx, &Context::binary, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
+    return dispatch(ctx, pipeline_, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
                     sizeof k, n);
   }
-
-private:
-  BinaryConstants k_{};
 };
 
 class RasterKernel final : public PreparedKernel {
 public:
-  explicit RasterKernel(const RasterParams& r) : r_(r) {}
+  RasterKernel(VkPipeline pipeline, const RasterParams& r) : pipeline_(pipeline), r_(r) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     const TensorDesc& out = *output.desc;
@@ -637,7 +733,7 @@ public:
       k.fill = 1;
       k.fillLo = value[0];
       k.fillHi = value[1];
-      TESSEL_RETURN_IF_ERROR(dispatch(ctx, &Context::raster, {y}, &k, sizeof k, out.numel()));
+      TESSEL_RETURN_IF_ERROR(dispatch(ctx, pipeline_, {y}, &k, sizeof k, out.numel()));
     }
     for (const Region& g : r_.regions) {
       const int64_t n = g.size[0] * g.size[1] * g.size[2];
@@ -653,67 +749,161 @@ public:
       }
       k.size1 = static_cast<uint32_t>(g.size[1]);
       k.size2 = static_cast<uint32_t>(g.size[2]);
-      TESSEL_RETURN_IF_ERROR(dispatch(ctx, &Context::raster,
-                                      {y, bound(inputs[static_cast<size_t>(g.source)])}, &k,
-                                      sizeof k, n));
+      TESSEL_RETURN_IF_ERROR(dispatch(
+          ctx, pipeline_, {y, bound(inputs[static_cast<size_t>(g.source)])}, &k, sizeof k, n));
     }
     return Status::ok();
   }
 
 private:
+  VkPipeline pipeline_;
   RasterParams r_;
 };
 
-class ReduceKernel final : public PreparedKernel {
+// Reduce and pool: the output and one input.
+template <typename Constants> class UnaryShapeKernel final : public OneDispatchKernel<Constants> {
 public:
-  explicit ReduceKernel(const ReduceParams& r) : r_(r) {}
+  using OneDispatchKernel<Constants>::OneDispatchKernel;
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    ReduceConstants k{0,
-                      0,
-                      static_cast<uint32_t>(r_.outer),
-                      static_cast<uint32_t>(r_.extent),
-                      static_cast<uint32_t>(r_.inner),
-                      static_cast<uint32_t>(r_.kind),
-                      r_.selectLast ? 1u : 0u};
-    return dispatch(ctx, &Context::reduce, {bound(output), bound(inputs[0])}, &k, sizeof k,
-                    r_.outer * r_.inner);
+    Constants k = this->k_;
+    return dispatch(ctx, this->pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
+                    this->count_);
   }
-
-private:
-  ReduceParams r_;
 };
 
-class MatMulKernel final : public PreparedKernel {
+// Matmul, conv2d and elementwise: the output and every input (post-op operands among them).
+template <typename Constants> class AllInputsKernel final : public OneDispatchKernel<Constants> {
 public:
-  explicit MatMulKernel(const MatMulParams& p) {
-    k_.batch = static_cast<uint32_t>(p.batch);
-    k_.m = static_cast<uint32_t>(p.m);
-    k_.n = static_cast<uint32_t>(p.n);
-    k_.k = static_cast<uint32_t>(p.k);
-    for (int d = 0; d < 3; ++d) {
-      k_.aStrides[d] = static_cast<int32_t>(p.aStrides[d]);
-      k_.bStrides[d] = static_cast<int32_t>(p.bStrides[d]);
-    }
-    k_.hasBias = p.hasBias ? 1 : 0;
-    for (int d = 0; d < 2 && p.hasBias; ++d)
-      k_.biasStrides[d] = static_cast<int32_t>(p.biasStrides[d]);
-  }
+  AllInputsKernel(VkPipeline pipeline, const Constants& k, int64_t count, std::string describe)
+      : OneDispatchKernel<Constants>(pipeline, k, count), describe_(std::move(describe)) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    MatMulConstants k = k_;
-    const int64_t n = int64_t{k_.batch} * k_.m * k_.n;
-    if (k_.hasBias)
-      return dispatch(ctx, &Context::matmul,
-                      {bound(output), bound(inputs[0]), bound(inputs[1]), bound(inputs[2])}, &k,
-                      sizeof k, n);
-    return dispatch(ctx, &Context::matmul, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
-                    sizeof k, n);
+    Constants k = this->k_;
+    return dispatchAll(ctx, this->pipeline_, inputs, output, &k, sizeof k, this->count_);
   }
+  std::string describe() const override { return describe_; }
 
 private:
-  MatMulConstants k_{};
+  std::string describe_;
 };
+
+using Kernel = std::unique_ptr<PreparedKernel>;
+
+Result<Kernel> unaryKernel(Context& c, const UnaryParams& u) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Unary));
+  UnaryConstants k{0, 0, 0, static_cast<uint32_t>(u.kind), u.alpha, u.beta};
+  return Kernel(std::make_unique<UnaryKernel>(pipe, k, 0));
+}
+
+Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Binary));
+  BinaryConstants k{};
+  k.kind = static_cast<uint32_t>(b.kind);
+  k.rank = static_cast<uint32_t>(out.size());
+  for (size_t d = 0; d < out.size(); ++d) {
+    k.dims[d] = static_cast<uint32_t>(out[d]);
+    k.aStrides[d] = static_cast<uint32_t>(b.lhsStrides[d]);
+    k.bStrides[d] = static_cast<uint32_t>(b.rhsStrides[d]);
+  }
+  return Kernel(std::make_unique<BinaryKernel>(pipe, k, 0));
+}
+
+Result<Kernel> reduceKernel(Context& c, const ReduceParams& r) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Reduce));
+  ReduceConstants k{0,
+                    0,
+                    static_cast<uint32_t>(r.outer),
+                    static_cast<uint32_t>(r.extent),
+                    static_cast<uint32_t>(r.inner),
+                    static_cast<uint32_t>(r.kind),
+                    r.selectLast ? 1u : 0u};
+  return Kernel(std::make_unique<UnaryShapeKernel<ReduceConstants>>(pipe, k, r.outer * r.inner));
+}
+
+Result<Kernel> poolKernel(Context& c, const PoolParams& p, const Shape& x, const Shape& y) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Pool));
+  PoolConstants k{};
+  k.planes = static_cast<uint32_t>(x[0] * x[1]);
+  k.h = static_cast<uint32_t>(x[2]);
+  k.w = static_cast<uint32_t>(x[3]);
+  k.oh = static_cast<uint32_t>(y[2]);
+  k.ow = static_cast<uint32_t>(y[3]);
+  k.kh = static_cast<int32_t>(p.kernel[0]);
+  k.kw = static_cast<int32_t>(p.kernel[1]);
+  k.sh = static_cast<int32_t>(p.stride[0]);
+  k.sw = static_cast<int32_t>(p.stride[1]);
+  k.pt = static_cast<int32_t>(p.pads[0]);
+  k.pl = static_cast<int32_t>(p.pads[1]);
+  k.pb = static_cast<int32_t>(p.pads[2]);
+  k.pr = static_cast<int32_t>(p.pads[3]);
+  k.kind = static_cast<uint32_t>(p.kind);
+  k.countIncludePad = p.countIncludePad ? 1 : 0;
+  return Kernel(
+      std::make_unique<UnaryShapeKernel<PoolConstants>>(pipe, k, int64_t{k.planes} * k.oh * k.ow));
+}
+
+Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::MatMul, postOpSpec(p.postOps)));
+  MatMulConstants k{};
+  k.batch = static_cast<uint32_t>(p.batch);
+  k.m = static_cast<uint32_t>(p.m);
+  k.n = static_cast<uint32_t>(p.n);
+  k.k = static_cast<uint32_t>(p.k);
+  for (int d = 0; d < 3; ++d) {
+    k.aStrides[d] = static_cast<int32_t>(p.aStrides[d]);
+    k.bStrides[d] = static_cast<int32_t>(p.bStrides[d]);
+  }
+  k.hasBias = p.hasBias ? 1 : 0;
+  for (int d = 0; d < 2 && p.hasBias; ++d)
+    k.biasStrides[d] = static_cast<int32_t>(p.biasStrides[d]);
+  return Kernel(
+      std::make_unique<AllInputsKernel<MatMulConstants>>(pipe, k, p.batch * p.m * p.n, "direct"));
+}
+
+// Direct convolution in tiles of up to 4 output channels by 4 pixels of a row (one channel for a
+// depthwise conv, fewer pixels for a narrower output).
+Result<Kernel> conv2dKernel(Context& c, const Conv2dParams& p, const Shape& x, const Shape& w,
+                            const Shape& y) {
+  Conv2dConstants k{};
+  k.n = static_cast<uint32_t>(x[0]);
+  k.c = static_cast<uint32_t>(x[1]);
+  k.h = static_cast<uint32_t>(x[2]);
+  k.w = static_cast<uint32_t>(x[3]);
+  k.o = static_cast<uint32_t>(y[1]);
+  k.oh = static_cast<uint32_t>(y[2]);
+  k.ow = static_cast<uint32_t>(y[3]);
+  k.groups = static_cast<uint32_t>(p.group);
+  k.cg = static_cast<uint32_t>(w[1]);
+  k.og = k.o / k.groups;
+  const uint32_t ocTile = std::min<uint32_t>(k.og, 4), pxTile = std::clamp<uint32_t>(k.ow, 1, 4);
+  k.ocBlocks = (k.og + ocTile - 1) / ocTile;
+  k.pxBlocks = (k.ow + pxTile - 1) / pxTile;
+  k.sh = static_cast<int32_t>(p.stride[0]);
+  k.sw = static_cast<int32_t>(p.stride[1]);
+  k.pt = static_cast<int32_t>(p.pads[0]);
+  k.pl = static_cast<int32_t>(p.pads[1]);
+  k.dh = static_cast<int32_t>(p.dilation[0]);
+  k.dw = static_cast<int32_t>(p.dilation[1]);
+  k.hasBias = p.hasBias ? 1 : 0;
+  std::vector<uint32_t> spec = postOpSpec(p.postOps);
+  spec.insert(spec.end(), {std::max<uint32_t>(ocTile, 1), pxTile, static_cast<uint32_t>(w[2]),
+                           static_cast<uint32_t>(w[3])});
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Conv2d, spec));
+  const int64_t count = int64_t{k.n} * k.groups * k.ocBlocks * k.oh * k.pxBlocks;
+  return Kernel(std::make_unique<AllInputsKernel<Conv2dConstants>>(
+      pipe, k, count,
+      "direct, " + std::to_string(ocTile) + " channels x " + std::to_string(pxTile) + " pixels"));
+}
+
+Result<Kernel> elementwiseKernel(Context& c, const ElementwiseParams& p, int64_t count) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Elementwise, postOpSpec(p.postOps)));
+  ElementwiseConstants k{};
+  k.count = static_cast<uint32_t>(count);
+  k.channels = static_cast<uint32_t>(std::max<int64_t>(p.channels, 1));
+  k.inner = static_cast<uint32_t>(std::max<int64_t>(p.inner, 1));
+  return Kernel(std::make_unique<AllInputsKernel<ElementwiseConstants>>(pipe, k, count, ""));
+}
 
 // A plain tensor of 4- or 8-byte elements that one binding reaches (rasters move words).
 bool reachable(const TensorDesc& d) {
@@ -729,18 +919,61 @@ bool fitsInt32(int64_t v) {
   return v > -(int64_t{1} << 31) && v < (int64_t{1} << 31);
 }
 
-// f32 everywhere, no post-ops, k at most 32768 (one invocation walks it), strides in 32 bits.
+// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
+// alignment a window may start below it).
+bool plainF32(const TensorDesc& d) {
+  return d.dtype == DType::F32 && reachable(d);
+}
+
+// Every input and the output plain f32; at most kBindings tensors; a post-op list the shaders
+// take (at most 8 steps, no cast).
+bool allF32WithPostOps(const Primitive& p, const std::vector<TensorDesc>& t) {
+  if (p.inputs.size() + 1 > kBindings || !plainF32(t[p.outputs[0]])) return false;
+  for (int32_t id : p.inputs)
+    if (!plainF32(t[id])) return false;
+  const PostOps* ops = postOpsOf(p);
+  if (!ops) return true;
+  if (ops->size() > kMaxPostOps) return false;
+  for (const PostOp& op : *ops)
+    if (op.isBinary ? !binaryInPostOps(op.binary) : op.unary == UnaryKind::Cast) return false;
+  return true;
+}
+
+// One invocation walks k (at most 32768: lavapipe ends a shader's loops after 65535
+// iterations); strides in 32 bits.
 bool matmulSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
   const auto& m = p.as<MatMulParams>();
-  if (!m.postOps.empty() || m.k > 32768) return false;
-  for (int32_t id : p.inputs)
-    if (t[id].dtype != DType::F32 || !reachable(t[id])) return false;
-  if (t[p.outputs[0]].dtype != DType::F32 || !reachable(t[p.outputs[0]])) return false;
+  if (m.k > 32768 || !allF32WithPostOps(p, t)) return false;
   bool ok = m.batch * m.m * m.n < kMaxElements;
   for (int d = 0; d < 3; ++d)
     ok = ok && fitsInt32(m.aStrides[d]) && fitsInt32(m.bStrides[d]);
   for (int d = 0; d < 2 && m.hasBias; ++d)
     ok = ok && fitsInt32(m.biasStrides[d]);
+  return ok;
+}
+
+// One invocation walks cg * kh * kw products (at most 32768); geometry in 32 bits.
+bool conv2dSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& cp = p.as<Conv2dParams>();
+  if (!allF32WithPostOps(p, t)) return false;
+  const Shape& w = t[p.inputs[1]].shape;
+  if (w.size() != 4 || w[1] * w[2] * w[3] > 32768) return false;
+  bool ok = true;
+  for (int d = 0; d < 2; ++d)
+    ok = ok && fitsInt32(cp.stride[d]) && fitsInt32(cp.dilation[d]) &&
+         fitsInt32(cp.pads[d] + cp.stride[d] * t[p.outputs[0]].shape[2 + d] +
+                   w[2 + d] * cp.dilation[d]);
+  return ok;
+}
+
+// One invocation walks its window (at most 32768 elements).
+bool poolSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& pp = p.as<PoolParams>();
+  if (!plainF32(t[p.inputs[0]]) || !plainF32(t[p.outputs[0]])) return false;
+  bool ok = pp.kernel[0] * pp.kernel[1] <= 32768;
+  for (int d = 0; d < 2; ++d)
+    ok = ok && fitsInt32(pp.stride[d]) && fitsInt32(pp.pads[d]) && fitsInt32(pp.pads[d + 2]) &&
+         fitsInt32(pp.stride[d] * t[p.outputs[0]].shape[2 + d] + pp.kernel[d]);
   return ok;
 }
 
@@ -775,24 +1008,17 @@ bool rasterSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
   return true;
 }
 
-// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
-// alignment a window may start below it).
-bool plainF32(const TensorDesc& d) {
-  return d.dtype == DType::F32 && reachable(d);
-}
-
-bool binaryKind(BinaryKind k) {
-  switch (k) {
-  case BinaryKind::Add:
-  case BinaryKind::Sub:
-  case BinaryKind::Mul:
-  case BinaryKind::Div:
-  case BinaryKind::Max:
-  case BinaryKind::Min:
-  case BinaryKind::Pow:
-  case BinaryKind::FMod: return true;
-  default: return false;
-  }
+bool binarySupported(const Primitive& p, const std::vector<TensorDesc>& t) {
+  const auto& b = p.as<BinaryParams>();
+  const Shape& out = t[p.outputs[0]].shape;
+  // The arithmetic kinds binaryOf computes (shaders/binary.glsl): the post-ops' and fmod.
+  const bool kind = binaryInPostOps(b.kind) || b.kind == BinaryKind::FMod;
+  if (!kind || !allF32WithPostOps(p, t) || out.size() > 6) return false;
+  for (size_t d = 0; d < out.size(); ++d)
+    if (b.lhsStrides[d] < 0 || b.rhsStrides[d] < 0 || b.lhsStrides[d] >= kMaxElements ||
+        b.rhsStrides[d] >= kMaxElements)
+      return false;
+  return true;
 }
 
 class VulkanDescriptor final : public BackendDescriptor {
@@ -800,24 +1026,16 @@ public:
   std::string_view name() const override { return "vulkan"; }
   std::string_view memorySpace() const override { return kSpace; }
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    if (p.kind() == PrimitiveKind::Raster) return rasterSupported(p, t);
-    if (p.kind() == PrimitiveKind::Reduce) return reduceSupported(p, t);
-    if (p.kind() == PrimitiveKind::MatMul) return matmulSupported(p, t);
-    for (int32_t id : p.inputs)
-      if (!plainF32(t[id])) return false;
-    if (!plainF32(t[p.outputs[0]])) return false;
     switch (p.kind()) {
-    case PrimitiveKind::Unary: return p.as<UnaryParams>().kind != UnaryKind::Cast;
-    case PrimitiveKind::Binary: {
-      const auto& b = p.as<BinaryParams>();
-      const Shape& out = t[p.outputs[0]].shape;
-      if (!binaryKind(b.kind) || out.size() > 6) return false;
-      for (size_t d = 0; d < out.size(); ++d)
-        if (b.lhsStrides[d] < 0 || b.rhsStrides[d] < 0 || b.lhsStrides[d] >= kMaxElements ||
-            b.rhsStrides[d] >= kMaxElements)
-          return false;
-      return true;
-    }
+    case PrimitiveKind::Raster: return rasterSupported(p, t);
+    case PrimitiveKind::Reduce: return reduceSupported(p, t);
+    case PrimitiveKind::MatMul: return matmulSupported(p, t);
+    case PrimitiveKind::Conv2d: return conv2dSupported(p, t);
+    case PrimitiveKind::Pool: return poolSupported(p, t);
+    case PrimitiveKind::Elementwise: return allF32WithPostOps(p, t);
+    case PrimitiveKind::Unary:
+      return allF32WithPostOps(p, t) && p.as<UnaryParams>().kind != UnaryKind::Cast;
+    case PrimitiveKind::Binary: return binarySupported(p, t);
     default: return false;
     }
   }
@@ -838,18 +1056,28 @@ public:
   }
   Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
     const Primitive& p = *args.primitive;
-    if (!descriptor_.supports(p, *args.tensors))
-      return unsupported("vulkan: primitive not supported");
-    if (p.kind() == PrimitiveKind::Unary)
-      return std::unique_ptr<PreparedKernel>(std::make_unique<UnaryKernel>(p.as<UnaryParams>()));
-    if (p.kind() == PrimitiveKind::Raster)
-      return std::unique_ptr<PreparedKernel>(std::make_unique<RasterKernel>(p.as<RasterParams>()));
-    if (p.kind() == PrimitiveKind::Reduce)
-      return std::unique_ptr<PreparedKernel>(std::make_unique<ReduceKernel>(p.as<ReduceParams>()));
-    if (p.kind() == PrimitiveKind::MatMul)
-      return std::unique_ptr<PreparedKernel>(std::make_unique<MatMulKernel>(p.as<MatMulParams>()));
-    return std::unique_ptr<PreparedKernel>(
-        std::make_unique<BinaryKernel>(p.as<BinaryParams>(), (*args.tensors)[p.outputs[0]].shape));
+    const std::vector<TensorDesc>& t = *args.tensors;
+    if (!descriptor_.supports(p, t)) return unsupported("vulkan: primitive not supported");
+    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+    switch (p.kind()) {
+    case PrimitiveKind::Unary: return unaryKernel(*c, p.as<UnaryParams>());
+    case PrimitiveKind::Binary:
+      return binaryKernel(*c, p.as<BinaryParams>(), t[p.outputs[0]].shape);
+    case PrimitiveKind::Raster: {
+      TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c->pipeline(Shader::Raster));
+      return Kernel(std::make_unique<RasterKernel>(pipe, p.as<RasterParams>()));
+    }
+    case PrimitiveKind::Reduce: return reduceKernel(*c, p.as<ReduceParams>());
+    case PrimitiveKind::MatMul: return matmulKernel(*c, p.as<MatMulParams>());
+    case PrimitiveKind::Pool:
+      return poolKernel(*c, p.as<PoolParams>(), t[p.inputs[0]].shape, t[p.outputs[0]].shape);
+    case PrimitiveKind::Conv2d:
+      return conv2dKernel(*c, p.as<Conv2dParams>(), t[p.inputs[0]].shape, t[p.inputs[1]].shape,
+                          t[p.outputs[0]].shape);
+    case PrimitiveKind::Elementwise:
+      return elementwiseKernel(*c, p.as<ElementwiseParams>(), t[p.outputs[0]].numel());
+    default: return unsupported("vulkan: primitive not supported");
+    }
   }
 
 private:

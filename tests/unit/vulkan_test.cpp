@@ -35,7 +35,9 @@ void requireVulkan() {
 // reference backend; both outputs' bytes.
 std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
 runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes) {
-  REQUIRE(validateProgram(*prog).isOk());
+  const Status valid = validateProgram(*prog);
+  INFO(valid.message());
+  REQUIRE(valid.isOk());
   SessionOptions opts;
   opts.backend = "vulkan";
   auto sv = Session::create(prog, registry(), opts);
@@ -338,22 +340,24 @@ TEST_CASE("vulkan: a reduce over a longer extent than one invocation walks goes 
 
 TEST_CASE("vulkan: a plan split with a CPU backend copies between the spaces", "[vulkan]") {
   requireVulkan();
-  // relu on vulkan, a row sum as a matmul by ones with a post-op (not on vulkan yet) on the CPU,
-  // an add on vulkan again.
+  // relu on vulkan; nine negations in one elementwise primitive (past the eight post-ops a
+  // vulkan pipeline takes) on the CPU; a row sum as a matmul by ones and an add on vulkan again.
   auto prog = std::make_shared<Program>();
   static const float kBias[2] = {0.5f, -1.f}, kOnes[3] = {1.f, 1.f, 1.f};
   prog->tensors = {{"x", {DType::F32, {2, 3}}, nullptr}, {"r", {DType::F32, {2, 3}}, nullptr},
                    {"s", {DType::F32, {2, 1}}, nullptr}, {"b", {DType::F32, {2, 1}}, kBias},
-                   {"y", {DType::F32, {2, 1}}, nullptr}, {"w", {DType::F32, {3, 1}}, kOnes}};
+                   {"y", {DType::F32, {2, 1}}, nullptr}, {"w", {DType::F32, {3, 1}}, kOnes},
+                   {"e", {DType::F32, {2, 3}}, nullptr}};
   MatMulParams mm;
   mm.m = 2;
   mm.n = 1;
   mm.k = 3;
   mm.aStrides = {0, 3, 1};
   mm.bStrides = {0, 1, 1};
-  mm.postOps = {PostOp::makeUnary(UnaryKind::Relu)}; // vulkan's matmul takes none yet
+  ElementwiseParams neg;
+  neg.postOps.assign(9, PostOp::makeUnary(UnaryKind::Neg));
   prog->primitives = {Primitive{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"},
-                      Primitive{mm, {1, 5}, {2}, "sum"},
+                      Primitive{neg, {1}, {6}, "negate"}, Primitive{mm, {6, 5}, {2}, "sum"},
                       Primitive{BinaryParams{BinaryKind::Add, {1, 0}, {1, 0}}, {2, 3}, {4}, "add"}};
   prog->inputs = {0};
   prog->outputs = {4};
@@ -365,13 +369,197 @@ TEST_CASE("vulkan: a plan split with a CPU backend copies between the spaces", "
   CHECK((*s)->backendOf(0)->name() == "vulkan");
   CHECK((*s)->backendOf(1)->descriptor().memorySpace() == kHostSpace);
   CHECK((*s)->backendOf(2)->name() == "vulkan");
+  CHECK((*s)->backendOf(3)->name() == "vulkan");
   const std::vector<float> x = {1, -2, 3, -4, 5, -6};
   for (int run = 0; run < 3; ++run) { // the recorded work starts afresh each run
     REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
     REQUIRE((*s)->run().isOk());
     const auto* y = static_cast<const float*>((*s)->outputData(0));
-    CHECK(std::vector<float>(y, y + 2) == std::vector<float>{4.5f, 4.f});
+    CHECK(std::vector<float>(y, y + 2) == std::vector<float>{-3.5f, -6.f});
   }
-  // x up; relu's result down to the CPU's matmul, its result up; y down.
+  // x up; relu's result down to the CPU's negations, their result up; y down.
   CHECK((*s)->runCopyCount() == 4);
+}
+
+namespace {
+
+// The post-op lists the sweeps below try: none; unary steps; operands of each broadcast, first or
+// second. Operands are inputs `first`, first + 1, ... (constants made by withOperands).
+std::vector<PostOps> postOpLists(int32_t first) {
+  return {
+      {},
+      {PostOp::makeUnary(UnaryKind::Relu)},
+      {PostOp::makeUnary(UnaryKind::Clip, 0.f, 0.6f)},
+      {PostOp::makeBinary(BinaryKind::Add, Broadcast::Full, first),
+       PostOp::makeUnary(UnaryKind::Relu)},
+      {PostOp::makeBinary(BinaryKind::Mul, Broadcast::Channel, first),
+       PostOp::makeBinary(BinaryKind::Sub, Broadcast::Scalar, first + 1, true),
+       PostOp::makeUnary(UnaryKind::HardSwish)},
+      {PostOp::makeUnary(UnaryKind::Sigmoid), PostOp::makeUnary(UnaryKind::LeakyRelu, 0.1f),
+       PostOp::makeBinary(BinaryKind::Div, Broadcast::Channel, first, true),
+       PostOp::makeBinary(BinaryKind::Max, Broadcast::Full, first + 1),
+       PostOp::makeBinary(BinaryKind::Min, Broadcast::Scalar, first + 2),
+       PostOp::makeBinary(BinaryKind::Pow, Broadcast::Scalar, first + 3),
+       PostOp::makeUnary(UnaryKind::Tanh), PostOp::makeUnary(UnaryKind::Neg)},
+  };
+}
+
+// Appends to prog, as constant tensors, the operands `ops` reads (their sizes from the output's
+// `numel` and `channels`), and their ids to `inputs`. Divisors stay away from zero; the pow
+// exponent is 2.
+void withOperands(Program& prog, const PostOps& ops, int64_t numel, int64_t channels,
+                  std::vector<int32_t>& inputs) {
+  static std::vector<std::vector<float>> store; // outlives the test's sessions
+  for (const PostOp& op : ops) {
+    if (!op.isBinary || op.operand < static_cast<int32_t>(inputs.size())) continue;
+    const int64_t n = op.broadcast == Broadcast::Scalar    ? 1
+                      : op.broadcast == Broadcast::Channel ? channels
+                                                           : numel;
+    std::vector<float> v = test::randomFloats(n, static_cast<uint32_t>(31 + store.size()));
+    for (float& f : v)
+      f = op.binary == BinaryKind::Pow ? 2.f : (f < 0 ? f - 0.5f : f + 0.5f);
+    v.push_back(0.f); // an empty operand still has data (a constant)
+    store.push_back(std::move(v));
+    inputs.push_back(static_cast<int32_t>(prog.tensors.size()));
+    prog.tensors.push_back(
+        {"operand" + std::to_string(op.operand), {DType::F32, {n}}, store.back().data()});
+  }
+}
+
+} // namespace
+
+TEST_CASE("vulkan: conv2d with groups, padding, strides, dilation and post-ops against the "
+          "reference",
+          "[vulkan]") {
+  requireVulkan();
+  struct Case {
+    int64_t n, c, h, w, o, kh, kw, group;
+    I64x2 stride, dilation;
+    I64x4 pads;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {1, 1, 1, 1, 1, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},
+      {1, 3, 9, 11, 5, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},
+      {2, 8, 13, 7, 12, 3, 3, 1, {2, 2}, {1, 1}, {1, 0, 0, 1}, true},
+      {1, 6, 10, 10, 6, 3, 3, 6, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},   // depthwise
+      {1, 12, 9, 9, 12, 5, 5, 12, {2, 2}, {1, 1}, {2, 2, 2, 2}, false}, // depthwise, stride 2
+      {1, 8, 8, 8, 6, 3, 3, 2, {1, 1}, {2, 2}, {2, 2, 2, 2}, true},     // groups, dilation
+      {1, 16, 5, 6, 7, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true},    // pointwise, odd o
+      {1, 4, 7, 3, 9, 1, 3, 1, {1, 2}, {1, 1}, {0, 1, 0, 1}, false},    // narrow output
+      {0, 4, 5, 5, 4, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},     // empty batch
+  };
+  for (const Case& c : cases) {
+    const int64_t oh =
+        (c.h + c.pads[0] + c.pads[2] - c.dilation[0] * (c.kh - 1) - 1) / c.stride[0] + 1;
+    const int64_t ow =
+        (c.w + c.pads[1] + c.pads[3] - c.dilation[1] * (c.kw - 1) - 1) / c.stride[1] + 1;
+    const Shape ys{c.n, c.o, oh, ow};
+    for (const PostOps& ops : postOpLists(c.bias ? 3 : 2)) {
+      INFO("conv " << c.n << "x" << c.c << "x" << c.h << "x" << c.w << " -> " << c.o << " k "
+                   << c.kh << "x" << c.kw << " group " << c.group << " post-ops " << ops.size());
+      static std::vector<float> weights, bias;
+      weights = test::randomFloats(c.o * (c.c / c.group) * c.kh * c.kw, 21);
+      bias = test::randomFloats(c.o, 22);
+      auto prog = std::make_shared<Program>();
+      prog->tensors = {{"x", {DType::F32, {c.n, c.c, c.h, c.w}}, nullptr},
+                       {"w", {DType::F32, {c.o, c.c / c.group, c.kh, c.kw}}, weights.data()},
+                       {"y", {DType::F32, ys}, nullptr}};
+      std::vector<int32_t> inputs = {0, 1};
+      if (c.bias) {
+        inputs.push_back(3);
+        prog->tensors.push_back({"b", {DType::F32, {c.o}}, bias.data()});
+      }
+      withOperands(*prog, ops, TensorDesc{DType::F32, ys}.numel(), c.o, inputs);
+      Conv2dParams cp{c.stride, c.pads, c.dilation, c.group, c.bias, ops};
+      prog->primitives = {Primitive{cp, inputs, {2}, "conv"}};
+      prog->inputs = {0};
+      prog->outputs = {2};
+      auto [got, want] = runBoth(prog, test::randomFloats(c.n * c.c * c.h * c.w, 23));
+      compare(got, want);
+    }
+  }
+}
+
+TEST_CASE("vulkan: max and average pooling against the reference", "[vulkan]") {
+  requireVulkan();
+  struct Case {
+    Shape x;
+    I64x2 kernel, stride;
+    I64x4 pads;
+    Shape y;
+  };
+  const std::vector<Case> cases = {
+      {{1, 1, 1, 1}, {1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1, 1, 1}},
+      {{2, 3, 9, 9}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {2, 3, 5, 5}},
+      {{1, 4, 7, 10}, {2, 3}, {2, 1}, {0, 0, 1, 2}, {1, 4, 4, 10}}, // padding past the end
+      {{1, 2, 6, 6}, {3, 3}, {2, 2}, {0, 0, 1, 1}, {1, 2, 3, 3}},   // ceil mode: last window short
+      {{1, 2, 5, 5}, {5, 5}, {1, 1}, {2, 2, 2, 2}, {1, 2, 5, 5}},
+      {{0, 2, 5, 5}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {0, 2, 2, 2}},
+  };
+  for (const Case& c : cases)
+    for (const PoolKind kind : {PoolKind::Max, PoolKind::Avg})
+      for (const bool includePad : {false, true}) {
+        INFO("pool " << shapeToString(c.x) << " kernel " << c.kernel[0] << "x" << c.kernel[1]
+                     << " kind " << static_cast<int>(kind) << " include pad " << includePad);
+        auto prog = std::make_shared<Program>();
+        prog->tensors = {{"x", {DType::F32, c.x}, nullptr}, {"y", {DType::F32, c.y}, nullptr}};
+        prog->primitives = {
+            Primitive{PoolParams{kind, c.kernel, c.stride, c.pads, includePad}, {0}, {1}, "pool"}};
+        prog->inputs = {0};
+        prog->outputs = {1};
+        auto [got, want] =
+            runBoth(prog, test::randomFloats(TensorDesc{DType::F32, c.x}.numel(), 24));
+        compare(got, want);
+      }
+}
+
+TEST_CASE("vulkan: elementwise programs and matmuls with post-ops against the reference",
+          "[vulkan]") {
+  requireVulkan();
+  for (const Shape& shape : {Shape{1}, Shape{3, 5, 7}, Shape{2, 6, 1000}, Shape{0, 4}}) {
+    const int64_t channels = shape.size() > 1 ? shape[1] : 1;
+    const int64_t inner = shape.size() > 2 ? shape[2] : 1;
+    const int64_t n = TensorDesc{DType::F32, shape}.numel();
+    for (const PostOps& ops : postOpLists(1)) {
+      INFO("elementwise " << shapeToString(shape) << " post-ops " << ops.size());
+      auto prog = std::make_shared<Program>();
+      prog->tensors = {{"x", {DType::F32, shape}, nullptr}, {"y", {DType::F32, shape}, nullptr}};
+      std::vector<int32_t> inputs = {0};
+      withOperands(*prog, ops, n, channels, inputs);
+      prog->primitives = {Primitive{ElementwiseParams{channels, inner, ops}, inputs, {1}, "ew"}};
+      prog->inputs = {0};
+      prog->outputs = {1};
+      auto [got, want] = runBoth(prog, test::randomFloats(n, 25));
+      compare(got, want);
+    }
+  }
+  for (const PostOps& ops : postOpLists(3)) {
+    INFO("matmul post-ops " << ops.size());
+    MatMulParams mm;
+    mm.batch = 2;
+    mm.m = 5;
+    mm.n = 6;
+    mm.k = 7;
+    mm.aStrides = {35, 7, 1};
+    mm.bStrides = {42, 6, 1};
+    mm.hasBias = true;
+    mm.biasStrides = {0, 1};
+    mm.postOps = ops;
+    static std::vector<float> weights, bias;
+    weights = test::randomFloats(2 * 7 * 6, 26);
+    bias = test::randomFloats(6, 27);
+    auto prog = std::make_shared<Program>();
+    prog->tensors = {{"a", {DType::F32, {2, 5, 7}}, nullptr},
+                     {"b", {DType::F32, {2, 7, 6}}, weights.data()},
+                     {"y", {DType::F32, {2, 5, 6}}, nullptr},
+                     {"bias", {DType::F32, {6}}, bias.data()}};
+    std::vector<int32_t> inputs = {0, 1, 3};
+    withOperands(*prog, ops, 60, 6, inputs);
+    prog->primitives = {Primitive{mm, inputs, {2}, "matmul"}};
+    prog->inputs = {0};
+    prog->outputs = {2};
+    auto [got, want] = runBoth(prog, test::randomFloats(70, 28));
+    compare(got, want);
+  }
 }
