@@ -16,6 +16,7 @@ packages=(
   # GPU backends: Vulkan (loader, lavapipe as the device here, validation layers, GLSL to SPIR-V,
   # SPIR-V to MSL for Metal) and OpenCL (ICD loader, headers, PoCL as the device here)
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers vulkan-tools glslc spirv-cross
+  libspirv-cross-c-shared-dev
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
 )
 missing=()

@@ -430,6 +430,8 @@ public:
   explicit VulkanStream(Context& c) : c_(c) {}
   ~VulkanStream() override {
     (void)wait();
+    for (Block* b : spare_)
+      freeBlock(c_, b);
     for (VkDescriptorPool p : pools_)
       vkDestroyDescriptorPool(c_.device, p, nullptr);
     if (fence_) vkDestroyFence(c_.device, fence_, nullptr);
@@ -501,7 +503,25 @@ public:
     }
   }
 
-  void keep(Block* staging) { staging_.push_back(staging); }
+  // A host-visible block of at least `bytes` for one copy of this submission: the smallest free
+  // one the stream keeps that is large enough (no larger than twice what is asked), or a new
+  // one. Every run of a plan asks for the same sizes, so after the first they are all reused.
+  Result<Block*> staging(int64_t bytes) {
+    size_t best = spare_.size();
+    for (size_t i = 0; i < spare_.size(); ++i)
+      if (spare_[i]->bytes >= bytes && spare_[i]->bytes <= 2 * std::max<int64_t>(bytes, 4096) &&
+          (best == spare_.size() || spare_[i]->bytes < spare_[best]->bytes))
+        best = i;
+    Block* b = nullptr;
+    if (best < spare_.size()) {
+      b = spare_[best];
+      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      TESSEL_ASSIGN_OR_RETURN(b, stagingBlock(c_, bytes));
+    }
+    staging_.push_back(b);
+    return b;
+  }
   void readBack(void* dst, Block* staging, int64_t bytes) {
     reads_.push_back({dst, staging, bytes});
   }
@@ -528,10 +548,7 @@ public:
     if (st.isOk())
       for (const Read& rd : reads_)
         std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
-    for (const Read& rd : reads_)
-      freeBlock(c_, rd.staging);
-    for (Block* b : staging_)
-      freeBlock(c_, b);
+    spare_.insert(spare_.end(), staging_.begin(), staging_.end()); // kept for the next runs
     reads_.clear();
     staging_.clear();
     vkResetCommandBuffer(cmd_, 0);
@@ -556,7 +573,8 @@ private:
   std::vector<VkDescriptorPool> pools_;
   size_t current_ = 0;
   bool poolFull_ = false;
-  std::vector<Block*> staging_;
+  std::vector<Block*> staging_; // this submission's staging blocks
+  std::vector<Block*> spare_;   // staging blocks free for the next submission
   std::vector<Read> reads_;
 };
 
@@ -582,9 +600,8 @@ public:
   Status upload(Stream& stream, const BufferRef& dst, const void* src, int64_t bytes) override {
     if (bytes <= 0) return Status::ok();
     auto& s = static_cast<VulkanStream&>(stream);
-    TESSEL_ASSIGN_OR_RETURN(Block * staging, stagingBlock(c_, bytes));
+    TESSEL_ASSIGN_OR_RETURN(Block * staging, s.staging(bytes));
     std::memcpy(staging->mapped, src, static_cast<size_t>(bytes));
-    s.keep(staging);
     TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
     const VkBufferCopy region{0, static_cast<VkDeviceSize>(dst.offset),
                               static_cast<VkDeviceSize>(bytes)};
@@ -595,7 +612,7 @@ public:
   Status download(Stream& stream, void* dst, const BufferRef& src, int64_t bytes) override {
     if (bytes <= 0) return Status::ok();
     auto& s = static_cast<VulkanStream&>(stream);
-    TESSEL_ASSIGN_OR_RETURN(Block * staging, stagingBlock(c_, bytes));
+    TESSEL_ASSIGN_OR_RETURN(Block * staging, s.staging(bytes));
     s.readBack(dst, staging, bytes);
     TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
     const VkBufferCopy region{static_cast<VkDeviceSize>(src.offset), 0,
