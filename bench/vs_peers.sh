@@ -10,6 +10,10 @@
 # footprint with the module loaded; MNN's benchmark.out for one run), and load + first-run time.
 # Each engine's RUNS are taken in TESSEL_BENCH_ROUNDS turns (default 4), the engines alternating
 # turn by turn, so that a busy minute lands on all three rather than on one.
+# Then the GPU backends: Tessel's Vulkan backend against MNN's (../shared/peers/mnn-gpu, forward
+# type 7) on this machine's Vulkan device (lavapipe here: a CPU rasteriser, so compare the two
+# GPU backends with each other, never with the CPU tables), alternating the same way.
+# TESSEL_BENCH_PARTS picks the parts (default "cpu memory gpu").
 # Usage: bench/vs_peers.sh [RUNS] [THREADS...]        (defaults: 20 runs, threads 1 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,7 +64,11 @@ echo "CPU: $cpu; cpu_x86 family in use: $family; FMA peak per core (GFLOP/s, thi
   $("$root/build/bench/tessel_fma_peak" | tr '\n' ' ')
 echo "onnxruntime-node $(NODE_PATH="$models/node/node_modules" node -e "console.log(require('onnxruntime-node/package.json').version)"), MNN from $mnn, $runs runs each in $rounds turns"
 
+parts=${TESSEL_BENCH_PARTS:-cpu memory gpu}
+want() { [[ " $parts " == *" $1 "* ]]; }
+
 for t in "${threads[@]}"; do
+  want cpu || break
   for pass in 1 2; do
     echo
     echo "threads $t, pass $pass (ms)"
@@ -108,6 +116,7 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}")
 PY
 }
+if want memory; then
 echo
 echo "memory and start-up, 1 thread (peak RSS MiB; load + first run ms)"
 printf '%-20s %10s %10s %10s %12s %12s\n' model tessel_rss ort_rss mnn_rss tessel_start ort_start
@@ -122,3 +131,48 @@ for c in "${cases[@]}"; do
     "$(python3 -c "print((${o[0]} - $nodeBase) / 1024)")" "$(python3 -c "print(${m[0]} / 1024)")" \
     "$(field "${t[1]}" load_and_first_ms)" "$(field "${o[1]}" load_and_first_ms)"
 done
+fi
+
+# GPU backends: Tessel's Vulkan backend and MNN's, same .mnn files, alternating turn by turn.
+mnnGpu=${TESSEL_MNN_GPU_DIR:-$root/../shared/peers/mnn-gpu}
+if want gpu; then
+  echo
+  if ! "$tessel" bench "$work/${cases[0]%% *}.tsl" --backend vulkan --runs 1 --warmup 0 >/dev/null 2>&1; then
+    echo "GPU: no Vulkan backend or device here ($("$tessel" bench "$work/${cases[0]%% *}.tsl" --backend vulkan --runs 1 2>&1 | tail -n 1))"
+  else
+    device=$(vulkaninfo --summary 2>/dev/null | grep -m1 deviceName | cut -d= -f2- | sed 's/^ *//')
+    echo "GPU: Vulkan on ${device:-an unnamed device}; MNN from $mnnGpu (forward type 7)"
+    for pass in 1 2; do
+      echo
+      echo "vulkan, pass $pass (ms)"
+      printf '%-20s %9s %9s %9s %9s %7s
+' model tessel_min tessel_med mnn_min mnn_avg ratio
+      for c in "${cases[@]}"; do
+        read -r name dir input dims <<<"$c"
+        tmins=() tmeds=() mmins=() mavgs=()
+        for ((r = 0; r < rounds; r++)); do
+          tj=$("$tessel" bench "$work/$name.tsl" --backend vulkan --threads 1 --runs "$perRound" \
+            --warmup 2 --json)
+          ml=$(LD_LIBRARY_PATH="$mnnGpu" "$mnnGpu/benchmark.out" "$work/mnn-$name" "$perRound" 2 7 1 0 2>&1)
+          if grep -q "Can't Find type=7" <<<"$ml"; then
+            mmins+=(nan) mavgs+=(nan) # MNN fell back to its CPU backend: no GPU figure
+          else
+            ml=$(grep "$name.mnn" <<<"$ml")
+            mmins+=("$(echo "$ml" | sed -E 's/.*min = *([0-9.]+).*/\1/')")
+            mavgs+=("$(echo "$ml" | sed -E 's/.*avg = *([0-9.]+).*/\1/')")
+          fi
+          tmins+=("$(field "$tj" min_ms)") tmeds+=("$(field "$tj" median_ms)")
+        done
+        python3 - "$name" "${tmins[*]}" "${tmeds[*]}" "${mmins[*]}" "${mavgs[*]}" <<'PY'
+import math, statistics, sys
+name = sys.argv[1]
+v = [[float(x) for x in a.split()] for a in sys.argv[2:]]
+tmin, tmed = min(v[0]), statistics.median(v[1])
+mmin, mavg = min(v[2]), statistics.mean(v[3])
+ratio = "n/a" if math.isnan(mmin) else f"{tmin / mmin:.2f}"
+print(f"{name:<20} {tmin:9.2f} {tmed:9.2f} {mmin:9.2f} {mavg:9.2f} {ratio:>7}")
+PY
+      done
+    done
+  fi
+fi

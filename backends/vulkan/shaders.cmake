@@ -22,8 +22,8 @@ function(tessel_shader_entry entry name_var source_var define_var)
   set(${define_var} "${define}" PARENT_SCOPE)
 endfunction()
 
-# Writes DIR/kinds.glsl: the kinds' numbers as GLSL constants, from the same X-macro lists as the
-# C++ enums (rewritten only when it changes).
+# Writes DIR/kinds.glsl: the kinds' numbers as macros (GLSL, and OpenCL C for backends/opencl),
+# from the same X-macro lists as the C++ enums (rewritten only when it changes).
 function(tessel_generate_kinds dir)
   set(kinds "// Generated from core/include/tessel/core/{unary,binary,reduce,pool,broadcast}.def: do not edit.\n")
   foreach(list unary binary reduce pool broadcast)
@@ -34,7 +34,7 @@ function(tessel_generate_kinds dir)
     set(k 0)
     foreach(line ${lines})
       string(REGEX REPLACE "^TESSEL_[A-Z]+\\(([A-Za-z0-9]+),.*" "\\1" name "${line}")
-      string(APPEND kinds "const uint ${prefix}_${name} = ${k}u;\n")
+      string(APPEND kinds "#define ${prefix}_${name} ${k}u\n")
       math(EXPR k "${k} + 1")
     endforeach()
   endforeach()

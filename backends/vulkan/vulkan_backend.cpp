@@ -8,6 +8,7 @@
 // spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
 // layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
 // any).
+#include "gpu_support.h"
 #include "tessel/runtime/backend.h"
 
 #include <bit>
@@ -25,13 +26,11 @@ namespace {
 
 constexpr std::string_view kSpace = "vulkan";
 constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
-constexpr uint32_t kBindings = 8;    // storage buffers per dispatch: the output, then inputs
+using gpu::kBindings;                // storage buffers per dispatch: the output, then inputs
 // Two uniform texel buffers after the storage buffers: binding 8 a tensor read as float texels,
 // binding 9 a kernel's packed weights as vec4 texels.
 constexpr uint32_t kTexelBindings = 2;
 constexpr uint32_t kPushBytes = 128; // push constants every device has
-constexpr size_t kMaxPostOps = 8;    // shaders/postops.glsl
-constexpr int64_t kMaxElements = int64_t{1} << 31;
 
 const uint32_t kUnarySpirv[] =
 #include "unary.spv.inc"
@@ -736,25 +735,6 @@ Status dispatchAll(const ExecContext& ctx, VkPipeline pipeline, std::span<const 
                   constantBytes, grid, texels);
 }
 
-// The specialization constants of a post-op list (shaders/postops.glsl): its length, each
-// step's code, alphas, betas.
-constexpr size_t kPostOpSpecWords = 1 + 3 * kMaxPostOps;
-std::vector<uint32_t> postOpSpec(const PostOps& ops) {
-  std::vector<uint32_t> spec(kPostOpSpecWords, 0);
-  spec[0] = static_cast<uint32_t>(ops.size());
-  for (size_t i = 0; i < ops.size() && i < kMaxPostOps; ++i) {
-    const PostOp& op = ops[i];
-    spec[1 + i] = op.isBinary ? static_cast<uint32_t>(op.binary) | 0x100u |
-                                    static_cast<uint32_t>(op.broadcast) << 9 |
-                                    static_cast<uint32_t>(op.operand) << 11 |
-                                    (op.operandFirst ? 0x4000u : 0)
-                              : static_cast<uint32_t>(op.unary);
-    spec[1 + kMaxPostOps + i] = std::bit_cast<uint32_t>(op.alpha);
-    spec[1 + 2 * kMaxPostOps + i] = std::bit_cast<uint32_t>(op.beta);
-  }
-  return spec;
-}
-
 // A kernel whose work is one pipeline (made at prepare) and a fixed set of push constants.
 template <typename Constants> class OneDispatchKernel : public PreparedKernel {
 public:
@@ -1022,7 +1002,8 @@ Result<Kernel> poolKernel(Context& c, const PoolParams& p, const Shape& x, const
 }
 
 Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::MatMul, postOpSpec(p.postOps)));
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
+                          c.pipeline(Shader::MatMul, gpu::encodePostOps(p.postOps)));
   MatMulConstants k{};
   k.batch = static_cast<uint32_t>(p.batch);
   k.m = static_cast<uint32_t>(p.m);
@@ -1094,7 +1075,7 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
               src[(size_t{g} * k.og + oc) * perChannel + i];
     TESSEL_ASSIGN_OR_RETURN(packed, makePacked(c, device, data));
   }
-  std::vector<uint32_t> spec = postOpSpec(p.postOps);
+  std::vector<uint32_t> spec = gpu::encodePostOps(p.postOps);
   spec.insert(spec.end(),
               {ocTile, pxTile, static_cast<uint32_t>(w[2]), static_cast<uint32_t>(w[3])});
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
@@ -1108,7 +1089,8 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
 }
 
 Result<Kernel> elementwiseKernel(Context& c, const ElementwiseParams& p, int64_t count) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Elementwise, postOpSpec(p.postOps)));
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
+                          c.pipeline(Shader::Elementwise, gpu::encodePostOps(p.postOps)));
   ElementwiseConstants k{};
   k.count = static_cast<uint32_t>(count);
   k.channels = static_cast<uint32_t>(std::max<int64_t>(p.channels, 1));
@@ -1116,126 +1098,19 @@ Result<Kernel> elementwiseKernel(Context& c, const ElementwiseParams& p, int64_t
   return Kernel(std::make_unique<AllInputsKernel<ElementwiseConstants>>(pipe, k, Grid{count}, ""));
 }
 
-// A plain tensor of 4- or 8-byte elements that one binding reaches (rasters move words).
-bool reachable(const TensorDesc& d) {
-  if (d.layout != Layout::Plain || d.numel() >= kMaxElements) return false;
-  auto c = context();
-  if (!c.isOk()) return false;
-  const auto& limits = (*c)->properties.limits;
-  return d.byteSize() + static_cast<int64_t>(limits.minStorageBufferOffsetAlignment) <=
-         static_cast<int64_t>(limits.maxStorageBufferRange);
-}
-
-bool fitsInt32(int64_t v) {
-  return v > -(int64_t{1} << 31) && v < (int64_t{1} << 31);
-}
-
-// An f32 tensor, plain, that one binding reaches (maxStorageBufferRange, less the offset
-// alignment a window may start below it).
-bool plainF32(const TensorDesc& d) {
-  return d.dtype == DType::F32 && reachable(d);
-}
-
-// Every input and the output plain f32; at most kBindings tensors; a post-op list the shaders
-// take (at most 8 steps, no cast).
-bool allF32WithPostOps(const Primitive& p, const std::vector<TensorDesc>& t) {
-  if (p.inputs.size() + 1 > kBindings || !plainF32(t[p.outputs[0]])) return false;
-  for (int32_t id : p.inputs)
-    if (!plainF32(t[id])) return false;
-  const PostOps* ops = postOpsOf(p);
-  if (!ops) return true;
-  if (ops->size() > kMaxPostOps) return false;
-  for (const PostOp& op : *ops)
-    if (op.isBinary ? !binaryInPostOps(op.binary) : op.unary == UnaryKind::Cast) return false;
-  return true;
-}
-
-// One invocation walks k (at most 32768: lavapipe ends a shader's loops after 65535
-// iterations); strides in 32 bits.
-bool matmulSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& m = p.as<MatMulParams>();
-  if (m.k > 32768 || !allF32WithPostOps(p, t)) return false;
-  bool ok = m.batch * m.m * m.n < kMaxElements;
-  for (int d = 0; d < 3; ++d)
-    ok = ok && fitsInt32(m.aStrides[d]) && fitsInt32(m.bStrides[d]);
-  for (int d = 0; d < 2 && m.hasBias; ++d)
-    ok = ok && fitsInt32(m.biasStrides[d]);
-  return ok;
-}
-
-// One invocation walks cg * kh * kw products (at most 32768); geometry in 32 bits.
-bool conv2dSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& cp = p.as<Conv2dParams>();
-  if (!allF32WithPostOps(p, t)) return false;
-  const Shape& w = t[p.inputs[1]].shape;
-  if (w.size() != 4 || w[1] * w[2] * w[3] > 32768) return false;
-  // Workgroup layers: one per image, group and tile of channels (at least min(og, 4) of them).
-  const int64_t og = w[0] / cp.group;
-  const int64_t tile = std::clamp<int64_t>(og, 1, 4);
-  const int64_t layers = t[p.inputs[0]].shape[0] * cp.group * ((og + tile - 1) / tile);
-  auto c = context();
-  if (!c.isOk() || layers > (*c)->properties.limits.maxComputeWorkGroupCount[2]) return false;
-  bool ok = true;
-  for (int d = 0; d < 2; ++d)
-    ok = ok && fitsInt32(cp.stride[d]) && fitsInt32(cp.dilation[d]) &&
-         fitsInt32(cp.pads[d] + cp.stride[d] * t[p.outputs[0]].shape[2 + d] +
-                   w[2 + d] * cp.dilation[d]);
-  return ok;
-}
-
-// One invocation walks its window (at most 32768 elements).
-bool poolSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& pp = p.as<PoolParams>();
-  if (!plainF32(t[p.inputs[0]]) || !plainF32(t[p.outputs[0]])) return false;
-  bool ok = pp.kernel[0] * pp.kernel[1] <= 32768;
-  for (int d = 0; d < 2; ++d)
-    ok = ok && fitsInt32(pp.stride[d]) && fitsInt32(pp.pads[d]) && fitsInt32(pp.pads[d + 2]) &&
-         fitsInt32(pp.stride[d] * t[p.outputs[0]].shape[2 + d] + pp.kernel[d]);
-  return ok;
-}
-
-// f32 in; f32 out, or i64 indices for argmax and argmin; an empty extent only where the
-// reference gives a value (sums 0, products 1, extremes infinite; arg reductions need one).
-bool reduceSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& r = p.as<ReduceParams>();
-  const TensorDesc& x = t[p.inputs[0]];
-  const TensorDesc& y = t[p.outputs[0]];
-  const bool arg = r.kind == ReduceKind::ArgMax || r.kind == ReduceKind::ArgMin;
-  if (x.dtype != DType::F32 || y.dtype != (arg ? DType::I64 : DType::F32)) return false;
-  if (!reachable(x) || !reachable(y)) return false;
-  if (arg && r.extent == 0) return false;
-  // One invocation walks the extent: lavapipe ends a shader's loops after 65535 iterations, so
-  // longer extents go to a CPU backend until a workgroup-wide reduction takes them.
-  constexpr int64_t kMaxExtent = 32768;
-  return r.outer * r.inner < kMaxElements && r.extent <= kMaxExtent;
-}
-
-bool rasterSupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const TensorDesc& out = t[p.outputs[0]];
-  const size_t elem = dtypeSize(out.dtype);
-  if ((elem != 4 && elem != 8) || !reachable(out)) return false;
-  for (int32_t id : p.inputs)
-    if (t[id].dtype != out.dtype || !reachable(t[id])) return false;
-  for (const Region& g : p.as<RasterParams>().regions) {
-    bool ok = fitsInt32(g.src.offset) && fitsInt32(g.dst.offset);
-    for (int a = 0; a < 3; ++a)
-      ok = ok && fitsInt32(g.src.stride[a]) && fitsInt32(g.dst.stride[a]) && fitsInt32(g.size[a]);
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool binarySupported(const Primitive& p, const std::vector<TensorDesc>& t) {
-  const auto& b = p.as<BinaryParams>();
-  const Shape& out = t[p.outputs[0]].shape;
-  // The arithmetic kinds binaryOf computes (shaders/binary.glsl): the post-ops' and fmod.
-  const bool kind = binaryInPostOps(b.kind) || b.kind == BinaryKind::FMod;
-  if (!kind || !allF32WithPostOps(p, t) || out.size() > 6) return false;
-  for (size_t d = 0; d < out.size(); ++d)
-    if (b.lhsStrides[d] < 0 || b.rhsStrides[d] < 0 || b.lhsStrides[d] >= kMaxElements ||
-        b.rhsStrides[d] >= kMaxElements)
-      return false;
-  return true;
+// What this device allows a kernel (backends/gpu/gpu_support.h): a tensor one binding reaches
+// (maxStorageBufferRange, less the offset alignment a window may start below it), loops of at
+// most 32768 iterations (lavapipe ends a shader's loops after 65535 in all), and conv2d layers
+// up to the workgroup count's z limit. Nothing without a device.
+Result<gpu::Limits> limits() {
+  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+  const VkPhysicalDeviceLimits& l = c->properties.limits;
+  gpu::Limits g;
+  g.maxTensorBytes = static_cast<int64_t>(l.maxStorageBufferRange) -
+                     static_cast<int64_t>(l.minStorageBufferOffsetAlignment);
+  g.maxLoop = 32768;
+  g.maxConvLayers = l.maxComputeWorkGroupCount[2];
+  return g;
 }
 
 class VulkanDescriptor final : public BackendDescriptor {
@@ -1243,18 +1118,8 @@ public:
   std::string_view name() const override { return "vulkan"; }
   std::string_view memorySpace() const override { return kSpace; }
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    switch (p.kind()) {
-    case PrimitiveKind::Raster: return rasterSupported(p, t);
-    case PrimitiveKind::Reduce: return reduceSupported(p, t);
-    case PrimitiveKind::MatMul: return matmulSupported(p, t);
-    case PrimitiveKind::Conv2d: return conv2dSupported(p, t);
-    case PrimitiveKind::Pool: return poolSupported(p, t);
-    case PrimitiveKind::Elementwise: return allF32WithPostOps(p, t);
-    case PrimitiveKind::Unary:
-      return allF32WithPostOps(p, t) && p.as<UnaryParams>().kind != UnaryKind::Cast;
-    case PrimitiveKind::Binary: return binarySupported(p, t);
-    default: return false;
-    }
+    auto l = limits();
+    return l.isOk() && gpu::supports(p, t, *l);
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
