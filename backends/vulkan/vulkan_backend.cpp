@@ -926,14 +926,19 @@ public:
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     Conv2dConstants k = k_;
-    Texels texels{};
-    if (packed_) {
-      TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, inputs[0]));
-      texels = {x.first, packed_->view()};
-      k.xTexel = x.second;
-    }
-    return dispatchAll(ctx, pipeline_, inputs, output, &k, sizeof k, grid_, texels);
+    if (!packed_) return dispatchAll(ctx, pipeline_, inputs, output, &k, sizeof k, grid_);
+    TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, inputs[0]));
+    k.xTexel = x.second;
+    // The weights (input 1) stay on the host: their binding sees the output instead.
+    TensorArg bound[kBindings];
+    if (inputs.size() > kBindings) return internalError("vulkan: too many inputs");
+    std::copy(inputs.begin(), inputs.end(), bound);
+    bound[1] = output;
+    return dispatchAll(ctx, pipeline_, std::span<const TensorArg>(bound, inputs.size()), output, &k,
+                       sizeof k, grid_, {x.first, packed_->view()});
   }
+  // Packed weights are the kernel's own: the session leaves the raw ones on the host.
+  bool readsConstant(size_t input) const override { return !packed_ || input != 1; }
   std::string describe() const override { return describe_; }
 
 private:

@@ -101,8 +101,14 @@ Status Session::build() {
     step.primitive = static_cast<int32_t>(i);
     step.space = space;
     step.inputs = model_->stepInputs(i); // each then as available in the step's space
-    for (int32_t& id : step.inputs)
+    const PreparedKernel* kernel = model_->kernel(i);
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      int32_t& id = step.inputs[k];
+      // A constant a device kernel keeps its own copy of stays on the host: no upload, no arena
+      // space (the kernel neither binds nor reads it; backend.h, readsConstant).
+      if (space != 0 && plan.isConstant(id) && kernel && !kernel->readsConstant(k)) continue;
       id = ensureIn(plan, copies, id, space, plan.isConstant(id) ? plan.preload : plan.steps);
+    }
     step.output = output;
     plan.tensors[output].space = space;
     plan.steps.push_back(std::move(step));

@@ -131,7 +131,9 @@ public:
     return 0;
   }
   // Whether run() reads constant input i (PrepareArgs::constants) from where it lies; false when
-  // the kernel keeps its own packed or transformed copy, so the source pages may be released.
+  // the kernel keeps its own packed or transformed copy, so the source pages may be released. A
+  // device kernel that says false gets that input as its host bytes, never uploaded to its
+  // space: it must neither bind nor read it.
   virtual bool readsConstant(size_t input) const {
     (void)input;
     return true;
