@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <span>
@@ -422,17 +423,42 @@ void barrier(VkCommandBuffer cmd) {
                        0, 1, &mb, 0, nullptr, 0, nullptr);
 }
 
-// A session's stream: one command buffer that kernels and copies are recorded into, submitted
-// and waited for by wait(); downloads land in the caller's memory then.
+// One recorded step of a stream: a dispatch (pipeline, bindings, push constants, workgroups) or a
+// copy between buffers. Plain bytes (zeroed, then filled) so that two steps compare by memcmp.
+struct Op {
+  VkPipeline pipeline; // null for a copy
+  VkDescriptorBufferInfo buffers[kBindings];
+  VkBufferView texels[kTexelBindings];
+  uint32_t constantBytes;
+  uint8_t constants[kPushBytes];
+  uint32_t groups[3];
+  VkBuffer src, dst;
+  VkBufferCopy region;
+};
+
+Op blankOp() {
+  Op op;
+  std::memset(&op, 0, sizeof op);
+  return op;
+}
+
+// A session's stream. Kernels and copies add steps; wait() submits them as one command buffer
+// and waits for it. A command buffer is recorded once per distinct sequence of steps and kept
+// (with its descriptor sets): a plan's runs repeat the same sequences (its uploads, its kernels
+// with the download that ends them), so after the first run each wait replays a recorded one
+// and neither records nor writes a descriptor. A new input shape (a new plan) records anew; the
+// least recently used of kRecordings is recorded over. Downloads land in the caller's memory
+// when the wait returns.
 class VulkanStream final : public Stream {
 public:
   explicit VulkanStream(Context& c) : c_(c) {}
   ~VulkanStream() override {
     (void)wait();
-    for (Block* b : spare_)
+    for (Block* b : slots_)
       freeBlock(c_, b);
-    for (VkDescriptorPool p : pools_)
-      vkDestroyDescriptorPool(c_.device, p, nullptr);
+    for (auto& r : recordings_)
+      for (VkDescriptorPool p : r.pools)
+        vkDestroyDescriptorPool(c_.device, p, nullptr);
     if (fence_) vkDestroyFence(c_.device, fence_, nullptr);
     if (pool_) vkDestroyCommandPool(c_.device, pool_, nullptr);
   }
@@ -443,33 +469,161 @@ public:
     pi.queueFamilyIndex = c_.family;
     if (VkResult r = vkCreateCommandPool(c_.device, &pi, nullptr, &pool_); r != VK_SUCCESS)
       return internalError(vkError("vkCreateCommandPool", r));
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = pool_;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    if (VkResult r = vkAllocateCommandBuffers(c_.device, &ai, &cmd_); r != VK_SUCCESS)
-      return internalError(vkError("vkAllocateCommandBuffers", r));
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if (VkResult r = vkCreateFence(c_.device, &fi, nullptr, &fence_); r != VK_SUCCESS)
       return internalError(vkError("vkCreateFence", r));
     return Status::ok();
   }
 
-  // The command buffer, recording.
-  Result<VkCommandBuffer> recording() {
-    if (recording_) return cmd_;
-    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
-    if (VkResult r = vkBeginCommandBuffer(cmd_, &bi); r != VK_SUCCESS)
-      return internalError(vkError("vkBeginCommandBuffer", r));
-    recording_ = true;
-    return cmd_;
+  void add(const Op& op) { ops_.push_back(op); }
+
+  // A host-visible block of at least `bytes` for the submission's next copy: the block that held
+  // the same copy last time (the i-th of a submission reuses slot i), grown when too small; so a
+  // replayed command buffer copies through the blocks it was recorded with.
+  Result<Block*> staging(int64_t bytes) {
+    if (next_ == slots_.size()) slots_.push_back(nullptr);
+    Block*& slot = slots_[next_++];
+    if (!slot || slot->bytes < bytes) {
+      freeBlock(c_, slot); // the last submission that used it has completed
+      slot = nullptr;
+      TESSEL_ASSIGN_OR_RETURN(slot, stagingBlock(c_, bytes));
+    }
+    return slot;
+  }
+  void readBack(void* dst, Block* staging, int64_t bytes) {
+    reads_.push_back({dst, staging, bytes});
   }
 
-  // A descriptor set for one dispatch, from this stream's pools (reset by wait()).
-  Result<VkDescriptorSet> descriptorSet() {
+  Status wait() override {
+    if (ops_.empty()) return Status::ok();
+    Status st = submit();
+    if (st.isOk())
+      for (const Read& rd : reads_)
+        std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
+    ops_.clear();
+    reads_.clear();
+    next_ = 0;
+    return st;
+  }
+
+  // Recordings made and replayed (tests and reports).
+  int64_t recorded() const { return recordedCount_; }
+  int64_t replayed() const { return replayedCount_; }
+
+private:
+  static constexpr size_t kRecordings = 8;
+  struct Read {
+    void* dst;
+    Block* staging;
+    int64_t bytes;
+  };
+  struct Recording {
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    std::vector<VkDescriptorPool> pools;
+    std::vector<Op> ops;
+    uint64_t lastUse = 0;
+  };
+
+  static bool same(const std::vector<Op>& a, const std::vector<Op>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(Op)) == 0;
+  }
+
+  Status submit() {
+    Recording* r = nullptr;
+    for (Recording& candidate : recordings_)
+      if (same(candidate.ops, ops_)) r = &candidate;
+    if (r) {
+      ++replayedCount_;
+    } else {
+      TESSEL_ASSIGN_OR_RETURN(r, record());
+      ++recordedCount_;
+    }
+    r->lastUse = ++clock_;
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &r->cmd;
+    VkResult res;
+    {
+      std::lock_guard<std::mutex> lock(c_.queueMutex);
+      res = vkQueueSubmit(c_.queue, 1, &si, fence_);
+    }
+    if (res == VK_SUCCESS) res = vkWaitForFences(c_.device, 1, &fence_, VK_TRUE, UINT64_MAX);
+    if (res == VK_SUCCESS) res = vkResetFences(c_.device, 1, &fence_);
+    if (res != VK_SUCCESS) return internalError(vkError("submitting a run", res));
+    return Status::ok();
+  }
+
+  // Records ops_ into a new recording, or over the least recently used one.
+  Result<Recording*> record() {
+    Recording* r = nullptr;
+    if (recordings_.size() < kRecordings) {
+      recordings_.emplace_back();
+      r = &recordings_.back();
+      VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+      ai.commandPool = pool_;
+      ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      ai.commandBufferCount = 1;
+      if (VkResult res = vkAllocateCommandBuffers(c_.device, &ai, &r->cmd); res != VK_SUCCESS)
+        return internalError(vkError("vkAllocateCommandBuffers", res));
+    } else {
+      r = &*std::min_element(
+          recordings_.begin(), recordings_.end(),
+          [](const Recording& a, const Recording& b) { return a.lastUse < b.lastUse; });
+      vkResetCommandBuffer(r->cmd, 0);
+      for (VkDescriptorPool p : r->pools)
+        vkResetDescriptorPool(c_.device, p, 0);
+    }
+    r->ops.clear(); // matches nothing until fully recorded
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    if (VkResult res = vkBeginCommandBuffer(r->cmd, &bi); res != VK_SUCCESS)
+      return internalError(vkError("vkBeginCommandBuffer", res));
+    size_t pool = 0;
+    for (const Op& op : ops_) {
+      if (op.pipeline) {
+        TESSEL_ASSIGN_OR_RETURN(VkDescriptorSet set, descriptorSet(*r, pool));
+        VkWriteDescriptorSet writes[kBindings + kTexelBindings];
+        uint32_t n = 0;
+        for (uint32_t b = 0; b < kBindings; ++b) {
+          writes[n] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+          writes[n].dstSet = set;
+          writes[n].dstBinding = b;
+          writes[n].descriptorCount = 1;
+          writes[n].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+          writes[n].pBufferInfo = &op.buffers[b];
+          ++n;
+        }
+        for (uint32_t t = 0; t < kTexelBindings; ++t) {
+          if (!op.texels[t]) continue;
+          writes[n] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+          writes[n].dstSet = set;
+          writes[n].dstBinding = kBindings + t;
+          writes[n].descriptorCount = 1;
+          writes[n].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+          writes[n].pTexelBufferView = &op.texels[t];
+          ++n;
+        }
+        vkUpdateDescriptorSets(c_.device, n, writes, 0, nullptr);
+        vkCmdBindPipeline(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, op.pipeline);
+        vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c_.pipelineLayout, 0, 1,
+                                &set, 0, nullptr);
+        vkCmdPushConstants(r->cmd, c_.pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                           op.constantBytes, op.constants);
+        vkCmdDispatch(r->cmd, op.groups[0], op.groups[1], op.groups[2]);
+      } else {
+        vkCmdCopyBuffer(r->cmd, op.src, op.dst, 1, &op.region);
+      }
+      barrier(r->cmd);
+    }
+    if (VkResult res = vkEndCommandBuffer(r->cmd); res != VK_SUCCESS)
+      return internalError(vkError("vkEndCommandBuffer", res));
+    r->ops = ops_;
+    return r;
+  }
+
+  // A descriptor set from the recording's pools (pool: the one being filled).
+  Result<VkDescriptorSet> descriptorSet(Recording& r, size_t& pool) {
     for (;;) {
-      if (pools_.empty() || poolFull_) {
+      if (pool == r.pools.size()) {
         constexpr uint32_t kSets = 256;
         const VkDescriptorPoolSize sizes[2] = {
             {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kBindings * kSets},
@@ -478,103 +632,35 @@ public:
         pi.maxSets = kSets;
         pi.poolSizeCount = 2;
         pi.pPoolSizes = sizes;
-        VkDescriptorPool pool = VK_NULL_HANDLE;
-        if (VkResult r = vkCreateDescriptorPool(c_.device, &pi, nullptr, &pool); r != VK_SUCCESS)
-          return internalError(vkError("vkCreateDescriptorPool", r));
-        pools_.push_back(pool);
-        current_ = pools_.size() - 1;
-        poolFull_ = false;
+        VkDescriptorPool made = VK_NULL_HANDLE;
+        if (VkResult res = vkCreateDescriptorPool(c_.device, &pi, nullptr, &made);
+            res != VK_SUCCESS)
+          return internalError(vkError("vkCreateDescriptorPool", res));
+        r.pools.push_back(made);
       }
       VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-      ai.descriptorPool = pools_[current_];
+      ai.descriptorPool = r.pools[pool];
       ai.descriptorSetCount = 1;
       ai.pSetLayouts = &c_.setLayout;
       VkDescriptorSet set = VK_NULL_HANDLE;
-      const VkResult r = vkAllocateDescriptorSets(c_.device, &ai, &set);
-      if (r == VK_SUCCESS) return set;
-      if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
-        return internalError(vkError("vkAllocateDescriptorSets", r));
-      if (current_ + 1 < pools_.size()) {
-        ++current_; // a pool reset by the last wait
-      } else {
-        poolFull_ = true;
-      }
+      const VkResult res = vkAllocateDescriptorSets(c_.device, &ai, &set);
+      if (res == VK_SUCCESS) return set;
+      if (res != VK_ERROR_OUT_OF_POOL_MEMORY && res != VK_ERROR_FRAGMENTED_POOL)
+        return internalError(vkError("vkAllocateDescriptorSets", res));
+      ++pool; // full: the next one (made above when there is none)
     }
   }
 
-  // A host-visible block of at least `bytes` for one copy of this submission: the smallest free
-  // one the stream keeps that is large enough (no larger than twice what is asked), or a new
-  // one. Every run of a plan asks for the same sizes, so after the first they are all reused.
-  Result<Block*> staging(int64_t bytes) {
-    size_t best = spare_.size();
-    for (size_t i = 0; i < spare_.size(); ++i)
-      if (spare_[i]->bytes >= bytes && spare_[i]->bytes <= 2 * std::max<int64_t>(bytes, 4096) &&
-          (best == spare_.size() || spare_[i]->bytes < spare_[best]->bytes))
-        best = i;
-    Block* b = nullptr;
-    if (best < spare_.size()) {
-      b = spare_[best];
-      spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
-    } else {
-      TESSEL_ASSIGN_OR_RETURN(b, stagingBlock(c_, bytes));
-    }
-    staging_.push_back(b);
-    return b;
-  }
-  void readBack(void* dst, Block* staging, int64_t bytes) {
-    reads_.push_back({dst, staging, bytes});
-  }
-
-  Status wait() override {
-    if (!recording_) return Status::ok();
-    recording_ = false;
-    Status st = Status::ok();
-    if (VkResult r = vkEndCommandBuffer(cmd_); r != VK_SUCCESS) {
-      st = internalError(vkError("vkEndCommandBuffer", r));
-    } else {
-      VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-      si.commandBufferCount = 1;
-      si.pCommandBuffers = &cmd_;
-      VkResult r2;
-      {
-        std::lock_guard<std::mutex> lock(c_.queueMutex);
-        r2 = vkQueueSubmit(c_.queue, 1, &si, fence_);
-      }
-      if (r2 == VK_SUCCESS) r2 = vkWaitForFences(c_.device, 1, &fence_, VK_TRUE, UINT64_MAX);
-      if (r2 == VK_SUCCESS) r2 = vkResetFences(c_.device, 1, &fence_);
-      if (r2 != VK_SUCCESS) st = internalError(vkError("submitting a run", r2));
-    }
-    if (st.isOk())
-      for (const Read& rd : reads_)
-        std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
-    spare_.insert(spare_.end(), staging_.begin(), staging_.end()); // kept for the next runs
-    reads_.clear();
-    staging_.clear();
-    vkResetCommandBuffer(cmd_, 0);
-    for (VkDescriptorPool p : pools_)
-      vkResetDescriptorPool(c_.device, p, 0);
-    current_ = 0;
-    poolFull_ = false;
-    return st;
-  }
-
-private:
-  struct Read {
-    void* dst;
-    Block* staging;
-    int64_t bytes;
-  };
   Context& c_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
-  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
-  bool recording_ = false;
-  std::vector<VkDescriptorPool> pools_;
-  size_t current_ = 0;
-  bool poolFull_ = false;
-  std::vector<Block*> staging_; // this submission's staging blocks
-  std::vector<Block*> spare_;   // staging blocks free for the next submission
+  std::vector<Op> ops_;              // this submission's steps
+  std::deque<Recording> recordings_; // stable addresses
+  uint64_t clock_ = 0;
+  std::vector<Block*> slots_; // staging blocks by position in a submission
+  size_t next_ = 0;
   std::vector<Read> reads_;
+  int64_t recordedCount_ = 0, replayedCount_ = 0;
 };
 
 class VulkanDevice final : public Device {
@@ -601,11 +687,11 @@ public:
     auto& s = static_cast<VulkanStream&>(stream);
     TESSEL_ASSIGN_OR_RETURN(Block * staging, s.staging(bytes));
     std::memcpy(staging->mapped, src, static_cast<size_t>(bytes));
-    TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
-    const VkBufferCopy region{0, static_cast<VkDeviceSize>(dst.offset),
-                              static_cast<VkDeviceSize>(bytes)};
-    vkCmdCopyBuffer(cmd, staging->buffer, static_cast<Block*>(dst.handle)->buffer, 1, &region);
-    barrier(cmd);
+    Op op = blankOp();
+    op.src = staging->buffer;
+    op.dst = static_cast<Block*>(dst.handle)->buffer;
+    op.region = {0, static_cast<VkDeviceSize>(dst.offset), static_cast<VkDeviceSize>(bytes)};
+    s.add(op);
     return Status::ok();
   }
   Status download(Stream& stream, void* dst, const BufferRef& src, int64_t bytes) override {
@@ -613,11 +699,11 @@ public:
     auto& s = static_cast<VulkanStream&>(stream);
     TESSEL_ASSIGN_OR_RETURN(Block * staging, s.staging(bytes));
     s.readBack(dst, staging, bytes);
-    TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
-    const VkBufferCopy region{static_cast<VkDeviceSize>(src.offset), 0,
-                              static_cast<VkDeviceSize>(bytes)};
-    vkCmdCopyBuffer(cmd, static_cast<Block*>(src.handle)->buffer, staging->buffer, 1, &region);
-    barrier(cmd);
+    Op op = blankOp();
+    op.src = static_cast<Block*>(src.handle)->buffer;
+    op.dst = staging->buffer;
+    op.region = {static_cast<VkDeviceSize>(src.offset), 0, static_cast<VkDeviceSize>(bytes)};
+    s.add(op);
     return Status::ok();
   }
 
@@ -653,16 +739,16 @@ using Texels = std::array<VkBufferView, kTexelBindings>;
 Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::span<const Bound> tensors,
                 void* constants, uint32_t constantBytes, Grid grid, const Texels& texels = {}) {
   if (grid.count == 0 || grid.layers == 0) return Status::ok();
-  if (tensors.size() > kBindings) return internalError("vulkan: too many tensors for a dispatch");
+  if (tensors.size() > kBindings || tensors.empty() || constantBytes > kPushBytes)
+    return internalError("vulkan: a dispatch's tensors or constants do not fit its layout");
   TESSEL_ASSIGN_OR_RETURN(Context * c, context());
   auto& s = *static_cast<VulkanStream*>(ctx.stream);
-  TESSEL_ASSIGN_OR_RETURN(VkDescriptorSet set, s.descriptorSet());
   const auto align = static_cast<int64_t>(
       std::max<VkDeviceSize>(c->properties.limits.minStorageBufferOffsetAlignment, 4));
   const auto maxRange = static_cast<int64_t>(c->properties.limits.maxStorageBufferRange);
   auto* offsets = static_cast<uint32_t*>(constants);
-  VkDescriptorBufferInfo infos[kBindings];
-  VkWriteDescriptorSet writes[kBindings];
+  Op op = blankOp();
+  op.pipeline = pipeline;
   uint32_t b = 0;
   for (const Bound& t : tensors) {
     const auto* block = static_cast<const Block*>(t.ref.handle);
@@ -673,45 +759,23 @@ Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::span<const Bou
                            " bytes is past what one binding reaches");
     offsets[b] =
         static_cast<uint32_t>((t.ref.offset - start) / static_cast<int64_t>(sizeof(float)));
-    infos[b] = {block->buffer, static_cast<VkDeviceSize>(start), static_cast<VkDeviceSize>(range)};
-    writes[b] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-    writes[b].dstSet = set;
-    writes[b].dstBinding = b;
-    writes[b].descriptorCount = 1;
-    writes[b].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[b].pBufferInfo = &infos[b];
-    ++b;
+    op.buffers[b++] = {block->buffer, static_cast<VkDeviceSize>(start),
+                       static_cast<VkDeviceSize>(range)};
   }
-  for (; b < kBindings; ++b) { // unused bindings see the output's window
-    infos[b] = infos[0];
-    writes[b] = writes[0];
-    writes[b].dstBinding = b;
-    writes[b].pBufferInfo = &infos[b];
-  }
-  vkUpdateDescriptorSets(c->device, kBindings, writes, 0, nullptr);
-  for (uint32_t t = 0; t < kTexelBindings; ++t) {
-    if (!texels[t]) continue;
-    VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-    w.dstSet = set;
-    w.dstBinding = kBindings + t;
-    w.descriptorCount = 1;
-    w.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
-    w.pTexelBufferView = &texels[t];
-    vkUpdateDescriptorSets(c->device, 1, &w, 0, nullptr);
-  }
-  TESSEL_ASSIGN_OR_RETURN(VkCommandBuffer cmd, s.recording());
-  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-  vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipelineLayout, 0, 1, &set, 0,
-                          nullptr);
-  vkCmdPushConstants(cmd, c->pipelineLayout, VK_SHADER_STAGE_COMPUTE_BIT, 0, constantBytes,
-                     constants);
+  for (; b < kBindings; ++b) // unused bindings see the output's window
+    op.buffers[b] = op.buffers[0];
+  for (uint32_t t = 0; t < kTexelBindings; ++t)
+    op.texels[t] = texels[t];
+  op.constantBytes = constantBytes;
+  std::memcpy(op.constants, constants, constantBytes);
   // Groups over x up to the device's limit, then rows of them over y.
   const int64_t groups = (grid.count + grid.groupSize - 1) / grid.groupSize;
   const int64_t maxX = c->properties.limits.maxComputeWorkGroupCount[0];
   const int64_t x = std::min(groups, maxX);
-  const int64_t y = (groups + x - 1) / x;
-  vkCmdDispatch(cmd, static_cast<uint32_t>(x), static_cast<uint32_t>(y), grid.layers);
-  barrier(cmd);
+  op.groups[0] = static_cast<uint32_t>(x);
+  op.groups[1] = static_cast<uint32_t>((groups + x - 1) / x);
+  op.groups[2] = grid.layers;
+  s.add(op);
   return Status::ok();
 }
 

@@ -387,11 +387,16 @@ TEST_CASE("gpu: a plan split with a CPU backend copies between the spaces", "[gp
   CHECK((*s)->backendOf(2)->name() == gpu());
   CHECK((*s)->backendOf(3)->name() == gpu());
   const std::vector<float> x = {1, -2, 3, -4, 5, -6};
-  for (int run = 0; run < 3; ++run) { // the recorded work starts afresh each run
-    REQUIRE((*s)->setInput(0, x.data(), x.size() * sizeof(float)).isOk());
+  // Runs after the first replay what the first recorded (Vulkan): each must see its own input.
+  for (int run = 1; run <= 4; ++run) {
+    std::vector<float> scaled = x;
+    for (float& v : scaled)
+      v *= static_cast<float>(run);
+    REQUIRE((*s)->setInput(0, scaled.data(), scaled.size() * sizeof(float)).isOk());
     REQUIRE((*s)->run().isOk());
     const auto* y = static_cast<const float*>((*s)->outputData(0));
-    CHECK(std::vector<float>(y, y + 2) == std::vector<float>{-3.5f, -6.f});
+    const auto k = static_cast<float>(run);
+    CHECK(std::vector<float>(y, y + 2) == std::vector<float>{0.5f - 4 * k, -1.f - 5 * k});
   }
   // x up; relu's result down to the CPU's negations, their result up; y down.
   CHECK((*s)->runCopyCount() == 4);
