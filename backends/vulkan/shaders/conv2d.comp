@@ -76,6 +76,48 @@ void main() {
 #else
   uint xPlane = p.off[1] + (b * p.c + g * p.cg) * plane;
 #endif
+#ifdef TEXELS
+  // Without branches: where each kernel row and column of each pixel reads (clamped inside the
+  // input) and whether it lies inside (padding reads 0), worked out once for all channels.
+  uint rowAt[KH];
+  bool rowIn[KH];
+  for (uint ky = 0u; ky < KH; ++ky) {
+    const int iy = iy0 + int(ky) * p.dh;
+    rowIn[ky] = iy >= 0 && iy < int(p.h);
+    rowAt[ky] = uint(clamp(iy, 0, int(p.h) - 1)) * p.w;
+  }
+  uint colAt[KW * PX_TILE];
+  bool colIn[KW * PX_TILE];
+  for (uint kx = 0u; kx < KW; ++kx)
+    for (uint q = 0u; q < PX_TILE; ++q) {
+      const int ix = ix0 + int(q) * p.sw + int(kx) * p.dw;
+      colIn[kx * PX_TILE + q] = ix >= 0 && ix < int(p.w);
+      colAt[kx * PX_TILE + q] = uint(clamp(ix, 0, int(p.w) - 1));
+    }
+  const uint blockStride = p.cg * taps;
+  for (uint ic = 0u; ic < p.cg; ++ic, xPlane += plane) {
+    for (uint ky = 0u; ky < KH; ++ky) {
+      const uint row = xPlane + rowAt[ky];
+      for (uint kx = 0u; kx < KW; ++kx) {
+        float xv[4];
+        for (uint q = 0u; q < PX_TILE; ++q) {
+          const float v = texelFetch(xs, int(row + colAt[kx * PX_TILE + q])).x;
+          xv[q] = rowIn[ky] && colIn[kx * PX_TILE + q] ? v : 0.0;
+        }
+        const uint tap = ic * taps + ky * KW + kx;
+        for (uint j = 0u; j < OC_TILE; j += 4u) {
+          const vec4 wv = texelFetch(packed, int(packedBase + j / 4u * blockStride + tap));
+          for (uint q = 0u; q < PX_TILE; ++q) {
+            acc[j][q] += wv.x * xv[q];
+            acc[j + 1u][q] += wv.y * xv[q];
+            acc[j + 2u][q] += wv.z * xv[q];
+            acc[j + 3u][q] += wv.w * xv[q];
+          }
+        }
+      }
+    }
+  }
+#else
   for (uint ic = 0u; ic < p.cg; ++ic, xPlane += plane) {
     for (uint ky = 0u; ky < KH; ++ky) {
       const int iy = iy0 + int(ky) * p.dh;
@@ -86,34 +128,19 @@ void main() {
         for (uint q = 0u; q < PX_TILE; ++q) {
           const int ix = ix0 + int(q) * p.sw + int(kx) * p.dw;
           // The index stays inside the row whether or not the pixel is (padding reads 0).
-#ifdef TEXELS
-          const float v = texelFetch(xs, int(row + uint(clamp(ix, 0, int(p.w) - 1)))).x;
-#else
           const float v = b1[row + uint(clamp(ix, 0, int(p.w) - 1))];
-#endif
           xv[q] = ix >= 0 && ix < int(p.w) ? v : 0.0;
         }
         const uint tap = ic * taps + ky * KW + kx;
-#ifdef TEXELS
-        for (uint j = 0u; j < OC_TILE; j += 4u) {
-          const vec4 wv = texelFetch(packed, int(packedBase + j / 4u * p.cg * taps + tap));
-          for (uint q = 0u; q < PX_TILE; ++q) {
-            acc[j][q] += wv.x * xv[q];
-            acc[j + 1u][q] += wv.y * xv[q];
-            acc[j + 2u][q] += wv.z * xv[q];
-            acc[j + 3u][q] += wv.w * xv[q];
-          }
-        }
-#else
         for (uint j = 0u; j < OC_TILE; ++j) {
           const float wv = b2[wBase[j] + tap];
           for (uint q = 0u; q < PX_TILE; ++q)
             acc[j][q] += wv * xv[q];
         }
-#endif
       }
     }
   }
+#endif
   for (uint j = 0u; j < OC_TILE; ++j) {
     const uint oc = oc0 + j;
     if (oc >= ocEnd) break;
