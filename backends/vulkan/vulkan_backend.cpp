@@ -1093,10 +1093,10 @@ Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
 // tile of OC_TILE channels and image (shaders/conv2d.comp). Where the weights are constant, a
 // group has at least 4 output channels and the device reads texel buffers (the input within one
 // view), the kernel packs the weights as vec4 texels and reads its input as float texels
-// (conv2d_texels), in tiles of 8 (or 4) channels by 2 pixels: on lavapipe resnet18 ran in 205 ms
-// so against 520 ms through storage buffers, and 8 x 2 was the fastest of {4, 8, 16} x {1, 2, 3}.
-// Otherwise it reads the weights as they are, in tiles of up to 4 channels (1 for a depthwise
-// conv) by up to 4 pixels.
+// (conv2d_texels), in tiles of 8 (or 4) channels by 4 pixels: on lavapipe resnet18 ran in 205 ms
+// so against 520 ms through storage buffers; 8 x 2 was the fastest tile while the inner loop
+// branched on padding, 8 x 4 (10-20% faster) once it did not. Otherwise it reads the weights as
+// they are, in tiles of up to 4 channels (1 for a depthwise conv) by up to 4 pixels.
 Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, const Shape& x,
                             const Shape& w, const Shape& y, const void* weights) {
   // The input must fit one float texel view (less the offset alignment its start may lie above).
@@ -1125,7 +1125,7 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
       c.texels && weights && k.og >= 4 &&
       xBytes <= static_cast<int64_t>(c.properties.limits.maxTexelBufferElements) * 4;
   const uint32_t ocTile = texels ? (k.og >= 8 ? 8 : 4) : std::clamp<uint32_t>(k.og, 1, 4);
-  const uint32_t pxTile = std::clamp<uint32_t>(k.ow, 1, texels ? 2 : 4);
+  const uint32_t pxTile = std::clamp<uint32_t>(k.ow, 1, 4);
   k.ocBlocks = (k.og + ocTile - 1) / ocTile;
   k.pxBlocks = (k.ow + pxTile - 1) / pxTile;
   std::unique_ptr<Packed> packed;
