@@ -154,7 +154,8 @@ struct Context {
   std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
-  bool texels = false; // float and vec4 uniform texel buffers can be read
+  bool texels = false;     // float and vec4 uniform texel buffers can be read
+  bool halfTexels = false; // and vec4 of half (R16G16B16A16_SFLOAT)
   std::mutex pipelineMutex;
   std::map<std::vector<uint32_t>, VkPipeline> pipelines; // by shader, then specialization
 
@@ -295,6 +296,9 @@ Status createContext(Context& c) {
     vkGetPhysicalDeviceFormatProperties(c.physical, f, &fp);
     c.texels = c.texels && (fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
   }
+  VkFormatProperties half{};
+  vkGetPhysicalDeviceFormatProperties(c.physical, VK_FORMAT_R16G16B16A16_SFLOAT, &half);
+  c.halfTexels = c.texels && (half.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
   VkDescriptorSetLayoutBinding bindings[kBindings + kTexelBindings];
   for (uint32_t b = 0; b < kBindings + kTexelBindings; ++b)
     bindings[b] = {b,
@@ -909,17 +913,25 @@ private:
 };
 
 // `data` (a whole number of vec4) in a block of the device, filled before this returns, with a
-// view that reads it as vec4 texels.
+// view that reads it as vec4 texels: of float, or with `half` of IEEE half (half the bytes; a
+// texel fetch gives floats either way).
 Result<std::unique_ptr<Packed>> makePacked(Context& c, Device& device,
-                                           const std::vector<float>& data) {
-  const auto bytes = static_cast<int64_t>(data.size() * sizeof(float));
+                                           const std::vector<float>& floats, bool half) {
+  std::vector<uint16_t> halves;
+  if (half) {
+    halves.resize(floats.size());
+    for (size_t i = 0; i < floats.size(); ++i)
+      halves[i] = floatToHalf(floats[i]);
+  }
+  const void* data = half ? static_cast<const void*>(halves.data()) : floats.data();
+  const auto bytes = static_cast<int64_t>(floats.size() * (half ? 2 : 4));
   TESSEL_ASSIGN_OR_RETURN(Block * block, makeBlock(c, bytes,
                                                    VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
                                                        VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                                                    VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0));
   VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
   vi.buffer = block->buffer;
-  vi.format = VK_FORMAT_R32G32B32A32_SFLOAT;
+  vi.format = half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
   vi.range = static_cast<VkDeviceSize>(bytes);
   VkBufferView view = VK_NULL_HANDLE;
   if (VkResult r = vkCreateBufferView(c.device, &vi, nullptr, &view); r != VK_SUCCESS) {
@@ -929,7 +941,7 @@ Result<std::unique_ptr<Packed>> makePacked(Context& c, Device& device,
   auto packed = std::make_unique<Packed>(c, block, view);
   auto stream = device.createStream();
   if (!stream.isOk()) return stream.status();
-  TESSEL_RETURN_IF_ERROR(device.upload(**stream, BufferRef{block, 0}, data.data(), bytes));
+  TESSEL_RETURN_IF_ERROR(device.upload(**stream, BufferRef{block, 0}, data, bytes));
   TESSEL_RETURN_IF_ERROR((*stream)->wait());
   return packed;
 }
@@ -1098,7 +1110,8 @@ Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
 // branched on padding, 8 x 4 (10-20% faster) once it did not. Otherwise it reads the weights as
 // they are, in tiles of up to 4 channels (1 for a depthwise conv) by up to 4 pixels.
 Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, const Shape& x,
-                            const Shape& w, const Shape& y, const void* weights) {
+                            const Shape& w, const Shape& y, const void* weights,
+                            Precision precision) {
   // The input must fit one float texel view (less the offset alignment its start may lie above).
   const int64_t xBytes = TensorDesc{DType::F32, x}.byteSize() +
                          static_cast<int64_t>(c.properties.limits.minTexelBufferOffsetAlignment);
@@ -1129,11 +1142,13 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
   k.ocBlocks = (k.og + ocTile - 1) / ocTile;
   k.pxBlocks = (k.ow + pxTile - 1) / pxTile;
   std::unique_ptr<Packed> packed;
+  // With fp16 storage allowed, the packed weights are half where the device reads half texels.
+  const bool half = texels && precision == Precision::F16Storage && c.halfTexels;
   if (texels) {
     k.packedBlocks = k.ocBlocks * (ocTile / 4);
     const uint64_t texelCount = uint64_t{k.groups} * k.packedBlocks * k.cg * taps;
     if (texelCount > c.properties.limits.maxTexelBufferElements)
-      return conv2dKernel(c, device, p, x, w, y, nullptr); // too many for one view
+      return conv2dKernel(c, device, p, x, w, y, nullptr, precision); // too many for one view
     std::vector<float> data(texelCount * 4, 0.f);
     const auto* src = static_cast<const float*>(weights);
     const size_t perChannel = size_t{k.cg} * taps;
@@ -1142,7 +1157,7 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
         for (size_t i = 0; i < perChannel; ++i)
           data[(((size_t{g} * k.packedBlocks + oc / 4) * perChannel + i) * 4) + oc % 4] =
               src[(size_t{g} * k.og + oc) * perChannel + i];
-    TESSEL_ASSIGN_OR_RETURN(packed, makePacked(c, device, data));
+    TESSEL_ASSIGN_OR_RETURN(packed, makePacked(c, device, data, half));
   }
   std::vector<uint32_t> spec = gpu::encodePostOps(p.postOps);
   spec.insert(spec.end(),
@@ -1150,11 +1165,13 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
                           c.pipeline(texels ? Shader::Conv2dTexels : Shader::Conv2d, spec));
   const Grid grid{int64_t{k.oh} * k.pxBlocks, 64, k.n * k.groups * k.ocBlocks};
-  return Kernel(std::make_unique<Conv2dKernel>(
-      c, pipe, k, grid,
-      std::string(texels ? "direct, packed weights, " : "direct, ") + std::to_string(ocTile) +
-          " channels x " + std::to_string(pxTile) + " pixels",
-      std::move(packed)));
+  return Kernel(std::make_unique<Conv2dKernel>(c, pipe, k, grid,
+                                               std::string(half     ? "direct, packed f16 weights, "
+                                                           : texels ? "direct, packed weights, "
+                                                                    : "direct, ") +
+                                                   std::to_string(ocTile) + " channels x " +
+                                                   std::to_string(pxTile) + " pixels",
+                                               std::move(packed)));
 }
 
 Result<Kernel> elementwiseKernel(Context& c, const ElementwiseParams& p, int64_t count) {
@@ -1226,7 +1243,7 @@ public:
     case PrimitiveKind::Conv2d:
       return conv2dKernel(*c, device, p.as<Conv2dParams>(), t[p.inputs[0]].shape,
                           t[p.inputs[1]].shape, t[p.outputs[0]].shape,
-                          args.constants.size() > 1 ? args.constants[1] : nullptr);
+                          args.constants.size() > 1 ? args.constants[1] : nullptr, args.precision);
     case PrimitiveKind::Elementwise:
       return elementwiseKernel(*c, p.as<ElementwiseParams>(), t[p.outputs[0]].numel());
     default: return unsupported("vulkan: primitive not supported");

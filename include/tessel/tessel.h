@@ -83,7 +83,13 @@ typedef struct {
    * model needing more fails in tessel_session_create with TESSEL_RESOURCE_EXHAUSTED before
    * anything is allocated. */
   int64_t memory_budget;
+  /* TESSEL_PRECISION_F32 (0, the default): values kept as the model's dtypes say.
+   * TESSEL_PRECISION_F16_STORAGE: a GPU backend may keep f32 weights and tensors as IEEE half
+   * where its device reads them, computing in f32 (results to about rtol 1e-2). */
+  int32_t precision;
 } tessel_session_options;
+
+enum { TESSEL_PRECISION_F32 = 0, TESSEL_PRECISION_F16_STORAGE = 1 };
 
 void tessel_session_options_init(tessel_session_options* options);
 

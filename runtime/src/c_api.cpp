@@ -223,6 +223,14 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
   }
   if (has(offsetof(tessel_session_options, memory_budget), sizeof o->memory_budget))
     opts.memoryBudget = o->memory_budget; // Session::create refuses a negative one
+  if (has(offsetof(tessel_session_options, precision), sizeof o->precision)) {
+    if (o->precision != TESSEL_PRECISION_F32 && o->precision != TESSEL_PRECISION_F16_STORAGE)
+      return tessel::invalidArgument("precision " + std::to_string(o->precision) +
+                                     " is neither TESSEL_PRECISION_F32 nor "
+                                     "TESSEL_PRECISION_F16_STORAGE");
+    opts.precision = o->precision == TESSEL_PRECISION_F16_STORAGE ? tessel::Precision::F16Storage
+                                                                  : tessel::Precision::F32;
+  }
   return opts;
 }
 
@@ -392,10 +400,12 @@ tessel_status tessel_session_create(const tessel_model* model,
       // One prepared model per backend and thread count: kernels pick their variants for the
       // count (PrepareArgs::threads); identical packed weights are shared between them.
       const int threads = opts->threadCount();
-      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads)];
+      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
+                               std::to_string(static_cast<int>(opts->precision))];
       if (!slot) {
         auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend,
-                                               opts->blockedLayouts, opts->chains, threads);
+                                               opts->blockedLayouts, opts->chains, threads,
+                                               opts->precision);
         if (!p.isOk()) return fromStatus(p.status());
         slot = std::move(p).value();
       }

@@ -12,7 +12,8 @@ namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-                      const std::string& preferred, bool blockedLayouts, bool chains, int threads) {
+                      const std::string& preferred, bool blockedLayouts, bool chains, int threads,
+                      Precision precision) {
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -21,6 +22,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   if (program->constantSource) TESSEL_RETURN_IF_ERROR(program->constantSource->restore());
   std::shared_ptr<PreparedModel> m(new PreparedModel());
   m->threads_ = std::max(threads, 0);
+  m->precision_ = precision;
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
   std::vector<bool> split(program->primitives.size(), false);
@@ -141,6 +143,7 @@ PrepareArgs PreparedModel::prepareArgs(size_t i) const {
   args.tensors = &descs_;
   args.choice = steps_[i].choice;
   args.threads = threads_;
+  args.precision = precision_;
   args.constants =
       std::span<const void* const>(constants_.data() + constantStart_[i], p.inputs.size());
   return args;

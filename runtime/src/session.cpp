@@ -51,7 +51,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> 
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
                           PreparedModel::create(std::move(program), registry, options.backend,
                                                 options.blockedLayouts, options.chains,
-                                                options.threadCount()));
+                                                options.threadCount(), options.precision));
   return create(std::move(model), options);
 }
 

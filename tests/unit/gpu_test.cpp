@@ -39,15 +39,17 @@ void requireGpu() {
   REQUIRE(registry().find(gpu()) != nullptr);
 }
 
-// Runs prog (one input, given as bytes) on the GPU backend, checking it took primitive 0, and on
-// the reference backend; both outputs' bytes.
+// Runs prog (one input, given as bytes) on the GPU backend (at `precision`), checking it took
+// primitive 0, and on the reference backend; both outputs' bytes.
 std::pair<std::vector<uint8_t>, std::vector<uint8_t>>
-runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes) {
+runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inputBytes,
+             Precision precision = Precision::F32) {
   const Status valid = validateProgram(*prog);
   INFO(valid.message());
   REQUIRE(valid.isOk());
   SessionOptions opts;
   opts.backend = gpu();
+  opts.precision = precision;
   auto sv = Session::create(prog, registry(), opts);
   INFO((sv.isOk() ? std::string() : sv.status().message()));
   REQUIRE(sv.isOk());
@@ -72,8 +74,9 @@ runBothBytes(const std::shared_ptr<Program>& prog, const void* input, size_t inp
 
 // The same over f32 input and output.
 std::pair<std::vector<float>, std::vector<float>> runBoth(const std::shared_ptr<Program>& prog,
-                                                          const std::vector<float>& x) {
-  auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
+                                                          const std::vector<float>& x,
+                                                          Precision precision = Precision::F32) {
+  auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float), precision);
   const auto floats = [](const std::vector<uint8_t>& b) {
     std::vector<float> f(b.size() / sizeof(float));
     std::memcpy(f.data(), b.data(), b.size());
@@ -86,7 +89,8 @@ std::pair<std::vector<float>, std::vector<float>> runBoth(const std::shared_ptr<
 // hyperbolic functions err by more than a CPU's libm (lavapipe's acos: about 2e-4 relative).
 constexpr double kRtol = 1e-3, kAtol = 1e-5;
 
-void compare(const std::vector<float>& got, const std::vector<float>& want) {
+void compare(const std::vector<float>& got, const std::vector<float>& want, double rtol = kRtol,
+             double atol = kAtol) {
   REQUIRE(got.size() == want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     if (std::isnan(want[i])) {
@@ -94,7 +98,7 @@ void compare(const std::vector<float>& got, const std::vector<float>& want) {
       continue;
     }
     INFO("element " << i);
-    CHECK(got[i] == Approx(want[i]).epsilon(kRtol).margin(kAtol));
+    CHECK(got[i] == Approx(want[i]).epsilon(rtol).margin(atol));
   }
 }
 
@@ -582,4 +586,28 @@ TEST_CASE("gpu: elementwise programs and matmuls with post-ops against the refer
     auto [got, want] = runBoth(prog, test::randomFloats(70, 28));
     compare(got, want);
   }
+}
+
+TEST_CASE("gpu: conv2d with fp16 storage allowed stays within rtol 1e-2", "[gpu]") {
+  requireGpu();
+  // 16 -> 12 channels, 3x3, padded: the Vulkan kernel packs these weights as half texels.
+  static std::vector<float> weights, bias;
+  weights = test::randomFloats(12 * 16 * 9, 51);
+  bias = test::randomFloats(12, 52);
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 16, 9, 11}}, nullptr},
+                   {"w", {DType::F32, {12, 16, 3, 3}}, weights.data()},
+                   {"y", {DType::F32, {1, 12, 9, 11}}, nullptr},
+                   {"b", {DType::F32, {12}}, bias.data()}};
+  Conv2dParams cp{{1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true, {PostOp::makeUnary(UnaryKind::Relu)}};
+  prog->primitives = {Primitive{cp, {0, 1, 3}, {2}, "conv"}};
+  prog->inputs = {0};
+  prog->outputs = {2};
+  auto [got, want] = runBoth(prog, test::randomFloats(16 * 9 * 11, 53), Precision::F16Storage);
+  // Half weights err relative to the terms of a sum, not to the sum: the absolute tolerance is a
+  // hundredth of the output's scale.
+  float scale = 0;
+  for (float v : want)
+    scale = std::max(scale, std::fabs(v));
+  compare(got, want, 1e-2, 1e-2 * scale);
 }

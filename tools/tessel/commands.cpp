@@ -217,17 +217,23 @@ struct LoadChoices {
   bool blockedLayouts = true;
   bool chains = true;
   int64_t memoryBudget = 0; // 0: the runtime's default
+  Precision precision = Precision::F32;
 };
 
 // The flags that set them, for the commands' flag lists.
 const std::vector<std::string> kLoadFlags = {"--threads", "--layouts", "--chains",
-                                             "--memory-budget"};
+                                             "--memory-budget", "--precision"};
 
 Result<LoadChoices> parseLoadChoices(const Args& a) {
   LoadChoices load;
   TESSEL_ASSIGN_OR_RETURN(load.blockedLayouts, parseLayouts(a));
   TESSEL_ASSIGN_OR_RETURN(load.chains, parseChains(a));
   TESSEL_ASSIGN_OR_RETURN(load.memoryBudget, parseBytes(a, "--memory-budget"));
+  // --precision f32|f16: f16 lets a GPU backend keep f32 values as half (backend.h, Precision).
+  const std::string precision = a.get("--precision", "f32");
+  if (precision != "f32" && precision != "f16")
+    return invalidArgument("--precision expects f32 or f16, got '" + precision + "'");
+  load.precision = precision == "f16" ? Precision::F16Storage : Precision::F32;
   return load;
 }
 
@@ -242,6 +248,7 @@ SessionOptions sessionOptions(const std::string& backend, int threads, const Loa
   so.blockedLayouts = load.blockedLayouts;
   so.chains = load.chains;
   so.memoryBudget = load.memoryBudget;
+  so.precision = load.precision;
   return so;
 }
 
@@ -726,7 +733,7 @@ int runCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
                              "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
                              "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
-                             "auto|off] [--memory-budget N[KiB|MiB|GiB]]");
+                             "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
@@ -740,7 +747,7 @@ int checkCommand(const std::vector<std::string>& argv) {
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
                 "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
-                "N[KiB|MiB|GiB]] [--dynamic]");
+                "N[KiB|MiB|GiB]] [--precision f32|f16] [--dynamic]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto loadArg = parseLoadChoices(a);
@@ -873,7 +880,8 @@ int benchCommand(const std::vector<std::string>& argv) {
       argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
       "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
       "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
-      "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]]");
+      "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]] "
+      "[--precision f32|f16]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);

@@ -153,6 +153,12 @@ public:
 // each input that is a constant (weights to pack or upload; null for the others). All of them
 // stay valid while the model lives (a kernel may point at them); a kernel that keeps a packed
 // copy need not.
+// How exactly a backend must keep values. F32: as the program's dtypes say (the default).
+// F16Storage: a backend may also store f32 weights and tensors as IEEE half where its device reads
+// them (half the bytes moved), computing in f32 (MNN's low precision; about 1e-3 relative error
+// per value, results to about rtol 1e-2). A backend without fp16 storage ignores it.
+enum class Precision : uint8_t { F32, F16Storage };
+
 struct PrepareArgs {
   const Primitive* primitive = nullptr;
   const std::vector<TensorDesc>* tensors = nullptr;
@@ -162,6 +168,7 @@ struct PrepareArgs {
   // A kernel runs correctly at any count; it may pick its variant for this one (cpu_x86: a
   // Winograd tile whose blocks give every thread its own rows).
   int threads = 0;
+  Precision precision = Precision::F32;
 };
 
 class Backend {

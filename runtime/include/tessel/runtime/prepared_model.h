@@ -21,11 +21,10 @@ public:
   // (Backend::prepareChain) run as one step. `threads`: the thread count its sessions are
   // expected to use (0: not known), for the layout estimates and the kernels' variants
   // (PrepareArgs::threads); a session at another count runs correctly.
-  static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
-                                                             const BackendRegistry& registry,
-                                                             const std::string& preferred = "",
-                                                             bool blockedLayouts = true,
-                                                             bool chains = true, int threads = 0);
+  static Result<std::shared_ptr<const PreparedModel>>
+  create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
+         const std::string& preferred = "", bool blockedLayouts = true, bool chains = true,
+         int threads = 0, Precision precision = Precision::F32);
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -81,6 +80,7 @@ private:
   int blocked_ = 0;
   int threads_ = 0; // expected by its sessions; 0: not known
   int chains_ = 0;
+  Precision precision_ = Precision::F32;
 };
 
 } // namespace tessel

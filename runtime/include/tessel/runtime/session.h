@@ -23,6 +23,8 @@ struct SessionOptions {
   // Bytes the session's arenas (tensors, inputs, outputs, workspace; every memory space) may
   // take; a plan needing more fails before anything is allocated. 0 = defaultMemoryBudget().
   int64_t memoryBudget = 0;
+  // F16Storage lets a backend keep f32 values as half where its device reads them (backend.h).
+  Precision precision = Precision::F32;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
 };
