@@ -137,6 +137,20 @@ inline bool binarySupported(const Primitive& p, const std::vector<TensorDesc>& t
   return true;
 }
 
+// Elements of 4 or 8 bytes (words moved) by i32 or i64 indices.
+inline bool gatherSupported(const Primitive& p, const std::vector<TensorDesc>& t, const Limits& l) {
+  const auto& g = p.as<GatherParams>();
+  const TensorDesc& data = t[p.inputs[0]];
+  const TensorDesc& idx = t[p.inputs[1]];
+  const TensorDesc& out = t[p.outputs[0]];
+  const size_t elem = dtypeSize(out.dtype);
+  if ((elem != 4 && elem != 8) || data.dtype != out.dtype) return false;
+  if (idx.dtype != DType::I32 && idx.dtype != DType::I64) return false;
+  return reachable(data, l) && reachable(idx, l) && reachable(out, l) &&
+         out.numel() * static_cast<int64_t>(elem / 4) < kMaxElements &&
+         data.numel() * static_cast<int64_t>(elem / 4) < kMaxElements && g.extent < kMaxElements;
+}
+
 // Whether the GPU kernels take primitive p on a device with limits l.
 inline bool supports(const Primitive& p, const std::vector<TensorDesc>& t, const Limits& l) {
   switch (p.kind()) {
@@ -149,6 +163,7 @@ inline bool supports(const Primitive& p, const std::vector<TensorDesc>& t, const
   case PrimitiveKind::Unary:
     return allF32WithPostOps(p, t, l) && p.as<UnaryParams>().kind != UnaryKind::Cast;
   case PrimitiveKind::Binary: return binarySupported(p, t, l);
+  case PrimitiveKind::Gather: return gatherSupported(p, t, l);
   default: return false;
   }
 }

@@ -284,3 +284,36 @@ kernel void tessel_elementwise(BUFFERS, const ElementwiseParams p) {
   b0[p.off[0] + i] =
       postOps(b1[p.off[1] + i], i, i / p.inner % p.channels, b1, b2, b3, b4, b5, b6, b7, p.off);
 }
+
+// Gather of 4- or 8-byte elements (words moved) by i32 or i64 indices; an index outside
+// [-extent, extent) writes zeros and raises the stream's fault word (b7).
+typedef struct {
+  uint off[8];
+  uint outer, extent, inner, count, words, wide, elements;
+} GatherParams;
+
+kernel void tessel_gather(BUFFERS, const GatherParams p) {
+  const uint i = get_global_id(0);
+  if (i >= p.outer * p.count * p.inner) return;
+  global uint *y = (global uint *)b0;
+  global const uint *x = (global const uint *)b1;
+  global const uint *ix = (global const uint *)b2;
+  const uint k = i % p.inner, j = i / p.inner % p.count, o = i / (p.inner * p.count);
+  const uint at = p.elements != 0u ? i : j;
+  const uint lo = p.wide != 0u ? ix[p.off[2] + 2u * at] : ix[p.off[2] + at];
+  const uint hi = p.wide != 0u ? ix[p.off[2] + 2u * at + 1u] : ((int)lo < 0 ? 0xffffffffu : 0u);
+  int row = -1;
+  if (hi == 0u && lo < p.extent) row = (int)lo;
+  if (hi == 0xffffffffu && (int)lo < 0 && (int)lo + (int)p.extent >= 0)
+    row = (int)lo + (int)p.extent;
+  const uint to = p.off[0] + i * p.words;
+  if (row < 0) {
+    ((global uint *)b7)[p.off[7]] = 1u;
+    y[to] = 0u;
+    if (p.words == 2u) y[to + 1u] = 0u;
+    return;
+  }
+  const uint from = p.off[1] + ((o * p.extent + (uint)row) * p.inner + k) * p.words;
+  y[to] = x[from];
+  if (p.words == 2u) y[to + 1u] = x[from + 1u];
+}

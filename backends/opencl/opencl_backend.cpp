@@ -226,19 +226,45 @@ struct Block {
 
 class OpenClStream final : public Stream {
 public:
-  explicit OpenClStream(cl_command_queue q) : queue_(q) {}
+  OpenClStream(cl_context context, cl_command_queue q) : context_(context), queue_(q) {}
   ~OpenClStream() override {
     clFinish(queue_);
+    if (fault_) clReleaseMemObject(fault_);
     clReleaseCommandQueue(queue_);
   }
   cl_command_queue queue() const { return queue_; }
+
+  // The word a kernel raises when its data is bad (a gather's index out of range); asking for
+  // it makes the next wait read it back (and clear it).
+  Result<cl_mem> faultWord() {
+    if (!fault_) {
+      cl_int err = CL_SUCCESS;
+      uint32_t zero = 0;
+      fault_ = clCreateBuffer(context_, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, 4, &zero, &err);
+      if (err != CL_SUCCESS) return internalError(clError("clCreateBuffer (fault word)", err));
+    }
+    checkFault_ = true;
+    return fault_;
+  }
+
   Status wait() override {
     if (cl_int r = clFinish(queue_); r != CL_SUCCESS) return internalError(clError("clFinish", r));
-    return Status::ok();
+    if (!checkFault_) return Status::ok();
+    checkFault_ = false;
+    uint32_t word = 0;
+    const uint32_t zero = 0;
+    cl_int r = clEnqueueReadBuffer(queue_, fault_, CL_TRUE, 0, 4, &word, 0, nullptr, nullptr);
+    if (r == CL_SUCCESS)
+      r = clEnqueueWriteBuffer(queue_, fault_, CL_TRUE, 0, 4, &zero, 0, nullptr, nullptr);
+    if (r != CL_SUCCESS) return internalError(clError("reading the fault word", r));
+    return word ? invalidArgument("opencl: a gather's index lies outside its axis") : Status::ok();
   }
 
 private:
+  cl_context context_;
   cl_command_queue queue_;
+  cl_mem fault_ = nullptr;
+  bool checkFault_ = false;
 };
 
 class OpenClDevice final : public Device {
@@ -263,7 +289,7 @@ public:
     cl_int err = CL_SUCCESS;
     cl_command_queue q = clCreateCommandQueue(c_.context, c_.device, 0, &err);
     if (err != CL_SUCCESS) return internalError(clError("clCreateCommandQueue", err));
-    return std::unique_ptr<Stream>(std::make_unique<OpenClStream>(q));
+    return std::unique_ptr<Stream>(std::make_unique<OpenClStream>(c_.context, q));
   }
   // Uploads complete before they return (the source is the caller's); downloads complete by the
   // stream's wait.
@@ -321,13 +347,18 @@ struct PoolP {
 struct ElementwiseP {
   uint32_t off[kBindings], count, channels, inner;
 };
+struct GatherP {
+  uint32_t off[kBindings], outer, extent, inner, count, words, wide, elements;
+};
 
-// One enqueue: its parameters' bytes, its work-items, and which input is buffer 1 (a raster's
-// region reads one source; -1 binds every input in order).
+// One enqueue: its parameters' bytes, its work-items, which input is buffer 1 (a raster's
+// region reads one source; -1 binds every input in order), and whether buffer 7 is the
+// stream's fault word (a gather).
 struct Launch {
   std::vector<uint8_t> params;
   int64_t count = 0;
   int source = -1;
+  bool fault = false;
 };
 
 template <typename P> Launch launch(const P& p, int64_t count, int source = -1) {
@@ -361,9 +392,14 @@ public:
       }
       std::vector<uint8_t> params = l.params;
       uint32_t off[kBindings];
+      cl_mem fault = nullptr;
+      if (l.fault) {
+        TESSEL_ASSIGN_OR_RETURN(fault, static_cast<OpenClStream*>(ctx.stream)->faultWord());
+      }
       for (uint32_t b = 0; b < kBindings; ++b) {
-        cl_mem mem = static_cast<Block*>(bound[b]->buffer.handle)->mem;
-        off[b] = static_cast<uint32_t>(bound[b]->buffer.offset / 4);
+        const bool isFault = l.fault && b == kBindings - 1;
+        cl_mem mem = isFault ? fault : static_cast<Block*>(bound[b]->buffer.handle)->mem;
+        off[b] = isFault ? 0 : static_cast<uint32_t>(bound[b]->buffer.offset / 4);
         if (cl_int r = clSetKernelArg(k_, b, sizeof mem, &mem); r != CL_SUCCESS)
           return internalError(clError("clSetKernelArg", r));
       }
@@ -531,6 +567,21 @@ std::vector<Launch> launchesOf(const Primitive& p, const std::vector<TensorDesc>
     k.kind = static_cast<uint32_t>(pp.kind);
     k.countIncludePad = pp.countIncludePad ? 1 : 0;
     return {launch(k, out.numel())};
+  }
+  case PrimitiveKind::Gather: {
+    const auto& g = p.as<GatherParams>();
+    const int64_t rows = g.outer * g.inner;
+    GatherP k{};
+    k.outer = u32(g.outer);
+    k.extent = u32(g.extent);
+    k.inner = u32(g.inner);
+    k.count = u32(rows > 0 ? out.numel() / rows : 0);
+    k.words = u32(static_cast<int64_t>(dtypeSize(out.dtype) / 4));
+    k.wide = t[p.inputs[1]].dtype == DType::I64 ? 1 : 0;
+    k.elements = g.elements ? 1 : 0;
+    Launch l = launch(k, rows > 0 ? out.numel() : 0);
+    l.fault = true;
+    return {l};
   }
   case PrimitiveKind::Elementwise: {
     const auto& e = p.as<ElementwiseParams>();

@@ -54,6 +54,9 @@ const uint32_t kConv2dSpirv[] =
 const uint32_t kConv2dTexelsSpirv[] =
 #include "conv2d_texels.spv.inc"
     ;
+const uint32_t kGatherSpirv[] =
+#include "gather.spv.inc"
+    ;
 const uint32_t kPoolSpirv[] =
 #include "pool.spv.inc"
     ;
@@ -71,7 +74,8 @@ enum class Shader : uint8_t {
   Conv2d,
   Pool,
   Elementwise,
-  Conv2dTexels
+  Conv2dTexels,
+  Gather
 };
 struct ShaderCode {
   const uint32_t* words;
@@ -85,7 +89,8 @@ const ShaderCode kShaders[] = {{kUnarySpirv, sizeof kUnarySpirv},
                                {kConv2dSpirv, sizeof kConv2dSpirv},
                                {kPoolSpirv, sizeof kPoolSpirv},
                                {kElementwiseSpirv, sizeof kElementwiseSpirv},
-                               {kConv2dTexelsSpirv, sizeof kConv2dTexelsSpirv}};
+                               {kConv2dTexelsSpirv, sizeof kConv2dTexelsSpirv},
+                               {kGatherSpirv, sizeof kGatherSpirv}};
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -135,10 +140,14 @@ struct PoolConstants {
 struct ElementwiseConstants {
   uint32_t off[kBindings], count, channels, inner;
 };
+struct GatherConstants {
+  uint32_t off[kBindings], outer, extent, inner, count, words, wide, elements;
+};
 static_assert(sizeof(BinaryConstants) <= kPushBytes && sizeof(ReduceConstants) <= kPushBytes &&
                   sizeof(MatMulConstants) <= kPushBytes && sizeof(RasterConstants) <= kPushBytes &&
                   sizeof(Conv2dConstants) <= kPushBytes && sizeof(PoolConstants) <= kPushBytes &&
-                  sizeof(ElementwiseConstants) <= kPushBytes,
+                  sizeof(ElementwiseConstants) <= kPushBytes &&
+                  sizeof(GatherConstants) <= kPushBytes,
               "push constants: 128 bytes are guaranteed");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
@@ -460,6 +469,7 @@ public:
     (void)wait();
     for (Block* b : slots_)
       freeBlock(c_, b);
+    freeBlock(c_, fault_);
     for (auto& r : recordings_)
       for (VkDescriptorPool p : r.pools)
         vkDestroyDescriptorPool(c_.device, p, nullptr);
@@ -480,6 +490,20 @@ public:
   }
 
   void add(const Op& op) { ops_.push_back(op); }
+
+  // The word a kernel raises when its data is bad (a gather's index out of range), bound by such
+  // kernels; raise() says this submission has one, so wait() reads the word back.
+  Result<Block*> faultWord() {
+    if (!fault_) {
+      const VkMemoryPropertyFlags host =
+          VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+      TESSEL_ASSIGN_OR_RETURN(fault_,
+                              makeBlock(c_, 4, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, host, host));
+      std::memset(fault_->mapped, 0, 4);
+    }
+    checkFault_ = true;
+    return fault_;
+  }
 
   // A host-visible block of at least `bytes` for the submission's next copy: the block that held
   // the same copy last time (the i-th of a submission reuses slot i), grown when too small; so a
@@ -504,6 +528,10 @@ public:
     if (st.isOk())
       for (const Read& rd : reads_)
         std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
+    if (st.isOk() && checkFault_ && *static_cast<uint32_t*>(fault_->mapped) != 0)
+      st = invalidArgument("vulkan: a gather's index lies outside its axis");
+    if (checkFault_) std::memset(fault_->mapped, 0, 4);
+    checkFault_ = false;
     ops_.clear();
     reads_.clear();
     next_ = 0;
@@ -665,6 +693,8 @@ private:
   size_t next_ = 0;
   std::vector<Read> reads_;
   int64_t recordedCount_ = 0, replayedCount_ = 0;
+  Block* fault_ = nullptr;
+  bool checkFault_ = false;
 };
 
 class VulkanDevice final : public Device {
@@ -1026,7 +1056,38 @@ private:
   std::unique_ptr<Packed> packed_;
 };
 
+// Gather: the output, the data, the indices, and the stream's fault word at binding 7.
+class GatherKernel final : public OneDispatchKernel<GatherConstants> {
+public:
+  using OneDispatchKernel::OneDispatchKernel;
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    GatherConstants k = k_;
+    auto& s = *static_cast<VulkanStream*>(ctx.stream);
+    TESSEL_ASSIGN_OR_RETURN(Block * fault, s.faultWord());
+    const Bound y = bound(output);
+    const Bound all[kBindings] = {
+        y, bound(inputs[0]), bound(inputs[1]), y, y, y, y, Bound{BufferRef{fault, 0}, 4}};
+    return dispatch(ctx, pipeline_, std::span<const Bound>(all, kBindings), &k, sizeof k, grid_);
+  }
+};
+
 using Kernel = std::unique_ptr<PreparedKernel>;
+
+Result<Kernel> gatherKernel(Context& c, const GatherParams& g, const TensorDesc& indices,
+                            const TensorDesc& out) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Gather));
+  GatherConstants k{};
+  k.outer = static_cast<uint32_t>(g.outer);
+  k.extent = static_cast<uint32_t>(g.extent);
+  k.inner = static_cast<uint32_t>(g.inner);
+  const int64_t rows = g.outer * g.inner;
+  k.count = static_cast<uint32_t>(rows > 0 ? out.numel() / rows : 0);
+  k.words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
+  k.wide = indices.dtype == DType::I64 ? 1 : 0;
+  k.elements = g.elements ? 1 : 0;
+  return Kernel(std::make_unique<GatherKernel>(pipe, k, Grid{rows > 0 ? out.numel() : 0}));
+}
 
 Result<Kernel> unaryKernel(Context& c, const UnaryParams& u) {
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Unary));
@@ -1246,6 +1307,8 @@ public:
                           args.constants.size() > 1 ? args.constants[1] : nullptr, args.precision);
     case PrimitiveKind::Elementwise:
       return elementwiseKernel(*c, p.as<ElementwiseParams>(), t[p.outputs[0]].numel());
+    case PrimitiveKind::Gather:
+      return gatherKernel(*c, p.as<GatherParams>(), t[p.inputs[1]], t[p.outputs[0]]);
     default: return unsupported("vulkan: primitive not supported");
     }
   }

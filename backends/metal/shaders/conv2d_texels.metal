@@ -173,14 +173,22 @@ constant float POST_BETA7_tmp [[function_constant(24)]];
 constant float POST_BETA7 = is_function_constant_defined(POST_BETA7_tmp) ? POST_BETA7_tmp : 0.0;
 constant uint OC_TILE_tmp [[function_constant(25)]];
 constant uint OC_TILE = is_function_constant_defined(OC_TILE_tmp) ? OC_TILE_tmp : 1u;
-constant uint PX_TILE_tmp [[function_constant(26)]];
-constant uint PX_TILE = is_function_constant_defined(PX_TILE_tmp) ? PX_TILE_tmp : 1u;
-constant uint KH_tmp [[function_constant(27)]];
-constant uint KH = is_function_constant_defined(KH_tmp) ? KH_tmp : 1u;
-constant uint KW_tmp [[function_constant(28)]];
-constant uint KW = is_function_constant_defined(KW_tmp) ? KW_tmp : 1u;
+#ifndef SPIRV_CROSS_CONSTANT_ID_26
+#define SPIRV_CROSS_CONSTANT_ID_26 1u
+#endif
+constant uint PX_TILE = SPIRV_CROSS_CONSTANT_ID_26;
+#ifndef SPIRV_CROSS_CONSTANT_ID_27
+#define SPIRV_CROSS_CONSTANT_ID_27 1u
+#endif
+constant uint KH = SPIRV_CROSS_CONSTANT_ID_27;
+#ifndef SPIRV_CROSS_CONSTANT_ID_28
+#define SPIRV_CROSS_CONSTANT_ID_28 1u
+#endif
+constant uint KW = SPIRV_CROSS_CONSTANT_ID_28;
 constant uint taps = (KH * KW);
 constant uint _903 = (OC_TILE / 4u);
+constant uint _1037 = (KW * PX_TILE);
+constant uint _1056 = (KW * PX_TILE);
 
 struct B0
 {
@@ -631,7 +639,7 @@ float postOps(thread float& v, thread const uint& idx, thread const uint& channe
     return v;
 }
 
-kernel void tessel_conv2d_texels(device B0& _1236 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
+kernel void tessel_conv2d_texels(device B0& _1319 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
 {
     uint tile = ((gl_WorkGroupID.x + (gl_WorkGroupID.y * gl_NumWorkGroups.x)) * 64u) + gl_LocalInvocationID.x;
     if (tile >= (p.oh * p.pxBlocks))
@@ -671,60 +679,83 @@ kernel void tessel_conv2d_texels(device B0& _1236 [[buffer(0)]], const device B1
     uint packedBase = (((g * p.packedBlocks) + (ob * _903)) * p.cg) * taps;
     int iy0 = (int(oy) * p.sh) - p.pt;
     int ix0 = (int(ox0) * p.sw) - p.pl;
-    uint _939 = p.h * p.w;
-    uint _955 = p.xTexel + (((b * p.c) + (g * p.cg)) * _939);
-    spvUnsafeArray<float, 4> xv;
-    for (uint plane = _939, xPlane = _955, ic = 0u; ic < p.cg; ic++, xPlane += plane)
+    uint plane = p.h * p.w;
+    uint xPlane = p.xTexel + (((b * p.c) + (g * p.cg)) * plane);
+    spvUnsafeArray<bool, KH> rowIn;
+    spvUnsafeArray<uint, KH> rowAt;
+    for (uint ky = 0u; ky < KH; ky++)
     {
-        for (uint ky = 0u; ky < KH; ky++)
+        int iy = iy0 + (int(ky) * p.dh);
+        bool _978 = iy >= 0;
+        bool _986;
+        if (_978)
         {
-            int iy = iy0 + (int(ky) * p.dh);
-            bool _984 = iy < 0;
-            bool _993;
-            if (!_984)
+            _986 = iy < int(p.h);
+        }
+        else
+        {
+            _986 = _978;
+        }
+        rowIn[ky] = _986;
+        rowAt[ky] = uint(clamp(iy, 0, int(p.h) - 1)) * p.w;
+    }
+    spvUnsafeArray<bool, _1037> colIn;
+    spvUnsafeArray<uint, _1056> colAt;
+    for (uint kx = 0u; kx < KW; kx++)
+    {
+        for (uint q_1 = 0u; q_1 < PX_TILE; q_1++)
+        {
+            int ix = (ix0 + (int(q_1) * p.sw)) + (int(kx) * p.dw);
+            bool _1046 = ix >= 0;
+            bool _1054;
+            if (_1046)
             {
-                _993 = iy >= int(p.h);
+                _1054 = ix < int(p.w);
             }
             else
             {
-                _993 = _984;
+                _1054 = _1046;
             }
-            if (_993)
+            colIn[(kx * PX_TILE) + q_1] = _1054;
+            colAt[(kx * PX_TILE) + q_1] = uint(clamp(ix, 0, int(p.w) - 1));
+        }
+    }
+    uint blockStride = p.cg * taps;
+    spvUnsafeArray<float, 4> xv;
+    for (uint ic = 0u; ic < p.cg; ic++, xPlane += plane)
+    {
+        for (uint ky_1 = 0u; ky_1 < KH; ky_1++)
+        {
+            uint row = xPlane + rowAt[ky_1];
+            for (uint kx_1 = 0u; kx_1 < KW; kx_1++)
             {
-                continue;
-            }
-            uint row = xPlane + (uint(iy) * p.w);
-            for (uint kx = 0u; kx < KW; kx++)
-            {
-                for (uint q_1 = 0u; q_1 < PX_TILE; q_1++)
+                for (uint q_2 = 0u; q_2 < PX_TILE; q_2++)
                 {
-                    int ix = (ix0 + (int(q_1) * p.sw)) + (int(kx) * p.dw);
-                    float v = xs.read(uint(int(row + uint(clamp(ix, 0, int(p.w) - 1))))).x;
-                    bool _1060 = ix >= 0;
-                    bool _1068;
-                    if (_1060)
+                    float v = xs.read(uint(int(row + colAt[(kx_1 * PX_TILE) + q_2]))).x;
+                    bool _1153;
+                    if (rowIn[ky_1])
                     {
-                        _1068 = ix < int(p.w);
+                        _1153 = colIn[(kx_1 * PX_TILE) + q_2];
                     }
                     else
                     {
-                        _1068 = _1060;
+                        _1153 = rowIn[ky_1];
                     }
-                    xv[q_1] = _1068 ? v : 0.0;
+                    xv[q_2] = _1153 ? v : 0.0;
                 }
-                uint tap = ((ic * taps) + (ky * KW)) + kx;
+                uint tap = ((ic * taps) + (ky_1 * KW)) + kx_1;
                 for (uint j_1 = 0u; j_1 < OC_TILE; j_1 += 4u)
                 {
-                    float4 wv = _packed.read(uint(int((packedBase + (((j_1 / 4u) * p.cg) * taps)) + tap)));
-                    for (uint q_2 = 0u; q_2 < PX_TILE; q_2++)
+                    float4 wv = _packed.read(uint(int((packedBase + ((j_1 / 4u) * blockStride)) + tap)));
+                    for (uint q_3 = 0u; q_3 < PX_TILE; q_3++)
                     {
-                        acc[j_1][q_2] += (wv.x * xv[q_2]);
-                        uint _1128 = j_1 + 1u;
-                        acc[_1128][q_2] += (wv.y * xv[q_2]);
-                        uint _1141 = j_1 + 2u;
-                        acc[_1141][q_2] += (wv.z * xv[q_2]);
-                        uint _1154 = j_1 + 3u;
-                        acc[_1154][q_2] += (wv.w * xv[q_2]);
+                        acc[j_1][q_3] += (wv.x * xv[q_3]);
+                        uint _1211 = j_1 + 1u;
+                        acc[_1211][q_3] += (wv.y * xv[q_3]);
+                        uint _1224 = j_1 + 2u;
+                        acc[_1224][q_3] += (wv.z * xv[q_3]);
+                        uint _1237 = j_1 + 3u;
+                        acc[_1237][q_3] += (wv.w * xv[q_3]);
                     }
                 }
             }
@@ -737,19 +768,19 @@ kernel void tessel_conv2d_texels(device B0& _1236 [[buffer(0)]], const device B1
         {
             break;
         }
-        for (uint q_3 = 0u; q_3 < PX_TILE; q_3++)
+        for (uint q_4 = 0u; q_4 < PX_TILE; q_4++)
         {
-            uint ox = ox0 + q_3;
+            uint ox = ox0 + q_4;
             if (ox >= p.ow)
             {
                 break;
             }
             uint at = (((((b * p.o) + oc_1) * p.oh) + oy) * p.ow) + ox;
-            float param = acc[j_2][q_3];
+            float param = acc[j_2][q_4];
             uint param_1 = at;
             uint param_2 = oc_1;
-            float _1250 = postOps(param, param_1, param_2, v_444, p, v_465, v_477, v_489, v_501, v_513, v_526);
-            _1236.y[p.off[0] + at] = _1250;
+            float _1333 = postOps(param, param_1, param_2, v_444, p, v_465, v_477, v_489, v_501, v_513, v_526);
+            _1319.y[p.off[0] + at] = _1333;
         }
     }
 }
