@@ -151,6 +151,25 @@ inline bool gatherSupported(const Primitive& p, const std::vector<TensorDesc>& t
          data.numel() * static_cast<int64_t>(elem / 4) < kMaxElements && g.extent < kMaxElements;
 }
 
+// Elements of 4 or 8 bytes chosen by a bool condition, numpy broadcasting to rank 4.
+inline bool selectSupported(const Primitive& p, const std::vector<TensorDesc>& t, const Limits& l) {
+  const auto& s = p.as<SelectParams>();
+  const TensorDesc& out = t[p.outputs[0]];
+  const size_t elem = dtypeSize(out.dtype);
+  if ((elem != 4 && elem != 8) || out.shape.size() > 4 || t[p.inputs[0]].dtype != DType::Bool)
+    return false;
+  if (t[p.inputs[1]].dtype != out.dtype || t[p.inputs[2]].dtype != out.dtype) return false;
+  for (int32_t id : p.inputs)
+    if (!reachable(t[id], l) || t[id].numel() * static_cast<int64_t>(elem / 4) >= kMaxElements)
+      return false;
+  if (!reachable(out, l) || out.numel() * static_cast<int64_t>(elem / 4) >= kMaxElements)
+    return false;
+  for (size_t d = 0; d < out.shape.size(); ++d)
+    for (const I64List* st : {&s.condStrides, &s.lhsStrides, &s.rhsStrides})
+      if ((*st)[d] < 0 || (*st)[d] >= kMaxElements) return false;
+  return true;
+}
+
 // Whether the GPU kernels take primitive p on a device with limits l.
 inline bool supports(const Primitive& p, const std::vector<TensorDesc>& t, const Limits& l) {
   switch (p.kind()) {
@@ -164,6 +183,7 @@ inline bool supports(const Primitive& p, const std::vector<TensorDesc>& t, const
     return allF32WithPostOps(p, t, l) && p.as<UnaryParams>().kind != UnaryKind::Cast;
   case PrimitiveKind::Binary: return binarySupported(p, t, l);
   case PrimitiveKind::Gather: return gatherSupported(p, t, l);
+  case PrimitiveKind::Select: return selectSupported(p, t, l);
   default: return false;
   }
 }

@@ -317,3 +317,31 @@ kernel void tessel_gather(BUFFERS, const GatherParams p) {
   y[to] = x[from];
   if (p.words == 2u) y[to + 1u] = x[from + 1u];
 }
+
+// Select (ONNX Where) of 4- or 8-byte elements, rank at most 4; cond is one byte an element.
+typedef struct {
+  uint off[8];
+  uint count, rank, words;
+  uint dims[4], condStrides[4], lhsStrides[4], rhsStrides[4];
+  uint condByte; // cond's first byte within its first word (a view may start mid-word)
+} SelectParams;
+
+kernel void tessel_select(BUFFERS, const SelectParams p) {
+  const uint i = get_global_id(0);
+  if (i >= p.count) return;
+  uint rest = i, ic = 0u, il = 0u, ir = 0u;
+  for (int d = (int)p.rank - 1; d >= 0; --d) {
+    const uint k = rest % p.dims[d];
+    rest /= p.dims[d];
+    ic += k * p.condStrides[d];
+    il += k * p.lhsStrides[d];
+    ir += k * p.rhsStrides[d];
+  }
+  global uint *y = (global uint *)b0;
+  const bool pick = ((global const uchar *)b1)[p.off[1] * 4u + p.condByte + ic] != 0;
+  global const uint *from = pick ? (global const uint *)b2 + p.off[2] + il * p.words
+                                 : (global const uint *)b3 + p.off[3] + ir * p.words;
+  const uint to = p.off[0] + i * p.words;
+  y[to] = from[0];
+  if (p.words == 2u) y[to + 1u] = from[1];
+}

@@ -350,6 +350,11 @@ struct ElementwiseP {
 struct GatherP {
   uint32_t off[kBindings], outer, extent, inner, count, words, wide, elements;
 };
+struct SelectP {
+  uint32_t off[kBindings], count, rank, words, dims[4], condStrides[4], lhsStrides[4],
+      rhsStrides[4];
+  uint32_t condByte; // set at run: input 0's first byte within its word
+};
 
 // One enqueue: its parameters' bytes, its work-items, which input is buffer 1 (a raster's
 // region reads one source; -1 binds every input in order), and whether buffer 7 is the
@@ -359,6 +364,7 @@ struct Launch {
   int64_t count = 0;
   int source = -1;
   bool fault = false;
+  size_t condByteAt = 0; // where the parameters hold input 0's byte within its word (0: none)
 };
 
 template <typename P> Launch launch(const P& p, int64_t count, int source = -1) {
@@ -404,6 +410,10 @@ public:
           return internalError(clError("clSetKernelArg", r));
       }
       std::memcpy(params.data(), off, sizeof off);
+      if (l.condByteAt) { // a bool input may start mid-word (a view)
+        const auto byte = static_cast<uint32_t>(inputs[0].buffer.offset % 4);
+        std::memcpy(params.data() + l.condByteAt, &byte, sizeof byte);
+      }
       if (cl_int r = clSetKernelArg(k_, kBindings, params.size(), params.data()); r != CL_SUCCESS)
         return internalError(clError("clSetKernelArg (parameters)", r));
       const auto global = static_cast<size_t>(l.count);
@@ -567,6 +577,22 @@ std::vector<Launch> launchesOf(const Primitive& p, const std::vector<TensorDesc>
     k.kind = static_cast<uint32_t>(pp.kind);
     k.countIncludePad = pp.countIncludePad ? 1 : 0;
     return {launch(k, out.numel())};
+  }
+  case PrimitiveKind::Select: {
+    const auto& s = p.as<SelectParams>();
+    SelectP k{};
+    k.count = u32(out.numel());
+    k.rank = u32(static_cast<int64_t>(out.shape.size()));
+    k.words = u32(static_cast<int64_t>(dtypeSize(out.dtype) / 4));
+    for (size_t d = 0; d < out.shape.size(); ++d) {
+      k.dims[d] = u32(out.shape[d]);
+      k.condStrides[d] = u32(s.condStrides[d]);
+      k.lhsStrides[d] = u32(s.lhsStrides[d]);
+      k.rhsStrides[d] = u32(s.rhsStrides[d]);
+    }
+    Launch l = launch(k, out.numel());
+    l.condByteAt = offsetof(SelectP, condByte);
+    return {l};
   }
   case PrimitiveKind::Gather: {
     const auto& g = p.as<GatherParams>();

@@ -57,6 +57,9 @@ const uint32_t kConv2dTexelsSpirv[] =
 const uint32_t kGatherSpirv[] =
 #include "gather.spv.inc"
     ;
+const uint32_t kSelectSpirv[] =
+#include "select.spv.inc"
+    ;
 const uint32_t kPoolSpirv[] =
 #include "pool.spv.inc"
     ;
@@ -75,7 +78,8 @@ enum class Shader : uint8_t {
   Pool,
   Elementwise,
   Conv2dTexels,
-  Gather
+  Gather,
+  Select
 };
 struct ShaderCode {
   const uint32_t* words;
@@ -90,7 +94,8 @@ const ShaderCode kShaders[] = {{kUnarySpirv, sizeof kUnarySpirv},
                                {kPoolSpirv, sizeof kPoolSpirv},
                                {kElementwiseSpirv, sizeof kElementwiseSpirv},
                                {kConv2dTexelsSpirv, sizeof kConv2dTexelsSpirv},
-                               {kGatherSpirv, sizeof kGatherSpirv}};
+                               {kGatherSpirv, sizeof kGatherSpirv},
+                               {kSelectSpirv, sizeof kSelectSpirv}};
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -143,11 +148,15 @@ struct ElementwiseConstants {
 struct GatherConstants {
   uint32_t off[kBindings], outer, extent, inner, count, words, wide, elements;
 };
+struct SelectConstants { // four bindings: four offsets
+  uint32_t off[4], count, rank, words, dims[4], condStrides[4], lhsStrides[4], rhsStrides[4];
+  uint32_t condByte;
+};
 static_assert(sizeof(BinaryConstants) <= kPushBytes && sizeof(ReduceConstants) <= kPushBytes &&
                   sizeof(MatMulConstants) <= kPushBytes && sizeof(RasterConstants) <= kPushBytes &&
                   sizeof(Conv2dConstants) <= kPushBytes && sizeof(PoolConstants) <= kPushBytes &&
                   sizeof(ElementwiseConstants) <= kPushBytes &&
-                  sizeof(GatherConstants) <= kPushBytes,
+                  sizeof(GatherConstants) <= kPushBytes && sizeof(SelectConstants) <= kPushBytes,
               "push constants: 128 bytes are guaranteed");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
@@ -1072,7 +1081,36 @@ public:
   }
 };
 
+// Select: the output, the condition, lhs, rhs.
+class SelectKernel final : public OneDispatchKernel<SelectConstants> {
+public:
+  using OneDispatchKernel::OneDispatchKernel;
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    SelectConstants k = k_;
+    k.condByte = static_cast<uint32_t>(inputs[0].buffer.offset % 4);
+    return dispatch(ctx, pipeline_,
+                    {bound(output), bound(inputs[0]), bound(inputs[1]), bound(inputs[2])}, &k,
+                    sizeof k, grid_.count);
+  }
+};
+
 using Kernel = std::unique_ptr<PreparedKernel>;
+
+Result<Kernel> selectKernel(Context& c, const SelectParams& s, const TensorDesc& out) {
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Select));
+  SelectConstants k{};
+  k.count = static_cast<uint32_t>(out.numel());
+  k.rank = static_cast<uint32_t>(out.shape.size());
+  k.words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
+  for (size_t d = 0; d < out.shape.size(); ++d) {
+    k.dims[d] = static_cast<uint32_t>(out.shape[d]);
+    k.condStrides[d] = static_cast<uint32_t>(s.condStrides[d]);
+    k.lhsStrides[d] = static_cast<uint32_t>(s.lhsStrides[d]);
+    k.rhsStrides[d] = static_cast<uint32_t>(s.rhsStrides[d]);
+  }
+  return Kernel(std::make_unique<SelectKernel>(pipe, k, Grid{out.numel()}));
+}
 
 Result<Kernel> gatherKernel(Context& c, const GatherParams& g, const TensorDesc& indices,
                             const TensorDesc& out) {
@@ -1309,6 +1347,7 @@ public:
       return elementwiseKernel(*c, p.as<ElementwiseParams>(), t[p.outputs[0]].numel());
     case PrimitiveKind::Gather:
       return gatherKernel(*c, p.as<GatherParams>(), t[p.inputs[1]], t[p.outputs[0]]);
+    case PrimitiveKind::Select: return selectKernel(*c, p.as<SelectParams>(), t[p.outputs[0]]);
     default: return unsupported("vulkan: primitive not supported");
     }
   }

@@ -692,3 +692,45 @@ TEST_CASE("gpu: a gather's index out of range fails the run", "[gpu]") {
   auto [got, want] = runBothBytes(good, x.data(), x.size() * sizeof(float));
   CHECK(got == want);
 }
+
+TEST_CASE("gpu: selects with broadcasting against the reference", "[gpu]") {
+  requireGpu();
+  struct Case {
+    Shape cond, lhs, rhs, out;
+  };
+  const std::vector<Case> cases = {
+      {{7}, {7}, {7}, {7}},         {{2, 1, 5}, {1, 3, 5}, {5}, {2, 3, 5}},
+      {{}, {4, 3}, {4, 3}, {4, 3}}, {{3, 1, 2, 1}, {1, 4, 1, 5}, {3, 4, 2, 5}, {3, 4, 2, 5}},
+      {{0, 3}, {3}, {3}, {0, 3}},
+  };
+  for (const DType dt : {DType::F32, DType::I64})
+    for (const Case& c : cases) {
+      INFO(dtypeName(dt) << " out " << shapeToString(c.out));
+      const int64_t words = dt == DType::I64 ? 2 : 1;
+      const int64_t nc = TensorDesc{DType::Bool, c.cond}.numel();
+      const int64_t nl = TensorDesc{dt, c.lhs}.numel();
+      const int64_t nr = TensorDesc{dt, c.rhs}.numel();
+      static std::vector<uint8_t> cond;
+      static std::vector<float> rhs;
+      cond.assign(static_cast<size_t>(nc) + 1, 0);
+      for (int64_t i = 0; i < nc; ++i)
+        cond[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 7 + 3) % 5 < 2 ? 1 : 0);
+      rhs = test::randomFloats(nr * words + 1, 71);
+      auto prog = std::make_shared<Program>();
+      prog->tensors = {{"l", {dt, c.lhs}, nullptr},
+                       {"c", {DType::Bool, c.cond}, cond.data()},
+                       {"r", {dt, c.rhs}, rhs.data()},
+                       {"y", {dt, c.out}, nullptr}};
+      prog->primitives = {
+          Primitive{SelectParams{broadcastStrides(c.cond, c.out), broadcastStrides(c.lhs, c.out),
+                                 broadcastStrides(c.rhs, c.out)},
+                    {1, 0, 2},
+                    {3},
+                    "where"}};
+      prog->inputs = {0};
+      prog->outputs = {3};
+      const std::vector<float> l = test::randomFloats(nl * words, 72);
+      auto [got, want] = runBothBytes(prog, l.data(), l.size() * sizeof(float));
+      CHECK(got == want);
+    }
+}
