@@ -23,6 +23,8 @@ struct Limits {
   int64_t maxTensorBytes = 0; // one tensor, as one binding reaches it
   // Iterations one invocation may loop (lavapipe ends a shader's loops after 65535 in all).
   int64_t maxLoop = std::numeric_limits<int64_t>::max();
+  // A reduction's extent (a backend may reduce a long one in several passes).
+  int64_t maxReduceExtent = std::numeric_limits<int64_t>::max();
   // Workgroup layers of a conv2d (one per image, group and tile of up to 4 channels).
   int64_t maxConvLayers = std::numeric_limits<int64_t>::max();
 };
@@ -96,8 +98,7 @@ inline bool poolSupported(const Primitive& p, const std::vector<TensorDesc>& t, 
 }
 
 // f32 in; f32 out, or i64 indices for argmax and argmin; an empty extent only where the
-// reference gives a value (sums 0, products 1, extremes infinite; arg reductions need one). One
-// invocation walks the extent.
+// reference gives a value (sums 0, products 1, extremes infinite; arg reductions need one).
 inline bool reduceSupported(const Primitive& p, const std::vector<TensorDesc>& t, const Limits& l) {
   const auto& r = p.as<ReduceParams>();
   const TensorDesc& x = t[p.inputs[0]];
@@ -105,7 +106,8 @@ inline bool reduceSupported(const Primitive& p, const std::vector<TensorDesc>& t
   const bool arg = reduceGivesIndex(r.kind);
   if (x.dtype != DType::F32 || y.dtype != (arg ? DType::I64 : DType::F32)) return false;
   if (!reachable(x, l) || !reachable(y, l) || (arg && r.extent == 0)) return false;
-  return r.outer * r.inner < kMaxElements && r.extent <= l.maxLoop;
+  return r.outer * r.inner < kMaxElements && r.extent <= l.maxReduceExtent &&
+         r.outer * r.inner * ((r.extent + 32767) / 32768) < kMaxElements;
 }
 
 // Rasters move 4- or 8-byte elements; offsets, strides and sizes in 32 bits.

@@ -123,8 +123,8 @@ struct RasterConstants {
   int32_t srcOffset, dstOffset, srcStride[3], dstStride[3];
   uint32_t size1, size2, fill, fillLo, fillHi;
 };
-struct ReduceConstants {
-  uint32_t yOffset, xOffset, outer, extent, inner, kind, selectLast;
+struct ReduceConstants { // four bindings: the output, x, the partials' values and indices
+  uint32_t off[4], outer, extent, inner, kind, selectLast, chunk, chunks, phase;
 };
 // The kernels with post-ops bind every input (shaders/operands.glsl): eight offsets first.
 struct MatMulConstants {
@@ -1146,17 +1146,54 @@ Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out)
   return Kernel(std::make_unique<BinaryKernel>(pipe, k, Grid{0}));
 }
 
+// A reduction: one dispatch where an invocation may walk the whole extent (at most kChunk),
+// else partials over chunks of kChunk in the workspace, then one dispatch combining them
+// (shaders/reduce.comp).
+class ReduceKernel final : public PreparedKernel {
+public:
+  static constexpr uint32_t kChunk = 32768;
+  ReduceKernel(VkPipeline pipeline, const ReduceParams& r) : pipeline_(pipeline) {
+    k_.outer = static_cast<uint32_t>(r.outer);
+    k_.extent = static_cast<uint32_t>(r.extent);
+    k_.inner = static_cast<uint32_t>(r.inner);
+    k_.kind = static_cast<uint32_t>(r.kind);
+    k_.selectLast = r.selectLast ? 1 : 0;
+    k_.chunk = kChunk;
+    k_.chunks = (k_.extent + kChunk - 1) / kChunk;
+  }
+  bool twoPass() const { return k_.extent > kChunk; }
+  // The partials: a value and an index per (outer, chunk, inner), the indices at a 256-byte
+  // boundary (every device's binding offset alignment).
+  int64_t partials() const { return int64_t{k_.outer} * k_.chunks * k_.inner; }
+  int64_t indicesAt() const { return (partials() * 4 + 255) / 256 * 256; }
+  int64_t workspaceBytes(int) const override {
+    return twoPass() ? indicesAt() + partials() * 4 : 0;
+  }
+  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
+             const TensorArg& output) const override {
+    const Bound y = bound(output), x = bound(inputs[0]);
+    ReduceConstants k = k_;
+    const int64_t outputs = int64_t{k_.outer} * k_.inner;
+    if (!twoPass()) return dispatch(ctx, pipeline_, {y, x, y, y}, &k, sizeof k, outputs);
+    const Bound values{ctx.workspace, partials() * 4};
+    const Bound indices{BufferRef{ctx.workspace.handle, ctx.workspace.offset + indicesAt()},
+                        partials() * 4};
+    k.phase = 1;
+    TESSEL_RETURN_IF_ERROR(
+        dispatch(ctx, pipeline_, {y, x, values, indices}, &k, sizeof k, partials()));
+    k = k_;
+    k.phase = 2;
+    return dispatch(ctx, pipeline_, {y, x, values, indices}, &k, sizeof k, outputs);
+  }
+
+private:
+  VkPipeline pipeline_;
+  ReduceConstants k_{};
+};
+
 Result<Kernel> reduceKernel(Context& c, const ReduceParams& r) {
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Reduce));
-  ReduceConstants k{0,
-                    0,
-                    static_cast<uint32_t>(r.outer),
-                    static_cast<uint32_t>(r.extent),
-                    static_cast<uint32_t>(r.inner),
-                    static_cast<uint32_t>(r.kind),
-                    r.selectLast ? 1u : 0u};
-  return Kernel(
-      std::make_unique<UnaryShapeKernel<ReduceConstants>>(pipe, k, Grid{r.outer * r.inner}));
+  return Kernel(std::make_unique<ReduceKernel>(pipe, r));
 }
 
 Result<Kernel> poolKernel(Context& c, const PoolParams& p, const Shape& x, const Shape& y) {
@@ -1294,6 +1331,7 @@ Result<gpu::Limits> limits() {
   g.maxTensorBytes = static_cast<int64_t>(l.maxStorageBufferRange) -
                      static_cast<int64_t>(l.minStorageBufferOffsetAlignment);
   g.maxLoop = 32768;
+  g.maxReduceExtent = g.maxLoop * g.maxLoop; // in two passes (ReduceKernel)
   g.maxConvLayers = l.maxComputeWorkGroupCount[2];
   return g;
 }
