@@ -60,6 +60,12 @@ const uint32_t kGatherSpirv[] =
 const uint32_t kSelectSpirv[] =
 #include "select.spv.inc"
     ;
+const uint32_t kUnary4Spirv[] =
+#include "unary4.spv.inc"
+    ;
+const uint32_t kBinary4Spirv[] =
+#include "binary4.spv.inc"
+    ;
 const uint32_t kPoolSpirv[] =
 #include "pool.spv.inc"
     ;
@@ -79,7 +85,9 @@ enum class Shader : uint8_t {
   Elementwise,
   Conv2dTexels,
   Gather,
-  Select
+  Select,
+  Unary4,
+  Binary4
 };
 struct ShaderCode {
   const uint32_t* words;
@@ -95,7 +103,9 @@ const ShaderCode kShaders[] = {{kUnarySpirv, sizeof kUnarySpirv},
                                {kElementwiseSpirv, sizeof kElementwiseSpirv},
                                {kConv2dTexelsSpirv, sizeof kConv2dTexelsSpirv},
                                {kGatherSpirv, sizeof kGatherSpirv},
-                               {kSelectSpirv, sizeof kSelectSpirv}};
+                               {kSelectSpirv, sizeof kSelectSpirv},
+                               {kUnary4Spirv, sizeof kUnary4Spirv},
+                               {kBinary4Spirv, sizeof kBinary4Spirv}};
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -116,6 +126,10 @@ struct UnaryConstants {
 };
 struct BinaryConstants {
   uint32_t yOffset, aOffset, bOffset, count, kind, rank;
+  uint32_t dims[6], aStrides[6], bStrides[6];
+};
+struct Binary4Constants { // y, a, b, then a and b again as vec4
+  uint32_t off[5], count, kind, rank;
   uint32_t dims[6], aStrides[6], bStrides[6];
 };
 struct RasterConstants {
@@ -156,7 +170,8 @@ static_assert(sizeof(BinaryConstants) <= kPushBytes && sizeof(ReduceConstants) <
                   sizeof(MatMulConstants) <= kPushBytes && sizeof(RasterConstants) <= kPushBytes &&
                   sizeof(Conv2dConstants) <= kPushBytes && sizeof(PoolConstants) <= kPushBytes &&
                   sizeof(ElementwiseConstants) <= kPushBytes &&
-                  sizeof(GatherConstants) <= kPushBytes && sizeof(SelectConstants) <= kPushBytes,
+                  sizeof(GatherConstants) <= kPushBytes && sizeof(SelectConstants) <= kPushBytes &&
+                  sizeof(Binary4Constants) <= kPushBytes,
               "push constants: 128 bytes are guaranteed");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
@@ -854,29 +869,66 @@ protected:
   Grid grid_;
 };
 
+// Whether a tensor starts on a 16-byte boundary: then its element offset in any window (which
+// starts at a multiple of 4 or of 16 bytes) is a multiple of 4, as vec4 access needs.
+bool vec4Aligned(const TensorArg& t) {
+  return t.buffer.offset % 16 == 0;
+}
+
+// Unary; four elements an invocation (unary4.comp) when the count and both tensors allow.
 class UnaryKernel final : public OneDispatchKernel<UnaryConstants> {
 public:
-  using OneDispatchKernel::OneDispatchKernel;
+  UnaryKernel(VkPipeline pipeline, VkPipeline vec4, const UnaryConstants& k)
+      : OneDispatchKernel(pipeline, k, Grid{0}), vec4_(vec4) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     UnaryConstants k = k_;
-    k.count = static_cast<uint32_t>(output.desc->numel());
-    return dispatch(ctx, pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
-                    output.desc->numel());
+    const int64_t n = output.desc->numel();
+    k.count = static_cast<uint32_t>(n);
+    const bool four = n % 4 == 0 && vec4Aligned(output) && vec4Aligned(inputs[0]);
+    return dispatch(ctx, four ? vec4_ : pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
+                    four ? n / 4 : n);
   }
+  std::string describe() const override { return "four elements an invocation where aligned"; }
+
+private:
+  VkPipeline vec4_;
 };
 
+// Binary; four output elements an invocation (binary4.comp) where the strides allow (decided at
+// prepare) and the tensors are aligned (at run).
 class BinaryKernel final : public OneDispatchKernel<BinaryConstants> {
 public:
-  using OneDispatchKernel::OneDispatchKernel;
+  BinaryKernel(VkPipeline pipeline, VkPipeline vec4, const BinaryConstants& k)
+      : OneDispatchKernel(pipeline, k, Grid{0}), vec4_(vec4) {
+    std::memcpy(k4_.dims, k.dims, sizeof k.dims);
+    std::memcpy(k4_.aStrides, k.aStrides, sizeof k.aStrides);
+    std::memcpy(k4_.bStrides, k.bStrides, sizeof k.bStrides);
+    k4_.kind = k.kind;
+    k4_.rank = k.rank;
+  }
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
-    BinaryConstants k = k_;
     const int64_t n = output.desc->numel();
+    const uint32_t last = k_.rank ? k_.rank - 1 : 0;
+    const bool four = vec4_ && vec4Aligned(output) &&
+                      (k_.aStrides[last] == 0 || vec4Aligned(inputs[0])) &&
+                      (k_.bStrides[last] == 0 || vec4Aligned(inputs[1]));
+    if (four) {
+      Binary4Constants k = k4_;
+      k.count = static_cast<uint32_t>(n);
+      const Bound a = bound(inputs[0]), b = bound(inputs[1]);
+      return dispatch(ctx, vec4_, {bound(output), a, b, a, b}, &k, sizeof k, n / 4);
+    }
+    BinaryConstants k = k_;
     k.count = static_cast<uint32_t>(n);
     return dispatch(ctx, pipeline_, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
                     sizeof k, n);
   }
+
+private:
+  VkPipeline vec4_; // null where the strides do not allow it
+  Binary4Constants k4_{};
 };
 
 class RasterKernel final : public PreparedKernel {
@@ -1129,8 +1181,9 @@ Result<Kernel> gatherKernel(Context& c, const GatherParams& g, const TensorDesc&
 
 Result<Kernel> unaryKernel(Context& c, const UnaryParams& u) {
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Unary));
+  TESSEL_ASSIGN_OR_RETURN(VkPipeline vec4, c.pipeline(Shader::Unary4));
   UnaryConstants k{0, 0, 0, static_cast<uint32_t>(u.kind), u.alpha, u.beta};
-  return Kernel(std::make_unique<UnaryKernel>(pipe, k, Grid{0}));
+  return Kernel(std::make_unique<UnaryKernel>(pipe, vec4, k));
 }
 
 Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out) {
@@ -1143,7 +1196,20 @@ Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out)
     k.aStrides[d] = static_cast<uint32_t>(b.lhsStrides[d]);
     k.bStrides[d] = static_cast<uint32_t>(b.rhsStrides[d]);
   }
-  return Kernel(std::make_unique<BinaryKernel>(pipe, k, Grid{0}));
+  // Four at a time: the last dim a multiple of 4; each operand broadcast along it (stride 0) or
+  // running along it (stride 1, its other strides multiples of 4, so a vec4 index).
+  bool four = !out.empty() && out.back() % 4 == 0;
+  for (const I64List* s : {&b.lhsStrides, &b.rhsStrides}) {
+    const int64_t lastStride = four ? (*s)[out.size() - 1] : 0;
+    four = four && (lastStride == 0 || lastStride == 1);
+    for (size_t d = 0; four && lastStride == 1 && d + 1 < out.size(); ++d)
+      four = (*s)[d] % 4 == 0;
+  }
+  VkPipeline vec4 = VK_NULL_HANDLE;
+  if (four) {
+    TESSEL_ASSIGN_OR_RETURN(vec4, c.pipeline(Shader::Binary4));
+  }
+  return Kernel(std::make_unique<BinaryKernel>(pipe, vec4, k));
 }
 
 // A reduction: one dispatch where an invocation may walk the whole extent (at most kChunk),

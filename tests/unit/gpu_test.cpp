@@ -167,7 +167,8 @@ TEST_CASE("gpu: every unary kind against the reference", "[gpu]") {
     if (k == UnaryKind::Cast) continue; // changes the dtype: a CPU backend's
     const float alpha = k == UnaryKind::Clip ? -1.5f : k == UnaryKind::Celu ? 1.3f : 0.7f;
     const float beta = k == UnaryKind::Clip ? 2.5f : k == UnaryKind::Selu ? 1.05f : 0.4f;
-    for (const Shape& shape : {Shape{0}, Shape{1}, Shape{7}, Shape{3, 5, 17}, Shape{2, 1000}}) {
+    for (const Shape& shape :
+         {Shape{0}, Shape{1}, Shape{7}, Shape{3, 5, 17}, Shape{2, 1000}, Shape{4}}) {
       INFO("kind " << kind << " shape " << shapeToString(shape));
       const int64_t n = TensorDesc{DType::F32, shape}.numel();
       const std::vector<float> x = inputsFor(k, n);
@@ -199,6 +200,13 @@ TEST_CASE("gpu: binary kinds with broadcasting against the reference", "[gpu]") 
       {{0, 3}, {3}, {0, 3}},
       {{2, 1, 3, 1, 2, 3}, {1, 4, 1, 5, 1, 1}, {2, 4, 3, 5, 2, 3}},
       {{1, 33, 17}, {33, 1}, {1, 33, 17}},
+      // Last dims of 4s: four elements an invocation (Vulkan), each operand running along the
+      // last dim or broadcast along it.
+      {{3, 8}, {8}, {3, 8}},
+      {{2, 3, 8}, {3, 1}, {2, 3, 8}},
+      {{4, 8}, {4, 8}, {4, 8}},
+      {{1, 5, 4}, {}, {1, 5, 4}},
+      {{2, 1, 12}, {2, 3, 1}, {2, 3, 12}},
   };
   for (BinaryKind k : {BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div,
                        BinaryKind::Max, BinaryKind::Min, BinaryKind::Pow, BinaryKind::FMod}) {
