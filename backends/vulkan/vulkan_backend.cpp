@@ -28,9 +28,9 @@ namespace {
 constexpr std::string_view kSpace = "vulkan";
 constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
 using gpu::kBindings;                // storage buffers per dispatch: the output, then inputs
-// Two uniform texel buffers after the storage buffers: binding 8 a tensor read as float texels,
-// binding 9 a kernel's packed weights as vec4 texels.
-constexpr uint32_t kTexelBindings = 2;
+// Uniform texel buffers after the storage buffers: binding 8 a tensor read as float texels,
+// binding 9 a kernel's packed weights as vec4 texels, binding 10 a tensor read as vec4 texels.
+constexpr uint32_t kTexelBindings = 3;
 constexpr uint32_t kPushBytes = 128; // push constants every device has
 
 const uint32_t kUnarySpirv[] =
@@ -392,7 +392,7 @@ struct Block {
   void* mapped = nullptr; // host-visible blocks (staging) only
   // Float texel views of device blocks, by first byte: made on first use, kept with the block.
   std::mutex viewMutex;
-  std::map<int64_t, VkBufferView> views;
+  std::map<std::pair<int64_t, VkFormat>, VkBufferView> views;
 };
 
 Result<Block*> makeBlock(Context& c, int64_t bytes, VkBufferUsageFlags usage,
@@ -1053,56 +1053,66 @@ private:
   std::string describe_;
 };
 
-// A float texel view of the block under f32 tensor `t` that reaches all of it (made on first
-// use, kept with the block), and the tensor's first element in it.
-Result<std::pair<VkBufferView, uint32_t>> floatView(Context& c, const TensorArg& t) {
+// A texel view (float, or with `vec4` RGBA float) of the block under f32 tensor `t` that reaches
+// all of it (made on first use, kept with the block), and the tensor's first float in it.
+Result<std::pair<VkBufferView, uint32_t>> floatView(Context& c, const TensorArg& t,
+                                                    bool vec4 = false) {
+  const VkFormat format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
+  const int64_t texel = vec4 ? 16 : 4;
   auto* block = static_cast<Block*>(t.buffer.handle);
   const auto align = static_cast<int64_t>(
       std::max<VkDeviceSize>(c.properties.limits.minTexelBufferOffsetAlignment, 4));
   const int64_t start = t.buffer.offset / align * align;
   const int64_t range =
       std::min(block->bytes - start,
-               static_cast<int64_t>(c.properties.limits.maxTexelBufferElements) * 4) /
-      4 * 4;
+               static_cast<int64_t>(c.properties.limits.maxTexelBufferElements) * texel) /
+      texel * texel;
   if (t.buffer.offset + t.desc->byteSize() > start + range)
     return internalError("vulkan: a tensor of " + std::to_string(t.desc->byteSize()) +
                          " bytes is past what one texel view reaches");
   const auto first = static_cast<uint32_t>((t.buffer.offset - start) / 4);
   std::lock_guard<std::mutex> lock(block->viewMutex);
-  if (auto it = block->views.find(start); it != block->views.end())
+  if (auto it = block->views.find({start, format}); it != block->views.end())
     return std::make_pair(it->second, first);
   VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
   vi.buffer = block->buffer;
-  vi.format = VK_FORMAT_R32_SFLOAT;
+  vi.format = format;
   vi.offset = static_cast<VkDeviceSize>(start);
   vi.range = static_cast<VkDeviceSize>(range);
   VkBufferView view = VK_NULL_HANDLE;
   if (VkResult r = vkCreateBufferView(c.device, &vi, nullptr, &view); r != VK_SUCCESS)
     return resourceExhausted(vkError("vkCreateBufferView", r));
-  block->views.emplace(start, view);
+  block->views.emplace(std::make_pair(start, format), view);
   return std::make_pair(view, first);
 }
 
-// Conv2d; with packed weights, its input read as float texels and the weights as vec4 texels.
+// Conv2d; with packed weights, its input read as float texels and the weights as vec4 texels;
+// a pointwise one whose input rows are whole vec4 (x4_) reads its input as vec4 texels when the
+// input starts on a 16-byte boundary.
 class Conv2dKernel final : public PreparedKernel {
 public:
-  Conv2dKernel(Context& c, VkPipeline pipeline, const Conv2dConstants& k, Grid grid,
+  Conv2dKernel(Context& c, VkPipeline pipeline, VkPipeline x4, const Conv2dConstants& k, Grid grid,
                std::string describe, std::unique_ptr<Packed> packed)
-      : c_(c), pipeline_(pipeline), k_(k), grid_(grid), describe_(std::move(describe)),
+      : c_(c), pipeline_(pipeline), x4_(x4), k_(k), grid_(grid), describe_(std::move(describe)),
         packed_(std::move(packed)) {}
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     Conv2dConstants k = k_;
     if (!packed_) return dispatchAll(ctx, pipeline_, inputs, output, &k, sizeof k, grid_);
-    TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, inputs[0]));
-    k.xTexel = x.second;
+    const bool four = x4_ && inputs[0].buffer.offset % 16 == 0;
+    // Both views bound whichever the pipeline reads (each pipeline's code names both).
+    TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, inputs[0], false));
+    TESSEL_ASSIGN_OR_RETURN(auto x4, floatView(c_, inputs[0], true));
+    k.xTexel = four ? x4.second : x.second;
     // The weights (input 1) stay on the host: their binding sees the output instead.
     TensorArg bound[kBindings];
     if (inputs.size() > kBindings) return internalError("vulkan: too many inputs");
     std::copy(inputs.begin(), inputs.end(), bound);
     bound[1] = output;
-    return dispatchAll(ctx, pipeline_, std::span<const TensorArg>(bound, inputs.size()), output, &k,
-                       sizeof k, grid_, {x.first, packed_->view()});
+    const Texels texels{x.first, packed_->view(), x4.first};
+    return dispatchAll(ctx, four ? x4_ : pipeline_,
+                       std::span<const TensorArg>(bound, inputs.size()), output, &k, sizeof k,
+                       grid_, texels);
   }
   // Packed weights are the kernel's own: the session leaves the raw ones on the host.
   bool readsConstant(size_t input) const override { return !packed_ || input != 1; }
@@ -1111,6 +1121,7 @@ public:
 private:
   Context& c_;
   VkPipeline pipeline_;
+  VkPipeline x4_; // null unless pointwise with whole vec4 rows
   Conv2dConstants k_;
   Grid grid_;
   std::string describe_;
@@ -1363,11 +1374,19 @@ Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, c
   }
   std::vector<uint32_t> spec = gpu::encodePostOps(p.postOps);
   spec.insert(spec.end(),
-              {ocTile, pxTile, static_cast<uint32_t>(w[2]), static_cast<uint32_t>(w[3])});
+              {ocTile, pxTile, static_cast<uint32_t>(w[2]), static_cast<uint32_t>(w[3]), 0u});
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
                           c.pipeline(texels ? Shader::Conv2dTexels : Shader::Conv2d, spec));
+  // Pointwise, unstrided, unpadded, over whole vec4 rows (and planes): four pixels a fetch.
+  VkPipeline x4 = VK_NULL_HANDLE;
+  const bool pointwise = w[2] == 1 && w[3] == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 &&
+                         k.pl == 0 && k.ow == k.w && k.oh == k.h && k.w % 4 == 0 && pxTile == 4;
+  if (texels && pointwise) {
+    spec.back() = 1u;
+    TESSEL_ASSIGN_OR_RETURN(x4, c.pipeline(Shader::Conv2dTexels, spec));
+  }
   const Grid grid{int64_t{k.oh} * k.pxBlocks, 64, k.n * k.groups * k.ocBlocks};
-  return Kernel(std::make_unique<Conv2dKernel>(c, pipe, k, grid,
+  return Kernel(std::make_unique<Conv2dKernel>(c, pipe, x4, k, grid,
                                                std::string(half     ? "direct, packed f16 weights, "
                                                            : texels ? "direct, packed weights, "
                                                                     : "direct, ") +

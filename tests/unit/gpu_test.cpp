@@ -498,6 +498,8 @@ TEST_CASE("gpu: conv2d with groups, padding, strides, dilation and post-ops agai
       {1, 8, 8, 8, 6, 3, 3, 2, {1, 1}, {2, 2}, {2, 2, 2, 2}, true},     // groups, dilation
       {1, 16, 5, 6, 7, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true},    // pointwise, odd o
       {1, 4, 7, 3, 9, 1, 3, 1, {1, 2}, {1, 1}, {0, 1, 0, 1}, false},    // narrow output
+      {2, 16, 3, 8, 12, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true},   // pointwise, rows of 4s
+      {1, 8, 4, 4, 8, 1, 1, 2, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},    // the same, 2 groups
       {0, 4, 5, 5, 4, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},     // empty batch
   };
   for (const Case& c : cases) {

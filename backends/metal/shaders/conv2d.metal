@@ -187,6 +187,8 @@ struct B0
 };
 
 constant uint3 gl_WorkGroupSize [[maybe_unused]] = uint3(64u, 1u, 1u);
+constant bool X4_tmp [[function_constant(29)]];
+constant bool X4 = is_function_constant_defined(X4_tmp) ? X4_tmp : false;
 
 static inline __attribute__((always_inline))
 float erfApprox(thread const float& v)

@@ -189,6 +189,8 @@ constant uint taps = (KH * KW);
 constant uint _903 = (OC_TILE / 4u);
 constant uint _1037 = (KW * PX_TILE);
 constant uint _1056 = (KW * PX_TILE);
+constant bool X4_tmp [[function_constant(29)]];
+constant bool X4 = is_function_constant_defined(X4_tmp) ? X4_tmp : false;
 
 struct B0
 {
@@ -639,7 +641,7 @@ float postOps(thread float& v, thread const uint& idx, thread const uint& channe
     return v;
 }
 
-kernel void tessel_conv2d_texels(device B0& _1319 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
+kernel void tessel_conv2d_texels(device B0& _1450 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs4 [[texture(0)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
 {
     uint tile = ((gl_WorkGroupID.x + (gl_WorkGroupID.y * gl_NumWorkGroups.x)) * 64u) + gl_LocalInvocationID.x;
     if (tile >= (p.oh * p.pxBlocks))
@@ -721,66 +723,94 @@ kernel void tessel_conv2d_texels(device B0& _1319 [[buffer(0)]], const device B1
         }
     }
     uint blockStride = p.cg * taps;
-    spvUnsafeArray<float, 4> xv;
-    for (uint ic = 0u; ic < p.cg; ic++, xPlane += plane)
+    if (X4)
     {
-        for (uint ky_1 = 0u; ky_1 < KH; ky_1++)
+        uint at = (xPlane + (oy * p.w)) + ox0;
+        for (uint ic = 0u; ic < p.cg; ic++)
         {
-            uint row = xPlane + rowAt[ky_1];
-            for (uint kx_1 = 0u; kx_1 < KW; kx_1++)
+            float4 x4 = xs4.read(uint(int((at + (ic * plane)) / 4u)));
+            spvUnsafeArray<float, 4> _1129 = spvUnsafeArray<float, 4>({ x4.x, x4.y, x4.z, x4.w });
+            spvUnsafeArray<float, 4> xv;
+            xv = _1129;
+            for (uint j_1 = 0u; j_1 < OC_TILE; j_1 += 4u)
             {
-                for (uint q_2 = 0u; q_2 < PX_TILE; q_2++)
+                float4 wv = _packed.read(uint(int((packedBase + ((j_1 / 4u) * blockStride)) + ic)));
+                for (uint q_2 = 0u; q_2 < 4u; q_2++)
                 {
-                    float v = xs.read(uint(int(row + colAt[(kx_1 * PX_TILE) + q_2]))).x;
-                    bool _1153;
-                    if (rowIn[ky_1])
-                    {
-                        _1153 = colIn[(kx_1 * PX_TILE) + q_2];
-                    }
-                    else
-                    {
-                        _1153 = rowIn[ky_1];
-                    }
-                    xv[q_2] = _1153 ? v : 0.0;
+                    acc[j_1][q_2] += (wv.x * xv[q_2]);
+                    uint _1173 = j_1 + 1u;
+                    acc[_1173][q_2] += (wv.y * xv[q_2]);
+                    uint _1186 = j_1 + 2u;
+                    acc[_1186][q_2] += (wv.z * xv[q_2]);
+                    uint _1199 = j_1 + 3u;
+                    acc[_1199][q_2] += (wv.w * xv[q_2]);
                 }
-                uint tap = ((ic * taps) + (ky_1 * KW)) + kx_1;
-                for (uint j_1 = 0u; j_1 < OC_TILE; j_1 += 4u)
+            }
+        }
+    }
+    else
+    {
+        spvUnsafeArray<float, 4> xv_1;
+        for (uint ic_1 = 0u; ic_1 < p.cg; ic_1++, xPlane += plane)
+        {
+            for (uint ky_1 = 0u; ky_1 < KH; ky_1++)
+            {
+                uint row = xPlane + rowAt[ky_1];
+                for (uint kx_1 = 0u; kx_1 < KW; kx_1++)
                 {
-                    float4 wv = _packed.read(uint(int((packedBase + ((j_1 / 4u) * blockStride)) + tap)));
                     for (uint q_3 = 0u; q_3 < PX_TILE; q_3++)
                     {
-                        acc[j_1][q_3] += (wv.x * xv[q_3]);
-                        uint _1211 = j_1 + 1u;
-                        acc[_1211][q_3] += (wv.y * xv[q_3]);
-                        uint _1224 = j_1 + 2u;
-                        acc[_1224][q_3] += (wv.z * xv[q_3]);
-                        uint _1237 = j_1 + 3u;
-                        acc[_1237][q_3] += (wv.w * xv[q_3]);
+                        float v = xs.read(uint(int(row + colAt[(kx_1 * PX_TILE) + q_3]))).x;
+                        bool _1286;
+                        if (rowIn[ky_1])
+                        {
+                            _1286 = colIn[(kx_1 * PX_TILE) + q_3];
+                        }
+                        else
+                        {
+                            _1286 = rowIn[ky_1];
+                        }
+                        xv_1[q_3] = _1286 ? v : 0.0;
+                    }
+                    uint tap = ((ic_1 * taps) + (ky_1 * KW)) + kx_1;
+                    for (uint j_2 = 0u; j_2 < OC_TILE; j_2 += 4u)
+                    {
+                        float4 wv_1 = _packed.read(uint(int((packedBase + ((j_2 / 4u) * blockStride)) + tap)));
+                        for (uint q_4 = 0u; q_4 < PX_TILE; q_4++)
+                        {
+                            acc[j_2][q_4] += (wv_1.x * xv_1[q_4]);
+                            uint _1342 = j_2 + 1u;
+                            acc[_1342][q_4] += (wv_1.y * xv_1[q_4]);
+                            uint _1355 = j_2 + 2u;
+                            acc[_1355][q_4] += (wv_1.z * xv_1[q_4]);
+                            uint _1368 = j_2 + 3u;
+                            acc[_1368][q_4] += (wv_1.w * xv_1[q_4]);
+                        }
                     }
                 }
             }
         }
     }
-    for (uint j_2 = 0u; j_2 < OC_TILE; j_2++)
+    for (uint j_3 = 0u; j_3 < OC_TILE; j_3++)
     {
-        uint oc_1 = oc0 + j_2;
+        uint oc_1 = oc0 + j_3;
         if (oc_1 >= ocEnd)
         {
             break;
         }
-        for (uint q_4 = 0u; q_4 < PX_TILE; q_4++)
+        for (uint q_5 = 0u; q_5 < PX_TILE; q_5++)
         {
-            uint ox = ox0 + q_4;
+            uint ox = ox0 + q_5;
             if (ox >= p.ow)
             {
                 break;
             }
-            uint at = (((((b * p.o) + oc_1) * p.oh) + oy) * p.ow) + ox;
-            float param = acc[j_2][q_4];
-            uint param_1 = at;
+            uint at_1 = (((((b * p.o) + oc_1) * p.oh) + oy) * p.ow) + ox;
+            float param = acc[j_3][q_5];
+            uint param_1 = at_1;
             uint param_2 = oc_1;
-            float _1333 = postOps(param, param_1, param_2, v_444, p, v_465, v_477, v_489, v_501, v_513, v_526);
-            _1319.y[p.off[0] + at] = _1333;
+            float _1464 = postOps(param, param_1, param_2, v_444, p, v_465, v_477, v_489, v_501, v_513, v_526);
+            _1450.y[p.off[0] + at_1] = _1464;
         }
     }
 }

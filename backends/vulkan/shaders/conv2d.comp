@@ -35,12 +35,16 @@ layout(push_constant) uniform Params {
 #ifdef TEXELS
 layout(binding = 8) uniform samplerBuffer xs;
 layout(binding = 9) uniform samplerBuffer packed;
+layout(binding = 10) uniform samplerBuffer xs4; // X4: the input as vec4 texels
 #endif
 
 layout(constant_id = 25) const uint OC_TILE = 1u; // at most 8
 layout(constant_id = 26) const uint PX_TILE = 1u; // at most 4
 layout(constant_id = 27) const uint KH = 1u;
 layout(constant_id = 28) const uint KW = 1u;
+// TEXELS, pointwise (1x1, stride 1, no padding) over rows of whole vec4, PX_TILE 4: one fetch of
+// the input gives the tile's four pixels (binding 10).
+layout(constant_id = 29) const bool X4 = false;
 
 #include "unary.glsl"
 #include "binary.glsl"
@@ -95,6 +99,22 @@ void main() {
       colAt[kx * PX_TILE + q] = uint(clamp(ix, 0, int(p.w) - 1));
     }
   const uint blockStride = p.cg * taps;
+  if (X4) {
+    const uint at = xPlane + oy * p.w + ox0; // a multiple of 4
+    for (uint ic = 0u; ic < p.cg; ++ic) {
+      const vec4 x4 = texelFetch(xs4, int((at + ic * plane) / 4u));
+      const float xv[4] = float[4](x4.x, x4.y, x4.z, x4.w);
+      for (uint j = 0u; j < OC_TILE; j += 4u) {
+        const vec4 wv = texelFetch(packed, int(packedBase + j / 4u * blockStride + ic));
+        for (uint q = 0u; q < 4u; ++q) {
+          acc[j][q] += wv.x * xv[q];
+          acc[j + 1u][q] += wv.y * xv[q];
+          acc[j + 2u][q] += wv.z * xv[q];
+          acc[j + 3u][q] += wv.w * xv[q];
+        }
+      }
+    }
+  } else
   for (uint ic = 0u; ic < p.cg; ++ic, xPlane += plane) {
     for (uint ky = 0u; ky < KH; ++ky) {
       const uint row = xPlane + rowAt[ky];
