@@ -5,11 +5,13 @@
 #pragma once
 
 #include "tessel/core/primitive.h"
+#include "tessel/core/status.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 namespace tessel::gpu {
@@ -208,6 +210,29 @@ inline std::vector<uint32_t> encodePostOps(const PostOps& ops) {
     words[1 + 2 * kMaxPostOps + i] = std::bit_cast<uint32_t>(op.beta);
   }
   return words;
+}
+
+// A GPU backend's per-process context (its device, queues, programs), made by `create` on the
+// first call and kept for the life of the process; every later caller gets the same one, or the
+// same error when it could not be made (a failed context's handles are left to the process's
+// end). One per context type, hence per plugin.
+template <typename Context> Result<Context*> processContext(Status (*create)(Context&)) {
+  static Context* made = nullptr;
+  static Status why;
+  static std::once_flag once;
+  std::call_once(once, [create] {
+    auto* c = new Context();
+    why = create(*c);
+    if (why.isOk()) made = c;
+  });
+  if (!made) return why;
+  return made;
+}
+
+// A launch's fixed cost plus its bytes at a modest bandwidth: the GPU backends' estimate until
+// their kernels are measured (the search issue replaces it).
+inline double roughSeconds(const Primitive& p, const std::vector<TensorDesc>& t) {
+  return 20e-6 + static_cast<double>(t[p.outputs[0]].byteSize()) * 3 / 20e9;
 }
 
 } // namespace tessel::gpu

@@ -206,16 +206,7 @@ Result<cl_program> Context::program(const std::string& defines) {
 }
 
 Result<Context*> context() {
-  static Context* made = nullptr;
-  static Status why;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto* c = new Context();
-    why = createContext(*c);
-    if (why.isOk()) made = c;
-  });
-  if (!made) return why;
-  return made;
+  return gpu::processContext(&createContext);
 }
 
 // A buffer of the device; what BufferRef::handle points to in this space.
@@ -631,8 +622,7 @@ public:
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
-    // An enqueue's fixed cost plus its bytes at a modest bandwidth, until it is measured.
-    return 20e-6 + static_cast<double>(t[p.outputs[0]].byteSize()) * 3 / 20e9;
+    return gpu::roughSeconds(p, t);
   }
 };
 

@@ -33,79 +33,9 @@ using gpu::kBindings;                // storage buffers per dispatch: the output
 constexpr uint32_t kTexelBindings = 3;
 constexpr uint32_t kPushBytes = 128; // push constants every device has
 
-const uint32_t kUnarySpirv[] =
-#include "unary.spv.inc"
-    ;
-const uint32_t kBinarySpirv[] =
-#include "binary.spv.inc"
-    ;
-const uint32_t kRasterSpirv[] =
-#include "raster.spv.inc"
-    ;
-const uint32_t kReduceSpirv[] =
-#include "reduce.spv.inc"
-    ;
-const uint32_t kMatMulSpirv[] =
-#include "matmul.spv.inc"
-    ;
-const uint32_t kConv2dSpirv[] =
-#include "conv2d.spv.inc"
-    ;
-const uint32_t kConv2dTexelsSpirv[] =
-#include "conv2d_texels.spv.inc"
-    ;
-const uint32_t kGatherSpirv[] =
-#include "gather.spv.inc"
-    ;
-const uint32_t kSelectSpirv[] =
-#include "select.spv.inc"
-    ;
-const uint32_t kUnary4Spirv[] =
-#include "unary4.spv.inc"
-    ;
-const uint32_t kBinary4Spirv[] =
-#include "binary4.spv.inc"
-    ;
-const uint32_t kPoolSpirv[] =
-#include "pool.spv.inc"
-    ;
-const uint32_t kElementwiseSpirv[] =
-#include "elementwise.spv.inc"
-    ;
-
-// The compute shaders, each made into pipelines on first use (one per specialization).
-enum class Shader : uint8_t {
-  Unary,
-  Binary,
-  Raster,
-  Reduce,
-  MatMul,
-  Conv2d,
-  Pool,
-  Elementwise,
-  Conv2dTexels,
-  Gather,
-  Select,
-  Unary4,
-  Binary4
-};
-struct ShaderCode {
-  const uint32_t* words;
-  size_t bytes;
-};
-const ShaderCode kShaders[] = {{kUnarySpirv, sizeof kUnarySpirv},
-                               {kBinarySpirv, sizeof kBinarySpirv},
-                               {kRasterSpirv, sizeof kRasterSpirv},
-                               {kReduceSpirv, sizeof kReduceSpirv},
-                               {kMatMulSpirv, sizeof kMatMulSpirv},
-                               {kConv2dSpirv, sizeof kConv2dSpirv},
-                               {kPoolSpirv, sizeof kPoolSpirv},
-                               {kElementwiseSpirv, sizeof kElementwiseSpirv},
-                               {kConv2dTexelsSpirv, sizeof kConv2dTexelsSpirv},
-                               {kGatherSpirv, sizeof kGatherSpirv},
-                               {kSelectSpirv, sizeof kSelectSpirv},
-                               {kUnary4Spirv, sizeof kUnary4Spirv},
-                               {kBinary4Spirv, sizeof kBinary4Spirv}};
+// The shaders, each made into pipelines on first use (one per specialization): their SPIR-V,
+// `enum class Shader` and `kShaders`, generated from shaders.cmake's list.
+#include "shaders.inc"
 
 std::string vkError(const std::string& what, VkResult r) {
   return std::string("vulkan: ") + what + " failed (VkResult " + std::to_string(r) + ")";
@@ -372,16 +302,7 @@ Result<VkPipeline> Context::pipeline(Shader shader, std::span<const uint32_t> sp
 // The process's context, made on first use; the same error for every later caller when it
 // could not be made. Kept for the life of the process (the driver is torn down at exit).
 Result<Context*> context() {
-  static Context* made = nullptr;
-  static Status why;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    auto* c = new Context();
-    why = createContext(*c);
-    if (why.isOk()) made = c; // a failed context's handles are left to the process's end
-  });
-  if (!made) return why;
-  return made;
+  return gpu::processContext(&createContext);
 }
 
 // A buffer of the device with its memory; what BufferRef::handle points to in this space.
@@ -1297,7 +1218,7 @@ Result<Kernel> poolKernel(Context& c, const PoolParams& p, const Shape& x, const
 
 Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
   TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
-                          c.pipeline(Shader::MatMul, gpu::encodePostOps(p.postOps)));
+                          c.pipeline(Shader::Matmul, gpu::encodePostOps(p.postOps)));
   MatMulConstants k{};
   k.batch = static_cast<uint32_t>(p.batch);
   k.m = static_cast<uint32_t>(p.m);
@@ -1431,8 +1352,7 @@ public:
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
-    // A dispatch's fixed cost plus its bytes at a modest bandwidth, until it is measured.
-    return 20e-6 + static_cast<double>(t[p.outputs[0]].byteSize()) * 3 / 20e9;
+    return gpu::roughSeconds(p, t);
   }
 };
 

@@ -270,6 +270,29 @@ TEST_CASE("gpu: rasters against the reference", "[gpu]") {
   }
 }
 
+namespace {
+
+// r over x ([outer, extent, inner]) on the GPU and on the reference: arg reductions' i64
+// indices byte for byte, the rest within the tolerance.
+void checkReduce(const ReduceParams& r, const std::vector<float>& x) {
+  const bool arg = reduceGivesIndex(r.kind);
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {r.outer, r.extent, r.inner}}, nullptr},
+                   {"y", {arg ? DType::I64 : DType::F32, {r.outer, 1, r.inner}}, nullptr}};
+  prog->primitives = {Primitive{r, {0}, {1}, "reduce"}};
+  prog->inputs = {0};
+  prog->outputs = {1};
+  if (arg) {
+    auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
+    CHECK(got == want);
+  } else {
+    auto [got, want] = runBoth(prog, x);
+    compare(got, want);
+  }
+}
+
+} // namespace
+
 TEST_CASE("gpu: every reduce kind against the reference", "[gpu]") {
   requireGpu();
   struct Case {
@@ -285,24 +308,10 @@ TEST_CASE("gpu: every reduce kind against the reference", "[gpu]") {
       for (const bool last : {false, true}) {
         INFO("kind " << kind << " " << c.outer << "x" << c.extent << "x" << c.inner << " last "
                      << last);
-        const Shape in{c.outer, c.extent, c.inner}, out{c.outer, 1, c.inner};
         std::vector<float> x = test::randomFloats(c.outer * c.extent * c.inner, 9);
         for (float& v : x) // ties for the arg reductions; products of modest size
           v = arg ? std::round(v * 3) : k == ReduceKind::Prod ? 1.f + v / 64 : v;
-        auto prog = std::make_shared<Program>();
-        prog->tensors = {{"x", {DType::F32, in}, nullptr},
-                         {"y", {arg ? DType::I64 : DType::F32, out}, nullptr}};
-        ReduceParams r{k, c.outer, c.extent, c.inner, last};
-        prog->primitives = {Primitive{r, {0}, {1}, "reduce"}};
-        prog->inputs = {0};
-        prog->outputs = {1};
-        if (arg) {
-          auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
-          CHECK(got == want);
-        } else {
-          auto [got, want] = runBoth(prog, x);
-          compare(got, want);
-        }
+        checkReduce(ReduceParams{k, c.outer, c.extent, c.inner, last}, x);
       }
     }
   }
@@ -366,20 +375,7 @@ TEST_CASE("gpu: reductions over longer extents than one invocation walks", "[gpu
         std::vector<float> x = test::randomFloats(c.outer * c.extent * c.inner, 41);
         for (float& v : x) // ties across chunks; products near 1
           v = arg ? std::round(v * 2) : k == ReduceKind::Prod ? 1.f + v / 40000 : v;
-        auto prog = std::make_shared<Program>();
-        prog->tensors = {{"x", {DType::F32, {c.outer, c.extent, c.inner}}, nullptr},
-                         {"y", {arg ? DType::I64 : DType::F32, {c.outer, 1, c.inner}}, nullptr}};
-        prog->primitives = {
-            Primitive{ReduceParams{k, c.outer, c.extent, c.inner, last}, {0}, {1}, "reduce"}};
-        prog->inputs = {0};
-        prog->outputs = {1};
-        if (arg) {
-          auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
-          CHECK(got == want);
-        } else {
-          auto [got, want] = runBoth(prog, x);
-          compare(got, want);
-        }
+        checkReduce(ReduceParams{k, c.outer, c.extent, c.inner, last}, x);
       }
     }
 }
