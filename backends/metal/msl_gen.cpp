@@ -1,9 +1,9 @@
 // tessel_msl_gen IN.spv OUT.metal ENTRY: Metal Shading Language from one of the Vulkan
 // backend's compute shaders (SPIR-V), through SPIRV-Cross's C API, with the fixed indices the
 // Metal host code binds (README.md): storage buffer binding b at [[buffer(b)]] (0 the output,
-// then the inputs), the push constants at [[buffer(8)]], the texel buffers of bindings 8 and 9 at
-// [[texture(0)]] and [[texture(1)]]; specialization constants become function constants of the
-// same ids; the entry point is renamed ENTRY. MSL 2.1 (texture buffers native).
+// then the inputs), the push constants at [[buffer(8)]], the texel buffers of bindings 8, 9 and 10
+// at [[texture(0)]], [[texture(1)]] and [[texture(2)]]; specialization constants become function
+// constants of the same ids; the entry point is renamed ENTRY. MSL 2.1 (texture buffers native).
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -14,7 +14,7 @@
 namespace {
 
 constexpr unsigned kStorageBindings = 8;
-constexpr unsigned kTexelBindings = 2;
+constexpr unsigned kTexelBindings = 3;
 constexpr unsigned kPushConstantBuffer = 8;
 
 int fail(const std::string& why) {

@@ -641,7 +641,7 @@ float postOps(thread float& v, thread const uint& idx, thread const uint& channe
     return v;
 }
 
-kernel void tessel_conv2d_texels(device B0& _1450 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs4 [[texture(0)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
+kernel void tessel_conv2d_texels(device B0& _1450 [[buffer(0)]], const device B1& v_444 [[buffer(1)]], const device B2& v_465 [[buffer(2)]], const device B3& v_477 [[buffer(3)]], const device B4& v_489 [[buffer(4)]], const device B5& v_501 [[buffer(5)]], const device B6& v_513 [[buffer(6)]], const device B7& v_526 [[buffer(7)]], constant Params& p [[buffer(8)]], texture_buffer<float> xs [[texture(0)]], texture_buffer<float> _packed [[texture(1)]], texture_buffer<float> xs4 [[texture(2)]], uint3 gl_WorkGroupID [[threadgroup_position_in_grid]], uint3 gl_NumWorkGroups [[threadgroups_per_grid]], uint3 gl_LocalInvocationID [[thread_position_in_threadgroup]])
 {
     uint tile = ((gl_WorkGroupID.x + (gl_WorkGroupID.y * gl_NumWorkGroups.x)) * 64u) + gl_LocalInvocationID.x;
     if (tile >= (p.oh * p.pxBlocks))
