@@ -15,6 +15,12 @@ fi
 status=0
 for f in "$msl"/*.metal; do
   name=$(basename "$f")
+  # The fixed indices (README.md): no two resources of one kind at one index in a kernel.
+  dup=$(grep '^kernel void' "$f" | grep -oE '\[\[(buffer|texture)\([0-9]+\)\]\]' | sort | uniq -d)
+  if [ -n "$dup" ]; then
+    echo "FAIL: $name binds two resources at $dup"
+    status=1
+  fi
   if [ ! -f "$golden/$name" ]; then
     echo "FAIL: $name is generated but has no golden file (run with --update)"
     status=1
