@@ -546,7 +546,8 @@ std::vector<Launch> launchesOf(const Primitive& p, const std::vector<TensorDesc>
     k.dh = i32(c.dilation[0]);
     k.dw = i32(c.dilation[1]);
     k.hasBias = c.hasBias ? 1 : 0;
-    return {launch(k, out.numel())};
+    // tessel_conv2d_c4 (kernelName) takes four channels a work-item.
+    return {launch(k, k.og % 4 == 0 ? out.numel() / 4 : out.numel())};
   }
   case PrimitiveKind::Pool: {
     const auto& pp = p.as<PoolParams>();
@@ -612,6 +613,15 @@ std::vector<Launch> launchesOf(const Primitive& p, const std::vector<TensorDesc>
   }
 }
 
+// The kernel that runs p: tessel_<primitive>, or for a conv2d whose groups have a multiple of 4
+// output channels the one taking four channels a work-item.
+std::string kernelName(const Primitive& p, const std::vector<TensorDesc>& t) {
+  if (p.kind() == PrimitiveKind::Conv2d &&
+      t[p.inputs[1]].shape[0] / p.as<Conv2dParams>().group % 4 == 0)
+    return "tessel_conv2d_c4";
+  return "tessel_" + std::string(primitiveName(p.kind()));
+}
+
 class OpenClDescriptor final : public BackendDescriptor {
 public:
   std::string_view name() const override { return "opencl"; }
@@ -640,7 +650,7 @@ public:
       return unsupported("opencl: primitive not supported");
     TESSEL_ASSIGN_OR_RETURN(Context * c, context());
     TESSEL_ASSIGN_OR_RETURN(cl_program program, c->program(postOpDefines(postOpsOf(p))));
-    const std::string name = "tessel_" + std::string(primitiveName(p.kind()));
+    const std::string name = kernelName(p, *args.tensors);
     cl_int err = CL_SUCCESS;
     cl_kernel k = clCreateKernel(program, name.c_str(), &err);
     if (err != CL_SUCCESS) return internalError(clError("clCreateKernel " + name, err));
