@@ -1,13 +1,14 @@
 // The Vulkan backend (a plugin: libtessel_backend_vulkan.so). One Vulkan device per process,
-// found on first use; tensors live in its buffers (memory space
-// "vulkan"), kernels are compute shaders compiled at build time (shaders/, SPIR-V embedded),
-// recorded on a session's stream and submitted when the session waits on it. What it runs so
-// far: rasters of 4- and 8-byte elements, f32 reductions, f32 matmuls without post-ops, f32
-// unary and binary elementwise primitives (the binary ones with numpy broadcasting);
-// the planner gives every other primitive to a CPU backend and the session copies between the
-// spaces (docs/backend-contract.md). TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation
-// layer on; each message it reports is printed as "vulkan validation: ..." (the tests fail on
-// any).
+// found on first use; tensors live in its buffers (memory space "vulkan"), kernels are compute
+// shaders compiled at build time (shaders/, SPIR-V embedded), added to a session's stream as
+// steps and submitted when the session waits on it (a sequence of steps recorded once is
+// replayed). What it runs: rasters, gathers and selects of 4- and 8-byte elements, f32
+// reductions, matmuls, conv2d, pooling, unary, binary and elementwise work with post-op lists
+// (backends/gpu/gpu_support.h says exactly which); the planner gives every other primitive to a
+// CPU backend and the session copies between the spaces (docs/backend-contract.md).
+// TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation layer on; each message it reports is
+// printed as "vulkan validation: ..." (the tests fail on any). README.md has the design and the
+// measurements behind it.
 #include "gpu_support.h"
 #include "tessel/runtime/backend.h"
 
