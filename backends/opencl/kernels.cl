@@ -205,7 +205,8 @@ kernel void tessel_matmul(BUFFERS, const MatMulParams p) {
   b0[p.off[0] + idx] = postOps(acc, idx, j, b1, b2, b3, b4, b5, b6, b7, p.off);
 }
 
-// Direct convolution, one output element per work-item.
+// Direct convolution: a work-item computes C (1 or 4) output channels of one pixel, so each input
+// element it reads serves C channels; with C = 4 a group's channel count is a multiple of 4.
 typedef struct {
   uint off[8];
   uint n, c, h, w, o, oh, ow, groups, cg, og, kh, kw;
@@ -213,66 +214,48 @@ typedef struct {
   uint hasBias;
 } Conv2dParams;
 
-kernel void tessel_conv2d(BUFFERS, const Conv2dParams p) {
+#define MAX_CONV_CHANNELS 4
+
+void convChannels(BUFFERS, const Conv2dParams *p, const uint C) {
   const uint idx = get_global_id(0);
-  if (idx >= p.n * p.o * p.oh * p.ow) return;
-  const uint ox = idx % p.ow, oy = idx / p.ow % p.oh, oc = idx / (p.ow * p.oh) % p.o;
-  const uint b = idx / (p.ow * p.oh * p.o), g = oc / p.og;
-  float acc = p.hasBias != 0u ? b3[p.off[3] + oc] : 0.0f;
-  const int iy0 = (int)oy * p.sh - p.pt, ix0 = (int)ox * p.sw - p.pl;
-  const uint plane = p.h * p.w;
-  for (uint ic = 0u; ic < p.cg; ++ic) {
-    global const float *xp = b1 + p.off[1] + (b * p.c + g * p.cg + ic) * plane;
-    global const float *wp = b2 + p.off[2] + (oc * p.cg + ic) * p.kh * p.kw;
-    for (uint ky = 0u; ky < p.kh; ++ky) {
-      const int iy = iy0 + (int)ky * p.dh;
-      if (iy < 0 || iy >= (int)p.h) continue;
-      for (uint kx = 0u; kx < p.kw; ++kx) {
-        const int ix = ix0 + (int)kx * p.dw;
-        if (ix < 0 || ix >= (int)p.w) continue;
-        acc += xp[(uint)iy * p.w + (uint)ix] * wp[ky * p.kw + kx];
+  const uint blocks = p->o / C;
+  if (idx >= p->n * blocks * p->oh * p->ow) return;
+  const uint ox = idx % p->ow, oy = idx / p->ow % p->oh, oc0 = idx / (p->ow * p->oh) % blocks * C;
+  const uint b = idx / (p->ow * p->oh * blocks), g = oc0 / p->og;
+  const uint taps = p->kh * p->kw, step = p->cg * taps; // weights of one channel
+  float acc[MAX_CONV_CHANNELS];
+  for (uint j = 0u; j < C; ++j)
+    acc[j] = p->hasBias != 0u ? b3[p->off[3] + oc0 + j] : 0.0f;
+  const int iy0 = (int)oy * p->sh - p->pt, ix0 = (int)ox * p->sw - p->pl;
+  const uint plane = p->h * p->w;
+  for (uint ic = 0u; ic < p->cg; ++ic) {
+    global const float *xp = b1 + p->off[1] + (b * p->c + g * p->cg + ic) * plane;
+    global const float *wp = b2 + p->off[2] + (oc0 * p->cg + ic) * taps;
+    for (uint ky = 0u; ky < p->kh; ++ky) {
+      const int iy = iy0 + (int)ky * p->dh;
+      if (iy < 0 || iy >= (int)p->h) continue;
+      for (uint kx = 0u; kx < p->kw; ++kx) {
+        const int ix = ix0 + (int)kx * p->dw;
+        if (ix < 0 || ix >= (int)p->w) continue;
+        const float v = xp[(uint)iy * p->w + (uint)ix];
+        const uint t = ky * p->kw + kx;
+        for (uint j = 0u; j < C; ++j)
+          acc[j] += v * wp[j * step + t];
       }
     }
   }
-  b0[p.off[0] + idx] = postOps(acc, idx, oc, b1, b2, b3, b4, b5, b6, b7, p.off);
+  for (uint j = 0u; j < C; ++j) {
+    const uint at = ((b * p->o + oc0 + j) * p->oh + oy) * p->ow + ox;
+    b0[p->off[0] + at] = postOps(acc[j], at, oc0 + j, b1, b2, b3, b4, b5, b6, b7, p->off);
+  }
 }
 
-// The same four output channels a work-item (a group's channel count a multiple of 4): each
-// input element read serves four channels.
+kernel void tessel_conv2d(BUFFERS, const Conv2dParams p) {
+  convChannels(b0, b1, b2, b3, b4, b5, b6, b7, &p, 1u);
+}
+
 kernel void tessel_conv2d_c4(BUFFERS, const Conv2dParams p) {
-  const uint idx = get_global_id(0);
-  const uint blocks = p.o / 4u;
-  if (idx >= p.n * blocks * p.oh * p.ow) return;
-  const uint ox = idx % p.ow, oy = idx / p.ow % p.oh, oc0 = idx / (p.ow * p.oh) % blocks * 4u;
-  const uint b = idx / (p.ow * p.oh * blocks), g = oc0 / p.og;
-  const uint taps = p.kh * p.kw, step = p.cg * taps; // weights of one channel
-  float acc[4];
-  for (uint j = 0u; j < 4u; ++j)
-    acc[j] = p.hasBias != 0u ? b3[p.off[3] + oc0 + j] : 0.0f;
-  const int iy0 = (int)oy * p.sh - p.pt, ix0 = (int)ox * p.sw - p.pl;
-  const uint plane = p.h * p.w;
-  for (uint ic = 0u; ic < p.cg; ++ic) {
-    global const float *xp = b1 + p.off[1] + (b * p.c + g * p.cg + ic) * plane;
-    global const float *wp = b2 + p.off[2] + (oc0 * p.cg + ic) * taps;
-    for (uint ky = 0u; ky < p.kh; ++ky) {
-      const int iy = iy0 + (int)ky * p.dh;
-      if (iy < 0 || iy >= (int)p.h) continue;
-      for (uint kx = 0u; kx < p.kw; ++kx) {
-        const int ix = ix0 + (int)kx * p.dw;
-        if (ix < 0 || ix >= (int)p.w) continue;
-        const float v = xp[(uint)iy * p.w + (uint)ix];
-        const uint t = ky * p.kw + kx;
-        acc[0] += v * wp[t];
-        acc[1] += v * wp[step + t];
-        acc[2] += v * wp[2u * step + t];
-        acc[3] += v * wp[3u * step + t];
-      }
-    }
-  }
-  for (uint j = 0u; j < 4u; ++j) {
-    const uint at = ((b * p.o + oc0 + j) * p.oh + oy) * p.ow + ox;
-    b0[p.off[0] + at] = postOps(acc[j], at, oc0 + j, b1, b2, b3, b4, b5, b6, b7, p.off);
-  }
+  convChannels(b0, b1, b2, b3, b4, b5, b6, b7, &p, 4u);
 }
 
 typedef struct {

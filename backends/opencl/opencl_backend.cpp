@@ -358,7 +358,11 @@ struct Launch {
   size_t condByteAt = 0; // where the parameters hold input 0's byte within its word (0: none)
 };
 
+// Every parameter struct fits this many bytes (checked where a launch is made).
+constexpr size_t kMaxParams = 128;
+
 template <typename P> Launch launch(const P& p, int64_t count, int source = -1) {
+  static_assert(sizeof(P) <= kMaxParams, "kernel parameters past kMaxParams");
   Launch l;
   l.params.resize(sizeof p);
   std::memcpy(l.params.data(), &p, sizeof p);
@@ -387,7 +391,9 @@ public:
         for (size_t i = 0; i < inputs.size() && i + 1 < kBindings; ++i)
           bound[i + 1] = &inputs[i];
       }
-      std::vector<uint8_t> params = l.params;
+      // The parameters with this run's offsets (no allocation: they fit kMaxParams).
+      uint8_t params[kMaxParams];
+      std::memcpy(params, l.params.data(), l.params.size());
       uint32_t off[kBindings];
       cl_mem fault = nullptr;
       if (l.fault) {
@@ -400,12 +406,12 @@ public:
         if (cl_int r = clSetKernelArg(k_, b, sizeof mem, &mem); r != CL_SUCCESS)
           return internalError(clError("clSetKernelArg", r));
       }
-      std::memcpy(params.data(), off, sizeof off);
+      std::memcpy(params, off, sizeof off);
       if (l.condByteAt) { // a bool input may start mid-word (a view)
         const auto byte = static_cast<uint32_t>(inputs[0].buffer.offset % 4);
-        std::memcpy(params.data() + l.condByteAt, &byte, sizeof byte);
+        std::memcpy(params + l.condByteAt, &byte, sizeof byte);
       }
-      if (cl_int r = clSetKernelArg(k_, kBindings, params.size(), params.data()); r != CL_SUCCESS)
+      if (cl_int r = clSetKernelArg(k_, kBindings, l.params.size(), params); r != CL_SUCCESS)
         return internalError(clError("clSetKernelArg (parameters)", r));
       const auto global = static_cast<size_t>(l.count);
       if (cl_int r =

@@ -33,6 +33,8 @@ using gpu::kBindings;                // storage buffers per dispatch: the output
 // binding 9 a kernel's packed weights as vec4 texels, binding 10 a tensor read as vec4 texels.
 constexpr uint32_t kTexelBindings = 3;
 constexpr uint32_t kPushBytes = 128; // push constants every device has
+// Iterations one invocation loops at most: lavapipe ends a shader's loops after 65535 in all.
+constexpr uint32_t kMaxLoop = 32768;
 
 // The shaders, each made into pipelines on first use (one per specialization): their SPIR-V,
 // `enum class Shader` and `kShaders`, generated from shaders.cmake's list.
@@ -1150,7 +1152,7 @@ Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out)
 // (shaders/reduce.comp).
 class ReduceKernel final : public PreparedKernel {
 public:
-  static constexpr uint32_t kChunk = 32768;
+  static constexpr uint32_t kChunk = kMaxLoop;
   ReduceKernel(VkPipeline pipeline, const ReduceParams& r) : pipeline_(pipeline) {
     k_.outer = static_cast<uint32_t>(r.outer);
     k_.extent = static_cast<uint32_t>(r.extent);
@@ -1337,7 +1339,7 @@ Result<gpu::Limits> limits() {
   gpu::Limits g;
   g.maxTensorBytes = static_cast<int64_t>(l.maxStorageBufferRange) -
                      static_cast<int64_t>(l.minStorageBufferOffsetAlignment);
-  g.maxLoop = 32768;
+  g.maxLoop = kMaxLoop;
   g.maxReduceExtent = g.maxLoop * g.maxLoop; // in two passes (ReduceKernel)
   g.maxConvLayers = l.maxComputeWorkGroupCount[2];
   return g;
