@@ -42,3 +42,36 @@ function(tessel_generate_kinds dir)
   file(WRITE ${dir}/kinds.glsl.new "${kinds}")
   configure_file(${dir}/kinds.glsl.new ${dir}/kinds.glsl COPYONLY)
 endfunction()
+
+# Writes DIR/shader_ids.inc: `enum class Shader` (CamelCase of each entry's name, in the list's
+# order) and kShaderNames, for the code every shader backend shares (backends/gpu); rewritten
+# only when it changes.
+function(tessel_generate_shader_ids dir)
+  set(enum "")
+  set(names "")
+  foreach(entry ${TESSEL_SHADERS})
+    tessel_shader_entry(${entry} shader source define)
+    tessel_shader_camel(${shader} camel)
+    string(APPEND enum "  ${camel},\n")
+    string(APPEND names "    \"${shader}\",\n")
+  endforeach()
+  file(MAKE_DIRECTORY ${dir})
+  file(WRITE ${dir}/shader_ids.inc.new
+    "// Generated from backends/vulkan/shaders.cmake: do not edit.\n"
+    "enum class Shader : uint8_t {\n${enum}};\n\n"
+    "constexpr const char* kShaderNames[] = {\n${names}};\n")
+  configure_file(${dir}/shader_ids.inc.new ${dir}/shader_ids.inc COPYONLY)
+endfunction()
+
+# The CamelCase of a shader's name (conv2d_texels: Conv2dTexels).
+function(tessel_shader_camel name out_var)
+  string(REPLACE "_" ";" words ${name})
+  set(camel "")
+  foreach(word ${words})
+    string(SUBSTRING ${word} 0 1 first)
+    string(TOUPPER ${first} first)
+    string(SUBSTRING ${word} 1 -1 rest)
+    string(APPEND camel ${first}${rest})
+  endforeach()
+  set(${out_var} ${camel} PARENT_SCOPE)
+endfunction()

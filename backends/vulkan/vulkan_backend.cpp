@@ -9,7 +9,7 @@
 // TESSEL_VULKAN_VALIDATION=1 turns the Khronos validation layer on; each message it reports is
 // printed as "vulkan validation: ..." (the tests fail on any). README.md has the design and the
 // measurements behind it.
-#include "gpu_support.h"
+#include "shader_kernels.h"
 #include "tessel/runtime/backend.h"
 
 #include <bit>
@@ -27,17 +27,17 @@ namespace tessel {
 namespace {
 
 constexpr std::string_view kSpace = "vulkan";
-constexpr uint32_t kGroupSize = 256; // the shaders' local_size_x
-using gpu::kBindings;                // storage buffers per dispatch: the output, then inputs
-// Uniform texel buffers after the storage buffers: binding 8 a tensor read as float texels,
-// binding 9 a kernel's packed weights as vec4 texels, binding 10 a tensor read as vec4 texels.
-constexpr uint32_t kTexelBindings = 3;
-constexpr uint32_t kPushBytes = 128; // push constants every device has
-// Iterations one invocation loops at most: lavapipe ends a shader's loops after 65535 in all.
-constexpr uint32_t kMaxLoop = 32768;
+// Storage buffers per dispatch (the output, then inputs), then uniform texel buffers: binding 8
+// a tensor read as float texels, binding 9 a kernel's packed weights as vec4 texels, binding 10
+// a tensor read as vec4 texels (backends/gpu/shader_kernels.h).
+using gpu::kBindings;
+using gpu::kMaxLoop;
+using gpu::kPushBytes;
+using gpu::kTexelBindings;
+using gpu::Shader;
 
-// The shaders, each made into pipelines on first use (one per specialization): their SPIR-V,
-// `enum class Shader` and `kShaders`, generated from shaders.cmake's list.
+// The shaders' SPIR-V and `kShaders` (in gpu::Shader's order), generated from shaders.cmake's
+// list; each is made into pipelines on first use (one per specialization).
 #include "shaders.inc"
 
 std::string vkError(const std::string& what, VkResult r) {
@@ -51,61 +51,6 @@ VKAPI_ATTR VkBool32 VKAPI_CALL onValidation(VkDebugUtilsMessageSeverityFlagBitsE
   std::fprintf(stderr, "vulkan validation: %s\n", data && data->pMessage ? data->pMessage : "?");
   return VK_FALSE;
 }
-
-// Push constants of the two shaders (shaders/*.comp), in their order.
-struct UnaryConstants {
-  uint32_t yOffset, xOffset, count, kind;
-  float alpha, beta;
-};
-struct BinaryConstants {
-  uint32_t yOffset, aOffset, bOffset, count, kind, rank;
-  uint32_t dims[6], aStrides[6], bStrides[6];
-};
-struct Binary4Constants { // y, a, b, then a and b again as vec4
-  uint32_t off[5], count, kind, rank;
-  uint32_t dims[6], aStrides[6], bStrides[6];
-};
-struct RasterConstants {
-  uint32_t yOffset, xOffset, count, words;
-  int32_t srcOffset, dstOffset, srcStride[3], dstStride[3];
-  uint32_t size1, size2, fill, fillLo, fillHi;
-};
-struct ReduceConstants { // four bindings: the output, x, the partials' values and indices
-  uint32_t off[4], outer, extent, inner, kind, selectLast, chunk, chunks, phase;
-};
-// The kernels with post-ops bind every input (shaders/operands.glsl): eight offsets first.
-struct MatMulConstants {
-  uint32_t off[kBindings], batch, m, n, k;
-  int32_t aStrides[3], bStrides[3], biasStrides[2];
-  uint32_t hasBias;
-};
-struct Conv2dConstants {
-  uint32_t off[kBindings], n, c, h, w, o, oh, ow, groups, cg, og, ocBlocks, pxBlocks;
-  int32_t sh, sw, pt, pl, dh, dw;
-  uint32_t hasBias, packedBlocks, xTexel;
-};
-struct PoolConstants {
-  uint32_t yOffset, xOffset, planes, h, w, oh, ow;
-  int32_t kh, kw, sh, sw, pt, pl, pb, pr;
-  uint32_t kind, countIncludePad;
-};
-struct ElementwiseConstants {
-  uint32_t off[kBindings], count, channels, inner;
-};
-struct GatherConstants {
-  uint32_t off[kBindings], outer, extent, inner, count, words, wide, elements;
-};
-struct SelectConstants { // four bindings: four offsets
-  uint32_t off[4], count, rank, words, dims[4], condStrides[4], lhsStrides[4], rhsStrides[4];
-  uint32_t condByte;
-};
-static_assert(sizeof(BinaryConstants) <= kPushBytes && sizeof(ReduceConstants) <= kPushBytes &&
-                  sizeof(MatMulConstants) <= kPushBytes && sizeof(RasterConstants) <= kPushBytes &&
-                  sizeof(Conv2dConstants) <= kPushBytes && sizeof(PoolConstants) <= kPushBytes &&
-                  sizeof(ElementwiseConstants) <= kPushBytes &&
-                  sizeof(GatherConstants) <= kPushBytes && sizeof(SelectConstants) <= kPushBytes &&
-                  sizeof(Binary4Constants) <= kPushBytes,
-              "push constants: 128 bytes are guaranteed");
 
 // The process's Vulkan device and what every kernel shares: pipelines and their layout.
 struct Context {
@@ -441,7 +386,7 @@ public:
 
   // The word a kernel raises when its data is bad (a gather's index out of range), bound by such
   // kernels; raise() says this submission has one, so wait() reads the word back.
-  Result<Block*> faultWord() {
+  Result<Block*> faultWord(const char* why) {
     if (!fault_) {
       const VkMemoryPropertyFlags host =
           VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
@@ -450,6 +395,7 @@ public:
       std::memset(fault_->mapped, 0, 4);
     }
     checkFault_ = true;
+    faultWhy_ = why;
     return fault_;
   }
 
@@ -477,7 +423,7 @@ public:
       for (const Read& rd : reads_)
         std::memcpy(rd.dst, rd.staging->mapped, static_cast<size_t>(rd.bytes));
     if (st.isOk() && checkFault_ && *static_cast<uint32_t*>(fault_->mapped) != 0)
-      st = invalidArgument("vulkan: a gather's index lies outside its axis");
+      st = invalidArgument(std::string("vulkan: ") + faultWhy_);
     if (checkFault_) std::memset(fault_->mapped, 0, 4);
     checkFault_ = false;
     ops_.clear();
@@ -643,6 +589,7 @@ private:
   int64_t recordedCount_ = 0, replayedCount_ = 0;
   Block* fault_ = nullptr;
   bool checkFault_ = false;
+  const char* faultWhy_ = ""; // a literal: the last kernel's reason
 };
 
 class VulkanDevice final : public Device {
@@ -693,229 +640,11 @@ private:
   Context& c_;
 };
 
-// A tensor as a dispatch binds it: where its bytes are and how many.
-struct Bound {
-  BufferRef ref;
-  int64_t bytes;
-};
-Bound bound(const TensorArg& t) {
-  return {t.buffer, t.desc->byteSize()};
-}
-
-// Where a dispatch's invocations go: `count` of them over workgroups of `groupSize` (x, then
-// rows of those over y past the device's limit), `layers` times over z.
-struct Grid {
-  int64_t count;
-  uint32_t groupSize = kGroupSize;
-  uint32_t layers = 1;
-};
-
-// Records one dispatch of `pipeline` over `grid`, its tensors bound in order (output
-// first) and its push constants, whose first uints are the tensors' element offsets in what is
-// bound (filled here). Each tensor is bound through a window of its block that starts at the
-// device's offset alignment below it and spans at most maxStorageBufferRange (an arena may be
-// larger than one binding can reach; a tensor may not, supports() checks).
-// Texel views for bindings 8 and 9 (shaders that read none leave them unwritten).
-using Texels = std::array<VkBufferView, kTexelBindings>;
-
-Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::span<const Bound> tensors,
-                void* constants, uint32_t constantBytes, Grid grid, const Texels& texels = {}) {
-  if (grid.count == 0 || grid.layers == 0) return Status::ok();
-  if (tensors.size() > kBindings || tensors.empty() || constantBytes > kPushBytes)
-    return internalError("vulkan: a dispatch's tensors or constants do not fit its layout");
-  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
-  auto& s = *static_cast<VulkanStream*>(ctx.stream);
-  const auto align = static_cast<int64_t>(
-      std::max<VkDeviceSize>(c->properties.limits.minStorageBufferOffsetAlignment, 4));
-  const auto maxRange = static_cast<int64_t>(c->properties.limits.maxStorageBufferRange);
-  auto* offsets = static_cast<uint32_t*>(constants);
-  Op op = blankOp();
-  op.pipeline = pipeline;
-  uint32_t b = 0;
-  for (const Bound& t : tensors) {
-    const auto* block = static_cast<const Block*>(t.ref.handle);
-    const int64_t start = t.ref.offset / align * align;
-    const int64_t range = std::min(block->bytes - start, maxRange);
-    if (t.ref.offset + t.bytes > start + range)
-      return internalError("vulkan: a tensor of " + std::to_string(t.bytes) +
-                           " bytes is past what one binding reaches");
-    offsets[b] =
-        static_cast<uint32_t>((t.ref.offset - start) / static_cast<int64_t>(sizeof(float)));
-    op.buffers[b++] = {block->buffer, static_cast<VkDeviceSize>(start),
-                       static_cast<VkDeviceSize>(range)};
-  }
-  for (; b < kBindings; ++b) // unused bindings see the output's window
-    op.buffers[b] = op.buffers[0];
-  for (uint32_t t = 0; t < kTexelBindings; ++t)
-    op.texels[t] = texels[t];
-  op.constantBytes = constantBytes;
-  std::memcpy(op.constants, constants, constantBytes);
-  // Groups over x up to the device's limit, then rows of them over y.
-  const int64_t groups = (grid.count + grid.groupSize - 1) / grid.groupSize;
-  const int64_t maxX = c->properties.limits.maxComputeWorkGroupCount[0];
-  const int64_t x = std::min(groups, maxX);
-  op.groups[0] = static_cast<uint32_t>(x);
-  op.groups[1] = static_cast<uint32_t>((groups + x - 1) / x);
-  op.groups[2] = grid.layers;
-  s.add(op);
-  return Status::ok();
-}
-
-Status dispatch(const ExecContext& ctx, VkPipeline pipeline, std::initializer_list<Bound> tensors,
-                void* constants, uint32_t constantBytes, int64_t count) {
-  return dispatch(ctx, pipeline, std::span<const Bound>(tensors.begin(), tensors.size()), constants,
-                  constantBytes, Grid{count});
-}
-
-// The same with the output and every input bound in order: binding i + 1 is input i, as the
-// kernels with post-ops expect (shaders/operands.glsl).
-Status dispatchAll(const ExecContext& ctx, VkPipeline pipeline, std::span<const TensorArg> inputs,
-                   const TensorArg& output, void* constants, uint32_t constantBytes, Grid grid,
-                   const Texels& texels = {}) {
-  Bound all[kBindings];
-  if (inputs.size() + 1 > kBindings) return internalError("vulkan: too many inputs");
-  all[0] = bound(output);
-  for (size_t i = 0; i < inputs.size(); ++i)
-    all[i + 1] = bound(inputs[i]);
-  return dispatch(ctx, pipeline, std::span<const Bound>(all, inputs.size() + 1), constants,
-                  constantBytes, grid, texels);
-}
-
-// A kernel whose work is one pipeline (made at prepare) and a fixed set of push constants.
-template <typename Constants> class OneDispatchKernel : public PreparedKernel {
+// A kernel's packed weights: a block of the device with a view that reads it as vec4 texels.
+class VulkanPacked final : public gpu::Packed {
 public:
-  OneDispatchKernel(VkPipeline pipeline, const Constants& k, Grid grid)
-      : pipeline_(pipeline), k_(k), grid_(grid) {}
-
-protected:
-  VkPipeline pipeline_;
-  Constants k_;
-  Grid grid_;
-};
-
-// Whether a tensor starts on a 16-byte boundary: then its element offset in any window (which
-// starts at a multiple of 4 or of 16 bytes) is a multiple of 4, as vec4 access needs.
-bool vec4Aligned(const TensorArg& t) {
-  return t.buffer.offset % 16 == 0;
-}
-
-// Unary; four elements an invocation (unary4.comp) when the count and both tensors allow.
-class UnaryKernel final : public OneDispatchKernel<UnaryConstants> {
-public:
-  UnaryKernel(VkPipeline pipeline, VkPipeline vec4, const UnaryConstants& k)
-      : OneDispatchKernel(pipeline, k, Grid{0}), vec4_(vec4) {}
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    UnaryConstants k = k_;
-    const int64_t n = output.desc->numel();
-    k.count = static_cast<uint32_t>(n);
-    const bool four = n % 4 == 0 && vec4Aligned(output) && vec4Aligned(inputs[0]);
-    return dispatch(ctx, four ? vec4_ : pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
-                    four ? n / 4 : n);
-  }
-  std::string describe() const override { return "four elements an invocation where aligned"; }
-
-private:
-  VkPipeline vec4_;
-};
-
-// Binary; four output elements an invocation (binary4.comp) where the strides allow (decided at
-// prepare) and the tensors are aligned (at run).
-class BinaryKernel final : public OneDispatchKernel<BinaryConstants> {
-public:
-  BinaryKernel(VkPipeline pipeline, VkPipeline vec4, const BinaryConstants& k)
-      : OneDispatchKernel(pipeline, k, Grid{0}), vec4_(vec4) {
-    std::memcpy(k4_.dims, k.dims, sizeof k.dims);
-    std::memcpy(k4_.aStrides, k.aStrides, sizeof k.aStrides);
-    std::memcpy(k4_.bStrides, k.bStrides, sizeof k.bStrides);
-    k4_.kind = k.kind;
-    k4_.rank = k.rank;
-  }
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    const int64_t n = output.desc->numel();
-    const uint32_t last = k_.rank ? k_.rank - 1 : 0;
-    const bool four = vec4_ && vec4Aligned(output) &&
-                      (k_.aStrides[last] == 0 || vec4Aligned(inputs[0])) &&
-                      (k_.bStrides[last] == 0 || vec4Aligned(inputs[1]));
-    if (four) {
-      Binary4Constants k = k4_;
-      k.count = static_cast<uint32_t>(n);
-      const Bound a = bound(inputs[0]), b = bound(inputs[1]);
-      return dispatch(ctx, vec4_, {bound(output), a, b, a, b}, &k, sizeof k, n / 4);
-    }
-    BinaryConstants k = k_;
-    k.count = static_cast<uint32_t>(n);
-    return dispatch(ctx, pipeline_, {bound(output), bound(inputs[0]), bound(inputs[1])}, &k,
-                    sizeof k, n);
-  }
-
-private:
-  VkPipeline vec4_; // null where the strides do not allow it
-  Binary4Constants k4_{};
-};
-
-class RasterKernel final : public PreparedKernel {
-public:
-  RasterKernel(VkPipeline pipeline, const RasterParams& r) : pipeline_(pipeline), r_(r) {}
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    const TensorDesc& out = *output.desc;
-    const auto words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
-    const Bound y = bound(output);
-    if (r_.fill) {
-      uint32_t value[2] = {0, 0};
-      storeDouble(out.dtype, *r_.fill, value);
-      RasterConstants k{};
-      k.count = static_cast<uint32_t>(out.numel());
-      k.words = words;
-      k.fill = 1;
-      k.fillLo = value[0];
-      k.fillHi = value[1];
-      TESSEL_RETURN_IF_ERROR(dispatch(ctx, pipeline_, {y}, &k, sizeof k, out.numel()));
-    }
-    for (const Region& g : r_.regions) {
-      const int64_t n = g.size[0] * g.size[1] * g.size[2];
-      if (n == 0) continue;
-      RasterConstants k{};
-      k.count = static_cast<uint32_t>(n);
-      k.words = words;
-      k.srcOffset = static_cast<int32_t>(g.src.offset);
-      k.dstOffset = static_cast<int32_t>(g.dst.offset);
-      for (int a = 0; a < 3; ++a) {
-        k.srcStride[a] = static_cast<int32_t>(g.src.stride[a]);
-        k.dstStride[a] = static_cast<int32_t>(g.dst.stride[a]);
-      }
-      k.size1 = static_cast<uint32_t>(g.size[1]);
-      k.size2 = static_cast<uint32_t>(g.size[2]);
-      TESSEL_RETURN_IF_ERROR(dispatch(
-          ctx, pipeline_, {y, bound(inputs[static_cast<size_t>(g.source)])}, &k, sizeof k, n));
-    }
-    return Status::ok();
-  }
-
-private:
-  VkPipeline pipeline_;
-  RasterParams r_;
-};
-
-// Reduce and pool: the output and one input.
-template <typename Constants> class UnaryShapeKernel final : public OneDispatchKernel<Constants> {
-public:
-  using OneDispatchKernel<Constants>::OneDispatchKernel;
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    Constants k = this->k_;
-    return dispatch(ctx, this->pipeline_, {bound(output), bound(inputs[0])}, &k, sizeof k,
-                    this->grid_.count);
-  }
-};
-
-// A kernel's own copy of constant data in the device (packed weights), read as vec4 texels.
-class Packed {
-public:
-  Packed(Context& c, Block* block, VkBufferView view) : c_(c), block_(block), view_(view) {}
-  ~Packed() {
+  VulkanPacked(Context& c, Block* block, VkBufferView view) : c_(c), block_(block), view_(view) {}
+  ~VulkanPacked() override {
     vkDestroyBufferView(c_.device, view_, nullptr);
     freeBlock(c_, block_);
   }
@@ -927,74 +656,24 @@ private:
   VkBufferView view_;
 };
 
-// `data` (a whole number of vec4) in a block of the device, filled before this returns, with a
-// view that reads it as vec4 texels: of float, or with `half` of IEEE half (half the bytes; a
-// texel fetch gives floats either way).
-Result<std::unique_ptr<Packed>> makePacked(Context& c, Device& device,
-                                           const std::vector<float>& floats, bool half) {
-  std::vector<uint16_t> halves;
-  if (half) {
-    halves.resize(floats.size());
-    for (size_t i = 0; i < floats.size(); ++i)
-      halves[i] = floatToHalf(floats[i]);
-  }
-  const void* data = half ? static_cast<const void*>(halves.data()) : floats.data();
-  const auto bytes = static_cast<int64_t>(floats.size() * (half ? 2 : 4));
-  TESSEL_ASSIGN_OR_RETURN(Block * block, makeBlock(c, bytes,
-                                                   VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
-                                                       VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                                   VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0));
-  VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
-  vi.buffer = block->buffer;
-  vi.format = half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
-  vi.range = static_cast<VkDeviceSize>(bytes);
-  VkBufferView view = VK_NULL_HANDLE;
-  if (VkResult r = vkCreateBufferView(c.device, &vi, nullptr, &view); r != VK_SUCCESS) {
-    freeBlock(c, block);
-    return resourceExhausted(vkError("vkCreateBufferView", r));
-  }
-  auto packed = std::make_unique<Packed>(c, block, view);
-  auto stream = device.createStream();
-  if (!stream.isOk()) return stream.status();
-  TESSEL_RETURN_IF_ERROR(device.upload(**stream, BufferRef{block, 0}, data, bytes));
-  TESSEL_RETURN_IF_ERROR((*stream)->wait());
-  return packed;
-}
-
-// Matmul, conv2d and elementwise: the output and every input (post-op operands among them).
-template <typename Constants> class AllInputsKernel final : public OneDispatchKernel<Constants> {
-public:
-  AllInputsKernel(VkPipeline pipeline, const Constants& k, Grid grid, std::string describe)
-      : OneDispatchKernel<Constants>(pipeline, k, grid), describe_(std::move(describe)) {}
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    Constants k = this->k_;
-    return dispatchAll(ctx, this->pipeline_, inputs, output, &k, sizeof k, this->grid_);
-  }
-  std::string describe() const override { return describe_; }
-
-private:
-  std::string describe_;
-};
-
-// A texel view (float, or with `vec4` RGBA float) of the block under f32 tensor `t` that reaches
-// all of it (made on first use, kept with the block), and the tensor's first float in it.
-Result<std::pair<VkBufferView, uint32_t>> floatView(Context& c, const TensorArg& t,
-                                                    bool vec4 = false) {
+// A texel view (float, or with `vec4` RGBA float) of the block under tensor `t` that reaches all
+// of it (made on first use, kept with the block), and the tensor's first float in it. Views start
+// at the texel offset alignment below the tensor.
+Result<std::pair<VkBufferView, uint32_t>> floatView(Context& c, const gpu::Bound& t, bool vec4) {
   const VkFormat format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
   const int64_t texel = vec4 ? 16 : 4;
-  auto* block = static_cast<Block*>(t.buffer.handle);
+  auto* block = static_cast<Block*>(t.ref.handle);
   const auto align = static_cast<int64_t>(
       std::max<VkDeviceSize>(c.properties.limits.minTexelBufferOffsetAlignment, 4));
-  const int64_t start = t.buffer.offset / align * align;
+  const int64_t start = t.ref.offset / align * align;
   const int64_t range =
       std::min(block->bytes - start,
                static_cast<int64_t>(c.properties.limits.maxTexelBufferElements) * texel) /
       texel * texel;
-  if (t.buffer.offset + t.desc->byteSize() > start + range)
-    return internalError("vulkan: a tensor of " + std::to_string(t.desc->byteSize()) +
+  if (t.ref.offset + t.bytes > start + range)
+    return internalError("vulkan: a tensor of " + std::to_string(t.bytes) +
                          " bytes is past what one texel view reaches");
-  const auto first = static_cast<uint32_t>((t.buffer.offset - start) / 4);
+  const auto first = static_cast<uint32_t>((t.ref.offset - start) / 4);
   std::lock_guard<std::mutex> lock(block->viewMutex);
   if (auto it = block->views.find({start, format}); it != block->views.end())
     return std::make_pair(it->second, first);
@@ -1010,323 +689,111 @@ Result<std::pair<VkBufferView, uint32_t>> floatView(Context& c, const TensorArg&
   return std::make_pair(view, first);
 }
 
-// Conv2d; with packed weights, its input read as float texels and the weights as vec4 texels;
-// a pointwise one whose input rows are whole vec4 (x4_) reads its input as vec4 texels when the
-// input starts on a 16-byte boundary.
-class Conv2dKernel final : public PreparedKernel {
+// The shader kernels' executor (backends/gpu/shader_kernels.h) on this device.
+class VulkanExecutor final : public gpu::ShaderExecutor {
 public:
-  Conv2dKernel(Context& c, VkPipeline pipeline, VkPipeline x4, const Conv2dConstants& k, Grid grid,
-               std::string describe, std::unique_ptr<Packed> packed)
-      : c_(c), pipeline_(pipeline), x4_(x4), k_(k), grid_(grid), describe_(std::move(describe)),
-        packed_(std::move(packed)) {}
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    Conv2dConstants k = k_;
-    if (!packed_) return dispatchAll(ctx, pipeline_, inputs, output, &k, sizeof k, grid_);
-    const bool four = x4_ && inputs[0].buffer.offset % 16 == 0;
-    // Both views bound whichever the pipeline reads (each pipeline's code names both).
-    TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, inputs[0], false));
-    TESSEL_ASSIGN_OR_RETURN(auto x4, floatView(c_, inputs[0], true));
-    k.xTexel = four ? x4.second : x.second;
-    // The weights (input 1) stay on the host: their binding sees the output instead.
-    TensorArg bound[kBindings];
-    if (inputs.size() > kBindings) return internalError("vulkan: too many inputs");
-    std::copy(inputs.begin(), inputs.end(), bound);
-    bound[1] = output;
-    const Texels texels{x.first, packed_->view(), x4.first};
-    return dispatchAll(ctx, four ? x4_ : pipeline_,
-                       std::span<const TensorArg>(bound, inputs.size()), output, &k, sizeof k,
-                       grid_, texels);
+  explicit VulkanExecutor(Context& c) : c_(c) {
+    const VkPhysicalDeviceLimits& l = c.properties.limits;
+    info_.texels = c.texels;
+    info_.halfTexels = c.halfTexels;
+    info_.maxTexels = l.maxTexelBufferElements;
+    info_.texelAlignment =
+        static_cast<int64_t>(std::max<VkDeviceSize>(l.minTexelBufferOffsetAlignment, 4));
   }
-  // Packed weights are the kernel's own: the session leaves the raw ones on the host.
-  bool readsConstant(size_t input) const override { return !packed_ || input != 1; }
-  std::string describe() const override { return describe_; }
+  const gpu::ExecutorInfo& info() const override { return info_; }
+
+  Result<gpu::Pipeline> pipeline(Shader shader, std::span<const uint32_t> spec) override {
+    TESSEL_ASSIGN_OR_RETURN(VkPipeline p, c_.pipeline(shader, spec));
+    return static_cast<gpu::Pipeline>(p);
+  }
+
+  // The data in a device block of its own, filled before this returns, with a view that reads it
+  // as vec4 texels (half ones give floats too).
+  Result<std::unique_ptr<gpu::Packed>> pack(Device& device, const void* data, int64_t bytes,
+                                            bool half) override {
+    TESSEL_ASSIGN_OR_RETURN(Block * block, makeBlock(c_, bytes,
+                                                     VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT |
+                                                         VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                                     VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0));
+    VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+    vi.buffer = block->buffer;
+    vi.format = half ? VK_FORMAT_R16G16B16A16_SFLOAT : VK_FORMAT_R32G32B32A32_SFLOAT;
+    vi.range = static_cast<VkDeviceSize>(bytes);
+    VkBufferView view = VK_NULL_HANDLE;
+    if (VkResult r = vkCreateBufferView(c_.device, &vi, nullptr, &view); r != VK_SUCCESS) {
+      freeBlock(c_, block);
+      return resourceExhausted(vkError("vkCreateBufferView", r));
+    }
+    auto packed = std::make_unique<VulkanPacked>(c_, block, view);
+    TESSEL_ASSIGN_OR_RETURN(auto stream, device.createStream());
+    TESSEL_RETURN_IF_ERROR(device.upload(*stream, BufferRef{block, 0}, data, bytes));
+    TESSEL_RETURN_IF_ERROR(stream->wait());
+    return std::unique_ptr<gpu::Packed>(std::move(packed));
+  }
+
+  Result<BufferRef> faultWord(Stream& stream, const char* why) override {
+    TESSEL_ASSIGN_OR_RETURN(Block * fault, static_cast<VulkanStream&>(stream).faultWord(why));
+    return BufferRef{fault, 0};
+  }
+
+  // One dispatch step. Each tensor is bound through a window of its block that starts at the
+  // device's offset alignment below it and spans at most maxStorageBufferRange (an arena may be
+  // larger than one binding reaches; a tensor may not, supports() checks); its element offset in
+  // the window goes to its constant word. Unused bindings see the output's window.
+  Status launch(Stream& stream, gpu::Launch& l) override {
+    const auto align = static_cast<int64_t>(
+        std::max<VkDeviceSize>(c_.properties.limits.minStorageBufferOffsetAlignment, 4));
+    const auto maxRange = static_cast<int64_t>(c_.properties.limits.maxStorageBufferRange);
+    Op op = blankOp();
+    op.pipeline = static_cast<VkPipeline>(const_cast<void*>(l.pipeline));
+    uint32_t offsets[kBindings];
+    for (uint32_t b = 0; b < l.bufferCount; ++b) {
+      const gpu::Bound& t = l.buffers[b];
+      const auto* block = static_cast<const Block*>(t.ref.handle);
+      const int64_t start = t.ref.offset / align * align;
+      const int64_t range = std::min(block->bytes - start, maxRange);
+      if (t.ref.offset + t.bytes > start + range)
+        return internalError("vulkan: a tensor of " + std::to_string(t.bytes) +
+                             " bytes is past what one binding reaches");
+      offsets[b] = static_cast<uint32_t>((t.ref.offset - start) / 4);
+      op.buffers[b] = {block->buffer, static_cast<VkDeviceSize>(start),
+                       static_cast<VkDeviceSize>(range)};
+    }
+    std::memcpy(l.constants, offsets, l.bufferCount * sizeof(uint32_t));
+    for (uint32_t b = l.bufferCount; b < kBindings; ++b)
+      op.buffers[b] = op.buffers[0];
+    if (l.texelTensor) {
+      // Both views bound whichever the pipeline reads (the validation layer counts a binding any
+      // branch names); they start at the same byte, so the first float is the same.
+      TESSEL_ASSIGN_OR_RETURN(auto x, floatView(c_, l.buffers[1], false));
+      TESSEL_ASSIGN_OR_RETURN(auto x4, floatView(c_, l.buffers[1], true));
+      std::memcpy(l.constants + l.texelWord * 4, &x.second, 4);
+      op.texels[0] = x.first;
+      op.texels[2] = x4.first;
+    }
+    if (l.packed) op.texels[1] = static_cast<const VulkanPacked*>(l.packed)->view();
+    op.constantBytes = l.constantBytes;
+    std::memcpy(op.constants, l.constants, l.constantBytes);
+    // Groups over x up to the device's limit, then rows of them over y.
+    const int64_t groups = (l.grid.count + l.grid.groupSize - 1) / l.grid.groupSize;
+    const int64_t maxX = c_.properties.limits.maxComputeWorkGroupCount[0];
+    const int64_t x = std::min(groups, maxX);
+    op.groups[0] = static_cast<uint32_t>(x);
+    op.groups[1] = static_cast<uint32_t>((groups + x - 1) / x);
+    op.groups[2] = l.grid.layers;
+    static_cast<VulkanStream&>(stream).add(op);
+    return Status::ok();
+  }
 
 private:
   Context& c_;
-  VkPipeline pipeline_;
-  VkPipeline x4_; // null unless pointwise with whole vec4 rows
-  Conv2dConstants k_;
-  Grid grid_;
-  std::string describe_;
-  std::unique_ptr<Packed> packed_;
+  gpu::ExecutorInfo info_;
 };
 
-// Gather: the output, the data, the indices, and the stream's fault word at binding 7.
-class GatherKernel final : public OneDispatchKernel<GatherConstants> {
-public:
-  using OneDispatchKernel::OneDispatchKernel;
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    GatherConstants k = k_;
-    auto& s = *static_cast<VulkanStream*>(ctx.stream);
-    TESSEL_ASSIGN_OR_RETURN(Block * fault, s.faultWord());
-    const Bound y = bound(output);
-    const Bound all[kBindings] = {
-        y, bound(inputs[0]), bound(inputs[1]), y, y, y, y, Bound{BufferRef{fault, 0}, 4}};
-    return dispatch(ctx, pipeline_, std::span<const Bound>(all, kBindings), &k, sizeof k, grid_);
-  }
-};
-
-// Select: the output, the condition, lhs, rhs.
-class SelectKernel final : public OneDispatchKernel<SelectConstants> {
-public:
-  using OneDispatchKernel::OneDispatchKernel;
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    SelectConstants k = k_;
-    k.condByte = static_cast<uint32_t>(inputs[0].buffer.offset % 4);
-    return dispatch(ctx, pipeline_,
-                    {bound(output), bound(inputs[0]), bound(inputs[1]), bound(inputs[2])}, &k,
-                    sizeof k, grid_.count);
-  }
-};
-
-using Kernel = std::unique_ptr<PreparedKernel>;
-
-Result<Kernel> selectKernel(Context& c, const SelectParams& s, const TensorDesc& out) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Select));
-  SelectConstants k{};
-  k.count = static_cast<uint32_t>(out.numel());
-  k.rank = static_cast<uint32_t>(out.shape.size());
-  k.words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
-  for (size_t d = 0; d < out.shape.size(); ++d) {
-    k.dims[d] = static_cast<uint32_t>(out.shape[d]);
-    k.condStrides[d] = static_cast<uint32_t>(s.condStrides[d]);
-    k.lhsStrides[d] = static_cast<uint32_t>(s.lhsStrides[d]);
-    k.rhsStrides[d] = static_cast<uint32_t>(s.rhsStrides[d]);
-  }
-  return Kernel(std::make_unique<SelectKernel>(pipe, k, Grid{out.numel()}));
-}
-
-Result<Kernel> gatherKernel(Context& c, const GatherParams& g, const TensorDesc& indices,
-                            const TensorDesc& out) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Gather));
-  GatherConstants k{};
-  k.outer = static_cast<uint32_t>(g.outer);
-  k.extent = static_cast<uint32_t>(g.extent);
-  k.inner = static_cast<uint32_t>(g.inner);
-  const int64_t rows = g.outer * g.inner;
-  k.count = static_cast<uint32_t>(rows > 0 ? out.numel() / rows : 0);
-  k.words = static_cast<uint32_t>(dtypeSize(out.dtype) / 4);
-  k.wide = indices.dtype == DType::I64 ? 1 : 0;
-  k.elements = g.elements ? 1 : 0;
-  return Kernel(std::make_unique<GatherKernel>(pipe, k, Grid{rows > 0 ? out.numel() : 0}));
-}
-
-Result<Kernel> unaryKernel(Context& c, const UnaryParams& u) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Unary));
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline vec4, c.pipeline(Shader::Unary4));
-  UnaryConstants k{0, 0, 0, static_cast<uint32_t>(u.kind), u.alpha, u.beta};
-  return Kernel(std::make_unique<UnaryKernel>(pipe, vec4, k));
-}
-
-Result<Kernel> binaryKernel(Context& c, const BinaryParams& b, const Shape& out) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Binary));
-  BinaryConstants k{};
-  k.kind = static_cast<uint32_t>(b.kind);
-  k.rank = static_cast<uint32_t>(out.size());
-  for (size_t d = 0; d < out.size(); ++d) {
-    k.dims[d] = static_cast<uint32_t>(out[d]);
-    k.aStrides[d] = static_cast<uint32_t>(b.lhsStrides[d]);
-    k.bStrides[d] = static_cast<uint32_t>(b.rhsStrides[d]);
-  }
-  // Four at a time: the last dim a multiple of 4; each operand broadcast along it (stride 0) or
-  // running along it (stride 1, its other strides multiples of 4, so a vec4 index).
-  bool four = !out.empty() && out.back() % 4 == 0;
-  for (const I64List* s : {&b.lhsStrides, &b.rhsStrides}) {
-    const int64_t lastStride = four ? (*s)[out.size() - 1] : 0;
-    four = four && (lastStride == 0 || lastStride == 1);
-    for (size_t d = 0; four && lastStride == 1 && d + 1 < out.size(); ++d)
-      four = (*s)[d] % 4 == 0;
-  }
-  VkPipeline vec4 = VK_NULL_HANDLE;
-  if (four) {
-    TESSEL_ASSIGN_OR_RETURN(vec4, c.pipeline(Shader::Binary4));
-  }
-  return Kernel(std::make_unique<BinaryKernel>(pipe, vec4, k));
-}
-
-// A reduction: one dispatch where an invocation may walk the whole extent (at most kChunk),
-// else partials over chunks of kChunk in the workspace, then one dispatch combining them
-// (shaders/reduce.comp).
-class ReduceKernel final : public PreparedKernel {
-public:
-  static constexpr uint32_t kChunk = kMaxLoop;
-  ReduceKernel(VkPipeline pipeline, const ReduceParams& r) : pipeline_(pipeline) {
-    k_.outer = static_cast<uint32_t>(r.outer);
-    k_.extent = static_cast<uint32_t>(r.extent);
-    k_.inner = static_cast<uint32_t>(r.inner);
-    k_.kind = static_cast<uint32_t>(r.kind);
-    k_.selectLast = r.selectLast ? 1 : 0;
-    k_.chunk = kChunk;
-    k_.chunks = (k_.extent + kChunk - 1) / kChunk;
-  }
-  bool twoPass() const { return k_.extent > kChunk; }
-  // The partials: a value and an index per (outer, chunk, inner), the indices at a 256-byte
-  // boundary (every device's binding offset alignment).
-  int64_t partials() const { return int64_t{k_.outer} * k_.chunks * k_.inner; }
-  int64_t indicesAt() const { return (partials() * 4 + 255) / 256 * 256; }
-  int64_t workspaceBytes(int) const override {
-    return twoPass() ? indicesAt() + partials() * 4 : 0;
-  }
-  Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
-             const TensorArg& output) const override {
-    const Bound y = bound(output), x = bound(inputs[0]);
-    ReduceConstants k = k_;
-    const int64_t outputs = int64_t{k_.outer} * k_.inner;
-    if (!twoPass()) return dispatch(ctx, pipeline_, {y, x, y, y}, &k, sizeof k, outputs);
-    const Bound values{ctx.workspace, partials() * 4};
-    const Bound indices{BufferRef{ctx.workspace.handle, ctx.workspace.offset + indicesAt()},
-                        partials() * 4};
-    k.phase = 1;
-    TESSEL_RETURN_IF_ERROR(
-        dispatch(ctx, pipeline_, {y, x, values, indices}, &k, sizeof k, partials()));
-    k = k_;
-    k.phase = 2;
-    return dispatch(ctx, pipeline_, {y, x, values, indices}, &k, sizeof k, outputs);
-  }
-
-private:
-  VkPipeline pipeline_;
-  ReduceConstants k_{};
-};
-
-Result<Kernel> reduceKernel(Context& c, const ReduceParams& r) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Reduce));
-  return Kernel(std::make_unique<ReduceKernel>(pipe, r));
-}
-
-Result<Kernel> poolKernel(Context& c, const PoolParams& p, const Shape& x, const Shape& y) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c.pipeline(Shader::Pool));
-  PoolConstants k{};
-  k.planes = static_cast<uint32_t>(x[0] * x[1]);
-  k.h = static_cast<uint32_t>(x[2]);
-  k.w = static_cast<uint32_t>(x[3]);
-  k.oh = static_cast<uint32_t>(y[2]);
-  k.ow = static_cast<uint32_t>(y[3]);
-  k.kh = static_cast<int32_t>(p.kernel[0]);
-  k.kw = static_cast<int32_t>(p.kernel[1]);
-  k.sh = static_cast<int32_t>(p.stride[0]);
-  k.sw = static_cast<int32_t>(p.stride[1]);
-  k.pt = static_cast<int32_t>(p.pads[0]);
-  k.pl = static_cast<int32_t>(p.pads[1]);
-  k.pb = static_cast<int32_t>(p.pads[2]);
-  k.pr = static_cast<int32_t>(p.pads[3]);
-  k.kind = static_cast<uint32_t>(p.kind);
-  k.countIncludePad = p.countIncludePad ? 1 : 0;
-  return Kernel(std::make_unique<UnaryShapeKernel<PoolConstants>>(
-      pipe, k, Grid{int64_t{k.planes} * k.oh * k.ow}));
-}
-
-Result<Kernel> matmulKernel(Context& c, const MatMulParams& p) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
-                          c.pipeline(Shader::Matmul, gpu::encodePostOps(p.postOps)));
-  MatMulConstants k{};
-  k.batch = static_cast<uint32_t>(p.batch);
-  k.m = static_cast<uint32_t>(p.m);
-  k.n = static_cast<uint32_t>(p.n);
-  k.k = static_cast<uint32_t>(p.k);
-  for (int d = 0; d < 3; ++d) {
-    k.aStrides[d] = static_cast<int32_t>(p.aStrides[d]);
-    k.bStrides[d] = static_cast<int32_t>(p.bStrides[d]);
-  }
-  k.hasBias = p.hasBias ? 1 : 0;
-  for (int d = 0; d < 2 && p.hasBias; ++d)
-    k.biasStrides[d] = static_cast<int32_t>(p.biasStrides[d]);
-  return Kernel(std::make_unique<AllInputsKernel<MatMulConstants>>(
-      pipe, k, Grid{p.batch * p.m * p.n}, "direct"));
-}
-
-// Direct convolution: workgroups of 64 tiles of PX_TILE pixels of a row, one layer of them per
-// tile of OC_TILE channels and image (shaders/conv2d.comp). Where the weights are constant, a
-// group has at least 4 output channels and the device reads texel buffers (the input within one
-// view), the kernel packs the weights as vec4 texels and reads its input as float texels
-// (conv2d_texels), in tiles of 8 (or 4) channels by 4 pixels: on lavapipe resnet18 ran in 205 ms
-// so against 520 ms through storage buffers; 8 x 2 was the fastest tile while the inner loop
-// branched on padding, 8 x 4 (10-20% faster) once it did not. Otherwise it reads the weights as
-// they are, in tiles of up to 4 channels (1 for a depthwise conv) by up to 4 pixels.
-Result<Kernel> conv2dKernel(Context& c, Device& device, const Conv2dParams& p, const Shape& x,
-                            const Shape& w, const Shape& y, const void* weights,
-                            Precision precision) {
-  // The input must fit one float texel view (less the offset alignment its start may lie above).
-  const int64_t xBytes = TensorDesc{DType::F32, x}.byteSize() +
-                         static_cast<int64_t>(c.properties.limits.minTexelBufferOffsetAlignment);
-  Conv2dConstants k{};
-  k.n = static_cast<uint32_t>(x[0]);
-  k.c = static_cast<uint32_t>(x[1]);
-  k.h = static_cast<uint32_t>(x[2]);
-  k.w = static_cast<uint32_t>(x[3]);
-  k.o = static_cast<uint32_t>(y[1]);
-  k.oh = static_cast<uint32_t>(y[2]);
-  k.ow = static_cast<uint32_t>(y[3]);
-  k.groups = static_cast<uint32_t>(p.group);
-  k.cg = static_cast<uint32_t>(w[1]);
-  k.og = k.o / k.groups;
-  k.sh = static_cast<int32_t>(p.stride[0]);
-  k.sw = static_cast<int32_t>(p.stride[1]);
-  k.pt = static_cast<int32_t>(p.pads[0]);
-  k.pl = static_cast<int32_t>(p.pads[1]);
-  k.dh = static_cast<int32_t>(p.dilation[0]);
-  k.dw = static_cast<int32_t>(p.dilation[1]);
-  k.hasBias = p.hasBias ? 1 : 0;
-  const auto taps = static_cast<uint32_t>(w[2] * w[3]);
-  const bool texels =
-      c.texels && weights && k.og >= 4 &&
-      xBytes <= static_cast<int64_t>(c.properties.limits.maxTexelBufferElements) * 4;
-  const uint32_t ocTile = texels ? (k.og >= 8 ? 8 : 4) : std::clamp<uint32_t>(k.og, 1, 4);
-  const uint32_t pxTile = std::clamp<uint32_t>(k.ow, 1, 4);
-  k.ocBlocks = (k.og + ocTile - 1) / ocTile;
-  k.pxBlocks = (k.ow + pxTile - 1) / pxTile;
-  std::unique_ptr<Packed> packed;
-  // With fp16 storage allowed, the packed weights are half where the device reads half texels.
-  const bool half = texels && precision == Precision::F16Storage && c.halfTexels;
-  if (texels) {
-    k.packedBlocks = k.ocBlocks * (ocTile / 4);
-    const uint64_t texelCount = uint64_t{k.groups} * k.packedBlocks * k.cg * taps;
-    if (texelCount > c.properties.limits.maxTexelBufferElements)
-      return conv2dKernel(c, device, p, x, w, y, nullptr, precision); // too many for one view
-    std::vector<float> data(texelCount * 4, 0.f);
-    const auto* src = static_cast<const float*>(weights);
-    const size_t perChannel = size_t{k.cg} * taps;
-    for (uint32_t g = 0; g < k.groups; ++g)
-      for (uint32_t oc = 0; oc < k.og; ++oc)
-        for (size_t i = 0; i < perChannel; ++i)
-          data[(((size_t{g} * k.packedBlocks + oc / 4) * perChannel + i) * 4) + oc % 4] =
-              src[(size_t{g} * k.og + oc) * perChannel + i];
-    TESSEL_ASSIGN_OR_RETURN(packed, makePacked(c, device, data, half));
-  }
-  std::vector<uint32_t> spec = gpu::encodePostOps(p.postOps);
-  spec.insert(spec.end(),
-              {ocTile, pxTile, static_cast<uint32_t>(w[2]), static_cast<uint32_t>(w[3]), 0u});
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
-                          c.pipeline(texels ? Shader::Conv2dTexels : Shader::Conv2d, spec));
-  // Pointwise, unstrided, unpadded, over whole vec4 rows (and planes): four pixels a fetch.
-  VkPipeline x4 = VK_NULL_HANDLE;
-  const bool pointwise = w[2] == 1 && w[3] == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 &&
-                         k.pl == 0 && k.ow == k.w && k.oh == k.h && k.w % 4 == 0 && pxTile == 4;
-  if (texels && pointwise) {
-    spec.back() = 1u;
-    TESSEL_ASSIGN_OR_RETURN(x4, c.pipeline(Shader::Conv2dTexels, spec));
-  }
-  const Grid grid{int64_t{k.oh} * k.pxBlocks, 64, k.n * k.groups * k.ocBlocks};
-  return Kernel(std::make_unique<Conv2dKernel>(c, pipe, x4, k, grid,
-                                               std::string(half     ? "direct, packed f16 weights, "
-                                                           : texels ? "direct, packed weights, "
-                                                                    : "direct, ") +
-                                                   std::to_string(ocTile) + " channels x " +
-                                                   std::to_string(pxTile) + " pixels",
-                                               std::move(packed)));
-}
-
-Result<Kernel> elementwiseKernel(Context& c, const ElementwiseParams& p, int64_t count) {
-  TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe,
-                          c.pipeline(Shader::Elementwise, gpu::encodePostOps(p.postOps)));
-  ElementwiseConstants k{};
-  k.count = static_cast<uint32_t>(count);
-  k.channels = static_cast<uint32_t>(std::max<int64_t>(p.channels, 1));
-  k.inner = static_cast<uint32_t>(std::max<int64_t>(p.inner, 1));
-  return Kernel(std::make_unique<AllInputsKernel<ElementwiseConstants>>(pipe, k, Grid{count}, ""));
+Result<VulkanExecutor*> executor() {
+  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+  static VulkanExecutor exec(*c);
+  return &exec;
 }
 
 // What this device allows a kernel (backends/gpu/gpu_support.h): a tensor one binding reaches
@@ -1372,30 +839,8 @@ public:
     const Primitive& p = *args.primitive;
     const std::vector<TensorDesc>& t = *args.tensors;
     if (!descriptor_.supports(p, t)) return unsupported("vulkan: primitive not supported");
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
-    switch (p.kind()) {
-    case PrimitiveKind::Unary: return unaryKernel(*c, p.as<UnaryParams>());
-    case PrimitiveKind::Binary:
-      return binaryKernel(*c, p.as<BinaryParams>(), t[p.outputs[0]].shape);
-    case PrimitiveKind::Raster: {
-      TESSEL_ASSIGN_OR_RETURN(VkPipeline pipe, c->pipeline(Shader::Raster));
-      return Kernel(std::make_unique<RasterKernel>(pipe, p.as<RasterParams>()));
-    }
-    case PrimitiveKind::Reduce: return reduceKernel(*c, p.as<ReduceParams>());
-    case PrimitiveKind::MatMul: return matmulKernel(*c, p.as<MatMulParams>());
-    case PrimitiveKind::Pool:
-      return poolKernel(*c, p.as<PoolParams>(), t[p.inputs[0]].shape, t[p.outputs[0]].shape);
-    case PrimitiveKind::Conv2d:
-      return conv2dKernel(*c, device, p.as<Conv2dParams>(), t[p.inputs[0]].shape,
-                          t[p.inputs[1]].shape, t[p.outputs[0]].shape,
-                          args.constants.size() > 1 ? args.constants[1] : nullptr, args.precision);
-    case PrimitiveKind::Elementwise:
-      return elementwiseKernel(*c, p.as<ElementwiseParams>(), t[p.outputs[0]].numel());
-    case PrimitiveKind::Gather:
-      return gatherKernel(*c, p.as<GatherParams>(), t[p.inputs[1]], t[p.outputs[0]]);
-    case PrimitiveKind::Select: return selectKernel(*c, p.as<SelectParams>(), t[p.outputs[0]]);
-    default: return unsupported("vulkan: primitive not supported");
-    }
+    TESSEL_ASSIGN_OR_RETURN(VulkanExecutor * exec, executor());
+    return gpu::prepareShaderKernel(*exec, args, device);
   }
 
 private:
