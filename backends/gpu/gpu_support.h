@@ -27,6 +27,9 @@ struct Limits {
   int64_t maxLoop = std::numeric_limits<int64_t>::max();
   // A reduction's extent (a backend may reduce a long one in several passes).
   int64_t maxReduceExtent = std::numeric_limits<int64_t>::max();
+  // Past this extent a reduction takes two passes, with a partial per chunk of it in 32-bit
+  // indices (0: always one pass).
+  int64_t reduceChunk = 0;
   // Workgroup layers of a conv2d (one per image, group and tile of up to 4 channels).
   int64_t maxConvLayers = std::numeric_limits<int64_t>::max();
 };
@@ -108,8 +111,11 @@ inline bool reduceSupported(const Primitive& p, const std::vector<TensorDesc>& t
   const bool arg = reduceGivesIndex(r.kind);
   if (x.dtype != DType::F32 || y.dtype != (arg ? DType::I64 : DType::F32)) return false;
   if (!reachable(x, l) || !reachable(y, l) || (arg && r.extent == 0)) return false;
+  const int64_t chunks = l.reduceChunk > 0 && r.extent > l.reduceChunk
+                             ? (r.extent + l.reduceChunk - 1) / l.reduceChunk
+                             : 1;
   return r.outer * r.inner < kMaxElements && r.extent <= l.maxReduceExtent &&
-         r.outer * r.inner * ((r.extent + 32767) / 32768) < kMaxElements;
+         r.outer * r.inner * chunks < kMaxElements;
 }
 
 // Rasters move 4- or 8-byte elements; offsets, strides and sizes in 32 bits.

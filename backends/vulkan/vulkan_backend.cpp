@@ -807,7 +807,8 @@ Result<gpu::Limits> limits() {
   g.maxTensorBytes = static_cast<int64_t>(l.maxStorageBufferRange) -
                      static_cast<int64_t>(l.minStorageBufferOffsetAlignment);
   g.maxLoop = kMaxLoop;
-  g.maxReduceExtent = g.maxLoop * g.maxLoop; // in two passes (ReduceKernel)
+  g.maxReduceExtent = g.maxLoop * g.maxLoop; // in two passes (shader_kernels.cpp)
+  g.reduceChunk = kMaxLoop;
   g.maxConvLayers = l.maxComputeWorkGroupCount[2];
   return g;
 }

@@ -1,8 +1,8 @@
-// A GPU backend (a plugin: $TESSEL_GPU_BACKEND, vulkan or opencl; ctest runs this binary once for
-// each) against the reference backend: every primitive it takes, over shapes that hit the edges
-// (empty, one element, odd sizes, broadcasting, negative strides, fills, more elements than one
-// row of workgroups, groups, padding, post-op lists), and a plan split between it and a CPU
-// backend, with the copies the session inserts. For vulkan, ctest sets
+// A GPU backend (a plugin: $TESSEL_GPU_BACKEND, vulkan, opencl or metal; ctest runs this binary
+// once for each built) against the reference backend: every primitive it takes, over shapes that
+// hit the edges (empty, one element, odd sizes, broadcasting, negative strides, fills, more
+// elements than one row of workgroups, groups, padding, post-op lists), and a plan split between it
+// and a CPU backend, with the copies the session inserts. For vulkan, ctest sets
 // TESSEL_VULKAN_VALIDATION=1: the validation layer's messages fail the test
 // (tests/CMakeLists.txt).
 #include "tessel/backends/reference.h"

@@ -224,11 +224,23 @@ void registerBuiltinBackends(BackendRegistry& registry);
 // backends to the registry, or returns why it cannot (no driver, no device). Define it with
 // TESSEL_BACKEND_PLUGIN(function) in the plugin's library.
 using BackendPluginEntry = Status (*)(BackendRegistry& registry);
+// The entry is C-named for dlsym but returns a C++ type (both sides are C++): clang's warning
+// about that is off around it.
+#if defined(__clang__)
+#define TESSEL_PLUGIN_ENTRY_BEGIN                                                                  \
+  _Pragma("clang diagnostic push") _Pragma("clang diagnostic ignored \"-Wreturn-type-c-linkage\"")
+#define TESSEL_PLUGIN_ENTRY_END _Pragma("clang diagnostic pop")
+#else
+#define TESSEL_PLUGIN_ENTRY_BEGIN
+#define TESSEL_PLUGIN_ENTRY_END
+#endif
 #define TESSEL_BACKEND_PLUGIN(fn)                                                                  \
+  TESSEL_PLUGIN_ENTRY_BEGIN                                                                        \
   extern "C" __attribute__((visibility("default"))) ::tessel::Status tessel_backend_plugin_v2(     \
       ::tessel::BackendRegistry& registry) {                                                       \
     return fn(registry);                                                                           \
-  }
+  }                                                                                                \
+  TESSEL_PLUGIN_ENTRY_END
 // Loads the named plugin backends (see registerBuiltinBackends) into the registry.
 void loadPluginBackends(BackendRegistry& registry, std::span<const std::string_view> names);
 
