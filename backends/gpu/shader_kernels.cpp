@@ -581,6 +581,40 @@ Result<Kernel> conv2dKernel(ShaderExecutor& exec, Device& device, const Conv2dPa
                                                std::move(packed)));
 }
 
+// Conv2d as an implicit GEMM (shaders/conv2d_gemm.comp): per image and group, tiles of 64
+// output channels by 64 output pixels, 16 steps of k at a time staged in shared memory by the
+// workgroup's 256 invocations, each accumulating 4 x 4 outputs.
+Result<Kernel> conv2dGemmKernel(ShaderExecutor& exec, const Conv2dParams& p, const Shape& x,
+                                const Shape& w, const Shape& y) {
+  constexpr uint32_t kTile = 64;
+  Conv2dConstants k{};
+  k.n = static_cast<uint32_t>(x[0]);
+  k.c = static_cast<uint32_t>(x[1]);
+  k.h = static_cast<uint32_t>(x[2]);
+  k.w = static_cast<uint32_t>(x[3]);
+  k.o = static_cast<uint32_t>(y[1]);
+  k.oh = static_cast<uint32_t>(y[2]);
+  k.ow = static_cast<uint32_t>(y[3]);
+  k.groups = static_cast<uint32_t>(p.group);
+  k.cg = static_cast<uint32_t>(w[1]);
+  k.og = k.o / k.groups;
+  k.sh = static_cast<int32_t>(p.stride[0]);
+  k.sw = static_cast<int32_t>(p.stride[1]);
+  k.pt = static_cast<int32_t>(p.pads[0]);
+  k.pl = static_cast<int32_t>(p.pads[1]);
+  k.dh = static_cast<int32_t>(p.dilation[0]);
+  k.dw = static_cast<int32_t>(p.dilation[1]);
+  k.hasBias = p.hasBias ? 1 : 0;
+  k.ocBlocks = (k.og + kTile - 1) / kTile;
+  k.pxBlocks = (k.oh * k.ow + kTile - 1) / kTile;
+  std::vector<uint32_t> spec = encodePostOps(p.postOps);
+  spec.insert(spec.end(), {0u, 0u, static_cast<uint32_t>(w[2]), static_cast<uint32_t>(w[3])});
+  TESSEL_ASSIGN_OR_RETURN(Pipeline pipe, exec.pipeline(Shader::Conv2dGemm, spec));
+  const Grid grid{int64_t{k.pxBlocks} * kGroupSize, kGroupSize, k.n * k.groups * k.ocBlocks};
+  return Kernel(std::make_unique<AllInputsKernel<Conv2dConstants>>(
+      exec, pipe, k, grid, "implicit GEMM, 64 channels x 64 pixels, shared memory"));
+}
+
 Result<Kernel> elementwiseKernel(ShaderExecutor& exec, const ElementwiseParams& p, int64_t count) {
   TESSEL_ASSIGN_OR_RETURN(Pipeline pipe,
                           exec.pipeline(Shader::Elementwise, encodePostOps(p.postOps)));
@@ -599,6 +633,12 @@ Result<Kernel> elementwiseKernel(ShaderExecutor& exec, const ElementwiseParams& 
 
 } // namespace
 
+std::vector<KernelCandidate> shaderCandidates(const Primitive& p, const std::vector<TensorDesc>&) {
+  if (p.kind() == PrimitiveKind::Conv2d)
+    return {{{kConvDirect, {}}, "conv2d_direct"}, {{kConvGemm, {}}, "conv2d_gemm_64x64"}};
+  return {{{0, {}}, "default"}};
+}
+
 Result<std::unique_ptr<PreparedKernel>>
 prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& device) {
   const Primitive& p = *args.primitive;
@@ -616,6 +656,9 @@ prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& devic
   case PrimitiveKind::Pool:
     return poolKernel(exec, p.as<PoolParams>(), t[p.inputs[0]].shape, t[p.outputs[0]].shape);
   case PrimitiveKind::Conv2d:
+    if (args.choice.id == kConvGemm)
+      return conv2dGemmKernel(exec, p.as<Conv2dParams>(), t[p.inputs[0]].shape,
+                              t[p.inputs[1]].shape, t[p.outputs[0]].shape);
     return conv2dKernel(exec, device, p.as<Conv2dParams>(), t[p.inputs[0]].shape,
                         t[p.inputs[1]].shape, t[p.outputs[0]].shape,
                         args.constants.size() > 1 ? args.constants[1] : nullptr, args.precision);

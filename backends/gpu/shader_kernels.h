@@ -96,7 +96,15 @@ public:
   virtual Status launch(Stream& stream, Launch& launch) = 0;
 };
 
-// A kernel for a primitive that gpu::supports() took on this executor's device.
+// The kernels a shader backend offers for a supported primitive (its descriptor's
+// candidates()), the default first: for conv2d, direct (id 0) and implicit GEMM with shared-memory
+// tiles (id 1); one for the rest.
+constexpr uint32_t kConvDirect = 0, kConvGemm = 1;
+std::vector<KernelCandidate> shaderCandidates(const Primitive& p,
+                                              const std::vector<TensorDesc>& tensors);
+
+// A kernel for a primitive that gpu::supports() took on this executor's device, by the choice's
+// id (shaderCandidates).
 Result<std::unique_ptr<PreparedKernel>>
 prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& device);
 

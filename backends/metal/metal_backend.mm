@@ -505,6 +505,13 @@ public:
     auto l = limits();
     return l.isOk() && gpu::supports(p, t, *l);
   }
+  std::vector<KernelCandidate> candidates(const Primitive& p,
+                                          const std::vector<TensorDesc>& t) const override {
+    return gpu::shaderCandidates(p, t);
+  }
+  KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
+    return {};
+  }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
     return gpu::roughSeconds(p, t);

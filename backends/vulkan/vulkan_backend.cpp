@@ -821,6 +821,15 @@ public:
     auto l = limits();
     return l.isOk() && gpu::supports(p, t, *l);
   }
+  std::vector<KernelCandidate> candidates(const Primitive& p,
+                                          const std::vector<TensorDesc>& t) const override {
+    return gpu::shaderCandidates(p, t);
+  }
+  // Direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (README.md); the
+  // search issue picks per device by measurement.
+  KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
+    return {};
+  }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
     return gpu::roughSeconds(p, t);

@@ -497,6 +497,9 @@ TEST_CASE("gpu: conv2d with groups, padding, strides, dilation and post-ops agai
       {2, 16, 3, 8, 12, 1, 1, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true},   // pointwise, rows of 4s
       {1, 8, 4, 4, 8, 1, 1, 2, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},    // the same, 2 groups
       {0, 4, 5, 5, 4, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},     // empty batch
+      // Past one GEMM tile of 64 channels and of 64 pixels, with tails of both and of k.
+      {1, 5, 10, 9, 70, 3, 3, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true},
+      {1, 8, 6, 11, 136, 1, 1, 2, {1, 1}, {1, 1}, {0, 0, 0, 0}, false},
   };
   for (const Case& c : cases) {
     const int64_t oh =
@@ -524,8 +527,20 @@ TEST_CASE("gpu: conv2d with groups, padding, strides, dilation and post-ops agai
       prog->primitives = {Primitive{cp, inputs, {2}, "conv"}};
       prog->inputs = {0};
       prog->outputs = {2};
-      auto [got, want] = runBoth(prog, test::randomFloats(c.n * c.c * c.h * c.w, 23));
-      compare(got, want);
+      // Every kernel the backend offers for it, each planned in turn.
+      std::vector<TensorDesc> descs;
+      for (const ProgramTensor& t : prog->tensors)
+        descs.push_back(t.desc);
+      const auto candidates =
+          registry().find(gpu())->descriptor().candidates(prog->primitives[0], descs);
+      REQUIRE(!candidates.empty());
+      for (const KernelCandidate& candidate : candidates) {
+        INFO("kernel " << candidate.name);
+        prog->backends = {gpu()};
+        prog->kernels = {candidate.choice};
+        auto [got, want] = runBoth(prog, test::randomFloats(c.n * c.c * c.h * c.w, 23));
+        compare(got, want);
+      }
     }
   }
 }
