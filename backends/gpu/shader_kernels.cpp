@@ -452,6 +452,22 @@ Result<Kernel> reduceKernel(ShaderExecutor& exec, const ReduceParams& r) {
   return Kernel(std::make_unique<ReduceKernel>(exec, pipe, r));
 }
 
+// Sums, means and products by subgroups (shaders/reduce_subgroup.comp): a workgroup per output.
+struct ReduceSubgroupConstants {
+  uint32_t off[2], outer, extent, inner, kind;
+};
+
+Result<Kernel> reduceSubgroupKernel(ShaderExecutor& exec, const ReduceParams& r) {
+  TESSEL_ASSIGN_OR_RETURN(Pipeline pipe, exec.pipeline(Shader::ReduceSubgroup, {}));
+  ReduceSubgroupConstants k{};
+  k.outer = static_cast<uint32_t>(r.outer);
+  k.extent = static_cast<uint32_t>(r.extent);
+  k.inner = static_cast<uint32_t>(r.inner);
+  k.kind = static_cast<uint32_t>(r.kind);
+  return Kernel(std::make_unique<UnaryShapeKernel<ReduceSubgroupConstants>>(
+      exec, pipe, k, Grid{r.outer * r.inner * kGroupSize}));
+}
+
 Result<Kernel> poolKernel(ShaderExecutor& exec, const PoolParams& p, const Shape& x,
                           const Shape& y) {
   TESSEL_ASSIGN_OR_RETURN(Pipeline pipe, exec.pipeline(Shader::Pool, {}));
@@ -633,10 +649,31 @@ Result<Kernel> elementwiseKernel(ShaderExecutor& exec, const ElementwiseParams& 
 
 } // namespace
 
-std::vector<KernelCandidate> shaderCandidates(const Primitive& p, const std::vector<TensorDesc>&) {
+// Whether the subgroup reduction takes `r`: its kinds, and an invocation's walk within the loop
+// cap.
+bool subgroupReduces(const ReduceParams& r, const ExecutorInfo& info) {
+  return info.subgroupArithmetic &&
+         (r.kind == ReduceKind::Sum || r.kind == ReduceKind::Mean || r.kind == ReduceKind::Prod) &&
+         (r.extent + kGroupSize - 1) / kGroupSize <= kMaxLoop;
+}
+
+std::vector<KernelCandidate> shaderCandidates(const Primitive& p, const std::vector<TensorDesc>&,
+                                              const ExecutorInfo& info) {
   if (p.kind() == PrimitiveKind::Conv2d)
     return {{{kConvDirect, {}}, "conv2d_direct"}, {{kConvGemm, {}}, "conv2d_gemm_64x64"}};
+  if (p.kind() == PrimitiveKind::Reduce && subgroupReduces(p.as<ReduceParams>(), info))
+    return {{{kReduceDirect, {}}, "reduce_direct"}, {{kReduceSubgroup, {}}, "reduce_subgroup"}};
   return {{{0, {}}, "default"}};
+}
+
+KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>&,
+                               const ExecutorInfo& info) {
+  if (p.kind() == PrimitiveKind::Reduce) {
+    const auto& r = p.as<ReduceParams>();
+    if (subgroupReduces(r, info) && r.extent >= kGroupSize && r.outer * r.inner <= r.extent)
+      return {kReduceSubgroup, {}};
+  }
+  return {};
 }
 
 Result<std::unique_ptr<PreparedKernel>>
@@ -651,7 +688,13 @@ prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& devic
     TESSEL_ASSIGN_OR_RETURN(Pipeline pipe, exec.pipeline(Shader::Raster, {}));
     return Kernel(std::make_unique<RasterKernel>(exec, pipe, p.as<RasterParams>()));
   }
-  case PrimitiveKind::Reduce: return reduceKernel(exec, p.as<ReduceParams>());
+  case PrimitiveKind::Reduce:
+    if (args.choice.id == kReduceSubgroup) {
+      if (!subgroupReduces(p.as<ReduceParams>(), exec.info()))
+        return unsupported("gpu: the subgroup reduction does not take this one on this device");
+      return reduceSubgroupKernel(exec, p.as<ReduceParams>());
+    }
+    return reduceKernel(exec, p.as<ReduceParams>());
   case PrimitiveKind::MatMul: return matmulKernel(exec, p.as<MatMulParams>());
   case PrimitiveKind::Pool:
     return poolKernel(exec, p.as<PoolParams>(), t[p.inputs[0]].shape, t[p.outputs[0]].shape);

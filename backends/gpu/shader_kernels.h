@@ -72,8 +72,11 @@ struct Launch {
 
 // What a kernel may ask of the device under it.
 struct ExecutorInfo {
-  bool texels = false;         // float and vec4-of-float texel views can be read
-  bool halfTexels = false;     // and vec4 of half
+  bool texels = false;     // float and vec4-of-float texel views can be read
+  bool halfTexels = false; // and vec4 of half
+  // Subgroup arithmetic in compute shaders (Vulkan: basic and arithmetic subgroup operations;
+  // Metal: SIMD-group reductions).
+  bool subgroupArithmetic = false;
   int64_t maxTexels = 0;       // texels one view reaches
   int64_t texelAlignment = 16; // bytes a view of a tensor may start at (below the tensor)
 };
@@ -97,11 +100,19 @@ public:
 };
 
 // The kernels a shader backend offers for a supported primitive (its descriptor's
-// candidates()), the default first: for conv2d, direct (id 0) and implicit GEMM with shared-memory
-// tiles (id 1); one for the rest.
+// candidates()): for conv2d, direct (id 0) and implicit GEMM with shared-memory tiles (id 1); for
+// sums, means and products, one invocation per output (id 0) and, where the device has subgroup
+// arithmetic, a workgroup per output (id 1); one kernel for the rest.
 constexpr uint32_t kConvDirect = 0, kConvGemm = 1;
+constexpr uint32_t kReduceDirect = 0, kReduceSubgroup = 1;
 std::vector<KernelCandidate> shaderCandidates(const Primitive& p,
-                                              const std::vector<TensorDesc>& tensors);
+                                              const std::vector<TensorDesc>& tensors,
+                                              const ExecutorInfo& info);
+// The planner's first choice among them until the search measures (the search issue): conv2d
+// direct; a reduction by subgroups where it has no more outputs than elements per output and at
+// least a workgroup's worth of those.
+KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               const ExecutorInfo& info);
 
 // A kernel for a primitive that gpu::supports() took on this executor's device, by the choice's
 // id (shaderCandidates).

@@ -81,7 +81,10 @@ Result<id<MTLComputePipelineState>> Context::pipeline(Shader shader,
     NSError* error = nil;
     if (!libraries[index]) {
       MTLCompileOptions* options = [MTLCompileOptions new];
+      // MSL 2.1, what the shaders are generated for; 2.3 where the OS has it (macOS 11), which
+      // the SIMD-group reductions of reduce_subgroup need.
       options.languageVersion = MTLLanguageVersion2_1;
+      if (@available(macOS 11.0, iOS 14.0, *)) options.languageVersion = MTLLanguageVersion2_3;
       options.fastMathEnabled = NO;
       libraries[index] = [device newLibraryWithSource:@(kMslSources[index])
                                               options:options
@@ -396,6 +399,11 @@ public:
   explicit MetalExecutor(Context& c) : c_(c) {
     info_.texels = true;
     info_.halfTexels = true;
+    // SIMD-group reductions (simd_sum, simd_product): Apple7 and Mac2 GPUs, with MSL 2.3.
+    info_.subgroupArithmetic = false;
+    if (@available(macOS 11.0, iOS 14.0, *))
+      info_.subgroupArithmetic = [c.device supportsFamily:MTLGPUFamilyApple7] ||
+                                 [c.device supportsFamily:MTLGPUFamilyMac2];
     info_.maxTexels = kMaxTexels;
     info_.texelAlignment = std::max(textureAlignment(c, MTLPixelFormatR32Float),
                                     textureAlignment(c, MTLPixelFormatRGBA32Float));
@@ -507,10 +515,15 @@ public:
   }
   std::vector<KernelCandidate> candidates(const Primitive& p,
                                           const std::vector<TensorDesc>& t) const override {
-    return gpu::shaderCandidates(p, t);
+    auto exec = executor();
+    return exec.isOk() ? gpu::shaderCandidates(p, t, (*exec)->info())
+                       : std::vector<KernelCandidate>{};
   }
-  KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
-    return {};
+  // Conv2d direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (the Vulkan
+  // README); the search issue picks per device by measurement.
+  KernelChoice firstChoice(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    auto exec = executor();
+    return exec.isOk() ? gpu::shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {

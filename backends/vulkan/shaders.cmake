@@ -2,7 +2,7 @@
 # embedded in its library) and the Metal one (MSL generated from the same SPIR-V). Each entry is
 # NAME, or NAME:SOURCE:DEFINE for a variant that compiles SOURCE.comp with -DDEFINE.
 set(TESSEL_SHADERS unary binary raster reduce matmul conv2d conv2d_texels:conv2d:TEXELS pool
-    elementwise gather select unary4 binary4 conv2d_gemm)
+    elementwise gather select unary4 binary4 conv2d_gemm reduce_subgroup)
 set(TESSEL_SHADER_DIR ${CMAKE_CURRENT_LIST_DIR}/shaders)
 
 # The name, source file and glslc define of one entry.

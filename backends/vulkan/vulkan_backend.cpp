@@ -65,8 +65,9 @@ struct Context {
   std::mutex queueMutex; // vkQueueSubmit needs the queue externally synchronized
   VkDescriptorSetLayout setLayout = VK_NULL_HANDLE;
   VkPipelineLayout pipelineLayout = VK_NULL_HANDLE;
-  bool texels = false;     // float and vec4 uniform texel buffers can be read
-  bool halfTexels = false; // and vec4 of half (R16G16B16A16_SFLOAT)
+  bool texels = false;             // float and vec4 uniform texel buffers can be read
+  bool halfTexels = false;         // and vec4 of half (R16G16B16A16_SFLOAT)
+  bool subgroupArithmetic = false; // compute shaders have subgroup arithmetic
   std::mutex pipelineMutex;
   std::map<std::vector<uint32_t>, VkPipeline> pipelines; // by shader, then specialization
 
@@ -210,6 +211,15 @@ Status createContext(Context& c) {
   VkFormatProperties half{};
   vkGetPhysicalDeviceFormatProperties(c.physical, VK_FORMAT_R16G16B16A16_SFLOAT, &half);
   c.halfTexels = c.texels && (half.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT);
+  VkPhysicalDeviceSubgroupProperties subgroup{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 properties2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  properties2.pNext = &subgroup;
+  vkGetPhysicalDeviceProperties2(c.physical, &properties2);
+  const VkSubgroupFeatureFlags wanted =
+      VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+  c.subgroupArithmetic = (subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                         (subgroup.supportedOperations & wanted) == wanted;
   VkDescriptorSetLayoutBinding bindings[kBindings + kTexelBindings];
   for (uint32_t b = 0; b < kBindings + kTexelBindings; ++b)
     bindings[b] = {b,
@@ -696,6 +706,7 @@ public:
     const VkPhysicalDeviceLimits& l = c.properties.limits;
     info_.texels = c.texels;
     info_.halfTexels = c.halfTexels;
+    info_.subgroupArithmetic = c.subgroupArithmetic;
     info_.maxTexels = l.maxTexelBufferElements;
     info_.texelAlignment =
         static_cast<int64_t>(std::max<VkDeviceSize>(l.minTexelBufferOffsetAlignment, 4));
@@ -823,12 +834,15 @@ public:
   }
   std::vector<KernelCandidate> candidates(const Primitive& p,
                                           const std::vector<TensorDesc>& t) const override {
-    return gpu::shaderCandidates(p, t);
+    auto exec = executor();
+    return exec.isOk() ? gpu::shaderCandidates(p, t, (*exec)->info())
+                       : std::vector<KernelCandidate>{};
   }
-  // Direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (README.md); the
-  // search issue picks per device by measurement.
-  KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
-    return {};
+  // Conv2d direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (the Vulkan
+  // README); the search issue picks per device by measurement.
+  KernelChoice firstChoice(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    auto exec = executor();
+    return exec.isOk() ? gpu::shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {

@@ -274,6 +274,22 @@ namespace {
 
 // r over x ([outer, extent, inner]) on the GPU and on the reference: arg reductions' i64
 // indices byte for byte, the rest within the tolerance.
+// Runs `check` once per kernel the backend offers for prog's primitive 0, each planned in turn.
+template <typename Check> void forEachCandidate(Program& prog, Check&& check) {
+  std::vector<TensorDesc> descs;
+  for (const ProgramTensor& t : prog.tensors)
+    descs.push_back(t.desc);
+  const auto candidates =
+      registry().find(gpu())->descriptor().candidates(prog.primitives[0], descs);
+  REQUIRE(!candidates.empty());
+  for (const KernelCandidate& candidate : candidates) {
+    INFO("kernel " << candidate.name);
+    prog.backends = {gpu()};
+    prog.kernels = {candidate.choice};
+    check();
+  }
+}
+
 void checkReduce(const ReduceParams& r, const std::vector<float>& x) {
   const bool arg = reduceGivesIndex(r.kind);
   auto prog = std::make_shared<Program>();
@@ -282,13 +298,15 @@ void checkReduce(const ReduceParams& r, const std::vector<float>& x) {
   prog->primitives = {Primitive{r, {0}, {1}, "reduce"}};
   prog->inputs = {0};
   prog->outputs = {1};
-  if (arg) {
-    auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
-    CHECK(got == want);
-  } else {
-    auto [got, want] = runBoth(prog, x);
-    compare(got, want);
-  }
+  forEachCandidate(*prog, [&] {
+    if (arg) {
+      auto [got, want] = runBothBytes(prog, x.data(), x.size() * sizeof(float));
+      CHECK(got == want);
+    } else {
+      auto [got, want] = runBoth(prog, x);
+      compare(got, want);
+    }
+  });
 }
 
 } // namespace
@@ -527,20 +545,10 @@ TEST_CASE("gpu: conv2d with groups, padding, strides, dilation and post-ops agai
       prog->primitives = {Primitive{cp, inputs, {2}, "conv"}};
       prog->inputs = {0};
       prog->outputs = {2};
-      // Every kernel the backend offers for it, each planned in turn.
-      std::vector<TensorDesc> descs;
-      for (const ProgramTensor& t : prog->tensors)
-        descs.push_back(t.desc);
-      const auto candidates =
-          registry().find(gpu())->descriptor().candidates(prog->primitives[0], descs);
-      REQUIRE(!candidates.empty());
-      for (const KernelCandidate& candidate : candidates) {
-        INFO("kernel " << candidate.name);
-        prog->backends = {gpu()};
-        prog->kernels = {candidate.choice};
+      forEachCandidate(*prog, [&] {
         auto [got, want] = runBoth(prog, test::randomFloats(c.n * c.c * c.h * c.w, 23));
         compare(got, want);
-      }
+      });
     }
   }
 }

@@ -21,6 +21,11 @@ typedef NS_ENUM(NSUInteger, MTLDataType) {
 };
 typedef NS_ENUM(NSUInteger, MTLLanguageVersion) {
   MTLLanguageVersion2_1 = (2 << 16) + 1,
+  MTLLanguageVersion2_3 = (2 << 16) + 3,
+};
+typedef NS_ENUM(NSInteger, MTLGPUFamily) {
+  MTLGPUFamilyApple7 = 1007,
+  MTLGPUFamilyMac2 = 2002,
 };
 typedef NS_ENUM(NSUInteger, MTLCommandBufferStatus) {
   MTLCommandBufferStatusError = 5,
@@ -132,6 +137,7 @@ inline MTLSize MTLSizeMake(NSUInteger width, NSUInteger height, NSUInteger depth
                                                              error:(NSError**)error;
 - (id<MTLBuffer>)newBufferWithLength:(NSUInteger)length options:(MTLResourceOptions)options;
 - (NSUInteger)minimumTextureBufferAlignmentForPixelFormat:(MTLPixelFormat)format;
+- (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily;
 @property(readonly) NSUInteger maxBufferLength;
 @end
 
