@@ -509,20 +509,9 @@ Result<Kernel> matmulKernel(ShaderExecutor& exec, const MatMulParams& p) {
       exec, pipe, k, Grid{p.batch * p.m * p.n}, "direct"));
 }
 
-// Direct convolution: workgroups of 64 tiles of PX_TILE pixels of a row, one layer of them per
-// tile of OC_TILE channels and image (shaders/conv2d.comp). Where the weights are constant, a
-// group has at least 4 output channels and the device reads texel buffers (the input within one
-// view), the kernel packs the weights as vec4 texels and reads its input as float texels
-// (conv2d_texels), in tiles of 8 (or 4) channels by 4 pixels: on lavapipe resnet18 ran in 205 ms
-// so against 520 ms through storage buffers; 8 x 2 was the fastest tile while the inner loop
-// branched on padding, 8 x 4 (10-20% faster) once it did not. Otherwise it reads the weights as
-// they are, in tiles of up to 4 channels (1 for a depthwise conv) by up to 4 pixels.
-Result<Kernel> conv2dKernel(ShaderExecutor& exec, Device& device, const Conv2dParams& p,
-                            const Shape& x, const Shape& w, const Shape& y, const void* weights,
-                            Precision precision) {
-  // The input must fit one float texel view (less the offset alignment its start may lie above).
-  const ExecutorInfo& info = exec.info();
-  const int64_t xBytes = TensorDesc{DType::F32, x}.byteSize() + info.texelAlignment;
+// A conv2d's geometry as both conv shaders take it (tiles left to each).
+Conv2dConstants convConstants(const Conv2dParams& p, const Shape& x, const Shape& w,
+                              const Shape& y) {
   Conv2dConstants k{};
   k.n = static_cast<uint32_t>(x[0]);
   k.c = static_cast<uint32_t>(x[1]);
@@ -541,6 +530,24 @@ Result<Kernel> conv2dKernel(ShaderExecutor& exec, Device& device, const Conv2dPa
   k.dh = static_cast<int32_t>(p.dilation[0]);
   k.dw = static_cast<int32_t>(p.dilation[1]);
   k.hasBias = p.hasBias ? 1 : 0;
+  return k;
+}
+
+// Direct convolution: workgroups of 64 tiles of PX_TILE pixels of a row, one layer of them per
+// tile of OC_TILE channels and image (shaders/conv2d.comp). Where the weights are constant, a
+// group has at least 4 output channels and the device reads texel buffers (the input within one
+// view), the kernel packs the weights as vec4 texels and reads its input as float texels
+// (conv2d_texels), in tiles of 8 (or 4) channels by 4 pixels: on lavapipe resnet18 ran in 205 ms
+// so against 520 ms through storage buffers; 8 x 2 was the fastest tile while the inner loop
+// branched on padding, 8 x 4 (10-20% faster) once it did not. Otherwise it reads the weights as
+// they are, in tiles of up to 4 channels (1 for a depthwise conv) by up to 4 pixels.
+Result<Kernel> conv2dKernel(ShaderExecutor& exec, Device& device, const Conv2dParams& p,
+                            const Shape& x, const Shape& w, const Shape& y, const void* weights,
+                            Precision precision) {
+  // The input must fit one float texel view (less the offset alignment its start may lie above).
+  const ExecutorInfo& info = exec.info();
+  const int64_t xBytes = TensorDesc{DType::F32, x}.byteSize() + info.texelAlignment;
+  Conv2dConstants k = convConstants(p, x, w, y);
   const auto taps = static_cast<uint32_t>(w[2] * w[3]);
   const bool texels = info.texels && weights && k.og >= 4 && xBytes <= info.maxTexels * 4;
   const uint32_t ocTile = texels ? (k.og >= 8 ? 8 : 4) : std::clamp<uint32_t>(k.og, 1, 4);
@@ -603,24 +610,7 @@ Result<Kernel> conv2dKernel(ShaderExecutor& exec, Device& device, const Conv2dPa
 Result<Kernel> conv2dGemmKernel(ShaderExecutor& exec, const Conv2dParams& p, const Shape& x,
                                 const Shape& w, const Shape& y) {
   constexpr uint32_t kTile = 64;
-  Conv2dConstants k{};
-  k.n = static_cast<uint32_t>(x[0]);
-  k.c = static_cast<uint32_t>(x[1]);
-  k.h = static_cast<uint32_t>(x[2]);
-  k.w = static_cast<uint32_t>(x[3]);
-  k.o = static_cast<uint32_t>(y[1]);
-  k.oh = static_cast<uint32_t>(y[2]);
-  k.ow = static_cast<uint32_t>(y[3]);
-  k.groups = static_cast<uint32_t>(p.group);
-  k.cg = static_cast<uint32_t>(w[1]);
-  k.og = k.o / k.groups;
-  k.sh = static_cast<int32_t>(p.stride[0]);
-  k.sw = static_cast<int32_t>(p.stride[1]);
-  k.pt = static_cast<int32_t>(p.pads[0]);
-  k.pl = static_cast<int32_t>(p.pads[1]);
-  k.dh = static_cast<int32_t>(p.dilation[0]);
-  k.dw = static_cast<int32_t>(p.dilation[1]);
-  k.hasBias = p.hasBias ? 1 : 0;
+  Conv2dConstants k = convConstants(p, x, w, y);
   k.ocBlocks = (k.og + kTile - 1) / kTile;
   k.pxBlocks = (k.oh * k.ow + kTile - 1) / kTile;
   std::vector<uint32_t> spec = encodePostOps(p.postOps);
@@ -676,8 +666,9 @@ KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>
   return {};
 }
 
-Result<std::unique_ptr<PreparedKernel>>
-prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& device) {
+// A kernel for a primitive that supports() took on this executor's device, by the choice's id.
+static Result<std::unique_ptr<PreparedKernel>>
+prepareKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& device) {
   const Primitive& p = *args.primitive;
   const std::vector<TensorDesc>& t = *args.tensors;
   switch (p.kind()) {
@@ -712,6 +703,60 @@ prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& devic
   case PrimitiveKind::Select: return selectKernel(exec, p.as<SelectParams>(), t[p.outputs[0]]);
   default: return unsupported("gpu: no shader kernel for this primitive");
   }
+}
+
+namespace {
+
+class ShaderDescriptor final : public BackendDescriptor {
+public:
+  explicit ShaderDescriptor(const ShaderPlatform& platform) : platform_(platform) {}
+  std::string_view name() const override { return platform_.name; }
+  std::string_view memorySpace() const override { return platform_.space; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    auto l = platform_.limits();
+    return l.isOk() && gpu::supports(p, t, *l);
+  }
+  std::vector<KernelCandidate> candidates(const Primitive& p,
+                                          const std::vector<TensorDesc>& t) const override {
+    auto exec = platform_.executor();
+    return exec.isOk() ? shaderCandidates(p, t, (*exec)->info()) : std::vector<KernelCandidate>{};
+  }
+  KernelChoice firstChoice(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    auto exec = platform_.executor();
+    return exec.isOk() ? shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
+  }
+  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
+                         int) const override {
+    return roughSeconds(p, t);
+  }
+
+private:
+  ShaderPlatform platform_;
+};
+
+class ShaderBackend final : public Backend {
+public:
+  explicit ShaderBackend(const ShaderPlatform& platform)
+      : platform_(platform), descriptor_(platform) {}
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return platform_.device(); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
+                                                  Device& device) const override {
+    if (!descriptor_.supports(*args.primitive, *args.tensors))
+      return unsupported(std::string(platform_.name) + ": primitive not supported");
+    TESSEL_ASSIGN_OR_RETURN(ShaderExecutor * exec, platform_.executor());
+    return prepareKernel(*exec, args, device);
+  }
+
+private:
+  ShaderPlatform platform_;
+  ShaderDescriptor descriptor_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> makeShaderBackend(const ShaderPlatform& platform) {
+  return std::make_unique<ShaderBackend>(platform);
 }
 
 } // namespace tessel::gpu

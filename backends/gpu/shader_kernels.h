@@ -109,14 +109,24 @@ std::vector<KernelCandidate> shaderCandidates(const Primitive& p,
                                               const std::vector<TensorDesc>& tensors,
                                               const ExecutorInfo& info);
 // The planner's first choice among them until the search measures (the search issue): conv2d
-// direct; a reduction by subgroups where it has no more outputs than elements per output and at
-// least a workgroup's worth of those.
+// direct (on lavapipe the GEMM form took 2.5-4.5x its time a layer: backends/vulkan/README.md); a
+// reduction by subgroups where it has no more outputs than elements per output and at least a
+// workgroup's worth of those.
 KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                const ExecutorInfo& info);
 
-// A kernel for a primitive that gpu::supports() took on this executor's device, by the choice's
-// id (shaderCandidates).
-Result<std::unique_ptr<PreparedKernel>>
-prepareShaderKernel(ShaderExecutor& exec, const PrepareArgs& args, Device& device);
+// What a shader backend's plugin provides: its name and memory space, and (made on first use,
+// an error without a device) its device's limits, its executor and its Device.
+struct ShaderPlatform {
+  std::string_view name, space;
+  Result<Limits> (*limits)();
+  Result<ShaderExecutor*> (*executor)();
+  Result<std::shared_ptr<Device>> (*device)();
+};
+
+// The backend of a shader plugin over `platform`: its descriptor supports what gpu::supports()
+// takes within the limits, offers shaderCandidates() with shaderFirstChoice() first, estimates
+// with roughSeconds(); prepare() binds a supported primitive to the chosen kernel.
+std::unique_ptr<Backend> makeShaderBackend(const ShaderPlatform& platform);
 
 } // namespace tessel::gpu

@@ -505,56 +505,21 @@ Result<gpu::Limits> limits() {
   return g;
 }
 
-class MetalDescriptor final : public BackendDescriptor {
-public:
-  std::string_view name() const override { return "metal"; }
-  std::string_view memorySpace() const override { return kSpace; }
-  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    auto l = limits();
-    return l.isOk() && gpu::supports(p, t, *l);
-  }
-  std::vector<KernelCandidate> candidates(const Primitive& p,
-                                          const std::vector<TensorDesc>& t) const override {
-    auto exec = executor();
-    return exec.isOk() ? gpu::shaderCandidates(p, t, (*exec)->info())
-                       : std::vector<KernelCandidate>{};
-  }
-  // Conv2d direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (the Vulkan
-  // README); the search issue picks per device by measurement.
-  KernelChoice firstChoice(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    auto exec = executor();
-    return exec.isOk() ? gpu::shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
-  }
-  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
-                         int) const override {
-    return gpu::roughSeconds(p, t);
-  }
-};
+Result<gpu::ShaderExecutor*> shaderExecutor() {
+  TESSEL_ASSIGN_OR_RETURN(MetalExecutor * exec, executor());
+  return static_cast<gpu::ShaderExecutor*>(exec);
+}
 
-class MetalBackend final : public Backend {
-public:
-  const BackendDescriptor& descriptor() const override { return descriptor_; }
-  Result<std::shared_ptr<Device>> device() override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
-    static std::shared_ptr<Device> device = std::make_shared<MetalDevice>(*c);
-    return device;
-  }
-  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
-                                                  Device& device) const override {
-    if (!descriptor_.supports(*args.primitive, *args.tensors))
-      return unsupported("metal: primitive not supported");
-    TESSEL_ASSIGN_OR_RETURN(MetalExecutor * exec, executor());
-    return gpu::prepareShaderKernel(*exec, args, device);
-  }
-
-private:
-  MetalDescriptor descriptor_;
-};
+Result<std::shared_ptr<Device>> device() {
+  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+  static std::shared_ptr<Device> made = std::make_shared<MetalDevice>(*c);
+  return made;
+}
 
 // Registering costs nothing but loading this library and Metal: the device is found the first
 // time the planner asks about a primitive or a session asks for its device.
 Status registerPlugin(BackendRegistry& registry) {
-  registry.add(std::make_unique<MetalBackend>());
+  registry.add(gpu::makeShaderBackend({"metal", kSpace, limits, shaderExecutor, device}));
   return Status::ok();
 }
 

@@ -824,59 +824,23 @@ Result<gpu::Limits> limits() {
   return g;
 }
 
-class VulkanDescriptor final : public BackendDescriptor {
-public:
-  std::string_view name() const override { return "vulkan"; }
-  std::string_view memorySpace() const override { return kSpace; }
-  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    auto l = limits();
-    return l.isOk() && gpu::supports(p, t, *l);
-  }
-  std::vector<KernelCandidate> candidates(const Primitive& p,
-                                          const std::vector<TensorDesc>& t) const override {
-    auto exec = executor();
-    return exec.isOk() ? gpu::shaderCandidates(p, t, (*exec)->info())
-                       : std::vector<KernelCandidate>{};
-  }
-  // Conv2d direct first: on lavapipe the GEMM form took 2.5-4.5x its time a layer (the Vulkan
-  // README); the search issue picks per device by measurement.
-  KernelChoice firstChoice(const Primitive& p, const std::vector<TensorDesc>& t) const override {
-    auto exec = executor();
-    return exec.isOk() ? gpu::shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
-  }
-  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
-                         int) const override {
-    return gpu::roughSeconds(p, t);
-  }
-};
+Result<gpu::ShaderExecutor*> shaderExecutor() {
+  TESSEL_ASSIGN_OR_RETURN(VulkanExecutor * exec, executor());
+  return static_cast<gpu::ShaderExecutor*>(exec);
+}
 
-class VulkanBackend final : public Backend {
-public:
-  const BackendDescriptor& descriptor() const override { return descriptor_; }
-  Result<std::shared_ptr<Device>> device() override {
-    TESSEL_ASSIGN_OR_RETURN(Context * c, context());
-    static std::shared_ptr<Device> device = std::make_shared<VulkanDevice>(*c);
-    return device;
-  }
-  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
-                                                  Device& device) const override {
-    const Primitive& p = *args.primitive;
-    const std::vector<TensorDesc>& t = *args.tensors;
-    if (!descriptor_.supports(p, t)) return unsupported("vulkan: primitive not supported");
-    TESSEL_ASSIGN_OR_RETURN(VulkanExecutor * exec, executor());
-    return gpu::prepareShaderKernel(*exec, args, device);
-  }
-
-private:
-  VulkanDescriptor descriptor_;
-};
+Result<std::shared_ptr<Device>> device() {
+  TESSEL_ASSIGN_OR_RETURN(Context * c, context());
+  static std::shared_ptr<Device> made = std::make_shared<VulkanDevice>(*c);
+  return made;
+}
 
 // Registering costs nothing but loading this library and the Vulkan loader: the instance and
 // device (which load the driver, lavapipe's LLVM included) are made the first time the planner
 // asks this backend about a primitive or a session asks for its device; without a device it
 // supports nothing, and a session that asks for it by name gets the reason.
 Status registerPlugin(BackendRegistry& registry) {
-  registry.add(std::make_unique<VulkanBackend>());
+  registry.add(gpu::makeShaderBackend({"vulkan", kSpace, limits, shaderExecutor, device}));
   return Status::ok();
 }
 
