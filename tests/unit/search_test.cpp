@@ -1,0 +1,158 @@
+// search/: the graph-level assignment (graph_plan.h) against brute force on random graphs, its
+// cost rules (a copy serves every later reader, graph outputs end in their state), and its
+// errors on malformed problems.
+#include "tessel/search/graph_plan.h"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+using namespace tessel;
+using namespace tessel::search;
+
+namespace {
+
+// A random DAG of `nodes` nodes over `states` states: 1-3 tensors no node writes, each node
+// reading 1-3 earlier tensors and writing one, with 1-3 candidates of random states and times;
+// conversions cost a random amount per tensor and pair of states; the last node's output and
+// some others are graph outputs.
+PlanProblem randomProblem(std::mt19937& rng, int nodes, int states) {
+  auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
+  auto seconds = [&] { return std::uniform_real_distribution<double>(0.1, 10.0)(rng); };
+  PlanProblem pr;
+  const int given = 1 + pick(3);
+  pr.tensorCount = given + nodes;
+  pr.initialState.assign(static_cast<size_t>(pr.tensorCount), -1);
+  pr.finalState.assign(static_cast<size_t>(pr.tensorCount), -1);
+  for (int t = 0; t < given; ++t)
+    pr.initialState[static_cast<size_t>(t)] = pick(states);
+  for (int i = 0; i < nodes; ++i) {
+    PlanNode node;
+    const int reads = 1 + pick(3);
+    for (int r = 0; r < reads; ++r)
+      node.inputs.push_back(pick(given + i)); // any tensor made before this node
+    node.output = given + i;
+    const int candidates = 1 + pick(3);
+    for (int c = 0; c < candidates; ++c) {
+      PlanCandidate cand;
+      for (int r = 0; r < reads; ++r)
+        cand.inputs.push_back(static_cast<StateId>(pick(states)));
+      cand.output = static_cast<StateId>(pick(states));
+      cand.seconds = seconds();
+      node.candidates.push_back(cand);
+    }
+    pr.nodes.push_back(node);
+  }
+  pr.finalState[static_cast<size_t>(pr.tensorCount - 1)] = pick(states);
+  for (int t = given; t < pr.tensorCount - 1; ++t)
+    if (pick(5) == 0) pr.finalState[static_cast<size_t>(t)] = pick(states);
+  std::vector<double> table(static_cast<size_t>(pr.tensorCount * kMaxStates * kMaxStates));
+  for (double& v : table)
+    v = seconds() / 2;
+  pr.convert = [table](int32_t t, StateId from, StateId to) {
+    return table[(static_cast<size_t>(t) * kMaxStates + from) * kMaxStates + to];
+  };
+  return pr;
+}
+
+} // namespace
+
+TEST_CASE("search: the graph plan equals brute force on random graphs of up to 12 nodes",
+          "[search]") {
+  std::mt19937 rng(20261202);
+  int graphs = 0;
+  for (int round = 0; round < 300; ++round) {
+    const int nodes = 1 + round % 12;
+    const int states = 2 + round % 3;
+    const PlanProblem pr = randomProblem(rng, nodes, states);
+    INFO("graph " << round << ": " << nodes << " nodes, " << states << " states");
+    auto dp = solvePlan(pr);
+    REQUIRE(dp.isOk());
+    CHECK(dp->exact);
+    const PlanResult brute = bruteForcePlan(pr);
+    // Random times: the cheapest choice is unique, so both find the same one.
+    CHECK(dp->choice == brute.choice);
+    CHECK(std::abs(dp->seconds - brute.seconds) <= 1e-9 * brute.seconds);
+    CHECK(std::abs(planCost(pr, dp->choice) - dp->seconds) <= 1e-9 * dp->seconds);
+    ++graphs;
+  }
+  CHECK(graphs == 300);
+}
+
+TEST_CASE("search: a copy serves every later reader; graph outputs end in their state",
+          "[search]") {
+  // x (state 0) read by two nodes in state 1: one conversion; y made in 1 must end in 0.
+  PlanProblem pr;
+  pr.tensorCount = 3;
+  pr.initialState = {0, -1, -1};
+  pr.finalState = {-1, -1, 0};
+  PlanNode a{{0}, 1, {{{1}, 1, 1.0}}};
+  PlanNode b{{0, 1}, 2, {{{1, 1}, 1, 1.0}}};
+  pr.nodes = {a, b};
+  int conversions = 0;
+  pr.convert = [&](int32_t, StateId, StateId) {
+    ++conversions;
+    return 0.5;
+  };
+  CHECK(planCost(pr, {0, 0}) == Approx(1.0 + 1.0 + 0.5 + 0.5)); // x to 1 once; y back to 0
+  CHECK(conversions == 2);
+}
+
+TEST_CASE("search: transfers decide between one backend and a split", "[search]") {
+  // A chain of four nodes; state 0 is the host, 1 a device. The device runs node 2 ten times
+  // faster; the copies there and back cost `transfer` each. Cheap transfers: split; dear ones:
+  // all on the host.
+  for (const double transfer : {0.1, 5.0}) {
+    PlanProblem pr;
+    pr.tensorCount = 5;
+    pr.initialState = {0, -1, -1, -1, -1};
+    pr.finalState = {-1, -1, -1, -1, 0};
+    for (int i = 0; i < 4; ++i) {
+      PlanNode node{{i}, i + 1, {{{0}, 0, 1.0}}};
+      if (i == 2) node.candidates.push_back({{1}, 1, 0.1});
+      pr.nodes.push_back(node);
+    }
+    pr.convert = [transfer](int32_t, StateId, StateId) { return transfer; };
+    auto dp = solvePlan(pr);
+    REQUIRE(dp.isOk());
+    INFO("transfer " << transfer);
+    CHECK(dp->choice ==
+          (transfer < 0.45 ? std::vector<int>{0, 0, 1, 0} : std::vector<int>{0, 0, 0, 0}));
+  }
+}
+
+TEST_CASE("search: a bounded search says it is not exact", "[search]") {
+  std::mt19937 rng(7);
+  const PlanProblem pr = randomProblem(rng, 12, 4);
+  auto full = solvePlan(pr);
+  auto cut = solvePlan(pr, 1);
+  REQUIRE(full.isOk());
+  REQUIRE(cut.isOk());
+  CHECK(full->exact);
+  CHECK_FALSE(cut->exact);
+  CHECK(cut->seconds >= full->seconds);
+  CHECK(std::abs(planCost(pr, cut->choice) - cut->seconds) <= 1e-9 * cut->seconds);
+}
+
+TEST_CASE("search: malformed plan problems are errors", "[search]") {
+  PlanProblem good;
+  good.tensorCount = 2;
+  good.initialState = {0, -1};
+  good.finalState = {-1, 0};
+  good.nodes = {PlanNode{{0}, 1, {{{0}, 0, 1.0}}}};
+  good.convert = [](int32_t, StateId, StateId) { return 1.0; };
+  REQUIRE(solvePlan(good).isOk());
+  auto broken = [&](auto change) {
+    PlanProblem pr = good;
+    change(pr);
+    return solvePlan(pr);
+  };
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].candidates.clear(); }).isOk());
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].inputs = {1}; }).isOk()); // read before made
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].inputs = {7}; }).isOk());
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].output = 0; }).isOk()); // a given tensor
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].candidates[0].inputs.clear(); }).isOk());
+  CHECK_FALSE(broken([](PlanProblem& p) { p.nodes[0].candidates[0].output = 16; }).isOk());
+  CHECK_FALSE(broken([](PlanProblem& p) { p.initialState.pop_back(); }).isOk());
+  CHECK_FALSE(broken([](PlanProblem& p) { p.convert = nullptr; }).isOk());
+}
