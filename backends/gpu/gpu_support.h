@@ -6,6 +6,7 @@
 
 #include "tessel/core/primitive.h"
 #include "tessel/core/status.h"
+#include "tessel/runtime/backend.h"
 
 #include <algorithm>
 #include <bit>
@@ -235,10 +236,20 @@ template <typename Context> Result<Context*> processContext(Status (*create)(Con
   return made;
 }
 
-// A launch's fixed cost plus its bytes at a modest bandwidth: the GPU backends' estimate until
-// their kernels are measured (the search issue replaces it).
-inline double roughSeconds(const Primitive& p, const std::vector<TensorDesc>& t) {
-  return 20e-6 + static_cast<double>(t[p.outputs[0]].byteSize()) * 3 / 20e9;
+// A launch's fixed cost plus the longer of its bytes at a modest bandwidth and its arithmetic at
+// the device's nominal rate (flopsPerSecond): the GPU backends' estimate until their kernels are
+// measured (the search issue).
+inline double roughSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
+                           double flopsPerSecond) {
+  return 20e-6 + std::max(primitiveBytes(p, t) / 20e9, primitiveFlops(p, t) / flopsPerSecond);
+}
+
+// A nominal arithmetic rate by kind of device, until the device is measured (the search issue):
+// a CPU running the GPU API (lavapipe, PoCL: about 20 GFLOP/s measured on resnet18's convs), an
+// integrated GPU, a discrete one.
+enum class DeviceKind : uint8_t { Cpu, Integrated, Discrete };
+inline double nominalFlops(DeviceKind kind) {
+  return kind == DeviceKind::Cpu ? 20e9 : kind == DeviceKind::Integrated ? 500e9 : 5e12;
 }
 
 } // namespace tessel::gpu

@@ -727,7 +727,9 @@ public:
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
-    return roughSeconds(p, t);
+    auto exec = platform_.executor();
+    return roughSeconds(
+        p, t, exec.isOk() ? (*exec)->info().flopsPerSecond : nominalFlops(DeviceKind::Discrete));
   }
 
 private:

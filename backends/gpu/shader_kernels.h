@@ -77,7 +77,8 @@ struct ExecutorInfo {
   // Subgroup arithmetic in compute shaders (Vulkan: basic and arithmetic subgroup operations;
   // Metal: SIMD-group reductions).
   bool subgroupArithmetic = false;
-  int64_t maxTexels = 0;       // texels one view reaches
+  double flopsPerSecond = nominalFlops(DeviceKind::Discrete); // for the estimates
+  int64_t maxTexels = 0;                                      // texels one view reaches
   int64_t texelAlignment = 16; // bytes a view of a tensor may start at (below the tensor)
 };
 

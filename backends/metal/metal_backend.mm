@@ -399,6 +399,8 @@ public:
   explicit MetalExecutor(Context& c) : c_(c) {
     info_.texels = true;
     info_.halfTexels = true;
+    info_.flopsPerSecond = gpu::nominalFlops(c.device.hasUnifiedMemory ? gpu::DeviceKind::Integrated
+                                                                       : gpu::DeviceKind::Discrete);
     // SIMD-group reductions (simd_sum, simd_product): Apple7 and Mac2 GPUs, with MSL 2.3.
     info_.subgroupArithmetic = false;
     if (@available(macOS 11.0, iOS 14.0, *))

@@ -67,6 +67,7 @@ struct Context {
   cl_context context = nullptr;
   std::string identity; // device, driver and platform versions: what a cached binary is for
   gpu::Limits limits;
+  double flopsPerSecond = 0; // nominal, by kind of device (the estimates)
   std::mutex programMutex;
   std::map<std::string, cl_program> programs; // by build options
 
@@ -130,6 +131,13 @@ Status createContext(Context& c) {
   cl_ulong maxAlloc = 0;
   clGetDeviceInfo(c.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof maxAlloc, &maxAlloc, nullptr);
   c.limits.maxTensorBytes = static_cast<int64_t>(std::min<cl_ulong>(maxAlloc, INT64_MAX));
+  cl_device_type type = 0;
+  cl_bool unified = CL_FALSE;
+  clGetDeviceInfo(c.device, CL_DEVICE_TYPE, sizeof type, &type, nullptr);
+  clGetDeviceInfo(c.device, CL_DEVICE_HOST_UNIFIED_MEMORY, sizeof unified, &unified, nullptr);
+  c.flopsPerSecond = gpu::nominalFlops((type & CL_DEVICE_TYPE_CPU) ? gpu::DeviceKind::Cpu
+                                       : unified                   ? gpu::DeviceKind::Integrated
+                                                                   : gpu::DeviceKind::Discrete);
   return Status::ok();
 }
 
@@ -638,7 +646,9 @@ public:
   }
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
                          int) const override {
-    return gpu::roughSeconds(p, t);
+    auto c = context();
+    return gpu::roughSeconds(
+        p, t, c.isOk() ? (*c)->flopsPerSecond : gpu::nominalFlops(gpu::DeviceKind::Discrete));
   }
 };
 

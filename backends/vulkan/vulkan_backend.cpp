@@ -707,6 +707,11 @@ public:
     info_.texels = c.texels;
     info_.halfTexels = c.halfTexels;
     info_.subgroupArithmetic = c.subgroupArithmetic;
+    const VkPhysicalDeviceType type = c.properties.deviceType;
+    info_.flopsPerSecond = gpu::nominalFlops(
+        type == VK_PHYSICAL_DEVICE_TYPE_CPU            ? gpu::DeviceKind::Cpu
+        : type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ? gpu::DeviceKind::Discrete
+                                                       : gpu::DeviceKind::Integrated);
     info_.maxTexels = l.maxTexelBufferElements;
     info_.texelAlignment =
         static_cast<int64_t>(std::max<VkDeviceSize>(l.minTexelBufferOffsetAlignment, 4));

@@ -5,6 +5,7 @@
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/backend.h"
 #include "tessel/search/assign.h"
+#include "tessel/search/plan_model.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -33,7 +34,11 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
     llvm::SmallVector<llvm::StringRef> names;
     llvm::SplitString(backend, names, ",");
     std::vector<std::string> list(names.begin(), names.end());
-    auto bytes = emitArtifact(getOperation(), list);
+    if (search != "off" && search != "model") {
+      getOperation().emitError("tessel-emit: search expects off or model, got '" + search + "'");
+      return signalPassFailure();
+    }
+    auto bytes = emitArtifact(getOperation(), list, search == "model");
     if (!bytes.isOk()) {
       getOperation().emitError(bytes.status().message());
       return signalPassFailure();
@@ -50,10 +55,10 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
 
 } // namespace
 
-// The plan: each primitive goes to the first listed backend (all built-in ones, in priority
-// order, when the list is empty) that supports it, through the same planner the runtime uses.
-// The search pass will replace its choice rule.
-Status planBackends(Program& prog, const std::vector<std::string>& backends) {
+// The plan, through the same planners the runtime uses: each primitive goes to the first listed
+// backend (all built-in ones, in priority order, when the list is empty) that supports it; or,
+// with costModel, the cheapest whole plan over the listed backends' kernels (search::planModel).
+Status planBackends(Program& prog, const std::vector<std::string>& backends, bool costModel) {
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   search::AssignRequest request;
@@ -66,7 +71,22 @@ Status planBackends(Program& prog, const std::vector<std::string>& backends) {
   const std::vector<TensorDesc> descs = prog.descs();
   request.primitives = prog.primitives;
   request.tensors = &descs;
-  auto assigned = search::assignBackends(request);
+  Result<search::Assignment> assigned = search::Assignment{};
+  if (costModel) {
+    search::ModelPlanRequest model;
+    model.primitives = prog.primitives;
+    model.tensors = &descs;
+    model.descriptors = request.descriptors;
+    model.inputs = prog.inputs;
+    model.outputs = prog.outputs;
+    for (const ProgramTensor& t : prog.tensors)
+      model.constant.push_back(t.data != nullptr);
+    auto plan = search::planModel(model);
+    assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
+                           : Result<search::Assignment>(plan.status());
+  } else {
+    assigned = search::assignBackends(request);
+  }
   if (!assigned.isOk())
     return assigned.status().withContext(
         "with backends " + (backends.empty() ? std::string("(all)") : llvm::join(backends, ",")));
@@ -80,8 +100,8 @@ Status planBackends(Program& prog, const std::vector<std::string>& backends) {
   return Status::ok();
 }
 
-Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
-                                          const std::vector<std::string>& backends) {
+Result<std::vector<uint8_t>>
+emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends, bool costModel) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return invalidArgument("module has no @main function");
   Program prog;
@@ -135,7 +155,7 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
   }
   prog.storage = storage;
   TESSEL_RETURN_IF_ERROR(validateProgram(prog));
-  TESSEL_RETURN_IF_ERROR(planBackends(prog, backends));
+  TESSEL_RETURN_IF_ERROR(planBackends(prog, backends, costModel));
   return writeArtifact(prog, "tessel-convert");
 }
 

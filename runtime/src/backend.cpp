@@ -22,14 +22,19 @@ KernelChoice BackendDescriptor::firstChoice(const Primitive& p,
   return all.empty() ? KernelChoice{} : std::move(all.front().choice);
 }
 
-double BackendDescriptor::estimateSeconds(const Primitive& p,
-                                          const std::vector<TensorDesc>& tensors,
-                                          const KernelChoice&, int) const {
-  // Bytes moved at 10 GB/s: a neutral default that backends override with their own roofline.
+double primitiveBytes(const Primitive& p, const std::vector<TensorDesc>& tensors) {
   double bytes = static_cast<double>(tensors[p.outputs[0]].byteSize());
   for (int32_t id : p.inputs)
     bytes += static_cast<double>(tensors[id].byteSize());
-  return bytes / 10e9;
+  return bytes;
+}
+
+double BackendDescriptor::estimateSeconds(const Primitive& p,
+                                          const std::vector<TensorDesc>& tensors,
+                                          const KernelChoice&, int) const {
+  // Bytes at 10 GB/s or arithmetic at a plain scalar loop's 1 GFLOP/s, whichever takes longer:
+  // a neutral default that backends override with their own roofline.
+  return std::max(primitiveBytes(p, tensors) / 10e9, primitiveFlops(p, tensors) / 1e9);
 }
 
 Result<std::unique_ptr<PreparedKernel>> Backend::prepareChain(std::span<const PrepareArgs>,

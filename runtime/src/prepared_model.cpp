@@ -3,6 +3,7 @@
 #include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
 #include "tessel/search/layouts.h"
+#include "tessel/search/plan_model.h"
 
 #include <algorithm>
 #include <sys/mman.h>
@@ -13,7 +14,7 @@ namespace tessel {
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const std::string& preferred, bool blockedLayouts, bool chains, int threads,
-                      Precision precision) {
+                      Precision precision, PlanSearch search) {
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -48,14 +49,32 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (auto d = b->device(); !d.isOk())
       return d.status().withContext("backend '" + preferred + "'");
   }
-  search::AssignRequest request;
-  request.primitives = prog.primitives;
-  request.tensors = &m->descs_;
-  request.descriptors = descriptors;
-  request.preferred = preferred;
-  request.planned = prog.backends;
-  request.plannedKernels = prog.kernels;
-  TESSEL_ASSIGN_OR_RETURN(search::Assignment a, search::assignBackends(request));
+  search::Assignment a;
+  if (search == PlanSearch::Model) {
+    search::ModelPlanRequest request;
+    request.primitives = prog.primitives;
+    request.tensors = &m->descs_;
+    request.descriptors = descriptors;
+    request.preferred = preferred;
+    request.threads = std::max(m->threads_, 1);
+    request.inputs = prog.inputs;
+    request.outputs = prog.outputs;
+    request.constant.resize(prog.tensors.size());
+    for (size_t id = 0; id < prog.tensors.size(); ++id)
+      request.constant[id] = prog.tensors[id].data != nullptr;
+    TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
+    a = plan.assignment;
+    m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));
+  } else {
+    search::AssignRequest request;
+    request.primitives = prog.primitives;
+    request.tensors = &m->descs_;
+    request.descriptors = descriptors;
+    request.preferred = preferred;
+    request.planned = prog.backends;
+    request.plannedKernels = prog.kernels;
+    TESSEL_ASSIGN_OR_RETURN(a, search::assignBackends(request));
+  }
   const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(),
                                     [](const TensorDesc& d) { return d.layout == Layout::Plain; });
   if (blockedLayouts && allPlain) {

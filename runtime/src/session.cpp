@@ -51,7 +51,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> 
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
                           PreparedModel::create(std::move(program), registry, options.backend,
                                                 options.blockedLayouts, options.chains,
-                                                options.threadCount(), options.precision));
+                                                options.threadCount(), options.precision,
+                                                options.search));
   return create(std::move(model), options);
 }
 

@@ -119,6 +119,20 @@ expect bad-rtol "--rtol expects a number >= 0, got 'nan'" -- "$tessel" check "$w
 expect over-budget "over its memory budget of 67108864 bytes" -- "$tessel" run "$work/big.onnx" --memory-budget 64MiB
 expect under-ulimit "cannot allocate 8589934592 bytes" -- "$tessel" run "$work/big8.onnx" --memory-budget 16GiB
 expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
+expect bad-search "--search expects off or model, got 'measure'" -- "$tessel" run "$work/relu.tsl" --search measure
+expect bad-convert-search "--search expects off or model, got 'fast'" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search fast
+expect search-with-search "no --search" -- "$tessel" search "$work/relu.onnx" --search model
+succeed convert-search-model -- "$tessel" convert "$work/relu.onnx" -o "$work/searched.tsl" --search model
+succeed run-search-model -- "$tessel" run "$work/searched.tsl" --search model
+succeed search-report -- "$tessel" search "$work/relu.onnx" --report --runs 2
+# The JSON report parses and carries every primitive with its candidates and the choice.
+succeed search-json -- bash -c "'$tessel' search '$work/relu.onnx' --json --runs 1 | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d[\"primitives\"] == len(d[\"plan\"]) > 0, d
+for p in d[\"plan\"]:
+    assert p[\"chosen\"] in [c[\"name\"] for c in p[\"candidates\"]], p
+'"
 "$tessel" convert "$work/huge.onnx" -o "$work/huge.tsl" >/dev/null 2>&1 || { echo "FAIL: cannot convert huge.onnx"; failures=$((failures + 1)); }
 expect huge-declared "over its memory budget" -- "$tessel" run "$work/huge.tsl"
 rss=$(/usr/bin/python3 -c "

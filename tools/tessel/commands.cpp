@@ -132,10 +132,12 @@ Result<ConvertOptions> convertOptions(const Args& a) {
     if (next == std::string::npos) break;
     pos = next + 1;
   }
+  // convert --search off|model: the artifact's plan by first fit or by the cost model (for the
+  // commands that also load, the same flag chooses how the load plans: parseLoadChoices).
   const std::string search = a.get("--search", "off");
-  if (search != "off")
-    return unsupported("--search " + search +
-                       ": the semi-auto search is not built yet; only 'off' (first-fit plan)");
+  if (search != "off" && search != "model")
+    return invalidArgument("--search expects off or model, got '" + search + "'");
+  o.costModel = search == "model";
   o.dumpMlirAfter = a.get("--dump-mlir");
   return o;
 }
@@ -218,11 +220,12 @@ struct LoadChoices {
   bool chains = true;
   int64_t memoryBudget = 0; // 0: the runtime's default
   Precision precision = Precision::F32;
+  PlanSearch search = PlanSearch::FirstFit;
 };
 
 // The flags that set them, for the commands' flag lists.
-const std::vector<std::string> kLoadFlags = {"--threads", "--layouts", "--chains",
-                                             "--memory-budget", "--precision"};
+const std::vector<std::string> kLoadFlags = {"--threads",       "--layouts",   "--chains",
+                                             "--memory-budget", "--precision", "--search"};
 
 Result<LoadChoices> parseLoadChoices(const Args& a) {
   LoadChoices load;
@@ -234,6 +237,11 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
   if (precision != "f32" && precision != "f16")
     return invalidArgument("--precision expects f32 or f16, got '" + precision + "'");
   load.precision = precision == "f16" ? Precision::F16Storage : Precision::F32;
+  // --search off|model: the plan (first fit) or the cost model over every backend's kernels.
+  const std::string search = a.get("--search", "off");
+  if (search != "off" && search != "model")
+    return invalidArgument("--search expects off or model, got '" + search + "'");
+  load.search = search == "model" ? PlanSearch::Model : PlanSearch::FirstFit;
   return load;
 }
 
@@ -249,6 +257,7 @@ SessionOptions sessionOptions(const std::string& backend, int threads, const Loa
   so.chains = load.chains;
   so.memoryBudget = load.memoryBudget;
   so.precision = load.precision;
+  so.search = load.search;
   return so;
 }
 
@@ -325,7 +334,7 @@ int convertCommand(const std::vector<std::string>& argv) {
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off]");
+                "LIST] [--search off|model]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   auto bytes = convertOnnxFile(a.positional[0], *opts);
@@ -730,10 +739,11 @@ std::vector<fs::path> testDataSets(const fs::path& dir) {
 } // namespace
 
 int runCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
-                             "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
-                             "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
-                             "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16]");
+  auto c = parseModelCommand(
+      argv, {"--input", "--output-dir"}, {},
+      "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
+      "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
+      "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
@@ -747,7 +757,7 @@ int checkCommand(const std::vector<std::string>& argv) {
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
                 "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
-                "N[KiB|MiB|GiB]] [--precision f32|f16] [--dynamic]");
+                "N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model] [--dynamic]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto loadArg = parseLoadChoices(a);
@@ -881,7 +891,7 @@ int benchCommand(const std::vector<std::string>& argv) {
       "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
       "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
       "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]] "
-      "[--precision f32|f16]");
+      "[--precision f32|f16] [--search off|model]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
@@ -921,6 +931,139 @@ int benchCommand(const std::vector<std::string>& argv) {
                 a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
                 byBackendText(**session, false).c_str());
   }
+  return 0;
+}
+
+} // namespace tessel::cli
+
+namespace tessel::cli {
+namespace {
+
+std::string jsonText(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+} // namespace
+
+// tessel search MODEL: plans MODEL with the cost model (PlanSearch::Model, search::planModel)
+// and reports, per primitive, every kernel weighed with its predicted time and the choice, the
+// chosen kernel's measured time (the minimum over --runs profiled runs after one warm-up run; a
+// chain's time goes to its first primitive), then the totals predicted and measured and the size
+// of the space.
+int searchCommand(const std::vector<std::string>& argv) {
+  auto c =
+      parseModelCommand(argv, {"--runs"}, {"--json", "--report"},
+                        "usage: tessel search MODEL [--report] [--json] [--shape NAME=DIMS]... "
+                        "[--backends LIST] [--threads N] [--runs N] [--layouts auto|plain] "
+                        "[--chains auto|off] [--precision f32|f16]");
+  if (!c) return 1;
+  const Args& a = c->args;
+  if (a.has("--search")) return fail("tessel search plans with the cost model: no --search");
+  c->load.search = PlanSearch::Model;
+  c->options.costModel = true;
+  auto prog = loadModel(a.positional[0], c->options);
+  if (!prog.isOk()) return fail(prog.status());
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, {}, c->load);
+  if (!session.isOk()) return fail(session.status());
+  auto runsArg = parseCount(a, "--runs", "5", 1, 1000000);
+  if (!runsArg.isOk()) return fail(runsArg.status());
+  const search::ModelPlan* plan = (*session)->preparedModel().searchPlan();
+  if (!plan) return fail("the session has no search plan");
+  // Measured: each step's minimum over the profiled runs, by primitive (copies apart).
+  const Program& p = (*session)->program();
+  std::vector<double> measured(p.primitives.size(), -1.0);
+  double copySeconds = 0;
+  std::vector<Session::StepTime> times;
+  if (Status s = (*session)->run(); !s.isOk()) return fail(s); // warm: pipelines, caches
+  for (int64_t r = 0; r < *runsArg; ++r) {
+    if (Status s = (*session)->runProfiled(&times); !s.isOk()) return fail(s);
+    double copies = 0;
+    for (const Session::StepTime& t : times) {
+      if (t.primitive < 0) {
+        copies += t.seconds;
+        continue;
+      }
+      double& m = measured[static_cast<size_t>(t.primitive)];
+      m = m < 0 ? t.seconds : std::min(m, t.seconds);
+    }
+    copySeconds = r == 0 ? copies : std::min(copySeconds, copies);
+  }
+  double measuredTotal = copySeconds, space = 0;
+  size_t weighed = 0;
+  for (size_t i = 0; i < p.primitives.size(); ++i) {
+    measuredTotal += std::max(measured[i], 0.0);
+    space += std::log10(static_cast<double>(plan->options[i].size()));
+    weighed += plan->options[i].size();
+  }
+  const int threads = (*session)->threads();
+  if (a.has("--json")) {
+    std::printf("{\"model\": %s, \"threads\": %d, \"primitives\": %zu, \"candidates\": %zu, "
+                "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
+                "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
+                "\"measured_copy_ms\": %.4f, \"plan\": [",
+                jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
+                plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
+                plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
+                copySeconds * 1e3);
+    for (size_t i = 0; i < p.primitives.size(); ++i) {
+      const auto& options = plan->options[i];
+      const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
+      std::printf("%s{\"index\": %zu, \"kind\": \"%s\", \"origin\": %s, \"chosen\": %s, "
+                  "\"predicted_ms\": %.4f, \"measured_ms\": %.4f, \"candidates\": [",
+                  i ? ", " : "", i, std::string(primitiveName(p.primitives[i].kind())).c_str(),
+                  jsonText(p.primitives[i].origin).c_str(), jsonText(chosen.name).c_str(),
+                  chosen.seconds * 1e3, std::max(measured[i], 0.0) * 1e3);
+      for (size_t k = 0; k < options.size(); ++k)
+        std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f}", k ? ", " : "",
+                    jsonText(options[k].name).c_str(), options[k].seconds * 1e3);
+      std::printf("]}");
+    }
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("search %s: %d threads, %zu primitives, %zu candidates weighed, 10^%.1f plans%s\n",
+              a.positional[0].c_str(), threads, p.primitives.size(), weighed, space,
+              plan->exact ? "" : " (bounded: the best found, not proven best)");
+  if (a.has("--report")) {
+    std::printf("%5s %-12s %-34s %12s %12s  %s\n", "#", "primitive", "chosen", "predicted ms",
+                "measured ms", "other candidates (predicted ms)");
+    for (size_t i = 0; i < p.primitives.size(); ++i) {
+      const auto& options = plan->options[i];
+      const size_t pick = static_cast<size_t>(plan->chosen[i]);
+      std::string others;
+      for (size_t k = 0; k < options.size(); ++k)
+        if (k != pick) {
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "%s%s %.3f", others.empty() ? "" : ", ",
+                        options[k].name.c_str(), options[k].seconds * 1e3);
+          others += buf;
+        }
+      char meas[32] = "-";
+      if (measured[i] >= 0) std::snprintf(meas, sizeof meas, "%.3f", measured[i] * 1e3);
+      std::printf("%5zu %-12s %-34s %12.3f %12s  %s\n", i,
+                  std::string(primitiveName(p.primitives[i].kind())).c_str(),
+                  options[pick].name.c_str(), options[pick].seconds * 1e3, meas, others.c_str());
+    }
+  }
+  std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms)\n",
+              plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
+              measuredTotal * 1e3, copySeconds * 1e3);
+  std::printf("primitives by backend: %s\n", byBackendText(**session, false).c_str());
   return 0;
 }
 

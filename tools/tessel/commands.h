@@ -10,6 +10,7 @@ int convertCommand(const std::vector<std::string>& args);
 int runCommand(const std::vector<std::string>& args);
 int checkCommand(const std::vector<std::string>& args);
 int benchCommand(const std::vector<std::string>& args);
+int searchCommand(const std::vector<std::string>& args);
 int operatorsCommand(const std::vector<std::string>& args);
 
 } // namespace tessel::cli

@@ -10,10 +10,12 @@
 int main(int argc, char** argv) {
   const char* usage =
       "usage: tessel <command> [args]\n"
-      "  convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search off]\n"
+      "  convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search "
+      "off|model]\n"
       "  run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]\n"
       "  check DIR... [--rtol R] [--atol A] [--backend NAME] [--dynamic]\n"
       "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n"
+      "  search MODEL [--report] [--json] [--threads N] [--runs N]\n"
       "  operators   (the supported ONNX operators and element types, as Markdown)\n";
   if (argc < 2) {
     std::fputs(usage, stderr);
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return tessel::cli::runCommand(args);
   if (cmd == "check") return tessel::cli::checkCommand(args);
   if (cmd == "bench") return tessel::cli::benchCommand(args);
+  if (cmd == "search") return tessel::cli::searchCommand(args);
   if (cmd == "operators") return tessel::cli::operatorsCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);

@@ -63,7 +63,7 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
   if (mlir::failed(pm.run(*module)))
     return unsupported(firstError.empty() ? "lowering failed" : firstError);
   if (options.dumpMlirAfter == "lower") (*module)->print(llvm::errs());
-  return ir::emitArtifact(*module, options.backends);
+  return ir::emitArtifact(*module, options.backends, options.costModel);
 }
 
 Result<std::shared_ptr<const Program>> loadModel(const std::string& path,

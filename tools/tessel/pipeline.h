@@ -12,6 +12,7 @@ namespace tessel::cli {
 struct ConvertOptions {
   frontend::ShapeOverrides shapes;
   std::vector<std::string> backends; // plan: first that supports each primitive; empty = all
+  bool costModel = false;            // plan: search::planModel over them instead (--search model)
   std::string dumpMlirAfter;         // "import" or "lower": print the module to stderr
 };
 

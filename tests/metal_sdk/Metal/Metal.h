@@ -139,6 +139,7 @@ inline MTLSize MTLSizeMake(NSUInteger width, NSUInteger height, NSUInteger depth
 - (NSUInteger)minimumTextureBufferAlignmentForPixelFormat:(MTLPixelFormat)format;
 - (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily;
 @property(readonly) NSUInteger maxBufferLength;
+@property(readonly) BOOL hasUnifiedMemory;
 @end
 
 extern "C" id<MTLDevice> MTLCreateSystemDefaultDevice(void);

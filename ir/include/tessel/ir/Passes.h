@@ -22,8 +22,10 @@ namespace tessel::ir {
 void buildLoweringPipeline(mlir::OpPassManager& pm);
 
 // Serializes @main (primitives only) into artifact bytes.
-// `backends`: the plan's candidates in order of preference (empty: every built-in backend).
+// `backends`: the plan's candidates in order of preference (empty: every built-in backend);
+// `costModel`: the plan from search::planModel (at one thread) instead of first fit.
 Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
-                                          const std::vector<std::string>& backends);
+                                          const std::vector<std::string>& backends,
+                                          bool costModel = false);
 
 } // namespace tessel::ir

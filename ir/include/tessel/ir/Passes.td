@@ -65,7 +65,8 @@ def TesselEmit : Pass<"tessel-emit", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"outputPath", "output", "std::string", "\"\"", "artifact file to write">,
-    Option<"backend", "backends", "std::string", "\"\"", "comma-separated backends to plan with, in order of preference">
+    Option<"backend", "backends", "std::string", "\"\"", "comma-separated backends to plan with, in order of preference">,
+    Option<"search", "search", "std::string", "\"off\"", "how the plan is chosen: off (first fit) or model (the cost model over every backend's kernels)">
   ];
 }
 

@@ -57,6 +57,10 @@ struct KernelCandidate {
   std::string name; // e.g. "f32_gemm_6x16__avx2_fma"
 };
 
+// The bytes of a primitive's inputs and output, for the cost models (primitiveFlops, in core,
+// counts its arithmetic).
+double primitiveBytes(const Primitive& p, const std::vector<TensorDesc>& tensors);
+
 class BackendDescriptor {
 public:
   virtual ~BackendDescriptor() = default;

@@ -4,12 +4,24 @@
 
 #include "tessel/runtime/backend.h"
 #include "tessel/runtime/program.h"
+#include "tessel/search/plan_model.h"
 
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace tessel {
+
+// How a model's backends and kernels are chosen when it is prepared.
+enum class PlanSearch : uint8_t {
+  // The artifact's plan where its backends are here, else each primitive's first backend (in
+  // registry order) that supports it, with that backend's first kernel (search::assignBackends).
+  FirstFit,
+  // Every backend's kernel candidates at their estimated times, with the copies between memory
+  // spaces they imply, the cheapest whole plan (search::planModel); the artifact's plan is
+  // ignored.
+  Model,
+};
 
 class PreparedModel {
 public:
@@ -24,7 +36,8 @@ public:
   static Result<std::shared_ptr<const PreparedModel>>
   create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
          const std::string& preferred = "", bool blockedLayouts = true, bool chains = true,
-         int threads = 0, Precision precision = Precision::F32);
+         int threads = 0, Precision precision = Precision::F32,
+         PlanSearch search = PlanSearch::FirstFit);
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -37,6 +50,8 @@ public:
   const PreparedKernel* kernel(size_t i) const { return steps_[i].kernel.get(); }
   // The chain primitive i belongs to: its first and last primitive (both i when it runs alone).
   int32_t chainHead(size_t i) const { return steps_[i].head; }
+  // With PlanSearch::Model, what the plan weighed and predicted (null otherwise).
+  const search::ModelPlan* searchPlan() const { return searchPlan_.get(); }
   int32_t chainLast(size_t i) const { return steps_[steps_[i].head].last; }
   int chainCount() const { return chains_; }
   // The inputs a step running primitives head..chainLast(head) reads, in the order its kernel
@@ -72,6 +87,7 @@ private:
   };
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
+  std::unique_ptr<search::ModelPlan> searchPlan_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;

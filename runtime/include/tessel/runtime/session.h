@@ -25,6 +25,8 @@ struct SessionOptions {
   int64_t memoryBudget = 0;
   // F16Storage lets a backend keep f32 values as half where its device reads them (backend.h).
   Precision precision = Precision::F32;
+  // How backends and kernels are chosen (prepared_model.h): the plan, or the cost model.
+  PlanSearch search = PlanSearch::FirstFit;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
 };

@@ -1,0 +1,61 @@
+// Cost-model planning of a whole program: which backend and kernel run each primitive, chosen by
+// the graph-level assignment (graph_plan.h) over every backend's kernel candidates at their
+// estimated times (BackendDescriptor::estimateSeconds at the session's thread count), with the
+// copies between memory spaces that the choices imply as conversion costs. The tensors' states
+// are memory spaces (state 0 is the host); the layouts of cpu_x86's blocked tensors are still
+// chosen after it (layouts.h).
+#pragma once
+
+#include "tessel/search/assign.h"
+#include "tessel/search/graph_plan.h"
+
+#include <string>
+#include <vector>
+
+namespace tessel::search {
+
+// What a copy between memory spaces costs a run: a fixed part (the session waits on the stream
+// after each copy between spaces) and the bytes at a bandwidth; between two device spaces, two
+// copies (through the host).
+struct TransferModel {
+  double latencySeconds = 50e-6;
+  double bytesPerSecond = 8e9;
+  double seconds(int64_t bytes) const {
+    return latencySeconds + static_cast<double>(bytes) / bytesPerSecond;
+  }
+};
+
+struct ModelPlanRequest {
+  std::span<const Primitive> primitives;
+  const std::vector<TensorDesc>* tensors = nullptr;
+  std::vector<const BackendDescriptor*> descriptors;
+  std::vector<bool> constant; // per tensor: bytes known at load (copied once, not per run)
+  std::vector<int32_t> inputs, outputs; // the program's: given on the host, wanted on the host
+  std::string preferred;                // takes every primitive it supports ("" = none)
+  int threads = 1;
+  TransferModel transfer;
+};
+
+// One kernel that could run a primitive, as the plan weighed it.
+struct PlanOption {
+  int backend = kNoBackend; // index into the request's descriptors (kNoBackend: a view)
+  KernelChoice choice;
+  std::string name;   // the candidate's name
+  double seconds = 0; // the backend's estimate
+};
+
+struct ModelPlan {
+  Assignment assignment;
+  std::vector<std::vector<PlanOption>> options; // per primitive, in the order weighed
+  std::vector<int> chosen;                      // per primitive: index into its options
+  double predictedSeconds = 0;                  // kernels plus copies
+  double predictedCopySeconds = 0;              // of which copies
+  int copies = 0;                               // copies a run makes (per run, not constants)
+  bool exact = true;
+  std::vector<std::string> spaces; // state id: memory space
+};
+
+// Fails naming the first primitive no backend supports, or an unknown preferred backend.
+Result<ModelPlan> planModel(const ModelPlanRequest& request);
+
+} // namespace tessel::search

@@ -1,0 +1,109 @@
+#include "tessel/search/plan_model.h"
+
+#include <algorithm>
+
+namespace tessel::search {
+
+Result<ModelPlan> planModel(const ModelPlanRequest& r) {
+  const std::vector<TensorDesc>& t = *r.tensors;
+  ModelPlan plan;
+  plan.spaces.push_back(std::string(kHostSpace));
+  auto stateOf = [&](std::string_view space) -> Result<StateId> {
+    for (size_t s = 0; s < plan.spaces.size(); ++s)
+      if (plan.spaces[s] == space) return static_cast<StateId>(s);
+    if (plan.spaces.size() == kMaxStates) return unsupported("plan: more than 16 memory spaces");
+    plan.spaces.push_back(std::string(space));
+    return static_cast<StateId>(plan.spaces.size() - 1);
+  };
+  std::vector<StateId> backendState(r.descriptors.size());
+  int preferred = kNoBackend;
+  for (size_t b = 0; b < r.descriptors.size(); ++b) {
+    TESSEL_ASSIGN_OR_RETURN(backendState[b], stateOf(r.descriptors[b]->memorySpace()));
+    if (!r.preferred.empty() && r.descriptors[b]->name() == r.preferred)
+      preferred = static_cast<int>(b);
+  }
+  if (!r.preferred.empty() && preferred == kNoBackend)
+    return invalidArgument("no backend named '" + r.preferred + "'");
+
+  PlanProblem pr;
+  pr.tensorCount = static_cast<int32_t>(t.size());
+  pr.initialState.assign(t.size(), 0); // what no primitive writes starts on the host
+  pr.finalState.assign(t.size(), -1);
+  for (int32_t id : r.outputs)
+    pr.finalState[static_cast<size_t>(id)] = 0;
+  const int threads = std::max(r.threads, 1);
+  for (size_t i = 0; i < r.primitives.size(); ++i) {
+    const Primitive& p = r.primitives[i];
+    PlanNode node;
+    node.inputs = p.inputs;
+    node.output = p.outputs[0];
+    pr.initialState[static_cast<size_t>(node.output)] = -1;
+    std::vector<PlanOption> options;
+    if (p.kind() == PrimitiveKind::View) { // aliases its input: wherever that is
+      for (size_t s = 0; s < plan.spaces.size(); ++s) {
+        const auto state = static_cast<StateId>(s);
+        node.candidates.push_back({{state}, state, 0.0});
+        options.push_back({kNoBackend, {}, "view (" + plan.spaces[s] + ")", 0.0});
+      }
+    } else {
+      std::vector<int> backends;
+      if (preferred != kNoBackend && r.descriptors[preferred]->supports(p, t))
+        backends.push_back(preferred);
+      // Asked for by name, the preferred backend alone where it supports the primitive; then
+      // every backend that does (only the first, as first fit, when one was asked for).
+      for (size_t b = 0; backends.empty() && b < r.descriptors.size(); ++b)
+        if (r.descriptors[b]->supports(p, t)) backends.push_back(static_cast<int>(b));
+      if (backends.empty())
+        return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                           "': none of the available backends supports it");
+      for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
+        if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
+          backends.push_back(static_cast<int>(b));
+      for (int b : backends) {
+        const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
+        for (KernelCandidate& k : d.candidates(p, t)) {
+          const double seconds = d.estimateSeconds(p, t, k.choice, threads);
+          const StateId s = backendState[static_cast<size_t>(b)];
+          node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, seconds});
+          options.push_back(
+              {b, std::move(k.choice), std::string(d.name()) + ":" + k.name, seconds});
+        }
+      }
+    }
+    pr.nodes.push_back(std::move(node));
+    plan.options.push_back(std::move(options));
+  }
+  for (size_t i = 0; i < r.primitives.size(); ++i) // tensors written twice: caught by solvePlan
+    for (int32_t id : r.primitives[i].inputs)
+      if (static_cast<size_t>(id) >= t.size()) return invalidArgument("plan: bad tensor id");
+  const auto copySeconds = [&](int32_t id, StateId from, StateId to) {
+    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
+      return 0.0; // copied once, when the session is made
+    const double one = r.transfer.seconds(t[static_cast<size_t>(id)].byteSize());
+    return from == 0 || to == 0 ? one : 2 * one;
+  };
+  pr.convert = copySeconds;
+  TESSEL_ASSIGN_OR_RETURN(PlanResult result, solvePlan(pr));
+  plan.chosen = result.choice;
+  plan.predictedSeconds = result.seconds;
+  plan.exact = result.exact;
+  for (size_t i = 0; i < r.primitives.size(); ++i) {
+    const PlanOption& o = plan.options[i][static_cast<size_t>(plan.chosen[i])];
+    plan.assignment.backend.push_back(o.backend);
+    plan.assignment.kernel.push_back(o.choice);
+  }
+  // The copies the plan implies (planCost's rules), counted apart.
+  PlanProblem copiesOnly = pr;
+  for (PlanNode& node : copiesOnly.nodes)
+    for (PlanCandidate& c : node.candidates)
+      c.seconds = 0;
+  copiesOnly.convert = [&](int32_t id, StateId from, StateId to) {
+    const double s = copySeconds(id, from, to);
+    if (s > 0) ++plan.copies;
+    return s;
+  };
+  plan.predictedCopySeconds = planCost(copiesOnly, plan.chosen);
+  return plan;
+}
+
+} // namespace tessel::search
