@@ -716,6 +716,7 @@ public:
     auto l = platform_.limits();
     return l.isOk() && gpu::supports(p, t, *l);
   }
+  std::string deviceSignature() const override { return platform_.deviceSignature(); }
   std::vector<KernelCandidate> candidates(const Primitive& p,
                                           const std::vector<TensorDesc>& t) const override {
     auto exec = platform_.executor();

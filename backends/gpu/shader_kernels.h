@@ -123,6 +123,7 @@ struct ShaderPlatform {
   Result<Limits> (*limits)();
   Result<ShaderExecutor*> (*executor)();
   Result<std::shared_ptr<Device>> (*device)();
+  std::string (*deviceSignature)(); // the device and driver ("" without one)
 };
 
 // The backend of a shader plugin over `platform`: its descriptor supports what gpu::supports()

@@ -512,6 +512,14 @@ Result<gpu::ShaderExecutor*> shaderExecutor() {
   return static_cast<gpu::ShaderExecutor*>(exec);
 }
 
+std::string deviceSignature() {
+  auto c = context();
+  if (!c.isOk()) return "";
+  @autoreleasepool {
+    return std::string([[(*c)->device name] UTF8String]);
+  }
+}
+
 Result<std::shared_ptr<Device>> device() {
   TESSEL_ASSIGN_OR_RETURN(Context * c, context());
   static std::shared_ptr<Device> made = std::make_shared<MetalDevice>(*c);
@@ -521,7 +529,8 @@ Result<std::shared_ptr<Device>> device() {
 // Registering costs nothing but loading this library and Metal: the device is found the first
 // time the planner asks about a primitive or a session asks for its device.
 Status registerPlugin(BackendRegistry& registry) {
-  registry.add(gpu::makeShaderBackend({"metal", kSpace, limits, shaderExecutor, device}));
+  registry.add(
+      gpu::makeShaderBackend({"metal", kSpace, limits, shaderExecutor, device, deviceSignature}));
   return Status::ok();
 }
 

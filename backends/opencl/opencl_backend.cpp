@@ -640,6 +640,10 @@ class OpenClDescriptor final : public BackendDescriptor {
 public:
   std::string_view name() const override { return "opencl"; }
   std::string_view memorySpace() const override { return kSpace; }
+  std::string deviceSignature() const override {
+    auto c = context();
+    return c.isOk() ? (*c)->identity : std::string();
+  }
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
     auto c = context();
     return c.isOk() && gpu::supports(p, t, (*c)->limits);

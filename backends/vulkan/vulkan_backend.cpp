@@ -834,6 +834,14 @@ Result<gpu::ShaderExecutor*> shaderExecutor() {
   return static_cast<gpu::ShaderExecutor*>(exec);
 }
 
+std::string deviceSignature() {
+  auto c = context();
+  if (!c.isOk()) return "";
+  const VkPhysicalDeviceProperties& p = (*c)->properties;
+  return std::string(p.deviceName) + " (driver " + std::to_string(p.driverVersion) + ", vendor " +
+         std::to_string(p.vendorID) + ", device " + std::to_string(p.deviceID) + ")";
+}
+
 Result<std::shared_ptr<Device>> device() {
   TESSEL_ASSIGN_OR_RETURN(Context * c, context());
   static std::shared_ptr<Device> made = std::make_shared<VulkanDevice>(*c);
@@ -845,7 +853,8 @@ Result<std::shared_ptr<Device>> device() {
 // asks this backend about a primitive or a session asks for its device; without a device it
 // supports nothing, and a session that asks for it by name gets the reason.
 Status registerPlugin(BackendRegistry& registry) {
-  registry.add(gpu::makeShaderBackend({"vulkan", kSpace, limits, shaderExecutor, device}));
+  registry.add(
+      gpu::makeShaderBackend({"vulkan", kSpace, limits, shaderExecutor, device, deviceSignature}));
   return Status::ok();
 }
 

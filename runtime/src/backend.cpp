@@ -4,6 +4,7 @@
 #include "tessel/runtime/thread_pool.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -35,6 +36,28 @@ double BackendDescriptor::estimateSeconds(const Primitive& p,
   // Bytes at 10 GB/s or arithmetic at a plain scalar loop's 1 GFLOP/s, whichever takes longer:
   // a neutral default that backends override with their own roofline.
   return std::max(primitiveBytes(p, tensors) / 10e9, primitiveFlops(p, tensors) / 1e9);
+}
+
+std::string BackendDescriptor::deviceSignature() const {
+  // The CPU model line of /proc/cpuinfo (Linux), read once.
+  static const std::string model = [] {
+    std::string found;
+    if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+      char line[512];
+      while (found.empty() && std::fgets(line, sizeof line, f))
+        if (std::strncmp(line, "model name", 10) == 0)
+          if (const char* colon = std::strchr(line, ':')) {
+            found = colon + 1;
+            while (!found.empty() && (found.back() == '\n' || found.back() == ' '))
+              found.pop_back();
+            while (!found.empty() && found.front() == ' ')
+              found.erase(found.begin());
+          }
+      std::fclose(f);
+    }
+    return found;
+  }();
+  return model;
 }
 
 Result<std::unique_ptr<PreparedKernel>> Backend::prepareChain(std::span<const PrepareArgs>,

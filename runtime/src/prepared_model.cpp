@@ -1,5 +1,7 @@
 #include "tessel/runtime/prepared_model.h"
 
+#include "tessel/runtime/measure.h"
+#include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
 #include "tessel/search/layouts.h"
@@ -14,7 +16,7 @@ namespace tessel {
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const std::string& preferred, bool blockedLayouts, bool chains, int threads,
-                      Precision precision, PlanSearch search) {
+                      Precision precision, PlanSearch search, const std::string& profileCache) {
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -50,7 +52,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return d.status().withContext("backend '" + preferred + "'");
   }
   search::Assignment a;
-  if (search == PlanSearch::Model) {
+  if (search == PlanSearch::Model || search == PlanSearch::Measure) {
     search::ModelPlanRequest request;
     request.primitives = prog.primitives;
     request.tensors = &m->descs_;
@@ -62,7 +64,43 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     request.constant.resize(prog.tensors.size());
     for (size_t id = 0; id < prog.tensors.size(); ++id)
       request.constant[id] = prog.tensors[id].data != nullptr;
+    // Measured times: from the profile cache (the file, when named), else measured and added.
+    ProfileCache cache;
+    if (!profileCache.empty()) {
+      TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(profileCache));
+    }
+    int measurements = 0, hits = 0;
+    if (search == PlanSearch::Measure)
+      request.measure = [&](size_t i, const BackendDescriptor& d,
+                            const KernelCandidate& k) -> Result<double> {
+        const Primitive& p = prog.primitives[i];
+        std::vector<const void*> constants;
+        for (int32_t id : p.inputs)
+          constants.push_back(prog.tensors[static_cast<size_t>(id)].data);
+        const int threads = std::max(m->threads_, 1);
+        const std::string key = profileKey(d, p, m->descs_, constants, k, threads);
+        if (auto seconds = cache.find(key)) {
+          ++hits;
+          return *seconds;
+        }
+        Backend* backend = registry.find(d.name());
+        if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
+        MeasureRequest mr;
+        mr.primitive = &p;
+        mr.tensors = &m->descs_;
+        mr.constants = constants;
+        mr.choice = k.choice;
+        mr.threads = threads;
+        mr.precision = precision;
+        TESSEL_ASSIGN_OR_RETURN(double seconds, measurePrimitive(*backend, mr));
+        ++measurements;
+        cache.put(key, seconds);
+        return seconds;
+      };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
+    plan.measurements = measurements;
+    plan.cacheHits = hits;
+    if (!profileCache.empty() && measurements > 0) TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));
   } else {

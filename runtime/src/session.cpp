@@ -52,7 +52,7 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> 
                           PreparedModel::create(std::move(program), registry, options.backend,
                                                 options.blockedLayouts, options.chains,
                                                 options.threadCount(), options.precision,
-                                                options.search));
+                                                options.search, options.profileCache));
   return create(std::move(model), options);
 }
 

@@ -1,6 +1,7 @@
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace tessel::search {
 
@@ -43,7 +44,7 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
       for (size_t s = 0; s < plan.spaces.size(); ++s) {
         const auto state = static_cast<StateId>(s);
         node.candidates.push_back({{state}, state, 0.0});
-        options.push_back({kNoBackend, {}, "view (" + plan.spaces[s] + ")", 0.0});
+        options.push_back({kNoBackend, {}, "view (" + plan.spaces[s] + ")", 0.0, 0.0, false});
       }
     } else {
       std::vector<int> backends;
@@ -59,17 +60,42 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
       for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
         if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
           backends.push_back(static_cast<int>(b));
+      struct Weighed {
+        int backend;
+        KernelCandidate candidate;
+        double estimate;
+      };
+      std::vector<Weighed> all;
+      double bestEstimate = std::numeric_limits<double>::infinity();
       for (int b : backends) {
         const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
         for (KernelCandidate& k : d.candidates(p, t)) {
-          const double seconds = d.estimateSeconds(p, t, k.choice, threads);
-          const StateId s = backendState[static_cast<size_t>(b)];
-          node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, seconds});
-          options.push_back(
-              {b, std::move(k.choice), std::string(d.name()) + ":" + k.name, seconds});
+          const double estimate = d.estimateSeconds(p, t, k.choice, threads);
+          bestEstimate = std::min(bestEstimate, estimate);
+          all.push_back({b, std::move(k), estimate});
         }
       }
+      for (Weighed& w : all) {
+        const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(w.backend)];
+        double seconds = w.estimate;
+        // Measured unless estimated far slower than the best (a scalar reference kernel): its
+        // estimate already rules it out, and measuring it would take the longest.
+        const bool measure = r.measure && w.estimate <= r.measureWithin * bestEstimate;
+        if (measure) {
+          auto measured = r.measure(i, d, w.candidate);
+          if (!measured.isOk()) continue; // this kernel cannot run it here: not a choice
+          seconds = *measured;
+        }
+        const StateId s = backendState[static_cast<size_t>(w.backend)];
+        node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, seconds});
+        options.push_back({w.backend, std::move(w.candidate.choice),
+                           std::string(d.name()) + ":" + w.candidate.name, seconds, w.estimate,
+                           measure});
+      }
     }
+    if (node.candidates.empty())
+      return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                         "': no kernel of the backends that support it could be measured");
     pr.nodes.push_back(std::move(node));
     plan.options.push_back(std::move(options));
   }

@@ -119,9 +119,15 @@ expect bad-rtol "--rtol expects a number >= 0, got 'nan'" -- "$tessel" check "$w
 expect over-budget "over its memory budget of 67108864 bytes" -- "$tessel" run "$work/big.onnx" --memory-budget 64MiB
 expect under-ulimit "cannot allocate 8589934592 bytes" -- "$tessel" run "$work/big8.onnx" --memory-budget 16GiB
 expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
-expect bad-search "--search expects off or model, got 'measure'" -- "$tessel" run "$work/relu.tsl" --search measure
-expect bad-convert-search "--search expects off or model, got 'fast'" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search fast
-expect search-with-search "no --search" -- "$tessel" search "$work/relu.onnx" --search model
+expect bad-search "--search expects off, model or measure, got 'fastest'" -- "$tessel" run "$work/relu.tsl" --search fastest
+expect bad-convert-search "--search expects off, model or measure, got 'fast'" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search fast
+expect convert-measure "convert --search measure: not built yet" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search measure
+expect search-off "tessel search plans by cost" -- "$tessel" search "$work/relu.onnx" --search off
+expect profile-without-measure "--profile keeps measured times: it needs --search measure" -- "$tessel" run "$work/relu.tsl" --profile "$work/p.txt"
+printf 'tessel-profile 1\nnot a key\n' >"$work/bad.profile"
+expect bad-profile "profile cache: line 2" -- "$tessel" run "$work/relu.tsl" --search measure --profile "$work/bad.profile"
+succeed run-search-measure -- "$tessel" run "$work/relu.tsl" --search measure --profile "$work/good.profile"
+succeed search-measure-cached -- "$tessel" search "$work/relu.onnx" --search measure --profile "$work/good.profile"
 succeed convert-search-model -- "$tessel" convert "$work/relu.onnx" -o "$work/searched.tsl" --search model
 succeed run-search-model -- "$tessel" run "$work/searched.tsl" --search model
 succeed search-report -- "$tessel" search "$work/relu.onnx" --report --runs 2

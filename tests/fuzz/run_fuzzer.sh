@@ -6,6 +6,7 @@
 #             artifact and seven that plan at run time, control flow among them)
 #   onnx:     the ONNX frontend, then the whole model run (seeds: the node models of
 #             libonnx-testdata); first it replays the hostile corpora once each
+#   profile:  the profile cache's parser, and printing back what parses (seed: a small cache)
 # Usage: run_fuzzer.sh BUILD_DIR [SECONDS_PER_TARGET]
 set -euo pipefail
 build=$(cd "$1" && pwd)
@@ -22,10 +23,13 @@ mapfile -t graph < <(compile "$root"/decompose/src/*.cpp "$root"/graph/src/*.cpp
 mapfile -t frontend < <(compile "$root"/frontend/onnx/src/*.cpp)
 mapfile -t artifactMain < <(compile "$root/tests/fuzz/artifact_fuzzer.cpp")
 mapfile -t onnxMain < <(compile "$root/tests/fuzz/onnx_fuzzer.cpp")
+mapfile -t profileMain < <(compile "$root/tests/fuzz/profile_fuzzer.cpp")
 clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${graph[@]}" "${artifactMain[@]}" \
   -o "$out/artifact_fuzzer"
 clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${graph[@]}" "${frontend[@]}" \
   "${onnxMain[@]}" -lonnx -lonnx_proto -lprotobuf -o "$out/onnx_fuzzer"
+clang++-16 -fsanitize=fuzzer,address,undefined "${runtime[@]}" "${profileMain[@]}" \
+  -o "$out/profile_fuzzer"
 
 # run TARGET RUNS SEED_DIR...
 run() {
@@ -79,4 +83,9 @@ status=0
 replay || status=1
 run artifact "${FUZZ_RUNS:-2000000}" "$seeds" "$root/tests/fuzz/regressions" || status=1
 run onnx "${FUZZ_ONNX_RUNS:-200000}" "$onnxSeeds" "$root/tests/fuzz/regressions-onnx" || status=1
+profileSeeds="$out/seeds-profile"
+mkdir -p "$profileSeeds"
+printf 'tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 1.5e-05\n' \
+  >"$profileSeeds/small.txt"
+run profile "${FUZZ_PROFILE_RUNS:-300000}" "$profileSeeds" || status=1
 exit $status

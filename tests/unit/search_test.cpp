@@ -1,13 +1,19 @@
 // search/: the graph-level assignment (graph_plan.h) against brute force on random graphs, its
 // cost rules (a copy serves every later reader, graph outputs end in their state), and its
 // errors on malformed problems.
+#include "tessel/runtime/prepared_model.h"
+#include "tessel/runtime/profile_cache.h"
+#include "tessel/runtime/session.h"
 #include "tessel/search/graph_plan.h"
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
+#include <unistd.h>
 
 using namespace tessel;
 using namespace tessel::search;
@@ -239,4 +245,115 @@ TEST_CASE("search: the model plan follows the backends' cost profiles and the tr
   auto none = search::planModel(r);
   REQUIRE_FALSE(none.isOk());
   CHECK_THAT(none.status().message(), Catch::Contains("'d'"));
+}
+
+TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
+  const std::string good = "tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 2\n";
+  auto cache = ProfileCache::parse(good);
+  REQUIRE(cache.isOk());
+  CHECK(cache->size() == 2);
+  CHECK(cache->find("0123456789abcdef") == Approx(0.000125));
+  CHECK_FALSE(cache->find("0000000000000000"));
+  auto again = ProfileCache::parse(cache->text());
+  REQUIRE(again.isOk());
+  CHECK(again->text() == cache->text());
+  for (const char* bad : {
+           "",                                           // no header
+           "tessel-profile 2\n",                         // another version
+           "tessel-profile 1",                           // no newline
+           "tessel-profile 1\n0123456789abcdef 1",       // a last line without one
+           "tessel-profile 1\n0123456789ABCDEF 1\n",     // uppercase key
+           "tessel-profile 1\n0123456789abcde 1\n",      // short key
+           "tessel-profile 1\n0123456789abcdef  1\n",    // two spaces
+           "tessel-profile 1\n0123456789abcdef nan\n",   // not finite
+           "tessel-profile 1\n0123456789abcdef inf\n",   //
+           "tessel-profile 1\n0123456789abcdef 1e999\n", // out of range
+           "tessel-profile 1\n0123456789abcdef -1\n",    // negative
+           "tessel-profile 1\n0123456789abcdef 0\n",     // zero
+           "tessel-profile 1\n0123456789abcdef 1.5s\n",  // trailing junk
+           "tessel-profile 1\n0123456789abcdef\n",       // no seconds
+       }) {
+    INFO(bad);
+    CHECK_FALSE(ProfileCache::parse(bad).isOk());
+  }
+  // Random mutations of a valid file: an error or a cache, never a crash (the fuzzer goes
+  // further: tests/fuzz/profile_fuzzer.cpp).
+  std::mt19937 rng(3);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text = good;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e)
+      text[rng() % text.size()] = static_cast<char>(rng() % 256);
+    auto parsed = ProfileCache::parse(text);
+    if (parsed.isOk()) CHECK(ProfileCache::parse(parsed->text()).isOk());
+  }
+}
+
+TEST_CASE("search: measured plans run, and a warm profile cache measures nothing again",
+          "[search]") {
+  // relu -> matmul -> sigmoid on the host backends: every candidate measured, the plan runs and
+  // gives the reference's answer; the second preparation takes every time from the cache file.
+  static std::vector<float> weights(64 * 32);
+  for (size_t i = 0; i < weights.size(); ++i)
+    weights[i] = static_cast<float>(i % 7) / 7.f - 0.5f;
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 16, 64}}, nullptr},
+                   {"r", {DType::F32, {1, 16, 64}}, nullptr},
+                   {"w", {DType::F32, {1, 64, 32}}, weights.data()},
+                   {"m", {DType::F32, {1, 16, 32}}, nullptr},
+                   {"y", {DType::F32, {1, 16, 32}}, nullptr}};
+  MatMulParams mm;
+  mm.batch = 1;
+  mm.m = 16;
+  mm.n = 32;
+  mm.k = 64;
+  mm.aStrides = {16 * 64, 64, 1};
+  mm.bStrides = {0, 32, 1};
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"},
+                      {mm, {1, 2}, {3}, "matmul"},
+                      {UnaryParams{UnaryKind::Sigmoid}, {3}, {4}, "sigmoid"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                           "/tessel_search_test_" + std::to_string(::getpid()) + ".profile";
+  std::remove(path.c_str());
+  int measured[2] = {0, 0};
+  for (int pass = 0; pass < 2; ++pass) {
+    auto model = PreparedModel::create(prog, registry, "", true, true, 1, Precision::F32,
+                                       PlanSearch::Measure, path);
+    INFO((model.isOk() ? std::string() : model.status().message()));
+    REQUIRE(model.isOk());
+    const search::ModelPlan* plan = (*model)->searchPlan();
+    REQUIRE(plan != nullptr);
+    measured[pass] = plan->measurements;
+    if (pass == 1) CHECK(plan->cacheHits > 0);
+    for (size_t i = 0; i < prog->primitives.size(); ++i) {
+      const auto& chosen = plan->options[i][static_cast<size_t>(plan->chosen[i])];
+      CHECK(chosen.measured);
+      CHECK(chosen.seconds > 0);
+    }
+    SessionOptions so;
+    so.threads = 1;
+    auto session = Session::create(*model, so);
+    REQUIRE(session.isOk());
+    std::vector<float> x(16 * 64);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
+    REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+    REQUIRE((*session)->run().isOk());
+    const auto* y = static_cast<const float*>((*session)->outputData(0));
+    // The reference: sigmoid(relu(x) @ w).
+    for (int row = 0; row < 16; ++row)
+      for (int col = 0; col < 32; ++col) {
+        double acc = 0;
+        for (int k = 0; k < 64; ++k)
+          acc += std::max(x[row * 64 + k], 0.f) * weights[k * 32 + col];
+        CHECK(y[row * 32 + col] == Approx(1 / (1 + std::exp(-acc))).epsilon(1e-4));
+      }
+  }
+  CHECK(measured[0] > 0);
+  CHECK(measured[1] == 0);
+  std::remove(path.c_str());
 }

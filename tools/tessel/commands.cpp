@@ -135,9 +135,9 @@ Result<ConvertOptions> convertOptions(const Args& a) {
   // convert --search off|model: the artifact's plan by first fit or by the cost model (for the
   // commands that also load, the same flag chooses how the load plans: parseLoadChoices).
   const std::string search = a.get("--search", "off");
-  if (search != "off" && search != "model")
-    return invalidArgument("--search expects off or model, got '" + search + "'");
-  o.costModel = search == "model";
+  if (search != "off" && search != "model" && search != "measure")
+    return invalidArgument("--search expects off, model or measure, got '" + search + "'");
+  o.costModel = search != "off";
   o.dumpMlirAfter = a.get("--dump-mlir");
   return o;
 }
@@ -221,11 +221,13 @@ struct LoadChoices {
   int64_t memoryBudget = 0; // 0: the runtime's default
   Precision precision = Precision::F32;
   PlanSearch search = PlanSearch::FirstFit;
+  std::string profile; // --profile FILE: the profile cache of --search measure
 };
 
 // The flags that set them, for the commands' flag lists.
 const std::vector<std::string> kLoadFlags = {"--threads",       "--layouts",   "--chains",
-                                             "--memory-budget", "--precision", "--search"};
+                                             "--memory-budget", "--precision", "--search",
+                                             "--profile"};
 
 Result<LoadChoices> parseLoadChoices(const Args& a) {
   LoadChoices load;
@@ -237,11 +239,17 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
   if (precision != "f32" && precision != "f16")
     return invalidArgument("--precision expects f32 or f16, got '" + precision + "'");
   load.precision = precision == "f16" ? Precision::F16Storage : Precision::F32;
-  // --search off|model: the plan (first fit) or the cost model over every backend's kernels.
+  // --search off|model|measure: the plan (first fit), or the cost model over every backend's
+  // kernels at their estimated or measured times (--profile FILE keeps the measurements).
   const std::string search = a.get("--search", "off");
-  if (search != "off" && search != "model")
-    return invalidArgument("--search expects off or model, got '" + search + "'");
-  load.search = search == "model" ? PlanSearch::Model : PlanSearch::FirstFit;
+  if (search != "off" && search != "model" && search != "measure")
+    return invalidArgument("--search expects off, model or measure, got '" + search + "'");
+  load.search = search == "model"     ? PlanSearch::Model
+                : search == "measure" ? PlanSearch::Measure
+                                      : PlanSearch::FirstFit;
+  load.profile = a.get("--profile");
+  if (!load.profile.empty() && load.search != PlanSearch::Measure)
+    return invalidArgument("--profile keeps measured times: it needs --search measure");
   return load;
 }
 
@@ -258,6 +266,7 @@ SessionOptions sessionOptions(const std::string& backend, int threads, const Loa
   so.memoryBudget = load.memoryBudget;
   so.precision = load.precision;
   so.search = load.search;
+  so.profileCache = load.profile;
   return so;
 }
 
@@ -334,9 +343,12 @@ int convertCommand(const std::vector<std::string>& argv) {
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off|model]");
+                "LIST] [--search off|model|measure] [--profile FILE]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
+  if (a.get("--search") == "measure")
+    return fail("convert --search measure: not built yet (the plan is measured at load: run, "
+                "bench or search with --search measure)");
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);
@@ -739,11 +751,11 @@ std::vector<fs::path> testDataSets(const fs::path& dir) {
 } // namespace
 
 int runCommand(const std::vector<std::string>& argv) {
-  auto c = parseModelCommand(
-      argv, {"--input", "--output-dir"}, {},
-      "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
-      "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
-      "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model]");
+  auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
+                             "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
+                             "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
+                             "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] "
+                             "[--search off|model|measure] [--profile FILE]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
@@ -891,7 +903,7 @@ int benchCommand(const std::vector<std::string>& argv) {
       "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
       "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
       "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]] "
-      "[--precision f32|f16] [--search off|model]");
+      "[--precision f32|f16] [--search off|model|measure] [--profile FILE]");
   if (!c) return 1;
   const Args& a = c->args;
   auto prog = loadModel(a.positional[0], c->options);
@@ -964,15 +976,17 @@ std::string jsonText(const std::string& s) {
 // chain's time goes to its first primitive), then the totals predicted and measured and the size
 // of the space.
 int searchCommand(const std::vector<std::string>& argv) {
-  auto c =
-      parseModelCommand(argv, {"--runs"}, {"--json", "--report"},
-                        "usage: tessel search MODEL [--report] [--json] [--shape NAME=DIMS]... "
-                        "[--backends LIST] [--threads N] [--runs N] [--layouts auto|plain] "
-                        "[--chains auto|off] [--precision f32|f16]");
+  auto c = parseModelCommand(argv, {"--runs"}, {"--json", "--report"},
+                             "usage: tessel search MODEL [--search model|measure] [--profile FILE] "
+                             "[--report] [--json] [--shape NAME=DIMS]... [--backends LIST] "
+                             "[--threads N] [--runs N] [--layouts auto|plain] [--chains auto|off] "
+                             "[--precision f32|f16]");
   if (!c) return 1;
   const Args& a = c->args;
-  if (a.has("--search")) return fail("tessel search plans with the cost model: no --search");
-  c->load.search = PlanSearch::Model;
+  if (c->load.search == PlanSearch::FirstFit) {
+    if (a.has("--search")) return fail("tessel search plans by cost: --search model or measure");
+    c->load.search = PlanSearch::Model;
+  }
   c->options.costModel = true;
   auto prog = loadModel(a.positional[0], c->options);
   if (!prog.isOk()) return fail(prog.status());
@@ -1015,11 +1029,12 @@ int searchCommand(const std::vector<std::string>& argv) {
     std::printf("{\"model\": %s, \"threads\": %d, \"primitives\": %zu, \"candidates\": %zu, "
                 "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
-                "\"measured_copy_ms\": %.4f, \"plan\": [",
+                "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
+                "\"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
-                copySeconds * 1e3);
+                copySeconds * 1e3, plan->measurements, plan->cacheHits);
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
       const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
@@ -1029,8 +1044,10 @@ int searchCommand(const std::vector<std::string>& argv) {
                   jsonText(p.primitives[i].origin).c_str(), jsonText(chosen.name).c_str(),
                   chosen.seconds * 1e3, std::max(measured[i], 0.0) * 1e3);
       for (size_t k = 0; k < options.size(); ++k)
-        std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f}", k ? ", " : "",
-                    jsonText(options[k].name).c_str(), options[k].seconds * 1e3);
+        std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f, \"estimate_ms\": %.4f, "
+                    "\"measured\": %s}",
+                    k ? ", " : "", jsonText(options[k].name).c_str(), options[k].seconds * 1e3,
+                    options[k].estimate * 1e3, options[k].measured ? "true" : "false");
       std::printf("]}");
     }
     std::printf("]}\n");
@@ -1039,6 +1056,9 @@ int searchCommand(const std::vector<std::string>& argv) {
   std::printf("search %s: %d threads, %zu primitives, %zu candidates weighed, 10^%.1f plans%s\n",
               a.positional[0].c_str(), threads, p.primitives.size(), weighed, space,
               plan->exact ? "" : " (bounded: the best found, not proven best)");
+  if (c->load.search == PlanSearch::Measure)
+    std::printf("candidates' times measured: %d, from the profile cache: %d\n", plan->measurements,
+                plan->cacheHits);
   if (a.has("--report")) {
     std::printf("%5s %-12s %-34s %12s %12s  %s\n", "#", "primitive", "chosen", "predicted ms",
                 "measured ms", "other candidates (predicted ms)");

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
       "  run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]\n"
       "  check DIR... [--rtol R] [--atol A] [--backend NAME] [--dynamic]\n"
       "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n"
-      "  search MODEL [--report] [--json] [--threads N] [--runs N]\n"
+      "  search MODEL [--search model|measure] [--profile FILE] [--report] [--json]\n"
       "  operators   (the supported ONNX operators and element types, as Markdown)\n";
   if (argc < 2) {
     std::fputs(usage, stderr);

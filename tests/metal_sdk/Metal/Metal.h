@@ -140,6 +140,7 @@ inline MTLSize MTLSizeMake(NSUInteger width, NSUInteger height, NSUInteger depth
 - (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily;
 @property(readonly) NSUInteger maxBufferLength;
 @property(readonly) BOOL hasUnifiedMemory;
+@property(readonly) NSString* name;
 @end
 
 extern "C" id<MTLDevice> MTLCreateSystemDefaultDevice(void);

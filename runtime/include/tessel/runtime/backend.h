@@ -84,6 +84,10 @@ public:
   // The fp32 multiply-add peak of one thread in FLOP/s, measured on this device the first time
   // it is asked (a few milliseconds); 0 when the backend does not measure it.
   virtual double measuredPeakFlops() const { return 0; }
+  // What identifies the device this backend runs on, for measured times kept between processes
+  // (profile_cache.h): the default is the host's CPU model; a GPU backend names its device and
+  // driver. Empty when unknown.
+  virtual std::string deviceSignature() const;
 };
 
 // A device's ordered queue. Host devices run everything synchronously; a GPU device records or

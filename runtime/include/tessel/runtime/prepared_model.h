@@ -21,6 +21,9 @@ enum class PlanSearch : uint8_t {
   // spaces they imply, the cheapest whole plan (search::planModel); the artifact's plan is
   // ignored.
   Model,
+  // The same with each candidate's time measured on this machine (measurePrimitive: in
+  // isolation, warm, the minimum of 5 runs), or taken from the profile cache where it has one.
+  Measure,
 };
 
 class PreparedModel {
@@ -37,7 +40,7 @@ public:
   create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
          const std::string& preferred = "", bool blockedLayouts = true, bool chains = true,
          int threads = 0, Precision precision = Precision::F32,
-         PlanSearch search = PlanSearch::FirstFit);
+         PlanSearch search = PlanSearch::FirstFit, const std::string& profileCache = "");
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -50,7 +53,7 @@ public:
   const PreparedKernel* kernel(size_t i) const { return steps_[i].kernel.get(); }
   // The chain primitive i belongs to: its first and last primitive (both i when it runs alone).
   int32_t chainHead(size_t i) const { return steps_[i].head; }
-  // With PlanSearch::Model, what the plan weighed and predicted (null otherwise).
+  // With PlanSearch::Model or Measure, what the plan weighed and predicted (null otherwise).
   const search::ModelPlan* searchPlan() const { return searchPlan_.get(); }
   int32_t chainLast(size_t i) const { return steps_[steps_[i].head].last; }
   int chainCount() const { return chains_; }

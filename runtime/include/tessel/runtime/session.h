@@ -27,6 +27,9 @@ struct SessionOptions {
   Precision precision = Precision::F32;
   // How backends and kernels are chosen (prepared_model.h): the plan, or the cost model.
   PlanSearch search = PlanSearch::FirstFit;
+  // With PlanSearch::Measure: a profile cache file to take measured times from and add new ones
+  // to ("" = measure everything, keep nothing).
+  std::string profileCache;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
 };

@@ -9,6 +9,7 @@
 #include "tessel/search/assign.h"
 #include "tessel/search/graph_plan.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,14 +35,24 @@ struct ModelPlanRequest {
   std::string preferred;                // takes every primitive it supports ("" = none)
   int threads = 1;
   TransferModel transfer;
+  // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
+  // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
+  std::function<Result<double>(size_t primitive, const BackendDescriptor& backend,
+                               const KernelCandidate& candidate)>
+      measure;
+  // Only candidates estimated within this factor of the primitive's best estimate are measured;
+  // the rest keep their estimates.
+  double measureWithin = 20;
 };
 
 // One kernel that could run a primitive, as the plan weighed it.
 struct PlanOption {
   int backend = kNoBackend; // index into the request's descriptors (kNoBackend: a view)
   KernelChoice choice;
-  std::string name;   // the candidate's name
-  double seconds = 0; // the backend's estimate
+  std::string name;    // backend:candidate
+  double seconds = 0;  // the time the plan weighed: the measured one where there is one
+  double estimate = 0; // the backend's estimate
+  bool measured = false;
 };
 
 struct ModelPlan {
@@ -52,7 +63,8 @@ struct ModelPlan {
   double predictedCopySeconds = 0;              // of which copies
   int copies = 0;                               // copies a run makes (per run, not constants)
   bool exact = true;
-  std::vector<std::string> spaces; // state id: memory space
+  std::vector<std::string> spaces;     // state id: memory space
+  int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
 };
 
 // Fails naming the first primitive no backend supports, or an unknown preferred backend.
