@@ -87,9 +87,18 @@ typedef struct {
    * TESSEL_PRECISION_F16_STORAGE: a GPU backend may keep f32 weights and tensors as IEEE half
    * where its device reads them, computing in f32 (results to about rtol 1e-2). */
   int32_t precision;
+  /* How backends and kernels are chosen (docs/search.md): TESSEL_SEARCH_OFF (0, the default) the
+   * artifact's plan, first fit for the rest; TESSEL_SEARCH_MODEL the cost model over every
+   * backend's kernels; TESSEL_SEARCH_MEASURE the same with each candidate timed on this device
+   * when the model is first prepared (seconds; keep them in profile_cache). */
+  int32_t search;
+  /* With TESSEL_SEARCH_MEASURE: a profile cache file to take times from and add new ones to
+   * (NULL or "" = measure every time, keep nothing). */
+  const char* profile_cache;
 } tessel_session_options;
 
 enum { TESSEL_PRECISION_F32 = 0, TESSEL_PRECISION_F16_STORAGE = 1 };
+enum { TESSEL_SEARCH_OFF = 0, TESSEL_SEARCH_MODEL = 1, TESSEL_SEARCH_MEASURE = 2 };
 
 void tessel_session_options_init(tessel_session_options* options);
 

@@ -231,6 +231,21 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
     opts.precision = o->precision == TESSEL_PRECISION_F16_STORAGE ? tessel::Precision::F16Storage
                                                                   : tessel::Precision::F32;
   }
+  if (has(offsetof(tessel_session_options, search), sizeof o->search)) {
+    if (o->search < TESSEL_SEARCH_OFF || o->search > TESSEL_SEARCH_MEASURE)
+      return tessel::invalidArgument("search " + std::to_string(o->search) +
+                                     " is none of TESSEL_SEARCH_OFF, _MODEL, _MEASURE");
+    opts.search = o->search == TESSEL_SEARCH_MODEL     ? tessel::PlanSearch::Model
+                  : o->search == TESSEL_SEARCH_MEASURE ? tessel::PlanSearch::Measure
+                                                       : tessel::PlanSearch::FirstFit;
+  }
+  if (has(offsetof(tessel_session_options, profile_cache), sizeof o->profile_cache) &&
+      o->profile_cache) {
+    opts.profileCache = o->profile_cache;
+    if (!opts.profileCache.empty() && opts.search != tessel::PlanSearch::Measure)
+      return tessel::invalidArgument("profile_cache keeps measured times: it needs "
+                                     "TESSEL_SEARCH_MEASURE");
+  }
   return opts;
 }
 
@@ -400,12 +415,14 @@ tessel_status tessel_session_create(const tessel_model* model,
       // One prepared model per backend and thread count: kernels pick their variants for the
       // count (PrepareArgs::threads); identical packed weights are shared between them.
       const int threads = opts->threadCount();
-      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
-                               std::to_string(static_cast<int>(opts->precision))];
+      auto& slot =
+          m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
+                      std::to_string(static_cast<int>(opts->precision)) + "/" +
+                      std::to_string(static_cast<int>(opts->search)) + "/" + opts->profileCache];
       if (!slot) {
         auto p = tessel::PreparedModel::create(m->program, builtinRegistry(), opts->backend,
                                                opts->blockedLayouts, opts->chains, threads,
-                                               opts->precision);
+                                               opts->precision, opts->search, opts->profileCache);
         if (!p.isOk()) return fromStatus(p.status());
         slot = std::move(p).value();
       }
