@@ -1,10 +1,11 @@
 #include "tessel/search/graph_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
-#include <unordered_map>
 
 namespace tessel::search {
 namespace {
@@ -89,11 +90,47 @@ struct Entry {
   int candidate = -1;
 };
 
-std::string keyBytes(const std::vector<uint32_t>& key) {
-  std::string bytes(key.size() * sizeof(uint32_t), '\0');
-  if (!key.empty()) std::memcpy(bytes.data(), key.data(), bytes.size());
-  return bytes;
+uint64_t keyHash(const std::vector<uint32_t>& key) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint32_t w : key)
+    h = (h ^ w) * 1099511628211ull;
+  return h ^ (h >> 29);
 }
+
+// The partial plans after one node, found by their keys (open addressing over indices into
+// `entries`; grows at half full).
+class PlanTable {
+public:
+  explicit PlanTable(std::vector<Entry>& entries) : entries_(entries), slots_(1024, -1) {}
+  // Adds `made`, or keeps the cheaper of it and the plan with the same key.
+  void offer(Entry&& made) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    size_t at = keyHash(made.key) & (slots_.size() - 1);
+    while (slots_[at] >= 0) {
+      Entry& there = entries_[static_cast<size_t>(slots_[at])];
+      if (there.key == made.key) {
+        if (made.seconds < there.seconds) there = std::move(made);
+        return;
+      }
+      at = (at + 1) & (slots_.size() - 1);
+    }
+    slots_[at] = static_cast<int64_t>(entries_.size());
+    entries_.push_back(std::move(made));
+  }
+
+private:
+  void grow() {
+    slots_.assign(slots_.size() * 2, -1);
+    for (size_t e = 0; e < entries_.size(); ++e) {
+      size_t at = keyHash(entries_[e].key) & (slots_.size() - 1);
+      while (slots_[at] >= 0)
+        at = (at + 1) & (slots_.size() - 1);
+      slots_[at] = static_cast<int64_t>(e);
+    }
+  }
+  std::vector<Entry>& entries_;
+  std::vector<int64_t> slots_;
+};
 
 // Where tensor t sits in an alive list (ascending), or -1.
 int position(const std::vector<int32_t>& alive, int32_t t) {
@@ -145,6 +182,42 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
     steps[0].push_back(std::move(start));
   }
   maxPartialPlans = std::max<size_t>(maxPartialPlans, 1);
+  // Branch and bound, exact: the cost of a complete plan (the best of a few simple ones) bounds
+  // the optimum from above; a partial plan whose cost plus the least the remaining nodes can
+  // take (each its fastest candidate, conversions free) is above that bound cannot become the
+  // optimum, so it is dropped.
+  std::vector<double> rest(n + 1, 0.0); // rest[i]: the least nodes i.. can take
+  for (size_t i = n; i > 0; --i) {
+    double fastest = std::numeric_limits<double>::infinity();
+    for (const PlanCandidate& c : pr.nodes[i - 1].candidates)
+      fastest = std::min(fastest, c.seconds);
+    rest[i - 1] = rest[i] + fastest;
+  }
+  double bound = std::numeric_limits<double>::infinity();
+  {
+    // Each node's fastest candidate; and, per state, each node's fastest candidate writing in
+    // that state where it has one.
+    for (int s = -1; s < kMaxStates; ++s) {
+      std::vector<int> choice(n, 0);
+      bool any = s < 0;
+      for (size_t i = 0; i < n; ++i) {
+        const auto& cs = pr.nodes[i].candidates;
+        int best = -1;
+        for (size_t ci = 0; ci < cs.size(); ++ci)
+          if ((s < 0 || cs[ci].output == s) &&
+              (best < 0 || cs[ci].seconds < cs[static_cast<size_t>(best)].seconds))
+            best = static_cast<int>(ci);
+        if (best >= 0) any = true;
+        if (best < 0)
+          for (size_t ci = 0; ci < cs.size(); ++ci)
+            if (best < 0 || cs[ci].seconds < cs[static_cast<size_t>(best)].seconds)
+              best = static_cast<int>(ci);
+        choice[i] = best;
+      }
+      if (any) bound = std::min(bound, planCost(pr, choice));
+    }
+  }
+  const double slack = 1e-9 * std::abs(bound); // rounding: never drop a plan the bound ties
   for (size_t i = 0; i < n; ++i) {
     const PlanNode& node = pr.nodes[i];
     const std::vector<int32_t>& before = shape.alive[i];
@@ -156,11 +229,24 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
     std::vector<int> inputAt(node.inputs.size());
     for (size_t j = 0; j < node.inputs.size(); ++j)
       inputAt[j] = position(before, node.inputs[j]);
+    // Candidates with the same states as a faster one (or an equal one listed first) never do
+    // better than it: only the others are tried.
+    std::vector<size_t> tried;
+    for (size_t ci = 0; ci < node.candidates.size(); ++ci) {
+      const PlanCandidate& c = node.candidates[ci];
+      bool dominated = false;
+      for (size_t other = 0; other < node.candidates.size() && !dominated; ++other) {
+        const PlanCandidate& o = node.candidates[other];
+        dominated = other != ci && o.inputs == c.inputs && o.output == c.output &&
+                    (o.seconds < c.seconds || (o.seconds == c.seconds && other < ci));
+      }
+      if (!dominated) tried.push_back(ci);
+    }
     std::vector<Entry>& next = steps[i + 1];
-    std::unordered_map<std::string, size_t> seen;
+    PlanTable table(next);
     const std::vector<Entry>& prev = steps[i];
     for (size_t e = 0; e < prev.size(); ++e) {
-      for (size_t ci = 0; ci < node.candidates.size(); ++ci) {
+      for (size_t ci : tried) {
         const PlanCandidate& c = node.candidates[ci];
         std::vector<uint32_t> situation = prev[e].key;
         double seconds = prev[e].seconds + c.seconds;
@@ -171,6 +257,7 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
           seconds += pr.convert(node.inputs[j], madeOf(w), want);
           w = pack(madeOf(w), haveOf(w) | 1u << want);
         }
+        if (seconds + rest[i + 1] > bound + slack) continue;
         Entry made;
         made.key.resize(after.size());
         for (size_t a = 0; a < after.size(); ++a)
@@ -180,14 +267,7 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
         made.parent = static_cast<int64_t>(e);
         made.candidate = static_cast<int>(ci);
         ++result.partialPlans;
-        const std::string bytes = keyBytes(made.key);
-        auto it = seen.find(bytes);
-        if (it == seen.end()) {
-          seen.emplace(bytes, next.size());
-          next.push_back(std::move(made));
-        } else if (made.seconds < next[it->second].seconds) {
-          next[it->second] = std::move(made);
-        }
+        table.offer(std::move(made));
       }
     }
     if (next.size() > maxPartialPlans) {
@@ -197,6 +277,7 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
       result.exact = false;
     }
   }
+  if (steps[n].empty()) return internalError("plan: every partial plan was dropped");
   // The graph outputs' final states, then the cheapest.
   const std::vector<int32_t>& last = shape.alive[n];
   size_t best = 0;

@@ -1,11 +1,16 @@
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
 namespace tessel::search {
 
 Result<ModelPlan> planModel(const ModelPlanRequest& r) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   const std::vector<TensorDesc>& t = *r.tensors;
   ModelPlan plan;
   plan.spaces.push_back(std::string(kHostSpace));
@@ -82,7 +87,9 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
         // estimate already rules it out, and measuring it would take the longest.
         const bool measure = r.measure && w.estimate <= r.measureWithin * bestEstimate;
         if (measure) {
+          const auto t0 = std::chrono::steady_clock::now();
           auto measured = r.measure(i, d, w.candidate);
+          plan.measuringSeconds += since(t0);
           if (!measured.isOk()) continue; // this kernel cannot run it here: not a choice
           seconds = *measured;
         }
@@ -129,6 +136,7 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
     return s;
   };
   plan.predictedCopySeconds = planCost(copiesOnly, plan.chosen);
+  plan.planningSeconds = since(start);
   return plan;
 }
 

@@ -1030,11 +1030,13 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
+                "\"planning_ms\": %.3f, \"measuring_s\": %.3f, "
                 "\"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
-                copySeconds * 1e3, plan->measurements, plan->cacheHits);
+                copySeconds * 1e3, plan->measurements, plan->cacheHits,
+                (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds);
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
       const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
@@ -1056,9 +1058,11 @@ int searchCommand(const std::vector<std::string>& argv) {
   std::printf("search %s: %d threads, %zu primitives, %zu candidates weighed, 10^%.1f plans%s\n",
               a.positional[0].c_str(), threads, p.primitives.size(), weighed, space,
               plan->exact ? "" : " (bounded: the best found, not proven best)");
+  std::printf("planned in %.2f ms", (plan->planningSeconds - plan->measuringSeconds) * 1e3);
   if (c->load.search == PlanSearch::Measure)
-    std::printf("candidates' times measured: %d, from the profile cache: %d\n", plan->measurements,
-                plan->cacheHits);
+    std::printf(", measuring %.2f s: candidates measured %d, from the profile cache %d",
+                plan->measuringSeconds, plan->measurements, plan->cacheHits);
+  std::printf("\n");
   if (a.has("--report")) {
     std::printf("%5s %-12s %-34s %12s %12s  %s\n", "#", "primitive", "chosen", "predicted ms",
                 "measured ms", "other candidates (predicted ms)");

@@ -65,6 +65,8 @@ struct ModelPlan {
   bool exact = true;
   std::vector<std::string> spaces;     // state id: memory space
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
+  double planningSeconds = 0;          // planModel's wall time, measuring included
+  double measuringSeconds = 0;         // of which in the measure callback
 };
 
 // Fails naming the first primitive no backend supports, or an unknown preferred backend.
