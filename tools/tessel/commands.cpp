@@ -897,6 +897,19 @@ Status printPerOp(Session& session, int runs) {
   return Status::ok();
 }
 
+namespace {
+
+// The model of a bench or search command, converted (or loaded) and prepared with its flags'
+// choices and seeded inputs, on the backends `registry` is filled with (it must outlive the
+// session).
+Result<std::unique_ptr<Session>> loadSession(const ModelCommand& c, BackendRegistry& registry) {
+  TESSEL_ASSIGN_OR_RETURN(auto prog, loadModel(c.args.positional[0], c.options));
+  registerBuiltinBackends(registry);
+  return prepare(prog, registry, c.args.get("--backend"), c.threads, {}, c.load);
+}
+
+} // namespace
+
 int benchCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(
       argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
@@ -906,11 +919,8 @@ int benchCommand(const std::vector<std::string>& argv) {
       "[--precision f32|f16] [--search off|model|measure] [--profile FILE]");
   if (!c) return 1;
   const Args& a = c->args;
-  auto prog = loadModel(a.positional[0], c->options);
-  if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
-  registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, {}, c->load);
+  auto session = loadSession(*c, registry);
   if (!session.isOk()) return fail(session.status());
   auto warmupArg = parseCount(a, "--warmup", "2", 0, 1000000);
   if (!warmupArg.isOk()) return fail(warmupArg.status());
@@ -988,11 +998,8 @@ int searchCommand(const std::vector<std::string>& argv) {
     c->load.search = PlanSearch::Model;
   }
   c->options.costModel = true;
-  auto prog = loadModel(a.positional[0], c->options);
-  if (!prog.isOk()) return fail(prog.status());
   BackendRegistry registry;
-  registerBuiltinBackends(registry);
-  auto session = prepare(*prog, registry, a.get("--backend"), c->threads, {}, c->load);
+  auto session = loadSession(*c, registry);
   if (!session.isOk()) return fail(session.status());
   auto runsArg = parseCount(a, "--runs", "5", 1, 1000000);
   if (!runsArg.isOk()) return fail(runsArg.status());
