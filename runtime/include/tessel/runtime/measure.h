@@ -19,7 +19,8 @@ struct MeasureRequest {
   Precision precision = Precision::F32;
 };
 
-// The fastest of `runs` runs, after one warm-up run, of the primitive's kernel on `backend`:
+// The fastest of `runs` runs (fewer, but at least two, where they would take more than 50 ms),
+// after one warm-up run, of the primitive's kernel on `backend`:
 // constant inputs hold their bytes, the others small deterministic values (floats in [-1, 1),
 // integers and booleans 0, so that indices stay in range); each run is waited on, so a device's
 // time includes its submission. Buffers are allocated for the measurement and released after.
