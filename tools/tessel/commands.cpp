@@ -343,7 +343,7 @@ int convertCommand(const std::vector<std::string>& argv) {
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off|model|measure] [--profile FILE]");
+                "LIST] [--search off|model]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   if (a.get("--search") == "measure")
@@ -409,6 +409,9 @@ Status readModelCommand(ModelCommand* c, const char* usage) {
   TESSEL_ASSIGN_OR_RETURN(c->threads, parseThreads(c->args));
   TESSEL_ASSIGN_OR_RETURN(c->load, parseLoadChoices(c->args));
   TESSEL_ASSIGN_OR_RETURN(c->options, convertOptions(c->args));
+  // A load that plans by cost ignores the artifact's plan: the in-memory conversion need not plan
+  // by cost too.
+  if (c->load.search != PlanSearch::FirstFit) c->options.costModel = false;
   return Status::ok();
 }
 
@@ -769,7 +772,8 @@ int checkCommand(const std::vector<std::string>& argv) {
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
                 "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
-                "N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model] [--dynamic]");
+                "N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model|measure] [--profile "
+                "FILE] [--dynamic]");
   auto threads = parseThreads(a);
   if (!threads.isOk()) return fail(threads.status());
   auto loadArg = parseLoadChoices(a);
@@ -1109,7 +1113,6 @@ int searchCommand(const std::vector<std::string>& argv) {
     if (a.has("--search")) return fail("tessel search plans by cost: --search model or measure");
     c->load.search = PlanSearch::Model;
   }
-  c->options.costModel = true;
   BackendRegistry registry;
   auto session = loadSession(*c, registry);
   if (!session.isOk()) return fail(session.status());
