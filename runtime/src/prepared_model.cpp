@@ -51,6 +51,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (auto d = b->device(); !d.isOk())
       return d.status().withContext("backend '" + preferred + "'");
   }
+  m->constantStart_.reserve(prog.primitives.size());
+  for (const Primitive& p : prog.primitives) {
+    m->constantStart_.push_back(m->constants_.size());
+    for (int32_t id : p.inputs)
+      m->constants_.push_back(prog.tensors[id].data);
+  }
   search::Assignment a;
   if (search == PlanSearch::Model || search == PlanSearch::Measure) {
     search::ModelPlanRequest request;
@@ -70,15 +76,16 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(profileCache));
     }
     int measurements = 0, hits = 0;
+    std::vector<std::string> signatures(prog.primitives.size()); // per primitive, made once
     if (search == PlanSearch::Measure)
       request.measure = [&](size_t i, const BackendDescriptor& d,
                             const KernelCandidate& k) -> Result<double> {
         const Primitive& p = prog.primitives[i];
-        std::vector<const void*> constants;
-        for (int32_t id : p.inputs)
-          constants.push_back(prog.tensors[static_cast<size_t>(id)].data);
+        const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
+                                                     p.inputs.size());
+        if (signatures[i].empty()) signatures[i] = primitiveSignature(p, m->descs_, constants);
         const int threads = std::max(m->threads_, 1);
-        const std::string key = profileKey(d, p, m->descs_, constants, k, threads);
+        const std::string key = profileKey(d, signatures[i], k, threads);
         if (auto seconds = cache.find(key)) {
           ++hits;
           return *seconds;
@@ -132,12 +139,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     m->blocked_ = search::assignLayouts(layouts, &m->descs_);
   }
 
-  m->constantStart_.reserve(prog.primitives.size());
-  for (const Primitive& p : prog.primitives) {
-    m->constantStart_.push_back(m->constants_.size());
-    for (int32_t id : p.inputs)
-      m->constants_.push_back(prog.tensors[id].data);
-  }
   m->steps_.resize(prog.primitives.size());
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
     Bound& bound = m->steps_[i];

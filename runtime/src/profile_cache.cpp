@@ -30,6 +30,12 @@ uint64_t fnv(uint64_t h, std::string_view s) {
   return fnv(h, "\0", 1); // a separator: "ab"+"c" differs from "a"+"bc"
 }
 
+std::string hex(uint64_t h) {
+  char key[17];
+  std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(h));
+  return key;
+}
+
 bool isHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
@@ -133,16 +139,12 @@ Status ProfileCache::save(const std::string& path) const {
   return Status::ok();
 }
 
-std::string profileKey(const BackendDescriptor& backend, const Primitive& p,
-                       const std::vector<TensorDesc>& tensors,
-                       std::span<const void* const> constants, const KernelCandidate& candidate,
-                       int threads) {
-  // The primitive and its tensors as the artifact writes them (every parameter, no origin, no
-  // constant bytes): one program of one primitive over fresh tensor ids.
+std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               std::span<const void* const> constants) {
+  // One program of one primitive over fresh tensor ids, no origin, no constant bytes.
   Program one;
   Primitive q = p;
   q.origin.clear();
-  std::vector<int32_t> ids;
   auto add = [&](int32_t id) {
     one.tensors.push_back(
         {"t" + std::to_string(one.tensors.size()), tensors[static_cast<size_t>(id)], nullptr});
@@ -156,6 +158,16 @@ std::string profileKey(const BackendDescriptor& backend, const Primitive& p,
   one.outputs = q.outputs;
   one.primitives.push_back(std::move(q));
   const std::vector<uint8_t> bytes = writeArtifact(one, "profile");
+  uint64_t h = fnv(1469598103934665603ull, bytes.data(), bytes.size());
+  for (const void* c : constants) {
+    const uint8_t isConstant = c != nullptr;
+    h = fnv(h, &isConstant, 1);
+  }
+  return hex(h);
+}
+
+std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,
+                       const KernelCandidate& candidate, int threads) {
   uint64_t h = 1469598103934665603ull;
   h = fnv(h, kernelLibraryVersion());
   h = fnv(h, backend.name());
@@ -165,14 +177,8 @@ std::string profileKey(const BackendDescriptor& backend, const Primitive& p,
   for (int64_t v : candidate.choice.params)
     h = fnv(h, &v, sizeof v);
   h = fnv(h, &threads, sizeof threads);
-  for (const void* c : constants) {
-    const uint8_t isConstant = c != nullptr;
-    h = fnv(h, &isConstant, 1);
-  }
-  h = fnv(h, bytes.data(), bytes.size());
-  char key[17];
-  std::snprintf(key, sizeof key, "%016llx", static_cast<unsigned long long>(h));
-  return key;
+  h = fnv(h, primitiveSignature);
+  return hex(h);
 }
 
 } // namespace tessel

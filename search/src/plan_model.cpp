@@ -106,9 +106,6 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
     pr.nodes.push_back(std::move(node));
     plan.options.push_back(std::move(options));
   }
-  for (size_t i = 0; i < r.primitives.size(); ++i) // tensors written twice: caught by solvePlan
-    for (int32_t id : r.primitives[i].inputs)
-      if (static_cast<size_t>(id) >= t.size()) return invalidArgument("plan: bad tensor id");
   const auto copySeconds = [&](int32_t id, StateId from, StateId to) {
     if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
       return 0.0; // copied once, when the session is made

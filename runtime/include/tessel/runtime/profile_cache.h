@@ -38,14 +38,18 @@ private:
   std::map<std::string, double> entries_;
 };
 
+// What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex
+// digits, of the primitive with its tensors' descriptions as the artifact writes them (every
+// parameter, not the node's name) and of which inputs are constant (`constants`: per input, its
+// bytes or null).
+std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               std::span<const void* const> constants);
+
 // The key of one candidate's time: a 64-bit hash, as 16 hex digits, of the kernel library's
 // version, the backend's name and device (BackendDescriptor::deviceSignature), the candidate's
-// name and choice, the thread count, the primitive with its tensors' descriptions, and which of
-// its inputs are constant.
-std::string profileKey(const BackendDescriptor& backend, const Primitive& p,
-                       const std::vector<TensorDesc>& tensors,
-                       std::span<const void* const> constants, const KernelCandidate& candidate,
-                       int threads);
+// name and choice, the thread count and the primitive's signature.
+std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,
+                       const KernelCandidate& candidate, int threads);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();
