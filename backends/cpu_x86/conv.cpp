@@ -222,13 +222,11 @@ bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& 
 // Units: lane-FMAs (a cycle is 2 * W of them). Variants with the channels in the lanes transpose
 // their results into a plain output (about 2 per element) but store a blocked one as it is
 // (about 0.5); a blocked input spares Winograd its strip transposes.
-struct VariantCost {
-  ConvVariant variant = ConvVariant::Auto; // Auto: none applies to the tensors' layouts
-  double cost = std::numeric_limits<double>::infinity();
-};
-
-VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
-                         bool constantWeights, int threads) {
+// Every variant that applies, with its cost, in the order considered (costVariants below picks the
+// cheapest; the search weighs them all, and measures them).
+std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dParams& p,
+                                          const ConvShape& s, bool constantWeights, int threads) {
+  std::vector<ConvVariantCost> all;
   const double outputs = static_cast<double>(s.oh * s.ow);
   const double store = s.yBlock ? 0.5 * static_cast<double>(s.oStored()) * outputs
                                 : 2.0 * static_cast<double>(s.o) * outputs;
@@ -239,7 +237,9 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
     const double lanes = static_cast<double>(ceilDiv(s.c, t.vectorWidth) * t.vectorWidth);
     const double in = static_cast<double>(s.h * s.w) * (s.xBlock ? 1.0 : 4.0) * lanes;
     const double out = outputs * (s.yBlock ? 1.0 : 4.0) * lanes;
-    return {ConvVariant::Depthwise, static_cast<double>(s.kh * s.kw) * outputs * lanes + in + out};
+    all.push_back(
+        {ConvVariant::Depthwise, static_cast<double>(s.kh * s.kw) * outputs * lanes + in + out});
+    return all;
   }
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
   const double cols = static_cast<double>(ceilDiv(s.oh * s.ow, t.nr) * t.nr);
@@ -258,10 +258,7 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
                                 : s.xBlock && isOneByOne(s, p) ? packBlocked
                                 : strided                      ? 64
                                                                : 24;
-  VariantCost best;
-  const auto consider = [&](ConvVariant v, double cost) {
-    if (cost < best.cost) best = {v, cost};
-  };
+  const auto consider = [&](ConvVariant v, double cost) { all.push_back({v, cost}); };
   // The GEMM's tiles store into the output's channel planes, a line in each of MR planes per
   // tile, written from cold caches: ~5 per element, measured against the transposed form's
   // staging on pointwise convolutions with few channels, where K is too short to hide it (32 ->
@@ -302,7 +299,7 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
              1.12 * positions * lanes * static_cast<double>(s.k) +
                  (pi.inPlace ? 0.0 : 4.0 * static_cast<double>(s.cStored() * pi.h * pi.w)) + store);
   }
-  if (!winogradApplies(p, s, constantWeights)) return best;
+  if (!winogradApplies(p, s, constantWeights)) return all;
   for (int m : {2, 4}) {
     const LanesShape l = lanesShape(s, m);
     // At more than one thread, tiles too few for a block of rows per thread split each block's
@@ -325,6 +322,15 @@ VariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const Conv
                         (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0) + crossing;
     consider(m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd, cost);
   }
+  return all;
+}
+
+// The cheapest variant (Auto, at an infinite cost, when none applies to the tensors' layouts).
+ConvVariantCost costVariants(const KernelTable& t, const Conv2dParams& p, const ConvShape& s,
+                             bool constantWeights, int threads) {
+  ConvVariantCost best{ConvVariant::Auto, std::numeric_limits<double>::infinity()};
+  for (const ConvVariantCost& v : variantCosts(t, p, s, constantWeights, threads))
+    if (v.laneFmas < best.laneFmas) best = v;
   return best;
 }
 
@@ -1172,12 +1178,18 @@ bool convSupported(const KernelTable& table, const Primitive& prim,
   return chooseVariant(table, p, s, true, 1) != ConvVariant::Auto; // layouts alone decide
 }
 
-double convLaneFmas(const KernelTable& table, const Primitive& prim,
-                    const std::vector<TensorDesc>& d, int threads) {
+std::vector<ConvVariantCost> convVariants(const KernelTable& table, const Primitive& prim,
+                                          const std::vector<TensorDesc>& d, int threads) {
   const auto& p = prim.as<Conv2dParams>();
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
-  return costVariants(table, p, s, true, threads).cost *
-         static_cast<double>(std::max<int64_t>(s.n, 1));
+  std::vector<ConvVariantCost> all = variantCosts(table, p, s, true, threads);
+  for (ConvVariantCost& v : all)
+    v.laneFmas *= static_cast<double>(std::max<int64_t>(s.n, 1));
+  return all;
+}
+
+bool convVariantNeedsConstantWeights(ConvVariant v) {
+  return v != ConvVariant::Gemm && v != ConvVariant::Depthwise;
 }
 
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args) {

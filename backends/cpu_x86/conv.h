@@ -32,10 +32,17 @@ enum class ConvVariant : uint32_t {
 // variant with the channels in the lanes applies.
 bool convSupported(const KernelTable& table, const Primitive& p,
                    const std::vector<TensorDesc>& tensors);
-// The cost model's work for the variant it picks, in lane-FMAs (a cycle is 2 * W of them),
-// with the tensors' layouts: what the layout assignment weighs (through estimateSeconds).
-double convLaneFmas(const KernelTable& table, const Primitive& p,
-                    const std::vector<TensorDesc>& tensors, int threads);
+// The cost model's work for every variant that applies to the tensors' layouts (weights taken
+// as constant), in lane-FMAs (a cycle is 2 * W of them): the kernel candidates the search weighs
+// (through estimateSeconds). Id 0 (Auto) runs the cheapest.
+struct ConvVariantCost {
+  ConvVariant variant = ConvVariant::Auto;
+  double laneFmas = 0;
+};
+std::vector<ConvVariantCost> convVariants(const KernelTable& table, const Primitive& p,
+                                          const std::vector<TensorDesc>& tensors, int threads);
+// Whether the variant packs or transforms its weights when prepared (they must be constant).
+bool convVariantNeedsConstantWeights(ConvVariant v);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);
 // Weights [O, K] as the B panels of GEMMs with the output channels in the lanes:
 // [o panel][k][nr], lanes past O zero.

@@ -10,9 +10,11 @@
 #include "pool.h"
 #include "tessel/backends/cpu_x86.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 
 namespace tessel {
@@ -76,10 +78,26 @@ bool padsFit(const Primitive& p, const std::vector<TensorDesc>& t) {
   return pads[0] <= h && pads[2] <= h && pads[1] <= w && pads[3] <= w;
 }
 
+std::string_view variantName(x86::ConvVariant v) {
+  switch (v) {
+  case x86::ConvVariant::Gemm: return "gemm";
+  case x86::ConvVariant::Winograd: return "winograd_f4";
+  case x86::ConvVariant::Depthwise: return "depthwise";
+  case x86::ConvVariant::GemmTransposed: return "gemm_transposed";
+  case x86::ConvVariant::Winograd2: return "winograd_f2";
+  case x86::ConvVariant::Direct: return "direct";
+  case x86::ConvVariant::Auto: break;
+  }
+  return "auto";
+}
+
 class CpuX86Descriptor final : public BackendDescriptor {
 public:
   explicit CpuX86Descriptor(const KernelTable& t) : table_(t) {}
   std::string_view name() const override { return "cpu_x86"; }
+  std::string_view target() const override {
+    return table_.family == x86::IsaFamily::Avx512 ? "x86-64-avx512" : "x86-64-avx2";
+  }
 
   bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
     if (p.kind() == PrimitiveKind::Raster) return true; // any dtype, any layout: bytes
@@ -104,12 +122,27 @@ public:
     }
   }
 
+  // A convolution's candidates are its variants that apply (x86::ConvVariant ids), cheapest
+  // estimate at one thread first; every other primitive has one kernel, id 0.
   std::vector<KernelCandidate> candidates(const Primitive& p,
-                                          const std::vector<TensorDesc>&) const override {
+                                          const std::vector<TensorDesc>& t) const override {
     const std::string family(x86::familyName(table_.family));
     const std::string tile = std::to_string(table_.mr) + "x" + std::to_string(table_.nr);
     switch (p.kind()) {
-    case PrimitiveKind::Conv2d: return {{{}, "f32_conv2d_gemm_" + tile + "__" + family}};
+    case PrimitiveKind::Conv2d: {
+      std::vector<x86::ConvVariantCost> variants = x86::convVariants(table_, p, t, 1);
+      std::stable_sort(variants.begin(), variants.end(),
+                       [](const auto& a, const auto& b) { return a.laneFmas < b.laneFmas; });
+      std::vector<KernelCandidate> all;
+      for (const x86::ConvVariantCost& v : variants) {
+        KernelCandidate k{{static_cast<uint32_t>(v.variant), {}},
+                          "f32_conv2d_" + std::string(variantName(v.variant)) + "_" + tile + "__" +
+                              family};
+        if (x86::convVariantNeedsConstantWeights(v.variant)) k.constantInputs = 1u << 1;
+        all.push_back(std::move(k));
+      }
+      return all;
+    }
     case PrimitiveKind::MatMul: return {{{}, "f32_gemm_" + tile + "__" + family}};
     case PrimitiveKind::Pool: return {{{}, "f32_pool_window__" + family}};
     case PrimitiveKind::Raster: return {{{}, "raster_memcpy"}};
@@ -120,20 +153,26 @@ public:
     }
   }
 
-  // Every primitive has one candidate, the default kernel (a convolution's variant is picked
-  // when it is prepared).
+  // Id 0: a convolution's cheapest variant by the cost model below, picked when it is prepared
+  // (at the session's thread count, knowing whether the weights are constant).
   KernelChoice firstChoice(const Primitive&, const std::vector<TensorDesc>&) const override {
     return {};
   }
 
   // Roofline at the family's nominal FMA rate: the search refines it with measurements.
-  // Convolutions and pooling: the kernels' own cost model (the variant it picks, packing,
-  // transforms and transposes, with the tensors' layouts) at 2 * W lane-FMAs a cycle.
+  // Convolutions and pooling: the kernels' own cost model (the variant chosen, or the cheapest
+  // for id 0: packing, transforms and transposes, with the tensors' layouts) at 2 * W lane-FMAs
+  // a cycle; a variant that does not apply costs infinity.
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
                          const KernelChoice& choice, int threads) const override {
     const double laneRate = 2.0 * table_.vectorWidth * 3e9 * std::max(threads, 1);
-    if (p.kind() == PrimitiveKind::Conv2d && supports(p, t))
-      return x86::convLaneFmas(table_, p, t, std::max(threads, 1)) / laneRate;
+    if (p.kind() == PrimitiveKind::Conv2d && supports(p, t)) {
+      double best = std::numeric_limits<double>::infinity();
+      for (const x86::ConvVariantCost& v : x86::convVariants(table_, p, t, std::max(threads, 1)))
+        if (choice.id == 0 || static_cast<uint32_t>(v.variant) == choice.id)
+          best = std::min(best, v.laneFmas);
+      return best / laneRate;
+    }
     if (p.kind() == PrimitiveKind::Pool && supports(p, t))
       return x86::poolLaneFmas(table_, p, t) / laneRate;
     const double memory = BackendDescriptor::estimateSeconds(p, t, choice, threads);
@@ -151,6 +190,7 @@ public:
   }
 
   double measuredPeakFlops() const override {
+    if (!table_.fmaProbe) return 0; // a described family (describedTable): nothing to run
     std::call_once(peakOnce_, [this] {
       double best = 0;
       for (int r = 0; r < 5; ++r) {
@@ -215,6 +255,29 @@ private:
 
 } // namespace
 
+namespace x86 {
+
+KernelTable describedTable(const FamilyShape& shape) {
+  KernelTable t;
+  t.family = shape.family;
+  t.vectorWidth = shape.vectorWidth;
+  t.mr = shape.mr;
+  t.nr = shape.nv * shape.vectorWidth;
+  return t;
+}
+
+} // namespace x86
+
+std::unique_ptr<BackendDescriptor> cpuX86TargetDescriptor(std::string_view target) {
+  static const KernelTable avx2 = x86::describedTable(x86::kAvx2Shape);
+  static const KernelTable avx512 = x86::describedTable(x86::kAvx512Shape);
+  for (const KernelTable* t : {&avx2, &avx512}) {
+    auto d = std::make_unique<CpuX86Descriptor>(*t);
+    if (d->target() == target) return d;
+  }
+  return nullptr;
+}
+
 bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* name) {
   std::string why;
   const x86::IsaFamily family = x86::chooseFamily(x86::detectCpuFeatures(), name, &why);
@@ -227,6 +290,8 @@ bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* name) {
 
 void registerCpuX86Backend(BackendRegistry& registry) {
   registerCpuX86BackendFamily(registry, std::getenv("TESSEL_X86_ISA"));
+  for (const char* target : {"x86-64-avx2", "x86-64-avx512"})
+    registry.addTarget(cpuX86TargetDescriptor(target));
 }
 
 } // namespace tessel

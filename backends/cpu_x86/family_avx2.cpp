@@ -12,7 +12,9 @@ using I = Avx2;
 } // namespace avx2_family
 
 const KernelTable& avx2Kernels() {
-  static const KernelTable table = avx2_family::makeTable<6, 2>(IsaFamily::Avx2);
+  static_assert(avx2_family::I::W == kAvx2Shape.vectorWidth);
+  static const KernelTable table =
+      avx2_family::makeTable<kAvx2Shape.mr, kAvx2Shape.nv>(kAvx2Shape.family);
   return table;
 }
 

@@ -13,7 +13,9 @@ using I = Avx512;
 } // namespace avx512_family
 
 const KernelTable& avx512Kernels() {
-  static const KernelTable table = avx512_family::makeTable<12, 2>(IsaFamily::Avx512);
+  static_assert(avx512_family::I::W == kAvx512Shape.vectorWidth);
+  static const KernelTable table =
+      avx512_family::makeTable<kAvx512Shape.mr, kAvx512Shape.nv>(kAvx512Shape.family);
   return table;
 }
 

@@ -250,7 +250,19 @@ struct KernelTable {
                             const LaneOutput& out, int64_t col0, const Epilogue* ep) = nullptr;
 };
 
+// Each family's vector width and microkernel (mr rows by nv vectors): the one source of the
+// tables' shapes and of the offline targets' (describedTable).
+struct FamilyShape {
+  IsaFamily family;
+  int vectorWidth, mr, nv;
+};
+inline constexpr FamilyShape kAvx2Shape{IsaFamily::Avx2, 8, 6, 2};
+inline constexpr FamilyShape kAvx512Shape{IsaFamily::Avx512, 16, 12, 2};
+
 const KernelTable& avx2Kernels();
 const KernelTable& avx512Kernels();
+// A family's shape with no kernels: what the descriptor reads (supports, candidates, estimates)
+// to plan for a CPU of that family offline, on any CPU (no code of the family runs).
+KernelTable describedTable(const FamilyShape& shape);
 
 } // namespace tessel::x86

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -656,14 +658,48 @@ std::vector<KernelCandidate> shaderCandidates(const Primitive& p, const std::vec
   return {{{0, {}}, "default"}};
 }
 
-KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>&,
-                               const ExecutorInfo& info) {
+double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
+                     const KernelChoice& choice, const ExecutorInfo& info) {
+  // The device as lanes doing an operation a nanosecond each, as many as its nominal rate
+  // implies (an FMA, two FLOPs, a lane and nanosecond).
+  const double lanes = std::max(1.0, info.flopsPerSecond / 2e9);
+  const double memory = primitiveBytes(p, t) / 20e9;
   if (p.kind() == PrimitiveKind::Reduce) {
+    // One invocation walks each output's extent (direct), or a workgroup splits it and adds up
+    // its partial results through the subgroups (log2 of the group's size steps).
     const auto& r = p.as<ReduceParams>();
-    if (subgroupReduces(r, info) && r.extent >= kGroupSize && r.outer * r.inner <= r.extent)
-      return {kReduceSubgroup, {}};
+    const auto outputs = static_cast<double>(r.outer * r.inner);
+    const auto extent = static_cast<double>(r.extent);
+    const double g = kGroupSize;
+    const double walk = choice.id == kReduceSubgroup ? std::ceil(outputs * g / lanes) *
+                                                           (std::ceil(extent / g) + std::log2(g))
+                                                     : std::ceil(outputs / lanes) * extent;
+    return 20e-6 + std::max(memory, walk * 1e-9);
   }
-  return {};
+  if (p.kind() == PrimitiveKind::Conv2d && choice.id == kConvGemm) {
+    // The same arithmetic as the direct form, on whole 64 x 64 tiles of channels and pixels.
+    const TensorDesc& y = t[p.outputs[0]];
+    const double o = static_cast<double>(y.shape[1]);
+    const double pixels = static_cast<double>(y.numel()) / std::max(o, 1.0);
+    const double padded = std::ceil(o / 64) * 64 * std::ceil(pixels / 64) * 64;
+    const double waste = padded / std::max(o * pixels, 1.0);
+    return 20e-6 + std::max(memory, primitiveFlops(p, t) * waste / info.flopsPerSecond);
+  }
+  return roughSeconds(p, t, info.flopsPerSecond);
+}
+
+KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& t,
+                               const ExecutorInfo& info) {
+  KernelChoice best;
+  double bestSeconds = std::numeric_limits<double>::infinity();
+  for (KernelCandidate& k : shaderCandidates(p, t, info)) {
+    const double seconds = shaderSeconds(p, t, k.choice, info);
+    if (seconds < bestSeconds) {
+      bestSeconds = seconds;
+      best = std::move(k.choice);
+    }
+  }
+  return best;
 }
 
 // A kernel for a primitive that supports() took on this executor's device, by the choice's id.
@@ -726,11 +762,10 @@ public:
     auto exec = platform_.executor();
     return exec.isOk() ? shaderFirstChoice(p, t, (*exec)->info()) : KernelChoice{};
   }
-  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
-                         int) const override {
+  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
+                         const KernelChoice& choice, int) const override {
     auto exec = platform_.executor();
-    return roughSeconds(
-        p, t, exec.isOk() ? (*exec)->info().flopsPerSecond : nominalFlops(DeviceKind::Discrete));
+    return shaderSeconds(p, t, choice, exec.isOk() ? (*exec)->info() : ExecutorInfo{});
   }
 
 private:

@@ -109,10 +109,13 @@ constexpr uint32_t kReduceDirect = 0, kReduceSubgroup = 1;
 std::vector<KernelCandidate> shaderCandidates(const Primitive& p,
                                               const std::vector<TensorDesc>& tensors,
                                               const ExecutorInfo& info);
-// The planner's first choice among them until the search measures (the search issue): conv2d
-// direct (on lavapipe the GEMM form took 2.5-4.5x its time a layer: backends/vulkan/README.md); a
-// reduction by subgroups where it has no more outputs than elements per output and at least a
-// workgroup's worth of those.
+// A candidate's estimated time on the device (info.flopsPerSecond as lanes each doing an
+// operation a nanosecond): a reduction walked by one invocation per output or split over a
+// workgroup's subgroups; a GEMM-style conv2d charged its tiles' padding; otherwise roughSeconds.
+// Measurement refines it (docs/search.md).
+double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                     const KernelChoice& choice, const ExecutorInfo& info);
+// The planner's first choice among the candidates: the one shaderSeconds estimates fastest.
 KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                const ExecutorInfo& info);
 
@@ -128,7 +131,7 @@ struct ShaderPlatform {
 
 // The backend of a shader plugin over `platform`: its descriptor supports what gpu::supports()
 // takes within the limits, offers shaderCandidates() with shaderFirstChoice() first, estimates
-// with roughSeconds(); prepare() binds a supported primitive to the chosen kernel.
+// with shaderSeconds(); prepare() binds a supported primitive to the chosen kernel.
 std::unique_ptr<Backend> makeShaderBackend(const ShaderPlatform& platform);
 
 } // namespace tessel::gpu

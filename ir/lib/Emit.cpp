@@ -1,11 +1,10 @@
 // tessel-emit: @main's primitives -> .tsl artifact bytes.
+#include "ModuleProgram.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "tessel/ir/Passes.h"
 #include "tessel/ir/PrimitiveConversion.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/backend.h"
-#include "tessel/search/assign.h"
-#include "tessel/search/plan_model.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -34,11 +33,7 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
     llvm::SmallVector<llvm::StringRef> names;
     llvm::SplitString(backend, names, ",");
     std::vector<std::string> list(names.begin(), names.end());
-    if (search != "off" && search != "model") {
-      getOperation().emitError("tessel-emit: search expects off or model, got '" + search + "'");
-      return signalPassFailure();
-    }
-    auto bytes = emitArtifact(getOperation(), list, search == "model");
+    auto bytes = emitArtifact(getOperation(), list);
     if (!bytes.isOk()) {
       getOperation().emitError(bytes.status().message());
       return signalPassFailure();
@@ -55,56 +50,11 @@ struct TesselEmit : impl::TesselEmitBase<TesselEmit> {
 
 } // namespace
 
-// The plan, through the same planners the runtime uses: each primitive goes to the first listed
-// backend (all built-in ones, in priority order, when the list is empty) that supports it; or,
-// with costModel, the cheapest whole plan over the listed backends' kernels (search::planModel).
-Status planBackends(Program& prog, const std::vector<std::string>& backends, bool costModel) {
-  BackendRegistry registry;
-  registerBuiltinBackends(registry);
-  search::AssignRequest request;
-  for (const std::string& name : backends) {
-    Backend* b = registry.find(name);
-    if (!b) return invalidArgument("no backend named '" + name + "'");
-    request.descriptors.push_back(&b->descriptor());
-  }
-  if (request.descriptors.empty()) request.descriptors = registry.descriptors();
-  const std::vector<TensorDesc> descs = prog.descs();
-  request.primitives = prog.primitives;
-  request.tensors = &descs;
-  Result<search::Assignment> assigned = search::Assignment{};
-  if (costModel) {
-    search::ModelPlanRequest model;
-    model.primitives = prog.primitives;
-    model.tensors = &descs;
-    model.descriptors = request.descriptors;
-    model.inputs = prog.inputs;
-    model.outputs = prog.outputs;
-    for (const ProgramTensor& t : prog.tensors)
-      model.constant.push_back(t.data != nullptr);
-    auto plan = search::planModel(model);
-    assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
-                           : Result<search::Assignment>(plan.status());
-  } else {
-    assigned = search::assignBackends(request);
-  }
-  if (!assigned.isOk())
-    return assigned.status().withContext(
-        "with backends " + (backends.empty() ? std::string("(all)") : llvm::join(backends, ",")));
-  prog.backends.clear();
-  for (size_t i = 0; i < prog.primitives.size(); ++i) {
-    const int b = assigned->backend[i];
-    prog.backends.push_back(b == search::kNoBackend ? std::string()
-                                                    : std::string(request.descriptors[b]->name()));
-  }
-  prog.kernels = assigned->kernel;
-  return Status::ok();
-}
-
-Result<std::vector<uint8_t>>
-emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends, bool costModel) {
+Result<ModuleProgram> programOf(mlir::ModuleOp module) {
   auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
   if (!func) return invalidArgument("module has no @main function");
-  Program prog;
+  ModuleProgram mp;
+  Program& prog = mp.program;
   auto storage = std::make_shared<std::deque<std::vector<uint8_t>>>();
   llvm::DenseMap<mlir::Value, int32_t> ids;
   auto addTensor = [&](mlir::Value v, std::string name) -> Result<int32_t> {
@@ -152,10 +102,51 @@ emitArtifact(mlir::ModuleOp module, const std::vector<std::string>& backends, bo
                             addTensor(op.getResult(0), "t" + std::to_string(prog.tensors.size())));
     p.outputs = {out};
     prog.primitives.push_back(std::move(p));
+    mp.ops.push_back(&op);
   }
   prog.storage = storage;
   TESSEL_RETURN_IF_ERROR(validateProgram(prog));
-  TESSEL_RETURN_IF_ERROR(planBackends(prog, backends, costModel));
+  return mp;
+}
+
+Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
+                                          const std::vector<std::string>& backends) {
+  TESSEL_ASSIGN_OR_RETURN(ModuleProgram mp, programOf(module));
+  Program& prog = mp.program;
+  // tessel-search's plan where it ran (every primitive then carries one), else first fit.
+  size_t planned = 0;
+  for (mlir::Operation* op : mp.ops)
+    planned += op->hasAttr(kBackendAttr) || op->hasAttr(kKernelAttr);
+  if (planned > 0 && planned < mp.ops.size())
+    return invalidArgument("the plan covers " + std::to_string(planned) + " of " +
+                           std::to_string(mp.ops.size()) +
+                           " primitives: run tessel-search after the last pass that adds one");
+  if (planned == 0) {
+    PlanOptions first;
+    first.backends = backends;
+    TESSEL_RETURN_IF_ERROR(planProgram(prog, first));
+  } else {
+    for (mlir::Operation* op : mp.ops) {
+      auto backend = op->getAttrOfType<mlir::StringAttr>(kBackendAttr);
+      auto kernel = op->getAttrOfType<mlir::DenseI64ArrayAttr>(kKernelAttr);
+      if (!backend || !kernel || kernel.empty() || kernel[0] < 0 || kernel[0] > UINT32_MAX)
+        return invalidArgument("'" + op->getName().getStringRef().str() +
+                               "': a malformed plan (tessel.backend, a string; tessel.kernel, "
+                               "the kernel id and its parameters)");
+      prog.backends.push_back(backend.str());
+      KernelChoice choice{static_cast<uint32_t>(kernel[0]), {}};
+      for (size_t i = 1; i < kernel.size(); ++i)
+        choice.params.push_back(kernel[i]);
+      prog.kernels.push_back(std::move(choice));
+    }
+    if (auto target = module->getAttrOfType<mlir::DictionaryAttr>(kTargetAttr)) {
+      if (auto name = target.getAs<mlir::StringAttr>("name")) prog.target.isa = name.str();
+      if (auto threads = target.getAs<mlir::IntegerAttr>("threads"))
+        prog.target.threads = static_cast<int32_t>(threads.getInt());
+      if (auto version = target.getAs<mlir::IntegerAttr>("cost_model"))
+        prog.target.costModelVersion = static_cast<uint32_t>(version.getInt());
+    }
+  }
   return writeArtifact(prog, "tessel-convert");
 }
 

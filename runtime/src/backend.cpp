@@ -3,6 +3,7 @@
 #include "tessel/runtime/large_buffer.h"
 #include "tessel/runtime/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -73,6 +74,24 @@ Backend* BackendRegistry::find(std::string_view name) const {
   for (const auto& b : backends_)
     if (b->name() == name) return b.get();
   return nullptr;
+}
+
+void BackendRegistry::addTarget(std::unique_ptr<BackendDescriptor> descriptor) {
+  if (descriptor && !descriptor->target().empty()) targets_.push_back(std::move(descriptor));
+}
+
+std::vector<const BackendDescriptor*> BackendRegistry::target(std::string_view name) const {
+  std::vector<const BackendDescriptor*> out;
+  for (const auto& d : targets_)
+    if (d->target() == name) out.push_back(d.get());
+  return out;
+}
+
+std::vector<std::string> BackendRegistry::targetNames() const {
+  std::vector<std::string> out;
+  for (const auto& d : targets_)
+    if (std::find(out.begin(), out.end(), d->target()) == out.end()) out.emplace_back(d->target());
+  return out;
 }
 
 void BackendRegistry::addUnavailable(std::string name, std::string why) {

@@ -57,6 +57,47 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     for (int32_t id : p.inputs)
       m->constants_.push_back(prog.tensors[id].data);
   }
+  // cpu_x86's blocked layouts, chosen once the backends are (search::assignLayouts).
+  const auto assignLayouts = [&](const search::Assignment& a) {
+    const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(), [](const TensorDesc& d) {
+      return d.layout == Layout::Plain;
+    });
+    if (!blockedLayouts || !allPlain) return;
+    search::LayoutRequest layouts;
+    layouts.primitives = prog.primitives;
+    layouts.descriptors = descriptors;
+    layouts.assignment = &a;
+    layouts.threads = std::max(m->threads_, 1);
+    layouts.pinned.assign(prog.tensors.size(), false);
+    layouts.constant.assign(prog.tensors.size(), false);
+    for (size_t id = 0; id < prog.tensors.size(); ++id)
+      layouts.constant[id] = layouts.pinned[id] = prog.tensors[id].data != nullptr;
+    for (int32_t id : prog.inputs)
+      layouts.pinned[id] = true;
+    for (int32_t id : prog.outputs)
+      layouts.pinned[id] = true;
+    m->blocked_ = search::assignLayouts(layouts, &m->descs_);
+  };
+  // A cost-model plan made for a target none of these backends has (another CPU family, say)
+  // is made again here, by the cost model; a first-fit plan's kernels are the backends' own
+  // first choices, which they make again when preparing.
+  const TargetInfo& target = prog.target;
+  std::string replanned;
+  if (search == PlanSearch::FirstFit && preferred.empty() && !target.isa.empty() &&
+      target.costModelVersion > 0 &&
+      std::none_of(descriptors.begin(), descriptors.end(),
+                   [&](const BackendDescriptor* d) { return d->target() == target.isa; })) {
+    std::string here;
+    for (const BackendDescriptor* d : descriptors)
+      if (!d->target().empty() && here.empty()) here = std::string(d->target());
+    replanned = ": the artifact was planned for " + target.isa + ", this machine runs " +
+                (here.empty() ? std::string("no such target") : here);
+    search = PlanSearch::Model;
+  }
+  m->planSource_ = search == PlanSearch::Measure ? "measured"
+                   : search == PlanSearch::Model ? "cost model" + replanned
+                   : prog.backends.empty()       ? "first fit"
+                                                 : "the artifact's";
   search::Assignment a;
   if (search == PlanSearch::Model || search == PlanSearch::Measure) {
     search::ModelPlanRequest request;
@@ -75,19 +116,37 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (!profileCache.empty()) {
       TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(profileCache));
     }
-    int measurements = 0, hits = 0;
+    int measurements = 0, hits = 0, points = 0;
+    const int threads = std::max(m->threads_, 1);
+    // Kernels' lines fitted to the file's times on these devices: what an unmeasured candidate
+    // is weighed at.
+    const std::map<std::string, KernelFit> fits = cache.fits();
+    std::map<const BackendDescriptor*, std::string> devices; // deviceKey, made once a backend
+    const auto deviceOf = [&](const BackendDescriptor& d) -> const std::string& {
+      auto it = devices.find(&d);
+      if (it == devices.end()) it = devices.emplace(&d, deviceKey(d)).first;
+      return it->second;
+    };
+    if (!fits.empty())
+      request.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k,
+                              double estimate) {
+        auto it = fits.find(kernelKey(d.name(), deviceOf(d), k, threads));
+        return it == fits.end() ? estimate : it->second.apply(estimate);
+      };
     std::vector<std::string> signatures(prog.primitives.size()); // per primitive, made once
     if (search == PlanSearch::Measure)
-      request.measure = [&](size_t i, const BackendDescriptor& d,
-                            const KernelCandidate& k) -> Result<double> {
+      request.measure = [&](size_t i, const BackendDescriptor& d, const KernelCandidate& k,
+                            double estimate) -> Result<double> {
         const Primitive& p = prog.primitives[i];
         const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
                                                      p.inputs.size());
         if (signatures[i].empty()) signatures[i] = primitiveSignature(p, m->descs_, constants);
-        const int threads = std::max(m->threads_, 1);
         const std::string key = profileKey(d, signatures[i], k, threads);
+        const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
+        cache.setDevice(d.name(), deviceOf(d));
         if (auto seconds = cache.find(key)) {
           ++hits;
+          if (cache.put(key, *seconds, kernel, estimate)) ++points; // an older entry's fit point
           return *seconds;
         }
         Backend* backend = registry.find(d.name());
@@ -101,13 +160,19 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         mr.precision = precision;
         TESSEL_ASSIGN_OR_RETURN(double seconds, measurePrimitive(*backend, mr));
         ++measurements;
-        cache.put(key, seconds);
+        cache.put(key, seconds, kernel, estimate);
         return seconds;
       };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
+    // The layouts, then each primitive's kernel for the tensors as they are laid out (the
+    // primitives' signatures change with their tensors' layouts).
+    assignLayouts(plan.assignment);
+    std::fill(signatures.begin(), signatures.end(), std::string());
+    TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
     plan.measurements = measurements;
     plan.cacheHits = hits;
-    if (!profileCache.empty() && measurements > 0) TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
+    if (!profileCache.empty() && measurements + points > 0)
+      TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));
   } else {
@@ -119,24 +184,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     request.planned = prog.backends;
     request.plannedKernels = prog.kernels;
     TESSEL_ASSIGN_OR_RETURN(a, search::assignBackends(request));
-  }
-  const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(),
-                                    [](const TensorDesc& d) { return d.layout == Layout::Plain; });
-  if (blockedLayouts && allPlain) {
-    search::LayoutRequest layouts;
-    layouts.primitives = prog.primitives;
-    layouts.descriptors = descriptors;
-    layouts.assignment = &a;
-    layouts.threads = std::max(m->threads_, 1);
-    layouts.pinned.assign(prog.tensors.size(), false);
-    layouts.constant.assign(prog.tensors.size(), false);
-    for (size_t id = 0; id < prog.tensors.size(); ++id)
-      layouts.constant[id] = layouts.pinned[id] = prog.tensors[id].data != nullptr;
-    for (int32_t id : prog.inputs)
-      layouts.pinned[id] = true;
-    for (int32_t id : prog.outputs)
-      layouts.pinned[id] = true;
-    m->blocked_ = search::assignLayouts(layouts, &m->descs_);
+    assignLayouts(a);
   }
 
   m->steps_.resize(prog.primitives.size());

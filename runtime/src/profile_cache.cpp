@@ -2,6 +2,7 @@
 
 #include "tessel/runtime/artifact.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -17,7 +18,7 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -40,6 +41,27 @@ bool isHex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
+bool isKey(std::string_view s) {
+  return s.size() == 16 && std::all_of(s.begin(), s.end(), isHex);
+}
+
+bool isName(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// A finite positive number, as strtod reads it whole (at most 40 characters, no leading space).
+bool positive(std::string_view text, double* value) {
+  if (text.empty() || text.size() > 40 || text[0] == ' ') return false;
+  const std::string number(text);
+  char* stop = nullptr;
+  errno = 0;
+  *value = std::strtod(number.c_str(), &stop);
+  return stop == number.c_str() + number.size() && errno != ERANGE && std::isfinite(*value) &&
+         *value > 0;
+}
+
 } // namespace
 
 std::string_view kernelLibraryVersion() {
@@ -51,6 +73,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     return corrupt("profile cache: larger than " + std::to_string(kMaxBytes) + " bytes");
   ProfileCache cache;
   size_t pos = 0, line = 0;
+  bool fitted = false; // version 2: times may name their kernel
+  std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
     if (end == std::string_view::npos)
@@ -60,26 +84,43 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader) return corrupt(where + ": not \"tessel-profile 1\"");
+      if (l != kHeader && l != kHeaderV1)
+        return corrupt(where + ": not \"tessel-profile 2\" (or 1)");
+      fitted = l == kHeader;
       continue;
     }
-    if (l.size() < 18 || l[16] != ' ')
-      return corrupt(where + ": not a 16-digit key, a space and seconds");
-    for (size_t i = 0; i < 16; ++i)
-      if (!isHex(l[i])) return corrupt(where + ": the key is not lowercase hex");
-    const std::string number(l.substr(17));
-    if (number.size() > 40) return corrupt(where + ": the seconds are too long");
-    char* stop = nullptr;
-    errno = 0;
-    const double seconds = std::strtod(number.c_str(), &stop);
-    if (number.empty() || stop != number.c_str() + number.size() || errno == ERANGE ||
-        !std::isfinite(seconds) || seconds <= 0 || number[0] == ' ')
+    fields.clear();
+    for (size_t from = 0;;) {
+      const size_t space = l.find(' ', from);
+      fields.push_back(l.substr(from, space == std::string_view::npos ? l.npos : space - from));
+      if (space == std::string_view::npos || fields.size() > 4) break;
+      from = space + 1;
+    }
+    if (fitted && fields.size() == 3 && fields[0] == "device") {
+      if (!isName(fields[1])) return corrupt(where + ": the backend is not a name");
+      if (!isKey(fields[2])) return corrupt(where + ": the device is not a 16-digit hex key");
+      if (cache.devices_.size() >= 64) return corrupt(where + ": more than 64 devices");
+      cache.devices_[std::string(fields[1])] = std::string(fields[2]);
+      continue;
+    }
+    if (fields.size() != 2 && !(fitted && fields.size() == 4))
+      return corrupt(where + (fitted ? ": not a time (key, seconds[, kernel, estimate]) or a device"
+                                     : ": not a 16-digit key, a space and seconds"));
+    if (!isKey(fields[0])) return corrupt(where + ": the key is not 16 lowercase hex digits");
+    Entry e;
+    if (!positive(fields[1], &e.seconds))
       return corrupt(where + ": the seconds are not a finite positive number");
+    if (fields.size() == 4) {
+      if (!isKey(fields[2])) return corrupt(where + ": the kernel is not 16 lowercase hex digits");
+      if (!positive(fields[3], &e.estimate))
+        return corrupt(where + ": the estimate is not a finite positive number");
+      e.kernel = std::string(fields[2]);
+    }
     if (cache.entries_.size() >= kMaxEntries)
       return corrupt("profile cache: more than " + std::to_string(kMaxEntries) + " entries");
-    cache.entries_[std::string(l.substr(0, 16))] = seconds;
+    cache.entries_[std::string(fields[0])] = std::move(e);
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 1\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 2\" line)");
   return cache;
 }
 
@@ -105,22 +146,82 @@ Result<ProfileCache> ProfileCache::load(const std::string& path) {
 std::optional<double> ProfileCache::find(const std::string& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  return it->second.seconds;
 }
 
-void ProfileCache::put(const std::string& key, double seconds) {
-  if (std::isfinite(seconds) && seconds > 0 && entries_.size() < kMaxEntries)
-    entries_[key] = seconds;
+bool ProfileCache::put(const std::string& key, double seconds, const std::string& kernel,
+                       double estimate) {
+  if (!std::isfinite(seconds) || seconds <= 0 || !isKey(key)) return false;
+  auto it = entries_.find(key);
+  if (it == entries_.end() && entries_.size() >= kMaxEntries) return false;
+  const bool point = isKey(kernel) && std::isfinite(estimate) && estimate > 0;
+  Entry e{seconds, point ? kernel : std::string(), point ? estimate : 0};
+  if (it != entries_.end() && it->second.seconds == e.seconds && it->second.kernel == e.kernel &&
+      it->second.estimate == e.estimate)
+    return false;
+  entries_[key] = std::move(e);
+  return true;
+}
+
+std::string ProfileCache::device(std::string_view backend) const {
+  auto it = devices_.find(backend);
+  return it == devices_.end() ? std::string() : it->second;
+}
+
+void ProfileCache::setDevice(std::string_view backend, const std::string& key) {
+  if (isName(backend) && isKey(key) && (devices_.size() < 64 || devices_.count(backend)))
+    devices_[std::string(backend)] = key;
+}
+
+std::map<std::string, KernelFit> ProfileCache::fits() const {
+  // Least squares in relative error (weights 1 / measured^2) over each kernel's points, the
+  // overhead held within [0, the least time measured]; one point fits a factor alone.
+  struct Sums {
+    double w = 0, we = 0, wee = 0, wm = 0, wem = 0, least = 0;
+    int n = 0;
+  };
+  std::map<std::string, Sums> sums;
+  for (const auto& [key, e] : entries_) {
+    if (e.kernel.empty()) continue;
+    Sums& s = sums[e.kernel];
+    const double w = 1 / (e.seconds * e.seconds);
+    s.w += w;
+    s.we += w * e.estimate;
+    s.wee += w * e.estimate * e.estimate;
+    s.wm += w * e.seconds;
+    s.wem += w * e.estimate * e.seconds;
+    s.least = s.n == 0 ? e.seconds : std::min(s.least, e.seconds);
+    ++s.n;
+  }
+  std::map<std::string, KernelFit> out;
+  for (const auto& [kernel, s] : sums) {
+    KernelFit f;
+    f.points = s.n;
+    const double det = s.w * s.wee - s.we * s.we;
+    if (s.n >= 2 && det > 1e-12 * s.w * s.wee)
+      f.overhead = std::clamp((s.wee * s.wm - s.we * s.wem) / det, 0.0, s.least);
+    f.factor = (s.wem - f.overhead * s.we) / s.wee; // the best factor for that overhead
+    if (!std::isfinite(f.factor) || f.factor <= 0) f = {0, s.wem / s.wee, s.n};
+    if (std::isfinite(f.factor) && f.factor > 0) out[kernel] = f;
+  }
+  return out;
 }
 
 std::string ProfileCache::text() const {
   std::string out(kHeader);
   out += '\n';
+  for (const auto& [backend, key] : devices_)
+    out += "device " + backend + " " + key + "\n";
   char buf[64];
-  for (const auto& [key, seconds] : entries_) {
-    std::snprintf(buf, sizeof buf, " %.9g\n", seconds);
+  for (const auto& [key, e] : entries_) {
     out += key;
+    std::snprintf(buf, sizeof buf, " %.9g", e.seconds);
     out += buf;
+    if (!e.kernel.empty()) {
+      std::snprintf(buf, sizeof buf, " %.9g", e.estimate);
+      out += " " + e.kernel + buf;
+    }
+    out += '\n';
   }
   return out;
 }
@@ -163,6 +264,25 @@ std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>
     const uint8_t isConstant = c != nullptr;
     h = fnv(h, &isConstant, 1);
   }
+  return hex(h);
+}
+
+std::string deviceKey(const BackendDescriptor& backend) {
+  uint64_t h = fnv(1469598103934665603ull, backend.name());
+  return hex(fnv(h, backend.deviceSignature()));
+}
+
+std::string kernelKey(std::string_view backend, const std::string& device,
+                      const KernelCandidate& candidate, int threads) {
+  uint64_t h = 1469598103934665603ull;
+  h = fnv(h, kernelLibraryVersion());
+  h = fnv(h, backend);
+  h = fnv(h, device);
+  h = fnv(h, candidate.name);
+  h = fnv(h, &candidate.choice.id, sizeof candidate.choice.id);
+  for (int64_t v : candidate.choice.params)
+    h = fnv(h, &v, sizeof v);
+  h = fnv(h, &threads, sizeof threads);
   return hex(h);
 }
 

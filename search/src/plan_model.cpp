@@ -2,15 +2,31 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 
 namespace tessel::search {
 
+namespace {
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Whether the inputs the kernel needs constant are.
+bool constantsFit(const ModelPlanRequest& r, const Primitive& p, const KernelCandidate& k) {
+  for (size_t j = 0; j < p.inputs.size() && j < 32; ++j)
+    if ((k.constantInputs >> j & 1u) != 0) {
+      const auto id = static_cast<size_t>(p.inputs[j]);
+      if (id >= r.constant.size() || !r.constant[id]) return false;
+    }
+  return true;
+}
+
+} // namespace
+
 Result<ModelPlan> planModel(const ModelPlanRequest& r) {
   const auto start = std::chrono::steady_clock::now();
-  const auto since = [](std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
   const std::vector<TensorDesc>& t = *r.tensors;
   ModelPlan plan;
   plan.spaces.push_back(std::string(kHostSpace));
@@ -68,16 +84,18 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
       struct Weighed {
         int backend;
         KernelCandidate candidate;
-        double estimate;
+        double estimate, raw; // calibrated, and the backend's own
       };
       std::vector<Weighed> all;
       double bestEstimate = std::numeric_limits<double>::infinity();
       for (int b : backends) {
         const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
         for (KernelCandidate& k : d.candidates(p, t)) {
-          const double estimate = d.estimateSeconds(p, t, k.choice, threads);
+          if (!constantsFit(r, p, k)) continue;
+          const double raw = d.estimateSeconds(p, t, k.choice, threads);
+          const double estimate = r.calibrate ? r.calibrate(d, k, raw) : raw;
           bestEstimate = std::min(bestEstimate, estimate);
-          all.push_back({b, std::move(k), estimate});
+          all.push_back({b, std::move(k), estimate, raw});
         }
       }
       for (Weighed& w : all) {
@@ -88,7 +106,7 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
         const bool measure = r.measure && w.estimate <= r.measureWithin * bestEstimate;
         if (measure) {
           const auto t0 = std::chrono::steady_clock::now();
-          auto measured = r.measure(i, d, w.candidate);
+          auto measured = r.measure(i, d, w.candidate, w.raw);
           plan.measuringSeconds += since(t0);
           if (!measured.isOk()) continue; // this kernel cannot run it here: not a choice
           seconds = *measured;
@@ -135,6 +153,69 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
   plan.predictedCopySeconds = planCost(copiesOnly, plan.chosen);
   plan.planningSeconds = since(start);
   return plan;
+}
+
+Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<TensorDesc>& t = *r.tensors;
+  const int threads = std::max(r.threads, 1);
+  for (size_t i = 0; i < r.primitives.size(); ++i) {
+    const int b = plan->assignment.backend[i];
+    if (b == kNoBackend) continue;
+    const Primitive& p = r.primitives[i];
+    const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
+    std::vector<KernelCandidate> candidates = d.candidates(p, t);
+    std::erase_if(candidates, [&](const KernelCandidate& k) { return !constantsFit(r, p, k); });
+    std::vector<PlanOption> mine;
+    std::vector<double> raw;
+    size_t firstBest = 0; // the best (calibrated) estimate's option
+    size_t rawBest = 0;   // the backend's own best estimate's
+    for (const KernelCandidate& k : candidates) {
+      raw.push_back(d.estimateSeconds(p, t, k.choice, threads));
+      if (raw.back() < raw[rawBest]) rawBest = raw.size() - 1;
+      const double estimate = r.calibrate ? r.calibrate(d, k, raw.back()) : raw.back();
+      if (!mine.empty() && estimate < mine[firstBest].estimate) firstBest = mine.size();
+      mine.push_back(
+          {b, k.choice, std::string(d.name()) + ":" + k.name, estimate, estimate, false});
+    }
+    if (mine.empty())
+      return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                         "': " + std::string(d.name()) + " has no kernel for its tensors' layouts");
+    const double bestEstimate = mine[firstBest].estimate;
+    if (r.measure)
+      for (size_t k = 0; k < mine.size(); ++k) {
+        PlanOption& o = mine[k];
+        if (o.estimate > r.measureWithin * bestEstimate) continue;
+        const auto t0 = std::chrono::steady_clock::now();
+        auto measured = r.measure(i, d, candidates[k], raw[k]);
+        plan->measuringSeconds += since(t0);
+        if (!measured.isOk()) {
+          o.seconds = std::numeric_limits<double>::infinity(); // cannot run it here
+          continue;
+        }
+        o.seconds = *measured;
+        o.measured = true;
+      }
+    size_t best = firstBest;
+    for (size_t k = 0; k < mine.size(); ++k)
+      if (mine[k].seconds < mine[best].seconds) best = k;
+    if (!std::isfinite(mine[best].seconds))
+      return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                         "': no kernel of " + std::string(d.name()) + " could be measured");
+    const double before = plan->options[i][static_cast<size_t>(plan->chosen[i])].seconds;
+    // The backend's own first choice where its own best estimate wins: it may pick among the same
+    // kernels when prepared, knowing more (and keep what pinning one would rule out, such as
+    // a chain of kernels fused when prepared).
+    plan->assignment.kernel[i] = best == rawBest ? d.firstChoice(p, t) : mine[best].choice;
+    std::vector<PlanOption>& options = plan->options[i];
+    std::erase_if(options, [&](const PlanOption& o) { return o.backend == b; });
+    plan->chosen[i] = static_cast<int>(options.size() + best);
+    plan->predictedSeconds += mine[best].seconds - before;
+    for (PlanOption& o : mine)
+      options.push_back(std::move(o));
+  }
+  plan->planningSeconds += since(start);
+  return Status::ok();
 }
 
 } // namespace tessel::search

@@ -121,9 +121,14 @@ expect under-ulimit "cannot allocate 8589934592 bytes" -- "$tessel" run "$work/b
 expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
 expect bad-search "--search expects off, model or measure, got 'fastest'" -- "$tessel" run "$work/relu.tsl" --search fastest
 expect bad-convert-search "--search expects off, model or measure, got 'fast'" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search fast
-expect convert-measure "convert --search measure: not built yet" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search measure
+expect convert-measure "convert --search measure: the compiler runs no kernels" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search measure
+expect convert-profile-first-fit "--profile calibrates the cost model: it needs --search model" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --profile "$work/p.txt"
+expect convert-unknown-target "no target named 'arm64' (known: host, x86-64-avx2, x86-64-avx512)" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --target arm64
+expect convert-zero-threads "--threads" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --threads 0
+expect target-and-search "--target plans the artifact, --search the load: give one of them" -- "$tessel" run "$work/relu.onnx" --target x86-64-avx2 --search model
+succeed convert-target -- "$tessel" convert "$work/relu.onnx" -o "$work/t.tsl" --search model --target x86-64-avx512 --threads 2
 expect search-off "tessel search plans by cost" -- "$tessel" search "$work/relu.onnx" --search off
-expect profile-without-measure "--profile keeps measured times: it needs --search measure" -- "$tessel" run "$work/relu.tsl" --profile "$work/p.txt"
+expect profile-without-search "--profile is the cost model's: it needs --search model or measure" -- "$tessel" run "$work/relu.tsl" --profile "$work/p.txt"
 printf 'tessel-profile 1\nnot a key\n' >"$work/bad.profile"
 expect bad-profile "profile cache: line 2" -- "$tessel" run "$work/relu.tsl" --search measure --profile "$work/bad.profile"
 succeed run-search-measure -- "$tessel" run "$work/relu.tsl" --search measure --profile "$work/good.profile"

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <optional>
 
 using namespace tessel;
@@ -332,6 +333,32 @@ TEST_CASE("gpu: every reduce kind against the reference", "[gpu]") {
         checkReduce(ReduceParams{k, c.outer, c.extent, c.inner, last}, x);
       }
     }
+  }
+}
+
+TEST_CASE("gpu: the first choice is the candidate estimated fastest", "[gpu]") {
+  requireGpu();
+  const BackendDescriptor& d = registry().find(gpu())->descriptor();
+  for (const ReduceParams& r :
+       {ReduceParams{ReduceKind::Sum, 1, 1 << 20, 1}, ReduceParams{ReduceKind::Mean, 8, 4096, 16},
+        ReduceParams{ReduceKind::Sum, 4096, 8, 1}, ReduceParams{ReduceKind::Max, 1, 4096, 1}}) {
+    const std::vector<TensorDesc> descs = {{DType::F32, {r.outer, r.extent, r.inner}},
+                                           {DType::F32, {r.outer, 1, r.inner}}};
+    const Primitive p{r, {0}, {1}, "reduce"};
+    const auto candidates = d.candidates(p, descs);
+    REQUIRE(!candidates.empty());
+    KernelChoice best;
+    double bestSeconds = std::numeric_limits<double>::infinity();
+    for (const KernelCandidate& k : candidates) {
+      const double seconds = d.estimateSeconds(p, descs, k.choice, 1);
+      CHECK(seconds > 0);
+      if (seconds < bestSeconds) {
+        bestSeconds = seconds;
+        best = k.choice;
+      }
+    }
+    INFO(r.outer << " x " << r.extent << " x " << r.inner);
+    CHECK(d.firstChoice(p, descs) == best);
   }
 }
 

@@ -248,30 +248,55 @@ TEST_CASE("search: the model plan follows the backends' cost profiles and the tr
 }
 
 TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
-  const std::string good = "tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 2\n";
-  auto cache = ProfileCache::parse(good);
+  const std::string v1 = "tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 2\n";
+  auto cache = ProfileCache::parse(v1);
   REQUIRE(cache.isOk());
   CHECK(cache->size() == 2);
   CHECK(cache->find("0123456789abcdef") == Approx(0.000125));
   CHECK_FALSE(cache->find("0000000000000000"));
+  CHECK(cache->fits().empty()); // times without their kernels
   auto again = ProfileCache::parse(cache->text());
   REQUIRE(again.isOk());
   CHECK(again->text() == cache->text());
+  CHECK(again->text().rfind("tessel-profile 2\n", 0) == 0); // written as version 2
+  // Version 2: devices, and times with their kernel and estimate.
+  const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
+                           "0123456789abcdef 0.000125 1111111111111111 0.0001\n"
+                           "fedcba9876543210 2\n";
+  auto v2 = ProfileCache::parse(good);
+  REQUIRE(v2.isOk());
+  CHECK(v2->size() == 2);
+  CHECK(v2->device("cpu_x86") == "00000000000000aa");
+  CHECK(v2->device("vulkan").empty());
+  REQUIRE(v2->fits().count("1111111111111111") == 1);
+  CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
+  CHECK(v2->text() == good);
   for (const char* bad : {
-           "",                                           // no header
-           "tessel-profile 2\n",                         // another version
-           "tessel-profile 1",                           // no newline
-           "tessel-profile 1\n0123456789abcdef 1",       // a last line without one
-           "tessel-profile 1\n0123456789ABCDEF 1\n",     // uppercase key
-           "tessel-profile 1\n0123456789abcde 1\n",      // short key
-           "tessel-profile 1\n0123456789abcdef  1\n",    // two spaces
-           "tessel-profile 1\n0123456789abcdef nan\n",   // not finite
-           "tessel-profile 1\n0123456789abcdef inf\n",   //
-           "tessel-profile 1\n0123456789abcdef 1e999\n", // out of range
-           "tessel-profile 1\n0123456789abcdef -1\n",    // negative
-           "tessel-profile 1\n0123456789abcdef 0\n",     // zero
-           "tessel-profile 1\n0123456789abcdef 1.5s\n",  // trailing junk
-           "tessel-profile 1\n0123456789abcdef\n",       // no seconds
+           "",                                                            // no header
+           "tessel-profile 3\n",                                          // another version
+           "tessel-profile 1",                                            // no newline
+           "tessel-profile 1\ndevice cpu_x86 00000000000000aa\n",         // no devices in version 1
+           "tessel-profile 1\n0123456789abcdef 1 1111111111111111 1\n",   // nor kernels
+           "tessel-profile 2\ndevice CPU 00000000000000aa\n",             // not a name
+           "tessel-profile 2\ndevice cpu_x86 00000000000000a\n",          // short device key
+           "tessel-profile 2\ndevice cpu_x86 00000000000000aa x\n",       // a field more
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111\n",     // no estimate
+           "tessel-profile 2\n0123456789abcdef 1 111111111111111g 1\n",   // not hex
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 0\n",   // zero estimate
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 1 1\n", // a field more
+           "tessel-profile 2\n0123456789abcdef 1 \n",                     // trailing space
+           "tessel-profile 2\n\n",                                        // empty line
+           "tessel-profile 1\n0123456789abcdef 1",                        // a last line without one
+           "tessel-profile 1\n0123456789ABCDEF 1\n",                      // uppercase key
+           "tessel-profile 1\n0123456789abcde 1\n",                       // short key
+           "tessel-profile 1\n0123456789abcdef  1\n",                     // two spaces
+           "tessel-profile 1\n0123456789abcdef nan\n",                    // not finite
+           "tessel-profile 1\n0123456789abcdef inf\n",                    //
+           "tessel-profile 1\n0123456789abcdef 1e999\n",                  // out of range
+           "tessel-profile 1\n0123456789abcdef -1\n",                     // negative
+           "tessel-profile 1\n0123456789abcdef 0\n",                      // zero
+           "tessel-profile 1\n0123456789abcdef 1.5s\n",                   // trailing junk
+           "tessel-profile 1\n0123456789abcdef\n",                        // no seconds
        }) {
     INFO(bad);
     CHECK_FALSE(ProfileCache::parse(bad).isOk());
@@ -280,13 +305,121 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   // further: tests/fuzz/profile_fuzzer.cpp).
   std::mt19937 rng(3);
   for (int i = 0; i < 2000; ++i) {
-    std::string text = good;
+    std::string text = i % 2 ? good : v1;
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits; ++e)
       text[rng() % text.size()] = static_cast<char>(rng() % 256);
     auto parsed = ProfileCache::parse(text);
     if (parsed.isOk()) CHECK(ProfileCache::parse(parsed->text()).isOk());
   }
+}
+
+TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]") {
+  // Times of 10 us plus twice the estimate, and one kernel of a single point: its ratio.
+  ProfileCache cache;
+  for (int i = 1; i <= 6; ++i) {
+    const double estimate = 1e-5 * i * i;
+    char key[17];
+    std::snprintf(key, sizeof key, "%016x", i);
+    CHECK(cache.put(key, 1e-5 + 2 * estimate, "0000000000000001", estimate));
+  }
+  CHECK_FALSE(cache.put("0000000000000001", 1e-5 + 2e-5, "0000000000000001", 1e-5)); // the same
+  CHECK(cache.put("00000000000000ff", 3e-3, "0000000000000002", 1e-3));
+  CHECK(cache.put("00000000000000fe", 3e-3, "00000000000000k1", 1e-3)); // a time, no point
+  CHECK(cache.find("00000000000000fe") == Approx(3e-3));
+  CHECK_FALSE(cache.put("00000000000000fg", 3e-3)); // not a key
+  const auto fits = cache.fits();
+  REQUIRE(fits.size() == 2);
+  const KernelFit& line = fits.at("0000000000000001");
+  CHECK(line.points == 6);
+  CHECK(line.overhead == Approx(1e-5).epsilon(1e-6));
+  CHECK(line.factor == Approx(2).epsilon(1e-6));
+  CHECK(line.apply(1e-3) == Approx(1e-5 + 2e-3).epsilon(1e-6));
+  const KernelFit& one = fits.at("0000000000000002");
+  CHECK(one.overhead == 0);
+  CHECK(one.factor == Approx(3));
+  // Times below the estimates' line cannot give a negative overhead.
+  ProfileCache fast;
+  for (int i = 1; i <= 4; ++i) {
+    char key[17];
+    std::snprintf(key, sizeof key, "%016x", i);
+    fast.put(key, 1e-4 * i - 5e-5, "0000000000000003", 1e-4 * i);
+  }
+  const KernelFit f = fast.fits().at("0000000000000003");
+  CHECK(f.overhead == 0);
+  CHECK(f.factor > 0);
+}
+
+TEST_CASE("search: calibrated estimates move the plan, and kernels are picked again after it",
+          "[search]") {
+  // The device backend's tanh estimate (0.1 ms against the host's 1 ms) splits the graph; a
+  // fit that says the device takes 20x its estimate keeps it on the host.
+  const std::vector<TensorDesc> tensors(5, TensorDesc{DType::F32, {1, 262144}});
+  const std::vector<Primitive> prims = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
+                                        {UnaryParams{UnaryKind::Tanh}, {1}, {2}, "b"},
+                                        {UnaryParams{UnaryKind::Tanh}, {2}, {3}, "c"},
+                                        {UnaryParams{UnaryKind::Relu}, {3}, {4}, "d"}};
+  ProfileDescriptor host("host_profile", "host", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-3);
+  ProfileDescriptor device("device_profile", "dev", {UnaryKind::Tanh}, 1e-4);
+  search::ModelPlanRequest r;
+  r.primitives = prims;
+  r.tensors = &tensors;
+  r.descriptors = {&host, &device};
+  r.inputs = {0};
+  r.outputs = {4};
+  r.constant.assign(tensors.size(), false);
+  auto split = search::planModel(r);
+  REQUIRE(split.isOk());
+  CHECK(split->assignment.backend == std::vector<int>{0, 1, 1, 0});
+  r.calibrate = [&](const BackendDescriptor& d, const KernelCandidate&, double estimate) {
+    return &d == &device ? 20 * estimate : estimate;
+  };
+  auto kept = search::planModel(r);
+  REQUIRE(kept.isOk());
+  CHECK(kept->assignment.backend == std::vector<int>{0, 0, 0, 0});
+  CHECK(kept->predictedSeconds == Approx(4e-3));
+  // Picked again with times that favour the second of two kernels: that one is chosen and named
+  // explicitly; with the estimates alone the backend's own first choice stays.
+  class TwoKernels final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "two"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary;
+    }
+    std::vector<KernelCandidate> candidates(const Primitive&,
+                                            const std::vector<TensorDesc>&) const override {
+      return {{{0, {}}, "auto"}, {{7, {}}, "seven", 1u << 0}};
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                           int) const override {
+      return c.id == 7 ? 2e-3 : 1e-3;
+    }
+  } two;
+  r.descriptors = {&two};
+  r.calibrate = nullptr;
+  r.constant.assign(tensors.size(), true); // kernel 7 needs its input constant
+  auto plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  r.measure = [](size_t, const BackendDescriptor&, const KernelCandidate& k, double) {
+    return Result<double>(k.choice.id == 7 ? 1e-4 : 1e-3);
+  };
+  REQUIRE(search::pickKernels(r, &*plan).isOk());
+  for (size_t i = 0; i < prims.size(); ++i) {
+    CHECK(plan->assignment.kernel[i].id == 7);
+    CHECK(plan->options[i][static_cast<size_t>(plan->chosen[i])].measured);
+  }
+  CHECK(plan->predictedSeconds == Approx(4e-4));
+  r.measure = nullptr;
+  REQUIRE(search::pickKernels(r, &*plan).isOk());
+  for (size_t i = 0; i < prims.size(); ++i)
+    CHECK(plan->assignment.kernel[i].id == 0);
+  CHECK(plan->predictedSeconds == Approx(4e-3));
+  // An input that is not constant rules kernel 7 out.
+  r.constant.assign(tensors.size(), false);
+  auto plain = search::planModel(r);
+  REQUIRE(plain.isOk());
+  for (const auto& options : plain->options)
+    CHECK(options.size() == 1);
 }
 
 TEST_CASE("search: measured plans run, and a warm profile cache measures nothing again",

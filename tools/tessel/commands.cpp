@@ -221,13 +221,17 @@ struct LoadChoices {
   int64_t memoryBudget = 0; // 0: the runtime's default
   Precision precision = Precision::F32;
   PlanSearch search = PlanSearch::FirstFit;
-  std::string profile; // --profile FILE: the profile cache of --search measure
+  std::string profile; // --profile FILE: the profile cache (measured times, kernels' fits)
+  // --target NAME: an ONNX model's conversion plans by the cost model for that target (as
+  // `convert --search model --target NAME`), and the load takes that plan, or makes it again
+  // where this machine is not that target.
+  std::string target;
 };
 
 // The flags that set them, for the commands' flag lists.
 const std::vector<std::string> kLoadFlags = {"--threads",       "--layouts",   "--chains",
                                              "--memory-budget", "--precision", "--search",
-                                             "--profile"};
+                                             "--profile",       "--target"};
 
 Result<LoadChoices> parseLoadChoices(const Args& a) {
   LoadChoices load;
@@ -240,7 +244,8 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
     return invalidArgument("--precision expects f32 or f16, got '" + precision + "'");
   load.precision = precision == "f16" ? Precision::F16Storage : Precision::F32;
   // --search off|model|measure: the plan (first fit), or the cost model over every backend's
-  // kernels at their estimated or measured times (--profile FILE keeps the measurements).
+  // kernels at their estimated or measured times (--profile FILE keeps the measurements; the
+  // estimates follow the lines fitted to them).
   const std::string search = a.get("--search", "off");
   if (search != "off" && search != "model" && search != "measure")
     return invalidArgument("--search expects off, model or measure, got '" + search + "'");
@@ -248,8 +253,11 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
                 : search == "measure" ? PlanSearch::Measure
                                       : PlanSearch::FirstFit;
   load.profile = a.get("--profile");
-  if (!load.profile.empty() && load.search != PlanSearch::Measure)
-    return invalidArgument("--profile keeps measured times: it needs --search measure");
+  if (!load.profile.empty() && load.search == PlanSearch::FirstFit)
+    return invalidArgument("--profile is the cost model's: it needs --search model or measure");
+  load.target = a.get("--target");
+  if (!load.target.empty() && load.search != PlanSearch::FirstFit)
+    return invalidArgument("--target plans the artifact, --search the load: give one of them");
   return load;
 }
 
@@ -339,16 +347,27 @@ Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onn
 } // namespace
 
 int convertCommand(const std::vector<std::string>& argv) {
-  Args a = parse(argv, {"-o", "--shape", "--backends", "--search", "--dump-mlir"}, {});
+  Args a = parse(argv,
+                 {"-o", "--shape", "--backends", "--search", "--dump-mlir", "--target", "--threads",
+                  "--profile"},
+                 {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off|model]");
+                "LIST] [--search off|model] [--target host|NAME] [--threads N] [--profile FILE]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   if (a.get("--search") == "measure")
-    return fail("convert --search measure: not built yet (the plan is measured at load: run, "
-                "bench or search with --search measure)");
+    return fail("convert --search measure: the compiler runs no kernels (measure at load: run, "
+                "bench or search with --search measure --profile FILE, then convert --search "
+                "model --profile FILE plans with that device's measurements)");
+  if (a.has("--profile") && !opts->costModel)
+    return fail("--profile calibrates the cost model: it needs --search model");
+  auto threads = parseCount(a, "--threads", "1", 1, 1024);
+  if (!threads.isOk()) return fail(threads.status());
+  opts->threads = static_cast<int>(*threads);
+  opts->target = a.get("--target", "host");
+  opts->profile = a.get("--profile");
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);
@@ -360,6 +379,24 @@ int convertCommand(const std::vector<std::string>& argv) {
 }
 
 namespace {
+
+// s as a JSON string.
+std::string jsonText(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
 
 // How many primitives each backend runs in a session, in registry order of first use (views run
 // nowhere); "cpu_x86 52, vulkan 3", or as JSON object members.
@@ -389,8 +426,9 @@ std::string byBackendText(const Session& session, bool json) {
 
 // The line `tessel run` ends with: where the primitives ran and what moved between spaces.
 void printByBackend(const Session& session) {
-  std::printf("primitives by backend: %s; copies between memory spaces %d a run\n",
-              byBackendText(session, false).c_str(), session.runCopyCount());
+  std::printf("primitives by backend: %s; copies between memory spaces %d a run; plan: %s\n",
+              byBackendText(session, false).c_str(), session.runCopyCount(),
+              session.preparedModel().planSource().c_str());
 }
 
 // Parses a command that loads one model: the flags, one positional MODEL, threads and convert
@@ -412,6 +450,10 @@ Status readModelCommand(ModelCommand* c, const char* usage) {
   // A load that plans by cost ignores the artifact's plan: the in-memory conversion need not plan
   // by cost too.
   if (c->load.search != PlanSearch::FirstFit) c->options.costModel = false;
+  if (!c->load.target.empty()) {
+    c->options.target = c->load.target;
+    c->options.costModel = true;
+  }
   return Status::ok();
 }
 
@@ -717,6 +759,10 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
   ConvertOptions opts;
   for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
     opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
+  if (!load.target.empty()) {
+    opts.target = load.target;
+    opts.costModel = true;
+  }
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
                           convertThroughFile(model.string(), opts));
   if (prog->plansAtRunTime) {
@@ -948,14 +994,16 @@ int benchCommand(const std::vector<std::string>& argv) {
   if (a.has("--json")) {
     std::printf("{\"model\": \"%s\", \"runs\": %d, \"threads\": %d, \"min_ms\": %.3f, "
                 "\"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f, "
-                "\"primitives_by_backend\": %s, \"copies_per_run\": %d}\n",
+                "\"primitives_by_backend\": %s, \"copies_per_run\": %d, \"plan\": %s}\n",
                 a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
-                byBackendText(**session, true).c_str(), (*session)->runCopyCount());
+                byBackendText(**session, true).c_str(), (*session)->runCopyCount(),
+                jsonText((*session)->preparedModel().planSource()).c_str());
   } else {
     std::printf("%s: %d runs, %d threads, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f "
-                "MiB; %s)\n",
+                "MiB; %s; plan: %s)\n",
                 a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
-                byBackendText(**session, false).c_str());
+                byBackendText(**session, false).c_str(),
+                (*session)->preparedModel().planSource().c_str());
   }
   return 0;
 }
@@ -963,27 +1011,6 @@ int benchCommand(const std::vector<std::string>& argv) {
 } // namespace tessel::cli
 
 namespace tessel::cli {
-namespace {
-
-std::string jsonText(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
-} // namespace
-
 namespace {
 
 // A plan: per primitive, the backend ("" for a view) and the kernel.
@@ -1209,6 +1236,27 @@ int searchCommand(const std::vector<std::string>& argv) {
   std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms)\n",
               plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
               measuredTotal * 1e3, copySeconds * 1e3);
+  if (c->load.search == PlanSearch::Measure) {
+    // The cost model against the measurements: where two or more candidates were measured,
+    // whether the one it estimates fastest is within 10% of the fastest measured.
+    int primitives = 0, close = 0;
+    for (const auto& options : plan->options) {
+      const search::PlanOption *guess = nullptr, *best = nullptr;
+      int timed = 0;
+      for (const search::PlanOption& o : options) {
+        if (!o.measured) continue;
+        ++timed;
+        if (!guess || o.estimate < guess->estimate) guess = &o;
+        if (!best || o.seconds < best->seconds) best = &o;
+      }
+      if (timed < 2) continue;
+      ++primitives;
+      if (guess->seconds <= 1.1 * best->seconds) ++close;
+    }
+    std::printf("cost model: its pick within 10%% of the measured best for %d of %d primitives "
+                "with two or more candidates measured\n",
+                close, primitives);
+  }
   std::printf("primitives by backend: %s\n", byBackendText(**session, false).c_str());
   if (a.has("--verify")) {
     if (Status s = verifyPlan(**session, *plan, registry, *c, static_cast<int>(*runsArg));

@@ -63,7 +63,14 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
   if (mlir::failed(pm.run(*module)))
     return unsupported(firstError.empty() ? "lowering failed" : firstError);
   if (options.dumpMlirAfter == "lower") (*module)->print(llvm::errs());
-  return ir::emitArtifact(*module, options.backends, options.costModel);
+  ir::PlanOptions plan; // what the tessel-search pass does, with its options
+  plan.backends = options.backends;
+  plan.costModel = options.costModel;
+  plan.target = options.target;
+  plan.threads = options.threads;
+  plan.profile = options.profile;
+  TESSEL_RETURN_IF_ERROR(ir::planModule(*module, plan));
+  return ir::emitArtifact(*module);
 }
 
 Result<std::shared_ptr<const Program>> loadModel(const std::string& path,

@@ -13,6 +13,9 @@ struct ConvertOptions {
   frontend::ShapeOverrides shapes;
   std::vector<std::string> backends; // plan: first that supports each primitive; empty = all
   bool costModel = false;            // plan: search::planModel over them instead (--search model)
+  std::string target = "host";       // the plan's target (--target)
+  int threads = 1;                   // the thread count the estimates are for (--threads)
+  std::string profile;               // kernels' fits from a device's profile cache (--profile)
   std::string dumpMlirAfter;         // "import" or "lower": print the module to stderr
 };
 

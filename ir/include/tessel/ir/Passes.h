@@ -21,11 +21,21 @@ namespace tessel::ir {
 // (drops dead ops).
 void buildLoweringPipeline(mlir::OpPassManager& pm);
 
-// Serializes @main (primitives only) into artifact bytes.
-// `backends`: the plan's candidates in order of preference (empty: every built-in backend);
-// `costModel`: the plan from search::planModel (at one thread) instead of first fit.
+// How tessel-search plans (its options).
+struct PlanOptions {
+  std::vector<std::string> backends; // in order of preference; empty: every one of the target's
+  bool costModel = false;            // search::planModel's whole-graph plan instead of first fit
+  std::string target = "host";       // or a named target (BackendRegistry::target)
+  int threads = 1;
+  std::string profile; // a profile cache: its kernels' fits calibrate the estimates
+};
+
+// tessel-search's work: plans @main's primitives and writes the plan as attributes.
+Status planModule(mlir::ModuleOp module, const PlanOptions& options);
+
+// Serializes @main (primitives only) into artifact bytes, with tessel-search's plan where the
+// module carries one, else first fit over `backends` (empty: every built-in backend).
 Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
-                                          const std::vector<std::string>& backends,
-                                          bool costModel = false);
+                                          const std::vector<std::string>& backends = {});
 
 } // namespace tessel::ir

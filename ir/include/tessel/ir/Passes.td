@@ -57,16 +57,34 @@ def TesselFoldAffine : Pass<"tessel-fold-affine", "mlir::ModuleOp"> {
   }];
 }
 
+def TesselSearch : Pass<"tessel-search", "mlir::ModuleOp"> {
+  let summary = "plans @main's primitives: a backend and kernel each, for a target";
+  let description = [{
+    Chooses, per primitive, the backend and kernel that run it (search/: first fit, or the cost
+    model's whole-graph plan with the copies between memory spaces), for the named target (the
+    host's backends, or a CPU family described offline), and writes the plan as attributes:
+    `tessel.backend` and `tessel.kernel` (the kernel id, then its parameters) on each primitive,
+    `tessel.target` (name, threads) on the module. `tessel-emit` writes them into the artifact.
+  }];
+  let options = [
+    Option<"backend", "backends", "std::string", "\"\"", "comma-separated backends to plan with, in order of preference">,
+    Option<"search", "search", "std::string", "\"off\"", "how the plan is chosen: off (first fit) or model (the cost model over every backend's kernels)">,
+    Option<"target", "target", "std::string", "\"host\"", "what the plan is for: host (this machine's backends) or a named target (x86-64-avx2, x86-64-avx512)">,
+    Option<"threads", "threads", "int", "1", "the thread count the estimates are for">,
+    Option<"profile", "profile", "std::string", "\"\"", "a profile cache whose kernels' fits calibrate the estimates (search=model), for the devices it was measured on">
+  ];
+}
+
 def TesselEmit : Pass<"tessel-emit", "mlir::ModuleOp"> {
   let summary = "writes the primitive graph of @main to a .tsl artifact";
   let description = [{
     Fails on any op that is not a primitive, a constant or an absent marker. The artifact
-    holds tensors, constants (64-byte aligned), primitives in order, and the backend plan.
+    holds tensors, constants (64-byte aligned), primitives in order, and the backend plan:
+    tessel-search's attributes where it ran, else first fit over the listed backends.
   }];
   let options = [
     Option<"outputPath", "output", "std::string", "\"\"", "artifact file to write">,
-    Option<"backend", "backends", "std::string", "\"\"", "comma-separated backends to plan with, in order of preference">,
-    Option<"search", "search", "std::string", "\"off\"", "how the plan is chosen: off (first fit) or model (the cost model over every backend's kernels)">
+    Option<"backend", "backends", "std::string", "\"\"", "without tessel-search's plan: comma-separated backends to plan with by first fit, in order of preference">
   ];
 }
 

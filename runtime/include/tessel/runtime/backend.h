@@ -55,6 +55,9 @@ struct KernelChoice {
 struct KernelCandidate {
   KernelChoice choice;
   std::string name; // e.g. "f32_gemm_6x16__avx2_fma"
+  // Bit k set: the kernel needs input k constant (its bytes known when it is prepared: packed or
+  // transformed weights). The search offers it only where that input is.
+  uint32_t constantInputs = 0;
 };
 
 // The bytes of a primitive's inputs and output, for the cost models (primitiveFlops, in core,
@@ -88,6 +91,10 @@ public:
   // (profile_cache.h): the default is the host's CPU model; a GPU backend names its device and
   // driver. Empty when unknown.
   virtual std::string deviceSignature() const;
+  // The named target its kernels are for, as `tessel convert --target` names it (cpu_x86:
+  // "x86-64-avx2", "x86-64-avx512"); empty for a backend without such variants. An artifact
+  // planned for a target that no backend here has is planned again when loaded.
+  virtual std::string_view target() const { return {}; }
 };
 
 // A device's ordered queue. Host devices run everything synchronously; a GPU device records or
@@ -214,10 +221,18 @@ public:
   const std::string* unavailable(std::string_view name) const;
   // The error for a backend asked for by name that is not registered.
   Status missing(std::string_view name) const;
+  // Descriptors of named targets (BackendDescriptor::target) whatever this machine runs, for
+  // planning offline (`tessel convert --target`): a backend adds one per target it has kernels
+  // for, from its register function. They run nothing.
+  void addTarget(std::unique_ptr<BackendDescriptor> descriptor);
+  // The target's descriptors, in the order added; empty when no backend has it.
+  std::vector<const BackendDescriptor*> target(std::string_view name) const;
+  std::vector<std::string> targetNames() const;
 
 private:
   std::vector<std::unique_ptr<Backend>> backends_;
   std::vector<std::pair<std::string, std::string>> unavailable_;
+  std::vector<std::unique_ptr<BackendDescriptor>> targets_;
 };
 
 // Registers every backend of this build in priority order (the planner's first choice comes

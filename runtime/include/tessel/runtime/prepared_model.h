@@ -55,6 +55,10 @@ public:
   int32_t chainHead(size_t i) const { return steps_[i].head; }
   // With PlanSearch::Model or Measure, what the plan weighed and predicted (null otherwise).
   const search::ModelPlan* searchPlan() const { return searchPlan_.get(); }
+  // How the plan that runs was made, in words: "the artifact's", "first fit", "cost model",
+  // "measured", or why the artifact's was made again here ("cost model: the artifact was
+  // planned for x86-64-avx512, this machine runs x86-64-avx2").
+  const std::string& planSource() const { return planSource_; }
   int32_t chainLast(size_t i) const { return steps_[steps_[i].head].last; }
   int chainCount() const { return chains_; }
   // The inputs a step running primitives head..chainLast(head) reads, in the order its kernel
@@ -91,6 +95,7 @@ private:
   std::shared_ptr<const Program> program_;
   std::vector<TensorDesc> descs_;
   std::unique_ptr<search::ModelPlan> searchPlan_;
+  std::string planSource_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;

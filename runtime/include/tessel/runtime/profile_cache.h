@@ -16,26 +16,55 @@
 
 namespace tessel {
 
+// A kernel's measured times against its backend's estimates, fitted as a line (in relative
+// error): measured ~ overhead + factor * estimate. What `--search model` weighs a kernel at, given
+// a profile cache, in place of the bare estimate.
+struct KernelFit {
+  double overhead = 0; // seconds
+  double factor = 1;
+  int points = 0; // the measurements fitted
+  double apply(double estimate) const { return overhead + factor * estimate; }
+};
+
 class ProfileCache {
 public:
   static constexpr int64_t kMaxBytes = int64_t{64} << 20;
   static constexpr size_t kMaxEntries = 1 << 20;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
-  // (a first line "tessel-profile 1", then lines of a 16-digit hex key, one space and a finite
-  // positive number of seconds) is an error naming the line.
+  // is an error naming the line. The format: a first line "tessel-profile 2" (or 1, the format
+  // before kernel fits, whose lines are only times), then lines of
+  //   device NAME HASH                  the device a backend measured on (deviceKey)
+  //   KEY SECONDS                       a time (profileKey)
+  //   KEY SECONDS KERNEL ESTIMATE       and the kernel it was (kernelKey) and its estimate
+  // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
+  // positive, fields one space apart.
   static Result<ProfileCache> load(const std::string& path);
   static Result<ProfileCache> parse(std::string_view text);
 
   std::optional<double> find(const std::string& key) const;
-  void put(const std::string& key, double seconds);
+  // A time; with `kernel` and the backend's `estimate`, a point of that kernel's fit. Whether
+  // the cache changed.
+  bool put(const std::string& key, double seconds, const std::string& kernel = {},
+           double estimate = 0);
+  // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
+  std::string device(std::string_view backend) const;
+  void setDevice(std::string_view backend, const std::string& deviceKey);
+  // Each kernel's fit over the entries naming it.
+  std::map<std::string, KernelFit> fits() const;
   size_t size() const { return entries_.size(); }
   std::string text() const;
   // Writes the file whole (a temporary beside it, then renamed over it).
   Status save(const std::string& path) const;
 
 private:
-  std::map<std::string, double> entries_;
+  struct Entry {
+    double seconds = 0;
+    std::string kernel; // "" when the time has no fit point
+    double estimate = 0;
+  };
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
 };
 
 // What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex
@@ -50,6 +79,16 @@ std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>
 // name and choice, the thread count and the primitive's signature.
 std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,
                        const KernelCandidate& candidate, int threads);
+
+// The device key of a backend: a 64-bit hash, as 16 hex digits, of its name and
+// deviceSignature.
+std::string deviceKey(const BackendDescriptor& backend);
+
+// The key of a kernel's fit: a hash of the kernel library's version, the backend's name and
+// device (a deviceKey: the live backend's, or the one a profile cache names, to plan offline for
+// the device it was measured on), the candidate's name and choice, and the thread count.
+std::string kernelKey(std::string_view backend, const std::string& deviceKey,
+                      const KernelCandidate& candidate, int threads);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();

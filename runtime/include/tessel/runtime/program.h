@@ -19,8 +19,11 @@ struct ProgramTensor {
   const void* data = nullptr; // constants only: desc.byteSize() bytes kept alive by the Program
 };
 
-// What the plan was made for (the artifact's target table); a runtime on another target may
-// re-plan. Empty/0 fields mean "any".
+// What the plan was made for (the artifact's target table). Empty/0 fields mean "any".
+// isa: the named target (BackendDescriptor::target, `tessel convert --target`: "x86-64-avx512");
+// threads: the thread count its estimates were for; costModelVersion: 0 for a first-fit plan,
+// else the cost model's version. A cost-model plan for a target no backend here has is planned
+// again when loaded (PreparedModel::create); block is unused (layouts are chosen at load).
 struct TargetInfo {
   std::string isa;
   int32_t block = 0;

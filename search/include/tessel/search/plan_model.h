@@ -37,9 +37,15 @@ struct ModelPlanRequest {
   TransferModel transfer;
   // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
   // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
+  // `estimate` is the backend's own (estimateSeconds), for the kernel's fit (profile_cache.h).
   std::function<Result<double>(size_t primitive, const BackendDescriptor& backend,
-                               const KernelCandidate& candidate)>
+                               const KernelCandidate& candidate, double estimate)>
       measure;
+  // When set, the time the plan takes for a candidate it does not measure, from the backend's
+  // estimate: a kernel's line fitted to its measurements (ProfileCache::fits) where there is one.
+  std::function<double(const BackendDescriptor& backend, const KernelCandidate& candidate,
+                       double estimate)>
+      calibrate;
   // Only candidates estimated within this factor of the primitive's best estimate are measured;
   // the rest keep their estimates.
   double measureWithin = 20;
@@ -51,7 +57,7 @@ struct PlanOption {
   KernelChoice choice;
   std::string name;    // backend:candidate
   double seconds = 0;  // the time the plan weighed: the measured one where there is one
-  double estimate = 0; // the backend's estimate
+  double estimate = 0; // the backend's estimate (calibrated where the request calibrates)
   bool measured = false;
 };
 
@@ -71,5 +77,12 @@ struct ModelPlan {
 
 // Fails naming the first primitive no backend supports, or an unknown preferred backend.
 Result<ModelPlan> planModel(const ModelPlanRequest& request);
+
+// The kernel of each primitive again, among its planned backend's candidates for the tensors as
+// they are now (after the layouts are set, say), by the same times as planModel (measured where
+// the request measures): the plan's options, choices and predicted time follow. A choice whose
+// kernel is the backend's best estimate is stored as the backend's firstChoice, which lets the
+// backend decide when it prepares the kernel.
+Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
 
 } // namespace tessel::search

@@ -1,0 +1,166 @@
+// tessel-search: the plan of @main's primitives (search/, the planners the runtime uses), for
+// this machine's backends or a named target, written as attributes for tessel-emit.
+#include "ModuleProgram.h"
+#include "mlir/IR/Builders.h"
+#include "tessel/runtime/profile_cache.h"
+#include "tessel/search/assign.h"
+#include "tessel/search/plan_model.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <algorithm>
+#include <map>
+
+namespace tessel::ir {
+#define GEN_PASS_DEF_TESSELSEARCH
+#include "tessel/ir/Passes.h.inc"
+
+namespace {
+
+struct TesselSearch : impl::TesselSearchBase<TesselSearch> {
+  using Base::Base;
+  void runOnOperation() override {
+    if (search != "off" && search != "model") {
+      getOperation().emitError("tessel-search: search expects off or model, got '" + search +
+                               "' (measure runs kernels: it is the runtime's, at load)");
+      return signalPassFailure();
+    }
+    PlanOptions o;
+    llvm::SmallVector<llvm::StringRef> names;
+    llvm::SplitString(backend, names, ",");
+    o.backends.assign(names.begin(), names.end());
+    o.costModel = search == "model";
+    o.target = target;
+    o.threads = threads;
+    o.profile = profile;
+    if (Status s = planModule(getOperation(), o); !s.isOk()) {
+      getOperation().emitError(s.message());
+      signalPassFailure();
+    }
+  }
+};
+
+} // namespace
+
+// The descriptors a plan for `o` weighs, and the target's name ("" when none of them has one).
+static Result<std::vector<const BackendDescriptor*>>
+planDescriptors(const BackendRegistry& registry, const PlanOptions& o, std::string* targetName) {
+  std::vector<const BackendDescriptor*> all;
+  if (o.target.empty() || o.target == "host") {
+    all = registry.descriptors();
+  } else {
+    all = registry.target(o.target);
+    if (all.empty()) {
+      std::string known = "host";
+      for (const std::string& name : registry.targetNames())
+        known += ", " + name;
+      return invalidArgument("no target named '" + o.target + "' (known: " + known + ")");
+    }
+    // With the target's own backends, this build's host backends that have no variants (the
+    // reference backend): what the target's devices run too.
+    for (const BackendDescriptor* d : registry.descriptors())
+      if (d->target().empty() && d->memorySpace() == kHostSpace) all.push_back(d);
+  }
+  std::vector<const BackendDescriptor*> chosen;
+  for (const std::string& name : o.backends) {
+    auto it = std::find_if(all.begin(), all.end(),
+                           [&](const BackendDescriptor* d) { return d->name() == name; });
+    if (it == all.end())
+      return invalidArgument("no backend named '" + name + "'" +
+                             (o.target == "host" ? "" : " for target '" + o.target + "'"));
+    chosen.push_back(*it);
+  }
+  if (o.backends.empty()) chosen = all;
+  targetName->clear();
+  for (const BackendDescriptor* d : chosen)
+    if (!d->target().empty()) {
+      *targetName = std::string(d->target());
+      break;
+    }
+  return chosen;
+}
+
+Status planProgram(Program& prog, const PlanOptions& o) {
+  if (o.threads < 1 || o.threads > 1024)
+    return invalidArgument("threads must be 1 to 1024, got " + std::to_string(o.threads));
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  std::string targetName;
+  TESSEL_ASSIGN_OR_RETURN(std::vector<const BackendDescriptor*> descriptors,
+                          planDescriptors(registry, o, &targetName));
+  const std::vector<TensorDesc> descs = prog.descs();
+  const std::string listed =
+      o.backends.empty() ? std::string("(all)") : llvm::join(o.backends, ",");
+  Result<search::Assignment> assigned = search::Assignment{};
+  if (o.costModel) {
+    search::ModelPlanRequest model;
+    model.primitives = prog.primitives;
+    model.tensors = &descs;
+    model.descriptors = descriptors;
+    model.inputs = prog.inputs;
+    model.outputs = prog.outputs;
+    model.threads = o.threads;
+    for (const ProgramTensor& t : prog.tensors)
+      model.constant.push_back(t.data != nullptr);
+    // A device's measured times, offline: each kernel's fit under the device the file names for
+    // its backend (else this machine's).
+    ProfileCache cache;
+    if (!o.profile.empty()) {
+      TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(o.profile));
+    }
+    const std::map<std::string, KernelFit> fits = cache.fits();
+    if (!fits.empty())
+      model.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k, double estimate) {
+        std::string device = cache.device(d.name());
+        if (device.empty()) device = deviceKey(d);
+        auto it = fits.find(kernelKey(d.name(), device, k, o.threads));
+        return it == fits.end() ? estimate : it->second.apply(estimate);
+      };
+    auto plan = search::planModel(model);
+    if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
+    assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
+                           : Result<search::Assignment>(plan.status());
+  } else {
+    search::AssignRequest request;
+    request.primitives = prog.primitives;
+    request.tensors = &descs;
+    request.descriptors = descriptors;
+    assigned = search::assignBackends(request);
+  }
+  if (!assigned.isOk())
+    return assigned.status().withContext("with backends " + listed +
+                                         (o.target == "host" ? "" : " for " + o.target));
+  prog.backends.clear();
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
+    const int b = assigned->backend[i];
+    prog.backends.push_back(b == search::kNoBackend ? std::string()
+                                                    : std::string(descriptors[b]->name()));
+  }
+  prog.kernels = assigned->kernel;
+  prog.target.isa = targetName;
+  prog.target.threads = o.threads;
+  prog.target.costModelVersion = o.costModel ? kCostModelVersion : 0;
+  return Status::ok();
+}
+
+Status planModule(mlir::ModuleOp module, const PlanOptions& o) {
+  TESSEL_ASSIGN_OR_RETURN(ModuleProgram mp, programOf(module));
+  TESSEL_RETURN_IF_ERROR(planProgram(mp.program, o));
+  mlir::Builder b(module.getContext());
+  for (size_t i = 0; i < mp.ops.size(); ++i) {
+    const KernelChoice& k = mp.program.kernels[i];
+    std::vector<int64_t> kernel = {static_cast<int64_t>(k.id)};
+    kernel.insert(kernel.end(), k.params.begin(), k.params.end());
+    mp.ops[i]->setAttr(kBackendAttr, b.getStringAttr(mp.program.backends[i]));
+    mp.ops[i]->setAttr(kKernelAttr, b.getDenseI64ArrayAttr(kernel));
+  }
+  const TargetInfo& t = mp.program.target;
+  module->setAttr(
+      kTargetAttr,
+      b.getDictionaryAttr({b.getNamedAttr("cost_model", b.getI64IntegerAttr(t.costModelVersion)),
+                           b.getNamedAttr("name", b.getStringAttr(t.isa)),
+                           b.getNamedAttr("threads", b.getI64IntegerAttr(t.threads))}));
+  return Status::ok();
+}
+
+} // namespace tessel::ir

@@ -1,0 +1,35 @@
+// tessel-search writes the plan on @main's primitives (a backend and a kernel each) and the
+// target on the module; tessel-emit writes that plan into the artifact, which runs it.
+// RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 threads=2" | FileCheck %s
+// RUN: tessel-opt %s -tessel-decompose -tessel-search="target=x86-64-avx512" | FileCheck --check-prefix=FIRST %s
+// RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx512" -tessel-emit=output=%t.tsl
+// RUN: tessel run %t.tsl | FileCheck --check-prefix=RAN %s
+// RUN: not tessel-opt %s -tessel-decompose -tessel-search="target=riscv64" 2>&1 | FileCheck --check-prefix=TARGET %s
+// RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=measure" 2>&1 | FileCheck --check-prefix=MEASURE %s
+// RUN: not tessel-opt %s -tessel-decompose -tessel-search="backends=vulkan target=x86-64-avx2" 2>&1 | FileCheck --check-prefix=BACKEND %s
+
+// CHECK: tessel.target = {cost_model = 1 : i64, name = "x86-64-avx2", threads = 2 : i64}
+// A 3x3 convolution of 16 -> 16 channels: a cpu_x86 kernel, its variant for the search to pick
+// (0: the backend's own best estimate, picked again when prepared).
+// CHECK: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: {{[0-9]+}}>
+// CHECK: tessel.unary {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: 0>
+
+// FIRST: tessel.target = {cost_model = 0 : i64, name = "x86-64-avx512", threads = 1 : i64}
+// FIRST: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: 0>
+
+// RAN: output y: f32[1,16,12,12]
+// RAN: plan: the artifact's
+
+// TARGET: no target named 'riscv64' (known: host, x86-64-avx2, x86-64-avx512)
+// MEASURE: tessel-search: search expects off or model, got 'measure'
+// BACKEND: no backend named 'vulkan' for target 'x86-64-avx2'
+
+module attributes {tessel.onnx_opset = 13 : i64} {
+  func.func @main(%x: tensor<1x16x12x12xf32> {tessel.name = "x"}) -> (tensor<1x16x12x12xf32> {tessel.name = "y"}) {
+    %w = tessel.constant dense<0.01> : tensor<16x16x3x3xf32>
+    %b = tessel.constant dense<0.5> : tensor<16xf32>
+    %0 = tessel.onnx.Conv(%x, %w, %b) {pads = array<i64: 1, 1, 1, 1>} : (tensor<1x16x12x12xf32>, tensor<16x16x3x3xf32>, tensor<16xf32>) -> tensor<1x16x12x12xf32>
+    %1 = tessel.onnx.Tanh(%0) : (tensor<1x16x12x12xf32>) -> tensor<1x16x12x12xf32>
+    return %1 : tensor<1x16x12x12xf32>
+  }
+}
