@@ -113,8 +113,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       model.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k, double estimate) {
         std::string device = cache.device(d.name());
         if (device.empty()) device = deviceKey(d);
-        auto it = fits.find(kernelKey(d.name(), device, k, o.threads));
-        return it == fits.end() ? estimate : it->second.apply(estimate);
+        return calibrated(fits, d.name(), device, k, o.threads, estimate);
       };
     auto plan = search::planModel(model);
     if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));

@@ -130,8 +130,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (!fits.empty())
       request.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k,
                               double estimate) {
-        auto it = fits.find(kernelKey(d.name(), deviceOf(d), k, threads));
-        return it == fits.end() ? estimate : it->second.apply(estimate);
+        return calibrated(fits, d.name(), deviceOf(d), k, threads, estimate);
       };
     std::vector<std::string> signatures(prog.primitives.size()); // per primitive, made once
     if (search == PlanSearch::Measure)
@@ -143,10 +142,11 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         if (signatures[i].empty()) signatures[i] = primitiveSignature(p, m->descs_, constants);
         const std::string key = profileKey(d, signatures[i], k, threads);
         const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
+        const std::string group = groupKey(d.name(), deviceOf(d), threads);
         cache.setDevice(d.name(), deviceOf(d));
         if (auto seconds = cache.find(key)) {
           ++hits;
-          if (cache.put(key, *seconds, kernel, estimate)) ++points; // an older entry's fit point
+          if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
           return *seconds;
         }
         Backend* backend = registry.find(d.name());
@@ -160,7 +160,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         mr.precision = precision;
         TESSEL_ASSIGN_OR_RETURN(double seconds, measurePrimitive(*backend, mr));
         ++measurements;
-        cache.put(key, seconds, kernel, estimate);
+        cache.put(key, seconds, kernel, group, estimate);
         return seconds;
       };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));

@@ -93,7 +93,7 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     for (size_t from = 0;;) {
       const size_t space = l.find(' ', from);
       fields.push_back(l.substr(from, space == std::string_view::npos ? l.npos : space - from));
-      if (space == std::string_view::npos || fields.size() > 4) break;
+      if (space == std::string_view::npos || fields.size() > 5) break;
       from = space + 1;
     }
     if (fitted && fields.size() == 3 && fields[0] == "device") {
@@ -103,18 +103,21 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       cache.devices_[std::string(fields[1])] = std::string(fields[2]);
       continue;
     }
-    if (fields.size() != 2 && !(fitted && fields.size() == 4))
-      return corrupt(where + (fitted ? ": not a time (key, seconds[, kernel, estimate]) or a device"
+    if (fields.size() != 2 && !(fitted && fields.size() == 5))
+      return corrupt(where + (fitted ? ": not a time (key, seconds[, kernel, group, estimate]) "
+                                       "or a device"
                                      : ": not a 16-digit key, a space and seconds"));
     if (!isKey(fields[0])) return corrupt(where + ": the key is not 16 lowercase hex digits");
     Entry e;
     if (!positive(fields[1], &e.seconds))
       return corrupt(where + ": the seconds are not a finite positive number");
-    if (fields.size() == 4) {
+    if (fields.size() == 5) {
       if (!isKey(fields[2])) return corrupt(where + ": the kernel is not 16 lowercase hex digits");
-      if (!positive(fields[3], &e.estimate))
+      if (!isKey(fields[3])) return corrupt(where + ": the group is not 16 lowercase hex digits");
+      if (!positive(fields[4], &e.estimate))
         return corrupt(where + ": the estimate is not a finite positive number");
       e.kernel = std::string(fields[2]);
+      e.group = std::string(fields[3]);
     }
     if (cache.entries_.size() >= kMaxEntries)
       return corrupt("profile cache: more than " + std::to_string(kMaxEntries) + " entries");
@@ -150,14 +153,15 @@ std::optional<double> ProfileCache::find(const std::string& key) const {
 }
 
 bool ProfileCache::put(const std::string& key, double seconds, const std::string& kernel,
-                       double estimate) {
+                       const std::string& group, double estimate) {
   if (!std::isfinite(seconds) || seconds <= 0 || !isKey(key)) return false;
   auto it = entries_.find(key);
   if (it == entries_.end() && entries_.size() >= kMaxEntries) return false;
-  const bool point = isKey(kernel) && std::isfinite(estimate) && estimate > 0;
-  Entry e{seconds, point ? kernel : std::string(), point ? estimate : 0};
+  const bool point = isKey(kernel) && isKey(group) && std::isfinite(estimate) && estimate > 0;
+  Entry e{seconds, point ? kernel : std::string(), point ? group : std::string(),
+          point ? estimate : 0};
   if (it != entries_.end() && it->second.seconds == e.seconds && it->second.kernel == e.kernel &&
-      it->second.estimate == e.estimate)
+      it->second.group == e.group && it->second.estimate == e.estimate)
     return false;
   entries_[key] = std::move(e);
   return true;
@@ -183,15 +187,17 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
   std::map<std::string, Sums> sums;
   for (const auto& [key, e] : entries_) {
     if (e.kernel.empty()) continue;
-    Sums& s = sums[e.kernel];
     const double w = 1 / (e.seconds * e.seconds);
-    s.w += w;
-    s.we += w * e.estimate;
-    s.wee += w * e.estimate * e.estimate;
-    s.wm += w * e.seconds;
-    s.wem += w * e.estimate * e.seconds;
-    s.least = s.n == 0 ? e.seconds : std::min(s.least, e.seconds);
-    ++s.n;
+    for (const std::string* name : {&e.kernel, &e.group}) {
+      Sums& s = sums[*name];
+      s.w += w;
+      s.we += w * e.estimate;
+      s.wee += w * e.estimate * e.estimate;
+      s.wm += w * e.seconds;
+      s.wem += w * e.estimate * e.seconds;
+      s.least = s.n == 0 ? e.seconds : std::min(s.least, e.seconds);
+      ++s.n;
+    }
   }
   std::map<std::string, KernelFit> out;
   for (const auto& [kernel, s] : sums) {
@@ -219,7 +225,7 @@ std::string ProfileCache::text() const {
     out += buf;
     if (!e.kernel.empty()) {
       std::snprintf(buf, sizeof buf, " %.9g", e.estimate);
-      out += " " + e.kernel + buf;
+      out += " " + e.kernel + " " + e.group + buf;
     }
     out += '\n';
   }
@@ -284,6 +290,24 @@ std::string kernelKey(std::string_view backend, const std::string& device,
     h = fnv(h, &v, sizeof v);
   h = fnv(h, &threads, sizeof threads);
   return hex(h);
+}
+
+std::string groupKey(std::string_view backend, const std::string& device, int threads) {
+  uint64_t h = 1469598103934665603ull;
+  h = fnv(h, "group");
+  h = fnv(h, kernelLibraryVersion());
+  h = fnv(h, backend);
+  h = fnv(h, device);
+  h = fnv(h, &threads, sizeof threads);
+  return hex(h);
+}
+
+double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
+                  const std::string& device, const KernelCandidate& candidate, int threads,
+                  double estimate) {
+  auto it = fits.find(kernelKey(backend, device, candidate, threads));
+  if (it == fits.end()) it = fits.find(groupKey(backend, device, threads));
+  return it == fits.end() ? estimate : it->second.apply(estimate);
 }
 
 std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,

@@ -194,6 +194,7 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
     rest[i - 1] = rest[i] + fastest;
   }
   double bound = std::numeric_limits<double>::infinity();
+  std::vector<int> boundChoice; // the plan that sets the bound
   {
     // Each node's fastest candidate; and, per state, each node's fastest candidate writing in
     // that state where it has one.
@@ -214,10 +215,22 @@ Result<PlanResult> solvePlan(const PlanProblem& pr, size_t maxPartialPlans) {
               best = static_cast<int>(ci);
         choice[i] = best;
       }
-      if (any) bound = std::min(bound, planCost(pr, choice));
+      if (!any) continue;
+      const double seconds = planCost(pr, choice);
+      if (seconds < bound) {
+        bound = seconds;
+        boundChoice = std::move(choice);
+      }
     }
   }
   const double slack = 1e-9 * std::abs(bound); // rounding: never drop a plan the bound ties
+  // A simple plan as cheap as the least any plan can take (every node its fastest candidate,
+  // with no conversion: one space wins every node, say) is optimal as it is.
+  if (!boundChoice.empty() && bound <= rest[0] + slack) {
+    result.seconds = bound;
+    result.choice = std::move(boundChoice);
+    return result;
+  }
   for (size_t i = 0; i < n; ++i) {
     const PlanNode& node = pr.nodes[i];
     const std::vector<int32_t>& before = shape.alive[i];

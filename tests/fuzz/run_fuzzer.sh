@@ -87,5 +87,8 @@ profileSeeds="$out/seeds-profile"
 mkdir -p "$profileSeeds"
 printf 'tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 1.5e-05\n' \
   >"$profileSeeds/small.txt"
+printf 'tessel-profile 2\ndevice cpu_x86 00000000000000aa\n%s\n%s\n' \
+  '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' \
+  'fedcba9876543210 1.5e-05' >"$profileSeeds/fitted.txt"
 run profile "${FUZZ_PROFILE_RUNS:-300000}" "$profileSeeds" || status=1
 exit $status

@@ -261,7 +261,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(again->text().rfind("tessel-profile 2\n", 0) == 0); // written as version 2
   // Version 2: devices, and times with their kernel and estimate.
   const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
-                           "0123456789abcdef 0.000125 1111111111111111 0.0001\n"
+                           "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
                            "fedcba9876543210 2\n";
   auto v2 = ProfileCache::parse(good);
   REQUIRE(v2.isOk());
@@ -270,33 +270,35 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v2->device("vulkan").empty());
   REQUIRE(v2->fits().count("1111111111111111") == 1);
   CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
+  CHECK(v2->fits().at("2222222222222222").factor == Approx(1.25)); // the group's
   CHECK(v2->text() == good);
   for (const char* bad : {
-           "",                                                            // no header
-           "tessel-profile 3\n",                                          // another version
-           "tessel-profile 1",                                            // no newline
-           "tessel-profile 1\ndevice cpu_x86 00000000000000aa\n",         // no devices in version 1
-           "tessel-profile 1\n0123456789abcdef 1 1111111111111111 1\n",   // nor kernels
-           "tessel-profile 2\ndevice CPU 00000000000000aa\n",             // not a name
-           "tessel-profile 2\ndevice cpu_x86 00000000000000a\n",          // short device key
-           "tessel-profile 2\ndevice cpu_x86 00000000000000aa x\n",       // a field more
-           "tessel-profile 2\n0123456789abcdef 1 1111111111111111\n",     // no estimate
-           "tessel-profile 2\n0123456789abcdef 1 111111111111111g 1\n",   // not hex
-           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 0\n",   // zero estimate
-           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 1 1\n", // a field more
-           "tessel-profile 2\n0123456789abcdef 1 \n",                     // trailing space
-           "tessel-profile 2\n\n",                                        // empty line
-           "tessel-profile 1\n0123456789abcdef 1",                        // a last line without one
-           "tessel-profile 1\n0123456789ABCDEF 1\n",                      // uppercase key
-           "tessel-profile 1\n0123456789abcde 1\n",                       // short key
-           "tessel-profile 1\n0123456789abcdef  1\n",                     // two spaces
-           "tessel-profile 1\n0123456789abcdef nan\n",                    // not finite
-           "tessel-profile 1\n0123456789abcdef inf\n",                    //
-           "tessel-profile 1\n0123456789abcdef 1e999\n",                  // out of range
-           "tessel-profile 1\n0123456789abcdef -1\n",                     // negative
-           "tessel-profile 1\n0123456789abcdef 0\n",                      // zero
-           "tessel-profile 1\n0123456789abcdef 1.5s\n",                   // trailing junk
-           "tessel-profile 1\n0123456789abcdef\n",                        // no seconds
+           "",                                                    // no header
+           "tessel-profile 3\n",                                  // another version
+           "tessel-profile 1",                                    // no newline
+           "tessel-profile 1\ndevice cpu_x86 00000000000000aa\n", // no devices in version 1
+           "tessel-profile 1\n0123456789abcdef 1 1111111111111111 1111111111111111 1\n", // kernel
+           "tessel-profile 2\ndevice CPU 00000000000000aa\n",           // not a name
+           "tessel-profile 2\ndevice cpu_x86 00000000000000a\n",        // short device key
+           "tessel-profile 2\ndevice cpu_x86 00000000000000aa x\n",     // a field more
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 1\n", // no group
+           "tessel-profile 2\n0123456789abcdef 1 111111111111111g 1111111111111111 1\n",   // hex
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 111111111111111 1\n",    // short
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 1111111111111111 0\n",   // zero
+           "tessel-profile 2\n0123456789abcdef 1 1111111111111111 1111111111111111 1 1\n", // more
+           "tessel-profile 2\n0123456789abcdef 1 \n",    // trailing space
+           "tessel-profile 2\n\n",                       // empty line
+           "tessel-profile 1\n0123456789abcdef 1",       // a last line without one
+           "tessel-profile 1\n0123456789ABCDEF 1\n",     // uppercase key
+           "tessel-profile 1\n0123456789abcde 1\n",      // short key
+           "tessel-profile 1\n0123456789abcdef  1\n",    // two spaces
+           "tessel-profile 1\n0123456789abcdef nan\n",   // not finite
+           "tessel-profile 1\n0123456789abcdef inf\n",   //
+           "tessel-profile 1\n0123456789abcdef 1e999\n", // out of range
+           "tessel-profile 1\n0123456789abcdef -1\n",    // negative
+           "tessel-profile 1\n0123456789abcdef 0\n",     // zero
+           "tessel-profile 1\n0123456789abcdef 1.5s\n",  // trailing junk
+           "tessel-profile 1\n0123456789abcdef\n",       // no seconds
        }) {
     INFO(bad);
     CHECK_FALSE(ProfileCache::parse(bad).isOk());
@@ -321,15 +323,18 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
     const double estimate = 1e-5 * i * i;
     char key[17];
     std::snprintf(key, sizeof key, "%016x", i);
-    CHECK(cache.put(key, 1e-5 + 2 * estimate, "0000000000000001", estimate));
+    CHECK(cache.put(key, 1e-5 + 2 * estimate, "0000000000000001", "00000000000000a1", estimate));
   }
-  CHECK_FALSE(cache.put("0000000000000001", 1e-5 + 2e-5, "0000000000000001", 1e-5)); // the same
-  CHECK(cache.put("00000000000000ff", 3e-3, "0000000000000002", 1e-3));
-  CHECK(cache.put("00000000000000fe", 3e-3, "00000000000000k1", 1e-3)); // a time, no point
+  CHECK_FALSE( // the same again
+      cache.put("0000000000000001", 1e-5 + 2e-5, "0000000000000001", "00000000000000a1", 1e-5));
+  CHECK(cache.put("00000000000000ff", 3e-3, "0000000000000002", "00000000000000a2", 1e-3));
+  // A bad kernel key: a time alone, no point.
+  CHECK(cache.put("00000000000000fe", 3e-3, "00000000000000k1", "00000000000000a2", 1e-3));
   CHECK(cache.find("00000000000000fe") == Approx(3e-3));
   CHECK_FALSE(cache.put("00000000000000fg", 3e-3)); // not a key
   const auto fits = cache.fits();
-  REQUIRE(fits.size() == 2);
+  REQUIRE(fits.size() == 4); // two kernels, two groups
+  CHECK(fits.at("00000000000000a1").factor == Approx(2).epsilon(1e-6));
   const KernelFit& line = fits.at("0000000000000001");
   CHECK(line.points == 6);
   CHECK(line.overhead == Approx(1e-5).epsilon(1e-6));
@@ -343,7 +348,7 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   for (int i = 1; i <= 4; ++i) {
     char key[17];
     std::snprintf(key, sizeof key, "%016x", i);
-    fast.put(key, 1e-4 * i - 5e-5, "0000000000000003", 1e-4 * i);
+    fast.put(key, 1e-4 * i - 5e-5, "0000000000000003", "00000000000000a3", 1e-4 * i);
   }
   const KernelFit f = fast.fits().at("0000000000000003");
   CHECK(f.overhead == 0);

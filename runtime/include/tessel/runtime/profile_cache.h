@@ -36,21 +36,23 @@ public:
   // before kernel fits, whose lines are only times), then lines of
   //   device NAME HASH                  the device a backend measured on (deviceKey)
   //   KEY SECONDS                       a time (profileKey)
-  //   KEY SECONDS KERNEL ESTIMATE       and the kernel it was (kernelKey) and its estimate
+  //   KEY SECONDS KERNEL GROUP ESTIMATE the kernel it was (kernelKey), its backend's kernels on
+  //                                     that device (groupKey) and the backend's estimate
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart.
   static Result<ProfileCache> load(const std::string& path);
   static Result<ProfileCache> parse(std::string_view text);
 
   std::optional<double> find(const std::string& key) const;
-  // A time; with `kernel` and the backend's `estimate`, a point of that kernel's fit. Whether
-  // the cache changed.
+  // A time; with `kernel`, `group` and the backend's `estimate`, a point of that kernel's fit
+  // and of its group's. Whether the cache changed.
   bool put(const std::string& key, double seconds, const std::string& kernel = {},
-           double estimate = 0);
+           const std::string& group = {}, double estimate = 0);
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
   void setDevice(std::string_view backend, const std::string& deviceKey);
-  // Each kernel's fit over the entries naming it.
+  // Each kernel's fit over the entries naming it, and each group's over its kernels' entries
+  // (the keys differ: a kernel without points of its own takes its group's line).
   std::map<std::string, KernelFit> fits() const;
   size_t size() const { return entries_.size(); }
   std::string text() const;
@@ -60,7 +62,7 @@ public:
 private:
   struct Entry {
     double seconds = 0;
-    std::string kernel; // "" when the time has no fit point
+    std::string kernel, group; // "" when the time has no fit point
     double estimate = 0;
   };
   std::map<std::string, Entry> entries_;
@@ -89,6 +91,16 @@ std::string deviceKey(const BackendDescriptor& backend);
 // the device it was measured on), the candidate's name and choice, and the thread count.
 std::string kernelKey(std::string_view backend, const std::string& deviceKey,
                       const KernelCandidate& candidate, int threads);
+
+// The key of a backend's kernels on one device at one thread count, together: a hash of the
+// kernel library's version, the backend's name, the device key and the thread count.
+std::string groupKey(std::string_view backend, const std::string& deviceKey, int threads);
+
+// A candidate's estimate through its kernel's fit, else its group's (fits: ProfileCache::fits),
+// else as it is.
+double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
+                  const std::string& deviceKey, const KernelCandidate& candidate, int threads,
+                  double estimate);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The cost model against measurement, leaving one model out (docs/search.md, Kernel fits):
+# 1. each public model's candidates measured into its own profile cache (tessel search --search
+#    measure), at THREADS threads;
+# 2. for each model, the other four models' caches merged: the kernels' fits the model-only plan
+#    of this model takes, none of them fitted to its own primitives;
+# 3. per model: how often the cost model's pick (with those fits) is within 10% of the measured
+#    best where two or more candidates were measured; the model-only plan's predicted and measured
+#    totals; the model-only plan end to end against the measured plan (tessel bench, min of RUNS,
+#    the two alternating over ROUNDS turns).
+# Usage: bench/search_calibration.sh [THREADS] [RUNS]      (defaults: 2 threads, 20 runs)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+threads=${1:-2}
+runs=${2:-20}
+rounds=4
+models=${TESSEL_MODELS_DIR:-$HOME/.cache/tessel/models}
+tessel="$root/build/tools/tessel"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+names=(resnet18 mobilenet_v2 squeezenet1_1 shufflenet_v2_x1_0 ppocr_v4_det)
+shape() { [ "$1" = ppocr_v4_det ] && echo "--shape x=1x3x640x640" || true; }
+for m in "${names[@]}"; do
+  # shellcheck disable=SC2046
+  "$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --search measure \
+    --profile "$work/$m.profile" >/dev/null
+done
+printf '| model | pick within 10%% | model-only predicted | measured | model-only / measured plan (min of %d) |\n' "$runs"
+printf '|---|---|---|---|---|\n'
+for m in "${names[@]}"; do
+  others="$work/others-$m.profile"
+  echo "tessel-profile 2" >"$others"
+  for o in "${names[@]}"; do
+    [ "$o" = "$m" ] || tail -n +2 "$work/$o.profile" >>"$others"
+  done
+  cp "$others" "$work/pick.profile"
+  # shellcheck disable=SC2046
+  pick=$("$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" \
+    --search measure --profile "$work/pick.profile" | sed -n 's/^cost model: its pick within 10% of the measured best for \([0-9]*\) of \([0-9]*\) .*/\1 of \2/p')
+  # shellcheck disable=SC2046
+  totals=$("$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" \
+    --search model --profile "$others" | sed -n 's/^predicted \([0-9.]*\) ms .*measured \([0-9.]*\) ms .*/\1 \2/p')
+  best_model=1e9 best_measure=1e9
+  for ((r = 0; r < rounds; r++)); do
+    # shellcheck disable=SC2046
+    a=$("$tessel" bench "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --runs $((runs / rounds)) \
+      --search model --profile "$others" --json | sed -n 's/.*"min_ms": \([0-9.]*\).*/\1/p')
+    # shellcheck disable=SC2046
+    b=$("$tessel" bench "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --runs $((runs / rounds)) \
+      --search measure --profile "$work/$m.profile" --json | sed -n 's/.*"min_ms": \([0-9.]*\).*/\1/p')
+    best_model=$(echo "$a $best_model" | awk '{print ($1 < $2) ? $1 : $2}')
+    best_measure=$(echo "$b $best_measure" | awk '{print ($1 < $2) ? $1 : $2}')
+  done
+  read -r predicted measured <<<"$totals"
+  printf '| %s | %s | %s ms | %s ms | %.3f (%s / %s ms) |\n' "$m" "$pick" "$predicted" "$measured" \
+    "$(echo "$best_model $best_measure" | awk '{print $1 / $2}')" "$best_model" "$best_measure"
+done
