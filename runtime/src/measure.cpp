@@ -76,8 +76,8 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
         continue;
       }
       TESSEL_ASSIGN_OR_RETURN(BufferRef b, buffers.make(d.byteSize()));
-      TESSEL_RETURN_IF_ERROR(device->upload(
-          *stream, b, r.constants[i] ? r.constants[i] : bytes.data(), d.byteSize()));
+      TESSEL_RETURN_IF_ERROR(
+          device->upload(*stream, b, r.constants[i] ? r.constants[i] : bytes.data(), d.byteSize()));
       in[static_cast<size_t>(c)].push_back({&d, b});
     }
     TESSEL_RETURN_IF_ERROR(stream->wait()); // the filler goes out of scope
