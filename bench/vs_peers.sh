@@ -13,7 +13,10 @@
 # Then the GPU backends: Tessel's Vulkan backend against MNN's (../shared/peers/mnn-gpu, forward
 # type 7) on this machine's Vulkan device (lavapipe here: a CPU rasteriser, so compare the two
 # GPU backends with each other, never with the CPU tables), alternating the same way.
-# TESSEL_BENCH_PARTS picks the parts (default "cpu memory gpu").
+# TESSEL_BENCH_PARTS picks the parts (default "cpu memory gpu"). TESSEL_BENCH_SEARCH=model|measure
+# has Tessel's CPU runs plan at load by the cost model or by measurement (docs/search.md; the
+# measured times kept in one profile cache for the whole script, so only the first load measures)
+# instead of taking the artifact's first-fit plan.
 # Usage: bench/vs_peers.sh [RUNS] [THREADS...]        (defaults: 20 runs, threads 1 2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +31,11 @@ mnn=${TESSEL_MNN_DIR:-$root/../shared/peers/mnn}
 tessel="$root/build/tools/tessel"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+searchFlags=()
+if [ -n "${TESSEL_BENCH_SEARCH:-}" ]; then
+  searchFlags=(--search "$TESSEL_BENCH_SEARCH")
+  [ "$TESSEL_BENCH_SEARCH" = measure ] && searchFlags+=(--profile "$work/search.profile")
+fi
 bash "$root/tests/models/fetch_models.sh" >/dev/null
 
 # name model-dir input-name dims
@@ -82,7 +90,8 @@ for t in "${threads[@]}"; do
       # mean of their means).
       tmins=() tmeds=() omins=() omeds=() mmins=() mavgs=()
       for ((r = 0; r < rounds; r++)); do
-        tj=$("$tessel" bench "$work/$name.tsl" --threads "$t" --runs "$perRound" --warmup 3 --json)
+        tj=$("$tessel" bench "$work/$name.tsl" --threads "$t" --runs "$perRound" --warmup 3 \
+          "${searchFlags[@]}" --json)
         oj=$(NODE_PATH="$models/node/node_modules" node "$root/bench/ort_bench.js" \
           "$models/$dir/model.onnx" "$input=$dims" "$perRound" 3 "$t")
         ml=$(LD_LIBRARY_PATH="$mnn" "$mnn/benchmark.out" "$work/mnn-$name" "$perRound" 3 0 "$t" 0 2>&1 |

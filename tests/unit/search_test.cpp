@@ -192,26 +192,38 @@ private:
   double seconds_;
 };
 
+// relu, tanh, tanh, relu over 1 MiB tensors. The host backend takes every kind at 1 ms; the
+// device takes tanh only, at 0.1 ms.
+struct SplitGraph {
+  std::vector<TensorDesc> tensors = std::vector<TensorDesc>(5, TensorDesc{DType::F32, {1, 262144}});
+  std::vector<Primitive> prims = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
+                                  {UnaryParams{UnaryKind::Tanh}, {1}, {2}, "b"},
+                                  {UnaryParams{UnaryKind::Tanh}, {2}, {3}, "c"},
+                                  {UnaryParams{UnaryKind::Relu}, {3}, {4}, "d"}};
+  ProfileDescriptor host{"host_profile", "host", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-3};
+  ProfileDescriptor device{"device_profile", "dev", {UnaryKind::Tanh}, 1e-4};
+  search::ModelPlanRequest request() const {
+    search::ModelPlanRequest r;
+    r.primitives = prims;
+    r.tensors = &tensors;
+    r.descriptors = {&host, &device};
+    r.inputs = {0};
+    r.outputs = {4};
+    r.constant.assign(tensors.size(), false);
+    return r;
+  }
+};
+
 } // namespace
 
 TEST_CASE("search: the model plan follows the backends' cost profiles and the transfer costs",
           "[search]") {
-  // relu, tanh, tanh, relu over 1 MiB tensors. The host backend takes every kind at 1 ms; the
-  // device takes tanh only, at 0.1 ms. Going there and back costs two copies.
-  const std::vector<TensorDesc> tensors(5, TensorDesc{DType::F32, {1, 262144}});
-  const std::vector<Primitive> prims = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
-                                        {UnaryParams{UnaryKind::Tanh}, {1}, {2}, "b"},
-                                        {UnaryParams{UnaryKind::Tanh}, {2}, {3}, "c"},
-                                        {UnaryParams{UnaryKind::Relu}, {3}, {4}, "d"}};
-  ProfileDescriptor host("host_profile", "host", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-3);
-  ProfileDescriptor device("device_profile", "dev", {UnaryKind::Tanh}, 1e-4);
-  search::ModelPlanRequest r;
-  r.primitives = prims;
-  r.tensors = &tensors;
-  r.descriptors = {&host, &device};
-  r.inputs = {0};
-  r.outputs = {4};
-  r.constant.assign(tensors.size(), false);
+  // SplitGraph: going to the device and back costs two copies.
+  SplitGraph g;
+  const std::vector<TensorDesc>& tensors = g.tensors;
+  const std::vector<Primitive>& prims = g.prims;
+  const ProfileDescriptor& device = g.device;
+  search::ModelPlanRequest r = g.request();
   struct Case {
     double latency, bytesPerSecond;
     bool split;
@@ -359,20 +371,11 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
           "[search]") {
   // The device backend's tanh estimate (0.1 ms against the host's 1 ms) splits the graph; a
   // fit that says the device takes 20x its estimate keeps it on the host.
-  const std::vector<TensorDesc> tensors(5, TensorDesc{DType::F32, {1, 262144}});
-  const std::vector<Primitive> prims = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
-                                        {UnaryParams{UnaryKind::Tanh}, {1}, {2}, "b"},
-                                        {UnaryParams{UnaryKind::Tanh}, {2}, {3}, "c"},
-                                        {UnaryParams{UnaryKind::Relu}, {3}, {4}, "d"}};
-  ProfileDescriptor host("host_profile", "host", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-3);
-  ProfileDescriptor device("device_profile", "dev", {UnaryKind::Tanh}, 1e-4);
-  search::ModelPlanRequest r;
-  r.primitives = prims;
-  r.tensors = &tensors;
-  r.descriptors = {&host, &device};
-  r.inputs = {0};
-  r.outputs = {4};
-  r.constant.assign(tensors.size(), false);
+  SplitGraph g;
+  const std::vector<TensorDesc>& tensors = g.tensors;
+  const std::vector<Primitive>& prims = g.prims;
+  const ProfileDescriptor& device = g.device;
+  search::ModelPlanRequest r = g.request();
   auto split = search::planModel(r);
   REQUIRE(split.isOk());
   CHECK(split->assignment.backend == std::vector<int>{0, 1, 1, 0});
