@@ -220,9 +220,6 @@ TEST_CASE("search: the model plan follows the backends' cost profiles and the tr
           "[search]") {
   // SplitGraph: going to the device and back costs two copies.
   SplitGraph g;
-  const std::vector<TensorDesc>& tensors = g.tensors;
-  const std::vector<Primitive>& prims = g.prims;
-  const ProfileDescriptor& device = g.device;
   search::ModelPlanRequest r = g.request();
   struct Case {
     double latency, bytesPerSecond;
@@ -250,7 +247,7 @@ TEST_CASE("search: the model plan follows the backends' cost profiles and the tr
   REQUIRE(preferred.isOk());
   CHECK(preferred->assignment.backend == std::vector<int>{0, 1, 1, 0});
   // Nothing supports a sigmoid: the error names the primitive.
-  std::vector<Primitive> unsupported = prims;
+  std::vector<Primitive> unsupported = g.prims;
   unsupported[3] = {UnaryParams{UnaryKind::Sigmoid}, {3}, {4}, "d"};
   r.primitives = unsupported;
   r.preferred.clear();
@@ -372,15 +369,12 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   // The device backend's tanh estimate (0.1 ms against the host's 1 ms) splits the graph; a
   // fit that says the device takes 20x its estimate keeps it on the host.
   SplitGraph g;
-  const std::vector<TensorDesc>& tensors = g.tensors;
-  const std::vector<Primitive>& prims = g.prims;
-  const ProfileDescriptor& device = g.device;
   search::ModelPlanRequest r = g.request();
   auto split = search::planModel(r);
   REQUIRE(split.isOk());
   CHECK(split->assignment.backend == std::vector<int>{0, 1, 1, 0});
   r.calibrate = [&](const BackendDescriptor& d, const KernelCandidate&, double estimate) {
-    return &d == &device ? 20 * estimate : estimate;
+    return &d == &g.device ? 20 * estimate : estimate;
   };
   auto kept = search::planModel(r);
   REQUIRE(kept.isOk());
@@ -405,25 +399,25 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   } two;
   r.descriptors = {&two};
   r.calibrate = nullptr;
-  r.constant.assign(tensors.size(), true); // kernel 7 needs its input constant
+  r.constant.assign(g.tensors.size(), true); // kernel 7 needs its input constant
   auto plan = search::planModel(r);
   REQUIRE(plan.isOk());
   r.measure = [](size_t, const BackendDescriptor&, const KernelCandidate& k, double) {
     return Result<double>(k.choice.id == 7 ? 1e-4 : 1e-3);
   };
   REQUIRE(search::pickKernels(r, &*plan).isOk());
-  for (size_t i = 0; i < prims.size(); ++i) {
+  for (size_t i = 0; i < g.prims.size(); ++i) {
     CHECK(plan->assignment.kernel[i].id == 7);
     CHECK(plan->options[i][static_cast<size_t>(plan->chosen[i])].measured);
   }
   CHECK(plan->predictedSeconds == Approx(4e-4));
   r.measure = nullptr;
   REQUIRE(search::pickKernels(r, &*plan).isOk());
-  for (size_t i = 0; i < prims.size(); ++i)
+  for (size_t i = 0; i < g.prims.size(); ++i)
     CHECK(plan->assignment.kernel[i].id == 0);
   CHECK(plan->predictedSeconds == Approx(4e-3));
   // An input that is not constant rules kernel 7 out.
-  r.constant.assign(tensors.size(), false);
+  r.constant.assign(g.tensors.size(), false);
   auto plain = search::planModel(r);
   REQUIRE(plain.isOk());
   for (const auto& options : plain->options)
