@@ -93,7 +93,8 @@ typedef struct {
    * when the model is first prepared (seconds; keep them in profile_cache). */
   int32_t search;
   /* With TESSEL_SEARCH_MEASURE: a profile cache file to take times from and add new ones to
-   * (NULL or "" = measure every time, keep nothing). */
+   * (NULL or "" = measure every time, keep nothing); with either search, its kernels' fitted
+   * lines calibrate the estimates of what is not measured. */
   const char* profile_cache;
 } tessel_session_options;
 

@@ -242,9 +242,9 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
   if (has(offsetof(tessel_session_options, profile_cache), sizeof o->profile_cache) &&
       o->profile_cache) {
     opts.profileCache = o->profile_cache;
-    if (!opts.profileCache.empty() && opts.search != tessel::PlanSearch::Measure)
-      return tessel::invalidArgument("profile_cache keeps measured times: it needs "
-                                     "TESSEL_SEARCH_MEASURE");
+    if (!opts.profileCache.empty() && opts.search == tessel::PlanSearch::FirstFit)
+      return tessel::invalidArgument("profile_cache is the cost model's: it needs "
+                                     "TESSEL_SEARCH_MODEL or TESSEL_SEARCH_MEASURE");
   }
   return opts;
 }

@@ -28,7 +28,8 @@ struct SessionOptions {
   // How backends and kernels are chosen (prepared_model.h): the plan, or the cost model.
   PlanSearch search = PlanSearch::FirstFit;
   // With PlanSearch::Measure: a profile cache file to take measured times from and add new ones
-  // to ("" = measure everything, keep nothing).
+  // to ("" = measure everything, keep nothing); with Model or Measure, its kernels' fitted lines
+  // calibrate the estimates of what is not measured.
   std::string profileCache;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
