@@ -87,14 +87,14 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
         double estimate, raw; // calibrated, and the backend's own
       };
       std::vector<Weighed> all;
-      double bestEstimate = std::numeric_limits<double>::infinity();
+      double bestEstimate = std::numeric_limits<double>::infinity(); // the backends' own
       for (int b : backends) {
         const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
         for (KernelCandidate& k : d.candidates(p, t)) {
           if (!constantsFit(r, p, k)) continue;
           const double raw = d.estimateSeconds(p, t, k.choice, threads);
           const double estimate = r.calibrate ? r.calibrate(d, k, raw) : raw;
-          bestEstimate = std::min(bestEstimate, estimate);
+          bestEstimate = std::min(bestEstimate, raw);
           all.push_back({b, std::move(k), estimate, raw});
         }
       }
@@ -103,7 +103,7 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
         double seconds = w.estimate;
         // Measured unless estimated far slower than the best (a scalar reference kernel): its
         // estimate already rules it out, and measuring it would take the longest.
-        const bool measure = r.measure && w.estimate <= r.measureWithin * bestEstimate;
+        const bool measure = r.measure && w.raw <= r.measureWithin * bestEstimate;
         if (measure) {
           const auto t0 = std::chrono::steady_clock::now();
           auto measured = r.measure(i, d, w.candidate, w.raw);
@@ -181,11 +181,11 @@ Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
     if (mine.empty())
       return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
                          "': " + std::string(d.name()) + " has no kernel for its tensors' layouts");
-    const double bestEstimate = mine[firstBest].estimate;
+    const double bestEstimate = raw[rawBest];
     if (r.measure)
       for (size_t k = 0; k < mine.size(); ++k) {
         PlanOption& o = mine[k];
-        if (o.estimate > r.measureWithin * bestEstimate) continue;
+        if (raw[k] > r.measureWithin * bestEstimate) continue;
         const auto t0 = std::chrono::steady_clock::now();
         auto measured = r.measure(i, d, candidates[k], raw[k]);
         plan->measuringSeconds += since(t0);

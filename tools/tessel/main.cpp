@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: tessel <command> [args]\n"
       "  convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends LIST] [--search "
-      "off|model]\n"
+      "off|model] [--target host|NAME] [--threads N] [--profile FILE]\n"
       "  run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... [--output-dir DIR] [--backend NAME]\n"
       "  check DIR... [--rtol R] [--atol A] [--backend NAME] [--dynamic]\n"
       "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n"

@@ -47,7 +47,8 @@ struct ModelPlanRequest {
                        double estimate)>
       calibrate;
   // Only candidates estimated within this factor of the primitive's best estimate are measured;
-  // the rest keep their estimates.
+  // the rest keep their estimates. The backends' own estimates decide (not the calibrated ones),
+  // so that a cache's fits never change what is measured: a warm cache measures nothing.
   double measureWithin = 20;
 };
 
