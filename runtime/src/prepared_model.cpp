@@ -164,9 +164,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         return seconds;
       };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
-    // The layouts, then each primitive's kernel for the tensors as they are laid out (the
-    // primitives' signatures change with their tensors' layouts).
-    assignLayouts(plan.assignment);
+    // The layouts (for the backends' own kernels: the plan's are picked again after them), then
+    // each primitive's kernel for the tensors as they are laid out (the primitives' signatures
+    // change with their tensors' layouts).
+    search::Assignment backends = plan.assignment;
+    std::fill(backends.kernel.begin(), backends.kernel.end(), KernelChoice{});
+    assignLayouts(backends);
     std::fill(signatures.begin(), signatures.end(), std::string());
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
     plan.measurements = measurements;

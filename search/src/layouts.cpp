@@ -162,11 +162,13 @@ int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
     for (size_t id : group)
       for (size_t i : touching.of(id))
         if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
+    // Each primitive at its assigned kernel: one that does not take the layouts (cpu_x86's
+    // plain GEMM convolution, pinned by an artifact's plan) costs infinity, and keeps them plain.
     const auto seconds = [&] {
       double total = 0;
       for (size_t i : prims)
         total += r.descriptors[r.assignment->backend[i]]->estimateSeconds(
-            r.primitives[i], t, KernelChoice{}, r.threads);
+            r.primitives[i], t, r.assignment->kernel[i], r.threads);
       return total;
     };
     double before = -1; // estimated once, and only for a layout every primitive runs with

@@ -492,3 +492,53 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   CHECK(measured[1] == 0);
   std::remove(path.c_str());
 }
+
+TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan pins", "[search]") {
+  // conv 3x3 -> conv 3x3 over 32 channels: left to cpu_x86, the tensor between them is blocked.
+  // With the first pinned to the plain GEMM (x86::ConvVariant::Gemm, which takes no blocked
+  // tensor, as a plan calibrated by a profile cache may pin it), that tensor stays plain and the
+  // model runs, with the same result.
+  static std::vector<float> w1(32 * 32 * 9), w2(32 * 32 * 9);
+  for (size_t i = 0; i < w1.size(); ++i) {
+    w1[i] = static_cast<float>(i % 11) / 55.f - 0.1f;
+    w2[i] = static_cast<float>(i % 7) / 35.f - 0.1f;
+  }
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 32, 28, 28}}, nullptr},
+                   {"w1", {DType::F32, {32, 32, 3, 3}}, w1.data()},
+                   {"t", {DType::F32, {1, 32, 28, 28}}, nullptr},
+                   {"w2", {DType::F32, {32, 32, 3, 3}}, w2.data()},
+                   {"y", {DType::F32, {1, 32, 28, 28}}, nullptr}};
+  prog->primitives = {{c, {0, 1}, {2}, "conv1"}, {c, {2, 3}, {4}, "conv2"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  prog->backends = {"cpu_x86", "cpu_x86"};
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  if (!registry.find("cpu_x86")) return; // a CPU without AVX2: nothing is blocked
+  std::vector<float> x(32 * 28 * 28);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
+  std::vector<std::vector<float>> outputs;
+  for (const uint32_t first : {0u, 1u}) {
+    INFO("conv1's kernel " << first);
+    prog->kernels = {KernelChoice{first, {}}, KernelChoice{}};
+    auto model = PreparedModel::create(prog, registry, "", true, true, 1);
+    INFO((model.isOk() ? std::string() : model.status().message()));
+    REQUIRE(model.isOk());
+    if (first == 0) CHECK((*model)->blockedTensorCount() == 1);
+    if (first == 1) CHECK((*model)->blockedTensorCount() == 0);
+    SessionOptions so;
+    so.threads = 1;
+    auto session = Session::create(*model, so);
+    REQUIRE(session.isOk());
+    REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+    REQUIRE((*session)->run().isOk());
+    const auto* y = static_cast<const float*>((*session)->outputData(0));
+    outputs.emplace_back(y, y + x.size());
+  }
+  for (size_t i = 0; i < outputs[0].size(); ++i)
+    CHECK(outputs[1][i] == Approx(outputs[0][i]).epsilon(1e-4).margin(1e-5));
+}

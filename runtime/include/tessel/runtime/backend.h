@@ -81,7 +81,8 @@ public:
   virtual KernelChoice firstChoice(const Primitive& p,
                                    const std::vector<TensorDesc>& tensors) const;
   // Roofline estimate in seconds for one candidate at `threads` threads; the search weighs
-  // backends and kernels with it. The default counts bytes moved at 10 GB/s.
+  // backends and kernels with it; infinity for a choice that does not apply to these tensors
+  // (their layouts, say). The default counts bytes moved at 10 GB/s.
   virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                  const KernelChoice& choice, int threads) const;
   // The fp32 multiply-add peak of one thread in FLOP/s, measured on this device the first time

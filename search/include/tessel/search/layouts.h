@@ -12,7 +12,7 @@ namespace tessel::search {
 struct LayoutRequest {
   std::span<const Primitive> primitives;
   std::vector<const BackendDescriptor*> descriptors;
-  const Assignment* assignment = nullptr; // per primitive: the descriptor that runs it
+  const Assignment* assignment = nullptr; // per primitive: the descriptor and kernel that run it
   std::vector<bool> pinned;               // per tensor: graph inputs and outputs, constants
   std::vector<bool> constant;             // per tensor: bytes known at load (weights)
   int threads = 1;                        // for the backends' estimates
@@ -32,7 +32,8 @@ struct LayoutRequest {
 //   and output: the kernels address them alike; a channel-run raster's sources and output)
 //   change together;
 // - the backend assigned to each primitive that writes or reads one still supports it with the
-//   new layouts, and their estimated time (BackendDescriptor::estimateSeconds) drops; otherwise
+//   new layouts, and their estimated time (BackendDescriptor::estimateSeconds, at the assigned
+//   kernels: infinite for a kernel that does not take the layouts) drops; otherwise
 //   the group stays plain. Groups left plain are tried once more after the first pass (their
 //   neighbours' layouts change their estimates).
 // Returns how many tensors became blocked.
