@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <span>
 
 namespace tessel::search {
 
@@ -21,6 +22,56 @@ bool constantsFit(const ModelPlanRequest& r, const Primitive& p, const KernelCan
       if (id >= r.constant.size() || !r.constant[id]) return false;
     }
   return true;
+}
+
+// One candidate as weighed: its option (seconds: measured, else the calibrated estimate) and the
+// backend's own estimate.
+struct Weighed {
+  KernelCandidate candidate;
+  PlanOption option;
+  double raw = 0;
+  bool failed = false; // measuring it failed: the kernel cannot run it here
+};
+
+// The candidates of primitive i on `backends` (those whose constant inputs are), each at its
+// time: measured where the request measures and its own estimate is within measureWithin of the
+// best of them (a scalar reference kernel is not: its estimate already rules it out, and
+// measuring it would take the longest), else the calibrated estimate.
+std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
+                           double* measuringSeconds) {
+  const Primitive& p = r.primitives[i];
+  const std::vector<TensorDesc>& t = *r.tensors;
+  const int threads = std::max(r.threads, 1);
+  std::vector<Weighed> all;
+  double bestRaw = std::numeric_limits<double>::infinity();
+  for (int b : backends) {
+    const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
+    for (KernelCandidate& k : d.candidates(p, t)) {
+      if (!constantsFit(r, p, k)) continue;
+      Weighed w;
+      w.raw = d.estimateSeconds(p, t, k.choice, threads);
+      const double estimate = r.calibrate ? r.calibrate(d, k, w.raw) : w.raw;
+      w.option = {b, k.choice, std::string(d.name()) + ":" + k.name, estimate, estimate, false};
+      w.candidate = std::move(k);
+      bestRaw = std::min(bestRaw, w.raw);
+      all.push_back(std::move(w));
+    }
+  }
+  for (Weighed& w : all) {
+    if (!r.measure || w.raw > r.measureWithin * bestRaw) continue;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto measured =
+        r.measure(i, *r.descriptors[static_cast<size_t>(w.option.backend)], w.candidate, w.raw);
+    *measuringSeconds += since(t0);
+    if (!measured.isOk()) {
+      w.failed = true;
+      w.option.seconds = std::numeric_limits<double>::infinity();
+      continue;
+    }
+    w.option.seconds = *measured;
+    w.option.measured = true;
+  }
+  return all;
 }
 
 } // namespace
@@ -53,7 +104,6 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
   pr.finalState.assign(t.size(), -1);
   for (int32_t id : r.outputs)
     pr.finalState[static_cast<size_t>(id)] = 0;
-  const int threads = std::max(r.threads, 1);
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     PlanNode node;
@@ -81,41 +131,11 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
       for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
         if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
           backends.push_back(static_cast<int>(b));
-      struct Weighed {
-        int backend;
-        KernelCandidate candidate;
-        double estimate, raw; // calibrated, and the backend's own
-      };
-      std::vector<Weighed> all;
-      double bestEstimate = std::numeric_limits<double>::infinity(); // the backends' own
-      for (int b : backends) {
-        const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
-        for (KernelCandidate& k : d.candidates(p, t)) {
-          if (!constantsFit(r, p, k)) continue;
-          const double raw = d.estimateSeconds(p, t, k.choice, threads);
-          const double estimate = r.calibrate ? r.calibrate(d, k, raw) : raw;
-          bestEstimate = std::min(bestEstimate, raw);
-          all.push_back({b, std::move(k), estimate, raw});
-        }
-      }
-      for (Weighed& w : all) {
-        const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(w.backend)];
-        double seconds = w.estimate;
-        // Measured unless estimated far slower than the best (a scalar reference kernel): its
-        // estimate already rules it out, and measuring it would take the longest.
-        const bool measure = r.measure && w.raw <= r.measureWithin * bestEstimate;
-        if (measure) {
-          const auto t0 = std::chrono::steady_clock::now();
-          auto measured = r.measure(i, d, w.candidate, w.raw);
-          plan.measuringSeconds += since(t0);
-          if (!measured.isOk()) continue; // this kernel cannot run it here: not a choice
-          seconds = *measured;
-        }
-        const StateId s = backendState[static_cast<size_t>(w.backend)];
-        node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, seconds});
-        options.push_back({w.backend, std::move(w.candidate.choice),
-                           std::string(d.name()) + ":" + w.candidate.name, seconds, w.estimate,
-                           measure});
+      for (Weighed& w : weigh(r, i, backends, &plan.measuringSeconds)) {
+        if (w.failed) continue; // this kernel cannot run it here: not a choice
+        const StateId s = backendState[static_cast<size_t>(w.option.backend)];
+        node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, w.option.seconds});
+        options.push_back(std::move(w.option));
       }
     }
     if (node.candidates.empty())
@@ -158,61 +178,38 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
 Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<TensorDesc>& t = *r.tensors;
-  const int threads = std::max(r.threads, 1);
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const int b = plan->assignment.backend[i];
     if (b == kNoBackend) continue;
     const Primitive& p = r.primitives[i];
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
-    std::vector<KernelCandidate> candidates = d.candidates(p, t);
-    std::erase_if(candidates, [&](const KernelCandidate& k) { return !constantsFit(r, p, k); });
-    std::vector<PlanOption> mine;
-    std::vector<double> raw;
-    size_t firstBest = 0; // the best (calibrated) estimate's option
-    size_t rawBest = 0;   // the backend's own best estimate's
-    for (const KernelCandidate& k : candidates) {
-      raw.push_back(d.estimateSeconds(p, t, k.choice, threads));
-      if (raw.back() < raw[rawBest]) rawBest = raw.size() - 1;
-      const double estimate = r.calibrate ? r.calibrate(d, k, raw.back()) : raw.back();
-      if (!mine.empty() && estimate < mine[firstBest].estimate) firstBest = mine.size();
-      mine.push_back(
-          {b, k.choice, std::string(d.name()) + ":" + k.name, estimate, estimate, false});
-    }
+    std::vector<Weighed> mine = weigh(r, i, std::span<const int>(&b, 1), &plan->measuringSeconds);
     if (mine.empty())
       return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
                          "': " + std::string(d.name()) + " has no kernel for its tensors' layouts");
-    const double bestEstimate = raw[rawBest];
-    if (r.measure)
-      for (size_t k = 0; k < mine.size(); ++k) {
-        PlanOption& o = mine[k];
-        if (raw[k] > r.measureWithin * bestEstimate) continue;
-        const auto t0 = std::chrono::steady_clock::now();
-        auto measured = r.measure(i, d, candidates[k], raw[k]);
-        plan->measuringSeconds += since(t0);
-        if (!measured.isOk()) {
-          o.seconds = std::numeric_limits<double>::infinity(); // cannot run it here
-          continue;
-        }
-        o.seconds = *measured;
-        o.measured = true;
-      }
+    size_t firstBest = 0; // the best (calibrated) estimate's
+    size_t rawBest = 0;   // the backend's own best estimate's
+    for (size_t k = 1; k < mine.size(); ++k) {
+      if (mine[k].option.estimate < mine[firstBest].option.estimate) firstBest = k;
+      if (mine[k].raw < mine[rawBest].raw) rawBest = k;
+    }
     size_t best = firstBest;
     for (size_t k = 0; k < mine.size(); ++k)
-      if (mine[k].seconds < mine[best].seconds) best = k;
-    if (!std::isfinite(mine[best].seconds))
+      if (mine[k].option.seconds < mine[best].option.seconds) best = k;
+    if (!std::isfinite(mine[best].option.seconds))
       return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
                          "': no kernel of " + std::string(d.name()) + " could be measured");
     const double before = plan->options[i][static_cast<size_t>(plan->chosen[i])].seconds;
     // The backend's own first choice where its own best estimate wins: it may pick among the same
     // kernels when prepared, knowing more (and keep what pinning one would rule out, such as
     // a chain of kernels fused when prepared).
-    plan->assignment.kernel[i] = best == rawBest ? d.firstChoice(p, t) : mine[best].choice;
+    plan->assignment.kernel[i] = best == rawBest ? d.firstChoice(p, t) : mine[best].option.choice;
     std::vector<PlanOption>& options = plan->options[i];
     std::erase_if(options, [&](const PlanOption& o) { return o.backend == b; });
     plan->chosen[i] = static_cast<int>(options.size() + best);
-    plan->predictedSeconds += mine[best].seconds - before;
-    for (PlanOption& o : mine)
-      options.push_back(std::move(o));
+    plan->predictedSeconds += mine[best].option.seconds - before;
+    for (Weighed& w : mine)
+      options.push_back(std::move(w.option));
   }
   plan->planningSeconds += since(start);
   return Status::ok();
