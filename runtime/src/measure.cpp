@@ -76,9 +76,9 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
   constexpr int64_t kColdBytes = int64_t{4} << 20;
   constexpr int kMaxCopies = 8;
   const TensorDesc& out = t[static_cast<size_t>(p.outputs[0])];
-  int64_t varying = out.byteSize();
+  int64_t varying = out.byteSize(), constantBytes = 0;
   for (size_t i = 0; i < p.inputs.size(); ++i)
-    if (!r.constants[i]) varying += t[static_cast<size_t>(p.inputs[i])].byteSize();
+    (r.constants[i] ? constantBytes : varying) += t[static_cast<size_t>(p.inputs[i])].byteSize();
   const int copies = static_cast<int>(
       std::clamp<int64_t>(kColdBytes / std::max<int64_t>(varying, 1), 1, kMaxCopies));
   std::vector<std::vector<TensorArg>> in(static_cast<size_t>(copies));
@@ -114,9 +114,6 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
   TESSEL_RETURN_IF_ERROR(stream->wait());
   double best = std::numeric_limits<double>::infinity();
   int runs = std::max(r.runs, 1);
-  int64_t constantBytes = 0;
-  for (size_t i = 0; i < p.inputs.size(); ++i)
-    if (r.constants[i]) constantBytes += t[static_cast<size_t>(p.inputs[i])].byteSize();
   const bool evict = constantBytes >= (int64_t{1} << 20) && device->memorySpace() == kHostSpace;
   for (int run = 0; run <= runs; ++run) { // run 0 warms
     const auto c = static_cast<size_t>(run % copies);

@@ -121,10 +121,14 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     // Kernels' lines fitted to the file's times on these devices: what an unmeasured candidate
     // is weighed at.
     const std::map<std::string, KernelFit> fits = cache.fits();
-    std::map<const BackendDescriptor*, std::string> devices; // deviceKey, made once a backend
+    // Each backend's deviceKey, made once (and named in the cache, for planning offline).
+    std::map<const BackendDescriptor*, std::string> devices;
     const auto deviceOf = [&](const BackendDescriptor& d) -> const std::string& {
       auto it = devices.find(&d);
-      if (it == devices.end()) it = devices.emplace(&d, deviceKey(d)).first;
+      if (it == devices.end()) {
+        it = devices.emplace(&d, deviceKey(d)).first;
+        cache.setDevice(d.name(), it->second);
+      }
       return it->second;
     };
     if (!fits.empty())
@@ -143,7 +147,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         const std::string key = profileKey(d, signatures[i], k, threads);
         const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
         const std::string group = groupKey(d.name(), deviceOf(d), threads);
-        cache.setDevice(d.name(), deviceOf(d));
         if (auto seconds = cache.find(key)) {
           ++hits;
           if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
