@@ -1,8 +1,8 @@
-// conv2d on plain NCHW, in the variant chooseVariant picks (or the artifact pins): a packed GEMM
-// per group, C[O, OH*OW] = W[O, K] * im2col(x)[K, OH*OW] (weights packed into MR-row panels at
-// load, the im2col matrix packed panel by panel per run, never materialised); its transposed
-// form; Winograd F(4,3) or F(2,3); the direct form; or the window kernel for depthwise. Post-ops
-// are applied in registers. The variants are described in README.md.
+// conv2d on plain NCHW, in the variant costVariants picks (or the artifact pins): a packed GEMM
+// packed GEMM per group, C[O, OH*OW] = W[O, K] * im2col(x)[K, OH*OW] (weights packed into MR-row
+// panels at load, the im2col matrix packed panel by panel per run, never materialised); its
+// transposed form; Winograd F(4,3) or F(2,3); the direct form; or the window kernel for depthwise.
+// Post-ops are applied in registers. The variants are described in README.md.
 #include "conv.h"
 
 #include "tessel/core/checked_math.h"
@@ -1198,21 +1198,20 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
   const std::vector<TensorDesc>& d = *args.tensors;
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
   const bool constant = args.constants[1] != nullptr;
-  ConvVariant variant = chooseVariant(table, p, s, constant, std::max(args.threads, 1));
-  if (variant == ConvVariant::Auto) return nullptr; // blocked layouts no variant here takes
-  const auto id = static_cast<ConvVariant>(args.choice.id);
-  if (args.choice.id != 0) {
-    // An explicit choice (the artifact's plan, a test) must apply to this convolution.
-    const bool fits = (id == ConvVariant::Gemm && !isDepthwise(s)) ||
-                      (id == ConvVariant::Depthwise && isDepthwise(s)) ||
-                      ((id == ConvVariant::Winograd || id == ConvVariant::Winograd2) &&
-                       winogradApplies(p, s, constant)) ||
-                      (id == ConvVariant::GemmTransposed && transposedApplies(s, constant)) ||
-                      (id == ConvVariant::Direct && directApplies(p, s, constant));
-    if (!fits || !variantTakesLayouts(id, p, s)) return nullptr;
-    variant = id;
-  }
-  return std::make_unique<ConvKernel>(table, p, s, args.constants[1], variant);
+  const std::vector<ConvVariantCost> all =
+      variantCosts(table, p, s, constant, std::max(args.threads, 1));
+  if (all.empty()) return nullptr; // blocked layouts no variant here takes
+  // The cheapest, or an explicit choice (the artifact's plan, a test), which must be one of the
+  // variants that apply to this convolution.
+  auto it =
+      args.choice.id == 0
+          ? std::min_element(all.begin(), all.end(),
+                             [](const auto& a, const auto& b) { return a.laneFmas < b.laneFmas; })
+          : std::find_if(all.begin(), all.end(), [&](const ConvVariantCost& v) {
+              return static_cast<uint32_t>(v.variant) == args.choice.id;
+            });
+  if (it == all.end()) return nullptr;
+  return std::make_unique<ConvKernel>(table, p, s, args.constants[1], it->variant);
 }
 
 } // namespace tessel::x86
