@@ -99,7 +99,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     if (fitted && fields.size() == 3 && fields[0] == "device") {
       if (!isName(fields[1])) return corrupt(where + ": the backend is not a name");
       if (!isKey(fields[2])) return corrupt(where + ": the device is not a 16-digit hex key");
-      if (cache.devices_.size() >= 64) return corrupt(where + ": more than 64 devices");
+      if (cache.devices_.size() >= kMaxDevices)
+        return corrupt(where + ": more than " + std::to_string(kMaxDevices) + " devices");
       cache.devices_[std::string(fields[1])] = std::string(fields[2]);
       continue;
     }
@@ -160,9 +161,7 @@ bool ProfileCache::put(const std::string& key, double seconds, const std::string
   const bool point = isKey(kernel) && isKey(group) && std::isfinite(estimate) && estimate > 0;
   Entry e{seconds, point ? kernel : std::string(), point ? group : std::string(),
           point ? estimate : 0};
-  if (it != entries_.end() && it->second.seconds == e.seconds && it->second.kernel == e.kernel &&
-      it->second.group == e.group && it->second.estimate == e.estimate)
-    return false;
+  if (it != entries_.end() && it->second == e) return false;
   entries_[key] = std::move(e);
   return true;
 }
@@ -173,7 +172,7 @@ std::string ProfileCache::device(std::string_view backend) const {
 }
 
 void ProfileCache::setDevice(std::string_view backend, const std::string& key) {
-  if (isName(backend) && isKey(key) && (devices_.size() < 64 || devices_.count(backend)))
+  if (isName(backend) && isKey(key) && (devices_.size() < kMaxDevices || devices_.count(backend)))
     devices_[std::string(backend)] = key;
 }
 

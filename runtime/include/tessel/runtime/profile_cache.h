@@ -30,6 +30,7 @@ class ProfileCache {
 public:
   static constexpr int64_t kMaxBytes = int64_t{64} << 20;
   static constexpr size_t kMaxEntries = 1 << 20;
+  static constexpr size_t kMaxDevices = 64;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
   // is an error naming the line. The format: a first line "tessel-profile 2" (or 1, the format
@@ -64,6 +65,7 @@ private:
     double seconds = 0;
     std::string kernel, group; // "" when the time has no fit point
     double estimate = 0;
+    bool operator==(const Entry&) const = default;
   };
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
