@@ -233,6 +233,13 @@ const std::vector<std::string> kLoadFlags = {"--threads",       "--layouts",   "
                                              "--memory-budget", "--precision", "--search",
                                              "--profile",       "--target"};
 
+// --target: an ONNX model converted by the cost model for that target.
+void convertForTarget(const LoadChoices& load, ConvertOptions* options) {
+  if (load.target.empty()) return;
+  options->target = load.target;
+  options->costModel = true;
+}
+
 Result<LoadChoices> parseLoadChoices(const Args& a) {
   LoadChoices load;
   TESSEL_ASSIGN_OR_RETURN(load.blockedLayouts, parseLayouts(a));
@@ -450,10 +457,7 @@ Status readModelCommand(ModelCommand* c, const char* usage) {
   // A load that plans by cost ignores the artifact's plan: the in-memory conversion need not plan
   // by cost too.
   if (c->load.search != PlanSearch::FirstFit) c->options.costModel = false;
-  if (!c->load.target.empty()) {
-    c->options.target = c->load.target;
-    c->options.costModel = true;
-  }
+  convertForTarget(c->load, &c->options);
   return Status::ok();
 }
 
@@ -759,10 +763,7 @@ Result<CaseResult> runTestCase(const fs::path& model, const fs::path& set,
   ConvertOptions opts;
   for (size_t i = 0; i < inputs.size() && i < onnx.inputs.size(); ++i)
     opts.shapes[onnx.inputs[i].name] = inputs[i].desc.shape;
-  if (!load.target.empty()) {
-    opts.target = load.target;
-    opts.costModel = true;
-  }
+  convertForTarget(load, &opts);
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const Program> prog,
                           convertThroughFile(model.string(), opts));
   if (prog->plansAtRunTime) {
@@ -1042,8 +1043,8 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
 
 // Coordinate-wise search from `start`: change one primitive's kernel at a time (every option the
 // plan weighed, but not one whose own time exceeds the whole current plan's), keep a change that
-// is more than 1% faster end to end, and go over the primitives again until none is. Returns
-// the best plan's time; `evaluations` counts the plans timed.
+// is more than 1% faster end to end than the current plan timed again, and go over the
+// primitives again until none is. Returns the best plan; `evaluations` counts the plans timed.
 Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& weighed, Plan start,
                               const BackendRegistry& registry, const ModelCommand& c, int runs,
                               int* evaluations) {
@@ -1075,10 +1076,10 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
             continue;
           }
           // Each change kept, so that a plan the search missed can be told apart from noise.
-          std::printf("verify: %zu %s '%s': %s:%s -> %s: %.3f -> %.3f ms\n", i,
+          std::printf("verify: %zu %s '%s': %s:%u -> %s: %.3f -> %.3f ms\n", i,
                       std::string(primitiveName(prepared.primitives[i].kind())).c_str(),
                       prepared.primitives[i].origin.c_str(), start.backends[i].c_str(),
-                      std::to_string(start.kernels[i].id).c_str(), o.name.c_str(), best, *ms);
+                      start.kernels[i].id, o.name.c_str(), best, *ms);
           best = *ms;
           start = std::move(next);
           improved = true;
