@@ -236,12 +236,18 @@ template <typename Context> Result<Context*> processContext(Status (*create)(Con
   return made;
 }
 
-// A launch's fixed cost plus the longer of its bytes at a modest bandwidth and its arithmetic at
-// the device's nominal rate (flopsPerSecond): the GPU backends' estimate until their kernels are
-// measured (the search issue).
+// A launch's fixed cost plus the longer of its bytes at a modest bandwidth and `workSeconds`,
+// the time its arithmetic takes on the device.
+inline double launchSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
+                            double workSeconds) {
+  return 20e-6 + std::max(primitiveBytes(p, t) / 20e9, workSeconds);
+}
+
+// launchSeconds with the arithmetic at the device's nominal rate (flopsPerSecond): the GPU
+// backends' estimate where they know nothing finer (measurement refines it: docs/search.md).
 inline double roughSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
                            double flopsPerSecond) {
-  return 20e-6 + std::max(primitiveBytes(p, t) / 20e9, primitiveFlops(p, t) / flopsPerSecond);
+  return launchSeconds(p, t, primitiveFlops(p, t) / flopsPerSecond);
 }
 
 // A nominal arithmetic rate by kind of device, until the device is measured (the search issue):

@@ -663,7 +663,6 @@ double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
   // The device as lanes doing an operation a nanosecond each, as many as its nominal rate
   // implies (an FMA, two FLOPs, a lane and nanosecond).
   const double lanes = std::max(1.0, info.flopsPerSecond / 2e9);
-  const double memory = primitiveBytes(p, t) / 20e9;
   if (p.kind() == PrimitiveKind::Reduce) {
     // One invocation walks each output's extent (direct), or a workgroup splits it and adds up
     // its partial results through the subgroups (log2 of the group's size steps).
@@ -674,7 +673,7 @@ double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
     const double walk = choice.id == kReduceSubgroup ? std::ceil(outputs * g / lanes) *
                                                            (std::ceil(extent / g) + std::log2(g))
                                                      : std::ceil(outputs / lanes) * extent;
-    return 20e-6 + std::max(memory, walk * 1e-9);
+    return launchSeconds(p, t, walk * 1e-9);
   }
   if (p.kind() == PrimitiveKind::Conv2d && choice.id == kConvGemm) {
     // The same arithmetic as the direct form, on whole 64 x 64 tiles of channels and pixels.
@@ -683,7 +682,7 @@ double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
     const double pixels = static_cast<double>(y.numel()) / std::max(o, 1.0);
     const double padded = std::ceil(o / 64) * 64 * std::ceil(pixels / 64) * 64;
     const double waste = padded / std::max(o * pixels, 1.0);
-    return 20e-6 + std::max(memory, primitiveFlops(p, t) * waste / info.flopsPerSecond);
+    return launchSeconds(p, t, primitiveFlops(p, t) * waste / info.flopsPerSecond);
   }
   return roughSeconds(p, t, info.flopsPerSecond);
 }
