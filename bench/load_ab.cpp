@@ -27,7 +27,7 @@ int fail(const std::string& why) {
 
 bool optionsFor(const char* choice, SessionOptions* o) {
   if (std::strcmp(choice, "chains-off") == 0)
-    o->chains = false;
+    o->chains = tessel::ChainMode::Off;
   else if (std::strcmp(choice, "plain-layouts") == 0)
     o->blockedLayouts = false;
   else if (std::strcmp(choice, "default") != 0)

@@ -13,13 +13,11 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace tessel::x86 {
 namespace {
 
-// Bytes the expanded tensor must reach before fusing pays: below, it stays in L2 between the two
-// kernels anyway, and each runs its own best tiling.
-constexpr int64_t kMinExpandedBytes = 512 * 1024;
 // Floats a band may take (one group's strips and the packed input rows): 512 KiB measured best
 // of 256 KiB, 512 KiB and 1 MiB (fewer bands expand fewer shared rows twice).
 constexpr int64_t kBandFloats = 128 * 1024;
@@ -48,6 +46,125 @@ bool columnEpilogueFits(const KernelTable& t, const EpiloguePlan& plan, size_t i
   return t.columnEpilogueFits(ops.empty() ? nullptr : &ep);
 }
 
+// The fused kernel's geometry, from the two primitives' tensors: what the kernel runs with and
+// what its cost model counts.
+struct PairGeometry {
+  ConvGeometry g; // the depthwise convolution's (x unused)
+  int64_t n = 0, cin = 0, ce = 0, xBlock = 0, yBlock = 0;
+  int64_t cols = 1, xEnd = 0, rowPanels = 0;
+  int64_t window = 1, bands = 1, bandRows = 1, stripRows = 1, groups = 1;
+  bool packA = true;
+
+  PairGeometry(const KernelTable& t, const Primitive& e, const Primitive& dw,
+               const std::vector<TensorDesc>& d) {
+    const auto& pd = dw.as<Conv2dParams>();
+    const TensorDesc& x = d[e.inputs[0]];
+    const TensorDesc& y = d[dw.outputs[0]];
+    n = x.shape[0], cin = x.shape[1];
+    ce = d[e.outputs[0]].shape[1];
+    xBlock = layoutBlock(x.layout), yBlock = layoutBlock(y.layout);
+    g.h = x.shape[2], g.w = x.shape[3];
+    g.kh = d[dw.inputs[1]].shape[2], g.kw = d[dw.inputs[1]].shape[3];
+    g.sh = pd.stride[0], g.sw = pd.stride[1], g.ph = pd.pads[0], g.pw = pd.pads[1];
+    g.dh = pd.dilation[0], g.dw = pd.dilation[1];
+    g.oh = y.shape[2], g.ow = y.shape[3];
+    g.block = t.vectorWidth;
+    // The strip columns the window kernel reads (whole tiles of W output columns), of which the
+    // input's columns [0, xEnd) lie at pw..; each input row's positions in balanced panels.
+    cols = windowStrip(g, t.vectorWidth).cols;
+    xEnd = std::clamp<int64_t>(cols - g.pw, 0, g.w);
+    rowPanels = Panels(xEnd, t.mr).count;
+    groups = ceilDiv(ce, t.nr);
+    // The input rows packed once per band when many groups read them (or they are blocked);
+    // with few, read in place as the unfused transposed GEMM does (16 -> 32 at 160x160: the
+    // packing cost the chain 9%).
+    packA = xBlock || groups >= 4;
+    // Bands: a band's strip of one group's expansion and its packed input rows within
+    // kBandFloats, output rows spread evenly over as few bands as that allows.
+    window = (g.kh - 1) * g.dh + 1;
+    const int64_t perRow = cols * t.nr + (packA ? rowPanels * t.mr * cin : 0);
+    const int64_t fitRows = std::max(window, kBandFloats / std::max<int64_t>(1, perRow));
+    const int64_t maxRows = std::clamp<int64_t>((fitRows - window) / g.sh + 1, 1, g.oh);
+    bands = ceilDiv(g.oh, maxRows);
+    bandRows = ceilDiv(g.oh, bands);
+    bands = ceilDiv(g.oh, bandRows);
+    stripRows = (bandRows - 1) * g.sh + window;
+  }
+
+  // Many groups on several threads: whole bands per thread, each packing its own input rows
+  // into its own buffer (a buffer per thread). Rows packed once and shared, the groups split,
+  // handed most panels to another core's cache.
+  bool bandsPerThread(int threads) const { return packA && threads > 1; }
+
+  // The output rows of each band a run at `threads` threads uses: few groups read the input in
+  // place, tasks of a band and a group, the bands narrowed until there are about four tasks per
+  // thread and a whole number per thread (3 tasks on 2 threads wait a third of the time); each
+  // band expands its window's overlap with the next again.
+  int64_t bandRowsAt(int threads) const {
+    int64_t b = bands;
+    if (!packA && threads > 1) {
+      b = std::max(b, ceilDiv(4 * int64_t{threads}, n * groups));
+      while ((n * groups * b) % threads != 0 && b < g.oh)
+        ++b;
+    }
+    if (bandsPerThread(threads)) b = std::max(b, 2 * int64_t{threads});
+    return ceilDiv(g.oh, std::min(b, g.oh));
+  }
+
+  // Input rows a band of output rows oy0.. expands: its window inside the input.
+  int64_t bandInputRows(int64_t oy0, int64_t rows) const {
+    const int64_t oy1 = std::min(g.oh, oy0 + rows);
+    const int64_t top = oy0 * g.sh - g.ph;
+    const int64_t iy0 = std::clamp<int64_t>(top, 0, g.h);
+    return std::clamp<int64_t>(top + (oy1 - oy0 - 1) * g.sh + window, iy0, g.h) - iy0;
+  }
+};
+
+// Whether the fused kernel runs this pair (its weights constant: the caller checks).
+bool pairApplies(const KernelTable& t, const Primitive& e, const Primitive& dw,
+                 const std::vector<TensorDesc>& d) {
+  if (e.kind() != PrimitiveKind::Conv2d || dw.kind() != PrimitiveKind::Conv2d ||
+      dw.inputs.size() < 2 || e.inputs.size() < 2 || dw.inputs[0] != e.outputs[0])
+    return false;
+  const auto& pe = e.as<Conv2dParams>();
+  const auto& pd = dw.as<Conv2dParams>();
+  const TensorDesc& x = d[e.inputs[0]];
+  const TensorDesc& y = d[dw.outputs[0]];
+  const Shape& wd = d[dw.inputs[1]].shape;
+  const int64_t ce = d[e.outputs[0]].shape[1];
+  if (!pointwise(pe, d[e.inputs[1]].shape) || pd.group != ce || wd[0] != ce || wd[1] != 1 ||
+      y.shape[1] != ce || hasFull(pe.postOps))
+    return false;
+  const auto takes = [&](Layout l) {
+    return l == Layout::Plain || layoutBlock(l) == t.vectorWidth;
+  };
+  if (!takes(x.layout) || !takes(y.layout)) return false;
+  const EpiloguePlan plan(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column);
+  return columnEpilogueFits(t, plan, e.inputs.size());
+}
+
+// The fused kernel's work in lane-FMAs (conv.cpp's units): the expansion's GEMM tiles over each
+// band's input rows (rows shared by two bands twice; each row's positions in its own panels),
+// packing those rows where it does, then the depthwise taps from the strips and the store of
+// the output (transposed into a plain one). Neither the expanded tensor's store nor its
+// transposes into the window kernel's strips, which the unfused pair pays.
+double pairLaneFmas(const KernelTable& t, const PairGeometry& pg, int threads) {
+  const int64_t bandRows = pg.bandRowsAt(threads);
+  int64_t rows = 0;
+  for (int64_t oy0 = 0; oy0 < pg.g.oh; oy0 += bandRows)
+    rows += pg.bandInputRows(oy0, bandRows);
+  const Panels panels(pg.xEnd, t.mr);
+  const double positions = static_cast<double>(rows * panels.count * panels.largest());
+  const double lanes = static_cast<double>(pg.groups * t.nr);
+  const double expand = positions * lanes * static_cast<double>(pg.cin) +
+                        (pg.packA ? positions * static_cast<double>(pg.cin) : 0.0);
+  const double outputs = static_cast<double>(pg.g.oh * pg.g.ow);
+  const double channels = static_cast<double>(ceilDiv(pg.ce, t.vectorWidth) * t.vectorWidth);
+  const double depthwise = static_cast<double>(pg.g.kh * pg.g.kw) * outputs * channels +
+                           outputs * (pg.yBlock ? 1.0 : 4.0) * channels;
+  return static_cast<double>(std::max<int64_t>(pg.n, 1)) * (expand + depthwise);
+}
+
 class PointwiseDepthwise final : public PreparedKernel {
 public:
   PointwiseDepthwise(const KernelTable& t, const Conv2dParams& pe, const Conv2dParams& pd,
@@ -55,40 +172,13 @@ public:
                      const float* we, const float* wd)
       : t_(t), expandInputs_(e.inputs.size()),
         expandEp_(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column),
-        dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row) {
-    const TensorDesc& x = d[e.inputs[0]];
-    const TensorDesc& y = d[dw.outputs[0]];
-    n_ = x.shape[0], cin_ = x.shape[1];
-    ce_ = d[e.outputs[0]].shape[1];
-    xBlock_ = layoutBlock(x.layout), yBlock_ = layoutBlock(y.layout);
-    g_.h = x.shape[2], g_.w = x.shape[3];
-    g_.kh = d[dw.inputs[1]].shape[2], g_.kw = d[dw.inputs[1]].shape[3];
-    g_.sh = pd.stride[0], g_.sw = pd.stride[1], g_.ph = pd.pads[0], g_.pw = pd.pads[1];
-    g_.dh = pd.dilation[0], g_.dw = pd.dilation[1];
-    g_.oh = y.shape[2], g_.ow = y.shape[3];
-    g_.block = t.vectorWidth;
+        dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row), pg_(t, e, dw, d),
+        g_(pg_.g), n_(pg_.n), cin_(pg_.cin), ce_(pg_.ce), xBlock_(pg_.xBlock),
+        yBlock_(pg_.yBlock), cols_(pg_.cols), xEnd_(pg_.xEnd), rowPanels_(pg_.rowPanels),
+        bandRows_(pg_.bandRows), stripRows_(pg_.stripRows), groups_(pg_.groups),
+        packA_(pg_.packA) {
     packed_ = sharedWeightPanels(t, we, ce_, cin_);
     dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
-    // The strip columns the window kernel reads (whole tiles of W output columns), of which the
-    // input's columns [0, xEnd) lie at pw..; each input row's positions in balanced panels.
-    cols_ = windowStrip(g_, t.vectorWidth).cols;
-    xEnd_ = std::clamp<int64_t>(cols_ - g_.pw, 0, g_.w);
-    rowPanels_ = Panels(xEnd_, t.mr).count;
-    groups_ = ceilDiv(ce_, t.nr);
-    // The input rows packed once per band when many groups read them (or they are blocked);
-    // with few, read in place as the unfused transposed GEMM does (16 -> 32 at 160x160: the
-    // packing cost the chain 9%).
-    packA_ = xBlock_ || groups_ >= 4;
-    // Bands: a band's strip of one group's expansion and its packed input rows within
-    // kBandFloats, output rows spread evenly over as few bands as that allows.
-    window_ = (g_.kh - 1) * g_.dh + 1;
-    const int64_t perRow = cols_ * t.nr + (packA_ ? rowPanels_ * t.mr * cin_ : 0);
-    const int64_t fitRows = std::max(window_, kBandFloats / std::max<int64_t>(1, perRow));
-    const int64_t maxRows = std::clamp<int64_t>((fitRows - window_) / g_.sh + 1, 1, g_.oh);
-    bands_ = ceilDiv(g_.oh, maxRows);
-    bandRows_ = ceilDiv(g_.oh, bands_);
-    bands_ = ceilDiv(g_.oh, bandRows_);
-    stripRows_ = (bandRows_ - 1) * g_.sh + window_;
   }
 
   // The expand's weights are packed and the depthwise's copied at load.
@@ -100,7 +190,7 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    const int64_t packs = bandsPerThread(threads) ? threads : 1;
+    const int64_t packs = pg_.bandsPerThread(threads) ? threads : 1;
     return (packs * packFloats() + std::max(threads, 1) * threadFloats()) * 4;
   }
 
@@ -111,7 +201,7 @@ public:
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
     const int threads = std::max(ctx.threads, 1);
-    const bool ownBands = bandsPerThread(threads);
+    const bool ownBands = pg_.bandsPerThread(threads);
     float* apack = ws;
     float* perThread = ws + (ownBands ? threads : 1) * packFloats();
     // The depthwise primitive's inputs by its own numbering (its input 0, the expanded tensor,
@@ -122,18 +212,8 @@ public:
     std::vector<EpilogueOp> expandOps, dwOps;
     expandEp_.resolve(in.subspan(0, expandInputs_), 0, 0, &expandOps);
     const Epilogue expandEp{expandOps.data(), static_cast<int>(expandOps.size())};
-    // Few groups read the input in place: tasks of a band and a group, the bands narrowed until
-    // there are about four tasks per thread and a whole number per thread (3 tasks on 2 threads
-    // wait a third of the time); each band expands its window's overlap with the next again.
-    int64_t bands = bands_;
-    if (!packA_ && threads > 1) {
-      bands = std::max(bands, ceilDiv(4 * int64_t{threads}, n_ * groups_));
-      while ((n_ * groups_ * bands) % threads != 0 && bands < g_.oh)
-        ++bands;
-    }
-    if (ownBands) bands = std::max(bands, 2 * int64_t{threads});
-    const int64_t bandRows = ceilDiv(g_.oh, std::min(bands, g_.oh));
-    bands = ceilDiv(g_.oh, bandRows);
+    const int64_t bandRows = pg_.bandRowsAt(threads);
+    const int64_t bands = ceilDiv(g_.oh, bandRows);
     for (int64_t b = 0; b < n_; ++b) {
       dwEp_.resolve(dwIn, b * oStored * plane, plane, &dwOps);
       const Epilogue dwEp{dwOps.data(), static_cast<int>(dwOps.size())};
@@ -173,11 +253,6 @@ public:
   }
 
 private:
-  // Many groups on several threads: whole bands per thread, each packing its own input rows
-  // into its own buffer (a buffer per thread). Rows packed once and shared, the groups split,
-  // handed most panels to another core's cache.
-  bool bandsPerThread(int threads) const { return packA_ && threads > 1; }
-
   // The input rows packed for a band ([row][panel][cin][mr]), shared by the threads; per
   // thread one group's strips ([nr / W][stripRows][cols][W]) and the window kernel's weights.
   int64_t packFloats() const { return packA_ ? stripRows_ * rowPanels_ * cin_ * t_.mr : 0; }
@@ -195,7 +270,7 @@ private:
   Band bandAt(int64_t oy0, int64_t bandRows) const {
     Band b;
     b.oy0 = oy0, b.oy1 = std::min(g_.oh, oy0 + bandRows);
-    b.top = oy0 * g_.sh - g_.ph, b.rows = (b.oy1 - oy0 - 1) * g_.sh + window_;
+    b.top = oy0 * g_.sh - g_.ph, b.rows = (b.oy1 - oy0 - 1) * g_.sh + pg_.window;
     b.iy0 = std::clamp<int64_t>(b.top, 0, g_.h);
     b.iy1 = std::clamp<int64_t>(b.top + b.rows, b.iy0, g_.h);
     return b;
@@ -297,11 +372,12 @@ private:
   const KernelTable& t_;
   size_t expandInputs_;
   EpiloguePlan expandEp_, dwEp_;
+  PairGeometry pg_;
   ConvGeometry g_; // the depthwise convolution's (x unused)
-  int64_t n_ = 0, cin_ = 0, ce_ = 0, xBlock_ = 0, yBlock_ = 0;
-  int64_t cols_ = 1, xEnd_ = 0, rowPanels_ = 0;
-  int64_t window_ = 1, bands_ = 1, bandRows_ = 1, stripRows_ = 1, groups_ = 1;
-  bool packA_ = true;
+  int64_t n_, cin_, ce_, xBlock_, yBlock_;
+  int64_t cols_, xEnd_, rowPanels_;
+  int64_t bandRows_, stripRows_, groups_;
+  bool packA_;
   std::shared_ptr<const LargeFloats> packed_; // expand weights as B panels
   std::vector<float> dwWeights_;              // [ce][kh * kw]
 };
@@ -311,31 +387,34 @@ std::unique_ptr<PreparedKernel> preparePointwiseDepthwise(const KernelTable& t,
                                                           const PrepareArgs& depthwise) {
   const Primitive& e = *expand.primitive;
   const Primitive& dw = *depthwise.primitive;
-  if (e.kind() != PrimitiveKind::Conv2d || dw.kind() != PrimitiveKind::Conv2d) return nullptr;
-  if (expand.choice.id != 0 || depthwise.choice.id != 0) return nullptr; // a pinned kernel each
   const std::vector<TensorDesc>& d = *expand.tensors;
-  const auto& pe = e.as<Conv2dParams>();
-  const auto& pd = dw.as<Conv2dParams>();
-  const TensorDesc& x = d[e.inputs[0]];
-  const TensorDesc& mid = d[e.outputs[0]];
-  const TensorDesc& y = d[dw.outputs[0]];
-  const Shape& wd = d[dw.inputs[1]].shape;
-  const int64_t ce = mid.shape[1];
-  if (!pointwise(pe, d[e.inputs[1]].shape) || !expand.constants[1] || !depthwise.constants[1] ||
-      pd.group != ce || wd[0] != ce || wd[1] != 1 || y.shape[1] != ce || hasFull(pe.postOps))
-    return nullptr;
-  const auto takes = [&](Layout l) {
-    return l == Layout::Plain || layoutBlock(l) == t.vectorWidth;
-  };
-  if (!takes(x.layout) || !takes(y.layout) || mid.byteSize() < kMinExpandedBytes) return nullptr;
-  const EpiloguePlan plan(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column);
-  if (!columnEpilogueFits(t, plan, e.inputs.size())) return nullptr;
-  return std::make_unique<PointwiseDepthwise>(t, pe, pd, d, e, dw,
+  if (!pairApplies(t, e, dw, d) || !expand.constants[1] || !depthwise.constants[1]) return nullptr;
+  return std::make_unique<PointwiseDepthwise>(t, e.as<Conv2dParams>(), dw.as<Conv2dParams>(), d,
+                                              e, dw,
                                               static_cast<const float*>(expand.constants[1]),
                                               static_cast<const float*>(depthwise.constants[1]));
 }
 
 } // namespace
+
+std::optional<KernelCandidate> chainCandidate(const KernelTable& t,
+                                              std::span<const Primitive* const> chain,
+                                              const std::vector<TensorDesc>& tensors) {
+  if (chain.size() != 2 || !pairApplies(t, *chain[0], *chain[1], tensors)) return std::nullopt;
+  KernelCandidate k;
+  k.name = "f32_conv2d_pointwise_depthwise_" + std::to_string(t.mr) + "x" + std::to_string(t.nr) +
+           "__" + std::string(familyName(t.family));
+  // The expand's weights (input 1) and the depthwise's (its input 1: the chain's input after
+  // the expand's).
+  k.constantInputs = 1u << 1 | 1u << chain[0]->inputs.size();
+  return k;
+}
+
+double chainLaneFmas(const KernelTable& t, std::span<const Primitive* const> chain,
+                     const std::vector<TensorDesc>& tensors, int threads) {
+  if (!chainCandidate(t, chain, tensors)) return std::numeric_limits<double>::infinity();
+  return pairLaneFmas(t, PairGeometry(t, *chain[0], *chain[1], tensors), std::max(threads, 1));
+}
 
 bool mayChain(std::span<const PrepareArgs> chain) {
   return chain.size() == 2 && chain[0].primitive->kind() == PrimitiveKind::Conv2d &&

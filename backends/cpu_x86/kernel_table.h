@@ -252,12 +252,15 @@ struct KernelTable {
 
 // Each family's vector width and microkernel (mr rows by nv vectors): the one source of the
 // tables' shapes and of the offline targets' (describedTable).
+// nominalL2Bytes: a core's private cache on the family's common parts (Zen 2/3 and Zen 4/5), what
+// the cost model takes for a target planned offline; on the host, the one it reports.
 struct FamilyShape {
   IsaFamily family;
   int vectorWidth, mr, nv;
+  int64_t nominalL2Bytes;
 };
-inline constexpr FamilyShape kAvx2Shape{IsaFamily::Avx2, 8, 6, 2};
-inline constexpr FamilyShape kAvx512Shape{IsaFamily::Avx512, 16, 12, 2};
+inline constexpr FamilyShape kAvx2Shape{IsaFamily::Avx2, 8, 6, 2, int64_t{512} << 10};
+inline constexpr FamilyShape kAvx512Shape{IsaFamily::Avx512, 16, 12, 2, int64_t{1} << 20};
 
 const KernelTable& avx2Kernels();
 const KernelTable& avx512Kernels();

@@ -39,6 +39,17 @@ double BackendDescriptor::estimateSeconds(const Primitive& p,
   return std::max(primitiveBytes(p, tensors) / 10e9, primitiveFlops(p, tensors) / 1e9);
 }
 
+std::optional<KernelCandidate>
+BackendDescriptor::chainCandidate(std::span<const Primitive* const>,
+                                  const std::vector<TensorDesc>&) const {
+  return std::nullopt;
+}
+
+double BackendDescriptor::estimateChainSeconds(std::span<const Primitive* const>,
+                                               const std::vector<TensorDesc>&, int) const {
+  return std::numeric_limits<double>::infinity();
+}
+
 std::string BackendDescriptor::deviceSignature() const {
   // The CPU model line of /proc/cpuinfo (Linux), read once.
   static const std::string model = [] {

@@ -38,22 +38,13 @@ void evictConstants(int64_t constantBytes) {
     flush[i] = static_cast<uint8_t>(flush[i] + 1);
 }
 
-} // namespace
-
-Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
-  const Primitive& p = *r.primitive;
-  const std::vector<TensorDesc>& t = *r.tensors;
-  if (r.constants.size() != p.inputs.size())
-    return invalidArgument("measure: one constant entry per input");
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
-  PrepareArgs args;
-  args.primitive = &p;
-  args.tensors = &t;
-  args.constants = r.constants;
-  args.choice = r.choice;
-  args.threads = std::max(r.threads, 1);
-  args.precision = r.precision;
-  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel, backend.prepare(args, *device));
+// Times a prepared kernel: its inputs (descriptions, and the bytes of the constant ones, null
+// for the others) and output in the device's space, at `threads` threads, the best of `runs`.
+Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
+                          const std::vector<const TensorDesc*>& inputs,
+                          std::span<const void* const> constants, const TensorDesc& out,
+                          int threads, int runs) {
+  Device* device = &dev;
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
   // Every buffer this measurement allocates, released on every path out.
   struct Buffers {
@@ -75,25 +66,24 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
   // at most kMaxCopies copies.
   constexpr int64_t kColdBytes = int64_t{4} << 20;
   constexpr int kMaxCopies = 8;
-  const TensorDesc& out = t[static_cast<size_t>(p.outputs[0])];
   int64_t varying = out.byteSize(), constantBytes = 0;
-  for (size_t i = 0; i < p.inputs.size(); ++i)
-    (r.constants[i] ? constantBytes : varying) += t[static_cast<size_t>(p.inputs[i])].byteSize();
+  for (size_t i = 0; i < inputs.size(); ++i)
+    (constants[i] ? constantBytes : varying) += inputs[i]->byteSize();
   const int copies = static_cast<int>(
       std::clamp<int64_t>(kColdBytes / std::max<int64_t>(varying, 1), 1, kMaxCopies));
   std::vector<std::vector<TensorArg>> in(static_cast<size_t>(copies));
   std::vector<BufferRef> y;
-  for (size_t i = 0; i < p.inputs.size(); ++i) {
-    const TensorDesc& d = t[static_cast<size_t>(p.inputs[i])];
-    const std::vector<uint8_t> bytes = r.constants[i] ? std::vector<uint8_t>() : filler(d);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorDesc& d = *inputs[i];
+    const std::vector<uint8_t> bytes = constants[i] ? std::vector<uint8_t>() : filler(d);
     for (int c = 0; c < copies; ++c) {
-      if (r.constants[i] && c > 0) { // one copy of a constant, as in a session
+      if (constants[i] && c > 0) { // one copy of a constant, as in a session
         in[static_cast<size_t>(c)].push_back(in[0].back());
         continue;
       }
       TESSEL_ASSIGN_OR_RETURN(BufferRef b, buffers.make(d.byteSize()));
       TESSEL_RETURN_IF_ERROR(
-          device->upload(*stream, b, r.constants[i] ? r.constants[i] : bytes.data(), d.byteSize()));
+          device->upload(*stream, b, constants[i] ? constants[i] : bytes.data(), d.byteSize()));
       in[static_cast<size_t>(c)].push_back({&d, b});
     }
     TESSEL_RETURN_IF_ERROR(stream->wait()); // the filler goes out of scope
@@ -103,23 +93,23 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
     y.push_back(b);
   }
   ExecContext ctx;
-  ctx.device = device.get();
+  ctx.device = device;
   ctx.stream = stream.get();
   ctx.pool = device->threadPool();
-  ctx.threads = std::max(r.threads, 1);
-  ctx.workspaceBytes = kernel->workspaceBytes(ctx.threads);
+  ctx.threads = std::max(threads, 1);
+  ctx.workspaceBytes = kernel.workspaceBytes(ctx.threads);
   if (ctx.workspaceBytes > 0) {
     TESSEL_ASSIGN_OR_RETURN(ctx.workspace, buffers.make(ctx.workspaceBytes));
   }
   TESSEL_RETURN_IF_ERROR(stream->wait());
   double best = std::numeric_limits<double>::infinity();
-  int runs = std::max(r.runs, 1);
+  runs = std::max(runs, 1);
   const bool evict = constantBytes >= (int64_t{1} << 20) && device->memorySpace() == kHostSpace;
   for (int run = 0; run <= runs; ++run) { // run 0 warms
     const auto c = static_cast<size_t>(run % copies);
     if (evict) evictConstants(constantBytes);
     const auto t0 = std::chrono::steady_clock::now();
-    TESSEL_RETURN_IF_ERROR(kernel->run(ctx, in[c], {&out, y[c]}));
+    TESSEL_RETURN_IF_ERROR(kernel.run(ctx, in[c], {&out, y[c]}));
     TESSEL_RETURN_IF_ERROR(stream->wait());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (run > 0) best = std::min(best, s);
@@ -127,6 +117,58 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
     if (run == 0 && s * runs > 0.05) runs = std::clamp(static_cast<int>(0.05 / s), 2, runs);
   }
   return best;
+}
+
+} // namespace
+
+Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
+  const Primitive& p = *r.primitive;
+  const std::vector<TensorDesc>& t = *r.tensors;
+  if (r.constants.size() != p.inputs.size())
+    return invalidArgument("measure: one constant entry per input");
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  PrepareArgs args;
+  args.primitive = &p;
+  args.tensors = &t;
+  args.constants = r.constants;
+  args.choice = r.choice;
+  args.threads = std::max(r.threads, 1);
+  args.precision = r.precision;
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel, backend.prepare(args, *device));
+  std::vector<const TensorDesc*> inputs;
+  for (int32_t id : p.inputs)
+    inputs.push_back(&t[static_cast<size_t>(id)]);
+  return timeKernel(*device, *kernel, inputs, r.constants, t[static_cast<size_t>(p.outputs[0])],
+                    r.threads, r.runs);
+}
+
+Result<double> measureChain(Backend& backend, const ChainMeasureRequest& r) {
+  const std::vector<TensorDesc>& t = *r.tensors;
+  if (r.primitives.size() < 2 || r.constants.size() != r.primitives.size())
+    return invalidArgument("measure: a chain of at least two primitives, constants for each");
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  std::vector<PrepareArgs> args(r.primitives.size());
+  std::vector<const TensorDesc*> inputs;
+  std::vector<const void*> constants;
+  for (size_t j = 0; j < r.primitives.size(); ++j) {
+    const Primitive& p = r.primitives[j];
+    if (r.constants[j].size() != p.inputs.size())
+      return invalidArgument("measure: one constant entry per input");
+    args[j].primitive = &p;
+    args[j].tensors = &t;
+    args[j].constants = r.constants[j];
+    args[j].threads = std::max(r.threads, 1);
+    args[j].precision = r.precision;
+    for (size_t k = j > 0 ? 1 : 0; k < p.inputs.size(); ++k) {
+      inputs.push_back(&t[static_cast<size_t>(p.inputs[k])]);
+      constants.push_back(r.constants[j][k]);
+    }
+  }
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel,
+                          backend.prepareChain(args, *device));
+  if (!kernel) return unsupported("measure: the backend has no kernel for this chain");
+  return timeKernel(*device, *kernel, inputs, constants,
+                    t[static_cast<size_t>(r.primitives.back().outputs[0])], r.threads, r.runs);
 }
 
 } // namespace tessel

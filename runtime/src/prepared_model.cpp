@@ -15,8 +15,11 @@ namespace tessel {
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-                      const std::string& preferred, bool blockedLayouts, bool chains, int threads,
-                      Precision precision, PlanSearch search, const std::string& profileCache) {
+                      const PrepareOptions& options) {
+  const std::string& preferred = options.preferred;
+  const Precision precision = options.precision;
+  const std::string& profileCache = options.profileCache;
+  PlanSearch search = options.search;
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -24,7 +27,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   // Constants an earlier prepare of this program gave back are read again from its file first.
   if (program->constantSource) TESSEL_RETURN_IF_ERROR(program->constantSource->restore());
   std::shared_ptr<PreparedModel> m(new PreparedModel());
-  m->threads_ = std::max(threads, 0);
+  m->threads_ = std::max(options.threads, 0);
   m->precision_ = precision;
   // Fused forms no registered backend runs become plain primitives.
   const std::vector<const BackendDescriptor*> descriptors = registry.descriptors();
@@ -62,7 +65,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(), [](const TensorDesc& d) {
       return d.layout == Layout::Plain;
     });
-    if (!blockedLayouts || !allPlain) return;
+    if (!options.blockedLayouts || !allPlain) return;
     search::LayoutRequest layouts;
     layouts.primitives = prog.primitives;
     layouts.descriptors = descriptors;
@@ -99,18 +102,18 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                    : prog.backends.empty()       ? "first fit"
                                                  : "the artifact's";
   search::Assignment a;
+  search::ModelPlanRequest request;
+  request.primitives = prog.primitives;
+  request.tensors = &m->descs_;
+  request.descriptors = descriptors;
+  request.preferred = preferred;
+  request.threads = std::max(m->threads_, 1);
+  request.inputs = prog.inputs;
+  request.outputs = prog.outputs;
+  request.constant.resize(prog.tensors.size());
+  for (size_t id = 0; id < prog.tensors.size(); ++id)
+    request.constant[id] = prog.tensors[id].data != nullptr;
   if (search == PlanSearch::Model || search == PlanSearch::Measure) {
-    search::ModelPlanRequest request;
-    request.primitives = prog.primitives;
-    request.tensors = &m->descs_;
-    request.descriptors = descriptors;
-    request.preferred = preferred;
-    request.threads = std::max(m->threads_, 1);
-    request.inputs = prog.inputs;
-    request.outputs = prog.outputs;
-    request.constant.resize(prog.tensors.size());
-    for (size_t id = 0; id < prog.tensors.size(); ++id)
-      request.constant[id] = prog.tensors[id].data != nullptr;
     // Measured times: from the profile cache (the file, when named), else measured and added.
     ProfileCache cache;
     if (!profileCache.empty()) {
@@ -166,6 +169,34 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         cache.put(key, seconds, kernel, group, estimate);
         return seconds;
       };
+      request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
+                                 const KernelCandidate& k, double estimate) -> Result<double> {
+        ChainMeasureRequest mr;
+        mr.primitives = std::span<const Primitive>(prog.primitives).subspan(first, count);
+        mr.tensors = &m->descs_;
+        std::string signature;
+        for (size_t j = first; j < first + count; ++j) {
+          const Primitive& p = prog.primitives[j];
+          mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j], p.inputs.size());
+          signature += primitiveSignature(p, m->descs_, mr.constants.back());
+        }
+        const std::string key = profileKey(d, signature, k, threads);
+        const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
+        const std::string group = groupKey(d.name(), deviceOf(d), threads);
+        if (auto seconds = cache.find(key)) {
+          ++hits;
+          if (cache.put(key, *seconds, kernel, group, estimate)) ++points;
+          return *seconds;
+        }
+        Backend* backend = registry.find(d.name());
+        if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
+        mr.threads = threads;
+        mr.precision = precision;
+        TESSEL_ASSIGN_OR_RETURN(double seconds, measureChain(*backend, mr));
+        ++measurements;
+        cache.put(key, seconds, kernel, group, estimate);
+        return seconds;
+      };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
     // The layouts (for the backends' own kernels: the plan's are picked again after them), then
     // each primitive's kernel for the tensors as they are laid out (the primitives' signatures
@@ -175,6 +206,13 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     assignLayouts(backends);
     std::fill(signatures.begin(), signatures.end(), std::string());
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
+    // The fused forms, against the primitives' kernels as the plan weighs them.
+    if (options.chains != ChainMode::Off && options.fused.empty()) {
+      TESSEL_ASSIGN_OR_RETURN(plan.chains, search::pickChains(request, &plan, &plan.assignment,
+                                                              options.chains == ChainMode::All));
+      for (const search::ChainOption& c : plan.chains)
+        if (c.fused) plan.predictedSeconds += c.seconds - c.unfusedSeconds;
+    }
     plan.measurements = measurements;
     plan.cacheHits = hits;
     if (!profileCache.empty() && measurements + points > 0)
@@ -182,15 +220,29 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));
   } else {
-    search::AssignRequest request;
-    request.primitives = prog.primitives;
-    request.tensors = &m->descs_;
-    request.descriptors = descriptors;
-    request.preferred = preferred;
-    request.planned = prog.backends;
-    request.plannedKernels = prog.kernels;
-    TESSEL_ASSIGN_OR_RETURN(a, search::assignBackends(request));
+    search::AssignRequest assign;
+    assign.primitives = prog.primitives;
+    assign.tensors = &m->descs_;
+    assign.descriptors = descriptors;
+    assign.preferred = preferred;
+    assign.planned = prog.backends;
+    assign.plannedKernels = prog.kernels;
+    TESSEL_ASSIGN_OR_RETURN(a, search::assignBackends(assign));
     assignLayouts(a);
+    // The fused forms by the backends' estimates (the artifact's plan does not fuse: the layouts,
+    // which decide what can, are chosen here).
+    if (options.chains != ChainMode::Off && options.fused.empty())
+      TESSEL_RETURN_IF_ERROR(
+          search::pickChains(request, nullptr, &a, options.chains == ChainMode::All).status());
+  }
+  if (!options.fused.empty()) {
+    if (options.fused.size() != prog.primitives.size())
+      return invalidArgument("fused: " + std::to_string(options.fused.size()) +
+                             " entries for " + std::to_string(prog.primitives.size()) +
+                             " primitives");
+    a.fused = options.fused;
+    for (size_t i = 0; i < a.fused.size(); ++i) // only what a backend could fuse
+      if (a.fused[i] && !search::chainable(request, a, i)) a.fused[i] = 0;
   }
 
   m->steps_.resize(prog.primitives.size());
@@ -204,14 +256,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (!device.isOk()) return device.status().withContext(m->where(i));
     bound.device = std::move(device).value();
   }
-  // Readers of each tensor (views and program outputs count): a chain passes on only a tensor
-  // that its next primitive alone reads.
-  std::vector<int> readers(prog.tensors.size(), 0);
-  for (const Primitive& p : prog.primitives)
-    for (int32_t id : p.inputs)
-      ++readers[id];
-  for (int32_t id : prog.outputs)
-    ++readers[id];
   ConstantRelease release;
   release.plan(prog);
   for (size_t i = 0; i < prog.primitives.size(); ++i) {
@@ -220,9 +264,11 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       release.prepared(prog, i, nullptr);
       continue;
     }
-    if (chains) {
-      int32_t last = -1;
-      auto chain = m->tryChain(i, readers, &last);
+    if (i < a.fused.size() && a.fused[i]) {
+      auto last = static_cast<int32_t>(i);
+      while (static_cast<size_t>(last) < a.fused.size() && a.fused[last])
+        ++last;
+      auto chain = m->prepareChain(i, last);
       if (!chain.isOk()) return chain.status().withContext(m->where(i));
       if (*chain) {
         bound.kernel = std::move(chain).value();
@@ -267,37 +313,15 @@ std::string PreparedModel::where(size_t i) const {
          std::string(steps_[i].backend->name());
 }
 
-// The longest run of primitives from `first` that could be a chain (at most kMaxChain): same
-// backend, each reading the previous one's output, which nothing else reads, as its input 0;
-// offered to the backend longest first.
-Result<std::unique_ptr<PreparedKernel>>
-PreparedModel::tryChain(size_t first, const std::vector<int>& readers, int32_t* last) {
-  constexpr size_t kMaxChain = 3;
-  const Program& prog = *program_;
+// The fused kernel of the chain first..last the plan fuses (search::pickChains); null when the
+// backend declines it after all (the primitives then run alone).
+Result<std::unique_ptr<PreparedKernel>> PreparedModel::prepareChain(size_t first,
+                                                                    int32_t last) const {
+  std::vector<PrepareArgs> chain;
+  for (auto j = static_cast<int32_t>(first); j <= last; ++j)
+    chain.push_back(prepareArgs(static_cast<size_t>(j)));
   const Bound& head = steps_[first];
-  size_t end = first + 1;
-  while (end < prog.primitives.size() && end - first < kMaxChain) {
-    const Primitive& prev = prog.primitives[end - 1];
-    const Primitive& p = prog.primitives[end];
-    const int32_t passed = prev.outputs[0];
-    if (steps_[end].backend != head.backend || p.inputs.empty() || p.inputs[0] != passed ||
-        readers[passed] != 1 || prog.tensors[passed].data)
-      break;
-    ++end;
-  }
-  if (end - first < 2) return std::unique_ptr<PreparedKernel>();
-  std::vector<PrepareArgs> chain; // the longest run's arguments, offered shorter by a span
-  chain.reserve(end - first);
-  for (size_t j = first; j < end; ++j)
-    chain.push_back(prepareArgs(j));
-  for (size_t length = chain.size(); length >= 2; --length) {
-    auto kernel = head.backend->prepareChain({chain.data(), length}, *head.device);
-    if (!kernel.isOk() || *kernel) {
-      *last = static_cast<int32_t>(first + length - 1);
-      return kernel;
-    }
-  }
-  return std::unique_ptr<PreparedKernel>();
+  return head.backend->prepareChain(chain, *head.device);
 }
 
 std::vector<int32_t> PreparedModel::stepInputs(size_t head) const {

@@ -49,10 +49,8 @@ Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> 
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
-                          PreparedModel::create(std::move(program), registry, options.backend,
-                                                options.blockedLayouts, options.chains,
-                                                options.threadCount(), options.precision,
-                                                options.search, options.profileCache));
+                          PreparedModel::create(std::move(program), registry,
+                                                options.prepareOptions()));
   return create(std::move(model), options);
 }
 
@@ -285,6 +283,18 @@ void* Session::inputData(size_t i) {
 
 int SessionOptions::threadCount() const {
   return threads > 0 ? threads : defaultThreadCount();
+}
+
+PrepareOptions SessionOptions::prepareOptions() const {
+  PrepareOptions o;
+  o.preferred = backend;
+  o.blockedLayouts = blockedLayouts;
+  o.chains = chains;
+  o.threads = threadCount();
+  o.precision = precision;
+  o.search = search;
+  o.profileCache = profileCache;
+  return o;
 }
 
 int64_t defaultMemoryBudget() {

@@ -516,7 +516,9 @@ TEST_CASE("layouts: tensors between kernels with channels in the lanes are block
     std::vector<std::vector<float>> outs;
     std::vector<TensorDesc> descs;
     for (bool blocked : {false, true}) {
-      auto model = PreparedModel::create(blockedChain(reluTail), registry, "", blocked);
+      PrepareOptions po;
+      po.blockedLayouts = blocked;
+      auto model = PreparedModel::create(blockedChain(reluTail), registry, po);
       REQUIRE(model.isOk());
       outs.push_back(runOnce(*model, 1, x, 160 * 49));
       if (blocked)
@@ -555,7 +557,9 @@ TEST_CASE("layouts: a concat of whole blocks of channels and a global pool's inp
     INFO("the 3x3 convolution's channels: " << second);
     std::vector<std::vector<float>> outs;
     for (bool blocked : {false, true}) {
-      auto model = PreparedModel::create(fireModule(second), registry, "", blocked);
+      PrepareOptions po;
+      po.blockedLayouts = blocked;
+      auto model = PreparedModel::create(fireModule(second), registry, po);
       INFO(model.status().message());
       REQUIRE(model.isOk());
       for (int threads : {1, 2}) {

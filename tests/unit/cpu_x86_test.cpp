@@ -1065,10 +1065,14 @@ std::shared_ptr<Program> chainProgram(const ChainCase& c, std::vector<std::vecto
 
 // The program's output through a session, and how many chains its kernels run.
 std::vector<float> runChainProgram(std::shared_ptr<Program> prog, const BackendRegistry& registry,
-                                   const char* backend, bool blocked, bool chains, int threads,
+                                   const char* backend, bool blocked, ChainMode chains, int threads,
                                    const std::vector<std::vector<float>>& inputs, int* chainCount,
                                    bool* blockedInput = nullptr) {
-  auto model = PreparedModel::create(prog, registry, backend, blocked, chains);
+  PrepareOptions po;
+  po.preferred = backend;
+  po.blockedLayouts = blocked;
+  po.chains = chains;
+  auto model = PreparedModel::create(prog, registry, po);
   REQUIRE(model.isOk());
   *chainCount = (*model)->chainCount();
   for (size_t i = 0; blockedInput && i < prog->primitives.size(); ++i)
@@ -1117,7 +1121,7 @@ TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on
     auto prog = chainProgram(c, &inputs, &keep);
     int chained = -1;
     const std::vector<float> want =
-        runChainProgram(prog, all, "reference", false, true, 1, inputs, &chained);
+        runChainProgram(prog, all, "reference", false, ChainMode::All, 1, inputs, &chained);
     CHECK(chained == 0);
     float scale = 1.f;
     for (float w : want)
@@ -1127,8 +1131,9 @@ TEST_CASE("cpu_x86 pointwise + depthwise chain agrees with the two primitives on
         for (int threads : {1, 3}) {
           INFO(f->name << ", x " << shapeToString(c.x) << " -> " << c.ce << " channels, "
                        << (blocked ? "blocked" : "plain") << ", " << threads << " threads");
-          const std::vector<float> got = runChainProgram(prog, f->registry, "", blocked, true,
-                                                         threads, inputs, &chained, &blockedInput);
+          const std::vector<float> got =
+              runChainProgram(prog, f->registry, "", blocked, ChainMode::All, threads, inputs,
+                              &chained, &blockedInput);
           CHECK(chained == 1);
           for (size_t i = 0; i < want.size(); ++i)
             if (std::fabs(got[i] - want[i]) > 5e-5f * scale) {
@@ -1150,8 +1155,9 @@ TEST_CASE("chains: the runtime offers only tensors nothing else reads, and the a
     int chained = -1;
     SessionOptions so;
     so.threads = 2;
+    so.chains = ChainMode::All;
     auto fused = Session::create(prog, f->registry, so);
-    so.chains = false;
+    so.chains = ChainMode::Off;
     auto plain = Session::create(prog, f->registry, so);
     REQUIRE(fused.isOk());
     REQUIRE(plain.isOk());
@@ -1165,7 +1171,7 @@ TEST_CASE("chains: the runtime offers only tensors nothing else reads, and the a
     // The expanded tensor also an output: read by two, not chained.
     auto both = std::make_shared<Program>(*prog);
     both->outputs.push_back(3);
-    runChainProgram(both, f->registry, "", false, true, 1, inputs, &chained);
+    runChainProgram(both, f->registry, "", false, ChainMode::All, 1, inputs, &chained);
     CHECK(chained == 0);
   }
 }

@@ -456,8 +456,11 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
   int measured[2] = {0, 0};
   for (int pass = 0; pass < 2; ++pass) {
-    auto model = PreparedModel::create(prog, registry, "", true, true, 1, Precision::F32,
-                                       PlanSearch::Measure, path);
+    PrepareOptions po;
+    po.threads = 1;
+    po.search = PlanSearch::Measure;
+    po.profileCache = path;
+    auto model = PreparedModel::create(prog, registry, po);
     INFO((model.isOk() ? std::string() : model.status().message()));
     REQUIRE(model.isOk());
     const search::ModelPlan* plan = (*model)->searchPlan();
@@ -525,7 +528,9 @@ TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan 
   for (const uint32_t first : {0u, 1u}) {
     INFO("conv1's kernel " << first);
     prog->kernels = {KernelChoice{first, {}}, KernelChoice{}};
-    auto model = PreparedModel::create(prog, registry, "", true, true, 1);
+    PrepareOptions po;
+    po.threads = 1;
+    auto model = PreparedModel::create(prog, registry, po);
     INFO((model.isOk() ? std::string() : model.status().message()));
     REQUIRE(model.isOk());
     if (first == 0) CHECK((*model)->blockedTensorCount() == 1);

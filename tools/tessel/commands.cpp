@@ -204,20 +204,21 @@ Result<bool> parseLayouts(const Args& a) {
   return l == "auto";
 }
 
-// --chains auto|off: chains of primitives run by one kernel where a backend has one (the
-// default), or every primitive on its own.
-Result<bool> parseChains(const Args& a) {
+// --chains auto|off|all: chains of primitives run by one fused kernel where the plan weighs that
+// faster (the default), every primitive on its own, or every chain a backend has a fused kernel
+// for.
+Result<ChainMode> parseChains(const Args& a) {
   const std::string l = a.get("--chains", "auto");
-  if (l != "auto" && l != "off")
-    return invalidArgument("--chains expects auto or off, got '" + l + "'");
-  return l == "auto";
+  if (l != "auto" && l != "off" && l != "all")
+    return invalidArgument("--chains expects auto, off or all, got '" + l + "'");
+  return l == "auto" ? ChainMode::Auto : l == "off" ? ChainMode::Off : ChainMode::All;
 }
 
 // What the load decides that the flags can turn off or bound (--layouts, --chains,
 // --memory-budget).
 struct LoadChoices {
   bool blockedLayouts = true;
-  bool chains = true;
+  ChainMode chains = ChainMode::Auto;
   int64_t memoryBudget = 0; // 0: the runtime's default
   Precision precision = Precision::F32;
   PlanSearch search = PlanSearch::FirstFit;
@@ -804,7 +805,7 @@ int runCommand(const std::vector<std::string>& argv) {
   auto c = parseModelCommand(argv, {"--input", "--output-dir"}, {},
                              "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
                              "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
-                             "auto|off] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] "
+                             "auto|off|all] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] "
                              "[--search off|model|measure] [--profile FILE]");
   if (!c) return 1;
   Status s = runModel(*c);
@@ -818,7 +819,7 @@ int checkCommand(const std::vector<std::string>& argv) {
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.empty())
     return fail("usage: tessel check DIR... [--rtol 1e-3] [--atol 1e-4] [--backend NAME] "
-                "[--threads N] [--layouts auto|plain] [--chains auto|off] [--memory-budget "
+                "[--threads N] [--layouts auto|plain] [--chains auto|off|all] [--memory-budget "
                 "N[KiB|MiB|GiB]] [--precision f32|f16] [--search off|model|measure] [--profile "
                 "FILE] [--dynamic]");
   auto threads = parseThreads(a);
@@ -966,7 +967,7 @@ int benchCommand(const std::vector<std::string>& argv) {
       argv, {"--runs", "--warmup"}, {"--json", "--per-op"},
       "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
       "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
-      "[--layouts auto|plain] [--chains auto|off] [--memory-budget N[KiB|MiB|GiB]] "
+      "[--layouts auto|plain] [--chains auto|off|all] [--memory-budget N[KiB|MiB|GiB]] "
       "[--precision f32|f16] [--search off|model|measure] [--profile FILE]");
   if (!c) return 1;
   const Args& a = c->args;
@@ -1014,14 +1015,16 @@ int benchCommand(const std::vector<std::string>& argv) {
 namespace tessel::cli {
 namespace {
 
-// A plan: per primitive, the backend ("" for a view) and the kernel.
+// A plan: per primitive, the backend ("" for a view), the kernel and whether it runs fused with
+// the next.
 struct Plan {
   std::vector<std::string> backends;
   std::vector<KernelChoice> kernels;
+  std::vector<uint8_t> fused;
 };
 
 // The plan's time end to end: the program prepared with it as the artifact's plan (first fit
-// keeps it), one warm run, then the minimum of `runs`.
+// keeps it) and its fused chains, one warm run, then the minimum of `runs`.
 Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
                                 const BackendRegistry& registry, const ModelCommand& c, int runs) {
   auto prog = std::make_shared<Program>(prepared);
@@ -1030,7 +1033,13 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
   LoadChoices load = c.load;
   load.search = PlanSearch::FirstFit;
   load.profile.clear();
-  TESSEL_ASSIGN_OR_RETURN(auto session, prepare(prog, registry, "", c.threads, {}, load));
+  const SessionOptions so = sessionOptions("", c.threads, load);
+  PrepareOptions po = so.prepareOptions();
+  po.fused = plan.fused;
+  TESSEL_ASSIGN_OR_RETURN(auto model, PreparedModel::create(prog, registry, po));
+  TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(model, so));
+  for (size_t i = 0; i < prog->inputs.size(); ++i)
+    fillRandom(prog->tensors[prog->inputs[i]].desc, session->inputData(i), 1234 + i);
   TESSEL_RETURN_IF_ERROR(session->run());
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < runs; ++r) {
@@ -1042,9 +1051,10 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
 }
 
 // Coordinate-wise search from `start`: change one primitive's kernel at a time (every option the
-// plan weighed, but not one whose own time exceeds the whole current plan's), keep a change that
-// is more than 1% faster end to end than the current plan timed again, and go over the
-// primitives again until none is. Returns the best plan; `evaluations` counts the plans timed.
+// plan weighed, but not one whose own time exceeds the whole current plan's), or fuse or unfuse
+// one chain the plan weighed, keep a change that is more than 1% faster end to end than the
+// current plan timed again, and go over the primitives again until none is. Returns the best
+// plan; `evaluations` counts the plans timed.
 Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& weighed, Plan start,
                               const BackendRegistry& registry, const ModelCommand& c, int runs,
                               int* evaluations) {
@@ -1055,6 +1065,8 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
     improved = false;
     for (size_t i = 0; i < prepared.primitives.size(); ++i) {
       if (prepared.primitives[i].kind() == PrimitiveKind::View) continue;
+      // The changes from this primitive: its kernel, or a chain from it fused or unfused.
+      std::vector<std::pair<Plan, std::string>> moves;
       for (const search::PlanOption& o : weighed.options[i]) {
         if (o.backend == search::kNoBackend || o.seconds * 1e3 > best) continue;
         const std::string name(descriptors[static_cast<size_t>(o.backend)]->name());
@@ -1062,6 +1074,26 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
         Plan next = start;
         next.backends[i] = name;
         next.kernels[i] = o.choice;
+        moves.emplace_back(std::move(next), start.backends[i] + ":" +
+                                                std::to_string(start.kernels[i].id) + " -> " +
+                                                o.name);
+      }
+      for (const search::ChainOption& chain : weighed.chains) {
+        if (chain.first != i) continue;
+        const size_t last = chain.first + chain.count - 1;
+        bool fused = true;
+        for (size_t j = chain.first; j < last; ++j)
+          fused = fused && start.fused[j];
+        Plan next = start;
+        for (size_t j = chain.first; j < last; ++j)
+          next.fused[j] = !fused;
+        if (!fused) { // fused alone, not joined to a chain before or after it
+          if (i > 0) next.fused[i - 1] = 0;
+          next.fused[last] = 0;
+        }
+        moves.emplace_back(std::move(next), (fused ? "unfused " : "fused ") + chain.name);
+      }
+      for (auto& [next, change] : moves) {
         auto ms = planMilliseconds(prepared, next, registry, c, runs);
         ++*evaluations;
         if (ms.isOk() && *ms < best * 0.99) {
@@ -1076,10 +1108,9 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
             continue;
           }
           // Each change kept, so that a plan the search missed can be told apart from noise.
-          std::printf("verify: %zu %s '%s': %s:%u -> %s: %.3f -> %.3f ms\n", i,
+          std::printf("verify: %zu %s '%s': %s: %.3f -> %.3f ms\n", i,
                       std::string(primitiveName(prepared.primitives[i].kind())).c_str(),
-                      prepared.primitives[i].origin.c_str(), start.backends[i].c_str(),
-                      start.kernels[i].id, o.name.c_str(), best, *ms);
+                      prepared.primitives[i].origin.c_str(), change.c_str(), best, *ms);
           best = *ms;
           start = std::move(next);
           improved = true;
@@ -1104,18 +1135,24 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
                                     : std::string(descriptors[static_cast<size_t>(b)]->name()));
     searched.kernels.push_back(weighed.assignment.kernel[i]);
   }
+  searched.fused = weighed.assignment.fused;
+  searched.fused.resize(prepared.primitives.size(), 0);
   Plan firstFit;
   {
     auto prog = std::make_shared<Program>(prepared);
     prog->backends.clear();
     prog->kernels.clear();
-    TESSEL_ASSIGN_OR_RETURN(auto model,
-                            PreparedModel::create(prog, registry, "", c.load.blockedLayouts,
-                                                  c.load.chains, c.threads, c.load.precision));
+    LoadChoices load = c.load;
+    load.search = PlanSearch::FirstFit;
+    load.profile.clear();
+    TESSEL_ASSIGN_OR_RETURN(
+        auto model,
+        PreparedModel::create(prog, registry, sessionOptions("", c.threads, load).prepareOptions()));
     for (size_t i = 0; i < prepared.primitives.size(); ++i) {
       const Backend* b = model->backend(i);
       firstFit.backends.push_back(b ? std::string(b->name()) : std::string());
       firstFit.kernels.push_back(model->choice(i));
+      firstFit.fused.push_back(model->chainLast(i) > static_cast<int32_t>(i));
     }
   }
   int evaluations = 0;
@@ -1153,7 +1190,7 @@ int searchCommand(const std::vector<std::string>& argv) {
       argv, {"--runs"}, {"--json", "--report", "--verify"},
       "usage: tessel search MODEL [--search model|measure] [--profile FILE] [--verify] "
       "[--report] [--json] [--shape NAME=DIMS]... [--backends LIST] "
-      "[--threads N] [--runs N] [--layouts auto|plain] [--chains auto|off] "
+      "[--threads N] [--runs N] [--layouts auto|plain] [--chains auto|off|all] "
       "[--precision f32|f16]");
   if (!c) return 1;
   const Args& a = c->args;
@@ -1222,6 +1259,17 @@ int searchCommand(const std::vector<std::string>& argv) {
                     options[k].estimate * 1e3, options[k].measured ? "true" : "false");
       std::printf("]}");
     }
+    std::printf("], \"chains\": [");
+    for (size_t k = 0; k < plan->chains.size(); ++k) {
+      const search::ChainOption& ch = plan->chains[k];
+      std::printf("%s{\"first\": %zu, \"count\": %zu, \"name\": %s, \"fused\": %s, "
+                  "\"predicted_ms\": %.4f, \"estimate_ms\": %.4f, \"measured\": %s, "
+                  "\"unfused_predicted_ms\": %.4f, \"unfused_estimate_ms\": %.4f}",
+                  k ? ", " : "", ch.first, ch.count, jsonText(ch.name).c_str(),
+                  ch.fused ? "true" : "false", ch.seconds * 1e3, ch.estimate * 1e3,
+                  ch.measured ? "true" : "false", ch.unfusedSeconds * 1e3,
+                  ch.unfusedEstimate * 1e3);
+    }
     std::printf("]}\n");
     return 0;
   }
@@ -1253,6 +1301,11 @@ int searchCommand(const std::vector<std::string>& argv) {
                   std::string(primitiveName(p.primitives[i].kind())).c_str(),
                   options[pick].name.c_str(), options[pick].seconds * 1e3, meas, others.c_str());
     }
+    // The fused forms weighed: the chain's kernel against its primitives' own.
+    for (const search::ChainOption& ch : plan->chains)
+      std::printf("chain %zu..%zu %s: %s, %.3f ms%s against %.3f ms unfused\n", ch.first,
+                  ch.first + ch.count - 1, ch.name.c_str(), ch.fused ? "fused" : "not fused",
+                  ch.seconds * 1e3, ch.measured ? " measured" : "", ch.unfusedSeconds * 1e3);
   }
   std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms)\n",
               plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
@@ -1274,9 +1327,17 @@ int searchCommand(const std::vector<std::string>& argv) {
       ++primitives;
       if (guess->seconds <= 1.1 * best->seconds) ++close;
     }
+    // Chains: whether fusing by the estimates is within 10% of the faster measured form.
+    int chains = 0, chainsClose = 0;
+    for (const search::ChainOption& ch : plan->chains) {
+      if (!ch.measured) continue;
+      ++chains;
+      const double guess = ch.estimate < ch.unfusedEstimate ? ch.seconds : ch.unfusedSeconds;
+      if (guess <= 1.1 * std::min(ch.seconds, ch.unfusedSeconds)) ++chainsClose;
+    }
     std::printf("cost model: its pick within 10%% of the measured best for %d of %d primitives "
-                "with two or more candidates measured\n",
-                close, primitives);
+                "with two or more candidates measured, %d of %d chains fused or not\n",
+                close, primitives, chainsClose, chains);
   }
   std::printf("primitives by backend: %s\n", byBackendText(**session, false).c_str());
   if (a.has("--verify")) {

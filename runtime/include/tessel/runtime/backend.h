@@ -14,6 +14,7 @@
 #include "tessel/core/primitive.h"
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -85,6 +86,18 @@ public:
   // (their layouts, say). The default counts bytes moved at 10 GB/s.
   virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                  const KernelChoice& choice, int threads) const;
+  // Fused forms: one kernel for a chain of consecutive primitives (Backend::prepareChain says
+  // what a chain is), whose intermediate tensors never reach memory. The kernel this backend has
+  // for the chain as the tensors are laid out, or none (the default); its constantInputs index the
+  // chain's inputs as the fused kernel's run() gets them. The search weighs it against the
+  // primitives' own kernels, by estimate or measured (docs/search.md, Fused forms).
+  virtual std::optional<KernelCandidate>
+  chainCandidate(std::span<const Primitive* const> chain,
+                 const std::vector<TensorDesc>& tensors) const;
+  // Its estimate in seconds at `threads` threads, on the same scale as estimateSeconds; infinity
+  // where chainCandidate has none.
+  virtual double estimateChainSeconds(std::span<const Primitive* const> chain,
+                                      const std::vector<TensorDesc>& tensors, int threads) const;
   // The fp32 multiply-add peak of one thread in FLOP/s, measured on this device the first time
   // it is asked (a few milliseconds); 0 when the backend does not measure it.
   virtual double measuredPeakFlops() const { return 0; }
@@ -198,14 +211,15 @@ public:
   // Binds a supported primitive to the chosen kernel.
   virtual Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args,
                                                           Device& device) const = 0;
-  // One kernel for a chain of primitives that the runtime offers at load (consecutive in the
-  // program, on this backend, each after the first reading the previous one's output as its
-  // input 0, an output nothing else reads): the intermediate results stay inside the kernel and
-  // never reach the arena. Its run() gets the chain's inputs in order (every primitive's inputs
-  // less the chained input 0 of the later ones) and the last primitive's output;
-  // readsConstant() and inPlaceInput() index that list. Null (the default) when this backend has
-  // no kernel for the chain, or one that would not pay on this device: the primitives are then
-  // prepared one by one. Decided by the executor, which knows the device's caches.
+  // One kernel for a chain of primitives (consecutive in the program, on this backend, each
+  // after the first reading the previous one's output as its input 0, an output nothing else
+  // reads and that is not a constant): the intermediate results stay inside the kernel and never
+  // reach the arena. The runtime offers the chains its plan fuses (search::pickChains: where the
+  // descriptor's chainCandidate is estimated or measured faster than the primitives' own
+  // kernels). Its run() gets the chain's inputs in order (every primitive's inputs less the
+  // chained input 0 of the later ones) and the last primitive's output; readsConstant() and
+  // inPlaceInput() index that list. Null (the default) when this backend has no kernel for the
+  // chain: the primitives are then prepared one by one.
   virtual Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
                                                                Device& device) const;
 };

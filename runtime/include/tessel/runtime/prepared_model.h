@@ -26,21 +26,41 @@ enum class PlanSearch : uint8_t {
   Measure,
 };
 
+// Fused forms: chains of primitives that one kernel of their backend runs
+// (BackendDescriptor::chainCandidate, Backend::prepareChain).
+enum class ChainMode : uint8_t {
+  Off,  // every primitive on its own
+  Auto, // where the plan weighs the fused kernel faster (search::pickChains: by the estimates,
+        // or by measured times with PlanSearch::Measure)
+  All,  // every chain a backend has a fused kernel for (tests, comparisons)
+};
+
+struct PrepareOptions {
+  // A backend that takes every primitive it supports ("" = the artifact's plan).
+  std::string preferred;
+  // An artifact whose tensors are all plain gets blocked layouts between the kernels that take
+  // them (search::assignLayouts); an artifact that sets layouts keeps its own.
+  bool blockedLayouts = true;
+  ChainMode chains = ChainMode::Auto;
+  // Per primitive, whether it runs fused with the next, as a plan made earlier decided it
+  // (`tessel search --verify` times such plans); empty: `chains` decides. A chain the backend
+  // has no fused kernel for runs unfused.
+  std::vector<uint8_t> fused;
+  // The thread count its sessions are expected to use (0: not known), for the estimates and the
+  // kernels' variants (PrepareArgs::threads); a session at another count runs correctly.
+  int threads = 0;
+  Precision precision = Precision::F32;
+  PlanSearch search = PlanSearch::FirstFit;
+  // With Model or Measure: a profile cache file (SessionOptions::profileCache).
+  std::string profileCache;
+};
+
 class PreparedModel {
 public:
-  // The registry must outlive the result (its backends prepared the kernels). `preferred` names
-  // a backend that takes every primitive it supports ("" = the artifact's plan). With
-  // blockedLayouts, an artifact whose tensors are all plain gets blocked layouts between the
-  // kernels that take them (search::assignLayouts); an artifact that sets layouts keeps its own.
-  // With chains, runs of primitives whose backend offers one kernel for them
-  // (Backend::prepareChain) run as one step. `threads`: the thread count its sessions are
-  // expected to use (0: not known), for the layout estimates and the kernels' variants
-  // (PrepareArgs::threads); a session at another count runs correctly.
+  // The registry must outlive the result (its backends prepared the kernels).
   static Result<std::shared_ptr<const PreparedModel>>
   create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-         const std::string& preferred = "", bool blockedLayouts = true, bool chains = true,
-         int threads = 0, Precision precision = Precision::F32,
-         PlanSearch search = PlanSearch::FirstFit, const std::string& profileCache = "");
+         const PrepareOptions& options = {});
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.
@@ -76,9 +96,8 @@ private:
     std::unique_ptr<PreparedKernel> kernel;
     int32_t head = -1, last = -1; // the chain this primitive belongs to
   };
-  // Offers backend chains of primitives from `first`; returns the chain's kernel (null: none).
-  Result<std::unique_ptr<PreparedKernel>> tryChain(size_t first, const std::vector<int>& readers,
-                                                   int32_t* last);
+  // The fused kernel of primitives first..last (null: the backend has none after all).
+  Result<std::unique_ptr<PreparedKernel>> prepareChain(size_t first, int32_t last) const;
   PreparedModel() = default;
   std::string where(size_t i) const;       // "conv2d 'node' on backend", for errors
   PrepareArgs prepareArgs(size_t i) const; // primitive i with its constants and chosen kernel

@@ -19,7 +19,7 @@ struct SessionOptions {
   std::string backend;        // prefer this backend where it supports a primitive ("" = the plan's)
   int threads = 0;            // threads for kernels, the caller included; 0 = defaultThreadCount()
   bool blockedLayouts = true; // blocked layouts chosen at load (PreparedModel::create)
-  bool chains = true;         // chains of primitives run by one kernel where a backend has one
+  ChainMode chains = ChainMode::Auto; // fused forms (prepared_model.h)
   // Bytes the session's arenas (tensors, inputs, outputs, workspace; every memory space) may
   // take; a plan needing more fails before anything is allocated. 0 = defaultMemoryBudget().
   int64_t memoryBudget = 0;
@@ -33,6 +33,8 @@ struct SessionOptions {
   std::string profileCache;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
+  // What PreparedModel::create takes of these.
+  PrepareOptions prepareOptions() const;
 };
 
 // Half the machine's physical memory: what a session may plan unless told otherwise.

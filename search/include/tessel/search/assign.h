@@ -28,6 +28,9 @@ inline constexpr int kNoBackend = -1; // views: no kernel, they alias their inpu
 struct Assignment {
   std::vector<int> backend;         // per primitive: index into descriptors, or kNoBackend
   std::vector<KernelChoice> kernel; // per primitive
+  // Per primitive: it runs in one kernel with the next (a fused form, pickChains); empty when
+  // nothing is fused.
+  std::vector<uint8_t> fused;
 };
 
 // Fails naming the first primitive no descriptor supports, or an unknown preferred backend.

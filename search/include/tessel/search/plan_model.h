@@ -46,6 +46,11 @@ struct ModelPlanRequest {
   std::function<double(const BackendDescriptor& backend, const KernelCandidate& candidate,
                        double estimate)>
       calibrate;
+  // When set, the time of a chain's fused kernel (primitives first..first+count-1, as
+  // BackendDescriptor::chainCandidate offers it), as `measure` gives a primitive's.
+  std::function<Result<double>(size_t first, size_t count, const BackendDescriptor& backend,
+                               const KernelCandidate& candidate, double estimate)>
+      measureChain;
   // Only candidates estimated within this factor of the primitive's best estimate are measured;
   // the rest keep their estimates. The backends' own estimates decide (not the calibrated ones),
   // so that a cache's fits never change what is measured: a warm cache measures nothing.
@@ -62,10 +67,24 @@ struct PlanOption {
   bool measured = false;
 };
 
+// A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
+struct ChainOption {
+  size_t first = 0, count = 0; // primitives first..first+count-1
+  int backend = kNoBackend;
+  std::string name;           // backend:candidate
+  double seconds = 0;         // fused: measured, else the (calibrated) estimate
+  double estimate = 0;        // fused: the (calibrated) estimate
+  double unfusedSeconds = 0;  // the primitives' own kernels, as the plan weighs them
+  double unfusedEstimate = 0; // the same by their (calibrated) estimates
+  bool measured = false;
+  bool fused = false; // the plan runs it fused
+};
+
 struct ModelPlan {
   Assignment assignment;
   std::vector<std::vector<PlanOption>> options; // per primitive, in the order weighed
   std::vector<int> chosen;                      // per primitive: index into its options
+  std::vector<ChainOption> chains;              // every chain pickChains weighed
   double predictedSeconds = 0;                  // kernels plus copies
   double predictedCopySeconds = 0;              // of which copies
   int copies = 0;                               // copies a run makes (per run, not constants)
@@ -85,5 +104,25 @@ Result<ModelPlan> planModel(const ModelPlanRequest& request);
 // kernel is the backend's best estimate is stored as the backend's firstChoice, which lets the
 // backend decide when it prepares the kernel.
 Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
+
+// The longest chain a fused form may span.
+inline constexpr size_t kMaxChain = 3;
+
+// Whether primitive i's output may pass to primitive i + 1 inside one kernel: the same backend
+// runs both, i + 1 reads it as its input 0, and nothing else reads it (no other primitive, not a
+// program output) nor is it a constant.
+bool chainable(const ModelPlanRequest& request, const Assignment& assignment, size_t i);
+
+// Fused forms: which chains (runs of up to kMaxChain chainable primitives) run as one kernel of
+// their backend (BackendDescriptor::chainCandidate, Backend::prepareChain). Each chain's fused
+// kernel is weighed (measured where the request measures chains, else its estimate, calibrated
+// where the request calibrates) against the primitives' own kernels: `plan`'s chosen options
+// (their weighed times; null: the backends' estimates at the assigned kernels, calibrated),
+// and the fastest set of disjoint chains is fused (exact: a pass over the program); with
+// `every`, each longest chain that has a fused kernel, whatever the times. Sets
+// assignment->fused; returns every chain weighed, in program order.
+Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& request,
+                                            const ModelPlan* plan, Assignment* assignment,
+                                            bool every = false);
 
 } // namespace tessel::search
