@@ -173,10 +173,9 @@ public:
       : t_(t), expandInputs_(e.inputs.size()),
         expandEp_(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column),
         dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row), pg_(t, e, dw, d),
-        g_(pg_.g), n_(pg_.n), cin_(pg_.cin), ce_(pg_.ce), xBlock_(pg_.xBlock),
-        yBlock_(pg_.yBlock), cols_(pg_.cols), xEnd_(pg_.xEnd), rowPanels_(pg_.rowPanels),
-        bandRows_(pg_.bandRows), stripRows_(pg_.stripRows), groups_(pg_.groups),
-        packA_(pg_.packA) {
+        g_(pg_.g), n_(pg_.n), cin_(pg_.cin), ce_(pg_.ce), xBlock_(pg_.xBlock), yBlock_(pg_.yBlock),
+        cols_(pg_.cols), xEnd_(pg_.xEnd), rowPanels_(pg_.rowPanels), bandRows_(pg_.bandRows),
+        stripRows_(pg_.stripRows), groups_(pg_.groups), packA_(pg_.packA) {
     packed_ = sharedWeightPanels(t, we, ce_, cin_);
     dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
   }
@@ -389,9 +388,8 @@ std::unique_ptr<PreparedKernel> preparePointwiseDepthwise(const KernelTable& t,
   const Primitive& dw = *depthwise.primitive;
   const std::vector<TensorDesc>& d = *expand.tensors;
   if (!pairApplies(t, e, dw, d) || !expand.constants[1] || !depthwise.constants[1]) return nullptr;
-  return std::make_unique<PointwiseDepthwise>(t, e.as<Conv2dParams>(), dw.as<Conv2dParams>(), d,
-                                              e, dw,
-                                              static_cast<const float*>(expand.constants[1]),
+  return std::make_unique<PointwiseDepthwise>(t, e.as<Conv2dParams>(), dw.as<Conv2dParams>(), d, e,
+                                              dw, static_cast<const float*>(expand.constants[1]),
                                               static_cast<const float*>(depthwise.constants[1]));
 }
 

@@ -325,8 +325,7 @@ bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* name) {
   // The private cache the host reports, else the family's nominal one.
   const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
   registry.add(std::make_unique<CpuX86Backend>(
-      table, l2 > 0 ? int64_t{l2}
-                    : (avx512 ? x86::kAvx512Shape : x86::kAvx2Shape).nominalL2Bytes));
+      table, l2 > 0 ? int64_t{l2} : (avx512 ? x86::kAvx512Shape : x86::kAvx2Shape).nominalL2Bytes));
   return true;
 }
 

@@ -420,8 +420,8 @@ tessel_status tessel_session_create(const tessel_model* model,
                       std::to_string(static_cast<int>(opts->precision)) + "/" +
                       std::to_string(static_cast<int>(opts->search)) + "/" + opts->profileCache];
       if (!slot) {
-        auto p = tessel::PreparedModel::create(m->program, builtinRegistry(),
-                                               opts->prepareOptions());
+        auto p =
+            tessel::PreparedModel::create(m->program, builtinRegistry(), opts->prepareOptions());
         if (!p.isOk()) return fromStatus(p.status());
         slot = std::move(p).value();
       }

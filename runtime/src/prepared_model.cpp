@@ -169,34 +169,34 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         cache.put(key, seconds, kernel, group, estimate);
         return seconds;
       };
-      request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
-                                 const KernelCandidate& k, double estimate) -> Result<double> {
-        ChainMeasureRequest mr;
-        mr.primitives = std::span<const Primitive>(prog.primitives).subspan(first, count);
-        mr.tensors = &m->descs_;
-        std::string signature;
-        for (size_t j = first; j < first + count; ++j) {
-          const Primitive& p = prog.primitives[j];
-          mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j], p.inputs.size());
-          signature += primitiveSignature(p, m->descs_, mr.constants.back());
-        }
-        const std::string key = profileKey(d, signature, k, threads);
-        const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
-        const std::string group = groupKey(d.name(), deviceOf(d), threads);
-        if (auto seconds = cache.find(key)) {
-          ++hits;
-          if (cache.put(key, *seconds, kernel, group, estimate)) ++points;
-          return *seconds;
-        }
-        Backend* backend = registry.find(d.name());
-        if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
-        mr.threads = threads;
-        mr.precision = precision;
-        TESSEL_ASSIGN_OR_RETURN(double seconds, measureChain(*backend, mr));
-        ++measurements;
-        cache.put(key, seconds, kernel, group, estimate);
-        return seconds;
-      };
+    request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
+                               const KernelCandidate& k, double estimate) -> Result<double> {
+      ChainMeasureRequest mr;
+      mr.primitives = std::span<const Primitive>(prog.primitives).subspan(first, count);
+      mr.tensors = &m->descs_;
+      std::string signature;
+      for (size_t j = first; j < first + count; ++j) {
+        const Primitive& p = prog.primitives[j];
+        mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j], p.inputs.size());
+        signature += primitiveSignature(p, m->descs_, mr.constants.back());
+      }
+      const std::string key = profileKey(d, signature, k, threads);
+      const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
+      const std::string group = groupKey(d.name(), deviceOf(d), threads);
+      if (auto seconds = cache.find(key)) {
+        ++hits;
+        if (cache.put(key, *seconds, kernel, group, estimate)) ++points;
+        return *seconds;
+      }
+      Backend* backend = registry.find(d.name());
+      if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
+      mr.threads = threads;
+      mr.precision = precision;
+      TESSEL_ASSIGN_OR_RETURN(double seconds, measureChain(*backend, mr));
+      ++measurements;
+      cache.put(key, seconds, kernel, group, estimate);
+      return seconds;
+    };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
     // The layouts (for the backends' own kernels: the plan's are picked again after them), then
     // each primitive's kernel for the tensors as they are laid out (the primitives' signatures
@@ -237,9 +237,8 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   }
   if (!options.fused.empty()) {
     if (options.fused.size() != prog.primitives.size())
-      return invalidArgument("fused: " + std::to_string(options.fused.size()) +
-                             " entries for " + std::to_string(prog.primitives.size()) +
-                             " primitives");
+      return invalidArgument("fused: " + std::to_string(options.fused.size()) + " entries for " +
+                             std::to_string(prog.primitives.size()) + " primitives");
     a.fused = options.fused;
     for (size_t i = 0; i < a.fused.size(); ++i) // only what a backend could fuse
       if (a.fused[i] && !search::chainable(request, a, i)) a.fused[i] = 0;

@@ -48,9 +48,9 @@ Session::~Session() {
 Result<std::unique_ptr<Session>> Session::create(std::shared_ptr<const Program> program,
                                                  const BackendRegistry& registry,
                                                  const SessionOptions& options) {
-  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> model,
-                          PreparedModel::create(std::move(program), registry,
-                                                options.prepareOptions()));
+  TESSEL_ASSIGN_OR_RETURN(
+      std::shared_ptr<const PreparedModel> model,
+      PreparedModel::create(std::move(program), registry, options.prepareOptions()));
   return create(std::move(model), options);
 }
 

@@ -59,8 +59,8 @@ double ownSeconds(const ModelPlanRequest& r, const BackendDescriptor& d, size_t 
 
 } // namespace
 
-Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& r,
-                                            const ModelPlan* plan, Assignment* a, bool every) {
+Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& r, const ModelPlan* plan,
+                                            Assignment* a, bool every) {
   const size_t n = r.primitives.size();
   const std::vector<TensorDesc>& t = *r.tensors;
   const int threads = std::max(r.threads, 1);

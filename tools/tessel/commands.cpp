@@ -1146,8 +1146,8 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
     load.search = PlanSearch::FirstFit;
     load.profile.clear();
     TESSEL_ASSIGN_OR_RETURN(
-        auto model,
-        PreparedModel::create(prog, registry, sessionOptions("", c.threads, load).prepareOptions()));
+        auto model, PreparedModel::create(prog, registry,
+                                          sessionOptions("", c.threads, load).prepareOptions()));
     for (size_t i = 0; i < prepared.primitives.size(); ++i) {
       const Backend* b = model->backend(i);
       firstFit.backends.push_back(b ? std::string(b->name()) : std::string());

@@ -58,9 +58,9 @@ struct PrepareOptions {
 class PreparedModel {
 public:
   // The registry must outlive the result (its backends prepared the kernels).
-  static Result<std::shared_ptr<const PreparedModel>>
-  create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
-         const PrepareOptions& options = {});
+  static Result<std::shared_ptr<const PreparedModel>> create(std::shared_ptr<const Program> program,
+                                                             const BackendRegistry& registry,
+                                                             const PrepareOptions& options = {});
 
   const Program& program() const { return *program_; }
   // Per tensor, as the kernels see them: the program's, with the layouts chosen at load.

@@ -121,8 +121,7 @@ bool chainable(const ModelPlanRequest& request, const Assignment& assignment, si
 // and the fastest set of disjoint chains is fused (exact: a pass over the program); with
 // `every`, each longest chain that has a fused kernel, whatever the times. Sets
 // assignment->fused; returns every chain weighed, in program order.
-Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& request,
-                                            const ModelPlan* plan, Assignment* assignment,
-                                            bool every = false);
+Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& request, const ModelPlan* plan,
+                                            Assignment* assignment, bool every = false);
 
 } // namespace tessel::search
