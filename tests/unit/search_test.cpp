@@ -547,3 +547,119 @@ TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan 
   for (size_t i = 0; i < outputs[0].size(); ++i)
     CHECK(outputs[1][i] == Approx(outputs[0][i]).epsilon(1e-4).margin(1e-5));
 }
+
+namespace {
+
+// A backend whose unary kernels take 1 ms each and that fuses chains of two or three of them, at
+// the times given.
+class FusingDescriptor final : public BackendDescriptor {
+public:
+  double pair = 0, triple = 0;
+  std::string_view name() const override { return "fusing"; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+    return p.kind() == PrimitiveKind::Unary;
+  }
+  double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice&,
+                         int) const override {
+    return 1e-3;
+  }
+  std::optional<KernelCandidate> chainCandidate(std::span<const Primitive* const> chain,
+                                                const std::vector<TensorDesc>&) const override {
+    return KernelCandidate{{}, chain.size() == 2 ? "pair" : "triple"};
+  }
+  double estimateChainSeconds(std::span<const Primitive* const> chain,
+                              const std::vector<TensorDesc>&, int) const override {
+    return chain.size() == 2 ? pair : triple;
+  }
+};
+
+// The chain each primitive heads in the fused plan: its length (1: alone).
+std::vector<size_t> chainLengths(const search::Assignment& a) {
+  std::vector<size_t> lengths;
+  for (size_t i = 0; i < a.fused.size();) {
+    size_t j = i;
+    while (j < a.fused.size() && a.fused[j])
+      ++j;
+    lengths.push_back(j - i + 1);
+    i = j + 1;
+  }
+  return lengths;
+}
+
+} // namespace
+
+TEST_CASE("search: fused forms are weighed against their primitives' own kernels", "[search]") {
+  SplitGraph g; // a -> b -> c -> d, each 1 ms
+  FusingDescriptor fusing;
+  search::ModelPlanRequest r = g.request();
+  r.descriptors = {&fusing};
+  search::Assignment a;
+  a.backend.assign(4, 0);
+  a.kernel.assign(4, KernelChoice{});
+  const auto pick = [&](bool every = false) {
+    auto chains = search::pickChains(r, nullptr, &a, every);
+    REQUIRE(chains.isOk());
+    return *chains;
+  };
+  // Chains a-b, b-c, c-d and a-b-c, b-c-d. Pairs at 1.5 ms: two of them (3 ms) beat a triple
+  // and one alone (3.2 ms) and four alone (4 ms).
+  fusing.pair = 1.5e-3;
+  fusing.triple = 2.2e-3;
+  std::vector<search::ChainOption> chains = pick();
+  CHECK(chains.size() == 5);
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 2});
+  // Pairs at 1.6 ms, triples at 2 ms: a triple and one alone (3 ms) beat two pairs (3.2 ms).
+  fusing.pair = 1.6e-3;
+  fusing.triple = 2e-3;
+  pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{1, 3});
+  // Fused kernels slower than their primitives: nothing fused, unless every chain is asked for.
+  fusing.pair = 2.5e-3;
+  fusing.triple = 3.5e-3;
+  chains = pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{1, 1, 1, 1});
+  for (const search::ChainOption& c : chains) {
+    CHECK_FALSE(c.fused);
+    CHECK(c.unfusedSeconds == Approx(1e-3 * static_cast<double>(c.count)));
+  }
+  pick(true);
+  CHECK(chainLengths(a) == std::vector<size_t>{3, 1});
+  // Measured: the pairs take 0.5 ms, the triples 2 ms.
+  r.measureChain = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                      double) { return Result<double>(count == 2 ? 0.5e-3 : 2e-3); };
+  chains = pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 2});
+  for (const search::ChainOption& c : chains)
+    CHECK(c.measured);
+  // A kernel that cannot run its chain is not a choice: a-b fails, the others take 0.5 ms.
+  r.measureChain = [](size_t first, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                      double) {
+    return first == 0 && count == 2 ? Result<double>(unsupported("no")) : Result<double>(0.5e-3);
+  };
+  chains = pick();
+  CHECK(chains.size() == 4);
+  CHECK(chainLengths(a) == std::vector<size_t>{1, 3});
+  r.measureChain = nullptr;
+  // b's output also read by d, or a program output: the chains through it are gone.
+  fusing.pair = 1.5e-3;
+  std::vector<Primitive> twice = g.prims;
+  twice[3].inputs = {2};
+  r.primitives = twice;
+  chains = pick();
+  CHECK(chains.size() == 1); // a-b
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 1, 1});
+  r.primitives = g.prims;
+  r.outputs = {2, 4};
+  chains = pick();
+  CHECK(chains.size() == 2); // a-b, c-d
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 2});
+  // Primitives on two backends never chain across them.
+  FusingDescriptor other;
+  other.pair = 1.5e-3;
+  r.outputs = {4};
+  r.descriptors = {&fusing, &other};
+  a.backend = {0, 0, 1, 0};
+  chains = pick();
+  CHECK(chains.size() == 1);
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 1, 1});
+}
