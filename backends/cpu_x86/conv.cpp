@@ -1188,6 +1188,29 @@ std::vector<ConvVariantCost> convVariants(const KernelTable& table, const Primit
   return all;
 }
 
+int64_t convPreparedBytes(const KernelTable& table, const Primitive& prim,
+                          const std::vector<TensorDesc>& d, ConvVariant variant, int threads) {
+  const auto& p = prim.as<Conv2dParams>();
+  const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
+  if (variant == ConvVariant::Auto) variant = chooseVariant(table, p, s, true, threads);
+  const int64_t oPanels = ceilDiv(s.o, table.nr);
+  int64_t floats = 0;
+  switch (variant) {
+  case ConvVariant::Depthwise:
+  case ConvVariant::Auto: return 0;
+  case ConvVariant::Winograd:
+  case ConvVariant::Winograd2: {
+    const int64_t n = (variant == ConvVariant::Winograd2 ? 2 : 4) + 2;
+    floats = n * n * oPanels * s.c * table.nr; // winogradLanesWeights
+    break;
+  }
+  case ConvVariant::GemmTransposed:
+  case ConvVariant::Direct: floats = oPanels * s.k * table.nr; break; // packWeightPanels
+  case ConvVariant::Gemm: floats = s.group * ceilDiv(s.og, table.mr) * s.k * table.mr; break;
+  }
+  return floats * 4;
+}
+
 bool convVariantNeedsConstantWeights(ConvVariant v) {
   return v != ConvVariant::Gemm && v != ConvVariant::Depthwise;
 }

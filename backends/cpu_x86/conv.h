@@ -41,6 +41,11 @@ struct ConvVariantCost {
 };
 std::vector<ConvVariantCost> convVariants(const KernelTable& table, const Primitive& p,
                                           const std::vector<TensorDesc>& tensors, int threads);
+// The bytes of weights a variant keeps when prepared (packed panels, Winograd's transformed
+// weights; 0 for the depthwise kernel, which reads them in place); Auto: the cheapest variant's at
+// `threads`.
+int64_t convPreparedBytes(const KernelTable& table, const Primitive& p,
+                          const std::vector<TensorDesc>& tensors, ConvVariant variant, int threads);
 // Whether the variant packs or transforms its weights when prepared (they must be constant).
 bool convVariantNeedsConstantWeights(ConvVariant v);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);

@@ -192,6 +192,15 @@ public:
     return std::max(memory, flops / peak);
   }
 
+  // A convolution's packed or transformed weights (x86::convPreparedBytes); matmul's packed B
+  // where it is constant is not counted (no plan chooses between forms of it).
+  int64_t preparedBytes(const Primitive& p, const std::vector<TensorDesc>& t,
+                        const KernelChoice& choice, int threads) const override {
+    if (p.kind() != PrimitiveKind::Conv2d || !supports(p, t)) return 0;
+    return x86::convPreparedBytes(table_, p, t, static_cast<x86::ConvVariant>(choice.id),
+                                  std::max(threads, 1));
+  }
+
   std::optional<KernelCandidate> chainCandidate(std::span<const Primitive* const> chain,
                                                 const std::vector<TensorDesc>& t) const override {
     for (const Primitive* p : chain)

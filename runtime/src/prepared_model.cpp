@@ -20,6 +20,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   const Precision precision = options.precision;
   const std::string& profileCache = options.profileCache;
   PlanSearch search = options.search;
+  if (options.weightBudget < 0)
+    return invalidArgument("weight budget " + std::to_string(options.weightBudget) +
+                           " is negative");
+  if (options.weightBudget > 0 && search == PlanSearch::FirstFit)
+    return invalidArgument("a weight budget is the search's: it needs the cost model or "
+                           "measurement (PlanSearch::Model or Measure)");
   if (program->plansAtRunTime)
     return unsupported("the model plans at run time (its plan depends on input shapes or values "
                        "known only then): run it through a dynamic session (libtessel_graph, "
@@ -206,6 +212,8 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     assignLayouts(backends);
     std::fill(signatures.begin(), signatures.end(), std::string());
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
+    request.weightBudget = options.weightBudget;
+    TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(request, &plan));
     // The fused forms, against the primitives' kernels as the plan weighs them.
     if (options.chains != ChainMode::Off && options.fused.empty()) {
       TESSEL_ASSIGN_OR_RETURN(plan.chains, search::pickChains(request, &plan, &plan.assignment,

@@ -294,6 +294,7 @@ PrepareOptions SessionOptions::prepareOptions() const {
   o.precision = precision;
   o.search = search;
   o.profileCache = profileCache;
+  o.weightBudget = weightBudget;
   return o;
 }
 

@@ -44,6 +44,10 @@ std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const 
   const int threads = std::max(r.threads, 1);
   std::vector<Weighed> all;
   double bestRaw = std::numeric_limits<double>::infinity();
+  int64_t inPlace = 0; // the constant inputs' bytes
+  for (int32_t id : p.inputs)
+    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
+      inPlace += t[static_cast<size_t>(id)].byteSize();
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
     for (KernelCandidate& k : d.candidates(p, t)) {
@@ -51,7 +55,13 @@ std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const 
       Weighed w;
       w.raw = d.estimateSeconds(p, t, k.choice, threads);
       const double estimate = r.calibrate ? r.calibrate(d, k, w.raw) : w.raw;
-      w.option = {b, k.choice, std::string(d.name()) + ":" + k.name, estimate, estimate, false};
+      w.option = {b,
+                  k.choice,
+                  std::string(d.name()) + ":" + k.name,
+                  estimate,
+                  estimate,
+                  false,
+                  std::max(d.preparedBytes(p, t, k.choice, threads), inPlace)};
       w.candidate = std::move(k);
       bestRaw = std::min(bestRaw, w.raw);
       all.push_back(std::move(w));
@@ -212,6 +222,48 @@ Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
       options.push_back(std::move(w.option));
   }
   plan->planningSeconds += since(start);
+  return Status::ok();
+}
+
+Status fitWeightBudget(const ModelPlanRequest& r, ModelPlan* plan) {
+  const auto chosen = [&](size_t i) -> PlanOption& {
+    return plan->options[i][static_cast<size_t>(plan->chosen[i])];
+  };
+  int64_t total = 0, least = 0;
+  for (size_t i = 0; i < plan->options.size(); ++i) {
+    total += chosen(i).bytes;
+    int64_t lean = chosen(i).bytes;
+    for (const PlanOption& o : plan->options[i])
+      if (o.backend == chosen(i).backend && std::isfinite(o.seconds))
+        lean = std::min(lean, o.bytes);
+    least += lean;
+  }
+  const int64_t fastest = total;
+  while (r.weightBudget > 0 && total > r.weightBudget) {
+    size_t bestI = 0, bestK = 0;
+    double bestCost = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < plan->options.size(); ++i) {
+      const PlanOption& now = chosen(i);
+      for (size_t k = 0; k < plan->options[i].size(); ++k) {
+        const PlanOption& o = plan->options[i][k];
+        if (o.backend != now.backend || o.bytes >= now.bytes || !std::isfinite(o.seconds)) continue;
+        const double cost = (o.seconds - now.seconds) / static_cast<double>(now.bytes - o.bytes);
+        if (cost < bestCost) bestCost = cost, bestI = i, bestK = k;
+      }
+    }
+    if (!std::isfinite(bestCost))
+      return resourceExhausted("the plan's kernels keep " + std::to_string(fastest) +
+                               " bytes of weights, over the weight budget of " +
+                               std::to_string(r.weightBudget) + " bytes; the leanest keep " +
+                               std::to_string(least));
+    const PlanOption& from = chosen(bestI);
+    const PlanOption& to = plan->options[bestI][bestK];
+    total -= from.bytes - to.bytes;
+    plan->predictedSeconds += to.seconds - from.seconds;
+    plan->chosen[bestI] = static_cast<int>(bestK);
+    plan->assignment.kernel[bestI] = to.choice;
+  }
+  plan->weightBytes = total;
   return Status::ok();
 }
 

@@ -129,6 +129,7 @@ expect target-and-search "--target plans the artifact, --search the load: give o
 succeed convert-target -- "$tessel" convert "$work/relu.onnx" -o "$work/t.tsl" --search model --target x86-64-avx512 --threads 2
 expect bad-chains "--chains expects auto, off or all, got 'some'" -- "$tessel" run "$work/relu.tsl" --chains some
 succeed chains-all -- "$tessel" run "$work/relu.tsl" --chains all
+expect weight-budget-first-fit "--weight-budget bounds the search's plan: it needs --search model" -- "$tessel" run "$work/relu.tsl" --weight-budget 1MiB
 expect search-off "tessel search plans by cost" -- "$tessel" search "$work/relu.onnx" --search off
 expect profile-without-search "--profile is the cost model's: it needs --search model or measure" -- "$tessel" run "$work/relu.tsl" --profile "$work/p.txt"
 printf 'tessel-profile 1\nnot a key\n' >"$work/bad.profile"

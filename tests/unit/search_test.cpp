@@ -663,3 +663,60 @@ TEST_CASE("search: fused forms are weighed against their primitives' own kernels
   CHECK(chains.size() == 1);
   CHECK(chainLengths(a) == std::vector<size_t>{2, 1, 1});
 }
+
+TEST_CASE("search: a weight budget trades the least time for the bytes it must save", "[search]") {
+  // Three kernels per unary primitive: fast (1 ms, keeps 100 bytes), lean (1.5 ms, 10 bytes),
+  // leaner (3 ms, 5 bytes).
+  class Lean final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "lean"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary;
+    }
+    std::vector<KernelCandidate> candidates(const Primitive&,
+                                            const std::vector<TensorDesc>&) const override {
+      return {{{0, {}}, "fast"}, {{5, {}}, "lean"}, {{6, {}}, "leaner"}};
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                           int) const override {
+      return c.id == 0 ? 1e-3 : c.id == 5 ? 1.5e-3 : 3e-3;
+    }
+    int64_t preparedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                          int) const override {
+      return c.id == 0 ? 100 : c.id == 5 ? 10 : 5;
+    }
+  } lean;
+  SplitGraph g;
+  search::ModelPlanRequest r = g.request();
+  r.descriptors = {&lean};
+  struct Case {
+    int64_t budget, bytes;
+    double seconds;
+    std::vector<uint32_t> kernels; // how many primitives take each of fast, lean, leaner
+  };
+  // No budget: all fast. 250: two lean (0.5 ms for 90 bytes each beats leaner's 2 ms for 95).
+  // 30: all lean, then two leaner. 20: all leaner.
+  for (const Case& c : {Case{0, 400, 4e-3, {4, 0, 0}}, Case{250, 220, 5e-3, {2, 2, 0}},
+                        Case{30, 30, 9e-3, {0, 2, 2}}, Case{20, 20, 12e-3, {0, 0, 4}}}) {
+    INFO("budget " << c.budget);
+    r.weightBudget = c.budget;
+    auto plan = search::planModel(r);
+    REQUIRE(plan.isOk());
+    REQUIRE(search::fitWeightBudget(r, &*plan).isOk());
+    CHECK(plan->weightBytes == c.bytes);
+    CHECK(plan->predictedSeconds == Approx(c.seconds));
+    std::vector<uint32_t> taken(3, 0);
+    for (const KernelChoice& k : plan->assignment.kernel)
+      ++taken[k.id == 0 ? 0 : k.id == 5 ? 1 : 2];
+    CHECK(taken == c.kernels);
+  }
+  // Below what the leanest kernels keep: an error naming the numbers.
+  r.weightBudget = 19;
+  auto plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  Status over = search::fitWeightBudget(r, &*plan);
+  REQUIRE_FALSE(over.isOk());
+  CHECK_THAT(over.message(), Catch::Contains("keep 400 bytes") &&
+                                 Catch::Contains("budget of 19 bytes") &&
+                                 Catch::Contains("leanest keep 20"));
+}

@@ -222,7 +222,8 @@ struct LoadChoices {
   int64_t memoryBudget = 0; // 0: the runtime's default
   Precision precision = Precision::F32;
   PlanSearch search = PlanSearch::FirstFit;
-  std::string profile; // --profile FILE: the profile cache (measured times, kernels' fits)
+  std::string profile;      // --profile FILE: the profile cache (measured times, kernels' fits)
+  int64_t weightBudget = 0; // --weight-budget N: the bytes of weights the kernels may keep
   // --target NAME: an ONNX model's conversion plans by the cost model for that target (as
   // `convert --search model --target NAME`), and the load takes that plan, or makes it again
   // where this machine is not that target.
@@ -232,7 +233,7 @@ struct LoadChoices {
 // The flags that set them, for the commands' flag lists.
 const std::vector<std::string> kLoadFlags = {"--threads",       "--layouts",   "--chains",
                                              "--memory-budget", "--precision", "--search",
-                                             "--profile",       "--target"};
+                                             "--profile",       "--target",    "--weight-budget"};
 
 // --target: an ONNX model converted by the cost model for that target.
 void convertForTarget(const LoadChoices& load, ConvertOptions* options) {
@@ -263,6 +264,10 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
   load.profile = a.get("--profile");
   if (!load.profile.empty() && load.search == PlanSearch::FirstFit)
     return invalidArgument("--profile is the cost model's: it needs --search model or measure");
+  TESSEL_ASSIGN_OR_RETURN(load.weightBudget, parseBytes(a, "--weight-budget"));
+  if (load.weightBudget > 0 && load.search == PlanSearch::FirstFit)
+    return invalidArgument("--weight-budget bounds the search's plan: it needs --search model or "
+                           "measure");
   load.target = a.get("--target");
   if (!load.target.empty() && load.search != PlanSearch::FirstFit)
     return invalidArgument("--target plans the artifact, --search the load: give one of them");
@@ -283,6 +288,7 @@ SessionOptions sessionOptions(const std::string& backend, int threads, const Loa
   so.precision = load.precision;
   so.search = load.search;
   so.profileCache = load.profile;
+  so.weightBudget = load.weightBudget;
   return so;
 }
 
@@ -1237,13 +1243,14 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
-                "\"planning_ms\": %.3f, \"measuring_s\": %.3f, "
+                "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
                 "\"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
                 copySeconds * 1e3, plan->measurements, plan->cacheHits,
-                (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds);
+                (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
+                static_cast<long long>(plan->weightBytes));
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
       const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
@@ -1307,9 +1314,11 @@ int searchCommand(const std::vector<std::string>& argv) {
                   ch.first + ch.count - 1, ch.name.c_str(), ch.fused ? "fused" : "not fused",
                   ch.seconds * 1e3, ch.measured ? " measured" : "", ch.unfusedSeconds * 1e3);
   }
-  std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms)\n",
+  std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms); "
+              "weights kept %.2f MiB\n",
               plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
-              measuredTotal * 1e3, copySeconds * 1e3);
+              measuredTotal * 1e3, copySeconds * 1e3,
+              static_cast<double>(plan->weightBytes) / 1048576.0);
   if (c->load.search == PlanSearch::Measure) {
     // The cost model against the measurements: where two or more candidates were measured,
     // whether the one it estimates fastest is within 10% of the fastest measured.

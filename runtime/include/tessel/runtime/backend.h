@@ -86,6 +86,15 @@ public:
   // (their layouts, say). The default counts bytes moved at 10 GB/s.
   virtual double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                  const KernelChoice& choice, int threads) const;
+  // The bytes a kernel prepared for this candidate keeps for the model's life: its own copies of
+  // constant inputs (packed or transformed weights: cpu_x86's Winograd F(4,3) keeps 4x the 3x3
+  // weights; a device backend's uploaded weights), in its memory space. The search keeps a plan's
+  // weights within PrepareOptions::weightBudget with it. Default 0 (reads its inputs in place).
+  virtual int64_t preparedBytes(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                                const KernelChoice& choice, int threads) const {
+    (void)p, (void)tensors, (void)choice, (void)threads;
+    return 0;
+  }
   // Fused forms: one kernel for a chain of consecutive primitives (Backend::prepareChain says
   // what a chain is), whose intermediate tensors never reach memory. The kernel this backend has
   // for the chain as the tensors are laid out, or none (the default); its constantInputs index the

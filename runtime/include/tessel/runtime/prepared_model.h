@@ -53,6 +53,9 @@ struct PrepareOptions {
   PlanSearch search = PlanSearch::FirstFit;
   // With Model or Measure: a profile cache file (SessionOptions::profileCache).
   std::string profileCache;
+  // With Model or Measure: the bytes of weights the kernels may keep (packed or transformed
+  // copies, else the constants they read in place; search::fitWeightBudget), 0 for no bound.
+  int64_t weightBudget = 0;
 };
 
 class PreparedModel {

@@ -31,6 +31,8 @@ struct SessionOptions {
   // to ("" = measure everything, keep nothing); with Model or Measure, its kernels' fitted lines
   // calibrate the estimates of what is not measured.
   std::string profileCache;
+  // With Model or Measure: the bytes of weights the kernels may keep (PrepareOptions); 0 = none.
+  int64_t weightBudget = 0;
   // `threads`, or defaultThreadCount() when 0.
   int threadCount() const;
   // What PreparedModel::create takes of these.

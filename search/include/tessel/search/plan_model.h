@@ -51,6 +51,9 @@ struct ModelPlanRequest {
   std::function<Result<double>(size_t first, size_t count, const BackendDescriptor& backend,
                                const KernelCandidate& candidate, double estimate)>
       measureChain;
+  // Bytes the plan's kernels may keep of weights (their packed or transformed copies, else the
+  // constants they read in place; fitWeightBudget); 0: no bound.
+  int64_t weightBudget = 0;
   // Only candidates estimated within this factor of the primitive's best estimate are measured;
   // the rest keep their estimates. The backends' own estimates decide (not the calibrated ones),
   // so that a cache's fits never change what is measured: a warm cache measures nothing.
@@ -65,6 +68,9 @@ struct PlanOption {
   double seconds = 0;  // the time the plan weighed: the measured one where there is one
   double estimate = 0; // the backend's estimate (calibrated where the request calibrates)
   bool measured = false;
+  // The weights it keeps resident: its own copies (BackendDescriptor::preparedBytes), or the
+  // bytes of the constant inputs it reads in place, whichever is more.
+  int64_t bytes = 0;
 };
 
 // A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
@@ -87,7 +93,8 @@ struct ModelPlan {
   std::vector<ChainOption> chains;              // every chain pickChains weighed
   double predictedSeconds = 0;                  // kernels plus copies
   double predictedCopySeconds = 0;              // of which copies
-  int copies = 0;                               // copies a run makes (per run, not constants)
+  int64_t weightBytes = 0; // the chosen kernels' PlanOption::bytes, after fitWeightBudget
+  int copies = 0;          // copies a run makes (per run, not constants)
   bool exact = true;
   std::vector<std::string> spaces;     // state id: memory space
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
@@ -104,6 +111,13 @@ Result<ModelPlan> planModel(const ModelPlanRequest& request);
 // kernel is the backend's best estimate is stored as the backend's firstChoice, which lets the
 // backend decide when it prepares the kernel.
 Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
+
+// Keeps the plan's weights (the chosen options' bytes, summed) within request.weightBudget where
+// one is set: while over it, the primitive whose backend has a leaner kernel at the least added
+// time per byte saved takes that kernel (its time as the plan weighed it: measured or estimated).
+// Sets plan->weightBytes; fails naming both numbers and the least the backends' kernels keep
+// when no choice of kernels fits.
+Status fitWeightBudget(const ModelPlanRequest& request, ModelPlan* plan);
 
 // The longest chain a fused form may span.
 inline constexpr size_t kMaxChain = 3;
