@@ -24,7 +24,7 @@ namespace tessel::x86 {
 // weight once. Keyed by the constant's address and everything the packing depends on: constants are
 // immutable, and a constant outlives the kernels reading it (its program holds it), which in
 // turn hold the entry, so an address cannot be reused while its entry lives.
-std::atomic<int64_t> packings{0};
+std::atomic<int64_t> packings{0}, packedBytes{0};
 
 std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
                                                  const std::vector<int64_t>& shape,
@@ -40,6 +40,7 @@ std::shared_ptr<const LargeFloats> sharedPacking(const void* weight,
   }
   auto packed = std::make_shared<const LargeFloats>(pack());
   ++packings;
+  packedBytes += static_cast<int64_t>(packed->size() * sizeof(float));
   std::lock_guard<std::mutex> lock(mutex);
   for (auto it = cache.begin(); it != cache.end();) // forget entries no kernel holds
     it = it->second.expired() ? cache.erase(it) : std::next(it);
@@ -1243,6 +1244,10 @@ namespace tessel {
 
 int64_t cpuX86WeightPackings() {
   return x86::packings.load();
+}
+
+int64_t cpuX86PackedBytes() {
+  return x86::packedBytes.load();
 }
 
 } // namespace tessel

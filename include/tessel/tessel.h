@@ -96,6 +96,11 @@ typedef struct {
    * (NULL or "" = measure every time, keep nothing); with either search, its kernels' fitted
    * lines calibrate the estimates of what is not measured. */
   const char* profile_cache;
+  /* With either search: the bytes of weights the kernels may keep (packed or transformed copies,
+   * else the constants they read in place); the search takes slower, leaner kernels where the
+   * fastest keep more (docs/search.md, Weight budget). 0 = no bound. A plan that cannot fit fails
+   * with TESSEL_RESOURCE_EXHAUSTED. */
+  int64_t weight_budget;
 } tessel_session_options;
 
 enum { TESSEL_PRECISION_F32 = 0, TESSEL_PRECISION_F16_STORAGE = 1 };

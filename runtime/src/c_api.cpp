@@ -246,6 +246,15 @@ tessel::Result<tessel::SessionOptions> readOptions(const tessel_session_options*
       return tessel::invalidArgument("profile_cache is the cost model's: it needs "
                                      "TESSEL_SEARCH_MODEL or TESSEL_SEARCH_MEASURE");
   }
+  if (has(offsetof(tessel_session_options, weight_budget), sizeof o->weight_budget)) {
+    if (o->weight_budget < 0)
+      return tessel::invalidArgument("weight_budget " + std::to_string(o->weight_budget) +
+                                     " is negative");
+    if (o->weight_budget > 0 && opts.search == tessel::PlanSearch::FirstFit)
+      return tessel::invalidArgument("weight_budget bounds the search's plan: it needs "
+                                     "TESSEL_SEARCH_MODEL or TESSEL_SEARCH_MEASURE");
+    opts.weightBudget = o->weight_budget;
+  }
   return opts;
 }
 
@@ -415,10 +424,10 @@ tessel_status tessel_session_create(const tessel_model* model,
       // One prepared model per backend and thread count: kernels pick their variants for the
       // count (PrepareArgs::threads); identical packed weights are shared between them.
       const int threads = opts->threadCount();
-      auto& slot =
-          m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
-                      std::to_string(static_cast<int>(opts->precision)) + "/" +
-                      std::to_string(static_cast<int>(opts->search)) + "/" + opts->profileCache];
+      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
+                               std::to_string(static_cast<int>(opts->precision)) + "/" +
+                               std::to_string(static_cast<int>(opts->search)) + "/" +
+                               opts->profileCache + "/" + std::to_string(opts->weightBudget)];
       if (!slot) {
         auto p =
             tessel::PreparedModel::create(m->program, builtinRegistry(), opts->prepareOptions());

@@ -342,6 +342,46 @@ TEST_CASE("cpu_x86 picks a convolution's Winograd tile for the thread count it i
   compareWithReference(conv, plain, {x, w}, 0b10, 2e-4f, 0, {true, false, true});
 }
 
+TEST_CASE("cpu_x86: the weights a convolution kernel keeps are what its descriptor says") {
+  // Every variant of a 3x3 convolution with output channels that are not whole panels, of a
+  // grouped one and of a depthwise one (which keeps none: it reads its weights in place).
+  struct Case {
+    Shape x, w;
+    int64_t group;
+  };
+  for (const Case& c :
+       {Case{{1, 19, 15, 17}, {37, 19, 3, 3}, 1}, Case{{1, 12, 9, 9}, {21, 4, 3, 3}, 3},
+        Case{{1, 24, 14, 14}, {24, 1, 3, 3}, 24}}) {
+    Conv2dParams p;
+    p.pads = {1, 1, 1, 1};
+    p.group = c.group;
+    Primitive conv{p, {0, 1}, {2}, "conv"};
+    const std::vector<TensorDesc> d = {TensorDesc{DType::F32, c.x}, TensorDesc{DType::F32, c.w},
+                                       TensorDesc{DType::F32, {1, c.w[0], c.x[2], c.x[3]}}};
+    REQUIRE(validatePrimitive(conv, d).isOk());
+    const std::vector<float> w = randomFloats(c.w[0] * c.w[1] * 9, 43);
+    const void* constants[] = {nullptr, w.data()};
+    for (auto& f : families()) {
+      const BackendDescriptor& desc = f->backend->descriptor();
+      auto device = f->backend->device();
+      REQUIRE(device.isOk());
+      for (const KernelCandidate& k : desc.candidates(conv, d)) {
+        INFO(f->name << ", w " << shapeToString(c.w) << ", " << k.name);
+        PrepareArgs args;
+        args.primitive = &conv;
+        args.tensors = &d;
+        args.constants = constants;
+        args.choice = k.choice;
+        args.threads = 1;
+        const int64_t before = cpuX86PackedBytes();
+        auto kernel = f->backend->prepare(args, **device);
+        REQUIRE(kernel.isOk());
+        CHECK(cpuX86PackedBytes() - before == desc.preparedBytes(conv, d, k.choice, 1));
+      }
+    }
+  }
+}
+
 TEST_CASE("cpu_x86 declines padding wider than the input plus the window; the reference runs it") {
   // A 3x3 conv and a 2x2 max pool on [1, 2, 4, 4]: pads up to the input extent plus the window
   // run here; one more (a padded copy sized by the pads, not the data) does not.

@@ -334,10 +334,30 @@ TEST_CASE("C API: options grow by struct_size; threads; sessions share one prepa
   CHECK(tessel_status_get_code(s) == TESSEL_INVALID_ARGUMENT);
   tessel_status_free(s);
   opts.profile_cache = nullptr;
+  // A weight budget bounds the search's plan: refused without one, and when negative.
+  for (const int64_t budget : {int64_t{1} << 20, int64_t{-1}}) {
+    opts.search = budget < 0 ? TESSEL_SEARCH_MODEL : TESSEL_SEARCH_OFF;
+    opts.weight_budget = budget;
+    s = tessel_session_create(model, &opts, &session);
+    REQUIRE(s != nullptr);
+    CHECK(tessel_status_get_code(s) == TESSEL_INVALID_ARGUMENT);
+    tessel_status_free(s);
+  }
+  // The bias (12 bytes) is the model's only weight: a budget below it cannot be met.
+  opts.search = TESSEL_SEARCH_MODEL;
+  opts.weight_budget = 11;
+  s = tessel_session_create(model, &opts, &session);
+  REQUIRE(s != nullptr);
+  CHECK(tessel_status_get_code(s) == TESSEL_RESOURCE_EXHAUSTED);
+  CHECK_THAT(tessel_status_get_message(s), Catch::Contains("weight budget of 11 bytes"));
+  tessel_status_free(s);
+  opts.weight_budget = 12;
   for (const int32_t search : {TESSEL_SEARCH_MODEL, TESSEL_SEARCH_MEASURE}) {
     opts.search = search;
     opts.profile_cache = search == TESSEL_SEARCH_MODEL ? "/nonexistent/tessel.profile" : nullptr;
-    REQUIRE(tessel_session_create(model, &opts, &session) == nullptr);
+    s = tessel_session_create(model, &opts, &session);
+    INFO((s ? tessel_status_get_message(s) : ""));
+    REQUIRE(s == nullptr);
     const float x[6] = {1, -2, 3, -4, 5, -6};
     CHECK(tessel_session_set_input(session, 0, x, sizeof x) == nullptr);
     CHECK(tessel_session_run(session) == nullptr);

@@ -812,7 +812,8 @@ int runCommand(const std::vector<std::string>& argv) {
                              "usage: tessel run MODEL.(onnx|tsl) [--input NAME=FILE.(pb|npy)]... "
                              "[--output-dir DIR] [--backend NAME] [--layouts auto|plain] [--chains "
                              "auto|off|all] [--memory-budget N[KiB|MiB|GiB]] [--precision f32|f16] "
-                             "[--search off|model|measure] [--profile FILE]");
+                             "[--search off|model|measure] [--profile FILE] "
+                             "[--weight-budget N[KiB|MiB|GiB]]");
   if (!c) return 1;
   Status s = runModel(*c);
   return s.isOk() ? 0 : fail(s);
@@ -974,7 +975,8 @@ int benchCommand(const std::vector<std::string>& argv) {
       "usage: tessel bench MODEL [--shape NAME=DIMS]... [--backend NAME] "
       "[--threads N] [--runs N] [--warmup N] [--json] [--per-op] "
       "[--layouts auto|plain] [--chains auto|off|all] [--memory-budget N[KiB|MiB|GiB]] "
-      "[--precision f32|f16] [--search off|model|measure] [--profile FILE]");
+      "[--precision f32|f16] [--search off|model|measure] [--profile FILE] "
+      "[--weight-budget N[KiB|MiB|GiB]]");
   if (!c) return 1;
   const Args& a = c->args;
   BackendRegistry registry;
@@ -1197,7 +1199,7 @@ int searchCommand(const std::vector<std::string>& argv) {
       "usage: tessel search MODEL [--search model|measure] [--profile FILE] [--verify] "
       "[--report] [--json] [--shape NAME=DIMS]... [--backends LIST] "
       "[--threads N] [--runs N] [--layouts auto|plain] [--chains auto|off|all] "
-      "[--precision f32|f16]");
+      "[--precision f32|f16] [--weight-budget N[KiB|MiB|GiB]]");
   if (!c) return 1;
   const Args& a = c->args;
   if (c->load.search == PlanSearch::FirstFit) {

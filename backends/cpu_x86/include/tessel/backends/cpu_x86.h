@@ -17,4 +17,6 @@ std::unique_ptr<BackendDescriptor> cpuX86TargetDescriptor(std::string_view targe
 // kernel still alive (another session's, another plan's of a dynamic session) is shared, not
 // counted again.
 int64_t cpuX86WeightPackings();
+// The bytes of those packings (what BackendDescriptor::preparedBytes estimates).
+int64_t cpuX86PackedBytes();
 } // namespace tessel
