@@ -8,6 +8,7 @@
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
+#include <functional>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -146,63 +147,61 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         return calibrated(fits, d.name(), deviceOf(d), k, threads, estimate);
       };
     std::vector<std::string> signatures(prog.primitives.size()); // per primitive, made once
-    if (search == PlanSearch::Measure)
+    // A candidate's time from the cache, else measured (`run`, on its backend) and kept.
+    const auto timed = [&](const BackendDescriptor& d, const KernelCandidate& k,
+                           const std::string& signature, double estimate,
+                           const std::function<Result<double>(Backend&)>& run) -> Result<double> {
+      const std::string key = profileKey(d, signature, k, threads);
+      const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
+      const std::string group = groupKey(d.name(), deviceOf(d), threads);
+      if (auto seconds = cache.find(key)) {
+        ++hits;
+        if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
+        return *seconds;
+      }
+      Backend* backend = registry.find(d.name());
+      if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
+      TESSEL_ASSIGN_OR_RETURN(double seconds, run(*backend));
+      ++measurements;
+      cache.put(key, seconds, kernel, group, estimate);
+      return seconds;
+    };
+    if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const BackendDescriptor& d, const KernelCandidate& k,
                             double estimate) -> Result<double> {
         const Primitive& p = prog.primitives[i];
         const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
                                                      p.inputs.size());
         if (signatures[i].empty()) signatures[i] = primitiveSignature(p, m->descs_, constants);
-        const std::string key = profileKey(d, signatures[i], k, threads);
-        const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
-        const std::string group = groupKey(d.name(), deviceOf(d), threads);
-        if (auto seconds = cache.find(key)) {
-          ++hits;
-          if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
-          return *seconds;
-        }
-        Backend* backend = registry.find(d.name());
-        if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
-        MeasureRequest mr;
-        mr.primitive = &p;
+        return timed(d, k, signatures[i], estimate, [&](Backend& backend) {
+          MeasureRequest mr;
+          mr.primitive = &p;
+          mr.tensors = &m->descs_;
+          mr.constants = constants;
+          mr.choice = k.choice;
+          mr.threads = threads;
+          mr.precision = precision;
+          return measurePrimitive(backend, mr);
+        });
+      };
+      // A chain's fused kernel: its key covers every primitive of the chain.
+      request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
+                                 const KernelCandidate& k, double estimate) -> Result<double> {
+        ChainMeasureRequest mr;
+        mr.primitives = std::span<const Primitive>(prog.primitives).subspan(first, count);
         mr.tensors = &m->descs_;
-        mr.constants = constants;
-        mr.choice = k.choice;
         mr.threads = threads;
         mr.precision = precision;
-        TESSEL_ASSIGN_OR_RETURN(double seconds, measurePrimitive(*backend, mr));
-        ++measurements;
-        cache.put(key, seconds, kernel, group, estimate);
-        return seconds;
+        std::string signature;
+        for (size_t j = first; j < first + count; ++j) {
+          mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j],
+                                    prog.primitives[j].inputs.size());
+          signature += primitiveSignature(prog.primitives[j], m->descs_, mr.constants.back());
+        }
+        return timed(d, k, signature, estimate,
+                     [&](Backend& backend) { return measureChain(backend, mr); });
       };
-    request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
-                               const KernelCandidate& k, double estimate) -> Result<double> {
-      ChainMeasureRequest mr;
-      mr.primitives = std::span<const Primitive>(prog.primitives).subspan(first, count);
-      mr.tensors = &m->descs_;
-      std::string signature;
-      for (size_t j = first; j < first + count; ++j) {
-        const Primitive& p = prog.primitives[j];
-        mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j], p.inputs.size());
-        signature += primitiveSignature(p, m->descs_, mr.constants.back());
-      }
-      const std::string key = profileKey(d, signature, k, threads);
-      const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
-      const std::string group = groupKey(d.name(), deviceOf(d), threads);
-      if (auto seconds = cache.find(key)) {
-        ++hits;
-        if (cache.put(key, *seconds, kernel, group, estimate)) ++points;
-        return *seconds;
-      }
-      Backend* backend = registry.find(d.name());
-      if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
-      mr.threads = threads;
-      mr.precision = precision;
-      TESSEL_ASSIGN_OR_RETURN(double seconds, measureChain(*backend, mr));
-      ++measurements;
-      cache.put(key, seconds, kernel, group, estimate);
-      return seconds;
-    };
+    }
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
     // The layouts (for the backends' own kernels: the plan's are picked again after them), then
     // each primitive's kernel for the tensors as they are laid out (the primitives' signatures
