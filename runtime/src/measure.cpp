@@ -1,10 +1,14 @@
 #include "tessel/runtime/measure.h"
 
+#include "tessel/runtime/profile_cache.h"
+#include "tessel/runtime/thread_pool.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <unistd.h>
 
 namespace tessel {
 namespace {
@@ -169,6 +173,44 @@ Result<double> measureChain(Backend& backend, const ChainMeasureRequest& r) {
   if (!kernel) return unsupported("measure: the backend has no kernel for this chain");
   return timeKernel(*device, *kernel, inputs, constants,
                     t[static_cast<size_t>(r.primitives.back().outputs[0])], r.threads, r.runs);
+}
+
+Result<DeviceProfile> profileDevice(Backend& backend) {
+  const BackendDescriptor& d = backend.descriptor();
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  DeviceProfile p;
+  p.backend = std::string(d.name());
+  p.device = d.deviceSignature();
+  p.key = deviceKey(d);
+  p.target = std::string(d.target());
+  p.space = std::string(device->memorySpace());
+  p.peakFlops = d.measuredPeakFlops();
+  const bool host = device->memorySpace() == kHostSpace;
+  if (host) {
+    p.threads = defaultThreadCount();
+    p.l1dBytes = std::max<long>(sysconf(_SC_LEVEL1_DCACHE_SIZE), 0);
+    p.l2Bytes = std::max<long>(sysconf(_SC_LEVEL2_CACHE_SIZE), 0);
+    p.l3Bytes = std::max<long>(sysconf(_SC_LEVEL3_CACHE_SIZE), 0);
+  }
+  constexpr int64_t kBytes = int64_t{64} << 20;
+  std::vector<uint8_t> source(static_cast<size_t>(kBytes), 1);
+  TESSEL_ASSIGN_OR_RETURN(BufferRef target, device->allocate(kBytes));
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
+  Status status = Status::ok();
+  for (int r = 0; r < 4 && status.isOk(); ++r) { // the first warms (pages, driver)
+    const auto t0 = std::chrono::steady_clock::now();
+    if (host) {
+      std::memcpy(target.hostPointer(), source.data(), source.size());
+    } else {
+      status = device->upload(*stream, target, source.data(), kBytes);
+      if (status.isOk()) status = stream->wait();
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0 && s > 0) p.bytesPerSecond = std::max(p.bytesPerSecond, kBytes / s);
+  }
+  device->release(target);
+  TESSEL_RETURN_IF_ERROR(status);
+  return p;
 }
 
 } // namespace tessel

@@ -5,6 +5,7 @@
 #include "tessel/graph/artifact.h"
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
+#include "tessel/runtime/measure.h"
 #include "tessel/runtime/session.h"
 
 #include <algorithm>
@@ -1355,6 +1356,73 @@ int searchCommand(const std::vector<std::string>& argv) {
     if (Status s = verifyPlan(**session, *plan, registry, *c, static_cast<int>(*runsArg));
         !s.isOk())
       return fail(s);
+  }
+  return 0;
+}
+
+// tessel devices [--json]: each registered backend's device as the search sees it
+// (DeviceProfile: the device and its key, caches, measured FMA peak and bandwidth), the backends
+// this process cannot use with their reasons, and the targets it can plan for offline.
+int devicesCommand(const std::vector<std::string>& argv) {
+  const Args a = parse(argv, {}, {"--json"});
+  if (!a.error.empty() || !a.positional.empty())
+    return fail(a.error.empty() ? "usage: tessel devices [--json]" : a.error);
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const bool json = a.has("--json");
+  if (json) std::printf("{\"backends\": [");
+  bool first = true;
+  for (const auto& backend : registry.all()) {
+    auto p = profileDevice(*backend);
+    if (!p.isOk())
+      return fail(p.status().withContext("backend '" + std::string(backend->name()) + "'"));
+    if (json) {
+      std::printf("%s{\"name\": %s, \"device\": %s, \"key\": %s, \"target\": %s, "
+                  "\"space\": %s, \"threads\": %d, \"l1d_bytes\": %lld, \"l2_bytes\": %lld, "
+                  "\"l3_bytes\": %lld, \"peak_gflops\": %.1f, \"bandwidth_gbps\": %.1f}",
+                  first ? "" : ", ", jsonText(p->backend).c_str(), jsonText(p->device).c_str(),
+                  jsonText(p->key).c_str(), jsonText(p->target).c_str(), jsonText(p->space).c_str(),
+                  p->threads, static_cast<long long>(p->l1dBytes),
+                  static_cast<long long>(p->l2Bytes), static_cast<long long>(p->l3Bytes),
+                  p->peakFlops / 1e9, p->bytesPerSecond / 1e9);
+    } else {
+      std::printf("%s: %s (key %s)%s%s, memory space %s\n", p->backend.c_str(),
+                  p->device.empty() ? "device not named" : p->device.c_str(), p->key.c_str(),
+                  p->target.empty() ? "" : ", target ", p->target.c_str(), p->space.c_str());
+      if (p->threads > 0)
+        std::printf("  threads %d; caches L1d %lld KiB, L2 %lld KiB, L3 %lld KiB (as reported)\n",
+                    p->threads, static_cast<long long>(p->l1dBytes >> 10),
+                    static_cast<long long>(p->l2Bytes >> 10),
+                    static_cast<long long>(p->l3Bytes >> 10));
+      if (p->peakFlops > 0)
+        std::printf("  fp32 FMA peak %.1f GFLOP/s a thread\n", p->peakFlops / 1e9);
+      std::printf("  %s %.1f GB/s (one thread, best of 3)\n",
+                  p->space == kHostSpace ? "copy" : "upload from the host",
+                  p->bytesPerSecond / 1e9);
+    }
+    first = false;
+  }
+  if (json) std::printf("], \"unavailable\": [");
+  first = true;
+  for (const auto& [name, why] : registry.unavailableBackends()) {
+    if (json)
+      std::printf("%s{\"name\": %s, \"why\": %s}", first ? "" : ", ", jsonText(name).c_str(),
+                  jsonText(why).c_str());
+    else
+      std::printf("%s: unavailable: %s\n", name.c_str(), why.c_str());
+    first = false;
+  }
+  const std::vector<std::string> targets = registry.targetNames();
+  if (json) {
+    std::printf("], \"targets\": [");
+    for (size_t i = 0; i < targets.size(); ++i)
+      std::printf("%s%s", i ? ", " : "", jsonText(targets[i]).c_str());
+    std::printf("]}\n");
+  } else {
+    std::string list;
+    for (const std::string& t : targets)
+      list += (list.empty() ? "" : ", ") + t;
+    std::printf("targets for convert --target: %s\n", list.empty() ? "none" : list.c_str());
   }
   return 0;
 }

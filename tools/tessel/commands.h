@@ -12,5 +12,6 @@ int checkCommand(const std::vector<std::string>& args);
 int benchCommand(const std::vector<std::string>& args);
 int searchCommand(const std::vector<std::string>& args);
 int operatorsCommand(const std::vector<std::string>& args);
+int devicesCommand(const std::vector<std::string>& args);
 
 } // namespace tessel::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       "  check DIR... [--rtol R] [--atol A] [--backend NAME] [--dynamic]\n"
       "  bench MODEL [--shape NAME=DIMS]... [--backend NAME] [--runs N] [--warmup N] [--json]\n"
       "  search MODEL [--search model|measure] [--profile FILE] [--report] [--json]\n"
+      "  devices [--json]   (each backend's device, measured: the search's device signature)\n"
       "  operators   (the supported ONNX operators and element types, as Markdown)\n";
   if (argc < 2) {
     std::fputs(usage, stderr);
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   if (cmd == "bench") return tessel::cli::benchCommand(args);
   if (cmd == "search") return tessel::cli::searchCommand(args);
   if (cmd == "operators") return tessel::cli::operatorsCommand(args);
+  if (cmd == "devices") return tessel::cli::devicesCommand(args);
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(usage, stdout);
     return 0;

@@ -243,6 +243,10 @@ public:
   // device), and why: asking for it by name gives that reason instead of "no backend named".
   void addUnavailable(std::string name, std::string why);
   const std::string* unavailable(std::string_view name) const;
+  // Every backend recorded as unavailable, with its reason, in the order recorded.
+  const std::vector<std::pair<std::string, std::string>>& unavailableBackends() const {
+    return unavailable_;
+  }
   // The error for a backend asked for by name that is not registered.
   Status missing(std::string_view name) const;
   // Descriptors of named targets (BackendDescriptor::target) whatever this machine runs, for

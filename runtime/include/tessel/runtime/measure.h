@@ -6,6 +6,7 @@
 #include "tessel/runtime/backend.h"
 
 #include <span>
+#include <string>
 #include <vector>
 
 namespace tessel {
@@ -41,5 +42,26 @@ struct ChainMeasureRequest {
 // (every primitive's, less the later ones' chained input 0), its output the last primitive's.
 // An error when the backend has no fused kernel for it.
 Result<double> measureChain(Backend& backend, const ChainMeasureRequest& request);
+
+// What the search knows of the device a backend runs on, measured on it where it can be
+// (`tessel devices`; docs/search.md, Device signature).
+struct DeviceProfile {
+  std::string backend; // the backend's name
+  std::string device;  // BackendDescriptor::deviceSignature: vendor and model (and driver)
+  std::string key;     // deviceKey: what a profile cache files its times under
+  std::string target;  // the named target its kernels are for ("" for none)
+  std::string space;   // its memory space
+  int threads = 0;     // host backends: the threads a session may use (defaultThreadCount)
+  // Host backends: one core's caches as the OS reports them (0: not reported).
+  int64_t l1dBytes = 0, l2Bytes = 0, l3Bytes = 0;
+  double peakFlops = 0; // one thread's measured fp32 FMA peak (0: the backend does not measure)
+  // Measured, the best of 3, one thread: host backends copy 64 MiB between two buffers; device
+  // backends upload 64 MiB from the host (what the search's TransferModel prices).
+  double bytesPerSecond = 0;
+};
+
+// The device's profile, measuring its bandwidth (tens of milliseconds); an error when the
+// backend has no device here.
+Result<DeviceProfile> profileDevice(Backend& backend);
 
 } // namespace tessel
