@@ -135,8 +135,8 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
                                "the kernel id and its parameters)");
       prog.backends.push_back(backend.str());
       KernelChoice choice{static_cast<uint32_t>(kernel[0]), {}};
-      for (size_t i = 1; i < kernel.size(); ++i)
-        choice.params.push_back(kernel[i]);
+      const llvm::ArrayRef<int64_t> values = kernel.asArrayRef();
+      choice.params.assign(values.begin() + 1, values.end());
       prog.kernels.push_back(std::move(choice));
     }
     if (auto target = module->getAttrOfType<mlir::DictionaryAttr>(kTargetAttr)) {

@@ -1240,6 +1240,9 @@ int searchCommand(const std::vector<std::string>& argv) {
     space += std::log10(static_cast<double>(plan->options[i].size()));
     weighed += plan->options[i].size();
   }
+  // Each chain fused or not doubles the plans (an upper bound where chains overlap).
+  space += static_cast<double>(plan->chains.size()) * std::log10(2.0);
+  weighed += plan->chains.size();
   const int threads = (*session)->threads();
   if (a.has("--json")) {
     std::printf("{\"model\": %s, \"threads\": %d, \"primitives\": %zu, \"candidates\": %zu, "
