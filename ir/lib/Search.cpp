@@ -33,6 +33,7 @@ struct TesselSearch : impl::TesselSearchBase<TesselSearch> {
     o.target = target;
     o.threads = threads;
     o.profile = profile;
+    o.weightBudget = weightBudget;
     if (Status s = planModule(getOperation(), o); !s.isOk()) {
       getOperation().emitError(s.message());
       signalPassFailure();
@@ -117,6 +118,8 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       };
     auto plan = search::planModel(model);
     if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
+    model.weightBudget = o.weightBudget;
+    if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
     assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
                            : Result<search::Assignment>(plan.status());
   } else {

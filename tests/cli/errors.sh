@@ -130,6 +130,7 @@ succeed convert-target -- "$tessel" convert "$work/relu.onnx" -o "$work/t.tsl" -
 expect bad-chains "--chains expects auto, off or all, got 'some'" -- "$tessel" run "$work/relu.tsl" --chains some
 succeed chains-all -- "$tessel" run "$work/relu.tsl" --chains all
 expect weight-budget-first-fit "--weight-budget bounds the search's plan: it needs --search model" -- "$tessel" run "$work/relu.tsl" --weight-budget 1MiB
+expect convert-weight-budget-first-fit "--weight-budget bounds the search's plan: it needs --search model" -- "$tessel" convert "$work/relu.onnx" -o "$work/w.tsl" --weight-budget 1KiB
 expect devices-extra "usage: tessel devices [--json]" -- "$tessel" devices extra
 succeed devices-json -- sh -c '"$0" devices --json | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"backends\"] and d[\"backends\"][0][\"bandwidth_gbps\"] > 0"' "$tessel"
 expect search-off "tessel search plans by cost" -- "$tessel" search "$work/relu.onnx" --search off

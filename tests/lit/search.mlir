@@ -7,6 +7,8 @@
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="target=riscv64" 2>&1 | FileCheck --check-prefix=TARGET %s
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=measure" 2>&1 | FileCheck --check-prefix=MEASURE %s
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="backends=vulkan target=x86-64-avx2" 2>&1 | FileCheck --check-prefix=BACKEND %s
+// RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=10000" | FileCheck --check-prefix=LEAN %s
+// RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=9000" 2>&1 | FileCheck --check-prefix=BUDGET %s
 
 // CHECK: tessel.target = {cost_model = 1 : i64, name = "x86-64-avx2", threads = 2 : i64}
 // A 3x3 convolution of 16 -> 16 channels: a cpu_x86 kernel, its variant for the search to pick
@@ -20,6 +22,12 @@
 // RAN: output y: f32[1,16,12,12]
 // A CPU without AVX-512 plans again when it loads that artifact.
 // RAN: plan: {{the artifact's|cost model: the artifact was planned for x86-64-avx512, this machine runs x86-64-avx2}}
+
+// Within 10,000 bytes of weights (the 3x3 weights are 9,216, the bias 64): a kernel that keeps
+// its panels at that size, the transposed GEMM or the direct form (AVX2's 16-lane panels hold
+// the 16 channels exactly); Winograd keeps 36,864 and the plain GEMM's 6-row panels 10,368.
+// LEAN: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: {{4|6}}>
+// BUDGET: the plan's kernels keep {{[0-9]+}} bytes of weights, over the weight budget of 9000 bytes; the leanest keep 9280
 
 // TARGET: no target named 'riscv64' (known: host, x86-64-avx2, x86-64-avx512)
 // MEASURE: tessel-search: search expects off or model, got 'measure'

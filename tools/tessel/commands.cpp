@@ -364,12 +364,13 @@ Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onn
 int convertCommand(const std::vector<std::string>& argv) {
   Args a = parse(argv,
                  {"-o", "--shape", "--backends", "--search", "--dump-mlir", "--target", "--threads",
-                  "--profile"},
+                  "--profile", "--weight-budget"},
                  {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off|model] [--target host|NAME] [--threads N] [--profile FILE]");
+                "LIST] [--search off|model] [--target host|NAME] [--threads N] [--profile FILE] "
+                "[--weight-budget N[KiB|MiB|GiB]]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   if (a.get("--search") == "measure")
@@ -383,6 +384,11 @@ int convertCommand(const std::vector<std::string>& argv) {
   opts->threads = static_cast<int>(*threads);
   opts->target = a.get("--target", "host");
   opts->profile = a.get("--profile");
+  auto budget = parseBytes(a, "--weight-budget");
+  if (!budget.isOk()) return fail(budget.status());
+  if (*budget > 0 && !opts->costModel)
+    return fail("--weight-budget bounds the search's plan: it needs --search model");
+  opts->weightBudget = *budget;
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);

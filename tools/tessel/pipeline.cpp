@@ -69,6 +69,7 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
   plan.target = options.target;
   plan.threads = options.threads;
   plan.profile = options.profile;
+  plan.weightBudget = options.weightBudget;
   TESSEL_RETURN_IF_ERROR(ir::planModule(*module, plan));
   return ir::emitArtifact(*module);
 }

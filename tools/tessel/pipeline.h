@@ -16,6 +16,7 @@ struct ConvertOptions {
   std::string target = "host";       // the plan's target (--target)
   int threads = 1;                   // the thread count the estimates are for (--threads)
   std::string profile;               // kernels' fits from a device's profile cache (--profile)
+  int64_t weightBudget = 0;          // the bytes of weights the kernels may keep (--weight-budget)
   std::string dumpMlirAfter;         // "import" or "lower": print the module to stderr
 };
 

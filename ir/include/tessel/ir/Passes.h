@@ -27,7 +27,8 @@ struct PlanOptions {
   bool costModel = false;            // search::planModel's whole-graph plan instead of first fit
   std::string target = "host";       // or a named target (BackendRegistry::target)
   int threads = 1;
-  std::string profile; // a profile cache: its kernels' fits calibrate the estimates
+  std::string profile;      // a profile cache: its kernels' fits calibrate the estimates
+  int64_t weightBudget = 0; // with costModel: the bytes of weights the kernels may keep (0: any)
 };
 
 // tessel-search's work: plans @main's primitives and writes the plan as attributes.
