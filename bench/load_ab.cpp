@@ -3,7 +3,7 @@
 // minute, which separate runs cannot tell from a change): the minimum and median of each, and
 // the median of the paired ratios B / A.
 // Usage: tessel_load_ab MODEL.tsl CHOICE CHOICE [THREADS] [RUNS]
-//   CHOICE: default | chains-off | plain-layouts
+//   CHOICE: default | chains-off | chains-all | plain-layouts
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 
@@ -28,6 +28,8 @@ int fail(const std::string& why) {
 bool optionsFor(const char* choice, SessionOptions* o) {
   if (std::strcmp(choice, "chains-off") == 0)
     o->chains = tessel::ChainMode::Off;
+  else if (std::strcmp(choice, "chains-all") == 0)
+    o->chains = tessel::ChainMode::All;
   else if (std::strcmp(choice, "plain-layouts") == 0)
     o->blockedLayouts = false;
   else if (std::strcmp(choice, "default") != 0)
@@ -46,7 +48,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   if (argc < 4)
     return fail("usage: tessel_load_ab MODEL.tsl CHOICE CHOICE [THREADS] [RUNS] "
-                "(CHOICE: default | chains-off | plain-layouts)");
+                "(CHOICE: default | chains-off | chains-all | plain-layouts)");
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   const int runs = argc > 5 ? std::max(1, std::atoi(argv[5])) : 100;
   auto prog = loadArtifactFile(argv[1]);
