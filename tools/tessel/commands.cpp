@@ -1381,10 +1381,14 @@ int devicesCommand(const std::vector<std::string>& argv) {
   const bool json = a.has("--json");
   if (json) std::printf("{\"backends\": [");
   bool first = true;
+  // A backend whose device cannot be made or measured here is listed with the unavailable ones.
+  std::vector<std::pair<std::string, std::string>> unavailable = registry.unavailableBackends();
   for (const auto& backend : registry.all()) {
     auto p = profileDevice(*backend);
-    if (!p.isOk())
-      return fail(p.status().withContext("backend '" + std::string(backend->name()) + "'"));
+    if (!p.isOk()) {
+      unavailable.emplace_back(std::string(backend->name()), p.status().message());
+      continue;
+    }
     if (json) {
       std::printf("%s{\"name\": %s, \"device\": %s, \"key\": %s, \"target\": %s, "
                   "\"space\": %s, \"threads\": %d, \"l1d_bytes\": %lld, \"l2_bytes\": %lld, "
@@ -1413,7 +1417,7 @@ int devicesCommand(const std::vector<std::string>& argv) {
   }
   if (json) std::printf("], \"unavailable\": [");
   first = true;
-  for (const auto& [name, why] : registry.unavailableBackends()) {
+  for (const auto& [name, why] : unavailable) {
     if (json)
       std::printf("%s{\"name\": %s, \"why\": %s}", first ? "" : ", ", jsonText(name).c_str(),
                   jsonText(why).c_str());
