@@ -172,19 +172,16 @@ public:
                      const float* we, const float* wd)
       : t_(t), expandInputs_(e.inputs.size()),
         expandEp_(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column),
-        dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row), pg_(t, e, dw, d),
-        g_(pg_.g), n_(pg_.n), cin_(pg_.cin), ce_(pg_.ce), xBlock_(pg_.xBlock), yBlock_(pg_.yBlock),
-        cols_(pg_.cols), xEnd_(pg_.xEnd), rowPanels_(pg_.rowPanels), bandRows_(pg_.bandRows),
-        stripRows_(pg_.stripRows), groups_(pg_.groups), packA_(pg_.packA) {
-    packed_ = sharedWeightPanels(t, we, ce_, cin_);
-    dwWeights_.assign(wd, wd + ce_ * g_.kh * g_.kw);
+        dwEp_(pd.postOps, Spread::Row, pd.hasBias ? 2 : -1, Spread::Row), pg_(t, e, dw, d) {
+    packed_ = sharedWeightPanels(t, we, pg_.ce, pg_.cin);
+    dwWeights_.assign(wd, wd + pg_.ce * pg_.g.kh * pg_.g.kw);
   }
 
   // The expand's weights are packed and the depthwise's copied at load.
   bool readsConstant(size_t input) const override { return input != 1 && input != expandInputs_; }
 
   std::string describe() const override {
-    return "chain: pointwise into the depthwise strips, bands of " + std::to_string(bandRows_) +
+    return "chain: pointwise into the depthwise strips, bands of " + std::to_string(pg_.bandRows) +
            " rows";
   }
 
@@ -195,7 +192,7 @@ public:
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
              const TensorArg& out) const override {
-    if (n_ == 0 || ce_ == 0 || g_.oh == 0 || g_.ow == 0) return Status::ok();
+    if (pg_.n == 0 || pg_.ce == 0 || pg_.g.oh == 0 || pg_.g.ow == 0) return Status::ok();
     const float* x = in[0].hostData<float>();
     float* y = out.mutableHostData<float>();
     float* ws = static_cast<float*>(ctx.workspace.hostPointer());
@@ -207,23 +204,23 @@ public:
     // never exists).
     std::vector<TensorArg> dwIn(1);
     dwIn.insert(dwIn.end(), in.begin() + static_cast<int64_t>(expandInputs_), in.end());
-    const int64_t plane = g_.oh * g_.ow, oStored = storedChannels(ce_, yBlock_);
+    const int64_t plane = pg_.g.oh * pg_.g.ow, oStored = storedChannels(pg_.ce, pg_.yBlock);
     std::vector<EpilogueOp> expandOps, dwOps;
     expandEp_.resolve(in.subspan(0, expandInputs_), 0, 0, &expandOps);
     const Epilogue expandEp{expandOps.data(), static_cast<int>(expandOps.size())};
     const int64_t bandRows = pg_.bandRowsAt(threads);
-    const int64_t bands = ceilDiv(g_.oh, bandRows);
-    for (int64_t b = 0; b < n_; ++b) {
+    const int64_t bands = ceilDiv(pg_.g.oh, bandRows);
+    for (int64_t b = 0; b < pg_.n; ++b) {
       dwEp_.resolve(dwIn, b * oStored * plane, plane, &dwOps);
       const Epilogue dwEp{dwOps.data(), static_cast<int>(dwOps.size())};
       const Epilogue* ep[2] = {expandOps.empty() ? nullptr : &expandEp,
                                dwOps.empty() ? nullptr : &dwEp};
-      const float* xb = x + b * storedChannels(cin_, xBlock_) * g_.h * g_.w;
+      const float* xb = x + b * storedChannels(pg_.cin, pg_.xBlock) * pg_.g.h * pg_.g.w;
       float* yb = y + b * oStored * plane;
-      if (!packA_) {
-        parallelFor(ctx, bands * groups_, [&](int64_t task, int slot) {
-          const Band band = bandAt(task / groups_ * bandRows, bandRows);
-          runGroup(band, xb, nullptr, yb, task % groups_, perThread + slot * threadFloats(), ep);
+      if (!pg_.packA) {
+        parallelFor(ctx, bands * pg_.groups, [&](int64_t task, int slot) {
+          const Band band = bandAt(task / pg_.groups * bandRows, bandRows);
+          runGroup(band, xb, nullptr, yb, task % pg_.groups, perThread + slot * threadFloats(), ep);
         });
         continue;
       }
@@ -233,17 +230,17 @@ public:
           float* own = apack + slot * packFloats();
           for (int64_t iy = band.iy0; iy < band.iy1; ++iy)
             packRow(band, xb, iy, own);
-          for (int64_t g = 0; g < groups_; ++g)
+          for (int64_t g = 0; g < pg_.groups; ++g)
             runGroup(band, xb, own, yb, g, perThread + slot * threadFloats(), ep);
         });
         continue;
       }
       // Many groups, one thread: per band, its input rows packed once, then the groups.
-      for (int64_t oy0 = 0; oy0 < g_.oh; oy0 += bandRows) {
+      for (int64_t oy0 = 0; oy0 < pg_.g.oh; oy0 += bandRows) {
         const Band band = bandAt(oy0, bandRows);
         parallelFor(ctx, band.iy1 - band.iy0,
                     [&](int64_t r, int) { packRow(band, xb, band.iy0 + r, apack); });
-        parallelFor(ctx, groups_, [&](int64_t g, int slot) {
+        parallelFor(ctx, pg_.groups, [&](int64_t g, int slot) {
           runGroup(band, xb, apack, yb, g, perThread + slot * threadFloats(), ep);
         });
       }
@@ -254,11 +251,13 @@ public:
 private:
   // The input rows packed for a band ([row][panel][cin][mr]), shared by the threads; per
   // thread one group's strips ([nr / W][stripRows][cols][W]) and the window kernel's weights.
-  int64_t packFloats() const { return packA_ ? stripRows_ * rowPanels_ * cin_ * t_.mr : 0; }
-  int64_t stripFloats() const { return stripRows_ * cols_ * t_.vectorWidth; }
+  int64_t packFloats() const {
+    return pg_.packA ? pg_.stripRows * pg_.rowPanels * pg_.cin * t_.mr : 0;
+  }
+  int64_t stripFloats() const { return pg_.stripRows * pg_.cols * t_.vectorWidth; }
   int64_t threadFloats() const {
     return ceilDiv(stripFloats() * (t_.nr / t_.vectorWidth), 16) * 16 +
-           windowTapFloats(g_, t_.vectorWidth);
+           windowTapFloats(pg_.g, t_.vectorWidth);
   }
 
   // Output rows oy0..oy1; their strip starts at input row top (above the input when in the
@@ -268,23 +267,23 @@ private:
   };
   Band bandAt(int64_t oy0, int64_t bandRows) const {
     Band b;
-    b.oy0 = oy0, b.oy1 = std::min(g_.oh, oy0 + bandRows);
-    b.top = oy0 * g_.sh - g_.ph, b.rows = (b.oy1 - oy0 - 1) * g_.sh + pg_.window;
-    b.iy0 = std::clamp<int64_t>(b.top, 0, g_.h);
-    b.iy1 = std::clamp<int64_t>(b.top + b.rows, b.iy0, g_.h);
+    b.oy0 = oy0, b.oy1 = std::min(pg_.g.oh, oy0 + bandRows);
+    b.top = oy0 * pg_.g.sh - pg_.g.ph, b.rows = (b.oy1 - oy0 - 1) * pg_.g.sh + pg_.window;
+    b.iy0 = std::clamp<int64_t>(b.top, 0, pg_.g.h);
+    b.iy1 = std::clamp<int64_t>(b.top + b.rows, b.iy0, pg_.g.h);
     return b;
   }
 
   void packRow(const Band& band, const float* x, int64_t iy, float* apack) const {
-    const Panels panels(xEnd_, t_.mr);
-    for (int64_t rp = 0; rp < rowPanels_; ++rp) {
-      float* dst = apack + ((iy - band.iy0) * rowPanels_ + rp) * cin_ * t_.mr;
-      const int64_t p0 = iy * g_.w + panels.begin(rp);
-      if (xBlock_)
-        t_.packABlocked(x, g_.h * g_.w * xBlock_, PositionGrid::dense(g_.w), p0, panels.rows(rp), 0,
-                        cin_, dst);
+    const Panels panels(pg_.xEnd, t_.mr);
+    for (int64_t rp = 0; rp < pg_.rowPanels; ++rp) {
+      float* dst = apack + ((iy - band.iy0) * pg_.rowPanels + rp) * pg_.cin * t_.mr;
+      const int64_t p0 = iy * pg_.g.w + panels.begin(rp);
+      if (pg_.xBlock)
+        t_.packABlocked(x, pg_.g.h * pg_.g.w * pg_.xBlock, PositionGrid::dense(pg_.g.w), p0,
+                        panels.rows(rp), 0, pg_.cin, dst);
       else
-        t_.packA(x, 1, g_.h * g_.w, p0, panels.rows(rp), 0, cin_, dst);
+        t_.packA(x, 1, pg_.g.h * pg_.g.w, p0, panels.rows(rp), 0, pg_.cin, dst);
     }
   }
 
@@ -296,11 +295,11 @@ private:
   void runGroup(const Band& band, const float* x, const float* apack, float* y, int64_t g,
                 float* ws, const Epilogue* const ep[2]) const {
     const int W = t_.vectorWidth;
-    const int64_t rowFloats = cols_ * W, blockFloats = stripFloats();
+    const int64_t rowFloats = pg_.cols * W, blockFloats = stripFloats();
     float* strips = ws;
     float* taps = ws + ceilDiv(blockFloats * (t_.nr / W), 16) * 16;
     const int64_t c0 = g * t_.nr;
-    const int cols = static_cast<int>(std::min<int64_t>(t_.nr, ce_ - c0));
+    const int cols = static_cast<int>(std::min<int64_t>(t_.nr, pg_.ce - c0));
     // The strips' padding: rows outside the input, and the columns either side of the input's
     // in the others (the expansion writes none of them).
     for (int64_t blk = 0; blk * W < cols; ++blk) {
@@ -308,20 +307,20 @@ private:
       for (int64_t r = 0; r < band.rows; ++r) {
         float* row = strip + r * rowFloats;
         const int64_t iy = band.top + r;
-        if (iy < 0 || iy >= g_.h) {
+        if (iy < 0 || iy >= pg_.g.h) {
           std::fill(row, row + rowFloats, 0.f);
           continue;
         }
-        std::fill(row, row + std::min(g_.pw, cols_) * W, 0.f);
-        std::fill(row + (g_.pw + xEnd_) * W, row + rowFloats, 0.f);
+        std::fill(row, row + std::min(pg_.g.pw, pg_.cols) * W, 0.f);
+        std::fill(row + (pg_.g.pw + pg_.xEnd) * W, row + rowFloats, 0.f);
       }
     }
-    const Panels panels(xEnd_, t_.mr);
-    const int64_t panelFloats = cin_ * t_.mr;
+    const Panels panels(pg_.xEnd, t_.mr);
+    const int64_t panelFloats = pg_.cin * t_.mr;
     constexpr int64_t kKc = 512;
     GemmTile tile;
     tile.cols = cols;
-    tile.lda = apack ? 0 : g_.h * g_.w;
+    tile.lda = apack ? 0 : pg_.g.h * pg_.g.w;
     tile.bStep = 0;
     tile.ldc = W;
     tile.ldcv = blockFloats;
@@ -331,36 +330,36 @@ private:
     tile.colStep = 0;
     tile.prefetchB = nullptr;
     for (int64_t iy = band.iy0; iy < band.iy1; ++iy)
-      for (const auto& [q0, q1] : panels.equalRuns(0, rowPanels_)) {
+      for (const auto& [q0, q1] : panels.equalRuns(0, pg_.rowPanels)) {
         if (q0 >= q1) continue;
         const int r = panels.rows(q0);
         tile.rows = r;
         tile.panels = static_cast<int>(q1 - q0);
         tile.aStep = apack ? panelFloats : r;
-        tile.c = strips + (iy - band.top) * rowFloats + (g_.pw + panels.begin(q0)) * W;
+        tile.c = strips + (iy - band.top) * rowFloats + (pg_.g.pw + panels.begin(q0)) * W;
         tile.cStep = r * W;
-        tile.row0 = iy * g_.w + panels.begin(q0);
+        tile.row0 = iy * pg_.g.w + panels.begin(q0);
         tile.rowStep = r;
-        for (int64_t k0 = 0; k0 < cin_; k0 += kKc) {
-          tile.kc = std::min(kKc, cin_ - k0);
-          tile.a = apack ? apack + ((iy - band.iy0) * rowPanels_ + q0) * panelFloats + k0 * t_.mr
-                         : x + k0 * g_.h * g_.w + iy * g_.w + panels.begin(q0);
-          tile.b = packed_->data() + (g * cin_ + k0) * t_.nr;
+        for (int64_t k0 = 0; k0 < pg_.cin; k0 += kKc) {
+          tile.kc = std::min(kKc, pg_.cin - k0);
+          tile.a = apack ? apack + ((iy - band.iy0) * pg_.rowPanels + q0) * panelFloats + k0 * t_.mr
+                         : x + k0 * pg_.g.h * pg_.g.w + iy * pg_.g.w + panels.begin(q0);
+          tile.b = packed_->data() + (g * pg_.cin + k0) * t_.nr;
           tile.accumulate = k0 > 0;
-          tile.ep = k0 + tile.kc >= cin_ ? ep[0] : nullptr;
+          tile.ep = k0 + tile.kc >= pg_.cin ? ep[0] : nullptr;
           t_.gemm(tile);
         }
       }
     for (int64_t cb = 0; cb < cols; cb += W) {
       WindowBlock wb;
-      wb.g = g_;
+      wb.g = pg_.g;
       wb.mode = WindowMode::Depthwise;
-      wb.weight = dwWeights_.data() + (c0 + cb) * g_.kh * g_.kw;
+      wb.weight = dwWeights_.data() + (c0 + cb) * pg_.g.kh * pg_.g.kw;
       wb.channels = static_cast<int>(std::min<int64_t>(W, cols - cb));
       wb.y = y;
-      wb.yBlock = yBlock_;
+      wb.yBlock = pg_.yBlock;
       wb.oy0 = band.oy0, wb.oy1 = band.oy1;
-      wb.strip.cols = cols_;
+      wb.strip.cols = pg_.cols;
       wb.scratch = taps;
       wb.ep = ep[1];
       wb.channel = c0 + cb;
@@ -372,11 +371,6 @@ private:
   size_t expandInputs_;
   EpiloguePlan expandEp_, dwEp_;
   PairGeometry pg_;
-  ConvGeometry g_; // the depthwise convolution's (x unused)
-  int64_t n_, cin_, ce_, xBlock_, yBlock_;
-  int64_t cols_, xEnd_, rowPanels_;
-  int64_t bandRows_, stripRows_, groups_;
-  bool packA_;
   std::shared_ptr<const LargeFloats> packed_; // expand weights as B panels
   std::vector<float> dwWeights_;              // [ce][kh * kw]
 };
