@@ -23,10 +23,6 @@ bool chainable(const ModelPlanRequest& r, const Assignment& a, size_t i) {
   return readers == 1;
 }
 
-namespace {
-
-// Whether the chain's inputs (each primitive's, less the later ones' chained input 0) that the
-// fused kernel needs constant are.
 bool constantsFit(const ModelPlanRequest& r, std::span<const Primitive* const> chain,
                   uint32_t constantInputs) {
   size_t k = 0;
@@ -38,6 +34,8 @@ bool constantsFit(const ModelPlanRequest& r, std::span<const Primitive* const> c
     }
   return true;
 }
+
+namespace {
 
 // Primitive i's time at its assigned kernel by the estimates (calibrated where the request
 // calibrates): that candidate's, or for a backend's first choice that names none of them (cpu_x86's

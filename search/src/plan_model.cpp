@@ -14,16 +14,6 @@ double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Whether the inputs the kernel needs constant are.
-bool constantsFit(const ModelPlanRequest& r, const Primitive& p, const KernelCandidate& k) {
-  for (size_t j = 0; j < p.inputs.size() && j < 32; ++j)
-    if ((k.constantInputs >> j & 1u) != 0) {
-      const auto id = static_cast<size_t>(p.inputs[j]);
-      if (id >= r.constant.size() || !r.constant[id]) return false;
-    }
-  return true;
-}
-
 // One candidate as weighed: its option (seconds: measured, else the calibrated estimate) and the
 // backend's own estimate.
 struct Weighed {
@@ -51,7 +41,9 @@ std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const 
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
     for (KernelCandidate& k : d.candidates(p, t)) {
-      if (!constantsFit(r, p, k)) continue;
+      const Primitive* alone = &p;
+      if (!constantsFit(r, std::span<const Primitive* const>(&alone, 1), k.constantInputs))
+        continue;
       Weighed w;
       w.raw = d.estimateSeconds(p, t, k.choice, threads);
       const double estimate = r.calibrate ? r.calibrate(d, k, w.raw) : w.raw;

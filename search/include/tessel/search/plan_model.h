@@ -119,6 +119,12 @@ Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
 // when no choice of kernels fits.
 Status fitWeightBudget(const ModelPlanRequest& request, ModelPlan* plan);
 
+// Whether the inputs a kernel needs constant (a KernelCandidate's constantInputs) are: bit k
+// stands for input k of the kernel, which runs `chain` (one primitive, or a fused form's chain:
+// each primitive's inputs in turn, less the later ones' chained input 0).
+bool constantsFit(const ModelPlanRequest& request, std::span<const Primitive* const> chain,
+                  uint32_t constantInputs);
+
 // The longest chain a fused form may span.
 inline constexpr size_t kMaxChain = 3;
 
