@@ -101,6 +101,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     model.inputs = prog.inputs;
     model.outputs = prog.outputs;
     model.threads = o.threads;
+    model.weightBudget = o.weightBudget;
     for (const ProgramTensor& t : prog.tensors)
       model.constant.push_back(t.data != nullptr);
     // A device's measured times, offline: each kernel's fit under the device the file names for
@@ -118,7 +119,6 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       };
     auto plan = search::planModel(model);
     if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
-    model.weightBudget = o.weightBudget;
     if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
     assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
                            : Result<search::Assignment>(plan.status());

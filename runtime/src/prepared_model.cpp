@@ -115,6 +115,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.descriptors = descriptors;
   request.preferred = preferred;
   request.threads = std::max(m->threads_, 1);
+  request.weightBudget = options.weightBudget;
   request.inputs = prog.inputs;
   request.outputs = prog.outputs;
   request.constant.resize(prog.tensors.size());
@@ -211,7 +212,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     assignLayouts(backends);
     std::fill(signatures.begin(), signatures.end(), std::string());
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
-    request.weightBudget = options.weightBudget;
     TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(request, &plan));
     // The fused forms, against the primitives' kernels as the plan weighs them.
     if (options.chains != ChainMode::Off && options.fused.empty()) {
