@@ -44,12 +44,11 @@ void evictConstants(int64_t constantBytes) {
 
 // Times a prepared kernel: its inputs (descriptions, and the bytes of the constant ones, null
 // for the others) and output in the device's space, at `threads` threads, the best of `runs`.
-Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
+Result<double> timeKernel(Device& device, const PreparedKernel& kernel,
                           const std::vector<const TensorDesc*>& inputs,
                           std::span<const void* const> constants, const TensorDesc& out,
                           int threads, int runs) {
-  Device* device = &dev;
-  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device.createStream());
   // Every buffer this measurement allocates, released on every path out.
   struct Buffers {
     Device& device;
@@ -63,7 +62,7 @@ Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
       held.push_back(b);
       return b;
     }
-  } buffers{*device, {}};
+  } buffers{device, {}};
   // Copies of the inputs that are not constant and of the output, used in turn, so that each
   // run finds them out of the private caches as a session's step mostly does (its inputs made
   // steps ago, its output in arena memory last touched a run ago): at least kColdBytes in all,
@@ -87,7 +86,7 @@ Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
       }
       TESSEL_ASSIGN_OR_RETURN(BufferRef b, buffers.make(d.byteSize()));
       TESSEL_RETURN_IF_ERROR(
-          device->upload(*stream, b, constants[i] ? constants[i] : bytes.data(), d.byteSize()));
+          device.upload(*stream, b, constants[i] ? constants[i] : bytes.data(), d.byteSize()));
       in[static_cast<size_t>(c)].push_back({&d, b});
     }
     TESSEL_RETURN_IF_ERROR(stream->wait()); // the filler goes out of scope
@@ -97,9 +96,9 @@ Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
     y.push_back(b);
   }
   ExecContext ctx;
-  ctx.device = device;
+  ctx.device = &device;
   ctx.stream = stream.get();
-  ctx.pool = device->threadPool();
+  ctx.pool = device.threadPool();
   ctx.threads = std::max(threads, 1);
   ctx.workspaceBytes = kernel.workspaceBytes(ctx.threads);
   if (ctx.workspaceBytes > 0) {
@@ -108,7 +107,7 @@ Result<double> timeKernel(Device& dev, const PreparedKernel& kernel,
   TESSEL_RETURN_IF_ERROR(stream->wait());
   double best = std::numeric_limits<double>::infinity();
   runs = std::max(runs, 1);
-  const bool evict = constantBytes >= (int64_t{1} << 20) && device->memorySpace() == kHostSpace;
+  const bool evict = constantBytes >= (int64_t{1} << 20) && device.memorySpace() == kHostSpace;
   for (int run = 0; run <= runs; ++run) { // run 0 warms
     const auto c = static_cast<size_t>(run % copies);
     if (evict) evictConstants(constantBytes);
