@@ -275,9 +275,6 @@ Result<LoadChoices> parseLoadChoices(const Args& a) {
   return load;
 }
 
-// A session with its inputs set, in model input order: given[i] when not null (its dtype and
-// shape checked), else seeded random values written straight into the session (the model's
-// declared sizes are checked against the memory budget first, by creating the session).
 // The session options the load flags and --backend/--threads give.
 SessionOptions sessionOptions(const std::string& backend, int threads, const LoadChoices& load) {
   SessionOptions so;
@@ -293,18 +290,14 @@ SessionOptions sessionOptions(const std::string& backend, int threads, const Loa
   return so;
 }
 
-Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
-                                         const BackendRegistry& registry,
-                                         const std::string& backend, int threads,
-                                         const std::vector<const HostTensor*>& given,
-                                         const LoadChoices& load) {
-  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
-                          Session::create(prog, registry, sessionOptions(backend, threads, load)));
-  for (size_t i = 0; i < prog->inputs.size(); ++i) {
-    const ProgramTensor& t = prog->tensors[prog->inputs[i]];
+// The session's inputs, in model input order: given[i] when not null (its dtype and shape
+// checked), else seeded random values written straight into the session.
+Status setInputs(Session& s, const Program& prog, const std::vector<const HostTensor*>& given) {
+  for (size_t i = 0; i < prog.inputs.size(); ++i) {
+    const ProgramTensor& t = prog.tensors[prog.inputs[i]];
     const HostTensor* in = i < given.size() ? given[i] : nullptr;
     if (!in) {
-      fillRandom(t.desc, s->inputData(i), 1234 + i);
+      fillRandom(t.desc, s.inputData(i), 1234 + i);
       continue;
     }
     if (in->list)
@@ -318,8 +311,21 @@ Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
     if (in->desc.shape != t.desc.shape)
       return invalidArgument("input '" + t.name + "' expects shape " + shapeToString(t.desc.shape) +
                              ", got " + shapeToString(in->desc.shape));
-    TESSEL_RETURN_IF_ERROR(s->setInput(i, in->bytes.data(), in->bytes.size()));
+    TESSEL_RETURN_IF_ERROR(s.setInput(i, in->bytes.data(), in->bytes.size()));
   }
+  return Status::ok();
+}
+
+// A session with its inputs set (setInputs; the model's declared sizes are checked against the
+// memory budget first, by creating the session).
+Result<std::unique_ptr<Session>> prepare(std::shared_ptr<const Program> prog,
+                                         const BackendRegistry& registry,
+                                         const std::string& backend, int threads,
+                                         const std::vector<const HostTensor*>& given,
+                                         const LoadChoices& load) {
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> s,
+                          Session::create(prog, registry, sessionOptions(backend, threads, load)));
+  TESSEL_RETURN_IF_ERROR(setInputs(*s, *prog, given));
   return s;
 }
 
@@ -1053,8 +1059,7 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
   po.fused = plan.fused;
   TESSEL_ASSIGN_OR_RETURN(auto model, PreparedModel::create(prog, registry, po));
   TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(model, so));
-  for (size_t i = 0; i < prog->inputs.size(); ++i)
-    fillRandom(prog->tensors[prog->inputs[i]].desc, session->inputData(i), 1234 + i);
+  TESSEL_RETURN_IF_ERROR(setInputs(*session, *prog, {}));
   TESSEL_RETURN_IF_ERROR(session->run());
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < runs; ++r) {
