@@ -17,8 +17,8 @@ namespace tessel::x86 {
 // backend checks each primitive it runs): a 1x1 convolution into a depthwise one.
 bool mayChain(std::span<const PrepareArgs> chain);
 // The fused kernel for these primitives as they are laid out, if there is one (weights taken as
-// constant: the candidate's constantInputs say which must be), and its cost model's work in
-// lane-FMAs (conv.cpp's units; infinity where there is none).
+// constant: the candidate's constantInputs say which must be), and, for a chain it offers one
+// for (the caller asks first), its cost model's work in lane-FMAs (conv.cpp's units).
 std::optional<KernelCandidate> chainCandidate(const KernelTable& table,
                                               std::span<const Primitive* const> chain,
                                               const std::vector<TensorDesc>& tensors);
