@@ -89,7 +89,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
   std::string targetName;
   TESSEL_ASSIGN_OR_RETURN(std::vector<const BackendDescriptor*> descriptors,
                           planDescriptors(registry, o, &targetName));
-  const std::vector<TensorDesc> descs = prog.descs();
+  std::vector<TensorDesc> descs = prog.descs();
   const std::string listed =
       o.backends.empty() ? std::string("(all)") : llvm::join(o.backends, ",");
   Result<search::Assignment> assigned = search::Assignment{};
@@ -102,6 +102,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     model.outputs = prog.outputs;
     model.threads = o.threads;
     model.weightBudget = o.weightBudget;
+    model.layouts = true;
     for (const ProgramTensor& t : prog.tensors)
       model.constant.push_back(t.data != nullptr);
     // A device's measured times, offline: each kernel's fit under the device the file names for
@@ -117,8 +118,14 @@ Status planProgram(Program& prog, const PlanOptions& o) {
         if (device.empty()) device = deviceKey(d);
         return calibrated(fits, d.name(), device, k, o.threads, estimate);
       };
+    // The kernels are picked for the layouts the plan chose. The artifact does not carry the
+    // layouts: the runtime chooses them again at load for these kernels (planLayouts).
     auto plan = search::planModel(model);
-    if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
+    if (plan.isOk()) {
+      for (size_t id = 0; id < descs.size(); ++id)
+        descs[id].layout = plan->layouts[id];
+      TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
+    }
     if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
     assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
                            : Result<search::Assignment>(plan.status());

@@ -67,27 +67,34 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     for (int32_t id : p.inputs)
       m->constants_.push_back(prog.tensors[id].data);
   }
-  // cpu_x86's blocked layouts, chosen once the backends are (search::assignLayouts).
-  const auto assignLayouts = [&](const search::Assignment& a) {
-    const bool allPlain = std::all_of(m->descs_.begin(), m->descs_.end(), [](const TensorDesc& d) {
-      return d.layout == Layout::Plain;
-    });
-    if (!options.blockedLayouts || !allPlain) return;
-    search::LayoutRequest layouts;
-    layouts.primitives = prog.primitives;
-    layouts.descriptors = descriptors;
-    layouts.assignment = &a;
-    layouts.threads = std::max(m->threads_, 1);
-    layouts.pinned.assign(prog.tensors.size(), false);
-    layouts.constant.assign(prog.tensors.size(), false);
-    for (size_t id = 0; id < prog.tensors.size(); ++id)
-      layouts.constant[id] = layouts.pinned[id] = prog.tensors[id].data != nullptr;
-    for (int32_t id : prog.inputs)
-      layouts.pinned[id] = true;
-    for (int32_t id : prog.outputs)
-      layouts.pinned[id] = true;
-    m->blocked_ = search::assignLayouts(layouts, &m->descs_);
+  // Whether the plan chooses the tensors' layouts: unless asked not to, given them, or the
+  // artifact set them.
+  const bool chooseLayouts =
+      options.blockedLayouts && options.layouts.empty() &&
+      std::all_of(m->descs_.begin(), m->descs_.end(),
+                  [](const TensorDesc& d) { return d.layout == Layout::Plain; });
+  const auto layOut = [&](const std::vector<Layout>& layouts) {
+    for (size_t id = 0; id < layouts.size(); ++id) {
+      m->descs_[id].layout = layouts[id];
+      m->blocked_ += layouts[id] != Layout::Plain;
+    }
   };
+  if (!options.layouts.empty()) { // a plan's layouts, given: they must keep the rules
+    if (options.layouts.size() != prog.tensors.size())
+      return invalidArgument("layouts: " + std::to_string(options.layouts.size()) +
+                             " entries for " + std::to_string(prog.tensors.size()) + " tensors");
+    layOut(options.layouts);
+    std::vector<bool> pinned(prog.tensors.size()), constant(prog.tensors.size());
+    for (size_t id = 0; id < prog.tensors.size(); ++id)
+      constant[id] = pinned[id] = prog.tensors[id].data != nullptr;
+    for (int32_t id : prog.inputs)
+      pinned[static_cast<size_t>(id)] = true;
+    for (int32_t id : prog.outputs)
+      pinned[static_cast<size_t>(id)] = true;
+    TESSEL_RETURN_IF_ERROR(
+        search::checkLayouts(search::layoutRules(prog.primitives, m->descs_, pinned, constant),
+                             prog.primitives, m->descs_));
+  }
   // A cost-model plan made for a target none of these backends has (another CPU family, say)
   // is made again here, by the cost model; a first-fit plan's kernels are the backends' own
   // first choices, which they make again when preparing.
@@ -116,6 +123,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.preferred = preferred;
   request.threads = std::max(m->threads_, 1);
   request.weightBudget = options.weightBudget;
+  request.layouts = chooseLayouts;
   request.inputs = prog.inputs;
   request.outputs = prog.outputs;
   request.constant.resize(prog.tensors.size());
@@ -147,7 +155,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                               double estimate) {
         return calibrated(fits, d.name(), deviceOf(d), k, threads, estimate);
       };
-    std::vector<std::string> signatures(prog.primitives.size()); // per primitive, made once
     // A candidate's time from the cache, else measured (`run`, on its backend) and kept.
     const auto timed = [&](const BackendDescriptor& d, const KernelCandidate& k,
                            const std::string& signature, double estimate,
@@ -168,22 +175,23 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return seconds;
     };
     if (search == PlanSearch::Measure) {
-      request.measure = [&](size_t i, const BackendDescriptor& d, const KernelCandidate& k,
+      request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
+                            const BackendDescriptor& d, const KernelCandidate& k,
                             double estimate) -> Result<double> {
         const Primitive& p = prog.primitives[i];
         const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
                                                      p.inputs.size());
-        if (signatures[i].empty()) signatures[i] = primitiveSignature(p, m->descs_, constants);
-        return timed(d, k, signatures[i], estimate, [&](Backend& backend) {
-          MeasureRequest mr;
-          mr.primitive = &p;
-          mr.tensors = &m->descs_;
-          mr.constants = constants;
-          mr.choice = k.choice;
-          mr.threads = threads;
-          mr.precision = precision;
-          return measurePrimitive(backend, mr);
-        });
+        return timed(d, k, primitiveSignature(p, tensors, constants), estimate,
+                     [&](Backend& backend) {
+                       MeasureRequest mr;
+                       mr.primitive = &p;
+                       mr.tensors = &tensors;
+                       mr.constants = constants;
+                       mr.choice = k.choice;
+                       mr.threads = threads;
+                       mr.precision = precision;
+                       return measurePrimitive(backend, mr);
+                     });
       };
       // A chain's fused kernel: its key covers every primitive of the chain.
       request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
@@ -204,13 +212,10 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       };
     }
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
-    // The layouts (for the backends' own kernels: the plan's are picked again after them), then
-    // each primitive's kernel for the tensors as they are laid out (the primitives' signatures
-    // change with their tensors' layouts).
-    search::Assignment backends = plan.assignment;
-    std::fill(backends.kernel.begin(), backends.kernel.end(), KernelChoice{});
-    assignLayouts(backends);
-    std::fill(signatures.begin(), signatures.end(), std::string());
+    // The layouts the plan chose, then each primitive's kernel again for the tensors as laid
+    // out (the times are those the plan weighed, so the choice stands; a kernel the backend
+    // itself estimates best becomes its first choice, which it makes when prepared).
+    layOut(plan.layouts);
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
     TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(request, &plan));
     // The fused forms, against the primitives' kernels as the plan weighs them.
@@ -235,12 +240,24 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     assign.planned = prog.backends;
     assign.plannedKernels = prog.kernels;
     TESSEL_ASSIGN_OR_RETURN(a, search::assignBackends(assign));
-    assignLayouts(a);
+    if (chooseLayouts) {
+      TESSEL_ASSIGN_OR_RETURN(const std::vector<Layout> layouts, search::planLayouts(request, a));
+      layOut(layouts);
+    }
     // The fused forms by the backends' estimates (the artifact's plan does not fuse: the layouts,
     // which decide what can, are chosen here).
     if (options.chains != ChainMode::Off && options.fused.empty())
       TESSEL_RETURN_IF_ERROR(
           search::pickChains(request, nullptr, &a, options.chains == ChainMode::All).status());
+  }
+  if (!options.layouts.empty()) {
+    for (size_t i = 0; i < prog.primitives.size(); ++i)
+      if (a.backend[i] != search::kNoBackend &&
+          !descriptors[static_cast<size_t>(a.backend[i])]->supports(prog.primitives[i], m->descs_))
+        return invalidArgument(std::string(primitiveName(prog.primitives[i].kind())) + " '" +
+                               prog.primitives[i].origin +
+                               "': " + std::string(descriptors[a.backend[i]]->name()) +
+                               " does not run it with the layouts given");
   }
   if (!options.fused.empty()) {
     if (options.fused.size() != prog.primitives.size())

@@ -7,10 +7,11 @@
 namespace tessel::search {
 namespace {
 
-// Tried in this order for each group; a backend takes the one that suits its vectors.
+// The blocked layouts, in the order variants list them; a backend takes the one that suits its
+// vectors.
 constexpr Layout kBlocked[] = {Layout::NCHWc8, Layout::NCHWc16};
 
-// Union-find over tensor ids.
+// Union-find over a primitive's operand positions.
 struct Groups {
   std::vector<size_t> parent;
   explicit Groups(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), size_t{0}); }
@@ -22,23 +23,6 @@ struct Groups {
   void join(size_t a, size_t b) { parent[find(a)] = find(b); }
 };
 
-// Values by key 0..n-1, each key's in the order given, flat rather than a vector per key (the
-// planner runs for every plan a session makes, also at run time). `forEach(emit)` calls
-// emit(key, value) for every pair; it is called twice (a count, then a fill).
-struct Buckets {
-  std::vector<size_t> start, items; // key k's values: items[start[k]] .. items[start[k + 1] - 1]
-  template <typename ForEach> Buckets(size_t n, const ForEach& forEach) : start(n + 1, 0) {
-    forEach([&](size_t key, size_t) { ++start[key + 1]; });
-    std::partial_sum(start.begin(), start.end(), start.begin());
-    items.resize(start[n]);
-    std::vector<size_t> next(start.begin(), start.end() - 1);
-    forEach([&](size_t key, size_t value) { items[next[key]++] = value; });
-  }
-  std::span<const size_t> of(size_t key) const {
-    return {items.data() + start[key], start[key + 1] - start[key]};
-  }
-};
-
 bool isFullOperand(const Conv2dParams& p, size_t input) {
   for (const PostOp& op : p.postOps)
     if (op.isBinary && op.broadcast == Broadcast::Full && op.operand == static_cast<int32_t>(input))
@@ -47,11 +31,11 @@ bool isFullOperand(const Conv2dParams& p, size_t input) {
 }
 
 // Whether primitive p may read its input `input` blocked, or write its output so (input < 0).
-bool takesBlocked(const Primitive& p, int input, const LayoutRequest& r) {
+bool takesBlocked(const Primitive& p, int input, const std::vector<bool>& constant) {
   switch (p.kind()) {
   case PrimitiveKind::Pool: return input <= 0;
   case PrimitiveKind::Conv2d: {
-    if (p.inputs.size() < 2 || !r.constant[p.inputs[1]]) return false;
+    if (p.inputs.size() < 2 || !constant[p.inputs[1]]) return false;
     const auto& c = p.as<Conv2dParams>();
     return input <= 0 || isFullOperand(c, static_cast<size_t>(input));
   }
@@ -101,124 +85,134 @@ bool shapeFits(const TensorDesc& d, Layout layout) {
   return c > 0 && 2 * stored <= 3 * c;
 }
 
+// Calls tie(a, b) for each two operand positions of primitive i (its inputs, then its output)
+// that must share a layout.
+template <typename Tie>
+void forEachTie(const LayoutRules& rules, const Primitive& p, size_t i, const Tie& tie) {
+  const size_t out = p.inputs.size();
+  for (size_t a = 0; a < out; ++a)
+    for (size_t b = a + 1; b <= out; ++b)
+      if ((b < out ? p.inputs[b] : p.outputs[0]) == p.inputs[a]) tie(a, b);
+  if (p.kind() == PrimitiveKind::Conv2d)
+    for (size_t k = 1; k < out; ++k)
+      if (isFullOperand(p.as<Conv2dParams>(), k)) tie(k, out);
+  if (p.kind() == PrimitiveKind::Pool) tie(0, out);
+  if (rules.channelRuns[i])
+    for (size_t k = 0; k < out; ++k)
+      tie(k, out);
+}
+
 } // namespace
 
-int assignLayouts(const LayoutRequest& r, std::vector<TensorDesc>* tensors) {
-  std::vector<TensorDesc>& t = *tensors;
+LayoutRules layoutRules(std::span<const Primitive> primitives, const std::vector<TensorDesc>& t,
+                        const std::vector<bool>& pinned, const std::vector<bool>& constant) {
   const size_t n = t.size();
+  LayoutRules rules;
+  rules.allowed.assign(n, layoutBit(Layout::Plain));
+  rules.channelRuns.assign(primitives.size(), 0);
   std::vector<bool> eligible(n, false);
   for (size_t id = 0; id < n; ++id)
-    eligible[id] = !r.pinned[id] && !r.constant[id];
-  // The primitives writing or reading each tensor.
-  const Buckets touching(n, [&](const auto& emit) {
-    for (size_t i = 0; i < r.primitives.size(); ++i) {
-      emit(static_cast<size_t>(r.primitives[i].outputs[0]), i);
-      for (int32_t id : r.primitives[i].inputs)
-        emit(static_cast<size_t>(id), i);
-    }
-  });
-  std::vector<bool> channelRuns(r.primitives.size(), false);
-  for (size_t i = 0; i < r.primitives.size(); ++i) {
-    const Primitive& p = r.primitives[i];
-    const bool runs = r.assignment->backend[i] != kNoBackend;
-    if (p.kind() == PrimitiveKind::Raster && runs && movesChannelRuns(p, t)) {
-      channelRuns[i] = true;
+    eligible[id] = !pinned[id] && !constant[id];
+  for (size_t i = 0; i < primitives.size(); ++i) {
+    const Primitive& p = primitives[i];
+    if (p.kind() == PrimitiveKind::Raster && movesChannelRuns(p, t)) {
+      rules.channelRuns[i] = 1;
       continue;
     }
-    if (!runs || !takesBlocked(p, -1, r)) eligible[p.outputs[0]] = false;
-    const bool planes = p.kind() == PrimitiveKind::Reduce && runs &&
-                        t[p.inputs[0]].dtype == DType::F32 &&
+    if (!takesBlocked(p, -1, constant)) eligible[p.outputs[0]] = false;
+    const bool planes = p.kind() == PrimitiveKind::Reduce && t[p.inputs[0]].dtype == DType::F32 &&
                         reducesPlanes(p.as<ReduceParams>(), t[p.inputs[0]]);
     for (size_t k = 0; k < p.inputs.size(); ++k)
-      if (!planes && (!runs || !takesBlocked(p, static_cast<int>(k), r)))
-        eligible[p.inputs[k]] = false;
+      if (!planes && !takesBlocked(p, static_cast<int>(k), constant)) eligible[p.inputs[k]] = false;
   }
-  // Tensors a kernel addresses alike change together: a conv2d's output and its Full post-op
-  // operands, a pooling's input and output.
-  Groups groups(n);
-  for (const Primitive& p : r.primitives) {
-    if (p.kind() == PrimitiveKind::Conv2d)
-      for (size_t k = 1; k < p.inputs.size(); ++k)
-        if (isFullOperand(p.as<Conv2dParams>(), k)) groups.join(p.inputs[k], p.outputs[0]);
-    if (p.kind() == PrimitiveKind::Pool) groups.join(p.inputs[0], p.outputs[0]);
-  }
-  for (size_t i = 0; i < r.primitives.size(); ++i)
-    if (channelRuns[i])
-      for (int32_t id : r.primitives[i].inputs)
-        groups.join(static_cast<size_t>(id), static_cast<size_t>(r.primitives[i].outputs[0]));
-  // The groups by root, ids ascending within one.
-  const Buckets members(n, [&](const auto& emit) {
-    for (size_t id = 0; id < n; ++id)
-      emit(groups.find(id), id);
-  });
+  for (size_t id = 0; id < n; ++id)
+    if (eligible[id])
+      for (const Layout layout : kBlocked)
+        if (shapeFits(t[id], layout)) rules.allowed[id] |= layoutBit(layout);
+  return rules;
+}
 
-  // One try per group: blocked when every primitive touching it still runs and their estimated
-  // time drops. A group's estimate depends on its neighbours' layouts (a convolution may take a
-  // cheaper variant once its output is blocked too), so groups the estimate kept plain get a
-  // second try after the first pass has set the rest.
-  enum class Outcome { Blocked, Slower, Unfit };
-  const auto tryBlocked = [&](std::span<const size_t> group, std::vector<size_t>& prims) {
-    prims.clear();
-    for (size_t id : group)
-      for (size_t i : touching.of(id))
-        if (std::find(prims.begin(), prims.end(), i) == prims.end()) prims.push_back(i);
-    // Each primitive at its assigned kernel: one that does not take the layouts (cpu_x86's
-    // plain GEMM convolution, pinned by an artifact's plan) costs infinity, and keeps them plain.
-    const auto seconds = [&] {
-      double total = 0;
-      for (size_t i : prims)
-        total += r.descriptors[r.assignment->backend[i]]->estimateSeconds(
-            r.primitives[i], t, r.assignment->kernel[i], r.threads);
-      return total;
-    };
-    double before = -1; // estimated once, and only for a layout every primitive runs with
-    Outcome outcome = Outcome::Unfit;
-    for (const Layout layout : kBlocked) {
-      bool fits = true;
-      for (size_t id : group)
-        fits = fits && shapeFits(t[id], layout);
-      for (size_t i : prims)
-        fits = fits && (!channelRuns[i] || alignedRuns(r.primitives[i], t, layout));
-      if (!fits) continue;
-      for (size_t id : group)
-        t[id].layout = layout;
-      for (size_t i : prims)
-        fits = fits && r.descriptors[r.assignment->backend[i]]->supports(r.primitives[i], t);
-      if (fits) {
-        const double after = seconds();
-        if (before < 0) {
-          for (size_t id : group)
-            t[id].layout = Layout::Plain;
-          before = seconds();
-          for (size_t id : group)
-            t[id].layout = layout;
-        }
-        if (after < before) return Outcome::Blocked;
-        outcome = Outcome::Slower;
-      }
-      for (size_t id : group)
-        t[id].layout = Layout::Plain;
-    }
-    return outcome;
-  };
-  int blocked = 0;
-  std::vector<size_t> prims;
-  std::vector<size_t> retry; // groups (roots) the estimate kept plain in the first pass
-  for (size_t g = 0; g < n; ++g) {
-    const std::span<const size_t> group = members.of(g);
-    if (group.empty()) continue;
-    bool ok = true;
-    for (size_t id : group)
-      ok = ok && eligible[id];
-    if (!ok) continue;
-    const Outcome o = tryBlocked(group, prims);
-    if (o == Outcome::Blocked) blocked += static_cast<int>(group.size());
-    if (o == Outcome::Slower) retry.push_back(g);
+std::vector<std::vector<Layout>> layoutVariants(const LayoutRules& rules,
+                                                std::span<const Primitive> primitives, size_t i,
+                                                const std::vector<TensorDesc>& t) {
+  const Primitive& p = primitives[i];
+  std::vector<int32_t> operands(p.inputs.begin(), p.inputs.end());
+  operands.push_back(p.outputs[0]);
+  const size_t n = operands.size();
+  Groups ties(n);
+  forEachTie(rules, p, i, [&](size_t a, size_t b) { ties.join(b, a); });
+  // Each group's layouts: those every member may take (and, for a channel-run raster, that keep
+  // its runs whole blocks).
+  std::vector<size_t> group(n); // operand position -> index into choices
+  std::vector<size_t> roots;
+  std::vector<std::vector<Layout>> choices;
+  for (size_t a = 0; a < n; ++a) {
+    const size_t root = ties.find(a);
+    const auto it = std::find(roots.begin(), roots.end(), root);
+    group[a] = static_cast<size_t>(it - roots.begin());
+    if (it != roots.end()) continue;
+    uint8_t mask = 0xff;
+    for (size_t b = 0; b < n; ++b)
+      if (ties.find(b) == root) mask &= rules.allowed[static_cast<size_t>(operands[b])];
+    std::vector<Layout> layouts = {Layout::Plain};
+    for (const Layout layout : kBlocked)
+      if ((mask & layoutBit(layout)) && (!rules.channelRuns[i] || alignedRuns(p, t, layout)))
+        layouts.push_back(layout);
+    roots.push_back(root);
+    choices.push_back(std::move(layouts));
   }
-  for (size_t g : retry)
-    if (tryBlocked(members.of(g), prims) == Outcome::Blocked)
-      blocked += static_cast<int>(members.of(g).size());
-  return blocked;
+  // Their product, the last group's layout varying fastest (all plain first).
+  std::vector<std::vector<Layout>> variants;
+  std::vector<size_t> pick(choices.size(), 0);
+  for (;;) {
+    std::vector<Layout> v(n);
+    for (size_t a = 0; a < n; ++a)
+      v[a] = choices[group[a]][pick[group[a]]];
+    variants.push_back(std::move(v));
+    size_t g = choices.size();
+    while (g > 0 && ++pick[g - 1] == choices[g - 1].size())
+      pick[--g] = 0;
+    if (g == 0) break;
+  }
+  return variants;
+}
+
+std::vector<int32_t> layoutGroups(const LayoutRules& rules, std::span<const Primitive> primitives) {
+  const size_t n = rules.allowed.size();
+  Groups groups(n);
+  for (size_t i = 0; i < primitives.size(); ++i) {
+    const Primitive& p = primitives[i];
+    const auto operand = [&](size_t k) {
+      return static_cast<size_t>(k < p.inputs.size() ? p.inputs[k] : p.outputs[0]);
+    };
+    forEachTie(rules, p, i, [&](size_t a, size_t b) { groups.join(operand(b), operand(a)); });
+  }
+  std::vector<int32_t> group(n, -1);
+  for (size_t id = 0; id < n; ++id)
+    if (rules.allowed[id] != layoutBit(Layout::Plain))
+      group[id] = static_cast<int32_t>(groups.find(id));
+  return group;
+}
+
+Status checkLayouts(const LayoutRules& rules, std::span<const Primitive> primitives,
+                    const std::vector<TensorDesc>& t) {
+  for (size_t id = 0; id < t.size(); ++id)
+    if (!(rules.allowed[id] & layoutBit(t[id].layout)))
+      return invalidArgument("tensor " + std::to_string(id) + " may not be stored " +
+                             std::string(layoutName(t[id].layout)));
+  for (size_t i = 0; i < primitives.size(); ++i) {
+    const Primitive& p = primitives[i];
+    std::vector<Layout> laid;
+    for (int32_t id : p.inputs)
+      laid.push_back(t[static_cast<size_t>(id)].layout);
+    laid.push_back(t[static_cast<size_t>(p.outputs[0])].layout);
+    const auto variants = layoutVariants(rules, primitives, i, t);
+    if (std::find(variants.begin(), variants.end(), laid) == variants.end())
+      return invalidArgument(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                             "': its tensors' layouts are not a combination it may take (tensors "
+                             "it addresses alike differ, or a run is not whole blocks)");
+  }
+  return Status::ok();
 }
 
 } // namespace tessel::search

@@ -1,8 +1,11 @@
 #include "tessel/search/plan_model.h"
 
+#include "tessel/search/layouts.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <span>
 
@@ -20,32 +23,56 @@ struct Weighed {
   KernelCandidate candidate;
   PlanOption option;
   double raw = 0;
+  size_t variant = 0;  // which of the primitive's layout variants it runs with
   bool failed = false; // measuring it failed: the kernel cannot run it here
 };
 
-// The candidates of primitive i on `backends` (those whose constant inputs are), each at its
-// time: measured where the request measures and its own estimate is within measureWithin of the
-// best of them (a scalar reference kernel is not: its estimate already rules it out, and
-// measuring it would take the longest), else the calibrated estimate.
-std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
-                           double* measuringSeconds) {
+// The tensors with one primitive's operands (inputs, then output) laid out as a layout variant
+// says, the rest as given.
+class Laid {
+public:
+  explicit Laid(const std::vector<TensorDesc>& t) : t_(t) {}
+  const std::vector<TensorDesc>& with(const Primitive& p, const std::vector<Layout>& v) {
+    for (size_t k = 0; k < p.inputs.size(); ++k)
+      t_[static_cast<size_t>(p.inputs[k])].layout = v[k];
+    t_[static_cast<size_t>(p.outputs[0])].layout = v.back();
+    return t_;
+  }
+
+private:
+  std::vector<TensorDesc> t_;
+};
+
+// The operands' layouts as the tensors are: primitive p's one variant where the plan does not
+// choose layouts.
+std::vector<Layout> layoutsOf(const Primitive& p, const std::vector<TensorDesc>& t) {
+  std::vector<Layout> v;
+  for (int32_t id : p.inputs)
+    v.push_back(t[static_cast<size_t>(id)].layout);
+  v.push_back(t[static_cast<size_t>(p.outputs[0])].layout);
+  return v;
+}
+
+// The candidates of primitive i on `backends` (those that support it with the tensors as laid
+// out in `t`, and whose constant inputs are), each at its (calibrated) estimate, added to `all`.
+void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
+             const std::vector<TensorDesc>& t, size_t variant, std::vector<Weighed>* all) {
   const Primitive& p = r.primitives[i];
-  const std::vector<TensorDesc>& t = *r.tensors;
   const int threads = std::max(r.threads, 1);
-  std::vector<Weighed> all;
-  double bestRaw = std::numeric_limits<double>::infinity();
   int64_t inPlace = 0; // the constant inputs' bytes
   for (int32_t id : p.inputs)
     if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
       inPlace += t[static_cast<size_t>(id)].byteSize();
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
+    if (!d.supports(p, t)) continue;
     for (KernelCandidate& k : d.candidates(p, t)) {
       const Primitive* alone = &p;
       if (!constantsFit(r, std::span<const Primitive* const>(&alone, 1), k.constantInputs))
         continue;
       Weighed w;
       w.raw = d.estimateSeconds(p, t, k.choice, threads);
+      if (!std::isfinite(w.raw)) continue; // a kernel that does not take these layouts
       const double estimate = r.calibrate ? r.calibrate(d, k, w.raw) : w.raw;
       w.option = {b,
                   k.choice,
@@ -53,17 +80,32 @@ std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const 
                   estimate,
                   estimate,
                   false,
-                  std::max(d.preparedBytes(p, t, k.choice, threads), inPlace)};
+                  std::max(d.preparedBytes(p, t, k.choice, threads), inPlace),
+                  layoutsOf(p, t)};
       w.candidate = std::move(k);
-      bestRaw = std::min(bestRaw, w.raw);
-      all.push_back(std::move(w));
+      w.variant = variant;
+      all->push_back(std::move(w));
     }
   }
+}
+
+// Measures the candidates where the request measures and their own estimate is within
+// measureWithin of the best of them (a scalar reference kernel is not: its estimate already
+// rules it out, and measuring it would take the longest); `tensors(v)` lays the tensors out as
+// variant v.
+void measure(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
+             const std::function<const std::vector<TensorDesc>&(size_t)>& tensors,
+             double* measuringSeconds) {
+  if (!r.measure) return;
+  double bestRaw = std::numeric_limits<double>::infinity();
+  for (const Weighed& w : all)
+    bestRaw = std::min(bestRaw, w.raw);
   for (Weighed& w : all) {
-    if (!r.measure || w.raw > r.measureWithin * bestRaw) continue;
+    if (w.raw > r.measureWithin * bestRaw) continue;
     const auto t0 = std::chrono::steady_clock::now();
     auto measured =
-        r.measure(i, *r.descriptors[static_cast<size_t>(w.option.backend)], w.candidate, w.raw);
+        r.measure(i, tensors(w.variant), *r.descriptors[static_cast<size_t>(w.option.backend)],
+                  w.candidate, w.raw);
     *measuringSeconds += since(t0);
     if (!measured.isOk()) {
       w.failed = true;
@@ -73,39 +115,74 @@ std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const 
     w.option.seconds = *measured;
     w.option.measured = true;
   }
+}
+
+// The candidates of primitive i on `backends` with the tensors as they are, each at its time
+// (measured where the request measures, else the calibrated estimate).
+std::vector<Weighed> weigh(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
+                           double* measuringSeconds) {
+  std::vector<Weighed> all;
+  collect(r, i, backends, *r.tensors, 0, &all);
+  measure(
+      r, i, all, [&](size_t) -> const std::vector<TensorDesc>& { return *r.tensors; },
+      measuringSeconds);
   return all;
 }
 
-} // namespace
-
-Result<ModelPlan> planModel(const ModelPlanRequest& r) {
+// planModel, or with `fixed` planLayouts: each primitive at its assigned backend and kernel, at
+// the backend's estimate, the layouts alone chosen.
+Result<ModelPlan> plan(const ModelPlanRequest& r, const Assignment* fixed) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<TensorDesc>& t = *r.tensors;
   ModelPlan plan;
   plan.spaces.push_back(std::string(kHostSpace));
-  auto stateOf = [&](std::string_view space) -> Result<StateId> {
-    for (size_t s = 0; s < plan.spaces.size(); ++s)
-      if (plan.spaces[s] == space) return static_cast<StateId>(s);
-    if (plan.spaces.size() == kMaxStates) return unsupported("plan: more than 16 memory spaces");
-    plan.spaces.push_back(std::string(space));
-    return static_cast<StateId>(plan.spaces.size() - 1);
+  // A state is a memory space (index into plan.spaces) and a layout; state 0 is the host's plain.
+  std::vector<std::pair<size_t, Layout>> states = {{0, Layout::Plain}};
+  auto stateOf = [&](size_t space, Layout layout) -> Result<StateId> {
+    for (size_t s = 0; s < states.size(); ++s)
+      if (states[s] == std::pair{space, layout}) return static_cast<StateId>(s);
+    if (states.size() == kMaxStates)
+      return unsupported("plan: more than 16 memory spaces and layouts");
+    states.emplace_back(space, layout);
+    return static_cast<StateId>(states.size() - 1);
   };
-  std::vector<StateId> backendState(r.descriptors.size());
+  std::vector<size_t> backendSpace(r.descriptors.size());
   int preferred = kNoBackend;
   for (size_t b = 0; b < r.descriptors.size(); ++b) {
-    TESSEL_ASSIGN_OR_RETURN(backendState[b], stateOf(r.descriptors[b]->memorySpace()));
+    const std::string_view space = r.descriptors[b]->memorySpace();
+    const auto it = std::find(plan.spaces.begin(), plan.spaces.end(), space);
+    backendSpace[b] = static_cast<size_t>(it - plan.spaces.begin());
+    if (it == plan.spaces.end()) plan.spaces.push_back(std::string(space));
     if (!r.preferred.empty() && r.descriptors[b]->name() == r.preferred)
       preferred = static_cast<int>(b);
   }
   if (!r.preferred.empty() && preferred == kNoBackend)
     return invalidArgument("no backend named '" + r.preferred + "'");
+  // The layouts the rules allow, where the plan chooses them.
+  LayoutRules rules;
+  if (r.layouts) {
+    std::vector<bool> pinned = r.constant;
+    pinned.resize(t.size(), false);
+    for (int32_t id : r.inputs)
+      pinned[static_cast<size_t>(id)] = true;
+    for (int32_t id : r.outputs)
+      pinned[static_cast<size_t>(id)] = true;
+    rules = layoutRules(r.primitives, t, pinned, r.constant);
+  }
+  Laid laid(t);
 
   PlanProblem pr;
   pr.tensorCount = static_cast<int32_t>(t.size());
-  pr.initialState.assign(t.size(), 0); // what no primitive writes starts on the host
+  pr.initialState.assign(t.size(), -1);
   pr.finalState.assign(t.size(), -1);
-  for (int32_t id : r.outputs)
-    pr.finalState[static_cast<size_t>(id)] = 0;
+  for (size_t id = 0; id < t.size(); ++id) { // what no primitive writes starts on the host
+    TESSEL_ASSIGN_OR_RETURN(const StateId s, stateOf(0, t[id].layout));
+    pr.initialState[id] = s;
+  }
+  for (int32_t id : r.outputs) {
+    TESSEL_ASSIGN_OR_RETURN(const StateId s, stateOf(0, t[static_cast<size_t>(id)].layout));
+    pr.finalState[static_cast<size_t>(id)] = s;
+  }
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const Primitive& p = r.primitives[i];
     PlanNode node;
@@ -113,30 +190,69 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
     node.output = p.outputs[0];
     pr.initialState[static_cast<size_t>(node.output)] = -1;
     std::vector<PlanOption> options;
-    if (p.kind() == PrimitiveKind::View) { // aliases its input: wherever that is
+    if (p.kind() == PrimitiveKind::View) { // aliases its input's bytes: wherever that is
+      const Layout layout = t[static_cast<size_t>(node.output)].layout;
       for (size_t s = 0; s < plan.spaces.size(); ++s) {
-        const auto state = static_cast<StateId>(s);
+        TESSEL_ASSIGN_OR_RETURN(const StateId state, stateOf(s, layout));
         node.candidates.push_back({{state}, state, 0.0});
-        options.push_back({kNoBackend, {}, "view (" + plan.spaces[s] + ")", 0.0, 0.0, false});
+        options.push_back(
+            {kNoBackend, {}, "view (" + plan.spaces[s] + ")", 0.0, 0.0, false, 0, {}});
       }
     } else {
       std::vector<int> backends;
-      if (preferred != kNoBackend && r.descriptors[preferred]->supports(p, t))
-        backends.push_back(preferred);
-      // Asked for by name, the preferred backend alone where it supports the primitive; then
-      // every backend that does (only the first, as first fit, when one was asked for).
-      for (size_t b = 0; backends.empty() && b < r.descriptors.size(); ++b)
-        if (r.descriptors[b]->supports(p, t)) backends.push_back(static_cast<int>(b));
-      if (backends.empty())
-        return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
-                           "': none of the available backends supports it");
-      for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
-        if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
-          backends.push_back(static_cast<int>(b));
-      for (Weighed& w : weigh(r, i, backends, &plan.measuringSeconds)) {
+      if (fixed) {
+        backends.push_back(fixed->backend[i]);
+      } else {
+        if (preferred != kNoBackend && r.descriptors[preferred]->supports(p, t))
+          backends.push_back(preferred);
+        // Asked for by name, the preferred backend alone where it supports the primitive; then
+        // every backend that does (only the first, as first fit, when one was asked for).
+        for (size_t b = 0; backends.empty() && b < r.descriptors.size(); ++b)
+          if (r.descriptors[b]->supports(p, t)) backends.push_back(static_cast<int>(b));
+        if (backends.empty())
+          return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
+                             "': none of the available backends supports it");
+        for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
+          if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
+            backends.push_back(static_cast<int>(b));
+      }
+      std::vector<std::vector<Layout>> variants =
+          r.layouts ? layoutVariants(rules, r.primitives, i, t)
+                    : std::vector<std::vector<Layout>>{layoutsOf(p, t)};
+      std::vector<Weighed> all;
+      for (size_t v = 0; v < variants.size(); ++v) {
+        const std::vector<TensorDesc>& laidOut = laid.with(p, variants[v]);
+        if (!fixed) {
+          collect(r, i, backends, laidOut, v, &all);
+          continue;
+        }
+        const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(backends[0])];
+        if (!d.supports(p, laidOut)) continue;
+        Weighed w;
+        w.raw = d.estimateSeconds(p, laidOut, fixed->kernel[i], std::max(r.threads, 1));
+        if (!std::isfinite(w.raw)) continue; // the kernel does not take these layouts
+        w.option = {backends[0], fixed->kernel[i], std::string(d.name()), w.raw, w.raw, false,
+                    0,           variants[v]};
+        w.variant = v;
+        all.push_back(std::move(w));
+      }
+      measure(
+          r, i, all,
+          [&](size_t v) -> const std::vector<TensorDesc>& { return laid.with(p, variants[v]); },
+          &plan.measuringSeconds);
+      laid.with(p, layoutsOf(p, t));
+      for (Weighed& w : all) {
         if (w.failed) continue; // this kernel cannot run it here: not a choice
-        const StateId s = backendState[static_cast<size_t>(w.option.backend)];
-        node.candidates.push_back({std::vector<StateId>(p.inputs.size(), s), s, w.option.seconds});
+        const size_t space = backendSpace[static_cast<size_t>(w.option.backend)];
+        const std::vector<Layout>& v = variants[w.variant];
+        PlanCandidate c;
+        for (size_t k = 0; k < p.inputs.size(); ++k) {
+          TESSEL_ASSIGN_OR_RETURN(const StateId s, stateOf(space, v[k]));
+          c.inputs.push_back(s);
+        }
+        TESSEL_ASSIGN_OR_RETURN(c.output, stateOf(space, v.back()));
+        c.seconds = w.option.seconds;
+        node.candidates.push_back(std::move(c));
         options.push_back(std::move(w.option));
       }
     }
@@ -146,21 +262,28 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
     pr.nodes.push_back(std::move(node));
     plan.options.push_back(std::move(options));
   }
+  // A copy between memory spaces; a layout is never changed on the way (no kernel converts one).
   const auto copySeconds = [&](int32_t id, StateId from, StateId to) {
+    if (states[from].second != states[to].second) return std::numeric_limits<double>::infinity();
     if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
       return 0.0; // copied once, when the session is made
     const double one = r.transfer.seconds(t[static_cast<size_t>(id)].byteSize());
-    return from == 0 || to == 0 ? one : 2 * one;
+    return states[from].first == 0 || states[to].first == 0 ? one : 2 * one;
   };
   pr.convert = copySeconds;
   TESSEL_ASSIGN_OR_RETURN(PlanResult result, solvePlan(pr));
   plan.chosen = result.choice;
   plan.predictedSeconds = result.seconds;
   plan.exact = result.exact;
+  plan.layouts.resize(t.size());
+  for (size_t id = 0; id < t.size(); ++id)
+    plan.layouts[id] = t[id].layout;
   for (size_t i = 0; i < r.primitives.size(); ++i) {
     const PlanOption& o = plan.options[i][static_cast<size_t>(plan.chosen[i])];
     plan.assignment.backend.push_back(o.backend);
     plan.assignment.kernel.push_back(o.choice);
+    const PlanCandidate& c = pr.nodes[i].candidates[static_cast<size_t>(plan.chosen[i])];
+    plan.layouts[static_cast<size_t>(r.primitives[i].outputs[0])] = states[c.output].second;
   }
   // The copies the plan implies (planCost's rules), counted apart.
   PlanProblem copiesOnly = pr;
@@ -175,6 +298,21 @@ Result<ModelPlan> planModel(const ModelPlanRequest& r) {
   plan.predictedCopySeconds = planCost(copiesOnly, plan.chosen);
   plan.planningSeconds = since(start);
   return plan;
+}
+
+} // namespace
+
+Result<ModelPlan> planModel(const ModelPlanRequest& request) {
+  return plan(request, nullptr);
+}
+
+Result<std::vector<Layout>> planLayouts(const ModelPlanRequest& request,
+                                        const Assignment& assignment) {
+  ModelPlanRequest r = request;
+  r.measure = nullptr;
+  r.calibrate = nullptr;
+  TESSEL_ASSIGN_OR_RETURN(ModelPlan p, plan(r, &assignment));
+  return std::move(p.layouts);
 }
 
 Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
@@ -206,8 +344,12 @@ Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
     // kernels when prepared, knowing more (and keep what pinning one would rule out, such as
     // a chain of kernels fused when prepared).
     plan->assignment.kernel[i] = best == rawBest ? d.firstChoice(p, t) : mine[best].option.choice;
+    // Its options on this backend for the tensors as laid out now give way to these; the
+    // options the plan weighed with other layouts stay (what the plan chose among).
     std::vector<PlanOption>& options = plan->options[i];
-    std::erase_if(options, [&](const PlanOption& o) { return o.backend == b; });
+    const std::vector<Layout> laid = layoutsOf(p, t);
+    std::erase_if(options,
+                  [&](const PlanOption& o) { return o.backend == b && o.layouts == laid; });
     plan->chosen[i] = static_cast<int>(options.size() + best);
     plan->predictedSeconds += mine[best].option.seconds - before;
     for (Weighed& w : mine)

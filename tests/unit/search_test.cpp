@@ -5,6 +5,7 @@
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/session.h"
 #include "tessel/search/graph_plan.h"
+#include "tessel/search/layouts.h"
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
@@ -402,9 +403,9 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   r.constant.assign(g.tensors.size(), true); // kernel 7 needs its input constant
   auto plan = search::planModel(r);
   REQUIRE(plan.isOk());
-  r.measure = [](size_t, const BackendDescriptor&, const KernelCandidate& k, double) {
-    return Result<double>(k.choice.id == 7 ? 1e-4 : 1e-3);
-  };
+  r.measure = [](size_t, const std::vector<TensorDesc>&, const BackendDescriptor&,
+                 const KernelCandidate& k,
+                 double) { return Result<double>(k.choice.id == 7 ? 1e-4 : 1e-3); };
   REQUIRE(search::pickKernels(r, &*plan).isOk());
   for (size_t i = 0; i < g.prims.size(); ++i) {
     CHECK(plan->assignment.kernel[i].id == 7);
@@ -546,6 +547,158 @@ TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan 
   }
   for (size_t i = 0; i < outputs[0].size(); ++i)
     CHECK(outputs[1][i] == Approx(outputs[0][i]).epsilon(1e-4).margin(1e-5));
+}
+
+namespace {
+
+// A host backend that runs conv2d and pooling plain or nchwc8 (not nchwc16), each primitive at a
+// time given per layout of its input and output: cost[i][in][out] for the primitive named "pI".
+class LayoutDescriptor final : public BackendDescriptor {
+public:
+  std::vector<std::array<std::array<double, 2>, 2>> cost;
+  std::string_view name() const override { return "layouts"; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>& t) const override {
+    if (p.kind() != PrimitiveKind::Conv2d && p.kind() != PrimitiveKind::Pool) return false;
+    const auto fits = [&](int32_t id) { return t[id].layout != Layout::NCHWc16; };
+    return std::all_of(p.inputs.begin(), p.inputs.end(), fits) && fits(p.outputs[0]);
+  }
+  double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t, const KernelChoice&,
+                         int) const override {
+    const auto blocked = [&](int32_t id) { return t[id].layout == Layout::NCHWc8 ? 1 : 0; };
+    return cost[std::stoul(p.origin.substr(1))][blocked(p.inputs[0])][blocked(p.outputs[0])];
+  }
+};
+
+} // namespace
+
+TEST_CASE("search: layouts are plan states: the plan equals brute force over the layout segments",
+          "[search]") {
+  // Random chains of 3x3 convolutions and poolings over 16 channels, some convolutions adding an
+  // earlier tensor (a Full post-op operand, which shares their output's layout), each primitive
+  // at random times per layout. The plan's layouts (planModel choosing them, and planLayouts for
+  // a fixed assignment) cost what the cheapest assignment of a layout to each segment costs.
+  std::mt19937 rng(7);
+  static std::vector<float> weights(16 * 16 * 9, 0.01f);
+  LayoutDescriptor d;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 2 + static_cast<int>(rng() % 6);
+    std::vector<TensorDesc> t = {{DType::F32, {1, 16, 8, 8}}, {DType::F32, {16, 16, 3, 3}}};
+    std::vector<Primitive> prims;
+    std::vector<bool> constant = {false, true};
+    d.cost.clear();
+    int32_t last = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto out = static_cast<int32_t>(t.size());
+      t.push_back({DType::F32, {1, 16, 8, 8}});
+      constant.push_back(false);
+      const std::string name = "p" + std::to_string(i);
+      if (rng() % 3 == 0) {
+        prims.push_back({PoolParams{}, {last}, {out}, name});
+      } else {
+        Conv2dParams c;
+        c.pads = {1, 1, 1, 1};
+        std::vector<int32_t> inputs = {last, 1};
+        if (last > 2 && rng() % 2) { // adds an earlier tensor
+          PostOp add;
+          add.isBinary = true;
+          add.broadcast = Broadcast::Full;
+          add.operand = 2;
+          c.postOps.push_back(add);
+          inputs.push_back(2 + static_cast<int32_t>(rng() % static_cast<uint32_t>(last - 2)));
+        }
+        prims.push_back({c, inputs, {out}, name});
+      }
+      std::array<std::array<double, 2>, 2> cost{};
+      for (auto& row : cost)
+        for (double& s : row)
+          s = 1e-3 * (1 + static_cast<double>(rng() % 100));
+      d.cost.push_back(cost);
+      last = out;
+    }
+    ModelPlanRequest r;
+    r.primitives = prims;
+    r.tensors = &t;
+    r.descriptors = {&d};
+    r.inputs = {0};
+    r.outputs = {last};
+    r.constant = constant;
+    r.layouts = true;
+    // Brute force: every layout per segment, kept where the rules and the backend allow it.
+    std::vector<bool> pinned = constant;
+    pinned[0] = pinned[static_cast<size_t>(last)] = true;
+    const LayoutRules rules = layoutRules(prims, t, pinned, constant);
+    const std::vector<int32_t> group = layoutGroups(rules, prims);
+    std::vector<int32_t> segments;
+    for (int32_t g : group)
+      if (g >= 0 && std::find(segments.begin(), segments.end(), g) == segments.end())
+        segments.push_back(g);
+    double best = std::numeric_limits<double>::infinity();
+    for (size_t code = 0; code < static_cast<size_t>(std::pow(3, segments.size())); ++code) {
+      std::vector<TensorDesc> laid = t;
+      size_t rest = code;
+      for (int32_t g : segments) {
+        for (size_t id = 0; id < t.size(); ++id)
+          if (group[id] == g) laid[id].layout = static_cast<Layout>(rest % 3);
+        rest /= 3;
+      }
+      if (!checkLayouts(rules, prims, laid).isOk()) continue;
+      double total = 0;
+      for (const Primitive& p : prims)
+        total += d.supports(p, laid) ? d.estimateSeconds(p, laid, {}, 1)
+                                     : std::numeric_limits<double>::infinity();
+      best = std::min(best, total);
+    }
+    INFO("trial " << trial << ", " << n << " primitives, " << segments.size() << " segments");
+    auto plan = planModel(r);
+    REQUIRE(plan.isOk());
+    CHECK(plan->predictedSeconds == Approx(best).epsilon(1e-12));
+    // The plan's layouts keep the rules, and cost what it says.
+    std::vector<TensorDesc> laid = t;
+    for (size_t id = 0; id < t.size(); ++id)
+      laid[id].layout = plan->layouts[id];
+    CHECK(checkLayouts(rules, prims, laid).isOk());
+    double total = 0;
+    for (const Primitive& p : prims)
+      total += d.estimateSeconds(p, laid, {}, 1);
+    CHECK(total == Approx(best).epsilon(1e-12));
+    // The layouts alone for the same (only) assignment.
+    auto layouts = planLayouts(r, plan->assignment);
+    REQUIRE(layouts.isOk());
+    CHECK(*layouts == plan->layouts);
+  }
+}
+
+TEST_CASE("search: layouts given to a prepared model must keep the rules", "[search]") {
+  // x -> conv -> t -> pool -> y: t may be blocked, x and y (the program's) may not; a pool's
+  // input and output share a layout, so t blocked needs y blocked: refused.
+  static std::vector<float> w(8 * 8 * 9, 0.01f);
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 8, 6, 6}}, nullptr},
+                   {"w", {DType::F32, {8, 8, 3, 3}}, w.data()},
+                   {"t", {DType::F32, {1, 8, 6, 6}}, nullptr},
+                   {"t2", {DType::F32, {1, 8, 6, 6}}, nullptr},
+                   {"y", {DType::F32, {1, 8, 6, 6}}, nullptr}};
+  prog->primitives = {
+      {c, {0, 1}, {2}, "conv"}, {c, {2, 1}, {3}, "conv2"}, {PoolParams{}, {3}, {4}, "pool"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  PrepareOptions po;
+  po.layouts = {Layout::Plain, Layout::Plain, Layout::Plain, Layout::NCHWc8, Layout::Plain};
+  auto tied = PreparedModel::create(prog, registry, po);
+  REQUIRE_FALSE(tied.isOk());
+  CHECK_THAT(tied.status().message(), Catch::Contains("pool 'pool'"));
+  po.layouts = {Layout::NCHWc8, Layout::Plain, Layout::Plain, Layout::Plain, Layout::Plain};
+  auto input = PreparedModel::create(prog, registry, po);
+  REQUIRE_FALSE(input.isOk());
+  CHECK_THAT(input.status().message(), Catch::Contains("tensor 0 may not be stored nchwc8"));
+  po.layouts = {Layout::Plain};
+  CHECK_FALSE(PreparedModel::create(prog, registry, po).isOk());
+  po.layouts.assign(5, Layout::Plain);
+  CHECK(PreparedModel::create(prog, registry, po).isOk());
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/measure.h"
 #include "tessel/runtime/session.h"
+#include "tessel/search/layouts.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -1037,15 +1038,30 @@ namespace tessel::cli {
 namespace {
 
 // A plan: per primitive, the backend ("" for a view), the kernel and whether it runs fused with
-// the next.
+// the next; per tensor, its layout.
 struct Plan {
   std::vector<std::string> backends;
   std::vector<KernelChoice> kernels;
   std::vector<uint8_t> fused;
+  std::vector<Layout> layouts;
 };
 
+// The plan a prepared model runs.
+Plan planOf(const PreparedModel& model) {
+  Plan plan;
+  for (size_t i = 0; i < model.program().primitives.size(); ++i) {
+    const Backend* b = model.backend(i);
+    plan.backends.push_back(b ? std::string(b->name()) : std::string());
+    plan.kernels.push_back(model.choice(i));
+    plan.fused.push_back(model.chainLast(i) > static_cast<int32_t>(i));
+  }
+  for (const TensorDesc& d : model.descs())
+    plan.layouts.push_back(d.layout);
+  return plan;
+}
+
 // The plan's time end to end: the program prepared with it as the artifact's plan (first fit
-// keeps it) and its fused chains, one warm run, then the minimum of `runs`.
+// keeps it), its fused chains and its layouts, one warm run, then the minimum of `runs`.
 Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
                                 const BackendRegistry& registry, const ModelCommand& c, int runs) {
   auto prog = std::make_shared<Program>(prepared);
@@ -1057,6 +1073,7 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
   const SessionOptions so = sessionOptions("", c.threads, load);
   PrepareOptions po = so.prepareOptions();
   po.fused = plan.fused;
+  po.layouts = plan.layouts;
   TESSEL_ASSIGN_OR_RETURN(auto model, PreparedModel::create(prog, registry, po));
   TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(model, so));
   TESSEL_RETURN_IF_ERROR(setInputs(*session, *prog, {}));
@@ -1070,53 +1087,86 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
   return best;
 }
 
-// Coordinate-wise search from `start`: change one primitive's kernel at a time (every option the
-// plan weighed, but not one whose own time exceeds the whole current plan's), or fuse or unfuse
-// one chain the plan weighed, keep a change that is more than 1% faster end to end than the
-// current plan timed again, and go over the primitives again until none is. Returns the best
-// plan; `evaluations` counts the plans timed.
+// The changes coordinate `i` offers from `plan`: for a primitive (i below the primitive count),
+// its kernel (every option the plan weighed, but not one whose own time exceeds `bestMs`, the
+// whole current plan's) or a chain from it fused or unfused; past them, one per layout segment
+// (the tensors that change layout together, search::layoutGroups, in `segments` by their first
+// tensor): every other layout for all of it.
+std::vector<std::pair<Plan, std::string>>
+moves(const Program& prepared, const search::ModelPlan& weighed, const Plan& plan,
+      std::span<const int32_t> group, std::span<const size_t> segments,
+      const BackendRegistry& registry, size_t i, double bestMs) {
+  std::vector<std::pair<Plan, std::string>> out;
+  const size_t primitives = prepared.primitives.size();
+  if (i >= primitives) {
+    const size_t first = segments[i - primitives];
+    const Layout now = plan.layouts[first];
+    for (const Layout to : {Layout::Plain, Layout::NCHWc8, Layout::NCHWc16}) {
+      if (to == now) continue;
+      Plan next = plan;
+      for (size_t id = 0; id < group.size(); ++id)
+        if (group[id] == group[first]) next.layouts[id] = to;
+      out.emplace_back(std::move(next), "layouts of tensor " + std::to_string(first) +
+                                            "'s segment " + std::string(layoutName(now)) + " -> " +
+                                            std::string(layoutName(to)));
+    }
+    return out;
+  }
+  if (prepared.primitives[i].kind() == PrimitiveKind::View) return out;
+  const auto& descriptors = registry.descriptors();
+  for (const search::PlanOption& o : weighed.options[i]) {
+    if (o.backend == search::kNoBackend || o.seconds * 1e3 > bestMs) continue;
+    const std::string name(descriptors[static_cast<size_t>(o.backend)]->name());
+    if (name == plan.backends[i] && o.choice == plan.kernels[i]) continue;
+    bool tried = false; // the same kernel weighed with other layouts: one try
+    for (const auto& [other, change] : out)
+      tried = tried || (other.backends[i] == name && other.kernels[i] == o.choice);
+    if (tried) continue;
+    Plan next = plan;
+    next.backends[i] = name;
+    next.kernels[i] = o.choice;
+    out.emplace_back(std::move(next),
+                     plan.backends[i] + ":" + std::to_string(plan.kernels[i].id) + " -> " + o.name);
+  }
+  for (const search::ChainOption& chain : weighed.chains) {
+    if (chain.first != i) continue;
+    const size_t last = chain.first + chain.count - 1;
+    bool fused = true;
+    for (size_t j = chain.first; j < last; ++j)
+      fused = fused && plan.fused[j];
+    Plan next = plan;
+    for (size_t j = chain.first; j < last; ++j)
+      next.fused[j] = !fused;
+    if (!fused) { // fused alone, not joined to a chain before or after it
+      if (i > 0) next.fused[i - 1] = 0;
+      next.fused[last] = 0;
+    }
+    out.emplace_back(std::move(next), (fused ? "unfused " : "fused ") + chain.name);
+  }
+  return out;
+}
+
+// Coordinate-wise search from `start` over the coordinates `moves` offers: keep a change that is
+// more than 1% faster end to end than the current plan timed again, and go over the coordinates
+// again until none is. A change whose plan cannot be prepared (a kernel that does not take the
+// layouts, a segment a backend does not run blocked) is passed over. Returns the best plan;
+// `evaluations` counts the plans timed.
 Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& weighed, Plan start,
+                              std::span<const int32_t> group, std::span<const size_t> segments,
                               const BackendRegistry& registry, const ModelCommand& c, int runs,
                               int* evaluations) {
   TESSEL_ASSIGN_OR_RETURN(double best, planMilliseconds(prepared, start, registry, c, runs));
   ++*evaluations;
-  const auto& descriptors = registry.descriptors();
+  const size_t coordinates = prepared.primitives.size() + segments.size();
   for (bool improved = true; improved;) {
     improved = false;
-    for (size_t i = 0; i < prepared.primitives.size(); ++i) {
-      if (prepared.primitives[i].kind() == PrimitiveKind::View) continue;
-      // The changes from this primitive: its kernel, or a chain from it fused or unfused.
-      std::vector<std::pair<Plan, std::string>> moves;
-      for (const search::PlanOption& o : weighed.options[i]) {
-        if (o.backend == search::kNoBackend || o.seconds * 1e3 > best) continue;
-        const std::string name(descriptors[static_cast<size_t>(o.backend)]->name());
-        if (name == start.backends[i] && o.choice == start.kernels[i]) continue;
-        Plan next = start;
-        next.backends[i] = name;
-        next.kernels[i] = o.choice;
-        moves.emplace_back(std::move(next), start.backends[i] + ":" +
-                                                std::to_string(start.kernels[i].id) + " -> " +
-                                                o.name);
-      }
-      for (const search::ChainOption& chain : weighed.chains) {
-        if (chain.first != i) continue;
-        const size_t last = chain.first + chain.count - 1;
-        bool fused = true;
-        for (size_t j = chain.first; j < last; ++j)
-          fused = fused && start.fused[j];
-        Plan next = start;
-        for (size_t j = chain.first; j < last; ++j)
-          next.fused[j] = !fused;
-        if (!fused) { // fused alone, not joined to a chain before or after it
-          if (i > 0) next.fused[i - 1] = 0;
-          next.fused[last] = 0;
-        }
-        moves.emplace_back(std::move(next), (fused ? "unfused " : "fused ") + chain.name);
-      }
-      for (auto& [next, change] : moves) {
+    for (size_t i = 0; i < coordinates; ++i) {
+      for (auto& [next, change] :
+           moves(prepared, weighed, start, group, segments, registry, i, best)) {
         auto ms = planMilliseconds(prepared, next, registry, c, runs);
+        if (!ms.isOk()) continue;
         ++*evaluations;
-        if (ms.isOk() && *ms < best * 0.99) {
+        if (*ms < best * 0.99) {
           // A change is kept only when it also beats the current plan timed again now: this
           // machine's speed drifts by 10-30% within minutes, which would otherwise pass for an
           // improvement. The current plan's time follows the drift.
@@ -1128,9 +1178,13 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
             continue;
           }
           // Each change kept, so that a plan the search missed can be told apart from noise.
-          std::printf("verify: %zu %s '%s': %s: %.3f -> %.3f ms\n", i,
-                      std::string(primitiveName(prepared.primitives[i].kind())).c_str(),
-                      prepared.primitives[i].origin.c_str(), change.c_str(), best, *ms);
+          const std::string where =
+              i < prepared.primitives.size()
+                  ? std::to_string(i) + " " +
+                        std::string(primitiveName(prepared.primitives[i].kind())) + " '" +
+                        prepared.primitives[i].origin + "': "
+                  : std::string();
+          std::printf("verify: %s%s: %.3f -> %.3f ms\n", where.c_str(), change.c_str(), best, *ms);
           best = *ms;
           start = std::move(next);
           improved = true;
@@ -1146,17 +1200,7 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
 Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
                   const BackendRegistry& registry, const ModelCommand& c, int runs) {
   const Program& prepared = session.program();
-  const auto& descriptors = registry.descriptors();
-  Plan searched;
-  for (size_t i = 0; i < prepared.primitives.size(); ++i) {
-    const int b = weighed.assignment.backend[i];
-    searched.backends.push_back(b == search::kNoBackend
-                                    ? std::string()
-                                    : std::string(descriptors[static_cast<size_t>(b)]->name()));
-    searched.kernels.push_back(weighed.assignment.kernel[i]);
-  }
-  searched.fused = weighed.assignment.fused;
-  searched.fused.resize(prepared.primitives.size(), 0);
+  Plan searched = planOf(session.preparedModel());
   Plan firstFit;
   {
     auto prog = std::make_shared<Program>(prepared);
@@ -1168,18 +1212,35 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
     TESSEL_ASSIGN_OR_RETURN(
         auto model, PreparedModel::create(prog, registry,
                                           sessionOptions("", c.threads, load).prepareOptions()));
-    for (size_t i = 0; i < prepared.primitives.size(); ++i) {
-      const Backend* b = model->backend(i);
-      firstFit.backends.push_back(b ? std::string(b->name()) : std::string());
-      firstFit.kernels.push_back(model->choice(i));
-      firstFit.fused.push_back(model->chainLast(i) > static_cast<int32_t>(i));
-    }
+    firstFit = planOf(*model);
+  }
+  // The layout segments (none where the layouts are plain by request).
+  std::vector<int32_t> group(prepared.tensors.size(), -1);
+  std::vector<size_t> segments;
+  if (c.load.blockedLayouts) {
+    std::vector<bool> pinned(prepared.tensors.size()), constant(prepared.tensors.size());
+    for (size_t id = 0; id < prepared.tensors.size(); ++id)
+      constant[id] = pinned[id] = prepared.tensors[id].data != nullptr;
+    for (int32_t id : prepared.inputs)
+      pinned[static_cast<size_t>(id)] = true;
+    for (int32_t id : prepared.outputs)
+      pinned[static_cast<size_t>(id)] = true;
+    group = search::layoutGroups(
+        search::layoutRules(prepared.primitives, prepared.descs(), pinned, constant),
+        prepared.primitives);
+    for (size_t id = 0; id < group.size(); ++id)
+      if (group[id] >= 0 && std::find_if(segments.begin(), segments.end(), [&](size_t first) {
+                              return group[first] == group[id];
+                            }) == segments.end())
+        segments.push_back(id);
   }
   int evaluations = 0;
-  TESSEL_ASSIGN_OR_RETURN(Plan bestFromPlan, coordinateSearch(prepared, weighed, searched, registry,
-                                                              c, runs, &evaluations));
-  TESSEL_ASSIGN_OR_RETURN(Plan bestFromFirstFit, coordinateSearch(prepared, weighed, firstFit,
-                                                                  registry, c, runs, &evaluations));
+  TESSEL_ASSIGN_OR_RETURN(Plan bestFromPlan,
+                          coordinateSearch(prepared, weighed, searched, group, segments, registry,
+                                           c, runs, &evaluations));
+  TESSEL_ASSIGN_OR_RETURN(Plan bestFromFirstFit,
+                          coordinateSearch(prepared, weighed, firstFit, group, segments, registry,
+                                           c, runs, &evaluations));
   // The three plans timed again in turn, three times each (the minimum of each), so that they
   // meet the same minutes of this machine.
   double plan = std::numeric_limits<double>::infinity(), fromPlan = plan, fromFirstFit = plan;
@@ -1193,12 +1254,23 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
     }
   const double best = std::min(fromPlan, fromFirstFit);
   std::printf("verify: the search's plan %.3f ms; coordinate-wise best %.3f ms (from it %.3f, "
-              "from first fit %.3f); the plan at %.1f%% of the best; %d plans timed\n",
-              plan, best, fromPlan, fromFirstFit, 100 * plan / best, evaluations);
+              "from first fit %.3f); the plan at %.1f%% of the best; %zu layout segments; %d "
+              "plans timed\n",
+              plan, best, fromPlan, fromFirstFit, 100 * plan / best, segments.size(), evaluations);
   return Status::ok();
 }
 
 } // namespace
+
+// An option's name with, where it reads or writes a blocked tensor, its input's and output's
+// layouts.
+std::string optionText(const search::PlanOption& o) {
+  const bool plain =
+      std::all_of(o.layouts.begin(), o.layouts.end(), [](Layout l) { return l == Layout::Plain; });
+  if (plain) return o.name;
+  return o.name + " [" + std::string(layoutName(o.layouts.front())) + " -> " +
+         std::string(layoutName(o.layouts.back())) + "]";
+}
 
 // tessel search MODEL: plans MODEL with the cost model (PlanSearch::Model, search::planModel)
 // and reports, per primitive, every kernel weighed with its predicted time and the choice, the
@@ -1261,26 +1333,28 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
                 "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
-                "\"plan\": [",
+                "\"blocked_tensors\": %d, \"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
                 copySeconds * 1e3, plan->measurements, plan->cacheHits,
                 (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
-                static_cast<long long>(plan->weightBytes));
+                static_cast<long long>(plan->weightBytes),
+                (*session)->preparedModel().blockedTensorCount());
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
       const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
       std::printf("%s{\"index\": %zu, \"kind\": \"%s\", \"origin\": %s, \"chosen\": %s, "
                   "\"predicted_ms\": %.4f, \"measured_ms\": %.4f, \"candidates\": [",
                   i ? ", " : "", i, std::string(primitiveName(p.primitives[i].kind())).c_str(),
-                  jsonText(p.primitives[i].origin).c_str(), jsonText(chosen.name).c_str(),
+                  jsonText(p.primitives[i].origin).c_str(), jsonText(optionText(chosen)).c_str(),
                   chosen.seconds * 1e3, std::max(measured[i], 0.0) * 1e3);
       for (size_t k = 0; k < options.size(); ++k)
         std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f, \"estimate_ms\": %.4f, "
                     "\"measured\": %s}",
-                    k ? ", " : "", jsonText(options[k].name).c_str(), options[k].seconds * 1e3,
-                    options[k].estimate * 1e3, options[k].measured ? "true" : "false");
+                    k ? ", " : "", jsonText(optionText(options[k])).c_str(),
+                    options[k].seconds * 1e3, options[k].estimate * 1e3,
+                    options[k].measured ? "true" : "false");
       std::printf("]}");
     }
     std::printf("], \"chains\": [");
@@ -1314,16 +1388,16 @@ int searchCommand(const std::vector<std::string>& argv) {
       std::string others;
       for (size_t k = 0; k < options.size(); ++k)
         if (k != pick) {
-          char buf[96];
-          std::snprintf(buf, sizeof buf, "%s%s %.3f", others.empty() ? "" : ", ",
-                        options[k].name.c_str(), options[k].seconds * 1e3);
-          others += buf;
+          char ms[32];
+          std::snprintf(ms, sizeof ms, " %.3f", options[k].seconds * 1e3);
+          others += (others.empty() ? "" : ", ") + optionText(options[k]) + ms;
         }
       char meas[32] = "-";
       if (measured[i] >= 0) std::snprintf(meas, sizeof meas, "%.3f", measured[i] * 1e3);
       std::printf("%5zu %-12s %-34s %12.3f %12s  %s\n", i,
                   std::string(primitiveName(p.primitives[i].kind())).c_str(),
-                  options[pick].name.c_str(), options[pick].seconds * 1e3, meas, others.c_str());
+                  optionText(options[pick]).c_str(), options[pick].seconds * 1e3, meas,
+                  others.c_str());
     }
     // The fused forms weighed: the chain's kernel against its primitives' own.
     for (const search::ChainOption& ch : plan->chains)
@@ -1332,10 +1406,11 @@ int searchCommand(const std::vector<std::string>& argv) {
                   ch.seconds * 1e3, ch.measured ? " measured" : "", ch.unfusedSeconds * 1e3);
   }
   std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms); "
-              "weights kept %.2f MiB\n",
+              "weights kept %.2f MiB; %d tensors blocked\n",
               plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
               measuredTotal * 1e3, copySeconds * 1e3,
-              static_cast<double>(plan->weightBytes) / 1048576.0);
+              static_cast<double>(plan->weightBytes) / 1048576.0,
+              (*session)->preparedModel().blockedTensorCount());
   if (c->load.search == PlanSearch::Measure) {
     // The cost model against the measurements: where two or more candidates were measured,
     // whether the one it estimates fastest is within 10% of the fastest measured.

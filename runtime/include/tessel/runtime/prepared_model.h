@@ -39,8 +39,13 @@ struct PrepareOptions {
   // A backend that takes every primitive it supports ("" = the artifact's plan).
   std::string preferred;
   // An artifact whose tensors are all plain gets blocked layouts between the kernels that take
-  // them (search::assignLayouts); an artifact that sets layouts keeps its own.
+  // them, chosen by cost with the plan (search::planModel, search::planLayouts); an artifact
+  // that sets layouts keeps its own.
   bool blockedLayouts = true;
+  // Per tensor, the layouts a plan made earlier chose (`tessel search --verify` times such
+  // plans); empty: chosen as above. They must keep the layout rules (search::checkLayouts) and
+  // each primitive's backend must support them.
+  std::vector<Layout> layouts;
   ChainMode chains = ChainMode::Auto;
   // Per primitive, whether it runs fused with the next, as a plan made earlier decided it
   // (`tessel search --verify` times such plans); empty: `chains` decides. A chain the backend

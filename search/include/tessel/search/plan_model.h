@@ -1,9 +1,11 @@
 // Cost-model planning of a whole program: which backend and kernel run each primitive, chosen by
 // the graph-level assignment (graph_plan.h) over every backend's kernel candidates at their
 // estimated times (BackendDescriptor::estimateSeconds at the session's thread count), with the
-// copies between memory spaces that the choices imply as conversion costs. The tensors' states
-// are memory spaces (state 0 is the host); the layouts of cpu_x86's blocked tensors are still
-// chosen after it (layouts.h).
+// copies between memory spaces that the choices imply as conversion costs. A tensor's state is
+// its memory space and its layout (state 0: the host, plain): where the request asks, the plan
+// chooses the blocked layouts the rules allow (layouts.h) with the kernels, each candidate
+// weighed with its operands laid out each way the rules allow and its backend supports. No
+// kernel converts a layout, so a tensor's readers take it in the layout it is written in.
 #pragma once
 
 #include "tessel/search/assign.h"
@@ -34,12 +36,18 @@ struct ModelPlanRequest {
   std::vector<int32_t> inputs, outputs; // the program's: given on the host, wanted on the host
   std::string preferred;                // takes every primitive it supports ("" = none)
   int threads = 1;
+  // Whether the plan chooses the tensors' layouts (the blocked ones the rules allow, layouts.h);
+  // else each stays as `tensors` has it.
+  bool layouts = false;
   TransferModel transfer;
   // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
   // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
-  // `estimate` is the backend's own (estimateSeconds), for the kernel's fit (profile_cache.h).
-  std::function<Result<double>(size_t primitive, const BackendDescriptor& backend,
-                               const KernelCandidate& candidate, double estimate)>
+  // `tensors` are the request's, with the primitive's operands laid out as the candidate reads
+  // and writes them. `estimate` is the backend's own (estimateSeconds), for the kernel's fit
+  // (profile_cache.h).
+  std::function<Result<double>(size_t primitive, const std::vector<TensorDesc>& tensors,
+                               const BackendDescriptor& backend, const KernelCandidate& candidate,
+                               double estimate)>
       measure;
   // When set, the time the plan takes for a candidate it does not measure, from the backend's
   // estimate: a kernel's line fitted to its measurements (ProfileCache::fits) where there is one.
@@ -71,6 +79,7 @@ struct PlanOption {
   // The weights it keeps resident: its own copies (BackendDescriptor::preparedBytes), or the
   // bytes of the constant inputs it reads in place, whichever is more.
   int64_t bytes = 0;
+  std::vector<Layout> layouts; // its operands' (inputs, then output; empty for a view)
 };
 
 // A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
@@ -90,6 +99,7 @@ struct ModelPlan {
   Assignment assignment;
   std::vector<std::vector<PlanOption>> options; // per primitive, in the order weighed
   std::vector<int> chosen;                      // per primitive: index into its options
+  std::vector<Layout> layouts;                  // per tensor: as the plan lays it out
   std::vector<ChainOption> chains;              // every chain pickChains weighed
   double predictedSeconds = 0;                  // kernels plus copies
   double predictedCopySeconds = 0;              // of which copies
@@ -105,8 +115,15 @@ struct ModelPlan {
 // Fails naming the first primitive no backend supports, or an unknown preferred backend.
 Result<ModelPlan> planModel(const ModelPlanRequest& request);
 
+// The layouts alone (per tensor), for an assignment made otherwise (first fit, an artifact's
+// plan): the same graph-level plan with each primitive at its assigned backend and kernel, by
+// the backend's estimates (a kernel that does not take a layout estimates infinity); the
+// request's measure and calibrate are not used.
+Result<std::vector<Layout>> planLayouts(const ModelPlanRequest& request,
+                                        const Assignment& assignment);
+
 // The kernel of each primitive again, among its planned backend's candidates for the tensors as
-// they are now (after the layouts are set, say), by the same times as planModel (measured where
+// they are now (laid out as the plan chose, say), by the same times as planModel (measured where
 // the request measures): the plan's options, choices and predicted time follow. A choice whose
 // kernel is the backend's best estimate is stored as the backend's firstChoice, which lets the
 // backend decide when it prepares the kernel.
