@@ -144,8 +144,9 @@ bool pairApplies(const KernelTable& t, const Primitive& e, const Primitive& dw,
 
 // The fused kernel's work in lane-FMAs (conv.cpp's units): the expansion's GEMM tiles over each
 // band's input rows (rows shared by two bands twice; each row's positions in its own panels),
-// packing those rows where it does, then the depthwise taps from the strips and the store of
-// the output (transposed into a plain one). Neither the expanded tensor's store nor its
+// packing those rows where it does, then the depthwise convolution from the strips as the window
+// kernel does it (depthwiseLaneFmas: its taps, the strips' filling, here by the expansion's
+// tiles, and the store of the output, transposed into a plain one). Neither the expanded tensor's store nor its
 // transposes into the window kernel's strips, which the unfused pair pays.
 double pairLaneFmas(const KernelTable& t, const PairGeometry& pg, int threads) {
   const int64_t bandRows = pg.bandRowsAt(threads);
@@ -157,10 +158,11 @@ double pairLaneFmas(const KernelTable& t, const PairGeometry& pg, int threads) {
   const double lanes = static_cast<double>(pg.groups * t.nr);
   const double expand = positions * lanes * static_cast<double>(pg.cin) +
                         (pg.packA ? positions * static_cast<double>(pg.cin) : 0.0);
-  const double outputs = static_cast<double>(pg.g.oh * pg.g.ow);
-  const double channels = static_cast<double>(ceilDiv(pg.ce, t.vectorWidth) * t.vectorWidth);
-  const double depthwise = static_cast<double>(pg.g.kh * pg.g.kw) * outputs * channels +
-                           outputs * (pg.yBlock ? 1.0 : 4.0) * channels;
+  DepthwiseWork w; // the expansion fills the strips in the lanes
+  w.channels = pg.ce, w.h = pg.g.h, w.w = pg.g.w, w.oh = pg.g.oh, w.ow = pg.g.ow;
+  w.paddedH = pg.g.h + 2 * pg.g.ph, w.paddedW = pg.g.w + 2 * pg.g.pw;
+  w.taps = pg.g.kh * pg.g.kw, w.plainOutput = !pg.yBlock;
+  const double depthwise = depthwiseLaneFmas(t, w, threads);
   return static_cast<double>(std::max<int64_t>(pg.n, 1)) * (expand + depthwise);
 }
 

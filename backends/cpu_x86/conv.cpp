@@ -137,6 +137,21 @@ LanesShape lanesShape(const ConvShape& s, int m) {
   return l;
 }
 
+// The vector operations per point of a tile of Winograd F(m, 3) with channels in the lanes
+// (winograd_impl.h): the input transform's 2(m + 2) row transforms, a load of each point from
+// the strip and a store to its plane; the output transform's (m + 2) + m row transforms, a load
+// of each point and a store of each of the m x m outputs.
+struct WinogradOps {
+  double in = 0, out = 0;
+};
+WinogradOps winogradOps(int m) {
+  const int n = m + 2;
+  const double points = static_cast<double>(n * n);
+  const int inRow = m == 2 ? 4 : 19, outRow = m == 2 ? 4 : 10; // inputRows, outputRows
+  return {(2.0 * n * inRow + 2.0 * points) / points,
+          (static_cast<double>(n + m) * outRow + points + m * m) / points};
+}
+
 // Whole blocks to threads (each with its own buffers) when there are enough of them; otherwise
 // each block's phases are split across the threads.
 bool lanesBlocksInParallel(const LanesShape& l, int threads) {
@@ -232,14 +247,11 @@ std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dPara
   const double store = s.yBlock ? 0.5 * static_cast<double>(s.oStored()) * outputs
                                 : 2.0 * static_cast<double>(s.o) * outputs;
   if (isDepthwise(s)) {
-    // Taps on W-channel vectors; the input transposed into the strips (a copy when blocked),
-    // the result transposed out (stored as it is when blocked): measured ~4 per element each
-    // way on 576x14x14, ~1 blocked.
-    const double lanes = static_cast<double>(ceilDiv(s.c, t.vectorWidth) * t.vectorWidth);
-    const double in = static_cast<double>(s.h * s.w) * (s.xBlock ? 1.0 : 4.0) * lanes;
-    const double out = outputs * (s.yBlock ? 1.0 : 4.0) * lanes;
-    all.push_back(
-        {ConvVariant::Depthwise, static_cast<double>(s.kh * s.kw) * outputs * lanes + in + out});
+    DepthwiseWork w;
+    w.channels = s.c, w.h = s.h, w.w = s.w, w.oh = s.oh, w.ow = s.ow, w.taps = s.kh * s.kw;
+    w.paddedH = s.h + p.pads[0] + p.pads[2], w.paddedW = s.w + p.pads[1] + p.pads[3];
+    w.plainInput = !s.xBlock, w.plainOutput = !s.yBlock;
+    all.push_back({ConvVariant::Depthwise, depthwiseLaneFmas(t, w, threads)});
     return all;
   }
   const double rowsPadded = static_cast<double>(ceilDiv(s.og, t.mr) * t.mr);
@@ -315,10 +327,18 @@ std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dPara
     const double tiles = static_cast<double>(l.tilesH * l.tilesW);
     const Panels panels(l.blockTiles, t.mr);
     const double rows = static_cast<double>(l.blocks * panels.count * panels.largest()); // padded
-    // GEMMs, transforms (vectors of W channels: ~4 ops per point and channel), the store,
-    // reading the transformed weights once per block, and for a blocked input the strip
-    // transposes it spares.
-    const double cost = l.points * rows * lanes * s.c + l.points * tiles * (s.c + s.o) * 4 + store +
+    // GEMMs, transforms, the store, reading the transformed weights once per block, and for a
+    // blocked input the strip transposes it spares. The transforms run on vectors of W
+    // channels: per point, the vector operations of the kernels in winograd_impl.h (loads,
+    // arithmetic, stores), each costing about 5 lane-FMA slots on the way in (each point's
+    // vector stored to its own plane of the transformed input) and 2 on the way out. Fitted to
+    // both forms measured at one and two threads on the public models' 3x3 layers (16 to 512
+    // channels, 7x7 to 160x160); with the former flat 4 per point and channel, F(4,3)'s
+    // measured/estimated time ranged 0.8-2.0 (PP-OCR's 96 -> 24 at 160x160: 2.0, resnet18's
+    // 512 at 7x7: 0.8), with these 0.8-1.4.
+    const WinogradOps ops = winogradOps(m);
+    const double cost = l.points * rows * lanes * s.c +
+                        l.points * tiles * (5 * ops.in * s.c + 2 * ops.out * s.o) + store +
                         l.points * static_cast<double>(s.c) * s.o * (4 + 4 * l.blocks) -
                         (s.xBlock ? 1.5 * static_cast<double>(s.c * s.h * s.w) : 0.0) + crossing;
     consider(m == 2 ? ConvVariant::Winograd2 : ConvVariant::Winograd, cost);
@@ -1135,6 +1155,34 @@ private:
 
 } // namespace
 
+// The window kernel on a depthwise convolution (runWindow), in lane-FMAs (a cycle is 2 * W of
+// them), per vector of W channels: the taps at about 0.85 cycles each (a load of the input and
+// one of the weights per FMA: load-bound, not FMA-bound), which the threads share; and what
+// they do not share: filling the strips (about 4 cycles per vector of the padded input, plus
+// 1.5 to transpose a plain one), storing the result (1.7 more per vector into a plain output)
+// and about 550 cycles per task (a block of channels, or a run of its rows), each thread past
+// the first adding a fifth (they contend for the same memory). Fitted to the depthwise layers
+// of mobilenet_v2, shufflenet_v2 and PP-OCR det (7x7 to 160x160, 24 to 960 channels, 3x3 and
+// 5x5, strides 1 and 2, every layout) measured at one and two threads: measured/estimated
+// 0.7-1.7, where counting the taps at the FMA rate had it at 0.8-15 (the small planes' strips
+// and tasks were not counted).
+double depthwiseLaneFmas(const KernelTable& t, const DepthwiseWork& w, int threads) {
+  const int64_t vectors = ceilDiv(w.channels, t.vectorWidth);
+  const auto blocks = static_cast<double>(vectors);
+  const auto outputs = static_cast<double>(w.oh * w.ow);
+  const auto padded = static_cast<double>(w.paddedH * w.paddedW);
+  const double perCycle = 2.0 * t.vectorWidth;
+  const double taps = 0.85 * static_cast<double>(w.taps) * blocks * outputs * perCycle;
+  const auto chunks = static_cast<double>(
+      std::min(w.oh, ceilDiv(4 * int64_t{std::max(threads, 1)}, std::max<int64_t>(vectors, 1))));
+  const double unshared =
+      blocks * (4.0 * padded + (w.plainInput ? 1.5 * static_cast<double>(w.h * w.w) : 0.0) +
+                (w.plainOutput ? 1.7 * outputs : 0.0) + 550.0 * chunks);
+  // In lane-FMAs at `threads` threads: the unshared cycles take as long whatever the count.
+  const double n = std::max(threads, 1);
+  return taps + unshared * perCycle * n * (1.0 + 0.2 * (n - 1));
+}
+
 LargeFloats packWeightPanels(const KernelTable& t, const float* w, int64_t o, int64_t k) {
   const int64_t oPanels = ceilDiv(o, t.nr);
   LargeFloats packed(static_cast<size_t>(oPanels * k * t.nr), 0.f);
@@ -1174,7 +1222,7 @@ bool convSupported(const KernelTable& table, const Primitive& prim,
   if (x.layout == Layout::Plain && y.layout == Layout::Plain) return true;
   // Blocked tensors need a variant with the channels in the lanes. Weights are taken as
   // constant: blocked layouts are proposed only around convolutions with constant weights
-  // (search::assignLayouts); prepareConv declines the others.
+  // (search/layouts.h); prepareConv declines the others.
   const ConvShape s = shapeOf(p, x, d[prim.inputs[1]], y);
   return chooseVariant(table, p, s, true, 1) != ConvVariant::Auto; // layouts alone decide
 }

@@ -41,6 +41,14 @@ struct ConvVariantCost {
 };
 std::vector<ConvVariantCost> convVariants(const KernelTable& table, const Primitive& p,
                                           const std::vector<TensorDesc>& tensors, int threads);
+// The window kernel's work on one image of a depthwise convolution, in lane-FMAs (conv.cpp,
+// depthwiseLaneFmas): the unfused convolution's, and the fused chain's (chain.cpp), whose
+// expansion fills the strips in the lanes (plainInput false).
+struct DepthwiseWork {
+  int64_t channels = 0, h = 0, w = 0, paddedH = 0, paddedW = 0, oh = 0, ow = 0, taps = 0;
+  bool plainInput = false, plainOutput = false;
+};
+double depthwiseLaneFmas(const KernelTable& table, const DepthwiseWork& work, int threads);
 // The bytes of weights a variant keeps when prepared (packed panels, Winograd's transformed
 // weights; 0 for the depthwise kernel, which reads them in place); Auto: the cheapest variant's at
 // `threads`.

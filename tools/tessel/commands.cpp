@@ -1412,14 +1412,18 @@ int searchCommand(const std::vector<std::string>& argv) {
               static_cast<double>(plan->weightBytes) / 1048576.0,
               (*session)->preparedModel().blockedTensorCount());
   if (c->load.search == PlanSearch::Measure) {
-    // The cost model against the measurements: where two or more candidates were measured,
-    // whether the one it estimates fastest is within 10% of the fastest measured.
+    // The cost model against the measurements: where two or more kernels were measured with
+    // the primitive's tensors laid out as the plan lays them out, whether the one it estimates
+    // fastest is within 10% of the fastest measured. (The layouts are the plan's choice, not
+    // the primitive's: --verify checks them end to end.)
     int primitives = 0, close = 0;
-    for (const auto& options : plan->options) {
+    for (size_t i = 0; i < plan->options.size(); ++i) {
+      const auto& options = plan->options[i];
+      const std::vector<Layout>& laid = options[static_cast<size_t>(plan->chosen[i])].layouts;
       const search::PlanOption *guess = nullptr, *best = nullptr;
       int timed = 0;
       for (const search::PlanOption& o : options) {
-        if (!o.measured) continue;
+        if (!o.measured || o.layouts != laid) continue;
         ++timed;
         if (!guess || o.estimate < guess->estimate) guess = &o;
         if (!best || o.seconds < best->seconds) best = &o;
