@@ -146,8 +146,8 @@ bool pairApplies(const KernelTable& t, const Primitive& e, const Primitive& dw,
 // band's input rows (rows shared by two bands twice; each row's positions in its own panels),
 // packing those rows where it does, then the depthwise convolution from the strips as the window
 // kernel does it (depthwiseLaneFmas: its taps, the strips' filling, here by the expansion's
-// tiles, and the store of the output, transposed into a plain one). Neither the expanded tensor's store nor its
-// transposes into the window kernel's strips, which the unfused pair pays.
+// tiles, and the store of the output, transposed into a plain one). Not the expanded tensor's
+// store to memory nor its transposes back into the strips, which the unfused pair pays.
 double pairLaneFmas(const KernelTable& t, const PairGeometry& pg, int threads) {
   const int64_t bandRows = pg.bandRowsAt(threads);
   int64_t rows = 0;
