@@ -103,8 +103,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     model.threads = o.threads;
     model.weightBudget = o.weightBudget;
     model.layouts = true;
-    for (const ProgramTensor& t : prog.tensors)
-      model.constant.push_back(t.data != nullptr);
+    model.constant = prog.constants();
     // A device's measured times, offline: each kernel's fit under the device the file names for
     // its backend (else this machine's).
     ProfileCache cache;

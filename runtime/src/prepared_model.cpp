@@ -84,16 +84,9 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return invalidArgument("layouts: " + std::to_string(options.layouts.size()) +
                              " entries for " + std::to_string(prog.tensors.size()) + " tensors");
     layOut(options.layouts);
-    std::vector<bool> pinned(prog.tensors.size()), constant(prog.tensors.size());
-    for (size_t id = 0; id < prog.tensors.size(); ++id)
-      constant[id] = pinned[id] = prog.tensors[id].data != nullptr;
-    for (int32_t id : prog.inputs)
-      pinned[static_cast<size_t>(id)] = true;
-    for (int32_t id : prog.outputs)
-      pinned[static_cast<size_t>(id)] = true;
-    TESSEL_RETURN_IF_ERROR(
-        search::checkLayouts(search::layoutRules(prog.primitives, m->descs_, pinned, constant),
-                             prog.primitives, m->descs_));
+    TESSEL_RETURN_IF_ERROR(search::checkLayouts(
+        search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
+        prog.primitives, m->descs_));
   }
   // A cost-model plan made for a target none of these backends has (another CPU family, say)
   // is made again here, by the cost model; a first-fit plan's kernels are the backends' own
@@ -126,9 +119,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.layouts = chooseLayouts;
   request.inputs = prog.inputs;
   request.outputs = prog.outputs;
-  request.constant.resize(prog.tensors.size());
-  for (size_t id = 0; id < prog.tensors.size(); ++id)
-    request.constant[id] = prog.tensors[id].data != nullptr;
+  request.constant = prog.constants();
   if (search == PlanSearch::Model || search == PlanSearch::Measure) {
     // Measured times: from the profile cache (the file, when named), else measured and added.
     ProfileCache cache;

@@ -17,6 +17,22 @@ std::vector<TensorDesc> Program::descs() const {
   return d;
 }
 
+std::vector<bool> Program::constants() const {
+  std::vector<bool> c(tensors.size());
+  for (size_t id = 0; id < tensors.size(); ++id)
+    c[id] = tensors[id].data != nullptr;
+  return c;
+}
+
+std::vector<bool> Program::pinned() const {
+  std::vector<bool> p = constants();
+  for (int32_t id : inputs)
+    p[static_cast<size_t>(id)] = true;
+  for (int32_t id : outputs)
+    p[static_cast<size_t>(id)] = true;
+  return p;
+}
+
 Status validateProgram(const Program& program) {
   const size_t count = program.tensors.size();
   for (const ProgramTensor& t : program.tensors) {

@@ -397,6 +397,11 @@ Status fitWeightBudget(const ModelPlanRequest& r, ModelPlan* plan) {
     plan->chosen[bestI] = static_cast<int>(bestK);
     plan->assignment.kernel[bestI] = to.choice;
   }
+  // Under a budget every kernel is named: a backend's first choice (cpu_x86's id 0) is resolved
+  // when prepared, at the session's thread count, and could take a kernel that keeps more.
+  if (r.weightBudget > 0)
+    for (size_t i = 0; i < plan->options.size(); ++i)
+      if (plan->assignment.backend[i] != kNoBackend) plan->assignment.kernel[i] = chosen(i).choice;
   plan->weightBytes = total;
   return Status::ok();
 }

@@ -1218,16 +1218,9 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
   std::vector<int32_t> group(prepared.tensors.size(), -1);
   std::vector<size_t> segments;
   if (c.load.blockedLayouts) {
-    std::vector<bool> pinned(prepared.tensors.size()), constant(prepared.tensors.size());
-    for (size_t id = 0; id < prepared.tensors.size(); ++id)
-      constant[id] = pinned[id] = prepared.tensors[id].data != nullptr;
-    for (int32_t id : prepared.inputs)
-      pinned[static_cast<size_t>(id)] = true;
-    for (int32_t id : prepared.outputs)
-      pinned[static_cast<size_t>(id)] = true;
-    group = search::layoutGroups(
-        search::layoutRules(prepared.primitives, prepared.descs(), pinned, constant),
-        prepared.primitives);
+    group = search::layoutGroups(search::layoutRules(prepared.primitives, prepared.descs(),
+                                                     prepared.pinned(), prepared.constants()),
+                                 prepared.primitives);
     for (size_t id = 0; id < group.size(); ++id)
       if (group[id] >= 0 && std::find_if(segments.begin(), segments.end(), [&](size_t first) {
                               return group[first] == group[id];

@@ -84,6 +84,10 @@ struct Program {
 
   std::vector<TensorDesc> descs() const;
   bool isConstant(int32_t id) const { return tensors[id].data != nullptr; }
+  // Per tensor: a constant; pinned, a constant or a program input or output (what the layout
+  // rules keep plain, search/layouts.h).
+  std::vector<bool> constants() const;
+  std::vector<bool> pinned() const;
 };
 
 // Checks ids, shapes, every primitive's params, that each non-constant, non-input tensor is

@@ -132,8 +132,9 @@ Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
 // Keeps the plan's weights (the chosen options' bytes, summed) within request.weightBudget where
 // one is set: while over it, the primitive whose backend has a leaner kernel at the least added
 // time per byte saved takes that kernel (its time as the plan weighed it: measured or estimated).
-// Sets plan->weightBytes; fails naming both numbers and the least the backends' kernels keep
-// when no choice of kernels fits.
+// Sets plan->weightBytes; under a budget, names every primitive's kernel (no backend's first
+// choice, which it resolves when prepared). Fails naming both numbers and the least the
+// backends' kernels keep when no choice of kernels fits.
 Status fitWeightBudget(const ModelPlanRequest& request, ModelPlan* plan);
 
 // Whether the inputs a kernel needs constant (a KernelCandidate's constantInputs) are: bit k
