@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -165,7 +166,8 @@ public:
   // Convolutions and pooling: the kernels' own cost model (the variant chosen, or the cheapest
   // for id 0: packing, transforms and transposes, with the tensors' layouts) at 2 * W lane-FMAs
   // a cycle; a variant that does not apply costs infinity. A convolution also pays the traffic
-  // of an input or output larger than a core's private cache (spill).
+  // of an input or output larger than a core's private cache (spill). The rest: the longer of
+  // streaming their tensors (streamSeconds) and their FLOPs at the family's peak.
   double estimateSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
                          const KernelChoice& choice, int threads) const override {
     if (p.kind() == PrimitiveKind::Conv2d && supports(p, t)) {
@@ -178,18 +180,8 @@ public:
     }
     if (p.kind() == PrimitiveKind::Pool && supports(p, t))
       return x86::poolLaneFmas(table_, p, t) / laneRate(threads);
-    const double memory = BackendDescriptor::estimateSeconds(p, t, choice, threads);
-    double flops = 0;
-    const TensorDesc& y = t[p.outputs[0]];
-    if (p.kind() == PrimitiveKind::Conv2d) {
-      const TensorDesc& w = t[p.inputs[1]];
-      flops = 2.0 * static_cast<double>(y.numel()) * w.shape[1] * w.shape[2] * w.shape[3];
-    } else if (p.kind() == PrimitiveKind::MatMul) {
-      const auto& m = p.as<MatMulParams>();
-      flops = 2.0 * m.batch * m.m * m.n * m.k;
-    }
     const double peak = 2.0 * 2 * table_.vectorWidth * 3e9 * std::max(threads, 1);
-    return std::max(memory, flops / peak);
+    return std::max(streamSeconds(p, t, threads), primitiveFlops(p, t) / peak);
   }
 
   // A convolution's packed or transformed weights (x86::convPreparedBytes); matmul's packed B
@@ -243,6 +235,19 @@ private:
     constexpr double kSharedCacheBytesPerSecond = 64e9;
     const int64_t bytes = d.byteSize();
     return bytes > l2Bytes_ ? static_cast<double>(bytes) / kSharedCacheBytesPerSecond : 0.0;
+  }
+
+  // The rest of the kernels (elementwise, reductions, rasters, matmul) stream their tensors: a
+  // call's overhead and the bytes at about 95 GB/s on one thread, 1.75x that on two (tensors
+  // between kernels sit in the shared cache). Measured on the public models' elementwise, reduce
+  // and raster kernels at 0.04 to 30 MB: one thread 48-128 GB/s, two 35-195, the small ones
+  // paying the overhead. A matmul whose weights come from memory takes longer (mobilenet_v2's
+  // and shufflenet_v2's classifiers, 5.1 and 4.1 MB: 44-48 GB/s), which its kernel's fit
+  // absorbs. It was bytes at 10 GB/s or the FLOPs at a scalar loop's 1 GFLOP/s (the base class's
+  // default): 5-50x over what these kernels take.
+  static double streamSeconds(const Primitive& p, const std::vector<TensorDesc>& t, int threads) {
+    const double n = std::max(threads, 1);
+    return 2e-6 + primitiveBytes(p, t) / (95e9 * std::pow(n, 0.8));
   }
 
   // The lane-FMAs a second at the family's nominal rate: 2 * W a cycle at 3 GHz per thread.
