@@ -245,9 +245,28 @@ private:
   // and shufflenet_v2's classifiers, 5.1 and 4.1 MB: 44-48 GB/s), which its kernel's fit
   // absorbs. It was bytes at 10 GB/s or the FLOPs at a scalar loop's 1 GFLOP/s (the base class's
   // default): 5-50x over what these kernels take.
+  // A raster's bytes are its regions' elements, each read and written where its innermost
+  // stride puts it: an element of a run moves its own bytes, one written (or read) every k
+  // elements moves k times them (the lines it lands in), up to a cache line (PP-OCR's nearest
+  // upsamplings, written every 2nd or 8th element: 7-38 GB/s counted as plain bytes, within
+  // 1.5x of this).
   static double streamSeconds(const Primitive& p, const std::vector<TensorDesc>& t, int threads) {
     const double n = std::max(threads, 1);
-    return 2e-6 + primitiveBytes(p, t) / (95e9 * std::pow(n, 0.8));
+    double bytes = primitiveBytes(p, t);
+    if (p.kind() == PrimitiveKind::Raster) {
+      const auto& r = p.as<RasterParams>();
+      const auto element = static_cast<double>(dtypeSize(t[p.outputs[0]].dtype));
+      const auto spread = [](const RegionView& v, const std::array<int64_t, 3>& size) {
+        const int inner = size[2] > 1 ? 2 : size[1] > 1 ? 1 : 0;
+        return static_cast<double>(std::clamp<int64_t>(std::abs(v.stride[inner]), 1, 16));
+      };
+      bytes = 0;
+      for (const Region& g : r.regions) {
+        const auto count = static_cast<double>(g.size[0] * g.size[1] * g.size[2]);
+        bytes += count * element * ((r.fill ? 0.0 : spread(g.src, g.size)) + spread(g.dst, g.size));
+      }
+    }
+    return 2e-6 + bytes / (95e9 * std::pow(n, 0.8));
   }
 
   // The lane-FMAs a second at the family's nominal rate: 2 * W a cycle at 3 GHz per thread.
