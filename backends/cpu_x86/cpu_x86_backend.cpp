@@ -238,18 +238,18 @@ private:
   }
 
   // The rest of the kernels (elementwise, reductions, rasters, matmul) stream their tensors: a
-  // call's overhead and the bytes at about 95 GB/s on one thread, 1.75x that on two (tensors
-  // between kernels sit in the shared cache). Measured on the public models' elementwise, reduce
-  // and raster kernels at 0.04 to 30 MB: one thread 48-128 GB/s, two 35-195, the small ones
-  // paying the overhead. A matmul whose weights come from memory takes longer (mobilenet_v2's
-  // and shufflenet_v2's classifiers, 5.1 and 4.1 MB: 44-48 GB/s), which its kernel's fit
-  // absorbs. It was bytes at 10 GB/s or the FLOPs at a scalar loop's 1 GFLOP/s (the base class's
-  // default): 5-50x over what these kernels take.
-  // A raster's bytes are its regions' elements, each read and written where its innermost
-  // stride puts it: an element of a run moves its own bytes, one written (or read) every k
-  // elements moves k times them (the lines it lands in), up to a cache line (PP-OCR's nearest
-  // upsamplings, written every 2nd or 8th element: 7-38 GB/s counted as plain bytes, within
-  // 1.5x of this).
+  // call's overhead (0.5 us: PP-OCR's smallest reductions take 0.3 us on one thread; a larger
+  // one made the fitted lines scale the large kernels down to fit the small ones) and the bytes
+  // at about 95 GB/s on one thread, 1.75x that on two (tensors between kernels sit in the shared
+  // cache). Measured on the public models' elementwise, reduce and raster kernels at 0.04 to 30
+  // MB: one thread 48-128 GB/s, two 35-195. A matmul whose weights come from memory takes longer
+  // (mobilenet_v2's and shufflenet_v2's classifiers, 5.1 and 4.1 MB: 44-48 GB/s), which its
+  // kernel's fit absorbs. It was bytes at 10 GB/s or the FLOPs at a scalar loop's 1 GFLOP/s (the
+  // base class's default): 5-50x over what these kernels take. A raster's bytes are its regions'
+  // elements, each read and written where its innermost stride puts it: an element of a run moves
+  // its own bytes, one written (or read) every k elements moves k times them (the lines it lands
+  // in), up to a cache line (PP-OCR's nearest upsamplings, written every 2nd or 8th element: 7-38
+  // GB/s counted as plain bytes, within 1.5x of this).
   static double streamSeconds(const Primitive& p, const std::vector<TensorDesc>& t, int threads) {
     const double n = std::max(threads, 1);
     double bytes = primitiveBytes(p, t);
@@ -266,7 +266,7 @@ private:
         bytes += count * element * ((r.fill ? 0.0 : spread(g.src, g.size)) + spread(g.dst, g.size));
       }
     }
-    return 2e-6 + bytes / (95e9 * std::pow(n, 0.8));
+    return 0.5e-6 + bytes / (95e9 * std::pow(n, 0.8));
   }
 
   // The lane-FMAs a second at the family's nominal rate: 2 * W a cycle at 3 GHz per thread.
