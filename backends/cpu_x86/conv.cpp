@@ -1260,6 +1260,11 @@ int64_t convPreparedBytes(const KernelTable& table, const Primitive& prim,
   return floats * 4;
 }
 
+bool convIsPointwise(const Primitive& prim, const std::vector<TensorDesc>& d) {
+  const auto& p = prim.as<Conv2dParams>();
+  return isPointwise(p, shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]));
+}
+
 bool convVariantNeedsConstantWeights(ConvVariant v) {
   return v != ConvVariant::Gemm && v != ConvVariant::Depthwise;
 }

@@ -54,6 +54,9 @@ double depthwiseLaneFmas(const KernelTable& table, const DepthwiseWork& work, in
 // `threads`.
 int64_t convPreparedBytes(const KernelTable& table, const Primitive& p,
                           const std::vector<TensorDesc>& tensors, ConvVariant variant, int threads);
+// Whether a convolution is pointwise (1x1, stride 1, no padding or dilation): its GEMMs read the
+// input in place as their im2col matrix.
+bool convIsPointwise(const Primitive& p, const std::vector<TensorDesc>& tensors);
 // Whether the variant packs or transforms its weights when prepared (they must be constant).
 bool convVariantNeedsConstantWeights(ConvVariant v);
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args);

@@ -140,11 +140,7 @@ public:
       // panels first. Named apart, so that a kernel's fitted line (profile_cache.h, kernelKey)
       // never carries from one to the other: fitted on pointwise GEMMs alone, the line priced
       // resnet18's 3x3 im2col GEMMs at a tenth of their time.
-      const auto& c = p.as<Conv2dParams>();
-      const TensorDesc& w = t[static_cast<size_t>(p.inputs[1])];
-      const bool inPlace = w.rank() == 4 && w.shape[2] == 1 && w.shape[3] == 1 &&
-                           c.stride == I64x2{1, 1} && c.pads == I64x4{} &&
-                           c.dilation == I64x2{1, 1};
+      const bool inPlace = x86::convIsPointwise(p, t);
       std::vector<KernelCandidate> all;
       for (const x86::ConvVariantCost& v : variants) {
         const bool gemm =
