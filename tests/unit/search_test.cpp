@@ -669,8 +669,8 @@ TEST_CASE("search: layouts are plan states: the plan equals brute force over the
 }
 
 TEST_CASE("search: layouts given to a prepared model must keep the rules", "[search]") {
-  // x -> conv -> t -> pool -> y: t may be blocked, x and y (the program's) may not; a pool's
-  // input and output share a layout, so t blocked needs y blocked: refused.
+  // x -> conv -> t -> conv2 -> t2 -> pool -> y: t and t2 may be blocked, x and y (the program's)
+  // may not; a pool's input and output share a layout, so t2 blocked needs y blocked: refused.
   static std::vector<float> w(8 * 8 * 9, 0.01f);
   Conv2dParams c;
   c.pads = {1, 1, 1, 1};

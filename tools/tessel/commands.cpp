@@ -1253,8 +1253,6 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
   return Status::ok();
 }
 
-} // namespace
-
 // An option's name with, where it reads or writes a blocked tensor, its input's and output's
 // layouts.
 std::string optionText(const search::PlanOption& o) {
@@ -1264,6 +1262,8 @@ std::string optionText(const search::PlanOption& o) {
   return o.name + " [" + std::string(layoutName(o.layouts.front())) + " -> " +
          std::string(layoutName(o.layouts.back())) + "]";
 }
+
+} // namespace
 
 // tessel search MODEL: plans MODEL with the cost model (PlanSearch::Model, search::planModel)
 // and reports, per primitive, every kernel weighed with its predicted time and the choice, the
