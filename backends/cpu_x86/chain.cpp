@@ -34,7 +34,7 @@ bool hasFull(const PostOps& ops) {
 
 // The expand's epilogue resolved against stand-in operands, to ask the tiles whether they apply
 // it in registers (what depends on the operands' values is not asked).
-bool columnEpilogueFits(const KernelTable& t, const EpiloguePlan& plan, size_t inputs) {
+bool columnEpilogueFits(const EpiloguePlan& plan, size_t inputs) {
   static const float zero[1] = {0.f};
   std::vector<TensorArg> stand(inputs);
   for (TensorArg& a : stand)
@@ -42,7 +42,7 @@ bool columnEpilogueFits(const KernelTable& t, const EpiloguePlan& plan, size_t i
   std::vector<EpilogueOp> ops;
   plan.resolve(stand, 0, 0, &ops);
   const Epilogue ep{ops.data(), static_cast<int>(ops.size())};
-  return t.columnEpilogueFits(ops.empty() ? nullptr : &ep);
+  return decodeEpilogue(ops.empty() ? nullptr : &ep, true).usable;
 }
 
 // The fused kernel's geometry, from the two primitives' tensors: what the kernel runs with and
@@ -139,7 +139,7 @@ bool pairApplies(const KernelTable& t, const Primitive& e, const Primitive& dw,
   };
   if (!takes(x.layout) || !takes(y.layout)) return false;
   const EpiloguePlan plan(pe.postOps, Spread::Column, pe.hasBias ? 2 : -1, Spread::Column);
-  return columnEpilogueFits(t, plan, e.inputs.size());
+  return columnEpilogueFits(plan, e.inputs.size());
 }
 
 // The fused kernel's work in lane-FMAs (conv.cpp's units): the expansion's GEMM tiles over each

@@ -615,7 +615,7 @@ private:
   StraightStore straightStore(const Epilogue& columns) const {
     StraightStore st;
     st.ep = columns.count ? &columns : nullptr;
-    st.on = s_.yBlock && t_.columnEpilogueFits(st.ep);
+    st.on = s_.yBlock && decodeEpilogue(st.ep, true).usable;
     const EpilogueOp* full = st.on ? fullOperand(columns) : nullptr;
     st.residual = full ? full->data : nullptr;
     return st;

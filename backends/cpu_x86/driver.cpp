@@ -4,6 +4,61 @@
 
 namespace tessel::x86 {
 
+FastEpilogue decodeEpilogue(const Epilogue* ep, bool columns, bool rowResidual) {
+  FastEpilogue f;
+  if (!ep) {
+    f.usable = true;
+    return f;
+  }
+  int i = 0;
+  const auto scalarOp = [&](int at, BinaryKind kind) {
+    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == Spread::Scalar &&
+           ep->ops[at].op == static_cast<uint8_t>(kind);
+  };
+  const auto addOf = [&](int at, Spread spread) {
+    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == spread &&
+           ep->ops[at].op == static_cast<uint8_t>(BinaryKind::Add) && !ep->ops[at].operandFirst;
+  };
+  if (columns) {
+    if (addOf(i, Spread::Column)) f.colAdd = ep->ops[i++].data;
+    if (addOf(i, Spread::Full)) {
+      f.residual = true;
+      ++i;
+    }
+  } else {
+    if (addOf(i, Spread::Row)) f.rowAdd = ep->ops[i++].data;
+    if (rowResidual && addOf(i, Spread::Full)) {
+      f.residual = true;
+      ++i;
+    }
+  }
+  if (i < ep->count && !ep->ops[i].isBinary) {
+    const auto u = static_cast<UnaryKind>(ep->ops[i].op);
+    const int act = u == UnaryKind::Relu          ? 1
+                    : u == UnaryKind::Clip        ? 2
+                    : u == UnaryKind::HardSwish   ? 3
+                    : u == UnaryKind::HardSigmoid ? 4
+                    : u == UnaryKind::LeakyRelu   ? 5
+                                                  : 0;
+    if (act) {
+      f.act = act;
+      f.alpha = ep->ops[i].alpha;
+      f.beta = ep->ops[i].beta;
+      ++i;
+    }
+  }
+  if (scalarOp(i, BinaryKind::Mul)) {
+    f.affine = true;
+    f.scale = ep->ops[i++].data[0];
+  }
+  if (scalarOp(i, BinaryKind::Add)) {
+    f.affine = true;
+    f.shift = ep->ops[i++].data[0];
+  }
+  f.usable = i == ep->count;
+  return f;
+}
+
 bool vectorUnary(UnaryKind k) {
   switch (k) {
   case UnaryKind::Identity:

@@ -121,12 +121,6 @@ __attribute__((noinline)) inline void storeTileAny(const float* acc, int64_t ld,
   }
 }
 
-// Whether tiles with the channels in their columns apply ep in registers (GemmTile::
-// columnEpilogue): a bias by column, a residual, an activation, a scalar affine.
-inline bool columnEpilogueFits(const Epilogue* ep) {
-  return decode(ep, true).usable;
-}
-
 // One k step of a tile: acc += a (ROWS values, row r at ak[at(r)]) x b (NV vectors).
 template <int ROWS, int NV, typename At>
 __attribute__((always_inline)) inline void fmaStep(V (&acc)[ROWS][NV], const float* ak, At at,

@@ -37,6 +37,28 @@ struct Epilogue {
   int count = 0;
 };
 
+// The common epilogues decoded once per call: an optional per-row add (a bias), an optional
+// activation (relu, clip, hardswish, hardsigmoid, leaky relu), then an optional scalar scale and
+// shift. Anything else goes through epilogue() op by op.
+struct FastEpilogue {
+  bool usable = false;
+  const float* rowAdd = nullptr;
+  // Channels in the columns (a GEMM tile stored straight into a blocked output): a per-column
+  // add (the bias, by channel), then a residual laid out as the tile's C (GemmTile::residual).
+  const float* colAdd = nullptr;
+  bool residual = false;
+  int act = 0; // 0 none, 1 relu, 2 clip, 3 hardswish, 4 hardsigmoid, 5 leaky relu
+  float alpha = 0.f, beta = 0.f;
+  bool affine = false; // v * scale + shift
+  float scale = 1.f, shift = 0.f;
+};
+
+// columns: the tile's channels are its columns (GemmTile::residual set when a Full operand is
+// there): a column add and a residual may lead; otherwise a row add, then with rowResidual (the
+// caller has the Full operand at GemmTile::residual) a residual. Baseline code (driver.cpp): what
+// the families' kernels apply fast, and what planning for a family asks without its kernels.
+FastEpilogue decodeEpilogue(const Epilogue* ep, bool columns = false, bool rowResidual = false);
+
 // The most microkernel rows of any family (buffers of one row's values per tile row).
 constexpr int kMaxMr = 16;
 
@@ -193,9 +215,6 @@ struct KernelTable {
   int mr = 0; // microkernel rows
   int nr = 0; // microkernel columns
   void (*gemm)(const GemmTile& t) = nullptr;
-  // Whether the GEMM tiles apply this epilogue (channels in the columns) in registers: the
-  // condition for storing them straight into a blocked output.
-  bool (*columnEpilogueFits)(const Epilogue* ep) = nullptr;
   // The same with a read in place (GemmTile::koff): rows r of column k at a + koff[k] + r * ars.
   void (*gemmDirect)(const GemmTile& t) = nullptr;
   // Packs rows k0..k0+kc of a row-major matrix (ld elements per row), columns n0..n0+cols

@@ -25,7 +25,6 @@ template <int MR, int NV> KernelTable makeTable(IsaFamily family) {
   t.mr = MR;
   t.nr = NV * W;
   t.gemm = &gemmDispatch<MR, NV, false>;
-  t.columnEpilogueFits = &columnEpilogueFits;
   t.gemmDirect = &gemmDispatch<MR, NV, true>;
   t.packB = &packB<NV * W>;
   t.packBConv = &packBConv<NV * W>;

@@ -143,78 +143,10 @@ inline V epilogue(V v, const Epilogue& ep, int64_t row, int64_t col, int valid,
   return v;
 }
 
-// The common epilogues decoded once per call: an optional per-row add (a bias), an optional
-// activation (relu, clip, hardswish, hardsigmoid, leaky relu), then an optional scalar scale and
-// shift. Anything else goes through epilogue() op by op.
-struct FastEpilogue {
-  bool usable = false;
-  const float* rowAdd = nullptr;
-  // Channels in the columns (a GEMM tile stored straight into a blocked output): a per-column
-  // add (the bias, by channel), then a residual laid out as the tile's C (GemmTile::residual).
-  const float* colAdd = nullptr;
-  bool residual = false;
-  int act = 0; // 0 none, 1 relu, 2 clip, 3 hardswish, 4 hardsigmoid, 5 leaky relu
-  float alpha = 0.f, beta = 0.f;
-  bool affine = false; // v * scale + shift
-  float scale = 1.f, shift = 0.f;
-};
-
-// columns: the tile's channels are its columns (GemmTile::residual set when a Full operand is
-// there): a column add and a residual may lead; otherwise a row add, then with rowResidual (the
-// caller has the Full operand at GemmTile::residual) a residual.
+// The common epilogues, decoded once per call in baseline code (kernel_table.h: decodeEpilogue,
+// which a described family's planning asks too).
 inline FastEpilogue decode(const Epilogue* ep, bool columns = false, bool rowResidual = false) {
-  FastEpilogue f;
-  if (!ep) {
-    f.usable = true;
-    return f;
-  }
-  int i = 0;
-  const auto scalarOp = [&](int at, kinds::Binary kind) {
-    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == Spread::Scalar &&
-           ep->ops[at].op == static_cast<uint8_t>(kind);
-  };
-  const auto addOf = [&](int at, Spread spread) {
-    return at < ep->count && ep->ops[at].isBinary && ep->ops[at].spread == spread &&
-           ep->ops[at].op == static_cast<uint8_t>(kinds::Binary::Add) && !ep->ops[at].operandFirst;
-  };
-  if (columns) {
-    if (addOf(i, Spread::Column)) f.colAdd = ep->ops[i++].data;
-    if (addOf(i, Spread::Full)) {
-      f.residual = true;
-      ++i;
-    }
-  } else {
-    if (addOf(i, Spread::Row)) f.rowAdd = ep->ops[i++].data;
-    if (rowResidual && addOf(i, Spread::Full)) {
-      f.residual = true;
-      ++i;
-    }
-  }
-  if (i < ep->count && !ep->ops[i].isBinary) {
-    const auto u = static_cast<kinds::Unary>(ep->ops[i].op);
-    const int act = u == kinds::Unary::Relu          ? 1
-                    : u == kinds::Unary::Clip        ? 2
-                    : u == kinds::Unary::HardSwish   ? 3
-                    : u == kinds::Unary::HardSigmoid ? 4
-                    : u == kinds::Unary::LeakyRelu   ? 5
-                                                     : 0;
-    if (act) {
-      f.act = act;
-      f.alpha = ep->ops[i].alpha;
-      f.beta = ep->ops[i].beta;
-      ++i;
-    }
-  }
-  if (scalarOp(i, kinds::Binary::Mul)) {
-    f.affine = true;
-    f.scale = ep->ops[i++].data[0];
-  }
-  if (scalarOp(i, kinds::Binary::Add)) {
-    f.affine = true;
-    f.shift = ep->ops[i++].data[0];
-  }
-  f.usable = i == ep->count;
-  return f;
+  return decodeEpilogue(ep, columns, rowResidual);
 }
 
 // The activation of a fast epilogue, ACT as in FastEpilogue::act (a compile-time constant in

@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 
@@ -138,11 +139,27 @@ Result<std::vector<uint8_t>> emitArtifact(mlir::ModuleOp module,
       const llvm::ArrayRef<int64_t> values = kernel.asArrayRef();
       choice.params.assign(values.begin() + 1, values.end());
       prog.kernels.push_back(std::move(choice));
+      prog.fused.push_back(op->hasAttr(kFusedAttr) ? 1 : 0);
+      if (auto layout = op->getAttrOfType<mlir::StringAttr>(kLayoutAttr)) {
+        TensorDesc& out = prog.tensors[prog.primitives[prog.fused.size() - 1].outputs[0]].desc;
+        const Layout blocked[] = {Layout::NCHWc8, Layout::NCHWc16};
+        auto it = std::find_if(std::begin(blocked), std::end(blocked),
+                               [&](Layout l) { return layoutName(l) == layout.getValue().str(); });
+        if (it == std::end(blocked) || out.shape.size() != 4 || out.dtype != DType::F32)
+          return invalidArgument("'" + op->getName().getStringRef().str() + "': layout '" +
+                                 layout.str() + "' for a " + out.toString() +
+                                 " result (tessel.layout: nchwc8 or nchwc16, on a 4-D f32 one)");
+        out.layout = *it;
+      }
     }
+    if (!prog.fused.empty() && prog.fused.back())
+      return invalidArgument("the last primitive is marked fused with a next one (tessel.fused)");
     if (auto target = module->getAttrOfType<mlir::DictionaryAttr>(kTargetAttr)) {
       if (auto name = target.getAs<mlir::StringAttr>("name")) prog.target.isa = name.str();
       if (auto threads = target.getAs<mlir::IntegerAttr>("threads"))
         prog.target.threads = static_cast<int32_t>(threads.getInt());
+      if (auto block = target.getAs<mlir::IntegerAttr>("block"))
+        prog.target.block = static_cast<int32_t>(block.getInt());
       if (auto version = target.getAs<mlir::IntegerAttr>("cost_model"))
         prog.target.costModelVersion = static_cast<uint32_t>(version.getInt());
     }

@@ -11,13 +11,18 @@
 namespace tessel::ir {
 
 // tessel-search's plan: per primitive op, its backend ("" for a view) and kernel (id, then
-// parameters); on the module, the target (name, threads).
+// parameters), its result's layout where the plan blocks it (layoutName: "nchwc16"), and
+// whether it runs fused with the next primitive op; on the module, the target (name, channel
+// block, threads, cost model version).
 inline constexpr llvm::StringLiteral kBackendAttr = "tessel.backend";
 inline constexpr llvm::StringLiteral kKernelAttr = "tessel.kernel";
+inline constexpr llvm::StringLiteral kLayoutAttr = "tessel.layout";
+inline constexpr llvm::StringLiteral kFusedAttr = "tessel.fused";
 inline constexpr llvm::StringLiteral kTargetAttr = "tessel.target";
 
-// TargetInfo::costModelVersion of a plan by the cost model (0: first fit).
-inline constexpr uint32_t kCostModelVersion = 1;
+// TargetInfo::costModelVersion of a plan by the cost model (0: first fit); from
+// kGraphPlanVersion on, the plan's layouts and fused chains are the artifact's too.
+inline constexpr uint32_t kCostModelVersion = kGraphPlanVersion;
 
 struct ModuleProgram {
   Program program;                   // validated; constants point into the module's storage

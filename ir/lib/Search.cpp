@@ -117,15 +117,24 @@ Status planProgram(Program& prog, const PlanOptions& o) {
         if (device.empty()) device = deviceKey(d);
         return calibrated(fits, d.name(), device, k, o.threads, estimate);
       };
-    // The kernels are picked for the layouts the plan chose. The artifact does not carry the
-    // layouts: the runtime chooses them again at load for these kernels (planLayouts).
+    // The kernels are picked for the layouts the plan chose, then the fused forms for those
+    // kernels; the artifact carries all three (the runtime keeps them on this target).
     auto plan = search::planModel(model);
     if (plan.isOk()) {
       for (size_t id = 0; id < descs.size(); ++id)
         descs[id].layout = plan->layouts[id];
       TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
+      TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
+      TESSEL_RETURN_IF_ERROR(search::pickChains(model, &*plan, &plan->assignment, false).status());
+      prog.target.block = 0;
+      for (size_t id = 0; id < descs.size(); ++id) {
+        prog.tensors[id].desc.layout = descs[id].layout;
+        if (descs[id].layout != Layout::Plain)
+          prog.target.block = static_cast<int32_t>(layoutBlock(descs[id].layout));
+      }
+      prog.fused = plan->assignment.fused;
+      prog.fused.resize(prog.primitives.size(), 0);
     }
-    if (plan.isOk()) TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
     assigned = plan.isOk() ? Result<search::Assignment>(std::move(plan->assignment))
                            : Result<search::Assignment>(plan.status());
   } else {
@@ -161,11 +170,17 @@ Status planModule(mlir::ModuleOp module, const PlanOptions& o) {
     kernel.insert(kernel.end(), k.params.begin(), k.params.end());
     mp.ops[i]->setAttr(kBackendAttr, b.getStringAttr(mp.program.backends[i]));
     mp.ops[i]->setAttr(kKernelAttr, b.getDenseI64ArrayAttr(kernel));
+    const Layout layout = mp.program.tensors[mp.program.primitives[i].outputs[0]].desc.layout;
+    if (layout != Layout::Plain)
+      mp.ops[i]->setAttr(kLayoutAttr, b.getStringAttr(std::string(layoutName(layout))));
+    if (i < mp.program.fused.size() && mp.program.fused[i])
+      mp.ops[i]->setAttr(kFusedAttr, b.getUnitAttr());
   }
   const TargetInfo& t = mp.program.target;
   module->setAttr(
       kTargetAttr,
-      b.getDictionaryAttr({b.getNamedAttr("cost_model", b.getI64IntegerAttr(t.costModelVersion)),
+      b.getDictionaryAttr({b.getNamedAttr("block", b.getI64IntegerAttr(t.block)),
+                           b.getNamedAttr("cost_model", b.getI64IntegerAttr(t.costModelVersion)),
                            b.getNamedAttr("name", b.getStringAttr(t.isa)),
                            b.getNamedAttr("threads", b.getI64IntegerAttr(t.threads))}));
   return Status::ok();

@@ -203,6 +203,7 @@ Result<std::shared_ptr<Program>> buildProgram(const uint8_t* bytes, size_t size)
     kernel.id = p->kernel_id();
     TESSEL_ASSIGN_OR_RETURN(kernel.params, longs(p->kernel_params()));
     prog->kernels.push_back(std::move(kernel));
+    prog->fused.push_back(p->fused() ? 1 : 0);
     prog->primitives.push_back(std::move(prim));
   }
   if (const fb::Target* t = m->target()) {

@@ -105,7 +105,8 @@ std::vector<uint8_t> writeArtifact(const Program& program, const std::string& pr
     const KernelChoice kernel = program.kernels.empty() ? KernelChoice{} : program.kernels[i];
     prims.push_back(fb::CreatePrimitiveDirect(b, static_cast<fb::Params>(p.params.index() + 1), par,
                                               &p.inputs, &p.outputs, p.origin.c_str(),
-                                              backend.c_str(), kernel.id, &kernel.params));
+                                              backend.c_str(), kernel.id, &kernel.params,
+                                              i < program.fused.size() && program.fused[i] != 0));
   }
   auto producerStr = b.CreateString(producer);
   auto tensorVec = b.CreateVector(tensors);

@@ -67,27 +67,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     for (int32_t id : p.inputs)
       m->constants_.push_back(prog.tensors[id].data);
   }
-  // Whether the plan chooses the tensors' layouts: unless asked not to, given them, or the
-  // artifact set them.
-  const bool chooseLayouts =
-      options.blockedLayouts && options.layouts.empty() &&
-      std::all_of(m->descs_.begin(), m->descs_.end(),
-                  [](const TensorDesc& d) { return d.layout == Layout::Plain; });
-  const auto layOut = [&](const std::vector<Layout>& layouts) {
-    for (size_t id = 0; id < layouts.size(); ++id) {
-      m->descs_[id].layout = layouts[id];
-      m->blocked_ += layouts[id] != Layout::Plain;
-    }
-  };
-  if (!options.layouts.empty()) { // a plan's layouts, given: they must keep the rules
-    if (options.layouts.size() != prog.tensors.size())
-      return invalidArgument("layouts: " + std::to_string(options.layouts.size()) +
-                             " entries for " + std::to_string(prog.tensors.size()) + " tensors");
-    layOut(options.layouts);
-    TESSEL_RETURN_IF_ERROR(search::checkLayouts(
-        search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
-        prog.primitives, m->descs_));
-  }
   // A cost-model plan made for a target none of these backends has (another CPU family, say)
   // is made again here, by the cost model; a first-fit plan's kernels are the backends' own
   // first choices, which they make again when preparing.
@@ -103,6 +82,46 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     replanned = ": the artifact was planned for " + target.isa + ", this machine runs " +
                 (here.empty() ? std::string("no such target") : here);
     search = PlanSearch::Model;
+  }
+  const auto layOut = [&](const std::vector<Layout>& layouts) {
+    for (size_t id = 0; id < layouts.size(); ++id) {
+      m->descs_[id].layout = layouts[id];
+      m->blocked_ += layouts[id] != Layout::Plain;
+    }
+  };
+  // An artifact whose plan chose its layouts and fused chains too (kGraphPlanVersion): kept with
+  // its kernels, else set plain for this load's own choice. Its layouts are untrusted: they must
+  // keep the rules, as a plan's would.
+  bool artifactGraph = false;
+  if (target.costModelVersion >= kGraphPlanVersion) {
+    artifactGraph = search == PlanSearch::FirstFit && preferred.empty() && !prog.backends.empty() &&
+                    options.blockedLayouts && options.layouts.empty();
+    std::vector<Layout> layouts(m->descs_.size(), Layout::Plain);
+    if (artifactGraph) {
+      for (size_t id = 0; id < layouts.size(); ++id)
+        layouts[id] = m->descs_[id].layout;
+      TESSEL_RETURN_IF_ERROR(
+          search::checkLayouts(
+              search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
+              prog.primitives, m->descs_)
+              .withContext("the artifact's layouts"));
+    }
+    layOut(layouts);
+  }
+  // Whether the plan chooses the tensors' layouts: unless asked not to, given them, or the
+  // artifact set them (all plain, in a plan that chose them).
+  const bool chooseLayouts =
+      options.blockedLayouts && options.layouts.empty() && !artifactGraph &&
+      std::all_of(m->descs_.begin(), m->descs_.end(),
+                  [](const TensorDesc& d) { return d.layout == Layout::Plain; });
+  if (!options.layouts.empty()) { // a plan's layouts, given: they must keep the rules
+    if (options.layouts.size() != prog.tensors.size())
+      return invalidArgument("layouts: " + std::to_string(options.layouts.size()) +
+                             " entries for " + std::to_string(prog.tensors.size()) + " tensors");
+    layOut(options.layouts);
+    TESSEL_RETURN_IF_ERROR(search::checkLayouts(
+        search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
+        prog.primitives, m->descs_));
   }
   m->planSource_ = search == PlanSearch::Measure ? "measured"
                    : search == PlanSearch::Model ? "cost model" + replanned
@@ -235,11 +254,15 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       TESSEL_ASSIGN_OR_RETURN(const std::vector<Layout> layouts, search::planLayouts(request, a));
       layOut(layouts);
     }
-    // The fused forms by the backends' estimates (the artifact's plan does not fuse: the layouts,
-    // which decide what can, are chosen here).
-    if (options.chains != ChainMode::Off && options.fused.empty())
+    // The fused forms: the artifact's where its plan chose them (filtered below, as given ones
+    // are), else by the backends' estimates for the layouts chosen here.
+    if (artifactGraph && options.chains == ChainMode::Auto && options.fused.empty()) {
+      a.fused = prog.fused;
+      a.fused.resize(prog.primitives.size(), 0);
+    } else if (options.chains != ChainMode::Off && options.fused.empty()) {
       TESSEL_RETURN_IF_ERROR(
           search::pickChains(request, nullptr, &a, options.chains == ChainMode::All).status());
+    }
   }
   if (!options.layouts.empty()) {
     for (size_t i = 0; i < prog.primitives.size(); ++i)
@@ -255,8 +278,15 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return invalidArgument("fused: " + std::to_string(options.fused.size()) + " entries for " +
                              std::to_string(prog.primitives.size()) + " primitives");
     a.fused = options.fused;
-    for (size_t i = 0; i < a.fused.size(); ++i) // only what a backend could fuse
-      if (a.fused[i] && !search::chainable(request, a, i)) a.fused[i] = 0;
+  }
+  if (!options.fused.empty() || artifactGraph) {
+    // Only what a backend could fuse, in chains of at most kMaxChain primitives.
+    size_t run = 1;
+    for (size_t i = 0; i < a.fused.size(); ++i) {
+      if (a.fused[i] && (run >= search::kMaxChain || !search::chainable(request, a, i)))
+        a.fused[i] = 0;
+      run = a.fused[i] ? run + 1 : 1;
+    }
   }
 
   m->steps_.resize(prog.primitives.size());

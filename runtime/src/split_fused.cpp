@@ -44,6 +44,7 @@ struct Splitter {
     out.primitives.push_back({std::move(params), std::move(in), {result}, origin});
     out.backends.push_back(backend);
     out.kernels.emplace_back();
+    out.fused.push_back(0);
   }
 };
 
@@ -55,6 +56,7 @@ std::shared_ptr<Program> splitPostOps(const Program& program, const std::vector<
   out.primitives.clear();
   out.backends.clear();
   out.kernels.clear();
+  out.fused.clear(); // a split primitive leaves its chain: the pieces run on their own
   Splitter s{out};
   for (size_t i = 0; i < program.primitives.size(); ++i) {
     const Primitive& p = program.primitives[i];
@@ -64,8 +66,10 @@ std::shared_ptr<Program> splitPostOps(const Program& program, const std::vector<
     if (i >= split.size() || !split[i] || !ops || ops->empty() || !plainResult) {
       s.emit(p.params, p.inputs, p.outputs[0], p.origin, backend);
       out.kernels.back() = program.kernels.empty() ? KernelChoice{} : program.kernels[i];
+      out.fused.back() = i < program.fused.size() ? program.fused[i] : 0;
       continue;
     }
+    if (!out.fused.empty()) out.fused.back() = 0;
     const TensorDesc& y = program.tensors[p.outputs[0]].desc;
     const auto [channels, inner] = channelsAndInner(p, y);
     const int64_t outer = channels * inner != 0 ? y.numel() / (channels * inner) : 0;

@@ -10,13 +10,13 @@
 // RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=10000" | FileCheck --check-prefix=LEAN %s
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=9000" 2>&1 | FileCheck --check-prefix=BUDGET %s
 
-// CHECK: tessel.target = {cost_model = 1 : i64, name = "x86-64-avx2", threads = 2 : i64}
+// CHECK: tessel.target = {block = 0 : i64, cost_model = 2 : i64, name = "x86-64-avx2", threads = 2 : i64}
 // A 3x3 convolution of 16 -> 16 channels: a cpu_x86 kernel, its variant for the search to pick
 // (0: the backend's own best estimate, picked again when prepared).
 // CHECK: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: {{[0-9]+}}>
 // CHECK: tessel.unary {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: 0>
 
-// FIRST: tessel.target = {cost_model = 0 : i64, name = "x86-64-avx512", threads = 1 : i64}
+// FIRST: tessel.target = {block = 0 : i64, cost_model = 0 : i64, name = "x86-64-avx512", threads = 1 : i64}
 // FIRST: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: 0>
 
 // RAN: output y: f32[1,16,12,12]

@@ -150,7 +150,7 @@ TEST_CASE("reference post-ops equal the split plain primitives") {
     REQUIRE(viaPlain[i] == Approx(want[i]).epsilon(1e-6).margin(1e-7));
 }
 
-TEST_CASE("artifact v2 keeps post-ops, layouts, the kernel plan and the target") {
+TEST_CASE("artifact v2 keeps post-ops, layouts, the kernel plan, its fused chains and the target") {
   auto prog = fusedProgram();
   prog->backends = {"reference"};
   prog->kernels = {KernelChoice{0, {4, 16}}};
@@ -164,6 +164,7 @@ TEST_CASE("artifact v2 keeps post-ops, layouts, the kernel plan and the target")
   prog->backends.push_back("");
   prog->kernels.emplace_back();
   prog->outputs.push_back(7);
+  prog->fused = {1, 0}; // as a plan would mark a chain (the test reads it back only)
   REQUIRE(validateProgram(*prog).isOk());
   auto back = loadArtifact(writeArtifact(*prog, "test"));
   REQUIRE(back.isOk());
@@ -171,6 +172,7 @@ TEST_CASE("artifact v2 keeps post-ops, layouts, the kernel plan and the target")
   CHECK(b.primitives[0].params == prog->primitives[0].params);
   CHECK(b.primitives[1].params == prog->primitives[1].params);
   CHECK(b.kernels[0] == prog->kernels[0]);
+  CHECK(b.fused == prog->fused);
   CHECK(b.target.isa == "x86-64-avx2");
   CHECK(b.target.block == 8);
   CHECK(b.target.threads == 2);

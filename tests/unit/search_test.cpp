@@ -701,6 +701,89 @@ TEST_CASE("search: layouts given to a prepared model must keep the rules", "[sea
   CHECK(PreparedModel::create(prog, registry, po).isOk());
 }
 
+TEST_CASE("search: an artifact's plan keeps its layouts and fused chains", "[search]") {
+  // x -> 1x1 conv (32 -> 64) -> t -> 3x3 depthwise -> y, planned (kGraphPlanVersion) for
+  // cpu_x86's own target: t stored as the artifact says and the pair fused as it says, whatever
+  // the load's estimates would choose; the four plans give one result. A planned layout that
+  // breaks the rules is refused; a load that plans again sets the artifact's layouts plain.
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  const Backend* x86 = registry.find("cpu_x86");
+  if (!x86) return; // a CPU without AVX2
+  static std::vector<float> w1(64 * 32), w2(64 * 9);
+  for (size_t i = 0; i < w1.size(); ++i)
+    w1[i] = static_cast<float>(i % 11) / 55.f - 0.1f;
+  for (size_t i = 0; i < w2.size(); ++i)
+    w2[i] = static_cast<float>(i % 7) / 35.f - 0.1f;
+  Conv2dParams pointwise, depthwise;
+  depthwise.pads = {1, 1, 1, 1};
+  depthwise.group = 64;
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 32, 28, 28}}, nullptr},
+                   {"w1", {DType::F32, {64, 32, 1, 1}}, w1.data()},
+                   {"t", {DType::F32, {1, 64, 28, 28}}, nullptr},
+                   {"w2", {DType::F32, {64, 1, 3, 3}}, w2.data()},
+                   {"y", {DType::F32, {1, 64, 28, 28}}, nullptr}};
+  prog->primitives = {{pointwise, {0, 1}, {2}, "expand"}, {depthwise, {2, 3}, {4}, "dw"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  prog->backends = {"cpu_x86", "cpu_x86"};
+  prog->kernels = {KernelChoice{}, KernelChoice{}};
+  prog->target.isa = std::string(x86->descriptor().target());
+  prog->target.costModelVersion = kGraphPlanVersion;
+  const Layout blocked = prog->target.isa == "x86-64-avx512" ? Layout::NCHWc16 : Layout::NCHWc8;
+  std::vector<float> x(32 * 28 * 28);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
+  std::vector<std::vector<float>> outputs;
+  for (const Layout layout : {Layout::Plain, blocked})
+    for (const uint8_t fused : {0, 1}) {
+      INFO("t " << layoutName(layout) << ", fused " << int{fused});
+      prog->tensors[2].desc.layout = layout;
+      prog->fused = {fused, 0};
+      PrepareOptions po;
+      po.threads = 1;
+      auto model = PreparedModel::create(prog, registry, po);
+      INFO((model.isOk() ? std::string() : model.status().message()));
+      REQUIRE(model.isOk());
+      CHECK((*model)->planSource() == "the artifact's");
+      CHECK((*model)->descs()[2].layout == layout);
+      CHECK((*model)->blockedTensorCount() == (layout == Layout::Plain ? 0 : 1));
+      CHECK((*model)->chainCount() == fused);
+      SessionOptions so;
+      so.threads = 1;
+      auto session = Session::create(*model, so);
+      REQUIRE(session.isOk());
+      REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+      REQUIRE((*session)->run().isOk());
+      const auto* y = static_cast<const float*>((*session)->outputData(0));
+      outputs.emplace_back(y, y + 64 * 28 * 28);
+    }
+  for (size_t k = 1; k < outputs.size(); ++k)
+    for (size_t i = 0; i < outputs[0].size(); i += 97)
+      CHECK(outputs[k][i] == Approx(outputs[0][i]).epsilon(1e-4).margin(1e-5));
+  // Plain asked for: the artifact's blocked t is set plain (and the chain chosen again).
+  PrepareOptions plain;
+  plain.threads = 1;
+  plain.blockedLayouts = false;
+  auto unblocked = PreparedModel::create(prog, registry, plain);
+  REQUIRE(unblocked.isOk());
+  CHECK((*unblocked)->blockedTensorCount() == 0);
+  CHECK((*unblocked)->descs()[2].layout == Layout::Plain);
+  // A program output blocked breaks the rules.
+  prog->tensors[4].desc.layout = blocked;
+  auto broken = PreparedModel::create(prog, registry, PrepareOptions{});
+  REQUIRE_FALSE(broken.isOk());
+  CHECK_THAT(broken.status().message(), Catch::Contains("the artifact's layouts"));
+  // The same layouts from a plan before kGraphPlanVersion are the artifact author's: kept as
+  // they are (the kernels decide whether they run them).
+  prog->tensors[4].desc.layout = Layout::Plain;
+  prog->target.costModelVersion = 1;
+  auto older = PreparedModel::create(prog, registry, PrepareOptions{});
+  REQUIRE(older.isOk());
+  CHECK((*older)->descs()[2].layout == blocked);
+}
+
 namespace {
 
 // A backend whose unary kernels take 1 ms each and that fuses chains of two or three of them, at

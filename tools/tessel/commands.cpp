@@ -452,11 +452,17 @@ std::string byBackendText(const Session& session, bool json) {
   return json ? "{" + out + "}" : out;
 }
 
+// Which plan runs, as `run` and `bench` say it: its source, then its layouts and fused chains.
+std::string planText(const PreparedModel& m) {
+  return m.planSource() + ", " + std::to_string(m.blockedTensorCount()) + " tensors blocked, " +
+         std::to_string(m.chainCount()) + " chains fused";
+}
+
 // The line `tessel run` ends with: where the primitives ran and what moved between spaces.
 void printByBackend(const Session& session) {
   std::printf("primitives by backend: %s; copies between memory spaces %d a run; plan: %s\n",
               byBackendText(session, false).c_str(), session.runCopyCount(),
-              session.preparedModel().planSource().c_str());
+              planText(session.preparedModel()).c_str());
 }
 
 // Parses a command that loads one model: the flags, one positional MODEL, threads and convert
@@ -1015,19 +1021,21 @@ int benchCommand(const std::vector<std::string>& argv) {
   const double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
   const double arenaMiB = (*session)->arenaBytes() / 1048576.0;
   const int threads = (*session)->threads();
+  const PreparedModel& prepared = (*session)->preparedModel();
   if (a.has("--json")) {
     std::printf("{\"model\": \"%s\", \"runs\": %d, \"threads\": %d, \"min_ms\": %.3f, "
                 "\"median_ms\": %.3f, \"max_ms\": %.3f, \"arena_mib\": %.3f, "
-                "\"primitives_by_backend\": %s, \"copies_per_run\": %d, \"plan\": %s}\n",
+                "\"primitives_by_backend\": %s, \"copies_per_run\": %d, \"plan\": %s, "
+                "\"blocked_tensors\": %d, \"fused_chains\": %d}\n",
                 a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
                 byBackendText(**session, true).c_str(), (*session)->runCopyCount(),
-                jsonText((*session)->preparedModel().planSource()).c_str());
+                jsonText(prepared.planSource()).c_str(), prepared.blockedTensorCount(),
+                prepared.chainCount());
   } else {
     std::printf("%s: %d runs, %d threads, min %.2f ms, median %.2f ms, max %.2f ms (arena %.2f "
                 "MiB; %s; plan: %s)\n",
                 a.positional[0].c_str(), runs, threads, ms.front(), median, ms.back(), arenaMiB,
-                byBackendText(**session, false).c_str(),
-                (*session)->preparedModel().planSource().c_str());
+                byBackendText(**session, false).c_str(), planText(prepared).c_str());
   }
   return 0;
 }

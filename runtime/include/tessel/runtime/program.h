@@ -22,8 +22,13 @@ struct ProgramTensor {
 // What the plan was made for (the artifact's target table). Empty/0 fields mean "any".
 // isa: the named target (BackendDescriptor::target, `tessel convert --target`: "x86-64-avx512");
 // threads: the thread count its estimates were for; costModelVersion: 0 for a first-fit plan,
-// else the cost model's version. A cost-model plan for a target no backend here has is planned
-// again when loaded (PreparedModel::create); block is unused (layouts are chosen at load).
+// else the cost model's version; block: the channel block of the blocked layouts the plan chose
+// (0: none). A cost-model plan for a target no backend here has is planned again when loaded
+// (PreparedModel::create). From version kGraphPlanVersion on, the plan also chose the program's
+// layouts and fused chains (`ProgramTensor::desc.layout`, `Program::fused`): a runtime that
+// keeps the plan keeps them, one that plans again sets the layouts plain and chooses anew.
+inline constexpr uint32_t kGraphPlanVersion = 2;
+
 struct TargetInfo {
   std::string isa;
   int32_t block = 0;
@@ -62,6 +67,9 @@ struct Program {
   std::vector<Primitive> primitives;
   std::vector<std::string> backends; // the plan: backend per primitive ("" = any)
   std::vector<KernelChoice> kernels; // the plan: kernel per primitive (empty = defaults)
+  // The plan: per primitive, whether it runs in one kernel with the next (a fused chain, as
+  // search::Assignment::fused); empty = none. Kept only from a plan of kGraphPlanVersion on.
+  std::vector<uint8_t> fused;
   TargetInfo target;
   std::vector<int32_t> inputs;
   std::vector<int32_t> outputs;
