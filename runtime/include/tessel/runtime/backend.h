@@ -73,7 +73,8 @@ public:
   virtual std::string_view memorySpace() const { return kHostSpace; }
   // Whether some kernel of this backend computes this primitive exactly (kind, params, dtypes).
   virtual bool supports(const Primitive& p, const std::vector<TensorDesc>& tensors) const = 0;
-  // The kernels that could run a supported primitive, best guess first. Default: one, id 0.
+  // The kernels that could run a supported primitive, best guess first. Default: one, id 0,
+  // named "<backend>_<primitive kind>" ("reference_conv2d").
   virtual std::vector<KernelCandidate> candidates(const Primitive& p,
                                                   const std::vector<TensorDesc>& tensors) const;
   // The first candidate's choice, which the planner takes when nothing decides otherwise (once
