@@ -17,8 +17,8 @@ std::vector<KernelCandidate> BackendDescriptor::candidates(const Primitive& p,
                                                            const std::vector<TensorDesc>&) const {
   // Named by the primitive's kind: a conv2d and a raster are different kernels, and a kernel's
   // fitted line (ProfileCache::fits) must not carry from one to the other.
-  return {KernelCandidate{KernelChoice{}, std::string(name()) + "_" +
-                                              std::string(primitiveName(p.kind()))}};
+  return {KernelCandidate{KernelChoice{},
+                          std::string(name()) + "_" + std::string(primitiveName(p.kind()))}};
 }
 
 KernelChoice BackendDescriptor::firstChoice(const Primitive& p,
