@@ -29,7 +29,7 @@ printf '| model | pick within 10%% | model-only predicted | measured | model-onl
 printf '|---|---|---|---|---|\n'
 for m in "${names[@]}"; do
   others="$work/others-$m.profile"
-  echo "tessel-profile 2" >"$others"
+  echo "tessel-profile 3" >"$others"
   for o in "${names[@]}"; do
     [ "$o" = "$m" ] || tail -n +2 "$work/$o.profile" >>"$others"
   done

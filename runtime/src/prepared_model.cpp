@@ -165,7 +165,8 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                               double estimate) {
         return calibrated(fits, d.name(), deviceOf(d), k, threads, estimate);
       };
-    // A candidate's time from the cache, else measured (`run`, on its backend) and kept.
+    // A candidate's time from the cache, else measured (`run`, on its backend) and kept; the
+    // plan weighs it as a session's step (the fits' session ratio, ProfileCache::fits).
     const auto timed = [&](const BackendDescriptor& d, const KernelCandidate& k,
                            const std::string& signature, double estimate,
                            const std::function<Result<double>(Backend&)>& run) -> Result<double> {
@@ -175,14 +176,14 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       if (auto seconds = cache.find(key)) {
         ++hits;
         if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
-        return *seconds;
+        return inSession(fits, d.name(), deviceOf(d), threads, *seconds);
       }
       Backend* backend = registry.find(d.name());
       if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
       TESSEL_ASSIGN_OR_RETURN(double seconds, run(*backend));
       ++measurements;
       cache.put(key, seconds, kernel, group, estimate);
-      return seconds;
+      return inSession(fits, d.name(), deviceOf(d), threads, seconds);
     };
     if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
@@ -226,6 +227,22 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend
     // itself estimates best becomes its first choice, which it makes when prepared).
     layOut(plan.layouts);
+    // With a profile cache: each chosen kernel's key there, for its time as a session's step
+    // (PreparedModel::profileKeys).
+    if (!profileCache.empty()) {
+      m->profileKeys_.assign(prog.primitives.size(), std::string());
+      for (size_t i = 0; i < prog.primitives.size(); ++i) {
+        const search::PlanOption& o = plan.options[i][static_cast<size_t>(plan.chosen[i])];
+        if (o.backend == search::kNoBackend) continue;
+        const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
+        const KernelCandidate k{o.choice,
+                                o.name.substr(std::min(o.name.size(), d.name().size() + 1))};
+        const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
+                                                     prog.primitives[i].inputs.size());
+        m->profileKeys_[i] =
+            profileKey(d, primitiveSignature(prog.primitives[i], m->descs_, constants), k, threads);
+      }
+    }
     TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
     TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(request, &plan));
     // The fused forms, against the primitives' kernels as the plan weighs them.

@@ -18,7 +18,8 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 3", kHeaderV2 = "tessel-profile 2",
+                           kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -73,7 +74,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     return corrupt("profile cache: larger than " + std::to_string(kMaxBytes) + " bytes");
   ProfileCache cache;
   size_t pos = 0, line = 0;
-  bool fitted = false; // version 2: times may name their kernel
+  bool fitted = false;   // version 2 on: times may name their kernel
+  bool sessions = false; // version 3: session times
   std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
@@ -84,9 +86,10 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader && l != kHeaderV1)
-        return corrupt(where + ": not \"tessel-profile 2\" (or 1)");
-      fitted = l == kHeader;
+      if (l != kHeader && l != kHeaderV2 && l != kHeaderV1)
+        return corrupt(where + ": not \"tessel-profile 3\" (or 2, or 1)");
+      fitted = l != kHeaderV1;
+      sessions = l == kHeader;
       continue;
     }
     fields.clear();
@@ -102,6 +105,15 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       if (cache.devices_.size() >= kMaxDevices)
         return corrupt(where + ": more than " + std::to_string(kMaxDevices) + " devices");
       cache.devices_[std::string(fields[1])] = std::string(fields[2]);
+      continue;
+    }
+    if (sessions && fields.size() == 3 && fields[0] == "session") {
+      if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
+      auto it = cache.entries_.find(std::string(fields[1]));
+      if (it == cache.entries_.end())
+        return corrupt(where + ": a session time for a key with no time before it");
+      if (!positive(fields[2], &it->second.session))
+        return corrupt(where + ": the seconds are not a finite positive number");
       continue;
     }
     if (fields.size() != 2 && !(fitted && fields.size() == 5))
@@ -122,9 +134,13 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     }
     if (cache.entries_.size() >= kMaxEntries)
       return corrupt("profile cache: more than " + std::to_string(kMaxEntries) + " entries");
-    cache.entries_[std::string(fields[0])] = std::move(e);
+    auto [it, added] = cache.entries_.try_emplace(std::string(fields[0]), e);
+    if (!added) { // a key again (files joined): the later time, the session time kept
+      e.session = it->second.session;
+      it->second = std::move(e);
+    }
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 2\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 3\" line)");
   return cache;
 }
 
@@ -160,10 +176,25 @@ bool ProfileCache::put(const std::string& key, double seconds, const std::string
   if (it == entries_.end() && entries_.size() >= kMaxEntries) return false;
   const bool point = isKey(kernel) && isKey(group) && std::isfinite(estimate) && estimate > 0;
   Entry e{seconds, point ? kernel : std::string(), point ? group : std::string(),
-          point ? estimate : 0};
+          point ? estimate : 0, it != entries_.end() ? it->second.session : 0};
   if (it != entries_.end() && it->second == e) return false;
   entries_[key] = std::move(e);
   return true;
+}
+
+bool ProfileCache::putSession(const std::string& key, double seconds) {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || !std::isfinite(seconds) || seconds <= 0 ||
+      it->second.session == seconds)
+    return false;
+  it->second.session = seconds;
+  return true;
+}
+
+std::optional<double> ProfileCache::findSession(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.session <= 0) return std::nullopt;
+  return it->second.session;
 }
 
 std::string ProfileCache::device(std::string_view backend) const {
@@ -182,6 +213,8 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
   struct Sums {
     double w = 0, we = 0, wee = 0, wm = 0, wem = 0, least = 0;
     int n = 0;
+    double alone = 0, inSession = 0; // over the entries with a session time
+    int sessions = 0;
   };
   std::map<std::string, Sums> sums;
   for (const auto& [key, e] : entries_) {
@@ -196,6 +229,11 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
       s.wem += w * e.estimate * e.seconds;
       s.least = s.n == 0 ? e.seconds : std::min(s.least, e.seconds);
       ++s.n;
+      if (e.session > 0 && name == &e.group) { // the session ratio is the group's
+        s.alone += e.seconds;
+        s.inSession += e.session;
+        ++s.sessions;
+      }
     }
   }
   std::map<std::string, KernelFit> out;
@@ -207,6 +245,12 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
       f.overhead = std::clamp((s.wee * s.wm - s.we * s.wem) / det, 0.0, s.least);
     f.factor = (s.wem - f.overhead * s.we) / s.wee; // the best factor for that overhead
     if (!std::isfinite(f.factor) || f.factor <= 0) f = {0, s.wem / s.wee, s.n};
+    // The session ratio, held within [1/4, 4] (a file is untrusted; sessions measured here ran
+    // 0.7 to 2 times their kernels' own times).
+    if (s.sessions > 0) {
+      f.session = std::clamp(s.inSession / s.alone, 0.25, 4.0);
+      f.sessionPoints = s.sessions;
+    }
     if (std::isfinite(f.factor) && f.factor > 0) out[kernel] = f;
   }
   return out;
@@ -227,6 +271,11 @@ std::string ProfileCache::text() const {
       out += " " + e.kernel + " " + e.group + buf;
     }
     out += '\n';
+  }
+  for (const auto& [key, e] : entries_) {
+    if (e.session <= 0) continue;
+    std::snprintf(buf, sizeof buf, " %.9g", e.session);
+    out += "session " + key + buf + "\n";
   }
   return out;
 }
@@ -304,9 +353,19 @@ std::string groupKey(std::string_view backend, const std::string& device, int th
 double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
                   const std::string& device, const KernelCandidate& candidate, int threads,
                   double estimate) {
-  auto it = fits.find(kernelKey(backend, device, candidate, threads));
-  if (it == fits.end()) it = fits.find(groupKey(backend, device, threads));
-  return it == fits.end() ? estimate : it->second.apply(estimate);
+  auto kernel = fits.find(kernelKey(backend, device, candidate, threads));
+  auto group = fits.find(groupKey(backend, device, threads));
+  auto line = kernel != fits.end() ? kernel : group;
+  if (line == fits.end()) return estimate;
+  KernelFit f = line->second;
+  f.session = group != fits.end() ? group->second.session : 1;
+  return f.apply(estimate);
+}
+
+double inSession(const std::map<std::string, KernelFit>& fits, std::string_view backend,
+                 const std::string& device, int threads, double seconds) {
+  auto group = fits.find(groupKey(backend, device, threads));
+  return group == fits.end() ? seconds : seconds * group->second.session;
 }
 
 std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,

@@ -90,5 +90,8 @@ printf 'tessel-profile 1\n0123456789abcdef 0.000125\nfedcba9876543210 1.5e-05\n'
 printf 'tessel-profile 2\ndevice cpu_x86 00000000000000aa\n%s\n%s\n' \
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' \
   'fedcba9876543210 1.5e-05' >"$profileSeeds/fitted.txt"
+printf 'tessel-profile 3\ndevice cpu_x86 00000000000000aa\n%s\n%s\n%s\n' \
+  '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' \
+  'fedcba9876543210 1.5e-05' 'session 0123456789abcdef 0.00015' >"$profileSeeds/session.txt"
 run profile "${FUZZ_PROFILE_RUNS:-300000}" "$profileSeeds" || status=1
 exit $status

@@ -268,7 +268,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   auto again = ProfileCache::parse(cache->text());
   REQUIRE(again.isOk());
   CHECK(again->text() == cache->text());
-  CHECK(again->text().rfind("tessel-profile 2\n", 0) == 0); // written as version 2
+  CHECK(again->text().rfind("tessel-profile 3\n", 0) == 0); // written as version 3
   // Version 2: devices, and times with their kernel and estimate.
   const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
                            "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
@@ -281,11 +281,37 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   REQUIRE(v2->fits().count("1111111111111111") == 1);
   CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
   CHECK(v2->fits().at("2222222222222222").factor == Approx(1.25)); // the group's
-  CHECK(v2->text() == good);
+  CHECK(v2->text() == "tessel-profile 3" + good.substr(16));
+  // Version 3: session times, after the times they belong to.
+  const std::string sessions =
+      "tessel-profile 3\ndevice cpu_x86 00000000000000aa\n"
+      "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
+      "fedcba9876543210 2\n"
+      "session 0123456789abcdef 0.00015\n";
+  auto v3 = ProfileCache::parse(sessions);
+  REQUIRE(v3.isOk());
+  CHECK(v3->findSession("0123456789abcdef") == Approx(0.00015));
+  CHECK_FALSE(v3->findSession("fedcba9876543210"));
+  CHECK(v3->fits().at("2222222222222222").session == Approx(1.2)); // the group's
+  CHECK(v3->fits().at("2222222222222222").sessionPoints == 1);
+  CHECK(v3->fits().at("1111111111111111").session == 1); // none of a kernel's own
+  CHECK(v3->text() == sessions);
+  // A key again (two files joined): the later time, the session time kept.
+  auto joined = ProfileCache::parse(
+      sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");
+  REQUIRE(joined.isOk());
+  CHECK(joined->find("0123456789abcdef") == Approx(0.0001));
+  CHECK(joined->findSession("0123456789abcdef") == Approx(0.00015));
   for (const char* bad : {
-           "",                                                    // no header
-           "tessel-profile 3\n",                                  // another version
-           "tessel-profile 1",                                    // no newline
+           "",                                                                   // no header
+           "tessel-profile 4\n",                                                 // another version
+           "tessel-profile 2\n0123456789abcdef 1\nsession 0123456789abcdef 1\n", // v2: none
+           "tessel-profile 3\nsession 0123456789abcdef 1\n0123456789abcdef 1\n", // before it
+           "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdeg 1\n", // hex
+           "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef 0\n", // zero
+           "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef\n",   // no seconds
+           "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef 1 1\n", // more
+           "tessel-profile 1",                                                     // no newline
            "tessel-profile 1\ndevice cpu_x86 00000000000000aa\n", // no devices in version 1
            "tessel-profile 1\n0123456789abcdef 1 1111111111111111 1111111111111111 1\n", // kernel
            "tessel-profile 2\ndevice CPU 00000000000000aa\n",           // not a name
@@ -317,7 +343,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   // further: tests/fuzz/profile_fuzzer.cpp).
   std::mt19937 rng(3);
   for (int i = 0; i < 2000; ++i) {
-    std::string text = i % 2 ? good : v1;
+    std::string text = i % 3 == 0 ? v1 : i % 3 == 1 ? good : sessions;
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits; ++e)
       text[rng() % text.size()] = static_cast<char>(rng() % 256);
@@ -363,6 +389,27 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   const KernelFit f = fast.fits().at("0000000000000003");
   CHECK(f.overhead == 0);
   CHECK(f.factor > 0);
+  // Session times: per group, the ratio of their sum to their kernels' own times' (held within
+  // [1/4, 4]); calibration applies the group's to each of its kernels.
+  CHECK(cache.putSession("0000000000000001", 3e-5 * 1.5));
+  CHECK(cache.putSession("0000000000000002", (1e-5 + 8e-5) * 3));
+  CHECK_FALSE(cache.putSession("0000000000000001", 3e-5 * 1.5)); // the same again
+  CHECK_FALSE(cache.putSession("0000000000000abc", 1e-3));       // no time under that key
+  const auto withSessions = cache.fits();
+  CHECK(withSessions.at("00000000000000a1").session == Approx((4.5e-5 + 27e-5) / 12e-5));
+  CHECK(withSessions.at("00000000000000a1").sessionPoints == 2);
+  CHECK(withSessions.at("0000000000000001").session == 1);
+  CHECK(withSessions.at("00000000000000a2").sessionPoints == 0);
+  const double ratio = (4.5e-5 + 27e-5) / 12e-5;
+  KernelCandidate k{KernelChoice{}, "f"};
+  std::map<std::string, KernelFit> keyed;
+  keyed[kernelKey("b", "d", k, 1)] = withSessions.at("0000000000000001");
+  keyed[groupKey("b", "d", 1)] = withSessions.at("00000000000000a1");
+  CHECK(calibrated(keyed, "b", "d", k, 1, 1e-3) == Approx((1e-5 + 2e-3) * ratio).epsilon(1e-6));
+  CHECK(inSession(keyed, "b", "d", 1, 1e-3) == Approx(1e-3 * ratio));
+  CHECK(inSession(keyed, "b", "d", 2, 1e-3) == 1e-3); // no group at that thread count
+  CHECK(cache.putSession("00000000000000ff", 3e-3 * 100));
+  CHECK(cache.fits().at("00000000000000a2").session == 4);
 }
 
 TEST_CASE("search: calibrated estimates move the plan, and kernels are picked again after it",
@@ -468,6 +515,20 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
     REQUIRE(plan != nullptr);
     measured[pass] = plan->measurements;
     if (pass == 1) CHECK(plan->cacheHits > 0);
+    // Each chosen kernel's key in the cache, where a session's step time goes: with the steps
+    // twice their kernels' times, the next plan weighs every measured kernel at twice its time.
+    const std::vector<std::string>& keys = (*model)->profileKeys();
+    REQUIRE(keys.size() == prog->primitives.size());
+    auto cache = ProfileCache::load(path);
+    REQUIRE(cache.isOk());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::optional<double> alone = cache->find(keys[i]);
+      REQUIRE(alone);
+      if (pass == 0) CHECK(cache->putSession(keys[i], 2 * *alone));
+      const auto& chosen = plan->options[i][static_cast<size_t>(plan->chosen[i])];
+      if (pass == 1) CHECK(chosen.seconds == Approx(2 * *alone));
+    }
+    if (pass == 0) REQUIRE(cache->save(path).isOk());
     for (size_t i = 0; i < prog->primitives.size(); ++i) {
       const auto& chosen = plan->options[i][static_cast<size_t>(plan->chosen[i])];
       CHECK(chosen.measured);

@@ -6,6 +6,7 @@
 #include "tessel/graph/dynamic_session.h"
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/measure.h"
+#include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/session.h"
 #include "tessel/search/layouts.h"
 
@@ -1317,6 +1318,21 @@ int searchCommand(const std::vector<std::string>& argv) {
     }
     copySeconds = r == 0 ? copies : std::min(copySeconds, copies);
   }
+  // With a profile cache: each chosen kernel's step time, next to its time measured alone (a
+  // fused chain's step is not one kernel's: left out), for the fits' session ratios.
+  int sessionTimes = 0;
+  const PreparedModel& prepared = (*session)->preparedModel();
+  if (!c->load.profile.empty() && !prepared.profileKeys().empty()) {
+    auto cache = ProfileCache::load(c->load.profile);
+    if (!cache.isOk()) return fail(cache.status());
+    for (size_t i = 0; i < p.primitives.size(); ++i)
+      if (!prepared.profileKeys()[i].empty() && measured[i] > 0 &&
+          prepared.chainHead(i) == static_cast<int32_t>(i) &&
+          prepared.chainLast(i) == static_cast<int32_t>(i))
+        sessionTimes += cache->putSession(prepared.profileKeys()[i], measured[i]) ? 1 : 0;
+    if (sessionTimes > 0)
+      if (Status s = cache->save(c->load.profile); !s.isOk()) return fail(s);
+  }
   double measuredTotal = copySeconds, space = 0;
   size_t weighed = 0;
   for (size_t i = 0; i < p.primitives.size(); ++i) {
@@ -1334,22 +1350,30 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
                 "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
-                "\"blocked_tensors\": %d, \"plan\": [",
+                "\"blocked_tensors\": %d, \"session_times\": %d, \"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
                 copySeconds * 1e3, plan->measurements, plan->cacheHits,
                 (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
                 static_cast<long long>(plan->weightBytes),
-                (*session)->preparedModel().blockedTensorCount());
+                (*session)->preparedModel().blockedTensorCount(), sessionTimes);
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
       const auto& chosen = options[static_cast<size_t>(plan->chosen[i])];
+      // The bytes it reads (constants aside) and writes, as the tensors are stored.
+      const std::vector<TensorDesc>& descs = (*session)->preparedModel().descs();
+      long long inputBytes = 0;
+      for (int32_t id : p.primitives[i].inputs)
+        if (!p.isConstant(id)) inputBytes += descs[static_cast<size_t>(id)].byteSize();
       std::printf("%s{\"index\": %zu, \"kind\": \"%s\", \"origin\": %s, \"chosen\": %s, "
-                  "\"predicted_ms\": %.4f, \"measured_ms\": %.4f, \"candidates\": [",
+                  "\"predicted_ms\": %.4f, \"measured_ms\": %.4f, \"input_bytes\": %lld, "
+                  "\"output_bytes\": %lld, \"candidates\": [",
                   i ? ", " : "", i, std::string(primitiveName(p.primitives[i].kind())).c_str(),
                   jsonText(p.primitives[i].origin).c_str(), jsonText(optionText(chosen)).c_str(),
-                  chosen.seconds * 1e3, std::max(measured[i], 0.0) * 1e3);
+                  chosen.seconds * 1e3, std::max(measured[i], 0.0) * 1e3, inputBytes,
+                  static_cast<long long>(
+                      descs[static_cast<size_t>(p.primitives[i].outputs[0])].byteSize()));
       for (size_t k = 0; k < options.size(); ++k)
         std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f, \"estimate_ms\": %.4f, "
                     "\"measured\": %s}",
@@ -1379,6 +1403,7 @@ int searchCommand(const std::vector<std::string>& argv) {
   if (c->load.search == PlanSearch::Measure)
     std::printf(", measuring %.2f s: candidates measured %d, from the profile cache %d",
                 plan->measuringSeconds, plan->measurements, plan->cacheHits);
+  if (sessionTimes > 0) std::printf("; session times kept in the profile cache %d", sessionTimes);
   std::printf("\n");
   if (a.has("--report")) {
     std::printf("%5s %-12s %-34s %12s %12s  %s\n", "#", "primitive", "chosen", "predicted ms",

@@ -88,6 +88,10 @@ public:
   // planned for x86-64-avx512, this machine runs x86-64-avx2").
   const std::string& planSource() const { return planSource_; }
   int32_t chainLast(size_t i) const { return steps_[steps_[i].head].last; }
+  // Planned by cost with a profile cache: per primitive, the cache's key of the kernel the plan
+  // chose ("" for a view), under which a session's time of the step is kept
+  // (ProfileCache::putSession); empty otherwise.
+  const std::vector<std::string>& profileKeys() const { return profileKeys_; }
   int chainCount() const { return chains_; }
   // The inputs a step running primitives head..chainLast(head) reads, in the order its kernel
   // takes them (the later primitives' chained input 0 left out).
@@ -123,6 +127,7 @@ private:
   std::vector<TensorDesc> descs_;
   std::unique_ptr<search::ModelPlan> searchPlan_;
   std::string planSource_;
+  std::vector<std::string> profileKeys_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;
