@@ -558,34 +558,64 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
 }
 
+namespace {
+
+// x [1, cx, 28, 28] -> conv a -> t [1, ct, 28, 28] -> conv b -> y [1, ct, 28, 28], planned on
+// cpu_x86 with the backends' default kernels; the weights (shapes wa, wb) a fixed sequence.
+std::shared_ptr<Program> twoConvs(int64_t cx, int64_t ct, const Conv2dParams& a, Shape wa,
+                                  const Conv2dParams& b, Shape wb) {
+  static std::vector<std::vector<float>> weights; // alive as long as the programs
+  auto prog = std::make_shared<Program>();
+  const auto constant = [&](Shape shape, int period) {
+    std::vector<float>& w =
+        weights.emplace_back(static_cast<size_t>(TensorDesc{DType::F32, shape}.numel()));
+    for (size_t i = 0; i < w.size(); ++i)
+      w[i] = static_cast<float>(static_cast<int>(i) % period) / (5.f * period) - 0.1f;
+    return w.data();
+  };
+  prog->tensors = {{"x", {DType::F32, {1, cx, 28, 28}}, nullptr},
+                   {"w1", {DType::F32, wa}, constant(wa, 11)},
+                   {"t", {DType::F32, {1, ct, 28, 28}}, nullptr},
+                   {"w2", {DType::F32, wb}, constant(wb, 7)},
+                   {"y", {DType::F32, {1, ct, 28, 28}}, nullptr}};
+  prog->primitives = {{a, {0, 1}, {2}, "a"}, {b, {2, 3}, {4}, "b"}};
+  prog->inputs = {0};
+  prog->outputs = {4};
+  prog->backends = {"cpu_x86", "cpu_x86"};
+  prog->kernels = {KernelChoice{}, KernelChoice{}};
+  return prog;
+}
+
+// One run of a prepared model at one thread on a fixed input: its output 0.
+std::vector<float> runOnce(const std::shared_ptr<const PreparedModel>& model) {
+  const TensorDesc& in = model->descs()[static_cast<size_t>(model->program().inputs[0])];
+  std::vector<float> x(static_cast<size_t>(in.numel()));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
+  SessionOptions so;
+  so.threads = 1;
+  auto session = Session::create(model, so);
+  REQUIRE(session.isOk());
+  REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+  REQUIRE((*session)->run().isOk());
+  const auto* y = static_cast<const float*>((*session)->outputData(0));
+  const TensorDesc& out = model->descs()[static_cast<size_t>(model->program().outputs[0])];
+  return {y, y + out.numel()};
+}
+
+} // namespace
+
 TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan pins", "[search]") {
   // conv 3x3 -> conv 3x3 over 32 channels: left to cpu_x86, the tensor between them is blocked.
   // With the first pinned to the plain GEMM (x86::ConvVariant::Gemm, which takes no blocked
   // tensor, as a plan calibrated by a profile cache may pin it), that tensor stays plain and the
   // model runs, with the same result.
-  static std::vector<float> w1(32 * 32 * 9), w2(32 * 32 * 9);
-  for (size_t i = 0; i < w1.size(); ++i) {
-    w1[i] = static_cast<float>(i % 11) / 55.f - 0.1f;
-    w2[i] = static_cast<float>(i % 7) / 35.f - 0.1f;
-  }
   Conv2dParams c;
   c.pads = {1, 1, 1, 1};
-  auto prog = std::make_shared<Program>();
-  prog->tensors = {{"x", {DType::F32, {1, 32, 28, 28}}, nullptr},
-                   {"w1", {DType::F32, {32, 32, 3, 3}}, w1.data()},
-                   {"t", {DType::F32, {1, 32, 28, 28}}, nullptr},
-                   {"w2", {DType::F32, {32, 32, 3, 3}}, w2.data()},
-                   {"y", {DType::F32, {1, 32, 28, 28}}, nullptr}};
-  prog->primitives = {{c, {0, 1}, {2}, "conv1"}, {c, {2, 3}, {4}, "conv2"}};
-  prog->inputs = {0};
-  prog->outputs = {4};
-  prog->backends = {"cpu_x86", "cpu_x86"};
+  auto prog = twoConvs(32, 32, c, {32, 32, 3, 3}, c, {32, 32, 3, 3});
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   if (!registry.find("cpu_x86")) return; // a CPU without AVX2: nothing is blocked
-  std::vector<float> x(32 * 28 * 28);
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
   std::vector<std::vector<float>> outputs;
   for (const uint32_t first : {0u, 1u}) {
     INFO("conv1's kernel " << first);
@@ -597,14 +627,7 @@ TEST_CASE("search: the layouts chosen at load keep a kernel the artifact's plan 
     REQUIRE(model.isOk());
     if (first == 0) CHECK((*model)->blockedTensorCount() == 1);
     if (first == 1) CHECK((*model)->blockedTensorCount() == 0);
-    SessionOptions so;
-    so.threads = 1;
-    auto session = Session::create(*model, so);
-    REQUIRE(session.isOk());
-    REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
-    REQUIRE((*session)->run().isOk());
-    const auto* y = static_cast<const float*>((*session)->outputData(0));
-    outputs.emplace_back(y, y + x.size());
+    outputs.push_back(runOnce(*model));
   }
   for (size_t i = 0; i < outputs[0].size(); ++i)
     CHECK(outputs[1][i] == Approx(outputs[0][i]).epsilon(1e-4).margin(1e-5));
@@ -771,31 +794,13 @@ TEST_CASE("search: an artifact's plan keeps its layouts and fused chains", "[sea
   registerBuiltinBackends(registry);
   const Backend* x86 = registry.find("cpu_x86");
   if (!x86) return; // a CPU without AVX2
-  static std::vector<float> w1(64 * 32), w2(64 * 9);
-  for (size_t i = 0; i < w1.size(); ++i)
-    w1[i] = static_cast<float>(i % 11) / 55.f - 0.1f;
-  for (size_t i = 0; i < w2.size(); ++i)
-    w2[i] = static_cast<float>(i % 7) / 35.f - 0.1f;
   Conv2dParams pointwise, depthwise;
   depthwise.pads = {1, 1, 1, 1};
   depthwise.group = 64;
-  auto prog = std::make_shared<Program>();
-  prog->tensors = {{"x", {DType::F32, {1, 32, 28, 28}}, nullptr},
-                   {"w1", {DType::F32, {64, 32, 1, 1}}, w1.data()},
-                   {"t", {DType::F32, {1, 64, 28, 28}}, nullptr},
-                   {"w2", {DType::F32, {64, 1, 3, 3}}, w2.data()},
-                   {"y", {DType::F32, {1, 64, 28, 28}}, nullptr}};
-  prog->primitives = {{pointwise, {0, 1}, {2}, "expand"}, {depthwise, {2, 3}, {4}, "dw"}};
-  prog->inputs = {0};
-  prog->outputs = {4};
-  prog->backends = {"cpu_x86", "cpu_x86"};
-  prog->kernels = {KernelChoice{}, KernelChoice{}};
+  auto prog = twoConvs(32, 64, pointwise, {64, 32, 1, 1}, depthwise, {64, 1, 3, 3});
   prog->target.isa = std::string(x86->descriptor().target());
   prog->target.costModelVersion = kGraphPlanVersion;
   const Layout blocked = prog->target.isa == "x86-64-avx512" ? Layout::NCHWc16 : Layout::NCHWc8;
-  std::vector<float> x(32 * 28 * 28);
-  for (size_t i = 0; i < x.size(); ++i)
-    x[i] = static_cast<float>(i % 13) / 6.f - 1.f;
   std::vector<std::vector<float>> outputs;
   for (const Layout layout : {Layout::Plain, blocked})
     for (const uint8_t fused : {0, 1}) {
@@ -811,14 +816,7 @@ TEST_CASE("search: an artifact's plan keeps its layouts and fused chains", "[sea
       CHECK((*model)->descs()[2].layout == layout);
       CHECK((*model)->blockedTensorCount() == (layout == Layout::Plain ? 0 : 1));
       CHECK((*model)->chainCount() == fused);
-      SessionOptions so;
-      so.threads = 1;
-      auto session = Session::create(*model, so);
-      REQUIRE(session.isOk());
-      REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
-      REQUIRE((*session)->run().isOk());
-      const auto* y = static_cast<const float*>((*session)->outputData(0));
-      outputs.emplace_back(y, y + 64 * 28 * 28);
+      outputs.push_back(runOnce(*model));
     }
   for (size_t k = 1; k < outputs.size(); ++k)
     for (size_t i = 0; i < outputs[0].size(); i += 97)
