@@ -240,8 +240,51 @@ bool variantTakesLayouts(ConvVariant v, const Conv2dParams& p, const ConvShape& 
 // (about 0.5); a blocked input spares Winograd its strip transposes.
 // Every variant that applies, with its cost, in the order considered (costVariants below picks the
 // cheapest; the search weighs them all, and measures them).
+// The floats a variant keeps of constant weights: packed panels, or transformed (0: none).
+int64_t keptFloats(const KernelTable& t, const ConvShape& s, ConvVariant variant) {
+  const int64_t oPanels = ceilDiv(s.o, t.nr);
+  switch (variant) {
+  case ConvVariant::Depthwise:
+  case ConvVariant::Auto: return 0;
+  case ConvVariant::Winograd:
+  case ConvVariant::Winograd2: {
+    const int64_t n = (variant == ConvVariant::Winograd2 ? 2 : 4) + 2;
+    return n * n * oPanels * s.c * t.nr; // winogradLanesWeights
+  }
+  case ConvVariant::GemmTransposed:
+  case ConvVariant::Direct: return oPanels * s.k * t.nr; // packWeightPanels
+  case ConvVariant::Gemm: return s.group * ceilDiv(s.og, t.mr) * s.k * t.mr;
+  }
+  return 0;
+}
+
+// Kept weights larger than a core's private cache come from memory in a session, where a whole
+// model's weights pass through the caches every run, at about this rate whatever the thread
+// count (resnet18's 512 -> 512 at 7x7 as Winograd F(4,3) keeps 37.7 MB and took 0.99 ms in a
+// session at two threads; F(2,3)'s 16.8 MB took 0.55 ms).
+constexpr double kWeightBytesPerSecond = 40e9;
+
+std::vector<ConvVariantCost> variantWork(const KernelTable& t, const Conv2dParams& p,
+                                         const ConvShape& s, bool constantWeights, int threads);
+
+// Each variant's work in lane-FMAs, at least the time its kept weights take to stream from
+// memory where they exceed the private cache (a roofline: the tiles overlap the stream).
 std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dParams& p,
                                           const ConvShape& s, bool constantWeights, int threads) {
+  std::vector<ConvVariantCost> all = variantWork(t, p, s, constantWeights, threads);
+  if (!constantWeights) return all;
+  const int64_t l2 = (t.family == IsaFamily::Avx512 ? kAvx512Shape : kAvx2Shape).nominalL2Bytes;
+  const double lanesPerByte =
+      2.0 * t.vectorWidth * 3e9 * std::max(threads, 1) / kWeightBytesPerSecond;
+  for (ConvVariantCost& v : all) {
+    const int64_t bytes = 4 * keptFloats(t, s, v.variant);
+    if (bytes > l2) v.laneFmas = std::max(v.laneFmas, static_cast<double>(bytes) * lanesPerByte);
+  }
+  return all;
+}
+
+std::vector<ConvVariantCost> variantWork(const KernelTable& t, const Conv2dParams& p,
+                                         const ConvShape& s, bool constantWeights, int threads) {
   std::vector<ConvVariantCost> all;
   const double outputs = static_cast<double>(s.oh * s.ow);
   const double store = s.yBlock ? 0.5 * static_cast<double>(s.oStored()) * outputs
@@ -1242,22 +1285,7 @@ int64_t convPreparedBytes(const KernelTable& table, const Primitive& prim,
   const auto& p = prim.as<Conv2dParams>();
   const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
   if (variant == ConvVariant::Auto) variant = chooseVariant(table, p, s, true, threads);
-  const int64_t oPanels = ceilDiv(s.o, table.nr);
-  int64_t floats = 0;
-  switch (variant) {
-  case ConvVariant::Depthwise:
-  case ConvVariant::Auto: return 0;
-  case ConvVariant::Winograd:
-  case ConvVariant::Winograd2: {
-    const int64_t n = (variant == ConvVariant::Winograd2 ? 2 : 4) + 2;
-    floats = n * n * oPanels * s.c * table.nr; // winogradLanesWeights
-    break;
-  }
-  case ConvVariant::GemmTransposed:
-  case ConvVariant::Direct: floats = oPanels * s.k * table.nr; break; // packWeightPanels
-  case ConvVariant::Gemm: floats = s.group * ceilDiv(s.og, table.mr) * s.k * table.mr; break;
-  }
-  return floats * 4;
+  return 4 * keptFloats(table, s, variant);
 }
 
 bool convIsPointwise(const Primitive& prim, const std::vector<TensorDesc>& d) {
