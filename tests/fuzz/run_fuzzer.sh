@@ -3,7 +3,8 @@
 # each from a seed corpus, with a fixed seed and run count so CI is reproducible (the time limit
 # only caps a slow machine). Inputs that once broke a target stay in regressions/.
 #   artifact: the .tsl loader, then running what loads, graph tables included (seeds: an emitted
-#             artifact and seven that plan at run time, control flow among them)
+#             artifact, one planned by the cost model with blocked layouts and a fused chain,
+#             and seven that plan at run time, control flow among them)
 #   onnx:     the ONNX frontend, then the whole model run (seeds: the node models of
 #             libonnx-testdata); first it replays the hostile corpora once each
 #   profile:  the profile cache's parser, and printing back what parses (seed: a small cache)
@@ -49,6 +50,10 @@ run() {
 seeds="$out/seeds-artifact"
 mkdir -p "$seeds"
 "$build/tools/tessel-opt" "$root/tests/lit/emit.mlir" -tessel-emit=output="$seeds/emit.tsl" >/dev/null
+# A cost-model plan for this machine (kGraphPlanVersion): blocked layouts and a fused chain that
+# the loader checks and keeps.
+"$build/tools/tessel-opt" "$root/tests/lit/search-graph-plan.mlir" -tessel-decompose \
+  -tessel-search="search=model threads=1" -tessel-emit=output="$seeds/graph_plan.tsl" >/dev/null
 # Artifacts that plan at run time (a graph table, no program): shapes and bounds fed as inputs,
 # subgraphs (If's branches, a Loop body reading an enclosing value), a data-dependent output.
 for t in test_reshape_reduced_dims test_clip_splitbounds test_slice test_if test_loop11 \
