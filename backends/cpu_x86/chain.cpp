@@ -52,6 +52,7 @@ struct PairGeometry {
   int64_t n = 0, cin = 0, ce = 0, xBlock = 0, yBlock = 0;
   int64_t cols = 1, xEnd = 0, rowPanels = 0;
   int64_t window = 1, bands = 1, bandRows = 1, stripRows = 1, groups = 1;
+  int64_t paddedH = 0, paddedW = 0; // the depthwise input with all four pads
   bool packA = true;
 
   PairGeometry(const KernelTable& t, const Primitive& e, const Primitive& dw,
@@ -65,6 +66,7 @@ struct PairGeometry {
     g.h = x.shape[2], g.w = x.shape[3];
     g.kh = d[dw.inputs[1]].shape[2], g.kw = d[dw.inputs[1]].shape[3];
     g.sh = pd.stride[0], g.sw = pd.stride[1], g.ph = pd.pads[0], g.pw = pd.pads[1];
+    paddedH = g.h + pd.pads[0] + pd.pads[2], paddedW = g.w + pd.pads[1] + pd.pads[3];
     g.dh = pd.dilation[0], g.dw = pd.dilation[1];
     g.oh = y.shape[2], g.ow = y.shape[3];
     g.block = t.vectorWidth;
@@ -160,7 +162,7 @@ double pairLaneFmas(const KernelTable& t, const PairGeometry& pg, int threads) {
                         (pg.packA ? positions * static_cast<double>(pg.cin) : 0.0);
   DepthwiseWork w; // the expansion fills the strips in the lanes
   w.channels = pg.ce, w.h = pg.g.h, w.w = pg.g.w, w.oh = pg.g.oh, w.ow = pg.g.ow;
-  w.paddedH = pg.g.h + 2 * pg.g.ph, w.paddedW = pg.g.w + 2 * pg.g.pw;
+  w.paddedH = pg.paddedH, w.paddedW = pg.paddedW;
   w.taps = pg.g.kh * pg.g.kw, w.plainOutput = !pg.yBlock;
   const double depthwise = depthwiseLaneFmas(t, w, threads);
   return static_cast<double>(std::max<int64_t>(pg.n, 1)) * (expand + depthwise);
