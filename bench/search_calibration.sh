@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The cost model against measurement, leaving one model out (docs/search.md, Kernel fits):
 # 1. each public model's candidates measured into its own profile cache (tessel search --search
-#    measure), at THREADS threads;
+#    measure, which also keeps the measured plan's session times), at THREADS threads; with
+#    FRESH=1, all five again right before each model is evaluated, so that a machine whose speed
+#    drifts over minutes measures the caches and times the model in the same minutes;
 # 2. for each model, the other four models' caches merged: the kernels' fits the model-only plan
 #    of this model takes, none of them fitted to its own primitives;
 # 3. per model: how often the cost model's pick (with those fits) is within 10% of the measured
 #    best where two or more candidates were measured; the model-only plan's predicted and measured
 #    totals; the model-only plan end to end against the measured plan (tessel bench, min of RUNS,
 #    the two alternating over ROUNDS turns).
-# Usage: bench/search_calibration.sh [THREADS] [RUNS]      (defaults: 2 threads, 20 runs)
+# Usage: [FRESH=1] bench/search_calibration.sh [THREADS] [RUNS]   (defaults: 2 threads, 20 runs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
@@ -20,14 +22,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 names=(resnet18 mobilenet_v2 squeezenet1_1 shufflenet_v2_x1_0 ppocr_v4_det)
 shape() { [ "$1" = ppocr_v4_det ] && echo "--shape x=1x3x640x640" || true; }
-for m in "${names[@]}"; do
-  # shellcheck disable=SC2046
-  "$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --search measure \
-    --profile "$work/$m.profile" >/dev/null
-done
+measureAll() {
+  local m
+  for m in "${names[@]}"; do
+    rm -f "$work/$m.profile"
+    # shellcheck disable=SC2046
+    "$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --search measure \
+      --profile "$work/$m.profile" >/dev/null
+  done
+}
+measureAll
 printf '| model | pick within 10%% | model-only predicted | measured | model-only / measured plan (min of %d) |\n' "$runs"
 printf '|---|---|---|---|---|\n'
 for m in "${names[@]}"; do
+  if [ "${FRESH:-0}" = 1 ] && [ "$m" != "${names[0]}" ]; then measureAll; fi
   others="$work/others-$m.profile"
   echo "tessel-profile 3" >"$others"
   for o in "${names[@]}"; do
