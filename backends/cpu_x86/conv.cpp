@@ -274,8 +274,7 @@ std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dPara
   std::vector<ConvVariantCost> all = variantWork(t, p, s, constantWeights, threads);
   if (!constantWeights) return all;
   const int64_t l2 = (t.family == IsaFamily::Avx512 ? kAvx512Shape : kAvx2Shape).nominalL2Bytes;
-  const double lanesPerByte =
-      2.0 * t.vectorWidth * 3e9 * std::max(threads, 1) / kWeightBytesPerSecond;
+  const double lanesPerByte = laneFmasPerSecond(t, threads) / kWeightBytesPerSecond;
   for (ConvVariantCost& v : all) {
     const int64_t bytes = 4 * keptFloats(t, s, v.variant);
     if (bytes > l2) v.laneFmas = std::max(v.laneFmas, static_cast<double>(bytes) * lanesPerByte);

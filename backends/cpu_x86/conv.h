@@ -9,6 +9,12 @@
 
 namespace tessel::x86 {
 
+// The cost model's rate: 2 * W lane-FMAs a cycle per thread at a nominal 3 GHz (what its work in
+// lane-FMAs takes in seconds, and the family's FMA peak at half the FLOPs).
+inline double laneFmasPerSecond(const KernelTable& t, int threads) {
+  return 2.0 * t.vectorWidth * 3e9 * std::max(threads, 1);
+}
+
 // conv2d kernel ids (KernelChoice::id); 0 lets the cost model choose.
 // GemmTransposed puts output channels in the vector lanes and output positions in the rows:
 // for small outputs (7x7) whose positions fill few lanes. Winograd F(4,3) and Winograd2 F(2,3)

@@ -187,8 +187,7 @@ public:
     }
     if (p.kind() == PrimitiveKind::Pool && supports(p, t))
       return x86::poolLaneFmas(table_, p, t) / laneRate(threads);
-    const double peak = 2.0 * 2 * table_.vectorWidth * 3e9 * std::max(threads, 1);
-    return std::max(streamSeconds(p, t, threads), primitiveFlops(p, t) / peak);
+    return std::max(streamSeconds(p, t, threads), primitiveFlops(p, t) / (2 * laneRate(threads)));
   }
 
   // A convolution's packed or transformed weights (x86::convPreparedBytes); matmul's packed B
@@ -276,10 +275,7 @@ private:
     return 0.5e-6 + bytes / (95e9 * std::pow(n, 0.8));
   }
 
-  // The lane-FMAs a second at the family's nominal rate: 2 * W a cycle at 3 GHz per thread.
-  double laneRate(int threads) const {
-    return 2.0 * table_.vectorWidth * 3e9 * std::max(threads, 1);
-  }
+  double laneRate(int threads) const { return x86::laneFmasPerSecond(table_, threads); }
 
   const KernelTable& table_;
   int64_t l2Bytes_;

@@ -89,6 +89,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       m->blocked_ += layouts[id] != Layout::Plain;
     }
   };
+  // Whether the tensors' layouts as they are now keep the layout rules.
+  const auto keepRules = [&] {
+    return search::checkLayouts(
+        search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
+        prog.primitives, m->descs_);
+  };
   // An artifact whose plan chose its layouts and fused chains too (kGraphPlanVersion): kept with
   // its kernels, else set plain for this load's own choice. Its layouts are untrusted: they must
   // keep the rules, as a plan's would.
@@ -100,11 +106,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     if (artifactGraph) {
       for (size_t id = 0; id < layouts.size(); ++id)
         layouts[id] = m->descs_[id].layout;
-      TESSEL_RETURN_IF_ERROR(
-          search::checkLayouts(
-              search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
-              prog.primitives, m->descs_)
-              .withContext("the artifact's layouts"));
+      TESSEL_RETURN_IF_ERROR(keepRules().withContext("the artifact's layouts"));
     }
     layOut(layouts);
   }
@@ -119,9 +121,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return invalidArgument("layouts: " + std::to_string(options.layouts.size()) +
                              " entries for " + std::to_string(prog.tensors.size()) + " tensors");
     layOut(options.layouts);
-    TESSEL_RETURN_IF_ERROR(search::checkLayouts(
-        search::layoutRules(prog.primitives, m->descs_, prog.pinned(), prog.constants()),
-        prog.primitives, m->descs_));
+    TESSEL_RETURN_IF_ERROR(keepRules());
   }
   m->planSource_ = search == PlanSearch::Measure ? "measured"
                    : search == PlanSearch::Model ? "cost model" + replanned

@@ -353,13 +353,10 @@ std::string groupKey(std::string_view backend, const std::string& device, int th
 double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
                   const std::string& device, const KernelCandidate& candidate, int threads,
                   double estimate) {
-  auto kernel = fits.find(kernelKey(backend, device, candidate, threads));
-  auto group = fits.find(groupKey(backend, device, threads));
-  auto line = kernel != fits.end() ? kernel : group;
+  auto line = fits.find(kernelKey(backend, device, candidate, threads));
+  if (line == fits.end()) line = fits.find(groupKey(backend, device, threads));
   if (line == fits.end()) return estimate;
-  KernelFit f = line->second;
-  f.session = group != fits.end() ? group->second.session : 1;
-  return f.apply(estimate);
+  return inSession(fits, backend, device, threads, line->second.apply(estimate));
 }
 
 double inSession(const std::map<std::string, KernelFit>& fits, std::string_view backend,

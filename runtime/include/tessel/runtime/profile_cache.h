@@ -17,18 +17,19 @@
 namespace tessel {
 
 // A kernel's measured times against its backend's estimates, fitted as a line (in relative
-// error): measured ~ overhead + factor * estimate. A group's (a backend's kernels on one device
-// at one thread count) also has what its kernels took as a session's steps against their times
-// measured alone, as one ratio (`session`: the sum of the session times over the sum of those
-// kernels' own times; 1 without session times, and for a kernel's own line). What
-// `--search model` weighs a kernel at, given a profile cache, in place of the bare estimate.
+// error): measured ~ overhead + factor * estimate (`apply`). A group's (a backend's kernels on
+// one device at one thread count) also has what its kernels took as a session's steps against
+// their times measured alone, as one ratio (`session`: the sum of the session times over the sum
+// of those kernels' own times; 1 without session times, and for a kernel's own line), which
+// inSession applies. What `--search model` weighs a kernel at, given a profile cache, in place of
+// the bare estimate: calibrated(), the line then the ratio.
 struct KernelFit {
   double overhead = 0; // seconds
   double factor = 1;
   int points = 0; // the measurements fitted
   double session = 1;
   int sessionPoints = 0; // the session times in that ratio
-  double apply(double estimate) const { return (overhead + factor * estimate) * session; }
+  double apply(double estimate) const { return overhead + factor * estimate; }
 };
 
 class ProfileCache {
