@@ -121,6 +121,24 @@ struct PairGeometry {
   }
 };
 
+// The workspace of the fused kernel: the input rows packed for a band ([row][panel][cin][mr]),
+// shared by the threads or one per thread; per thread one group's strips
+// ([nr / W][stripRows][cols][W]) and the window kernel's weights.
+int64_t pairPackFloats(const KernelTable& t, const PairGeometry& pg) {
+  return pg.packA ? pg.stripRows * pg.rowPanels * pg.cin * t.mr : 0;
+}
+int64_t pairStripFloats(const KernelTable& t, const PairGeometry& pg) {
+  return pg.stripRows * pg.cols * t.vectorWidth;
+}
+int64_t pairThreadFloats(const KernelTable& t, const PairGeometry& pg) {
+  return ceilDiv(pairStripFloats(t, pg) * (t.nr / t.vectorWidth), 16) * 16 +
+         windowTapFloats(pg.g, t.vectorWidth);
+}
+int64_t pairWorkspaceBytes(const KernelTable& t, const PairGeometry& pg, int threads) {
+  const int64_t packs = pg.bandsPerThread(threads) ? threads : 1;
+  return (packs * pairPackFloats(t, pg) + std::max(threads, 1) * pairThreadFloats(t, pg)) * 4;
+}
+
 // Whether the fused kernel runs this pair (its weights constant: the caller checks).
 bool pairApplies(const KernelTable& t, const Primitive& e, const Primitive& dw,
                  const std::vector<TensorDesc>& d) {
@@ -189,8 +207,7 @@ public:
   }
 
   int64_t workspaceBytes(int threads) const override {
-    const int64_t packs = pg_.bandsPerThread(threads) ? threads : 1;
-    return (packs * packFloats() + std::max(threads, 1) * threadFloats()) * 4;
+    return pairWorkspaceBytes(t_, pg_, threads);
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,
@@ -254,14 +271,9 @@ public:
 private:
   // The input rows packed for a band ([row][panel][cin][mr]), shared by the threads; per
   // thread one group's strips ([nr / W][stripRows][cols][W]) and the window kernel's weights.
-  int64_t packFloats() const {
-    return pg_.packA ? pg_.stripRows * pg_.rowPanels * pg_.cin * t_.mr : 0;
-  }
-  int64_t stripFloats() const { return pg_.stripRows * pg_.cols * t_.vectorWidth; }
-  int64_t threadFloats() const {
-    return ceilDiv(stripFloats() * (t_.nr / t_.vectorWidth), 16) * 16 +
-           windowTapFloats(pg_.g, t_.vectorWidth);
-  }
+  int64_t packFloats() const { return pairPackFloats(t_, pg_); }
+  int64_t stripFloats() const { return pairStripFloats(t_, pg_); }
+  int64_t threadFloats() const { return pairThreadFloats(t_, pg_); }
 
   // Output rows oy0..oy1; their strip starts at input row top (above the input when in the
   // padding) and spans `rows`, of which iy0..iy1 lie inside the input.
@@ -408,6 +420,13 @@ std::optional<KernelCandidate> chainCandidate(const KernelTable& t,
 double chainLaneFmas(const KernelTable& t, std::span<const Primitive* const> chain,
                      const std::vector<TensorDesc>& tensors, int threads) {
   return pairLaneFmas(t, PairGeometry(t, *chain[0], *chain[1], tensors), std::max(threads, 1));
+}
+
+int64_t chainWorkspaceBytes(const KernelTable& t, std::span<const Primitive* const> chain,
+                            const std::vector<TensorDesc>& tensors, int threads) {
+  if (!chainCandidate(t, chain, tensors)) return 0;
+  return pairWorkspaceBytes(t, PairGeometry(t, *chain[0], *chain[1], tensors),
+                            std::max(threads, 1));
 }
 
 bool mayChain(std::span<const PrepareArgs> chain) {

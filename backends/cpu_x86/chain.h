@@ -24,6 +24,10 @@ std::optional<KernelCandidate> chainCandidate(const KernelTable& table,
                                               const std::vector<TensorDesc>& tensors);
 double chainLaneFmas(const KernelTable& table, std::span<const Primitive* const> chain,
                      const std::vector<TensorDesc>& tensors, int threads);
+// The fused kernel's scratch per run at `threads` threads (its PreparedKernel::workspaceBytes);
+// 0 for a chain chainCandidate offers none for.
+int64_t chainWorkspaceBytes(const KernelTable& table, std::span<const Primitive* const> chain,
+                            const std::vector<TensorDesc>& tensors, int threads);
 std::unique_ptr<PreparedKernel> prepareChain(const KernelTable& table,
                                              std::span<const PrepareArgs> chain);
 

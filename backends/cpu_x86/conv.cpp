@@ -448,9 +448,12 @@ LargeFloats winogradLanesWeights(const KernelTable& t, const ConvShape& s, int m
 
 class ConvKernel final : public PreparedKernel {
 public:
+  // Constant weights are packed (or transformed) here; with `constantWeights` and no `weight`, the
+  // kernel is only sized (convWorkspaceBytes): it packs nothing, and must not run.
   ConvKernel(const KernelTable& t, const Conv2dParams& p, const ConvShape& s, const void* weight,
-             ConvVariant variant)
+             bool constantWeights, ConvVariant variant)
       : t_(t), p_(p), s_(s), variant_(variant), depthwise_(variant == ConvVariant::Depthwise),
+        packs_(constantWeights && variant != ConvVariant::Depthwise),
         epilogue_(p.postOps, Spread::Row, p.hasBias ? 2 : -1, Spread::Row),
         epilogueColumns_(p.postOps, Spread::Column, p.hasBias ? 2 : -1, Spread::Column) {
     kc_ = 256; // a B panel of 256 rows stays in L1 (32 KiB) for NR = 16 and in L2 for NR = 32
@@ -493,11 +496,13 @@ public:
                                       mPanels_,
                                       winograd ? lanes_.m : 0};
     const auto* w = static_cast<const float*>(weight);
-    if (winograd) {
+    if (!weight) {
+      // Sized only, or weights computed at run time (packed into the workspace then).
+    } else if (winograd) {
       packed_ = sharedPacking(weight, key, [&] { return winogradLanesWeights(t, s, lanes_.m, w); });
     } else if (variant_ == ConvVariant::GemmTransposed || variant_ == ConvVariant::Direct) {
       packed_ = sharedWeightPanels(t, w, s.o, s.k);
-    } else if (!depthwise_ && weight) {
+    } else if (!depthwise_) {
       packed_ = sharedPacking(weight, key, [&] {
         LargeFloats panels(static_cast<size_t>(s.group * mPanels_ * s.k * t.mr));
         packWeights(w, panels.data());
@@ -553,7 +558,7 @@ public:
              4;
     }
     if (depthwise_) return windowWorkspaceBytes(t_, geometry(p_, s_, nullptr), threads);
-    const int64_t weights = havePacked() ? 0 : s_.group * mPanels_ * s_.k * t_.mr;
+    const int64_t weights = packs_ ? 0 : s_.group * mPanels_ * s_.k * t_.mr;
     const GemmBlocking blocking = gemmBlocking(threads);
     return (weights + threads * blocking.kc * blocking.panels * t_.nr) * 4;
   }
@@ -1172,6 +1177,7 @@ private:
   ConvShape s_;
   ConvVariant variant_;
   bool depthwise_;
+  bool packs_;           // the weights are constant, packed at load (not at each run)
   LanesShape lanes_{};   // blocks > 0: Winograd, Winograd2
   PaddedInput padded_{}; // Direct
   // Direct: k = (c, ky, kx) -> offset in the padded input; GemmTransposed reading a blocked
@@ -1296,6 +1302,20 @@ bool convVariantNeedsConstantWeights(ConvVariant v) {
   return v != ConvVariant::Gemm && v != ConvVariant::Depthwise;
 }
 
+namespace {
+// The variant a kernel prepared for `choice` runs: the cheapest for Auto, else the one chosen (the
+// artifact's plan, a test), which must be among those that apply; Auto when none does.
+ConvVariant pickVariant(const std::vector<ConvVariantCost>& all, ConvVariant choice) {
+  auto it =
+      choice == ConvVariant::Auto
+          ? std::min_element(all.begin(), all.end(),
+                             [](const auto& a, const auto& b) { return a.laneFmas < b.laneFmas; })
+          : std::find_if(all.begin(), all.end(),
+                         [&](const ConvVariantCost& v) { return v.variant == choice; });
+  return it == all.end() ? ConvVariant::Auto : it->variant;
+}
+} // namespace
+
 std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const PrepareArgs& args) {
   const Primitive& prim = *args.primitive;
   const auto& p = prim.as<Conv2dParams>();
@@ -1305,17 +1325,20 @@ std::unique_ptr<PreparedKernel> prepareConv(const KernelTable& table, const Prep
   const std::vector<ConvVariantCost> all =
       variantCosts(table, p, s, constant, std::max(args.threads, 1));
   if (all.empty()) return nullptr; // blocked layouts no variant here takes
-  // The cheapest, or an explicit choice (the artifact's plan, a test), which must be one of the
-  // variants that apply to this convolution.
-  auto it =
-      args.choice.id == 0
-          ? std::min_element(all.begin(), all.end(),
-                             [](const auto& a, const auto& b) { return a.laneFmas < b.laneFmas; })
-          : std::find_if(all.begin(), all.end(), [&](const ConvVariantCost& v) {
-              return static_cast<uint32_t>(v.variant) == args.choice.id;
-            });
-  if (it == all.end()) return nullptr;
-  return std::make_unique<ConvKernel>(table, p, s, args.constants[1], it->variant);
+  const ConvVariant v = pickVariant(all, static_cast<ConvVariant>(args.choice.id));
+  if (v == ConvVariant::Auto) return nullptr;
+  return std::make_unique<ConvKernel>(table, p, s, args.constants[1], constant, v);
+}
+
+int64_t convWorkspaceBytes(const KernelTable& table, const Primitive& prim,
+                           const std::vector<TensorDesc>& d, ConvVariant variant,
+                           bool constantWeights, int prepareThreads, int threads) {
+  const auto& p = prim.as<Conv2dParams>();
+  const ConvShape s = shapeOf(p, d[prim.inputs[0]], d[prim.inputs[1]], d[prim.outputs[0]]);
+  const ConvVariant v =
+      pickVariant(variantCosts(table, p, s, constantWeights, std::max(prepareThreads, 1)), variant);
+  if (v == ConvVariant::Auto) return 0;
+  return ConvKernel(table, p, s, nullptr, constantWeights, v).workspaceBytes(threads);
 }
 
 } // namespace tessel::x86

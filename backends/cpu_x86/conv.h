@@ -60,6 +60,12 @@ double depthwiseLaneFmas(const KernelTable& table, const DepthwiseWork& work, in
 // `threads`.
 int64_t convPreparedBytes(const KernelTable& table, const Primitive& p,
                           const std::vector<TensorDesc>& tensors, ConvVariant variant, int threads);
+// The scratch bytes a kernel prepared for `variant` (Auto: the cheapest at `prepareThreads`) needs
+// per run at `threads` threads: its PreparedKernel::workspaceBytes, from the same code, without
+// packing anything. 0 where the variant does not apply.
+int64_t convWorkspaceBytes(const KernelTable& table, const Primitive& p,
+                           const std::vector<TensorDesc>& tensors, ConvVariant variant,
+                           bool constantWeights, int prepareThreads, int threads);
 // Whether a convolution is pointwise (1x1, stride 1, no padding or dilation): its GEMMs read the
 // input in place as their im2col matrix.
 bool convIsPointwise(const Primitive& p, const std::vector<TensorDesc>& tensors);

@@ -199,11 +199,35 @@ public:
                                   std::max(threads, 1));
   }
 
+  // The scratch of the convolution, matmul and pooling kernels (the others need none), from the
+  // kernels' own sizing code.
+  int64_t workspaceBytes(const Primitive& p, const std::vector<TensorDesc>& t,
+                         const KernelChoice& choice, uint32_t constantInputs,
+                         int threads) const override {
+    if (!supports(p, t)) return 0;
+    threads = std::max(threads, 1);
+    switch (p.kind()) {
+    case PrimitiveKind::Conv2d:
+      return x86::convWorkspaceBytes(table_, p, t, static_cast<x86::ConvVariant>(choice.id),
+                                     (constantInputs & 2) != 0, threads, threads);
+    case PrimitiveKind::MatMul:
+      return x86::matmulWorkspaceBytes(table_, p.as<MatMulParams>(), (constantInputs & 2) != 0);
+    case PrimitiveKind::Pool: return x86::poolWorkspaceBytes(table_, p, t, threads);
+    default: return 0;
+    }
+  }
+
   std::optional<KernelCandidate> chainCandidate(std::span<const Primitive* const> chain,
                                                 const std::vector<TensorDesc>& t) const override {
     for (const Primitive* p : chain)
       if (!supports(*p, t)) return std::nullopt;
     return x86::chainCandidate(table_, chain, t);
+  }
+
+  int64_t chainWorkspaceBytes(std::span<const Primitive* const> chain,
+                              const std::vector<TensorDesc>& t, int threads) const override {
+    if (!chainCandidate(chain, t)) return 0;
+    return x86::chainWorkspaceBytes(table_, chain, t, threads);
   }
 
   // The fused kernel's work at the convolutions' rate, and the traffic of the chain's input and

@@ -29,6 +29,16 @@ bool biasSpread(const MatMulParams& p, Spread* spread, int64_t* ld) {
   return true;
 }
 
+} // namespace
+
+// a's panels of one batch, and b's when not packed at load.
+int64_t matmulWorkspaceBytes(const KernelTable& t, const MatMulParams& p, bool bPacked) {
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return 0;
+  return (ceilDiv(p.m, t.mr) * p.k * t.mr + (bPacked ? 0 : ceilDiv(p.n, t.nr) * p.k * t.nr)) * 4;
+}
+
+namespace {
+
 class MatMulKernel final : public PreparedKernel {
 public:
   MatMulKernel(const KernelTable& t, const MatMulParams& p, const void* b, Spread bias,
@@ -52,8 +62,7 @@ public:
   bool readsConstant(size_t input) const override { return input != 1 || packedB_.empty(); }
 
   int64_t workspaceBytes(int) const override {
-    if (empty_) return 0;
-    return (mPanels_ * p_.k * t_.mr + (packedB_.empty() ? bFloats() : 0)) * 4;
+    return matmulWorkspaceBytes(t_, p_, !packedB_.empty());
   }
 
   Status run(const ExecContext& ctx, std::span<const TensorArg> in,

@@ -59,6 +59,12 @@ double poolLaneFmas(const KernelTable& table, const Primitive& p,
           out);
 }
 
+int64_t poolWorkspaceBytes(const KernelTable& table, const Primitive& p,
+                           const std::vector<TensorDesc>& d, int threads) {
+  return PoolKernel(table, p.as<PoolParams>(), d[p.inputs[0]], d[p.outputs[0]])
+      .workspaceBytes(threads);
+}
+
 std::unique_ptr<PreparedKernel> preparePool(const KernelTable& table, const PrepareArgs& args) {
   const Primitive& p = *args.primitive;
   const std::vector<TensorDesc>& d = *args.tensors;

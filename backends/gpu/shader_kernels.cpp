@@ -405,27 +405,34 @@ Result<Kernel> binaryKernel(ShaderExecutor& exec, const BinaryParams& b, const S
 // A reduction: one dispatch where an invocation may walk the whole extent (at most kChunk),
 // else partials over chunks of kChunk in the workspace, then one dispatch combining them
 // (shaders/reduce.comp).
-class ReduceKernel final : public PreparedKernel {
-public:
+struct ReducePass {
   static constexpr uint32_t kChunk = kMaxLoop;
-  ReduceKernel(ShaderExecutor& exec, Pipeline pipeline, const ReduceParams& r)
-      : exec_(exec), pipeline_(pipeline) {
-    k_.outer = static_cast<uint32_t>(r.outer);
-    k_.extent = static_cast<uint32_t>(r.extent);
-    k_.inner = static_cast<uint32_t>(r.inner);
-    k_.kind = static_cast<uint32_t>(r.kind);
-    k_.selectLast = r.selectLast ? 1 : 0;
-    k_.chunk = kChunk;
-    k_.chunks = (k_.extent + kChunk - 1) / kChunk;
+  ReduceConstants k{};
+  explicit ReducePass(const ReduceParams& r) {
+    k.outer = static_cast<uint32_t>(r.outer);
+    k.extent = static_cast<uint32_t>(r.extent);
+    k.inner = static_cast<uint32_t>(r.inner);
+    k.kind = static_cast<uint32_t>(r.kind);
+    k.selectLast = r.selectLast ? 1 : 0;
+    k.chunk = kChunk;
+    k.chunks = (k.extent + kChunk - 1) / kChunk;
   }
-  bool twoPass() const { return k_.extent > kChunk; }
+  bool twoPass() const { return k.extent > kChunk; }
   // The partials: a value and an index per (outer, chunk, inner), the indices at a 256-byte
   // boundary (every device's binding offset alignment).
-  int64_t partials() const { return int64_t{k_.outer} * k_.chunks * k_.inner; }
+  int64_t partials() const { return int64_t{k.outer} * k.chunks * k.inner; }
   int64_t indicesAt() const { return (partials() * 4 + 255) / 256 * 256; }
-  int64_t workspaceBytes(int) const override {
-    return twoPass() ? indicesAt() + partials() * 4 : 0;
-  }
+  int64_t workspaceBytes() const { return twoPass() ? indicesAt() + partials() * 4 : 0; }
+};
+
+class ReduceKernel final : public PreparedKernel {
+public:
+  ReduceKernel(ShaderExecutor& exec, Pipeline pipeline, const ReduceParams& r)
+      : exec_(exec), pipeline_(pipeline), pass_(r), k_(pass_.k) {}
+  bool twoPass() const { return pass_.twoPass(); }
+  int64_t partials() const { return pass_.partials(); }
+  int64_t indicesAt() const { return pass_.indicesAt(); }
+  int64_t workspaceBytes(int) const override { return pass_.workspaceBytes(); }
   Status run(const ExecContext& ctx, std::span<const TensorArg> inputs,
              const TensorArg& output) const override {
     const Bound y = bound(output), x = bound(inputs[0]);
@@ -446,7 +453,8 @@ public:
 private:
   ShaderExecutor& exec_;
   Pipeline pipeline_;
-  ReduceConstants k_{};
+  ReducePass pass_;
+  const ReduceConstants& k_;
 };
 
 Result<Kernel> reduceKernel(ShaderExecutor& exec, const ReduceParams& r) {
@@ -687,6 +695,11 @@ double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& t,
   return roughSeconds(p, t, info.flopsPerSecond);
 }
 
+int64_t shaderWorkspaceBytes(const Primitive& p, const KernelChoice& choice) {
+  if (p.kind() != PrimitiveKind::Reduce || choice.id == kReduceSubgroup) return 0;
+  return ReducePass(p.as<ReduceParams>()).workspaceBytes();
+}
+
 KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& t,
                                const ExecutorInfo& info) {
   KernelChoice best;
@@ -765,6 +778,10 @@ public:
                          const KernelChoice& choice, int) const override {
     auto exec = platform_.executor();
     return shaderSeconds(p, t, choice, exec.isOk() ? (*exec)->info() : ExecutorInfo{});
+  }
+  int64_t workspaceBytes(const Primitive& p, const std::vector<TensorDesc>&,
+                         const KernelChoice& choice, uint32_t, int) const override {
+    return shaderWorkspaceBytes(p, choice);
   }
 
 private:

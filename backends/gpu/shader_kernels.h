@@ -115,6 +115,9 @@ std::vector<KernelCandidate> shaderCandidates(const Primitive& p,
 // Measurement refines it (docs/search.md).
 double shaderSeconds(const Primitive& p, const std::vector<TensorDesc>& tensors,
                      const KernelChoice& choice, const ExecutorInfo& info);
+// The scratch a kernel prepared for `choice` needs per run (its PreparedKernel::workspaceBytes):
+// a two-pass reduction's partials; 0 for the rest.
+int64_t shaderWorkspaceBytes(const Primitive& p, const KernelChoice& choice);
 // The planner's first choice among the candidates: the one shaderSeconds estimates fastest.
 KernelChoice shaderFirstChoice(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                const ExecutorInfo& info);

@@ -81,7 +81,9 @@ typedef struct {
   int32_t threads; /* kernel threads, the caller included; 0 = every core this process may use */
   /* Bytes the session's arenas (tensors, workspace) may take; 0 = half the physical memory. A
    * model needing more fails in tessel_session_create with TESSEL_RESOURCE_EXHAUSTED before
-   * anything is allocated. */
+   * anything is allocated. With either search, when set, the plan also keeps its weights plus its
+   * arenas within it, taking leaner kernels (and plain layouts) where the fastest need more
+   * (docs/search.md, Memory budget). */
   int64_t memory_budget;
   /* TESSEL_PRECISION_F32 (0, the default): values kept as the model's dtypes say.
    * TESSEL_PRECISION_F16_STORAGE: a GPU backend may keep f32 weights and tensors as IEEE half

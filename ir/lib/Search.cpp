@@ -4,6 +4,7 @@
 #include "mlir/IR/Builders.h"
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/search/assign.h"
+#include "tessel/search/memory.h"
 #include "tessel/search/plan_model.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -34,6 +35,7 @@ struct TesselSearch : impl::TesselSearchBase<TesselSearch> {
     o.threads = threads;
     o.profile = profile;
     o.weightBudget = weightBudget;
+    o.memoryBudget = memoryBudget;
     if (Status s = planModule(getOperation(), o); !s.isOk()) {
       getOperation().emitError(s.message());
       signalPassFailure();
@@ -102,6 +104,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     model.outputs = prog.outputs;
     model.threads = o.threads;
     model.weightBudget = o.weightBudget;
+    model.memoryBudget = o.memoryBudget;
     model.layouts = true;
     model.constant = prog.constants();
     // A device's measured times, offline: each kernel's fit under the device the file names for
@@ -117,15 +120,19 @@ Status planProgram(Program& prog, const PlanOptions& o) {
         if (device.empty()) device = deviceKey(d);
         return calibrated(fits, d.name(), device, k, o.threads, estimate);
       };
-    // The kernels are picked for the layouts the plan chose, then the fused forms for those
-    // kernels; the artifact carries all three (the runtime keeps them on this target).
-    auto plan = search::planModel(model);
+    // The kernels are picked for the layouts the plan chose, within the budgets, then the fused
+    // forms for those kernels; the artifact carries all three (the runtime keeps them on this
+    // target).
+    auto plan = search::planWithinBudgets(
+        model,
+        [&](const std::vector<Layout>& layouts) {
+          for (size_t id = 0; id < descs.size(); ++id)
+            descs[id].layout = layouts[id];
+        },
+        [&](search::ModelPlan* p) {
+          return search::pickChains(model, p, &p->assignment, false).status();
+        });
     if (plan.isOk()) {
-      for (size_t id = 0; id < descs.size(); ++id)
-        descs[id].layout = plan->layouts[id];
-      TESSEL_RETURN_IF_ERROR(search::pickKernels(model, &*plan));
-      TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(model, &*plan));
-      TESSEL_RETURN_IF_ERROR(search::pickChains(model, &*plan, &plan->assignment, false).status());
       prog.target.block = 0;
       for (size_t id = 0; id < descs.size(); ++id) {
         prog.tensors[id].desc.layout = descs[id].layout;

@@ -424,10 +424,13 @@ tessel_status tessel_session_create(const tessel_model* model,
       // One prepared model per backend and thread count: kernels pick their variants for the
       // count (PrepareArgs::threads); identical packed weights are shared between them.
       const int threads = opts->threadCount();
-      auto& slot = m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
-                               std::to_string(static_cast<int>(opts->precision)) + "/" +
-                               std::to_string(static_cast<int>(opts->search)) + "/" +
-                               opts->profileCache + "/" + std::to_string(opts->weightBudget)];
+      auto& slot =
+          m->prepared[opts->backend + "/" + std::to_string(threads) + "/" +
+                      std::to_string(static_cast<int>(opts->precision)) + "/" +
+                      std::to_string(static_cast<int>(opts->search)) + "/" + opts->profileCache +
+                      "/" + std::to_string(opts->weightBudget) + "/" +
+                      std::to_string(
+                          opts->search == tessel::PlanSearch::FirstFit ? 0 : opts->memoryBudget)];
       if (!slot) {
         auto p =
             tessel::PreparedModel::create(m->program, builtinRegistry(), opts->prepareOptions());

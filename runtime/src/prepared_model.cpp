@@ -5,6 +5,7 @@
 #include "tessel/runtime/split_fused.h"
 #include "tessel/search/assign.h"
 #include "tessel/search/layouts.h"
+#include "tessel/search/memory.h"
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
@@ -23,6 +24,9 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   PlanSearch search = options.search;
   if (options.weightBudget < 0)
     return invalidArgument("weight budget " + std::to_string(options.weightBudget) +
+                           " is negative");
+  if (options.memoryBudget < 0)
+    return invalidArgument("memory budget " + std::to_string(options.memoryBudget) +
                            " is negative");
   if (options.weightBudget > 0 && search == PlanSearch::FirstFit)
     return invalidArgument("a weight budget is the search's: it needs the cost model or "
@@ -84,6 +88,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     search = PlanSearch::Model;
   }
   const auto layOut = [&](const std::vector<Layout>& layouts) {
+    m->blocked_ = 0;
     for (size_t id = 0; id < layouts.size(); ++id) {
       m->descs_[id].layout = layouts[id];
       m->blocked_ += layouts[id] != Layout::Plain;
@@ -135,6 +140,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.preferred = preferred;
   request.threads = std::max(m->threads_, 1);
   request.weightBudget = options.weightBudget;
+  request.memoryBudget = options.memoryBudget;
   request.layouts = chooseLayouts;
   request.inputs = prog.inputs;
   request.outputs = prog.outputs;
@@ -222,11 +228,20 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                      [&](Backend& backend) { return measureChain(backend, mr); });
       };
     }
-    TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan, search::planModel(request));
-    // The layouts the plan chose, then each primitive's kernel again for the tensors as laid
+    // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend
-    // itself estimates best becomes its first choice, which it makes when prepared).
-    layOut(plan.layouts);
+    // itself estimates best becomes its first choice, which it makes when prepared), the fused
+    // forms against those kernels as the plan weighs them, all within the memory budgets.
+    const auto chains = [&](search::ModelPlan* plan) -> Status {
+      if (options.chains == ChainMode::Off || !options.fused.empty()) return Status::ok();
+      TESSEL_ASSIGN_OR_RETURN(plan->chains, search::pickChains(request, plan, &plan->assignment,
+                                                               options.chains == ChainMode::All));
+      for (const search::ChainOption& c : plan->chains)
+        if (c.fused) plan->predictedSeconds += c.seconds - c.unfusedSeconds;
+      return Status::ok();
+    };
+    TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan,
+                            search::planWithinBudgets(request, layOut, chains));
     // With a profile cache: each chosen kernel's key there, for its time as a session's step
     // (PreparedModel::profileKeys).
     if (!profileCache.empty()) {
@@ -242,15 +257,6 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         m->profileKeys_[i] =
             profileKey(d, primitiveSignature(prog.primitives[i], m->descs_, constants), k, threads);
       }
-    }
-    TESSEL_RETURN_IF_ERROR(search::pickKernels(request, &plan));
-    TESSEL_RETURN_IF_ERROR(search::fitWeightBudget(request, &plan));
-    // The fused forms, against the primitives' kernels as the plan weighs them.
-    if (options.chains != ChainMode::Off && options.fused.empty()) {
-      TESSEL_ASSIGN_OR_RETURN(plan.chains, search::pickChains(request, &plan, &plan.assignment,
-                                                              options.chains == ChainMode::All));
-      for (const search::ChainOption& c : plan.chains)
-        if (c.fused) plan.predictedSeconds += c.seconds - c.unfusedSeconds;
     }
     plan.measurements = measurements;
     plan.cacheHits = hits;

@@ -295,6 +295,7 @@ PrepareOptions SessionOptions::prepareOptions() const {
   o.search = search;
   o.profileCache = profileCache;
   o.weightBudget = weightBudget;
+  o.memoryBudget = memoryBudget; // bounds only a plan the search makes
   return o;
 }
 

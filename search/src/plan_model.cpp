@@ -59,10 +59,14 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
              const std::vector<TensorDesc>& t, size_t variant, std::vector<Weighed>* all) {
   const Primitive& p = r.primitives[i];
   const int threads = std::max(r.threads, 1);
-  int64_t inPlace = 0; // the constant inputs' bytes
-  for (int32_t id : p.inputs)
-    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
-      inPlace += t[static_cast<size_t>(id)].byteSize();
+  int64_t inPlace = 0;    // the constant inputs' bytes
+  uint32_t constants = 0; // bit k: input k is constant
+  for (size_t k = 0; k < p.inputs.size(); ++k) {
+    const auto id = static_cast<size_t>(p.inputs[k]);
+    if (id >= r.constant.size() || !r.constant[id]) continue;
+    inPlace += t[id].byteSize();
+    if (k < 32) constants |= uint32_t{1} << k;
+  }
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
     if (!d.supports(p, t)) continue;
@@ -81,7 +85,8 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
                   estimate,
                   false,
                   std::max(d.preparedBytes(p, t, k.choice, threads), inPlace),
-                  layoutsOf(p, t)};
+                  layoutsOf(p, t),
+                  d.workspaceBytes(p, t, k.choice, constants, threads)};
       w.candidate = std::move(k);
       w.variant = variant;
       all->push_back(std::move(w));
@@ -356,53 +361,6 @@ Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
       options.push_back(std::move(w.option));
   }
   plan->planningSeconds += since(start);
-  return Status::ok();
-}
-
-Status fitWeightBudget(const ModelPlanRequest& r, ModelPlan* plan) {
-  const auto chosen = [&](size_t i) -> PlanOption& {
-    return plan->options[i][static_cast<size_t>(plan->chosen[i])];
-  };
-  int64_t total = 0, least = 0;
-  for (size_t i = 0; i < plan->options.size(); ++i) {
-    total += chosen(i).bytes;
-    int64_t lean = chosen(i).bytes;
-    for (const PlanOption& o : plan->options[i])
-      if (o.backend == chosen(i).backend && std::isfinite(o.seconds))
-        lean = std::min(lean, o.bytes);
-    least += lean;
-  }
-  const int64_t fastest = total;
-  while (r.weightBudget > 0 && total > r.weightBudget) {
-    size_t bestI = 0, bestK = 0;
-    double bestCost = std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < plan->options.size(); ++i) {
-      const PlanOption& now = chosen(i);
-      for (size_t k = 0; k < plan->options[i].size(); ++k) {
-        const PlanOption& o = plan->options[i][k];
-        if (o.backend != now.backend || o.bytes >= now.bytes || !std::isfinite(o.seconds)) continue;
-        const double cost = (o.seconds - now.seconds) / static_cast<double>(now.bytes - o.bytes);
-        if (cost < bestCost) bestCost = cost, bestI = i, bestK = k;
-      }
-    }
-    if (!std::isfinite(bestCost))
-      return resourceExhausted("the plan's kernels keep " + std::to_string(fastest) +
-                               " bytes of weights, over the weight budget of " +
-                               std::to_string(r.weightBudget) + " bytes; the leanest keep " +
-                               std::to_string(least));
-    const PlanOption& from = chosen(bestI);
-    const PlanOption& to = plan->options[bestI][bestK];
-    total -= from.bytes - to.bytes;
-    plan->predictedSeconds += to.seconds - from.seconds;
-    plan->chosen[bestI] = static_cast<int>(bestK);
-    plan->assignment.kernel[bestI] = to.choice;
-  }
-  // Under a budget every kernel is named: a backend's first choice (cpu_x86's id 0) is resolved
-  // when prepared, at the session's thread count, and could take a kernel that keeps more.
-  if (r.weightBudget > 0)
-    for (size_t i = 0; i < plan->options.size(); ++i)
-      if (plan->assignment.backend[i] != kNoBackend) plan->assignment.kernel[i] = chosen(i).choice;
-  plan->weightBytes = total;
   return Status::ok();
 }
 

@@ -131,6 +131,9 @@ expect bad-chains "--chains expects auto, off or all, got 'some'" -- "$tessel" r
 succeed chains-all -- "$tessel" run "$work/relu.tsl" --chains all
 expect weight-budget-first-fit "--weight-budget bounds the search's plan: it needs --search model" -- "$tessel" run "$work/relu.tsl" --weight-budget 1MiB
 expect convert-weight-budget-first-fit "--weight-budget bounds the search's plan: it needs --search model" -- "$tessel" convert "$work/relu.onnx" -o "$work/w.tsl" --weight-budget 1KiB
+expect convert-memory-budget-first-fit "--memory-budget bounds the search's plan: it needs --search model" -- "$tessel" convert "$work/relu.onnx" -o "$work/w.tsl" --memory-budget 1KiB
+expect convert-memory-budget-over "over the memory budget of 64 bytes" -- "$tessel" convert "$work/relu.onnx" -o "$work/w.tsl" --search model --memory-budget 64
+expect run-memory-budget-over "over the memory budget of 64 bytes" -- "$tessel" run "$work/relu.tsl" --search model --memory-budget 64
 succeed devices-without-a-driver -- env VK_ICD_FILENAMES=/nonexistent.json OCL_ICD_VENDORS=/nonexistent "$tessel" devices
 expect devices-extra "usage: tessel devices [--json]" -- "$tessel" devices extra
 succeed devices-json -- sh -c '"$0" devices --json | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"backends\"] and d[\"backends\"][0][\"bandwidth_gbps\"] > 0"' "$tessel"

@@ -9,6 +9,8 @@
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="backends=vulkan target=x86-64-avx2" 2>&1 | FileCheck --check-prefix=BACKEND %s
 // RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=10000" | FileCheck --check-prefix=LEAN %s
 // RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 weight-budget=9000" 2>&1 | FileCheck --check-prefix=BUDGET %s
+// RUN: tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 memory-budget=1000000" | FileCheck --check-prefix=FITS %s
+// RUN: not tessel-opt %s -tessel-decompose -tessel-search="search=model target=x86-64-avx2 memory-budget=30000" 2>&1 | FileCheck --check-prefix=MEMORY %s
 
 // CHECK: tessel.target = {block = 0 : i64, cost_model = 2 : i64, name = "x86-64-avx2", threads = 2 : i64}
 // A 3x3 convolution of 16 -> 16 channels: a cpu_x86 kernel, its variant for the search to pick
@@ -28,6 +30,11 @@
 // the 16 channels exactly); Winograd keeps 36,864 and the plain GEMM's 6-row panels 10,368.
 // LEAN: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: {{4|6}}>
 // BUDGET: the plan's kernels keep {{[0-9]+}} bytes of weights, over the weight budget of 9000 bytes; the leanest keep 9280
+
+// FITS: tessel.conv2d {{.*}}tessel.backend = "cpu_x86", tessel.kernel = array<i64: {{[0-9]+}}>
+// Under what the weights (9,280 bytes at the least) and three 9,216-byte tensors need (the
+// input, the convolution's output, the output) at once: refused, naming the leanest found.
+// MEMORY: the plan needs {{[0-9]+}} bytes (weights and arena), over the memory budget of 30000 bytes; the leanest kernels found need {{[0-9]+}} and {{[0-9]+}}
 
 // TARGET: no target named 'riscv64' (known: host, x86-64-avx2, x86-64-avx512)
 // MEASURE: tessel-search: search expects off or model, got 'measure'

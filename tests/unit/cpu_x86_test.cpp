@@ -382,6 +382,131 @@ TEST_CASE("cpu_x86: the weights a convolution kernel keeps are what its descript
   }
 }
 
+TEST_CASE("cpu_x86: the scratch a kernel needs is what its descriptor says") {
+  // Each kernel prepared for each candidate (and the backend's own choice, id 0) at 1 to 3
+  // threads, with constant weights and without, plain and blocked: the prepared kernel's
+  // workspace is the descriptor's (the search's arena counts it). Convolutions: 3x3 with channels
+  // that are not whole panels (every variant), strided, pointwise, grouped, depthwise, a small
+  // output with many channels (the transposed GEMM); a pooling; matmuls; the fused chain.
+  struct ConvCase {
+    Shape x, w;
+    int64_t group, stride, pad;
+  };
+  const std::vector<ConvCase> convs = {
+      {{1, 19, 15, 17}, {37, 19, 3, 3}, 1, 1, 1}, {{1, 16, 33, 31}, {24, 16, 3, 3}, 1, 2, 1},
+      {{1, 32, 14, 14}, {48, 32, 1, 1}, 1, 1, 0}, {{1, 12, 9, 9}, {21, 4, 3, 3}, 3, 1, 1},
+      {{1, 24, 14, 14}, {24, 1, 3, 3}, 24, 1, 1}, {{1, 256, 7, 7}, {512, 256, 3, 3}, 1, 1, 1},
+      {{2, 3, 20, 20}, {8, 3, 5, 5}, 1, 2, 2}};
+  for (auto& f : families()) {
+    const BackendDescriptor& desc = f->backend->descriptor();
+    auto device = f->backend->device();
+    REQUIRE(device.isOk());
+    const Layout blocked = std::string(f->name) == "avx2" ? Layout::NCHWc8 : Layout::NCHWc16;
+    // The kernel prepared for `args` at `threads`, against the descriptor's figure.
+    const auto same = [&](const Primitive& p, const std::vector<TensorDesc>& d,
+                          const void* const* constants, uint32_t constantInputs,
+                          const KernelChoice& choice) {
+      for (int threads : {1, 2, 3}) {
+        PrepareArgs args;
+        args.primitive = &p;
+        args.tensors = &d;
+        args.constants = std::span<const void* const>(constants, p.inputs.size());
+        args.choice = choice;
+        args.threads = threads;
+        auto kernel = f->backend->prepare(args, **device);
+        if (!kernel.isOk()) continue; // a choice these layouts rule out
+        INFO(threads << " threads");
+        CHECK((*kernel)->workspaceBytes(threads) ==
+              desc.workspaceBytes(p, d, choice, constantInputs, threads));
+      }
+    };
+    for (const ConvCase& c : convs)
+      for (const bool block : {false, true})
+        for (const bool constant : {true, false}) {
+          Conv2dParams p;
+          p.stride = {c.stride, c.stride};
+          p.pads = {c.pad, c.pad, c.pad, c.pad};
+          p.group = c.group;
+          Primitive conv{p, {0, 1}, {2}, "conv"};
+          const int64_t oh = (c.x[2] + 2 * c.pad - c.w[2]) / c.stride + 1;
+          const int64_t ow = (c.x[3] + 2 * c.pad - c.w[3]) / c.stride + 1;
+          std::vector<TensorDesc> d = {TensorDesc{DType::F32, c.x}, TensorDesc{DType::F32, c.w},
+                                       TensorDesc{DType::F32, {c.x[0], c.w[0], oh, ow}}};
+          REQUIRE(validatePrimitive(conv, d).isOk());
+          if (block) d[0].layout = d[2].layout = blocked;
+          if (!desc.supports(conv, d)) continue;
+          const std::vector<float> w = randomFloats(d[1].numel(), 7);
+          const void* constants[] = {nullptr, constant ? w.data() : nullptr};
+          std::vector<KernelChoice> choices = {KernelChoice{}};
+          for (const KernelCandidate& k : desc.candidates(conv, d))
+            if (constant || !(k.constantInputs & 2)) choices.push_back(k.choice);
+          for (const KernelChoice& choice : choices) {
+            INFO(f->name << ", w " << shapeToString(c.w) << (block ? " blocked" : " plain")
+                         << (constant ? ", constant" : "") << ", variant " << choice.id);
+            same(conv, d, constants, constant ? 2u : 0u, choice);
+          }
+        }
+    for (const bool block : {false, true}) {
+      PoolParams pp;
+      pp.kernel = {3, 3};
+      pp.stride = {2, 2};
+      pp.pads = {1, 1, 1, 1};
+      Primitive pool{pp, {0}, {1}, "pool"};
+      std::vector<TensorDesc> d = {TensorDesc{DType::F32, {1, 21, 17, 19}},
+                                   TensorDesc{DType::F32, {1, 21, 9, 10}}};
+      REQUIRE(validatePrimitive(pool, d).isOk());
+      if (block) d[0].layout = d[1].layout = blocked;
+      const void* constants[] = {nullptr};
+      INFO(f->name << " pool" << (block ? " blocked" : " plain"));
+      same(pool, d, constants, 0, KernelChoice{});
+    }
+    for (const bool constant : {true, false}) {
+      MatMulParams mp;
+      mp.batch = 1, mp.m = 5, mp.k = 37, mp.n = 29;
+      mp.aStrides = {0, 37, 1};
+      mp.bStrides = {0, 29, 1};
+      Primitive mm{mp, {0, 1}, {2}, "matmul"};
+      const std::vector<TensorDesc> d = {TensorDesc{DType::F32, {5, 37}},
+                                         TensorDesc{DType::F32, {37, 29}},
+                                         TensorDesc{DType::F32, {5, 29}}};
+      REQUIRE(validatePrimitive(mm, d).isOk());
+      const std::vector<float> b = randomFloats(37 * 29, 9);
+      const void* constants[] = {nullptr, constant ? b.data() : nullptr};
+      INFO(f->name << " matmul" << (constant ? ", b constant" : ""));
+      same(mm, d, constants, constant ? 2u : 0u, KernelChoice{});
+    }
+    // An inverted residual's expand and depthwise halves, fused.
+    Conv2dParams expand, depthwise;
+    depthwise.pads = {1, 1, 1, 1};
+    depthwise.group = 48;
+    const std::vector<Primitive> chain = {Primitive{expand, {0, 1}, {2}, "expand"},
+                                          Primitive{depthwise, {2, 3}, {4}, "depthwise"}};
+    const std::vector<TensorDesc> d = {
+        TensorDesc{DType::F32, {1, 16, 23, 21}}, TensorDesc{DType::F32, {48, 16, 1, 1}},
+        TensorDesc{DType::F32, {1, 48, 23, 21}}, TensorDesc{DType::F32, {48, 1, 3, 3}},
+        TensorDesc{DType::F32, {1, 48, 23, 21}}};
+    const std::vector<float> we = randomFloats(48 * 16, 11), wd = randomFloats(48 * 9, 12);
+    const void* ce[] = {nullptr, we.data()};
+    const void* cd[] = {nullptr, wd.data()};
+    const Primitive* members[] = {&chain[0], &chain[1]};
+    REQUIRE(desc.chainCandidate(members, d));
+    for (int threads : {1, 2, 3}) {
+      PrepareArgs args[2];
+      for (size_t k = 0; k < 2; ++k) {
+        args[k].primitive = &chain[k];
+        args[k].tensors = &d;
+        args[k].constants = std::span<const void* const>(k == 0 ? ce : cd, 2);
+        args[k].threads = threads;
+      }
+      auto kernel = f->backend->prepareChain(args, **device);
+      REQUIRE(kernel.isOk());
+      REQUIRE(*kernel);
+      INFO(f->name << " chain, " << threads << " threads");
+      CHECK((*kernel)->workspaceBytes(threads) == desc.chainWorkspaceBytes(members, d, threads));
+    }
+  }
+}
+
 TEST_CASE("cpu_x86 declines padding wider than the input plus the window; the reference runs it") {
   // A 3x3 conv and a 2x2 max pool on [1, 2, 4, 4]: pads up to the input extent plus the window
   // run here; one more (a padded copy sized by the pads, not the data) does not.

@@ -6,6 +6,7 @@
 #include "tessel/runtime/session.h"
 #include "tessel/search/graph_plan.h"
 #include "tessel/search/layouts.h"
+#include "tessel/search/memory.h"
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
@@ -997,7 +998,7 @@ TEST_CASE("search: a weight budget trades the least time for the bytes it must s
     r.weightBudget = c.budget;
     auto plan = search::planModel(r);
     REQUIRE(plan.isOk());
-    REQUIRE(search::fitWeightBudget(r, &*plan).isOk());
+    REQUIRE(search::fitMemoryBudget(r, &*plan).isOk());
     CHECK(plan->weightBytes == c.bytes);
     CHECK(plan->predictedSeconds == Approx(c.seconds));
     std::vector<uint32_t> taken(3, 0);
@@ -1009,9 +1010,146 @@ TEST_CASE("search: a weight budget trades the least time for the bytes it must s
   r.weightBudget = 19;
   auto plan = search::planModel(r);
   REQUIRE(plan.isOk());
-  Status over = search::fitWeightBudget(r, &*plan);
+  Status over = search::fitMemoryBudget(r, &*plan);
   REQUIRE_FALSE(over.isOk());
   CHECK_THAT(over.message(), Catch::Contains("keep 400 bytes") &&
                                  Catch::Contains("budget of 19 bytes") &&
                                  Catch::Contains("leanest keep 20"));
+}
+
+TEST_CASE("search: a plan's arena and a memory budget over weights plus arena", "[search]") {
+  // Three kernels per unary primitive by their scratch: fast (1 ms, 4 KiB), lean (1.5 ms, 1 KiB),
+  // bare (3 ms, none); SplitGraph's tensors are 1 MiB each.
+  class Scratch final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "scratch"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary;
+    }
+    std::vector<KernelCandidate> candidates(const Primitive&,
+                                            const std::vector<TensorDesc>&) const override {
+      return {{{0, {}}, "fast"}, {{5, {}}, "lean"}, {{6, {}}, "bare"}};
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                           int) const override {
+      return c.id == 0 ? 1e-3 : c.id == 5 ? 1.5e-3 : 3e-3;
+    }
+    int64_t workspaceBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                           uint32_t, int) const override {
+      return c.id == 0 ? 4096 : c.id == 5 ? 1024 : 0;
+    }
+  } scratch;
+  constexpr int64_t MiB = 1 << 20;
+  SplitGraph g;
+  search::ModelPlanRequest r = g.request();
+  r.descriptors = {&scratch};
+  // The input and output live through the run, the rest two at a time: three tensors at the
+  // peak, and the largest workspace beside them.
+  auto plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  CHECK(search::planArenaBytes(r, *plan) == 3 * MiB + 4096);
+  struct Case {
+    int64_t budget;
+    double seconds;
+    uint32_t kernel; // every primitive's
+  };
+  // Taking one primitive's leaner kernel lowers no peak: all four move at once.
+  for (const Case& c : {Case{0, 4e-3, 0}, Case{3 * MiB + 4096, 4e-3, 0},
+                        Case{3 * MiB + 2048, 6e-3, 5}, Case{3 * MiB + 512, 12e-3, 6}}) {
+    INFO("budget " << c.budget);
+    r.memoryBudget = c.budget;
+    plan = search::planModel(r);
+    REQUIRE(plan.isOk());
+    REQUIRE(search::fitMemoryBudget(r, &*plan).isOk());
+    CHECK(plan->predictedSeconds == Approx(c.seconds));
+    CHECK(plan->weightBytes == 0);
+    CHECK(plan->arenaBytes == 3 * MiB + (c.kernel == 0 ? 4096 : c.kernel == 5 ? 1024 : 0));
+    for (const KernelChoice& k : plan->assignment.kernel)
+      CHECK(k.id == c.kernel);
+  }
+  // Below what the tensors alone need: an error naming the numbers.
+  r.memoryBudget = 3 * MiB - 1;
+  plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  Status over = search::fitMemoryBudget(r, &*plan);
+  REQUIRE_FALSE(over.isOk());
+  CHECK(over.code() == StatusCode::kResourceExhausted);
+  CHECK_THAT(over.message(), Catch::Contains("needs " + std::to_string(3 * MiB + 4096)) &&
+                                 Catch::Contains("budget of " + std::to_string(3 * MiB - 1)) &&
+                                 Catch::Contains("need 0 and " + std::to_string(3 * MiB)));
+  // A fused chain stores none of its inner tensors: with b's output 4 MiB, the peak is at b
+  // unfused (its input, output and the program's input), at c fused with b.
+  r.memoryBudget = 0;
+  g.tensors[2] = TensorDesc{DType::F32, {1, 4 * 262144}};
+  plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  CHECK(search::planArenaBytes(r, *plan) == 6 * MiB + 4096);
+  plan->assignment.fused = {0, 1, 0, 0}; // b and c as one kernel, whose scratch is 0 here
+  CHECK(search::planArenaBytes(r, *plan) == 3 * MiB + 4096);
+  // Split between the host and a device: each space stores what its kernels write and the
+  // copies they read (the host: the input, a's output until copied, d's input copied back and
+  // the output; the device: a's output copied, b's and c's outputs).
+  SplitGraph split;
+  r = split.request();
+  plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  REQUIRE(plan->assignment.backend == std::vector<int>{0, 1, 1, 0});
+  CHECK(search::planArenaBytes(r, *plan) == 5 * MiB);
+}
+
+TEST_CASE("search: under a memory budget blocked layouts give way to plain ones", "[search]") {
+  // Two 3x3 convolutions through 17 channels, which a blocked layout pads to a whole block.
+  Conv2dParams c;
+  c.pads = {1, 1, 1, 1};
+  auto prog = twoConvs(16, 17, c, {17, 16, 3, 3}, c, {17, 17, 3, 3});
+  BackendRegistry registry;
+  registerBuiltinBackends(registry);
+  if (!registry.find("cpu_x86")) return; // a CPU without AVX2: nothing is blocked
+  const auto prepare = [&](bool blocked, int64_t budget) {
+    PrepareOptions po;
+    po.threads = 1;
+    po.search = PlanSearch::Model;
+    po.blockedLayouts = blocked;
+    po.memoryBudget = budget;
+    return PreparedModel::create(prog, registry, po);
+  };
+  const auto total = [](const PreparedModel& m) {
+    return m.searchPlan()->weightBytes + m.searchPlan()->arenaBytes;
+  };
+  auto fastest = prepare(true, 0);
+  REQUIRE(fastest.isOk());
+  auto plain = prepare(false, 0);
+  REQUIRE(plain.isOk());
+  REQUIRE((*plain)->blockedTensorCount() == 0);
+  // The cost model blocks the tensor between them, which then needs more than the plain plan.
+  REQUIRE((*fastest)->blockedTensorCount() == 1);
+  REQUIRE(total(**fastest) > total(**plain));
+  // At the plain plan's total: the plain plan, or a blocked one with leaner kernels where the
+  // estimates make it faster.
+  auto fitted = prepare(true, total(**plain));
+  INFO((fitted.isOk() ? std::string() : fitted.status().message()));
+  REQUIRE(fitted.isOk());
+  CHECK(total(**fitted) <= total(**plain));
+  CHECK((*fitted)->searchPlan()->predictedSeconds <= (*plain)->searchPlan()->predictedSeconds);
+  const std::vector<float> want = runOnce(*fastest), got = runOnce(*fitted);
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    REQUIRE(got[i] == Approx(want[i]).margin(1e-4));
+  // Under the weights alone: fails, naming the leanest plan found each way.
+  auto over = prepare(true, (*plain)->searchPlan()->weightBytes);
+  REQUIRE_FALSE(over.isOk());
+  const std::string& message = over.status().message();
+  long long w = 0, a = 0, bw = 0, ba = 0;
+  const size_t at = message.find("the leanest kernels found need ");
+  REQUIRE(at != std::string::npos);
+  REQUIRE(std::sscanf(message.c_str() + at,
+                      "the leanest kernels found need %lld and %lld with every tensor plain; "
+                      "%lld and %lld with blocked layouts",
+                      &w, &a, &bw, &ba) == 4);
+  // Between the two: only the plain layouts fit.
+  REQUIRE(w + a < bw + ba);
+  auto lean = prepare(true, w + a);
+  REQUIRE(lean.isOk());
+  CHECK((*lean)->blockedTensorCount() == 0);
+  CHECK(total(**lean) <= w + a);
 }

@@ -372,13 +372,13 @@ Result<std::shared_ptr<const Program>> convertThroughFile(const std::string& onn
 int convertCommand(const std::vector<std::string>& argv) {
   Args a = parse(argv,
                  {"-o", "--shape", "--backends", "--search", "--dump-mlir", "--target", "--threads",
-                  "--profile", "--weight-budget"},
+                  "--profile", "--weight-budget", "--memory-budget"},
                  {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
     return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
                 "LIST] [--search off|model] [--target host|NAME] [--threads N] [--profile FILE] "
-                "[--weight-budget N[KiB|MiB|GiB]]");
+                "[--weight-budget N[KiB|MiB|GiB]] [--memory-budget N[KiB|MiB|GiB]]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
   if (a.get("--search") == "measure")
@@ -397,6 +397,11 @@ int convertCommand(const std::vector<std::string>& argv) {
   if (*budget > 0 && !opts->costModel)
     return fail("--weight-budget bounds the search's plan: it needs --search model");
   opts->weightBudget = *budget;
+  auto memory = parseBytes(a, "--memory-budget");
+  if (!memory.isOk()) return fail(memory.status());
+  if (*memory > 0 && !opts->costModel)
+    return fail("--memory-budget bounds the search's plan: it needs --search model");
+  opts->memoryBudget = *memory;
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);
@@ -1350,13 +1355,15 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
                 "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
+                "\"arena_bytes\": %lld, \"session_arena_bytes\": %lld, "
                 "\"blocked_tensors\": %d, \"session_times\": %d, \"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
                 copySeconds * 1e3, plan->measurements, plan->cacheHits,
                 (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
-                static_cast<long long>(plan->weightBytes),
+                static_cast<long long>(plan->weightBytes), static_cast<long long>(plan->arenaBytes),
+                static_cast<long long>((*session)->arenaBytes()),
                 (*session)->preparedModel().blockedTensorCount(), sessionTimes);
     for (size_t i = 0; i < p.primitives.size(); ++i) {
       const auto& options = plan->options[i];
@@ -1432,10 +1439,13 @@ int searchCommand(const std::vector<std::string>& argv) {
                   ch.seconds * 1e3, ch.measured ? " measured" : "", ch.unfusedSeconds * 1e3);
   }
   std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms); "
-              "weights kept %.2f MiB; %d tensors blocked\n",
+              "weights kept %.2f MiB; arena %.2f MiB (%.2f MiB in the session); %d tensors "
+              "blocked\n",
               plan->predictedSeconds * 1e3, plan->predictedCopySeconds * 1e3, plan->copies,
               measuredTotal * 1e3, copySeconds * 1e3,
               static_cast<double>(plan->weightBytes) / 1048576.0,
+              static_cast<double>(plan->arenaBytes) / 1048576.0,
+              static_cast<double>((*session)->arenaBytes()) / 1048576.0,
               (*session)->preparedModel().blockedTensorCount());
   if (c->load.search == PlanSearch::Measure) {
     // The cost model against the measurements: where two or more kernels were measured with

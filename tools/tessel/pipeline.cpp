@@ -70,6 +70,7 @@ Result<std::vector<uint8_t>> convertOnnxFile(const std::string& path,
   plan.threads = options.threads;
   plan.profile = options.profile;
   plan.weightBudget = options.weightBudget;
+  plan.memoryBudget = options.memoryBudget;
   TESSEL_RETURN_IF_ERROR(ir::planModule(*module, plan));
   return ir::emitArtifact(*module);
 }

@@ -17,6 +17,7 @@ struct ConvertOptions {
   int threads = 1;                   // the thread count the estimates are for (--threads)
   std::string profile;               // kernels' fits from a device's profile cache (--profile)
   int64_t weightBudget = 0;          // the bytes of weights the kernels may keep (--weight-budget)
+  int64_t memoryBudget = 0;          // the bytes of weights plus arenas (--memory-budget)
   std::string dumpMlirAfter;         // "import" or "lower": print the module to stderr
 };
 

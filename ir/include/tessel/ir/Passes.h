@@ -29,6 +29,7 @@ struct PlanOptions {
   int threads = 1;
   std::string profile;      // a profile cache: its kernels' fits calibrate the estimates
   int64_t weightBudget = 0; // with costModel: the bytes of weights the kernels may keep (0: any)
+  int64_t memoryBudget = 0; // with costModel: the bytes of weights plus arenas (0: any)
 };
 
 // tessel-search's work: plans @main's primitives and writes the plan as attributes.

@@ -72,7 +72,8 @@ def TesselSearch : Pass<"tessel-search", "mlir::ModuleOp"> {
     Option<"target", "target", "std::string", "\"host\"", "what the plan is for: host (this machine's backends) or a named target (x86-64-avx2, x86-64-avx512)">,
     Option<"threads", "threads", "int", "1", "the thread count the estimates are for">,
     Option<"profile", "profile", "std::string", "\"\"", "a profile cache whose kernels' fits calibrate the estimates (search=model), for the devices it was measured on">,
-    Option<"weightBudget", "weight-budget", "int64_t", "0", "the bytes of weights the plan's kernels may keep (search=model; 0: no bound)">
+    Option<"weightBudget", "weight-budget", "int64_t", "0", "the bytes of weights the plan's kernels may keep (search=model; 0: no bound)">,
+    Option<"memoryBudget", "memory-budget", "int64_t", "0", "the bytes the plan may take, its weights plus its sessions' arenas (search=model; 0: no bound)">
   ];
 }
 

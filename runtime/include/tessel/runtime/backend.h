@@ -96,6 +96,16 @@ public:
     (void)p, (void)tensors, (void)choice, (void)threads;
     return 0;
   }
+  // The scratch bytes a kernel prepared for this candidate needs per run, in its memory space, at
+  // `threads` threads (prepared for `threads` too): its PreparedKernel::workspaceBytes, computed
+  // without preparing it. Bit k of `constantInputs` is set where input k is constant. The search
+  // counts it in a plan's arena (search::planArenaBytes). Default 0.
+  virtual int64_t workspaceBytes(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                                 const KernelChoice& choice, uint32_t constantInputs,
+                                 int threads) const {
+    (void)p, (void)tensors, (void)choice, (void)constantInputs, (void)threads;
+    return 0;
+  }
   // Fused forms: one kernel for a chain of consecutive primitives (Backend::prepareChain says
   // what a chain is), whose intermediate tensors never reach memory. The kernel this backend has
   // for the chain as the tensors are laid out, or none (the default); its constantInputs index the
@@ -108,6 +118,13 @@ public:
   // where chainCandidate has none.
   virtual double estimateChainSeconds(std::span<const Primitive* const> chain,
                                       const std::vector<TensorDesc>& tensors, int threads) const;
+  // The scratch its fused kernel needs per run at `threads` threads, as workspaceBytes is a
+  // primitive's; 0 where chainCandidate has none (the default).
+  virtual int64_t chainWorkspaceBytes(std::span<const Primitive* const> chain,
+                                      const std::vector<TensorDesc>& tensors, int threads) const {
+    (void)chain, (void)tensors, (void)threads;
+    return 0;
+  }
   // The fp32 multiply-add peak of one thread in FLOP/s, measured on this device the first time
   // it is asked (a few milliseconds); 0 when the backend does not measure it.
   virtual double measuredPeakFlops() const { return 0; }

@@ -59,8 +59,12 @@ struct PrepareOptions {
   // With Model or Measure: a profile cache file (SessionOptions::profileCache).
   std::string profileCache;
   // With Model or Measure: the bytes of weights the kernels may keep (packed or transformed
-  // copies, else the constants they read in place; search::fitWeightBudget), 0 for no bound.
+  // copies, else the constants they read in place; search::fitMemoryBudget), 0 for no bound.
   int64_t weightBudget = 0;
+  // With Model or Measure: the bytes the plan may take in all, its weights plus its sessions'
+  // arenas (search::planArenaBytes), 0 for no bound; a first-fit plan is not bounded (its
+  // sessions check their arenas, SessionOptions::memoryBudget).
+  int64_t memoryBudget = 0;
 };
 
 class PreparedModel {

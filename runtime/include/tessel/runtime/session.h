@@ -22,6 +22,8 @@ struct SessionOptions {
   ChainMode chains = ChainMode::Auto; // fused forms (prepared_model.h)
   // Bytes the session's arenas (tensors, inputs, outputs, workspace; every memory space) may
   // take; a plan needing more fails before anything is allocated. 0 = defaultMemoryBudget().
+  // With PlanSearch::Model or Measure, when set, the plan made at load keeps its weights plus its
+  // arenas within it too (PrepareOptions::memoryBudget).
   int64_t memoryBudget = 0;
   // F16Storage lets a backend keep f32 values as half where its device reads them (backend.h).
   Precision precision = Precision::F32;

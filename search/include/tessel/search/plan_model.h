@@ -60,8 +60,11 @@ struct ModelPlanRequest {
                                const KernelCandidate& candidate, double estimate)>
       measureChain;
   // Bytes the plan's kernels may keep of weights (their packed or transformed copies, else the
-  // constants they read in place; fitWeightBudget); 0: no bound.
+  // constants they read in place; memory.h, fitMemoryBudget); 0: no bound.
   int64_t weightBudget = 0;
+  // Bytes the plan may take in all: those weights plus its sessions' arenas (tensors and
+  // workspace, every memory space; planArenaBytes); 0: no bound.
+  int64_t memoryBudget = 0;
   // Only candidates estimated within this factor of the primitive's best estimate are measured;
   // the rest keep their estimates. The backends' own estimates decide (not the calibrated ones),
   // so that a cache's fits never change what is measured: a warm cache measures nothing.
@@ -80,6 +83,8 @@ struct PlanOption {
   // bytes of the constant inputs it reads in place, whichever is more.
   int64_t bytes = 0;
   std::vector<Layout> layouts; // its operands' (inputs, then output; empty for a view)
+  // The scratch it needs per run (BackendDescriptor::workspaceBytes), in its backend's space.
+  int64_t workspace = 0;
 };
 
 // A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
@@ -103,7 +108,9 @@ struct ModelPlan {
   std::vector<ChainOption> chains;              // every chain pickChains weighed
   double predictedSeconds = 0;                  // kernels plus copies
   double predictedCopySeconds = 0;              // of which copies
-  int64_t weightBytes = 0; // the chosen kernels' PlanOption::bytes, after fitWeightBudget
+  int64_t weightBytes = 0; // the chosen kernels' PlanOption::bytes (fitMemoryBudget)
+  int64_t arenaBytes = 0;  // its sessions' arenas, estimated (fitMemoryBudget, planArenaBytes)
+  int budgetMoves = 0;     // changes of kernels the budgets forced (fitMemoryBudget)
   int copies = 0;          // copies a run makes (per run, not constants)
   bool exact = true;
   std::vector<std::string> spaces;     // state id: memory space
@@ -128,14 +135,6 @@ Result<std::vector<Layout>> planLayouts(const ModelPlanRequest& request,
 // kernel is the backend's best estimate is stored as the backend's firstChoice, which lets the
 // backend decide when it prepares the kernel.
 Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
-
-// Keeps the plan's weights (the chosen options' bytes, summed) within request.weightBudget where
-// one is set: while over it, the primitive whose backend has a leaner kernel at the least added
-// time per byte saved takes that kernel (its time as the plan weighed it: measured or estimated).
-// Sets plan->weightBytes; under a budget, names every primitive's kernel (no backend's first
-// choice, which it resolves when prepared). Fails naming both numbers and the least the
-// backends' kernels keep when no choice of kernels fits.
-Status fitWeightBudget(const ModelPlanRequest& request, ModelPlan* plan);
 
 // Whether the inputs a kernel needs constant (a KernelCandidate's constantInputs) are: bit k
 // stands for input k of the kernel, which runs `chain` (one primitive, or a fused form's chain:
