@@ -83,7 +83,7 @@ typedef struct {
    * model needing more fails in tessel_session_create with TESSEL_RESOURCE_EXHAUSTED before
    * anything is allocated. With either search, when set, the plan also keeps its weights plus its
    * arenas within it, taking leaner kernels (and plain layouts) where the fastest need more
-   * (docs/search.md, Memory budget). */
+   * (docs/search.md, Memory). */
   int64_t memory_budget;
   /* TESSEL_PRECISION_F32 (0, the default): values kept as the model's dtypes say.
    * TESSEL_PRECISION_F16_STORAGE: a GPU backend may keep f32 weights and tensors as IEEE half
@@ -100,7 +100,7 @@ typedef struct {
   const char* profile_cache;
   /* With either search: the bytes of weights the kernels may keep (packed or transformed copies,
    * else the constants they read in place); the search takes slower, leaner kernels where the
-   * fastest keep more (docs/search.md, Weight budget). 0 = no bound. A plan that cannot fit fails
+   * fastest keep more (docs/search.md, Memory). 0 = no bound. A plan that cannot fit fails
    * with TESSEL_RESOURCE_EXHAUSTED. */
   int64_t weight_budget;
 } tessel_session_options;

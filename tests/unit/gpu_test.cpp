@@ -362,6 +362,40 @@ TEST_CASE("gpu: the first choice is the candidate estimated fastest", "[gpu]") {
   }
 }
 
+TEST_CASE("gpu: a reduction's scratch is what its descriptor says", "[gpu]") {
+  // One pass (no scratch), two passes through partials (an extent longer than an invocation
+  // walks), each kernel candidate: the prepared kernel's workspace is the descriptor's (the
+  // search's arena counts it).
+  requireGpu();
+  Backend* backend = registry().find(gpu());
+  const BackendDescriptor& d = backend->descriptor();
+  auto device = backend->device();
+  REQUIRE(device.isOk());
+  for (const ReduceParams& r :
+       {ReduceParams{ReduceKind::Sum, 1, 1 << 20, 1}, ReduceParams{ReduceKind::ArgMax, 3, 70000, 5},
+        ReduceParams{ReduceKind::Max, 8, 4096, 16}, ReduceParams{ReduceKind::Sum, 4096, 8, 1}}) {
+    const bool arg = reduceGivesIndex(r.kind);
+    const std::vector<TensorDesc> descs = {{DType::F32, {r.outer, r.extent, r.inner}},
+                                           {arg ? DType::I64 : DType::F32, {r.outer, 1, r.inner}}};
+    const Primitive p{r, {0}, {1}, "reduce"};
+    const void* constants[] = {nullptr};
+    bool scratch = false;
+    for (const KernelCandidate& k : d.candidates(p, descs)) {
+      PrepareArgs args;
+      args.primitive = &p;
+      args.tensors = &descs;
+      args.constants = constants;
+      args.choice = k.choice;
+      auto kernel = backend->prepare(args, **device);
+      REQUIRE(kernel.isOk());
+      INFO(r.outer << " x " << r.extent << " x " << r.inner << ", " << k.name);
+      CHECK((*kernel)->workspaceBytes(1) == d.workspaceBytes(p, descs, k.choice, 0, 1));
+      scratch = scratch || (*kernel)->workspaceBytes(1) > 0;
+    }
+    CHECK(scratch == (r.extent > 32768)); // the longest walk of one invocation (kMaxLoop)
+  }
+}
+
 TEST_CASE("gpu: matmuls with strides, broadcast batches and bias against the reference", "[gpu]") {
   requireGpu();
   struct Case {
