@@ -10,6 +10,7 @@
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -960,28 +961,47 @@ TEST_CASE("search: fused forms are weighed against their primitives' own kernels
   CHECK(chainLengths(a) == std::vector<size_t>{2, 1, 1});
 }
 
+namespace {
+
+// Three kernels for every unary primitive, ids 0, 5 and 6 at 1, 1.5 and 3 ms, each keeping
+// bytes[k] of weights and needing scratch[k] per run.
+class ThreeKernels final : public BackendDescriptor {
+public:
+  ThreeKernels(std::string name, std::array<int64_t, 3> bytes, std::array<int64_t, 3> scratch)
+      : name_(std::move(name)), bytes_(bytes), scratch_(scratch) {}
+  std::string_view name() const override { return name_; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+    return p.kind() == PrimitiveKind::Unary;
+  }
+  std::vector<KernelCandidate> candidates(const Primitive&,
+                                          const std::vector<TensorDesc>&) const override {
+    return {{{0, {}}, "fast"}, {{5, {}}, "lean"}, {{6, {}}, "leaner"}};
+  }
+  double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                         int) const override {
+    return c.id == 0 ? 1e-3 : c.id == 5 ? 1.5e-3 : 3e-3;
+  }
+  int64_t preparedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                        int) const override {
+    return bytes_[index(c)];
+  }
+  int64_t workspaceBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                         uint32_t, int) const override {
+    return scratch_[index(c)];
+  }
+
+private:
+  static size_t index(const KernelChoice& c) { return c.id == 0 ? 0 : c.id == 5 ? 1 : 2; }
+  std::string name_;
+  std::array<int64_t, 3> bytes_, scratch_;
+};
+
+} // namespace
+
 TEST_CASE("search: a weight budget trades the least time for the bytes it must save", "[search]") {
   // Three kernels per unary primitive: fast (1 ms, keeps 100 bytes), lean (1.5 ms, 10 bytes),
   // leaner (3 ms, 5 bytes).
-  class Lean final : public BackendDescriptor {
-  public:
-    std::string_view name() const override { return "lean"; }
-    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
-      return p.kind() == PrimitiveKind::Unary;
-    }
-    std::vector<KernelCandidate> candidates(const Primitive&,
-                                            const std::vector<TensorDesc>&) const override {
-      return {{{0, {}}, "fast"}, {{5, {}}, "lean"}, {{6, {}}, "leaner"}};
-    }
-    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                           int) const override {
-      return c.id == 0 ? 1e-3 : c.id == 5 ? 1.5e-3 : 3e-3;
-    }
-    int64_t preparedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                          int) const override {
-      return c.id == 0 ? 100 : c.id == 5 ? 10 : 5;
-    }
-  } lean;
+  const ThreeKernels lean("lean", {100, 10, 5}, {0, 0, 0});
   SplitGraph g;
   search::ModelPlanRequest r = g.request();
   r.descriptors = {&lean};
@@ -1020,25 +1040,7 @@ TEST_CASE("search: a weight budget trades the least time for the bytes it must s
 TEST_CASE("search: a plan's arena and a memory budget over weights plus arena", "[search]") {
   // Three kernels per unary primitive by their scratch: fast (1 ms, 4 KiB), lean (1.5 ms, 1 KiB),
   // bare (3 ms, none); SplitGraph's tensors are 1 MiB each.
-  class Scratch final : public BackendDescriptor {
-  public:
-    std::string_view name() const override { return "scratch"; }
-    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
-      return p.kind() == PrimitiveKind::Unary;
-    }
-    std::vector<KernelCandidate> candidates(const Primitive&,
-                                            const std::vector<TensorDesc>&) const override {
-      return {{{0, {}}, "fast"}, {{5, {}}, "lean"}, {{6, {}}, "bare"}};
-    }
-    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                           int) const override {
-      return c.id == 0 ? 1e-3 : c.id == 5 ? 1.5e-3 : 3e-3;
-    }
-    int64_t workspaceBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                           uint32_t, int) const override {
-      return c.id == 0 ? 4096 : c.id == 5 ? 1024 : 0;
-    }
-  } scratch;
+  const ThreeKernels scratch("scratch", {0, 0, 0}, {4096, 1024, 0});
   constexpr int64_t MiB = 1 << 20;
   SplitGraph g;
   search::ModelPlanRequest r = g.request();
