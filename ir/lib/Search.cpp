@@ -115,10 +115,11 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     }
     const std::map<std::string, KernelFit> fits = cache.fits();
     if (!fits.empty())
-      model.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k, double estimate) {
+      model.calibrate = [&](PrimitiveKind kind, const BackendDescriptor& d,
+                            const KernelCandidate& k, double estimate) {
         std::string device = cache.device(d.name());
         if (device.empty()) device = deviceKey(d);
-        return calibrated(fits, d.name(), device, k, o.threads, estimate);
+        return calibrated(fits, d.name(), device, k, o.threads, kind, estimate);
       };
     // The kernels are picked for the layouts the plan chose, within the budgets, then the fused
     // forms for those kernels; the artifact carries all three (the runtime keeps them on this

@@ -167,13 +167,13 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       return it->second;
     };
     if (!fits.empty())
-      request.calibrate = [&](const BackendDescriptor& d, const KernelCandidate& k,
-                              double estimate) {
-        return calibrated(fits, d.name(), deviceOf(d), k, threads, estimate);
+      request.calibrate = [&](PrimitiveKind kind, const BackendDescriptor& d,
+                              const KernelCandidate& k, double estimate) {
+        return calibrated(fits, d.name(), deviceOf(d), k, threads, kind, estimate);
       };
     // A candidate's time from the cache, else measured (`run`, on its backend) and kept; the
     // plan weighs it as a session's step (the fits' session ratio, ProfileCache::fits).
-    const auto timed = [&](const BackendDescriptor& d, const KernelCandidate& k,
+    const auto timed = [&](PrimitiveKind kind, const BackendDescriptor& d, const KernelCandidate& k,
                            const std::string& signature, double estimate,
                            const std::function<Result<double>(Backend&)>& run) -> Result<double> {
       const std::string key = profileKey(d, signature, k, threads);
@@ -182,14 +182,14 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       if (auto seconds = cache.find(key)) {
         ++hits;
         if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
-        return inSession(fits, d.name(), deviceOf(d), threads, *seconds);
+        return inSession(fits, d.name(), deviceOf(d), threads, kind, *seconds);
       }
       Backend* backend = registry.find(d.name());
       if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
       TESSEL_ASSIGN_OR_RETURN(double seconds, run(*backend));
       ++measurements;
       cache.put(key, seconds, kernel, group, estimate);
-      return inSession(fits, d.name(), deviceOf(d), threads, seconds);
+      return inSession(fits, d.name(), deviceOf(d), threads, kind, seconds);
     };
     if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
@@ -198,7 +198,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         const Primitive& p = prog.primitives[i];
         const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
                                                      p.inputs.size());
-        return timed(d, k, primitiveSignature(p, tensors, constants), estimate,
+        return timed(p.kind(), d, k, primitiveSignature(p, tensors, constants), estimate,
                      [&](Backend& backend) {
                        MeasureRequest mr;
                        mr.primitive = &p;
@@ -224,7 +224,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                                     prog.primitives[j].inputs.size());
           signature += primitiveSignature(prog.primitives[j], m->descs_, mr.constants.back());
         }
-        return timed(d, k, signature, estimate,
+        return timed(prog.primitives[first].kind(), d, k, signature, estimate,
                      [&](Backend& backend) { return measureChain(backend, mr); });
       };
     }
@@ -246,6 +246,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     // (PreparedModel::profileKeys).
     if (!profileCache.empty()) {
       m->profileKeys_.assign(prog.primitives.size(), std::string());
+      m->sessionClasses_.assign(prog.primitives.size(), std::string());
       for (size_t i = 0; i < prog.primitives.size(); ++i) {
         const search::PlanOption& o = plan.options[i][static_cast<size_t>(plan.chosen[i])];
         if (o.backend == search::kNoBackend) continue;
@@ -256,6 +257,8 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                                                      prog.primitives[i].inputs.size());
         m->profileKeys_[i] =
             profileKey(d, primitiveSignature(prog.primitives[i], m->descs_, constants), k, threads);
+        m->sessionClasses_[i] =
+            sessionClassKey(d.name(), deviceOf(d), threads, prog.primitives[i].kind());
       }
     }
     plan.measurements = measurements;

@@ -18,8 +18,8 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 3", kHeaderV2 = "tessel-profile 2",
-                           kHeaderV1 = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 4", kHeaderV3 = "tessel-profile 3",
+                           kHeaderV2 = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -75,7 +75,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
   ProfileCache cache;
   size_t pos = 0, line = 0;
   bool fitted = false;   // version 2 on: times may name their kernel
-  bool sessions = false; // version 3: session times
+  bool sessions = false; // version 3 on: session times
+  bool classes = false;  // version 4: a session time may name its class
   std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
@@ -86,10 +87,11 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader && l != kHeaderV2 && l != kHeaderV1)
-        return corrupt(where + ": not \"tessel-profile 3\" (or 2, or 1)");
+      if (l != kHeader && l != kHeaderV3 && l != kHeaderV2 && l != kHeaderV1)
+        return corrupt(where + ": not \"tessel-profile 4\" (or 3, 2, 1)");
       fitted = l != kHeaderV1;
-      sessions = l == kHeader;
+      sessions = l == kHeader || l == kHeaderV3;
+      classes = l == kHeader;
       continue;
     }
     fields.clear();
@@ -107,13 +109,18 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       cache.devices_[std::string(fields[1])] = std::string(fields[2]);
       continue;
     }
-    if (sessions && fields.size() == 3 && fields[0] == "session") {
+    if (sessions && (fields.size() == 3 || (classes && fields.size() == 4)) &&
+        fields[0] == "session") {
       if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
       auto it = cache.entries_.find(std::string(fields[1]));
       if (it == cache.entries_.end())
         return corrupt(where + ": a session time for a key with no time before it");
       if (!positive(fields[2], &it->second.session))
         return corrupt(where + ": the seconds are not a finite positive number");
+      if (fields.size() == 4) {
+        if (!isKey(fields[3])) return corrupt(where + ": the class is not 16 lowercase hex digits");
+        it->second.sessionClass = std::string(fields[3]);
+      }
       continue;
     }
     if (fields.size() != 2 && !(fitted && fields.size() == 5))
@@ -137,10 +144,11 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     auto [it, added] = cache.entries_.try_emplace(std::string(fields[0]), e);
     if (!added) { // a key again (files joined): the later time, the session time kept
       e.session = it->second.session;
+      e.sessionClass = std::move(it->second.sessionClass);
       it->second = std::move(e);
     }
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 3\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 4\" line)");
   return cache;
 }
 
@@ -175,19 +183,25 @@ bool ProfileCache::put(const std::string& key, double seconds, const std::string
   auto it = entries_.find(key);
   if (it == entries_.end() && entries_.size() >= kMaxEntries) return false;
   const bool point = isKey(kernel) && isKey(group) && std::isfinite(estimate) && estimate > 0;
-  Entry e{seconds, point ? kernel : std::string(), point ? group : std::string(),
-          point ? estimate : 0, it != entries_.end() ? it->second.session : 0};
+  Entry e{seconds,
+          point ? kernel : std::string(),
+          point ? group : std::string(),
+          point ? estimate : 0,
+          it != entries_.end() ? it->second.session : 0,
+          it != entries_.end() ? it->second.sessionClass : std::string()};
   if (it != entries_.end() && it->second == e) return false;
   entries_[key] = std::move(e);
   return true;
 }
 
-bool ProfileCache::putSession(const std::string& key, double seconds) {
+bool ProfileCache::putSession(const std::string& key, double seconds,
+                              const std::string& sessionClass) {
   auto it = entries_.find(key);
-  if (it == entries_.end() || !std::isfinite(seconds) || seconds <= 0 ||
-      it->second.session == seconds)
-    return false;
+  if (it == entries_.end() || !std::isfinite(seconds) || seconds <= 0) return false;
+  const std::string named = isKey(sessionClass) ? sessionClass : std::string();
+  if (it->second.session == seconds && it->second.sessionClass == named) return false;
   it->second.session = seconds;
+  it->second.sessionClass = named;
   return true;
 }
 
@@ -217,7 +231,16 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
     int sessions = 0;
   };
   std::map<std::string, Sums> sums;
+  // Per session class (a backend's kernels of one primitive kind on a device at a thread
+  // count): the session ratio alone.
+  std::map<std::string, Sums> classes;
   for (const auto& [key, e] : entries_) {
+    if (e.session > 0 && !e.sessionClass.empty()) {
+      Sums& c = classes[e.sessionClass];
+      c.alone += e.seconds;
+      c.inSession += e.session;
+      ++c.sessions;
+    }
     if (e.kernel.empty()) continue;
     const double w = 1 / (e.seconds * e.seconds);
     for (const std::string* name : {&e.kernel, &e.group}) {
@@ -253,6 +276,12 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
     }
     if (std::isfinite(f.factor) && f.factor > 0) out[kernel] = f;
   }
+  for (const auto& [name, c] : classes) {
+    KernelFit f; // the ratio alone: a class has no line (the kernels' and groups' have)
+    f.session = std::clamp(c.inSession / c.alone, 0.25, 4.0);
+    f.sessionPoints = c.sessions;
+    out.try_emplace(name, f);
+  }
   return out;
 }
 
@@ -275,7 +304,7 @@ std::string ProfileCache::text() const {
   for (const auto& [key, e] : entries_) {
     if (e.session <= 0) continue;
     std::snprintf(buf, sizeof buf, " %.9g", e.session);
-    out += "session " + key + buf + "\n";
+    out += "session " + key + buf + (e.sessionClass.empty() ? "" : " " + e.sessionClass) + "\n";
   }
   return out;
 }
@@ -350,19 +379,32 @@ std::string groupKey(std::string_view backend, const std::string& device, int th
   return hex(h);
 }
 
+std::string sessionClassKey(std::string_view backend, const std::string& device, int threads,
+                            PrimitiveKind kind) {
+  uint64_t h = 1469598103934665603ull;
+  h = fnv(h, "session class");
+  h = fnv(h, kernelLibraryVersion());
+  h = fnv(h, backend);
+  h = fnv(h, device);
+  h = fnv(h, &threads, sizeof threads);
+  return hex(fnv(h, primitiveName(kind)));
+}
+
 double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
                   const std::string& device, const KernelCandidate& candidate, int threads,
-                  double estimate) {
+                  PrimitiveKind kind, double estimate) {
   auto line = fits.find(kernelKey(backend, device, candidate, threads));
   if (line == fits.end()) line = fits.find(groupKey(backend, device, threads));
   if (line == fits.end()) return estimate;
-  return inSession(fits, backend, device, threads, line->second.apply(estimate));
+  return inSession(fits, backend, device, threads, kind, line->second.apply(estimate));
 }
 
 double inSession(const std::map<std::string, KernelFit>& fits, std::string_view backend,
-                 const std::string& device, int threads, double seconds) {
-  auto group = fits.find(groupKey(backend, device, threads));
-  return group == fits.end() ? seconds : seconds * group->second.session;
+                 const std::string& device, int threads, PrimitiveKind kind, double seconds) {
+  auto ratio = fits.find(sessionClassKey(backend, device, threads, kind));
+  if (ratio == fits.end() || ratio->second.sessionPoints < kMinClassSessions)
+    ratio = fits.find(groupKey(backend, device, threads));
+  return ratio == fits.end() ? seconds : seconds * ratio->second.session;
 }
 
 std::string profileKey(const BackendDescriptor& backend, const std::string& primitiveSignature,

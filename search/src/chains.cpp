@@ -48,7 +48,7 @@ double ownSeconds(const ModelPlanRequest& r, const BackendDescriptor& d, size_t 
   double exact = -1, best = std::numeric_limits<double>::infinity();
   for (const KernelCandidate& k : d.candidates(p, t)) {
     const double raw = d.estimateSeconds(p, t, k.choice, threads);
-    const double s = r.calibrate ? r.calibrate(d, k, raw) : raw;
+    const double s = r.calibrate ? r.calibrate(p.kind(), d, k, raw) : raw;
     if (k.choice == choice) exact = s;
     best = std::min(best, s);
   }
@@ -95,7 +95,7 @@ Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& r, const Mod
       ChainOption o;
       o.first = first, o.count = chain.size(), o.backend = b;
       o.name = std::string(d.name()) + ":" + k->name;
-      o.seconds = o.estimate = r.calibrate ? r.calibrate(d, *k, raw) : raw;
+      o.seconds = o.estimate = r.calibrate ? r.calibrate(chain.front()->kind(), d, *k, raw) : raw;
       o.unfusedSeconds = ownSum;
       o.unfusedEstimate = ownEstimateSum;
       if (r.measureChain) {

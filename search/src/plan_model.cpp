@@ -77,7 +77,7 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
       Weighed w;
       w.raw = d.estimateSeconds(p, t, k.choice, threads);
       if (!std::isfinite(w.raw)) continue; // a kernel that does not take these layouts
-      const double estimate = r.calibrate ? r.calibrate(d, k, w.raw) : w.raw;
+      const double estimate = r.calibrate ? r.calibrate(p.kind(), d, k, w.raw) : w.raw;
       w.option = {b,
                   k.choice,
                   std::string(d.name()) + ":" + k.name,

@@ -270,7 +270,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   auto again = ProfileCache::parse(cache->text());
   REQUIRE(again.isOk());
   CHECK(again->text() == cache->text());
-  CHECK(again->text().rfind("tessel-profile 3\n", 0) == 0); // written as version 3
+  CHECK(again->text().rfind("tessel-profile 4\n", 0) == 0); // written as version 4
   // Version 2: devices, and times with their kernel and estimate.
   const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
                            "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
@@ -283,7 +283,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   REQUIRE(v2->fits().count("1111111111111111") == 1);
   CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
   CHECK(v2->fits().at("2222222222222222").factor == Approx(1.25)); // the group's
-  CHECK(v2->text() == "tessel-profile 3" + good.substr(16));
+  CHECK(v2->text() == "tessel-profile 4" + good.substr(16));
   // Version 3: session times, after the times they belong to.
   const std::string sessions =
       "tessel-profile 3\ndevice cpu_x86 00000000000000aa\n"
@@ -297,7 +297,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v3->fits().at("2222222222222222").session == Approx(1.2)); // the group's
   CHECK(v3->fits().at("2222222222222222").sessionPoints == 1);
   CHECK(v3->fits().at("1111111111111111").session == 1); // none of a kernel's own
-  CHECK(v3->text() == sessions);
+  CHECK(v3->text() == "tessel-profile 4" + sessions.substr(16));
   // A key again (two files joined): the later time, the session time kept.
   auto joined = ProfileCache::parse(
       sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");
@@ -306,14 +306,17 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(joined->findSession("0123456789abcdef") == Approx(0.00015));
   for (const char* bad : {
            "",                                                                   // no header
-           "tessel-profile 4\n",                                                 // another version
+           "tessel-profile 5\n",                                                 // another version
            "tessel-profile 2\n0123456789abcdef 1\nsession 0123456789abcdef 1\n", // v2: none
            "tessel-profile 3\nsession 0123456789abcdef 1\n0123456789abcdef 1\n", // before it
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdeg 1\n", // hex
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef 0\n", // zero
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef\n",   // no seconds
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef 1 1\n", // more
-           "tessel-profile 1",                                                     // no newline
+           "tessel-profile 4\n0123456789abcdef 1\nsession 0123456789abcdef 1 1\n", // class
+           "tessel-profile 4\n0123456789abcdef 1\nsession 0123456789abcdef 1 "
+           "00000000000000c1 1\n",                                // a field more
+           "tessel-profile 1",                                    // no newline
            "tessel-profile 1\ndevice cpu_x86 00000000000000aa\n", // no devices in version 1
            "tessel-profile 1\n0123456789abcdef 1 1111111111111111 1111111111111111 1\n", // kernel
            "tessel-profile 2\ndevice CPU 00000000000000aa\n",           // not a name
@@ -407,11 +410,55 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   std::map<std::string, KernelFit> keyed;
   keyed[kernelKey("b", "d", k, 1)] = withSessions.at("0000000000000001");
   keyed[groupKey("b", "d", 1)] = withSessions.at("00000000000000a1");
-  CHECK(calibrated(keyed, "b", "d", k, 1, 1e-3) == Approx((1e-5 + 2e-3) * ratio).epsilon(1e-6));
-  CHECK(inSession(keyed, "b", "d", 1, 1e-3) == Approx(1e-3 * ratio));
-  CHECK(inSession(keyed, "b", "d", 2, 1e-3) == 1e-3); // no group at that thread count
+  const PrimitiveKind conv = PrimitiveKind::Conv2d, raster = PrimitiveKind::Raster;
+  CHECK(calibrated(keyed, "b", "d", k, 1, conv, 1e-3) ==
+        Approx((1e-5 + 2e-3) * ratio).epsilon(1e-6));
+  CHECK(inSession(keyed, "b", "d", 1, conv, 1e-3) == Approx(1e-3 * ratio));
+  CHECK(inSession(keyed, "b", "d", 2, conv, 1e-3) == 1e-3); // no group at that thread count
   CHECK(cache.putSession("00000000000000ff", 3e-3 * 100));
   CHECK(cache.fits().at("00000000000000a2").session == 4);
+  // Session classes (a group's kernels of one kind): a class's ratio over its own times, taken
+  // once it rests on kMinClassSessions of them; the group's ratio counts every time.
+  ProfileCache classed;
+  const std::string rasters = sessionClassKey("b", "d", 1, raster);
+  const std::string convs = sessionClassKey("b", "d", 1, conv);
+  CHECK(rasters != convs);
+  CHECK(rasters != sessionClassKey("b", "d", 2, raster));
+  for (int i = 1; i <= 5; ++i) {
+    char key[17];
+    std::snprintf(key, sizeof key, "%016x", i);
+    classed.put(key, 1e-4, "0000000000000001", "00000000000000a1", 1e-4);
+    // Three rasters at 2x their own time, two convolutions at 1.1x.
+    CHECK(classed.putSession(key, i <= 3 ? 2e-4 : 1.1e-4, i <= 3 ? rasters : convs));
+  }
+  CHECK_FALSE(classed.putSession("0000000000000001", 2e-4, rasters)); // the same again
+  const auto classFits = classed.fits();
+  CHECK(classFits.at(rasters).session == Approx(2));
+  CHECK(classFits.at(rasters).sessionPoints == 3);
+  CHECK(classFits.at(convs).sessionPoints == 2);
+  CHECK(classFits.at("00000000000000a1").session == Approx((6e-4 + 2.2e-4) / 5e-4));
+  std::map<std::string, KernelFit> byClass;
+  byClass[groupKey("b", "d", 1)] = classFits.at("00000000000000a1");
+  byClass[rasters] = classFits.at(rasters);
+  byClass[convs] = classFits.at(convs);
+  CHECK(inSession(byClass, "b", "d", 1, raster, 1e-3) == Approx(2e-3));
+  // Two convolutions are too few for their own ratio: the group's.
+  CHECK(inSession(byClass, "b", "d", 1, conv, 1e-3) == Approx(1e-3 * (8.2e-4 / 5e-4)));
+  // The classes survive the file, and a version-3 file (no classes) still reads.
+  auto again = ProfileCache::parse(classed.text());
+  REQUIRE(again.isOk());
+  CHECK(again->fits().at(rasters).session == Approx(2));
+  CHECK(classed.text().rfind("tessel-profile 4\n", 0) == 0);
+  auto v3 = ProfileCache::parse("tessel-profile 3\n0000000000000001 0.0001 0000000000000002 "
+                                "00000000000000a1 0.0001\nsession 0000000000000001 0.0002\n");
+  REQUIRE(v3.isOk());
+  CHECK(v3->fits().at("00000000000000a1").session == Approx(2));
+  CHECK_FALSE(ProfileCache::parse("tessel-profile 3\n0000000000000001 0.0001\nsession "
+                                  "0000000000000001 0.0002 00000000000000c1\n")
+                  .isOk()); // a class is version 4's
+  CHECK_FALSE(ProfileCache::parse("tessel-profile 4\n0000000000000001 0.0001\nsession "
+                                  "0000000000000001 0.0002 xyz\n")
+                  .isOk());
 }
 
 TEST_CASE("search: calibrated estimates move the plan, and kernels are picked again after it",
@@ -423,9 +470,8 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   auto split = search::planModel(r);
   REQUIRE(split.isOk());
   CHECK(split->assignment.backend == std::vector<int>{0, 1, 1, 0});
-  r.calibrate = [&](const BackendDescriptor& d, const KernelCandidate&, double estimate) {
-    return &d == &g.device ? 20 * estimate : estimate;
-  };
+  r.calibrate = [&](PrimitiveKind, const BackendDescriptor& d, const KernelCandidate&,
+                    double estimate) { return &d == &g.device ? 20 * estimate : estimate; };
   auto kept = search::planModel(r);
   REQUIRE(kept.isOk());
   CHECK(kept->assignment.backend == std::vector<int>{0, 0, 0, 0});

@@ -1334,7 +1334,10 @@ int searchCommand(const std::vector<std::string>& argv) {
       if (!prepared.profileKeys()[i].empty() && measured[i] > 0 &&
           prepared.chainHead(i) == static_cast<int32_t>(i) &&
           prepared.chainLast(i) == static_cast<int32_t>(i))
-        sessionTimes += cache->putSession(prepared.profileKeys()[i], measured[i]) ? 1 : 0;
+        sessionTimes +=
+            cache->putSession(prepared.profileKeys()[i], measured[i], prepared.sessionClasses()[i])
+                ? 1
+                : 0;
     if (sessionTimes > 0)
       if (Status s = cache->save(c->load.profile); !s.isOk()) return fail(s);
   }

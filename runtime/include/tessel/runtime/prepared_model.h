@@ -96,6 +96,8 @@ public:
   // chose ("" for a view), under which a session's time of the step is kept
   // (ProfileCache::putSession); empty otherwise.
   const std::vector<std::string>& profileKeys() const { return profileKeys_; }
+  // Per primitive with a profile key, its session class (sessionClassKey), else "".
+  const std::vector<std::string>& sessionClasses() const { return sessionClasses_; }
   int chainCount() const { return chains_; }
   // The inputs a step running primitives head..chainLast(head) reads, in the order its kernel
   // takes them (the later primitives' chained input 0 left out).
@@ -132,6 +134,7 @@ private:
   std::unique_ptr<search::ModelPlan> searchPlan_;
   std::string planSource_;
   std::vector<std::string> profileKeys_;
+  std::vector<std::string> sessionClasses_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;

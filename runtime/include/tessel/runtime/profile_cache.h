@@ -20,9 +20,10 @@ namespace tessel {
 // error): measured ~ overhead + factor * estimate (`apply`). A group's (a backend's kernels on
 // one device at one thread count) also has what its kernels took as a session's steps against
 // their times measured alone, as one ratio (`session`: the sum of the session times over the sum
-// of those kernels' own times; 1 without session times, and for a kernel's own line), which
-// inSession applies. What `--search model` weighs a kernel at, given a profile cache, in place of
-// the bare estimate: calibrated(), the line then the ratio.
+// of those kernels' own times; 1 without session times, and for a kernel's own line), and so has
+// each session class of the group (its kernels of one primitive kind, sessionClassKey: the
+// ratio alone), which inSession applies. What `--search model` weighs a kernel at, given a
+// profile cache, in place of the bare estimate: calibrated(), the line then the ratio.
 struct KernelFit {
   double overhead = 0; // seconds
   double factor = 1;
@@ -39,15 +40,16 @@ public:
   static constexpr size_t kMaxDevices = 64;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
-  // is an error naming the line. The format: a first line "tessel-profile 3" (or 2, without
-  // session lines; or 1, the format before kernel fits, whose lines are only times), then lines
-  // of
+  // is an error naming the line. The format: a first line "tessel-profile 4" (or 3, whose
+  // session lines name no class; 2, without session lines; or 1, the format before kernel fits,
+  // whose lines are only times), then lines of
   //   device NAME HASH                  the device a backend measured on (deviceKey)
   //   KEY SECONDS                       a time (profileKey)
   //   KEY SECONDS KERNEL GROUP ESTIMATE the kernel it was (kernelKey), its backend's kernels on
   //                                     that device (groupKey) and the backend's estimate
-  //   session KEY SECONDS               what the primitive and kernel of KEY took as a step of a
-  //                                     session running a plan (its least over profiled runs)
+  //   session KEY SECONDS [CLASS]       what the primitive and kernel of KEY took as a step of a
+  //                                     session running a plan (its least over profiled runs),
+  //                                     and its session class (sessionClassKey; version 4)
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart. A session time lasts while its key's time does.
   static Result<ProfileCache> load(const std::string& path);
@@ -58,8 +60,10 @@ public:
   // and of its group's. Whether the cache changed.
   bool put(const std::string& key, double seconds, const std::string& kernel = {},
            const std::string& group = {}, double estimate = 0);
-  // A session time for the time under `key` (which must be there); whether the cache changed.
-  bool putSession(const std::string& key, double seconds);
+  // A session time for the time under `key` (which must be there), of a session class
+  // (sessionClassKey; "" for none, which only the group's ratio counts);
+  // whether the cache changed.
+  bool putSession(const std::string& key, double seconds, const std::string& sessionClass = {});
   std::optional<double> findSession(const std::string& key) const;
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
@@ -78,6 +82,7 @@ private:
     std::string kernel, group; // "" when the time has no fit point
     double estimate = 0;
     double session = 0; // its time as a session's step, 0 when none
+    std::string sessionClass;
     bool operator==(const Entry&) const = default;
   };
   std::map<std::string, Entry> entries_;
@@ -111,17 +116,27 @@ std::string kernelKey(std::string_view backend, const std::string& deviceKey,
 // kernel library's version, the backend's name, the device key and the thread count.
 std::string groupKey(std::string_view backend, const std::string& deviceKey, int threads);
 
+// The key of a session class: a backend's kernels of one primitive kind on one device at one
+// thread count (a hash like groupKey's, with the kind's name).
+std::string sessionClassKey(std::string_view backend, const std::string& deviceKey, int threads,
+                            PrimitiveKind kind);
+
 // A candidate's estimate through its kernel's fit, else its group's (fits: ProfileCache::fits),
-// else as it is; then as a session's step, by its group's session ratio. One ratio for all of a
-// backend's kernels: it never reorders them, and a kernel's own ratio, from the few of its
-// primitives that plans chose, varied from 1.1 to 2.4 here and mispriced other shapes (resnet18's
-// 3x3 stride-2 convolution as the direct kernel at 1.7x its time, so the plan took im2col).
+// else as it is; then as a session's step (inSession). One ratio for all of a backend's kernels
+// of a kind: it never reorders the kernels of a primitive, and a kernel's own ratio, from the
+// few of its primitives that plans chose, varied from 1.1 to 2.4 here and mispriced other
+// shapes (resnet18's 3x3 stride-2 convolution as the direct kernel at 1.7x its time, so the plan
+// took im2col).
 double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
                   const std::string& deviceKey, const KernelCandidate& candidate, int threads,
-                  double estimate);
-// What a time measured alone takes as a session's step: the group's session ratio.
+                  PrimitiveKind kind, double estimate);
+// A session class's ratio rests on this many session times at the least; fewer take the
+// group's.
+inline constexpr int kMinClassSessions = 3;
+// What a time measured alone takes as a session's step: its session class's ratio where that
+// has kMinClassSessions times, else its group's.
 double inSession(const std::map<std::string, KernelFit>& fits, std::string_view backend,
-                 const std::string& deviceKey, int threads, double seconds);
+                 const std::string& deviceKey, int threads, PrimitiveKind kind, double seconds);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();

@@ -51,8 +51,9 @@ struct ModelPlanRequest {
       measure;
   // When set, the time the plan takes for a candidate it does not measure, from the backend's
   // estimate: a kernel's line fitted to its measurements (ProfileCache::fits) where there is one.
-  std::function<double(const BackendDescriptor& backend, const KernelCandidate& candidate,
-                       double estimate)>
+  // `kind` is the primitive's (a fused chain's first primitive's).
+  std::function<double(PrimitiveKind kind, const BackendDescriptor& backend,
+                       const KernelCandidate& candidate, double estimate)>
       calibrate;
   // When set, the time of a chain's fused kernel (primitives first..first+count-1, as
   // BackendDescriptor::chainCandidate offers it), as `measure` gives a primitive's.
