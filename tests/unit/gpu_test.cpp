@@ -364,8 +364,8 @@ TEST_CASE("gpu: the first choice is the candidate estimated fastest", "[gpu]") {
 
 TEST_CASE("gpu: a reduction's scratch is what its descriptor says", "[gpu]") {
   // One pass (no scratch), two passes through partials (an extent longer than an invocation
-  // walks), each kernel candidate: the prepared kernel's workspace is the descriptor's (the
-  // search's arena counts it).
+  // walks, on Vulkan), each kernel candidate: the prepared kernel's workspace is the
+  // descriptor's (the search's arena counts it).
   requireGpu();
   Backend* backend = registry().find(gpu());
   const BackendDescriptor& d = backend->descriptor();
@@ -392,7 +392,9 @@ TEST_CASE("gpu: a reduction's scratch is what its descriptor says", "[gpu]") {
       CHECK((*kernel)->workspaceBytes(1) == d.workspaceBytes(p, descs, k.choice, 0, 1));
       scratch = scratch || (*kernel)->workspaceBytes(1) > 0;
     }
-    CHECK(scratch == (r.extent > 32768)); // the longest walk of one invocation (kMaxLoop)
+    // Vulkan's shaders split an extent past one invocation's longest walk (kMaxLoop) into two
+    // passes; OpenCL's kernel walks it whole.
+    if (gpu() == "vulkan") CHECK(scratch == (r.extent > 32768));
   }
 }
 
