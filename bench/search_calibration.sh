@@ -7,9 +7,10 @@
 # 2. for each model, the other four models' caches merged: the kernels' fits the model-only plan
 #    of this model takes, none of them fitted to its own primitives;
 # 3. per model: how often the cost model's pick (with those fits) is within 10% of the measured
-#    best where two or more candidates were measured; the model-only plan's predicted and measured
-#    totals; the model-only plan end to end against the measured plan (tessel bench, min of RUNS,
-#    the two alternating over ROUNDS turns).
+#    best where two or more candidates were measured; the model-only plan's predicted total
+#    against its time in a session (the sum of each step's least time over profiled runs) and
+#    end to end (tessel bench, min of RUNS); the model-only plan end to end against the measured
+#    plan (the two alternating over ROUNDS turns).
 # Usage: [FRESH=1] bench/search_calibration.sh [THREADS] [RUNS]   (defaults: 2 threads, 20 runs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,8 +33,8 @@ measureAll() {
   done
 }
 measureAll
-printf '| model | pick within 10%% | model-only predicted | measured | model-only / measured plan (min of %d) |\n' "$runs"
-printf '|---|---|---|---|---|\n'
+printf '| model | pick within 10%% | model-only predicted | in a session | end to end | model-only / measured plan (min of %d) |\n' "$runs"
+printf '|---|---|---|---|---|---|\n'
 for m in "${names[@]}"; do
   if [ "${FRESH:-0}" = 1 ] && [ "$m" != "${names[0]}" ]; then measureAll; fi
   others="$work/others-$m.profile"
@@ -60,6 +61,8 @@ for m in "${names[@]}"; do
     best_measure=$(echo "$b $best_measure" | awk '{print ($1 < $2) ? $1 : $2}')
   done
   read -r predicted measured <<<"$totals"
-  printf '| %s | %s | %s ms | %s ms | %.3f (%s / %s ms) |\n' "$m" "$pick" "$predicted" "$measured" \
+  printf '| %s | %s | %s ms | %s ms (%+.0f%%) | %s ms (%+.0f%%) | %.3f (%s / %s ms) |\n' "$m" "$pick" \
+    "$predicted" "$measured" "$(echo "$predicted $measured" | awk '{print 100 * ($1 / $2 - 1)}')" \
+    "$best_model" "$(echo "$predicted $best_model" | awk '{print 100 * ($1 / $2 - 1)}')" \
     "$(echo "$best_model $best_measure" | awk '{print $1 / $2}')" "$best_model" "$best_measure"
 done
