@@ -363,6 +363,21 @@ TEST_CASE("C API: options grow by struct_size; threads; sessions share one prepa
     CHECK(tessel_session_run(session) == nullptr);
     tessel_session_release(session);
   }
+  // With a search, the memory budget bounds the plan too: its weights plus its predicted arena
+  // (the input and output alone take 48 bytes, each at least one 64-byte slot).
+  opts.weight_budget = 0;
+  opts.search = TESSEL_SEARCH_MODEL;
+  opts.profile_cache = nullptr;
+  opts.memory_budget = 100;
+  s = tessel_session_create(model, &opts, &session);
+  REQUIRE(s != nullptr);
+  CHECK(tessel_status_get_code(s) == TESSEL_RESOURCE_EXHAUSTED);
+  CHECK_THAT(tessel_status_get_message(s),
+             Catch::Contains("(weights and arena), over the memory budget of 100 bytes"));
+  tessel_status_free(s);
+  opts.memory_budget = 1 << 20;
+  REQUIRE(tessel_session_create(model, &opts, &session) == nullptr);
+  tessel_session_release(session);
   tessel_session_options_init(&opts);
 
   // Several sessions, each on its own thread, over one model.
