@@ -114,6 +114,15 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(o.profile));
     }
     const std::map<std::string, KernelFit> fits = cache.fits();
+    // Copies at the rates the file measured for each device (else the nominal model).
+    for (const BackendDescriptor* d : descriptors) {
+      if (d->memorySpace() == kHostSpace) continue;
+      std::string device = cache.device(d->name());
+      if (device.empty()) device = deviceKey(*d);
+      if (auto t = cache.transfer(device))
+        model.transfers.try_emplace(std::string(d->memorySpace()),
+                                    search::TransferModel{t->latencySeconds, t->bytesPerSecond});
+    }
     if (!fits.empty())
       model.calibrate = [&](PrimitiveKind kind, const BackendDescriptor& d,
                             const KernelCandidate& k, double estimate) {

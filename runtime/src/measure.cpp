@@ -174,6 +174,46 @@ Result<double> measureChain(Backend& backend, const ChainMeasureRequest& r) {
                     t[static_cast<size_t>(r.primitives.back().outputs[0])], r.threads, r.runs);
 }
 
+Result<ProfileCache::Transfer> measureTransfer(Backend& backend) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  if (device->memorySpace() == kHostSpace)
+    return invalidArgument("measure: " + std::string(backend.descriptor().name()) +
+                           " runs on the host: it makes no copies");
+  constexpr int64_t kSmall = 4096, kLarge = int64_t{16} << 20;
+  const std::vector<uint8_t> source(static_cast<size_t>(kLarge), 1);
+  TESSEL_ASSIGN_OR_RETURN(BufferRef target, device->allocate(kLarge));
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device->createStream());
+  // One upload of `bytes`, waited for: its seconds.
+  const auto upload = [&](int64_t bytes) -> Result<double> {
+    const auto t0 = std::chrono::steady_clock::now();
+    TESSEL_RETURN_IF_ERROR(device->upload(*stream, target, source.data(), bytes));
+    TESSEL_RETURN_IF_ERROR(stream->wait());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  ProfileCache::Transfer t{std::numeric_limits<double>::infinity(), 0};
+  double large = std::numeric_limits<double>::infinity();
+  Status status = Status::ok();
+  for (int r = 0; r < 21 && status.isOk(); ++r) { // the first warms (pages, driver)
+    Result<double> s = upload(kSmall);
+    if (!s.isOk())
+      status = s.status();
+    else if (r > 0)
+      t.latencySeconds = std::min(t.latencySeconds, *s);
+  }
+  for (int r = 0; r < 4 && status.isOk(); ++r) {
+    Result<double> s = upload(kLarge);
+    if (!s.isOk())
+      status = s.status();
+    else if (r > 0)
+      large = std::min(large, *s);
+  }
+  device->release(target);
+  TESSEL_RETURN_IF_ERROR(status);
+  // The bytes a second past the fixed time (at least the whole copy's rate).
+  t.bytesPerSecond = kLarge / std::max(large - t.latencySeconds, large / 2);
+  return t;
+}
+
 Result<DeviceProfile> profileDevice(Backend& backend) {
   const BackendDescriptor& d = backend.descriptor();
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());

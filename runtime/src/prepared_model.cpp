@@ -191,6 +191,22 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       cache.put(key, seconds, kernel, group, estimate);
       return inSession(fits, d.name(), deviceOf(d), threads, kind, seconds);
     };
+    // Copies between the host and each device space at that device's measured rates: from the
+    // cache, else (measuring) measured and kept; else the nominal model.
+    int transfersMeasured = 0;
+    for (const BackendDescriptor* d : descriptors) {
+      const std::string space(d->memorySpace());
+      if (space == kHostSpace || request.transfers.count(space)) continue;
+      std::optional<ProfileCache::Transfer> t = cache.transfer(deviceOf(*d));
+      Backend* backend = registry.find(d->name());
+      if (!t && search == PlanSearch::Measure && backend) {
+        TESSEL_ASSIGN_OR_RETURN(ProfileCache::Transfer measured, measureTransfer(*backend));
+        cache.putTransfer(deviceOf(*d), measured);
+        ++transfersMeasured;
+        t = measured;
+      }
+      if (t) request.transfers[space] = {t->latencySeconds, t->bytesPerSecond};
+    }
     if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
                             const BackendDescriptor& d, const KernelCandidate& k,
@@ -263,7 +279,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     }
     plan.measurements = measurements;
     plan.cacheHits = hits;
-    if (!profileCache.empty() && measurements + points > 0)
+    if (!profileCache.empty() && measurements + points + transfersMeasured > 0)
       TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));

@@ -109,6 +109,17 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       cache.devices_[std::string(fields[1])] = std::string(fields[2]);
       continue;
     }
+    if (classes && fields.size() == 4 && fields[0] == "transfer") {
+      if (!isKey(fields[1])) return corrupt(where + ": the device is not a 16-digit hex key");
+      Transfer t;
+      if (!positive(fields[2], &t.latencySeconds) || !positive(fields[3], &t.bytesPerSecond))
+        return corrupt(where + ": a transfer's seconds and bytes a second are not finite "
+                               "positive numbers");
+      if (cache.transfers_.size() >= kMaxDevices && !cache.transfers_.count(std::string(fields[1])))
+        return corrupt(where + ": more than " + std::to_string(kMaxDevices) + " transfers");
+      cache.transfers_[std::string(fields[1])] = t;
+      continue;
+    }
     if (sessions && (fields.size() == 3 || (classes && fields.size() == 4)) &&
         fields[0] == "session") {
       if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
@@ -211,6 +222,25 @@ std::optional<double> ProfileCache::findSession(const std::string& key) const {
   return it->second.session;
 }
 
+std::optional<ProfileCache::Transfer> ProfileCache::transfer(const std::string& deviceKey) const {
+  auto it = transfers_.find(deviceKey);
+  if (it == transfers_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ProfileCache::putTransfer(const std::string& deviceKey, const Transfer& t) {
+  if (!isKey(deviceKey) || !std::isfinite(t.latencySeconds) || t.latencySeconds <= 0 ||
+      !std::isfinite(t.bytesPerSecond) || t.bytesPerSecond <= 0)
+    return false;
+  auto it = transfers_.find(deviceKey);
+  if (it == transfers_.end() && transfers_.size() >= kMaxDevices) return false;
+  if (it != transfers_.end() && it->second.latencySeconds == t.latencySeconds &&
+      it->second.bytesPerSecond == t.bytesPerSecond)
+    return false;
+  transfers_[deviceKey] = t;
+  return true;
+}
+
 std::string ProfileCache::device(std::string_view backend) const {
   auto it = devices_.find(backend);
   return it == devices_.end() ? std::string() : it->second;
@@ -291,6 +321,10 @@ std::string ProfileCache::text() const {
   for (const auto& [backend, key] : devices_)
     out += "device " + backend + " " + key + "\n";
   char buf[64];
+  for (const auto& [key, t] : transfers_) {
+    std::snprintf(buf, sizeof buf, " %.9g %.9g", t.latencySeconds, t.bytesPerSecond);
+    out += "transfer " + key + buf + "\n";
+  }
   for (const auto& [key, e] : entries_) {
     out += key;
     std::snprintf(buf, sizeof buf, " %.9g", e.seconds);

@@ -272,10 +272,17 @@ Result<ModelPlan> plan(const ModelPlanRequest& r, const Assignment* fixed) {
     if (states[from].second != states[to].second) return std::numeric_limits<double>::infinity();
     if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
       return 0.0; // copied once, when the session is made
-    const double one = r.transfer.seconds(t[static_cast<size_t>(id)].byteSize());
-    return states[from].first == 0 || states[to].first == 0 ? one : 2 * one;
+    // Each copy through the host at its device's rate: one from or to the host, two between
+    // two devices.
+    const int64_t bytes = t[static_cast<size_t>(id)].byteSize();
+    double seconds = 0;
+    for (const size_t space : {states[from].first, states[to].first})
+      if (space != 0) seconds += r.transferFor(plan.spaces[space]).seconds(bytes);
+    return seconds;
   };
   pr.convert = copySeconds;
+  for (size_t s = 1; s < plan.spaces.size(); ++s)
+    plan.transfers[plan.spaces[s]] = r.transferFor(plan.spaces[s]);
   TESSEL_ASSIGN_OR_RETURN(PlanResult result, solvePlan(pr));
   plan.chosen = result.choice;
   plan.predictedSeconds = result.seconds;

@@ -6,6 +6,7 @@
 // TESSEL_VULKAN_VALIDATION=1: the validation layer's messages fail the test
 // (tests/CMakeLists.txt).
 #include "tessel/backends/reference.h"
+#include "tessel/runtime/measure.h"
 #include "tessel/runtime/session.h"
 #include "test_util.h"
 
@@ -396,6 +397,20 @@ TEST_CASE("gpu: a reduction's scratch is what its descriptor says", "[gpu]") {
     // passes; OpenCL's kernel walks it whole.
     if (gpu() == "vulkan") CHECK(scratch == (r.extent > 32768));
   }
+}
+
+TEST_CASE("gpu: a device's copies are measured for the search's transfer model", "[gpu]") {
+  requireGpu();
+  auto t = measureTransfer(*registry().find(gpu()));
+  INFO((t.isOk() ? std::string() : t.status().message()));
+  REQUIRE(t.isOk());
+  CHECK(t->latencySeconds > 0);
+  CHECK(t->latencySeconds < 0.1);
+  CHECK(t->bytesPerSecond > 1e7);
+  // A host backend makes no copies.
+  Backend* reference = registry().find("reference");
+  REQUIRE(reference);
+  CHECK_FALSE(measureTransfer(*reference).isOk());
 }
 
 TEST_CASE("gpu: matmuls with strides, broadcast batches and bias against the reference", "[gpu]") {

@@ -242,6 +242,16 @@ TEST_CASE("search: the model plan follows the backends' cost profiles and the tr
     const double copy = c.latency + 1048576.0 / c.bytesPerSecond;
     CHECK(plan->predictedSeconds == Approx(c.split ? 2e-3 + 2e-4 + 2 * copy : 4e-3).epsilon(1e-9));
     CHECK(plan->predictedCopySeconds == Approx(c.split ? 2 * copy : 0.0).margin(1e-12));
+    // The same copies measured for the device's space (ProfileCache::transfer) override the
+    // nominal model, which then no longer matters.
+    search::ModelPlanRequest measured = g.request();
+    measured.transfer = {c.split ? 1e-3 : 50e-6, c.split ? 1e9 : 8e9};
+    measured.transfers["dev"] = {c.latency, c.bytesPerSecond};
+    auto same = search::planModel(measured);
+    REQUIRE(same.isOk());
+    CHECK(same->assignment.backend == want);
+    CHECK(same->predictedCopySeconds == Approx(plan->predictedCopySeconds).margin(1e-12));
+    CHECK(same->transfers.at("dev").latencySeconds == c.latency);
   }
   // Asked for by name, the device takes what it supports whatever it costs.
   r.transfer = {1e-3, 1e9};
@@ -298,6 +308,20 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v3->fits().at("2222222222222222").sessionPoints == 1);
   CHECK(v3->fits().at("1111111111111111").session == 1); // none of a kernel's own
   CHECK(v3->text() == "tessel-profile 4" + sessions.substr(16));
+  // Version 4: a device's copies (its key, a copy's fixed seconds, bytes a second).
+  auto v4 = ProfileCache::parse("tessel-profile 4\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
+  REQUIRE(v4.isOk());
+  REQUIRE(v4->transfer("00000000000000aa"));
+  CHECK(v4->transfer("00000000000000aa")->latencySeconds == Approx(4e-5));
+  CHECK(v4->transfer("00000000000000aa")->bytesPerSecond == Approx(3.5e9));
+  CHECK_FALSE(v4->transfer("00000000000000ab"));
+  CHECK(v4->text() == "tessel-profile 4\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
+  ProfileCache copies;
+  CHECK(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9}));
+  CHECK_FALSE(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9})); // the same again
+  CHECK_FALSE(copies.putTransfer("00000000000000aa", {0, 3.5e9}));
+  CHECK_FALSE(copies.putTransfer("not a key", {4e-5, 3.5e9}));
+  CHECK(copies.text() == v4->text());
   // A key again (two files joined): the later time, the session time kept.
   auto joined = ProfileCache::parse(
       sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");
@@ -314,6 +338,10 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef\n",   // no seconds
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdef 1 1\n", // more
            "tessel-profile 4\n0123456789abcdef 1\nsession 0123456789abcdef 1 1\n", // class
+           "tessel-profile 3\ntransfer 00000000000000aa 1 1\n",                    // version 4's
+           "tessel-profile 4\ntransfer 00000000000000aa 0 1\n",                    // zero seconds
+           "tessel-profile 4\ntransfer 00000000000000aa 1\n",                      // no rate
+           "tessel-profile 4\ntransfer 00000000000000a 1 1\n",                     // short key
            "tessel-profile 4\n0123456789abcdef 1\nsession 0123456789abcdef 1 "
            "00000000000000c1 1\n",                                // a field more
            "tessel-profile 1",                                    // no newline

@@ -1450,6 +1450,10 @@ int searchCommand(const std::vector<std::string>& argv) {
               static_cast<double>(plan->arenaBytes) / 1048576.0,
               static_cast<double>((*session)->arenaBytes()) / 1048576.0,
               (*session)->preparedModel().blockedTensorCount());
+  // The copies' prices: per device space, measured (from the profile cache) or nominal.
+  for (const auto& [space, t] : plan->transfers)
+    std::printf("copies to and from %s: %.1f us + %.2f GB/s\n", space.c_str(),
+                t.latencySeconds * 1e6, t.bytesPerSecond / 1e9);
   if (c->load.search == PlanSearch::Measure) {
     // The cost model against the measurements: where two or more kernels were measured with
     // the primitive's tensors laid out as the plan lays them out, whether the one it estimates

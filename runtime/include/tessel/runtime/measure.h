@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tessel/runtime/backend.h"
+#include "tessel/runtime/profile_cache.h"
 
 #include <span>
 #include <string>
@@ -42,6 +43,12 @@ struct ChainMeasureRequest {
 // (every primitive's, less the later ones' chained input 0), its output the last primitive's.
 // An error when the backend has no fused kernel for it.
 Result<double> measureChain(Backend& backend, const ChainMeasureRequest& request);
+
+// A device's copies from the host, as the search prices them (search::TransferModel): the fixed
+// time (the least of 20 uploads of 4 KiB, each waited for) and the bytes a second (the best of 3
+// uploads of 16 MiB after one to warm, less that fixed time). An error for a host backend or
+// where the backend has no device here.
+Result<ProfileCache::Transfer> measureTransfer(Backend& backend);
 
 // What the search knows of the device a backend runs on, measured on it where it can be
 // (`tessel devices`; docs/search.md, Device signature).

@@ -50,6 +50,8 @@ public:
   //   session KEY SECONDS [CLASS]       what the primitive and kernel of KEY took as a step of a
   //                                     session running a plan (its least over profiled runs),
   //                                     and its session class (sessionClassKey; version 4)
+  //   transfer DEVICE SECONDS BYTES/S   copies between the host and a device (its deviceKey): a
+  //                                     copy's fixed time and the bytes a second (version 4)
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart. A session time lasts while its key's time does.
   static Result<ProfileCache> load(const std::string& path);
@@ -65,6 +67,13 @@ public:
   // whether the cache changed.
   bool putSession(const std::string& key, double seconds, const std::string& sessionClass = {});
   std::optional<double> findSession(const std::string& key) const;
+  // Copies between the host and a device (its deviceKey), as measured (measureTransfer).
+  struct Transfer {
+    double latencySeconds = 0, bytesPerSecond = 0;
+  };
+  std::optional<Transfer> transfer(const std::string& deviceKey) const;
+  // Whether the cache changed.
+  bool putTransfer(const std::string& deviceKey, const Transfer& transfer);
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
   void setDevice(std::string_view backend, const std::string& deviceKey);
@@ -87,6 +96,7 @@ private:
   };
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
+  std::map<std::string, Transfer> transfers_;               // device key -> its copies
 };
 
 // What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex

@@ -12,6 +12,7 @@
 #include "tessel/search/graph_plan.h"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,7 +40,14 @@ struct ModelPlanRequest {
   // Whether the plan chooses the tensors' layouts (the blocked ones the rules allow, layouts.h);
   // else each stays as `tensors` has it.
   bool layouts = false;
+  // A copy between the host and a device space: `transfers` for that space where it has one (a
+  // device's measured copies, ProfileCache::transfer), else `transfer` (nominal).
   TransferModel transfer;
+  std::map<std::string, TransferModel, std::less<>> transfers;
+  const TransferModel& transferFor(std::string_view space) const {
+    auto it = transfers.find(space);
+    return it == transfers.end() ? transfer : it->second;
+  }
   // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
   // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
   // `tensors` are the request's, with the primitive's operands laid out as the candidate reads
@@ -114,7 +122,9 @@ struct ModelPlan {
   int budgetMoves = 0;     // changes of kernels the budgets forced (fitMemoryBudget)
   int copies = 0;          // copies a run makes (per run, not constants)
   bool exact = true;
-  std::vector<std::string> spaces;     // state id: memory space
+  std::vector<std::string> spaces; // state id: memory space
+  // Per device space, the copies' model the plan priced (ModelPlanRequest::transferFor).
+  std::map<std::string, TransferModel, std::less<>> transfers;
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
   double planningSeconds = 0;          // planModel's wall time, measuring included
   double measuringSeconds = 0;         // of which in the measure callback
