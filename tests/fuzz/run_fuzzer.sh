@@ -98,7 +98,7 @@ printf 'tessel-profile 2\ndevice cpu_x86 00000000000000aa\n%s\n%s\n' \
 printf 'tessel-profile 3\ndevice cpu_x86 00000000000000aa\n%s\n%s\n%s\n' \
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' \
   'fedcba9876543210 1.5e-05' 'session 0123456789abcdef 0.00015' >"$profileSeeds/session.txt"
-printf 'tessel-profile 4\ndevice cpu_x86 00000000000000aa\n%s\n%s\n%s\n' \
+printf 'tessel-profile 4\ndevice cpu_x86 00000000000000aa\ntransfer 00000000000000bb 4e-05 3.5e+09\n%s\n%s\n%s\n' \
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' \
   'fedcba9876543210 1.5e-05' 'session 0123456789abcdef 0.00015 00000000000000c1' \
   >"$profileSeeds/session_class.txt"
