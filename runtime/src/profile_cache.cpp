@@ -403,25 +403,25 @@ std::string kernelKey(std::string_view backend, const std::string& device,
   return hex(h);
 }
 
-std::string groupKey(std::string_view backend, const std::string& device, int threads) {
-  uint64_t h = 1469598103934665603ull;
-  h = fnv(h, "group");
+namespace {
+// A backend's kernels on a device at a thread count, hashed after `tag` (what the key is for).
+uint64_t kernelsHash(std::string_view tag, std::string_view backend, const std::string& device,
+                     int threads) {
+  uint64_t h = fnv(1469598103934665603ull, tag);
   h = fnv(h, kernelLibraryVersion());
   h = fnv(h, backend);
   h = fnv(h, device);
-  h = fnv(h, &threads, sizeof threads);
-  return hex(h);
+  return fnv(h, &threads, sizeof threads);
+}
+} // namespace
+
+std::string groupKey(std::string_view backend, const std::string& device, int threads) {
+  return hex(kernelsHash("group", backend, device, threads));
 }
 
 std::string sessionClassKey(std::string_view backend, const std::string& device, int threads,
                             PrimitiveKind kind) {
-  uint64_t h = 1469598103934665603ull;
-  h = fnv(h, "session class");
-  h = fnv(h, kernelLibraryVersion());
-  h = fnv(h, backend);
-  h = fnv(h, device);
-  h = fnv(h, &threads, sizeof threads);
-  return hex(fnv(h, primitiveName(kind)));
+  return hex(fnv(kernelsHash("session class", backend, device, threads), primitiveName(kind)));
 }
 
 double calibrated(const std::map<std::string, KernelFit>& fits, std::string_view backend,
