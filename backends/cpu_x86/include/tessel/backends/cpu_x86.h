@@ -2,6 +2,9 @@
 
 #include "tessel/runtime/backend.h"
 
+// The backend's sources are compiled with hidden visibility (its kernels are its own): only what
+// this header declares is exported from the runtime.
+#pragma GCC visibility push(default)
 namespace tessel {
 // x86-64 CPU kernels (AVX2+FMA, AVX-512), the family picked from cpuid at registration unless
 // TESSEL_X86_ISA=avx2|avx512 forces one. Registers nothing on a CPU without AVX2 and FMA.
@@ -20,3 +23,4 @@ int64_t cpuX86WeightPackings();
 // The bytes of those packings (what BackendDescriptor::preparedBytes estimates).
 int64_t cpuX86PackedBytes();
 } // namespace tessel
+#pragma GCC visibility pop
