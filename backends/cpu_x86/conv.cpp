@@ -4,8 +4,8 @@
 // transposed form; Winograd F(4,3) or F(2,3); the direct form; or the window kernel for depthwise.
 // Post-ops are applied in registers. The variants are described in README.md.
 #include "conv.h"
-#include "tessel/backends/cpu_x86.h"
 
+#include "tessel/backends/cpu_x86.h"
 #include "tessel/core/checked_math.h"
 
 #include <algorithm>
