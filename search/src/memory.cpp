@@ -3,6 +3,7 @@
 #include "tessel/runtime/memory_plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -19,6 +20,22 @@ int64_t addSat(int64_t a, int64_t b) {
 
 const PlanOption& chosenOption(const ModelPlan& plan, size_t i) {
   return plan.options[i][static_cast<size_t>(plan.chosen[i])];
+}
+
+// The scratch of primitive i's option `o`, asked of its backend where not known yet, with the
+// tensors as the request has them now (laid out as the plan chose: the chosen options' layouts,
+// and those of the options that may replace them).
+int64_t workspaceOf(const ModelPlanRequest& r, size_t i, const PlanOption& o) {
+  if (o.workspace >= 0) return o.workspace;
+  if (o.backend == kNoBackend) return 0;
+  const Primitive& p = r.primitives[i];
+  uint32_t constants = 0; // bit k: input k is constant
+  for (size_t k = 0; k < p.inputs.size() && k < 32; ++k) {
+    const auto id = static_cast<size_t>(p.inputs[k]);
+    if (id < r.constant.size() && r.constant[id]) constants |= uint32_t{1} << k;
+  }
+  return r.descriptors[static_cast<size_t>(o.backend)]->workspaceBytes(
+      p, *r.tensors, o.choice, constants, std::max(r.threads, 1));
 }
 
 } // namespace
@@ -77,7 +94,7 @@ int64_t planArenaBytes(const ModelPlanRequest& r, const ModelPlan& plan) {
       ++last;
     const size_t space = spaceOf(a.backend[i]);
     const auto step = static_cast<int64_t>(i);
-    int64_t workspace = chosenOption(plan, i).workspace;
+    int64_t workspace = workspaceOf(r, i, chosenOption(plan, i));
     if (last > i) { // the fused kernel's
       std::vector<const Primitive*> chain;
       for (size_t m = i; m <= last; ++m)
@@ -140,6 +157,13 @@ Status fitMemoryBudget(const ModelPlanRequest& r, ModelPlan* plan) {
       if (same(o, now)) lean = std::min(lean, o.bytes);
     leanWeights += lean;
   }
+  // Under a memory budget, every kernel that may take part is sized once.
+  if (r.memoryBudget > 0)
+    for (size_t i = 0; i < n; ++i) {
+      const PlanOption now = chosenOption(*plan, i);
+      for (PlanOption& o : plan->options[i])
+        if (same(o, now)) o.workspace = workspaceOf(r, i, o);
+    }
   int64_t arena = r.memoryBudget > 0 ? planArenaBytes(r, *plan) : 0;
   const int64_t fastestWeights = weights, fastestTotal = addSat(weights, arena);
   // A move: primitives taking other options. Its saving in the bytes over budget, and the time
@@ -262,9 +286,13 @@ Result<ModelPlan> planWithinBudgets(const ModelPlanRequest& request,
                                     const std::function<void(const std::vector<Layout>&)>& layOut,
                                     const std::function<Status(ModelPlan*)>& chains) {
   const auto planned = [&](const ModelPlanRequest& r, ModelPlan* plan) -> Status {
-    TESSEL_RETURN_IF_ERROR(pickKernels(r, plan));
+    TESSEL_RETURN_IF_ERROR(pickKernels(r, plan)); // adds its own time
     if (chains) TESSEL_RETURN_IF_ERROR(chains(plan));
-    return fitMemoryBudget(r, plan);
+    const auto start = std::chrono::steady_clock::now(); // the fit's time (no measuring in it)
+    Status s = fitMemoryBudget(r, plan);
+    plan->planningSeconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return s;
   };
   TESSEL_ASSIGN_OR_RETURN(ModelPlan plan, planModel(request));
   layOut(plan.layouts);

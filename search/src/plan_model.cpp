@@ -59,14 +59,10 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
              const std::vector<TensorDesc>& t, size_t variant, std::vector<Weighed>* all) {
   const Primitive& p = r.primitives[i];
   const int threads = std::max(r.threads, 1);
-  int64_t inPlace = 0;    // the constant inputs' bytes
-  uint32_t constants = 0; // bit k: input k is constant
-  for (size_t k = 0; k < p.inputs.size(); ++k) {
-    const auto id = static_cast<size_t>(p.inputs[k]);
-    if (id >= r.constant.size() || !r.constant[id]) continue;
-    inPlace += t[id].byteSize();
-    if (k < 32) constants |= uint32_t{1} << k;
-  }
+  int64_t inPlace = 0; // the constant inputs' bytes
+  for (int32_t id : p.inputs)
+    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
+      inPlace += t[static_cast<size_t>(id)].byteSize();
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
     if (!d.supports(p, t)) continue;
@@ -85,8 +81,7 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
                   estimate,
                   false,
                   std::max(d.preparedBytes(p, t, k.choice, threads), inPlace),
-                  layoutsOf(p, t),
-                  d.workspaceBytes(p, t, k.choice, constants, threads)};
+                  layoutsOf(p, t)};
       w.candidate = std::move(k);
       w.variant = variant;
       all->push_back(std::move(w));

@@ -92,8 +92,10 @@ struct PlanOption {
   // bytes of the constant inputs it reads in place, whichever is more.
   int64_t bytes = 0;
   std::vector<Layout> layouts; // its operands' (inputs, then output; empty for a view)
-  // The scratch it needs per run (BackendDescriptor::workspaceBytes), in its backend's space.
-  int64_t workspace = 0;
+  // The scratch it needs per run (BackendDescriptor::workspaceBytes), in its backend's space;
+  // -1 until the memory planning asks (memory.h: only the chosen kernels and, under a memory
+  // budget, those that could replace them are sized).
+  int64_t workspace = -1;
 };
 
 // A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
