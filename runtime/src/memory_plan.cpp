@@ -1,5 +1,7 @@
 #include "tessel/runtime/memory_plan.h"
 
+#include "tessel/core/checked_math.h"
+
 #include <algorithm>
 #include <functional>
 #include <limits>
@@ -17,13 +19,6 @@ int64_t alignUp(int64_t v) {
 } // namespace
 
 namespace {
-// a + b, or INT64_MAX when that overflows (sizes come from untrusted files: the session's
-// budget then refuses the plan).
-int64_t addSat(int64_t a, int64_t b) {
-  int64_t r = 0;
-  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
-}
-
 // Greedy by size: each buffer takes the lowest offset free during its whole lifetime. The
 // tightest packing of the two here, but each buffer looks at every buffer placed before it.
 void packBySize(const std::vector<Lifetime>& buffers, const std::vector<int64_t>& bytes,
@@ -42,14 +37,14 @@ void packBySize(const std::vector<Lifetime>& buffers, const std::vector<int64_t>
     for (size_t pi : placed) {
       const Lifetime& o = buffers[pi];
       if (o.last < b.first || b.last < o.first) continue;
-      if (addSat(offset, bytes[bi]) <= layout->offsets[pi]) break;
-      offset = std::max(offset, addSat(layout->offsets[pi], bytes[pi]));
+      if (saturatingAdd(offset, bytes[bi]) <= layout->offsets[pi]) break;
+      offset = std::max(offset, saturatingAdd(layout->offsets[pi], bytes[pi]));
     }
     layout->offsets[bi] = offset;
     auto at = std::upper_bound(placed.begin(), placed.end(), offset,
                                [&](int64_t v, size_t pi) { return v < layout->offsets[pi]; });
     placed.insert(at, bi);
-    layout->arenaBytes = std::max(layout->arenaBytes, addSat(offset, bytes[bi]));
+    layout->arenaBytes = std::max(layout->arenaBytes, saturatingAdd(offset, bytes[bi]));
   }
 }
 
@@ -79,21 +74,22 @@ void packInOrder(const std::vector<Lifetime>& buffers, const std::vector<int64_t
   };
   const auto release = [&](int64_t offset, int64_t size) {
     auto next = freeAt.lower_bound(offset);
-    if (next != freeAt.end() && next->first == addSat(offset, size)) { // merge the block after
-      size = addSat(size, next->second);
+    if (next != freeAt.end() &&
+        next->first == saturatingAdd(offset, size)) { // merge the block after
+      size = saturatingAdd(size, next->second);
       eraseBySize(next->second, next->first);
       next = freeAt.erase(next);
     }
     if (next != freeAt.begin()) { // merge the block before
       auto prev = std::prev(next);
-      if (addSat(prev->first, prev->second) == offset) {
+      if (saturatingAdd(prev->first, prev->second) == offset) {
         offset = prev->first;
-        size = addSat(size, prev->second);
+        size = saturatingAdd(size, prev->second);
         eraseBySize(prev->second, prev->first);
         freeAt.erase(prev);
       }
     }
-    if (addSat(offset, size) == top) { // the arena's end: shrink back
+    if (saturatingAdd(offset, size) == top) { // the arena's end: shrink back
       top = offset;
       return;
     }
@@ -118,9 +114,10 @@ void packInOrder(const std::vector<Lifetime>& buffers, const std::vector<int64_t
       }
     } else {
       layout->offsets[bi] = top;
-      top = addSat(top, bytes[bi]);
+      top = saturatingAdd(top, bytes[bi]);
     }
-    layout->arenaBytes = std::max(layout->arenaBytes, addSat(layout->offsets[bi], bytes[bi]));
+    layout->arenaBytes =
+        std::max(layout->arenaBytes, saturatingAdd(layout->offsets[bi], bytes[bi]));
     live.emplace(buffers[bi].last, bi);
   }
 }
@@ -136,7 +133,7 @@ ArenaLayout packLifetimes(const std::vector<Lifetime>& buffers) {
     bytes[i] = b > std::numeric_limits<int64_t>::max() - kArenaAlignment
                    ? std::numeric_limits<int64_t>::max() / kArenaAlignment * kArenaAlignment
                    : alignUp(b);
-    layout.unsharedBytes = addSat(layout.unsharedBytes, bytes[i]);
+    layout.unsharedBytes = saturatingAdd(layout.unsharedBytes, bytes[i]);
   }
   if (buffers.size() <= kPackBySizeLimit)
     packBySize(buffers, bytes, &layout);

@@ -14,8 +14,7 @@ bool chainable(const ModelPlanRequest& r, const Assignment& a, size_t i) {
   const Primitive& next = r.primitives[i + 1];
   const int32_t passed = r.primitives[i].outputs[0];
   if (next.inputs.empty() || next.inputs[0] != passed) return false;
-  const auto id = static_cast<size_t>(passed);
-  if (id < r.constant.size() && r.constant[id]) return false;
+  if (r.isConstant(passed)) return false;
   if (std::find(r.outputs.begin(), r.outputs.end(), passed) != r.outputs.end()) return false;
   int readers = 0;
   for (const Primitive& p : r.primitives)
@@ -29,8 +28,7 @@ bool constantsFit(const ModelPlanRequest& r, std::span<const Primitive* const> c
   for (size_t j = 0; j < chain.size(); ++j)
     for (size_t in = j > 0 ? 1 : 0; in < chain[j]->inputs.size(); ++in, ++k) {
       if (k >= 32 || (constantInputs >> k & 1u) == 0) continue;
-      const auto id = static_cast<size_t>(chain[j]->inputs[in]);
-      if (id >= r.constant.size() || !r.constant[id]) return false;
+      if (!r.isConstant(chain[j]->inputs[in])) return false;
     }
   return true;
 }

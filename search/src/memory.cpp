@@ -1,5 +1,6 @@
 #include "tessel/search/memory.h"
 
+#include "tessel/core/checked_math.h"
 #include "tessel/runtime/memory_plan.h"
 
 #include <algorithm>
@@ -13,11 +14,6 @@ namespace tessel::search {
 
 namespace {
 
-int64_t addSat(int64_t a, int64_t b) {
-  int64_t r = 0;
-  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
-}
-
 const PlanOption& chosenOption(const ModelPlan& plan, size_t i) {
   return plan.options[i][static_cast<size_t>(plan.chosen[i])];
 }
@@ -30,10 +26,8 @@ int64_t workspaceOf(const ModelPlanRequest& r, size_t i, const PlanOption& o) {
   if (o.backend == kNoBackend) return 0;
   const Primitive& p = r.primitives[i];
   uint32_t constants = 0; // bit k: input k is constant
-  for (size_t k = 0; k < p.inputs.size() && k < 32; ++k) {
-    const auto id = static_cast<size_t>(p.inputs[k]);
-    if (id < r.constant.size() && r.constant[id]) constants |= uint32_t{1} << k;
-  }
+  for (size_t k = 0; k < p.inputs.size() && k < 32; ++k)
+    if (r.isConstant(p.inputs[k])) constants |= uint32_t{1} << k;
   return r.descriptors[static_cast<size_t>(o.backend)]->workspaceBytes(
       p, *r.tensors, o.choice, constants, std::max(r.threads, 1));
 }
@@ -67,9 +61,6 @@ int64_t planArenaBytes(const ModelPlanRequest& r, const ModelPlan& plan) {
     else
       home[out] = spaceOf(a.backend[i]);
   }
-  const auto constant = [&](int32_t id) {
-    return static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)];
-  };
   // Per (root, space): the steps it is stored through.
   std::map<std::pair<int32_t, size_t>, std::pair<int64_t, int64_t>> uses;
   const auto touch = [&](int32_t id, size_t space, int64_t step) {
@@ -106,7 +97,7 @@ int64_t planArenaBytes(const ModelPlanRequest& r, const ModelPlan& plan) {
       const std::vector<int32_t>& inputs = r.primitives[m].inputs;
       for (size_t k = m > i ? 1 : 0; k < inputs.size(); ++k) {
         const int32_t id = root[static_cast<size_t>(inputs[k])];
-        if (constant(id)) { // on the host in place; a device holds its copy for the session
+        if (r.isConstant(id)) { // on the host in place; a device holds its copy for the session
           if (space != 0) touch(id, space, -1), touch(id, space, end);
           continue;
         }
@@ -128,7 +119,7 @@ int64_t planArenaBytes(const ModelPlanRequest& r, const ModelPlan& plan) {
     for (const auto& [key, steps] : uses) {
       const auto [id, space] = key;
       if ((home[static_cast<size_t>(id)] != space) != copies) continue;
-      if (constant(id) && space == 0) continue;
+      if (r.isConstant(id) && space == 0) continue;
       TensorDesc d = t[static_cast<size_t>(id)];
       if (static_cast<size_t>(id) < plan.layouts.size())
         d.layout = plan.layouts[static_cast<size_t>(id)];
@@ -138,7 +129,7 @@ int64_t planArenaBytes(const ModelPlanRequest& r, const ModelPlan& plan) {
     lifetimes[w.space].push_back({w.bytes, w.step, w.step});
   int64_t total = 0;
   for (const std::vector<Lifetime>& space : lifetimes)
-    total = addSat(total, packLifetimes(space).arenaBytes);
+    total = saturatingAdd(total, packLifetimes(space).arenaBytes);
   return total;
 }
 
@@ -165,7 +156,7 @@ Status fitMemoryBudget(const ModelPlanRequest& r, ModelPlan* plan) {
         if (same(o, now)) o.workspace = workspaceOf(r, i, o);
     }
   int64_t arena = r.memoryBudget > 0 ? planArenaBytes(r, *plan) : 0;
-  const int64_t fastestWeights = weights, fastestTotal = addSat(weights, arena);
+  const int64_t fastestWeights = weights, fastestTotal = saturatingAdd(weights, arena);
   // A move: primitives taking other options. Its saving in the bytes over budget, and the time
   // it adds; `arenaAfter` the arenas with it.
   using Move = std::vector<std::pair<size_t, int>>;
@@ -195,7 +186,7 @@ Status fitMemoryBudget(const ModelPlanRequest& r, ModelPlan* plan) {
   };
   for (;;) {
     const bool weightsOver = r.weightBudget > 0 && weights > r.weightBudget;
-    const bool totalOver = r.memoryBudget > 0 && addSat(weights, arena) > r.memoryBudget;
+    const bool totalOver = r.memoryBudget > 0 && saturatingAdd(weights, arena) > r.memoryBudget;
     if (!weightsOver && !totalOver) break;
     // Single primitives' changes; over the total, also every primitive whose workspace is over
     // a bound taking its fastest option within it at once (an arena's peak falls only when

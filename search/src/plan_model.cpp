@@ -61,8 +61,7 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
   const int threads = std::max(r.threads, 1);
   int64_t inPlace = 0; // the constant inputs' bytes
   for (int32_t id : p.inputs)
-    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
-      inPlace += t[static_cast<size_t>(id)].byteSize();
+    if (r.isConstant(id)) inPlace += t[static_cast<size_t>(id)].byteSize();
   for (int b : backends) {
     const BackendDescriptor& d = *r.descriptors[static_cast<size_t>(b)];
     if (!d.supports(p, t)) continue;
@@ -265,8 +264,7 @@ Result<ModelPlan> plan(const ModelPlanRequest& r, const Assignment* fixed) {
   // A copy between memory spaces; a layout is never changed on the way (no kernel converts one).
   const auto copySeconds = [&](int32_t id, StateId from, StateId to) {
     if (states[from].second != states[to].second) return std::numeric_limits<double>::infinity();
-    if (static_cast<size_t>(id) < r.constant.size() && r.constant[static_cast<size_t>(id)])
-      return 0.0; // copied once, when the session is made
+    if (r.isConstant(id)) return 0.0; // copied once, when the session is made
     // Each copy through the host at its device's rate: one from or to the host, two between
     // two devices.
     const int64_t bytes = t[static_cast<size_t>(id)].byteSize();

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 
 namespace tessel {
 
@@ -19,6 +20,13 @@ inline bool checkedProduct(std::initializer_list<int64_t> values, int64_t* out) 
 inline bool checkedMulAdd(int64_t a, int64_t b, int64_t* acc) {
   int64_t p = 0;
   return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(*acc, p, acc);
+}
+
+// a + b, or INT64_MAX where that overflows (sizes from untrusted files: a budget then refuses
+// them).
+inline int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t r = 0;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
 }
 
 } // namespace tessel

@@ -34,6 +34,10 @@ struct ModelPlanRequest {
   const std::vector<TensorDesc>* tensors = nullptr;
   std::vector<const BackendDescriptor*> descriptors;
   std::vector<bool> constant; // per tensor: bytes known at load (copied once, not per run)
+  bool isConstant(int32_t id) const {
+    return id >= 0 && static_cast<size_t>(id) < constant.size() &&
+           constant[static_cast<size_t>(id)];
+  }
   std::vector<int32_t> inputs, outputs; // the program's: given on the host, wanted on the host
   std::string preferred;                // takes every primitive it supports ("" = none)
   int threads = 1;
