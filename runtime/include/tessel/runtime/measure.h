@@ -63,7 +63,8 @@ struct DeviceProfile {
   int64_t l1dBytes = 0, l2Bytes = 0, l3Bytes = 0;
   double peakFlops = 0; // one thread's measured fp32 FMA peak (0: the backend does not measure)
   // Measured, the best of 3, one thread: host backends copy 64 MiB between two buffers; device
-  // backends upload 64 MiB from the host (what the search's TransferModel prices).
+  // backends upload 64 MiB from the host (a figure to show: the search prices copies by
+  // measureTransfer's, kept in the profile cache).
   double bytesPerSecond = 0;
 };
 
