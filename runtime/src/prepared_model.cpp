@@ -146,6 +146,12 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   request.outputs = prog.outputs;
   request.constant = prog.constants();
   if (search == PlanSearch::Model || search == PlanSearch::Measure) {
+    // The plan is for this machine: a backend whose device does not open here (a GPU backend
+    // without its driver) takes nothing, and its copies are not measured.
+    for (const BackendDescriptor* d : descriptors) {
+      Backend* b = registry.find(d->name());
+      request.usable.push_back(b && b->device().isOk());
+    }
     // Measured times: from the profile cache (the file, when named), else measured and added.
     ProfileCache cache;
     if (!profileCache.empty()) {
@@ -194,13 +200,14 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     // Copies between the host and each device space at that device's measured rates: from the
     // cache, else (measuring) measured and kept; else the nominal model.
     int transfersMeasured = 0;
-    for (const BackendDescriptor* d : descriptors) {
+    for (size_t b = 0; b < descriptors.size(); ++b) {
+      const BackendDescriptor* d = descriptors[b];
       const std::string space(d->memorySpace());
-      if (space == kHostSpace || request.transfers.count(space)) continue;
+      if (space == kHostSpace || request.transfers.count(space) || !request.isUsable(b)) continue;
       std::optional<ProfileCache::Transfer> t = cache.transfer(deviceOf(*d));
-      Backend* backend = registry.find(d->name());
-      if (!t && search == PlanSearch::Measure && backend) {
-        TESSEL_ASSIGN_OR_RETURN(ProfileCache::Transfer measured, measureTransfer(*backend));
+      if (!t && search == PlanSearch::Measure) {
+        TESSEL_ASSIGN_OR_RETURN(ProfileCache::Transfer measured,
+                                measureTransfer(*registry.find(d->name())));
         cache.putTransfer(deviceOf(*d), measured);
         ++transfersMeasured;
         t = measured;

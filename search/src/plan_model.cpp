@@ -202,17 +202,20 @@ Result<ModelPlan> plan(const ModelPlanRequest& r, const Assignment* fixed) {
       if (fixed) {
         backends.push_back(fixed->backend[i]);
       } else {
-        if (preferred != kNoBackend && r.descriptors[preferred]->supports(p, t))
+        const auto takes = [&](size_t b) {
+          return r.isUsable(b) && r.descriptors[b]->supports(p, t);
+        };
+        if (preferred != kNoBackend && takes(static_cast<size_t>(preferred)))
           backends.push_back(preferred);
         // Asked for by name, the preferred backend alone where it supports the primitive; then
         // every backend that does (only the first, as first fit, when one was asked for).
         for (size_t b = 0; backends.empty() && b < r.descriptors.size(); ++b)
-          if (r.descriptors[b]->supports(p, t)) backends.push_back(static_cast<int>(b));
+          if (takes(b)) backends.push_back(static_cast<int>(b));
         if (backends.empty())
           return unsupported(std::string(primitiveName(p.kind())) + " '" + p.origin +
                              "': none of the available backends supports it");
         for (size_t b = 0; preferred == kNoBackend && b < r.descriptors.size(); ++b)
-          if (static_cast<int>(b) != backends.front() && r.descriptors[b]->supports(p, t))
+          if (static_cast<int>(b) != backends.front() && takes(b))
             backends.push_back(static_cast<int>(b));
       }
       std::vector<std::vector<Layout>> variants =

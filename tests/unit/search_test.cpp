@@ -634,6 +634,82 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
 }
 
+TEST_CASE("search: a backend whose device does not open here takes nothing at load", "[search]") {
+  // A device backend estimated a thousand times faster than the host at every unary primitive,
+  // whose driver is missing (device() fails, as a built-in GPU backend's does without one): the
+  // plans made at load, by the model and by measurement, run everything on the host.
+  class Driverless final : public Backend {
+  public:
+    const BackendDescriptor& descriptor() const override { return profile_; }
+    Result<std::shared_ptr<Device>> device() override {
+      return unsupported("driverless: no driver on this machine");
+    }
+    Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs&, Device&) const override {
+      return internalError("driverless: prepared without a device");
+    }
+
+  private:
+    ProfileDescriptor profile_{
+        "driverless", "gpu", {UnaryKind::Relu, UnaryKind::Tanh, UnaryKind::Sigmoid}, 1e-9};
+  };
+  auto prog = std::make_shared<Program>();
+  prog->tensors = {{"x", {DType::F32, {1, 4096}}, nullptr},
+                   {"r", {DType::F32, {1, 4096}}, nullptr},
+                   {"y", {DType::F32, {1, 4096}}, nullptr}};
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"},
+                      {UnaryParams{UnaryKind::Tanh}, {1}, {2}, "tanh"}};
+  prog->inputs = {0};
+  prog->outputs = {2};
+  BackendRegistry registry;
+  registry.add(std::make_unique<Driverless>());
+  registerBuiltinBackends(registry);
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                           "/tessel_driverless_" + std::to_string(::getpid()) + ".profile";
+  for (PlanSearch search : {PlanSearch::Model, PlanSearch::Measure}) {
+    std::remove(path.c_str());
+    PrepareOptions po;
+    po.threads = 1;
+    po.search = search;
+    po.profileCache = path;
+    auto model = PreparedModel::create(prog, registry, po);
+    INFO((model.isOk() ? std::string() : model.status().message()));
+    REQUIRE(model.isOk());
+    const search::ModelPlan* plan = (*model)->searchPlan();
+    REQUIRE(plan != nullptr);
+    for (int b : plan->assignment.backend)
+      CHECK(b != 0);
+    CHECK(plan->copies == 0);
+    auto session = Session::create(*model, SessionOptions{});
+    REQUIRE(session.isOk());
+    std::vector<float> x(4096, -0.5f);
+    x[7] = 2.f;
+    REQUIRE((*session)->setInput(0, x.data(), x.size() * 4).isOk());
+    REQUIRE((*session)->run().isOk());
+    const auto* y = static_cast<const float*>((*session)->outputData(0));
+    CHECK(y[0] == 0.f);
+    CHECK(y[7] == Approx(std::tanh(2.f)));
+  }
+  std::remove(path.c_str());
+  // Planned offline (no `usable` given), the same backend would take both.
+  search::ModelPlanRequest r;
+  ProfileDescriptor fast{"fast", "gpu", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-9};
+  ProfileDescriptor host{"host", "host", {UnaryKind::Relu, UnaryKind::Tanh}, 1e-3};
+  const std::vector<TensorDesc> descs = prog->descs();
+  r.primitives = prog->primitives;
+  r.tensors = &descs;
+  r.descriptors = {&host, &fast};
+  r.inputs = {0};
+  r.outputs = {2};
+  r.constant.assign(3, false);
+  auto offline = search::planModel(r);
+  REQUIRE(offline.isOk());
+  CHECK(offline->assignment.backend == std::vector<int>{1, 1});
+  r.usable = {true, false};
+  auto here = search::planModel(r);
+  REQUIRE(here.isOk());
+  CHECK(here->assignment.backend == std::vector<int>{0, 0});
+}
+
 namespace {
 
 // x [1, cx, 28, 28] -> conv a -> t [1, ct, 28, 28] -> conv b -> y [1, ct, 28, 28], planned on

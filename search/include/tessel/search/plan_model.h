@@ -33,6 +33,13 @@ struct ModelPlanRequest {
   std::span<const Primitive> primitives;
   const std::vector<TensorDesc>* tensors = nullptr;
   std::vector<const BackendDescriptor*> descriptors;
+  // Per descriptor: whether its backend can run here (its device opens); empty: all can. The
+  // runtime plans for the machine it runs on, so a GPU backend without a driver takes nothing;
+  // the compiler plans offline for a target and leaves this empty.
+  std::vector<bool> usable;
+  bool isUsable(size_t backend) const {
+    return usable.empty() || (backend < usable.size() && usable[backend]);
+  }
   std::vector<bool> constant; // per tensor: bytes known at load (copied once, not per run)
   bool isConstant(int32_t id) const {
     return id >= 0 && static_cast<size_t>(id) < constant.size() &&
