@@ -114,11 +114,16 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(o.profile));
     }
     const std::map<std::string, KernelFit> fits = cache.fits();
-    // Copies at the rates the file measured for each device (else the nominal model).
+    // Copies at the rates the file measured for each device (else the nominal model), and the
+    // host's reads past its caches at the plan's thread count (else no floor).
     for (const BackendDescriptor* d : descriptors) {
-      if (d->memorySpace() == kHostSpace) continue;
       std::string device = cache.device(d->name());
       if (device.empty()) device = deviceKey(*d);
+      if (d->memorySpace() == kHostSpace) {
+        if (auto rate = cache.readRate(device, o.threads))
+          model.readRates.try_emplace(std::string(kHostSpace), *rate);
+        continue;
+      }
       if (auto t = cache.transfer(device))
         model.transfers.try_emplace(std::string(d->memorySpace()),
                                     search::TransferModel{t->latencySeconds, t->bytesPerSecond});

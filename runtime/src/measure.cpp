@@ -214,6 +214,41 @@ Result<ProfileCache::Transfer> measureTransfer(Backend& backend) {
   return t;
 }
 
+Result<double> measureReadRate(Backend& backend, int threads) {
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());
+  if (device->memorySpace() != kHostSpace || !device->threadPool())
+    return invalidArgument("measure: " + std::string(backend.descriptor().name()) +
+                           " runs on a device: the host cannot time its memory's reads");
+  threads = std::max(threads, 1);
+  // As many bytes as the measurements' eviction streams (evictConstants): what a kernel's
+  // weights past the caches are read from when it is timed.
+  constexpr int64_t kWords = (int64_t{64} << 20) / 8;
+  constexpr int64_t kChunks = 256;
+  std::vector<uint64_t> buffer(static_cast<size_t>(kWords), 1);
+  std::vector<uint64_t> sums(static_cast<size_t>(kChunks), 0);
+  const auto read = [&](int64_t chunk, int) {
+    const uint64_t* p = buffer.data() + chunk * (kWords / kChunks);
+    uint64_t a = 0, b = 0, c = 0, d = 0; // four chains: the loads, not the adds, bound it
+    for (int64_t i = 0; i < kWords / kChunks; i += 4)
+      a += p[i], b += p[i + 1], c += p[i + 2], d += p[i + 3];
+    sums[static_cast<size_t>(chunk)] = a + b + c + d;
+  };
+  double best = std::numeric_limits<double>::infinity();
+  for (int r = 0; r < 4; ++r) { // the first warms (the workers, the TLB)
+    const auto t0 = std::chrono::steady_clock::now();
+    device->threadPool()->parallelFor(kChunks, threads, read);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) best = std::min(best, s);
+  }
+  uint64_t total = 0; // every word is 1: a check that each chunk was read whole
+  for (uint64_t v : sums)
+    total += v;
+  if (total != static_cast<uint64_t>(kWords) || !(best > 0))
+    return internalError("measure: the read of " + std::to_string(kWords * 8) +
+                         " bytes went wrong");
+  return static_cast<double>(kWords * 8) / best;
+}
+
 Result<DeviceProfile> profileDevice(Backend& backend) {
   const BackendDescriptor& d = backend.descriptor();
   TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<Device> device, backend.device());

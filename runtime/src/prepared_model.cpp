@@ -214,6 +214,23 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       }
       if (t) request.transfers[space] = {t->latencySeconds, t->bytesPerSecond};
     }
+    // What the host reads from memory past its caches at this thread count, the floor under
+    // the time of a kernel whose weights stream (BackendDescriptor::streamedBytes): from the
+    // cache, else (measuring) measured and kept, under the first host backend's device key;
+    // else no floor.
+    int readsMeasured = 0;
+    for (size_t b = 0; b < descriptors.size(); ++b) {
+      if (descriptors[b]->memorySpace() != kHostSpace || !request.isUsable(b)) continue;
+      std::optional<double> rate = cache.readRate(deviceOf(*descriptors[b]), threads);
+      if (!rate && search == PlanSearch::Measure) {
+        TESSEL_ASSIGN_OR_RETURN(rate,
+                                measureReadRate(*registry.find(descriptors[b]->name()), threads));
+        cache.putReadRate(deviceOf(*descriptors[b]), threads, *rate);
+        ++readsMeasured;
+      }
+      if (rate) request.readRates[std::string(kHostSpace)] = *rate;
+      break;
+    }
     if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
                             const BackendDescriptor& d, const KernelCandidate& k,
@@ -286,7 +303,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     }
     plan.measurements = measurements;
     plan.cacheHits = hits;
-    if (!profileCache.empty() && measurements + points + transfersMeasured > 0)
+    if (!profileCache.empty() && measurements + points + transfersMeasured + readsMeasured > 0)
       TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));

@@ -18,8 +18,9 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 4", kHeaderV3 = "tessel-profile 3",
-                           kHeaderV2 = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 5", kHeaderV4 = "tessel-profile 4",
+                           kHeaderV3 = "tessel-profile 3", kHeaderV2 = "tessel-profile 2",
+                           kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -76,7 +77,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
   size_t pos = 0, line = 0;
   bool fitted = false;   // version 2 on: times may name their kernel
   bool sessions = false; // version 3 on: session times
-  bool classes = false;  // version 4: a session time may name its class
+  bool classes = false;  // version 4 on: a session time may name its class; transfers
+  bool reads = false;    // version 5: memory read rates
   std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
@@ -87,11 +89,12 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader && l != kHeaderV3 && l != kHeaderV2 && l != kHeaderV1)
-        return corrupt(where + ": not \"tessel-profile 4\" (or 3, 2, 1)");
+      if (l != kHeader && l != kHeaderV4 && l != kHeaderV3 && l != kHeaderV2 && l != kHeaderV1)
+        return corrupt(where + ": not \"tessel-profile 5\" (or 4, 3, 2, 1)");
       fitted = l != kHeaderV1;
-      sessions = l == kHeader || l == kHeaderV3;
-      classes = l == kHeader;
+      sessions = l == kHeader || l == kHeaderV4 || l == kHeaderV3;
+      classes = l == kHeader || l == kHeaderV4;
+      reads = l == kHeader;
       continue;
     }
     fields.clear();
@@ -118,6 +121,21 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       if (cache.transfers_.size() >= kMaxDevices && !cache.transfers_.count(std::string(fields[1])))
         return corrupt(where + ": more than " + std::to_string(kMaxDevices) + " transfers");
       cache.transfers_[std::string(fields[1])] = t;
+      continue;
+    }
+    if (reads && fields.size() == 4 && fields[0] == "memory") {
+      if (!isKey(fields[1])) return corrupt(where + ": the device is not a 16-digit hex key");
+      double threads = 0, rate = 0;
+      if (!positive(fields[2], &threads) || threads != std::floor(threads) ||
+          threads > kMaxReadThreads || fields[2].find_first_not_of("0123456789") != fields[2].npos)
+        return corrupt(where + ": the thread count is not a whole number from 1 to " +
+                       std::to_string(kMaxReadThreads));
+      if (!positive(fields[3], &rate))
+        return corrupt(where + ": the bytes a second are not a finite positive number");
+      const std::pair<std::string, int> key{std::string(fields[1]), static_cast<int>(threads)};
+      if (cache.readRates_.size() >= kMaxDevices && !cache.readRates_.count(key))
+        return corrupt(where + ": more than " + std::to_string(kMaxDevices) + " read rates");
+      cache.readRates_[key] = rate;
       continue;
     }
     if (sessions && (fields.size() == 3 || (classes && fields.size() == 4)) &&
@@ -159,7 +177,7 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       it->second = std::move(e);
     }
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 4\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 5\" line)");
   return cache;
 }
 
@@ -238,6 +256,24 @@ bool ProfileCache::putTransfer(const std::string& deviceKey, const Transfer& t) 
       it->second.bytesPerSecond == t.bytesPerSecond)
     return false;
   transfers_[deviceKey] = t;
+  return true;
+}
+
+std::optional<double> ProfileCache::readRate(const std::string& deviceKey, int threads) const {
+  auto it = readRates_.find({deviceKey, threads});
+  if (it == readRates_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ProfileCache::putReadRate(const std::string& deviceKey, int threads, double bytesPerSecond) {
+  if (!isKey(deviceKey) || threads < 1 || threads > kMaxReadThreads ||
+      !std::isfinite(bytesPerSecond) || bytesPerSecond <= 0)
+    return false;
+  const std::pair<std::string, int> key{deviceKey, threads};
+  auto it = readRates_.find(key);
+  if (it == readRates_.end() && readRates_.size() >= kMaxDevices) return false;
+  if (it != readRates_.end() && it->second == bytesPerSecond) return false;
+  readRates_[key] = bytesPerSecond;
   return true;
 }
 
@@ -324,6 +360,10 @@ std::string ProfileCache::text() const {
   for (const auto& [key, t] : transfers_) {
     std::snprintf(buf, sizeof buf, " %.9g %.9g", t.latencySeconds, t.bytesPerSecond);
     out += "transfer " + key + buf + "\n";
+  }
+  for (const auto& [key, rate] : readRates_) {
+    std::snprintf(buf, sizeof buf, " %d %.9g", key.second, rate);
+    out += "memory " + key.first + buf + "\n";
   }
   for (const auto& [key, e] : entries_) {
     out += key;

@@ -72,7 +72,11 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
       Weighed w;
       w.raw = d.estimateSeconds(p, t, k.choice, threads);
       if (!std::isfinite(w.raw)) continue; // a kernel that does not take these layouts
-      const double estimate = r.calibrate ? r.calibrate(p.kind(), d, k, w.raw) : w.raw;
+      double estimate = r.calibrate ? r.calibrate(p.kind(), d, k, w.raw) : w.raw;
+      // The weights that stream from memory each run, at the device's measured read rate.
+      if (auto rate = r.readRates.find(d.memorySpace()); rate != r.readRates.end())
+        estimate = std::max(
+            estimate, static_cast<double>(d.streamedBytes(p, t, k.choice, threads)) / rate->second);
       w.option = {b,
                   k.choice,
                   std::string(d.name()) + ":" + k.name,
@@ -279,6 +283,7 @@ Result<ModelPlan> plan(const ModelPlanRequest& r, const Assignment* fixed) {
   pr.convert = copySeconds;
   for (size_t s = 1; s < plan.spaces.size(); ++s)
     plan.transfers[plan.spaces[s]] = r.transferFor(plan.spaces[s]);
+  plan.readRates = r.readRates;
   TESSEL_ASSIGN_OR_RETURN(PlanResult result, solvePlan(pr));
   plan.chosen = result.choice;
   plan.predictedSeconds = result.seconds;

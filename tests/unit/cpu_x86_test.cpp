@@ -377,7 +377,26 @@ TEST_CASE("cpu_x86: the weights a convolution kernel keeps are what its descript
         auto kernel = f->backend->prepare(args, **device);
         REQUIRE(kernel.isOk());
         CHECK(cpuX86PackedBytes() - before == desc.preparedBytes(conv, d, k.choice, 1));
+        CHECK(desc.streamedBytes(conv, d, k.choice, 1) == 0); // all within a private cache
       }
+    }
+  }
+  // resnet18's last 3x3 layers, 512 -> 512 at 7x7: every variant's kept weights (4.7 MB packed
+  // as they are, 16.8 MB as F(2,3), 37.7 MB as F(4,3)) outgrow a private cache and stream from
+  // memory each run.
+  Conv2dParams p;
+  p.pads = {1, 1, 1, 1};
+  Primitive conv{p, {0, 1}, {2}, "conv"};
+  const std::vector<TensorDesc> d = {TensorDesc{DType::F32, {1, 512, 7, 7}},
+                                     TensorDesc{DType::F32, {512, 512, 3, 3}},
+                                     TensorDesc{DType::F32, {1, 512, 7, 7}}};
+  for (auto& f : families()) {
+    const BackendDescriptor& desc = f->backend->descriptor();
+    for (const KernelCandidate& k : desc.candidates(conv, d)) {
+      INFO(f->name << ", " << k.name);
+      const int64_t kept = desc.preparedBytes(conv, d, k.choice, 2);
+      CHECK(kept >= int64_t{512} * 512 * 9 * 4);
+      CHECK(desc.streamedBytes(conv, d, k.choice, 2) == kept);
     }
   }
 }

@@ -411,6 +411,15 @@ TEST_CASE("gpu: a device's copies are measured for the search's transfer model",
   Backend* reference = registry().find("reference");
   REQUIRE(reference);
   CHECK_FALSE(measureTransfer(*reference).isOk());
+  // The host's memory reads are timed; a device's are not (the host cannot time them).
+  CHECK_FALSE(measureReadRate(*registry().find(gpu()), 1).isOk());
+  for (int threads : {1, 2}) {
+    auto rate = measureReadRate(*reference, threads);
+    INFO((rate.isOk() ? std::string() : rate.status().message()));
+    REQUIRE(rate.isOk());
+    CHECK(*rate > 1e8);
+    CHECK(*rate < 1e13);
+  }
 }
 
 TEST_CASE("gpu: matmuls with strides, broadcast batches and bias against the reference", "[gpu]") {

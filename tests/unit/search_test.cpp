@@ -280,7 +280,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   auto again = ProfileCache::parse(cache->text());
   REQUIRE(again.isOk());
   CHECK(again->text() == cache->text());
-  CHECK(again->text().rfind("tessel-profile 4\n", 0) == 0); // written as version 4
+  CHECK(again->text().rfind("tessel-profile 5\n", 0) == 0); // written as version 5
   // Version 2: devices, and times with their kernel and estimate.
   const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
                            "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
@@ -293,7 +293,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   REQUIRE(v2->fits().count("1111111111111111") == 1);
   CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
   CHECK(v2->fits().at("2222222222222222").factor == Approx(1.25)); // the group's
-  CHECK(v2->text() == "tessel-profile 4" + good.substr(16));
+  CHECK(v2->text() == "tessel-profile 5" + good.substr(16));
   // Version 3: session times, after the times they belong to.
   const std::string sessions =
       "tessel-profile 3\ndevice cpu_x86 00000000000000aa\n"
@@ -307,7 +307,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v3->fits().at("2222222222222222").session == Approx(1.2)); // the group's
   CHECK(v3->fits().at("2222222222222222").sessionPoints == 1);
   CHECK(v3->fits().at("1111111111111111").session == 1); // none of a kernel's own
-  CHECK(v3->text() == "tessel-profile 4" + sessions.substr(16));
+  CHECK(v3->text() == "tessel-profile 5" + sessions.substr(16));
   // Version 4: a device's copies (its key, a copy's fixed seconds, bytes a second).
   auto v4 = ProfileCache::parse("tessel-profile 4\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
   REQUIRE(v4.isOk());
@@ -315,13 +315,33 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v4->transfer("00000000000000aa")->latencySeconds == Approx(4e-5));
   CHECK(v4->transfer("00000000000000aa")->bytesPerSecond == Approx(3.5e9));
   CHECK_FALSE(v4->transfer("00000000000000ab"));
-  CHECK(v4->text() == "tessel-profile 4\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
+  CHECK(v4->text() == "tessel-profile 5\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
   ProfileCache copies;
   CHECK(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9}));
   CHECK_FALSE(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9})); // the same again
   CHECK_FALSE(copies.putTransfer("00000000000000aa", {0, 3.5e9}));
   CHECK_FALSE(copies.putTransfer("not a key", {4e-5, 3.5e9}));
   CHECK(copies.text() == v4->text());
+  // Version 5: what a device reads from memory past its caches (its key, threads, bytes a
+  // second).
+  const std::string reads = "tessel-profile 5\nmemory 00000000000000aa 2 2.25e+10\n"
+                            "memory 00000000000000aa 1 1.5e+10\n";
+  auto v5 = ProfileCache::parse(reads);
+  REQUIRE(v5.isOk());
+  CHECK(v5->readRate("00000000000000aa", 2) == Approx(2.25e10));
+  CHECK(v5->readRate("00000000000000aa", 1) == Approx(1.5e10));
+  CHECK_FALSE(v5->readRate("00000000000000aa", 3));
+  CHECK_FALSE(v5->readRate("00000000000000ab", 1));
+  CHECK(v5->text() == "tessel-profile 5\nmemory 00000000000000aa 1 1.5e+10\n"
+                      "memory 00000000000000aa 2 2.25e+10\n");
+  ProfileCache rates;
+  CHECK(rates.putReadRate("00000000000000aa", 2, 2.25e10));
+  CHECK_FALSE(rates.putReadRate("00000000000000aa", 2, 2.25e10)); // the same again
+  CHECK(rates.putReadRate("00000000000000aa", 1, 1.5e10));
+  CHECK_FALSE(rates.putReadRate("00000000000000aa", 0, 1e10));
+  CHECK_FALSE(rates.putReadRate("00000000000000aa", 1, 0));
+  CHECK_FALSE(rates.putReadRate("not a key", 1, 1e10));
+  CHECK(rates.text() == v5->text());
   // A key again (two files joined): the later time, the session time kept.
   auto joined = ProfileCache::parse(
       sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");
@@ -330,7 +350,16 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(joined->findSession("0123456789abcdef") == Approx(0.00015));
   for (const char* bad : {
            "",                                                                   // no header
-           "tessel-profile 5\n",                                                 // another version
+           "tessel-profile 6\n",                                                 // another version
+           "tessel-profile 4\nmemory 00000000000000aa 1 1e10\n",                 // version 5's
+           "tessel-profile 5\nmemory 00000000000000aa 0 1e10\n",                 // no threads
+           "tessel-profile 5\nmemory 00000000000000aa 1.5 1e10\n",               // half a thread
+           "tessel-profile 5\nmemory 00000000000000aa 1e1 1e10\n",               // not written so
+           "tessel-profile 5\nmemory 00000000000000aa 4097 1e10\n",              // too many
+           "tessel-profile 5\nmemory 00000000000000aa 2 -1\n",                   // negative rate
+           "tessel-profile 5\nmemory 00000000000000aa 2 nan\n",                  // not finite
+           "tessel-profile 5\nmemory 00000000000000aa 2\n",                      // no rate
+           "tessel-profile 5\nmemory 00000000000000a 2 1e10\n",                  // short key
            "tessel-profile 2\n0123456789abcdef 1\nsession 0123456789abcdef 1\n", // v2: none
            "tessel-profile 3\nsession 0123456789abcdef 1\n0123456789abcdef 1\n", // before it
            "tessel-profile 3\n0123456789abcdef 1\nsession 0123456789abcdeg 1\n", // hex
@@ -376,7 +405,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   // further: tests/fuzz/profile_fuzzer.cpp).
   std::mt19937 rng(3);
   for (int i = 0; i < 2000; ++i) {
-    std::string text = i % 3 == 0 ? v1 : i % 3 == 1 ? good : sessions;
+    std::string text = i % 4 == 0 ? v1 : i % 4 == 1 ? good : i % 4 == 2 ? sessions : reads;
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits; ++e)
       text[rng() % text.size()] = static_cast<char>(rng() % 256);
@@ -476,7 +505,7 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   auto again = ProfileCache::parse(classed.text());
   REQUIRE(again.isOk());
   CHECK(again->fits().at(rasters).session == Approx(2));
-  CHECK(classed.text().rfind("tessel-profile 4\n", 0) == 0);
+  CHECK(classed.text().rfind("tessel-profile 5\n", 0) == 0);
   auto v3 = ProfileCache::parse("tessel-profile 3\n0000000000000001 0.0001 0000000000000002 "
                                 "00000000000000a1 0.0001\nsession 0000000000000001 0.0002\n");
   REQUIRE(v3.isOk());
@@ -632,6 +661,59 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   CHECK(measured[0] > 0);
   CHECK(measured[1] == 0);
   std::remove(path.c_str());
+}
+
+TEST_CASE("search: a kernel whose weights stream from memory is held to the device's read rate",
+          "[search]") {
+  // Two kernels for each tanh: "kept" is estimated at 1 ms but streams 100 MB a run; "lean" at
+  // 1.5 ms streams nothing. Without a read rate the estimates decide; at a measured 20 GB/s the
+  // kept kernel takes at least 5 ms, and only on its own space.
+  class Streaming final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "streaming"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary;
+    }
+    std::vector<KernelCandidate> candidates(const Primitive&,
+                                            const std::vector<TensorDesc>&) const override {
+      return {{{1, {}}, "kept"}, {{2, {}}, "lean"}};
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                           int) const override {
+      return c.id == 1 ? 1e-3 : 1.5e-3;
+    }
+    int64_t streamedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                          int) const override {
+      return c.id == 1 ? 100'000'000 : 0;
+    }
+  } streaming;
+  SplitGraph g;
+  search::ModelPlanRequest r = g.request();
+  r.descriptors = {&streaming};
+  const auto kernels = [](const search::ModelPlan& plan) {
+    std::vector<uint32_t> ids;
+    for (const KernelChoice& k : plan.assignment.kernel)
+      ids.push_back(k.id);
+    return ids;
+  };
+  auto nominal = search::planModel(r);
+  REQUIRE(nominal.isOk());
+  CHECK(kernels(*nominal) == std::vector<uint32_t>(4, 1));
+  CHECK(nominal->predictedSeconds == Approx(4e-3));
+  r.readRates["elsewhere"] = 20e9;
+  auto other = search::planModel(r);
+  REQUIRE(other.isOk());
+  CHECK(kernels(*other) == std::vector<uint32_t>(4, 1));
+  r.readRates["host"] = 20e9;
+  auto measured = search::planModel(r);
+  REQUIRE(measured.isOk());
+  CHECK(kernels(*measured) == std::vector<uint32_t>(4, 2));
+  CHECK(measured->predictedSeconds == Approx(6e-3));
+  CHECK(measured->options[0][0].estimate == Approx(5e-3)); // kept, held to 100 MB at 20 GB/s
+  CHECK(measured->readRates.at("host") == 20e9);
+  // Picked again (pickKernels), the floor still holds, and the kernel is named.
+  REQUIRE(search::pickKernels(r, &*measured).isOk());
+  CHECK(kernels(*measured) == std::vector<uint32_t>(4, 2));
 }
 
 TEST_CASE("search: a backend whose device does not open here takes nothing at load", "[search]") {

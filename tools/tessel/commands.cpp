@@ -1454,6 +1454,10 @@ int searchCommand(const std::vector<std::string>& argv) {
   for (const auto& [space, t] : plan->transfers)
     std::printf("copies to and from %s: %.1f us + %.2f GB/s\n", space.c_str(),
                 t.latencySeconds * 1e6, t.bytesPerSecond / 1e9);
+  // The reads past the caches that floor a streaming kernel's time, where measured.
+  for (const auto& [space, rate] : plan->readRates)
+    std::printf("reads from memory (%s): %.2f GB/s at %d threads\n", space.c_str(), rate / 1e9,
+                (*session)->threads());
   if (c->load.search == PlanSearch::Measure) {
     // The cost model against the measurements: where two or more kernels were measured with
     // the primitive's tensors laid out as the plan lays them out, whether the one it estimates

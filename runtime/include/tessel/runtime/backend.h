@@ -96,6 +96,17 @@ public:
     (void)p, (void)tensors, (void)choice, (void)threads;
     return 0;
   }
+  // The bytes a run of this candidate reads from memory however warm the caches are: what it
+  // keeps (preparedBytes, or its constant inputs read in place) where that outgrows the caches
+  // its threads run from, so that each run streams it again (a session's other steps having
+  // evicted it). The search holds the candidate's time to at least these bytes at the device's
+  // measured read rate (docs/search.md, Weights from memory), a roof the estimate's nominal rate
+  // cannot know. Default 0 (nothing streams past the caches, or the backend does not say).
+  virtual int64_t streamedBytes(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                                const KernelChoice& choice, int threads) const {
+    (void)p, (void)tensors, (void)choice, (void)threads;
+    return 0;
+  }
   // The scratch bytes a kernel prepared for this candidate needs per run, in its memory space, at
   // `threads` threads (prepared for `threads` too): its PreparedKernel::workspaceBytes, computed
   // without preparing it. Bit k of `constantInputs` is set where input k is constant. The search

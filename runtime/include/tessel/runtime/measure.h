@@ -50,6 +50,12 @@ Result<double> measureChain(Backend& backend, const ChainMeasureRequest& request
 // where the backend has no device here.
 Result<ProfileCache::Transfer> measureTransfer(Backend& backend);
 
+// What a host backend's device reads from memory past its caches with `threads` threads, in
+// bytes a second (search::ModelPlanRequest::readRates): the best of 3 reads of 64 MiB, as many
+// bytes as the measurements' eviction streams, after one to warm. An error for a device backend
+// or where the backend has no device here.
+Result<double> measureReadRate(Backend& backend, int threads);
+
 // What the search knows of the device a backend runs on, measured on it where it can be
 // (`tessel devices`; docs/search.md, Device signature).
 struct DeviceProfile {

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tessel {
 
@@ -38,11 +39,12 @@ public:
   static constexpr int64_t kMaxBytes = int64_t{64} << 20;
   static constexpr size_t kMaxEntries = 1 << 20;
   static constexpr size_t kMaxDevices = 64;
+  static constexpr int kMaxReadThreads = 4096;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
-  // is an error naming the line. The format: a first line "tessel-profile 4" (or 3, whose
-  // session lines name no class; 2, without session lines; or 1, the format before kernel fits,
-  // whose lines are only times), then lines of
+  // is an error naming the line. The format: a first line "tessel-profile 5" (or 4, without
+  // memory lines; 3, whose session lines name no class and without transfers; 2, without session
+  // lines; or 1, the format before kernel fits, whose lines are only times), then lines of
   //   device NAME HASH                  the device a backend measured on (deviceKey)
   //   KEY SECONDS                       a time (profileKey)
   //   KEY SECONDS KERNEL GROUP ESTIMATE the kernel it was (kernelKey), its backend's kernels on
@@ -52,6 +54,9 @@ public:
   //                                     and its session class (sessionClassKey; version 4)
   //   transfer DEVICE SECONDS BYTES/S   copies between the host and a device (its deviceKey): a
   //                                     copy's fixed time and the bytes a second (version 4)
+  //   memory DEVICE THREADS BYTES/S     what a device (its deviceKey) reads from memory past its
+  //                                     caches with THREADS threads (1-4096), in bytes a second
+  //                                     (measureReadRate; version 5)
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart. A session time lasts while its key's time does.
   static Result<ProfileCache> load(const std::string& path);
@@ -74,6 +79,11 @@ public:
   std::optional<Transfer> transfer(const std::string& deviceKey) const;
   // Whether the cache changed.
   bool putTransfer(const std::string& deviceKey, const Transfer& transfer);
+  // What a device (its deviceKey) reads from memory past its caches with `threads` threads, in
+  // bytes a second, as measured (measureReadRate).
+  std::optional<double> readRate(const std::string& deviceKey, int threads) const;
+  // Whether the cache changed.
+  bool putReadRate(const std::string& deviceKey, int threads, double bytesPerSecond);
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
   void setDevice(std::string_view backend, const std::string& deviceKey);
@@ -97,6 +107,7 @@ private:
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
   std::map<std::string, Transfer> transfers_;               // device key -> its copies
+  std::map<std::pair<std::string, int>, double> readRates_; // (device key, threads) -> bytes/s
 };
 
 // What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex

@@ -59,6 +59,11 @@ struct ModelPlanRequest {
     auto it = transfers.find(space);
     return it == transfers.end() ? transfer : it->second;
   }
+  // Per memory space: the bytes a second its device reads from memory past the caches at the
+  // plan's thread count (measured: measureReadRate, kept in the profile cache). A candidate's
+  // estimate is then at least its BackendDescriptor::streamedBytes at that rate; a space without
+  // one has no such floor.
+  std::map<std::string, double, std::less<>> readRates;
   // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
   // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
   // `tensors` are the request's, with the primitive's operands laid out as the candidate reads
@@ -138,6 +143,8 @@ struct ModelPlan {
   std::vector<std::string> spaces; // state id: memory space
   // Per device space, the copies' model the plan priced (ModelPlanRequest::transferFor).
   std::map<std::string, TransferModel, std::less<>> transfers;
+  // The request's readRates, as the plan used them.
+  std::map<std::string, double, std::less<>> readRates;
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
   double planningSeconds = 0;          // planModel's wall time, measuring included
   double measuringSeconds = 0;         // of which in the measure callback
