@@ -284,6 +284,9 @@ Result<DeviceProfile> profileDevice(Backend& backend) {
   }
   device->release(target);
   TESSEL_RETURN_IF_ERROR(status);
+  if (host) {
+    TESSEL_ASSIGN_OR_RETURN(p.readBytesPerSecond, measureReadRate(backend, p.threads));
+  }
   return p;
 }
 

@@ -136,7 +136,7 @@ expect convert-memory-budget-over "over the memory budget of 64 bytes" -- "$tess
 expect run-memory-budget-over "over the memory budget of 64 bytes" -- "$tessel" run "$work/relu.tsl" --search model --memory-budget 64
 succeed devices-without-a-driver -- env VK_ICD_FILENAMES=/nonexistent.json OCL_ICD_VENDORS=/nonexistent "$tessel" devices
 expect devices-extra "usage: tessel devices [--json]" -- "$tessel" devices extra
-succeed devices-json -- sh -c '"$0" devices --json | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"backends\"] and d[\"backends\"][0][\"bandwidth_gbps\"] > 0"' "$tessel"
+succeed devices-json -- sh -c '"$0" devices --json | /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); assert d[\"backends\"] and d[\"backends\"][0][\"bandwidth_gbps\"] > 0 and d[\"backends\"][0][\"read_gbps\"] > 0"' "$tessel"
 expect search-off "tessel search plans by cost" -- "$tessel" search "$work/relu.onnx" --search off
 expect profile-without-search "--profile is the cost model's: it needs --search model or measure" -- "$tessel" run "$work/relu.tsl" --profile "$work/p.txt"
 printf 'tessel-profile 1\nnot a key\n' >"$work/bad.profile"

@@ -1523,12 +1523,13 @@ int devicesCommand(const std::vector<std::string>& argv) {
     if (json) {
       std::printf("%s{\"name\": %s, \"device\": %s, \"key\": %s, \"target\": %s, "
                   "\"space\": %s, \"threads\": %d, \"l1d_bytes\": %lld, \"l2_bytes\": %lld, "
-                  "\"l3_bytes\": %lld, \"peak_gflops\": %.1f, \"bandwidth_gbps\": %.1f}",
+                  "\"l3_bytes\": %lld, \"peak_gflops\": %.1f, \"bandwidth_gbps\": %.1f, "
+                  "\"read_gbps\": %.1f}",
                   first ? "" : ", ", jsonText(p->backend).c_str(), jsonText(p->device).c_str(),
                   jsonText(p->key).c_str(), jsonText(p->target).c_str(), jsonText(p->space).c_str(),
                   p->threads, static_cast<long long>(p->l1dBytes),
                   static_cast<long long>(p->l2Bytes), static_cast<long long>(p->l3Bytes),
-                  p->peakFlops / 1e9, p->bytesPerSecond / 1e9);
+                  p->peakFlops / 1e9, p->bytesPerSecond / 1e9, p->readBytesPerSecond / 1e9);
     } else {
       std::printf("%s: %s (key %s)%s%s, memory space %s\n", p->backend.c_str(),
                   p->device.empty() ? "device not named" : p->device.c_str(), p->key.c_str(),
@@ -1543,6 +1544,9 @@ int devicesCommand(const std::vector<std::string>& argv) {
       std::printf("  %s %.1f GB/s (one thread, best of 3)\n",
                   p->space == kHostSpace ? "copy" : "upload from the host",
                   p->bytesPerSecond / 1e9);
+      if (p->readBytesPerSecond > 0)
+        std::printf("  reads from memory %.1f GB/s (%d threads, as the search measures them)\n",
+                    p->readBytesPerSecond / 1e9, p->threads);
     }
     first = false;
   }

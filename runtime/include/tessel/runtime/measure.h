@@ -72,6 +72,8 @@ struct DeviceProfile {
   // backends upload 64 MiB from the host (a figure to show: the search prices copies by
   // measureTransfer's, kept in the profile cache).
   double bytesPerSecond = 0;
+  // Host backends: what `threads` threads read from memory past the caches (measureReadRate).
+  double readBytesPerSecond = 0;
 };
 
 // The device's profile, measuring its bandwidth (tens of milliseconds); an error when the
