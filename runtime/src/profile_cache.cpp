@@ -291,7 +291,7 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
   // Least squares in relative error (weights 1 / measured^2) over each kernel's points, the
   // overhead held within [0, the least time measured]; one point fits a factor alone.
   struct Sums {
-    double w = 0, we = 0, wee = 0, wm = 0, wem = 0, least = 0;
+    double w = 0, we = 0, wee = 0, wm = 0, wem = 0, least = 0, smallest = 0;
     int n = 0;
     double alone = 0, inSession = 0; // over the entries with a session time
     int sessions = 0;
@@ -317,6 +317,7 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
       s.wm += w * e.seconds;
       s.wem += w * e.estimate * e.seconds;
       s.least = s.n == 0 ? e.seconds : std::min(s.least, e.seconds);
+      s.smallest = s.n == 0 ? e.estimate : std::min(s.smallest, e.estimate);
       ++s.n;
       if (e.session > 0 && name == &e.group) { // the session ratio is the group's
         s.alone += e.seconds;
@@ -334,6 +335,7 @@ std::map<std::string, KernelFit> ProfileCache::fits() const {
       f.overhead = std::clamp((s.wee * s.wm - s.we * s.wem) / det, 0.0, s.least);
     f.factor = (s.wem - f.overhead * s.we) / s.wee; // the best factor for that overhead
     if (!std::isfinite(f.factor) || f.factor <= 0) f = {0, s.wem / s.wee, s.n};
+    f.smallest = s.smallest;
     // The session ratio, held within [1/4, 4] (a file is untrusted; sessions measured here ran
     // 0.7 to 2 times their kernels' own times).
     if (s.sessions > 0) {

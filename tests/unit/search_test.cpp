@@ -438,6 +438,11 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   CHECK(line.overhead == Approx(1e-5).epsilon(1e-6));
   CHECK(line.factor == Approx(2).epsilon(1e-6));
   CHECK(line.apply(1e-3) == Approx(1e-5 + 2e-3).epsilon(1e-6));
+  // Below the smallest estimate fitted (1e-5), the line is drawn to zero, not extrapolated.
+  CHECK(line.smallest == Approx(1e-5));
+  CHECK(line.apply(1e-5) == Approx(3e-5).epsilon(1e-6));
+  CHECK(line.apply(1e-6) == Approx(3e-6).epsilon(1e-6));
+  CHECK(line.apply(0) == 0);
   const KernelFit& one = fits.at("0000000000000002");
   CHECK(one.overhead == 0);
   CHECK(one.factor == Approx(3));

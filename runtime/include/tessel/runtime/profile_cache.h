@@ -25,13 +25,24 @@ namespace tessel {
 // each session class of the group (its kernels of one primitive kind, sessionClassKey: the
 // ratio alone), which inSession applies. What `--search model` weighs a kernel at, given a
 // profile cache, in place of the bare estimate: calibrated(), the line then the ratio.
+//
+// The overhead is what the fitted kernels paid at the smallest estimates measured (`smallest`);
+// below them the line is not extrapolated but drawn to zero (from the origin to its value at
+// `smallest`): PP-OCR's squeeze-excite 1x1 convolutions of 24 channels on one position run in
+// 0.3-0.4 us, while the other models' pointwise convolutions fitted an overhead of 7-15 us that
+// sent them to the reference backend.
 struct KernelFit {
   double overhead = 0; // seconds
   double factor = 1;
   int points = 0; // the measurements fitted
   double session = 1;
   int sessionPoints = 0; // the session times in that ratio
-  double apply(double estimate) const { return overhead + factor * estimate; }
+  double smallest = 0;   // the least estimate among the points (0: none known)
+  double apply(double estimate) const {
+    if (estimate < smallest && estimate >= 0)
+      return (overhead + factor * smallest) * (estimate / smallest);
+    return overhead + factor * estimate;
+  }
 };
 
 class ProfileCache {
