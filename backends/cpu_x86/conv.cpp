@@ -274,7 +274,7 @@ std::vector<ConvVariantCost> variantCosts(const KernelTable& t, const Conv2dPara
                                           const ConvShape& s, bool constantWeights, int threads) {
   std::vector<ConvVariantCost> all = variantWork(t, p, s, constantWeights, threads);
   if (!constantWeights) return all;
-  const int64_t l2 = (t.family == IsaFamily::Avx512 ? kAvx512Shape : kAvx2Shape).nominalL2Bytes;
+  const int64_t l2 = privateCacheBytes(t);
   const double lanesPerByte = laneFmasPerSecond(t, threads) / kWeightBytesPerSecond;
   for (ConvVariantCost& v : all) {
     const int64_t bytes = 4 * keptFloats(t, s, v.variant);

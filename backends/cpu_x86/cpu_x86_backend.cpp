@@ -372,14 +372,22 @@ KernelTable describedTable(const FamilyShape& shape) {
   return t;
 }
 
+int64_t privateCacheBytes(const KernelTable& t) {
+  const int64_t nominal =
+      (t.family == IsaFamily::Avx512 ? kAvx512Shape : kAvx2Shape).nominalL2Bytes;
+  if (!t.fmaProbe) return nominal; // described: planning offline for a target
+  static const long host = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return host > 0 ? int64_t{host} : nominal;
+}
+
 } // namespace x86
 
 std::unique_ptr<BackendDescriptor> cpuX86TargetDescriptor(std::string_view target) {
   static const KernelTable avx2 = x86::describedTable(x86::kAvx2Shape);
   static const KernelTable avx512 = x86::describedTable(x86::kAvx512Shape);
   for (const x86::FamilyShape* shape : {&x86::kAvx2Shape, &x86::kAvx512Shape}) {
-    auto d = std::make_unique<CpuX86Descriptor>(shape == &x86::kAvx2Shape ? avx2 : avx512,
-                                                shape->nominalL2Bytes);
+    const KernelTable& table = shape == &x86::kAvx2Shape ? avx2 : avx512;
+    auto d = std::make_unique<CpuX86Descriptor>(table, x86::privateCacheBytes(table));
     if (d->target() == target) return d;
   }
   return nullptr;
@@ -391,10 +399,7 @@ bool registerCpuX86BackendFamily(BackendRegistry& registry, const char* name) {
   if (family == x86::IsaFamily::None) return false; // the reference backend runs everything
   const bool avx512 = family == x86::IsaFamily::Avx512;
   const KernelTable& table = avx512 ? x86::avx512Kernels() : x86::avx2Kernels();
-  // The private cache the host reports, else the family's nominal one.
-  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  registry.add(std::make_unique<CpuX86Backend>(
-      table, l2 > 0 ? int64_t{l2} : (avx512 ? x86::kAvx512Shape : x86::kAvx2Shape).nominalL2Bytes));
+  registry.add(std::make_unique<CpuX86Backend>(table, x86::privateCacheBytes(table)));
   return true;
 }
 

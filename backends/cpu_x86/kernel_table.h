@@ -286,5 +286,8 @@ const KernelTable& avx512Kernels();
 // A family's shape with no kernels: what the descriptor reads (supports, candidates, estimates)
 // to plan for a CPU of that family offline, on any CPU (no code of the family runs).
 KernelTable describedTable(const FamilyShape& shape);
+// A core's private cache as the cost model takes it for a table: for the host's own kernels the
+// L2 the OS reports (else the family's nominal one), for a described table the nominal one.
+int64_t privateCacheBytes(const KernelTable& t);
 
 } // namespace tessel::x86
