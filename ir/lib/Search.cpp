@@ -135,6 +135,32 @@ Status planProgram(Program& prog, const PlanOptions& o) {
         if (device.empty()) device = deviceKey(d);
         return calibrated(fits, d.name(), device, k, o.threads, kind, estimate);
       };
+    // The times the file holds for these candidates (measured on its device at these threads:
+    // the keys name the device and the thread count), as the session's steps, in place of their
+    // estimates; with every candidate's, the plan is the one measured there.
+    if (cache.size() > 0) {
+      const auto held = [&](PrimitiveKind kind, const BackendDescriptor& d,
+                            const KernelCandidate& k,
+                            const std::string& signature) -> std::optional<double> {
+        const std::optional<double> seconds = cache.find(profileKey(d, signature, k, o.threads));
+        if (!seconds) return std::nullopt;
+        std::string device = cache.device(d.name());
+        if (device.empty()) device = deviceKey(d);
+        return inSession(fits, d.name(), device, o.threads, kind, *seconds);
+      };
+      model.known = [&, held](size_t i, const std::vector<TensorDesc>& tensors,
+                              const BackendDescriptor& d, const KernelCandidate& k) {
+        const Primitive& p = prog.primitives[i];
+        return held(p.kind(), d, k, primitiveSignature(p, tensors, model.constant));
+      };
+      model.knownChain = [&, held](size_t first, size_t count, const BackendDescriptor& d,
+                                   const KernelCandidate& k) {
+        std::string signature;
+        for (size_t j = first; j < first + count; ++j)
+          signature += primitiveSignature(prog.primitives[j], descs, model.constant);
+        return held(prog.primitives[first].kind(), d, k, signature);
+      };
+    }
     // The kernels are picked for the layouts the plan chose, within the budgets, then the fused
     // forms for those kernels; the artifact carries all three (the runtime keeps them on this
     // target).

@@ -267,6 +267,34 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         return timed(prog.primitives[first].kind(), d, k, signature, estimate,
                      [&](Backend& backend) { return measureChain(backend, mr); });
       };
+    } else if (!profileCache.empty()) {
+      // The cost model with a device's cache: the times it holds for these candidates (on this
+      // device) stand in for their estimates, as a session's steps; nothing is measured.
+      const auto held = [&](PrimitiveKind kind, const BackendDescriptor& d,
+                            const KernelCandidate& k,
+                            const std::string& signature) -> std::optional<double> {
+        const std::optional<double> seconds = cache.find(profileKey(d, signature, k, threads));
+        if (!seconds) return std::nullopt;
+        ++hits;
+        return inSession(fits, d.name(), deviceOf(d), threads, kind, *seconds);
+      };
+      request.known = [&, held](size_t i, const std::vector<TensorDesc>& tensors,
+                                const BackendDescriptor& d, const KernelCandidate& k) {
+        const Primitive& p = prog.primitives[i];
+        const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
+                                                     p.inputs.size());
+        return held(p.kind(), d, k, primitiveSignature(p, tensors, constants));
+      };
+      request.knownChain = [&, held](size_t first, size_t count, const BackendDescriptor& d,
+                                     const KernelCandidate& k) {
+        std::string signature;
+        for (size_t j = first; j < first + count; ++j)
+          signature += primitiveSignature(
+              prog.primitives[j], m->descs_,
+              std::span<const void* const>(m->constants_.data() + m->constantStart_[j],
+                                           prog.primitives[j].inputs.size()));
+        return held(prog.primitives[first].kind(), d, k, signature);
+      };
     }
     // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend

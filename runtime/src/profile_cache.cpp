@@ -399,8 +399,10 @@ Status ProfileCache::save(const std::string& path) const {
   return Status::ok();
 }
 
-std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
-                               std::span<const void* const> constants) {
+namespace {
+// primitiveSignature's, with `constant` per input.
+std::string signatureOf(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                        const std::vector<uint8_t>& constant) {
   // One program of one primitive over fresh tensor ids, no origin, no constant bytes.
   Program one;
   Primitive q = p;
@@ -419,11 +421,27 @@ std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>
   one.primitives.push_back(std::move(q));
   const std::vector<uint8_t> bytes = writeArtifact(one, "profile");
   uint64_t h = fnv(1469598103934665603ull, bytes.data(), bytes.size());
-  for (const void* c : constants) {
-    const uint8_t isConstant = c != nullptr;
+  for (const uint8_t isConstant : constant)
     h = fnv(h, &isConstant, 1);
-  }
   return hex(h);
+}
+} // namespace
+
+std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               std::span<const void* const> constants) {
+  std::vector<uint8_t> constant;
+  for (const void* c : constants)
+    constant.push_back(c != nullptr);
+  return signatureOf(p, tensors, constant);
+}
+
+std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               const std::vector<bool>& constantTensors) {
+  std::vector<uint8_t> constant;
+  for (int32_t id : p.inputs)
+    constant.push_back(id >= 0 && static_cast<size_t>(id) < constantTensors.size() &&
+                       constantTensors[static_cast<size_t>(id)]);
+  return signatureOf(p, tensors, constant);
 }
 
 std::string deviceKey(const BackendDescriptor& backend) {

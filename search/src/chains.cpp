@@ -101,6 +101,11 @@ Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& r, const Mod
         if (!measured.isOk()) continue; // the fused kernel cannot run it here
         o.seconds = *measured;
         o.measured = true;
+      } else if (r.knownChain) {
+        if (std::optional<double> seconds = r.knownChain(first, chain.size(), d, *k)) {
+          o.seconds = *seconds;
+          o.measured = true;
+        }
       }
       all.push_back(std::move(o));
     }

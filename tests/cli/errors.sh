@@ -121,7 +121,11 @@ expect under-ulimit "cannot allocate 8589934592 bytes" -- "$tessel" run "$work/b
 expect bad-budget "--memory-budget expects bytes" -- "$tessel" run "$work/relu.tsl" --memory-budget 12XB
 expect bad-search "--search expects off, model or measure, got 'fastest'" -- "$tessel" run "$work/relu.tsl" --search fastest
 expect bad-convert-search "--search expects off, model or measure, got 'fast'" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search fast
-expect convert-measure "convert --search measure: the compiler runs no kernels" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search measure
+expect convert-measure-target "convert --search measure times kernels on this machine: its target is host" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --search measure --target x86-64-avx2
+succeed convert-measure -- "$tessel" convert "$work/relu.onnx" -o "$work/measured.tsl" --search measure --profile "$work/measured.profile"
+succeed convert-measure-warm -- bash -c "'$tessel' convert '$work/relu.onnx' -o '$work/measured2.tsl' --search measure --profile '$work/measured.profile' | grep -q '^measured 0 candidates' && cmp -s '$work/measured.tsl' '$work/measured2.tsl'"
+succeed run-measured-artifact -- bash -c "'$tessel' run '$work/measured.tsl' | grep -q \"plan: the artifact's\""
+succeed convert-measure-no-profile -- "$tessel" convert "$work/relu.onnx" -o "$work/measured3.tsl" --search measure
 expect convert-profile-first-fit "--profile calibrates the cost model: it needs --search model" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --profile "$work/p.txt"
 expect convert-unknown-target "no target named 'arm64' (known: host, x86-64-avx2, x86-64-avx512)" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --target arm64
 expect convert-zero-threads "--threads" -- "$tessel" convert "$work/relu.onnx" -o "$work/s.tsl" --threads 0

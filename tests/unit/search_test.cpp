@@ -668,6 +668,37 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
 }
 
+TEST_CASE("search: times a cache holds stand in for estimates without measuring", "[search]") {
+  // SplitGraph: the device's tanh is estimated at 0.1 ms (the plan splits); a cache that holds
+  // 5 ms for it keeps every primitive on the host, the device's options marked measured and the
+  // host's (none held) at their estimates. `measure`, when set, takes precedence.
+  SplitGraph g;
+  search::ModelPlanRequest r = g.request();
+  int asked = 0;
+  r.known = [&](size_t, const std::vector<TensorDesc>&, const BackendDescriptor& d,
+                const KernelCandidate&) -> std::optional<double> {
+    ++asked;
+    if (&d == &g.device) return 5e-3;
+    return std::nullopt;
+  };
+  auto plan = search::planModel(r);
+  REQUIRE(plan.isOk());
+  CHECK(plan->assignment.backend == std::vector<int>{0, 0, 0, 0});
+  CHECK(plan->predictedSeconds == Approx(4e-3));
+  CHECK(asked > 0);
+  for (size_t i : {1, 2})
+    for (const search::PlanOption& o : plan->options[i])
+      CHECK(o.measured == (o.backend == 1));
+  CHECK_FALSE(plan->options[0][0].measured);
+  r.measure = [](size_t, const std::vector<TensorDesc>&, const BackendDescriptor&,
+                 const KernelCandidate&, double estimate) { return Result<double>(estimate); };
+  asked = 0;
+  auto measured = search::planModel(r);
+  REQUIRE(measured.isOk());
+  CHECK(asked == 0);
+  CHECK(measured->assignment.backend == std::vector<int>{0, 1, 1, 0});
+}
+
 TEST_CASE("search: a kernel whose weights stream from memory is held to the device's read rate",
           "[search]") {
   // Two kernels for each tanh: "kept" is estimated at 1 ms but streams 100 MB a run; "lean" at
@@ -1174,6 +1205,18 @@ TEST_CASE("search: fused forms are weighed against their primitives' own kernels
   CHECK(chains.size() == 4);
   CHECK(chainLengths(a) == std::vector<size_t>{1, 3});
   r.measureChain = nullptr;
+  // Held in a cache (knownChain): the pairs' 0.5 ms stand in for their estimates; the triples,
+  // not held, keep theirs.
+  r.knownChain = [](size_t, size_t count, const BackendDescriptor&,
+                    const KernelCandidate&) -> std::optional<double> {
+    if (count == 2) return 0.5e-3;
+    return std::nullopt;
+  };
+  chains = pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 2});
+  for (const search::ChainOption& c : chains)
+    CHECK(c.measured == (c.count == 2));
+  r.knownChain = nullptr;
   // b's output also read by d, or a program output: the chains through it are gone.
   fusing.pair = 1.5e-3;
   std::vector<Primitive> twice = g.prims;

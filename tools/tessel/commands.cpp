@@ -135,8 +135,9 @@ Result<ConvertOptions> convertOptions(const Args& a) {
     if (next == std::string::npos) break;
     pos = next + 1;
   }
-  // convert --search off|model: the artifact's plan by first fit or by the cost model (for the
-  // commands that also load, the same flag chooses how the load plans: parseLoadChoices).
+  // convert --search off|model|measure: the artifact's plan by first fit, by the cost model, or
+  // by the cost model with this machine's candidates measured first (convertCommand); for the
+  // commands that also load, the same flag chooses how the load plans (parseLoadChoices).
   const std::string search = a.get("--search", "off");
   if (search != "off" && search != "model" && search != "measure")
     return invalidArgument("--search expects off, model or measure, got '" + search + "'");
@@ -376,15 +377,17 @@ int convertCommand(const std::vector<std::string>& argv) {
                  {});
   if (!a.error.empty()) return fail(a.error);
   if (a.positional.size() != 1 || !a.has("-o"))
-    return fail("usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
-                "LIST] [--search off|model] [--target host|NAME] [--threads N] [--profile FILE] "
-                "[--weight-budget N[KiB|MiB|GiB]] [--memory-budget N[KiB|MiB|GiB]]");
+    return fail(
+        "usage: tessel convert MODEL.onnx -o MODEL.tsl [--shape NAME=DIMS]... [--backends "
+        "LIST] [--search off|model|measure] [--target host|NAME] [--threads N] [--profile FILE] "
+        "[--weight-budget N[KiB|MiB|GiB]] [--memory-budget N[KiB|MiB|GiB]]");
   auto opts = convertOptions(a);
   if (!opts.isOk()) return fail(opts.status());
-  if (a.get("--search") == "measure")
-    return fail("convert --search measure: the compiler runs no kernels (measure at load: run, "
-                "bench or search with --search measure --profile FILE, then convert --search "
-                "model --profile FILE plans with that device's measurements)");
+  const bool measure = a.get("--search") == "measure";
+  if (measure && a.has("--target") && a.get("--target") != "host")
+    return fail("convert --search measure times kernels on this machine: its target is host (for "
+                "another device, measure there with --search measure --profile FILE, then "
+                "convert --search model --profile FILE --target NAME)");
   if (a.has("--profile") && !opts->costModel)
     return fail("--profile calibrates the cost model: it needs --search model");
   auto threads = parseCount(a, "--threads", "1", 1, 1024);
@@ -402,7 +405,42 @@ int convertCommand(const std::vector<std::string>& argv) {
   if (*memory > 0 && !opts->costModel)
     return fail("--memory-budget bounds the search's plan: it needs --search model");
   opts->memoryBudget = *memory;
+  // Measured: the candidates timed here into the profile cache (the file named, else one for this
+  // conversion alone), as a load with --search measure times them; then the compiler plans with
+  // the cache's times, which give it the measured plan.
+  std::string temporary;
+  if (measure) {
+    if (opts->profile.empty()) {
+      temporary = (fs::temp_directory_path() / "tessel-measure-XXXXXX").string();
+      const int fd = ::mkstemp(temporary.data());
+      if (fd < 0) return fail("cannot create a temporary profile cache");
+      ::close(fd);
+      fs::remove(temporary); // an empty file is not a cache; a missing one is an empty cache
+      opts->profile = temporary;
+    }
+    ConvertOptions firstFit = *opts;
+    firstFit.costModel = false;
+    firstFit.profile.clear();
+    firstFit.weightBudget = firstFit.memoryBudget = 0;
+    auto prog = convertThroughFile(a.positional[0], firstFit);
+    if (!prog.isOk()) return fail(prog.status());
+    BackendRegistry registry;
+    registerBuiltinBackends(registry);
+    PrepareOptions po;
+    po.threads = opts->threads;
+    po.search = PlanSearch::Measure;
+    po.profileCache = opts->profile;
+    auto measured = PreparedModel::create(*prog, registry, po);
+    if (!measured.isOk()) {
+      if (!temporary.empty()) fs::remove(temporary);
+      return fail(measured.status().withContext("measuring"));
+    }
+    const search::ModelPlan* plan = (*measured)->searchPlan();
+    std::printf("measured %d candidates (%d from the profile cache) at %d threads\n",
+                plan ? plan->measurements : 0, plan ? plan->cacheHits : 0, opts->threads);
+  }
   auto bytes = convertOnnxFile(a.positional[0], *opts);
+  if (!temporary.empty()) fs::remove(temporary);
   if (!bytes.isOk()) return fail(bytes.status());
   std::ofstream f(a.get("-o"), std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes->data()),

@@ -127,6 +127,10 @@ private:
 // bytes or null).
 std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
                                std::span<const void* const> constants);
+// The same with which tensors are constant given per tensor (`constantTensors`, as
+// Program::constants says): what the compiler, which holds no constants' bytes, keys by.
+std::string primitiveSignature(const Primitive& p, const std::vector<TensorDesc>& tensors,
+                               const std::vector<bool>& constantTensors);
 
 // The key of one candidate's time: a 64-bit hash, as 16 hex digits, of the kernel library's
 // version, the backend's name and device (BackendDescriptor::deviceSignature), the candidate's

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,14 @@ struct ModelPlanRequest {
                                const BackendDescriptor& backend, const KernelCandidate& candidate,
                                double estimate)>
       measure;
+  // When set and `measure` is not: a time already measured for a candidate on the device planned
+  // for (a profile cache, read at load or offline), which the plan takes in place of its estimate
+  // as `measure`'s; nullopt where there is none, and the estimate stands. A device's cache so
+  // gives its measured plan without measuring again (tessel convert --search measure).
+  std::function<std::optional<double>(size_t primitive, const std::vector<TensorDesc>& tensors,
+                                      const BackendDescriptor& backend,
+                                      const KernelCandidate& candidate)>
+      known;
   // When set, the time the plan takes for a candidate it does not measure, from the backend's
   // estimate: a kernel's line fitted to its measurements (ProfileCache::fits) where there is one.
   // `kind` is the primitive's (a fused chain's first primitive's).
@@ -84,6 +93,10 @@ struct ModelPlanRequest {
   std::function<Result<double>(size_t first, size_t count, const BackendDescriptor& backend,
                                const KernelCandidate& candidate, double estimate)>
       measureChain;
+  // A chain's fused kernel's time already measured, as `known` gives a primitive's.
+  std::function<std::optional<double>(size_t first, size_t count, const BackendDescriptor& backend,
+                                      const KernelCandidate& candidate)>
+      knownChain;
   // Bytes the plan's kernels may keep of weights (their packed or transformed copies, else the
   // constants they read in place; memory.h, fitMemoryBudget); 0: no bound.
   int64_t weightBudget = 0;
