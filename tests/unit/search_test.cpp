@@ -217,6 +217,65 @@ struct SplitGraph {
   }
 };
 
+// `prog` prepared at one thread, planned by `search` with the profile cache at `path`; it must
+// succeed and have a search plan.
+std::shared_ptr<const PreparedModel> prepareSearched(const std::shared_ptr<Program>& prog,
+                                                     const BackendRegistry& registry,
+                                                     PlanSearch search, const std::string& path) {
+  PrepareOptions po;
+  po.threads = 1;
+  po.search = search;
+  po.profileCache = path;
+  auto model = PreparedModel::create(prog, registry, po);
+  INFO((model.isOk() ? std::string() : model.status().message()));
+  REQUIRE(model.isOk());
+  REQUIRE((*model)->searchPlan() != nullptr);
+  return *model;
+}
+
+// A backend of unary kernels, each with its id, name, the inputs it needs constant, its
+// estimate and the bytes it streams from memory.
+class UnaryKernels final : public BackendDescriptor {
+public:
+  struct Kernel {
+    uint32_t id;
+    std::string name;
+    uint32_t constantInputs;
+    double seconds;
+    int64_t streamed;
+  };
+  UnaryKernels(std::string name, std::vector<Kernel> kernels)
+      : name_(std::move(name)), kernels_(std::move(kernels)) {}
+  std::string_view name() const override { return name_; }
+  bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+    return p.kind() == PrimitiveKind::Unary;
+  }
+  std::vector<KernelCandidate> candidates(const Primitive&,
+                                          const std::vector<TensorDesc>&) const override {
+    std::vector<KernelCandidate> all;
+    for (const Kernel& k : kernels_)
+      all.push_back({{k.id, {}}, k.name, k.constantInputs});
+    return all;
+  }
+  double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                         int) const override {
+    return of(c).seconds;
+  }
+  int64_t streamedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
+                        int) const override {
+    return of(c).streamed;
+  }
+
+private:
+  const Kernel& of(const KernelChoice& c) const {
+    for (const Kernel& k : kernels_)
+      if (k.id == c.id) return k;
+    return kernels_.front();
+  }
+  std::string name_;
+  std::vector<Kernel> kernels_;
+};
+
 } // namespace
 
 TEST_CASE("search: the model plan follows the backends' cost profiles and the transfer costs",
@@ -540,21 +599,7 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   CHECK(kept->predictedSeconds == Approx(4e-3));
   // Picked again with times that favour the second of two kernels: that one is chosen and named
   // explicitly; with the estimates alone the backend's own first choice stays.
-  class TwoKernels final : public BackendDescriptor {
-  public:
-    std::string_view name() const override { return "two"; }
-    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
-      return p.kind() == PrimitiveKind::Unary;
-    }
-    std::vector<KernelCandidate> candidates(const Primitive&,
-                                            const std::vector<TensorDesc>&) const override {
-      return {{{0, {}}, "auto"}, {{7, {}}, "seven", 1u << 0}};
-    }
-    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                           int) const override {
-      return c.id == 7 ? 2e-3 : 1e-3;
-    }
-  } two;
+  const UnaryKernels two("two", {{0, "auto", 0, 1e-3, 0}, {7, "seven", 1u << 0, 2e-3, 0}});
   r.descriptors = {&two};
   r.calibrate = nullptr;
   r.constant.assign(g.tensors.size(), true); // kernel 7 needs its input constant
@@ -614,20 +659,14 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
   int measured[2] = {0, 0};
   for (int pass = 0; pass < 2; ++pass) {
-    PrepareOptions po;
-    po.threads = 1;
-    po.search = PlanSearch::Measure;
-    po.profileCache = path;
-    auto model = PreparedModel::create(prog, registry, po);
-    INFO((model.isOk() ? std::string() : model.status().message()));
-    REQUIRE(model.isOk());
-    const search::ModelPlan* plan = (*model)->searchPlan();
-    REQUIRE(plan != nullptr);
+    const std::shared_ptr<const PreparedModel> model =
+        prepareSearched(prog, registry, PlanSearch::Measure, path);
+    const search::ModelPlan* plan = model->searchPlan();
     measured[pass] = plan->measurements;
     if (pass == 1) CHECK(plan->cacheHits > 0);
     // Each chosen kernel's key in the cache, where a session's step time goes: with the steps
     // twice their kernels' times, the next plan weighs every measured kernel at twice its time.
-    const std::vector<std::string>& keys = (*model)->profileKeys();
+    const std::vector<std::string>& keys = model->profileKeys();
     REQUIRE(keys.size() == prog->primitives.size());
     auto cache = ProfileCache::load(path);
     REQUIRE(cache.isOk());
@@ -646,7 +685,7 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
     }
     SessionOptions so;
     so.threads = 1;
-    auto session = Session::create(*model, so);
+    auto session = Session::create(model, so);
     REQUIRE(session.isOk());
     std::vector<float> x(16 * 64);
     for (size_t i = 0; i < x.size(); ++i)
@@ -704,25 +743,8 @@ TEST_CASE("search: a kernel whose weights stream from memory is held to the devi
   // Two kernels for each tanh: "kept" is estimated at 1 ms but streams 100 MB a run; "lean" at
   // 1.5 ms streams nothing. Without a read rate the estimates decide; at a measured 20 GB/s the
   // kept kernel takes at least 5 ms, and only on its own space.
-  class Streaming final : public BackendDescriptor {
-  public:
-    std::string_view name() const override { return "streaming"; }
-    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
-      return p.kind() == PrimitiveKind::Unary;
-    }
-    std::vector<KernelCandidate> candidates(const Primitive&,
-                                            const std::vector<TensorDesc>&) const override {
-      return {{{1, {}}, "kept"}, {{2, {}}, "lean"}};
-    }
-    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                           int) const override {
-      return c.id == 1 ? 1e-3 : 1.5e-3;
-    }
-    int64_t streamedBytes(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice& c,
-                          int) const override {
-      return c.id == 1 ? 100'000'000 : 0;
-    }
-  } streaming;
+  const UnaryKernels streaming("streaming",
+                               {{1, "kept", 0, 1e-3, 100'000'000}, {2, "lean", 0, 1.5e-3, 0}});
   SplitGraph g;
   search::ModelPlanRequest r = g.request();
   r.descriptors = {&streaming};
@@ -785,19 +807,13 @@ TEST_CASE("search: a backend whose device does not open here takes nothing at lo
                            "/tessel_driverless_" + std::to_string(::getpid()) + ".profile";
   for (PlanSearch search : {PlanSearch::Model, PlanSearch::Measure}) {
     std::remove(path.c_str());
-    PrepareOptions po;
-    po.threads = 1;
-    po.search = search;
-    po.profileCache = path;
-    auto model = PreparedModel::create(prog, registry, po);
-    INFO((model.isOk() ? std::string() : model.status().message()));
-    REQUIRE(model.isOk());
-    const search::ModelPlan* plan = (*model)->searchPlan();
-    REQUIRE(plan != nullptr);
+    const std::shared_ptr<const PreparedModel> model =
+        prepareSearched(prog, registry, search, path);
+    const search::ModelPlan* plan = model->searchPlan();
     for (int b : plan->assignment.backend)
       CHECK(b != 0);
     CHECK(plan->copies == 0);
-    auto session = Session::create(*model, SessionOptions{});
+    auto session = Session::create(model, SessionOptions{});
     REQUIRE(session.isOk());
     std::vector<float> x(4096, -0.5f);
     x[7] = 2.f;
