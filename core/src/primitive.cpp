@@ -2,6 +2,7 @@
 
 #include "tessel/core/checked_math.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -523,6 +524,36 @@ Status validatePrimitive(const Primitive& p, const std::vector<TensorDesc>& tens
   for (const TensorDesc& t : tensors)
     at.push_back(&t);
   return validatePrimitive(p, at);
+}
+
+RasterAlias rasterAlias(const RasterParams& r, std::span<const TensorDesc* const> sources,
+                        const TensorDesc& out) {
+  if (r.fill || r.regions.empty()) return RasterAlias::None;
+  const auto elements = [](const Region& g) { return g.size[0] * g.size[1] * g.size[2]; };
+  const auto source = [&](const Region& g) -> const TensorDesc* {
+    return g.source >= 0 && static_cast<size_t>(g.source) < sources.size() ? sources[g.source]
+                                                                           : nullptr;
+  };
+  const Region& first = r.regions[0];
+  if (r.regions.size() == 1 && source(first) && first.dst.offset == 0 &&
+      elements(first) == out.storageNumel() && viewContiguous(first.src, first.size) &&
+      viewContiguous(first.dst, first.size))
+    return RasterAlias::Slice;
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  std::vector<int32_t> seen;
+  for (const Region& g : r.regions) {
+    const TensorDesc* t = source(g);
+    if (!t || g.src.offset != 0 || elements(g) != t->storageNumel() ||
+        !viewContiguous(g.src, g.size) || !viewContiguous(g.dst, g.size) ||
+        std::find(seen.begin(), seen.end(), g.source) != seen.end())
+      return RasterAlias::None;
+    seen.push_back(g.source);
+    ranges.emplace_back(g.dst.offset, g.dst.offset + elements(g));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) return RasterAlias::None;
+  return RasterAlias::Concat;
 }
 
 } // namespace tessel

@@ -9,10 +9,6 @@ namespace {
 
 using Plan = Session::Plan;
 
-int64_t elements(const Region& r) {
-  return r.size[0] * r.size[1] * r.size[2];
-}
-
 struct Usage {
   std::vector<int> readers;    // per tensor: steps reading it directly (skipped ones too)
   std::vector<int> aliases;    // per tensor: tensors aliasing it (kept current by the aliasers)
@@ -46,17 +42,22 @@ Usage usageOf(const Plan& plan, const Program& prog) {
   return u;
 }
 
-// A raster that copies one contiguous slice of its source into the whole output: the output
-// reads the source in place.
+// The raster's sources, as its step reads them.
+std::vector<const TensorDesc*> sourcesOf(const Plan& plan, const Plan::Step& step) {
+  std::vector<const TensorDesc*> sources;
+  for (int32_t id : step.inputs)
+    sources.push_back(plan.tensors[id].desc);
+  return sources;
+}
+
+// A raster that copies one contiguous slice of its source into the whole output (rasterAlias):
+// the output reads the source in place.
 bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
-  if (r.fill || r.regions.size() != 1) return false;
+  const TensorDesc& o = *plan.tensors[step.output].desc;
+  if (rasterAlias(r, sourcesOf(plan, step), o) != RasterAlias::Slice) return false;
   const Region& g = r.regions[0];
   const int32_t src = step.inputs[g.source], out = step.output;
-  const TensorDesc& o = *plan.tensors[out].desc;
-  if (plan.tensors[src].space != plan.tensors[out].space || g.dst.offset != 0 ||
-      elements(g) != o.storageNumel() || !viewContiguous(g.src, g.size) ||
-      !viewContiguous(g.dst, g.size))
-    return false;
+  if (plan.tensors[src].space != plan.tensors[out].space) return false;
   plan.tensors[out].aliasOf = src;
   plan.tensors[out].aliasOffset = g.src.offset * static_cast<int64_t>(dtypeSize(o.dtype));
   ++u.aliases[src];
@@ -65,29 +66,23 @@ bool aliasSlice(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
 }
 
 // A raster that copies whole tensors, each once and contiguously, into disjoint ranges of its
-// output (a concat): each source, when only this raster reads it, is written in place.
+// output (a concat, rasterAlias): each source, when only this raster reads it, is written in
+// place.
 bool aliasConcat(Plan& plan, Plan::Step& step, const RasterParams& r, Usage& u) {
-  if (r.fill || r.regions.empty()) return false;
   const int32_t out = step.output;
+  if (rasterAlias(r, sourcesOf(plan, step), *plan.tensors[out].desc) != RasterAlias::Concat)
+    return false;
   const auto elem = static_cast<int64_t>(dtypeSize(plan.tensors[out].desc->dtype));
-  std::vector<std::pair<int64_t, int64_t>> ranges;
   std::vector<int32_t> sources;
   for (const Region& g : r.regions) {
     const int32_t src = step.inputs[g.source];
     const Plan::Tensor& t = plan.tensors[src];
-    if (g.src.offset != 0 || elements(g) != t.desc->storageNumel() ||
-        !viewContiguous(g.src, g.size) || !viewContiguous(g.dst, g.size))
-      return false;
     if (t.aliasOf >= 0 || u.aliases[src] || u.pinned[src] || u.readers[src] != 1 ||
         u.writer[src] < 0 || t.space != plan.tensors[out].space)
       return false;
     if (std::find(sources.begin(), sources.end(), src) != sources.end()) return false;
     sources.push_back(src);
-    ranges.emplace_back(g.dst.offset, g.dst.offset + elements(g));
   }
-  std::sort(ranges.begin(), ranges.end());
-  for (size_t i = 1; i < ranges.size(); ++i)
-    if (ranges[i].first < ranges[i - 1].second) return false;
   for (size_t k = 0; k < r.regions.size(); ++k) {
     plan.tensors[sources[k]].aliasOf = out;
     plan.tensors[sources[k]].aliasOffset = r.regions[k].dst.offset * elem;

@@ -96,9 +96,9 @@ void collect(const ModelPlanRequest& r, size_t i, std::span<const int> backends,
 // measureWithin of the best of them (a scalar reference kernel is not: its estimate already
 // rules it out, and measuring it would take the longest); `tensors(v)` lays the tensors out as
 // variant v.
-void measure(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
-             const std::function<const std::vector<TensorDesc>&(size_t)>& tensors,
-             double* measuringSeconds) {
+void timeCandidates(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
+                    const std::function<const std::vector<TensorDesc>&(size_t)>& tensors,
+                    double* measuringSeconds) {
   if (!r.measure && r.known) { // times measured before, where there are some
     for (Weighed& w : all)
       if (std::optional<double> seconds =
@@ -128,6 +128,55 @@ void measure(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
     w.option.seconds = *measured;
     w.option.measured = true;
   }
+}
+
+// Whether the session will run primitive i, a raster, as storage shared instead of a copy
+// (rasterAlias; its planAliases): a slice; a concat whose sources are written by kernels (not a
+// view or a slice, which share storage already), read by it alone and not program outputs, nor is
+// the concat's output.
+// The plan takes it as free, on any backend: the session skips its step (where the sources
+// and the output share a memory space, as a plan that keeps them on one backend has them).
+bool rasterElided(const ModelPlanRequest& r, size_t i) {
+  const Primitive& p = r.primitives[i];
+  if (p.kind() != PrimitiveKind::Raster) return false;
+  const std::vector<TensorDesc>& t = *r.tensors;
+  const auto aliasOf = [&](const Primitive& q) {
+    std::vector<const TensorDesc*> sources;
+    for (int32_t id : q.inputs)
+      sources.push_back(&t[static_cast<size_t>(id)]);
+    return rasterAlias(q.as<RasterParams>(), sources, t[static_cast<size_t>(q.outputs[0])]);
+  };
+  const RasterAlias kind = aliasOf(p);
+  if (kind != RasterAlias::Concat) return kind == RasterAlias::Slice;
+  const auto isOutput = [&](int32_t id) {
+    return std::find(r.outputs.begin(), r.outputs.end(), id) != r.outputs.end();
+  };
+  if (isOutput(p.outputs[0])) return false;
+  for (int32_t src : p.inputs) {
+    if (isOutput(src) || r.isConstant(src) ||
+        std::find(r.inputs.begin(), r.inputs.end(), src) != r.inputs.end())
+      return false;
+    int readers = 0;
+    const Primitive* writer = nullptr;
+    for (const Primitive& q : r.primitives) {
+      readers += static_cast<int>(std::count(q.inputs.begin(), q.inputs.end(), src));
+      if (q.outputs[0] == src) writer = &q;
+    }
+    if (readers != 1 || !writer || writer->kind() == PrimitiveKind::View ||
+        (writer->kind() == PrimitiveKind::Raster && aliasOf(*writer) == RasterAlias::Slice))
+      return false;
+  }
+  return true;
+}
+
+// timeCandidates, then a raster the session skips (rasterElided) at no time.
+void measure(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
+             const std::function<const std::vector<TensorDesc>&(size_t)>& tensors,
+             double* measuringSeconds) {
+  timeCandidates(r, i, all, tensors, measuringSeconds);
+  if (rasterElided(r, i))
+    for (Weighed& w : all)
+      w.option.seconds = 0;
 }
 
 // The candidates of primitive i on `backends` with the tensors as they are, each at its time

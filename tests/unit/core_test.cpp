@@ -239,6 +239,32 @@ TEST_CASE("a raster without fill must write every output element") {
   CHECK_THAT(validatePrimitive(p, t).message(), Catch::Contains("more than 8 times"));
 }
 
+TEST_CASE("rasters that can share storage instead of copying (rasterAlias)") {
+  const TensorDesc a{DType::F32, {1, 2, 3}}, b{DType::F32, {1, 2, 3}}, ab{DType::F32, {1, 4, 3}};
+  const TensorDesc* two[] = {&a, &b};
+  const auto run = [](int32_t source, int64_t src, int64_t dst, int64_t n) {
+    return Region{source, {src, {0, 0, 1}}, {dst, {0, 0, 1}}, {1, 1, n}};
+  };
+  RasterParams concat{{run(0, 0, 0, 6), run(1, 0, 6, 6)}, std::nullopt};
+  CHECK(rasterAlias(concat, two, ab) == RasterAlias::Concat);
+  // Ranges that overlap, a source twice, part of a source, a fill: copies.
+  CHECK(rasterAlias({{run(0, 0, 0, 6), run(1, 0, 3, 6)}, std::nullopt}, two, ab) ==
+        RasterAlias::None);
+  CHECK(rasterAlias({{run(0, 0, 0, 6), run(0, 0, 6, 6)}, std::nullopt}, two, ab) ==
+        RasterAlias::None);
+  CHECK(rasterAlias({{run(0, 0, 0, 3), run(1, 0, 6, 6)}, std::nullopt}, two, ab) ==
+        RasterAlias::None);
+  CHECK(rasterAlias({concat.regions, 0.0}, two, ab) == RasterAlias::None);
+  // A contiguous slice filling the output: read in place; a strided one (a transpose) is not.
+  const TensorDesc* whole[] = {&ab};
+  CHECK(rasterAlias({{run(0, 6, 0, 6)}, std::nullopt}, whole, a) == RasterAlias::Slice);
+  const Region transpose{0, {0, {0, 1, 3}}, {0, {0, 2, 1}}, {1, 3, 2}};
+  CHECK(rasterAlias({{transpose}, std::nullopt}, two, a) == RasterAlias::None);
+  // A region naming a source that is not there.
+  CHECK(rasterAlias({{run(2, 0, 0, 6), run(1, 0, 6, 6)}, std::nullopt}, two, ab) ==
+        RasterAlias::None);
+}
+
 TEST_CASE("raster cover past the bitmap limit: dense disjoint regions only") {
   const int64_t n = kCoverBitmapLimit + 10, half = n / 2;
   const Region lo{0, {0, {0, 0, 1}}, {0, {0, 0, 1}}, {1, 1, half}};

@@ -707,6 +707,64 @@ TEST_CASE("search: measured plans run, and a warm profile cache measures nothing
   std::remove(path.c_str());
 }
 
+TEST_CASE("search: a raster the session runs as shared storage costs the plan nothing",
+          "[search]") {
+  // x -> relu a, tanh b -> concat (a, b) -> sigmoid y: the session writes a and b in place in the
+  // concat's output and skips the concat (planAliases), so the plan prices it at zero. With a
+  // also read by the sigmoid (two readers), the concat copies and costs its time.
+  class Everything final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "everything"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary || p.kind() == PrimitiveKind::Raster;
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice&,
+                           int) const override {
+      return 1e-3;
+    }
+  } everything;
+  std::vector<TensorDesc> t = {{DType::F32, {1, 2, 3}},
+                               {DType::F32, {1, 2, 3}},
+                               {DType::F32, {1, 2, 3}},
+                               {DType::F32, {1, 4, 3}},
+                               {DType::F32, {1, 4, 3}}};
+  const auto run = [](int32_t source, int64_t dst) {
+    return Region{source, {0, {0, 0, 1}}, {dst, {0, 0, 1}}, {1, 1, 6}};
+  };
+  std::vector<Primitive> prims = {
+      {UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
+      {UnaryParams{UnaryKind::Tanh}, {0}, {2}, "b"},
+      {RasterParams{{run(0, 0), run(1, 6)}, std::nullopt}, {1, 2}, {3}, "concat"},
+      {UnaryParams{UnaryKind::Sigmoid}, {3}, {4}, "y"}};
+  search::ModelPlanRequest r;
+  r.primitives = prims;
+  r.tensors = &t;
+  r.descriptors = {&everything};
+  r.inputs = {0};
+  r.outputs = {4};
+  r.constant.assign(t.size(), false);
+  auto shared = search::planModel(r);
+  REQUIRE(shared.isOk());
+  CHECK(shared->options[2][static_cast<size_t>(shared->chosen[2])].seconds == 0);
+  CHECK(shared->predictedSeconds == Approx(3e-3));
+  // a read twice (by the concat and, as its second input, by a raster copying it out): copied.
+  std::vector<Primitive> twice = prims;
+  twice.push_back({RasterParams{{run(0, 0)}, std::nullopt}, {1}, {5}, "copy"});
+  t.push_back({DType::F32, {1, 2, 3}});
+  r.primitives = twice;
+  r.outputs = {4, 5};
+  r.constant.assign(t.size(), false);
+  auto copied = search::planModel(r);
+  REQUIRE(copied.isOk());
+  CHECK(copied->options[2][static_cast<size_t>(copied->chosen[2])].seconds == Approx(1e-3));
+  // The concat's output a program output: copied too.
+  r.primitives = prims;
+  r.outputs = {3, 4};
+  auto pinned = search::planModel(r);
+  REQUIRE(pinned.isOk());
+  CHECK(pinned->options[2][static_cast<size_t>(pinned->chosen[2])].seconds == Approx(1e-3));
+}
+
 TEST_CASE("search: times a cache holds stand in for estimates without measuring", "[search]") {
   // SplitGraph: the device's tanh is estimated at 0.1 ms (the plan splits); a cache that holds
   // 5 ms for it keeps every primitive on the host, the device's options marked measured and the

@@ -225,6 +225,15 @@ size_t baseInputCount(const Primitive& p);
 // outer N * C, extent H * W), so a blocked x reduces block by block to the same result.
 bool reducesPlanes(const ReduceParams& r, const TensorDesc& x);
 
+// How a raster that moves only whole, contiguous runs can share storage instead of copying
+// (the session's planAliases): Slice, one contiguous run of its source fills its whole output
+// (the output reads the source in place); Concat, each source whole and contiguous, once each,
+// into disjoint ranges of its output (each source is written in place). Geometry only: whether
+// storage is shared also depends on who else reads the tensors and where they are stored.
+enum class RasterAlias { None, Slice, Concat };
+RasterAlias rasterAlias(const RasterParams& r, std::span<const TensorDesc* const> sources,
+                        const TensorDesc& out);
+
 // Floating-point operations of one run (a multiply-add counts two); elementwise work counts one
 // per output element and post-op; pure data movement counts none.
 double primitiveFlops(const Primitive& p, const std::vector<TensorDesc>& tensors);
