@@ -114,11 +114,16 @@ Status planProgram(Program& prog, const PlanOptions& o) {
       TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(o.profile));
     }
     const std::map<std::string, KernelFit> fits = cache.fits();
+    // The device a backend's entries are filed under: the one the file names for it, else this
+    // machine's.
+    const auto deviceOf = [&](const BackendDescriptor& d) {
+      std::string device = cache.device(d.name());
+      return device.empty() ? deviceKey(d) : device;
+    };
     // Copies at the rates the file measured for each device (else the nominal model), and the
     // host's reads past its caches at the plan's thread count (else no floor).
     for (const BackendDescriptor* d : descriptors) {
-      std::string device = cache.device(d->name());
-      if (device.empty()) device = deviceKey(*d);
+      const std::string device = deviceOf(*d);
       if (d->memorySpace() == kHostSpace) {
         if (auto rate = cache.readRate(device, o.threads))
           model.readRates.try_emplace(std::string(kHostSpace), *rate);
@@ -131,9 +136,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
     if (!fits.empty())
       model.calibrate = [&](PrimitiveKind kind, const BackendDescriptor& d,
                             const KernelCandidate& k, double estimate) {
-        std::string device = cache.device(d.name());
-        if (device.empty()) device = deviceKey(d);
-        return calibrated(fits, d.name(), device, k, o.threads, kind, estimate);
+        return calibrated(fits, d.name(), deviceOf(d), k, o.threads, kind, estimate);
       };
     // The times the file holds for these candidates (measured on its device at these threads:
     // the keys name the device and the thread count), as the session's steps, in place of their
@@ -144,9 +147,7 @@ Status planProgram(Program& prog, const PlanOptions& o) {
                             const std::string& signature) -> std::optional<double> {
         const std::optional<double> seconds = cache.find(profileKey(d, signature, k, o.threads));
         if (!seconds) return std::nullopt;
-        std::string device = cache.device(d.name());
-        if (device.empty()) device = deviceKey(d);
-        return inSession(fits, d.name(), device, o.threads, kind, *seconds);
+        return inSession(fits, d.name(), deviceOf(d), o.threads, kind, *seconds);
       };
       model.known = [&, held](size_t i, const std::vector<TensorDesc>& tensors,
                               const BackendDescriptor& d, const KernelCandidate& k) {

@@ -243,32 +243,33 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         layouts.push_back(tensors[static_cast<size_t>(id)].layout);
       layouts.push_back(tensors[static_cast<size_t>(p.outputs[0])].layout);
       auto [it, added] = signatures.try_emplace({i, std::move(layouts)});
-      if (added)
-        it->second =
-            primitiveSignature(p, tensors,
-                               std::span<const void* const>(
-                                   m->constants_.data() + m->constantStart_[i], p.inputs.size()));
+      if (added) it->second = primitiveSignature(p, tensors, m->constantsOf(i));
       return it->second;
+    };
+    // A chain's key covers every primitive of the chain (tensors as they are now).
+    const auto chainSignature = [&](size_t first, size_t count) {
+      std::string signature;
+      for (size_t j = first; j < first + count; ++j)
+        signature += signatureOf(j, m->descs_);
+      return signature;
     };
     if (search == PlanSearch::Measure) {
       request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
                             const BackendDescriptor& d, const KernelCandidate& k,
                             double estimate) -> Result<double> {
         const Primitive& p = prog.primitives[i];
-        const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
-                                                     p.inputs.size());
         return timed(p.kind(), d, k, signatureOf(i, tensors), estimate, [&](Backend& backend) {
           MeasureRequest mr;
           mr.primitive = &p;
           mr.tensors = &tensors;
-          mr.constants = constants;
+          mr.constants = m->constantsOf(i);
           mr.choice = k.choice;
           mr.threads = threads;
           mr.precision = precision;
           return measurePrimitive(backend, mr);
         });
       };
-      // A chain's fused kernel: its key covers every primitive of the chain.
+      // A chain's fused kernel.
       request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
                                  const KernelCandidate& k, double estimate) -> Result<double> {
         ChainMeasureRequest mr;
@@ -276,13 +277,9 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         mr.tensors = &m->descs_;
         mr.threads = threads;
         mr.precision = precision;
-        std::string signature;
-        for (size_t j = first; j < first + count; ++j) {
-          mr.constants.emplace_back(m->constants_.data() + m->constantStart_[j],
-                                    prog.primitives[j].inputs.size());
-          signature += primitiveSignature(prog.primitives[j], m->descs_, mr.constants.back());
-        }
-        return timed(prog.primitives[first].kind(), d, k, signature, estimate,
+        for (size_t j = first; j < first + count; ++j)
+          mr.constants.push_back(m->constantsOf(j));
+        return timed(prog.primitives[first].kind(), d, k, chainSignature(first, count), estimate,
                      [&](Backend& backend) { return measureChain(backend, mr); });
       };
     } else if (!profileCache.empty()) {
@@ -302,13 +299,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       };
       request.knownChain = [&, held](size_t first, size_t count, const BackendDescriptor& d,
                                      const KernelCandidate& k) {
-        std::string signature;
-        for (size_t j = first; j < first + count; ++j)
-          signature += primitiveSignature(
-              prog.primitives[j], m->descs_,
-              std::span<const void* const>(m->constants_.data() + m->constantStart_[j],
-                                           prog.primitives[j].inputs.size()));
-        return held(prog.primitives[first].kind(), d, k, signature);
+        return held(prog.primitives[first].kind(), d, k, chainSignature(first, count));
       };
     }
     // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
@@ -336,10 +327,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
         const KernelCandidate k{o.choice,
                                 o.name.substr(std::min(o.name.size(), d.name().size() + 1))};
-        const std::span<const void* const> constants(m->constants_.data() + m->constantStart_[i],
-                                                     prog.primitives[i].inputs.size());
-        m->profileKeys_[i] =
-            profileKey(d, primitiveSignature(prog.primitives[i], m->descs_, constants), k, threads);
+        m->profileKeys_[i] = profileKey(d, signatureOf(i, m->descs_), k, threads);
         m->sessionClasses_[i] =
             sessionClassKey(d.name(), deviceOf(d), threads, prog.primitives[i].kind());
       }
@@ -455,8 +443,7 @@ PrepareArgs PreparedModel::prepareArgs(size_t i) const {
   args.choice = steps_[i].choice;
   args.threads = threads_;
   args.precision = precision_;
-  args.constants =
-      std::span<const void* const>(constants_.data() + constantStart_[i], p.inputs.size());
+  args.constants = constantsOf(i);
   return args;
 }
 

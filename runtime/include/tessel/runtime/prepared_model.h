@@ -119,6 +119,10 @@ private:
   PreparedModel() = default;
   std::string where(size_t i) const;       // "conv2d 'node' on backend", for errors
   PrepareArgs prepareArgs(size_t i) const; // primitive i with its constants and chosen kernel
+  // Primitive i's inputs' constant bytes, null for the others (constants_).
+  std::span<const void* const> constantsOf(size_t i) const {
+    return {constants_.data() + constantStart_[i], program_->primitives[i].inputs.size()};
+  }
   // Gives back the pages of constants whose readers all keep their own copies.
   struct ConstantRelease {
     bool enabled = false;
