@@ -154,12 +154,30 @@ Status planProgram(Program& prog, const PlanOptions& o) {
         const Primitive& p = prog.primitives[i];
         return held(p.kind(), d, k, primitiveSignature(p, tensors, model.constant));
       };
-      model.knownChain = [&, held](size_t first, size_t count, const BackendDescriptor& d,
-                                   const KernelCandidate& k) {
+      const auto chainSignature = [&](size_t first, size_t count) {
         std::string signature;
         for (size_t j = first; j < first + count; ++j)
           signature += primitiveSignature(prog.primitives[j], descs, model.constant);
-        return held(prog.primitives[first].kind(), d, k, signature);
+        return signature;
+      };
+      model.knownChain = [&, held, chainSignature](size_t first, size_t count,
+                                                   const BackendDescriptor& d,
+                                                   const KernelCandidate& k) {
+        return held(prog.primitives[first].kind(), d, k, chainSignature(first, count));
+      };
+      // A fused chain's times in a session on that device, where the file has them: the plan
+      // weighs the chain by them, as the measured plan there did.
+      model.chainEffect = [&,
+                           chainSignature](size_t first, size_t count, const BackendDescriptor& d,
+                                           const KernelCandidate& k,
+                                           const search::Assignment& a) -> std::optional<double> {
+        const auto times = cache.chainSession(
+            chainSessionKey(profileKey(d, chainSignature(first, count), k, o.threads),
+                            prog.primitives, first + count - 1, a, descriptors, [&](size_t r) {
+                              return primitiveSignature(prog.primitives[r], descs, model.constant);
+                            }));
+        if (!times) return std::nullopt;
+        return times->fused - times->unfused;
       };
     }
     // The kernels are picked for the layouts the plan chose, within the budgets, then the fused

@@ -1,5 +1,6 @@
 #include "tessel/runtime/prepared_model.h"
 
+#include "chain_session.h"
 #include "tessel/runtime/measure.h"
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/split_fused.h"
@@ -9,15 +10,80 @@
 #include "tessel/search/plan_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <sys/mman.h>
 #include <unistd.h>
 
 namespace tessel {
 
+// Rounds of timing fused chains in sessions: a chain the plan takes only once another's session
+// times are known (a triple where its pair lost) is timed in the next round.
+constexpr int kChainRounds = 3;
+// Profiled runs of the fused and the unfused plan, in turn, per round.
+constexpr int kChainRuns = 5;
+
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
                       const PrepareOptions& options) {
+  if (options.search != PlanSearch::Measure || options.chains != ChainMode::Auto ||
+      !options.fused.empty()) {
+    TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<PreparedModel> m,
+                            build(std::move(program), registry, options, nullptr, nullptr));
+    return std::shared_ptr<const PreparedModel>(std::move(m));
+  }
+  // Measured: the plan, then its fused chains whose session times the cache lacks timed in
+  // sessions and kept there, then the plan again, which weighs them by those times
+  // (ModelPlanRequest::chainEffect), until it fuses no chain without them. A warm cache plans
+  // once and times nothing.
+  ProfileCache cache;
+  if (!options.profileCache.empty()) {
+    TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(options.profileCache));
+  }
+  int changes = 0, measurements = 0, hits = -1, timedChains = 0;
+  double planning = 0, measuring = 0;
+  std::shared_ptr<PreparedModel> m;
+  for (int round = 0;; ++round) {
+    TESSEL_ASSIGN_OR_RETURN(m, build(program, registry, options, &cache, &changes));
+    const search::ModelPlan& plan = *m->searchPlan_;
+    measurements += plan.measurements;
+    hits = hits < 0 ? plan.cacheHits : hits; // what the cache held at the start
+    planning += plan.planningSeconds;
+    measuring += plan.measuringSeconds;
+    std::vector<std::pair<size_t, size_t>> chains;
+    std::vector<std::string> keys;
+    for (size_t c = 0; c < plan.chains.size(); ++c)
+      if (c < m->chainKeys_.size() && !m->chainKeys_[c].empty()) {
+        chains.emplace_back(plan.chains[c].first, plan.chains[c].count);
+        keys.push_back(m->chainKeys_[c]);
+      }
+    if (chains.empty() || round == kChainRounds) break;
+    const auto start = std::chrono::steady_clock::now();
+    TESSEL_ASSIGN_OR_RETURN(const std::vector<ProfileCache::ChainSession> times,
+                            detail::timeChainsInSession(m, chains, registry, options, kChainRuns));
+    for (size_t c = 0; c < times.size(); ++c)
+      changes += cache.putChainSession(keys[c], times[c]) ? 1 : 0;
+    timedChains += static_cast<int>(chains.size());
+    const double spent =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    planning += spent;
+    measuring += spent;
+  }
+  search::ModelPlan& plan = *m->searchPlan_;
+  plan.measurements = measurements;
+  plan.cacheHits = hits;
+  plan.chainsInSession = timedChains;
+  plan.planningSeconds = planning;
+  plan.measuringSeconds = measuring;
+  if (!options.profileCache.empty() && changes > 0)
+    TESSEL_RETURN_IF_ERROR(cache.save(options.profileCache));
+  return std::shared_ptr<const PreparedModel>(std::move(m));
+}
+
+Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<const Program> program,
+                                                            const BackendRegistry& registry,
+                                                            const PrepareOptions& options,
+                                                            ProfileCache* shared, int* changes) {
   const std::string& preferred = options.preferred;
   const Precision precision = options.precision;
   const std::string& profileCache = options.profileCache;
@@ -152,11 +218,13 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
       Backend* b = registry.find(d->name());
       request.usable.push_back(b && b->device().isOk());
     }
-    // Measured times: from the profile cache (the file, when named), else measured and added.
-    ProfileCache cache;
-    if (!profileCache.empty()) {
-      TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(profileCache));
+    // Measured times: from the profile cache (the caller's, else the file, when named), else
+    // measured and added.
+    ProfileCache own;
+    if (!shared && !profileCache.empty()) {
+      TESSEL_ASSIGN_OR_RETURN(own, ProfileCache::load(profileCache));
     }
+    ProfileCache& cache = shared ? *shared : own;
     int measurements = 0, hits = 0, points = 0;
     const int threads = std::max(m->threads_, 1);
     // Kernels' lines fitted to the file's times on these devices: what an unmeasured candidate
@@ -302,6 +370,21 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         return held(prog.primitives[first].kind(), d, k, chainSignature(first, count));
       };
     }
+    // A fused chain's key among the cache's chain times: its fused kernel's, with the kernels
+    // that read its output in the assignment `a` (tensors as they are now).
+    const auto chainKey = [&](size_t first, size_t count, const BackendDescriptor& d,
+                              const KernelCandidate& k, const search::Assignment& a) {
+      return chainSessionKey(profileKey(d, chainSignature(first, count), k, threads),
+                             prog.primitives, first + count - 1, a, descriptors,
+                             [&](size_t r) { return signatureOf(r, m->descs_); });
+    };
+    request.chainEffect = [&](size_t first, size_t count, const BackendDescriptor& d,
+                              const KernelCandidate& k,
+                              const search::Assignment& a) -> std::optional<double> {
+      const auto times = cache.chainSession(chainKey(first, count, d, k, a));
+      if (!times) return std::nullopt;
+      return times->fused - times->unfused;
+    };
     // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend
     // itself estimates best becomes its first choice, which it makes when prepared), the fused
@@ -332,9 +415,25 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
             sessionClassKey(d.name(), deviceOf(d), threads, prog.primitives[i].kind());
       }
     }
+    // Measuring: the chains the plan fuses without session times, for create to time there.
+    if (search == PlanSearch::Measure) {
+      m->chainKeys_.assign(plan.chains.size(), std::string());
+      for (size_t c = 0; c < plan.chains.size(); ++c) {
+        const search::ChainOption& o = plan.chains[c];
+        if (!o.fused || o.inSession) continue;
+        const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
+        std::vector<const Primitive*> chain;
+        for (size_t j = o.first; j < o.first + o.count; ++j)
+          chain.push_back(&prog.primitives[j]);
+        if (std::optional<KernelCandidate> k = d.chainCandidate(chain, m->descs_))
+          m->chainKeys_[c] = chainKey(o.first, o.count, d, *k, plan.assignment);
+      }
+    }
     plan.measurements = measurements;
     plan.cacheHits = hits;
-    if (!profileCache.empty() && measurements + points + transfersMeasured + readsMeasured > 0)
+    const int added = measurements + points + transfersMeasured + readsMeasured;
+    if (changes) *changes += added;
+    if (!shared && !profileCache.empty() && added > 0)
       TESSEL_RETURN_IF_ERROR(cache.save(profileCache));
     a = plan.assignment;
     m->searchPlan_ = std::make_unique<search::ModelPlan>(std::move(plan));
@@ -432,7 +531,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     bound.kernel = std::move(kernel).value();
     release.prepared(prog, i, bound.kernel.get());
   }
-  return std::shared_ptr<const PreparedModel>(std::move(m));
+  return m;
 }
 
 PrepareArgs PreparedModel::prepareArgs(size_t i) const {

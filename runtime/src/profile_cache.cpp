@@ -1,6 +1,7 @@
 #include "tessel/runtime/profile_cache.h"
 
 #include "tessel/runtime/artifact.h"
+#include "tessel/search/plan_model.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -18,9 +19,9 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 5", kHeaderV4 = "tessel-profile 4",
-                           kHeaderV3 = "tessel-profile 3", kHeaderV2 = "tessel-profile 2",
-                           kHeaderV1 = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 6", kHeaderV5 = "tessel-profile 5",
+                           kHeaderV4 = "tessel-profile 4", kHeaderV3 = "tessel-profile 3",
+                           kHeaderV2 = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -78,7 +79,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
   bool fitted = false;   // version 2 on: times may name their kernel
   bool sessions = false; // version 3 on: session times
   bool classes = false;  // version 4 on: a session time may name its class; transfers
-  bool reads = false;    // version 5: memory read rates
+  bool reads = false;    // version 5 on: memory read rates
+  bool chains = false;   // version 6: chains timed in sessions
   std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
@@ -89,12 +91,14 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader && l != kHeaderV4 && l != kHeaderV3 && l != kHeaderV2 && l != kHeaderV1)
-        return corrupt(where + ": not \"tessel-profile 5\" (or 4, 3, 2, 1)");
+      if (l != kHeader && l != kHeaderV5 && l != kHeaderV4 && l != kHeaderV3 && l != kHeaderV2 &&
+          l != kHeaderV1)
+        return corrupt(where + ": not \"tessel-profile 6\" (or 5, 4, 3, 2, 1)");
       fitted = l != kHeaderV1;
-      sessions = l == kHeader || l == kHeaderV4 || l == kHeaderV3;
-      classes = l == kHeader || l == kHeaderV4;
-      reads = l == kHeader;
+      sessions = l == kHeader || l == kHeaderV5 || l == kHeaderV4 || l == kHeaderV3;
+      classes = l == kHeader || l == kHeaderV5 || l == kHeaderV4;
+      reads = l == kHeader || l == kHeaderV5;
+      chains = l == kHeader;
       continue;
     }
     fields.clear();
@@ -138,6 +142,17 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       cache.readRates_[key] = rate;
       continue;
     }
+    if (chains && fields.size() == 4 && fields[0] == "chain") {
+      if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
+      ChainSession c;
+      if (!positive(fields[2], &c.fused) || !positive(fields[3], &c.unfused))
+        return corrupt(where + ": a chain's fused and unfused seconds are not finite positive "
+                               "numbers");
+      if (cache.chains_.size() >= kMaxEntries && !cache.chains_.count(std::string(fields[1])))
+        return corrupt("profile cache: more than " + std::to_string(kMaxEntries) + " chains");
+      cache.chains_[std::string(fields[1])] = c;
+      continue;
+    }
     if (sessions && (fields.size() == 3 || (classes && fields.size() == 4)) &&
         fields[0] == "session") {
       if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
@@ -177,7 +192,7 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       it->second = std::move(e);
     }
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 5\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 6\" line)");
   return cache;
 }
 
@@ -274,6 +289,24 @@ bool ProfileCache::putReadRate(const std::string& deviceKey, int threads, double
   if (it == readRates_.end() && readRates_.size() >= kMaxDevices) return false;
   if (it != readRates_.end() && it->second == bytesPerSecond) return false;
   readRates_[key] = bytesPerSecond;
+  return true;
+}
+
+std::optional<ProfileCache::ChainSession> ProfileCache::chainSession(const std::string& key) const {
+  auto it = chains_.find(key);
+  if (it == chains_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool ProfileCache::putChainSession(const std::string& key, const ChainSession& c) {
+  if (!isKey(key) || !std::isfinite(c.fused) || c.fused <= 0 || !std::isfinite(c.unfused) ||
+      c.unfused <= 0)
+    return false;
+  auto it = chains_.find(key);
+  if (it == chains_.end() && chains_.size() >= kMaxEntries) return false;
+  if (it != chains_.end() && it->second.fused == c.fused && it->second.unfused == c.unfused)
+    return false;
+  chains_[key] = c;
   return true;
 }
 
@@ -376,6 +409,10 @@ std::string ProfileCache::text() const {
       out += " " + e.kernel + " " + e.group + buf;
     }
     out += '\n';
+  }
+  for (const auto& [key, c] : chains_) {
+    std::snprintf(buf, sizeof buf, " %.9g %.9g", c.fused, c.unfused);
+    out += "chain " + key + buf + "\n";
   }
   for (const auto& [key, e] : entries_) {
     if (e.session <= 0) continue;
@@ -513,6 +550,26 @@ std::string profileKey(const BackendDescriptor& backend, const std::string& prim
     h = fnv(h, &v, sizeof v);
   h = fnv(h, &threads, sizeof threads);
   h = fnv(h, primitiveSignature);
+  return hex(h);
+}
+
+std::string chainSessionKey(const std::string& chainKey, std::span<const Primitive> primitives,
+                            size_t last, const search::Assignment& assignment,
+                            std::span<const BackendDescriptor* const> descriptors,
+                            const std::function<std::string(size_t)>& signature) {
+  uint64_t h = fnv(1469598103934665603ull, "chain in a session");
+  h = fnv(h, chainKey);
+  for (size_t r : search::outputReaders(primitives, last)) {
+    const int b = assignment.backend[r];
+    const KernelChoice& choice = assignment.kernel[r];
+    h = fnv(h, signature(r));
+    h = fnv(h, b >= 0 && static_cast<size_t>(b) < descriptors.size()
+                   ? descriptors[static_cast<size_t>(b)]->name()
+                   : std::string_view());
+    h = fnv(h, &choice.id, sizeof choice.id);
+    for (int64_t v : choice.params)
+      h = fnv(h, &v, sizeof v);
+  }
   return hex(h);
 }
 

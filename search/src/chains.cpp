@@ -22,6 +22,22 @@ bool chainable(const ModelPlanRequest& r, const Assignment& a, size_t i) {
   return readers == 1;
 }
 
+std::vector<size_t> outputReaders(std::span<const Primitive> primitives, size_t i) {
+  std::vector<size_t> readers;
+  std::vector<int32_t> read{primitives[i].outputs[0]}; // the output, then views of it
+  for (size_t k = 0; k < read.size(); ++k)
+    for (size_t j = i + 1; j < primitives.size(); ++j) {
+      const std::vector<int32_t>& in = primitives[j].inputs;
+      if (std::find(in.begin(), in.end(), read[k]) == in.end()) continue;
+      if (primitives[j].kind() == PrimitiveKind::View)
+        read.push_back(primitives[j].outputs[0]);
+      else if (std::find(readers.begin(), readers.end(), j) == readers.end())
+        readers.push_back(j);
+    }
+  std::sort(readers.begin(), readers.end());
+  return readers;
+}
+
 bool constantsFit(const ModelPlanRequest& r, std::span<const Primitive* const> chain,
                   uint32_t constantInputs) {
   size_t k = 0;
@@ -107,6 +123,11 @@ Result<std::vector<ChainOption>> pickChains(const ModelPlanRequest& r, const Mod
           o.measured = true;
         }
       }
+      if (r.chainEffect)
+        if (std::optional<double> effect = r.chainEffect(first, chain.size(), d, *k, *a)) {
+          o.seconds = std::max(0.0, ownSum + *effect);
+          o.inSession = true;
+        }
       all.push_back(std::move(o));
     }
   }

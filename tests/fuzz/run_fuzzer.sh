@@ -104,5 +104,7 @@ printf 'tessel-profile 4\ndevice cpu_x86 00000000000000aa\ntransfer 000000000000
   >"$profileSeeds/session_class.txt"
 printf 'tessel-profile 5\ndevice cpu_x86 00000000000000aa\nmemory 00000000000000aa 2 2.25e+10\n%s\n' \
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' >"$profileSeeds/memory.txt"
+printf 'tessel-profile 6\ndevice cpu_x86 00000000000000aa\nchain 00000000000000cc 0.00025 0.0003\n%s\n' \
+  '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' >"$profileSeeds/chain.txt"
 run profile "${FUZZ_PROFILE_RUNS:-300000}" "$profileSeeds" || status=1
 exit $status

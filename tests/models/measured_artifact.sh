@@ -14,17 +14,21 @@ export VK_ICD_FILENAMES=/nonexistent.json OCL_ICD_VENDORS=/nonexistent # the CPU
 
 # The session's steps, without their times: per step its backend, primitive and kernel, output
 # (with its layout) and origin, sorted.
-steps() { "$tessel" bench "$@" --threads 2 --runs 1 --per-op | grep -F ' f32[' |
+steps() { "$tessel" bench "$@" --threads "$threads" --runs 1 --per-op | grep -F ' f32[' |
   awk '{ $1 = $2 = $3 = $4 = ""; print }' | sort; }
 
-for model in squeezenet1_1 mobilenet_v2; do
+# mobilenet_v2 at one thread: on Zen 3 (AVX2) the isolated times fuse five of its chains, and
+# the sessions keep one, so the chains' session times reach the artifact.
+for run in squeezenet1_1:2 mobilenet_v2:1; do
+  model=${run%:*} threads=${run#*:}
   onnx="$models/$model/model.onnx"
-  out=$("$tessel" convert "$onnx" -o "$work/$model.tsl" --search measure --threads 2 \
+  out=$("$tessel" convert "$onnx" -o "$work/$model.tsl" --search measure --threads "$threads" \
     --profile "$work/$model.profile")
   grep -Eq '^measured [1-9][0-9]* candidates' <<<"$out" || { echo "FAIL $model: $out"; exit 1; }
-  again=$("$tessel" convert "$onnx" -o "$work/$model.again.tsl" --search measure --threads 2 \
-    --profile "$work/$model.profile")
-  grep -q '^measured 0 candidates' <<<"$again" || { echo "FAIL $model, warm cache: $again"; exit 1; }
+  again=$("$tessel" convert "$onnx" -o "$work/$model.again.tsl" --search measure \
+    --threads "$threads" --profile "$work/$model.profile")
+  grep -q '^measured 0 candidates (.*) and 0 fused chains' <<<"$again" ||
+    { echo "FAIL $model, warm cache: $again"; exit 1; }
   cmp -s "$work/$model.tsl" "$work/$model.again.tsl" ||
     { echo "FAIL $model: the warm cache gave another artifact"; exit 1; }
   steps "$work/$model.tsl" >"$work/artifact.txt"
@@ -33,6 +37,6 @@ for model in squeezenet1_1 mobilenet_v2; do
   if ! diff "$work/artifact.txt" "$work/measured.txt" >"$work/diff.txt"; then
     echo "FAIL $model: the artifact's plan is not the measured plan"; cat "$work/diff.txt"; exit 1
   fi
-  "$tessel" check "$models/$model" --rtol 1e-3 --atol 1e-4 --threads 2 --search measure \
+  "$tessel" check "$models/$model" --rtol 1e-3 --atol 1e-4 --threads "$threads" --search measure \
     --profile "$work/$model.profile" >/dev/null
 done

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -339,7 +341,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   auto again = ProfileCache::parse(cache->text());
   REQUIRE(again.isOk());
   CHECK(again->text() == cache->text());
-  CHECK(again->text().rfind("tessel-profile 5\n", 0) == 0); // written as version 5
+  CHECK(again->text().rfind("tessel-profile 6\n", 0) == 0); // written as version 6
   // Version 2: devices, and times with their kernel and estimate.
   const std::string good = "tessel-profile 2\ndevice cpu_x86 00000000000000aa\n"
                            "0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001\n"
@@ -352,7 +354,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   REQUIRE(v2->fits().count("1111111111111111") == 1);
   CHECK(v2->fits().at("1111111111111111").factor == Approx(1.25));
   CHECK(v2->fits().at("2222222222222222").factor == Approx(1.25)); // the group's
-  CHECK(v2->text() == "tessel-profile 5" + good.substr(16));
+  CHECK(v2->text() == "tessel-profile 6" + good.substr(16));
   // Version 3: session times, after the times they belong to.
   const std::string sessions =
       "tessel-profile 3\ndevice cpu_x86 00000000000000aa\n"
@@ -366,7 +368,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v3->fits().at("2222222222222222").session == Approx(1.2)); // the group's
   CHECK(v3->fits().at("2222222222222222").sessionPoints == 1);
   CHECK(v3->fits().at("1111111111111111").session == 1); // none of a kernel's own
-  CHECK(v3->text() == "tessel-profile 5" + sessions.substr(16));
+  CHECK(v3->text() == "tessel-profile 6" + sessions.substr(16));
   // Version 4: a device's copies (its key, a copy's fixed seconds, bytes a second).
   auto v4 = ProfileCache::parse("tessel-profile 4\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
   REQUIRE(v4.isOk());
@@ -374,7 +376,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v4->transfer("00000000000000aa")->latencySeconds == Approx(4e-5));
   CHECK(v4->transfer("00000000000000aa")->bytesPerSecond == Approx(3.5e9));
   CHECK_FALSE(v4->transfer("00000000000000ab"));
-  CHECK(v4->text() == "tessel-profile 5\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
+  CHECK(v4->text() == "tessel-profile 6\ntransfer 00000000000000aa 4e-05 3.5e+09\n");
   ProfileCache copies;
   CHECK(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9}));
   CHECK_FALSE(copies.putTransfer("00000000000000aa", {4e-5, 3.5e9})); // the same again
@@ -391,7 +393,7 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(v5->readRate("00000000000000aa", 1) == Approx(1.5e10));
   CHECK_FALSE(v5->readRate("00000000000000aa", 3));
   CHECK_FALSE(v5->readRate("00000000000000ab", 1));
-  CHECK(v5->text() == "tessel-profile 5\nmemory 00000000000000aa 1 1.5e+10\n"
+  CHECK(v5->text() == "tessel-profile 6\nmemory 00000000000000aa 1 1.5e+10\n"
                       "memory 00000000000000aa 2 2.25e+10\n");
   ProfileCache rates;
   CHECK(rates.putReadRate("00000000000000aa", 2, 2.25e10));
@@ -401,6 +403,22 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK_FALSE(rates.putReadRate("00000000000000aa", 1, 0));
   CHECK_FALSE(rates.putReadRate("not a key", 1, 1e10));
   CHECK(rates.text() == v5->text());
+  // Version 6: fused chains timed in a session (a key, the seconds fused and unfused).
+  const std::string chained = "tessel-profile 6\nchain 00000000000000cc 0.00025 0.0003\n";
+  auto v6 = ProfileCache::parse(chained);
+  REQUIRE(v6.isOk());
+  REQUIRE(v6->chainSession("00000000000000cc"));
+  CHECK(v6->chainSession("00000000000000cc")->fused == Approx(2.5e-4));
+  CHECK(v6->chainSession("00000000000000cc")->unfused == Approx(3e-4));
+  CHECK_FALSE(v6->chainSession("00000000000000cd"));
+  CHECK(v6->text() == chained);
+  ProfileCache sessionChains;
+  CHECK(sessionChains.putChainSession("00000000000000cc", {2.5e-4, 3e-4}));
+  CHECK_FALSE(sessionChains.putChainSession("00000000000000cc", {2.5e-4, 3e-4})); // again
+  CHECK_FALSE(sessionChains.putChainSession("00000000000000cd", {0, 3e-4}));
+  CHECK_FALSE(sessionChains.putChainSession("00000000000000cd", {2.5e-4, -1}));
+  CHECK_FALSE(sessionChains.putChainSession("not a key", {2.5e-4, 3e-4}));
+  CHECK(sessionChains.text() == chained);
   // A key again (two files joined): the later time, the session time kept.
   auto joined = ProfileCache::parse(
       sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");
@@ -409,8 +427,14 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(joined->findSession("0123456789abcdef") == Approx(0.00015));
   for (const char* bad : {
            "",                                                                   // no header
-           "tessel-profile 6\n",                                                 // another version
+           "tessel-profile 7\n",                                                 // another version
            "tessel-profile 4\nmemory 00000000000000aa 1 1e10\n",                 // version 5's
+           "tessel-profile 5\nchain 00000000000000cc 1 1\n",                     // version 6's
+           "tessel-profile 6\nchain 00000000000000cc 0 1\n",                     // zero fused
+           "tessel-profile 6\nchain 00000000000000cc 1 nan\n",                   // not finite
+           "tessel-profile 6\nchain 00000000000000cc 1\n",                       // no unfused
+           "tessel-profile 6\nchain 00000000000000cc 1 1 1\n",                   // a field more
+           "tessel-profile 6\nchain 0000000000000cc 1 1\n",                      // short key
            "tessel-profile 5\nmemory 00000000000000aa 0 1e10\n",                 // no threads
            "tessel-profile 5\nmemory 00000000000000aa 1.5 1e10\n",               // half a thread
            "tessel-profile 5\nmemory 00000000000000aa 1e1 1e10\n",               // not written so
@@ -569,7 +593,7 @@ TEST_CASE("search: a kernel's fit recovers its overhead and factor", "[search]")
   auto again = ProfileCache::parse(classed.text());
   REQUIRE(again.isOk());
   CHECK(again->fits().at(rasters).session == Approx(2));
-  CHECK(classed.text().rfind("tessel-profile 5\n", 0) == 0);
+  CHECK(classed.text().rfind("tessel-profile 6\n", 0) == 0);
   auto v3 = ProfileCache::parse("tessel-profile 3\n0000000000000001 0.0001 0000000000000002 "
                                 "00000000000000a1 0.0001\nsession 0000000000000001 0.0002\n");
   REQUIRE(v3.isOk());
@@ -1313,6 +1337,175 @@ TEST_CASE("search: fused forms are weighed against their primitives' own kernels
   chains = pick();
   CHECK(chains.size() == 1);
   CHECK(chainLengths(a) == std::vector<size_t>{2, 1, 1});
+}
+
+TEST_CASE("search: a chain's effect measured in a session decides its fusing", "[search]") {
+  SplitGraph g; // a -> b -> c -> d, each 1 ms
+  FusingDescriptor fusing;
+  search::ModelPlanRequest r = g.request();
+  r.descriptors = {&fusing};
+  search::Assignment a;
+  a.backend.assign(4, 0);
+  a.kernel.assign(4, KernelChoice{});
+  const auto pick = [&] {
+    auto chains = search::pickChains(r, nullptr, &a);
+    REQUIRE(chains.isOk());
+    return *chains;
+  };
+  // Measured alone the pairs take 0.5 ms, the triples 3.5 ms; in a session a pair slows what
+  // reads it by 1.2 ms more than it saves (the triples' effect unknown): nothing fused.
+  r.measureChain = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                      double) { return Result<double>(count == 2 ? 0.5e-3 : 3.5e-3); };
+  r.chainEffect = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                     const search::Assignment&) -> std::optional<double> {
+    if (count == 2) return 1.2e-3;
+    return std::nullopt;
+  };
+  std::vector<search::ChainOption> chains = pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{1, 1, 1, 1});
+  for (const search::ChainOption& c : chains) {
+    CHECK(c.inSession == (c.count == 2));
+    if (c.count == 2) CHECK(c.seconds == Approx(3.2e-3)); // its primitives' 2 ms, plus 1.2
+  }
+  // Measured alone the pairs take 2.5 ms, but in a session they gain 0.3 ms: fused.
+  r.measureChain = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                      double) { return Result<double>(count == 2 ? 2.5e-3 : 3.5e-3); };
+  r.chainEffect = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
+                     const search::Assignment&) -> std::optional<double> {
+    if (count == 2) return -0.3e-3;
+    return std::nullopt;
+  };
+  pick();
+  CHECK(chainLengths(a) == std::vector<size_t>{2, 2});
+}
+
+namespace {
+
+// A host backend of relu and tanh kernels that spin a fixed time, with one fused kernel, for
+// relu -> relu, faster than the two alone; that kernel leaves `penalty` for the next kernel to
+// pay (as mobilenet_v2's first fused chain made the pointwise convolution after it 1.8x slower
+// on Zen 3), which no kernel timed alone can see.
+class Lingering final : public Backend {
+public:
+  explicit Lingering(std::chrono::microseconds penalty) : penalty_(penalty) {}
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    return std::unique_ptr<PreparedKernel>(std::make_unique<Kernel>(
+        this, std::vector<UnaryKind>{args.primitive->as<UnaryParams>().kind}, kAlone));
+  }
+  Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
+                                                       Device&) const override {
+    if (chain.size() != 2) return std::unique_ptr<PreparedKernel>();
+    for (const PrepareArgs& p : chain)
+      if (p.primitive->as<UnaryParams>().kind != UnaryKind::Relu)
+        return std::unique_ptr<PreparedKernel>();
+    return std::unique_ptr<PreparedKernel>(std::make_unique<Kernel>(
+        this, std::vector<UnaryKind>{UnaryKind::Relu, UnaryKind::Relu}, kFused));
+  }
+
+private:
+  static constexpr std::chrono::microseconds kAlone{300}, kFused{150};
+  class Descriptor final : public BackendDescriptor {
+  public:
+    std::string_view name() const override { return "lingering"; }
+    bool supports(const Primitive& p, const std::vector<TensorDesc>&) const override {
+      return p.kind() == PrimitiveKind::Unary && (p.as<UnaryParams>().kind == UnaryKind::Relu ||
+                                                  p.as<UnaryParams>().kind == UnaryKind::Tanh);
+    }
+    double estimateSeconds(const Primitive&, const std::vector<TensorDesc>&, const KernelChoice&,
+                           int) const override {
+      return 300e-6;
+    }
+    std::optional<KernelCandidate> chainCandidate(std::span<const Primitive* const> chain,
+                                                  const std::vector<TensorDesc>&) const override {
+      if (chain.size() != 2) return std::nullopt;
+      for (const Primitive* p : chain)
+        if (p->as<UnaryParams>().kind != UnaryKind::Relu) return std::nullopt;
+      return KernelCandidate{{}, "relu_relu"};
+    }
+    double estimateChainSeconds(std::span<const Primitive* const>, const std::vector<TensorDesc>&,
+                                int) const override {
+      return 150e-6;
+    }
+  };
+  class Kernel final : public PreparedKernel {
+  public:
+    Kernel(const Lingering* backend, std::vector<UnaryKind> ops, std::chrono::microseconds spin)
+        : backend_(backend), ops_(std::move(ops)), spin_(spin) {}
+    Status run(const ExecContext&, std::span<const TensorArg> inputs,
+               const TensorArg& output) const override {
+      std::chrono::microseconds spin = spin_;
+      if (ops_.size() == 1) spin += backend_->owed_.exchange({}); // a kernel after the fused one
+      const auto* x = inputs[0].hostData<float>();
+      float* y = output.mutableHostData<float>();
+      for (int64_t i = 0; i < output.desc->numel(); ++i) {
+        float v = x[i];
+        for (UnaryKind op : ops_)
+          v = op == UnaryKind::Relu ? std::max(v, 0.f) : std::tanh(v);
+        y[i] = v;
+      }
+      if (ops_.size() > 1) backend_->owed_ = backend_->penalty_;
+      for (const auto start = std::chrono::steady_clock::now();
+           std::chrono::steady_clock::now() - start < spin;) {
+      }
+      return Status::ok();
+    }
+
+  private:
+    const Lingering* backend_;
+    std::vector<UnaryKind> ops_;
+    std::chrono::microseconds spin_;
+  };
+  Descriptor descriptor_;
+  std::chrono::microseconds penalty_;
+  mutable std::atomic<std::chrono::microseconds> owed_{};
+};
+
+} // namespace
+
+TEST_CASE("search: measured plans time their fused chains in a session", "[search]") {
+  // relu -> relu -> tanh: the relu pair's fused kernel takes 0.15 ms alone against 0.6 ms for
+  // the two, but leaves the tanh after it 2 ms to pay. Timed in a session, it is not fused;
+  // without that cost, it is. The cache keeps the session's times: a warm one measures nothing.
+  auto prog = std::make_shared<Program>();
+  for (const char* name : {"x", "r1", "r2", "y"})
+    prog->tensors.push_back({name, {DType::F32, {1, 1024}}, nullptr});
+  prog->primitives = {{UnaryParams{UnaryKind::Relu}, {0}, {1}, "a"},
+                      {UnaryParams{UnaryKind::Relu}, {1}, {2}, "b"},
+                      {UnaryParams{UnaryKind::Tanh}, {2}, {3}, "c"}};
+  prog->inputs = {0};
+  prog->outputs = {3};
+  const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                           "/tessel_chain_session_" + std::to_string(::getpid()) + ".profile";
+  for (const int penalty : {2000, 0}) {
+    INFO("penalty " << penalty << " us");
+    BackendRegistry registry;
+    registry.add(std::make_unique<Lingering>(std::chrono::microseconds(penalty)));
+    std::remove(path.c_str());
+    for (int pass = 0; pass < 2; ++pass) {
+      const std::shared_ptr<const PreparedModel> model =
+          prepareSearched(prog, registry, PlanSearch::Measure, path);
+      const search::ModelPlan* plan = model->searchPlan();
+      REQUIRE(plan->chains.size() == 1);
+      const search::ChainOption& pair = plan->chains[0];
+      CHECK(pair.measured);
+      CHECK(pair.inSession);
+      CHECK(pair.fused == (penalty == 0));
+      CHECK(model->chainCount() == (penalty == 0 ? 1 : 0));
+      // Cold: relu (the two are one key), tanh and the pair measured alone, then the pair in a
+      // session (once: unfused or kept, the next plan has its times); warm: nothing.
+      CHECK(plan->measurements == (pass == 0 ? 3 : 0));
+      CHECK(plan->chainsInSession == (pass == 0 ? 1 : 0));
+      const std::vector<float> y = runOnce(model);
+      CHECK(y[0] == Approx(std::tanh(std::max(-1.f, 0.f))));
+      CHECK(y[9] == Approx(std::tanh(9 / 6.f - 1.f)));
+    }
+    auto cache = ProfileCache::load(path);
+    REQUIRE(cache.isOk());
+    CHECK(cache->text().find("\nchain ") != std::string::npos);
+  }
+  std::remove(path.c_str());
 }
 
 namespace {

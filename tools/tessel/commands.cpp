@@ -436,8 +436,10 @@ int convertCommand(const std::vector<std::string>& argv) {
       return fail(measured.status().withContext("measuring"));
     }
     const search::ModelPlan* plan = (*measured)->searchPlan();
-    std::printf("measured %d candidates (%d from the profile cache) at %d threads\n",
-                plan ? plan->measurements : 0, plan ? plan->cacheHits : 0, opts->threads);
+    std::printf("measured %d candidates (%d from the profile cache) and %d fused chains in "
+                "sessions at %d threads\n",
+                plan ? plan->measurements : 0, plan ? plan->cacheHits : 0,
+                plan ? plan->chainsInSession : 0, opts->threads);
   }
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!temporary.empty()) fs::remove(temporary);
@@ -1395,13 +1397,14 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
+                "\"chains_in_session\": %d, "
                 "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
                 "\"arena_bytes\": %lld, \"session_arena_bytes\": %lld, "
                 "\"blocked_tensors\": %d, \"session_times\": %d, \"plan\": [",
                 jsonText(a.positional[0]).c_str(), threads, p.primitives.size(), weighed, space,
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
-                copySeconds * 1e3, plan->measurements, plan->cacheHits,
+                copySeconds * 1e3, plan->measurements, plan->cacheHits, plan->chainsInSession,
                 (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
                 static_cast<long long>(plan->weightBytes), static_cast<long long>(plan->arenaBytes),
                 static_cast<long long>((*session)->arenaBytes()),
@@ -1435,11 +1438,12 @@ int searchCommand(const std::vector<std::string>& argv) {
       const search::ChainOption& ch = plan->chains[k];
       std::printf("%s{\"first\": %zu, \"count\": %zu, \"name\": %s, \"fused\": %s, "
                   "\"predicted_ms\": %.4f, \"estimate_ms\": %.4f, \"measured\": %s, "
-                  "\"unfused_predicted_ms\": %.4f, \"unfused_estimate_ms\": %.4f}",
+                  "\"in_session\": %s, \"unfused_predicted_ms\": %.4f, "
+                  "\"unfused_estimate_ms\": %.4f}",
                   k ? ", " : "", ch.first, ch.count, jsonText(ch.name).c_str(),
                   ch.fused ? "true" : "false", ch.seconds * 1e3, ch.estimate * 1e3,
-                  ch.measured ? "true" : "false", ch.unfusedSeconds * 1e3,
-                  ch.unfusedEstimate * 1e3);
+                  ch.measured ? "true" : "false", ch.inSession ? "true" : "false",
+                  ch.unfusedSeconds * 1e3, ch.unfusedEstimate * 1e3);
     }
     std::printf("]}\n");
     return 0;
@@ -1449,8 +1453,9 @@ int searchCommand(const std::vector<std::string>& argv) {
               plan->exact ? "" : " (bounded: the best found, not proven best)");
   std::printf("planned in %.2f ms", (plan->planningSeconds - plan->measuringSeconds) * 1e3);
   if (c->load.search == PlanSearch::Measure)
-    std::printf(", measuring %.2f s: candidates measured %d, from the profile cache %d",
-                plan->measuringSeconds, plan->measurements, plan->cacheHits);
+    std::printf(", measuring %.2f s: candidates measured %d, from the profile cache %d, fused "
+                "chains timed in sessions %d",
+                plan->measuringSeconds, plan->measurements, plan->cacheHits, plan->chainsInSession);
   if (sessionTimes > 0) std::printf("; session times kept in the profile cache %d", sessionTimes);
   std::printf("\n");
   if (a.has("--report")) {
@@ -1477,7 +1482,11 @@ int searchCommand(const std::vector<std::string>& argv) {
     for (const search::ChainOption& ch : plan->chains)
       std::printf("chain %zu..%zu %s: %s, %.3f ms%s against %.3f ms unfused\n", ch.first,
                   ch.first + ch.count - 1, ch.name.c_str(), ch.fused ? "fused" : "not fused",
-                  ch.seconds * 1e3, ch.measured ? " measured" : "", ch.unfusedSeconds * 1e3);
+                  ch.seconds * 1e3,
+                  ch.inSession  ? " (its effect timed in a session)"
+                  : ch.measured ? " measured"
+                                : "",
+                  ch.unfusedSeconds * 1e3);
   }
   std::printf("predicted %.3f ms (copies %.3f ms, %d a run); measured %.3f ms (copies %.3f ms); "
               "weights kept %.2f MiB; arena %.2f MiB (%.2f MiB in the session); %d tensors "

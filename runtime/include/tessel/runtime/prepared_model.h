@@ -12,6 +12,8 @@
 
 namespace tessel {
 
+class ProfileCache;
+
 // How a model's backends and kernels are chosen when it is prepared.
 enum class PlanSearch : uint8_t {
   // The artifact's plan where its backends are here, else each primitive's first backend (in
@@ -22,7 +24,10 @@ enum class PlanSearch : uint8_t {
   // ignored.
   Model,
   // The same with each candidate's time measured on this machine (measurePrimitive: in
-  // isolation, warm, the minimum of 5 runs), or taken from the profile cache where it has one.
+  // isolation, warm, the minimum of 5 runs), or taken from the profile cache where it has one;
+  // then the fused chains the plan takes timed in sessions against their primitives unfused,
+  // and the plan made again with what they did there (docs/search.md, Fused chains timed in a
+  // session).
   Measure,
 };
 
@@ -107,6 +112,12 @@ public:
   std::vector<Backend*> backendsUsed() const;
 
 private:
+  // create's plan and kernels, with the profile cache `shared` when given (read and added to,
+  // not saved; `changes` counts what was added), else the options' file.
+  static Result<std::shared_ptr<PreparedModel>> build(std::shared_ptr<const Program> program,
+                                                      const BackendRegistry& registry,
+                                                      const PrepareOptions& options,
+                                                      ProfileCache* shared, int* changes);
   struct Bound {
     Backend* backend = nullptr;
     std::shared_ptr<Device> device;
@@ -139,6 +150,9 @@ private:
   std::string planSource_;
   std::vector<std::string> profileKeys_;
   std::vector<std::string> sessionClasses_;
+  // Per chain of the search plan: its key in the profile cache's chain times (chainSessionKey)
+  // where the plan fuses it without its session times known, else "".
+  std::vector<std::string> chainKeys_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;

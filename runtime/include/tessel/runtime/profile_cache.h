@@ -6,8 +6,10 @@
 #pragma once
 
 #include "tessel/runtime/backend.h"
+#include "tessel/search/assign.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -53,9 +55,10 @@ public:
   static constexpr int kMaxReadThreads = 4096;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
-  // is an error naming the line. The format: a first line "tessel-profile 5" (or 4, without
-  // memory lines; 3, whose session lines name no class and without transfers; 2, without session
-  // lines; or 1, the format before kernel fits, whose lines are only times), then lines of
+  // is an error naming the line. The format: a first line "tessel-profile 6" (or 5, without
+  // chain lines; 4, without memory lines; 3, whose session lines name no class and without
+  // transfers; 2, without session lines; or 1, the format before kernel fits, whose lines are only
+  // times), then lines of
   //   device NAME HASH                  the device a backend measured on (deviceKey)
   //   KEY SECONDS                       a time (profileKey)
   //   KEY SECONDS KERNEL GROUP ESTIMATE the kernel it was (kernelKey), its backend's kernels on
@@ -68,6 +71,9 @@ public:
   //   memory DEVICE THREADS BYTES/S     what a device (its deviceKey) reads from memory past its
   //                                     caches with THREADS threads (1-4096), in bytes a second
   //                                     (measureReadRate; version 5)
+  //   chain KEY FUSED UNFUSED           a fused chain and the steps reading its output, timed
+  //                                     in a session fused and unfused (chainSessionKey; the
+  //                                     least over profiled runs; version 6)
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart. A session time lasts while its key's time does.
   static Result<ProfileCache> load(const std::string& path);
@@ -95,6 +101,14 @@ public:
   std::optional<double> readRate(const std::string& deviceKey, int threads) const;
   // Whether the cache changed.
   bool putReadRate(const std::string& deviceKey, int threads, double bytesPerSecond);
+  // A fused chain and the steps that read its output as a session ran them (chainSessionKey):
+  // the seconds with the chain fused and with its primitives unfused.
+  struct ChainSession {
+    double fused = 0, unfused = 0;
+  };
+  std::optional<ChainSession> chainSession(const std::string& key) const;
+  // Whether the cache changed.
+  bool putChainSession(const std::string& key, const ChainSession& times);
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
   void setDevice(std::string_view backend, const std::string& deviceKey);
@@ -119,6 +133,7 @@ private:
   std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
   std::map<std::string, Transfer> transfers_;               // device key -> its copies
   std::map<std::pair<std::string, int>, double> readRates_; // (device key, threads) -> bytes/s
+  std::map<std::string, ChainSession> chains_;              // chainSessionKey -> its times
 };
 
 // What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex
@@ -173,6 +188,16 @@ inline constexpr int kMinClassSessions = 3;
 // has kMinClassSessions times, else its group's.
 double inSession(const std::map<std::string, KernelFit>& fits, std::string_view backend,
                  const std::string& deviceKey, int threads, PrimitiveKind kind, double seconds);
+
+// The key of a fused chain's times in a session (ProfileCache::chainSession): a 64-bit hash, as
+// 16 hex digits, of the chain's profileKey (`chainKey`: its fused kernel's, so the device, the
+// thread count and the chain's primitives) and of what reads the output of its last primitive
+// `last` (search::outputReaders), whose kernels the times depend on: each reader's `signature`
+// (primitiveSignature), its backend in `assignment` (a descriptor's index) and its kernel.
+std::string chainSessionKey(const std::string& chainKey, std::span<const Primitive> primitives,
+                            size_t last, const search::Assignment& assignment,
+                            std::span<const BackendDescriptor* const> descriptors,
+                            const std::function<std::string(size_t)>& signature);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();

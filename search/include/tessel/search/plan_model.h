@@ -97,6 +97,17 @@ struct ModelPlanRequest {
   std::function<std::optional<double>(size_t first, size_t count, const BackendDescriptor& backend,
                                       const KernelCandidate& candidate)>
       knownChain;
+  // A chain's fused kernel's effect on a session's time (seconds, negative where fusing gains),
+  // measured there (PreparedModel::create with PlanSearch::Measure: the chain and the steps
+  // reading its output, fused against unfused, ProfileCache::chainSession); `assignment` is the
+  // plan's, whose kernels for those readers the measurement depends on. nullopt where none was
+  // measured. Where given, the chain is weighed at its primitives' own time plus this, in place
+  // of its time measured alone: a kernel timed alone cannot see what it does to the next one
+  // (docs/search.md, Fused chains timed in a session).
+  std::function<std::optional<double>(size_t first, size_t count, const BackendDescriptor& backend,
+                                      const KernelCandidate& candidate,
+                                      const Assignment& assignment)>
+      chainEffect;
   // Bytes the plan's kernels may keep of weights (their packed or transformed copies, else the
   // constants they read in place; memory.h, fitMemoryBudget); 0: no bound.
   int64_t weightBudget = 0;
@@ -137,7 +148,8 @@ struct ChainOption {
   double unfusedSeconds = 0;  // the primitives' own kernels, as the plan weighs them
   double unfusedEstimate = 0; // the same by their (calibrated) estimates
   bool measured = false;
-  bool fused = false; // the plan runs it fused
+  bool inSession = false; // weighed by its effect measured in a session (chainEffect)
+  bool fused = false;     // the plan runs it fused
 };
 
 struct ModelPlan {
@@ -159,6 +171,7 @@ struct ModelPlan {
   // The request's readRates, as the plan used them.
   std::map<std::string, double, std::less<>> readRates;
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
+  int chainsInSession = 0;             // fused chains its caller timed in sessions (chainEffect)
   double planningSeconds = 0;          // planModel's wall time, measuring included
   double measuringSeconds = 0;         // of which in the measure callback
 };
@@ -193,6 +206,10 @@ inline constexpr size_t kMaxChain = 3;
 // runs both, i + 1 reads it as its input 0, and nothing else reads it (no other primitive, not a
 // program output) nor is it a constant.
 bool chainable(const ModelPlanRequest& request, const Assignment& assignment, size_t i);
+
+// The primitives that read primitive i's output, in program order: its readers, and through a
+// view (which aliases its input) the view's readers in turn; the views themselves left out.
+std::vector<size_t> outputReaders(std::span<const Primitive> primitives, size_t i);
 
 // Fused forms: which chains (runs of up to kMaxChain chainable primitives) run as one kernel of
 // their backend (BackendDescriptor::chainCandidate, Backend::prepareChain). Each chain's fused

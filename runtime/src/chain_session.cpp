@@ -1,0 +1,117 @@
+#include "chain_session.h"
+
+#include "tessel/runtime/session.h"
+#include "tessel/search/plan_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace tessel::detail {
+namespace {
+
+// Inputs a timing run reads: small finite values in float tensors (no NaN or subnormal slow
+// paths), zeros elsewhere (indices in range).
+Status fillInputs(Session& session) {
+  const Program& prog = session.program();
+  for (size_t i = 0; i < prog.inputs.size(); ++i) {
+    const TensorDesc& d = prog.tensors[static_cast<size_t>(prog.inputs[i])].desc;
+    auto* data = static_cast<uint8_t*>(session.inputData(i));
+    if (!data) return internalError("input " + std::to_string(i) + " has no storage");
+    const auto bytes = static_cast<size_t>(d.byteSize());
+    std::memset(data, 0, bytes);
+    if (d.dtype != DType::F32) continue;
+    auto* f = reinterpret_cast<float*>(data);
+    for (size_t k = 0; k < bytes / sizeof(float); ++k)
+      f[k] = static_cast<float>(k % 17) * 0.0625f - 0.5f;
+  }
+  return Status::ok();
+}
+
+// Each step's least time over the profiled runs, by its first primitive (inf: never ran).
+Status profile(Session& session, std::vector<double>* least) {
+  std::vector<Session::StepTime> times;
+  TESSEL_RETURN_IF_ERROR(session.runProfiled(&times));
+  for (const Session::StepTime& t : times)
+    if (t.primitive >= 0) {
+      double& m = (*least)[static_cast<size_t>(t.primitive)];
+      m = std::min(m, t.seconds);
+    }
+  return Status::ok();
+}
+
+} // namespace
+
+Result<std::vector<ProfileCache::ChainSession>>
+timeChainsInSession(const std::shared_ptr<const PreparedModel>& model,
+                    std::span<const std::pair<size_t, size_t>> chains,
+                    const BackendRegistry& registry, const PrepareOptions& options, int runs) {
+  const Program& planned = model->program();
+  const size_t n = planned.primitives.size();
+  // The same plan, as an artifact's (first fit keeps it), with the chains' primitives unfused.
+  auto prog = std::make_shared<Program>(planned);
+  prog->target = TargetInfo{}; // planned here: nothing to plan again for
+  prog->backends.assign(n, std::string());
+  prog->kernels.assign(n, KernelChoice{});
+  PrepareOptions unfusedOptions;
+  unfusedOptions.threads = options.threads;
+  unfusedOptions.precision = options.precision;
+  unfusedOptions.fused.assign(n, 0);
+  std::vector<bool> timed(n, false); // a primitive of one of `chains`
+  for (size_t i = 0; i < n; ++i) {
+    if (const Backend* b = model->backend(i)) prog->backends[i] = std::string(b->name());
+    prog->kernels[i] = model->choice(i);
+    unfusedOptions.fused[i] = model->chainLast(i) > static_cast<int32_t>(i);
+  }
+  for (const auto& [first, count] : chains)
+    for (size_t j = first; j < first + count && j < n; ++j) {
+      timed[j] = true;
+      unfusedOptions.fused[j] = 0;
+    }
+  for (const TensorDesc& d : model->descs())
+    unfusedOptions.layouts.push_back(d.layout);
+  TESSEL_ASSIGN_OR_RETURN(std::shared_ptr<const PreparedModel> unfused,
+                          PreparedModel::create(prog, registry, unfusedOptions));
+
+  SessionOptions so;
+  so.threads = options.threads;
+  so.precision = options.precision;
+  so.memoryBudget = options.memoryBudget;
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> fusedRun, Session::create(model, so));
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> unfusedRun, Session::create(unfused, so));
+  TESSEL_RETURN_IF_ERROR(fillInputs(*fusedRun));
+  TESSEL_RETURN_IF_ERROR(fillInputs(*unfusedRun));
+  TESSEL_RETURN_IF_ERROR(fusedRun->run()); // warm: caches, pages, the threads
+  TESSEL_RETURN_IF_ERROR(unfusedRun->run());
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> fusedLeast(n, inf), unfusedLeast(n, inf);
+  for (int r = 0; r < std::max(runs, 1); ++r) { // in turn: both meet the machine's same minutes
+    TESSEL_RETURN_IF_ERROR(profile(*fusedRun, &fusedLeast));
+    TESSEL_RETURN_IF_ERROR(profile(*unfusedRun, &unfusedLeast));
+  }
+  const auto at = [&](const std::vector<double>& least, size_t step) {
+    return std::isfinite(least[step]) ? least[step] : 0.0; // a skipped step takes nothing
+  };
+  std::vector<ProfileCache::ChainSession> out;
+  for (const auto& [first, count] : chains) {
+    ProfileCache::ChainSession c;
+    c.fused = at(fusedLeast, first);
+    for (size_t j = first; j < first + count; ++j)
+      c.unfused += at(unfusedLeast, j);
+    std::vector<int32_t> counted;
+    for (size_t r : search::outputReaders(planned.primitives, first + count - 1)) {
+      const int32_t head = model->chainHead(r);
+      if (timed[r] || head != unfused->chainHead(r) ||
+          std::find(counted.begin(), counted.end(), head) != counted.end())
+        continue;
+      counted.push_back(head);
+      c.fused += at(fusedLeast, static_cast<size_t>(head));
+      c.unfused += at(unfusedLeast, static_cast<size_t>(head));
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+} // namespace tessel::detail
