@@ -3,7 +3,8 @@
 // minute, which separate runs cannot tell from a change): the minimum and median of each, and
 // the median of the paired ratios B / A.
 // Usage: tessel_load_ab MODEL.tsl CHOICE CHOICE [THREADS] [RUNS]
-//   CHOICE: default | chains-off | chains-all | plain-layouts
+//   CHOICE: default | chains-off | chains-all | plain-layouts | OTHER.tsl (another artifact of
+//   the same model, say one converted with another profile cache, loaded with the defaults)
 #include "tessel/runtime/artifact.h"
 #include "tessel/runtime/session.h"
 
@@ -51,15 +52,17 @@ int main(int argc, char** argv) {
                 "(CHOICE: default | chains-off | chains-all | plain-layouts)");
   const int threads = argc > 4 ? std::atoi(argv[4]) : 1;
   const int runs = argc > 5 ? std::max(1, std::atoi(argv[5])) : 100;
-  auto prog = loadArtifactFile(argv[1]);
-  if (!prog.isOk()) return fail(prog.status().message());
   BackendRegistry registry;
   registerBuiltinBackends(registry);
   std::vector<std::unique_ptr<Session>> sessions;
   for (int k = 0; k < 2; ++k) {
     SessionOptions o;
     o.threads = threads;
-    if (!optionsFor(argv[2 + k], &o)) return fail(std::string("unknown choice ") + argv[2 + k]);
+    const std::string choice = argv[2 + k];
+    const bool other = choice.size() > 4 && choice.substr(choice.size() - 4) == ".tsl";
+    if (!other && !optionsFor(argv[2 + k], &o)) return fail("unknown choice " + choice);
+    auto prog = loadArtifactFile(other ? choice : std::string(argv[1]));
+    if (!prog.isOk()) return fail(prog.status().message());
     auto s = Session::create(*prog, registry, o);
     if (!s.isOk()) return fail(s.status().message());
     const Program& p = (*s)->program();

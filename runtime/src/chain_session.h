@@ -11,18 +11,19 @@
 
 namespace tessel::detail {
 
-// The fused chains `chains` (first primitive, count) of `model` timed in sessions: the model as
-// planned against the same plan with those chains' primitives unfused (the same kernels,
-// layouts and other chains, prepared here), `runs` profiled runs of each in turn after one warm
-// run of each. Per chain, the least times of its step and of the steps that read its output
-// (search::outputReaders), fused, and of its primitives' steps and the same readers, unfused; a
-// reader inside another of `chains` is left out (its step differs between the two). A kernel
-// timed alone cannot see what it does to the kernel after it: mobilenet_v2's first fused
-// pointwise-depthwise chain measured faster alone than its two kernels, and in a session it
-// made the pointwise convolution after it 1.8x slower.
+// The chains `chains` (first primitive, count; disjoint, each with a fused kernel of its
+// backend) timed in sessions: `model`'s plan (its kernels, layouts and the fused chains that
+// overlap none of them) prepared twice, with `chains` fused and without, `runs` profiled runs of
+// each in turn after one warm run of each. Per chain, the least times of its step and of the
+// steps that read its output (search::outputReaders), fused, and of its primitives' steps and the
+// same readers, unfused (zeros where the backend declined the fused kernel); a reader inside
+// another of `chains` is left out (its step differs between the two). A kernel timed alone cannot
+// see what it does to the kernel after it: mobilenet_v2's first pointwise-depthwise chain measured
+// faster alone than its two kernels on one day and slower on another, while in a session it
+// made the pointwise convolution after it 1.8x slower on the first and gained 0.2 ms on the
+// second.
 Result<std::vector<ProfileCache::ChainSession>>
-timeChainsInSession(const std::shared_ptr<const PreparedModel>& model,
-                    std::span<const std::pair<size_t, size_t>> chains,
+timeChainsInSession(const PreparedModel& model, std::span<const std::pair<size_t, size_t>> chains,
                     const BackendRegistry& registry, const PrepareOptions& options, int runs);
 
 } // namespace tessel::detail

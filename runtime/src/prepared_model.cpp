@@ -17,9 +17,9 @@
 
 namespace tessel {
 
-// Rounds of timing fused chains in sessions: a chain the plan takes only once another's session
-// times are known (a triple where its pair lost) is timed in the next round.
-constexpr int kChainRounds = 3;
+// Plans made again after timing chains in sessions: a plan whose kernels moved after all (a
+// memory budget trading kernels against the arena a fused chain spares) has chains of new keys.
+constexpr int kChainRounds = 2;
 // Profiled runs of the fused and the unfused plan, in turn, per round.
 constexpr int kChainRuns = 5;
 
@@ -32,10 +32,9 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                             build(std::move(program), registry, options, nullptr, nullptr));
     return std::shared_ptr<const PreparedModel>(std::move(m));
   }
-  // Measured: the plan, then its fused chains whose session times the cache lacks timed in
-  // sessions and kept there, then the plan again, which weighs them by those times
-  // (ModelPlanRequest::chainEffect), until it fuses no chain without them. A warm cache plans
-  // once and times nothing.
+  // Measured: the plan, then the chains it weighed whose session times the cache lacks timed in
+  // sessions (disjoint ones together) and kept there, then the plan again, which weighs them by
+  // those times (ModelPlanRequest::chainEffect). A warm cache plans once and times nothing.
   ProfileCache cache;
   if (!options.profileCache.empty()) {
     TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(options.profileCache));
@@ -53,16 +52,36 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
     std::vector<std::pair<size_t, size_t>> chains;
     std::vector<std::string> keys;
     for (size_t c = 0; c < plan.chains.size(); ++c)
-      if (c < m->chainKeys_.size() && !m->chainKeys_[c].empty()) {
+      if (c < m->chainKeys_.size() && !m->chainKeys_[c].empty() &&
+          std::find(keys.begin(), keys.end(), m->chainKeys_[c]) == keys.end()) { // once a key
         chains.emplace_back(plan.chains[c].first, plan.chains[c].count);
         keys.push_back(m->chainKeys_[c]);
       }
     if (chains.empty() || round == kChainRounds) break;
     const auto start = std::chrono::steady_clock::now();
-    TESSEL_ASSIGN_OR_RETURN(const std::vector<ProfileCache::ChainSession> times,
-                            detail::timeChainsInSession(m, chains, registry, options, kChainRuns));
-    for (size_t c = 0; c < times.size(); ++c)
-      changes += cache.putChainSession(keys[c], times[c]) ? 1 : 0;
+    // Disjoint groups, in program order: a chain joins the first group it overlaps none of.
+    std::vector<std::vector<size_t>> groups;
+    for (size_t c = 0; c < chains.size(); ++c) {
+      const auto overlaps = [&](size_t other) {
+        return chains[c].first < chains[other].first + chains[other].second &&
+               chains[other].first < chains[c].first + chains[c].second;
+      };
+      auto g = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& group) {
+        return std::none_of(group.begin(), group.end(), overlaps);
+      });
+      if (g == groups.end()) g = groups.insert(groups.end(), std::vector<size_t>{});
+      g->push_back(c);
+    }
+    for (const std::vector<size_t>& group : groups) {
+      std::vector<std::pair<size_t, size_t>> together;
+      for (size_t c : group)
+        together.push_back(chains[c]);
+      TESSEL_ASSIGN_OR_RETURN(
+          const std::vector<ProfileCache::ChainSession> times,
+          detail::timeChainsInSession(*m, together, registry, options, kChainRuns));
+      for (size_t k = 0; k < times.size(); ++k)
+        changes += cache.putChainSession(keys[group[k]], times[k]) ? 1 : 0;
+    }
     timedChains += static_cast<int>(chains.size());
     const double spent =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -415,12 +434,12 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
             sessionClassKey(d.name(), deviceOf(d), threads, prog.primitives[i].kind());
       }
     }
-    // Measuring: the chains the plan fuses without session times, for create to time there.
+    // Measuring: the chains weighed without session times, for create to time there.
     if (search == PlanSearch::Measure) {
       m->chainKeys_.assign(plan.chains.size(), std::string());
       for (size_t c = 0; c < plan.chains.size(); ++c) {
         const search::ChainOption& o = plan.chains[c];
-        if (!o.fused || o.inSession) continue;
+        if (o.inSession) continue;
         const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
         std::vector<const Primitive*> chain;
         for (size_t j = o.first; j < o.first + o.count; ++j)

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -1381,18 +1380,22 @@ TEST_CASE("search: a chain's effect measured in a session decides its fusing", "
 
 namespace {
 
-// A host backend of relu and tanh kernels that spin a fixed time, with one fused kernel, for
-// relu -> relu, faster than the two alone; that kernel leaves `penalty` for the next kernel to
-// pay (as mobilenet_v2's first fused chain made the pointwise convolution after it 1.8x slower
-// on Zen 3), which no kernel timed alone can see.
+// A host backend of relu and tanh kernels that spin 0.3 ms, with one fused kernel for relu ->
+// relu that spins `fusedSpin`. A kernel may leave time for the next kernel of another kind to
+// pay: the fused one `afterFused`, a relu alone `afterRelu` (as mobilenet_v2's first fused chain
+// made the pointwise convolution after it 1.8x slower on Zen 3 one day and faster another),
+// which no kernel timed alone sees.
 class Lingering final : public Backend {
 public:
-  explicit Lingering(std::chrono::microseconds penalty) : penalty_(penalty) {}
+  using us = std::chrono::microseconds;
+  Lingering(us fusedSpin, us afterFused, us afterRelu)
+      : fusedSpin_(fusedSpin), afterFused_(afterFused), afterRelu_(afterRelu) {}
   const BackendDescriptor& descriptor() const override { return descriptor_; }
   Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
   Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    const UnaryKind kind = args.primitive->as<UnaryParams>().kind;
     return std::unique_ptr<PreparedKernel>(std::make_unique<Kernel>(
-        this, std::vector<UnaryKind>{args.primitive->as<UnaryParams>().kind}, kAlone));
+        this, std::vector<UnaryKind>{kind}, us(300), kind == UnaryKind::Relu ? afterRelu_ : us()));
   }
   Result<std::unique_ptr<PreparedKernel>> prepareChain(std::span<const PrepareArgs> chain,
                                                        Device&) const override {
@@ -1401,11 +1404,10 @@ public:
       if (p.primitive->as<UnaryParams>().kind != UnaryKind::Relu)
         return std::unique_ptr<PreparedKernel>();
     return std::unique_ptr<PreparedKernel>(std::make_unique<Kernel>(
-        this, std::vector<UnaryKind>{UnaryKind::Relu, UnaryKind::Relu}, kFused));
+        this, std::vector<UnaryKind>{UnaryKind::Relu, UnaryKind::Relu}, fusedSpin_, afterFused_));
   }
 
 private:
-  static constexpr std::chrono::microseconds kAlone{300}, kFused{150};
   class Descriptor final : public BackendDescriptor {
   public:
     std::string_view name() const override { return "lingering"; }
@@ -1426,17 +1428,19 @@ private:
     }
     double estimateChainSeconds(std::span<const Primitive* const>, const std::vector<TensorDesc>&,
                                 int) const override {
-      return 150e-6;
+      return 300e-6;
     }
   };
   class Kernel final : public PreparedKernel {
   public:
-    Kernel(const Lingering* backend, std::vector<UnaryKind> ops, std::chrono::microseconds spin)
-        : backend_(backend), ops_(std::move(ops)), spin_(spin) {}
+    Kernel(const Lingering* backend, std::vector<UnaryKind> ops, us spin, us leaves)
+        : backend_(backend), ops_(std::move(ops)), spin_(spin), leaves_(leaves) {}
     Status run(const ExecContext&, std::span<const TensorArg> inputs,
                const TensorArg& output) const override {
-      std::chrono::microseconds spin = spin_;
-      if (ops_.size() == 1) spin += backend_->owed_.exchange({}); // a kernel after the fused one
+      us spin = spin_;
+      if (backend_->leftBy_ != nullptr && backend_->leftBy_ != this &&
+          backend_->leftByKind_ != kind())
+        spin += backend_->left_;
       const auto* x = inputs[0].hostData<float>();
       float* y = output.mutableHostData<float>();
       for (int64_t i = 0; i < output.desc->numel(); ++i) {
@@ -1445,29 +1449,35 @@ private:
           v = op == UnaryKind::Relu ? std::max(v, 0.f) : std::tanh(v);
         y[i] = v;
       }
-      if (ops_.size() > 1) backend_->owed_ = backend_->penalty_;
       for (const auto start = std::chrono::steady_clock::now();
            std::chrono::steady_clock::now() - start < spin;) {
       }
+      backend_->leftBy_ = this;
+      backend_->leftByKind_ = kind();
+      backend_->left_ = leaves_;
       return Status::ok();
     }
 
   private:
+    int kind() const { return ops_.size() > 1 ? 2 : ops_[0] == UnaryKind::Relu ? 0 : 1; }
     const Lingering* backend_;
     std::vector<UnaryKind> ops_;
-    std::chrono::microseconds spin_;
+    us spin_, leaves_;
   };
   Descriptor descriptor_;
-  std::chrono::microseconds penalty_;
-  mutable std::atomic<std::chrono::microseconds> owed_{};
+  us fusedSpin_, afterFused_, afterRelu_;
+  // What the last kernel to run left for the next (sessions run one at a time here).
+  mutable const PreparedKernel* leftBy_ = nullptr;
+  mutable int leftByKind_ = -1;
+  mutable us left_{};
 };
 
 } // namespace
 
 TEST_CASE("search: measured plans time their fused chains in a session", "[search]") {
-  // relu -> relu -> tanh: the relu pair's fused kernel takes 0.15 ms alone against 0.6 ms for
-  // the two, but leaves the tanh after it 2 ms to pay. Timed in a session, it is not fused;
-  // without that cost, it is. The cache keeps the session's times: a warm one measures nothing.
+  // relu -> relu -> tanh, each kernel 0.3 ms; the relu pair's fused kernel fuses or not as its
+  // time in a session says, whatever its time alone; the cache keeps the session's times, and a
+  // warm one measures nothing and plans the same.
   auto prog = std::make_shared<Program>();
   for (const char* name : {"x", "r1", "r2", "y"})
     prog->tensors.push_back({name, {DType::F32, {1, 1024}}, nullptr});
@@ -1478,10 +1488,24 @@ TEST_CASE("search: measured plans time their fused chains in a session", "[searc
   prog->outputs = {3};
   const std::string path = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
                            "/tessel_chain_session_" + std::to_string(::getpid()) + ".profile";
-  for (const int penalty : {2000, 0}) {
-    INFO("penalty " << penalty << " us");
+  struct Case {
+    const char* what;
+    int fusedSpin, afterFused, afterRelu; // microseconds
+    bool fused;
+  };
+  for (const Case& k : {
+           // 0.15 ms alone against 0.6, but the tanh after it pays 2 ms more: unfused.
+           Case{"faster alone, slower in a session", 150, 2000, 0, false},
+           // 0.15 ms alone against 0.6, and nothing more in a session: fused.
+           Case{"faster alone and in a session", 150, 0, 0, true},
+           // 0.7 ms alone against 0.6, but unfused the relu before the tanh leaves it 1 ms to
+           // pay: fused.
+           Case{"slower alone, faster in a session", 700, 0, 1000, true},
+       }) {
+    INFO(k.what);
     BackendRegistry registry;
-    registry.add(std::make_unique<Lingering>(std::chrono::microseconds(penalty)));
+    registry.add(std::make_unique<Lingering>(
+        Lingering::us(k.fusedSpin), Lingering::us(k.afterFused), Lingering::us(k.afterRelu)));
     std::remove(path.c_str());
     for (int pass = 0; pass < 2; ++pass) {
       const std::shared_ptr<const PreparedModel> model =
@@ -1491,10 +1515,10 @@ TEST_CASE("search: measured plans time their fused chains in a session", "[searc
       const search::ChainOption& pair = plan->chains[0];
       CHECK(pair.measured);
       CHECK(pair.inSession);
-      CHECK(pair.fused == (penalty == 0));
-      CHECK(model->chainCount() == (penalty == 0 ? 1 : 0));
-      // Cold: relu (the two are one key), tanh and the pair measured alone, then the pair in a
-      // session (once: unfused or kept, the next plan has its times); warm: nothing.
+      CHECK(pair.fused == k.fused);
+      CHECK(model->chainCount() == (k.fused ? 1 : 0));
+      // Cold: relu (the two are one key), tanh and the pair measured alone, then the pair in
+      // a session; warm: nothing.
       CHECK(plan->measurements == (pass == 0 ? 3 : 0));
       CHECK(plan->chainsInSession == (pass == 0 ? 1 : 0));
       const std::vector<float> y = runOnce(model);

@@ -25,8 +25,8 @@ enum class PlanSearch : uint8_t {
   Model,
   // The same with each candidate's time measured on this machine (measurePrimitive: in
   // isolation, warm, the minimum of 5 runs), or taken from the profile cache where it has one;
-  // then the fused chains the plan takes timed in sessions against their primitives unfused,
-  // and the plan made again with what they did there (docs/search.md, Fused chains timed in a
+  // then the chains it weighed fused timed in sessions against their primitives unfused, and
+  // the plan made again with what they did there (docs/search.md, Fused chains timed in a
   // session).
   Measure,
 };
@@ -150,8 +150,8 @@ private:
   std::string planSource_;
   std::vector<std::string> profileKeys_;
   std::vector<std::string> sessionClasses_;
-  // Per chain of the search plan: its key in the profile cache's chain times (chainSessionKey)
-  // where the plan fuses it without its session times known, else "".
+  // Per chain of the search plan, when measuring: its key among the profile cache's chain times
+  // (chainSessionKey) where the plan weighed it without them, else "".
   std::vector<std::string> chainKeys_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
