@@ -11,6 +11,7 @@
 #include "tessel/search/layouts.h"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -1114,10 +1115,11 @@ Plan planOf(const PreparedModel& model) {
   return plan;
 }
 
-// The plan's time end to end: the program prepared with it as the artifact's plan (first fit
-// keeps it), its fused chains and its layouts, one warm run, then the minimum of `runs`.
-Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
-                                const BackendRegistry& registry, const ModelCommand& c, int runs) {
+// A session of the plan: the program prepared with it as the artifact's plan (first fit keeps
+// it), its fused chains and its layouts, after one warm run.
+Result<std::unique_ptr<Session>> planSession(const Program& prepared, const Plan& plan,
+                                             const BackendRegistry& registry,
+                                             const ModelCommand& c) {
   auto prog = std::make_shared<Program>(prepared);
   prog->backends = plan.backends;
   prog->kernels = plan.kernels;
@@ -1132,6 +1134,14 @@ Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
   TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(model, so));
   TESSEL_RETURN_IF_ERROR(setInputs(*session, *prog, {}));
   TESSEL_RETURN_IF_ERROR(session->run());
+  return session;
+}
+
+// The plan's time end to end: its session (planSession), the minimum of `runs`.
+Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
+                                const BackendRegistry& registry, const ModelCommand& c, int runs) {
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                          planSession(prepared, plan, registry, c));
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < runs; ++r) {
     const auto t0 = Clock::now();
@@ -1288,17 +1298,25 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
   TESSEL_ASSIGN_OR_RETURN(Plan bestFromFirstFit,
                           coordinateSearch(prepared, weighed, firstFit, group, segments, registry,
                                            c, runs, &evaluations));
-  // The three plans timed again in turn, three times each (the minimum of each), so that they
-  // meet the same minutes of this machine.
-  double plan = std::numeric_limits<double>::infinity(), fromPlan = plan, fromFirstFit = plan;
-  for (int round = 0; round < 3; ++round)
-    for (auto [which, ms] : {std::pair{&searched, &plan}, std::pair{&bestFromPlan, &fromPlan},
-                             std::pair{&bestFromFirstFit, &fromFirstFit}}) {
-      TESSEL_ASSIGN_OR_RETURN(const double t,
-                              planMilliseconds(prepared, *which, registry, c, runs));
-      *ms = std::min(*ms, t);
-      ++evaluations;
+  // The three plans timed again run by run in turn (each round in another order), 10 x `runs`
+  // rounds, the minimum of each: they meet the same moments of this machine, whose speed drifts
+  // by 2x within minutes (a plan timed alone after another is not comparable).
+  std::array<std::unique_ptr<Session>, 3> sessions;
+  std::array<double, 3> least;
+  least.fill(std::numeric_limits<double>::infinity());
+  const std::array<const Plan*, 3> plans = {&searched, &bestFromPlan, &bestFromFirstFit};
+  for (size_t k = 0; k < 3; ++k) {
+    TESSEL_ASSIGN_OR_RETURN(sessions[k], planSession(prepared, *plans[k], registry, c));
+    ++evaluations;
+  }
+  for (int round = 0; round < 10 * runs; ++round)
+    for (size_t k = 0; k < 3; ++k) {
+      const size_t which = (k + static_cast<size_t>(round)) % 3;
+      const auto t0 = Clock::now();
+      TESSEL_RETURN_IF_ERROR(sessions[which]->run());
+      least[which] = std::min(least[which], msSince(t0));
     }
+  const double plan = least[0], fromPlan = least[1], fromFirstFit = least[2];
   const double best = std::min(fromPlan, fromFirstFit);
   std::printf("verify: the search's plan %.3f ms; coordinate-wise best %.3f ms (from it %.3f, "
               "from first fit %.3f); the plan at %.1f%% of the best; %zu layout segments; %d "
