@@ -42,89 +42,122 @@ void evictConstants(int64_t constantBytes) {
     flush[i] = static_cast<uint8_t>(flush[i] + 1);
 }
 
-// Times a prepared kernel: its inputs (descriptions, and the bytes of the constant ones, null
-// for the others) and output in the device's space, at `threads` threads, the best of `runs`.
-Result<double> timeKernel(Device& device, const PreparedKernel& kernel,
-                          const std::vector<const TensorDesc*>& inputs,
-                          std::span<const void* const> constants, const TensorDesc& out,
-                          int threads, int runs) {
-  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, device.createStream());
-  // Every buffer this measurement allocates, released on every path out.
-  struct Buffers {
-    Device& device;
-    std::vector<BufferRef> held;
-    ~Buffers() {
-      for (const BufferRef& b : held)
-        device.release(b);
-    }
-    Result<BufferRef> make(int64_t bytes) {
-      TESSEL_ASSIGN_OR_RETURN(BufferRef b, device.allocate(std::max<int64_t>(bytes, 64)));
-      held.push_back(b);
-      return b;
-    }
-  } buffers{device, {}};
-  // Copies of the inputs that are not constant and of the output, used in turn, so that each
-  // run finds them out of the private caches as a session's step mostly does (its inputs made
-  // steps ago, its output in arena memory last touched a run ago): at least kColdBytes in all,
-  // at most kMaxCopies copies.
-  constexpr int64_t kColdBytes = int64_t{4} << 20;
-  constexpr int kMaxCopies = 8;
-  int64_t varying = out.byteSize(), constantBytes = 0;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    (constants[i] ? constantBytes : varying) += inputs[i]->byteSize();
-  const int copies = static_cast<int>(
-      std::clamp<int64_t>(kColdBytes / std::max<int64_t>(varying, 1), 1, kMaxCopies));
-  std::vector<std::vector<TensorArg>> in(static_cast<size_t>(copies));
-  std::vector<BufferRef> y;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const TensorDesc& d = *inputs[i];
-    const std::vector<uint8_t> bytes = constants[i] ? std::vector<uint8_t>() : filler(d);
-    for (int c = 0; c < copies; ++c) {
-      if (constants[i] && c > 0) { // one copy of a constant, as in a session
-        in[static_cast<size_t>(c)].push_back(in[0].back());
-        continue;
-      }
-      TESSEL_ASSIGN_OR_RETURN(BufferRef b, buffers.make(d.byteSize()));
-      TESSEL_RETURN_IF_ERROR(
-          device.upload(*stream, b, constants[i] ? constants[i] : bytes.data(), d.byteSize()));
-      in[static_cast<size_t>(c)].push_back({&d, b});
-    }
-    TESSEL_RETURN_IF_ERROR(stream->wait()); // the filler goes out of scope
+// One prepared kernel set up for timing: its inputs (descriptions, and the bytes of the constant
+// ones, null for the others) and output in the device's space, at `threads` threads. run()
+// times one run; the first warms, and sets how many timed runs the kernel gets (`runs`, fewer
+// for a slow kernel).
+class KernelTimer {
+public:
+  static Result<std::unique_ptr<KernelTimer>> make(std::shared_ptr<Device> device,
+                                                   std::unique_ptr<PreparedKernel> kernel,
+                                                   const std::vector<const TensorDesc*>& inputs,
+                                                   std::span<const void* const> constants,
+                                                   const TensorDesc& out, int threads, int runs) {
+    std::unique_ptr<KernelTimer> t(new KernelTimer(std::move(device), std::move(kernel), out));
+    TESSEL_RETURN_IF_ERROR(t->setUp(inputs, constants, threads));
+    t->runs_ = std::max(runs, 1);
+    return t;
   }
-  for (int c = 0; c < copies; ++c) {
-    TESSEL_ASSIGN_OR_RETURN(BufferRef b, buffers.make(out.byteSize()));
-    y.push_back(b);
+  ~KernelTimer() {
+    for (const BufferRef& b : held_)
+      device_->release(b);
   }
-  ExecContext ctx;
-  ctx.device = &device;
-  ctx.stream = stream.get();
-  ctx.pool = device.threadPool();
-  ctx.threads = std::max(threads, 1);
-  ctx.workspaceBytes = kernel.workspaceBytes(ctx.threads);
-  if (ctx.workspaceBytes > 0) {
-    TESSEL_ASSIGN_OR_RETURN(ctx.workspace, buffers.make(ctx.workspaceBytes));
-  }
-  TESSEL_RETURN_IF_ERROR(stream->wait());
-  double best = std::numeric_limits<double>::infinity();
-  runs = std::max(runs, 1);
-  const bool evict = constantBytes >= (int64_t{1} << 20) && device.memorySpace() == kHostSpace;
-  for (int run = 0; run <= runs; ++run) { // run 0 warms
-    const auto c = static_cast<size_t>(run % copies);
-    if (evict) evictConstants(constantBytes);
+  // One run, waited on: its seconds. The first (the warm one) also bounds the timed runs: what
+  // `runs` would take past 50 ms is cut (at least two remain).
+  Result<double> run() {
+    const auto c = static_cast<size_t>(done_ % static_cast<int>(in_.size()));
+    if (evict_) evictConstants(constantBytes_);
     const auto t0 = std::chrono::steady_clock::now();
-    TESSEL_RETURN_IF_ERROR(kernel.run(ctx, in[c], {&out, y[c]}));
-    TESSEL_RETURN_IF_ERROR(stream->wait());
+    TESSEL_RETURN_IF_ERROR(kernel_->run(ctx_, in_[c], {&out_, y_[c]}));
+    TESSEL_RETURN_IF_ERROR(stream_->wait());
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (done_++ == 0 && s * runs_ > 0.05) runs_ = std::clamp(static_cast<int>(0.05 / s), 2, runs_);
+    return s;
+  }
+  int runs() const { return runs_; }
+  int64_t bytes() const { return bytes_; } // what it allocated
+
+private:
+  KernelTimer(std::shared_ptr<Device> device, std::unique_ptr<PreparedKernel> kernel,
+              const TensorDesc& out)
+      : device_(std::move(device)), kernel_(std::move(kernel)), out_(out) {}
+  Result<BufferRef> make(int64_t bytes) {
+    TESSEL_ASSIGN_OR_RETURN(BufferRef b, device_->allocate(std::max<int64_t>(bytes, 64)));
+    held_.push_back(b);
+    bytes_ += bytes;
+    return b;
+  }
+  Status setUp(const std::vector<const TensorDesc*>& inputs, std::span<const void* const> constants,
+               int threads) {
+    TESSEL_ASSIGN_OR_RETURN(stream_, device_->createStream());
+    // Copies of the inputs that are not constant and of the output, used in turn, so that each
+    // run finds them out of the private caches as a session's step mostly does (its inputs made
+    // steps ago, its output in arena memory last touched a run ago): at least kColdBytes in
+    // all, at most kMaxCopies copies.
+    constexpr int64_t kColdBytes = int64_t{4} << 20;
+    constexpr int kMaxCopies = 8;
+    int64_t varying = out_.byteSize();
+    for (size_t i = 0; i < inputs.size(); ++i)
+      (constants[i] ? constantBytes_ : varying) += inputs[i]->byteSize();
+    const int copies = static_cast<int>(
+        std::clamp<int64_t>(kColdBytes / std::max<int64_t>(varying, 1), 1, kMaxCopies));
+    in_.resize(static_cast<size_t>(copies));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const TensorDesc& d = *inputs[i];
+      const std::vector<uint8_t> bytes = constants[i] ? std::vector<uint8_t>() : filler(d);
+      for (int c = 0; c < copies; ++c) {
+        if (constants[i] && c > 0) { // one copy of a constant, as in a session
+          in_[static_cast<size_t>(c)].push_back(in_[0].back());
+          continue;
+        }
+        TESSEL_ASSIGN_OR_RETURN(BufferRef b, make(d.byteSize()));
+        TESSEL_RETURN_IF_ERROR(
+            device_->upload(*stream_, b, constants[i] ? constants[i] : bytes.data(), d.byteSize()));
+        in_[static_cast<size_t>(c)].push_back({&d, b});
+      }
+      TESSEL_RETURN_IF_ERROR(stream_->wait()); // the filler goes out of scope
+    }
+    for (int c = 0; c < copies; ++c) {
+      TESSEL_ASSIGN_OR_RETURN(BufferRef b, make(out_.byteSize()));
+      y_.push_back(b);
+    }
+    ctx_.device = device_.get();
+    ctx_.stream = stream_.get();
+    ctx_.pool = device_->threadPool();
+    ctx_.threads = std::max(threads, 1);
+    ctx_.workspaceBytes = kernel_->workspaceBytes(ctx_.threads);
+    if (ctx_.workspaceBytes > 0) {
+      TESSEL_ASSIGN_OR_RETURN(ctx_.workspace, make(ctx_.workspaceBytes));
+    }
+    evict_ = constantBytes_ >= (int64_t{1} << 20) && device_->memorySpace() == kHostSpace;
+    return stream_->wait();
+  }
+
+  std::shared_ptr<Device> device_;
+  std::unique_ptr<PreparedKernel> kernel_;
+  TensorDesc out_;
+  std::unique_ptr<Stream> stream_;
+  std::vector<BufferRef> held_;
+  std::vector<std::vector<TensorArg>> in_;
+  std::vector<BufferRef> y_;
+  ExecContext ctx_;
+  int64_t constantBytes_ = 0, bytes_ = 0;
+  bool evict_ = false;
+  int runs_ = 1, done_ = 0;
+};
+
+// The fastest of a timer's runs after the warm one.
+Result<double> timeAlone(KernelTimer& timer) {
+  double best = std::numeric_limits<double>::infinity();
+  for (int run = 0; run <= timer.runs(); ++run) { // run 0 warms
+    TESSEL_ASSIGN_OR_RETURN(const double s, timer.run());
     if (run > 0) best = std::min(best, s);
-    // A slow kernel gets fewer runs (at least two): what `runs` would take past 50 ms.
-    if (run == 0 && s * runs > 0.05) runs = std::clamp(static_cast<int>(0.05 / s), 2, runs);
   }
   return best;
 }
 
-} // namespace
-
-Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
+// The primitive's kernel prepared on `backend` and set up for timing.
+Result<std::unique_ptr<KernelTimer>> primitiveTimer(Backend& backend, const MeasureRequest& r) {
   const Primitive& p = *r.primitive;
   const std::vector<TensorDesc>& t = *r.tensors;
   if (r.constants.size() != p.inputs.size())
@@ -141,8 +174,66 @@ Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
   std::vector<const TensorDesc*> inputs;
   for (int32_t id : p.inputs)
     inputs.push_back(&t[static_cast<size_t>(id)]);
-  return timeKernel(*device, *kernel, inputs, r.constants, t[static_cast<size_t>(p.outputs[0])],
-                    r.threads, r.runs);
+  return KernelTimer::make(std::move(device), std::move(kernel), inputs, r.constants,
+                           t[static_cast<size_t>(p.outputs[0])], r.threads, r.runs);
+}
+
+} // namespace
+
+Result<double> measurePrimitive(Backend& backend, const MeasureRequest& r) {
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<KernelTimer> timer, primitiveTimer(backend, r));
+  return timeAlone(*timer);
+}
+
+std::vector<Result<double>> measurePrimitives(std::span<Backend* const> backends,
+                                              std::span<const MeasureRequest> requests) {
+  constexpr int64_t kBatchBytes = int64_t{256} << 20;
+  std::vector<Result<double>> out(requests.size(), internalError("measure: not measured"));
+  for (size_t next = 0; next < requests.size();) {
+    // A batch: kernels set up until their buffers pass kBatchBytes (one at the least).
+    std::vector<std::pair<size_t, std::unique_ptr<KernelTimer>>> batch;
+    int64_t bytes = 0;
+    for (; next < requests.size() && (batch.empty() || bytes < kBatchBytes); ++next) {
+      if (!backends[next]) {
+        out[next] = internalError("measure: no backend");
+        continue;
+      }
+      auto timer = primitiveTimer(*backends[next], requests[next]);
+      if (!timer.isOk()) {
+        out[next] = timer.status();
+        continue;
+      }
+      bytes += (*timer)->bytes();
+      batch.emplace_back(next, std::move(timer).value());
+    }
+    // Every kernel warmed, then timed run by run in turn, each round starting one further on.
+    std::vector<double> best(batch.size(), std::numeric_limits<double>::infinity());
+    std::vector<bool> failed(batch.size(), false);
+    int rounds = 0;
+    for (size_t k = 0; k < batch.size(); ++k) {
+      auto warm = batch[k].second->run();
+      if (!warm.isOk()) {
+        out[batch[k].first] = warm.status();
+        failed[k] = true;
+      }
+      rounds = std::max(rounds, batch[k].second->runs());
+    }
+    for (int round = 0; round < rounds; ++round)
+      for (size_t j = 0; j < batch.size(); ++j) {
+        const size_t k = (j + static_cast<size_t>(round)) % batch.size();
+        if (failed[k] || round >= batch[k].second->runs()) continue;
+        auto s = batch[k].second->run();
+        if (!s.isOk()) {
+          out[batch[k].first] = s.status();
+          failed[k] = true;
+          continue;
+        }
+        best[k] = std::min(best[k], *s);
+      }
+    for (size_t k = 0; k < batch.size(); ++k)
+      if (!failed[k]) out[batch[k].first] = best[k];
+  }
+  return out;
 }
 
 Result<double> measureChain(Backend& backend, const ChainMeasureRequest& r) {
@@ -170,8 +261,11 @@ Result<double> measureChain(Backend& backend, const ChainMeasureRequest& r) {
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<PreparedKernel> kernel,
                           backend.prepareChain(args, *device));
   if (!kernel) return unsupported("measure: the backend has no kernel for this chain");
-  return timeKernel(*device, *kernel, inputs, constants,
-                    t[static_cast<size_t>(r.primitives.back().outputs[0])], r.threads, r.runs);
+  TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<KernelTimer> timer,
+                          KernelTimer::make(std::move(device), std::move(kernel), inputs, constants,
+                                            t[static_cast<size_t>(r.primitives.back().outputs[0])],
+                                            r.threads, r.runs));
+  return timeAlone(*timer);
 }
 
 Result<ProfileCache::Transfer> measureTransfer(Backend& backend) {

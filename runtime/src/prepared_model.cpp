@@ -264,25 +264,33 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
                               const KernelCandidate& k, double estimate) {
         return calibrated(fits, d.name(), deviceOf(d), k, threads, kind, estimate);
       };
-    // A candidate's time from the cache, else measured (`run`, on its backend) and kept; the
-    // plan weighs it as a session's step (the fits' session ratio, ProfileCache::fits).
-    const auto timed = [&](PrimitiveKind kind, const BackendDescriptor& d, const KernelCandidate& k,
-                           const std::string& signature, double estimate,
-                           const std::function<Result<double>(Backend&)>& run) -> Result<double> {
+    // A candidate's time from the cache (its fit point added where an older entry lacked it),
+    // or one just measured, kept there; the plan weighs it as a session's step (the fits'
+    // session ratio, ProfileCache::fits).
+    const auto cached = [&](PrimitiveKind kind, const BackendDescriptor& d,
+                            const KernelCandidate& k, const std::string& signature,
+                            double estimate) -> std::optional<double> {
       const std::string key = profileKey(d, signature, k, threads);
-      const std::string kernel = kernelKey(d.name(), deviceOf(d), k, threads);
-      const std::string group = groupKey(d.name(), deviceOf(d), threads);
-      if (auto seconds = cache.find(key)) {
-        ++hits;
-        if (cache.put(key, *seconds, kernel, group, estimate)) ++points; // an older entry's
-        return inSession(fits, d.name(), deviceOf(d), threads, kind, *seconds);
-      }
+      const std::optional<double> seconds = cache.find(key);
+      if (!seconds) return std::nullopt;
+      ++hits;
+      if (cache.put(key, *seconds, kernelKey(d.name(), deviceOf(d), k, threads),
+                    groupKey(d.name(), deviceOf(d), threads), estimate))
+        ++points;
+      return inSession(fits, d.name(), deviceOf(d), threads, kind, *seconds);
+    };
+    const auto kept = [&](PrimitiveKind kind, const BackendDescriptor& d, const KernelCandidate& k,
+                          const std::string& signature, double estimate, double seconds) {
+      ++measurements;
+      cache.put(profileKey(d, signature, k, threads), seconds,
+                kernelKey(d.name(), deviceOf(d), k, threads),
+                groupKey(d.name(), deviceOf(d), threads), estimate);
+      return inSession(fits, d.name(), deviceOf(d), threads, kind, seconds);
+    };
+    const auto backendOf = [&](const BackendDescriptor& d) -> Result<Backend*> {
       Backend* backend = registry.find(d.name());
       if (!backend) return internalError("no backend named '" + std::string(d.name()) + "'");
-      TESSEL_ASSIGN_OR_RETURN(double seconds, run(*backend));
-      ++measurements;
-      cache.put(key, seconds, kernel, group, estimate);
-      return inSession(fits, d.name(), deviceOf(d), threads, kind, seconds);
+      return backend;
     };
     // Copies between the host and each device space at that device's measured rates: from the
     // cache, else (measuring) measured and kept; else the nominal model.
@@ -341,20 +349,46 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
       return signature;
     };
     if (search == PlanSearch::Measure) {
-      request.measure = [&](size_t i, const std::vector<TensorDesc>& tensors,
-                            const BackendDescriptor& d, const KernelCandidate& k,
-                            double estimate) -> Result<double> {
+      // A primitive's candidates, those the cache lacks timed together (measurePrimitives).
+      request.measure = [&](size_t i, std::span<const search::MeasureItem> items) {
         const Primitive& p = prog.primitives[i];
-        return timed(p.kind(), d, k, signatureOf(i, tensors), estimate, [&](Backend& backend) {
+        std::vector<Result<double>> out(items.size(), Result<double>(0.0));
+        std::vector<size_t> missing;
+        std::vector<Backend*> backends;
+        std::vector<MeasureRequest> requests;
+        for (size_t k = 0; k < items.size(); ++k) {
+          const search::MeasureItem& item = items[k];
+          const std::string& signature = signatureOf(i, *item.tensors);
+          if (auto s = cached(p.kind(), *item.backend, item.candidate, signature, item.estimate)) {
+            out[k] = *s;
+            continue;
+          }
+          Result<Backend*> backend = backendOf(*item.backend);
+          if (!backend.isOk()) {
+            out[k] = backend.status();
+            continue;
+          }
           MeasureRequest mr;
           mr.primitive = &p;
-          mr.tensors = &tensors;
+          mr.tensors = item.tensors;
           mr.constants = m->constantsOf(i);
-          mr.choice = k.choice;
+          mr.choice = item.candidate.choice;
           mr.threads = threads;
           mr.precision = precision;
-          return measurePrimitive(backend, mr);
-        });
+          missing.push_back(k);
+          backends.push_back(*backend);
+          requests.push_back(mr);
+        }
+        std::vector<Result<double>> measured = measurePrimitives(backends, requests);
+        for (size_t j = 0; j < missing.size(); ++j) {
+          const search::MeasureItem& item = items[missing[j]];
+          out[missing[j]] =
+              measured[j].isOk()
+                  ? Result<double>(kept(p.kind(), *item.backend, item.candidate,
+                                        signatureOf(i, *item.tensors), item.estimate, *measured[j]))
+                  : Result<double>(measured[j].status());
+        }
+        return out;
       };
       // A chain's fused kernel.
       request.measureChain = [&](size_t first, size_t count, const BackendDescriptor& d,
@@ -366,8 +400,12 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
         mr.precision = precision;
         for (size_t j = first; j < first + count; ++j)
           mr.constants.push_back(m->constantsOf(j));
-        return timed(prog.primitives[first].kind(), d, k, chainSignature(first, count), estimate,
-                     [&](Backend& backend) { return measureChain(backend, mr); });
+        const PrimitiveKind kind = prog.primitives[first].kind();
+        const std::string signature = chainSignature(first, count);
+        if (auto s = cached(kind, d, k, signature, estimate)) return *s;
+        TESSEL_ASSIGN_OR_RETURN(Backend * backend, backendOf(d));
+        TESSEL_ASSIGN_OR_RETURN(const double seconds, measureChain(*backend, mr));
+        return kept(kind, d, k, signature, estimate, seconds);
       };
     } else if (!profileCache.empty()) {
       // The cost model with a device's cache: the times it holds for these candidates (on this

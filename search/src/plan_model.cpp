@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <span>
 
 namespace tessel::search {
@@ -113,19 +114,30 @@ void timeCandidates(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& a
   double bestRaw = std::numeric_limits<double>::infinity();
   for (const Weighed& w : all)
     bestRaw = std::min(bestRaw, w.raw);
+  // The tensors as each variant lays them out, kept apart (`tensors` lays out one at a time).
+  std::map<size_t, std::vector<TensorDesc>> laid;
+  std::vector<Weighed*> timed;
   for (Weighed& w : all) {
     if (w.raw > r.measureWithin * bestRaw) continue;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto measured =
-        r.measure(i, tensors(w.variant), *r.descriptors[static_cast<size_t>(w.option.backend)],
-                  w.candidate, w.raw);
-    *measuringSeconds += since(t0);
-    if (!measured.isOk()) {
+    timed.push_back(&w);
+    if (!laid.count(w.variant)) laid.emplace(w.variant, tensors(w.variant));
+  }
+  std::vector<MeasureItem> items;
+  for (const Weighed* w : timed)
+    items.push_back({&laid.at(w->variant), r.descriptors[static_cast<size_t>(w->option.backend)],
+                     w->candidate, w->raw});
+  if (items.empty()) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<Result<double>> measured = r.measure(i, items);
+  *measuringSeconds += since(t0);
+  for (size_t k = 0; k < timed.size(); ++k) {
+    Weighed& w = *timed[k];
+    if (k >= measured.size() || !measured[k].isOk()) {
       w.failed = true;
       w.option.seconds = std::numeric_limits<double>::infinity();
       continue;
     }
-    w.option.seconds = *measured;
+    w.option.seconds = *measured[k];
     w.option.measured = true;
   }
 }

@@ -1,6 +1,7 @@
 // search/: the graph-level assignment (graph_plan.h) against brute force on random graphs, its
 // cost rules (a copy serves every later reader, graph outputs end in their state), and its
 // errors on malformed problems.
+#include "tessel/runtime/measure.h"
 #include "tessel/runtime/prepared_model.h"
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/session.h"
@@ -628,9 +629,12 @@ TEST_CASE("search: calibrated estimates move the plan, and kernels are picked ag
   r.constant.assign(g.tensors.size(), true); // kernel 7 needs its input constant
   auto plan = search::planModel(r);
   REQUIRE(plan.isOk());
-  r.measure = [](size_t, const std::vector<TensorDesc>&, const BackendDescriptor&,
-                 const KernelCandidate& k,
-                 double) { return Result<double>(k.choice.id == 7 ? 1e-4 : 1e-3); };
+  r.measure = [](size_t, std::span<const search::MeasureItem> items) {
+    std::vector<Result<double>> out;
+    for (const search::MeasureItem& item : items)
+      out.emplace_back(item.candidate.choice.id == 7 ? 1e-4 : 1e-3);
+    return out;
+  };
   REQUIRE(search::pickKernels(r, &*plan).isOk());
   for (size_t i = 0; i < g.prims.size(); ++i) {
     CHECK(plan->assignment.kernel[i].id == 7);
@@ -810,8 +814,12 @@ TEST_CASE("search: times a cache holds stand in for estimates without measuring"
     for (const search::PlanOption& o : plan->options[i])
       CHECK(o.measured == (o.backend == 1));
   CHECK_FALSE(plan->options[0][0].measured);
-  r.measure = [](size_t, const std::vector<TensorDesc>&, const BackendDescriptor&,
-                 const KernelCandidate&, double estimate) { return Result<double>(estimate); };
+  r.measure = [](size_t, std::span<const search::MeasureItem> items) {
+    std::vector<Result<double>> out;
+    for (const search::MeasureItem& item : items)
+      out.emplace_back(item.estimate);
+    return out;
+  };
   asked = 0;
   auto measured = search::planModel(r);
   REQUIRE(measured.isOk());
@@ -1473,6 +1481,75 @@ private:
 };
 
 } // namespace
+
+namespace {
+
+// A host backend whose relu kernels slow down run after run, as a machine that drifts: kernel 0
+// spins 0.2 ms and kernel 1 0.16 ms, each times 1 + 0.1 per run made before it on this backend.
+class Drifting final : public Backend {
+public:
+  const BackendDescriptor& descriptor() const override { return descriptor_; }
+  Result<std::shared_ptr<Device>> device() override { return hostDevice(); }
+  Result<std::unique_ptr<PreparedKernel>> prepare(const PrepareArgs& args, Device&) const override {
+    if (args.choice.id > 1)
+      return invalidArgument("drifting: no kernel " + std::to_string(args.choice.id));
+    return std::unique_ptr<PreparedKernel>(
+        std::make_unique<Kernel>(this, args.choice.id == 0 ? 200.0 : 160.0));
+  }
+  void reset() { runs_ = 0; }
+
+private:
+  class Kernel final : public PreparedKernel {
+  public:
+    Kernel(const Drifting* backend, double micros) : backend_(backend), micros_(micros) {}
+    Status run(const ExecContext&, std::span<const TensorArg>, const TensorArg&) const override {
+      const std::chrono::duration<double, std::micro> spin(micros_ * (1 + 0.1 * backend_->runs_++));
+      for (const auto start = std::chrono::steady_clock::now();
+           std::chrono::steady_clock::now() - start < spin;) {
+      }
+      return Status::ok();
+    }
+
+  private:
+    const Drifting* backend_;
+    double micros_;
+  };
+  ProfileDescriptor descriptor_{"drifting", "host", {UnaryKind::Relu}, 1e-4};
+  mutable int runs_ = 0;
+};
+
+} // namespace
+
+TEST_CASE("search: a primitive's candidates are timed in turn, so that a drifting machine meets "
+          "them alike",
+          "[search]") {
+  Drifting drifting;
+  const Primitive relu{UnaryParams{UnaryKind::Relu}, {0}, {1}, "relu"};
+  const std::vector<TensorDesc> tensors(2, TensorDesc{DType::F32, {1, 1024}});
+  const std::vector<const void*> constants(1, nullptr);
+  std::vector<MeasureRequest> requests(3);
+  for (size_t k = 0; k < requests.size(); ++k) {
+    requests[k].primitive = &relu;
+    requests[k].tensors = &tensors;
+    requests[k].constants = constants;
+    requests[k].choice.id = k == 0 ? 0 : k == 1 ? 9 : 1; // kernel 9 does not exist
+  }
+  // In turn, kernel 1 measures faster, as it is.
+  std::vector<Backend*> backends(3, &drifting);
+  std::vector<Result<double>> together = measurePrimitives(backends, requests);
+  REQUIRE(together.size() == 3);
+  REQUIRE(together[0].isOk());
+  CHECK_FALSE(together[1].isOk()); // fails alone
+  REQUIRE(together[2].isOk());
+  CHECK(*together[2] < *together[0]);
+  // One after the other, the machine's slowing down makes it look the slower.
+  drifting.reset();
+  auto first = measurePrimitive(drifting, requests[0]);
+  auto second = measurePrimitive(drifting, requests[2]);
+  REQUIRE(first.isOk());
+  REQUIRE(second.isOk());
+  CHECK(*second > *first);
+}
 
 TEST_CASE("search: measured plans time their fused chains in a session", "[search]") {
   // relu -> relu -> tanh, each kernel 0.3 ms; the relu pair's fused kernel fuses or not as its

@@ -29,6 +29,14 @@ struct MeasureRequest {
 // time includes its submission. Buffers are allocated for the measurement and released after.
 Result<double> measurePrimitive(Backend& backend, const MeasureRequest& request);
 
+// Several kernels timed as measurePrimitive times one, together: each prepared and warmed, then
+// timed run by run in turn (each round starting one further on), so that a machine whose speed
+// drifts (a shared host, a phone's clocks) meets them all alike; kernels whose buffers pass 256
+// MiB together are timed in batches. Per request (on backends[k], which must be given), its
+// time or why it failed.
+std::vector<Result<double>> measurePrimitives(std::span<Backend* const> backends,
+                                              std::span<const MeasureRequest> requests);
+
 // A chain of consecutive primitives (Backend::prepareChain) to time as one fused kernel.
 struct ChainMeasureRequest {
   std::span<const Primitive> primitives;

@@ -30,6 +30,16 @@ struct TransferModel {
   }
 };
 
+// A candidate to time (ModelPlanRequest::measure): `tensors` are the request's, with the
+// primitive's operands laid out as the candidate reads and writes them; `estimate` is the
+// backend's own (estimateSeconds), for the kernel's fit (profile_cache.h).
+struct MeasureItem {
+  const std::vector<TensorDesc>* tensors = nullptr;
+  const BackendDescriptor* backend = nullptr;
+  KernelCandidate candidate;
+  double estimate = 0;
+};
+
 struct ModelPlanRequest {
   std::span<const Primitive> primitives;
   const std::vector<TensorDesc>* tensors = nullptr;
@@ -67,12 +77,10 @@ struct ModelPlanRequest {
   std::map<std::string, double, std::less<>> readRates;
   // When set, a candidate's time is what this gives for it (measured, or kept from an earlier
   // measurement) in place of its estimate; a candidate it fails for is left out of the plan.
-  // `tensors` are the request's, with the primitive's operands laid out as the candidate reads
-  // and writes them. `estimate` is the backend's own (estimateSeconds), for the kernel's fit
-  // (profile_cache.h).
-  std::function<Result<double>(size_t primitive, const std::vector<TensorDesc>& tensors,
-                               const BackendDescriptor& backend, const KernelCandidate& candidate,
-                               double estimate)>
+  // Given a primitive's candidates together (those within measureWithin), one result each, in
+  // order, so that they can be timed in turn (measurePrimitives).
+  std::function<std::vector<Result<double>>(size_t primitive,
+                                            std::span<const MeasureItem> candidates)>
       measure;
   // When set and `measure` is not: a time already measured for a candidate on the device planned
   // for (a profile cache, read at load or offline), which the plan takes in place of its estimate
