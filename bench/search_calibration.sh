@@ -38,7 +38,7 @@ printf '|---|---|---|---|---|---|\n'
 for m in "${names[@]}"; do
   if [ "${FRESH:-0}" = 1 ] && [ "$m" != "${names[0]}" ]; then measureAll; fi
   others="$work/others-$m.profile"
-  echo "tessel-profile 5" >"$others"
+  head -n 1 "$work/${names[0]}.profile" >"$others" # this build's format
   for o in "${names[@]}"; do
     [ "$o" = "$m" ] || tail -n +2 "$work/$o.profile" >>"$others"
   done
