@@ -1258,19 +1258,35 @@ std::vector<size_t> chainLengths(const search::Assignment& a) {
 
 } // namespace
 
-TEST_CASE("search: fused forms are weighed against their primitives' own kernels", "[search]") {
-  SplitGraph g; // a -> b -> c -> d, each 1 ms
+namespace {
+
+// a -> b -> c -> d, each 1 ms, all on one FusingDescriptor.
+struct FusingGraph {
+  SplitGraph g;
   FusingDescriptor fusing;
   search::ModelPlanRequest r = g.request();
-  r.descriptors = {&fusing};
   search::Assignment a;
-  a.backend.assign(4, 0);
-  a.kernel.assign(4, KernelChoice{});
-  const auto pick = [&](bool every = false) {
+  FusingGraph() {
+    r.descriptors = {&fusing};
+    a.backend.assign(4, 0);
+    a.kernel.assign(4, KernelChoice{});
+  }
+  std::vector<search::ChainOption> pick(bool every = false) {
     auto chains = search::pickChains(r, nullptr, &a, every);
     REQUIRE(chains.isOk());
     return *chains;
-  };
+  }
+};
+
+} // namespace
+
+TEST_CASE("search: fused forms are weighed against their primitives' own kernels", "[search]") {
+  FusingGraph f;
+  SplitGraph& g = f.g;
+  FusingDescriptor& fusing = f.fusing;
+  search::ModelPlanRequest& r = f.r;
+  search::Assignment& a = f.a;
+  const auto pick = [&](bool every = false) { return f.pick(every); };
   // Chains a-b, b-c, c-d and a-b-c, b-c-d. Pairs at 1.5 ms: two of them (3 ms) beat a triple
   // and one alone (3.2 ms) and four alone (4 ms).
   fusing.pair = 1.5e-3;
@@ -1347,18 +1363,10 @@ TEST_CASE("search: fused forms are weighed against their primitives' own kernels
 }
 
 TEST_CASE("search: a chain's effect measured in a session decides its fusing", "[search]") {
-  SplitGraph g; // a -> b -> c -> d, each 1 ms
-  FusingDescriptor fusing;
-  search::ModelPlanRequest r = g.request();
-  r.descriptors = {&fusing};
-  search::Assignment a;
-  a.backend.assign(4, 0);
-  a.kernel.assign(4, KernelChoice{});
-  const auto pick = [&] {
-    auto chains = search::pickChains(r, nullptr, &a);
-    REQUIRE(chains.isOk());
-    return *chains;
-  };
+  FusingGraph f;
+  search::ModelPlanRequest& r = f.r;
+  search::Assignment& a = f.a;
+  const auto pick = [&] { return f.pick(); };
   // Measured alone the pairs take 0.5 ms, the triples 3.5 ms; in a session a pair slows what
   // reads it by 1.2 ms more than it saves (the triples' effect unknown): nothing fused.
   r.measureChain = [](size_t, size_t count, const BackendDescriptor&, const KernelCandidate&,
