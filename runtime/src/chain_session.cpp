@@ -2,29 +2,22 @@
 
 #include "tessel/runtime/session.h"
 #include "tessel/search/plan_model.h"
+#include "timing_input.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 
 namespace tessel::detail {
 namespace {
 
-// Inputs a timing run reads: small finite values in float tensors (no NaN or subnormal slow
-// paths), zeros elsewhere (indices in range).
+// Inputs a timing run reads, as a kernel timed alone reads them (timingInput).
 Status fillInputs(Session& session) {
   const Program& prog = session.program();
   for (size_t i = 0; i < prog.inputs.size(); ++i) {
-    const TensorDesc& d = prog.tensors[static_cast<size_t>(prog.inputs[i])].desc;
-    auto* data = static_cast<uint8_t*>(session.inputData(i));
-    if (!data) return internalError("input " + std::to_string(i) + " has no storage");
-    const auto bytes = static_cast<size_t>(d.byteSize());
-    std::memset(data, 0, bytes);
-    if (d.dtype != DType::F32) continue;
-    auto* f = reinterpret_cast<float*>(data);
-    for (size_t k = 0; k < bytes / sizeof(float); ++k)
-      f[k] = static_cast<float>(k % 17) * 0.0625f - 0.5f;
+    const std::vector<uint8_t> bytes =
+        timingInput(prog.tensors[static_cast<size_t>(prog.inputs[i])].desc);
+    TESSEL_RETURN_IF_ERROR(session.setInput(i, bytes.data(), bytes.size()));
   }
   return Status::ok();
 }

@@ -2,6 +2,7 @@
 
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/thread_pool.h"
+#include "timing_input.h"
 
 #include <algorithm>
 #include <chrono>
@@ -11,10 +12,8 @@
 #include <unistd.h>
 
 namespace tessel {
-namespace {
 
-// Host bytes for a non-constant input: floats in [-1, 1) from a fixed sequence, else zeros.
-std::vector<uint8_t> filler(const TensorDesc& d) {
+std::vector<uint8_t> detail::timingInput(const TensorDesc& d) {
   std::vector<uint8_t> bytes(static_cast<size_t>(d.byteSize()), 0);
   if (d.dtype == DType::F32) {
     uint32_t state = 12345;
@@ -26,6 +25,8 @@ std::vector<uint8_t> filler(const TensorDesc& d) {
   }
   return bytes;
 }
+
+namespace {
 
 // Evicts the caches of a kernel's constants (weights, and what it packed from them) before a
 // timed run: a session's step finds its weights as a whole run left them, mostly out of cache
@@ -104,7 +105,8 @@ private:
     in_.resize(static_cast<size_t>(copies));
     for (size_t i = 0; i < inputs.size(); ++i) {
       const TensorDesc& d = *inputs[i];
-      const std::vector<uint8_t> bytes = constants[i] ? std::vector<uint8_t>() : filler(d);
+      const std::vector<uint8_t> bytes =
+          constants[i] ? std::vector<uint8_t>() : detail::timingInput(d);
       for (int c = 0; c < copies; ++c) {
         if (constants[i] && c > 0) { // one copy of a constant, as in a session
           in_[static_cast<size_t>(c)].push_back(in_[0].back());
