@@ -177,8 +177,25 @@ Status planProgram(Program& prog, const PlanOptions& o) {
                               return primitiveSignature(prog.primitives[r], descs, model.constant);
                             }));
         if (!times) return std::nullopt;
-        return times->fused - times->unfused;
+        return times->first - times->second;
       };
+      // Two kernels of a primitive timed against each other in a session there, where the file
+      // has them: the plan weighs them apart by those times, as the measured plan there did.
+      if (cache.kernelSessions() > 0)
+        model.kernelsInSession =
+            [&](size_t i, const std::vector<TensorDesc>& tensors, const BackendDescriptor& d,
+                const KernelCandidate& a,
+                const KernelCandidate& b) -> std::optional<std::pair<double, double>> {
+          const std::string signature =
+              primitiveSignature(prog.primitives[i], tensors, model.constant);
+          bool swapped = false;
+          const auto times =
+              cache.kernelSession(kernelPairKey(profileKey(d, signature, a, o.threads),
+                                                profileKey(d, signature, b, o.threads), &swapped));
+          if (!times) return std::nullopt;
+          return swapped ? std::pair{times->second, times->first}
+                         : std::pair{times->first, times->second};
+        };
     }
     // The kernels are picked for the layouts the plan chose, within the budgets, then the fused
     // forms for those kernels; the artifact carries all three (the runtime keeps them on this

@@ -1,6 +1,6 @@
 #include "tessel/runtime/prepared_model.h"
 
-#include "chain_session.h"
+#include "plan_sessions.h"
 #include "tessel/runtime/measure.h"
 #include "tessel/runtime/profile_cache.h"
 #include "tessel/runtime/split_fused.h"
@@ -17,11 +17,35 @@
 
 namespace tessel {
 
-// Plans made again after timing chains in sessions: a plan whose kernels moved after all (a
-// memory budget trading kernels against the arena a fused chain spares) has chains of new keys.
-constexpr int kChainRounds = 2;
-// Profiled runs of the fused and the unfused plan, in turn, per round.
-constexpr int kChainRuns = 5;
+// Plans made again after timing chains and kernels in sessions: a plan whose kernels moved
+// after all (a memory budget trading kernels against the arena a fused chain spares; a kernel a
+// session decided) has chains and rivals of new keys.
+constexpr int kSessionRounds = 2;
+// Profiled runs of each of a session's two plans, in turn, per round.
+constexpr int kSessionRuns = 5;
+// A kernel whose closest rival's time alone is within this factor of its own is decided in a
+// session (search::closeKernels).
+constexpr double kCloseKernels = 1.10;
+
+namespace {
+
+// Groups, in program order, of the items whose `conflicts` with each other none has: an item
+// joins the first group it conflicts with no member of.
+std::vector<std::vector<size_t>>
+disjointGroups(size_t count, const std::function<bool(size_t, size_t)>& conflicts) {
+  std::vector<std::vector<size_t>> groups;
+  for (size_t c = 0; c < count; ++c) {
+    auto g = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& group) {
+      return std::none_of(group.begin(), group.end(),
+                          [&](size_t other) { return conflicts(c, other); });
+    });
+    if (g == groups.end()) g = groups.insert(groups.end(), std::vector<size_t>{});
+    g->push_back(c);
+  }
+  return groups;
+}
+
+} // namespace
 
 Result<std::shared_ptr<const PreparedModel>>
 PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegistry& registry,
@@ -32,14 +56,15 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
                             build(std::move(program), registry, options, nullptr, nullptr));
     return std::shared_ptr<const PreparedModel>(std::move(m));
   }
-  // Measured: the plan, then the chains it weighed whose session times the cache lacks timed in
-  // sessions (disjoint ones together) and kept there, then the plan again, which weighs them by
-  // those times (ModelPlanRequest::chainEffect). A warm cache plans once and times nothing.
+  // Measured: the plan, then the chains it weighed and the kernels it chose close to a rival
+  // whose session times the cache lacks, timed in sessions (those that meet no other together)
+  // and kept there, then the plan again, which weighs them by those times
+  // (ModelPlanRequest::chainEffect, kernelsInSession). A warm cache plans once and times nothing.
   ProfileCache cache;
   if (!options.profileCache.empty()) {
     TESSEL_ASSIGN_OR_RETURN(cache, ProfileCache::load(options.profileCache));
   }
-  int changes = 0, measurements = 0, hits = -1, timedChains = 0;
+  int changes = 0, measurements = 0, hits = -1, timedChains = 0, timedKernels = 0;
   double planning = 0, measuring = 0;
   std::shared_ptr<PreparedModel> m;
   for (int round = 0;; ++round) {
@@ -57,32 +82,51 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
         chains.emplace_back(plan.chains[c].first, plan.chains[c].count);
         keys.push_back(m->chainKeys_[c]);
       }
-    if (chains.empty() || round == kChainRounds) break;
+    const std::vector<KernelRival>& rivals = m->kernelRivals_;
+    if ((chains.empty() && rivals.empty()) || round == kSessionRounds) break;
     const auto start = std::chrono::steady_clock::now();
-    // Disjoint groups, in program order: a chain joins the first group it overlaps none of.
-    std::vector<std::vector<size_t>> groups;
-    for (size_t c = 0; c < chains.size(); ++c) {
-      const auto overlaps = [&](size_t other) {
-        return chains[c].first < chains[other].first + chains[other].second &&
-               chains[other].first < chains[c].first + chains[c].second;
-      };
-      auto g = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& group) {
-        return std::none_of(group.begin(), group.end(), overlaps);
-      });
-      if (g == groups.end()) g = groups.insert(groups.end(), std::vector<size_t>{});
-      g->push_back(c);
-    }
-    for (const std::vector<size_t>& group : groups) {
+    // Chains timed together overlap none of each other.
+    for (const std::vector<size_t>&group : disjointGroups(chains.size(), [&](size_t a, size_t b) {
+           return chains[a].first < chains[b].first + chains[b].second &&
+                  chains[b].first < chains[a].first + chains[a].second;
+         })) {
       std::vector<std::pair<size_t, size_t>> together;
       for (size_t c : group)
         together.push_back(chains[c]);
       TESSEL_ASSIGN_OR_RETURN(
-          const std::vector<ProfileCache::ChainSession> times,
-          detail::timeChainsInSession(*m, together, registry, options, kChainRuns));
+          const std::vector<ProfileCache::SessionPair> times,
+          detail::timeChainsInSession(*m, together, registry, options, kSessionRuns));
       for (size_t k = 0; k < times.size(); ++k)
         changes += cache.putChainSession(keys[group[k]], times[k]) ? 1 : 0;
     }
     timedChains += static_cast<int>(chains.size());
+    // Kernels timed together: none reads another's output or shares a reader's step with it.
+    std::vector<std::vector<size_t>> windows; // per rival: its primitive, then its readers' steps
+    for (const KernelRival& r : rivals) {
+      windows.push_back({r.primitive});
+      for (size_t reader : search::outputReaders(m->program().primitives, r.primitive))
+        windows.back().push_back(static_cast<size_t>(m->chainHead(reader)));
+    }
+    for (const std::vector<size_t>&group : disjointGroups(rivals.size(), [&](size_t a, size_t b) {
+           return std::any_of(windows[a].begin(), windows[a].end(), [&](size_t step) {
+             return std::find(windows[b].begin(), windows[b].end(), step) != windows[b].end();
+           });
+         })) {
+      std::vector<detail::KernelSwap> swaps;
+      for (size_t k : group)
+        swaps.push_back({rivals[k].primitive, rivals[k].choice});
+      TESSEL_ASSIGN_OR_RETURN(
+          const std::vector<ProfileCache::SessionPair> times,
+          detail::timeKernelsInSession(*m, swaps, registry, options, kSessionRuns));
+      for (size_t k = 0; k < times.size(); ++k) {
+        const KernelRival& r = rivals[group[k]];
+        // Kept in the keys' order: the plan's kernel's time first unless its key sorts second.
+        const ProfileCache::SessionPair t =
+            r.swapped ? ProfileCache::SessionPair{times[k].second, times[k].first} : times[k];
+        changes += cache.putKernelSession(r.key, t) ? 1 : 0;
+      }
+    }
+    timedKernels += static_cast<int>(rivals.size());
     const double spent =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     planning += spent;
@@ -92,6 +136,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
   plan.measurements = measurements;
   plan.cacheHits = hits;
   plan.chainsInSession = timedChains;
+  plan.kernelsInSession = timedKernels;
   plan.planningSeconds = planning;
   plan.measuringSeconds = measuring;
   if (!options.profileCache.empty() && changes > 0)
@@ -440,8 +485,28 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
                               const search::Assignment& a) -> std::optional<double> {
       const auto times = cache.chainSession(chainKey(first, count, d, k, a));
       if (!times) return std::nullopt;
-      return times->fused - times->unfused;
+      return times->first - times->second;
     };
+    // Two kernels of a primitive timed against each other in a session: their key among the
+    // cache's kernel pairs, and whether the second's profile key sorts first.
+    const auto pairKey = [&](size_t i, const std::vector<TensorDesc>& tensors,
+                             const BackendDescriptor& d, const KernelCandidate& a,
+                             const KernelCandidate& b, bool* swapped) {
+      const std::string& signature = signatureOf(i, tensors);
+      return kernelPairKey(profileKey(d, signature, a, threads),
+                           profileKey(d, signature, b, threads), swapped);
+    };
+    if (cache.kernelSessions() > 0)
+      request.kernelsInSession =
+          [&](size_t i, const std::vector<TensorDesc>& tensors, const BackendDescriptor& d,
+              const KernelCandidate& a,
+              const KernelCandidate& b) -> std::optional<std::pair<double, double>> {
+        bool swapped = false;
+        const auto times = cache.kernelSession(pairKey(i, tensors, d, a, b, &swapped));
+        if (!times) return std::nullopt;
+        return swapped ? std::pair{times->second, times->first}
+                       : std::pair{times->first, times->second};
+      };
     // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend
     // itself estimates best becomes its first choice, which it makes when prepared), the fused
@@ -456,6 +521,10 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
     };
     TESSEL_ASSIGN_OR_RETURN(search::ModelPlan plan,
                             search::planWithinBudgets(request, layOut, chains));
+    // An option's candidate, as its backend named it.
+    const auto candidateOf = [&](const search::PlanOption& o, const BackendDescriptor& d) {
+      return KernelCandidate{o.choice, o.name.substr(std::min(o.name.size(), d.name().size() + 1))};
+    };
     // With a profile cache: each chosen kernel's key there, for its time as a session's step
     // (PreparedModel::profileKeys).
     if (!profileCache.empty()) {
@@ -465,9 +534,7 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
         const search::PlanOption& o = plan.options[i][static_cast<size_t>(plan.chosen[i])];
         if (o.backend == search::kNoBackend) continue;
         const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
-        const KernelCandidate k{o.choice,
-                                o.name.substr(std::min(o.name.size(), d.name().size() + 1))};
-        m->profileKeys_[i] = profileKey(d, signatureOf(i, m->descs_), k, threads);
+        m->profileKeys_[i] = profileKey(d, signatureOf(i, m->descs_), candidateOf(o, d), threads);
         m->sessionClasses_[i] =
             sessionClassKey(d.name(), deviceOf(d), threads, prog.primitives[i].kind());
       }
@@ -484,6 +551,18 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
           chain.push_back(&prog.primitives[j]);
         if (std::optional<KernelCandidate> k = d.chainCandidate(chain, m->descs_))
           m->chainKeys_[c] = chainKey(o.first, o.count, d, *k, plan.assignment);
+      }
+      // And the kernels chosen close to a rival, with no session times against it.
+      m->kernelRivals_.clear();
+      for (const search::CloseKernels& c : search::closeKernels(plan, kCloseKernels)) {
+        const std::vector<search::PlanOption>& options = plan.options[c.primitive];
+        const search::PlanOption& o = options[static_cast<size_t>(plan.chosen[c.primitive])];
+        const search::PlanOption& rival = options[static_cast<size_t>(c.rival)];
+        const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
+        KernelRival r{c.primitive, rival.choice, {}, false};
+        r.key = pairKey(c.primitive, m->descs_, d, candidateOf(o, d), candidateOf(rival, d),
+                        &r.swapped);
+        if (!cache.kernelSession(r.key)) m->kernelRivals_.push_back(std::move(r));
       }
     }
     plan.measurements = measurements;

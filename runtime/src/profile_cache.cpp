@@ -19,9 +19,10 @@
 namespace tessel {
 namespace {
 
-constexpr std::string_view kHeader = "tessel-profile 6", kHeaderV5 = "tessel-profile 5",
-                           kHeaderV4 = "tessel-profile 4", kHeaderV3 = "tessel-profile 3",
-                           kHeaderV2 = "tessel-profile 2", kHeaderV1 = "tessel-profile 1";
+constexpr std::string_view kHeader = "tessel-profile 7", kHeaderV6 = "tessel-profile 6",
+                           kHeaderV5 = "tessel-profile 5", kHeaderV4 = "tessel-profile 4",
+                           kHeaderV3 = "tessel-profile 3", kHeaderV2 = "tessel-profile 2",
+                           kHeaderV1 = "tessel-profile 1";
 
 uint64_t fnv(uint64_t h, const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -80,7 +81,8 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
   bool sessions = false; // version 3 on: session times
   bool classes = false;  // version 4 on: a session time may name its class; transfers
   bool reads = false;    // version 5 on: memory read rates
-  bool chains = false;   // version 6: chains timed in sessions
+  bool chains = false;   // version 6 on: chains timed in sessions
+  bool pairs = false;    // version 7: kernels timed against each other in sessions
   std::vector<std::string_view> fields;
   while (pos < text.size()) {
     const size_t end = text.find('\n', pos);
@@ -91,14 +93,18 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
     ++line;
     const std::string where = "profile cache: line " + std::to_string(line);
     if (line == 1) {
-      if (l != kHeader && l != kHeaderV5 && l != kHeaderV4 && l != kHeaderV3 && l != kHeaderV2 &&
-          l != kHeaderV1)
-        return corrupt(where + ": not \"tessel-profile 6\" (or 5, 4, 3, 2, 1)");
-      fitted = l != kHeaderV1;
-      sessions = l == kHeader || l == kHeaderV5 || l == kHeaderV4 || l == kHeaderV3;
-      classes = l == kHeader || l == kHeaderV5 || l == kHeaderV4;
-      reads = l == kHeader || l == kHeaderV5;
-      chains = l == kHeader;
+      constexpr std::string_view headers[] = {kHeaderV1, kHeaderV2, kHeaderV3, kHeaderV4,
+                                              kHeaderV5, kHeaderV6, kHeader};
+      const auto* h = std::find(std::begin(headers), std::end(headers), l);
+      if (h == std::end(headers))
+        return corrupt(where + ": not \"tessel-profile 7\" (or 6, 5, 4, 3, 2, 1)");
+      const auto version = h - std::begin(headers) + 1;
+      fitted = version >= 2;
+      sessions = version >= 3;
+      classes = version >= 4;
+      reads = version >= 5;
+      chains = version >= 6;
+      pairs = version >= 7;
       continue;
     }
     fields.clear();
@@ -142,15 +148,21 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       cache.readRates_[key] = rate;
       continue;
     }
-    if (chains && fields.size() == 4 && fields[0] == "chain") {
+    if ((chains && fields.size() == 4 && fields[0] == "chain") ||
+        (pairs && fields.size() == 4 && fields[0] == "kernels")) {
       if (!isKey(fields[1])) return corrupt(where + ": the key is not 16 lowercase hex digits");
-      ChainSession c;
-      if (!positive(fields[2], &c.fused) || !positive(fields[3], &c.unfused))
-        return corrupt(where + ": a chain's fused and unfused seconds are not finite positive "
-                               "numbers");
-      if (cache.chains_.size() >= kMaxEntries && !cache.chains_.count(std::string(fields[1])))
-        return corrupt("profile cache: more than " + std::to_string(kMaxEntries) + " chains");
-      cache.chains_[std::string(fields[1])] = c;
+      const bool chain = fields[0] == "chain";
+      SessionPair c;
+      if (!positive(fields[2], &c.first) || !positive(fields[3], &c.second))
+        return corrupt(
+            where +
+            (chain ? ": a chain's fused and unfused seconds" : ": the two kernels' seconds") +
+            " are not finite positive numbers");
+      std::map<std::string, SessionPair>& to = chain ? cache.chains_ : cache.kernelPairs_;
+      if (to.size() >= kMaxEntries && !to.count(std::string(fields[1])))
+        return corrupt("profile cache: more than " + std::to_string(kMaxEntries) +
+                       (chain ? " chains" : " kernel pairs"));
+      to[std::string(fields[1])] = c;
       continue;
     }
     if (sessions && (fields.size() == 3 || (classes && fields.size() == 4)) &&
@@ -192,7 +204,7 @@ Result<ProfileCache> ProfileCache::parse(std::string_view text) {
       it->second = std::move(e);
     }
   }
-  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 6\" line)");
+  if (line == 0) return corrupt("profile cache: empty (no \"tessel-profile 7\" line)");
   return cache;
 }
 
@@ -292,22 +304,44 @@ bool ProfileCache::putReadRate(const std::string& deviceKey, int threads, double
   return true;
 }
 
-std::optional<ProfileCache::ChainSession> ProfileCache::chainSession(const std::string& key) const {
-  auto it = chains_.find(key);
-  if (it == chains_.end()) return std::nullopt;
+namespace {
+
+std::optional<ProfileCache::SessionPair>
+findPair(const std::map<std::string, ProfileCache::SessionPair>& pairs, const std::string& key) {
+  auto it = pairs.find(key);
+  if (it == pairs.end()) return std::nullopt;
   return it->second;
 }
 
-bool ProfileCache::putChainSession(const std::string& key, const ChainSession& c) {
-  if (!isKey(key) || !std::isfinite(c.fused) || c.fused <= 0 || !std::isfinite(c.unfused) ||
-      c.unfused <= 0)
+bool putPair(std::map<std::string, ProfileCache::SessionPair>* pairs, const std::string& key,
+             const ProfileCache::SessionPair& c) {
+  if (!isKey(key) || !std::isfinite(c.first) || c.first <= 0 || !std::isfinite(c.second) ||
+      c.second <= 0)
     return false;
-  auto it = chains_.find(key);
-  if (it == chains_.end() && chains_.size() >= kMaxEntries) return false;
-  if (it != chains_.end() && it->second.fused == c.fused && it->second.unfused == c.unfused)
+  auto it = pairs->find(key);
+  if (it == pairs->end() && pairs->size() >= ProfileCache::kMaxEntries) return false;
+  if (it != pairs->end() && it->second.first == c.first && it->second.second == c.second)
     return false;
-  chains_[key] = c;
+  (*pairs)[key] = c;
   return true;
+}
+
+} // namespace
+
+std::optional<ProfileCache::SessionPair> ProfileCache::chainSession(const std::string& key) const {
+  return findPair(chains_, key);
+}
+
+bool ProfileCache::putChainSession(const std::string& key, const SessionPair& c) {
+  return putPair(&chains_, key, c);
+}
+
+std::optional<ProfileCache::SessionPair> ProfileCache::kernelSession(const std::string& key) const {
+  return findPair(kernelPairs_, key);
+}
+
+bool ProfileCache::putKernelSession(const std::string& key, const SessionPair& c) {
+  return putPair(&kernelPairs_, key, c);
 }
 
 std::string ProfileCache::device(std::string_view backend) const {
@@ -411,8 +445,12 @@ std::string ProfileCache::text() const {
     out += '\n';
   }
   for (const auto& [key, c] : chains_) {
-    std::snprintf(buf, sizeof buf, " %.9g %.9g", c.fused, c.unfused);
+    std::snprintf(buf, sizeof buf, " %.9g %.9g", c.first, c.second);
     out += "chain " + key + buf + "\n";
+  }
+  for (const auto& [key, c] : kernelPairs_) {
+    std::snprintf(buf, sizeof buf, " %.9g %.9g", c.first, c.second);
+    out += "kernels " + key + buf + "\n";
   }
   for (const auto& [key, e] : entries_) {
     if (e.session <= 0) continue;
@@ -570,6 +608,15 @@ std::string chainSessionKey(const std::string& chainKey, std::span<const Primiti
     for (int64_t v : choice.params)
       h = fnv(h, &v, sizeof v);
   }
+  return hex(h);
+}
+
+std::string kernelPairKey(const std::string& a, const std::string& b, bool* swapped) {
+  const bool swap = b < a;
+  if (swapped) *swapped = swap;
+  uint64_t h = fnv(1469598103934665603ull, "kernels in a session");
+  h = fnv(h, swap ? b : a);
+  h = fnv(h, swap ? a : b);
   return hex(h);
 }
 

@@ -1,5 +1,5 @@
 // The values timing runs give inputs that are not constant (internal): the same for a kernel
-// timed alone (measure.cpp) and for a plan timed in a session (chain_session.cpp).
+// timed alone (measure.cpp) and for a plan timed in a session (plan_sessions.cpp).
 #pragma once
 
 #include "tessel/core/tensor_desc.h"

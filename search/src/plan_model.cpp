@@ -181,11 +181,38 @@ bool rasterElided(const ModelPlanRequest& r, size_t i) {
   return true;
 }
 
-// timeCandidates, then a raster the session skips (rasterElided) at no time.
+// Two measured kernels of one backend with the operands laid out alike, timed against each
+// other in a session (the request's kernelsInSession), weighed apart by their difference there
+// around the mean of their times alone (neither below zero).
+void weighInSession(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
+                    const std::function<const std::vector<TensorDesc>&(size_t)>& tensors) {
+  if (!r.kernelsInSession) return;
+  for (size_t a = 0; a < all.size(); ++a)
+    for (size_t b = a + 1; b < all.size(); ++b) {
+      Weighed& x = all[a];
+      Weighed& y = all[b];
+      if (!x.option.measured || !y.option.measured || x.option.backend != y.option.backend ||
+          x.variant != y.variant)
+        continue;
+      const std::optional<std::pair<double, double>> session = r.kernelsInSession(
+          i, tensors(x.variant), *r.descriptors[static_cast<size_t>(x.option.backend)], x.candidate,
+          y.candidate);
+      if (!session) continue;
+      const double mean = (x.option.seconds + y.option.seconds) / 2;
+      const double half = (session->first - session->second) / 2;
+      x.option.seconds = std::max(mean + half, 0.0);
+      y.option.seconds = std::max(mean - half, 0.0);
+      x.option.inSession = y.option.inSession = true;
+    }
+}
+
+// timeCandidates, the kernels timed against each other in a session (weighInSession), then a
+// raster the session skips (rasterElided) at no time.
 void measure(const ModelPlanRequest& r, size_t i, std::vector<Weighed>& all,
              const std::function<const std::vector<TensorDesc>&(size_t)>& tensors,
              double* measuringSeconds) {
   timeCandidates(r, i, all, tensors, measuringSeconds);
+  weighInSession(r, i, all, tensors);
   if (rasterElided(r, i))
     for (Weighed& w : all)
       w.option.seconds = 0;
@@ -442,6 +469,32 @@ Status pickKernels(const ModelPlanRequest& r, ModelPlan* plan) {
   }
   plan->planningSeconds += since(start);
   return Status::ok();
+}
+
+std::vector<CloseKernels> closeKernels(const ModelPlan& plan, double within) {
+  std::vector<CloseKernels> out;
+  const std::vector<uint8_t>& fused = plan.assignment.fused;
+  const auto inChain = [&](size_t i) {
+    return (i < fused.size() && fused[i]) || (i > 0 && i - 1 < fused.size() && fused[i - 1]);
+  };
+  for (size_t i = 0; i < plan.options.size() && i < plan.chosen.size(); ++i) {
+    if (plan.chosen[i] < 0 || inChain(i)) continue;
+    const std::vector<PlanOption>& options = plan.options[i];
+    const PlanOption& chosen = options[static_cast<size_t>(plan.chosen[i])];
+    if (chosen.backend == kNoBackend || !chosen.measured) continue;
+    int rival = -1;
+    for (size_t k = 0; k < options.size(); ++k) {
+      const PlanOption& o = options[k];
+      if (static_cast<int>(k) == plan.chosen[i] || !o.measured || o.backend != chosen.backend ||
+          o.layouts != chosen.layouts || o.choice == chosen.choice ||
+          !(o.seconds <= chosen.seconds * within))
+        continue;
+      if (rival < 0 || o.seconds < options[static_cast<size_t>(rival)].seconds)
+        rival = static_cast<int>(k);
+    }
+    if (rival >= 0) out.push_back({i, rival});
+  }
+  return out;
 }
 
 } // namespace tessel::search

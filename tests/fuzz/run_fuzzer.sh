@@ -106,5 +106,7 @@ printf 'tessel-profile 5\ndevice cpu_x86 00000000000000aa\nmemory 00000000000000
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' >"$profileSeeds/memory.txt"
 printf 'tessel-profile 6\ndevice cpu_x86 00000000000000aa\nchain 00000000000000cc 0.00025 0.0003\n%s\n' \
   '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' >"$profileSeeds/chain.txt"
+printf 'tessel-profile 7\ndevice cpu_x86 00000000000000aa\nkernels 00000000000000dd 0.0004 0.00035\n%s\n' \
+  '0123456789abcdef 0.000125 1111111111111111 2222222222222222 0.0001' >"$profileSeeds/kernels.txt"
 run profile "${FUZZ_PROFILE_RUNS:-300000}" "$profileSeeds" || status=1
 exit $status

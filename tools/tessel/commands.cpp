@@ -437,10 +437,10 @@ int convertCommand(const std::vector<std::string>& argv) {
       return fail(measured.status().withContext("measuring"));
     }
     const search::ModelPlan* plan = (*measured)->searchPlan();
-    std::printf("measured %d candidates (%d from the profile cache) and %d fused chains in "
-                "sessions at %d threads\n",
+    std::printf("measured %d candidates (%d from the profile cache), %d fused chains and %d "
+                "kernel pairs in sessions at %d threads\n",
                 plan ? plan->measurements : 0, plan ? plan->cacheHits : 0,
-                plan ? plan->chainsInSession : 0, opts->threads);
+                plan ? plan->chainsInSession : 0, plan ? plan->kernelsInSession : 0, opts->threads);
   }
   auto bytes = convertOnnxFile(a.positional[0], *opts);
   if (!temporary.empty()) fs::remove(temporary);
@@ -1415,7 +1415,7 @@ int searchCommand(const std::vector<std::string>& argv) {
                 "\"space_log10\": %.2f, \"exact\": %s, \"predicted_ms\": %.4f, "
                 "\"predicted_copy_ms\": %.4f, \"copies_per_run\": %d, \"measured_ms\": %.4f, "
                 "\"measured_copy_ms\": %.4f, \"measurements\": %d, \"cache_hits\": %d, "
-                "\"chains_in_session\": %d, "
+                "\"chains_in_session\": %d, \"kernels_in_session\": %d, "
                 "\"planning_ms\": %.3f, \"measuring_s\": %.3f, \"weight_bytes\": %lld, "
                 "\"arena_bytes\": %lld, \"session_arena_bytes\": %lld, "
                 "\"blocked_tensors\": %d, \"session_times\": %d, \"plan\": [",
@@ -1423,8 +1423,9 @@ int searchCommand(const std::vector<std::string>& argv) {
                 plan->exact ? "true" : "false", plan->predictedSeconds * 1e3,
                 plan->predictedCopySeconds * 1e3, plan->copies, measuredTotal * 1e3,
                 copySeconds * 1e3, plan->measurements, plan->cacheHits, plan->chainsInSession,
-                (plan->planningSeconds - plan->measuringSeconds) * 1e3, plan->measuringSeconds,
-                static_cast<long long>(plan->weightBytes), static_cast<long long>(plan->arenaBytes),
+                plan->kernelsInSession, (plan->planningSeconds - plan->measuringSeconds) * 1e3,
+                plan->measuringSeconds, static_cast<long long>(plan->weightBytes),
+                static_cast<long long>(plan->arenaBytes),
                 static_cast<long long>((*session)->arenaBytes()),
                 (*session)->preparedModel().blockedTensorCount(), sessionTimes);
     for (size_t i = 0; i < p.primitives.size(); ++i) {
@@ -1445,10 +1446,11 @@ int searchCommand(const std::vector<std::string>& argv) {
                       descs[static_cast<size_t>(p.primitives[i].outputs[0])].byteSize()));
       for (size_t k = 0; k < options.size(); ++k)
         std::printf("%s{\"name\": %s, \"predicted_ms\": %.4f, \"estimate_ms\": %.4f, "
-                    "\"measured\": %s}",
+                    "\"measured\": %s, \"in_session\": %s}",
                     k ? ", " : "", jsonText(optionText(options[k])).c_str(),
                     options[k].seconds * 1e3, options[k].estimate * 1e3,
-                    options[k].measured ? "true" : "false");
+                    options[k].measured ? "true" : "false",
+                    options[k].inSession ? "true" : "false");
       std::printf("]}");
     }
     std::printf("], \"chains\": [");
@@ -1472,8 +1474,9 @@ int searchCommand(const std::vector<std::string>& argv) {
   std::printf("planned in %.2f ms", (plan->planningSeconds - plan->measuringSeconds) * 1e3);
   if (c->load.search == PlanSearch::Measure)
     std::printf(", measuring %.2f s: candidates measured %d, from the profile cache %d, fused "
-                "chains timed in sessions %d",
-                plan->measuringSeconds, plan->measurements, plan->cacheHits, plan->chainsInSession);
+                "chains timed in sessions %d, kernel pairs timed in sessions %d",
+                plan->measuringSeconds, plan->measurements, plan->cacheHits, plan->chainsInSession,
+                plan->kernelsInSession);
   if (sessionTimes > 0) std::printf("; session times kept in the profile cache %d", sessionTimes);
   std::printf("\n");
   if (a.has("--report")) {
@@ -1486,7 +1489,8 @@ int searchCommand(const std::vector<std::string>& argv) {
       for (size_t k = 0; k < options.size(); ++k)
         if (k != pick) {
           char ms[32];
-          std::snprintf(ms, sizeof ms, " %.3f", options[k].seconds * 1e3);
+          std::snprintf(ms, sizeof ms, " %.3f%s", options[k].seconds * 1e3,
+                        options[k].inSession ? " (session)" : "");
           others += (others.empty() ? "" : ", ") + optionText(options[k]) + ms;
         }
       char meas[32] = "-";

@@ -153,6 +153,17 @@ private:
   // Per chain of the search plan, when measuring: its key among the profile cache's chain times
   // (chainSessionKey) where the plan weighed it without them, else "".
   std::vector<std::string> chainKeys_;
+  // Measuring: the kernels the plan chose close to a rival (search::closeKernels) whose session
+  // times against it the cache lacks, for create to time in sessions: the primitive, the
+  // rival's kernel, the pair's key (kernelPairKey) and whether the rival's profile key sorts
+  // first.
+  struct KernelRival {
+    size_t primitive = 0;
+    KernelChoice choice;
+    std::string key;
+    bool swapped = false;
+  };
+  std::vector<KernelRival> kernelRivals_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from
   // constantStart_[i]: what prepareArgs hands a backend, built once.
   std::vector<const void*> constants_;

@@ -55,10 +55,10 @@ public:
   static constexpr int kMaxReadThreads = 4096;
 
   // The file's entries; a missing file is an empty cache; anything else that is not the format
-  // is an error naming the line. The format: a first line "tessel-profile 6" (or 5, without
-  // chain lines; 4, without memory lines; 3, whose session lines name no class and without
-  // transfers; 2, without session lines; or 1, the format before kernel fits, whose lines are only
-  // times), then lines of
+  // is an error naming the line. The format: a first line "tessel-profile 7" (or 6, without
+  // kernels lines; 5, without chain lines; 4, without memory lines; 3, whose session lines name no
+  // class and without transfers; 2, without session lines; or 1, the format before kernel fits,
+  // whose lines are only times), then lines of
   //   device NAME HASH                  the device a backend measured on (deviceKey)
   //   KEY SECONDS                       a time (profileKey)
   //   KEY SECONDS KERNEL GROUP ESTIMATE the kernel it was (kernelKey), its backend's kernels on
@@ -74,6 +74,9 @@ public:
   //   chain KEY FUSED UNFUSED           a fused chain and the steps reading its output, timed
   //                                     in a session fused and unfused (chainSessionKey; the
   //                                     least over profiled runs; version 6)
+  //   kernels KEY FIRST SECOND          two kernels of one primitive, each with the steps reading
+  //                                     its output, timed in a session against each other
+  //                                     (kernelPairKey, in its keys' order; version 7)
   // keys and hashes 16 lowercase hex digits, a name [a-z0-9_]+ (at most 64), numbers finite and
   // positive, fields one space apart. A session time lasts while its key's time does.
   static Result<ProfileCache> load(const std::string& path);
@@ -101,14 +104,22 @@ public:
   std::optional<double> readRate(const std::string& deviceKey, int threads) const;
   // Whether the cache changed.
   bool putReadRate(const std::string& deviceKey, int threads, double bytesPerSecond);
-  // A fused chain and the steps that read its output as a session ran them (chainSessionKey):
-  // the seconds with the chain fused and with its primitives unfused.
-  struct ChainSession {
-    double fused = 0, unfused = 0;
+  // Two times taken in one session, run by run in turn (the least of each over its profiled
+  // runs): a fused chain's (chainSessionKey) with the chain fused (`first`) and unfused
+  // (`second`), or two kernels' of one primitive (kernelPairKey), in their keys' order.
+  struct SessionPair {
+    double first = 0, second = 0;
   };
-  std::optional<ChainSession> chainSession(const std::string& key) const;
+  // A fused chain and the steps that read its output as a session ran them.
+  std::optional<SessionPair> chainSession(const std::string& key) const;
   // Whether the cache changed.
-  bool putChainSession(const std::string& key, const ChainSession& times);
+  bool putChainSession(const std::string& key, const SessionPair& times);
+  // Two kernels of one primitive, each with the steps that read its output, as a session ran
+  // them (kernelPairKey; docs/search.md, Kernels decided in a session).
+  std::optional<SessionPair> kernelSession(const std::string& key) const;
+  // Whether the cache changed.
+  bool putKernelSession(const std::string& key, const SessionPair& times);
+  size_t kernelSessions() const { return kernelPairs_.size(); }
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
   void setDevice(std::string_view backend, const std::string& deviceKey);
@@ -133,7 +144,8 @@ private:
   std::map<std::string, std::string, std::less<>> devices_; // backend name -> device key
   std::map<std::string, Transfer> transfers_;               // device key -> its copies
   std::map<std::pair<std::string, int>, double> readRates_; // (device key, threads) -> bytes/s
-  std::map<std::string, ChainSession> chains_;              // chainSessionKey -> its times
+  std::map<std::string, SessionPair> chains_;               // chainSessionKey -> its times
+  std::map<std::string, SessionPair> kernelPairs_;          // kernelPairKey -> their times
 };
 
 // What a key says of the primitive, made once for all its candidates: a 64-bit hash, as 16 hex
@@ -198,6 +210,12 @@ std::string chainSessionKey(const std::string& chainKey, std::span<const Primiti
                             size_t last, const search::Assignment& assignment,
                             std::span<const BackendDescriptor* const> descriptors,
                             const std::function<std::string(size_t)>& signature);
+
+// The key of two kernels of one primitive timed against each other in a session
+// (ProfileCache::kernelSession): a 64-bit hash, as 16 hex digits, of their profileKeys in sorted
+// order, so either order gives it; `swapped` (where given) is set where `b`'s key sorts first,
+// and the session's times are then (b's, a's).
+std::string kernelPairKey(const std::string& a, const std::string& b, bool* swapped = nullptr);
 
 // The kernel library's version in the keys: the source revision the build was configured at.
 std::string_view kernelLibraryVersion();

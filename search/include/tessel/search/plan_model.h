@@ -116,6 +116,18 @@ struct ModelPlanRequest {
                                       const KernelCandidate& candidate,
                                       const Assignment& assignment)>
       chainEffect;
+  // When set, two kernels `a` and `b` of primitive i on `backend`, with its operands laid out
+  // alike (`tensors`), timed against each other in a session (PreparedModel::create with
+  // PlanSearch::Measure: the plan with one and with the other, run by run in turn; each time
+  // its step and the steps reading its output; ProfileCache::kernelSession): their times there,
+  // a's and b's; nullopt where none were. Where given, the two are weighed apart by their
+  // difference there, around the mean of their times alone: kernels whose times alone are
+  // close are decided by what they cost a session (docs/search.md, Kernels decided in a
+  // session).
+  std::function<std::optional<std::pair<double, double>>(
+      size_t i, const std::vector<TensorDesc>& tensors, const BackendDescriptor& backend,
+      const KernelCandidate& a, const KernelCandidate& b)>
+      kernelsInSession;
   // Bytes the plan's kernels may keep of weights (their packed or transformed copies, else the
   // constants they read in place; memory.h, fitMemoryBudget); 0: no bound.
   int64_t weightBudget = 0;
@@ -144,6 +156,8 @@ struct PlanOption {
   // -1 until the memory planning asks (memory.h: only the chosen kernels and, under a memory
   // budget, those that could replace them are sized).
   int64_t workspace = -1;
+  // Weighed by a session's times against another kernel of its backend (kernelsInSession).
+  bool inSession = false;
 };
 
 // A chain of primitives that could run as one kernel of their backend, as pickChains weighed it.
@@ -180,8 +194,9 @@ struct ModelPlan {
   std::map<std::string, double, std::less<>> readRates;
   int measurements = 0, cacheHits = 0; // with a measure callback: what its caller reports
   int chainsInSession = 0;             // fused chains its caller timed in sessions (chainEffect)
-  double planningSeconds = 0;          // planModel's wall time, measuring included
-  double measuringSeconds = 0;         // of which in the measure callback
+  int kernelsInSession = 0;    // pairs of kernels its caller timed in sessions (kernelsInSession)
+  double planningSeconds = 0;  // planModel's wall time, measuring included
+  double measuringSeconds = 0; // of which in the measure callback
 };
 
 // Fails naming the first primitive no backend supports, or an unknown preferred backend.
@@ -206,6 +221,16 @@ Status pickKernels(const ModelPlanRequest& request, ModelPlan* plan);
 // each primitive's inputs in turn, less the later ones' chained input 0).
 bool constantsFit(const ModelPlanRequest& request, std::span<const Primitive* const> chain,
                   uint32_t constantInputs);
+
+// A primitive whose kernel a session should decide: the plan runs it alone (in no fused
+// chain), and another measured option of the chosen one's backend, its operands laid out alike,
+// is within `within` (a factor) of the chosen one's time; `rival` is the closest such option
+// (an index into plan.options[primitive]).
+struct CloseKernels {
+  size_t primitive = 0;
+  int rival = 0;
+};
+std::vector<CloseKernels> closeKernels(const ModelPlan& plan, double within);
 
 // The longest chain a fused form may span.
 inline constexpr size_t kMaxChain = 3;
