@@ -1101,13 +1101,35 @@ struct Plan {
   std::vector<Layout> layouts;
 };
 
-// The plan a prepared model runs.
-Plan planOf(const PreparedModel& model) {
+// The plan a prepared model runs. A kernel left to its backend's first choice where that is
+// none of its candidates (cpu_x86's convolutions: the variant its cost model finds cheapest when
+// prepared) is named as that candidate, the one the backend estimates fastest for the tensors
+// as laid out, as preparing picks it: so that a change to the same kernel by its own name is
+// no change (the coordinate-wise search kept such no-ops when noise made them look 1% faster).
+Plan planOf(const PreparedModel& model, int threads) {
   Plan plan;
-  for (size_t i = 0; i < model.program().primitives.size(); ++i) {
+  const Program& prog = model.program();
+  for (size_t i = 0; i < prog.primitives.size(); ++i) {
     const Backend* b = model.backend(i);
     plan.backends.push_back(b ? std::string(b->name()) : std::string());
-    plan.kernels.push_back(model.choice(i));
+    KernelChoice choice = model.choice(i);
+    if (b && model.chainLast(i) == static_cast<int32_t>(i) &&
+        model.chainHead(i) == static_cast<int32_t>(i)) {
+      const BackendDescriptor& d = b->descriptor();
+      const Primitive& p = prog.primitives[i];
+      const std::vector<KernelCandidate> candidates = d.candidates(p, model.descs());
+      const bool named = std::any_of(candidates.begin(), candidates.end(),
+                                     [&](const KernelCandidate& k) { return k.choice == choice; });
+      if (!named && choice == d.firstChoice(p, model.descs())) {
+        double least = std::numeric_limits<double>::infinity();
+        for (const KernelCandidate& k : candidates)
+          if (const double e = d.estimateSeconds(p, model.descs(), k.choice, threads); e < least) {
+            least = e;
+            choice = k.choice;
+          }
+      }
+    }
+    plan.kernels.push_back(choice);
     plan.fused.push_back(model.chainLast(i) > static_cast<int32_t>(i));
   }
   for (const TensorDesc& d : model.descs())
@@ -1118,8 +1140,8 @@ Plan planOf(const PreparedModel& model) {
 // A session of the plan: the program prepared with it as the artifact's plan (first fit keeps
 // it), its fused chains and its layouts, after one warm run.
 Result<std::unique_ptr<Session>> planSession(const Program& prepared, const Plan& plan,
-                                             const BackendRegistry& registry,
-                                             const ModelCommand& c) {
+                                             const BackendRegistry& registry, const ModelCommand& c,
+                                             Plan* ran = nullptr) {
   auto prog = std::make_shared<Program>(prepared);
   prog->backends = plan.backends;
   prog->kernels = plan.kernels;
@@ -1132,16 +1154,30 @@ Result<std::unique_ptr<Session>> planSession(const Program& prepared, const Plan
   po.layouts = plan.layouts;
   TESSEL_ASSIGN_OR_RETURN(auto model, PreparedModel::create(prog, registry, po));
   TESSEL_ASSIGN_OR_RETURN(auto session, Session::create(model, so));
+  // Prepared otherwise than asked (first fit passes over a backend that does not run the
+  // primitive with its tensors laid out so, a fused form a backend declines): not this plan. A
+  // kernel left to the backend's choice is named as prepared (planOf), in `ran`.
+  Plan got = planOf(*model, session->threads());
+  for (size_t i = 0; i < got.backends.size(); ++i)
+    if (got.backends[i] != plan.backends[i] || !(model->choice(i) == plan.kernels[i]) ||
+        got.fused[i] != plan.fused[i])
+      return unsupported("primitive " + std::to_string(i) + " was prepared as " + got.backends[i] +
+                         ":" + std::to_string(got.kernels[i].id) + (got.fused[i] ? " fused" : "") +
+                         ", not as the plan's " + plan.backends[i] + ":" +
+                         std::to_string(plan.kernels[i].id) + (plan.fused[i] ? " fused" : ""));
+  if (got.layouts != plan.layouts) return unsupported("the plan's layouts were not kept");
   TESSEL_RETURN_IF_ERROR(setInputs(*session, *prog, {}));
   TESSEL_RETURN_IF_ERROR(session->run());
+  if (ran) *ran = std::move(got);
   return session;
 }
 
 // The plan's time end to end: its session (planSession), the minimum of `runs`.
 Result<double> planMilliseconds(const Program& prepared, const Plan& plan,
-                                const BackendRegistry& registry, const ModelCommand& c, int runs) {
+                                const BackendRegistry& registry, const ModelCommand& c, int runs,
+                                Plan* ran = nullptr) {
   TESSEL_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
-                          planSession(prepared, plan, registry, c));
+                          planSession(prepared, plan, registry, c, ran));
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < runs; ++r) {
     const auto t0 = Clock::now();
@@ -1170,6 +1206,18 @@ moves(const Program& prepared, const search::ModelPlan& weighed, const Plan& pla
       Plan next = plan;
       for (size_t id = 0; id < group.size(); ++id)
         if (group[id] == group[first]) next.layouts[id] = to;
+      // The kernels that read or write the segment left to their backend's first choice, which
+      // it makes for the tensors as now laid out.
+      for (size_t p = 0; p < primitives; ++p) {
+        const Primitive& q = prepared.primitives[p];
+        const auto inSegment = [&](int32_t id) {
+          return group[static_cast<size_t>(id)] == group[first];
+        };
+        const Backend* b = next.backends[p].empty() ? nullptr : registry.find(next.backends[p]);
+        if (b &&
+            (inSegment(q.outputs[0]) || std::any_of(q.inputs.begin(), q.inputs.end(), inSegment)))
+          next.kernels[p] = b->descriptor().firstChoice(q, prepared.descs());
+      }
       out.emplace_back(std::move(next), "layouts of tensor " + std::to_string(first) +
                                             "'s segment " + std::string(layoutName(now)) + " -> " +
                                             std::string(layoutName(to)));
@@ -1178,8 +1226,16 @@ moves(const Program& prepared, const search::ModelPlan& weighed, const Plan& pla
   }
   if (prepared.primitives[i].kind() == PrimitiveKind::View) return out;
   const auto& descriptors = registry.descriptors();
+  // A primitive in a fused chain runs in the chain's kernel: its own kernel changes nothing
+  // until the chain is unfused (a move of its own, below).
+  const bool inChain = plan.fused[i] || (i > 0 && plan.fused[i - 1]);
+  // A raster the session skips (the plan weighs it free on every backend: search's
+  // rasterElided) runs on none: its backend changes nothing either.
+  const bool skipped = prepared.primitives[i].kind() == PrimitiveKind::Raster &&
+                       std::all_of(weighed.options[i].begin(), weighed.options[i].end(),
+                                   [](const search::PlanOption& o) { return o.seconds == 0; });
   for (const search::PlanOption& o : weighed.options[i]) {
-    if (o.backend == search::kNoBackend || o.seconds * 1e3 > bestMs) continue;
+    if (inChain || skipped || o.backend == search::kNoBackend || o.seconds * 1e3 > bestMs) continue;
     const std::string name(descriptors[static_cast<size_t>(o.backend)]->name());
     if (name == plan.backends[i] && o.choice == plan.kernels[i]) continue;
     bool tried = false; // the same kernel weighed with other layouts: one try
@@ -1227,7 +1283,8 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
     for (size_t i = 0; i < coordinates; ++i) {
       for (auto& [next, change] :
            moves(prepared, weighed, start, group, segments, registry, i, best)) {
-        auto ms = planMilliseconds(prepared, next, registry, c, runs);
+        Plan ran;
+        auto ms = planMilliseconds(prepared, next, registry, c, runs, &ran);
         if (!ms.isOk()) continue;
         ++*evaluations;
         if (*ms < best * 0.99) {
@@ -1250,7 +1307,7 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
                   : std::string();
           std::printf("verify: %s%s: %.3f -> %.3f ms\n", where.c_str(), change.c_str(), best, *ms);
           best = *ms;
-          start = std::move(next);
+          start = std::move(ran);
           improved = true;
         }
       }
@@ -1264,7 +1321,7 @@ Result<Plan> coordinateSearch(const Program& prepared, const search::ModelPlan& 
 Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
                   const BackendRegistry& registry, const ModelCommand& c, int runs) {
   const Program& prepared = session.program();
-  Plan searched = planOf(session.preparedModel());
+  Plan searched = planOf(session.preparedModel(), session.threads());
   Plan firstFit;
   {
     auto prog = std::make_shared<Program>(prepared);
@@ -1276,7 +1333,7 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
     TESSEL_ASSIGN_OR_RETURN(
         auto model, PreparedModel::create(prog, registry,
                                           sessionOptions("", c.threads, load).prepareOptions()));
-    firstFit = planOf(*model);
+    firstFit = planOf(*model, session.threads());
   }
   // The layout segments (none where the layouts are plain by request).
   std::vector<int32_t> group(prepared.tensors.size(), -1);
@@ -1299,8 +1356,10 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
                           coordinateSearch(prepared, weighed, firstFit, group, segments, registry,
                                            c, runs, &evaluations));
   // The three plans timed again run by run in turn (each round in another order), 10 x `runs`
-  // rounds, the minimum of each: they meet the same moments of this machine, whose speed drifts
-  // by 2x within minutes (a plan timed alone after another is not comparable).
+  // rounds: they meet the same moments of this machine, whose speed drifts by 2x within minutes
+  // (a plan timed alone after another is not comparable). Each plan's minimum, and the median of
+  // the search's plan's time over each best plan's in the same round (a ratio the drift between
+  // rounds does not move, nor one lucky run).
   std::array<std::unique_ptr<Session>, 3> sessions;
   std::array<double, 3> least;
   least.fill(std::numeric_limits<double>::infinity());
@@ -1309,19 +1368,32 @@ Status verifyPlan(const Session& session, const search::ModelPlan& weighed,
     TESSEL_ASSIGN_OR_RETURN(sessions[k], planSession(prepared, *plans[k], registry, c));
     ++evaluations;
   }
-  for (int round = 0; round < 10 * runs; ++round)
+  std::array<std::vector<double>, 2> ratios; // the plan over the best from it, from first fit
+  for (int round = 0; round < 10 * runs; ++round) {
+    std::array<double, 3> ms{};
     for (size_t k = 0; k < 3; ++k) {
       const size_t which = (k + static_cast<size_t>(round)) % 3;
       const auto t0 = Clock::now();
       TESSEL_RETURN_IF_ERROR(sessions[which]->run());
-      least[which] = std::min(least[which], msSince(t0));
+      ms[which] = msSince(t0);
+      least[which] = std::min(least[which], ms[which]);
     }
+    ratios[0].push_back(ms[0] / ms[1]);
+    ratios[1].push_back(ms[0] / ms[2]);
+  }
+  const auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
   const double plan = least[0], fromPlan = least[1], fromFirstFit = least[2];
   const double best = std::min(fromPlan, fromFirstFit);
+  const double paired = std::max(median(ratios[0]), median(ratios[1]));
   std::printf("verify: the search's plan %.3f ms; coordinate-wise best %.3f ms (from it %.3f, "
-              "from first fit %.3f); the plan at %.1f%% of the best; %zu layout segments; %d "
-              "plans timed\n",
-              plan, best, fromPlan, fromFirstFit, 100 * plan / best, segments.size(), evaluations);
+              "from first fit %.3f); the plan at %.1f%% of the best; paired median %.1f%% (from "
+              "it %.1f%%, from first fit %.1f%%); %zu layout segments; %d plans timed\n",
+              plan, best, fromPlan, fromFirstFit, 100 * plan / best, 100 * paired,
+              100 * median(ratios[0]), 100 * median(ratios[1]), segments.size(), evaluations);
   return Status::ok();
 }
 
