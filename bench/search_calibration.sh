@@ -10,15 +10,16 @@
 #    best where two or more candidates were measured; the model-only plan's predicted total
 #    against its time in a session (the sum of each step's least time over profiled runs) and
 #    end to end (tessel bench, min of RUNS); the model-only plan end to end against the measured
-#    plan (the two alternating over ROUNDS turns).
+#    plan, both converted to artifacts and timed run by run in one process (tessel_load_ab, RUNS
+#    pairs): the median of the paired ratios, and the ratio of the minima.
 # Usage: [FRESH=1] bench/search_calibration.sh [THREADS] [RUNS]   (defaults: 2 threads, 20 runs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
 runs=${2:-20}
-rounds=4
 models=${TESSEL_MODELS_DIR:-$HOME/.cache/tessel/models}
 tessel="$root/build/tools/tessel"
+loadAb="$root/build/bench/tessel_load_ab"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 names=(resnet18 mobilenet_v2 squeezenet1_1 shufflenet_v2_x1_0 ppocr_v4_det)
@@ -33,7 +34,7 @@ measureAll() {
   done
 }
 measureAll
-printf '| model | pick within 10%% | model-only predicted | in a session | end to end | model-only / measured plan (min of %d) |\n' "$runs"
+printf '| model | pick within 10%% | model-only predicted | in a session | end to end (min of %d) | model-only / measured plan (paired median; minima) |\n' "$runs"
 printf '|---|---|---|---|---|---|\n'
 for m in "${names[@]}"; do
   if [ "${FRESH:-0}" = 1 ] && [ "$m" != "${names[0]}" ]; then measureAll; fi
@@ -49,20 +50,23 @@ for m in "${names[@]}"; do
   # shellcheck disable=SC2046
   totals=$("$tessel" search "$models/$m/model.onnx" $(shape "$m") --threads "$threads" \
     --search model --profile "$others" | sed -n 's/^predicted \([0-9.]*\) ms .*measured \([0-9.]*\) ms .*/\1 \2/p')
-  best_model=1e9 best_measure=1e9
-  for ((r = 0; r < rounds; r++)); do
-    # shellcheck disable=SC2046
-    a=$("$tessel" bench "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --runs $((runs / rounds)) \
-      --search model --profile "$others" --json | sed -n 's/.*"min_ms": \([0-9.]*\).*/\1/p')
-    # shellcheck disable=SC2046
-    b=$("$tessel" bench "$models/$m/model.onnx" $(shape "$m") --threads "$threads" --runs $((runs / rounds)) \
-      --search measure --profile "$work/$m.profile" --json | sed -n 's/.*"min_ms": \([0-9.]*\).*/\1/p')
-    best_model=$(echo "$a $best_model" | awk '{print ($1 < $2) ? $1 : $2}')
-    best_measure=$(echo "$b $best_measure" | awk '{print ($1 < $2) ? $1 : $2}')
-  done
+  # shellcheck disable=SC2046
+  best_model=$("$tessel" bench "$models/$m/model.onnx" $(shape "$m") --threads "$threads" \
+    --runs "$runs" --search model --profile "$others" --json | sed -n 's/.*"min_ms": \([0-9.]*\).*/\1/p')
+  # The two plans as artifacts (the compiler plans with a cache's times as a load measuring
+  # does), timed in turn: model-only over measured.
+  # shellcheck disable=SC2046
+  "$tessel" convert "$models/$m/model.onnx" $(shape "$m") -o "$work/model.tsl" --search model \
+    --profile "$others" --threads "$threads" >/dev/null
+  # shellcheck disable=SC2046
+  "$tessel" convert "$models/$m/model.onnx" $(shape "$m") -o "$work/measured.tsl" --search model \
+    --profile "$work/$m.profile" --threads "$threads" >/dev/null
+  ab=$("$loadAb" "$work/measured.tsl" default "$work/model.tsl" "$threads" "$runs" |
+    sed -n 's/^paired ratio .*: median \([0-9.]*\), ratio of minima \([0-9.]*\) .*/\1 \2/p')
   read -r predicted measured <<<"$totals"
-  printf '| %s | %s | %s ms | %s ms (%+.0f%%) | %s ms (%+.0f%%) | %.3f (%s / %s ms) |\n' "$m" "$pick" \
+  read -r pairedMedian minima <<<"$ab"
+  printf '| %s | %s | %s ms | %s ms (%+.0f%%) | %s ms (%+.0f%%) | %s; %s |\n' "$m" "$pick" \
     "$predicted" "$measured" "$(echo "$predicted $measured" | awk '{print 100 * ($1 / $2 - 1)}')" \
     "$best_model" "$(echo "$predicted $best_model" | awk '{print 100 * ($1 / $2 - 1)}')" \
-    "$(echo "$best_model $best_measure" | awk '{print $1 / $2}')" "$best_model" "$best_measure"
+    "$pairedMedian" "$minima"
 done
