@@ -552,7 +552,8 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
         if (std::optional<KernelCandidate> k = d.chainCandidate(chain, m->descs_))
           m->chainKeys_[c] = chainKey(o.first, o.count, d, *k, plan.assignment);
       }
-      // And the kernels chosen close to a rival, with no session times against it.
+      // And the kernels chosen close to a rival, with no session times against it (a pair of
+      // one key once: primitives alike share it).
       m->kernelRivals_.clear();
       for (const search::CloseKernels& c : search::closeKernels(plan, kCloseKernels)) {
         const std::vector<search::PlanOption>& options = plan.options[c.primitive];
@@ -562,7 +563,9 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
         KernelRival r{c.primitive, rival.choice, {}, false};
         r.key = pairKey(c.primitive, m->descs_, d, candidateOf(o, d), candidateOf(rival, d),
                         &r.swapped);
-        if (!cache.kernelSession(r.key)) m->kernelRivals_.push_back(std::move(r));
+        const bool listed = std::any_of(m->kernelRivals_.begin(), m->kernelRivals_.end(),
+                                        [&](const KernelRival& o) { return o.key == r.key; });
+        if (!listed && !cache.kernelSession(r.key)) m->kernelRivals_.push_back(std::move(r));
       }
     }
     plan.measurements = measurements;
