@@ -10,8 +10,8 @@
 #    best where two or more candidates were measured; the model-only plan's predicted total
 #    against its time in a session (the sum of each step's least time over profiled runs) and
 #    end to end (tessel bench, min of RUNS); the model-only plan end to end against the measured
-#    plan, both converted to artifacts and timed run by run in one process (tessel_load_ab, RUNS
-#    pairs): the median of the paired ratios, and the ratio of the minima.
+#    plan, both converted to artifacts and timed run by run in one process (tessel_load_ab,
+#    10 x RUNS pairs): the median of the paired ratios, and the ratio of the minima.
 # Usage: [FRESH=1] bench/search_calibration.sh [THREADS] [RUNS]   (defaults: 2 threads, 20 runs)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,7 +61,7 @@ for m in "${names[@]}"; do
   # shellcheck disable=SC2046
   "$tessel" convert "$models/$m/model.onnx" $(shape "$m") -o "$work/measured.tsl" --search model \
     --profile "$work/$m.profile" --threads "$threads" >/dev/null
-  ab=$("$loadAb" "$work/measured.tsl" default "$work/model.tsl" "$threads" "$runs" |
+  ab=$("$loadAb" "$work/measured.tsl" default "$work/model.tsl" "$threads" $((10 * runs)) |
     sed -n 's/^paired ratio .*: median \([0-9.]*\), ratio of minima \([0-9.]*\) .*/\1 \2/p')
   read -r predicted measured <<<"$totals"
   read -r pairedMedian minima <<<"$ab"
