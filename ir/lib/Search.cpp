@@ -188,13 +188,10 @@ Status planProgram(Program& prog, const PlanOptions& o) {
                 const KernelCandidate& b) -> std::optional<std::pair<double, double>> {
           const std::string signature =
               primitiveSignature(prog.primitives[i], tensors, model.constant);
-          bool swapped = false;
-          const auto times =
-              cache.kernelSession(kernelPairKey(profileKey(d, signature, a, o.threads),
-                                                profileKey(d, signature, b, o.threads), &swapped));
+          const auto times = cache.kernelSession(profileKey(d, signature, a, o.threads),
+                                                 profileKey(d, signature, b, o.threads));
           if (!times) return std::nullopt;
-          return swapped ? std::pair{times->second, times->first}
-                         : std::pair{times->first, times->second};
+          return std::pair{times->first, times->second};
         };
     }
     // The kernels are picked for the layouts the plan chose, within the budgets, then the fused

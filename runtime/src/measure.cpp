@@ -148,14 +148,43 @@ private:
   int runs_ = 1, done_ = 0;
 };
 
-// The fastest of a timer's runs after the warm one.
-Result<double> timeAlone(KernelTimer& timer) {
-  double best = std::numeric_limits<double>::infinity();
-  for (int run = 0; run <= timer.runs(); ++run) { // run 0 warms
-    TESSEL_ASSIGN_OR_RETURN(const double s, timer.run());
-    if (run > 0) best = std::min(best, s);
+// Timers warmed, then timed run by run in turn (each round starting one further on), so that a
+// machine whose speed drifts meets them alike: per timer, the fastest of its runs after the warm
+// one, or why one failed.
+std::vector<Result<double>> timeInTurn(std::span<KernelTimer* const> timers) {
+  std::vector<Result<double>> out(timers.size(), Result<double>(0.0));
+  std::vector<double> best(timers.size(), std::numeric_limits<double>::infinity());
+  std::vector<bool> failed(timers.size(), false);
+  int rounds = 0;
+  for (size_t k = 0; k < timers.size(); ++k) {
+    auto warm = timers[k]->run();
+    if (!warm.isOk()) {
+      out[k] = warm.status();
+      failed[k] = true;
+    }
+    rounds = std::max(rounds, timers[k]->runs());
   }
-  return best;
+  for (int round = 0; round < rounds; ++round)
+    for (size_t j = 0; j < timers.size(); ++j) {
+      const size_t k = (j + static_cast<size_t>(round)) % timers.size();
+      if (failed[k] || round >= timers[k]->runs()) continue;
+      auto s = timers[k]->run();
+      if (!s.isOk()) {
+        out[k] = s.status();
+        failed[k] = true;
+        continue;
+      }
+      best[k] = std::min(best[k], *s);
+    }
+  for (size_t k = 0; k < timers.size(); ++k)
+    if (!failed[k]) out[k] = best[k];
+  return out;
+}
+
+// One timer alone: its warm run, then its timed runs (timeInTurn).
+Result<double> timeAlone(KernelTimer& timer) {
+  KernelTimer* one = &timer;
+  return std::move(timeInTurn(std::span<KernelTimer* const>(&one, 1))[0]);
 }
 
 // The primitive's kernel prepared on `backend` and set up for timing.
@@ -208,32 +237,12 @@ std::vector<Result<double>> measurePrimitives(std::span<Backend* const> backends
       bytes += (*timer)->bytes();
       batch.emplace_back(next, std::move(timer).value());
     }
-    // Every kernel warmed, then timed run by run in turn, each round starting one further on.
-    std::vector<double> best(batch.size(), std::numeric_limits<double>::infinity());
-    std::vector<bool> failed(batch.size(), false);
-    int rounds = 0;
-    for (size_t k = 0; k < batch.size(); ++k) {
-      auto warm = batch[k].second->run();
-      if (!warm.isOk()) {
-        out[batch[k].first] = warm.status();
-        failed[k] = true;
-      }
-      rounds = std::max(rounds, batch[k].second->runs());
-    }
-    for (int round = 0; round < rounds; ++round)
-      for (size_t j = 0; j < batch.size(); ++j) {
-        const size_t k = (j + static_cast<size_t>(round)) % batch.size();
-        if (failed[k] || round >= batch[k].second->runs()) continue;
-        auto s = batch[k].second->run();
-        if (!s.isOk()) {
-          out[batch[k].first] = s.status();
-          failed[k] = true;
-          continue;
-        }
-        best[k] = std::min(best[k], *s);
-      }
+    std::vector<KernelTimer*> timers;
+    for (const auto& [request, timer] : batch)
+      timers.push_back(timer.get());
+    std::vector<Result<double>> times = timeInTurn(timers);
     for (size_t k = 0; k < batch.size(); ++k)
-      if (!failed[k]) out[batch[k].first] = best[k];
+      out[batch[k].first] = std::move(times[k]);
   }
   return out;
 }

@@ -120,10 +120,7 @@ PreparedModel::create(std::shared_ptr<const Program> program, const BackendRegis
           detail::timeKernelsInSession(*m, swaps, registry, options, kSessionRuns));
       for (size_t k = 0; k < times.size(); ++k) {
         const KernelRival& r = rivals[group[k]];
-        // Kept in the keys' order: the plan's kernel's time first unless its key sorts second.
-        const ProfileCache::SessionPair t =
-            r.swapped ? ProfileCache::SessionPair{times[k].second, times[k].first} : times[k];
-        changes += cache.putKernelSession(r.key, t) ? 1 : 0;
+        changes += cache.putKernelSession(r.chosenKey, r.rivalKey, times[k]) ? 1 : 0;
       }
     }
     timedKernels += static_cast<int>(rivals.size());
@@ -487,25 +484,17 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
       if (!times) return std::nullopt;
       return times->first - times->second;
     };
-    // Two kernels of a primitive timed against each other in a session: their key among the
-    // cache's kernel pairs, and whether the second's profile key sorts first.
-    const auto pairKey = [&](size_t i, const std::vector<TensorDesc>& tensors,
-                             const BackendDescriptor& d, const KernelCandidate& a,
-                             const KernelCandidate& b, bool* swapped) {
-      const std::string& signature = signatureOf(i, tensors);
-      return kernelPairKey(profileKey(d, signature, a, threads),
-                           profileKey(d, signature, b, threads), swapped);
-    };
+    // Two kernels of a primitive timed against each other in a session.
     if (cache.kernelSessions() > 0)
       request.kernelsInSession =
           [&](size_t i, const std::vector<TensorDesc>& tensors, const BackendDescriptor& d,
               const KernelCandidate& a,
               const KernelCandidate& b) -> std::optional<std::pair<double, double>> {
-        bool swapped = false;
-        const auto times = cache.kernelSession(pairKey(i, tensors, d, a, b, &swapped));
+        const std::string& signature = signatureOf(i, tensors);
+        const auto times = cache.kernelSession(profileKey(d, signature, a, threads),
+                                               profileKey(d, signature, b, threads));
         if (!times) return std::nullopt;
-        return swapped ? std::pair{times->second, times->first}
-                       : std::pair{times->first, times->second};
+        return std::pair{times->first, times->second};
       };
     // The plan, the layouts it chose, then each primitive's kernel again for the tensors as laid
     // out (the times are those the plan weighed, so the choice stands; a kernel the backend
@@ -560,12 +549,16 @@ Result<std::shared_ptr<PreparedModel>> PreparedModel::build(std::shared_ptr<cons
         const search::PlanOption& o = options[static_cast<size_t>(plan.chosen[c.primitive])];
         const search::PlanOption& rival = options[static_cast<size_t>(c.rival)];
         const BackendDescriptor& d = *descriptors[static_cast<size_t>(o.backend)];
-        KernelRival r{c.primitive, rival.choice, {}, false};
-        r.key = pairKey(c.primitive, m->descs_, d, candidateOf(o, d), candidateOf(rival, d),
-                        &r.swapped);
-        const bool listed = std::any_of(m->kernelRivals_.begin(), m->kernelRivals_.end(),
-                                        [&](const KernelRival& o) { return o.key == r.key; });
-        if (!listed && !cache.kernelSession(r.key)) m->kernelRivals_.push_back(std::move(r));
+        const std::string& signature = signatureOf(c.primitive, m->descs_);
+        KernelRival r{c.primitive, rival.choice,
+                      profileKey(d, signature, candidateOf(o, d), threads),
+                      profileKey(d, signature, candidateOf(rival, d), threads)};
+        const bool listed = std::any_of(
+            m->kernelRivals_.begin(), m->kernelRivals_.end(), [&](const KernelRival& k) {
+              return std::minmax(k.chosenKey, k.rivalKey) == std::minmax(r.chosenKey, r.rivalKey);
+            });
+        if (!listed && !cache.kernelSession(r.chosenKey, r.rivalKey))
+          m->kernelRivals_.push_back(std::move(r));
       }
     }
     plan.measurements = measurements;

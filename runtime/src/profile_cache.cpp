@@ -344,6 +344,21 @@ bool ProfileCache::putKernelSession(const std::string& key, const SessionPair& c
   return putPair(&kernelPairs_, key, c);
 }
 
+std::optional<ProfileCache::SessionPair> ProfileCache::kernelSession(const std::string& a,
+                                                                     const std::string& b) const {
+  bool swapped = false;
+  const std::optional<SessionPair> times = kernelSession(kernelPairKey(a, b, &swapped));
+  if (!times || !swapped) return times;
+  return SessionPair{times->second, times->first};
+}
+
+bool ProfileCache::putKernelSession(const std::string& a, const std::string& b,
+                                    const SessionPair& c) {
+  bool swapped = false;
+  const std::string key = kernelPairKey(a, b, &swapped);
+  return putKernelSession(key, swapped ? SessionPair{c.second, c.first} : c);
+}
+
 std::string ProfileCache::device(std::string_view backend) const {
   auto it = devices_.find(backend);
   return it == devices_.end() ? std::string() : it->second;

@@ -444,6 +444,15 @@ TEST_CASE("search: the profile cache reads only its exact format", "[search]") {
   CHECK(kernelPairKey("00000000000000a2", "00000000000000a1", &back) == pairKey);
   CHECK(back);
   CHECK(kernelPairKey("00000000000000a1", "00000000000000a3") != pairKey);
+  // By the kernels' profile keys, in either order: the times follow the keys asked with.
+  ProfileCache byKernels;
+  CHECK(byKernels.putKernelSession("00000000000000a2", "00000000000000a1", {3e-4, 2e-4}));
+  REQUIRE(byKernels.kernelSession(pairKey));
+  CHECK(byKernels.kernelSession(pairKey)->first == Approx(2e-4)); // a1's, its key sorting first
+  REQUIRE(byKernels.kernelSession("00000000000000a2", "00000000000000a1"));
+  CHECK(byKernels.kernelSession("00000000000000a2", "00000000000000a1")->first == Approx(3e-4));
+  CHECK(byKernels.kernelSession("00000000000000a1", "00000000000000a2")->first == Approx(2e-4));
+  CHECK_FALSE(byKernels.kernelSession("00000000000000a1", "00000000000000a3"));
   // A key again (two files joined): the later time, the session time kept.
   auto joined = ProfileCache::parse(
       sessions + "0123456789abcdef 0.0001 1111111111111111 2222222222222222 0.0001\n");

@@ -155,13 +155,12 @@ private:
   std::vector<std::string> chainKeys_;
   // Measuring: the kernels the plan chose close to a rival (search::closeKernels) whose session
   // times against it the cache lacks, for create to time in sessions: the primitive, the
-  // rival's kernel, the pair's key (kernelPairKey) and whether the rival's profile key sorts
-  // first.
+  // rival's kernel, and the chosen kernel's and the rival's profile keys
+  // (ProfileCache::kernelSession).
   struct KernelRival {
     size_t primitive = 0;
     KernelChoice choice;
-    std::string key;
-    bool swapped = false;
+    std::string chosenKey, rivalKey;
   };
   std::vector<KernelRival> kernelRivals_;
   // Every primitive's inputs' constant bytes (null for the others), primitive i's from

@@ -119,6 +119,10 @@ public:
   std::optional<SessionPair> kernelSession(const std::string& key) const;
   // Whether the cache changed.
   bool putKernelSession(const std::string& key, const SessionPair& times);
+  // The same by the two kernels' profile keys, in either order: the times are `a`'s, then
+  // `b`'s (kept in the keys' sorted order, kernelPairKey).
+  std::optional<SessionPair> kernelSession(const std::string& a, const std::string& b) const;
+  bool putKernelSession(const std::string& a, const std::string& b, const SessionPair& times);
   size_t kernelSessions() const { return kernelPairs_.size(); }
   // The device a backend's times were measured on (its deviceKey), "" when the file does not say.
   std::string device(std::string_view backend) const;
